@@ -1,0 +1,75 @@
+# chat311 — two commands: `make run` (everything, on embedded defaults) and `make test`.
+# Setup steps are idempotent: virtualenvs are rebuilt only when their lock files change
+# (stamp = hash of the inputs), the widget only when its sources change, the bot model
+# only when training_data/ or bot/{config,domain}.yml change (hash in the model's name).
+
+PY ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BOT_VENV := bot/.venv
+WORKERS ?= 1
+PYTEST_ARGS ?=
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: run test setup venv bot-venv widget train nlu-eval bench lint lock clean
+
+run: setup
+	$(VENV)/bin/chat311 run --workers $(WORKERS)
+
+test: setup
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+setup: venv bot-venv widget train
+
+venv:
+	@h=$$(cat pyproject.toml requirements.lock | sha256sum | cut -c1-16); \
+	if [ "$$(cat $(VENV)/.chat311-stamp 2>/dev/null)" != "$$h" ]; then \
+	  echo "chat311: creating $(VENV) (Python app + tests)"; \
+	  rm -rf $(VENV) && $(PY) -m venv $(VENV) && \
+	  $(VENV)/bin/pip install -q --upgrade pip && \
+	  $(VENV)/bin/pip install -q -r requirements.lock && \
+	  $(VENV)/bin/pip install -q --no-deps -e . && \
+	  echo "$$h" > $(VENV)/.chat311-stamp; \
+	else echo "chat311: $(VENV) is current"; fi
+
+bot-venv:
+	@h=$$(cat bot/requirements.lock | sha256sum | cut -c1-16); \
+	if [ "$$(cat $(BOT_VENV)/.chat311-stamp 2>/dev/null)" != "$$h" ]; then \
+	  echo "chat311: creating $(BOT_VENV) (Rasa 3.6; takes a few minutes the first time)"; \
+	  rm -rf $(BOT_VENV) && $(PY) -m venv $(BOT_VENV) && \
+	  $(BOT_VENV)/bin/pip install -q --upgrade pip && \
+	  $(BOT_VENV)/bin/pip install -q --no-deps --ignore-requires-python -r bot/requirements.lock && \
+	  echo "$$h" > $(BOT_VENV)/.chat311-stamp; \
+	else echo "chat311: $(BOT_VENV) is current"; fi
+
+widget:
+	@if [ -f widget/package.json ]; then \
+	  h=$$(find widget -path widget/node_modules -prune -o -path widget/dist -prune -o -type f -print | sort | xargs cat | sha256sum | cut -c1-16); \
+	  if [ "$$(cat widget/dist/.chat311-stamp 2>/dev/null)" != "$$h" ] || [ ! -f widget/dist/widget.js ]; then \
+	    echo "chat311: building the widget"; \
+	    (cd widget && npm ci --no-audit --no-fund --loglevel=error && npm run build) && \
+	    echo "$$h" > widget/dist/.chat311-stamp; \
+	  else echo "chat311: widget is current"; fi; \
+	fi
+
+train: venv bot-venv
+	$(VENV)/bin/chat311 train
+
+nlu-eval: setup
+	@test -n "$(FILE)" || (echo "usage: make nlu-eval FILE=path.csv" && exit 2)
+	$(VENV)/bin/chat311 nlu-eval $(FILE)
+
+bench: setup
+	$(VENV)/bin/python -m bench
+
+lint: venv
+	$(VENV)/bin/ruff check chat_server tests bench bot/actions
+
+# Regenerate requirements.lock from pyproject.toml (maintainers only).
+lock:
+	rm -rf /tmp/chat311-lock && $(PY) -m venv /tmp/chat311-lock && \
+	/tmp/chat311-lock/bin/pip install -q -e '.[test]' && \
+	(echo "# Exact pins for .venv (chat_server + tests). Regenerate: make lock"; \
+	 /tmp/chat311-lock/bin/pip freeze --exclude-editable | grep -v '^chat311') > requirements.lock
+
+clean:
+	rm -rf $(VENV) $(BOT_VENV) widget/node_modules widget/dist var

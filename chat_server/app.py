@@ -1,0 +1,84 @@
+"""The aiohttp application factory: one place that wires Redis, Socket.IO and feature modules."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+import socketio
+from aiohttp import web
+from redis.asyncio import Redis
+
+from chat_server import health, pages
+from chat_server.config import Config
+from chat_server.context import CTX, AppContext
+from chat_server.conversations.bot_client import BotClient
+from chat_server.conversations.limits import RateLimiter
+from chat_server.conversations.resident_ns import ResidentNamespace
+from chat_server.conversations.service import ConversationService
+from chat_server.conversations.store import ConversationStore
+from chat_server.events import EventBus
+from chat_server.language import StickyLanguage
+
+log = logging.getLogger("chat311.app")
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
+    "connect-src 'self' ws: wss:; object-src 'none'; base-uri 'none'; frame-ancestors 'self'; form-action 'self'"
+)
+
+
+@web.middleware
+async def security_headers(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    response = await handler(request)
+    if not request.path.startswith("/socket.io"):
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+    return response
+
+
+def _origins(config: Config) -> str | list[str]:
+    origins = config.server.allowed_origins
+    return "*" if "*" in origins else origins
+
+
+def create_app(config: Config, redis_url: str) -> web.Application:
+    """Build the app; `redis_url` is resolved by the caller (embedded or REDIS_URL)."""
+    app = web.Application(middlewares=[security_headers], client_max_size=8 * 1024 * 1024)
+    redis = Redis.from_url(redis_url, health_check_interval=30)
+    prefix = config.redis.key_prefix
+    manager = (
+        socketio.AsyncRedisManager(redis_url, channel=f"{prefix}socketio") if config.server.redis_manager else None
+    )
+    sio = socketio.AsyncServer(
+        async_mode="aiohttp",
+        cors_allowed_origins=_origins(config),
+        client_manager=manager,
+        max_http_buffer_size=max(config.limits.max_event_bytes, 4 * config.limits.max_message_chars * 4),
+        ping_interval=20,
+        ping_timeout=20,
+    )
+    sio.attach(app, socketio_path="socket.io")
+    bus = EventBus(redis, prefix)
+    store = ConversationStore(redis, prefix)
+    bot = BotClient(config.rasa.url, config.rasa.token, config.rasa.timeout_s)
+    limiter = RateLimiter(redis, prefix)
+    language = StickyLanguage(config.language.switch_probability, config.language.min_chars_to_switch)
+    conversations = ConversationService(store, bus, bot, sio, language, config.rasa.slow_notice_s)
+    ctx = AppContext(config, redis, sio, bus, store, bot, limiter, conversations)
+    app[CTX] = ctx
+    sio.register_namespace(ResidentNamespace(conversations, limiter, config))
+
+    for module in (health, pages):
+        module.setup(app, ctx)
+
+    async def close(app: web.Application) -> None:
+        await bot.close()
+        await redis.aclose()
+
+    app.on_cleanup.append(close)
+    return app

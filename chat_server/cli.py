@@ -1,0 +1,110 @@
+"""The `chat311` command: run the service, train, evaluate, and manage accounts and keys.
+
+Feature modules register their own sub-commands through `COMMANDS` (name → (configure, run)).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+
+from chat_server.config import ConfigError, load_config
+from chat_server.logsetup import setup_logging
+
+Configure = Callable[[argparse.ArgumentParser], None]
+Run = Callable[[argparse.Namespace], int]
+COMMANDS: dict[str, tuple[str, Configure, Run]] = {}
+
+
+def command(name: str, help_text: str) -> Callable[[Configure], Callable[[Run], Run]]:
+    def wrap_configure(configure: Configure) -> Callable[[Run], Run]:
+        def wrap_run(run: Run) -> Run:
+            COMMANDS[name] = (help_text, configure, run)
+            return run
+        return wrap_run
+    return wrap_configure
+
+
+def _load(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        sys.stderr.write(f"chat311: invalid configuration: {exc}\n")
+        raise SystemExit(2) from exc
+    setup_logging(config.logging.level, config.logging.json)
+    return config
+
+
+@command("run", "start the whole service (embedded Redis, Rasa, actions, chat_server)")(
+    lambda p: p.add_argument("--workers", type=int, default=1, help="chat_server processes (default 1)")
+)
+def _run(args: argparse.Namespace) -> int:
+    from chat_server.runner import main_run
+
+    main_run(_load(args), args.workers)
+    return 0
+
+
+@command("serve", "start one chat_server process only (Redis and Rasa already running)")(
+    lambda p: p.add_argument("--reuse-port", action="store_true", help="share the port with sibling workers")
+)
+def _serve(args: argparse.Namespace) -> int:
+    from chat_server.runner import main_serve
+
+    main_serve(_load(args), args.reuse_port)
+    return 0
+
+
+@command("check-config", "validate chat311.yml and environment overrides, then exit")(lambda p: None)
+def _check(args: argparse.Namespace) -> int:
+    _load(args)
+    print("chat311: configuration OK")
+    return 0
+
+
+@command("train", "train the bot if training_data/ or bot/ changed since the last model")(
+    lambda p: p.add_argument("--force", action="store_true", help="train even if the model is current")
+)
+def _train(args: argparse.Namespace) -> int:
+    from chat_server import bot_model
+
+    bot_model.train(force=args.force)
+    return 0
+
+
+@command("nlu-eval", "evaluate the trained model on a CSV file (text,label,lang)")(
+    lambda p: p.add_argument("rest", nargs=argparse.REMAINDER, help="FILE.csv [options]")
+)
+def _nlu_eval(args: argparse.Namespace) -> int:
+    from chat_server import nlu_eval
+
+    return int(nlu_eval.main(args.rest))
+
+
+def _load_feature_commands() -> None:
+    """Import modules that register sub-commands (they call `command(...)` at import time)."""
+    import importlib
+
+    for module in ("chat_server.admin_cli",):
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+
+
+def main(argv: list[str] | None = None) -> int:
+    _load_feature_commands()
+    parser = argparse.ArgumentParser(prog="chat311", description="chat311: 311 live chat and chatbot service")
+    parser.add_argument("--config", help="config file (default: chat311.yml, or $CHAT311_CONFIG)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, (help_text, configure, _) in sorted(COMMANDS.items()):
+        p = sub.add_parser(name, help=help_text)
+        configure(p)
+    args = parser.parse_args(argv)
+    return COMMANDS[args.command][2](args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

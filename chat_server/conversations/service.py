@@ -1,0 +1,307 @@
+"""The conversation core: every channel's resident messages go through `handle_resident_message`.
+
+It stores the message, keeps the sticky language, runs the emergency guard, relays to the
+bot while the conversation is in the bot's hands, and turns the bot's custom payloads into
+events for routing and tickets. Delivery back to the resident goes through the channel
+registry (web = Socket.IO room of the session; SMS, API, e-mail register their own).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import weakref
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from chat_server.conversations.bot_client import BotClient, BotReply, BotUnavailable
+from chat_server.conversations.store import (
+    BOT,
+    CLOSED,
+    TICKETED,
+    Conversation,
+    ConversationStore,
+    Message,
+)
+from chat_server.events import EventBus
+from chat_server.language import StickyLanguage
+from chat_server.redaction import redact
+from chat_server.safety import emergency_language, emergency_reply
+from chat_server.texts import text
+
+log = logging.getLogger("chat311.conversations")
+
+# Custom payload `event` names from the bot (bot/README.md) → internal event kinds (events.py).
+BOT_EVENTS = {
+    "escalate": "escalation_requested",
+    "form_complete": "form_completed",
+    "status_lookup": "status_lookup",
+    "emergency": "emergency",
+}
+
+
+class DuplicateInFlight(Exception):
+    """The same client message id is being processed right now (a resend raced the original)."""
+
+
+class Channel(Protocol):
+    """How a conversation's messages and status events reach the resident on one channel."""
+
+    name: str
+    supports_buttons: bool
+
+    async def deliver(self, conv: Conversation, message: Message) -> None: ...
+
+    async def notify(self, conv: Conversation, event: str, data: dict[str, Any]) -> None: ...
+
+
+def session_room(session: str) -> str:
+    return f"sess:{session}"
+
+
+@dataclass
+class Incoming:
+    """A resident message as any channel hands it over."""
+
+    text: str
+    ui_language: str | None = None
+    client_msg_id: str | None = None
+    attachment: dict[str, Any] | None = None
+    extra_metadata: dict[str, Any] | None = None
+
+
+@dataclass
+class Outcome:
+    message: Message
+    duplicate: bool = False
+
+
+MessageListener = Callable[[Conversation, Message], Awaitable[None]]
+
+
+class ConversationService:
+    def __init__(
+        self,
+        store: ConversationStore,
+        bus: EventBus,
+        bot: BotClient,
+        sio: Any,
+        language: StickyLanguage,
+        slow_notice_s: float,
+    ) -> None:
+        self.store = store
+        self.bus = bus
+        self.bot = bot
+        self.sio = sio
+        self.language = language
+        self.slow_notice_s = slow_notice_s
+        self.channels: dict[str, Channel] = {}
+        self.message_listeners: list[MessageListener] = []
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    # delivery -------------------------------------------------------------
+    def register_channel(self, channel: Channel) -> None:
+        self.channels[channel.name] = channel
+
+    async def deliver(self, conv: Conversation, message: Message) -> None:
+        """Send a stored message to every tab of the session, the channel, and the listeners."""
+        if message.extra.get("visibility") != "internal":
+            await self.sio.emit(message.event_name, message.to_client(), room=session_room(conv.session))
+            channel = self.channels.get(conv.channel)
+            if channel is not None and message.sender != "resident":
+                try:
+                    await channel.deliver(conv, message)
+                except Exception:
+                    log.exception("channel delivery failed", extra={"conv": conv.id, "channel": conv.channel})
+        for listener in list(self.message_listeners):
+            try:
+                await listener(conv, message)
+            except Exception:
+                log.exception("message listener failed", extra={"conv": conv.id})
+
+    async def notify(self, conv: Conversation, event: str, data: dict[str, Any]) -> None:
+        """A protocol extension event (queue_update, agent_joined, ticket_created, ...) to the resident."""
+        await self.sio.emit(event, data, room=session_room(conv.session))
+        channel = self.channels.get(conv.channel)
+        if channel is not None:
+            try:
+                await channel.notify(conv, event, data)
+            except Exception:
+                log.exception("channel notify failed", extra={"conv": conv.id, "event": event})
+
+    async def say(self, conv: Conversation, sender: str, body: str, language: str | None = None,
+                  **extra: Any) -> Message:
+        message = await self.store.append(conv, sender, body, language, **extra)
+        await self.deliver(conv, message)
+        return message
+
+    async def say_system(self, conv: Conversation, key: str, **fmt: Any) -> Message:
+        """A system message from the bilingual texts table, in the conversation's language."""
+        extra = fmt.pop("extra", {})
+        return await self.say(conv, "system", text(key, conv.language, **fmt), **extra)
+
+    # conversations --------------------------------------------------------
+    def lock(self, conversation_id: str) -> asyncio.Lock:
+        lock = self._locks.get(conversation_id)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._locks[conversation_id] = lock
+        return lock
+
+    async def open_conversation(self, session: str, channel: str, language: str, **extra: str) -> Conversation:
+        """The session's current conversation, or a new one if there is none or it is closed."""
+        conv = await self.store.current_conversation(session)
+        if conv is None or conv.state == CLOSED:
+            conv = await self.store.create(session, channel, language, **extra)
+            await self.bus.publish("conversation_created", conv.id, channel=channel, language=language)
+        return conv
+
+    async def close(self, conv: Conversation, reason: str, **fields: str) -> bool:
+        if not await self.store.set_state(conv.id, CLOSED, closed_reason=reason, **fields):
+            return False
+        conv.state = CLOSED
+        await self.notify(conv, "conversation_closed", {"reason": reason})
+        await self.bus.publish("conversation_closed", conv.id, reason=reason, **fields)
+        return True
+
+    # the resident's turn --------------------------------------------------
+    async def handle_resident_message(self, session: str, channel: str, incoming: Incoming) -> Outcome:
+        conv = await self.open_conversation(session, channel, incoming.ui_language or "en")
+        async with self.lock(conv.id):
+            conv = await self.store.get(conv.id) or conv
+            if incoming.client_msg_id:
+                earlier = await self.store.reserve_client_id(conv.id, incoming.client_msg_id)
+                if earlier is not None:
+                    existing = await self.store.message(conv.id, earlier) if earlier != "pending" else None
+                    if existing is not None:
+                        return Outcome(existing, duplicate=True)
+                    raise DuplicateInFlight(incoming.client_msg_id)
+            await self._update_language(conv, incoming)
+            if incoming.attachment and incoming.attachment.get("url"):
+                await self.store.update(conv.id, media_url=str(incoming.attachment["url"]))
+            message = await self.store.append(
+                conv, "resident", incoming.text, client_msg_id=incoming.client_msg_id,
+                attachment=incoming.attachment,
+            )
+            if incoming.client_msg_id:
+                await self.store.confirm_client_id(conv.id, incoming.client_msg_id, message.id)
+            await self.deliver(conv, message)
+            await self.bus.publish("resident_message", conv.id, message_id=message.id, state=conv.state,
+                                   language=conv.language, channel=conv.channel)
+            guard_fired = await self._emergency_guard(conv, incoming.text)
+            if conv.state in (BOT, TICKETED):
+                await self._bot_turn(conv, incoming, guard_fired)
+            return Outcome(message)
+
+    async def _update_language(self, conv: Conversation, incoming: Incoming) -> None:
+        ui = incoming.ui_language
+        if ui and ui != conv.get("ui_language"):
+            # An explicit language choice in the widget (or the first message's UI language) wins.
+            new = ui if conv.get("ui_language") else self.language.update(None, incoming.text, ui)
+            fields = {"ui_language": ui, "language": new}
+        else:
+            new = self.language.update(conv.language, incoming.text)
+            fields = {"language": new} if new != conv.language else {}
+        if fields:
+            await self.store.update(conv.id, **fields)
+            conv.fields.update(fields)
+            if new != conv.language:
+                conv.language = new
+                await self.notify(conv, "language", {"language": new})
+
+    async def _emergency_guard(self, conv: Conversation, body: str) -> bool:
+        found = emergency_language(body)
+        if found is None:
+            return False
+        language = "es" if found == "es" else conv.language
+        await self.say(conv, "system", emergency_reply(language), language, custom={"event": "emergency"})
+        await self.bus.publish("emergency", conv.id, language=language, source="guard")
+        return True
+
+    async def _bot_turn(self, conv: Conversation, incoming: Incoming, guard_fired: bool) -> None:
+        metadata = {"language": conv.language, "channel": conv.channel, **(incoming.extra_metadata or {})}
+        if conv.get("media_url"):
+            metadata["media_url"] = conv.get("media_url")
+        await self.notify(conv, "typing", {"sender": "bot", "on": True})
+        slow = asyncio.create_task(self._slow_notice(conv))
+        try:
+            reply = await self.bot.send(conv.id, incoming.text, metadata)
+        except BotUnavailable as exc:
+            slow.cancel()
+            await self.notify(conv, "typing", {"sender": "bot", "on": False})
+            await self._bot_unavailable(conv, incoming, exc)
+            return
+        slow.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await slow
+        await self.notify(conv, "typing", {"sender": "bot", "on": False})
+        await self._apply_reply(conv, reply, guard_fired)
+
+    async def _slow_notice(self, conv: Conversation) -> None:
+        await asyncio.sleep(self.slow_notice_s)
+        await self.say_system(conv, "bot_slow")
+
+    async def _apply_reply(self, conv: Conversation, reply: BotReply, guard_fired: bool) -> None:
+        language = reply.language if reply.language in ("en", "es") else conv.language
+        fields: dict[str, str] = {}
+        if reply.label:
+            fields["label"] = reply.label
+            fields["label_confidence"] = f"{reply.confidence or 0:.3f}"
+        if reply.slots:
+            fields["slots"] = json.dumps(reply.slots, ensure_ascii=False, default=str)
+        fields["active_loop"] = reply.active_loop or ""
+        await self.store.update(conv.id, **fields)
+        conv.fields.update(fields)
+        if reply.label == "nlu_fallback":
+            await self.bus.publish("fallback", conv.id, confidence=reply.confidence,
+                                   text=redact(await self._last_resident_text(conv)), language=language)
+        elif reply.label:
+            await self.bus.publish("bot_answered", conv.id, label=reply.label, confidence=reply.confidence,
+                                   language=language)
+        for item in reply.messages:
+            custom = item.get("custom")
+            if isinstance(custom, dict) and custom.get("event") in BOT_EVENTS:
+                kind = BOT_EVENTS[custom["event"]]
+                if kind == "emergency" and guard_fired:
+                    continue
+                data = {k: v for k, v in custom.items() if k != "event"}
+                data.setdefault("language", language)
+                await self.publish_conversation_event(conv, kind, data)
+                continue
+            body = item.get("text") or ""
+            if guard_fired and "911" in body:
+                continue  # the guard already said it, first
+            buttons = item.get("buttons") or item.get("quick_replies")
+            quick = [{"title": str(b.get("title", "")), "payload": str(b.get("payload", ""))}
+                     for b in buttons if isinstance(b, dict)] if isinstance(buttons, list) else None
+            attachment = {"type": "image", "url": item["image"]} if item.get("image") else item.get("attachment")
+            if not (body or quick or attachment or custom):
+                continue
+            await self.say(conv, "bot", body, language, quick_replies=quick or None, attachment=attachment,
+                           custom=custom if isinstance(custom, dict) else None)
+
+    async def publish_conversation_event(self, conv: Conversation, kind: str, data: dict[str, Any]) -> None:
+        """Publish a bot-originated event; an escalation nobody can take is answered, never dropped."""
+        await self.bus.publish(kind, conv.id, **data)
+        if kind == "escalation_requested" and not self.bus.has_subscribers(kind):
+            await self.say_system(conv, "no_escalation")
+
+    async def _last_resident_text(self, conv: Conversation) -> str:
+        for message in reversed(await self.store.messages(conv.id)):
+            if message.sender == "resident":
+                return message.text
+        return ""
+
+    async def _bot_unavailable(self, conv: Conversation, incoming: Incoming, exc: BotUnavailable) -> None:
+        log.warning("bot unavailable", extra={"conv": conv.id, "reason": exc.reason})
+        await self.bus.publish("bot_unavailable", conv.id, error=exc.reason)
+        if incoming.text.strip().startswith("/request_human"):
+            await self.publish_conversation_event(conv, "escalation_requested", {
+                "reason": "bot_unavailable", "label": conv.get("label") or None, "language": conv.language})
+            return
+        await self.say_system(conv, "bot_unavailable", extra={"quick_replies": [
+            {"title": text("talk_to_person", conv.language), "payload": "/request_human"},
+        ]})

@@ -1,0 +1,244 @@
+"""Conversations in Redis: a state hash per conversation and a Stream holding every message.
+
+The stream id of a message is its public `id`: clients acknowledge and replay by it, so
+"what did this tab miss?" is one XRANGE. A resident's session token maps to the list of
+conversations it has had; a new conversation's first id is forced above the previous
+conversation's last id so a session's ids stay strictly increasing across conversations.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis.asyncio import Redis
+
+# States (DESIGN.md): bot → queued → assigned → closed; bot → ticketed → closed.
+BOT, QUEUED, ASSIGNED, TICKETED, CLOSED = "bot", "queued", "assigned", "ticketed", "closed"
+STATES = (BOT, QUEUED, ASSIGNED, TICKETED, CLOSED)
+SENDERS = ("resident", "bot", "agent", "system")
+
+
+@dataclass
+class Message:
+    id: str
+    sender: str
+    text: str
+    language: str
+    channel: str
+    ts: int  # epoch milliseconds
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_client(self) -> dict[str, Any]:
+        """Socket.IO payload: `bot_uttered` for bot/agent/system, `resident_uttered` for the resident."""
+        out: dict[str, Any] = {"id": self.id, "text": self.text, "lang": self.language, "ts": self.ts}
+        if self.sender != "resident":
+            out["sender"] = self.sender
+        for key in ("quick_replies", "attachment", "custom", "agent_name", "client_msg_id"):
+            if self.extra.get(key) is not None:
+                out[key] = self.extra[key]
+        return out
+
+    @property
+    def event_name(self) -> str:
+        return "resident_uttered" if self.sender == "resident" else "bot_uttered"
+
+
+@dataclass
+class Conversation:
+    id: str
+    session: str
+    state: str
+    channel: str
+    language: str
+    created_at: float
+    fields: dict[str, str] = field(default_factory=dict)
+
+    def get(self, key: str, default: str = "") -> str:
+        return self.fields.get(key, default)
+
+
+def _parse_id(message_id: str) -> tuple[int, int]:
+    ms, _, seq = message_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+def valid_message_id(value: Any) -> bool:
+    if not isinstance(value, str) or len(value) > 42:
+        return False
+    try:
+        _parse_id(value)
+    except ValueError:
+        return False
+    return True
+
+
+class ConversationStore:
+    """All Redis I/O of conversations; no policy here (that is the relay's job)."""
+
+    CLIENT_ID_TTL_S = 24 * 3600
+
+    def __init__(self, redis: Redis, prefix: str) -> None:
+        self.redis = redis
+        self.p = prefix
+
+    # keys
+    def _conv(self, cid: str) -> str:
+        return f"{self.p}conv:{cid}"
+
+    def _msgs(self, cid: str) -> str:
+        return f"{self.p}conv:{cid}:msgs"
+
+    def _session(self, token: str) -> str:
+        return f"{self.p}session:{token}"
+
+    def _session_convs(self, token: str) -> str:
+        return f"{self.p}session:{token}:convs"
+
+    # sessions
+    async def new_session(self, channel: str = "web", **meta: str) -> str:
+        token = secrets.token_urlsafe(24)
+        await self.redis.hset(self._session(token), mapping={"created_at": f"{time.time():.3f}",
+                                                             "channel": channel, **meta})
+        return token
+
+    async def session_exists(self, token: Any) -> bool:
+        if not isinstance(token, str) or not 16 <= len(token) <= 64:
+            return False
+        return bool(await self.redis.exists(self._session(token)))
+
+    async def session_conversations(self, token: str) -> list[str]:
+        return [c.decode() for c in await self.redis.lrange(self._session_convs(token), 0, -1)]
+
+    async def current_conversation(self, token: str) -> Conversation | None:
+        cid = await self.redis.lindex(self._session_convs(token), -1)
+        return await self.get(cid.decode()) if cid else None
+
+    # conversations
+    async def create(self, session: str, channel: str, language: str, **extra: str) -> Conversation:
+        cid = uuid.uuid4().hex
+        now = time.time()
+        fields = {"id": cid, "session": session, "state": BOT, "channel": channel, "language": language,
+                  "created_at": f"{now:.3f}", "updated_at": f"{now:.3f}", **extra}
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hset(self._conv(cid), mapping=fields)
+        pipe.rpush(self._session_convs(session), cid)
+        pipe.sadd(f"{self.p}convs:open", cid)
+        await pipe.execute()
+        return Conversation(cid, session, BOT, channel, language, now, fields)
+
+    async def get(self, cid: str) -> Conversation | None:
+        raw = await self.redis.hgetall(self._conv(cid))
+        if not raw:
+            return None
+        f = {k.decode(): v.decode() for k, v in raw.items()}
+        return Conversation(f["id"], f["session"], f["state"], f["channel"], f["language"],
+                            float(f["created_at"]), f)
+
+    async def update(self, cid: str, **fields: str) -> None:
+        fields["updated_at"] = f"{time.time():.3f}"
+        await self.redis.hset(self._conv(cid), mapping=fields)
+        if fields.get("state") == CLOSED:
+            await self.redis.srem(f"{self.p}convs:open", cid)
+
+    async def set_state(self, cid: str, state: str, expected: tuple[str, ...] | None = None, **fields: str) -> bool:
+        """Atomic compare-and-set of the state, so two processes cannot both move a conversation."""
+        if state not in STATES:
+            raise ValueError(f"unknown state {state}")
+        key = self._conv(cid)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    await pipe.watch(key)
+                    current = await pipe.hget(key, "state")
+                    if current is None or (expected and current.decode() not in expected):
+                        await pipe.unwatch()
+                        return False
+                    pipe.multi()
+                    pipe.hset(key, mapping={"state": state, "updated_at": f"{time.time():.3f}", **fields})
+                    if state == CLOSED:
+                        pipe.srem(f"{self.p}convs:open", cid)
+                    await pipe.execute()
+                    return True
+                except Exception as exc:  # WatchError: retry
+                    if type(exc).__name__ != "WatchError":
+                        raise
+
+    # messages
+    async def append(
+        self, conv: Conversation, sender: str, text: str, language: str | None = None, **extra: Any
+    ) -> Message:
+        if sender not in SENDERS:
+            raise ValueError(f"unknown sender {sender}")
+        ts = int(time.time() * 1000)
+        lang = language or conv.language
+        fields: dict[str, str] = {"sender": sender, "text": text, "lang": lang, "channel": conv.channel,
+                                  "ts": str(ts)}
+        clean_extra = {k: v for k, v in extra.items() if v is not None}
+        if clean_extra:
+            fields["extra"] = json.dumps(clean_extra, ensure_ascii=False)
+        msg_id = await self.redis.xadd(self._msgs(conv.id), fields, id=await self._next_id(conv))
+        return Message(msg_id.decode() if isinstance(msg_id, bytes) else msg_id, sender, text, lang,
+                       conv.channel, ts, clean_extra)
+
+    async def _next_id(self, conv: Conversation) -> str:
+        """'*' normally; above the previous conversation's last id for a new conversation's first message."""
+        if await self.redis.exists(self._msgs(conv.id)):
+            return "*"
+        convs = await self.session_conversations(conv.session)
+        idx = convs.index(conv.id) if conv.id in convs else -1
+        if idx <= 0:
+            return "*"
+        last = await self.redis.xrevrange(self._msgs(convs[idx - 1]), count=1)
+        if not last:
+            return "*"
+        prev_ms, prev_seq = _parse_id(last[0][0].decode())
+        now_ms = int(time.time() * 1000)
+        return "*" if now_ms > prev_ms else f"{prev_ms}-{prev_seq + 1}"
+
+    async def messages(self, cid: str, after: str = "0", count: int | None = None) -> list[Message]:
+        start = "-" if after in ("0", "0-0") else f"({after}"
+        rows = await self.redis.xrange(self._msgs(cid), min=start, max="+", count=count)
+        return [self._decode(mid, raw) for mid, raw in rows]
+
+    async def session_messages_after(self, token: str, after: str) -> list[Message]:
+        """Every message of every conversation of this session with id > after, in order."""
+        out: list[Message] = []
+        after_key = _parse_id(after) if after not in ("0", "0-0") else (0, 0)
+        for cid in await self.session_conversations(token):
+            last = await self.redis.xrevrange(self._msgs(cid), count=1)
+            if last and _parse_id(last[0][0].decode()) <= after_key:
+                continue
+            out.extend(m for m in await self.messages(cid, after) if m.extra.get("visibility") != "internal")
+        return out
+
+    @staticmethod
+    def _decode(mid: bytes | str, raw: dict[bytes, bytes]) -> Message:
+        f = {k.decode(): v.decode() for k, v in raw.items()}
+        return Message(
+            mid.decode() if isinstance(mid, bytes) else mid, f["sender"], f.get("text", ""), f.get("lang", ""),
+            f.get("channel", ""), int(f.get("ts", "0")), json.loads(f["extra"]) if "extra" in f else {},
+        )
+
+    def _cmid(self, cid: str, client_msg_id: str) -> str:
+        return f"{self.p}conv:{cid}:cmid:{client_msg_id}"
+
+    async def reserve_client_id(self, cid: str, client_msg_id: str) -> str | None:
+        """Idempotency for resent messages: None if new, else the earlier message id (or "pending")."""
+        key = self._cmid(cid, client_msg_id)
+        # "pending" expires quickly so a process dying mid-turn cannot block the resend for long.
+        if await self.redis.set(key, "pending", nx=True, ex=30):
+            return None
+        previous = await self.redis.get(key)
+        return previous.decode() if previous else "pending"
+
+    async def confirm_client_id(self, cid: str, client_msg_id: str, message_id: str) -> None:
+        await self.redis.set(self._cmid(cid, client_msg_id), message_id, ex=self.CLIENT_ID_TTL_S)
+
+    async def message(self, cid: str, message_id: str) -> Message | None:
+        rows = await self.redis.xrange(self._msgs(cid), min=message_id, max=message_id)
+        return self._decode(*rows[0]) if rows else None

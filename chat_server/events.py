@@ -1,0 +1,77 @@
+"""The internal event interface between the conversation core and feature modules.
+
+The conversation core publishes facts ("escalation requested", "form completed", "resident
+message while queued", ...); routing, tickets, metrics and channels subscribe. Every event
+is also appended to one Redis Stream (`<prefix>events`) so metrics can be recomputed from
+history and other processes can follow along. Handlers run in the publishing process; a
+failing handler is logged and never breaks the resident's turn.
+
+Event kinds (data keys in brackets):
+- conversation_created [channel, language]
+- resident_message [message_id, text, state, language]
+- bot_answered [label, confidence, language]
+- fallback [text (redacted), confidence]
+- escalation_requested [reason, label, language]
+- form_completed [label, language, data]
+- status_lookup [ticket_id, language]
+- emergency [language, source: bot|guard]
+- bot_unavailable [error]
+- conversation_closed [reason, disposition?]
+- csat [rating, comment]
+Feature modules add their own kinds (queued, assigned, ticketed, ...) and document them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis.asyncio import Redis
+
+log = logging.getLogger("chat311.events")
+
+
+@dataclass
+class Event:
+    kind: str
+    conversation_id: str
+    data: dict[str, Any] = field(default_factory=dict)
+    ts: float = field(default_factory=time.time)
+
+
+Handler = Callable[[Event], Awaitable[None]]
+
+
+class EventBus:
+    STREAM_MAXLEN = 2_000_000
+
+    def __init__(self, redis: Redis, prefix: str) -> None:
+        self._redis = redis
+        self.stream = f"{prefix}events"
+        self._handlers: dict[str, list[Handler]] = defaultdict(list)
+
+    def subscribe(self, kind: str, handler: Handler) -> None:
+        self._handlers[kind].append(handler)
+
+    def has_subscribers(self, kind: str) -> bool:
+        return bool(self._handlers.get(kind))
+
+    async def publish(self, kind: str, conversation_id: str, **data: Any) -> Event:
+        event = Event(kind, conversation_id, data)
+        await self._redis.xadd(
+            self.stream,
+            {"kind": kind, "conv": conversation_id, "ts": f"{event.ts:.3f}", "data": json.dumps(data, default=str)},
+            maxlen=self.STREAM_MAXLEN,
+            approximate=True,
+        )
+        for handler in list(self._handlers.get(kind, ())):
+            try:
+                await handler(event)
+            except Exception:
+                log.exception("event handler failed", extra={"kind": kind, "conv": conversation_id})
+        return event

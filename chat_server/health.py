@@ -1,0 +1,63 @@
+"""`/healthz` (the process is alive) and `/readyz` (it can serve: Redis and Rasa reachable)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from chat_server.context import CTX, AppContext
+
+
+async def _timed(check: Any) -> dict[str, Any]:
+    start = time.perf_counter()
+    try:
+        detail = await asyncio.wait_for(check(), timeout=2.0)
+        out: dict[str, Any] = {"ok": True}
+        if isinstance(detail, dict):
+            out.update(detail)
+    except Exception as exc:  # any failure means "not ready", reported by name
+        out = {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:200]}
+    out["latency_ms"] = round((time.perf_counter() - start) * 1000, 1)
+    return out
+
+
+async def readiness(ctx: AppContext) -> dict[str, dict[str, Any]]:
+    async def redis_check() -> dict[str, Any]:
+        await ctx.redis.ping()
+        return {}
+
+    async def rasa_check() -> dict[str, Any]:
+        status = await ctx.bot.status()
+        return {"model": str(status.get("model_file", "")).rsplit("/", 1)[-1]}
+
+    async def actions_check() -> dict[str, Any]:
+        base = ctx.config.rasa.actions_url.rstrip("/")
+        if not base:
+            return {"checked": False}
+        async with aiohttp.ClientSession() as session, session.get(f"{base}/health") as resp:
+            resp.raise_for_status()
+        return {}
+
+    names = ["redis", "rasa", "actions"]
+    results = await asyncio.gather(_timed(redis_check), _timed(rasa_check), _timed(actions_check))
+    return dict(zip(names, results, strict=True))
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    components = await readiness(request.app[CTX])
+    ok = all(c["ok"] for c in components.values())
+    return web.json_response({"status": "ready" if ok else "not_ready", "components": components},
+                             status=200 if ok else 503)
+
+
+def setup(app: web.Application, ctx: AppContext) -> None:
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)

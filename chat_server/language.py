@@ -1,0 +1,115 @@
+"""Language detection restricted to the languages we serve, with a sticky per-conversation choice.
+
+langdetect is seeded (deterministic) and loaded with only the supported language profiles,
+so it chooses between English and Spanish instead of guessing Catalan or Tagalog on a short
+message. Accented letters, ¿ ¡ ñ and a small list of very common words add evidence that
+n-gram statistics miss on three-word messages. A conversation's language only switches on
+confident evidence from a message long enough to carry it.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+
+from langdetect import DetectorFactory, LangDetectException
+from langdetect.detector_factory import PROFILES_DIRECTORY
+
+SUPPORTED = ("en", "es")
+
+_ES_MARKERS = re.compile(r"[ñáéíóúü¿¡]", re.IGNORECASE)
+_WORD = re.compile(r"[a-záéíóúüñ']+", re.IGNORECASE)
+
+
+def _words(block: str) -> frozenset[str]:
+    return frozenset(block.split())
+
+
+_ES_WORDS = _words(
+    """
+    hola buenos buenas dias días gracias por favor quiero necesito tengo donde dónde cuando cuándo como
+    cómo que qué mi mis su sus la las los el del al en es esta está estan están hay una uno unos unas
+    con sin para pero porque calle avenida basura reciclaje bache luz farola agua factura pagar ayuda
+    persona agente hablar si sí no tambien también ya nadie señor señora usted ustedes puedo puede
+    pueden vivo casa carro coche arbol árbol caído caido inundación inundacion impuestos votar adoptar
+    perro gato
+    """
+)
+_EN_WORDS = _words(
+    """
+    hello hi hey thanks thank you please want need have where when how what my your the a an is are
+    there with without for but because street road avenue trash garbage recycling pothole light water
+    bill pay help person agent talk yes no also nobody sir can could would live house car tree fallen
+    flood flooding taxes vote adopt dog cat of to and it this that i im i'm
+    """
+)
+
+
+@lru_cache(maxsize=1)
+def _factory() -> DetectorFactory:
+    import os
+
+    factory = DetectorFactory()
+    factory.seed = 0
+    profiles = []
+    for lang in SUPPORTED:
+        with open(os.path.join(PROFILES_DIRECTORY, lang), encoding="utf-8") as fh:
+            profiles.append(fh.read())
+    factory.load_json_profile(profiles)
+    return factory
+
+
+_lock = threading.Lock()
+
+
+def _ngram_probs(text: str) -> dict[str, float]:
+    with _lock:  # langdetect detectors share the factory's random state
+        detector = _factory().create()
+        detector.append(text)
+        try:
+            return {p.lang: p.prob for p in detector.get_probabilities()}
+        except LangDetectException:
+            return {}
+
+
+def detect_language(text: str, prior: str = "en") -> tuple[str, float]:
+    """Best supported language for `text` and a probability-like confidence (0..1)."""
+    words = [w.lower() for w in _WORD.findall(text)]
+    if not words:
+        return prior, 0.0
+    es_hits = sum(w in _ES_WORDS for w in words) + 2 * len(_ES_MARKERS.findall(text))
+    en_hits = sum(w in _EN_WORDS for w in words)
+    probs = _ngram_probs(text)
+    p_es = probs.get("es", 0.0)
+    # Blend n-gram evidence with lexical evidence; lexical counts dominate on short inputs.
+    weight = min(1.0, len(words) / 8)
+    lexical = (es_hits + 0.5) / (es_hits + en_hits + 1.0)
+    score_es = weight * p_es + (1 - weight) * lexical if probs else lexical
+    if es_hits and not en_hits:
+        score_es = max(score_es, 0.9)
+    elif en_hits and not es_hits:
+        score_es = min(score_es, 0.1)
+    if score_es >= 0.5:
+        return "es", round(score_es, 3)
+    return "en", round(1 - score_es, 3)
+
+
+@dataclass
+class StickyLanguage:
+    """Switch a conversation's language only on confident evidence from a real sentence."""
+
+    switch_probability: float = 0.9
+    min_chars_to_switch: int = 12
+
+    def update(self, current: str | None, text: str, ui_language: str | None = None) -> str:
+        if current is None:
+            prior = ui_language if ui_language in SUPPORTED else "en"
+            lang, conf = detect_language(text, prior)
+            # First message: the UI language is the prior; override it only when sure.
+            return lang if (lang == prior or conf >= self.switch_probability) else prior
+        lang, conf = detect_language(text, current)
+        if lang != current and conf >= self.switch_probability and len(text.strip()) >= self.min_chars_to_switch:
+            return lang
+        return current

@@ -1,0 +1,51 @@
+"""Static pages: the demo city homepage at `/` and the built widget at `/widget.js`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+from chat_server.config import PROJECT_ROOT
+from chat_server.context import AppContext
+
+WIDGET_DIST = PROJECT_ROOT / "widget" / "dist"
+DEMO_DIR = PROJECT_ROOT / "widget" / "demo"
+
+
+def _file(path: Path, what: str) -> web.StreamResponse:
+    if not path.is_file():
+        return web.json_response(
+            {"error": {"code": "not_built", "message": f"{what} is missing; run `make run` to build it"}}, status=503
+        )
+    return web.FileResponse(path, headers={"Cache-Control": "no-cache"})
+
+
+async def index(request: web.Request) -> web.StreamResponse:
+    return _file(DEMO_DIR / "index.html", "the demo page")
+
+
+async def widget_js(request: web.Request) -> web.StreamResponse:
+    return _file(WIDGET_DIST / "widget.js", "the widget bundle")
+
+
+def _safe_child(base: Path, name: str) -> Path | None:
+    target = (base / name).resolve()
+    return target if target.is_relative_to(base.resolve()) and target.is_file() else None
+
+
+async def demo_file(request: web.Request) -> web.StreamResponse:
+    target = _safe_child(DEMO_DIR, request.match_info["name"])
+    return web.FileResponse(target) if target else web.HTTPNotFound()
+
+
+async def widget_file(request: web.Request) -> web.StreamResponse:
+    target = _safe_child(WIDGET_DIST, request.match_info["name"])
+    return web.FileResponse(target) if target else web.HTTPNotFound()
+
+
+def setup(app: web.Application, ctx: AppContext) -> None:
+    app.router.add_get("/", index)
+    app.router.add_get("/widget.js", widget_js)
+    app.router.add_get("/demo/{name:.+}", demo_file)
+    app.router.add_get("/widget/{name:.+}", widget_file)

@@ -1,0 +1,33 @@
+"""PII redaction for logs, exports and the training inbox.
+
+Residents type phone numbers, e-mail addresses, SSNs and card numbers into chats; none of
+those may reach a log line or a CSV export in full. Patterns are deliberately greedy: a
+false positive costs a few masked digits, a false negative leaks personal data.
+"""
+
+from __future__ import annotations
+
+import re
+
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+_SSN = re.compile(r"\b\d{3}[- ]\d{2}[- ]\d{4}\b")
+# 13-19 digits, optionally grouped by spaces or dashes (payment cards).
+_CARD = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
+# North American and international phone numbers: 10+ digits with common separators.
+_PHONE = re.compile(r"(?<![\w])(?:\+?\d{1,3}[\s.-]?)?\(?\d{3}\)?[\s.-]?\d{3}[\s.-]?\d{4}\b")
+
+
+def _keep_last(match: re.Match[str], label: str, keep: int) -> str:
+    digits = re.sub(r"\D", "", match.group(0))
+    return f"[{label} …{digits[-keep:]}]" if keep else f"[{label}]"
+
+
+def redact(text: str) -> str:
+    """Mask e-mails, SSN-like, card-like and phone-like numbers in free text."""
+    if not text:
+        return text
+    text = _EMAIL.sub("[email]", text)
+    text = _SSN.sub("[ssn]", text)
+    text = _CARD.sub(lambda m: _keep_last(m, "card", 4), text)
+    text = _PHONE.sub(lambda m: _keep_last(m, "phone", 2), text)
+    return text

@@ -1,0 +1,165 @@
+"""`chat311 run`: the whole service on one machine — embedded Redis, Rasa, actions, chat_server.
+
+chat_server is the parent: it supervises its children, prints one line per component when
+it is ready, and on Ctrl-C stops everything (children first get SIGTERM). With workers > 1
+it runs N chat_server processes on one port (SO_REUSEPORT) sharing Redis pub/sub.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import logging
+import signal
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+import aiohttp
+from aiohttp import web
+
+from chat_server import bot_model
+from chat_server.app import create_app
+from chat_server.components import action_server_spec, embedded_redis_spec, rasa_server_spec
+from chat_server.config import Config
+from chat_server.logsetup import register_secret
+from chat_server.supervisor import ChildSpec, Supervisor
+
+log = logging.getLogger("chat311.runner")
+
+
+def announce(line: str) -> None:
+    print(f"chat311: {line}", flush=True)
+
+
+def tune_gc(config: Config) -> None:
+    """Fewer, later collections: default thresholds stall the loop for 0.5 s+ with 5k+ sockets."""
+    gen0, gen1, gen2 = ([*config.server.gc_thresholds, 10, 10, 10])[:3]
+    gc.set_threshold(gen0, gen1, gen2)
+
+
+def redis_url_for(config: Config) -> str:
+    return config.redis.url or f"redis://127.0.0.1:{config.redis.embedded_port}/0"
+
+
+async def serve_app(config: Config, redis_url: str, reuse_port: bool = False) -> web.AppRunner:
+    app = create_app(config, redis_url)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, config.server.host, config.server.port, reuse_port=reuse_port or None)
+    await site.start()
+    gc.freeze()  # everything allocated at startup is long-lived; keep it out of collections
+    return runner
+
+
+async def _wait_for_signal() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+
+async def serve_forever(config: Config, reuse_port: bool = False) -> None:
+    """One chat_server process, no children (tests, workers, external Redis/Rasa)."""
+    tune_gc(config)
+    runner = await serve_app(config, redis_url_for(config), reuse_port)
+    announce(f"chat_server listening on http://{config.server.host}:{config.server.port}")
+    try:
+        await _wait_for_signal()
+    finally:
+        await runner.cleanup()
+
+
+def _port_of(url: str) -> int:
+    port = urlparse(url).port
+    if port is None:
+        raise SystemExit(f"chat311: {url} needs an explicit port to be started locally")
+    return port
+
+
+def _ready_printer(spec: ChildSpec) -> None:
+    announce(f"✓ {spec.name} ready — {spec.describe}")
+
+
+async def run_all(config: Config, workers: int = 1) -> None:
+    started = time.monotonic()
+    tune_gc(config)
+    register_secret(config.rasa.token)
+    log_dir = config.resolve_path("var/log")
+    sup = Supervisor(on_ready=_ready_printer)
+    redis_url = redis_url_for(config)
+    runner: web.AppRunner | None = None
+    try:
+        if not config.redis.url:
+            sup.start(embedded_redis_spec(config.resolve_path(config.redis.embedded_dir),
+                                          config.redis.embedded_port, log_dir))
+            if not await sup.wait_ready("redis", 20):
+                raise SystemExit(f"chat311: embedded Redis did not start; see {log_dir / 'redis.log'}")
+        else:
+            announce(f"✓ redis — using REDIS_URL {redis_url.split('@')[-1]}")
+        rasa_url = config.rasa.url
+        if config.rasa.manage:
+            model = bot_model.current_model_path()
+            if not model.exists():
+                latest = bot_model.latest_model()
+                if latest is None:
+                    raise SystemExit("chat311: no trained model in bot/models; run `make train` (make run does it)")
+                log.warning("training data changed since the last model; serving the latest",
+                            extra={"model": latest.name})
+                model = latest
+            public = f"http://127.0.0.1:{config.server.port}"
+            actions_port = _port_of(config.rasa.actions_url)
+            sup.start(action_server_spec(actions_port, log_dir, public))
+            sup.start(rasa_server_spec(model, _port_of(rasa_url), config.rasa.token, actions_port, redis_url, log_dir))
+        if workers <= 1:
+            runner = await serve_app(config, redis_url)
+        else:
+            for i in range(workers):
+                sup.start(_worker_spec(i, config, redis_url, log_dir))
+        announce(f"✓ chat_server ready — http://localhost:{config.server.port}/ "
+                 f"({workers} process{'es' if workers > 1 else ''}, {time.monotonic() - started:.1f} s)")
+        announce(f"  demo page: http://localhost:{config.server.port}/   agent console: "
+                 f"http://localhost:{config.server.port}/console   readiness: "
+                 f"http://localhost:{config.server.port}/readyz")
+        announcer = asyncio.create_task(_announce_all_ready(sup, started)) if config.rasa.manage else None
+        await _wait_for_signal()
+        if announcer:
+            announcer.cancel()
+        announce("stopping …")
+    finally:
+        if runner is not None:
+            await runner.cleanup()
+        await sup.stop()
+        announce("stopped")
+
+
+async def _announce_all_ready(sup: Supervisor, started: float) -> None:
+    if await sup.wait_ready("rasa") and await sup.wait_ready("actions"):
+        announce(f"✓ all components ready in {time.monotonic() - started:.1f} s")
+
+
+def _worker_spec(index: int, config: Config, redis_url: str, log_dir: Path) -> ChildSpec:
+
+    port = config.server.port
+
+    async def ready() -> bool:
+        async with aiohttp.ClientSession() as s, s.get(f"http://127.0.0.1:{port}/healthz") as r:
+            return r.status == 200
+
+    env = {"REDIS_URL": redis_url, "CHAT311_SERVER__REDIS_MANAGER": "true", "CHAT311_RASA__MANAGE": "false"}
+    argv = [sys.executable, "-m", "chat_server.cli", "serve", "--reuse-port"]
+    return ChildSpec(f"worker-{index}", argv, ready, env=env, log_file=log_dir / f"worker-{index}.log",
+                     describe=f"chat_server worker {index} on :{port}")
+
+
+def main_run(config: Config, workers: int) -> None:
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run_all(config, workers))
+
+
+def main_serve(config: Config, reuse_port: bool) -> None:
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve_forever(config, reuse_port))

