@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Awaitable, Callable
+from types import ModuleType
 
 import socketio
 from aiohttp import web
@@ -41,6 +43,25 @@ async def security_headers(
     return response
 
 
+# Feature modules with a `setup(app, ctx)`; each registers routes, namespaces and event handlers.
+FEATURES = (
+    "chat_server.tickets.feature",
+    "chat_server.agents.feature",
+)
+
+
+def _feature_modules() -> list[ModuleType]:
+    modules = []
+    for name in FEATURES:
+        try:
+            modules.append(importlib.import_module(name))
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            log.warning("feature module not installed", extra={"module": name})
+    return modules
+
+
 def _origins(config: Config) -> str | list[str]:
     origins = config.server.allowed_origins
     return "*" if "*" in origins else origins
@@ -73,7 +94,7 @@ def create_app(config: Config, redis_url: str) -> web.Application:
     app[CTX] = ctx
     sio.register_namespace(ResidentNamespace(conversations, limiter, config))
 
-    for module in (health, pages):
+    for module in (health, pages, *_feature_modules()):
         module.setup(app, ctx)
 
     async def close(app: web.Application) -> None:

@@ -86,7 +86,7 @@ def _load_feature_commands() -> None:
     """Import modules that register sub-commands (they call `command(...)` at import time)."""
     import importlib
 
-    for module in ("chat_server.admin_cli",):
+    for module in ("chat_server.tickets.cli", "chat_server.agents.cli"):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:

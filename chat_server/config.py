@@ -97,6 +97,10 @@ class LoggingConfig:
     json: bool = True
 
 
+from chat_server.agents.settings import HoursConfig, RoutingConfig  # noqa: E402
+from chat_server.tickets.settings import TicketsConfig  # noqa: E402
+
+
 @dataclass
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
@@ -105,6 +109,9 @@ class Config:
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     language: LanguageConfig = field(default_factory=LanguageConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
+    hours: HoursConfig = field(default_factory=HoursConfig)
+    routing: RoutingConfig = field(default_factory=RoutingConfig)
+    tickets: TicketsConfig = field(default_factory=TicketsConfig)
 
     def resolve_path(self, value: str) -> Path:
         """Relative paths in config are relative to the project root, not the cwd."""

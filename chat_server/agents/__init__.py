@@ -1,0 +1,1 @@
+"""Escalation to people: staffed hours, agent accounts and presence, queue and routing, console."""
