@@ -1,0 +1,811 @@
+// chat311 resident web widget: one <script src=".../widget.js" data-...> tag.
+// All message content is rendered with textContent / text nodes, never as HTML.
+import { io } from "socket.io-client";
+import css from "./styles.css";
+import { format, LANGS, STRINGS } from "./i18n.js";
+import { accessibleColor, appendLinkified, cmpId, h, icon, safeUrl, storage, toDate, uuid } from "./util.js";
+
+const DEFAULT_COLOR = "#00594f";
+const MAX_PHOTO_BYTES = 5 * 1024 * 1024;
+const PHOTO_TYPES = ["image/jpeg", "image/png", "image/webp"];
+const ACK_TIMEOUT_MS = 15000;
+const K = {
+  session: "chat311:session",
+  lastId: "chat311:last_id",
+  lastRead: "chat311:last_read",
+  lang: "chat311:lang",
+  langExplicit: "chat311:lang_explicit",
+  outbox: "chat311:outbox",
+  labels: "chat311:labels",
+  csatDone: "chat311:csat_done",
+  open: "chat311:open",
+};
+
+const SCRIPT = document.currentScript || document.querySelector('script[src*="widget.js"]');
+
+function readConfig(script) {
+  const d = (script && script.dataset) || {};
+  let origin = window.location.origin;
+  try {
+    if (script && script.src) origin = new URL(script.src, window.location.href).origin;
+  } catch {
+    /* keep page origin */
+  }
+  const lang = String(d.lang || "en").slice(0, 2).toLowerCase();
+  return {
+    server: (String(d.server || "").trim() || origin).replace(/\/+$/, ""),
+    socketPath: d.socketPath || "/socket.io",
+    title: d.title || "311",
+    lang: LANGS.includes(lang) ? lang : "en",
+    position: d.position === "left" ? "left" : "right",
+    color: accessibleColor(d.color, DEFAULT_COLOR),
+  };
+}
+
+function injectStyles() {
+  if (document.querySelector("style[data-chat311]") || window.__chat311Styled) return;
+  window.__chat311Styled = true;
+  // Constructable stylesheets are not subject to CSP style-src 'unsafe-inline'.
+  try {
+    const sheet = new CSSStyleSheet();
+    sheet.replaceSync(css);
+    document.adoptedStyleSheets = [...document.adoptedStyleSheets, sheet];
+  } catch {
+    document.head.append(h("style", { "data-chat311": "" }, css));
+  }
+}
+
+class Widget {
+  constructor(cfg) {
+    this.cfg = cfg;
+    this.lang = LANGS.includes(storage.get(K.lang)) ? storage.get(K.lang) : cfg.lang;
+    this.langExplicit = storage.get(K.langExplicit) === "1";
+    this.sessionId = storage.get(K.session);
+    this.lastId = null; // last message id rendered in this page
+    this.seen = new Set();
+    this.outbox = this.loadJSON(K.outbox, []);
+    this.labels = this.loadJSON(K.labels, {});
+    this.unread = 0;
+    this.socket = null;
+    this.confirmed = false;
+    this.connected = false;
+    this.everConnected = false;
+    this.inflight = null;
+    this.closed = false;
+    this.agentName = null;
+    this.bindings = [];
+    this.typingTimer = null;
+    this.build();
+    this.applyStrings();
+    for (const item of this.outbox) this.renderResident({ text: this.displayFor(item.cmid, item.message), cmid: item.cmid, attachment: item.attachment, lang: item.lang, pending: true });
+    if (this.sessionId) this.connect(); // restores history and the unread badge
+    let wasOpen = false;
+    try {
+      wasOpen = window.sessionStorage.getItem(K.open) === "1";
+    } catch {
+      /* ignore */
+    }
+    if (wasOpen) this.open({ focus: false });
+    window.addEventListener("storage", (e) => this.onStorage(e));
+    document.addEventListener("click", (e) => {
+      const t = e.target instanceof Element && e.target.closest("[data-c311-open]");
+      if (t) {
+        e.preventDefault();
+        this.open();
+      }
+    });
+  }
+
+  // ---------- helpers ----------
+  t(key, vars = {}) {
+    const s = STRINGS[this.lang][key] ?? STRINGS.en[key] ?? key;
+    return format(s, { title: this.cfg.title, ...vars });
+  }
+  loadJSON(key, dflt) {
+    try {
+      return JSON.parse(storage.get(key)) ?? dflt;
+    } catch {
+      return dflt;
+    }
+  }
+  bind(el, attr, key, vars) {
+    this.bindings.push([el, attr, key, vars]);
+    return el;
+  }
+  applyStrings() {
+    for (const [el, attr, key, vars] of this.bindings) {
+      const v = this.t(key, typeof vars === "function" ? vars() : vars);
+      if (attr === "text") el.textContent = v;
+      else el.setAttribute(attr, v);
+    }
+    this.root.setAttribute("lang", this.lang);
+    this.langBtn.setAttribute("lang", this.lang === "en" ? "es" : "en");
+    this.updateLauncher();
+    this.updateSubtitle();
+    this.refreshPendingStates();
+  }
+
+  // ---------- DOM ----------
+  build() {
+    injectStyles();
+    const id = (s) => `c311-${s}`;
+    this.root = h("div", { class: `c311-root c311-pos-${this.cfg.position}`, "data-chat311": "" });
+    this.root.style.setProperty("--c311-brand", this.cfg.color);
+
+    // Header
+    this.titleEl = h("h2", { id: id("title"), class: "c311-title", text: this.cfg.title });
+    this.subtitleEl = h("p", { class: "c311-subtitle" });
+    this.closeBtn = this.bind(
+      h("button", { type: "button", class: "c311-iconbtn c311-close", onclick: () => this.close() }, icon("close")),
+      "aria-label",
+      "close",
+    );
+    this.langBtn = this.bind(
+      h("button", { type: "button", class: "c311-tool c311-lang", onclick: () => this.setLang(this.lang === "en" ? "es" : "en", true) }),
+      "text",
+      "switchLang",
+    );
+    this.transcriptBtn = h(
+      "button",
+      { type: "button", class: "c311-tool c311-transcript", onclick: () => this.downloadTranscript() },
+      icon("download"),
+      this.bind(h("span"), "text", "transcript"),
+    );
+    this.endBtn = this.bind(h("button", { type: "button", class: "c311-tool c311-end", onclick: () => this.endChat() }), "text", "endChat");
+    const header = h(
+      "div",
+      { class: "c311-header" },
+      h("div", { class: "c311-headrow" }, h("div", { class: "c311-titles" }, this.titleEl, this.subtitleEl), this.closeBtn),
+      h("div", { class: "c311-toolbar" }, this.langBtn, this.transcriptBtn, this.endBtn),
+    );
+
+    // Live regions
+    this.banner = h("div", { class: "c311-banner", role: "status" });
+    this.queueLine = h("p", { class: "c311-line c311-queue" });
+    this.agentLine = h("p", { class: "c311-line c311-agentline" });
+    this.ticketLine = h("p", { class: "c311-line c311-ticket" });
+    this.noticeLine = h("p", { class: "c311-line c311-notice" });
+    this.statusEl = h("div", { class: "c311-status", role: "status" }, this.queueLine, this.agentLine, this.ticketLine, this.noticeLine);
+
+    // Transcript
+    this.introEl = this.bind(h("p", { class: "c311-intro" }), "text", "intro");
+    this.log = h("div", { class: "c311-log", role: "log", "aria-live": "polite", tabindex: "0", id: id("log") }, this.introEl);
+    this.bind(this.log, "aria-label", "logLabel");
+    this.typingEl = h("div", { class: "c311-typing", hidden: true }, h("span", { class: "c311-dots", "aria-hidden": "true" }, h("span"), h("span"), h("span")), h("span", { class: "c311-typing-text" }));
+    this.quick = h("div", { class: "c311-quick", role: "group", hidden: true });
+    this.bind(this.quick, "aria-label", "suggestions");
+
+    // Composer
+    this.input = h("textarea", { id: id("input"), class: "c311-input", rows: "2", autocomplete: "off", onkeydown: (e) => this.onInputKey(e) });
+    this.bind(this.input, "placeholder", "placeholder");
+    this.fileInput = h("input", { type: "file", accept: PHOTO_TYPES.join(","), class: "c311-file", tabindex: "-1", "aria-hidden": "true", onchange: () => this.onFile() });
+    this.attachBtn = this.bind(h("button", { type: "button", class: "c311-iconbtn c311-attach", onclick: () => this.fileInput.click() }, icon("camera")), "aria-label", "attach");
+    this.locBtn = this.bind(h("button", { type: "button", class: "c311-iconbtn c311-location", onclick: () => this.shareLocation() }, icon("pin")), "aria-label", "location");
+    this.sendBtn = this.bind(h("button", { type: "submit", class: "c311-iconbtn c311-send" }, icon("send")), "aria-label", "send");
+    this.composer = h(
+      "form",
+      { class: "c311-composer", onsubmit: (e) => this.onSubmit(e) },
+      this.bind(h("label", { for: id("input"), class: "c311-sr" }), "text", "inputLabel"),
+      this.input,
+      h("div", { class: "c311-actions" }, this.attachBtn, this.locBtn, this.fileInput, this.sendBtn),
+    );
+
+    // CSAT
+    this.csatForm = this.buildCsat();
+    this.csatThanks = h("div", { class: "c311-csat-done", hidden: true }, this.bind(h("p", { class: "c311-thanks" }), "text", "csatThanks"));
+    this.newChatBtn = this.bind(h("button", { type: "button", class: "c311-newchat", onclick: () => this.newChat() }), "text", "newChat");
+    this.endArea = h("div", { class: "c311-endarea", hidden: true }, this.csatForm, this.csatThanks, this.newChatBtn);
+
+    this.panel = h(
+      "section",
+      { class: "c311-panel", id: id("panel"), role: "dialog", "aria-labelledby": id("title"), hidden: true, onkeydown: (e) => this.onPanelKey(e) },
+      header,
+      this.banner,
+      this.statusEl,
+      this.log,
+      this.typingEl,
+      this.quick,
+      this.composer,
+      this.endArea,
+    );
+
+    // Launcher
+    this.badge = h("span", { class: "c311-badge", "aria-hidden": "true", hidden: true });
+    this.launcherText = h("span", { class: "c311-launcher-text" });
+    this.launcher = h(
+      "button",
+      { type: "button", class: "c311-launcher", "aria-expanded": "false", "aria-controls": id("panel"), onclick: () => (this.isOpen() ? this.close() : this.open()) },
+      icon("chat"),
+      this.launcherText,
+      this.badge,
+    );
+
+    this.root.append(this.panel, this.launcher);
+    document.body.append(this.root);
+  }
+
+  buildCsat() {
+    const name = `c311-rating-${Math.random().toString(36).slice(2, 8)}`;
+    const options = [1, 2, 3, 4, 5].map((n) => {
+      const inputId = `${name}-${n}`;
+      return h(
+        "span",
+        { class: "c311-star" },
+        h("input", { type: "radio", name, id: inputId, value: String(n), required: true }),
+        h("label", { for: inputId }, h("span", { "aria-hidden": "true", text: `${n} ★` }), this.bind(h("span", { class: "c311-sr" }), "text", "csatStar", { n })),
+      );
+    });
+    this.csatComment = h("textarea", { id: `${name}-comment`, class: "c311-csat-comment", rows: "2", maxlength: "1000" });
+    return h(
+      "form",
+      { class: "c311-csat", onsubmit: (e) => this.onCsat(e) },
+      h("fieldset", {}, this.bind(h("legend"), "text", "csatLegend"), h("div", { class: "c311-stars" }, options)),
+      this.bind(h("label", { for: `${name}-comment` }), "text", "csatComment"),
+      this.csatComment,
+      this.bind(h("button", { type: "submit", class: "c311-csat-submit" }), "text", "csatSubmit"),
+    );
+  }
+
+  isOpen() {
+    return !this.panel.hidden;
+  }
+
+  open({ focus = true } = {}) {
+    this.panel.hidden = false;
+    this.root.classList.add("c311-open");
+    this.launcher.setAttribute("aria-expanded", "true");
+    try {
+      window.sessionStorage.setItem(K.open, "1");
+    } catch {
+      /* ignore */
+    }
+    this.connect();
+    if (!this.connected && this.everConnected) this.setOnline(false);
+    this.markRead();
+    this.scrollDown();
+    if (focus) (this.closed ? this.endArea.querySelector("input, button") : this.input)?.focus();
+  }
+
+  close() {
+    this.panel.hidden = true;
+    this.root.classList.remove("c311-open");
+    this.launcher.setAttribute("aria-expanded", "false");
+    try {
+      window.sessionStorage.setItem(K.open, "0");
+    } catch {
+      /* ignore */
+    }
+    this.launcher.focus();
+  }
+
+  onPanelKey(e) {
+    if (e.key === "Escape") {
+      e.preventDefault();
+      this.close();
+    }
+  }
+
+  onInputKey(e) {
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      this.onSubmit(e);
+    }
+  }
+
+  onSubmit(e) {
+    e.preventDefault();
+    const text = this.input.value.trim();
+    if (!text) return;
+    this.input.value = "";
+    this.send(text);
+  }
+
+  updateLauncher() {
+    this.launcherText.textContent = this.t("openChat");
+    const label = this.unread ? `${this.t("openChat")} (${this.t("unread", { n: this.unread })})` : this.t("openChat");
+    this.launcher.setAttribute("aria-label", label);
+    this.badge.textContent = String(this.unread);
+    this.badge.hidden = !this.unread;
+  }
+
+  updateSubtitle() {
+    this.subtitleEl.textContent = this.agentName ? this.t("chattingWith", { name: this.agentName }) : this.t("botSubtitle");
+  }
+
+  setLang(lang, explicit) {
+    if (!LANGS.includes(lang)) return;
+    this.lang = lang;
+    storage.set(K.lang, lang);
+    if (explicit) {
+      this.langExplicit = true;
+      storage.set(K.langExplicit, "1");
+    }
+    this.applyStrings();
+    this.setTyping(this.typingSender, !this.typingEl.hidden);
+  }
+
+  markRead() {
+    if (this.lastId) storage.set(K.lastRead, this.lastId);
+    this.unread = 0;
+    this.updateLauncher();
+  }
+
+  scrollDown() {
+    this.log.scrollTop = this.log.scrollHeight;
+  }
+
+  setLine(el, text, link) {
+    el.textContent = text || "";
+    if (link) el.append(" ", link);
+  }
+
+  notice(key, vars) {
+    this.setLine(this.noticeLine, key ? this.t(key, vars) : "");
+  }
+
+  setOnline(on) {
+    this.banner.classList.toggle("c311-banner--on", !on);
+    this.banner.textContent = on ? "" : this.t("offline");
+    this.refreshPendingStates();
+  }
+
+  // ---------- connection ----------
+  connect() {
+    if (this.socket) return;
+    const s = io(this.cfg.server, {
+      path: this.cfg.socketPath,
+      autoConnect: false,
+      reconnectionDelay: 500,
+      reconnectionDelayMax: 3000,
+    });
+    this.socket = s;
+    s.on("connect", () => {
+      this.connected = true;
+      this.everConnected = true;
+      this.setOnline(true);
+      this.requestSession();
+    });
+    s.on("disconnect", (reason) => {
+      this.connected = false;
+      this.confirmed = false;
+      this.inflight = null;
+      if (reason !== "io client disconnect") this.setOnline(false);
+      if (reason === "io server disconnect") setTimeout(() => s.connect(), 1000);
+    });
+    s.on("connect_error", () => {
+      this.connected = false;
+      this.setOnline(false);
+    });
+    s.on("session_confirm", (d) => this.onSessionConfirm(d));
+    s.on("bot_uttered", (m) => this.onBotUttered(m || {}));
+    s.on("resident_uttered", (m) => this.onResidentUttered(m || {}));
+    s.on("agent_joined", (d) => this.onAgentJoined(d || {}));
+    s.on("queue_update", (d) => this.onQueue(d || {}));
+    s.on("typing", (d) => this.setTyping(d && d.sender, !!(d && d.on)));
+    s.on("ticket_created", (d) => this.onTicket(d || {}));
+    s.on("conversation_closed", () => this.onClosed());
+    s.on("error", (d) => this.onServerError(d || {}));
+    s.on("language", (d) => {
+      if (d && LANGS.includes(d.language) && !this.langExplicit && d.language !== this.lang) this.setLang(d.language, false);
+    });
+    s.connect();
+  }
+
+  requestSession() {
+    this.confirmed = false;
+    const req = { last_message_id: this.lastId || "0" };
+    if (this.sessionId) req.session_id = this.sessionId;
+    this.socket.emit("session_request", req);
+  }
+
+  onSessionConfirm(d) {
+    const sid = typeof d === "string" ? d : d && d.session_id;
+    if (!sid) return;
+    if (this.sessionId && sid !== this.sessionId) this.resetConversation({ keepOutbox: true });
+    this.sessionId = sid;
+    storage.set(K.session, sid);
+    this.confirmed = true;
+    if (storage.get(K.csatDone) === sid) this.showEnd(true);
+    this.flush();
+  }
+
+  onStorage(e) {
+    if (e.key !== K.session || e.newValue === this.sessionId) return;
+    // Another tab started a new conversation: follow it.
+    this.resetConversation({ keepOutbox: false });
+    this.sessionId = e.newValue;
+    if (this.socket && this.connected) this.requestSession();
+    else if (this.sessionId) this.connect();
+  }
+
+  resetConversation({ keepOutbox }) {
+    for (const el of [...this.log.querySelectorAll(".c311-msg")]) {
+      if (!(keepOutbox && el.classList.contains("c311-pending"))) el.remove();
+    }
+    if (!keepOutbox) {
+      this.outbox = [];
+      this.saveOutbox();
+    }
+    this.seen.clear();
+    this.lastId = null;
+    this.agentName = null;
+    this.closed = false;
+    this.unread = 0;
+    this.inflight = null;
+    for (const el of [this.queueLine, this.agentLine, this.ticketLine, this.noticeLine]) el.textContent = "";
+    this.setQuickReplies([]);
+    this.setTyping(null, false);
+    this.endArea.hidden = true;
+    this.composer.hidden = false;
+    this.endBtn.hidden = false;
+    this.csatForm.hidden = false;
+    this.csatThanks.hidden = true;
+    this.csatForm.reset();
+    this.updateSubtitle();
+    this.updateLauncher();
+  }
+
+  track(id) {
+    if (!id) return;
+    this.seen.add(id);
+    if (!this.lastId || cmpId(id, this.lastId) > 0) {
+      this.lastId = id;
+      storage.set(K.lastId, id);
+    }
+  }
+
+  // ---------- incoming ----------
+  onBotUttered(m) {
+    if (m.id && this.seen.has(m.id)) return;
+    const isNew = m.id ? !this.lastId || cmpId(m.id, this.lastId) > 0 : true;
+    this.track(m.id);
+    const sender = ["bot", "agent", "system"].includes(m.sender) ? m.sender : "bot";
+    if (sender === "agent" && m.agent_name && !this.agentName) {
+      this.agentName = m.agent_name;
+      this.updateSubtitle();
+    }
+    if (m.text || m.attachment) {
+      this.renderMessage({ sender, text: m.text || "", attachment: m.attachment, ts: m.ts, lang: m.lang, id: m.id, agentName: m.agent_name });
+    }
+    if (this.typingSender === sender) this.setTyping(null, false);
+    this.setQuickReplies(Array.isArray(m.quick_replies) ? m.quick_replies : []);
+    const lastRead = storage.get(K.lastRead);
+    if (!this.isOpen() && isNew && (!m.id || !lastRead || cmpId(m.id, lastRead) > 0)) {
+      this.unread += 1;
+      this.updateLauncher();
+    } else if (this.isOpen()) {
+      this.markRead();
+    }
+  }
+
+  onResidentUttered(m) {
+    if (m.id && this.seen.has(m.id)) return;
+    const cmid = m.client_msg_id;
+    this.track(m.id);
+    const mine = cmid && this.bubbleFor(cmid);
+    if (mine) {
+      this.delivered(cmid, m.id);
+      return;
+    }
+    this.renderResident({ text: this.displayFor(cmid, m.text || ""), attachment: m.attachment, ts: m.ts, id: m.id, cmid, lang: m.lang });
+    this.setQuickReplies([]);
+  }
+
+  onAgentJoined(d) {
+    this.agentName = d.name || this.t("agent");
+    this.updateSubtitle();
+    this.setLine(this.queueLine, "");
+    this.setLine(this.agentLine, this.t("agentJoined", { name: this.agentName }));
+  }
+
+  onQueue(d) {
+    const secs = Number(d.estimated_wait_s);
+    const wait = !isFinite(secs) || secs < 60 ? this.t("queueSoon") : this.t("queueMinutes", { n: Math.round(secs / 60) });
+    this.setLine(this.queueLine, this.t("queue", { position: d.position ?? "?", wait }));
+  }
+
+  onTicket(d) {
+    const url = d.status_url && safeUrl(d.status_url, this.cfg.server);
+    const link = url ? h("a", { href: url, target: "_blank", rel: "noopener noreferrer", text: this.t("ticketLink") }) : null;
+    this.setLine(this.ticketLine, this.t("ticket", { id: d.ticket_id || "" }), link);
+  }
+
+  onClosed() {
+    this.setLine(this.queueLine, "");
+    this.notice("closed");
+    this.showEnd(storage.get(K.csatDone) === this.sessionId);
+  }
+
+  onServerError(d) {
+    if (d.code === "wrong_session") {
+      this.sessionId = null;
+      storage.set(K.session, null);
+      this.resetConversation({ keepOutbox: true });
+      if (this.connected) this.requestSession();
+      return;
+    }
+    this.setLine(this.noticeLine, STRINGS[this.lang][d.code] ? this.t(d.code) : d.message || this.t("error"));
+  }
+
+  setTyping(sender, on) {
+    clearTimeout(this.typingTimer);
+    this.typingSender = on ? sender : null;
+    this.typingEl.hidden = !on;
+    if (!on) return;
+    const text = sender === "agent" && this.agentName ? this.t("typingAgent", { name: this.agentName }) : this.t("typingBot");
+    this.typingEl.querySelector(".c311-typing-text").textContent = text;
+    this.typingTimer = setTimeout(() => this.setTyping(null, false), 20000);
+  }
+
+  setQuickReplies(list) {
+    this.quick.replaceChildren();
+    const buttons = list.filter((q) => q && (q.title || q.payload));
+    for (const q of buttons) {
+      const title = String(q.title || q.payload);
+      const payload = String(q.payload || q.title);
+      this.quick.append(
+        h("button", {
+          type: "button",
+          class: "c311-qr",
+          text: title,
+          onclick: () => {
+            this.send(payload, { display: title });
+            this.input.focus();
+          },
+        }),
+      );
+    }
+    this.quick.hidden = !buttons.length;
+  }
+
+  // ---------- rendering ----------
+  senderName(sender, agentName) {
+    if (sender === "resident") return this.t("you");
+    if (sender === "agent") return agentName || this.agentName || this.t("agent");
+    if (sender === "system") return this.t("system");
+    return this.t("bot");
+  }
+
+  renderMessage({ sender, text, attachment, ts, lang, id, cmid, agentName, pending }) {
+    const date = toDate(ts);
+    const who = this.senderName(sender, agentName);
+    const el = h("div", { class: `c311-msg c311-msg--${sender}`, "data-id": id, "data-cmid": cmid, lang: LANGS.includes(lang) ? lang : null });
+    if (sender === "agent") el.append(h("span", { class: "c311-name", text: `${who} · ${this.t("agent")}` }));
+    else el.append(h("span", { class: "c311-sr", text: this.t("said", { who }) }));
+    const bubble = h("div", { class: "c311-bubble" });
+    if (text) appendLinkified(bubble, text);
+    let url = null;
+    if (attachment && attachment.url) {
+      url = safeUrl(attachment.url, this.cfg.server);
+      if (url && (attachment.type === "image" || !attachment.type)) {
+        bubble.append(h("img", { class: "c311-img", src: url, alt: sender === "resident" ? this.t("photoAlt") : this.t("imageAlt"), loading: "lazy" }));
+      } else if (url) {
+        bubble.append(h("a", { href: url, target: "_blank", rel: "noopener noreferrer", text: url }));
+      }
+    }
+    el.append(bubble);
+    const time = h("time", { datetime: date.toISOString(), text: date.toLocaleTimeString([], { hour: "numeric", minute: "2-digit" }) });
+    el.append(h("div", { class: "c311-meta" }, time, pending ? h("span", { class: "c311-state" }) : null));
+    el.c311 = { who, text, date, url };
+    if (pending) el.classList.add("c311-pending");
+    this.log.append(el);
+    this.log.classList.add("c311-has-msgs");
+    this.refreshPendingStates();
+    this.scrollDown();
+    return el;
+  }
+
+  renderResident(m) {
+    return this.renderMessage({ ...m, sender: "resident" });
+  }
+
+  displayFor(cmid, text) {
+    if (cmid && this.labels[cmid]) return this.labels[cmid];
+    if (/^\/share_location\b/.test(text)) return this.t("locationShared");
+    return text;
+  }
+
+  bubbleFor(cmid) {
+    return [...this.log.querySelectorAll(".c311-msg--resident")].find((el) => el.dataset.cmid === cmid) || null;
+  }
+
+  refreshPendingStates() {
+    if (!this.log) return;
+    for (const el of this.log.querySelectorAll(".c311-pending .c311-state")) {
+      el.textContent = this.connected ? this.t("sending") : this.t("queued");
+    }
+  }
+
+  // ---------- outgoing ----------
+  send(message, { display, attachment } = {}) {
+    if (this.closed) return;
+    const cmid = uuid();
+    const item = { message, cmid, lang: this.lang };
+    if (attachment) item.attachment = attachment;
+    if (display && display !== message) {
+      this.labels[cmid] = display;
+      const keys = Object.keys(this.labels);
+      if (keys.length > 300) for (const k of keys.slice(0, keys.length - 300)) delete this.labels[k];
+      storage.set(K.labels, JSON.stringify(this.labels));
+    }
+    this.renderResident({ text: display || message, cmid, attachment, lang: this.lang, pending: true });
+    this.setQuickReplies([]);
+    this.outbox.push(item);
+    this.saveOutbox();
+    this.connect();
+    this.flush();
+  }
+
+  saveOutbox() {
+    storage.set(K.outbox, this.outbox.length ? JSON.stringify(this.outbox) : null);
+  }
+
+  flush() {
+    if (!this.socket || !this.connected || !this.confirmed || this.inflight || !this.outbox.length) return;
+    const item = this.outbox[0];
+    const token = {};
+    this.inflight = token;
+    const metadata = { language: item.lang, client_msg_id: item.cmid };
+    if (item.attachment) metadata.attachment = item.attachment;
+    this.socket.timeout(ACK_TIMEOUT_MS).emit("user_uttered", { message: item.message, session_id: this.sessionId, metadata }, (err, res) => {
+      if (this.inflight !== token) return; // superseded by a reconnect
+      this.inflight = null;
+      if (err) {
+        setTimeout(() => this.flush(), 1000); // no ack: resend (server dedupes by client_msg_id)
+        return;
+      }
+      if (res && res.ok) {
+        this.delivered(item.cmid, res.id);
+      } else {
+        this.failed(item.cmid, (res && res.error) || {});
+      }
+      this.flush();
+    });
+  }
+
+  delivered(cmid, id) {
+    this.outbox = this.outbox.filter((i) => i.cmid !== cmid);
+    this.saveOutbox();
+    const el = this.bubbleFor(cmid);
+    if (el) {
+      el.classList.remove("c311-pending");
+      el.querySelector(".c311-state")?.remove();
+      if (id) el.dataset.id = id;
+    }
+    this.track(id);
+  }
+
+  failed(cmid, error) {
+    this.outbox = this.outbox.filter((i) => i.cmid !== cmid);
+    this.saveOutbox();
+    const el = this.bubbleFor(cmid);
+    const reason = STRINGS[this.lang][error.code] ? this.t(error.code) : error.message || this.t("error");
+    if (el) {
+      el.classList.remove("c311-pending");
+      el.classList.add("c311-failed");
+      const state = el.querySelector(".c311-state") || el.querySelector(".c311-meta").appendChild(h("span", { class: "c311-state" }));
+      state.textContent = this.t("failed", { reason });
+    }
+    this.setLine(this.noticeLine, reason);
+  }
+
+  async onFile() {
+    const file = this.fileInput.files && this.fileInput.files[0];
+    this.fileInput.value = "";
+    if (!file) return;
+    if (!PHOTO_TYPES.includes(file.type)) return this.notice("photoType");
+    if (file.size > MAX_PHOTO_BYTES) return this.notice("photoTooBig");
+    if (!this.sessionId) return this.notice("error");
+    this.notice("uploading");
+    const form = new FormData();
+    form.append("session_id", this.sessionId);
+    form.append("file", file, file.name || "photo");
+    try {
+      const resp = await fetch(`${this.cfg.server}/api/media`, { method: "POST", body: form });
+      const data = await resp.json().catch(() => ({}));
+      if (!resp.ok || !data.media_url) {
+        const err = data && data.error;
+        this.setLine(this.noticeLine, (err && (STRINGS[this.lang][err.code] ? this.t(err.code) : err.message)) || this.t("uploadFailed"));
+        return;
+      }
+      this.notice(null);
+      this.send("📷", { attachment: { type: "image", url: data.media_url } });
+    } catch {
+      this.notice("uploadFailed");
+    }
+  }
+
+  shareLocation() {
+    if (!navigator.geolocation) return this.notice("locationFailed");
+    this.notice("locating");
+    navigator.geolocation.getCurrentPosition(
+      (pos) => {
+        this.notice(null);
+        const lat = Math.round(pos.coords.latitude * 1e6) / 1e6;
+        const long = Math.round(pos.coords.longitude * 1e6) / 1e6;
+        this.send(`/share_location${JSON.stringify({ lat, long })}`, { display: this.t("locationShared") });
+      },
+      () => this.notice("locationFailed"),
+      { enableHighAccuracy: true, timeout: 15000, maximumAge: 60000 },
+    );
+  }
+
+  endChat() {
+    if (this.closed) return;
+    if (this.socket && this.connected && this.sessionId) {
+      this.socket.timeout(ACK_TIMEOUT_MS).emit("end_chat", { session_id: this.sessionId }, () => {});
+    }
+    this.onClosed();
+  }
+
+  showEnd(csatDone) {
+    const hadFocus = this.composer.contains(document.activeElement) || this.endBtn === document.activeElement;
+    this.closed = true;
+    this.composer.hidden = true;
+    this.endBtn.hidden = true;
+    this.setQuickReplies([]);
+    this.setTyping(null, false);
+    this.endArea.hidden = false;
+    this.csatForm.hidden = csatDone;
+    this.csatThanks.hidden = !csatDone;
+    if (hadFocus) (csatDone ? this.newChatBtn : this.csatForm.querySelector("input"))?.focus();
+  }
+
+  onCsat(e) {
+    e.preventDefault();
+    const checked = this.csatForm.querySelector("input[type=radio]:checked");
+    if (!checked) return;
+    const payload = { session_id: this.sessionId, rating: Number(checked.value), comment: this.csatComment.value.trim() };
+    const done = () => {
+      storage.set(K.csatDone, this.sessionId);
+      this.csatForm.hidden = true;
+      this.csatThanks.hidden = false;
+      this.notice("csatThanks");
+      this.newChatBtn.focus();
+    };
+    if (!this.socket || !this.connected) return this.notice("offline");
+    this.socket.timeout(ACK_TIMEOUT_MS).emit("csat", payload, (err, res) => {
+      if (err || !res || res.ok === false) this.setLine(this.noticeLine, (res && res.error && res.error.message) || this.t("error"));
+      else done();
+    });
+  }
+
+  newChat() {
+    this.sessionId = null;
+    storage.set(K.session, null);
+    storage.set(K.lastId, null);
+    storage.set(K.labels, null);
+    this.labels = {};
+    this.resetConversation({ keepOutbox: false });
+    if (this.connected) this.requestSession();
+    else this.connect();
+    this.input.focus();
+  }
+
+  downloadTranscript() {
+    const lines = [this.t("transcriptTitle"), new Date().toLocaleString(), ""];
+    for (const el of this.log.querySelectorAll(".c311-msg")) {
+      const m = el.c311;
+      if (!m) continue;
+      const stamp = m.date.toLocaleString([], { dateStyle: "short", timeStyle: "short" });
+      lines.push(`[${stamp}] ${m.who}: ${m.text}${m.url ? ` ${m.url}` : ""}`);
+    }
+    for (const el of [this.agentLine, this.ticketLine]) if (el.textContent) lines.push("", el.textContent);
+    const blob = new Blob([lines.join("\n") + "\n"], { type: "text/plain;charset=utf-8" });
+    const href = URL.createObjectURL(blob);
+    const a = h("a", { href, download: `chat311-transcript-${new Date().toISOString().slice(0, 10)}.txt`, class: "c311-sr" });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(href), 10000);
+  }
+}
+
+function start() {
+  if (window.Chat311 && window.Chat311.widget) return;
+  const widget = new Widget(readConfig(SCRIPT));
+  window.Chat311 = { widget, open: () => widget.open(), close: () => widget.close() };
+}
+
+if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+else start();
