@@ -14,7 +14,8 @@ _SSN = re.compile(r"\b\d{3}[- ]\d{2}[- ]\d{4}\b")
 # 13-19 digits, optionally grouped by spaces or dashes (payment cards).
 _CARD = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
 # North American and international phone numbers: 10+ digits with common separators.
-_PHONE = re.compile(r"(?<![\w])(?:\+?\d{1,3}[\s.-]?)?\(?\d{3}\)?[\s.-]?\d{3}[\s.-]?\d{4}\b")
+# Separators are all-or-nothing so a ticket id like 311-1000001 is not taken for a phone number.
+_PHONE = re.compile(r"(?<![\w])(?:\+?\d{1,3}[\s.-]?)?\(?\d{3}\)?(?:[\s.-]\d{3}[\s.-]|\d{3})\d{4}\b")
 
 
 def _keep_last(match: re.Match[str], label: str, keep: int) -> str:

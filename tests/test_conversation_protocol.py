@@ -1,0 +1,251 @@
+"""The resident Socket.IO protocol against a real chat_server, real Redis and the real Rasa bot."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import time
+import uuid
+from typing import Any
+
+import pytest
+import socketio
+
+from tests.clients import ResidentClient
+
+pytestmark = pytest.mark.rasa
+
+
+async def stream_messages(redis_client: Any, session_id: str) -> list[tuple[str, dict[str, str]]]:
+    convs = [c.decode() for c in await redis_client.lrange(f"c311:session:{session_id}:convs", 0, -1)]
+    out = []
+    for cid in convs:
+        for mid, raw in await redis_client.xrange(f"c311:conv:{cid}:msgs"):
+            out.append((mid.decode(), {k.decode(): v.decode() for k, v in raw.items()}))
+    return out
+
+
+async def test_bot_turn_round_trip_is_stored(chat_server_url: str, resident: Any, redis_client: Any) -> None:
+    client: ResidentClient = await resident(chat_server_url)
+    session = await client.start_session()
+    replies = await client.turn("hello", language="en")
+    assert replies, "the bot answered nothing"
+    assert all(r["sender"] == "bot" and r["id"] for r in replies)
+    assert any(r.get("text") for r in replies)
+    assert client.of("typing")[0] == {"sender": "bot", "on": True}
+    stored = await stream_messages(redis_client, session)
+    assert [f["sender"] for _, f in stored] == ["resident"] + ["bot"] * len(replies)
+    assert stored[0][1]["text"] == "hello"
+    assert {f["lang"] for _, f in stored} == {"en"}
+    assert {f["channel"] for _, f in stored} == {"web"}
+    assert [mid for mid, _ in stored[1:]] == [r["id"] for r in replies]
+
+
+async def test_spanish_is_detected_and_passed_to_the_bot(chat_server_url: str, resident: Any,
+                                                         redis_client: Any) -> None:
+    client: ResidentClient = await resident(chat_server_url)
+    session = await client.start_session()
+    replies = await client.turn("hola, ¿cuándo recogen la basura en mi calle?")
+    assert replies and all(r["lang"] == "es" for r in replies)
+    assert client.of("language")[-1] == {"language": "es"}
+    stored = await stream_messages(redis_client, session)
+    assert stored[0][1]["lang"] == "es"
+
+
+async def test_replay_sends_exactly_the_missed_messages_once(chat_server_url: str, resident: Any) -> None:
+    first: ResidentClient = await resident(chat_server_url)
+    session = await first.start_session()
+    await first.turn("hello")
+    seen = [m["id"] for m in first.messages()]
+    await first.close()
+    # While the first tab is gone the conversation goes on in another connection.
+    other: ResidentClient = await resident(chat_server_url)
+    await other.start_session(session)
+    await other.turn("what are your hours?")
+    everything = [m["id"] for m in other.messages()]
+    missed = [mid for mid in everything if mid not in seen]
+    assert missed
+    back: ResidentClient = await resident(chat_server_url)
+    await back.start_session(session, last_message_id=seen[-1])
+    await asyncio.sleep(0.5)
+    assert [m["id"] for m in back.messages()] == missed
+    full: ResidentClient = await resident(chat_server_url)
+    await full.start_session(session, last_message_id="0")
+    await asyncio.sleep(0.5)
+    replayed = [m["id"] for m in full.messages()]
+    assert replayed == sorted(set(replayed), key=replayed.index)  # no duplicates
+    assert replayed == seen + missed
+
+
+async def test_no_last_message_id_means_no_replay(chat_server_url: str, resident: Any) -> None:
+    """Rasa-webchat keeps its own history and sends only session_id; replaying would duplicate it."""
+    first: ResidentClient = await resident(chat_server_url)
+    session = await first.start_session()
+    await first.turn("hello")
+    again: ResidentClient = await resident(chat_server_url)
+    await again.start_session(session)
+    await asyncio.sleep(0.4)
+    assert again.messages() == []
+
+
+async def test_tabs_of_one_session_see_the_same_conversation(chat_server_url: str, resident: Any) -> None:
+    tab1: ResidentClient = await resident(chat_server_url)
+    session = await tab1.start_session()
+    tab2: ResidentClient = await resident(chat_server_url)
+    await tab2.start_session(session)
+    cmid = uuid.uuid4().hex
+    replies = await tab1.turn("how do I pay my water bill", client_msg_id=cmid)
+    echoed = await tab2.wait_for("resident_uttered", lambda d: d.get("client_msg_id") == cmid)
+    assert echoed["text"] == "how do I pay my water bill"
+    for reply in replies:
+        await tab2.wait_for("bot_uttered", lambda d, rid=reply["id"]: d["id"] == rid)
+
+
+async def test_unknown_or_forged_session_gets_a_fresh_one(chat_server_url: str, resident: Any) -> None:
+    owner: ResidentClient = await resident(chat_server_url)
+    real = await owner.start_session()
+    await owner.turn("hello")
+    intruder: ResidentClient = await resident(chat_server_url)
+    issued = await intruder.start_session(real[:-2] + ("aa" if not real.endswith("aa") else "bb"),
+                                          last_message_id="0")
+    assert issued != real
+    await asyncio.sleep(0.3)
+    assert intruder.messages() == []
+
+
+async def test_resent_message_is_stored_once(chat_server_url: str, resident: Any, redis_client: Any) -> None:
+    client: ResidentClient = await resident(chat_server_url)
+    session = await client.start_session()
+    cmid = uuid.uuid4().hex
+    first = await client.say("thanks", client_msg_id=cmid)
+    await asyncio.sleep(0.2)
+    second = await client.say("thanks", client_msg_id=cmid)
+    assert first["ok"] and second["ok"] and second["duplicate"] is True
+    assert second["id"] == first["id"]
+    stored = await stream_messages(redis_client, session)
+    assert [f["text"] for _, f in stored if f["sender"] == "resident"] == ["thanks"]
+
+
+async def test_bad_input_is_rejected_and_nothing_stored_is_lost(chat_server_url: str, resident: Any,
+                                                               redis_client: Any) -> None:
+    client: ResidentClient = await resident(chat_server_url)
+    session = await client.start_session()
+    await client.turn("hello")
+    before = await stream_messages(redis_client, session)
+
+    too_long = await client.say("x" * 2001)
+    assert too_long["error"]["code"] == "too_long"
+    for bad in ("just a string", {"message": 42}, {"text": "hi"}, None, ["message"]):
+        ack = await client.sio.call("user_uttered", bad, timeout=5)
+        assert ack["error"]["code"] == "malformed", bad
+    ack = await client.sio.call("session_request", {"last_message_id": "not-an-id"}, timeout=5)
+    assert ack["error"]["code"] == "malformed"
+    ack = await client.sio.call("user_uttered", {"message": "hi", "session_id": "someone-elses-session-token"},
+                                timeout=5)
+    assert ack["error"]["code"] == "wrong_session"
+    ack = await client.sio.call("user_uttered", {"message": "hi", "session_id": session,
+                                                 "metadata": {"client_msg_id": "<script>"}}, timeout=5)
+    assert ack["error"]["code"] == "malformed"
+    ack = await client.sio.call("no_such_event", {"x": 1}, timeout=5)
+    assert ack["error"]["code"] == "unknown_event"
+    ack = await client.say("\x00\x01\u202e   ")
+    assert ack["error"]["code"] == "empty"
+    errors = client.of("error")
+    assert len(errors) >= 9 and all(set(e) == {"code", "message"} and e["message"] for e in errors)
+    assert await stream_messages(redis_client, session) == before
+    # The connection still works after all that.
+    assert (await client.turn("thank you"))
+
+
+async def test_flood_is_rate_limited_per_session_not_per_ip(chat_server_url: str, resident: Any) -> None:
+    flooder: ResidentClient = await resident(chat_server_url)
+    await flooder.start_session()
+    acks = await asyncio.gather(*(flooder.say(f"message {i}") for i in range(30)))
+    limited = [a for a in acks if not a["ok"]]
+    assert limited and all(a["error"]["code"] == "rate_limited" for a in limited)
+    # Fixed 10 s windows: a burst that straddles a window edge may get two windows' worth.
+    assert sum(a["ok"] for a in acks) <= 24
+    # A neighbour on the same IP (a library computer) is not blocked.
+    neighbour: ResidentClient = await resident(chat_server_url)
+    await neighbour.start_session()
+    assert (await neighbour.say("hello"))["ok"]
+
+
+async def test_control_characters_are_stripped(chat_server_url: str, resident: Any, redis_client: Any) -> None:
+    client: ResidentClient = await resident(chat_server_url)
+    session = await client.start_session()
+    await client.turn("he\x07llo\u202e <img src=x onerror=alert(1)>")
+    stored = await stream_messages(redis_client, session)
+    assert stored[0][1]["text"] == "hello <img src=x onerror=alert(1)>"  # stored as plain text, never rendered
+
+
+async def test_origin_allow_list(server_factory: Any) -> None:
+    server = await server_factory(CHAT311_SERVER__ALLOWED_ORIGINS='["https://www.charlottenc.gov"]')
+    good = ResidentClient(server.url, headers={"Origin": "https://www.charlottenc.gov"})
+    await good.connect()
+    assert good.sio.connected
+    await good.close()
+    bad = ResidentClient(server.url, headers={"Origin": "https://evil.example"})
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await bad.connect()
+    await server.stop()
+
+
+async def test_restart_mid_conversation_loses_and_duplicates_nothing(restartable_server: Any, resident: Any,
+                                                                     redis_client: Any) -> None:
+    client: ResidentClient = await resident(restartable_server.url)
+    session = await client.start_session()
+    await client.turn("hello")
+    last_seen = client.messages()[-1]["id"]
+    await client.close()
+    await restartable_server.restart()
+    again: ResidentClient = await resident(restartable_server.url)
+    assert await again.start_session(session, last_message_id=last_seen) == session
+    replies = await again.turn("how do I pay my water bill")
+    assert replies
+    stored = await stream_messages(redis_client, session)
+    ids = [mid for mid, _ in stored]
+    assert len(ids) == len(set(ids))
+    residents = [f["text"] for _, f in stored if f["sender"] == "resident"]
+    assert residents == ["hello", "how do I pay my water bill"]
+
+
+async def test_rasa_killed_mid_conversation(chat_server_url: str, resident: Any, rasa_stack: Any) -> None:
+    client: ResidentClient = await resident(chat_server_url)
+    await client.start_session()
+    assert await client.turn("hello")
+    pid = rasa_stack.pid()
+    assert pid
+    os.killpg(pid, signal.SIGKILL)
+    started = time.monotonic()
+    mark = len(client.events)
+    await client.say("how do I pay my water bill")
+    notice = await client.wait_for("bot_uttered", lambda d: d["sender"] == "system", timeout=5, after=mark)
+    assert time.monotonic() - started < 5
+    assert "not responding" in notice["text"]
+    assert any(q["payload"] == "/request_human" for q in notice["quick_replies"])
+    # Emergencies are still answered while the bot is down.
+    mark = len(client.events)
+    await client.say("I smell gas in my kitchen")
+    urgent = await client.wait_for("bot_uttered", lambda d: "911" in (d.get("text") or ""), timeout=5, after=mark)
+    assert urgent["sender"] == "system"
+    # The supervisor restarts Rasa; the conversation continues.
+    assert await rasa_stack.supervisor.wait_ready("rasa", 240)
+    replies = await client.turn("thank you")
+    assert any(r["sender"] == "bot" for r in replies)
+
+
+async def test_stored_fields_are_documented_shape(chat_server_url: str, resident: Any, redis_client: Any) -> None:
+    client: ResidentClient = await resident(chat_server_url)
+    session = await client.start_session()
+    await client.turn("hello")
+    cid = (await redis_client.lindex(f"c311:session:{session}:convs", -1)).decode()
+    conv = {k.decode(): v.decode() for k, v in (await redis_client.hgetall(f"c311:conv:{cid}")).items()}
+    assert conv["state"] == "bot" and conv["channel"] == "web" and conv["language"] == "en"
+    assert conv["label"] == "greet"
+    assert float(conv["created_at"]) <= time.time()
+    events = await redis_client.xrange("c311:events")
+    kinds = [(json.loads(raw[b"data"]), raw[b"kind"].decode()) for _, raw in events if raw[b"conv"].decode() == cid]
+    assert [k for _, k in kinds][:3] == ["conversation_created", "resident_message", "bot_answered"]

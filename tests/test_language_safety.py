@@ -1,0 +1,63 @@
+"""Language detection (restricted to en/es, sticky) and the emergency guard's wording."""
+
+from __future__ import annotations
+
+import pytest
+
+from chat_server.language import StickyLanguage, detect_language
+from chat_server.safety import emergency_language, emergency_reply
+from chat_server.texts import TEXTS
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("my trash was not picked up this morning", "en"),
+        ("no recogieron la basura esta mañana", "es"),
+        ("hola", "es"),
+        ("thank you", "en"),
+        ("¿dónde puedo votar?", "es"),
+        ("how do I pay my water bill", "en"),
+        ("hay un bache enorme en la calle Tryon", "es"),
+        ("pothole on Tryon St", "en"),
+    ],
+)
+def test_detects_supported_language(text: str, lang: str) -> None:
+    assert detect_language(text)[0] == lang
+
+
+def test_sticky_language_needs_confident_long_evidence() -> None:
+    sticky = StickyLanguage(switch_probability=0.9, min_chars_to_switch=12)
+    assert sticky.update(None, "ok", ui_language="es") == "es"  # UI language is the prior
+    assert sticky.update("es", "ok") == "es"  # a short ambiguous word does not switch
+    assert sticky.update("es", "311-1000001") == "es"
+    assert sticky.update("es", "I need help with my water bill please") == "en"
+    assert sticky.update("en", "necesito ayuda con mi factura del agua") == "es"
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("my house is on fire", "en"),
+        ("I smell gas in the kitchen", "en"),
+        ("someone is hurt and bleeding on Tryon", "en"),
+        ("hay un incendio en mi edificio", "es"),
+        ("huele a gas en mi casa", "es"),
+        ("cables eléctricos caídos en la calle", "es"),
+    ],
+)
+def test_emergency_wording_detected(text: str, lang: str) -> None:
+    assert emergency_language(text) == lang
+    assert "911" in emergency_reply(lang)
+
+
+@pytest.mark.parametrize("text", ["pothole on 5th street", "fire hydrant leaking", "where can I get a flu shot",
+                                  "when is trash pickup", "¿cuándo recogen la basura?"])
+def test_ordinary_requests_are_not_emergencies(text: str) -> None:
+    assert emergency_language(text) is None
+
+
+def test_every_system_text_is_bilingual() -> None:
+    for key, variants in TEXTS.items():
+        assert set(variants) >= {"en", "es"}, key
+        assert all(v.strip() for v in variants.values()), key

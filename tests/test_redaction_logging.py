@@ -1,0 +1,32 @@
+"""PII never reaches logs in full: phone, e-mail, SSN-like and card-like numbers are masked."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from chat_server.logsetup import JsonFormatter, register_secret
+from chat_server.redaction import redact
+
+
+def test_redacts_personal_data() -> None:
+    text = ("call me at (704) 555-0123 or +1 980.555.0199, mail jane.doe@example.org, "
+            "ssn 123-45-6789, card 4111 1111 1111 1111")
+    out = redact(text)
+    for secret in ("555-0123", "555.0199", "jane.doe@example.org", "123-45-6789", "4111 1111 1111 1111"):
+        assert secret not in out
+    assert "[email]" in out and "[ssn]" in out and "[card …1111]" in out and "[phone …23]" in out
+
+
+def test_keeps_ordinary_text() -> None:
+    text = "Pothole at 1234 Sharon Amity Rd near exit 5, ticket 311-1000001"
+    assert redact(text) == text
+
+
+def test_json_formatter_redacts_message_extras_and_secrets() -> None:
+    register_secret("super-secret-token-42")
+    record = logging.LogRecord("t", logging.INFO, __file__, 1, "resident wrote %s", ("704-555-0123",), None)
+    record.detail = {"email": "a@b.co", "token": "super-secret-token-42"}
+    line = json.loads(JsonFormatter().format(record))
+    assert "704-555-0123" not in line["msg"]
+    assert line["detail"] == {"email": "[email]", "token": "[secret]"}

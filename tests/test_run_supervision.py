@@ -1,0 +1,118 @@
+"""`chat311 run` as `make run` starts it: every component comes up, a killed Rasa child is
+restarted while /readyz reports it down, and Ctrl-C stops every child."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import psutil
+import pytest
+
+from chat_server.components import free_port
+from chat_server.supervisor import ChildSpec, Supervisor
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.rasa
+
+
+async def _readyz(url: str) -> tuple[int, dict[str, Any]]:
+    async with aiohttp.ClientSession() as session, session.get(f"{url}/readyz") as resp:
+        return resp.status, await resp.json()
+
+
+async def _wait_readyz(url: str, status: int, timeout: float) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            code, body = await _readyz(url)
+            last = (code, body)
+            if code == status:
+                return body
+        except aiohttp.ClientError as exc:
+            last = exc
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"/readyz never returned {status}; last: {last}")
+
+
+def _child_with(parent: psutil.Process, needle: str) -> psutil.Process:
+    for child in parent.children(recursive=True):
+        try:
+            if needle in " ".join(child.cmdline()):
+                return child
+        except psutil.NoSuchProcess:
+            continue
+    raise AssertionError(f"no child process running {needle!r}")
+
+
+async def test_run_supervises_all_components(tmp_path: Path) -> None:
+    port, rasa_port, actions_port, redis_port = free_port(), free_port(), free_port(), free_port()
+    config = tmp_path / "chat311.yml"
+    config.write_text(
+        f"server: {{port: {port}, host: 127.0.0.1}}\n"
+        f"redis: {{embedded_dir: {tmp_path / 'redis'}, embedded_port: {redis_port}}}\n"
+        f"rasa: {{url: 'http://127.0.0.1:{rasa_port}', actions_url: 'http://127.0.0.1:{actions_port}',"
+        f" token: run-test-token}}\n"
+        "logging: {json: true}\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHAT311_") and k != "REDIS_URL"}
+    log_path = tmp_path / "run.out"
+    with open(log_path, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "chat_server.cli", "--config", str(config), "run"],
+                                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        body = await _wait_readyz(url, 200, 300)
+        assert set(body["components"]) == {"redis", "rasa", "actions"}
+        assert all(c["ok"] for c in body["components"].values())
+        assert body["components"]["rasa"]["model"].startswith("chat311-")
+        output = log_path.read_text()
+        for line in ("✓ redis ready", "✓ chat_server ready", "✓ actions ready", "✓ rasa ready",
+                     "✓ all components ready"):
+            assert line in output, output[-2000:]
+        assert (tmp_path / "redis" / "appendonly.aof").exists()  # AOF on in the embedded data dir
+
+        parent = psutil.Process(proc.pid)
+        rasa = _child_with(parent, f"--port {rasa_port}")
+        os.killpg(rasa.pid, signal.SIGKILL)
+        down = await _wait_readyz(url, 503, 20)
+        assert down["components"]["rasa"]["ok"] is False
+        assert down["components"]["redis"]["ok"] is True
+        await _wait_readyz(url, 200, 240)
+        assert _child_with(parent, f"--port {rasa_port}").pid != rasa.pid
+        assert "child exited; restarting" in log_path.read_text()
+        children = parent.children(recursive=True)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        code = await asyncio.to_thread(proc.wait, 60)
+    assert code == 0
+    assert "chat311: stopped" in log_path.read_text()
+    _, alive = psutil.wait_procs(children, timeout=10)
+    assert not alive, f"children left running: {alive}"
+
+
+async def test_supervisor_restarts_crashed_child_with_backoff(tmp_path: Path) -> None:
+    marker = tmp_path / "starts"
+
+    async def ready() -> bool:
+        return marker.exists()
+
+    script = (f"import pathlib,sys; p=pathlib.Path({str(marker)!r}); "
+              "p.write_text(p.read_text()+'x' if p.exists() else 'x'); sys.exit(3)")
+    sup = Supervisor()
+    sup.start(ChildSpec("crasher", [sys.executable, "-c", script], ready, log_file=tmp_path / "c.log"))
+    await asyncio.sleep(4.5)
+    state = sup.children["crasher"]
+    await sup.stop()
+    starts = len(marker.read_text())
+    # backoff 1 s, 2 s, ... : about three starts in 4.5 s, never a tight loop
+    assert 2 <= starts <= 4
+    assert state.restarts == starts or state.restarts == starts - 1
