@@ -47,6 +47,9 @@ async def security_headers(
 FEATURES = (
     "chat_server.tickets.feature",
     "chat_server.agents.feature",
+    "chat_server.channels.feature",
+    "chat_server.metrics.feature",
+    "chat_server.training.feature",
 )
 
 

@@ -86,7 +86,8 @@ def _load_feature_commands() -> None:
     """Import modules that register sub-commands (they call `command(...)` at import time)."""
     import importlib
 
-    for module in ("chat_server.tickets.cli", "chat_server.agents.cli"):
+    for module in ("chat_server.tickets.cli", "chat_server.agents.cli", "chat_server.channels.cli",
+                   "chat_server.metrics.cli", "chat_server.training.cli", "chat_server.retention"):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:
