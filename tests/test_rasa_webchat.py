@@ -1,0 +1,74 @@
+"""The unmodified `rasa-webchat` npm widget talks to chat_server (DESIGN: Rasa socketio compatible).
+
+A test-local static server serves widget/test-pages/rasa-webchat.html, its init script and the
+package's own bundle (widget/node_modules/rasa-webchat/lib/index.js); the page connects to the
+real chat_server's Socket.IO endpoint in headless Chromium.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+
+import pytest
+from aiohttp import web
+
+from tests.browser import BOT_TIMEOUT_MS, WIDGET_DIR, chromium, new_page
+
+pytestmark = [pytest.mark.browser, pytest.mark.rasa]
+
+PAGES = WIDGET_DIR / "test-pages"
+BUNDLE = WIDGET_DIR / "node_modules" / "rasa-webchat" / "lib" / "index.js"
+
+
+@pytest.fixture
+async def webchat_page_url() -> AsyncIterator[str]:
+    assert BUNDLE.exists(), "rasa-webchat is not installed: cd widget && npm ci"
+    app = web.Application()
+    app.router.add_get("/", lambda _r: web.FileResponse(PAGES / "rasa-webchat.html"))
+    app.router.add_get("/rasa-webchat-init.js", lambda _r: web.FileResponse(PAGES / "rasa-webchat-init.js"))
+    app.router.add_get("/rasa-webchat.js", lambda _r: web.FileResponse(BUNDLE))
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    yield f"http://127.0.0.1:{port}/"
+    await runner.cleanup()
+
+
+async def _send(page, text: str) -> list[str]:  # type: ignore[no-untyped-def]
+    before = await page.locator(".rw-response").count()
+    box = page.locator(".rw-new-message")
+    await box.fill(text)
+    await box.press("Enter")
+    await page.wait_for_function(
+        """n => [...document.querySelectorAll('.rw-response')].length > n
+               && [...document.querySelectorAll('.rw-response')].slice(n).some(e => e.textContent.trim())""",
+        arg=before,
+        timeout=BOT_TIMEOUT_MS,
+    )
+    await page.wait_for_timeout(1500)  # rasa-webchat shows a multi-message answer one by one
+    return [t.strip() for t in (await page.locator(".rw-response").all_inner_texts())[before:]]
+
+
+async def test_rasa_webchat_exchanges_messages(chat_server_url: str, webchat_page_url: str) -> None:
+    async with chromium() as browser:
+        page = await new_page(browser)
+        await page.goto(f"{webchat_page_url}?socket={chat_server_url}&lang=en")
+        await page.locator(".rw-launcher").click()
+        await page.locator(".rw-new-message").wait_for()
+
+        answers = await _send(page, "hello")
+        assert answers and any(answers), "no bot_uttered text rendered by rasa-webchat"
+        assert await page.locator(".rw-client", has_text="hello").count() == 1
+
+        answers = await _send(page, "When is my trash picked up?")
+        text = " ".join(answers)
+        assert re.search(r"solid waste|recycl|collection|pickup|pick-up", text, re.I), text
+
+        # The session survives a reload (rasa-webchat keeps session_id in sessionStorage).
+        session_id = await page.evaluate(
+            "() => JSON.parse(sessionStorage.getItem('chat_session') || '{}').session_id || null"
+        )
+        assert session_id, "rasa-webchat did not store the server-issued session id"

@@ -1,0 +1,75 @@
+"""Widget resilience: server restart mid-chat → offline banner, queued messages, replay, no loss."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.browser import (
+    BANNER,
+    INPUT,
+    ask,
+    chromium,
+    messages,
+    new_page,
+    open_widget,
+    wait_delivered,
+    wait_quiet,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.rasa]
+
+
+async def test_server_restart_mid_chat_banner_then_resume(restartable_server) -> None:  # type: ignore[no-untyped-def]
+    server = restartable_server
+    async with chromium() as browser:
+        page = await new_page(browser)
+        await page.goto(server.url + "/")
+        await open_widget(page)
+        await ask(page, "hello")
+        before = await messages(page)
+        banner = page.locator(BANNER)
+        assert not await banner.is_visible()
+        assert await banner.get_attribute("role") == "status"
+
+        await server.stop()
+        await page.wait_for_function(
+            "() => document.querySelector('.c311-banner').classList.contains('c311-banner--on')", timeout=20_000
+        )
+        assert await banner.is_visible()
+        assert "offline" in (await banner.inner_text()).lower()
+
+        # Typed while offline: shown at once as queued, sent once on reconnect.
+        offline_text = "How do I pay my water bill?"
+        await page.locator(INPUT).fill(offline_text)
+        await page.locator(INPUT).press("Enter")
+        pending = page.locator(".c311-msg--resident.c311-pending")
+        await pending.wait_for()
+        assert "sent when" in (await pending.locator(".c311-state").inner_text()).lower()
+
+        await server.start()
+        await page.wait_for_function(
+            "() => !document.querySelector('.c311-banner').classList.contains('c311-banner--on')", timeout=30_000
+        )
+        await wait_delivered(page)
+        await page.wait_for_function(
+            "n => document.querySelectorAll('.c311-log .c311-msg').length > n + 1", arg=len(before), timeout=60_000
+        )
+        await wait_quiet(page)
+        after = await messages(page)
+        assert [m["id"] for m in after[: len(before)]] == [m["id"] for m in before], "history changed"
+        sent = [m for m in after if m["sender"] == "resident" and m["text"] == offline_text]
+        assert len(sent) == 1 and sent[0]["id"], sent
+        assert any(m["sender"] != "resident" for m in after[len(before) :]), "no answer after reconnect"
+        ids = [m["id"] for m in after]
+        assert len(ids) == len(set(ids))
+
+        # The server kept everything: a reload replays exactly what is on screen.
+        await page.reload()
+        await open_widget(page)
+        await page.wait_for_function(
+            "n => document.querySelectorAll('.c311-log .c311-msg').length >= n", arg=len(after), timeout=20_000
+        )
+        await wait_quiet(page)
+        replayed = await messages(page)
+        assert [(m["text"], m["id"]) for m in replayed] == [(m["text"], m["id"]) for m in after]
+        assert await page.evaluate("() => localStorage.getItem('chat311:outbox')") is None
