@@ -36,6 +36,170 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "You're sending messages very quickly. Please wait a few seconds and try again.",
         "es": "Está enviando mensajes muy rápido. Espere unos segundos e inténtelo de nuevo.",
     },
+    # tickets (chat_server/tickets) ------------------------------------------------------
+    "ticket_created": {
+        "en": "Your request has been filed. Your request number is {ticket_id} ({service}). {notice}"
+        "You can ask me about {ticket_id} any time to check its status.",
+        "es": "Su solicitud fue registrada. Su número de solicitud es {ticket_id} ({service}). {notice}"
+        "Puede preguntarme por {ticket_id} en cualquier momento para consultar su estado.",
+    },
+    "ticket_invalid": {
+        "en": "Sorry, I couldn't file your report because {problem}. Nothing was filed. Please start the "
+        "report again, or call 311 (704-336-7600).",
+        "es": "Lo sentimos, no pude registrar su reporte porque {problem}. No se registró nada. Por favor, "
+        "empiece el reporte de nuevo o llame al 311 (704-336-7600).",
+    },
+    "ticket_problem_location": {
+        "en": "it needs an address or a location",
+        "es": "necesita una dirección o una ubicación",
+    },
+    "ticket_problem_attribute": {
+        "en": "the answer to “{question}” was missing or not valid",
+        "es": "la respuesta a «{question}» faltaba o no era válida",
+    },
+    "ticket_problem_description": {
+        "en": "the description is too long (4,000 characters at most)",
+        "es": "la descripción es demasiado larga (máximo 4,000 caracteres)",
+    },
+    "ticket_problem_other": {
+        "en": "some of the details were not valid",
+        "es": "algunos de los datos no eran válidos",
+    },
+    "ticket_failed": {
+        "en": "Sorry, something went wrong and your report was not filed. Please try again in a few minutes, "
+        "or call 311 (704-336-7600).",
+        "es": "Lo sentimos, algo salió mal y su reporte no se registró. Inténtelo de nuevo en unos minutos o "
+        "llame al 311 (704-336-7600).",
+    },
+    "status_unknown": {
+        "en": "I couldn't find a request with the number {ticket_id}. Please check the number (it looks like "
+        "311-1234567), or call 311 (704-336-7600).",
+        "es": "No encontré ninguna solicitud con el número {ticket_id}. Por favor, revise el número (se ve así: "
+        "311-1234567) o llame al 311 (704-336-7600).",
+    },
+    "status_answer": {
+        "en": "Request {ticket_id} ({service}), filed {filed}, is {status}.",
+        "es": "La solicitud {ticket_id} ({service}), registrada el {filed}, está {status}.",
+    },
+    "status_last_note": {"en": " Latest update: {note}", "es": " Última actualización: {note}"},
+    "status_expected": {"en": " Expected to be done by {date}.", "es": " Fecha prevista de atención: {date}."},
+    "ticket_status_submitted": {"en": "open (received)", "es": "abierta (recibida)"},
+    "ticket_status_acknowledged": {"en": "open (reviewed by the department)",
+                                   "es": "abierta (revisada por el departamento)"},
+    "ticket_status_in_progress": {"en": "open (work in progress)", "es": "abierta (en proceso)"},
+    "ticket_status_resolved": {"en": "closed (resolved)", "es": "cerrada (resuelta)"},
+    "ticket_status_duplicate": {"en": "closed (same problem as another request)",
+                                "es": "cerrada (mismo problema que otra solicitud)"},
+    "ticket_status_cancelled": {"en": "closed (cancelled)", "es": "cerrada (cancelada)"},
+    "ticket_status_referred": {"en": "closed (referred to another agency)",
+                               "es": "cerrada (remitida a otra agencia)"},
+    "ticket_status_open": {"en": "open", "es": "abierta"},
+    "ticket_status_closed": {"en": "closed", "es": "cerrada"},
+    # --- channels (SMS, mobile-app API, e-mail): plain text, GSM-7 friendly in English ---
+    "reply_with_number": {"en": "Reply with a number:", "es": "Responda con un número:"},
+    "channel_agent_joined": {
+        "en": "{name} from 311 has joined the conversation.",
+        "es": "{name} del 311 se ha unido a la conversación.",
+    },
+    "channel_queue": {
+        "en": "You're number {position} in line for a 311 agent.",
+        "es": "Usted es el número {position} en la fila para un agente del 311.",
+    },
+    "channel_queue_wait": {
+        "en": "You're number {position} in line for a 311 agent (about {minutes} min).",
+        "es": "Usted es el número {position} en la fila para un agente del 311 (unos {minutes} min).",
+    },
+    "channel_ticket": {
+        "en": "Your service request number is {ticket_id}. Check its status: {status_url}",
+        "es": "Su número de solicitud de servicio es {ticket_id}. Consulte su estado: {status_url}",
+    },
+    "channel_closed": {
+        "en": "This conversation has ended. Write again any time you need the city.",
+        "es": "Esta conversación ha terminado. Escríbanos de nuevo cuando necesite a la ciudad.",
+    },
+    "sms_help": {
+        "en": "City 311 text line: ask a question or report a problem. For emergencies call 911. "
+        "Msg&data rates may apply. Reply STOP to opt out.",
+        "es": "Línea de texto del 311: haga una pregunta o reporte un problema. Para emergencias llame al 911. "
+        "Pueden aplicar tarifas. Responda PARAR para cancelar.",
+    },
+    "sms_stopped": {
+        "en": "You are unsubscribed from City 311 texts and will get no more messages. Reply START to resubscribe.",
+        "es": "Ya no recibirá mensajes de texto del 311. Responda START para volver a suscribirse.",
+    },
+    "sms_started": {
+        "en": "You are subscribed to City 311 texts again. Reply HELP for help, STOP to opt out.",
+        "es": "Está suscrito de nuevo a los mensajes del 311. Responda AYUDA para ayuda, PARAR para cancelar.",
+    },
+    "email_subject": {"en": "Your conversation with City 311", "es": "Su conversación con el 311"},
+    "transcript_subject": {
+        "en": "Transcript of your conversation with City 311",
+        "es": "Transcripción de su conversación con el 311",
+    },
+    "transcript_intro": {
+        "en": "Here is the transcript of your conversation with City 311 you asked for.",
+        "es": "Aquí tiene la transcripción de su conversación con el 311 que solicitó.",
+    },
+    "transcript_sent": {
+        "en": "We've e-mailed you a transcript of this conversation.",
+        "es": "Le enviamos por correo electrónico una transcripción de esta conversación.",
+    },
+    "sender_resident": {"en": "You", "es": "Usted"},
+    "sender_bot": {"en": "311 assistant", "es": "Asistente 311"},
+    "sender_agent": {"en": "311 agent", "es": "Agente 311"},
+    "sender_system": {"en": "311", "es": "311"},
+    # escalation to agents (chat_server/agents) ----------------------------------------
+    "queued": {
+        "en": "You're in line to chat with a 311 agent. Please keep this window open; we'll let you know "
+        "your place in line.",
+        "es": "Está en la fila para hablar con un agente del 311. Mantenga esta ventana abierta; le "
+        "indicaremos su lugar en la fila.",
+    },
+    "agent_joined": {"en": "{name} joined the chat.", "es": "{name} se unió al chat."},
+    "agent_disconnected": {
+        "en": "Your agent lost their connection. You're back in line and the next available agent will "
+        "continue — your messages are kept.",
+        "es": "Su agente perdió la conexión. Volvió a la fila y el próximo agente disponible continuará; "
+        "sus mensajes se conservan.",
+    },
+    "transferred_queue": {
+        "en": "Your chat is being transferred to another agent. Please stay in the chat.",
+        "es": "Su chat se está transfiriendo a otro agente. Por favor, permanezca en el chat.",
+    },
+    "agent_closed": {
+        "en": "{name} ended the chat. Thank you for contacting City 311. If you need anything else, just "
+        "type a message and our virtual assistant will help.",
+        "es": "{name} terminó el chat. Gracias por comunicarse con el 311. Si necesita algo más, escriba "
+        "un mensaje y nuestro asistente virtual le ayudará.",
+    },
+    "queue_long": {
+        "en": "Sorry for the long wait. You can keep waiting, or leave your question and a 311 specialist "
+        "will follow up — you'll get a request number.",
+        "es": "Disculpe la larga espera. Puede seguir esperando o dejar su consulta y un especialista del 311 "
+        "le dará seguimiento; recibirá un número de solicitud.",
+    },
+    "leave_ticket_button": {"en": "Leave my question instead", "es": "Prefiero dejar mi consulta"},
+    "escalation_closed": {
+        "en": "Live agents are not available right now; the chat line opens again {next_open}. "
+        "I'll file your question so a 311 specialist can follow up, or you can call 311 (704-336-7600).",
+        "es": "Los agentes no están disponibles en este momento; el chat vuelve a abrir el "
+        "{next_open}. Registraré su consulta para que un especialista del 311 le dé seguimiento, o puede "
+        "llamar al 311 (704-336-7600).",
+    },
+    "escalation_closing_soon": {
+        "en": "The live chat line is closing for today, so we can't start a new chat now (it opens again "
+        "{next_open}). I'll file your question so a 311 specialist can follow up, or you can call 311 "
+        "(704-336-7600).",
+        "es": "El chat en vivo está por cerrar por hoy, así que no podemos iniciar un chat nuevo (vuelve a "
+        "abrir el {next_open}). Registraré su consulta para que un especialista del 311 le dé seguimiento, "
+        "o puede llamar al 311 (704-336-7600).",
+    },
+    "escalation_no_agents": {
+        "en": "All our agents are unavailable right now. I'll file your question so a 311 specialist can "
+        "follow up, or you can call 311 (704-336-7600).",
+        "es": "Todos nuestros agentes están ocupados en este momento. Registraré su consulta para que un "
+        "especialista del 311 le dé seguimiento, o puede llamar al 311 (704-336-7600).",
+    },
 }
 
 

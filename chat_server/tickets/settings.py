@@ -1,4 +1,9 @@
-"""Configuration section for tickets and the Open311 API (part of chat311.yml)."""
+"""Configuration section for tickets and the Open311 API (part of chat311.yml).
+
+Flat keys on purpose: every one can be overridden as ``CHAT311_TICKETS__<KEY>`` (the tests
+start a second chat311 as the "city's" upstream Open311 server with
+``CHAT311_TICKETS__UPSTREAM_URL=...``).
+"""
 
 from __future__ import annotations
 
@@ -10,3 +15,38 @@ class TicketsConfig:
     jurisdiction_id: str = "charlottenc.gov"
     # Service catalogue file (YAML); relative to the project root.
     catalogue: str = "chat_server/tickets/catalogue.yml"
+    # Residents get this link in `ticket_created`; {public_url} and {ticket_id} are filled in.
+    status_url: str = "{public_url}/open311/v2/requests/{ticket_id}.json"
+    # GET requests: default window / largest window (days) and most records per response.
+    max_range_days: int = 90
+    max_records: int = 1000
+
+    # Photos uploaded from the widget (POST /api/media), served back at /media/<name>.
+    media_dir: str = "var/media"
+    media_max_bytes: int = 5 * 1024 * 1024
+    media_uploads: int = 10  # per IP and window
+    media_window_s: float = 60.0
+
+    # Upstream forwarding: empty url = disabled. `upstream_url` is the base of the city's
+    # Open311 endpoint, e.g. https://311.example.gov/open311/v2 (requests.json is appended).
+    upstream_url: str = ""
+    upstream_api_key: str = ""
+    upstream_jurisdiction_id: str = ""
+    upstream_poll_s: float = 300.0  # how often open forwarded tickets are re-read upstream
+    upstream_timeout_s: float = 10.0
+    upstream_retry_base_s: float = 1.0  # backoff: base * 2^attempt, capped at max, with jitter
+    upstream_retry_max_s: float = 300.0
+    # A pending outbox entry idle this long belongs to a dead worker and is taken over.
+    upstream_claim_idle_s: float = 60.0
+
+    def validate(self) -> None:
+        if self.media_max_bytes <= 0:
+            raise ValueError("media_max_bytes must be positive")
+        if not 1 <= self.max_range_days <= 3660:
+            raise ValueError("max_range_days must be between 1 and 3660")
+        if not 1 <= self.max_records <= 100_000:
+            raise ValueError("max_records must be between 1 and 100000")
+        if self.upstream_url and not self.upstream_url.startswith(("http://", "https://")):
+            raise ValueError(f"upstream_url must be an http(s) URL, got {self.upstream_url!r}")
+        if self.upstream_poll_s <= 0 or self.upstream_retry_base_s <= 0 or self.upstream_claim_idle_s <= 0:
+            raise ValueError("upstream_poll_s, upstream_retry_base_s and upstream_claim_idle_s must be positive")

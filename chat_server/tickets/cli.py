@@ -1,0 +1,140 @@
+"""`chat311 apikeys add NAME | list | revoke KEY_ID`: Open311 API keys for POST requests.
+
+Talks to the configured Redis (REDIS_URL / redis.url, or the embedded server on
+redis.embedded_port, which runs while `make run` does).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from datetime import UTC, datetime
+
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from chat_server.cli import _load, command
+from chat_server.tickets.apikeys import ApiKeyStore
+
+
+def _configure(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="action", required=True)
+    add = sub.add_parser("add", help="create a key (the key is printed once)")
+    add.add_argument("name", help="who the key is for, e.g. 'city-app' or 'SeeClickFix'")
+    sub.add_parser("list", help="list keys (ids and names, never the keys)")
+    revoke = sub.add_parser("revoke", help="revoke a key by its id")
+    revoke.add_argument("key_id")
+
+
+def _when(ts: float | None) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M UTC") if ts else "-"
+
+
+async def _main(args: argparse.Namespace) -> int:
+    config = _load(args)
+    url = config.redis.url or f"redis://127.0.0.1:{config.redis.embedded_port}/0"
+    redis = Redis.from_url(url, socket_connect_timeout=3)
+    try:
+        try:
+            await redis.ping()
+        except (RedisConnectionError, OSError):
+            where = url.split("@")[-1]
+            sys.stderr.write(f"chat311: cannot reach Redis at {where}. Start the service first (`make run`), "
+                             "or set REDIS_URL.\n")
+            return 1
+        store = ApiKeyStore(redis, config.redis.key_prefix)
+        if args.action == "add":
+            name = args.name.strip()
+            if not name or len(name) > 100:
+                sys.stderr.write("chat311: the key name must have 1 to 100 characters\n")
+                return 2
+            key, plain = await store.add(name)
+            print(f"key id: {key.key_id}\nname:   {key.name}\napi_key: {plain}")
+            print("Store the api_key now: it is not shown again.", file=sys.stderr)
+        elif args.action == "list":
+            keys = await store.list()
+            if not keys:
+                print("no API keys")
+            for key in keys:
+                state = f"revoked {_when(key.revoked_at)}" if key.revoked_at else "active"
+                print(f"{key.key_id}  {key.name:<30}  created {_when(key.created_at)}  {state}")
+        else:
+            if not await store.revoke(args.key_id):
+                sys.stderr.write(f"chat311: no API key with id {args.key_id!r}\n")
+                return 1
+            print(f"revoked {args.key_id}")
+        return 0
+    finally:
+        await redis.aclose()
+
+
+@command("apikeys", "manage Open311 API keys: add NAME | list | revoke KEY_ID")(_configure)
+def _apikeys(args: argparse.Namespace) -> int:
+    return asyncio.run(_main(args))
+
+
+def _configure_tickets(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="action", required=True)
+    show = sub.add_parser("show", help="print a ticket with its status history")
+    show.add_argument("ticket_id")
+    status = sub.add_parser("status", help="change a ticket's status (open, closed, acknowledged, in_progress, "
+                                           "resolved, duplicate, cancelled, referred)")
+    status.add_argument("ticket_id")
+    status.add_argument("status")
+    status.add_argument("--note", help="public note (becomes the Open311 status_notes)")
+    note = sub.add_parser("note", help="add a public note without changing the status")
+    note.add_argument("ticket_id")
+    note.add_argument("text")
+
+
+async def _tickets_main(args: argparse.Namespace) -> int:
+    from types import SimpleNamespace
+
+    from chat_server.events import EventBus
+    from chat_server.tickets.catalogue import TicketValidationError, load_catalogue
+    from chat_server.tickets.service import TicketService
+    from chat_server.tickets.store import TicketStore, iso
+
+    config = _load(args)
+    url = config.redis.url or f"redis://127.0.0.1:{config.redis.embedded_port}/0"
+    redis = Redis.from_url(url, socket_connect_timeout=3)
+    try:
+        try:
+            await redis.ping()
+        except (RedisConnectionError, OSError):
+            sys.stderr.write(f"chat311: cannot reach Redis at {url.split('@')[-1]}. Start the service first "
+                             "(`make run`), or set REDIS_URL.\n")
+            return 1
+        prefix = config.redis.key_prefix
+        # The CLI needs only the config and the event bus of an AppContext.
+        ctx = SimpleNamespace(config=config, bus=EventBus(redis, prefix))
+        service = TicketService(ctx, TicketStore(redis, prefix),  # type: ignore[arg-type]
+                                load_catalogue(config.resolve_path(config.tickets.catalogue)))
+        try:
+            if args.action == "status":
+                await service.set_status(args.ticket_id, args.status, note=args.note, by="cli")
+            elif args.action == "note":
+                await service.add_note(args.ticket_id, args.text, by="cli")
+        except TicketValidationError as exc:
+            sys.stderr.write(f"chat311: {exc.description}\n")
+            return 1
+        ticket = await service.get(args.ticket_id)
+        if ticket is None:
+            sys.stderr.write(f"chat311: no ticket {args.ticket_id!r}\n")
+            return 1
+        print(f"{ticket.id}  {ticket.service_code}  {ticket.status} ({ticket.sub_status})")
+        print(f"requested {iso(ticket.requested_at, service.tz)}  source {ticket.source}  channel {ticket.channel}")
+        if ticket.upstream_id:
+            print(f"upstream {ticket.upstream_id} ({ticket.upstream_state})")
+        for entry in ticket.history:
+            note = f" — {entry.note}" if entry.note else ""
+            print(f"  {iso(entry.ts, service.tz)}  {entry.status}/{entry.sub_status}  by {entry.by}{note}")
+        return 0
+    finally:
+        await redis.aclose()
+
+
+@command("tickets", "show a ticket, change its status or add a note (staff)")(_configure_tickets)
+def _tickets(args: argparse.Namespace) -> int:
+    return asyncio.run(_tickets_main(args))

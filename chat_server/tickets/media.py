@@ -1,0 +1,154 @@
+"""Photos from the widget: `POST /api/media` (multipart: session_id, file) and `GET /media/<name>`.
+
+The type is decided by the file's magic bytes, never by its name or the client's Content-Type,
+and the stored name is random, so an upload can neither be served as HTML/script nor guessed.
+The body is streamed and cut off at the size limit (413) instead of being buffered whole.
+Files land in `tickets.media_dir` (shared disk for several processes on one machine).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+from pathlib import Path
+
+from aiohttp import BodyPartReader, web
+
+from chat_server.context import AppContext
+from chat_server.conversations.limits import Limit
+
+TYPES = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
+NAME_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}\.(jpg|png|webp)$")
+
+
+def sniff(head: bytes) -> str | None:
+    """The file extension for a supported image, from its first bytes."""
+    if head.startswith(b"\xff\xd8\xff"):
+        return "jpg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if len(head) >= 12 and head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
+    return None
+
+
+class _Reject(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def _error(status: int, code: str, message: str) -> web.Response:
+    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+
+
+class MediaHandler:
+    def __init__(self, ctx: AppContext, media_dir: Path) -> None:
+        self.ctx = ctx
+        self.dir = media_dir
+        self.max_bytes = ctx.config.tickets.media_max_bytes
+        self.limit = Limit("media", ctx.config.tickets.media_uploads, ctx.config.tickets.media_window_s)
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_post("/api/media", self.upload)
+        app.router.add_get("/media/{name}", self.serve)
+
+    def _client_ip(self, request: web.Request) -> str:
+        if self.ctx.config.server.trust_forwarded_for:
+            forwarded = request.headers.get("X-Forwarded-For", "")
+            if forwarded:
+                return forwarded.split(",")[0].strip()
+        return request.remote or "unknown"
+
+    async def upload(self, request: web.Request) -> web.Response:
+        if not await self.ctx.limiter.hit(self.limit, self._client_ip(request)):
+            return _error(429, "rate_limited", "too many uploads; wait a minute and try again")
+        if not request.content_type.startswith("multipart/form-data"):
+            return _error(400, "bad_request", "send multipart/form-data with fields session_id and file")
+        try:
+            reader = await request.multipart()
+        except (ValueError, AssertionError):
+            return _error(400, "bad_request", "malformed multipart body")
+        session_id: str | None = None
+        tmp: Path | None = None
+        ext: str | None = None
+        try:
+            while True:
+                part = await reader.next()
+                if part is None:
+                    break
+                if not isinstance(part, BodyPartReader):
+                    return _error(400, "bad_request", "nested multipart is not supported")
+                if part.name == "session_id":
+                    session_id = (await part.read(decode=True)).decode("utf-8", "replace")[:100].strip()
+                elif part.name == "file":
+                    if tmp is not None:
+                        return _error(400, "bad_request", "send one file per upload")
+                    if not await self.ctx.store.session_exists(session_id):
+                        return _error(400, "invalid_session", "session_id (sent before file) is not a valid session")
+                    result = await self._save(part)
+                    if isinstance(result, web.Response):
+                        return result
+                    tmp, ext = result
+                else:
+                    await part.release()
+            if tmp is None or ext is None:
+                return _error(400, "bad_request", "the file field is missing")
+            if not await self.ctx.store.session_exists(session_id):
+                return _error(400, "invalid_session", "session_id is not a valid session")
+            name = f"{secrets.token_urlsafe(18)}.{ext}"
+            os.replace(tmp, self.dir / name)
+            tmp = None
+        except (ValueError, OSError) as exc:
+            return _error(400, "bad_request", f"upload failed: {type(exc).__name__}")
+        finally:
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+        url = f"{self.ctx.config.server.public_url.rstrip('/')}/media/{name}"
+        return web.json_response({"media_url": url}, status=201)
+
+    async def _save(self, part: BodyPartReader) -> tuple[Path, str] | web.Response:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.dir / f".upload-{secrets.token_hex(8)}"
+        size = 0
+        head = b""
+        try:
+            with open(tmp, "wb") as out:  # small chunked writes to local disk
+                while True:
+                    chunk = await part.read_chunk(64 * 1024)
+                    if not chunk:
+                        break
+                    size += len(chunk)
+                    if size > self.max_bytes:
+                        raise _Reject(413, "too_large",
+                                      f"the image is larger than {self.max_bytes / (1024 * 1024):g} MB")
+                    if len(head) < 16:
+                        head += chunk[:16]
+                        if len(head) >= 16 and sniff(head) is None:
+                            raise _Reject(415, "unsupported_media_type",
+                                          "only JPEG, PNG and WebP images are accepted")
+                    out.write(chunk)
+            ext = sniff(head)
+            if not head:
+                raise _Reject(400, "empty_file", "the file is empty")
+            if ext is None:
+                raise _Reject(415, "unsupported_media_type", "only JPEG, PNG and WebP images are accepted")
+        except _Reject as rej:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            return _error(rej.status, rej.code, rej.message)
+        return tmp, ext
+
+    async def serve(self, request: web.Request) -> web.StreamResponse:
+        name = request.match_info["name"]
+        match = NAME_RE.match(name)
+        path = self.dir / name
+        if match is None or not path.is_file():
+            return _error(404, "not_found", "no such media file")
+        return web.FileResponse(path, headers={
+            "Content-Type": TYPES[match.group(1)], "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "public, max-age=86400, immutable", "Content-Disposition": "inline",
+        })

@@ -1,0 +1,334 @@
+"""Open311 GeoReport v2 under /open311/v2/ — JSON and XML, chosen by the path's extension.
+
+Follows http://wiki.open311.org/GeoReport_v2 (and the official schemas): errors are an array
+of {code, description} (<errors><error>…), a single request is returned as a one-element list
+(<service_requests><request>…), dates are ISO 8601 with the jurisdiction's UTC offset.
+
+Extensions (documented in docs/open311.md):
+- GET requests: `page` (1-based) and `page_size` (≤ tickets.max_records); the total and links
+  are in the `X-Total-Count` and `Link` headers so the body stays a plain spec array.
+- POST requests: `idempotency_key` — a repeated key returns the first request (200, header
+  `Idempotent-Replayed: true`) instead of filing a duplicate.
+- `lang=es` (or Accept-Language) for service names and descriptions.
+"""
+
+from __future__ import annotations
+
+import logging
+import xml.etree.ElementTree as ET
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+from multidict import MultiDict, MultiDictProxy
+
+from chat_server.context import AppContext
+from chat_server.conversations.limits import Limit
+from chat_server.tickets.apikeys import ApiKeyStore
+from chat_server.tickets.catalogue import Service, TicketValidationError
+from chat_server.tickets.service import TicketService
+from chat_server.tickets.store import CLOSED, OPEN, Ticket, iso
+
+log = logging.getLogger("chat311.open311")
+
+BASE = "/open311/v2"
+FORMATS = ("json", "xml")
+PLURALS = {"attributes": "attribute", "values": "value", "endpoints": "endpoint", "formats": "format"}
+POST_LIMIT = Limit("open311_post", 600, 60.0)  # per API key
+
+
+class Open311Error(Exception):
+    def __init__(self, status: int, description: str) -> None:
+        super().__init__(description)
+        self.status = status
+        self.description = description
+
+
+# --------------------------------------------------------------------------- rendering
+def _xml_value(parent: ET.Element, tag: str, value: Any) -> None:
+    el = ET.SubElement(parent, tag)
+    if isinstance(value, dict):
+        for key, sub in value.items():
+            _xml_value(el, key, sub)
+    elif isinstance(value, list):
+        child = PLURALS.get(tag, "item")
+        for item in value:
+            _xml_value(el, child, item)
+    elif isinstance(value, bool):
+        el.text = "true" if value else "false"
+    elif value is not None:
+        el.text = str(value)
+
+
+def to_xml(root: str, item: str | None, data: Any) -> bytes:
+    el = ET.Element(root)
+    if item is None:
+        for key, value in data.items():
+            _xml_value(el, key, value)
+    else:
+        for entry in data:
+            _xml_value(el, item, entry)
+    return b'<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(el, encoding="utf-8")
+
+
+def render(fmt: str, data: Any, root: str, item: str | None, status: int = 200,
+           headers: dict[str, str] | None = None) -> web.Response:
+    if fmt == "xml":
+        return web.Response(body=to_xml(root, item, data), status=status, content_type="text/xml",
+                            charset="utf-8", headers=headers)
+    return web.json_response(data, status=status, headers=headers)
+
+
+def error_response(fmt: str, status: int, description: str) -> web.Response:
+    return render(fmt if fmt in FORMATS else "json", [{"code": status, "description": description}],
+                  "errors", "error", status)
+
+
+# --------------------------------------------------------------------------- the API
+class Open311API:
+    def __init__(self, ctx: AppContext, service: TicketService, apikeys: ApiKeyStore) -> None:
+        self.ctx = ctx
+        self.tickets = service
+        self.catalogue = service.catalogue
+        self.apikeys = apikeys
+        self.config = ctx.config.tickets
+        self.tz = ZoneInfo(ctx.config.hours.timezone)
+
+    def routes(self, app: web.Application) -> None:
+        r = app.router
+        r.add_get(BASE + "/discovery.{fmt}", self._wrap(self.discovery))
+        r.add_get(BASE + "/services.{fmt}", self._wrap(self.services))
+        r.add_get(BASE + "/services/{code}.{fmt}", self._wrap(self.service_definition))
+        r.add_get(BASE + "/requests.{fmt}", self._wrap(self.get_requests))
+        r.add_post(BASE + "/requests.{fmt}", self._wrap(self.post_request))
+        r.add_get(BASE + "/requests/{id}.{fmt}", self._wrap(self.get_request))
+        r.add_get(BASE + "/tokens/{token}.{fmt}", self._wrap(self.get_token))
+        r.add_route("*", BASE + "/{tail:.*}", self._wrap(self.not_found))
+
+    def _wrap(self, handler: Callable[[web.Request, str], Awaitable[web.Response]]
+              ) -> Callable[[web.Request], Awaitable[web.Response]]:
+        async def wrapped(request: web.Request) -> web.Response:
+            fmt = request.match_info.get("fmt", "")
+            if not fmt:
+                tail = request.match_info.get("tail", "")
+                fmt = tail.rsplit(".", 1)[-1] if "." in tail else "json"
+            try:
+                if fmt not in FORMATS:
+                    raise Open311Error(400, f"unsupported format {fmt[:10]!r}: use .json or .xml")
+                params = await self._params(request)
+                jurisdiction = params.get("jurisdiction_id")
+                if jurisdiction and jurisdiction != self.config.jurisdiction_id:
+                    raise Open311Error(404, f"jurisdiction_id {jurisdiction[:64]!r} not found")
+                request["open311_params"] = params
+                response = await handler(request, fmt)
+            except Open311Error as exc:
+                return error_response(fmt, exc.status, exc.description)
+            except TicketValidationError as exc:
+                return error_response(fmt, exc.code, exc.description)
+            response.headers.setdefault("Access-Control-Allow-Origin", "*")
+            return response
+        return wrapped
+
+    async def _params(self, request: web.Request) -> MultiDict[str]:
+        params: MultiDict[str] = MultiDict(request.query)
+        if request.method == "POST":
+            try:
+                body: MultiDictProxy[Any] = await request.post()
+            except (ValueError, web.HTTPException) as exc:
+                raise Open311Error(400, f"request body is not valid form data: {exc}") from None
+            for key, value in body.items():
+                if not isinstance(value, str):
+                    raise Open311Error(400, f"{key}: file uploads are not accepted; use media_url")
+            body_keys = set(body.keys())
+            params = MultiDict([(k, v) for k, v in params.items() if k not in body_keys])
+            params.extend(body)
+        return params
+
+    def _language(self, request: web.Request) -> str:
+        lang = request["open311_params"].get("lang") or request.headers.get("Accept-Language", "")[:2]
+        return "es" if lang.lower().startswith("es") else "en"
+
+    # services ------------------------------------------------------------
+    def _service_json(self, s: Service, language: str) -> dict[str, Any]:
+        return {"service_code": s.service_code, "service_name": s.name(language),
+                "description": s.description(language), "metadata": s.metadata, "type": s.type,
+                "keywords": ", ".join(s.keywords), "group": s.group}
+
+    async def services(self, request: web.Request, fmt: str) -> web.Response:
+        language = self._language(request)
+        return render(fmt, [self._service_json(s, language) for s in self.catalogue], "services", "service")
+
+    async def service_definition(self, request: web.Request, fmt: str) -> web.Response:
+        code = request.match_info["code"]
+        service = self.catalogue.get(code)
+        if service is None:
+            raise Open311Error(404, f"service_code {code[:64]!r} not found")
+        language = self._language(request)
+        attributes = [{
+            "variable": a.variable, "code": a.code, "datatype": a.datatype, "required": a.required,
+            "datatype_description": a.datatype_description(language), "order": a.order,
+            "description": a.description(language),
+            **({"values": [{"key": v.key, "name": v.name(language)} for v in a.values]} if a.values else {}),
+        } for a in service.attributes]
+        return render(fmt, {"service_code": service.service_code, "attributes": attributes},
+                      "service_definition", None)
+
+    async def discovery(self, request: web.Request, fmt: str) -> web.Response:
+        base = self.ctx.config.server.public_url.rstrip("/") + BASE
+        data = {
+            "changeset": "2025-01-01T00:00:00+00:00",
+            "contact": "CharMeck 311: call 311 (704-336-7600)",
+            "key_service": "API keys are issued by the city's 311 administrators (chat311 apikeys add).",
+            "endpoints": [{"specification": "http://wiki.open311.org/GeoReport_v2", "url": base,
+                           "changeset": "2025-01-01T00:00:00+00:00", "type": "production",
+                           "formats": ["application/json", "text/xml"]}],
+        }
+        return render(fmt, data, "discovery", None)
+
+    # requests ------------------------------------------------------------
+    def request_json(self, t: Ticket) -> dict[str, Any]:
+        service = self.catalogue.get(t.service_code)
+        return {
+            "service_request_id": t.id, "status": t.status, "status_notes": t.status_notes,
+            "service_name": service.name("en") if service else None, "service_code": t.service_code,
+            "description": t.description or None, "agency_responsible": t.agency_responsible,
+            "service_notice": t.service_notice, "requested_datetime": iso(t.requested_at, self.tz),
+            "updated_datetime": iso(t.updated_at, self.tz), "expected_datetime": iso(t.expected_at, self.tz),
+            "address": t.address, "address_id": t.address_id, "zipcode": t.zipcode, "lat": t.lat, "long": t.long,
+            "media_url": t.media_url,
+        }
+
+    async def post_request(self, request: web.Request, fmt: str) -> web.Response:
+        params: MultiDict[str] = request["open311_params"]
+        key_id = await self.apikeys.check(params.get("api_key"))
+        if key_id is None:
+            reason = "missing" if not params.get("api_key") else "invalid"
+            raise Open311Error(403, f"api_key {reason}: a valid api_key is required to create service requests")
+        if not await self.ctx.limiter.hit(POST_LIMIT, key_id):
+            raise Open311Error(429, "too many requests for this api_key; slow down")
+        attributes: dict[str, Any] = {}
+        for name, value in params.items():
+            if not name.startswith("attribute["):
+                continue
+            multi = name.endswith("[]")
+            code = name[len("attribute["):-3 if multi else -1]
+            if not name.rstrip("[]").endswith("]") or not code or "]" in code:
+                raise Open311Error(400, f"malformed attribute parameter {name[:80]!r}")
+            if multi:
+                attributes.setdefault(code, [])
+                if not isinstance(attributes[code], list):
+                    attributes[code] = [attributes[code]]
+                attributes[code].append(value)
+            elif code in attributes:
+                previous = attributes[code]
+                attributes[code] = [*previous, value] if isinstance(previous, list) else [previous, value]
+            else:
+                attributes[code] = value
+        if not params.get("service_code"):
+            raise Open311Error(400, "service_code is required")
+        ticket = await self.tickets.create_request(
+            params.get("service_code", ""), description=params.get("description", ""),
+            lat=params.get("lat") or None, long=params.get("long") or None,  # type: ignore[arg-type]
+            address_string=params.get("address_string"), address_id=params.get("address_id"),
+            attributes=attributes, email=params.get("email"), device_id=params.get("device_id"),
+            account_id=params.get("account_id"), first_name=params.get("first_name"),
+            last_name=params.get("last_name"), phone=params.get("phone"), media_url=params.get("media_url"),
+            channel="open311", source=f"api:{key_id}", language=self._language(request),
+            idempotency_key=f"{key_id}:{params['idempotency_key']}" if params.get("idempotency_key") else None,
+            zipcode=params.get("zipcode"),
+        )
+        body = [{"service_request_id": ticket.id, "token": ticket.token, "service_notice": ticket.service_notice,
+                 "account_id": ticket.account_id}]
+        headers = {"Idempotent-Replayed": "true"} if ticket.replayed else None
+        return render(fmt, body, "service_requests", "request", 200, headers)
+
+    async def get_request(self, request: web.Request, fmt: str) -> web.Response:
+        ticket_id = request.match_info["id"]
+        ticket = await self.tickets.get(ticket_id)
+        if ticket is None:
+            raise Open311Error(404, f"service_request_id {ticket_id[:40]!r} not found")
+        return render(fmt, [self.request_json(ticket)], "service_requests", "request")
+
+    async def get_token(self, request: web.Request, fmt: str) -> web.Response:
+        token = request.match_info["token"]
+        ticket_id = await self.tickets.store.id_for_token(token)
+        if ticket_id is None:
+            raise Open311Error(404, "token not found")
+        return render(fmt, [{"service_request_id": ticket_id, "token": token}], "service_requests", "request")
+
+    def _date(self, value: str, name: str) -> datetime:
+        try:
+            parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace(" ", "+", 1)
+                                            if "T" in value else value.strip())
+        except ValueError:
+            raise Open311Error(400, f"{name} must be an ISO 8601 date-time, e.g. 2025-05-01T00:00:00-04:00") from None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=self.tz)
+
+    def _int(self, params: MultiDict[str], name: str, default: int, low: int, high: int) -> int:
+        raw = params.get(name)
+        if raw in (None, ""):
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise Open311Error(400, f"{name} must be a whole number") from None
+        if not low <= value <= high:
+            raise Open311Error(400, f"{name} must be between {low} and {high}")
+        return value
+
+    async def get_requests(self, request: web.Request, fmt: str) -> web.Response:
+        params: MultiDict[str] = request["open311_params"]
+        limit = self.config.max_records
+        page = self._int(params, "page", 1, 1, 1_000_000)
+        page_size = self._int(params, "page_size", limit, 1, limit)
+        ids_param = params.get("service_request_id", "").strip()
+        if ids_param:  # overrides every other filter (spec)
+            ids = list(dict.fromkeys(i.strip() for i in ids_param.split(",") if i.strip()))
+            if len(ids) > limit:
+                raise Open311Error(400, f"at most {limit} service_request_id values per request")
+            found = {t.id: t for t in await self.tickets.store.get_many([i for i in ids if i.startswith("311-")])}
+            all_ids = [i for i in ids if i in found]
+        else:
+            max_days = self.config.max_range_days
+            start_raw, end_raw = params.get("start_date"), params.get("end_date")
+            end = self._date(end_raw, "end_date") if end_raw else None
+            start = self._date(start_raw, "start_date") if start_raw else None
+            if start and not end:
+                end = min(start + timedelta(days=max_days), datetime.now(self.tz))
+            if end is None:
+                end = datetime.now(self.tz)
+            if start is None:
+                start = end - timedelta(days=max_days)
+            if start > end:
+                raise Open311Error(400, "start_date must not be after end_date")
+            if end - start > timedelta(days=max_days):
+                raise Open311Error(400, f"start_date and end_date may not be more than {max_days} days apart")
+            statuses = [s.strip() for s in params.get("status", "").split(",") if s.strip()]
+            bad = [s for s in statuses if s not in (OPEN, CLOSED)]
+            if bad:
+                raise Open311Error(400, f"status must be open or closed (comma separated), got {bad[0][:20]!r}")
+            codes = [c.strip() for c in params.get("service_code", "").split(",") if c.strip()]
+            all_ids = await self.tickets.store.query(start.timestamp(), end.timestamp(), codes or None,
+                                                     statuses or None)
+            found = {}
+        total = len(all_ids)
+        page_ids = all_ids[(page - 1) * page_size: page * page_size]
+        if not found:
+            found = {t.id: t for t in await self.tickets.store.get_many(page_ids)}
+        body = [self.request_json(found[i]) for i in page_ids if i in found]
+        headers = {"X-Total-Count": str(total), "X-Page": str(page), "X-Page-Size": str(page_size)}
+        links = []
+        query = [(k, v) for k, v in params.items() if k not in ("page", "api_key")]
+        if page * page_size < total:
+            links.append(f'<{request.path}?{urlencode([*query, ("page", str(page + 1))])}>; rel="next"')
+        if page > 1:
+            links.append(f'<{request.path}?{urlencode([*query, ("page", str(page - 1))])}>; rel="prev"')
+        if links:
+            headers["Link"] = ", ".join(links)
+        return render(fmt, body, "service_requests", "request", 200, headers)
+
+    async def not_found(self, request: web.Request, fmt: str) -> web.Response:
+        raise Open311Error(404, f"no such Open311 resource: {request.method} {request.path[:120]}")

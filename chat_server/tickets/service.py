@@ -1,0 +1,291 @@
+"""`TicketService`: the one code path that creates tickets — Open311 POST requests, the bot's
+completed forms, after-hours callback requests and agents all come through `create_request`.
+
+Keeping it single means one set of rules (catalogue validation, location, lengths, idempotency,
+outbox forwarding) no matter who files the ticket.
+
+Events published (events.py):
+- ticket_created [ticket_id, service_code, source, channel]   every new ticket
+- ticketed [ticket_id, service_code, source]                  a conversation got a ticket
+- ticket_status [ticket_id, status, sub_status, by]           status changes
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import re
+import time
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from chat_server.conversations.store import ASSIGNED, BOT, QUEUED, TICKETED, Conversation
+from chat_server.texts import text
+from chat_server.tickets.catalogue import Catalogue, Service, TicketValidationError
+from chat_server.tickets.store import CLOSED, OPEN, SUB_STATUSES, StatusEntry, Ticket, TicketStore
+
+if TYPE_CHECKING:
+    from chat_server.context import AppContext
+
+__all__ = ["TicketService", "TicketValidationError"]
+
+log = logging.getLogger("chat311.tickets")
+
+MAX_DESCRIPTION = 4000
+MAX_SHORT = 200
+EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,}$")
+PHONE_RE = re.compile(r"^[0-9+().\-\s/x]{3,40}$")
+MONTHS_ES = ("enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre", "octubre",
+             "noviembre", "diciembre")
+
+
+def _short(value: Any, name: str, limit: int = MAX_SHORT) -> str | None:
+    if value is None:
+        return None
+    value = str(value).strip()
+    if not value:
+        return None
+    if len(value) > limit:
+        raise TicketValidationError(400, f"{name} is longer than {limit} characters", name)
+    if any(ord(ch) < 32 for ch in value):
+        raise TicketValidationError(400, f"{name} contains control characters", name)
+    return value
+
+
+def _coordinate(value: Any, name: str, bound: float) -> float | None:
+    if value is None or value == "":
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise TicketValidationError(400, f"{name} must be a number (WGS84 degrees)", name) from None
+    if not math.isfinite(number) or not -bound <= number <= bound:
+        raise TicketValidationError(400, f"{name} must be between -{bound:g} and {bound:g}", name)
+    return number
+
+
+def _media_url(value: Any) -> str | None:
+    url = _short(value, "media_url", 2000)
+    if url is None:
+        return None
+    if not re.match(r"^https?://[^\s/]+(/\S*)?$", url):
+        raise TicketValidationError(400, "media_url must be an http(s) URL", "media_url")
+    return url
+
+
+def format_date(ts: float, language: str, tz: ZoneInfo) -> str:
+    """A date as residents read it: "May 3, 2025" / "3 de mayo de 2025"."""
+    d = datetime.fromtimestamp(ts, tz)
+    if language == "es":
+        return f"{d.day} de {MONTHS_ES[d.month - 1]} de {d.year}"
+    return f"{d.strftime('%B')} {d.day}, {d.year}"
+
+
+class TicketService:
+    def __init__(self, ctx: AppContext, store: TicketStore, catalogue: Catalogue,
+                 outbox_stream: str | None = None) -> None:
+        self.ctx = ctx
+        self.store = store
+        self.catalogue = catalogue
+        self.config = ctx.config.tickets
+        self.tz = ZoneInfo(ctx.config.hours.timezone)
+        self.outbox_stream = outbox_stream
+
+    # create ------------------------------------------------------------
+    async def create_request(
+        self,
+        service_code: str,
+        *,
+        description: str = "",
+        lat: float | None = None,
+        long: float | None = None,
+        address_string: str | None = None,
+        address_id: str | None = None,
+        attributes: dict[str, str | list[str]] | None = None,
+        email: str | None = None,
+        device_id: str | None = None,
+        account_id: str | None = None,
+        first_name: str | None = None,
+        last_name: str | None = None,
+        phone: str | None = None,
+        media_url: str | None = None,
+        conversation_id: str | None = None,
+        channel: str = "api",
+        language: str = "en",
+        source: str = "api",
+        idempotency_key: str | None = None,
+        zipcode: str | None = None,
+    ) -> Ticket:
+        """Validate against the catalogue and store a new ticket (or return the one filed earlier
+        with the same idempotency key). Raises TicketValidationError for bad input."""
+        service = self.catalogue.get(str(service_code or ""))
+        if service is None:
+            raise TicketValidationError(400, f"service_code {str(service_code)[:64]!r} not found", "service_code")
+        description = "" if description is None else str(description)
+        if len(description) > MAX_DESCRIPTION:
+            raise TicketValidationError(400, f"description is longer than {MAX_DESCRIPTION} characters",
+                                        "description")
+        lat_v = _coordinate(lat, "lat", 90)
+        long_v = _coordinate(long, "long", 180)
+        if (lat_v is None) != (long_v is None):
+            raise TicketValidationError(400, "lat and long must be given together", "lat" if lat_v is None else "long")
+        address = _short(address_string, "address_string", 500)
+        address_id_v = _short(address_id, "address_id", 100)
+        if service.location_required and lat_v is None and not address and not address_id_v:
+            raise TicketValidationError(400, "a location is required: lat & long, address_string or address_id",
+                                        "location")
+        attrs = service.validate_attributes(attributes)
+        email_v = _short(email, "email", 254)
+        if email_v and not EMAIL_RE.match(email_v):
+            raise TicketValidationError(400, "email is not a valid e-mail address", "email")
+        phone_v = _short(phone, "phone", 40)
+        if phone_v and not PHONE_RE.match(phone_v):
+            raise TicketValidationError(400, "phone is not a valid phone number", "phone")
+        contact = {k: v for k, v in {
+            "email": email_v, "phone": phone_v, "first_name": _short(first_name, "first_name", 100),
+            "last_name": _short(last_name, "last_name", 100), "device_id": _short(device_id, "device_id"),
+        }.items() if v}
+        key = _short(idempotency_key, "idempotency_key", 200)
+        now = time.time()
+        language = language if language in ("en", "es") else "en"
+        ticket = Ticket(
+            id="", service_code=service.service_code, description=description.strip(), requested_at=now,
+            expected_at=now + service.expected_days * 86400 if service.expected_days is not None else None,
+            agency_responsible=service.agency_responsible, service_notice=service.service_notice("en"),
+            address=address, address_id=address_id_v, zipcode=_short(zipcode, "zipcode", 20), lat=lat_v,
+            long=long_v, media_url=_media_url(media_url), attributes=attrs, contact=contact,
+            account_id=_short(account_id, "account_id"), conversation_id=conversation_id,
+            channel=_short(channel, "channel") or "api", language=language, source=_short(source, "source") or "api",
+            idempotency_key=key,
+        )
+        ticket, created = await self.store.create(ticket, self.outbox_stream)
+        if created:
+            log.info("ticket created", extra={"ticket": ticket.id, "service_code": ticket.service_code,
+                                              "source": ticket.source, "channel": ticket.channel})
+            await self.ctx.bus.publish("ticket_created", conversation_id or "", ticket_id=ticket.id,
+                                       service_code=ticket.service_code, source=ticket.source, channel=ticket.channel)
+        return ticket
+
+    def status_url(self, ticket_id: str) -> str:
+        return self.config.status_url.format(public_url=self.ctx.config.server.public_url.rstrip("/"),
+                                             ticket_id=ticket_id)
+
+    async def create_for_conversation(self, conv: Conversation, service_code: str, data: dict[str, Any],
+                                      source: str = "chat") -> Ticket:
+        """File a ticket for a conversation (bot form, after-hours callback, agent) and tell the resident.
+
+        The transcript is linked both ways (ticket.conversation_id, conversation.ticket_id). The
+        conversation moves to `ticketed` unless an agent has it and keeps it (source "agent"/"console",
+        or data["keep_assigned"]). A repeat of the same filing (same conversation, service and data)
+        returns the first ticket instead of a second one.
+        """
+        language = str(data.get("language") or conv.language or "en")
+        fields = {k: data.get(k) for k in ("lat", "long", "address_string", "address_id", "email", "device_id",
+                                           "account_id", "first_name", "last_name", "phone", "zipcode")}
+        basis = json.dumps({"code": service_code, "source": source, "data": data}, sort_keys=True, default=str)
+        key = data.get("idempotency_key") or f"conv:{conv.id}:{hashlib.sha256(basis.encode()).hexdigest()[:24]}"
+        ticket = await self.create_request(
+            service_code, description=str(data.get("description") or ""),
+            attributes=data.get("attributes") or {}, media_url=data.get("media_url") or conv.get("media_url") or None,
+            conversation_id=conv.id, channel=conv.channel, language=language, source=source,
+            idempotency_key=str(key), **fields,
+        )
+        if not ticket.replayed:
+            tickets = [t for t in conv.get("ticket_ids").split(",") if t] + [ticket.id]
+            await self.ctx.store.update(conv.id, ticket_id=ticket.id, ticket_ids=",".join(tickets))
+            keep = conv.state == ASSIGNED and (source in ("agent", "console") or bool(data.get("keep_assigned")))
+            if not keep and await self.ctx.store.set_state(conv.id, TICKETED, expected=(BOT, QUEUED, ASSIGNED)):
+                conv.state = TICKETED
+            await self.ctx.bus.publish("ticketed", conv.id, ticket_id=ticket.id, service_code=ticket.service_code,
+                                       source=source)
+        service = self.catalogue.get(ticket.service_code)
+        assert service is not None
+        await self.ctx.conversations.notify(conv, "ticket_created", {"ticket_id": ticket.id,
+                                                                     "status_url": self.status_url(ticket.id)})
+        notice = service.service_notice(language)
+        await self.ctx.conversations.say(
+            conv, "bot", text("ticket_created", language, ticket_id=ticket.id, service=service.name(language),
+                              notice=f"{notice} " if notice else ""),
+            language)
+        return ticket
+
+    # read / update -----------------------------------------------------
+    async def get(self, ticket_id: str) -> Ticket | None:
+        return await self.store.get(str(ticket_id or "").strip().upper())
+
+    async def add_note(self, ticket_id: str, note: str, *, by: str = "agent", public: bool = True) -> Ticket:
+        """A note without a status change (public notes become Open311 status_notes)."""
+        ticket = await self._require(ticket_id)
+        note = (note or "").strip()
+        if not note or len(note) > MAX_DESCRIPTION:
+            raise TicketValidationError(400, "a note must have 1 to 4000 characters", "note")
+        await self.store.record_status(ticket, StatusEntry(time.time(), ticket.status, ticket.sub_status, note, by,
+                                                           public))
+        return ticket
+
+    async def set_status(self, ticket_id: str, status: str, *, note: str | None = None, by: str = "agent",
+                         public: bool = True, expected_at: float | None = None) -> Ticket:
+        """Move a ticket to `status`: open/closed or a sub-status (acknowledged, in_progress, resolved, …)."""
+        ticket = await self._require(ticket_id)
+        if status in SUB_STATUSES:
+            sub, main = status, SUB_STATUSES[status]
+        elif status == OPEN:
+            sub, main = (ticket.sub_status if ticket.status == OPEN else "acknowledged"), OPEN
+        elif status == CLOSED:
+            sub, main = (ticket.sub_status if ticket.status == CLOSED else "resolved"), CLOSED
+        else:
+            raise TicketValidationError(400, f"unknown status {status!r}", "status")
+        if note is not None and len(note) > MAX_DESCRIPTION:
+            raise TicketValidationError(400, "a note must have at most 4000 characters", "note")
+        if expected_at is not None:
+            ticket.expected_at = expected_at
+            await self.store.update_fields(ticket.id, expected_at=repr(expected_at))
+        await self.store.record_status(ticket, StatusEntry(time.time(), main, sub, note or None, by, public))
+        await self.ctx.bus.publish("ticket_status", ticket.conversation_id or "", ticket_id=ticket.id,
+                                   status=main, sub_status=sub, by=by)
+        return ticket
+
+    async def _require(self, ticket_id: str) -> Ticket:
+        ticket = await self.get(ticket_id)
+        if ticket is None:
+            raise TicketValidationError(404, f"service request {str(ticket_id)[:40]!r} not found", "ticket_id")
+        return ticket
+
+    # resident-facing text ----------------------------------------------
+    def status_text(self, ticket: Ticket, language: str) -> str:
+        service = self.catalogue.get(ticket.service_code)
+        name = service.name(language) if service else ticket.service_code
+        key = f"ticket_status_{ticket.sub_status}"
+        status = text(key if key in _status_keys() else f"ticket_status_{ticket.status}", language)
+        out = text("status_answer", language, ticket_id=ticket.id, service=name, status=status,
+                   filed=format_date(ticket.requested_at, language, self.tz))
+        note = ticket.last_public_note
+        if note:
+            out += text("status_last_note", language, note=note)
+        if ticket.expected_at and ticket.status == OPEN:
+            out += text("status_expected", language, date=format_date(ticket.expected_at, language, self.tz))
+        return out
+
+    def problem_text(self, exc: TicketValidationError, service: Service | None, language: str) -> str:
+        """Turn an API-style validation error into words the resident can act on."""
+        field = exc.field or ""
+        if field in ("location", "lat", "long", "address_string", "address_id"):
+            problem = text("ticket_problem_location", language)
+        elif field == "description":
+            problem = text("ticket_problem_description", language)
+        elif field.startswith("attribute[") and service is not None:
+            attr = service.attribute(field[len("attribute["):-1])
+            problem = (text("ticket_problem_attribute", language, question=attr.description(language)) if attr
+                       else text("ticket_problem_other", language))
+        else:
+            problem = text("ticket_problem_other", language)
+        return text("ticket_invalid", language, problem=problem)
+
+
+def _status_keys() -> set[str]:
+    from chat_server.texts import TEXTS
+
+    return {k for k in TEXTS if k.startswith("ticket_status_")}

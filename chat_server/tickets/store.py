@@ -1,0 +1,278 @@
+"""Tickets (Open311 service requests) in Redis.
+
+One hash per ticket plus a list of status-history entries; sorted-set indexes by requested
+time (all, per service_code) and a set per status drive `GET requests`. Creation is one
+MULTI/EXEC guarded by WATCH on the idempotency key, so a retried POST (or a bot turn processed
+twice, or the outbox re-sending after a crash) yields the same ticket, never a second one —
+and the outbox entry is written in that same transaction, so a ticket that exists is always
+forwarded. Durability is Redis AOF (embedded Redis runs with appendonly on).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import WatchError
+
+OPEN, CLOSED = "open", "closed"
+# Internal sub-statuses (shown to residents and agents; Open311 only sees open/closed).
+SUB_STATUSES = {
+    "submitted": OPEN, "acknowledged": OPEN, "in_progress": OPEN,
+    "resolved": CLOSED, "duplicate": CLOSED, "cancelled": CLOSED, "referred": CLOSED,
+}
+FIRST_TICKET_NUMBER = 1000001
+IDEMPOTENCY_TTL_S = 180 * 24 * 3600  # longer than any upstream outage we would ride out
+
+
+def iso(ts: float | None, tz: tzinfo) -> str | None:
+    """ISO 8601 with the jurisdiction's UTC offset, whole seconds (Open311 date-time)."""
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, tz).replace(microsecond=0).isoformat()
+
+
+@dataclass
+class StatusEntry:
+    ts: float
+    status: str
+    sub_status: str
+    note: str | None = None
+    by: str = "system"
+    public: bool = True
+
+
+@dataclass
+class Ticket:
+    id: str
+    service_code: str
+    status: str = OPEN
+    sub_status: str = "submitted"
+    description: str = ""
+    requested_at: float = field(default_factory=time.time)
+    updated_at: float | None = None
+    expected_at: float | None = None
+    status_notes: str | None = None
+    agency_responsible: str | None = None
+    service_notice: str | None = None
+    address: str | None = None
+    address_id: str | None = None
+    zipcode: str | None = None
+    lat: float | None = None
+    long: float | None = None
+    media_url: str | None = None
+    attributes: dict[str, str | list[str]] = field(default_factory=dict)
+    contact: dict[str, str] = field(default_factory=dict)  # email, phone, first_name, ... (never in GET)
+    account_id: str | None = None
+    conversation_id: str | None = None
+    channel: str = "api"
+    language: str = "en"
+    source: str = "api"
+    token: str = ""
+    idempotency_key: str | None = None
+    upstream_id: str | None = None
+    upstream_token: str | None = None
+    upstream_state: str | None = None  # pending | sent | failed
+    upstream_error: str | None = None
+    upstream_status: str | None = None  # last status / notes read back from the upstream
+    upstream_notes: str | None = None
+    history: list[StatusEntry] = field(default_factory=list)
+    # Not stored: True when create() returned an earlier ticket for a repeated idempotency key.
+    replayed: bool = False
+
+    _TRANSIENT = ("history", "replayed")
+    _JSON = ("attributes", "contact")
+    _FLOAT = ("requested_at", "updated_at", "expected_at", "lat", "long")
+
+    def to_hash(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for key, value in self.__dict__.items():
+            if key in self._TRANSIENT or value is None:
+                continue
+            out[key] = json.dumps(value, ensure_ascii=False) if key in self._JSON else (
+                repr(value) if key in self._FLOAT else str(value))
+        return out
+
+    @classmethod
+    def from_hash(cls, raw: dict[bytes, bytes]) -> Ticket:
+        f = {k.decode(): v.decode() for k, v in raw.items()}
+        kwargs: dict[str, Any] = {}
+        names = set(cls.__dataclass_fields__) - set(cls._TRANSIENT)
+        for key, value in f.items():
+            if key not in names:
+                continue
+            if key in cls._JSON:
+                kwargs[key] = json.loads(value)
+            elif key in cls._FLOAT:
+                kwargs[key] = float(value)
+            else:
+                kwargs[key] = value
+        return cls(**kwargs)
+
+    @property
+    def last_public_note(self) -> str | None:
+        for entry in reversed(self.history):
+            if entry.public and entry.note:
+                return entry.note
+        return self.status_notes
+
+
+class TicketStore:
+    """All Redis I/O for tickets; validation and policy live in TicketService."""
+
+    def __init__(self, redis: Redis, prefix: str) -> None:
+        self.redis = redis
+        self.p = prefix
+
+    # keys --------------------------------------------------------------
+    def key(self, ticket_id: str) -> str:
+        return f"{self.p}ticket:{ticket_id}"
+
+    def _history(self, ticket_id: str) -> str:
+        return f"{self.p}ticket:{ticket_id}:history"
+
+    @property
+    def by_date(self) -> str:
+        return f"{self.p}tickets:by_date"
+
+    def by_service(self, code: str) -> str:
+        return f"{self.p}tickets:by_service:{code}"
+
+    def by_status(self, status: str) -> str:
+        return f"{self.p}tickets:status:{status}"
+
+    def _token(self, token: str) -> str:
+        return f"{self.p}ticket_token:{token}"
+
+    def _idem(self, key: str) -> str:
+        return f"{self.p}ticket_idem:{key}"
+
+    # create ------------------------------------------------------------
+    async def next_id(self) -> str:
+        key = f"{self.p}tickets:seq"
+        await self.redis.set(key, FIRST_TICKET_NUMBER - 1, nx=True)
+        return f"311-{await self.redis.incr(key)}"
+
+    async def create(self, ticket: Ticket, outbox_stream: str | None = None) -> tuple[Ticket, bool]:
+        """Store a new ticket (id/token assigned here). Returns (ticket, created); with an
+        idempotency key already used, returns the earlier ticket and created=False."""
+        idem = self._idem(ticket.idempotency_key) if ticket.idempotency_key else None
+        if idem:  # the common replay: answer without spending a ticket number
+            earlier_id = await self.redis.get(idem)
+            existing = await self.get(earlier_id.decode()) if earlier_id else None
+            if existing is not None:
+                existing.replayed = True
+                return existing, False
+        ticket.id = await self.next_id()
+        ticket.token = ticket.token or secrets.token_urlsafe(12)
+        ticket.updated_at = ticket.updated_at or ticket.requested_at
+        if not ticket.history:
+            ticket.history = [StatusEntry(ticket.requested_at, ticket.status, ticket.sub_status,
+                                          None, ticket.source)]
+        if ticket.upstream_state is None and outbox_stream:
+            ticket.upstream_state = "pending"
+        async with self.redis.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    if idem:
+                        await pipe.watch(idem)
+                        earlier = await pipe.get(idem)
+                        if earlier is not None:
+                            await pipe.unwatch()
+                            existing = await self.get(earlier.decode())
+                            if existing is not None:
+                                existing.replayed = True
+                                return existing, False
+                            raise RuntimeError(f"idempotency key points at missing ticket {earlier!r}")
+                    pipe.multi()
+                    if idem:
+                        pipe.set(idem, ticket.id, ex=IDEMPOTENCY_TTL_S)
+                    pipe.hset(self.key(ticket.id), mapping=ticket.to_hash())
+                    pipe.rpush(self._history(ticket.id), *[json.dumps(e.__dict__) for e in ticket.history])
+                    pipe.zadd(self.by_date, {ticket.id: ticket.requested_at})
+                    pipe.zadd(self.by_service(ticket.service_code), {ticket.id: ticket.requested_at})
+                    pipe.sadd(self.by_status(ticket.status), ticket.id)
+                    pipe.set(self._token(ticket.token), ticket.id)
+                    if outbox_stream:
+                        pipe.xadd(outbox_stream, {"ticket_id": ticket.id})
+                    await pipe.execute()
+                    return ticket, True
+                except WatchError:
+                    continue
+
+    # read --------------------------------------------------------------
+    async def get(self, ticket_id: str, with_history: bool = True) -> Ticket | None:
+        if not isinstance(ticket_id, str) or not ticket_id.startswith("311-") or len(ticket_id) > 32:
+            return None
+        raw = await self.redis.hgetall(self.key(ticket_id))
+        if not raw:
+            return None
+        ticket = Ticket.from_hash(raw)
+        if with_history:
+            ticket.history = [StatusEntry(**json.loads(e)) for e in await self.redis.lrange(
+                self._history(ticket_id), 0, -1)]
+        return ticket
+
+    async def get_many(self, ids: list[str]) -> list[Ticket]:
+        if not ids:
+            return []
+        pipe = self.redis.pipeline(transaction=False)
+        for tid in ids:
+            pipe.hgetall(self.key(tid))
+        return [Ticket.from_hash(raw) for raw in await pipe.execute() if raw]
+
+    async def id_for_token(self, token: str) -> str | None:
+        if not token or len(token) > 64:
+            return None
+        value = await self.redis.get(self._token(token))
+        return value.decode() if value else None
+
+    async def query(self, start: float, end: float, service_codes: list[str] | None = None,
+                    statuses: list[str] | None = None) -> list[str]:
+        """Ticket ids requested in [start, end], newest first, filtered by service code and status."""
+        keys = [self.by_service(c) for c in service_codes] if service_codes else [self.by_date]
+        pipe = self.redis.pipeline(transaction=False)
+        for key in keys:
+            pipe.zrangebyscore(key, start, end, withscores=True)
+        scored: dict[str, float] = {}
+        for rows in await pipe.execute():
+            for member, score in rows:
+                scored[member.decode()] = score
+        ids = sorted(scored, key=lambda i: (scored[i], i), reverse=True)
+        if statuses and set(statuses) != {OPEN, CLOSED} and ids:
+            allowed: set[str] = set()
+            for status in statuses:
+                flags = await self.redis.smismember(self.by_status(status), ids)
+                allowed.update(i for i, ok in zip(ids, flags, strict=True) if ok)
+            ids = [i for i in ids if i in allowed]
+        return ids
+
+    # update ------------------------------------------------------------
+    async def update_fields(self, ticket_id: str, **fields: Any) -> None:
+        clean = {k: (json.dumps(v) if isinstance(v, dict | list) else str(v)) for k, v in fields.items()
+                 if v is not None}
+        if clean:
+            await self.redis.hset(self.key(ticket_id), mapping=clean)
+
+    async def record_status(self, ticket: Ticket, entry: StatusEntry) -> None:
+        """Append a history entry and move the ticket's status (and status index) to it."""
+        previous = ticket.status
+        ticket.status, ticket.sub_status, ticket.updated_at = entry.status, entry.sub_status, entry.ts
+        fields: dict[str, str] = {"status": entry.status, "sub_status": entry.sub_status,
+                                  "updated_at": repr(entry.ts)}
+        if entry.note and entry.public:
+            ticket.status_notes = entry.note
+            fields["status_notes"] = entry.note
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hset(self.key(ticket.id), mapping=fields)
+        pipe.rpush(self._history(ticket.id), json.dumps(entry.__dict__))
+        if previous != entry.status:
+            pipe.srem(self.by_status(previous), ticket.id)
+            pipe.sadd(self.by_status(entry.status), ticket.id)
+        await pipe.execute()
+        ticket.history.append(entry)
