@@ -1,22 +1,125 @@
-"""Configuration sections for staffed hours and routing (part of chat311.yml)."""
+"""Configuration sections for staffed hours and routing (part of chat311.yml).
+
+`hours` says when people staff the line; `routing` says how escalated conversations reach them
+(queue limits, offer timeouts, department map, canned responses and knowledge articles for the
+agent console).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass
+class HoursOverride:
+    """A planned exception from config: open or closed between two local times (storm weekend)."""
+
+    mode: str  # "open" | "closed"
+    start: str  # local ISO datetime, e.g. "2025-01-18T08:00"
+    end: str
+    reason: str = ""
+
+    def validate(self) -> None:
+        if self.mode not in ("open", "closed"):
+            raise ValueError(f"mode must be 'open' or 'closed', got {self.mode!r}")
+
 
 @dataclass
 class HoursConfig:
     timezone: str = "America/New_York"
-    # weekday (mon..sun) -> list of "HH:MM-HH:MM" windows
+    # weekday (mon..sun) -> list of "HH:MM-HH:MM" windows; "24:00" ends at midnight, an end
+    # before the start runs past midnight.
     weekly: dict[str, list[str]] = field(default_factory=lambda: {
         d: ["07:00-19:00"] for d in ("mon", "tue", "wed", "thu", "fri")})
-    holidays: list[str] = field(default_factory=list)  # ISO dates
+    holidays: list[str] = field(default_factory=list)  # ISO dates, closed all day
+    overrides: list[HoursOverride] = field(default_factory=list)
+    # No new escalations this many minutes before the line closes.
     closing_soon_min: int = 10
+
+    def validate(self) -> None:
+        # Imported here: hours.py imports this module for the dataclasses.
+        from chat_server.agents.hours import parse_window
+
+        for day, windows in self.weekly.items():
+            if day not in WEEKDAYS:
+                raise ValueError(f"weekly: unknown day {day!r}; use {', '.join(WEEKDAYS)}")
+            for window in windows:
+                parse_window(window)
+        import datetime as _dt
+        import zoneinfo
+
+        try:
+            zoneinfo.ZoneInfo(self.timezone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"timezone: unknown time zone {self.timezone!r}") from exc
+        for day in self.holidays:
+            try:
+                _dt.date.fromisoformat(day)
+            except ValueError as exc:
+                raise ValueError(f"holidays: {day!r} is not an ISO date (YYYY-MM-DD)") from exc
+        for item in self.overrides:
+            for value in (item.start, item.end):
+                try:
+                    _dt.datetime.fromisoformat(value)
+                except ValueError as exc:
+                    raise ValueError(f"overrides: {value!r} is not an ISO datetime") from exc
+
+
+@dataclass
+class CannedResponse:
+    key: str
+    en: str
+    es: str = ""
+
+
+@dataclass
+class Article:
+    """A knowledge article agents can search besides the bot's FAQ answers."""
+
+    title: str
+    body: str
+    language: str = "en"
+    url: str = ""
 
 
 @dataclass
 class RoutingConfig:
+    # An agent offered a chat must accept within this many seconds, else the next agent gets it.
     accept_timeout_s: float = 30.0
+    # A resident queued longer than this is offered a ticket instead.
     max_queue_wait_s: float = 600.0
+    # A disconnected agent's chats go back to the queue after this grace period.
     reconnect_grace_s: float = 60.0
+    # Each process refreshes its agents' sockets this often; a socket unseen for 3x is gone.
+    heartbeat_s: float = 10.0
+    # Dispatcher tick (offers, timeouts, reaping) in every process.
+    tick_s: float = 0.5
+    # Handle time assumed before any chat has been closed (for estimated waits).
+    default_handle_s: float = 300.0
+    # Bot label (exact, or prefix ending in "*") -> department; unmatched labels -> "general".
+    departments: dict[str, str] = field(default_factory=lambda: {
+        "report_pothole": "streets", "report_streetlight": "streets", "report_fallen_tree": "streets",
+        "report_abandoned_vehicle": "streets", "report_graffiti": "streets",
+        "report_missed_pickup": "solid_waste", "report_illegal_dumping": "solid_waste",
+        "faq/trash_schedule": "solid_waste", "report_water_leak": "water", "faq/utility_bill": "water",
+        "faq/flooding": "water",
+    })
+    dispositions: list[str] = field(default_factory=lambda: [
+        "resolved", "info_provided", "ticket_created", "transferred_phone", "no_response", "abusive", "other"])
+    canned_responses: list[CannedResponse] = field(default_factory=list)
+    articles: list[Article] = field(default_factory=list)
+    # Session cookie lifetime and failed-login throttling (per IP + username).
+    session_ttl_s: int = 12 * 3600
+    login_max_failures: int = 5
+    login_window_s: int = 900
+
+    def validate(self) -> None:
+        for name in ("accept_timeout_s", "max_queue_wait_s", "heartbeat_s", "tick_s"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive")
+        if self.reconnect_grace_s < 0:
+            raise ValueError("reconnect_grace_s must not be negative")
+        if not self.dispositions:
+            raise ValueError("dispositions must list at least one code")

@@ -1,0 +1,167 @@
+"""HTTP side of the agent console: login/logout pages, the console page and its static files.
+
+No inline scripts anywhere (CSP `script-src 'self'`); the login page is rendered server-side
+with every value HTML-escaped. Login is throttled per (IP, username); the form carries a
+double-submit CSRF token because there is no session yet, logout carries the session's own.
+"""
+
+from __future__ import annotations
+
+import html
+import secrets
+from pathlib import Path
+
+from aiohttp import web
+
+from chat_server.agents.accounts import AccountStore
+from chat_server.agents.auth import (
+    LOGIN_CSRF_COOKIE,
+    SESSION_COOKIE,
+    AgentSession,
+    AuditLog,
+    LoginThrottle,
+    SessionStore,
+    tokens_equal,
+)
+from chat_server.config import PROJECT_ROOT
+from chat_server.context import CTX
+from chat_server.conversations.resident_ns import client_ip
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static" / "console"
+# The socket.io browser client: our own build (chat_server/static/console/dist) or the widget's copy.
+SOCKET_IO_CANDIDATES = (
+    STATIC_DIR / "dist" / "socket.io.min.js",
+    PROJECT_ROOT / "widget" / "node_modules" / "socket.io-client" / "dist" / "socket.io.min.js",
+)
+STATIC_FILES = {"console.js": "application/javascript", "console.css": "text/css"}
+
+SESSIONS: web.AppKey[SessionStore] = web.AppKey("agent_sessions", SessionStore)
+ACCOUNTS: web.AppKey[AccountStore] = web.AppKey("agent_accounts", AccountStore)
+THROTTLE: web.AppKey[LoginThrottle] = web.AppKey("login_throttle", LoginThrottle)
+AUDIT: web.AppKey[AuditLog] = web.AppKey("agent_audit", AuditLog)
+
+LOGIN_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>chat311 agent console — sign in</title>
+<link rel="stylesheet" href="/console/static/console.css"></head>
+<body class="login"><main class="login-box">
+<h1>chat311 agent console</h1>
+{message}
+<form method="post" action="/console/login" autocomplete="on">
+<input type="hidden" name="csrf" value="{csrf}">
+<label for="username">Username</label>
+<input id="username" name="username" autocomplete="username" required maxlength="40" value="{username}" autofocus>
+<label for="password">Password</label>
+<input id="password" name="password" type="password" autocomplete="current-password" required maxlength="200">
+<button type="submit">Sign in</button>
+</form></main></body></html>
+"""
+
+
+def _cookie_kwargs(request: web.Request) -> dict[str, object]:
+    secure = request.app[CTX].config.server.public_url.startswith("https://")
+    return {"httponly": True, "samesite": "Strict", "secure": secure, "path": "/"}
+
+
+async def current_session(request: web.Request) -> AgentSession | None:
+    return await request.app[SESSIONS].get(request.cookies.get(SESSION_COOKIE))
+
+
+def _no_store(response: web.StreamResponse) -> web.StreamResponse:
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _login_page(request: web.Request, message: str = "", username: str = "", status: int = 200) -> web.Response:
+    csrf = secrets.token_urlsafe(24)
+    body = LOGIN_PAGE.format(
+        csrf=html.escape(csrf), username=html.escape(username),
+        message=f'<p class="error" role="alert">{html.escape(message)}</p>' if message else "",
+    )
+    response = web.Response(text=body, content_type="text/html", status=status)
+    response.set_cookie(LOGIN_CSRF_COOKIE, csrf, max_age=3600, **_cookie_kwargs(request))  # type: ignore[arg-type]
+    return _no_store(response)  # type: ignore[return-value]
+
+
+async def login_get(request: web.Request) -> web.StreamResponse:
+    if await current_session(request):
+        raise web.HTTPSeeOther("/console")
+    return _login_page(request)
+
+
+async def login_post(request: web.Request) -> web.StreamResponse:
+    ctx = request.app[CTX]
+    form = await request.post()
+    username = str(form.get("username", "")).strip().lower()[:40]
+    password = str(form.get("password", ""))[:200]
+    if not tokens_equal(str(form.get("csrf", "")), request.cookies.get(LOGIN_CSRF_COOKIE)):
+        return _login_page(request, "Your sign-in form expired. Please try again.", username, 400)
+    ip = client_ip({"aiohttp.request": request}, ctx.config.server.trust_forwarded_for)
+    throttle, audit = request.app[THROTTLE], request.app[AUDIT]
+    if await throttle.blocked(ip, username):
+        await audit.record(username or "?", "login_throttled", ip=ip)
+        return _login_page(request, "Too many failed sign-in attempts. Please wait a few minutes.", username, 429)
+    account = await request.app[ACCOUNTS].verify(username, password)
+    if account is None:
+        await throttle.failed(ip, username)
+        await audit.record(username or "?", "login_failed", ip=ip)
+        return _login_page(request, "Wrong username or password, or the account is disabled.", username, 401)
+    await throttle.succeeded(ip, username)
+    token, _ = await request.app[SESSIONS].create(account.username)
+    await audit.record(account.username, "login", ip=ip)
+    response = web.HTTPSeeOther("/console")
+    response.set_cookie(SESSION_COOKIE, token, max_age=ctx.config.routing.session_ttl_s,
+                        **_cookie_kwargs(request))  # type: ignore[arg-type]
+    response.del_cookie(LOGIN_CSRF_COOKIE, path="/")
+    raise response
+
+
+async def logout(request: web.Request) -> web.StreamResponse:
+    session = await current_session(request)
+    form = await request.post()
+    if session is not None:
+        if not tokens_equal(str(form.get("csrf", "")), session.csrf):
+            return web.json_response({"error": {"code": "csrf", "message": "invalid CSRF token"}}, status=403)
+        await request.app[SESSIONS].delete(session)
+        await request.app[AUDIT].record(session.username, "logout")
+    response = web.HTTPSeeOther("/console/login")
+    response.del_cookie(SESSION_COOKIE, path="/")
+    raise response
+
+
+async def console_page(request: web.Request) -> web.StreamResponse:
+    if await current_session(request) is None:
+        raise web.HTTPSeeOther("/console/login")
+    return _no_store(web.FileResponse(STATIC_DIR / "index.html"))
+
+
+async def me(request: web.Request) -> web.StreamResponse:
+    session = await current_session(request)
+    account = await request.app[ACCOUNTS].get(session.username) if session else None
+    if session is None or account is None or account.disabled:
+        return web.json_response({"error": {"code": "unauthorized", "message": "please log in"}}, status=401)
+    return _no_store(web.json_response({**account.public(), "csrf": session.csrf}))
+
+
+async def static_file(request: web.Request) -> web.StreamResponse:
+    name = request.match_info["name"]
+    if name == "socket.io.min.js":
+        for candidate in SOCKET_IO_CANDIDATES:
+            if candidate.is_file():
+                return web.FileResponse(candidate, headers={"Content-Type": "application/javascript"})
+        return web.json_response({"error": {"code": "not_built", "message": "run the console build (npm ci)"}},
+                                 status=503)
+    if name not in STATIC_FILES:
+        raise web.HTTPNotFound()
+    return web.FileResponse(STATIC_DIR / name, headers={"Content-Type": STATIC_FILES[name],
+                                                        "Cache-Control": "no-cache"})
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_get("/console", console_page)
+    app.router.add_get("/console/", console_page)
+    app.router.add_get("/console/login", login_get)
+    app.router.add_post("/console/login", login_post)
+    app.router.add_post("/console/logout", logout)
+    app.router.add_get("/console/api/me", me)
+    app.router.add_get("/console/static/{name}", static_file)

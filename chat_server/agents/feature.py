@@ -1,0 +1,44 @@
+"""Wires escalation into the app: hours, accounts, routing service, `/agents` namespace, console pages."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from chat_server.agents import console
+from chat_server.agents.accounts import AccountStore
+from chat_server.agents.agents_ns import AgentsNamespace
+from chat_server.agents.auth import AuditLog, LoginThrottle, SessionStore
+from chat_server.agents.hours import Schedule
+from chat_server.agents.knowledge import KnowledgeBase
+from chat_server.agents.queue import RoutingStore
+from chat_server.agents.service import EscalationService
+from chat_server.context import AppContext
+
+
+def setup(app: web.Application, ctx: AppContext) -> None:
+    config = ctx.config
+    prefix = config.redis.key_prefix
+    accounts = AccountStore(ctx.redis, prefix)
+    sessions = SessionStore(ctx.redis, prefix, config.routing.session_ttl_s)
+    audit = AuditLog(ctx.redis, prefix)
+    service = EscalationService(ctx, Schedule(config.hours), RoutingStore(ctx.redis, prefix), accounts, audit)
+    service.install()
+    knowledge = KnowledgeBase(config.resolve_path("training_data"), config.routing.articles)
+    ctx.sio.register_namespace(AgentsNamespace(service, sessions, accounts, knowledge,
+                                               config.limits.max_message_chars))
+    ctx.services["routing"] = service
+    app[console.SESSIONS] = sessions
+    app[console.ACCOUNTS] = accounts
+    app[console.AUDIT] = audit
+    app[console.THROTTLE] = LoginThrottle(ctx.redis, prefix, config.routing.login_max_failures,
+                                          config.routing.login_window_s)
+    console.setup_routes(app)
+
+    async def start(app: web.Application) -> None:
+        await service.start()
+
+    async def stop(app: web.Application) -> None:
+        await service.stop()
+
+    app.on_startup.append(start)
+    app.on_cleanup.insert(0, stop)

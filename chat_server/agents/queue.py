@@ -1,0 +1,393 @@
+"""Routing state in Redis: the queue, offers, agents' loads and sockets, with Lua for atomicity.
+
+Every chat_server process runs the same dispatcher; the Lua scripts make each step (assign,
+accept, expire an offer, reap a vanished agent, transfer, release) one atomic operation, so
+two processes can never hand the same conversation out twice or push an agent over capacity.
+All keys share the `{rt}` hash tag so the scripts also run on Redis Cluster.
+
+Keys (P = <prefix>{rt}:):
+  P queue                 zset  cid → waiting since (epoch s; kept on requeue, so it keeps its place)
+  P q:<cid>               hash  lang, dept, since, pos, ticket_offered   (until the conversation leaves routing)
+  P q:<cid>:declined      set   agents who declined / let the offer expire
+  P offers                zset  cid → offer deadline
+  P offer:<cid>           str   agent offered the conversation
+  P assigned:<cid>        str   agent who has the conversation
+  P agents                set   usernames known to routing
+  P a:<user>              hash  name, status (online|away|offline), cap, langs ",en,es,", depts ",*,",
+                                idle_since, gone_at
+  P a:<user>:chats        set   offered + assigned conversations (its size is the agent's load)
+  P a:<user>:socks        zset  socket id → last seen (each process refreshes its own sockets)
+  P handle                list  recent handle times (s)
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from redis.asyncio import Redis
+
+from chat_server.agents.hours import Override
+from chat_server.agents.routing import AgentState, QueuedConversation
+
+_COMMON = """
+local P = ARGV[1]
+local function fresh(u, cut)
+  return redis.call('ZCOUNT', P..'a:'..u..':socks', cut, '+inf') > 0
+end
+"""
+
+# ARGV: P, now, socket_cut, offer_deadline, max_assignments → {cid, user, cid, user, ...}
+DISPATCH = _COMMON + """
+local now = tonumber(ARGV[2]); local cut = tonumber(ARGV[3]); local deadline = ARGV[4]; local max_n = tonumber(ARGV[5])
+local agents = {}
+for _, u in ipairs(redis.call('SMEMBERS', P..'agents')) do
+  local a = redis.call('HMGET', P..'a:'..u, 'status', 'cap', 'langs', 'depts', 'idle_since', 'gone_at')
+  if a[1] == 'online' and (tonumber(a[6]) or 0) == 0 and fresh(u, cut) then
+    local load = redis.call('SCARD', P..'a:'..u..':chats')
+    local cap = tonumber(a[2]) or 0
+    if load < cap then
+      table.insert(agents, {u = u, load = load, cap = cap, langs = a[3] or '', depts = a[4] or '',
+                            idle = tonumber(a[5]) or 0})
+    end
+  end
+end
+local out = {}
+if #agents == 0 then return out end
+for _, cid in ipairs(redis.call('ZRANGE', P..'queue', 0, -1)) do
+  if #out >= 2 * max_n then break end
+  local q = redis.call('HMGET', P..'q:'..cid, 'lang', 'dept')
+  local lang = q[1] or 'en'
+  local dept = q[2] or ''
+  local best = nil
+  for _, a in ipairs(agents) do
+    if a.load < a.cap and string.find(a.langs, ','..lang..',', 1, true)
+       and (dept == '' or dept == 'general' or string.find(a.depts, ',*,', 1, true)
+            or string.find(a.depts, ','..dept..',', 1, true))
+       and redis.call('SISMEMBER', P..'q:'..cid..':declined', a.u) == 0 then
+      local free, bfree = a.cap - a.load, 0
+      if best then bfree = best.cap - best.load end
+      if best == nil or free > bfree or (free == bfree and a.idle < best.idle) then best = a end
+    end
+  end
+  if best then
+    redis.call('ZREM', P..'queue', cid)
+    redis.call('SET', P..'offer:'..cid, best.u)
+    redis.call('ZADD', P..'offers', deadline, cid)
+    redis.call('SADD', P..'a:'..best.u..':chats', cid)
+    redis.call('HSET', P..'a:'..best.u, 'idle_since', now)
+    best.load = best.load + 1
+    best.idle = now
+    table.insert(out, cid)
+    table.insert(out, best.u)
+  end
+end
+return out
+"""
+
+# ARGV: P, cid, user → 1 if the offer was this agent's and is now an assignment
+ACCEPT = _COMMON + """
+local cid = ARGV[2]; local u = ARGV[3]
+if redis.call('GET', P..'offer:'..cid) ~= u then return 0 end
+redis.call('DEL', P..'offer:'..cid)
+redis.call('ZREM', P..'offers', cid)
+redis.call('SET', P..'assigned:'..cid, u)
+return 1
+"""
+
+# ARGV: P, cid, user, mark_away ('1'/'0') → 1 if the offer was withdrawn and the conversation requeued
+DECLINE = _COMMON + """
+local cid = ARGV[2]; local u = ARGV[3]
+if redis.call('GET', P..'offer:'..cid) ~= u then return 0 end
+redis.call('DEL', P..'offer:'..cid)
+redis.call('ZREM', P..'offers', cid)
+redis.call('SREM', P..'a:'..u..':chats', cid)
+redis.call('SADD', P..'q:'..cid..':declined', u)
+if ARGV[4] == '1' then redis.call('HSET', P..'a:'..u, 'status', 'away') end
+local since = redis.call('HGET', P..'q:'..cid, 'since')
+if since then redis.call('ZADD', P..'queue', since, cid) end
+return 1
+"""
+
+# ARGV: P, now → {cid, user, ...} offers past their deadline
+EXPIRED = _COMMON + """
+return redis.call('ZRANGEBYSCORE', P..'offers', '-inf', ARGV[2])
+"""
+
+# ARGV: P, cid → owner ('' if none); removes the conversation from routing entirely
+RELEASE = _COMMON + """
+local cid = ARGV[2]
+local owner = redis.call('GET', P..'assigned:'..cid) or redis.call('GET', P..'offer:'..cid) or ''
+if owner ~= '' then redis.call('SREM', P..'a:'..owner..':chats', cid) end
+redis.call('DEL', P..'assigned:'..cid, P..'offer:'..cid, P..'q:'..cid, P..'q:'..cid..':declined')
+redis.call('ZREM', P..'offers', cid)
+redis.call('ZREM', P..'queue', cid)
+if owner ~= '' then redis.call('HSET', P..'a:'..owner, 'idle_since', ARGV[3]) end
+return owner
+"""
+
+# ARGV: P, cid, from_user, decline ('1' = don't offer back to from_user) → 1 if requeued
+REQUEUE = _COMMON + """
+local cid = ARGV[2]; local u = ARGV[3]
+if redis.call('GET', P..'assigned:'..cid) ~= u then return 0 end
+redis.call('DEL', P..'assigned:'..cid)
+redis.call('SREM', P..'a:'..u..':chats', cid)
+if ARGV[4] == '1' then redis.call('SADD', P..'q:'..cid..':declined', u) end
+local since = redis.call('HGET', P..'q:'..cid, 'since') or ARGV[5]
+redis.call('HSET', P..'q:'..cid, 'since', since, 'pos', 0)
+redis.call('ZADD', P..'queue', since, cid)
+return 1
+"""
+
+# ARGV: P, cid, from_user, to_user, socket_cut → 1 moved, 0 not yours, -1 target cannot take it
+TRANSFER = _COMMON + """
+local cid = ARGV[2]; local u = ARGV[3]; local to = ARGV[4]; local cut = tonumber(ARGV[5])
+if redis.call('GET', P..'assigned:'..cid) ~= u then return 0 end
+local a = redis.call('HMGET', P..'a:'..to, 'status', 'cap', 'gone_at')
+if a[1] ~= 'online' or (tonumber(a[3]) or 0) ~= 0 or not fresh(to, cut) then return -1 end
+if redis.call('SCARD', P..'a:'..to..':chats') >= (tonumber(a[2]) or 0) then return -1 end
+redis.call('SREM', P..'a:'..u..':chats', cid)
+redis.call('SADD', P..'a:'..to..':chats', cid)
+redis.call('SET', P..'assigned:'..cid, to)
+return 1
+"""
+
+# ARGV: P, user, now, socket_cut, grace → {} (still here / in grace) or {'gone', cid...} (chats to requeue)
+REAP = _COMMON + """
+local u = ARGV[2]; local now = tonumber(ARGV[3]); local cut = tonumber(ARGV[4]); local grace = tonumber(ARGV[5])
+local key = P..'a:'..u
+redis.call('ZREMRANGEBYSCORE', key..':socks', '-inf', '(' .. cut)
+if redis.call('ZCARD', key..':socks') > 0 then return {} end
+local status = redis.call('HGET', key, 'status')
+if status == 'offline' or not status then return {} end
+local gone = tonumber(redis.call('HGET', key, 'gone_at') or '0') or 0
+if gone == 0 then redis.call('HSET', key, 'gone_at', now); return {} end
+if now - gone < grace then return {} end
+redis.call('HSET', key, 'status', 'offline')
+local out = {'gone'}
+for _, cid in ipairs(redis.call('SMEMBERS', key..':chats')) do
+  local kind = 'assigned'
+  if redis.call('GET', P..'offer:'..cid) == u then
+    kind = 'offered'
+    redis.call('DEL', P..'offer:'..cid)
+    redis.call('ZREM', P..'offers', cid)
+  else
+    redis.call('DEL', P..'assigned:'..cid)
+  end
+  local since = redis.call('HGET', P..'q:'..cid, 'since')
+  if since then redis.call('ZADD', P..'queue', since, cid) end
+  table.insert(out, cid)
+  table.insert(out, kind)
+end
+redis.call('DEL', key..':chats')
+return out
+"""
+
+
+@dataclass
+class QueueEntry(QueuedConversation):
+    position: int = 0
+
+
+def _s(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class RoutingStore:
+    HANDLE_SAMPLES = 50
+
+    def __init__(self, redis: Redis, prefix: str) -> None:
+        self.redis = redis
+        self.prefix = prefix
+        self.p = f"{prefix}{{rt}}:"
+        self._scripts = {name: redis.register_script(src) for name, src in (
+            ("dispatch", DISPATCH), ("accept", ACCEPT), ("decline", DECLINE), ("expired", EXPIRED),
+            ("release", RELEASE), ("requeue", REQUEUE), ("transfer", TRANSFER), ("reap", REAP))}
+
+    async def _run(self, name: str, *args: Any) -> Any:
+        return await self._scripts[name](keys=[f"{self.p}queue"], args=[self.p, *args])
+
+    # agents -------------------------------------------------------------------
+    async def agent_connected(self, username: str, name: str, capacity: int, languages: list[str],
+                              departments: list[str], sid: str, now: float) -> None:
+        key = f"{self.p}a:{username}"
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hset(key, mapping={"name": name, "cap": str(capacity), "langs": "," + ",".join(languages) + ",",
+                                "depts": "," + ",".join(departments) + ",", "gone_at": "0"})
+        pipe.hsetnx(key, "idle_since", f"{now:.3f}")
+        pipe.zadd(f"{key}:socks", {sid: now})
+        pipe.sadd(f"{self.p}agents", username)
+        await pipe.execute()
+        status = await self.redis.hget(key, "status")
+        if status is None or status == b"offline":
+            await self.redis.hset(key, "status", "online")
+
+    async def touch(self, sockets: dict[str, list[str]], now: float) -> None:
+        """Refresh this process's live sockets (username → socket ids)."""
+        if not sockets:
+            return
+        pipe = self.redis.pipeline(transaction=False)
+        for username, sids in sockets.items():
+            pipe.zadd(f"{self.p}a:{username}:socks", dict.fromkeys(sids, now))
+        await pipe.execute()
+
+    async def socket_gone(self, username: str, sid: str, now: float) -> int:
+        """Forget one socket; the agent's grace period starts when its last socket is gone."""
+        key = f"{self.p}a:{username}"
+        await self.redis.zrem(f"{key}:socks", sid)
+        left = int(await self.redis.zcard(f"{key}:socks"))
+        if left == 0:
+            await self.redis.hset(key, "gone_at", f"{now:.3f}")
+        return left
+
+    async def set_status(self, username: str, status: str) -> None:
+        await self.redis.hset(f"{self.p}a:{username}", "status", status)
+
+    async def status(self, username: str) -> str:
+        value = await self.redis.hget(f"{self.p}a:{username}", "status")
+        return _s(value) if value else "offline"
+
+    async def agent_names(self) -> list[str]:
+        return sorted(_s(u) for u in await self.redis.smembers(f"{self.p}agents"))
+
+    async def agents(self, socket_cut: float) -> list[AgentState]:
+        out = []
+        for username in await self.agent_names():
+            key = f"{self.p}a:{username}"
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.hgetall(key)
+            pipe.scard(f"{key}:chats")
+            pipe.zcount(f"{key}:socks", socket_cut, "+inf")
+            raw, load, socks = await pipe.execute()
+            f = {_s(k): _s(v) for k, v in raw.items()}
+            out.append(AgentState(
+                username, f.get("status", "offline"), int(socks) > 0 and float(f.get("gone_at", "0") or 0) == 0,
+                int(load), int(f.get("cap", "0") or 0), [x for x in f.get("langs", "").split(",") if x],
+                [x for x in f.get("depts", "").split(",") if x], float(f.get("idle_since", "0") or 0)))
+        return out
+
+    async def agent_name(self, username: str) -> str:
+        value = await self.redis.hget(f"{self.p}a:{username}", "name")
+        return _s(value) if value else username
+
+    async def chats_of(self, username: str) -> list[str]:
+        return sorted(_s(c) for c in await self.redis.smembers(f"{self.p}a:{username}:chats"))
+
+    # conversations ------------------------------------------------------------
+    async def enqueue(self, cid: str, language: str, department: str, since: float) -> None:
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hset(f"{self.p}q:{cid}", mapping={"lang": language, "dept": department, "since": f"{since:.6f}",
+                                                "pos": "0"})
+        pipe.zadd(f"{self.p}queue", {cid: since})
+        await pipe.execute()
+
+    async def queue(self) -> list[QueueEntry]:
+        rows = await self.redis.zrange(f"{self.p}queue", 0, -1, withscores=True)
+        out = []
+        for cid_raw, score in rows:
+            cid = _s(cid_raw)
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.hgetall(f"{self.p}q:{cid}")
+            pipe.smembers(f"{self.p}q:{cid}:declined")
+            raw, declined = await pipe.execute()
+            f = {_s(k): _s(v) for k, v in raw.items()}
+            out.append(QueueEntry(cid, f.get("lang", "en"), f.get("dept", ""), float(score),
+                                  frozenset(_s(d) for d in declined), int(f.get("pos", "0") or 0)))
+        return out
+
+    async def is_queued(self, cid: str) -> bool:
+        return await self.redis.zscore(f"{self.p}queue", cid) is not None
+
+    async def queue_info(self, cid: str) -> dict[str, str]:
+        return {_s(k): _s(v) for k, v in (await self.redis.hgetall(f"{self.p}q:{cid}")).items()}
+
+    async def set_position(self, cid: str, position: int) -> bool:
+        """Remember the position last told to the resident; False if unchanged (nothing to say)."""
+        old = await self.redis.hget(f"{self.p}q:{cid}", "pos")
+        if old is not None and int(old) == position:
+            return False
+        await self.redis.hset(f"{self.p}q:{cid}", "pos", str(position))
+        return True
+
+    async def mark_ticket_offered(self, cid: str) -> bool:
+        """True exactly once per conversation (first process to get here tells the resident)."""
+        return bool(await self.redis.hsetnx(f"{self.p}q:{cid}:flags", "ticket_offered", "1"))
+
+    async def dispatch(self, now: float, socket_cut: float, offer_deadline: float,
+                       max_assignments: int = 100) -> list[tuple[str, str]]:
+        flat = [_s(x) for x in await self._run("dispatch", f"{now:.3f}", f"{socket_cut:.3f}",
+                                               f"{offer_deadline:.3f}", max_assignments)]
+        return list(zip(flat[::2], flat[1::2], strict=True))
+
+    async def offered_to(self, cid: str) -> str | None:
+        value = await self.redis.get(f"{self.p}offer:{cid}")
+        return _s(value) if value else None
+
+    async def owner(self, cid: str) -> str | None:
+        value = await self.redis.get(f"{self.p}assigned:{cid}")
+        return _s(value) if value else None
+
+    async def accept(self, cid: str, username: str) -> bool:
+        return bool(await self._run("accept", cid, username))
+
+    async def decline(self, cid: str, username: str, mark_away: bool) -> bool:
+        return bool(await self._run("decline", cid, username, "1" if mark_away else "0"))
+
+    async def expired_offers(self, now: float) -> list[str]:
+        return [_s(c) for c in await self._run("expired", f"{now:.3f}")]
+
+    async def release(self, cid: str, now: float) -> str | None:
+        owner = _s(await self._run("release", cid, f"{now:.3f}"))
+        await self.redis.delete(f"{self.p}q:{cid}:flags")
+        return owner or None
+
+    async def requeue(self, cid: str, username: str, decline: bool, now: float) -> bool:
+        return bool(await self._run("requeue", cid, username, "1" if decline else "0", f"{now:.6f}"))
+
+    async def transfer(self, cid: str, username: str, to: str, socket_cut: float) -> int:
+        return int(await self._run("transfer", cid, username, to, f"{socket_cut:.3f}"))
+
+    async def reap(self, username: str, now: float, socket_cut: float, grace_s: float) -> list[tuple[str, str]] | None:
+        """None while the agent is here or within grace; else the (cid, offered|assigned) chats requeued."""
+        flat = [_s(x) for x in await self._run("reap", username, f"{now:.3f}", f"{socket_cut:.3f}", f"{grace_s:.3f}")]
+        if not flat:
+            return None
+        rest = flat[1:]
+        return list(zip(rest[::2], rest[1::2], strict=True))
+
+    # handle times and hours override ------------------------------------------
+    async def record_handle(self, seconds: float) -> None:
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.lpush(f"{self.p}handle", f"{seconds:.1f}")
+        pipe.ltrim(f"{self.p}handle", 0, self.HANDLE_SAMPLES - 1)
+        await pipe.execute()
+
+    async def recent_handles(self) -> list[float]:
+        return [float(v) for v in await self.redis.lrange(f"{self.p}handle", 0, -1)]
+
+    @property
+    def _override_key(self) -> str:
+        return f"{self.prefix}hours:override"
+
+    async def hours_override(self) -> Override | None:
+        from datetime import UTC, datetime
+
+        raw = await self.redis.get(self._override_key)
+        if not raw:
+            return None
+        data = json.loads(raw)
+        until = datetime.fromtimestamp(float(data["until"]), UTC)
+        return Override(data["mode"], until, None, data.get("reason", ""), data.get("by", ""))
+
+    async def set_hours_override(self, mode: str | None, until_ts: float = 0, reason: str = "", by: str = "",
+                                 now: float = 0) -> None:
+        """Force the line open/closed until `until_ts` (epoch s); mode None clears the override."""
+        if mode is None:
+            await self.redis.delete(self._override_key)
+            return
+        if mode not in ("open", "closed"):
+            raise ValueError("mode must be open or closed")
+        ttl = max(1, int(until_ts - now) + 1) if now else None
+        await self.redis.set(self._override_key, json.dumps(
+            {"mode": mode, "until": until_ts, "reason": reason, "by": by}), ex=ttl)

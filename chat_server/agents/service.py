@@ -1,0 +1,533 @@
+"""Escalation service: takes `escalation_requested`, queues or files a ticket, and runs routing.
+
+Every chat_server process runs one of these. Shared state lives in Redis (`queue.py`); each
+process runs a dispatcher tick (expire offers, reap vanished agents, offer tickets to residents
+waiting too long, assign) and also dispatches immediately after its own changes. Messages to
+agents go through the `/agents` Socket.IO namespace rooms (`user:<name>`, `conv:<id>`, `agents`),
+which reach every process when `server.redis_manager` is on.
+
+Event kinds this module publishes (see events.py): queued [department, language],
+assigned [agent], requeued [reason], transferred [from, to].
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from chat_server.agents.accounts import Account, AccountStore
+from chat_server.agents.auth import AuditLog
+from chat_server.agents.hours import HoursStatus, Schedule
+from chat_server.agents.queue import RoutingStore
+from chat_server.agents.routing import (
+    anyone_staffed,
+    average_handle_s,
+    department_for,
+    estimate_wait_s,
+    positions,
+)
+from chat_server.context import AppContext
+from chat_server.conversations.store import ASSIGNED, BOT, CLOSED, QUEUED, TICKETED, Conversation, Message
+from chat_server.events import Event
+from chat_server.texts import text
+
+log = logging.getLogger("chat311.routing")
+
+NS = "/agents"
+LEAVE_TICKET = "/leave_ticket"
+
+
+class ActionError(Exception):
+    """A console action that cannot be done; code + message go back in the ack."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def user_room(username: str) -> str:
+    return f"user:{username}"
+
+
+def conv_room(cid: str) -> str:
+    return f"conv:{cid}"
+
+
+def resident_summary(messages: list[Message], limit: int = 1500) -> str:
+    """What the resident said (payload buttons left out), for tickets filed without an agent."""
+    lines = [m.text.strip() for m in messages if m.sender == "resident" and m.text.strip()
+             and not m.text.strip().startswith("/")]
+    body = "\n".join(lines) or "Resident asked to talk to a person."
+    return body if len(body) <= limit else body[: limit - 1] + "…"
+
+
+class EscalationService:
+    def __init__(self, ctx: AppContext, schedule: Schedule, routing: RoutingStore, accounts: AccountStore,
+                 audit: AuditLog) -> None:
+        self.ctx = ctx
+        self.cfg = ctx.config.routing
+        self.schedule = schedule
+        self.routing = routing
+        self.accounts = accounts
+        self.audit = audit
+        # username → socket ids connected to *this* process (refreshed in Redis every heartbeat).
+        self.local_sockets: dict[str, set[str]] = {}
+        self._dirty = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._last_touch = 0.0
+        self._dispatch_lock = asyncio.Lock()
+
+    # lifecycle -----------------------------------------------------------------
+    def install(self) -> None:
+        bus = self.ctx.bus
+        bus.subscribe("escalation_requested", self.on_escalation)
+        bus.subscribe("resident_message", self.on_resident_message)
+        bus.subscribe("conversation_closed", self.on_conversation_closed)
+        self.ctx.conversations.message_listeners.append(self.on_message)
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="routing-loop")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def socket_cut(self, now: float) -> float:
+        return now - 3 * self.cfg.heartbeat_s
+
+    async def _loop(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._dirty.wait(), self.cfg.tick_s)
+            self._dirty.clear()
+            try:
+                await self.tick()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("routing tick failed")
+                await asyncio.sleep(self.cfg.tick_s)
+
+    def poke(self) -> None:
+        """Something changed here: run a dispatch round now rather than at the next tick."""
+        self._dirty.set()
+
+    async def tick(self) -> None:
+        now = time.time()
+        if now - self._last_touch >= self.cfg.heartbeat_s:
+            self._last_touch = now
+            await self.routing.touch({u: sorted(s) for u, s in self.local_sockets.items() if s}, now)
+        for cid in await self.routing.expired_offers(now):
+            agent = await self.routing.offered_to(cid)
+            if agent and await self.routing.decline(cid, agent, mark_away=True):
+                await self.ctx.sio.emit("offer_withdrawn", {"conversation_id": cid, "reason": "timeout"},
+                                        room=user_room(agent), namespace=NS)
+                await self.ctx.sio.emit("status", {"status": "away", "reason": "missed_offer"},
+                                        room=user_room(agent), namespace=NS)
+                await self.audit.record(agent, "offer_missed", cid)
+        for username in await self.routing.agent_names():
+            reaped = await self.routing.reap(username, now, self.socket_cut(now), self.cfg.reconnect_grace_s)
+            if reaped is not None:
+                await self._requeue_after_disconnect(username, reaped)
+        await self._offer_tickets(now)
+        await self.dispatch()
+
+    # escalation -----------------------------------------------------------------
+    async def hours_status(self, now: float | None = None) -> HoursStatus:
+        moment = datetime.fromtimestamp(now or time.time(), UTC)
+        return self.schedule.status(moment, await self.routing.hours_override())
+
+    async def on_escalation(self, event: Event) -> None:
+        conv = await self.ctx.store.get(event.conversation_id)
+        if conv is None or conv.state not in (BOT, TICKETED):
+            return  # already queued/assigned (a double click), or closed
+        language = str(event.data.get("language") or conv.language)
+        if language not in ("en", "es"):
+            language = conv.language
+        label = str(event.data.get("label") or conv.get("label") or "")
+        department = department_for(label, self.cfg.departments)
+        now = time.time()
+        status = await self.hours_status(now)
+        agents = await self.routing.agents(self.socket_cut(now))
+        if not status.accepting:
+            key = "escalation_closing_soon" if status.open else "escalation_closed"
+            when = self.schedule.describe_next_open(datetime.fromtimestamp(now, UTC), conv.language,
+                                                    await self.routing.hours_override())
+            await self.ctx.conversations.say_system(conv, key, next_open=when or "—")
+            await self._ticket_instead(conv, "after_hours")
+            return
+        if not anyone_staffed(agents, language, department):
+            await self.ctx.conversations.say_system(conv, "escalation_no_agents")
+            await self._ticket_instead(conv, "after_hours")
+            return
+        if not await self.ctx.store.set_state(conv.id, QUEUED, expected=(BOT, TICKETED), queued_at=f"{now:.3f}",
+                                              department=department, escalation_reason=str(
+                                                  event.data.get("reason") or "")):
+            return
+        conv.state = QUEUED
+        await self.routing.enqueue(conv.id, language, department, now)
+        await self.ctx.bus.publish("queued", conv.id, department=department, language=language)
+        await self.ctx.conversations.say_system(conv, "queued")
+        await self.broadcast_positions()
+        self.poke()
+
+    async def _ticket_instead(self, conv: Conversation, source: str) -> None:
+        tickets = self.ctx.services.get("tickets")
+        if tickets is None:
+            await self.ctx.conversations.say_system(conv, "no_escalation")
+            return
+        summary = resident_summary(await self.ctx.store.messages(conv.id))
+        try:
+            await tickets.create_for_conversation(conv, "GENERAL", {"description": summary}, source=source)
+        except Exception:
+            log.exception("ticket instead of escalation failed", extra={"conv": conv.id})
+            await self.ctx.conversations.say_system(conv, "no_escalation")
+
+    async def on_resident_message(self, event: Event) -> None:
+        if event.data.get("state") != QUEUED:
+            return
+        message = await self.ctx.store.message(event.conversation_id, str(event.data.get("message_id")))
+        if message is None or message.text.strip() != LEAVE_TICKET:
+            return
+        conv = await self.ctx.store.get(event.conversation_id)
+        if conv is None or conv.state != QUEUED:
+            return
+        owner = await self.routing.release(conv.id, time.time())
+        if owner:
+            await self.ctx.sio.emit("offer_withdrawn", {"conversation_id": conv.id, "reason": "resident_left"},
+                                    room=user_room(owner), namespace=NS)
+        await self._ticket_instead(conv, "queue_timeout")
+        await self.broadcast_queue()
+        await self.broadcast_positions()
+
+    async def _offer_tickets(self, now: float) -> None:
+        limit = self.cfg.max_queue_wait_s
+        for entry in await self.routing.queue():
+            if now - entry.since < limit or not await self.routing.mark_ticket_offered(entry.conversation_id):
+                continue
+            conv = await self.ctx.store.get(entry.conversation_id)
+            if conv is None or conv.state != QUEUED:
+                continue
+            await self.ctx.conversations.say_system(conv, "queue_long", extra={"quick_replies": [
+                {"title": text("leave_ticket_button", conv.language), "payload": LEAVE_TICKET}]})
+
+    # dispatch ------------------------------------------------------------------
+    async def dispatch(self) -> None:
+        async with self._dispatch_lock:
+            now = time.time()
+            pairs = await self.routing.dispatch(now, self.socket_cut(now), now + self.cfg.accept_timeout_s)
+            for cid, username in pairs:
+                conv = await self.ctx.store.get(cid)
+                if conv is None or conv.state != QUEUED:
+                    await self.routing.release(cid, now)
+                    continue
+                await self.ctx.sio.emit("offer", {**self.summary(conv), "expires_in_s": self.cfg.accept_timeout_s},
+                                        room=user_room(username), namespace=NS)
+            if pairs:
+                await self.broadcast_queue()
+                await self.broadcast_positions()
+
+    def summary(self, conv: Conversation) -> dict[str, Any]:
+        return {
+            "conversation_id": conv.id, "state": conv.state, "language": conv.language, "channel": conv.channel,
+            "label": conv.get("label"), "department": conv.get("department"),
+            "queued_at": float(conv.get("queued_at") or 0), "agent": conv.get("agent"),
+        }
+
+    async def broadcast_positions(self) -> None:
+        entries = await self.routing.queue()
+        if not entries:
+            return
+        now = time.time()
+        agents = await self.routing.agents(self.socket_cut(now))
+        avg = average_handle_s(await self.routing.recent_handles(), self.cfg.default_handle_s)
+        for cid, position in positions(entries).items():
+            if not await self.routing.set_position(cid, position):
+                continue
+            entry = next(e for e in entries if e.conversation_id == cid)
+            conv = await self.ctx.store.get(cid)
+            if conv is None or conv.state != QUEUED:
+                continue
+            wait = estimate_wait_s(position, agents, entry.language, entry.department, avg)
+            await self.ctx.conversations.notify(conv, "queue_update", {"position": position,
+                                                                       "estimated_wait_s": wait})
+
+    async def queue_snapshot(self) -> list[dict[str, Any]]:
+        now = time.time()
+        out = []
+        for entry in await self.routing.queue():
+            conv = await self.ctx.store.get(entry.conversation_id)
+            if conv is None:
+                continue
+            out.append({**self.summary(conv), "waiting_s": round(now - entry.since, 1)})
+        return out
+
+    async def broadcast_queue(self) -> None:
+        await self.ctx.sio.emit("queue", {"items": await self.queue_snapshot()}, room="agents", namespace=NS)
+
+    # agent presence -------------------------------------------------------------
+    async def agent_connected(self, account: Account, sid: str) -> None:
+        self.local_sockets.setdefault(account.username, set()).add(sid)
+        await self.routing.agent_connected(account.username, account.name, account.max_chats, account.languages,
+                                           account.departments, sid, time.time())
+        await self.audit.record(account.username, "connected")
+        self.poke()
+
+    async def agent_disconnected(self, username: str, sid: str) -> None:
+        sockets = self.local_sockets.get(username)
+        if sockets is not None:
+            sockets.discard(sid)
+            if not sockets:
+                self.local_sockets.pop(username, None)
+        left = await self.routing.socket_gone(username, sid, time.time())
+        if left == 0:
+            await self.audit.record(username, "disconnected")
+
+    async def set_status(self, username: str, status: str) -> None:
+        if status not in ("online", "away"):
+            raise ActionError("bad_status", "status must be online or away")
+        await self.routing.set_status(username, status)
+        await self.audit.record(username, f"status_{status}")
+        await self.ctx.sio.emit("status", {"status": status}, room=user_room(username), namespace=NS)
+        self.poke()
+
+    async def _requeue_after_disconnect(self, username: str, chats: list[tuple[str, str]]) -> None:
+        await self.audit.record(username, "offline_after_grace", chats=[c for c, _ in chats])
+        for cid, kind in chats:
+            conv = await self.ctx.store.get(cid)
+            if conv is None or conv.state == CLOSED:
+                await self.routing.release(cid, time.time())
+                continue
+            if kind == "assigned":
+                if not await self.ctx.store.set_state(cid, QUEUED, expected=(ASSIGNED,), agent="", agent_name=""):
+                    continue
+                conv.state = QUEUED
+                await self.ctx.conversations.say_system(conv, "agent_disconnected")
+                await self.ctx.bus.publish("requeued", cid, reason="agent_disconnected", agent=username)
+            await self.routing.set_position(cid, 0)
+        await self.ctx.sio.emit("chats_requeued", {"conversation_ids": [c for c, _ in chats]},
+                                room=user_room(username), namespace=NS)
+        await self.broadcast_queue()
+        await self.broadcast_positions()
+        self.poke()
+
+    # messages to the console ------------------------------------------------------
+    async def on_message(self, conv: Conversation, message: Message) -> None:
+        if conv.state not in (QUEUED, ASSIGNED) and message.sender != "agent":
+            return
+        await self.ctx.sio.emit("message", {"conversation_id": conv.id, **self.message_view(message)},
+                                room=conv_room(conv.id), namespace=NS)
+
+    @staticmethod
+    def message_view(message: Message) -> dict[str, Any]:
+        view = {"id": message.id, "sender": message.sender, "text": message.text, "ts": message.ts,
+                "language": message.language}
+        for key in ("agent_name", "visibility", "quick_replies", "attachment"):
+            if message.extra.get(key) is not None:
+                view[key] = message.extra[key]
+        return view
+
+    async def on_conversation_closed(self, event: Event) -> None:
+        now = time.time()
+        owner = await self.routing.release(event.conversation_id, now)
+        conv = await self.ctx.store.get(event.conversation_id)
+        if conv is not None and conv.get("assigned_at"):
+            with contextlib.suppress(ValueError):
+                await self.routing.record_handle(now - float(conv.get("assigned_at")))
+        if owner:
+            await self.ctx.sio.emit("chat_closed", {"conversation_id": event.conversation_id,
+                                                    "reason": event.data.get("reason")},
+                                    room=user_room(owner), namespace=NS)
+        await self.ctx.sio.emit("chat_closed", {"conversation_id": event.conversation_id,
+                                                "reason": event.data.get("reason")},
+                                room=conv_room(event.conversation_id), namespace=NS)
+        await self.broadcast_queue()
+        await self.broadcast_positions()
+        self.poke()
+
+    # console actions ----------------------------------------------------------------
+    async def _conv(self, cid: Any) -> Conversation:
+        if not isinstance(cid, str) or not 8 <= len(cid) <= 64:
+            raise ActionError("malformed", "conversation_id is required")
+        conv = await self.ctx.store.get(cid)
+        if conv is None:
+            raise ActionError("not_found", "no such conversation")
+        return conv
+
+    async def _owned(self, account: Account, cid: Any, allow_supervisor: bool = True) -> Conversation:
+        conv = await self._conv(cid)
+        owner = await self.routing.owner(conv.id)
+        if conv.state != ASSIGNED or (owner != account.username
+                                      and not (allow_supervisor and account.has_role("supervisor"))):
+            raise ActionError("not_yours", "this conversation is not assigned to you")
+        return conv
+
+    async def accept(self, account: Account, cid: Any) -> Conversation:
+        conv = await self._conv(cid)
+        if not await self.routing.accept(conv.id, account.username):
+            raise ActionError("offer_gone", "this offer is no longer yours (it timed out or was withdrawn)")
+        now = time.time()
+        if not await self.ctx.store.set_state(conv.id, ASSIGNED, expected=(QUEUED,), agent=account.username,
+                                              agent_name=account.name, assigned_at=f"{now:.3f}"):
+            await self.routing.release(conv.id, now)
+            raise ActionError("conversation_gone", "the resident left before you accepted")
+        conv = await self.ctx.store.get(conv.id) or conv
+        await self.ctx.bus.publish("assigned", conv.id, agent=account.username)
+        await self.audit.record(account.username, "accept", conv.id)
+        await self.ctx.conversations.notify(conv, "agent_joined", {"name": account.name})
+        await self.ctx.conversations.say_system(conv, "agent_joined", name=account.name)
+        await self.broadcast_queue()
+        await self.broadcast_positions()
+        return conv
+
+    async def decline(self, account: Account, cid: Any) -> None:
+        conv = await self._conv(cid)
+        if not await self.routing.decline(conv.id, account.username, mark_away=False):
+            raise ActionError("offer_gone", "this offer is no longer yours")
+        await self.audit.record(account.username, "decline", conv.id)
+        self.poke()
+
+    async def send(self, account: Account, cid: Any, body: str) -> Message:
+        conv = await self._owned(account, cid)
+        message = await self.ctx.conversations.say(conv, "agent", body, agent_name=account.name)
+        await self.ctx.conversations.notify(conv, "typing", {"sender": "agent", "on": False})
+        return message
+
+    async def note(self, account: Account, cid: Any, body: str) -> Message:
+        conv = await self._conv(cid)
+        if conv.state == CLOSED and not account.has_role("supervisor"):
+            raise ActionError("closed", "the conversation is closed")
+        await self.audit.record(account.username, "note", conv.id)
+        return await self.ctx.conversations.say(conv, "agent", body, agent_name=account.name,
+                                                visibility="internal")
+
+    async def typing(self, account: Account, cid: Any, on: bool) -> None:
+        conv = await self._owned(account, cid, allow_supervisor=False)
+        await self.ctx.conversations.notify(conv, "typing", {"sender": "agent", "on": bool(on)})
+
+    async def close(self, account: Account, cid: Any, disposition: Any) -> None:
+        if disposition not in self.cfg.dispositions:
+            raise ActionError("bad_disposition", f"disposition must be one of {', '.join(self.cfg.dispositions)}")
+        conv = await self._owned(account, cid)
+        await self.ctx.conversations.say_system(conv, "agent_closed", name=account.name)
+        if not await self.ctx.conversations.close(conv, reason="agent_closed", disposition=disposition,
+                                                  closed_by=account.username):
+            raise ActionError("already_closed", "the conversation was already closed")
+        await self.audit.record(account.username, "close", conv.id, disposition=disposition)
+
+    async def transfer(self, account: Account, cid: Any, to: Any) -> None:
+        conv = await self._owned(account, cid)
+        owner = await self.routing.owner(conv.id) or account.username
+        if to in (None, "", "queue"):
+            if not await self.routing.requeue(conv.id, owner, True, time.time()):
+                raise ActionError("not_yours", "this conversation is not assigned to you")
+            if not await self.ctx.store.set_state(conv.id, QUEUED, expected=(ASSIGNED,), agent="", agent_name=""):
+                raise ActionError("conversation_gone", "the conversation changed meanwhile")
+            conv.state = QUEUED
+            await self.ctx.conversations.say_system(conv, "transferred_queue")
+            await self.ctx.bus.publish("transferred", conv.id, **{"from": owner, "to": "queue"})
+        else:
+            target = await self.accounts.get(str(to))
+            if target is None or target.disabled or target.username == owner:
+                raise ActionError("bad_target", "choose another agent who is online")
+            result = await self.routing.transfer(conv.id, owner, target.username, self.socket_cut(time.time()))
+            if result == 0:
+                raise ActionError("not_yours", "this conversation is not assigned to you")
+            if result < 0:
+                raise ActionError("target_busy", f"{target.name} is not available or has no free capacity")
+            await self.ctx.store.update(conv.id, agent=target.username, agent_name=target.name,
+                                        assigned_at=f"{time.time():.3f}")
+            conv = await self.ctx.store.get(conv.id) or conv
+            await self.ctx.conversations.notify(conv, "agent_joined", {"name": target.name})
+            await self.ctx.conversations.say_system(conv, "agent_joined", name=target.name)
+            await self.ctx.sio.emit("chat_assigned", self.summary(conv), room=user_room(target.username),
+                                    namespace=NS)
+            await self.ctx.bus.publish("transferred", conv.id, **{"from": owner, "to": target.username})
+        await self.ctx.sio.emit("chat_removed", {"conversation_id": conv.id, "reason": "transferred"},
+                                room=user_room(owner), namespace=NS)
+        await self.audit.record(account.username, "transfer", conv.id, to=to or "queue")
+        await self.broadcast_queue()
+        await self.broadcast_positions()
+        self.poke()
+
+    async def create_ticket(self, account: Account, cid: Any, service_code: Any, description: Any,
+                            address: Any = None) -> dict[str, Any]:
+        conv = await self._owned(account, cid)
+        tickets = self.ctx.services.get("tickets")
+        if tickets is None:
+            raise ActionError("unavailable", "ticketing is not available")
+        if not isinstance(service_code, str) or not isinstance(description, str) or not description.strip():
+            raise ActionError("malformed", "service_code and description are required")
+        data: dict[str, Any] = {"description": description.strip()}
+        if isinstance(address, str) and address.strip():
+            data["address_string"] = address.strip()
+        try:
+            ticket = await tickets.create_for_conversation(conv, service_code, data, source="agent")
+        except Exception as exc:
+            message = getattr(exc, "message", None) or str(exc) or "the ticket could not be created"
+            raise ActionError("ticket_invalid", str(message)[:300]) from exc
+        await self.audit.record(account.username, "ticket", conv.id, ticket_id=ticket.id, service_code=service_code)
+        return {"ticket_id": ticket.id}
+
+    async def view(self, account: Account, cid: Any) -> dict[str, Any]:
+        """Transcript (bot part included) and what the bot collected, for the console."""
+        conv = await self._conv(cid)
+        owner = await self.routing.owner(conv.id)
+        offered = await self.routing.offered_to(conv.id)
+        allowed = account.username in (owner, offered) or account.has_role("supervisor") or conv.state == QUEUED
+        if not allowed:
+            raise ActionError("not_yours", "this conversation is not yours")
+        try:
+            slots = json.loads(conv.get("slots") or "{}")
+        except ValueError:
+            slots = {}
+        messages = [self.message_view(m) for m in await self.ctx.store.messages(conv.id)]
+        return {**self.summary(conv), "slots": slots, "active_loop": conv.get("active_loop"),
+                "ticket_id": conv.get("ticket_id"), "messages": messages, "mine": owner == account.username}
+
+    async def my_chats(self, username: str) -> list[dict[str, Any]]:
+        out = []
+        for cid in await self.routing.chats_of(username):
+            conv = await self.ctx.store.get(cid)
+            if conv is None:
+                continue
+            offered = await self.routing.offered_to(cid) == username
+            out.append({**self.summary(conv), "offered": offered})
+        return out
+
+    async def agents_overview(self) -> list[dict[str, Any]]:
+        now = time.time()
+        out = []
+        for agent in await self.routing.agents(self.socket_cut(now)):
+            out.append({"username": agent.username, "name": await self.routing.agent_name(agent.username),
+                        "status": agent.status if agent.connected else "offline", "load": agent.load,
+                        "capacity": agent.capacity, "languages": list(agent.languages)})
+        return out
+
+    async def set_hours_override(self, account: Account, mode: Any, minutes: Any, reason: Any) -> dict[str, Any]:
+        if not account.has_role("supervisor"):
+            raise ActionError("forbidden", "only supervisors can open or close the line")
+        now = time.time()
+        if mode == "clear":
+            await self.routing.set_hours_override(None)
+        else:
+            if mode not in ("open", "closed") or not isinstance(minutes, int | float) or not 1 <= minutes <= 7 * 1440:
+                raise ActionError("malformed", "mode open|closed|clear and minutes 1..10080")
+            await self.routing.set_hours_override(str(mode), now + float(minutes) * 60, str(reason or "")[:200],
+                                                  account.username, now)
+        await self.audit.record(account.username, "hours_override", mode=mode, minutes=minutes, reason=reason)
+        return self.hours_view(await self.hours_status(now))
+
+    @staticmethod
+    def hours_view(status: HoursStatus) -> dict[str, Any]:
+        return {"open": status.open, "accepting": status.accepting, "override": status.override,
+                "closes_at": status.closes_at.timestamp() if status.closes_at else None,
+                "next_open": status.next_open.timestamp() if status.next_open else None}
