@@ -98,7 +98,9 @@ class LoggingConfig:
 
 
 from chat_server.agents.settings import HoursConfig, RoutingConfig  # noqa: E402
+from chat_server.metrics.settings import MetricsConfig  # noqa: E402
 from chat_server.tickets.settings import TicketsConfig  # noqa: E402
+from chat_server.training.settings import TrainingConfig  # noqa: E402
 
 
 @dataclass
@@ -112,6 +114,8 @@ class Config:
     hours: HoursConfig = field(default_factory=HoursConfig)
     routing: RoutingConfig = field(default_factory=RoutingConfig)
     tickets: TicketsConfig = field(default_factory=TicketsConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
 
     def resolve_path(self, value: str) -> Path:
         """Relative paths in config are relative to the project root, not the cwd."""

@@ -1,0 +1,1 @@
+"""Service-level metrics, reports and the supervisor dashboard, all computed from the event log."""

@@ -1,0 +1,132 @@
+"""Reports over an `Aggregator`: dashboard payload, top intents / fallbacks, volumes, agents, CSV.
+
+Pure functions; the HTTP handlers and the CLI call them with the reader's aggregator.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, timedelta
+from typing import Any
+
+from chat_server.metrics.compute import HANDLE_BOUNDS, WAIT_BOUNDS, Aggregator, Bucket, figures
+from chat_server.redaction import redact
+
+REPORTS = ("daily", "hourly", "intents", "fallbacks", "volumes", "agents")
+
+
+def dashboard(agg: Aggregator, today: date, now: float, days: int, agents: dict[str, int],
+              target: float) -> dict[str, Any]:
+    """Everything the supervisor dashboard shows, in one JSON document."""
+    sl_s = agg.service_level_s
+    today_bucket = agg.range_bucket(today, today)
+    hourly = [{"hour": h, **_chart_fields(b, sl_s)} for h, b in agg.hour_buckets(today)]
+    daily = [{"date": d.isoformat(), **_chart_fields(b, sl_s)}
+             for d, b in agg.day_buckets(today - timedelta(days=days - 1), today)]
+    return {
+        "generated_at": now,
+        "date": today.isoformat(),
+        "today": figures(today_bucket, sl_s),
+        "live": {**agg.live(now), "agents": agents},
+        "target": {"service_level": target, "service_level_s": sl_s},
+        "hourly": hourly,
+        "daily": daily,
+        "wait_histogram": _hist(today_bucket.wait_hist, WAIT_BOUNDS),
+    }
+
+
+def _chart_fields(b: Bucket, sl_s: float) -> dict[str, Any]:
+    f = figures(b, sl_s)
+    keys = ("chats", "contained", "queued", "answered", "abandoned", "tickets", "service_level", "asa_s",
+            "containment_rate")
+    return {k: f[k] for k in keys}
+
+
+def _hist(counts: list[int], bounds: tuple[float, ...]) -> list[dict[str, Any]]:
+    labels = [f"≤{int(b)}s" for b in bounds] + [f">{int(bounds[-1])}s"]
+    return [{"label": label, "count": c} for label, c in zip(labels, counts, strict=True)]
+
+
+def top_intents(b: Bucket, n: int) -> list[dict[str, Any]]:
+    total = sum(b.labels.values())
+    return [{"label": label, "count": c, "share": round(c / total, 4) if total else None}
+            for label, c in b.labels.most_common(n)]
+
+
+def top_fallbacks(b: Bucket, n: int) -> list[dict[str, Any]]:
+    # Already redacted when published; redacted again so an old or foreign event cannot leak PII.
+    return [{"text": redact(text), "count": c} for text, c in b.fallback_texts.most_common(n)]
+
+
+def volumes(b: Bucket) -> dict[str, list[dict[str, Any]]]:
+    return {
+        "channels": [{"channel": k, "chats": v} for k, v in b.channels.most_common()],
+        "languages": [{"language": k, "chats": v} for k, v in b.languages.most_common()],
+        "services": [{"service_code": k, "tickets": v} for k, v in b.services.most_common()],
+        "dispositions": [{"disposition": k, "count": v} for k, v in b.dispositions.most_common()],
+    }
+
+
+def agent_rows(b: Bucket) -> list[dict[str, Any]]:
+    rows = []
+    for name, s in sorted(b.agents.items()):
+        rows.append({
+            "agent": name, "answered": s.answered,
+            "asa_s": round(s.wait_sum / s.answered, 1) if s.answered else None,
+            "handled": s.handled, "aht_s": round(s.handle_sum / s.handled, 1) if s.handled else None,
+            "transfers_out": s.transfers_out, "csat_responses": s.csat_n,
+            "csat_avg": round(s.csat_sum / s.csat_n, 2) if s.csat_n else None,
+        })
+    return rows
+
+
+def report(agg: Aggregator, name: str, start: date, end: date, top_n: int = 20) -> list[dict[str, Any]]:
+    """Rows of one report for local dates start..end (inclusive)."""
+    sl_s = agg.service_level_s
+    if name == "daily":
+        return [{"date": d.isoformat(), **figures(b, sl_s)} for d, b in agg.day_buckets(start, end)]
+    if name == "hourly":
+        rows = []
+        day = start
+        while day <= end:
+            rows.extend({"date": day.isoformat(), "hour": h, **figures(b, sl_s)} for h, b in agg.hour_buckets(day))
+            day += timedelta(days=1)
+        return rows
+    bucket = agg.range_bucket(start, end)
+    if name == "intents":
+        return top_intents(bucket, top_n)
+    if name == "fallbacks":
+        return top_fallbacks(bucket, top_n)
+    if name == "agents":
+        return agent_rows(bucket)
+    if name == "volumes":
+        v = volumes(bucket)
+        return ([{"dimension": "channel", "value": r["channel"], "count": r["chats"]} for r in v["channels"]]
+                + [{"dimension": "language", "value": r["language"], "count": r["chats"]} for r in v["languages"]]
+                + [{"dimension": "service_code", "value": r["service_code"], "count": r["tickets"]}
+                   for r in v["services"]]
+                + [{"dimension": "disposition", "value": r["disposition"], "count": r["count"]}
+                   for r in v["dispositions"]])
+    raise ValueError(f"unknown report {name!r}; choose from {', '.join(REPORTS)}")
+
+
+def _cell(value: Any) -> Any:
+    # Spreadsheet formula injection: a partner opening the CSV must never run a resident's text.
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return "" if value is None else value
+
+
+def to_csv(rows: list[dict[str, Any]]) -> str:
+    out = io.StringIO()
+    if not rows:
+        return ""
+    writer = csv.DictWriter(out, fieldnames=list(rows[0].keys()), extrasaction="ignore", lineterminator="\r\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: _cell(v) for k, v in row.items()})
+    return out.getvalue()
+
+
+__all__ = ["HANDLE_BOUNDS", "REPORTS", "WAIT_BOUNDS", "dashboard", "report", "to_csv"]

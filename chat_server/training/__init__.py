@@ -1,0 +1,1 @@
+"""Content staff's loop: fallback inbox → label / new FAQ → train & test → publish / rollback."""

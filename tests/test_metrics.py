@@ -1,0 +1,208 @@
+"""Metrics from a scripted day of conversations with known answers (pure fold and the Redis reader)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from chat_server.metrics.compute import Aggregator, LogEvent, aggregate, figures
+from chat_server.metrics.reader import MetricsReader
+from chat_server.metrics.reports import dashboard, report, to_csv
+
+TZ = ZoneInfo("America/New_York")
+DAY = date(2025, 3, 12)
+
+
+def at(day: date, hour: int, minute: int = 0, second: float = 0) -> float:
+    return datetime.combine(day, time(hour, minute), tzinfo=TZ).timestamp() + second
+
+
+def scripted_day(day: date) -> list[LogEvent]:
+    """20 chats; 11 ask for a person, 10 get queued: 7 answered ≤30 s, 2 later, 1 abandons.
+
+    Known answers: containment 10/20, escalation 11/20, service level 7/10, ASA 252/9 = 28 s,
+    abandonment 1/10, AHT 3240/9 = 360 s, CSAT avg 3.8 and 3/5 satisfied, 4 tickets.
+    """
+    ev: list[LogEvent] = []
+
+    def add(kind: str, conv: str, ts: float, **data: Any) -> None:
+        ev.append(LogEvent(kind, conv, ts, data))
+
+    channels = ["web"] * 14 + ["sms"] * 4 + ["api"] * 2
+    languages = ["en"] * 15 + ["es"] * 5
+    convs = [f"c{i:02d}" for i in range(20)]
+    for i, cid in enumerate(convs):
+        start = at(day, 9 + i % 8, 5)  # hours 9..16
+        add("conversation_created", cid, start, channel=channels[i], language=languages[i])
+        add("resident_message", cid, start + 1, message_id="1-0", state="bot", language=languages[i])
+    labels = ["faq/trash_schedule"] * 6 + ["faq/utility_bill"] * 4 + ["greet"] * 5 + ["report_pothole"] * 3
+    for i, label in enumerate(labels):
+        add("bot_answered", convs[i], at(day, 9 + i % 8, 6), label=label, confidence=0.9, language="en")
+    add("fallback", "c18", at(day, 10, 7), text="can I rent a goat", confidence=0.2)
+    add("fallback", "c19", at(day, 11, 7), text="can i rent a goat", confidence=0.3)
+    add("fallback", "c17", at(day, 12, 7), text="call me at 704-555-1234", confidence=0.1)
+
+    # Escalations: c00..c10 ask for a person; c10 is out of hours and gets a ticket instead.
+    waits = [5, 10, 15, 20, 25, 30, 12, 45, 90]
+    handles = [120, 180, 240, 300, 360, 420, 480, 540, 600]
+    for i in range(11):
+        cid = convs[i]
+        t0 = at(day, 9 + i % 8, 10)
+        add("escalation_requested", cid, t0, reason="request_human", label="request_human", language="en")
+        if i == 10:
+            add("ticketed", cid, t0 + 5, ticket_id="311-1000010", service_code="general", source="bot")
+            add("ticket_created", cid, t0 + 5, ticket_id="311-1000010", service_code="general")
+            continue
+        add("queued", cid, t0 + 1, department="general", language="en")
+        if i == 9:
+            add("abandoned", cid, t0 + 61, wait_s=60)
+            add("conversation_closed", cid, t0 + 62, reason="resident_left")
+            continue
+        agent = "alice" if i < 5 else "bob"
+        add("assigned", cid, t0 + 1 + waits[i], agent=agent)
+        add("first_agent_response", cid, t0 + 3 + waits[i], agent=agent)
+        if i == 2:
+            add("transferred", cid, t0 + 60, from_agent="alice", to_agent="bob")
+        add("conversation_closed", cid, t0 + 1 + waits[i] + handles[i], reason="agent", disposition="resolved")
+    for cid, rating in (("c00", 5), ("c01", 4), ("c02", 3), ("c05", 5), ("c06", 2)):
+        add("csat", cid, at(day, 17, 0), rating=rating, comment="")
+    # Two bot forms filed tickets, and one API ticket without a conversation.
+    add("ticketed", "c15", at(day, 14, 20), ticket_id="311-1000011", service_code="pothole", source="bot")
+    add("ticket_created", "c15", at(day, 14, 20), ticket_id="311-1000011", service_code="pothole")
+    add("ticketed", "c16", at(day, 15, 20), ticket_id="311-1000012", service_code="streetlight", source="bot")
+    add("ticket_created", "", at(day, 15, 30), ticket_id="311-1000013", service_code="graffiti", source="api")
+    return ev
+
+
+def check_day(f: dict[str, Any]) -> None:
+    assert f["chats"] == 20
+    assert f["contained"] == 10 and f["containment_rate"] == 0.5
+    assert f["escalated"] == 11 and f["escalation_rate"] == 0.55
+    assert f["queued"] == 10
+    assert f["answered"] == 9 and f["answered_in_sl"] == 7
+    assert f["service_level"] == 0.7
+    assert f["asa_s"] == 28.0
+    assert f["abandoned"] == 1 and f["abandonment_rate"] == 0.1
+    assert f["handled"] == 9 and f["aht_s"] == 360.0
+    assert f["csat_responses"] == 5 and f["csat_avg"] == 3.8 and f["csat_satisfied_rate"] == 0.6
+    assert f["tickets"] == 4
+    assert f["transfers"] == 1
+    assert f["fallbacks"] == 3 and f["bot_answers"] == 18
+
+
+def test_scripted_day_figures() -> None:
+    agg = aggregate(scripted_day(DAY), tz="America/New_York")
+    check_day(figures(agg.range_bucket(DAY, DAY)))
+    # Nothing left in the queue at the end of the day.
+    assert agg.live(at(DAY, 23)) == {"queue_length": 0, "longest_wait_s": 0.0}
+
+
+def test_hourly_and_daily_buckets_add_up() -> None:
+    agg = aggregate(scripted_day(DAY) + scripted_day(DAY - timedelta(days=1)), tz="America/New_York")
+    hours = agg.hour_buckets(DAY)
+    assert [b.chats for _, b in hours][9:17] == [3, 3, 3, 3, 2, 2, 2, 2]
+    assert sum(b.chats for _, b in hours) == 20
+    days = agg.day_buckets(DAY - timedelta(days=2), DAY)
+    assert [b.chats for _, b in days] == [0, 20, 20]
+    both = figures(agg.range_bucket(DAY - timedelta(days=1), DAY))
+    assert both["chats"] == 40 and both["service_level"] == 0.7 and both["tickets"] == 8
+
+
+def test_service_level_threshold_is_configurable() -> None:
+    agg = aggregate(scripted_day(DAY), tz="America/New_York", service_level_s=20)
+    f = figures(agg.range_bucket(DAY, DAY), 20)
+    assert f["answered_in_sl"] == 5 and f["service_level"] == 0.5
+
+
+def test_closed_while_waiting_counts_as_abandoned_and_live_queue() -> None:
+    t = at(DAY, 10)
+    events = [
+        LogEvent("conversation_created", "q1", t, {"channel": "web", "language": "en"}),
+        LogEvent("queued", "q1", t + 1),
+        LogEvent("conversation_created", "q2", t, {"channel": "web", "language": "es"}),
+        LogEvent("queued", "q2", t + 5),
+    ]
+    agg = aggregate(events, tz="America/New_York")
+    assert agg.live(t + 41) == {"queue_length": 2, "longest_wait_s": 40.0}
+    agg.add(LogEvent("conversation_closed", "q1", t + 50, {"reason": "resident_left"}))
+    f = figures(agg.range_bucket(DAY, DAY))
+    assert f["abandoned"] == 1 and f["escalated"] == 2 and f["service_level"] == 0.0
+    assert agg.live(t + 60)["queue_length"] == 1
+
+
+def test_reports_and_csv() -> None:
+    agg = aggregate(scripted_day(DAY), tz="America/New_York")
+    intents = report(agg, "intents", DAY, DAY)
+    assert intents[0] == {"label": "faq/trash_schedule", "count": 6, "share": round(6 / 21, 4)}
+    fallbacks = report(agg, "fallbacks", DAY, DAY)
+    assert fallbacks[0] == {"text": "can i rent a goat", "count": 2}
+    assert all("555-1234" not in row["text"] for row in fallbacks)
+    agents = {r["agent"]: r for r in report(agg, "agents", DAY, DAY)}
+    assert agents["alice"]["answered"] == 5 and agents["bob"]["answered"] == 4
+    # The transferred chat (c02) was closed by bob.
+    assert agents["alice"]["handled"] == 4 and agents["bob"]["handled"] == 5
+    assert agents["alice"]["transfers_out"] == 1
+    assert agents["alice"]["csat_avg"] == 4.5  # c00 5, c01 4 (c02 went to bob)
+    volumes = report(agg, "volumes", DAY, DAY)
+    assert {"dimension": "channel", "value": "sms", "count": 4} in volumes
+    assert {"dimension": "language", "value": "es", "count": 5} in volumes
+    daily = report(agg, "daily", DAY - timedelta(days=1), DAY)
+    text = to_csv(daily)
+    lines = text.strip().split("\r\n")
+    assert lines[0].startswith("date,chats,contained,containment_rate")
+    assert lines[2].startswith("2025-03-12,20,10,0.5,11,0.55")
+    assert to_csv([{"text": "=HYPERLINK(1)"}]).split("\r\n")[1] == "'=HYPERLINK(1)"
+
+
+def test_dashboard_document_shape() -> None:
+    agg = aggregate(scripted_day(DAY), tz="America/New_York")
+    doc = dashboard(agg, DAY, at(DAY, 18), 30, {"online": 2, "busy": 1, "away": 0, "offline": 0}, 0.7)
+    assert doc["today"]["service_level"] == 0.7
+    assert len(doc["hourly"]) == 24 and len(doc["daily"]) == 30
+    assert doc["daily"][-1]["date"] == DAY.isoformat() and doc["daily"][-1]["chats"] == 20
+    assert sum(h["count"] for h in doc["wait_histogram"]) == 9
+
+
+async def _xadd_all(redis: Any, stream: str, events: list[LogEvent]) -> None:
+    for e in events:
+        await redis.xadd(stream, {"kind": e.kind, "conv": e.conv, "ts": f"{e.ts:.3f}", "data": json.dumps(e.data)})
+
+
+async def test_redis_reader_is_incremental(redis_client: Any) -> None:
+    prefix = f"t8m:{uuid.uuid4().hex[:8]}:"
+    stream = f"{prefix}events"
+    today = datetime.now(TZ).date()
+    day_events = scripted_day(today)
+    half = len(day_events) // 2
+    await _xadd_all(redis_client, stream, day_events[:half])
+    reader = MetricsReader(redis_client, stream, "America/New_York", 30, 30.0, 4, min_interval_s=0)
+    await reader.refresh()
+    assert reader.agg.events_seen == half
+    await _xadd_all(redis_client, stream, day_events[half:])
+    await reader.refresh()
+    assert reader.agg.events_seen == len(day_events)  # read only the new half
+    check_day(figures(reader.agg.range_bucket(today, today)))
+    # An old date range outside the window is folded from the stream on demand.
+    old = await reader.for_range(today, today)
+    assert old is reader.agg
+    await redis_client.delete(stream)
+
+
+def test_unknown_kinds_and_bad_data_are_ignored() -> None:
+    agg = Aggregator()
+    agg.add(LogEvent("something_new", "x", 1.0, {}))
+    agg.add(LogEvent("csat", "x", 2.0, {"rating": "not a number"}))
+    agg.add(LogEvent("csat", "x", 3.0, {"rating": 9}))
+    assert agg.totals.csat_n == 0 and agg.events_seen == 3
+    assert LogEvent.from_stream({b"kind": b"x", b"conv": b"c", b"ts": b"5", b"data": b"{bad"}).data == {}
+
+
+@pytest.mark.parametrize("rating,satisfied", [(4, 1), (3, 0)])
+def test_csat_threshold(rating: int, satisfied: int) -> None:
+    agg = aggregate([LogEvent("csat", "x", at(DAY, 9), {"rating": rating})], tz="America/New_York")
+    assert agg.range_bucket(DAY, DAY).csat_satisfied == satisfied
