@@ -68,7 +68,8 @@ for _, cid in ipairs(redis.call('ZRANGE', P..'queue', 0, -1)) do
        and redis.call('SISMEMBER', P..'q:'..cid..':declined', a.u) == 0 then
       local free, bfree = a.cap - a.load, 0
       if best then bfree = best.cap - best.load end
-      if best == nil or free > bfree or (free == bfree and a.idle < best.idle) then best = a end
+      if best == nil or free > bfree or (free == bfree and (a.idle < best.idle
+         or (a.idle == best.idle and a.u < best.u))) then best = a end
     end
   end
   if best then
@@ -96,15 +97,16 @@ redis.call('SET', P..'assigned:'..cid, u)
 return 1
 """
 
-# ARGV: P, cid, user, mark_away ('1'/'0') → 1 if the offer was withdrawn and the conversation requeued
+# ARGV: P, cid, user, timed_out ('1'/'0') → 1 if the offer was withdrawn and the conversation requeued
 DECLINE = _COMMON + """
 local cid = ARGV[2]; local u = ARGV[3]
 if redis.call('GET', P..'offer:'..cid) ~= u then return 0 end
 redis.call('DEL', P..'offer:'..cid)
 redis.call('ZREM', P..'offers', cid)
 redis.call('SREM', P..'a:'..u..':chats', cid)
-redis.call('SADD', P..'q:'..cid..':declined', u)
-if ARGV[4] == '1' then redis.call('HSET', P..'a:'..u, 'status', 'away') end
+-- A missed offer makes the agent "away" (not at the desk); an explicit decline means "not me".
+if ARGV[4] == '1' then redis.call('HSET', P..'a:'..u, 'status', 'away')
+else redis.call('SADD', P..'q:'..cid..':declined', u) end
 local since = redis.call('HGET', P..'q:'..cid, 'since')
 if since then redis.call('ZADD', P..'queue', since, cid) end
 return 1

@@ -86,13 +86,19 @@ def pick_agent(conv: QueuedConversation, agents: Iterable[AgentState]) -> AgentS
             continue
         if not skills_match(agent, conv.language, conv.department):
             continue
-        if best is None or (agent.free, -agent.idle_since) > (best.free, -best.idle_since):
+        # Most free capacity, then longest idle, then username (so every process decides alike).
+        if best is None or (-agent.free, agent.idle_since, agent.username) < (-best.free, best.idle_since,
+                                                                              best.username):
             best = agent
     return best
 
 
-def plan_assignments(queue: Sequence[QueuedConversation], agents: Sequence[AgentState]) -> list[tuple[str, str]]:
-    """Every assignment one dispatch round makes, longest-waiting first (reference for the Lua script)."""
+def plan_assignments(queue: Sequence[QueuedConversation], agents: Sequence[AgentState],
+                     now: float) -> list[tuple[str, str]]:
+    """Every assignment one dispatch round makes, longest-waiting first (reference for the Lua script).
+
+    An offer resets the agent's idle clock to `now`, so chats spread across equally free agents.
+    """
     pool = [AgentState(a.username, a.status, a.connected, a.load, a.capacity, a.languages, a.departments,
                        a.idle_since) for a in agents]
     out = []
@@ -100,6 +106,7 @@ def plan_assignments(queue: Sequence[QueuedConversation], agents: Sequence[Agent
         agent = pick_agent(conv, pool)
         if agent is not None:
             agent.load += 1
+            agent.idle_since = now
             out.append((conv.conversation_id, agent.username))
     return out
 
