@@ -1,0 +1,339 @@
+"""Pure parsing/validation helpers for form answers (English and Spanish). No Rasa imports."""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+
+from actions.services import Attribute
+
+TICKET_RE = re.compile(r"\b311[-\s]?(\d{4,10})\b")
+EMAIL_RE = re.compile(r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
+COORD_RE = re.compile(r"(-?\d{1,3}(?:\.\d+)?)\s*[,;\s]\s*(-?\d{1,3}(?:\.\d+)?)")
+SHARE_RE = re.compile(r"^/share_location(\{.*\})?\s*$", re.DOTALL)
+STREET_WORDS = (
+    "st", "street", "rd", "road", "ave", "av", "avenue", "blvd", "boulevard", "dr", "drive", "ln", "lane",
+    "way", "ct", "court", "pkwy", "parkway", "hwy", "highway", "pl", "place", "cir", "circle", "ter",
+    "terrace", "trl", "trail", "pike", "fwy", "expressway", "sq", "loop", "row", "run", "xing",
+    "calle", "avenida", "camino", "carretera", "bulevar", "i-77", "i-85", "i-277", "i-485",
+)
+PLACE_WORDS = (
+    "park", "school", "library", "church", "station", "mall", "center", "centre", "corner", "near",
+    "behind", "across", "between", "apartments", "apts", "plaza", "bridge", "uptown", "parque", "escuela",
+    "biblioteca", "iglesia", "esquina", "cerca", "frente", "entre", "detras", "detrás", "puente",
+)
+
+_CANCEL_RE = re.compile(
+    r"^\s*(please\s+|por favor\s+)?(i\s+want\s+to\s+|i\s+wanna\s+|let'?s\s+|quiero\s+|mejor\s+)?"
+    r"(cancel+|stop|quit|exit|abort|never\s*mind|nevermind|forget\s+it|start\s+over|"
+    r"cancelar|cancela|cancelalo|cancélalo|cancelarlo|detener|detente|parar|para|salir|olvidalo|olvídalo|"
+    r"olvida\s+eso|ya\s+no|dejalo|déjalo)"
+    r"(\s+(it|this|that|the\s+(report|request|form)|my\s+report|el\s+reporte|la\s+solicitud|el\s+formulario|"
+    r"eso|esto|todo|please|por\s+favor))*\s*[.!]*\s*$",
+    re.IGNORECASE,
+)
+_SKIP_RE = re.compile(
+    r"^\s*(skip|skip it|no|nope|no thanks|no thank you|none|n/a|na|pass|rather not|i'?d rather not|"
+    r"prefer not to( say)?|i prefer not to|don'?t want to|anonymous|stay anonymous|no name|"
+    r"omitir|omite|omitelo|saltar|paso|no gracias|ninguno|ninguna|prefiero no|prefiero no decir|anonimo|"
+    r"anónimo|sin nombre|no quiero)\s*[.!]*\s*$",
+    re.IGNORECASE,
+)
+_UNKNOWN_RE = re.compile(
+    r"^\s*(unknown|i don'?t know|dont know|don'?t know|idk|not sure|no idea|can'?t see( it)?|no plate|"
+    r"none|n/a|skip|no se|no sé|nose|desconocido|no la veo|no lo veo|no tiene|sin placa|omitir|ni idea)"
+    r"\s*[.!]*\s*$",
+    re.IGNORECASE,
+)
+_CORRECTION_RE = re.compile(
+    r"^\s*(?:(?:sorry|oops|wait|no|oh)[,!.]?\s+)*"
+    r"(?:actually|correction|i meant|i mean|i made a mistake|change|update|fix|edit|correct|"
+    r"let me change|can i change|i want to change|i need to change|wrong|"
+    r"en realidad|de hecho|corrijo|correcci[oó]n|quise decir|me equivoqu[eé]|cambia|cambiar|corregir|"
+    r"quiero cambiar|puedo cambiar|necesito cambiar|perd[oó]n)\b[\s,:]*(?P<rest>.*)$",
+    re.IGNORECASE | re.DOTALL,
+)
+_WORDS = {
+    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+    "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "fourteen": 14, "fifteen": 15, "twenty": 20,
+    "thirty": 30, "a couple": 2, "couple": 2, "a few": 3, "few": 3, "several": 4, "a week": 7, "week": 7,
+    "a month": 30, "month": 30, "two weeks": 14, "uno": 1, "una": 1, "dos": 2, "tres": 3, "cuatro": 4,
+    "cinco": 5, "seis": 6, "siete": 7, "ocho": 8, "nueve": 9, "diez": 10, "quince": 15, "veinte": 20,
+    "treinta": 30, "unos dias": 3, "unos días": 3, "varios": 4, "una semana": 7, "semana": 7,
+    "un mes": 30, "mes": 30, "dos semanas": 14,
+}
+
+
+def fold(text: str) -> str:
+    """Lowercase, strip accents, collapse whitespace."""
+    text = unicodedata.normalize("NFKD", text or "")
+    text = "".join(c for c in text if not unicodedata.combining(c))
+    return re.sub(r"\s+", " ", text.lower()).strip()
+
+
+def _has_phrase(folded: str, phrase: str) -> bool:
+    phrase = fold(phrase)
+    return re.search(r"(?<![a-z0-9])" + re.escape(phrase) + r"(?![a-z0-9])", folded) is not None
+
+
+def is_cancel(text: str) -> bool:
+    return bool(_CANCEL_RE.match(text or ""))
+
+
+def is_skip(text: str) -> bool:
+    return bool(_SKIP_RE.match(text or ""))
+
+
+def is_unknown(text: str) -> bool:
+    return bool(_UNKNOWN_RE.match(text or ""))
+
+
+def find_ticket_id(text: str) -> str | None:
+    m = TICKET_RE.search(text or "")
+    return f"311-{m.group(1)}" if m else None
+
+
+def parse_correction(text: str) -> str | None:
+    """If the message is a correction ("actually it's on 5th street"), return the rest (may be "")."""
+    m = _CORRECTION_RE.match(text or "")
+    if not m:
+        return None
+    return m.group("rest").strip()
+
+
+def strip_filler(text: str) -> str:
+    """'it's on 5th street' -> '5th street'; 'the address is 12 Elm St' -> '12 Elm St'."""
+    out = text.strip().strip(".!")
+    pattern = re.compile(
+        r"^(?:(?:it'?s|it is|its|is|it was|the|my|address|location|street|name|phone|email|number|"
+        r"description|should be|to|on|at|in|es|está|esta|en|la|el|mi|dirección|direccion|calle|"
+        r"nombre|teléfono|telefono|correo|número|numero|descripción|descripcion|era|debe ser|a|:|-)\s+)+",
+        re.IGNORECASE,
+    )
+    prev = None
+    while prev != out:
+        prev = out
+        out = pattern.sub("", out, count=1).strip()
+    return out
+
+
+# ---------------------------------------------------------------- location
+
+def parse_coordinates(text: str) -> tuple[float, float] | None | str:
+    """(lat, long) when the text is coordinates; "out_of_range" when they are numbers but invalid."""
+    text = (text or "").strip()
+    share = SHARE_RE.match(text)
+    if share:
+        try:
+            payload = json.loads(share.group(1) or "{}")
+            lat, lon = float(payload["lat"]), float(payload.get("long", payload.get("lon", payload.get("lng"))))
+        except (ValueError, KeyError, TypeError):
+            return "out_of_range"
+        return (lat, lon) if -90 <= lat <= 90 and -180 <= lon <= 180 else "out_of_range"
+    m = COORD_RE.fullmatch(re.sub(r"^(?:lat(?:itude)?|coords?|coordinates|coordenadas|gps)[:\s]*", "",
+                                  text, flags=re.IGNORECASE).strip("() "))
+    if not m or "." not in text:
+        return None
+    lat, lon = float(m.group(1)), float(m.group(2))
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        return "out_of_range"
+    return lat, lon
+
+
+def looks_like_address(text: str) -> bool:
+    folded = fold(text)
+    if len(folded) < 4 or len(folded) > 200:
+        return False
+    words = re.findall(r"[a-z0-9'-]+", folded)
+    has_number = any(w[0].isdigit() for w in words)
+    has_street = any(w.rstrip(".") in STREET_WORDS for w in words)
+    has_place = any(_has_phrase(folded, p) for p in PLACE_WORDS)
+    has_cross = bool(re.search(r"\b(and|&|at|y|con|esquina)\b", folded)) and has_street
+    return (has_street and (has_number or len(words) >= 2)) or has_cross or (has_place and len(words) >= 2)
+
+
+ADDRESS_IN_TEXT_RE = re.compile(
+    r"\b(\d{1,6}\s+(?:[NSEW]\.?\s+)?(?:[A-Za-z0-9'.-]+\s+){0,4}?(?:" + "|".join(
+        w for w in STREET_WORDS if w.isalpha()) + r")\b\.?)",
+    re.IGNORECASE,
+)
+
+
+def find_address_in_text(text: str) -> str | None:
+    """An unambiguous street address inside a longer message ("pothole at 1234 Sharon Amity Rd")."""
+    m = ADDRESS_IN_TEXT_RE.search(text or "")
+    return m.group(1).strip().rstrip(".") if m else None
+
+
+def validate_location(text: str) -> tuple[dict | None, str | None]:
+    """Returns ({"location", "lat"?, "long"?}, None) or (None, error_key)."""
+    coords = parse_coordinates(text)
+    if coords == "out_of_range":
+        return None, "coords_range"
+    if isinstance(coords, tuple):
+        lat, lon = coords
+        return {"location": f"{lat:.6f},{lon:.6f}"}, None
+    cleaned = strip_filler(text or "")
+    if not cleaned or is_skip(cleaned) or is_unknown(cleaned):
+        return None, "location_missing"
+    if not looks_like_address(cleaned):
+        return None, "location_implausible"
+    return {"location": cleaned[:200]}, None
+
+
+def location_fields(value: str) -> dict:
+    """Split the stored location slot into Open311 fields."""
+    coords = parse_coordinates(value)
+    if isinstance(coords, tuple):
+        return {"lat": coords[0], "long": coords[1]}
+    return {"address_string": value}
+
+
+# ---------------------------------------------------------------- contact
+
+def validate_phone(text: str) -> str | None:
+    digits = re.sub(r"[^\d+]", "", text or "")
+    if re.search(r"[A-Za-z]{3,}", strip_filler(text or "").replace("ext", "")):
+        return None
+    digits = digits.lstrip("+")
+    if len(digits) == 11 and digits.startswith("1"):
+        digits = digits[1:]
+    if len(digits) != 10 or digits[0] in "01" or digits[3] in "01":
+        return None
+    return f"{digits[0:3]}-{digits[3:6]}-{digits[6:]}"
+
+
+def validate_email(text: str) -> str | None:
+    candidate = strip_filler(text or "").strip().strip("<>").rstrip(".")
+    m = re.search(r"[^\s<>]+@[^\s<>]+", candidate)
+    if m:
+        candidate = m.group(0).rstrip(".,")
+    return candidate.lower() if EMAIL_RE.match(candidate) else None
+
+
+def validate_name(text: str) -> str | None:
+    name = re.sub(r"^(?:my name is|i am|i'm|im|this is|it'?s|me llamo|mi nombre es|soy)\s+", "",
+                  (text or "").strip(), flags=re.IGNORECASE).strip(" .!")
+    if not name or len(name) > 80 or re.search(r"\d|@|https?:", name):
+        return None
+    if not re.search(r"[A-Za-zÀ-ÿ]", name) or len(name.split()) > 5:
+        return None
+    return name
+
+
+def split_name(name: str) -> tuple[str, str | None]:
+    parts = name.split()
+    return (parts[0], " ".join(parts[1:]) or None) if parts else (name, None)
+
+
+# ---------------------------------------------------------------- attributes
+
+def validate_plate(text: str) -> str | None:
+    if is_unknown(text):
+        return "unknown"
+    cleaned = strip_filler(re.sub(r"^(?:plate|tag|license|placa)\s*(?:is|es|number|#|:)?\s*", "",
+                                  (text or "").strip(), flags=re.IGNORECASE))
+    cleaned = re.sub(r"\b(nc|north carolina|sc|south carolina)\b", "", cleaned, flags=re.IGNORECASE).strip()
+    compact = re.sub(r"[\s-]", "", cleaned).upper()
+    if re.fullmatch(r"[A-Z0-9]{2,8}", compact) and re.search(r"\d", compact) or re.fullmatch(r"[A-Z]{2,8}",
+                                                                                             compact):
+        return compact if len(compact) >= 2 and len(cleaned.split()) <= 3 else None
+    return None
+
+
+def validate_number(text: str) -> int | None:
+    folded = fold(text)
+    m = re.search(r"\d{1,4}", folded)
+    if m:
+        value = int(m.group(0))
+        if re.search(r"\b(weeks?|semanas?)\b", folded):
+            value *= 7
+        elif re.search(r"\b(months?|mes|meses)\b", folded):
+            value *= 30
+        return value if value <= 3650 else None
+    for phrase in sorted(_WORDS, key=len, reverse=True):
+        if _has_phrase(folded, phrase):
+            value = _WORDS[phrase]
+            if phrase in ("week", "semana", "month", "mes") or "week" in phrase or "semana" in phrase \
+                    or "mes" in phrase or "month" in phrase:
+                return value
+            if re.search(r"\b(weeks?|semanas?)\b", folded):
+                value *= 7
+            elif re.search(r"\b(months?|meses)\b", folded):
+                value *= 30
+            return value
+    if re.search(r"\b(today|yesterday|hoy|ayer)\b", folded):
+        return 1
+    return None
+
+
+def validate_pole_number(text: str) -> str | None:
+    if is_unknown(text) or is_skip(text):
+        return "skipped"
+    cleaned = strip_filler(re.sub(r"^(?:pole|poste)\s*(?:number|numero|número|#)?\s*(?:is|es)?[:#]?\s*", "",
+                                  (text or "").strip(), flags=re.IGNORECASE))
+    compact = cleaned.replace(" ", "").upper()
+    return compact if re.fullmatch(r"[A-Z0-9-]{1,15}", compact) and re.search(r"\d", compact) else None
+
+
+def validate_vehicle(text: str) -> str | None:
+    cleaned = (text or "").strip()
+    if len(cleaned) < 3 or is_skip(cleaned) or not re.search(r"[A-Za-z]{3,}", cleaned):
+        return None
+    return cleaned[:200]
+
+
+def match_values(attr: Attribute, text: str) -> list[str]:
+    """Codes of `attr.values` named in the text (by code, titles or synonyms), in order of appearance."""
+    folded = fold(text).replace("_", " ")
+    found: list[tuple[int, int, str]] = []
+    for value in attr.values:
+        best = None
+        for phrase in (value.code.replace("_", " "), value.en, value.es, *value.synonyms):
+            p = fold(phrase)
+            m = re.search(r"(?<![a-z0-9])" + re.escape(p) + r"(?![a-z0-9])", folded)
+            if m and (best is None or len(p) > best[1]):
+                best = (m.start(), len(p))
+        if best:
+            found.append((best[0], -best[1], value.code))
+    found.sort()
+    codes = [code for _, _, code in found]
+    # "not working" → out, but "no" alone is a yes/no answer; when both yes and no match prefer the longest
+    if attr.values and {v.code for v in attr.values} == {"yes", "no"} and len(codes) > 1:
+        if re.match(r"^\s*(no|nope|n)\b", folded):
+            return ["no"]
+        return [codes[0]]
+    return codes
+
+
+def validate_attribute(attr: Attribute, text) -> tuple[object | None, bool]:
+    """Returns (value, ok)."""
+    if isinstance(text, list):
+        text = " , ".join(str(t) for t in text)
+    text = str(text or "")
+    if attr.kind == "enum":
+        codes = match_values(attr, text)
+        if len(codes) >= 1:
+            return codes[0], True
+        return None, False
+    if attr.kind == "multi":
+        codes = match_values(attr, text)
+        return (codes, True) if codes else (None, False)
+    if attr.kind == "number":
+        value = validate_number(text)
+        return (value, value is not None)
+    validator = {"plate": validate_plate, "pole_number": validate_pole_number, "vehicle": validate_vehicle}.get(
+        attr.validator or "", None)
+    if validator is None:
+        cleaned = text.strip()
+        return (cleaned, True) if cleaned else (None, False)
+    value = validator(text)
+    return value, value is not None
+
+
+def validate_description(text: str) -> str | None:
+    cleaned = (text or "").strip()
+    if len(cleaned) < 3 or not re.search(r"[A-Za-zÀ-ÿ]{2,}", cleaned):
+        return None
+    return cleaned[:1000]
