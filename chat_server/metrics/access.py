@@ -1,0 +1,88 @@
+"""Who may see the supervisor dashboard and the training page: one check, used by every handler.
+
+Console logins belong to the agents module (accounts, roles, session cookie, CSRF token). This
+module only asks it "whose session is this?" — through the agents module's SessionStore and
+AccountStore — and enforces the role: `supervisor` for the dashboard and reports, `content`
+for the training page (admins may do both). Page requests without a session are sent to the
+console login; API requests get a JSON 401/403. State-changing API calls must echo the
+session's CSRF token in the `X-CSRF-Token` header.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any
+from urllib.parse import quote
+
+from aiohttp import web
+
+from chat_server.context import CTX
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+LOGIN_PATH = "/console/login"
+
+
+@dataclass
+class ConsoleUser:
+    username: str
+    name: str
+    roles: list[str]
+    csrf: str
+
+    def public(self) -> dict[str, Any]:
+        return {"username": self.username, "name": self.name, "roles": self.roles, "csrf": self.csrf}
+
+
+USER: web.RequestKey[ConsoleUser] = web.RequestKey("chat311_console_user", ConsoleUser)
+
+
+def error(status: int, code: str, message: str) -> web.Response:
+    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+
+
+async def current_user(request: web.Request) -> tuple[ConsoleUser | None, Any]:
+    """(user, account) for the request's console session cookie, or (None, None)."""
+    from chat_server.agents.accounts import AccountStore
+    from chat_server.agents.auth import SESSION_COOKIE, SessionStore
+
+    ctx = request.app[CTX]
+    prefix = ctx.config.redis.key_prefix
+    sessions = SessionStore(ctx.redis, prefix, ctx.config.routing.session_ttl_s)
+    session = await sessions.get(request.cookies.get(SESSION_COOKIE))
+    if session is None:
+        return None, None
+    account = await AccountStore(ctx.redis, prefix).get(session.username)
+    if account is None or account.disabled:
+        return None, None
+    return ConsoleUser(account.username, account.name, list(account.roles), session.csrf), account
+
+
+def require_role(role: str, api: bool = True) -> Callable[[Handler], Handler]:
+    """Decorator: the handler runs only for a logged-in console user with `role` (or admin)."""
+
+    def wrap(handler: Handler) -> Handler:
+        @wraps(handler)
+        async def checked(request: web.Request) -> web.StreamResponse:
+            user, account = await current_user(request)
+            if user is None:
+                if api:
+                    return error(401, "login_required", "log in to the console first")
+                raise web.HTTPFound(f"{LOGIN_PATH}?next={quote(request.path_qs, safe='')}")
+            if not account.has_role(role):
+                if api:
+                    return error(403, "forbidden", f"this needs the {role} role")
+                return web.Response(status=403, text=f"Forbidden: this page needs the {role} role.",
+                                    content_type="text/plain")
+            if request.method not in ("GET", "HEAD", "OPTIONS"):
+                from chat_server.agents.auth import tokens_equal
+
+                if not tokens_equal(request.headers.get("X-CSRF-Token"), user.csrf):
+                    return error(403, "csrf", "missing or wrong X-CSRF-Token header")
+            request[USER] = user
+            return await handler(request)
+
+        return checked
+
+    return wrap

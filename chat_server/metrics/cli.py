@@ -1,0 +1,103 @@
+"""`chat311 metrics` (today's figures / live state) and `chat311 report` (any report, CSV for a range).
+
+Both read the event log in the configured Redis (REDIS_URL, or the embedded server of a running
+`chat311 run`), exactly like the dashboard does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from datetime import date, timedelta
+
+from chat_server.cli import _load, command
+from chat_server.metrics.reports import REPORTS, dashboard, report, to_csv
+
+
+def _reader(config, redis):  # type: ignore[no-untyped-def]
+    from chat_server.metrics.reader import MetricsReader
+
+    cfg = config.metrics
+    return MetricsReader(redis, f"{config.redis.key_prefix}events", cfg.timezone or config.hours.timezone, cfg.days,
+                         cfg.service_level_s, cfg.csat_satisfied_min, config.training.low_confidence, 0)
+
+
+async def _with_redis(config, fn):  # type: ignore[no-untyped-def]
+    from redis.asyncio import Redis
+
+    from chat_server.runner import redis_url_for
+
+    redis = Redis.from_url(redis_url_for(config))
+    try:
+        return await fn(redis)
+    finally:
+        await redis.aclose()
+
+
+def _date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date like 2025-01-31") from exc
+
+
+def _configure_metrics(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print the full dashboard document as JSON")
+
+
+@command("metrics", "print today's service-level figures and the live queue (from the event log)")(
+    _configure_metrics)
+def _metrics(args: argparse.Namespace) -> int:
+    config = _load(args)
+
+    async def run(redis):  # type: ignore[no-untyped-def]
+        reader = _reader(config, redis)
+        agg = await reader.refresh(force=True)
+        now = time.time()
+        return dashboard(agg, reader.today(now), now, config.metrics.days, await reader.agents(),
+                         config.metrics.service_level_target)
+
+    doc = asyncio.run(_with_redis(config, run))
+    if args.json:
+        print(json.dumps(doc, indent=2))
+        return 0
+    print(f"date: {doc['date']}")
+    for key, value in {**doc["live"], **doc["today"]}.items():
+        print(f"  {key}: {value}")
+    return 0
+
+
+def _configure_report(p: argparse.ArgumentParser) -> None:
+    p.add_argument("name", choices=REPORTS, help="which report")
+    p.add_argument("--start", type=_date, help="first local date (default: 7 days ago for daily, else today)")
+    p.add_argument("--end", type=_date, help="last local date (default: today)")
+    p.add_argument("--format", choices=("csv", "json"), default="csv")
+    p.add_argument("-o", "--output", help="write to this file instead of stdout")
+
+
+@command("report", "export a report (daily, hourly, intents, fallbacks, volumes, agents) as CSV or JSON")(
+    _configure_report)
+def _report(args: argparse.Namespace) -> int:
+    config = _load(args)
+
+    async def run(redis):  # type: ignore[no-untyped-def]
+        reader = _reader(config, redis)
+        end = args.end or reader.today()
+        start = args.start or (end - timedelta(days=6 if args.name == "daily" else 0))
+        if start > end:
+            raise SystemExit("chat311: --start must not be after --end")
+        agg = await reader.for_range(start, end)
+        return report(agg, args.name, start, end, config.metrics.top_n)
+
+    rows = asyncio.run(_with_redis(config, run))
+    text = to_csv(rows) if args.format == "csv" else json.dumps(rows, indent=2) + "\n"
+    if args.output:
+        with open(args.output, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        print(f"chat311: wrote {len(rows)} rows to {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0

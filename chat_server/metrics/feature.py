@@ -1,0 +1,262 @@
+"""Supervisor dashboard, reports, CSV export and `/metrics` (feature module; see docs/supervision.md).
+
+Routes:
+- GET  /console/supervisor                     the dashboard page (role supervisor)
+- GET  /console/supervisor/api/me              who is logged in + CSRF token
+- GET  /console/supervisor/api/dashboard       live + today + hourly + 30-day figures (polled)
+- GET  /console/supervisor/api/report?name=&start=&end=      JSON rows of one report
+- GET  /console/supervisor/api/export.csv?name=&start=&end=  the same as CSV
+- GET/POST /console/supervisor/api/override    emergency staffing override (agents' hours store)
+- GET  /metrics                                Prometheus text format
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+
+from chat_server.context import CTX, AppContext
+from chat_server.metrics.access import USER, error, require_role
+from chat_server.metrics.prom import EventLogCollector
+from chat_server.metrics.reader import MetricsReader
+from chat_server.metrics.reports import REPORTS, dashboard, report, to_csv
+
+log = logging.getLogger("chat311.metrics")
+STATIC = Path(__file__).resolve().parent.parent / "static" / "supervisor"
+READER: web.AppKey[MetricsReader] = web.AppKey("chat311_metrics_reader", MetricsReader)
+WARM: web.AppKey[Any] = web.AppKey("chat311_metrics_warm", object)
+MAX_RANGE_DAYS = 3660
+
+
+def timezone_of(ctx: AppContext) -> str:
+    return ctx.config.metrics.timezone or ctx.config.hours.timezone
+
+
+def make_reader(ctx: AppContext) -> MetricsReader:
+    cfg = ctx.config.metrics
+    reader = MetricsReader(
+        ctx.redis, ctx.bus.stream, timezone_of(ctx), cfg.days, cfg.service_level_s, cfg.csat_satisfied_min,
+        ctx.config.training.low_confidence, min_interval_s=0.0,
+    )
+    reader.agent_counts = _agent_counter(ctx)
+    return reader
+
+
+def _routing_store(ctx: AppContext) -> Any:
+    """The agents module's Redis state (queue, presence, hours override), or None if not installed."""
+    try:
+        from chat_server.agents.queue import RoutingStore
+    except ImportError:
+        return None
+    return RoutingStore(ctx.redis, ctx.config.redis.key_prefix)
+
+
+def _agent_counter(ctx: AppContext) -> Any:
+    store = _routing_store(ctx)
+    if store is None:
+        return None
+
+    async def counts() -> dict[str, int]:
+        now = time.time()
+        out = {"online": 0, "busy": 0, "away": 0, "offline": 0}
+        for agent in await store.agents(now - 3 * ctx.config.routing.heartbeat_s):
+            if not agent.connected or agent.status == "offline":
+                out["offline"] += 1
+            elif agent.status == "away":
+                out["away"] += 1
+            else:
+                out["online"] += 1
+                if agent.load > 0:
+                    out["busy"] += 1
+        return out
+
+    return counts
+
+
+async def live_queue(ctx: AppContext, reader: MetricsReader, now: float) -> dict[str, Any]:
+    """Queue length / longest wait: the routing queue itself when present, else the event log."""
+    store = _routing_store(ctx)
+    if store is not None:
+        try:
+            rows = await ctx.redis.zrange(f"{store.p}queue", 0, -1, withscores=True)
+            waits = [now - float(score) for _, score in rows]
+            return {"queue_length": len(waits), "longest_wait_s": round(max(waits), 1) if waits else 0.0}
+        except Exception:
+            log.exception("reading the routing queue failed")
+    return reader.agg.live(now)
+
+
+def _parse_range(request: web.Request, today: date, default_days: int = 1) -> tuple[date, date]:
+    try:
+        end = date.fromisoformat(request.query["end"]) if request.query.get("end") else today
+        start = (date.fromisoformat(request.query["start"]) if request.query.get("start")
+                 else end - timedelta(days=default_days - 1))
+    except ValueError as exc:
+        raise web.HTTPBadRequest(
+            text='{"error": {"code": "bad_date", "message": "start/end must be dates like 2025-01-31"}}',
+            content_type="application/json") from exc
+    if start > end or (end - start).days > MAX_RANGE_DAYS:
+        raise web.HTTPBadRequest(
+            text='{"error": {"code": "bad_range", "message": "start must not be after end (at most 10 years)"}}',
+            content_type="application/json")
+    return start, end
+
+
+@require_role("supervisor", api=False)
+async def page(request: web.Request) -> web.StreamResponse:
+    return web.FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+
+@require_role("supervisor")
+async def me(request: web.Request) -> web.Response:
+    return web.json_response(request[USER].public())
+
+
+async def dashboard_payload(ctx: AppContext, reader: MetricsReader) -> dict[str, Any]:
+    agg = await reader.refresh()
+    now = time.time()
+    agents = await reader.agents()
+    data = dashboard(agg, reader.today(now), now, ctx.config.metrics.days, agents,
+                     ctx.config.metrics.service_level_target)
+    data["live"].update(await live_queue(ctx, reader, now))
+    override = await _get_override(ctx)
+    data["override"] = override
+    return data
+
+
+@require_role("supervisor")
+async def dashboard_api(request: web.Request) -> web.Response:
+    ctx = request.app[CTX]
+    return web.json_response(await dashboard_payload(ctx, request.app[READER]))
+
+
+async def _report_rows(request: web.Request) -> tuple[str, date, date, list[dict[str, Any]]]:
+    reader = request.app[READER]
+    name = request.query.get("name") or request.query.get("report") or "daily"
+    if name not in REPORTS:
+        raise web.HTTPBadRequest(
+            text=f'{{"error": {{"code": "bad_report", "message": "report must be one of {", ".join(REPORTS)}"}}}}',
+            content_type="application/json")
+    start, end = _parse_range(request, reader.today(), default_days=7 if name == "daily" else 1)
+    agg = await reader.for_range(start, end)
+    return name, start, end, report(agg, name, start, end, request.app[CTX].config.metrics.top_n)
+
+
+@require_role("supervisor")
+async def report_api(request: web.Request) -> web.Response:
+    name, start, end, rows = await _report_rows(request)
+    return web.json_response({"report": name, "start": start.isoformat(), "end": end.isoformat(), "rows": rows})
+
+
+@require_role("supervisor")
+async def export_csv(request: web.Request) -> web.Response:
+    name, start, end, rows = await _report_rows(request)
+    filename = f"chat311-{name}-{start.isoformat()}-{end.isoformat()}.csv"
+    return web.Response(text=to_csv(rows), content_type="text/csv", charset="utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+async def _get_override(ctx: AppContext) -> dict[str, Any] | None:
+    store = _routing_store(ctx)
+    if store is None:
+        return None
+    try:
+        current = await store.hours_override()
+    except Exception:
+        log.exception("reading the hours override failed")
+        return None
+    if current is None:
+        return {"mode": None}
+    return {"mode": current.mode, "until": current.until.timestamp(), "reason": current.reason, "by": current.by}
+
+
+@require_role("supervisor")
+async def override_get(request: web.Request) -> web.Response:
+    ctx = request.app[CTX]
+    state = await _get_override(ctx)
+    if state is None:
+        return error(501, "not_available", "staffed hours are not managed by this installation")
+    return web.json_response(state)
+
+
+@require_role("supervisor")
+async def override_post(request: web.Request) -> web.Response:
+    """Body {mode: "open"|"closed"|null, hours?: 1..72, reason?}: force the line open/closed or clear it."""
+    ctx = request.app[CTX]
+    store = _routing_store(ctx)
+    if store is None:
+        return error(501, "not_available", "staffed hours are not managed by this installation")
+    try:
+        body = await request.json()
+    except ValueError:
+        return error(400, "bad_json", "body must be JSON")
+    mode = body.get("mode") if isinstance(body, dict) else "?"
+    if mode not in ("open", "closed", None):
+        return error(400, "bad_mode", "mode must be open, closed or null")
+    hours = body.get("hours", 4)
+    if not isinstance(hours, int | float) or not 0 < hours <= 72:
+        return error(400, "bad_hours", "hours must be a number between 0 and 72")
+    reason = str(body.get("reason") or "")[:200]
+    user = request[USER]
+    now = time.time()
+    await store.set_hours_override(mode, now + hours * 3600 if mode else 0, reason=reason, by=user.username,
+                                   now=now)
+    try:
+        from chat_server.agents.auth import AuditLog
+
+        await AuditLog(ctx.redis, ctx.config.redis.key_prefix).record(
+            user.username, "hours_override", mode=mode, hours=hours, reason=reason)
+    except ImportError:
+        pass
+    log.info("hours override", extra={"by": user.username, "mode": mode, "hours": hours})
+    return web.json_response(await _get_override(ctx) or {"mode": None})
+
+
+def setup(app: web.Application, ctx: AppContext) -> None:
+    reader = make_reader(ctx)
+    app[READER] = reader
+    ctx.services["metrics"] = reader
+    collector = EventLogCollector(reader, ctx.config.metrics.service_level_target)
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(collector)
+
+    async def metrics_endpoint(request: web.Request) -> web.Response:
+        await reader.refresh()
+        collector.agents = await reader.agents()
+        body = generate_latest(registry)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    if not ctx.config.metrics.public_prometheus:
+        metrics_endpoint = require_role("supervisor")(metrics_endpoint)
+
+    app.router.add_get("/console/supervisor", page)
+    app.router.add_get("/console/supervisor/api/me", me)
+    app.router.add_get("/console/supervisor/api/dashboard", dashboard_api)
+    app.router.add_get("/console/supervisor/api/report", report_api)
+    app.router.add_get("/console/supervisor/api/export.csv", export_csv)
+    app.router.add_get("/console/supervisor/api/override", override_get)
+    app.router.add_post("/console/supervisor/api/override", override_post)
+    app.router.add_get("/metrics", metrics_endpoint)
+    app.router.add_static("/static/supervisor/", STATIC, show_index=False, append_version=False)
+
+    async def warm(app: web.Application) -> None:
+        # The first read of the window happens in the background, not in a supervisor's request.
+        import asyncio
+
+        async def run() -> None:
+            try:
+                await reader.refresh(force=True)
+            except Exception:
+                log.exception("initial metrics read failed")
+
+        app[WARM] = asyncio.create_task(run())
+
+    app.on_startup.append(warm)
+

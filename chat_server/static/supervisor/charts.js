@@ -1,0 +1,103 @@
+// Tiny inline-SVG charts for the supervisor dashboard (no library; text via textContent only).
+"use strict";
+(function () {
+  const NS = "http://www.w3.org/2000/svg";
+  function el(name, attrs, parent) {
+    const node = document.createElementNS(NS, name);
+    for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, String(v));
+    if (parent) parent.appendChild(node);
+    return node;
+  }
+  function frame(width, height) {
+    const svg = el("svg", { viewBox: `0 0 ${width} ${height}`, role: "img" });
+    return svg;
+  }
+  function niceMax(v) {
+    if (v <= 5) return 5;
+    const p = Math.pow(10, Math.floor(Math.log10(v)));
+    for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= v) return m * p;
+    return v;
+  }
+  // series: [{key, color, label}]; rows: [{label, <key>: number}] → stacked bars.
+  function bars(container, rows, series, opts) {
+    opts = opts || {};
+    const W = 520, H = 200, L = 34, B = 22, T = 8, R = 6;
+    const svg = frame(W, H);
+    const total = rows.map(r => series.reduce((s, x) => s + (Number(r[x.key]) || 0), 0));
+    const max = niceMax(Math.max(1, ...total));
+    const plotW = W - L - R, plotH = H - T - B;
+    const bw = plotW / Math.max(rows.length, 1);
+    for (let i = 0; i <= 4; i++) {
+      const y = T + plotH - (plotH * i) / 4;
+      el("line", { x1: L, x2: W - R, y1: y, y2: y, stroke: "#e3e8ee" }, svg);
+      const t = el("text", { x: L - 4, y: y + 3, "text-anchor": "end", class: "axis" }, svg);
+      t.textContent = String(Math.round((max * i) / 4));
+    }
+    rows.forEach((r, i) => {
+      let y = T + plotH;
+      for (const s of series) {
+        const v = Number(r[s.key]) || 0;
+        const h = (plotH * v) / max;
+        y -= h;
+        const rect = el("rect", { x: L + i * bw + 1, y, width: Math.max(bw - 2, 1), height: h, fill: s.color }, svg);
+        const tip = el("title", {}, rect);
+        tip.textContent = `${r.label}: ${s.label} ${v}`;
+      }
+      const every = opts.labelEvery || 1;
+      if (i % every === 0) {
+        const t = el("text", { x: L + i * bw + bw / 2, y: H - 6, "text-anchor": "middle", class: "axis" }, svg);
+        t.textContent = r.short || r.label;
+      }
+    });
+    legend(svg, series, L);
+    container.replaceChildren(svg);
+    svg.setAttribute("aria-label", opts.title || "bar chart");
+  }
+  function legend(svg, series, x0) {
+    let x = x0 + 4;
+    for (const s of series) {
+      el("rect", { x, y: 2, width: 9, height: 9, fill: s.color }, svg);
+      const t = el("text", { x: x + 12, y: 10, class: "axis" }, svg);
+      t.textContent = s.label;
+      x += 14 + s.label.length * 6;
+    }
+  }
+  // values are 0..1 shares or null; target draws a dashed line.
+  function line(container, rows, key, target, opts) {
+    opts = opts || {};
+    const W = 520, H = 200, L = 34, B = 22, T = 8, R = 6;
+    const svg = frame(W, H);
+    const plotW = W - L - R, plotH = H - T - B;
+    const step = plotW / Math.max(rows.length - 1, 1);
+    const yOf = v => T + plotH - plotH * v;
+    for (let i = 0; i <= 4; i++) {
+      const y = yOf(i / 4);
+      el("line", { x1: L, x2: W - R, y1: y, y2: y, stroke: "#e3e8ee" }, svg);
+      const t = el("text", { x: L - 4, y: y + 3, "text-anchor": "end", class: "axis" }, svg);
+      t.textContent = `${i * 25}%`;
+    }
+    if (target != null) {
+      el("line", { x1: L, x2: W - R, y1: yOf(target), y2: yOf(target), stroke: "#b42318", "stroke-dasharray": "4 3" }, svg);
+    }
+    let d = "";
+    rows.forEach((r, i) => {
+      const v = r[key];
+      if (v == null) return;
+      const x = L + i * step, y = yOf(v);
+      d += (d ? " L" : "M") + `${x.toFixed(1)} ${y.toFixed(1)}`;
+      const dot = el("circle", { cx: x, cy: y, r: 2.5, fill: "#0b5cad" }, svg);
+      const tip = el("title", {}, dot);
+      tip.textContent = `${r.label}: ${Math.round(v * 100)}%`;
+    });
+    if (d) el("path", { d, fill: "none", stroke: "#0b5cad", "stroke-width": 1.5 }, svg);
+    rows.forEach((r, i) => {
+      if (i % (opts.labelEvery || 1) === 0) {
+        const t = el("text", { x: L + i * step, y: H - 6, "text-anchor": "middle", class: "axis" }, svg);
+        t.textContent = r.short || r.label;
+      }
+    });
+    svg.setAttribute("aria-label", opts.title || "line chart");
+    container.replaceChildren(svg);
+  }
+  window.C311Charts = { bars, line };
+})();

@@ -1,0 +1,147 @@
+"""Supervisor API, CSV export, roles and `/metrics` against the real app (in-process) and real Redis.
+
+The bot is not needed here: the event log is scripted (tests/test_metrics.py) into a key prefix of
+its own, and the app reads it exactly as in production.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from prometheus_client.parser import text_string_to_metric_families
+
+from chat_server.app import create_app
+from chat_server.config import load_config
+from tests.test_metrics import TZ, _xadd_all, scripted_day
+
+
+async def console_login(redis: Any, prefix: str, username: str, roles: list[str]) -> tuple[str, str]:
+    """Create an account and a console session the way the agents module does; returns (cookie, csrf)."""
+    from chat_server.agents.accounts import Account, AccountStore
+    from chat_server.agents.auth import SessionStore
+
+    store = AccountStore(redis, prefix)
+    if await store.get(username) is None:
+        await store.create(Account(username, username.title(), roles=roles), "correct horse battery")
+    token, session = await SessionStore(redis, prefix, 3600).create(username)
+    return token, session.csrf
+
+
+class App:
+    def __init__(self, url: str, prefix: str, redis: Any) -> None:
+        self.url = url
+        self.prefix = prefix
+        self.redis = redis
+
+    async def session(self, username: str, roles: list[str]) -> tuple[aiohttp.ClientSession, str]:
+        from chat_server.agents.auth import SESSION_COOKIE
+
+        token, csrf = await console_login(self.redis, self.prefix, username, roles)
+        http = aiohttp.ClientSession(cookies={SESSION_COOKIE: token})
+        return http, csrf
+
+
+@pytest.fixture
+async def app_server(redis_server: Any, redis_client: Any) -> AsyncIterator[App]:
+    prefix = f"t8s:{uuid.uuid4().hex[:8]}:"
+    config = load_config(environ={}, overrides={
+        "redis": {"url": redis_server.url, "key_prefix": prefix},
+        "rasa": {"manage": False, "url": "http://127.0.0.1:9", "actions_url": ""},
+        "logging": {"json": True, "level": "WARNING"},
+    })
+    app = create_app(config, redis_server.url)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    yield App(f"http://127.0.0.1:{port}", prefix, redis_client)
+    await runner.cleanup()
+
+
+async def test_dashboard_report_csv_and_prometheus_agree(app_server: App) -> None:
+    today = datetime.now(TZ).date()
+    await _xadd_all(app_server.redis, f"{app_server.prefix}events", scripted_day(today))
+    http, _ = await app_server.session("sue", ["supervisor"])
+    async with http:
+        async with http.get(f"{app_server.url}/console/supervisor/api/dashboard") as r:
+            assert r.status == 200
+            doc = await r.json()
+        t = doc["today"]
+        assert (t["chats"], t["service_level"], t["asa_s"], t["abandonment_rate"], t["aht_s"]) == (
+            20, 0.7, 28.0, 0.1, 360.0)
+        assert (t["containment_rate"], t["escalation_rate"], t["csat_avg"], t["tickets"]) == (0.5, 0.55, 3.8, 4)
+        assert doc["target"] == {"service_level": 0.7, "service_level_s": 30.0}
+        assert sum(h["chats"] for h in doc["hourly"]) == 20 and doc["daily"][-1]["chats"] == 20
+
+        async with http.get(f"{app_server.url}/console/supervisor/api/report",
+                            params={"name": "fallbacks"}) as r:
+            rows = (await r.json())["rows"]
+        assert rows[0] == {"text": "can i rent a goat", "count": 2}
+
+        async with http.get(f"{app_server.url}/console/supervisor/api/export.csv",
+                            params={"name": "daily", "start": today.isoformat(), "end": today.isoformat()}) as r:
+            assert r.status == 200 and r.headers["Content-Type"].startswith("text/csv")
+            assert "attachment" in r.headers["Content-Disposition"]
+            lines = (await r.text()).strip().split("\r\n")
+        assert len(lines) == 2 and lines[1].startswith(f"{today.isoformat()},20,10,0.5,11,0.55,10,9,7,0.7,")
+
+        async with http.get(f"{app_server.url}/console/supervisor/api/report",
+                            params={"name": "daily", "start": "2025-13-01"}) as r:
+            assert r.status == 400 and (await r.json())["error"]["code"] == "bad_date"
+
+    async with aiohttp.ClientSession() as anon, anon.get(f"{app_server.url}/metrics") as r:
+        assert r.status == 200
+        families = {f.name: f for f in text_string_to_metric_families(await r.text())}
+    value = {s.name: s.value for s in families["chat311_conversations"].samples}
+    assert value["chat311_conversations_total"] == 20
+    assert {s.labels["figure"]: s.value for s in families["chat311_today"].samples}["service_level"] == 0.7
+    waits = {s.labels.get("le"): s.value for s in families["chat311_answer_wait_seconds"].samples
+             if s.name.endswith("_bucket")}
+    assert waits["30.0"] == 7 and waits["+Inf"] == 9
+    assert families["chat311_queue_length"].samples[0].value == 0
+
+
+async def test_roles_csrf_and_login_redirect(app_server: App) -> None:
+    base = app_server.url
+    async with aiohttp.ClientSession() as anon:
+        async with anon.get(f"{base}/console/supervisor/api/dashboard") as r:
+            assert r.status == 401 and (await r.json())["error"]["code"] == "login_required"
+        async with anon.get(f"{base}/console/supervisor", allow_redirects=False) as r:
+            assert r.status == 302 and r.headers["Location"].startswith("/console/login?next=")
+    agent, _ = await app_server.session("andy", ["agent"])
+    async with agent, agent.get(f"{base}/console/supervisor/api/dashboard") as r:
+        assert r.status == 403
+    sup, csrf = await app_server.session("sam", ["supervisor"])
+    async with sup:
+        async with sup.get(f"{base}/console/supervisor") as r:
+            assert r.status == 200
+            html = await r.text()
+            assert "<script src=\"/static/supervisor/supervisor.js\"" in html and "<script>" not in html
+            assert "script-src 'self'" in r.headers["Content-Security-Policy"]
+        async with sup.get(f"{base}/static/supervisor/charts.js") as r:
+            assert r.status == 200
+        async with sup.get(f"{base}/console/supervisor/api/me") as r:
+            assert (await r.json())["username"] == "sam"
+        async with sup.post(f"{base}/console/supervisor/api/override", json={"mode": "open", "hours": 2}) as r:
+            assert r.status == 403 and (await r.json())["error"]["code"] == "csrf"
+        headers = {"X-CSRF-Token": csrf}
+        async with sup.post(f"{base}/console/supervisor/api/override", json={"mode": "sideways"},
+                            headers=headers) as r:
+            assert r.status == 400
+        async with sup.post(f"{base}/console/supervisor/api/override", json={"mode": "open", "hours": 2},
+                            headers=headers) as r:
+            assert r.status == 200, await r.text()
+            state = await r.json()
+            assert state["mode"] == "open" and state["by"] == "sam"
+        async with sup.get(f"{base}/console/supervisor/api/dashboard") as r:
+            assert (await r.json())["override"]["mode"] == "open"
+        async with sup.post(f"{base}/console/supervisor/api/override", json={"mode": None},
+                            headers=headers) as r:
+            assert (await r.json())["mode"] is None
