@@ -140,10 +140,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Here is the transcript of your conversation with City 311 you asked for.",
         "es": "Aquí tiene la transcripción de su conversación con el 311 que solicitó.",
     },
-    "transcript_sent": {
-        "en": "We've e-mailed you a transcript of this conversation.",
-        "es": "Le enviamos por correo electrónico una transcripción de esta conversación.",
-    },
     "sender_resident": {"en": "You", "es": "Usted"},
     "sender_bot": {"en": "311 assistant", "es": "Asistente 311"},
     "sender_agent": {"en": "311 agent", "es": "Agente 311"},

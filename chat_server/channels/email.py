@@ -1,0 +1,346 @@
+"""E-mail: an SMTP listener for residents' mail, SMTP (aiosmtplib) for replies, threaded.
+
+Inbound: an aiosmtpd server (normally behind the city's MTA, which does SPF/DKIM/DMARC and
+spam filtering) accepts mail for `email_address`. The sender's address maps to a resident
+session; the reply text is cut from the quoted history (`strip_quoted`) and goes through the
+conversation core like any chat message. Auto-replies and bounces are dropped (RFC 3834), so
+two robots never talk to each other forever.
+
+Outbound: the bot's replies to one e-mail are sent as one e-mail; agent messages go out as
+they are written. Every outgoing mail carries threading headers so the resident's client
+keeps one thread and their reply lands in the same conversation:
+- Message-ID `<conv-<conversation id>.<random>@<our domain>>`,
+- In-Reply-To: the resident's latest Message-ID (else the conversation reference),
+- References: the conversation reference `<conv-<id>@<our domain>>` + the resident's ids,
+- Subject: "Re: <their subject>".
+An incoming reply naming one of our ids (In-Reply-To / References) continues that
+conversation if it belongs to the sender.
+
+A resident who writes just "transcript" (or "transcripción") gets the whole conversation
+mailed back; the API channel offers the same as `POST .../transcript`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import email.policy
+import json
+import logging
+import re
+import secrets
+import zoneinfo
+from email.message import EmailMessage
+from email.parser import BytesParser
+from email.utils import formataddr, formatdate, parseaddr
+from typing import Any
+
+import aiosmtplib
+from aiohttp import web
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from chat_server.channels.common import ChannelBase
+from chat_server.channels.outbox import GiveUp, Outbox, Retry, RetryPolicy
+from chat_server.channels.textforms import html_to_text, render_options, strip_quoted
+from chat_server.config import Config
+from chat_server.conversations.limits import Limit, RateLimiter
+from chat_server.conversations.resident_ns import clean_text
+from chat_server.conversations.service import ConversationService, DuplicateInFlight, Incoming
+from chat_server.conversations.store import CLOSED, Conversation, Message
+from chat_server.redaction import redact
+from chat_server.texts import text
+
+log = logging.getLogger("chat311.channels.email")
+
+TRANSCRIPT_WORDS = {"transcript", "transcripcion", "transcripción"}
+_CONV_REF = re.compile(r"<conv-([0-9a-f]{32})[.@]")
+_ADDRESS = re.compile(r"^[^@\s<>\"',;]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$")
+_ROBOT_LOCALPARTS = ("mailer-daemon", "postmaster", "no-reply", "noreply", "do-not-reply", "donotreply")
+
+
+class EmailChannel(ChannelBase):
+    name = "email"
+    supports_buttons = False
+
+    def __init__(self, config: Config, redis: Any, service: ConversationService, limiter: RateLimiter) -> None:
+        super().__init__(redis, config.redis.key_prefix, service.store, service.bus)
+        self.config = config
+        self.cfg = config.channels
+        self.service = service
+        self.limiter = limiter
+        self.address = self.cfg.email_address.lower()
+        self.domain = self.address.rsplit("@", 1)[1]
+        self.limit = Limit("email_from", config.limits.session_messages, config.limits.session_window_s)
+        policy = RetryPolicy(self.cfg.outbox_max_attempts, self.cfg.outbox_retry_base_s, self.cfg.outbox_retry_max_s)
+        self.outbox = Outbox(redis, f"{self.p}outbox:email", self._send, policy, self.cfg.outbox_claim_idle_s,
+                             on_failure=self._send_failed)
+        self.tz = zoneinfo.ZoneInfo(config.hours.timezone)
+        self._server: asyncio.AbstractServer | None = None
+        self._turns: dict[str, list[str]] = {}  # conversation id -> texts collected during an inbound turn
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # lifecycle -------------------------------------------------------------------------------
+    def setup(self, app: web.Application) -> None:
+        app.on_startup.append(self._start)
+        app.on_cleanup.append(self._stop)
+
+    async def _start(self, app: web.Application) -> None:
+        await self.outbox.start()
+        if self.cfg.smtp_listen:
+            loop = asyncio.get_running_loop()
+            handler = _InboundHandler(self)
+            self._server = await loop.create_server(
+                lambda: SMTP(handler, data_size_limit=self.cfg.email_max_bytes, enable_SMTPUTF8=True,
+                             hostname=self.domain, ident="chat311"),
+                host=self.cfg.smtp_listen_host, port=self.cfg.smtp_listen_port, reuse_port=True,
+            )
+            log.info("smtp listener started", extra={"host": self.cfg.smtp_listen_host,
+                                                     "port": self.cfg.smtp_listen_port})
+
+    async def _stop(self, app: web.Application) -> None:
+        if self._server is not None:
+            self._server.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 5)
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=10)
+        await self.outbox.stop()
+
+    def conv_ref(self, conversation_id: str) -> str:
+        return f"<conv-{conversation_id}@{self.domain}>"
+
+    # inbound ---------------------------------------------------------------------------------
+    def accepts_recipient(self, address: str) -> bool:
+        return address.lower() == self.address
+
+    async def receive(self, raw: bytes, envelope_from: str) -> str:
+        """Handle one accepted e-mail; returns the SMTP reply (250 unless we refuse it)."""
+        msg = BytesParser(policy=email.policy.default).parsebytes(raw)
+        sender = parseaddr(str(msg.get("From", "")))[1].lower() or envelope_from.lower()
+        if not _ADDRESS.match(sender):
+            return "550 5.1.7 sender address is not valid"
+        if self._is_robot(msg, sender):
+            log.info("dropped automatic e-mail", extra={"sender": redact(sender)})
+            return "250 OK (automatic message ignored)"
+        message_id = str(msg.get("Message-ID", "")).strip()[:300]
+        if message_id and not await self.redis.set(f"{self.p}email:in:{message_id}", "1", nx=True, ex=7 * 86400):
+            return "250 OK (duplicate)"
+        body = self._body_text(msg)
+        subject = clean_text(str(msg.get("Subject", "")))[:200]
+        if not body and subject and not re.match(r"^(re|aw|rv|fwd?)\s*:", subject, re.IGNORECASE):
+            body = subject
+        body = body[: self.config.limits.max_message_chars]
+        if not body:
+            return "250 OK (empty message ignored)"
+        if not await self.limiter.hit(self.limit, f"email|{sender}"):
+            return "451 4.7.1 too many messages; try again later"
+        session = await self.session_for(sender)
+        referenced = self._referenced_conversation(msg)
+        task = asyncio.create_task(self._turn(session, sender, body, subject, message_id, referenced))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return "250 OK"
+
+    def _is_robot(self, msg: EmailMessage, sender: str) -> bool:
+        auto = str(msg.get("Auto-Submitted", "no")).strip().lower()
+        precedence = str(msg.get("Precedence", "")).strip().lower()
+        local = sender.split("@", 1)[0]
+        return (auto not in ("", "no") or precedence in ("bulk", "junk", "list", "auto_reply")
+                or local in _ROBOT_LOCALPARTS or sender == self.address
+                or bool(msg.get("X-Autoreply")) or bool(msg.get("X-Autorespond"))
+                or str(msg.get_content_type()) == "multipart/report")
+
+    @staticmethod
+    def _body_text(msg: EmailMessage) -> str:
+        part = msg.get_body(preferencelist=("plain", "html"))
+        if part is None:
+            return ""
+        try:
+            content = part.get_content()
+        except (LookupError, UnicodeDecodeError, AssertionError):
+            payload = part.get_payload(decode=True) or b""
+            content = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else str(payload)
+        if part.get_content_type() == "text/html":
+            content = html_to_text(str(content))
+        return clean_text(strip_quoted(str(content)))
+
+    @staticmethod
+    def _referenced_conversation(msg: EmailMessage) -> str | None:
+        refs = f"{msg.get('In-Reply-To', '')} {msg.get('References', '')}"
+        found = _CONV_REF.findall(refs)
+        return found[-1] if found else None
+
+    async def _turn(self, session: str, sender: str, body: str, subject: str, message_id: str,
+                    referenced: str | None) -> None:
+        try:
+            conv = await self.store.current_conversation(session)
+            if referenced and conv is not None and referenced != conv.id:
+                # A reply to an older thread: fine, it still continues the session's conversation;
+                # only a closed conversation starts anew (handle_resident_message does that).
+                log.info("reply to an earlier conversation", extra={"conv": referenced})
+            if body.strip().lower().rstrip(".!") in TRANSCRIPT_WORDS and conv is not None:
+                await self._remember_thread(conv, subject, message_id)
+                await self.send_transcript(conv, sender)
+                return
+            body = await self.map_option(session, body)
+            is_new = conv is None or conv.state == CLOSED
+            conv = await self.service.open_conversation(session, self.name, "en")
+            await self._remember_thread(conv, subject if is_new or not conv.get("email_subject") else "", message_id)
+            self._turns[conv.id] = []
+            try:
+                await self.service.handle_resident_message(session, self.name, Incoming(body))
+            finally:
+                collected = self._turns.pop(conv.id, [])
+            if collected:
+                fresh = await self.store.get(conv.id) or conv
+                await self._queue_mail(fresh, sender, "\n\n".join(collected))
+        except DuplicateInFlight:
+            pass
+        except Exception:
+            log.exception("e-mail turn failed", extra={"sender": redact(sender)})
+
+    async def _remember_thread(self, conv: Conversation, subject: str, message_id: str) -> None:
+        fields: dict[str, str] = {}
+        if subject:
+            fields["email_subject"] = re.sub(r"^((re|aw|rv|fwd?)\s*:\s*)+", "", subject, flags=re.IGNORECASE)[:200]
+        if message_id:
+            refs = json.loads(conv.get("email_refs") or "[]")
+            refs = [*refs, message_id][-10:]
+            fields["email_refs"] = json.dumps(refs)
+            fields["email_last_id"] = message_id
+        if fields:
+            await self.store.update(conv.id, **fields)
+            conv.fields.update(fields)
+
+    # outbound --------------------------------------------------------------------------------
+    def _message_text(self, message: Message, quick: list[dict[str, Any]] | None, language: str) -> str:
+        body = render_options(message.text or "", quick, language)
+        if message.sender == "agent" and message.extra.get("agent_name"):
+            body = f"{body}\n\n— {message.extra['agent_name']}, City 311"
+        return body
+
+    async def deliver(self, conv: Conversation, message: Message) -> None:
+        if message.sender == "resident":
+            return
+        quick = await self.remember_options(conv, message)
+        body = self._message_text(message, quick, message.language or conv.language)
+        if not body.strip():
+            return
+        if conv.id in self._turns:
+            self._turns[conv.id].append(body)
+            return
+        address = await self.address_of(conv.session)
+        if address:
+            await self._queue_mail(conv, address, body, message.id)
+
+    async def notify(self, conv: Conversation, event: str, data: dict[str, Any]) -> None:
+        body = await self.event_as_text(conv, event, data)
+        if not body:
+            return
+        if conv.id in self._turns:
+            self._turns[conv.id].append(body)
+            return
+        address = await self.address_of(conv.session)
+        if address:
+            await self._queue_mail(conv, address, body, f"event:{event}")
+
+    async def _queue_mail(self, conv: Conversation, to: str, body: str, message_id: str = "",
+                          subject: str = "") -> None:
+        fresh = await self.store.get(conv.id) or conv
+        original = fresh.get("email_subject")
+        subject = subject or (f"Re: {original}" if original else text("email_subject", fresh.language))
+        refs = json.loads(fresh.get("email_refs") or "[]")
+        job = {
+            "key": conv.id, "conv": conv.id, "msg": message_id or "turn", "to": to, "subject": subject,
+            "body": body, "message_id": f"<conv-{conv.id}.{secrets.token_hex(8)}@{self.domain}>",
+            "in_reply_to": fresh.get("email_last_id") or self.conv_ref(conv.id),
+            "references": " ".join([self.conv_ref(conv.id), *refs])[:1900],
+        }
+        await self.outbox.put(job)
+        await self.record_delivery(conv.id, job["msg"], "queued", job["message_id"])
+
+    def build(self, job: dict[str, Any]) -> EmailMessage:
+        msg = EmailMessage()
+        msg["From"] = formataddr((self.cfg.email_display_name, self.address))
+        msg["To"] = job["to"]
+        msg["Reply-To"] = self.address
+        msg["Subject"] = job["subject"]
+        msg["Date"] = formatdate(localtime=False)
+        msg["Message-ID"] = job["message_id"]
+        if job.get("in_reply_to"):
+            msg["In-Reply-To"] = job["in_reply_to"]
+        if job.get("references"):
+            msg["References"] = job["references"]
+        msg["X-Chat311-Conversation"] = job["conv"]
+        msg["Auto-Submitted"] = "auto-replied"  # RFC 3834: vacation responders must not answer us
+        msg.set_content(job["body"])
+        return msg
+
+    async def _send(self, job: dict[str, Any]) -> None:
+        msg = self.build(job)
+        try:
+            await aiosmtplib.send(
+                msg, hostname=self.cfg.smtp_host, port=self.cfg.smtp_port,
+                username=self.cfg.smtp_username or None, password=self.cfg.smtp_password or None,
+                start_tls=self.cfg.smtp_starttls, use_tls=self.cfg.smtp_tls, timeout=self.cfg.smtp_timeout_s,
+            )
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            raise GiveUp(f"recipient refused: {exc}") from exc
+        except aiosmtplib.SMTPResponseException as exc:
+            if 500 <= exc.code < 600:
+                raise GiveUp(f"SMTP {exc.code}: {exc.message}") from exc
+            raise Retry(f"SMTP {exc.code}: {exc.message}") from exc
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            raise Retry(f"SMTP unavailable: {type(exc).__name__}: {exc}") from exc
+        if job.get("conv") and job.get("msg"):
+            await self.record_delivery(job["conv"], job["msg"], "sent", job["message_id"])
+
+    async def _send_failed(self, job: dict[str, Any], reason: str) -> None:
+        if job.get("conv") and job.get("msg"):
+            await self.record_delivery(job["conv"], job["msg"], "failed", job["message_id"], reason)
+
+    # transcripts -----------------------------------------------------------------------------
+    async def transcript_text(self, conv: Conversation) -> str:
+        language = conv.language
+        lines = [text("transcript_intro", language), ""]
+        for message in await self.store.messages(conv.id):
+            if message.extra.get("visibility") == "internal":
+                continue
+            when = dt.datetime.fromtimestamp(message.ts / 1000, self.tz).strftime("%Y-%m-%d %H:%M")
+            who = text(f"sender_{message.sender}", language)
+            if message.sender == "agent" and message.extra.get("agent_name"):
+                who = f"{message.extra['agent_name']} ({who})"
+            lines.append(f"[{when}] {who}: {message.text}")
+        return "\n".join(lines)
+
+    async def send_transcript(self, conv: Conversation, to: str) -> None:
+        """Queue the conversation's transcript to `to` (durable, retried like any e-mail)."""
+        body = await self.transcript_text(conv)
+        await self._queue_mail(conv, to, body, "transcript", subject=text("transcript_subject", conv.language))
+        await self.bus.publish("transcript_sent", conv.id, channel=conv.channel)
+
+
+class _InboundHandler:
+    """aiosmtpd hooks: accept only our address, hand complete messages to the channel."""
+
+    def __init__(self, channel: EmailChannel) -> None:
+        self.channel = channel
+
+    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
+                          rcpt_options: list[str]) -> str:
+        if not self.channel.accepts_recipient(address):
+            return "550 5.1.1 no such mailbox here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        raw = envelope.original_content or envelope.content
+        if isinstance(raw, str):
+            raw = raw.encode("utf-8", "replace")
+        try:
+            return await self.channel.receive(raw or b"", str(envelope.mail_from or ""))
+        except Exception:
+            log.exception("inbound e-mail failed")
+            return "451 4.3.0 temporary failure; please retry"
+

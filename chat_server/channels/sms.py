@@ -1,0 +1,319 @@
+"""SMS through Twilio: the inbound webhook, the outbound Messages API, keywords and status callbacks.
+
+Inbound: Twilio POSTs the message (form fields From, To, Body, MessageSid, AccountSid, NumMedia,
+MediaUrl0...) to `/channels/sms/twilio`, signed with `X-Twilio-Signature` (HMAC-SHA1 of the
+public URL plus the sorted form fields, keyed with the auth token; checked with the official
+`twilio` library's RequestValidator). We answer at once with empty TwiML and run the resident's
+turn in the background, because Twilio gives a webhook 15 s and a bot turn may take 8.
+
+Outbound: every bot/agent/system message becomes one or more SMS bodies (buttons turned into a
+numbered list, long text split at sentence ends) put on a durable outbox; the worker POSTs them
+to `{api_base}/2010-04-01/Accounts/{sid}/Messages.json` with retries. Twilio reports progress
+(queued → sent → delivered / undelivered / failed) to `/channels/sms/twilio/status`, which we
+record on the message.
+
+Carrier rules: STOP (and Twilio's other opt-out words) stops every message to that number until
+START; HELP gets the program description. These are exact whole-message keywords, as carriers
+and Twilio treat them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from twilio.request_validator import RequestValidator
+
+from chat_server.channels.common import ChannelBase
+from chat_server.channels.outbox import GiveUp, Outbox, Retry, RetryPolicy
+from chat_server.channels.settings import ChannelsConfig
+from chat_server.channels.textforms import render_options, segment_info, split_message
+from chat_server.config import Config
+from chat_server.conversations.limits import Limit, RateLimiter
+from chat_server.conversations.resident_ns import clean_text
+from chat_server.conversations.service import ConversationService, DuplicateInFlight, Incoming
+from chat_server.conversations.store import CLOSED, Conversation, Message
+from chat_server.redaction import redact
+from chat_server.texts import text
+
+log = logging.getLogger("chat311.channels.sms")
+
+WEBHOOK_PATH = "/channels/sms/twilio"
+STATUS_PATH = "/channels/sms/twilio/status"
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
+
+# Twilio's default opt-out / opt-in / help keywords, plus Spanish ones (whole message, any case).
+OPT_OUT = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "REVOKE", "PARAR", "DETENER"}
+OPT_IN = {"START", "UNSTOP", "YES", "INICIAR", "COMENZAR"}
+HELP = {"HELP", "INFO", "AYUDA"}
+SPANISH_KEYWORDS = {"PARAR", "DETENER", "INICIAR", "COMENZAR", "AYUDA"}
+
+_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+# Twilio error 21610: "Attempt to send to unsubscribed recipient" (the number texted STOP to Twilio).
+UNSUBSCRIBED = 21610
+
+
+def twiml_message(body: str) -> str:
+    from xml.sax.saxutils import escape
+
+    return f'<?xml version="1.0" encoding="UTF-8"?><Response><Message>{escape(body)}</Message></Response>'
+
+
+def keyword_of(body: str) -> str:
+    return re.sub(r"[\s.!¡]+", "", body).upper()
+
+
+class SmsChannel(ChannelBase):
+    name = "sms"
+    supports_buttons = False
+
+    def __init__(self, config: Config, redis: Any, service: ConversationService, limiter: RateLimiter) -> None:
+        super().__init__(redis, config.redis.key_prefix, service.store, service.bus)
+        self.config = config
+        self.cfg: ChannelsConfig = config.channels
+        self.service = service
+        self.limiter = limiter
+        self.validator = RequestValidator(self.cfg.twilio_auth_token)
+        self.public_url = config.server.public_url.rstrip("/")
+        self.limit = Limit("sms_from", config.limits.session_messages, config.limits.session_window_s)
+        policy = RetryPolicy(self.cfg.outbox_max_attempts, self.cfg.outbox_retry_base_s, self.cfg.outbox_retry_max_s)
+        self.outbox = Outbox(redis, f"{self.p}outbox:sms", self._send, policy, self.cfg.outbox_claim_idle_s,
+                             on_failure=self._send_failed)
+        self.options_ttl_s = self.cfg.sms_options_ttl_s
+        self.http: aiohttp.ClientSession | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # lifecycle -------------------------------------------------------------------------------
+    def setup(self, app: web.Application) -> None:
+        app.router.add_post(WEBHOOK_PATH, self.inbound)
+        app.router.add_post(STATUS_PATH, self.status_callback)
+        app.on_startup.append(self._start)
+        app.on_cleanup.append(self._stop)
+
+    async def _start(self, app: web.Application) -> None:
+        self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15))
+        await self.outbox.start()
+
+    async def _stop(self, app: web.Application) -> None:
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=10)
+        await self.outbox.stop()
+        if self.http:
+            await self.http.close()
+
+    # keys ------------------------------------------------------------------------------------
+    def _optout_key(self) -> str:
+        return f"{self.p}sms:optout"
+
+    def _sid_key(self, sid: str) -> str:
+        return f"{self.p}sms:sid:{sid}"
+
+    async def opted_out(self, phone: str) -> bool:
+        return bool(await self.redis.hexists(self._optout_key(), phone))
+
+    # signature -------------------------------------------------------------------------------
+    async def _verified_form(self, request: web.Request) -> dict[str, str]:
+        """The form fields, if X-Twilio-Signature matches the public URL Twilio called; else 403."""
+        form = await request.post()
+        params = {k: v for k, v in form.items() if isinstance(v, str)}
+        signature = request.headers.get("X-Twilio-Signature", "")
+        url = f"{self.public_url}{request.path_qs}"
+        if not signature or not self.validator.validate(url, params, signature):
+            log.warning("rejected unsigned or forged Twilio request", extra={"path": request.path})
+            raise web.HTTPForbidden(text="invalid signature")
+        if params.get("AccountSid") != self.cfg.twilio_account_sid:
+            raise web.HTTPForbidden(text="unknown account")
+        return params
+
+    # inbound ---------------------------------------------------------------------------------
+    async def inbound(self, request: web.Request) -> web.Response:
+        params = await self._verified_form(request)
+        phone = params.get("From", "").strip()
+        sid = params.get("MessageSid") or params.get("SmsSid") or ""
+        if not _E164.match(phone) or not sid:
+            return web.Response(status=400, text="From (E.164) and MessageSid are required")
+        # Twilio re-sends on a webhook timeout: the same MessageSid is handled once.
+        if not await self.redis.set(f"{self.p}sms:in:{sid}", "1", nx=True, ex=2 * 86400):
+            return self._twiml(EMPTY_TWIML)
+        body = clean_text(params.get("Body", ""))[: self.config.limits.max_message_chars]
+        keyword = keyword_of(body)
+        if keyword in OPT_OUT:
+            return await self._opt_out(phone, keyword)
+        if keyword in HELP:
+            return self._keyword_reply("sms_help", await self._keyword_language(phone, keyword))
+        if await self.opted_out(phone):
+            if keyword in OPT_IN:
+                await self.redis.hdel(self._optout_key(), phone)
+                log.info("sms opt-in", extra={"phone": redact(phone)})
+                return self._keyword_reply("sms_started", await self._keyword_language(phone, keyword))
+            log.info("ignored message from opted-out number", extra={"phone": redact(phone)})
+            return self._twiml(EMPTY_TWIML)
+        if keyword in {"START", "UNSTOP"}:
+            return self._keyword_reply("sms_started", await self._keyword_language(phone, keyword))
+        attachment = self._attachment(params)
+        if not body and not attachment:
+            return self._twiml(EMPTY_TWIML)
+        if not await self.limiter.hit(self.limit, f"sms|{phone}"):
+            log.info("sms rate limited", extra={"phone": redact(phone)})
+            return self._twiml(EMPTY_TWIML)
+        session = await self.session_for(phone)
+        body = await self.map_option(session, body)
+        incoming = Incoming(body or "(photo)", None, client_msg_id=sid, attachment=attachment,
+                            extra_metadata={"sms_to": params.get("To", "")})
+        task = asyncio.create_task(self._turn(session, incoming))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return self._twiml(EMPTY_TWIML)
+
+    async def _turn(self, session: str, incoming: Incoming) -> None:
+        try:
+            await self.service.handle_resident_message(session, self.name, incoming)
+        except DuplicateInFlight:
+            pass
+        except Exception:
+            log.exception("sms turn failed", extra={"session": session[:6]})
+
+    def _attachment(self, params: dict[str, str]) -> dict[str, Any] | None:
+        try:
+            count = int(params.get("NumMedia") or 0)
+        except ValueError:
+            count = 0
+        for i in range(min(count, 10)):
+            url = params.get(f"MediaUrl{i}", "")
+            kind = params.get(f"MediaContentType{i}", "")
+            if url.startswith(("https://", "http://")) and (kind.startswith("image/") or not kind):
+                return {"type": "image", "url": url[:500]}
+        return None
+
+    async def _keyword_language(self, phone: str, keyword: str) -> str:
+        if keyword in SPANISH_KEYWORDS:
+            return "es"
+        token = await self.redis.get(self._identity_key(phone))
+        conv = await self.store.current_conversation(token.decode()) if token else None
+        return conv.language if conv else "en"
+
+    async def _opt_out(self, phone: str, keyword: str) -> web.Response:
+        await self.redis.hset(self._optout_key(), phone, f"{time.time():.3f}")
+        log.info("sms opt-out", extra={"phone": redact(phone)})
+        language = await self._keyword_language(phone, keyword)
+        token = await self.redis.get(self._identity_key(phone))
+        conv = await self.store.current_conversation(token.decode()) if token else None
+        if conv is not None and conv.state != CLOSED:
+            await self.service.close(conv, "opted_out")
+        return self._keyword_reply("sms_stopped", language)
+
+    def _keyword_reply(self, key: str, language: str) -> web.Response:
+        if not self.cfg.sms_keyword_replies:
+            return self._twiml(EMPTY_TWIML)
+        return self._twiml(twiml_message(text(key, language)))
+
+    @staticmethod
+    def _twiml(body: str) -> web.Response:
+        return web.Response(text=body, content_type="text/xml")
+
+    # outbound --------------------------------------------------------------------------------
+    async def deliver(self, conv: Conversation, message: Message) -> None:
+        if message.sender == "resident":
+            return
+        phone = await self.address_of(conv.session)
+        if not phone:
+            return
+        quick = await self.remember_options(conv, message)
+        body = render_options(message.text or "", quick, message.language or conv.language)
+        media = None
+        attachment = message.extra.get("attachment")
+        if isinstance(attachment, dict) and str(attachment.get("url", "")).startswith("/media/"):
+            media = f"{self.public_url}{attachment['url']}"
+        elif isinstance(attachment, dict) and str(attachment.get("url", "")).startswith("https://"):
+            media = str(attachment["url"])
+        await self.queue_text(conv.id, message.id, phone, body, media)
+
+    async def notify(self, conv: Conversation, event: str, data: dict[str, Any]) -> None:
+        body = await self.event_as_text(conv, event, data)
+        if not body:
+            return
+        phone = await self.address_of(conv.session)
+        if phone:
+            await self.queue_text(conv.id, f"event:{event}", phone, body)
+
+    async def queue_text(self, conversation_id: str, message_id: str, phone: str, body: str,
+                         media_url: str | None = None) -> None:
+        if not body.strip() and not media_url:
+            return
+        if await self.opted_out(phone):
+            await self.record_delivery(conversation_id, message_id, "canceled", error="opted out")
+            return
+        parts = split_message(body, self.cfg.sms_max_chars) or [""]
+        for index, part in enumerate(parts):
+            info = segment_info(part)
+            job = {"key": phone, "to": phone, "body": part, "conv": conversation_id, "msg": message_id,
+                   "part": index, "parts": len(parts), "segments": info.segments, "encoding": info.encoding}
+            if media_url and index == 0:
+                job["media_url"] = media_url
+            await self.record_delivery(conversation_id, message_id, "accepted", f"part{index}",
+                                       segments=info.segments, encoding=info.encoding)
+            await self.outbox.put(job)
+
+    async def _send(self, job: dict[str, Any]) -> None:
+        """One POST to Twilio's Messages API; raises Retry/GiveUp for the outbox."""
+        if await self.opted_out(job["to"]):
+            await self.record_delivery(job["conv"], job["msg"], "canceled", error="opted out")
+            return
+        assert self.http is not None
+        sid = self.cfg.twilio_account_sid
+        url = f"{self.cfg.twilio_api_base.rstrip('/')}/2010-04-01/Accounts/{sid}/Messages.json"
+        form = {"To": job["to"], "Body": job["body"], "StatusCallback": f"{self.public_url}{STATUS_PATH}"}
+        if self.cfg.twilio_messaging_service_sid:
+            form["MessagingServiceSid"] = self.cfg.twilio_messaging_service_sid
+        else:
+            form["From"] = self.cfg.twilio_from_number
+        if job.get("media_url"):
+            form["MediaUrl"] = job["media_url"]
+        try:
+            async with self.http.post(url, data=form, auth=aiohttp.BasicAuth(sid, self.cfg.twilio_auth_token)) as resp:
+                payload = await resp.json(content_type=None)
+                status = resp.status
+                retry_after = resp.headers.get("Retry-After")
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            raise Retry(f"twilio unreachable: {type(exc).__name__}: {exc}") from exc
+        if status in (200, 201) and isinstance(payload, dict) and payload.get("sid"):
+            message_sid = str(payload["sid"])
+            await self.redis.hset(self._sid_key(message_sid), mapping={"conv": job["conv"], "msg": job["msg"]})
+            await self.redis.expire(self._sid_key(message_sid), 30 * 86400)
+            await self.record_delivery(job["conv"], job["msg"], str(payload.get("status") or "queued"), message_sid,
+                                       replaces=f"part{job.get('part', 0)}")
+            return
+        code = payload.get("code") if isinstance(payload, dict) else None
+        detail = f"HTTP {status} code {code}: {(payload or {}).get('message', '') if isinstance(payload, dict) else ''}"
+        if status == 429 or status >= 500:
+            after = float(retry_after) if retry_after and retry_after.isdigit() else None
+            raise Retry(detail, after)
+        if code == UNSUBSCRIBED:
+            await self.redis.hset(self._optout_key(), job["to"], f"{time.time():.3f}")
+        raise GiveUp(detail)
+
+    async def _send_failed(self, job: dict[str, Any], reason: str) -> None:
+        await self.record_delivery(job["conv"], job["msg"], "failed", f"part{job.get('part', 0)}", reason)
+
+    # status callbacks ------------------------------------------------------------------------
+    async def status_callback(self, request: web.Request) -> web.Response:
+        params = await self._verified_form(request)
+        message_sid = params.get("MessageSid") or params.get("SmsSid") or ""
+        status = (params.get("MessageStatus") or params.get("SmsStatus") or "").lower()
+        ref = await self.redis.hgetall(self._sid_key(message_sid)) if message_sid else {}
+        if not ref or status not in {"queued", "sending", "sent", "delivered", "undelivered", "failed", "read",
+                                     "accepted", "scheduled", "canceled"}:
+            return web.Response(status=204)
+        conv_id, msg_id = ref[b"conv"].decode(), ref[b"msg"].decode()
+        error = params.get("ErrorCode") or ""
+        await self.record_delivery(conv_id, msg_id, status, message_sid, f"Twilio error {error}" if error else "")
+        if error == str(UNSUBSCRIBED):
+            to = params.get("To", "")
+            if _E164.match(to):
+                await self.redis.hset(self._optout_key(), to, f"{time.time():.3f}")
+        return web.Response(status=204)

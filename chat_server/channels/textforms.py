@@ -1,0 +1,179 @@
+"""Pure text shaping for text-only channels: SMS segments and splitting, numbered options in place
+of buttons, status events as plain sentences, and e-mail reply quote stripping. No I/O here.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from chat_server.texts import text
+
+# ---------------------------------------------------------------------------------- SMS segments
+
+# GSM 03.38 basic character set (one septet each) and its extension table (escape + char = two).
+GSM7_BASIC = set(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞ\x1bÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+GSM7_EXTENDED = set("^{}\\[~]|€\f")
+
+
+@dataclass(frozen=True)
+class SegmentInfo:
+    encoding: str  # "GSM-7" | "UCS-2"
+    units: int  # septets (GSM-7) or UTF-16 code units (UCS-2)
+    segments: int
+
+
+def is_gsm7(body: str) -> bool:
+    return all(ch in GSM7_BASIC or ch in GSM7_EXTENDED for ch in body)
+
+
+def segment_info(body: str) -> SegmentInfo:
+    """How many SMS segments a body costs: 160/153 septets (GSM-7) or 70/67 UTF-16 units (UCS-2).
+
+    One character outside GSM-7 (an emoji, "ó", a curly quote) switches the whole message to
+    UCS-2, which more than halves what fits in a segment: that is why we count, and why the
+    server's own texts avoid such characters where an ASCII one reads the same.
+    """
+    if not body:
+        return SegmentInfo("GSM-7", 0, 1)
+    if is_gsm7(body):
+        units = sum(2 if ch in GSM7_EXTENDED else 1 for ch in body)
+        single, multi, encoding = 160, 153, "GSM-7"
+    else:
+        units = len(body.encode("utf-16-le")) // 2
+        single, multi, encoding = 70, 67, "UCS-2"
+    segments = 1 if units <= single else -(-units // multi)
+    return SegmentInfo(encoding, units, segments)
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|\n+")
+
+
+def split_message(body: str, max_chars: int) -> list[str]:
+    """Split a reply into parts of at most `max_chars`, preferring sentence ends, then spaces.
+
+    Twilio rejects bodies over 1600 characters; a part still becomes several concatenated
+    segments on the handset, which is fine, but a cut mid-word reads badly, so we cut at the
+    last sentence boundary (or newline) that fits, else the last space, else hard.
+    """
+    body = body.strip()
+    parts: list[str] = []
+    while len(body) > max_chars:
+        window = body[: max_chars + 1]
+        cut = 0
+        for match in _SENTENCE_END.finditer(window):
+            if match.start() <= max_chars and match.start() > 0:
+                cut = match.start()
+        if cut < max_chars // 3:  # no useful sentence end: fall back to a word boundary
+            space = window.rfind(" ", 0, max_chars + 1)
+            cut = space if space >= max_chars // 3 else max_chars
+        head, body = body[:cut].rstrip(), body[cut:].lstrip()
+        if head:
+            parts.append(head)
+    if body:
+        parts.append(body)
+    return parts
+
+
+# ---------------------------------------------------------------------------------- options
+
+def render_options(body: str, quick_replies: list[dict[str, Any]] | None, language: str) -> str:
+    """Buttons become a numbered list the resident answers with a digit."""
+    if not quick_replies:
+        return body
+    lines = [f"{i}) {qr.get('title') or qr.get('payload')}" for i, qr in enumerate(quick_replies, 1)]
+    prompt = text("reply_with_number", language)
+    return "\n".join(filter(None, [body.strip(), prompt, *lines]))
+
+
+_DIGIT = re.compile(r"^\s*#?\s*(\d{1,2})\s*[.)]?\s*$")
+
+
+def pick_option(incoming: str, payloads: list[str]) -> str | None:
+    """The payload for an incoming "2" / "2." / "#2" if it names one of the offered options."""
+    match = _DIGIT.match(incoming)
+    if not match or not payloads:
+        return None
+    index = int(match.group(1))
+    return payloads[index - 1] if 1 <= index <= len(payloads) else None
+
+
+# ---------------------------------------------------------------------------------- events
+
+def event_text(event: str, data: dict[str, Any], language: str, state: dict[str, Any] | None = None) -> str | None:
+    """A sentence for a protocol extension event on a text-only channel, or None to stay quiet.
+
+    Typing indicators and language switches mean nothing on SMS or e-mail; queue updates are
+    sent once (the first), not on every position change, so a long queue does not spam a phone.
+    """
+    if event == "agent_joined":
+        return text("channel_agent_joined", language, name=data.get("name") or "An agent")
+    if event == "queue_update":
+        if state is not None and state.get("queue_notified"):
+            return None
+        position = data.get("position")
+        wait_s = data.get("estimated_wait_s")
+        if not isinstance(position, int):
+            return None
+        minutes = max(1, round(float(wait_s) / 60)) if isinstance(wait_s, int | float) and wait_s > 0 else None
+        if state is not None:
+            state["queue_notified"] = True
+        if minutes is None:
+            return text("channel_queue", language, position=position)
+        return text("channel_queue_wait", language, position=position, minutes=minutes)
+    if event == "ticket_created" and data.get("ticket_id"):
+        return text("channel_ticket", language, ticket_id=data["ticket_id"], status_url=data.get("status_url") or "")
+    if event == "conversation_closed":
+        return text("channel_closed", language)
+    return None
+
+
+# ---------------------------------------------------------------------------------- e-mail
+
+_QUOTE_HEADERS = [
+    re.compile(r"^\s*On\b.{0,300}\bwrote:\s*$", re.IGNORECASE | re.DOTALL),
+    re.compile(r"^\s*El\b.{0,300}\bescribi[oó]:\s*$", re.IGNORECASE | re.DOTALL),
+    re.compile(r"^\s*-{2,}\s*(Original Message|Mensaje original|Forwarded message)\s*-{2,}\s*$", re.IGNORECASE),
+    re.compile(r"^\s*_{10,}\s*$"),  # Outlook's separator line
+    re.compile(r"^\s*(From|De):\s.+$", re.IGNORECASE),
+]
+_WROTE = ("wrote:", "escribió:", "escribio:")
+_SIGNATURE = re.compile(r"^(-- ?|Sent from my .+|Enviado desde mi .+|Get Outlook for .+)$", re.IGNORECASE)
+
+
+def strip_quoted(body: str) -> str:
+    """The new part of an e-mail reply: drop quoted history, the attribution line and signature.
+
+    Handles the common clients: "> " quoting, "On <date>, <name> wrote:" (which Gmail may wrap
+    over two lines), Outlook's "From:" block and underscore separator, "-- " signatures and
+    "Sent from my iPhone". When everything looks quoted we return the original text, because
+    losing a resident's words is worse than showing them a quote.
+    """
+    lines = body.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    kept: list[str] = []
+    for i, line in enumerate(lines):
+        if line.lstrip().startswith(">") or _SIGNATURE.match(line.strip()):
+            break
+        if any(p.match(line) for p in _QUOTE_HEADERS):
+            break
+        following = lines[i + 1] if i + 1 < len(lines) else ""
+        if re.match(r"^\s*(On|El)\s", line) and following.rstrip().endswith(_WROTE):
+            break  # an attribution line wrapped over two lines
+        kept.append(line)
+    result = "\n".join(kept).strip()
+    return result or body.strip()
+
+
+def html_to_text(html: str) -> str:
+    """Crude but safe text from an HTML-only e-mail: tags dropped, block ends become newlines."""
+    from html import unescape
+
+    html = re.sub(r"(?is)<(script|style|head)\b.*?</\1>", " ", html)
+    html = re.sub(r"(?is)<blockquote\b.*?</blockquote>", "\n> quoted\n", html)
+    html = re.sub(r"(?i)<br\s*/?>|</(p|div|li|tr|h\d)>", "\n", html)
+    html = re.sub(r"(?s)<[^>]+>", "", html)
+    return re.sub(r"[ \t]+", " ", unescape(html)).strip()
