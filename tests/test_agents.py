@@ -1,0 +1,283 @@
+"""Escalation end to end on real processes: login, queue, offer/accept, chat, notes, close, transfer,
+offer timeout, agent disconnect → requeue, after-hours / no-agent / long-wait tickets."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import aiohttp
+import pytest
+import socketio
+
+from tests.test_agents_support import (
+    AgentClient,
+    agent_client,
+    escalate,
+    fresh_prefix,
+    login,
+    make_agent,
+    server_env,
+)
+
+pytestmark = pytest.mark.rasa
+
+
+@pytest.fixture
+async def setup(server_factory, redis_server):  # type: ignore[no-untyped-def]
+    """(server, prefix) factory with isolated keys; agents made through `make`."""
+    clients: list[AgentClient] = []
+
+    async def start(**extra: str) -> tuple[Any, str]:
+        prefix = fresh_prefix()
+        server = await server_factory(**server_env(prefix, **extra))
+        return server, prefix
+
+    async def agent(server: Any, prefix: str, username: str, **kwargs: Any) -> AgentClient:
+        await make_agent(redis_server.url, prefix, username, **kwargs)
+        client = await agent_client(server.url, username)
+        clients.append(client)
+        return client
+
+    yield start, agent
+    for client in clients:
+        await client.close()
+
+
+def texts(resident: Any, sender: str | None = None) -> list[str]:
+    return [m.get("text", "") for m in resident.of("bot_uttered") if sender is None or m.get("sender") == sender]
+
+
+async def test_console_requires_login(setup, redis_server) -> None:  # type: ignore[no-untyped-def]
+    start, _ = setup
+    server, prefix = await start(CHAT311_ROUTING__LOGIN_MAX_FAILURES="3")
+    await make_agent(redis_server.url, prefix, "ann")
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{server.url}/console", allow_redirects=False) as resp:
+            assert resp.status == 303 and resp.headers["Location"] == "/console/login"
+        async with http.get(f"{server.url}/console/api/me") as resp:
+            assert resp.status == 401
+        async with http.get(f"{server.url}/console/login") as resp:
+            assert resp.status == 200
+            assert "script-src 'self'" in resp.headers["Content-Security-Policy"]
+            assert "<script" not in await resp.text()
+        # No CSRF token → refused.
+        async with http.post(f"{server.url}/console/login", data={"username": "ann", "password": "x" * 12},
+                             allow_redirects=False) as resp:
+            assert resp.status == 400
+    # No cookie / a made-up cookie: the /agents namespace refuses the connection.
+    for headers in ({}, {"Cookie": "c311_agent=forged-token"}):
+        sio = socketio.AsyncClient(reconnection=False)
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            await sio.connect(server.url, namespaces=["/agents"], transports=["websocket"], headers=headers,
+                              wait_timeout=5)
+        await sio.disconnect()
+    # Wrong password, then throttled even with the right one; other usernames are not affected.
+    for _ in range(3):
+        assert (await login(server.url, "ann", "wrong password!"))[0] == 401
+    assert (await login(server.url, "ann"))[0] == 429
+    assert (await login(server.url, "nobody", "whatever-pass"))[0] == 401
+    await make_agent(redis_server.url, prefix, "bob")
+    status, token = await login(server.url, "bob")
+    assert status == 303 and token
+    # Cookie flags, /console reachable, logout needs the session's CSRF token.
+    jar = aiohttp.CookieJar(unsafe=True)
+    async with aiohttp.ClientSession(cookie_jar=jar) as http:
+        async with http.get(f"{server.url}/console/login") as resp:
+            page = await resp.text()
+        csrf = page.split('name="csrf" value="')[1].split('"')[0]
+        async with http.post(f"{server.url}/console/login", allow_redirects=False,
+                             data={"csrf": csrf, "username": "bob", "password": "correct horse battery"}) as resp:
+            set_cookie = next(v for k, v in resp.headers.items() if k == "Set-Cookie" and "c311_agent=" in v)
+            assert "HttpOnly" in set_cookie and "SameSite=Strict" in set_cookie
+        async with http.get(f"{server.url}/console") as resp:
+            assert resp.status == 200 and "console.js" in await resp.text()
+        async with http.get(f"{server.url}/console/api/me") as resp:
+            me = await resp.json()
+            assert me["username"] == "bob" and me["csrf"]
+        async with http.post(f"{server.url}/console/logout", data={"csrf": "nope"}, allow_redirects=False) as resp:
+            assert resp.status == 403
+        async with http.post(f"{server.url}/console/logout", data={"csrf": me["csrf"]},
+                             allow_redirects=False) as resp:
+            assert resp.status == 303
+        async with http.get(f"{server.url}/console/api/me") as resp:
+            assert resp.status == 401
+    # The logged-out token no longer opens the namespace.
+    client = AgentClient(server.url, token, "bob")
+    await client.connect()  # bob's *other* session (from login()) is still valid
+    await client.close()
+
+
+async def test_escalate_accept_chat_note_close(setup, resident) -> None:  # type: ignore[no-untyped-def]
+    start, agent = setup
+    server, prefix = await start()
+    ann = await agent(server, prefix, "ann", name="Ann")
+    res = await resident(server.url)
+    await res.start_session()
+    await res.turn("hello")
+    await escalate(res, "I want to talk to a person")
+    update = res.of("queue_update")[0]
+    assert update["position"] == 1 and isinstance(update["estimated_wait_s"], int)
+    offer = await ann.wait_for("offer")
+    cid = offer["conversation_id"]
+    assert offer["language"] == "en"
+    ack = await ann.call("accept", {"conversation_id": cid})
+    assert ack["ok"], ack
+    view = ack["conversation"]
+    assert any(m["sender"] == "bot" for m in view["messages"])  # the bot transcript is there
+    assert view["label"] == "request_human"
+    joined = await res.wait_for("agent_joined")
+    assert joined == {"name": "Ann"}
+    await res.wait_for("bot_uttered", lambda m: m.get("sender") == "system" and "Ann" in m.get("text", ""))
+    # Resident → agent; the bot stays silent.
+    bot_before = len(texts(res, "bot"))
+    mark = len(ann.events)
+    ack = await res.say("my trash was not picked up")
+    assert ack["ok"]
+    got = await ann.wait_for("message", lambda d: d["sender"] == "resident", after=mark)
+    assert got["text"] == "my trash was not picked up" and got["conversation_id"] == cid
+    # Agent typing and message → resident.
+    assert (await ann.call("typing", {"conversation_id": cid, "on": True}))["ok"]
+    await res.wait_for("typing", lambda d: d == {"sender": "agent", "on": True})
+    assert (await ann.call("send", {"conversation_id": cid, "text": "Sorry about that, I'll help."}))["ok"]
+    msg = await res.wait_for("bot_uttered", lambda m: m.get("sender") == "agent")
+    assert msg["text"] == "Sorry about that, I'll help." and msg["agent_name"] == "Ann"
+    # Internal note: visible to agents, never to the resident (live or on replay).
+    note = await ann.call("note", {"conversation_id": cid, "text": "INTERNAL repeat caller"})
+    assert note["ok"]
+    await ann.wait_for("message", lambda d: d.get("visibility") == "internal")
+    # Somebody else's actions are refused.
+    assert (await ann.call("close", {"conversation_id": cid, "disposition": "made_up"}))["error"]["code"] == \
+        "bad_disposition"
+    # Knowledge search finds the FAQ answer.
+    kb = await ann.call("kb_search", {"q": "water bill"})
+    assert kb["ok"] and kb["results"] and kb["results"][0]["key"] == "faq/utility_bill"
+    assert (await ann.call("close", {"conversation_id": cid, "disposition": "resolved"}))["ok"]
+    closed = await res.wait_for("conversation_closed")
+    assert closed["reason"] == "agent_closed"
+    await ann.wait_for("chat_closed", lambda d: d["conversation_id"] == cid)
+    assert len(texts(res, "bot")) == bot_before  # bot said nothing while the agent had it
+    assert not any("INTERNAL" in t for t in texts(res))
+    replay = await resident(server.url)
+    await replay.start_session(res.session_id, last_message_id="0")
+    await asyncio.sleep(0.5)
+    assert replay.messages() and not any("INTERNAL" in (m.get("text") or "") for m in replay.messages())
+    # After close the resident starts again with the bot.
+    replies = await res.turn("hello")
+    assert any(r.get("sender") == "bot" for r in replies)
+    again = await ann.call("close", {"conversation_id": cid, "disposition": "resolved"})
+    assert again["error"]["code"] == "not_yours"
+
+
+async def test_offer_timeout_then_next_agent_and_transfer(setup, resident) -> None:  # type: ignore[no-untyped-def]
+    start, agent = setup
+    server, prefix = await start(CHAT311_ROUTING__ACCEPT_TIMEOUT_S="1.5")
+    ann = await agent(server, prefix, "ann", name="Ann")
+    res = await resident(server.url)
+    await res.start_session()
+    await escalate(res)
+    offer = await ann.wait_for("offer")
+    cid = offer["conversation_id"]
+    bob = await agent(server, prefix, "bob", name="Bob")
+    # Ann ignores the offer: it is withdrawn, she is set away, Bob gets it.
+    await ann.wait_for("offer_withdrawn", lambda d: d["conversation_id"] == cid)
+    await ann.wait_for("status", lambda d: d["status"] == "away")
+    await bob.wait_for("offer", lambda d: d["conversation_id"] == cid)
+    assert (await ann.call("accept", {"conversation_id": cid}))["error"]["code"] == "offer_gone"
+    assert (await bob.call("accept", {"conversation_id": cid}))["ok"]
+    await res.wait_for("agent_joined", lambda d: d["name"] == "Bob")
+    # Bob transfers to Ann (online again).
+    assert (await ann.call("set_status", {"status": "online"}))["ok"]
+    ack = await bob.call("transfer", {"conversation_id": cid, "to": "ann"})
+    assert ack["ok"], ack
+    await ann.wait_for("chat_assigned", lambda d: d["conversation_id"] == cid)
+    await res.wait_for("agent_joined", lambda d: d["name"] == "Ann")
+    assert (await bob.call("send", {"conversation_id": cid, "text": "still me?"}))["error"]["code"] == "not_yours"
+    assert (await ann.call("send", {"conversation_id": cid, "text": "Ann here."}))["ok"]
+    await res.wait_for("bot_uttered", lambda m: m.get("agent_name") == "Ann")
+    # Ann sends it back to the queue: Bob is offered it (Ann declined it by transferring).
+    mark = len(bob.events)
+    assert (await ann.call("transfer", {"conversation_id": cid, "to": "queue"}))["ok"]
+    await bob.wait_for("offer", lambda d: d["conversation_id"] == cid, after=mark)
+    assert (await bob.call("accept", {"conversation_id": cid}))["ok"]
+    assert (await bob.call("close", {"conversation_id": cid, "disposition": "info_provided"}))["ok"]
+    await res.wait_for("conversation_closed")
+
+
+async def test_agent_disconnect_requeues_without_losing_messages(setup, resident) -> None:  # type: ignore[no-untyped-def]
+    start, agent = setup
+    server, prefix = await start()
+    ann = await agent(server, prefix, "ann", name="Ann")
+    res = await resident(server.url)
+    await res.start_session()
+    await escalate(res)
+    cid = (await ann.wait_for("offer"))["conversation_id"]
+    assert (await ann.call("accept", {"conversation_id": cid}))["ok"]
+    await res.wait_for("agent_joined")
+    await res.say("first message to Ann")
+    await ann.wait_for("message", lambda d: d["text"] == "first message to Ann")
+    await ann.call("send", {"conversation_id": cid, "text": "Ann answering"})
+    await ann.close()  # connection lost
+    await res.say("hello? are you still there?")  # arrives while nobody is connected
+    await res.wait_for("bot_uttered", lambda m: m.get("sender") == "system" and "lost" in m.get("text", ""),
+                       timeout=20)
+    await res.wait_for("queue_update", lambda d: d["position"] == 1)
+    bob = await agent(server, prefix, "bob", name="Bob")
+    offer = await bob.wait_for("offer", lambda d: d["conversation_id"] == cid)
+    assert offer["conversation_id"] == cid
+    ack = await bob.call("accept", {"conversation_id": cid})
+    assert ack["ok"]
+    transcript = [m["text"] for m in ack["conversation"]["messages"]]
+    for expected in ("first message to Ann", "Ann answering", "hello? are you still there?"):
+        assert expected in transcript
+    await res.wait_for("agent_joined", lambda d: d["name"] == "Bob")
+    # Every message the resident saw is in Bob's view, in the same order.
+    seen = [m["id"] for m in res.messages()]
+    ids = [m["id"] for m in ack["conversation"]["messages"]]
+    assert [i for i in ids if i in seen] == [i for i in seen if i in ids]
+    assert set(seen) <= set(ids)
+    # Ann reconnecting does not get the chat back.
+    ann2 = await agent_client(server.url, "ann")
+    hello = await ann2.call("hello")
+    assert hello["ok"] and hello["chats"] == []
+    await ann2.close()
+
+
+async def test_no_agent_or_after_hours_files_a_ticket(setup, resident) -> None:  # type: ignore[no-untyped-def]
+    start, agent = setup
+    server, prefix = await start()
+    # Inside hours but nobody online → ticket flow, told why.
+    res = await resident(server.url)
+    await res.start_session()
+    await res.say("/request_human")
+    await res.wait_for("bot_uttered", lambda m: m.get("sender") == "system" and "unavailable" in m.get("text", ""))
+    await res.wait_for("ticket_created", timeout=30)
+    # A supervisor closes the line (storm): even with an agent online, Spanish resident gets the closed text.
+    sup = await agent(server, prefix, "sue", name="Sue", roles=("supervisor",))
+    ann = await agent(server, prefix, "ann", name="Ann", roles=("agent",))
+    assert (await ann.call("hours", {"mode": "closed", "minutes": 30}))["error"]["code"] == "forbidden"
+    hours = await sup.call("hours", {"mode": "closed", "minutes": 30, "reason": "storm"})
+    assert hours["ok"] and hours["hours"]["open"] is False and hours["hours"]["override"] == "closed"
+    es = await resident(server.url)
+    await es.start_session()
+    await es.say("/request_human", language="es")
+    await es.wait_for("bot_uttered", lambda m: m.get("sender") == "system" and "311" in m.get("text", "")
+                      and "vuelve a abrir" in m.get("text", ""))
+    await es.wait_for("ticket_created", timeout=30)
+    assert not es.of("queue_update")
+    assert (await sup.call("hours", {"mode": "clear"}))["hours"]["open"] is True
+
+
+async def test_long_wait_offers_a_ticket(setup, resident) -> None:  # type: ignore[no-untyped-def]
+    start, agent = setup
+    server, prefix = await start(CHAT311_ROUTING__MAX_QUEUE_WAIT_S="1")
+    await agent(server, prefix, "zero", name="Zed", max_chats=0)  # online but no free seat
+    res = await resident(server.url)
+    await res.start_session()
+    await escalate(res)
+    offer = await res.wait_for("bot_uttered", lambda m: any(q.get("payload") == "/leave_ticket"
+                                                            for q in m.get("quick_replies") or []), timeout=15)
+    assert offer["sender"] == "system"
+    await res.say("/leave_ticket")
+    created = await res.wait_for("ticket_created", timeout=30)
+    assert created["ticket_id"].startswith("311-")

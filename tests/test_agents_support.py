@@ -1,0 +1,136 @@
+"""Helpers for the escalation tests: accounts, console login over HTTP, an `/agents` Socket.IO client.
+
+(No tests here; the module name keeps it among the escalation test files.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+import redis.asyncio as aioredis
+import socketio
+
+from chat_server.agents.accounts import Account, AccountStore
+
+PASSWORD = "correct horse battery"
+ALWAYS_OPEN = "{" + ", ".join(f'{d}: ["00:00-24:00"]' for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")) + "}"
+
+
+def fresh_prefix() -> str:
+    return f"t{uuid.uuid4().hex[:10]}:"
+
+
+def server_env(prefix: str, **extra: str) -> dict[str, str]:
+    """Env overrides for an isolated, always-open escalation setup (own key prefix)."""
+    env = {
+        "CHAT311_REDIS__KEY_PREFIX": prefix,
+        "CHAT311_HOURS__WEEKLY": ALWAYS_OPEN,
+        "CHAT311_HOURS__CLOSING_SOON_MIN": "0",
+        "CHAT311_ROUTING__RECONNECT_GRACE_S": "2",
+        "CHAT311_ROUTING__HEARTBEAT_S": "1",
+        "CHAT311_ROUTING__TICK_S": "0.2",
+        "CHAT311_SERVER__REDIS_MANAGER": "true",
+        "CHAT311_LIMITS__SESSION_MESSAGES": "100",
+        "CHAT311_LIMITS__IP_MESSAGES": "10000",
+    }
+    env.update(extra)
+    return env
+
+
+async def make_agent(redis_url: str, prefix: str, username: str, name: str | None = None, max_chats: int = 3,
+                     languages: tuple[str, ...] = ("en", "es"), roles: tuple[str, ...] = ("agent",),
+                     departments: tuple[str, ...] = ("*",)) -> Account:
+    client = aioredis.from_url(redis_url)
+    try:
+        account = Account(username, name or username.title(), list(roles), list(languages), list(departments),
+                          max_chats)
+        return await AccountStore(client, prefix).create(account, PASSWORD)
+    finally:
+        await client.aclose()
+
+
+async def login(base_url: str, username: str, password: str = PASSWORD) -> tuple[int, str | None]:
+    """POST the login form like a browser; (status, session token or None)."""
+    jar = aiohttp.CookieJar(unsafe=True)
+    async with aiohttp.ClientSession(cookie_jar=jar) as http:
+        async with http.get(f"{base_url}/console/login") as resp:
+            page = await resp.text()
+        match = re.search(r'name="csrf" value="([^"]+)"', page)
+        assert match, page
+        async with http.post(f"{base_url}/console/login", allow_redirects=False,
+                             data={"csrf": match.group(1), "username": username, "password": password}) as resp:
+            status = resp.status
+            cookie = resp.cookies.get("c311_agent")
+            return status, cookie.value if cookie else None
+
+
+class AgentClient:
+    EVENTS = ("offer", "offer_withdrawn", "queue", "status", "message", "chat_assigned", "chat_removed",
+              "chats_requeued", "chat_closed")
+
+    def __init__(self, url: str, token: str, username: str) -> None:
+        self.url = url
+        self.token = token
+        self.username = username
+        self.sio = socketio.AsyncClient(reconnection=False)
+        self.events: list[tuple[str, Any]] = []
+        self._changed = asyncio.Event()
+        for name in self.EVENTS:
+            self.sio.on(name, self._recorder(name), namespace="/agents")
+
+    def _recorder(self, name: str) -> Callable[[Any], Any]:
+        async def record(data: Any = None) -> None:
+            self.events.append((name, data))
+            self._changed.set()
+            handler = getattr(self, f"on_{name}", None)
+            if handler:
+                await handler(data)
+        return record
+
+    async def connect(self) -> None:
+        await self.sio.connect(self.url, namespaces=["/agents"], transports=["websocket"],
+                               headers={"Cookie": f"c311_agent={self.token}"}, wait_timeout=10)
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.sio.disconnect()
+
+    async def call(self, event: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
+        return dict(await self.sio.call(event, data or {}, namespace="/agents", timeout=30))
+
+    async def wait_for(self, name: str, predicate: Callable[[Any], bool] = lambda d: True,
+                       timeout: float = 30.0, after: int = 0) -> Any:
+        deadline = time.monotonic() + timeout
+        while True:
+            for event, data in self.events[after:]:
+                if event == name and predicate(data):
+                    return data
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"{self.username}: no {name} within {timeout}s; got {self.events[-8:]}")
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), remaining)
+
+
+async def agent_client(base_url: str, username: str) -> AgentClient:
+    status, token = await login(base_url, username)
+    assert status == 303 and token, f"login failed for {username}: {status}"
+    client = AgentClient(base_url, token, username)
+    await client.connect()
+    return client
+
+
+async def escalate(resident: Any, text: str = "/request_human") -> None:
+    """Ask for a person through the real bot and wait until the conversation is queued (or answered)."""
+    mark = len(resident.events)
+    ack = await resident.say(text)
+    assert ack.get("ok"), ack
+    await resident.wait_for("queue_update", after=mark, timeout=60)

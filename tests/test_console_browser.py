@@ -1,0 +1,119 @@
+"""The agent console in headless Chromium: log in, accept an escalated chat, exchange messages,
+close it; an unauthenticated browser reaches neither the console nor the `/agents` namespace."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from tests.test_agents_support import PASSWORD, escalate, fresh_prefix, make_agent, server_env
+
+pytestmark = [pytest.mark.browser, pytest.mark.rasa]
+
+CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@contextlib.asynccontextmanager
+async def chromium() -> AsyncIterator[Any]:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+async def new_page(browser: Any) -> Any:
+    context = await browser.new_context(viewport={"width": 1400, "height": 900})
+    page = await context.new_page()
+    page.errors = []
+    page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+    return page
+
+
+@pytest.fixture
+async def console_server(server_factory, redis_server) -> tuple[Any, str]:  # type: ignore[no-untyped-def]
+    prefix = fresh_prefix()
+    server = await server_factory(**server_env(prefix))
+    await make_agent(redis_server.url, prefix, "ann", name="Ann")
+    return server, prefix
+
+
+async def test_agent_logs_in_accepts_chats_and_closes(console_server, resident) -> None:  # type: ignore[no-untyped-def]
+    from playwright.async_api import expect
+
+    server, _ = console_server
+    async with chromium() as browser:
+        page = await new_page(browser)
+        await page.goto(f"{server.url}/console")
+        assert page.url.endswith("/console/login")
+        await page.fill("#username", "ann")
+        await page.fill("#password", PASSWORD)
+        await page.click("button[type=submit]")
+        await page.wait_for_url(f"{server.url}/console")
+        await expect(page.locator("#conn")).to_have_text("connected", timeout=10_000)
+        await expect(page.locator("#me-name")).to_have_text("Ann")
+
+        res = await resident(server.url)
+        await res.start_session()
+        await res.turn("I need help with my water bill")
+        await escalate(res, "/request_human")
+        offer = page.locator("#offers li.offer")
+        await expect(offer).to_have_count(1, timeout=15_000)
+        await offer.locator("button.accept").click()
+        await expect(page.locator("#conv")).to_be_visible()
+        transcript = page.locator("#transcript")
+        await expect(transcript).to_contain_text("I need help with my water bill")  # bot part of the chat
+        await expect(page.locator("#conv-facts")).to_contain_text("request_human")
+        await res.wait_for("agent_joined", lambda d: d["name"] == "Ann")
+
+        # Resident → agent, rendered as text (markup stays literal).
+        await res.say("<b>bold?</b> my bill is wrong")
+        await expect(transcript).to_contain_text("<b>bold?</b> my bill is wrong")
+        assert await transcript.locator("b").count() == 0
+
+        # Agent → resident (typing indicator first).
+        await page.fill("#composer", "Hi, this is Ann. Let me look.")
+        await page.locator("#composer").press("Space")
+        await res.wait_for("typing", lambda d: d == {"sender": "agent", "on": True})
+        await page.click("#send")
+        msg = await res.wait_for("bot_uttered", lambda m: m.get("sender") == "agent")
+        assert msg["text"].startswith("Hi, this is Ann.")
+        await expect(transcript).to_contain_text("Hi, this is Ann.")
+
+        # Knowledge search shows the FAQ answer.
+        await page.fill("#kb-q", "water bill")
+        await expect(page.locator("#kb-results")).to_contain_text("Charlotte Water", timeout=5_000)
+
+        await page.select_option("#disposition", "resolved")
+        await page.click("#close-chat")
+        closed = await res.wait_for("conversation_closed")
+        assert closed["reason"] == "agent_closed"
+        await expect(page.locator("#conv-title")).to_contain_text("closed")
+        assert page.errors == []
+
+
+async def test_unauthenticated_browser_is_kept_out(console_server) -> None:  # type: ignore[no-untyped-def]
+    server, _ = console_server
+    async with chromium() as browser:
+        page = await new_page(browser)
+        response = await page.goto(f"{server.url}/console")
+        assert page.url.endswith("/console/login") and response is not None and response.ok
+        await page.goto(f"{server.url}/console/login")
+        # Load the socket.io client on the login page's origin and try the namespace directly.
+        await page.add_script_tag(url=f"{server.url}/console/static/socket.io.min.js")
+        outcome = await page.evaluate("""() => new Promise((resolve) => {
+            const s = io('/agents', {path: '/socket.io', transports: ['websocket'], reconnection: false});
+            s.on('connect', () => resolve('connected'));
+            s.on('connect_error', (e) => resolve('refused: ' + e.message));
+            setTimeout(() => resolve('timeout'), 8000);
+        })""")
+        assert outcome == "refused: unauthorized"
+        status = await page.evaluate("() => fetch('/console/api/me').then(r => r.status)")
+        assert status == 401
