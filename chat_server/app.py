@@ -6,6 +6,7 @@ import importlib
 import logging
 from collections.abc import Awaitable, Callable
 from types import ModuleType
+from typing import Any
 
 import socketio
 from aiohttp import web
@@ -15,6 +16,7 @@ from chat_server import health, pages
 from chat_server.config import Config
 from chat_server.context import CTX, AppContext
 from chat_server.conversations.bot_client import BotClient
+from chat_server.conversations.delivery import ReliableRedisManager, SlowConsumerWatchdog
 from chat_server.conversations.limits import RateLimiter
 from chat_server.conversations.resident_ns import ResidentNamespace
 from chat_server.conversations.service import ConversationService
@@ -61,7 +63,7 @@ def _feature_modules() -> list[ModuleType]:
         except ModuleNotFoundError as exc:
             if exc.name != name:
                 raise
-            log.warning("feature module not installed", extra={"module": name})
+            log.warning("feature module not installed", extra={"feature": name})
     return modules
 
 
@@ -70,13 +72,23 @@ def _origins(config: Config) -> str | list[str]:
     return "*" if "*" in origins else origins
 
 
+def _replayer(store: ConversationStore) -> Any:
+    """What a session missed after `after`, as (event, payload) pairs (used to repair delivery gaps)."""
+
+    async def replay(token: str, after: str) -> list[tuple[str, dict[str, Any]]]:
+        return [(m.event_name, m.to_client()) for m in await store.session_messages_after(token, after)]
+
+    return replay
+
+
 def create_app(config: Config, redis_url: str) -> web.Application:
     """Build the app; `redis_url` is resolved by the caller (embedded or REDIS_URL)."""
     app = web.Application(middlewares=[security_headers], client_max_size=8 * 1024 * 1024)
     redis = Redis.from_url(redis_url, health_check_interval=30)
     prefix = config.redis.key_prefix
     manager = (
-        socketio.AsyncRedisManager(redis_url, channel=f"{prefix}socketio") if config.server.redis_manager else None
+        ReliableRedisManager(redis_url, f"{prefix}socketio", config.server.delivery_heartbeat_s)
+        if config.server.redis_manager else None
     )
     sio = socketio.AsyncServer(
         async_mode="aiohttp",
@@ -96,6 +108,24 @@ def create_app(config: Config, redis_url: str) -> web.Application:
     ctx = AppContext(config, redis, sio, bus, store, bot, limiter, conversations)
     app[CTX] = ctx
     sio.register_namespace(ResidentNamespace(conversations, limiter, config))
+    watchdog = SlowConsumerWatchdog(sio, config.server.max_outbound_queue)
+    ctx.services["delivery"] = {"manager": manager, "watchdog": watchdog}
+    if manager is not None:
+        manager.replayer = _replayer(store)
+
+    async def start_delivery(app: web.Application) -> None:
+        watchdog.start()
+        if manager is not None and not sio.manager_initialized:
+            sio.manager_initialized = True  # listen (and detect gaps) before the first client connects
+            manager.initialize()
+
+    async def stop_delivery(app: web.Application) -> None:
+        await watchdog.stop()
+        if manager is not None:
+            await manager.close()
+
+    app.on_startup.append(start_delivery)
+    app.on_cleanup.append(stop_delivery)
 
     for module in (health, pages, *_feature_modules()):
         module.setup(app, ctx)

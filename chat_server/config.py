@@ -46,6 +46,11 @@ class ServerConfig:
     trust_forwarded_for: bool = False
     # Signing key for agent session cookies; empty = generated and kept in Redis.
     secret_key: str = ""
+    # A socket with more unsent packets than this is a slow consumer: closed, the client
+    # reconnects and replays from its last message id (chat_server/conversations/delivery.py).
+    max_outbound_queue: int = 1000
+    # With redis_manager: heartbeat period of the pub/sub gap detector (seconds).
+    delivery_heartbeat_s: float = 2.0
 
 
 @dataclass
@@ -92,6 +97,26 @@ class LanguageConfig:
 
 
 @dataclass
+class RetentionConfig:
+    """How long transcripts of *closed* conversations are kept; `chat311 purge` enforces it."""
+
+    # Days after closing, per channel (web, sms, api, email, ...); "default" covers the rest.
+    # 0 = keep forever. Open, queued and assigned conversations are never purged.
+    days: dict[str, int] = field(default_factory=lambda: {"default": 365})
+    # Conversations examined per Redis round trip.
+    batch_size: int = 500
+
+    def validate(self) -> None:
+        if any(d < 0 for d in self.days.values()):
+            raise ValueError("days: must be >= 0 (0 = keep forever)")
+        if self.batch_size < 1:
+            raise ValueError("batch_size: must be >= 1")
+
+    def days_for(self, channel: str) -> int:
+        return self.days.get(channel, self.days.get("default", 0))
+
+
+@dataclass
 class LoggingConfig:
     level: str = "INFO"
     json: bool = True
@@ -112,6 +137,7 @@ class Config:
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     language: LanguageConfig = field(default_factory=LanguageConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
     hours: HoursConfig = field(default_factory=HoursConfig)
     routing: RoutingConfig = field(default_factory=RoutingConfig)
     tickets: TicketsConfig = field(default_factory=TicketsConfig)

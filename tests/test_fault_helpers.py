@@ -1,0 +1,171 @@
+"""Shared pieces for the fault, security, fuzz and multi-process tests (no tests in here).
+
+- `bare_factory`: real `chat311 serve` processes on the session's real Redis, without starting
+  Rasa (its URL points at a closed port, so the bot is honestly "down"). Tests that are about
+  delivery, headers or input handling do not need the 1 GB Rasa server.
+- `RawSocketIO`: a minimal Engine.IO v4 / Socket.IO v5 websocket client on a plain socket, so a
+  test can do what no well-behaved client library does: stop reading.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import os
+import socket
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chat_server.components import free_port
+from tests.conftest import LOG_DIR, ChatServerProcess
+
+BareFactory = Callable[..., Any]
+
+
+@pytest.fixture(scope="session", name="bare_factory")
+async def bare_factory_fixture(redis_server: Any) -> AsyncIterator[BareFactory]:
+    started: list[ChatServerProcess] = []
+    dead_rasa = f"http://127.0.0.1:{free_port()}"
+
+    async def make(port: int | None = None, name: str | None = None, **env_overrides: str) -> ChatServerProcess:
+        port = port or free_port()
+        env = {
+            **os.environ,
+            "REDIS_URL": redis_server.url,
+            "CHAT311_SERVER__PORT": str(port),
+            "CHAT311_SERVER__HOST": "127.0.0.1",
+            "CHAT311_SERVER__PUBLIC_URL": f"http://127.0.0.1:{port}",
+            "CHAT311_RASA__URL": dead_rasa,
+            "CHAT311_RASA__ACTIONS_URL": "",
+            "CHAT311_RASA__MANAGE": "false",
+            "CHAT311_RASA__TIMEOUT_S": "2",
+            "CHAT311_LOGGING__JSON": "true",
+            **env_overrides,
+        }
+        server = ChatServerProcess(env, port, name or f"bare-{port}")
+        log_file = LOG_DIR / f"{server.name}.log"
+        if log_file.exists():
+            log_file.unlink()
+        await server.start()
+        started.append(server)
+        return server
+
+    yield make
+    for server in started:
+        await server.stop()
+
+
+def log_path(server: ChatServerProcess) -> Path:
+    return LOG_DIR / f"{server.name}.log"
+
+
+def log_lines(server: ChatServerProcess) -> list[dict[str, Any]]:
+    out = []
+    for line in log_path(server).read_text(errors="replace").splitlines():
+        with contextlib.suppress(ValueError):
+            out.append(json.loads(line))
+    return out
+
+
+async def wait_for_log(server: ChatServerProcess, predicate: Callable[[dict[str, Any]], bool],
+                       timeout: float = 20.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for line in log_lines(server):
+            if predicate(line):
+                return line
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"no matching log line in {log_path(server)} within {timeout}s")
+
+
+class RawSocketIO:
+    """Engine.IO over a raw websocket: handshake, masked text frames, and an explicit `read()`."""
+
+    def __init__(self, url: str, rcvbuf: int | None = None, origin: str | None = None) -> None:
+        self.host, self.port = url.removeprefix("http://").split(":")
+        self.rcvbuf = rcvbuf
+        self.origin = origin
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+        self._ack = 0
+
+    async def connect(self) -> None:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if self.rcvbuf:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.rcvbuf)
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, (self.host, int(self.port)))
+        self.reader, self.writer = await asyncio.open_connection(sock=sock, limit=2**22)
+        key = base64.b64encode(os.urandom(16)).decode()
+        headers = ["GET /socket.io/?EIO=4&transport=websocket HTTP/1.1", f"Host: {self.host}:{self.port}",
+                   "Upgrade: websocket", "Connection: Upgrade", f"Sec-WebSocket-Key: {key}",
+                   "Sec-WebSocket-Version: 13"]
+        if self.origin:
+            headers.append(f"Origin: {self.origin}")
+        self.writer.write(("\r\n".join(headers) + "\r\n\r\n").encode())
+        status = await self.reader.readuntil(b"\r\n\r\n")
+        if b" 101 " not in status.split(b"\r\n", 1)[0]:
+            raise ConnectionError(status.decode(errors="replace"))
+        opening = await self.read()
+        assert opening.startswith("0"), opening
+        await self.send("40")
+        while not (await self.read()).startswith("40"):
+            pass
+
+    async def send(self, text: str) -> None:
+        assert self.writer is not None
+        payload = text.encode()
+        mask = os.urandom(4)
+        header = bytearray([0x81])
+        n = len(payload)
+        if n < 126:
+            header.append(0x80 | n)
+        elif n < 65536:
+            header += bytes([0x80 | 126]) + n.to_bytes(2, "big")
+        else:
+            header += bytes([0x80 | 127]) + n.to_bytes(8, "big")
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        self.writer.write(bytes(header) + mask + masked)
+        await self.writer.drain()
+
+    async def read(self) -> str:
+        """The next Engine.IO text packet; answers pings on the way."""
+        assert self.reader is not None
+        while True:
+            head = await self.reader.readexactly(2)
+            opcode, n = head[0] & 0x0F, head[1] & 0x7F
+            if n == 126:
+                n = int.from_bytes(await self.reader.readexactly(2), "big")
+            elif n == 127:
+                n = int.from_bytes(await self.reader.readexactly(8), "big")
+            data = await self.reader.readexactly(n)
+            if opcode == 0x8:
+                raise ConnectionResetError("server closed the websocket")
+            if opcode != 0x1:
+                continue
+            text = data.decode()
+            if text == "2":
+                await self.send("3")
+                continue
+            return text
+
+    async def call(self, event: str, data: Any) -> Any:
+        """Emit with an ack id and return the ack payload (skipping other packets)."""
+        self._ack += 1
+        ack_id = self._ack
+        await self.send(f"42{ack_id}" + json.dumps([event, data]))
+        prefix = f"43{ack_id}"
+        while True:
+            packet = await self.read()
+            if packet.startswith(prefix):
+                return json.loads(packet[len(prefix):])[0]
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
