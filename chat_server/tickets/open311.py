@@ -15,6 +15,7 @@ Extensions (documented in docs/open311.md):
 from __future__ import annotations
 
 import logging
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -37,6 +38,7 @@ log = logging.getLogger("chat311.open311")
 BASE = "/open311/v2"
 FORMATS = ("json", "xml")
 PLURALS = {"attributes": "attribute", "values": "value", "endpoints": "endpoint", "formats": "format"}
+ATTRIBUTE_RE = re.compile(r"^attribute\[([^\[\]]{1,64})\](\[\])?$")
 POST_LIMIT = Limit("open311_post", 600, 60.0)  # per API key
 
 
@@ -213,10 +215,10 @@ class Open311API:
         for name, value in params.items():
             if not name.startswith("attribute["):
                 continue
-            multi = name.endswith("[]")
-            code = name[len("attribute["):-3 if multi else -1]
-            if not name.rstrip("[]").endswith("]") or not code or "]" in code:
-                raise Open311Error(400, f"malformed attribute parameter {name[:80]!r}")
+            match = ATTRIBUTE_RE.match(name)
+            if match is None:
+                raise Open311Error(400, f"malformed attribute parameter {name[:80]!r}: use attribute[CODE]")
+            code, multi = match.group(1), bool(match.group(2))
             if multi:
                 attributes.setdefault(code, [])
                 if not isinstance(attributes[code], list):

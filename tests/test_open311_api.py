@@ -1,0 +1,501 @@
+"""Open311 GeoReport v2 API against a real chat_server process and real Redis.
+
+The Open311 API does not involve the bot, so these servers run without Rasa (the readiness of
+Rasa is not needed for /healthz); each module uses its own Redis key prefix, i.e. its own
+jurisdiction's data. JSON responses are validated against the official GeoReport v2 schemas in
+../shared/open311-schemas/ (read from there, never copied).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import subprocess
+import xml.etree.ElementTree as ET
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import jsonschema
+import pytest
+from referencing import Registry
+from referencing.jsonschema import DRAFT7
+
+from chat_server.components import free_port
+from tests.conftest import ROOT, ChatServerProcess, RedisServer
+
+SCHEMAS = Path(__file__).resolve().parents[2] / "shared" / "open311-schemas"
+CHAT311 = ROOT / ".venv" / "bin" / "chat311"
+ISO_WITH_OFFSET = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d([+-]\d\d:\d\d)$")
+PREFIX = "t311api:"
+
+
+# ----------------------------------------------------------------------------- helpers
+def _registry() -> Registry:
+    """The schema files refer to each other by file name (requests.json -> request.json)."""
+    return Registry().with_resources(
+        (path.name, DRAFT7.create_resource(json.loads(path.read_text())))
+        for path in SCHEMAS.glob("*.json") if path.name != "swagger.json")
+
+
+REGISTRY = _registry()
+
+
+def validate(instance: Any, schema_file: str) -> None:
+    schema = json.loads((SCHEMAS / schema_file).read_text())
+    jsonschema.Draft7Validator(schema, registry=REGISTRY).validate(instance)
+    # The environment has no RFC 3339 format checker installed: check date-times ourselves.
+    for item in instance if isinstance(instance, list) else [instance]:
+        for key in ("requested_datetime", "updated_datetime", "expected_datetime"):
+            if isinstance(item, dict) and item.get(key) is not None:
+                assert ISO_WITH_OFFSET.match(item[key]), f"{key}={item[key]!r} is not ISO 8601 with offset"
+
+
+async def start_server(redis_server: RedisServer, name: str, prefix: str, port: int | None = None,
+                       **env: str) -> ChatServerProcess:
+    """A real `chat311 serve` process for Open311 work (no Rasa needed)."""
+    port = port or free_port()
+    full_env = {
+        **os.environ,
+        "REDIS_URL": redis_server.url,
+        "CHAT311_REDIS__KEY_PREFIX": f"'{prefix}'",  # YAML-quoted: "x:" would be a mapping
+        "CHAT311_SERVER__PORT": str(port),
+        "CHAT311_SERVER__HOST": "127.0.0.1",
+        "CHAT311_SERVER__PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "CHAT311_RASA__URL": "http://127.0.0.1:9",
+        "CHAT311_RASA__ACTIONS_URL": "",
+        "CHAT311_RASA__MANAGE": "false",
+        "CHAT311_LOGGING__JSON": "true",
+        **env,
+    }
+    server = ChatServerProcess(full_env, port, name)
+    await server.start()
+    return server
+
+
+def cli(redis_server: RedisServer, prefix: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "REDIS_URL": redis_server.url, "CHAT311_REDIS__KEY_PREFIX": f"'{prefix}'",
+           "CHAT311_LOGGING__JSON": "false"}
+    return subprocess.run([str(CHAT311), *args], env=env, capture_output=True, text=True, timeout=60, cwd=ROOT)
+
+
+def new_api_key(redis_server: RedisServer, prefix: str, name: str = "tests") -> tuple[str, str]:
+    out = cli(redis_server, prefix, "apikeys", "add", name)
+    assert out.returncode == 0, out.stderr
+    key_id = re.search(r"key id: (\S+)", out.stdout).group(1)  # type: ignore[union-attr]
+    key = re.search(r"api_key: (\S+)", out.stdout).group(1)  # type: ignore[union-attr]
+    return key_id, key
+
+
+class Api:
+    def __init__(self, url: str, key: str) -> None:
+        self.base = f"{url}/open311/v2"
+        self.key = key
+        self.http = aiohttp.ClientSession()
+
+    async def get(self, path: str, **params: str) -> tuple[int, Any, aiohttp.ClientResponse]:
+        async with self.http.get(f"{self.base}/{path}", params=params) as resp:
+            body = await resp.read()
+            return resp.status, _decode(resp, body), resp
+
+    async def post(self, data: list[tuple[str, str]] | dict[str, str], fmt: str = "json",
+                   with_key: bool = True) -> tuple[int, Any, aiohttp.ClientResponse]:
+        items = list(data.items()) if isinstance(data, dict) else list(data)
+        if with_key:
+            items.append(("api_key", self.key))
+        async with self.http.post(f"{self.base}/requests.{fmt}", data=items) as resp:
+            body = await resp.read()
+            return resp.status, _decode(resp, body), resp
+
+    async def create(self, **fields: str) -> dict[str, Any]:
+        """A valid request; `fields` replace the pothole defaults (service_code + its attributes)."""
+        data = {"address_string": "600 E 4th St, Charlotte, NC", "description": "deep hole"}
+        data.update(fields or {"service_code": "POTHOLE", "attribute[road_position]": "lane"})
+        status, body, _ = await self.post(data)
+        assert status == 200, body
+        return body[0]
+
+
+def _decode(resp: aiohttp.ClientResponse, body: bytes) -> Any:
+    if resp.content_type == "application/json":
+        return json.loads(body)
+    if "xml" in resp.content_type:
+        return ET.fromstring(body)
+    return body
+
+
+@pytest.fixture(scope="module")
+async def server(redis_server: RedisServer) -> AsyncIterator[ChatServerProcess]:
+    srv = await start_server(redis_server, "open311-api", PREFIX)
+    yield srv
+    await srv.stop()
+
+
+@pytest.fixture(scope="module")
+async def api(server: ChatServerProcess, redis_server: RedisServer) -> AsyncIterator[Api]:
+    _, key = await asyncio.to_thread(new_api_key, redis_server, PREFIX)
+    client = Api(server.url, key)
+    yield client
+    await client.http.close()
+
+
+# ----------------------------------------------------------------------------- services
+EXPECTED_CODES = {"POTHOLE", "STREETLIGHT", "MISSED_PICKUP", "GRAFFITI", "ABANDONED_VEHICLE", "FALLEN_TREE",
+                  "WATER_LEAK", "ILLEGAL_DUMPING", "GENERAL"}
+
+
+async def test_services_json_matches_schema(api: Api) -> None:
+    status, body, resp = await api.get("services.json")
+    assert status == 200 and resp.content_type == "application/json"
+    validate(body, "services.json")
+    for item in body:
+        validate(item, "service.json")
+    by_code = {s["service_code"]: s for s in body}
+    assert set(by_code) == EXPECTED_CODES
+    assert by_code["POTHOLE"]["service_name"] == "Pothole"
+    assert by_code["POTHOLE"]["metadata"] is True and by_code["GENERAL"]["metadata"] is False
+    assert by_code["MISSED_PICKUP"]["group"] == "Solid Waste"
+    assert "pothole" in by_code["POTHOLE"]["keywords"]
+    status, body_es, _ = await api.get("services.json", lang="es")
+    assert {s["service_code"]: s["service_name"] for s in body_es}["POTHOLE"] == "Bache"
+
+
+async def test_services_xml(api: Api) -> None:
+    status, root, resp = await api.get("services.xml")
+    assert status == 200 and resp.content_type == "text/xml"
+    assert root.tag == "services"
+    services = root.findall("service")
+    assert {s.findtext("service_code") for s in services} == EXPECTED_CODES
+    pothole = next(s for s in services if s.findtext("service_code") == "POTHOLE")
+    assert pothole.findtext("service_name") == "Pothole"
+    assert pothole.findtext("metadata") == "true"
+    assert pothole.findtext("type") == "realtime"
+    assert pothole.findtext("group") == "Streets"
+
+
+async def test_service_definition_json_and_xml(api: Api) -> None:
+    status, body, _ = await api.get("services/MISSED_PICKUP.json")
+    assert status == 200
+    validate(body, "service-definition.json")
+    attrs = body["attributes"]
+    assert [a["code"] for a in attrs] == ["cart_type", "cart_at_curb_by_7am"]
+    assert [a["order"] for a in attrs] == [1, 2]
+    assert attrs[0]["datatype"] == "multivaluelist" and attrs[0]["required"] is True
+    assert [v["key"] for v in attrs[0]["values"]] == ["garbage", "recycling", "yard_waste", "bulky_item"]
+    for code in EXPECTED_CODES:
+        status, definition, _ = await api.get(f"services/{code}.json")
+        assert status == 200
+        validate(definition, "service-definition.json")
+    status, es, _ = await api.get("services/POTHOLE.json", lang="es")
+    assert es["attributes"][0]["values"][0]["name"] == "Carril de circulación"
+
+    status, root, _ = await api.get("services/POTHOLE.xml")
+    assert status == 200 and root.tag == "service_definition"
+    assert root.findtext("service_code") == "POTHOLE"
+    first = root.find("attributes/attribute")
+    assert first is not None
+    assert first.findtext("code") == "road_position"
+    assert first.findtext("variable") == "true" and first.findtext("required") == "true"
+    assert first.findtext("datatype") == "singlevaluelist" and first.findtext("order") == "1"
+    assert [v.findtext("key") for v in first.findall("values/value")] == [
+        "lane", "shoulder", "intersection", "crosswalk", "bike_lane"]
+
+
+async def test_unknown_service_definition_is_404(api: Api) -> None:
+    status, body, _ = await api.get("services/NOPE.json")
+    assert status == 404
+    assert body[0]["code"] == 404 and "NOPE" in body[0]["description"]
+    status, root, _ = await api.get("services/NOPE.xml")
+    assert status == 404 and root.tag == "errors"
+    assert root.findtext("error/code") == "404"
+
+
+async def test_unsupported_format_and_unknown_path(api: Api) -> None:
+    status, body, _ = await api.get("services.html")
+    assert status == 400 and "json or .xml" in body[0]["description"]
+    status, body, _ = await api.get("nothing-here.json")
+    assert status == 404 and body[0]["code"] == 404
+    status, root, _ = await api.get("nothing-here.xml")
+    assert status == 404 and root.tag == "errors"
+
+
+async def test_jurisdiction_id(api: Api) -> None:
+    status, body, _ = await api.get("services.json", jurisdiction_id="charlottenc.gov")
+    assert status == 200 and body
+    status, body, _ = await api.get("services.json", jurisdiction_id="elsewhere.gov")
+    assert status == 404 and "jurisdiction_id" in body[0]["description"]
+    status, root, _ = await api.get("requests.xml", jurisdiction_id="elsewhere.gov")
+    assert status == 404 and root.findtext("error/code") == "404"
+    status, body, _ = await api.post({"service_code": "POTHOLE", "address_string": "1 Main St",
+                                      "attribute[road_position]": "lane", "jurisdiction_id": "elsewhere.gov"})
+    assert status == 404
+
+
+async def test_discovery(api: Api) -> None:
+    status, body, _ = await api.get("discovery.json")
+    assert status == 200
+    assert body["endpoints"][0]["specification"] == "http://wiki.open311.org/GeoReport_v2"
+    assert body["endpoints"][0]["url"].endswith("/open311/v2")
+    status, root, _ = await api.get("discovery.xml")
+    assert root.tag == "discovery"
+    assert [f.text for f in root.findall("endpoints/endpoint/formats/format")] == ["application/json", "text/xml"]
+
+
+# ----------------------------------------------------------------------------- POST requests
+async def test_post_requires_a_valid_api_key(api: Api, redis_server: RedisServer) -> None:
+    data = {"service_code": "POTHOLE", "address_string": "1 Main St", "attribute[road_position]": "lane"}
+    status, body, _ = await api.post(data, with_key=False)
+    assert status == 403 and body[0]["code"] == 403 and "api_key" in body[0]["description"]
+    status, root, _ = await api.post(data, fmt="xml", with_key=False)
+    assert status == 403 and root.tag == "errors" and root.findtext("error/code") == "403"
+    status, body, _ = await api.post([*data.items(), ("api_key", "c311_nope_nope")], with_key=False)
+    assert status == 403
+    # A revoked key stops working; `list` shows it as revoked.
+    key_id, key = await asyncio.to_thread(new_api_key, redis_server, PREFIX, "to-revoke")
+    status, body, _ = await api.post([*data.items(), ("api_key", key)], with_key=False)
+    assert status == 200, body
+    out = await asyncio.to_thread(cli, redis_server, PREFIX, "apikeys", "revoke", key_id)
+    assert out.returncode == 0, out.stderr
+    status, _, _ = await api.post([*data.items(), ("api_key", key)], with_key=False)
+    assert status == 403
+    listing = await asyncio.to_thread(cli, redis_server, PREFIX, "apikeys", "list")
+    line = next(line for line in listing.stdout.splitlines() if line.startswith(key_id))
+    assert "to-revoke" in line and "revoked" in line and key not in listing.stdout
+
+
+@pytest.mark.parametrize(("fields", "fragment"), [
+    ({"service_code": "NOPE"}, "service_code"),
+    ({"service_code": ""}, "service_code is required"),
+    ({"address_string": ""}, "location is required"),
+    ({"address_string": "", "lat": "35.2"}, "lat and long"),
+    ({"address_string": "", "lat": "95", "long": "-80"}, "lat must be between"),
+    ({"address_string": "", "lat": "north", "long": "-80"}, "lat must be a number"),
+    ({"description": "x" * 4001}, "description is longer than 4000"),
+    ({"attribute[road_position]": ""}, "attribute[road_position] is required"),
+    ({"attribute[road_position]": "sky"}, "is not one of"),
+    ({"attribute[colour]": "red"}, "unknown attribute"),
+    ({"media_url": "javascript:alert(1)"}, "media_url"),
+    ({"email": "not-an-email"}, "email"),
+])
+async def test_post_validation_errors(api: Api, fields: dict[str, str], fragment: str) -> None:
+    data = {"service_code": "POTHOLE", "address_string": "1 Main St", "attribute[road_position]": "lane",
+            **fields}
+    status, body, _ = await api.post(data)
+    assert status == 400, body
+    validate_errors(body)
+    assert fragment in body[0]["description"]
+
+
+def validate_errors(body: Any) -> None:
+    assert isinstance(body, list) and body
+    for error in body:
+        assert set(error) == {"code", "description"} and isinstance(error["description"], str)
+
+
+async def test_post_validation_error_xml(api: Api) -> None:
+    status, root, _ = await api.post({"service_code": "POTHOLE", "attribute[road_position]": "lane"}, fmt="xml")
+    assert status == 400 and root.tag == "errors"
+    assert root.findtext("error/code") == "400" and "location" in root.findtext("error/description")
+
+
+async def test_post_then_get_request_token_json(api: Api) -> None:
+    description = "d" * 4000  # exactly the limit is fine
+    status, body, _ = await api.post({
+        "service_code": "ABANDONED_VEHICLE", "lat": "35.2271", "long": "-80.8431", "description": description,
+        "attribute[plate]": "NC ABC-1234", "attribute[days_parked]": "12", "email": "res@example.org",
+        "first_name": "Ana", "last_name": "Ruiz", "phone": "704-555-0100", "media_url": "https://example.org/a.jpg",
+    })
+    assert status == 200, body
+    created = body[0]
+    assert re.fullmatch(r"311-\d{7,}", created["service_request_id"])
+    assert created["token"] and created["service_notice"]
+
+    status, one, _ = await api.get(f"requests/{created['service_request_id']}.json")
+    assert status == 200
+    validate(one, "requests.json")
+    validate(one[0], "request.json")
+    req = one[0]
+    assert req["service_code"] == "ABANDONED_VEHICLE" and req["status"] == "open"
+    assert req["service_name"] == "Abandoned vehicle"
+    assert req["lat"] == pytest.approx(35.2271) and req["long"] == pytest.approx(-80.8431)
+    assert req["description"] == description and req["media_url"] == "https://example.org/a.jpg"
+    assert req["agency_responsible"]
+    requested = datetime.fromisoformat(req["requested_datetime"])
+    assert requested.utcoffset() is not None
+    assert abs((datetime.now(requested.tzinfo) - requested).total_seconds()) < 120
+    assert datetime.fromisoformat(req["expected_datetime"]) > requested
+    assert "res@example.org" not in json.dumps(one) and "704-555" not in json.dumps(one)  # contact stays private
+
+    status, token_body, _ = await api.get(f"tokens/{created['token']}.json")
+    assert status == 200 and token_body == [{"service_request_id": created["service_request_id"],
+                                             "token": created["token"]}]
+    status, root, _ = await api.get(f"tokens/{created['token']}.xml")
+    assert root.tag == "service_requests"
+    assert root.findtext("request/service_request_id") == created["service_request_id"]
+
+    status, root, _ = await api.get(f"requests/{created['service_request_id']}.xml")
+    assert status == 200 and root.tag == "service_requests"
+    request = root.find("request")
+    assert request is not None
+    assert request.findtext("service_request_id") == created["service_request_id"]
+    assert request.findtext("status") == "open"
+    assert ISO_WITH_OFFSET.match(request.findtext("requested_datetime") or "")
+    assert request.find("address") is not None and request.findtext("address") in (None, "")
+
+
+async def test_post_xml_response(api: Api) -> None:
+    status, root, _ = await api.post({"service_code": "FALLEN_TREE", "address_string": "Tryon St & 5th St",
+                                      "attribute[blocking]": "road"}, fmt="xml")
+    assert status == 200 and root.tag == "service_requests"
+    assert re.fullmatch(r"311-\d+", root.findtext("request/service_request_id") or "")
+    assert root.findtext("request/token")
+
+
+async def test_multivalue_attributes(api: Api) -> None:
+    status, body, _ = await api.post([
+        ("service_code", "MISSED_PICKUP"), ("address_id", "A-1001"),
+        ("attribute[cart_type][]", "garbage"), ("attribute[cart_type][]", "recycling"),
+        ("attribute[cart_at_curb_by_7am]", "yes"),
+    ])
+    assert status == 200, body
+    # Repeating attribute[CODE] (no []) for a multivaluelist works too.
+    status, body, _ = await api.post([
+        ("service_code", "ILLEGAL_DUMPING"), ("address_string", "Vacant lot, 100 Elm St"),
+        ("attribute[material]", "tires"), ("attribute[material]", "furniture"),
+    ])
+    assert status == 200, body
+    status, body, _ = await api.post([
+        ("service_code", "MISSED_PICKUP"), ("address_id", "A-1001"),
+        ("attribute[cart_type][]", "garbage"), ("attribute[cart_type][]", "compost"),
+        ("attribute[cart_at_curb_by_7am]", "yes"),
+    ])
+    assert status == 400 and "compost" in body[0]["description"]
+    status, body, _ = await api.post([
+        ("service_code", "POTHOLE"), ("address_id", "A-1001"),
+        ("attribute[road_position]", "lane"), ("attribute[road_position]", "shoulder"),
+    ])
+    assert status == 400 and "single value" in body[0]["description"]
+
+
+async def test_idempotency_key_returns_the_first_request(api: Api) -> None:
+    first_status, first, first_resp = await api.post({"service_code": "GRAFFITI", "address_string": "Bridge on I-77",
+                                                      "attribute[surface]": "bridge", "idempotency_key": "abc-1"})
+    second_status, second, second_resp = await api.post({"service_code": "GRAFFITI",
+                                                         "address_string": "Bridge on I-77",
+                                                         "attribute[surface]": "bridge", "idempotency_key": "abc-1"})
+    assert first_status == second_status == 200
+    assert first[0]["service_request_id"] == second[0]["service_request_id"]
+    assert "Idempotent-Replayed" not in first_resp.headers
+    assert second_resp.headers["Idempotent-Replayed"] == "true"
+    third_status, third, _ = await api.post({"service_code": "GRAFFITI", "address_string": "Bridge on I-77",
+                                             "attribute[surface]": "bridge", "idempotency_key": "abc-2"})
+    assert third_status == 200 and third[0]["service_request_id"] != first[0]["service_request_id"]
+
+
+# ----------------------------------------------------------------------------- GET requests
+async def test_get_request_unknown_is_404(api: Api) -> None:
+    status, body, _ = await api.get("requests/311-999999999.json")
+    assert status == 404 and body[0]["code"] == 404
+    status, root, _ = await api.get("requests/311-999999999.xml")
+    assert status == 404 and root.findtext("error/code") == "404"
+    status, body, _ = await api.get("tokens/no-such-token.json")
+    assert status == 404
+
+
+async def test_get_requests_filters(api: Api, redis_server: RedisServer) -> None:
+    water = [await api.create(service_code="WATER_LEAK", **{"attribute[leak_location]": "hydrant",
+                                                            "attribute[severity]": "steady"}) for _ in range(3)]
+    closed_id = water[0]["service_request_id"]
+    out = await asyncio.to_thread(cli, redis_server, PREFIX, "tickets", "status", closed_id, "resolved",
+                                  "--note", "Valve replaced.")
+    assert out.returncode == 0, out.stderr
+
+    status, body, resp = await api.get("requests.json", service_code="WATER_LEAK")
+    assert status == 200
+    validate(body, "requests.json")
+    assert {r["service_request_id"] for r in body} == {w["service_request_id"] for w in water}
+    assert resp.headers["X-Total-Count"] == "3"
+    times = [r["requested_datetime"] for r in body]
+    assert times == sorted(times, reverse=True)  # newest first
+
+    status, body, _ = await api.get("requests.json", service_code="WATER_LEAK", status="closed")
+    assert [r["service_request_id"] for r in body] == [closed_id]
+    assert body[0]["status_notes"] == "Valve replaced."
+    status, body, _ = await api.get("requests.json", service_code="WATER_LEAK", status="open")
+    assert closed_id not in {r["service_request_id"] for r in body} and len(body) == 2
+    status, body, _ = await api.get("requests.json", service_code="WATER_LEAK", status="open,closed")
+    assert len(body) == 3
+
+    ids = f"{water[2]['service_request_id']},311-999999999,{water[1]['service_request_id']}"
+    status, body, _ = await api.get("requests.json", service_request_id=ids, service_code="POTHOLE")
+    assert [r["service_request_id"] for r in body] == [water[2]["service_request_id"],
+                                                       water[1]["service_request_id"]]
+
+    now = datetime.now().astimezone()
+    status, body, _ = await api.get("requests.json", service_code="WATER_LEAK",
+                                    start_date=(now - timedelta(days=1)).isoformat(),
+                                    end_date=(now + timedelta(minutes=5)).isoformat())
+    assert status == 200 and len(body) == 3
+    status, body, _ = await api.get("requests.json", service_code="WATER_LEAK",
+                                    start_date=(now - timedelta(days=30)).isoformat(),
+                                    end_date=(now - timedelta(days=2)).isoformat())
+    assert status == 200 and body == []
+
+    status, root, _ = await api.get("requests.xml", service_code="WATER_LEAK")
+    assert root.tag == "service_requests" and len(root.findall("request")) == 3
+    closed = next(r for r in root.findall("request") if r.findtext("service_request_id") == closed_id)
+    assert closed.findtext("status") == "closed" and closed.findtext("status_notes") == "Valve replaced."
+
+
+@pytest.mark.parametrize(("params", "fragment"), [
+    ({"start_date": "2025-01-01T00:00:00-05:00", "end_date": "2025-05-01T00:00:00-04:00"}, "90 days"),
+    ({"start_date": "2025-03-01T00:00:00Z", "end_date": "2025-02-01T00:00:00Z"}, "after end_date"),
+    ({"start_date": "yesterday"}, "ISO 8601"),
+    ({"end_date": "2025-13-45"}, "ISO 8601"),
+    ({"status": "pending"}, "open or closed"),
+    ({"page": "0"}, "page must be"),
+    ({"page_size": "1001"}, "page_size must be"),
+    ({"page_size": "ten"}, "whole number"),
+])
+async def test_get_requests_bad_parameters(api: Api, params: dict[str, str], fragment: str) -> None:
+    status, body, _ = await api.get("requests.json", **params)
+    assert status == 400, body
+    validate_errors(body)
+    assert fragment in body[0]["description"]
+
+
+async def test_get_requests_pagination(api: Api) -> None:
+    created = [await api.create(service_code="STREETLIGHT", **{"attribute[light_problem]": "out"})
+               for _ in range(5)]
+    expected = [c["service_request_id"] for c in reversed(created)]
+    seen: list[str] = []
+    page = 1
+    while True:
+        status, body, resp = await api.get("requests.json", service_code="STREETLIGHT", page_size="2",
+                                           page=str(page))
+        assert status == 200
+        if body:
+            validate(body, "requests.json")
+        assert resp.headers["X-Total-Count"] == "5"
+        seen += [r["service_request_id"] for r in body]
+        if 'rel="next"' not in resp.headers.get("Link", ""):
+            break
+        assert "page=" + str(page + 1) in resp.headers["Link"]
+        page += 1
+    assert page == 3 and seen == expected
+    status, body, _ = await api.get("requests.json", service_code="STREETLIGHT", page_size="2", page="9")
+    assert status == 200 and body == []
+
+
+async def test_default_window_is_90_days(api: Api) -> None:
+    await api.create()
+    status, body, resp = await api.get("requests.json")
+    assert status == 200 and body
+    validate(body, "requests.json")
+    oldest = datetime.fromisoformat(body[-1]["requested_datetime"])
+    assert datetime.now(oldest.tzinfo) - oldest < timedelta(days=90)
+    assert int(resp.headers["X-Total-Count"]) == len(body) <= 1000
