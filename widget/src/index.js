@@ -145,11 +145,15 @@ class Widget {
       "text",
       "switchLang",
     );
-    this.transcriptBtn = h(
-      "button",
-      { type: "button", class: "c311-tool c311-transcript", onclick: () => this.downloadTranscript() },
-      icon("download"),
-      this.bind(h("span"), "text", "transcript"),
+    this.transcriptBtn = this.bind(
+      h(
+        "button",
+        { type: "button", class: "c311-tool c311-transcript", onclick: () => this.downloadTranscript() },
+        icon("download"),
+        this.bind(h("span", { class: "c311-tool-text" }), "text", "transcript"),
+      ),
+      "aria-label",
+      "transcript",
     );
     this.endBtn = this.bind(h("button", { type: "button", class: "c311-tool c311-end", onclick: () => this.endChat() }), "text", "endChat");
     const header = h(
