@@ -30,7 +30,7 @@ def fresh_prefix() -> str:
 def server_env(prefix: str, **extra: str) -> dict[str, str]:
     """Env overrides for an isolated, always-open escalation setup (own key prefix)."""
     env = {
-        "CHAT311_REDIS__KEY_PREFIX": prefix,
+        "CHAT311_REDIS__KEY_PREFIX": f"'{prefix}'",  # quoted: YAML would read "x:" as a mapping
         "CHAT311_HOURS__WEEKLY": ALWAYS_OPEN,
         "CHAT311_HOURS__CLOSING_SOON_MIN": "0",
         "CHAT311_ROUTING__RECONNECT_GRACE_S": "2",

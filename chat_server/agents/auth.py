@@ -97,10 +97,9 @@ class LoginThrottle:
 
     async def failed(self, ip: str, username: str) -> None:
         key = self._key(ip, username)
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.incr(key)
-        pipe.expire(key, self.window_s, nx=True)
-        await pipe.execute()
+        # The window starts at the first failure (EXPIRE ... NX needs Redis 7; the embedded one is older).
+        if int(await self.redis.incr(key)) == 1:
+            await self.redis.expire(key, self.window_s)
 
     async def succeeded(self, ip: str, username: str) -> None:
         await self.redis.delete(self._key(ip, username))
