@@ -265,8 +265,12 @@ class Aggregator:
             self.queue.pop(ev.conv, None)
         elif kind == "transferred":
             to = ev.data.get("to_agent") or ev.data.get("to")
-            if to:
+            if to == "queue":
+                self._requeue(ev, st)
+            elif to:
                 st.agent = str(to)
+        elif kind == "requeued":
+            self._requeue(ev, st)
         elif kind in ("abandoned", "conversation_closed"):
             if st.queued_since is not None and not st.answered:
                 st.abandoned = True
@@ -280,6 +284,12 @@ class Aggregator:
                 st.abandoned = True
             st.queued_since = None
             self.queue.pop(ev.conv, None)
+
+    def _requeue(self, ev: LogEvent, st: ConvState) -> None:
+        """Back in the queue after an agent had it (transfer to queue, agent gone): live queue only."""
+        if not st.closed and st.queued_since is None:
+            st.queued_since = ev.ts
+            self.queue[ev.conv] = ev.ts
 
     # one method per event kind; each updates one bucket (called for the hour and the totals)
     def _on_conversation_created(self, b: Bucket, ev: LogEvent, st: ConvState | None) -> None:

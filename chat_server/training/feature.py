@@ -1,0 +1,212 @@
+"""The content staff page `/console/training` and its API (feature module; see docs/supervision.md).
+
+Routes (role `content`; POSTs need the X-CSRF-Token header):
+- GET  /console/training                         the page
+- GET  /console/training/api/me                  who is logged in + CSRF token
+- GET  /console/training/api/inbox               open inbox items + labels + FAQ keys
+- POST /console/training/api/inbox/{id}/label    {label}: add the message as an example of a label
+- POST /console/training/api/inbox/{id}/faq      {key, answer_en, answer_es, examples?}: new FAQ
+- POST /console/training/api/inbox/{id}/dismiss
+- POST /console/training/api/train               start "Train & test" in the background
+- GET  /console/training/api/job                 progress and before/after scores
+- POST /console/training/api/publish             hot-swap the trained model into Rasa
+- POST /console/training/api/rollback            back to the model the last publish replaced
+- GET  /console/training/api/models              served model + publish history
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from chat_server.context import CTX, AppContext
+from chat_server.events import Event
+from chat_server.metrics.access import USER, error, require_role
+from chat_server.training.data import DataError, TrainingData
+from chat_server.training.inbox import Inbox
+from chat_server.training.jobs import Busy, PublishError, TrainingJobs
+
+log = logging.getLogger("chat311.training")
+STATIC = Path(__file__).resolve().parent.parent / "static" / "training"
+
+
+class Training:
+    """The service object (ctx.services["training"]): data, inbox and jobs of this installation."""
+
+    def __init__(self, ctx: AppContext) -> None:
+        cfg = ctx.config.training
+        self.ctx = ctx
+        self.jobs = TrainingJobs(ctx.redis, ctx.config)
+        self.data = TrainingData(self.jobs.data_dir, ctx.config.resolve_path("var"))
+        self.inbox = Inbox(ctx.redis, ctx.config.redis.key_prefix, cfg.inbox_max)
+        self.low_confidence = cfg.low_confidence
+
+    async def on_fallback(self, event: Event) -> None:
+        confidence = event.data.get("confidence")
+        await self.inbox.record(str(event.data.get("text") or ""), str(event.data.get("language") or "en"),
+                                "fallback", "nlu_fallback", float(confidence or 0), event.ts)
+
+    async def on_bot_answered(self, event: Event) -> None:
+        confidence = event.data.get("confidence")
+        if not isinstance(confidence, int | float) or confidence >= self.low_confidence:
+            return
+        text = str(event.data.get("text") or "")
+        if not text:
+            for message in reversed(await self.ctx.store.messages(event.conversation_id)):
+                if message.sender == "resident":
+                    text = message.text
+                    break
+        await self.inbox.record(text, str(event.data.get("language") or "en"), "low_confidence",
+                                str(event.data.get("label") or ""), float(confidence), event.ts)
+
+
+def _svc(request: web.Request) -> Training:
+    return request.app[CTX].services["training"]  # type: ignore[no-any-return]
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise web.HTTPBadRequest(text='{"error": {"code": "bad_json", "message": "body must be a JSON object"}}',
+                                 content_type="application/json")
+    return body
+
+
+@require_role("content", api=False)
+async def page(request: web.Request) -> web.StreamResponse:
+    return web.FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+
+@require_role("content")
+async def me(request: web.Request) -> web.Response:
+    return web.json_response(request[USER].public())
+
+
+@require_role("content")
+async def inbox_list(request: web.Request) -> web.Response:
+    svc = _svc(request)
+    items = await svc.inbox.open_items()
+    return web.json_response({"items": [i.public() for i in items], "labels": svc.data.labels(),
+                              "faq_keys": svc.data.faq_keys()})
+
+
+async def _item(request: web.Request) -> Any:
+    item = await _svc(request).inbox.get(request.match_info["id"])
+    if item is None:
+        raise web.HTTPNotFound(text='{"error": {"code": "not_found", "message": "no such inbox item"}}',
+                               content_type="application/json")
+    return item
+
+
+@require_role("content")
+async def label_item(request: web.Request) -> web.Response:
+    svc, item, body = _svc(request), await _item(request), await _body(request)
+    label = str(body.get("label") or "")
+    language = str(body.get("language") or item.language)
+    try:
+        path = svc.data.add_example(label, item.text, language)
+    except DataError as exc:
+        return error(400, "bad_label", str(exc))
+    await svc.inbox.resolve(item.id, "labelled", label, request[USER].username)
+    log.info("inbox item labelled", extra={"label": label, "by": request[USER].username})
+    return web.json_response({"ok": True, "label": label, "file": path.name})
+
+
+@require_role("content")
+async def faq_item(request: web.Request) -> web.Response:
+    svc, item, body = _svc(request), await _item(request), await _body(request)
+    key = str(body.get("key") or "").strip()
+    extra = body.get("examples") or []
+    if isinstance(extra, str):
+        extra = [line for line in extra.splitlines() if line.strip()]
+    if not isinstance(extra, list):
+        return error(400, "bad_examples", "examples must be a list of questions")
+    examples = [(item.text, item.language)]
+    for entry in extra[:50]:
+        if isinstance(entry, dict):
+            examples.append((str(entry.get("text") or ""), str(entry.get("language") or item.language)))
+        else:
+            examples.append((str(entry), item.language))
+    try:
+        changed = svc.data.add_faq(key, str(body.get("answer_en") or ""), str(body.get("answer_es") or ""),
+                                   examples)
+    except DataError as exc:
+        return error(400, "bad_faq", str(exc))
+    await svc.inbox.resolve(item.id, "labelled", f"faq/{key}", request[USER].username)
+    log.info("new FAQ", extra={"key": key, "by": request[USER].username})
+    return web.json_response({"ok": True, "label": f"faq/{key}", "files": [p.name for p in changed]})
+
+
+@require_role("content")
+async def dismiss_item(request: web.Request) -> web.Response:
+    svc, item = _svc(request), await _item(request)
+    await svc.inbox.resolve(item.id, "dismissed", "", request[USER].username)
+    return web.json_response({"ok": True})
+
+
+@require_role("content")
+async def train(request: web.Request) -> web.Response:
+    try:
+        job = await _svc(request).jobs.start(request[USER].username)
+    except Busy as exc:
+        return error(409, "busy", str(exc))
+    return web.json_response(job, status=202)
+
+
+@require_role("content")
+async def job_state(request: web.Request) -> web.Response:
+    return web.json_response(await _svc(request).jobs.job())
+
+
+@require_role("content")
+async def publish(request: web.Request) -> web.Response:
+    try:
+        entry = await _svc(request).jobs.publish(request[USER].username)
+    except PublishError as exc:
+        return error(409, "publish_failed", str(exc))
+    return web.json_response(entry)
+
+
+@require_role("content")
+async def rollback(request: web.Request) -> web.Response:
+    try:
+        entry = await _svc(request).jobs.rollback(request[USER].username)
+    except PublishError as exc:
+        return error(409, "rollback_failed", str(exc))
+    return web.json_response(entry)
+
+
+@require_role("content")
+async def models(request: web.Request) -> web.Response:
+    jobs = _svc(request).jobs
+    try:
+        served = (await jobs.rasa_status()).get("model_file")
+    except Exception as exc:
+        served = None
+        log.warning("rasa status failed", extra={"error": str(exc)})
+    return web.json_response({"served": served, "history": await jobs.history()})
+
+
+def setup(app: web.Application, ctx: AppContext) -> None:
+    svc = Training(ctx)
+    ctx.services["training"] = svc
+    ctx.bus.subscribe("fallback", svc.on_fallback)
+    ctx.bus.subscribe("bot_answered", svc.on_bot_answered)
+    app.router.add_get("/console/training", page)
+    app.router.add_get("/console/training/api/me", me)
+    app.router.add_get("/console/training/api/inbox", inbox_list)
+    app.router.add_post("/console/training/api/inbox/{id}/label", label_item)
+    app.router.add_post("/console/training/api/inbox/{id}/faq", faq_item)
+    app.router.add_post("/console/training/api/inbox/{id}/dismiss", dismiss_item)
+    app.router.add_post("/console/training/api/train", train)
+    app.router.add_get("/console/training/api/job", job_state)
+    app.router.add_post("/console/training/api/publish", publish)
+    app.router.add_post("/console/training/api/rollback", rollback)
+    app.router.add_get("/console/training/api/models", models)
+    app.router.add_static("/static/training/", STATIC, show_index=False, append_version=False)

@@ -1,0 +1,105 @@
+"""The content inbox: resident messages the bot did not understand or answered unsure, in Redis.
+
+Fed by two events (chat_server/events.py): `fallback` (the redacted text is in the event) and
+`bot_answered` with a confidence below `training.low_confidence` (the text is the
+conversation's last resident message, redacted here). Identical messages (case and spacing
+ignored) are one item with a count, so the inbox shows what residents ask most, not a log.
+
+Keys: `<prefix>training:inbox:<id>` (hash) and `<prefix>training:inbox:open` (zset by last seen).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from redis.asyncio import Redis
+
+from chat_server.redaction import redact
+
+
+def _s(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+@dataclass
+class InboxItem:
+    id: str
+    text: str
+    language: str
+    kind: str  # fallback | low_confidence
+    predicted: str
+    confidence: float
+    count: int
+    first_ts: float
+    last_ts: float
+    status: str  # open | labelled | dismissed
+    resolved_label: str = ""
+    resolved_by: str = ""
+
+    def public(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def item_id(text: str) -> str:
+    return hashlib.sha256(" ".join(text.lower().split()).encode()).hexdigest()[:16]
+
+
+class Inbox:
+    def __init__(self, redis: Redis, prefix: str, max_items: int = 500) -> None:
+        self.redis = redis
+        self.p = f"{prefix}training:inbox"
+        self.max_items = max_items
+
+    def _key(self, iid: str) -> str:
+        return f"{self.p}:{iid}"
+
+    async def record(self, text: str, language: str, kind: str, predicted: str, confidence: float,
+                     ts: float | None = None) -> str | None:
+        text = " ".join(redact(text or "").split())[:500]
+        if not text or text.startswith("/"):
+            return None  # button payloads are not resident language
+        ts = ts or time.time()
+        iid = item_id(text)
+        key = self._key(iid)
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hsetnx(key, "first_ts", f"{ts:.3f}")
+        pipe.hsetnx(key, "status", "open")
+        pipe.hset(key, mapping={"text": text, "language": language or "en", "kind": kind,
+                                "predicted": predicted or "", "confidence": f"{confidence or 0:.3f}",
+                                "last_ts": f"{ts:.3f}"})
+        pipe.hincrby(key, "count", 1)
+        pipe.hget(key, "status")
+        results = await pipe.execute()
+        if _s(results[-1]) == "open":
+            await self.redis.zadd(f"{self.p}:open", {iid: ts})
+            excess = await self.redis.zcard(f"{self.p}:open") - self.max_items
+            if excess > 0:
+                for old in await self.redis.zrange(f"{self.p}:open", 0, excess - 1):
+                    await self.redis.zrem(f"{self.p}:open", old)
+                    await self.redis.delete(self._key(_s(old)))
+        return iid
+
+    async def get(self, iid: str) -> InboxItem | None:
+        if not iid.isalnum() or len(iid) > 32:
+            return None
+        raw = await self.redis.hgetall(self._key(iid))
+        if not raw:
+            return None
+        f = {_s(k): _s(v) for k, v in raw.items()}
+        return InboxItem(iid, f.get("text", ""), f.get("language", "en"), f.get("kind", "fallback"),
+                         f.get("predicted", ""), float(f.get("confidence") or 0), int(f.get("count") or 0),
+                         float(f.get("first_ts") or 0), float(f.get("last_ts") or 0), f.get("status", "open"),
+                         f.get("resolved_label", ""), f.get("resolved_by", ""))
+
+    async def open_items(self, limit: int = 200) -> list[InboxItem]:
+        ids = await self.redis.zrevrange(f"{self.p}:open", 0, limit - 1)
+        items = [await self.get(_s(i)) for i in ids]
+        return [i for i in items if i is not None and i.status == "open"]
+
+    async def resolve(self, iid: str, status: str, label: str = "", by: str = "") -> None:
+        await self.redis.hset(self._key(iid), mapping={"status": status, "resolved_label": label,
+                                                       "resolved_by": by, "resolved_ts": f"{time.time():.3f}"})
+        await self.redis.zrem(f"{self.p}:open", iid)

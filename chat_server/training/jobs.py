@@ -1,0 +1,248 @@
+"""Train & test, publish and rollback — the background work behind the training page and CLI.
+
+One training at a time across every chat_server process (Redis lock); its progress lives in
+Redis so any process can show it. Steps: score the published model on the held-out file
+(through the running Rasa server), `rasa train` the current training data into a new model
+file, score that file (in a short-lived Rasa process), done — nothing reaches residents until
+"Publish", which hot-swaps the model in the running Rasa server (`PUT /model`): Rasa loads the
+new model and keeps serving; conversations live in the Redis tracker store and carry on. The
+model it replaced is remembered, so "Rollback" is one more `PUT /model`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from redis.asyncio import Redis
+
+from chat_server import bot_model
+from chat_server.config import PROJECT_ROOT, Config
+from chat_server.training.evaluate import read_heldout, score_model_file, score_running
+
+log = logging.getLogger("chat311.training")
+EPOCHS = re.compile(r"Epochs:\s+(\d+)%")
+TRAINED_COMPONENTS = 2  # DIETClassifier + ResponseSelector print epoch bars (bot/config.yml)
+
+
+class Busy(Exception):
+    """A training is already running somewhere."""
+
+
+class PublishError(Exception):
+    """The Rasa server did not take the model; the message says why."""
+
+
+class TrainingJobs:
+    def __init__(self, redis: Redis, config: Config) -> None:
+        self.redis = redis
+        self.config = config
+        p = f"{config.redis.key_prefix}training"
+        self.job_key, self.lock_key, self.history_key = f"{p}:job", f"{p}:lock", f"{p}:published"
+        self.score_prefix = f"{p}:score:"
+        self.task: asyncio.Task[None] | None = None
+
+    # paths ----------------------------------------------------------------------
+    @property
+    def data_dir(self) -> Path:
+        return self.config.resolve_path(self.config.training.data_dir)
+
+    @property
+    def heldout(self) -> Path:
+        return self.config.resolve_path(self.config.training.heldout)
+
+    @property
+    def model_dir(self) -> Path:
+        cfg = self.config.training.model_dir
+        return self.config.resolve_path(cfg) if cfg else bot_model.model_dir()
+
+    # state ----------------------------------------------------------------------
+    async def job(self) -> dict[str, Any]:
+        raw = await self.redis.get(self.job_key)
+        job = json.loads(raw) if raw else {"status": "idle"}
+        if job.get("status") == "running" and not await self.redis.exists(self.lock_key):
+            job.update(status="failed", message="interrupted (the process running it stopped)")
+        return job
+
+    async def _save(self, job: dict[str, Any]) -> None:
+        await self.redis.set(self.job_key, json.dumps(job))
+
+    # train & test -----------------------------------------------------------------
+    async def start(self, by: str) -> dict[str, Any]:
+        ttl = int(self.config.training.train_timeout_s + 900)
+        if not await self.redis.set(self.lock_key, by or "?", nx=True, ex=ttl):
+            raise Busy("a training is already running")
+        name = f"{bot_model.MODEL_PREFIX}content-{time.strftime('%Y%m%d-%H%M%S')}"
+        job = {"id": name, "status": "running", "stage": "starting", "progress": 0, "by": by,
+               "started_at": time.time(), "finished_at": None, "model_file": None, "before": None,
+               "after": None, "message": ""}
+        await self._save(job)
+        self.task = asyncio.create_task(self._run(job))
+        return job
+
+    async def wait(self) -> dict[str, Any]:
+        if self.task is not None:
+            await self.task
+        return await self.job()
+
+    async def _stage(self, job: dict[str, Any], stage: str, progress: float, message: str = "") -> None:
+        job.update(stage=stage, progress=round(progress, 1), message=message)
+        await self._save(job)
+
+    async def _run(self, job: dict[str, Any]) -> None:
+        try:
+            rows = read_heldout(self.heldout) if self.heldout.is_file() else []
+            if rows:
+                await self._stage(job, "scoring the published model", 2)
+                job["before"] = await self._score_published(rows)
+            await self._stage(job, "training", 10)
+            model = await self._train(job)
+            job["model_file"] = str(model)
+            if rows:
+                await self._stage(job, "scoring the new model", 88)
+                job["after"] = await score_model_file(model, rows, PROJECT_ROOT / "var" / "training")
+            job.update(status="done", stage="done", progress=100, finished_at=time.time(),
+                       message="" if rows else f"no held-out file at {self.heldout}; not scored")
+            await self._save(job)
+            log.info("training done", extra={"model": model.name, "by": job["by"]})
+        except Exception as exc:  # the page shows the reason; the server keeps running
+            log.exception("training failed")
+            job.update(status="failed", finished_at=time.time(), message=str(exc)[-2000:])
+            await self._save(job)
+        finally:
+            await self.redis.delete(self.lock_key)
+
+    async def _score_published(self, rows: list[tuple[str, str, str]]) -> dict[str, Any] | None:
+        status = await self.rasa_status()
+        digest = hashlib.sha256(self.heldout.read_bytes()).hexdigest()[:12]
+        key = f"{self.score_prefix}{status.get('model_file', '?')}:{digest}"
+        cached = await self.redis.get(key)
+        if cached:
+            return json.loads(cached)
+        result = await score_running(self.config.rasa.url, self.config.rasa.token, rows)
+        result["model_file"] = status.get("model_file")
+        await self.redis.set(key, json.dumps(result), ex=30 * 86400)
+        return result
+
+    async def _train(self, job: dict[str, Any]) -> Path:
+        self.model_dir.mkdir(parents=True, exist_ok=True)
+        target = self.model_dir / f"{job['id']}.tar.gz"
+        cmd = [
+            str(bot_model.RASA_BIN), "train",
+            "--config", str(bot_model.BOT_DIR / "config.yml"),
+            "--domain", str(bot_model.BOT_DIR / "domain.yml"),
+            "--data", str(self.data_dir),
+            "--out", str(self.model_dir),
+            "--fixed-model-name", job["id"],
+        ]
+        log_path = PROJECT_ROOT / "var" / "log" / f"{job['id']}.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        proc = await asyncio.create_subprocess_exec(
+            *cmd, cwd=bot_model.BOT_DIR, env={**os.environ, **bot_model.rasa_env()},
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        component, last_pct = 0, -1
+        assert proc.stdout is not None
+        deadline = time.monotonic() + self.config.training.train_timeout_s
+        with open(log_path, "wb") as logf:
+            while True:
+                remaining = deadline - time.monotonic()
+                try:
+                    chunk = await asyncio.wait_for(proc.stdout.read(4096), timeout=max(remaining, 0.1))
+                except TimeoutError:
+                    proc.kill()
+                    await proc.wait()
+                    limit = self.config.training.train_timeout_s
+                    raise RuntimeError(f"training took longer than {limit:.0f} s") from None
+                if not chunk:
+                    break
+                logf.write(chunk)
+                matches = EPOCHS.findall(chunk.decode(errors="replace"))
+                if matches:
+                    for pct_text in matches:
+                        pct = int(pct_text)
+                        if pct < last_pct:
+                            component = min(component + 1, TRAINED_COMPONENTS - 1)
+                        last_pct = pct
+                    share = (component + last_pct / 100) / TRAINED_COMPONENTS
+                    if abs(10 + 75 * share - job["progress"]) >= 1:
+                        await self._stage(job, "training", 10 + 75 * share)
+        code = await proc.wait()
+        if code != 0 or not target.exists():
+            tail = log_path.read_text(errors="replace")[-1500:]
+            raise RuntimeError(f"rasa train failed (exit {code}); log {log_path}:\n{tail}")
+        await self._stage(job, "training", 86)
+        return target
+
+    # publish / rollback ----------------------------------------------------------
+    async def rasa_status(self) -> dict[str, Any]:
+        timeout = aiohttp.ClientTimeout(total=10)
+        async with aiohttp.ClientSession(timeout=timeout) as session, session.get(
+                f"{self.config.rasa.url}/status", params={"token": self.config.rasa.token}) as r:
+            r.raise_for_status()
+            return dict(await r.json())
+
+    async def _load_model(self, model_file: str) -> None:
+        path = Path(model_file)
+        if not path.is_file():
+            raise PublishError(f"model file {model_file} does not exist")
+        timeout = aiohttp.ClientTimeout(total=600)
+        async with aiohttp.ClientSession(timeout=timeout) as session, session.put(
+                f"{self.config.rasa.url}/model", params={"token": self.config.rasa.token},
+                json={"model_file": str(path.resolve())}) as r:
+            if r.status >= 300:
+                raise PublishError(f"Rasa refused the model (HTTP {r.status}): {(await r.text())[:500]}")
+
+    async def history(self, count: int = 20) -> list[dict[str, Any]]:
+        return [json.loads(x) for x in await self.redis.lrange(self.history_key, 0, count - 1)]
+
+    async def publish(self, by: str, model_file: str | None = None) -> dict[str, Any]:
+        """Serve `model_file` (default: the last successful training) in the running Rasa server."""
+        if model_file is None:
+            job = await self.job()
+            if job.get("status") != "done" or not job.get("model_file"):
+                raise PublishError("nothing to publish: train a model first")
+            model_file = str(job["model_file"])
+        previous = str((await self.rasa_status()).get("model_file") or "")
+        await self._load_model(model_file)
+        entry = {"action": "publish", "model_file": model_file, "previous": previous, "by": by, "ts": time.time()}
+        await self.redis.lpush(self.history_key, json.dumps(entry))
+        await self.redis.ltrim(self.history_key, 0, 199)
+        log.info("model published", extra={"model": Path(model_file).name, "by": by})
+        self._prune_models(keep={model_file, previous})
+        return entry
+
+    async def rollback(self, by: str) -> dict[str, Any]:
+        """Serve the model the last publish (or rollback) replaced."""
+        history = await self.history(1)
+        if not history or not history[0].get("previous"):
+            raise PublishError("there is no previous model to roll back to")
+        last = history[0]
+        target = str(last["previous"])
+        if not Path(target).is_absolute():
+            target = str(bot_model.BOT_DIR / target)
+        await self._load_model(target)
+        entry = {"action": "rollback", "model_file": target, "previous": last["model_file"], "by": by,
+                 "ts": time.time()}
+        await self.redis.lpush(self.history_key, json.dumps(entry))
+        log.info("model rolled back", extra={"model": Path(target).name, "by": by})
+        return entry
+
+    def _prune_models(self, keep: set[str]) -> None:
+        """Keep the newest `keep_models` content models (and whatever is or was just served)."""
+        models = sorted(self.model_dir.glob(f"{bot_model.MODEL_PREFIX}content-*.tar.gz"),
+                        key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in models[self.config.training.keep_models:]:
+            if str(old) not in keep and old.name not in {Path(k).name for k in keep}:
+                with contextlib.suppress(OSError):
+                    old.unlink()

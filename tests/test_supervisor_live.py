@@ -1,0 +1,68 @@
+"""Playwright: a supervisor watches the dashboard while a scripted resident escalates — live, no reload."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+
+from tests.browser import chromium, new_page, screenshot
+
+pytestmark = [pytest.mark.browser, pytest.mark.rasa]
+PASSWORD = "correct horse battery staple"
+
+
+async def make_account(redis_url: str, prefix: str, username: str, roles: list[str]) -> None:
+    from chat_server.agents.accounts import Account, AccountStore
+
+    client = aioredis.from_url(redis_url)
+    try:
+        store = AccountStore(client, prefix)
+        if await store.get(username) is None:
+            await store.create(Account(username, username.title(), roles=roles), PASSWORD)
+    finally:
+        await client.aclose()
+
+
+async def login(page: Any, base: str, username: str) -> None:
+    """The agents module's real sign-in form (it lands on /console afterwards)."""
+    await page.goto(f"{base}/console/login")
+    await page.fill("#username", username)
+    await page.fill("#password", PASSWORD)
+    async with page.expect_navigation():
+        await page.click("button[type=submit]")
+
+
+async def figure(page: Any, name: str) -> str:
+    return str(await page.locator(f"[data-figure={name}]").first.text_content())
+
+
+async def test_supervisor_sees_an_escalation_live(server_factory: Any, redis_server: Any, resident: Any) -> None:
+    prefix = f"t8l{uuid.uuid4().hex[:6]}:"
+    server = await server_factory(name="chat_server-supervisor-live", CHAT311_REDIS__KEY_PREFIX=prefix)
+    await make_account(redis_server.url, prefix, "sally", ["supervisor"])
+    async with chromium() as browser:
+        page = await new_page(browser)
+        await login(page, server.url, "sally")
+        await page.goto(f"{server.url}/console/supervisor")
+        await page.wait_for_function("() => document.body.dataset.chats !== undefined", timeout=15_000)
+        assert await figure(page, "chats") == "0" and await figure(page, "escalated") == "0"
+        assert (await page.locator("#chart-hourly svg rect").count()) > 0
+
+        client = await resident(server.url)
+        await client.start_session()
+        replies = await client.turn("/request_human", language="en")
+        assert replies, "the bot answered nothing"
+
+        # The page polls; the numbers change without a reload.
+        await page.wait_for_function(
+            """() => document.querySelector('[data-figure=chats]').textContent === '1'
+                  && document.querySelector('[data-figure=escalated]').textContent === '1'""",
+            timeout=15_000)
+        assert await figure(page, "escalation_rate") == "100%"
+        assert await figure(page, "containment_rate") in ("100%", "0%")  # queued only if an agent was online
+        assert await page.locator("#conn").text_content() == "live"
+        await screenshot(page, "supervisor-dashboard.png")
+        assert page.errors == []  # type: ignore[attr-defined]
