@@ -415,11 +415,20 @@ class Widget {
 
   onStorage(e) {
     if (e.key !== K.session || e.newValue === this.sessionId) return;
-    // Another tab started a new conversation: follow it.
+    // Another tab started a new conversation: follow it (and never write back, so tabs don't fight).
     this.resetConversation({ keepOutbox: false });
     this.sessionId = e.newValue;
+    this.confirmed = false;
+    if (!this.sessionId) {
+      // The other tab is about to receive its new session id; adopt it when it lands.
+      clearTimeout(this.followTimer);
+      this.followTimer = setTimeout(() => {
+        if (!this.sessionId && this.connected) this.requestSession();
+      }, 3000);
+      return;
+    }
     if (this.socket && this.connected) this.requestSession();
-    else if (this.sessionId) this.connect();
+    else this.connect();
   }
 
   resetConversation({ keepOutbox }) {
