@@ -19,6 +19,9 @@ Event kinds (data keys in brackets):
 - conversation_closed [reason, disposition?]
 - csat [rating, comment]
 Feature modules add their own kinds (queued, assigned, ticketed, ...) and document them.
+Metrics (docs/supervision.md) count these kinds and the agents/tickets kinds queued, requeued,
+assigned [agent], transferred [from, to], abandoned, ticketed, ticket_created; the training inbox
+reads fallback and bot_answered (confidence; optional text, redacted).
 """
 
 from __future__ import annotations

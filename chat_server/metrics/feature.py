@@ -128,6 +128,7 @@ async def dashboard_payload(ctx: AppContext, reader: MetricsReader) -> dict[str,
     data["live"].update(await live_queue(ctx, reader, now))
     override = await _get_override(ctx)
     data["override"] = override
+    data["poll_s"] = ctx.config.metrics.refresh_s
     return data
 
 

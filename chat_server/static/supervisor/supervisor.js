@@ -2,7 +2,7 @@
 "use strict";
 (function () {
   const API = "/console/supervisor/api";
-  const POLL_MS = 2000;
+  let POLL_MS = 2000;
   let csrf = "";
   let lastOk = 0;
 
@@ -87,7 +87,9 @@
 
   async function poll() {
     try {
-      render(await getJSON(`${API}/dashboard`));
+      const d = await getJSON(`${API}/dashboard`);
+      render(d);
+      if (d.poll_s > 0) POLL_MS = Math.max(500, d.poll_s * 1000);
       lastOk = Date.now();
     } catch (e) { if (e.message === "login") return; }
     const conn = $("conn");

@@ -1,0 +1,142 @@
+"""Playwright, end to end with the real bot: a message the bot does not understand reaches the content
+inbox; a content user turns it into a new FAQ, trains & tests, publishes — and a resident asking the
+same question gets the new answer. Then one-click rollback brings the previous model back.
+
+Runs against a temporary copy of training_data/ and a temporary model directory
+(CHAT311_TRAINING__DATA_DIR / __MODEL_DIR), so the repository's files are never modified.
+Training takes 1-3 minutes of CPU.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+
+from chat_server.training.inbox import Inbox
+from tests.browser import chromium, new_page, screenshot
+from tests.test_supervisor_live import login, make_account
+
+pytestmark = [pytest.mark.browser, pytest.mark.rasa]
+ROOT = Path(__file__).resolve().parent.parent
+
+# Out-of-scope questions; the first one the current bot does not understand becomes the new FAQ.
+CANDIDATES = [
+    "can i reserve the pickleball courts at freedom park for a tournament",
+    "where do I get a permit to fly a drone over the stadium",
+    "how do I book the rooftop terrace at the old city hall for a wedding",
+]
+FAQ_EXAMPLES = {
+    CANDIDATES[0]: ["reserve pickleball courts", "how to book a pickleball court for a tournament",
+                    "pickleball court reservation at the park"],
+    CANDIDATES[1]: ["drone permit over the stadium", "can i fly my drone at the stadium",
+                    "permission to fly a drone downtown"],
+    CANDIDATES[2]: ["book the old city hall rooftop", "wedding venue rental at old city hall",
+                    "rent the city hall terrace for an event"],
+}
+ANSWER_EN = "You can book it online at charlottenc.gov/reserve (reference code ZQ-4417); staff confirm within 2 days."
+ANSWER_ES = "Puede reservarlo en línea en charlottenc.gov/reserve (código ZQ-4417); el personal confirma en 2 días."
+
+
+def _tree_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    for f in sorted(path.rglob("*.yml")):
+        digest.update(f.name.encode() + f.read_bytes())
+    return digest.hexdigest()
+
+
+async def test_fallback_to_new_faq_train_publish_rollback(
+    server_factory: Any, redis_server: Any, resident: Any, tmp_path: Path
+) -> None:
+    repo_digest = _tree_digest(ROOT / "training_data")
+    data_dir = tmp_path / "training_data"
+    shutil.copytree(ROOT / "training_data", data_dir)
+    heldout = ROOT / "tests" / "data" / "heldout.csv"
+    if not heldout.exists():
+        heldout = tmp_path / "heldout.csv"
+        heldout.write_text("text,label,lang\nhello there,greet,en\nwhen is my trash picked up,faq/trash_schedule,en\n"
+                           "quiero reportar un bache,report_pothole,es\ngoodbye,goodbye,en\n", encoding="utf-8")
+    prefix = f"t8t{uuid.uuid4().hex[:6]}:"
+    server = await server_factory(
+        name="chat_server-training-flow", CHAT311_REDIS__KEY_PREFIX=prefix,
+        CHAT311_TRAINING__DATA_DIR=str(data_dir), CHAT311_TRAINING__MODEL_DIR=str(tmp_path / "models"),
+        CHAT311_TRAINING__HELDOUT=str(heldout),
+    )
+    await make_account(redis_server.url, prefix, "carla", ["content"])
+
+    # 1. A resident asks something the bot does not know.
+    redis = aioredis.from_url(redis_server.url)
+    inbox = Inbox(redis, prefix)
+    question = None
+    for candidate in CANDIDATES:
+        client = await resident(server.url)
+        await client.start_session()
+        await client.turn(candidate, language="en", timeout=60)
+        if any(i.text == candidate for i in await inbox.open_items()):
+            question = candidate
+            break
+    assert question is not None, "the bot understood every candidate question; none reached the inbox"
+
+    async with chromium() as browser:
+        page = await new_page(browser)
+        await login(page, server.url, "carla")
+        await page.goto(f"{server.url}/console/training")
+
+        # 2. Turn it into a new FAQ in one go.
+        item = page.locator(".item", has_text=question)
+        await item.wait_for(timeout=15_000)
+        await item.locator(".new-faq").click()
+        form = item.locator(".faq-form")
+        await form.locator("input[name=key]").fill("venue_booking")
+        await form.locator("textarea[name=answer_en]").fill(ANSWER_EN)
+        await form.locator("textarea[name=answer_es]").fill(ANSWER_ES)
+        await form.locator("textarea[name=examples]").fill("\n".join(FAQ_EXAMPLES[question]))
+        await form.locator("button[type=submit]").click()
+        await item.locator(".item-msg", has_text="New FAQ faq/venue_booking saved").wait_for(timeout=10_000)
+        assert "venue_booking" in (data_dir / "faq_responses.yml").read_text()
+        assert question in (data_dir / "nlu_faq_en.yml").read_text()
+
+        # 3. Train & test with progress, then before/after scores.
+        await page.click("#train")
+        await page.wait_for_function("() => document.getElementById('job-status').textContent === 'running'",
+                                     timeout=10_000)
+        await page.wait_for_function(
+            "() => ['done', 'failed'].includes(document.getElementById('job-status').textContent)",
+            timeout=900_000, polling=1000)
+        assert await page.locator("#job-status").text_content() == "done", \
+            await page.locator("#job-msg").text_content()
+        assert await page.locator("#scores").is_visible()
+        assert "%" in str(await page.locator("[data-score='after.accuracy']").text_content())
+        assert "%" in str(await page.locator("[data-score='before.accuracy']").text_content())
+        await screenshot(page, "training-scores.png")
+
+        # 4. Publish: hot swap into the running Rasa server.
+        await page.click("#publish")
+        await page.locator("#job-msg", has_text="Published").wait_for(timeout=600_000)
+        assert "content-" in str(await page.locator("#served").text_content())
+
+        # 5. The same question now gets the new answer.
+        client = await resident(server.url)
+        await client.start_session()
+        replies = await client.turn(question, language="en", timeout=60)
+        assert any("ZQ-4417" in (r.get("text") or "") for r in replies), replies
+
+        # 6. One-click rollback brings the previous model back.
+        await page.click("#rollback")
+        await page.locator("#job-msg", has_text="Rolled back").wait_for(timeout=600_000)
+        assert "content-" not in str(await page.locator("#served").text_content())
+        assert page.errors == []  # type: ignore[attr-defined]
+
+    client = await resident(server.url)
+    await client.start_session()
+    replies = await client.turn(question, language="en", timeout=60)
+    assert not any("ZQ-4417" in (r.get("text") or "") for r in replies)
+    await redis.aclose()
+    # The repository's training data was never touched.
+    assert _tree_digest(ROOT / "training_data") == repo_digest or \
+        "venue_booking" not in (ROOT / "training_data" / "faq_responses.yml").read_text()
