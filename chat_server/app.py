@@ -10,7 +10,7 @@ from typing import Any
 
 import socketio
 from aiohttp import web
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from chat_server import health, pages
 from chat_server.config import Config
@@ -84,7 +84,10 @@ def _replayer(store: ConversationStore) -> Any:
 def create_app(config: Config, redis_url: str) -> web.Application:
     """Build the app; `redis_url` is resolved by the caller (embedded or REDIS_URL)."""
     app = web.Application(middlewares=[security_headers], client_max_size=8 * 1024 * 1024)
-    redis = Redis.from_url(redis_url, health_check_interval=30)
+    # Blocking pool: a burst beyond max_connections waits for a free connection instead of
+    # failing the resident's event with MaxConnectionsError (redis-py's default pool raises at 100).
+    redis = Redis(connection_pool=BlockingConnectionPool.from_url(
+        redis_url, max_connections=config.redis.max_connections, timeout=20, health_check_interval=30))
     prefix = config.redis.key_prefix
     manager = (
         ReliableRedisManager(redis_url, f"{prefix}socketio", config.server.delivery_heartbeat_s)

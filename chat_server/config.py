@@ -60,6 +60,8 @@ class RedisConfig:
     embedded_dir: str = "var/redis"
     embedded_port: int = 6390
     key_prefix: str = "c311:"
+    # Connections per chat_server process; bursts beyond it wait (up to 20 s) instead of failing.
+    max_connections: int = 256
 
 
 @dataclass
