@@ -36,13 +36,21 @@ CSP = (
 async def security_headers(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
-    response = await handler(request)
-    if not request.path.startswith("/socket.io"):
-        response.headers.setdefault("Content-Security-Policy", CSP)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:  # redirects and errors raised by handlers get the headers too
+        _set_security_headers(request, exc.headers)
+        raise
+    _set_security_headers(request, response.headers)
     return response
+
+
+def _set_security_headers(request: web.Request, headers: Any) -> None:
+    if not request.path.startswith("/socket.io"):
+        headers.setdefault("Content-Security-Policy", CSP)
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        headers.setdefault("X-Frame-Options", "SAMEORIGIN")
 
 
 # Feature modules with a `setup(app, ctx)`; each registers routes, namespaces and event handlers.
@@ -86,7 +94,7 @@ def create_app(config: Config, redis_url: str) -> web.Application:
     app = web.Application(middlewares=[security_headers], client_max_size=8 * 1024 * 1024)
     # Blocking pool: a burst beyond max_connections waits for a free connection instead of
     # failing the resident's event with MaxConnectionsError (redis-py's default pool raises at 100).
-    redis = Redis(connection_pool=BlockingConnectionPool.from_url(
+    redis = Redis.from_pool(BlockingConnectionPool.from_url(
         redis_url, max_connections=config.redis.max_connections, timeout=20, health_check_interval=30))
     prefix = config.redis.key_prefix
     manager = (
