@@ -8,6 +8,7 @@ widget uses. The session hash keeps the identity (`address`) for the way back.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from typing import Any
@@ -22,6 +23,44 @@ from chat_server.events import EventBus
 # webhooks use queued/sent/failed). A late "sent" callback must not undo "delivered".
 STATUS_RANK = {"accepted": 0, "queued": 1, "scheduled": 1, "sending": 2, "sent": 3, "receiving": 3,
                "received": 4, "delivered": 5, "read": 6, "undelivered": 6, "failed": 6, "canceled": 6}
+
+
+_RECORD_LUA = """
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+if current then
+  local ok, decoded = pcall(cjson.decode, current)
+  if ok and tonumber(decoded['rank'] or -1) > tonumber(ARGV[2]) then return 0 end
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+if ARGV[4] ~= '' then redis.call('HDEL', KEYS[1], ARGV[4]) end
+return 1
+"""
+
+
+async def delivery_record(redis: Redis, key: str, message_id: str, channel: str = "") -> dict[str, Any] | None:
+    parts: dict[str, Any] = {}
+    for field, raw in (await redis.hgetall(key)).items():
+        name = field.decode()
+        mid, _, ref = name.partition("|")
+        if mid == message_id:
+            parts[ref] = json.loads(raw)
+    if not parts:
+        return None
+    statuses = [p["status"] for p in parts.values()]
+    failed = [s for s in statuses if s in ("failed", "undelivered")]
+    status = failed[0] if failed else min(statuses, key=lambda s: STATUS_RANK.get(s, 0))
+    return {"channel": channel, "status": status, "parts": parts}
+
+
+async def drain(tasks: set[asyncio.Task[None]], timeout: float) -> None:
+    """Give in-flight resident turns `timeout` seconds, then cancel what is left."""
+    if not tasks:
+        return
+    _, pending = await asyncio.wait(set(tasks), timeout=timeout)
+    for task in pending:
+        task.cancel()
+    if pending:
+        await asyncio.wait(pending, timeout=1.0)
 
 
 class ChannelBase:
@@ -70,30 +109,27 @@ class ChannelBase:
 
     async def record_delivery(self, conversation_id: str, message_id: str, status: str, ref: str = "",
                               error: str = "", replaces: str = "", **info: Any) -> None:
-        """Delivery status per stored message: {ref (e.g. Twilio SID) -> status}, never downgraded."""
+        """Delivery status of one part of a stored message (e.g. one Twilio SID), never downgraded.
+
+        One hash per conversation, one field per `<message id>|<ref>`, updated by a Lua script so a
+        status callback racing the send's own record cannot lose or reverse a status.
+        """
         key = self._delivery_key(conversation_id)
-        raw = await self.redis.hget(key, message_id)
-        record: dict[str, Any] = json.loads(raw) if raw else {"channel": self.name, "parts": {}}
-        part = record["parts"].pop(replaces, None) if replaces else None
-        part = part or record["parts"].get(ref or "-", {})
-        if STATUS_RANK.get(status, 0) >= STATUS_RANK.get(part.get("status", ""), -1):
-            part = {**part, **info, "status": status, "updated_at": round(time.time(), 3)}
-            if error:
-                part["error"] = error[:200]
-        record["parts"][ref or "-"] = part
-        statuses = [p["status"] for p in record["parts"].values()]
-        # The message's status is its least advanced part, except that any failure wins.
-        failed = [s for s in statuses if s in ("failed", "undelivered")]
-        record["status"] = failed[0] if failed else min(statuses, key=lambda s: STATUS_RANK.get(s, 0))
-        await self.redis.hset(key, message_id, json.dumps(record))
+        rank = STATUS_RANK.get(status, 0)
+        part: dict[str, Any] = {**info, "status": status, "rank": rank, "updated_at": round(time.time(), 3)}
+        if error:
+            part["error"] = error[:200]
+        replaced = f"{message_id}|{replaces}" if replaces else ""
+        await self.redis.eval(_RECORD_LUA, 1, key, f"{message_id}|{ref or '-'}", rank, json.dumps(part), replaced)
         await self.redis.expire(key, 90 * 24 * 3600)
         if status in ("delivered", "failed", "undelivered", "sent") and ref:
             await self.bus.publish("channel_delivery", conversation_id, channel=self.name, message_id=message_id,
                                    status=status, error=error or None)
 
     async def delivery(self, conversation_id: str, message_id: str) -> dict[str, Any] | None:
-        raw = await self.redis.hget(self._delivery_key(conversation_id), message_id)
-        return json.loads(raw) if raw else None
+        """{channel, status, parts: {ref: {status, updated_at, error?}}}: the message's status is its
+        least advanced part, except that any failed part makes it failed."""
+        return await delivery_record(self.redis, self._delivery_key(conversation_id), message_id, self.name)
 
     # numbered options (text-only channels) ----------------------------------------------------
     options_ttl_s = 3600

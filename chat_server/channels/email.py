@@ -40,7 +40,7 @@ import aiosmtplib
 from aiohttp import web
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from chat_server.channels.common import ChannelBase
+from chat_server.channels.common import ChannelBase, drain
 from chat_server.channels.outbox import GiveUp, Outbox, Retry, RetryPolicy
 from chat_server.channels.textforms import html_to_text, render_options, strip_quoted
 from chat_server.config import Config
@@ -83,6 +83,7 @@ class EmailChannel(ChannelBase):
     # lifecycle -------------------------------------------------------------------------------
     def setup(self, app: web.Application) -> None:
         app.on_startup.append(self._start)
+        app.on_shutdown.append(self._drain)
         app.on_cleanup.append(self._stop)
 
     async def _start(self, app: web.Application) -> None:
@@ -98,13 +99,15 @@ class EmailChannel(ChannelBase):
             log.info("smtp listener started", extra={"host": self.cfg.smtp_listen_host,
                                                      "port": self.cfg.smtp_listen_port})
 
-    async def _stop(self, app: web.Application) -> None:
+    async def _drain(self, app: web.Application) -> None:
+        """On shutdown (before any cleanup closes Redis): stop listening, let running turns finish."""
         if self._server is not None:
             self._server.close()
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._server.wait_closed(), 5)
-        if self._tasks:
-            await asyncio.wait(self._tasks, timeout=10)
+                await asyncio.wait_for(self._server.wait_closed(), 2)
+        await drain(self._tasks, 5.0)
+
+    async def _stop(self, app: web.Application) -> None:
         await self.outbox.stop()
 
     def conv_ref(self, conversation_id: str) -> str:

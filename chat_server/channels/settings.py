@@ -63,6 +63,9 @@ class ChannelsConfig:
     outbox_claim_idle_s: float = 60.0
 
     def validate(self) -> None:
+        # YAML (and so CHAT311_* env values) reads +17045550311 as the integer 17045550311.
+        if self.twilio_from_number.isdigit():
+            self.twilio_from_number = f"+{self.twilio_from_number}"
         if not 70 <= self.sms_max_chars <= 1600:
             raise ValueError("sms_max_chars must be between 70 and 1600 (Twilio's limit)")
         if not self.twilio_api_base.startswith(("http://", "https://")):

@@ -29,7 +29,7 @@ import aiohttp
 from aiohttp import web
 from twilio.request_validator import RequestValidator
 
-from chat_server.channels.common import ChannelBase
+from chat_server.channels.common import ChannelBase, drain
 from chat_server.channels.outbox import GiveUp, Outbox, Retry, RetryPolicy
 from chat_server.channels.settings import ChannelsConfig
 from chat_server.channels.textforms import render_options, segment_info, split_message
@@ -93,15 +93,18 @@ class SmsChannel(ChannelBase):
         app.router.add_post(WEBHOOK_PATH, self.inbound)
         app.router.add_post(STATUS_PATH, self.status_callback)
         app.on_startup.append(self._start)
+        app.on_shutdown.append(self._drain)
         app.on_cleanup.append(self._stop)
 
     async def _start(self, app: web.Application) -> None:
         self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15))
         await self.outbox.start()
 
+    async def _drain(self, app: web.Application) -> None:
+        """On shutdown (before any cleanup closes Redis), let running turns finish, briefly."""
+        await drain(self._tasks, 5.0)
+
     async def _stop(self, app: web.Application) -> None:
-        if self._tasks:
-            await asyncio.wait(self._tasks, timeout=10)
         await self.outbox.stop()
         if self.http:
             await self.http.close()
@@ -286,7 +289,8 @@ class SmsChannel(ChannelBase):
             await self.redis.hset(self._sid_key(message_sid), mapping={"conv": job["conv"], "msg": job["msg"]})
             await self.redis.expire(self._sid_key(message_sid), 30 * 86400)
             await self.record_delivery(job["conv"], job["msg"], str(payload.get("status") or "queued"), message_sid,
-                                       replaces=f"part{job.get('part', 0)}")
+                                       replaces=f"part{job.get('part', 0)}", segments=job.get("segments"),
+                                       encoding=job.get("encoding"))
             return
         code = payload.get("code") if isinstance(payload, dict) else None
         detail = f"HTTP {status} code {code}: {(payload or {}).get('message', '') if isinstance(payload, dict) else ''}"

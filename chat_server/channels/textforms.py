@@ -107,27 +107,25 @@ def pick_option(incoming: str, payloads: list[str]) -> str | None:
 def event_text(event: str, data: dict[str, Any], language: str, state: dict[str, Any] | None = None) -> str | None:
     """A sentence for a protocol extension event on a text-only channel, or None to stay quiet.
 
-    Typing indicators and language switches mean nothing on SMS or e-mail; queue updates are
-    sent once (the first), not on every position change, so a long queue does not spam a phone.
+    The web widget renders these events as UI; on SMS or e-mail only some deserve words, and
+    only where no system message already says the same: `agent_joined` and an agent's close
+    come with their own system messages, typing indicators and language switches mean nothing
+    in a text, and queue updates are sent once (the first), so a long queue does not spam a phone.
     """
-    if event == "agent_joined":
-        return text("channel_agent_joined", language, name=data.get("name") or "An agent")
     if event == "queue_update":
         if state is not None and state.get("queue_notified"):
             return None
         position = data.get("position")
         wait_s = data.get("estimated_wait_s")
-        if not isinstance(position, int):
+        if not isinstance(position, int) or isinstance(position, bool):
             return None
         minutes = max(1, round(float(wait_s) / 60)) if isinstance(wait_s, int | float) and wait_s > 0 else None
-        if state is not None:
-            state["queue_notified"] = True
         if minutes is None:
             return text("channel_queue", language, position=position)
         return text("channel_queue_wait", language, position=position, minutes=minutes)
-    if event == "ticket_created" and data.get("ticket_id"):
-        return text("channel_ticket", language, ticket_id=data["ticket_id"], status_url=data.get("status_url") or "")
-    if event == "conversation_closed":
+    if event == "ticket_created" and data.get("ticket_id") and data.get("status_url"):
+        return text("channel_ticket", language, ticket_id=data["ticket_id"], status_url=data["status_url"])
+    if event == "conversation_closed" and data.get("reason") not in ("agent_closed", "resident_ended", "opted_out"):
         return text("channel_closed", language)
     return None
 

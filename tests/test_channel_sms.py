@@ -1,0 +1,172 @@
+"""SMS through Twilio's webhook and Messages API formats, against a local Twilio stand-in.
+
+Requests to chat311 are signed exactly as Twilio signs them (the official `twilio` library's
+RequestValidator); replies are read from what the stand-in received on its Messages endpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from twilio.request_validator import RequestValidator
+
+from tests.channel_standins import CITY_NUMBER, TwilioStandin, bare_server, channel_messages, delivery_of
+
+
+async def until(check: Callable[[], Awaitable[Any]], timeout: float = 20.0) -> Any:
+    """Poll server-side state (Redis) that has no event to await."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = await check()
+        if result:
+            return result
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+async def twilio() -> Any:
+    standin = await TwilioStandin().start()
+    yield standin
+    await standin.stop()
+
+
+@pytest.fixture
+async def sms(redis_server, twilio):  # type: ignore[no-untyped-def]
+    server = await bare_server(redis_server.url, "channel-sms", **twilio.env())
+    yield server, server.prefix
+    await server.stop()
+
+
+def webhook(server: Any) -> str:
+    return f"{server.url}/channels/sms/twilio"
+
+
+def sent_with(twilio: TwilioStandin, phone: str, needle: str) -> Callable[[list[Any]], list[dict[str, Any]]]:
+    return lambda items: [m for m in items if m["to"] == phone and needle in m["body"]]
+
+
+async def test_unsigned_and_forged_requests_are_refused(sms, twilio, redis_client) -> None:  # type: ignore[no-untyped-def]
+    server, prefix = sms
+    url = webhook(server)
+    params = twilio.inbound_params("+17045550100", "hello")
+    assert await twilio.post_signed(url, params, signature="") == 403
+    forged = RequestValidator("not-the-token").compute_signature(url, params)
+    assert await twilio.post_signed(url, params, signature=forged) == 403
+    signed = twilio.sign(url, params)
+    assert await twilio.post_signed(url, {**params, "Body": "tampered"}, signature=signed) == 403
+    # Signed for another URL (a replay against a different endpoint) does not validate here.
+    assert await twilio.post_signed(url, params, signature=twilio.sign(url + "/status", params)) == 403
+    other_account = {**params, "AccountSid": "AC" + "f" * 32}
+    assert await twilio.post_signed(url, other_account) == 403
+    status = {"MessageSid": "SM" + "0" * 32, "MessageStatus": "delivered", "AccountSid": twilio.account_sid}
+    assert await twilio.post_signed(f"{url}/status", status, signature="") == 403
+    assert await channel_messages(redis_client, prefix, "sms", "+17045550100") == (None, [])
+    # The genuine request is accepted with empty TwiML.
+    code, twiml = await twilio.text_server(server.url, "+17045550100", "hello")
+    assert code == 200 and twiml.endswith("<Response/>")
+
+
+async def test_conversation_numbered_options_and_delivery_status(sms, twilio, redis_client) -> None:  # type: ignore[no-untyped-def]
+    server, prefix = sms
+    phone = "+17045550101"
+    code, twiml = await twilio.text_server(server.url, phone, "hello there",
+                                           media_url="https://api.twilio.com/2010-04-01/Accounts/x/Media/ME1")
+    assert code == 200 and twiml == '<?xml version="1.0" encoding="UTF-8"?><Response/>'
+    # Without a bot, the core offers "Talk to a person" as a button: on SMS a numbered option.
+    [reply] = await twilio.sent.wait_for(sent_with(twilio, phone, "1) Talk to a person"))
+    assert reply["from"] == CITY_NUMBER and "Reply with a number:" in reply["body"]
+    assert reply["status_callback"] == f"{server.url}/channels/sms/twilio/status"
+    cid, messages = await channel_messages(redis_client, prefix, "sms", phone)
+    assert messages[0]["sender"] == "resident" and messages[0]["text"] == "hello there"
+    assert messages[0]["extra"]["attachment"]["url"].endswith("/Media/ME1")  # MMS photo kept
+    assert (await redis_client.hget(f"{prefix}conv:{cid}", "channel")) == b"sms"
+    system = next(m for m in messages if m["sender"] == "system")
+
+    # Twilio's status callbacks are recorded on the message, never moving backwards.
+    async def delivery() -> dict[str, Any]:
+        return await delivery_of(redis_client, prefix, cid, system["id"])
+
+    await until(lambda: _status_is(delivery, "queued"))
+    assert await twilio.status_callback(reply, "sent") == 204
+    assert await twilio.status_callback(reply, "delivered") == 204
+    assert await twilio.status_callback(reply, "sent") == 204  # late, out of order
+    record = await delivery()
+    assert record["status"] == "delivered" and record["parts"][reply["sid"]]["status"] == "delivered"
+
+    # "1" answers the numbered list: the button's payload goes to the conversation.
+    mark = len(twilio.sent.items)
+    await twilio.text_server(server.url, phone, "1")
+    await until(lambda: _resident_texts(redis_client, prefix, phone, "/request_human"))
+    # Escalation with nobody online: the resident gets a ticket number by SMS instead.
+    await twilio.sent.wait_for(lambda items: [m for m in items[mark:] if m["to"] == phone and "311-" in m["body"]],
+                               timeout=30)
+    # A digit with no list on offer is just text.
+    await twilio.text_server(server.url, phone, "7")
+    await until(lambda: _resident_texts(redis_client, prefix, phone, "7"))
+
+
+async def _status_is(delivery: Callable[[], Awaitable[dict[str, Any]]], status: str) -> bool:
+    return (await delivery()).get("status") == status
+
+
+async def _resident_texts(redis_client: Any, prefix: str, phone: str, text: str) -> bool:
+    _, messages = await channel_messages(redis_client, prefix, "sms", phone)
+    return any(m["sender"] == "resident" and m["text"] == text for m in messages)
+
+
+async def test_stop_help_start_keywords(sms, twilio, redis_client) -> None:  # type: ignore[no-untyped-def]
+    server, prefix = sms
+    phone = "+17045550102"
+    code, twiml = await twilio.text_server(server.url, phone, "HELP")
+    assert code == 200 and "<Message>" in twiml and "911" in twiml and "Reply STOP" in twiml
+    code, twiml = await twilio.text_server(server.url, phone, " stop ")
+    assert "unsubscribed" in twiml
+    assert await redis_client.hexists(f"{prefix}sms:optout", phone)
+    # Opted out: the message is not taken in and nothing is sent back.
+    code, twiml = await twilio.text_server(server.url, phone, "hello?")
+    assert code == 200 and twiml.endswith("<Response/>")
+    assert await channel_messages(redis_client, prefix, "sms", phone) == (None, [])
+    code, twiml = await twilio.text_server(server.url, phone, "START")
+    assert "subscribed to City 311 texts again" in twiml
+    assert not await redis_client.hexists(f"{prefix}sms:optout", phone)
+    await twilio.text_server(server.url, phone, "hello again")
+    await twilio.sent.wait_for(sent_with(twilio, phone, "Talk to a person"))
+    # Spanish keywords, Spanish answers; a conversation in progress is closed on opt-out.
+    code, twiml = await twilio.text_server(server.url, phone, "PARAR")
+    assert "Ya no recibirá" in twiml
+    cid, _ = await channel_messages(redis_client, prefix, "sms", phone)
+    assert (await redis_client.hget(f"{prefix}conv:{cid}", "state")) == b"closed"
+    code, twiml = await twilio.text_server(server.url, phone, "ayuda")
+    assert "Responda PARAR" in twiml
+    assert not [m for m in twilio.to(phone) if "ended" in m["body"]]  # no text after STOP
+
+
+async def test_retries_duplicates_and_twilio_unsubscribed(sms, twilio, redis_client) -> None:  # type: ignore[no-untyped-def]
+    server, prefix = sms
+    phone = "+17045550103"
+    twilio.fail_next = 2  # Twilio answers 503 twice: the outbox retries with backoff
+    before = twilio.requests
+    params = twilio.inbound_params(phone, "is anyone there")
+    assert await twilio.post_signed(webhook(server), params) == 200
+    assert await twilio.post_signed(webhook(server), params) == 200  # Twilio's retry of the same MessageSid
+    await twilio.sent.wait_for(sent_with(twilio, phone, "Talk to a person"))
+    assert twilio.requests - before >= 3
+    _, messages = await channel_messages(redis_client, prefix, "sms", phone)
+    assert [m["text"] for m in messages if m["sender"] == "resident"] == ["is anyone there"]
+    # Twilio refuses a number that texted STOP to Twilio itself (21610): we stop sending to it too.
+    blocked = "+17045550104"
+    twilio.unsubscribed.add(blocked)
+    await twilio.text_server(server.url, blocked, "hi")
+    await until(lambda: redis_client.hexists(f"{prefix}sms:optout", blocked))
+    cid, messages = await channel_messages(redis_client, prefix, "sms", blocked)
+    system = next(m for m in messages if m["sender"] == "system")
+
+    async def failed() -> bool:
+        return (await delivery_of(redis_client, prefix, cid, system["id"])).get("status") == "failed"
+
+    await until(failed)

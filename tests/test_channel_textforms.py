@@ -1,0 +1,93 @@
+"""Pure text shaping for SMS and e-mail: segments, splitting, numbered options, quote stripping."""
+
+from __future__ import annotations
+
+from chat_server.channels.textforms import (
+    event_text,
+    pick_option,
+    render_options,
+    segment_info,
+    split_message,
+    strip_quoted,
+)
+
+
+def test_segment_counting_gsm7_and_ucs2() -> None:
+    assert segment_info("a" * 160) == segment_info("a" * 160)
+    assert (segment_info("a" * 160).encoding, segment_info("a" * 160).segments) == ("GSM-7", 1)
+    assert segment_info("a" * 161).segments == 2  # 153 septets per concatenated segment
+    assert segment_info("a" * 306).segments == 2 and segment_info("a" * 307).segments == 3
+    # Extension characters ({, €, ...) cost two septets.
+    assert segment_info("€" * 80).units == 160 and segment_info("€" * 81).segments == 2
+    # One character outside GSM-7 turns the whole message into UCS-2: 70 / 67 per segment.
+    assert segment_info("¿Dónde?").encoding == "UCS-2"
+    assert segment_info("ó" * 70).segments == 1 and segment_info("ó" * 71).segments == 2
+    assert segment_info("🚧" * 35).units == 70  # surrogate pairs count twice
+    assert segment_info("ñandú").encoding == "UCS-2" and segment_info("ñandu").encoding == "GSM-7"
+
+
+def test_split_prefers_sentence_boundaries() -> None:
+    sentence = "Trash is collected weekly on your service day. "
+    body = sentence * 60  # ~2800 characters
+    parts = split_message(body, 1600)
+    assert len(parts) == 2
+    assert all(len(p) <= 1600 for p in parts)
+    assert parts[0].endswith("service day.")  # cut after a full stop, not mid-sentence
+    assert " ".join(parts) == body.strip()
+
+
+def test_split_falls_back_to_words_then_hard_cut() -> None:
+    words = "pothole " * 300
+    parts = split_message(words, 200)
+    assert all(len(p) <= 200 for p in parts) and all(not p.endswith("potho") for p in parts)
+    assert " ".join(parts).split() == words.split()
+    blob = "x" * 450
+    assert [len(p) for p in split_message(blob, 200)] == [200, 200, 50]
+    assert split_message("short", 1600) == ["short"]
+
+
+def test_numbered_options_and_mapping_back() -> None:
+    quick = [{"title": "Talk to a person", "payload": "/request_human"},
+             {"title": "Report a pothole", "payload": "/report_pothole"}]
+    body = render_options("Sorry, I didn't get that.", quick, "en")
+    assert body == "Sorry, I didn't get that.\nReply with a number:\n1) Talk to a person\n2) Report a pothole"
+    assert "Responda con un número" in render_options("¿Perdón?", quick, "es")
+    payloads = [q["payload"] for q in quick]
+    assert pick_option("1", payloads) == "/request_human"
+    assert pick_option(" 2. ", payloads) == "/report_pothole"
+    assert pick_option("#2", payloads) == "/report_pothole"
+    assert pick_option("3", payloads) is None and pick_option("0", payloads) is None
+    assert pick_option("1 pothole on Main St", payloads) is None
+    assert pick_option("1", []) is None
+
+
+def test_event_texts_for_text_channels() -> None:
+    assert event_text("queue_update", {"position": 2, "estimated_wait_s": 240}, "en") == \
+        "You're number 2 in line for a 311 agent (about 4 min)."
+    assert event_text("queue_update", {"position": 2, "estimated_wait_s": 240}, "en",
+                      {"queue_notified": True}) is None
+    assert "311-1234" in (event_text("ticket_created", {"ticket_id": "311-1234", "status_url": "http://x/s"}, "es")
+                          or "")
+    assert event_text("typing", {"on": True}, "en") is None
+    assert event_text("agent_joined", {"name": "Ann"}, "en") is None  # the system message says it
+    assert event_text("conversation_closed", {"reason": "agent_closed"}, "en") is None
+    assert event_text("conversation_closed", {"reason": "inactive"}, "en")
+
+
+def test_quote_stripping_common_clients() -> None:
+    gmail = ("Yes, it's still there.\n\nOn Tue, Nov 24, 2026 at 3:02 PM City 311 <311chat@city.gov>\nwrote:\n"
+             "> Is the pothole still there?\n")
+    assert strip_quoted(gmail) == "Yes, it's still there."
+    one_line = "Thanks!\nOn Tue, Nov 24, 2026 at 3:02 PM City 311 <311chat@city.gov> wrote:\n> old"
+    assert strip_quoted(one_line) == "Thanks!"
+    outlook = ("Please send someone.\n\n________________________________\nFrom: City 311 <311chat@city.gov>\n"
+               "Sent: Tuesday\nSubject: Re: pothole\n\nold text")
+    assert strip_quoted(outlook) == "Please send someone."
+    spanish = "Sí, gracias.\n\nEl mar, 24 nov 2026 a las 15:02, City 311 escribió:\n> ¿Algo más?"
+    assert strip_quoted(spanish) == "Sí, gracias."
+    signature = "Where do I pay my water bill?\n\n-- \nJane Doe\n555-0100"
+    assert strip_quoted(signature) == "Where do I pay my water bill?"
+    iphone = "ok\n\nSent from my iPhone"
+    assert strip_quoted(iphone) == "ok"
+    only_quote = "> everything is quoted"
+    assert strip_quoted(only_quote) == "> everything is quoted"  # never lose the resident's words
