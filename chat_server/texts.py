@@ -97,10 +97,6 @@ TEXTS: dict[str, dict[str, str]] = {
     "ticket_status_closed": {"en": "closed", "es": "cerrada"},
     # --- channels (SMS, mobile-app API, e-mail): plain text, GSM-7 friendly in English ---
     "reply_with_number": {"en": "Reply with a number:", "es": "Responda con un número:"},
-    "channel_agent_joined": {
-        "en": "{name} from 311 has joined the conversation.",
-        "es": "{name} del 311 se ha unido a la conversación.",
-    },
     "channel_queue": {
         "en": "You're number {position} in line for a 311 agent.",
         "es": "Usted es el número {position} en la fila para un agente del 311.",
@@ -110,8 +106,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "es": "Usted es el número {position} en la fila para un agente del 311 (unos {minutes} min).",
     },
     "channel_ticket": {
-        "en": "Your service request number is {ticket_id}. Check its status: {status_url}",
-        "es": "Su número de solicitud de servicio es {ticket_id}. Consulte su estado: {status_url}",
+        "en": "Track request {ticket_id} online: {status_url}",
+        "es": "Consulte la solicitud {ticket_id} en línea: {status_url}",
     },
     "channel_closed": {
         "en": "This conversation has ended. Write again any time you need the city.",
