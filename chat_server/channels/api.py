@@ -94,7 +94,7 @@ class ApiChannel(ChannelBase):
         self.outbox = Outbox(redis, f"{self.p}outbox:webhooks", self._post_webhook, policy,
                              self.cfg.outbox_claim_idle_s)
         self.http: aiohttp.ClientSession | None = None
-        self._openapi = document(config.server.public_url, config.limits.max_message_chars)
+        self._openapi = document(config.server.public_url, config.limits.max_message_chars, email is not None)
 
     def setup(self, app: web.Application) -> None:
         app.router.add_get("/api/openapi.json", self.openapi)
@@ -103,7 +103,8 @@ class ApiChannel(ChannelBase):
         app.router.add_get(f"{API_PREFIX}/conversations/{{cid}}/messages", self._guard(self.list_messages))
         app.router.add_post(f"{API_PREFIX}/conversations/{{cid}}/messages", self._guard(self.send_message))
         app.router.add_post(f"{API_PREFIX}/conversations/{{cid}}/close", self._guard(self.close_conversation))
-        app.router.add_post(f"{API_PREFIX}/conversations/{{cid}}/transcript", self._guard(self.transcript))
+        if self.email is not None:
+            app.router.add_post(f"{API_PREFIX}/conversations/{{cid}}/transcript", self._guard(self.transcript))
         app.on_startup.append(self._start)
         app.on_cleanup.append(self._stop)
 
@@ -274,8 +275,6 @@ class ApiChannel(ChannelBase):
         address = body.get("email")
         if not isinstance(address, str) or len(address) > 254 or not _EMAIL.match(address):
             raise ApiError(400, "malformed", "email must be an e-mail address")
-        if self.email is None:
-            raise ApiError(503, "email_disabled", "e-mail is not enabled on this server")
         await self.email.send_transcript(conv, address)
         return web.json_response({"sent_to": address}, status=202)
 

@@ -34,7 +34,17 @@ _CONV_PARAM = {"name": "conversation_id", "in": "path", "required": True,
                "schema": {"type": "string", "pattern": ID_PATTERN}}
 
 
-def document(public_url: str, max_message_chars: int) -> dict[str, Any]:
+def document(public_url: str, max_message_chars: int, transcripts: bool = True) -> dict[str, Any]:
+    """The API description; the transcript operation only when e-mail is enabled on this server."""
+    doc = _document(public_url, max_message_chars)
+    if not transcripts:
+        del doc["paths"]["/api/v1/conversations/{conversation_id}/transcript"]
+        for name in ("TranscriptRequest", "TranscriptQueued"):
+            del doc["components"]["schemas"][name]
+    return doc
+
+
+def _document(public_url: str, max_message_chars: int) -> dict[str, Any]:
     return {
         "openapi": "3.0.3",
         "info": {
@@ -118,7 +128,6 @@ def document(public_url: str, max_message_chars: int) -> dict[str, Any]:
                     "responses": {
                         "202": _json("TranscriptQueued", "The transcript is queued for sending"),
                         "404": _error("No such conversation for this app"),
-                        "503": _error("E-mail is not enabled on this server"),
                         **_COMMON,
                     },
                 },
