@@ -1,0 +1,176 @@
+"""After hours: a resident reports a problem to the real bot, gets a ticket, and checks its status by chat.
+
+Real components end to end: resident Socket.IO client → chat_server → Rasa (trained model) +
+action server → `form_complete` → TicketService → Redis; status changes through the staff CLI.
+Staffed hours are configured as "never" so the conversation happens after hours.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+import pytest
+import redis.asyncio as aioredis
+
+from tests.clients import ResidentClient
+from tests.conftest import ChatServerProcess, RedisServer
+from tests.test_open311_api import cli
+
+PREFIX = "t311chat:"
+
+# What to answer, by what the bot is asking (first matching pattern wins), per language.
+ANSWERS: dict[str, list[tuple[str, str]]] = {
+    "en": [
+        (r"(?i)in the road\?", "in the travel lane"),
+        (r"(?i)how big", "large, bigger than a tire"),
+        (r"(?i)(address|location|intersection|where)", "600 East 4th Street"),
+        (r"(?i)(describe|description|tell me more|details)", "Deep pothole that blew out my tire"),
+        (r"(?i)name", "skip"),
+        (r"(?i)phone", "skip"),
+        (r"(?i)email", "skip"),
+    ],
+    "es": [
+        (r"(?i)en qu[ée] parte", "en el carril"),
+        (r"(?i)tama[ñn]o", "grande"),
+        (r"(?i)(direcci[óo]n|ubicaci[óo]n|cruce|d[óo]nde)", "1200 Beatties Ford Road"),
+        (r"(?i)(describa|descripci[óo]n|detalles|cu[ée]nteme)", "Un bache muy profundo frente a la escuela"),
+        (r"(?i)nombre", "omitir"),
+        (r"(?i)tel[ée]fono", "omitir"),
+        (r"(?i)correo", "omitir"),
+    ],
+}
+
+
+BUTTON_PICK = {
+    "en": {"in the travel lane": "travel lane", "large, bigger than a tire": "large"},
+    "es": {"en el carril": "carril", "grande": "grande"},
+}
+
+
+@pytest.fixture(scope="module")
+async def server(server_factory: Callable[..., Any]) -> ChatServerProcess:
+    return await server_factory(name="tickets-chat", CHAT311_HOURS__WEEKLY="{}",
+                                CHAT311_REDIS__KEY_PREFIX=f"'{PREFIX}'")
+
+
+async def file_report(client: ResidentClient, opening: str, language: str) -> tuple[dict[str, Any], str]:
+    """Answer the bot's form until the ticket is filed; returns (ticket_created payload, confirmation text)."""
+    replies = await client.turn(opening, language=language)
+    for _ in range(12):
+        if client.of("ticket_created"):
+            break
+        prompt = " ".join(r.get("text") or "" for r in replies[-1:]) if replies else ""
+        answer = next((a for pattern, a in ANSWERS[language] if re.search(pattern, prompt)), None)
+        assert answer is not None, f"unexpected bot prompt {prompt!r}; transcript: {transcript(client)}"
+        buttons = (replies[-1].get("quick_replies") or []) if replies else []
+        # A list question comes with buttons: press the one whose title starts like our answer's key word.
+        button = next((b for b in buttons if b["title"].lower().startswith(BUTTON_PICK[language].get(answer, "\0"))),
+                      None)
+        replies = await client.turn(button["payload"] if button else answer, language=language)
+    created = await client.wait_for("ticket_created", timeout=20)
+    confirmation = await client.wait_for("bot_uttered", lambda m: created["ticket_id"] in (m.get("text") or ""))
+    return created, confirmation["text"]
+
+
+def transcript(client: ResidentClient) -> list[str]:
+    return [f"{m.get('sender', 'resident')}: {m.get('text')}" for m in client.messages()]
+
+
+async def open311_request(server: ChatServerProcess, ticket_id: str) -> dict[str, Any]:
+    async with aiohttp.ClientSession() as http, \
+            http.get(f"{server.url}/open311/v2/requests/{ticket_id}.json") as resp:
+        assert resp.status == 200
+        return dict((await resp.json())[0])
+
+
+async def ask_status(client: ResidentClient, question: str, ticket_id: str, language: str) -> str:
+    mark = len(client.events)
+    await client.turn(question, language=language)
+    reply = await client.wait_for("bot_uttered", lambda m: ticket_id in (m.get("text") or ""), after=mark)
+    return str(reply["text"])
+
+
+@pytest.mark.rasa
+@pytest.mark.parametrize(("language", "opening", "status_question", "expect"), [
+    ("en", "I want to report a pothole at 600 East 4th Street", "what's the status of {id}?",
+     {"filed": "Your request number is", "service": "Pothole", "status": "open (work in progress)",
+      "note": "Latest update: Crew scheduled for Tuesday.", "expected": "Expected to be done by",
+      "closed": "closed (resolved)", "unknown": "couldn't find a request"}),
+    ("es", "quiero reportar un bache en 1200 Beatties Ford Road", "¿cuál es el estado de mi solicitud {id}?",
+     {"filed": "Su número de solicitud es", "service": "Bache", "status": "abierta (en proceso)",
+      "note": "Última actualización: Crew scheduled for Tuesday.", "expected": "Fecha prevista de atención",
+      "closed": "cerrada (resuelta)", "unknown": "No encontré ninguna solicitud"}),
+])
+async def test_after_hours_report_ticket_and_status_by_chat(
+    server: ChatServerProcess, resident: Callable[..., Any], redis_server: RedisServer,
+    redis_client: aioredis.Redis, language: str, opening: str, status_question: str, expect: dict[str, str],
+) -> None:
+    client: ResidentClient = await resident(server.url)
+    await client.start_session()
+    created, confirmation = await file_report(client, opening, language)
+    ticket_id = created["ticket_id"]
+    assert re.fullmatch(r"311-\d+", ticket_id)
+    assert created["status_url"].endswith(f"/open311/v2/requests/{ticket_id}.json")
+    assert expect["filed"] in confirmation and expect["service"] in confirmation
+
+    # The ticket is a real Open311 request, linked to the conversation, which is now `ticketed`.
+    request = await open311_request(server, ticket_id)
+    assert request["service_code"] == "POTHOLE" and request["status"] == "open"
+    assert request["address"] and request["description"]
+    raw = await redis_client.hgetall(f"{PREFIX}ticket:{ticket_id}")
+    assert raw[b"source"] == b"chat" and raw[b"language"] == language.encode()
+    assert b'"road_position": "lane"' in raw[b"attributes"]
+    conv_id = raw[b"conversation_id"].decode()
+    conv = await redis_client.hgetall(f"{PREFIX}conv:{conv_id}")
+    assert conv[b"state"] == b"ticketed" and conv[b"ticket_id"] == ticket_id.encode()
+
+    # Status by chat: open, with the latest note and the expected date, in the resident's language.
+    out = await asyncio.to_thread(cli, redis_server, PREFIX, "tickets", "status", ticket_id, "in_progress",
+                                  "--note", "Crew scheduled for Tuesday.")
+    assert out.returncode == 0, out.stderr
+    answer = await ask_status(client, status_question.format(id=ticket_id), ticket_id, language)
+    assert expect["status"] in answer and expect["note"] in answer and expect["expected"] in answer, answer
+
+    out = await asyncio.to_thread(cli, redis_server, PREFIX, "tickets", "status", ticket_id, "resolved")
+    assert out.returncode == 0, out.stderr
+    answer = await ask_status(client, status_question.format(id=ticket_id), ticket_id, language)
+    assert expect["closed"] in answer and expect["expected"] not in answer, answer
+
+    # An unknown number is said to be unknown, never silence.
+    answer = await ask_status(client, status_question.format(id="311-9999991"), "311-9999991", language)
+    assert expect["unknown"] in answer, answer
+
+
+@pytest.mark.rasa
+@pytest.mark.parametrize(("language", "question", "expected"), [
+    ("en", "what's the status of {id}?", ["Request {id} (Water leak)", "open (reviewed by the department)",
+                                           "Latest update: Crew assigned.", "Expected to be done by"]),
+    ("es", "¿cuál es el estado de mi solicitud {id}?", ["La solicitud {id} (Fuga de agua)",
+                                                         "abierta (revisada por el departamento)",
+                                                         "Última actualización: Crew assigned.",
+                                                         "Fecha prevista de atención"]),
+])
+async def test_status_lookup_by_chat_for_an_api_ticket(
+    server: ChatServerProcess, resident: Callable[..., Any], redis_server: RedisServer, language: str,
+    question: str, expected: list[str],
+) -> None:
+    from tests.test_open311_api import new_api_key
+
+    _, key = await asyncio.to_thread(new_api_key, redis_server, PREFIX)
+    async with aiohttp.ClientSession() as http, http.post(f"{server.url}/open311/v2/requests.json", data={
+        "api_key": key, "service_code": "WATER_LEAK", "address_string": "5th St & Tryon St",
+        "attribute[leak_location]": "hydrant", "attribute[severity]": "gushing"}) as resp:
+        assert resp.status == 200
+        ticket_id = (await resp.json())[0]["service_request_id"]
+    out = await asyncio.to_thread(cli, redis_server, PREFIX, "tickets", "status", ticket_id, "acknowledged",
+                                  "--note", "Crew assigned.")
+    assert out.returncode == 0, out.stderr
+    client: ResidentClient = await resident(server.url)
+    await client.start_session()
+    answer = await ask_status(client, question.format(id=ticket_id), ticket_id, language)
+    for fragment in expected:
+        assert fragment.format(id=ticket_id) in answer, answer
