@@ -1,0 +1,147 @@
+"""E-mail channel: residents' mail in through chat311's SMTP listener, replies out through a real
+local SMTP server (aiosmtpd) that captures them; threading headers, quote stripping, transcripts."""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+from email.utils import make_msgid
+from typing import Any
+
+import aiohttp
+import aiosmtplib
+import pytest
+
+from chat_server.components import free_port
+from tests.channel_standins import SmtpCapture, bare_server, body_of, channel_messages
+
+CITY = "311chat@city.test"
+
+
+@pytest.fixture
+async def relay() -> Any:
+    capture = await SmtpCapture().start()
+    yield capture
+    await capture.stop()
+
+
+def email_env(relay: SmtpCapture) -> dict[str, str]:
+    return {
+        "CHAT311_CHANNELS__EMAIL_ENABLED": "true",
+        "CHAT311_CHANNELS__EMAIL_ADDRESS": CITY,
+        "CHAT311_CHANNELS__SMTP_LISTEN_PORT": str(free_port()),
+        "CHAT311_CHANNELS__SMTP_HOST": "127.0.0.1",
+        "CHAT311_CHANNELS__SMTP_PORT": str(relay.port),
+        "CHAT311_CHANNELS__OUTBOX_RETRY_BASE_S": "0.2",
+    }
+
+
+@pytest.fixture
+async def mail_server(redis_server, relay):  # type: ignore[no-untyped-def]
+    server = await bare_server(redis_server.url, "channel-email", **email_env(relay))
+    yield server
+    await server.stop()
+
+
+def compose(sender: str, subject: str, body: str, in_reply_to: EmailMessage | None = None,
+            **headers: str) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = f"Pat Resident <{sender}>"
+    msg["To"] = CITY
+    msg["Subject"] = subject
+    msg["Message-ID"] = make_msgid(domain="resident.test")
+    if in_reply_to is not None:
+        msg["In-Reply-To"] = in_reply_to["Message-ID"]
+        msg["References"] = f"{in_reply_to.get('References', '')} {in_reply_to['Message-ID']}".strip()
+    for name, value in headers.items():
+        msg[name.replace("_", "-")] = value
+    msg.set_content(body)
+    return msg
+
+
+async def mail_to_city(server: Any, msg: EmailMessage) -> None:
+    port = int(server.env["CHAT311_CHANNELS__SMTP_LISTEN_PORT"])
+    await aiosmtplib.send(msg, hostname="127.0.0.1", port=port, timeout=10)
+
+
+def mails_to(relay: SmtpCapture, address: str, needle: str) -> Any:
+    return lambda items: [m["msg"] for m in items if address in m["rcpt"] and needle in body_of(m["msg"])]
+
+
+async def test_threaded_replies_quote_stripping_and_options(mail_server, relay, redis_client) -> None:  # type: ignore[no-untyped-def]
+    prefix = mail_server.prefix
+    resident = "pat@resident.test"
+    first = compose(resident, "Question about my water bill", "Hello, my water bill looks too high.")
+    await mail_to_city(mail_server, first)
+    [reply] = await relay.messages.wait_for(mails_to(relay, resident, "1) Talk to a person"))
+    cid, messages = await channel_messages(redis_client, prefix, "email", resident)
+    assert messages[0]["text"] == "Hello, my water bill looks too high."
+    # Threading: a reply to the resident's mail, in the conversation's thread.
+    assert reply["Subject"] == "Re: Question about my water bill"
+    assert reply["In-Reply-To"] == first["Message-ID"]
+    assert f"<conv-{cid}@city.test>" in reply["References"] and first["Message-ID"] in reply["References"]
+    assert reply["Message-ID"].endswith("@city.test>") and reply["Message-ID"].startswith(f"<conv-{cid}.")
+    assert CITY in reply["From"] and reply["Reply-To"] == CITY
+    assert reply["Auto-Submitted"] == "auto-replied"
+    # The resident answers "1" above the quoted history: the quote is stripped and "1" picks option 1.
+    quoted = "\n".join(f"> {line}" for line in body_of(reply).splitlines())
+    answer = compose(resident, f"Re: {reply['Subject'][4:]}",
+                     f"1\n\nOn Tue, Nov 24, 2026 at 10:02 AM City 311 <{CITY}> wrote:\n{quoted}\n",
+                     in_reply_to=reply)
+    await mail_to_city(mail_server, answer)
+    # Nobody staffs this test server: the escalation becomes a ticket, mailed in the same thread.
+    [ticket_mail] = await relay.messages.wait_for(mails_to(relay, resident, "311-"), timeout=30)
+    same_cid, messages = await channel_messages(redis_client, prefix, "email", resident)
+    assert same_cid == cid
+    assert [m["text"] for m in messages if m["sender"] == "resident"] == \
+        ["Hello, my water bill looks too high.", "/request_human"]
+    assert ticket_mail["In-Reply-To"] == answer["Message-ID"]
+    assert ticket_mail["Subject"] == "Re: Question about my water bill"
+    # One e-mail per turn, not one per message: the queue/ticket notices come together.
+    assert len(relay.to(resident)) == 2
+    # "transcript" mails the whole conversation back.
+    await mail_to_city(mail_server, compose(resident, "Re: Question about my water bill", "transcript",
+                                            in_reply_to=ticket_mail))
+    [transcript] = await relay.messages.wait_for(mails_to(relay, resident, "Here is the transcript"))
+    text = body_of(transcript)
+    assert "You: Hello, my water bill looks too high." in text and "311-" in text
+    assert transcript["Subject"] == "Transcript of your conversation with City 311"
+
+
+async def test_refusals_and_automatic_mail(mail_server, relay, redis_client) -> None:  # type: ignore[no-untyped-def]
+    prefix = mail_server.prefix
+    msg = compose("someone@resident.test", "hi", "hello")
+    del msg["To"]
+    msg["To"] = "mayor@city.test"
+    with pytest.raises(aiosmtplib.SMTPRecipientsRefused):
+        await mail_to_city(mail_server, msg)
+    # An out-of-office reply is never answered (no robot ping-pong) and starts nothing.
+    robot = compose("away@resident.test", "Automatic reply: Re: your request", "I am out of the office.",
+                    Auto_Submitted="auto-replied")
+    await mail_to_city(mail_server, robot)
+    bounce = compose("MAILER-DAEMON@resident.test", "Undelivered Mail", "delivery failed")
+    await mail_to_city(mail_server, bounce)
+    # A normal mail from the same robot address afterwards is handled: the robot mails were seen and dropped.
+    await mail_to_city(mail_server, compose("away@resident.test", "back", "I am back, is my pothole fixed?"))
+    await relay.messages.wait_for(mails_to(relay, "away@resident.test", "Talk to a person"))
+    _, messages = await channel_messages(redis_client, prefix, "email", "away@resident.test")
+    assert [m["text"] for m in messages if m["sender"] == "resident"] == ["I am back, is my pothole fixed?"]
+    assert await channel_messages(redis_client, prefix, "email", "mailer-daemon@resident.test") == (None, [])
+
+
+async def test_api_transcript_by_email(mail_server, relay) -> None:  # type: ignore[no-untyped-def]
+    from tests.test_channel_api import App, issue
+
+    app = App(mail_server.url, issue(mail_server, "app with mail")["token"])
+    status, conv = await app.call("POST", "/api/v1/conversations", {"user_id": "mailer"})
+    status, _ = await app.call("POST", f"/api/v1/conversations/{conv['id']}/messages",
+                                  {"text": "Where do I pay my bill?"})
+    assert status == 201
+    status, body = await app.call("POST", f"/api/v1/conversations/{conv['id']}/transcript",
+                                  {"email": "pat@resident.test"})
+    assert status == 202 and body == {"sent_to": "pat@resident.test"}
+    [mail] = await relay.messages.wait_for(mails_to(relay, "pat@resident.test", "Where do I pay my bill?"))
+    assert mail["Subject"] == "Transcript of your conversation with City 311"
+    status, body = await app.call("POST", f"/api/v1/conversations/{conv['id']}/transcript", {"email": "nope"})
+    assert status == 400
+    async with aiohttp.ClientSession() as http, http.get(f"{mail_server.url}/api/openapi.json") as resp:
+        assert "/api/v1/conversations/{conversation_id}/transcript" in (await resp.json())["paths"]
