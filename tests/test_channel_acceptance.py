@@ -1,0 +1,206 @@
+"""Acceptance, one test per channel, on the real stack (Rasa bot, escalation, agents, tickets):
+the resident starts on the channel, the bot answers an FAQ, the resident asks for a person, an
+agent (console client on /agents) accepts and replies, and the reply arrives on the channel;
+after hours the same channel gets a ticket number instead."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+
+from tests.channel_standins import (
+    SmtpCapture,
+    TwilioStandin,
+    WebhookReceiver,
+    body_of,
+    channel_messages,
+)
+from tests.test_agents_support import ALWAYS_OPEN, agent_client, make_agent
+from tests.test_channel_api import App, issue
+from tests.test_channel_email import compose, email_env, mail_to_city, mails_to
+
+pytestmark = pytest.mark.rasa
+
+FAQ_QUESTION = "when is my trash picked up"
+FAQ_ANSWER = "Solid Waste Services"  # from training_data/faq_responses.yml (faq/trash_schedule)
+ASK_PERSON = "I want to talk to a person"
+
+
+def staffed_env(open_hours: bool = True, **extra: str) -> tuple[str, dict[str, str]]:
+    prefix = f"ch{uuid.uuid4().hex[:8]}:"
+    env = {
+        "CHAT311_REDIS__KEY_PREFIX": f"'{prefix}'",
+        "CHAT311_HOURS__WEEKLY": ALWAYS_OPEN if open_hours else "{}",
+        "CHAT311_HOURS__CLOSING_SOON_MIN": "0",
+        "CHAT311_ROUTING__TICK_S": "0.2",
+        "CHAT311_ROUTING__HEARTBEAT_S": "1",
+        "CHAT311_LIMITS__SESSION_MESSAGES": "100",
+        **extra,
+    }
+    return prefix, env
+
+
+@pytest.fixture
+async def stack(server_factory, redis_server):  # type: ignore[no-untyped-def]
+    """start(open_hours, **env) -> (server, prefix); agent(server, prefix, username) -> console client."""
+    servers: list[Any] = []
+    agents: list[Any] = []
+
+    async def start(open_hours: bool = True, **extra: str) -> tuple[Any, str]:
+        prefix, env = staffed_env(open_hours, **extra)
+        server = await server_factory(**env)
+        servers.append(server)
+        return server, prefix
+
+    async def agent(server: Any, prefix: str, username: str) -> Any:
+        await make_agent(redis_server.url, prefix, username, name=username.title())
+        client = await agent_client(server.url, username)
+        agents.append(client)
+        return client
+
+    yield start, agent
+    for client in agents:
+        await client.close()
+    for server in servers:
+        await server.stop()
+
+
+async def take_chat(agent: Any, channel: str) -> str:
+    """The agent accepts the escalated conversation; the console shows which channel it came from."""
+    offer = await agent.wait_for("offer", timeout=60)
+    assert offer["channel"] == channel
+    ack = await agent.call("accept", {"conversation_id": offer["conversation_id"]})
+    assert ack["ok"], ack
+    assert ack["conversation"].get("channel", channel) == channel
+    return str(offer["conversation_id"])
+
+
+# ------------------------------------------------------------------------------------------ SMS
+
+@pytest.fixture
+async def twilio() -> Any:
+    standin = await TwilioStandin().start()
+    yield standin
+    await standin.stop()
+
+
+def sms_with(phone: str, needle: str, after: int = 0) -> Any:
+    return lambda items: [m for m in items[after:] if m["to"] == phone and needle in m["body"]]
+
+
+async def test_sms_faq_escalation_agent_reply_and_after_hours_ticket(stack, twilio, redis_client) -> None:  # type: ignore[no-untyped-def]
+    start, agent = stack
+    server, prefix = await start(**twilio.env())
+    ann = await agent(server, prefix, "ann")
+    phone = "+17045550150"
+    await twilio.text_server(server.url, phone, FAQ_QUESTION)
+    await twilio.sent.wait_for(sms_with(phone, FAQ_ANSWER), timeout=60)
+    await twilio.text_server(server.url, phone, ASK_PERSON)
+    cid = await take_chat(ann, "sms")
+    mark = len(twilio.sent.items)
+    assert (await ann.call("send", {"conversation_id": cid, "text": "Hi, this is Ann from 311. How can I help?"}))["ok"]
+    [reply] = await twilio.sent.wait_for(sms_with(phone, "Hi, this is Ann from 311", mark))
+    assert reply["from"] and reply["status_callback"].endswith("/channels/sms/twilio/status")
+    # The resident answers by text; the agent sees it in the console.
+    events = len(ann.events)
+    await twilio.text_server(server.url, phone, "My cart was not emptied on Tuesday")
+    got = await ann.wait_for("message", lambda d: d.get("sender") == "resident", after=events)
+    assert got["text"] == "My cart was not emptied on Tuesday"
+    # A long agent answer is split at sentence ends into SMS bodies of at most 1600 characters.
+    long_answer = "Your collection day is Tuesday and crews run late after holidays. " * 28
+    mark = len(twilio.sent.items)
+    assert (await ann.call("send", {"conversation_id": cid, "text": long_answer.strip()}))["ok"]
+
+    def both_parts(items: list[Any]) -> list[Any] | None:
+        found = [m for m in items[mark:] if m["to"] == phone and "collection day" in m["body"]]
+        return found if len(found) >= 2 else None
+
+    parts = await twilio.sent.wait_for(both_parts)
+    assert all(len(p["body"]) <= 1600 for p in parts) and all(p["body"].endswith("holidays.") for p in parts)
+    assert (await ann.call("close", {"conversation_id": cid, "disposition": "resolved"}))["ok"]
+
+    # After hours: the same channel gets a ticket number.
+    closed, _ = await start(open_hours=False, **twilio.env())
+    night = "+17045550151"
+    await twilio.text_server(closed.url, night, ASK_PERSON)
+    [ticket] = await twilio.sent.wait_for(sms_with(night, "311-"), timeout=60)
+    assert "request number" in ticket["body"].lower() or "Track request" in ticket["body"]
+
+
+# ------------------------------------------------------------------------------------------ API
+
+async def test_api_faq_escalation_agent_reply_and_after_hours_ticket(stack) -> None:  # type: ignore[no-untyped-def]
+    start, agent = stack
+    hook = await WebhookReceiver().start()
+    try:
+        server, prefix = await start()
+        issued = issue(server, "CLT+", "--webhook-url", hook.url)
+        hook.secret = issued["secret"]
+        app = App(server.url, issued["token"])
+        ann = await agent(server, prefix, "ann")
+        status, conv = await app.call("POST", "/api/v1/conversations", {"user_id": "app-user-1", "language": "en"})
+        assert status == 201
+        path = f"/api/v1/conversations/{conv['id']}/messages"
+        status, sent = await app.call("POST", path, {"text": FAQ_QUESTION, "client_msg_id": "q-1"})
+        assert status == 201 and any(FAQ_ANSWER in r["text"] for r in sent["replies"]), sent["replies"]
+        status, sent = await app.call("POST", path, {"text": ASK_PERSON, "client_msg_id": "q-2"})
+        assert status == 201
+        cid = await take_chat(ann, "api")
+        assert cid == conv["id"]
+        assert (await ann.call("send", {"conversation_id": cid, "text": "Hello from Ann at 311."}))["ok"]
+        # The agent's reply reaches the app both ways: its webhook (signed) and a fetch since an id.
+        calls = await hook.calls.wait_for(lambda items: [c for c in items if c.get("body", {}).get("message", {})
+                                                         .get("sender") == "agent"])
+        assert calls[0]["valid"] and calls[0]["body"]["message"]["text"] == "Hello from Ann at 311."
+        status, listing = await app.call("GET", path, params={"after": sent["message"]["id"]})
+        assert any(m["sender"] == "agent" and m["text"] == "Hello from Ann at 311." for m in listing["messages"])
+        assert listing["conversation"]["state"] == "assigned"
+        assert any(c["event"] == "agent_joined" for c in hook.delivered())
+        assert (await ann.call("close", {"conversation_id": cid, "disposition": "resolved"}))["ok"]
+
+        # After hours: a ticket number on the same channel.
+        closed, _ = await start(open_hours=False)
+        night = App(closed.url, issue(closed, "CLT+ night")["token"])
+        status, conv = await night.call("POST", "/api/v1/conversations", {"user_id": "app-user-2"})
+        status, sent = await night.call("POST", f"/api/v1/conversations/{conv['id']}/messages", {"text": ASK_PERSON})
+        assert status == 201
+        assert any("311-" in r["text"] for r in sent["replies"]), sent["replies"]
+        assert sent["conversation"]["ticket_id"] and sent["conversation"]["ticket_id"].startswith("311-")
+    finally:
+        await hook.stop()
+
+
+# ------------------------------------------------------------------------------------------ e-mail
+
+async def test_email_faq_escalation_agent_reply_and_after_hours_ticket(stack, redis_client) -> None:  # type: ignore[no-untyped-def]
+    start, agent = stack
+    relay = await SmtpCapture().start()
+    try:
+        server, prefix = await start(**email_env(relay))
+        ann = await agent(server, prefix, "ann")
+        resident = "sam@resident.test"
+        first = compose(resident, "Trash", FAQ_QUESTION)
+        await mail_to_city(server, first)
+        [answer] = await relay.messages.wait_for(mails_to(relay, resident, FAQ_ANSWER), timeout=60)
+        assert answer["In-Reply-To"] == first["Message-ID"]
+        quoted = "\n".join(f"> {line}" for line in body_of(answer).splitlines())
+        follow_up = compose(resident, "Re: Trash", f"{ASK_PERSON}\n\nOn Tue, Nov 24, 2026, City 311 wrote:\n{quoted}",
+                            in_reply_to=answer)
+        await mail_to_city(server, follow_up)
+        cid = await take_chat(ann, "email")
+        assert (await ann.call("send", {"conversation_id": cid, "text": "Hello Sam, Ann from 311 here."}))["ok"]
+        [mail] = await relay.messages.wait_for(mails_to(relay, resident, "Hello Sam, Ann from 311 here."))
+        assert mail["Subject"] == "Re: Trash" and mail["In-Reply-To"] == follow_up["Message-ID"]
+        assert f"<conv-{cid}@city.test>" in mail["References"]
+        same, messages = await channel_messages(redis_client, prefix, "email", resident)
+        assert same == cid and [m["text"] for m in messages if m["sender"] == "resident"] == [FAQ_QUESTION, ASK_PERSON]
+        assert (await ann.call("close", {"conversation_id": cid, "disposition": "resolved"}))["ok"]
+
+        # After hours: the ticket number comes by e-mail.
+        closed, _ = await start(open_hours=False, **email_env(relay))
+        await mail_to_city(closed, compose("night@resident.test", "Help", ASK_PERSON))
+        await relay.messages.wait_for(mails_to(relay, "night@resident.test", "311-"), timeout=60)
+    finally:
+        await relay.stop()
