@@ -30,6 +30,7 @@ import json
 import logging
 import re
 import secrets
+import weakref
 import zoneinfo
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -78,6 +79,8 @@ class EmailChannel(ChannelBase):
         self.tz = zoneinfo.ZoneInfo(config.hours.timezone)
         self._server: asyncio.AbstractServer | None = None
         self._turns: dict[str, list[str]] = {}  # conversation id -> texts collected during an inbound turn
+        # One inbound e-mail at a time per sender, so two mails cannot share one turn's reply buffer.
+        self._sender_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._tasks: set[asyncio.Task[None]] = set()
 
     # lifecycle -------------------------------------------------------------------------------
@@ -176,6 +179,14 @@ class EmailChannel(ChannelBase):
 
     async def _turn(self, session: str, sender: str, body: str, subject: str, message_id: str,
                     referenced: str | None) -> None:
+        lock = self._sender_locks.get(session)
+        if lock is None:
+            lock = self._sender_locks[session] = asyncio.Lock()
+        async with lock:
+            await self._locked_turn(session, sender, body, subject, message_id, referenced)
+
+    async def _locked_turn(self, session: str, sender: str, body: str, subject: str, message_id: str,
+                           referenced: str | None) -> None:
         try:
             conv = await self.store.current_conversation(session)
             if referenced and conv is not None and referenced != conv.id:
