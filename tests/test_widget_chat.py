@@ -6,8 +6,10 @@ The demo page at `/` embeds `/widget.js`; the page is served with chat_server's 
 
 from __future__ import annotations
 
+import base64
 import re
 
+import aiohttp
 import pytest
 
 from tests.browser import (
@@ -28,6 +30,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.rasa]
 
 CHARLOTTE = {"latitude": 35.2271, "longitude": -80.8431}
 TICKET_RE = re.compile(r"\b311-\d+\b")
+# A 2x2 PNG (valid image, decodes in the browser).
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAEElEQVR4nGM4YaMBRAwQCgAjXgSxbgN+HAAAAABJRU5ErkJggg=="
+)
 
 
 def _no_dupes(msgs: list[dict]) -> None:
@@ -77,16 +83,35 @@ async def test_demo_page_and_faq_in_english_and_spanish(chat_server_url: str) ->
 
 
 async def test_service_request_form_through_the_widget(chat_server_url: str) -> None:
-    """Report a pothole: share location, answer with buttons and text, get a ticket number."""
+    """Report a pothole: photo, shared location, answers by buttons and text, then a ticket number."""
     async with chromium() as browser:
         page = await new_page(browser, geolocation=CHARLOTTE, permissions=["geolocation"])
         await page.goto(chat_server_url + "/")
         await open_widget(page)
-        answers = await ask(page, "I want to report a pothole")
-        assert re.search(r"where|location", answers[-1]["text"], re.I), answers
+        await ask(page, "hi")
+
+        # A photo goes through POST /api/media and is sent as an image attachment.
+        before = await page.locator(".c311-log .c311-msg--resident").count()
+        await page.locator(".c311-file").set_input_files(
+            files=[{"name": "pothole.png", "mimeType": "image/png", "buffer": PNG}]
+        )
+        photo = page.locator(".c311-log .c311-msg--resident").nth(before)
+        await photo.locator("img.c311-img").wait_for()
+        await wait_quiet(page)
+        src = await photo.locator("img").get_attribute("src") or ""
+        assert "/media/" in src, src
+        assert await photo.locator("img").evaluate("img => img.complete && img.naturalWidth > 0")
+
+        # Share my location first; the bot asks what to report there, then runs the form.
+        before = await page.locator(".c311-log .c311-msg:not(.c311-msg--resident)").count()
+        await page.locator(".c311-location").click()
+        shared = True
+        await wait_bot_messages(page, before + 1)
+        await wait_quiet(page)
+        await ask(page, "a pothole")
 
         used_buttons: list[str] = []
-        shared = False
+        steps: list[str] = []
         ticket = None
         for _ in range(16):
             ticket_line = await page.locator(".c311-ticket").inner_text()
@@ -97,25 +122,33 @@ async def test_service_request_form_through_the_widget(chat_server_url: str) -> 
             last = [m for m in await messages(page) if m["sender"] != "resident"][-1]["text"].lower()
             buttons = await quick_replies(page)
             before = await page.locator(".c311-log .c311-msg:not(.c311-msg--resident)").count()
-            if "share your location" in last and not shared:
-                await page.locator(".c311-location").click()
-                shared = True
-            elif buttons:
+            if buttons:
                 choice = next((b for b in buttons if re.match(r"(yes|submit|confirm|correct)\b", b, re.I)), buttons[0])
+                steps.append(f"button {choice}")
                 used_buttons.append(choice)
                 await page.locator(".c311-quick .c311-qr", has_text=choice).first.click()
-            elif "describe" in last:
-                await page.locator(INPUT).fill("Deep pothole in the right lane by the bus stop, a foot wide.")
-                await page.locator(INPUT).press("Enter")
             else:
-                await page.locator(INPUT).fill("skip")
+                if "describe" in last:
+                    reply = "Deep pothole in the right lane by the bus stop, a foot wide."
+                elif "where is" in last or "address" in last:
+                    reply = "600 E 4th St"
+                else:
+                    reply = "skip"
+                steps.append(reply)
+                await page.locator(INPUT).fill(reply)
                 await page.locator(INPUT).press("Enter")
-            await wait_bot_messages(page, before + 1)
+            try:
+                await wait_bot_messages(page, before + 1)
+            except Exception as exc:
+                raise AssertionError(f"no answer after {steps[-1]!r}; transcript: {await messages(page)}") from exc
             await wait_quiet(page)
         if ticket is None:  # the ticket_created event may trail the last bot message
-            await page.wait_for_function(
-                "() => /311-\\d+/.test(document.querySelector('.c311-ticket').textContent)", timeout=BOT_TIMEOUT_MS
-            )
+            try:
+                await page.wait_for_function(
+                    "() => /311-\\d+/.test(document.querySelector('.c311-ticket').textContent)", timeout=20_000
+                )
+            except Exception as exc:
+                raise AssertionError(f"no ticket after {steps}; transcript: {await messages(page)}") from exc
             ticket = TICKET_RE.search(await page.locator(".c311-ticket").inner_text()).group(0)  # type: ignore[union-attr]
         assert shared, "the form never asked for a location"
         assert used_buttons, "the form offered no buttons"
@@ -136,6 +169,16 @@ async def test_service_request_form_through_the_widget(chat_server_url: str) -> 
         assert await link.get_attribute("rel") == "noopener noreferrer"
         assert re.match(r"https?://", await link.get_attribute("href") or "")
         assert ticket in await page.locator(".c311-ticket").inner_text()
+
+        # The ticket exists in Open311 with the uploaded photo.
+        async with aiohttp.ClientSession() as http, http.get(
+            f"{chat_server_url}/open311/v2/requests/{ticket}.json"
+        ) as resp:
+            assert resp.status == 200, await resp.text()
+            body = await resp.json()
+        record = body[0] if isinstance(body, list) else body
+        assert record.get("service_code") == "POTHOLE", record
+        assert "/media/" in (record.get("media_url") or ""), record
         assert page.errors == [], page.errors
 
 
