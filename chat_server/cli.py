@@ -108,4 +108,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # Run through the importable module so feature modules register into the same COMMANDS
+    # (as `python -m`, this file is `__main__`, a second copy of chat_server.cli).
+    from chat_server import cli
+
+    raise SystemExit(cli.main())
