@@ -177,6 +177,10 @@ class EscalationService:
         await self.ctx.bus.publish("queued", conv.id, department=department, language=language)
         await self.ctx.conversations.say_system(conv, "queued")
         await self.broadcast_positions()
+        if not await self.routing.is_queued(conv.id) and (await self.routing.queue_info(conv.id)).get("pos") == "0":
+            # Another process offered it before positions went out: still tell the resident they are next.
+            await self.routing.set_position(conv.id, 1)
+            await self.ctx.conversations.notify(conv, "queue_update", {"position": 1, "estimated_wait_s": 0})
         self.poke()
 
     async def _ticket_instead(self, conv: Conversation, source: str) -> None:
