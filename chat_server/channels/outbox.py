@@ -95,6 +95,12 @@ class Outbox:
             task.cancel()
         if self._inflight:
             await asyncio.gather(*self._inflight, return_exceptions=True)
+        # Every process start is a new consumer name: forget this one unless it still owns jobs
+        # (those stay pending until another worker claims them).
+        with contextlib.suppress(Exception):
+            pending = await self.redis.xpending_range(self.stream, self.group, "-", "+", 1, consumername=self.consumer)
+            if not pending:
+                await self.redis.xgroup_delconsumer(self.stream, self.group, self.consumer)
 
     async def _run(self) -> None:
         last_claim = 0.0
