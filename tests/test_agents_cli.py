@@ -1,0 +1,65 @@
+"""`chat311 users ...` and `chat311 hours ...` against the real Redis, and the accounts store rules."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from chat_server.agents.accounts import Account, AccountError, AccountStore
+from tests.test_agents_support import fresh_prefix
+
+CHAT311 = Path(__file__).resolve().parent.parent / ".venv" / "bin" / "chat311"
+
+
+def run(redis_url: str, prefix: str, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "REDIS_URL": redis_url, "CHAT311_REDIS__KEY_PREFIX": f"'{prefix}'",
+           "CHAT311_LOGGING__JSON": "false"}
+    return subprocess.run([str(CHAT311), *args], input=stdin, capture_output=True, text=True, env=env, timeout=60)
+
+
+async def test_users_cli(redis_server, redis_client) -> None:  # type: ignore[no-untyped-def]
+    prefix = fresh_prefix()
+    url = redis_server.url
+    done = run(url, prefix, "users", "add", "maria", "--name", "María", "--role", "supervisor",
+               "--languages", "en,es", "--max-chats", "4", "--password-stdin", stdin="a long secret pw\n")
+    assert done.returncode == 0, done.stderr
+    store = AccountStore(redis_client, prefix)
+    account = await store.get("maria")
+    assert account is not None and account.roles == ["supervisor"] and account.languages == ["en", "es"]
+    assert account.max_chats == 4 and account.name == "María"
+    stored = await redis_client.hget(f"{prefix}agent:maria", "pw_hash")
+    assert stored.startswith(b"$argon2id$") and b"a long secret pw" not in stored
+    assert await store.verify("maria", "a long secret pw") is not None
+    # Duplicates, short passwords and bad roles are refused with a message.
+    dup = run(url, prefix, "users", "add", "maria", "--name", "M", "--password-stdin", stdin="another secret\n")
+    assert dup.returncode == 2 and "already exists" in dup.stderr
+    short = run(url, prefix, "users", "add", "li", "--name", "Li", "--password-stdin", stdin="short\n")
+    assert short.returncode == 2 and "password" in short.stderr
+    listing = run(url, prefix, "users", "list")
+    assert "maria" in listing.stdout and "supervisor" in listing.stdout and "secret" not in listing.stdout
+    assert run(url, prefix, "users", "passwd", "maria", "--password-stdin", stdin="a new long password\n").returncode == 0
+    assert await store.verify("maria", "a long secret pw") is None
+    assert await store.verify("maria", "a new long password") is not None
+    assert run(url, prefix, "users", "disable", "maria").returncode == 0
+    assert await store.verify("maria", "a new long password") is None  # disabled
+    assert run(url, prefix, "users", "enable", "maria").returncode == 0
+    assert await store.verify("maria", "a new long password") is not None
+    # Hours override from the command line (the supervisor's storm switch).
+    closed = run(url, prefix, "hours", "close", "--minutes", "30", "--reason", "storm")
+    assert closed.returncode == 0 and "open=False" in closed.stdout and "override=closed" in closed.stdout
+    assert "override=None" in run(url, prefix, "hours", "clear").stdout
+
+
+async def test_account_validation(redis_client) -> None:  # type: ignore[no-untyped-def]
+    store = AccountStore(redis_client, fresh_prefix())
+    for bad in (Account("Bad Name", "x"), Account("ok", "x", roles=["god"]), Account("ok", "x", languages=["fr"]),
+                Account("ok", "", roles=["agent"]), Account("ok", "x", max_chats=99)):
+        with pytest.raises(AccountError):
+            await store.create(bad, "long enough password")
+    assert await store.verify("nobody", "whatever password") is None
+    sup = Account("sue", "Sue", roles=["supervisor"])
+    assert sup.has_role("agent") and sup.has_role("supervisor") and not sup.has_role("content")
+    assert Account("cat", "Cat", roles=["content"]).takes_chats is False
