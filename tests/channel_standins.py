@@ -36,6 +36,8 @@ from chat_server.components import free_port
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = "f" * 8 + secrets.token_hex(12)
 CITY_NUMBER = "+17045550311"
+# The smallest JPEG worth the name: SOI, an APP0/JFIF header, EOI.
+JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00\xff\xd9"
 
 
 class Waitable:
@@ -93,6 +95,7 @@ class TwilioStandin:
     async def start(self) -> TwilioStandin:
         app = web.Application()
         app.router.add_post("/2010-04-01/Accounts/{sid}/Messages.json", self._create_message)
+        app.router.add_get("/2010-04-01/Accounts/{sid}/Messages/{mid}/Media/{media}", self._media)
         self.runner, port = await _serve(app)
         self.url = f"http://127.0.0.1:{port}"
         return self
@@ -112,12 +115,24 @@ class TwilioStandin:
             "CHAT311_CHANNELS__OUTBOX_RETRY_BASE_S": "0.2",
         }
 
+    def _authorized(self, request: web.Request) -> bool:
+        expected = "Basic " + base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
+        return request.match_info["sid"] == self.account_sid and hmac.compare_digest(
+            request.headers.get("Authorization", ""), expected)
+
+    async def _media(self, request: web.Request) -> web.Response:
+        """An MMS photo, behind HTTP basic auth (Twilio's "enforce HTTP auth on media URLs")."""
+        if not self._authorized(request):
+            return _twilio_error(401, 20003, "Authenticate")
+        return web.Response(body=JPEG, content_type="image/jpeg")
+
+    def media_url(self) -> str:
+        return f"{self.url}/2010-04-01/Accounts/{self.account_sid}/Messages/MM{secrets.token_hex(16)}/Media/ME1"
+
     async def _create_message(self, request: web.Request) -> web.Response:
         self.requests += 1
         sid = request.match_info["sid"]
-        auth = request.headers.get("Authorization", "")
-        expected = "Basic " + base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
-        if sid != self.account_sid or not hmac.compare_digest(auth, expected):
+        if not self._authorized(request):
             return _twilio_error(401, 20003, "Authenticate")
         form = await request.post()
         if self.fail_next > 0:

@@ -12,7 +12,7 @@ import aiosmtplib
 import pytest
 
 from chat_server.components import free_port
-from tests.channel_standins import SmtpCapture, bare_server, body_of, channel_messages
+from tests.channel_standins import JPEG, SmtpCapture, bare_server, body_of, channel_messages
 
 CITY = "311chat@city.test"
 
@@ -114,6 +114,17 @@ async def test_refusals_and_automatic_mail(mail_server, relay, redis_client) -> 
     msg["To"] = "mayor@city.test"
     with pytest.raises(aiosmtplib.SMTPRecipientsRefused):
         await mail_to_city(mail_server, msg)
+    # A photo attached to a mail becomes the message's image, served from /media/.
+    photo_mail = compose("snap@resident.test", "Pothole", "There is a pothole here, see photo.")
+    photo_mail.add_attachment(JPEG, maintype="image", subtype="jpeg", filename="pothole.jpg")
+    await mail_to_city(mail_server, photo_mail)
+    await relay.messages.wait_for(mails_to(relay, "snap@resident.test", "Talk to a person"))
+    _, messages = await channel_messages(redis_client, prefix, "email", "snap@resident.test")
+    photo = messages[0]["extra"]["attachment"]["url"]
+    assert messages[0]["text"] == "There is a pothole here, see photo."
+    assert photo.startswith(f"{mail_server.url}/media/")
+    async with aiohttp.ClientSession() as http, http.get(photo) as resp:
+        assert resp.status == 200 and await resp.read() == JPEG
     # An out-of-office reply is never answered (no robot ping-pong) and starts nothing.
     robot = compose("away@resident.test", "Automatic reply: Re: your request", "I am out of the office.",
                     Auto_Submitted="auto-replied")

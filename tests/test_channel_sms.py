@@ -11,10 +11,11 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import aiohttp
 import pytest
 from twilio.request_validator import RequestValidator
 
-from tests.channel_standins import CITY_NUMBER, TwilioStandin, bare_server, channel_messages, delivery_of
+from tests.channel_standins import CITY_NUMBER, JPEG, TwilioStandin, bare_server, channel_messages, delivery_of
 
 
 async def until(check: Callable[[], Awaitable[Any]], timeout: float = 20.0) -> Any:
@@ -74,8 +75,7 @@ async def test_unsigned_and_forged_requests_are_refused(sms, twilio, redis_clien
 async def test_conversation_numbered_options_and_delivery_status(sms, twilio, redis_client) -> None:  # type: ignore[no-untyped-def]
     server, prefix = sms
     phone = "+17045550101"
-    code, twiml = await twilio.text_server(server.url, phone, "hello there",
-                                           media_url="https://api.twilio.com/2010-04-01/Accounts/x/Media/ME1")
+    code, twiml = await twilio.text_server(server.url, phone, "hello there", media_url=twilio.media_url())
     assert code == 200 and twiml == '<?xml version="1.0" encoding="UTF-8"?><Response/>'
     # Without a bot, the core offers "Talk to a person" as a button: on SMS a numbered option.
     [reply] = await twilio.sent.wait_for(sent_with(twilio, phone, "1) Talk to a person"))
@@ -83,7 +83,11 @@ async def test_conversation_numbered_options_and_delivery_status(sms, twilio, re
     assert reply["status_callback"] == f"{server.url}/channels/sms/twilio/status"
     cid, messages = await channel_messages(redis_client, prefix, "sms", phone)
     assert messages[0]["sender"] == "resident" and messages[0]["text"] == "hello there"
-    assert messages[0]["extra"]["attachment"]["url"].endswith("/Media/ME1")  # MMS photo kept
+    # The MMS photo is fetched with the account's credentials and kept like a widget upload.
+    photo = messages[0]["extra"]["attachment"]["url"]
+    assert photo.startswith(f"{server.url}/media/") and photo.endswith(".jpg")
+    async with aiohttp.ClientSession() as http, http.get(photo) as resp:
+        assert resp.status == 200 and await resp.read() == JPEG
     assert (await redis_client.hget(f"{prefix}conv:{cid}", "channel")) == b"sms"
     system = next(m for m in messages if m["sender"] == "system")
 

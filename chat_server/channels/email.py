@@ -42,6 +42,7 @@ from aiohttp import web
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from chat_server.channels.common import ChannelBase, drain
+from chat_server.channels.media import store_image
 from chat_server.channels.outbox import GiveUp, Outbox, Retry, RetryPolicy
 from chat_server.channels.textforms import html_to_text, render_options, strip_quoted
 from chat_server.config import Config
@@ -133,17 +134,20 @@ class EmailChannel(ChannelBase):
         if message_id and not await self.redis.set(f"{self.p}email:in:{message_id}", "1", nx=True, ex=7 * 86400):
             return "250 OK (duplicate)"
         body = self._body_text(msg)
+        photo = await self._photo(msg)
         subject = clean_text(str(msg.get("Subject", "")))[:200]
         if not body and subject and not re.match(r"^(re|aw|rv|fwd?)\s*:", subject, re.IGNORECASE):
             body = subject
         body = body[: self.config.limits.max_message_chars]
+        if not body and photo:
+            body = "(photo)"
         if not body:
             return "250 OK (empty message ignored)"
         if not await self.limiter.hit(self.limit, f"email|{sender}"):
             return "451 4.7.1 too many messages; try again later"
         session = await self.session_for(sender)
         referenced = self._referenced_conversation(msg)
-        task = asyncio.create_task(self._turn(session, sender, body, subject, message_id, referenced))
+        task = asyncio.create_task(self._turn(session, sender, body, subject, message_id, referenced, photo))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return "250 OK"
@@ -171,6 +175,16 @@ class EmailChannel(ChannelBase):
             content = html_to_text(str(content))
         return clean_text(strip_quoted(str(content)))
 
+    async def _photo(self, msg: EmailMessage) -> str | None:
+        """The first image attachment (JPEG/PNG/WebP by its bytes), stored under /media/."""
+        for part in msg.iter_attachments():
+            if part.get_content_maintype() != "image":
+                continue
+            data = part.get_payload(decode=True)
+            if isinstance(data, bytes) and (url := await store_image(self.config, data)):
+                return url
+        return None
+
     @staticmethod
     def _referenced_conversation(msg: EmailMessage) -> str | None:
         refs = f"{msg.get('In-Reply-To', '')} {msg.get('References', '')}"
@@ -178,15 +192,15 @@ class EmailChannel(ChannelBase):
         return found[-1] if found else None
 
     async def _turn(self, session: str, sender: str, body: str, subject: str, message_id: str,
-                    referenced: str | None) -> None:
+                    referenced: str | None, photo: str | None = None) -> None:
         lock = self._sender_locks.get(session)
         if lock is None:
             lock = self._sender_locks[session] = asyncio.Lock()
         async with lock:
-            await self._locked_turn(session, sender, body, subject, message_id, referenced)
+            await self._locked_turn(session, sender, body, subject, message_id, referenced, photo)
 
     async def _locked_turn(self, session: str, sender: str, body: str, subject: str, message_id: str,
-                           referenced: str | None) -> None:
+                           referenced: str | None, photo: str | None) -> None:
         try:
             conv = await self.store.current_conversation(session)
             if referenced and conv is not None and referenced != conv.id:
@@ -203,7 +217,8 @@ class EmailChannel(ChannelBase):
             await self._remember_thread(conv, subject if is_new or not conv.get("email_subject") else "", message_id)
             self._turns[conv.id] = []
             try:
-                await self.service.handle_resident_message(session, self.name, Incoming(body))
+                attachment = {"type": "image", "url": photo} if photo else None
+                await self.service.handle_resident_message(session, self.name, Incoming(body, attachment=attachment))
             finally:
                 collected = self._turns.pop(conv.id, [])
             if collected:

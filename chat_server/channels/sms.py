@@ -30,6 +30,7 @@ from aiohttp import web
 from twilio.request_validator import RequestValidator
 
 from chat_server.channels.common import ChannelBase, drain
+from chat_server.channels.media import fetch_twilio_media
 from chat_server.channels.outbox import GiveUp, Outbox, Retry, RetryPolicy
 from chat_server.channels.settings import ChannelsConfig
 from chat_server.channels.textforms import render_options, segment_info, split_message
@@ -166,6 +167,11 @@ class SmsChannel(ChannelBase):
             return self._twiml(EMPTY_TWIML)
         session = await self.session_for(phone)
         body = await self.map_option(session, body)
+        if attachment is not None and self.http is not None:
+            # Twilio's media URL needs our credentials: keep a copy we can show agents and tickets.
+            local = await fetch_twilio_media(self.config, self.http, attachment["url"])
+            if local:
+                attachment = {"type": "image", "url": local}
         incoming = Incoming(body or "(photo)", None, client_msg_id=sid, attachment=attachment,
                             extra_metadata={"sms_to": params.get("To", "")})
         task = asyncio.create_task(self._turn(session, incoming))
@@ -232,7 +238,7 @@ class SmsChannel(ChannelBase):
         attachment = message.extra.get("attachment")
         if isinstance(attachment, dict) and str(attachment.get("url", "")).startswith("/media/"):
             media = f"{self.public_url}{attachment['url']}"
-        elif isinstance(attachment, dict) and str(attachment.get("url", "")).startswith("https://"):
+        elif isinstance(attachment, dict) and str(attachment.get("url", "")).startswith(("https://", "http://")):
             media = str(attachment["url"])
         await self.queue_text(conv.id, message.id, phone, body, media)
 
