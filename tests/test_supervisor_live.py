@@ -41,11 +41,14 @@ async def figure(page: Any, name: str) -> str:
 
 async def test_supervisor_sees_an_escalation_live(server_factory: Any, redis_server: Any, resident: Any) -> None:
     prefix = f"t8l{uuid.uuid4().hex[:6]}:"
-    server = await server_factory(name="chat_server-supervisor-live", CHAT311_REDIS__KEY_PREFIX=prefix)
+    server = await server_factory(name="chat_server-supervisor-live", CHAT311_REDIS__KEY_PREFIX=f"'{prefix}'")
     await make_account(redis_server.url, prefix, "sally", ["supervisor"])
     async with chromium() as browser:
         page = await new_page(browser)
         await login(page, server.url, "sally")
+        page.errors.clear()  # type: ignore[attr-defined]  # only this page's errors count
+        failed: list[str] = []
+        page.on("response", lambda r: r.status >= 400 and failed.append(f"{r.status} {r.url}"))
         await page.goto(f"{server.url}/console/supervisor")
         await page.wait_for_function("() => document.body.dataset.chats !== undefined", timeout=15_000)
         assert await figure(page, "chats") == "0" and await figure(page, "escalated") == "0"
@@ -65,4 +68,4 @@ async def test_supervisor_sees_an_escalation_live(server_factory: Any, redis_ser
         assert await figure(page, "containment_rate") in ("100%", "0%")  # queued only if an agent was online
         assert await page.locator("#conn").text_content() == "live"
         await screenshot(page, "supervisor-dashboard.png")
-        assert page.errors == []  # type: ignore[attr-defined]
+        assert page.errors == [], (page.errors, failed)  # type: ignore[attr-defined]

@@ -63,7 +63,7 @@ async def test_fallback_to_new_faq_train_publish_rollback(
                            "quiero reportar un bache,report_pothole,es\ngoodbye,goodbye,en\n", encoding="utf-8")
     prefix = f"t8t{uuid.uuid4().hex[:6]}:"
     server = await server_factory(
-        name="chat_server-training-flow", CHAT311_REDIS__KEY_PREFIX=prefix,
+        name="chat_server-training-flow", CHAT311_REDIS__KEY_PREFIX=f"'{prefix}'",
         CHAT311_TRAINING__DATA_DIR=str(data_dir), CHAT311_TRAINING__MODEL_DIR=str(tmp_path / "models"),
         CHAT311_TRAINING__HELDOUT=str(heldout),
     )
@@ -85,6 +85,7 @@ async def test_fallback_to_new_faq_train_publish_rollback(
     async with chromium() as browser:
         page = await new_page(browser)
         await login(page, server.url, "carla")
+        page.errors.clear()  # type: ignore[attr-defined]  # only this page's errors count
         await page.goto(f"{server.url}/console/training")
 
         # 2. Turn it into a new FAQ in one go.
