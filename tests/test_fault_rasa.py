@@ -1,0 +1,68 @@
+"""Rasa hangs for 30 s (SIGSTOP): residents get the honest degrade message, and it recovers.
+Also: the Rasa token never shows up in /readyz or the log, even when Rasa rejects it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+import uuid
+from typing import Any
+
+import aiohttp
+import pytest
+
+from chat_server.texts import text
+from tests.clients import ResidentClient
+from tests.conftest import LOG_DIR
+
+pytestmark = pytest.mark.rasa
+
+
+async def test_rasa_hung_30s_degrades_honestly_then_recovers(server_factory: Any, rasa_stack: Any) -> None:
+    server = await server_factory(name="fault-rasa", CHAT311_RASA__TIMEOUT_S="4", CHAT311_RASA__SLOW_NOTICE_S="1.5")
+    client = ResidentClient(server.url)
+    await client.connect()
+    await client.start_session()
+    assert await client.turn("hello", language="en"), "the bot did not answer before the fault"
+    pid = rasa_stack.pid()
+    assert pid
+    os.kill(pid, signal.SIGSTOP)
+    stopped_at = time.monotonic()
+    try:
+        replies = await client.turn("when is my trash picked up", timeout=30)
+        texts = [r.get("text", "") for r in replies]
+        assert text("bot_slow", "en") in texts, texts
+        assert text("bot_unavailable", "en") in texts, texts
+        degrade = next(r for r in replies if r.get("text") == text("bot_unavailable", "en"))
+        assert degrade["sender"] == "system"
+        assert {"title": text("talk_to_person", "en"), "payload": "/request_human"} in degrade["quick_replies"]
+        async with aiohttp.ClientSession() as http, http.get(f"{server.url}/readyz") as resp:
+            assert resp.status == 503 and not (await resp.json())["components"]["rasa"]["ok"]
+        async with aiohttp.ClientSession() as http, http.get(f"{server.url}/healthz") as resp:
+            assert resp.status == 200  # the process itself is fine
+        remaining = 30 - (time.monotonic() - stopped_at)
+        if remaining > 0:
+            await asyncio.sleep(remaining)  # the outage lasts 30 s: the scenario under test
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    # Recovery: the next turn is answered by the bot again, in the same conversation.
+    deadline = time.monotonic() + 60
+    while True:
+        replies = await client.turn("hello", timeout=30)
+        if any(r["sender"] == "bot" for r in replies):
+            break
+        assert time.monotonic() < deadline, f"bot did not recover: {replies}"
+    await client.close()
+
+
+async def test_rasa_token_not_leaked_when_rejected(server_factory: Any) -> None:
+    secret = "wrong-token-" + uuid.uuid4().hex
+    server = await server_factory(name="sec-token", CHAT311_RASA__TOKEN=secret)
+    async with aiohttp.ClientSession() as http, http.get(f"{server.url}/readyz") as resp:
+        body = await resp.text()
+    assert resp.status == 503  # Rasa said 401
+    await server.stop()
+    assert secret not in body, "the Rasa token is echoed by /readyz"
+    assert secret not in (LOG_DIR / "sec-token.log").read_text(errors="replace")
