@@ -40,7 +40,8 @@ async def test_users_cli(redis_server, redis_client) -> None:  # type: ignore[no
     assert short.returncode == 2 and "password" in short.stderr
     listing = run(url, prefix, "users", "list")
     assert "maria" in listing.stdout and "supervisor" in listing.stdout and "secret" not in listing.stdout
-    assert run(url, prefix, "users", "passwd", "maria", "--password-stdin", stdin="a new long password\n").returncode == 0
+    changed = run(url, prefix, "users", "passwd", "maria", "--password-stdin", stdin="a new long password\n")
+    assert changed.returncode == 0, changed.stderr
     assert await store.verify("maria", "a long secret pw") is None
     assert await store.verify("maria", "a new long password") is not None
     assert run(url, prefix, "users", "disable", "maria").returncode == 0
