@@ -141,9 +141,17 @@ def create_app(config: Config, redis_url: str) -> web.Application:
     for module in (health, pages, *_feature_modules()):
         module.setup(app, ctx)
 
+    async def disconnect_clients(app: web.Application) -> None:
+        """Close every Socket.IO client first: open websockets would otherwise hold shutdown for
+        the runner's whole grace period. Clients reconnect (to a sibling worker) and replay."""
+        if sio.eio.sockets:  # engineio's disconnect-all fails on an empty set
+            await sio.eio.disconnect()
+        await sio.shutdown()
+
     async def close(app: web.Application) -> None:
         await bot.close()
         await redis.aclose()
 
+    app.on_shutdown.append(disconnect_clients)
     app.on_cleanup.append(close)
     return app

@@ -46,7 +46,7 @@ def redis_url_for(config: Config) -> str:
 
 async def serve_app(config: Config, redis_url: str, reuse_port: bool = False) -> web.AppRunner:
     app = create_app(config, redis_url)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=3.0)
     await runner.setup()
     site = web.TCPSite(runner, config.server.host, config.server.port, reuse_port=reuse_port or None)
     await site.start()

@@ -42,12 +42,15 @@ class ResidentClient:
         if self.sio.connected:
             await self.sio.disconnect()
 
-    async def start_session(self, session_id: str | None = None, last_message_id: str | None = None) -> str:
+    async def start_session(self, session_id: str | None = None, last_message_id: str | None = None,
+                            plain: bool = False) -> str:
+        """Like the chat311 widget (always sends last_message_id, default "0"), or with `plain`
+        like a Rasa-protocol widget (never sends it, gets Rasa's exact payloads)."""
         payload: dict[str, Any] = {}
         if session_id:
             payload["session_id"] = session_id
-        if last_message_id:
-            payload["last_message_id"] = last_message_id
+        if not plain:
+            payload["last_message_id"] = last_message_id or "0"
         ack = await self.sio.call("session_request", payload, timeout=10)
         assert ack["ok"], ack
         self.session_id = ack["session_id"]

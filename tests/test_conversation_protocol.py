@@ -85,9 +85,25 @@ async def test_no_last_message_id_means_no_replay(chat_server_url: str, resident
     session = await first.start_session()
     await first.turn("hello")
     again: ResidentClient = await resident(chat_server_url)
-    await again.start_session(session)
+    await again.start_session(session, plain=True)
     await asyncio.sleep(0.4)
     assert again.messages() == []
+
+
+async def test_rasa_protocol_clients_get_rasa_payloads(chat_server_url: str, resident: Any) -> None:
+    """rasa-webchat shows a bot message only if its keys are exactly Rasa's ({text}, quick_replies)."""
+    rasa_client: ResidentClient = await resident(chat_server_url)
+    session = await rasa_client.start_session(plain=True)
+    rich: ResidentClient = await resident(chat_server_url)
+    await rich.start_session(session)
+    ack = await rasa_client.sio.call("user_uttered", {"message": "hello", "session_id": session}, timeout=30)
+    assert ack["ok"]
+    rich_reply = await rich.wait_for("bot_uttered")
+    plain_reply = await rasa_client.wait_for("bot_uttered")
+    assert plain_reply["text"] == rich_reply["text"]
+    assert set(plain_reply) <= {"text", "quick_replies", "attachment"}
+    assert {"id", "sender", "lang", "ts"} <= set(rich_reply)
+    assert rasa_client.of("typing") == [] and rasa_client.of("resident_uttered") == []
 
 
 async def test_tabs_of_one_session_see_the_same_conversation(chat_server_url: str, resident: Any) -> None:

@@ -15,7 +15,13 @@ import socketio
 
 from chat_server.config import Config
 from chat_server.conversations.limits import Limit, RateLimiter
-from chat_server.conversations.service import ConversationService, DuplicateInFlight, Incoming, session_room
+from chat_server.conversations.service import (
+    ConversationService,
+    DuplicateInFlight,
+    Incoming,
+    plain_room,
+    session_room,
+)
 from chat_server.conversations.store import CLOSED, valid_message_id
 from chat_server.texts import text
 
@@ -97,12 +103,18 @@ class ResidentNamespace(socketio.AsyncNamespace):
             if not await self.store.session_exists(token):
                 token = await self.store.new_session("web", ip=sess.get("ip", ""))
                 last_id = None  # nothing to replay for a brand-new session
-            old = sess.get("session_id")
-            if old and old != token:
-                await self.leave_room(sid, session_room(old))
-            sess["session_id"] = token
+            # Our widget always sends last_message_id; Rasa-protocol widgets never do and get Rasa's
+            # exact bot_uttered shape (rasa-webchat drops messages with extra keys).
+            plain = "last_message_id" not in data
+            room = plain_room(token) if plain else session_room(token)
+            old_room = sess.get("room")
+            if old_room and old_room != room:
+                await self.leave_room(sid, old_room)
+            sess.update(session_id=token, room=room)
             await self.save_session(sid, sess)
-            await self.enter_room(sid, session_room(token))
+            if plain:
+                await self.store.mark_plain_client(token)
+            await self.enter_room(sid, room)
             await self.emit("session_confirm", {"session_id": token}, to=sid)
             if last_id is not None:
                 for message in await self.store.session_messages_after(token, last_id):

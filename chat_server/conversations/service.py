@@ -62,6 +62,11 @@ def session_room(session: str) -> str:
     return f"sess:{session}"
 
 
+def plain_room(session: str) -> str:
+    """Room of Rasa-protocol clients (rasa-webchat) of a session; they get Rasa's exact payloads."""
+    return f"rasa:{session}"
+
+
 @dataclass
 class Incoming:
     """A resident message as any channel hands it over."""
@@ -110,6 +115,9 @@ class ConversationService:
         """Send a stored message to every tab of the session, the channel, and the listeners."""
         if message.extra.get("visibility") != "internal":
             await self.sio.emit(message.event_name, message.to_client(), room=session_room(conv.session))
+            plain = message.to_rasa_client()
+            if plain and conv.channel == "web" and await self.store.has_plain_clients(conv.session):
+                await self.sio.emit("bot_uttered", plain, room=plain_room(conv.session))
             channel = self.channels.get(conv.channel)
             if channel is not None and message.sender != "resident":
                 try:

@@ -43,6 +43,20 @@ class Message:
                 out[key] = self.extra[key]
         return out
 
+    def to_rasa_client(self) -> dict[str, Any] | None:
+        """The exact shape Rasa's socketio channel sends (rasa-webchat drops anything else)."""
+        if self.sender == "resident":
+            return None
+        out: dict[str, Any] = {}
+        if self.text:
+            out["text"] = self.text
+        if self.extra.get("quick_replies"):
+            out["quick_replies"] = [{"content_type": "text", **q} for q in self.extra["quick_replies"]]
+        attachment = self.extra.get("attachment")
+        if isinstance(attachment, dict) and attachment.get("type") == "image":
+            out["attachment"] = {"type": "image", "payload": {"src": attachment.get("url", "")}}
+        return out or None
+
     @property
     def event_name(self) -> str:
         return "resident_uttered" if self.sender == "resident" else "bot_uttered"
@@ -110,6 +124,13 @@ class ConversationStore:
         if not isinstance(token, str) or not 16 <= len(token) <= 64:
             return False
         return bool(await self.redis.exists(self._session(token)))
+
+    async def mark_plain_client(self, token: str) -> None:
+        """A Rasa-protocol client (no last_message_id) joined: deliver plain Rasa payloads too."""
+        await self.redis.hset(self._session(token), "plain_clients", "1")
+
+    async def has_plain_clients(self, token: str) -> bool:
+        return bool(await self.redis.hget(self._session(token), "plain_clients"))
 
     async def session_conversations(self, token: str) -> list[str]:
         return [c.decode() for c in await self.redis.lrange(self._session_convs(token), 0, -1)]
