@@ -10,7 +10,7 @@ WORKERS ?= 1
 PYTEST_ARGS ?=
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test setup venv bot-venv widget train nlu-eval bench lint lock clean
+.PHONY: run test setup venv bot-venv widget console train nlu-eval bench lint lock clean
 
 run: setup
 	$(VENV)/bin/chat311 run --workers $(WORKERS)
@@ -18,7 +18,7 @@ run: setup
 test: setup
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
-setup: venv bot-venv widget train
+setup: venv bot-venv widget console train
 
 venv:
 	@h=$$(cat pyproject.toml requirements.lock | sha256sum | cut -c1-16); \
@@ -51,6 +51,15 @@ widget:
 	  else echo "chat311: widget is current"; fi; \
 	fi
 
+# The agent console's socket.io browser client (copied from npm into static/console/dist).
+console:
+	@if [ ! -f chat_server/static/console/dist/.chat311-stamp ] || \
+	   [ "$$(cat chat_server/static/console/dist/.chat311-stamp)" != "$$(sha256sum chat_server/static/console/package-lock.json | cut -c1-16)" ]; then \
+	  echo "chat311: building the console assets"; \
+	  (cd chat_server/static/console && npm ci --no-audit --no-fund --loglevel=error && npm run build) && \
+	  sha256sum chat_server/static/console/package-lock.json | cut -c1-16 > chat_server/static/console/dist/.chat311-stamp; \
+	else echo "chat311: console assets are current"; fi
+
 train: venv bot-venv
 	$(VENV)/bin/chat311 train
 
@@ -72,4 +81,5 @@ lock:
 	 /tmp/chat311-lock/bin/pip freeze --exclude-editable | grep -v '^chat311') > requirements.lock
 
 clean:
-	rm -rf $(VENV) $(BOT_VENV) widget/node_modules widget/dist var
+	rm -rf $(VENV) $(BOT_VENV) widget/node_modules widget/dist chat_server/static/console/node_modules \
+	  chat_server/static/console/dist var

@@ -129,9 +129,15 @@ class ChatServerProcess:
         raise AssertionError(f"chat_server {self.name} did not start")
 
     async def stop(self, sig: int = signal.SIGTERM) -> None:
+        """Stop the process; one that ignores SIGTERM for 15 s is killed (and the test sees it)."""
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(sig)
-            await asyncio.to_thread(self.proc.wait, 15)
+            try:
+                await asyncio.to_thread(self.proc.wait, 15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                await asyncio.to_thread(self.proc.wait, 5)
+                raise AssertionError(f"chat_server {self.name} ignored SIGTERM for 15 s") from None
 
     async def kill(self) -> None:
         await self.stop(signal.SIGKILL)
@@ -169,8 +175,13 @@ async def server_factory(redis_server: RedisServer, rasa_stack: RasaStack) -> As
         return server
 
     yield make
+    hung = []
     for server in started:
-        await server.stop()
+        try:
+            await server.stop()
+        except AssertionError as exc:
+            hung.append(str(exc))
+    assert not hung, hung
 
 
 @pytest.fixture(scope="session")
