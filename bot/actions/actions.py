@@ -56,15 +56,28 @@ def resolve_label(parse_data: dict | None) -> tuple[str | None, float]:
     return name, confidence
 
 
-def _user_events(tracker: Tracker) -> list[dict]:
-    return [e for e in tracker.events if e.get("event") == "user"]
+def user_turns(tracker: Tracker) -> list[dict]:
+    """One entry per user message: its label, whether a form was active (the message was an answer to a
+    form question), and whether the bot handled it with action_fallback."""
+    turns: list[dict] = []
+    loop: str | None = None
+    for event in tracker.events:
+        kind = event.get("event")
+        if kind == "active_loop":
+            loop = event.get("name")
+        elif kind == "user":
+            turns.append({"label": resolve_label(event.get("parse_data"))[0], "in_form": bool(loop),
+                          "fallback": False})
+        elif kind == "action" and event.get("name") == "action_fallback" and turns:
+            turns[-1]["fallback"] = True
+    return turns
 
 
 def last_meaningful_label(tracker: Tracker) -> str | None:
-    for event in reversed(_user_events(tracker)):
-        label, _ = resolve_label(event.get("parse_data"))
-        if label not in NOT_MEANINGFUL:
-            return label
+    """The last label that says what the resident needs (form answers and small talk don't count)."""
+    for turn in reversed(user_turns(tracker)):
+        if not turn["in_form"] and turn["label"] not in NOT_MEANINGFUL:
+            return turn["label"]
     return None
 
 
@@ -122,9 +135,9 @@ class ActionFallback(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
         lang = language_of(tracker)
-        streak = 0
-        for event in reversed(_user_events(tracker)):
-            if resolve_label(event.get("parse_data"))[0] != "nlu_fallback":
+        streak = 1  # this turn; plus the directly preceding turns the bot also answered with a fallback
+        for turn in reversed(user_turns(tracker)[:-1]):
+            if not turn["fallback"]:
                 break
             streak += 1
         if streak >= 2:
@@ -166,10 +179,7 @@ class ValidateStatusForm(FormValidationAction):
         requested = tracker.get_slot("requested_slot")
         if (tracker.active_loop or {}).get("name") != "status_form":  # activation: the id may be in the message
             ticket = parsing.find_ticket_id(text) or tracker.get_slot("ticket_id")
-            if ticket:
-                return [SlotSet("ticket_id", ticket)]
-            dispatcher.utter_message(text=t("ask_ticket", lang))
-            return []
+            return [SlotSet("ticket_id", ticket)] if ticket else []
         if parsing.is_cancel(text):
             dispatcher.utter_message(text=t("status_cancelled", lang))
             return [SlotSet("ticket_id", None), SlotSet("requested_slot", None)]
@@ -227,6 +237,13 @@ class ValidateReportForm(FormValidationAction, abc.ABC):
                 SlotSet("requested_slot", None)]
         if requested not in tracker.slots_to_validate():
             return []  # interruption intent (emergency, request_human…): the form rejects, rules take over
+        if text.startswith("/share_location") and requested != "location":
+            value, error = parsing.validate_location(text)
+            if value is None:
+                dispatcher.utter_message(text=t(error or "location_missing", lang, value=""))
+                return [SlotSet(requested, None)]
+            dispatcher.utter_message(text=t("correction_done", lang, value=value["location"]))
+            return [SlotSet(requested, None), *[SlotSet(k, v) for k, v in value.items()]]
         correction = parsing.parse_correction(text)
         if correction is not None:
             events = self._correct(dispatcher, tracker, correction, requested, lang)

@@ -106,8 +106,8 @@ def strip_filler(text: str) -> str:
     """'it's on 5th street' -> '5th street'; 'the address is 12 Elm St' -> '12 Elm St'."""
     out = text.strip().strip(".!")
     pattern = re.compile(
-        r"^(?:(?:it'?s|it is|its|is|it was|the|my|address|location|street|name|phone|email|number|"
-        r"description|should be|to|on|at|in|es|está|esta|en|la|el|mi|dirección|direccion|calle|"
+        r"^(?:(?:it'?s|it is|its|is|it was|the|my|address|location|name|phone|email|number|"
+        r"description|should be|to|on|at|in|es|está|esta|en|la|el|mi|dirección|direccion|"
         r"nombre|teléfono|telefono|correo|número|numero|descripción|descripcion|era|debe ser|a|:|-)\s+)+",
         re.IGNORECASE,
     )
@@ -230,15 +230,17 @@ def split_name(name: str) -> tuple[str, str | None]:
 # ---------------------------------------------------------------- attributes
 
 def validate_plate(text: str) -> str | None:
+    """A plate is 2–8 letters/digits with at least one digit ("unknown" when the resident can't see it)."""
     if is_unknown(text):
         return "unknown"
-    cleaned = strip_filler(re.sub(r"^(?:plate|tag|license|placa)\s*(?:is|es|number|#|:)?\s*", "",
-                                  (text or "").strip(), flags=re.IGNORECASE))
-    cleaned = re.sub(r"\b(nc|north carolina|sc|south carolina)\b", "", cleaned, flags=re.IGNORECASE).strip()
+    cleaned = re.sub(r"\b(nc|n\.c\.|north carolina|sc|south carolina)\b", "", (text or "").strip(),
+                     flags=re.IGNORECASE).strip()
+    cleaned = re.sub(r"^(?:(?:the|my|its|it's|it is|es|la)\s+)*(?:plate|tag|license plate|license|placa)?"
+                     r"\s*(?:number|numero|número|#|is|es|:)*\s*", "", cleaned, flags=re.IGNORECASE)
+    cleaned = strip_filler(cleaned)
     compact = re.sub(r"[\s-]", "", cleaned).upper()
-    if re.fullmatch(r"[A-Z0-9]{2,8}", compact) and re.search(r"\d", compact) or re.fullmatch(r"[A-Z]{2,8}",
-                                                                                             compact):
-        return compact if len(compact) >= 2 and len(cleaned.split()) <= 3 else None
+    if len(cleaned.split()) <= 3 and re.fullmatch(r"[A-Z0-9]{2,8}", compact) and re.search(r"\d", compact):
+        return compact
     return None
 
 
@@ -285,25 +287,25 @@ def validate_vehicle(text: str) -> str | None:
 
 
 def match_values(attr: Attribute, text: str) -> list[str]:
-    """Codes of `attr.values` named in the text (by code, titles or synonyms), in order of appearance."""
+    """Codes of `attr.values` named in the text (by code, titles or synonyms), in order of appearance.
+
+    A match inside a longer match of another value is ignored ("bike lane" is not also "lane").
+    """
     folded = fold(text).replace("_", " ")
-    found: list[tuple[int, int, str]] = []
+    spans: list[tuple[int, int, str]] = []
     for value in attr.values:
-        best = None
-        for phrase in (value.code.replace("_", " "), value.en, value.es, *value.synonyms):
-            p = fold(phrase)
-            m = re.search(r"(?<![a-z0-9])" + re.escape(p) + r"(?![a-z0-9])", folded)
-            if m and (best is None or len(p) > best[1]):
-                best = (m.start(), len(p))
-        if best:
-            found.append((best[0], -best[1], value.code))
-    found.sort()
-    codes = [code for _, _, code in found]
-    # "not working" → out, but "no" alone is a yes/no answer; when both yes and no match prefer the longest
-    if attr.values and {v.code for v in attr.values} == {"yes", "no"} and len(codes) > 1:
-        if re.match(r"^\s*(no|nope|n)\b", folded):
-            return ["no"]
-        return [codes[0]]
+        for phrase in {fold(p) for p in (value.code.replace("_", " "), value.en, value.es, *value.synonyms)}:
+            for m in re.finditer(r"(?<![a-z0-9])" + re.escape(phrase) + r"(?![a-z0-9])", folded):
+                spans.append((m.start(), m.end(), value.code))
+    kept = [s for s in spans
+            if not any(o[2] != s[2] and o[0] <= s[0] and s[1] <= o[1] and (o[1] - o[0]) > (s[1] - s[0])
+                       for o in spans)]
+    first: dict[str, int] = {}
+    for start, _, code in sorted(kept):
+        first.setdefault(code, start)
+    codes = sorted(first, key=first.__getitem__)
+    if {v.code for v in attr.values} == {"yes", "no"} and len(codes) > 1:
+        return ["no"] if re.match(r"^\s*(no|nope|n)\b", folded) else [codes[0]]
     return codes
 
 

@@ -1,0 +1,316 @@
+"""Evaluate the trained bot model on a labelled CSV: `python -m chat_server.nlu_eval FILE.csv`.
+
+FILE has the header `text,label,lang` (label = resolved label per DESIGN.md: the intent name, or
+`faq/<key>` for the retrieval intent; `nlu_fallback` for out-of-scope messages; lang = en|es).
+
+Every text goes through the model via a Rasa server's `POST /model/parse` — the server given by
+--rasa-url / CHAT311_RASA_URL when it is reachable, otherwise a private `rasa run --enable-api` started
+here on a free port with the current model and stopped afterwards — and through the project's language
+detector. Prints a per-label table (precision, recall, F1, support), optionally a FallbackClassifier
+threshold sweep, and last a single JSON line:
+    {"n": N, "label_accuracy": x, "language_accuracy": y, "fallback_recall": z}
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from chat_server import bot_model
+
+FALLBACK = "nlu_fallback"
+
+
+@dataclass
+class Row:
+    text: str
+    label: str
+    lang: str
+
+
+@dataclass
+class Result:
+    row: Row
+    label: str | None
+    confidence: float
+    lang: str
+    parse: dict
+
+
+def resolve_label(parse: dict) -> tuple[str | None, float]:
+    """Intent name, or faq/<key> (response selector) for the retrieval intent faq."""
+    intent = parse.get("intent") or {}
+    name = intent.get("name")
+    confidence = float(intent.get("confidence") or 0.0)
+    if name == "faq":
+        selected = ((parse.get("response_selector") or {}).get("faq") or {}).get("response") or {}
+        key = selected.get("intent_response_key")
+        if key:
+            return key, float(selected.get("confidence") or 0.0)
+    return name, confidence
+
+
+def read_rows(path: Path) -> list[Row]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        missing = {"text", "label", "lang"} - set(reader.fieldnames or [])
+        if missing:
+            raise ValueError(f"{path}: header must be text,label,lang (missing {', '.join(sorted(missing))})")
+        rows = [Row(r["text"].strip(), r["label"].strip(), r["lang"].strip().lower()) for r in reader
+                if (r.get("text") or "").strip()]
+    if not rows:
+        raise ValueError(f"{path}: no rows")
+    return rows
+
+
+# ----------------------------------------------------------------------------- Rasa server
+
+def _get(url: str, timeout: float = 3.0) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, b""
+
+
+def _reachable(base: str, token: str | None) -> bool:
+    try:
+        status, body = _get(_with_token(f"{base}/status", token))
+    except (OSError, ValueError):
+        return False
+    if status != 200:
+        return False
+    try:
+        return bool(json.loads(body).get("model_file"))
+    except ValueError:
+        return False
+
+
+def _with_token(url: str, token: str | None) -> str:
+    return f"{url}?{urllib.parse.urlencode({'token': token})}" if token else url
+
+
+class RasaServer:
+    """A private `rasa run --enable-api` for the evaluation (in-memory tracker store, no actions)."""
+
+    def __init__(self, model: Path, timeout_s: float = 300.0) -> None:
+        self.model = model
+        self.timeout_s = timeout_s
+        self.token = secrets.token_urlsafe(16)
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._workdir = tempfile.TemporaryDirectory(prefix="chat311-nlu-eval-")
+        self._log = open(Path(self._workdir.name) / "rasa.log", "wb")  # noqa: SIM115 (closed in stop())
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        # cwd is an empty temp dir so the project's endpoints.yml/credentials.yml (Redis, actions) are not used
+        cmd = [str(bot_model.RASA_BIN), "run", "--enable-api", "--auth-token", self.token,
+               "--interface", "127.0.0.1", "--port", str(self.port), "--model", str(self.model)]
+        # the model's custom component (chat311_nlu) is imported from bot/
+        pythonpath = os.pathsep.join(p for p in (str(bot_model.BOT_DIR), os.environ.get("PYTHONPATH")) if p)
+        env = {**os.environ, **bot_model.rasa_env(), "PYTHONPATH": pythonpath}
+        self.proc = subprocess.Popen(cmd, cwd=self._workdir.name, env=env,
+                                     stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + self.timeout_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"rasa exited with {self.proc.returncode}: {self._log_tail()}")
+            if _reachable(self.url, self.token):
+                return
+            time.sleep(1.0)
+        raise RuntimeError(f"rasa was not ready after {self.timeout_s:.0f}s: {self._log_tail()}")
+
+    def _log_tail(self) -> str:
+        self._log.flush()
+        return (Path(self._workdir.name) / "rasa.log").read_text(errors="replace")[-2000:]
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+        self._workdir.cleanup()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def parse_all(base: str, token: str | None, texts: list[str], workers: int = 4) -> list[dict]:
+    url = _with_token(f"{base}/model/parse", token)
+
+    def parse(text: str) -> dict:
+        req = urllib.request.Request(url, data=json.dumps({"text": text}).encode(),
+                                     headers={"Content-Type": "application/json"}, method="POST")
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            return json.loads(resp.read())
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(parse, texts))
+
+
+# ----------------------------------------------------------------------------- metrics
+
+def per_label_table(results: list[Result]) -> list[tuple[str, float, float, float, int]]:
+    gold = Counter(r.row.label for r in results)
+    pred = Counter(r.label for r in results)
+    hits = Counter(r.row.label for r in results if r.label == r.row.label)
+    table = []
+    for label in sorted(set(gold) | {p for p in pred if p}):
+        p = hits[label] / pred[label] if pred[label] else 0.0
+        r = hits[label] / gold[label] if gold[label] else 0.0
+        f1 = 2 * p * r / (p + r) if p + r else 0.0
+        table.append((label, p, r, f1, gold[label]))
+    return table
+
+
+def simulate(results: list[Result], threshold: float, ambiguity: float,
+             faq_threshold: float = 0.0) -> tuple[float, float]:
+    """Label accuracy and fallback recall had the fallback classifier used these thresholds.
+
+    `faq_threshold` is bot/chat311_nlu.py's floor on the response selector's confidence for `faq`.
+    """
+    correct = fb_total = fb_hit = 0
+    for r in results:
+        ranking = [i for i in (r.parse.get("intent_ranking") or []) if i.get("name") != FALLBACK]
+        top = ranking[0] if ranking else {"name": None, "confidence": 0.0}
+        second = ranking[1]["confidence"] if len(ranking) > 1 else 0.0
+        if top["confidence"] < threshold or top["confidence"] - second < ambiguity:
+            label = FALLBACK
+        elif top["name"] == "faq":
+            label, faq_confidence = resolve_label({**r.parse, "intent": top})
+            if faq_confidence < faq_threshold:
+                label = FALLBACK
+        else:
+            label = top["name"]
+        correct += label == r.row.label
+        if r.row.label == FALLBACK:
+            fb_total += 1
+            fb_hit += label == FALLBACK
+    return correct / len(results), (fb_hit / fb_total if fb_total else 1.0)
+
+
+def summary(results: list[Result]) -> dict:
+    n = len(results)
+    fb = [r for r in results if r.row.label == FALLBACK]
+    return {
+        "n": n,
+        "label_accuracy": round(sum(r.label == r.row.label for r in results) / n, 4),
+        "language_accuracy": round(sum(r.lang == r.row.lang for r in results) / n, 4),
+        "fallback_recall": round(sum(r.label == FALLBACK for r in fb) / len(fb), 4) if fb else None,
+    }
+
+
+def report(results: list[Result], show_errors: int, sweep: bool, out=sys.stdout) -> dict:
+    errors = [r for r in results if r.label != r.row.label]
+    if show_errors and errors:
+        print(f"misclassified ({len(errors)}):", file=out)
+        for r in errors[:show_errors]:
+            print(f"  [{r.row.lang}] {r.row.label:<28} -> {r.label!s:<28} {r.confidence:.2f}  {r.row.text[:70]}",
+                  file=out)
+        print(file=out)
+    lang_errors = [r for r in results if r.lang != r.row.lang]
+    if show_errors and lang_errors:
+        print(f"language errors ({len(lang_errors)}):", file=out)
+        for r in lang_errors[:show_errors]:
+            print(f"  {r.row.lang} -> {r.lang}  {r.row.text[:80]}", file=out)
+        print(file=out)
+    if sweep:
+        print("fallback sweep — cells are threshold:label_accuracy/fallback_recall", file=out)
+        for faq_th in (0.0, 0.4, 0.5, 0.6, 0.7):
+            for amb in (0.0, 0.1, 0.2):
+                cells = []
+                for th in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8):
+                    acc, rec = simulate(results, th, amb, faq_th)
+                    cells.append(f"{th:.1f}:{acc:.3f}/{rec:.3f}")
+                print(f"  faq {faq_th:.1f} amb {amb:.1f}  " + "  ".join(cells), file=out)
+        print(file=out)
+    print(f"{'label':<30}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>9}", file=out)
+    for label, p, r, f1, support in per_label_table(results):
+        print(f"{label:<30}{p:>10.3f}{r:>10.3f}{f1:>10.3f}{support:>9d}", file=out)
+    result = summary(results)
+    print(json.dumps(result), file=out, flush=True)
+    return result
+
+
+# ----------------------------------------------------------------------------- CLI
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="chat311 nlu-eval", description=__doc__.split("\n\n")[0])
+    ap.add_argument("file", type=Path, help="CSV with header text,label,lang")
+    ap.add_argument("--rasa-url", default=os.environ.get("CHAT311_RASA_URL"),
+                    help="running Rasa server with --enable-api (default $CHAT311_RASA_URL); else start one")
+    ap.add_argument("--token", default=os.environ.get("CHAT311_RASA_TOKEN"), help="that server's --auth-token")
+    ap.add_argument("--model", type=Path, default=None, help="model for a self-started server (default: current)")
+    ap.add_argument("--show-errors", type=int, default=40, metavar="N", help="list up to N misclassified rows")
+    ap.add_argument("--sweep", action="store_true", help="also print a FallbackClassifier threshold sweep")
+    args = ap.parse_args(argv)
+
+    try:
+        rows = read_rows(args.file)
+    except (OSError, ValueError) as exc:
+        print(f"nlu-eval: {exc}", file=sys.stderr)
+        return 2
+
+    from chat_server.language import detect_language
+
+    server: RasaServer | None = None
+    base, token = (args.rasa_url or "").rstrip("/"), args.token
+    try:
+        if not base or not _reachable(base, token):
+            if base:
+                print(f"nlu-eval: {base} not reachable; starting a Rasa server", file=sys.stderr)
+            model = args.model
+            if model is None:
+                model = bot_model.current_model_path()
+                if not model.exists():
+                    model = bot_model.latest_model()
+            if model is None or not Path(model).exists():
+                print("nlu-eval: no trained model (run `make train`)", file=sys.stderr)
+                return 2
+            print(f"nlu-eval: starting Rasa with {Path(model).name} …", file=sys.stderr, flush=True)
+            server = RasaServer(Path(model))
+            server.start()
+            base, token = server.url, server.token
+        parses = parse_all(base, token, [r.text for r in rows])
+    except (OSError, RuntimeError) as exc:
+        print(f"nlu-eval: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        if server is not None:
+            server.stop()
+
+    results = []
+    for row, parse in zip(rows, parses, strict=True):
+        label, confidence = resolve_label(parse)
+        lang, _ = detect_language(row.text)
+        results.append(Result(row, label, confidence, lang, parse))
+    report(results, args.show_errors, args.sweep)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

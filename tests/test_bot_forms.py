@@ -1,0 +1,356 @@
+"""The bot end to end: real Rasa server + action server (fixture `rasa_stack`), through the chat311 channel.
+
+Every test talks to POST {rasa}/webhooks/chat311/webhook exactly like chat_server does, with its own
+conversation id. Intent payloads (/report_pothole) are used where a test is about dialogue rather than
+NLU, so the assertions don't depend on one model's confidence for one sentence.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import aiohttp
+import pytest
+
+pytestmark = pytest.mark.rasa
+
+
+class Conversation:
+    def __init__(self, stack: Any, lang: str = "en", channel: str = "web") -> None:
+        self.url = f"{stack.url}/webhooks/chat311/webhook"
+        self.sender = f"test-{uuid.uuid4().hex[:12]}"
+        self.lang = lang
+        self.channel = channel
+        self.last: dict = {}
+
+    async def say(self, text: str, lang: str | None = None) -> dict:
+        payload = {"sender": self.sender, "message": text,
+                   "metadata": {"language": lang or self.lang, "channel": self.channel}}
+        async with aiohttp.ClientSession() as session, session.post(
+                self.url, json=payload, timeout=aiohttp.ClientTimeout(total=60)) as resp:
+            assert resp.status == 200, await resp.text()
+            self.last = await resp.json()
+        return self.last
+
+    @property
+    def texts(self) -> list[str]:
+        return [m["text"] for m in self.last["messages"] if m.get("text")]
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.texts)
+
+    def customs(self, event: str | None = None) -> list[dict]:
+        found = [m["custom"] for m in self.last["messages"] if m.get("custom")]
+        return [c for c in found if event is None or c.get("event") == event]
+
+    @property
+    def buttons(self) -> list[dict]:
+        return [b for m in self.last["messages"] for b in (m.get("buttons") or [])]
+
+    @property
+    def requested(self) -> str | None:
+        return self.last["slots"].get("requested_slot")
+
+
+@pytest.fixture
+def convo(rasa_stack: Any):
+    def make(lang: str = "en") -> Conversation:
+        return Conversation(rasa_stack, lang)
+    return make
+
+
+async def test_channel_response_has_the_contract_fields(convo) -> None:
+    c = convo()
+    out = await c.say("hello")
+    assert set(out) >= {"messages", "label", "confidence", "intent_ranking", "language", "active_loop", "slots"}
+    assert out["label"] == "greet" and 0 < out["confidence"] <= 1
+    assert 1 <= len(out["intent_ranking"]) <= 3
+    assert all(isinstance(name, str) and isinstance(conf, float) for name, conf in out["intent_ranking"])
+    assert out["language"] == "en" and out["active_loop"] is None
+    assert out["slots"]["language"] == "en" and None not in out["slots"].values()
+    assert c.texts and "311" in c.text
+
+
+async def test_pothole_happy_path_files_form_complete(convo) -> None:
+    c = convo()
+    await c.say("/report_pothole")
+    assert c.last["label"] == "report_pothole" and c.last["active_loop"] == "report_pothole_form"
+    assert c.requested == "location" and "Where is the pothole" in c.text
+
+    await c.say("1234 Sharon Amity Rd")
+    assert c.requested == "road_position"
+    assert [b["title"] for b in c.buttons] == ["Travel lane", "Shoulder / edge", "Intersection", "Crosswalk",
+                                               "Bike lane"]
+    await c.say(c.buttons[4]["payload"])  # the quick reply "Bike lane"
+    assert c.requested == "size"
+    await c.say("it's pretty big, bigger than a tire")
+    assert c.requested == "description"
+    await c.say("Deep hole right by the curb, cyclists swerve into traffic to avoid it")
+    assert c.requested == "contact_name"
+    await c.say("Jane Q Doe")
+    assert c.requested == "phone"
+    await c.say("(704) 555-0123")
+    assert c.requested == "email"
+    await c.say("Jane.Doe@Example.com")
+
+    [done] = c.customs("form_complete")
+    assert done == {
+        "event": "form_complete", "label": "report_pothole", "language": "en",
+        "data": {
+            "address_string": "1234 Sharon Amity Rd",
+            "description": "Deep hole right by the curb, cyclists swerve into traffic to avoid it",
+            "attributes": {"road_position": "bike_lane", "size": "large"},
+            "first_name": "Jane", "last_name": "Q Doe", "phone": "704-555-0123", "email": "jane.doe@example.com",
+        },
+    }
+    assert "filing" in c.text.lower()
+    assert c.last["active_loop"] is None
+    assert "location" not in c.last["slots"] and "requested_slot" not in c.last["slots"]
+
+
+async def test_trigger_message_prefills_location_and_attributes(convo) -> None:
+    c = convo()
+    await c.say("there's a huge pothole in the bike lane at 1500 N Tryon St")
+    assert c.last["label"] == "report_pothole"
+    slots = c.last["slots"]
+    assert slots["location"] == "1500 N Tryon St"
+    assert slots["road_position"] == "bike_lane" and slots["size"] == "large"
+    assert c.requested == "description"
+
+
+async def test_invalid_values_are_reprompted(convo) -> None:
+    c = convo()
+    await c.say("/report_missed_pickup")
+    await c.say("idk")
+    assert c.requested == "location" and "need a location" in c.text
+    await c.say("banana")
+    assert c.requested == "location" and "couldn't recognise" in c.text
+    await c.say("35.2271, -80.8431")
+    assert c.last["slots"]["location"] == "35.227100,-80.843100"
+    assert c.requested == "cart_type"
+    await c.say("my cat")
+    assert c.requested == "cart_type" and "Garbage, Recycling, Yard waste, Bulky item" in c.text
+    await c.say("garbage and recycling")
+    assert c.last["slots"]["cart_type"] == ["garbage", "recycling"]
+    await c.say("maybe")
+    assert c.requested == "cart_at_curb_by_7am" and "didn't catch" in c.text
+    await c.say("yes it was")
+    await c.say("both carts still full at the curb")
+    await c.say("Sam")
+    await c.say("12345")
+    assert c.requested == "phone" and "10 digits" in c.text
+    await c.say("skip")
+    assert c.requested == "email"
+    await c.say("sam at example")
+    assert c.requested == "email" and "doesn't look right" in c.text
+    await c.say("no")
+    [done] = c.customs("form_complete")
+    assert done["data"] == {"lat": 35.2271, "long": -80.8431, "description": "both carts still full at the curb",
+                            "attributes": {"cart_type": ["garbage", "recycling"], "cart_at_curb_by_7am": "yes"},
+                            "first_name": "Sam"}
+
+
+async def test_abandoned_vehicle_plate_and_days_validation(convo) -> None:
+    c = convo()
+    await c.say("/report_abandoned_vehicle")
+    await c.say("Beatties Ford Rd and LaSalle St")
+    assert c.requested == "plate"
+    await c.say("it's a car")
+    assert c.requested == "plate" and "license plate" in c.text
+    await c.say("NC plate ABC-1234")
+    assert c.last["slots"]["plate"] == "ABC1234" and c.requested == "days_parked"
+    await c.say("a long time")
+    assert c.requested == "days_parked" and "number of days" in c.text
+    await c.say("about two weeks")
+    assert c.last["slots"]["days_parked"] == 14
+    await c.say("white Honda Civic with a flat tire")
+    await c.say("hasn't moved since the 3rd, windows broken")
+    await c.say("skip")
+    [done] = c.customs("form_complete")
+    assert done["data"]["attributes"] == {"plate": "ABC1234", "days_parked": 14,
+                                          "vehicle_description": "white Honda Civic with a flat tire"}
+    assert "first_name" not in done["data"] and "phone" not in done["data"]
+
+
+async def test_cancel_leaves_the_form_cleanly(convo) -> None:
+    c = convo()
+    await c.say("/report_streetlight")
+    await c.say("801 E 4th St")
+    assert c.requested == "light_problem"
+    await c.say("cancel")
+    assert "cancelled" in c.text and not c.customs("form_complete")
+    assert c.last["active_loop"] is None
+    assert "location" not in c.last["slots"] and "requested_slot" not in c.last["slots"]
+    await c.say("/greet")
+    assert c.last["active_loop"] is None and "311" in c.text
+
+
+async def test_cancel_in_spanish(convo) -> None:
+    c = convo("es")
+    await c.say("/report_graffiti")
+    await c.say("cancelar")
+    assert "cancelé" in c.text and c.last["active_loop"] is None
+
+
+async def test_correction_with_a_value_and_without(convo) -> None:
+    c = convo()
+    await c.say("/report_pothole")
+    await c.say("1234 Sharon Amity Rd")
+    assert c.requested == "road_position"
+    await c.say("actually it's on 5th street")
+    assert c.last["slots"]["location"] == "5th street" and "Updated" in c.text
+    assert c.requested == "road_position"  # the question we were on is asked again
+    await c.say("shoulder")
+    assert c.requested == "size"
+    await c.say("change the address")
+    assert c.requested == "location" and "location" not in c.last["slots"]
+    await c.say("600 E 4th St")
+    assert c.last["slots"]["location"] == "600 E 4th St"
+    assert c.last["slots"]["road_position"] == "shoulder" and c.requested == "size"
+    await c.say("wait, i meant it's in the crosswalk")
+    assert c.last["slots"]["road_position"] == "crosswalk" and c.requested == "size"
+
+
+async def test_emergency_mid_form_answers_911_and_resumes(convo) -> None:
+    c = convo()
+    await c.say("/report_graffiti")
+    await c.say("500 W Trade St")
+    assert c.requested == "surface"
+    await c.say("/emergency")
+    assert "911" in c.text
+    assert c.customs("emergency") == [{"event": "emergency", "language": "en"}]
+    assert c.last["active_loop"] == "report_graffiti_form" and c.requested == "surface"
+    assert "What is the graffiti on?" in c.text  # the form resumes with the same question
+    await c.say("bridge")
+    assert c.requested == "offensive" and c.last["slots"]["location"] == "500 W Trade St"
+
+
+async def test_emergency_text_is_recognised_in_both_languages(convo) -> None:
+    c = convo()
+    await c.say("my neighbor's house is on fire and there's smoke everywhere")
+    assert c.last["label"] == "emergency" and "911" in c.text and c.customs("emergency")
+    e = convo("es")
+    await e.say("hay un incendio en la casa de al lado")
+    assert e.last["label"] == "emergency" and "llame al 911" in e.text
+    assert e.customs("emergency") == [{"event": "emergency", "language": "es"}]
+
+
+async def test_spanish_report_flow(convo) -> None:
+    c = convo("es")
+    await c.say("quiero reportar un bache")
+    assert c.last["label"] == "report_pothole" and c.last["language"] == "es"
+    assert "¿Dónde está el problema" in c.text
+    await c.say("1500 Independence Blvd")
+    assert [b["title"] for b in c.buttons][0] == "Carril de circulación"
+    await c.say("en la ciclovía")
+    assert c.last["slots"]["road_position"] == "bike_lane"
+    await c.say("enorme")
+    assert c.last["slots"]["size"] == "large"
+    await c.say("un hoyo muy profundo junto a la banqueta")
+    assert "omitir" in c.text
+    await c.say("omitir")
+    [done] = c.customs("form_complete")
+    assert done["language"] == "es" and done["data"]["attributes"] == {"road_position": "bike_lane",
+                                                                         "size": "large"}
+    assert "enviando" in c.text
+
+
+async def test_language_follows_metadata_each_turn(convo) -> None:
+    c = convo()
+    await c.say("/greet")
+    assert c.last["language"] == "en" and "Hi!" in c.text
+    await c.say("/greet", lang="es")
+    assert c.last["language"] == "es" and "¡Hola!" in c.text
+
+
+async def test_request_human_escalates_with_last_meaningful_label(convo) -> None:
+    c = convo()
+    await c.say("how do i pay my water bill")
+    label = c.last["label"]
+    assert label == "faq/utility_bill" and "Charlotte Water" in c.text
+    await c.say("thanks")
+    await c.say("I want to talk to a real person")
+    assert c.last["label"] == "request_human"
+    assert c.customs("escalate") == [{"event": "escalate", "reason": "request_human", "label": label,
+                                      "language": "en"}]
+    assert "connect you with a 311 agent" in c.text
+
+
+async def test_request_human_mid_form_leaves_the_form(convo) -> None:
+    c = convo("es")
+    await c.say("/report_water_leak")
+    await c.say("1200 Central Ave")
+    await c.say("/request_human")
+    [esc] = c.customs("escalate")
+    assert esc["reason"] == "request_human" and esc["label"] == "report_water_leak" and esc["language"] == "es"
+    assert "agente del 311" in c.text
+    assert c.last["active_loop"] is None and "location" not in c.last["slots"]
+
+
+async def test_two_fallbacks_in_a_row_escalate(convo) -> None:
+    c = convo()
+    await c.say("/report_fallen_tree")
+    await c.say("stop")
+    await c.say("/nlu_fallback")
+    assert not c.customs("escalate") and "rephrase" in c.text and c.buttons
+    await c.say("/nlu_fallback")
+    assert c.customs("escalate") == [{"event": "escalate", "reason": "repeated_fallback",
+                                      "label": "report_fallen_tree", "language": "en"}]
+
+
+async def test_fallbacks_separated_by_a_real_message_do_not_escalate(convo) -> None:
+    c = convo()
+    await c.say("/nlu_fallback")
+    await c.say("/greet")
+    await c.say("/nlu_fallback")
+    assert not c.customs("escalate")
+
+
+async def test_status_lookup_with_id_in_message(convo) -> None:
+    c = convo()
+    await c.say("what's the status of 311-1234567?")
+    assert c.last["label"] == "check_request_status"
+    assert c.customs() == [{"event": "status_lookup", "ticket_id": "311-1234567", "language": "en"}]
+    assert not c.texts and c.last["active_loop"] is None and "ticket_id" not in c.last["slots"]
+
+
+async def test_status_lookup_asks_for_the_id(convo) -> None:
+    c = convo("es")
+    await c.say("/check_request_status")
+    assert "311-" in c.text and c.last["active_loop"] == "status_form"
+    await c.say("no lo sé")
+    assert "No encontré" in c.text and c.last["active_loop"] == "status_form"
+    await c.say("es el 311-7654321")
+    assert c.customs("status_lookup") == [{"event": "status_lookup", "ticket_id": "311-7654321",
+                                           "language": "es"}]
+    assert c.last["active_loop"] is None
+
+
+async def test_faq_answer_in_the_residents_language(convo) -> None:
+    c = convo("es")
+    await c.say("qué día pasa la basura en mi calle")
+    assert c.last["label"] == "faq/trash_schedule" and c.last["language"] == "es"
+    assert "Residuos Sólidos" in c.text
+    e = convo()
+    await e.say("when is garbage pickup on my street")
+    assert e.last["label"] == "faq/trash_schedule" and "Solid Waste Services" in e.text
+
+
+async def test_shared_location_payload_fills_the_location(convo) -> None:
+    c = convo()
+    await c.say("/report_illegal_dumping")
+    await c.say('/share_location{"lat": 35.2, "long": -80.8}')
+    assert c.last["slots"]["location"] == "35.200000,-80.800000" and c.requested == "material"
+    await c.say('/share_location{"lat": 135.2, "long": -80.8}')  # out of range while on another question
+    assert c.requested == "material"
+    await c.say("tires and an old couch")
+    assert c.last["slots"]["material"] == ["furniture", "tires"] or c.last["slots"]["material"] == [
+        "tires", "furniture"]
+
+
+async def test_bad_request_is_rejected(rasa_stack: Any) -> None:
+    async with aiohttp.ClientSession() as session, session.post(
+            f"{rasa_stack.url}/webhooks/chat311/webhook", json={"message": "hi"}) as resp:
+        assert resp.status == 400

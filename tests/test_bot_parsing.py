@@ -1,0 +1,133 @@
+"""Form-answer parsing and validation (bot/actions/parsing.py): pure functions, no Rasa needed."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bot"))
+
+from actions import parsing  # noqa: E402
+from actions.services import SERVICES, attribute  # noqa: E402
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("1234 Sharon Amity Rd", {"location": "1234 Sharon Amity Rd"}),
+    ("it's at 600 E. 4th St.", {"location": "600 E. 4th St"}),
+    ("Beatties Ford Rd and LaSalle St", {"location": "Beatties Ford Rd and LaSalle St"}),
+    ("35.2271, -80.8431", {"location": "35.227100,-80.843100"}),
+    ('/share_location{"lat": 35.2, "long": -80.8}', {"location": "35.200000,-80.800000"}),
+    ("en la calle Tryon cerca del parque", {"location": "calle Tryon cerca del parque"}),
+])
+def test_valid_locations(text: str, expected: dict) -> None:
+    assert parsing.validate_location(text) == (expected, None)
+
+
+@pytest.mark.parametrize("text,error", [
+    ("banana", "location_implausible"), ("", "location_missing"), ("idk", "location_missing"),
+    ("135.2, -80.8", "coords_range"), ('/share_location{"lat": 35.2, "long": -280.8}', "coords_range"),
+])
+def test_invalid_locations(text: str, error: str) -> None:
+    assert parsing.validate_location(text) == (None, error)
+
+
+def test_location_fields() -> None:
+    assert parsing.location_fields("35.200000,-80.800000") == {"lat": 35.2, "long": -80.8}
+    assert parsing.location_fields("1234 Sharon Amity Rd") == {"address_string": "1234 Sharon Amity Rd"}
+
+
+def test_address_in_a_longer_message() -> None:
+    assert parsing.find_address_in_text("huge pothole at 1234 Sharon Amity Rd near Target") == "1234 Sharon Amity Rd"
+    assert parsing.find_address_in_text("pothole near the school") is None
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("704-555-0123", "704-555-0123"), ("(704) 555 0123", "704-555-0123"), ("+1 704.555.0123", "704-555-0123"),
+    ("my number is 7045550123", "704-555-0123"), ("12345", None), ("call me maybe", None),
+    ("555-0123", None), ("104-555-0123", None),
+])
+def test_phone(text: str, expected: str | None) -> None:
+    assert parsing.validate_phone(text) == expected
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("Jane.Doe@Example.com", "jane.doe@example.com"), ("my email is a.b+c@mail.co", "a.b+c@mail.co"),
+    ("jane at example dot com", None), ("jane@", None), ("@example.com", None),
+])
+def test_email(text: str, expected: str | None) -> None:
+    assert parsing.validate_email(text) == expected
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("ABC-1234", "ABC1234"), ("NC plate ABC 1234", "ABC1234"), ("the tag is 7XK3", "7XK3"),
+    ("unknown", "unknown"), ("no sé", "unknown"), ("it's a car", None), ("white honda civic parked", None),
+])
+def test_plate(text: str, expected: str | None) -> None:
+    assert parsing.validate_plate(text) == expected
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("3", 3), ("about 10 days", 10), ("two weeks", 14), ("a month", 30), ("dos semanas", 14),
+    ("since yesterday", 1), ("a long time", None), ("99999", None),
+])
+def test_days(text: str, expected: int | None) -> None:
+    assert parsing.validate_number(text) == expected
+
+
+def test_enum_and_multi_values_in_both_languages() -> None:
+    position, carts, material = attribute("road_position"), attribute("cart_type"), attribute("material")
+    assert position and carts and material
+    assert parsing.validate_attribute(position, "Bike lane") == ("bike_lane", True)
+    assert parsing.validate_attribute(position, "en la ciclovía") == ("bike_lane", True)
+    assert parsing.validate_attribute(position, "Carril de circulación") == ("lane", True)
+    assert parsing.validate_attribute(position, "purple") == (None, False)
+    assert parsing.validate_attribute(carts, "garbage and recycling") == (["garbage", "recycling"], True)
+    assert parsing.validate_attribute(carts, "basura y desechos de jardín") == (["garbage", "yard_waste"], True)
+    assert parsing.validate_attribute(material, "tires, a couch and paint cans") == (
+        ["tires", "furniture", "hazardous"], True)
+    offensive = attribute("offensive")
+    assert offensive
+    assert parsing.validate_attribute(offensive, "yes it is") == ("yes", True)
+    assert parsing.validate_attribute(offensive, "no, it's not") == ("no", True)
+    assert parsing.validate_attribute(offensive, "Sí") == ("yes", True)
+
+
+def test_every_button_title_parses_back_to_its_value() -> None:
+    for service in SERVICES.values():
+        for attr in service.attributes:
+            for value in attr.values:
+                for title in (value.en, value.es):
+                    parsed, ok = parsing.validate_attribute(attr, title)
+                    expected = [value.code] if attr.kind == "multi" else value.code
+                    assert ok and parsed == expected, (attr.code, title, parsed)
+
+
+@pytest.mark.parametrize("text", ["cancel", "Cancel.", "stop", "never mind", "cancelar", "cancela el reporte",
+                                  "I want to cancel", "quiero cancelar", "olvídalo", "forget it"])
+def test_cancel_phrases(text: str) -> None:
+    assert parsing.is_cancel(text)
+
+
+@pytest.mark.parametrize("text", ["the car won't stop leaking oil", "cancel my water service?", "bus stop",
+                                  "1234 Stop Rd"])
+def test_not_cancel(text: str) -> None:
+    assert not parsing.is_cancel(text)
+
+
+def test_skip_and_corrections() -> None:
+    assert parsing.is_skip("skip") and parsing.is_skip("omitir") and parsing.is_skip("No thanks")
+    assert not parsing.is_skip("Noel")
+    assert parsing.parse_correction("actually it's on 5th street") == "it's on 5th street"
+    assert parsing.parse_correction("change the address") == "the address"
+    assert parsing.parse_correction("wait, i meant it's large") == "it's large"
+    assert parsing.parse_correction("cambiar el teléfono") == "el teléfono"
+    assert parsing.parse_correction("large") is None
+    assert parsing.strip_filler("it's on 5th street") == "5th street"
+
+
+def test_ticket_ids() -> None:
+    assert parsing.find_ticket_id("status of 311-1234567?") == "311-1234567"
+    assert parsing.find_ticket_id("mi número es 311 7654321") == "311-7654321"
+    assert parsing.find_ticket_id("call 311 please") is None
