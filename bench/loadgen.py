@@ -91,7 +91,12 @@ class Conn:
         return await asyncio.wait_for(fut, timeout)
 
     async def session(self, session_id: str | None = None) -> str:
-        ack = await self.call("session_request", {"session_id": session_id} if session_id else {})
+        # last_message_id marks a chat311-widget client (ids, resident_uttered echoes); without it
+        # the server treats the socket as a plain rasa-webchat client.
+        request: dict[str, Any] = {"last_message_id": "0"}
+        if session_id:
+            request["session_id"] = session_id
+        ack = await self.call("session_request", request)
         self.session_id = ack["session_id"]
         return str(self.session_id)
 

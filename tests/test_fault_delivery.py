@@ -92,13 +92,13 @@ async def test_slow_consumer_is_detected_closed_and_replays_everything(bare_fact
                                 CHAT311_LIMITS__MAX_MESSAGE_CHARS="30000", **FAST_LIMITS)
     talker = ResidentClient(server.url)
     await talker.connect()
-    session = await talker.start_session()
+    session = await talker.start_session(last_message_id="0")
     await talker.say("first")
     await assign(redis_client, session)
 
     frozen = RawSocketIO(server.url, rcvbuf=4096)
     await frozen.connect()
-    ack = await frozen.call("session_request", {"session_id": session})
+    ack = await frozen.call("session_request", {"session_id": session, "last_message_id": "0"})
     assert ack["ok"] and ack["session_id"] == session
     # From here on `frozen` never reads again: a tab on a frozen phone.
     acked: list[str] = []
@@ -145,8 +145,8 @@ async def test_pubsub_connection_drop_is_detected_and_repaired(bare_factory: Any
     writer = ResidentClient(two.url)
     await reader.connect()
     await writer.connect()
-    session = await reader.start_session()
-    await writer.start_session(session)
+    session = await reader.start_session(last_message_id="0")
+    await writer.start_session(session, last_message_id="0")
     await writer.say("hello")
     await assign(redis_client, session)
 
@@ -179,7 +179,7 @@ async def test_redis_kill_9_loses_nothing_acknowledged(bare_factory: Any, redis_
     server = await bare_factory(name="fault-redis", **FAST_LIMITS)
     client = ResidentClient(server.url)
     await client.connect()
-    session = await client.start_session()
+    session = await client.start_session(last_message_id="0")
     acked: dict[str, str] = {}
     for i in range(20):
         cmid = f"r-{i}-{uuid.uuid4().hex[:6]}"
@@ -190,7 +190,7 @@ async def test_redis_kill_9_loses_nothing_acknowledged(bare_factory: Any, redis_
         if not client.sio.connected:
             client = ResidentClient(server.url)
             await client.connect()
-            await client.start_session(session)
+            await client.start_session(session, last_message_id="0")
         acked[cmid] = (await say_until_acked(client, f"during {i}", cmid))["id"]
     await restart
     fresh = redis_server.client()
@@ -264,12 +264,12 @@ async def test_kill_9_worker_mid_conversation_resident_reconnects_nothing_lost(
         resident = ResidentClient(url)
         await resident.connect()
         resident_port = _my_connection_port(port, set())
-        session = await resident.start_session()
+        session = await resident.start_session(last_message_id="0")
         await resident.say("my streetlight is out")
         await assign(redis_client, session)
         other = ResidentClient(url)  # a second tab, somewhere (maybe the same worker)
         await other.connect()
-        await other.start_session(session)
+        await other.start_session(session, last_message_id="0")
         acked = [(await say_until_acked(resident, f"before {i}", f"w-{i}-{uuid.uuid4().hex[:6]}"))["id"]
                  for i in range(5)]
         await wait_until(lambda: set(acked) <= ids_seen(resident), what="live delivery")
@@ -284,7 +284,7 @@ async def test_kill_9_worker_mid_conversation_resident_reconnects_nothing_lost(
         if not other.sio.connected:
             other = ResidentClient(url)
             await other.connect()
-            await other.start_session(session)
+            await other.start_session(session, last_message_id="0")
         missed = [(await say_until_acked(other, f"while away {i}", f"a-{i}-{uuid.uuid4().hex[:6]}"))["id"]
                   for i in range(5)]
 

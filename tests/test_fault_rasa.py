@@ -24,7 +24,7 @@ async def test_rasa_hung_30s_degrades_honestly_then_recovers(server_factory: Any
     server = await server_factory(name="fault-rasa", CHAT311_RASA__TIMEOUT_S="4", CHAT311_RASA__SLOW_NOTICE_S="1.5")
     client = ResidentClient(server.url)
     await client.connect()
-    await client.start_session()
+    await client.start_session(last_message_id="0")
     assert await client.turn("hello", language="en"), "the bot did not answer before the fault"
     pid = rasa_stack.pid()
     assert pid

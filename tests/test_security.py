@@ -44,7 +44,7 @@ async def test_socketio_refuses_foreign_origin(origin_server: Any) -> None:
                           wait_timeout=5)
     good = ResidentClient(origin_server.url, headers={"Origin": "https://city.example.gov"})
     await good.connect()
-    assert await good.start_session()
+    assert await good.start_session(last_message_id="0")
     await good.close()
 
 
@@ -57,7 +57,7 @@ async def test_rate_limit_is_per_session_not_per_shared_ip(bare_factory: Any) ->
     alice, bob, carol = (ResidentClient(server.url) for _ in range(3))
     for client in (alice, bob, carol):
         await client.connect()
-        await client.start_session()
+        await client.start_session(last_message_id="0")
     for i in range(3):
         assert (await alice.say(f"alice {i}"))["ok"]
     limited = await alice.say("alice again")
@@ -85,7 +85,7 @@ async def test_no_pii_or_secrets_in_the_server_log(bare_factory: Any) -> None:
     server = await bare_factory(name="sec-pii", CHAT311_LOGGING__LEVEL="DEBUG", CHAT311_RASA__TOKEN=SECRET_TOKEN)
     client = ResidentClient(server.url)
     await client.connect()
-    await client.start_session()
+    await client.start_session(last_message_id="0")
     text = f"call me at {PII['phone']} or {PII['email']}, ssn {PII['ssn']}, card {PII['card']}"
     ack = await client.say(text)
     assert ack["ok"]
