@@ -178,7 +178,8 @@ class ResidentNamespace(socketio.AsyncNamespace):
         public = self.config.server.public_url.rstrip("/")
         if not (url.startswith("/media/") or url.startswith(f"{public}/media/")) or len(url) > 300:
             raise ClientError("malformed", "attachment url must point to an uploaded photo (/media/...)")
-        return {"type": "image", "url": url}
+        # Tickets need an absolute media_url (Open311), so relative uploads are made absolute here.
+        return {"type": "image", "url": url if url.startswith("http") else f"{public}{url}"}
 
     async def on_end_chat(self, sid: str, data: Any = None) -> dict[str, Any]:
         try:
