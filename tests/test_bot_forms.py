@@ -243,7 +243,7 @@ async def test_spanish_report_flow(convo) -> None:
     assert c.last["label"] == "report_pothole" and c.last["language"] == "es"
     assert "¿Dónde está el problema" in c.text
     await c.say("1500 Independence Blvd")
-    assert [b["title"] for b in c.buttons][0] == "Carril de circulación"
+    assert c.buttons[0]["title"] == "Carril de circulación"
     await c.say("en la ciclovía")
     assert c.last["slots"]["road_position"] == "bike_lane"
     await c.say("enorme")

@@ -176,7 +176,6 @@ class ValidateStatusForm(FormValidationAction):
                   domain: dict[str, Any]) -> list[EventType]:
         lang = language_of(tracker)
         text = (tracker.latest_message or {}).get("text") or ""
-        requested = tracker.get_slot("requested_slot")
         if (tracker.active_loop or {}).get("name") != "status_form":  # activation: the id may be in the message
             ticket = parsing.find_ticket_id(text) or tracker.get_slot("ticket_id")
             return [SlotSet("ticket_id", ticket)] if ticket else []

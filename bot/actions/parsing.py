@@ -120,7 +120,7 @@ def strip_filler(text: str) -> str:
 
 # ---------------------------------------------------------------- location
 
-def parse_coordinates(text: str) -> tuple[float, float] | None | str:
+def parse_coordinates(text: str) -> tuple[float, float] | str | None:
     """(lat, long) when the text is coordinates; "out_of_range" when they are numbers but invalid."""
     text = (text or "").strip()
     share = SHARE_RE.match(text)
@@ -325,8 +325,8 @@ def validate_attribute(attr: Attribute, text) -> tuple[object | None, bool]:
     if attr.kind == "number":
         value = validate_number(text)
         return (value, value is not None)
-    validator = {"plate": validate_plate, "pole_number": validate_pole_number, "vehicle": validate_vehicle}.get(
-        attr.validator or "", None)
+    validators = {"plate": validate_plate, "pole_number": validate_pole_number, "vehicle": validate_vehicle}
+    validator = validators.get(attr.validator or "")
     if validator is None:
         cleaned = text.strip()
         return (cleaned, True) if cleaned else (None, False)
