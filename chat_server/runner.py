@@ -65,6 +65,7 @@ async def _wait_for_signal() -> None:
 async def serve_forever(config: Config, reuse_port: bool = False) -> None:
     """One chat_server process, no children (tests, workers, external Redis/Rasa)."""
     tune_gc(config)
+    register_secret(config.rasa.token)
     runner = await serve_app(config, redis_url_for(config), reuse_port)
     announce(f"chat_server listening on http://{config.server.host}:{config.server.port}")
     try:

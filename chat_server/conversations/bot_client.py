@@ -85,5 +85,6 @@ class BotClient:
         async with self._client().get(
             f"{self.base_url}/status", params={"token": self.token}, timeout=aiohttp.ClientTimeout(total=2)
         ) as resp:
-            resp.raise_for_status()
+            if resp.status != 200:  # not raise_for_status: its message carries the URL with the token
+                raise BotUnavailable("error", f"Rasa /status answered HTTP {resp.status}")
             return dict(await resp.json())
