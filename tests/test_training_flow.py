@@ -43,6 +43,15 @@ ANSWER_EN = "You can book it online at charlottenc.gov/reserve (reference code Z
 ANSWER_ES = "Puede reservarlo en línea en charlottenc.gov/reserve (código ZQ-4417); el personal confirma en 2 días."
 
 
+async def ask(client: Any, text: str, expect: str | None = None, timeout: float = 60) -> list[dict[str, Any]]:
+    """Say `text`; wait for the first bot message (or one containing `expect`); return the bot messages."""
+    mark = len(client.events)
+    assert (await client.say(text, language="en")).get("ok")
+    await client.wait_for("bot_uttered", (lambda d: expect in (d.get("text") or "")) if expect else (lambda d: True),
+                          timeout=timeout, after=mark)
+    return [d for e, d in client.events[mark:] if e == "bot_uttered"]
+
+
 def _tree_digest(path: Path) -> str:
     digest = hashlib.sha256()
     for f in sorted(path.rglob("*.yml")):
@@ -76,7 +85,7 @@ async def test_fallback_to_new_faq_train_publish_rollback(
     for candidate in CANDIDATES:
         client = await resident(server.url)
         await client.start_session()
-        await client.turn(candidate, language="en", timeout=60)
+        await ask(client, candidate)
         if any(i.text == candidate for i in await inbox.open_items()):
             question = candidate
             break
@@ -124,8 +133,7 @@ async def test_fallback_to_new_faq_train_publish_rollback(
         # 5. The same question now gets the new answer.
         client = await resident(server.url)
         await client.start_session()
-        replies = await client.turn(question, language="en", timeout=60)
-        assert any("ZQ-4417" in (r.get("text") or "") for r in replies), replies
+        await ask(client, question, expect="ZQ-4417")
 
         # 6. One-click rollback brings the previous model back.
         await page.click("#rollback")
@@ -135,7 +143,9 @@ async def test_fallback_to_new_faq_train_publish_rollback(
 
     client = await resident(server.url)
     await client.start_session()
-    replies = await client.turn(question, language="en", timeout=60)
+    replies = await ask(client, question)
+    with pytest.raises(AssertionError):  # the old model does not know the answer
+        await client.wait_for("bot_uttered", lambda d: "ZQ-4417" in (d.get("text") or ""), timeout=5)
     assert not any("ZQ-4417" in (r.get("text") or "") for r in replies)
     await redis.aclose()
     # The repository's training data was never touched.

@@ -81,7 +81,7 @@ class TrainingJobs:
         ttl = int(self.config.training.train_timeout_s + 900)
         if not await self.redis.set(self.lock_key, by or "?", nx=True, ex=ttl):
             raise Busy("a training is already running")
-        name = f"{bot_model.MODEL_PREFIX}content-{time.strftime('%Y%m%d-%H%M%S')}"
+        name = f"{bot_model.MODEL_PREFIX}content-{time.strftime('%Y%m%dT%H%M%S')}"
         job = {"id": name, "status": "running", "stage": "starting", "progress": 0, "by": by,
                "started_at": time.time(), "finished_at": None, "model_file": None, "before": None,
                "after": None, "message": ""}
