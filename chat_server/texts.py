@@ -192,58 +192,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "es": "Todos nuestros agentes están ocupados en este momento. Registraré su consulta para que un "
         "especialista del 311 le dé seguimiento, o puede llamar al 311 (704-336-7600).",
     },
-    # escalation to agents (chat_server/agents) ----------------------------------------
-    "queued": {
-        "en": "You're in line to chat with a 311 agent. Please keep this window open; we'll let you know "
-        "your place in line.",
-        "es": "Está en la fila para hablar con un agente del 311. Mantenga esta ventana abierta; le "
-        "indicaremos su lugar en la fila.",
-    },
-    "agent_joined": {"en": "{name} joined the chat.", "es": "{name} se unió al chat."},
-    "agent_disconnected": {
-        "en": "Your agent lost their connection. You're back in line and the next available agent will "
-        "continue — your messages are kept.",
-        "es": "Su agente perdió la conexión. Volvió a la fila y el próximo agente disponible continuará; "
-        "sus mensajes se conservan.",
-    },
-    "transferred_queue": {
-        "en": "Your chat is being transferred to another agent. Please stay in the chat.",
-        "es": "Su chat se está transfiriendo a otro agente. Por favor, permanezca en el chat.",
-    },
-    "agent_closed": {
-        "en": "{name} ended the chat. Thank you for contacting City 311. If you need anything else, just "
-        "type a message and our virtual assistant will help.",
-        "es": "{name} terminó el chat. Gracias por comunicarse con el 311. Si necesita algo más, escriba "
-        "un mensaje y nuestro asistente virtual le ayudará.",
-    },
-    "queue_long": {
-        "en": "Sorry for the long wait. You can keep waiting, or leave your question and a 311 specialist "
-        "will follow up — you'll get a request number.",
-        "es": "Disculpe la larga espera. Puede seguir esperando o dejar su consulta y un especialista del 311 "
-        "le dará seguimiento; recibirá un número de solicitud.",
-    },
-    "leave_ticket_button": {"en": "Leave my question instead", "es": "Prefiero dejar mi consulta"},
-    "escalation_closed": {
-        "en": "Live agents are not available right now; the chat line opens again {next_open}. "
-        "I'll file your question so a 311 specialist can follow up, or you can call 311 (704-336-7600).",
-        "es": "Los agentes no están disponibles en este momento; el chat vuelve a abrir el "
-        "{next_open}. Registraré su consulta para que un especialista del 311 le dé seguimiento, o puede "
-        "llamar al 311 (704-336-7600).",
-    },
-    "escalation_closing_soon": {
-        "en": "The live chat line is closing for today, so we can't start a new chat now (it opens again "
-        "{next_open}). I'll file your question so a 311 specialist can follow up, or you can call 311 "
-        "(704-336-7600).",
-        "es": "El chat en vivo está por cerrar por hoy, así que no podemos iniciar un chat nuevo (vuelve a "
-        "abrir el {next_open}). Registraré su consulta para que un especialista del 311 le dé seguimiento, "
-        "o puede llamar al 311 (704-336-7600).",
-    },
-    "escalation_no_agents": {
-        "en": "All our agents are unavailable right now. I'll file your question so a 311 specialist can "
-        "follow up, or you can call 311 (704-336-7600).",
-        "es": "Todos nuestros agentes están ocupados en este momento. Registraré su consulta para que un "
-        "especialista del 311 le dé seguimiento, o puede llamar al 311 (704-336-7600).",
-    },
 }
 
 
