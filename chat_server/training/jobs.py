@@ -217,7 +217,7 @@ class TrainingJobs:
             if job.get("status") != "done" or not job.get("model_file"):
                 raise PublishError("nothing to publish: train a model first")
             model_file = str(job["model_file"])
-        previous = str((await self.rasa_status()).get("model_file") or "")
+        previous = self._locate_model(str((await self.rasa_status()).get("model_file") or ""))
         await self._load_model(model_file)
         entry = {"action": "publish", "model_file": model_file, "previous": previous, "by": by, "ts": time.time()}
         await self.redis.lpush(self.history_key, json.dumps(entry))
@@ -232,15 +232,24 @@ class TrainingJobs:
         if not history or not history[0].get("previous"):
             raise PublishError("there is no previous model to roll back to")
         last = history[0]
-        target = str(last["previous"])
-        if not Path(target).is_absolute():
-            target = str(bot_model.BOT_DIR / target)
+        target = self._locate_model(str(last["previous"]))
         await self._load_model(target)
         entry = {"action": "rollback", "model_file": target, "previous": last["model_file"], "by": by,
                  "ts": time.time()}
         await self.redis.lpush(self.history_key, json.dumps(entry))
         log.info("model rolled back", extra={"model": Path(target).name, "by": by})
         return entry
+
+    def _locate_model(self, model_file: str) -> str:
+        """The full path of a served model: Rasa's `/status` names only the file, which lives in
+        the training model directory (content models) or the bot's model directory (`make train`)."""
+        if not model_file or Path(model_file).is_absolute():
+            return model_file
+        name = Path(model_file).name
+        for directory in (self.model_dir, bot_model.model_dir(), bot_model.BOT_DIR):
+            if (directory / name).is_file():
+                return str(directory / name)
+        return model_file
 
     def _prune_models(self, keep: set[str]) -> None:
         """Keep the newest `keep_models` content models (and whatever is or was just served)."""
