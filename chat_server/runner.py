@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 import signal
 import sys
 import time
@@ -28,6 +29,7 @@ from chat_server.logsetup import register_secret
 from chat_server.supervisor import ChildSpec, Supervisor
 
 log = logging.getLogger("chat311.runner")
+SHUTDOWN_LIMIT_S = 10.0
 
 
 def announce(line: str) -> None:
@@ -62,6 +64,36 @@ async def _wait_for_signal() -> None:
     await stop.wait()
 
 
+async def _cleanup(runner: web.AppRunner) -> bool:
+    """Stop serving within SHUTDOWN_LIMIT_S; False (and the stuck tasks logged) if that failed.
+
+    Whoever stops us (the supervisor, systemd, a deploy script) waits, and a port held by a
+    process that never exits blocks the restart; every state that matters is in Redis already.
+    """
+    cleanup = asyncio.ensure_future(runner.cleanup())
+    done, _ = await asyncio.wait({cleanup}, timeout=SHUTDOWN_LIMIT_S)
+    if done:
+        cleanup.result()
+        return True
+    stuck = [task for task in asyncio.all_tasks() if task is not asyncio.current_task() and not task.done()]
+    log.error("shutdown did not finish; exiting anyway",
+              extra={"limit_s": SHUTDOWN_LIMIT_S, "stuck": [_where(task) for task in stuck[:20]]})
+    return False
+
+
+def _where(task: asyncio.Task[object]) -> str:
+    frames = task.get_stack(limit=3)
+    places = " < ".join(f"{Path(f.f_code.co_filename).name}:{f.f_lineno} {f.f_code.co_name}" for f in frames)
+    return f"{task.get_name()}: {places or task.get_coro()!r}"
+
+
+def _exit_now(code: int) -> None:
+    """Leave without waiting for tasks that ignore cancellation (asyncio.run would wait forever)."""
+    logging.shutdown()
+    sys.stdout.flush()
+    os._exit(code)
+
+
 async def serve_forever(config: Config, reuse_port: bool = False) -> None:
     """One chat_server process, no children (tests, workers, external Redis/Rasa)."""
     tune_gc(config)
@@ -71,7 +103,8 @@ async def serve_forever(config: Config, reuse_port: bool = False) -> None:
     try:
         await _wait_for_signal()
     finally:
-        await runner.cleanup()
+        if not await _cleanup(runner):
+            _exit_now(1)
 
 
 def _port_of(url: str) -> int:
@@ -131,10 +164,11 @@ async def run_all(config: Config, workers: int = 1) -> None:
             announcer.cancel()
         announce("stopping …")
     finally:
-        if runner is not None:
-            await runner.cleanup()
+        clean = runner is None or await _cleanup(runner)
         await sup.stop()
         announce("stopped")
+        if not clean:
+            _exit_now(1)
 
 
 async def _announce_all_ready(sup: Supervisor, started: float) -> None:
