@@ -9,8 +9,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bot"))
 
-from actions import parsing  # noqa: E402
-from actions.services import SERVICES, attribute  # noqa: E402
+from actions import parsing
+from actions.services import SERVICES, attribute
 
 
 @pytest.mark.parametrize("text,expected", [
@@ -31,6 +31,15 @@ def test_valid_locations(text: str, expected: dict) -> None:
 ])
 def test_invalid_locations(text: str, error: str) -> None:
     assert parsing.validate_location(text) == (None, error)
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("actually i want to talk to a real person", True), ("can I speak with an agent", True),
+    ("quiero hablar con alguien", True), ("necesito un agente humano", True),
+    ("actually it's on 5th street", False), ("i meant the crosswalk", False), ("cambiar la dirección", False),
+])
+def test_asks_for_person(text: str, expected: bool) -> None:
+    assert parsing.asks_for_person(text) is expected
 
 
 def test_location_fields() -> None:

@@ -234,8 +234,14 @@ class ValidateReportForm(FormValidationAction, abc.ABC):
             dispatcher.utter_message(text=t("cancelled", lang))
             return [SlotSet(name, None) for name in self.service.required_slots] + [
                 SlotSet("requested_slot", None)]
+        correction = parsing.parse_correction(text)
         if requested not in tracker.slots_to_validate():
-            return []  # interruption intent (emergency, request_human…): the form rejects, rules take over
+            # An interruption intent (emergency, request_human…): the form rejects, rules take over —
+            # unless NLU took a correction ("actually it's on 5th street") for a request for a person.
+            intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
+            if intent != "request_human" or not correction or parsing.asks_for_person(text):
+                return []
+            return self._correct(dispatcher, tracker, correction, requested, lang) or []
         if text.startswith("/share_location") and requested != "location":
             value, error = parsing.validate_location(text)
             if value is None:
@@ -243,7 +249,6 @@ class ValidateReportForm(FormValidationAction, abc.ABC):
                 return [SlotSet(requested, None)]
             dispatcher.utter_message(text=t("correction_done", lang, value=value["location"]))
             return [SlotSet(requested, None), *[SlotSet(k, v) for k, v in value.items()]]
-        correction = parsing.parse_correction(text)
         if correction is not None:
             events = self._correct(dispatcher, tracker, correction, requested, lang)
             if events is not None:

@@ -54,6 +54,9 @@ _CORRECTION_RE = re.compile(
     r"quiero cambiar|puedo cambiar|necesito cambiar|perd[oó]n)\b[\s,:]*(?P<rest>.*)$",
     re.IGNORECASE | re.DOTALL,
 )
+_PERSON_RE = re.compile(
+    r"\b(agent|person|human|someone|somebody|representative|rep|operator|staff|supervisor|manager|live chat|"
+    r"agente|persona|humano|alguien|representante|operador|supervisora?)\b")
 _WORDS = {
     "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
     "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "fourteen": 14, "fifteen": 15, "twenty": 20,
@@ -92,6 +95,11 @@ def is_unknown(text: str) -> bool:
 def find_ticket_id(text: str) -> str | None:
     m = TICKET_RE.search(text or "")
     return f"311-{m.group(1)}" if m else None
+
+
+def asks_for_person(text: str) -> bool:
+    """Whether the message names a person to talk to (a real hand-off request, not a correction)."""
+    return bool(_PERSON_RE.search(fold(text)))
 
 
 def parse_correction(text: str) -> str | None:
