@@ -85,7 +85,7 @@ def rasa_server_spec(
     argv = [
         str(bot_model.RASA_BIN), "run",
         "--enable-api",
-        "--auth-token", token,
+        f"--auth-token={token}",  # one argv item: a token starting with "-" is not taken for an option
         "--interface", "127.0.0.1",
         "--port", str(port),
         "--model", str(model),

@@ -33,6 +33,8 @@ from pathlib import Path
 from chat_server import bot_model
 
 FALLBACK = "nlu_fallback"
+# Trained intent for "not a 311 question"; bot/chat311_nlu.py reports it as nlu_fallback.
+OUT_OF_SCOPE = "out_of_scope"
 
 
 @dataclass
@@ -119,7 +121,7 @@ class RasaServer:
 
     def start(self) -> None:
         # cwd is an empty temp dir so the project's endpoints.yml/credentials.yml (Redis, actions) are not used
-        cmd = [str(bot_model.RASA_BIN), "run", "--enable-api", "--auth-token", self.token,
+        cmd = [str(bot_model.RASA_BIN), "run", "--enable-api", f"--auth-token={self.token}",
                "--interface", "127.0.0.1", "--port", str(self.port), "--model", str(self.model)]
         # the model's custom component (chat311_nlu) is imported from bot/
         pythonpath = os.pathsep.join(p for p in (str(bot_model.BOT_DIR), os.environ.get("PYTHONPATH")) if p)
@@ -198,7 +200,7 @@ def simulate(results: list[Result], threshold: float, ambiguity: float,
         ranking = [i for i in (r.parse.get("intent_ranking") or []) if i.get("name") != FALLBACK]
         top = ranking[0] if ranking else {"name": None, "confidence": 0.0}
         second = ranking[1]["confidence"] if len(ranking) > 1 else 0.0
-        if top["confidence"] < threshold or top["confidence"] - second < ambiguity:
+        if top["confidence"] < threshold or top["confidence"] - second < ambiguity or top["name"] == OUT_OF_SCOPE:
             label = FALLBACK
         elif top["name"] == "faq":
             label, faq_confidence = resolve_label({**r.parse, "intent": top})
