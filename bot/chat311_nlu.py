@@ -1,8 +1,11 @@
 """NLU fallback for a pipeline with a retrieval intent.
 
 `Chat311FallbackClassifier` is Rasa's FallbackClassifier (same `threshold` and `ambiguity_threshold`)
-plus one rule: when the top intent is the retrieval intent `faq` and the ResponseSelector's confidence
-for the chosen answer is below `faq_threshold`, predict `nlu_fallback` too.
+plus two rules that also predict `nlu_fallback`:
+- the top intent is `out_of_scope` — trained on questions a 311 line does not handle (the usual Rasa
+  way to teach what is out of scope), but reported under DESIGN.md's single label for them;
+- the top intent is the retrieval intent `faq` and the ResponseSelector's confidence for the chosen
+  answer is below `faq_threshold`.
 
 Why: `faq` pools ten different topics, so almost any question ("how tall is mount everest?") lands on
 it with a high *intent* confidence; the selector's confidence among the ten answers is what tells a real
@@ -20,6 +23,7 @@ from rasa.shared.nlu.training_data.message import Message
 
 FAQ_THRESHOLD_KEY = "faq_threshold"
 RETRIEVAL_INTENT_KEY = "retrieval_intent"
+OUT_OF_SCOPE_KEY = "out_of_scope_intent"
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
@@ -27,13 +31,16 @@ class Chat311FallbackClassifier(FallbackClassifier):
     @staticmethod
     def get_default_config() -> dict[str, Any]:
         return {**FallbackClassifier.get_default_config(), FAQ_THRESHOLD_KEY: 0.0,
-                RETRIEVAL_INTENT_KEY: "faq"}
+                RETRIEVAL_INTENT_KEY: "faq", OUT_OF_SCOPE_KEY: "out_of_scope"}
 
     def _should_fallback(self, message: Message) -> bool:
         if super()._should_fallback(message):
             return True
+        top_intent = (message.data.get(INTENT) or {}).get(INTENT_NAME_KEY)
+        if top_intent == self.component_config.get(OUT_OF_SCOPE_KEY, "out_of_scope"):
+            return True
         retrieval_intent = self.component_config.get(RETRIEVAL_INTENT_KEY, "faq")
-        if (message.data.get(INTENT) or {}).get(INTENT_NAME_KEY) != retrieval_intent:
+        if top_intent != retrieval_intent:
             return False
         selector = (message.data.get("response_selector") or {}).get(retrieval_intent) or {}
         confidence = (selector.get("response") or {}).get(PREDICTED_CONFIDENCE_KEY)

@@ -289,6 +289,26 @@ async def test_request_human_mid_form_leaves_the_form(convo) -> None:
     assert c.last["active_loop"] is None and "location" not in c.last["slots"]
 
 
+async def test_a_real_request_for_a_person_phrased_as_a_correction_still_escalates(convo) -> None:
+    c = convo()
+    await c.say("/report_pothole")
+    await c.say("1234 Sharon Amity Rd")
+    await c.say("actually, can I talk to a real person instead")
+    assert c.customs("escalate") and c.last["active_loop"] is None
+
+
+@pytest.mark.parametrize("text,lang", [
+    ("what's the tallest building in the world", "en"), ("can you order me a burrito", "en"),
+    ("who wrote don quixote", "en"), ("quién escribió don quijote", "es"),
+    ("cuánto cuesta un iphone nuevo", "es"), ("cuál es la mejor marca de refrigeradores", "es"),
+])
+async def test_out_of_scope_questions_resolve_to_nlu_fallback(convo, text: str, lang: str) -> None:
+    c = convo(lang)
+    await c.say(text)
+    assert c.last["label"] == "nlu_fallback", c.last["intent_ranking"]
+    assert c.buttons  # the fallback answer offers ways forward
+
+
 async def test_two_fallbacks_in_a_row_escalate(convo) -> None:
     c = convo()
     await c.say("/report_fallen_tree")
