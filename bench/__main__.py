@@ -5,12 +5,28 @@ the bot benchmark) Rasa on free ports, using the same child specs `make run` use
 from separate `bench.loadgen` processes, bounded in connections and time.
 
   (1) idle   N widget connections on one process → server RSS delta per connection
-  (2) relay  resident → other tab of the same session at a target rate, GC default vs tuned
-             (p50/p95/p99 latency, throughput). NOTE: not yet resident → agent; see README/report.
+  (2) relay  resident → logged-in agent on `/agents` at a target rate, GC default vs tuned
+             (p50/p95/p99 latency, throughput); 20 agents × 5 chats = 100 conversations by default
   (3) bot    a bot turn through chat_server vs a direct Rasa REST call, same run → ratio
-  (4) scale  1 vs 2 chat_server processes on Redis (AsyncRedisManager) → throughput ratio, lost
+  (4) scale  1 vs 2 chat_server processes on Redis (AsyncRedisManager), same relay with two load
+             generators (each its own agents and residents) → throughput ratio, lost
 
-Options: --idle N (default 10000), --rate R (1000), --duration S (10), --skip a,b (parts to skip).
+How (2) and (4) get their conversations to agents — the product's own path, no Redis writes:
+the bench creates agent accounts as `chat311 users add` does (AccountStore, argon2 hash); the load
+generator signs each agent in through `/console/login` (CSRF form) and connects to `/agents` with
+the session cookie. Each resident then sends `/request_human`. Those servers run without Rasa on
+purpose (the Rasa URL points at a closed port): when the bot is down, the conversation core turns a
+`/request_human` payload into `escalation_requested` itself (ConversationService._bot_unavailable,
+the "Talk to a person" button residents get when the bot fails), so escalation does not depend on
+the NLU or on part (3) having started Rasa. Staffed hours are forced open through the config's env
+override (`CHAT311_HOURS__WEEKLY` = every day 00:00–24:00, `CLOSING_SOON_MIN` 0), so the bench gives
+the same answer at 3 a.m. Escalation queues the conversation, the dispatcher offers it to the agent
+with most free capacity, the agent's `accept` assigns it; from then on every resident message
+reaches the agent as a `/agents` `message` event, whose arrival time is the latency's end. Each run
+uses its own Redis key prefix, so agents' loads and queues of one run cannot leak into the next.
+
+Options: --idle N (default 10000), --rate R (1000), --duration S (10), --agents A (20 per load
+generator), --agent-chats C (5; residents per generator = A × C), --skip a,b (parts to skip).
 """
 
 from __future__ import annotations
@@ -21,6 +37,7 @@ import contextlib
 import json
 import math
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -33,16 +50,19 @@ import aiohttp
 import psutil
 import redis.asyncio as aioredis
 
-from bench.loadgen import raise_nofile
+from bench.loadgen import PASSWORD_ENV, raise_nofile
 from chat_server import bot_model
+from chat_server.agents.accounts import Account, AccountStore
+from chat_server.agents.settings import WEEKDAYS
 from chat_server.components import action_server_spec, embedded_redis_spec, free_port, rasa_server_spec
 from chat_server.config import PROJECT_ROOT
 from chat_server.supervisor import Supervisor
 
 LOG_DIR = PROJECT_ROOT / "var" / "bench-logs"
 RASA_TOKEN = "bench-rasa-token"
-PREFIX = "c311:"
 DEFAULT_GC = [700, 10, 10]
+# Staffed around the clock (YAML flow mapping for CHAT311_HOURS__WEEKLY; JSON is YAML).
+ALWAYS_OPEN = json.dumps({day: ["00:00-24:00"] for day in WEEKDAYS})
 
 
 def load() -> str:
@@ -111,9 +131,25 @@ class Bench:
             raise SystemExit("bench: embedded redis did not start")
         self.redis_url = f"redis://127.0.0.1:{port}/0"
 
-    async def loadgen(self, *argv: str) -> asyncio.subprocess.Process:
+    def relay_env(self, port: int, prefix: str, **extra: str) -> dict[str, str]:
+        """A server for the agent relay: always staffed, its own key prefix, and no bot (see the module doc)."""
+        return self.env(port, CHAT311_REDIS__KEY_PREFIX=f"'{prefix}'",  # quoted: YAML reads "x:" as a mapping
+                        CHAT311_HOURS__WEEKLY=ALWAYS_OPEN, CHAT311_HOURS__CLOSING_SOON_MIN="0",
+                        CHAT311_RASA__URL=f"http://127.0.0.1:{free_port()}", **extra)
+
+    async def make_agents(self, prefix: str, usernames: list[str], password: str) -> None:
+        """Agent accounts as `chat311 users add` makes them: every language and department, --max-chats C."""
+        redis = aioredis.from_url(self.redis_url)
+        try:
+            store = AccountStore(redis, prefix)
+            await asyncio.gather(*(store.create(Account(u, f"Agent {u}", ["agent"], ["en", "es"], ["*"],
+                                                        self.args.agent_chats), password) for u in usernames))
+        finally:
+            await redis.aclose()
+
+    async def loadgen(self, *argv: str, env: dict[str, str] | None = None) -> asyncio.subprocess.Process:
         return await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bench.loadgen", *argv, cwd=PROJECT_ROOT,
+            sys.executable, "-m", "bench.loadgen", *argv, cwd=PROJECT_ROOT, env={**os.environ, **(env or {})},
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=None)
 
     @staticmethod
@@ -165,21 +201,26 @@ class Bench:
         self.row("idle", "RSS per connection (KB, target ≤ 40)", f"{per_conn:.1f}")
 
     # relay helper -----------------------------------------------------------------------
-    async def run_relay(self, urls: list[str], sessions: int, rate: float, duration: float,
+    async def run_relay(self, urls: list[str], prefix: str, rate: float, duration: float,
                         generators: int = 1) -> dict[str, Any]:
-        gens = [await self.loadgen("relay", "--url", ",".join(urls), "--sessions", str(sessions // generators),
-                                   "--rate", str(rate / generators), "--duration", str(duration))
-                for _ in range(generators)]
-        tokens: list[str] = []
-        for g in gens:
-            tokens += (await self.line(g, 300))["sessions_ready"]
-        redis = aioredis.from_url(self.redis_url)
-        try:
-            for token in tokens:  # hand each conversation to a pretend agent: the bot stays out of the relay
-                cid = await redis.lindex(f"{PREFIX}session:{token}:convs", -1)
-                await redis.hset(f"{PREFIX}conv:{cid.decode()}", mapping={"state": "assigned"})
-        finally:
-            await redis.aclose()
+        """Residents → agents through escalation; each generator brings its own agents and residents.
+
+        Generators set up one after another: the first one's agents are full (capacity = its
+        residents) before the next one's residents escalate, so every conversation lands on an agent
+        of the process that timed its send — latency never compares two processes' clocks.
+        """
+        agents, chats = self.args.agents, self.args.agent_chats
+        names = [[f"g{g}-agent{i:03d}" for i in range(agents)] for g in range(generators)]
+        password = secrets.token_urlsafe(18)
+        await self.make_agents(prefix, [n for group in names for n in group], password)
+        gens: list[asyncio.subprocess.Process] = []
+        for group in names:
+            gens.append(await self.loadgen("relay", "--url", ",".join(urls), "--agents", ",".join(group),
+                                           "--sessions", str(agents * chats), "--rate", str(rate / generators),
+                                           "--duration", str(duration), env={PASSWORD_ENV: password}))
+            ready = await self.line(gens[-1], 300)
+            if ready["sessions_ready"] != agents * chats:
+                raise SystemExit(f"bench: only {ready['sessions_ready']} of {agents * chats} residents got an agent")
         for g in gens:
             assert g.stdin is not None
             g.stdin.write(b"go\n")
@@ -187,10 +228,11 @@ class Bench:
         outs = [await self.line(g, duration + 120) for g in gens]
         for g in gens:
             await g.wait()
-        merged: dict[str, Any] = {k: sum(o[k] for o in outs) for k in ("sent", "acked", "delivered", "lost",
-                                                                      "throughput_msg_s")}
-        for k in ("p50_ms", "p95_ms", "p99_ms", "max_ms"):
-            merged[k] = max(o[k] for o in outs)  # conservative: the worst generator's percentile
+        merged: dict[str, Any] = {k: sum(o[k] for o in outs) for k in ("sessions", "agents", "sent", "acked",
+                                                                      "delivered", "lost")}
+        merged["throughput_msg_s"] = round(sum(o["throughput_msg_s"] for o in outs), 1)
+        for k in ("p50_ms", "p95_ms", "p99_ms", "max_ms", "assign_s"):
+            merged[k] = max(o[k] for o in outs)  # conservative: the worst generator's number
         merged["errors"] = {k: sum(o["errors"].get(k, 0) for o in outs) for o in outs for k in o["errors"]}
         return merged
 
@@ -200,17 +242,21 @@ class Bench:
         for label, gc in (("default", DEFAULT_GC), ("tuned", None)):
             port = free_port()
             extra = {"CHAT311_SERVER__GC_THRESHOLDS": json.dumps(gc)} if gc else {}
-            server = Server(f"relay-{label}", port, self.env(port, **extra))
+            prefix = f"bench-relay-{label}:"
+            server = Server(f"relay-{label}", port, self.relay_env(port, prefix, **extra))
             await server.start()
             try:
-                out = await self.run_relay([server.url], 100, rate, duration)
+                out = await self.run_relay([server.url], prefix, rate, duration)
             finally:
                 await server.stop()
             gc_label = gc or "config default [50000, 50, 100]"
             key = f"relay_{label}"
             self.results[key] = {**out, "gc_thresholds": gc_label, "rate": rate, "duration_s": duration,
-                                 "load": load(), "what": "resident -> other tab of the same session"}
+                                 "load": load(), "what": "resident -> logged-in agent on /agents (escalated: "
+                                 "/request_human with the bot down -> queue -> offer -> accept)"}
             self.row("relay", f"GC {label} {gc_label}", "")
+            self.row("relay", "  agents × chats → residents assigned (s)",
+                     f"{out['agents']} × {self.args.agent_chats} → {out['sessions']} ({out['assign_s']})")
             self.row("relay", f"  p50 / p95 / p99 ms @ {rate:.0f} msg/s (target p99 ≤ 20)",
                      f"{out['p50_ms']} / {out['p95_ms']} / {out['p99_ms']}")
             self.row("relay", "  throughput msg/s, lost, errors", f"{out['throughput_msg_s']}, {out['lost']}, "
@@ -256,15 +302,15 @@ class Bench:
         out: dict[int, dict[str, Any]] = {}
         for procs in (1, 2):
             servers = []
+            prefix = f"bench-scale-{procs}:"
             for i in range(procs):
                 port = free_port()
-                env = self.env(port, CHAT311_SERVER__REDIS_MANAGER="true")
+                env = self.relay_env(port, prefix, CHAT311_SERVER__REDIS_MANAGER="true")
                 servers.append(Server(f"scale-{procs}-{i}", port, env))
             for s in servers:
                 await s.start()
             try:
-                out[procs] = await self.run_relay([s.url for s in servers], 200, rate,
-                                                                           duration, generators=2)
+                out[procs] = await self.run_relay([s.url for s in servers], prefix, rate, duration, generators=2)
             finally:
                 for s in servers:
                     await s.stop()
@@ -302,11 +348,16 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=1000.0, help="relay target msg/s (default 1000)")
     parser.add_argument("--scale-rate", type=float, default=3000.0, help="offered msg/s in the 1-vs-2 test")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per relay run (default 10)")
+    parser.add_argument("--agents", type=int, default=20, help="relay/scale: agents per load generator (default 20)")
+    parser.add_argument("--agent-chats", type=int, default=5,
+                        help="relay/scale: max chats per agent (default 5); residents per generator = agents × this")
     parser.add_argument("--bot-rounds", type=int, default=8, help="scripted 4-turn conversations (default 8)")
     parser.add_argument("--skip", default="", help="comma-separated parts to skip: idle,relay,scale,bot")
     args = parser.parse_args()
     args.idle = min(args.idle, 20_000)
     args.duration = min(args.duration, 60)
+    args.agents = max(1, min(args.agents, 200))
+    args.agent_chats = max(1, min(args.agent_chats, 20))  # accounts allow at most 20 concurrent chats
     raise_nofile()
     asyncio.run(Bench(args).run())
 

@@ -2,15 +2,21 @@
 
 python-socketio's client costs far too much per connection to open 10,000 from one process,
 so this speaks the wire protocol directly (open packet, `40` connect, `42[...]` events, `43n`
-acks, answering `2` pings with `3`). Run as a separate process by `bench/__main__.py`; every
-mode is bounded in connection count and wall time and prints one JSON line of results.
+acks, answering `2` pings with `3`; a namespace other than `/` sits after the packet type, as in
+`42/agents,7[...]`). Run as a separate process by `bench/__main__.py`; every mode is bounded in
+connection count and wall time and prints JSON lines of results.
 
 Modes:
   idle  --url U --count N [--hold S]   open N widget connections (each does session_request),
                                        print {"ready": n}, hold until stdin closes or S seconds.
-  relay --url U[,U2] --sessions S --rate R --duration D
-        per session: a sender tab and a receiver tab (on a random URL of the list); the sender
-        emits user_uttered at R msg/s in total; latency = receiver's arrival − send time.
+  relay --url U[,U2] --agents A1,A2,.. --sessions S --rate R --duration D   (password in $BENCH_AGENT_PASSWORD)
+        the agents sign in through the console's login form and connect to `/agents` with the
+        session cookie; S residents each ask for a person (`/request_human`) and the agents accept
+        the offers routing makes them. Prints {"sessions_ready": S, ...} once every resident has an
+        agent, waits for "go" on stdin, then the residents emit user_uttered at R msg/s in total;
+        latency = arrival of the `message` event at the agent − the resident's send time.
+  bot   --url U --rasa R --rounds N    the same scripted conversation through chat_server and
+                                       straight to Rasa's REST channel.
 """
 
 from __future__ import annotations
@@ -19,14 +25,33 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import random
+import re
 import resource
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
+
+from chat_server.agents.auth import SESSION_COOKIE
+
+# The agents' password reaches the relay mode through the environment, not argv (visible in `ps`).
+PASSWORD_ENV = "BENCH_AGENT_PASSWORD"
+AGENTS_NS = "/agents"
+# What residents say to an agent: real sentences, so the server does the work real chats cost
+# (language detection settles most of them on plain words, as it does in production). Every fifth
+# resident writes in Spanish, as a whole conversation does.
+RESIDENT_LINES = {
+    "en": ["yes the pothole is still there, it is getting bigger", "my address is 600 E 4th St, apartment 12",
+           "i called last week and nobody came to pick up the trash", "thank you, is there anything else i need to do?",
+           "it is in front of the school on Sharon Amity Rd", "no, the streetlight has been out for three days"],
+    "es": ["hola, sigo esperando que recojan la basura de mi calle", "sí, el bache está frente a mi casa",
+           "mi dirección es 600 E 4th St, apartamento 12", "gracias, ¿necesito hacer algo más?"],
+}
 
 
 def raise_nofile() -> int:
@@ -38,45 +63,59 @@ def raise_nofile() -> int:
 
 
 class Conn:
-    """One widget connection."""
+    """One Socket.IO connection on one namespace: a widget tab (`/`) or an agent console (`/agents`).
 
-    def __init__(self, http: aiohttp.ClientSession, url: str) -> None:
+    `headers` go on the websocket handshake, which is where a browser sends the console's session
+    cookie; `/agents` refuses the namespace connect without a valid one.
+    """
+
+    def __init__(self, http: aiohttp.ClientSession, url: str, namespace: str = "/",
+                 headers: dict[str, str] | None = None) -> None:
         self.http = http
         self.url = url.rstrip("/")
+        self.namespace = namespace
+        self.headers = headers or {}
+        # Socket.IO v5 writes a non-default namespace between packet type and ack id: `43/agents,7[...]`.
+        self.nsp = "" if namespace == "/" else f"{namespace},"
         self.ws: aiohttp.ClientWebSocketResponse | None = None
         self.acks: dict[int, asyncio.Future[Any]] = {}
         self.next_ack = 0
-        self.on_event: Any = None
+        self.on_event: Callable[[str, Any], None] | None = None
         self.reader: asyncio.Task[None] | None = None
         self.session_id: str | None = None
 
     async def open(self) -> None:
         ws_url = self.url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
-        self.ws = await self.http.ws_connect(ws_url, autoping=True, max_msg_size=0)
+        self.ws = await self.http.ws_connect(ws_url, autoping=True, max_msg_size=0, headers=self.headers)
         first = await self.ws.receive_str()
         assert first.startswith("0"), first
-        await self.ws.send_str("40")
-        while not (await self.ws.receive_str()).startswith("40"):
-            pass
+        await self.ws.send_str("40" + self.nsp)
+        while True:
+            reply = await self.ws.receive_str()
+            if reply.startswith("40" + self.nsp):
+                break
+            if reply.startswith("44" + self.nsp):
+                raise ConnectionRefusedError(f"{self.namespace} refused the connection: {reply[2 + len(self.nsp):]}")
         self.reader = asyncio.create_task(self._read())
 
     async def _read(self) -> None:
         assert self.ws is not None
+        event_prefix, ack_prefix = "42" + self.nsp, "43" + self.nsp
         async for msg in self.ws:
             if msg.type != aiohttp.WSMsgType.TEXT:
                 continue
             data = msg.data
             if data == "2":
                 await self.ws.send_str("3")
-            elif data.startswith("43"):
-                i = 2
+            elif data.startswith(ack_prefix):
+                start = i = len(ack_prefix)
                 while i < len(data) and data[i].isdigit():
                     i += 1
-                fut = self.acks.pop(int(data[2:i]), None)
+                fut = self.acks.pop(int(data[start:i]), None)
                 if fut and not fut.done():
                     fut.set_result(json.loads(data[i:])[0])
-            elif data.startswith("42") and self.on_event is not None:
-                event, *args = json.loads(data[2:])
+            elif data.startswith(event_prefix) and self.on_event is not None:
+                event, *args = json.loads(data[len(event_prefix):])
                 self.on_event(event, args[0] if args else None)
         for fut in self.acks.values():
             if not fut.done():
@@ -87,7 +126,7 @@ class Conn:
         self.next_ack += 1
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self.acks[self.next_ack] = fut
-        await self.ws.send_str(f"42{self.next_ack}" + json.dumps([event, data]))
+        await self.ws.send_str(f"42{self.nsp}{self.next_ack}" + json.dumps([event, data]))
         return await asyncio.wait_for(fut, timeout)
 
     async def session(self, session_id: str | None = None) -> str:
@@ -155,51 +194,151 @@ def _pct(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
 
 
-async def relay(urls: list[str], sessions: int, rate: float, duration: float, drain_s: float = 10.0) -> None:
-    """Open-loop: messages are sent on schedule whether or not earlier ones were delivered."""
-    raise_nofile()
-    rng = random.Random(7)
-    sent: dict[str, float] = {}      # client_msg_id -> send time
-    acked: dict[str, str] = {}       # client_msg_id -> message id
-    received: dict[str, float] = {}  # client_msg_id -> arrival at the receiver tab
-    errors: dict[str, int] = {}
-    async with aiohttp.ClientSession(connector=_connector()) as http:
-        pairs: list[tuple[Conn, Conn]] = []
-        for _ in range(sessions):
-            sender, receiver = Conn(http, rng.choice(urls)), Conn(http, rng.choice(urls))
-            await sender.open()
-            await receiver.open()
-            token = await sender.session()
-            await receiver.session(token)
+async def login(url: str, username: str, password: str) -> str:
+    """Sign in through the console's real form, as a browser does; returns the session cookie's token.
 
-            def on_event(event: str, data: Any) -> None:
-                if event == "resident_uttered" and isinstance(data, dict):
-                    cmid = data.get("client_msg_id")
-                    if cmid in sent and cmid not in received:
-                        received[cmid] = time.perf_counter()
+    The form carries a double-submit CSRF token (hidden field + cookie), so the page is fetched
+    first. Own short-lived cookie jar: `unsafe=True` keeps cookies for an IP host (127.0.0.1), and the
+    websocket session must not carry these cookies for the residents' connections.
+    """
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        async with http.get(f"{url}/console/login") as resp:
+            page = await resp.text()
+        match = re.search(r'name="csrf" value="([^"]+)"', page)
+        if match is None:
+            raise RuntimeError(f"login page of {url} has no CSRF field (HTTP {resp.status})")
+        async with http.post(f"{url}/console/login", allow_redirects=False,
+                             data={"csrf": match.group(1), "username": username, "password": password}) as resp:
+            cookie = resp.cookies.get(SESSION_COOKIE)
+            if resp.status != 303 or cookie is None:
+                raise RuntimeError(f"login as {username} failed: HTTP {resp.status}")
+            return cookie.value
 
-            receiver.on_event = on_event
-            pairs.append((sender, receiver))
-        # first message per session (the conversation is created; the bench then assigns it)
-        await asyncio.gather(*(s.call("user_uttered", {"message": "hello", "session_id": s.session_id})
-                               for s, _ in pairs))
-        print(json.dumps({"sessions_ready": [s.session_id for s, _ in pairs]}), flush=True)
-        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)  # wait for "go"
 
-        async def send(sender: Conn, n: int) -> None:
-            cmid = f"b{n}-{uuid.uuid4().hex[:8]}"
-            sent[cmid] = time.perf_counter()
-            try:
-                ack = await sender.call("user_uttered", {"message": f"relay message {n}", "session_id":
-                                                         sender.session_id, "metadata": {"client_msg_id": cmid}})
-                if ack.get("ok") and ack.get("id"):
-                    acked[cmid] = ack["id"]
-                else:
-                    code = (ack.get("error") or {}).get("code", "?")
-                    errors[code] = errors.get(code, 0) + 1
-            except Exception as exc:
-                errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
+class Relay:
+    """Residents → logged-in agents over the product's escalation path, then an open-loop message run.
 
+    Setup (not measured): agents sign in and join `/agents`; each resident sends `/request_human`
+    (chat_server escalates it itself when the bot is down, see bench/__main__.py); the dispatcher
+    offers the queued conversations and the agents accept. The run is open-loop: messages leave on
+    schedule whether or not earlier ones arrived, so a slow server shows up as latency, not as a
+    politely lower send rate.
+    """
+
+    def __init__(self, http: aiohttp.ClientSession, urls: list[str], sessions: int) -> None:
+        self.http = http
+        self.urls = urls
+        self.sessions = sessions
+        self.rng = random.Random(7)
+        self.agents: list[Conn] = []
+        self.residents: list[Conn] = []
+        self.sent: dict[str, float] = {}      # client_msg_id -> send time
+        self.acked: dict[str, str] = {}       # client_msg_id -> message id (the stream id the agent sees too)
+        self.received: dict[str, float] = {}  # message id -> first arrival at an agent
+        self.errors: dict[str, int] = {}
+        self.claimed = 0   # offers our agents are accepting or have accepted
+        self.accepted = 0
+        self.joined = 0    # residents told `agent_joined`
+        self.ticketed = 0  # residents given a ticket instead (closed hours / nobody online: a setup error)
+        self.assign_s = 0.0
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def error(self, code: str) -> None:
+        self.errors[code] = self.errors.get(code, 0) + 1
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)  # the loop keeps only weak references to tasks
+        task.add_done_callback(self._tasks.discard)
+
+    # setup ----------------------------------------------------------------------------------
+    async def connect_agents(self, usernames: list[str], password: str) -> None:
+        sem = asyncio.Semaphore(4)  # each login is an argon2 verify on the server; no point in a stampede
+
+        async def one(username: str) -> Conn:
+            url = self.rng.choice(self.urls)
+            async with sem:
+                token = await login(url, username, password)
+            agent = Conn(self.http, url, AGENTS_NS, {"Cookie": f"{SESSION_COOKIE}={token}"})
+            agent.on_event = lambda event, data: self._on_agent_event(agent, event, data)
+            await agent.open()
+            return agent
+
+        self.agents = list(await asyncio.gather(*(one(u) for u in usernames)))
+
+    def _on_agent_event(self, agent: Conn, event: str, data: Any) -> None:
+        if not isinstance(data, dict):
+            return
+        if event == "message" and data.get("sender") == "resident" and isinstance(data.get("id"), str):
+            self.received.setdefault(data["id"], time.perf_counter())
+        elif event == "offer" and isinstance(data.get("conversation_id"), str):
+            self._spawn(self._take(agent, data["conversation_id"]))
+
+    async def _take(self, agent: Conn, cid: str) -> None:
+        """Accept an offer, or decline it once our residents are all served.
+
+        With several generators on one Redis (the scale part) an offer can be another generator's
+        resident; "decline" is the product's "not me", after which routing offers it elsewhere.
+        """
+        if self.claimed >= self.sessions:
+            ack = await agent.call("decline", {"conversation_id": cid})
+            if not ack.get("ok"):
+                self.error("decline_" + str((ack.get("error") or {}).get("code", "?")))
+            return
+        self.claimed += 1
+        ack = await agent.call("accept", {"conversation_id": cid})
+        if ack.get("ok"):
+            self.accepted += 1  # the ack comes after the agent's socket joined the conversation's room
+        else:
+            self.claimed -= 1
+            self.error("accept_" + str((ack.get("error") or {}).get("code", "?")))
+
+    def _on_resident_event(self, event: str, data: Any) -> None:
+        if event == "agent_joined":
+            self.joined += 1
+        elif event == "ticket_created":
+            self.ticketed += 1
+
+    async def escalate_residents(self, timeout: float) -> None:
+        """Open the residents' tabs, ask for a person, and wait until every one has an agent."""
+        for _ in range(self.sessions):
+            resident = Conn(self.http, self.rng.choice(self.urls))
+            resident.on_event = self._on_resident_event
+            await resident.open()
+            await resident.session()
+            self.residents.append(resident)
+        started = time.perf_counter()
+        acks = await asyncio.gather(*(r.call("user_uttered", {"message": "/request_human", "session_id":
+                                                              r.session_id}) for r in self.residents))
+        for ack in acks:
+            if not ack.get("ok"):
+                self.error("escalate_" + str((ack.get("error") or {}).get("code", "?")))
+        deadline = started + timeout
+        while self.accepted < self.sessions or self.joined < self.sessions:
+            if time.perf_counter() > deadline:
+                raise SystemExit(f"bench.loadgen: after {timeout:.0f}s only {self.accepted} of {self.sessions} "
+                                 f"conversations accepted, {self.joined} residents told agent_joined, "
+                                 f"{self.ticketed} ticketed instead; errors {self.errors}")
+            await asyncio.sleep(0.05)
+        self.assign_s = round(time.perf_counter() - started, 2)
+
+    # measured run ------------------------------------------------------------------------------
+    async def _send(self, index: int, n: int) -> None:
+        resident = self.residents[index]
+        cmid = f"b{n}-{uuid.uuid4().hex[:8]}"
+        self.sent[cmid] = time.perf_counter()
+        try:
+            lines = RESIDENT_LINES["es" if index % 5 == 0 else "en"]
+            ack = await resident.call("user_uttered", {"message": f"{lines[n % len(lines)]} ({n})", "session_id":
+                                                       resident.session_id, "metadata": {"client_msg_id": cmid}})
+            if ack.get("ok") and ack.get("id"):
+                self.acked[cmid] = ack["id"]
+            else:
+                self.error(str((ack.get("error") or {}).get("code", "?")))
+        except Exception as exc:
+            self.error(type(exc).__name__)
+
+    async def run(self, rate: float, duration: float, drain_s: float) -> dict[str, Any]:
         tasks: list[asyncio.Task[None]] = []
         interval = 1.0 / rate
         start = time.perf_counter()
@@ -211,25 +350,44 @@ async def relay(urls: list[str], sessions: int, rate: float, duration: float, dr
                 break
             if due > now:
                 await asyncio.sleep(due - now)
-            sender = pairs[n % len(pairs)][0]
-            tasks.append(asyncio.create_task(send(sender, n)))
+            tasks.append(asyncio.create_task(self._send(n % len(self.residents), n)))
             n += 1
         send_window = time.perf_counter() - start
         await asyncio.gather(*tasks)
         deadline = time.perf_counter() + drain_s
-        while time.perf_counter() < deadline and not set(acked) <= set(received):
+        while time.perf_counter() < deadline and not all(mid in self.received for mid in self.acked.values()):
             await asyncio.sleep(0.05)
-        delivered = [cmid for cmid in acked if cmid in received]
-        window_end = max(received.values()) if received else start
-        latencies = [(received[c] - sent[c]) * 1000 for c in delivered]
-        print(json.dumps({
-            "sent": n, "acked": len(acked), "delivered": len(delivered), "lost": len(acked) - len(delivered),
-            "errors": errors, "send_window_s": round(send_window, 2),
+        delivered = [cmid for cmid, mid in self.acked.items() if mid in self.received]
+        arrivals = [self.received[self.acked[c]] for c in delivered]
+        window_end = max(arrivals, default=start)
+        latencies = [(self.received[self.acked[c]] - self.sent[c]) * 1000 for c in delivered]
+        return {
+            "sessions": len(self.residents), "agents": len(self.agents), "assign_s": self.assign_s,
+            "sent": n, "acked": len(self.acked), "delivered": len(delivered),
+            "lost": len(self.acked) - len(delivered), "errors": self.errors, "send_window_s": round(send_window, 2),
             "throughput_msg_s": round(len(delivered) / max(window_end - start, 1e-9), 1),
             "p50_ms": round(_pct(latencies, 50), 2), "p95_ms": round(_pct(latencies, 95), 2),
             "p99_ms": round(_pct(latencies, 99), 2), "max_ms": round(max(latencies, default=float("nan")), 2),
-        }), flush=True)
-        await asyncio.gather(*(c.close() for pair in pairs for c in pair), return_exceptions=True)
+        }
+
+    async def close(self) -> None:
+        await asyncio.gather(*(c.close() for c in self.residents + self.agents), return_exceptions=True)
+
+
+async def relay(urls: list[str], agents: list[str], password: str, sessions: int, rate: float, duration: float,
+                setup_s: float = 120.0, drain_s: float = 10.0) -> None:
+    raise_nofile()
+    async with aiohttp.ClientSession(connector=_connector()) as http:
+        run = Relay(http, urls, sessions)
+        try:
+            await run.connect_agents(agents, password)
+            await run.escalate_residents(setup_s)
+            print(json.dumps({"sessions_ready": len(run.residents), "agents": len(run.agents),
+                              "assign_s": run.assign_s}), flush=True)
+            await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)  # wait for "go"
+            print(json.dumps(await run.run(rate, duration, drain_s)), flush=True)
+        finally:
+            await run.close()
 
 
 async def bot_turns(url: str, rasa: str, rounds: int) -> None:
@@ -281,7 +439,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--url", required=True, help="comma-separated base URLs")
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--hold", type=float, default=120.0)
-    parser.add_argument("--sessions", type=int, default=100)
+    parser.add_argument("--sessions", type=int, default=100, help="relay: residents (≤ the agents' capacity)")
+    parser.add_argument("--agents", default="", help="relay: comma-separated agent usernames")
     parser.add_argument("--rate", type=float, default=1000.0)
     parser.add_argument("--duration", type=float, default=10.0)
     args = parser.parse_args(argv)
@@ -291,7 +450,11 @@ def main(argv: list[str] | None = None) -> None:
     elif args.mode == "bot":
         asyncio.run(bot_turns(urls[0], args.rasa, min(args.rounds, 100)))
     else:
-        asyncio.run(relay(urls, min(args.sessions, 5000), min(args.rate, 20_000), min(args.duration, 120)))
+        agents = [a for a in args.agents.split(",") if a][:500]
+        if not agents or not os.environ.get(PASSWORD_ENV):
+            parser.error(f"relay needs --agents and the agents' password in ${PASSWORD_ENV}")
+        asyncio.run(relay(urls, agents, os.environ[PASSWORD_ENV], min(args.sessions, 5000), min(args.rate, 20_000),
+                          min(args.duration, 120)))
 
 
 if __name__ == "__main__":

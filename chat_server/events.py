@@ -36,6 +36,8 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from chat_server.redis_batch import PipelineBatcher
+
 log = logging.getLogger("chat311.events")
 
 
@@ -54,9 +56,9 @@ class EventBus:
     STREAM_MAXLEN = 2_000_000
 
     def __init__(self, redis: Redis, prefix: str) -> None:
-        self._redis = redis
         self.stream = f"{prefix}events"
         self._handlers: dict[str, list[Handler]] = defaultdict(list)
+        self._writes = PipelineBatcher(redis)  # every resident message publishes: share round trips
 
     def subscribe(self, kind: str, handler: Handler) -> None:
         self._handlers[kind].append(handler)
@@ -66,12 +68,9 @@ class EventBus:
 
     async def publish(self, kind: str, conversation_id: str, **data: Any) -> Event:
         event = Event(kind, conversation_id, data)
-        await self._redis.xadd(
-            self.stream,
-            {"kind": kind, "conv": conversation_id, "ts": f"{event.ts:.3f}", "data": json.dumps(data, default=str)},
-            maxlen=self.STREAM_MAXLEN,
-            approximate=True,
-        )
+        fields = {"kind": kind, "conv": conversation_id, "ts": f"{event.ts:.3f}", "data": json.dumps(data, default=str)}
+        await self._writes.execute(
+            lambda pipe: pipe.xadd(self.stream, fields, maxlen=self.STREAM_MAXLEN, approximate=True))
         for handler in list(self._handlers.get(kind, ())):
             try:
                 await handler(event)

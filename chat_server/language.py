@@ -74,22 +74,38 @@ def _ngram_probs(text: str) -> dict[str, float]:
             return {}
 
 
-def detect_language(text: str, prior: str = "en") -> tuple[str, float]:
-    """Best supported language for `text` and a probability-like confidence (0..1)."""
+def _lexical(text: str) -> tuple[list[str], int, int]:
+    """The words of `text` and its Spanish / English evidence counts."""
     words = [w.lower() for w in _WORD.findall(text)]
-    if not words:
-        return prior, 0.0
     es_hits = sum(w in _ES_WORDS for w in words) + 2 * len(_ES_MARKERS.findall(text))
     en_hits = sum(w in _EN_WORDS for w in words)
+    return words, es_hits, en_hits
+
+
+def _lexical_verdict(es_hits: int, en_hits: int) -> str | None:
+    """The language one-sided lexical evidence settles on its own (see the clamps in detect_language)."""
+    if es_hits and not en_hits:
+        return "es"
+    if en_hits and not es_hits:
+        return "en"
+    return None
+
+
+def detect_language(text: str, prior: str = "en") -> tuple[str, float]:
+    """Best supported language for `text` and a probability-like confidence (0..1)."""
+    words, es_hits, en_hits = _lexical(text)
+    if not words:
+        return prior, 0.0
     probs = _ngram_probs(text)
     p_es = probs.get("es", 0.0)
     # Blend n-gram evidence with lexical evidence; lexical counts dominate on short inputs.
     weight = min(1.0, len(words) / 8)
     lexical = (es_hits + 0.5) / (es_hits + en_hits + 1.0)
     score_es = weight * p_es + (1 - weight) * lexical if probs else lexical
-    if es_hits and not en_hits:
+    verdict = _lexical_verdict(es_hits, en_hits)
+    if verdict == "es":
         score_es = max(score_es, 0.9)
-    elif en_hits and not es_hits:
+    elif verdict == "en":
         score_es = min(score_es, 0.1)
     if score_es >= 0.5:
         return "es", round(score_es, 3)
@@ -109,6 +125,10 @@ class StickyLanguage:
             lang, conf = detect_language(text, prior)
             # First message: the UI language is the prior; override it only when sure.
             return lang if (lang == prior or conf >= self.switch_probability) else prior
+        # Nothing in a short message, or in one whose plain words already side with the current
+        # language, can switch it: skip the n-gram detector (the costliest step of a relay turn).
+        if len(text.strip()) < self.min_chars_to_switch or _lexical_verdict(*_lexical(text)[1:]) == current:
+            return current
         lang, conf = detect_language(text, current)
         if lang != current and conf >= self.switch_probability and len(text.strip()) >= self.min_chars_to_switch:
             return lang

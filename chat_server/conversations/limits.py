@@ -10,6 +10,9 @@ import time
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
+
+from chat_server.redis_batch import PipelineBatcher
 
 
 @dataclass
@@ -23,13 +26,40 @@ class RateLimiter:
     def __init__(self, redis: Redis, prefix: str) -> None:
         self.redis = redis
         self.p = prefix
+        self._writes = PipelineBatcher(redis)
 
     async def hit(self, limit: Limit, key: str) -> bool:
         """Count one event; False when the caller is over the limit for the current window."""
-        window = int(time.time() // limit.window_s)
-        rkey = f"{self.p}rl:{limit.name}:{key}:{window}"
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.incr(rkey)
-        pipe.expire(rkey, int(limit.window_s) + 1)
-        count, _ = await pipe.execute()
-        return int(count) <= limit.max_events
+        return await self.hit_all([(limit, key)])
+
+    async def hit_all(self, checks: list[tuple[Limit, str]]) -> bool:
+        """Count one event against limits checked in order; False if any is exceeded.
+
+        An event refused by one limit does not count against the later ones: a resident flooding
+        their own session must not use up the per-IP ceiling their library neighbours share.
+        Every resident message is checked against two limits and on the hot path a Redis round
+        trip costs more CPU than the rest of the check, so all are counted in one (shared) round
+        trip (redis_batch.py) and a refusal — the rare case — undoes the later counts.
+        """
+        now = time.time()
+        keys = [f"{self.p}rl:{limit.name}:{key}:{int(now // limit.window_s)}" for limit, key in checks]
+
+        def count(pipe: Pipeline) -> None:
+            for (limit, _), rkey in zip(checks, keys, strict=True):
+                pipe.incr(rkey)
+                pipe.expire(rkey, int(limit.window_s) + 1)
+
+        counts = [int(c) for c in (await self._writes.execute(count))[::2]]
+        refused = next((i for i, ((limit, _), c) in enumerate(zip(checks, counts, strict=True))
+                        if c > limit.max_events), None)
+        if refused is None:
+            return True
+        uncounted = keys[refused + 1:]
+
+        def undo(pipe: Pipeline) -> None:
+            for rkey in uncounted:
+                pipe.decr(rkey)
+
+        if uncounted:
+            await self._writes.execute(undo)
+        return False

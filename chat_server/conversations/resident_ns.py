@@ -153,9 +153,7 @@ class ResidentNamespace(socketio.AsyncNamespace):
             if not body and not attachment:
                 raise ClientError("empty", "message is empty")
             ip = sess.get("ip", "unknown")
-            if not await self.limiter.hit(self.session_limit, f"{ip}|{token}") or not await self.limiter.hit(
-                self.ip_limit, ip
-            ):
+            if not await self.limiter.hit_all([(self.session_limit, f"{ip}|{token}"), (self.ip_limit, ip)]):
                 raise ClientError("rate_limited", text("rate_limited", language or "en"))
             client_msg_id = metadata.get("client_msg_id")
             if client_msg_id is not None and not (isinstance(client_msg_id, str) and _CLIENT_ID.match(client_msg_id)):

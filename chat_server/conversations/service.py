@@ -178,8 +178,11 @@ class ConversationService:
     # the resident's turn --------------------------------------------------
     async def handle_resident_message(self, session: str, channel: str, incoming: Incoming) -> Outcome:
         conv = await self.open_conversation(session, channel, incoming.ui_language or "en")
-        async with self.lock(conv.id):
-            conv = await self.store.get(conv.id) or conv
+        lock = self.lock(conv.id)
+        waited = lock.locked()
+        async with lock:
+            if waited:  # an earlier turn of this conversation ran meanwhile and may have moved it on
+                conv = await self.store.get(conv.id) or conv
             if incoming.client_msg_id:
                 earlier = await self.store.reserve_client_id(conv.id, incoming.client_msg_id)
                 if earlier is not None:

@@ -12,6 +12,7 @@ import json
 import secrets
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -91,14 +92,42 @@ def valid_message_id(value: Any) -> bool:
     return True
 
 
+class _Lru:
+    """A bounded str → str memo; the least recently used entry goes first."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[str, str] = OrderedDict()
+
+    def get(self, key: str) -> str | None:
+        value = self._items.get(key)
+        if value is not None:
+            self._items.move_to_end(key)
+        return value
+
+    def put(self, key: str, value: str) -> None:
+        self._items[key] = value
+        self._items.move_to_end(key)
+        if len(self._items) > self.size:
+            self._items.popitem(last=False)
+
+
 class ConversationStore:
     """All Redis I/O of conversations; no policy here (that is the relay's job)."""
 
     CLIENT_ID_TTL_S = 24 * 3600
+    MEMO_MAX = 100_000
 
     def __init__(self, redis: Redis, prefix: str) -> None:
         self.redis = redis
         self.p = prefix
+        # Two in-process memos that save a Redis round trip per resident message (bounded LRUs):
+        # - conversations whose message stream exists: their next id is always "*" (a stream never
+        #   disappears while its conversation can still receive messages; purges delete closed ones);
+        # - each session's current conversation: only a closed one is ever followed by a new one,
+        #   so a remembered conversation that is still open is still the current one.
+        self._known_streams: _Lru = _Lru(self.MEMO_MAX)
+        self._current: _Lru = _Lru(self.MEMO_MAX)
 
     # keys
     def _conv(self, cid: str) -> str:
@@ -136,8 +165,18 @@ class ConversationStore:
         return [c.decode() for c in await self.redis.lrange(self._session_convs(token), 0, -1)]
 
     async def current_conversation(self, token: str) -> Conversation | None:
+        remembered = self._current.get(token)
+        if remembered is not None:
+            conv = await self.get(remembered)
+            if conv is not None and conv.state != CLOSED:
+                return conv
         cid = await self.redis.lindex(self._session_convs(token), -1)
-        return await self.get(cid.decode()) if cid else None
+        if not cid:
+            return None
+        conv = await self.get(cid.decode())
+        if conv is not None:
+            self._current.put(token, conv.id)
+        return conv
 
     # conversations
     async def create(self, session: str, channel: str, language: str, **extra: str) -> Conversation:
@@ -150,6 +189,7 @@ class ConversationStore:
         pipe.rpush(self._session_convs(session), cid)
         pipe.sadd(f"{self.p}convs:open", cid)
         await pipe.execute()
+        self._current.put(session, cid)
         return Conversation(cid, session, BOT, channel, language, now, fields)
 
     async def get(self, cid: str) -> Conversation | None:
@@ -203,12 +243,13 @@ class ConversationStore:
         if clean_extra:
             fields["extra"] = json.dumps(clean_extra, ensure_ascii=False)
         msg_id = await self.redis.xadd(self._msgs(conv.id), fields, id=await self._next_id(conv))
+        self._known_streams.put(conv.id, "")
         return Message(msg_id.decode() if isinstance(msg_id, bytes) else msg_id, sender, text, lang,
                        conv.channel, ts, clean_extra)
 
     async def _next_id(self, conv: Conversation) -> str:
         """'*' normally; above the previous conversation's last id for a new conversation's first message."""
-        if await self.redis.exists(self._msgs(conv.id)):
+        if self._known_streams.get(conv.id) is not None or await self.redis.exists(self._msgs(conv.id)):
             return "*"
         convs = await self.session_conversations(conv.session)
         idx = convs.index(conv.id) if conv.id in convs else -1
