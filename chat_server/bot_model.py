@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +21,8 @@ TRAINING_DIR = PROJECT_ROOT / "training_data"
 BOT_PYTHON = BOT_DIR / ".venv" / "bin" / "python"
 RASA_BIN = BOT_DIR / ".venv" / "bin" / "rasa"
 MODEL_PREFIX = "chat311-"
+HASHED_MODEL = re.compile(r"^chat311-[0-9a-f]{12}\.tar\.gz$")  # `make train` models, not content-* ones
+KEEP_MODELS = 3
 
 
 def _model_inputs() -> list[Path]:
@@ -88,4 +91,16 @@ def train(force: bool = False, out: Path | None = None) -> Path:
         sys.stderr.write(tail)
         raise SystemExit(f"chat311: training failed (exit {result.returncode}); full log: {log_path}")
     print(f"chat311: trained {target.name}", flush=True)
+    if out is None:
+        _prune(keep=target)
     return target
+
+
+def _prune(keep: Path, newest: int = KEEP_MODELS) -> None:
+    """Each training-data change adds a ~90 MB model; keep the newest few (a running server or a
+    rollback may still use the previous one). Content-staff models are pruned by training/jobs.py."""
+    models = sorted((p for p in model_dir().glob(f"{MODEL_PREFIX}*.tar.gz") if HASHED_MODEL.match(p.name)),
+                    key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in models[newest:]:
+        if old != keep:
+            old.unlink(missing_ok=True)
