@@ -31,7 +31,17 @@ async def test_rasa_hung_30s_degrades_honestly_then_recovers(server_factory: Any
     os.kill(pid, signal.SIGSTOP)
     stopped_at = time.monotonic()
     try:
-        replies = await client.turn("when is my trash picked up", timeout=30)
+        turn = asyncio.create_task(client.turn("when is my trash picked up", timeout=30))
+        await client.wait_for("typing", lambda d: d.get("on") is True, timeout=5,
+                              after=len(client.events))  # the bot turn is now waiting on Rasa
+        # Safety: an emergency typed while that turn hangs is answered at once, not after it.
+        mark = len(client.events)
+        asked = time.monotonic()
+        ack = await client.say("there is smoke and fire in my kitchen", language="en")
+        urgent = await client.wait_for("bot_uttered", lambda d: "911" in (d.get("text") or ""), timeout=2,
+                                       after=mark)
+        assert ack["ok"] and time.monotonic() - asked < 2 and urgent["sender"] == "system"
+        replies = await turn
         texts = [r.get("text", "") for r in replies]
         assert text("bot_slow", "en") in texts, texts
         assert text("bot_unavailable", "en") in texts, texts

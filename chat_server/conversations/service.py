@@ -179,33 +179,48 @@ class ConversationService:
     async def handle_resident_message(self, session: str, channel: str, incoming: Incoming) -> Outcome:
         conv = await self.open_conversation(session, channel, incoming.ui_language or "en")
         lock = self.lock(conv.id)
+        if lock.locked() and emergency_language(incoming.text) is not None:
+            # Safety first: an emergency must not wait behind a bot turn in flight (up to
+            # rasa.timeout_s): store it and answer "call 911" now; the guard's answer is complete,
+            # so this message does not also go to the bot.
+            outcome = await self._record(conv, incoming)
+            if not outcome.duplicate:
+                await self._emergency_guard(conv, incoming.text)
+            return outcome
         waited = lock.locked()
         async with lock:
             if waited:  # an earlier turn of this conversation ran meanwhile and may have moved it on
                 conv = await self.store.get(conv.id) or conv
-            if incoming.client_msg_id:
-                earlier = await self.store.reserve_client_id(conv.id, incoming.client_msg_id)
-                if earlier is not None:
-                    existing = await self.store.message(conv.id, earlier) if earlier != "pending" else None
-                    if existing is not None:
-                        return Outcome(existing, duplicate=True)
-                    raise DuplicateInFlight(incoming.client_msg_id)
-            await self._update_language(conv, incoming)
-            if incoming.attachment and incoming.attachment.get("url"):
-                await self.store.update(conv.id, media_url=str(incoming.attachment["url"]))
-            message = await self.store.append(
-                conv, "resident", incoming.text, client_msg_id=incoming.client_msg_id,
-                attachment=incoming.attachment,
-            )
-            if incoming.client_msg_id:
-                await self.store.confirm_client_id(conv.id, incoming.client_msg_id, message.id)
-            await self.deliver(conv, message)
-            await self.bus.publish("resident_message", conv.id, message_id=message.id, state=conv.state,
-                                   language=conv.language, channel=conv.channel)
+            outcome = await self._record(conv, incoming)
+            if outcome.duplicate:
+                return outcome
             guard_fired = await self._emergency_guard(conv, incoming.text)
             if conv.state in (BOT, TICKETED):
                 await self._bot_turn(conv, incoming, guard_fired)
-            return Outcome(message)
+            return outcome
+
+    async def _record(self, conv: Conversation, incoming: Incoming) -> Outcome:
+        """Store the resident's message once (client_msg_id) and show it on every tab and listener."""
+        if incoming.client_msg_id:
+            earlier = await self.store.reserve_client_id(conv.id, incoming.client_msg_id)
+            if earlier is not None:
+                existing = await self.store.message(conv.id, earlier) if earlier != "pending" else None
+                if existing is not None:
+                    return Outcome(existing, duplicate=True)
+                raise DuplicateInFlight(incoming.client_msg_id)
+        await self._update_language(conv, incoming)
+        if incoming.attachment and incoming.attachment.get("url"):
+            await self.store.update(conv.id, media_url=str(incoming.attachment["url"]))
+        message = await self.store.append(
+            conv, "resident", incoming.text, client_msg_id=incoming.client_msg_id,
+            attachment=incoming.attachment,
+        )
+        if incoming.client_msg_id:
+            await self.store.confirm_client_id(conv.id, incoming.client_msg_id, message.id)
+        await self.deliver(conv, message)
+        await self.bus.publish("resident_message", conv.id, message_id=message.id, state=conv.state,
+                               language=conv.language, channel=conv.channel)
+        return Outcome(message)
 
     async def _update_language(self, conv: Conversation, incoming: Incoming) -> None:
         ui = incoming.ui_language
