@@ -126,7 +126,8 @@ def create_app(config: Config, redis_url: str) -> web.Application:
     conversations = ConversationService(store, bus, bot, sio, language, config.rasa.slow_notice_s)
     ctx = AppContext(config, redis, sio, bus, store, bot, limiter, conversations)
     app[CTX] = ctx
-    sio.register_namespace(ResidentNamespace(conversations, limiter, config))
+    residents = ResidentNamespace(conversations, limiter, config)
+    sio.register_namespace(residents)
     watchdog = SlowConsumerWatchdog(sio, config.server.max_outbound_queue)
     ctx.services["delivery"] = {"manager": manager, "watchdog": watchdog}
     if manager is not None:
@@ -160,6 +161,10 @@ def create_app(config: Config, redis_url: str) -> web.Application:
         await bot.close()
         await redis.aclose()
 
+    async def finish_turns(app: web.Application) -> None:
+        await residents.drain(timeout=config.rasa.timeout_s)
+
+    app.on_shutdown.append(finish_turns)
     app.on_shutdown.append(disconnect_clients)
     app.on_cleanup.append(close)
     return app

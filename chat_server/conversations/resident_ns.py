@@ -7,8 +7,10 @@ resident's bad input disturb stored data or other connections.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
+from collections.abc import Coroutine
 from typing import Any
 
 import socketio
@@ -19,6 +21,7 @@ from chat_server.conversations.service import (
     ConversationService,
     DuplicateInFlight,
     Incoming,
+    Outcome,
     plain_room,
     session_room,
 )
@@ -67,6 +70,7 @@ class ResidentNamespace(socketio.AsyncNamespace):
         limits = config.limits
         self.session_limit = Limit("msg_session", limits.session_messages, limits.session_window_s)
         self.ip_limit = Limit("msg_ip", limits.ip_messages, limits.ip_window_s)
+        self._turns: set[asyncio.Task[Outcome]] = set()  # bot turns running after their ack
 
     async def trigger_event(self, event: str, *args: Any) -> Any:
         """Unknown events and handler crashes become an `error` event instead of silence."""
@@ -158,14 +162,41 @@ class ResidentNamespace(socketio.AsyncNamespace):
             client_msg_id = metadata.get("client_msg_id")
             if client_msg_id is not None and not (isinstance(client_msg_id, str) and _CLIENT_ID.match(client_msg_id)):
                 raise ClientError("malformed", "client_msg_id must be 1-64 letters, digits or -_.:")
-            incoming = Incoming(body, language, client_msg_id, attachment)
+            incoming = Incoming(body, language, client_msg_id, attachment,
+                                recorded=asyncio.get_running_loop().create_future())
             try:
-                outcome = await self.service.handle_resident_message(token, "web", incoming)
+                outcome = await self._stored(self.service.handle_resident_message(token, "web", incoming), incoming)
             except DuplicateInFlight:
                 return {"ok": True, "duplicate": True}
             return {"ok": True, "id": outcome.message.id, "duplicate": outcome.duplicate}
         except ClientError as exc:
             return await self._fail(sid, exc)
+
+    async def _stored(self, turn: Coroutine[Any, Any, Outcome], incoming: Incoming) -> Outcome:
+        """The outcome as soon as the message is stored; the bot's turn goes on in the background.
+
+        The ack means "received": the widget sends the resident's next message only after it, and
+        that next message may be an emergency, which must not wait for a slow bot turn.
+        """
+        assert incoming.recorded is not None
+        task = asyncio.create_task(turn)
+        await asyncio.wait({task, incoming.recorded}, return_when=asyncio.FIRST_COMPLETED)
+        if not incoming.recorded.done():
+            return task.result()  # failed (or finished) before storing: its exception is the answer
+        if not task.done():
+            self._turns.add(task)
+            task.add_done_callback(self._turn_done)
+        return incoming.recorded.result()
+
+    async def drain(self, timeout: float) -> None:
+        """On shutdown: let bot turns already acknowledged finish (bounded), so their replies are stored."""
+        if self._turns:
+            await asyncio.wait(set(self._turns), timeout=timeout)
+
+    def _turn_done(self, task: asyncio.Task[Outcome]) -> None:
+        self._turns.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("bot turn failed after the message was stored", exc_info=task.exception())
 
     def _attachment(self, value: Any) -> dict[str, str] | None:
         if value is None:

@@ -76,6 +76,9 @@ class Incoming:
     client_msg_id: str | None = None
     attachment: dict[str, Any] | None = None
     extra_metadata: dict[str, Any] | None = None
+    # Resolved as soon as the message is stored, before the bot's turn: lets a channel acknowledge
+    # receipt at once (the widget sends its next message — maybe an emergency — only after that).
+    recorded: asyncio.Future[Outcome] | None = None
 
 
 @dataclass
@@ -206,7 +209,7 @@ class ConversationService:
             if earlier is not None:
                 existing = await self.store.message(conv.id, earlier) if earlier != "pending" else None
                 if existing is not None:
-                    return Outcome(existing, duplicate=True)
+                    return self._recorded(incoming, Outcome(existing, duplicate=True))
                 raise DuplicateInFlight(incoming.client_msg_id)
         await self._update_language(conv, incoming)
         if incoming.attachment and incoming.attachment.get("url"):
@@ -220,7 +223,13 @@ class ConversationService:
         await self.deliver(conv, message)
         await self.bus.publish("resident_message", conv.id, message_id=message.id, state=conv.state,
                                language=conv.language, channel=conv.channel)
-        return Outcome(message)
+        return self._recorded(incoming, Outcome(message))
+
+    @staticmethod
+    def _recorded(incoming: Incoming, outcome: Outcome) -> Outcome:
+        if incoming.recorded is not None and not incoming.recorded.done():
+            incoming.recorded.set_result(outcome)
+        return outcome
 
     async def _update_language(self, conv: Conversation, incoming: Incoming) -> None:
         ui = incoming.ui_language
