@@ -178,25 +178,30 @@ class ResidentNamespace(socketio.AsyncNamespace):
         The ack means "received": the widget sends the resident's next message only after it, and
         that next message may be an emergency, which must not wait for a slow bot turn.
         """
-        assert incoming.recorded is not None
+        recorded = incoming.recorded
+        assert recorded is not None
         task = asyncio.create_task(turn)
-        await asyncio.wait({task, incoming.recorded}, return_when=asyncio.FIRST_COMPLETED)
-        if not incoming.recorded.done():
-            return task.result()  # failed (or finished) before storing: its exception is the answer
-        if not task.done():
-            self._turns.add(task)
-            task.add_done_callback(self._turn_done)
-        return incoming.recorded.result()
+        self._turns.add(task)
+        task.add_done_callback(lambda done: self._turn_done(done, recorded))
+        return await recorded
 
     async def drain(self, timeout: float) -> None:
         """On shutdown: let bot turns already acknowledged finish (bounded), so their replies are stored."""
         if self._turns:
             await asyncio.wait(set(self._turns), timeout=timeout)
 
-    def _turn_done(self, task: asyncio.Task[Outcome]) -> None:
+    def _turn_done(self, task: asyncio.Task[Outcome], recorded: asyncio.Future[Outcome]) -> None:
         self._turns.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("bot turn failed after the message was stored", exc_info=task.exception())
+        error = None if task.cancelled() else task.exception()
+        if recorded.done():
+            if error is not None:
+                log.error("bot turn failed after the message was stored", exc_info=error)
+        elif task.cancelled():  # shutdown before the message was stored
+            recorded.cancel()
+        elif error is not None:  # failed before storing: the caller gets the error (the ack says so)
+            recorded.set_exception(error)
+        else:
+            recorded.set_result(task.result())
 
     def _attachment(self, value: Any) -> dict[str, str] | None:
         if value is None:
