@@ -119,17 +119,17 @@
       say($("job-msg"), "Publishing… the bot keeps answering while the new model loads.");
       try {
         const r = await call("/publish", "POST");
+        await loadModels();  // "served" is current by the time the message says so
         say($("job-msg"), `Published ${r.model_file.split("/").pop()}.`);
         $("job").dataset.published = r.model_file;
-        loadModels();
       } catch (e) { say($("job-msg"), e.message, true); $("publish").disabled = false; }
     });
     $("rollback").addEventListener("click", async () => {
       say($("job-msg"), "Rolling back…");
       try {
         const r = await call("/rollback", "POST");
+        await loadModels();
         say($("job-msg"), `Rolled back to ${r.model_file.split("/").pop()}.`);
-        loadModels();
       } catch (e) { say($("job-msg"), e.message, true); }
     });
     loadModels();
