@@ -7,11 +7,13 @@ second `make run` with nothing changed skips training entirely.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 from chat_server.config import PROJECT_ROOT
@@ -92,15 +94,21 @@ def train(force: bool = False, out: Path | None = None) -> Path:
         raise SystemExit(f"chat311: training failed (exit {result.returncode}); full log: {log_path}")
     print(f"chat311: trained {target.name}", flush=True)
     if out is None:
-        _prune(keep=target)
+        prune_trained(keep=target)
     return target
 
 
-def _prune(keep: Path, newest: int = KEEP_MODELS) -> None:
+def prune_trained(keep: Path) -> None:
     """Each training-data change adds a ~90 MB model; keep the newest few (a running server or a
-    rollback may still use the previous one). Content-staff models are pruned by training/jobs.py."""
-    models = sorted((p for p in model_dir().glob(f"{MODEL_PREFIX}*.tar.gz") if HASHED_MODEL.match(p.name)),
-                    key=lambda p: p.stat().st_mtime, reverse=True)
-    for old in models[newest:]:
-        if old != keep:
-            old.unlink(missing_ok=True)
+    rollback may still use the previous ones). Content-staff models are pruned by training/jobs.py."""
+    prune((p for p in model_dir().glob(f"{MODEL_PREFIX}*.tar.gz") if HASHED_MODEL.match(p.name)),
+          newest=KEEP_MODELS, keep={keep.name})
+
+
+def prune(models: Iterable[Path], newest: int, keep: set[str]) -> None:
+    """Delete all but the `newest` models (by mtime), never one whose file name is in `keep`."""
+    ordered = sorted(models, key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in ordered[newest:]:
+        if old.name not in keep:
+            with contextlib.suppress(OSError):  # best effort: a file in use or gone stays/goes as it is
+                old.unlink()

@@ -18,6 +18,6 @@ def test_training_prunes_old_models_but_keeps_content_models(tmp_path: Path, mon
         path.write_bytes(b"model")
         os.utime(path, (1_000_000 + age, 1_000_000 + age))
     just_trained = hashed[0]  # oldest mtime on purpose: the model just trained is never removed
-    bot_model._prune(keep=just_trained)
+    bot_model.prune_trained(keep=just_trained)
     left = sorted(p.name for p in tmp_path.iterdir())
     assert left == sorted([hashed[0].name, hashed[2].name, hashed[3].name, hashed[4].name, content.name])

@@ -12,7 +12,6 @@ model it replaced is remembered, so "Rollback" is one more `PUT /model`.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import json
 import logging
@@ -253,9 +252,5 @@ class TrainingJobs:
 
     def _prune_models(self, keep: set[str]) -> None:
         """Keep the newest `keep_models` content models (and whatever is or was just served)."""
-        models = sorted(self.model_dir.glob(f"{bot_model.MODEL_PREFIX}content-*.tar.gz"),
-                        key=lambda p: p.stat().st_mtime, reverse=True)
-        for old in models[self.config.training.keep_models:]:
-            if str(old) not in keep and old.name not in {Path(k).name for k in keep}:
-                with contextlib.suppress(OSError):
-                    old.unlink()
+        bot_model.prune(self.model_dir.glob(f"{bot_model.MODEL_PREFIX}content-*.tar.gz"),
+                        newest=self.config.training.keep_models, keep={Path(k).name for k in keep})
