@@ -130,6 +130,6 @@ class StickyLanguage:
         if len(text.strip()) < self.min_chars_to_switch or _lexical_verdict(*_lexical(text)[1:]) == current:
             return current
         lang, conf = detect_language(text, current)
-        if lang != current and conf >= self.switch_probability and len(text.strip()) >= self.min_chars_to_switch:
+        if lang != current and conf >= self.switch_probability:
             return lang
         return current

@@ -24,7 +24,6 @@ class Limit:
 
 class RateLimiter:
     def __init__(self, redis: Redis, prefix: str) -> None:
-        self.redis = redis
         self.p = prefix
         self._writes = PipelineBatcher(redis)
 
