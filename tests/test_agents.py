@@ -11,6 +11,7 @@ import pytest
 import socketio
 
 from tests.test_agents_support import (
+    PASSWORD,
     AgentClient,
     agent_client,
     escalate,
@@ -106,6 +107,30 @@ async def test_console_requires_login(setup, redis_server) -> None:  # type: ign
     client = AgentClient(server.url, token, "bob")
     await client.connect()  # bob's *other* session (from login()) is still valid
     await client.close()
+
+
+@pytest.mark.parametrize("roles,home", [(("agent",), "/console"), (("supervisor",), "/console"),
+                                        (("content",), "/console/training"), (("admin",), "/console/supervisor")])
+async def test_sign_in_lands_where_the_role_can_work(setup, redis_server, roles, home) -> None:  # type: ignore[no-untyped-def]
+    """People who take no chats are not sent to the agent console (it refused them and bounced them
+    back to the login page, which sent them to the console again, forever)."""
+    start, _ = setup
+    server, prefix = await start()
+    await make_agent(redis_server.url, prefix, "pat", roles=roles)
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        async with http.get(f"{server.url}/console/login") as resp:
+            csrf = (await resp.text()).split('name="csrf" value="')[1].split('"')[0]
+        async with http.post(f"{server.url}/console/login", allow_redirects=False,
+                             data={"csrf": csrf, "username": "pat", "password": PASSWORD}) as resp:
+            assert resp.status == 303 and resp.headers["Location"] == home
+        for path in ("/console/login", "/console"):
+            async with http.get(f"{server.url}{path}", allow_redirects=False) as resp:
+                if home == "/console" and path == "/console":
+                    assert resp.status == 200
+                else:
+                    assert resp.status == 303 and resp.headers["Location"] == home, path
+        async with http.get(f"{server.url}{home}") as resp:
+            assert resp.status == 200
 
 
 async def test_escalate_accept_chat_note_close(setup, resident) -> None:  # type: ignore[no-untyped-def]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from chat_server.agents.accounts import AccountStore
+from chat_server.agents.accounts import Account, AccountStore
 from chat_server.agents.auth import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
@@ -83,9 +83,26 @@ def _login_page(request: web.Request, message: str = "", username: str = "", sta
     return _no_store(response)  # type: ignore[return-value]
 
 
+def home_for(account: Account) -> str:
+    """Where a signed-in user lands. The agent console serves only people who take chats: sending a
+    content-only or admin-only user there bounced between it and the login page forever."""
+    if account.takes_chats:
+        return "/console"
+    if account.has_role("supervisor"):
+        return "/console/supervisor"
+    return "/console/training"
+
+
+async def _signed_in(request: web.Request) -> Account | None:
+    session = await current_session(request)
+    account = await request.app[ACCOUNTS].get(session.username) if session else None
+    return None if account is None or account.disabled else account
+
+
 async def login_get(request: web.Request) -> web.StreamResponse:
-    if await current_session(request):
-        raise web.HTTPSeeOther("/console")
+    account = await _signed_in(request)
+    if account is not None:
+        raise web.HTTPSeeOther(home_for(account))
     return _login_page(request)
 
 
@@ -109,7 +126,7 @@ async def login_post(request: web.Request) -> web.StreamResponse:
     await throttle.succeeded(ip, username)
     token, _ = await request.app[SESSIONS].create(account.username)
     await audit.record(account.username, "login", ip=ip)
-    response = web.HTTPSeeOther("/console")
+    response = web.HTTPSeeOther(home_for(account))
     response.set_cookie(SESSION_COOKIE, token, max_age=ctx.config.routing.session_ttl_s,
                         **_cookie_kwargs(request))  # type: ignore[arg-type]
     response.del_cookie(LOGIN_CSRF_COOKIE, path="/")
@@ -130,8 +147,11 @@ async def logout(request: web.Request) -> web.StreamResponse:
 
 
 async def console_page(request: web.Request) -> web.StreamResponse:
-    if await current_session(request) is None:
+    account = await _signed_in(request)
+    if account is None:
         raise web.HTTPSeeOther("/console/login")
+    if home_for(account) != "/console":
+        raise web.HTTPSeeOther(home_for(account))
     return _no_store(web.FileResponse(STATIC_DIR / "index.html"))
 
 
