@@ -27,7 +27,7 @@ async def make_account(redis_url: str, prefix: str, username: str, roles: list[s
 
 
 async def login(page: Any, base: str, username: str) -> None:
-    """The agents module's real sign-in form (it lands on /console afterwards)."""
+    """The agents module's real sign-in form (it lands on the page the role can use)."""
     await page.goto(f"{base}/console/login")
     await page.fill("#username", username)
     await page.fill("#password", PASSWORD)
