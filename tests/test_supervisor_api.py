@@ -20,7 +20,6 @@ from chat_server.app import create_app
 from chat_server.config import load_config
 from tests.test_metrics import TZ, _xadd_all, scripted_day
 
-
 SCRAPE_TOKEN = "scrape-secret-0123456789"
 
 

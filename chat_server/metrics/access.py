@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import wraps
