@@ -88,7 +88,8 @@ def summarise(outcomes: list[Outcome]) -> Summary:
     )
 
 
-def report(outcomes: list[Outcome], out: TextIO = sys.stdout) -> Summary:
+def report(outcomes: list[Outcome], out: TextIO | None = None) -> Summary:
+    out = out or sys.stdout  # looked up per call, so a redirected stdout is honoured
     sections = (
         ("missed emergencies", [o for o in outcomes if o.row.label == EMERGENCY and o.found is None]),
         ("false alarms", [o for o in outcomes if o.row.label == NONE and o.found is not None]),
