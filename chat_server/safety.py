@@ -359,7 +359,7 @@ _SHARED = _flatten({"shared": SHARED})
 # look-alike) is masked and scanned per language.
 _ANY = _WordStartIndex(_EN + _ES + _SHARED)
 _NEGATIVE_RE = _plain(_flatten({"negatives": NEGATIVES}))
-_LANGUAGE_RES = {"en": _plain(_EN), "es": _plain(_ES), "shared": _plain(_SHARED)}
+_BY_LANGUAGE = {"en": _WordStartIndex(_EN), "es": _WordStartIndex(_ES), "shared": _WordStartIndex(_SHARED)}
 
 MESSAGES = {
     "en": "If this is an emergency or anyone is in danger, call 911 now. 311 cannot dispatch police, fire or "
@@ -375,7 +375,7 @@ def emergency_match(text: str) -> set[str]:
     if not _ANY.search(folded):
         return set()  # the common case: one scan, no masking
     masked = _NEGATIVE_RE.sub(" | ", folded)
-    return {name for name, pattern in _LANGUAGE_RES.items() if pattern.search(masked)}
+    return {name for name, index in _BY_LANGUAGE.items() if index.search(masked)}
 
 
 def emergency_language(text: str) -> str | None:

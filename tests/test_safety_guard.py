@@ -112,14 +112,19 @@ def test_a_pattern_that_can_start_anywhere_is_refused() -> None:
 
 
 def test_word_start_index_agrees_with_a_plain_scan() -> None:
-    """The fast index is an optimisation only: it finds a match exactly when one regex over every
-    fragment does."""
-    plain = safety._plain(safety._EN + safety._ES + safety._SHARED)
+    """The index is an optimisation only: on every labelled message, before and after masking, it
+    finds a match exactly when one plain regex over the same fragments does."""
+    fragments = {"en": safety._EN, "es": safety._ES, "shared": safety._SHARED}
+    plain = {name: safety._plain(group) for name, group in fragments.items()}
+    plain_any = safety._plain(safety._EN + safety._ES + safety._SHARED)
     texts = [row.text for name in ("emergency_dev.csv", "emergency_test.csv")
              for row in safety_eval.read_rows(DATA / name)]
     for text in texts:
         folded = normalise(text)
-        assert safety._ANY.search(folded) == bool(plain.search(folded)), text
+        assert safety._ANY.search(folded) == bool(plain_any.search(folded)), text
+        masked = safety._NEGATIVE_RE.sub(" | ", folded)
+        for name, index in safety._BY_LANGUAGE.items():
+            assert index.search(masked) == bool(plain[name].search(masked)), (name, text)
 
 
 def _rows(name: str) -> list[tuple[str, str, str]]:
