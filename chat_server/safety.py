@@ -10,8 +10,10 @@ How a message is checked:
    swaps ("h0use 0n f1re"), punctuation and spacing, and every run of a repeated letter
    ("fiiiire", "smoooke", "bleeding" → "bleding"). Patterns below are folded the same way when
    compiled, so write them in ordinary spelling, without accents, on the folded alphabet a-z0-9.
-2. Every phrase in `NEGATIVES` (311 questions that share words with emergencies) is blanked out.
-3. What is left is searched with the English, Spanish and language-neutral wordings.
+2. One quick scan for any wording, trying at each word only the fragments that can begin there.
+   Most messages stop here: this runs on every resident message.
+3. Every phrase in `NEGATIVES` (311 questions that share words with emergencies) is blanked out,
+   and what is left is searched with the English, Spanish and language-neutral wordings.
 
 Adding a wording: put a regex fragment under the right theme in `ENGLISH` / `SPANISH` (or a
 look-alike in `NEGATIVES`), add a labelled line to tests/data/emergency_dev.csv, and run
