@@ -70,6 +70,8 @@ _PEOPLE = (r"(someone|somebody|some one|man|woman|lady|guy|person|people|kid|kid
            r"neighbor|neighbour|mom|mother|dad|father|husband|wife|son|daughter|brother|sister|friend|friends|"
            r"grandma|grandmother|grandpa|grandfather|uncle|aunt|cousin|roommate|boyfriend|girlfriend|he|she|they)")
 _VICTIM = rf"(me|her|him|us|them|someone|somebody|(his|her|my|their|a|the|this) {_PEOPLE})"
+_GENTE = (r"(alguien|persona|personas|gente|hombre|mujer|senor|senora|bebe|nin\w*|mama|papa|abuel\w*|hij\w*|"
+          r"espos\w*|herman\w*|amig\w*|vecin\w*|el|ella|ellos)")
 _HOME = r"(house|home|apartment|apt|building|condo|kitchen|room|hallway|hall|attic|garage|basement|place)"
 
 # Theme → regex fragments. Each theme is one kind of emergency, so a miss points to one list.
@@ -103,7 +105,7 @@ ENGLISH: dict[str, list[str]] = {
         r"choking", r"choked", r"drowning", r"drowned", r"bleeding", r"blood everywhere",
         r"allergic reaction", r"(throat|airway) (is )?(closing|swelling)", r"anaphyla\w*", r"ambulance", r"paramedics?",
         r"cpr", r"dead body", rf"{_PEOPLE} (is |s )?(dead|dying|collapsed|hurt bad|badly hurt)",
-        rf"{_PEOPLE} (just )?collapsed", r"fell\b.{0,50}\b(cant|cannot|can not|wont|not) (move|get up|moving)",
+        rf"{_PEOPLE} (just )?collapsed", rf"{_PEOPLE} (is |s )?(lying|laying) (in|on) (the )?(street|road|ground|floor)", r"fell\b.{0,50}\b(cant|cannot|can not|wont|not) (move|get up|moving)",
         r"fell\b.{0,40}\bhit (his|her|my|their) head",
         r"(ceiling|roof|building|house|wall|balcony|deck|porch|bridge) (has |just )?collapsed",
         r"(fell|fall) (in|into) (the|a) (pool|lake|river|creek|pond|water)",
@@ -126,9 +128,12 @@ ENGLISH: dict[str, list[str]] = {
         rf"(beating|hitting|punching|kicking|choking|strangling|attacking|abusing|hurting) (up )?{_VICTIM}",
         rf"(hit|beat|punched|kicked|attacked|stabbed|choked|raped|pushed) {_VICTIM}",
         rf"beat {_VICTIM} up", r"domestic (violence|dispute|abuse|fight)",
+        rf"{_PEOPLE} (is |s |are )?robbing", r"stalking (me|us|her|him)",
+        r"(kid|child|son|daughter|baby|toddler) is missing", r"missing (child|kid|toddler)",
         r"being (attacked|assaulted|raped|kidnapped|kidnaped|robbed|followed|abused|beaten|chased|stalked)",
         r"rape", r"raping", r"kidnap\w*", r"(robbing|robbery) (in progress|right now|happening)", r"robbing (me|us)",
         r"threatening (to kill|everyone|people)", rf"threatening {_VICTIM} with",
+        r"threat\w* .{0,30}with (a |his |her )?(gun|pistol|rifle|knife|weapon)",
         rf"(going|gonna|trying|try|will|wants|want) to kill {_VICTIM}", r"(going|gonna|trying|try|will) to kill everyone",
         r"(break|breaking|broke|broken) (in|into)\b.{0,40}\b(now|right now|still|inside|here|happening)",
         r"(breaking|trying to break) (in|into)", r"intruder", r"(someone|somebody|a man|stranger).{0,30}inside (my|the|our)",
@@ -142,7 +147,7 @@ ENGLISH: dict[str, list[str]] = {
         r"car (accident|crash|wreck)",
         r"(wreck|crash|accident|collision|crashed)\b.{0,50}\b(injur\w*|hurt|bleeding|trapped|unconscious)",
         r"(hit|struck|run over|ran over) by a (car|truck|bus|train|vehicle|driver)",
-        rf"{_PEOPLE} (was |got |just got |has been |been |is )?(hit|struck|run over|ran over)", r"crashed into",
+        rf"{_PEOPLE} (was|got|just got|has been|been|is|getting) (hit|struck|run over|ran over)", r"crashed into",
     ],
     "power, water, trapped": [
         r"(power|electric|electrical) (line|lines|wire|wires|cable|cables) (is |are )?"
@@ -165,17 +170,19 @@ SPANISH: dict[str, list[str]] = {
     ],
     "smoke": [
         r"(sale|salen|saliendo) (mucho )?humo", r"humo (sale|saliendo|por todas partes|adentro|en (el|la|mi|los|las) \w+)",
-        r"(lleno|llena) de humo", r"(mucho|hay) humo", r"huele a (humo|quemado)",
+        r"(lleno|llena|llenando) de humo", r"(mucho|hay) humo", r"huele a (humo|quemado)",
     ],
     "gas": [
-        r"huele (mucho |muchisimo |fuerte |bien fuerte )?a gas", r"(olor|peste|tufo) a gas", r"fuga de gas",
+        r"huele (mucho |muchisimo |fuerte |bien fuerte )?a gas", r"(olor|peste|tufo) (fuerte |muy fuerte )?a gas", r"fuga de gas",
         r"alarma (de|del) (monoxido|carbono).{0,40}(sonando|suena|sono)",
         r"monoxido.{0,60}(mare\w*|dolor de cabeza|desmay\w*|vomit\w*)",
     ],
     "breathing and medical": [
         r"no (puede|puedo|podemos|pueden) respirar", r"no respira\w*", r"dejo de respirar",
         r"infarto", r"ataque (al|de) corazon", r"derrame", r"convulsi\w*", r"inconsciente", r"desmay\w*",
-        r"no (despierta|despiertan|se despierta|se despiertan|reacciona|responde|se mueve|se puede mover)",
+        rf"{_GENTE}( \w+)? no (despierta|despiertan|se despierta|se despiertan|reacciona|responde|se mueve|se puede mover)",
+        r"se cayo\b.{0,40}\bno (se mueve|se puede mover|puede moverse|se puede levantar|se levanta)",
+        r"sin respirar", rf"{_GENTE} (esta |estan )?tirad(o|a|os|as)", r"tirad(o|a) (en el suelo|en la calle|en el piso)",
         r"(se esta |esta |se )?ahog(ando|o|a)", r"sangrando", r"mucha sangre", r"perdiendo sangre",
         r"herid(o|a|os|as)", r"ambulancia", r"paramedicos?", r"(hay un|un|una|hay una) muert(o|a)", r"cadaver",
         r"se (cayo|cayeron) (al|a la|en el|en la) (rio|lago|agua|piscina|alberca)",
@@ -195,7 +202,11 @@ SPANISH: dict[str, list[str]] = {
         r"(me|nos|la|lo|le) (va|van|quiere|quieren) (a )?matar", r"secuestr\w*", r"viola(ndo|ron|cion)",
         r"(estan|esta) (robando|entrando a|asaltando)", r"asalto", r"me (estan|esta) siguiendo",
         r"(se metio|se metieron|entro|entraron).{0,40}(sigue|siguen|esta|estan) (adentro|aqui|dentro)",
-        r"atropell\w*",
+        r"atropell\w*", r"(me|nos|la|lo|le|les) (esta |estan )?atac(ando|aron|a|an)",
+        r"(quiere|quieren|tratando de|intentando|trata de) (meterse|entrar|meter) (a|en) (mi|la|nuestra) casa",
+        r"amenaz\w* .{0,30}con (una |un )?(pistola|arma|cuchillo|navaja)", r"tirador",
+        r"se (perdio|perdieron) (un|una|mi|mis) (nino|nina|ninos|hijo|hija|hijos)", r"(nino|nina|hijo|hija) desaparecid(o|a)",
+        r"(necesito|manden|mande|envien|llamen) (a )?los bomberos",
     ],
     "self harm": [r"suicid\w*", r"matarme", r"me quiero (matar|morir)", r"quitarme la vida", r"no quiero vivir"],
     "traffic": [
@@ -203,6 +214,8 @@ SPANISH: dict[str, list[str]] = {
     ],
     "power, water, trapped": [
         r"cables? (electricos? |de (la )?luz )?(caidos?|en el suelo|en la calle|echando chispas)",
+        r"cables? (electricos? |de (la )?luz )?(cayo|cayeron) (sobre|encima)",
+        r"(cayo|cayeron) (un |unos )?cables? (electricos?|de (la )?luz)",
         r"(agua|inundacion) (entrando|subiendo) (a|en) (mi|la) (casa|carro)",
         r"(alguien|persona|personas|nino|nina|ninos|gente|hombre|mujer|bebe|estamos|estoy) (esta |estan )?atrapad\w*",
         r"atrapad\w* (en|dentro de|adentro de) (el |la |un |una |mi )?(carro|coche|casa|edificio|elevador|incendio|agua)",
@@ -235,7 +248,7 @@ NEGATIVES = [
     r"(shooting|gun|rifle|archery|firing) ranges?", r"gun (permits?|licen[cs]es?|violence prevention|safety|show|buyback)",
     r"(concealed|pistol purchase) (carry )?permits?", r"shooting (hoops|baskets|stars|a video|a film|photos)",
     r"(photo|video|film) shoot", r"(flu|covid|rabies|booster|vaccine) shots?", r"shot clinics?",
-    r"gunshot detection", r"shotspotter", r"firearm safety",
+    r"gunshot detection", r"shotspotter", r"firearm safety", r"shooting (up|out) (from|of)",
     # gas, medicine, traffic and help words in ordinary questions
     r"gas (station|stations|bill|bills|prices?|line work|company|meter reading|grills?)",
     r"natural gas (bill|company|phone)", r"(overdose|od) prevention", r"narcan", r"blood (drive|drives|pressure)",
@@ -243,10 +256,10 @@ NEGATIVES = [
     r"drowning in (paperwork|debt|bills|work)", r"(accident|crash|police) reports?", r"(poison control|poison ivy|rat poison)",
     r"ambulance (bill|bills|fee|fees)", r"(no one|noone|nobody) (is |was |got )?(hurt|injured)", r"dying to",
     r"(grass|tree|trees|plants?|lawn|light) (is )?dying", r"dying (tree|trees|grass|plants?)",
-    r"burglar alarms?", r"false alarms?",
+    r"burglar alarms?", r"false alarms?", r"transformers? (exploded|blew|blew up|explosion)",
     # 911 and emergency in ordinary questions
     r"non emergency", r"not an emergency", r"emergency (rental|rent|assistance|housing|shelters?|alerts?|management|"
-    r"preparedness|kits?|plans?|contacts?|repairs?|food|vets?|fund|loans?|notifications?)",
+    r"preparedness|kits?|plans?|contacts?|repairs?|food|vets?|fund|funds|loans?|notifications?|money|cash)",
     r"911 (calls?|recordings?|records|address\w*|dispatchers?|signs?|fee|fees|center)", r"911 or 311", r"311 or 911",
     # Spanish
     r"(hidrante|boca) de incendios?", r"(inspeccion|seguridad|prevencion|extintor|extintores|riesgo|alarma) "
@@ -254,7 +267,8 @@ NEGATIVES = [
     r"hormigas de fuego", r"armas de fuego", r"(detector|detectores|alarma|alarmas) de humo",
     r"permiso (de|para) (armas?|quemar|fuegos?)", r"campo de tiro",
     r"(quema|queman|quemando|quemar) (basura|hojas|llantas|ramas)", r"donar sangre",
-    r"(animal|perro|gato|venado|mapache) muert(o|a)", r"(asistencia|ayuda) de emergencia",
+    r"(animal|perro|gato|venado|mapache) muert(o|a)", r"(asistencia|ayuda|dinero|fondos) de emergencia", r"(exploto|explotaron) (un |el )?transformador",
+    r"transformador (exploto|exploso)",
     r"no es (una |de )?emergencia", r"(nadie|ninguno) (esta |salio |resulto )?herid\w*",
     r"reporte (del |de )?accidente", r"reporte policial", r"(factura|recibo) del gas", r"gasolineras?",
     r"me esta matando", r"derrame de (aceite|petroleo|quimicos|agua)",
