@@ -10,7 +10,7 @@ WORKERS ?= 1
 PYTEST_ARGS ?=
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test setup venv bot-venv widget console train nlu-eval bench lint lock clean
+.PHONY: run test setup venv bot-venv widget console train nlu-eval safety-eval bench lint lock clean
 
 run: setup
 	$(VENV)/bin/chat311 run --workers $(WORKERS)
@@ -66,6 +66,10 @@ train: venv bot-venv
 nlu-eval: setup
 	@test -n "$(FILE)" || (echo "usage: make nlu-eval FILE=path.csv" && exit 2)
 	$(VENV)/bin/chat311 nlu-eval $(FILE)
+
+# The emergency guard's recall and false-alarm rate (pure Python: needs only the venv).
+safety-eval: venv
+	$(VENV)/bin/chat311 safety-eval $(or $(FILE),tests/data/emergency_test.csv)
 
 bench: setup
 	$(VENV)/bin/python -m bench

@@ -82,6 +82,15 @@ def _nlu_eval(args: argparse.Namespace) -> int:
     return int(nlu_eval.main(args.rest))
 
 
+@command("safety-eval", "measure the emergency guard on a CSV file (text,label,lang)")(
+    lambda p: p.add_argument("rest", nargs=argparse.REMAINDER, help="FILE.csv")
+)
+def _safety_eval(args: argparse.Namespace) -> int:
+    from chat_server import safety_eval
+
+    return safety_eval.main(args.rest)
+
+
 def _load_feature_commands() -> None:
     """Import modules that register sub-commands (they call `command(...)` at import time)."""
     import importlib
