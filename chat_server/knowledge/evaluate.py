@@ -106,7 +106,8 @@ def evaluate(search: KnowledgeSearch, rows: Sequence[EvalRow]) -> list[tuple[Jud
     return out
 
 
-def report(results: Sequence[tuple[Judged, list[Hit]]], show_errors: int, out: TextIO = sys.stdout) -> dict[str, Any]:
+def report(results: Sequence[tuple[Judged, list[Hit]]], show_errors: int, out: TextIO | None = None) -> dict[str, Any]:
+    out = out or sys.stdout
     judged = [j for j, _ in results]
     wrong = [(j, h) for j, h in results if (j.kind is Kind.ANSWER and not (j.row.in_scope and j.top1_right))
              or (j.row.in_scope and not j.top3_right) or (not j.row.in_scope and j.kind is not Kind.FALLBACK)]
