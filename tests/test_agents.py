@@ -217,7 +217,12 @@ async def test_offer_timeout_then_next_agent_and_transfer(setup, resident) -> No
     assert ack["ok"], ack
     await ann.wait_for("chat_assigned", lambda d: d["conversation_id"] == cid)
     await res.wait_for("agent_joined", lambda d: d["name"] == "Ann")
-    assert (await bob.call("send", {"conversation_id": cid, "text": "still me?"}))["error"]["code"] == "not_yours"
+    # Every action on a conversation that is no longer Bob's is refused, internal notes included.
+    for event, extra in (("send", {"text": "still me?"}), ("note", {"text": "NOTE from bob"}),
+                         ("typing", {"on": True}), ("close", {"disposition": "resolved"}),
+                         ("ticket", {"service_code": "GENERAL", "description": "x"}), ("transfer", {"to": "queue"})):
+        ack = await bob.call(event, {"conversation_id": cid, **extra})
+        assert ack.get("error", {}).get("code") == "not_yours", (event, ack)
     assert (await ann.call("send", {"conversation_id": cid, "text": "Ann here."}))["ok"]
     await res.wait_for("bot_uttered", lambda m: m.get("agent_name") == "Ann")
     # Ann sends it back to the queue: Bob is offered it (Ann declined it by transferring).
@@ -227,6 +232,10 @@ async def test_offer_timeout_then_next_agent_and_transfer(setup, resident) -> No
     assert (await bob.call("accept", {"conversation_id": cid}))["ok"]
     assert (await bob.call("close", {"conversation_id": cid, "disposition": "info_provided"}))["ok"]
     await res.wait_for("conversation_closed")
+    ack = await bob.call("note", {"conversation_id": cid, "text": "NOTE after close"})
+    assert ack.get("error", {}).get("code") == "not_yours", ack
+    view = await ann.call("open", {"conversation_id": cid})
+    assert view.get("error", {}).get("code") == "not_yours"
 
 
 async def test_agent_disconnect_requeues_without_losing_messages(setup, resident) -> None:  # type: ignore[no-untyped-def]

@@ -20,6 +20,8 @@ from chat_server.app import create_app
 from chat_server.config import load_config
 from tests.test_metrics import TZ, _xadd_all, scripted_day
 
+SCRAPE_TOKEN = "scrape-secret-0123456789"
+
 
 async def console_login(redis: Any, prefix: str, username: str, roles: list[str]) -> tuple[str, str]:
     """Create an account and a console session the way the agents module does; returns (cookie, csrf)."""
@@ -54,6 +56,7 @@ async def app_server(redis_server: Any, redis_client: Any) -> AsyncIterator[App]
         "redis": {"url": redis_server.url, "key_prefix": prefix},
         "rasa": {"manage": False, "url": "http://127.0.0.1:9", "actions_url": ""},
         "logging": {"json": True, "level": "WARNING"},
+        "metrics": {"prometheus_token": SCRAPE_TOKEN},
     })
     app = create_app(config, redis_server.url)
     runner = web.AppRunner(app)
@@ -145,3 +148,50 @@ async def test_roles_csrf_and_login_redirect(app_server: App) -> None:
         async with sup.post(f"{base}/console/supervisor/api/override", json={"mode": None},
                             headers=headers) as r:
             assert (await r.json())["mode"] is None
+
+
+async def test_metrics_needs_loopback_token_or_supervisor(app_server: App) -> None:
+    """Behind a proxy every visitor looks local, so a forwarded request needs the token or a login."""
+    url = f"{app_server.url}/metrics"
+    proxied = {"X-Forwarded-For": "203.0.113.9"}
+    async with aiohttp.ClientSession() as anon:
+        async with anon.get(url, headers=proxied) as r:
+            assert r.status == 401 and r.headers["WWW-Authenticate"].startswith("Bearer")
+            assert "chat311_conversations_total" not in await r.text()
+        async with anon.get(url, headers={**proxied, "Authorization": "Bearer wrong-token"}) as r:
+            assert r.status == 401
+        async with anon.get(url, headers={**proxied, "Authorization": f"Bearer {SCRAPE_TOKEN}"}) as r:
+            assert r.status == 200 and "chat311_conversations_total" in await r.text()
+    agent, _ = await app_server.session("arno", ["agent"])
+    async with agent, agent.get(url, headers=proxied) as r:
+        assert r.status == 403
+    sup, _ = await app_server.session("sue", ["supervisor"])
+    async with sup, sup.get(url, headers=proxied) as r:
+        assert r.status == 200 and "chat311_conversations_total" in await r.text()
+
+
+def test_prometheus_access_rule() -> None:
+    from chat_server.metrics.access import prometheus_allowed
+
+    assert prometheus_allowed("127.0.0.1", False, None, "", public=False)
+    assert prometheus_allowed("::1", False, None, "", public=False)
+    assert not prometheus_allowed("10.1.2.3", False, None, "", public=False)
+    assert not prometheus_allowed("127.0.0.1", True, None, "", public=False)
+    assert not prometheus_allowed("10.1.2.3", False, "Bearer x", "", public=False)  # no token configured
+    assert prometheus_allowed("10.1.2.3", False, "Bearer tok", "tok", public=False)
+    assert prometheus_allowed("10.1.2.3", False, "bearer tok", "tok", public=False)
+    assert not prometheus_allowed("10.1.2.3", False, "Basic tok", "tok", public=False)
+    assert not prometheus_allowed(None, False, None, "tok", public=False)
+    assert prometheus_allowed("10.1.2.3", True, None, "", public=True)
+
+
+def test_csv_cells_never_start_a_formula() -> None:
+    from chat_server.metrics.reports import csv_cell, to_csv
+
+    for bad in ("=1+1", "+1", "-1", "@SUM(A1)", "\t=1", "\r=1", " =HYPERLINK(\"x\")", "\ufeff=1+1",
+                "\t\t+1", "  @x", "\u00a0=1", "\n=1"):
+        assert csv_cell(bad) == "'" + bad, repr(bad)
+    for fine in ("hello", "a=b", "", "311-12", "  text"):
+        assert csv_cell(fine) == fine
+    assert csv_cell(None) == "" and csv_cell(3) == 3
+    assert to_csv([{"text": "\ufeff=cmd|' /C calc'!A0"}]).splitlines()[1].startswith("'\ufeff=")

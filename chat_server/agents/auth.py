@@ -79,30 +79,56 @@ class SessionStore:
         await self.redis.delete(key)
 
 
-class LoginThrottle:
-    """At most `max_failures` failed logins per (IP, username) per window; success clears it."""
+# Reserve one sign-in attempt against both counters, or refuse, in one step: a burst of parallel
+# guesses cannot all pass a check that runs before any of them is counted.
+# KEYS: pair counter (IP + username), IP counter. ARGV: pair limit, IP limit, window seconds.
+_RESERVE = """
+local pair = tonumber(redis.call('GET', KEYS[1]) or '0')
+local ip = tonumber(redis.call('GET', KEYS[2]) or '0')
+if pair >= tonumber(ARGV[1]) or ip >= tonumber(ARGV[2]) then return 0 end
+for i = 1, 2 do
+  if redis.call('INCR', KEYS[i]) == 1 then redis.call('EXPIRE', KEYS[i], ARGV[3]) end
+end
+return 1
+"""
+# A success gives back only its own reservation: failures raced in beside it stay counted.
+_RELEASE = """
+for i = 1, 2 do
+  if tonumber(redis.call('GET', KEYS[i]) or '0') > 0 then redis.call('DECR', KEYS[i]) end
+end
+return 1
+"""
 
-    def __init__(self, redis: Redis, prefix: str, max_failures: int, window_s: int) -> None:
+
+class LoginThrottle:
+    """Failed sign-ins per (IP, username) and per IP across usernames, counted in a fixed window.
+
+    Every attempt reserves a slot before the password is checked; a failure keeps it, a success
+    returns it. So parallel guesses are counted before any is verified, and a right password
+    sent among them cannot wipe the count.
+    """
+
+    def __init__(self, redis: Redis, prefix: str, max_failures: int, window_s: int,
+                 max_failures_per_ip: int) -> None:
         self.redis = redis
         self.p = prefix
         self.max_failures = max_failures
+        self.max_failures_per_ip = max_failures_per_ip
         self.window_s = window_s
+        self._reserve = redis.register_script(_RESERVE)
+        self._release = redis.register_script(_RELEASE)
 
-    def _key(self, ip: str, username: str) -> str:
-        return f"{self.p}login_fail:{ip}|{username.lower()[:64]}"
+    def _keys(self, ip: str, username: str) -> list[str]:
+        return [f"{self.p}login_fail:{ip}|{username.lower()[:64]}", f"{self.p}login_fail_ip:{ip}"]
 
-    async def blocked(self, ip: str, username: str) -> bool:
-        value = await self.redis.get(self._key(ip, username))
-        return value is not None and int(value) >= self.max_failures
-
-    async def failed(self, ip: str, username: str) -> None:
-        key = self._key(ip, username)
-        # The window starts at the first failure (EXPIRE ... NX needs Redis 7; the embedded one is older).
-        if int(await self.redis.incr(key)) == 1:
-            await self.redis.expire(key, self.window_s)
+    async def reserve(self, ip: str, username: str) -> bool:
+        """True if this attempt may check a password (and is now counted), False if throttled."""
+        allowed = await self._reserve(keys=self._keys(ip, username),
+                                      args=[self.max_failures, self.max_failures_per_ip, self.window_s])
+        return bool(int(allowed))
 
     async def succeeded(self, ip: str, username: str) -> None:
-        await self.redis.delete(self._key(ip, username))
+        await self._release(keys=self._keys(ip, username))
 
 
 class AuditLog:

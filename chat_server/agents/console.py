@@ -115,12 +115,11 @@ async def login_post(request: web.Request) -> web.StreamResponse:
         return _login_page(request, "Your sign-in form expired. Please try again.", username, 400)
     ip = client_ip({"aiohttp.request": request}, ctx.config.server.trust_forwarded_for)
     throttle, audit = request.app[THROTTLE], request.app[AUDIT]
-    if await throttle.blocked(ip, username):
+    if not await throttle.reserve(ip, username):
         await audit.record(username or "?", "login_throttled", ip=ip)
         return _login_page(request, "Too many failed sign-in attempts. Please wait a few minutes.", username, 429)
     account = await request.app[ACCOUNTS].verify(username, password)
     if account is None:
-        await throttle.failed(ip, username)
         await audit.record(username or "?", "login_failed", ip=ip)
         return _login_page(request, "Wrong username or password, or the account is disabled.", username, 401)
     await throttle.succeeded(ip, username)

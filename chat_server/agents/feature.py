@@ -31,7 +31,7 @@ def setup(app: web.Application, ctx: AppContext) -> None:
     app[console.ACCOUNTS] = accounts
     app[console.AUDIT] = audit
     app[console.THROTTLE] = LoginThrottle(ctx.redis, prefix, config.routing.login_max_failures,
-                                          config.routing.login_window_s)
+                                          config.routing.login_window_s, config.routing.login_max_failures_per_ip)
     console.setup_routes(app)
 
     async def start(app: web.Application) -> None:

@@ -406,9 +406,10 @@ class EscalationService:
         return message
 
     async def note(self, account: Account, cid: Any, body: str) -> Message:
-        conv = await self._conv(cid)
-        if conv.state == CLOSED and not account.has_role("supervisor"):
-            raise ActionError("closed", "the conversation is closed")
+        if account.has_role("supervisor"):  # supervisors annotate any conversation, closed ones in reviews too
+            conv = await self._conv(cid)
+        else:
+            conv = await self._owned(account, cid, allow_supervisor=False)
         await self.audit.record(account.username, "note", conv.id)
         return await self.ctx.conversations.say(conv, "agent", body, agent_name=account.name,
                                                 visibility="internal")

@@ -110,9 +110,11 @@ class RoutingConfig:
         "resolved", "info_provided", "ticket_created", "transferred_phone", "no_response", "abusive", "other"])
     canned_responses: list[CannedResponse] = field(default_factory=list)
     articles: list[Article] = field(default_factory=list)
-    # Session cookie lifetime and failed-login throttling (per IP + username).
+    # Session cookie lifetime and failed-login throttling: per IP + username, and per IP across
+    # usernames (generous: a library or a call centre shares one address).
     session_ttl_s: int = 12 * 3600
     login_max_failures: int = 5
+    login_max_failures_per_ip: int = 20
     login_window_s: int = 900
 
     def validate(self) -> None:
@@ -121,5 +123,7 @@ class RoutingConfig:
                 raise ValueError(f"{name} must be positive")
         if self.reconnect_grace_s < 0:
             raise ValueError("reconnect_grace_s must not be negative")
+        if self.login_max_failures < 1 or self.login_max_failures_per_ip < self.login_max_failures:
+            raise ValueError("login_max_failures must be >= 1 and login_max_failures_per_ip >= login_max_failures")
         if not self.dispositions:
             raise ValueError("dispositions must list at least one code")

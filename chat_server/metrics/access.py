@@ -10,6 +10,8 @@ session's CSRF token in the `X-CSRF-Token` header.
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import wraps
@@ -36,6 +38,27 @@ class ConsoleUser:
 
 
 USER: web.RequestKey[ConsoleUser] = web.RequestKey("chat311_console_user", ConsoleUser)
+
+
+def prometheus_allowed(remote: str | None, proxied: bool, authorization: str | None, token: str,
+                       public: bool) -> bool:
+    """Whether a `/metrics` request may be served without a console session.
+
+    A request that came through a reverse proxy (it carries X-Forwarded-For) is never taken as a
+    loopback caller: behind nginx on the same host every visitor would otherwise look local.
+    """
+    if public:
+        return True
+    if token and authorization is not None:
+        scheme, _, presented = authorization.partition(" ")
+        if scheme.lower() == "bearer" and hmac.compare_digest(presented.strip().encode(), token.encode()):
+            return True
+    if proxied or not remote:
+        return False
+    try:
+        return ipaddress.ip_address(remote).is_loopback
+    except ValueError:
+        return False
 
 
 def error(status: int, code: str, message: str) -> web.Response:

@@ -23,7 +23,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 from chat_server.context import CTX, AppContext
-from chat_server.metrics.access import USER, error, require_role
+from chat_server.metrics.access import USER, error, prometheus_allowed, require_role
 from chat_server.metrics.prom import EventLogCollector
 from chat_server.metrics.reader import MetricsReader
 from chat_server.metrics.reports import REPORTS, dashboard, report, to_csv
@@ -234,8 +234,18 @@ def setup(app: web.Application, ctx: AppContext) -> None:
         body = generate_latest(registry)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
-    if not ctx.config.metrics.public_prometheus:
-        metrics_endpoint = require_role("supervisor")(metrics_endpoint)
+    supervisor_metrics = require_role("supervisor")(metrics_endpoint)
+    settings = ctx.config.metrics
+
+    async def guarded_metrics(request: web.Request) -> web.StreamResponse:
+        if prometheus_allowed(request.remote, "X-Forwarded-For" in request.headers,
+                              request.headers.get("Authorization"), settings.prometheus_token,
+                              settings.public_prometheus):
+            return await metrics_endpoint(request)
+        response = await supervisor_metrics(request)
+        if response.status == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="chat311 metrics"'
+        return response
 
     app.router.add_get("/console/supervisor", page)
     app.router.add_get("/console/supervisor/api/me", me)
@@ -244,7 +254,7 @@ def setup(app: web.Application, ctx: AppContext) -> None:
     app.router.add_get("/console/supervisor/api/export.csv", export_csv)
     app.router.add_get("/console/supervisor/api/override", override_get)
     app.router.add_post("/console/supervisor/api/override", override_post)
-    app.router.add_get("/metrics", metrics_endpoint)
+    app.router.add_get("/metrics", guarded_metrics)
     app.router.add_static("/static/supervisor/", STATIC, show_index=False, append_version=False)
 
     async def warm(app: web.Application) -> None:

@@ -111,11 +111,18 @@ def report(agg: Aggregator, name: str, start: date, end: date, top_n: int = 20) 
     raise ValueError(f"unknown report {name!r}; choose from {', '.join(REPORTS)}")
 
 
-def _cell(value: Any) -> Any:
-    # Spreadsheet formula injection: a partner opening the CSV must never run a resident's text.
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Spreadsheets skip these before deciding a cell is a formula (" =1+1" and "\ufeff=1+1" both run).
+_IGNORED_LEAD = " \t\r\n\ufeff\u00a0\u200b"
+
+
+def csv_cell(value: Any) -> Any:
+    """A value safe to put in a CSV cell: a partner opening the file must never run a resident's text."""
+    if not isinstance(value, str):
+        return "" if value is None else value
+    if value[:1] in _FORMULA_START or value.lstrip(_IGNORED_LEAD)[:1] in _FORMULA_START[:4]:
         return "'" + value
-    return "" if value is None else value
+    return value
 
 
 def to_csv(rows: list[dict[str, Any]]) -> str:
@@ -125,8 +132,8 @@ def to_csv(rows: list[dict[str, Any]]) -> str:
     writer = csv.DictWriter(out, fieldnames=list(rows[0].keys()), extrasaction="ignore", lineterminator="\r\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: _cell(v) for k, v in row.items()})
+        writer.writerow({k: csv_cell(v) for k, v in row.items()})
     return out.getvalue()
 
 
-__all__ = ["HANDLE_BOUNDS", "REPORTS", "WAIT_BOUNDS", "dashboard", "report", "to_csv"]
+__all__ = ["HANDLE_BOUNDS", "REPORTS", "WAIT_BOUNDS", "csv_cell", "dashboard", "report", "to_csv"]

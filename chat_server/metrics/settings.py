@@ -21,8 +21,11 @@ class MetricsConfig:
     timezone: str = ""
     # Rows in "top intents" / "top fallback messages" reports.
     top_n: int = 20
-    # Serve /metrics without login (Prometheus scrapes it; keep it on a private network).
-    public_prometheus: bool = True
+    # /metrics is served to loopback callers that came through no proxy, to a request carrying
+    # `Authorization: Bearer <prometheus_token>` (when set), and to a logged-in supervisor. Set
+    # `public_prometheus: true` only when the port is reachable from a private network alone.
+    public_prometheus: bool = False
+    prometheus_token: str = ""
 
     def validate(self) -> None:
         if self.service_level_s <= 0:

@@ -17,7 +17,7 @@ const K = {
   langExplicit: "chat311:lang_explicit",
   outbox: "chat311:outbox",
   labels: "chat311:labels",
-  csatDone: "chat311:csat_done",
+  csatDone: "chat311:csat_done", // only cleared now: older widget versions stored it
   open: "chat311:open",
 };
 
@@ -72,6 +72,7 @@ class Widget {
     this.everConnected = false;
     this.inflight = null;
     this.closed = false;
+    this.csatSent = null;
     this.agentName = null;
     this.bindings = [];
     this.typingTimer = null;
@@ -358,6 +359,10 @@ class Widget {
     if (this.socket) return;
     const s = io(this.cfg.server, {
       path: this.cfg.socketPath,
+      // WebSocket first: long-polling needs a sticky proxy once chat_server runs several workers,
+      // so it is only the fallback for networks that block WebSockets.
+      transports: ["websocket", "polling"],
+      tryAllTransports: true,
       autoConnect: false,
       reconnectionDelay: 500,
       reconnectionDelayMax: 3000,
@@ -409,24 +414,20 @@ class Widget {
     this.sessionId = sid;
     storage.set(K.session, sid);
     this.confirmed = true;
-    if (storage.get(K.csatDone) === sid) this.showEnd(true);
     this.flush();
   }
 
   onStorage(e) {
     if (e.key !== K.session || e.newValue === this.sessionId) return;
+    if (!e.newValue) {
+      // Another tab ended this conversation (or is starting a new one, whose id follows): show it ended.
+      if (e.oldValue === this.sessionId && !this.closed) this.onClosed();
+      return;
+    }
     // Another tab started a new conversation: follow it (and never write back, so tabs don't fight).
     this.resetConversation({ keepOutbox: false });
     this.sessionId = e.newValue;
     this.confirmed = false;
-    if (!this.sessionId) {
-      // The other tab is about to receive its new session id; adopt it when it lands.
-      clearTimeout(this.followTimer);
-      this.followTimer = setTimeout(() => {
-        if (!this.sessionId && this.connected) this.requestSession();
-      }, 3000);
-      return;
-    }
     if (this.socket && this.connected) this.requestSession();
     else this.connect();
   }
@@ -526,7 +527,14 @@ class Widget {
   onClosed() {
     this.setLine(this.queueLine, "");
     this.notice("closed");
-    this.showEnd(storage.get(K.csatDone) === this.sessionId);
+    this.forgetSession();
+    this.showEnd(this.csatSent === this.sessionId);
+  }
+
+  // A shared computer: once a chat has ended, the next person to open the page must not be able to
+  // replay it. This tab keeps the session in memory only (for the rating form); storage forgets it.
+  forgetSession() {
+    for (const key of [K.session, K.lastId, K.lastRead, K.labels, K.outbox, K.csatDone]) storage.set(key, null);
   }
 
   onServerError(d) {
@@ -770,7 +778,7 @@ class Widget {
     if (!checked) return;
     const payload = { session_id: this.sessionId, rating: Number(checked.value), comment: this.csatComment.value.trim() };
     const done = () => {
-      storage.set(K.csatDone, this.sessionId);
+      this.csatSent = this.sessionId;
       this.csatForm.hidden = true;
       this.csatThanks.hidden = false;
       this.notice("csatThanks");
