@@ -96,7 +96,8 @@ def _load_feature_commands() -> None:
     import importlib
 
     for module in ("chat_server.tickets.cli", "chat_server.agents.cli", "chat_server.channels.cli",
-                   "chat_server.metrics.cli", "chat_server.training.cli", "chat_server.retention"):
+                   "chat_server.metrics.cli", "chat_server.training.cli", "chat_server.retention",
+                   "chat_server.knowledge.cli"):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:
