@@ -8,15 +8,12 @@ import os
 import sys
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 from chat_server.config import RetentionConfig
 from chat_server.conversations.store import ConversationStore
 from chat_server.retention import DAY_S, expired
 from tests.conftest import ROOT
-
-CHAT311 = Path(sys.executable).parent / "chat311"
 
 
 def test_policy_decision() -> None:
@@ -33,8 +30,9 @@ def test_policy_decision() -> None:
 async def _purge(redis_url: str, prefix: str, *extra: str) -> dict[str, Any]:
     env = {**os.environ, "REDIS_URL": redis_url, "CHAT311_REDIS__KEY_PREFIX": f"'{prefix}'",
            "CHAT311_RETENTION__DAYS": "{web: 30, sms: 7, default: 0}", "CHAT311_LOGGING__JSON": "true"}
-    proc = await asyncio.create_subprocess_exec(str(CHAT311), "purge", "--json", *extra, cwd=ROOT, env=env,
-                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "chat_server.cli", "purge", "--json", *extra,
+                                                cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE,
+                                                stderr=asyncio.subprocess.PIPE)
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 0, err.decode()
     return dict(json.loads(out.decode().strip().splitlines()[-1]))
