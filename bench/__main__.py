@@ -121,7 +121,8 @@ class Bench:
                 "CHAT311_RASA__MANAGE": "false", "CHAT311_RASA__URL": self.rasa_url or f"http://127.0.0.1:{free_port()}",
                 "CHAT311_RASA__TOKEN": RASA_TOKEN, "CHAT311_RASA__ACTIONS_URL": "",
                 "CHAT311_LOGGING__LEVEL": "WARNING",
-                "CHAT311_LIMITS__SESSION_MESSAGES": "1000000", "CHAT311_LIMITS__IP_MESSAGES": "100000000", **extra}
+                "CHAT311_LIMITS__SESSION_MESSAGES": "1000000", "CHAT311_LIMITS__IP_MESSAGES": "100000000",
+                "CHAT311_LIMITS__IP_SESSIONS": "1000000000", **extra}
 
     async def start_redis(self) -> None:
         port = free_port()

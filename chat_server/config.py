@@ -85,6 +85,11 @@ class LimitsConfig:
     session_window_s: float = 10.0
     ip_messages: int = 120
     ip_window_s: float = 10.0
+    # New chat sessions per IP and window: one socket once created 500 in under a second.
+    ip_sessions: int = 30
+    ip_sessions_window_s: float = 60.0
+    # A session that never got a message is deleted after this long (its first message keeps it).
+    unused_session_ttl_s: int = 3600
     max_event_bytes: int = 16384
 
 

@@ -103,7 +103,9 @@ class ChatServerProcess:
     """A real `chat311 serve` process with its own port, restartable and killable."""
 
     def __init__(self, env: dict[str, str], port: int, name: str) -> None:
-        self.env = env
+        # Every test client comes from 127.0.0.1: the per-IP new-session limit is off unless a
+        # test sets it (tests/test_session_limits.py does).
+        self.env = {"CHAT311_LIMITS__IP_SESSIONS": "1000000000", **env}
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.name = name

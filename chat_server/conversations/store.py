@@ -143,10 +143,15 @@ class ConversationStore:
         return f"{self.p}session:{token}:convs"
 
     # sessions
-    async def new_session(self, channel: str = "web", **meta: str) -> str:
+    async def new_session(self, channel: str = "web", ttl_s: int | None = None, **meta: str) -> str:
+        """A new session token. With `ttl_s` the session expires unless it gets a conversation first
+        (`create` makes it permanent), so sessions opened and never used do not pile up."""
         token = secrets.token_urlsafe(24)
-        await self.redis.hset(self._session(token), mapping={"created_at": f"{time.time():.3f}",
-                                                             "channel": channel, **meta})
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hset(self._session(token), mapping={"created_at": f"{time.time():.3f}", "channel": channel, **meta})
+        if ttl_s:
+            pipe.expire(self._session(token), ttl_s)
+        await pipe.execute()
         return token
 
     async def session_exists(self, token: Any) -> bool:
@@ -186,6 +191,7 @@ class ConversationStore:
                   "created_at": f"{now:.3f}", "updated_at": f"{now:.3f}", **extra}
         pipe = self.redis.pipeline(transaction=True)
         pipe.hset(self._conv(cid), mapping=fields)
+        pipe.persist(self._session(session))  # a used session lasts as long as its conversations
         pipe.rpush(self._session_convs(session), cid)
         pipe.sadd(f"{self.p}convs:open", cid)
         await pipe.execute()
