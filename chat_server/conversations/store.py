@@ -235,6 +235,23 @@ class ConversationStore:
                     if type(exc).__name__ != "WatchError":
                         raise
 
+    async def open_ids(self) -> list[str]:
+        """Every conversation not closed yet."""
+        return [m.decode() async for m in self.redis.sscan_iter(f"{self.p}convs:open", count=1000)]
+
+    async def activity(self, cids: list[str]) -> list[tuple[str | None, float]]:
+        """(state, time of the last update or message) per conversation; state None if it is gone."""
+        pipe = self.redis.pipeline(transaction=False)
+        for cid in cids:
+            pipe.hmget(self._conv(cid), "state", "updated_at")
+            pipe.xrevrange(self._msgs(cid), count=1)
+        rows = await pipe.execute()
+        out: list[tuple[str | None, float]] = []
+        for (state, updated), last in zip(rows[::2], rows[1::2], strict=True):
+            last_ms = _parse_id(last[0][0].decode())[0] if last else 0
+            out.append((state.decode() if state else None, max(float(updated or 0), last_ms / 1000)))
+        return out
+
     # messages
     async def append(
         self, conv: Conversation, sender: str, text: str, language: str | None = None, **extra: Any
