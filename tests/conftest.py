@@ -30,6 +30,7 @@ import redis.asyncio as aioredis
 
 from chat_server import bot_model
 from chat_server.components import action_server_spec, embedded_redis_spec, free_port, rasa_server_spec
+from chat_server.config import RetentionConfig
 from chat_server.supervisor import Supervisor
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -92,7 +93,8 @@ async def rasa_stack(redis_server: RedisServer) -> AsyncIterator[RasaStack]:
     rasa_port, actions_port = free_port(), free_port()
     sup = Supervisor()
     sup.start(action_server_spec(actions_port, LOG_DIR, "http://127.0.0.1:1"))
-    sup.start(rasa_server_spec(model, rasa_port, RASA_TOKEN, actions_port, redis_server.url, LOG_DIR))
+    sup.start(rasa_server_spec(model, rasa_port, RASA_TOKEN, actions_port, redis_server.url, LOG_DIR,
+                               RetentionConfig().tracker_expiry_s()))
     ok = await sup.wait_ready("rasa", 300) and await sup.wait_ready("actions", 120)
     assert ok, f"Rasa stack did not become ready; see {LOG_DIR}/rasa.log and actions.log"
     yield RasaStack(f"http://127.0.0.1:{rasa_port}", RASA_TOKEN, f"http://127.0.0.1:{actions_port}", sup)
@@ -103,7 +105,9 @@ class ChatServerProcess:
     """A real `chat311 serve` process with its own port, restartable and killable."""
 
     def __init__(self, env: dict[str, str], port: int, name: str) -> None:
-        self.env = env
+        # Every test client comes from 127.0.0.1: the per-IP new-session limit is off unless a
+        # test sets it (tests/test_session_limits.py does).
+        self.env = {"CHAT311_LIMITS__IP_SESSIONS": "1000000000", **env}
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.name = name

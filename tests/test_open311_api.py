@@ -13,6 +13,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
@@ -29,7 +30,6 @@ from chat_server.components import free_port
 from tests.conftest import ROOT, ChatServerProcess, RedisServer
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "shared" / "open311-schemas"
-CHAT311 = ROOT / ".venv" / "bin" / "chat311"
 ISO_WITH_OFFSET = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d([+-]\d\d:\d\d)$")
 PREFIX = "t311api:"
 
@@ -80,7 +80,9 @@ async def start_server(redis_server: RedisServer, name: str, prefix: str, port: 
 def cli(redis_server: RedisServer, prefix: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "REDIS_URL": redis_server.url, "CHAT311_REDIS__KEY_PREFIX": f"'{prefix}'",
            "CHAT311_LOGGING__JSON": "false"}
-    return subprocess.run([str(CHAT311), *args], env=env, capture_output=True, text=True, timeout=60, cwd=ROOT)
+    # `-m` from this checkout: the venv's console script may belong to another checkout.
+    return subprocess.run([sys.executable, "-m", "chat_server.cli", *args], env=env, capture_output=True, text=True,
+                          timeout=60, cwd=ROOT)
 
 
 def new_api_key(redis_server: RedisServer, prefix: str, name: str = "tests") -> tuple[str, str]:

@@ -170,8 +170,9 @@ class ConversationService:
             await self.bus.publish("conversation_created", conv.id, channel=channel, language=language)
         return conv
 
-    async def close(self, conv: Conversation, reason: str, **fields: str) -> bool:
-        if not await self.store.set_state(conv.id, CLOSED, closed_reason=reason, **fields):
+    async def close(self, conv: Conversation, reason: str, expected: tuple[str, ...] | None = None,
+                    **fields: str) -> bool:
+        if not await self.store.set_state(conv.id, CLOSED, expected, closed_reason=reason, **fields):
             return False
         conv.state = CLOSED
         await self.notify(conv, "conversation_closed", {"reason": reason})
