@@ -14,7 +14,6 @@ threshold sweep, and last a single JSON line:
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import secrets
@@ -31,52 +30,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chat_server import bot_model
+from chat_server.heldout import HeldoutRow, read_heldout
+from chat_server.labels import FALLBACK, resolve_label
 
-FALLBACK = "nlu_fallback"
 # Trained intent for "not a 311 question"; bot/chat311_nlu.py reports it as nlu_fallback.
 OUT_OF_SCOPE = "out_of_scope"
 
 
 @dataclass
-class Row:
-    text: str
-    label: str
-    lang: str
-
-
-@dataclass
 class Result:
-    row: Row
-    label: str | None
+    row: HeldoutRow
+    label: str
     confidence: float
     lang: str
     parse: dict
-
-
-def resolve_label(parse: dict) -> tuple[str | None, float]:
-    """Intent name, or faq/<key> (response selector) for the retrieval intent faq."""
-    intent = parse.get("intent") or {}
-    name = intent.get("name")
-    confidence = float(intent.get("confidence") or 0.0)
-    if name == "faq":
-        selected = ((parse.get("response_selector") or {}).get("faq") or {}).get("response") or {}
-        key = selected.get("intent_response_key")
-        if key:
-            return key, float(selected.get("confidence") or 0.0)
-    return name, confidence
-
-
-def read_rows(path: Path) -> list[Row]:
-    with open(path, newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        missing = {"text", "label", "lang"} - set(reader.fieldnames or [])
-        if missing:
-            raise ValueError(f"{path}: header must be text,label,lang (missing {', '.join(sorted(missing))})")
-        rows = [Row(r["text"].strip(), r["label"].strip(), r["lang"].strip().lower()) for r in reader
-                if (r.get("text") or "").strip()]
-    if not rows:
-        raise ValueError(f"{path}: no rows")
-    return rows
 
 
 # ----------------------------------------------------------------------------- Rasa server
@@ -272,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     try:
-        rows = read_rows(args.file)
+        rows = read_heldout(args.file)
     except (OSError, ValueError) as exc:
         print(f"nlu-eval: {exc}", file=sys.stderr)
         return 2
