@@ -1,4 +1,4 @@
-"""Evaluate the trained bot model on a labelled CSV: `python -m chat_server.nlu_eval FILE.csv`.
+"""Evaluate the trained bot model on labelled CSVs: `python -m chat_server.nlu_eval FILE.csv [FILE.csv ...]`.
 
 FILE has the header `text,label,lang` (label = resolved label per DESIGN.md: the intent name, or
 `faq/<key>` for the retrieval intent; `nlu_fallback` for out-of-scope messages; lang = en|es).
@@ -7,8 +7,11 @@ Every text goes through the model via a Rasa server's `POST /model/parse` — th
 --rasa-url / CHAT311_RASA_URL when it is reachable, otherwise a private `rasa run --enable-api` started
 here on a free port with the current model and stopped afterwards — and through the project's language
 detector. Prints a per-label table (precision, recall, F1, support), optionally a FallbackClassifier
-threshold sweep, and last a single JSON line:
+threshold sweep, and last a single JSON line (per file; several files share one Rasa server):
     {"n": N, "label_accuracy": x, "language_accuracy": y, "fallback_recall": z}
+
+The project's held-out data is two files: tests/data/heldout_dev.csv (tune thresholds on it, with
+--sweep) and tests/data/heldout_test.csv (never tuned on: the honest score). `make nlu-eval` runs both.
 """
 
 from __future__ import annotations
@@ -229,7 +232,8 @@ def report(results: list[Result], show_errors: int, sweep: bool, out=sys.stdout)
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="chat311 nlu-eval", description=__doc__.split("\n\n")[0])
-    ap.add_argument("file", type=Path, help="CSV with header text,label,lang")
+    ap.add_argument("file", type=Path, nargs="+",
+                    help="CSV with header text,label,lang (several: one report and JSON line each, one Rasa)")
     ap.add_argument("--rasa-url", default=os.environ.get("CHAT311_RASA_URL"),
                     help="running Rasa server with --enable-api (default $CHAT311_RASA_URL); else start one")
     ap.add_argument("--token", default=os.environ.get("CHAT311_RASA_TOKEN"), help="that server's --auth-token")
@@ -239,10 +243,11 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     try:
-        rows = read_heldout(args.file)
+        files = {path: read_heldout(path) for path in args.file}
     except (OSError, ValueError) as exc:
         print(f"nlu-eval: {exc}", file=sys.stderr)
         return 2
+    rows = [row for file_rows in files.values() for row in file_rows]
 
     from chat_server.language import detect_language
 
@@ -277,7 +282,12 @@ def main(argv: list[str] | None = None) -> int:
         label, confidence = resolve_label(parse)
         lang, _ = detect_language(row.text)
         results.append(Result(row, label, confidence, lang, parse))
-    report(results, args.show_errors, args.sweep)
+    start = 0
+    for path, file_rows in files.items():
+        if len(files) > 1:
+            print(f"== {path}", flush=True)
+        report(results[start:start + len(file_rows)], args.show_errors, args.sweep)
+        start += len(file_rows)
     return 0
 
 

@@ -73,6 +73,8 @@ async def test_rasa_webchat_exchanges_messages(chat_server_url: str, webchat_pag
         session_id = await _session_id(page)
         assert session_id, "rasa-webchat did not store the server-issued session id"
         await page.reload()
+        # Once the widget has rendered (launcher present), it has restored its open/closed state.
+        await page.wait_for_function("() => document.querySelector('.rw-launcher, .rw-new-message')")
         if not await page.locator(".rw-new-message").is_visible():
             await page.locator(".rw-launcher").click()
         await page.locator(".rw-new-message").wait_for()
