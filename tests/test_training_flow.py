@@ -3,7 +3,8 @@ inbox; a content user turns it into a new FAQ, trains & tests, publishes — and
 same question gets the new answer. Then one-click rollback brings the previous model back.
 
 Runs against a temporary copy of training_data/ and a temporary model directory
-(CHAT311_TRAINING__DATA_DIR / __MODEL_DIR), so the repository's files are never modified.
+(CHAT311_TRAINING__DATA_DIR / __MODEL_DIR), so the repository's files are never modified, and publishes
+into the module's own Rasa (`private_rasa`), so the hot swap never changes the session's model.
 Training takes 1-3 minutes of CPU.
 """
 
@@ -61,7 +62,7 @@ def _tree_digest(path: Path) -> str:
 
 
 async def test_fallback_to_new_faq_train_publish_rollback(
-    server_factory: Any, redis_server: Any, resident: Any, tmp_path: Path
+    private_server_factory: Any, redis_server: Any, resident: Any, tmp_path: Path
 ) -> None:
     repo_digest = _tree_digest(ROOT / "training_data")
     data_dir = tmp_path / "training_data"
@@ -69,7 +70,7 @@ async def test_fallback_to_new_faq_train_publish_rollback(
     # The dev half of the held-out data plus the new FAQ's question: the "after" model must get it right.
     heldout = tmp_path / "heldout.csv"
     prefix = f"t8t{uuid.uuid4().hex[:6]}:"
-    server = await server_factory(
+    server = await private_server_factory(
         name="chat_server-training-flow", CHAT311_REDIS__KEY_PREFIX=f"'{prefix}'",
         CHAT311_TRAINING__DATA_DIR=str(data_dir), CHAT311_TRAINING__MODEL_DIR=str(tmp_path / "models"),
         CHAT311_TRAINING__HELDOUT=str(heldout),
