@@ -64,9 +64,10 @@ console:
 train: venv bot-venv
 	$(VENV)/bin/chat311 train
 
+# Held-out NLU scores: dev (thresholds are tuned on it) and test (never tuned on); FILE=x.csv for another file.
+NLU_EVAL_FILES ?= tests/data/heldout_dev.csv tests/data/heldout_test.csv
 nlu-eval: setup
-	@test -n "$(FILE)" || (echo "usage: make nlu-eval FILE=path.csv" && exit 2)
-	$(VENV)/bin/chat311 nlu-eval $(FILE)
+	$(VENV)/bin/chat311 nlu-eval $(or $(FILE),$(NLU_EVAL_FILES))
 
 # The emergency guard's recall and false-alarm rate (pure Python: needs only the venv).
 safety-eval: venv

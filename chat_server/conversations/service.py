@@ -263,18 +263,23 @@ class ConversationService:
             metadata["media_url"] = conv.get("media_url")
         await self.notify(conv, "typing", {"sender": "bot", "on": True})
         slow = asyncio.create_task(self._slow_notice(conv))
+        reply: BotReply | BotUnavailable
         try:
             reply = await self.bot.send(conv.id, incoming.text, metadata)
         except BotUnavailable as exc:
-            slow.cancel()
-            await self.notify(conv, "typing", {"sender": "bot", "on": False})
-            await self._bot_unavailable(conv, incoming, exc)
-            return
+            reply = exc
         slow.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await slow
-        await self.notify(conv, "typing", {"sender": "bot", "on": False})
-        await self._apply_reply(conv, reply, guard_fired)
+        try:
+            if isinstance(reply, BotUnavailable):
+                await self._bot_unavailable(conv, incoming, reply)
+            else:
+                await self._apply_reply(conv, reply, guard_fired)
+        finally:
+            # Off only after every reply of the turn is stored and sent (docs/protocol.md: replies come
+            # between typing on/off), so a client may take typing-off as the end of the bot's turn.
+            await self.notify(conv, "typing", {"sender": "bot", "on": False})
 
     async def _slow_notice(self, conv: Conversation) -> None:
         await asyncio.sleep(self.slow_notice_s)
