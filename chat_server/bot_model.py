@@ -20,6 +20,9 @@ from chat_server.config import PROJECT_ROOT
 
 BOT_DIR = PROJECT_ROOT / "bot"
 TRAINING_DIR = PROJECT_ROOT / "training_data"
+# The knowledge base's articles (chat_server/knowledge/) live under training_data/ for content staff, but
+# Rasa never reads them: editing an article must neither retrain nor change the model's name.
+KNOWLEDGE_DIR = TRAINING_DIR / "knowledge"
 BOT_PYTHON = BOT_DIR / ".venv" / "bin" / "python"
 RASA_BIN = BOT_DIR / ".venv" / "bin" / "rasa"
 MODEL_PREFIX = "chat311-"
@@ -27,9 +30,14 @@ HASHED_MODEL = re.compile(r"^chat311-[0-9a-f]{12}\.tar\.gz$")  # `make train` mo
 KEEP_MODELS = 3
 
 
+def rasa_data_files() -> list[Path]:
+    """The Rasa training data: every YAML file under training_data/ except the knowledge base."""
+    return sorted(p for p in TRAINING_DIR.rglob("*") if p.is_file() and p.suffix in {".yml", ".yaml"}
+                  and not p.is_relative_to(KNOWLEDGE_DIR))
+
+
 def _model_inputs() -> list[Path]:
-    files = [BOT_DIR / "config.yml", BOT_DIR / "domain.yml"]
-    files += sorted(p for p in TRAINING_DIR.rglob("*") if p.is_file() and p.suffix in {".yml", ".yaml"})
+    files = [BOT_DIR / "config.yml", BOT_DIR / "domain.yml", *rasa_data_files()]
     return [f for f in files if f.exists()]
 
 
@@ -79,7 +87,7 @@ def train(force: bool = False, out: Path | None = None) -> Path:
         str(RASA_BIN), "train",
         "--config", str(BOT_DIR / "config.yml"),
         "--domain", str(BOT_DIR / "domain.yml"),
-        "--data", str(TRAINING_DIR),
+        "--data", *(str(p) for p in rasa_data_files()),
         "--out", str(target.parent),
         "--fixed-model-name", target.name.removesuffix(".tar.gz"),
     ]

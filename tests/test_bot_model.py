@@ -21,3 +21,21 @@ def test_training_prunes_old_models_but_keeps_content_models(tmp_path: Path, mon
     bot_model.prune_trained(keep=just_trained)
     left = sorted(p.name for p in tmp_path.iterdir())
     assert left == sorted([hashed[0].name, hashed[2].name, hashed[3].name, hashed[4].name, content.name])
+
+
+def test_knowledge_articles_are_not_rasa_training_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Content staff edit articles live: that must never retrain Rasa or rename the model."""
+    training = tmp_path / "training_data"
+    (training / "knowledge" / "water").mkdir(parents=True)
+    (training / "nlu_en.yml").write_text("version: '3.1'\nnlu: []\n")
+    article = training / "knowledge" / "water" / "water-bill.yml"
+    article.write_text("id: water-bill\n")
+    monkeypatch.setattr(bot_model, "PROJECT_ROOT", tmp_path)
+    monkeypatch.setattr(bot_model, "TRAINING_DIR", training)
+    monkeypatch.setattr(bot_model, "KNOWLEDGE_DIR", training / "knowledge")
+    assert bot_model.rasa_data_files() == [training / "nlu_en.yml"]
+    before = bot_model.training_hash()
+    article.write_text("id: water-bill\ntopic: utility_bill\n")
+    assert bot_model.training_hash() == before
+    (training / "nlu_en.yml").write_text("version: '3.1'\nnlu: [{intent: greet, examples: '- hi'}]\n")
+    assert bot_model.training_hash() != before
