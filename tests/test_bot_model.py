@@ -30,7 +30,10 @@ def test_knowledge_articles_are_not_rasa_training_data(tmp_path: Path, monkeypat
     (training / "nlu_en.yml").write_text("version: '3.1'\nnlu: []\n")
     article = training / "knowledge" / "water" / "water-bill.yml"
     article.write_text("id: water-bill\n")
+    (tmp_path / "bot").mkdir()
+    (tmp_path / "bot" / "config.yml").write_text("recipe: default.v1\n")
     monkeypatch.setattr(bot_model, "PROJECT_ROOT", tmp_path)
+    monkeypatch.setattr(bot_model, "BOT_DIR", tmp_path / "bot")
     monkeypatch.setattr(bot_model, "TRAINING_DIR", training)
     monkeypatch.setattr(bot_model, "KNOWLEDGE_DIR", training / "knowledge")
     assert bot_model.rasa_data_files() == [training / "nlu_en.yml"]
