@@ -174,3 +174,20 @@ async def test_retries_duplicates_and_twilio_unsubscribed(sms, twilio, redis_cli
         return (await delivery_of(redis_client, prefix, cid, system["id"])).get("status") == "failed"
 
     await until(failed)
+
+
+async def test_rate_limited_emergency_text_still_gets_911(redis_server, twilio, redis_client) -> None:  # type: ignore[no-untyped-def]
+    server = await bare_server(redis_server.url, "channel-sms-911", CHAT311_LIMITS__SESSION_MESSAGES="2",
+                               CHAT311_LIMITS__SESSION_WINDOW_S="3600", **twilio.env())
+    try:
+        phone = "+17045550191"
+        for i in range(2):
+            assert (await twilio.text_server(server.url, phone, f"hola {i}"))[0] == 200
+        code, twiml = await twilio.text_server(server.url, phone, "hay un incendio en mi casa")
+        assert code == 200 and twiml.endswith("<Response/>")
+        [answer] = await twilio.sent.wait_for(sent_with(twilio, phone, "no puede enviar"))
+        assert "llame al 911" in answer["body"]
+        _, stored = await channel_messages(redis_client, server.prefix, "sms", phone)
+        assert not [m for m in stored if m["sender"] == "resident" and "incendio" in m["text"]], "refused, not stored"
+    finally:
+        await server.stop()
