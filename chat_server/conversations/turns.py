@@ -4,8 +4,9 @@ Rasa answers one CPU-bound turn at a time however many it is sent, so without a 
 accepted messages from one IP queues up inside Rasa and every other resident waits behind it. Here
 each turn names its source (the resident's IP on the web, the session elsewhere); at most
 `concurrency` turns run, at most `per_source` of them from one source, and when a slot frees the
-waiting source that has been served least recently (an exponentially decaying count of its turns)
-goes next. A quiet resident therefore waits for one running turn at most, not for the flood.
+waiting source with the fewest turns waiting goes next, ties to the one served least recently (an
+exponentially decaying count of its turns). A quiet resident therefore waits for one running turn
+at most, not for the flood.
 
 Per process: several workers each have their own gate (the bound is per worker).
 """
@@ -85,7 +86,9 @@ class FairTurns:
             ready = [k for k in self._queued if self._sources[k].running < self.per_source]
             if not ready:
                 return
-            key = min(ready, key=lambda k: self._sources[k].decayed(now, self.tau))
+            # Shortest backlog first (a flood keeps a queue, a resident waits for one reply), then
+            # the source served least recently.
+            key = min(ready, key=lambda k: (len(self._sources[k].waiting), self._sources[k].decayed(now, self.tau)))
             state = self._sources[key]
             state.usage = state.decayed(now, self.tau) + 1.0
             state.stamp = now
