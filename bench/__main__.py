@@ -10,6 +10,8 @@ from separate `bench.loadgen` processes, bounded in connections and time.
   (3) bot    a bot turn through chat_server vs a direct Rasa REST call, same run → ratio
   (4) scale  1 vs 2 chat_server processes on Redis (AsyncRedisManager), same relay with two load
              generators (each its own agents and residents) → throughput ratio, lost
+  (5) flood  a quiet resident's bot-turn latency (p50/p99, send → last bot message) alone, while
+             one IP floods, and while 40 loopback IPs flood (bench/flood.py), shipped rate limits
 
 How (2) and (4) get their conversations to agents — the product's own path, no Redis writes:
 the bench creates agent accounts as `chat311 users add` does (AccountStore, argon2 hash); the load
@@ -263,15 +265,18 @@ class Bench:
             self.row("relay", "  throughput msg/s, lost, errors", f"{out['throughput_msg_s']}, {out['lost']}, "
                      f"{out['errors'] or 0}")
 
-    # (3) ---------------------------------------------------------------------------
-    async def bot(self) -> None:
+    # Rasa for parts (3) and (5) ----------------------------------------------------
+    async def start_rasa(self, part: str) -> bool:
+        """Start Rasa + actions once; False (and the part marked skipped) without a trained model."""
+        if self.rasa_url:
+            return True
         model = bot_model.current_model_path()
         if not model.exists():
             model = bot_model.latest_model() or model
         if not model.exists():
-            self.results["bot"] = {"skipped": "no trained model; run `make train`"}
-            self.row("bot", "skipped", "no trained model")
-            return
+            self.results[part] = {"skipped": "no trained model; run `make train`"}
+            self.row(part, "skipped", "no trained model")
+            return False
         rasa_port, actions_port = free_port(), free_port()
         self.sup.start(action_server_spec(actions_port, LOG_DIR, "http://127.0.0.1:1"))
         self.sup.start(rasa_server_spec(model, rasa_port, RASA_TOKEN, actions_port, self.redis_url, LOG_DIR,
@@ -280,7 +285,13 @@ class Bench:
         if not (await self.sup.wait_ready("rasa", 400) and await self.sup.wait_ready("actions", 200)):
             raise SystemExit(f"bench: Rasa did not start; see {LOG_DIR}/rasa.log")
         self.rasa_url = f"http://127.0.0.1:{rasa_port}"
-        self.row("bot", "Rasa ready in (s)", f"{time.monotonic() - t0:.0f}")
+        self.row(part, "Rasa ready in (s)", f"{time.monotonic() - t0:.0f}")
+        return True
+
+    # (3) ---------------------------------------------------------------------------
+    async def bot(self) -> None:
+        if not await self.start_rasa("bot"):
+            return
         port = free_port()
         server = Server("bot", port, self.env(port))
         await server.start()
@@ -324,12 +335,64 @@ class Bench:
                                  "cpus": os.cpu_count()}
         self.row("scale", "throughput ratio 2/1 (target ≥ 1.7)", f"{ratio:.2f}")
 
+    # (5) ---------------------------------------------------------------------------
+    async def flood(self) -> None:
+        """A quiet resident's bot turns alone, during a flood from one IP, and from 40 loopback IPs."""
+        if not await self.start_rasa("flood"):
+            return
+        port = free_port()
+        # The shipped limits (the other parts lift them), and a fresh prefix so no earlier count applies.
+        server = Server("flood", port, self.env(port, CHAT311_LIMITS__SESSION_MESSAGES="12",
+                                                CHAT311_LIMITS__IP_MESSAGES="120",
+                                                CHAT311_REDIS__KEY_PREFIX="'bench-flood:'"))
+        await server.start()
+        out: dict[str, Any] = {}
+        try:
+            out["quiet"] = await self.quiet_turns(server.url)
+            for label, ips, sessions, rate in (("one_ip", 1, 10, 100.0), ("forty_ips", 40, 1, 5.0)):
+                flood = await asyncio.create_subprocess_exec(
+                    sys.executable, "-m", "bench.flood", "flood", "--url", server.url, "--ips", str(ips),
+                    "--sessions", str(sessions), "--rate", str(rate), "--duration", "90",
+                    cwd=PROJECT_ROOT, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+                await self.line(flood, 120)
+                await asyncio.sleep(2.0)  # the flood is under way before the quiet resident starts
+                latency = await self.quiet_turns(server.url)
+                assert flood.stdin is not None
+                flood.stdin.write(b"stop\n")
+                await flood.stdin.drain()
+                sent = await self.line(flood, 60)
+                await flood.wait()
+                out[label] = {**latency, "flood": {"ips": ips, "sessions_per_ip": sessions,
+                                                   "msg_s_per_ip": rate, **sent}}
+        finally:
+            await server.stop()
+        quiet_p99 = out["quiet"]["p99_ms"]
+        self.results["flood"] = {**out, "load": load(),
+                                 "ratio_p99_one_ip": round(out["one_ip"]["p99_ms"] / quiet_p99, 2),
+                                 "ratio_p99_forty_ips": round(out["forty_ips"]["p99_ms"] / quiet_p99, 2)}
+        for label, what in (("quiet", "no flood"), ("one_ip", "1 IP × 10 sessions, 100 msg/s"),
+                            ("forty_ips", "40 IPs × 1 session, 5 msg/s each")):
+            self.row("flood", f"quiet resident p50 / p99 ms, {what}",
+                     f"{out[label]['p50_ms']} / {out[label]['p99_ms']}")
+            if label != "quiet":
+                self.row("flood", f"  flood acks ({out[label]['flood']['sent']} sent)", out[label]["flood"]["outcomes"])
+        self.row("flood", "p99 ratio 1 IP / 40 IPs (target ≤ 3)",
+                 f"{self.results['flood']['ratio_p99_one_ip']} / {self.results['flood']['ratio_p99_forty_ips']}")
+
+    async def quiet_turns(self, url: str) -> dict[str, Any]:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bench.flood", "quiet", "--url", url, "--turns", str(self.args.flood_turns),
+            "--sessions", "5", cwd=PROJECT_ROOT, stdout=asyncio.subprocess.PIPE)
+        out = await self.line(proc, 300)
+        await proc.wait()
+        return out
+
     async def run(self) -> None:
         skip = set(filter(None, self.args.skip.split(",")))
         print(f"chat311 bench — load average {load()}, {os.cpu_count()} CPUs, nofile {raise_nofile()}", flush=True)
         await self.start_redis()
         try:
-            for part in ("idle", "relay", "scale", "bot"):
+            for part in ("idle", "relay", "scale", "bot", "flood"):
                 if part not in skip:
                     await getattr(self, part)()
         finally:
@@ -354,12 +417,14 @@ def main() -> None:
     parser.add_argument("--agent-chats", type=int, default=5,
                         help="relay/scale: max chats per agent (default 5); residents per generator = agents × this")
     parser.add_argument("--bot-rounds", type=int, default=8, help="scripted 4-turn conversations (default 8)")
-    parser.add_argument("--skip", default="", help="comma-separated parts to skip: idle,relay,scale,bot")
+    parser.add_argument("--flood-turns", type=int, default=40, help="flood: the quiet resident's turns per phase")
+    parser.add_argument("--skip", default="", help="comma-separated parts to skip: idle,relay,scale,bot,flood")
     args = parser.parse_args()
     args.idle = min(args.idle, 20_000)
     args.duration = min(args.duration, 60)
     args.agents = max(1, min(args.agents, 200))
     args.agent_chats = max(1, min(args.agent_chats, 20))  # accounts allow at most 20 concurrent chats
+    args.flood_turns = max(5, min(args.flood_turns, 200))
     raise_nofile()
     asyncio.run(Bench(args).run())
 

@@ -19,13 +19,17 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from chat_server import health, pages
 from chat_server.config import Config
 from chat_server.context import CTX, AppContext
+from chat_server.conversations.attachments import MediaOwners
 from chat_server.conversations.bot_client import BotClient
 from chat_server.conversations.delivery import ReliableRedisManager, SlowConsumerWatchdog
+from chat_server.conversations.emergency_first import EmergencyFirst, WindowGate
 from chat_server.conversations.idle import IdleSweeper
 from chat_server.conversations.limits import RateLimiter
+from chat_server.conversations.payloads import SocketIOJson
 from chat_server.conversations.resident_ns import ResidentNamespace
 from chat_server.conversations.service import ConversationService
 from chat_server.conversations.store import ConversationStore
+from chat_server.conversations.turns import FairTurns
 from chat_server.events import EventBus
 from chat_server.language import StickyLanguage
 
@@ -110,11 +114,15 @@ def create_app(config: Config, redis_url: str) -> web.Application:
         ReliableRedisManager(redis_url, f"{prefix}socketio", config.server.delivery_heartbeat_s)
         if config.server.redis_manager else None
     )
+    # Events over the event limit are answered `too_large` by the JSON layer (payloads.py) and the
+    # connection stays; only a packet beyond the transport ceiling closes it (websocket 1009).
+    event_limit = max(config.limits.max_event_bytes, 4 * config.limits.max_message_chars * 4)
     sio = socketio.AsyncServer(
         async_mode="aiohttp",
         cors_allowed_origins=_origins(config),
         client_manager=manager,
-        max_http_buffer_size=max(config.limits.max_event_bytes, 4 * config.limits.max_message_chars * 4),
+        max_http_buffer_size=max(2**20, 8 * event_limit),
+        json=SocketIOJson(event_limit),
         ping_interval=20,
         ping_timeout=20,
     )
@@ -124,10 +132,12 @@ def create_app(config: Config, redis_url: str) -> web.Application:
     bot = BotClient(config.rasa.url, config.rasa.token, config.rasa.timeout_s)
     limiter = RateLimiter(redis, prefix)
     language = StickyLanguage(config.language.switch_probability, config.language.min_chars_to_switch)
-    conversations = ConversationService(store, bus, bot, sio, language, config.rasa.slow_notice_s)
-    ctx = AppContext(config, redis, sio, bus, store, bot, limiter, conversations)
+    turns = FairTurns(config.rasa.max_concurrent_turns, config.rasa.turns_per_source, config.limits.ip_window_s)
+    conversations = ConversationService(store, bus, bot, sio, language, config.rasa.slow_notice_s, turns)
+    emergency_first = EmergencyFirst(conversations, WindowGate(1, config.limits.session_window_s))
+    ctx = AppContext(config, redis, sio, bus, store, bot, limiter, conversations, emergency_first)
     app[CTX] = ctx
-    residents = ResidentNamespace(conversations, limiter, config)
+    residents = ResidentNamespace(conversations, limiter, config, emergency_first, MediaOwners(redis, prefix))
     sio.register_namespace(residents)
     watchdog = SlowConsumerWatchdog(sio, config.server.max_outbound_queue)
     ctx.services["delivery"] = {"manager": manager, "watchdog": watchdog}

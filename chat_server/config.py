@@ -75,6 +75,16 @@ class RasaConfig:
     timeout_s: float = 8.0
     # How long chat_server waits for a bot reply before telling the resident.
     slow_notice_s: float = 4.0
+    # Bot turns sent to Rasa at once per process, and at most this many from one source (a web
+    # resident's IP); waiting turns go least-served source first (conversations/turns.py).
+    max_concurrent_turns: int = 4
+    turns_per_source: int = 2
+
+    def __post_init__(self) -> None:
+        if self.max_concurrent_turns < 1:
+            raise ValueError("max_concurrent_turns: must be >= 1")
+        if self.turns_per_source < 1:
+            raise ValueError("turns_per_source: must be >= 1")
 
 
 @dataclass
@@ -90,7 +100,10 @@ class LimitsConfig:
     ip_sessions_window_s: float = 60.0
     # A session that never got a message is deleted after this long (its first message keeps it).
     unused_session_ttl_s: int = 3600
+    # A Socket.IO event or API body larger than this is answered `too_large` (the connection stays).
     max_event_bytes: int = 16384
+    # Bot turns one IP may have waiting or running; more messages are refused `busy` before storing.
+    ip_turns_pending: int = 20
 
 
 @dataclass

@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 
 from chat_server.config import Config
 from chat_server.conversations.bot_client import BotClient
+from chat_server.conversations.emergency_first import EmergencyFirst
 from chat_server.conversations.limits import RateLimiter
 from chat_server.conversations.service import ConversationService
 from chat_server.conversations.store import ConversationStore
@@ -27,6 +28,8 @@ class AppContext:
     bot: BotClient
     limiter: RateLimiter
     conversations: ConversationService
+    # "Check for an emergency, then reject": every channel refuses a resident's message through it.
+    emergency_first: EmergencyFirst
     # Feature modules publish their service objects here (e.g. "tickets", "routing").
     services: dict[str, Any] = field(default_factory=dict)
 

@@ -36,6 +36,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "You're sending messages very quickly. Please wait a few seconds and try again.",
         "es": "Está enviando mensajes muy rápido. Espere unos segundos e inténtelo de nuevo.",
     },
+    "busy": {
+        "en": "We're still answering your earlier messages. Please wait a moment and send this again.",
+        "es": "Todavía estamos respondiendo sus mensajes anteriores. Espere un momento y vuelva a enviarlo.",
+    },
     # tickets (chat_server/tickets) ------------------------------------------------------
     "ticket_created": {
         "en": "Your request has been filed. Your request number is {ticket_id} ({service}). {notice}"

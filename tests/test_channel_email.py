@@ -156,3 +156,19 @@ async def test_api_transcript_by_email(mail_server, relay) -> None:  # type: ign
     assert status == 400
     async with aiohttp.ClientSession() as http, http.get(f"{mail_server.url}/api/openapi.json") as resp:
         assert "/api/v1/conversations/{conversation_id}/transcript" in (await resp.json())["paths"]
+
+
+async def test_rate_limited_emergency_mail_still_gets_911(redis_server, relay) -> None:  # type: ignore[no-untyped-def]
+    server = await bare_server(redis_server.url, "channel-email-911", CHAT311_LIMITS__SESSION_MESSAGES="2",
+                               CHAT311_LIMITS__SESSION_WINDOW_S="3600", **email_env(relay))
+    try:
+        resident = "fire@resident.test"
+        for i in range(2):
+            await mail_to_city(server, compose(resident, f"question {i}", f"hello {i}"))
+        with pytest.raises(aiosmtplib.SMTPResponseException) as refused:
+            await mail_to_city(server, compose(resident, "help", "my house is on fire"))
+        assert refused.value.code == 451
+        [answer] = await relay.messages.wait_for(mails_to(relay, resident, "311 cannot dispatch"))
+        assert "call 911" in body_of(answer)
+    finally:
+        await server.stop()

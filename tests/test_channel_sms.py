@@ -174,3 +174,34 @@ async def test_retries_duplicates_and_twilio_unsubscribed(sms, twilio, redis_cli
         return (await delivery_of(redis_client, prefix, cid, system["id"])).get("status") == "failed"
 
     await until(failed)
+
+
+async def test_rate_limited_emergency_text_still_gets_911(redis_server, twilio, redis_client) -> None:  # type: ignore[no-untyped-def]
+    server = await bare_server(redis_server.url, "channel-sms-911", CHAT311_LIMITS__SESSION_MESSAGES="2",
+                               CHAT311_LIMITS__SESSION_WINDOW_S="3600", **twilio.env())
+    try:
+        phone = "+17045550191"
+        for i in range(2):
+            assert (await twilio.text_server(server.url, phone, f"hola {i}"))[0] == 200
+        code, twiml = await twilio.text_server(server.url, phone, "hay un incendio en mi casa")
+        assert code == 200 and twiml.endswith("<Response/>")
+        [answer] = await twilio.sent.wait_for(sent_with(twilio, phone, "no puede enviar"))
+        assert "llame al 911" in answer["body"]
+        _, stored = await channel_messages(redis_client, server.prefix, "sms", phone)
+        assert not [m for m in stored if m["sender"] == "resident" and "incendio" in m["text"]], "refused, not stored"
+    finally:
+        await server.stop()
+
+
+async def test_emergency_past_the_length_limit_still_gets_911(sms, twilio, redis_client) -> None:  # type: ignore[no-untyped-def]
+    """A long text is kept to limits.max_message_chars; an emergency told after that point is answered too."""
+    server, prefix = sms
+    phone = "+17045550192"
+    body = "I have a long question about my water bill " + "and the meter " * 170 + " my house is on fire"
+    assert len(body) > 2000
+    code, _ = await twilio.text_server(server.url, phone, body)
+    assert code == 200
+    [answer] = await twilio.sent.wait_for(sent_with(twilio, phone, "call 911"))
+    assert answer["body"].startswith("If this is an emergency")
+    _, stored = await channel_messages(redis_client, prefix, "sms", phone)
+    assert [m["sender"] for m in stored][:2] == ["system", "resident"]  # the 911 answer came first

@@ -241,3 +241,14 @@ async def test_stored_fields_are_documented_shape(chat_server_url: str, resident
     events = await redis_client.xrange("c311:events")
     kinds = [(json.loads(raw[b"data"]), raw[b"kind"].decode()) for _, raw in events if raw[b"conv"].decode() == cid]
     assert [k for _, k in kinds][:3] == ["conversation_created", "resident_message", "bot_answered"]
+
+
+@pytest.mark.parametrize("text", ["my neighbors house is on fire", "my house is on fire, it's spreading fast"])
+async def test_guard_answer_is_not_followed_by_the_bots_fallback(chat_server_url: str, resident: Any,
+                                                                 text: str) -> None:
+    client: ResidentClient = await resident(chat_server_url)
+    await client.start_session()
+    replies = await client.turn(text, language="en")
+    assert [r for r in replies if r["sender"] == "system" and "call 911" in r["text"]], replies
+    fallback = [r for r in replies if "didn't understand" in r.get("text", "") or "rephrase" in r.get("text", "")]
+    assert not fallback, f"the 911 answer was followed by the bot's fallback: {fallback}"

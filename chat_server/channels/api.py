@@ -35,7 +35,10 @@ from chat_server.channels.common import ChannelBase
 from chat_server.channels.openapi import CLIENT_ID_PATTERN, ID_PATTERN, MESSAGE_ID_PATTERN, USER_PATTERN, document
 from chat_server.channels.outbox import GiveUp, Outbox, Retry, RetryPolicy
 from chat_server.config import Config
+from chat_server.conversations.attachments import media_name
+from chat_server.conversations.emergency_first import EmergencyFirst
 from chat_server.conversations.limits import Limit, RateLimiter
+from chat_server.conversations.payloads import PayloadError, decode
 from chat_server.conversations.resident_ns import clean_text
 from chat_server.conversations.service import ConversationService, DuplicateInFlight, Incoming
 from chat_server.conversations.store import CLOSED, Conversation, Message
@@ -57,8 +60,9 @@ class ApiError(Exception):
         self.status, self.code, self.message, self.headers = status, code, message, headers
 
 
-def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> web.Response:
-    return web.json_response({"error": {"code": code, "message": message}}, status=status, headers=headers)
+def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None,
+                   **extra: Any) -> web.Response:
+    return web.json_response({"error": {"code": code, "message": message}, **extra}, status=status, headers=headers)
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -80,12 +84,14 @@ class ApiChannel(ChannelBase):
     supports_buttons = True
 
     def __init__(self, config: Config, redis: Any, service: ConversationService, limiter: RateLimiter,
-                 email: Any = None) -> None:
+                 emergency_first: EmergencyFirst, email: Any = None) -> None:
         super().__init__(redis, config.redis.key_prefix, service.store, service.bus)
         self.config = config
         self.cfg = config.channels
         self.service = service
         self.limiter = limiter
+        self.emergency_first = emergency_first
+        self.max_body_bytes = max(config.limits.max_event_bytes, 4 * config.limits.max_message_chars * 4)
         self.email = email
         self.tokens = AppTokenStore(redis, self.p)
         self.app_limit = Limit("api_app", self.cfg.api_requests, self.cfg.api_window_s)
@@ -101,7 +107,8 @@ class ApiChannel(ChannelBase):
         app.router.add_post(f"{API_PREFIX}/conversations", self._guard(self.create_conversation))
         app.router.add_get(f"{API_PREFIX}/conversations/{{cid}}", self._guard(self.get_conversation))
         app.router.add_get(f"{API_PREFIX}/conversations/{{cid}}/messages", self._guard(self.list_messages))
-        app.router.add_post(f"{API_PREFIX}/conversations/{{cid}}/messages", self._guard(self.send_message))
+        app.router.add_post(f"{API_PREFIX}/conversations/{{cid}}/messages",
+                            self._guard(self.send_message, resident_message=True))
         app.router.add_post(f"{API_PREFIX}/conversations/{{cid}}/close", self._guard(self.close_conversation))
         if self.email is not None:
             app.router.add_post(f"{API_PREFIX}/conversations/{{cid}}/transcript", self._guard(self.transcript))
@@ -121,9 +128,14 @@ class ApiChannel(ChannelBase):
         return web.json_response(self._openapi)
 
     # plumbing --------------------------------------------------------------------------------
-    def _guard(self, handler: Any) -> Any:
-        """Auth, rate limit, and turning every failure into the JSON error format (never a 500 page)."""
+    def _guard(self, handler: Any, resident_message: bool = False) -> Any:
+        """Auth, rate limit, and turning every failure into the JSON error format (never a 500 page).
+
+        A refused resident message is first checked for an emergency (emergency_first.py): the 911
+        answer is stored, delivered (webhook) and returned next to the error as `emergency`.
+        """
         async def wrapped(request: web.Request) -> web.StreamResponse:
+            app_id = None
             try:
                 header = request.headers.get("Authorization", "")
                 scheme, _, token = header.partition(" ")
@@ -136,7 +148,11 @@ class ApiChannel(ChannelBase):
                                    {"Retry-After": str(int(self.cfg.api_window_s))})
                 return await handler(request, app_id)
             except ApiError as exc:
-                return error_response(exc.status, exc.code, exc.message, exc.headers)
+                extra = {}
+                if resident_message and app_id is not None:
+                    answer = await self._emergency_before_rejection(request, app_id)
+                    extra = {"emergency": message_json(answer)} if answer is not None else {}
+                return error_response(exc.status, exc.code, exc.message, exc.headers, **extra)
             except web.HTTPException:
                 raise
             except Exception:
@@ -144,11 +160,24 @@ class ApiChannel(ChannelBase):
                 return error_response(503, "internal", "something went wrong on our side; please retry")
         return wrapped
 
+    async def _emergency_before_rejection(self, request: web.Request, app_id: str) -> Message | None:
+        try:
+            conv = await self._owned(request, app_id)
+        except ApiError:
+            return None  # not this app's conversation: nobody to answer
+        raw = (await request.read()).decode("utf-8", "replace")
+        try:
+            body = decode(raw, self.max_body_bytes)
+        except PayloadError:
+            body = None
+        said = body.get("text") if isinstance(body, dict) and isinstance(body.get("text"), str) else raw
+        return await self.emergency_first.before_rejection(conv.session, self.name, said)
+
     async def _json_body(self, request: web.Request, allowed: set[str]) -> dict[str, Any]:
         try:
-            body = await request.json()
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ApiError(400, "malformed", "the body must be a JSON object") from exc
+            body = decode(await request.read(), self.max_body_bytes)
+        except PayloadError as exc:
+            raise ApiError(413 if exc.code == "too_large" else 400, exc.code, exc.message) from exc
         if not isinstance(body, dict):
             raise ApiError(400, "malformed", "the body must be a JSON object")
         unknown = set(body) - allowed
@@ -256,11 +285,11 @@ class ApiChannel(ChannelBase):
             return None
         if not isinstance(value, dict) or value.get("type") != "image" or not isinstance(value.get("url"), str):
             raise ApiError(400, "malformed", "attachment must be {type: 'image', url}")
-        url = value["url"]
         public = self.config.server.public_url.rstrip("/")
-        if not (url.startswith("/media/") or url.startswith(f"{public}/media/")) or len(url) > 300:
-            raise ApiError(400, "malformed", "attachment url must point to an uploaded photo (/media/...)")
-        return {"type": "image", "url": url}
+        name = media_name(value["url"], public)
+        if name is None:
+            raise ApiError(400, "bad_attachment", "attachment url must point to an uploaded photo (/media/<name>)")
+        return {"type": "image", "url": f"{public}/media/{name}"}
 
     async def close_conversation(self, request: web.Request, app_id: str) -> web.Response:
         conv = await self._owned(request, app_id)

@@ -46,6 +46,7 @@ from chat_server.channels.media import store_image
 from chat_server.channels.outbox import GiveUp, Outbox, Retry, RetryPolicy
 from chat_server.channels.textforms import html_to_text, render_options, strip_quoted
 from chat_server.config import Config
+from chat_server.conversations.emergency_first import EmergencyFirst
 from chat_server.conversations.limits import Limit, RateLimiter
 from chat_server.conversations.resident_ns import clean_text
 from chat_server.conversations.service import ConversationService, DuplicateInFlight, Incoming
@@ -65,12 +66,14 @@ class EmailChannel(ChannelBase):
     name = "email"
     supports_buttons = False
 
-    def __init__(self, config: Config, redis: Any, service: ConversationService, limiter: RateLimiter) -> None:
+    def __init__(self, config: Config, redis: Any, service: ConversationService, limiter: RateLimiter,
+                 emergency_first: EmergencyFirst) -> None:
         super().__init__(redis, config.redis.key_prefix, service.store, service.bus)
         self.config = config
         self.cfg = config.channels
         self.service = service
         self.limiter = limiter
+        self.emergency_first = emergency_first
         self.address = self.cfg.email_address.lower()
         self.domain = self.address.rsplit("@", 1)[1]
         self.limit = Limit("email_from", config.limits.session_messages, config.limits.session_window_s)
@@ -138,14 +141,17 @@ class EmailChannel(ChannelBase):
         subject = clean_text(str(msg.get("Subject", "")))[:200]
         if not body and subject and not re.match(r"^(re|aw|rv|fwd?)\s*:", subject, re.IGNORECASE):
             body = subject
-        body = body[: self.config.limits.max_message_chars]
+        full_body, body = body, body[: self.config.limits.max_message_chars]
         if not body and photo:
             body = "(photo)"
         if not body:
             return "250 OK (empty message ignored)"
         if not await self.limiter.hit(self.limit, f"email|{sender}"):
+            await self.emergency_first.before_rejection(await self.session_for(sender), self.name, body)
             return "451 4.7.1 too many messages; try again later"
         session = await self.session_for(sender)
+        await self.emergency_first.before_truncation(session, self.name, full_body,
+                                                     self.config.limits.max_message_chars)
         referenced = self._referenced_conversation(msg)
         task = asyncio.create_task(self._turn(session, sender, body, subject, message_id, referenced, photo))
         self._tasks.add(task)

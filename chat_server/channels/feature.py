@@ -21,16 +21,16 @@ def setup(app: web.Application, ctx: AppContext) -> None:
     if cfg.email_enabled:
         from chat_server.channels.email import EmailChannel
 
-        email = EmailChannel(ctx.config, ctx.redis, ctx.conversations, ctx.limiter)
+        email = EmailChannel(ctx.config, ctx.redis, ctx.conversations, ctx.limiter, ctx.emergency_first)
         channels["email"] = email
     if cfg.sms_enabled:
         from chat_server.channels.sms import SmsChannel
 
-        channels["sms"] = SmsChannel(ctx.config, ctx.redis, ctx.conversations, ctx.limiter)
+        channels["sms"] = SmsChannel(ctx.config, ctx.redis, ctx.conversations, ctx.limiter, ctx.emergency_first)
     if cfg.api_enabled:
         from chat_server.channels.api import ApiChannel
 
-        channels["api"] = ApiChannel(ctx.config, ctx.redis, ctx.conversations, ctx.limiter, email)
+        channels["api"] = ApiChannel(ctx.config, ctx.redis, ctx.conversations, ctx.limiter, ctx.emergency_first, email)
     for channel in channels.values():
         channel.setup(app)
         ctx.conversations.register_channel(channel)

@@ -35,6 +35,7 @@ from chat_server.channels.outbox import GiveUp, Outbox, Retry, RetryPolicy
 from chat_server.channels.settings import ChannelsConfig
 from chat_server.channels.textforms import render_options, segment_info, split_message
 from chat_server.config import Config
+from chat_server.conversations.emergency_first import EmergencyFirst
 from chat_server.conversations.limits import Limit, RateLimiter
 from chat_server.conversations.resident_ns import clean_text
 from chat_server.conversations.service import ConversationService, DuplicateInFlight, Incoming
@@ -73,12 +74,14 @@ class SmsChannel(ChannelBase):
     name = "sms"
     supports_buttons = False
 
-    def __init__(self, config: Config, redis: Any, service: ConversationService, limiter: RateLimiter) -> None:
+    def __init__(self, config: Config, redis: Any, service: ConversationService, limiter: RateLimiter,
+                 emergency_first: EmergencyFirst) -> None:
         super().__init__(redis, config.redis.key_prefix, service.store, service.bus)
         self.config = config
         self.cfg: ChannelsConfig = config.channels
         self.service = service
         self.limiter = limiter
+        self.emergency_first = emergency_first
         self.validator = RequestValidator(self.cfg.twilio_auth_token)
         self.public_url = config.server.public_url.rstrip("/")
         self.limit = Limit("sms_from", config.limits.session_messages, config.limits.session_window_s)
@@ -144,7 +147,8 @@ class SmsChannel(ChannelBase):
         # Twilio re-sends on a webhook timeout: the same MessageSid is handled once.
         if not await self.redis.set(f"{self.p}sms:in:{sid}", "1", nx=True, ex=2 * 86400):
             return self._twiml(EMPTY_TWIML)
-        body = clean_text(params.get("Body", ""))[: self.config.limits.max_message_chars]
+        full_body = clean_text(params.get("Body", ""))
+        body = full_body[: self.config.limits.max_message_chars]
         keyword = keyword_of(body)
         if keyword in OPT_OUT:
             return await self._opt_out(phone, keyword)
@@ -164,8 +168,11 @@ class SmsChannel(ChannelBase):
             return self._twiml(EMPTY_TWIML)
         if not await self.limiter.hit(self.limit, f"sms|{phone}"):
             log.info("sms rate limited", extra={"phone": redact(phone)})
+            await self.emergency_first.before_rejection(await self.session_for(phone), self.name, body)
             return self._twiml(EMPTY_TWIML)
         session = await self.session_for(phone)
+        await self.emergency_first.before_truncation(session, self.name, full_body,
+                                                     self.config.limits.max_message_chars)
         body = await self.map_option(session, body)
         if attachment is not None and self.http is not None:
             # Twilio's media URL needs our credentials: keep a copy we can show agents and tickets.

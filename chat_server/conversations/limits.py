@@ -22,10 +22,17 @@ class Limit:
     window_s: float
 
 
+_PRUNE_AT = 10_000  # refused windows remembered before expired ones are forgotten
+
+
 class RateLimiter:
     def __init__(self, redis: Redis, prefix: str) -> None:
         self.p = prefix
         self._writes = PipelineBatcher(redis)
+        # Window keys already over their limit → the window's end. A count only grows within its
+        # window, so a key refused once stays refused until then: a flood's further messages are
+        # refused from memory, with no Redis round trip (and no write storm).
+        self._refused: dict[str, float] = {}
 
     async def hit(self, limit: Limit, key: str) -> bool:
         """Count one event; False when the caller is over the limit for the current window."""
@@ -42,6 +49,8 @@ class RateLimiter:
         """
         now = time.time()
         keys = [f"{self.p}rl:{limit.name}:{key}:{int(now // limit.window_s)}" for limit, key in checks]
+        if any(self._refused.get(rkey, 0.0) > now for rkey in keys):
+            return False
 
         def count(pipe: Pipeline) -> None:
             for (limit, _), rkey in zip(checks, keys, strict=True):
@@ -53,6 +62,10 @@ class RateLimiter:
                         if c > limit.max_events), None)
         if refused is None:
             return True
+        if len(self._refused) >= _PRUNE_AT:
+            self._refused = {k: end for k, end in self._refused.items() if end > now}
+        window = checks[refused][0].window_s
+        self._refused[keys[refused]] = (int(now // window) + 1) * window
         uncounted = keys[refused + 1:]
 
         def undo(pipe: Pipeline) -> None:

@@ -16,7 +16,10 @@ from typing import Any
 import socketio
 
 from chat_server.config import Config
+from chat_server.conversations.attachments import MediaOwners, media_name
+from chat_server.conversations.emergency_first import EmergencyFirst
 from chat_server.conversations.limits import Limit, RateLimiter
+from chat_server.conversations.payloads import INVALID_PAYLOAD
 from chat_server.conversations.service import (
     ConversationService,
     DuplicateInFlight,
@@ -61,12 +64,15 @@ def client_ip(environ: dict[str, Any], trust_forwarded: bool) -> str:
 
 
 class ResidentNamespace(socketio.AsyncNamespace):
-    def __init__(self, service: ConversationService, limiter: RateLimiter, config: Config) -> None:
+    def __init__(self, service: ConversationService, limiter: RateLimiter, config: Config,
+                 emergency_first: EmergencyFirst, media: MediaOwners) -> None:
         super().__init__("/")
         self.service = service
         self.store = service.store
         self.limiter = limiter
         self.config = config
+        self.emergency_first = emergency_first
+        self.media = media
         limits = config.limits
         self.session_limit = Limit("msg_session", limits.session_messages, limits.session_window_s)
         self.ip_limit = Limit("msg_ip", limits.ip_messages, limits.ip_window_s)
@@ -76,6 +82,8 @@ class ResidentNamespace(socketio.AsyncNamespace):
     async def trigger_event(self, event: str, *args: Any) -> Any:
         """Unknown events and handler crashes become an `error` event instead of silence."""
         sid = args[0] if args else None
+        if event == INVALID_PAYLOAD and sid:
+            return await self._invalid_payload(sid, args[1] if len(args) > 1 else {})
         if event not in ("connect", "disconnect") and not hasattr(self, f"on_{event}"):
             if sid:
                 return await self._fail(sid, ClientError("unknown_event", f"unknown event {event[:40]!r}"))
@@ -91,6 +99,24 @@ class ResidentNamespace(socketio.AsyncNamespace):
     async def _fail(self, sid: str, exc: ClientError) -> dict[str, Any]:
         await self.emit("error", exc.as_dict(), to=sid)
         return {"ok": False, "error": exc.as_dict()}
+
+    async def _reject(self, sid: str, exc: ClientError, body: str, language: str | None) -> dict[str, Any]:
+        """Refuse a resident's message — after answering an emergency it describes (emergency_first.py)."""
+        sess = await self.get_session(sid)
+        token = sess.get("session_id")
+        if token:
+            await self.emergency_first.before_rejection(str(token), "web", body, language)
+        elif (reply := self.emergency_first.reply_for(body, language, f"sid|{sid}")) is not None:
+            await self.emit("bot_uttered", {"text": reply, "sender": "system", "custom": {"event": "emergency"}},
+                            to=sid)  # nowhere to store it
+        return await self._fail(sid, exc)
+
+    async def _invalid_payload(self, sid: str, error: Any) -> dict[str, Any]:
+        """A packet payloads.py could not decode: its own error code, and the connection stays."""
+        error = error if isinstance(error, dict) else {}
+        exc = ClientError(str(error.get("code", "invalid_json")), str(error.get("message", "unreadable message")))
+        raw = error.get("raw")
+        return await self._reject(sid, exc, raw if isinstance(raw, str) else "", None)
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         await self.save_session(sid, {"ip": client_ip(environ, self.config.server.trust_forwarded_for)})
@@ -146,36 +172,41 @@ class ResidentNamespace(socketio.AsyncNamespace):
         return str(token)
 
     async def on_user_uttered(self, sid: str, data: Any = None) -> dict[str, Any]:
+        body = ""
+        language = None
         try:
             if not isinstance(data, dict) or not isinstance(data.get("message"), str):
                 raise ClientError("malformed", "user_uttered expects {message: string, session_id}")
-            token = await self._bound_session(sid, data)
-            sess = await self.get_session(sid)
+            body = clean_text(data["message"])
             metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else None
             metadata = metadata or (data.get("customData") if isinstance(data.get("customData"), dict) else {})
-            body = clean_text(data["message"])
-            limit = self.config.limits.max_message_chars
             language = metadata.get("language") if metadata.get("language") in self.config.language.supported else None
+            token = await self._bound_session(sid, data)
+            sess = await self.get_session(sid)
+            limit = self.config.limits.max_message_chars
             if len(body) > limit:
                 raise ClientError("too_long", text("too_long", language or "en", limit=limit))
-            attachment = self._attachment(metadata.get("attachment"))
+            attachment = await self._attachment(metadata.get("attachment"), token)
             if not body and not attachment:
                 raise ClientError("empty", "message is empty")
             ip = sess.get("ip", "unknown")
             if not await self.limiter.hit_all([(self.session_limit, f"{ip}|{token}"), (self.ip_limit, ip)]):
                 raise ClientError("rate_limited", text("rate_limited", language or "en"))
+            source = f"ip:{ip}"
+            if self.service.turns.pending(source) >= self.config.limits.ip_turns_pending:
+                raise ClientError("busy", text("busy", language or "en"))
             client_msg_id = metadata.get("client_msg_id")
             if client_msg_id is not None and not (isinstance(client_msg_id, str) and _CLIENT_ID.match(client_msg_id)):
                 raise ClientError("malformed", "client_msg_id must be 1-64 letters, digits or -_.:")
             incoming = Incoming(body, language, client_msg_id, attachment,
-                                recorded=asyncio.get_running_loop().create_future())
+                                recorded=asyncio.get_running_loop().create_future(), source=source)
             try:
                 outcome = await self._stored(self.service.handle_resident_message(token, "web", incoming), incoming)
             except DuplicateInFlight:
                 return {"ok": True, "duplicate": True}
             return {"ok": True, "id": outcome.message.id, "duplicate": outcome.duplicate}
         except ClientError as exc:
-            return await self._fail(sid, exc)
+            return await self._reject(sid, exc, body, language)
 
     async def _stored(self, turn: Coroutine[Any, Any, Outcome], incoming: Incoming) -> Outcome:
         """The outcome as soon as the message is stored; the bot's turn goes on in the background.
@@ -208,17 +239,17 @@ class ResidentNamespace(socketio.AsyncNamespace):
         else:
             recorded.set_result(task.result())
 
-    def _attachment(self, value: Any) -> dict[str, str] | None:
+    async def _attachment(self, value: Any, session: str) -> dict[str, str] | None:
         if value is None:
             return None
         if not isinstance(value, dict) or value.get("type") != "image" or not isinstance(value.get("url"), str):
             raise ClientError("malformed", "attachment must be {type: 'image', url}")
-        url = value["url"]
         public = self.config.server.public_url.rstrip("/")
-        if not (url.startswith("/media/") or url.startswith(f"{public}/media/")) or len(url) > 300:
-            raise ClientError("malformed", "attachment url must point to an uploaded photo (/media/...)")
-        # Tickets need an absolute media_url (Open311), so relative uploads are made absolute here.
-        return {"type": "image", "url": url if url.startswith("http") else f"{public}{url}"}
+        name = media_name(value["url"], public)
+        if name is None or not await self.media.uploaded_by(name, session):
+            raise ClientError("bad_attachment", "attach a photo uploaded in this chat (POST /api/media)")
+        # Tickets need an absolute media_url (Open311), so the URL is rebuilt absolute from the name.
+        return {"type": "image", "url": f"{public}/media/{name}"}
 
     async def on_end_chat(self, sid: str, data: Any = None) -> dict[str, Any]:
         try:

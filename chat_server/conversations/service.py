@@ -26,6 +26,7 @@ from chat_server.conversations.store import (
     ConversationStore,
     Message,
 )
+from chat_server.conversations.turns import FairTurns
 from chat_server.events import EventBus
 from chat_server.language import StickyLanguage
 from chat_server.redaction import redact
@@ -79,6 +80,8 @@ class Incoming:
     # Resolved as soon as the message is stored, before the bot's turn: lets a channel acknowledge
     # receipt at once (the widget sends its next message — maybe an emergency — only after that).
     recorded: asyncio.Future[Outcome] | None = None
+    # Whose share of the bot this turn uses (turns.py): the web's IP; None = the session.
+    source: str | None = None
 
 
 @dataclass
@@ -99,6 +102,7 @@ class ConversationService:
         sio: Any,
         language: StickyLanguage,
         slow_notice_s: float,
+        turns: FairTurns,
     ) -> None:
         self.store = store
         self.bus = bus
@@ -106,6 +110,7 @@ class ConversationService:
         self.sio = sio
         self.language = language
         self.slow_notice_s = slow_notice_s
+        self.turns = turns
         self.channels: dict[str, Channel] = {}
         self.message_listeners: list[MessageListener] = []
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
@@ -189,7 +194,7 @@ class ConversationService:
             # so this message does not also go to the bot.
             outcome = await self._record(conv, incoming)
             if not outcome.duplicate:
-                await self._emergency_guard(conv, incoming.text)
+                await self.answer_emergency(conv, incoming.text)
             return outcome
         waited = lock.locked()
         async with lock:
@@ -198,9 +203,10 @@ class ConversationService:
             outcome = await self._record(conv, incoming)
             if outcome.duplicate:
                 return outcome
-            guard_fired = await self._emergency_guard(conv, incoming.text)
+            guard_fired = await self.answer_emergency(conv, incoming.text) is not None
             if conv.state in (BOT, TICKETED):
-                await self._bot_turn(conv, incoming, guard_fired)
+                async with self.turns.turn(incoming.source or session):
+                    await self._bot_turn(conv, incoming, guard_fired)
             return outcome
 
     async def _record(self, conv: Conversation, incoming: Incoming) -> Outcome:
@@ -248,14 +254,15 @@ class ConversationService:
                 conv.language = new
                 await self.notify(conv, "language", {"language": new})
 
-    async def _emergency_guard(self, conv: Conversation, body: str) -> bool:
+    async def answer_emergency(self, conv: Conversation, body: str) -> Message | None:
+        """The guard: "call 911" in the resident's language if `body` describes an emergency."""
         found = emergency_language(body)
         if found is None:
-            return False
+            return None
         language = "es" if found == "es" else conv.language
-        await self.say(conv, "system", emergency_reply(language), language, custom={"event": "emergency"})
+        message = await self.say(conv, "system", emergency_reply(language), language, custom={"event": "emergency"})
         await self.bus.publish("emergency", conv.id, language=language, source="guard")
-        return True
+        return message
 
     async def _bot_turn(self, conv: Conversation, incoming: Incoming, guard_fired: bool) -> None:
         metadata = {"language": conv.language, "channel": conv.channel, **(incoming.extra_metadata or {})}
@@ -302,6 +309,9 @@ class ConversationService:
         elif reply.label:
             await self.bus.publish("bot_answered", conv.id, label=reply.label, confidence=reply.confidence,
                                    language=language)
+        # The guard's 911 answer is complete: the bot not understanding the same message ("Sorry, I
+        # didn't understand… rephrase?") would read as if the emergency had been ignored.
+        silenced = guard_fired and reply.label == "nlu_fallback"
         for item in reply.messages:
             custom = item.get("custom")
             if isinstance(custom, dict) and custom.get("event") in BOT_EVENTS:
@@ -313,7 +323,7 @@ class ConversationService:
                 await self.publish_conversation_event(conv, kind, data)
                 continue
             body = item.get("text") or ""
-            if guard_fired and "911" in body:
+            if silenced or (guard_fired and "911" in body):
                 continue  # the guard already said it, first
             buttons = item.get("buttons") or item.get("quick_replies")
             quick = [{"title": str(b.get("title", "")), "payload": str(b.get("payload", ""))}

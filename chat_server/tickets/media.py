@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import secrets
 from pathlib import Path
 
 from aiohttp import BodyPartReader, web
 
 from chat_server.context import AppContext
+from chat_server.conversations.attachments import NAME_RE, MediaOwners
 from chat_server.conversations.limits import Limit
 
 TYPES = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
-NAME_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}\.(jpg|png|webp)$")
 
 
 def sniff(head: bytes) -> str | None:
@@ -50,6 +49,7 @@ class MediaHandler:
         self.dir = media_dir
         self.max_bytes = ctx.config.tickets.media_max_bytes
         self.limit = Limit("media", ctx.config.tickets.media_uploads, ctx.config.tickets.media_window_s)
+        self.owners = MediaOwners(ctx.redis, ctx.config.redis.key_prefix)
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/api/media", self.upload)
@@ -101,6 +101,8 @@ class MediaHandler:
             name = f"{secrets.token_urlsafe(18)}.{ext}"
             os.replace(tmp, self.dir / name)
             tmp = None
+            assert session_id is not None  # session_exists said so
+            await self.owners.record(name, session_id)
         except (ValueError, OSError) as exc:
             return _error(400, "bad_request", f"upload failed: {type(exc).__name__}")
         finally:

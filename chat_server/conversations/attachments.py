@@ -1,0 +1,41 @@
+"""Which photos a resident may attach: only files under `/media/` that their own session uploaded.
+
+`POST /api/media` records the uploading session next to the random file name (Redis, one day);
+`user_uttered.metadata.attachment` is accepted only if its URL names such a file and the sender's
+session is the one that uploaded it. Anything else — another session's photo, `/media/../../etc/passwd`,
+a name we never stored — is refused, so an attachment can neither point outside the media folder
+nor borrow somebody else's photo.
+"""
+
+from __future__ import annotations
+
+import re
+
+from redis.asyncio import Redis
+
+NAME_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}\.(jpg|png|webp)$")
+OWNER_TTL_S = 24 * 3600
+
+
+def media_name(url: str, public_url: str) -> str | None:
+    """The stored file name an attachment URL points to, or None if it is not one of our media URLs."""
+    public = public_url.rstrip("/")
+    path = url[len(public):] if url.startswith(f"{public}/") else url
+    name = path.removeprefix("/media/")
+    return name if path.startswith("/media/") and NAME_RE.match(name) else None
+
+
+class MediaOwners:
+    def __init__(self, redis: Redis, prefix: str) -> None:
+        self.redis = redis
+        self.p = prefix
+
+    def _key(self, name: str) -> str:
+        return f"{self.p}media:owner:{name}"
+
+    async def record(self, name: str, session: str) -> None:
+        await self.redis.set(self._key(name), session, ex=OWNER_TTL_S)
+
+    async def uploaded_by(self, name: str, session: str) -> bool:
+        owner = await self.redis.get(self._key(name))
+        return owner is not None and owner.decode() == session

@@ -1,0 +1,73 @@
+"""The one rule every channel follows before refusing a resident's message: look for an emergency first.
+
+A message refused for its length, its rate, its shape or anything else may still say "my house is
+on fire". Before a channel sends its rejection it calls `before_rejection`, which answers "call
+911" in the resident's language (stored in the conversation and delivered like the guard's
+answer) when the text describes an emergency; the channel's rejection follows.
+
+Refused messages are exactly what a flood consists of, so these answers are bounded: at most
+`per_window` per sender per window. The first emergency of a window is always answered; the
+same sender's later ones in that window already have the answer on screen.
+"""
+
+from __future__ import annotations
+
+import time
+
+from chat_server.conversations.service import ConversationService
+from chat_server.conversations.store import Message
+from chat_server.safety import emergency_language, emergency_reply
+
+_PRUNE_AT = 10_000  # senders remembered before past windows are forgotten
+# The guard's wordings are short; scanning a refused megabyte would make refusals expensive.
+SCAN_CHARS = 20_000
+
+
+class WindowGate:
+    """At most `per_window` passes per key per fixed window, in this process's memory."""
+
+    def __init__(self, per_window: int, window_s: float) -> None:
+        self.per_window = max(1, per_window)
+        self.window_s = max(window_s, 0.001)
+        self._seen: dict[str, tuple[int, int]] = {}
+
+    def allow(self, key: str) -> bool:
+        window = int(time.monotonic() // self.window_s)
+        current, count = self._seen.get(key, (window, 0))
+        if current != window:
+            count = 0
+        if count >= self.per_window:
+            return False
+        if len(self._seen) >= _PRUNE_AT:
+            self._seen = {k: v for k, v in self._seen.items() if v[0] == window}
+        self._seen[key] = (window, count + 1)
+        return True
+
+
+class EmergencyFirst:
+    def __init__(self, service: ConversationService, gate: WindowGate) -> None:
+        self.service = service
+        self.gate = gate
+
+    def reply_for(self, body: str, language: str | None, sender: str) -> str | None:
+        """The 911 answer for a refused `body` that nobody can be answered in a conversation for
+        (e.g. no session yet), or None: no emergency, or this sender's answers are used up."""
+        found = emergency_language(body[:SCAN_CHARS])
+        if found is None or not self.gate.allow(sender):
+            return None
+        return emergency_reply("es" if found == "es" else language or "en")
+
+    async def before_rejection(self, session: str, channel: str, body: str,
+                               language: str | None = None) -> Message | None:
+        """Answer an emergency in a refused message, in the session's conversation; None if there is none."""
+        text = body[:SCAN_CHARS]
+        if emergency_language(text) is None or not self.gate.allow(f"{channel}|{session}"):
+            return None
+        conv = await self.service.open_conversation(session, channel, language or "en")
+        return await self.service.answer_emergency(conv, text)
+
+    async def before_truncation(self, session: str, channel: str, body: str, limit: int) -> None:
+        """SMS and e-mail keep the first `limit` characters of a long message; the guard then sees only
+        those. An emergency described past that point is answered here, before the rest is cut."""
+        if len(body) > limit and emergency_language(body[:limit]) is None:
+            await self.before_rejection(session, channel, body)

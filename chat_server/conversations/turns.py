@@ -1,0 +1,105 @@
+"""Fair sharing of the bot between residents: a few turns at Rasa at once, the least-served source first.
+
+Rasa answers one CPU-bound turn at a time however many it is sent, so without a gate a flood of
+accepted messages from one IP queues up inside Rasa and every other resident waits behind it. Here
+each turn names its source (the resident's IP on the web, the session elsewhere); at most
+`concurrency` turns run, at most `per_source` of them from one source, and when a slot frees the
+waiting source with the fewest turns waiting goes next, ties to the one served least recently (an
+exponentially decaying count of its turns). A quiet resident therefore waits for one running turn
+at most, not for the flood.
+
+Per process: several workers each have their own gate (the bound is per worker).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections import deque
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+_PRUNE_AT = 10_000  # sources remembered before idle ones are forgotten
+
+
+@dataclass
+class _Source:
+    usage: float = 0.0
+    stamp: float = 0.0
+    running: int = 0
+    waiting: deque[asyncio.Future[None]] = field(default_factory=deque)
+
+    def decayed(self, now: float, tau: float) -> float:
+        return self.usage * math.exp(-(now - self.stamp) / tau)
+
+
+class FairTurns:
+    def __init__(self, concurrency: int, per_source: int, memory_s: float = 10.0) -> None:
+        self.concurrency = max(1, concurrency)
+        self.per_source = max(1, per_source)
+        self.tau = max(memory_s, 0.001)
+        self._running = 0
+        self._sources: dict[str, _Source] = {}
+        self._queued: set[str] = set()  # sources with waiting turns: dispatch scans only these
+
+    def pending(self, source: str) -> int:
+        """Turns of `source` running or waiting (callers bound this to refuse a flood early)."""
+        state = self._sources.get(source)
+        return 0 if state is None else state.running + len(state.waiting)
+
+    @asynccontextmanager
+    async def turn(self, source: str) -> AsyncIterator[None]:
+        state = self._sources.get(source)
+        if state is None:
+            if len(self._sources) >= _PRUNE_AT:
+                self._prune()
+            state = self._sources[source] = _Source()
+        granted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        state.waiting.append(granted)
+        self._queued.add(source)
+        self._dispatch()
+        try:
+            await granted
+        except asyncio.CancelledError:
+            if granted.done() and not granted.cancelled():
+                self._release(state)  # granted in the same instant it was cancelled
+            else:
+                state.waiting.remove(granted)
+                if not state.waiting:
+                    self._queued.discard(source)
+            raise
+        try:
+            yield
+        finally:
+            self._release(state)
+
+    def _release(self, state: _Source) -> None:
+        self._running -= 1
+        state.running -= 1
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        now = time.monotonic()
+        while self._running < self.concurrency:
+            ready = [k for k in self._queued if self._sources[k].running < self.per_source]
+            if not ready:
+                return
+            # Shortest backlog first (a flood keeps a queue, a resident waits for one reply), then
+            # the source served least recently.
+            key = min(ready, key=lambda k: (len(self._sources[k].waiting), self._sources[k].decayed(now, self.tau)))
+            state = self._sources[key]
+            state.usage = state.decayed(now, self.tau) + 1.0
+            state.stamp = now
+            state.running += 1
+            self._running += 1
+            state.waiting.popleft().set_result(None)
+            if not state.waiting:
+                self._queued.discard(key)
+
+    def _prune(self) -> None:
+        now = time.monotonic()
+        for key in [k for k, s in self._sources.items()
+                    if not s.running and not s.waiting and s.decayed(now, self.tau) < 0.05]:
+            del self._sources[key]
