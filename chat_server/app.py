@@ -64,6 +64,7 @@ FEATURES = (
     "chat_server.channels.feature",
     "chat_server.metrics.feature",
     "chat_server.training.feature",
+    "chat_server.incidents.feature",
 )
 
 
@@ -124,9 +125,9 @@ def create_app(config: Config, redis_url: str) -> web.Application:
     limiter = RateLimiter(redis, prefix)
     language = StickyLanguage(config.language.switch_probability, config.language.min_chars_to_switch)
     conversations = ConversationService(store, bus, bot, sio, language, config.rasa.slow_notice_s)
-    ctx = AppContext(config, redis, sio, bus, store, bot, limiter, conversations)
-    app[CTX] = ctx
     residents = ResidentNamespace(conversations, limiter, config)
+    ctx = AppContext(config, redis, sio, bus, store, bot, limiter, conversations, residents)
+    app[CTX] = ctx
     sio.register_namespace(residents)
     watchdog = SlowConsumerWatchdog(sio, config.server.max_outbound_queue)
     ctx.services["delivery"] = {"manager": manager, "watchdog": watchdog}

@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 from chat_server.config import Config
 from chat_server.conversations.bot_client import BotClient
 from chat_server.conversations.limits import RateLimiter
+from chat_server.conversations.resident_ns import ResidentNamespace
 from chat_server.conversations.service import ConversationService
 from chat_server.conversations.store import ConversationStore
 from chat_server.events import EventBus
@@ -27,6 +28,7 @@ class AppContext:
     bot: BotClient
     limiter: RateLimiter
     conversations: ConversationService
+    residents: ResidentNamespace
     # Feature modules publish their service objects here (e.g. "tickets", "routing").
     services: dict[str, Any] = field(default_factory=dict)
 
