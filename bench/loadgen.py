@@ -16,7 +16,7 @@ Modes:
         agent, waits for "go" on stdin, then the residents emit user_uttered at R msg/s in total;
         latency = arrival of the `message` event at the agent − the resident's send time.
   bot   --url U --rasa R --rounds N    the same scripted conversation through chat_server and
-                                       straight to Rasa's REST channel.
+                                       straight to Rasa's chat311 channel (the one chat_server calls).
 """
 
 from __future__ import annotations
@@ -391,7 +391,10 @@ async def relay(urls: list[str], agents: list[str], password: str, sessions: int
 
 
 async def bot_turns(url: str, rasa: str, rounds: int) -> None:
-    """Alternate the same scripted conversation through chat_server and straight to Rasa's REST channel."""
+    """Alternate the same scripted conversation through chat_server and straight to Rasa's chat311 channel
+    (the one chat_server calls, same body). A turn through chat_server ends when its LAST bot message is
+    received: the server turns typing off only after the turn's replies are sent, and the time taken is
+    that of the last bot_uttered before it."""
     script = ["hello", "when is my trash picked up", "how do I pay my water bill", "thank you"]
     via_server: list[float] = []
     direct: list[float] = []
@@ -400,26 +403,33 @@ async def bot_turns(url: str, rasa: str, rounds: int) -> None:
             conn = Conn(http, url)
             await conn.open()
             await conn.session()
-            waiting: list[asyncio.Future[None]] = []
+            waiting: list[asyncio.Future[float]] = []
+            last_bot: list[float] = [0.0]
 
-            def on_event(event: str, data: Any, waiting: list[asyncio.Future[None]] = waiting) -> None:
-                if event == "typing" and isinstance(data, dict) and data.get("on") is False \
+            def on_event(event: str, data: Any, waiting: list[asyncio.Future[float]] = waiting,
+                         last_bot: list[float] = last_bot) -> None:
+                if event == "bot_uttered":
+                    last_bot[0] = time.perf_counter()
+                elif event == "typing" and isinstance(data, dict) and data.get("on") is False \
                         and waiting and not waiting[-1].done():
-                    waiting[-1].set_result(None)
+                    waiting[-1].set_result(last_bot[0])
 
             conn.on_event = on_event
             sender = f"bench-{uuid.uuid4().hex}"
             for text in script:
-                turn_done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+                turn_done: asyncio.Future[float] = asyncio.get_running_loop().create_future()
                 waiting.append(turn_done)
                 started = time.perf_counter()
+                last_bot[0] = 0.0
                 await conn.call("user_uttered", {"message": text, "session_id": conn.session_id,
                                                  "metadata": {"language": "en"}})
-                await asyncio.wait_for(turn_done, 30)
-                via_server.append((time.perf_counter() - started) * 1000)
+                last_message_at = await asyncio.wait_for(turn_done, 30)
+                assert last_message_at > started, f"no bot message for {text!r}"
+                via_server.append((last_message_at - started) * 1000)
                 started = time.perf_counter()
-                async with http.post(f"{rasa}/webhooks/rest/webhook", json={"sender": sender, "message": text},
-                                     timeout=aiohttp.ClientTimeout(30)) as resp:
+                async with http.post(f"{rasa}/webhooks/chat311/webhook", timeout=aiohttp.ClientTimeout(30),
+                                     json={"sender": sender, "message": text,
+                                           "metadata": {"language": "en", "channel": "web"}}) as resp:
                     assert resp.status == 200, resp.status
                     await resp.json()
                 direct.append((time.perf_counter() - started) * 1000)

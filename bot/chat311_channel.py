@@ -18,6 +18,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from chat311_labels import resolve_label
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
@@ -29,21 +30,6 @@ logger = logging.getLogger(__name__)
 # concurrent requests, not even for the same conversation).
 _SAVED_TRACKER: contextvars.ContextVar[dict | None] = contextvars.ContextVar("chat311_saved_tracker",
                                                                              default=None)
-
-
-def resolve_label(parse_data: dict | None) -> tuple[str | None, float]:
-    """Intent name, or faq/<key> (with the response selector's confidence) for the retrieval intent faq."""
-    parse_data = parse_data or {}
-    intent = parse_data.get("intent") or {}
-    name = intent.get("name")
-    confidence = float(intent.get("confidence") or 0.0)
-    if name == "faq":
-        selector = (parse_data.get("response_selector") or {}).get("faq") or {}
-        selected = selector.get("response") or {}
-        key = selected.get("intent_response_key")
-        if key:
-            return key, float(selected.get("confidence") or 0.0)
-    return name, confidence
 
 
 def _install_save_hook(tracker_store: Any) -> None:

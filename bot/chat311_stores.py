@@ -19,8 +19,9 @@ def coerce_redis_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
     for key in ("port", "db"):
         if key in out and out[key] not in (None, ""):
             out[key] = int(out[key])
-    if "record_exp" in out and out["record_exp"] not in (None, ""):
-        out["record_exp"] = int(float(out["record_exp"]))  # redis SET ex= must be an int
+    if "record_exp" in out:  # empty = the retention policy keeps trackers forever
+        raw = out["record_exp"]
+        out["record_exp"] = int(float(raw)) if raw not in (None, "") else None  # redis SET ex= must be an int
     if "use_ssl" in out:
         out["use_ssl"] = str(out["use_ssl"]).strip().lower() in ("1", "true", "yes", "on")
     for key in ("password", "username"):

@@ -21,6 +21,7 @@ from chat_server.config import Config
 from chat_server.context import CTX, AppContext
 from chat_server.conversations.bot_client import BotClient
 from chat_server.conversations.delivery import ReliableRedisManager, SlowConsumerWatchdog
+from chat_server.conversations.idle import IdleSweeper
 from chat_server.conversations.limits import RateLimiter
 from chat_server.conversations.resident_ns import ResidentNamespace
 from chat_server.conversations.service import ConversationService
@@ -147,6 +148,17 @@ def create_app(config: Config, redis_url: str) -> web.Application:
 
     app.on_startup.append(start_delivery)
     app.on_cleanup.append(stop_delivery)
+
+    idle = IdleSweeper(conversations, config.retention.idle_close_s)
+
+    async def start_idle(app: web.Application) -> None:
+        idle.start()
+
+    async def stop_idle(app: web.Application) -> None:
+        await idle.stop()
+
+    app.on_startup.append(start_idle)
+    app.on_cleanup.append(stop_idle)
 
     for module in (health, pages, *_feature_modules()):
         module.setup(app, ctx)

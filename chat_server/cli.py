@@ -82,12 +82,22 @@ def _nlu_eval(args: argparse.Namespace) -> int:
     return int(nlu_eval.main(args.rest))
 
 
+@command("safety-eval", "measure the emergency guard on a CSV file (text,label,lang)")(
+    lambda p: p.add_argument("rest", nargs=argparse.REMAINDER, help="FILE.csv")
+)
+def _safety_eval(args: argparse.Namespace) -> int:
+    from chat_server import safety_eval
+
+    return safety_eval.main(args.rest)
+
+
 def _load_feature_commands() -> None:
     """Import modules that register sub-commands (they call `command(...)` at import time)."""
     import importlib
 
     for module in ("chat_server.tickets.cli", "chat_server.agents.cli", "chat_server.channels.cli",
-                   "chat_server.metrics.cli", "chat_server.training.cli", "chat_server.retention"):
+                   "chat_server.metrics.cli", "chat_server.training.cli", "chat_server.retention",
+                   "chat_server.knowledge.cli"):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:

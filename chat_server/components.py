@@ -46,6 +46,15 @@ def embedded_redis_spec(data_dir: Path, port: int, log_dir: Path, appendfsync: s
                      describe=f"{url} (embedded, AOF in {data_dir})")
 
 
+RASA_TRACKER_DB = 1  # bot/endpoints.yml
+RASA_TRACKER_KEY_PREFIX = "chat311:tracker:"  # Rasa's RedisTrackerStore: key_prefix "chat311" + "tracker:"
+
+
+def rasa_tracker_url(redis_url: str) -> str:
+    """The Redis database holding Rasa's trackers (same server as ours)."""
+    return urlparse(redis_url)._replace(path=f"/{RASA_TRACKER_DB}").geturl()
+
+
 def _redis_env_for_rasa(redis_url: str) -> dict[str, str]:
     """Rasa's tracker and lock stores live in the same Redis, database 1 (ours is 0)."""
     parsed = urlparse(redis_url)
@@ -72,8 +81,11 @@ def action_server_spec(port: int, log_dir: Path, chat311_url: str) -> ChildSpec:
 
 
 def rasa_server_spec(
-    model: Path, port: int, token: str, actions_port: int, redis_url: str, log_dir: Path
+    model: Path, port: int, token: str, actions_port: int, redis_url: str, log_dir: Path,
+    tracker_expiry_s: int | None,
 ) -> ChildSpec:
+    """The Rasa server; its tracker (what the bot remembers, contact slots included) expires
+    `tracker_expiry_s` after the last turn, per the retention policy (None = never)."""
     base = f"http://127.0.0.1:{port}"
 
     async def ready() -> bool:
@@ -96,6 +108,7 @@ def rasa_server_spec(
         **bot_model.rasa_env(),
         **_redis_env_for_rasa(redis_url),
         "CHAT311_ACTIONS_URL": f"http://127.0.0.1:{actions_port}/webhook",
+        "CHAT311_RASA_RECORD_EXP": str(tracker_expiry_s or ""),
     }
     return ChildSpec("rasa", argv, ready, cwd=bot_model.BOT_DIR, env=env,
                      log_file=log_dir / "rasa.log", ready_timeout_s=300, describe=base)

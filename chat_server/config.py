@@ -85,6 +85,11 @@ class LimitsConfig:
     session_window_s: float = 10.0
     ip_messages: int = 120
     ip_window_s: float = 10.0
+    # New chat sessions per IP and window: one socket once created 500 in under a second.
+    ip_sessions: int = 30
+    ip_sessions_window_s: float = 60.0
+    # A session that never got a message is deleted after this long (its first message keeps it).
+    unused_session_ttl_s: int = 3600
     max_event_bytes: int = 16384
 
 
@@ -100,22 +105,42 @@ class LanguageConfig:
 
 @dataclass
 class RetentionConfig:
-    """How long transcripts of *closed* conversations are kept; `chat311 purge` enforces it."""
+    """How long residents' words and contact details are kept; `chat311 purge` enforces it."""
 
     # Days after closing, per channel (web, sms, api, email, ...); "default" covers the rest.
-    # 0 = keep forever. Open, queued and assigned conversations are never purged.
+    # 0 = keep forever. Open, queued and assigned conversations are never purged. The Rasa
+    # tracker (what the bot remembers of a conversation) expires after the longest of these.
     days: dict[str, int] = field(default_factory=lambda: {"default": 365})
+    # A conversation with the bot (or ticketed) that nobody wrote in for this long is closed,
+    # so that retention can ever purge it. 0 = never.
+    idle_close_s: float = 1800.0
+    # Days after a ticket closed until its private parts (contact details, the filer's own
+    # description, the chat transcript) are deleted; its public record stays. 0 = keep forever.
+    ticket_private_days: int = 365
+    # Days the event stream (metrics history) keeps events. 0 = keep forever.
+    events_days: int = 365
     # Conversations examined per Redis round trip.
     batch_size: int = 500
 
     def validate(self) -> None:
         if any(d < 0 for d in self.days.values()):
             raise ValueError("days: must be >= 0 (0 = keep forever)")
+        if self.idle_close_s < 0:
+            raise ValueError("idle_close_s: must be >= 0 (0 = never)")
+        if self.ticket_private_days < 0:
+            raise ValueError("ticket_private_days: must be >= 0 (0 = keep forever)")
+        if self.events_days < 0:
+            raise ValueError("events_days: must be >= 0 (0 = keep forever)")
         if self.batch_size < 1:
             raise ValueError("batch_size: must be >= 1")
 
     def days_for(self, channel: str) -> int:
         return self.days.get(channel, self.days.get("default", 0))
+
+    def tracker_expiry_s(self) -> int | None:
+        """Seconds the Rasa tracker outlives a conversation's last bot turn (None = forever)."""
+        longest = list(self.days.values()) or [0]
+        return None if 0 in longest else max(longest) * 86400
 
 
 @dataclass

@@ -3,8 +3,10 @@
 The conversation core publishes facts ("escalation requested", "form completed", "resident
 message while queued", ...); routing, tickets, metrics and channels subscribe. Every event
 is also appended to one Redis Stream (`<prefix>events`) so metrics can be recomputed from
-history and other processes can follow along. Handlers run in the publishing process; a
-failing handler is logged and never breaks the resident's turn.
+history and other processes can follow along; that copy has contact fields masked and free text
+redacted (chat_server/redaction.py), and `chat311 purge` trims it to `retention.events_days`.
+Handlers run in the publishing process; a failing handler is logged and never breaks the
+resident's turn.
 
 Event kinds (data keys in brackets):
 - conversation_created [channel, language]
@@ -36,6 +38,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from chat_server.redaction import redact_data
 from chat_server.redis_batch import PipelineBatcher
 
 log = logging.getLogger("chat311.events")
@@ -68,7 +71,9 @@ class EventBus:
 
     async def publish(self, kind: str, conversation_id: str, **data: Any) -> Event:
         event = Event(kind, conversation_id, data)
-        fields = {"kind": kind, "conv": conversation_id, "ts": f"{event.ts:.3f}", "data": json.dumps(data, default=str)}
+        # Handlers get the data as published; the stream (kept for months) only a redacted copy.
+        fields = {"kind": kind, "conv": conversation_id, "ts": f"{event.ts:.3f}",
+                  "data": json.dumps(redact_data(data), default=str)}
         await self._writes.execute(
             lambda pipe: pipe.xadd(self.stream, fields, maxlen=self.STREAM_MAXLEN, approximate=True))
         for handler in list(self._handlers.get(kind, ())):

@@ -1,4 +1,4 @@
-"""Evaluate the trained bot model on a labelled CSV: `python -m chat_server.nlu_eval FILE.csv`.
+"""Evaluate the trained bot model on labelled CSVs: `python -m chat_server.nlu_eval FILE.csv [FILE.csv ...]`.
 
 FILE has the header `text,label,lang` (label = resolved label per DESIGN.md: the intent name, or
 `faq/<key>` for the retrieval intent; `nlu_fallback` for out-of-scope messages; lang = en|es).
@@ -7,14 +7,16 @@ Every text goes through the model via a Rasa server's `POST /model/parse` — th
 --rasa-url / CHAT311_RASA_URL when it is reachable, otherwise a private `rasa run --enable-api` started
 here on a free port with the current model and stopped afterwards — and through the project's language
 detector. Prints a per-label table (precision, recall, F1, support), optionally a FallbackClassifier
-threshold sweep, and last a single JSON line:
+threshold sweep, and last a single JSON line (per file; several files share one Rasa server):
     {"n": N, "label_accuracy": x, "language_accuracy": y, "fallback_recall": z}
+
+The project's held-out data is two files: tests/data/heldout_dev.csv (tune thresholds on it, with
+--sweep) and tests/data/heldout_test.csv (never tuned on: the honest score). `make nlu-eval` runs both.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import secrets
@@ -31,52 +33,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chat_server import bot_model
+from chat_server.heldout import HeldoutRow, read_heldout
+from chat_server.labels import FALLBACK, resolve_label
 
-FALLBACK = "nlu_fallback"
 # Trained intent for "not a 311 question"; bot/chat311_nlu.py reports it as nlu_fallback.
 OUT_OF_SCOPE = "out_of_scope"
 
 
 @dataclass
-class Row:
-    text: str
-    label: str
-    lang: str
-
-
-@dataclass
 class Result:
-    row: Row
-    label: str | None
+    row: HeldoutRow
+    label: str
     confidence: float
     lang: str
     parse: dict
-
-
-def resolve_label(parse: dict) -> tuple[str | None, float]:
-    """Intent name, or faq/<key> (response selector) for the retrieval intent faq."""
-    intent = parse.get("intent") or {}
-    name = intent.get("name")
-    confidence = float(intent.get("confidence") or 0.0)
-    if name == "faq":
-        selected = ((parse.get("response_selector") or {}).get("faq") or {}).get("response") or {}
-        key = selected.get("intent_response_key")
-        if key:
-            return key, float(selected.get("confidence") or 0.0)
-    return name, confidence
-
-
-def read_rows(path: Path) -> list[Row]:
-    with open(path, newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        missing = {"text", "label", "lang"} - set(reader.fieldnames or [])
-        if missing:
-            raise ValueError(f"{path}: header must be text,label,lang (missing {', '.join(sorted(missing))})")
-        rows = [Row(r["text"].strip(), r["label"].strip(), r["lang"].strip().lower()) for r in reader
-                if (r.get("text") or "").strip()]
-    if not rows:
-        raise ValueError(f"{path}: no rows")
-    return rows
 
 
 # ----------------------------------------------------------------------------- Rasa server
@@ -262,7 +232,8 @@ def report(results: list[Result], show_errors: int, sweep: bool, out=sys.stdout)
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="chat311 nlu-eval", description=__doc__.split("\n\n")[0])
-    ap.add_argument("file", type=Path, help="CSV with header text,label,lang")
+    ap.add_argument("file", type=Path, nargs="+",
+                    help="CSV with header text,label,lang (several: one report and JSON line each, one Rasa)")
     ap.add_argument("--rasa-url", default=os.environ.get("CHAT311_RASA_URL"),
                     help="running Rasa server with --enable-api (default $CHAT311_RASA_URL); else start one")
     ap.add_argument("--token", default=os.environ.get("CHAT311_RASA_TOKEN"), help="that server's --auth-token")
@@ -272,10 +243,11 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     try:
-        rows = read_rows(args.file)
+        files = {path: read_heldout(path) for path in args.file}
     except (OSError, ValueError) as exc:
         print(f"nlu-eval: {exc}", file=sys.stderr)
         return 2
+    rows = [row for file_rows in files.values() for row in file_rows]
 
     from chat_server.language import detect_language
 
@@ -310,7 +282,12 @@ def main(argv: list[str] | None = None) -> int:
         label, confidence = resolve_label(parse)
         lang, _ = detect_language(row.text)
         results.append(Result(row, label, confidence, lang, parse))
-    report(results, args.show_errors, args.sweep)
+    start = 0
+    for path, file_rows in files.items():
+        if len(files) > 1:
+            print(f"== {path}", flush=True)
+        report(results[start:start + len(file_rows)], args.show_errors, args.sweep)
+        start += len(file_rows)
     return 0
 
 

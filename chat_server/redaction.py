@@ -8,6 +8,7 @@ false positive costs a few masked digits, a false negative leaks personal data.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 _SSN = re.compile(r"\b\d{3}[- ]\d{2}[- ]\d{4}\b")
@@ -32,3 +33,19 @@ def redact(text: str) -> str:
     text = _CARD.sub(lambda m: _keep_last(m, "card", 4), text)
     text = _PHONE.sub(lambda m: _keep_last(m, "phone", 2), text)
     return text
+
+
+# Form fields that identify a resident; stores that outlive the turn keep none of them.
+CONTACT_FIELDS = frozenset({"first_name", "last_name", "contact_name", "email", "phone", "device_id",
+                            "account_id"})
+
+
+def redact_data(data: Any) -> Any:
+    """A copy of JSON-like `data` with contact fields masked and all free text redacted."""
+    if isinstance(data, dict):
+        return {k: ("[redacted]" if k in CONTACT_FIELDS and v else redact_data(v)) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [redact_data(v) for v in data]
+    if isinstance(data, str):
+        return redact(data)
+    return data

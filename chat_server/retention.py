@@ -1,16 +1,19 @@
-"""Transcript retention: `chat311 purge` deletes closed conversations older than the policy allows.
+"""Retention: `chat311 purge` deletes what residents told us once the policy says it is due.
 
-Policy (`retention.days` in chat311.yml): days after closing, per channel, "default" for the
-rest, 0 = keep forever. Only *closed* conversations are ever purged — a conversation that is
-still with the bot, queued or with an agent is never touched, however old. The close time is
-`closed_at` if a feature recorded it, else the conversation's last update (so a late CSAT
-rating keeps it a little longer, never shorter).
-
-What goes: the conversation hash, its message stream and every other `<prefix>conv:<id>:*` key,
-its entry in the session's conversation list, and the session itself once it has no
-conversations left. Rasa's tracker for the conversation expires on its own
-(`record_exp` in bot/endpoints.yml, 30 days). Run it daily from cron or a systemd timer;
-`--dry-run` reports what would go without deleting anything.
+Policy (`retention` in chat311.yml). Every store that holds resident text or contact data:
+- conversations (hash, message stream, every other `<prefix>conv:<id>:*` key): `days` after
+  closing, per channel, "default" for the rest, 0 = keep forever. Only *closed* conversations
+  are ever purged; idle ones are closed by the sweep in conversations/idle.py. The close time is
+  `closed_at` if a feature recorded it, else the conversation's last update.
+- with them: their entry in the session's list, the session once it has no conversations left
+  (and the channel address → session key of SMS/e-mail residents), and the conversation's Rasa
+  tracker (which also expires by itself, `tracker_expiry_s`).
+- sessions never used (no conversation, created over a day ago) that predate their expiry.
+- tickets: `ticket_private_days` after closing, contact details, the filer's own description
+  and the transcript go; the public record (redacted description, status) stays.
+- the event stream: events older than `events_days` (it only ever holds redacted data).
+Run it daily from cron or a systemd timer; `--dry-run` reports what would go without deleting
+anything (event stream entries are not counted in a dry run).
 """
 
 from __future__ import annotations
@@ -26,12 +29,16 @@ from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
 
+from chat_server.channels.common import identity_key
 from chat_server.cli import _load, command
+from chat_server.components import RASA_TRACKER_KEY_PREFIX, rasa_tracker_url
 from chat_server.config import Config, RetentionConfig
+from chat_server.tickets.store import TicketStore
 
 log = logging.getLogger("chat311.retention")
 
 DAY_S = 86400.0
+UNUSED_SESSION_GRACE_S = DAY_S  # far beyond limits.unused_session_ttl_s
 
 
 @dataclass
@@ -43,12 +50,17 @@ class PurgeReport:
     kept_recent: int = 0
     keys_deleted: int = 0
     sessions_deleted: int = 0
+    trackers_deleted: int = 0
+    tickets_redacted: int = 0
+    events_deleted: int = 0
     by_channel: Counter[str] = field(default_factory=Counter)
 
     def as_dict(self) -> dict[str, object]:
         return {"dry_run": self.dry_run, "examined": self.examined, "purged": self.purged,
                 "kept_open": self.kept_open, "kept_recent": self.kept_recent, "keys_deleted": self.keys_deleted,
-                "sessions_deleted": self.sessions_deleted, "by_channel": dict(self.by_channel)}
+                "sessions_deleted": self.sessions_deleted, "trackers_deleted": self.trackers_deleted,
+                "tickets_redacted": self.tickets_redacted, "events_deleted": self.events_deleted,
+                "by_channel": dict(self.by_channel)}
 
 
 def expired(policy: RetentionConfig, state: str, channel: str, closed_at: float, now: float) -> bool:
@@ -71,9 +83,23 @@ async def _conversation_keys(redis: Redis, prefix: str) -> dict[str, list[bytes]
 
 
 async def purge(redis: Redis, prefix: str, policy: RetentionConfig, now: float | None = None,
-                dry_run: bool = False) -> PurgeReport:
+                dry_run: bool = False, tracker: Redis | None = None) -> PurgeReport:
+    """Apply the policy to every store; `tracker` is Rasa's tracker database (None: not reachable)."""
     now = time.time() if now is None else now
     report = PurgeReport(dry_run)
+    await _purge_conversations(redis, prefix, policy, now, report, tracker)
+    await _purge_unused_sessions(redis, prefix, now, report)
+    await _purge_ticket_private_parts(redis, prefix, policy, now, report)
+    if policy.events_days and not dry_run:
+        cutoff_ms = int((now - policy.events_days * DAY_S) * 1000)
+        report.events_deleted = int(await redis.xtrim(f"{prefix}events", minid=f"{cutoff_ms}-0", approximate=False))
+    log.info("retention purge finished", extra=report.as_dict())
+    return report
+
+
+async def _purge_conversations(redis: Redis, prefix: str, policy: RetentionConfig, now: float,
+                               report: PurgeReport, tracker: Redis | None) -> None:
+    dry_run = report.dry_run
     keys_by_conv = await _conversation_keys(redis, prefix)
     cids = sorted(keys_by_conv)
     for i in range(0, len(cids), policy.batch_size):
@@ -108,22 +134,58 @@ async def purge(redis: Redis, prefix: str, policy: RetentionConfig, now: float |
             if session:
                 pipe.lrem(f"{prefix}session:{session}:convs", 0, cid)
         await pipe.execute()
-        sessions = {s for _, _, s in doomed if s}
-        for session in sessions:
+        if tracker is not None:
+            report.trackers_deleted += int(await tracker.delete(*[f"{RASA_TRACKER_KEY_PREFIX}{cid}"
+                                                                  for cid, _, _ in doomed]))
+        for session in {s for _, _, s in doomed if s}:
             if not await redis.exists(f"{prefix}session:{session}:convs"):
-                report.sessions_deleted += await redis.delete(f"{prefix}session:{session}")
-    log.info("retention purge finished", extra=report.as_dict())
-    return report
+                await _delete_session(redis, prefix, session, report)
+
+
+async def _delete_session(redis: Redis, prefix: str, session: str, report: PurgeReport) -> None:
+    """The session hash and, for SMS/e-mail residents, their address → session key."""
+    channel, address = await redis.hmget(f"{prefix}session:{session}", "channel", "address")
+    if channel and address:
+        key = identity_key(prefix, channel.decode(), address.decode())
+        if await redis.get(key) == session.encode():
+            await redis.delete(key)
+    report.sessions_deleted += await redis.delete(f"{prefix}session:{session}")
+
+
+async def _purge_unused_sessions(redis: Redis, prefix: str, now: float, report: PurgeReport) -> None:
+    """Sessions that never got a conversation and carry no expiry (made before sessions expired)."""
+    pattern = re.compile(re.escape(prefix).encode() + rb"session:([A-Za-z0-9_-]{16,64})$")
+    async for key in redis.scan_iter(match=f"{prefix}session:*", count=1000):
+        match = pattern.match(key)
+        if match is None or await redis.ttl(key) != -1 or await redis.exists(key + b":convs"):
+            continue
+        created = await redis.hget(key, "created_at")
+        if created is not None and now - float(created) > UNUSED_SESSION_GRACE_S and not report.dry_run:
+            await _delete_session(redis, prefix, match.group(1).decode(), report)
+
+
+async def _purge_ticket_private_parts(redis: Redis, prefix: str, policy: RetentionConfig, now: float,
+                                      report: PurgeReport) -> None:
+    if not policy.ticket_private_days:
+        return
+    store = TicketStore(redis, prefix)
+    due = await store.private_due(now - policy.ticket_private_days * DAY_S, policy.batch_size)
+    report.tickets_redacted = len(due)
+    if not report.dry_run:
+        for ticket_id in due:
+            await store.forget_private(ticket_id)
 
 
 async def _purge_main(config: Config, dry_run: bool) -> PurgeReport:
     from chat_server.runner import redis_url_for
 
-    redis = Redis.from_url(redis_url_for(config))
+    url = redis_url_for(config)
+    redis, tracker = Redis.from_url(url), Redis.from_url(rasa_tracker_url(url))
     try:
-        return await purge(redis, config.redis.key_prefix, config.retention, dry_run=dry_run)
+        return await purge(redis, config.redis.key_prefix, config.retention, dry_run=dry_run, tracker=tracker)
     finally:
         await redis.aclose()
+        await tracker.aclose()
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:
@@ -131,7 +193,8 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the report as one JSON line")
 
 
-@command("purge", "delete closed conversations older than the retention policy (retention.days)")(_configure)
+@command("purge", "delete what the retention policy says is due: conversations, sessions, ticket contact "
+                  "details, trackers, old events")(_configure)
 def _purge(args: argparse.Namespace) -> int:
     config = _load(args)
     report = asyncio.run(_purge_main(config, args.dry_run))
@@ -142,5 +205,7 @@ def _purge(args: argparse.Namespace) -> int:
         channels = ", ".join(f"{k}: {v}" for k, v in sorted(report.by_channel.items())) or "none"
         print(f"chat311: purge{' (dry run)' if report.dry_run else ''}: {verb} {report.purged} closed "
               f"conversation(s) ({channels}); kept {report.kept_recent} recent closed and "
-              f"{report.kept_open} open; examined {report.examined}")
+              f"{report.kept_open} open; examined {report.examined}; {report.tickets_redacted} ticket(s)' private "
+              f"parts, {report.trackers_deleted} tracker(s), {report.events_deleted} event(s), "
+              f"{report.sessions_deleted} session(s)")
     return 0

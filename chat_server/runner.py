@@ -147,7 +147,8 @@ async def run_all(config: Config, workers: int = 1) -> None:
             public = f"http://127.0.0.1:{config.server.port}"
             actions_port = _port_of(config.rasa.actions_url)
             sup.start(action_server_spec(actions_port, log_dir, public))
-            sup.start(rasa_server_spec(model, _port_of(rasa_url), config.rasa.token, actions_port, redis_url, log_dir))
+            sup.start(rasa_server_spec(model, _port_of(rasa_url), config.rasa.token, actions_port, redis_url, log_dir,
+                                      config.retention.tracker_expiry_s()))
         if workers <= 1:
             runner = await serve_app(config, redis_url)
         else:

@@ -1,36 +1,381 @@
 """Emergency guard: messages describing an emergency get "call 911" at once, in any state.
 
 This runs in chat_server before anything else, so it works while the bot is down, while a
-human agent has the conversation, and mid-form. The bot has its own model-based
-`emergency` intent for wordings these patterns miss. Patterns err on the side of answering:
-an unnecessary 911 reminder is cheap, a missed one is not.
+human agent has the conversation, and mid-form. Patterns err on the side of answering: an
+unnecessary 911 reminder is cheap, a missed one is not — but a 311 line that answers "shooting
+range hours" with 911 teaches residents to ignore the reminder, so known look-alikes are masked.
+
+How a message is checked:
+1. `normalise` folds the ways residents type: case, accents, apostrophes, digit/symbol-for-letter
+   swaps ("h0use 0n f1re"), punctuation and spacing, and every run of a repeated letter
+   ("fiiiire", "smoooke", "bleeding" → "bleding"). Patterns below are folded the same way when
+   compiled, so write them in ordinary spelling, without accents, on the folded alphabet a-z0-9.
+2. One quick scan for any wording, trying at each word only the fragments that can begin there.
+   Most messages stop here: this runs on every resident message.
+3. Every phrase in `NEGATIVES` (311 questions that share words with emergencies) is blanked out,
+   and what is left is searched with the English, Spanish and language-neutral wordings.
+
+Adding a wording: put a regex fragment under the right theme in `ENGLISH` / `SPANISH` (or a
+look-alike in `NEGATIVES`), add a labelled line to tests/data/emergency_dev.csv, and run
+`chat311 safety-eval tests/data/emergency_dev.csv` (see docs/safety.md). Fragments are wrapped in
+word boundaries; use `.{0,N}` for "within N characters" and plain spaces between words.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
+from re import _constants as _c  # the regex parser tells which letters a pattern can start with
+from re import _parser
 
-_EN = [
-    r"\b911\b", r"\bemergenc(y|ies)\b", r"\bfire\b(?!\s*(hydrant|works|fighter recruit|station tour|pit))",
-    r"\b(house|building|car|kitchen|apartment)\s+(is\s+)?on fire\b", r"\bsmell(s|ing)? (of )?gas\b",
-    r"\bgas leak\b", r"\b(heart attack|stroke|overdos(e|ing)|seizure|unconscious|not breathing|can'?t breathe)\b",
-    r"\b(bleeding|stabbed|(been|got|was|is|were) shot|shooting|gunshots?|gunfire)\b", r"\b(someone|somebody|man|woman|person|child|kid)\b.{0,40}"
-    r"\b(dying|hurt|injured|drowning|attacking|attacked|trapped)\b", r"\bbreak[- ]?in\b.{0,30}\b(now|right now|happening)\b",
-    r"\b(power|electric(al)?) lines? (down|sparking|on the (road|ground|street))\b", r"\bdowned (power )?lines?\b",
-    r"\b(water|flood(ing)?) (rising|entering|in) (my|the) (house|home|car)\b", r"\bswept away\b", r"\bcar accident\b",
-    r"\bcrash\b.{0,30}\b(injur|hurt|bleed)", r"\bsuicid", r"\bkill (myself|me)\b", r"\bhelp me\b.{0,20}\b(now|please)\b.{0,20}\b(hurt|attack)",
+from chat_server.language import detect_language
+
+# ----------------------------------------------------------------------------- normaliser
+
+_APOSTROPHES = re.compile(r"['`]")
+_MIXED_TOKEN = re.compile(r"[a-z0-9@$]*[0-9@$][a-z0-9@$]*")
+_LETTER = re.compile(r"[a-z]")
+_LEET = str.maketrans("013457@$", "oieastas")
+_NON_WORD = re.compile(r"[^a-z0-9]+")
+_REPEAT = re.compile(r"([a-z])\1+")
+
+
+def _unleet(match: re.Match[str]) -> str:
+    """Letters typed as digits or symbols, only inside words that also have letters ("0n", "f1re")."""
+    token = match.group()
+    if not _LETTER.search(token):
+        return token  # a number (911, an address, a time) stays a number
+    if "911" in token:
+        return token.replace("911", " 911 ")  # "call911now"
+    return token.translate(_LEET)
+
+
+def normalise(text: str) -> str:
+    """Fold `text` to lower-case ASCII words separated by single spaces (see the module docstring)."""
+    folded = text.lower()
+    if not folded.isascii():
+        # NFKD splits "ñ" into "n" + a combining tilde; the ASCII encode drops the marks, curly
+        # apostrophes, ¿ ¡ and emoji (so "can’t" becomes "cant", as "can't" does below).
+        folded = unicodedata.normalize("NFKD", folded).encode("ascii", "ignore").decode("ascii")
+    folded = _APOSTROPHES.sub("", folded)
+    if _MIXED_TOKEN.search(folded):
+        folded = _MIXED_TOKEN.sub(_unleet, folded)
+    folded = _NON_WORD.sub(" ", folded)
+    return _REPEAT.sub(r"\1", folded).strip()
+
+
+# ----------------------------------------------------------------------------- wordings
+
+_PEOPLE = (r"(someone|somebody|some one|man|woman|lady|guy|person|people|kid|kids|child|children|baby|toddler|"
+           r"neighbor|neighbour|mom|mother|dad|father|husband|wife|son|daughter|brother|sister|friend|friends|"
+           r"grandma|grandmother|grandpa|grandfather|uncle|aunt|cousin|roommate|boyfriend|girlfriend|he|she|they)")
+_VICTIM = rf"(me|her|him|us|them|someone|somebody|(his|her|my|their|a|the|this) {_PEOPLE})"
+_GENTE = (r"(alguien|persona|personas|gente|hombre|mujer|senor|senora|bebe|nin\w*|mama|papa|abuel\w*|hij\w*|"
+          r"espos\w*|herman\w*|amig\w*|vecin\w*|el|ella|ellos)")
+_HOME = r"(house|home|apartment|apt|building|condo|kitchen|room|hallway|hall|attic|garage|basement|place)"
+
+# Theme → regex fragments. Each theme is one kind of emergency, so a miss points to one list.
+ENGLISH: dict[str, list[str]] = {
+    "fire": [
+        r"fire", r"on fire", r"caught fire", r"catching fire", r"flames?", r"arson",
+        rf"({_HOME}|car|truck|roof|tree|trees|woods|grass|field|brush|stove|oven|it|its|everything|something)"
+        r"( is| are| s)? (burning|burnt down|burned down)",
+        r"(burning|burned|burnt) down",
+    ],
+    "smoke": [
+        r"smoke (is )?(coming|pouring|billowing|pours|rising|blowing) (out|from)",
+        r"smoke (everywhere|inside|in (the|my|our|his|her|their) \w+)",
+        r"(full|filled|filling( up)?) (of|with) smoke", r"smell\w* (smoke|something burning)",
+        r"(see|seeing|theres|there is|lots of|a lot of|black|thick) smoke",
+    ],
+    "gas": [
+        r"smell\w* (of |like )?(natural |propane )?gas", r"gas (smell|odor|odour|leak|leaking|is leaking)",
+        r"leaking gas", r"rotten egg smell",
+        r"(carbon monoxide|monoxide|co) (alarm|detector)s? (is |are |keeps |just )?(going off|went off|sounding|alarming)",
+        r"(carbon monoxide|monoxide|co alarm|co detector).{0,60}(dizzy|headache|nause\w*|sick|passed out|throwing up)",
+        r"(dizzy|headache|nause\w*|sick|passed out|throwing up).{0,60}(carbon monoxide|monoxide|co alarm|co detector)",
+    ],
+    "breathing and medical": [
+        r"(cant|cannot|can not|cnt|not|isnt|is not|stopped|wont|aint|trouble|difficulty|struggling to|hard to) "
+        r"breath(e|ing)?",
+        r"heart attack", r"chest pains?", r"stroke", r"seizure", r"seizures", r"convuls\w*", r"unconscious",
+        r"unresponsive", r"passed out", r"fainted",
+        rf"{_PEOPLE} (is |s |are )?(not|isnt|wont|doesnt|will not|cant|aint) (responding|respond|waking|wake|moving|move)",
+        r"(wont|will not|cant|cannot) wake (up|him|her|them)",
+        r"choking", r"choked", r"drowning", r"drowned", r"bleeding", r"blood everywhere",
+        r"allergic reaction", r"(throat|airway) (is )?(closing|swelling)", r"anaphyla\w*", r"ambulance", r"paramedics?",
+        r"cpr", r"dead body", rf"{_PEOPLE} (is |s )?(dead|dying|collapsed|hurt bad|badly hurt)",
+        rf"{_PEOPLE} (just )?collapsed", rf"{_PEOPLE} (is |s )?(lying|laying) (in|on) (the )?(street|road|ground|floor)", r"fell\b.{0,50}\b(cant|cannot|can not|wont|not) (move|get up|moving)",
+        r"fell\b.{0,40}\bhit (his|her|my|their) head",
+        r"(ceiling|roof|building|house|wall|balcony|deck|porch|bridge) (has |just )?collapsed",
+        r"(fell|fall) (in|into) (the|a) (pool|lake|river|creek|pond|water)",
+        r"(kid|child|baby|toddler) (is |was )?(locked|left) in (a|the) (hot )?car",
+        r"swallowed (bleach|poison|pills|a battery|batteries|chemicals|drain cleaner|something)", r"poisoned",
+        r"(drank|drink) (bleach|poison|antifreeze)",
+    ],
+    "overdose": [
+        r"overdos\w*", r"od", r"oded", r"o d",
+        r"took (too many|a lot of|a bunch of|a whole bottle( of)?|all (of )?(his|her|my|the|their)|an entire bottle( of)?)"
+        r"( of)?( \w+)? (pills|meds|medications?|medicine|tablets|xanax|oxy\w*|perc\w*)",
+        r"fentanyl", r"heroin",
+    ],
+    "violence": [
+        r"shots fired", r"(shot|shooting) (at|him|her|them|someone|somebody|people|a man|a guy|my)",
+        r"(got|been|was|were|is|are|getting|being|just) shot", r"shootings?", r"shooter", r"gunshots?",
+        r"gun shots?", r"gunfire", r"gunpoint", r"armed (man|men|person|guy|robbery|robbers?)",
+        r"(with|has|have|got|pulled|pulling|waving|pointing|holding) (a |his |her )?(gun|pistol|rifle|knife|weapon)",
+        r"stab", r"stabs", r"stabbed", r"stabbing",
+        rf"(beating|hitting|punching|kicking|choking|strangling|attacking|abusing|hurting) (up )?{_VICTIM}",
+        rf"(hit|beat|punched|kicked|attacked|stabbed|choked|raped|pushed) {_VICTIM}",
+        rf"beat {_VICTIM} up", r"domestic (violence|dispute|abuse|fight)",
+        rf"{_PEOPLE} (is |s |are )?robbing", r"stalking (me|us|her|him)",
+        r"(kid|child|son|daughter|baby|toddler) is missing", r"missing (child|kid|toddler)",
+        r"being (attacked|assaulted|raped|kidnapped|kidnaped|robbed|followed|abused|beaten|chased|stalked)",
+        r"rape", r"raping", r"kidnap\w*", r"(robbing|robbery) (in progress|right now|happening)", r"robbing (me|us)",
+        r"threatening (to kill|everyone|people)", rf"threatening {_VICTIM} with",
+        r"threat\w* .{0,30}with (a |his |her )?(gun|pistol|rifle|knife|weapon)",
+        rf"(going|gonna|trying|try|will|wants|want) to kill {_VICTIM}", r"(going|gonna|trying|try|will) to kill everyone",
+        r"(break|breaking|broke|broken) (in|into)\b.{0,40}\b(now|right now|still|inside|here|happening)",
+        r"(breaking|trying to break) (in|into)", r"intruder", r"(someone|somebody|a man|stranger).{0,30}inside (my|the|our)",
+        r"fighting with (guns|knives|weapons)", r"grabbing me",
+    ],
+    "self harm": [
+        r"suicid\w*", r"kill (myself|me)", r"end (my life|it all)", r"want to die", r"dont want to live",
+        r"hurt myself", r"hurting myself",
+    ],
+    "traffic": [
+        r"car (accident|crash|wreck)",
+        r"(wreck|crash|accident|collision|crashed)\b.{0,50}\b(injur\w*|hurt|bleeding|trapped|unconscious)",
+        r"(hit|struck|run over|ran over) by a (car|truck|bus|train|vehicle|driver)",
+        rf"{_PEOPLE} (was|got|just got|has been|been|is|getting) (hit|struck|run over|ran over)", r"crashed into",
+    ],
+    "power, water, trapped": [
+        r"(power|electric|electrical) (line|lines|wire|wires|cable|cables) (is |are )?"
+        r"(down|fell|fallen|sparking|on (my|the|a) (car|house|road|street|ground))",
+        r"(wires?|lines?) (down|sparking|on fire)", r"downed (power )?lines?", r"live wire",
+        r"(water|flood|flooding) (is )?(rising|entering|coming) (in|into) (my|the|our) (house|home|car)",
+        r"swept away", r"(car|we|i|someone|people) (stuck|trapped) in (the )?(flood|water)",
+        rf"({_PEOPLE}|we|were|im|i am|theyre) (are |is |s |re |am )?trapped",
+        r"trapped (in|inside|under) (the |a |his |her |their |our )?"
+        r"(car|building|house|elevator|fire|rubble|wreck|water|apartment)",
+    ],
+    "explosion": [r"exploded", r"bomb"],
+    "general": [r"emergenc(y|ies)"],
+}
+
+SPANISH: dict[str, list[str]] = {
+    "fire": [
+        r"incendi\w*", r"fuego", r"en llamas", r"hay llamas", r"llamas (en|saliendo|por)", r"salen llamas",
+        r"se (esta |estan )?(quema|queman|quemando|quemo)", r"quemandose", r"ardiendo",
+    ],
+    "smoke": [
+        r"(sale|salen|saliendo) (mucho )?humo", r"humo (sale|saliendo|por todas partes|adentro|en (el|la|mi|los|las) \w+)",
+        r"(lleno|llena|llenando) de humo", r"(mucho|hay) humo", r"huele a (humo|quemado)",
+    ],
+    "gas": [
+        r"huele (mucho |muchisimo |fuerte |bien fuerte )?a gas", r"(olor|peste|tufo) (fuerte |muy fuerte )?a gas", r"fuga de gas",
+        r"alarma (de|del) (monoxido|carbono).{0,40}(sonando|suena|sono)",
+        r"monoxido.{0,60}(mare\w*|dolor de cabeza|desmay\w*|vomit\w*)",
+    ],
+    "breathing and medical": [
+        r"no (puede|puedo|podemos|pueden) respirar", r"no respira\w*", r"dejo de respirar",
+        r"infarto", r"ataque (al|de) corazon", r"derrame", r"convulsi\w*", r"inconsciente", r"desmay\w*",
+        rf"{_GENTE}( \w+)? no (despierta|despiertan|se despierta|se despiertan|reacciona|responde|se mueve|se puede mover)",
+        r"se cayo\b.{0,40}\bno (se mueve|se puede mover|puede moverse|se puede levantar|se levanta)",
+        r"sin respirar", rf"{_GENTE} (esta |estan )?tirad(o|a|os|as)", r"tirad(o|a) (en el suelo|en la calle|en el piso)",
+        r"(se esta |esta |se )?ahog(ando|o|a)", r"sangrando", r"mucha sangre", r"perdiendo sangre",
+        r"herid(o|a|os|as)", r"ambulancia", r"paramedicos?", r"(hay un|un|una|hay una) muert(o|a)", r"cadaver",
+        r"se (cayo|cayeron) (al|a la|en el|en la) (rio|lago|agua|piscina|alberca)",
+        r"veneno", r"envenen\w*", r"se trago", r"reaccion alergica",
+    ],
+    "overdose": [
+        r"sobredosis",
+        r"(tomo|tomaron|se tomo|se tomaron) (muchas|demasiadas|un monton de|todas las|un bote de|toda la caja de) "
+        r"(pastillas|pildoras|medicinas|medicamentos)",
+    ],
+    "violence": [
+        r"(le|la|lo|me|nos|les) (esta |estan |sigue |siguen )?(pegando|golpeando|pega|golpea|pegan|golpean)",
+        r"(pegando|golpeando) a", r"violencia (domestica|familiar)",
+        r"(le|les|me|nos|lo|la) dispar\w*", r"disparos", r"disparando", r"balacera", r"balazos?", r"tiroteo",
+        r"(hombre|persona|tipo|senor|alguien|hombres|tipos) (armado|armados|con (una |un )?(pistola|arma|cuchillo|navaja|rifle))",
+        r"apunal\w*", r"acuchill\w*", r"navajaz\w*",
+        r"(me|nos|la|lo|le) (va|van|quiere|quieren) (a )?matar", r"secuestr\w*", r"viola(ndo|ron|cion)",
+        r"(estan|esta) (robando|entrando a|asaltando)", r"asalto", r"me (estan|esta) siguiendo",
+        r"(se metio|se metieron|entro|entraron).{0,40}(sigue|siguen|esta|estan) (adentro|aqui|dentro)",
+        r"atropell\w*", r"(me|nos|la|lo|le|les) (esta |estan )?atac(ando|aron|a|an)",
+        r"(quiere|quieren|tratando de|intentando|trata de) (meterse|entrar|meter) (a|en) (mi|la|nuestra) casa",
+        r"amenaz\w* .{0,30}con (una |un )?(pistola|arma|cuchillo|navaja)", r"tirador",
+        r"se (perdio|perdieron) (un|una|mi|mis) (nino|nina|ninos|hijo|hija|hijos)", r"(nino|nina|hijo|hija) desaparecid(o|a)",
+        r"(necesito|manden|mande|envien|llamen) (a )?los bomberos",
+    ],
+    "self harm": [r"suicid\w*", r"matarme", r"me quiero (matar|morir)", r"quitarme la vida", r"no quiero vivir"],
+    "traffic": [
+        r"accidente de (carro|coche|auto|transito)", r"(choque|accidente|chocaron).{0,40}(herid\w*|atrapad\w*|sangr\w*)",
+    ],
+    "power, water, trapped": [
+        r"cables? (electricos? |de (la )?luz )?(caidos?|en el suelo|en la calle|echando chispas)",
+        r"cables? (electricos? |de (la )?luz )?(cayo|cayeron) (sobre|encima)",
+        r"(cayo|cayeron) (un |unos )?cables? (electricos?|de (la )?luz)",
+        r"(agua|inundacion) (entrando|subiendo) (a|en) (mi|la) (casa|carro)",
+        r"(alguien|persona|personas|nino|nina|ninos|gente|hombre|mujer|bebe|estamos|estoy) (esta |estan )?atrapad\w*",
+        r"atrapad\w* (en|dentro de|adentro de) (el |la |un |una |mi )?(carro|coche|casa|edificio|elevador|incendio|agua)",
+    ],
+    "explosion": [r"explot\w*", r"bomba"],
+    "general": [r"emergencia", r"auxilio"],
+}
+
+# Wordings that are emergencies in any language; the resident's language is then judged from the
+# rest of the message.
+SHARED = [r"911", r"9 1 1", r"explosion", r"explosiones"]
+
+# 311 questions that share words with emergencies. Each is blanked out before matching, so "the
+# smoke detector battery" says nothing, while "smoke detector going off, the hall is full of
+# smoke" still matches on its second half.
+NEGATIVES = [
+    # fire services and fire words that are not a fire
+    r"fire (hydrants?|plugs?|inspections?|inspectors?|departments?|dept|station|stations|house|marshals?|code|codes|"
+    r"lane|lanes|pits?|extinguishers?|safety|prevention|trucks?|engine|ants?|museum|fighters?|academy|"
+    r"chief|sprinklers?|escapes?|permits?|ban|hazards?|report|reports|rescue|training|drills?|wood|alarm permits?|"
+    r"alarm fines?|insurance|season|sale|works)",
+    r"firefighters?", r"(camp|bon|open|recreational) fire", r"fireworks? permits?",
+    r"(burn|burning|open burning) (permits?|ban|bans|season|rules|barrel)",
+    r"(burn|burns|burning|burned|burnt) (trash|garbage|leaves|brush|tires|yard waste|wood|debris|limbs|branches)",
+    r"burning (hot|smell from)", r"heated (pool|pools|argument|discussion)",
+    r"smoke (detectors?|alarms?( batteries| battery| program| install\w*)?|shop|shops|smell from)",
+    r"(people|kids|someone|neighbors?) smoking", r"smoke from (a|the|their|his|her|my neighbors|the neighbors) "
+    r"(grill|bbq|barbecue|chimney|fireplace|restaurant|smoker)",
+    # guns, shooting and the like that are not an attack
+    r"(shooting|gun|rifle|archery|firing) ranges?", r"gun (permits?|licen[cs]es?|violence prevention|safety|show|buyback)",
+    r"(concealed|pistol purchase) (carry )?permits?", r"shooting (hoops|baskets|stars|a video|a film|photos)",
+    r"(photo|video|film) shoot", r"(flu|covid|rabies|booster|vaccine) shots?", r"shot clinics?",
+    r"gunshot detection", r"shotspotter", r"firearm safety", r"shooting (up|out) (from|of)",
+    # gas, medicine, traffic and help words in ordinary questions
+    r"gas (station|stations|bill|bills|prices?|line work|company|meter reading|grills?)",
+    r"natural gas (bill|company|phone)", r"(overdose|od) prevention", r"narcan", r"blood (drive|drives|pressure)",
+    r"heat stroke", r"stroke (support|awareness)", r"choking hazards?", r"cpr (class|classes|training|certification)",
+    r"drowning in (paperwork|debt|bills|work)", r"(accident|crash|police) reports?", r"(poison control|poison ivy|rat poison)",
+    r"ambulance (bill|bills|fee|fees)", r"(no one|noone|nobody) (is |was |got )?(hurt|injured)", r"dying to",
+    r"(grass|tree|trees|plants?|lawn|light) (is )?dying", r"dying (tree|trees|grass|plants?)",
+    r"burglar alarms?", r"false alarms?", r"transformers? (exploded|blew|blew up|explosion)",
+    # 911 and emergency in ordinary questions
+    r"non emergency", r"not an emergency", r"emergency (rental|rent|assistance|housing|shelters?|alerts?|management|"
+    r"preparedness|kits?|plans?|contacts?|repairs?|food|vets?|fund|funds|loans?|notifications?|money|cash)",
+    r"911 (calls?|recordings?|records|address\w*|dispatchers?|signs?|fee|fees|center)", r"911 or 311", r"311 or 911",
+    # Spanish
+    r"(hidrante|boca) de incendios?", r"(inspeccion|seguridad|prevencion|extintor|extintores|riesgo|alarma) "
+    r"(de|contra) incendios?", r"(departamento|estacion|estaciones|camion) de bomberos", r"fuegos? artificial\w*",
+    r"hormigas de fuego", r"armas de fuego", r"(detector|detectores|alarma|alarmas) de humo",
+    r"permiso (de|para) (armas?|quemar|fuegos?)", r"campo de tiro",
+    r"(quema|queman|quemando|quemar) (basura|hojas|llantas|ramas)", r"donar sangre",
+    r"(animal|perro|gato|venado|mapache) muert(o|a)", r"(asistencia|ayuda|dinero|fondos) de emergencia", r"(exploto|explotaron) (un |el )?transformador",
+    r"transformador (exploto|exploso)",
+    r"no es (una |de )?emergencia", r"(nadie|ninguno) (esta |salio |resulto )?herid\w*",
+    r"reporte (del |de )?accidente", r"reporte policial", r"(factura|recibo) del gas", r"gasolineras?",
+    r"me esta matando", r"derrame de (aceite|petroleo|quimicos|agua)",
+    r"veneno (para|de) (ratas|ratones|cucarachas|hormigas|plagas)",
 ]
-_ES = [
-    r"\bemergencia", r"\bincendio\b", r"\b(fuego|se quema|est[aá] en llamas|en llamas)\b", r"\bhuele a gas\b",
-    r"\bfuga de gas\b", r"\bolor a gas\b", r"\b(ataque al coraz[oó]n|infarto|sobredosis|convulsi[oó]n|inconsciente|"
-    r"no respira|no puede respirar)\b", r"\b(sangrando|sangre|apu[ñn]alad|disparo|disparos|balacera|pistola|arma)\b",
-    r"\b(alguien|hombre|mujer|persona|ni[ñn]o|ni[ñn]a)\b.{0,40}\b(muriendo|herid[oa]|ahog[aá]ndose|atacando|atrapad[oa])\b",
-    r"\bcables? (el[eé]ctricos? )?(ca[ií]dos?|en el suelo|en la calle|echando chispas)\b",
-    r"\b(agua|inundaci[oó]n) (entrando|subiendo) (a|en) (mi|la) (casa|carro)\b", r"\baccidente de (carro|coche|auto|tr[aá]nsito)\b",
-    r"\bsuicid", r"\bmatarme\b", r"\bme quiero morir\b",
-]
-_EN_RE = re.compile("|".join(_EN), re.IGNORECASE)
-_ES_RE = re.compile("|".join(_ES), re.IGNORECASE)
+
+
+def _fold_pattern(fragment: str) -> str:
+    """Fold repeated letters in a pattern as `normalise` folds them in text (not escapes like `\\bb`)."""
+    return re.sub(r"(?<!\\)([a-z])\1+", r"\1", fragment)
+
+
+def _flatten(themes: dict[str, list[str]]) -> list[str]:
+    return [_fold_pattern(fragment) for fragments in themes.values() for fragment in fragments]
+
+
+_PREFIX = 3  # characters of a word start that pick the fragments to try there
+
+
+def _extend(items: _parser.SubPattern | list, starts: set[str]) -> tuple[set[str], set[str]]:
+    """Grow each prefix in `starts` over the parsed pattern `items`: (still open, complete)."""
+    open_, done = set(starts), set()
+    for op, av in items:
+        if not open_:
+            break
+        if op is _c.LITERAL:
+            grown = {p + chr(av) for p in open_}
+        elif op is _c.IN and all(kind in (_c.LITERAL, _c.RANGE) for kind, _ in av):
+            chars = {chr(v) for kind, v in av if kind is _c.LITERAL}
+            chars |= {chr(c) for kind, v in av if kind is _c.RANGE for c in range(v[0], v[1] + 1)}
+            grown = {p + c for p in open_ for c in chars}
+        elif op is _c.SUBPATTERN:
+            grown, finished = _extend(av[-1], open_)
+            done |= finished
+        elif op is _c.BRANCH:
+            grown = set()
+            for branch in av[1]:
+                more, finished = _extend(branch, open_)
+                grown |= more
+                done |= finished
+        elif op in (_c.MAX_REPEAT, _c.MIN_REPEAT):
+            low, high, item = av
+            once, finished = _extend(item, open_)
+            done |= finished
+            if high > 1:  # what follows a repeat is unknown: its prefixes end here
+                done |= once
+                once = set()
+            grown = (open_ | once) if low == 0 else once
+        elif op in (_c.AT, _c.ASSERT, _c.ASSERT_NOT):
+            continue  # zero width
+        else:  # \w, ., a category: the prefix ends here
+            done |= open_
+            open_ = set()
+            break
+        done |= {p for p in grown if len(p) >= _PREFIX}
+        open_ = {p for p in grown if len(p) < _PREFIX}
+    return open_, done
+
+
+def _prefixes(fragment: str) -> set[str]:
+    """Every way a match of `fragment` can begin, up to _PREFIX characters."""
+    open_, done = _extend(_parser.parse(fragment), {""})
+    prefixes = open_ | done
+    if "" in prefixes:
+        raise ValueError(f"safety pattern {fragment!r} must begin with a letter, digit or word")
+    return prefixes
+
+
+class _WordStartIndex:
+    """Whether any fragment matches at a word start, trying only fragments that can begin there.
+
+    One alternation of every fragment would be tried at every word of every message; indexing the
+    fragments by how they begin (up to _PREFIX characters) makes a typical scan several times cheaper.
+    """
+
+    def __init__(self, fragments: list[str]) -> None:
+        by_prefix: dict[str, list[str]] = {}
+        for fragment in fragments:
+            for prefix in _prefixes(fragment):
+                by_prefix.setdefault(prefix, []).append(fragment)
+        self._by_prefix = {prefix: _plain(group) for prefix, group in by_prefix.items()}
+        self._lengths = sorted({len(prefix) for prefix in by_prefix})
+
+    def search(self, folded: str) -> bool:
+        """Whether a fragment matches in `folded` (the output of `normalise`)."""
+        position = 0
+        for word in folded.split(" "):
+            for length in self._lengths:
+                pattern = self._by_prefix.get(folded[position:position + length])
+                if pattern is not None and pattern.match(folded, position):
+                    return True
+            position += len(word) + 1
+        return False
+
+
+def _plain(fragments: list[str]) -> re.Pattern[str]:
+    return re.compile(rf"\b(?:{'|'.join(fragments)})\b")
+
+
+_EN = _flatten(ENGLISH)
+_ES = _flatten(SPANISH)
+_SHARED = _flatten({"shared": SHARED})
+# The hot path: one scan for any wording. Only a message it matches (an emergency or a
+# look-alike) is masked and scanned per language.
+_ANY = _WordStartIndex(_EN + _ES + _SHARED)
+_NEGATIVE_RE = _plain(_flatten({"negatives": NEGATIVES}))
+_BY_LANGUAGE = {"en": _WordStartIndex(_EN), "es": _WordStartIndex(_ES), "shared": _WordStartIndex(_SHARED)}
 
 MESSAGES = {
     "en": "If this is an emergency or anyone is in danger, call 911 now. 311 cannot dispatch police, fire or "
@@ -40,14 +385,31 @@ MESSAGES = {
 }
 
 
+def emergency_match(text: str) -> set[str]:
+    """Which wordings ("en", "es", "shared") describe an emergency in `text`, look-alikes masked."""
+    folded = normalise(text)
+    if not _ANY.search(folded):
+        return set()  # the common case: one scan, no masking
+    masked = _NEGATIVE_RE.sub(" | ", folded)
+    return {name for name, index in _BY_LANGUAGE.items() if index.search(masked)}
+
+
 def emergency_language(text: str) -> str | None:
-    """The language of the emergency wording found in `text`, or None if there is none."""
-    if _ES_RE.search(text):
-        return "es"
-    if _EN_RE.search(text):
+    """The language of the emergency described in `text`, or None if there is none.
+
+    Wordings of one language decide it; a neutral one ("911") or wordings of both languages
+    leave it to the language detector, so "911 ayuda" is answered in Spanish.
+    """
+    found = emergency_match(text)
+    if not found:
+        return None
+    if "en" in found and "es" not in found:
         return "en"
-    return None
+    if "es" in found and "en" not in found:
+        return "es"
+    return detect_language(text)[0]
 
 
 def emergency_reply(language: str) -> str:
+    """The 911 guidance in `language` (English for a language we do not serve)."""
     return MESSAGES.get(language, MESSAGES["en"])

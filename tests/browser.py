@@ -1,12 +1,15 @@
 """Shared Playwright helpers for the browser tests (headless system Chromium).
 
-Tests using these helpers should be marked ``pytest.mark.browser``; they skip when
-Chromium or Playwright is missing.
+Tests using these helpers should be marked ``pytest.mark.browser``. They FAIL, never skip, when
+Chromium, Playwright or axe-core is missing: a skipped browser suite would let a run look green
+without the widget, accessibility, rasa-webchat, supervisor and training-flow checks
+(CI installs all three; see .ci/run and `make setup`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import shutil
 from collections.abc import AsyncIterator
@@ -38,8 +41,9 @@ BOT_TIMEOUT_MS = 60_000
 
 def require_chromium() -> None:
     if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
-        pytest.skip(f"Chromium not found at {CHROMIUM}")
-    pytest.importorskip("playwright.async_api")
+        pytest.fail(f"Chromium not found at {CHROMIUM} (install it or set CHROMIUM_PATH)", pytrace=False)
+    if importlib.util.find_spec("playwright") is None:
+        pytest.fail("Playwright is not installed in .venv (make venv)", pytrace=False)
 
 
 @contextlib.asynccontextmanager
@@ -163,7 +167,7 @@ async def quick_replies(page: Any) -> list[str]:
 async def axe_scan(page: Any, selector: str = ".c311-root") -> list[dict[str, Any]]:
     """Runs axe-core (from widget/node_modules) on ``selector``; returns the violations."""
     if not AXE_JS.exists():
-        pytest.skip("axe-core not installed (cd widget && npm ci)")
+        pytest.fail(f"axe-core not installed at {AXE_JS} (make widget)", pytrace=False)
     # Evaluated through the DevTools protocol, so a strict page CSP does not block it.
     await page.evaluate(AXE_JS.read_text() + "\n;0")
     result = await page.evaluate(

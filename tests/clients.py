@@ -74,11 +74,17 @@ class ResidentClient:
     async def wait_for(self, name: str, predicate: Callable[[Any], bool] = lambda d: True,
                        timeout: float = 20.0, after: int = 0) -> Any:
         """The first `name` event (at index >= after) matching `predicate`."""
+        return self.events[await self.wait_for_index(name, predicate, timeout, after)][1]
+
+    async def wait_for_index(self, name: str, predicate: Callable[[Any], bool] = lambda d: True,
+                             timeout: float = 20.0, after: int = 0) -> int:
+        """Index in `events` of the first `name` event (at index >= after) matching `predicate`."""
         deadline = time.monotonic() + timeout
         while True:
-            for event, data in self.events[after:]:
+            for index in range(after, len(self.events)):
+                event, data = self.events[index]
                 if event == name and predicate(data):
-                    return data
+                    return index
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise AssertionError(f"no {name} event within {timeout}s; got {self.events[after:][-10:]}")
@@ -87,10 +93,11 @@ class ResidentClient:
                 await asyncio.wait_for(self._changed.wait(), remaining)
 
     async def turn(self, text: str, timeout: float = 30.0, **kwargs: Any) -> list[dict[str, Any]]:
-        """Send a message and collect the bot's replies until the typing indicator turns off."""
+        """Send a message and collect the bot's replies: the server turns the bot's typing indicator
+        off only after the turn's last reply was sent (same ordered stream), so typing-off ends it."""
         mark = len(self.events)
         ack = await self.say(text, **kwargs)
         assert ack.get("ok"), ack
-        await self.wait_for("typing", lambda d: d.get("on") is False, timeout=timeout, after=mark)
-        await asyncio.sleep(0.05)
-        return [d for e, d in self.events[mark:] if e == "bot_uttered"]
+        end = await self.wait_for_index("typing", lambda d: d == {"sender": "bot", "on": False},
+                                        timeout=timeout, after=mark)
+        return [d for e, d in self.events[mark:end] if e == "bot_uttered"]

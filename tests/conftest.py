@@ -5,7 +5,11 @@ and chat_server processes. Nothing of our own system is faked.
 - `rasa_stack`: the trained model served by `rasa run --enable-api` plus `rasa run actions`,
   using the same child specs `make run` uses (chat_server.components).
 - `chat_server_url`: one `chat311 serve` subprocess wired to both; shared by most tests.
-- `server_factory`: start extra chat_server processes (restart / kill / multi-process tests).
+- `server_factory`: start extra chat_server processes (restart / kill / multi-process tests); they
+  are stopped when the module is done, so processes do not pile up over a run.
+- `private_redis`, `private_rasa`, `private_server_factory`: a module's own Redis / Rasa stack, for
+  tests that kill or stop them or hot-swap the model; the session's shared ones are never touched.
+Every child runs in its own session and is stopped even when its fixture's setup fails.
 - `resident`: factory of `ResidentClient`s (python-socketio clients) for a given base URL.
 """
 
@@ -30,6 +34,7 @@ import redis.asyncio as aioredis
 
 from chat_server import bot_model
 from chat_server.components import action_server_spec, embedded_redis_spec, free_port, rasa_server_spec
+from chat_server.config import RetentionConfig
 from chat_server.supervisor import Supervisor
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,15 +73,31 @@ class RasaStack:
         return self.supervisor.pid("rasa")
 
 
-@pytest.fixture(scope="session")
-async def redis_server() -> AsyncIterator[RedisServer]:
+@contextlib.asynccontextmanager
+async def redis_stack() -> AsyncIterator[RedisServer]:
+    """An embedded Redis on a free port; stopped on the way out, also when it failed to start."""
     data_dir = Path(tempfile.mkdtemp(prefix="chat311-redis-"))
     port = free_port()
     sup = Supervisor()
-    sup.start(embedded_redis_spec(data_dir, port, LOG_DIR))
-    assert await sup.wait_ready("redis", 20), "embedded redis did not start"
-    yield RedisServer(f"redis://127.0.0.1:{port}/0", port, data_dir, sup)
-    await sup.stop()
+    try:
+        sup.start(embedded_redis_spec(data_dir, port, LOG_DIR))
+        assert await sup.wait_ready("redis", 20), "embedded redis did not start"
+        yield RedisServer(f"redis://127.0.0.1:{port}/0", port, data_dir, sup)
+    finally:
+        await sup.stop()
+
+
+@pytest.fixture(scope="session")
+async def redis_server() -> AsyncIterator[RedisServer]:
+    async with redis_stack() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+async def private_redis() -> AsyncIterator[RedisServer]:
+    """A Redis of the module's own, for tests that kill or restart Redis (the session's stays up)."""
+    async with redis_stack() as server:
+        yield server
 
 
 def _model() -> Path:
@@ -86,24 +107,44 @@ def _model() -> Path:
     return model
 
 
-@pytest.fixture(scope="session")
-async def rasa_stack(redis_server: RedisServer) -> AsyncIterator[RasaStack]:
+@contextlib.asynccontextmanager
+async def rasa_services(redis: RedisServer) -> AsyncIterator[RasaStack]:
+    """Rasa + action server on free ports; stopped on the way out, also when they failed to start."""
     model = await asyncio.to_thread(_model)
     rasa_port, actions_port = free_port(), free_port()
     sup = Supervisor()
-    sup.start(action_server_spec(actions_port, LOG_DIR, "http://127.0.0.1:1"))
-    sup.start(rasa_server_spec(model, rasa_port, RASA_TOKEN, actions_port, redis_server.url, LOG_DIR))
-    ok = await sup.wait_ready("rasa", 300) and await sup.wait_ready("actions", 120)
-    assert ok, f"Rasa stack did not become ready; see {LOG_DIR}/rasa.log and actions.log"
-    yield RasaStack(f"http://127.0.0.1:{rasa_port}", RASA_TOKEN, f"http://127.0.0.1:{actions_port}", sup)
-    await sup.stop()
+    try:
+        sup.start(action_server_spec(actions_port, LOG_DIR, "http://127.0.0.1:1"))
+        sup.start(rasa_server_spec(model, rasa_port, RASA_TOKEN, actions_port, redis.url, LOG_DIR,
+                                   RetentionConfig().tracker_expiry_s()))
+        ok = await sup.wait_ready("rasa", 300) and await sup.wait_ready("actions", 120)
+        assert ok, f"Rasa stack did not become ready; see {LOG_DIR}/rasa.log and actions.log"
+        yield RasaStack(f"http://127.0.0.1:{rasa_port}", RASA_TOKEN, f"http://127.0.0.1:{actions_port}", sup)
+    finally:
+        await sup.stop()
+
+
+@pytest.fixture(scope="session")
+async def rasa_stack(redis_server: RedisServer) -> AsyncIterator[RasaStack]:
+    async with rasa_services(redis_server) as stack:
+        yield stack
+
+
+@pytest.fixture(scope="module")
+async def private_rasa(redis_server: RedisServer) -> AsyncIterator[RasaStack]:
+    """A Rasa stack of the module's own, for tests that SIGKILL/SIGSTOP Rasa or hot-swap its model:
+    the session's Rasa, which every other module talks to, is never touched."""
+    async with rasa_services(redis_server) as stack:
+        yield stack
 
 
 class ChatServerProcess:
     """A real `chat311 serve` process with its own port, restartable and killable."""
 
     def __init__(self, env: dict[str, str], port: int, name: str) -> None:
-        self.env = env
+        # Every test client comes from 127.0.0.1: the per-IP new-session limit is off unless a
+        # test sets it (tests/test_session_limits.py does).
+        self.env = {"CHAT311_LIMITS__IP_SESSIONS": "1000000000", **env}
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.name = name
@@ -150,43 +191,61 @@ class ChatServerProcess:
 ServerFactory = Callable[..., Any]
 
 
-@pytest.fixture(scope="session")
-async def server_factory(redis_server: RedisServer, rasa_stack: RasaStack) -> AsyncIterator[ServerFactory]:
+@contextlib.asynccontextmanager
+async def chat_servers(redis: RedisServer, rasa: RasaStack) -> AsyncIterator[ServerFactory]:
+    """A factory of chat_server processes wired to `redis` and `rasa`; all are stopped on the way out."""
     started: list[ChatServerProcess] = []
 
     async def make(port: int | None = None, name: str | None = None, **env_overrides: str) -> ChatServerProcess:
         port = port or free_port()
         env = {
             **os.environ,
-            "REDIS_URL": redis_server.url,
+            "REDIS_URL": redis.url,
             "CHAT311_SERVER__PORT": str(port),
             "CHAT311_SERVER__HOST": "127.0.0.1",
             "CHAT311_SERVER__PUBLIC_URL": f"http://127.0.0.1:{port}",
-            "CHAT311_RASA__URL": rasa_stack.url,
-            "CHAT311_RASA__TOKEN": rasa_stack.token,
-            "CHAT311_RASA__ACTIONS_URL": rasa_stack.actions_url,
+            "CHAT311_RASA__URL": rasa.url,
+            "CHAT311_RASA__TOKEN": rasa.token,
+            "CHAT311_RASA__ACTIONS_URL": rasa.actions_url,
             "CHAT311_RASA__MANAGE": "false",
             "CHAT311_LOGGING__JSON": "true",
             **env_overrides,
         }
         server = ChatServerProcess(env, port, name or f"chat_server-{port}")
+        started.append(server)  # before start(): one that fails to come up is still stopped
         await server.start()
-        started.append(server)
         return server
 
-    yield make
-    hung = []
-    for server in started:
-        try:
-            await server.stop()
-        except AssertionError as exc:
-            hung.append(str(exc))
-    assert not hung, hung
+    try:
+        yield make
+    finally:
+        hung = []
+        for server in started:
+            try:
+                await server.stop()
+            except AssertionError as exc:
+                hung.append(str(exc))
+        assert not hung, hung
+
+
+@pytest.fixture(scope="module")
+async def server_factory(redis_server: RedisServer, rasa_stack: RasaStack) -> AsyncIterator[ServerFactory]:
+    """Extra chat_server processes on the session's Redis and Rasa, stopped when the module is done."""
+    async with chat_servers(redis_server, rasa_stack) as make:
+        yield make
+
+
+@pytest.fixture(scope="module")
+async def private_server_factory(redis_server: RedisServer, private_rasa: RasaStack) -> AsyncIterator[ServerFactory]:
+    """chat_server processes talking to the module's own Rasa (`private_rasa`)."""
+    async with chat_servers(redis_server, private_rasa) as make:
+        yield make
 
 
 @pytest.fixture(scope="session")
-async def chat_server(server_factory: ServerFactory) -> ChatServerProcess:
-    return await server_factory(name="chat_server-main")
+async def chat_server(redis_server: RedisServer, rasa_stack: RasaStack) -> AsyncIterator[ChatServerProcess]:
+    async with chat_servers(redis_server, rasa_stack) as make:
+        yield await make(name="chat_server-main")
 
 
 @pytest.fixture(scope="session")

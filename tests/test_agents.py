@@ -91,6 +91,8 @@ async def test_console_requires_login(setup, redis_server) -> None:  # type: ign
                              data={"csrf": csrf, "username": "bob", "password": "correct horse battery"}) as resp:
             set_cookie = next(v for k, v in resp.headers.items() if k == "Set-Cookie" and "c311_agent=" in v)
             assert "HttpOnly" in set_cookie and "SameSite=Strict" in set_cookie
+            logged_out_token = set_cookie.split("c311_agent=", 1)[1].split(";", 1)[0]
+            assert logged_out_token and logged_out_token != token
         async with http.get(f"{server.url}/console") as resp:
             assert resp.status == 200 and "console.js" in await resp.text()
         async with http.get(f"{server.url}/console/api/me") as resp:
@@ -103,9 +105,15 @@ async def test_console_requires_login(setup, redis_server) -> None:  # type: ign
             assert resp.status == 303
         async with http.get(f"{server.url}/console/api/me") as resp:
             assert resp.status == 401
-    # The logged-out token no longer opens the namespace.
+    # The logged-out token no longer opens the namespace ...
+    stale = AgentClient(server.url, logged_out_token, "bob")
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await stale.connect()
+    await stale.close()
+    # ... while bob's *other* session (from login()) is still valid.
     client = AgentClient(server.url, token, "bob")
-    await client.connect()  # bob's *other* session (from login()) is still valid
+    await client.connect()
+    assert client.sio.connected
     await client.close()
 
 

@@ -73,7 +73,7 @@ async def take_chat(agent: Any, channel: str) -> str:
     assert offer["channel"] == channel
     ack = await agent.call("accept", {"conversation_id": offer["conversation_id"]})
     assert ack["ok"], ack
-    assert ack["conversation"].get("channel", channel) == channel
+    assert ack["conversation"]["channel"] == channel
     return str(offer["conversation_id"])
 
 

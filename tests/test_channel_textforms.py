@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from chat_server.channels.textforms import (
+    SegmentInfo,
     event_text,
     pick_option,
     render_options,
@@ -13,8 +14,8 @@ from chat_server.channels.textforms import (
 
 
 def test_segment_counting_gsm7_and_ucs2() -> None:
-    assert segment_info("a" * 160) == segment_info("a" * 160)
-    assert (segment_info("a" * 160).encoding, segment_info("a" * 160).segments) == ("GSM-7", 1)
+    assert segment_info("a" * 160) == SegmentInfo("GSM-7", 160, 1)
+    assert segment_info("") == SegmentInfo("GSM-7", 0, 1)
     assert segment_info("a" * 161).segments == 2  # 153 septets per concatenated segment
     assert segment_info("a" * 306).segments == 2 and segment_info("a" * 307).segments == 3
     # Extension characters ({, €, ...) cost two septets.

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
 import time
 import uuid
 from typing import Any
@@ -67,13 +65,13 @@ async def test_replay_sends_exactly_the_missed_messages_once(chat_server_url: st
     everything = [m["id"] for m in other.messages()]
     missed = [mid for mid in everything if mid not in seen]
     assert missed
+    # The server sends the replay before it acknowledges session_request (same ordered socket), so
+    # once the ack is in, everything the replay holds has arrived: no waiting for time.
     back: ResidentClient = await resident(chat_server_url)
     await back.start_session(session, last_message_id=seen[-1])
-    await asyncio.sleep(0.5)
     assert [m["id"] for m in back.messages()] == missed
     full: ResidentClient = await resident(chat_server_url)
     await full.start_session(session, last_message_id="0")
-    await asyncio.sleep(0.5)
     replayed = [m["id"] for m in full.messages()]
     assert replayed == sorted(set(replayed), key=replayed.index)  # no duplicates
     assert replayed == seen + missed
@@ -86,8 +84,12 @@ async def test_no_last_message_id_means_no_replay(chat_server_url: str, resident
     await first.turn("hello")
     again: ResidentClient = await resident(chat_server_url)
     await again.start_session(session, plain=True)
-    await asyncio.sleep(0.4)
+    # A replay would have arrived before the ack (see the replay test above, which proves it does).
     assert again.messages() == []
+    texts = [r["text"] for r in await first.turn("thanks") if r.get("text")]
+    assert texts, "the bot answered nothing"
+    # ... and live messages still reach the plain client: it is in the session, just not replayed to.
+    await again.wait_for("bot_uttered", lambda d: d.get("text") == texts[-1])
 
 
 async def test_rasa_protocol_clients_get_rasa_payloads(chat_server_url: str, resident: Any) -> None:
@@ -113,6 +115,7 @@ async def test_tabs_of_one_session_see_the_same_conversation(chat_server_url: st
     await tab2.start_session(session)
     cmid = uuid.uuid4().hex
     replies = await tab1.turn("how do I pay my water bill", client_msg_id=cmid)
+    assert replies, "the bot answered nothing"
     echoed = await tab2.wait_for("resident_uttered", lambda d: d.get("client_msg_id") == cmid)
     assert echoed["text"] == "how do I pay my water bill"
     for reply in replies:
@@ -127,8 +130,7 @@ async def test_unknown_or_forged_session_gets_a_fresh_one(chat_server_url: str, 
     issued = await intruder.start_session(real[:-2] + ("aa" if not real.endswith("aa") else "bb"),
                                           last_message_id="0")
     assert issued != real
-    await asyncio.sleep(0.3)
-    assert intruder.messages() == []
+    assert intruder.messages() == []  # a replay of `real` would have come before the ack
 
 
 async def test_resent_message_is_stored_once(chat_server_url: str, resident: Any, redis_client: Any) -> None:
@@ -136,7 +138,6 @@ async def test_resent_message_is_stored_once(chat_server_url: str, resident: Any
     session = await client.start_session()
     cmid = uuid.uuid4().hex
     first = await client.say("thanks", client_msg_id=cmid)
-    await asyncio.sleep(0.2)
     second = await client.say("thanks", client_msg_id=cmid)
     assert first["ok"] and second["ok"] and second["duplicate"] is True
     assert second["id"] == first["id"]
@@ -226,31 +227,6 @@ async def test_restart_mid_conversation_loses_and_duplicates_nothing(restartable
     assert len(ids) == len(set(ids))
     residents = [f["text"] for _, f in stored if f["sender"] == "resident"]
     assert residents == ["hello", "how do I pay my water bill"]
-
-
-async def test_rasa_killed_mid_conversation(chat_server_url: str, resident: Any, rasa_stack: Any) -> None:
-    client: ResidentClient = await resident(chat_server_url)
-    await client.start_session()
-    assert await client.turn("hello")
-    pid = rasa_stack.pid()
-    assert pid
-    os.killpg(pid, signal.SIGKILL)
-    started = time.monotonic()
-    mark = len(client.events)
-    await client.say("how do I pay my water bill")
-    notice = await client.wait_for("bot_uttered", lambda d: d["sender"] == "system", timeout=5, after=mark)
-    assert time.monotonic() - started < 5
-    assert "not responding" in notice["text"]
-    assert any(q["payload"] == "/request_human" for q in notice["quick_replies"])
-    # Emergencies are still answered while the bot is down.
-    mark = len(client.events)
-    await client.say("I smell gas in my kitchen")
-    urgent = await client.wait_for("bot_uttered", lambda d: "911" in (d.get("text") or ""), timeout=5, after=mark)
-    assert urgent["sender"] == "system"
-    # The supervisor restarts Rasa; the conversation continues.
-    assert await rasa_stack.supervisor.wait_ready("rasa", 240)
-    replies = await client.turn("thank you")
-    assert any(r["sender"] == "bot" for r in replies)
 
 
 async def test_stored_fields_are_documented_shape(chat_server_url: str, resident: Any, redis_client: Any) -> None:

@@ -25,7 +25,13 @@ from chat_server.components import free_port
 from chat_server.conversations.delivery import HEARTBEAT, ReliableRedisManager
 from tests.clients import ResidentClient
 from tests.conftest import LOG_DIR, ROOT
-from tests.test_fault_helpers import RawSocketIO, bare_factory_fixture, log_lines, wait_for_log  # noqa: F401
+from tests.test_fault_helpers import (  # noqa: F401 (fixtures)
+    RawSocketIO,
+    bare_factory_fixture,
+    log_lines,
+    private_bare_factory_fixture,
+    wait_for_log,
+)
 
 FAST_LIMITS = {"CHAT311_LIMITS__SESSION_MESSAGES": "100000", "CHAT311_LIMITS__IP_MESSAGES": "100000"}
 
@@ -175,8 +181,9 @@ async def test_pubsub_connection_drop_is_detected_and_repaired(bare_factory: Any
 
 # -- Redis killed and restarted -------------------------------------------------------------------
 
-async def test_redis_kill_9_loses_nothing_acknowledged(bare_factory: Any, redis_server: Any) -> None:
-    server = await bare_factory(name="fault-redis", **FAST_LIMITS)
+async def test_redis_kill_9_loses_nothing_acknowledged(private_bare_factory: Any, private_redis: Any) -> None:
+    """Kills the module's own Redis (`private_redis`), never the one the rest of the suite uses."""
+    server = await private_bare_factory(name="fault-redis", **FAST_LIMITS)
     client = ResidentClient(server.url)
     await client.connect()
     session = await client.start_session(last_message_id="0")
@@ -184,7 +191,7 @@ async def test_redis_kill_9_loses_nothing_acknowledged(bare_factory: Any, redis_
     for i in range(20):
         cmid = f"r-{i}-{uuid.uuid4().hex[:6]}"
         acked[cmid] = (await say_until_acked(client, f"before {i}", cmid))["id"]
-    restart = asyncio.create_task(redis_server.restart(hard=True))
+    restart = asyncio.create_task(private_redis.restart(hard=True))
     for i in range(20):  # keep talking through the outage; the widget resends until acked
         cmid = f"r-during-{i}-{uuid.uuid4().hex[:6]}"
         if not client.sio.connected:
@@ -193,7 +200,7 @@ async def test_redis_kill_9_loses_nothing_acknowledged(bare_factory: Any, redis_
             await client.start_session(session, last_message_id="0")
         acked[cmid] = (await say_until_acked(client, f"during {i}", cmid))["id"]
     await restart
-    fresh = redis_server.client()
+    fresh = private_redis.client()
     try:
         stored = await stream_ids(fresh, session)
         assert set(acked.values()) <= set(stored), "an acknowledged message was lost"

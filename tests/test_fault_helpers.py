@@ -23,42 +23,38 @@ from typing import Any
 import pytest
 
 from chat_server.components import free_port
-from tests.conftest import LOG_DIR, ChatServerProcess
+from chat_server.supervisor import Supervisor
+from tests.conftest import LOG_DIR, ChatServerProcess, RasaStack, RedisServer, chat_servers
 
 BareFactory = Callable[..., Any]
 
 
-@pytest.fixture(scope="session", name="bare_factory")
-async def bare_factory_fixture(redis_server: Any) -> AsyncIterator[BareFactory]:
-    started: list[ChatServerProcess] = []
-    dead_rasa = f"http://127.0.0.1:{free_port()}"
+@contextlib.asynccontextmanager
+async def bare_servers(redis: RedisServer) -> AsyncIterator[BareFactory]:
+    """chat_server processes on `redis` whose Rasa URL is a closed port (the bot is honestly down)."""
+    dead_rasa = RasaStack(f"http://127.0.0.1:{free_port()}", "no-rasa-here", "", Supervisor())
+    async with chat_servers(redis, dead_rasa) as start:
+        async def make(port: int | None = None, name: str | None = None, **env_overrides: str) -> ChatServerProcess:
+            port = port or free_port()
+            name = name or f"bare-{port}"
+            (LOG_DIR / f"{name}.log").unlink(missing_ok=True)  # tests read this process's log
+            return await start(port, name, **{"CHAT311_RASA__TIMEOUT_S": "2", **env_overrides})
 
-    async def make(port: int | None = None, name: str | None = None, **env_overrides: str) -> ChatServerProcess:
-        port = port or free_port()
-        env = {
-            **os.environ,
-            "REDIS_URL": redis_server.url,
-            "CHAT311_SERVER__PORT": str(port),
-            "CHAT311_SERVER__HOST": "127.0.0.1",
-            "CHAT311_SERVER__PUBLIC_URL": f"http://127.0.0.1:{port}",
-            "CHAT311_RASA__URL": dead_rasa,
-            "CHAT311_RASA__ACTIONS_URL": "",
-            "CHAT311_RASA__MANAGE": "false",
-            "CHAT311_RASA__TIMEOUT_S": "2",
-            "CHAT311_LOGGING__JSON": "true",
-            **env_overrides,
-        }
-        server = ChatServerProcess(env, port, name or f"bare-{port}")
-        log_file = LOG_DIR / f"{server.name}.log"
-        if log_file.exists():
-            log_file.unlink()
-        await server.start()
-        started.append(server)
-        return server
+        yield make
 
-    yield make
-    for server in started:
-        await server.stop()
+
+@pytest.fixture(scope="module", name="bare_factory")
+async def bare_factory_fixture(redis_server: RedisServer) -> AsyncIterator[BareFactory]:
+    """Bot-less chat_server processes on the session's Redis, stopped when the module is done."""
+    async with bare_servers(redis_server) as make:
+        yield make
+
+
+@pytest.fixture(scope="module", name="private_bare_factory")
+async def private_bare_factory_fixture(private_redis: RedisServer) -> AsyncIterator[BareFactory]:
+    """Bot-less chat_server processes on the module's own Redis (for tests that kill Redis)."""
+    async with bare_servers(private_redis) as make:
+        yield make
 
 
 def log_path(server: ChatServerProcess) -> Path:

@@ -1,5 +1,8 @@
-"""Rasa hangs for 30 s (SIGSTOP): residents get the honest degrade message, and it recovers.
-Also: the Rasa token never shows up in /readyz or the log, even when Rasa rejects it."""
+"""Rasa hangs for 30 s (SIGSTOP) or is killed (SIGKILL): residents get the honest degrade message, and
+it recovers. Also: the Rasa token never shows up in /readyz or the log, even when Rasa rejects it.
+
+These tests stop and kill Rasa, so they use the module's own Rasa stack (`private_rasa`,
+`private_server_factory`): the session's Rasa, which the other modules talk to, is never touched."""
 
 from __future__ import annotations
 
@@ -20,13 +23,15 @@ from tests.conftest import LOG_DIR
 pytestmark = pytest.mark.rasa
 
 
-async def test_rasa_hung_30s_degrades_honestly_then_recovers(server_factory: Any, rasa_stack: Any) -> None:
-    server = await server_factory(name="fault-rasa", CHAT311_RASA__TIMEOUT_S="4", CHAT311_RASA__SLOW_NOTICE_S="1.5")
+async def test_rasa_hung_30s_degrades_honestly_then_recovers(private_server_factory: Any,
+                                                             private_rasa: Any) -> None:
+    server = await private_server_factory(name="fault-rasa", CHAT311_RASA__TIMEOUT_S="4",
+                                          CHAT311_RASA__SLOW_NOTICE_S="1.5")
     client = ResidentClient(server.url)
     await client.connect()
     await client.start_session(last_message_id="0")
     assert await client.turn("hello", language="en"), "the bot did not answer before the fault"
-    pid = rasa_stack.pid()
+    pid = private_rasa.pid()
     assert pid
     os.kill(pid, signal.SIGSTOP)
     stopped_at = time.monotonic()
@@ -81,3 +86,29 @@ async def test_rasa_token_not_leaked_when_rejected(server_factory: Any) -> None:
     await server.stop()
     assert secret not in body, "the Rasa token is echoed by /readyz"
     assert secret not in (LOG_DIR / "sec-token.log").read_text(errors="replace")
+
+
+async def test_rasa_killed_mid_conversation(private_server_factory: Any, resident: Any, private_rasa: Any) -> None:
+    server = await private_server_factory(name="fault-rasa-killed")
+    client: ResidentClient = await resident(server.url)
+    await client.start_session()
+    assert await client.turn("hello")
+    pid = private_rasa.pid()
+    assert pid
+    os.killpg(pid, signal.SIGKILL)
+    started = time.monotonic()
+    mark = len(client.events)
+    await client.say("how do I pay my water bill")
+    notice = await client.wait_for("bot_uttered", lambda d: d["sender"] == "system", timeout=5, after=mark)
+    assert time.monotonic() - started < 5
+    assert "not responding" in notice["text"]
+    assert any(q["payload"] == "/request_human" for q in notice["quick_replies"])
+    # Emergencies are still answered while the bot is down.
+    mark = len(client.events)
+    await client.say("I smell gas in my kitchen")
+    urgent = await client.wait_for("bot_uttered", lambda d: "911" in (d.get("text") or ""), timeout=5, after=mark)
+    assert urgent["sender"] == "system"
+    # The supervisor restarts Rasa; the conversation continues.
+    assert await private_rasa.supervisor.wait_ready("rasa", 240)
+    replies = await client.turn("thank you")
+    assert any(r["sender"] == "bot" for r in replies)

@@ -168,28 +168,35 @@ def test_dashboard_document_shape() -> None:
     assert sum(h["count"] for h in doc["wait_histogram"]) == 9
 
 
-async def _xadd_all(redis: Any, stream: str, events: list[LogEvent]) -> None:
-    for e in events:
-        await redis.xadd(stream, {"kind": e.kind, "conv": e.conv, "ts": f"{e.ts:.3f}", "data": json.dumps(e.data)})
+async def _xadd_all(redis: Any, stream: str, events: list[LogEvent], at_event_time: bool = False) -> None:
+    """Append events; `at_event_time` gives each the stream id of its own ts (as if logged back then)."""
+    for i, e in enumerate(sorted(events, key=lambda e: e.ts) if at_event_time else events):
+        await redis.xadd(stream, {"kind": e.kind, "conv": e.conv, "ts": f"{e.ts:.3f}", "data": json.dumps(e.data)},
+                         id=f"{int(e.ts * 1000)}-{i}" if at_event_time else "*")
 
 
 async def test_redis_reader_is_incremental(redis_client: Any) -> None:
     prefix = f"t8m:{uuid.uuid4().hex[:8]}:"
     stream = f"{prefix}events"
     today = datetime.now(TZ).date()
+    old_day = today - timedelta(days=60)  # outside the reader's 30-day window
+    old_events = scripted_day(old_day)
+    await _xadd_all(redis_client, stream, old_events, at_event_time=True)
     day_events = scripted_day(today)
     half = len(day_events) // 2
     await _xadd_all(redis_client, stream, day_events[:half])
     reader = MetricsReader(redis_client, stream, "America/New_York", 30, 30.0, 4, min_interval_s=0)
     await reader.refresh()
-    assert reader.agg.events_seen == half
+    assert reader.agg.events_seen == half  # the 60-day-old events are not in the live window
     await _xadd_all(redis_client, stream, day_events[half:])
     await reader.refresh()
     assert reader.agg.events_seen == len(day_events)  # read only the new half
     check_day(figures(reader.agg.range_bucket(today, today)))
+    assert await reader.for_range(today, today) is reader.agg
     # An old date range outside the window is folded from the stream on demand.
-    old = await reader.for_range(today, today)
-    assert old is reader.agg
+    old = await reader.for_range(old_day, old_day)
+    assert old is not reader.agg and old.events_seen == len(old_events)
+    check_day(figures(old.range_bucket(old_day, old_day)))
     await redis_client.delete(stream)
 
 

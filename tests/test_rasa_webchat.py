@@ -14,6 +14,7 @@ import pytest
 from aiohttp import web
 
 from tests.browser import BOT_TIMEOUT_MS, WIDGET_DIR, chromium, new_page
+from tests.clients import ResidentClient
 
 pytestmark = [pytest.mark.browser, pytest.mark.rasa]
 
@@ -67,8 +68,33 @@ async def test_rasa_webchat_exchanges_messages(chat_server_url: str, webchat_pag
         text = " ".join(answers)
         assert re.search(r"solid waste|recycl|collection|pickup|pick-up", text, re.I), text
 
-        # The session survives a reload (rasa-webchat keeps session_id in sessionStorage).
-        session_id = await page.evaluate(
-            "() => JSON.parse(sessionStorage.getItem('chat_session') || '{}').session_id || null"
-        )
+        # The session survives a reload (rasa-webchat keeps session_id in sessionStorage and asks the
+        # server to resume it): after reloading, the next message lands in the same server session.
+        session_id = await _session_id(page)
         assert session_id, "rasa-webchat did not store the server-issued session id"
+        await page.reload()
+        # Once the widget has rendered (launcher present), it has restored its open/closed state.
+        await page.wait_for_function("() => document.querySelector('.rw-launcher, .rw-new-message')")
+        if not await page.locator(".rw-new-message").is_visible():
+            await page.locator(".rw-launcher").click()
+        await page.locator(".rw-new-message").wait_for()
+        answers = await _send(page, "How do I pay my water bill?")
+        assert answers and any(answers), "no answer after the reload"
+        assert await _session_id(page) == session_id, "the reload started a new session"
+
+        # The server holds one conversation with the messages from before and after the reload.
+        history = ResidentClient(chat_server_url)
+        await history.connect()
+        try:
+            assert await history.start_session(session_id) == session_id
+            await history.wait_for("resident_uttered", lambda m: m["text"] == "How do I pay my water bill?")
+            said = [m["text"] for m in history.of("resident_uttered")]
+            assert said == ["hello", "When is my trash picked up?", "How do I pay my water bill?"], said
+        finally:
+            await history.close()
+
+
+async def _session_id(page) -> str | None:  # type: ignore[no-untyped-def]
+    return await page.evaluate(
+        "() => JSON.parse(sessionStorage.getItem('chat_session') || '{}').session_id || null"
+    )

@@ -8,15 +8,21 @@ import os
 import sys
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
-from chat_server.config import RetentionConfig
-from chat_server.conversations.store import ConversationStore
-from chat_server.retention import DAY_S, expired
-from tests.conftest import ROOT
+import redis.asyncio as aioredis
 
-CHAT311 = Path(sys.executable).parent / "chat311"
+from chat_server.channels.common import identity_key
+from chat_server.components import RASA_TRACKER_KEY_PREFIX, rasa_tracker_url
+from chat_server.config import RetentionConfig
+from chat_server.conversations.idle import is_idle
+from chat_server.conversations.store import ConversationStore
+from chat_server.events import Event, EventBus
+from chat_server.redaction import redact
+from chat_server.retention import DAY_S, expired
+from chat_server.tickets.store import StatusEntry, Ticket, TicketStore
+from tests.conftest import ROOT
+from tests.test_open311_api import start_server
 
 
 def test_policy_decision() -> None:
@@ -30,11 +36,13 @@ def test_policy_decision() -> None:
         assert not expired(policy, state, "web", now - 3650 * DAY_S, now)
 
 
-async def _purge(redis_url: str, prefix: str, *extra: str) -> dict[str, Any]:
+async def _purge(redis_url: str, prefix: str, *extra: str, **env_extra: str) -> dict[str, Any]:
     env = {**os.environ, "REDIS_URL": redis_url, "CHAT311_REDIS__KEY_PREFIX": f"'{prefix}'",
-           "CHAT311_RETENTION__DAYS": "{web: 30, sms: 7, default: 0}", "CHAT311_LOGGING__JSON": "true"}
-    proc = await asyncio.create_subprocess_exec(str(CHAT311), "purge", "--json", *extra, cwd=ROOT, env=env,
-                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+           "CHAT311_RETENTION__DAYS": "{web: 30, sms: 7, default: 0}", "CHAT311_LOGGING__JSON": "true",
+           **env_extra}
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "chat_server.cli", "purge", "--json", *extra,
+                                                cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE,
+                                                stderr=asyncio.subprocess.PIPE)
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 0, err.decode()
     return dict(json.loads(out.decode().strip().splitlines()[-1]))
@@ -83,3 +91,130 @@ async def test_purge_command_dry_run_then_delete(redis_server: Any, redis_client
 
     again = await _purge(redis_server.url, prefix)
     assert again["purged"] == 0
+
+
+async def test_purge_covers_every_store(redis_server: Any, redis_client: Any) -> None:
+    """Sessions, channel addresses, Rasa trackers, ticket contact details and events: what is due goes."""
+    prefix = f"ret{uuid.uuid4().hex[:6]}:"
+    store, tickets = ConversationStore(redis_client, prefix), TicketStore(redis_client, prefix)
+    tracker = aioredis.from_url(rasa_tracker_url(redis_server.url))
+    now = time.time()
+
+    async def closed_conversation(session: str, channel: str, age_days: float) -> str:
+        conv = await store.create(session, channel, "en")
+        await store.append(conv, "resident", "call me at 704-555-0188")
+        await redis_client.hset(f"{prefix}conv:{conv.id}", mapping={"state": "closed",
+                                                                   "updated_at": f"{now - age_days * DAY_S:.3f}"})
+        await tracker.set(f"{RASA_TRACKER_KEY_PREFIX}{conv.id}", '{"slots": {"phone": "704-555-0188"}}')
+        return conv.id
+
+    # An SMS resident whose only conversation is due: conversation, tracker, session and address go.
+    sms_session = await store.new_session("sms", address="+17045550188")
+    await redis_client.set(identity_key(prefix, "sms", "+17045550188"), sms_session)
+    old_sms = await closed_conversation(sms_session, "sms", 8)
+    recent_web = await closed_conversation(await store.new_session("web"), "web", 3)
+    # Sessions that never got a message, from before they expired by themselves.
+    stale_unused = await store.new_session("web", ip="203.0.113.9")
+    await redis_client.hset(f"{prefix}session:{stale_unused}", "created_at", f"{now - 2 * DAY_S:.3f}")
+    fresh_unused = await store.new_session("web", ip="203.0.113.10")
+
+    async def ticket(status: str, age_days: float) -> str:
+        created, _ = await tickets.create(Ticket(
+            id="", service_code="GENERAL", description="Call me at 704-555-0188",
+            public_description=redact("Call me at 704-555-0188"), transcript="my ssn is 123-45-6789",
+            contact={"email": "ann@example.org", "phone": "704-555-0188"}, account_id="acct-9"))
+        ts = now - age_days * DAY_S
+        await tickets.record_status(created, StatusEntry(ts, status, "resolved" if status == "closed" else "submitted"))
+        return created.id
+
+    old_closed, recent_closed, old_open = [await ticket(s, age) for s, age in (("closed", 40), ("closed", 5),
+                                                                                ("open", 40))]
+    stream = f"{prefix}events"
+    await redis_client.xadd(stream, {"kind": "csat", "data": "{}"}, id=f"{int((now - 40 * DAY_S) * 1000)}-0")
+    await redis_client.xadd(stream, {"kind": "csat", "data": "{}"}, id=f"{int((now - 5 * DAY_S) * 1000)}-0")
+
+    env = {"CHAT311_RETENTION__TICKET_PRIVATE_DAYS": "30", "CHAT311_RETENTION__EVENTS_DAYS": "30"}
+    dry = await _purge(redis_server.url, prefix, "--dry-run", **env)
+    assert dry["purged"] == 1 and dry["tickets_redacted"] == 1 and dry["trackers_deleted"] == 0
+    assert await redis_client.hget(f"{prefix}ticket:{old_closed}", "contact"), "dry run changed a ticket"
+
+    report = await _purge(redis_server.url, prefix, **env)
+    assert report["purged"] == 1 and report["trackers_deleted"] == 1
+    assert report["tickets_redacted"] == 1 and report["events_deleted"] == 1 and report["sessions_deleted"] == 2
+    assert not await redis_client.keys(f"{prefix}conv:{old_sms}*")
+    assert not await tracker.exists(f"{RASA_TRACKER_KEY_PREFIX}{old_sms}")
+    assert not await redis_client.exists(f"{prefix}session:{sms_session}", identity_key(prefix, "sms", "+17045550188"))
+    assert not await redis_client.exists(f"{prefix}session:{stale_unused}")
+    assert await redis_client.exists(f"{prefix}session:{fresh_unused}")
+    assert await redis_client.exists(f"{prefix}conv:{recent_web}:msgs")
+    assert await tracker.exists(f"{RASA_TRACKER_KEY_PREFIX}{recent_web}")
+
+    purged = await tickets.get(old_closed)
+    assert purged is not None and purged.contact == {} and purged.transcript is None and purged.account_id is None
+    assert purged.description == "" and purged.public_text == "Call me at [phone …88]" and purged.status == "closed"
+    for kept in (recent_closed, old_open):
+        ticket_now = await tickets.get(kept)
+        assert ticket_now is not None and ticket_now.contact["email"] == "ann@example.org"
+        assert ticket_now.transcript and "704-555-0188" in ticket_now.description
+    assert [e[1][b"kind"] for e in await redis_client.xrange(stream)] == [b"csat"]
+    assert (await _purge(redis_server.url, prefix, **env))["tickets_redacted"] == 0
+    await tracker.aclose()
+
+
+async def test_event_stream_keeps_no_contact_details(redis_client: Any) -> None:
+    prefix = f"ev{uuid.uuid4().hex[:6]}:"
+    bus = EventBus(redis_client, prefix)
+    seen: list[dict[str, Any]] = []
+
+    async def handler(event: Event) -> None:
+        seen.append(event.data)
+
+    bus.subscribe("form_completed", handler)
+    data = {"description": "hole; text me at 704-555-0188", "first_name": "Ana", "last_name": "Ruiz",
+            "phone": "704-555-0188", "email": "ana.ruiz@example.org", "attributes": {"note": "ana.ruiz@example.org"}}
+    await bus.publish("form_completed", "c1", label="pothole", data=data)
+    assert seen[0]["data"] == data  # the ticket is filed from the full data
+    [(_, fields)] = await redis_client.xrange(f"{prefix}events")
+    stored = fields[b"data"].decode()
+    for secret in ("704-555-0188", "Ana", "Ruiz", "example.org"):
+        assert secret not in stored
+    assert json.loads(stored)["data"]["description"] == "hole; text me at [phone …88]"
+
+
+async def test_idle_conversations_close(redis_server: Any, redis_client: Any, resident: Any) -> None:
+    prefix = f"idle{uuid.uuid4().hex[:6]}:"
+    server = await start_server(redis_server, "idle-close", prefix, CHAT311_RETENTION__IDLE_CLOSE_S="1")
+    try:
+        client = await resident(server.url)
+        await client.start_session()
+        assert (await client.say("hello"))["ok"]
+        closed = await client.wait_for("conversation_closed", timeout=20)
+        assert closed["reason"] == "idle"
+        [cid] = await ConversationStore(redis_client, prefix).session_conversations(str(client.session_id))
+        assert await redis_client.hget(f"{prefix}conv:{cid}", "state") == b"closed"
+        assert not await redis_client.sismember(f"{prefix}convs:open", cid)
+    finally:
+        await server.stop()
+
+
+def test_idle_decision() -> None:
+    assert is_idle("bot", 0.0, 100.0, 60) and is_idle("ticketed", 0.0, 100.0, 60)
+    assert not is_idle("bot", 50.0, 100.0, 60)
+    for state in ("queued", "assigned", "closed", None):
+        assert not is_idle(state, 0.0, 10_000.0, 60)
+    assert not is_idle("bot", 0.0, 10_000.0, 0)  # 0 = never
+
+
+async def test_rasa_tracker_expiry_follows_the_retention_policy(chat_server_url: str, resident: Any,
+                                                                 redis_server: Any, redis_client: Any) -> None:
+    client = await resident(chat_server_url)
+    await client.start_session()
+    await client.turn("hello")
+    [cid] = await ConversationStore(redis_client, "c311:").session_conversations(str(client.session_id))
+    tracker = aioredis.from_url(rasa_tracker_url(redis_server.url))
+    try:
+        ttl = await tracker.ttl(f"{RASA_TRACKER_KEY_PREFIX}{cid}")
+    finally:
+        await tracker.aclose()
+    expected = RetentionConfig().tracker_expiry_s()
+    assert expected is not None and expected - 600 < ttl <= expected

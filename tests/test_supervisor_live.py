@@ -66,7 +66,10 @@ async def test_supervisor_sees_an_escalation_live(server_factory: Any, redis_ser
                   && document.querySelector('[data-figure=escalated]').textContent === '1'""",
             timeout=15_000)
         assert await figure(page, "escalation_rate") == "100%"
-        assert await figure(page, "containment_rate") in ("100%", "0%")  # queued only if an agent was online
+        # No agent account exists under this prefix: the escalation is answered with a ticket offer,
+        # never queued, so the chat still counts as contained by the bot.
+        assert await figure(page, "containment_rate") == "100%"
         assert await page.locator("#conn").text_content() == "live"
         await screenshot(page, "supervisor-dashboard.png")
-        assert page.errors == [], (page.errors, failed)  # type: ignore[attr-defined]
+        assert failed == [], failed
+        assert page.errors == [], page.errors  # type: ignore[attr-defined]

@@ -105,7 +105,7 @@ async def test_service_request_form_through_the_widget(chat_server_url: str) -> 
         # Share my location first; the bot asks what to report there, then runs the form.
         before = await page.locator(".c311-log .c311-msg:not(.c311-msg--resident)").count()
         await page.locator(".c311-location").click()
-        shared = True
+        await page.locator(".c311-log .c311-msg--resident", has_text="📍 My location").wait_for()
         await wait_bot_messages(page, before + 1)
         await wait_quiet(page)
         await ask(page, "a pothole")
@@ -150,7 +150,6 @@ async def test_service_request_form_through_the_widget(chat_server_url: str) -> 
             except Exception as exc:
                 raise AssertionError(f"no ticket after {steps}; transcript: {await messages(page)}") from exc
             ticket = TICKET_RE.search(await page.locator(".c311-ticket").inner_text()).group(0)  # type: ignore[union-attr]
-        assert shared, "the form never asked for a location"
         assert used_buttons, "the form offered no buttons"
 
         msgs = await messages(page)
@@ -179,6 +178,9 @@ async def test_service_request_form_through_the_widget(chat_server_url: str) -> 
         record = body[0] if isinstance(body, list) else body
         assert record.get("service_code") == "POTHOLE", record
         assert "/media/" in (record.get("media_url") or ""), record
+        # The shared browser position is the ticket's location (not an address typed later).
+        assert record["lat"] == pytest.approx(CHARLOTTE["latitude"], abs=1e-4), record
+        assert record["long"] == pytest.approx(CHARLOTTE["longitude"], abs=1e-4), record
         assert page.errors == [], page.errors
 
 

@@ -10,6 +10,7 @@ import logging
 import re
 from typing import Any
 
+from chat311_labels import resolve_label
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
@@ -39,21 +40,6 @@ def language_of(tracker: Tracker) -> str:
         return lang
     slot = tracker.get_slot("language")
     return slot if slot in LANGUAGES else "en"
-
-
-def resolve_label(parse_data: dict | None) -> tuple[str | None, float]:
-    """Intent name, or faq/<key> for the retrieval intent (same rule as the chat311 channel)."""
-    parse_data = parse_data or {}
-    intent = parse_data.get("intent") or {}
-    name = intent.get("name")
-    confidence = float(intent.get("confidence") or 0.0)
-    if name == "faq":
-        selector = (parse_data.get("response_selector") or {}).get("faq") or {}
-        response = selector.get("response") or {}
-        key = response.get("intent_response_key")
-        if key:
-            return key, float(response.get("confidence") or confidence)
-    return name, confidence
 
 
 def user_turns(tracker: Tracker) -> list[dict]:

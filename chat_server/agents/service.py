@@ -190,7 +190,8 @@ class EscalationService:
             return
         summary = resident_summary(await self.ctx.store.messages(conv.id))
         try:
-            await tickets.create_for_conversation(conv, "GENERAL", {"description": summary}, source=source)
+            # The resident's own words are private: the transcript, never the public description.
+            await tickets.create_for_conversation(conv, "GENERAL", {"transcript": summary}, source=source)
         except Exception:
             log.exception("ticket instead of escalation failed", extra={"conv": conv.id})
             await self.ctx.conversations.say_system(conv, "no_escalation")

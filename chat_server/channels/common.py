@@ -63,6 +63,11 @@ async def drain(tasks: set[asyncio.Task[None]], timeout: float) -> None:
         await asyncio.wait(pending, timeout=1.0)
 
 
+def identity_key(prefix: str, channel: str, identity: str) -> str:
+    """Key mapping a channel address (phone number, e-mail) to its session; retention deletes it too."""
+    return f"{prefix}chan:{channel}:id:{identity}"
+
+
 class ChannelBase:
     """Redis helpers for one channel; subclasses implement deliver/notify (the `Channel` protocol)."""
 
@@ -77,7 +82,7 @@ class ChannelBase:
 
     # identities ------------------------------------------------------------------------------
     def _identity_key(self, identity: str) -> str:
-        return f"{self.p}chan:{self.name}:id:{identity}"
+        return identity_key(self.p, self.name, identity)
 
     async def session_for(self, identity: str, **meta: str) -> str:
         """The identity's session token, creating the session the first time (race-safe)."""

@@ -70,6 +70,7 @@ class ResidentNamespace(socketio.AsyncNamespace):
         limits = config.limits
         self.session_limit = Limit("msg_session", limits.session_messages, limits.session_window_s)
         self.ip_limit = Limit("msg_ip", limits.ip_messages, limits.ip_window_s)
+        self.new_session_limit = Limit("session_ip", limits.ip_sessions, limits.ip_sessions_window_s)
         self._turns: set[asyncio.Task[Outcome]] = set()  # bot turns running after their ack
         # Told about every confirmed session (sid, language): features send their opening events.
         self.session_listeners: list[Callable[[str, str], Awaitable[None]]] = []
@@ -107,7 +108,11 @@ class ResidentNamespace(socketio.AsyncNamespace):
             sess = await self.get_session(sid)
             token = data.get("session_id")
             if not await self.store.session_exists(token):
-                token = await self.store.new_session("web", ip=sess.get("ip", ""))
+                ip = sess.get("ip", "")
+                if not await self.limiter.hit(self.new_session_limit, ip):
+                    raise ClientError("rate_limited", "too many new chat sessions from this network; "
+                                                      "try again in a minute")
+                token = await self.store.new_session("web", self.config.limits.unused_session_ttl_s, ip=ip)
                 last_id = None  # nothing to replay for a brand-new session
             # Our widget always sends last_message_id; Rasa-protocol widgets never do and get Rasa's
             # exact bot_uttered shape (rasa-webchat drops messages with extra keys).

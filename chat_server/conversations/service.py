@@ -173,8 +173,9 @@ class ConversationService:
             await self.bus.publish("conversation_created", conv.id, channel=channel, language=language)
         return conv
 
-    async def close(self, conv: Conversation, reason: str, **fields: str) -> bool:
-        if not await self.store.set_state(conv.id, CLOSED, closed_reason=reason, **fields):
+    async def close(self, conv: Conversation, reason: str, expected: tuple[str, ...] | None = None,
+                    **fields: str) -> bool:
+        if not await self.store.set_state(conv.id, CLOSED, expected, closed_reason=reason, **fields):
             return False
         conv.state = CLOSED
         await self.notify(conv, "conversation_closed", {"reason": reason})
@@ -270,18 +271,23 @@ class ConversationService:
             metadata["media_url"] = conv.get("media_url")
         await self.notify(conv, "typing", {"sender": "bot", "on": True})
         slow = asyncio.create_task(self._slow_notice(conv))
+        reply: BotReply | BotUnavailable
         try:
             reply = await self.bot.send(conv.id, incoming.text, metadata)
         except BotUnavailable as exc:
-            slow.cancel()
-            await self.notify(conv, "typing", {"sender": "bot", "on": False})
-            await self._bot_unavailable(conv, incoming, exc)
-            return
+            reply = exc
         slow.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await slow
-        await self.notify(conv, "typing", {"sender": "bot", "on": False})
-        await self._apply_reply(conv, reply, guard_fired)
+        try:
+            if isinstance(reply, BotUnavailable):
+                await self._bot_unavailable(conv, incoming, reply)
+            else:
+                await self._apply_reply(conv, reply, guard_fired)
+        finally:
+            # Off only after every reply of the turn is stored and sent (docs/protocol.md: replies come
+            # between typing on/off), so a client may take typing-off as the end of the bot's turn.
+            await self.notify(conv, "typing", {"sender": "bot", "on": False})
 
     async def _slow_notice(self, conv: Conversation) -> None:
         await asyncio.sleep(self.slow_notice_s)

@@ -143,10 +143,15 @@ class ConversationStore:
         return f"{self.p}session:{token}:convs"
 
     # sessions
-    async def new_session(self, channel: str = "web", **meta: str) -> str:
+    async def new_session(self, channel: str = "web", ttl_s: int | None = None, **meta: str) -> str:
+        """A new session token. With `ttl_s` the session expires unless it gets a conversation first
+        (`create` makes it permanent), so sessions opened and never used do not pile up."""
         token = secrets.token_urlsafe(24)
-        await self.redis.hset(self._session(token), mapping={"created_at": f"{time.time():.3f}",
-                                                             "channel": channel, **meta})
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hset(self._session(token), mapping={"created_at": f"{time.time():.3f}", "channel": channel, **meta})
+        if ttl_s:
+            pipe.expire(self._session(token), ttl_s)
+        await pipe.execute()
         return token
 
     async def session_exists(self, token: Any) -> bool:
@@ -186,6 +191,7 @@ class ConversationStore:
                   "created_at": f"{now:.3f}", "updated_at": f"{now:.3f}", **extra}
         pipe = self.redis.pipeline(transaction=True)
         pipe.hset(self._conv(cid), mapping=fields)
+        pipe.persist(self._session(session))  # a used session lasts as long as its conversations
         pipe.rpush(self._session_convs(session), cid)
         pipe.sadd(f"{self.p}convs:open", cid)
         await pipe.execute()
@@ -228,6 +234,23 @@ class ConversationStore:
                 except Exception as exc:  # WatchError: retry
                     if type(exc).__name__ != "WatchError":
                         raise
+
+    async def open_ids(self) -> list[str]:
+        """Every conversation not closed yet."""
+        return [m.decode() async for m in self.redis.sscan_iter(f"{self.p}convs:open", count=1000)]
+
+    async def activity(self, cids: list[str]) -> list[tuple[str | None, float]]:
+        """(state, time of the last update or message) per conversation; state None if it is gone."""
+        pipe = self.redis.pipeline(transaction=False)
+        for cid in cids:
+            pipe.hmget(self._conv(cid), "state", "updated_at")
+            pipe.xrevrange(self._msgs(cid), count=1)
+        rows = await pipe.execute()
+        out: list[tuple[str | None, float]] = []
+        for (state, updated), last in zip(rows[::2], rows[1::2], strict=True):
+            last_ms = _parse_id(last[0][0].decode())[0] if last else 0
+            out.append((state.decode() if state else None, max(float(updated or 0), last_ms / 1000)))
+        return out
 
     # messages
     async def append(

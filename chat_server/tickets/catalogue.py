@@ -17,6 +17,8 @@ from typing import Any
 
 import yaml
 
+from chat_server.textchars import control_chars
+
 LANGUAGES = ("en", "es")
 DATATYPES = ("string", "number", "datetime", "text", "singlevaluelist", "multivaluelist")
 SERVICE_TYPES = ("realtime", "batch", "blackbox")
@@ -180,6 +182,8 @@ def _normalise(attr: ServiceAttribute, raw: Any) -> str | list[str] | None:
     limit = MAX_TEXT_ATTR if attr.datatype == "text" else MAX_STRING_ATTR
     if len(value) > limit:
         raise TicketValidationError(400, f"{where} is longer than {limit} characters", where)
+    if control_chars(value, multiline=attr.datatype == "text"):
+        raise TicketValidationError(400, f"{where} contains control characters", where)
     return value
 
 

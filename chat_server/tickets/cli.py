@@ -15,13 +15,15 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from chat_server.cli import _load, command
-from chat_server.tickets.apikeys import ApiKeyStore
+from chat_server.tickets.apikeys import ApiKeyStore, Scope
 
 
 def _configure(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="action", required=True)
     add = sub.add_parser("add", help="create a key (the key is printed once)")
     add.add_argument("name", help="who the key is for, e.g. 'city-app' or 'SeeClickFix'")
+    add.add_argument("--scope", action="append", choices=[str(s) for s in Scope], default=[],
+                     help="extra permission; read_private = contact details and transcripts in GET requests")
     sub.add_parser("list", help="list keys (ids and names, never the keys)")
     revoke = sub.add_parser("revoke", help="revoke a key by its id")
     revoke.add_argument("key_id")
@@ -49,8 +51,9 @@ async def _main(args: argparse.Namespace) -> int:
             if not name or len(name) > 100:
                 sys.stderr.write("chat311: the key name must have 1 to 100 characters\n")
                 return 2
-            key, plain = await store.add(name)
-            print(f"key id: {key.key_id}\nname:   {key.name}\napi_key: {plain}")
+            key, plain = await store.add(name, [Scope(s) for s in args.scope])
+            print(f"key id: {key.key_id}\nname:   {key.name}\nscopes: {', '.join(key.scopes) or '-'}\n"
+                  f"api_key: {plain}")
             print("Store the api_key now: it is not shown again.", file=sys.stderr)
         elif args.action == "list":
             keys = await store.list()
@@ -58,7 +61,8 @@ async def _main(args: argparse.Namespace) -> int:
                 print("no API keys")
             for key in keys:
                 state = f"revoked {_when(key.revoked_at)}" if key.revoked_at else "active"
-                print(f"{key.key_id}  {key.name:<30}  created {_when(key.created_at)}  {state}")
+                scopes = ",".join(key.scopes) or "-"
+                print(f"{key.key_id}  {key.name:<30}  {scopes:<12}  created {_when(key.created_at)}  {state}")
         else:
             if not await store.revoke(args.key_id):
                 sys.stderr.write(f"chat311: no API key with id {args.key_id!r}\n")

@@ -15,6 +15,7 @@ from aiohttp import web
 
 from chat_server.context import AppContext
 from chat_server.events import Event
+from chat_server.metrics.access import current_user
 from chat_server.texts import text
 from chat_server.tickets.apikeys import ApiKeyStore
 from chat_server.tickets.catalogue import TicketValidationError, load_catalogue
@@ -41,7 +42,7 @@ def setup(app: web.Application, ctx: AppContext) -> None:
         app.on_startup.append(outbox.start)
         app.on_cleanup.append(outbox.stop)
 
-    Open311API(ctx, service, ApiKeyStore(ctx.redis, ctx.config.redis.key_prefix)).routes(app)
+    Open311API(ctx, service, ApiKeyStore(ctx.redis, ctx.config.redis.key_prefix), signed_in_staff).routes(app)
     MediaHandler(ctx, ctx.config.resolve_path(config.media_dir)).routes(app)
 
     async def on_form_completed(event: Event) -> None:
@@ -52,6 +53,12 @@ def setup(app: web.Application, ctx: AppContext) -> None:
 
     ctx.bus.subscribe("form_completed", on_form_completed)
     ctx.bus.subscribe("status_lookup", on_status_lookup)
+
+
+async def signed_in_staff(request: web.Request) -> bool:
+    """Staff who take or supervise chats may see what residents told us (console session cookie)."""
+    _, account = await current_user(request)
+    return account is not None and bool(account.has_role("agent"))
 
 
 async def handle_form_completed(ctx: AppContext, service: TicketService, event: Event) -> None:

@@ -10,6 +10,11 @@ Extensions (documented in docs/open311.md):
 - POST requests: `idempotency_key` — a repeated key returns the first request (200, header
   `Idempotent-Replayed: true`) instead of filing a duplicate.
 - `lang=es` (or Accept-Language) for service names and descriptions.
+
+Privacy: GET requests show the public description (the filer's description, redacted) and never
+contact details or chat text, which anyone could otherwise harvest through sequential ids. A
+signed-in staff member (console cookie) or an `api_key` with the `read_private` scope also gets
+the private fields (PRIVATE_KEYS).
 """
 
 from __future__ import annotations
@@ -28,7 +33,8 @@ from multidict import MultiDict, MultiDictProxy
 
 from chat_server.context import AppContext
 from chat_server.conversations.limits import Limit
-from chat_server.tickets.apikeys import ApiKeyStore
+from chat_server.textchars import xml_safe
+from chat_server.tickets.apikeys import ApiKeyStore, Scope
 from chat_server.tickets.catalogue import Service, TicketValidationError
 from chat_server.tickets.service import TicketService
 from chat_server.tickets.store import CLOSED, OPEN, Ticket, iso
@@ -40,6 +46,9 @@ FORMATS = ("json", "xml")
 PLURALS = {"attributes": "attribute", "values": "value", "endpoints": "endpoint", "formats": "format"}
 ATTRIBUTE_RE = re.compile(r"^attribute\[([^\[\]]{1,64})\](\[\])?$")
 POST_LIMIT = Limit("open311_post", 600, 60.0)  # per API key
+CONTACT_KEYS = ("email", "phone", "first_name", "last_name", "device_id")
+PRIVATE_KEYS = ("private_description", "transcript", *CONTACT_KEYS, "account_id")
+StaffCheck = Callable[[web.Request], Awaitable[bool]]
 
 
 class Open311Error(Exception):
@@ -62,7 +71,7 @@ def _xml_value(parent: ET.Element, tag: str, value: Any) -> None:
     elif isinstance(value, bool):
         el.text = "true" if value else "false"
     elif value is not None:
-        el.text = str(value)
+        el.text = xml_safe(str(value))
 
 
 def to_xml(root: str, item: str | None, data: Any) -> bytes:
@@ -91,8 +100,10 @@ def error_response(fmt: str, status: int, description: str) -> web.Response:
 
 # --------------------------------------------------------------------------- the API
 class Open311API:
-    def __init__(self, ctx: AppContext, service: TicketService, apikeys: ApiKeyStore) -> None:
+    def __init__(self, ctx: AppContext, service: TicketService, apikeys: ApiKeyStore,
+                 is_staff: StaffCheck) -> None:
         self.ctx = ctx
+        self.is_staff = is_staff
         self.tickets = service
         self.catalogue = service.catalogue
         self.apikeys = apikeys
@@ -191,17 +202,41 @@ class Open311API:
         return render(fmt, data, "discovery", None)
 
     # requests ------------------------------------------------------------
-    def request_json(self, t: Ticket) -> dict[str, Any]:
+    def request_json(self, t: Ticket, private: bool = False) -> dict[str, Any]:
         service = self.catalogue.get(t.service_code)
-        return {
+        public = {
             "service_request_id": t.id, "status": t.status, "status_notes": t.status_notes,
             "service_name": service.name("en") if service else None, "service_code": t.service_code,
-            "description": t.description or None, "agency_responsible": t.agency_responsible,
+            "description": t.public_text or None, "agency_responsible": t.agency_responsible,
             "service_notice": t.service_notice, "requested_datetime": iso(t.requested_at, self.tz),
             "updated_datetime": iso(t.updated_at, self.tz), "expected_datetime": iso(t.expected_at, self.tz),
             "address": t.address, "address_id": t.address_id, "zipcode": t.zipcode, "lat": t.lat, "long": t.long,
             "media_url": t.media_url,
         }
+        if not private:
+            return public
+        return {**public, "private_description": t.description or None, "transcript": t.transcript,
+                **{k: t.contact.get(k) for k in CONTACT_KEYS}, "account_id": t.account_id}
+
+    async def _private_reader(self, request: web.Request) -> bool:
+        """May this GET see contact details and transcripts? A given api_key must be valid."""
+        plain = request["open311_params"].get("api_key")
+        if plain:
+            key_id = await self.apikeys.check(plain)
+            if key_id is None:
+                raise Open311Error(403, "api_key invalid")
+            if Scope.READ_PRIVATE in await self.apikeys.scopes(key_id):
+                return True
+        return await self.is_staff(request)
+
+    def _render_requests(self, fmt: str, tickets: list[Ticket], private: bool,
+                         headers: dict[str, str] | None = None) -> web.Response:
+        headers = dict(headers or {})
+        headers["Vary"] = "Cookie"
+        if private:
+            headers["Cache-Control"] = "private, no-store"
+        return render(fmt, [self.request_json(t, private) for t in tickets], "service_requests", "request", 200,
+                      headers)
 
     async def post_request(self, request: web.Request, fmt: str) -> web.Response:
         params: MultiDict[str] = request["open311_params"]
@@ -252,7 +287,7 @@ class Open311API:
         ticket = await self.tickets.get(ticket_id)
         if ticket is None:
             raise Open311Error(404, f"service_request_id {ticket_id[:40]!r} not found")
-        return render(fmt, [self.request_json(ticket)], "service_requests", "request")
+        return self._render_requests(fmt, [ticket], await self._private_reader(request))
 
     async def get_token(self, request: web.Request, fmt: str) -> web.Response:
         token = request.match_info["token"]
@@ -283,6 +318,7 @@ class Open311API:
 
     async def get_requests(self, request: web.Request, fmt: str) -> web.Response:
         params: MultiDict[str] = request["open311_params"]
+        private = await self._private_reader(request)
         limit = self.config.max_records
         page = self._int(params, "page", 1, 1, 1_000_000)
         page_size = self._int(params, "page_size", limit, 1, limit)
@@ -320,7 +356,7 @@ class Open311API:
         page_ids = all_ids[(page - 1) * page_size: page * page_size]
         if not found:
             found = {t.id: t for t in await self.tickets.store.get_many(page_ids)}
-        body = [self.request_json(found[i]) for i in page_ids if i in found]
+        tickets = [found[i] for i in page_ids if i in found]
         headers = {"X-Total-Count": str(total), "X-Page": str(page), "X-Page-Size": str(page_size)}
         links = []
         query = [(k, v) for k, v in params.items() if k not in ("page", "api_key")]
@@ -330,7 +366,7 @@ class Open311API:
             links.append(f'<{request.path}?{urlencode([*query, ("page", str(page - 1))])}>; rel="prev"')
         if links:
             headers["Link"] = ", ".join(links)
-        return render(fmt, body, "service_requests", "request", 200, headers)
+        return self._render_requests(fmt, tickets, private, headers)
 
     async def not_found(self, request: web.Request, fmt: str) -> web.Response:
         raise Open311Error(404, f"no such Open311 resource: {request.method} {request.path[:120]}")

@@ -183,8 +183,8 @@ class Outbox:
                                        ("service_code", ticket.service_code), ("idempotency_key", ticket.id)]
         if self.config.upstream_jurisdiction_id:
             form.append(("jurisdiction_id", self.config.upstream_jurisdiction_id))
-        if ticket.description:
-            form.append(("description", ticket.description))
+        if ticket.description or ticket.transcript:  # the city's own system: it gets the private text
+            form.append(("description", ticket.description or ticket.transcript or ""))
         if ticket.lat is not None and ticket.long is not None:
             form += [("lat", repr(ticket.lat)), ("long", repr(ticket.long))]
         for key, value in (("address_string", ticket.address), ("address_id", ticket.address_id),

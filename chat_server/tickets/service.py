@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from chat_server.conversations.store import ASSIGNED, BOT, QUEUED, TICKETED, Conversation
+from chat_server.redaction import redact
+from chat_server.textchars import control_chars, without_controls
 from chat_server.texts import text
 from chat_server.tickets.catalogue import Catalogue, Service, TicketValidationError
 from chat_server.tickets.store import CLOSED, OPEN, SUB_STATUSES, StatusEntry, Ticket, TicketStore
@@ -50,7 +52,17 @@ def _short(value: Any, name: str, limit: int = MAX_SHORT) -> str | None:
         return None
     if len(value) > limit:
         raise TicketValidationError(400, f"{name} is longer than {limit} characters", name)
-    if any(ord(ch) < 32 for ch in value):
+    if control_chars(value):
+        raise TicketValidationError(400, f"{name} contains control characters", name)
+    return value
+
+
+def _long(value: Any, name: str) -> str:
+    """Multi-line free text (descriptions, notes): newlines and tabs are fine, other controls are not."""
+    value = "" if value is None else str(value).strip()
+    if len(value) > MAX_DESCRIPTION:
+        raise TicketValidationError(400, f"{name} is longer than {MAX_DESCRIPTION} characters", name)
+    if control_chars(value, multiline=True):
         raise TicketValidationError(400, f"{name} contains control characters", name)
     return value
 
@@ -118,16 +130,17 @@ class TicketService:
         source: str = "api",
         idempotency_key: str | None = None,
         zipcode: str | None = None,
+        transcript: str | None = None,
     ) -> Ticket:
         """Validate against the catalogue and store a new ticket (or return the one filed earlier
-        with the same idempotency key). Raises TicketValidationError for bad input."""
+        with the same idempotency key). Raises TicketValidationError for bad input.
+
+        `description` is what the filer wrote; its redacted copy is the public description.
+        `transcript` (what a resident said in chat) and the contact fields stay private."""
         service = self.catalogue.get(str(service_code or ""))
         if service is None:
             raise TicketValidationError(400, f"service_code {str(service_code)[:64]!r} not found", "service_code")
-        description = "" if description is None else str(description)
-        if len(description) > MAX_DESCRIPTION:
-            raise TicketValidationError(400, f"description is longer than {MAX_DESCRIPTION} characters",
-                                        "description")
+        description = _long(description, "description")
         lat_v = _coordinate(lat, "lat", 90)
         long_v = _coordinate(long, "long", 180)
         if (lat_v is None) != (long_v is None):
@@ -152,7 +165,9 @@ class TicketService:
         now = time.time()
         language = language if language in ("en", "es") else "en"
         ticket = Ticket(
-            id="", service_code=service.service_code, description=description.strip(), requested_at=now,
+            id="", service_code=service.service_code, description=description, requested_at=now,
+            public_description=redact(description),
+            transcript=without_controls(transcript or "")[:MAX_DESCRIPTION] or None,
             expected_at=now + service.expected_days * 86400 if service.expected_days is not None else None,
             agency_responsible=service.agency_responsible, service_notice=service.service_notice("en"),
             address=address, address_id=address_id_v, zipcode=_short(zipcode, "zipcode", 20), lat=lat_v,
@@ -191,7 +206,7 @@ class TicketService:
             service_code, description=str(data.get("description") or ""),
             attributes=data.get("attributes") or {}, media_url=data.get("media_url") or conv.get("media_url") or None,
             conversation_id=conv.id, channel=conv.channel, language=language, source=source,
-            idempotency_key=str(key), **fields,
+            idempotency_key=str(key), transcript=data.get("transcript"), **fields,
         )
         if not ticket.replayed:
             tickets = [t for t in conv.get("ticket_ids").split(",") if t] + [ticket.id]
@@ -219,8 +234,8 @@ class TicketService:
     async def add_note(self, ticket_id: str, note: str, *, by: str = "agent", public: bool = True) -> Ticket:
         """A note without a status change (public notes become Open311 status_notes)."""
         ticket = await self._require(ticket_id)
-        note = (note or "").strip()
-        if not note or len(note) > MAX_DESCRIPTION:
+        note = _long(note, "note")
+        if not note:
             raise TicketValidationError(400, "a note must have 1 to 4000 characters", "note")
         await self.store.record_status(ticket, StatusEntry(time.time(), ticket.status, ticket.sub_status, note, by,
                                                            public))
@@ -238,8 +253,7 @@ class TicketService:
             sub, main = (ticket.sub_status if ticket.status == CLOSED else "resolved"), CLOSED
         else:
             raise TicketValidationError(400, f"unknown status {status!r}", "status")
-        if note is not None and len(note) > MAX_DESCRIPTION:
-            raise TicketValidationError(400, "a note must have at most 4000 characters", "note")
+        note = _long(note, "note") if note is not None else None
         if expected_at is not None:
             ticket.expected_at = expected_at
             await self.store.update_fields(ticket.id, expected_at=repr(expected_at))

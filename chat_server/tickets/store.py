@@ -20,6 +20,8 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import WatchError
 
+from chat_server.redaction import redact
+
 OPEN, CLOSED = "open", "closed"
 # Internal sub-statuses (shown to residents and agents; Open311 only sees open/closed).
 SUB_STATUSES = {
@@ -28,6 +30,8 @@ SUB_STATUSES = {
 }
 FIRST_TICKET_NUMBER = 1000001
 IDEMPOTENCY_TTL_S = 180 * 24 * 3600  # longer than any upstream outage we would ride out
+# Hash fields only staff and keys with the read_private scope see; retention removes them.
+PRIVATE_FIELDS = ("description", "transcript", "contact", "account_id")
 
 
 def iso(ts: float | None, tz: tzinfo) -> str | None:
@@ -53,7 +57,8 @@ class Ticket:
     service_code: str
     status: str = OPEN
     sub_status: str = "submitted"
-    description: str = ""
+    description: str = ""  # as the filer wrote it: private (contact details may be in it)
+    public_description: str | None = None  # the description redacted: what Open311 GET shows
     requested_at: float = field(default_factory=time.time)
     updated_at: float | None = None
     expected_at: float | None = None
@@ -67,7 +72,8 @@ class Ticket:
     long: float | None = None
     media_url: str | None = None
     attributes: dict[str, str | list[str]] = field(default_factory=dict)
-    contact: dict[str, str] = field(default_factory=dict)  # email, phone, first_name, ... (never in GET)
+    contact: dict[str, str] = field(default_factory=dict)  # email, phone, first_name, ... (private)
+    transcript: str | None = None  # what the resident said in chat (private)
     account_id: str | None = None
     conversation_id: str | None = None
     channel: str = "api"
@@ -113,6 +119,11 @@ class Ticket:
             else:
                 kwargs[key] = value
         return cls(**kwargs)
+
+    @property
+    def public_text(self) -> str:
+        """The public description (tickets stored before it existed get their description redacted)."""
+        return self.public_description if self.public_description is not None else redact(self.description)
 
     @property
     def last_public_note(self) -> str | None:
@@ -258,6 +269,31 @@ class TicketStore:
                  if v is not None}
         if clean:
             await self.redis.hset(self.key(ticket_id), mapping=clean)
+
+    async def private_due(self, closed_before: float, batch_size: int = 500) -> list[str]:
+        """Closed tickets last updated before `closed_before` that still hold private parts."""
+        ids = sorted(m.decode() for m in await self.redis.smembers(self.by_status(CLOSED)))
+        due: list[str] = []
+        for i in range(0, len(ids), batch_size):
+            chunk = ids[i:i + batch_size]
+            pipe = self.redis.pipeline(transaction=False)
+            for tid in chunk:
+                pipe.hmget(self.key(tid), "updated_at", "private_purged_at")
+            for tid, (updated, purged) in zip(chunk, await pipe.execute(), strict=True):
+                if purged is None and updated is not None and float(updated) < closed_before:
+                    due.append(tid)
+        return due
+
+    async def forget_private(self, ticket_id: str) -> None:
+        """Drop a ticket's private parts for good, keeping its public record (retention)."""
+        ticket = await self.get(ticket_id, with_history=False)
+        if ticket is None:
+            return
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hset(self.key(ticket_id), mapping={"public_description": ticket.public_text,
+                                                "private_purged_at": repr(time.time())})
+        pipe.hdel(self.key(ticket_id), *PRIVATE_FIELDS)
+        await pipe.execute()
 
     async def record_status(self, ticket: Ticket, entry: StatusEntry) -> None:
         """Append a history entry and move the ticket's status (and status index) to it."""

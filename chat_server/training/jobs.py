@@ -26,7 +26,8 @@ from redis.asyncio import Redis
 
 from chat_server import bot_model
 from chat_server.config import PROJECT_ROOT, Config
-from chat_server.training.evaluate import read_heldout, score_model_file, score_running
+from chat_server.heldout import HeldoutRow, read_heldout
+from chat_server.training.evaluate import score_model_file, score_running
 
 log = logging.getLogger("chat311.training")
 EPOCHS = re.compile(r"Epochs:\s+(\d+)%")
@@ -124,7 +125,7 @@ class TrainingJobs:
         finally:
             await self.redis.delete(self.lock_key)
 
-    async def _score_published(self, rows: list[tuple[str, str, str]]) -> dict[str, Any] | None:
+    async def _score_published(self, rows: list[HeldoutRow]) -> dict[str, Any] | None:
         status = await self.rasa_status()
         digest = hashlib.sha256(self.heldout.read_bytes()).hexdigest()[:12]
         key = f"{self.score_prefix}{status.get('model_file', '?')}:{digest}"

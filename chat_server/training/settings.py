@@ -11,7 +11,7 @@ class TrainingConfig:
     # temporary copy so they never touch the repository's files.
     data_dir: str = "training_data"
     # Held-out evaluation set (CSV: text,label,lang) scored before and after every training.
-    heldout: str = "tests/data/heldout.csv"
+    heldout: str = "tests/data/heldout_dev.csv"
     # Where "Train & test" writes new models; empty = bot/models (or $CHAT311_MODEL_DIR).
     model_dir: str = ""
     # A bot answer with a confidence below this lands in the inbox as "low confidence".

@@ -1,0 +1,49 @@
+"""chat311's resolved label: the ONE rule that turns a Rasa parse result into the label DESIGN names.
+
+The label is the intent name, or `faq/<topic>` for the retrieval intent `faq` (the topic the response
+selector chose), or `nlu_fallback`. Everyone who labels a message uses this function: the chat311
+channel and the actions (bot/.venv, cwd bot/), and chat_server's evaluations (`chat311 nlu-eval`, the
+content staff's train & test), which load this very file by path through chat_server/labels.py —
+the bot's virtualenv cannot import chat_server, and a copy on each side would drift (it did).
+
+Pure and free of Rasa imports, so both virtualenvs can load it. To label messages another way (e.g.
+a knowledge-base search whose article topic gives `faq/<topic>`), extend this function; callers only
+rely on the signature `resolve_label(parse_data, fallback_threshold) -> (label, confidence)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+FALLBACK = "nlu_fallback"
+RETRIEVAL_INTENT = "faq"
+
+
+def resolve_label(parse_data: Mapping[str, Any] | None, fallback_threshold: float = 0.0) -> tuple[str, float]:
+    """(label, confidence) of one parse result.
+
+    For the retrieval intent the confidence is the response selector's (how sure it is of the topic),
+    falling back to the intent's when the selector gave none. A parse with no intent, or a confidence
+    below `fallback_threshold`, is `nlu_fallback`. The default threshold 0.0 adds nothing: the served
+    model's fallback classifier (bot/config.yml) has already applied its own thresholds; nlu-eval's
+    threshold sweep passes other values.
+    """
+    parse_data = parse_data or {}
+    intent = parse_data.get("intent") or {}
+    name = intent.get("name")
+    confidence = float(intent.get("confidence") or 0.0)
+    if not name:
+        return FALLBACK, 0.0
+    label = str(name)
+    if label == RETRIEVAL_INTENT:
+        selector = (parse_data.get("response_selector") or {}).get(RETRIEVAL_INTENT) or {}
+        response = selector.get("response") or {}
+        key = response.get("intent_response_key")
+        if key:
+            label = str(key)
+            if response.get("confidence") is not None:
+                confidence = float(response["confidence"])
+    if confidence < fallback_threshold:
+        return FALLBACK, confidence
+    return label, confidence

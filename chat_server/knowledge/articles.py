@@ -1,0 +1,242 @@
+"""Knowledge-base articles: the `Article` type and its validation (one YAML file per article).
+
+Content staff write these files by hand, so every rule failure names the file and the field
+(`training_data/knowledge/water/x.yml: answer.es: missing`) and nothing half-valid is ever
+indexed. Parsing is pure (`parse_article_data`, `parse_article`); only `load_*` read files.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from chat_server.config import PROJECT_ROOT
+
+LANGUAGES = ("en", "es")
+KNOWLEDGE_DIR = PROJECT_ROOT / "training_data" / "knowledge"
+TOPICS_FILE = "topics.yml"
+CATALOGUE_FILE = PROJECT_ROOT / "chat_server" / "tickets" / "catalogue.yml"
+ID_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+LINK_RE = re.compile(r"https?://[^\s<>\"')]+")
+MAX_ANSWER = 320
+MAX_DETAILS = 1200
+MIN_QUESTIONS = 4
+REQUIRED = ("id", "topic", "department", "title", "answer", "url", "questions", "owner", "review_by")
+OPTIONAL = ("details", "service_code")
+
+
+class ArticleError(ValueError):
+    """An article (or the topic list) breaks a rule; `file` and `field` say where."""
+
+    def __init__(self, file: str, field: str, message: str) -> None:
+        super().__init__(f"{file}: {field}: {message}")
+        self.file, self.field, self.message = file, field, message
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What an article is checked against besides its own shape."""
+
+    topics: Mapping[str, Mapping[str, str]]  # topic → {en, es} display name
+    service_codes: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Article:
+    id: str
+    topic: str
+    department: str
+    title: Mapping[str, str]
+    answer: Mapping[str, str]
+    url: str
+    questions: Mapping[str, tuple[str, ...]]
+    owner: str
+    review_by: date
+    details: Mapping[str, str] | None = None
+    service_code: str | None = None
+
+    @property
+    def label(self) -> str:
+        return f"faq/{self.topic}"
+
+    def to_data(self) -> dict[str, Any]:
+        """The YAML/JSON shape `parse_article_data` accepts (round-trips)."""
+        data: dict[str, Any] = {
+            "id": self.id, "topic": self.topic, "department": self.department, "title": dict(self.title),
+            "answer": dict(self.answer), "url": self.url,
+            "questions": {lang: list(qs) for lang, qs in self.questions.items()},
+            "owner": self.owner, "review_by": self.review_by.isoformat(),
+        }
+        if self.details:
+            data["details"] = dict(self.details)
+        if self.service_code:
+            data["service_code"] = self.service_code
+        return data
+
+
+# --------------------------------------------------------------------------- field checks (pure)
+def _text(file: str, field: str, value: Any) -> str:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise ArticleError(file, field, "missing")
+    if not isinstance(value, str):
+        raise ArticleError(file, field, f"must be text, not {type(value).__name__}")
+    return " ".join(value.split())
+
+
+def _localized(file: str, field: str, value: Any, max_len: int | None = None, link: bool = False) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise ArticleError(file, field, "must be a mapping with en and es")
+    extra = sorted(set(map(str, value)) - set(LANGUAGES))
+    if extra:
+        raise ArticleError(file, f"{field}.{extra[0]}", f"unknown language (use {', '.join(LANGUAGES)})")
+    out = {}
+    for lang in LANGUAGES:
+        text = _text(file, f"{field}.{lang}", value.get(lang))
+        if max_len is not None and len(text) > max_len:
+            raise ArticleError(file, f"{field}.{lang}", f"{len(text)} characters; at most {max_len}")
+        if link and not LINK_RE.search(text):
+            raise ArticleError(file, f"{field}.{lang}", "must contain an http(s):// link")
+        out[lang] = text
+    return out
+
+
+def _questions(file: str, value: Any) -> dict[str, tuple[str, ...]]:
+    if not isinstance(value, dict):
+        raise ArticleError(file, "questions", "must be a mapping with en and es lists")
+    out = {}
+    for lang in LANGUAGES:
+        field = f"questions.{lang}"
+        items = value.get(lang)
+        if not isinstance(items, list):
+            raise ArticleError(file, field, "missing" if items is None else "must be a list")
+        texts = tuple(_text(file, f"{field}[{i}]", q) for i, q in enumerate(items))
+        if len(texts) < MIN_QUESTIONS:
+            raise ArticleError(file, field, f"{len(texts)} questions; at least {MIN_QUESTIONS}")
+        out[lang] = texts
+    return out
+
+
+def _review_by(file: str, value: Any) -> date:
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise ArticleError(file, "review_by", f"must be a date like 2027-06-30, not {value!r}")
+
+
+def parse_article_data(file: str, data: Any, rules: Rules, expected_id: str | None = None) -> Article:
+    """Validate one article's mapping; `expected_id` (the file stem) must equal its id."""
+    if not isinstance(data, dict):
+        raise ArticleError(file, "(file)", "must be a YAML mapping of article fields")
+    unknown = sorted(set(map(str, data)) - set(REQUIRED) - set(OPTIONAL))
+    if unknown:
+        raise ArticleError(file, unknown[0], "unknown field")
+    for name in REQUIRED:
+        if data.get(name) in (None, ""):
+            raise ArticleError(file, name, "missing")
+    article_id = _text(file, "id", data["id"])
+    if not ID_RE.match(article_id):
+        raise ArticleError(file, "id", f"{article_id!r} is not a slug like water-bill-pay")
+    if expected_id is not None and article_id != expected_id:
+        raise ArticleError(file, "id", f"{article_id!r} must equal the file name {expected_id!r}")
+    topic = _text(file, "topic", data["topic"])
+    if topic not in rules.topics:
+        raise ArticleError(file, "topic", f"unknown topic {topic!r} (see {TOPICS_FILE})")
+    url = _text(file, "url", data["url"])
+    if not url.startswith("https://") or " " in url:
+        raise ArticleError(file, "url", "must be an https:// address")
+    service_code = data.get("service_code")
+    if service_code is not None:
+        service_code = _text(file, "service_code", service_code)
+        if service_code not in rules.service_codes:
+            raise ArticleError(file, "service_code", f"unknown service {service_code!r} (see the catalogue)")
+    details = data.get("details")
+    return Article(
+        id=article_id, topic=topic, department=_text(file, "department", data["department"]),
+        title=_localized(file, "title", data["title"], max_len=120),
+        answer=_localized(file, "answer", data["answer"], max_len=MAX_ANSWER, link=True),
+        url=url, questions=_questions(file, data["questions"]), owner=_text(file, "owner", data["owner"]),
+        review_by=_review_by(file, data["review_by"]),
+        details=_localized(file, "details", details, max_len=MAX_DETAILS) if details is not None else None,
+        service_code=service_code,
+    )
+
+
+def parse_article(path: str | Path, text: str, rules: Rules) -> Article:
+    """Parse one article file's text; its id must equal the file stem."""
+    file = str(path)
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ArticleError(file, "(file)", f"not valid YAML: {exc}") from exc
+    return parse_article_data(file, data, rules, expected_id=Path(path).stem)
+
+
+def check_unique(articles: list[tuple[str, Article]]) -> None:
+    """Ids are global across departments: the bot and the store address articles by id alone."""
+    seen: dict[str, str] = {}
+    for file, article in articles:
+        if article.id in seen:
+            raise ArticleError(file, "id", f"duplicate id {article.id!r} (also in {seen[article.id]})")
+        seen[article.id] = file
+
+
+def parse_topics(file: str, data: Any) -> dict[str, dict[str, str]]:
+    topics = data.get("topics") if isinstance(data, dict) else None
+    if not isinstance(topics, dict) or not topics:
+        raise ArticleError(file, "topics", "must be a mapping topic → {en, es}")
+    out = {}
+    for topic, names in topics.items():
+        if not isinstance(topic, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", topic):
+            raise ArticleError(file, f"topics.{topic}", "topic must be a snake_case name")
+        out[topic] = _localized(file, f"topics.{topic}", names)
+    return out
+
+
+# --------------------------------------------------------------------------- loading (I/O)
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(PROJECT_ROOT))
+    except ValueError:
+        return str(path)
+
+
+def load_rules(knowledge_dir: Path = KNOWLEDGE_DIR, catalogue_file: Path = CATALOGUE_FILE) -> Rules:
+    from chat_server.tickets.catalogue import load_catalogue
+
+    topics_path = knowledge_dir / TOPICS_FILE
+    try:
+        data = yaml.safe_load(topics_path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ArticleError(_display(topics_path), "(file)", f"cannot read: {exc}") from exc
+    codes = frozenset(s.service_code for s in load_catalogue(catalogue_file))
+    return Rules(parse_topics(_display(topics_path), data), codes)
+
+
+def article_files(knowledge_dir: Path) -> list[Path]:
+    """Articles live one level down, in department folders; top-level YAML files are settings."""
+    return sorted(knowledge_dir.glob("*/*.yml"))
+
+
+def load_articles(knowledge_dir: Path = KNOWLEDGE_DIR, rules: Rules | None = None) -> list[Article]:
+    """Every article under `knowledge_dir`, or ArticleError for the first broken file."""
+    rules = rules or load_rules(knowledge_dir)
+    parsed = []
+    for path in article_files(knowledge_dir):
+        file = _display(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ArticleError(file, "(file)", f"cannot read: {exc}") from exc
+        parsed.append((file, parse_article(file, text, rules)))
+    check_unique(parsed)
+    return [article for _, article in parsed]

@@ -1,0 +1,25 @@
+"""`chat311 kb-eval` and `chat311 kb-calibrate` (registered into chat_server.cli at import)."""
+
+from __future__ import annotations
+
+import argparse
+
+from chat_server.cli import command
+
+
+def _rest(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("rest", nargs=argparse.REMAINDER, help="FILE.csv [options]; --help for options")
+
+
+@command("kb-eval", "evaluate the knowledge base on a CSV file (text,topic_or_article_id,lang)")(_rest)
+def _kb_eval(args: argparse.Namespace) -> int:
+    from chat_server.knowledge import evaluate
+
+    return evaluate.main(args.rest)
+
+
+@command("kb-calibrate", "fit the knowledge base's weights and thresholds on the DEV set")(_rest)
+def _kb_calibrate(args: argparse.Namespace) -> int:
+    from chat_server.knowledge import calibrate
+
+    return calibrate.main(args.rest)

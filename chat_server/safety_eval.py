@@ -1,0 +1,121 @@
+"""Measure the emergency guard on a labelled CSV: `chat311 safety-eval FILE.csv`.
+
+FILE has the header `text,label,lang` (label `emergency` or `none`, lang `en`|`es`, the resident's
+language). Prints the misses (emergencies not answered), the false alarms (non-emergencies answered
+with 911) and the emergencies answered in the wrong language, then one JSON line:
+    {"n": N, "recall": r, "false_alarm_rate": f, "language_accuracy": a}
+language_accuracy is over the emergencies that were caught. Exit status 0, or 2 for an unreadable file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from chat_server.safety import emergency_language
+
+EMERGENCY = "emergency"
+NONE = "none"
+LABELS = (EMERGENCY, NONE)
+
+
+@dataclass(frozen=True)
+class Row:
+    text: str
+    label: str
+    lang: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    row: Row
+    found: str | None  # the language the guard answered in, None when it did not answer
+
+
+@dataclass(frozen=True)
+class Summary:
+    n: int
+    recall: float
+    false_alarm_rate: float
+    language_accuracy: float
+
+    def as_json(self) -> str:
+        return json.dumps({"n": self.n, "recall": round(self.recall, 4),
+                           "false_alarm_rate": round(self.false_alarm_rate, 4),
+                           "language_accuracy": round(self.language_accuracy, 4)})
+
+
+def read_rows(path: Path) -> list[Row]:
+    """The labelled rows of `path`; a bad header or label names the file and line."""
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        missing = {"text", "label", "lang"} - set(reader.fieldnames or [])
+        if missing:
+            raise ValueError(f"{path}: header must be text,label,lang (missing {', '.join(sorted(missing))})")
+        rows = []
+        for line, record in enumerate(reader, start=2):
+            text = (record.get("text") or "").strip()
+            if not text:
+                continue
+            label = (record.get("label") or "").strip()
+            if label not in LABELS:
+                raise ValueError(f"{path}:{line}: label must be emergency or none, not {label!r}")
+            rows.append(Row(text, label, (record.get("lang") or "").strip().lower()))
+    if not rows:
+        raise ValueError(f"{path}: no rows")
+    return rows
+
+
+def evaluate(rows: list[Row], guard: Callable[[str], str | None] = emergency_language) -> list[Outcome]:
+    return [Outcome(row, guard(row.text)) for row in rows]
+
+
+def summarise(outcomes: list[Outcome]) -> Summary:
+    emergencies = [o for o in outcomes if o.row.label == EMERGENCY]
+    others = [o for o in outcomes if o.row.label == NONE]
+    caught = [o for o in emergencies if o.found is not None]
+    return Summary(
+        n=len(outcomes),
+        recall=len(caught) / len(emergencies) if emergencies else 1.0,
+        false_alarm_rate=sum(o.found is not None for o in others) / len(others) if others else 0.0,
+        language_accuracy=sum(o.found == o.row.lang for o in caught) / len(caught) if caught else 1.0,
+    )
+
+
+def report(outcomes: list[Outcome], out: TextIO | None = None) -> Summary:
+    out = out or sys.stdout  # looked up per call, so a redirected stdout is honoured
+    sections = (
+        ("missed emergencies", [o for o in outcomes if o.row.label == EMERGENCY and o.found is None]),
+        ("false alarms", [o for o in outcomes if o.row.label == NONE and o.found is not None]),
+        ("wrong language", [o for o in outcomes if o.row.label == EMERGENCY and o.found not in (None, o.row.lang)]),
+    )
+    for title, rows in sections:
+        print(f"{title} ({len(rows)}):", file=out)
+        for o in rows:
+            print(f"  [{o.row.lang} -> {o.found or '-'}] {o.row.text[:90]}", file=out)
+    summary = summarise(outcomes)
+    print(summary.as_json(), file=out, flush=True)
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="chat311 safety-eval", description=__doc__.split("\n\n")[0])
+    ap.add_argument("file", type=Path, help="CSV with header text,label,lang")
+    args = ap.parse_args(argv)
+    try:
+        rows = read_rows(args.file)
+    except (OSError, ValueError) as exc:
+        print(f"safety-eval: {exc}", file=sys.stderr)
+        return 2
+    report(evaluate(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

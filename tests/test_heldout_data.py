@@ -1,0 +1,100 @@
+"""Held-out NLU data is really held out: a dev file (thresholds are tuned on it) and a test file (never
+tuned on), both well-formed, disjoint, covering every label, and with no row that is a (near-)copy of a
+training example in training_data/nlu_*.yml.
+
+Near-duplicate = equal after case and punctuation folding, or difflib ratio >= 0.85, or token Jaccard
+>= 0.8 (on the folded texts). A row like that measures memory, not generalisation.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import unicodedata
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import yaml
+
+from chat_server.heldout import HeldoutRow, read_heldout
+from tests.test_bot_data import DESIGN_LABELS
+
+ROOT = Path(__file__).resolve().parent.parent
+DEV = ROOT / "tests" / "data" / "heldout_dev.csv"
+TEST = ROOT / "tests" / "data" / "heldout_test.csv"
+RATIO = 0.85
+JACCARD = 0.8
+ENTITY = re.compile(r"\[([^\]]*)\]\([^)]*\)|\[([^\]]*)\]\{[^}]*\}")
+
+
+def fold(text: str) -> str:
+    """Casefolded, punctuation removed, whitespace collapsed (accents kept: they are spelling)."""
+    text = ENTITY.sub(lambda m: m.group(1) if m.group(1) is not None else m.group(2), text)
+    kept = "".join(" " if unicodedata.category(ch).startswith("P") else ch for ch in text.casefold())
+    return " ".join(kept.split())
+
+
+def training_examples() -> list[str]:
+    out = []
+    for path in sorted((ROOT / "training_data").glob("nlu_*.yml")):
+        for item in yaml.safe_load(path.read_text(encoding="utf-8")).get("nlu") or []:
+            if isinstance(item, dict) and "intent" in item:
+                out.extend(line.strip()[2:].strip() for line in str(item.get("examples", "")).splitlines()
+                           if line.strip().startswith("- "))
+    return out
+
+
+def near_duplicate(a: str, b: str) -> bool:
+    """a, b folded. Cheap upper bounds first: difflib's ratio is the slow part."""
+    if a == b:
+        return True
+    ta, tb = set(a.split()), set(b.split())
+    if ta and tb and len(ta & tb) / len(ta | tb) >= JACCARD:
+        return True
+    if 2 * min(len(a), len(b)) < RATIO * (len(a) + len(b)):  # difflib's length bound (real_quick_ratio)
+        return False
+    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    return matcher.quick_ratio() >= RATIO and matcher.ratio() >= RATIO
+
+
+def copies_of_training(rows: list[HeldoutRow]) -> list[tuple[str, str]]:
+    trained = sorted({fold(t) for t in training_examples()})
+    found = []
+    for row in rows:
+        text = fold(row.text)
+        match = next((t for t in trained if near_duplicate(text, t)), None)
+        if match is not None:
+            found.append((row.text, match))
+    return found
+
+
+def test_near_duplicate_rule() -> None:
+    assert fold("Hello, THERE!") == fold("hello there") == "hello there"
+    assert fold("where do i pay my [water](utility) bill?") == "where do i pay my water bill"
+    assert near_duplicate(fold("When is my trash picked up?"), fold("when is my trash picked up"))
+    assert near_duplicate(fold("when is trash picked up"), fold("when is my trash picked up"))  # difflib
+    assert near_duplicate(fold("pay my water bill online"), fold("pay water bill online my"))  # Jaccard
+    assert not near_duplicate(fold("how do I adopt a dog"), fold("my dog got loose, who do I call"))
+
+
+@pytest.mark.parametrize("path", [DEV, TEST], ids=["dev", "test"])
+def test_heldout_file_covers_every_label(path: Path) -> None:
+    rows = read_heldout(path)
+    counts = Counter((r.label, r.lang) for r in rows)
+    for label in DESIGN_LABELS:
+        assert counts[(label, "en")] >= 3 and counts[(label, "es")] >= 3, (path.name, label, counts[(label, "en")],
+                                                                           counts[(label, "es")])
+    assert counts[("nlu_fallback", "en")] >= 10 and counts[("nlu_fallback", "es")] >= 10, path.name
+    assert len({fold(r.text) for r in rows}) == len(rows), f"{path.name} repeats a row"
+
+
+def test_dev_and_test_are_disjoint() -> None:
+    dev = {fold(r.text) for r in read_heldout(DEV)}
+    overlap = [r.text for r in read_heldout(TEST) if any(near_duplicate(fold(r.text), d) for d in dev)]
+    assert overlap == []
+
+
+@pytest.mark.parametrize("path", [DEV, TEST], ids=["dev", "test"])
+def test_no_heldout_row_copies_training_data(path: Path) -> None:
+    assert copies_of_training(read_heldout(path)) == []

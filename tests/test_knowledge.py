@@ -1,0 +1,267 @@
+"""Knowledge base engine, in process: article validation, hybrid search with the real multilingual
+model, live edits (and refused ones), the calibration fit and `chat311 kb-eval`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from chat_server import cli
+from chat_server.knowledge.articles import (
+    KNOWLEDGE_DIR,
+    ArticleError,
+    load_articles,
+    load_rules,
+    parse_article,
+)
+from chat_server.knowledge.calibrate import fit
+from chat_server.knowledge.evaluate import EvalRow
+from chat_server.knowledge.ranking import Calibration, Kind
+from chat_server.knowledge.search import IndexUpdateError, KnowledgeSearch
+from chat_server.knowledge.semantic import UniversalSentenceEncoder
+
+FIXTURE = Path(__file__).parent / "data" / "knowledge_fixture"
+WATER = FIXTURE / "water" / "water-bill-pay.yml"
+FAQ_TOPICS = ("utility_bill", "trash_schedule", "animal_adoption", "flooding", "property_tax", "voting",
+              "hours_contact", "power_outage", "financial_help", "speaker_request")
+# Fixed numbers (not the shipped calibration file, which kb-calibrate rewrites).
+CALIBRATION = Calibration(lexical_weight=0.2, answer_min=0.9, answer_margin=0.0, menu_min=0.6)
+
+
+@pytest.fixture(scope="module")
+def rules():
+    return load_rules()
+
+
+@pytest.fixture(scope="module")
+def model() -> UniversalSentenceEncoder:
+    return UniversalSentenceEncoder()
+
+
+@pytest.fixture()
+def search(rules, model) -> KnowledgeSearch:
+    return KnowledgeSearch(model, CALIBRATION, load_articles(FIXTURE, rules))
+
+
+def water_data() -> dict:
+    return yaml.safe_load(WATER.read_text(encoding="utf-8"))
+
+
+# ------------------------------------------------------------------------------------------ loader
+def broken(change) -> str:  # type: ignore[no-untyped-def]
+    data = water_data()
+    change(data)
+    return yaml.safe_dump(data, allow_unicode=True)
+
+
+@pytest.mark.parametrize(("change", "field", "words"), [
+    (lambda d: d.pop("owner"), "owner", "missing"),
+    (lambda d: d["answer"].pop("es"), "answer.es", "missing"),
+    (lambda d: d.update(topic="weather"), "topic", "unknown topic"),
+    (lambda d: d["answer"].update(en="Pay at https://www.charlottenc.gov/Water " + "x" * 300), "answer.en",
+     "at most 320"),
+    (lambda d: d["answer"].update(es="Pague su factura en línea o llame al 311."), "answer.es", "link"),
+    (lambda d: d["questions"].update(es=["uno", "dos", "tres"]), "questions.es", "at least 4"),
+    (lambda d: d.update(service_code="FIX_MY_ROOF"), "service_code", "unknown service"),
+    (lambda d: d.update(id="water-bill"), "id", "file name"),
+    (lambda d: d.update(review_by="next year"), "review_by", "date"),
+    (lambda d: d.update(url="http://www.charlottenc.gov/Water"), "url", "https"),
+    (lambda d: d.update(anwser="typo"), "anwser", "unknown field"),
+])
+def test_invalid_article_names_file_and_field(rules, change, field, words) -> None:  # type: ignore[no-untyped-def]
+    path = "training_data/knowledge/water/water-bill-pay.yml"
+    with pytest.raises(ArticleError) as caught:
+        parse_article(path, broken(change), rules)
+    assert (caught.value.file, caught.value.field) == (path, field)
+    assert words in caught.value.message
+    assert str(caught.value).startswith(f"{path}: {field}: ")
+
+
+def test_duplicate_id_across_departments_is_refused(rules, tmp_path: Path) -> None:
+    for dept in ("water", "billing"):
+        (tmp_path / dept).mkdir()
+        (tmp_path / dept / "water-bill-pay.yml").write_text(WATER.read_text(encoding="utf-8"), encoding="utf-8")
+    with pytest.raises(ArticleError) as caught:
+        load_articles(tmp_path, rules)
+    assert caught.value.field == "id"
+    assert "duplicate id 'water-bill-pay'" in caught.value.message
+    assert caught.value.file.endswith("water/water-bill-pay.yml")
+
+
+def test_article_round_trips_through_its_data_shape(rules) -> None:
+    article = parse_article(WATER, WATER.read_text(encoding="utf-8"), rules)
+    again = parse_article(WATER, yaml.safe_dump(article.to_data(), allow_unicode=True), rules)
+    assert again == article
+
+
+def test_fixture_covers_the_ten_faq_topics(rules) -> None:
+    articles = load_articles(FIXTURE, rules)
+    assert sorted(a.topic for a in articles) == sorted(FAQ_TOPICS)
+
+
+def test_shipped_knowledge_base_loads_and_covers_the_faq_topics(rules) -> None:
+    articles = load_articles(KNOWLEDGE_DIR, rules)
+    missing = set(FAQ_TOPICS) - {a.topic for a in articles}
+    assert not missing, f"no shipped article for {sorted(missing)}"
+
+
+# ------------------------------------------------------------------------------------------ search
+@pytest.mark.parametrize(("text", "lang", "article_id"), [
+    ("my water bill is way too high this month", "en", "water-bill-pay"),
+    ("what day do they come for the garbage", "en", "collection-day"),
+    ("i want to adopt a puppy", "en", "adopt-a-pet"),
+    ("the street in front of my house is flooded", "en", "report-flooding"),
+    ("when are property taxes due", "en", "property-tax-pay"),
+    ("where do i vote", "en", "register-to-vote"),
+    ("what are your hours", "en", "contact-311"),
+    ("my power is out", "en", "power-outage"),
+    ("i need help paying my bills", "en", "financial-navigator"),
+    ("can someone from the city speak at our school", "en", "speakers-bureau"),
+    ("quiero pagar el recibo del agua", "es", "water-bill-pay"),
+    ("qué día pasa el camión de la basura", "es", "collection-day"),
+    ("quiero adoptar un perrito", "es", "adopt-a-pet"),
+    ("se inundó mi calle", "es", "report-flooding"),
+    ("cuándo vence el impuesto de mi casa", "es", "property-tax-pay"),
+    ("dónde me toca votar", "es", "register-to-vote"),
+    ("a qué hora abren", "es", "contact-311"),
+    ("se fue la luz en mi casa", "es", "power-outage"),
+    ("necesito ayuda para pagar mis cuentas", "es", "financial-navigator"),
+    ("pueden mandar a alguien a dar una charla en nuestra iglesia", "es", "speakers-bureau"),
+])
+def test_search_finds_the_article(search: KnowledgeSearch, text: str, lang: str, article_id: str) -> None:
+    hits = search.search(text, lang)
+    assert hits and hits[0].article_id == article_id, [(h.article_id, round(h.score, 3)) for h in hits]
+
+
+def test_spanish_question_finds_an_article_written_only_in_english(search: KnowledgeSearch) -> None:
+    """Cross-lingual: the Spanish side of this article is a copy of the English one."""
+    power = search.get("power-outage")
+    assert power is not None
+    english_only = replace(power, title={"en": power.title["en"], "es": power.title["en"]},
+                           questions={"en": power.questions["en"], "es": power.questions["en"]})
+    search.upsert(english_only)
+    decision, hits = search.explain("se fue la luz en todo el barrio", "es")
+    assert hits[0].article_id == "power-outage"
+    assert decision.language == "es"
+
+
+def test_decision_json_answers_in_the_residents_language(search: KnowledgeSearch) -> None:
+    decision = search.decide("cuándo pasa la basura", "es").to_json()
+    assert decision["kind"] == "answer"
+    assert decision["label"] == "faq/trash_schedule"
+    assert decision["article"]["id"] == "collection-day"
+    assert decision["article"]["answer"].startswith("La basura se recoge")
+    assert decision["article"]["service_code"] == "MISSED_PICKUP"
+    assert decision["language"] == "es"
+
+
+def test_gibberish_falls_back_and_empty_text_too(search: KnowledgeSearch) -> None:
+    assert search.decide("zxqv blorf wibble", "en").to_json() == {"kind": "fallback", "label": "nlu_fallback",
+                                                                 "language": "en"}
+    assert search.decide("   ", "en").kind is Kind.FALLBACK
+
+
+def test_menu_offers_the_top_three(rules, model) -> None:
+    search = KnowledgeSearch(model, replace(CALIBRATION, answer_min=2.0), load_articles(FIXTURE, rules))
+    decision = search.decide("how do i pay my water bill", "en").to_json()
+    assert decision["kind"] == "menu" and decision["label"] == "nlu_fallback"
+    assert len(decision["options"]) == 3
+    assert decision["options"][0]["id"] == "water-bill-pay"
+    assert decision["options"][0]["score"] >= decision["options"][1]["score"] >= decision["options"][2]["score"]
+
+
+# ------------------------------------------------------------------------------------------ live edits
+def test_edit_goes_live_and_remove_takes_it_out(search: KnowledgeSearch) -> None:
+    water = search.get("water-bill-pay")
+    assert water is not None
+    edited = replace(water, answer={**water.answer, "en": "New way to pay: https://www.charlottenc.gov/Water/Pay"},
+                     questions={**water.questions, "en": (*water.questions["en"], "can i pay with venmo")})
+    search.upsert(edited)
+    decision = search.decide("can i pay with venmo", "en")
+    assert decision.article is not None and decision.article.answer["en"].startswith("New way to pay")
+    assert search.remove("water-bill-pay")
+    assert all(h.article_id != "water-bill-pay" for h in search.search("how do i pay my water bill", "en", k=10))
+    assert not search.remove("water-bill-pay")
+
+
+def test_invalid_edit_is_refused_and_the_last_good_version_keeps_serving(search: KnowledgeSearch, rules) -> None:
+    before = search.decide("how do i pay my water bill", "en").to_json()
+    with pytest.raises(ArticleError):
+        search.upsert(parse_article(WATER, broken(lambda d: d["answer"].update(en="no link here")), rules))
+    assert search.decide("how do i pay my water bill", "en").to_json() == before
+
+
+class _NanForMarker:
+    """The embedding model misbehaving on one text (a stand-in for a broken third-party model build)."""
+
+    def __init__(self, real: UniversalSentenceEncoder, marker: str) -> None:
+        self.real, self.marker = real, marker
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        out = self.real.embed(texts)
+        out[[self.marker in t for t in texts]] = np.nan
+        return out
+
+
+def test_edit_that_would_break_the_index_is_refused(rules, model) -> None:
+    search = KnowledgeSearch(_NanForMarker(model, "\u2063"), CALIBRATION, load_articles(FIXTURE, rules))
+    water = search.get("water-bill-pay")
+    assert water is not None
+    before = search.decide("how do i pay my water bill", "en").to_json()
+    poisoned = replace(water, answer={**water.answer, "en": "changed https://x.example"},
+                       questions={**water.questions, "en": (*water.questions["en"], "pay\u2063 bill")})
+    with pytest.raises(IndexUpdateError) as caught:
+        search.upsert(poisoned)
+    assert caught.value.article_id == "water-bill-pay"
+    assert search.get("water-bill-pay") == water
+    assert search.decide("how do i pay my water bill", "en").to_json() == before
+
+
+# ------------------------------------------------------------------------------------------ calibrate / eval
+def test_fit_reaches_the_targets_on_separable_scores() -> None:
+    topics = {"a": "ta", "b": "tb"}
+    rows = [EvalRow("x", "ta", "en"), EvalRow("y", "tb", "en"), EvalRow("z", "nlu_fallback", "en"),
+            EvalRow("w", "ta", "en")]
+    features = [({"a": 0.95, "b": 0.3}, {}), ({"a": 0.2, "b": 0.9}, {"b": 0.5}), ({"a": 0.35, "b": 0.3}, {}),
+                ({"a": 0.7, "b": 0.66}, {})]
+    calibration, metrics = fit(rows, features, topics)
+    assert metrics["answered_precision"] == 1.0 and metrics["fallback_recall"] == 1.0
+    assert metrics["coverage"] == 1.0
+    assert 0.35 < calibration.menu_min <= 0.66
+    assert calibration.answer_min <= 0.9
+
+
+def test_kb_eval_prints_the_metrics_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    csv_file = tmp_path / "six.csv"
+    csv_file.write_text(
+        "text,topic_or_article_id,lang\n"
+        "how do i pay my water bill,utility_bill,en\n"  # answered, right (topic label)
+        "cómo me registro para votar,register-to-vote,es\n"  # answered, right (article id label)
+        "when is my trash day,bulky_waste,en\n"  # answered, wrong; no right article in the top 3
+        "my power is out,nlu_fallback,en\n"  # out of scope but answered: not a fallback
+        "zxqv blorf wibble,nlu_fallback,en\n"  # fallback
+        "qqq zzz vvv,nlu_fallback,en\n",  # fallback
+        encoding="utf-8")
+    calibration = tmp_path / "calibration.yml"
+    calibration.write_text(yaml.safe_dump({"calibration": vars(CALIBRATION)}), encoding="utf-8")
+    code = cli.main(["kb-eval", str(csv_file), "--knowledge-dir", str(FIXTURE), "--calibration", str(calibration)])
+    assert code == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    # in scope: rows 1–3; answered: rows 1–4 (2 right); out of scope: rows 4–6 (2 fell back)
+    assert {k: result[k] for k in ("n", "top1", "top3", "answered_precision", "coverage", "fallback_recall")} == {
+        "n": 6, "top1": 0.6667, "top3": 0.6667, "answered_precision": 0.5, "coverage": 0.6667,
+        "fallback_recall": 0.6667}
+
+
+def test_kb_eval_refuses_a_bad_header(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    csv_file = tmp_path / "bad.csv"
+    csv_file.write_text("text,label,lang\nhi,greet,en\n", encoding="utf-8")
+    assert cli.main(["kb-eval", str(csv_file), "--knowledge-dir", str(FIXTURE)]) == 2
+    assert "header must be text,topic_or_article_id,lang" in capsys.readouterr().err
+

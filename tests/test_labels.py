@@ -1,0 +1,75 @@
+"""The one resolved-label rule and the one held-out reader (pure functions, no servers)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from chat_server import bot_model
+from chat_server.heldout import HeldoutRow, read_heldout
+from chat_server.labels import FALLBACK, resolve_label
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def faq_parse(intent_conf: float, selector_conf: float | None, key: str | None = "faq/trash_schedule") -> dict:
+    response: dict = {"intent_response_key": key} if key else {}
+    if selector_conf is not None:
+        response["confidence"] = selector_conf
+    return {"intent": {"name": "faq", "confidence": intent_conf}, "response_selector": {"faq": {"response": response}}}
+
+
+@pytest.mark.parametrize(("parse", "threshold", "expected"), [
+    ({"intent": {"name": "greet", "confidence": 0.93}}, 0.0, ("greet", 0.93)),
+    (faq_parse(0.99, 0.62), 0.0, ("faq/trash_schedule", 0.62)),  # the selector's confidence counts
+    (faq_parse(0.8, None), 0.0, ("faq/trash_schedule", 0.8)),  # no selector confidence: the intent's
+    (faq_parse(0.8, 0.5, key=None), 0.0, ("faq", 0.8)),  # no topic chosen
+    (faq_parse(0.99, 0.62), 0.7, (FALLBACK, 0.62)),
+    ({"intent": {"name": "greet", "confidence": 0.4}}, 0.5, (FALLBACK, 0.4)),
+    ({"intent": {"name": FALLBACK, "confidence": 0.7}}, 0.0, (FALLBACK, 0.7)),
+    ({}, 0.0, (FALLBACK, 0.0)),
+    (None, 0.0, (FALLBACK, 0.0)),
+    ({"intent": {"name": None, "confidence": None}}, 0.0, (FALLBACK, 0.0)),
+])
+def test_resolve_label(parse: dict | None, threshold: float, expected: tuple[str, float]) -> None:
+    assert resolve_label(parse, threshold) == expected
+
+
+def test_the_bot_uses_the_same_rule() -> None:
+    """The chat311 channel and the actions (bot/.venv, cwd bot/) resolve labels with bot/chat311_labels.py,
+    the file chat_server loads: one implementation, not copies."""
+    code = ("import sys; sys.path.insert(1, '.')\n"
+            "import chat311_channel, actions.actions as actions\n"
+            "print(chat311_channel.resolve_label.__code__.co_filename)\n"
+            "print(actions.resolve_label.__code__.co_filename)\n")
+    out = subprocess.run([str(bot_model.BOT_PYTHON), "-c", code], cwd=bot_model.BOT_DIR, capture_output=True,
+                         text=True, timeout=300, env={**bot_model.rasa_env(), "PATH": "/usr/bin:/bin"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    files = {Path(line).resolve() for line in out.stdout.split()}
+    assert files == {Path(resolve_label.__code__.co_filename).resolve()}, files
+
+
+def test_read_heldout(tmp_path: Path) -> None:
+    good = tmp_path / "good.csv"
+    good.write_text('text,label,lang\n"hello, there",greet,en\n Quiero pagar mi factura ,faq/pay_water_bill,ES\n',
+                    encoding="utf-8")
+    assert read_heldout(good) == [HeldoutRow("hello, there", "greet", "en"),
+                                  HeldoutRow("Quiero pagar mi factura", "faq/pay_water_bill", "es")]
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ("text,label\nhi,greet\n", "missing lang"),
+    ("hi,greet,en\n", "header must be text,label,lang"),
+    ("text,label,lang\nhi,greet,fr\n", ":2: lang must be one of en, es"),
+    ("text,label,lang\nhi,greet,en\n,greet,en\n", ":3: empty text"),
+    ("text,label,lang\nhi,,en\n", ":2: empty label"),
+    ("text,label,lang\n", "no rows"),
+])
+def test_read_heldout_refuses_malformed_files(tmp_path: Path, body: str, message: str) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text(body, encoding="utf-8")
+    with pytest.raises(ValueError, match=message) as exc:
+        read_heldout(path)
+    assert str(path) in str(exc.value)

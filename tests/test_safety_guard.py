@@ -1,0 +1,180 @@
+"""The emergency guard (chat_server/safety.py): wordings, look-alikes, normalisation, and the measured
+recall / false-alarm rate on the held-out set (issue 13, item 2). Pure and fast: no services."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from chat_server import safety, safety_eval
+from chat_server.cli import main as cli_main
+from chat_server.safety import emergency_language, emergency_reply, normalise
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        # missed by the old patterns (issue 13)
+        ("my house is burning", "en"),
+        ("my h0use is 0n f1re", "en"),
+        ("there's smoke coming out of my neighbour's window", "en"),
+        ("my friends took too many pills and won't wake up", "en"),
+        ("my neighbor is beating his wife", "en"),
+        ("my baby is choking", "en"),
+        ("the carbon monoxide alarm is going off and we're all dizzy", "en"),
+        ("apuñalaron a alguien", "es"),
+        # wordings the brief names
+        ("someone collapsed in the parking lot", "en"),
+        ("gas smell in the whole building", "en"),
+        ("I can't breathe", "en"),
+        ("my son overdosed", "en"),
+        ("shooting on my street right now", "en"),
+        ("domestic violence next door", "en"),
+        ("FIIIIRE in the kitchen!!!", "en"),
+        ("$moke everywhere", "en"),
+        ("mi casa se está quemando", "es"),
+        ("MI BEBÉ NO RESPIRA", "es"),
+        ("hay humo saliendo de la casa del vecino", "es"),
+        # a shared word ("911") is answered in the language of the rest of the message
+        ("911 ayuda por favor", "es"),
+        ("llamen al 911", "es"),
+        ("911 please", "en"),
+    ],
+)
+def test_emergency_wordings_are_caught_in_the_residents_language(text: str, lang: str) -> None:
+    assert emergency_language(text) == lang
+    assert "911" in emergency_reply(lang)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # false alarms of the old patterns (issue 13)
+        "what are the shooting range hours",
+        "I need a fire inspection for my business",
+        "how do I change the smoke detector battery",
+        "the gas station sign on Wilkinson is broken",
+        "is the pool at the rec center heated",
+        # look-alikes the brief names
+        "fire hydrant leaking",
+        "fireworks permit",
+        "how do I get a fire department job",
+        "do I need a burn permit",
+        "where do I get a gun permit",
+        "emergency rental assistance",
+        "what is the non-emergency police number",
+        "hidrante de incendios con fuga",
+        "permiso para fuegos artificiales",
+        "pothole on 5th street",
+    ],
+)
+def test_look_alikes_are_not_emergencies(text: str) -> None:
+    assert emergency_language(text) is None
+
+
+def test_a_masked_look_alike_does_not_hide_an_emergency_in_the_same_message() -> None:
+    assert emergency_language("the smoke detector is going off and the hallway is full of smoke") == "en"
+    assert emergency_language("someone got shot at the gas station") == "en"
+
+
+@pytest.mark.parametrize(
+    ("raw", "folded"),
+    [
+        ("My House Is On FIRE!!!", "my house is on fire"),
+        ("fiiiire", "fire"),
+        ("h0use 0n f1re", "house on fire"),
+        ("$m0ke @ my pl@ce", "smoke my place"),
+        ("Apuñalaron a alguién ¿¡", "apunalaron a alguien"),
+        ("can't   breathe…", "cant breathe"),
+        ("can’t breathe", "cant breathe"),
+        ("call 911 at 5th st 28202", "cal 911 at sth st 28202"),
+        ("call911now", "cal 911 now"),
+        ("  ", ""),
+    ],
+)
+def test_normalise(raw: str, folded: str) -> None:
+    assert normalise(raw) == folded
+
+
+def test_patterns_are_folded_like_text() -> None:
+    """Doubled letters in a pattern match the folded text ("bleeding" → "bleding")."""
+    assert emergency_language("he is bleeding") == "en"
+    assert emergency_language("bleeeeding") == "en"
+
+
+def test_a_pattern_that_can_start_anywhere_is_refused() -> None:
+    with pytest.raises(ValueError, match="must begin with"):
+        safety._prefixes(r"\w+ burning")
+
+
+def test_word_start_index_agrees_with_a_plain_scan() -> None:
+    """The index is an optimisation only: on every labelled message, before and after masking, it
+    finds a match exactly when one plain regex over the same fragments does."""
+    fragments = {"en": safety._EN, "es": safety._ES, "shared": safety._SHARED}
+    plain = {name: safety._plain(group) for name, group in fragments.items()}
+    plain_any = safety._plain(safety._EN + safety._ES + safety._SHARED)
+    texts = [row.text for name in ("emergency_dev.csv", "emergency_test.csv")
+             for row in safety_eval.read_rows(DATA / name)]
+    for text in texts:
+        folded = normalise(text)
+        assert safety._ANY.search(folded) == bool(plain_any.search(folded)), text
+        masked = safety._NEGATIVE_RE.sub(" | ", folded)
+        for name, index in safety._BY_LANGUAGE.items():
+            assert index.search(masked) == bool(plain[name].search(masked)), (name, text)
+
+
+def _rows(name: str) -> list[tuple[str, str, str]]:
+    with open(DATA / name, newline="", encoding="utf-8") as fh:
+        return [(r["text"], r["label"], r["lang"]) for r in csv.DictReader(fh)]
+
+
+def test_eval_set_is_the_dev_and_test_sets_and_big_enough() -> None:
+    dev, test, full = _rows("emergency_dev.csv"), _rows("emergency_test.csv"), _rows("emergency_eval.csv")
+    assert sorted(full) == sorted(dev + test)
+    assert not {t for t, _, _ in dev} & {t for t, _, _ in test}, "dev and test overlap"
+    labels = [label for _, label, _ in full]
+    assert labels.count("emergency") >= 170 and labels.count("none") >= 330
+    assert {lang for _, _, lang in full} == {"en", "es"}
+
+
+def test_held_out_set_meets_the_goals() -> None:
+    """Issue 13: recall ≥ 0.98 and false alarms ≤ 1 % on messages the patterns were not tuned on."""
+    summary = safety_eval.summarise(safety_eval.evaluate(safety_eval.read_rows(DATA / "emergency_test.csv")))
+    assert summary.recall >= 0.98, summary
+    assert summary.false_alarm_rate <= 0.01, summary
+    assert summary.language_accuracy >= 0.95, summary
+
+
+def test_safety_eval_command_prints_misses_and_one_json_line(tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    sample = tmp_path / "sample.csv"
+    sample.write_text("text,label,lang\nmy house is on fire,emergency,en\nmy cat is sad,emergency,en\n"
+                      "shooting range hours,none,en\ntrash day,none,en\nhay un incendio,emergency,en\n",
+                      encoding="utf-8")
+    assert cli_main(["safety-eval", str(sample)]) == 0
+    out = capsys.readouterr().out
+    assert "missed emergencies (1):" in out and "my cat is sad" in out
+    assert "false alarms (0):" in out
+    assert "wrong language (1):" in out and "hay un incendio" in out
+    assert out.strip().splitlines()[-1] == (
+        '{"n": 5, "recall": 0.6667, "false_alarm_rate": 0.0, "language_accuracy": 0.5}')
+
+
+@pytest.mark.parametrize(
+    ("content", "error"),
+    [
+        ("words,label\nhi,none\n", "header must be text,label,lang"),
+        ("text,label,lang\nhi,maybe,en\n", ":2: label must be emergency or none"),
+        ("text,label,lang\n", "no rows"),
+    ],
+)
+def test_safety_eval_rejects_a_bad_file_clearly(tmp_path: Path, content: str, error: str,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text(content, encoding="utf-8")
+    assert safety_eval.main([str(bad)]) == 2
+    assert error in capsys.readouterr().err
