@@ -69,6 +69,7 @@ FEATURES = (
     "chat_server.channels.feature",
     "chat_server.metrics.feature",
     "chat_server.training.feature",
+    "chat_server.incidents.feature",
 )
 
 
@@ -135,9 +136,9 @@ def create_app(config: Config, redis_url: str) -> web.Application:
     turns = FairTurns(config.rasa.max_concurrent_turns, config.rasa.turns_per_source, config.limits.ip_window_s)
     conversations = ConversationService(store, bus, bot, sio, language, config.rasa.slow_notice_s, turns)
     emergency_first = EmergencyFirst(conversations, WindowGate(1, config.limits.session_window_s))
-    ctx = AppContext(config, redis, sio, bus, store, bot, limiter, conversations, emergency_first)
-    app[CTX] = ctx
     residents = ResidentNamespace(conversations, limiter, config, emergency_first, MediaOwners(redis, prefix))
+    ctx = AppContext(config, redis, sio, bus, store, bot, limiter, conversations, emergency_first, residents)
+    app[CTX] = ctx
     sio.register_namespace(residents)
     watchdog = SlowConsumerWatchdog(sio, config.server.max_outbound_queue)
     ctx.services["delivery"] = {"manager": manager, "watchdog": watchdog}

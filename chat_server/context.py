@@ -13,6 +13,7 @@ from chat_server.config import Config
 from chat_server.conversations.bot_client import BotClient
 from chat_server.conversations.emergency_first import EmergencyFirst
 from chat_server.conversations.limits import RateLimiter
+from chat_server.conversations.resident_ns import ResidentNamespace
 from chat_server.conversations.service import ConversationService
 from chat_server.conversations.store import ConversationStore
 from chat_server.events import EventBus
@@ -30,6 +31,7 @@ class AppContext:
     conversations: ConversationService
     # "Check for an emergency, then reject": every channel refuses a resident's message through it.
     emergency_first: EmergencyFirst
+    residents: ResidentNamespace
     # Feature modules publish their service objects here (e.g. "tickets", "routing").
     services: dict[str, Any] = field(default_factory=dict)
 

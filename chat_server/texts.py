@@ -168,6 +168,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "es": "{name} terminó el chat. Gracias por comunicarse con el 311. Si necesita algo más, escriba "
         "un mensaje y nuestro asistente virtual le ayudará.",
     },
+    "queue_incident": {
+        "en": "{title}: many residents are contacting 311 right now, so waits are longer than usual. Thank "
+        "you for your patience — your place in line is kept.",
+        "es": "{title}: muchas personas están contactando al 311 en este momento, por lo que la espera es "
+        "más larga de lo normal. Gracias por su paciencia; su lugar en la fila se mantiene.",
+    },
     "queue_long": {
         "en": "Sorry for the long wait. You can keep waiting, or leave your question and a 311 specialist "
         "will follow up — you'll get a request number.",

@@ -18,6 +18,8 @@ import hmac
 import json
 import os
 import secrets
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -339,3 +341,33 @@ async def delivery_of(redis: Any, prefix: str, conversation_id: str, message_id:
     from chat_server.channels.common import delivery_record
 
     return await delivery_record(redis, f"{prefix}conv:{conversation_id}:delivery", message_id) or {}
+
+
+def apptokens(server: Any, *args: str) -> str:
+    """Run `chat311 apptokens ...` against the server's Redis and key prefix; returns stdout."""
+    env = {**os.environ, "REDIS_URL": server.env["REDIS_URL"],
+           "CHAT311_REDIS__KEY_PREFIX": server.env["CHAT311_REDIS__KEY_PREFIX"]}
+    done = subprocess.run([sys.executable, "-c", "from chat_server.cli import main; raise SystemExit(main())",
+                           "apptokens", *args], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def issue(server: Any, name: str, *extra: str) -> dict[str, str]:
+    out = apptokens(server, "add", name, *extra)
+    fields = dict(line.split(":", 1) for line in out.splitlines() if ":" in line and not line.startswith("Store"))
+    return {k.strip(): v.strip() for k, v in fields.items()}
+
+
+class App:
+    """A city app's HTTP client for /api/v1."""
+
+    def __init__(self, base: str, token: str) -> None:
+        self.base = base
+        self.headers = {"Authorization": f"Bearer {token}"}
+
+    async def call(self, method: str, path: str, body: Any = None, **kwargs: Any) -> tuple[int, Any]:
+        async with aiohttp.ClientSession(headers=self.headers) as http, \
+                http.request(method, f"{self.base}{path}", json=body, **kwargs) as resp:
+            data = await resp.json(content_type=None)
+            return resp.status, data

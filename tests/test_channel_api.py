@@ -4,32 +4,13 @@ schemathesis run of the served OpenAPI document against the live server."""
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 import uuid
 from typing import Any
 
 import aiohttp
 import pytest
 
-from tests.channel_standins import WebhookReceiver, bare_server
-
-
-def apptokens(server: Any, *args: str) -> str:
-    """Run `chat311 apptokens ...` against the server's Redis and key prefix; returns stdout."""
-    env = {**os.environ, "REDIS_URL": server.env["REDIS_URL"],
-           "CHAT311_REDIS__KEY_PREFIX": server.env["CHAT311_REDIS__KEY_PREFIX"]}
-    done = subprocess.run([sys.executable, "-c", "from chat_server.cli import main; raise SystemExit(main())",
-                           "apptokens", *args], env=env, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
-
-
-def issue(server: Any, name: str, *extra: str) -> dict[str, str]:
-    out = apptokens(server, "add", name, *extra)
-    fields = dict(line.split(":", 1) for line in out.splitlines() if ":" in line and not line.startswith("Store"))
-    return {k.strip(): v.strip() for k, v in fields.items()}
+from tests.channel_standins import App, WebhookReceiver, apptokens, bare_server, issue
 
 
 @pytest.fixture
@@ -45,20 +26,6 @@ async def api(redis_server):  # type: ignore[no-untyped-def]
                                CHAT311_CHANNELS__OUTBOX_RETRY_BASE_S="0.2")
     yield server
     await server.stop()
-
-
-class App:
-    """A city app's HTTP client for /api/v1."""
-
-    def __init__(self, base: str, token: str) -> None:
-        self.base = base
-        self.headers = {"Authorization": f"Bearer {token}"}
-
-    async def call(self, method: str, path: str, body: Any = None, **kwargs: Any) -> tuple[int, Any]:
-        async with aiohttp.ClientSession(headers=self.headers) as http, \
-                http.request(method, f"{self.base}{path}", json=body, **kwargs) as resp:
-            data = await resp.json(content_type=None)
-            return resp.status, data
 
 
 async def test_conversation_lifecycle_idempotency_and_isolation(api) -> None:  # type: ignore[no-untyped-def]

@@ -103,3 +103,13 @@ async def test_spraying_usernames_from_one_address_is_throttled(console: tuple[s
     statuses = [await form.post(f"user{i}", "Winter2026!!") for i, form in enumerate(await forms(base, 30))]
     assert statuses[:MAX_IP] == [401] * MAX_IP
     assert statuses[MAX_IP:] == [429] * (30 - MAX_IP)
+
+
+def test_sign_in_returns_only_to_this_sites_console_pages() -> None:
+    from chat_server.agents.console import safe_next
+
+    assert safe_next("/console/incidents") == "/console/incidents"
+    assert safe_next("/console/supervisor?tab=agents") == "/console/supervisor?tab=agents"
+    for bad in ("https://evil.example/console/x", "//evil.example/console/", "/console//evil.example",
+                "/console/\\evil.example", "/console/login?next=/x", "/metrics", "", None, "/console/\nx"):
+        assert safe_next(bad) == "", bad

@@ -49,6 +49,7 @@ LOGIN_PAGE = """<!doctype html>
 {message}
 <form method="post" action="/console/login" autocomplete="on">
 <input type="hidden" name="csrf" value="{csrf}">
+<input type="hidden" name="next" value="{next}">
 <label for="username">Username</label>
 <input id="username" name="username" autocomplete="username" required maxlength="40" value="{username}" autofocus>
 <label for="password">Password</label>
@@ -72,10 +73,11 @@ def _no_store(response: web.StreamResponse) -> web.StreamResponse:
     return response
 
 
-def _login_page(request: web.Request, message: str = "", username: str = "", status: int = 200) -> web.Response:
+def _login_page(request: web.Request, message: str = "", username: str = "", status: int = 200,
+                next_path: str = "") -> web.Response:
     csrf = secrets.token_urlsafe(24)
     body = LOGIN_PAGE.format(
-        csrf=html.escape(csrf), username=html.escape(username),
+        csrf=html.escape(csrf), username=html.escape(username), next=html.escape(next_path),
         message=f'<p class="error" role="alert">{html.escape(message)}</p>' if message else "",
     )
     response = web.Response(text=body, content_type="text/html", status=status)
@@ -93,6 +95,14 @@ def home_for(account: Account) -> str:
     return "/console/training"
 
 
+def safe_next(value: object) -> str:
+    """A staff page to return to after sign-in: only this site's /console pages (no open redirect)."""
+    path = str(value or "")
+    if not path.startswith("/console/") or path.startswith("/console/login") or "//" in path or "\\" in path:
+        return ""
+    return path if len(path) <= 300 and path.isprintable() else ""
+
+
 async def _signed_in(request: web.Request) -> Account | None:
     session = await current_session(request)
     account = await request.app[ACCOUNTS].get(session.username) if session else None
@@ -102,30 +112,33 @@ async def _signed_in(request: web.Request) -> Account | None:
 async def login_get(request: web.Request) -> web.StreamResponse:
     account = await _signed_in(request)
     if account is not None:
-        raise web.HTTPSeeOther(home_for(account))
-    return _login_page(request)
+        raise web.HTTPSeeOther(safe_next(request.query.get("next")) or home_for(account))
+    return _login_page(request, next_path=safe_next(request.query.get("next")))
 
 
 async def login_post(request: web.Request) -> web.StreamResponse:
     ctx = request.app[CTX]
     form = await request.post()
     username = str(form.get("username", "")).strip().lower()[:40]
+    next_path = safe_next(form.get("next"))
     password = str(form.get("password", ""))[:200]
     if not tokens_equal(str(form.get("csrf", "")), request.cookies.get(LOGIN_CSRF_COOKIE)):
-        return _login_page(request, "Your sign-in form expired. Please try again.", username, 400)
+        return _login_page(request, "Your sign-in form expired. Please try again.", username, 400, next_path)
     ip = client_ip({"aiohttp.request": request}, ctx.config.server.trust_forwarded_for)
     throttle, audit = request.app[THROTTLE], request.app[AUDIT]
     if not await throttle.reserve(ip, username):
         await audit.record(username or "?", "login_throttled", ip=ip)
-        return _login_page(request, "Too many failed sign-in attempts. Please wait a few minutes.", username, 429)
+        return _login_page(request, "Too many failed sign-in attempts. Please wait a few minutes.", username, 429,
+                           next_path)
     account = await request.app[ACCOUNTS].verify(username, password)
     if account is None:
         await audit.record(username or "?", "login_failed", ip=ip)
-        return _login_page(request, "Wrong username or password, or the account is disabled.", username, 401)
+        return _login_page(request, "Wrong username or password, or the account is disabled.", username, 401,
+                           next_path)
     await throttle.succeeded(ip, username)
     token, _ = await request.app[SESSIONS].create(account.username)
     await audit.record(account.username, "login", ip=ip)
-    response = web.HTTPSeeOther(home_for(account))
+    response = web.HTTPSeeOther(next_path or home_for(account))
     response.set_cookie(SESSION_COOKIE, token, max_age=ctx.config.routing.session_ttl_s,
                         **_cookie_kwargs(request))  # type: ignore[arg-type]
     response.del_cookie(LOGIN_CSRF_COOKIE, path="/")

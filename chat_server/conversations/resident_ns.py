@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import socketio
@@ -78,6 +78,8 @@ class ResidentNamespace(socketio.AsyncNamespace):
         self.ip_limit = Limit("msg_ip", limits.ip_messages, limits.ip_window_s)
         self.new_session_limit = Limit("session_ip", limits.ip_sessions, limits.ip_sessions_window_s)
         self._turns: set[asyncio.Task[Outcome]] = set()  # bot turns running after their ack
+        # Told about every confirmed session (sid, language): features send their opening events.
+        self.session_listeners: list[Callable[[str, str], Awaitable[None]]] = []
 
     async def trigger_event(self, event: str, *args: Any) -> Any:
         """Unknown events and handler crashes become an `error` event instead of silence."""
@@ -157,6 +159,8 @@ class ResidentNamespace(socketio.AsyncNamespace):
             conv = await self.store.current_conversation(token)
             if conv is not None and conv.state != CLOSED:
                 await self.emit("language", {"language": conv.language}, to=sid)
+            for listener in self.session_listeners:
+                await listener(sid, conv.language if conv is not None else self.config.language.default)
             return {"ok": True, "session_id": token}
         except ClientError as exc:
             return await self._fail(sid, exc)

@@ -91,6 +91,8 @@ class Outcome:
 
 
 MessageListener = Callable[[Conversation, Message], Awaitable[None]]
+# Runs before the bot answers a resident (e.g. an incident notice goes first); features register these.
+TurnHook = Callable[[Conversation, Incoming], Awaitable[None]]
 
 
 class ConversationService:
@@ -113,6 +115,7 @@ class ConversationService:
         self.turns = turns
         self.channels: dict[str, Channel] = {}
         self.message_listeners: list[MessageListener] = []
+        self.before_bot_turn: list[TurnHook] = []
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     # delivery -------------------------------------------------------------
@@ -205,6 +208,11 @@ class ConversationService:
                 return outcome
             guard_fired = await self.answer_emergency(conv, incoming.text) is not None
             if conv.state in (BOT, TICKETED):
+                for hook in list(self.before_bot_turn):
+                    try:
+                        await hook(conv, incoming)
+                    except Exception:
+                        log.exception("before-bot-turn hook failed", extra={"conv": conv.id})
                 async with self.turns.turn(incoming.source or session):
                     await self._bot_turn(conv, incoming, guard_fired)
             return outcome

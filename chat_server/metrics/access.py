@@ -82,8 +82,9 @@ async def current_user(request: web.Request) -> tuple[ConsoleUser | None, Any]:
     return ConsoleUser(account.username, account.name, list(account.roles), session.csrf), account
 
 
-def require_role(role: str, api: bool = True) -> Callable[[Handler], Handler]:
-    """Decorator: the handler runs only for a logged-in console user with `role` (or admin)."""
+def require_role(*roles: str, api: bool = True) -> Callable[[Handler], Handler]:
+    """Decorator: the handler runs only for a logged-in console user with one of `roles` (or admin)."""
+    needed = " or ".join(roles)
 
     def wrap(handler: Handler) -> Handler:
         @wraps(handler)
@@ -93,10 +94,10 @@ def require_role(role: str, api: bool = True) -> Callable[[Handler], Handler]:
                 if api:
                     return error(401, "login_required", "log in to the console first")
                 raise web.HTTPFound(f"{LOGIN_PATH}?next={quote(request.path_qs, safe='')}")
-            if not account.has_role(role):
+            if not account.has_role(*roles):
                 if api:
-                    return error(403, "forbidden", f"this needs the {role} role")
-                return web.Response(status=403, text=f"Forbidden: this page needs the {role} role.",
+                    return error(403, "forbidden", f"this needs the {needed} role")
+                return web.Response(status=403, text=f"Forbidden: this page needs the {needed} role.",
                                     content_type="text/plain")
             if request.method not in ("GET", "HEAD", "OPTIONS"):
                 from chat_server.agents.auth import tokens_equal

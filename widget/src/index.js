@@ -19,6 +19,7 @@ const K = {
   labels: "chat311:labels",
   csatDone: "chat311:csat_done", // only cleared now: older widget versions stored it
   open: "chat311:open",
+  incidentDismissed: "chat311:incident_dismissed",
 };
 
 const SCRIPT = document.currentScript || document.querySelector('script[src*="widget.js"]');
@@ -73,6 +74,7 @@ class Widget {
     this.inflight = null;
     this.closed = false;
     this.csatSent = null;
+    this.incident = null;
     this.agentName = null;
     this.bindings = [];
     this.typingTimer = null;
@@ -124,6 +126,38 @@ class Widget {
     this.updateLauncher();
     this.updateSubtitle();
     this.refreshPendingStates();
+    this.renderIncident();
+  }
+
+  // ---------- incident notice ----------
+  onIncident(d) {
+    this.incident = d && typeof d === "object" && typeof d.id === "string" ? d : null;
+    this.renderIncident();
+  }
+
+  renderIncident() {
+    const d = this.incident;
+    if (!this.incidentEl) return;
+    if (!d || storage.get(K.incidentDismissed) === d.id) {
+      this.incidentEl.hidden = true;
+      this.incidentText.replaceChildren();
+      return;
+    }
+    const words = (d.translations && d.translations[this.lang]) || d;
+    const title = h("strong", { class: "c311-incident-title", text: `${this.t("incidentLabel")}: ${String(words.title || "")}` });
+    const message = h("span", { class: "c311-incident-message" });
+    appendLinkified(message, ` ${String(words.message || "")}`);
+    const url = d.url && safeUrl(d.url);
+    const more = url && !String(words.message || "").includes(d.url)
+      ? [" ", h("a", { href: url, target: "_blank", rel: "noopener noreferrer", text: this.t("incidentMore") })] : [];
+    this.incidentText.replaceChildren(title, message, ...more);
+    this.incidentEl.hidden = false;
+  }
+
+  dismissIncident() {
+    if (this.incident) storage.set(K.incidentDismissed, this.incident.id);
+    this.renderIncident();
+    this.input.focus();
   }
 
   // ---------- DOM ----------
@@ -166,6 +200,10 @@ class Widget {
 
     // Live regions
     this.banner = h("div", { class: "c311-banner", role: "status" });
+    // A city incident notice (storm, outage): a polite live region, dismissible, in the chat's language.
+    this.incidentText = h("p", { class: "c311-incident-text" });
+    this.incidentDismiss = this.bind(h("button", { type: "button", class: "c311-incident-dismiss", onclick: () => this.dismissIncident() }, icon("close")), "aria-label", "incidentDismiss");
+    this.incidentEl = h("div", { class: "c311-incident", role: "status", "aria-live": "polite", hidden: true }, this.incidentText, this.incidentDismiss);
     this.queueLine = h("p", { class: "c311-line c311-queue" });
     this.agentLine = h("p", { class: "c311-line c311-agentline" });
     this.ticketLine = h("p", { class: "c311-line c311-ticket" });
@@ -206,6 +244,7 @@ class Widget {
       { class: "c311-panel", id: id("panel"), role: "dialog", "aria-labelledby": id("title"), hidden: true, onkeydown: (e) => this.onPanelKey(e) },
       header,
       this.banner,
+      this.incidentEl,
       this.statusEl,
       this.log,
       this.typingEl,
@@ -393,6 +432,7 @@ class Widget {
     s.on("typing", (d) => this.setTyping(d && d.sender, !!(d && d.on)));
     s.on("ticket_created", (d) => this.onTicket(d || {}));
     s.on("conversation_closed", () => this.onClosed());
+    s.on("incident", (d) => this.onIncident(d));
     s.on("error", (d) => this.onServerError(d || {}));
     s.on("language", (d) => {
       if (d && LANGS.includes(d.language) && !this.langExplicit && d.language !== this.lang) this.setLang(d.language, false);

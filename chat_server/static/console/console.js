@@ -331,6 +331,24 @@
     setInterval(renderLists, 5000);
   }
 
+  // The city's active incident notice (storm, outage): shown to the agent, insertable in the chat's language.
+  function refreshIncident() {
+    fetch("/console/incidents/api/current", { credentials: "same-origin" }).then(function (r) {
+      return r.ok ? r.json() : { incident: null };
+    }).then(function (d) {
+      state.incident = d.incident;
+      $("incident").hidden = !d.incident;
+      $("incident-text").textContent = d.incident ? d.incident.title.en + " — " + d.incident.notice.en : "";
+    }).catch(function () { /* keep what we showed */ });
+  }
+
+  function insertIncident() {
+    if (!state.incident) return;
+    var lang = state.current && state.current.language === "es" ? "es" : "en";
+    $("composer").value = state.incident.notice[lang];
+    $("composer").focus();
+  }
+
   fetch("/console/api/me", { credentials: "same-origin" }).then(function (r) {
     if (r.status === 401) { window.location.href = "/console/login"; throw new Error("not logged in"); }
     return r.json();
@@ -340,5 +358,8 @@
     $("logout-csrf").value = me.csrf;
     wire();
     connect();
+    refreshIncident();
+    setInterval(refreshIncident, 10000);
+    $("incident-insert").addEventListener("click", insertIncident);
   }).catch(function (err) { $("conn").textContent = String(err.message || err); });
 })();

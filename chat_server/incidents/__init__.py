@@ -1,0 +1,1 @@
+"""Incident mode: one notice every channel and the bot use at once (docs/incidents.md)."""

@@ -1,0 +1,98 @@
+"""Staff HTTP for incidents: the page and its JSON API (roles supervisor or content).
+
+Routes (POSTs need the X-CSRF-Token header):
+- GET  /console/incidents                  the page
+- GET  /console/incidents/api/me           who is logged in + CSRF token
+- GET  /console/incidents/api/current      the live notice (agents too: the console shows it)
+- GET  /console/incidents/api/incidents    recent incidents (live, scheduled, ended) with their figures
+- POST /console/incidents/api/incidents    post one: {title{en,es}, message{en,es}, url?, phrases,
+                                           starts_at?, ends_at (epoch s), extend_hours?}
+- POST /console/incidents/api/incidents/{id}/end   end it now
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from chat_server.incidents.model import IncidentError
+from chat_server.incidents.service import IncidentService
+from chat_server.metrics.access import USER, error, require_role
+
+STATIC = Path(__file__).resolve().parent.parent / "static" / "incidents"
+SERVICE: web.AppKey[IncidentService] = web.AppKey("chat311_incidents", IncidentService)
+ROLES = ("supervisor", "content")
+MAX_BODY = 16 * 1024
+
+
+def _refused(exc: IncidentError) -> web.Response:
+    return web.json_response({"error": {"code": "invalid", "field": exc.field, "message": exc.message}},
+                             status=400)
+
+
+async def _json(request: web.Request) -> Any:
+    raw = await request.content.read(MAX_BODY + 1)
+    if len(raw) > MAX_BODY:
+        raise IncidentError("incident", f"the request is larger than {MAX_BODY // 1024} KB")
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise IncidentError("incident", "the body must be JSON (UTF-8)") from exc
+
+
+@require_role(*ROLES, api=False)
+async def page(request: web.Request) -> web.StreamResponse:
+    return web.FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+
+@require_role(*ROLES)
+async def me(request: web.Request) -> web.Response:
+    return web.json_response(request[USER].public())
+
+
+@require_role("agent", *ROLES)
+async def current_incident(request: web.Request) -> web.Response:
+    """The live banner for the agent console: titles and the notice text in both languages."""
+    incident = request.app[SERVICE].banner()
+    if incident is None:
+        return web.json_response({"incident": None})
+    return web.json_response({"incident": {"id": incident.id, "title": incident.title,
+                                           "notice": {lang: incident.notice_text(lang) for lang in ("en", "es")}}})
+
+
+@require_role(*ROLES)
+async def list_incidents(request: web.Request) -> web.Response:
+    return web.json_response({"incidents": await request.app[SERVICE].overview()})
+
+
+@require_role(*ROLES)
+async def post_incident(request: web.Request) -> web.Response:
+    try:
+        incident = await request.app[SERVICE].post(await _json(request), request[USER].username)
+    except IncidentError as exc:
+        return _refused(exc)
+    return web.json_response({"incident": incident.to_dict()}, status=201)
+
+
+@require_role(*ROLES)
+async def end_incident(request: web.Request) -> web.Response:
+    try:
+        incident = await request.app[SERVICE].end(request.match_info["id"], request[USER].username)
+    except IncidentError as exc:
+        if exc.message == "no such incident":
+            return error(404, "not_found", exc.message)
+        return _refused(exc)
+    return web.json_response({"incident": incident.to_dict()})
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/console/incidents", page)
+    app.router.add_get("/console/incidents/api/me", me)
+    app.router.add_get("/console/incidents/api/current", current_incident)
+    app.router.add_get("/console/incidents/api/incidents", list_incidents)
+    app.router.add_post("/console/incidents/api/incidents", post_incident)
+    app.router.add_post("/console/incidents/api/incidents/{id}/end", end_incident)
+    app.router.add_static("/static/incidents/", STATIC, show_index=False, append_version=False)

@@ -1,0 +1,198 @@
+"""Incident notices: validation, matching and the public shape — pure logic, no I/O.
+
+A storm or an outage sends a surge of residents asking the same thing. Staff post one notice
+(title + short message in English and Spanish, the phrases it covers, a time window); every
+channel shows it and the bot answers a message that matches its phrases with the notice first.
+Times are epoch seconds: the store, the poll loop and the tests compare instants, never wall
+clocks.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+LANGUAGES = ("en", "es")
+MAX_TITLE = 120
+MAX_MESSAGE = 600
+MAX_PHRASES = 40
+MAX_PHRASE = 60
+MAX_DURATION_S = 14 * 86400
+_URL = re.compile(r"^https?://[^\s<>\"']{3,300}$")
+_ID = re.compile(r"^inc-[a-z0-9]{8,16}$")
+
+
+class IncidentError(ValueError):
+    """A refused incident; `field` names what to fix (shown next to that field on the page)."""
+
+    def __init__(self, field_name: str, message: str) -> None:
+        super().__init__(f"{field_name}: {message}")
+        self.field = field_name
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Incident:
+    id: str
+    title: dict[str, str]
+    message: dict[str, str]
+    phrases: tuple[str, ...]
+    starts_at: float
+    ends_at: float
+    url: str = ""
+    extend_hours: bool = False
+    created_by: str = ""
+    created_at: float = 0.0
+    ended_at: float | None = None  # set when staff end it early
+    ended_by: str = ""
+    _folded: tuple[str, ...] = field(default=(), compare=False, repr=False)
+
+    def active(self, now: float) -> bool:
+        return self.starts_at <= now < self.effective_end
+
+    @property
+    def effective_end(self) -> float:
+        return min(self.ends_at, self.ended_at) if self.ended_at is not None else self.ends_at
+
+    def matches(self, text: str) -> bool:
+        """Whether a resident's message is about this incident (one of its phrases, as whole words)."""
+        folded = f" {fold(text)} "
+        return any(f" {phrase} " in folded for phrase in self._folded)
+
+    def public(self, language: str) -> dict[str, Any]:
+        """The Socket.IO `incident` payload: what a resident may see, in their language."""
+        lang = language if language in LANGUAGES else "en"
+        return {"id": self.id, "title": self.title[lang], "message": self.message[lang], "url": self.url or None,
+                "ends_at": self.effective_end}
+
+    def notice_text(self, language: str) -> str:
+        lang = language if language in LANGUAGES else "en"
+        body = f"{self.title[lang]}: {self.message[lang]}"
+        return f"{body} {self.url}" if self.url and self.url not in body else body
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "title": self.title, "message": self.message, "phrases": list(self.phrases),
+                "starts_at": self.starts_at, "ends_at": self.ends_at, "url": self.url,
+                "extend_hours": self.extend_hours, "created_by": self.created_by, "created_at": self.created_at,
+                "ended_at": self.ended_at, "ended_by": self.ended_by}
+
+
+def fold(text: str) -> str:
+    """Lower case, no accents, words separated by single spaces ("¡Árbol caído!" → "arbol caido")."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(re.findall(r"[a-z0-9]+", plain))
+
+
+def with_index(incident: Incident) -> Incident:
+    return replace(incident, _folded=tuple(p for p in (fold(x) for x in incident.phrases) if p))
+
+
+def from_dict(data: Mapping[str, Any]) -> Incident:
+    """An incident read back from the store (trusted: it was validated when posted)."""
+    return with_index(Incident(
+        id=str(data["id"]), title=dict(data["title"]), message=dict(data["message"]),
+        phrases=tuple(data.get("phrases") or ()), starts_at=float(data["starts_at"]), ends_at=float(data["ends_at"]),
+        url=str(data.get("url") or ""), extend_hours=bool(data.get("extend_hours")),
+        created_by=str(data.get("created_by") or ""), created_at=float(data.get("created_at") or 0),
+        ended_at=float(data["ended_at"]) if data.get("ended_at") is not None else None,
+        ended_by=str(data.get("ended_by") or ""),
+    ))
+
+
+def _bilingual(data: Mapping[str, Any], name: str, limit: int) -> dict[str, str]:
+    value = data.get(name)
+    if not isinstance(value, Mapping):
+        raise IncidentError(name, "give it in English and Spanish ({en, es})")
+    out = {}
+    for lang in LANGUAGES:
+        text = value.get(lang)
+        if not isinstance(text, str) or not text.strip():
+            label = "English" if lang == "en" else "Spanish"
+            raise IncidentError(f"{name}.{lang}", f"the {label} text is missing (every notice is bilingual)")
+        text = " ".join(text.split())
+        if len(text) > limit:
+            raise IncidentError(f"{name}.{lang}", f"at most {limit} characters (this has {len(text)})")
+        out[lang] = text
+    return out
+
+
+def _phrases(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = re.split(r"[\n,;]", value)
+    if not isinstance(value, list) or not all(isinstance(p, str) for p in value):
+        raise IncidentError("phrases", "a list of words or phrases residents use, e.g. outage, tree down")
+    phrases = tuple(dict.fromkeys(" ".join(p.split()) for p in value if p.strip()))
+    if not phrases:
+        raise IncidentError("phrases", "name at least one word or phrase this notice answers")
+    if len(phrases) > MAX_PHRASES:
+        raise IncidentError("phrases", f"at most {MAX_PHRASES} phrases")
+    for phrase in phrases:
+        if len(phrase) > MAX_PHRASE:
+            raise IncidentError("phrases", f"{phrase[:20]!r}…: at most {MAX_PHRASE} characters per phrase")
+        if len(fold(phrase)) < 3:
+            raise IncidentError("phrases", f"{phrase!r} is too short to match safely (3 letters or more)")
+    return phrases
+
+
+def _instant(data: Mapping[str, Any], name: str) -> float:
+    value = data.get(name)
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        raise IncidentError(name, "a time is required")
+    return float(value)
+
+
+def validate(data: Any, now: float, existing: Iterable[Incident], by: str) -> Incident:
+    """A new incident from staff input, or IncidentError naming the field to fix.
+
+    Refused: missing translations, an end not after the start or already past, a window longer
+    than two weeks, and an overlap in time with another live incident sharing a phrase (a
+    resident's message would then get two competing notices).
+    """
+    if not isinstance(data, Mapping):
+        raise IncidentError("incident", "expected an object")
+    title = _bilingual(data, "title", MAX_TITLE)
+    message = _bilingual(data, "message", MAX_MESSAGE)
+    url = str(data.get("url") or "").strip()
+    if url and not _URL.match(url):
+        raise IncidentError("url", "a link must start with https:// or http://")
+    phrases = _phrases(data.get("phrases"))
+    starts_at = _instant(data, "starts_at") if data.get("starts_at") is not None else now
+    ends_at = _instant(data, "ends_at")
+    if ends_at <= starts_at:
+        raise IncidentError("ends_at", "the end must be after the start")
+    if ends_at <= now:
+        raise IncidentError("ends_at", "the end is already in the past")
+    if ends_at - starts_at > MAX_DURATION_S:
+        raise IncidentError("ends_at", "an incident lasts at most 14 days; post a new one to extend it")
+    incident = with_index(Incident(
+        id=f"inc-{secrets.token_hex(5)}", title=title, message=message, phrases=phrases, starts_at=starts_at,
+        ends_at=ends_at, url=url, extend_hours=bool(data.get("extend_hours")), created_by=by, created_at=now,
+    ))
+    mine = set(incident._folded)
+    for other in existing:
+        overlap_in_time = other.starts_at < incident.ends_at and incident.starts_at < other.effective_end
+        shared = mine & set(other._folded)
+        if other.effective_end > now and overlap_in_time and shared:
+            raise IncidentError("phrases", f"{sorted(shared)[0]!r} is already covered by “{other.title['en']}” "
+                                           "at that time; end that incident or use other phrases")
+    return incident
+
+
+def valid_id(value: Any) -> bool:
+    return isinstance(value, str) and bool(_ID.match(value))
+
+
+def current(incidents: Iterable[Incident], now: float) -> list[Incident]:
+    """Active incidents, newest start first (the first one is the banner everyone sees)."""
+    return sorted((i for i in incidents if i.active(now)), key=lambda i: (-i.starts_at, i.id))
+
+
+def next_change(incidents: Iterable[Incident], now: float) -> float | None:
+    """The next instant a scheduled incident starts or a live one ends (the poll loop wakes then)."""
+    times = [t for i in incidents for t in (i.starts_at, i.effective_end) if t > now]
+    return min(times) if times else None

@@ -1,0 +1,170 @@
+"""The incident service: post, end and serve notices; one object shared by HTTP, Socket.IO and the
+conversation core.
+
+Each process keeps the live incidents in memory (the bot path asks "does this message match?"
+on every resident turn, so it must not cost a Redis round trip) and refreshes them when the
+store's generation moves or a scheduled start or end passes. Changes reach this process's own
+residents as the Socket.IO `incident` event; every process does the same for its own sockets,
+so nobody gets it twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any, Protocol
+
+from chat_server.incidents.model import Incident, IncidentError, current, next_change, valid_id, validate
+from chat_server.incidents.store import IncidentStore
+
+log = logging.getLogger("chat311.incidents")
+
+
+class Emitter(Protocol):
+    """The Socket.IO server's emit (python-socketio AsyncServer)."""
+
+    async def emit(self, event: str, data: Any = None, *, to: str | None = None, namespace: str | None = None,
+                   ignore_queue: bool = False) -> None: ...
+
+
+class HoursOverride(Protocol):
+    """The staffed-hours override (agents' routing store): an incident may keep the line open longer."""
+
+    async def set_hours_override(self, mode: str | None, until_ts: float = 0, reason: str = "", by: str = "",
+                                 now: float = 0) -> None: ...
+
+    async def hours_override(self) -> Any: ...
+
+
+class Audit(Protocol):
+    async def record(self, actor: str, action: str, conversation_id: str = "", **detail: Any) -> None: ...
+
+
+def incident_payload(incident: Incident | None, language: str) -> dict[str, Any] | None:
+    """The `incident` event: the notice in `language`, plus both translations for clients that switch."""
+    if incident is None:
+        return None
+    return {**incident.public(language),
+            "translations": {lang: {"title": incident.title[lang], "message": incident.message[lang]}
+                             for lang in ("en", "es")}}
+
+
+class IncidentService:
+    def __init__(self, store: IncidentStore, emitter: Emitter, hours: HoursOverride, audit: Audit,
+                 poll_s: float = 1.0, clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.emitter = emitter
+        self.hours = hours
+        self.audit = audit
+        self.poll_s = poll_s
+        self.clock = clock
+        self._known: list[Incident] = []
+        self._generation = -1
+        self._banner_id: str | None = None
+        self._wake_at: float | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    # staff actions ----------------------------------------------------------
+    async def post(self, data: Any, by: str) -> Incident:
+        now = self.clock()
+        incident = validate(data, now, await self.store.ending_after(now), by)
+        if incident.extend_hours and incident.starts_at > now + 60:
+            raise IncidentError("extend_hours", "extended hours start when posted; post this incident when it "
+                                                "begins, or leave the hours unchanged")
+        await self.store.save(incident)
+        if incident.extend_hours:
+            await self.hours.set_hours_override("open", incident.ends_at, self._override_reason(incident), by, now)
+        await self.audit.record(by, "incident_posted", incident_id=incident.id, title=incident.title["en"],
+                                starts_at=incident.starts_at, ends_at=incident.ends_at)
+        await self.refresh(force=True)
+        return incident
+
+    async def end(self, incident_id: Any, by: str) -> Incident:
+        if not valid_id(incident_id):
+            raise IncidentError("id", "no such incident")
+        incident = await self.store.get(incident_id)
+        if incident is None:
+            raise IncidentError("id", "no such incident")
+        now = self.clock()
+        if incident.effective_end <= now:
+            raise IncidentError("id", "this incident has already ended")
+        ended = replace(incident, ended_at=now, ended_by=by)
+        await self.store.save(ended)
+        override = await self.hours.hours_override()
+        if incident.extend_hours and override is not None and override.reason == self._override_reason(incident):
+            await self.hours.set_hours_override(None)
+        await self.audit.record(by, "incident_ended", incident_id=incident.id)
+        await self.refresh(force=True)
+        return ended
+
+    @staticmethod
+    def _override_reason(incident: Incident) -> str:
+        return f"incident {incident.id}: {incident.title['en']}"[:200]
+
+    async def overview(self) -> list[dict[str, Any]]:
+        """Recent incidents (last 30 days) with their figures, newest first, for the staff page."""
+        now = self.clock()
+        out = []
+        for incident in await self.store.recent(now - 30 * 86400):
+            state = "live" if incident.active(now) else "scheduled" if incident.starts_at > now else "ended"
+            out.append({**incident.to_dict(), "state": state, **await self.store.stats(incident.id)})
+        return sorted(out, key=lambda i: -i["starts_at"])
+
+    # what residents and the bot see ---------------------------------------------
+    def live(self) -> list[Incident]:
+        return current(self._known, self.clock())
+
+    def banner(self) -> Incident | None:
+        live = self.live()
+        return live[0] if live else None
+
+    def matching(self, text: str) -> Incident | None:
+        return next((i for i in self.live() if i.matches(text)), None)
+
+    async def noticed(self, incident: Incident, conversation_id: str) -> None:
+        await self.store.count_noticed(incident.id, conversation_id)
+
+    async def escalated(self, conversation_id: str) -> None:
+        for incident_id in await self.store.incidents_of(conversation_id):
+            await self.store.count_escalated(incident_id, conversation_id)
+
+    # keeping every process current --------------------------------------------
+    async def refresh(self, force: bool = False) -> None:
+        now = self.clock()
+        generation = await self.store.generation()
+        due = self._wake_at is not None and now >= self._wake_at
+        if force or generation != self._generation or due:
+            self._generation = generation
+            self._known = await self.store.ending_after(now)
+            self._wake_at = next_change(self._known, now)
+        banner = self.banner()
+        banner_id = banner.id if banner else None
+        if banner_id != self._banner_id:
+            self._banner_id = banner_id
+            await self._announce(banner)
+
+    async def _announce(self, banner: Incident | None) -> None:
+        # Only this process's own sockets: every process announces to its own, so nobody gets it twice.
+        # Each client picks its language from `translations`; `title`/`message` default to English.
+        await self.emitter.emit("incident", incident_payload(banner, "en"), namespace="/", ignore_queue=True)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._poll())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _poll(self) -> None:
+        while True:
+            try:
+                await self.refresh()
+            except Exception:  # Redis away for a moment: keep serving what we know, try again
+                log.warning("incident refresh failed", exc_info=True)
+            await asyncio.sleep(self.poll_s)

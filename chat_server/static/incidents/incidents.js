@@ -1,0 +1,99 @@
+// Incident notices page: post a bilingual notice, see live/scheduled/ended ones with their figures, end one.
+"use strict";
+(function () {
+  const API = "/console/incidents/api";
+  let csrf = "";
+  const $ = id => document.getElementById(id);
+
+  async function call(path, method, body) {
+    const init = { method: method || "GET", credentials: "same-origin", headers: {} };
+    if (method && method !== "GET") {
+      init.headers["X-CSRF-Token"] = csrf;
+      init.headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body || {});
+    }
+    const r = await fetch(API + path, init);
+    if (r.status === 401) { location.href = "/console/login?next=" + encodeURIComponent(location.pathname); throw new Error("login"); }
+    const data = await r.json().catch(() => ({}));
+    if (!r.ok) {
+      const err = new Error((data.error && data.error.message) || `HTTP ${r.status}`);
+      err.field = data.error && data.error.field;
+      throw err;
+    }
+    return data;
+  }
+  function say(node, text, isError) { node.textContent = text; node.classList.toggle("error", !!isError); }
+  function epoch(value) { return value ? new Date(value).getTime() / 1000 : null; }
+  function when(ts) { return new Date(ts * 1000).toLocaleString(); }
+  const FIELDS = { "title.en": "title-en", "title.es": "title-es", "message.en": "message-en", "message.es": "message-es",
+                   url: "url", phrases: "phrases", starts_at: "starts", ends_at: "ends", extend_hours: "extend" };
+
+  function cell(text) { const td = document.createElement("td"); td.textContent = text; return td; }
+
+  async function load() {
+    const data = await call("/incidents");
+    const body = $("list").tBodies[0];
+    body.replaceChildren();
+    say($("list-msg"), data.incidents.length ? "" : "No notices in the last 30 days.");
+    for (const inc of data.incidents) {
+      const tr = document.createElement("tr");
+      tr.dataset.id = inc.id;
+      const name = cell(inc.title.en);
+      const detail = document.createElement("div");
+      detail.className = "muted";
+      detail.textContent = `${inc.title.es} · ${inc.phrases.join(", ")}`;
+      name.append(detail);
+      tr.append(name, cell(inc.state), cell(`${when(inc.starts_at)} – ${when(inc.ended_at || inc.ends_at)}`),
+        cell(String(inc.chats)), cell(String(inc.escalated)), cell(String(inc.contained)));
+      const actions = document.createElement("td");
+      if (inc.state !== "ended") {
+        const end = document.createElement("button");
+        end.type = "button";
+        end.className = "secondary";
+        end.textContent = "End now";
+        end.setAttribute("aria-label", `End “${inc.title.en}” now`);
+        end.addEventListener("click", async () => {
+          try { await call(`/incidents/${encodeURIComponent(inc.id)}/end`, "POST"); say($("list-msg"), "Ended."); await load(); }
+          catch (e) { say($("list-msg"), e.message, true); }
+        });
+        actions.append(end);
+      }
+      tr.append(actions);
+      body.append(tr);
+    }
+  }
+
+  async function post(e) {
+    e.preventDefault();
+    for (const id of Object.values(FIELDS)) $(id).removeAttribute("aria-invalid");
+    const body = {
+      title: { en: $("title-en").value, es: $("title-es").value },
+      message: { en: $("message-en").value, es: $("message-es").value },
+      url: $("url").value.trim(),
+      phrases: $("phrases").value,
+      starts_at: epoch($("starts").value),
+      ends_at: epoch($("ends").value),
+      extend_hours: $("extend").checked,
+    };
+    try {
+      await call("/incidents", "POST", body);
+      say($("post-msg"), "Posted. Every channel shows it within a few seconds.");
+      $("post").reset();
+      await load();
+    } catch (err) {
+      say($("post-msg"), err.message, true);
+      const field = err.field && $(FIELDS[err.field]);
+      if (field) { field.setAttribute("aria-invalid", "true"); field.focus(); }
+    }
+  }
+
+  async function init() {
+    const me = await call("/me");
+    csrf = me.csrf;
+    $("who").textContent = `${me.name} (${me.roles.join(", ")})`;
+    $("post").addEventListener("submit", post);
+    await load();
+    setInterval(() => load().catch(() => {}), 5000);
+  }
+  init().catch(e => say($("list-msg"), e.message, true));
+})();

@@ -1,0 +1,317 @@
+"""Incident mode against real processes: staff post a notice, every channel uses it at once.
+
+Most tests run chat_server without a bot (tests/channel_standins.bare_server): the notice goes
+out before the bot's turn, so its mechanics do not need Rasa. One test runs the real bot to show
+the notice comes first and the usual help follows.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.channel_standins import App, TwilioStandin, bare_server, channel_messages, issue
+from tests.clients import ResidentClient
+from tests.test_agents_support import agent_client, login, make_agent, server_env
+
+STORM = {
+    "title": {"en": "Winter storm", "es": "Tormenta invernal"},
+    "message": {"en": "Report power outages to Duke Energy, not 311.",
+                "es": "Reporte los apagones a Duke Energy, no al 311."},
+    "phrases": ["power outage", "no power", "sin luz", "tree down"],
+    "url": "https://www.charlottenc.gov/storm",
+}
+
+
+class Staff:
+    """A signed-in console user driving the incidents API like the page does."""
+
+    def __init__(self, base: str, token: str) -> None:
+        self.base = base
+        self.http = aiohttp.ClientSession(cookies={"c311_agent": token})
+        self.csrf = ""
+
+    @classmethod
+    async def sign_in(cls, server: Any, redis_url: str, username: str, roles: tuple[str, ...]) -> Staff:
+        await make_agent(redis_url, server.prefix, username, roles=roles)
+        status, token = await login(server.url, username)
+        assert status == 303 and token
+        staff = cls(server.url, token)
+        async with staff.http.get(f"{server.url}/console/incidents/api/me") as r:
+            staff.csrf = (await r.json()).get("csrf", "") if r.status == 200 else ""
+        return staff
+
+    async def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        async with self.http.request(method, f"{self.base}/console/incidents/api{path}", json=body,
+                                     headers={"X-CSRF-Token": self.csrf}) as r:
+            return r.status, await r.json(content_type=None)
+
+    async def post(self, **over: Any) -> dict[str, Any]:
+        status, body = await self.call("POST", "/incidents", {**STORM, "ends_at": time.time() + 3600, **over})
+        assert status == 201, body
+        return dict(body["incident"])
+
+    async def close(self) -> None:
+        await self.http.close()
+
+
+@pytest.fixture
+async def twilio() -> Any:
+    standin = await TwilioStandin().start()
+    yield standin
+    await standin.stop()
+
+
+@pytest.fixture
+async def city(redis_server: Any, twilio: TwilioStandin) -> Any:
+    """Two chat_server processes on one Redis and key prefix (as with WORKERS=2), no bot."""
+    first = await bare_server(redis_server.url, "incidents-1", CHAT311_CHANNELS__API_ENABLED="true",
+                              CHAT311_INCIDENTS__POLL_S="0.5", **twilio.env())
+    second = await bare_server(redis_server.url, "incidents-2", CHAT311_INCIDENTS__POLL_S="0.5",
+                               CHAT311_REDIS__KEY_PREFIX=f"'{first.prefix}'")
+    second.prefix = first.prefix
+    yield first, second
+    await first.stop()
+    await second.stop()
+
+
+async def resident_on(server: Any) -> ResidentClient:
+    client = ResidentClient(server.url)
+    await client.connect()
+    await client.start_session()
+    return client
+
+
+async def test_only_supervisors_and_content_staff_post_and_bad_input_is_refused(city: Any, redis_server: Any) -> None:
+    server, _ = city
+    async with aiohttp.ClientSession() as anon, anon.post(f"{server.url}/console/incidents/api/incidents",
+                                                          json=STORM) as r:
+        assert r.status == 401
+    agent = await Staff.sign_in(server, redis_server.url, "andy", ("agent",))
+    status, body = await agent.call("POST", "/incidents", {**STORM, "ends_at": time.time() + 60})
+    assert status == 403 and body["error"]["code"] == "forbidden"
+    await agent.close()
+    content = await Staff.sign_in(server, redis_server.url, "cora", ("content",))
+    status, body = await content.call("POST", "/incidents", {**STORM, "title": {"en": "Storm"},
+                                                             "ends_at": time.time() + 60})
+    assert status == 400 and body["error"]["field"] == "title.es"
+    status, body = await content.call("POST", "/incidents", {**STORM, "ends_at": time.time() - 60})
+    assert status == 400 and body["error"]["field"] == "ends_at"
+    posted = await content.post()
+    status, body = await content.call("POST", "/incidents", {**STORM, "phrases": ["No Power"],
+                                                             "ends_at": time.time() + 60})
+    assert status == 400 and body["error"]["field"] == "phrases" and "no power" in body["error"]["message"]
+    # Without the CSRF header a signed-in user is refused too.
+    async with content.http.post(f"{server.url}/console/incidents/api/incidents/{posted['id']}/end") as r:
+        assert r.status == 403
+    status, _ = await content.call("POST", f"/incidents/{posted['id']}/end")
+    assert status == 200
+    status, body = await content.call("POST", "/incidents/inc-nonexistent0/end")
+    assert status == 404
+    await content.close()
+    sup = await Staff.sign_in(server, redis_server.url, "sam", ("supervisor",))
+    await sup.post(phrases=["no power"])  # the first one ended: the phrase is free again
+    status, listing = await sup.call("GET", "/incidents")
+    assert [i["state"] for i in listing["incidents"]][:2] == ["live", "ended"]
+    async with sup.http.get(f"{server.url}/console/incidents") as r:
+        assert r.status == 200 and "incidents.js" in await r.text()
+    await sup.close()
+
+
+async def test_notice_reaches_every_process_and_channel_then_ends(city: Any, redis_server: Any,
+                                                                 twilio: TwilioStandin,
+                                                                 redis_client: Any) -> None:
+    first, second = city
+    web_a, web_b = await resident_on(first), await resident_on(second)
+    assert web_a.of("incident") == [None] and web_b.of("incident") == [None]
+    sup = await Staff.sign_in(first, redis_server.url, "sue", ("supervisor",))
+    posted = await sup.post()
+    # Both processes' residents get it (the second within its poll interval), with both languages.
+    for client in (web_a, web_b):
+        got = await client.wait_for("incident", lambda d: d is not None, timeout=5)
+        assert got["id"] == posted["id"] and got["title"] == "Winter storm"
+        assert got["translations"]["es"]["title"] == "Tormenta invernal"
+    # A resident who connects now gets the current notice with the session.
+    late = await resident_on(second)
+    assert (await late.wait_for("incident", lambda d: d is not None, timeout=5))["id"] == posted["id"]
+
+    # Web: a matching question gets the notice in chat, once; a non-matching one does not.
+    ack = await web_b.say("we have no power on my street since 6am", language="en")
+    assert ack["ok"]
+    notice = await web_b.wait_for("bot_uttered", lambda m: "Duke Energy" in (m.get("text") or ""))
+    assert notice["sender"] == "system" and notice["text"].startswith("Winter storm:")
+    other = await resident_on(first)
+    await other.say("how do I pay my water bill", language="en")
+    await other.wait_for("bot_uttered", lambda m: m.get("sender") == "system")  # the core's bot-down reply
+    assert not [m for m in other.of("bot_uttered") if "Duke Energy" in (m.get("text") or "")]
+
+    # SMS: the first message while it is live gets the notice, whatever it says, in Spanish if Spanish.
+    phone = "+17045550177"
+    await twilio.text_server(first.url, phone, "hola, cuando pasa el camion de basura")
+    [sms] = await twilio.sent.wait_for(lambda items: [m for m in items if m["to"] == phone and "Duke" in m["body"]])
+    assert sms["body"].startswith("Tormenta invernal:")
+    _, messages = await channel_messages(redis_client, first.prefix, "sms", phone)
+    assert [m["sender"] for m in messages[:2]] == ["resident", "system"]
+
+    # API channel: the same on its first message.
+    app = App(first.url, issue(first, "city app")["token"])
+    status, conv = await app.call("POST", "/api/v1/conversations", {"user_id": "r-9", "language": "en"})
+    assert status == 201
+    status, sent = await app.call("POST", f"/api/v1/conversations/{conv['id']}/messages", {"text": "hello"})
+    assert status == 201 and sent["replies"][0]["text"].startswith("Winter storm:")
+
+    # Agents see it in the console (and may insert its text in either language).
+    agent = await Staff.sign_in(first, redis_server.url, "alf", ("agent",))
+    status, current = await agent.call("GET", "/current")
+    assert status == 200 and current["incident"]["notice"]["es"].startswith("Tormenta invernal: Reporte")
+    await agent.close()
+
+    # Ending it clears the banner everywhere.
+    status, _ = await sup.call("POST", f"/incidents/{posted['id']}/end")
+    assert status == 200
+    for client in (web_a, web_b, late):
+        await client.wait_for("incident", lambda d: d is None, timeout=5, after=1)
+    # Figures: two chats got the notice (web + SMS + API = three), none needed an agent.
+    status, listing = await sup.call("GET", "/incidents")
+    mine = next(i for i in listing["incidents"] if i["id"] == posted["id"])
+    assert mine["state"] == "ended" and mine["chats"] == 3 and mine["contained"] == 3
+    await sup.close()
+    for client in (web_a, web_b, late, other):
+        await client.close()
+
+
+async def test_incident_expires_on_time(city: Any, redis_server: Any) -> None:
+    first, _ = city
+    sup = await Staff.sign_in(first, redis_server.url, "ted", ("supervisor",))
+    resident = await resident_on(first)
+    ends_at = time.time() + 2.5
+    posted = await sup.post(phrases=["road closed"], ends_at=ends_at)
+    await resident.wait_for("incident", lambda d: d is not None and d["id"] == posted["id"], timeout=5)
+    await resident.wait_for("incident", lambda d: d is None, timeout=8, after=2)
+    assert time.time() >= ends_at
+    status, listing = await sup.call("GET", "/incidents")
+    assert status == 200 and next(i for i in listing["incidents"] if i["id"] == posted["id"])["state"] == "ended"
+    await sup.close()
+    await resident.close()
+
+
+async def test_queue_message_tells_of_longer_waits(redis_server: Any) -> None:
+    from tests.test_agents_support import fresh_prefix
+
+    prefix = fresh_prefix()
+    server = await bare_server(redis_server.url, "incidents-queue", **server_env(prefix))
+    server.prefix = prefix
+    try:
+        sup = await Staff.sign_in(server, redis_server.url, "vic", ("supervisor",))
+        await sup.post(phrases=["tree down"])
+        await make_agent(redis_server.url, prefix, "amy")
+        agent = await agent_client(server.url, "amy")
+        resident = await resident_on(server)
+        await resident.say("/request_human", language="es")
+        await resident.wait_for("queue_update", timeout=20)
+        waits = await resident.wait_for("bot_uttered", lambda m: "Tormenta invernal:" in (m.get("text") or "")
+                                        and "fila" in m.get("text", ""))
+        assert waits["sender"] == "system"
+        await agent.close()
+        await resident.close()
+        await sup.close()
+    finally:
+        await server.stop()
+
+
+@pytest.mark.rasa
+async def test_bot_answers_a_matching_question_with_the_notice_first(server_factory: Any,
+                                                                     redis_server: Any) -> None:
+    from tests.test_agents_support import fresh_prefix
+
+    prefix = fresh_prefix()
+    server = await server_factory(CHAT311_REDIS__KEY_PREFIX=f"'{prefix}'", CHAT311_INCIDENTS__POLL_S="0.5")
+    server.prefix = prefix
+    sup = await Staff.sign_in(server, redis_server.url, "una", ("content",))
+    await sup.post()
+    resident = await resident_on(server)
+    mark = len(resident.events)
+    await resident.say("there is a tree down and we have no power", language="en")
+    await resident.wait_for("bot_uttered", lambda m: m.get("sender") == "bot", timeout=60, after=mark)
+    replies = [d for e, d in resident.events[mark:] if e == "bot_uttered" and d.get("sender") != "resident"]
+    assert replies[0]["sender"] == "system" and replies[0]["text"].startswith("Winter storm:")
+    assert any(r["sender"] == "bot" for r in replies[1:]), replies  # the usual help follows
+    await resident.close()
+    await sup.close()
+
+
+@pytest.mark.browser
+async def test_staff_page_posts_and_widget_shows_the_banner_in_both_languages(city: Any, redis_server: Any) -> None:
+    from tests.browser import axe_scan, chromium, new_page, open_widget
+    from tests.test_agents_support import PASSWORD
+
+    server, _ = city
+    await make_agent(redis_server.url, server.prefix, "sid", roles=("supervisor",))
+    async with chromium() as browser:
+        staff = await new_page(browser)
+        await staff.goto(f"{server.url}/console/incidents")
+        assert "/console/login" in staff.url
+        await staff.fill("#username", "sid")
+        await staff.fill("#password", PASSWORD)
+        await staff.press("#password", "Enter")
+        await staff.wait_for_url(f"{server.url}/console/incidents")
+        await staff.locator("#who").wait_for(state="visible")
+        violations = [v for v in await axe_scan(staff, "body") if v["impact"] in ("serious", "critical")]
+        assert not violations, [(v["id"], v["help"]) for v in violations]
+
+        resident = await new_page(browser)
+        await resident.goto(server.url + "/")
+        await open_widget(resident)
+        banner = resident.locator(".c311-incident")
+        assert not await banner.is_visible()
+
+        await staff.fill("#title-en", "Winter storm")
+        await staff.fill("#title-es", "Tormenta invernal")
+        await staff.fill("#message-en", "Report outages to Duke Energy. <b>not bold</b>")
+        await staff.fill("#message-es", "Reporte los apagones a Duke Energy.")
+        await staff.fill("#url", "https://www.charlottenc.gov/storm")
+        await staff.fill("#phrases", "power outage, no power\nsin luz")
+        await staff.fill("#ends", time.strftime("%Y-%m-%dT%H:%M", time.localtime(time.time() + 7200)))
+        await staff.click("button[type=submit]")
+        await staff.locator("#post-msg", has_text="Posted").wait_for()
+        await staff.locator("#list tbody tr", has_text="Winter storm").wait_for()
+
+        await banner.wait_for(state="visible", timeout=5000)
+        text = await banner.inner_text()
+        assert "City notice: Winter storm" in text and "<b>not bold</b>" in text  # text, never HTML
+        link = banner.locator("a", has_text="More information")
+        assert await link.get_attribute("href") == "https://www.charlottenc.gov/storm"
+        assert "noopener" in (await link.get_attribute("rel") or "")
+        assert await banner.get_attribute("role") == "status"
+        violations = [v for v in await axe_scan(resident) if v["impact"] in ("serious", "critical")]
+        assert not violations, [(v["id"], v["help"]) for v in violations]
+        await resident.locator(".c311-lang").click()
+        await banner.locator("text=Aviso de la ciudad: Tormenta invernal").wait_for()
+        assert "Más información" in await banner.inner_text()
+        await banner.locator(".c311-incident-dismiss").click()
+        await banner.wait_for(state="hidden")
+        await resident.reload()
+        await open_widget(resident)
+        await resident.locator(".c311-incident-dismiss").wait_for(state="attached")
+        assert not await banner.is_visible()  # dismissed stays dismissed
+
+        await make_agent(redis_server.url, server.prefix, "ada")
+        console = await new_page(browser)
+        await console.goto(f"{server.url}/console/login")
+        await console.fill("#username", "ada")
+        await console.fill("#password", PASSWORD)
+        await console.press("#password", "Enter")
+        await console.wait_for_url(f"{server.url}/console")
+        await console.locator("#incident-text", has_text="Winter storm").wait_for(timeout=15000)
+        await console.click("#incident-insert")
+        assert (await console.input_value("#composer")).startswith("Winter storm: Report outages")
+
+        fresh = await new_page(browser)  # another resident still sees it, and it goes when staff end it
+        await fresh.goto(server.url + "/")
+        await open_widget(fresh)
+        await fresh.locator(".c311-incident").wait_for(state="visible", timeout=5000)
+        await staff.locator("#list tbody tr", has_text="Winter storm").locator("button", has_text="End now").click()
+        await fresh.locator(".c311-incident").wait_for(state="hidden", timeout=5000)

@@ -1,0 +1,80 @@
+"""Incident notices: validation, matching and timing as pure logic (no I/O)."""
+
+from __future__ import annotations
+
+import pytest
+
+from chat_server.incidents.model import IncidentError, current, fold, next_change, validate
+
+NOW = 1_800_000_000.0
+
+
+def notice(**over):  # type: ignore[no-untyped-def]
+    data = {
+        "title": {"en": "Winter storm", "es": "Tormenta invernal"},
+        "message": {"en": "For power outages call Duke Energy.", "es": "Para apagones llame a Duke Energy."},
+        "phrases": ["power outage", "no power", "sin luz", "árbol caído"],
+        "ends_at": NOW + 3600,
+        "url": "https://www.charlottenc.gov/storm",
+    }
+    data.update(over)
+    return data
+
+
+def test_valid_notice_defaults_to_now_and_keeps_both_languages() -> None:
+    inc = validate(notice(), NOW, [], "sam")
+    assert inc.starts_at == NOW and inc.ends_at == NOW + 3600 and inc.created_by == "sam"
+    assert inc.public("es") == {"id": inc.id, "title": "Tormenta invernal",
+                                "message": "Para apagones llame a Duke Energy.",
+                                "url": "https://www.charlottenc.gov/storm", "ends_at": NOW + 3600}
+    assert inc.notice_text("en").startswith("Winter storm: For power outages")
+    assert inc.notice_text("en").endswith("https://www.charlottenc.gov/storm")
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"title": {"en": "Storm"}}, "title.es"),
+    ({"message": {"en": "x", "es": "  "}}, "message.es"),
+    ({"title": "Storm"}, "title"),
+    ({"ends_at": NOW - 1}, "ends_at"),
+    ({"starts_at": NOW + 7200, "ends_at": NOW + 3600}, "ends_at"),
+    ({"ends_at": NOW + 15 * 86400}, "ends_at"),
+    ({"phrases": []}, "phrases"),
+    ({"phrases": ["ok"]}, "phrases"),
+    ({"phrases": "x" * 61}, "phrases"),
+    ({"url": "javascript:alert(1)"}, "url"),
+    ({"title": {"en": "T" * 121, "es": "T"}}, "title.en"),
+])
+def test_refusals_name_the_field(change, field) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(IncidentError) as exc:
+        validate(notice(**change), NOW, [], "sam")
+    assert exc.value.field == field, exc.value
+
+
+def test_overlapping_incident_with_a_shared_phrase_is_refused() -> None:
+    first = validate(notice(), NOW, [], "sam")
+    with pytest.raises(IncidentError) as exc:
+        validate(notice(phrases=["NO POWER", "flooding"]), NOW, [first], "sam")
+    assert exc.value.field == "phrases" and "no power" in exc.value.message
+    # Other phrases, or the same phrases after the first one ends, are fine.
+    validate(notice(phrases=["road closed"]), NOW, [first], "sam")
+    validate(notice(phrases=["no power"], starts_at=NOW + 3600, ends_at=NOW + 7200), NOW, [first], "sam")
+
+
+def test_matching_is_whole_words_case_and_accent_blind() -> None:
+    inc = validate(notice(), NOW, [], "sam")
+    assert inc.matches("We have NO POWER since last night!!")
+    assert inc.matches("hay un arbol caido en mi calle")
+    assert inc.matches("¿Cuándo vuelve la luz? estamos sin luz")
+    assert not inc.matches("how do I pay my water bill")
+    assert not inc.matches("no powerful reason")  # whole words only
+    assert fold("¡Árbol  Caído!") == "arbol caido"
+
+
+def test_current_and_next_change_follow_the_clock() -> None:
+    early = validate(notice(phrases=["road closed"], starts_at=NOW + 60, ends_at=NOW + 120), NOW, [], "a")
+    live = validate(notice(), NOW, [early], "a")
+    assert [i.id for i in current([early, live], NOW)] == [live.id]
+    assert [i.id for i in current([early, live], NOW + 90)] == [early.id, live.id]  # newest start first
+    assert next_change([early, live], NOW) == NOW + 60
+    assert next_change([early, live], NOW + 60) == NOW + 120
+    assert current([early, live], NOW + 3600) == []
