@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -52,6 +53,13 @@ async def test_users_cli(redis_server, redis_client) -> None:  # type: ignore[no
     closed = run(url, prefix, "hours", "close", "--minutes", "30", "--reason", "storm")
     assert closed.returncode == 0 and "open=False" in closed.stdout and "override=closed" in closed.stdout
     assert "override=None" in run(url, prefix, "hours", "clear").stdout
+    too_long = run(url, prefix, "hours", "open", "--minutes", "9000")
+    assert too_long.returncode == 2 and "4320" in too_long.stderr
+    audit = await redis_client.xrange(f"{prefix}audit")
+    overrides = [json.loads(f[b"detail"]) | {"by": f[b"actor"].decode()} for _, f in audit
+                 if f[b"action"] == b"hours_override"]
+    assert [(o["mode"], o["by"]) for o in overrides] == [("closed", "cli"), ("clear", "cli")]  # clear is audited too
+    assert overrides[0]["reason"] == "storm" and overrides[0]["minutes"] == 30
 
 
 async def test_account_validation(redis_client) -> None:  # type: ignore[no-untyped-def]

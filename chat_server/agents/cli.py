@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 from chat_server.agents.accounts import ROLES, Account, AccountError, AccountStore
 from chat_server.agents.auth import AuditLog, SessionStore
 from chat_server.agents.hours import Schedule
+from chat_server.agents.override import HoursOverrides, OverrideError, parse_override
 from chat_server.agents.queue import RoutingStore
 from chat_server.cli import _load, command
 
@@ -125,8 +126,8 @@ def _configure_hours(p: argparse.ArgumentParser) -> None:
     sub.add_parser("status", help="is the chat line open now?")
     for name in ("open", "close"):
         sp = sub.add_parser(name, help=f"force the line {name} (emergency override)")
-        sp.add_argument("--minutes", type=float, required=True)
-        sp.add_argument("--reason", default="")
+        sp.add_argument("--minutes", type=float, required=True, help="1 to 4320 (72 hours)")
+        sp.add_argument("--reason", default="", help="why (shown to supervisors and in the audit log)")
     sub.add_parser("clear", help="remove the emergency override")
 
 
@@ -136,13 +137,13 @@ async def _hours(args: argparse.Namespace) -> int:
     routing = RoutingStore(redis, config.redis.key_prefix)
     try:
         now = time.time()
-        if args.action in ("open", "close"):
-            mode = "open" if args.action == "open" else "closed"
-            await routing.set_hours_override(mode, now + args.minutes * 60, args.reason, "cli", now)
-            await AuditLog(redis, config.redis.key_prefix).record("cli", "hours_override", mode=mode,
-                                                                   minutes=args.minutes, reason=args.reason)
-        elif args.action == "clear":
-            await routing.set_hours_override(None)
+        if args.action != "status":
+            try:
+                request = parse_override(args.action, getattr(args, "minutes", None), getattr(args, "reason", ""))
+            except OverrideError as exc:
+                print(f"chat311 hours: {exc}", file=sys.stderr)
+                return 2
+            now = await HoursOverrides(routing, AuditLog(redis, config.redis.key_prefix)).apply(request, "cli")
         status = Schedule(config.hours).status(datetime.fromtimestamp(now, UTC), await routing.hours_override())
         print(f"open={status.open} accepting={status.accepting} override={status.override} "
               f"closes_at={status.closes_at} next_open={status.next_open}")

@@ -23,6 +23,7 @@ from typing import Any
 from chat_server.agents.accounts import Account, AccountStore
 from chat_server.agents.auth import AuditLog
 from chat_server.agents.hours import HoursStatus, Schedule
+from chat_server.agents.override import HoursOverrides, OverrideError, parse_override
 from chat_server.agents.queue import RoutingStore
 from chat_server.agents.routing import (
     anyone_staffed,
@@ -76,6 +77,7 @@ class EscalationService:
         self.routing = routing
         self.accounts = accounts
         self.audit = audit
+        self.overrides = HoursOverrides(routing, audit)
         # username → socket ids connected to *this* process (refreshed in Redis every heartbeat).
         self.local_sockets: dict[str, set[str]] = {}
         self._dirty = asyncio.Event()
@@ -521,15 +523,11 @@ class EscalationService:
     async def set_hours_override(self, account: Account, mode: Any, minutes: Any, reason: Any) -> dict[str, Any]:
         if not account.has_role("supervisor"):
             raise ActionError("forbidden", "only supervisors can open or close the line")
-        now = time.time()
-        if mode == "clear":
-            await self.routing.set_hours_override(None)
-        else:
-            if mode not in ("open", "closed") or not isinstance(minutes, int | float) or not 1 <= minutes <= 7 * 1440:
-                raise ActionError("malformed", "mode open|closed|clear and minutes 1..10080")
-            await self.routing.set_hours_override(str(mode), now + float(minutes) * 60, str(reason or "")[:200],
-                                                  account.username, now)
-        await self.audit.record(account.username, "hours_override", mode=mode, minutes=minutes, reason=reason)
+        try:
+            request = parse_override(mode, minutes, reason)
+        except OverrideError as exc:
+            raise ActionError("malformed", exc.message) from exc
+        now = await self.overrides.apply(request, account.username)
         return self.hours_view(await self.hours_status(now))
 
     @staticmethod

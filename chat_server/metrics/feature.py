@@ -6,7 +6,7 @@ Routes:
 - GET  /console/supervisor/api/dashboard       live + today + hourly + 30-day figures (polled)
 - GET  /console/supervisor/api/report?name=&start=&end=      JSON rows of one report
 - GET  /console/supervisor/api/export.csv?name=&start=&end=  the same as CSV
-- GET/POST /console/supervisor/api/override    emergency staffing override (agents' hours store)
+- GET/POST /console/supervisor/api/override    emergency staffing override (agents/override.py)
 - GET  /metrics                                Prometheus text format
 """
 
@@ -189,7 +189,11 @@ async def override_get(request: web.Request) -> web.Response:
 
 @require_role("supervisor")
 async def override_post(request: web.Request) -> web.Response:
-    """Body {mode: "open"|"closed"|null, hours?: 1..72, reason?}: force the line open/closed or clear it."""
+    """Body {mode: "open"|"closed"|"clear"|null, minutes (or hours, older clients), reason?}: the same rule
+    as the console and the CLI (chat_server/agents/override.py)."""
+    from chat_server.agents.auth import AuditLog
+    from chat_server.agents.override import HoursOverrides, OverrideError, parse_override
+
     ctx = request.app[CTX]
     store = _routing_store(ctx)
     if store is None:
@@ -198,25 +202,15 @@ async def override_post(request: web.Request) -> web.Response:
         body = await request.json()
     except ValueError:
         return error(400, "bad_json", "body must be JSON")
-    mode = body.get("mode") if isinstance(body, dict) else "?"
-    if mode not in ("open", "closed", None):
-        return error(400, "bad_mode", "mode must be open, closed or null")
-    hours = body.get("hours", 4)
-    if not isinstance(hours, int | float) or not 0 < hours <= 72:
-        return error(400, "bad_hours", "hours must be a number between 0 and 72")
-    reason = str(body.get("reason") or "")[:200]
-    user = request[USER]
-    now = time.time()
-    await store.set_hours_override(mode, now + hours * 3600 if mode else 0, reason=reason, by=user.username,
-                                   now=now)
+    if not isinstance(body, dict):
+        return error(400, "bad_json", "body must be a JSON object")
     try:
-        from chat_server.agents.auth import AuditLog
-
-        await AuditLog(ctx.redis, ctx.config.redis.key_prefix).record(
-            user.username, "hours_override", mode=mode, hours=hours, reason=reason)
-    except ImportError:
-        pass
-    log.info("hours override", extra={"by": user.username, "mode": mode, "hours": hours})
+        override = parse_override(body.get("mode"), body.get("minutes"), body.get("reason"), hours=body.get("hours"))
+    except OverrideError as exc:
+        return error(400, f"bad_{exc.field}", exc.message)
+    user = request[USER]
+    await HoursOverrides(store, AuditLog(ctx.redis, ctx.config.redis.key_prefix)).apply(override, user.username)
+    log.info("hours override", extra={"by": user.username, "mode": override.mode, "minutes": override.minutes})
     return web.json_response(await _get_override(ctx) or {"mode": None})
 
 
