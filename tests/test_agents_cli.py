@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,13 +13,15 @@ import pytest
 from chat_server.agents.accounts import Account, AccountError, AccountStore
 from tests.test_agents_support import fresh_prefix
 
-CHAT311 = Path(__file__).resolve().parent.parent / ".venv" / "bin" / "chat311"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def run(redis_url: str, prefix: str, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "REDIS_URL": redis_url, "CHAT311_REDIS__KEY_PREFIX": f"'{prefix}'",
            "CHAT311_LOGGING__JSON": "false"}
-    return subprocess.run([str(CHAT311), *args], input=stdin, capture_output=True, text=True, env=env, timeout=60)
+    # `-m` from this checkout: the venv's console script may belong to another checkout.
+    return subprocess.run([sys.executable, "-m", "chat_server.cli", *args], input=stdin, capture_output=True,
+                          text=True, env=env, timeout=60, cwd=ROOT)
 
 
 async def test_users_cli(redis_server, redis_client) -> None:  # type: ignore[no-untyped-def]
