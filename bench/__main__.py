@@ -50,6 +50,7 @@ import aiohttp
 import psutil
 import redis.asyncio as aioredis
 
+from bench import kb as kb_bench
 from bench.loadgen import PASSWORD_ENV, raise_nofile
 from chat_server import bot_model
 from chat_server.agents.accounts import Account, AccountStore
@@ -163,6 +164,8 @@ class Bench:
     def row(self, part: str, metric: str, value: Any) -> None:
         self.rows.append((part, metric, str(value)))
         print(f"  {part:<8} {metric:<44} {value}", flush=True)
+
+    kb = kb_bench.run  # (5) knowledge-base search, in its own process (bench/kb.py)
 
     # (1) ---------------------------------------------------------------------------
     async def idle(self) -> None:
@@ -327,7 +330,7 @@ class Bench:
         print(f"chat311 bench — load average {load()}, {os.cpu_count()} CPUs, nofile {raise_nofile()}", flush=True)
         await self.start_redis()
         try:
-            for part in ("idle", "relay", "scale", "bot"):
+            for part in ("idle", "relay", "scale", "bot", "kb"):
                 if part not in skip:
                     await getattr(self, part)()
         finally:
@@ -352,7 +355,7 @@ def main() -> None:
     parser.add_argument("--agent-chats", type=int, default=5,
                         help="relay/scale: max chats per agent (default 5); residents per generator = agents × this")
     parser.add_argument("--bot-rounds", type=int, default=8, help="scripted 4-turn conversations (default 8)")
-    parser.add_argument("--skip", default="", help="comma-separated parts to skip: idle,relay,scale,bot")
+    parser.add_argument("--skip", default="", help="comma-separated parts to skip: idle,relay,scale,bot,kb")
     args = parser.parse_args()
     args.idle = min(args.idle, 20_000)
     args.duration = min(args.duration, 60)
