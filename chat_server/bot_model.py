@@ -20,6 +20,7 @@ from chat_server.config import PROJECT_ROOT
 
 BOT_DIR = PROJECT_ROOT / "bot"
 TRAINING_DIR = PROJECT_ROOT / "training_data"
+KNOWLEDGE_DIR = TRAINING_DIR / "knowledge"
 BOT_PYTHON = BOT_DIR / ".venv" / "bin" / "python"
 RASA_BIN = BOT_DIR / ".venv" / "bin" / "rasa"
 MODEL_PREFIX = "chat311-"
@@ -29,7 +30,10 @@ KEEP_MODELS = 3
 
 def _model_inputs() -> list[Path]:
     files = [BOT_DIR / "config.yml", BOT_DIR / "domain.yml"]
-    files += sorted(p for p in TRAINING_DIR.rglob("*") if p.is_file() and p.suffix in {".yml", ".yaml"})
+    # training_data/knowledge/ is knowledge-base content, searched live: an article edit must not retrain Rasa
+    # (Rasa itself skips those files: they are neither NLU nor stories).
+    files += sorted(p for p in TRAINING_DIR.rglob("*") if p.is_file() and p.suffix in {".yml", ".yaml"}
+                    and KNOWLEDGE_DIR not in p.parents)
     return [f for f in files if f.exists()]
 
 

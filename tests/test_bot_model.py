@@ -21,3 +21,11 @@ def test_training_prunes_old_models_but_keeps_content_models(tmp_path: Path, mon
     bot_model.prune_trained(keep=just_trained)
     left = sorted(p.name for p in tmp_path.iterdir())
     assert left == sorted([hashed[0].name, hashed[2].name, hashed[3].name, hashed[4].name, content.name])
+
+
+def test_knowledge_base_content_does_not_shape_the_rasa_model() -> None:
+    """Articles are searched live: editing one must not change the model hash (no retraining)."""
+    assert (bot_model.KNOWLEDGE_DIR / "topics.yml").exists()
+    inputs = bot_model._model_inputs()
+    assert any(p.parent == bot_model.TRAINING_DIR for p in inputs)
+    assert not [p for p in inputs if bot_model.KNOWLEDGE_DIR in p.parents]
