@@ -64,7 +64,7 @@ def broken(change) -> str:  # type: ignore[no-untyped-def]
     (lambda d: d.pop("owner"), "owner", "missing"),
     (lambda d: d["answer"].pop("es"), "answer.es", "missing"),
     (lambda d: d.update(topic="weather"), "topic", "unknown topic"),
-    (lambda d: d["answer"].update(en="Pay at https://www.charlottenc.gov/Water " + "x" * 300), "answer.en", "at most 320"),
+    (lambda d: d["answer"].update(en="Pay: https://www.charlottenc.gov/Water " + "x" * 300), "answer.en", "most 320"),
     (lambda d: d["answer"].update(es="Pague su factura en línea o llame al 311."), "answer.es", "link"),
     (lambda d: d["questions"].update(es=["uno", "dos", "tres"]), "questions.es", "at least 4"),
     (lambda d: d.update(service_code="FIX_MY_ROOF"), "service_code", "unknown service"),
