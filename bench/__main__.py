@@ -52,6 +52,7 @@ import aiohttp
 import psutil
 import redis.asyncio as aioredis
 
+from bench import kb as kb_bench
 from bench.loadgen import PASSWORD_ENV, raise_nofile
 from chat_server import bot_model
 from chat_server.agents.accounts import Account, AccountStore
@@ -166,6 +167,8 @@ class Bench:
     def row(self, part: str, metric: str, value: Any) -> None:
         self.rows.append((part, metric, str(value)))
         print(f"  {part:<8} {metric:<44} {value}", flush=True)
+
+    kb = kb_bench.run  # (5) knowledge-base search, in its own process (bench/kb.py)
 
     # (1) ---------------------------------------------------------------------------
     async def idle(self) -> None:
@@ -392,7 +395,7 @@ class Bench:
         print(f"chat311 bench — load average {load()}, {os.cpu_count()} CPUs, nofile {raise_nofile()}", flush=True)
         await self.start_redis()
         try:
-            for part in ("idle", "relay", "scale", "bot", "flood"):
+            for part in ("idle", "relay", "scale", "bot", "flood", "kb"):
                 if part not in skip:
                     await getattr(self, part)()
         finally:
@@ -418,7 +421,7 @@ def main() -> None:
                         help="relay/scale: max chats per agent (default 5); residents per generator = agents × this")
     parser.add_argument("--bot-rounds", type=int, default=8, help="scripted 4-turn conversations (default 8)")
     parser.add_argument("--flood-turns", type=int, default=40, help="flood: the quiet resident's turns per phase")
-    parser.add_argument("--skip", default="", help="comma-separated parts to skip: idle,relay,scale,bot,flood")
+    parser.add_argument("--skip", default="", help="comma-separated parts to skip: idle,relay,scale,bot,flood,kb")
     args = parser.parse_args()
     args.idle = min(args.idle, 20_000)
     args.duration = min(args.duration, 60)

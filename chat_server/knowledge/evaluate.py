@@ -78,11 +78,20 @@ def _share(hits: int, total: int) -> float | None:
     return round(hits / total, 4) if total else None
 
 
+def _covered(j: Judged) -> bool:
+    return (j.kind is Kind.ANSWER and j.top1_right) or (j.kind is Kind.MENU and j.top3_right)
+
+
+def _well_served(j: Judged) -> bool:
+    """Right answer or a menu holding it (in scope); the fallback (out of scope)."""
+    return _covered(j) if j.row.in_scope else j.kind is Kind.FALLBACK
+
+
 def summarize(judged: Sequence[Judged]) -> dict[str, Any]:
     inside = [j for j in judged if j.row.in_scope]
     outside = [j for j in judged if not j.row.in_scope]
     answered = [j for j in judged if j.kind is Kind.ANSWER]
-    covered = [j for j in inside if (j.kind is Kind.ANSWER and j.top1_right) or (j.kind is Kind.MENU and j.top3_right)]
+    covered = [j for j in inside if _covered(j)]
     return {
         "n": len(judged),
         "top1": _share(sum(j.top1_right for j in inside), len(inside)),
@@ -109,8 +118,7 @@ def evaluate(search: KnowledgeSearch, rows: Sequence[EvalRow]) -> list[tuple[Jud
 def report(results: Sequence[tuple[Judged, list[Hit]]], show_errors: int, out: TextIO | None = None) -> dict[str, Any]:
     out = out or sys.stdout
     judged = [j for j, _ in results]
-    wrong = [(j, h) for j, h in results if (j.kind is Kind.ANSWER and not (j.row.in_scope and j.top1_right))
-             or (j.row.in_scope and not j.top3_right) or (not j.row.in_scope and j.kind is not Kind.FALLBACK)]
+    wrong = [(j, h) for j, h in results if not _well_served(j)]
     if show_errors and wrong:
         print(f"errors ({len(wrong)}): label -> kind, best article (score)", file=out)
         for j, hits in wrong[:show_errors]:

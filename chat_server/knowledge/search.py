@@ -21,6 +21,7 @@ from chat_server.knowledge.ranking import Calibration, Kind, Ranked, combine, de
 from chat_server.knowledge.semantic import Embedder, SemanticIndex, article_texts
 
 FALLBACK_LABEL = "nlu_fallback"
+EMBED_BATCH = 256  # texts per model call when indexing: bigger batches pad more and stream more memory
 MAX_QUERY_CHARS = 500  # longer messages are cut: the cost of a query grows with its length
 
 
@@ -93,7 +94,9 @@ class KnowledgeSearch:
     def _vectors(self, articles: list[Article]) -> list[np.ndarray]:
         """Embed all of them in one batch, then refuse any article whose vectors are unusable."""
         texts = [article_texts(a) for a in articles]
-        flat = self._embedder.embed([t for group in texts for t in group]) if articles else np.zeros((0, 0))
+        every = [t for group in texts for t in group]
+        chunks = [self._embedder.embed(every[i:i + EMBED_BATCH]) for i in range(0, len(every), EMBED_BATCH)]
+        flat = np.concatenate(chunks) if chunks else np.zeros((0, 0), dtype=np.float32)
         out, start = [], 0
         for article, group in zip(articles, texts, strict=True):
             vectors = np.asarray(flat[start:start + len(group)], dtype=np.float32)
@@ -138,7 +141,9 @@ class KnowledgeSearch:
         with self._lock:
             lexical = self._lexical.scores(text)
             strongest = sorted(lexical, key=lexical.__getitem__, reverse=True)[:16]
-            return self._semantic.scores(query, also=strongest), lexical
+            semantic = self._semantic.scores(query, also=strongest)
+        # Only the semantic candidates (which include the best lexical ones) can rank: the cosine dominates.
+        return semantic, {a: lexical[a] for a in semantic if a in lexical}
 
     def _rank(self, text: str) -> list[Ranked]:
         return combine(*self.scores(text), self.calibration.lexical_weight)
