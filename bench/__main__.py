@@ -272,8 +272,9 @@ class Bench:
             self.results["bot"] = {"skipped": "no trained model; run `make train`"}
             self.row("bot", "skipped", "no trained model")
             return
-        rasa_port, actions_port = free_port(), free_port()
-        self.sup.start(action_server_spec(actions_port, LOG_DIR, "http://127.0.0.1:1"))
+        rasa_port, actions_port, port = free_port(), free_port(), free_port()
+        # the action server asks this chat_server for knowledge-base answers
+        self.sup.start(action_server_spec(actions_port, LOG_DIR, f"http://127.0.0.1:{port}", RASA_TOKEN))
         self.sup.start(rasa_server_spec(model, rasa_port, RASA_TOKEN, actions_port, self.redis_url, LOG_DIR,
                                         RetentionConfig().tracker_expiry_s()))
         t0 = time.monotonic()
@@ -281,7 +282,6 @@ class Bench:
             raise SystemExit(f"bench: Rasa did not start; see {LOG_DIR}/rasa.log")
         self.rasa_url = f"http://127.0.0.1:{rasa_port}"
         self.row("bot", "Rasa ready in (s)", f"{time.monotonic() - t0:.0f}")
-        port = free_port()
         server = Server("bot", port, self.env(port))
         await server.start()
         try:

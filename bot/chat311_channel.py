@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from rasa.shared.core.events import SlotSet, UserUttered
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -31,19 +32,21 @@ _SAVED_TRACKER: contextvars.ContextVar[dict | None] = contextvars.ContextVar("ch
                                                                              default=None)
 
 
-def resolve_label(parse_data: dict | None) -> tuple[str | None, float]:
-    """Intent name, or faq/<key> (with the response selector's confidence) for the retrieval intent faq."""
-    parse_data = parse_data or {}
+KB_LABEL_SLOT = "kb_label"  # set by the knowledge-base actions (actions/knowledge.py)
+
+
+def turn_label(tracker: Any) -> tuple[str | None, float]:
+    """The intent, unless a knowledge-base action labelled this turn (`kb_label` set since the
+    resident's message): then faq/<topic> or nlu_fallback, as the knowledge base decided."""
+    parse_data = tracker.latest_message.parse_data if tracker.latest_message else {}
     intent = parse_data.get("intent") or {}
-    name = intent.get("name")
     confidence = float(intent.get("confidence") or 0.0)
-    if name == "faq":
-        selector = (parse_data.get("response_selector") or {}).get("faq") or {}
-        selected = selector.get("response") or {}
-        key = selected.get("intent_response_key")
-        if key:
-            return key, float(selected.get("confidence") or 0.0)
-    return name, confidence
+    for event in reversed(tracker.events):
+        if isinstance(event, UserUttered):
+            break
+        if isinstance(event, SlotSet) and event.key == KB_LABEL_SLOT and event.value:
+            return str(event.value), confidence
+    return intent.get("name"), confidence
 
 
 def _install_save_hook(tracker_store: Any) -> None:
@@ -67,7 +70,7 @@ def summarize(tracker: Any) -> dict[str, Any]:
         return {"label": None, "confidence": 0.0, "intent_ranking": [], "language": None,
                 "active_loop": None, "slots": {}}
     parse_data = tracker.latest_message.parse_data if tracker.latest_message else {}
-    label, confidence = resolve_label(parse_data)
+    label, confidence = turn_label(tracker)
     ranking = [[r.get("name"), round(float(r.get("confidence") or 0.0), 4)]
                for r in (parse_data.get("intent_ranking") or [])[:3]]
     if not ranking and label:

@@ -65,6 +65,7 @@ FEATURES = (
     "chat_server.channels.feature",
     "chat_server.metrics.feature",
     "chat_server.training.feature",
+    "chat_server.knowledge.http_bot",
 )
 
 

@@ -1,6 +1,6 @@
 """Which trained model belongs to the current training data, and training it when stale.
 
-A model's file name carries a content hash of everything that shapes it (training_data/,
+A model's file name carries a content hash of everything that shapes it (training_data/*.yml,
 bot/config.yml, bot/domain.yml), so "is the model current?" is a file-exists check and a
 second `make run` with nothing changed skips training entirely.
 """
@@ -27,9 +27,14 @@ HASHED_MODEL = re.compile(r"^chat311-[0-9a-f]{12}\.tar\.gz$")  # `make train` mo
 KEEP_MODELS = 3
 
 
+def training_files(data_dir: Path = TRAINING_DIR) -> list[Path]:
+    """Rasa's training files: the top level of training_data/. The knowledge base's article folders
+    below it are content served live by chat_server, so editing an article never needs a retrain."""
+    return sorted(p for p in data_dir.glob("*") if p.is_file() and p.suffix in {".yml", ".yaml"})
+
+
 def _model_inputs() -> list[Path]:
-    files = [BOT_DIR / "config.yml", BOT_DIR / "domain.yml"]
-    files += sorted(p for p in TRAINING_DIR.rglob("*") if p.is_file() and p.suffix in {".yml", ".yaml"})
+    files = [BOT_DIR / "config.yml", BOT_DIR / "domain.yml", *training_files()]
     return [f for f in files if f.exists()]
 
 
@@ -79,7 +84,7 @@ def train(force: bool = False, out: Path | None = None) -> Path:
         str(RASA_BIN), "train",
         "--config", str(BOT_DIR / "config.yml"),
         "--domain", str(BOT_DIR / "domain.yml"),
-        "--data", str(TRAINING_DIR),
+        "--data", *map(str, training_files()),
         "--out", str(target.parent),
         "--fixed-model-name", target.name.removesuffix(".tar.gz"),
     ]

@@ -88,11 +88,18 @@ def _model() -> Path:
 
 
 @pytest.fixture(scope="session")
-async def rasa_stack(redis_server: RedisServer) -> AsyncIterator[RasaStack]:
+def main_server_port() -> int:
+    """The port of `chat_server`, chosen before Rasa starts: the action server asks that process for
+    knowledge-base answers (POST /kb/answer). Other chat_server processes share it (same articles)."""
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+async def rasa_stack(redis_server: RedisServer, main_server_port: int) -> AsyncIterator[RasaStack]:
     model = await asyncio.to_thread(_model)
     rasa_port, actions_port = free_port(), free_port()
     sup = Supervisor()
-    sup.start(action_server_spec(actions_port, LOG_DIR, "http://127.0.0.1:1"))
+    sup.start(action_server_spec(actions_port, LOG_DIR, f"http://127.0.0.1:{main_server_port}", RASA_TOKEN))
     sup.start(rasa_server_spec(model, rasa_port, RASA_TOKEN, actions_port, redis_server.url, LOG_DIR,
                                RetentionConfig().tracker_expiry_s()))
     ok = await sup.wait_ready("rasa", 300) and await sup.wait_ready("actions", 120)
@@ -154,25 +161,31 @@ class ChatServerProcess:
 ServerFactory = Callable[..., Any]
 
 
+def _server_env(redis_server: RedisServer, rasa_stack: RasaStack, port: int) -> dict[str, str]:
+    return {
+        **os.environ,
+        "REDIS_URL": redis_server.url,
+        "CHAT311_SERVER__PORT": str(port),
+        "CHAT311_SERVER__HOST": "127.0.0.1",
+        "CHAT311_SERVER__PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "CHAT311_RASA__URL": rasa_stack.url,
+        "CHAT311_RASA__TOKEN": rasa_stack.token,
+        "CHAT311_RASA__ACTIONS_URL": rasa_stack.actions_url,
+        "CHAT311_RASA__MANAGE": "false",
+        "CHAT311_LOGGING__JSON": "true",
+    }
+
+
 @pytest.fixture(scope="session")
-async def server_factory(redis_server: RedisServer, rasa_stack: RasaStack) -> AsyncIterator[ServerFactory]:
+async def server_factory(redis_server: RedisServer, rasa_stack: RasaStack,
+                         chat_server: ChatServerProcess) -> AsyncIterator[ServerFactory]:
+    """Extra chat_server processes. `chat_server` (the main one) runs too: the action server asks it
+    for knowledge-base answers (see main_server_port)."""
     started: list[ChatServerProcess] = []
 
     async def make(port: int | None = None, name: str | None = None, **env_overrides: str) -> ChatServerProcess:
         port = port or free_port()
-        env = {
-            **os.environ,
-            "REDIS_URL": redis_server.url,
-            "CHAT311_SERVER__PORT": str(port),
-            "CHAT311_SERVER__HOST": "127.0.0.1",
-            "CHAT311_SERVER__PUBLIC_URL": f"http://127.0.0.1:{port}",
-            "CHAT311_RASA__URL": rasa_stack.url,
-            "CHAT311_RASA__TOKEN": rasa_stack.token,
-            "CHAT311_RASA__ACTIONS_URL": rasa_stack.actions_url,
-            "CHAT311_RASA__MANAGE": "false",
-            "CHAT311_LOGGING__JSON": "true",
-            **env_overrides,
-        }
+        env = {**_server_env(redis_server, rasa_stack, port), **env_overrides}
         server = ChatServerProcess(env, port, name or f"chat_server-{port}")
         await server.start()
         started.append(server)
@@ -189,8 +202,13 @@ async def server_factory(redis_server: RedisServer, rasa_stack: RasaStack) -> As
 
 
 @pytest.fixture(scope="session")
-async def chat_server(server_factory: ServerFactory) -> ChatServerProcess:
-    return await server_factory(name="chat_server-main")
+async def chat_server(redis_server: RedisServer, rasa_stack: RasaStack,
+                      main_server_port: int) -> AsyncIterator[ChatServerProcess]:
+    server = ChatServerProcess(_server_env(redis_server, rasa_stack, main_server_port), main_server_port,
+                               "chat_server-main")
+    await server.start()
+    yield server
+    await server.stop()
 
 
 @pytest.fixture(scope="session")
