@@ -201,12 +201,26 @@ async def server_factory(redis_server: RedisServer, rasa_stack: RasaStack,
     assert not hung, hung
 
 
+async def _wait_for_knowledge_base(url: str, timeout_s: float = 120) -> None:
+    """The index loads in the background after start; bot turns before that get the fallback."""
+    deadline = time.monotonic() + timeout_s
+    async with aiohttp.ClientSession() as session:
+        while time.monotonic() < deadline:
+            async with session.post(f"{url}/kb/answer", json={"text": "hello", "language": "en"},
+                                    headers={"Authorization": f"Bearer {RASA_TOKEN}"}) as resp:
+                if resp.status == 200:
+                    return
+                assert resp.status == 503, await resp.text()
+    raise AssertionError(f"the knowledge base did not load within {timeout_s:.0f} s")
+
+
 @pytest.fixture(scope="session")
 async def chat_server(redis_server: RedisServer, rasa_stack: RasaStack,
                       main_server_port: int) -> AsyncIterator[ChatServerProcess]:
     server = ChatServerProcess(_server_env(redis_server, rasa_stack, main_server_port), main_server_port,
                                "chat_server-main")
     await server.start()
+    await _wait_for_knowledge_base(server.url)
     yield server
     await server.stop()
 

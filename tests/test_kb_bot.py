@@ -7,6 +7,8 @@ few candidates is of that kind, so the test follows the shipped calibration inst
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from typing import Any
 
@@ -43,6 +45,17 @@ async def first_of_kind(chat_server_url: str, kind: str, candidates: list[str]) 
         if decision["kind"] == kind:
             return text, decision
     raise AssertionError(f"none of {candidates} is a {kind} under the shipped calibration")
+
+
+async def until(check: Any, timeout_s: float = 20.0) -> Any:
+    """The first truthy result of `check()`: events reach the stream and the inbox just after the reply."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        found = await check()
+        if found:
+            return found
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{check.__name__} did not happen within {timeout_s} s")
 
 
 def button(c: Conversation, title: str) -> dict:
@@ -139,15 +152,23 @@ async def test_feedback_is_counted_per_article_and_no_goes_to_the_inbox(server_f
     server = await server_factory(CHAT311_REDIS__KEY_PREFIX=f"'{prefix}'")
     r = await resident(server.url)
     await r.start_session()
-    replies = await r.turn("how do i pay my water bill, my email is jane.doe@example.com")
-    answer = next(m for m in replies if "charlottenc.gov/Water" in (m.get("text") or ""))
+
+    async def reply(text: str, needle: str) -> dict:
+        mark = len(r.events)
+        assert (await r.say(text)).get("ok")
+        return await r.wait_for("bot_uttered", lambda d: needle in (d.get("text") or ""), timeout=60, after=mark)
+
+    answer = await reply("how do i pay my water bill, my email is jane.doe@example.com", "charlottenc.gov/Water")
     payloads = {q["title"]: q["payload"] for q in answer["quick_replies"]}
-    await r.turn(payloads["Yes"])
-    await r.turn(payloads["Yes"])  # a second click on the same answer is not counted twice
-    replies = await r.turn(payloads["No"])
-    assert any("passed your question on" in (m.get("text") or "") for m in replies)
-    stream = await redis_client.xrange(f"{prefix}events")
-    events = [LogEvent.from_stream(raw) for _, raw in stream]
+    await reply(payloads["Yes"], "Thanks for the feedback")
+    await reply(payloads["Yes"], "Thanks for the feedback")  # a second click on the same answer is not counted
+    await reply(payloads["No"], "passed your question on")
+
+    async def feedback_events() -> list[LogEvent] | None:
+        events = [LogEvent.from_stream(raw) for _, raw in await redis_client.xrange(f"{prefix}events")]
+        return events if len([e for e in events if e.kind == "kb_feedback"]) >= 2 else None
+
+    events = await until(feedback_events)
     feedback = [e for e in events if e.kind == "kb_feedback"]
     assert [(e.data["article_id"], e.data["helpful"]) for e in feedback] == [
         ("water-bill-pay", True), ("water-bill-pay", False)]
@@ -156,9 +177,13 @@ async def test_feedback_is_counted_per_article_and_no_goes_to_the_inbox(server_f
     bucket = agg.range_bucket(agg.local_date(feedback[0].ts), agg.local_date(feedback[-1].ts))
     assert kb_feedback(bucket, 10) == [{"article_id": "water-bill-pay", "helpful": 1, "not_helpful": 1,
                                         "helpful_rate": 0.5}]
-    items = [await redis_client.hgetall(f"{prefix}training:inbox:{i.decode()}")
-             for i in await redis_client.zrange(f"{prefix}training:inbox:open", 0, -1)]
-    [item] = [i for i in items if i[b"kind"] == b"kb_not_helpful"]
+
+    async def not_helpful() -> list[dict] | None:
+        items = [await redis_client.hgetall(f"{prefix}training:inbox:{i.decode()}")
+                 for i in await redis_client.zrange(f"{prefix}training:inbox:open", 0, -1)]
+        return [i for i in items if i.get(b"kind") == b"kb_not_helpful"] or None
+
+    [item] = await until(not_helpful)
     assert item[b"predicted"] == b"water-bill-pay" and item[b"text"].startswith(b"how do i pay my water bill")
     assert b"jane.doe" not in item[b"text"]  # the question is redacted
 

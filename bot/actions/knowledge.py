@@ -114,8 +114,9 @@ def last_question(tracker: Tracker) -> str:
     return ""
 
 
-def feedback_given(tracker: Tracker, article_id: str) -> bool:
-    """Whether this article already got feedback since the resident's last typed message."""
+def feedback_given(tracker: Tracker, article_id: str, helpful: bool) -> bool:
+    """Whether this article already got the same feedback since the resident's last typed message
+    (a double click counts once; changing one's mind counts)."""
     seen_current = False
     for event in reversed(tracker.events):
         if event.get("event") != "user":
@@ -127,8 +128,9 @@ def feedback_given(tracker: Tracker, article_id: str) -> bool:
             seen_current = True
             continue
         parse = event.get("parse_data") or {}
-        if (parse.get("intent") or {}).get("name") == "kb_feedback" and any(
-                e.get("entity") == "article_id" and e.get("value") == article_id for e in parse.get("entities") or []):
+        given = {e.get("entity"): e.get("value") for e in parse.get("entities") or []}
+        if (parse.get("intent") or {}).get("name") == "kb_feedback" and \
+                given.get("article_id") == article_id and given.get("helpful") is helpful:
             return True
     return False
 
@@ -205,7 +207,7 @@ class ActionKbFeedback(Action):
         else:
             dispatcher.utter_message(text=t("kb_sorry", lang), buttons=[
                 {"title": t("kb_talk_to_person", lang), "payload": "/request_human"}])
-        if not feedback_given(tracker, article_id):
+        if not feedback_given(tracker, article_id, helpful):
             dispatcher.utter_message(json_message={
                 "event": "kb_feedback", "article_id": article_id, "helpful": helpful,
                 "question": last_question(tracker), "language": lang,
