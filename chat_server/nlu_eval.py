@@ -55,25 +55,25 @@ class Result:
     confidence: float
     lang: str
     parse: dict
-    kb_label: str = FALLBACK  # what the knowledge base decides for the text (used when the intent defers to it)
+    kb_labels: dict[str | None, str] | None = None  # the KB's label per deferring intent (faq, nlu_fallback)
 
 
-# (text, language) → faq/<topic> or nlu_fallback: the knowledge base's decision (knowledge/labels.py)
-KbResolver = Callable[[str, str], str]
+# (text, language, Rasa's intent) → faq/<topic> or nlu_fallback, as the bot decides (knowledge/labels.py)
+KbResolver = Callable[[str, str, str | None], str]
 
 
-def resolve_label(intent: str | None, kb_label: str) -> str | None:
+def resolve_label(intent: str | None, kb: Callable[[str | None], str]) -> str | None:
     """The turn's label, as the bot resolves it: `faq` and `nlu_fallback` defer to the knowledge base."""
-    return kb_label if intent in KB_INTENTS else intent
+    return kb(intent) if intent in KB_INTENTS else intent
 
 
 def kb_resolver() -> KbResolver:
     """An in-process KnowledgeSearch over the shipped articles (loads the model: a few seconds)."""
-    from chat_server.knowledge.labels import decision_label
+    from chat_server.knowledge.labels import decision_label, for_intent
     from chat_server.knowledge.loading import build_search
 
     search = build_search()
-    return lambda text, lang: decision_label(search.decide(text, lang))
+    return lambda text, lang, intent: decision_label(for_intent(search.decide(text, lang), intent))
 
 
 def read_rows(path: Path) -> list[Row]:
@@ -208,7 +208,7 @@ def simulate(results: list[Result], threshold: float, ambiguity: float) -> tuple
         second = ranking[1]["confidence"] if len(ranking) > 1 else 0.0
         fell_back = top["confidence"] < threshold or top["confidence"] - second < ambiguity \
             or top["name"] == OUT_OF_SCOPE
-        label = resolve_label(FALLBACK if fell_back else top["name"], r.kb_label)
+        label = resolve_label(FALLBACK if fell_back else top["name"], (r.kb_labels or {}).__getitem__)
         correct += label == r.row.label
         if r.row.label == FALLBACK:
             fb_total += 1
@@ -310,9 +310,9 @@ def main(argv: list[str] | None = None) -> int:
     for row, parse in zip(rows, parses, strict=True):
         intent = parse.get("intent") or {}
         lang, _ = detect_language(row.text)
-        kb_label = kb(row.text, lang)
-        results.append(Result(row, resolve_label(intent.get("name"), kb_label),
-                              float(intent.get("confidence") or 0.0), lang, parse, kb_label))
+        kb_labels = {name: kb(row.text, lang, name) for name in KB_INTENTS}
+        results.append(Result(row, resolve_label(intent.get("name"), kb_labels.__getitem__),
+                              float(intent.get("confidence") or 0.0), lang, parse, kb_labels))
     report(results, args.show_errors, args.sweep)
     return 0
 

@@ -155,7 +155,8 @@ class ActionKbAnswer(Action):
         if article_id:
             body: dict[str, Any] | None = {"article_id": str(article_id), "language": lang}
         elif text and not text.startswith("/"):
-            body = {"text": text, "language": lang, "conversation_id": tracker.sender_id}
+            body = {"text": text, "language": lang, "intent": (message.get("intent") or {}).get("name"),
+                    "conversation_id": tracker.sender_id}
         else:
             body = None
         decision = await self.kb.ask(body) if body else None

@@ -6,7 +6,7 @@ decision JSON of docs/knowledge.md, so the bot, the agents' panel and the conten
 process's one KnowledgeSearch (`ctx.services["knowledge"]`). Caller authentication: the Rasa token
 as a bearer token (chat_server hands it to the action server as CHAT311_TOKEN).
 
-Request:  {"text": str, "language": "en"|"es", "conversation_id"?: str}
+Request:  {"text": str, "language": "en"|"es", "intent"?: Rasa's intent, "conversation_id"?: str}
        or {"article_id": str, "language": "en"|"es"}         → that article as an answer
 Response: the decision JSON, `label` per chat_server/knowledge/labels.py. Errors: 401 bad_token,
 400 bad_request, 404 unknown_article, 503 kb_loading (the index is still being built at startup).
@@ -24,7 +24,7 @@ from aiohttp import web
 
 from chat_server.context import CTX, AppContext
 from chat_server.knowledge.articles import LANGUAGES
-from chat_server.knowledge.labels import decision_label
+from chat_server.knowledge.labels import decision_label, for_intent
 from chat_server.knowledge.loading import build_search
 from chat_server.knowledge.ranking import Kind
 from chat_server.knowledge.search import Decision, KnowledgeSearch
@@ -121,7 +121,8 @@ async def answer(request: web.Request) -> web.Response:
     if not _authorized(request, ctx.config.rasa.token):
         return _error(401, "bad_token", "send the Rasa token as 'Authorization: Bearer <token>'")
     try:
-        text, article_id, language = parse_request(await request.json())
+        body = await request.json()
+        text, article_id, language = parse_request(body)
     except ValueError as exc:  # also a body that is not JSON
         return _error(400, "bad_request", str(exc))
     search = await ctx.services["knowledge_loader"].search(KB_READY_TIMEOUT_S)
@@ -133,7 +134,8 @@ async def answer(request: web.Request) -> web.Response:
             return _error(404, "unknown_article", f"no article {article_id!r}")
         return web.json_response(decision_json(Decision(Kind.ANSWER, language, article=article)))
     decision = await asyncio.to_thread(search.decide, text or "", language)
-    return web.json_response(decision_json(decision))
+    intent = body.get("intent") if isinstance(body, dict) else None
+    return web.json_response(decision_json(for_intent(decision, intent if isinstance(intent, str) else None)))
 
 
 def setup(app: web.Application, ctx: AppContext) -> None:
