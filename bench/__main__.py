@@ -280,8 +280,9 @@ class Bench:
             self.results[part] = {"skipped": "no trained model; run `make train`"}
             self.row(part, "skipped", "no trained model")
             return False
-        rasa_port, actions_port = free_port(), free_port()
-        self.sup.start(action_server_spec(actions_port, LOG_DIR, "http://127.0.0.1:1"))
+        rasa_port, actions_port, self.kb_port = free_port(), free_port(), free_port()
+        # the action server asks the chat_server on kb_port (the bot part's) for knowledge-base answers
+        self.sup.start(action_server_spec(actions_port, LOG_DIR, f"http://127.0.0.1:{self.kb_port}", RASA_TOKEN))
         self.sup.start(rasa_server_spec(model, rasa_port, RASA_TOKEN, actions_port, self.redis_url, LOG_DIR,
                                         RetentionConfig().tracker_expiry_s()))
         t0 = time.monotonic()
@@ -295,7 +296,7 @@ class Bench:
     async def bot(self) -> None:
         if not await self.start_rasa("bot"):
             return
-        port = free_port()
+        port = self.kb_port
         server = Server("bot", port, self.env(port))
         await server.start()
         try:

@@ -18,8 +18,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from chat311_labels import resolve_label
+from chat311_labels import KB_LABEL_SLOT, resolve_label
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from rasa.shared.core.events import SlotSet, UserUttered
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -30,6 +31,19 @@ logger = logging.getLogger(__name__)
 # concurrent requests, not even for the same conversation).
 _SAVED_TRACKER: contextvars.ContextVar[dict | None] = contextvars.ContextVar("chat311_saved_tracker",
                                                                              default=None)
+
+
+def turn_label(tracker: Any) -> tuple[str | None, float]:
+    """The intent, unless a knowledge-base action labelled this turn (`kb_label` set since the
+    resident's message): then faq/<topic> or nlu_fallback, as the knowledge base decided."""
+    parse_data = tracker.latest_message.parse_data if tracker.latest_message else {}
+    label, confidence = resolve_label(parse_data)
+    for event in reversed(tracker.events):
+        if isinstance(event, UserUttered):
+            break
+        if isinstance(event, SlotSet) and event.key == KB_LABEL_SLOT and event.value:
+            return str(event.value), confidence
+    return label, confidence
 
 
 def _install_save_hook(tracker_store: Any) -> None:
@@ -53,7 +67,7 @@ def summarize(tracker: Any) -> dict[str, Any]:
         return {"label": None, "confidence": 0.0, "intent_ranking": [], "language": None,
                 "active_loop": None, "slots": {}}
     parse_data = tracker.latest_message.parse_data if tracker.latest_message else {}
-    label, confidence = resolve_label(parse_data)
+    label, confidence = turn_label(tracker)
     ranking = [[r.get("name"), round(float(r.get("confidence") or 0.0), 4)]
                for r in (parse_data.get("intent_ranking") or [])[:3]]
     if not ranking and label:

@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from typing import Any
 
 FALLBACK = "nlu_fallback"
+# Set by the knowledge-base actions (bot/actions/knowledge.py): the turn's label, faq/<topic> or nlu_fallback.
+KB_LABEL_SLOT = "kb_label"
 RETRIEVAL_INTENT = "faq"
 
 

@@ -70,6 +70,7 @@ FEATURES = (
     "chat_server.metrics.feature",
     "chat_server.training.feature",
     "chat_server.incidents.feature",
+    "chat_server.knowledge.http_bot",
 )
 
 

@@ -1,6 +1,6 @@
 """Which trained model belongs to the current training data, and training it when stale.
 
-A model's file name carries a content hash of everything that shapes it (training_data/,
+A model's file name carries a content hash of everything that shapes it (training_data/*.yml,
 bot/config.yml, bot/domain.yml), so "is the model current?" is a file-exists check and a
 second `make run` with nothing changed skips training entirely.
 """
@@ -30,14 +30,16 @@ HASHED_MODEL = re.compile(r"^chat311-[0-9a-f]{12}\.tar\.gz$")  # `make train` mo
 KEEP_MODELS = 3
 
 
-def rasa_data_files() -> list[Path]:
-    """The Rasa training data: every YAML file under training_data/ except the knowledge base."""
-    return sorted(p for p in TRAINING_DIR.rglob("*") if p.is_file() and p.suffix in {".yml", ".yaml"}
-                  and not p.is_relative_to(KNOWLEDGE_DIR))
+def training_files(data_dir: Path | None = None) -> list[Path]:
+    """The Rasa training data: every YAML file under `data_dir` (training_data/) except the knowledge base."""
+    data_dir = data_dir or TRAINING_DIR
+    knowledge = data_dir / KNOWLEDGE_DIR.relative_to(TRAINING_DIR)
+    return sorted(p for p in data_dir.rglob("*") if p.is_file() and p.suffix in {".yml", ".yaml"}
+                  and not p.is_relative_to(knowledge))
 
 
 def _model_inputs() -> list[Path]:
-    files = [BOT_DIR / "config.yml", BOT_DIR / "domain.yml", *rasa_data_files()]
+    files = [BOT_DIR / "config.yml", BOT_DIR / "domain.yml", *training_files()]
     return [f for f in files if f.exists()]
 
 
@@ -87,7 +89,7 @@ def train(force: bool = False, out: Path | None = None) -> Path:
         str(RASA_BIN), "train",
         "--config", str(BOT_DIR / "config.yml"),
         "--domain", str(BOT_DIR / "domain.yml"),
-        "--data", *(str(p) for p in rasa_data_files()),
+        "--data", *(str(p) for p in training_files()),
         "--out", str(target.parent),
         "--fixed-model-name", target.name.removesuffix(".tar.gz"),
     ]

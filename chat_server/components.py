@@ -66,7 +66,9 @@ def _redis_env_for_rasa(redis_url: str) -> dict[str, str]:
     }
 
 
-def action_server_spec(port: int, log_dir: Path, chat311_url: str) -> ChildSpec:
+def action_server_spec(port: int, log_dir: Path, chat311_url: str, token: str) -> ChildSpec:
+    """The action server; it asks chat_server (`chat311_url`, authenticated with `token`, the Rasa token)
+    for knowledge-base decisions: POST /kb/answer."""
     url = f"http://127.0.0.1:{port}/health"
 
     async def ready() -> bool:
@@ -74,7 +76,7 @@ def action_server_spec(port: int, log_dir: Path, chat311_url: str) -> ChildSpec:
             return r.status == 200
 
     argv = [str(bot_model.RASA_BIN), "run", "actions", "--actions", "actions", "-p", str(port)]
-    env = {**bot_model.rasa_env(), "CHAT311_URL": chat311_url}
+    env = {**bot_model.rasa_env(), "CHAT311_URL": chat311_url, "CHAT311_TOKEN": token}
     return ChildSpec("actions", argv, ready, cwd=bot_model.BOT_DIR, env=env,
                      log_file=log_dir / "actions.log", ready_timeout_s=120,
                      describe=f"http://127.0.0.1:{port}")

@@ -20,6 +20,7 @@ Event kinds (data keys in brackets):
 - bot_unavailable [error]
 - conversation_closed [reason, disposition?]
 - csat [rating, comment]
+- kb_feedback [article_id, helpful (bool), question (redacted), language] — "Was this helpful?"
 Feature modules add their own kinds (queued, assigned, ticketed, ...) and document them.
 Metrics (docs/supervision.md) count these kinds and the agents/tickets kinds queued, requeued,
 assigned [agent], transferred [from, to], abandoned, ticketed, ticket_created; the training inbox

@@ -1,17 +1,16 @@
 """Evaluate the trained bot model on labelled CSVs: `python -m chat_server.nlu_eval FILE.csv [FILE.csv ...]`.
 
 FILE has the header `text,label,lang` (label = resolved label per DESIGN.md: the intent name, or
-`faq/<key>` for the retrieval intent; `nlu_fallback` for out-of-scope messages; lang = en|es).
+`faq/<topic>` for a knowledge-base answer; `nlu_fallback` for out-of-scope messages; lang = en|es).
+The label is resolved as the bot does it: when the intent is `faq` or `nlu_fallback`, the knowledge
+base decides (an in-process KnowledgeSearch over training_data/knowledge/, the same calibration).
 
 Every text goes through the model via a Rasa server's `POST /model/parse` — the server given by
 --rasa-url / CHAT311_RASA_URL when it is reachable, otherwise a private `rasa run --enable-api` started
 here on a free port with the current model and stopped afterwards — and through the project's language
 detector. Prints a per-label table (precision, recall, F1, support), optionally a FallbackClassifier
-threshold sweep, and last a single JSON line (per file; several files share one Rasa server):
+threshold sweep, and last a single JSON line:
     {"n": N, "label_accuracy": x, "language_accuracy": y, "fallback_recall": z}
-
-The project's held-out data is two files: tests/data/heldout_dev.csv (tune thresholds on it, with
---sweep) and tests/data/heldout_test.csv (never tuned on: the honest score). `make nlu-eval` runs both.
 """
 
 from __future__ import annotations
@@ -28,12 +27,14 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from chat_server import bot_model
 from chat_server.heldout import HeldoutRow, read_heldout
+from chat_server.knowledge.labels import KB_INTENTS
 from chat_server.labels import FALLBACK, resolve_label
 
 # Trained intent for "not a 311 question"; bot/chat311_nlu.py reports it as nlu_fallback.
@@ -43,10 +44,29 @@ OUT_OF_SCOPE = "out_of_scope"
 @dataclass
 class Result:
     row: HeldoutRow
-    label: str
+    label: str | None
     confidence: float
     lang: str
     parse: dict
+    kb_labels: dict[str | None, str] | None = None  # the KB's label per deferring intent (faq, nlu_fallback)
+
+
+# (text, language, Rasa's intent) → faq/<topic> or nlu_fallback, as the bot decides (knowledge/labels.py)
+KbResolver = Callable[[str, str, str | None], str]
+
+
+def turn_label(intent: str | None, kb: Callable[[str | None], str]) -> str | None:
+    """The turn's label, as the bot resolves it: `faq` and `nlu_fallback` defer to the knowledge base."""
+    return kb(intent) if intent in KB_INTENTS else intent
+
+
+def kb_resolver() -> KbResolver:
+    """An in-process KnowledgeSearch over the shipped articles (loads the model: a few seconds)."""
+    from chat_server.knowledge.labels import decision_label, for_intent
+    from chat_server.knowledge.loading import build_search
+
+    search = build_search()
+    return lambda text, lang, intent: decision_label(for_intent(search.decide(text, lang), intent))
 
 
 # ----------------------------------------------------------------------------- Rasa server
@@ -159,25 +179,16 @@ def per_label_table(results: list[Result]) -> list[tuple[str, float, float, floa
     return table
 
 
-def simulate(results: list[Result], threshold: float, ambiguity: float,
-             faq_threshold: float = 0.0) -> tuple[float, float]:
-    """Label accuracy and fallback recall had the fallback classifier used these thresholds.
-
-    `faq_threshold` is bot/chat311_nlu.py's floor on the response selector's confidence for `faq`.
-    """
+def simulate(results: list[Result], threshold: float, ambiguity: float) -> tuple[float, float]:
+    """Label accuracy and fallback recall had the fallback classifier used these thresholds."""
     correct = fb_total = fb_hit = 0
     for r in results:
         ranking = [i for i in (r.parse.get("intent_ranking") or []) if i.get("name") != FALLBACK]
         top = ranking[0] if ranking else {"name": None, "confidence": 0.0}
         second = ranking[1]["confidence"] if len(ranking) > 1 else 0.0
-        if top["confidence"] < threshold or top["confidence"] - second < ambiguity or top["name"] == OUT_OF_SCOPE:
-            label = FALLBACK
-        elif top["name"] == "faq":
-            label, faq_confidence = resolve_label({**r.parse, "intent": top})
-            if faq_confidence < faq_threshold:
-                label = FALLBACK
-        else:
-            label = top["name"]
+        fell_back = top["confidence"] < threshold or top["confidence"] - second < ambiguity \
+            or top["name"] == OUT_OF_SCOPE
+        label = turn_label(FALLBACK if fell_back else top["name"], (r.kb_labels or {}).__getitem__)
         correct += label == r.row.label
         if r.row.label == FALLBACK:
             fb_total += 1
@@ -212,13 +223,12 @@ def report(results: list[Result], show_errors: int, sweep: bool, out=sys.stdout)
         print(file=out)
     if sweep:
         print("fallback sweep — cells are threshold:label_accuracy/fallback_recall", file=out)
-        for faq_th in (0.0, 0.4, 0.5, 0.6, 0.7):
-            for amb in (0.0, 0.1, 0.2):
-                cells = []
-                for th in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8):
-                    acc, rec = simulate(results, th, amb, faq_th)
-                    cells.append(f"{th:.1f}:{acc:.3f}/{rec:.3f}")
-                print(f"  faq {faq_th:.1f} amb {amb:.1f}  " + "  ".join(cells), file=out)
+        for amb in (0.0, 0.1, 0.2):
+            cells = []
+            for th in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8):
+                acc, rec = simulate(results, th, amb)
+                cells.append(f"{th:.1f}:{acc:.3f}/{rec:.3f}")
+            print(f"  amb {amb:.1f}  " + "  ".join(cells), file=out)
         print(file=out)
     print(f"{'label':<30}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>9}", file=out)
     for label, p, r, f1, support in per_label_table(results):
@@ -277,11 +287,14 @@ def main(argv: list[str] | None = None) -> int:
         if server is not None:
             server.stop()
 
+    kb = kb_resolver()
     results = []
     for row, parse in zip(rows, parses, strict=True):
-        label, confidence = resolve_label(parse)
+        intent = parse.get("intent") or {}
         lang, _ = detect_language(row.text)
-        results.append(Result(row, label, confidence, lang, parse))
+        kb_labels = {name: kb(row.text, lang, name) for name in KB_INTENTS}
+        results.append(Result(row, turn_label(resolve_label(parse)[0], kb_labels.__getitem__),
+                              float(intent.get("confidence") or 0.0), lang, parse, kb_labels))
     start = 0
     for path, file_rows in files.items():
         if len(files) > 1:

@@ -146,7 +146,7 @@ async def run_all(config: Config, workers: int = 1) -> None:
                 model = latest
             public = f"http://127.0.0.1:{config.server.port}"
             actions_port = _port_of(config.rasa.actions_url)
-            sup.start(action_server_spec(actions_port, log_dir, public))
+            sup.start(action_server_spec(actions_port, log_dir, public, config.rasa.token))
             sup.start(rasa_server_spec(model, _port_of(rasa_url), config.rasa.token, actions_port, redis_url, log_dir,
                                       config.retention.tracker_expiry_s()))
         if workers <= 1:

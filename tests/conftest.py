@@ -107,14 +107,22 @@ def _model() -> Path:
     return model
 
 
+@pytest.fixture(scope="session")
+def main_server_port() -> int:
+    """The port of `chat_server`, chosen before Rasa starts: the action server asks that process for
+    knowledge-base answers (POST /kb/answer). Other chat_server processes serve the same articles."""
+    return free_port()
+
+
 @contextlib.asynccontextmanager
-async def rasa_services(redis: RedisServer) -> AsyncIterator[RasaStack]:
-    """Rasa + action server on free ports; stopped on the way out, also when they failed to start."""
+async def rasa_services(redis: RedisServer, kb_port: int) -> AsyncIterator[RasaStack]:
+    """Rasa + action server on free ports; stopped on the way out, also when they failed to start.
+    The action server asks the chat_server on `kb_port` for knowledge-base answers."""
     model = await asyncio.to_thread(_model)
     rasa_port, actions_port = free_port(), free_port()
     sup = Supervisor()
     try:
-        sup.start(action_server_spec(actions_port, LOG_DIR, "http://127.0.0.1:1"))
+        sup.start(action_server_spec(actions_port, LOG_DIR, f"http://127.0.0.1:{kb_port}", RASA_TOKEN))
         sup.start(rasa_server_spec(model, rasa_port, RASA_TOKEN, actions_port, redis.url, LOG_DIR,
                                    RetentionConfig().tracker_expiry_s()))
         ok = await sup.wait_ready("rasa", 300) and await sup.wait_ready("actions", 120)
@@ -125,16 +133,17 @@ async def rasa_services(redis: RedisServer) -> AsyncIterator[RasaStack]:
 
 
 @pytest.fixture(scope="session")
-async def rasa_stack(redis_server: RedisServer) -> AsyncIterator[RasaStack]:
-    async with rasa_services(redis_server) as stack:
+async def rasa_stack(redis_server: RedisServer, main_server_port: int) -> AsyncIterator[RasaStack]:
+    async with rasa_services(redis_server, main_server_port) as stack:
         yield stack
 
 
 @pytest.fixture(scope="module")
-async def private_rasa(redis_server: RedisServer) -> AsyncIterator[RasaStack]:
+async def private_rasa(redis_server: RedisServer, chat_server: ChatServerProcess) -> AsyncIterator[RasaStack]:
     """A Rasa stack of the module's own, for tests that SIGKILL/SIGSTOP Rasa or hot-swap its model:
-    the session's Rasa, which every other module talks to, is never touched."""
-    async with rasa_services(redis_server) as stack:
+    the session's Rasa, which every other module talks to, is never touched. Its action server asks
+    the main chat_server for knowledge-base answers."""
+    async with rasa_services(redis_server, chat_server.port) as stack:
         yield stack
 
 
@@ -229,8 +238,10 @@ async def chat_servers(redis: RedisServer, rasa: RasaStack) -> AsyncIterator[Ser
 
 
 @pytest.fixture(scope="module")
-async def server_factory(redis_server: RedisServer, rasa_stack: RasaStack) -> AsyncIterator[ServerFactory]:
-    """Extra chat_server processes on the session's Redis and Rasa, stopped when the module is done."""
+async def server_factory(redis_server: RedisServer, rasa_stack: RasaStack,
+                         chat_server: ChatServerProcess) -> AsyncIterator[ServerFactory]:
+    """Extra chat_server processes on the session's Redis and Rasa, stopped when the module is done.
+    The main `chat_server` runs too: the action server asks it for knowledge-base answers."""
     async with chat_servers(redis_server, rasa_stack) as make:
         yield make
 
@@ -243,9 +254,26 @@ async def private_server_factory(redis_server: RedisServer, private_rasa: RasaSt
 
 
 @pytest.fixture(scope="session")
-async def chat_server(redis_server: RedisServer, rasa_stack: RasaStack) -> AsyncIterator[ChatServerProcess]:
+async def chat_server(redis_server: RedisServer, rasa_stack: RasaStack,
+                      main_server_port: int) -> AsyncIterator[ChatServerProcess]:
     async with chat_servers(redis_server, rasa_stack) as make:
-        yield await make(name="chat_server-main")
+        server = await make(port=main_server_port, name="chat_server-main")
+        await _wait_for_knowledge_base(server.url)
+        yield server
+
+
+async def _wait_for_knowledge_base(url: str, timeout_s: float = 120) -> None:
+    """The index loads in the background after start; bot turns before that get the fallback."""
+    deadline = time.monotonic() + timeout_s
+    async with aiohttp.ClientSession() as session:
+        while time.monotonic() < deadline:
+            async with session.post(f"{url}/kb/answer", json={"text": "hello", "language": "en"},
+                                    headers={"Authorization": f"Bearer {RASA_TOKEN}"}) as resp:
+                if resp.status == 200:
+                    return
+                assert resp.status == 503, await resp.text()
+            await asyncio.sleep(0.2)
+    raise AssertionError(f"the knowledge base did not load within {timeout_s:.0f} s")
 
 
 @pytest.fixture(scope="session")

@@ -36,7 +36,7 @@ def test_knowledge_articles_are_not_rasa_training_data(tmp_path: Path, monkeypat
     monkeypatch.setattr(bot_model, "BOT_DIR", tmp_path / "bot")
     monkeypatch.setattr(bot_model, "TRAINING_DIR", training)
     monkeypatch.setattr(bot_model, "KNOWLEDGE_DIR", training / "knowledge")
-    assert bot_model.rasa_data_files() == [training / "nlu_en.yml"]
+    assert bot_model.training_files() == [training / "nlu_en.yml"]
     before = bot_model.training_hash()
     article.write_text("id: water-bill\ntopic: utility_bill\n")
     assert bot_model.training_hash() == before

@@ -24,7 +24,7 @@ from tests.test_channel_email import compose, email_env, mail_to_city, mails_to
 pytestmark = pytest.mark.rasa
 
 FAQ_QUESTION = "when is my trash picked up"
-FAQ_ANSWER = "Solid Waste Services"  # from training_data/faq_responses.yml (faq/trash_schedule)
+FAQ_ANSWER = "Garbage is collected once a week"  # training_data/knowledge/solid-waste/sw-collection-day.yml
 ASK_PERSON = "I want to talk to a person"
 
 

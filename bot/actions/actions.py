@@ -10,7 +10,7 @@ import logging
 import re
 from typing import Any
 
-from chat311_labels import resolve_label
+from chat311_labels import KB_LABEL_SLOT
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
@@ -26,7 +26,7 @@ SKIPPED = "skipped"
 # labels that say nothing about what the resident needs; escalation reports the last label *not* in here
 NOT_MEANINGFUL = {
     "nlu_fallback", "greet", "goodbye", "thank", "affirm", "deny", "bot_challenge", "request_human",
-    "share_location", None, "",
+    "share_location", "kb_feedback", "kb_none", None, "",
 }
 # intents the forms never swallow as an answer (the rules handle them, then the form resumes)
 FORM_INTERRUPTIONS = ("emergency", "request_human")
@@ -43,8 +43,9 @@ def language_of(tracker: Tracker) -> str:
 
 
 def user_turns(tracker: Tracker) -> list[dict]:
-    """One entry per user message: its label, whether a form was active (the message was an answer to a
-    form question), and whether the bot handled it with action_fallback."""
+    """One entry per user message: its label (the intent, or the knowledge base's faq/<topic> or
+    nlu_fallback), whether a form was active (the message was an answer to a form question), and
+    whether the bot handled it with a fallback."""
     turns: list[dict] = []
     loop: str | None = None
     for event in tracker.events:
@@ -52,8 +53,11 @@ def user_turns(tracker: Tracker) -> list[dict]:
         if kind == "active_loop":
             loop = event.get("name")
         elif kind == "user":
-            turns.append({"label": resolve_label(event.get("parse_data"))[0], "in_form": bool(loop),
-                          "fallback": False})
+            intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
+            turns.append({"label": intent, "in_form": bool(loop), "fallback": False})
+        elif kind == "slot" and event.get("name") == KB_LABEL_SLOT and turns:
+            turns[-1]["label"] = event.get("value")
+            turns[-1]["fallback"] = event.get("value") == "nlu_fallback"
         elif kind == "action" and event.get("name") == "action_fallback" and turns:
             turns[-1]["fallback"] = True
     return turns
@@ -112,31 +116,36 @@ class ActionEscalate(Action):
         return reset_form_events(tracker) if tracker.active_loop.get("name") else []
 
 
+def fallback_reply(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
+    """Rephrase prompt; the second fallback in a row escalates to a person."""
+    lang = language_of(tracker)
+    streak = 1  # this turn; plus the directly preceding turns the bot also answered with a fallback
+    for turn in reversed(user_turns(tracker)[:-1]):
+        if not turn["fallback"]:
+            break
+        streak += 1
+    if streak >= 2:
+        escalate(dispatcher, tracker, "repeated_fallback")
+        return
+    buttons = {
+        "en": [("Report a pothole", "/report_pothole"), ("Missed trash pickup", "/report_missed_pickup"),
+               ("Talk to a person", "/request_human")],
+        "es": [("Reportar un bache", "/report_pothole"), ("Basura no recogida", "/report_missed_pickup"),
+               ("Hablar con una persona", "/request_human")],
+    }[lang]
+    dispatcher.utter_message(text=t("fallback", lang),
+                             buttons=[{"title": title, "payload": payload} for title, payload in buttons])
+
+
 class ActionFallback(Action):
-    """nlu_fallback: rephrase prompt; the second fallback in a row escalates to a person."""
+    """No rule applies (Rasa's core fallback) or "None of these" after a menu: the fallback reply."""
 
     def name(self) -> str:
         return "action_fallback"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
-        lang = language_of(tracker)
-        streak = 1  # this turn; plus the directly preceding turns the bot also answered with a fallback
-        for turn in reversed(user_turns(tracker)[:-1]):
-            if not turn["fallback"]:
-                break
-            streak += 1
-        if streak >= 2:
-            escalate(dispatcher, tracker, "repeated_fallback")
-            return []
-        buttons = {
-            "en": [("Report a pothole", "/report_pothole"), ("Missed trash pickup", "/report_missed_pickup"),
-                   ("Talk to a person", "/request_human")],
-            "es": [("Reportar un bache", "/report_pothole"), ("Basura no recogida", "/report_missed_pickup"),
-                   ("Hablar con una persona", "/request_human")],
-        }[lang]
-        dispatcher.utter_message(text=t("fallback", lang),
-                                 buttons=[{"title": title, "payload": payload} for title, payload in buttons])
+        fallback_reply(dispatcher, tracker)
         return []
 
 

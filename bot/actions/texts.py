@@ -116,6 +116,24 @@ TEXTS: dict[str, dict[str, str]] = {
         "es": "No hay problema. También puede encontrar su número de solicitud en el mensaje o correo de "
               "confirmación.",
     },
+    "kb_helpful": {"en": "Was this helpful?", "es": "¿Le sirvió esta respuesta?"},
+    "kb_more": {"en": "More details", "es": "Más detalles"},
+    "kb_yes": {"en": "Yes", "es": "Sí"},
+    "kb_no": {"en": "No", "es": "No"},
+    "kb_report": {"en": "Report it", "es": "Reportarlo"},
+    "kb_did_you_mean": {"en": "Did you mean one of these?", "es": "¿Quiso decir alguna de estas opciones?"},
+    "kb_none_of_these": {"en": "None of these", "es": "Ninguna de estas"},
+    "kb_thanks": {
+        "en": "Thanks for the feedback! Is there anything else I can help with?",
+        "es": "¡Gracias por su opinión! ¿Hay algo más en lo que le pueda ayudar?",
+    },
+    "kb_sorry": {
+        "en": "Sorry that didn't help. I've passed your question on so we can improve this answer. You can ask "
+              "it another way, or talk to a person.",
+        "es": "Lamento que no le haya servido. Envié su pregunta a nuestro equipo para mejorar esta respuesta. "
+              "Puede preguntarlo de otra forma o hablar con una persona.",
+    },
+    "kb_talk_to_person": {"en": "Talk to a person", "es": "Hablar con una persona"},
 }
 
 FALLBACK_BUTTONS = {

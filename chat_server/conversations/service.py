@@ -41,6 +41,7 @@ BOT_EVENTS = {
     "form_complete": "form_completed",
     "status_lookup": "status_lookup",
     "emergency": "emergency",
+    "kb_feedback": "kb_feedback",
 }
 
 
@@ -328,6 +329,8 @@ class ConversationService:
                     continue
                 data = {k: v for k, v in custom.items() if k != "event"}
                 data.setdefault("language", language)
+                if isinstance(data.get("question"), str):  # kb_feedback: the resident's words, for the inbox
+                    data["question"] = redact(data["question"])
                 await self.publish_conversation_event(conv, kind, data)
                 continue
             body = item.get("text") or ""

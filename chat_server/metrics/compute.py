@@ -115,6 +115,8 @@ class Bucket:
     fallback_texts: Counter[str] = field(default_factory=Counter)
     dispositions: Counter[str] = field(default_factory=Counter)
     services: Counter[str] = field(default_factory=Counter)
+    kb_helpful: Counter[str] = field(default_factory=Counter)  # article id → "Yes" answers
+    kb_not_helpful: Counter[str] = field(default_factory=Counter)  # article id → "No" answers
     agents: dict[str, AgentStats] = field(default_factory=dict)
     wait_hist: list[int] = field(default_factory=lambda: _hist(WAIT_BOUNDS))
     handle_hist: list[int] = field(default_factory=lambda: _hist(HANDLE_BOUNDS))
@@ -313,6 +315,10 @@ class Aggregator:
         text = " ".join(str(ev.data.get("text") or "").lower().split())
         if text:
             b.fallback_texts[text[:200]] += 1
+
+    def _on_kb_feedback(self, b: Bucket, ev: LogEvent, st: ConvState | None) -> None:
+        article = str(ev.data.get("article_id") or "?")
+        (b.kb_helpful if ev.data.get("helpful") is True else b.kb_not_helpful)[article] += 1
 
     def _on_emergency(self, b: Bucket, ev: LogEvent, st: ConvState | None) -> None:
         b.emergencies += 1

@@ -13,7 +13,7 @@ from typing import Any
 from chat_server.metrics.compute import HANDLE_BOUNDS, WAIT_BOUNDS, Aggregator, Bucket, figures
 from chat_server.redaction import redact
 
-REPORTS = ("daily", "hourly", "intents", "fallbacks", "volumes", "agents")
+REPORTS = ("daily", "hourly", "intents", "fallbacks", "volumes", "agents", "kb_feedback")
 
 
 def dashboard(agg: Aggregator, today: date, now: float, days: int, agents: dict[str, int],
@@ -59,6 +59,14 @@ def top_fallbacks(b: Bucket, n: int) -> list[dict[str, Any]]:
     return [{"text": redact(text), "count": c} for text, c in b.fallback_texts.most_common(n)]
 
 
+def kb_feedback(b: Bucket, n: int) -> list[dict[str, Any]]:
+    """Answers residents rated, most "No" first: the articles content staff should look at."""
+    articles = set(b.kb_helpful) | set(b.kb_not_helpful)
+    rows = [{"article_id": a, "helpful": b.kb_helpful[a], "not_helpful": b.kb_not_helpful[a],
+             "helpful_rate": round(b.kb_helpful[a] / (b.kb_helpful[a] + b.kb_not_helpful[a]), 4)} for a in articles]
+    return sorted(rows, key=lambda r: (-r["not_helpful"], -r["helpful"], r["article_id"]))[:n]
+
+
 def volumes(b: Bucket) -> dict[str, list[dict[str, Any]]]:
     return {
         "channels": [{"channel": k, "chats": v} for k, v in b.channels.most_common()],
@@ -100,6 +108,8 @@ def report(agg: Aggregator, name: str, start: date, end: date, top_n: int = 20) 
         return top_fallbacks(bucket, top_n)
     if name == "agents":
         return agent_rows(bucket)
+    if name == "kb_feedback":
+        return kb_feedback(bucket, top_n)
     if name == "volumes":
         v = volumes(bucket)
         return ([{"dimension": "channel", "value": r["channel"], "count": r["chats"]} for r in v["channels"]]

@@ -49,6 +49,14 @@ class Training:
         await self.inbox.record(str(event.data.get("text") or ""), str(event.data.get("language") or "en"),
                                 "fallback", "nlu_fallback", float(confidence or 0), event.ts)
 
+    async def on_kb_feedback(self, event: Event) -> None:
+        """A "No" on a knowledge-base answer: the question goes to the inbox, kind kb_not_helpful,
+        `predicted` = the article id (docs/knowledge.md "Content inbox")."""
+        if event.data.get("helpful") is not False:
+            return
+        await self.inbox.record(str(event.data.get("question") or ""), str(event.data.get("language") or "en"),
+                                "kb_not_helpful", str(event.data.get("article_id") or ""), 0.0, event.ts)
+
     async def on_bot_answered(self, event: Event) -> None:
         confidence = event.data.get("confidence")
         if not isinstance(confidence, int | float) or confidence >= self.low_confidence:
@@ -198,6 +206,7 @@ def setup(app: web.Application, ctx: AppContext) -> None:
     ctx.services["training"] = svc
     ctx.bus.subscribe("fallback", svc.on_fallback)
     ctx.bus.subscribe("bot_answered", svc.on_bot_answered)
+    ctx.bus.subscribe("kb_feedback", svc.on_kb_feedback)
     app.router.add_get("/console/training", page)
     app.router.add_get("/console/training/api/me", me)
     app.router.add_get("/console/training/api/inbox", inbox_list)

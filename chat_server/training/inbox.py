@@ -1,9 +1,11 @@
 """The content inbox: resident messages the bot did not understand or answered unsure, in Redis.
 
-Fed by two events (chat_server/events.py): `fallback` (the redacted text is in the event) and
+Fed by three events (chat_server/events.py): `fallback` (the redacted text is in the event),
 `bot_answered` with a confidence below `training.low_confidence` (the text is the
-conversation's last resident message, redacted here). Identical messages (case and spacing
-ignored) are one item with a count, so the inbox shows what residents ask most, not a log.
+conversation's last resident message, redacted here), and `kb_feedback` with helpful=false
+(kind `kb_not_helpful`, `predicted` = the article id, the text = the resident's question).
+Identical messages (case and spacing ignored) are one item with a count, so the inbox shows what
+residents ask most, not a log.
 
 Keys: `<prefix>training:inbox:<id>` (hash) and `<prefix>training:inbox:open` (zset by last seen).
 """
@@ -29,7 +31,7 @@ class InboxItem:
     id: str
     text: str
     language: str
-    kind: str  # fallback | low_confidence
+    kind: str  # fallback | low_confidence | kb_not_helpful (a "No" on a knowledge-base answer)
     predicted: str
     confidence: float
     count: int

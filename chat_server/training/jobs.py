@@ -144,7 +144,7 @@ class TrainingJobs:
             str(bot_model.RASA_BIN), "train",
             "--config", str(bot_model.BOT_DIR / "config.yml"),
             "--domain", str(bot_model.BOT_DIR / "domain.yml"),
-            "--data", str(self.data_dir),
+            "--data", *map(str, bot_model.training_files(self.data_dir)),
             "--out", str(self.model_dir),
             "--fixed-model-name", job["id"],
         ]

@@ -1,0 +1,219 @@
+"""The knowledge base through the whole bot: real Rasa + action server + chat_server (issue 15).
+
+The action server asks the main chat_server (POST /kb/answer) for every `faq` / `nlu_fallback` turn.
+Where a test needs a question of one kind (a menu, a fallback), it asks that same endpoint which of a
+few candidates is of that kind, so the test follows the shipped calibration instead of hard-coding it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from typing import Any
+
+import aiohttp
+import pytest
+
+from chat_server.metrics.compute import Aggregator, LogEvent
+from chat_server.metrics.reports import kb_feedback
+from tests.channel_standins import TwilioStandin
+from tests.conftest import RASA_TOKEN
+from tests.test_bot_forms import Conversation
+
+pytestmark = pytest.mark.rasa
+
+
+@pytest.fixture
+def convo(rasa_stack: Any, chat_server: Any):
+    def make(lang: str = "en") -> Conversation:
+        return Conversation(rasa_stack, lang)
+    return make
+
+
+async def kb(chat_server_url: str, body: dict, token: str = RASA_TOKEN) -> tuple[int, dict]:
+    async with aiohttp.ClientSession() as session, session.post(
+            f"{chat_server_url}/kb/answer", json=body, headers={"Authorization": f"Bearer {token}"},
+            timeout=aiohttp.ClientTimeout(total=60)) as resp:
+        return resp.status, await resp.json()
+
+
+async def first_of_kind(chat_server_url: str, kind: str, candidates: list[str]) -> tuple[str, dict]:
+    for text in candidates:
+        status, decision = await kb(chat_server_url, {"text": text, "language": "en"})
+        assert status == 200, decision
+        if decision["kind"] == kind:
+            return text, decision
+    raise AssertionError(f"none of {candidates} is a {kind} under the shipped calibration")
+
+
+async def until(check: Any, timeout_s: float = 20.0) -> Any:
+    """The first truthy result of `check()`: events reach the stream and the inbox just after the reply."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        found = await check()
+        if found:
+            return found
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{check.__name__} did not happen within {timeout_s} s")
+
+
+def button(c: Conversation, title: str) -> dict:
+    found = [b for b in c.buttons if b["title"] == title]
+    assert found, (title, c.buttons)
+    return found[0]
+
+
+async def test_kb_endpoint_checks_token_and_input(chat_server_url: str) -> None:
+    status, body = await kb(chat_server_url, {"text": "water bill", "language": "en"}, token="wrong")
+    assert status == 401 and body["error"]["code"] == "bad_token"
+    status, body = await kb(chat_server_url, {"text": "  ", "language": "en"})
+    assert status == 400 and body["error"]["code"] == "bad_request"
+    status, body = await kb(chat_server_url, {"text": "water bill", "language": "fr"})
+    assert status == 400 and "language" in body["error"]["message"]
+    status, body = await kb(chat_server_url, {"article_id": "no-such-article", "language": "es"})
+    assert status == 404 and body["error"]["code"] == "unknown_article"
+    status, body = await kb(chat_server_url, {"article_id": "water-bill-pay", "language": "es"})
+    assert status == 200 and body["kind"] == "answer" and body["label"] == "faq/utility_bill"
+    assert body["article"]["answer"].startswith("Pague en línea")
+
+
+async def test_answer_in_english_and_spanish_with_details_and_feedback_buttons(convo) -> None:
+    c = convo()
+    await c.say("how do i pay my water bill")
+    assert c.last["label"] == "faq/utility_bill" and c.last["slots"]["kb_label"] == "faq/utility_bill"
+    assert "https://www.charlottenc.gov/Water" in c.text and "Was this helpful?" in c.text
+    assert [b["title"] for b in c.buttons] == ["More details", "Yes", "No"]  # no service: no "Report it"
+    await c.say(button(c, "More details")["payload"])
+    assert c.last["label"] == "faq/utility_bill" and "Was this helpful?" in c.text
+    assert "More details" not in [b["title"] for b in c.buttons]
+    es = convo("es")
+    await es.say("¿a qué hora abren?")
+    assert es.last["label"] == "faq/hours_contact" and es.last["language"] == "es"
+    assert "Los agentes del 311 atienden" in es.text and "¿Le sirvió esta respuesta?" in es.text
+    assert [b["title"] for b in es.buttons][-2:] == ["Sí", "No"]
+
+
+@pytest.mark.parametrize(("text", "lang", "label"), [
+    ("reserve a picnic shelter at the park", "en", "faq/parks_recreation"),
+    ("business license", "en", "faq/business_license"),
+    ("old paint and batteries", "en", "faq/hazardous_waste"),
+    ("is trash pickup delayed because of the holiday", "en", "faq/trash_schedule"),
+    ("necesito una copia de mi acta de nacimiento", "es", "faq/vital_records"),
+])
+async def test_issue_examples_reach_the_right_topic(convo, text: str, lang: str, label: str) -> None:
+    c = convo(lang)
+    await c.say(text)
+    assert c.last["label"] == label, (text, c.last["label"], c.text)
+    assert "https://" in c.text
+
+
+async def test_low_confidence_question_gets_a_menu_and_picking_answers(convo, chat_server_url: str) -> None:
+    """A menu when Rasa sees a question (faq) the knowledge base is unsure about; when Rasa found no
+    intent (nlu_fallback), an unsure knowledge base means the fallback instead."""
+    candidates = ["fees", "i have a question about my house", "who do i talk to about the city", "card",
+                  "my neighbor", "permit", "problem with the street", "help with money", "question about a bill",
+                  "what about my account", "i need information about services"]
+    c = None
+    for text in candidates:
+        status, decision = await kb(chat_server_url, {"text": text, "language": "en", "intent": "faq"})
+        assert status == 200, decision
+        if decision["kind"] != "menu":
+            continue
+        status, unsure = await kb(chat_server_url, {"text": text, "language": "en", "intent": "nlu_fallback"})
+        assert status == 200 and unsure["kind"] == "fallback" and unsure["label"] == "nlu_fallback"
+        c = convo()
+        await c.say(text)
+        if c.last["intent_ranking"][0][0] == "faq":
+            break
+    assert c is not None and "Did you mean" in c.text, (c and c.last["label"], c and c.text)
+    titles = [b["title"] for b in c.buttons]
+    assert titles == [o["title"] for o in decision["options"]] + ["None of these"]
+    assert c.last["label"] == f"faq/{decision['options'][0]['topic']}"
+    second = decision["options"][1]
+    await c.say(button(c, second["title"])["payload"])
+    assert c.last["label"] == f"faq/{second['topic']}" and "https://" in c.text and "Was this helpful?" in c.text
+    await c.say("/kb_none")
+    assert "Could you rephrase" in c.text and c.customs("escalate") == []
+
+
+async def test_out_of_scope_gets_the_fallback_and_the_second_escalates(convo, chat_server_url: str) -> None:
+    candidates = ["qwxz plmokn vbtrew", "zzkq vlorp gnathe", "asdf jklo qwerpo"]
+    text, _ = await first_of_kind(chat_server_url, "fallback", candidates)
+    c = convo()
+    await c.say(text)
+    assert c.last["label"] == "nlu_fallback" and "Could you rephrase" in c.text
+    await c.say(text)
+    assert c.customs("escalate")[0]["reason"] == "repeated_fallback"
+
+
+async def test_report_it_starts_the_services_form(convo) -> None:
+    c = convo()
+    await c.say('/kb_article{"article_id":"cdot-pothole"}')
+    assert c.last["label"] == "faq/streets_sidewalks"
+    report = button(c, "Report it")
+    assert report["payload"] == "/report_pothole"
+    await c.say(report["payload"])
+    assert c.last["active_loop"] == "report_pothole_form" and c.requested == "location"
+
+
+async def test_feedback_is_counted_per_article_and_no_goes_to_the_inbox(server_factory, resident,
+                                                                        redis_client) -> None:
+    prefix = f"kb{uuid.uuid4().hex[:8]}:"
+    server = await server_factory(CHAT311_REDIS__KEY_PREFIX=f"'{prefix}'")
+    r = await resident(server.url)
+    await r.start_session()
+
+    async def reply(text: str, needle: str) -> dict:
+        mark = len(r.events)
+        assert (await r.say(text)).get("ok")
+        return await r.wait_for("bot_uttered", lambda d: needle in (d.get("text") or ""), timeout=60, after=mark)
+
+    answer = await reply("how do i pay my water bill, my email is jane.doe@example.com", "charlottenc.gov/Water")
+    payloads = {q["title"]: q["payload"] for q in answer["quick_replies"]}
+    await reply(payloads["Yes"], "Thanks for the feedback")
+    await reply(payloads["Yes"], "Thanks for the feedback")  # a second click on the same answer is not counted
+    await reply(payloads["No"], "passed your question on")
+
+    async def feedback_events() -> list[LogEvent] | None:
+        events = [LogEvent.from_stream(raw) for _, raw in await redis_client.xrange(f"{prefix}events")]
+        return events if len([e for e in events if e.kind == "kb_feedback"]) >= 2 else None
+
+    events = await until(feedback_events)
+    feedback = [e for e in events if e.kind == "kb_feedback"]
+    assert [(e.data["article_id"], e.data["helpful"]) for e in feedback] == [
+        ("water-bill-pay", True), ("water-bill-pay", False)]
+    agg = Aggregator()
+    agg.feed(events)
+    bucket = agg.range_bucket(agg.local_date(feedback[0].ts), agg.local_date(feedback[-1].ts))
+    assert kb_feedback(bucket, 10) == [{"article_id": "water-bill-pay", "helpful": 1, "not_helpful": 1,
+                                        "helpful_rate": 0.5}]
+
+    async def not_helpful() -> list[dict] | None:
+        items = [await redis_client.hgetall(f"{prefix}training:inbox:{i.decode()}")
+                 for i in await redis_client.zrange(f"{prefix}training:inbox:open", 0, -1)]
+        return [i for i in items if i.get(b"kind") == b"kb_not_helpful"] or None
+
+    [item] = await until(not_helpful)
+    assert item[b"predicted"] == b"water-bill-pay" and item[b"text"].startswith(b"how do i pay my water bill")
+    assert b"jane.doe" not in item[b"text"]  # the question is redacted
+
+
+async def test_sms_gets_the_plain_url_and_numbered_options(server_factory) -> None:
+    twilio = await TwilioStandin().start()
+    try:
+        server = await server_factory(CHAT311_REDIS__KEY_PREFIX=f"'sms{uuid.uuid4().hex[:8]}:'", **twilio.env())
+        phone = "+17045550177"
+        await twilio.text_server(server.url, phone, "how do i pay my water bill")
+        [sms] = await twilio.sent.wait_for(
+            lambda items: [m for m in items if m["to"] == phone and "charlottenc.gov/Water" in m["body"]], timeout=60)
+        body = sms["body"]
+        assert "https://www.charlottenc.gov/Water" in body and "<a" not in body
+        assert "1) More details" in body and "2) Yes" in body and "3) No" in body
+        mark = len(twilio.sent.items)
+        await twilio.text_server(server.url, phone, "1")  # "More details" by number
+        await twilio.sent.wait_for(
+            lambda items: [m for m in items[mark:] if m["to"] == phone and "Was this helpful?" in m["body"]],
+            timeout=60)
+    finally:
+        await twilio.stop()
