@@ -18,10 +18,11 @@ import logging
 import math
 import re
 import time
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from chat_server.agents.business_days import add_business_days
 from chat_server.conversations.store import ASSIGNED, BOT, QUEUED, TICKETED, Conversation
 from chat_server.redaction import redact
 from chat_server.textchars import control_chars, without_controls
@@ -104,6 +105,7 @@ class TicketService:
         self.catalogue = catalogue
         self.config = ctx.config.tickets
         self.tz = ZoneInfo(ctx.config.hours.timezone)
+        self.holidays = frozenset(date.fromisoformat(d) for d in ctx.config.hours.holidays)
         self.outbox_stream = outbox_stream
 
     # create ------------------------------------------------------------
@@ -168,7 +170,7 @@ class TicketService:
             id="", service_code=service.service_code, description=description, requested_at=now,
             public_description=redact(description),
             transcript=without_controls(transcript or "")[:MAX_DESCRIPTION] or None,
-            expected_at=now + service.expected_days * 86400 if service.expected_days is not None else None,
+            expected_at=self.expected_at(now, service.expected_days),
             agency_responsible=service.agency_responsible, service_notice=service.service_notice("en"),
             address=address, address_id=address_id_v, zipcode=_short(zipcode, "zipcode", 20), lat=lat_v,
             long=long_v, media_url=_media_url(media_url), attributes=attrs, contact=contact,
@@ -183,6 +185,13 @@ class TicketService:
             await self.ctx.bus.publish("ticket_created", conversation_id or "", ticket_id=ticket.id,
                                        service_code=ticket.service_code, source=ticket.source, channel=ticket.channel)
         return ticket
+
+    def expected_at(self, requested_at: float, expected_days: float | None) -> float | None:
+        """The catalogue's expected_days are business days (weekends and `hours.holidays` skipped)."""
+        if expected_days is None:
+            return None
+        start = datetime.fromtimestamp(requested_at, self.tz)
+        return add_business_days(start, expected_days, self.holidays).timestamp()
 
     def status_url(self, ticket_id: str) -> str:
         return self.config.status_url.format(public_url=self.ctx.config.server.public_url.rstrip("/"),
