@@ -22,6 +22,7 @@ from typing import Any
 
 from chat_server.agents.accounts import Account, AccountStore
 from chat_server.agents.auth import AuditLog
+from chat_server.agents.callback import CallbackFlow
 from chat_server.agents.hours import HoursStatus, Schedule
 from chat_server.agents.queue import RoutingStore
 from chat_server.agents.routing import (
@@ -59,18 +60,11 @@ def conv_room(cid: str) -> str:
     return f"conv:{cid}"
 
 
-def resident_summary(messages: list[Message], limit: int = 1500) -> str:
-    """What the resident said (payload buttons left out), for tickets filed without an agent."""
-    lines = [m.text.strip() for m in messages if m.sender == "resident" and m.text.strip()
-             and not m.text.strip().startswith("/")]
-    body = "\n".join(lines) or "Resident asked to talk to a person."
-    return body if len(body) <= limit else body[: limit - 1] + "…"
-
-
 class EscalationService:
     def __init__(self, ctx: AppContext, schedule: Schedule, routing: RoutingStore, accounts: AccountStore,
-                 audit: AuditLog) -> None:
+                 audit: AuditLog, callback: CallbackFlow) -> None:
         self.ctx = ctx
+        self.callback = callback
         self.cfg = ctx.config.routing
         self.schedule = schedule
         self.routing = routing
@@ -90,6 +84,7 @@ class EscalationService:
         bus.subscribe("resident_message", self.on_resident_message)
         bus.subscribe("conversation_closed", self.on_conversation_closed)
         self.ctx.conversations.message_listeners.append(self.on_message)
+        self.ctx.conversations.turn_handlers.append(self.callback.handle)
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="routing-loop")
@@ -161,12 +156,10 @@ class EscalationService:
             key = "escalation_closing_soon" if status.open else "escalation_closed"
             when = self.schedule.describe_next_open(datetime.fromtimestamp(now, UTC), conv.language,
                                                     await self.routing.hours_override())
-            await self.ctx.conversations.say_system(conv, key, next_open=when or "—")
-            await self._ticket_instead(conv, "after_hours")
+            await self.callback.offer(conv, "after_hours", key, next_open=when or "—")
             return
         if not anyone_staffed(agents, language, department):
-            await self.ctx.conversations.say_system(conv, "escalation_no_agents")
-            await self._ticket_instead(conv, "after_hours")
+            await self.callback.offer(conv, "after_hours", "escalation_no_agents")
             return
         if not await self.ctx.store.set_state(conv.id, QUEUED, expected=(BOT, TICKETED), queued_at=f"{now:.3f}",
                                               department=department, escalation_reason=str(
@@ -175,6 +168,9 @@ class EscalationService:
         conv.state = QUEUED
         await self.routing.enqueue(conv.id, language, department, now)
         await self.ctx.bus.publish("queued", conv.id, department=department, language=language)
+        announcement = event.data.get("announcement")
+        if isinstance(announcement, str) and announcement.strip():  # the bot's "someone will be with you"
+            await self.ctx.conversations.say(conv, "bot", announcement, language)
         await self.ctx.conversations.say_system(conv, "queued")
         await self.broadcast_positions()
         if not await self.routing.is_queued(conv.id) and (await self.routing.queue_info(conv.id)).get("pos") == "0":
@@ -182,19 +178,6 @@ class EscalationService:
             await self.routing.set_position(conv.id, 1)
             await self.ctx.conversations.notify(conv, "queue_update", {"position": 1, "estimated_wait_s": 0})
         self.poke()
-
-    async def _ticket_instead(self, conv: Conversation, source: str) -> None:
-        tickets = self.ctx.services.get("tickets")
-        if tickets is None:
-            await self.ctx.conversations.say_system(conv, "no_escalation")
-            return
-        summary = resident_summary(await self.ctx.store.messages(conv.id))
-        try:
-            # The resident's own words are private: the transcript, never the public description.
-            await tickets.create_for_conversation(conv, "GENERAL", {"transcript": summary}, source=source)
-        except Exception:
-            log.exception("ticket instead of escalation failed", extra={"conv": conv.id})
-            await self.ctx.conversations.say_system(conv, "no_escalation")
 
     async def on_resident_message(self, event: Event) -> None:
         if event.data.get("state") != QUEUED:
@@ -209,7 +192,9 @@ class EscalationService:
         if owner:
             await self.ctx.sio.emit("offer_withdrawn", {"conversation_id": conv.id, "reason": "resident_left"},
                                     room=user_room(owner), namespace=NS)
-        await self._ticket_instead(conv, "queue_timeout")
+        if await self.ctx.store.set_state(conv.id, BOT, expected=(QUEUED,)):
+            conv.state = BOT
+            await self.callback.ask_contact(conv, "queue_timeout")
         await self.broadcast_queue()
         await self.broadcast_positions()
 

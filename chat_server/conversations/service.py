@@ -88,6 +88,9 @@ class Outcome:
 
 
 MessageListener = Callable[[Conversation, Message], Awaitable[None]]
+# Answers a resident message instead of the bot (True = handled): a question the server itself
+# asked is waiting for its answer (callback consent, what to do about a duplicate report).
+TurnHandler = Callable[[Conversation, Message], Awaitable[bool]]
 
 
 class ConversationService:
@@ -108,6 +111,7 @@ class ConversationService:
         self.slow_notice_s = slow_notice_s
         self.channels: dict[str, Channel] = {}
         self.message_listeners: list[MessageListener] = []
+        self.turn_handlers: list[TurnHandler] = []
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     # delivery -------------------------------------------------------------
@@ -199,9 +203,19 @@ class ConversationService:
             if outcome.duplicate:
                 return outcome
             guard_fired = await self._emergency_guard(conv, incoming.text)
-            if conv.state in (BOT, TICKETED):
+            if conv.state in (BOT, TICKETED) and (
+                    guard_fired or not await self._handled_by_server(conv, outcome.message)):
                 await self._bot_turn(conv, incoming, guard_fired)
             return outcome
+
+    async def _handled_by_server(self, conv: Conversation, message: Message) -> bool:
+        for handler in list(self.turn_handlers):
+            try:
+                if await handler(conv, message):
+                    return True
+            except Exception:
+                log.exception("turn handler failed", extra={"conv": conv.id})
+        return False
 
     async def _record(self, conv: Conversation, incoming: Incoming) -> Outcome:
         """Store the resident's message once (client_msg_id) and show it on every tab and listener."""
@@ -297,7 +311,10 @@ class ConversationService:
         elif reply.label:
             await self.bus.publish("bot_answered", conv.id, label=reply.label, confidence=reply.confidence,
                                    language=language)
-        for item in reply.messages:
+        held = _handoff_announcements(reply.messages)
+        for index, item in enumerate(reply.messages):
+            if index + 1 in held:
+                continue  # said by routing only once an agent is known to be available
             custom = item.get("custom")
             if isinstance(custom, dict) and custom.get("event") in BOT_EVENTS:
                 kind = BOT_EVENTS[custom["event"]]
@@ -305,6 +322,8 @@ class ConversationService:
                     continue
                 data = {k: v for k, v in custom.items() if k != "event"}
                 data.setdefault("language", language)
+                if index in held:
+                    data["announcement"] = held[index]
                 await self.publish_conversation_event(conv, kind, data)
                 continue
             body = item.get("text") or ""
@@ -341,3 +360,17 @@ class ConversationService:
         await self.say_system(conv, "bot_unavailable", extra={"quick_replies": [
             {"title": text("talk_to_person", conv.language), "payload": "/request_human"},
         ]})
+
+
+def _handoff_announcements(messages: list[dict[str, Any]]) -> dict[int, str]:
+    """Bot texts that introduce an `escalate` payload ("someone will be with you shortly"), by the
+    payload's index. The bot cannot know whether the line is open or anyone is free, so routing
+    decides whether that promise is said at all."""
+    held: dict[int, str] = {}
+    for index in range(1, len(messages)):
+        custom = messages[index].get("custom")
+        before = messages[index - 1]
+        if (isinstance(custom, dict) and custom.get("event") == "escalate" and before.get("text")
+                and not before.get("custom") and not before.get("buttons") and not before.get("quick_replies")):
+            held[index] = str(before["text"])
+    return held
