@@ -276,6 +276,9 @@ async def test_post_requires_a_valid_api_key(api: Api, redis_server: RedisServer
     ({"address_string": "", "lat": "35.2"}, "lat and long"),
     ({"address_string": "", "lat": "95", "long": "-80"}, "lat must be between"),
     ({"address_string": "", "lat": "north", "long": "-80"}, "lat must be a number"),
+    ({"address_string": "", "lat": "35.7796", "long": "-78.6382"}, "outside the service area"),  # Raleigh
+    ({"address_string": "200 Peachtree St NW, Atlanta, GA 30303"}, "ZIP code 30303 is outside the service area"),
+    ({"zipcode": "27601"}, "ZIP code 27601 is outside"),
     ({"description": "x" * 4001}, "description is longer than 4000"),
     ({"attribute[road_position]": ""}, "attribute[road_position] is required"),
     ({"attribute[road_position]": "sky"}, "is not one of"),

@@ -32,10 +32,12 @@ from chat_server.agents.routing import (
     estimate_wait_s,
     positions,
 )
+from chat_server.agents.ticket_form import collected, form_services
 from chat_server.context import AppContext
 from chat_server.conversations.store import ASSIGNED, BOT, CLOSED, QUEUED, TICKETED, Conversation, Message
 from chat_server.events import Event
 from chat_server.texts import text
+from chat_server.tickets.catalogue import Catalogue
 
 log = logging.getLogger("chat311.routing")
 
@@ -149,6 +151,7 @@ class EscalationService:
             language = conv.language
         label = str(event.data.get("label") or conv.get("label") or "")
         department = department_for(label, self.cfg.departments)
+        await self.ctx.store.update(conv.id, form_label=label)  # what the resident was reporting (console panel)
         now = time.time()
         status = await self.hours_status(now)
         agents = await self.routing.agents(self.socket_cut(now))
@@ -449,27 +452,42 @@ class EscalationService:
         await self.broadcast_positions()
         self.poke()
 
+    def _catalogue(self) -> Catalogue | None:
+        tickets = self.ctx.services.get("tickets")
+        return tickets.catalogue if tickets is not None else None
+
+    def ticket_form(self) -> list[dict[str, Any]]:
+        """The catalogue as the console's ticket form (every service, typed attribute fields)."""
+        catalogue = self._catalogue()
+        return form_services(catalogue) if catalogue is not None else []
+
     async def create_ticket(self, account: Account, cid: Any, service_code: Any, description: Any,
-                            address: Any = None) -> dict[str, Any]:
+                            address: Any = None, attributes: Any = None, lat: Any = None,
+                            long: Any = None) -> dict[str, Any]:
+        """File from the console: validated by the catalogue exactly like an Open311 POST."""
         conv = await self._owned(account, cid)
         tickets = self.ctx.services.get("tickets")
         if tickets is None:
             raise ActionError("unavailable", "ticketing is not available")
         if not isinstance(service_code, str) or not isinstance(description, str) or not description.strip():
             raise ActionError("malformed", "service_code and description are required")
-        data: dict[str, Any] = {"description": description.strip()}
+        if attributes is not None and not isinstance(attributes, dict):
+            raise ActionError("malformed", "attributes must be an object of code → value")
+        data: dict[str, Any] = {"description": description.strip(), "attributes": attributes or {}}
         if isinstance(address, str) and address.strip():
             data["address_string"] = address.strip()
+        if lat not in (None, "") or long not in (None, ""):
+            data["lat"], data["long"] = lat, long
         try:
             ticket = await tickets.create_for_conversation(conv, service_code, data, source="agent")
         except Exception as exc:
-            message = getattr(exc, "message", None) or str(exc) or "the ticket could not be created"
+            message = getattr(exc, "description", None) or str(exc) or "the ticket could not be created"
             raise ActionError("ticket_invalid", str(message)[:300]) from exc
         await self.audit.record(account.username, "ticket", conv.id, ticket_id=ticket.id, service_code=service_code)
         return {"ticket_id": ticket.id}
 
     async def view(self, account: Account, cid: Any) -> dict[str, Any]:
-        """Transcript (bot part included) and what the bot collected, for the console."""
+        """Transcript (bot part included) and a panel of what the bot collected, for the console."""
         conv = await self._conv(cid)
         owner = await self.routing.owner(conv.id)
         offered = await self.routing.offered_to(conv.id)
@@ -480,9 +498,17 @@ class EscalationService:
             slots = json.loads(conv.get("slots") or "{}")
         except ValueError:
             slots = {}
+        catalogue = self._catalogue()
+        service = None
+        if catalogue is not None:
+            code = slots.get("service_code") if isinstance(slots, dict) else None
+            service = (catalogue.get(str(code)) if code else None) or catalogue.by_label(
+                conv.get("form_label") or conv.get("label"))
         messages = [self.message_view(m) for m in await self.ctx.store.messages(conv.id)]
-        return {**self.summary(conv), "slots": slots, "active_loop": conv.get("active_loop"),
-                "ticket_id": conv.get("ticket_id"), "messages": messages, "mine": owner == account.username}
+        return {**self.summary(conv), "collected": collected(slots if isinstance(slots, dict) else {}, service,
+                                                            conv.get("media_url")),
+                "active_loop": conv.get("active_loop"), "ticket_id": conv.get("ticket_id"), "messages": messages,
+                "mine": owner == account.username}
 
     async def my_chats(self, username: str) -> list[dict[str, Any]]:
         out = []
