@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
+from chat_server.tickets.duplicate_flow import ADD, FILE, FOLLOW, choice
 from chat_server.tickets.duplicates import Report, best_match, haversine_m, matches, normalise_address
 from chat_server.tickets.store import CLOSED, StatusEntry, Ticket, TicketStore
 from tests.clients import ResidentClient
@@ -81,6 +82,15 @@ async def test_index_finds_near_and_same_address_and_forgets_closed(redis_server
         assert await store.near("POTHOLE", 35.2271, -80.8431, "", 50) == []
     finally:
         await redis.aclose()
+
+
+@pytest.mark.parametrize(("said", "expected"), [
+    ("/duplicate_follow", FOLLOW), ("Follow it!", FOLLOW), ("seguir", FOLLOW), ("/duplicate_add", ADD),
+    ("add my details", ADD), ("agregar", ADD), ("/duplicate_file", FILE), ("file anyway", FILE),
+    ("registrar otro", FILE), ("what day is trash pickup?", None), ("", None),
+])
+def test_duplicate_choice(said: str, expected: str | None) -> None:
+    assert choice(said) == expected
 
 
 # --------------------------------------------------------------------------- two residents, real stack

@@ -7,7 +7,8 @@ their answer is taken before the bot sees it (a `ConversationService` turn handl
 - add my details: the description (redacted) becomes a public note and the photo is attached,
   and they follow it;
 - file anyway: the parked report is filed as usual.
-Anything else is asked again, so the report is never silently lost.
+Anything else is asked once more; a second answer that is none of the three files the report as
+submitted (the resident completed it) and goes on to the bot — never lost, never a dead end.
 """
 
 from __future__ import annotations
@@ -90,13 +91,15 @@ class DuplicateFlow:
         if service is None:
             await self.ctx.store.update(conv.id, pending_report="")
             return False
-        if answer is None and existing is not None:
+        if answer is None and existing is not None and not pending.get("asked_again"):
+            await self.ctx.store.update(conv.id, pending_report=json.dumps({**pending, "asked_again": True}))
             await self.ask(conv, existing, language)
             return True
         await self.ctx.store.update(conv.id, pending_report="")
         conv.fields["pending_report"] = ""
         if existing is None or answer == FILE or answer is None:
             await self.file(conv, service, dict(pending["data"]), language)
+            return answer is not None  # a message that was no answer still gets the bot's reply
         elif answer == FOLLOW:
             await self.tickets.follow(existing, conv, language)
             await self.ctx.conversations.say(conv, "bot", text("duplicate_following", language,
