@@ -120,7 +120,9 @@ async def report_until(client: ResidentClient, opening: str, done: Callable[[Res
             return result
         prompt = " ".join(r.get("text") or "" for r in replies[-1:]) if replies else ""
         answer = next((a for pattern, a in ANSWERS[language] if re.search(pattern, prompt)), None)
-        assert answer is not None, f"unexpected bot prompt {prompt!r}; transcript: {transcript(client)}"
+        if answer is None:  # the form is done ("filing your request now…"): what follows may trail
+            await client.wait_for("bot_uttered", lambda m: bool(done(client)), after=0, timeout=20)
+            break
         buttons = (replies[-1].get("quick_replies") or []) if replies else []
         button = next((b for b in buttons if b["title"].lower().startswith(BUTTON_PICK[language].get(answer, "\0"))),
                       None)
