@@ -350,6 +350,7 @@ async def test_closed_line_files_only_after_consent_and_only_once(  # type: igno
     await res.wait_for("bot_uttered", lambda m: "What phone number" in m.get("text", ""), after=mark)
     await res.say("(704) 555 0142")
     created = await res.wait_for("ticket_created", timeout=30)
+    await res.wait_for("bot_uttered", lambda m: "has been filed" in m.get("text", ""))  # the number, said once
     redis = redis_server.client()
     try:
         raw = await redis.hgetall(f"{prefix}ticket:{created['ticket_id']}")
