@@ -104,8 +104,11 @@ async def server(server_factory: Callable[..., Any]) -> ChatServerProcess:
 
 
 async def report_until(client: ResidentClient, opening: str, done: Callable[[ResidentClient], Any],
-                       language: str = "en") -> Any:
-    """Answer the bot's pothole form until `done(client)` returns something."""
+                       language: str = "en", address: str | None = None) -> Any:
+    """Answer the bot's pothole form (at `address`, if given) until `done(client)` returns something."""
+    answers = ANSWERS[language]
+    if address is not None:  # after "in the road?", before the generic where/location pattern
+        answers = [answers[0], (r"(?i)(address|location|intersection|where)", address), *answers[1:]]
 
     async def turn(said: str) -> list[dict[str, Any]]:
         mark = len(client.events)
@@ -119,7 +122,7 @@ async def report_until(client: ResidentClient, opening: str, done: Callable[[Res
         if (result := done(client)):
             return result
         prompt = " ".join(r.get("text") or "" for r in replies[-1:]) if replies else ""
-        answer = next((a for pattern, a in ANSWERS[language] if re.search(pattern, prompt)), None)
+        answer = next((a for pattern, a in answers if re.search(pattern, prompt)), None)
         if answer is None:  # the form is done ("filing your request now…"): what follows may trail
             await client.wait_for("bot_uttered", lambda m: bool(done(client)), after=0, timeout=20)
             break
@@ -179,3 +182,17 @@ async def test_two_residents_report_the_same_pothole(
     await fourth.say("/duplicate_file")
     other = await fourth.wait_for("ticket_created")
     assert other["ticket_id"] != tid
+
+
+def outside_area(client: ResidentClient) -> dict[str, Any] | None:
+    return next((m for m in client.of("bot_uttered") if "outside the area" in (m.get("text") or "")), None)
+
+
+@pytest.mark.rasa
+async def test_report_outside_the_service_area_is_refused_in_chat(
+        server: ChatServerProcess, resident: Callable[..., Any]) -> None:
+    client: ResidentClient = await resident(server.url)
+    await client.start_session()
+    refused = await report_until(client, "I want to report a pothole", outside_area,
+                                 address="200 Peachtree St, Atlanta, GA 30303")
+    assert "Nothing was filed" in refused["text"] and not client.of("ticket_created")
