@@ -57,6 +57,35 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "it needs an address or a location",
         "es": "necesita una dirección o una ubicación",
     },
+    "ticket_problem_area": {
+        "en": "that place is outside the area City of Charlotte / Mecklenburg County 311 serves (please report "
+        "it to the city or county where it is)",
+        "es": "ese lugar está fuera del área que atiende el 311 de Charlotte / condado de Mecklenburg (por favor, "
+        "repórtelo a la ciudad o condado donde se encuentra)",
+    },
+    "duplicate_found": {
+        "en": "This looks already reported as {ticket_id} ({service}), reported on {date}, status {status}. "
+        "You can follow it to hear when its status changes, add your details or photo to it, or file a new "
+        "request anyway.",
+        "es": "Parece que esto ya fue reportado como {ticket_id} ({service}), reportado el {date}, estado "
+        "{status}. Puede seguirlo para saber cuándo cambie su estado, agregarle sus detalles o foto, o "
+        "registrar una solicitud nueva de todos modos.",
+    },
+    "duplicate_follow_button": {"en": "Follow it", "es": "Seguirlo"},
+    "duplicate_add_button": {"en": "Add my details", "es": "Agregar mis detalles"},
+    "duplicate_file_button": {"en": "File anyway", "es": "Registrar de todos modos"},
+    "duplicate_following": {
+        "en": "Done — you're following {ticket_id}. We'll let you know when its status changes; you can also "
+        "ask me about {ticket_id} any time.",
+        "es": "Listo, está siguiendo {ticket_id}. Le avisaremos cuando cambie su estado; también puede "
+        "preguntarme por {ticket_id} en cualquier momento.",
+    },
+    "duplicate_added": {
+        "en": "Thank you — your details were added to {ticket_id}, and you're following it. You can ask me "
+        "about {ticket_id} any time.",
+        "es": "Gracias, sus detalles se agregaron a {ticket_id} y está siguiendo la solicitud. Puede "
+        "preguntarme por {ticket_id} en cualquier momento.",
+    },
     "ticket_problem_attribute": {
         "en": "the answer to “{question}” was missing or not valid",
         "es": "la respuesta a «{question}» faltaba o no era válida",
@@ -182,25 +211,59 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "leave_ticket_button": {"en": "Leave my question instead", "es": "Prefiero dejar mi consulta"},
     "escalation_closed": {
-        "en": "Live agents are not available right now; the chat line opens again {next_open}. "
-        "I'll file your question so a 311 specialist can follow up, or you can call 311 (704-336-7600).",
-        "es": "Los agentes no están disponibles en este momento; el chat vuelve a abrir el "
-        "{next_open}. Registraré su consulta para que un especialista del 311 le dé seguimiento, o puede "
-        "llamar al 311 (704-336-7600).",
+        "en": "Live agents are not available right now; the chat line opens again {next_open}. I can leave "
+        "your question for a 311 specialist to follow up, or you can call 311 (704-336-7600). Would you "
+        "like to leave a request?",
+        "es": "Los agentes no están disponibles en este momento; el chat vuelve a abrir el {next_open}. "
+        "Puedo dejar su consulta para que un especialista del 311 le dé seguimiento, o puede llamar al 311 "
+        "(704-336-7600). ¿Desea dejar una solicitud?",
     },
     "escalation_closing_soon": {
         "en": "The live chat line is closing for today, so we can't start a new chat now (it opens again "
-        "{next_open}). I'll file your question so a 311 specialist can follow up, or you can call 311 "
-        "(704-336-7600).",
+        "{next_open}). I can leave your question for a 311 specialist to follow up, or you can call 311 "
+        "(704-336-7600). Would you like to leave a request?",
         "es": "El chat en vivo está por cerrar por hoy, así que no podemos iniciar un chat nuevo (vuelve a "
-        "abrir el {next_open}). Registraré su consulta para que un especialista del 311 le dé seguimiento, "
-        "o puede llamar al 311 (704-336-7600).",
+        "abrir el {next_open}). Puedo dejar su consulta para que un especialista del 311 le dé seguimiento, "
+        "o puede llamar al 311 (704-336-7600). ¿Desea dejar una solicitud?",
     },
     "escalation_no_agents": {
-        "en": "All our agents are unavailable right now. I'll file your question so a 311 specialist can "
-        "follow up, or you can call 311 (704-336-7600).",
-        "es": "Todos nuestros agentes están ocupados en este momento. Registraré su consulta para que un "
-        "especialista del 311 le dé seguimiento, o puede llamar al 311 (704-336-7600).",
+        "en": "All our agents are unavailable right now. I can leave your question for a 311 specialist to "
+        "follow up, or you can call 311 (704-336-7600). Would you like to leave a request?",
+        "es": "Todos nuestros agentes están ocupados en este momento. Puedo dejar su consulta para que un "
+        "especialista del 311 le dé seguimiento, o puede llamar al 311 (704-336-7600). ¿Desea dejar una "
+        "solicitud?",
+    },
+    # leaving a request instead of a chat (chat_server/agents/callback.py) ---------------------
+    "callback_yes_button": {"en": "Yes, leave a request", "es": "Sí, dejar una solicitud"},
+    "callback_no_button": {"en": "No, thanks", "es": "No, gracias"},
+    "callback_phone_button": {"en": "Call me", "es": "Llámenme"},
+    "callback_email_button": {"en": "E-mail me", "es": "Envíenme un correo"},
+    "callback_none_button": {"en": "No callback needed", "es": "No necesito respuesta"},
+    "callback_how": {
+        "en": "How should a 311 specialist get back to you? Type your phone number or e-mail address, or "
+        "choose an option.",
+        "es": "¿Cómo puede comunicarse con usted un especialista del 311? Escriba su número de teléfono o "
+        "correo electrónico, o elija una opción.",
+    },
+    "callback_ask_phone": {
+        "en": "What phone number should we call? For example 704-555-0142.",
+        "es": "¿A qué número de teléfono le llamamos? Por ejemplo 704-555-0142.",
+    },
+    "callback_ask_email": {
+        "en": "What e-mail address should we write to? For example name@example.com.",
+        "es": "¿A qué correo electrónico le escribimos? Por ejemplo nombre@ejemplo.com.",
+    },
+    "callback_declined": {
+        "en": "All right, nothing was filed. I'm still here if you have a question, or you can call 311 "
+        "(704-336-7600).",
+        "es": "De acuerdo, no se registró nada. Sigo aquí si tiene alguna pregunta, o puede llamar al 311 "
+        "(704-336-7600).",
+    },
+    "callback_already": {
+        "en": "Your request {ticket_id} is already filed for this chat, and a 311 specialist will follow up. "
+        "You can ask me about {ticket_id} any time.",
+        "es": "Su solicitud {ticket_id} ya está registrada para este chat y un especialista del 311 le dará "
+        "seguimiento. Puede preguntarme por {ticket_id} en cualquier momento.",
     },
 }
 

@@ -4,6 +4,7 @@ offer timeout, agent disconnect → requeue, after-hours / no-agent / long-wait 
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import aiohttp
@@ -285,14 +286,20 @@ async def test_agent_disconnect_requeues_without_losing_messages(setup, resident
     await ann2.close()
 
 
-async def test_no_agent_or_after_hours_files_a_ticket(setup, resident) -> None:  # type: ignore[no-untyped-def]
+async def test_no_agent_or_after_hours_offers_a_request(setup, resident) -> None:  # type: ignore[no-untyped-def]
     start, agent = setup
     server, prefix = await start()
-    # Inside hours but nobody online → ticket flow, told why.
+    # Inside hours but nobody online → told why and asked first; "yes" + a way to call back files it.
     res = await resident(server.url)
     await res.start_session()
     await res.say("/request_human")
-    await res.wait_for("bot_uttered", lambda m: m.get("sender") == "system" and "unavailable" in m.get("text", ""))
+    offer = await res.wait_for("bot_uttered", lambda m: m.get("sender") == "system"
+                               and "unavailable" in m.get("text", ""), timeout=60)
+    assert [q["payload"] for q in offer["quick_replies"]] == ["/callback_yes", "/callback_no"]
+    assert not any("shortly" in t for t in texts(res))  # nobody could be with them: never promised
+    await res.say("/callback_yes")
+    await res.wait_for("bot_uttered", lambda m: "/callback_phone" in str(m.get("quick_replies")))
+    await res.say("ann@example.org")
     await res.wait_for("ticket_created", timeout=30)
     # A supervisor closes the line (storm): even with an agent online, Spanish resident gets the closed text.
     sup = await agent(server, prefix, "sue", name="Sue", roles=("supervisor",))
@@ -304,10 +311,70 @@ async def test_no_agent_or_after_hours_files_a_ticket(setup, resident) -> None: 
     await es.start_session()
     await es.say("/request_human", language="es")
     await es.wait_for("bot_uttered", lambda m: m.get("sender") == "system" and "311" in m.get("text", "")
-                      and "vuelve a abrir" in m.get("text", ""))
-    await es.wait_for("ticket_created", timeout=30)
-    assert not es.of("queue_update")
+                      and "vuelve a abrir" in m.get("text", "") and "¿Desea dejar una solicitud?" in m["text"])
+    await es.say("no, gracias", language="es")
+    await es.wait_for("bot_uttered", lambda m: "no se registró nada" in m.get("text", ""))
+    assert not es.of("queue_update") and not es.of("ticket_created")
     assert (await sup.call("hours", {"mode": "clear"}))["hours"]["open"] is True
+    # With the line open again and Ann online, the bot's handoff line ("someone will be with you
+    # shortly") is said, before the system's place in line.
+    queued = await resident(server.url)
+    await queued.start_session()
+    mark = len(queued.events)
+    await escalate(queued)
+    await queued.wait_for("bot_uttered", lambda m: m.get("sender") == "system", after=mark)
+    said = [d.get("sender") for e, d in queued.events[mark:] if e == "bot_uttered"]
+    assert said[:2] == ["bot", "system"], queued.events[mark:]
+
+
+async def test_closed_line_files_only_after_consent_and_only_once(  # type: ignore[no-untyped-def]
+        setup, resident, redis_server) -> None:
+    start, _ = setup
+    server, prefix = await start(CHAT311_HOURS__WEEKLY="{}")  # never staffed
+    res = await resident(server.url)
+    await res.start_session()
+    # Two misunderstood messages in a row: the bot escalates, the line is closed → an offer, no ticket.
+    await res.turn("blorp snarfle wizzo")
+    mark = len(res.events)
+    await res.say("qwxz plonk frabjous")
+    offer = await res.wait_for("bot_uttered", lambda m: "Would you like to leave a request?" in m.get("text", ""),
+                               after=mark, timeout=60)
+    assert offer["sender"] == "system"
+    assert not any("shortly" in t for t in texts(res)), texts(res)
+    # Talking about something else is not consent: the bot answers, nothing is filed.
+    await res.turn("what day is trash pickup?")
+    assert not res.of("ticket_created")
+    # Asked again, the resident agrees and leaves a phone number (typed, not the button).
+    mark = len(res.events)
+    await res.say("/request_human")
+    await res.wait_for("bot_uttered", lambda m: "Would you like to leave a request?" in m.get("text", ""),
+                       after=mark, timeout=60)
+    await res.say("yes")
+    await res.wait_for("bot_uttered", lambda m: "/callback_email" in str(m.get("quick_replies")))
+    await res.say("/callback_phone")
+    await res.wait_for("bot_uttered", lambda m: "What phone number" in m.get("text", ""))
+    mark = len(res.events)
+    await res.say("call me maybe")  # not a number: asked again, nothing filed
+    await res.wait_for("bot_uttered", lambda m: "What phone number" in m.get("text", ""), after=mark)
+    await res.say("(704) 555 0142")
+    created = await res.wait_for("ticket_created", timeout=30)
+    await res.wait_for("bot_uttered", lambda m: "has been filed" in m.get("text", ""))  # the number, said once
+    redis = redis_server.client()
+    try:
+        raw = await redis.hgetall(f"{prefix}ticket:{created['ticket_id']}")
+        assert json.loads(raw[b"contact"]) == {"phone": "704-555-0142"}
+        assert raw[b"service_code"] == b"GENERAL" and raw[b"source"] == b"after_hours"
+        assert b"blorp" in raw[b"transcript"] and b"0142" not in raw[b"transcript"]
+        # Asking for a person again in the same conversation: told the number, no second ticket.
+        mark = len(res.events)
+        await res.say("/request_human")
+        again = await res.wait_for("bot_uttered", lambda m: created["ticket_id"] in m.get("text", ""), after=mark,
+                                   timeout=60)
+        assert "already filed" in again["text"] and not again.get("quick_replies")
+        assert len(res.of("ticket_created")) == 1
+        assert await redis.get(f"{prefix}tickets:seq") == created["ticket_id"].split("-")[1].encode()
+    finally:
+        await redis.aclose()
 
 
 async def test_long_wait_offers_a_ticket(setup, resident) -> None:  # type: ignore[no-untyped-def]
@@ -321,5 +388,7 @@ async def test_long_wait_offers_a_ticket(setup, resident) -> None:  # type: igno
                                                             for q in m.get("quick_replies") or []), timeout=15)
     assert offer["sender"] == "system"
     await res.say("/leave_ticket")
+    await res.wait_for("bot_uttered", lambda m: "/callback_none" in str(m.get("quick_replies")))
+    await res.say("/callback_none")
     created = await res.wait_for("ticket_created", timeout=30)
     assert created["ticket_id"].startswith("311-")

@@ -106,7 +106,12 @@ async def test_conversation_numbered_options_and_delivery_status(sms, twilio, re
     mark = len(twilio.sent.items)
     await twilio.text_server(server.url, phone, "1")
     await until(lambda: _resident_texts(redis_client, prefix, phone, "/request_human"))
-    # Escalation with nobody online: the resident gets a ticket number by SMS instead.
+    # Escalation with nobody online: asked first (numbered yes/no), then how to call back; "3" = no callback.
+    await twilio.sent.wait_for(sent_with(twilio, phone, "1) Yes, leave a request"), timeout=30)
+    await twilio.text_server(server.url, phone, "1")
+    await twilio.sent.wait_for(sent_with(twilio, phone, "3) No callback needed"), timeout=30)
+    await twilio.text_server(server.url, phone, "3")
+    # The resident gets a ticket number by SMS.
     await twilio.sent.wait_for(lambda items: [m for m in items[mark:] if m["to"] == phone and "311-" in m["body"]],
                                timeout=30)
     # A digit with no list on offer is just text.

@@ -4,6 +4,7 @@ close it; an unauthenticated browser reaches neither the console nor the `/agent
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -117,3 +118,64 @@ async def test_unauthenticated_browser_is_kept_out(console_server) -> None:  # t
         assert outcome == "refused: unauthorized"
         status = await page.evaluate("() => fetch('/console/api/me').then(r => r.status)")
         assert status == 401
+
+
+async def test_agent_sees_the_report_panel_and_files_a_typed_ticket(  # type: ignore[no-untyped-def]
+        console_server, resident, redis_server) -> None:
+    """The resident was halfway through a pothole report when they asked for a person: the agent sees
+    what the bot collected (no debug metadata) and files a POTHOLE ticket from the catalogue form."""
+    from playwright.async_api import expect
+
+    server, prefix = console_server
+    async with chromium() as browser:
+        page = await new_page(browser)
+        await page.goto(f"{server.url}/console")
+        await page.fill("#username", "ann")
+        await page.fill("#password", PASSWORD)
+        await page.click("button[type=submit]")
+        await expect(page.locator("#conn")).to_have_text("connected", timeout=10_000)
+
+        res = await resident(server.url)
+        await res.start_session()
+        await res.turn("I want to report a pothole")
+        await escalate(res, "/request_human")
+        await page.locator("#offers li.offer button.accept").click()
+        panel = page.locator("#collected")
+        await expect(panel).to_be_visible()
+        await expect(panel).to_contain_text("Pothole")
+        assert "session_started_metadata" not in await page.locator("#conv").inner_text()
+
+        # The form is the catalogue's: POTHOLE preselected, its attributes as labelled, typed fields.
+        await page.locator("#ticket-details summary").click()
+        await expect(page.locator("#ticket-service")).to_have_value("POTHOLE")
+        await expect(page.locator("#attr-road_position")).to_be_visible()
+        assert await page.locator("#attr-road_position").evaluate("n => n.tagName") == "SELECT"
+        assert await page.locator("label[for=attr-road_position]").count() == 1
+        # Every service can be chosen; switching rebuilds the fields (GRAFFITI has a required surface).
+        await page.select_option("#ticket-service", "GRAFFITI")
+        await expect(page.locator("#attr-surface")).to_be_visible()
+        await page.select_option("#ticket-service", "POTHOLE")
+        await page.fill("#ticket-address", "600 E 4th St, Charlotte, NC 28202")
+        await page.fill("#ticket-description", "Deep pothole in the right lane")
+
+        # A missing required attribute is refused with the catalogue's message; nothing is filed.
+        await page.locator("#ticket").press("Enter")
+        await expect(page.locator("#action-result")).to_contain_text("attribute[road_position] is required")
+        # Keyboard only: focus the select, pick a value, submit.
+        await page.locator("#attr-road_position").focus()
+        await page.select_option("#attr-road_position", "lane")
+        await page.select_option("#attr-size", "large")
+        await page.locator("#ticket").press("Enter")
+        await expect(page.locator("#action-result")).to_contain_text("created", timeout=10_000)
+        text = await page.locator("#action-result").inner_text()
+        ticket_id = text.split()[1]
+        created = await res.wait_for("ticket_created", lambda d: d["ticket_id"] == ticket_id)
+        assert created["ticket_id"] == ticket_id
+        redis = redis_server.client()
+        try:
+            raw = await redis.hgetall(f"{prefix}ticket:{ticket_id}")
+        finally:
+            await redis.aclose()
+        assert raw[b"service_code"] == b"POTHOLE" and raw[b"source"] == b"agent"
+        assert json.loads(raw[b"attributes"]) == {"road_position": "lane", "size": "large"}
+        assert page.errors == []

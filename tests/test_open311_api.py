@@ -295,6 +295,9 @@ async def test_post_requires_a_valid_api_key(api: Api, redis_server: RedisServer
     ({"address_string": "", "lat": "35.2"}, "lat and long"),
     ({"address_string": "", "lat": "95", "long": "-80"}, "lat must be between"),
     ({"address_string": "", "lat": "north", "long": "-80"}, "lat must be a number"),
+    ({"address_string": "", "lat": "35.7796", "long": "-78.6382"}, "outside the service area"),  # Raleigh
+    ({"address_string": "200 Peachtree St NW, Atlanta, GA 30303"}, "ZIP code 30303 is outside the service area"),
+    ({"zipcode": "27601"}, "ZIP code 27601 is outside"),
     ({"description": "x" * 4001}, "description is longer than 4000"),
     ({"attribute[road_position]": ""}, "attribute[road_position] is required"),
     ({"attribute[road_position]": "sky"}, "is not one of"),
@@ -343,7 +346,8 @@ async def test_post_then_get_request_token_json(api: Api) -> None:
     requested = datetime.fromisoformat(req["requested_datetime"])
     assert requested.utcoffset() is not None
     assert abs((datetime.now(requested.tzinfo) - requested).total_seconds()) < 120
-    assert datetime.fromisoformat(req["expected_datetime"]) > requested
+    expected = datetime.fromisoformat(req["expected_datetime"])
+    assert expected > requested and expected.weekday() < 5  # expected_days are business days
     assert "res@example.org" not in json.dumps(one) and "704-555" not in json.dumps(one)  # contact stays private
 
     status, token_body, _ = await api.get(f"tokens/{created['token']}.json")

@@ -137,6 +137,10 @@ async def test_ticket_from_chat_keeps_the_chat_text_private(
     await client.start_session()
     await client.say("my number is 704-555-0188 and my email ann.ruiz@example.org, ssn 123-45-6789")
     await client.say("/request_human")
+    await client.wait_for("bot_uttered", lambda m: "/callback_yes" in str(m.get("quick_replies")), timeout=60)
+    await client.say("/callback_yes")
+    await client.wait_for("bot_uttered", lambda m: "/callback_phone" in str(m.get("quick_replies")))
+    await client.say("you can reach me at 704-555-0199")
     created = await client.wait_for("ticket_created", timeout=60)
     tid = created["ticket_id"]
     for fmt in ("json", "xml"):
@@ -147,3 +151,4 @@ async def test_ticket_from_chat_keeps_the_chat_text_private(
     status, body, _ = await fetch(f"{chat.url}/open311/v2/requests/{tid}.json", api_key=key)
     transcript = json.loads(body)[0]["transcript"]
     assert status == 200 and "704-555-0188" in transcript and "ann.ruiz@example.org" in transcript
+    assert json.loads(body)[0]["phone"] == "704-555-0199"  # the callback contact, private like the rest

@@ -100,6 +100,7 @@ class AgentsNamespace(socketio.AsyncNamespace):
             "dispositions": cfg.dispositions,
             "hours": self.service.hours_view(await self.service.hours_status()),
             "accept_timeout_s": cfg.accept_timeout_s,
+            "services": self.service.ticket_form(),
         }
 
     async def on_heartbeat(self, sid: str, account: Account, data: dict[str, Any]) -> dict[str, Any]:
@@ -164,7 +165,8 @@ class AgentsNamespace(socketio.AsyncNamespace):
 
     async def on_ticket(self, sid: str, account: Account, data: dict[str, Any]) -> dict[str, Any]:
         return await self.service.create_ticket(account, data.get("conversation_id"), data.get("service_code"),
-                                                data.get("description"), data.get("address"))
+                                                data.get("description"), data.get("address"),
+                                                data.get("attributes"), data.get("lat"), data.get("long"))
 
     async def on_agents(self, sid: str, account: Account, data: dict[str, Any]) -> dict[str, Any]:
         return {"agents": await self.service.agents_overview()}

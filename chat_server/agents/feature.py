@@ -8,6 +8,7 @@ from chat_server.agents import console
 from chat_server.agents.accounts import AccountStore
 from chat_server.agents.agents_ns import AgentsNamespace
 from chat_server.agents.auth import AuditLog, LoginThrottle, SessionStore
+from chat_server.agents.callback import CallbackFlow
 from chat_server.agents.hours import Schedule
 from chat_server.agents.knowledge import KnowledgeBase
 from chat_server.agents.queue import RoutingStore
@@ -21,7 +22,8 @@ def setup(app: web.Application, ctx: AppContext) -> None:
     accounts = AccountStore(ctx.redis, prefix)
     sessions = SessionStore(ctx.redis, prefix, config.routing.session_ttl_s)
     audit = AuditLog(ctx.redis, prefix)
-    service = EscalationService(ctx, Schedule(config.hours), RoutingStore(ctx.redis, prefix), accounts, audit)
+    service = EscalationService(ctx, Schedule(config.hours), RoutingStore(ctx.redis, prefix), accounts, audit,
+                                CallbackFlow(ctx))
     service.install()
     knowledge = KnowledgeBase(config.resolve_path("training_data"), config.routing.articles)
     ctx.sio.register_namespace(AgentsNamespace(service, sessions, accounts, knowledge,

@@ -22,6 +22,7 @@ from typing import Any
 
 from chat_server.agents.accounts import Account, AccountStore
 from chat_server.agents.auth import AuditLog
+from chat_server.agents.callback import CallbackFlow
 from chat_server.agents.hours import HoursStatus, Schedule
 from chat_server.agents.override import HoursOverrides, OverrideError, parse_override
 from chat_server.agents.queue import RoutingStore
@@ -32,10 +33,12 @@ from chat_server.agents.routing import (
     estimate_wait_s,
     positions,
 )
+from chat_server.agents.ticket_form import collected, form_services
 from chat_server.context import AppContext
 from chat_server.conversations.store import ASSIGNED, BOT, CLOSED, QUEUED, TICKETED, Conversation, Message
 from chat_server.events import Event
 from chat_server.texts import text
+from chat_server.tickets.catalogue import Catalogue
 
 log = logging.getLogger("chat311.routing")
 
@@ -60,18 +63,11 @@ def conv_room(cid: str) -> str:
     return f"conv:{cid}"
 
 
-def resident_summary(messages: list[Message], limit: int = 1500) -> str:
-    """What the resident said (payload buttons left out), for tickets filed without an agent."""
-    lines = [m.text.strip() for m in messages if m.sender == "resident" and m.text.strip()
-             and not m.text.strip().startswith("/")]
-    body = "\n".join(lines) or "Resident asked to talk to a person."
-    return body if len(body) <= limit else body[: limit - 1] + "…"
-
-
 class EscalationService:
     def __init__(self, ctx: AppContext, schedule: Schedule, routing: RoutingStore, accounts: AccountStore,
-                 audit: AuditLog) -> None:
+                 audit: AuditLog, callback: CallbackFlow) -> None:
         self.ctx = ctx
+        self.callback = callback
         self.cfg = ctx.config.routing
         self.schedule = schedule
         self.routing = routing
@@ -92,6 +88,7 @@ class EscalationService:
         bus.subscribe("resident_message", self.on_resident_message)
         bus.subscribe("conversation_closed", self.on_conversation_closed)
         self.ctx.conversations.message_listeners.append(self.on_message)
+        self.ctx.conversations.turn_handlers.append(self.callback.handle)
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="routing-loop")
@@ -156,6 +153,7 @@ class EscalationService:
             language = conv.language
         label = str(event.data.get("label") or conv.get("label") or "")
         department = department_for(label, self.cfg.departments)
+        await self.ctx.store.update(conv.id, form_label=label)  # what the resident was reporting (console panel)
         now = time.time()
         status = await self.hours_status(now)
         agents = await self.routing.agents(self.socket_cut(now))
@@ -163,12 +161,10 @@ class EscalationService:
             key = "escalation_closing_soon" if status.open else "escalation_closed"
             when = self.schedule.describe_next_open(datetime.fromtimestamp(now, UTC), conv.language,
                                                     await self.routing.hours_override())
-            await self.ctx.conversations.say_system(conv, key, next_open=when or "—")
-            await self._ticket_instead(conv, "after_hours")
+            await self.callback.offer(conv, "after_hours", key, next_open=when or "—")
             return
         if not anyone_staffed(agents, language, department):
-            await self.ctx.conversations.say_system(conv, "escalation_no_agents")
-            await self._ticket_instead(conv, "after_hours")
+            await self.callback.offer(conv, "after_hours", "escalation_no_agents")
             return
         if not await self.ctx.store.set_state(conv.id, QUEUED, expected=(BOT, TICKETED), queued_at=f"{now:.3f}",
                                               department=department, escalation_reason=str(
@@ -177,6 +173,9 @@ class EscalationService:
         conv.state = QUEUED
         await self.routing.enqueue(conv.id, language, department, now)
         await self.ctx.bus.publish("queued", conv.id, department=department, language=language)
+        announcement = event.data.get("announcement")
+        if isinstance(announcement, str) and announcement.strip():  # the bot's "someone will be with you"
+            await self.ctx.conversations.say(conv, "bot", announcement, language)
         await self.ctx.conversations.say_system(conv, "queued")
         await self.broadcast_positions()
         if not await self.routing.is_queued(conv.id) and (await self.routing.queue_info(conv.id)).get("pos") == "0":
@@ -184,19 +183,6 @@ class EscalationService:
             await self.routing.set_position(conv.id, 1)
             await self.ctx.conversations.notify(conv, "queue_update", {"position": 1, "estimated_wait_s": 0})
         self.poke()
-
-    async def _ticket_instead(self, conv: Conversation, source: str) -> None:
-        tickets = self.ctx.services.get("tickets")
-        if tickets is None:
-            await self.ctx.conversations.say_system(conv, "no_escalation")
-            return
-        summary = resident_summary(await self.ctx.store.messages(conv.id))
-        try:
-            # The resident's own words are private: the transcript, never the public description.
-            await tickets.create_for_conversation(conv, "GENERAL", {"transcript": summary}, source=source)
-        except Exception:
-            log.exception("ticket instead of escalation failed", extra={"conv": conv.id})
-            await self.ctx.conversations.say_system(conv, "no_escalation")
 
     async def on_resident_message(self, event: Event) -> None:
         if event.data.get("state") != QUEUED:
@@ -211,7 +197,9 @@ class EscalationService:
         if owner:
             await self.ctx.sio.emit("offer_withdrawn", {"conversation_id": conv.id, "reason": "resident_left"},
                                     room=user_room(owner), namespace=NS)
-        await self._ticket_instead(conv, "queue_timeout")
+        if await self.ctx.store.set_state(conv.id, BOT, expected=(QUEUED,)):
+            conv.state = BOT
+            await self.callback.ask_contact(conv, "queue_timeout")
         await self.broadcast_queue()
         await self.broadcast_positions()
 
@@ -466,27 +454,42 @@ class EscalationService:
         await self.broadcast_positions()
         self.poke()
 
+    def _catalogue(self) -> Catalogue | None:
+        tickets = self.ctx.services.get("tickets")
+        return tickets.catalogue if tickets is not None else None
+
+    def ticket_form(self) -> list[dict[str, Any]]:
+        """The catalogue as the console's ticket form (every service, typed attribute fields)."""
+        catalogue = self._catalogue()
+        return form_services(catalogue) if catalogue is not None else []
+
     async def create_ticket(self, account: Account, cid: Any, service_code: Any, description: Any,
-                            address: Any = None) -> dict[str, Any]:
+                            address: Any = None, attributes: Any = None, lat: Any = None,
+                            long: Any = None) -> dict[str, Any]:
+        """File from the console: validated by the catalogue exactly like an Open311 POST."""
         conv = await self._owned(account, cid)
         tickets = self.ctx.services.get("tickets")
         if tickets is None:
             raise ActionError("unavailable", "ticketing is not available")
         if not isinstance(service_code, str) or not isinstance(description, str) or not description.strip():
             raise ActionError("malformed", "service_code and description are required")
-        data: dict[str, Any] = {"description": description.strip()}
+        if attributes is not None and not isinstance(attributes, dict):
+            raise ActionError("malformed", "attributes must be an object of code → value")
+        data: dict[str, Any] = {"description": description.strip(), "attributes": attributes or {}}
         if isinstance(address, str) and address.strip():
             data["address_string"] = address.strip()
+        if lat not in (None, "") or long not in (None, ""):
+            data["lat"], data["long"] = lat, long
         try:
             ticket = await tickets.create_for_conversation(conv, service_code, data, source="agent")
         except Exception as exc:
-            message = getattr(exc, "message", None) or str(exc) or "the ticket could not be created"
+            message = getattr(exc, "description", None) or str(exc) or "the ticket could not be created"
             raise ActionError("ticket_invalid", str(message)[:300]) from exc
         await self.audit.record(account.username, "ticket", conv.id, ticket_id=ticket.id, service_code=service_code)
         return {"ticket_id": ticket.id}
 
     async def view(self, account: Account, cid: Any) -> dict[str, Any]:
-        """Transcript (bot part included) and what the bot collected, for the console."""
+        """Transcript (bot part included) and a panel of what the bot collected, for the console."""
         conv = await self._conv(cid)
         owner = await self.routing.owner(conv.id)
         offered = await self.routing.offered_to(conv.id)
@@ -497,9 +500,17 @@ class EscalationService:
             slots = json.loads(conv.get("slots") or "{}")
         except ValueError:
             slots = {}
+        catalogue = self._catalogue()
+        service = None
+        if catalogue is not None:
+            code = slots.get("service_code") if isinstance(slots, dict) else None
+            service = (catalogue.get(str(code)) if code else None) or catalogue.by_label(
+                conv.get("form_label") or conv.get("label"))
         messages = [self.message_view(m) for m in await self.ctx.store.messages(conv.id)]
-        return {**self.summary(conv), "slots": slots, "active_loop": conv.get("active_loop"),
-                "ticket_id": conv.get("ticket_id"), "messages": messages, "mine": owner == account.username}
+        return {**self.summary(conv), "collected": collected(slots if isinstance(slots, dict) else {}, service,
+                                                            conv.get("media_url")),
+                "active_loop": conv.get("active_loop"), "ticket_id": conv.get("ticket_id"), "messages": messages,
+                "mine": owner == account.username}
 
     async def my_chats(self, username: str) -> list[dict[str, Any]]:
         out = []

@@ -94,6 +94,9 @@ class Outcome:
 MessageListener = Callable[[Conversation, Message], Awaitable[None]]
 # Runs before the bot answers a resident (e.g. an incident notice goes first); features register these.
 TurnHook = Callable[[Conversation, Incoming], Awaitable[None]]
+# Answers a resident message instead of the bot (True = handled): a question the server itself
+# asked is waiting for its answer (callback consent, what to do about a duplicate report).
+TurnHandler = Callable[[Conversation, Message], Awaitable[bool]]
 
 
 class ConversationService:
@@ -117,6 +120,7 @@ class ConversationService:
         self.channels: dict[str, Channel] = {}
         self.message_listeners: list[MessageListener] = []
         self.before_bot_turn: list[TurnHook] = []
+        self.turn_handlers: list[TurnHandler] = []
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     # delivery -------------------------------------------------------------
@@ -208,7 +212,8 @@ class ConversationService:
             if outcome.duplicate:
                 return outcome
             guard_fired = await self.answer_emergency(conv, incoming.text) is not None
-            if conv.state in (BOT, TICKETED):
+            if conv.state in (BOT, TICKETED) and (
+                    guard_fired or not await self._handled_by_server(conv, outcome.message)):
                 for hook in list(self.before_bot_turn):
                     try:
                         await hook(conv, incoming)
@@ -217,6 +222,15 @@ class ConversationService:
                 async with self.turns.turn(incoming.source or session):
                     await self._bot_turn(conv, incoming, guard_fired)
             return outcome
+
+    async def _handled_by_server(self, conv: Conversation, message: Message) -> bool:
+        for handler in list(self.turn_handlers):
+            try:
+                if await handler(conv, message):
+                    return True
+            except Exception:
+                log.exception("turn handler failed", extra={"conv": conv.id})
+        return False
 
     async def _record(self, conv: Conversation, incoming: Incoming) -> Outcome:
         """Store the resident's message once (client_msg_id) and show it on every tab and listener."""
@@ -318,10 +332,11 @@ class ConversationService:
         elif reply.label:
             await self.bus.publish("bot_answered", conv.id, label=reply.label, confidence=reply.confidence,
                                    language=language)
-        # The guard's 911 answer is complete: the bot not understanding the same message ("Sorry, I
-        # didn't understand… rephrase?") would read as if the emergency had been ignored.
         silenced = guard_fired and reply.label == "nlu_fallback"
-        for item in reply.messages:
+        held = _handoff_announcements(reply.messages)
+        for index, item in enumerate(reply.messages):
+            if index + 1 in held:
+                continue  # said by routing only once an agent is known to be available
             custom = item.get("custom")
             if isinstance(custom, dict) and custom.get("event") in BOT_EVENTS:
                 kind = BOT_EVENTS[custom["event"]]
@@ -331,6 +346,8 @@ class ConversationService:
                 data.setdefault("language", language)
                 if isinstance(data.get("question"), str):  # kb_feedback: the resident's words, for the inbox
                     data["question"] = redact(data["question"])
+                if index in held:
+                    data["announcement"] = held[index]
                 await self.publish_conversation_event(conv, kind, data)
                 continue
             body = item.get("text") or ""
@@ -367,3 +384,17 @@ class ConversationService:
         await self.say_system(conv, "bot_unavailable", extra={"quick_replies": [
             {"title": text("talk_to_person", conv.language), "payload": "/request_human"},
         ]})
+
+
+def _handoff_announcements(messages: list[dict[str, Any]]) -> dict[int, str]:
+    """Bot texts that introduce an `escalate` payload ("someone will be with you shortly"), by the
+    payload's index. The bot cannot know whether the line is open or anyone is free, so routing
+    decides whether that promise is said at all."""
+    held: dict[int, str] = {}
+    for index in range(1, len(messages)):
+        custom = messages[index].get("custom")
+        before = messages[index - 1]
+        if (isinstance(custom, dict) and custom.get("event") == "escalate" and before.get("text")
+                and not before.get("custom") and not before.get("buttons") and not before.get("quick_replies")):
+            held[index] = str(before["text"])
+    return held

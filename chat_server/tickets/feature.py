@@ -1,8 +1,9 @@
 """Tickets feature module: catalogue, TicketService, Open311 API, media uploads, bot events, outbox.
 
 Bus subscriptions:
-- form_completed [label, language, data] → the label's service → TicketService.create_for_conversation.
-  A report that cannot be filed is answered with the reason (never silence).
+- form_completed [label, language, data] → the label's service → DuplicateFlow (asks first when an
+  open ticket already covers it) → TicketService.create_for_conversation. A report that cannot be
+  filed is answered with the reason (never silence).
 - status_lookup [ticket_id, language] → the ticket's status, last note and expected date.
 """
 
@@ -18,7 +19,8 @@ from chat_server.events import Event
 from chat_server.metrics.access import current_user
 from chat_server.texts import text
 from chat_server.tickets.apikeys import ApiKeyStore
-from chat_server.tickets.catalogue import TicketValidationError, load_catalogue
+from chat_server.tickets.catalogue import load_catalogue
+from chat_server.tickets.duplicate_flow import DuplicateFlow
 from chat_server.tickets.media import MediaHandler
 from chat_server.tickets.open311 import Open311API
 from chat_server.tickets.outbox import Outbox
@@ -45,8 +47,11 @@ def setup(app: web.Application, ctx: AppContext) -> None:
     Open311API(ctx, service, ApiKeyStore(ctx.redis, ctx.config.redis.key_prefix), signed_in_staff).routes(app)
     MediaHandler(ctx, ctx.config.resolve_path(config.media_dir)).routes(app)
 
+    duplicate_flow = DuplicateFlow(ctx, service)
+    ctx.conversations.turn_handlers.append(duplicate_flow.handle)
+
     async def on_form_completed(event: Event) -> None:
-        await handle_form_completed(ctx, service, event)
+        await handle_form_completed(ctx, duplicate_flow, event)
 
     async def on_status_lookup(event: Event) -> None:
         await handle_status_lookup(ctx, service, event)
@@ -61,7 +66,7 @@ async def signed_in_staff(request: web.Request) -> bool:
     return account is not None and bool(account.has_role("agent"))
 
 
-async def handle_form_completed(ctx: AppContext, service: TicketService, event: Event) -> None:
+async def handle_form_completed(ctx: AppContext, flow: DuplicateFlow, event: Event) -> None:
     conv = await ctx.store.get(event.conversation_id)
     if conv is None:
         log.error("form_completed for an unknown conversation", extra={"conv": event.conversation_id})
@@ -71,16 +76,13 @@ async def handle_form_completed(ctx: AppContext, service: TicketService, event: 
     raw = event.data.get("data")
     data: dict[str, Any] = dict(raw) if isinstance(raw, dict) else {}
     data.setdefault("language", language)
-    svc = service.catalogue.by_label(label)
+    svc = flow.tickets.catalogue.by_label(label)
     if svc is None:
         log.error("form_completed with a label no service maps to", extra={"conv": conv.id, "label": label})
         await ctx.conversations.say(conv, "bot", text("ticket_failed", language), language)
         return
     try:
-        await service.create_for_conversation(conv, svc.service_code, data, source="chat")
-    except TicketValidationError as exc:
-        log.warning("bot form did not validate", extra={"conv": conv.id, "label": label, "error": exc.description})
-        await ctx.conversations.say(conv, "bot", service.problem_text(exc, svc, language), language)
+        await flow.file_or_ask(conv, svc, data, language)
     except Exception:
         log.exception("ticket creation failed", extra={"conv": conv.id, "label": label})
         await ctx.conversations.say(conv, "bot", text("ticket_failed", language), language)

@@ -18,14 +18,17 @@ import logging
 import math
 import re
 import time
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from chat_server.agents.business_days import add_business_days
 from chat_server.conversations.store import ASSIGNED, BOT, QUEUED, TICKETED, Conversation
 from chat_server.redaction import redact
 from chat_server.textchars import control_chars, without_controls
 from chat_server.texts import text
+from chat_server.tickets import duplicates
+from chat_server.tickets.area import outside_box, outside_zip
 from chat_server.tickets.catalogue import Catalogue, Service, TicketValidationError
 from chat_server.tickets.store import CLOSED, OPEN, SUB_STATUSES, StatusEntry, Ticket, TicketStore
 
@@ -104,6 +107,7 @@ class TicketService:
         self.catalogue = catalogue
         self.config = ctx.config.tickets
         self.tz = ZoneInfo(ctx.config.hours.timezone)
+        self.holidays = frozenset(date.fromisoformat(d) for d in ctx.config.hours.holidays)
         self.outbox_stream = outbox_stream
 
     # create ------------------------------------------------------------
@@ -150,6 +154,8 @@ class TicketService:
         if service.location_required and lat_v is None and not address and not address_id_v:
             raise TicketValidationError(400, "a location is required: lat & long, address_string or address_id",
                                         "location")
+        zipcode_v = _short(zipcode, "zipcode", 20)
+        self._check_area(lat_v, long_v, address, zipcode_v)
         attrs = service.validate_attributes(attributes)
         email_v = _short(email, "email", 254)
         if email_v and not EMAIL_RE.match(email_v):
@@ -168,9 +174,9 @@ class TicketService:
             id="", service_code=service.service_code, description=description, requested_at=now,
             public_description=redact(description),
             transcript=without_controls(transcript or "")[:MAX_DESCRIPTION] or None,
-            expected_at=now + service.expected_days * 86400 if service.expected_days is not None else None,
+            expected_at=self.expected_at(now, service.expected_days),
             agency_responsible=service.agency_responsible, service_notice=service.service_notice("en"),
-            address=address, address_id=address_id_v, zipcode=_short(zipcode, "zipcode", 20), lat=lat_v,
+            address=address, address_id=address_id_v, zipcode=zipcode_v, lat=lat_v,
             long=long_v, media_url=_media_url(media_url), attributes=attrs, contact=contact,
             account_id=_short(account_id, "account_id"), conversation_id=conversation_id,
             channel=_short(channel, "channel") or "api", language=language, source=_short(source, "source") or "api",
@@ -178,11 +184,70 @@ class TicketService:
         )
         ticket, created = await self.store.create(ticket, self.outbox_stream)
         if created:
+            await self.store.index_location(ticket, duplicates.normalise_address(ticket.address),
+                                            self.config.duplicate_window_days * 86400)
             log.info("ticket created", extra={"ticket": ticket.id, "service_code": ticket.service_code,
                                               "source": ticket.source, "channel": ticket.channel})
             await self.ctx.bus.publish("ticket_created", conversation_id or "", ticket_id=ticket.id,
                                        service_code=ticket.service_code, source=ticket.source, channel=ticket.channel)
         return ticket
+
+    def _check_area(self, lat: float | None, long: float | None, address: str | None, zipcode: str | None) -> None:
+        box = self.config.bounding_box
+        if lat is not None and long is not None and outside_box(lat, long, box):
+            raise TicketValidationError(
+                400, f"lat/long {lat:g},{long:g} is outside the service area of {self.config.jurisdiction_id} "
+                     f"(south,west,north,east = {','.join(f'{v:g}' for v in box)}); report it to the city "
+                     "or county where it is", "area")
+        foreign = outside_zip(address, zipcode, self.config.zip_prefixes)
+        if foreign is not None:
+            raise TicketValidationError(
+                400, f"ZIP code {foreign} is outside the service area of {self.config.jurisdiction_id}; report it "
+                     "to the city or county where it is", "area")
+
+    # duplicates --------------------------------------------------------
+    async def find_duplicate(self, service_code: str, data: dict[str, Any]) -> Ticket | None:
+        """An open ticket this report would duplicate (same service, near or same address, recent)."""
+        try:
+            lat = float(data["lat"]) if data.get("lat") not in (None, "") else None
+            long = float(data["long"]) if data.get("long") not in (None, "") else None
+        except (TypeError, ValueError):
+            lat = long = None
+        if lat is None or long is None:
+            lat = long = None
+        report = duplicates.Report(service_code, lat, long, str(data.get("address_string") or "") or None)
+        key = duplicates.normalise_address(report.address)
+        if report.lat is None and not key:
+            return None
+        candidates = await self.store.near(service_code, report.lat, report.long, key,
+                                           self.config.duplicate_radius_m)
+        since = time.time() - self.config.duplicate_window_days * 86400
+        return duplicates.best_match(report, candidates, radius_m=self.config.duplicate_radius_m, since=since)
+
+    async def follow(self, ticket: Ticket, conv: Conversation, language: str) -> None:
+        """The resident wants to hear about an existing ticket instead of filing their own."""
+        await self.store.add_follower(ticket.id, conv.id, conv.channel, language)
+        await self.ctx.store.update(conv.id, ticket_id=ticket.id, followed_ticket=ticket.id)
+        await self.ctx.bus.publish("ticket_followed", conv.id, ticket_id=ticket.id, channel=conv.channel)
+
+    async def add_details(self, ticket: Ticket, conv: Conversation, data: dict[str, Any], language: str) -> None:
+        """Another resident's report of the same problem: their description (redacted, it becomes a
+        public note) and photo go onto the existing ticket, and they follow it."""
+        description = _long(data.get("description"), "description")
+        photo = _media_url(data.get("media_url") or conv.get("media_url") or None)
+        if photo and not ticket.media_url:
+            ticket.media_url = photo
+            await self.store.update_fields(ticket.id, media_url=photo)
+        lines = [line for line in (redact(description), f"Photo: {photo}" if photo else "") if line]
+        await self.add_note(ticket.id, "Another resident reported this too. " + " ".join(lines), by="resident")
+        await self.follow(ticket, conv, language)
+
+    def expected_at(self, requested_at: float, expected_days: float | None) -> float | None:
+        """The catalogue's expected_days are business days (weekends and `hours.holidays` skipped)."""
+        if expected_days is None:
+            return None
+        start = datetime.fromtimestamp(requested_at, self.tz)
+        return add_business_days(start, expected_days, self.holidays).timestamp()
 
     def status_url(self, ticket_id: str) -> str:
         return self.config.status_url.format(public_url=self.ctx.config.server.public_url.rstrip("/"),
@@ -272,8 +337,7 @@ class TicketService:
     def status_text(self, ticket: Ticket, language: str) -> str:
         service = self.catalogue.get(ticket.service_code)
         name = service.name(language) if service else ticket.service_code
-        key = f"ticket_status_{ticket.sub_status}"
-        status = text(key if key in _status_keys() else f"ticket_status_{ticket.status}", language)
+        status = self.status_words(ticket, language)
         out = text("status_answer", language, ticket_id=ticket.id, service=name, status=status,
                    filed=format_date(ticket.requested_at, language, self.tz))
         note = ticket.last_public_note
@@ -283,10 +347,18 @@ class TicketService:
             out += text("status_expected", language, date=format_date(ticket.expected_at, language, self.tz))
         return out
 
+    @staticmethod
+    def status_words(ticket: Ticket, language: str) -> str:
+        """"open (work in progress)" — the finer status when there are words for it."""
+        key = f"ticket_status_{ticket.sub_status}"
+        return text(key if key in _status_keys() else f"ticket_status_{ticket.status}", language)
+
     def problem_text(self, exc: TicketValidationError, service: Service | None, language: str) -> str:
         """Turn an API-style validation error into words the resident can act on."""
         field = exc.field or ""
-        if field in ("location", "lat", "long", "address_string", "address_id"):
+        if field == "area":
+            problem = text("ticket_problem_area", language)
+        elif field in ("location", "lat", "long", "address_string", "address_id"):
             problem = text("ticket_problem_location", language)
         elif field == "description":
             problem = text("ticket_problem_description", language)

@@ -7,7 +7,7 @@ start a second chat311 as the "city's" upstream Open311 server with
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass
@@ -20,6 +20,16 @@ class TicketsConfig:
     # GET requests: default window / largest window (days) and most records per response.
     max_range_days: int = 90
     max_records: int = 1000
+
+    # Duplicates: before filing from chat, an OPEN request of the same service within this many
+    # metres (lat/long) or at the same normalised address, filed in the last N days, is offered instead.
+    duplicate_radius_m: float = 50.0
+    duplicate_window_days: float = 30.0
+    # The city's area: lat/long outside [south, west, north, east] are refused (default: a box around
+    # Mecklenburg County, NC). A ZIP code (zipcode, or at the end of address_string) must start with
+    # one of zip_prefixes; empty list = not checked.
+    bounding_box: list[float] = field(default_factory=lambda: [34.99, -81.07, 35.53, -80.54])
+    zip_prefixes: list[str] = field(default_factory=lambda: ["280", "281", "282"])
 
     # Photos uploaded from the widget (POST /api/media), served back at /media/<name>.
     media_dir: str = "var/media"
@@ -40,6 +50,13 @@ class TicketsConfig:
     upstream_claim_idle_s: float = 60.0
 
     def validate(self) -> None:
+        if self.duplicate_radius_m < 0 or self.duplicate_window_days < 0:
+            raise ValueError("duplicate_radius_m and duplicate_window_days must not be negative")
+        box = self.bounding_box
+        if len(box) != 4 or not (-90 <= box[0] < box[2] <= 90 and -180 <= box[1] < box[3] <= 180):
+            raise ValueError(f"bounding_box must be [south, west, north, east] in degrees, got {box!r}")
+        if not all(isinstance(p, str) and p.isdigit() and len(p) <= 5 for p in self.zip_prefixes):
+            raise ValueError(f"zip_prefixes must be digit strings (e.g. '282'), got {self.zip_prefixes!r}")
         if self.media_max_bytes <= 0:
             raise ValueError("media_max_bytes must be positive")
         if not 1 <= self.max_range_days <= 3660:

@@ -10,6 +10,7 @@ forwarded. Durability is Redis AOF (embedded Redis runs with appendonly on).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 import time
@@ -157,6 +158,18 @@ class TicketStore:
     def by_status(self, status: str) -> str:
         return f"{self.p}tickets:status:{status}"
 
+    def _geo(self, code: str) -> str:
+        return f"{self.p}tickets:geo:{code}"
+
+    def _recent(self, code: str) -> str:
+        return f"{self.p}tickets:recent:{code}"
+
+    def _address(self, code: str, address_key: str) -> str:
+        return f"{self.p}tickets:addr:{code}:{hashlib.sha256(address_key.encode()).hexdigest()[:24]}"
+
+    def _followers(self, ticket_id: str) -> str:
+        return f"{self.p}ticket:{ticket_id}:followers"
+
     def _token(self, token: str) -> str:
         return f"{self.p}ticket_token:{token}"
 
@@ -215,6 +228,47 @@ class TicketStore:
                     return ticket, True
                 except WatchError:
                     continue
+
+    # duplicate detection ----------------------------------------------
+    async def index_location(self, ticket: Ticket, address_key: str, window_s: float) -> None:
+        """Make an open ticket findable by place for `window_s`: a GEO set per service (trimmed of
+        tickets older than the window here, and of closed ones in record_status) and an expiring
+        key per normalised address."""
+        code, cutoff = ticket.service_code, ticket.requested_at - window_s
+        old = await self.redis.zrangebyscore(self._recent(code), "-inf", cutoff, start=0, num=100)
+        pipe = self.redis.pipeline(transaction=True)
+        if old:
+            pipe.zrem(self._geo(code), *old)
+            pipe.zrem(self._recent(code), *old)
+        if ticket.lat is not None and ticket.long is not None:
+            pipe.geoadd(self._geo(code), (ticket.long, ticket.lat, ticket.id))
+            pipe.zadd(self._recent(code), {ticket.id: ticket.requested_at})
+        if address_key:
+            pipe.set(self._address(code, address_key), ticket.id, ex=max(1, int(window_s)))
+        await pipe.execute()
+
+    async def near(self, code: str, lat: float | None, long: float | None, address_key: str,
+                   radius_m: float, limit: int = 20) -> list[Ticket]:
+        """Tickets of `code` within `radius_m` (nearest first) or at the same normalised address:
+        candidates only (a GEO search and one GET, O(log n)); duplicates.py decides."""
+        ids: list[str] = []
+        if lat is not None and long is not None:
+            found = await self.redis.geosearch(self._geo(code), longitude=long, latitude=lat, radius=radius_m,
+                                               unit="m", sort="ASC", count=limit)
+            ids.extend(m.decode() for m in found)
+        if address_key:
+            same = await self.redis.get(self._address(code, address_key))
+            if same is not None and same.decode() not in ids:
+                ids.append(same.decode())
+        return await self.get_many(ids)
+
+    async def add_follower(self, ticket_id: str, conversation_id: str, channel: str, language: str) -> None:
+        """Someone wants to hear about this ticket (status notifications use these)."""
+        await self.redis.hset(self._followers(ticket_id), conversation_id, json.dumps(
+            {"conversation_id": conversation_id, "channel": channel, "language": language, "since": time.time()}))
+
+    async def followers(self, ticket_id: str) -> list[dict[str, Any]]:
+        return [json.loads(v) for v in (await self.redis.hgetall(self._followers(ticket_id))).values()]
 
     # read --------------------------------------------------------------
     async def get(self, ticket_id: str, with_history: bool = True) -> Ticket | None:
@@ -310,5 +364,8 @@ class TicketStore:
         if previous != entry.status:
             pipe.srem(self.by_status(previous), ticket.id)
             pipe.sadd(self.by_status(entry.status), ticket.id)
+        if entry.status == CLOSED:  # a closed ticket is nobody's duplicate any more
+            pipe.zrem(self._geo(ticket.service_code), ticket.id)
+            pipe.zrem(self._recent(ticket.service_code), ticket.id)
         await pipe.execute()
         ticket.history.append(entry)

@@ -5,7 +5,7 @@
   var $ = function (id) { return document.getElementById(id); };
   var state = {
     me: null, socket: null, current: null, chats: new Map(), offers: new Map(), queue: [],
-    unread: new Set(), canned: [], dispositions: [], typingTimer: null, typingOn: false
+    unread: new Set(), canned: [], dispositions: [], typingTimer: null, typingOn: false, services: []
   };
 
   function el(tag, cls, text) {
@@ -110,16 +110,8 @@
       facts.appendChild(el("dt", null, f[0]));
       facts.appendChild(el("dd", null, f[1]));
     });
-    var body = $("slots").tBodies[0];
-    clear(body);
-    Object.keys(conv.slots || {}).forEach(function (key) {
-      var value = conv.slots[key];
-      if (value === null || value === undefined || value === "") return;
-      var tr = el("tr");
-      tr.appendChild(el("td", null, key));
-      tr.appendChild(el("td", null, typeof value === "object" ? JSON.stringify(value) : value));
-      body.appendChild(tr);
-    });
+    renderCollected(conv.collected || {});
+    fillTicketForm(conv.collected || {});
     clear($("transcript"));
     (conv.messages || []).forEach(appendMessage);
     var active = conv.mine && conv.state === "assigned";
@@ -127,6 +119,113 @@
     $("typing").hidden = true;
     result("");
     renderLists();
+  }
+
+  // ---------- what the bot collected ----------
+  function renderCollected(c) {
+    var list = $("collected-list");
+    clear(list);
+    var rows = [["Service", c.service_name]];
+    (c.attributes || []).forEach(function (a) { rows.push([a.question, a.words]); });
+    rows.push(["Location", c.location], ["Description", c.description], ["Name", (c.contact || {}).name],
+      ["Phone", (c.contact || {}).phone], ["E-mail", (c.contact || {}).email]);
+    rows.forEach(function (r) {
+      if (!r[1]) return;
+      list.appendChild(el("dt", null, r[0]));
+      list.appendChild(el("dd", null, r[1]));
+    });
+    if (c.photo) {
+      list.appendChild(el("dt", null, "Photo"));
+      var dd = el("dd");
+      var link = el("a", null, "open photo");
+      link.href = c.photo;
+      link.target = "_blank";
+      link.rel = "noopener noreferrer";
+      dd.appendChild(link);
+      list.appendChild(dd);
+    }
+    $("collected").hidden = !list.firstChild;
+  }
+
+  // ---------- ticket form (built from the catalogue) ----------
+  function serviceByCode(code) {
+    return state.services.find(function (s) { return s.service_code === code; });
+  }
+
+  function renderServices() {
+    var select = $("ticket-service");
+    clear(select);
+    state.services.forEach(function (s) {
+      var o = el("option", null, s.name + " (" + s.service_code + ")");
+      o.value = s.service_code;
+      select.appendChild(o);
+    });
+  }
+
+  function fieldInput(f, value) {
+    var id = "attr-" + f.code;
+    var input;
+    if (f.field === "select") {
+      input = el("select");
+      if (f.multiple) input.multiple = true;
+      else input.appendChild(el("option", null, f.required ? "Choose…" : "—"));
+      if (!f.multiple) input.options[0].value = "";
+      f.values.forEach(function (v) {
+        var o = el("option", null, v.name);
+        o.value = v.key;
+        o.selected = Array.isArray(value) ? value.indexOf(v.key) >= 0 : value === v.key;
+        input.appendChild(o);
+      });
+    } else if (f.field === "textarea") {
+      input = el("textarea");
+      input.rows = 2;
+      input.value = value || "";
+    } else {
+      input = el("input");
+      input.type = f.field;
+      input.value = value || "";
+    }
+    input.id = id;
+    input.dataset.code = f.code;
+    if (f.required) { input.required = true; input.setAttribute("aria-required", "true"); }
+    var label = el("label", null, f.label + (f.required ? " (required)" : ""));
+    label.htmlFor = id;
+    return [label, input];
+  }
+
+  function renderFields(values) {
+    var box = $("ticket-fields");
+    Array.from(box.querySelectorAll("label, input, select, textarea")).forEach(function (n) { box.removeChild(n); });
+    var service = serviceByCode($("ticket-service").value);
+    var fields = service ? service.fields : [];
+    fields.forEach(function (f) {
+      fieldInput(f, values[f.code]).forEach(function (n) { box.appendChild(n); });
+    });
+    box.className = fields.length ? "ticket-fields" : "ticket-fields none";
+  }
+
+  function fillTicketForm(c) {
+    var values = {};
+    (c.attributes || []).forEach(function (a) { values[a.code] = a.value; });
+    $("ticket-service").value = c.service_code && serviceByCode(c.service_code) ? c.service_code : "GENERAL";
+    if (!$("ticket-service").value && state.services.length) $("ticket-service").value = state.services[0].service_code;
+    $("ticket-address").value = c.address || "";
+    $("ticket-lat").value = c.lat !== undefined ? c.lat : "";
+    $("ticket-long").value = c.long !== undefined ? c.long : "";
+    $("ticket-description").value = c.description || "";
+    renderFields(values);
+  }
+
+  function attributeValues() {
+    var out = {};
+    Array.from($("ticket-fields").querySelectorAll("[data-code]")).forEach(function (input) {
+      if (input.multiple) {
+        out[input.dataset.code] = Array.from(input.selectedOptions).map(function (o) { return o.value; });
+      } else if (input.value !== "") {
+        out[input.dataset.code] = input.value;
+      }
+    });
+    return out;
   }
 
   async function openConversation(cid) {
@@ -185,11 +284,13 @@
     renderLists();
   }
 
-  async function createTicket() {
+  async function createTicket(event) {
+    if (event) event.preventDefault();
     if (!state.current) return;
     var ack = await call("ticket", {
-      conversation_id: state.current.conversation_id, service_code: $("ticket-service").value.trim(),
-      description: $("ticket-description").value, address: $("ticket-address").value
+      conversation_id: state.current.conversation_id, service_code: $("ticket-service").value,
+      description: $("ticket-description").value, address: $("ticket-address").value,
+      lat: $("ticket-lat").value, long: $("ticket-long").value, attributes: attributeValues()
     });
     if (!ack.ok) return result(ack.error.message, true);
     result("Ticket " + ack.ticket_id + " created.");
@@ -249,6 +350,8 @@
     ack.chats.forEach(function (c) { (c.offered ? state.offers : state.chats).set(c.conversation_id, c); });
     state.queue = ack.queue;
     state.canned = ack.canned;
+    state.services = ack.services || [];
+    renderServices();
     $("status").value = ack.status === "away" ? "away" : "online";
     renderHours(ack.hours);
     var disp = $("disposition");
@@ -320,7 +423,8 @@
     $("close-chat").addEventListener("click", closeChat);
     $("transfer").addEventListener("click", transfer);
     $("transfer-to").addEventListener("focus", refreshAgents);
-    $("ticket").addEventListener("click", createTicket);
+    $("ticket-form").addEventListener("submit", createTicket);
+    $("ticket-service").addEventListener("change", function () { renderFields({}); });
     $("kb-q").addEventListener("input", kbSearch);
     $("status").addEventListener("change", function () { call("set_status", { status: $("status").value }); });
     $("ov-apply").addEventListener("click", async function () {

@@ -1,0 +1,120 @@
+"""Leaving a request when nobody can take the chat: ask first, ask how to call back, file once.
+
+Used when the line is closed (or closing), when no agent with the right skills is online, and when
+a queued resident chooses "Leave my question instead". The resident's answers are taken before the
+bot sees them (a `ConversationService` turn handler) while `callback_step` is set on the
+conversation; anything that is not an answer to the consent question hands the turn back to the
+bot, so a request is filed only after a clear yes. The ticket's idempotency key is the
+conversation, so asking again can never file a second one.
+
+Conversation fields: callback_step (consent | contact | phone | email), callback_source,
+callback_since (ms; the transcript is what the resident said before the offer), callback_ticket.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from chat_server.agents import callback_replies as replies
+from chat_server.agents.callback_replies import Method
+from chat_server.context import AppContext
+from chat_server.conversations.store import Conversation, Message
+from chat_server.texts import text
+
+log = logging.getLogger("chat311.routing")
+
+CONSENT, CONTACT, PHONE, EMAIL = "consent", "contact", "phone", "email"
+_ASK = {CONTACT: "callback_how", PHONE: "callback_ask_phone", EMAIL: "callback_ask_email"}
+
+
+def resident_summary(messages: list[Message], limit: int = 1500) -> str:
+    """What the resident said (payload buttons left out), for tickets filed without an agent."""
+    lines = [m.text.strip() for m in messages if m.sender == "resident" and m.text.strip()
+             and not m.text.strip().startswith("/")]
+    body = "\n".join(lines) or "Resident asked to talk to a person."
+    return body if len(body) <= limit else body[: limit - 1] + "…"
+
+
+class CallbackFlow:
+    def __init__(self, ctx: AppContext) -> None:
+        self.ctx = ctx
+
+    def _buttons(self, conv: Conversation, *pairs: tuple[str, str]) -> dict[str, Any]:
+        return {"quick_replies": [{"title": text(key, conv.language), "payload": payload} for key, payload in pairs]}
+
+    async def _set(self, conv: Conversation, **fields: str) -> None:
+        await self.ctx.store.update(conv.id, **fields)
+        conv.fields.update(fields)
+
+    async def offer(self, conv: Conversation, source: str, intro_key: str, **fmt: Any) -> None:
+        """Say why nobody can chat now and ask whether to leave a request (nothing is filed yet)."""
+        if self.ctx.services.get("tickets") is None:
+            await self.ctx.conversations.say_system(conv, "no_escalation")
+            return
+        if conv.get("callback_ticket"):
+            await self.ctx.conversations.say_system(conv, "callback_already", ticket_id=conv.get("callback_ticket"))
+            return
+        await self._set(conv, callback_step=CONSENT, callback_source=source,
+                        callback_since=str(int(time.time() * 1000)))
+        await self.ctx.conversations.say_system(conv, intro_key, **fmt, extra=self._buttons(
+            conv, ("callback_yes_button", replies.CONSENT_YES), ("callback_no_button", replies.CONSENT_NO)))
+
+    async def ask_contact(self, conv: Conversation, source: str) -> None:
+        """The resident already chose to leave a request: only the way to call back is missing."""
+        if conv.get("callback_ticket"):
+            await self.ctx.conversations.say_system(conv, "callback_already", ticket_id=conv.get("callback_ticket"))
+            return
+        await self._set(conv, callback_source=source, callback_since=str(int(time.time() * 1000)))
+        await self._ask(conv, CONTACT)
+
+    async def _ask(self, conv: Conversation, step: str) -> None:
+        await self._set(conv, callback_step=step)
+        pairs = [("callback_none_button", replies.NO_CALLBACK)]
+        if step == CONTACT:
+            pairs = [("callback_phone_button", replies.BY_PHONE), ("callback_email_button", replies.BY_EMAIL), *pairs]
+        await self.ctx.conversations.say_system(conv, _ASK[step], extra=self._buttons(conv, *pairs))
+
+    async def handle(self, conv: Conversation, message: Message) -> bool:
+        """Turn handler: True when the message answered a callback question."""
+        step = conv.get("callback_step")
+        if not step or message.sender != "resident":
+            return False
+        if step == CONSENT:
+            agreed = replies.consent(message.text)
+            if agreed is None:
+                await self._set(conv, callback_step="")  # they moved on: the bot takes it, nothing is filed
+                return False
+            if not agreed:
+                await self._set(conv, callback_step="")
+                await self.ctx.conversations.say_system(conv, "callback_declined")
+                return True
+            await self._ask(conv, CONTACT)
+            return True
+        answer = replies.contact(message.text)
+        if answer is None or (answer.value is None and answer.method.value == step):
+            await self._ask(conv, step)  # not understood: ask the same question again
+        elif answer.method is Method.NONE:
+            await self._file(conv, {})
+        elif answer.value is None:
+            await self._ask(conv, answer.method.value)
+        else:
+            await self._file(conv, {answer.method.value: answer.value})
+        return True
+
+    async def _file(self, conv: Conversation, contact: dict[str, str]) -> None:
+        tickets = self.ctx.services["tickets"]
+        since = int(conv.get("callback_since") or 0) or None
+        said = [m for m in await self.ctx.store.messages(conv.id) if since is None or m.ts < since]
+        data = {"transcript": resident_summary(said), "idempotency_key": f"callback:{conv.id}", **contact}
+        try:
+            # The resident's own words are private: the transcript, never the public description.
+            ticket = await tickets.create_for_conversation(conv, "GENERAL", data,
+                                                           source=conv.get("callback_source") or "after_hours")
+        except Exception:
+            log.exception("callback request failed", extra={"conv": conv.id})
+            await self._set(conv, callback_step="")
+            await self.ctx.conversations.say_system(conv, "no_escalation")
+            return
+        await self._set(conv, callback_step="", callback_ticket=ticket.id)

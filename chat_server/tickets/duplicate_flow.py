@@ -1,0 +1,116 @@
+"""A chat report that duplicates an open ticket: tell the resident, then follow / add / file anyway.
+
+`form_completed` comes here first. When `TicketService.find_duplicate` finds an open ticket, the
+report is parked on the conversation (`pending_report`, JSON) and the resident is asked what to do;
+their answer is taken before the bot sees it (a `ConversationService` turn handler):
+- follow it: the conversation is recorded as a follower (conversation, channel, language);
+- add my details: the description (redacted) becomes a public note and the photo is attached,
+  and they follow it;
+- file anyway: the parked report is filed as usual.
+Anything else is asked once more; a second answer that is none of the three files the report as
+submitted (the resident completed it) and goes on to the bot — never lost, never a dead end.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from typing import Any
+
+from chat_server.context import AppContext
+from chat_server.conversations.store import Conversation, Message
+from chat_server.texts import text
+from chat_server.tickets.catalogue import Service, TicketValidationError
+from chat_server.tickets.service import TicketService, format_date
+from chat_server.tickets.store import Ticket
+
+log = logging.getLogger("chat311.tickets")
+
+FOLLOW, ADD, FILE = "/duplicate_follow", "/duplicate_add", "/duplicate_file"
+_WORDS = {FOLLOW: ("follow", "follow it", "seguir", "seguirla"), ADD: ("add", "add my details", "agregar", "añadir"),
+          FILE: ("file anyway", "file", "new", "file a new one", "nuevo", "registrar", "registrar otro")}
+
+
+def choice(said: str) -> str | None:
+    """Which of the three answers the resident gave (button payload or words), if any."""
+    raw = said.strip()
+    if raw in _WORDS:
+        return raw
+    words = re.sub(r"[^\wáéíóúñü\s]", "", raw.lower()).strip()
+    return next((payload for payload, options in _WORDS.items() if words in options), None)
+
+
+class DuplicateFlow:
+    def __init__(self, ctx: AppContext, tickets: TicketService) -> None:
+        self.ctx = ctx
+        self.tickets = tickets
+
+    async def file_or_ask(self, conv: Conversation, service: Service, data: dict[str, Any], language: str) -> None:
+        """File a completed chat report, unless it is already reported: then ask first."""
+        existing = await self.tickets.find_duplicate(service.service_code, data)
+        if existing is None:
+            await self.file(conv, service, data, language)
+            return
+        pending = json.dumps({"service_code": service.service_code, "data": data, "language": language,
+                              "duplicate": existing.id}, ensure_ascii=False, default=str)
+        await self.ctx.store.update(conv.id, pending_report=pending)
+        await self.ask(conv, existing, language)
+
+    async def ask(self, conv: Conversation, existing: Ticket, language: str) -> None:
+        service = self.tickets.catalogue.get(existing.service_code)
+        status = self.tickets.status_words(existing, language)
+        body = text("duplicate_found", language, ticket_id=existing.id,
+                    service=service.name(language) if service else existing.service_code,
+                    date=format_date(existing.requested_at, language, self.tickets.tz), status=status)
+        buttons = [{"title": text(key, language), "payload": payload} for key, payload in (
+            ("duplicate_follow_button", FOLLOW), ("duplicate_add_button", ADD), ("duplicate_file_button", FILE))]
+        await self.ctx.conversations.say(conv, "bot", body, language, quick_replies=buttons)
+
+    async def file(self, conv: Conversation, service: Service, data: dict[str, Any], language: str) -> None:
+        try:
+            await self.tickets.create_for_conversation(conv, service.service_code, data, source="chat")
+        except TicketValidationError as exc:
+            log.warning("bot form did not validate", extra={"conv": conv.id, "service_code": service.service_code,
+                                                            "error": exc.description})
+            await self.ctx.conversations.say(conv, "bot", self.tickets.problem_text(exc, service, language), language)
+        except Exception:
+            log.exception("ticket creation failed", extra={"conv": conv.id, "service_code": service.service_code})
+            await self.ctx.conversations.say(conv, "bot", text("ticket_failed", language), language)
+
+    async def handle(self, conv: Conversation, message: Message) -> bool:
+        """Turn handler: True when the message answered the duplicate question."""
+        raw = conv.get("pending_report")
+        if not raw or message.sender != "resident":
+            return False
+        pending = json.loads(raw)
+        language = str(pending.get("language") or conv.language)
+        existing = await self.tickets.get(str(pending["duplicate"]))
+        service = self.tickets.catalogue.get(str(pending["service_code"]))
+        answer = choice(message.text)
+        if service is None:
+            await self.ctx.store.update(conv.id, pending_report="")
+            return False
+        if answer is None and existing is not None and not pending.get("asked_again"):
+            await self.ctx.store.update(conv.id, pending_report=json.dumps({**pending, "asked_again": True}))
+            await self.ask(conv, existing, language)
+            return True
+        await self.ctx.store.update(conv.id, pending_report="")
+        conv.fields["pending_report"] = ""
+        if existing is None or answer == FILE or answer is None:
+            await self.file(conv, service, dict(pending["data"]), language)
+            return answer is not None  # a message that was no answer still gets the bot's reply
+        elif answer == FOLLOW:
+            await self.tickets.follow(existing, conv, language)
+            await self.ctx.conversations.say(conv, "bot", text("duplicate_following", language,
+                                                               ticket_id=existing.id), language)
+        else:
+            try:
+                await self.tickets.add_details(existing, conv, dict(pending["data"]), language)
+            except TicketValidationError as exc:
+                await self.ctx.conversations.say(conv, "bot", self.tickets.problem_text(exc, service, language),
+                                                 language)
+                return True
+            await self.ctx.conversations.say(conv, "bot", text("duplicate_added", language, ticket_id=existing.id),
+                                             language)
+        return True

@@ -1,0 +1,89 @@
+"""Is this report already filed? Pure logic: distances, address normalisation, the match rule.
+
+A report duplicates an earlier ticket of the same service when that ticket is still open, was
+filed within the window (`tickets.duplicate_window_days`), and lies within
+`tickets.duplicate_radius_m` (haversine on lat/long) or has the same normalised address. The Redis
+indexes in `store.py` only narrow the candidates (GEO search, address key); this module decides.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from chat_server.tickets.store import OPEN, Ticket
+
+EARTH_RADIUS_M = 6_371_008.8
+
+# USPS-style abbreviations, so "600 East 4th Street" and "600 E. 4th St" are one address.
+_WORDS = {
+    "street": "st", "st": "st", "avenue": "ave", "av": "ave", "ave": "ave", "road": "rd", "rd": "rd",
+    "boulevard": "blvd", "blvd": "blvd", "drive": "dr", "dr": "dr", "lane": "ln", "ln": "ln", "court": "ct",
+    "ct": "ct", "place": "pl", "pl": "pl", "parkway": "pkwy", "pkwy": "pkwy", "highway": "hwy", "hwy": "hwy",
+    "circle": "cir", "cir": "cir", "terrace": "ter", "trail": "trl", "way": "way", "square": "sq",
+    "north": "n", "south": "s", "east": "e", "west": "w", "northeast": "ne", "northwest": "nw",
+    "southeast": "se", "southwest": "sw", "first": "1st", "second": "2nd", "third": "3rd", "fourth": "4th",
+    "fifth": "5th", "sixth": "6th", "seventh": "7th", "eighth": "8th", "ninth": "9th", "tenth": "10th",
+    "and": "&", "at": "&", "y": "&",
+}
+# Trailing parts that say nothing the street does not: city, state, country.
+_TAIL = re.compile(r"\b(charlotte|mecklenburg( county)?|nc|north carolina|usa|us|united states)\b")
+_ZIP = re.compile(r"\b\d{5}(-\d{4})?\b\s*$")
+
+
+@dataclass(frozen=True)
+class Report:
+    """What a new report says about where it is."""
+
+    service_code: str
+    lat: float | None = None
+    long: float | None = None
+    address: str | None = None
+
+
+def haversine_m(lat1: float, long1: float, lat2: float, long2: float) -> float:
+    """Great-circle distance in metres."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(long2 - long1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
+
+
+def normalise_address(address: str | None) -> str:
+    """Case, accents, punctuation, street suffixes, directions and city/state/ZIP folded away."""
+    if not address:
+        return ""
+    text = unicodedata.normalize("NFKD", address).encode("ascii", "ignore").decode().lower()
+    text = text.split(",")[0] if "," in text and re.match(r"\s*\d", text) else text  # "600 E 4th St, Charlotte"
+    text = _ZIP.sub("", text)
+    text = re.sub(r"[^\w&\s]", " ", text)
+    text = _TAIL.sub(" ", text)
+    words = [_WORDS.get(w, w) for w in text.split()]
+    return " ".join(words)
+
+
+def distance_m(report: Report, ticket: Ticket) -> float | None:
+    if None in (report.lat, report.long, ticket.lat, ticket.long):
+        return None
+    return haversine_m(report.lat, report.long, ticket.lat, ticket.long)  # type: ignore[arg-type]
+
+
+def matches(report: Report, ticket: Ticket, *, radius_m: float, since: float) -> bool:
+    if ticket.service_code != report.service_code or ticket.status != OPEN or ticket.requested_at < since:
+        return False
+    distance = distance_m(report, ticket)
+    if distance is not None and distance <= radius_m:
+        return True
+    key = normalise_address(report.address)
+    return bool(key) and key == normalise_address(ticket.address)
+
+
+def best_match(report: Report, candidates: list[Ticket], *, radius_m: float, since: float) -> Ticket | None:
+    """The nearest matching ticket (by address: the oldest, i.e. the one others follow)."""
+    found = [t for t in candidates if matches(report, t, radius_m=radius_m, since=since)]
+    if not found:
+        return None
+    return min(found, key=lambda t: (distance_m(report, t) if distance_m(report, t) is not None else math.inf,
+                                     t.requested_at))

@@ -1,0 +1,38 @@
+"""Reading answers to the callback offer (pure): buttons, yes/no words, typed numbers and addresses."""
+
+from __future__ import annotations
+
+import pytest
+
+from chat_server.agents.callback_replies import ContactAnswer, Method, consent, contact, phone_number
+
+
+@pytest.mark.parametrize(("said", "expected"), [
+    ("/callback_yes", True), ("Yes please!", True), ("sí", True), ("claro", True), ("OK", True),
+    ("/callback_no", False), ("no thanks", False), ("No, gracias.", False),
+    ("what day is trash pickup?", None), ("blorp", None), ("", None), ("yes there is a pothole", None),
+])
+def test_consent_needs_a_clear_yes_or_no(said: str, expected: bool | None) -> None:
+    assert consent(said) is expected
+
+
+@pytest.mark.parametrize(("said", "expected"), [
+    ("/callback_phone", ContactAnswer(Method.PHONE)),
+    ("/callback_email", ContactAnswer(Method.EMAIL)),
+    ("/callback_none", ContactAnswer(Method.NONE)),
+    ("(704) 555 0142", ContactAnswer(Method.PHONE, "704-555-0142")),
+    ("call me at +1 704.555.0142 after 5", ContactAnswer(Method.PHONE, "704-555-0142")),
+    ("ann.ruiz@example.org", ContactAnswer(Method.EMAIL, "ann.ruiz@example.org")),
+    ("mi correo es ana@ejemplo.com", ContactAnswer(Method.EMAIL, "ana@ejemplo.com")),
+    ("teléfono", ContactAnswer(Method.PHONE)), ("e-mail", ContactAnswer(Method.EMAIL)),
+    ("no", ContactAnswer(Method.NONE)), ("ninguno", ContactAnswer(Method.NONE)),
+    ("call me maybe", None), ("555-0142", None), ("12345678901234", None),
+])
+def test_contact_answers(said: str, expected: ContactAnswer | None) -> None:
+    assert contact(said) == expected
+
+
+def test_only_north_american_numbers() -> None:
+    assert phone_number("17045550142") == "704-555-0142"
+    assert phone_number("27045550142") is None
+    assert phone_number("no digits") is None
