@@ -114,7 +114,7 @@ async def test_after_hours_report_ticket_and_status_by_chat(
     created, confirmation = await file_report(client, opening, language)
     ticket_id = created["ticket_id"]
     assert re.fullmatch(r"311-\d+", ticket_id)
-    assert created["status_url"].endswith(f"/open311/v2/requests/{ticket_id}.json")
+    assert created["status_url"].endswith(f"/status/{ticket_id}")
     assert expect["filed"] in confirmation and expect["service"] in confirmation
 
     # The ticket is a real Open311 request, linked to the conversation, which is now `ticketed`.
