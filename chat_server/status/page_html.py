@@ -115,7 +115,7 @@ def status_page(view: StatusView, language: str, tz: ZoneInfo, *, stop_token: st
                      f'<input type="hidden" name="lang" value="{e(language)}">'
                      f'<button type="submit">{t("unfollow_button")}</button></form>')
     return shell(language, text("page_title", language, ticket_id=view.ticket_id), "".join(parts),
-                 f"?lang={'es' if language == 'en' else 'en'}")
+                 f"/status/{view.ticket_id}?lang={'es' if language == 'en' else 'en'}")
 
 
 def _follow_form(ticket_id: str, language: str, error: str | None, contact: str) -> str:
