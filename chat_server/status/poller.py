@@ -108,9 +108,11 @@ class UpstreamPoller:
             return tick
         try:
             try:
-                await self._read_due()
+                # Updates first: they carry the finer status (in_progress, fixed …) that requests.json's
+                # open/closed cannot, so the same news read by both is recorded once, with it.
                 if self.config.upstream_updates:
                     await self._read_updates()
+                await self._read_due()
             except (UpstreamUnavailable, MalformedReply) as exc:
                 return await self._failed(exc)
             await self.redis.hset(health_key(self.prefix), mapping={"failures": 0, "last_ok": repr(time.time()),
@@ -191,19 +193,22 @@ class UpstreamPoller:
             await self.store.update_fields(ticket.id, upstream_id=ticket.upstream_id)
 
     async def _apply(self, ticket: Ticket, state: UpstreamState) -> None:
-        """One upstream state onto our ticket, once per change key; a note only when it is new."""
-        if (state.status, state.notes) == (ticket.upstream_status, ticket.upstream_notes or ""):
-            return
-        note = state.notes if state.notes and state.notes != (ticket.upstream_notes or "") else None
-        try:
-            await self.status.change(ticket.id, state.status, note, Source.UPSTREAM, self.base,
-                                     change_key=f"{ticket.id}:{state.change_key}")
-        except TicketValidationError as exc:
-            log.warning("upstream change not applied", extra={"ticket": ticket.id, "error": exc.description})
-        await self.store.update_fields(ticket.id, upstream_status=state.status, upstream_notes=state.notes)
-        fresh = await self.store.get(ticket.id, with_history=False)
-        if fresh is not None:
-            ticket.status, ticket.upstream_status, ticket.upstream_notes = fresh.status, state.status, state.notes
+        """One upstream state onto our ticket, once per change key. The same news read through both
+        requests.json and servicerequestupdates (same status, same note) is applied once."""
+        status_known = state.status in (ticket.status, ticket.sub_status)
+        note_new = bool(state.notes) and state.notes != (ticket.status_notes or "")
+        if not status_known or note_new:
+            try:
+                change = await self.status.change(ticket.id, state.status, state.notes if note_new else None,
+                                                  Source.UPSTREAM, self.base,
+                                                  change_key=f"{ticket.id}:{state.change_key}")
+            except TicketValidationError as exc:
+                log.warning("upstream change not applied", extra={"ticket": ticket.id, "error": exc.description})
+            else:
+                ticket.status, ticket.sub_status = change.ticket.status, change.ticket.sub_status
+                ticket.status_notes = change.ticket.status_notes
+        ticket.upstream_status, ticket.upstream_notes = ticket.status, state.notes
+        await self.store.update_fields(ticket.id, upstream_status=ticket.status, upstream_notes=state.notes)
 
     # servicerequestupdates ---------------------------------------------------------------------
     async def _read_updates(self) -> None:
@@ -220,18 +225,10 @@ class UpstreamPoller:
                 ticket = by_upstream.get(state.upstream_id)
                 if ticket is None:
                     continue
-                await self._apply_update(ticket, state)
+                await self._apply(ticket, state)
+                if ticket.status == CLOSED:
+                    await self.redis.zrem(self.tracked, ticket.id)
         # Next time from the newest update seen (inclusive: repeats are dropped by their change key);
         # with none, from a minute ago, so the window does not grow without end.
         latest = max([s.updated for s in updates if s.updated] + [start, now - timedelta(seconds=60)])
         await self.redis.set(self.cursor, latest.isoformat())
-
-    async def _apply_update(self, ticket: Ticket, state: UpstreamState) -> None:
-        try:
-            change = await self.status.change(ticket.id, state.status, state.notes or None, Source.UPSTREAM,
-                                              self.base, change_key=f"{ticket.id}:{state.change_key}")
-        except TicketValidationError as exc:
-            log.warning("upstream update not applied", extra={"ticket": ticket.id, "error": exc.description})
-            return
-        if change.applied and change.ticket.status == CLOSED:
-            await self.redis.zrem(self.tracked, ticket.id)
