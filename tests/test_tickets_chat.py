@@ -90,7 +90,8 @@ async def open311_request(server: ChatServerProcess, ticket_id: str) -> dict[str
 async def ask_status(client: ResidentClient, question: str, ticket_id: str, language: str) -> str:
     mark = len(client.events)
     await client.turn(question, language=language)
-    reply = await client.wait_for("bot_uttered", lambda m: m.get("sender") == "bot" and ticket_id in (m.get("text") or ""), after=mark)
+    reply = await client.wait_for(  # the bot's answer, not a status notice (sender "system")
+        "bot_uttered", lambda m: m.get("sender") == "bot" and ticket_id in (m.get("text") or ""), after=mark)
     return str(reply["text"])
 
 
