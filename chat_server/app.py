@@ -67,6 +67,7 @@ FEATURES = (
     "chat_server.tickets.feature",
     "chat_server.agents.feature",
     "chat_server.channels.feature",
+    "chat_server.status.feature",  # after tickets and channels, whose services it uses
     "chat_server.metrics.feature",
     "chat_server.training.feature",
     "chat_server.incidents.feature",

@@ -166,6 +166,7 @@ from chat_server.agents.settings import HoursConfig, RoutingConfig  # noqa: E402
 from chat_server.channels.settings import ChannelsConfig  # noqa: E402
 from chat_server.incidents.settings import IncidentsConfig  # noqa: E402
 from chat_server.metrics.settings import MetricsConfig  # noqa: E402
+from chat_server.status.settings import StatusConfig  # noqa: E402
 from chat_server.tickets.settings import TicketsConfig  # noqa: E402
 from chat_server.training.settings import TrainingConfig  # noqa: E402
 
@@ -186,6 +187,7 @@ class Config:
     training: TrainingConfig = field(default_factory=TrainingConfig)
     channels: ChannelsConfig = field(default_factory=ChannelsConfig)
     incidents: IncidentsConfig = field(default_factory=IncidentsConfig)
+    status: StatusConfig = field(default_factory=StatusConfig)
 
     def resolve_path(self, value: str) -> Path:
         """Relative paths in config are relative to the project root, not the cwd."""

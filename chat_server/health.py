@@ -1,4 +1,8 @@
-"""`/healthz` (the process is alive) and `/readyz` (it can serve: Redis and Rasa reachable)."""
+"""`/healthz` (the process is alive) and `/readyz` (it can serve: Redis and Rasa reachable).
+
+Features may add informational components under `ctx.services["readiness_details"]` (name → async
+check): they appear in /readyz with `"required": false` and never make the service unready.
+"""
 
 from __future__ import annotations
 
@@ -44,7 +48,12 @@ async def readiness(ctx: AppContext) -> dict[str, dict[str, Any]]:
 
     names = ["redis", "rasa", "actions"]
     results = await asyncio.gather(_timed(redis_check), _timed(rasa_check), _timed(actions_check))
-    return dict(zip(names, results, strict=True))
+    components = dict(zip(names, results, strict=True))
+    # Features add informational components (e.g. the upstream Open311 server): shown, not required.
+    details = ctx.services.get("readiness_details", {})
+    for name, result in zip(details, await asyncio.gather(*(_timed(c) for c in details.values())), strict=True):
+        components[name] = {**result, "required": False}
+    return components
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -53,7 +62,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def readyz(request: web.Request) -> web.Response:
     components = await readiness(request.app[CTX])
-    ok = all(c["ok"] for c in components.values())
+    ok = all(c["ok"] for c in components.values() if c.get("required", True))
     return web.json_response({"status": "ready" if ok else "not_ready", "components": components},
                              status=200 if ok else 503)
 

@@ -164,7 +164,7 @@ async def _scenario(redis_server: RedisServer, redis_client: aioredis.Redis, ups
         request = await eventually(closed_here, what="status polled back")
         assert request["status_notes"] == "Patched by crew 7."
         history = await redis_client.lrange(f"{WORKER}ticket:{target}:history", 0, -1)
-        assert b'"by": "upstream"' in history[-1]
+        assert b'"by": "upstream:' in history[-1]
 
 
 async def _all(get: Callable[[str], Awaitable[str | None]], ids: list[str]) -> bool:

@@ -92,7 +92,8 @@ async def open311_request(server: ChatServerProcess, ticket_id: str) -> dict[str
 async def ask_status(client: ResidentClient, question: str, ticket_id: str, language: str) -> str:
     mark = len(client.events)
     await client.turn(question, language=language)
-    reply = await client.wait_for("bot_uttered", lambda m: ticket_id in (m.get("text") or ""), after=mark)
+    reply = await client.wait_for(  # the bot's answer, not a status notice (sender "system")
+        "bot_uttered", lambda m: m.get("sender") == "bot" and ticket_id in (m.get("text") or ""), after=mark)
     return str(reply["text"])
 
 
@@ -116,7 +117,7 @@ async def test_after_hours_report_ticket_and_status_by_chat(
     created, confirmation = await file_report(client, opening, language)
     ticket_id = created["ticket_id"]
     assert re.fullmatch(r"311-\d+", ticket_id)
-    assert created["status_url"].endswith(f"/open311/v2/requests/{ticket_id}.json")
+    assert created["status_url"].endswith(f"/status/{ticket_id}")
     assert expect["filed"] in confirmation and expect["service"] in confirmation
 
     # The ticket is a real Open311 request, linked to the conversation, which is now `ticketed`.

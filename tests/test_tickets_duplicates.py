@@ -166,7 +166,7 @@ async def test_two_residents_report_the_same_pothole(
     assert history[-1]["public"] and "Another resident reported this too" in history[-1]["note"]
     followers = await redis_client.hgetall(f"{PREFIX}ticket:{tid}:followers")
     follower = json.loads(next(iter(followers.values())))
-    assert follower["channel"] == "web" and follower["language"] == "en" and follower["conversation_id"]
+    assert follower["kind"] == "conversation" and follower["language"] == "en" and follower["address"]
     assert not second.of("ticket_created")
 
     # A third resident chooses to follow; a fourth files anyway and gets a new number.

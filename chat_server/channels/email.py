@@ -295,6 +295,14 @@ class EmailChannel(ChannelBase):
         await self.outbox.put(job)
         await self.record_delivery(conv.id, job["msg"], "queued", job["message_id"])
 
+    async def queue_notice(self, to: str, subject: str, body: str, ref: str, unsubscribe: str = "") -> None:
+        """A message outside any conversation (ticket status updates, follow confirmations): durable and
+        retried like every e-mail; `unsubscribe` becomes the List-Unsubscribe link."""
+        job = {"key": to, "conv": "", "msg": "", "to": to, "subject": subject, "body": body,
+               "message_id": f"<{ref}.{secrets.token_hex(8)}@{self.domain}>", "unsubscribe": unsubscribe,
+               "auto": "auto-generated"}
+        await self.outbox.put(job)
+
     def build(self, job: dict[str, Any]) -> EmailMessage:
         msg = EmailMessage()
         msg["From"] = formataddr((self.cfg.email_display_name, self.address))
@@ -307,8 +315,11 @@ class EmailChannel(ChannelBase):
             msg["In-Reply-To"] = job["in_reply_to"]
         if job.get("references"):
             msg["References"] = job["references"]
-        msg["X-Chat311-Conversation"] = job["conv"]
-        msg["Auto-Submitted"] = "auto-replied"  # RFC 3834: vacation responders must not answer us
+        if job["conv"]:
+            msg["X-Chat311-Conversation"] = job["conv"]
+        if job.get("unsubscribe"):
+            msg["List-Unsubscribe"] = f"<{job['unsubscribe']}>"
+        msg["Auto-Submitted"] = job.get("auto", "auto-replied")  # RFC 3834: vacation responders must not answer
         msg.set_content(job["body"])
         return msg
 

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -97,6 +98,20 @@ TurnHook = Callable[[Conversation, Incoming], Awaitable[None]]
 # Answers a resident message instead of the bot (True = handled): a question the server itself
 # asked is waiting for its answer (callback consent, what to do about a duplicate report).
 TurnHandler = Callable[[Conversation, Message], Awaitable[bool]]
+CommandHandler = Callable[[Conversation, dict[str, Any]], Awaitable[None]]
+COMMAND_RE = re.compile(r"^/([a-z_]{1,40})(\{.{0,500}\})?$", re.DOTALL)
+
+
+def parse_command(body: str) -> tuple[str, dict[str, Any]] | None:
+    """A button payload in Rasa's `/name{json}` form → (name, arguments); None for anything else."""
+    match = COMMAND_RE.match(body.strip())
+    if match is None:
+        return None
+    try:
+        args = json.loads(match.group(2)) if match.group(2) else {}
+    except ValueError:
+        return None
+    return (match.group(1), args) if isinstance(args, dict) else None
 
 
 class ConversationService:
@@ -121,11 +136,17 @@ class ConversationService:
         self.message_listeners: list[MessageListener] = []
         self.before_bot_turn: list[TurnHook] = []
         self.turn_handlers: list[TurnHandler] = []
+        self.commands: dict[str, CommandHandler] = {}
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     # delivery -------------------------------------------------------------
     def register_channel(self, channel: Channel) -> None:
         self.channels[channel.name] = channel
+
+    def register_command(self, name: str, handler: CommandHandler) -> None:
+        """A button payload `/name{...}` the server answers itself instead of the bot (e.g. following a
+        ticket): the emergency guard still runs first; the bot never sees the payload."""
+        self.commands[name] = handler
 
     async def deliver(self, conv: Conversation, message: Message) -> None:
         """Send a stored message to every tab of the session, the channel, and the listeners."""
@@ -212,7 +233,10 @@ class ConversationService:
             if outcome.duplicate:
                 return outcome
             guard_fired = await self.answer_emergency(conv, incoming.text) is not None
-            if conv.state in (BOT, TICKETED) and (
+            command = parse_command(incoming.text) if self.commands and not guard_fired else None
+            if command is not None and command[0] in self.commands:
+                await self.commands[command[0]](conv, command[1])
+            elif conv.state in (BOT, TICKETED) and (
                     guard_fired or not await self._handled_by_server(conv, outcome.message)):
                 for hook in list(self.before_bot_turn):
                     try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from datetime import UTC, datetime
 
@@ -86,7 +87,8 @@ def _configure_tickets(p: argparse.ArgumentParser) -> None:
                                            "resolved, duplicate, cancelled, referred)")
     status.add_argument("ticket_id")
     status.add_argument("status")
-    status.add_argument("--note", help="public note (becomes the Open311 status_notes)")
+    status.add_argument("--note", help="note for the resident (becomes the Open311 status_notes); the filer and "
+                                       "followers are notified")
     note = sub.add_parser("note", help="add a public note without changing the status")
     note.add_argument("ticket_id")
     note.add_argument("text")
@@ -96,6 +98,7 @@ async def _tickets_main(args: argparse.Namespace) -> int:
     from types import SimpleNamespace
 
     from chat_server.events import EventBus
+    from chat_server.status.changes import Source, TicketStatusService, notify_stream
     from chat_server.tickets.catalogue import TicketValidationError, load_catalogue
     from chat_server.tickets.service import TicketService
     from chat_server.tickets.store import TicketStore, iso
@@ -112,12 +115,18 @@ async def _tickets_main(args: argparse.Namespace) -> int:
             return 1
         prefix = config.redis.key_prefix
         # The CLI needs only the config and the event bus of an AppContext.
-        ctx = SimpleNamespace(config=config, bus=EventBus(redis, prefix))
-        service = TicketService(ctx, TicketStore(redis, prefix),  # type: ignore[arg-type]
+        bus = EventBus(redis, prefix)
+        ctx = SimpleNamespace(config=config, bus=bus)
+        store = TicketStore(redis, prefix)
+        service = TicketService(ctx, store,  # type: ignore[arg-type]
                                 load_catalogue(config.resolve_path(config.tickets.catalogue)))
         try:
             if args.action == "status":
-                await service.set_status(args.ticket_id, args.status, note=args.note, by="cli")
+                # The same service as the console and the webhook; the running chat_server's outbox
+                # worker sends the notifications (they wait in Redis while it is down).
+                status = TicketStatusService(store, bus, notify_stream(prefix))
+                actor = os.environ.get("USER") or "cli"
+                await status.change(args.ticket_id, args.status, args.note, Source.CLI, actor)
             elif args.action == "note":
                 await service.add_note(args.ticket_id, args.text, by="cli")
         except TicketValidationError as exc:

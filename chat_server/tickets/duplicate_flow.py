@@ -22,7 +22,7 @@ from chat_server.context import AppContext
 from chat_server.conversations.store import Conversation, Message
 from chat_server.texts import text
 from chat_server.tickets.catalogue import Service, TicketValidationError
-from chat_server.tickets.service import TicketService, format_date
+from chat_server.tickets.service import TicketService, format_date, status_words
 from chat_server.tickets.store import Ticket
 
 log = logging.getLogger("chat311.tickets")
@@ -59,7 +59,7 @@ class DuplicateFlow:
 
     async def ask(self, conv: Conversation, existing: Ticket, language: str) -> None:
         service = self.tickets.catalogue.get(existing.service_code)
-        status = self.tickets.status_words(existing, language)
+        status = status_words(existing.status, existing.sub_status, language)
         body = text("duplicate_found", language, ticket_id=existing.id,
                     service=service.name(language) if service else existing.service_code,
                     date=format_date(existing.requested_at, language, self.tickets.tz), status=status)

@@ -35,7 +35,7 @@ from chat_server.context import AppContext
 from chat_server.conversations.limits import Limit
 from chat_server.textchars import xml_safe
 from chat_server.tickets.apikeys import ApiKeyStore, Scope
-from chat_server.tickets.catalogue import Service, TicketValidationError
+from chat_server.tickets.catalogue import Catalogue, Service, TicketValidationError
 from chat_server.tickets.service import TicketService
 from chat_server.tickets.store import CLOSED, OPEN, Ticket, iso
 
@@ -96,6 +96,21 @@ def render(fmt: str, data: Any, root: str, item: str | None, status: int = 200,
 def error_response(fmt: str, status: int, description: str) -> web.Response:
     return render(fmt if fmt in FORMATS else "json", [{"code": status, "description": description}],
                   "errors", "error", status)
+
+
+def public_request(t: Ticket, catalogue: Catalogue, tz: ZoneInfo) -> dict[str, Any]:
+    """A ticket as anyone may see it (GeoReport v2 fields; never contact details or chat text).
+    The Open311 GETs and the resident's status page both show exactly this."""
+    service = catalogue.get(t.service_code)
+    return {
+        "service_request_id": t.id, "status": t.status, "status_notes": t.status_notes,
+        "service_name": service.name("en") if service else None, "service_code": t.service_code,
+        "description": t.public_text or None, "agency_responsible": t.agency_responsible,
+        "service_notice": t.service_notice, "requested_datetime": iso(t.requested_at, tz),
+        "updated_datetime": iso(t.updated_at, tz), "expected_datetime": iso(t.expected_at, tz),
+        "address": t.address, "address_id": t.address_id, "zipcode": t.zipcode, "lat": t.lat, "long": t.long,
+        "media_url": t.media_url,
+    }
 
 
 # --------------------------------------------------------------------------- the API
@@ -203,16 +218,7 @@ class Open311API:
 
     # requests ------------------------------------------------------------
     def request_json(self, t: Ticket, private: bool = False) -> dict[str, Any]:
-        service = self.catalogue.get(t.service_code)
-        public = {
-            "service_request_id": t.id, "status": t.status, "status_notes": t.status_notes,
-            "service_name": service.name("en") if service else None, "service_code": t.service_code,
-            "description": t.public_text or None, "agency_responsible": t.agency_responsible,
-            "service_notice": t.service_notice, "requested_datetime": iso(t.requested_at, self.tz),
-            "updated_datetime": iso(t.updated_at, self.tz), "expected_datetime": iso(t.expected_at, self.tz),
-            "address": t.address, "address_id": t.address_id, "zipcode": t.zipcode, "lat": t.lat, "long": t.long,
-            "media_url": t.media_url,
-        }
+        public = public_request(t, self.catalogue, self.tz)
         if not private:
             return public
         return {**public, "private_description": t.description or None, "transcript": t.transcript,

@@ -14,8 +14,8 @@
   already has an upstream id is never sent again.
 - Permanent rejections (400/404/422) are recorded on the ticket (upstream_state=failed) and
   moved to `<prefix>outbox:dead` for a person to look at, instead of being retried forever.
-- A poller re-reads open forwarded tickets (GET requests.json?service_request_id=…) every
-  `upstream_poll_s` and applies status / status_notes changes to our ticket.
+- A forwarded ticket is added to `<prefix>outbox:tracked` (ticket id → next poll time), which
+  chat_server/status/poller.py reads back from the upstream.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ import aiohttp
 from aiohttp import web
 from redis.exceptions import ResponseError
 
-from chat_server.tickets.store import CLOSED, OPEN, Ticket
+from chat_server.tickets.store import Ticket
 
 if TYPE_CHECKING:
     from chat_server.context import AppContext
@@ -46,6 +46,11 @@ log = logging.getLogger("chat311.outbox")
 GROUP = "upstream"
 HEARTBEAT_TTL_S = 30
 PERMANENT = (400, 404, 422)
+
+
+def tracked_key(prefix: str) -> str:
+    """Sorted set of forwarded open tickets (score: when to read them back upstream next)."""
+    return f"{prefix}outbox:tracked"
 
 
 class TransientError(Exception):
@@ -65,7 +70,7 @@ class Outbox:
         p = ctx.config.redis.key_prefix
         self.stream = f"{p}outbox"
         self.dead = f"{p}outbox:dead"
-        self.tracked = f"{p}outbox:tracked"  # zset ticket id -> next poll time
+        self.tracked = tracked_key(p)
         self.alive_prefix = f"{p}outbox:alive:"
         self.consumer = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
         self.base = self.config.upstream_url.rstrip("/")
@@ -81,8 +86,7 @@ class Outbox:
             if "BUSYGROUP" not in str(exc):
                 raise
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.config.upstream_timeout_s))
-        self._tasks = [asyncio.create_task(self._forever(self.run_once, "worker")),
-                       asyncio.create_task(self._forever(self.poll_once, "poller"))]
+        self._tasks = [asyncio.create_task(self._forever(self.run_once, "worker"))]
         log.info("outbox worker started", extra={"consumer": self.consumer, "upstream": self.base})
 
     async def stop(self, app: web.Application) -> None:
@@ -232,79 +236,6 @@ class Outbox:
             upstream_token=str(token) if token else None, upstream_state="sent", upstream_error="")
         await self.redis.zadd(self.tracked, {ticket.id: time.time() + self.config.upstream_poll_s})
         log.info("ticket forwarded upstream", extra={"ticket": ticket.id, "upstream_id": upstream_id})
-
-    # status poller ---------------------------------------------------------
-    async def poll_once(self) -> float:
-        interval = self.config.upstream_poll_s
-        tick = min(interval, 5.0)
-        lock = f"{self.stream}:poll_lock"
-        if not await self.redis.set(lock, self.consumer, nx=True, ex=max(int(tick * 2), 5)):
-            return tick
-        try:
-            now = time.time()
-            due = [d.decode() for d in await self.redis.zrangebyscore(self.tracked, "-inf", now, start=0, num=100)]
-            tickets = [t for t in await self.service.store.get_many(due)]
-            by_upstream: dict[str, Ticket] = {}
-            for ticket in tickets:
-                if not ticket.upstream_id and ticket.upstream_token:
-                    await self._resolve_token(ticket)
-                if ticket.upstream_id:
-                    by_upstream[ticket.upstream_id] = ticket
-            if by_upstream:
-                await self._poll(by_upstream)
-            missing = set(due) - {t.id for t in tickets}
-            if missing:
-                await self.redis.zrem(self.tracked, *missing)
-        finally:
-            with contextlib.suppress(Exception):
-                await self.redis.delete(lock)
-        return tick
-
-    async def _get(self, path: str, params: dict[str, str]) -> Any:
-        assert self._session is not None
-        if self.config.upstream_jurisdiction_id:
-            params["jurisdiction_id"] = self.config.upstream_jurisdiction_id
-        async with self._session.get(f"{self.base}/{path}", params=params) as resp:
-            if resp.status != 200:
-                raise TransientError(f"HTTP {resp.status}")
-            return await resp.json(content_type=None)
-
-    async def _resolve_token(self, ticket: Ticket) -> None:
-        try:
-            rows = await self._get(f"tokens/{ticket.upstream_token}.json", {})
-        except (TransientError, aiohttp.ClientError, TimeoutError, OSError):
-            return
-        if rows and rows[0].get("service_request_id"):
-            ticket.upstream_id = str(rows[0]["service_request_id"])
-            await self.service.store.update_fields(ticket.id, upstream_id=ticket.upstream_id)
-
-    async def _poll(self, by_upstream: dict[str, Ticket]) -> None:
-        next_poll = time.time() + self.config.upstream_poll_s
-        try:
-            rows = await self._get("requests.json", {"service_request_id": ",".join(by_upstream)})
-        except (TransientError, aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
-            log.warning("upstream status poll failed", extra={"error": str(exc)[:200]})
-            await self.redis.zadd(self.tracked, {t.id: next_poll for t in by_upstream.values()})
-            return
-        for row in rows if isinstance(rows, list) else []:
-            ticket = by_upstream.get(str(row.get("service_request_id")))
-            if ticket is None:
-                continue
-            status = row.get("status")
-            notes = str(row.get("status_notes") or "")
-            if status in (OPEN, CLOSED) and (status, notes) != (ticket.upstream_status, ticket.upstream_notes or ""):
-                note = notes if notes and notes != (ticket.upstream_notes or "") else None
-                if status != ticket.status or note:
-                    await self.service.set_status(ticket.id, status, note=note, by="upstream")
-                await self.service.store.update_fields(ticket.id, upstream_status=status, upstream_notes=notes)
-                ticket.upstream_status, ticket.upstream_notes = status, notes
-            if status == CLOSED:
-                await self.redis.zrem(self.tracked, ticket.id)
-            else:
-                await self.redis.zadd(self.tracked, {ticket.id: next_poll})
-        for ticket in by_upstream.values():  # not in the reply: try again later
-            if str(ticket.upstream_id) not in {str(r.get("service_request_id")) for r in rows or []}:
-                await self.redis.zadd(self.tracked, {ticket.id: next_poll})
 
 
 def _description(body: str) -> str:

@@ -7,7 +7,8 @@ outbox forwarding) no matter who files the ticket.
 Events published (events.py):
 - ticket_created [ticket_id, service_code, source, channel]   every new ticket
 - ticketed [ticket_id, service_code, source]                  a conversation got a ticket
-- ticket_status [ticket_id, status, sub_status, by]           status changes
+Status changes go through chat_server/status/changes.py (TicketStatusService), which publishes
+ticket_status.
 """
 
 from __future__ import annotations
@@ -25,12 +26,13 @@ from zoneinfo import ZoneInfo
 from chat_server.agents.business_days import add_business_days
 from chat_server.conversations.store import ASSIGNED, BOT, QUEUED, TICKETED, Conversation
 from chat_server.redaction import redact
+from chat_server.status.followers import FollowerKind, FollowerStore
 from chat_server.textchars import control_chars, without_controls
 from chat_server.texts import text
 from chat_server.tickets import duplicates
 from chat_server.tickets.area import outside_box, outside_zip
 from chat_server.tickets.catalogue import Catalogue, Service, TicketValidationError
-from chat_server.tickets.store import CLOSED, OPEN, SUB_STATUSES, StatusEntry, Ticket, TicketStore
+from chat_server.tickets.store import OPEN, StatusEntry, Ticket, TicketStore
 
 if TYPE_CHECKING:
     from chat_server.context import AppContext
@@ -226,7 +228,9 @@ class TicketService:
 
     async def follow(self, ticket: Ticket, conv: Conversation, language: str) -> None:
         """The resident wants to hear about an existing ticket instead of filing their own."""
-        await self.store.add_follower(ticket.id, conv.id, conv.channel, language)
+        # the one follower store: status changes are sent from it (chat_server/status/notify.py)
+        await FollowerStore(self.store.redis, self.store.p).follow(ticket.id, FollowerKind.CONVERSATION, conv.id,
+                                                                    language)
         await self.ctx.store.update(conv.id, ticket_id=ticket.id, followed_ticket=ticket.id)
         await self.ctx.bus.publish("ticket_followed", conv.id, ticket_id=ticket.id, channel=conv.channel)
 
@@ -306,27 +310,6 @@ class TicketService:
                                                            public))
         return ticket
 
-    async def set_status(self, ticket_id: str, status: str, *, note: str | None = None, by: str = "agent",
-                         public: bool = True, expected_at: float | None = None) -> Ticket:
-        """Move a ticket to `status`: open/closed or a sub-status (acknowledged, in_progress, resolved, …)."""
-        ticket = await self._require(ticket_id)
-        if status in SUB_STATUSES:
-            sub, main = status, SUB_STATUSES[status]
-        elif status == OPEN:
-            sub, main = (ticket.sub_status if ticket.status == OPEN else "acknowledged"), OPEN
-        elif status == CLOSED:
-            sub, main = (ticket.sub_status if ticket.status == CLOSED else "resolved"), CLOSED
-        else:
-            raise TicketValidationError(400, f"unknown status {status!r}", "status")
-        note = _long(note, "note") if note is not None else None
-        if expected_at is not None:
-            ticket.expected_at = expected_at
-            await self.store.update_fields(ticket.id, expected_at=repr(expected_at))
-        await self.store.record_status(ticket, StatusEntry(time.time(), main, sub, note or None, by, public))
-        await self.ctx.bus.publish("ticket_status", ticket.conversation_id or "", ticket_id=ticket.id,
-                                   status=main, sub_status=sub, by=by)
-        return ticket
-
     async def _require(self, ticket_id: str) -> Ticket:
         ticket = await self.get(ticket_id)
         if ticket is None:
@@ -335,23 +318,19 @@ class TicketService:
 
     # resident-facing text ----------------------------------------------
     def status_text(self, ticket: Ticket, language: str) -> str:
-        service = self.catalogue.get(ticket.service_code)
-        name = service.name(language) if service else ticket.service_code
-        status = self.status_words(ticket, language)
-        out = text("status_answer", language, ticket_id=ticket.id, service=name, status=status,
-                   filed=format_date(ticket.requested_at, language, self.tz))
+        status = status_words(ticket.status, ticket.sub_status, language)
+        out = text("status_answer", language, ticket_id=ticket.id, service=self.service_name(ticket, language),
+                   status=status, filed=format_date(ticket.requested_at, language, self.tz))
         note = ticket.last_public_note
         if note:
             out += text("status_last_note", language, note=note)
         if ticket.expected_at and ticket.status == OPEN:
             out += text("status_expected", language, date=format_date(ticket.expected_at, language, self.tz))
-        return out
+        return out + text("status_link", language, status_url=self.status_url(ticket.id))
 
-    @staticmethod
-    def status_words(ticket: Ticket, language: str) -> str:
-        """"open (work in progress)" — the finer status when there are words for it."""
-        key = f"ticket_status_{ticket.sub_status}"
-        return text(key if key in _status_keys() else f"ticket_status_{ticket.status}", language)
+    def service_name(self, ticket: Ticket, language: str) -> str:
+        service = self.catalogue.get(ticket.service_code)
+        return service.name(language) if service else ticket.service_code
 
     def problem_text(self, exc: TicketValidationError, service: Service | None, language: str) -> str:
         """Turn an API-style validation error into words the resident can act on."""
@@ -371,7 +350,9 @@ class TicketService:
         return text("ticket_invalid", language, problem=problem)
 
 
-def _status_keys() -> set[str]:
+def status_words(status: str, sub_status: str, language: str) -> str:
+    """A status as residents read it: "open (work in progress)" / "abierta (en proceso)"."""
     from chat_server.texts import TEXTS
 
-    return {k for k in TEXTS if k.startswith("ticket_status_")}
+    key = f"ticket_status_{sub_status}"
+    return text(key if key in TEXTS else f"ticket_status_{status}", language)

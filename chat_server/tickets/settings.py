@@ -15,8 +15,9 @@ class TicketsConfig:
     jurisdiction_id: str = "charlottenc.gov"
     # Service catalogue file (YAML); relative to the project root.
     catalogue: str = "chat_server/tickets/catalogue.yml"
-    # Residents get this link in `ticket_created`; {public_url} and {ticket_id} are filled in.
-    status_url: str = "{public_url}/open311/v2/requests/{ticket_id}.json"
+    # The resident's status page (chat_server/status/page.py): linked from `ticket_created`, the bot's
+    # status answers, SMS, e-mail and every notification; {public_url} and {ticket_id} are filled in.
+    status_url: str = "{public_url}/status/{ticket_id}"
     # GET requests: default window / largest window (days) and most records per response.
     max_range_days: int = 90
     max_records: int = 1000

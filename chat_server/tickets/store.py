@@ -14,11 +14,13 @@ import hashlib
 import json
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.exceptions import WatchError
 
 from chat_server.redaction import redact
@@ -50,6 +52,7 @@ class StatusEntry:
     note: str | None = None
     by: str = "system"
     public: bool = True
+    change_id: str = ""  # set by TicketStatusService; notifications are keyed by ticket + change id
 
 
 @dataclass
@@ -167,9 +170,6 @@ class TicketStore:
     def _address(self, code: str, address_key: str) -> str:
         return f"{self.p}tickets:addr:{code}:{hashlib.sha256(address_key.encode()).hexdigest()[:24]}"
 
-    def _followers(self, ticket_id: str) -> str:
-        return f"{self.p}ticket:{ticket_id}:followers"
-
     def _token(self, token: str) -> str:
         return f"{self.p}ticket_token:{token}"
 
@@ -262,14 +262,6 @@ class TicketStore:
                 ids.append(same.decode())
         return await self.get_many(ids)
 
-    async def add_follower(self, ticket_id: str, conversation_id: str, channel: str, language: str) -> None:
-        """Someone wants to hear about this ticket (status notifications use these)."""
-        await self.redis.hset(self._followers(ticket_id), conversation_id, json.dumps(
-            {"conversation_id": conversation_id, "channel": channel, "language": language, "since": time.time()}))
-
-    async def followers(self, ticket_id: str) -> list[dict[str, Any]]:
-        return [json.loads(v) for v in (await self.redis.hgetall(self._followers(ticket_id))).values()]
-
     # read --------------------------------------------------------------
     async def get(self, ticket_id: str, with_history: bool = True) -> Ticket | None:
         if not isinstance(ticket_id, str) or not ticket_id.startswith("311-") or len(ticket_id) > 32:
@@ -349,23 +341,49 @@ class TicketStore:
         pipe.hdel(self.key(ticket_id), *PRIVATE_FIELDS)
         await pipe.execute()
 
-    async def record_status(self, ticket: Ticket, entry: StatusEntry) -> None:
-        """Append a history entry and move the ticket's status (and status index) to it."""
+    def _change(self, key: str) -> str:
+        return f"{self.p}ticket_change:{key}"
+
+    async def record_status(self, ticket: Ticket, entry: StatusEntry, change_key: str | None = None,
+                            also: Callable[[Pipeline], object] | None = None) -> bool:
+        """Append a history entry and move the ticket's status (and status index) to it.
+
+        With `change_key`, a key seen before records nothing and returns False (the same upstream
+        change read twice). `also` adds commands to the same transaction (the notification job),
+        so a recorded change always has its job and a job always has its change."""
         previous = ticket.status
-        ticket.status, ticket.sub_status, ticket.updated_at = entry.status, entry.sub_status, entry.ts
         fields: dict[str, str] = {"status": entry.status, "sub_status": entry.sub_status,
                                   "updated_at": repr(entry.ts)}
         if entry.note and entry.public:
-            ticket.status_notes = entry.note
             fields["status_notes"] = entry.note
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.hset(self.key(ticket.id), mapping=fields)
-        pipe.rpush(self._history(ticket.id), json.dumps(entry.__dict__))
-        if previous != entry.status:
-            pipe.srem(self.by_status(previous), ticket.id)
-            pipe.sadd(self.by_status(entry.status), ticket.id)
-        if entry.status == CLOSED:  # a closed ticket is nobody's duplicate any more
-            pipe.zrem(self._geo(ticket.service_code), ticket.id)
-            pipe.zrem(self._recent(ticket.service_code), ticket.id)
-        await pipe.execute()
+        guard = self._change(change_key) if change_key else None
+        async with self.redis.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    if guard:
+                        await pipe.watch(guard)
+                        if await pipe.exists(guard):
+                            await pipe.unwatch()
+                            return False
+                    pipe.multi()
+                    if guard:
+                        pipe.set(guard, f"{ticket.id} {entry.change_id}", ex=IDEMPOTENCY_TTL_S)
+                    pipe.hset(self.key(ticket.id), mapping=fields)
+                    pipe.rpush(self._history(ticket.id), json.dumps(entry.__dict__))
+                    if previous != entry.status:
+                        pipe.srem(self.by_status(previous), ticket.id)
+                        pipe.sadd(self.by_status(entry.status), ticket.id)
+                    if entry.status == CLOSED:  # a closed ticket is nobody's duplicate any more
+                        pipe.zrem(self._geo(ticket.service_code), ticket.id)
+                        pipe.zrem(self._recent(ticket.service_code), ticket.id)
+                    if also is not None:
+                        also(pipe)
+                    await pipe.execute()
+                    break
+                except WatchError:
+                    continue
+        ticket.status, ticket.sub_status, ticket.updated_at = entry.status, entry.sub_status, entry.ts
+        if "status_notes" in fields:
+            ticket.status_notes = entry.note
         ticket.history.append(entry)
+        return True

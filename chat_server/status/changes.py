@@ -1,0 +1,96 @@
+"""`TicketStatusService`: the one way a ticket's status changes — staff (console, CLI), the
+upstream Open311 poller and the signed webhook all call `change()`.
+
+One path means one set of rules: the ticket must exist, the status must be Open311's open/closed
+or one of our documented sub-statuses, the change lands in the ticket's timeline (its Redis
+history list) together with its notification job in one transaction, a change key already seen
+(the same upstream update read twice) changes nothing, and exactly one `ticket_status` event is
+published per recorded change.
+
+Event: ticket_status [ticket_id, status, sub_status, by, source, change_id].
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+
+from redis.asyncio.client import Pipeline
+
+from chat_server.events import EventBus
+from chat_server.tickets.catalogue import TicketValidationError
+from chat_server.tickets.service import _long as free_text
+from chat_server.tickets.store import CLOSED, OPEN, SUB_STATUSES, StatusEntry, Ticket, TicketStore
+
+STATUSES = (OPEN, CLOSED, *SUB_STATUSES)
+
+
+class Source(StrEnum):
+    STAFF = "staff"  # agent console
+    CLI = "cli"
+    UPSTREAM = "upstream"
+    WEBHOOK = "webhook"
+
+
+@dataclass
+class Change:
+    ticket: Ticket
+    entry: StatusEntry
+    applied: bool  # False: a repeat of a change already recorded, or nothing to change
+
+
+def resolve_status(current: str, current_sub: str, requested: str) -> tuple[str, str]:
+    """(status, sub_status) for a requested value: a sub-status names its Open311 status; a bare
+    open/closed keeps the current sub-status when it already fits."""
+    if requested in SUB_STATUSES:
+        return SUB_STATUSES[requested], requested
+    if requested == OPEN:
+        return OPEN, current_sub if current == OPEN else "acknowledged"
+    if requested == CLOSED:
+        return CLOSED, current_sub if current == CLOSED else "resolved"
+    raise TicketValidationError(400, f"unknown status {requested[:40]!r}; use one of {', '.join(STATUSES)}",
+                                "status")
+
+
+def notify_stream(prefix: str) -> str:
+    """The Redis Stream of notification jobs (read by chat_server/status/notify.py)."""
+    return f"{prefix}outbox:status"
+
+
+def notification_job(ticket_id: str, change_id: str) -> dict[str, str]:
+    """The outbox job telling residents about one change (idempotency key: ticket + change id)."""
+    return {"key": ticket_id, "ticket_id": ticket_id, "change_id": change_id}
+
+
+class TicketStatusService:
+    def __init__(self, store: TicketStore, bus: EventBus, notify_stream: str) -> None:
+        self.store = store
+        self.bus = bus
+        self.notify_stream = notify_stream
+
+    async def change(self, ticket_id: str, status: str, note: str | None, source: Source, actor: str, *,
+                     change_key: str | None = None, public: bool = True) -> Change:
+        """Record a status change and queue its notifications. Raises TicketValidationError (404 unknown
+        ticket, 400 bad status or note) before anything is stored."""
+        ticket = await self.store.get(str(ticket_id or "").strip().upper())
+        if ticket is None:
+            raise TicketValidationError(404, f"service request {str(ticket_id)[:40]!r} not found", "ticket_id")
+        main, sub = resolve_status(ticket.status, ticket.sub_status, str(status or "").strip().lower())
+        text = free_text(note, "note") or None
+        entry = StatusEntry(time.time(), main, sub, text, f"{source}:{actor}"[:120], public,
+                            change_id=secrets.token_hex(8))
+        if (main, sub) == (ticket.status, ticket.sub_status) and not text:
+            return Change(ticket, entry, applied=False)
+        job = json.dumps(notification_job(ticket.id, entry.change_id))
+
+        def enqueue(pipe: Pipeline) -> None:
+            pipe.xadd(self.notify_stream, {"job": job}, maxlen=200_000, approximate=True)
+
+        applied = await self.store.record_status(ticket, entry, change_key=change_key, also=enqueue)
+        if applied:
+            await self.bus.publish("ticket_status", ticket.conversation_id or "", ticket_id=ticket.id, status=main,
+                                   sub_status=sub, by=entry.by, source=str(source), change_id=entry.change_id)
+        return Change(ticket, entry, applied)

@@ -1,0 +1,74 @@
+"""Status feature module: status page, status changes (staff, upstream poller, webhook), notifications
+and following. Registered after tickets and channels (app.FEATURES), whose services it uses.
+
+Services published: ctx.services["ticket_status"] (TicketStatusService), ctx.services["followers"]
+(FollowerStore). Bus subscriptions: status_lookup → the answer gets "Follow" / "Stop updates" buttons
+(chat_server/status/chat.py handles their payloads).
+"""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+
+from chat_server.channels.outbox import Outbox, RetryPolicy
+from chat_server.context import AppContext
+from chat_server.status.changes import TicketStatusService, notify_stream
+from chat_server.status.chat import FollowCommands
+from chat_server.status.followers import FollowerStore
+from chat_server.status.notify import StatusNotifier
+from chat_server.status.page import StatusPage
+from chat_server.status.poller import UpstreamPoller, upstream_health
+from chat_server.status.staff import StaffStatusAPI
+from chat_server.status.webhook import StatusWebhook
+
+
+def setup(app: web.Application, ctx: AppContext) -> None:
+    config = ctx.config
+    prefix = config.redis.key_prefix
+    tickets = ctx.services["tickets"]
+    channels = ctx.services.get("channels", {})
+    status = TicketStatusService(tickets.store, ctx.bus, notify_stream(prefix))
+    followers = FollowerStore(ctx.redis, prefix)
+    ctx.services["ticket_status"] = status
+    ctx.services["followers"] = followers
+
+    notifier = StatusNotifier(ctx.redis, prefix, tickets, followers, ctx.conversations, ctx.store, channels,
+                              ctx.bus, config.server.public_url)
+    cfg = config.channels
+    outbox = Outbox(ctx.redis, notify_stream(prefix), notifier.handle,
+                    RetryPolicy(cfg.outbox_max_attempts, cfg.outbox_retry_base_s, cfg.outbox_retry_max_s),
+                    cfg.outbox_claim_idle_s, on_failure=notifier.failed)
+
+    async def start_outbox(app: web.Application) -> None:
+        await outbox.start()
+
+    async def stop_outbox(app: web.Application) -> None:
+        await outbox.stop()
+
+    app.on_startup.append(start_outbox)
+    app.on_cleanup.append(stop_outbox)
+
+    if config.tickets.upstream_url:
+        poller = UpstreamPoller(ctx.redis, prefix, tickets.store, status, config.tickets, config.status)
+
+        async def start_poller(app: web.Application) -> None:
+            await poller.start()
+
+        async def stop_poller(app: web.Application) -> None:
+            await poller.stop()
+
+        app.on_startup.append(start_poller)
+        app.on_cleanup.append(stop_poller)
+
+        async def upstream_check() -> dict[str, object]:
+            return await upstream_health(ctx.redis, prefix)
+
+        ctx.services.setdefault("readiness_details", {})["upstream"] = upstream_check
+
+    StatusPage(tickets, followers, channels, ctx.limiter, config.status, config.server.public_url,
+               ZoneInfo(config.hours.timezone), config.server.trust_forwarded_for).routes(app)
+    StatusWebhook(status, config.status).routes(app)
+    StaffStatusAPI(status).routes(app)
+    FollowCommands(ctx, tickets, followers).register()

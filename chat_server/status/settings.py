@@ -1,0 +1,33 @@
+"""Configuration section `status:` — status changes from outside, and resident notifications.
+
+The upstream address, key and poll interval stay in `tickets:` (tickets.upstream_*), because
+forwarding and reading back talk to the same server. Notification sends reuse the retry settings
+of `channels:` (outbox_*), like every other outbound message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class StatusConfig:
+    # Shared secret of POST /status/webhook (HMAC-SHA256). Empty = the webhook answers 503.
+    webhook_secret: str = ""
+    # Signed requests older or newer than this are refused (replay protection).
+    webhook_max_skew_s: float = 300.0
+    # Read upstream changes with the `servicerequestupdates` extension (FixMyStreet-style servers)
+    # in addition to re-reading open tickets through GET requests.json.
+    upstream_updates: bool = False
+    # Ticket ids per GET requests.json?service_request_id=a,b,c call.
+    upstream_batch_size: int = 50
+    # After failed polls the next one waits poll_s * 2^failures, at most this long.
+    upstream_backoff_max_s: float = 1800.0
+    # A follow request from the status page must be confirmed within this many seconds.
+    follow_confirm_ttl_s: int = 86400
+
+    def validate(self) -> None:
+        if not 1 <= self.upstream_batch_size <= 500:
+            raise ValueError("upstream_batch_size must be between 1 and 500")
+        if self.webhook_max_skew_s <= 0 or self.upstream_backoff_max_s <= 0 or self.follow_confirm_ttl_s <= 0:
+            raise ValueError("webhook_max_skew_s, upstream_backoff_max_s and follow_confirm_ttl_s must be positive")

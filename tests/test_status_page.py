@@ -1,0 +1,136 @@
+"""The resident's status page in Chromium (en/es, axe, keyboard, 404) and the signed status webhook."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+import aiohttp
+import pytest
+
+from chat_server.channels.api import sign
+from tests.browser import axe_scan, chromium, new_page
+from tests.channel_standins import bare_server
+from tests.test_open311_api import cli, new_api_key
+
+SECRET = "whsec_status_tests"
+
+
+@pytest.fixture(scope="module")
+async def server(redis_server: Any) -> Any:
+    srv = await bare_server(redis_server.url, "status-page", CHAT311_STATUS__WEBHOOK_SECRET=SECRET)
+    yield srv
+    await srv.stop()
+
+
+async def new_ticket(server: Any, redis_server: Any, **extra: str) -> str:
+    _, key = await asyncio.to_thread(new_api_key, redis_server, server.prefix)
+    async with aiohttp.ClientSession() as http, http.post(f"{server.url}/open311/v2/requests.json", data={
+            "api_key": key, "service_code": "POTHOLE", "address_string": "600 E 4th St",
+            "attribute[road_position]": "lane", "description": "Deep hole, call me at 704-555-0188",
+            "email": "secret@example.org", "media_url": f"{server.url}/media/none.jpg", **extra}) as resp:
+        return str((await resp.json())[0]["service_request_id"])
+
+
+@pytest.mark.browser
+async def test_status_page_en_es_accessible_and_private(server: Any, redis_server: Any) -> None:
+    ticket_id = await new_ticket(server, redis_server)
+    out = await asyncio.to_thread(cli, redis_server, server.prefix, "tickets", "status", ticket_id, "in_progress",
+                                  "--note", "Crew <b>scheduled</b> for Tuesday")
+    assert out.returncode == 0, out.stderr
+    async with chromium() as browser:
+        page = await new_page(browser, viewport={"width": 390, "height": 844})  # a phone
+        response = await page.goto(f"{server.url}/status/{ticket_id}")
+        assert response.status == 200
+        assert await page.get_attribute("html", "lang") == "en"
+        assert await page.inner_text("h1") == f"Request {ticket_id}"
+        assert await page.inner_text(".service") == "Pothole"
+        assert "open (work in progress)" in await page.inner_text(".status")
+        notes = await page.locator(".note").all_inner_texts()
+        assert "Crew <b>scheduled</b> for Tuesday" in notes  # shown as text, never as markup
+        assert await page.locator("main b").count() == 0
+        assert await page.locator(".timeline li").count() == 2
+        assert await page.locator(".photos img").count() == 1
+        body = await page.inner_text("body")
+        assert "secret@example.org" not in body and "704-555-0188" not in body  # no personal data
+        assert await page.locator("script").count() == 0
+        assert not await axe_scan(page, "html")
+        # Keyboard: the language switch and the follow form are reachable with Tab.
+        reached = []
+        for _ in range(6):
+            await page.keyboard.press("Tab")
+            reached.append(await page.evaluate("document.activeElement.id || document.activeElement.className"))
+        assert "switch" in reached and "contact" in reached
+        await page.focus("#contact")
+        await page.keyboard.type("not a contact")
+        await page.keyboard.press("Enter")
+        await page.wait_for_selector("#contact-error")
+        assert await page.get_attribute("#contact", "aria-invalid") == "true"
+        assert not await axe_scan(page, "html")
+
+        await page.click("a.switch")
+        await page.wait_for_url("**lang=es")
+        assert await page.get_attribute("html", "lang") == "es"
+        assert await page.inner_text(".service") == "Bache"
+        assert "abierta (en proceso)" in await page.inner_text(".status")
+        assert not await axe_scan(page, "html")
+
+        missing = await page.goto(f"{server.url}/status/311-9999999")
+        assert missing.status == 404
+        assert "Request not found" in await page.inner_text("body")
+        assert await page.locator("section[lang=es] h1").inner_text() == "Solicitud no encontrada"
+        assert not await axe_scan(page, "html")
+        # No CSP violation or script error (the 400/404 answers and the made-up photo URL log loads).
+        assert not [e for e in page.errors if "Failed to load resource" not in e], page.errors
+
+
+def signed(body: bytes, secret: str = SECRET, ts: int | None = None) -> dict[str, str]:
+    stamp = str(ts if ts is not None else int(time.time()))
+    return {"Content-Type": "application/json", "X-Chat311-Timestamp": stamp,
+            "X-Chat311-Signature": sign(secret, stamp, body)}
+
+
+async def history(redis_server: Any, server: Any, ticket_id: str) -> list[bytes]:
+    client = redis_server.client()
+    try:
+        return list(await client.lrange(f"{server.prefix}ticket:{ticket_id}:history", 0, -1))
+    finally:
+        await client.aclose()
+
+
+async def test_webhook_refuses_bad_input_and_applies_each_change_once(server: Any, redis_server: Any) -> None:
+    ticket_id = await new_ticket(server, redis_server)
+    url = f"{server.url}/status/webhook"
+    change = json.dumps({"service_request_id": ticket_id, "status": "resolved", "status_notes": "Fixed",
+                         "change_id": "wo-881"}).encode()
+    async with aiohttp.ClientSession() as http:
+        async def post(body: bytes, headers: dict[str, str]) -> tuple[int, Any]:
+            async with http.post(url, data=body, headers=headers) as resp:
+                return resp.status, await resp.json()
+
+        refused = [
+            (change, {"Content-Type": "application/json"}, 401, "bad_signature"),
+            (change, signed(change, "whsec_wrong"), 401, "bad_signature"),
+            (change, signed(change, ts=int(time.time()) - 3600), 401, "bad_signature"),
+            (b"{not json", signed(b"{not json"), 400, "malformed"),
+            (json.dumps({"service_request_id": ticket_id, "status": "done"}).encode(), None, 400, "invalid"),
+            (json.dumps({"service_request_id": "311-9999999", "status": "closed"}).encode(), None, 404, "not_found"),
+        ]
+        for body, headers, status, code in refused:
+            got, answer = await post(body, headers or signed(body))
+            assert (got, answer["error"]["code"]) == (status, code), (body, answer)
+        assert len(await history(redis_server, server, ticket_id)) == 1  # nothing changed
+
+        status, answer = await post(change, signed(change))
+        assert status == 200 and answer == {"service_request_id": ticket_id, "status": "closed",
+                                            "sub_status": "resolved", "applied": True}
+        status, answer = await post(change, signed(change))  # the system retried its push
+        assert status == 200 and answer["applied"] is False
+        entries = [json.loads(e) for e in await history(redis_server, server, ticket_id)]
+        assert [(e["sub_status"], e["note"]) for e in entries] == [("submitted", None), ("resolved", "Fixed")]
+        assert entries[-1]["by"] == "webhook:webhook"
+
+        async with http.post(f"{server.url}/api/tickets/{ticket_id}/status", json={"status": "open"}) as resp:
+            assert resp.status == 401  # the console action needs a signed-in agent
