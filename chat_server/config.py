@@ -151,6 +151,7 @@ class LoggingConfig:
 
 from chat_server.agents.settings import HoursConfig, RoutingConfig  # noqa: E402
 from chat_server.channels.settings import ChannelsConfig  # noqa: E402
+from chat_server.knowledge.settings import KnowledgeConfig  # noqa: E402
 from chat_server.metrics.settings import MetricsConfig  # noqa: E402
 from chat_server.tickets.settings import TicketsConfig  # noqa: E402
 from chat_server.training.settings import TrainingConfig  # noqa: E402
@@ -171,6 +172,7 @@ class Config:
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)
     channels: ChannelsConfig = field(default_factory=ChannelsConfig)
+    knowledge: KnowledgeConfig = field(default_factory=KnowledgeConfig)
 
     def resolve_path(self, value: str) -> Path:
         """Relative paths in config are relative to the project root, not the cwd."""
