@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -269,6 +270,26 @@ async def test_inbox_question_attached_as_sample_question_is_found_at_once(pair:
         await until(found(pair.b), LIVE_S)
         async with cora.post(f"{api(pair.a)}/inbox/{item}/attach", json={"article_id": article}, headers=csrf) as r:
             assert r.status == 404  # resolved items cannot be attached twice
+
+
+async def test_kb_export_writes_published_edits_back_as_valid_files(pair: Pair, tmp_path: Path) -> None:
+    from chat_server.knowledge.articles import load_articles, load_rules
+
+    env = {**os.environ, "REDIS_URL": pair.redis_url, "CHAT311_REDIS__KEY_PREFIX": f"'{pair.prefix}'"}
+    run = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "chat_server.cli", "kb", "export", str(tmp_path), cwd=ROOT, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await run.communicate()
+    assert run.returncode == 0, err.decode()
+    exported = {a.id: a for a in load_articles(tmp_path, load_rules())}
+    async with (await pair.session("cora", ["content"]))[0] as http:
+        async with http.get(f"{api(pair.a)}/articles") as r:
+            published = {a["id"]: a for a in (await r.json())["articles"]}
+        for article_id in ("water-autopay", pair.broken_id):
+            async with http.get(f"{api(pair.a)}/articles/{article_id}") as r:
+                assert exported[article_id].to_data() == (await r.json())["data"]
+    assert set(exported) == set(published)
+    assert (tmp_path / "water" / "water-autopay.yml").exists() and out.decode().strip().endswith("0 removed")
 
 
 # ------------------------------------------------------------------------------------------ browser
