@@ -16,7 +16,7 @@ log = logging.getLogger("chat311.knowledge")
 
 
 class KnowledgeBase:
-    def __init__(self, knowledge: LiveKnowledge | None, wait_s: float = 30.0) -> None:
+    def __init__(self, knowledge: LiveKnowledge | None, wait_s: float = 60.0) -> None:
         self.knowledge = knowledge  # None: the knowledge feature is switched off
         self.wait_s = wait_s  # right after a restart the index is still loading: wait this long for it
 
