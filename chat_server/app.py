@@ -64,6 +64,7 @@ def _set_security_headers(request: web.Request, headers: Any) -> None:
 
 # Feature modules with a `setup(app, ctx)`; each registers routes, namespaces and event handlers.
 FEATURES = (
+    "chat_server.knowledge.feature",
     "chat_server.tickets.feature",
     "chat_server.agents.feature",
     "chat_server.channels.feature",

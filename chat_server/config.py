@@ -165,6 +165,7 @@ class LoggingConfig:
 from chat_server.agents.settings import HoursConfig, RoutingConfig  # noqa: E402
 from chat_server.channels.settings import ChannelsConfig  # noqa: E402
 from chat_server.incidents.settings import IncidentsConfig  # noqa: E402
+from chat_server.knowledge.settings import KnowledgeConfig  # noqa: E402
 from chat_server.metrics.settings import MetricsConfig  # noqa: E402
 from chat_server.status.settings import StatusConfig  # noqa: E402
 from chat_server.tickets.settings import TicketsConfig  # noqa: E402
@@ -188,6 +189,7 @@ class Config:
     channels: ChannelsConfig = field(default_factory=ChannelsConfig)
     incidents: IncidentsConfig = field(default_factory=IncidentsConfig)
     status: StatusConfig = field(default_factory=StatusConfig)
+    knowledge: KnowledgeConfig = field(default_factory=KnowledgeConfig)
 
     def resolve_path(self, value: str) -> Path:
         """Relative paths in config are relative to the project root, not the cwd."""

@@ -183,9 +183,12 @@ async def test_escalate_accept_chat_note_close(setup, resident) -> None:  # type
     # Somebody else's actions are refused.
     assert (await ann.call("close", {"conversation_id": cid, "disposition": "made_up"}))["error"]["code"] == \
         "bad_disposition"
-    # Knowledge search finds the FAQ answer.
-    kb = await ann.call("kb_search", {"q": "water bill"})
-    assert kb["ok"] and kb["results"] and kb["results"][0]["key"] == "faq/utility_bill"
+    # Knowledge search finds the city's article (the one KnowledgeSearch), in the query's language.
+    kb = await ann.call("kb_search", {"q": "how do I pay my water bill"})
+    assert kb["ok"] and kb["results"] and kb["results"][0]["topic"] == "utility_bill"
+    assert kb["results"][0]["language"] == "en" and "https://" in kb["results"][0]["body"]
+    kb = await ann.call("kb_search", {"q": "¿cómo pago la factura del agua?"})
+    assert kb["results"][0]["topic"] == "utility_bill" and kb["results"][0]["language"] == "es"
     assert (await ann.call("close", {"conversation_id": cid, "disposition": "resolved"}))["ok"]
     closed = await res.wait_for("conversation_closed")
     assert closed["reason"] == "agent_closed"

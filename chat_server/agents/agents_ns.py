@@ -176,7 +176,7 @@ class AgentsNamespace(socketio.AsyncNamespace):
         if not isinstance(query, str):
             raise ActionError("malformed", "q must be a string")
         language = data.get("language") if data.get("language") in ("en", "es") else None
-        return {"results": self.knowledge.search(query[:200], language)}
+        return {"results": await self.knowledge.search(query[:200], language)}
 
     async def on_hours(self, sid: str, account: Account, data: dict[str, Any]) -> dict[str, Any]:
         if "mode" in data:

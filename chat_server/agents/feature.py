@@ -25,7 +25,7 @@ def setup(app: web.Application, ctx: AppContext) -> None:
     service = EscalationService(ctx, Schedule(config.hours), RoutingStore(ctx.redis, prefix), accounts, audit,
                                 CallbackFlow(ctx))
     service.install()
-    knowledge = KnowledgeBase(config.resolve_path("training_data"), config.routing.articles)
+    knowledge = KnowledgeBase(ctx.services.get("knowledge"))
     ctx.sio.register_namespace(AgentsNamespace(service, sessions, accounts, knowledge,
                                                config.limits.max_message_chars))
     ctx.services["routing"] = service

@@ -1,8 +1,7 @@
 """Configuration sections for staffed hours and routing (part of chat311.yml).
 
 `hours` says when people staff the line; `routing` says how escalated conversations reach them
-(queue limits, offer timeouts, department map, canned responses and knowledge articles for the
-agent console).
+(queue limits, offer timeouts, department map, canned responses for the agent console).
 """
 
 from __future__ import annotations
@@ -75,16 +74,6 @@ class CannedResponse:
 
 
 @dataclass
-class Article:
-    """A knowledge article agents can search besides the bot's FAQ answers."""
-
-    title: str
-    body: str
-    language: str = "en"
-    url: str = ""
-
-
-@dataclass
 class RoutingConfig:
     # An agent offered a chat must accept within this many seconds, else the next agent gets it.
     accept_timeout_s: float = 30.0
@@ -109,7 +98,6 @@ class RoutingConfig:
     dispositions: list[str] = field(default_factory=lambda: [
         "resolved", "info_provided", "ticket_created", "transferred_phone", "no_response", "abusive", "other"])
     canned_responses: list[CannedResponse] = field(default_factory=list)
-    articles: list[Article] = field(default_factory=list)
     # Session cookie lifetime and failed-login throttling: per IP + username, and per IP across
     # usernames (generous: a library or a call centre shares one address).
     session_ttl_s: int = 12 * 3600

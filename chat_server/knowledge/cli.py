@@ -1,10 +1,10 @@
-"""`chat311 kb-eval` and `chat311 kb-calibrate` (registered into chat_server.cli at import)."""
+"""`chat311 kb-eval`, `chat311 kb-calibrate` and `chat311 kb export` (registered into chat_server.cli at import)."""
 
 from __future__ import annotations
 
 import argparse
 
-from chat_server.cli import command
+from chat_server.cli import _load, command
 
 
 def _rest(parser: argparse.ArgumentParser) -> None:
@@ -23,3 +23,13 @@ def _kb_calibrate(args: argparse.Namespace) -> int:
     from chat_server.knowledge import calibrate
 
     return calibrate.main(args.rest)
+
+
+@command("kb", "knowledge base content: `kb export DIR` writes the published articles as YAML files")(_rest)
+def _kb(args: argparse.Namespace) -> int:
+    from chat_server.knowledge import export
+
+    if not args.rest or args.rest[0] != "export":
+        print("usage: chat311 kb export DIR")
+        return 2
+    return export.main(args.rest[1:], _load(args))

@@ -3,7 +3,7 @@
 The action server is a separate process without the model or the articles; it sends the resident's
 text (or an article id the resident picked from a menu or a "More details" button) and gets the
 decision JSON of docs/knowledge.md, so the bot, the agents' panel and the content page share this
-process's one KnowledgeSearch (`ctx.services["knowledge"]`). Caller authentication: the Rasa token
+process's one live knowledge base (chat_server/knowledge/live.py). Caller authentication: the Rasa token
 as a bearer token (chat_server hands it to the action server as CHAT311_TOKEN).
 
 Request:  {"text": str, "language": "en"|"es", "intent"?: Rasa's intent, "conversation_id"?: str}
@@ -17,17 +17,17 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-import threading
 from typing import Any
 
 from aiohttp import web
 
 from chat_server.context import CTX, AppContext
 from chat_server.knowledge.articles import LANGUAGES
+from chat_server.knowledge.http import KNOWLEDGE
 from chat_server.knowledge.labels import decision_label, for_intent
-from chat_server.knowledge.loading import build_search
+from chat_server.knowledge.live import NotReady
 from chat_server.knowledge.ranking import Kind
-from chat_server.knowledge.search import Decision, KnowledgeSearch
+from chat_server.knowledge.search import Decision
 
 log = logging.getLogger("chat311.knowledge")
 
@@ -35,49 +35,6 @@ log = logging.getLogger("chat311.knowledge")
 # below the action server's own timeout (bot/actions/knowledge.py KB_TIMEOUT_S).
 KB_READY_TIMEOUT_S = 5.0
 MAX_TEXT_CHARS = 2000
-
-
-class KnowledgeLoader:
-    """Builds the process's KnowledgeSearch at startup; requests await it.
-
-    The build (model + embeddings, seconds) runs in a daemon thread, not the default executor:
-    a process told to stop while it still loads must not wait for it.
-    """
-
-    def __init__(self) -> None:
-        self.future: asyncio.Future[KnowledgeSearch] | None = None
-
-    def start(self) -> asyncio.Future[KnowledgeSearch]:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[KnowledgeSearch] = loop.create_future()
-
-        def settle(result: KnowledgeSearch | None, error: BaseException | None) -> None:
-            if future.done():
-                return
-            if error is not None:
-                future.set_exception(error)
-            else:
-                future.set_result(result)  # type: ignore[arg-type]
-
-        def build() -> None:
-            try:
-                search = build_search()
-            except BaseException as exc:  # reported on the loop; the thread just ends
-                loop.call_soon_threadsafe(settle, None, exc)
-            else:
-                loop.call_soon_threadsafe(settle, search, None)
-
-        threading.Thread(target=build, name="kb-build", daemon=True).start()
-        self.future = future
-        return future
-
-    async def search(self, timeout: float) -> KnowledgeSearch | None:
-        if self.future is None:
-            return None
-        try:
-            return await asyncio.wait_for(asyncio.shield(self.future), timeout)
-        except Exception:  # still loading (timeout) or failed to load (logged by setup)
-            return None
 
 
 def _error(status: int, code: str, message: str) -> web.Response:
@@ -125,8 +82,9 @@ async def answer(request: web.Request) -> web.Response:
         text, article_id, language = parse_request(body)
     except ValueError as exc:  # also a body that is not JSON
         return _error(400, "bad_request", str(exc))
-    search = await ctx.services["knowledge_loader"].search(KB_READY_TIMEOUT_S)
-    if search is None:
+    try:
+        search = await asyncio.wait_for(request.app[KNOWLEDGE].ready(), KB_READY_TIMEOUT_S)
+    except (TimeoutError, NotReady):
         return _error(503, "kb_loading", "the knowledge base is still loading; try again shortly")
     if article_id is not None:
         article = search.get(article_id)
@@ -139,20 +97,6 @@ async def answer(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application, ctx: AppContext) -> None:
-    loader = KnowledgeLoader()
-    ctx.services["knowledge_loader"] = loader
-
-    async def start(app: web.Application) -> None:
-        def publish(future: asyncio.Future[KnowledgeSearch]) -> None:
-            if future.cancelled():
-                return
-            if future.exception() is not None:
-                log.error("knowledge base failed to load: %s", future.exception())
-                return
-            ctx.services["knowledge"] = future.result()
-            log.info("knowledge base loaded", extra={"articles": len(future.result())})
-
-        loader.start().add_done_callback(publish)
-
-    app.on_startup.append(start)
-    app.router.add_post("/kb/answer", answer)
+    """After chat_server.knowledge.feature, whose live knowledge base (`app[KNOWLEDGE]`) answers here."""
+    if KNOWLEDGE in app:
+        app.router.add_post("/kb/answer", answer)

@@ -127,6 +127,15 @@ class LexicalIndex:
             index.add(article.id, terms[lang])
         self._terms[article.id] = terms
 
+    def copy(self) -> LexicalIndex:
+        """An independent index with the same postings (a fork for a draft; term lists are shared, never mutated)."""
+        out = LexicalIndex()
+        for lang, index in self._langs.items():
+            out._langs[lang] = _LanguageIndex({t: dict(d) for t, d in index.postings.items()}, dict(index.lengths),
+                                              index.total_length)
+        out._terms = dict(self._terms)
+        return out
+
     def remove(self, article_id: str) -> None:
         old = self._terms.pop(article_id, None)
         if old is not None:

@@ -123,6 +123,22 @@ class KnowledgeSearch:
         """Add or replace one article (a published edit); raises IndexUpdateError and changes nothing."""
         self.upsert_many([article])
 
+    def fork(self, articles: list[Article]) -> KnowledgeSearch:
+        """A copy with `articles` upserted, the original untouched: how a draft is tested before it is
+        published (the content page's test box) and how a publish is checked against the index.
+
+        Copies the postings and the vector table (~tens of ms at 2,000 articles), then embeds only
+        `articles`; raises IndexUpdateError like `upsert`.
+        """
+        copy = KnowledgeSearch(self._embedder, self.calibration)
+        with self._lock:
+            copy._articles = dict(self._articles)
+            copy._lexical = self._lexical.copy()
+            copy._semantic = self._semantic.copy()
+            copy._dim = self._dim
+        copy.upsert_many(articles)
+        return copy
+
     def remove(self, article_id: str) -> bool:
         with self._lock:
             if self._articles.pop(article_id, None) is None:

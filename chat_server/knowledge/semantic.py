@@ -103,6 +103,13 @@ class SemanticIndex:
             self._mean[article_id] = _unit(vectors.mean(axis=0))
         self._restack()
 
+    def copy(self) -> SemanticIndex:
+        """An independent index sharing the (never mutated) vector arrays."""
+        out = SemanticIndex()
+        out._vectors, out._mean = dict(self._vectors), dict(self._mean)
+        out._ids, out._means = list(self._ids), self._means
+        return out
+
     def remove(self, article_id: str) -> None:
         if self._vectors.pop(article_id, None) is not None:
             del self._mean[article_id]

@@ -1,0 +1,39 @@
+"""Wires the live knowledge base into the app: store, startup load + reload loop, content page routes.
+
+`ctx.services["knowledge"]` is the process's LiveKnowledge (`await .ready()` for its KnowledgeSearch):
+the agents' panel and the bot's endpoint search through it.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from chat_server.context import AppContext
+from chat_server.knowledge import http
+from chat_server.knowledge.live import LiveKnowledge
+from chat_server.knowledge.semantic import UniversalSentenceEncoder
+from chat_server.knowledge.store import ArticleStore
+from chat_server.training.inbox import Inbox
+
+
+def setup(app: web.Application, ctx: AppContext) -> None:
+    config = ctx.config
+    if not config.knowledge.enabled:
+        return
+    prefix = config.redis.key_prefix
+    knowledge = LiveKnowledge(ArticleStore(ctx.redis, prefix), config.resolve_path(config.knowledge.dir),
+                              config.resolve_path(config.knowledge.calibration), UniversalSentenceEncoder,
+                              config.knowledge.reload_interval_s)
+    ctx.services["knowledge"] = knowledge
+    app[http.KNOWLEDGE] = knowledge
+    app[http.INBOX] = Inbox(ctx.redis, prefix, config.training.inbox_max)
+    http.add_routes(app)
+
+    async def start(app: web.Application) -> None:
+        knowledge.start()
+
+    async def stop(app: web.Application) -> None:
+        await knowledge.stop()
+
+    app.on_startup.append(start)
+    app.on_cleanup.append(stop)

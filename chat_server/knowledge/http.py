@@ -1,0 +1,238 @@
+"""The content page `/console/content` and its JSON API (role `content`; admins too).
+
+Routes (POSTs need the X-CSRF-Token header; errors are {"error": {code, message, field?}}):
+- GET  /console/content                              the page
+- GET  /console/content/api/me                       who is logged in + CSRF token
+- GET  /console/content/api/status                   loading state, article count, invalid files
+- GET  /console/content/api/articles?q=&title=&department=&stale=1&lang=   list / search / filter
+- GET  /console/content/api/articles/{id}            latest published version (data + version)
+- POST /console/content/api/articles/{id}            {base_version, data}: publish (409 conflict, 400 invalid)
+- GET  /console/content/api/articles/{id}/history    versions, newest first
+- GET  /console/content/api/articles/{id}/diff?from=&to=   field changes between two versions
+- POST /console/content/api/articles/{id}/rollback   {to, base_version}: new version equal to `to`
+- POST /console/content/api/test                     {text, lang, article_id?, data?}: decision + top 3,
+                                                     for the draft `data` of `article_id` when given
+- GET  /console/content/api/inbox                    open inbox items (unanswered, unsure, "No" feedback)
+- POST /console/content/api/inbox/{id}/attach        {article_id}: the item becomes a sample question, live
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from chat_server.knowledge.articles import LANGUAGES, ArticleError
+from chat_server.knowledge.diff import diff_articles
+from chat_server.knowledge.lexical import fold
+from chat_server.knowledge.live import LiveKnowledge, NotFound, NotReady
+from chat_server.knowledge.search import IndexUpdateError
+from chat_server.knowledge.store import VersionConflict
+from chat_server.metrics.access import USER, error, require_role
+from chat_server.training.inbox import Inbox
+
+STATIC = Path(__file__).resolve().parent.parent / "static" / "content"
+ROLE = "content"
+SEARCH_LIMIT = 20
+INBOX: web.AppKey[Inbox] = web.AppKey("chat311_content_inbox", Inbox)
+KNOWLEDGE: web.AppKey[LiveKnowledge] = web.AppKey("chat311_knowledge", LiveKnowledge)
+
+
+class BadRequest(web.HTTPBadRequest):
+    def __init__(self, code: str, message: str, field: str | None = None) -> None:
+        body: dict[str, Any] = {"code": code, "message": message}
+        if field:
+            body["field"] = field
+        super().__init__(text=web.json_response({"error": body}).text, content_type="application/json")
+
+
+def _kb(request: web.Request) -> LiveKnowledge:
+    return request.app[KNOWLEDGE]
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise BadRequest("bad_json", "body must be a JSON object")
+    return body
+
+
+def _int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
+        raise BadRequest("bad_request", f"{name} must be a whole number", name)
+    return int(value)
+
+
+def _lang(value: Any) -> str:
+    return value if value in LANGUAGES else LANGUAGES[0]
+
+
+def _failure(exc: Exception) -> web.Response:
+    """The one place publish-like failures become HTTP errors."""
+    if isinstance(exc, ArticleError):
+        return web.json_response({"error": {"code": "invalid_article", "message": str(exc), "field": exc.field}},
+                                 status=400)
+    if isinstance(exc, VersionConflict):
+        return web.json_response({"error": {"code": "version_conflict", "message": str(exc),
+                                            "current_version": exc.current}}, status=409)
+    if isinstance(exc, IndexUpdateError):
+        return error(422, "index_refused", f"the search index refused this version, nothing changed: {exc}")
+    if isinstance(exc, NotFound):
+        return error(404, "not_found", f"no such article: {exc.args[0]}")
+    if isinstance(exc, NotReady):
+        return error(503, "kb_not_ready", str(exc))
+    raise exc
+
+
+def _summary(data: dict[str, Any], version: int, today: date) -> dict[str, Any]:
+    return {"id": data["id"], "title": data["title"], "department": data["department"], "topic": data["topic"],
+            "owner": data["owner"], "review_by": data["review_by"], "stale": data["review_by"] < today.isoformat(),
+            "version": version}
+
+
+@require_role(ROLE, api=False)
+async def page(request: web.Request) -> web.StreamResponse:
+    return web.FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+
+@require_role(ROLE)
+async def me(request: web.Request) -> web.Response:
+    return web.json_response(request[USER].public())
+
+
+@require_role(ROLE)
+async def status(request: web.Request) -> web.Response:
+    return web.json_response(_kb(request).status())
+
+
+@require_role(ROLE)
+async def list_articles(request: web.Request) -> web.Response:
+    kb, q = _kb(request), request.query
+    current = {i: v for i, v in (await kb.store.all_current()).items() if v.data is not None}
+    today = date.today()
+    rows = [_summary(v.data, v.version, today) for v in current.values() if v.data is not None]
+    text = " ".join(q.get("q", "").split())
+    if text:
+        try:
+            hits = kb.find(text, _lang(q.get("lang")), SEARCH_LIMIT)
+        except NotReady as exc:
+            return _failure(exc)
+        by_id = {r["id"]: r for r in rows}
+        rows = [{**by_id[h.article_id], "score": round(h.score, 4)} for h in hits if h.article_id in by_id]
+    else:
+        rows.sort(key=lambda r: (r["department"], r["title"]["en"]))
+    if title := fold(q.get("title", "").strip()):
+        rows = [r for r in rows if any(title in fold(t) for t in r["title"].values())]
+    if department := q.get("department"):
+        rows = [r for r in rows if r["department"] == department]
+    if q.get("stale") in ("1", "true"):
+        rows = [r for r in rows if r["stale"]]
+    departments = sorted({v.data["department"] for v in current.values() if v.data is not None})
+    return web.json_response({"articles": rows, "departments": departments, "status": kb.status()})
+
+
+@require_role(ROLE)
+async def get_article(request: web.Request) -> web.Response:
+    article_id = request.match_info["id"]
+    version = await _kb(request).store.current(article_id)
+    if version is None or version.data is None:
+        return error(404, "not_found", f"no such article: {article_id}")
+    return web.json_response({**version.summary(), "data": version.data, "file": version.file})
+
+
+@require_role(ROLE)
+async def save_article(request: web.Request) -> web.Response:
+    body = await _body(request)
+    try:
+        version = await _kb(request).save(request.match_info["id"], body.get("data"),
+                                          _int(body.get("base_version"), "base_version"), request[USER].username)
+    except (ArticleError, VersionConflict, IndexUpdateError, NotFound, NotReady) as exc:
+        return _failure(exc)
+    return web.json_response({**version.summary(), "data": version.data})
+
+
+@require_role(ROLE)
+async def history(request: web.Request) -> web.Response:
+    versions = await _kb(request).store.history(request.match_info["id"])
+    if not versions:
+        return error(404, "not_found", f"no such article: {request.match_info['id']}")
+    return web.json_response({"versions": [v.summary() for v in versions]})
+
+
+@require_role(ROLE)
+async def diff(request: web.Request) -> web.Response:
+    store, article_id = _kb(request).store, request.match_info["id"]
+    old = await store.version(article_id, _int(request.query.get("from"), "from"))
+    new = await store.version(article_id, _int(request.query.get("to"), "to"))
+    if old is None or new is None:
+        return error(404, "not_found", f"no such version of {article_id}")
+    return web.json_response({"from": old.summary(), "to": new.summary(),
+                              "changes": [c.to_json() for c in diff_articles(old.data, new.data)]})
+
+
+@require_role(ROLE)
+async def rollback(request: web.Request) -> web.Response:
+    body = await _body(request)
+    try:
+        version = await _kb(request).rollback(request.match_info["id"], _int(body.get("to"), "to"),
+                                              _int(body.get("base_version"), "base_version"), request[USER].username)
+    except (ArticleError, VersionConflict, IndexUpdateError, NotFound, NotReady) as exc:
+        return _failure(exc)
+    return web.json_response({**version.summary(), "data": version.data})
+
+
+@require_role(ROLE)
+async def test_question(request: web.Request) -> web.Response:
+    body = await _body(request)
+    text = body.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise BadRequest("bad_request", "text must be a non-empty question", "text")
+    article_id, data = body.get("article_id"), body.get("data")
+    draft = (str(article_id), data) if article_id and data is not None else None
+    try:
+        return web.json_response(await _kb(request).explain(text, _lang(body.get("lang")), draft))
+    except (ArticleError, NotReady) as exc:
+        return _failure(exc)
+
+
+@require_role(ROLE)
+async def inbox(request: web.Request) -> web.Response:
+    return web.json_response({"items": [i.public() for i in await request.app[INBOX].open_items()]})
+
+
+@require_role(ROLE)
+async def attach(request: web.Request) -> web.Response:
+    box, body = request.app[INBOX], await _body(request)
+    item = await box.get(request.match_info["id"])
+    if item is None or item.status != "open":
+        return error(404, "not_found", "no such open inbox item")
+    article_id, user = str(body.get("article_id") or ""), request[USER].username
+    try:
+        version = await _kb(request).add_question(article_id, item.text, _lang(item.language), user)
+    except (ArticleError, VersionConflict, IndexUpdateError, NotFound, NotReady) as exc:
+        return _failure(exc)
+    await box.resolve(item.id, "labelled", f"kb/{article_id}", user)
+    return web.json_response({**version.summary(), "article_id": article_id, "question": item.text,
+                              "language": _lang(item.language)})
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/console/content", page)
+    api = "/console/content/api"
+    app.router.add_get(f"{api}/me", me)
+    app.router.add_get(f"{api}/status", status)
+    app.router.add_get(f"{api}/articles", list_articles)
+    app.router.add_get(f"{api}/articles/{{id}}", get_article)
+    app.router.add_post(f"{api}/articles/{{id}}", save_article)
+    app.router.add_get(f"{api}/articles/{{id}}/history", history)
+    app.router.add_get(f"{api}/articles/{{id}}/diff", diff)
+    app.router.add_post(f"{api}/articles/{{id}}/rollback", rollback)
+    app.router.add_post(f"{api}/test", test_question)
+    app.router.add_get(f"{api}/inbox", inbox)
+    app.router.add_post(f"{api}/inbox/{{id}}/attach", attach)
+    app.router.add_static("/static/content/", STATIC, show_index=False, append_version=False)
