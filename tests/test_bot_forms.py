@@ -153,7 +153,7 @@ async def test_first_message_is_heard_and_only_the_missing_questions_are_asked(c
     await c.say("there is a big pothole on tryon street")
     assert c.last["label"] == "report_pothole"
     assert c.last["slots"]["location"] == "tryon street" and c.attributes == {"size": "large"}
-    assert "Where is the" not in c.text and c.requested == "road_position"
+    assert "Where is the problem" not in c.text and c.requested == "road_position"
     e = convo()
     await e.say("there's a huge pothole in the bike lane at 1500 N Tryon St")
     assert e.last["slots"]["location"] == "1500 N Tryon St"
@@ -212,7 +212,7 @@ async def test_invalid_values_are_reprompted(convo) -> None:
     assert c.requested == "email" and "doesn't look right" in c.text
     await c.say("no")
     assert c.requested == "confirm"
-    await c.say("the address is wrong")  # names a field but no new value: asked again, then the summary
+    await c.say("change the address")  # names a field but no new value: asked again, then the summary
     assert c.requested == "location"
     await c.say("35.2271, -80.8431")
     assert c.requested == "confirm"

@@ -374,9 +374,9 @@ class ValidateReportForm(FormValidationAction):
         attr = _attribute(service, step)
         if attr is None:
             return {}
-        if not attr.required and (parsing.is_skip(text) or parsing.is_unknown(text)):
-            return {step: SKIPPED}
         value, ok = parsing.validate_attribute(attr, text)
+        if not ok and not attr.required and (parsing.is_skip(text) or parsing.is_unknown(text)):
+            return {step: SKIPPED}  # after the values: "no" answers "is it offensive?", it does not skip it
         if not ok:
             self._reprompt_attribute(dispatcher, attr, lang)
             return {}
