@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import yaml
@@ -84,8 +83,13 @@ def test_every_trained_intent_has_20_examples_per_language() -> None:
             assert len(examples.get(f"{label}|{lang}", [])) >= 20 * (len(FAQ_TOPICS) if label == "faq" else 1), \
                 (label, lang)
     intents = {key.split("|")[0] for key in examples}
-    # the only other intents: a form helper, and out_of_scope (reported as nlu_fallback)
-    assert intents - set(TRAINED_INTENTS) == {"share_location", "out_of_scope"}
+    # the only other intents: the catalogue's other report labels, a form helper, and out_of_scope
+    # (reported as nlu_fallback)
+    assert intents - set(TRAINED_INTENTS) == {*_catalogue_labels(), "share_location", "out_of_scope"} - set(
+        TRAINED_INTENTS)
+    for label in _catalogue_labels():  # every service the bot can file has natural phrases in both languages
+        for lang in ("en", "es"):
+            assert len(examples.get(f"{label}|{lang}", [])) >= 9, (label, lang)
     assert "nlu_fallback" not in intents and not any(i.startswith("faq/") for i in intents)
 
 
@@ -95,22 +99,28 @@ def test_every_faq_topic_has_knowledge_base_articles() -> None:
     assert set(FAQ_TOPICS) <= topics
 
 
-def test_services_catalogue_codes() -> None:
-    sys.path.insert(0, str(BOT))
-    from actions.services import SERVICES
+def _catalogue_labels() -> list[str]:
+    from chat_server.tickets.catalogue import load_catalogue
 
-    expected = {
-        "report_pothole": ("POTHOLE", {"road_position", "size"}),
-        "report_streetlight": ("STREETLIGHT", {"light_problem", "pole_number"}),
-        "report_missed_pickup": ("MISSED_PICKUP", {"cart_type", "cart_at_curb_by_7am"}),
-        "report_graffiti": ("GRAFFITI", {"surface", "offensive"}),
-        "report_abandoned_vehicle": ("ABANDONED_VEHICLE", {"plate", "days_parked", "vehicle_description"}),
-        "report_fallen_tree": ("FALLEN_TREE", {"blocking"}),
-        "report_water_leak": ("WATER_LEAK", {"leak_location", "severity"}),
-        "report_illegal_dumping": ("ILLEGAL_DUMPING", {"material"}),
-    }
-    assert {k: (s.service_code, {a.code for a in s.attributes}) for k, s in SERVICES.items()} == expected
-    assert [v.code for v in SERVICES["report_pothole"].attributes[0].values] == [
-        "lane", "shoulder", "intersection", "crosswalk", "bike_lane"]
-    assert [v.code for v in SERVICES["report_illegal_dumping"].attributes[0].values] == [
-        "household_trash", "furniture", "tires", "construction_debris", "hazardous", "other"]
+    return [s.label for s in load_catalogue(ROOT / "chat_server" / "tickets" / "catalogue.yml").labelled]
+
+
+def test_the_bot_reads_the_same_catalogue_as_open311_and_the_console() -> None:
+    """One source: the action server's view of every service (through bot/actions/catalogue.py, in the bot's
+    own venv) equals chat_server's, attribute by attribute and value by value; there is no second copy."""
+    from chat_server.tickets.catalogue import load_catalogue
+
+    code = ("import json, sys; sys.path.insert(0, 'bot'); from actions.catalogue import CATALOGUE\n"
+            "print(json.dumps({s.service_code: [s.label, [[a.code, a.datatype, a.required, a.prompts,"
+            " [v.key for v in a.values]] for a in s.attributes]] for s in CATALOGUE}))")
+    proc = subprocess.run([str(BOT_PYTHON), "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    server = load_catalogue(ROOT / "chat_server" / "tickets" / "catalogue.yml")
+    expected = {s.service_code: [s.label, [[a.code, a.datatype, a.required, a.prompts, [v.key for v in a.values]]
+                                           for a in s.attributes]] for s in server}
+    import json
+
+    assert json.loads(proc.stdout) == expected
+    assert not (BOT / "actions" / "services.py").exists()
+    domain = yaml.safe_load((BOT / "domain.yml").read_text(encoding="utf-8"))
+    assert {i for i in domain["intents"] if i.startswith("report_")} == {s.label for s in server.labelled}

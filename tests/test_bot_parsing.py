@@ -10,7 +10,11 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bot"))
 
 from actions import parsing
-from actions.services import SERVICES, attribute
+from actions.catalogue import CATALOGUE
+
+
+def attribute(code: str):  # the first service that has it
+    return next(a for s in CATALOGUE for a in s.attributes if a.code == code)
 
 
 @pytest.mark.parametrize("text,expected", [
@@ -104,13 +108,26 @@ def test_enum_and_multi_values_in_both_languages() -> None:
 
 
 def test_every_button_title_parses_back_to_its_value() -> None:
-    for service in SERVICES.values():
+    for service in CATALOGUE:
         for attr in service.attributes:
             for value in attr.values:
-                for title in (value.en, value.es):
+                for title in value.names.values():
                     parsed, ok = parsing.validate_attribute(attr, title)
-                    expected = [value.code] if attr.kind == "multi" else value.code
-                    assert ok and parsed == expected, (attr.code, title, parsed)
+                    expected = [value.key] if attr.datatype == "multivaluelist" else value.key
+                    assert ok and parsed == expected, (service.service_code, attr.code, title, parsed)
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("there is a big pothole on tryon street", "tryon street"),
+    ("huge pothole in the bike lane at 1500 N Tryon St", "1500 N Tryon St"),
+    ("the traffic light at Tryon St and 5th St is stuck on red", "Tryon St and 5th St"),
+    ("hay un bache en la calle Tryon cerca del parque", "calle Tryon"),
+    ("dead deer on Providence Rd", "Providence Rd"),
+    ("pothole in the middle of the road", None), ("someone parked in front of my driveway", None),
+    ("el semáforo no funciona en la esquina", None),
+])
+def test_location_in_a_first_message(text: str, expected: str | None) -> None:
+    assert parsing.find_address_in_text(text) == expected
 
 
 @pytest.mark.parametrize("text", ["cancel", "Cancel.", "stop", "never mind", "cancelar", "cancela el reporte",

@@ -174,7 +174,7 @@ async def test_services_json_matches_schema(api: Api) -> None:
     for item in body:
         validate(item, "service")
     by_code = {s["service_code"]: s for s in body}
-    assert set(by_code) == EXPECTED_CODES
+    assert set(by_code) >= EXPECTED_CODES and len(by_code) >= 30  # issue 16: at least 30 services
     assert by_code["POTHOLE"]["service_name"] == "Pothole"
     assert by_code["POTHOLE"]["metadata"] is True and by_code["GENERAL"]["metadata"] is False
     assert by_code["MISSED_PICKUP"]["group"] == "Solid Waste"

@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-
-from actions.services import Attribute
+from typing import Any
 
 TICKET_RE = re.compile(r"\b311[-\s]?(\d{4,10})\b")
 EMAIL_RE = re.compile(r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
@@ -168,10 +167,47 @@ ADDRESS_IN_TEXT_RE = re.compile(
 )
 
 
+_NAME = r"[A-Za-z0-9][\w'.-]*"
+_STREET = r"(?:" + "|".join(w for w in STREET_WORDS if w.isalpha() and w not in ("calle", "avenida", "camino",
+                                                                              "carretera", "bulevar")) + r")\b\.?"
+# "at Tryon St and 5th St", "corner of Tryon and 5th", "en la esquina de Tryon y la 5"
+INTERSECTION_IN_TEXT_RE = re.compile(
+    r"\b(?:at|on|corner of|near|by|en|esquina de|en la esquina de|cerca de|entre)\s+(?:the\s+|la\s+|el\s+)?"
+    r"(" + _NAME + r"(?:\s+" + _NAME + r"){0,3}?\s+(?:and|&|y|con)\s+(?:la\s+|el\s+)?" + _NAME
+    + r"(?:\s+" + _STREET + r")?)", re.IGNORECASE)
+# "on tryon street", "along Providence Rd"
+STREET_IN_TEXT_RE = re.compile(
+    r"\b(?:on|at|along|near|by|off)\s+(?:the\s+)?((?:" + _NAME + r"\s+){1,3}?" + _STREET + r")", re.IGNORECASE)
+# "en la calle Tryon", "sobre la avenida Central"
+CALLE_IN_TEXT_RE = re.compile(
+    r"\b((?:calle|avenida|av\.|camino|carretera|bulevar)\s+(?!de\b|que\b|y\b|con\b|cerca\b)" + _NAME
+    + r"(?:\s+(?!de\b|que\b|y\b|con\b|cerca\b|esta\b|está\b|hay\b)" + _NAME + r")?)", re.IGNORECASE)
+# words that end a "street" in a sentence but mostly name something else ("bike lane", "right of way")
+_NOT_A_STREET = {"lane", "way", "run", "row", "loop", "place", "pl", "court", "ct", "circle", "trail", "sq"}
+
+
 def find_address_in_text(text: str) -> str | None:
-    """An unambiguous street address inside a longer message ("pothole at 1234 Sharon Amity Rd")."""
-    m = ADDRESS_IN_TEXT_RE.search(text or "")
+    """A location inside a longer message: "pothole at 1234 Sharon Amity Rd", "on tryon street",
+    "light out at Tryon St and 5th St", "bache en la calle Tryon"."""
+    text = text or ""
+    m = ADDRESS_IN_TEXT_RE.search(text)
+    if m:
+        return m.group(1).strip().rstrip(".")
+    m = INTERSECTION_IN_TEXT_RE.search(text)
+    if m and looks_like_address(m.group(1)) and not _is_filler_phrase(m.group(1)):
+        return m.group(1).strip().rstrip(".")
+    for m in STREET_IN_TEXT_RE.finditer(text):
+        words = fold(m.group(1)).split()
+        if words[-1].rstrip(".") not in _NOT_A_STREET and not _is_filler_phrase(m.group(1)):
+            return m.group(1).strip().rstrip(".")
+    m = CALLE_IN_TEXT_RE.search(text)
     return m.group(1).strip().rstrip(".") if m else None
+
+
+def _is_filler_phrase(candidate: str) -> bool:
+    """'the middle of the road', 'my street': words that look like a place but name none."""
+    words = fold(candidate).split()
+    return bool(words) and words[0] in {"my", "our", "the", "this", "that", "a", "middle", "side", "mi", "la", "el"}
 
 
 def validate_location(text: str) -> tuple[dict | None, str | None]:
@@ -294,50 +330,57 @@ def validate_vehicle(text: str) -> str | None:
     return cleaned[:200]
 
 
-def match_values(attr: Attribute, text: str) -> list[str]:
-    """Codes of `attr.values` named in the text (by code, titles or synonyms), in order of appearance.
+YES_NO = {"yes", "no"}
 
-    A match inside a longer match of another value is ignored ("bike lane" is not also "lane").
-    """
+
+def is_yes_no(attr: Any) -> bool:
+    return {v.key for v in attr.values} == YES_NO
+
+
+def match_values(attr: Any, text: str) -> list[str]:
+    """Keys of a catalogue attribute's values named in the text (by key, names in any language or
+    synonyms), in order of appearance. A match inside a longer match of another value is ignored
+    ("bike lane" is not also "lane")."""
     folded = fold(text).replace("_", " ")
     spans: list[tuple[int, int, str]] = []
     for value in attr.values:
-        for phrase in {fold(p) for p in (value.code.replace("_", " "), value.en, value.es, *value.synonyms)}:
+        phrases = {fold(p) for p in (value.key.replace("_", " "), *value.names.values(), *value.synonyms)}
+        for phrase in phrases:
             for m in re.finditer(r"(?<![a-z0-9])" + re.escape(phrase) + r"(?![a-z0-9])", folded):
-                spans.append((m.start(), m.end(), value.code))
+                spans.append((m.start(), m.end(), value.key))
     kept = [s for s in spans
             if not any(o[2] != s[2] and o[0] <= s[0] and s[1] <= o[1] and (o[1] - o[0]) > (s[1] - s[0])
                        for o in spans)]
     first: dict[str, int] = {}
-    for start, _, code in sorted(kept):
-        first.setdefault(code, start)
-    codes = sorted(first, key=first.__getitem__)
-    if {v.code for v in attr.values} == {"yes", "no"} and len(codes) > 1:
-        return ["no"] if re.match(r"^\s*(no|nope|n)\b", folded) else [codes[0]]
-    return codes
+    for start, _, key in sorted(kept):
+        first.setdefault(key, start)
+    keys = sorted(first, key=first.__getitem__)
+    if is_yes_no(attr) and len(keys) > 1:
+        return ["no"] if re.match(r"^\s*(no|nope|n)\b", folded) else [keys[0]]
+    return keys
 
 
-def validate_attribute(attr: Attribute, text) -> tuple[object | None, bool]:
-    """Returns (value, ok)."""
+FORMAT_VALIDATORS = {"plate": validate_plate, "pole_number": validate_pole_number, "vehicle": validate_vehicle}
+
+
+def validate_attribute(attr: Any, text: Any) -> tuple[object | None, bool]:
+    """An answer for a catalogue attribute → (value, ok): a key, a list of keys, an int or cleaned text."""
     if isinstance(text, list):
         text = " , ".join(str(t) for t in text)
     text = str(text or "")
-    if attr.kind == "enum":
-        codes = match_values(attr, text)
-        if len(codes) >= 1:
-            return codes[0], True
-        return None, False
-    if attr.kind == "multi":
-        codes = match_values(attr, text)
-        return (codes, True) if codes else (None, False)
-    if attr.kind == "number":
+    if attr.datatype == "singlevaluelist":
+        keys = match_values(attr, text)
+        return (keys[0], True) if keys else (None, False)
+    if attr.datatype == "multivaluelist":
+        keys = match_values(attr, text)
+        return (keys, True) if keys else (None, False)
+    if attr.datatype == "number":
         value = validate_number(text)
         return (value, value is not None)
-    validators = {"plate": validate_plate, "pole_number": validate_pole_number, "vehicle": validate_vehicle}
-    validator = validators.get(attr.validator or "")
+    validator = FORMAT_VALIDATORS.get(attr.format or "")
     if validator is None:
-        cleaned = text.strip()
-        return (cleaned, True) if cleaned else (None, False)
+        cleaned = text.strip()[:500]
+        return (cleaned, True) if len(cleaned) >= 1 else (None, False)
     value = validator(text)
     return value, value is not None
 

@@ -1,8 +1,60 @@
-"""Bot texts used by custom actions, in English and Spanish (form prompts live in domain.yml)."""
+"""Bot texts used by custom actions, in English and Spanish. Service names, attribute questions and
+values come from the service catalogue (chat_server/tickets/catalogue.yml), not from here."""
 
 from __future__ import annotations
 
 TEXTS: dict[str, dict[str, str]] = {
+    "ask_location": {
+        "en": "Where is the problem ({service})? Type the street address or the nearest intersection "
+              "(e.g. \"1234 Sharon Amity Rd\" or \"Tryon St and 5th St\"), or share your location with the "
+              "📍 button.",
+        "es": "¿Dónde está el problema ({service})? Escriba la dirección o el cruce más cercano "
+              "(por ejemplo \"1234 Sharon Amity Rd\" o \"Tryon St y 5th St\"), o comparta su ubicación con el "
+              "botón 📍.",
+    },
+    "ask_description": {
+        "en": "Please describe the problem in a sentence or two — anything that helps the crew find and fix it "
+              "(landmarks, how long it's been there).",
+        "es": "Describa el problema en una o dos frases: cualquier detalle que ayude al equipo a encontrarlo y "
+              "resolverlo (puntos de referencia, desde cuándo está así).",
+    },
+    "ask_photo": {
+        "en": "Do you have a photo? Send it with the 📷 button, or say \"skip\".",
+        "es": "¿Tiene una foto? Envíela con el botón 📷, o diga \"omitir\".",
+    },
+    "photo_invalid": {
+        "en": "I didn't get a photo. Send one with the 📷 button, or say \"skip\".",
+        "es": "No recibí una foto. Envíela con el botón 📷, o diga \"omitir\".",
+    },
+    "ask_contact_name": {
+        "en": "Would you like follow-up on this request? Type your name, or say \"skip\" to report anonymously.",
+        "es": "¿Desea recibir seguimiento de este reporte? Escriba su nombre, o diga \"omitir\" para reportar "
+              "de forma anónima.",
+    },
+    "ask_phone": {
+        "en": "What phone number can we reach you at? (or \"skip\")",
+        "es": "¿A qué número de teléfono le podemos llamar? (o \"omitir\")",
+    },
+    "ask_email": {
+        "en": "And your email address, for the confirmation? (or \"skip\")",
+        "es": "¿Y su correo electrónico, para la confirmación? (o \"omitir\")",
+    },
+    "prefilled": {
+        "en": "Got it: {value}.",
+        "es": "Entendido: {value}.",
+    },
+    "summary": {
+        "en": "Here is your report:\n{lines}\nShall I submit it?",
+        "es": "Este es su reporte:\n{lines}\n¿Lo envío?",
+    },
+    "confirm_invalid": {
+        "en": "Please choose Submit, Change something or Cancel.",
+        "es": "Elija Enviar, Cambiar algo o Cancelar.",
+    },
+    "ask_change": {
+        "en": "What would you like to change?",
+        "es": "¿Qué desea cambiar?",
+    },
     "location_missing": {
         "en": "I need a location to file this. Please type the street address (e.g. \"1234 Sharon Amity Rd\"), "
               "a nearby intersection (\"Tryon St and 4th St\"), or share your location.",
@@ -20,10 +72,6 @@ TEXTS: dict[str, dict[str, str]] = {
               "-180 and 180). Please type the street address instead, or share your location again.",
         "es": "Esas coordenadas no parecen correctas (la latitud va de -90 a 90 y la longitud de -180 a 180). "
               "Escriba la dirección o vuelva a compartir su ubicación.",
-    },
-    "location_prefilled": {
-        "en": "Got it, location: {value}.",
-        "es": "Entendido, ubicación: {value}.",
     },
     "enum_invalid": {
         "en": "Sorry, I didn't catch that. Please choose one of: {options}.",
@@ -136,6 +184,26 @@ TEXTS: dict[str, dict[str, str]] = {
     "kb_talk_to_person": {"en": "Talk to a person", "es": "Hablar con una persona"},
 }
 
+# Fixed field names of the report form (attribute names come from the catalogue).
+FIELD_NAMES: dict[str, dict[str, str]] = {
+    "service": {"en": "Service", "es": "Servicio"},
+    "location": {"en": "Location", "es": "Ubicación"},
+    "description": {"en": "Description", "es": "Descripción"},
+    "photo": {"en": "Photo", "es": "Foto"},
+    "contact_name": {"en": "Contact", "es": "Contacto"},
+}
+BUTTONS: dict[str, dict[str, str]] = {
+    "skip": {"en": "Skip", "es": "Omitir"},
+    "unknown": {"en": "Unknown", "es": "No sé"},
+    "submit": {"en": "Submit", "es": "Enviar"},
+    "change": {"en": "Change something", "es": "Cambiar algo"},
+    "cancel": {"en": "Cancel", "es": "Cancelar"},
+    "change_prefix": {"en": "change", "es": "cambiar"},
+    "photo_attached": {"en": "attached", "es": "adjunta"},
+    "none": {"en": "none", "es": "ninguna"},
+    "anonymous": {"en": "anonymous", "es": "anónimo"},
+}
+
 FALLBACK_BUTTONS = {
     "en": [("Report a problem", "I want to report a problem"), ("Talk to a person", "/request_human")],
     "es": [("Reportar un problema", "quiero reportar un problema"), ("Hablar con una persona", "/request_human")],
@@ -143,6 +211,6 @@ FALLBACK_BUTTONS = {
 
 
 def t(key: str, lang: str | None, **kwargs: object) -> str:
-    entry = TEXTS[key]
+    entry = TEXTS.get(key) or FIELD_NAMES.get(key) or BUTTONS[key]
     text = entry.get(lang or "en") or entry["en"]
     return text.format(**kwargs) if kwargs else text

@@ -1,9 +1,11 @@
 """The service catalogue: which Open311 services exist, and what a valid request for each looks like.
 
-Loaded once at startup from YAML; any mistake (missing name translation, unknown datatype,
-a list attribute without values, a report_* label nobody maps) stops startup with a message
-naming the entry, because a catalogue error found by a resident at 2 a.m. is a lost report.
-Pure logic: no I/O beyond reading the file.
+The one source for every service: Open311 (`open311.py`), the agent console's ticket form and the
+bot's report form (`bot/actions/catalogue.py` loads this module by path) all read it, so they cannot
+disagree. Loaded once at startup; any mistake (missing translation, unknown datatype, a list
+attribute without values, a report_* label nobody maps) stops startup with the file, line and
+field, because a catalogue error found by a resident at 2 a.m. is a lost report.
+Pure logic: no I/O beyond reading the file. Imports only PyYAML (the bot's venv has it too).
 """
 
 from __future__ import annotations
@@ -28,12 +30,24 @@ REPORT_LABELS = (
     "report_abandoned_vehicle", "report_fallen_tree", "report_water_leak", "report_illegal_dumping",
 )
 CODE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+LABEL_RE = re.compile(r"^report_[a-z0-9_]{1,60}$")
+# The chat form's own steps; an attribute with one of these codes would be ambiguous in the form.
+RESERVED_ATTRIBUTE_CODES = frozenset({"location", "description", "photo", "contact", "contact_name", "phone",
+                                      "email", "confirm", "change", "service"})
+# How the bot checks a free-text (string) answer beyond "not empty"; see bot/actions/parsing.py.
+STRING_FORMATS = ("plate", "pole_number", "vehicle")
 MAX_STRING_ATTR = 500
 MAX_TEXT_ATTR = 4000
 
 
 class CatalogueError(ValueError):
-    """The catalogue file is invalid; the message names the entry and the key."""
+    """The catalogue file is invalid; the message names the file, the line and the field."""
+
+    def __init__(self, message: str, source: str = "", line: int | None = None, field: str = "") -> None:
+        super().__init__(message)
+        self.source = source
+        self.line = line
+        self.field = field
 
 
 class TicketValidationError(ValueError):
@@ -51,6 +65,7 @@ class TicketValidationError(ValueError):
 class AttributeValue:
     key: str
     names: dict[str, str]
+    synonyms: tuple[str, ...] = ()  # extra words residents type for this value (any language)
 
     def name(self, language: str) -> str:
         return self.names.get(language) or self.names["en"]
@@ -66,9 +81,19 @@ class ServiceAttribute:
     datatype_descriptions: dict[str, str] = field(default_factory=dict)
     values: tuple[AttributeValue, ...] = ()
     variable: bool = True
+    names: dict[str, str] = field(default_factory=dict)  # short field name ("Size") for summaries/forms
+    prompts: dict[str, str] = field(default_factory=dict)  # the question the bot and the console ask
+    keywords: tuple[str, ...] = ()  # words that name this field in a correction ("change the size")
+    format: str | None = None  # a STRING_FORMATS check for string answers
 
     def description(self, language: str) -> str:
         return self.descriptions.get(language) or self.descriptions["en"]
+
+    def name(self, language: str) -> str:
+        return self.names.get(language) or self.names.get("en") or self.code.replace("_", " ")
+
+    def prompt(self, language: str) -> str:
+        return self.prompts.get(language) or self.prompts.get("en") or self.description(language)
 
     def datatype_description(self, language: str) -> str | None:
         return self.datatype_descriptions.get(language) or self.datatype_descriptions.get("en")
@@ -201,166 +226,240 @@ class Catalogue:
     def by_label(self, label: str) -> Service | None:
         return next((s for s in self.services.values() if s.label == label), None)
 
+    @property
+    def labelled(self) -> list[Service]:
+        """The services the bot can file (those with a report_* label), in catalogue order."""
+        return [s for s in self.services.values() if s.label]
+
     def __iter__(self):  # type: ignore[no-untyped-def]
         return iter(self.services.values())
 
 
 # --------------------------------------------------------------------------- loading
-def _translations(value: Any, where: str, required: bool = True) -> dict[str, str]:
+class _Mapping(dict):  # type: ignore[type-arg]
+    """A YAML mapping that remembers where it and each of its keys start (1-based lines)."""
+
+    line: int | None = None
+    key_lines: dict[str, int]
+
+
+class _LineLoader(yaml.SafeLoader):
+    """SafeLoader whose mappings carry line numbers, so errors can point at the offending field."""
+
+
+def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _Mapping:
+    loader.flatten_mapping(node)
+    data = _Mapping(yaml.SafeLoader.construct_mapping(loader, node, deep=True))
+    data.line = node.start_mark.line + 1
+    data.key_lines = {str(k.value): v.start_mark.line + 1 for k, v in node.value}
+    return data
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+@dataclass(frozen=True)
+class _At:
+    """Where in the file a value is: the source, the field path and the mapping that holds it."""
+
+    source: str
+    path: str
+    node: Any
+
+    def child(self, path: str, node: Any) -> _At:
+        return _At(self.source, f"{self.path}{path}" if path.startswith("[") else f"{self.path}.{path}", node)
+
+    def line(self, key: str | None = None) -> int | None:
+        if isinstance(self.node, _Mapping):
+            return self.node.key_lines.get(key, self.node.line) if key else self.node.line
+        return None
+
+    def error(self, message: str, key: str | None = None) -> CatalogueError:
+        line = self.line(key)
+        fieldname = f"{self.path}.{key}" if key else self.path
+        where = f"{self.source}, line {line}" if line else self.source
+        return CatalogueError(f"{where}: {fieldname}: {message}", self.source, line, fieldname)
+
+
+def _translations(at: _At, key: str, required: bool = True) -> dict[str, str]:
+    value = at.node.get(key) if isinstance(at.node, dict) else None
     if value is None and not required:
         return {}
     if not isinstance(value, dict):
-        raise CatalogueError(f"{where}: expected a mapping of languages (en, es), got {value!r}")
+        raise at.error(f"expected a mapping of languages (en, es), got {value!r}", key)
     out = {str(k): str(v).strip() for k, v in value.items() if v is not None}
     missing = [lang for lang in LANGUAGES if not out.get(lang)]
     if missing:
-        raise CatalogueError(f"{where}: missing the {', '.join(missing)} text")
+        raise at.error(f"missing the {', '.join(missing)} text", key)
     extra = sorted(set(out) - set(LANGUAGES))
     if extra:
-        raise CatalogueError(f"{where}: unsupported language {extra[0]!r} (supported: {', '.join(LANGUAGES)})")
+        raise at.error(f"unsupported language {extra[0]!r} (supported: {', '.join(LANGUAGES)})", key)
     return out
 
 
-def _check_keys(data: dict[str, Any], allowed: set[str], where: str) -> None:
-    unknown = sorted(set(map(str, data)) - allowed)
+def _words(at: _At, key: str) -> tuple[str, ...]:
+    words = at.node.get(key) or []
+    if not isinstance(words, list) or not all(isinstance(w, str) and w.strip() for w in words):
+        raise at.error("must be a list of words (strings)", key)
+    return tuple(w.strip() for w in words)
+
+
+def _flag(at: _At, key: str, default: bool) -> bool:
+    value = at.node.get(key, default)
+    if not isinstance(value, bool):
+        raise at.error("must be true or false", key)
+    return value
+
+
+def _check_keys(at: _At, allowed: set[str]) -> None:
+    unknown = sorted(set(map(str, at.node)) - allowed)
     if unknown:
-        raise CatalogueError(f"{where}: unknown key {unknown[0]!r}; valid keys: {', '.join(sorted(allowed))}")
+        raise at.error(f"unknown key; valid keys: {', '.join(sorted(allowed))}", unknown[0])
 
 
 _SERVICE_KEYS = {"service_code", "label", "name", "description", "group", "keywords", "type", "agency_responsible",
                  "service_notice", "expected_days", "location_required", "attributes"}
-_ATTR_KEYS = {"code", "datatype", "required", "order", "description", "datatype_description", "values", "variable"}
+_ATTR_KEYS = {"code", "datatype", "required", "order", "name", "description", "prompt", "datatype_description",
+              "values", "variable", "keywords", "format"}
+_VALUE_KEYS = {"key", "name", "synonyms"}
 
 
-def _attribute(data: Any, where: str, position: int) -> ServiceAttribute:
+def _value(at: _At) -> AttributeValue:
+    raw = at.node
+    if not isinstance(raw, dict) or not isinstance(raw.get("key"), str) or not raw["key"]:
+        raise at.error("expected {key: ..., name: {en, es}} with a string key (quote yes/no)")
+    _check_keys(at, _VALUE_KEYS)
+    return AttributeValue(raw["key"], _translations(at, "name"), _words(at, "synonyms"))
+
+
+def _attribute(at: _At, position: int) -> ServiceAttribute:
+    data = at.node
     if not isinstance(data, dict):
-        raise CatalogueError(f"{where}: expected a mapping, got {data!r}")
+        raise at.error(f"expected a mapping, got {data!r}")
     code = data.get("code")
     if isinstance(code, str):
-        where = f"{where} ({code})"
-    _check_keys(data, _ATTR_KEYS, where)
+        at = _At(at.source, f"{at.path} ({code})", data)
+    _check_keys(at, _ATTR_KEYS)
     if not isinstance(code, str) or not CODE_RE.match(code):
-        raise CatalogueError(f"{where}: code must be letters, digits, _ . - (got {code!r})")
+        raise at.error(f"must be letters, digits, _ . - (got {code!r})", "code")
+    if code in RESERVED_ATTRIBUTE_CODES:
+        raise at.error(f"{code!r} is one of the chat form's own steps; choose another code", "code")
     datatype = data.get("datatype")
     if datatype not in DATATYPES:
-        raise CatalogueError(f"{where}: datatype must be one of {', '.join(DATATYPES)} (got {datatype!r})")
-    required = data.get("required", False)
-    if not isinstance(required, bool):
-        raise CatalogueError(f"{where}: required must be true or false")
+        raise at.error(f"must be one of {', '.join(DATATYPES)} (got {datatype!r})", "datatype")
     order = data.get("order", position)
     if not isinstance(order, int) or isinstance(order, bool) or order < 1:
-        raise CatalogueError(f"{where}: order must be a positive integer")
-    values: list[AttributeValue] = []
+        raise at.error("must be a positive integer", "order")
     raw_values = data.get("values") or []
     if not isinstance(raw_values, list):
-        raise CatalogueError(f"{where}: values must be a list")
+        raise at.error("must be a list", "values")
+    values: list[AttributeValue] = []
     for i, raw in enumerate(raw_values):
-        vwhere = f"{where}.values[{i}]"
-        if not isinstance(raw, dict) or not isinstance(raw.get("key"), str) or not raw["key"]:
-            raise CatalogueError(f"{vwhere}: expected {{key: ..., name: {{en, es}}}} with a string key (quote yes/no)")
-        _check_keys(raw, {"key", "name"}, vwhere)
-        if any(v.key == raw["key"] for v in values):
-            raise CatalogueError(f"{vwhere}: duplicate key {raw['key']!r}")
-        values.append(AttributeValue(raw["key"], _translations(raw.get("name"), f"{vwhere}.name")))
+        value = _value(at.child(f"values[{i}]", raw) if isinstance(raw, dict) else
+                       _At(at.source, f"{at.path}.values[{i}]", data))
+        if any(v.key == value.key for v in values):
+            raise at.child(f"values[{i}]", raw).error(f"duplicate key {value.key!r}", "key")
+        values.append(value)
     is_list = datatype in ("singlevaluelist", "multivaluelist")
     if is_list and not values:
-        raise CatalogueError(f"{where}: a {datatype} needs values")
+        raise at.error(f"a {datatype} needs values", "values" if "values" in data else "datatype")
     if not is_list and values:
-        raise CatalogueError(f"{where}: values are only allowed for singlevaluelist/multivaluelist")
-    variable = data.get("variable", True)
-    if not isinstance(variable, bool):
-        raise CatalogueError(f"{where}: variable must be true or false")
+        raise at.error("values are only allowed for singlevaluelist/multivaluelist", "values")
+    fmt = data.get("format")
+    if fmt is not None and (datatype != "string" or fmt not in STRING_FORMATS):
+        raise at.error(f"only for string attributes, one of {', '.join(STRING_FORMATS)} (got {fmt!r})", "format")
     return ServiceAttribute(
-        code=code, datatype=datatype, required=required, order=order,
-        descriptions=_translations(data.get("description"), f"{where}.description"),
-        datatype_descriptions=_translations(data.get("datatype_description"), f"{where}.datatype_description",
-                                            required=False),
-        values=tuple(values), variable=variable,
+        code=code, datatype=datatype, required=_flag(at, "required", False), order=order,
+        descriptions=_translations(at, "description"),
+        datatype_descriptions=_translations(at, "datatype_description", required=False),
+        values=tuple(values), variable=_flag(at, "variable", True),
+        names=_translations(at, "name"), prompts=_translations(at, "prompt"),
+        keywords=_words(at, "keywords"), format=fmt,
     )
 
 
-def _service(data: Any, where: str) -> Service:
+def _service(at: _At) -> Service:
+    data = at.node
     if not isinstance(data, dict):
-        raise CatalogueError(f"{where}: expected a mapping, got {data!r}")
+        raise at.error(f"expected a mapping, got {data!r}")
     code = data.get("service_code")
     if isinstance(code, str):
-        where = f"{where} ({code})"
-    _check_keys(data, _SERVICE_KEYS, where)
+        at = _At(at.source, f"{at.path} ({code})", data)
+    _check_keys(at, _SERVICE_KEYS)
     if not isinstance(code, str) or not CODE_RE.match(code):
-        raise CatalogueError(f"{where}: service_code must be letters, digits, _ . - (got {code!r})")
+        raise at.error(f"must be letters, digits, _ . - (got {code!r})", "service_code")
     label = data.get("label")
-    if label is not None and (not isinstance(label, str) or not label):
-        raise CatalogueError(f"{where}: label must be a string")
+    if label is not None and (not isinstance(label, str) or not LABEL_RE.match(label)):
+        raise at.error(f"must look like report_<service> in lower case (got {label!r})", "label")
     group = data.get("group")
     if not isinstance(group, str) or not group.strip():
-        raise CatalogueError(f"{where}: group is required")
-    keywords = data.get("keywords") or []
-    if not isinstance(keywords, list) or not all(isinstance(k, str) for k in keywords):
-        raise CatalogueError(f"{where}: keywords must be a list of strings")
+        raise at.error("is required", "group")
     stype = data.get("type", "realtime")
     if stype not in SERVICE_TYPES:
-        raise CatalogueError(f"{where}: type must be one of {', '.join(SERVICE_TYPES)}")
+        raise at.error(f"must be one of {', '.join(SERVICE_TYPES)}", "type")
     expected = data.get("expected_days")
     if expected is not None and (not isinstance(expected, int | float) or isinstance(expected, bool) or expected < 0):
-        raise CatalogueError(f"{where}: expected_days must be a non-negative number")
-    location_required = data.get("location_required", True)
-    if not isinstance(location_required, bool):
-        raise CatalogueError(f"{where}: location_required must be true or false")
+        raise at.error("must be a non-negative number", "expected_days")
     agency = data.get("agency_responsible")
     if agency is not None and not isinstance(agency, str):
-        raise CatalogueError(f"{where}: agency_responsible must be a string")
+        raise at.error("must be a string", "agency_responsible")
     raw_attrs = data.get("attributes") or []
     if not isinstance(raw_attrs, list):
-        raise CatalogueError(f"{where}: attributes must be a list")
-    attrs = [_attribute(a, f"{where}.attributes[{i}]", i + 1) for i, a in enumerate(raw_attrs)]
-    seen: set[str] = set()
-    for attr in attrs:
-        if attr.code in seen:
-            raise CatalogueError(f"{where}: duplicate attribute code {attr.code!r}")
-        seen.add(attr.code)
+        raise at.error("must be a list", "attributes")
+    attrs: list[ServiceAttribute] = []
+    for i, raw in enumerate(raw_attrs):
+        attr = _attribute(at.child(f"attributes[{i}]", raw) if isinstance(raw, dict) else
+                          _At(at.source, f"{at.path}.attributes[{i}]", data), i + 1)
+        if any(a.code == attr.code for a in attrs):
+            raise at.child(f"attributes[{i}]", raw).error(f"duplicate attribute code {attr.code!r}", "code")
+        attrs.append(attr)
     return Service(
         service_code=code, label=label,
-        names=_translations(data.get("name"), f"{where}.name"),
-        descriptions=_translations(data.get("description"), f"{where}.description"),
-        group=group.strip(), keywords=tuple(keywords), type=stype, agency_responsible=agency,
-        service_notices=_translations(data.get("service_notice"), f"{where}.service_notice", required=False),
+        names=_translations(at, "name"), descriptions=_translations(at, "description"),
+        group=group.strip(), keywords=_words(at, "keywords"), type=stype, agency_responsible=agency,
+        service_notices=_translations(at, "service_notice", required=False),
         expected_days=float(expected) if expected is not None else None,
-        location_required=location_required,
+        location_required=_flag(at, "location_required", True),
         attributes=tuple(sorted(attrs, key=lambda a: a.order)),
     )
 
 
 def parse_catalogue(data: Any, source: str = "catalogue") -> Catalogue:
+    top = _At(source, "services", data)
     if not isinstance(data, dict) or not isinstance(data.get("services"), list):
-        raise CatalogueError(f"{source}: expected a top-level 'services:' list")
-    _check_keys(data, {"services"}, source)
+        raise _At(source, "services", None).error("expected a top-level 'services:' list")
+    _check_keys(_At(source, "(top level)", data), {"services"})
     services: dict[str, Service] = {}
     labels: dict[str, str] = {}
     for i, raw in enumerate(data["services"]):
-        service = _service(raw, f"{source}: services[{i}]")
+        at = _At(source, f"services[{i}]", raw if isinstance(raw, dict) else data)
+        service = _service(at)
+        at = _At(source, f"services[{i}] ({service.service_code})", raw)
         if service.service_code in services:
-            raise CatalogueError(f"{source}: services[{i}]: duplicate service_code {service.service_code!r}")
+            raise at.error(f"duplicate service_code {service.service_code!r}", "service_code")
         if service.label:
             if service.label in labels:
-                raise CatalogueError(f"{source}: services[{i}] ({service.service_code}): label {service.label!r} "
-                                     f"is already used by {labels[service.label]}")
+                raise at.error(f"{service.label!r} is already used by {labels[service.label]}", "label")
             labels[service.label] = service.service_code
         services[service.service_code] = service
     missing = [label for label in REPORT_LABELS if label not in labels]
     if missing:
-        raise CatalogueError(f"{source}: no service has label {missing[0]!r}; every report_* label the bot "
-                             f"produces must map to a service")
+        raise top.error(f"no service has label {missing[0]!r}; every report_* label the bot produces must map "
+                        f"to a service")
     return Catalogue(services)
 
 
 def load_catalogue(path: str | Path) -> Catalogue:
     path = Path(path)
+    source = f"service catalogue {path}"
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise CatalogueError(f"service catalogue {path}: cannot read: {exc.strerror or exc}") from exc
+        raise CatalogueError(f"{source}: cannot read: {exc.strerror or exc}", source) from exc
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_LineLoader)  # a SafeLoader subclass: no arbitrary objects
     except yaml.YAMLError as exc:
-        raise CatalogueError(f"service catalogue {path}: not valid YAML: {exc}") from exc
-    return parse_catalogue(data, f"service catalogue {path}")
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        raise CatalogueError(f"{source}, line {line}: not valid YAML: {exc}", source, line) from exc
+    return parse_catalogue(data, source)

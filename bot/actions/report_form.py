@@ -1,0 +1,478 @@
+"""The one report form (`report_form`) for every service in the catalogue.
+
+The intent that starts it (report_<service>) picks the service; its steps are the location, the
+service's attributes from the catalogue (required ones must be answered, optional ones offer "Skip"),
+a description, a photo and optional contact details, then a summary that files only on "Submit".
+Adding a service is a catalogue edit — nothing here names one.
+
+Rasa's part: the domain declares `report_form` with the single required slot `form_answer` (a
+from_text slot filled on every turn the form is active, except emergency/request_human messages,
+which the form rejects so the interruption rules run). This validation action does the rest on every
+turn: it reads the answer, fills the real slots, picks the next missing step (`requested_slot`) and
+asks its question itself, with the catalogue's prompt and quick replies in the resident's language.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import parsing
+from actions.catalogue import Service, service_for_label
+from actions.language import language_of
+from actions.texts import t
+
+FORM = "report_form"
+SKIPPED = "skipped"
+CONTACT_SLOTS = ("contact_name", "phone", "email")
+# every slot the form writes; cleared when a report ends or a new one starts
+FORM_SLOTS = ("service", "location", "attributes", "description", "photo", *CONTACT_SLOTS, "confirmed",
+              "form_answer")
+FORM_INTERRUPTIONS = ("emergency", "request_human")
+SLOT_KEYWORDS: dict[str, tuple[str, ...]] = {
+    "location": ("address", "location", "street", "place", "where", "direccion", "ubicacion", "calle", "lugar"),
+    "description": ("description", "details", "descripcion", "detalles"),
+    "photo": ("photo", "picture", "image", "foto", "imagen"),
+    "contact_name": ("name", "contact", "nombre", "contacto"),
+    "phone": ("phone", "number", "cell", "telefono", "celular", "numero"),
+    "email": ("email", "e-mail", "mail", "correo"),
+}
+_SUBMIT_RE = re.compile(
+    r"^\s*(submit|send|send it|submit it|file it|yes|yes please|yep|yeah|ok|okay|looks good|correct|confirm|"
+    r"that's right|thats right|enviar|envialo|envíalo|enviarlo|si|sí|si por favor|confirmar|correcto|esta bien|"
+    r"está bien|de acuerdo)\s*[.!]*\s*$", re.IGNORECASE)
+_CHANGE_RE = re.compile(r"^\s*(change|change something|edit|fix|modify|cambiar|cambiar algo|cambia|corregir|"
+                        r"editar|modificar)\s*[.!]*\s*$", re.IGNORECASE)
+
+
+# --------------------------------------------------------------------------- what the form holds
+
+def form_service(tracker: Tracker) -> Service | None:  # type: ignore[valid-type]
+    return service_for_label(tracker.get_slot("service"))
+
+
+def steps(service: Any) -> list[str]:
+    """The form's questions for a service, in order."""
+    location = ["location"] if service.location_required else []
+    return [*location, *(a.code for a in service.attributes), "description", "photo", *CONTACT_SLOTS]
+
+
+def _attribute(service: Any, code: str) -> Any:
+    return next((a for a in service.attributes if a.code == code), None)
+
+
+def _values(tracker: Tracker) -> dict[str, Any]:
+    """Current answers by step name (attributes flattened in)."""
+    values = {name: tracker.get_slot(name) for name in ("location", "description", "photo", *CONTACT_SLOTS)}
+    values.update(tracker.get_slot("attributes") or {})
+    return values
+
+
+def _slot_events(changes: dict[str, Any], tracker: Tracker, service: Any) -> list[EventType]:
+    """SlotSets for step changes; attribute answers go into the one `attributes` dict slot."""
+    attrs = dict(tracker.get_slot("attributes") or {})
+    events: list[EventType] = []
+    touched = False
+    for name, value in changes.items():
+        if _attribute(service, name) is not None:
+            touched = True
+            if value is None:
+                attrs.pop(name, None)
+            else:
+                attrs[name] = value
+        else:
+            events.append(SlotSet(name, value))
+    if touched:
+        events.append(SlotSet("attributes", attrs))
+    return events
+
+
+def display(service: Any, step: str, value: Any, lang: str) -> str:
+    attr = _attribute(service, step)
+    if value == SKIPPED:
+        return t("none", lang)
+    if attr is not None and attr.values:
+        names = {v.key: v.name(lang) for v in attr.values}
+        return ", ".join(names.get(v, str(v)) for v in (value if isinstance(value, list) else [value]))
+    if step == "photo":
+        return t("photo_attached", lang)
+    return str(value)
+
+
+def report_data(tracker: Tracker, service: Any) -> dict[str, Any]:
+    """The collected answers in form_complete's `data` shape (only what is known; skipped values left out).
+    Also the structured `form` an agent gets when the resident asks for a person mid-form."""
+    values = _values(tracker)
+    data: dict[str, Any] = {}
+    if values.get("location"):
+        data.update(parsing.location_fields(values["location"]))
+    if values.get("description"):
+        data["description"] = values["description"]
+    attributes: dict[str, Any] = {}
+    for attr in service.attributes:
+        value = values.get(attr.code)
+        if value is None or value == SKIPPED:
+            continue
+        attributes[attr.code] = [value] if attr.datatype == "multivaluelist" and not isinstance(value, list) \
+            else value
+    data["attributes"] = attributes
+    if values.get("photo") and values["photo"] != SKIPPED:
+        data["media_url"] = values["photo"]
+    name = values.get("contact_name")
+    if name and name != SKIPPED:
+        data["first_name"], last = parsing.split_name(name)
+        if last:
+            data["last_name"] = last
+    for key in ("phone", "email"):
+        if values.get(key) and values[key] != SKIPPED:
+            data[key] = values[key]
+    return data
+
+
+def form_snapshot(tracker: Tracker) -> dict[str, Any] | None:
+    """What a half-filled report holds, for the agent a resident is handed to (None outside a report)."""
+    service = form_service(tracker)
+    if service is None:
+        return None
+    return {"label": service.label, "service_code": service.service_code, "data": report_data(tracker, service)}
+
+
+# --------------------------------------------------------------------------- asking
+
+def _buttons(titles: list[tuple[str, str]]) -> list[dict[str, str]]:
+    return [{"title": title, "payload": payload} for title, payload in titles]
+
+
+def ask(dispatcher: CollectingDispatcher, service: Any, step: str, lang: str, tracker_values: dict[str, Any]) -> None:
+    """Ask the question for `step`, with quick replies where there is a fixed set of answers."""
+    attr = _attribute(service, step)
+    if attr is not None:
+        options = [(v.name(lang), v.name(lang)) for v in attr.values]
+        if not attr.required:
+            options.append((t("skip", lang), t("skip", lang).lower()))
+        elif attr.format == "plate":
+            options.append((t("unknown", lang), t("unknown", lang).lower()))
+        dispatcher.utter_message(text=attr.prompt(lang), buttons=_buttons(options) or None)
+        return
+    if step == "location":
+        dispatcher.utter_message(text=t("ask_location", lang, service=service.name(lang).lower()))
+    elif step == "confirm":
+        dispatcher.utter_message(text=t("summary", lang, lines=summary(service, tracker_values, lang)),
+                                 buttons=_buttons([(t(k, lang), t(k, lang)) for k in ("submit", "change", "cancel")]))
+    elif step == "change":
+        prefix = t("change_prefix", lang)
+        fields = [s for s in steps(service) if s not in ("phone", "email")]
+        dispatcher.utter_message(text=t("ask_change", lang), buttons=_buttons(
+            [(field_name(service, s, lang), f"{prefix} {field_name(service, s, lang).lower()}") for s in fields]))
+    else:
+        skip = [(t("skip", lang), t("skip", lang).lower())] if step in ("photo", *CONTACT_SLOTS) else []
+        dispatcher.utter_message(text=t(f"ask_{step}", lang), buttons=_buttons(skip) or None)
+
+
+def field_name(service: Any, step: str, lang: str) -> str:
+    attr = _attribute(service, step)
+    return attr.name(lang) if attr is not None else t(step, lang)
+
+
+def summary(service: Any, values: dict[str, Any], lang: str) -> str:
+    lines = [f"• {t('service', lang)}: {service.name(lang)}"]
+    for step in steps(service):
+        if step in ("phone", "email"):
+            continue
+        value = values.get(step)
+        if step == "contact_name":
+            contact = [values.get(k) for k in CONTACT_SLOTS if values.get(k) not in (None, SKIPPED)]
+            shown = ", ".join(contact) if contact else t("anonymous", lang)
+        elif value is None:
+            continue
+        elif step == "photo" and value == SKIPPED:
+            shown = t("none", lang)
+        else:
+            shown = display(service, step, value, lang)
+        lines.append(f"• {field_name(service, step, lang)}: {shown}")
+    return "\n".join(lines)
+
+
+def next_step(service: Any, values: dict[str, Any]) -> str:
+    return next((s for s in steps(service) if values.get(s) is None), "confirm")
+
+
+# --------------------------------------------------------------------------- the form's validation action
+
+class ValidateReportForm(FormValidationAction):
+    """Every turn of `report_form`: take the answer (or a correction, a shared location, Submit/Change/
+    Cancel), then ask the next missing question or show the summary."""
+
+    def name(self) -> str:
+        return f"validate_{FORM}"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        lang = language_of(tracker)
+        message = tracker.latest_message or {}
+        text = (message.get("text") or "").strip()
+        intent = (message.get("intent") or {}).get("name")
+        requested = tracker.get_slot("requested_slot")
+        if (tracker.active_loop or {}).get("name") != FORM or requested is None:
+            return self._start(dispatcher, tracker, text, intent, lang)
+        service = form_service(tracker)
+        if service is None:  # cannot happen through the rules; end the loop rather than ask nonsense
+            return [SlotSet("requested_slot", None)]
+        if _answered_since_user(tracker):
+            # back from an interruption (the 911 answer): ask the pending question again
+            ask(dispatcher, service, requested, lang, _values(tracker))
+            return [SlotSet("requested_slot", requested)]
+        correction = parsing.parse_correction(text)
+        # an interruption: the form rejects and the rules take over — unless NLU took a correction
+        # ("actually it's on 5th street") for a request for a person
+        if intent in FORM_INTERRUPTIONS and (intent != "request_human" or not correction
+                                             or parsing.asks_for_person(text)):
+            return []
+        if parsing.is_cancel(text):
+            dispatcher.utter_message(text=t("cancelled", lang))
+            return [SlotSet(name, None) for name in FORM_SLOTS] + [SlotSet("requested_slot", None)]
+        changes = self._answer(dispatcher, tracker, service, requested, text, correction, lang)
+        if changes is None:  # Submit
+            return [SlotSet("confirmed", True), SlotSet("form_answer", None), SlotSet("requested_slot", None)]
+        step = changes.pop("requested_slot", None)
+        values = {**_values(tracker), **changes}
+        step = step or next_step(service, values)
+        ask(dispatcher, service, step, lang, values)
+        return [*_slot_events(changes, tracker, service), SlotSet("form_answer", None),
+                SlotSet("requested_slot", step)]
+
+    # ------------------------------------------------------------ activation
+
+    def _start(self, dispatcher: CollectingDispatcher, tracker: Tracker, text: str, intent: str | None,
+               lang: str) -> list[EventType]:
+        """At activation: pick the service and take what the triggering message already says."""
+        service = service_for_label(intent) or form_service(tracker)
+        # start clean: values of an earlier or abandoned report must not count as answers
+        events: list[EventType] = [SlotSet(name, None) for name in FORM_SLOTS if tracker.get_slot(name) is not None]
+        if service is None:
+            return [*events, SlotSet("requested_slot", None)]
+        events.append(SlotSet("service", service.label))
+        changes = {} if text.startswith("/") else self._prefill(service, text)
+        media = ((tracker.latest_message or {}).get("metadata") or {}).get("media_url")
+        noted = [display(service, k, v, lang) for k, v in changes.items() if k != "location"]
+        if "location" in changes:
+            noted.insert(0, changes["location"])
+        if media:
+            changes["photo"] = str(media)
+        if noted:
+            dispatcher.utter_message(text=t("prefilled", lang, value="; ".join(noted)))
+        attrs = {k: v for k, v in changes.items() if _attribute(service, k) is not None}
+        plain = {k: v for k, v in changes.items() if k not in attrs}
+        events += [SlotSet(k, v) for k, v in plain.items()]
+        if attrs:
+            events.append(SlotSet("attributes", attrs))
+        step = next_step(service, {**{s: None for s in steps(service)}, **changes})
+        ask(dispatcher, service, step, lang, changes)
+        return [*events, SlotSet("requested_slot", step)]
+
+    @staticmethod
+    def _prefill(service: Any, text: str) -> dict[str, Any]:
+        changes: dict[str, Any] = {}
+        coords = parsing.parse_coordinates(text)
+        address = parsing.find_address_in_text(text)
+        rest = text
+        if isinstance(coords, tuple):
+            changes["location"] = f"{coords[0]:.6f},{coords[1]:.6f}"
+        elif address:
+            changes["location"] = address
+            rest = text.replace(address, " ")  # "5th St" must not also answer "which street?"
+        for attr in service.attributes:
+            if attr.values and not parsing.is_yes_no(attr):
+                keys = parsing.match_values(attr, rest)
+                if len(keys) == 1 or (keys and attr.datatype == "multivaluelist"):
+                    changes[attr.code] = keys if attr.datatype == "multivaluelist" else keys[0]
+            elif attr.datatype == "number" and re.search(
+                    r"\b(days?|weeks?|months?|d[ií]as?|semanas?|mes(es)?)\b", parsing.fold(rest)):
+                value = parsing.validate_number(rest)
+                if value is not None:
+                    changes[attr.code] = value
+        return changes
+
+    # ------------------------------------------------------------ one answer
+
+    def _answer(self, dispatcher: CollectingDispatcher, tracker: Tracker, service: Any, requested: str,
+                text: str, correction: str | None, lang: str) -> dict[str, Any] | None:
+        """Changes to the form for this message ({} when nothing valid); None means Submit."""
+        if text.startswith("/share_location"):
+            value, error = parsing.validate_location(text)
+            if value is None:
+                dispatcher.utter_message(text=t(error or "location_missing", lang, value=""))
+                return {}
+            if requested != "location":
+                dispatcher.utter_message(text=t("correction_done", lang, value=value["location"]))
+            return {"location": value["location"]}
+        if requested == "confirm":
+            if _SUBMIT_RE.match(text):
+                return None
+            if _CHANGE_RE.match(text):
+                return {"requested_slot": "change"}
+        if correction is not None or requested == "change":
+            target, value_text = self._correction_target(service, correction if correction is not None else text)
+            if target is not None and target != requested:
+                return self._correct(dispatcher, tracker, service, target, value_text, lang)
+            if requested == "confirm":
+                dispatcher.utter_message(text=t("confirm_invalid", lang))
+            if requested in ("confirm", "change"):
+                return {"requested_slot": requested}
+            if correction:  # "actually, large" while we're asking the size: the rest is the answer
+                text = parsing.strip_filler(correction) or correction
+        if requested == "confirm":
+            dispatcher.utter_message(text=t("confirm_invalid", lang))
+            return {}
+        if requested == "photo":
+            media = ((tracker.latest_message or {}).get("metadata") or {}).get("media_url")
+            if media and not parsing.is_skip(text):
+                return {"photo": str(media)}
+            if parsing.is_skip(text) or parsing.is_unknown(text):
+                return {"photo": SKIPPED}
+            dispatcher.utter_message(text=t("photo_invalid", lang))
+            return {}
+        return self._validate(service, requested, text, dispatcher, lang)
+
+    def _validate(self, service: Any, step: str, text: str, dispatcher: CollectingDispatcher,
+                  lang: str) -> dict[str, Any]:
+        """Validate an answer for `step`; on failure say why (the question is asked again) and return {}."""
+        if step == "location":
+            value, error = parsing.validate_location(text)
+            if value is None:
+                dispatcher.utter_message(text=t(error or "location_missing", lang, value=text[:80]))
+                return {}
+            return {"location": value["location"]}
+        if step == "description":
+            if parsing.is_skip(text):
+                return {"description": service.name(lang)}
+            value = parsing.validate_description(text)
+            if value is None:
+                dispatcher.utter_message(text=t("description_invalid", lang))
+                return {}
+            return {"description": value}
+        if step == "contact_name":
+            if parsing.is_skip(text):
+                return {name: SKIPPED for name in CONTACT_SLOTS}
+            value = parsing.validate_name(text)
+            if value is None:
+                dispatcher.utter_message(text=t("name_invalid", lang))
+                return {}
+            return {"contact_name": value}
+        if step in ("phone", "email"):
+            if parsing.is_skip(text):
+                return {step: SKIPPED}
+            value = parsing.validate_phone(text) if step == "phone" else parsing.validate_email(text)
+            if value is None:
+                dispatcher.utter_message(text=t(f"{step}_invalid", lang))
+                return {}
+            return {step: value}
+        attr = _attribute(service, step)
+        if attr is None:
+            return {}
+        value, ok = parsing.validate_attribute(attr, text)
+        if not ok and not attr.required and (parsing.is_skip(text) or parsing.is_unknown(text)):
+            return {step: SKIPPED}  # after the values: "no" answers "is it offensive?", it does not skip it
+        if not ok:
+            self._reprompt_attribute(dispatcher, attr, lang)
+            return {}
+        return {step: value}
+
+    @staticmethod
+    def _reprompt_attribute(dispatcher: CollectingDispatcher, attr: Any, lang: str) -> None:
+        if attr.values:
+            options = ", ".join(v.name(lang) for v in attr.values)
+            key = "multi_invalid" if attr.datatype == "multivaluelist" else "enum_invalid"
+            dispatcher.utter_message(text=t(key, lang, options=options))
+        elif attr.datatype == "number":
+            dispatcher.utter_message(text=t("number_invalid", lang))
+        elif attr.format:
+            dispatcher.utter_message(text=t(f"{attr.format}_invalid", lang))
+
+    # ------------------------------------------------------------ corrections
+
+    @staticmethod
+    def _correction_target(service: Any, rest: str) -> tuple[str | None, str]:
+        """Which step a correction names, and the new value text (may be '')."""
+        folded = parsing.fold(rest)
+        keywords: list[tuple[str, str]] = []
+        for step in steps(service):
+            attr = _attribute(service, step)
+            if attr is not None:
+                words = (*attr.keywords, *attr.names.values(), attr.code.replace("_", " "))
+            else:
+                words = (*SLOT_KEYWORDS.get(step, ()), *(t(step, lang) for lang in ("en", "es")
+                                                          if step in ("location", "description", "photo",
+                                                                      "contact_name")))
+            keywords += [(parsing.fold(w), step) for w in words]
+        for word, step in sorted(keywords, key=lambda kw: -len(kw[0])):
+            m = re.search(r"(?<![a-z0-9])" + re.escape(word) + r"(?![a-z0-9])", folded)
+            if m:
+                if step == "location" and parsing.looks_like_address(parsing.strip_filler(rest)):
+                    return step, parsing.strip_filler(rest)
+                after = re.sub(r"^\s*(?:to|is|should be|a|por|es|:)\s+", "", rest[m.end():].strip(" :,."),
+                               flags=re.IGNORECASE).strip()
+                return step, after
+        for attr in service.attributes:
+            if attr.values and parsing.match_values(attr, rest):
+                return attr.code, rest
+        if parsing.looks_like_address(parsing.strip_filler(rest)):
+            return "location", parsing.strip_filler(rest)
+        if parsing.validate_email(rest):
+            return "email", rest
+        if parsing.validate_phone(rest):
+            return "phone", rest
+        return None, rest
+
+    def _correct(self, dispatcher: CollectingDispatcher, tracker: Tracker, service: Any, target: str,
+                 value_text: str, lang: str) -> dict[str, Any]:
+        """Replace the named step's value ("Updated: …"), or clear it so it is asked next."""
+        if value_text and target != "photo":
+            values = self._validate(service, target, value_text, CollectingDispatcher(), lang)
+            if values.get(target) is not None:
+                dispatcher.utter_message(text=t("correction_done", lang,
+                                                value=display(service, target, values[target], lang)))
+                return values
+        dispatcher.utter_message(text=t("correction_ask", lang))
+        cleared: dict[str, Any] = {target: None}
+        if target == "contact_name":
+            cleared.update(phone=None, email=None)
+        cleared["requested_slot"] = target
+        return cleared
+
+
+def _answered_since_user(tracker: Tracker) -> bool:
+    """Whether the bot already said something since the resident's last message (an interruption rule
+    such as the 911 answer ran, and the form is now resuming)."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            return False
+        if event.get("event") == "bot":
+            return True
+    return False
+
+
+class ActionSubmitReport(Action):
+    """After the report form ends: send form_complete to chat_server (which files the Open311 ticket) —
+    only when the resident chose Submit on the summary."""
+
+    def name(self) -> str:
+        return "action_submit_report"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        lang = language_of(tracker)
+        service = form_service(tracker)
+        reset = [SlotSet(name, None) for name in FORM_SLOTS if tracker.get_slot(name) is not None]
+        if service is None or tracker.get_slot("confirmed") is not True:
+            return reset  # cancelled or interrupted: nothing to file
+        dispatcher.utter_message(text=t("form_submitting", lang, service=service.name(lang).lower()))
+        dispatcher.utter_message(json_message={
+            "event": "form_complete", "label": service.label, "language": lang,
+            "data": report_data(tracker, service),
+        })
+        return reset
