@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from chat_server.training.data import DataError, TrainingData
+from chat_server.training.label_names import LabelNamesError, load_label_names, readable
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -51,3 +52,17 @@ def test_add_example_goes_to_the_language_file_and_stays_valid(data: TrainingDat
         data.add_example("nlu_fallback", "who wrote don quixote", "en")
     with pytest.raises(DataError, match="language"):
         data.add_example("faq", "quand passe la poubelle", "fr")
+
+
+def test_label_names_cover_the_intents_and_bad_files_name_the_key(data: TrainingData, tmp_path: Path) -> None:
+    names = load_label_names()
+    assert set(data.labels()) <= set(names)  # every intent has a readable name
+    assert readable("report_pothole", names) == "Report: pothole"
+    assert readable("new_intent", names) == "new intent"
+    bad = tmp_path / "names.yml"
+    bad.write_text("greet: Greeting\nfaq: ''\n")
+    with pytest.raises(LabelNamesError, match=r"names\.yml: faq: the name"):
+        load_label_names(bad)
+    bad.write_text("faq/trash: Trash\n")
+    with pytest.raises(LabelNamesError, match="not an intent name"):
+        load_label_names(bad)

@@ -3,7 +3,7 @@
 Routes (role `content`; POSTs need the X-CSRF-Token header):
 - GET  /console/training                         the page
 - GET  /console/training/api/me                  who is logged in + CSRF token
-- GET  /console/training/api/inbox               open inbox items + labels (the plain intents)
+- GET  /console/training/api/inbox               open inbox items + labels (the plain intents) + their names
 - POST /console/training/api/inbox/{id}/label    {label}: add the message as an example of an intent
 - POST /console/training/api/inbox/{id}/dismiss
 - POST /console/training/api/train               start "Train & test" in the background
@@ -27,6 +27,7 @@ from chat_server.metrics.access import USER, error, require_role
 from chat_server.training.data import DataError, TrainingData
 from chat_server.training.inbox import Inbox
 from chat_server.training.jobs import Busy, PublishError, TrainingJobs
+from chat_server.training.label_names import load_label_names, readable
 
 log = logging.getLogger("chat311.training")
 STATIC = Path(__file__).resolve().parent.parent / "static" / "training"
@@ -42,6 +43,7 @@ class Training:
         self.data = TrainingData(self.jobs.data_dir, ctx.config.resolve_path("var"))
         self.inbox = Inbox(ctx.redis, ctx.config.redis.key_prefix, cfg.inbox_max)
         self.low_confidence = cfg.low_confidence
+        self.label_names = load_label_names()
 
     async def on_fallback(self, event: Event) -> None:
         confidence = event.data.get("confidence")
@@ -99,7 +101,9 @@ async def me(request: web.Request) -> web.Response:
 async def inbox_list(request: web.Request) -> web.Response:
     svc = _svc(request)
     items = await svc.inbox.open_items()
-    return web.json_response({"items": [i.public() for i in items], "labels": svc.data.labels()})
+    labels = svc.data.labels()
+    return web.json_response({"items": [i.public() for i in items], "labels": labels,
+                              "label_names": {label: readable(label, svc.label_names) for label in labels}})
 
 
 async def _item(request: web.Request) -> Any:
