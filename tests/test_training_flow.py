@@ -28,12 +28,13 @@ from tests.test_supervisor_live import login, make_account
 pytestmark = [pytest.mark.browser, pytest.mark.rasa]
 ROOT = Path(__file__).resolve().parent.parent
 
-# Unusual ways of saying thanks; those the current bot does not understand become `thank` examples.
+# Unusual ways of saying thanks (no commas: they go into a CSV); those the current bot does not understand
+# become `thank` examples.
 CANDIDATES = [
-    "much obliged, you are a real lifesaver",
+    "much obliged you are a real lifesaver",
     "cheers legend, ta very much",
     "bless your heart for sorting that out",
-    "kudos to the whole crew, top notch work",
+    "kudos to the whole crew top notch work",
     "you rock, i owe you big time",
 ]
 WELCOME = "You're welcome"
