@@ -32,10 +32,10 @@ ROOT = Path(__file__).resolve().parent.parent
 # become `thank` examples.
 CANDIDATES = [
     "much obliged you are a real lifesaver",
-    "cheers legend, ta very much",
+    "cheers legend ta very much",
     "bless your heart for sorting that out",
     "kudos to the whole crew top notch work",
-    "you rock, i owe you big time",
+    "you rock i owe you big time",
 ]
 WELCOME = "You're welcome"
 
