@@ -60,6 +60,16 @@ def turn_label(intent: str | None, kb: Callable[[str | None], str]) -> str | Non
     return kb(intent) if intent in KB_INTENTS else intent
 
 
+def resolve_turn(text: str, parse: dict, kb: KbResolver) -> tuple[str | None, str, dict[str | None, str]]:
+    """(label, detected language, the KB's label per deferring intent) of one parsed message, as the bot
+    labels the turn; nlu-eval and the training page's train & test both score with this."""
+    from chat_server.language import detect_language
+
+    lang, _ = detect_language(text)
+    kb_labels = {name: kb(text, lang, name) for name in KB_INTENTS}
+    return turn_label(resolve_label(parse)[0], kb_labels.__getitem__), lang, kb_labels
+
+
 def kb_resolver() -> KbResolver:
     """An in-process KnowledgeSearch over the shipped articles (loads the model: a few seconds)."""
     from chat_server.knowledge.labels import decision_label, for_intent
@@ -259,8 +269,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     rows = [row for file_rows in files.values() for row in file_rows]
 
-    from chat_server.language import detect_language
-
     server: RasaServer | None = None
     base, token = (args.rasa_url or "").rstrip("/"), args.token
     try:
@@ -290,11 +298,9 @@ def main(argv: list[str] | None = None) -> int:
     kb = kb_resolver()
     results = []
     for row, parse in zip(rows, parses, strict=True):
-        intent = parse.get("intent") or {}
-        lang, _ = detect_language(row.text)
-        kb_labels = {name: kb(row.text, lang, name) for name in KB_INTENTS}
-        results.append(Result(row, turn_label(resolve_label(parse)[0], kb_labels.__getitem__),
-                              float(intent.get("confidence") or 0.0), lang, parse, kb_labels))
+        label, lang, kb_labels = resolve_turn(row.text, parse, kb)
+        confidence = float((parse.get("intent") or {}).get("confidence") or 0.0)
+        results.append(Result(row, label, confidence, lang, parse, kb_labels))
     start = 0
     for path, file_rows in files.items():
         if len(files) > 1:

@@ -14,7 +14,6 @@ from typing import Any
 
 import aiohttp
 import pytest
-import yaml
 from aiohttp import web
 
 from chat_server.app import create_app
@@ -56,7 +55,7 @@ async def training_app(redis_server: Any, tmp_path: Path) -> AsyncIterator[App]:
     await runner.cleanup()
 
 
-async def test_inbox_label_new_faq_and_guards(training_app: App) -> None:
+async def test_inbox_label_and_guards(training_app: App) -> None:
     ctx, base = training_app.ctx, f"{training_app.url}/console/training/api"
     # What the conversation core publishes: a fallback (text already redacted), twice, and answers.
     conv = await ctx.store.create("s" * 24, "web", "en")
@@ -79,29 +78,34 @@ async def test_inbox_label_new_faq_and_guards(training_app: App) -> None:
         assert items["do you rent out the Park Pavilion?"]["count"] == 2
         unsure = items["is the recycling center open on sundays? call [phone …99]"]
         assert unsure["kind"] == "low_confidence" and unsure["predicted"] == "faq/trash_schedule"
-        assert "faq/trash_schedule" in data["labels"] and "greet" in data["labels"]
+        assert "faq" in data["labels"] and "greet" in data["labels"]
+        assert not [label for label in data["labels"] if label.startswith("faq/")]
+        assert data["label_names"]["faq"] == "A city question (answered from the knowledge base)"
+        assert set(data["label_names"]) == set(data["labels"])
 
-        async with http.post(f"{base}/inbox/{unsure['id']}/label", json={"label": "faq/trash_schedule"}) as r:
+        async with http.post(f"{base}/inbox/{unsure['id']}/label", json={"label": "faq"}) as r:
             assert r.status == 403  # no CSRF header
         async with http.post(f"{base}/inbox/{unsure['id']}/label", json={"label": "no_such_label"},
                              headers=csrf) as r:
             assert r.status == 400 and "unknown label" in (await r.json())["error"]["message"]
         async with http.post(f"{base}/inbox/{unsure['id']}/label", json={"label": "faq/trash_schedule"},
-                             headers=csrf) as r:
+                             headers=csrf) as r:  # retrieval labels are gone: answers are articles
+            assert r.status == 400 and "/console/content" in (await r.json())["error"]["message"]
+        async with http.post(f"{base}/inbox/{unsure['id']}/label", json={"label": "faq"}, headers=csrf) as r:
             assert r.status == 200 and (await r.json())["file"] == "nlu_faq_en.yml"
         text = (training_app.data_dir / "nlu_faq_en.yml").read_text()
         assert "    - is the recycling center open on sundays? call phone …99\n" in text
 
         pavilion = items["do you rent out the Park Pavilion?"]
         async with http.post(f"{base}/inbox/{pavilion['id']}/faq", headers=csrf, json={
-                "key": "pavilion_rental", "answer_en": "Reserve park pavilions at parks.example.gov.",
-                "answer_es": "Reserve los pabellones en parks.example.gov.",
-                "examples": "how do i reserve a picnic shelter\nbook a park pavilion"}) as r:
-            assert r.status == 200, await r.text()
-        responses = yaml.safe_load((training_app.data_dir / "faq_responses.yml").read_text())["responses"]
-        assert responses["utter_faq/pavilion_rental"][0]["text"] == "Reserve park pavilions at parks.example.gov."
+                "key": "pavilion_rental", "answer_en": "x", "answer_es": "y"}) as r:
+            assert r.status == 404  # "New FAQ" is retired
+        async with http.post(f"{base}/inbox/{pavilion['id']}/label", json={"label": "faq", "language": "es"},
+                             headers=csrf) as r:
+            assert r.status == 200 and (await r.json())["file"] == "nlu_faq_es.yml"
         async with http.get(f"{base}/inbox") as r:
-            assert (await r.json())["items"] == []
+            assert (await r.json())["items"] == []  # a saved item leaves the inbox
+        assert not (training_app.data_dir / "faq_responses.yml").exists()
 
         # One training at a time; nothing to publish before a training finished.
         await ctx.redis.set(f"{ctx.config.redis.key_prefix}training:lock", "someone")
@@ -117,4 +121,4 @@ async def test_inbox_label_new_faq_and_guards(training_app: App) -> None:
     async with supervisor, supervisor.get(f"{base}/inbox") as r:
         assert r.status == 403
     # The repository's own files were not touched.
-    assert "pavilion_rental" not in (ROOT / "training_data" / "faq_responses.yml").read_text()
+    assert "Park Pavilion" not in (ROOT / "training_data" / "nlu_faq_es.yml").read_text()

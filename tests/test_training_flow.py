@@ -1,6 +1,7 @@
-"""Playwright, end to end with the real bot: a message the bot does not understand reaches the content
-inbox; a content user turns it into a new FAQ, trains & tests, publishes — and a resident asking the
-same question gets the new answer. Then one-click rollback brings the previous model back.
+"""Playwright, end to end with the real bot: messages the bot does not understand reach the content
+inbox; a content user labels them as examples of an existing intent (`thank`), trains & tests,
+publishes — and a resident saying the same thing gets that intent's reply. Then one-click rollback
+brings the previous model back.
 
 Runs against a temporary copy of training_data/ and a temporary model directory
 (CHAT311_TRAINING__DATA_DIR / __MODEL_DIR), so the repository's files are never modified, and publishes
@@ -27,22 +28,16 @@ from tests.test_supervisor_live import login, make_account
 pytestmark = [pytest.mark.browser, pytest.mark.rasa]
 ROOT = Path(__file__).resolve().parent.parent
 
-# Out-of-scope questions; the first one the current bot does not understand becomes the new FAQ.
+# Unusual ways of saying thanks (no commas: they go into a CSV); those the current bot does not understand
+# become `thank` examples.
 CANDIDATES = [
-    "can i reserve the pickleball courts at freedom park for a tournament",
-    "where do I get a permit to fly a drone over the stadium",
-    "how do I book the rooftop terrace at the old city hall for a wedding",
+    "much obliged you are a real lifesaver",
+    "cheers legend ta very much",
+    "bless your heart for sorting that out",
+    "kudos to the whole crew top notch work",
+    "you rock i owe you big time",
 ]
-FAQ_EXAMPLES = {
-    CANDIDATES[0]: ["reserve pickleball courts", "how to book a pickleball court for a tournament",
-                    "pickleball court reservation at the park"],
-    CANDIDATES[1]: ["drone permit over the stadium", "can i fly my drone at the stadium",
-                    "permission to fly a drone downtown"],
-    CANDIDATES[2]: ["book the old city hall rooftop", "wedding venue rental at old city hall",
-                    "rent the city hall terrace for an event"],
-}
-ANSWER_EN = "You can book it online at charlottenc.gov/reserve (reference code ZQ-4417); staff confirm within 2 days."
-ANSWER_ES = "Puede reservarlo en línea en charlottenc.gov/reserve (código ZQ-4417); el personal confirma en 2 días."
+WELCOME = "You're welcome"
 
 
 async def ask(client: Any, text: str, expect: str | None = None, timeout: float = 60) -> list[dict[str, Any]]:
@@ -61,13 +56,12 @@ def _tree_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
-async def test_fallback_to_new_faq_train_publish_rollback(
+async def test_fallback_to_intent_example_train_publish_rollback(
     private_server_factory: Any, redis_server: Any, resident: Any, tmp_path: Path
 ) -> None:
     repo_digest = _tree_digest(ROOT / "training_data")
     data_dir = tmp_path / "training_data"
     shutil.copytree(ROOT / "training_data", data_dir)
-    # The dev half of the held-out data plus the new FAQ's question: the "after" model must get it right.
     heldout = tmp_path / "heldout.csv"
     prefix = f"t8t{uuid.uuid4().hex[:6]}:"
     server = await private_server_factory(
@@ -77,22 +71,19 @@ async def test_fallback_to_new_faq_train_publish_rollback(
     )
     await make_account(redis_server.url, prefix, "carla", ["content"])
 
-    # 1. A resident asks something the bot does not know.
+    # 1. A resident says things the bot does not understand.
     redis = aioredis.from_url(redis_server.url)
     inbox = Inbox(redis, prefix)
-    question = None
     for candidate in CANDIDATES:
         client = await resident(server.url)
         await client.start_session()
         await ask(client, candidate)
-        if any(i.text == candidate for i in await inbox.open_items()):
-            question = candidate
-            break
-    assert question is not None, "the bot understood every candidate question; none reached the inbox"
-    # Scored before and after: the new FAQ's phrasings. The published model cannot know the new label
-    # (before: 0 %); the new model was trained on them (after: most right). Read when the job runs.
-    heldout.write_text("text,label,lang\n" + "".join(f"{text},faq/venue_booking,en\n"
-                                                   for text in [question, *FAQ_EXAMPLES[question]]), encoding="utf-8")
+    missed = {i.text for i in await inbox.open_items() if i.kind == "fallback"}
+    learned = [c for c in CANDIDATES if c in missed]
+    assert len(learned) >= 2, f"the bot understood too many candidates; inbox: {missed}"
+    # Scored before and after: these messages as `thank`. The published model fell back on each of them
+    # (before: 0 %); the new model was trained on them (after: most right).
+    heldout.write_text("text,label,lang\n" + "".join(f"{text},thank,en\n" for text in learned), encoding="utf-8")
 
     async with chromium() as browser:
         page = await new_page(browser)
@@ -100,21 +91,28 @@ async def test_fallback_to_new_faq_train_publish_rollback(
         page.errors.clear()  # type: ignore[attr-defined]  # only this page's errors count
         await page.goto(f"{server.url}/console/training")
 
-        # 2. Turn it into a new FAQ in one go.
-        item = page.locator(".item", has_text=question)
-        await item.wait_for(timeout=15_000)
-        await item.locator(".new-faq").click()
-        form = item.locator(".faq-form")
-        await form.locator("input[name=key]").fill("venue_booking")
-        await form.locator("textarea[name=answer_en]").fill(ANSWER_EN)
-        await form.locator("textarea[name=answer_es]").fill(ANSWER_ES)
-        await form.locator("textarea[name=examples]").fill("\n".join(FAQ_EXAMPLES[question]))
-        await form.locator("button[type=submit]").click()
-        await item.locator(".item-msg", has_text="New FAQ faq/venue_booking saved").wait_for(timeout=10_000)
-        assert "venue_booking" in (data_dir / "faq_responses.yml").read_text()
-        assert question in (data_dir / "nlu_faq_en.yml").read_text()
+        # 2. No "New FAQ": answers are knowledge articles, edited on the content page.
+        await page.locator(".item", has_text=learned[0]).wait_for(timeout=15_000)
+        assert await page.locator("text=New FAQ").count() == 0
+        assert await page.locator("#kb-note a[href='/console/content']").text_content() == "Knowledge articles"
+        assert await page.locator("#rollback").is_disabled()  # nothing published yet
+        assert not await page.locator("#scores").is_visible()  # `hidden` is not overridden by CSS
+        assert "minutes" in str(await page.locator("#train-note").text_content())
 
-        # 3. Train & test with progress, then before/after scores.
+        # 3. Label each one "Thanks" (a readable name; the value is the intent); a saved item leaves the inbox.
+        for text in learned:
+            item = page.locator(".item", has_text=text)
+            select = item.locator("select.label-input")
+            assert "Thanks" in await select.locator("option").all_text_contents()
+            await select.select_option(label="Thanks")
+            await item.locator(".assign").click()
+            await item.wait_for(state="detached", timeout=10_000)
+            await page.locator("#inbox-saved", has_text=text).wait_for(timeout=5_000)
+        saved = (data_dir / "nlu_conversation_en.yml").read_text()
+        assert all(f"    - {text}\n" in saved for text in learned)
+        assert not any(i.text in learned for i in await inbox.open_items())
+
+        # 4. Train & test with progress, then before/after scores.
         await page.click("#train")
         await page.wait_for_function("() => document.getElementById('job-status').textContent === 'running'",
                                      timeout=10_000)
@@ -127,20 +125,21 @@ async def test_fallback_to_new_faq_train_publish_rollback(
         before, after = await percent(page, "before.accuracy"), await percent(page, "after.accuracy")
         assert before == 0.0, before
         assert after >= 75.0, after
-        assert await page.locator("[data-score='after.n']").text_content() == "4"
+        assert await page.locator("[data-score='after.n']").text_content() == str(len(learned))
         await screenshot(page, "training-scores.png")
 
-        # 4. Publish: hot swap into the running Rasa server.
+        # 5. Publish: hot swap into the running Rasa server; now there is something to roll back.
         await page.click("#publish")
         await page.locator("#job-msg", has_text="Published").wait_for(timeout=600_000)
         assert "content-" in str(await page.locator("#served").text_content())
+        assert await page.locator("#rollback").is_enabled()
 
-        # 5. The same question now gets the new answer.
+        # 6. The same message now gets the intent's reply.
         client = await resident(server.url)
         await client.start_session()
-        await ask(client, question, expect="ZQ-4417")
+        await ask(client, learned[0], expect=WELCOME)
 
-        # 6. One-click rollback brings the previous model back.
+        # 7. One-click rollback brings the previous model back.
         await page.click("#rollback")
         await page.locator("#job-msg", has_text="Rolled back").wait_for(timeout=600_000)
         assert "content-" not in str(await page.locator("#served").text_content())
@@ -148,9 +147,9 @@ async def test_fallback_to_new_faq_train_publish_rollback(
 
     client = await resident(server.url)
     await client.start_session()
-    replies = await client.turn(question, language="en", timeout=60)  # the whole bot turn
+    replies = await client.turn(learned[0], language="en", timeout=60)  # the whole bot turn
     assert replies, "no answer after the rollback"
-    assert not any("ZQ-4417" in (r.get("text") or "") for r in replies), replies  # the old model's answer
+    assert not any(WELCOME in (r.get("text") or "") for r in replies), replies  # the old model falls back
     await redis.aclose()
     # The repository's training data was never touched.
     assert _tree_digest(ROOT / "training_data") == repo_digest

@@ -1,4 +1,4 @@
-"""`chat311 training inbox|label|add-faq|dismiss|train|publish|rollback|status` — the training page's CLI twin.
+"""`chat311 training inbox|labels|label|dismiss|train|publish|rollback|status` — the training page's CLI twin.
 
 Uses the same Redis (inbox, job lock, publish history) and the same training data directory
 (`training.data_dir`) as the running service, so the page and the CLI never train at once.
@@ -22,16 +22,9 @@ def _configure(p: argparse.ArgumentParser) -> None:
     inbox.add_argument("--json", action="store_true")
     label = sub.add_parser("label", help="add an inbox message (or --text) as an example of an existing label")
     label.add_argument("item", nargs="?", help="inbox item id")
-    label.add_argument("label", help="e.g. faq/trash_schedule or report_pothole")
+    label.add_argument("label", help="an intent, e.g. faq or report_pothole (answers are knowledge-base articles)")
     label.add_argument("--text", help="an example text instead of an inbox item")
     label.add_argument("--language", choices=("en", "es"))
-    faq = sub.add_parser("add-faq", help="create a new FAQ from an inbox message (or --example)")
-    faq.add_argument("key", help="FAQ key, e.g. food_trucks")
-    faq.add_argument("--item", help="inbox item id whose text is the first example")
-    faq.add_argument("--example", action="append", default=[], help="an example question (repeatable)")
-    faq.add_argument("--language", choices=("en", "es"), default="en", help="language of --example questions")
-    faq.add_argument("--en", required=True, help="English answer")
-    faq.add_argument("--es", required=True, help="Spanish answer")
     dismiss = sub.add_parser("dismiss", help="remove an inbox message without labelling it")
     dismiss.add_argument("item")
     sub.add_parser("labels", help="list the labels examples can be added to")
@@ -79,16 +72,6 @@ async def _main(args: argparse.Namespace) -> int:
                 await inbox.resolve(item.id, "labelled", args.label, by)
             print(f"chat311: added to {args.label} in {path.name}")
             return 0
-        if args.action == "add-faq":
-            item = await inbox.get(args.item) if args.item else None
-            if args.item and item is None:
-                raise DataError(f"no inbox item {args.item}")
-            examples = ([(item.text, item.language)] if item else []) + [(e, args.language) for e in args.example]
-            changed = data.add_faq(args.key, args.en, args.es, examples)
-            if item:
-                await inbox.resolve(item.id, "labelled", f"faq/{args.key}", by)
-            print(f"chat311: new FAQ faq/{args.key} in {', '.join(p.name for p in changed)}")
-            return 0
         if args.action == "dismiss":
             await inbox.resolve(args.item, "dismissed", "", by)
             return 0
@@ -131,7 +114,7 @@ async def _main(args: argparse.Namespace) -> int:
     return 2
 
 
-@command("training", "content staff: inbox, label, add-faq, train, publish, rollback")(_configure)
+@command("training", "content staff: inbox, label, train, publish, rollback")(_configure)
 def _training(args: argparse.Namespace) -> int:
     args.loaded_config = _load(args)
     started = time.monotonic()

@@ -1,14 +1,14 @@
 """Careful, minimal edits of the Rasa training data content staff own (training_data/).
 
-The files are hand-formatted (comments, `examples: |` blocks, folded FAQ answers), so they are
-edited as text — a new example goes at the end of its intent's block, a new FAQ is appended in
-the same layout the bot engineer uses (bot/README.md, "Adding an FAQ") — and every edit is
-re-parsed with PyYAML and checked before it replaces the file (write to a temp file, rename),
-so a failed edit can never leave invalid data behind.
+The files are hand-formatted (comments, `examples: |` blocks), so they are edited as text — a new
+example goes at the end of its intent's block — and every edit is re-parsed with PyYAML and checked
+before it replaces the file (write to a temp file, rename), so a failed edit can never leave invalid
+data behind.
 
-Layout (see training_data/): `nlu_<group>_<lang>.yml` hold examples per language; FAQ questions
-live in `nlu_faq_<lang>.yml` as `faq/<key>` and answers in `faq_responses.yml` as
-`utter_faq/<key>` (English default + Spanish variation conditioned on the `language` slot).
+Layout (see training_data/): `nlu_<group>_<lang>.yml` hold examples per language. Questions are one
+plain `faq` intent (in `nlu_faq_<lang>.yml`); what they are answered with is a knowledge-base article
+(training_data/knowledge/, edited live on the content page, docs/knowledge.md), never a Rasa label,
+so content staff grow only the plain intents here.
 """
 
 from __future__ import annotations
@@ -17,31 +17,20 @@ import fcntl
 import os
 import re
 import tempfile
-import textwrap
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
-FAQ_KEY = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
 LANGS = ("en", "es")
 MAX_EXAMPLE = 300
-MAX_ANSWER = 3000
-RESPONSES_FILE = "faq_responses.yml"
 # Labels that are not trainable intents (FallbackClassifier output) or not content staff's to grow.
 NOT_TRAINABLE = {"nlu_fallback"}
 
 
 class DataError(ValueError):
-    """The edit is not possible (unknown label, duplicate, bad key ...); the message says why."""
-
-
-@dataclass
-class Located:
-    path: Path
-    label: str
+    """The edit is not possible (unknown label, duplicate ...); the message says why."""
 
 
 def clean_example(text: str) -> str:
@@ -61,24 +50,11 @@ def _norm(text: str) -> str:
     return " ".join(text.lower().split())
 
 
-def _block(text: str, indent: int, width: int = 110) -> list[str]:
-    """A folded (`>-`) scalar body: paragraphs wrapped at `width`, blank line between paragraphs."""
-    pad = " " * indent
-    out: list[str] = []
-    paragraphs = [p for p in re.split(r"\n\s*\n", text.strip()) if p.strip()]
-    for i, para in enumerate(paragraphs):
-        if i:
-            out.append("")
-        words = " ".join(para.split())
-        out.extend(pad + line for line in textwrap.wrap(words, width=width, break_long_words=False,
-                                                        break_on_hyphens=False))
-    return out
-
-
-def _folded(text: str) -> str:
-    """What YAML reads back from `_block` (for verification)."""
-    paragraphs = [" ".join(p.split()) for p in re.split(r"\n\s*\n", text.strip()) if p.strip()]
-    return "\n".join(paragraphs)
+def _unknown(label: str) -> str:
+    if label.startswith("faq/"):
+        return (f"{label} is not a label any more: questions are the one intent faq, and their answers are "
+                "knowledge-base articles (edit them on the content page, /console/content)")
+    return f"unknown label {label!r}: pick one of the existing labels"
 
 
 class TrainingData:
@@ -100,9 +76,8 @@ class TrainingData:
                     yield path, item
 
     def labels(self) -> list[str]:
-        """Every label with examples (intents and faq/<key>), sorted, FAQ keys last."""
-        found = {str(item["intent"]) for _, item in self.nlu_items()} - NOT_TRAINABLE
-        return sorted(found, key=lambda s: (s.startswith("faq/"), s))
+        """Every intent with examples, sorted (`faq` is one of them: one intent for all questions)."""
+        return sorted({str(item["intent"]) for _, item in self.nlu_items()} - NOT_TRAINABLE)
 
     def examples(self, label: str) -> list[str]:
         out = []
@@ -119,21 +94,6 @@ class TrainingData:
             for line in str(item.get("examples", "")).splitlines():
                 if line.startswith("- ") and _norm(line[2:]) == wanted:
                     return str(item["intent"])
-        return None
-
-    def faq_keys(self) -> list[str]:
-        path = self.root / RESPONSES_FILE
-        responses = (self._load(path).get("responses") or {}) if path.exists() else {}
-        return sorted(k.removeprefix("utter_faq/") for k in responses if k.startswith("utter_faq/"))
-
-    def faq_answer(self, key: str, language: str = "en") -> str | None:
-        path = self.root / RESPONSES_FILE
-        variations = ((self._load(path).get("responses") or {}) if path.exists() else {}).get(f"utter_faq/{key}")
-        for variation in variations or []:
-            conditions = variation.get("condition") or []
-            is_lang = any(c.get("name") == "language" and c.get("value") == language for c in conditions)
-            if (language == "en" and not conditions) or is_lang:
-                return str(variation.get("text", ""))
         return None
 
     # writing ------------------------------------------------------------------
@@ -158,18 +118,15 @@ class TrainingData:
         os.replace(tmp, path)
 
     def _nlu_file_for(self, label: str, language: str) -> Path:
-        """The file holding `label` for `language`; else the group file of that language."""
+        """The file holding `label` for `language`; else the same group's file of that language."""
         holders = [path for path, item in self.nlu_items() if item["intent"] == label]
         for path in holders:
             if path.stem.endswith(f"_{language}"):
                 return path
-        group = "faq" if label.startswith("faq/") else None
-        if group is None and holders:
-            stem, _, suffix = holders[0].stem.rpartition("_")
-            return self.root / f"{stem}_{language}.yml" if suffix in LANGS else holders[0]
-        if group is None:
-            raise DataError(f"unknown label {label!r}: pick an existing label or create a new FAQ")
-        return self.root / f"nlu_{group}_{language}.yml"
+        if not holders:
+            raise DataError(_unknown(label))
+        stem, _, suffix = holders[0].stem.rpartition("_")
+        return self.root / f"{stem}_{language}.yml" if suffix in LANGS else holders[0]
 
     def add_example(self, label: str, text: str, language: str) -> Path:
         """Append `text` to `label`'s examples in the file for `language`; returns the file changed."""
@@ -179,8 +136,8 @@ class TrainingData:
             raise DataError(f"{label} is not a trainable label")
         example = clean_example(text)
         with self._locked():
-            if label not in self.labels() and not label.startswith("faq/"):
-                raise DataError(f"unknown label {label!r}: pick an existing label or create a new FAQ")
+            if label not in self.labels():
+                raise DataError(_unknown(label))
             existing = self.find_example(example)
             if existing is not None:
                 raise DataError(f"this is already an example of {existing}")
@@ -216,58 +173,3 @@ class TrainingData:
             end += 1
         lines.insert(last_example + 1, f"    - {example}")
         return "\n".join(lines) + "\n"
-
-    def add_faq(self, key: str, answer_en: str, answer_es: str, examples: list[tuple[str, str]]) -> list[Path]:
-        """A new FAQ: answers (en + es) in faq_responses.yml and question examples per language."""
-        if not FAQ_KEY.match(key):
-            raise DataError("key: 2-40 lowercase letters, digits or _, starting with a letter (e.g. food_trucks)")
-        answers = {"en": answer_en.strip(), "es": answer_es.strip()}
-        for lang, answer in answers.items():
-            if not answer:
-                raise DataError(f"the {lang} answer is empty")
-            if len(answer) > MAX_ANSWER:
-                raise DataError(f"the {lang} answer can be at most {MAX_ANSWER} characters")
-        cleaned = [(clean_example(text), lang) for text, lang in examples]
-        if not cleaned:
-            raise DataError("give at least one example question")
-        if any(lang not in LANGS for _, lang in cleaned):
-            raise DataError(f"example languages must be one of {', '.join(LANGS)}")
-        label = f"faq/{key}"
-        changed: list[Path] = []
-        with self._locked():
-            if key in self.faq_keys() or label in self.labels():
-                raise DataError(f"the FAQ {key} exists already; label the message with faq/{key} instead")
-            seen: set[str] = set()
-            for text, _ in cleaned:
-                other = self.find_example(text)
-                if other is not None:
-                    raise DataError(f"{text!r} is already an example of {other}")
-                if _norm(text) in seen:
-                    raise DataError(f"{text!r} is given twice")
-                seen.add(_norm(text))
-            path = self.root / RESPONSES_FILE
-            self._replace(path, self._with_response(path, key, answers))
-            if self.faq_answer(key, "en") != _folded(answers["en"]) or \
-                    self.faq_answer(key, "es") != _folded(answers["es"]):
-                raise DataError("the answer could not be written faithfully")  # pragma: no cover
-            changed.append(path)
-            for lang in LANGS:
-                lang_examples = [t for t, lg in cleaned if lg == lang]
-                if not lang_examples:
-                    continue
-                nlu = self._nlu_file_for(label, lang)
-                text = nlu.read_text(encoding="utf-8").rstrip("\n") + "\n" if nlu.exists() else \
-                    'version: "3.1"\nnlu:\n'
-                text += f"- intent: {label}\n  examples: |\n" + "".join(f"    - {t}\n" for t in lang_examples)
-                self._replace(nlu, text)
-                changed.append(nlu)
-        return changed
-
-    @staticmethod
-    def _with_response(path: Path, key: str, answers: dict[str, str]) -> str:
-        base = path.read_text(encoding="utf-8").rstrip("\n") + "\n" if path.exists() else \
-            'version: "3.1"\nresponses:\n'
-        lines = [f"  utter_faq/{key}:", "  - text: >-", *_block(answers["en"], 6),
-                 "  - condition:", "    - type: slot", "      name: language", "      value: es",
-                 "    text: >-", *_block(answers["es"], 6)]
-        return base + "\n".join(lines) + "\n"

@@ -5,7 +5,9 @@ Two ways to get predictions, same scoring:
   "before" score of the published model, with no extra process.
 - `score_model_file` loads a model file that is not served yet in a short-lived Rasa process
   (bot/.venv) — the "after" score of a freshly trained model.
-Labels come from the one rule the bot uses too (chat_server/labels.py).
+Labels are resolved exactly as `chat311 nlu-eval` resolves them (chat_server/nlu_eval.py
+`resolve_turn`: the bot's rule in chat_server/labels.py, then `faq`/`nlu_fallback` through the
+knowledge base), so the page's scores and nlu-eval's agree on the same file and model.
 """
 
 from __future__ import annotations
@@ -22,10 +24,15 @@ import aiohttp
 
 from chat_server import bot_model
 from chat_server.heldout import HeldoutRow
-from chat_server.labels import FALLBACK, resolve_label
+from chat_server.labels import FALLBACK
+from chat_server.nlu_eval import KbResolver, resolve_turn
 
 
-def score(rows: list[HeldoutRow], predicted: Iterable[str]) -> dict[str, Any]:
+def _labels(rows: list[HeldoutRow], parses: list[dict], kb: KbResolver) -> list[str | None]:
+    return [resolve_turn(row.text, parse, kb)[0] for row, parse in zip(rows, parses, strict=True)]
+
+
+def score(rows: list[HeldoutRow], predicted: Iterable[str | None]) -> dict[str, Any]:
     """Accuracy, macro-F1 over the gold labels, fallback rate, and the first misclassifications."""
     preds = list(predicted)
     tp: Counter[str] = Counter()
@@ -56,15 +63,15 @@ def score(rows: list[HeldoutRow], predicted: Iterable[str]) -> dict[str, Any]:
     }
 
 
-async def score_running(rasa_url: str, token: str, rows: list[HeldoutRow]) -> dict[str, Any]:
-    preds = []
+async def score_running(rasa_url: str, token: str, rows: list[HeldoutRow], kb: KbResolver) -> dict[str, Any]:
+    parses = []
     timeout = aiohttp.ClientTimeout(total=30)
     async with aiohttp.ClientSession(timeout=timeout) as session:
         for row in rows:
             async with session.post(f"{rasa_url}/model/parse", params={"token": token}, json={"text": row.text}) as r:
                 r.raise_for_status()
-                preds.append(resolve_label(await r.json())[0])
-    return score(rows, preds)
+                parses.append(await r.json())
+    return score(rows, await asyncio.to_thread(_labels, rows, parses, kb))
 
 
 # Runs inside bot/.venv (Rasa): parse every text with the given model, print JSON predictions.
@@ -83,7 +90,7 @@ asyncio.run(main())
 """
 
 
-async def score_model_file(model: Path, rows: list[HeldoutRow], work_dir: Path) -> dict[str, Any]:
+async def score_model_file(model: Path, rows: list[HeldoutRow], work_dir: Path, kb: KbResolver) -> dict[str, Any]:
     work_dir.mkdir(parents=True, exist_ok=True)
     texts_path, out_path = work_dir / "eval-texts.json", work_dir / "eval-parsed.json"
     texts_path.write_text(json.dumps([row.text for row in rows]), encoding="utf-8")
@@ -96,4 +103,4 @@ async def score_model_file(model: Path, rows: list[HeldoutRow], work_dir: Path) 
     if proc.returncode != 0:
         raise RuntimeError(f"evaluating {model.name} failed: {err.decode(errors='replace')[-1500:]}")
     parsed = json.loads(out_path.read_text(encoding="utf-8"))
-    return score(rows, [resolve_label(p)[0] for p in parsed])
+    return score(rows, await asyncio.to_thread(_labels, rows, parsed, kb))

@@ -3,9 +3,8 @@
 Routes (role `content`; POSTs need the X-CSRF-Token header):
 - GET  /console/training                         the page
 - GET  /console/training/api/me                  who is logged in + CSRF token
-- GET  /console/training/api/inbox               open inbox items + labels + FAQ keys
-- POST /console/training/api/inbox/{id}/label    {label}: add the message as an example of a label
-- POST /console/training/api/inbox/{id}/faq      {key, answer_en, answer_es, examples?}: new FAQ
+- GET  /console/training/api/inbox               open inbox items + labels (the plain intents) + their names
+- POST /console/training/api/inbox/{id}/label    {label}: add the message as an example of an intent
 - POST /console/training/api/inbox/{id}/dismiss
 - POST /console/training/api/train               start "Train & test" in the background
 - GET  /console/training/api/job                 progress and before/after scores
@@ -28,6 +27,7 @@ from chat_server.metrics.access import USER, error, require_role
 from chat_server.training.data import DataError, TrainingData
 from chat_server.training.inbox import Inbox
 from chat_server.training.jobs import Busy, PublishError, TrainingJobs
+from chat_server.training.label_names import load_label_names, readable
 
 log = logging.getLogger("chat311.training")
 STATIC = Path(__file__).resolve().parent.parent / "static" / "training"
@@ -43,6 +43,7 @@ class Training:
         self.data = TrainingData(self.jobs.data_dir, ctx.config.resolve_path("var"))
         self.inbox = Inbox(ctx.redis, ctx.config.redis.key_prefix, cfg.inbox_max)
         self.low_confidence = cfg.low_confidence
+        self.label_names = load_label_names()
 
     async def on_fallback(self, event: Event) -> None:
         confidence = event.data.get("confidence")
@@ -100,8 +101,9 @@ async def me(request: web.Request) -> web.Response:
 async def inbox_list(request: web.Request) -> web.Response:
     svc = _svc(request)
     items = await svc.inbox.open_items()
-    return web.json_response({"items": [i.public() for i in items], "labels": svc.data.labels(),
-                              "faq_keys": svc.data.faq_keys()})
+    labels = svc.data.labels()
+    return web.json_response({"items": [i.public() for i in items], "labels": labels,
+                              "label_names": {label: readable(label, svc.label_names) for label in labels}})
 
 
 async def _item(request: web.Request) -> Any:
@@ -124,31 +126,6 @@ async def label_item(request: web.Request) -> web.Response:
     await svc.inbox.resolve(item.id, "labelled", label, request[USER].username)
     log.info("inbox item labelled", extra={"label": label, "by": request[USER].username})
     return web.json_response({"ok": True, "label": label, "file": path.name})
-
-
-@require_role("content")
-async def faq_item(request: web.Request) -> web.Response:
-    svc, item, body = _svc(request), await _item(request), await _body(request)
-    key = str(body.get("key") or "").strip()
-    extra = body.get("examples") or []
-    if isinstance(extra, str):
-        extra = [line for line in extra.splitlines() if line.strip()]
-    if not isinstance(extra, list):
-        return error(400, "bad_examples", "examples must be a list of questions")
-    examples = [(item.text, item.language)]
-    for entry in extra[:50]:
-        if isinstance(entry, dict):
-            examples.append((str(entry.get("text") or ""), str(entry.get("language") or item.language)))
-        else:
-            examples.append((str(entry), item.language))
-    try:
-        changed = svc.data.add_faq(key, str(body.get("answer_en") or ""), str(body.get("answer_es") or ""),
-                                   examples)
-    except DataError as exc:
-        return error(400, "bad_faq", str(exc))
-    await svc.inbox.resolve(item.id, "labelled", f"faq/{key}", request[USER].username)
-    log.info("new FAQ", extra={"key": key, "by": request[USER].username})
-    return web.json_response({"ok": True, "label": f"faq/{key}", "files": [p.name for p in changed]})
 
 
 @require_role("content")
@@ -211,7 +188,6 @@ def setup(app: web.Application, ctx: AppContext) -> None:
     app.router.add_get("/console/training/api/me", me)
     app.router.add_get("/console/training/api/inbox", inbox_list)
     app.router.add_post("/console/training/api/inbox/{id}/label", label_item)
-    app.router.add_post("/console/training/api/inbox/{id}/faq", faq_item)
     app.router.add_post("/console/training/api/inbox/{id}/dismiss", dismiss_item)
     app.router.add_post("/console/training/api/train", train)
     app.router.add_get("/console/training/api/job", job_state)

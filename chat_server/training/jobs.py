@@ -27,11 +27,12 @@ from redis.asyncio import Redis
 from chat_server import bot_model
 from chat_server.config import PROJECT_ROOT, Config
 from chat_server.heldout import HeldoutRow, read_heldout
+from chat_server.nlu_eval import KbResolver, kb_resolver
 from chat_server.training.evaluate import score_model_file, score_running
 
 log = logging.getLogger("chat311.training")
 EPOCHS = re.compile(r"Epochs:\s+(\d+)%")
-TRAINED_COMPONENTS = 2  # DIETClassifier + ResponseSelector print epoch bars (bot/config.yml)
+TRAINED_COMPONENTS = 1  # DIETClassifier prints epoch bars (bot/config.yml)
 
 
 class Busy(Exception):
@@ -101,19 +102,22 @@ class TrainingJobs:
     async def _run(self, job: dict[str, Any]) -> None:
         try:
             rows = read_heldout(self.heldout) if self.heldout.is_file() else []
+            kb: KbResolver | None = None
             if rows:
+                await self._stage(job, "loading the knowledge base", 1)
+                kb = await asyncio.to_thread(kb_resolver)  # labels as nlu-eval does (faq → article topic)
                 await self._stage(job, "scoring the published model", 2)
                 try:
-                    job["before"] = await self._score_published(rows)
+                    job["before"] = await self._score_published(rows, kb)
                 except Exception as exc:  # Rasa down: still train; the page says why there is no "before"
                     log.warning("scoring the published model failed", extra={"error": str(exc)})
                     job["before_error"] = str(exc)[:500]
             await self._stage(job, "training", 10)
             model = await self._train(job)
             job["model_file"] = str(model)
-            if rows:
+            if kb is not None:
                 await self._stage(job, "scoring the new model", 88)
-                job["after"] = await score_model_file(model, rows, PROJECT_ROOT / "var" / "training")
+                job["after"] = await score_model_file(model, rows, PROJECT_ROOT / "var" / "training", kb)
             job.update(status="done", stage="done", progress=100, finished_at=time.time(),
                        message="" if rows else f"no held-out file at {self.heldout}; not scored")
             await self._save(job)
@@ -125,14 +129,14 @@ class TrainingJobs:
         finally:
             await self.redis.delete(self.lock_key)
 
-    async def _score_published(self, rows: list[HeldoutRow]) -> dict[str, Any] | None:
+    async def _score_published(self, rows: list[HeldoutRow], kb: KbResolver) -> dict[str, Any] | None:
         status = await self.rasa_status()
         digest = hashlib.sha256(self.heldout.read_bytes()).hexdigest()[:12]
         key = f"{self.score_prefix}{status.get('model_file', '?')}:{digest}"
         cached = await self.redis.get(key)
         if cached:
             return json.loads(cached)
-        result = await score_running(self.config.rasa.url, self.config.rasa.token, rows)
+        result = await score_running(self.config.rasa.url, self.config.rasa.token, rows, kb)
         result["model_file"] = status.get("model_file")
         await self.redis.set(key, json.dumps(result), ex=30 * 86400)
         return result

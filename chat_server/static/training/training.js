@@ -1,4 +1,5 @@
-// Content staff page: inbox → label / new FAQ, Train & test with progress, Publish / Rollback.
+// Content staff page: inbox → label (intents by readable name), Train & test with progress, Publish / Rollback.
+// Answers are knowledge-base articles, edited on the content page, not here.
 "use strict";
 (function () {
   const API = "/console/training/api";
@@ -21,51 +22,59 @@
   }
   function say(node, text, isError) { node.textContent = text; node.classList.toggle("error", !!isError); }
 
+  // The label an inbox item most likely needs: its predicted intent; a knowledge-base topic is the faq intent.
+  function suggested(item, labels) {
+    if (item.kind === "fallback") return "";
+    if (item.kind === "kb_not_helpful" || item.predicted.startsWith("faq/")) return "faq";
+    return labels.includes(item.predicted) ? item.predicted : "";
+  }
+  function why(item, names) {
+    if (item.kind === "fallback") return "not understood";
+    if (item.kind === "kb_not_helpful") return `answer marked not helpful (article ${item.predicted})`;
+    const name = names[item.predicted] || item.predicted;
+    return `unsure: ${name} (${Math.round(item.confidence * 100)}%)`;
+  }
+  function countInbox() {
+    const n = $("inbox").children.length;
+    say($("inbox-msg"), n ? `${n} message(s) to review.` : "Nothing to review right now.");
+  }
+
   async function loadInbox() {
     const data = await call("/inbox");
-    const list = $("labels");
-    list.replaceChildren(...data.labels.map(l => { const o = document.createElement("option"); o.value = l; return o; }));
+    const names = data.label_names || {};
     const ul = $("inbox");
     ul.replaceChildren();
-    if (!data.items.length) { say($("inbox-msg"), "Nothing to review right now."); return; }
-    say($("inbox-msg"), `${data.items.length} message(s) to review.`);
     const tpl = $("item-tpl");
     for (const item of data.items) {
       const li = tpl.content.firstElementChild.cloneNode(true);
       li.dataset.id = item.id;
       li.querySelector(".text").textContent = item.text;
-      const why = item.kind === "fallback" ? "not understood" : `unsure: ${item.predicted} (${Math.round(item.confidence * 100)}%)`;
-      li.querySelector(".meta").textContent = `${item.language} · ${why} · asked ${item.count}× · last ${new Date(item.last_ts * 1000).toLocaleString()}`;
-      const input = li.querySelector(".label-input");
-      if (item.kind !== "fallback") input.value = item.predicted;
+      li.querySelector(".meta").textContent = `${item.language} · ${why(item, names)} · asked ${item.count}× · last ${new Date(item.last_ts * 1000).toLocaleString()}`;
+      const select = li.querySelector(".label-input");
+      select.setAttribute("aria-label", `Label for “${item.text}”`);
+      for (const label of data.labels) {
+        const o = document.createElement("option");
+        o.value = label;
+        o.textContent = names[label] || label;
+        select.appendChild(o);
+      }
+      select.value = suggested(item, data.labels);
       const msg = li.querySelector(".item-msg");
       li.querySelector(".assign").addEventListener("click", async () => {
+        if (!select.value) { say(msg, "Choose a label first.", true); return; }
         try {
-          const r = await call(`/inbox/${item.id}/label`, "POST", { label: input.value.trim() });
-          say(msg, `Added as an example of ${r.label}. Train & test to use it.`);
-          li.classList.add("done");
-          setTimeout(loadInbox, 800);
+          await call(`/inbox/${item.id}/label`, "POST", { label: select.value });
+          li.remove();
+          countInbox();
+          say($("inbox-saved"), `“${item.text}” added as an example of ${names[select.value] || select.value}. Train & test to use it.`);
         } catch (e) { say(msg, e.message, true); }
       });
       li.querySelector(".dismiss").addEventListener("click", async () => {
-        try { await call(`/inbox/${item.id}/dismiss`, "POST"); li.remove(); } catch (e) { say(msg, e.message, true); }
-      });
-      const form = li.querySelector(".faq-form");
-      li.querySelector(".new-faq").addEventListener("click", () => { form.hidden = !form.hidden; if (!form.hidden) form.elements.key.focus(); });
-      form.addEventListener("submit", async ev => {
-        ev.preventDefault();
-        const f = form.elements;
-        try {
-          const r = await call(`/inbox/${item.id}/faq`, "POST", {
-            key: f.key.value.trim(), answer_en: f.answer_en.value, answer_es: f.answer_es.value, examples: f.examples.value,
-          });
-          say(msg, `New FAQ ${r.label} saved. Train & test to use it.`);
-          form.hidden = true;
-          li.classList.add("done");
-        } catch (e) { say(msg, e.message, true); }
+        try { await call(`/inbox/${item.id}/dismiss`, "POST"); li.remove(); countInbox(); } catch (e) { say(msg, e.message, true); }
       });
       ul.appendChild(li);
     }
+    countInbox();
   }
 
   function fmt(v, key) {
@@ -102,6 +111,10 @@
     try {
       const m = await call("/models");
       $("served").textContent = m.served || "unknown";
+      // The server rolls back to what the last publish replaced: nothing published, nothing to go back to.
+      const canRollback = !!(m.history.length && m.history[0].previous);
+      $("rollback").disabled = !canRollback;
+      $("rollback").title = canRollback ? "" : "Nothing has been published yet";
     } catch (e) { $("served").textContent = "unknown"; }
   }
 
@@ -125,12 +138,13 @@
       } catch (e) { say($("job-msg"), e.message, true); $("publish").disabled = false; }
     });
     $("rollback").addEventListener("click", async () => {
+      $("rollback").disabled = true;
       say($("job-msg"), "Rolling back…");
       try {
         const r = await call("/rollback", "POST");
         await loadModels();
         say($("job-msg"), `Rolled back to ${r.model_file.split("/").pop()}.`);
-      } catch (e) { say($("job-msg"), e.message, true); }
+      } catch (e) { say($("job-msg"), e.message, true); await loadModels(); }
     });
     loadModels();
     loadInbox().catch(e => say($("inbox-msg"), e.message, true));
