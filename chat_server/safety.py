@@ -33,7 +33,11 @@ from chat_server.language import detect_language
 # ----------------------------------------------------------------------------- normaliser
 
 _APOSTROPHES = re.compile(r"['`]")
-_MIXED_TOKEN = re.compile(r"[a-z0-9@$]*[0-9@$][a-z0-9@$]*")
+# Runs of letters, digits, @ and $; only those with a digit or symbol are unleeted. (A single
+# pattern "run containing a digit" backtracks quadratically on a long run without one: a
+# 29,000-letter message took ~9 s and stalled the event loop.)
+_TOKEN = re.compile(r"[a-z0-9@$]+")
+_LEETISH = re.compile(r"[0-9@$]")
 _LETTER = re.compile(r"[a-z]")
 _LEET = str.maketrans("013457@$", "oieastas")
 _NON_WORD = re.compile(r"[^a-z0-9]+")
@@ -43,8 +47,8 @@ _REPEAT = re.compile(r"([a-z])\1+")
 def _unleet(match: re.Match[str]) -> str:
     """Letters typed as digits or symbols, only inside words that also have letters ("0n", "f1re")."""
     token = match.group()
-    if not _LETTER.search(token):
-        return token  # a number (911, an address, a time) stays a number
+    if not _LEETISH.search(token) or not _LETTER.search(token):
+        return token  # a plain word stays; a number (911, an address, a time) stays a number
     if "911" in token:
         return token.replace("911", " 911 ")  # "call911now"
     return token.translate(_LEET)
@@ -58,8 +62,8 @@ def normalise(text: str) -> str:
         # apostrophes, ¿ ¡ and emoji (so "can’t" becomes "cant", as "can't" does below).
         folded = unicodedata.normalize("NFKD", folded).encode("ascii", "ignore").decode("ascii")
     folded = _APOSTROPHES.sub("", folded)
-    if _MIXED_TOKEN.search(folded):
-        folded = _MIXED_TOKEN.sub(_unleet, folded)
+    if _LEETISH.search(folded):
+        folded = _TOKEN.sub(_unleet, folded)
     folded = _NON_WORD.sub(" ", folded)
     return _REPEAT.sub(r"\1", folded).strip()
 
