@@ -24,14 +24,14 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.actions import fallback_reply, language_of
-from actions.services import SERVICES
+from actions.catalogue import CATALOGUE
 from actions.texts import t
 
 logger = logging.getLogger(__name__)
 
 FALLBACK_LABEL = "nlu_fallback"
 KB_TIMEOUT_S = 8.0
-REPORT_PAYLOADS = {s.service_code: f"/{s.label}" for s in SERVICES.values()}
+REPORT_PAYLOADS = {s.service_code: f"/{s.label}" for s in CATALOGUE.labelled}
 
 
 class KnowledgeClient:
