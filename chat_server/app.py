@@ -19,6 +19,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from chat_server import health, pages
 from chat_server.config import Config
 from chat_server.context import CTX, AppContext
+from chat_server.conversations import polling_body
 from chat_server.conversations.attachments import MediaOwners
 from chat_server.conversations.bot_client import BotClient
 from chat_server.conversations.delivery import ReliableRedisManager, SlowConsumerWatchdog
@@ -130,6 +131,7 @@ def create_app(config: Config, redis_url: str) -> web.Application:
         ping_interval=20,
         ping_timeout=20,
     )
+    polling_body.install(sio.eio)
     sio.attach(app, socketio_path="socket.io")
     bus = EventBus(redis, prefix)
     store = ConversationStore(redis, prefix)

@@ -202,6 +202,61 @@ async def test_invalid_utf8_closes_the_websocket_with_1007(strict: Any) -> None:
     await other.close()
 
 
+class PollingClient:
+    """Engine.IO v4 over HTTP long-polling, by hand: a client library would never send bad bytes."""
+
+    def __init__(self, url: str, http: aiohttp.ClientSession) -> None:
+        self.base = f"{url}/socket.io/?EIO=4&transport=polling"
+        self.http = http
+        self.sid = ""
+        self.packets: list[str] = []
+
+    async def open(self) -> None:
+        async with self.http.get(self.base) as resp:
+            self.sid = json.loads((await resp.text())[1:])["sid"]
+        await self.post(b"40")
+        await self.until(lambda p: p.startswith("40"))
+
+    async def post(self, body: bytes) -> None:
+        async with self.http.post(f"{self.base}&sid={self.sid}", data=body,
+                                  headers={"Content-Type": "text/plain;charset=UTF-8"}) as resp:
+            assert resp.status == 200, (resp.status, await resp.text())
+
+    async def until(self, found: Any) -> str:
+        """Poll until a packet satisfies `found` (each GET returns what the server has queued)."""
+        async with asyncio.timeout(20):
+            while True:
+                hit = next((p for p in self.packets if found(p)), None)
+                if hit is not None:
+                    return hit
+                async with self.http.get(f"{self.base}&sid={self.sid}") as resp:
+                    for packet in (await resp.text()).split("\x1e"):
+                        if packet == "2":
+                            await self.post(b"3")  # answer the server's ping
+                        self.packets.append(packet)
+
+
+async def test_polling_body_that_is_not_utf8_gets_911_and_invalid_utf8_and_the_connection_stays(
+        strict: Any) -> None:
+    async with aiohttp.ClientSession() as http:
+        poll = PollingClient(strict.url, http)
+        await poll.open()
+        await poll.post(b'420["session_request",{"last_message_id":"0"}]')
+        session_id = json.loads((await poll.until(lambda p: p.startswith("430")))[3:])[0]["session_id"]
+        bad = f'421["user_uttered",{{"message":"{FIRE_EN} \xff\xfe","session_id":"{session_id}"}}]'
+        await poll.post(bad.encode("latin-1"))
+        ack = json.loads((await poll.until(lambda p: p.startswith("431")))[3:])[0]
+        assert ack["ok"] is False and ack["error"]["code"] == "invalid_utf8", ack
+        events = [(e[0], e[1] if len(e) > 1 else None) for e in (json.loads(p[2:]) for p in poll.packets
+                                                                 if p.startswith("42["))]
+        assert any(name == "error" and (data or {}).get("code") == "invalid_utf8" for name, data in events), events
+        assert any(name == "bot_uttered" and is_911(data) for name, data in events), events
+        good = json.dumps(["user_uttered", {"message": "pothole on main street", "session_id": session_id}])
+        await poll.post(f"422{good}".encode())
+        ack = json.loads((await poll.until(lambda p: p.startswith("432")))[3:])[0]
+        assert ack["ok"] is True, ack
+
+
 async def test_api_bad_bodies_get_specific_errors(redis_server: Any) -> None:
     from tests.channel_standins import bare_server
 
