@@ -160,6 +160,16 @@ def test_decision_json_answers_in_the_residents_language(search: KnowledgeSearch
     assert decision["language"] == "es"
 
 
+@pytest.mark.parametrize(("plain", "punctuated", "lang"), [
+    ("a qué hora abren", "¿a qué hora abren?", "es"),
+    ("how do i pay my water bill", "how do i pay my water bill?!", "en")])
+def test_question_marks_do_not_change_the_scores(search: KnowledgeSearch, plain: str, punctuated: str,
+                                                 lang: str) -> None:
+    """Residents type "¿…?" or not at random; the articles' own questions carry no marks."""
+    assert [(h.article_id, round(h.score, 4)) for h in search.search(punctuated, lang)] == \
+        [(h.article_id, round(h.score, 4)) for h in search.search(plain, lang)]
+
+
 def test_gibberish_falls_back_and_empty_text_too(search: KnowledgeSearch) -> None:
     assert search.decide("zxqv blorf wibble", "en").to_json() == {"kind": "fallback", "label": "nlu_fallback",
                                                                  "language": "en"}

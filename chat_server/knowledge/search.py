@@ -69,6 +69,11 @@ class Decision:
         return out
 
 
+# Question and exclamation marks carry no topic, yet "¿a qué hora abren?" and "a qué hora abren" embed
+# differently enough to flip an answer into a menu; articles' own questions are written without them.
+SENTENCE_MARKS = "¿¡?!.,;: "
+
+
 class KnowledgeSearch:
     def __init__(self, embedder: Embedder, calibration: Calibration, articles: Iterable[Article] = ()) -> None:
         self._embedder = embedder
@@ -150,7 +155,7 @@ class KnowledgeSearch:
     # ------------------------------------------------------------------ search
     def scores(self, text: str) -> tuple[dict[str, float], dict[str, float]]:
         """Raw (semantic, lexical) scores per candidate article: what `kb-calibrate` fits on."""
-        text = " ".join(text.split())[:MAX_QUERY_CHARS]
+        text = " ".join(text.strip(SENTENCE_MARKS).split())[:MAX_QUERY_CHARS]
         if not text:
             return {}, {}
         query = self._embedder.embed([text])[0]
