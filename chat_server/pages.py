@@ -1,4 +1,4 @@
-"""Static pages: the demo city homepage at `/` and the built widget at `/widget.js`."""
+"""Static pages: the demo city homepage at `/`, the built widget at `/widget.js`, an empty favicon."""
 
 from __future__ import annotations
 
@@ -44,8 +44,14 @@ async def widget_file(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(target) if target else web.HTTPNotFound()
 
 
+async def favicon(request: web.Request) -> web.StreamResponse:
+    """Browsers ask every page's host for /favicon.ico; an empty answer keeps a 404 out of every console."""
+    return web.Response(status=204, headers={"Cache-Control": "max-age=86400"})
+
+
 def setup(app: web.Application, ctx: AppContext) -> None:
     app.router.add_get("/", index)
     app.router.add_get("/widget.js", widget_js)
+    app.router.add_get("/favicon.ico", favicon)
     app.router.add_get("/demo/{name:.+}", demo_file)
     app.router.add_get("/widget/{name:.+}", widget_file)

@@ -125,6 +125,12 @@ async def test_sms_faq_escalation_agent_reply_and_after_hours_ticket(stack, twil
     closed, _ = await start(open_hours=False, **twilio.env())
     night = "+17045550151"
     await twilio.text_server(closed.url, night, ASK_PERSON)
+    # Nothing is filed without a yes; the resident types words, then their number, instead of the list digits.
+    await twilio.sent.wait_for(sms_with(night, "Would you like to leave a request?"), timeout=60)
+    assert not sms_with(night, "311-")(twilio.sent.items)
+    await twilio.text_server(closed.url, night, "yes")
+    await twilio.sent.wait_for(sms_with(night, "No callback needed"), timeout=30)
+    await twilio.text_server(closed.url, night, "call me at 704 555 0151")
     [ticket] = await twilio.sent.wait_for(sms_with(night, "311-"), timeout=60)
     assert "request number" in ticket["body"].lower() or "Track request" in ticket["body"]
 
@@ -164,7 +170,14 @@ async def test_api_faq_escalation_agent_reply_and_after_hours_ticket(stack) -> N
         closed, _ = await start(open_hours=False)
         night = App(closed.url, issue(closed, "CLT+ night")["token"])
         status, conv = await night.call("POST", "/api/v1/conversations", {"user_id": "app-user-2"})
-        status, sent = await night.call("POST", f"/api/v1/conversations/{conv['id']}/messages", {"text": ASK_PERSON})
+        night_path = f"/api/v1/conversations/{conv['id']}/messages"
+        status, sent = await night.call("POST", night_path, {"text": ASK_PERSON})
+        assert status == 201 and not sent["conversation"]["ticket_id"]
+        offer = next(r for r in sent["replies"] if "leave a request" in r["text"])
+        yes = next(q["payload"] for q in offer["quick_replies"] if q["title"].startswith("Yes"))
+        status, sent = await night.call("POST", night_path, {"text": yes})
+        assert status == 201 and not sent["conversation"]["ticket_id"], sent
+        status, sent = await night.call("POST", night_path, {"text": "no callback"})
         assert status == 201
         assert any("311-" in r["text"] for r in sent["replies"]), sent["replies"]
         assert sent["conversation"]["ticket_id"] and sent["conversation"]["ticket_id"].startswith("311-")
@@ -200,7 +213,15 @@ async def test_email_faq_escalation_agent_reply_and_after_hours_ticket(stack, re
 
         # After hours: the ticket number comes by e-mail.
         closed, _ = await start(open_hours=False, **email_env(relay))
-        await mail_to_city(closed, compose("night@resident.test", "Help", ASK_PERSON))
-        await relay.messages.wait_for(mails_to(relay, "night@resident.test", "311-"), timeout=60)
+        night = "night@resident.test"
+        asked = compose(night, "Help", ASK_PERSON)
+        await mail_to_city(closed, asked)
+        [offer] = await relay.messages.wait_for(mails_to(relay, night, "leave a request"), timeout=60)
+        yes = compose(night, "Re: Help", "Yes", in_reply_to=offer)
+        await mail_to_city(closed, yes)
+        [how] = await relay.messages.wait_for(mails_to(relay, night, "No callback needed"), timeout=30)
+        await mail_to_city(closed, compose(night, "Re: Help", f"by email: {night}", in_reply_to=how))
+        [ticket] = await relay.messages.wait_for(mails_to(relay, night, "311-"), timeout=60)
+        assert ticket["In-Reply-To"]
     finally:
         await relay.stop()

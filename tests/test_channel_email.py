@@ -88,16 +88,23 @@ async def test_threaded_replies_quote_stripping_and_options(mail_server, relay, 
                      f"1\n\nOn Tue, Nov 24, 2026 at 10:02 AM City 311 <{CITY}> wrote:\n{quoted}\n",
                      in_reply_to=reply)
     await mail_to_city(mail_server, answer)
-    # Nobody staffs this test server: the escalation becomes a ticket, mailed in the same thread.
+    # Nobody staffs this test server: asked first (numbered), then how to call back, then a ticket, all in
+    # the same thread; each numbered answer picks that mail's own option.
+    last = answer
+    for option in ("1) Yes, leave a request", "3) No callback needed"):
+        [question] = await relay.messages.wait_for(mails_to(relay, resident, option), timeout=30)
+        assert question["In-Reply-To"] == last["Message-ID"]
+        last = compose(resident, "Re: Question about my water bill", option[0], in_reply_to=question)
+        await mail_to_city(mail_server, last)
     [ticket_mail] = await relay.messages.wait_for(mails_to(relay, resident, "311-"), timeout=30)
     same_cid, messages = await channel_messages(redis_client, prefix, "email", resident)
     assert same_cid == cid
     assert [m["text"] for m in messages if m["sender"] == "resident"] == \
-        ["Hello, my water bill looks too high.", "/request_human"]
-    assert ticket_mail["In-Reply-To"] == answer["Message-ID"]
+        ["Hello, my water bill looks too high.", "/request_human", "/callback_yes", "/callback_none"]
+    assert ticket_mail["In-Reply-To"] == last["Message-ID"]
     assert ticket_mail["Subject"] == "Re: Question about my water bill"
-    # One e-mail per turn, not one per message: the queue/ticket notices come together.
-    assert len(relay.to(resident)) == 2
+    # One e-mail per turn, not one per message: four turns, four mails.
+    assert len(relay.to(resident)) == 4
     # "transcript" mails the whole conversation back.
     await mail_to_city(mail_server, compose(resident, "Re: Question about my water bill", "transcript",
                                             in_reply_to=ticket_mail))

@@ -154,7 +154,8 @@ async def test_report_it_starts_the_services_form(convo) -> None:
     report = button(c, "Report it")
     assert report["payload"] == "/report_pothole"
     await c.say(report["payload"])
-    assert c.last["active_loop"] == "report_pothole_form" and c.requested == "location"
+    assert c.last["active_loop"] == "report_form" and c.requested == "location"
+    assert c.last["slots"]["service"] == "report_pothole"
 
 
 async def test_feedback_is_counted_per_article_and_no_goes_to_the_inbox(server_factory, resident,

@@ -25,6 +25,8 @@ PREFIX = "t311chat:"
 # What to answer, by what the bot is asking (first matching pattern wins), per language.
 ANSWERS: dict[str, list[tuple[str, str]]] = {
     "en": [
+        (r"Shall I submit it\?", "Submit"),  # the summary names every field: it must win over them
+        (r"(?i)photo", "skip"),
         (r"(?i)in the road\?", "in the travel lane"),
         (r"(?i)how big", "large, bigger than a tire"),
         (r"(?i)(address|location|intersection|where)", "600 East 4th Street"),
@@ -34,6 +36,8 @@ ANSWERS: dict[str, list[tuple[str, str]]] = {
         (r"(?i)email", "skip"),
     ],
     "es": [
+        (r"¿Lo envío\?", "Enviar"),
+        (r"(?i)foto", "omitir"),
         (r"(?i)en qu[ée] parte", "en el carril"),
         (r"(?i)tama[ñn]o", "grande"),
         (r"(?i)(direcci[óo]n|ubicaci[óo]n|cruce|d[óo]nde)", "1200 Beatties Ford Road"),

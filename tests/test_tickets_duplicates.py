@@ -99,16 +99,18 @@ PREFIX = "t311dup:"
 
 @pytest.fixture(scope="module")
 async def server(server_factory: Callable[..., Any]) -> ChatServerProcess:
+    # Test residents answer a ten-step form in a few seconds, from one address: above the flood limits.
     return await server_factory(name="tickets-dup", CHAT311_HOURS__WEEKLY="{}",
-                                CHAT311_REDIS__KEY_PREFIX=f"'{PREFIX}'")
+                                CHAT311_REDIS__KEY_PREFIX=f"'{PREFIX}'", CHAT311_LIMITS__SESSION_MESSAGES="100",
+                                CHAT311_LIMITS__IP_MESSAGES="200")
 
 
 async def report_until(client: ResidentClient, opening: str, done: Callable[[ResidentClient], Any],
                        language: str = "en", address: str | None = None) -> Any:
     """Answer the bot's pothole form (at `address`, if given) until `done(client)` returns something."""
     answers = ANSWERS[language]
-    if address is not None:  # after "in the road?", before the generic where/location pattern
-        answers = [answers[0], (r"(?i)(address|location|intersection|where)", address), *answers[1:]]
+    if address is not None:  # in place of the generic where/location answer ("in the road?" stays before it)
+        answers = [(pattern, address if "location" in pattern else said) for pattern, said in answers]
 
     async def turn(said: str) -> list[dict[str, Any]]:
         mark = len(client.events)
