@@ -230,6 +230,42 @@ async def test_reports_from_real_closings_and_a_refused_notification(redis_serve
         await twilio.stop()
 
 
+async def test_a_notification_the_outbox_gives_up_on_is_counted_failed(redis_server: Any, redis_client: Any) -> None:
+    """The status outbox's own give-up path: handing the text to SMS raises on every attempt (the
+    opt-out list in Redis is unreadable), so after outbox_max_attempts the job fails for good; the
+    follower it never reached is one failed SMS notification, not a sent one."""
+    twilio = await TwilioStandin().start()
+    server = await bare_server(redis_server.url, "status-giveup", **{
+        **twilio.env(), "CHAT311_CHANNELS__OUTBOX_MAX_ATTEMPTS": "2", "CHAT311_CHANNELS__OUTBOX_RETRY_BASE_S": "0.1"})
+    prefix = server.prefix
+    try:
+        _, key = await asyncio.to_thread(new_api_key, redis_server, prefix)
+        async with aiohttp.ClientSession() as http:
+            ticket_id = await file_ticket(http, server.url, key, "POTHOLE", ("road_position", "lane"))
+        await FollowerStore(redis_client, prefix).follow(ticket_id, FollowerKind.SMS, GOOD, "en")
+        await redis_client.set(f"{prefix}sms:optout", "not a hash")  # every SMS hand-off now raises WRONGTYPE
+        out = await asyncio.to_thread(cli, redis_server, prefix, "tickets", "status", ticket_id, "in_progress")
+        assert out.returncode == 0, out.stderr
+        failed = await next_event(redis_client, f"{prefix}events", lambda k, c, d: k == "status_notification"
+                                  and d.get("ticket_id") == ticket_id)
+        assert (failed["outcome"], failed["channel"], failed["via"]) == ("failed", "sms", "sms")
+        assert failed["error"].startswith("2 attempts")
+        assert await redis_client.hget(f"{prefix}status:notified:{ticket_id}:{failed['change_id']}",
+                                       f"sms:{GOOD}") == b"failed"
+
+        from chat_server.agents.auth import SESSION_COOKIE
+
+        token, _ = await console_login(redis_client, prefix, "sue", ["supervisor"])
+        async with aiohttp.ClientSession(cookies={SESSION_COOKIE: token}) as sup, sup.get(
+                f"{server.url}/console/supervisor/api/report", params={"name": "notifications"}) as r:
+            rows = (await r.json())["rows"]
+        assert rows[0] == {"channel": "sms", "sent": 0, "failed": 1, "skipped": 0, "failure_rate": 1.0}
+        assert twilio.requests == 0
+    finally:
+        await server.stop()
+        await twilio.stop()
+
+
 @pytest.mark.parametrize("name", ["time_to_close", "closed_on_time", "notifications"])
 def test_report_names_are_offered_everywhere(name: str) -> None:
     from pathlib import Path

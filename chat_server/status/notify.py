@@ -105,7 +105,10 @@ class StatusNotifier:
         """The channel a follower is reached on: their conversation's channel, or sms / email."""
         if follower.kind != FollowerKind.CONVERSATION:
             return str(follower.kind)
-        conv = await self.store.get(follower.address)
+        try:
+            conv = await self.store.get(follower.address)
+        except Exception:  # counting the failure matters more than naming its channel
+            return "unknown"
         return conv.channel if conv is not None else "web"
 
     async def failed(self, job: dict[str, Any], reason: str) -> None:
