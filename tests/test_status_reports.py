@@ -33,6 +33,7 @@ from chat_server.metrics.delivery import (
 from chat_server.metrics.reports import report, to_csv
 from chat_server.status.followers import FollowerKind, FollowerStore
 from chat_server.tickets.store import StatusEntry
+from tests.browser import chromium, new_page
 from tests.channel_standins import TwilioStandin, bare_server
 from tests.test_open311_api import cli, new_api_key
 from tests.test_supervisor_api import console_login
@@ -140,6 +141,7 @@ async def file_ticket(http: aiohttp.ClientSession, url: str, key: str, code: str
         return str(body[0]["service_request_id"])
 
 
+@pytest.mark.browser
 async def test_reports_from_real_closings_and_a_refused_notification(redis_server: Any, redis_client: Any) -> None:
     twilio = await TwilioStandin().start()
     twilio.unsubscribed.add(REFUSED)
@@ -225,6 +227,25 @@ async def test_reports_from_real_closings_and_a_refused_notification(redis_serve
                 for s in families["chat311_status_notifications"].samples}
         assert sent == {("sms", "sent"): 3, ("sms", "undelivered"): 1, ("sms", "skipped"): 1}
         assert families["chat311_tickets_closed"].samples[0].value == 3
+
+        # The dashboard's report picker shows it with headings in words.
+        from playwright.async_api import expect
+
+        async with chromium() as browser:
+            page = await new_page(browser)
+            await page.context.add_cookies([{"name": SESSION_COOKIE, "value": token, "url": server.url}])
+            await page.goto(f"{server.url}/console/supervisor")
+            await page.select_option("#report-name", "time_to_close")
+            await page.get_by_role("button", name="Show").click()
+            table = page.locator("#report-table")
+            await expect(table.locator("th")).to_have_text(["Service code", "Service", "Tickets closed",
+                                                           "Median time to close", "90th percentile time to close"])
+            pothole = table.locator("tr", has_text="POTHOLE")
+            await expect(pothole.locator("td")).to_have_text(["POTHOLE", "Pothole", "2", "20h 0m", "30h 0m"])
+            await page.select_option("#report-name", "closed_on_time")
+            await page.get_by_role("button", name="Show").click()
+            await expect(table.locator("tr", has_text="All services").locator("td").last).to_have_text("50%")
+            assert page.errors == []
     finally:
         await server.stop()
         await twilio.stop()
