@@ -14,7 +14,7 @@ import time
 from datetime import date, timedelta
 
 from chat_server.cli import _load, command
-from chat_server.metrics.reports import REPORTS, dashboard, report, to_csv
+from chat_server.metrics.reports import REPORTS, dashboard, to_csv
 
 
 def _reader(config, redis):  # type: ignore[no-untyped-def]
@@ -78,19 +78,26 @@ def _configure_report(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", help="write to this file instead of stdout")
 
 
-@command("report", "export a report (daily, hourly, intents, fallbacks, volumes, agents) as CSV or JSON")(
+@command("report", "export a report (daily, hourly, intents, fallbacks, volumes, agents, kb_feedback, "
+                   "time_to_close, closed_on_time, notifications) as CSV or JSON")(
     _configure_report)
 def _report(args: argparse.Namespace) -> int:
     config = _load(args)
 
     async def run(redis):  # type: ignore[no-untyped-def]
+        from chat_server.metrics.delivery_io import report_rows
+        from chat_server.tickets.catalogue import load_catalogue
+        from chat_server.tickets.store import TicketStore
+
         reader = _reader(config, redis)
         end = args.end or reader.today()
         start = args.start or (end - timedelta(days=6 if args.name == "daily" else 0))
         if start > end:
             raise SystemExit("chat311: --start must not be after --end")
-        agg = await reader.for_range(start, end)
-        return report(agg, args.name, start, end, config.metrics.top_n)
+        catalogue = load_catalogue(config.resolve_path(config.tickets.catalogue))
+        names = {s.service_code: s.name("en") for s in catalogue}
+        return await report_rows(reader, args.name, start, end, config.metrics.top_n,
+                                 TicketStore(redis, config.redis.key_prefix), names)
 
     rows = asyncio.run(_with_redis(config, run))
     text = to_csv(rows) if args.format == "csv" else json.dumps(rows, indent=2) + "\n"

@@ -18,6 +18,11 @@ Definitions (the dashboard, the CSV export and /metrics all use these):
 - handled: `conversation_closed` of an answered conversation; handle time = closed.ts - assigned.ts.
 - CSAT: `csat` ratings 1..5; satisfied = rating >= csat_satisfied_min.
 - tickets: `ticketed` (conversation tickets) + `ticket_created` without a conversation id.
+- tickets closed: `ticket_status` moving a ticket from open to closed (the ids of the hour's closed
+  tickets are kept so service-delivery reports can read those tickets; chat_server/metrics/delivery.py).
+- status notifications: `status_notification` outcomes per channel (`via`, else `channel`), plus
+  `channel_delivery` failures of status texts (conversation `ticket:<id>`, message `status:<change>`)
+  counted once each as `undelivered`.
 """
 
 from __future__ import annotations
@@ -109,6 +114,7 @@ class Bucket:
     low_confidence: int = 0
     resident_messages: int = 0
     emergencies: int = 0
+    tickets_closed: int = 0
     channels: Counter[str] = field(default_factory=Counter)
     languages: Counter[str] = field(default_factory=Counter)
     labels: Counter[str] = field(default_factory=Counter)
@@ -117,6 +123,8 @@ class Bucket:
     services: Counter[str] = field(default_factory=Counter)
     kb_helpful: Counter[str] = field(default_factory=Counter)  # article id → "Yes" answers
     kb_not_helpful: Counter[str] = field(default_factory=Counter)  # article id → "No" answers
+    closed_tickets: Counter[str] = field(default_factory=Counter)  # ticket id → closings (hour buckets only)
+    notices: Counter[str] = field(default_factory=Counter)  # "<channel>/<outcome>" → status notifications
     agents: dict[str, AgentStats] = field(default_factory=dict)
     wait_hist: list[int] = field(default_factory=lambda: _hist(WAIT_BOUNDS))
     handle_hist: list[int] = field(default_factory=lambda: _hist(HANDLE_BOUNDS))
@@ -210,6 +218,7 @@ class Aggregator:
         self.queue: dict[str, float] = {}  # conversation → waiting since
         self.events_seen = 0
         self.last_ts = 0.0
+        self.undelivered: dict[str, float] = {}  # "<conv>|<message>" of failed status texts already counted
 
     # time ---------------------------------------------------------------------
     def hour_key(self, ts: float) -> str:
@@ -280,6 +289,8 @@ class Aggregator:
             self.queue.pop(ev.conv, None)
             if kind == "conversation_closed":
                 st.closed = True
+        elif kind == "channel_delivery" and (key := _status_text(ev)) is not None:
+            self.undelivered.setdefault(key, ev.ts)
         elif kind == "ticketed":
             # A queued resident who took a ticket instead has left the queue.
             if st.queued_since is not None and not st.answered:
@@ -399,6 +410,22 @@ class Aggregator:
             b.tickets += 1
             b.services[str(ev.data.get("service_code") or "?")] += 1
 
+    def _on_ticket_status(self, b: Bucket, ev: LogEvent, st: ConvState | None) -> None:
+        if ev.data.get("status") != "closed" or ev.data.get("previous_status") == "closed":
+            return
+        b.tickets_closed += 1
+        if b is not self.totals:  # ids only per hour: the process-lifetime totals must not grow with them
+            b.closed_tickets[str(ev.data.get("ticket_id") or "?")] += 1
+
+    def _on_status_notification(self, b: Bucket, ev: LogEvent, st: ConvState | None) -> None:
+        channel = str(ev.data.get("via") or ev.data.get("channel") or "?")
+        b.notices[f"{channel}/{ev.data.get('outcome') or '?'}"] += 1
+
+    def _on_channel_delivery(self, b: Bucket, ev: LogEvent, st: ConvState | None) -> None:
+        key = _status_text(ev)
+        if key is not None and key not in self.undelivered:
+            b.notices[f"{ev.data.get('channel') or '?'}/undelivered"] += 1
+
     def _on_csat(self, b: Bucket, ev: LogEvent, st: ConvState | None) -> None:
         try:
             rating = int(ev.data.get("rating"))  # type: ignore[arg-type]
@@ -423,6 +450,8 @@ class Aggregator:
         for key in [k for k in self.hours if k[:10] < oldest]:
             del self.hours[key]
         cut = now - STATE_TTL_S
+        for key in [k for k, ts in self.undelivered.items() if ts < cut]:
+            del self.undelivered[key]
         for cid in [c for c, st in self.convs.items() if st.last_ts < cut and st.queued_since is None]:
             del self.convs[cid]
 
@@ -451,6 +480,14 @@ class Aggregator:
     def live(self, now: float) -> dict[str, Any]:
         waits = [now - since for since in self.queue.values()]
         return {"queue_length": len(waits), "longest_wait_s": round(max(waits), 1) if waits else 0.0}
+
+
+def _status_text(ev: LogEvent) -> str | None:
+    """The dedupe key of a failed status notification text (SMS channel's delivery record), else None."""
+    if not ev.conv.startswith("ticket:") or ev.data.get("status") not in ("failed", "undelivered"):
+        return None
+    message = str(ev.data.get("message_id") or "")
+    return f"{ev.conv}|{message}" if message.startswith("status:") else None
 
 
 def aggregate(events: Iterable[LogEvent], **kwargs: Any) -> Aggregator:

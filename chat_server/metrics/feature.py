@@ -12,6 +12,7 @@ Routes:
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from datetime import date, timedelta
@@ -24,9 +25,10 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 from chat_server.context import CTX, AppContext
 from chat_server.metrics.access import USER, error, prometheus_allowed, require_role
+from chat_server.metrics.delivery_io import report_rows
 from chat_server.metrics.prom import EventLogCollector
 from chat_server.metrics.reader import MetricsReader
-from chat_server.metrics.reports import REPORTS, dashboard, report, to_csv
+from chat_server.metrics.reports import REPORTS, dashboard, to_csv
 
 log = logging.getLogger("chat311.metrics")
 STATIC = Path(__file__).resolve().parent.parent / "static" / "supervisor"
@@ -146,8 +148,22 @@ async def _report_rows(request: web.Request) -> tuple[str, date, date, list[dict
             text=f'{{"error": {{"code": "bad_report", "message": "report must be one of {", ".join(REPORTS)}"}}}}',
             content_type="application/json")
     start, end = _parse_range(request, reader.today(), default_days=7 if name == "daily" else 1)
-    agg = await reader.for_range(start, end)
-    return name, start, end, report(agg, name, start, end, request.app[CTX].config.metrics.top_n)
+    ctx = request.app[CTX]
+    tickets = ctx.services.get("tickets")
+    try:
+        rows = await report_rows(reader, name, start, end, ctx.config.metrics.top_n,
+                                 tickets.store if tickets else None, service_names(tickets))
+    except ValueError as exc:
+        raise web.HTTPNotImplemented(text=json.dumps({"error": {"code": "not_available", "message": str(exc)}}),
+                                     content_type="application/json") from exc
+    return name, start, end, rows
+
+
+def service_names(tickets: Any) -> dict[str, str]:
+    """service_code → English name from the tickets module's catalogue (codes stay codes without it)."""
+    if tickets is None:
+        return {}
+    return {s.service_code: s.name("en") for s in tickets.catalogue}
 
 
 @require_role("supervisor")

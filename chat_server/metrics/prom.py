@@ -38,6 +38,7 @@ COUNTERS = (
     ("csat_responses", "csat_n", "Satisfaction ratings received"),
     ("csat_rating_sum", "csat_sum", "Sum of satisfaction ratings (1-5)"),
     ("conversations_closed", "closed", "Conversations closed"),
+    ("tickets_closed", "tickets_closed", "Tickets moved from open to closed"),
 )
 
 
@@ -75,6 +76,15 @@ class EventLogCollector(Collector):
         for label, count in sorted(totals.labels.items()):
             labels.add_metric([label], count)
         yield labels
+        notices = CounterMetricFamily(
+            "chat311_status_notifications", "Ticket status notifications by the resident's channel and outcome "
+            "(sent: handed to the channel; failed: the status outbox gave up; skipped: nobody to tell; "
+            "undelivered: the provider refused or could not deliver it after it was sent)",
+            labels=["channel", "outcome"])
+        for key, count in sorted(totals.notices.items()):
+            channel, _, outcome = key.partition("/")
+            notices.add_metric([channel, outcome], count)
+        yield notices
         yield _histogram("chat311_answer_wait_seconds", "Queue wait until an agent answered",
                          totals.wait_hist, WAIT_BOUNDS, totals.wait_sum)
         yield _histogram("chat311_handle_time_seconds", "Agent handle time of closed conversations",

@@ -87,11 +87,15 @@ class MetricsReader:
     def today(self, now: float | None = None) -> date:
         return datetime.fromtimestamp(now or time.time(), ZoneInfo(self.tz)).date()
 
+    def bounds(self, start: date, end: date) -> tuple[float, float]:
+        """[lo, hi) epoch seconds of local dates start..end."""
+        tz = ZoneInfo(self.tz)
+        return (datetime.combine(start, dtime(0), tzinfo=tz).timestamp(),
+                datetime.combine(end + timedelta(days=1), dtime(0), tzinfo=tz).timestamp())
+
     async def events_between(self, start: date, end: date) -> list[LogEvent]:
         """Stored events whose timestamps fall on local dates start..end (for old date ranges)."""
-        tz = ZoneInfo(self.tz)
-        lo = datetime.combine(start, dtime(0), tzinfo=tz).timestamp()
-        hi = datetime.combine(end + timedelta(days=1), dtime(0), tzinfo=tz).timestamp()
+        lo, hi = self.bounds(start, end)
         # Ids are publish times: events are published within moments of their ts, give a day of slack.
         cursor = f"{int((lo - 86400) * 1000)}-0"
         out: list[LogEvent] = []

@@ -10,10 +10,12 @@ import io
 from datetime import date, timedelta
 from typing import Any
 
+from chat_server.metrics import delivery
 from chat_server.metrics.compute import HANDLE_BOUNDS, WAIT_BOUNDS, Aggregator, Bucket, figures
 from chat_server.redaction import redact
 
-REPORTS = ("daily", "hourly", "intents", "fallbacks", "volumes", "agents", "kb_feedback")
+REPORTS = ("daily", "hourly", "intents", "fallbacks", "volumes", "agents", "kb_feedback", "time_to_close",
+           "closed_on_time", "notifications")
 
 
 def dashboard(agg: Aggregator, today: date, now: float, days: int, agents: dict[str, int],
@@ -89,9 +91,15 @@ def agent_rows(b: Bucket) -> list[dict[str, Any]]:
     return rows
 
 
-def report(agg: Aggregator, name: str, start: date, end: date, top_n: int = 20) -> list[dict[str, Any]]:
-    """Rows of one report for local dates start..end (inclusive)."""
+def report(agg: Aggregator, name: str, start: date, end: date, top_n: int = 20, *,
+           closings: list[delivery.Closing] | None = None, names: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """Rows of one report for local dates start..end (inclusive). time_to_close and closed_on_time
+    need the range's `closings` (chat_server/metrics/delivery_io.py reads them); `names` are service names."""
     sl_s = agg.service_level_s
+    if name == "time_to_close":
+        return delivery.time_to_close(closings or [], names)
+    if name == "closed_on_time":
+        return delivery.closed_on_time(closings or [], names)
     if name == "daily":
         return [{"date": d.isoformat(), **figures(b, sl_s)} for d, b in agg.day_buckets(start, end)]
     if name == "hourly":
@@ -110,6 +118,8 @@ def report(agg: Aggregator, name: str, start: date, end: date, top_n: int = 20) 
         return agent_rows(bucket)
     if name == "kb_feedback":
         return kb_feedback(bucket, top_n)
+    if name == "notifications":
+        return delivery.notifications(bucket.notices)
     if name == "volumes":
         v = volumes(bucket)
         return ([{"dimension": "channel", "value": r["channel"], "count": r["chats"]} for r in v["channels"]]

@@ -7,7 +7,8 @@ history list) together with its notification job in one transaction, a change ke
 (the same upstream update read twice) changes nothing, and exactly one `ticket_status` event is
 published per recorded change.
 
-Event: ticket_status [ticket_id, status, sub_status, by, source, change_id].
+Event: ticket_status [ticket_id, status, sub_status, previous_status, by, source, change_id] (previous_status
+lets the supervisor reports tell a closing from a note on a closed ticket).
 """
 
 from __future__ import annotations
@@ -85,6 +86,7 @@ class TicketStatusService:
         if (main, sub) == (ticket.status, ticket.sub_status) and not text:
             return Change(ticket, entry, applied=False)
         job = json.dumps(notification_job(ticket.id, entry.change_id))
+        previous = ticket.status
 
         def enqueue(pipe: Pipeline) -> None:
             pipe.xadd(self.notify_stream, {"job": job}, maxlen=200_000, approximate=True)
@@ -92,5 +94,6 @@ class TicketStatusService:
         applied = await self.store.record_status(ticket, entry, change_key=change_key, also=enqueue)
         if applied:
             await self.bus.publish("ticket_status", ticket.conversation_id or "", ticket_id=ticket.id, status=main,
-                                   sub_status=sub, by=entry.by, source=str(source), change_id=entry.change_id)
+                                   sub_status=sub, previous_status=previous, by=entry.by, source=str(source),
+                                   change_id=entry.change_id)
         return Change(ticket, entry, applied)

@@ -110,6 +110,7 @@
       facts.appendChild(el("dt", null, f[0]));
       facts.appendChild(el("dd", null, f[1]));
     });
+    if (conv.ticket_id) $("ts-id").value = conv.ticket_id;
     renderCollected(conv.collected || {});
     fillTicketForm(conv.collected || {});
     clear($("transcript"));
@@ -294,6 +295,49 @@
     });
     if (!ack.ok) return result(ack.error.message, true);
     result("Ticket " + ack.ticket_id + " created.");
+    $("ts-id").value = ack.ticket_id;
+  }
+
+  // ---------- ticket status (POST /api/tickets/{id}/status, the same service as the CLI) ----------
+  function statusError(text, field) {
+    $("ts-result").textContent = "";
+    $("ts-error").textContent = text;
+    $("ts-id").setAttribute("aria-invalid", field === "ticket_id" ? "true" : "false");
+    if (field === "ticket_id") $("ts-id").focus();
+    else if (field === "note") $("ts-note").focus();
+  }
+
+  async function changeStatus(event) {
+    if (event) event.preventDefault();
+    var id = $("ts-id").value.trim().toUpperCase();
+    var select = $("ts-status");
+    if (!/^311-\d+$/.test(id)) return statusError("Enter a ticket number like 311-1000001.", "ticket_id");
+    $("ts-error").textContent = "";
+    $("ts-id").setAttribute("aria-invalid", "false");
+    $("ts-submit").disabled = true;
+    try {
+      var r = await fetch("/api/tickets/" + encodeURIComponent(id) + "/status", {
+        method: "POST", credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRF-Token": state.me.csrf },
+        body: JSON.stringify({ status: select.value, note: $("ts-note").value })
+      });
+      var body = await r.json().catch(function () { return {}; });
+      if (r.status === 401) return statusError("Your session has ended: log in again.");
+      if (!r.ok) {
+        var message = (body.error && body.error.message) || ("The server answered HTTP " + r.status + ".");
+        if (r.status === 404) return statusError("No ticket " + id + ": " + message, "ticket_id");
+        return statusError("The status was not changed: " + message, /note/.test(message) ? "note" : "");
+      }
+      var words = select.options[select.selectedIndex].textContent;
+      $("ts-result").textContent = body.applied
+        ? body.service_request_id + " is now " + words.toLowerCase() + ". Everyone following it will be told."
+        : body.service_request_id + " already had this status; nothing changed.";
+      if (body.applied) $("ts-note").value = "";
+    } catch (e) {
+      statusError("The server could not be reached; the status was not changed.");
+    } finally {
+      $("ts-submit").disabled = false;
+    }
   }
 
   async function refreshAgents() {
@@ -424,6 +468,7 @@
     $("transfer").addEventListener("click", transfer);
     $("transfer-to").addEventListener("focus", refreshAgents);
     $("ticket-form").addEventListener("submit", createTicket);
+    $("ts-form").addEventListener("submit", changeStatus);
     $("ticket-service").addEventListener("change", function () { renderFields({}); });
     $("kb-q").addEventListener("input", kbSearch);
     $("status").addEventListener("change", function () { call("set_status", { status: $("status").value }); });

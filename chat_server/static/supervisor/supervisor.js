@@ -13,7 +13,23 @@
     v = Math.round(v);
     if (v < 60) return `${v}s`;
     const m = Math.floor(v / 60), s = v % 60;
-    return m < 60 ? `${m}m ${String(s).padStart(2, "0")}s` : `${Math.floor(m / 60)}h ${m % 60}m`;
+    if (m < 60) return `${m}m ${String(s).padStart(2, "0")}s`;
+    const h = Math.floor(m / 60);
+    return h < 48 ? `${h}h ${m % 60}m` : `${Math.floor(h / 24)}d ${h % 24}h`;
+  }
+  // Report column headings in words; a column not listed here shows its name with spaces.
+  const HEADINGS = {
+    service_code: "Service code", service: "Service", closed: "Tickets closed", median_s: "Median time to close",
+    p90_s: "90th percentile time to close", with_expected: "With an expected date", on_time: "Closed on time",
+    late: "Closed late", on_time_rate: "Share closed on time", channel: "Channel", sent: "Sent", failed: "Failed",
+    skipped: "Skipped (nobody to tell)", failure_rate: "Failure rate",
+  };
+  const heading = c => HEADINGS[c] || c.replace(/_/g, " ");
+  function cell(c, v) {
+    if (v == null) return "";
+    if (/_rate$|^service_level$|^share$/.test(c)) return pct(v);
+    if (/^(median|p90)_s$/.test(c)) return duration(v);
+    return String(v);
   }
   function format(v, kind) {
     if (kind === "pct") return pct(v);
@@ -116,13 +132,17 @@
       if (!data.rows.length) { $("report-msg").textContent = "No data for this range."; return; }
       const cols = Object.keys(data.rows[0]);
       const head = table.createTHead().insertRow();
-      cols.forEach(c => { const th = document.createElement("th"); th.textContent = c; head.appendChild(th); });
+      cols.forEach(c => {
+        const th = document.createElement("th");
+        th.scope = "col";
+        th.textContent = heading(c);
+        head.appendChild(th);
+      });
       const body = table.createTBody();
       data.rows.forEach(r => {
         const tr = body.insertRow();
         cols.forEach(c => {
-          const v = r[c];
-          tr.insertCell().textContent = v == null ? "" : (/_rate$|^service_level$|^share$/.test(c) ? pct(v) : String(v));
+          tr.insertCell().textContent = cell(c, r[c]);
         });
       });
     } catch (e) { $("report-msg").textContent = e.message; }
