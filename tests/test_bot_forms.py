@@ -464,6 +464,19 @@ async def test_shared_location_payload_fills_the_location(convo) -> None:
     assert c.attributes["material"] == ["tires", "furniture"]
 
 
+async def test_location_shared_before_the_report_is_used_and_not_by_the_next_report(convo) -> None:
+    """The widget's 📍 first, then "a pothole": the form does not ask where again; a later report does."""
+    c = convo()
+    await c.say('/share_location{"lat": 35.2271, "long": -80.8431}')
+    await c.say("/report_pothole")
+    assert c.last["active_loop"] == "report_form" and c.last["slots"].get("location") == "35.227100,-80.843100", c.last
+    assert c.requested == "road_position" and "35.227100,-80.843100" in c.text
+    await c.say("cancel")
+    assert c.last["active_loop"] is None
+    await c.say("/report_pothole")
+    assert c.requested == "location" and c.last["slots"].get("location") is None
+
+
 async def test_bad_request_is_rejected(rasa_stack: Any) -> None:
     async with aiohttp.ClientSession() as session, session.post(
             f"{rasa_stack.url}/webhooks/chat311/webhook", json={"message": "hi"}) as resp:

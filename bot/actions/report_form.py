@@ -258,11 +258,13 @@ class ValidateReportForm(FormValidationAction):
         events.append(SlotSet("service", service.label))
         changes = {} if text.startswith("/") else self._prefill(service, text)
         media = ((tracker.latest_message or {}).get("metadata") or {}).get("media_url")
-        noted = [display(service, k, v, lang) for k, v in changes.items() if k != "location"]
-        if "location" in changes:
-            noted.insert(0, changes["location"])
         if media:
             changes["photo"] = str(media)
+        for step, value in shared_before(tracker).items():
+            changes.setdefault(step, value)
+        noted = [display(service, k, v, lang) for k, v in changes.items() if k not in ("location", "photo")]
+        if "location" in changes:
+            noted.insert(0, changes["location"])
         if noted:
             dispatcher.utter_message(text=t("prefilled", lang, value="; ".join(noted)))
         attrs = {k: v for k, v in changes.items() if _attribute(service, k) is not None}
@@ -443,6 +445,36 @@ class ValidateReportForm(FormValidationAction):
             cleared.update(phone=None, email=None)
         cleared["requested_slot"] = target
         return cleared
+
+
+def shared_before(tracker: Tracker, turns: int = 4) -> dict[str, str]:
+    """The location (📍) and photo (📷) a resident shared in the few turns before asking to report.
+
+    Residents often send the picture or their position first and then say what it is; asking for
+    them again would be a step backwards. Only this report's run-up counts: the scan stops at the
+    previous form's end and at the session start.
+    """
+    found: dict[str, str] = {}
+    users = 0
+    for event in reversed(tracker.events):
+        kind = event.get("event")
+        # (this form's own activation is logged after the message that started it)
+        if (users and kind in ("active_loop", "session_started")) or users > turns:
+            break
+        if kind != "user":
+            continue
+        users += 1
+        if users == 1:  # the message that starts the form: _start reads it itself
+            continue
+        text = (event.get("text") or "").strip()
+        if "location" not in found and text.startswith("/share_location"):
+            value, _ = parsing.validate_location(text)
+            if value:
+                found["location"] = value["location"]
+        media = (event.get("metadata") or {}).get("media_url")
+        if "photo" not in found and media:
+            found["photo"] = str(media)
+    return found
 
 
 def _answered_since_user(tracker: Tracker) -> bool:
