@@ -162,10 +162,10 @@ def test_decision_json_answers_in_the_residents_language(search: KnowledgeSearch
 
 @pytest.mark.parametrize(("plain", "punctuated", "lang"), [
     ("a qué hora abren", "¿a qué hora abren?", "es"),
-    ("how do i pay my water bill", "how do i pay my water bill?!", "en")])
-def test_question_marks_do_not_change_the_scores(search: KnowledgeSearch, plain: str, punctuated: str,
+    ("how do i pay my water bill", "How do I pay my water bill?!", "en")])
+def test_question_marks_and_capitals_do_not_change_the_scores(search: KnowledgeSearch, plain: str, punctuated: str,
                                                  lang: str) -> None:
-    """Residents type "¿…?" or not at random; the articles' own questions carry no marks."""
+    """Residents type "¿…?" and capitals or not, at random; the articles' own questions have neither."""
     assert [(h.article_id, round(h.score, 4)) for h in search.search(punctuated, lang)] == \
         [(h.article_id, round(h.score, 4)) for h in search.search(plain, lang)]
 

@@ -69,8 +69,9 @@ class Decision:
         return out
 
 
-# Question and exclamation marks carry no topic, yet "¿a qué hora abren?" and "a qué hora abren" embed
-# differently enough to flip an answer into a menu; articles' own questions are written without them.
+# Question marks and capitals carry no topic, yet "¿a qué hora abren?" / "a qué hora abren" and "When is
+# my trash picked up" / "when is …" embed differently enough to flip an answer into a menu; the
+# articles' own questions are written in lower case without them.
 SENTENCE_MARKS = "¿¡?!.,;: "
 
 
@@ -155,7 +156,7 @@ class KnowledgeSearch:
     # ------------------------------------------------------------------ search
     def scores(self, text: str) -> tuple[dict[str, float], dict[str, float]]:
         """Raw (semantic, lexical) scores per candidate article: what `kb-calibrate` fits on."""
-        text = " ".join(text.strip(SENTENCE_MARKS).split())[:MAX_QUERY_CHARS]
+        text = " ".join(text.strip(SENTENCE_MARKS).lower().split())[:MAX_QUERY_CHARS]
         if not text:
             return {}, {}
         query = self._embedder.embed([text])[0]
