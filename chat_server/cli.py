@@ -1,39 +1,14 @@
 """The `chat311` command: run the service, train, evaluate, and manage accounts and keys.
 
-Feature modules register their own sub-commands through `COMMANDS` (name → (configure, run)).
+Feature modules register their own sub-commands in chat_server/commands.py; this module imports
+them and dispatches.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
-from collections.abc import Callable
 
-from chat_server.config import ConfigError, load_config
-from chat_server.logsetup import setup_logging
-
-Configure = Callable[[argparse.ArgumentParser], None]
-Run = Callable[[argparse.Namespace], int]
-COMMANDS: dict[str, tuple[str, Configure, Run]] = {}
-
-
-def command(name: str, help_text: str) -> Callable[[Configure], Callable[[Run], Run]]:
-    def wrap_configure(configure: Configure) -> Callable[[Run], Run]:
-        def wrap_run(run: Run) -> Run:
-            COMMANDS[name] = (help_text, configure, run)
-            return run
-        return wrap_run
-    return wrap_configure
-
-
-def _load(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    try:
-        config = load_config(args.config)
-    except ConfigError as exc:
-        sys.stderr.write(f"chat311: invalid configuration: {exc}\n")
-        raise SystemExit(2) from exc
-    setup_logging(config.logging.level, config.logging.json)
-    return config
+from chat_server.commands import COMMANDS, command, load_for_command
 
 
 @command("run", "start the whole service (embedded Redis, Rasa, actions, chat_server)")(
@@ -42,7 +17,7 @@ def _load(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 def _run(args: argparse.Namespace) -> int:
     from chat_server.runner import main_run
 
-    main_run(_load(args), args.workers)
+    main_run(load_for_command(args), args.workers)
     return 0
 
 
@@ -52,13 +27,13 @@ def _run(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from chat_server.runner import main_serve
 
-    main_serve(_load(args), args.reuse_port)
+    main_serve(load_for_command(args), args.reuse_port)
     return 0
 
 
 @command("check-config", "validate chat311.yml and environment overrides, then exit")(lambda p: None)
 def _check(args: argparse.Namespace) -> int:
-    _load(args)
+    load_for_command(args)
     print("chat311: configuration OK")
     return 0
 
@@ -118,8 +93,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    # Run through the importable module so feature modules register into the same COMMANDS
-    # (as `python -m`, this file is `__main__`, a second copy of chat_server.cli).
-    from chat_server import cli
-
-    raise SystemExit(cli.main())
+    raise SystemExit(main())

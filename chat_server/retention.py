@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from redis.asyncio import Redis
 
 from chat_server.channels.common import identity_key
-from chat_server.cli import _load, command
+from chat_server.commands import command, load_for_command
 from chat_server.components import RASA_TRACKER_KEY_PREFIX, rasa_tracker_url
 from chat_server.config import Config, RetentionConfig
 from chat_server.tickets.store import TicketStore
@@ -196,7 +196,7 @@ def _configure(parser: argparse.ArgumentParser) -> None:
 @command("purge", "delete what the retention policy says is due: conversations, sessions, ticket contact "
                   "details, trackers, old events")(_configure)
 def _purge(args: argparse.Namespace) -> int:
-    config = _load(args)
+    config = load_for_command(args)
     report = asyncio.run(_purge_main(config, args.dry_run))
     if args.json:
         print(json.dumps(report.as_dict()))

@@ -20,7 +20,7 @@ from chat_server.agents.accounts import Account, AccountStore
 from chat_server.agents.auth import SESSION_COOKIE, SessionStore, parse_cookie_header
 from chat_server.agents.knowledge import KnowledgeBase
 from chat_server.agents.service import NS, ActionError, EscalationService, conv_room, user_room
-from chat_server.conversations.resident_ns import clean_text
+from chat_server.sanitize import clean_text
 
 log = logging.getLogger("chat311.agents")
 

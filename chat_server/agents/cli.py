@@ -20,7 +20,7 @@ from chat_server.agents.auth import AuditLog, SessionStore
 from chat_server.agents.hours import Schedule
 from chat_server.agents.override import HoursOverrides, OverrideError, parse_override
 from chat_server.agents.queue import RoutingStore
-from chat_server.cli import _load, command
+from chat_server.commands import command, load_for_command
 
 
 def _redis_url(config) -> str:  # type: ignore[no-untyped-def]
@@ -69,7 +69,7 @@ def _configure_users(p: argparse.ArgumentParser) -> None:
 
 
 async def _users(args: argparse.Namespace) -> int:
-    config = _load(args)
+    config = load_for_command(args)
     redis = Redis.from_url(_redis_url(config))
     prefix = config.redis.key_prefix
     store, sessions, audit = AccountStore(redis, prefix), SessionStore(redis, prefix, 1), AuditLog(redis, prefix)
@@ -132,7 +132,7 @@ def _configure_hours(p: argparse.ArgumentParser) -> None:
 
 
 async def _hours(args: argparse.Namespace) -> int:
-    config = _load(args)
+    config = load_for_command(args)
     redis = Redis.from_url(_redis_url(config))
     routing = RoutingStore(redis, config.redis.key_prefix)
     try:

@@ -25,7 +25,7 @@ from chat_server.agents.auth import (
 )
 from chat_server.config import PROJECT_ROOT
 from chat_server.context import CTX
-from chat_server.conversations.resident_ns import client_ip
+from chat_server.sanitize import client_ip
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static" / "console"
 # The socket.io browser client: our own build (chat_server/static/console/dist) or the widget's copy.

@@ -39,9 +39,9 @@ from chat_server.conversations.attachments import media_name
 from chat_server.conversations.emergency_first import EmergencyFirst
 from chat_server.conversations.limits import Limit, RateLimiter
 from chat_server.conversations.payloads import PayloadError, decode
-from chat_server.conversations.resident_ns import clean_text
 from chat_server.conversations.service import ConversationService, DuplicateInFlight, Incoming
 from chat_server.conversations.store import CLOSED, Conversation, Message
+from chat_server.sanitize import clean_text
 
 log = logging.getLogger("chat311.channels.api")
 

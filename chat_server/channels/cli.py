@@ -7,7 +7,7 @@ import asyncio
 import datetime as dt
 import sys
 
-from chat_server.cli import _load, command
+from chat_server.commands import command, load_for_command
 
 
 def _redis(config):  # type: ignore[no-untyped-def]
@@ -36,7 +36,7 @@ def _configure_apptokens(p: argparse.ArgumentParser) -> None:
 def _apptokens(args: argparse.Namespace) -> int:
     from chat_server.channels.apptokens import AppTokenStore
 
-    config = _load(args)
+    config = load_for_command(args)
 
     async def run() -> int:
         redis = _redis(config)

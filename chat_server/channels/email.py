@@ -48,10 +48,10 @@ from chat_server.channels.textforms import html_to_text, render_options, strip_q
 from chat_server.config import Config
 from chat_server.conversations.emergency_first import EmergencyFirst
 from chat_server.conversations.limits import Limit, RateLimiter
-from chat_server.conversations.resident_ns import clean_text
 from chat_server.conversations.service import ConversationService, DuplicateInFlight, Incoming
 from chat_server.conversations.store import CLOSED, Conversation, Message
 from chat_server.redaction import redact
+from chat_server.sanitize import clean_text
 from chat_server.texts import text
 
 log = logging.getLogger("chat311.channels.email")

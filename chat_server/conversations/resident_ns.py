@@ -29,17 +29,12 @@ from chat_server.conversations.service import (
     session_room,
 )
 from chat_server.conversations.store import CLOSED, valid_message_id
+from chat_server.sanitize import clean_text, client_ip
 from chat_server.texts import text
 
 log = logging.getLogger("chat311.resident")
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
-
-
-def clean_text(value: str) -> str:
-    """Strip control and bidi-override characters; keep newlines and tabs as spaces."""
-    return _CONTROL.sub("", value.replace("\r\n", "\n").replace("\t", " ")).strip()
 
 
 class ClientError(Exception):
@@ -50,17 +45,6 @@ class ClientError(Exception):
 
     def as_dict(self) -> dict[str, str]:
         return {"code": self.code, "message": self.message}
-
-
-def client_ip(environ: dict[str, Any], trust_forwarded: bool) -> str:
-    request = environ.get("aiohttp.request")
-    if trust_forwarded and request is not None:
-        forwarded = request.headers.get("X-Forwarded-For", "")
-        if forwarded:
-            return forwarded.split(",")[0].strip()
-    if request is not None and request.remote:
-        return str(request.remote)
-    return str(environ.get("REMOTE_ADDR", "unknown"))
 
 
 class ResidentNamespace(socketio.AsyncNamespace):

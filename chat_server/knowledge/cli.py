@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from chat_server.cli import _load, command
+from chat_server.commands import command, load_for_command
 
 
 def _rest(parser: argparse.ArgumentParser) -> None:
@@ -32,4 +32,4 @@ def _kb(args: argparse.Namespace) -> int:
     if not args.rest or args.rest[0] != "export":
         print("usage: chat311 kb export DIR")
         return 2
-    return export.main(args.rest[1:], _load(args))
+    return export.main(args.rest[1:], load_for_command(args))

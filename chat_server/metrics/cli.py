@@ -13,7 +13,7 @@ import sys
 import time
 from datetime import date, timedelta
 
-from chat_server.cli import _load, command
+from chat_server.commands import command, load_for_command
 from chat_server.metrics.reports import REPORTS, dashboard, to_csv
 
 
@@ -51,7 +51,7 @@ def _configure_metrics(p: argparse.ArgumentParser) -> None:
 @command("metrics", "print today's service-level figures and the live queue (from the event log)")(
     _configure_metrics)
 def _metrics(args: argparse.Namespace) -> int:
-    config = _load(args)
+    config = load_for_command(args)
 
     async def run(redis):  # type: ignore[no-untyped-def]
         reader = _reader(config, redis)
@@ -82,7 +82,7 @@ def _configure_report(p: argparse.ArgumentParser) -> None:
                    "time_to_close, closed_on_time, notifications) as CSV or JSON")(
     _configure_report)
 def _report(args: argparse.Namespace) -> int:
-    config = _load(args)
+    config = load_for_command(args)
 
     async def run(redis):  # type: ignore[no-untyped-def]
         from chat_server.metrics.delivery_io import report_rows

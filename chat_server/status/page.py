@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from chat_server.conversations.limits import Limit, RateLimiter
-from chat_server.conversations.resident_ns import client_ip
+from chat_server.sanitize import client_ip
 from chat_server.status.followers import FollowerKind, FollowerStore
 from chat_server.status.page_html import LANGUAGES, StatusView, TimelineItem, message_page, not_found_page, status_page
 from chat_server.status.settings import StatusConfig

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from chat_server.cli import _load, command
+from chat_server.commands import command, load_for_command
 from chat_server.tickets.apikeys import ApiKeyStore, Scope
 
 
@@ -35,7 +35,7 @@ def _when(ts: float | None) -> str:
 
 
 async def _main(args: argparse.Namespace) -> int:
-    config = _load(args)
+    config = load_for_command(args)
     url = config.redis.url or f"redis://127.0.0.1:{config.redis.embedded_port}/0"
     redis = Redis.from_url(url, socket_connect_timeout=3)
     try:
@@ -103,7 +103,7 @@ async def _tickets_main(args: argparse.Namespace) -> int:
     from chat_server.tickets.service import TicketService
     from chat_server.tickets.store import TicketStore, iso
 
-    config = _load(args)
+    config = load_for_command(args)
     url = config.redis.url or f"redis://127.0.0.1:{config.redis.embedded_port}/0"
     redis = Redis.from_url(url, socket_connect_timeout=3)
     try:

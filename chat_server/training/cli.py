@@ -13,7 +13,7 @@ import sys
 import time
 from typing import Any
 
-from chat_server.cli import _load, command
+from chat_server.commands import command, load_for_command
 
 
 def _configure(p: argparse.ArgumentParser) -> None:
@@ -116,7 +116,7 @@ async def _main(args: argparse.Namespace) -> int:
 
 @command("training", "content staff: inbox, label, train, publish, rollback")(_configure)
 def _training(args: argparse.Namespace) -> int:
-    args.loaded_config = _load(args)
+    args.loaded_config = load_for_command(args)
     started = time.monotonic()
     code = asyncio.run(_main(args))
     if args.action == "train":

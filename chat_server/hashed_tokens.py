@@ -1,0 +1,83 @@
+"""Secrets handed to other systems (Open311 API keys, mobile-app tokens), stored as SHA-256 digests.
+
+A token is 32 random bytes, so a plain SHA-256 is safe to store (nothing to brute-force) and cheap
+to check on every request, unlike a password hash. The plain token is shown once, at creation; it
+looks like `<kind>_<id>_<secret>`, and the id is what listings show and revocation takes.
+
+Records live in one Redis hash (id -> JSON, digest included) next to a digest -> id index that
+revocation removes, so checking a presented token is a single HGET. The stores built on this one
+(tickets/apikeys.py, channels/apptokens.py) only add their own fields and rules.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import time
+from typing import Any
+
+from redis.asyncio import Redis
+
+MAX_TOKEN_CHARS = 200  # longer than any token we issue: refused before hashing
+
+
+def digest(plain: str) -> str:
+    return hashlib.sha256(plain.encode()).hexdigest()
+
+
+class HashedTokenStore:
+    def __init__(self, redis: Redis, key: str, kind: str, id_field: str) -> None:
+        self.redis = redis
+        self.records_key = key  # hash id -> JSON record (incl. digest)
+        self.digests_key = f"{key}:digest"  # hash digest -> id
+        self.kind = kind
+        self.id_field = id_field
+
+    async def issue(self, fields: dict[str, Any]) -> tuple[dict[str, Any], str]:
+        """A new token: (its record without the digest, the plain token — shown once)."""
+        token_id = secrets.token_hex(4)
+        plain = f"{self.kind}_{token_id}_{secrets.token_urlsafe(32)}"
+        record = {self.id_field: token_id, "created_at": time.time(), "revoked_at": None, **fields}
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hset(self.records_key, token_id, json.dumps({**record, "digest": digest(plain)}))
+        pipe.hset(self.digests_key, digest(plain), token_id)
+        await pipe.execute()
+        return record, plain
+
+    async def _stored(self, token_id: str) -> dict[str, Any] | None:
+        raw = await self.redis.hget(self.records_key, token_id)
+        return None if raw is None else dict(json.loads(raw))
+
+    async def get(self, token_id: str) -> dict[str, Any] | None:
+        record = await self._stored(token_id)
+        if record is not None:
+            record.pop("digest", None)
+        return record
+
+    async def records(self) -> list[dict[str, Any]]:
+        out = []
+        for raw in (await self.redis.hgetall(self.records_key)).values():
+            record = json.loads(raw)
+            record.pop("digest", None)
+            out.append(record)
+        return sorted(out, key=lambda r: r["created_at"])
+
+    async def revoke(self, token_id: str) -> bool:
+        """Revoked tokens stay listed (with revoked_at) but no longer check."""
+        record = await self._stored(token_id)
+        if record is None:
+            return False
+        record["revoked_at"] = record.get("revoked_at") or time.time()
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hset(self.records_key, token_id, json.dumps(record))
+        pipe.hdel(self.digests_key, record["digest"])
+        await pipe.execute()
+        return True
+
+    async def check(self, plain: str | None) -> str | None:
+        """The id if `plain` is a valid, unrevoked token."""
+        if not plain or len(plain) > MAX_TOKEN_CHARS:
+            return None
+        token_id = await self.redis.hget(self.digests_key, digest(plain))
+        return token_id.decode() if token_id else None

@@ -1,0 +1,31 @@
+"""Untrusted input shared by every way in (Socket.IO, SMS, e-mail, app API, staff pages): pure, no I/O.
+
+These lived in the resident Socket.IO namespace, so channels and the console imported a
+transport module to clean text; they belong below all of them.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+# C0/C1 controls (but tab and newline), zero-width and bidi-override characters: invisible, and the
+# bidi ones can make a message read differently from what it says.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def clean_text(value: str) -> str:
+    """Strip control and bidi-override characters; keep newlines and tabs as spaces."""
+    return _CONTROL.sub("", value.replace("\r\n", "\n").replace("\t", " ")).strip()
+
+
+def client_ip(environ: dict[str, Any], trust_forwarded: bool) -> str:
+    """The client's address; X-Forwarded-For only when configured to sit behind a proxy we trust."""
+    request = environ.get("aiohttp.request")
+    if trust_forwarded and request is not None:
+        forwarded = request.headers.get("X-Forwarded-For", "")
+        if forwarded:
+            return forwarded.split(",")[0].strip()
+    if request is not None and request.remote:
+        return str(request.remote)
+    return str(environ.get("REMOTE_ADDR", "unknown"))
