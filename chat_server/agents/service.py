@@ -39,6 +39,7 @@ from chat_server.agents.routing import (
     positions,
     told_minutes,
 )
+from chat_server.agents.search import ConversationSearch
 from chat_server.agents.ticket_form import collected, form_services
 from chat_server.context import AppContext
 from chat_server.conversations.store import ASSIGNED, BOT, CLOSED, QUEUED, TICKETED, Conversation, Message
@@ -94,8 +95,9 @@ def conv_room(cid: str) -> str:
 
 class EscalationService:
     def __init__(self, ctx: AppContext, schedule: Schedule, routing: RoutingStore, accounts: AccountStore,
-                 audit: AuditLog, callback: CallbackFlow) -> None:
+                 audit: AuditLog, callback: CallbackFlow, search: ConversationSearch) -> None:
         self.ctx = ctx
+        self.search = search
         self.callback = callback
         self.cfg = ctx.config.routing
         self.schedule = schedule
@@ -448,6 +450,7 @@ class EscalationService:
             await self.routing.release(conv.id, now)
             raise ActionError("conversation_gone", "the resident left before you accepted")
         conv = await self.ctx.store.get(conv.id) or conv
+        await self.search.record_handled(conv.id, account.username, now)
         await self.ctx.bus.publish("assigned", conv.id, agent=account.username)
         await self.audit.record(account.username, "accept", conv.id)
         await self.ctx.conversations.notify(conv, "agent_joined", {"name": account.name})
@@ -521,6 +524,7 @@ class EscalationService:
             await self.ctx.store.update(conv.id, agent=target.username, agent_name=target.name,
                                         assigned_at=f"{time.time():.3f}")
             conv = await self.ctx.store.get(conv.id) or conv
+            await self.search.record_handled(conv.id, target.username, time.time())
             await self.ctx.conversations.notify(conv, "agent_joined", {"name": target.name})
             await self.ctx.conversations.say_system(conv, "agent_joined", name=target.name)
             await self.ctx.sio.emit("chat_assigned", self.summary(conv), room=user_room(target.username),

@@ -469,6 +469,59 @@
     });
   }
 
+  // ---------- search of past conversations and tickets (GET /console/api/search) ----------
+  function when(ts) { return ts ? new Date(ts * 1000).toLocaleString() : ""; }
+
+  function searchList(title, items, render) {
+    var box = $("search-results");
+    box.appendChild(el("h3", null, title + " (" + items.length + ")"));
+    var list = el("ul", "search-list");
+    items.forEach(function (item) { list.appendChild(render(item)); });
+    if (!items.length) list.appendChild(el("li", null, "None found."));
+    box.appendChild(list);
+  }
+
+  function contact(item) {
+    return [item.phone, item.email].filter(Boolean).join(" · ");
+  }
+
+  async function runSearch(event) {
+    if (event) event.preventDefault();
+    var params = new URLSearchParams();
+    [["ticket", "s-ticket"], ["phone", "s-phone"], ["email", "s-email"], ["date", "s-date"], ["agent", "s-agent"]]
+      .forEach(function (f) { var v = $(f[1]).value.trim(); if (v) params.set(f[0], v); });
+    $("search-error").textContent = "";
+    clear($("search-results"));
+    var r, body;
+    try {
+      r = await fetch("/console/api/search?" + params.toString(), { credentials: "same-origin" });
+      body = await r.json();
+    } catch (e) {
+      $("search-error").textContent = "The server could not be reached.";
+      return;
+    }
+    if (!r.ok) { $("search-error").textContent = (body.error && body.error.message) || ("HTTP " + r.status); return; }
+    searchList("Conversations", body.conversations, function (c) {
+      var li = el("li");
+      li.appendChild(el("strong", null, words(c.label) || "Conversation"));
+      li.appendChild(el("span", "meta", when(c.assigned_at || c.queued_at) + " · " + (c.agent_name || c.agent || "") +
+        " · " + c.state + (c.ticket_id ? " · ticket " + c.ticket_id : "")));
+      if (contact(c)) li.appendChild(el("span", "meta", contact(c)));
+      if (state.me.roles.indexOf("supervisor") >= 0 || state.me.roles.indexOf("admin") >= 0) {
+        li.appendChild(button("Open", "open", function () { openConversation(c.conversation_id); }));
+      }
+      return li;
+    });
+    searchList("Tickets", body.tickets, function (t) {
+      var li = el("li");
+      li.appendChild(el("strong", null, t.ticket_id + " · " + t.service_code + " · " + t.status));
+      li.appendChild(el("span", "meta", when(t.requested_at) + (t.address ? " · " + t.address : "")));
+      if (contact(t)) li.appendChild(el("span", "meta", contact(t)));
+      if (t.description) li.appendChild(el("span", "meta", t.description));
+      return li;
+    });
+  }
+
   var kbTimer = null;
   function kbSearch() {
     clearTimeout(kbTimer);
@@ -524,7 +577,11 @@
     var canned = $("canned");
     while (canned.options.length > 1) canned.remove(1);
     ack.canned.forEach(function (c, i) { var o = el("option", null, c.key); o.value = String(i); canned.appendChild(o); });
-    $("supervisor").hidden = !(ack.me.roles.indexOf("supervisor") >= 0 || ack.me.roles.indexOf("admin") >= 0);
+    var supervisor = ack.me.roles.indexOf("supervisor") >= 0 || ack.me.roles.indexOf("admin") >= 0;
+    $("supervisor").hidden = !supervisor;
+    $("s-agent").hidden = $("s-agent-label").hidden = !supervisor;
+    $("search-scope").textContent = supervisor ? "Every conversation handled by an agent, and every ticket." :
+      "Your own conversations and their tickets.";
     renderLists();
     refreshAgents();
     if (state.current) openConversation(state.current.conversation_id);
@@ -632,6 +689,7 @@
     $("transfer-to").addEventListener("focus", refreshAgents);
     $("ticket-form").addEventListener("submit", createTicket);
     $("ts-form").addEventListener("submit", changeStatus);
+    $("search-form").addEventListener("submit", runSearch);
     $("ticket-service").addEventListener("change", function () { renderFields({}); });
     $("kb-q").addEventListener("input", kbSearch);
     $("status").addEventListener("change", function () { call("set_status", { status: $("status").value }); });
