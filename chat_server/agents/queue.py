@@ -365,6 +365,13 @@ class RoutingStore:
         return float(score) if score is not None else None
 
 
+    async def away_in(self, username: str, now: float) -> float:
+        """Seconds until a warned agent ("missed") becomes away; 0 if not warned."""
+        status, away_at = await self.redis.hmget(f"{self.p}a:{username}", "status", "away_at")
+        if status != b"missed" or away_at is None:
+            return 0.0
+        return max(0.0, float(away_at) - now)
+
     async def away_if_missed(self, username: str, now: float) -> bool:
         return bool(await self._run("away_if_missed", username, f"{now:.3f}"))
 

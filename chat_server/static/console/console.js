@@ -492,6 +492,9 @@
       .forEach(function (f) { var v = $(f[1]).value.trim(); if (v) params.set(f[0], v); });
     $("search-error").textContent = "";
     clear($("search-results"));
+    var ticket = params.get("ticket");
+    if (ticket && !/^311-\d+$/i.test(ticket)) { $("search-error").textContent = "A ticket number looks like 311-1000001."; return; }
+    if (!params.toString()) { $("search-error").textContent = "Give a ticket number, phone, e-mail, date or agent."; return; }
     var r, body;
     try {
       r = await fetch("/console/api/search?" + params.toString(), { credentials: "same-origin" });
@@ -569,7 +572,7 @@
     state.canned = ack.canned;
     state.services = ack.services || [];
     renderServices();
-    showStatus(ack.status);
+    showStatus(ack.status, ack.away_in_s);
     renderHours(ack.hours);
     var disp = $("disposition");
     clear(disp);
