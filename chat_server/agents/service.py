@@ -289,6 +289,14 @@ class EscalationService:
         """What the chat is about, in words: the report or question before "talk to a person"."""
         label = conv.get("form_label") or conv.get("label") or ""
         words = topic_words(label, self.label_names)
+        catalogue = self._catalogue()
+        try:  # halfway through a report form: the service the resident was reporting says more
+            code = json.loads(conv.get("slots") or "{}").get("service_code")
+        except (ValueError, AttributeError):
+            code = None
+        service = catalogue.get(str(code)) if catalogue is not None and code else None
+        if service is not None:
+            words = f"Report: {service.name('en')}"
         department = conv.get("department") or ""
         if department and department != "general":
             words += f" · {department.replace('_', ' ').capitalize()}"

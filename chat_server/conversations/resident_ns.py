@@ -77,6 +77,7 @@ class ResidentNamespace(socketio.AsyncNamespace):
         self.session_limit = Limit("msg_session", limits.session_messages, limits.session_window_s)
         self.ip_limit = Limit("msg_ip", limits.ip_messages, limits.ip_window_s)
         self.new_session_limit = Limit("session_ip", limits.ip_sessions, limits.ip_sessions_window_s)
+        self.typing_limit = Limit("typing_session", 60, 60.0)  # on/off changes relayed per session a minute
         self._turns: set[asyncio.Task[Outcome]] = set()  # bot turns running after their ack
         # Told about every confirmed session (sid, language): features send their opening events.
         self.session_listeners: list[Callable[[str, str], Awaitable[None]]] = []
@@ -270,6 +271,8 @@ class ResidentNamespace(socketio.AsyncNamespace):
             sess = await self.get_session(sid)
             if sess.get("typing") == data["on"]:
                 return {"ok": True}
+            if not await self.limiter.hit(self.typing_limit, token):
+                return {"ok": True, "relayed": False}  # typing is a hint: over the limit it is dropped quietly
             sess["typing"] = data["on"]
             await self.save_session(sid, sess)
             conv = await self.store.current_conversation(token)
