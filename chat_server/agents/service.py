@@ -162,7 +162,8 @@ class EscalationService:
         warning = self.cfg.missed_offer_warning_s
         for cid in await self.routing.expired_offers(now):
             agent = await self.routing.offered_to(cid)
-            if agent and await self.routing.decline(cid, agent, mark_away=True, away_at=now + warning):
+            if agent and await self.routing.decline(cid, agent, mark_away=True,
+                                                         away_at=now + warning if warning > 0 else 0):
                 changed = True
                 await self.ctx.sio.emit("offer_withdrawn", {"conversation_id": cid, "reason": "timeout"},
                                         room=user_room(agent), namespace=NS)
@@ -286,7 +287,8 @@ class EscalationService:
         }
 
     def offer_topic(self, conv: Conversation) -> str:
-        """What the chat is about, in words: the report or question before "talk to a person"."""
+        """What the chat is about, in words: the service of a half-finished report, else the bot's label
+        (label_names.yml), plus the department when it is not the general one."""
         label = conv.get("form_label") or conv.get("label") or ""
         words = topic_words(label, self.label_names)
         catalogue = self._catalogue()
@@ -344,7 +346,9 @@ class EscalationService:
             conv = await self.ctx.store.get(entry.conversation_id)
             if conv is None:
                 continue
-            out.append({**self.summary(conv), "waiting_s": round(now - entry.since, 1)})
+            out.append({**self.summary(conv), "waiting_s": round(now - entry.since, 1),
+                        "topic": self.offer_topic(conv),
+                        "language_name": LANGUAGE_NAMES.get(conv.language, conv.language)})
         return out
 
     async def broadcast_queue(self) -> None:
