@@ -94,6 +94,7 @@ class AgentsNamespace(socketio.AsyncNamespace):
         return {
             "me": account.public(),
             "status": await self.service.routing.status(account.username),
+            "away_in_s": round(await self.service.routing.away_in(account.username, time.time()), 1),
             "chats": await self.service.my_chats(account.username),
             "queue": await self.service.queue_snapshot(),
             "canned": [{"key": c.key, "en": c.en, "es": c.es or c.en} for c in cfg.canned_responses],

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import secrets
+import time
 from pathlib import Path
 
 from aiohttp import web
@@ -23,6 +24,7 @@ from chat_server.agents.auth import (
     SessionStore,
     tokens_equal,
 )
+from chat_server.agents.search import ConversationSearch, SearchError, parse_query
 from chat_server.config import PROJECT_ROOT
 from chat_server.context import CTX
 from chat_server.sanitize import client_ip
@@ -39,6 +41,7 @@ SESSIONS: web.AppKey[SessionStore] = web.AppKey("agent_sessions", SessionStore)
 ACCOUNTS: web.AppKey[AccountStore] = web.AppKey("agent_accounts", AccountStore)
 THROTTLE: web.AppKey[LoginThrottle] = web.AppKey("login_throttle", LoginThrottle)
 AUDIT: web.AppKey[AuditLog] = web.AppKey("agent_audit", AuditLog)
+SEARCH: web.AppKey[ConversationSearch] = web.AppKey("console_search", ConversationSearch)
 
 LOGIN_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -175,6 +178,22 @@ async def me(request: web.Request) -> web.StreamResponse:
     return _no_store(web.json_response({**account.public(), "csrf": session.csrf}))
 
 
+async def search(request: web.Request) -> web.StreamResponse:
+    """GET /console/api/search?ticket=&phone=&email=&date=YYYY-MM-DD&agent= (search.py says who sees what)."""
+    account = await _signed_in(request)
+    if account is None:
+        return web.json_response({"error": {"code": "unauthorized", "message": "please log in"}}, status=401)
+    try:
+        query = parse_query({k: v[:200] for k, v in request.query.items()})
+        found = await request.app[SEARCH].search(account, query, time.time())
+    except SearchError as exc:
+        return web.json_response({"error": {"code": exc.code, "message": exc.message}},
+                                 status=403 if exc.code == "forbidden" else 400)
+    await request.app[AUDIT].record(account.username, "search", fields=sorted(
+        k for k in ("ticket", "phone", "email", "date", "agent") if request.query.get(k)))
+    return _no_store(web.json_response(found))
+
+
 async def static_file(request: web.Request) -> web.StreamResponse:
     name = request.match_info["name"]
     if name == "socket.io.min.js":
@@ -196,4 +215,5 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/console/login", login_post)
     app.router.add_post("/console/logout", logout)
     app.router.add_get("/console/api/me", me)
+    app.router.add_get("/console/api/search", search)
     app.router.add_get("/console/static/{name}", static_file)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from aiohttp import web
 
 from chat_server.agents import console
@@ -12,6 +14,7 @@ from chat_server.agents.callback import CallbackFlow
 from chat_server.agents.hours import Schedule
 from chat_server.agents.knowledge import KnowledgeBase
 from chat_server.agents.queue import RoutingStore
+from chat_server.agents.search import ConversationSearch
 from chat_server.agents.service import EscalationService
 from chat_server.context import AppContext
 
@@ -22,8 +25,11 @@ def setup(app: web.Application, ctx: AppContext) -> None:
     accounts = AccountStore(ctx.redis, prefix)
     sessions = SessionStore(ctx.redis, prefix, config.routing.session_ttl_s)
     audit = AuditLog(ctx.redis, prefix)
+    tickets = ctx.services.get("tickets")
+    search = ConversationSearch(ctx.redis, prefix, ctx.store, tickets.store if tickets is not None else None,
+                                ZoneInfo(config.hours.timezone))
     service = EscalationService(ctx, Schedule(config.hours), RoutingStore(ctx.redis, prefix), accounts, audit,
-                                CallbackFlow(ctx))
+                                CallbackFlow(ctx), search)
     service.install()
     knowledge = KnowledgeBase(ctx.services.get("knowledge"))
     ctx.sio.register_namespace(AgentsNamespace(service, sessions, accounts, knowledge,
@@ -32,6 +38,7 @@ def setup(app: web.Application, ctx: AppContext) -> None:
     app[console.SESSIONS] = sessions
     app[console.ACCOUNTS] = accounts
     app[console.AUDIT] = audit
+    app[console.SEARCH] = search
     app[console.THROTTLE] = LoginThrottle(ctx.redis, prefix, config.routing.login_max_failures,
                                           config.routing.login_window_s, config.routing.login_max_failures_per_ip)
     console.setup_routes(app)

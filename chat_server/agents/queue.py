@@ -7,14 +7,15 @@ All keys share the `{rt}` hash tag so the scripts also run on Redis Cluster.
 
 Keys (P = <prefix>{rt}:):
   P queue                 zset  cid → waiting since (epoch s; kept on requeue, so it keeps its place)
-  P q:<cid>               hash  lang, dept, since, pos, ticket_offered   (until the conversation leaves routing)
+  P q:<cid>               hash  lang, dept, since, pos, eta (position and wait last told to the resident)
+                                (until the conversation leaves routing)
   P q:<cid>:declined      set   agents who declined / let the offer expire
   P offers                zset  cid → offer deadline
   P offer:<cid>           str   agent offered the conversation
   P assigned:<cid>        str   agent who has the conversation
   P agents                set   usernames known to routing
-  P a:<user>              hash  name, status (online|away|offline), cap, langs ",en,es,", depts ",*,",
-                                idle_since, gone_at
+  P a:<user>              hash  name, status (online|missed|away|offline), cap, langs ",en,es,", depts ",*,",
+                                idle_since, gone_at, away_at (a missed offer: set away then unless they stay)
   P a:<user>:chats        set   offered + assigned conversations (its size is the agent's load)
   P a:<user>:socks        zset  socket id → last seen (each process refreshes its own sockets)
   P handle                list  recent handle times (s)
@@ -104,11 +105,26 @@ if redis.call('GET', P..'offer:'..cid) ~= u then return 0 end
 redis.call('DEL', P..'offer:'..cid)
 redis.call('ZREM', P..'offers', cid)
 redis.call('SREM', P..'a:'..u..':chats', cid)
--- A missed offer makes the agent "away" (not at the desk); an explicit decline means "not me".
-if ARGV[4] == '1' then redis.call('HSET', P..'a:'..u, 'status', 'away')
+-- A missed offer stops new offers at once and warns the agent ("missed"); they become "away" at
+-- ARGV[5] unless they say they are still here (ARGV[5] '0': away at once). An explicit decline means
+-- "not me".
+if ARGV[4] == '1' then
+  if ARGV[5] == '0' then redis.call('HSET', P..'a:'..u, 'status', 'away')
+  elseif redis.call('HGET', P..'a:'..u, 'status') == 'online' then
+    redis.call('HSET', P..'a:'..u, 'status', 'missed', 'away_at', ARGV[5])
+  end
 else redis.call('SADD', P..'q:'..cid..':declined', u) end
 local since = redis.call('HGET', P..'q:'..cid, 'since')
 if since then redis.call('ZADD', P..'queue', since, cid) end
+return 1
+"""
+
+# ARGV: P, user, now → 1 if the agent was warned after a missed offer, did not answer, and is now away
+AWAY_IF_MISSED = _COMMON + """
+local key = P..'a:'..ARGV[2]
+local a = redis.call('HMGET', key, 'status', 'away_at')
+if a[1] ~= 'missed' or (tonumber(a[2]) or 0) > tonumber(ARGV[3]) then return 0 end
+redis.call('HSET', key, 'status', 'away')
 return 1
 """
 
@@ -205,7 +221,8 @@ class RoutingStore:
         self.p = f"{prefix}{{rt}}:"
         self._scripts = {name: redis.register_script(src) for name, src in (
             ("dispatch", DISPATCH), ("accept", ACCEPT), ("decline", DECLINE), ("expired", EXPIRED),
-            ("release", RELEASE), ("requeue", REQUEUE), ("transfer", TRANSFER), ("reap", REAP))}
+            ("release", RELEASE), ("requeue", REQUEUE), ("transfer", TRANSFER), ("reap", REAP),
+            ("away_if_missed", AWAY_IF_MISSED))}
 
     async def _run(self, name: str, *args: Any) -> Any:
         return await self._scripts[name](keys=[f"{self.p}queue"], args=[self.p, *args])
@@ -304,12 +321,15 @@ class RoutingStore:
     async def queue_info(self, cid: str) -> dict[str, str]:
         return {_s(k): _s(v) for k, v in (await self.redis.hgetall(f"{self.p}q:{cid}")).items()}
 
-    async def set_position(self, cid: str, position: int) -> bool:
-        """Remember the position last told to the resident; False if unchanged (nothing to say)."""
-        old = await self.redis.hget(f"{self.p}q:{cid}", "pos")
-        if old is not None and int(old) == position:
+    async def set_position(self, cid: str, position: int, eta: int | None = None) -> bool:
+        """Remember the position (and wait, in the words' unit) last told to the resident; False if
+        both are unchanged (nothing new to say). `eta` None leaves the told wait as it was."""
+        key = f"{self.p}q:{cid}"
+        old_pos, old_eta = await self.redis.hmget(key, "pos", "eta")
+        same_eta = eta is None or (old_eta is not None and int(old_eta) == eta)
+        if old_pos is not None and int(old_pos) == position and same_eta:
             return False
-        await self.redis.hset(f"{self.p}q:{cid}", "pos", str(position))
+        await self.redis.hset(key, mapping={"pos": str(position), **({"eta": str(eta)} if eta is not None else {})})
         return True
 
     async def mark_ticket_offered(self, cid: str) -> bool:
@@ -333,8 +353,27 @@ class RoutingStore:
     async def accept(self, cid: str, username: str) -> bool:
         return bool(await self._run("accept", cid, username))
 
-    async def decline(self, cid: str, username: str, mark_away: bool) -> bool:
-        return bool(await self._run("decline", cid, username, "1" if mark_away else "0"))
+    async def decline(self, cid: str, username: str, mark_away: bool = False, away_at: float = 0) -> bool:
+        """Withdraw an offer; back in the queue. mark_away=False: the agent said "not me" (never offered
+        it again). mark_away=True: the offer timed out; the agent gets no new offers and is away from
+        `away_at` (0: at once) unless they say they are still here."""
+        return bool(await self._run("decline", cid, username, "1" if mark_away else "0",
+                                    f"{away_at:.3f}" if away_at else "0"))
+
+    async def offer_deadline(self, cid: str) -> float | None:
+        score = await self.redis.zscore(f"{self.p}offers", cid)
+        return float(score) if score is not None else None
+
+
+    async def away_in(self, username: str, now: float) -> float:
+        """Seconds until a warned agent ("missed") becomes away; 0 if not warned."""
+        status, away_at = await self.redis.hmget(f"{self.p}a:{username}", "status", "away_at")
+        if status != b"missed" or away_at is None:
+            return 0.0
+        return max(0.0, float(away_at) - now)
+
+    async def away_if_missed(self, username: str, now: float) -> bool:
+        return bool(await self._run("away_if_missed", username, f"{now:.3f}"))
 
     async def expired_offers(self, now: float) -> list[str]:
         return [_s(c) for c in await self._run("expired", f"{now:.3f}")]

@@ -123,13 +123,16 @@ def positions(queue: Sequence[QueuedConversation]) -> dict[str, int]:
 
 
 def estimate_wait_s(position: int, agents: Iterable[AgentState], language: str, department: str,
-                    avg_handle_s: float) -> int:
+                    avg_handle_s: float, declined: Iterable[str] = ()) -> int:
     """People ahead ÷ seats that can serve them × average handle time, rounded up to 10 s.
 
     A free seat right now means position 1 waits ~0 s; otherwise each "round" of seats frees up
-    about once per average handle time.
+    about once per average handle time. Agents who declined this conversation are no seat for it
+    (counting them told a resident "less than a minute" for minutes on end).
     """
-    staffed = [a for a in agents if a.status == "online" and a.connected and skills_match(a, language, department)]
+    skip = set(declined)
+    staffed = [a for a in agents if a.status == "online" and a.connected and a.username not in skip
+               and skills_match(a, language, department)]
     seats = sum(max(a.capacity, 0) for a in staffed)
     free = sum(max(a.free, 0) for a in staffed)
     if position <= free:
@@ -138,6 +141,12 @@ def estimate_wait_s(position: int, agents: Iterable[AgentState], language: str, 
         return int(math.ceil(position * avg_handle_s / 10.0) * 10)
     rounds = math.ceil((position - free) / seats)
     return int(math.ceil(rounds * avg_handle_s / 10.0) * 10)
+
+
+def told_minutes(wait_s: int) -> int:
+    """The wait in the unit the resident reads it: 0 = "less than a minute", else whole minutes. A new
+    queue_update goes out when this (or the position) changes, not for every 10 s of estimate."""
+    return 0 if wait_s < 60 else round(wait_s / 60)
 
 
 def average_handle_s(recent: Sequence[float], default: float) -> float:

@@ -8,6 +8,11 @@ which reach every process when `server.redis_manager` is on.
 
 Event kinds this module publishes (see events.py): queued [department, language],
 assigned [agent], requeued [reason], transferred [from, to].
+
+An offer carries what the agent needs to decide at a glance (offer_view): the resident's last
+words, the topic and language in words, the wait so far and the seconds left. A missed offer
+warns the agent ("missed") before it sets them away. Queued residents are re-told their
+position and wait when either changes, checked every `queue_refresh_s`.
 """
 
 from __future__ import annotations
@@ -32,18 +37,43 @@ from chat_server.agents.routing import (
     department_for,
     estimate_wait_s,
     positions,
+    told_minutes,
 )
+from chat_server.agents.search import ConversationSearch
 from chat_server.agents.ticket_form import collected, form_services
 from chat_server.context import AppContext
 from chat_server.conversations.store import ASSIGNED, BOT, CLOSED, QUEUED, TICKETED, Conversation, Message
 from chat_server.events import Event
 from chat_server.texts import text
 from chat_server.tickets.catalogue import Catalogue
+from chat_server.training.label_names import load_label_names, readable
 
 log = logging.getLogger("chat311.routing")
 
 NS = "/agents"
 LEAVE_TICKET = "/leave_ticket"
+LANGUAGE_NAMES = {"en": "English", "es": "Spanish (español)"}
+PREVIEW_MESSAGES = 3
+PREVIEW_CHARS = 140
+
+
+def shorten(value: str, limit: int = PREVIEW_CHARS) -> str:
+    """One line of at most `limit` characters, cut at a word with an ellipsis."""
+    line = " ".join(value.split())
+    if len(line) <= limit:
+        return line
+    cut = line[:limit - 1].rsplit(" ", 1)[0] or line[:limit - 1]
+    return cut + "…"
+
+
+def topic_words(label: str, names: dict[str, str]) -> str:
+    """"faq/utility_bill" → "City question: utility bill"; "report_pothole" → "Report: pothole"."""
+    if not label:
+        return "Not known"
+    base, _, sub = label.partition("/")
+    if sub:
+        return f"City question: {sub.replace('_', ' ')}" if base == "faq" else f"{readable(base, names)}: {sub}"
+    return readable(label, names)
 
 
 class ActionError(Exception):
@@ -65,8 +95,9 @@ def conv_room(cid: str) -> str:
 
 class EscalationService:
     def __init__(self, ctx: AppContext, schedule: Schedule, routing: RoutingStore, accounts: AccountStore,
-                 audit: AuditLog, callback: CallbackFlow) -> None:
+                 audit: AuditLog, callback: CallbackFlow, search: ConversationSearch) -> None:
         self.ctx = ctx
+        self.search = search
         self.callback = callback
         self.cfg = ctx.config.routing
         self.schedule = schedule
@@ -80,6 +111,8 @@ class EscalationService:
         self._task: asyncio.Task[None] | None = None
         self._last_touch = 0.0
         self._dispatch_lock = asyncio.Lock()
+        self._last_refresh = 0.0
+        self.label_names = load_label_names()
 
     # lifecycle -----------------------------------------------------------------
     def install(self) -> None:
@@ -89,6 +122,7 @@ class EscalationService:
         bus.subscribe("conversation_closed", self.on_conversation_closed)
         self.ctx.conversations.message_listeners.append(self.on_message)
         self.ctx.conversations.turn_handlers.append(self.callback.handle)
+        self.ctx.residents.typing_listeners.append(self.on_resident_typing)
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="routing-loop")
@@ -124,20 +158,35 @@ class EscalationService:
         if now - self._last_touch >= self.cfg.heartbeat_s:
             self._last_touch = now
             await self.routing.touch({u: sorted(s) for u, s in self.local_sockets.items() if s}, now)
+        changed = False
+        warning = self.cfg.missed_offer_warning_s
         for cid in await self.routing.expired_offers(now):
             agent = await self.routing.offered_to(cid)
-            if agent and await self.routing.decline(cid, agent, mark_away=True):
+            if agent and await self.routing.decline(cid, agent, mark_away=True,
+                                                         away_at=now + warning if warning > 0 else 0):
+                changed = True
                 await self.ctx.sio.emit("offer_withdrawn", {"conversation_id": cid, "reason": "timeout"},
                                         room=user_room(agent), namespace=NS)
-                await self.ctx.sio.emit("status", {"status": "away", "reason": "missed_offer"},
-                                        room=user_room(agent), namespace=NS)
+                status = await self.routing.status(agent)
+                if status in ("missed", "away"):
+                    await self.ctx.sio.emit("status", {"status": status, "reason": "missed_offer",
+                                                       "away_in_s": warning if status == "missed" else 0},
+                                            room=user_room(agent), namespace=NS)
                 await self.audit.record(agent, "offer_missed", cid)
         for username in await self.routing.agent_names():
+            if await self.routing.away_if_missed(username, now):
+                changed = True
+                await self.audit.record(username, "status_away", reason="missed_offer")
+                await self.ctx.sio.emit("status", {"status": "away", "reason": "missed_offer"},
+                                        room=user_room(username), namespace=NS)
             reaped = await self.routing.reap(username, now, self.socket_cut(now), self.cfg.reconnect_grace_s)
             if reaped is not None:
                 await self._requeue_after_disconnect(username, reaped)
         await self._offer_tickets(now)
         await self.dispatch()
+        if changed or now - self._last_refresh >= self.cfg.queue_refresh_s:
+            self._last_refresh = now
+            await self.broadcast_positions()
 
     # escalation -----------------------------------------------------------------
     async def hours_status(self, now: float | None = None) -> HoursStatus:
@@ -224,7 +273,7 @@ class EscalationService:
                 if conv is None or conv.state != QUEUED:
                     await self.routing.release(cid, now)
                     continue
-                await self.ctx.sio.emit("offer", {**self.summary(conv), "expires_in_s": self.cfg.accept_timeout_s},
+                await self.ctx.sio.emit("offer", await self.offer_view(conv, self.cfg.accept_timeout_s),
                                         room=user_room(username), namespace=NS)
             if pairs:
                 await self.broadcast_queue()
@@ -237,7 +286,42 @@ class EscalationService:
             "queued_at": float(conv.get("queued_at") or 0), "agent": conv.get("agent"),
         }
 
+    def offer_topic(self, conv: Conversation) -> str:
+        """What the chat is about, in words: the service of a half-finished report, else the bot's label
+        (label_names.yml), plus the department when it is not the general one."""
+        label = conv.get("form_label") or conv.get("label") or ""
+        words = topic_words(label, self.label_names)
+        catalogue = self._catalogue()
+        try:  # halfway through a report form: the service the resident was reporting says more
+            code = json.loads(conv.get("slots") or "{}").get("service_code")
+        except (ValueError, AttributeError):
+            code = None
+        service = catalogue.get(str(code)) if catalogue is not None and code else None
+        if service is not None:
+            words = f"Report: {service.name('en')}"
+        department = conv.get("department") or ""
+        if department and department != "general":
+            words += f" · {department.replace('_', ' ').capitalize()}"
+        return words
+
+    async def offer_view(self, conv: Conversation, expires_in_s: float) -> dict[str, Any]:
+        """An offer as the agent reads it: the resident's last few messages (text only, shortened:
+        attachments are left out), topic and language in words, seconds waited and seconds left."""
+        preview: list[str] = []
+        for message in reversed(await self.ctx.store.messages(conv.id)):
+            if message.sender == "resident" and message.text.strip() and not message.text.startswith("/"):
+                preview.append(shorten(message.text))
+                if len(preview) == PREVIEW_MESSAGES:
+                    break
+        queued_at = float(conv.get("queued_at") or 0)
+        return {**self.summary(conv), "preview": preview[::-1], "topic": self.offer_topic(conv),
+                "language_name": LANGUAGE_NAMES.get(conv.language, conv.language),
+                "waiting_s": round(max(0.0, time.time() - queued_at), 1) if queued_at else 0,
+                "expires_in_s": round(max(0.0, expires_in_s), 1)}
+
     async def broadcast_positions(self) -> None:
+        """Tell each queued resident their place and estimated wait when either has changed since they
+        were last told (the wait in the unit they read: "less than a minute" or whole minutes)."""
         entries = await self.routing.queue()
         if not entries:
             return
@@ -245,13 +329,13 @@ class EscalationService:
         agents = await self.routing.agents(self.socket_cut(now))
         avg = average_handle_s(await self.routing.recent_handles(), self.cfg.default_handle_s)
         for cid, position in positions(entries).items():
-            if not await self.routing.set_position(cid, position):
-                continue
             entry = next(e for e in entries if e.conversation_id == cid)
+            wait = estimate_wait_s(position, agents, entry.language, entry.department, avg, entry.declined)
+            if not await self.routing.set_position(cid, position, told_minutes(wait)):
+                continue
             conv = await self.ctx.store.get(cid)
             if conv is None or conv.state != QUEUED:
                 continue
-            wait = estimate_wait_s(position, agents, entry.language, entry.department, avg)
             await self.ctx.conversations.notify(conv, "queue_update", {"position": position,
                                                                        "estimated_wait_s": wait})
 
@@ -262,7 +346,9 @@ class EscalationService:
             conv = await self.ctx.store.get(entry.conversation_id)
             if conv is None:
                 continue
-            out.append({**self.summary(conv), "waiting_s": round(now - entry.since, 1)})
+            out.append({**self.summary(conv), "waiting_s": round(now - entry.since, 1),
+                        "topic": self.offer_topic(conv),
+                        "language_name": LANGUAGE_NAMES.get(conv.language, conv.language)})
         return out
 
     async def broadcast_queue(self) -> None:
@@ -292,6 +378,7 @@ class EscalationService:
         await self.routing.set_status(username, status)
         await self.audit.record(username, f"status_{status}")
         await self.ctx.sio.emit("status", {"status": status}, room=user_room(username), namespace=NS)
+        self._last_refresh = 0.0  # seats changed: queued residents' waits are re-estimated next tick
         self.poke()
 
     async def _requeue_after_disconnect(self, username: str, chats: list[tuple[str, str]]) -> None:
@@ -375,6 +462,7 @@ class EscalationService:
             await self.routing.release(conv.id, now)
             raise ActionError("conversation_gone", "the resident left before you accepted")
         conv = await self.ctx.store.get(conv.id) or conv
+        await self.search.record_handled(conv.id, account.username, now)
         await self.ctx.bus.publish("assigned", conv.id, agent=account.username)
         await self.audit.record(account.username, "accept", conv.id)
         await self.ctx.conversations.notify(conv, "agent_joined", {"name": account.name})
@@ -404,6 +492,12 @@ class EscalationService:
         await self.audit.record(account.username, "note", conv.id)
         return await self.ctx.conversations.say(conv, "agent", body, agent_name=account.name,
                                                 visibility="internal")
+
+    async def on_resident_typing(self, conv: Conversation, on: bool) -> None:
+        """The resident is typing (no text is sent): shown to the agents who have the chat open."""
+        if conv.state == ASSIGNED:
+            await self.ctx.sio.emit("resident_typing", {"conversation_id": conv.id, "on": on},
+                                    room=conv_room(conv.id), namespace=NS)
 
     async def typing(self, account: Account, cid: Any, on: bool) -> None:
         conv = await self._owned(account, cid, allow_supervisor=False)
@@ -442,6 +536,7 @@ class EscalationService:
             await self.ctx.store.update(conv.id, agent=target.username, agent_name=target.name,
                                         assigned_at=f"{time.time():.3f}")
             conv = await self.ctx.store.get(conv.id) or conv
+            await self.search.record_handled(conv.id, target.username, time.time())
             await self.ctx.conversations.notify(conv, "agent_joined", {"name": target.name})
             await self.ctx.conversations.say_system(conv, "agent_joined", name=target.name)
             await self.ctx.sio.emit("chat_assigned", self.summary(conv), room=user_room(target.username),
@@ -509,6 +604,7 @@ class EscalationService:
         messages = [self.message_view(m) for m in await self.ctx.store.messages(conv.id)]
         return {**self.summary(conv), "collected": collected(slots if isinstance(slots, dict) else {}, service,
                                                             conv.get("media_url")),
+                "topic": self.offer_topic(conv), "language_name": LANGUAGE_NAMES.get(conv.language, conv.language),
                 "active_loop": conv.get("active_loop"), "ticket_id": conv.get("ticket_id"), "messages": messages,
                 "mine": owner == account.username}
 
@@ -518,8 +614,12 @@ class EscalationService:
             conv = await self.ctx.store.get(cid)
             if conv is None:
                 continue
-            offered = await self.routing.offered_to(cid) == username
-            out.append({**self.summary(conv), "offered": offered})
+            if await self.routing.offered_to(cid) == username:
+                deadline = await self.routing.offer_deadline(cid) or time.time()
+                out.append({**await self.offer_view(conv, deadline - time.time()), "offered": True})
+            else:
+                out.append({**self.summary(conv), "topic": self.offer_topic(conv),
+                            "language_name": LANGUAGE_NAMES.get(conv.language, conv.language), "offered": False})
         return out
 
     async def agents_overview(self) -> list[dict[str, Any]]:

@@ -77,6 +77,11 @@ class CannedResponse:
 class RoutingConfig:
     # An agent offered a chat must accept within this many seconds, else the next agent gets it.
     accept_timeout_s: float = 30.0
+    # An agent who let an offer time out is warned and set away this many seconds later unless they
+    # answer "Stay available" (no new offers meanwhile). 0: away at once.
+    missed_offer_warning_s: float = 10.0
+    # Queued residents' position and estimated wait are recomputed this often (and told when they change).
+    queue_refresh_s: float = 15.0
     # A resident queued longer than this is offered a ticket instead.
     max_queue_wait_s: float = 600.0
     # A disconnected agent's chats go back to the queue after this grace period.
@@ -106,9 +111,11 @@ class RoutingConfig:
     login_window_s: int = 900
 
     def validate(self) -> None:
-        for name in ("accept_timeout_s", "max_queue_wait_s", "heartbeat_s", "tick_s"):
+        for name in ("accept_timeout_s", "max_queue_wait_s", "heartbeat_s", "tick_s", "queue_refresh_s"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
+        if self.missed_offer_warning_s < 0:
+            raise ValueError("missed_offer_warning_s must not be negative")
         if self.reconnect_grace_s < 0:
             raise ValueError("reconnect_grace_s must not be negative")
         if self.login_max_failures < 1 or self.login_max_failures_per_ip < self.login_max_failures:

@@ -28,7 +28,7 @@ from chat_server.conversations.service import (
     plain_room,
     session_room,
 )
-from chat_server.conversations.store import CLOSED, valid_message_id
+from chat_server.conversations.store import CLOSED, Conversation, valid_message_id
 from chat_server.sanitize import clean_text, client_ip
 from chat_server.texts import text
 
@@ -61,9 +61,12 @@ class ResidentNamespace(socketio.AsyncNamespace):
         self.session_limit = Limit("msg_session", limits.session_messages, limits.session_window_s)
         self.ip_limit = Limit("msg_ip", limits.ip_messages, limits.ip_window_s)
         self.new_session_limit = Limit("session_ip", limits.ip_sessions, limits.ip_sessions_window_s)
+        self.typing_limit = Limit("typing_session", 60, 60.0)  # on/off changes relayed per session a minute
         self._turns: set[asyncio.Task[Outcome]] = set()  # bot turns running after their ack
         # Told about every confirmed session (sid, language): features send their opening events.
         self.session_listeners: list[Callable[[str, str], Awaitable[None]]] = []
+        # Told when the resident starts/stops typing (the agent console shows it); never any text.
+        self.typing_listeners: list[Callable[[Conversation, bool], Awaitable[None]]] = []
 
     async def trigger_event(self, event: str, *args: Any) -> Any:
         """Unknown events and handler crashes become an `error` event instead of silence."""
@@ -192,6 +195,9 @@ class ResidentNamespace(socketio.AsyncNamespace):
                 outcome = await self._stored(self.service.handle_resident_message(token, "web", incoming), incoming)
             except DuplicateInFlight:
                 return {"ok": True, "duplicate": True}
+            if sess.get("typing"):  # a sent message ends the typing (the console hides it on the message)
+                sess["typing"] = False
+                await self.save_session(sid, sess)
             return {"ok": True, "id": outcome.message.id, "duplicate": outcome.duplicate}
         except ClientError as exc:
             return await self._reject(sid, exc, body, language)
@@ -238,6 +244,28 @@ class ResidentNamespace(socketio.AsyncNamespace):
             raise ClientError("bad_attachment", "attach a photo uploaded in this chat (POST /api/media)")
         # Tickets need an absolute media_url (Open311), so the URL is rebuilt absolute from the name.
         return {"type": "image", "url": f"{public}/media/{name}"}
+
+    async def on_typing(self, sid: str, data: Any = None) -> dict[str, Any]:
+        """`typing {session_id, on}`: relayed (on/off only) to whoever serves the chat. Repeats of the
+        same state are dropped here, so a widget sending it on every keystroke costs nothing."""
+        try:
+            if not isinstance(data, dict) or not isinstance(data.get("on"), bool):
+                raise ClientError("malformed", "typing expects {session_id, on: true|false}")
+            token = await self._bound_session(sid, data)
+            sess = await self.get_session(sid)
+            if sess.get("typing") == data["on"]:
+                return {"ok": True}
+            if not await self.limiter.hit(self.typing_limit, token):
+                return {"ok": True, "relayed": False}  # typing is a hint: over the limit it is dropped quietly
+            sess["typing"] = data["on"]
+            await self.save_session(sid, sess)
+            conv = await self.store.current_conversation(token)
+            if conv is not None and conv.state != CLOSED:
+                for listener in self.typing_listeners:
+                    await listener(conv, data["on"])
+            return {"ok": True}
+        except ClientError as exc:
+            return await self._fail(sid, exc)
 
     async def on_end_chat(self, sid: str, data: Any = None) -> dict[str, Any]:
         try:

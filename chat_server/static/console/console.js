@@ -5,7 +5,8 @@
   var $ = function (id) { return document.getElementById(id); };
   var state = {
     me: null, socket: null, current: null, chats: new Map(), offers: new Map(), queue: [],
-    unread: new Set(), canned: [], dispositions: [], typingTimer: null, typingOn: false, services: []
+    unread: new Set(), canned: [], dispositions: [], typingTimer: null, typingOn: false, services: [],
+    audio: null, awayAt: 0, residentTypingTimer: null
   };
 
   function el(tag, cls, text) {
@@ -44,21 +45,120 @@
   }
 
   // ---------- lists ----------
+  var LANGUAGES = { en: "English", es: "Spanish (español)" };
+
+  function words(code) { return code ? String(code).replace(/[_/]/g, " ").replace(/^./, function (c) { return c.toUpperCase(); }) : ""; }
+
   function describe(item) {
-    return (item.label || "no label") + " · " + (item.language || "?") + (item.department ? " · " + item.department : "");
+    return (item.topic || words(item.label) || "Topic not known") + " · " +
+      (item.language_name || LANGUAGES[item.language] || item.language || "language not known");
+  }
+
+  // An offer: the topic, language, wait so far, the resident's last words (text only) and a countdown.
+  function renderOffer(offer, cid, now) {
+    var li = el("li", "offer");
+    li.dataset.cid = cid;
+    li.appendChild(el("strong", "desc", describe(offer)));
+    li.appendChild(el("span", "waited"));
+    li.appendChild(el("span", "countdown"));
+    tickOffer(li, offer, now);
+    var preview = el("ul", "preview");
+    preview.setAttribute("aria-label", "The resident's last messages");
+    (offer.preview || []).forEach(function (t) { preview.appendChild(el("li", null, "“" + t + "”")); });
+    if (!preview.firstChild) preview.appendChild(el("li", "none", "No message from the resident yet."));
+    li.appendChild(preview);
+    var accept_ = button("Accept", "accept", function () { accept(cid); });
+    accept_.setAttribute("aria-label", "Accept chat: " + describe(offer));
+    var decline_ = button("Decline", "decline", function () { decline(cid); });
+    decline_.setAttribute("aria-label", "Decline chat: " + describe(offer));
+    li.appendChild(accept_);
+    li.appendChild(decline_);
+    return li;
+  }
+
+  // Updates the clocks in place (rebuilding the item every second would move the keyboard focus).
+  function tickOffer(li, offer, now) {
+    var left = Math.max(0, Math.ceil(offer.expiresAt - now));
+    li.querySelector(".waited").textContent = "Waiting " + waited(offer.waiting_s + (now - offer.receivedAt));
+    var countdown = li.querySelector(".countdown");
+    countdown.textContent = left + " s left to accept";
+    countdown.className = "countdown" + (left <= 10 ? " urgent" : "");
+  }
+
+  function tickOffers() {
+    var now = Date.now() / 1000;
+    Array.from($("offers").children).forEach(function (li) {
+      var offer = state.offers.get(li.dataset.cid);
+      if (offer) tickOffer(li, offer, now);
+    });
+  }
+
+  function addOffer(d, isNew) {
+    var now = Date.now() / 1000;
+    d.receivedAt = now;
+    d.waiting_s = Number(d.waiting_s) || 0;
+    d.expiresAt = now + (Number(d.expires_in_s) || 0);
+    state.offers.set(d.conversation_id, d);
+    if (isNew) alertOffer(d);
+  }
+
+  // A short beep (WebAudio, no sound file) and, if the agent allowed it, a desktop notification.
+  function beep() {
+    try {
+      var Ctx = window.AudioContext || window.webkitAudioContext;
+      if (!Ctx) return;
+      state.audio = state.audio || new Ctx();
+      var ctx = state.audio, osc = ctx.createOscillator(), gain = ctx.createGain();
+      osc.type = "sine";
+      osc.frequency.value = 880;
+      gain.gain.setValueAtTime(0.2, ctx.currentTime);
+      gain.gain.exponentialRampToValueAtTime(0.001, ctx.currentTime + 0.4);
+      osc.connect(gain);
+      gain.connect(ctx.destination);
+      osc.start();
+      osc.stop(ctx.currentTime + 0.4);
+      state.beeps = (state.beeps || 0) + 1;
+    } catch (e) { /* no audio device: the offer is still shown */ }
+  }
+
+  function alertOffer(d) {
+    beep();
+    if (window.Notification && Notification.permission === "granted") {
+      try {
+        var n = new Notification("New chat offer", { body: describe(d), tag: "offer-" + d.conversation_id });
+        n.onclick = function () { window.focus(); n.close(); };
+        state.notified = (state.notified || 0) + 1;
+      } catch (e) { /* some browsers allow notifications only from a service worker */ }
+    }
+  }
+
+  function renderNotifyButton() {
+    var b = $("notify");
+    if (!window.Notification) { b.hidden = true; return; }
+    b.hidden = Notification.permission !== "default";
+    $("notify-state").textContent = Notification.permission === "granted" ? "Desktop notifications on." :
+      Notification.permission === "denied" ? "Desktop notifications are blocked in this browser." : "";
+  }
+
+  // After a missed offer the server warns first; the agent becomes Away unless they stay available.
+  function renderMissed() {
+    var box = $("missed");
+    if (!state.awayAt) { box.hidden = true; return; }
+    var left = Math.max(0, Math.ceil(state.awayAt - Date.now() / 1000));
+    box.hidden = false;
+    $("missed-text").textContent = "Missed offer — you will be set to Away in " + left + " s.";
   }
 
   function renderLists() {
+    // Redrawn every few seconds: a button that had the keyboard focus gets it back.
+    var active = document.activeElement;
+    var item = active && active.closest ? active.closest(".lists li[data-cid]") : null;
+    var refocus = item && active.tagName === "BUTTON" ? [item.parentNode.id, item.dataset.cid, active.className] : null;
     var offers = $("offers");
     clear(offers);
-    state.offers.forEach(function (offer, cid) {
-      var li = el("li", "offer");
-      li.dataset.cid = cid;
-      li.appendChild(el("span", "desc", describe(offer)));
-      li.appendChild(button("Accept", "accept", function () { accept(cid); }));
-      li.appendChild(button("Decline", "decline", function () { decline(cid); }));
-      offers.appendChild(li);
-    });
+    var nowS = Date.now() / 1000;
+    state.offers.forEach(function (offer, cid) { offers.appendChild(renderOffer(offer, cid, nowS)); });
+    $("offers-count").textContent = "(" + state.offers.size + ")";
     var mine = $("my-chats");
     clear(mine);
     state.chats.forEach(function (chat, cid) {
@@ -79,6 +179,10 @@
       queue.appendChild(li);
     });
     $("queue-count").textContent = "(" + state.queue.length + ")";
+    if (refocus) {
+      var again = $(refocus[0]).querySelector('li[data-cid="' + CSS.escape(refocus[1]) + '"] button.' + refocus[2]);
+      if (again) again.focus();
+    }
   }
 
   // ---------- conversation ----------
@@ -96,6 +200,13 @@
     list.scrollTop = list.scrollHeight;
   }
 
+  function showResidentTyping(on) {
+    clearTimeout(state.residentTypingTimer);
+    $("typing").hidden = !on;
+    $("typing").textContent = on ? "The resident is typing…" : "";
+    if (on) state.residentTypingTimer = setTimeout(function () { showResidentTyping(false); }, 20000);
+  }
+
   function renderConversation(conv) {
     state.current = conv;
     state.unread.delete(conv.conversation_id);
@@ -104,8 +215,9 @@
     $("conv-title").textContent = (conv.mine ? "My chat" : "Conversation") + " — " + conv.state;
     var facts = $("conv-facts");
     clear(facts);
-    [["Label", conv.label], ["Language", conv.language], ["Channel", conv.channel],
-      ["Department", conv.department], ["Form", conv.active_loop], ["Ticket", conv.ticket_id]].forEach(function (f) {
+    // The bot's label code stays beside the words: routing rules (chat311.yml departments) use it.
+    [["Topic", (conv.topic || words(conv.label)) + (conv.label ? " (" + conv.label + ")" : "")], ["Language", conv.language_name || LANGUAGES[conv.language] || conv.language],
+      ["Channel", words(conv.channel)], ["Department", words(conv.department)], ["Ticket", conv.ticket_id]].forEach(function (f) {
       if (!f[1]) return;
       facts.appendChild(el("dt", null, f[0]));
       facts.appendChild(el("dd", null, f[1]));
@@ -117,7 +229,7 @@
     (conv.messages || []).forEach(appendMessage);
     var active = conv.mine && conv.state === "assigned";
     ["composer", "send", "close-chat", "transfer", "ticket", "canned"].forEach(function (id) { $(id).disabled = !active; });
-    $("typing").hidden = true;
+    showResidentTyping(false);
     result("");
     renderLists();
   }
@@ -264,6 +376,7 @@
     var ack = await call(note ? "note" : "send", { conversation_id: state.current.conversation_id, text: text });
     if (!ack.ok) return result(ack.error.message, true);
     box.value = "";
+    if (note) $("note-toggle").checked = false;  // the next message goes to the resident again
     state.typingOn = false;
     clearTimeout(state.typingTimer);
   }
@@ -356,6 +469,62 @@
     });
   }
 
+  // ---------- search of past conversations and tickets (GET /console/api/search) ----------
+  function when(ts) { return ts ? new Date(ts * 1000).toLocaleString() : ""; }
+
+  function searchList(title, items, render) {
+    var box = $("search-results");
+    box.appendChild(el("h3", null, title + " (" + items.length + ")"));
+    var list = el("ul", "search-list");
+    items.forEach(function (item) { list.appendChild(render(item)); });
+    if (!items.length) list.appendChild(el("li", null, "None found."));
+    box.appendChild(list);
+  }
+
+  function contact(item) {
+    return [item.phone, item.email].filter(Boolean).join(" · ");
+  }
+
+  async function runSearch(event) {
+    if (event) event.preventDefault();
+    var params = new URLSearchParams();
+    [["ticket", "s-ticket"], ["phone", "s-phone"], ["email", "s-email"], ["date", "s-date"], ["agent", "s-agent"]]
+      .forEach(function (f) { var v = $(f[1]).value.trim(); if (v) params.set(f[0], v); });
+    $("search-error").textContent = "";
+    clear($("search-results"));
+    var ticket = params.get("ticket");
+    if (ticket && !/^311-\d+$/i.test(ticket)) { $("search-error").textContent = "A ticket number looks like 311-1000001."; return; }
+    if (!params.toString()) { $("search-error").textContent = "Give a ticket number, phone, e-mail, date or agent."; return; }
+    var r, body;
+    try {
+      r = await fetch("/console/api/search?" + params.toString(), { credentials: "same-origin" });
+      body = await r.json();
+    } catch (e) {
+      $("search-error").textContent = "The server could not be reached.";
+      return;
+    }
+    if (!r.ok) { $("search-error").textContent = (body.error && body.error.message) || ("HTTP " + r.status); return; }
+    searchList("Conversations", body.conversations, function (c) {
+      var li = el("li");
+      li.appendChild(el("strong", null, words(c.label) || "Conversation"));
+      li.appendChild(el("span", "meta", when(c.assigned_at || c.queued_at) + " · " + (c.agent_name || c.agent || "") +
+        " · " + c.state + (c.ticket_id ? " · ticket " + c.ticket_id : "")));
+      if (contact(c)) li.appendChild(el("span", "meta", contact(c)));
+      if (state.me.roles.indexOf("supervisor") >= 0 || state.me.roles.indexOf("admin") >= 0) {
+        li.appendChild(button("Open", "open", function () { openConversation(c.conversation_id); }));
+      }
+      return li;
+    });
+    searchList("Tickets", body.tickets, function (t) {
+      var li = el("li");
+      li.appendChild(el("strong", null, t.ticket_id + " · " + t.service_code + " · " + t.status));
+      li.appendChild(el("span", "meta", when(t.requested_at) + (t.address ? " · " + t.address : "")));
+      if (contact(t)) li.appendChild(el("span", "meta", contact(t)));
+      if (t.description) li.appendChild(el("span", "meta", t.description));
+      return li;
+    });
+  }
+
   var kbTimer = null;
   function kbSearch() {
     clearTimeout(kbTimer);
@@ -384,6 +553,13 @@
     $("hours").textContent = text;
   }
 
+  // The line follows schedule and override changes made anywhere (dashboard, CLI): asked every 4 s.
+  async function refreshHours() {
+    if (!state.socket || !state.socket.connected) return;
+    var ack = await call("hours");
+    if (ack.ok) renderHours(ack.hours);
+  }
+
   async function hello() {
     $("conn").textContent = "connected";
     $("conn").className = "conn ok";
@@ -391,12 +567,12 @@
     if (!ack.ok) return result(ack.error.message, true);
     state.chats.clear();
     state.offers.clear();
-    ack.chats.forEach(function (c) { (c.offered ? state.offers : state.chats).set(c.conversation_id, c); });
+    ack.chats.forEach(function (c) { if (c.offered) addOffer(c, false); else state.chats.set(c.conversation_id, c); });
     state.queue = ack.queue;
     state.canned = ack.canned;
     state.services = ack.services || [];
     renderServices();
-    $("status").value = ack.status === "away" ? "away" : "online";
+    showStatus(ack.status, ack.away_in_s);
     renderHours(ack.hours);
     var disp = $("disposition");
     clear(disp);
@@ -404,10 +580,20 @@
     var canned = $("canned");
     while (canned.options.length > 1) canned.remove(1);
     ack.canned.forEach(function (c, i) { var o = el("option", null, c.key); o.value = String(i); canned.appendChild(o); });
-    $("supervisor").hidden = !(ack.me.roles.indexOf("supervisor") >= 0 || ack.me.roles.indexOf("admin") >= 0);
+    var supervisor = ack.me.roles.indexOf("supervisor") >= 0 || ack.me.roles.indexOf("admin") >= 0;
+    $("supervisor").hidden = !supervisor;
+    $("s-agent").hidden = $("s-agent-label").hidden = !supervisor;
+    $("search-scope").textContent = supervisor ? "Every conversation handled by an agent, and every ticket." :
+      "Your own conversations and their tickets.";
     renderLists();
     refreshAgents();
     if (state.current) openConversation(state.current.conversation_id);
+  }
+
+  function showStatus(status, awayInS) {
+    $("status").value = status === "online" || status === "missed" ? "online" : "away";
+    state.awayAt = status === "missed" ? Date.now() / 1000 + (Number(awayInS) || 0) : 0;
+    renderMissed();
   }
 
   function connect() {
@@ -420,12 +606,18 @@
       $("conn").className = "conn bad";
       if (err.message === "unauthorized") window.location.href = "/console/login";
     });
-    socket.on("offer", function (d) { state.offers.set(d.conversation_id, d); renderLists(); });
+    socket.on("offer", function (d) { addOffer(d, true); renderLists(); });
     socket.on("offer_withdrawn", function (d) { state.offers.delete(d.conversation_id); renderLists(); });
     socket.on("queue", function (d) { state.queue = d.items || []; renderLists(); });
-    socket.on("status", function (d) { $("status").value = d.status === "away" ? "away" : "online"; });
+    socket.on("status", function (d) { showStatus(d.status, d.away_in_s); });
+    socket.on("resident_typing", function (d) {
+      if (state.current && d.conversation_id === state.current.conversation_id) showResidentTyping(!!d.on);
+    });
     socket.on("message", function (d) {
-      if (state.current && d.conversation_id === state.current.conversation_id) appendMessage(d);
+      if (state.current && d.conversation_id === state.current.conversation_id) {
+        if (d.sender === "resident") showResidentTyping(false);
+        appendMessage(d);
+      }
       else if (state.chats.has(d.conversation_id)) { state.unread.add(d.conversation_id); renderLists(); }
     });
     socket.on("chat_assigned", function (d) { state.chats.set(d.conversation_id, d); renderLists(); });
@@ -444,11 +636,42 @@
     setInterval(function () { if (socket.connected) call("heartbeat"); }, 15000);
   }
 
+  // Shortcuts use Alt+Shift (no character is typed with them), so they work while typing a reply.
+  function shortcut(e) {
+    if (!e.altKey || !e.shiftKey || e.ctrlKey || e.metaKey) return;
+    if (e.code === "KeyA") {
+      var first = null;
+      state.offers.forEach(function (o, cid) { if (first === null) first = cid; });
+      if (first !== null) accept(first);
+    } else if (e.code === "KeyC") {
+      if (!$("close-chat").disabled) closeChat();
+    } else if (e.code === "KeyM") {
+      if (!$("composer").disabled) $("composer").focus();
+    } else {
+      return;
+    }
+    e.preventDefault();
+  }
+
   function wire() {
+    document.addEventListener("keydown", shortcut);
     $("send").addEventListener("click", send);
     $("composer").addEventListener("keydown", function (e) {
-      if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); send(); }
+      if (e.key === "Enter" && !e.shiftKey && !e.altKey) { e.preventDefault(); send(); }
     });
+    $("notify").addEventListener("click", function () {
+      if (state.audio && state.audio.state === "suspended") state.audio.resume();
+      Notification.requestPermission().then(renderNotifyButton);
+    });
+    $("stay").addEventListener("click", function () { call("set_status", { status: "online" }); });
+    // Browsers start audio only after a user gesture: unlock it on the first click or key.
+    var unlock = function () {
+      var Ctx = window.AudioContext || window.webkitAudioContext;
+      if (Ctx && !state.audio) state.audio = new Ctx();
+      if (state.audio && state.audio.state === "suspended") state.audio.resume();
+    };
+    document.addEventListener("pointerdown", unlock, { once: true });
+    document.addEventListener("keydown", unlock, { once: true });
     $("composer").addEventListener("input", function () {
       if ($("note-toggle").checked) return;
       setTyping(true);
@@ -469,15 +692,27 @@
     $("transfer-to").addEventListener("focus", refreshAgents);
     $("ticket-form").addEventListener("submit", createTicket);
     $("ts-form").addEventListener("submit", changeStatus);
+    $("search-form").addEventListener("submit", runSearch);
     $("ticket-service").addEventListener("change", function () { renderFields({}); });
     $("kb-q").addEventListener("input", kbSearch);
     $("status").addEventListener("change", function () { call("set_status", { status: $("status").value }); });
-    $("ov-apply").addEventListener("click", async function () {
-      var ack = await call("hours", { mode: $("ov-mode").value, minutes: Number($("ov-minutes").value), reason: "console" });
-      if (!ack.ok) return result(ack.error.message, true);
-      renderHours(ack.hours);
+    $("ov-form").addEventListener("submit", async function (e) {
+      e.preventDefault();
+      var ack = await call("hours", { mode: $("ov-mode").value, minutes: Number($("ov-minutes").value),
+        reason: $("ov-reason").value });
+      $("ov-result").textContent = ack.ok ? "Done." : ack.error.message;
+      $("ov-result").className = ack.ok ? "result" : "result error";
+      if (ack.ok) renderHours(ack.hours);
     });
+    $("ov-mode").addEventListener("change", function () { $("ov-minutes").disabled = $("ov-mode").value === "clear"; });
+    renderNotifyButton();
+    // Countdowns and waits tick every second; the full lists are cheap to redraw.
+    setInterval(function () {
+      tickOffers();
+      if (state.awayAt) renderMissed();
+    }, 1000);
     setInterval(renderLists, 5000);
+    setInterval(refreshHours, 4000);
   }
 
   // The city's active incident notice (storm, outage): shown to the agent, insertable in the chat's language.

@@ -1,0 +1,222 @@
+"""Search of past conversations and tickets for the console: by ticket id, phone, e-mail, day and agent.
+
+Who sees what: an agent finds the conversations they handled (accepted or were transferred) and
+the tickets filed from those conversations; a supervisor (or admin) finds every one. Within that,
+nothing is redacted: the agent served this resident and may see their contact details again.
+
+Conversations are found through a small index written when an agent takes a chat (conversation
+ids and times only, no personal data): `<prefix>search:handled` (all) and
+`<prefix>search:agent:<username>`. Entries whose conversation was purged by retention are dropped
+when a search meets them. Tickets are found by id, or among those requested on the day(s) searched.
+Phone and e-mail match the contact the bot collected in the chat and the contact on the ticket.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from redis.asyncio import Redis
+
+from chat_server.agents.accounts import Account
+from chat_server.conversations.store import Conversation, ConversationStore
+from chat_server.tickets.store import Ticket, TicketStore
+
+DEFAULT_DAYS = 30  # no day given: the last 30 days
+MAX_RESULTS = 50
+_TICKET_ID = re.compile(r"^311-\d{1,12}$")
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
+_USERNAME = re.compile(r"^[a-z0-9_.-]{1,40}$")
+
+
+class SearchError(ValueError):
+    """A refused search: `code` is forbidden (role) or malformed (input); `message` says what to fix."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    ticket_id: str = ""
+    phone: str = ""  # digits only, the last 10 (a US number with or without +1)
+    email: str = ""  # lower case
+    day: date | None = None
+    agent: str = ""
+
+    @property
+    def empty(self) -> bool:
+        return not (self.ticket_id or self.phone or self.email or self.day or self.agent)
+
+
+def phone_key(value: str) -> str:
+    digits = re.sub(r"\D", "", value)
+    return digits[-10:]
+
+
+def parse_query(params: dict[str, str]) -> SearchQuery:
+    """Validate the search fields (pure): a clear message for each bad one."""
+    ticket_id = params.get("ticket", "").strip().upper()
+    if ticket_id and not _TICKET_ID.match(ticket_id):
+        raise SearchError("malformed", "a ticket number looks like 311-1000001")
+    phone = phone_key(params.get("phone", ""))
+    if params.get("phone", "").strip() and len(phone) < 7:
+        raise SearchError("malformed", "give at least 7 digits of the phone number")
+    email = params.get("email", "").strip().lower()
+    if email and not _EMAIL.match(email):
+        raise SearchError("malformed", "give a whole e-mail address, like name@example.org")
+    day = None
+    if params.get("date", "").strip():
+        try:
+            day = date.fromisoformat(params["date"].strip())
+        except ValueError as exc:
+            raise SearchError("malformed", "the date must look like 2026-12-04") from exc
+    agent = params.get("agent", "").strip().lower()
+    if agent and not _USERNAME.match(agent):
+        raise SearchError("malformed", "the agent is a username (letters, digits, . _ -)")
+    query = SearchQuery(ticket_id, phone, email, day, agent)
+    if query.empty:
+        raise SearchError("malformed", "give a ticket number, phone, e-mail, date or agent")
+    return query
+
+
+def _contact_matches(query: SearchQuery, phone: str | None, email: str | None) -> bool:
+    if query.phone and (not phone or phone_key(phone) != query.phone):
+        return False
+    return not (query.email and (not email or email.strip().lower() != query.email))
+
+
+class ConversationSearch:
+    """The one search service (the console's HTTP API uses it; a CLI could too)."""
+
+    def __init__(self, redis: Redis, prefix: str, conversations: ConversationStore, tickets: TicketStore | None,
+                 tz: ZoneInfo) -> None:
+        self.redis = redis
+        self.prefix = prefix
+        self.conversations = conversations
+        self.tickets = tickets
+        self.tz = tz
+
+    def _handled(self, username: str = "") -> str:
+        return f"{self.prefix}search:agent:{username}" if username else f"{self.prefix}search:handled"
+
+    async def record_handled(self, cid: str, username: str, ts: float) -> None:
+        """An agent took this chat (accept or transfer): it becomes findable by them and supervisors."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.zadd(self._handled(), {cid: ts})
+        pipe.zadd(self._handled(username), {cid: ts})
+        await pipe.execute()
+
+    def _window(self, query: SearchQuery, now: float) -> tuple[float, float]:
+        if query.day is None:
+            return now - DEFAULT_DAYS * 86400, now
+        start = datetime.combine(query.day, time.min, self.tz)
+        return start.timestamp(), (start + timedelta(days=1)).timestamp()
+
+    async def search(self, account: Account, query: SearchQuery, now: float) -> dict[str, Any]:
+        supervisor = account.has_role("supervisor")
+        if not supervisor and query.agent and query.agent != account.username:
+            raise SearchError("forbidden", "agents can search only their own conversations")
+        if not supervisor and not account.takes_chats:
+            raise SearchError("forbidden", "only agents and supervisors can search conversations")
+        scope = query.agent or ("" if supervisor else account.username)
+        mine = set() if supervisor else await self._cids(self._handled(account.username), 0, now)
+        start, end = self._window(query, now)
+        conversations = await self._conversations(query, scope, start, end, now)
+        tickets = await self._tickets(query, start, end, None if supervisor else mine)
+        return {"conversations": conversations, "tickets": tickets,
+                "scope": "all" if supervisor else "own"}
+
+    async def _cids(self, key: str, start: float, end: float) -> set[str]:
+        return {c.decode() if isinstance(c, bytes) else str(c)
+                for c in await self.redis.zrangebyscore(key, start, end)}
+
+    async def _conversations(self, query: SearchQuery, scope: str, start: float, end: float,
+                             now: float) -> list[dict[str, Any]]:
+        key = self._handled(scope)
+        if query.ticket_id:  # any time: the ticket says which conversation
+            ticket = await self.tickets.get(query.ticket_id, with_history=False) if self.tickets else None
+            cid = ticket.conversation_id if ticket else None
+            rows = [(cid, 0.0)] if cid and await self.redis.zscore(key, cid) is not None else []
+        else:
+            raw = await self.redis.zrevrangebyscore(key, end, start, withscores=True)
+            rows = [(c.decode() if isinstance(c, bytes) else str(c), float(s)) for c, s in raw]
+        out = []
+        for cid, _ in rows:
+            conv = await self.conversations.get(cid)
+            if conv is None:  # purged by retention: forget it
+                await self.redis.zrem(self._handled(), cid)
+                await self.redis.zrem(key, cid)
+                continue
+            phone, email = self._conv_contact(conv)
+            if not _contact_matches(query, phone, email):
+                continue
+            if query.ticket_id and conv.get("ticket_id") != query.ticket_id:
+                ticket = await self.tickets.get(query.ticket_id, with_history=False) if self.tickets else None
+                if ticket is None or ticket.conversation_id != conv.id:
+                    continue
+            out.append(self._conv_view(conv, phone, email))
+            if len(out) >= MAX_RESULTS:
+                break
+        return out
+
+    @staticmethod
+    def _conv_contact(conv: Conversation) -> tuple[str | None, str | None]:
+        try:
+            slots = json.loads(conv.get("slots") or "{}")
+        except ValueError:
+            slots = {}
+        if not isinstance(slots, dict):
+            slots = {}
+        phone = slots.get("phone") or conv.get("phone") or None
+        email = slots.get("email") or conv.get("email") or None
+        return (str(phone) if phone else None), (str(email) if email else None)
+
+    @staticmethod
+    def _conv_view(conv: Conversation, phone: str | None, email: str | None) -> dict[str, Any]:
+        return {"conversation_id": conv.id, "state": conv.state, "language": conv.language,
+                "channel": conv.channel, "label": conv.get("form_label") or conv.get("label") or None,
+                "agent": conv.get("agent") or None, "agent_name": conv.get("agent_name") or None,
+                "assigned_at": float(conv.get("assigned_at") or 0) or None,
+                "queued_at": float(conv.get("queued_at") or 0) or None,
+                "ticket_id": conv.get("ticket_id") or None, "phone": phone, "email": email}
+
+    async def _tickets(self, query: SearchQuery, start: float, end: float,
+                       allowed_convs: set[str] | None) -> list[dict[str, Any]]:
+        if self.tickets is None:
+            return []
+        if query.ticket_id:
+            found = await self.tickets.get(query.ticket_id, with_history=False)
+            candidates = [found] if found else []
+        else:
+            ids = (await self.tickets.query(start, end))[:500]
+            candidates = await self.tickets.get_many(ids)
+        out = []
+        for ticket in candidates:
+            if allowed_convs is not None and ticket.conversation_id not in allowed_convs:
+                continue
+            if query.agent and not await self._handled_by(ticket, query.agent):
+                continue
+            if not _contact_matches(query, ticket.contact.get("phone"), ticket.contact.get("email")):
+                continue
+            out.append(self._ticket_view(ticket))
+            if len(out) >= MAX_RESULTS:
+                break
+        return out
+
+    async def _handled_by(self, ticket: Ticket, username: str) -> bool:
+        cid = ticket.conversation_id
+        return bool(cid) and await self.redis.zscore(self._handled(username), cid) is not None
+
+    @staticmethod
+    def _ticket_view(ticket: Ticket) -> dict[str, Any]:
+        return {"ticket_id": ticket.id, "service_code": ticket.service_code, "status": ticket.status,
+                "requested_at": ticket.requested_at, "address": ticket.address,
+                "conversation_id": ticket.conversation_id, "phone": ticket.contact.get("phone"),
+                "email": ticket.contact.get("email"), "description": ticket.description}
