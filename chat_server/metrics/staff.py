@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -23,11 +24,16 @@ class StaffPage:
     key: str
     label: str
     href: str
-    roles: tuple[str, ...]  # any of these (admins may open every page)
+    roles: tuple[str, ...]  # any of these (admins may open every page but the console)
+
+    def may_open(self, account: Any) -> bool:
+        if self.key == "console":  # only people who take chats (the console sends others to their home page)
+            return bool(account.takes_chats)
+        return bool(account.has_role(*self.roles))
 
 
 PAGES = (
-    StaffPage("console", "Agent console", "/console", ("agent",)),
+    StaffPage("console", "Agent console", "/console", ("agent", "supervisor")),
     StaffPage("dashboard", "Dashboard", "/console/supervisor", ("supervisor",)),
     StaffPage("content", "Knowledge articles", "/console/content", ("content",)),
     StaffPage("training", "Bot training", "/console/training", ("content",)),
@@ -40,7 +46,7 @@ async def me(request: web.Request) -> web.Response:
     user, account = await current_user(request)
     if user is None:
         return error(401, "login_required", "log in to the console first")
-    pages = [{"key": p.key, "label": p.label, "href": p.href} for p in PAGES if account.has_role(*p.roles)]
+    pages = [{"key": p.key, "label": p.label, "href": p.href} for p in PAGES if p.may_open(account)]
     return web.json_response({"username": user.username, "name": user.name, "roles": user.roles,
                               "csrf": user.csrf, "pages": pages})
 
