@@ -79,14 +79,26 @@ async def _overflow(page: Any) -> dict[str, int]:
         "() => ({scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth})")
 
 
+ALL_PAGES = {**STAFF_PAGES, "widget-demo": "/", "status": "/status/311-NOSUCH"}
+
+
 async def test_every_page_passes_axe_and_fits_1280_and_375_wide(staff: Any, redis_server: Any) -> None:
+    """Every page but the agent console at 375 px (its own test below: the console's layout is issue 19 part A)."""
+    await _axe_and_overflow(staff, {k: v for k, v in ALL_PAGES.items() if k != "console"}, SIZES)
+    await _axe_and_overflow(staff, {"console": "/console"}, SIZES[:1])
+
+
+async def test_console_fits_375_wide(staff: Any) -> None:
+    await _axe_and_overflow(staff, {"console": "/console"}, SIZES[1:])
+
+
+async def _axe_and_overflow(staff: Any, pages: dict[str, str], sizes: list[tuple[int, int]]) -> None:
     server, _ = staff
     report: dict[str, Any] = {}
     async with chromium() as browser:
-        for width, height in SIZES:
+        for width, height in sizes:
             page = await new_page(browser, viewport={"width": width, "height": height})
             await login(page, server.url, "sue")  # may open every staff page
-            pages = {**STAFF_PAGES, "widget-demo": "/", "status": "/status/311-NOSUCH"}
             for name, path in pages.items():
                 response = await page.goto(server.url + path)
                 if name == "status":  # an unknown ticket: the page says so with a 404, nothing else fails
@@ -108,7 +120,7 @@ async def test_every_page_passes_axe_and_fits_1280_and_375_wide(staff: Any, redi
             assert page.errors == [], page.errors  # type: ignore[attr-defined]
     bad = {k: v for k, v in report.items() if v}
     assert not bad, bad
-    assert len(report) == 2 * len(STAFF_PAGES)
+    assert len(report) == len(sizes) * len(set(pages) & set(STAFF_PAGES))
 
 
 async def test_training_page_forms_hidden_readable_labels_warning_rollback_and_saved_item(
