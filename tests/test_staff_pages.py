@@ -3,13 +3,14 @@ at 1280×800 and 375×740 on every page (staff pages, widget demo, status page),
 
 from __future__ import annotations
 
+import shutil
 import time
 from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
 
-from tests.browser import axe_scan, chromium, new_page, screenshot
+from tests.browser import ROOT, axe_scan, chromium, new_page, screenshot
 from tests.test_agents_support import fresh_prefix, server_env
 from tests.test_supervisor_live import login, make_account
 
@@ -21,9 +22,13 @@ SIZES = [(1280, 800), (375, 740)]
 
 
 @pytest.fixture(scope="module")
-async def staff(server_factory: Any, redis_server: Any) -> Any:
+async def staff(server_factory: Any, redis_server: Any, tmp_path_factory: Any) -> Any:
     prefix = fresh_prefix()
-    server = await server_factory(name="chat_server-staff-pages", **server_env(prefix))
+    # A copy of the training data: the training page's "Assign" writes to it (never to the repository's files).
+    data_dir = tmp_path_factory.mktemp("training_data")
+    shutil.copytree(ROOT / "training_data", data_dir, dirs_exist_ok=True)
+    server = await server_factory(name="chat_server-staff-pages", CHAT311_TRAINING__DATA_DIR=str(data_dir),
+                                  **server_env(prefix))
     for username, roles in (("ada", ["admin"]), ("sam", ["supervisor"]), ("cora", ["content"]),
                             ("aggie", ["agent"]), ("sue", ["supervisor", "content"])):
         await make_account(redis_server.url, prefix, username, roles)
