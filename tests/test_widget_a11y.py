@@ -252,3 +252,42 @@ async def test_launcher_send_arrow_and_send_feedback_meet_aa_contrast(chat_serve
         ratios["send feedback"] = contrast(c["color"], c["bg"])
         assert "feedback" in (await page.locator(".c311-csat-submit").inner_text()).lower()
         assert all(r >= 4.5 for r in ratios.values()), ratios
+
+
+async def test_quick_replies_keep_the_question_in_view_and_csat_leaves_the_chat_visible(
+        chat_server_url: str) -> None:
+    """Phone size (375×740): the bot's question stays visible above its quick replies; after "End chat"
+    the rating form sits below the log (never over it), the end of the chat is in view, and the header no
+    longer says "Chatting with …"."""
+    async with chromium() as browser:
+        page = await new_page(browser, viewport={"width": 375, "height": 740}, is_mobile=True, has_touch=True)
+        await page.goto(chat_server_url + "/")
+        await open_widget(page)
+        await ask(page, "I want to report a pothole")
+        await ask(page, "600 E 4th St")
+        await page.wait_for_selector(".c311-quick .c311-qr", timeout=10_000)
+        # The last bot message (the question) has its top inside the visible log.
+        await page.wait_for_function(
+            """() => {
+                const log = document.querySelector('.c311-log').getBoundingClientRect();
+                const bots = document.querySelectorAll('.c311-log .c311-msg:not(.c311-msg--resident)');
+                const q = bots[bots.length - 1].getBoundingClientRect();
+                return q.top >= log.top - 1 && q.top < log.bottom - 20;
+            }""",
+            timeout=5_000,
+        )
+        await page.locator(".c311-end").click()
+        await page.locator(".c311-csat").wait_for(state="visible")
+        await page.wait_for_function(
+            """() => {
+                const log = document.querySelector('.c311-log');
+                const l = log.getBoundingClientRect();
+                const end = document.querySelector('.c311-endarea').getBoundingClientRect();
+                const msgs = log.querySelectorAll('.c311-msg');
+                const last = msgs[msgs.length - 1].getBoundingClientRect();
+                return end.top >= l.bottom - 1 && last.bottom <= l.bottom + 1 && l.height >= 100;
+            }""",
+            timeout=5_000,
+        )
+        assert await page.locator(".c311-subtitle").inner_text() == "Chat ended"
+        assert page.errors == [], page.errors
