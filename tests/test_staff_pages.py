@@ -42,7 +42,7 @@ async def _nav(page: Any) -> dict[str, Any]:
         """() => ({
             links: [...document.querySelectorAll('#staff-nav a')].map(a => a.getAttribute('href')),
             current: document.querySelector('#staff-nav a[aria-current=page]')?.getAttribute('href') || null,
-            who: document.getElementById('staff-nav-who').textContent,
+            who: document.querySelector('#staff-nav .staff-nav-who').textContent,
             navs: document.querySelectorAll('nav#staff-nav[aria-label="Staff pages"]').length,
         })"""
     )

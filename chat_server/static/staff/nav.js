@@ -39,7 +39,7 @@
     }
     const who = document.createElement("span");
     who.className = "staff-nav-who";
-    who.id = "staff-nav-who";
+    who.id = "who";  // the id the staff pages and their tests used for their own "who" line
     const roles = me.roles.map(r => ROLE_WORDS[r] || r).join(", ");
     who.textContent = `Signed in as ${me.name} (${roles})`;
     nav.replaceChildren(list, who);
