@@ -200,3 +200,94 @@ async def test_mobile_320px_and_reduced_motion(chat_server_url: str) -> None:
         await screenshot(page, "widget-mobile-320-es.png")
         await page.locator(".c311-lang").click()
         await screenshot(page, "widget-mobile-320-en.png")
+
+
+def _luminance(rgb: tuple[float, float, float]) -> float:
+    def channel(c: float) -> float:
+        c /= 255
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (channel(c) for c in rgb)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def _rgb(css: str) -> tuple[float, float, float]:
+    parts = css[css.index("(") + 1:css.index(")")].replace(",", " ").split()
+    assert len(parts) == 3 or float(parts[3]) == 1.0, css  # opaque colours only
+    return float(parts[0]), float(parts[1]), float(parts[2])
+
+
+def contrast(fg: str, bg: str) -> float:
+    a, b = sorted((_luminance(_rgb(fg)), _luminance(_rgb(bg))), reverse=True)
+    return (a + 0.05) / (b + 0.05)
+
+
+async def _colours(page: Any, selector: str) -> dict[str, str]:
+    return await page.evaluate(
+        """sel => { const el = document.querySelector(sel); const cs = getComputedStyle(el);
+                    const icon = el.querySelector('svg');
+                    const fill = icon ? getComputedStyle(icon).fill : cs.color;
+                    return {color: cs.color, bg: cs.backgroundColor, icon: fill}; }""",
+        selector,
+    )
+
+
+async def test_launcher_send_arrow_and_send_feedback_meet_aa_contrast(chat_server_url: str) -> None:
+    """Measured from computed styles: the launcher text, the send arrow and "Send feedback" were #1b1b1b on
+    #00594f (about 2:1) because the widget's button reset outweighed their own colour."""
+    async with chromium() as browser:
+        page = await new_page(browser)
+        await page.goto(chat_server_url + "/")
+        await page.locator(".c311-launcher").wait_for()
+        ratios = {}
+        c = await _colours(page, ".c311-launcher")
+        ratios["launcher"] = contrast(c["color"], c["bg"])
+        await open_widget(page)
+        c = await _colours(page, ".c311-send")
+        ratios["send arrow"] = contrast(c["icon"], c["bg"])
+        await ask(page, "hello")
+        await page.locator(".c311-end").click()
+        await page.locator(".c311-csat").wait_for(state="visible")
+        c = await _colours(page, ".c311-csat-submit")
+        ratios["send feedback"] = contrast(c["color"], c["bg"])
+        assert "feedback" in (await page.locator(".c311-csat-submit").inner_text()).lower()
+        assert all(r >= 4.5 for r in ratios.values()), ratios
+
+
+async def test_quick_replies_keep_the_question_in_view_and_csat_leaves_the_chat_visible(
+        chat_server_url: str) -> None:
+    """Phone size (375×740): the bot's question stays visible above its quick replies; after "End chat"
+    the rating form sits below the log (never over it), the end of the chat is in view, and the header no
+    longer says "Chatting with …"."""
+    async with chromium() as browser:
+        page = await new_page(browser, viewport={"width": 375, "height": 740}, is_mobile=True, has_touch=True)
+        await page.goto(chat_server_url + "/")
+        await open_widget(page)
+        await ask(page, "I want to report a pothole")
+        await ask(page, "600 E 4th St")
+        await page.wait_for_selector(".c311-quick .c311-qr", timeout=10_000)
+        # The last bot message (the question) has its top inside the visible log.
+        await page.wait_for_function(
+            """() => {
+                const log = document.querySelector('.c311-log').getBoundingClientRect();
+                const bots = document.querySelectorAll('.c311-log .c311-msg:not(.c311-msg--resident)');
+                const q = bots[bots.length - 1].getBoundingClientRect();
+                return q.top >= log.top - 1 && q.top < log.bottom - 20;
+            }""",
+            timeout=5_000,
+        )
+        await page.locator(".c311-end").click()
+        await page.locator(".c311-csat").wait_for(state="visible")
+        await page.wait_for_function(
+            """() => {
+                const log = document.querySelector('.c311-log');
+                const l = log.getBoundingClientRect();
+                const end = document.querySelector('.c311-endarea').getBoundingClientRect();
+                const msgs = log.querySelectorAll('.c311-msg');
+                const last = msgs[msgs.length - 1].getBoundingClientRect();
+                return end.top >= l.bottom - 1 && last.bottom <= l.bottom + 1 && l.height >= 100;
+            }""",
+            timeout=5_000,
+        )
+        assert await page.locator(".c311-subtitle").inner_text() == "Chat ended"
+        assert page.errors == [], page.errors

@@ -6,7 +6,9 @@ Routes:
 - GET  /console/supervisor/api/dashboard       live + today + hourly + 30-day figures (polled)
 - GET  /console/supervisor/api/report?name=&start=&end=      JSON rows of one report
 - GET  /console/supervisor/api/export.csv?name=&start=&end=  the same as CSV
+- GET  /console/supervisor/api/live            live lists: agents (status, chats, time in status), waiting chats
 - GET/POST /console/supervisor/api/override    emergency staffing override (agents/override.py)
+- GET  /console/staff/api/me, /static/staff/*  the shared staff navigation bar (metrics/staff.py)
 - GET  /metrics                                Prometheus text format
 """
 
@@ -24,8 +26,10 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 from chat_server.context import CTX, AppContext
+from chat_server.metrics import staff
 from chat_server.metrics.access import USER, error, prometheus_allowed, require_role
 from chat_server.metrics.delivery_io import report_rows
+from chat_server.metrics.live import LiveLists
 from chat_server.metrics.prom import EventLogCollector
 from chat_server.metrics.reader import MetricsReader
 from chat_server.metrics.reports import REPORTS, dashboard, to_csv
@@ -34,6 +38,7 @@ log = logging.getLogger("chat311.metrics")
 STATIC = Path(__file__).resolve().parent.parent / "static" / "supervisor"
 READER: web.AppKey[MetricsReader] = web.AppKey("chat311_metrics_reader", MetricsReader)
 WARM: web.AppKey[Any] = web.AppKey("chat311_metrics_warm", object)
+LIVE: web.AppKey[Any] = web.AppKey("chat311_metrics_live", object)
 MAX_RANGE_DAYS = 3660
 
 
@@ -132,6 +137,14 @@ async def dashboard_payload(ctx: AppContext, reader: MetricsReader) -> dict[str,
     data["override"] = override
     data["poll_s"] = ctx.config.metrics.refresh_s
     return data
+
+
+@require_role("supervisor")
+async def live_api(request: web.Request) -> web.Response:
+    lists = request.app[LIVE]
+    if lists is None:
+        return error(501, "not_available", "agent routing is not installed")
+    return web.json_response(await lists.snapshot())
 
 
 @require_role("supervisor")
@@ -260,12 +273,16 @@ def setup(app: web.Application, ctx: AppContext) -> None:
     app.router.add_get("/console/supervisor", page)
     app.router.add_get("/console/supervisor/api/me", me)
     app.router.add_get("/console/supervisor/api/dashboard", dashboard_api)
+    app.router.add_get("/console/supervisor/api/live", live_api)
     app.router.add_get("/console/supervisor/api/report", report_api)
     app.router.add_get("/console/supervisor/api/export.csv", export_csv)
     app.router.add_get("/console/supervisor/api/override", override_get)
     app.router.add_post("/console/supervisor/api/override", override_post)
     app.router.add_get("/metrics", guarded_metrics)
     app.router.add_static("/static/supervisor/", STATIC, show_index=False, append_version=False)
+    routing = _routing_store(ctx)
+    app[LIVE] = LiveLists(ctx, routing) if routing is not None else None
+    staff.setup_routes(app)
 
     async def warm(app: web.Application) -> None:
         # The first read of the window happens in the background, not in a supervisor's request.

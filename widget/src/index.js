@@ -353,7 +353,9 @@ class Widget {
   }
 
   updateSubtitle() {
-    this.subtitleEl.textContent = this.agentName ? this.t("chattingWith", { name: this.agentName }) : this.t("botSubtitle");
+    // After the chat ends nobody is "chatting with" the resident any more.
+    this.subtitleEl.textContent = this.closed ? this.t("chatEnded")
+      : this.agentName ? this.t("chattingWith", { name: this.agentName }) : this.t("botSubtitle");
   }
 
   setLang(lang, explicit) {
@@ -617,6 +619,19 @@ class Widget {
       );
     }
     this.quick.hidden = !buttons.length;
+    if (buttons.length) this.showQuestion();
+  }
+
+  // The buttons take room from the log: keep the bot's question they answer on screen (its first line
+  // at the top of the log when it is taller than what is left, else the end of the log).
+  showQuestion() {
+    const bots = this.log.querySelectorAll(".c311-msg:not(.c311-msg--resident)");
+    const question = bots[bots.length - 1];
+    if (!question) return;
+    const above = question.getBoundingClientRect().top - this.log.getBoundingClientRect().top;
+    const tall = question.offsetHeight > this.log.clientHeight - 16;
+    if (tall || above < 0) this.log.scrollTop += above - 8;
+    else this.scrollDown();
   }
 
   // ---------- rendering ----------
@@ -809,7 +824,10 @@ class Widget {
     this.endArea.hidden = false;
     this.csatForm.hidden = csatDone;
     this.csatThanks.hidden = !csatDone;
-    if (hadFocus) (csatDone ? this.newChatBtn : this.csatForm.querySelector("input"))?.focus();
+    this.updateSubtitle();
+    // The rating form takes the composer's place; the end of the chat stays in view above it.
+    this.scrollDown();
+    if (hadFocus) (csatDone ? this.newChatBtn : this.csatForm.querySelector("input"))?.focus({ preventScroll: true });
   }
 
   onCsat(e) {

@@ -5,27 +5,10 @@
   const API = "/console/content/api";
   const LANGS = ["en", "es"];
   const LOCALIZED = ["title", "answer", "details", "questions"];
-  let csrf = "";
   let current = null; // {id, version, data} of the article in the editor
   const $ = id => document.getElementById(id);
 
-  async function call(path, method, body) {
-    const init = { method: method || "GET", credentials: "same-origin", headers: {} };
-    if (method && method !== "GET") {
-      init.headers["X-CSRF-Token"] = csrf;
-      init.headers["Content-Type"] = "application/json";
-      init.body = JSON.stringify(body || {});
-    }
-    const r = await fetch(API + path, init);
-    if (r.status === 401) { location.href = "/console/login?next=" + encodeURIComponent(location.pathname); throw new Error("login"); }
-    const data = await r.json().catch(() => ({}));
-    if (!r.ok) {
-      const err = new Error((data.error && data.error.message) || `HTTP ${r.status}`);
-      err.info = data.error || {};
-      throw err;
-    }
-    return data;
-  }
+  const call = C311Api(API);  // /static/staff/api.js
   function el(tag, text, cls) {
     const node = document.createElement(tag);
     if (text != null) node.textContent = text;
@@ -239,8 +222,7 @@
   async function start() {
     try {
       const me = await call("/me");
-      csrf = me.csrf;
-      $("who").textContent = `${me.name} (${me.username})`;
+      call.csrf = me.csrf;
     } catch (e) { return; }
     $("filters").addEventListener("submit", ev => { ev.preventDefault(); loadList(); });
     $("article-form").addEventListener("submit", publish);

@@ -2,26 +2,9 @@
 "use strict";
 (function () {
   const API = "/console/incidents/api";
-  let csrf = "";
   const $ = id => document.getElementById(id);
 
-  async function call(path, method, body) {
-    const init = { method: method || "GET", credentials: "same-origin", headers: {} };
-    if (method && method !== "GET") {
-      init.headers["X-CSRF-Token"] = csrf;
-      init.headers["Content-Type"] = "application/json";
-      init.body = JSON.stringify(body || {});
-    }
-    const r = await fetch(API + path, init);
-    if (r.status === 401) { location.href = "/console/login?next=" + encodeURIComponent(location.pathname); throw new Error("login"); }
-    const data = await r.json().catch(() => ({}));
-    if (!r.ok) {
-      const err = new Error((data.error && data.error.message) || `HTTP ${r.status}`);
-      err.field = data.error && data.error.field;
-      throw err;
-    }
-    return data;
-  }
+  const call = C311Api(API);  // /static/staff/api.js
   function say(node, text, isError) { node.textContent = text; node.classList.toggle("error", !!isError); }
   function epoch(value) { return value ? new Date(value).getTime() / 1000 : null; }
   function when(ts) { return new Date(ts * 1000).toLocaleString(); }
@@ -89,8 +72,7 @@
 
   async function init() {
     const me = await call("/me");
-    csrf = me.csrf;
-    $("who").textContent = `${me.name} (${me.roles.join(", ")})`;
+    call.csrf = me.csrf;
     $("post").addEventListener("submit", post);
     await load();
     setInterval(() => load().catch(() => {}), 5000);

@@ -12,11 +12,13 @@
     const svg = el("svg", { viewBox: `0 0 ${width} ${height}`, role: "img" });
     return svg;
   }
-  function niceMax(v) {
-    if (v <= 5) return 5;
-    const p = Math.pow(10, Math.floor(Math.log10(v)));
-    for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= v) return m * p;
-    return v;
+  // Axis for counts: a round step (1, 2 or 5 × 10^k, at least 1) and a top that is a whole number of
+  // steps, so every grid line sits exactly on the whole number written next to it.
+  function countAxis(v) {
+    const rough = Math.max(v, 1) / 4;
+    const p = Math.pow(10, Math.floor(Math.log10(rough)));
+    const step = Math.max(1, [1, 2, 5, 10].map(m => m * p).find(s => s >= rough));
+    return { step, max: step * Math.max(1, Math.ceil(v / step)) };
   }
   // series: [{key, color, label}]; rows: [{label, <key>: number}] → stacked bars.
   function bars(container, rows, series, opts) {
@@ -24,14 +26,14 @@
     const W = 520, H = 200, L = 34, B = 22, T = 8, R = 6;
     const svg = frame(W, H);
     const total = rows.map(r => series.reduce((s, x) => s + (Number(r[x.key]) || 0), 0));
-    const max = niceMax(Math.max(1, ...total));
+    const axis = countAxis(Math.max(1, ...total)), max = axis.max;
     const plotW = W - L - R, plotH = H - T - B;
     const bw = plotW / Math.max(rows.length, 1);
-    for (let i = 0; i <= 4; i++) {
-      const y = T + plotH - (plotH * i) / 4;
-      el("line", { x1: L, x2: W - R, y1: y, y2: y, stroke: "#e3e8ee" }, svg);
-      const t = el("text", { x: L - 4, y: y + 3, "text-anchor": "end", class: "axis" }, svg);
-      t.textContent = String(Math.round((max * i) / 4));
+    for (let v = 0; v <= max; v += axis.step) {
+      const y = T + plotH - (plotH * v) / max;
+      el("line", { x1: L, x2: W - R, y1: y, y2: y, stroke: "#e3e8ee", class: "grid", "data-value": v }, svg);
+      const t = el("text", { x: L - 4, y: y + 3, "text-anchor": "end", class: "axis tick" }, svg);
+      t.textContent = String(v);
     }
     rows.forEach((r, i) => {
       let y = T + plotH;
@@ -39,7 +41,8 @@
         const v = Number(r[s.key]) || 0;
         const h = (plotH * v) / max;
         y -= h;
-        const rect = el("rect", { x: L + i * bw + 1, y, width: Math.max(bw - 2, 1), height: h, fill: s.color }, svg);
+        const rect = el("rect", { x: L + i * bw + 1, y, width: Math.max(bw - 2, 1), height: h, fill: s.color,
+          "data-value": v }, svg);
         const tip = el("title", {}, rect);
         tip.textContent = `${r.label}: ${s.label} ${v}`;
       }
@@ -99,5 +102,5 @@
     svg.setAttribute("aria-label", opts.title || "line chart");
     container.replaceChildren(svg);
   }
-  window.C311Charts = { bars, line };
+  window.C311Charts = { bars, line, countAxis };
 })();

@@ -1,9 +1,9 @@
-// Supervisor dashboard: polls /console/supervisor/api/dashboard every few seconds and redraws.
+// Supervisor dashboard: polls /console/supervisor/api/dashboard and /live every few seconds and redraws.
 "use strict";
 (function () {
   const API = "/console/supervisor/api";
   let POLL_MS = 2000;
-  let csrf = "";
+  const call = C311Api(API);  // /static/staff/api.js
   let lastOk = 0;
 
   const $ = id => document.getElementById(id);
@@ -19,30 +19,35 @@
   }
   // Report column headings in words; a column not listed here shows its name with spaces.
   const HEADINGS = {
+    date: "Date", hour: "Hour", chats: "Chats", contained: "Answered by the bot", queued: "Queued for an agent",
+    answered: "Answered by an agent", answered_in_sl: "Answered within the service level", abandoned: "Left the queue",
+    escalated: "Asked for a person", tickets: "Tickets created", fallbacks: "Not understood", handled: "Chats closed by agents",
+    transfers: "Transfers", bot_answers: "Bot answers", csat_responses: "Ratings", csat_avg: "Average rating (of 5)",
+    csat_satisfied_rate: "Satisfied", containment_rate: "Bot containment", escalation_rate: "Escalation rate",
+    abandonment_rate: "Abandonment", fallback_rate: "Not understood (share)", service_level: "Service level",
+    asa_s: "Average speed of answer", aht_s: "Average handle time", longest_wait_s: "Longest wait",
+    agent: "Agent", transfers_out: "Transferred away", label: "Intent or topic", count: "Count", share: "Share",
+    text: "Message (personal data masked)", article_id: "Article", helpful: "Helpful", not_helpful: "Not helpful",
+    helpful_rate: "Share helpful", language: "Language", disposition: "Outcome", dimension: "Grouped by", value: "Value",
     service_code: "Service code", service: "Service", closed: "Tickets closed", median_s: "Median time to close",
     p90_s: "90th percentile time to close", with_expected: "With an expected date", on_time: "Closed on time",
     late: "Closed late", on_time_rate: "Share closed on time", channel: "Channel", sent: "Sent", failed: "Failed",
     skipped: "Skipped (nobody to tell)", failure_rate: "Failure rate",
   };
-  const heading = c => HEADINGS[c] || c.replace(/_/g, " ");
+  const heading = c => HEADINGS[c] || c.replace(/_s$/, " (seconds)").replace(/_/g, " ");
   function cell(c, v) {
     if (v == null) return "";
     if (/_rate$|^service_level$|^share$/.test(c)) return pct(v);
-    if (/^(median|p90)_s$/.test(c)) return duration(v);
+    if (/_s$/.test(c)) return duration(v);
     return String(v);
   }
+  const LANGUAGES = { en: "English", es: "Spanish" };
+  const STATUS = { online: "Online", away: "Away", offline: "Signed out" };
+  const language = code => LANGUAGES[code] || code;
   function format(v, kind) {
     if (kind === "pct") return pct(v);
     if (kind === "duration") return duration(v);
     return v == null ? "—" : String(v);
-  }
-
-  async function getJSON(path, init) {
-    const r = await fetch(path, Object.assign({ credentials: "same-origin" }, init || {}));
-    if (r.status === 401) { location.href = "/console/login?next=" + encodeURIComponent(location.pathname); throw new Error("login"); }
-    const body = await r.json().catch(() => ({}));
-    if (!r.ok) throw new Error((body.error && body.error.message) || `HTTP ${r.status}`);
-    return body;
   }
 
   function render(d) {
@@ -79,22 +84,63 @@
     document.body.dataset.chats = String(d.today.chats);
   }
 
+  // The live lists: every agent (status, for how long, their chats) and every waiting chat, longest first.
+  function renderLists(lists) {
+    const agents = lists ? lists.agents : [], waiting = lists ? lists.waiting : [];
+    const aBody = $("agents-table").tBodies[0];
+    aBody.replaceChildren(...agents.map(a => {
+      const tr = document.createElement("tr");
+      tr.dataset.agent = a.username;
+      tr.dataset.status = a.status;
+      tr.insertCell().textContent = a.name;
+      tr.insertCell().textContent = STATUS[a.status] || a.status;
+      tr.insertCell().textContent = duration(a.in_status_s);
+      const chats = tr.insertCell();
+      chats.className = "chats";
+      chats.dataset.count = String(a.chats.length);
+      const summary = document.createElement("div");
+      summary.textContent = `${a.chats.length} of ${a.capacity}`;
+      chats.appendChild(summary);
+      for (const c of a.chats) {
+        const line = document.createElement("div");
+        line.className = "chat-line";
+        line.textContent = `${c.topic} · ${language(c.language)} · ${c.state === "assigned" ? "" : "offered, "}${duration(c.for_s)}`;
+        chats.appendChild(line);
+      }
+      return tr;
+    }));
+    $("agents-empty").hidden = agents.length > 0;
+    const wBody = $("waiting-table").tBodies[0];
+    wBody.replaceChildren(...waiting.map(w => {
+      const tr = document.createElement("tr");
+      tr.dataset.conversation = w.conversation_id;
+      tr.insertCell().textContent = duration(w.wait_s);
+      tr.insertCell().textContent = language(w.language);
+      tr.insertCell().textContent = w.topic;
+      tr.insertCell().textContent = w.position ? String(w.position) : "—";
+      return tr;
+    }));
+    $("waiting-empty").hidden = waiting.length > 0;
+    document.body.dataset.waiting = String(waiting.length);
+  }
+
   function renderOverride(o) {
     const box = $("override");
     if (o == null) { box.hidden = true; return; }
     box.hidden = false;
     $("override-state").textContent = o.mode
-      ? `forced ${o.mode} until ${new Date(o.until * 1000).toLocaleString()}${o.by ? " (by " + o.by + ")" : ""}`
+      ? `forced ${o.mode} for ${Math.max(0, Math.round((o.until * 1000 - Date.now()) / 60000))} more minutes, until ` +
+        `${new Date(o.until * 1000).toLocaleString()}${o.by ? " (by " + o.by + ")" : ""}${o.reason ? ": " + o.reason : ""}`
       : "following the schedule";
   }
 
   async function setOverride(mode) {
     $("override-msg").textContent = "";
     try {
-      const hours = Number($("override-hours").value) || 4;
-      const o = await getJSON(`${API}/override`, {
-        method: "POST", headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
-        body: JSON.stringify({ mode, hours, reason: mode ? "dashboard" : "" }),
+      // Minutes, like the console and the CLI (one rule on the server: chat_server/agents/override.py).
+      const o = await call("/override", "POST", {
+        mode: mode || "clear", minutes: Number($("override-minutes").value),
+        reason: $("override-reason").value.trim() || "dashboard",
       });
       renderOverride(o);
       $("override-msg").textContent = "saved";
@@ -103,8 +149,9 @@
 
   async function poll() {
     try {
-      const d = await getJSON(`${API}/dashboard`);
+      const [d, lists] = await Promise.all([call("/dashboard"), call("/live").catch(e => (e.status === 501 ? null : Promise.reject(e)))]);
       render(d);
+      renderLists(lists);
       if (d.poll_s > 0) POLL_MS = Math.max(500, d.poll_s * 1000);
       lastOk = Date.now();
     } catch (e) { if (e.message === "login") return; }
@@ -127,7 +174,7 @@
     $("report-msg").textContent = "";
     const table = $("report-table");
     try {
-      const data = await getJSON(`${API}/report?${reportQuery()}`);
+      const data = await call(`/report?${reportQuery()}`);
       table.replaceChildren();
       if (!data.rows.length) { $("report-msg").textContent = "No data for this range."; return; }
       const cols = Object.keys(data.rows[0]);
@@ -150,9 +197,8 @@
 
   async function start() {
     try {
-      const me = await getJSON(`${API}/me`);
-      csrf = me.csrf;
-      $("who").textContent = `${me.name} (${me.username})`;
+      const me = await call("/me");
+      call.csrf = me.csrf;
     } catch (e) { return; }
     const today = new Date();
     const iso = d => `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;

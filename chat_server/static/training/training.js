@@ -3,23 +3,10 @@
 "use strict";
 (function () {
   const API = "/console/training/api";
-  let csrf = "";
   let polling = false;
   const $ = id => document.getElementById(id);
 
-  async function call(path, method, body) {
-    const init = { method: method || "GET", credentials: "same-origin", headers: {} };
-    if (method && method !== "GET") {
-      init.headers["X-CSRF-Token"] = csrf;
-      init.headers["Content-Type"] = "application/json";
-      init.body = JSON.stringify(body || {});
-    }
-    const r = await fetch(API + path, init);
-    if (r.status === 401) { location.href = "/console/login?next=" + encodeURIComponent(location.pathname); throw new Error("login"); }
-    const data = await r.json().catch(() => ({}));
-    if (!r.ok) throw new Error((data.error && data.error.message) || `HTTP ${r.status}`);
-    return data;
-  }
+  const call = C311Api(API);  // /static/staff/api.js
   function say(node, text, isError) { node.textContent = text; node.classList.toggle("error", !!isError); }
 
   // The label an inbox item most likely needs: its predicted intent; a knowledge-base topic is the faq intent.
@@ -121,8 +108,7 @@
   async function start() {
     try {
       const me = await call("/me");
-      csrf = me.csrf;
-      $("who").textContent = `${me.name} (${me.username})`;
+      call.csrf = me.csrf;
     } catch (e) { return; }
     $("train").addEventListener("click", async () => {
       try { renderJob(await call("/train", "POST")); pollJob(); } catch (e) { say($("job-msg"), e.message, true); }

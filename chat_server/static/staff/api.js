@@ -1,0 +1,30 @@
+// The one fetch helper of the staff pages: JSON in and out, the session's CSRF token on every
+// change, a signed-out user sent to the console login (back to this page afterwards), and the
+// server's {"error": {code, message, field}} turned into an Error whose message is readable.
+"use strict";
+window.C311Api = function (base) {
+  async function call(path, method, body) {
+    const init = { method: method || "GET", credentials: "same-origin", headers: {} };
+    if (method && method !== "GET") {
+      init.headers["X-CSRF-Token"] = call.csrf;
+      init.headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body || {});
+    }
+    const r = await fetch(base + path, init);
+    if (r.status === 401) {
+      location.href = "/console/login?next=" + encodeURIComponent(location.pathname + location.search);
+      throw new Error("login");
+    }
+    const data = await r.json().catch(() => ({}));
+    if (!r.ok) {
+      const err = new Error((data.error && data.error.message) || `HTTP ${r.status}`);
+      err.info = data.error || {};
+      err.field = err.info.field;
+      err.status = r.status;
+      throw err;
+    }
+    return data;
+  }
+  call.csrf = "";  // set from the page's /me answer
+  return call;
+};
