@@ -30,7 +30,8 @@ from typing import Any
 
 import aiohttp
 
-from bench.loadgen import Conn, _pct, raise_nofile
+from bench.loadgen import Conn, raise_nofile
+from bench.stats import percentile
 
 FLOOD_TEXTS = ["when is my trash picked up", "how do I pay my water bill", "pothole on my street", "hello"]
 # FAQ questions the bot answers in one turn: a fallback streak would hand the chat to the agent queue,
@@ -141,8 +142,8 @@ async def quiet(url: str, turns: int, sessions: int, gap: float) -> None:
             await asyncio.sleep(gap)
         for conn in conns:
             await conn.close()
-    print(json.dumps({"turns": len(latencies), "p50_ms": round(_pct(latencies, 50), 1),
-                      "p99_ms": round(_pct(latencies, 99), 1), "max_ms": round(max(latencies), 1)}), flush=True)
+    print(json.dumps({"turns": len(latencies), "p50_ms": round(percentile(latencies, 50), 1),
+                      "p99_ms": round(percentile(latencies, 99), 1), "max_ms": round(max(latencies), 1)}), flush=True)
 
 
 def main(argv: list[str] | None = None) -> None:
