@@ -117,6 +117,23 @@ class Server:
                 await asyncio.sleep(0.2)
         raise SystemExit(f"bench: {self.name} did not start")
 
+    async def wait_knowledge(self, token: str, timeout: float = 300) -> None:
+        """Until the knowledge base has loaded (its model and index, ~120 MB and seconds of CPU).
+
+        It loads in the background after start; measured windows (RSS, CPU) must not include it.
+        `POST /kb/answer` answers 503 until then (404 when the knowledge base is switched off).
+        """
+        deadline = time.monotonic() + timeout
+        async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as http:
+            while time.monotonic() < deadline:
+                async with http.post(f"{self.url}/kb/answer", json={"text": "trash pickup", "language": "en"}) as r:
+                    if r.status in (200, 404):
+                        return
+                    if r.status != 503:
+                        raise SystemExit(f"bench: {self.name}: /kb/answer answered HTTP {r.status}")
+                await asyncio.sleep(0.2)
+        raise SystemExit(f"bench: {self.name}: knowledge base not loaded after {timeout:.0f} s")
+
     @property
     def pid(self) -> int:
         assert self.proc is not None
@@ -191,7 +208,7 @@ class Bench:
 
     def row(self, part: str, metric: str, value: Any) -> None:
         self.rows.append((part, metric, str(value)))
-        print(f"  {part:<8} {metric:<44} {value}", flush=True)
+        print(f"  {part:<8} {metric:<56} {value}", flush=True)
 
     kb = kb_bench.run  # (5) knowledge-base search, in its own process (bench/kb.py)
 
@@ -209,6 +226,7 @@ class Bench:
         server = Server("idle", port, self.env(port))
         await server.start()
         try:
+            await server.wait_knowledge(RASA_TOKEN)
             await asyncio.sleep(1.0)
             before, redis_before = server.rss(), await self.redis_used_memory()
             per_gen = 5000
@@ -316,6 +334,7 @@ class Bench:
                 server = Server(f"relay-{label}-{i}", port, self.relay_env(port, prefix, **extra))
                 await server.start()
                 try:
+                    await server.wait_knowledge(RASA_TOKEN)
                     out = await self.run_relay([server], prefix, rate, duration)
                 finally:
                     await server.stop()
@@ -407,6 +426,8 @@ class Bench:
             for s in servers:
                 await s.start()
             try:
+                for s in servers:
+                    await s.wait_knowledge(RASA_TOKEN)
                 out[procs] = await self.run_relay(servers, prefix, rate, duration, generators=2)
             finally:
                 for s in servers:
@@ -563,9 +584,9 @@ class Bench:
             await self.sup.stop()
         self.results["load_end"] = load()
         print("\n" + "-" * 80)
-        print(f"  {'part':<8} {'metric':<44} value")
+        print(f"  {'part':<8} {'metric':<56} value")
         for part, metric, value in self.rows:
-            print(f"  {part:<8} {metric:<44} {value}")
+            print(f"  {part:<8} {metric:<56} {value}")
         figures = self.figures()
         print("-" * 80)
         print(f"\nchat311 bench ({mode}), {self.results['date']}, load average {self.results['load_start']} → "
