@@ -13,7 +13,7 @@ not stall the quiet resident's event loop:
         under the per-session limit), G seconds apart; latency = send → the last bot message of
         the turn (the one before the typing indicator turns off). Prints p50/p99/max.
 
-Bounded everywhere: at most 250 IPs (loopback only), 20 sessions per IP, 200 msg/s per IP, 120 s.
+Bounded everywhere: at most 250 IPs (loopback only), 20 sessions per IP, 200 msg/s per IP, 600 s.
 """
 
 from __future__ import annotations
@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.mode == "flood":
         asyncio.run(flood(args.url, max(1, min(args.ips, 250)), max(1, min(args.sessions, 20)),
-                          max(0.1, min(args.rate, 200.0)), min(args.duration, 120.0)))
+                          max(0.1, min(args.rate, 200.0)), min(args.duration, 600.0)))
     else:
         asyncio.run(quiet(args.url, max(1, min(args.turns, 500)), max(1, min(args.sessions, 20)),
                           max(0.0, min(args.gap, 10.0))))
