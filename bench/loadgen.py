@@ -14,7 +14,10 @@ Modes:
         session cookie; S residents each ask for a person (`/request_human`) and the agents accept
         the offers routing makes them. Prints {"sessions_ready": S, ...} once every resident has an
         agent, waits for "go" on stdin, then the residents emit user_uttered at R msg/s in total;
-        latency = arrival of the `message` event at the agent − the resident's send time.
+        latency = arrival of the `message` event at the agent − the resident's send time. Every
+        scheduled message is delivered or lost (error ack, no ack within --ack-timeout, not at an
+        agent by the drain deadline); deliveries slower than --late-ms are counted, not dropped,
+        and the sends' lag behind their schedule is reported (bench/stats.py `delivery`).
   bot   --url U --rasa R --rounds N    the same scripted conversation through chat_server and
                                        straight to Rasa's chat311 channel (the one chat_server calls).
 """
