@@ -40,7 +40,7 @@ with most free capacity, the agent's `accept` assigns it; from then on every res
 reaches the agent as a `/agents` `message` event, whose arrival time is the latency's end. Each run
 uses its own Redis key prefix, so agents' loads and queues of one run cannot leak into the next.
 
-`--quick` (`make bench QUICK=1`) runs every part shorter (see QUICK below) in a few minutes; its
+`--quick` (`make bench QUICK=1`) runs every part shorter (see SIZES below) in a few minutes; its
 figures are noisier, and the table says which mode produced it.
 Options: --idle N, --rate R (1000), --duration S, --runs K (3, relay and scale), --agents A (20 per load generator),
 --agent-chats C (5; residents per generator = A × C), --scale-rate R (500), --skip a,b (parts to skip).
@@ -86,8 +86,8 @@ ALWAYS_OPEN = json.dumps({day: ["00:00-24:00"] for day in WEEKDAYS})
 # Part sizes: (full, quick). The relay rate stays 1,000 msg/s in both: it is the rate the goal names.
 SIZES: dict[str, tuple[float, float]] = {"idle": (10_000, 1_000), "duration": (10.0, 3.0), "bot_rounds": (8, 3),
                                          "flood_turns": (40, 10), "kb_articles": (2000, 300)}
-# Goals named by issue 21 (performance) and issue 14 (honest benchmarks).
 FLOOD_MAX_S = 600  # a flood phase's bound; the quiet resident's turns normally end it much sooner
+# Goals named by issue 21 (performance) and issue 14 (honest benchmarks).
 GOAL_CPU_MS, GOAL_P99_MS, GOAL_IDLE_KB, GOAL_BOT_RATIO, GOAL_MANAGER = 0.4, 20.0, 30.0, 1.15, 1.25
 
 
