@@ -60,6 +60,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +94,18 @@ GOAL_CPU_MS, GOAL_P99_MS, GOAL_IDLE_KB, GOAL_BOT_RATIO, GOAL_MANAGER = 0.4, 20.0
 
 def load() -> str:
     return " ".join(f"{v:.2f}" for v in os.getloadavg())
+
+
+@contextlib.asynccontextmanager
+async def reaped(proc: asyncio.subprocess.Process) -> AsyncIterator[asyncio.subprocess.Process]:
+    """A load process that is killed if it is still running when its part ends (a timeout, a failure)."""
+    try:
+        yield proc
+    finally:
+        if proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await proc.wait()
 
 
 class Server:
@@ -476,17 +489,18 @@ class Bench:
                     sys.executable, "-m", "bench.flood", "flood", "--url", server.url, "--ips", str(ips),
                     "--sessions", str(sessions), "--rate", str(rate), "--duration", str(FLOOD_MAX_S),
                     cwd=PROJECT_ROOT, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
-                await self.line(flood, 120)
-                await asyncio.sleep(2.0)  # the flood is under way before the quiet resident starts
-                latency = await self.quiet_turns(server.url)
-                assert flood.stdin is not None
-                # A flood that already stopped at FLOOD_MAX_S has closed its stdin (the quiet turns
-                # outlasted it, and the figure is marked as such below).
-                with contextlib.suppress(ConnectionResetError, BrokenPipeError):
-                    flood.stdin.write(b"stop\n")
-                    await flood.stdin.drain()
-                sent = await self.line(flood, 60)
-                await flood.wait()
+                async with reaped(flood):
+                    await self.line(flood, 120)
+                    await asyncio.sleep(2.0)  # the flood is under way before the quiet resident starts
+                    latency = await self.quiet_turns(server.url)
+                    assert flood.stdin is not None
+                    # A flood that already stopped at FLOOD_MAX_S has closed its stdin (the quiet turns
+                    # outlasted it, and the figure is marked as such below).
+                    with contextlib.suppress(ConnectionResetError, BrokenPipeError):
+                        flood.stdin.write(b"stop\n")
+                        await flood.stdin.drain()
+                    sent = await self.line(flood, 60)
+                    await flood.wait()
                 if sent["seconds"] >= FLOOD_MAX_S - 1:
                     self.row("flood", f"  the flood stopped at {FLOOD_MAX_S} s, before the quiet turns did", label)
                 out[label] = {**latency, "flood": {"ips": ips, "sessions_per_ip": sessions, "msg_s_per_ip": rate,
@@ -511,8 +525,9 @@ class Bench:
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "bench.flood", "quiet", "--url", url, "--turns", str(self.args.flood_turns),
             "--sessions", "5", cwd=PROJECT_ROOT, stdout=asyncio.subprocess.PIPE)
-        out = await self.line(proc, 300)
-        await proc.wait()
+        async with reaped(proc):
+            out = await self.line(proc, 60 * self.args.flood_turns + 60)  # flood.py waits ≤ 60 s per turn
+            await proc.wait()
         return out
 
     def figures(self) -> list[Figure]:
@@ -590,11 +605,22 @@ class Bench:
             for label, what in (("one_ip", "1 IP"), ("forty_ips", "40 IPs")):
                 figures.append(Figure(f"flood: quiet p99 ratio, {what} / no flood", flood[f"ratio_p99_{label}"],
                                       at_most=3, goal_from="flood target"))
+        else:
+            missing("flood: quiet resident p50 / p99 ms")
         for key, value in r.items():
             if key.startswith("kb_") and key != "kb_load":
                 figures.append(Figure(f"kb: {key.removeprefix('kb_')}", value if isinstance(value, float | int)
                                       else None, str(value)))
         return figures
+
+    async def run_part(self, part: str) -> None:
+        """One part; a part that fails is reported (and its figures show as not measured), the rest still run."""
+        try:
+            await getattr(self, part)()
+        except (Exception, SystemExit) as exc:
+            error = f"{type(exc).__name__}: {exc}"[:300]
+            self.results[f"{part}_error"] = error
+            self.row(part, "FAILED", error)
 
     async def run(self) -> None:
         skip = set(filter(None, self.args.skip.split(",")))
@@ -606,7 +632,7 @@ class Bench:
         try:
             for part in ("idle", "relay", "scale", "bot", "flood", "kb"):
                 if part not in skip:
-                    await getattr(self, part)()
+                    await self.run_part(part)
         finally:
             await self.sup.stop()
         self.results["load_end"] = load()
