@@ -78,7 +78,7 @@ kb-eval: venv
 	$(VENV)/bin/python -m chat_server.cli kb-eval tests/data/kb_dev.csv
 	$(VENV)/bin/python -m chat_server.cli kb-eval tests/data/kb_test.csv
 
-# `make bench` (full, ~15 min) or `make bench QUICK=1` (every part shorter, a few minutes); table + JSON line.
+# `make bench` (full: 25-40 min on 2 cores) or `make bench QUICK=1` (every part shorter: 6-10 min); goals table + JSON.
 bench: setup
 	$(VENV)/bin/python -m bench $(if $(filter 1 yes true,$(QUICK)),--quick)
 
