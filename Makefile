@@ -78,8 +78,9 @@ kb-eval: venv
 	$(VENV)/bin/python -m chat_server.cli kb-eval tests/data/kb_dev.csv
 	$(VENV)/bin/python -m chat_server.cli kb-eval tests/data/kb_test.csv
 
+# `make bench` (full: 25-40 min on 2 cores) or `make bench QUICK=1` (every part shorter: 6-10 min); goals table + JSON.
 bench: setup
-	$(VENV)/bin/python -m bench
+	$(VENV)/bin/python -m bench $(if $(filter 1 yes true,$(QUICK)),--quick)
 
 lint: venv
 	$(VENV)/bin/ruff check chat_server tests bench bot/actions

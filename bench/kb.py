@@ -3,9 +3,10 @@
 Runs in its own process pinned to one core (the chat_server worker's share of a small machine):
 model load time, RSS added by the model and by the index, `decide()` latency p50/p99 (wall clock
 and CPU time: on a machine busy with other work the wall clock mostly measures waiting) at the
-shipped size and at 2,000 synthetic articles (copies of the shipped ones whose sample
-questions get two extra words each, so no two vectors coincide), and the time to upsert one
-article at that size (embedding + re-index: what a published edit costs before it is live).
+shipped size and at 2,000 synthetic articles (copies of the shipped ones whose sample questions
+get two extra words each, so no two vectors coincide), and the time to upsert one article at that
+size (embedding + re-index: what a published edit costs before it is live). `python -m bench.kb N`
+uses N synthetic articles instead (`make bench QUICK=1`: 300); the keys name the count.
 Queries are the dev set's texts (tests/data/kb_dev.csv), falling back to the articles' questions.
 Prints one JSON line.
 """
@@ -15,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import statistics
 import sys
 import time
 from dataclasses import replace
@@ -23,6 +23,7 @@ from typing import Any
 
 import psutil
 
+from bench.stats import median, percentile
 from chat_server.config import PROJECT_ROOT
 from chat_server.knowledge.articles import KNOWLEDGE_DIR, Article, load_articles, load_rules
 from chat_server.knowledge.evaluate import read_rows
@@ -40,8 +41,7 @@ def rss_mb() -> float:
 
 
 def percentiles(samples: list[float]) -> tuple[float, float]:
-    ordered = sorted(samples)
-    return statistics.median(ordered) * 1000, ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
+    return median(samples) * 1000, percentile(samples, 99) * 1000
 
 
 def latency(search: KnowledgeSearch, queries: list[tuple[str, str]]) -> tuple[float, float, float, float]:
@@ -69,7 +69,7 @@ def synthetic(articles: list[Article], n: int) -> list[Article]:
     return out
 
 
-def main() -> dict[str, Any]:
+def main(synthetic_count: int = SYNTHETIC) -> dict[str, Any]:
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
     rules = load_rules()
@@ -91,22 +91,23 @@ def main() -> dict[str, Any]:
     (out["kb_search_p50_ms"], out["kb_search_p99_ms"], out["kb_search_cpu_p50_ms"],
      out["kb_search_cpu_p99_ms"]) = (round(v, 2) for v in latency(search, queries))
 
-    big = synthetic(articles, SYNTHETIC)
+    big = synthetic(articles, synthetic_count)
+    n = synthetic_count
     before = rss_mb()
     start = time.perf_counter()
     search.upsert_many(big)
-    out["kb_2000_build_s"] = round(time.perf_counter() - start, 1)
-    out["kb_2000_index_rss_mb"] = round(rss_mb() - before, 1)
-    out["kb_2000_articles"] = len(search)
-    (out["kb_2000_search_p50_ms"], out["kb_2000_search_p99_ms"], out["kb_2000_search_cpu_p50_ms"],
-     out["kb_2000_search_cpu_p99_ms"]) = (round(v, 2) for v in latency(search, queries))
+    out[f"kb_{n}_build_s"] = round(time.perf_counter() - start, 1)
+    out[f"kb_{n}_index_rss_mb"] = round(rss_mb() - before, 1)
+    out[f"kb_{n}_articles"] = len(search)
+    (out[f"kb_{n}_search_p50_ms"], out[f"kb_{n}_search_p99_ms"], out[f"kb_{n}_search_cpu_p50_ms"],
+     out[f"kb_{n}_search_cpu_p99_ms"]) = (round(v, 2) for v in latency(search, queries))
     edits = []
     for article in big[:20]:
         edited = replace(article, answer={**article.answer, "en": article.answer["en"] + " (updated)"})
         start = time.perf_counter()
         search.upsert(edited)
         edits.append(time.perf_counter() - start)
-    out["kb_upsert_one_ms"] = round(statistics.median(edits) * 1000, 1)
+    out["kb_upsert_one_ms"] = round(median(edits) * 1000, 1)
     out["kb_load"] = " ".join(f"{v:.2f}" for v in os.getloadavg())  # other work on the machine skews all of it
     return out
 
@@ -115,8 +116,8 @@ async def run(bench: Any) -> None:
     """Part "kb" of `python -m bench`: this module in a child process (its own RSS, one core)."""
     import asyncio
 
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bench.kb", cwd=PROJECT_ROOT,
-                                                stdout=asyncio.subprocess.PIPE)
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bench.kb", str(bench.args.kb_articles),
+                                                cwd=PROJECT_ROOT, stdout=asyncio.subprocess.PIPE)
     stdout, _ = await proc.communicate()
     results = json.loads(stdout.decode().strip().splitlines()[-1])
     bench.results.update(results)
@@ -125,5 +126,5 @@ async def run(bench: Any) -> None:
 
 
 if __name__ == "__main__":
-    print(json.dumps(main()), flush=True)
+    print(json.dumps(main(int(sys.argv[1]) if len(sys.argv) > 1 else SYNTHETIC)), flush=True)
     sys.exit(0)

@@ -14,7 +14,10 @@ Modes:
         session cookie; S residents each ask for a person (`/request_human`) and the agents accept
         the offers routing makes them. Prints {"sessions_ready": S, ...} once every resident has an
         agent, waits for "go" on stdin, then the residents emit user_uttered at R msg/s in total;
-        latency = arrival of the `message` event at the agent − the resident's send time.
+        latency = arrival of the `message` event at the agent − the resident's send time. Every
+        scheduled message is delivered or lost (error ack, no ack within --ack-timeout, not at an
+        agent by the drain deadline); deliveries slower than --late-ms are counted, not dropped,
+        and the sends' lag behind their schedule is reported (bench/stats.py `delivery`).
   bot   --url U --rasa R --rounds N    the same scripted conversation through chat_server and
                                        straight to Rasa's chat311 channel (the one chat_server calls).
 """
@@ -29,6 +32,7 @@ import os
 import random
 import re
 import resource
+import statistics
 import sys
 import time
 import uuid
@@ -37,6 +41,7 @@ from typing import Any
 
 import aiohttp
 
+from bench.stats import Send, delivery, percentile
 from chat_server.agents.auth import SESSION_COOKIE
 
 # The agents' password reaches the relay mode through the environment, not argv (visible in `ps`).
@@ -187,13 +192,6 @@ async def idle(url: str, count: int, hold: float, concurrency: int = 100) -> Non
         await asyncio.gather(*(c.close() for c in conns), return_exceptions=True)
 
 
-def _pct(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    values = sorted(values)
-    return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
-
-
 async def login(url: str, username: str, password: str) -> str:
     """Sign in through the console's real form, as a browser does; returns the session cookie's token.
 
@@ -232,7 +230,8 @@ class Relay:
         self.rng = random.Random(7)
         self.agents: list[Conn] = []
         self.residents: list[Conn] = []
-        self.sent: dict[str, float] = {}      # client_msg_id -> send time
+        self.due: dict[str, float] = {}       # client_msg_id -> when the schedule wanted it sent
+        self.sent: dict[str, float] = {}      # client_msg_id -> actual send time
         self.acked: dict[str, str] = {}       # client_msg_id -> message id (the stream id the agent sees too)
         self.received: dict[str, float] = {}  # message id -> first arrival at an agent
         self.errors: dict[str, int] = {}
@@ -323,22 +322,30 @@ class Relay:
         self.assign_s = round(time.perf_counter() - started, 2)
 
     # measured run ------------------------------------------------------------------------------
-    async def _send(self, index: int, n: int) -> None:
+    async def _send(self, index: int, n: int, due: float, ack_timeout: float) -> None:
         resident = self.residents[index]
         cmid = f"b{n}-{uuid.uuid4().hex[:8]}"
+        self.due[cmid] = due
         self.sent[cmid] = time.perf_counter()
         try:
             lines = RESIDENT_LINES["es" if index % 5 == 0 else "en"]
             ack = await resident.call("user_uttered", {"message": f"{lines[n % len(lines)]} ({n})", "session_id":
-                                                       resident.session_id, "metadata": {"client_msg_id": cmid}})
+                                                       resident.session_id, "metadata": {"client_msg_id": cmid}},
+                                      timeout=ack_timeout)
             if ack.get("ok") and ack.get("id"):
                 self.acked[cmid] = ack["id"]
             else:
                 self.error(str((ack.get("error") or {}).get("code", "?")))
-        except Exception as exc:
+        except Exception as exc:  # a timeout or a broken connection: the message is lost, by name
             self.error(type(exc).__name__)
 
-    async def run(self, rate: float, duration: float, drain_s: float) -> dict[str, Any]:
+    async def run(self, rate: float, duration: float, drain_s: float, ack_timeout: float,
+                  late_ms: float) -> dict[str, Any]:
+        """Send on schedule for `duration`, wait for the acks, then up to `drain_s` for deliveries.
+
+        Every scheduled message is accounted for (bench.stats.delivery): delivered, however late,
+        or lost (error ack, no ack within `ack_timeout`, or not at an agent by the drain deadline).
+        """
         tasks: list[asyncio.Task[None]] = []
         interval = 1.0 / rate
         start = time.perf_counter()
@@ -350,24 +357,23 @@ class Relay:
                 break
             if due > now:
                 await asyncio.sleep(due - now)
-            tasks.append(asyncio.create_task(self._send(n % len(self.residents), n)))
+            tasks.append(asyncio.create_task(self._send(n % len(self.residents), n, due, ack_timeout)))
             n += 1
         send_window = time.perf_counter() - start
         await asyncio.gather(*tasks)
         deadline = time.perf_counter() + drain_s
         while time.perf_counter() < deadline and not all(mid in self.received for mid in self.acked.values()):
             await asyncio.sleep(0.05)
-        delivered = [cmid for cmid, mid in self.acked.items() if mid in self.received]
-        arrivals = [self.received[self.acked[c]] for c in delivered]
+        sends = [Send(self.due[c], self.sent[c], c in self.acked, self.received.get(self.acked.get(c, "")))
+                 for c in self.sent]
+        result = delivery(sends, late_ms)
+        arrivals = [s.arrived for s in sends if s.acked and s.arrived is not None]
         window_end = max(arrivals, default=start)
-        latencies = [(self.received[self.acked[c]] - self.sent[c]) * 1000 for c in delivered]
         return {
             "sessions": len(self.residents), "agents": len(self.agents), "assign_s": self.assign_s,
-            "sent": n, "acked": len(self.acked), "delivered": len(delivered),
-            "lost": len(self.acked) - len(delivered), "errors": self.errors, "send_window_s": round(send_window, 2),
-            "throughput_msg_s": round(len(delivered) / max(window_end - start, 1e-9), 1),
-            "p50_ms": round(_pct(latencies, 50), 2), "p95_ms": round(_pct(latencies, 95), 2),
-            "p99_ms": round(_pct(latencies, 99), 2), "max_ms": round(max(latencies, default=float("nan")), 2),
+            "acked": len(self.acked), "errors": self.errors, "send_window_s": round(send_window, 2),
+            "throughput_msg_s": round(result.delivered / max(window_end - start, 1e-9), 1),
+            "late_ms": late_ms, "ack_timeout_s": ack_timeout, "drain_s": drain_s, **result.as_dict(),
         }
 
     async def close(self) -> None:
@@ -375,7 +381,7 @@ class Relay:
 
 
 async def relay(urls: list[str], agents: list[str], password: str, sessions: int, rate: float, duration: float,
-                setup_s: float = 120.0, drain_s: float = 10.0) -> None:
+                ack_timeout: float, late_ms: float, setup_s: float = 120.0, drain_s: float = 10.0) -> None:
     raise_nofile()
     async with aiohttp.ClientSession(connector=_connector()) as http:
         run = Relay(http, urls, sessions)
@@ -385,7 +391,7 @@ async def relay(urls: list[str], agents: list[str], password: str, sessions: int
             print(json.dumps({"sessions_ready": len(run.residents), "agents": len(run.agents),
                               "assign_s": run.assign_s}), flush=True)
             await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)  # wait for "go"
-            print(json.dumps(await run.run(rate, duration, drain_s)), flush=True)
+            print(json.dumps(await run.run(rate, duration, drain_s, ack_timeout, late_ms)), flush=True)
         finally:
             await run.close()
 
@@ -434,11 +440,12 @@ async def bot_turns(url: str, rasa: str, rounds: int) -> None:
                     await resp.json()
                 direct.append((time.perf_counter() - started) * 1000)
             await conn.close()
-    print(json.dumps({"turns": len(via_server), "server_p50_ms": round(_pct(via_server, 50), 1),
-                      "server_p95_ms": round(_pct(via_server, 95), 1), "direct_p50_ms": round(_pct(direct, 50), 1),
-                      "direct_p95_ms": round(_pct(direct, 95), 1),
-                      "server_mean_ms": round(sum(via_server) / len(via_server), 1),
-                      "direct_mean_ms": round(sum(direct) / len(direct), 1)}), flush=True)
+    out: dict[str, Any] = {"turns": len(via_server)}
+    for name, values in (("server", via_server), ("direct", direct)):
+        out.update({f"{name}_p50_ms": round(percentile(values, 50), 1),
+                    f"{name}_p95_ms": round(percentile(values, 95), 1),
+                    f"{name}_mean_ms": round(statistics.fmean(values), 1)})
+    print(json.dumps(out), flush=True)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -453,6 +460,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--agents", default="", help="relay: comma-separated agent usernames")
     parser.add_argument("--rate", type=float, default=1000.0)
     parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument("--ack-timeout", type=float, default=10.0, help="relay: no ack by then = lost (s)")
+    parser.add_argument("--late-ms", type=float, default=1000.0,
+                        help="relay: a delivery slower than this is reported as late (still in the percentiles)")
     args = parser.parse_args(argv)
     urls = args.url.split(",")
     if args.mode == "idle":
@@ -464,7 +474,7 @@ def main(argv: list[str] | None = None) -> None:
         if not agents or not os.environ.get(PASSWORD_ENV):
             parser.error(f"relay needs --agents and the agents' password in ${PASSWORD_ENV}")
         asyncio.run(relay(urls, agents, os.environ[PASSWORD_ENV], min(args.sessions, 5000), min(args.rate, 20_000),
-                          min(args.duration, 120)))
+                          min(args.duration, 120), max(0.5, min(args.ack_timeout, 60)), max(1.0, args.late_ms)))
 
 
 if __name__ == "__main__":
