@@ -383,8 +383,10 @@ class ConversationService:
             attachment = {"type": "image", "url": item["image"]} if item.get("image") else item.get("attachment")
             if not (body or quick or attachment or custom):
                 continue
+            # form_active: a report is half-filled, so a client can ask before "End chat" throws it away
             await self.say(conv, "bot", body, language, quick_replies=quick or None, attachment=attachment,
-                           custom=custom if isinstance(custom, dict) else None)
+                           custom=custom if isinstance(custom, dict) else None,
+                           form_active=True if reply.active_loop else None)
 
     async def publish_conversation_event(self, conv: Conversation, kind: str, data: dict[str, Any]) -> None:
         """Publish a bot-originated event; an escalation nobody can take is answered, never dropped."""

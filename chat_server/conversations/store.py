@@ -39,7 +39,7 @@ class Message:
         out: dict[str, Any] = {"id": self.id, "text": self.text, "lang": self.language, "ts": self.ts}
         if self.sender != "resident":
             out["sender"] = self.sender
-        for key in ("quick_replies", "attachment", "custom", "agent_name", "client_msg_id"):
+        for key in ("quick_replies", "attachment", "custom", "agent_name", "client_msg_id", "form_active"):
             if self.extra.get(key) is not None:
                 out[key] = self.extra[key]
         return out

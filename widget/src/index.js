@@ -9,6 +9,7 @@ const DEFAULT_COLOR = "#00594f";
 const MAX_PHOTO_BYTES = 5 * 1024 * 1024;
 const PHOTO_TYPES = ["image/jpeg", "image/png", "image/webp"];
 const ACK_TIMEOUT_MS = 15000;
+const TYPING_IDLE_MS = 3000; // no keystroke for this long: the resident stopped typing
 const K = {
   session: "chat311:session",
   lastId: "chat311:last_id",
@@ -64,6 +65,9 @@ class Widget {
     this.sessionId = storage.get(K.session);
     this.lastId = null; // last message id rendered in this page
     this.seen = new Set();
+    this.formActive = false; // the bot is in the middle of a report (bot_uttered.form_active)
+    this.typingSent = false;
+    this.typingTimer = null;
     this.outbox = this.loadJSON(K.outbox, []);
     this.labels = this.loadJSON(K.labels, {});
     this.unread = 0;
@@ -219,7 +223,7 @@ class Widget {
     this.bind(this.quick, "aria-label", "suggestions");
 
     // Composer
-    this.input = h("textarea", { id: id("input"), class: "c311-input", rows: "2", autocomplete: "off", onkeydown: (e) => this.onInputKey(e) });
+    this.input = h("textarea", { id: id("input"), class: "c311-input", rows: "2", autocomplete: "off", onkeydown: (e) => this.onInputKey(e), oninput: () => this.onInputTyping() });
     this.bind(this.input, "placeholder", "placeholder");
     this.fileInput = h("input", { type: "file", accept: PHOTO_TYPES.join(","), class: "c311-file", tabindex: "-1", "aria-hidden": "true", onchange: () => this.onFile() });
     this.attachBtn = this.bind(h("button", { type: "button", class: "c311-iconbtn c311-attach", onclick: () => this.fileInput.click() }, icon("camera")), "aria-label", "attach");
@@ -336,11 +340,27 @@ class Widget {
     }
   }
 
+  // The agent sees "typing…" (on/off only, never the text); off after a pause or when the message goes.
+  onInputTyping() {
+    clearTimeout(this.typingTimer);
+    const on = this.input.value.trim() !== "";
+    if (on) this.typingTimer = setTimeout(() => this.sendTyping(false), TYPING_IDLE_MS);
+    this.sendTyping(on);
+  }
+
+  sendTyping(on) {
+    if (this.typingSent === on || !this.socket || !this.connected || !this.sessionId) return;
+    this.typingSent = on;
+    this.socket.emit("typing", { session_id: this.sessionId, on });
+  }
+
   onSubmit(e) {
     e.preventDefault();
     const text = this.input.value.trim();
     if (!text) return;
     this.input.value = "";
+    clearTimeout(this.typingTimer);
+    this.typingSent = false; // the server ends the resident's typing with the message itself
     this.send(text);
   }
 
@@ -411,6 +431,7 @@ class Widget {
     this.socket = s;
     s.on("connect", () => {
       this.connected = true;
+      this.typingSent = false; // a new connection: the server knows of no typing
       this.everConnected = true;
       this.setOnline(true);
       this.requestSession();
@@ -524,6 +545,8 @@ class Widget {
       this.renderMessage({ sender, text: m.text || "", attachment: m.attachment, ts: m.ts, lang: m.lang, id: m.id, agentName: m.agent_name });
     }
     if (this.typingSender === sender) this.setTyping(null, false);
+    if (sender === "bot") this.formActive = m.form_active === true;
+    else if (sender === "agent") this.formActive = false;
     this.setQuickReplies(Array.isArray(m.quick_replies) ? m.quick_replies : []);
     const lastRead = storage.get(K.lastRead);
     if (!this.isOpen() && isNew && (!m.id || !lastRead || cmpId(m.id, lastRead) > 0)) {
@@ -808,6 +831,7 @@ class Widget {
 
   endChat() {
     if (this.closed) return;
+    if (this.formActive && !window.confirm(this.t("endChatDiscards"))) return;
     if (this.socket && this.connected && this.sessionId) {
       this.socket.timeout(ACK_TIMEOUT_MS).emit("end_chat", { session_id: this.sessionId }, () => {});
     }

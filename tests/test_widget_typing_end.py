@@ -1,0 +1,78 @@
+"""The widget tells the agent when the resident types, and asks before "End chat" discards a report.
+
+Headless Chromium against real chat_server + Rasa processes; the agent is a real Socket.IO console client.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.browser import INPUT, ask, chromium, new_page, open_widget
+from tests.test_agents_support import fresh_prefix, make_agent, server_env
+from tests.test_console_offers import _agent
+
+pytestmark = [pytest.mark.browser, pytest.mark.rasa]
+
+
+async def test_resident_typing_in_the_widget_reaches_the_agent(server_factory, redis_server) -> None:  # type: ignore[no-untyped-def]
+    prefix = fresh_prefix()
+    server = await server_factory(**server_env(prefix))
+    await make_agent(redis_server.url, prefix, "ann", name="Ann")
+    ann = await _agent(server.url, "ann")
+    try:
+        async with chromium() as browser:
+            page = await new_page(browser)
+            await page.goto(server.url + "/")
+            await open_widget(page)
+            await ask(page, "I want to talk to a person")
+            offer = await ann.wait_for("offer", timeout=30)
+            assert (await ann.call("accept", {"conversation_id": offer["conversation_id"]}))["ok"]
+            mark = len(ann.events)
+            await page.locator(INPUT).press_sequentially("my cart was")
+            on = await ann.wait_for("resident_typing", after=mark)
+            assert on == {"conversation_id": offer["conversation_id"], "on": True}
+            # Three seconds without a keystroke: off, and the keystrokes in between sent nothing more.
+            await ann.wait_for("resident_typing", lambda d: d["on"] is False, after=mark, timeout=15)
+            assert [d["on"] for e, d in ann.events[mark:] if e == "resident_typing"] == [True, False]
+            assert page.errors == [], page.errors
+    finally:
+        await ann.close()
+
+
+async def _end_chat(page: Any, answer: bool | None) -> list[str]:
+    """Click End chat; answer the confirmation if one comes; return the dialog texts seen."""
+    seen: list[str] = []
+
+    async def on_dialog(dialog: Any) -> None:
+        seen.append(dialog.message)
+        await (dialog.accept() if answer else dialog.dismiss())
+
+    page.on("dialog", on_dialog)
+    await page.locator(".c311-end").click()
+    page.remove_listener("dialog", on_dialog)
+    return seen
+
+
+async def test_end_chat_asks_before_discarding_a_half_filled_report(chat_server_url: str) -> None:
+    async with chromium() as browser:
+        page = await new_page(browser)
+        await page.goto(chat_server_url + "/")
+        await open_widget(page)
+        await ask(page, "I want to report a pothole")
+        # Kept: the resident said no, the report goes on.
+        assert await _end_chat(page, answer=False) == ["Your report is not finished. End the chat and discard it?"]
+        assert await page.locator(INPUT).is_visible() and await page.locator(".c311-end").is_visible()
+        # Discarded on yes.
+        assert len(await _end_chat(page, answer=True)) == 1
+        await page.locator(".c311-end").wait_for(state="hidden")
+
+        # Outside a report nothing is asked.
+        fresh = await new_page(browser)
+        await fresh.goto(chat_server_url + "/")
+        await open_widget(fresh)
+        await ask(fresh, "how do i pay my water bill")
+        assert await _end_chat(fresh, answer=True) == []
+        await fresh.locator(".c311-end").wait_for(state="hidden")
+        assert page.errors == [] and fresh.errors == [], (page.errors, fresh.errors)
