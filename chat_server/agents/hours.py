@@ -10,28 +10,13 @@ depend on `fold`.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from chat_server.agents.settings import WEEKDAYS, HoursConfig
+from chat_server.agents.settings import WEEKDAYS, HoursConfig, parse_window
 
-_WINDOW = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 Interval = tuple[datetime, datetime]  # [start, end) in UTC
-
-
-def parse_window(value: str) -> tuple[tuple[int, int], tuple[int, int]]:
-    """'07:00-19:00' → ((7, 0), (19, 0)); '24:00' is allowed as an end only."""
-    match = _WINDOW.match(value)
-    if not match:
-        raise ValueError(f"window {value!r} must look like 'HH:MM-HH:MM'")
-    h1, m1, h2, m2 = (int(g) for g in match.groups())
-    if not (0 <= h1 <= 23 and 0 <= m1 <= 59 and (0 <= h2 <= 23 or (h2 == 24 and m2 == 0)) and 0 <= m2 <= 59):
-        raise ValueError(f"window {value!r} has an invalid time")
-    if (h1, m1) == (h2, m2):
-        raise ValueError(f"window {value!r} is empty")
-    return (h1, m1), (h2, m2)
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,28 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_WINDOW = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+
+
+def parse_window(value: str) -> tuple[tuple[int, int], tuple[int, int]]:
+    """'07:00-19:00' → ((7, 0), (19, 0)); '24:00' is allowed as an end only.
+
+    Lives with the config format it parses: `HoursConfig.validate` and `hours.Schedule` both need
+    it, and keeping it here lets hours.py import settings without settings importing hours back.
+    """
+    match = _WINDOW.match(value)
+    if not match:
+        raise ValueError(f"window {value!r} must look like 'HH:MM-HH:MM'")
+    h1, m1, h2, m2 = (int(g) for g in match.groups())
+    if not (0 <= h1 <= 23 and 0 <= m1 <= 59 and (0 <= h2 <= 23 or (h2 == 24 and m2 == 0)) and 0 <= m2 <= 59):
+        raise ValueError(f"window {value!r} has an invalid time")
+    if (h1, m1) == (h2, m2):
+        raise ValueError(f"window {value!r} is empty")
+    return (h1, m1), (h2, m2)
 
 
 @dataclass
@@ -38,9 +57,6 @@ class HoursConfig:
     closing_soon_min: int = 10
 
     def validate(self) -> None:
-        # Imported here: hours.py imports this module for the dataclasses.
-        from chat_server.agents.hours import parse_window
-
         for day, windows in self.weekly.items():
             if day not in WEEKDAYS:
                 raise ValueError(f"weekly: unknown day {day!r}; use {', '.join(WEEKDAYS)}")
