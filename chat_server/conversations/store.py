@@ -14,14 +14,38 @@ import time
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from redis.asyncio import Redis
 
-# States (DESIGN.md): bot → queued → assigned → closed; bot → ticketed → closed.
-BOT, QUEUED, ASSIGNED, TICKETED, CLOSED = "bot", "queued", "assigned", "ticketed", "closed"
-STATES = (BOT, QUEUED, ASSIGNED, TICKETED, CLOSED)
-SENDERS = ("resident", "bot", "agent", "system")
+
+class State(StrEnum):
+    """Where a conversation is (DESIGN.md): bot → queued → assigned → closed; bot → ticketed → closed.
+
+    A StrEnum so a member is the very text Redis stores and clients see ("bot" == State.BOT).
+    """
+
+    BOT = "bot"
+    QUEUED = "queued"
+    ASSIGNED = "assigned"
+    TICKETED = "ticketed"
+    CLOSED = "closed"
+
+
+class Sender(StrEnum):
+    """Who wrote a message; stored as its text in the message stream."""
+
+    RESIDENT = "resident"
+    BOT = "bot"
+    AGENT = "agent"
+    SYSTEM = "system"
+
+
+# The older module-level names, kept as aliases of the members.
+BOT, QUEUED, ASSIGNED, TICKETED, CLOSED = State.BOT, State.QUEUED, State.ASSIGNED, State.TICKETED, State.CLOSED
+STATES: tuple[State, ...] = tuple(State)
+SENDERS: tuple[Sender, ...] = tuple(Sender)
 
 
 @dataclass
@@ -37,7 +61,7 @@ class Message:
     def to_client(self) -> dict[str, Any]:
         """Socket.IO payload: `bot_uttered` for bot/agent/system, `resident_uttered` for the resident."""
         out: dict[str, Any] = {"id": self.id, "text": self.text, "lang": self.language, "ts": self.ts}
-        if self.sender != "resident":
+        if self.sender != Sender.RESIDENT:
             out["sender"] = self.sender
         for key in ("quick_replies", "attachment", "custom", "agent_name", "client_msg_id", "form_active"):
             if self.extra.get(key) is not None:
@@ -46,7 +70,7 @@ class Message:
 
     def to_rasa_client(self) -> dict[str, Any] | None:
         """The exact shape Rasa's socketio channel sends (rasa-webchat drops anything else)."""
-        if self.sender == "resident":
+        if self.sender == Sender.RESIDENT:
             return None
         out: dict[str, Any] = {}
         if self.text:
@@ -60,7 +84,7 @@ class Message:
 
     @property
     def event_name(self) -> str:
-        return "resident_uttered" if self.sender == "resident" else "bot_uttered"
+        return "resident_uttered" if self.sender == Sender.RESIDENT else "bot_uttered"
 
 
 @dataclass
