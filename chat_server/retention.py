@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import json
 import logging
-import re
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from chat_server.channels.common import identity_key
 from chat_server.commands import command, load_for_command
 from chat_server.components import RASA_TRACKER_KEY_PREFIX, rasa_tracker_url
 from chat_server.config import Config, RetentionConfig
+from chat_server.conversations.store import ConversationStore
 from chat_server.tickets.store import TicketStore
 
 log = logging.getLogger("chat311.retention")
@@ -71,24 +71,14 @@ def expired(policy: RetentionConfig, state: str, channel: str, closed_at: float,
     return days > 0 and now - closed_at > days * DAY_S
 
 
-async def _conversation_keys(redis: Redis, prefix: str) -> dict[str, list[bytes]]:
-    """conversation id → all of its keys, from one SCAN over `<prefix>conv:*`."""
-    pattern = re.compile(re.escape(prefix).encode() + rb"conv:([0-9a-f]{32})(?::.*)?$", re.S)
-    found: dict[str, list[bytes]] = {}
-    async for key in redis.scan_iter(match=f"{prefix}conv:*", count=1000):
-        match = pattern.match(key)
-        if match:
-            found.setdefault(match.group(1).decode(), []).append(key)
-    return found
-
-
 async def purge(redis: Redis, prefix: str, policy: RetentionConfig, now: float | None = None,
                 dry_run: bool = False, tracker: Redis | None = None) -> PurgeReport:
     """Apply the policy to every store; `tracker` is Rasa's tracker database (None: not reachable)."""
     now = time.time() if now is None else now
     report = PurgeReport(dry_run)
-    await _purge_conversations(redis, prefix, policy, now, report, tracker)
-    await _purge_unused_sessions(redis, prefix, now, report)
+    store = ConversationStore(redis, prefix)
+    await _purge_conversations(store, prefix, policy, now, report, tracker)
+    await _purge_unused_sessions(store, prefix, now, report)
     await _purge_ticket_private_parts(redis, prefix, policy, now, report)
     if policy.events_days and not dry_run:
         cutoff_ms = int((now - policy.events_days * DAY_S) * 1000)
@@ -97,16 +87,17 @@ async def purge(redis: Redis, prefix: str, policy: RetentionConfig, now: float |
     return report
 
 
-async def _purge_conversations(redis: Redis, prefix: str, policy: RetentionConfig, now: float,
+async def _purge_conversations(store: ConversationStore, prefix: str, policy: RetentionConfig, now: float,
                                report: PurgeReport, tracker: Redis | None) -> None:
     dry_run = report.dry_run
-    keys_by_conv = await _conversation_keys(redis, prefix)
+    redis = store.redis
+    keys_by_conv = await store.conversation_keys()
     cids = sorted(keys_by_conv)
     for i in range(0, len(cids), policy.batch_size):
         batch = cids[i:i + policy.batch_size]
         pipe = redis.pipeline(transaction=False)
         for cid in batch:
-            pipe.hmget(f"{prefix}conv:{cid}", "state", "channel", "closed_at", "updated_at", "session")
+            pipe.hmget(store.conversation_key(cid), "state", "channel", "closed_at", "updated_at", "session")
         rows = await pipe.execute()
         doomed: list[tuple[str, str, str]] = []
         for cid, (state, channel, closed_at, updated_at, session) in zip(batch, rows, strict=True):
@@ -130,38 +121,38 @@ async def _purge_conversations(redis: Redis, prefix: str, policy: RetentionConfi
         pipe = redis.pipeline(transaction=False)
         for cid, _, session in doomed:
             pipe.delete(*keys_by_conv[cid])
-            pipe.srem(f"{prefix}convs:open", cid)
+            pipe.srem(store.open_key, cid)
             if session:
-                pipe.lrem(f"{prefix}session:{session}:convs", 0, cid)
+                pipe.lrem(store.session_conversations_key(session), 0, cid)
         await pipe.execute()
         if tracker is not None:
             report.trackers_deleted += int(await tracker.delete(*[f"{RASA_TRACKER_KEY_PREFIX}{cid}"
                                                                   for cid, _, _ in doomed]))
         for session in {s for _, _, s in doomed if s}:
-            if not await redis.exists(f"{prefix}session:{session}:convs"):
-                await _delete_session(redis, prefix, session, report)
+            if not await redis.exists(store.session_conversations_key(session)):
+                await _delete_session(store, prefix, session, report)
 
 
-async def _delete_session(redis: Redis, prefix: str, session: str, report: PurgeReport) -> None:
+async def _delete_session(store: ConversationStore, prefix: str, session: str, report: PurgeReport) -> None:
     """The session hash and, for SMS/e-mail residents, their address → session key."""
-    channel, address = await redis.hmget(f"{prefix}session:{session}", "channel", "address")
+    channel, address = await store.redis.hmget(store.session_key(session), "channel", "address")
     if channel and address:
         key = identity_key(prefix, channel.decode(), address.decode())
-        if await redis.get(key) == session.encode():
-            await redis.delete(key)
-    report.sessions_deleted += await redis.delete(f"{prefix}session:{session}")
+        if await store.redis.get(key) == session.encode():
+            await store.redis.delete(key)
+    report.sessions_deleted += await store.delete_session(session)
 
 
-async def _purge_unused_sessions(redis: Redis, prefix: str, now: float, report: PurgeReport) -> None:
+async def _purge_unused_sessions(store: ConversationStore, prefix: str, now: float, report: PurgeReport) -> None:
     """Sessions that never got a conversation and carry no expiry (made before sessions expired)."""
-    pattern = re.compile(re.escape(prefix).encode() + rb"session:([A-Za-z0-9_-]{16,64})$")
-    async for key in redis.scan_iter(match=f"{prefix}session:*", count=1000):
-        match = pattern.match(key)
-        if match is None or await redis.ttl(key) != -1 or await redis.exists(key + b":convs"):
+    redis = store.redis
+    async for session in store.session_tokens():
+        key = store.session_key(session)
+        if await redis.ttl(key) != -1 or await redis.exists(store.session_conversations_key(session)):
             continue
         created = await redis.hget(key, "created_at")
         if created is not None and now - float(created) > UNUSED_SESSION_GRACE_S and not report.dry_run:
-            await _delete_session(redis, prefix, match.group(1).decode(), report)
+            await _delete_session(store, prefix, session, report)
 
 
 async def _purge_ticket_private_parts(redis: Redis, prefix: str, policy: RetentionConfig, now: float,

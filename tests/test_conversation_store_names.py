@@ -39,7 +39,7 @@ async def test_members_and_bare_strings_store_the_same_text(redis_client: Any) -
     conv = await store.create(session, "web", "en")
     assert conv.state == State.BOT == "bot"
     assert await store.set_state(conv.id, State.QUEUED, expected=("bot",))
-    assert await redis_client.hget(f"{store.p}conv:{conv.id}", "state") == b"queued"
+    assert await redis_client.hget(store.conversation_key(conv.id), "state") == b"queued"
     assert await store.set_state(conv.id, "assigned", expected=(State.QUEUED,))
     fetched = await store.get(conv.id)
     assert fetched is not None and fetched.state == State.ASSIGNED
@@ -48,10 +48,38 @@ async def test_members_and_bare_strings_store_the_same_text(redis_client: Any) -
 
     by_member = await store.append(conv, Sender.AGENT, "hello")
     by_text = await store.append(conv, "agent", "again")
-    rows = await redis_client.xrange(f"{store.p}conv:{conv.id}:msgs")
+    rows = await redis_client.xrange(store.messages_key(conv.id))
     assert [row[b"sender"] for _, row in rows] == [b"agent", b"agent"]
     assert by_member.to_client()["sender"] == by_text.to_client()["sender"] == "agent"
     resident = await store.append(conv, Sender.RESIDENT, "hi")
     assert "sender" not in resident.to_client() and resident.event_name == "resident_uttered"
     with pytest.raises(ValueError):
         await store.append(conv, "robot", "?")
+
+
+async def test_keys_made_for_a_conversation_are_found_again_for_purging(redis_client: Any) -> None:
+    store = _store(redis_client)
+    session = await store.new_session("sms", address="+17045550100")
+    conv = await store.create(session, "sms", "en")
+    other = await store.create(await store.new_session(), "web", "en")
+    await store.append(conv, Sender.RESIDENT, "pothole on Elm")
+    assert await store.reserve_client_id(conv.id, "c-1") is None
+    await redis_client.hset(store.conversation_subkey(conv.id, "delivery"), "1-0|SM1", "sent")
+
+    keys = await store.conversation_keys()
+    assert sorted(keys) == sorted([conv.id, other.id])
+    assert sorted(keys[conv.id]) == sorted(k.encode() for k in (
+        store.conversation_key(conv.id), store.messages_key(conv.id),
+        store.conversation_subkey(conv.id, "cmid:c-1"), store.conversation_subkey(conv.id, "delivery")))
+    assert await redis_client.sismember(store.open_key, conv.id)
+
+    tokens = [token async for token in store.session_tokens()]
+    assert sorted(tokens) == sorted([session, other.session])  # the `:convs` lists are not sessions
+    assert await redis_client.lrange(store.session_conversations_key(session), 0, -1) == [conv.id.encode()]
+    assert (await store.session_meta(session))["address"] == "+17045550100"
+    assert await store.session_field(session, "address") == "+17045550100"
+    assert await store.session_field(session, "missing") is None
+    assert await store.delete_session(session) == 1
+    assert await store.delete_session(session) == 0
+    assert not await redis_client.exists(store.session_key(session))
+    assert await store.session_meta(session) == {}

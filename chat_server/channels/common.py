@@ -95,22 +95,20 @@ class ChannelBase:
             if await self.redis.set(key, token, nx=True):
                 return token
             winner = await self.redis.get(key)  # a concurrent first message won
-            await self.redis.delete(f"{self.p}session:{token}")
+            await self.store.delete_session(token)
             return winner.decode() if winner else token
         await self.redis.set(key, token)  # the old session was deleted (retention): start afresh
         return token
 
     async def address_of(self, session: str) -> str | None:
-        raw = await self.redis.hget(f"{self.p}session:{session}", "address")
-        return raw.decode() if raw else None
+        return await self.store.session_field(session, "address")
 
     async def session_meta(self, session: str) -> dict[str, str]:
-        raw = await self.redis.hgetall(f"{self.p}session:{session}")
-        return {k.decode(): v.decode() for k, v in raw.items()}
+        return await self.store.session_meta(session)
 
     # delivery records ------------------------------------------------------------------------
     def _delivery_key(self, conversation_id: str) -> str:
-        return f"{self.p}conv:{conversation_id}:delivery"
+        return self.store.conversation_subkey(conversation_id, "delivery")
 
     async def record_delivery(self, conversation_id: str, message_id: str, status: str, ref: str = "",
                               error: str = "", replaces: str = "", **info: Any) -> None:

@@ -9,10 +9,12 @@ conversation's last id so a session's ids stay strictly increasing across conver
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -153,18 +155,47 @@ class ConversationStore:
         self._known_streams: _Lru = _Lru(self.MEMO_MAX)
         self._current: _Lru = _Lru(self.MEMO_MAX)
 
-    # keys
-    def _conv(self, cid: str) -> str:
+    # keys: the layout is known here only; retention and channels ask for keys by these names.
+    def conversation_key(self, cid: str) -> str:
+        """The conversation's state hash."""
         return f"{self.p}conv:{cid}"
 
-    def _msgs(self, cid: str) -> str:
-        return f"{self.p}conv:{cid}:msgs"
+    def conversation_subkey(self, cid: str, part: str) -> str:
+        """A key that belongs to one conversation (its messages, delivery records, ...): it is
+        deleted with the conversation by `chat311 purge`, which finds it by this shape."""
+        return f"{self.p}conv:{cid}:{part}"
 
-    def _session(self, token: str) -> str:
+    def messages_key(self, cid: str) -> str:
+        return self.conversation_subkey(cid, "msgs")
+
+    @property
+    def open_key(self) -> str:
+        """The set of conversations not closed yet."""
+        return f"{self.p}convs:open"
+
+    def session_key(self, token: str) -> str:
         return f"{self.p}session:{token}"
 
-    def _session_convs(self, token: str) -> str:
+    def session_conversations_key(self, token: str) -> str:
         return f"{self.p}session:{token}:convs"
+
+    async def conversation_keys(self) -> dict[str, list[bytes]]:
+        """conversation id → all of its keys (hash, stream, sub-keys), from one SCAN; for purging."""
+        pattern = re.compile(re.escape(self.p).encode() + rb"conv:([0-9a-f]{32})(?::.*)?$", re.S)
+        found: dict[str, list[bytes]] = {}
+        async for key in self.redis.scan_iter(match=f"{self.p}conv:*", count=1000):
+            match = pattern.match(key)
+            if match:
+                found.setdefault(match.group(1).decode(), []).append(key)
+        return found
+
+    async def session_tokens(self) -> AsyncIterator[str]:
+        """Every session token (SCAN; a token's `:convs` list is not a session of its own)."""
+        pattern = re.compile(re.escape(self.p).encode() + rb"session:([A-Za-z0-9_-]{16,64})$")
+        async for key in self.redis.scan_iter(match=f"{self.p}session:*", count=1000):
+            match = pattern.match(key)
+            if match is not None:
+                yield match.group(1).decode()
 
     # sessions
     async def new_session(self, channel: str = "web", ttl_s: int | None = None, **meta: str) -> str:
@@ -172,26 +203,39 @@ class ConversationStore:
         (`create` makes it permanent), so sessions opened and never used do not pile up."""
         token = secrets.token_urlsafe(24)
         pipe = self.redis.pipeline(transaction=True)
-        pipe.hset(self._session(token), mapping={"created_at": f"{time.time():.3f}", "channel": channel, **meta})
+        pipe.hset(self.session_key(token), mapping={"created_at": f"{time.time():.3f}", "channel": channel, **meta})
         if ttl_s:
-            pipe.expire(self._session(token), ttl_s)
+            pipe.expire(self.session_key(token), ttl_s)
         await pipe.execute()
         return token
 
     async def session_exists(self, token: Any) -> bool:
         if not isinstance(token, str) or not 16 <= len(token) <= 64:
             return False
-        return bool(await self.redis.exists(self._session(token)))
+        return bool(await self.redis.exists(self.session_key(token)))
+
+    async def session_meta(self, token: str) -> dict[str, str]:
+        """The session hash (channel, created_at, a channel resident's address, ...)."""
+        raw = await self.redis.hgetall(self.session_key(token))
+        return {k.decode(): v.decode() for k, v in raw.items()}
+
+    async def session_field(self, token: str, name: str) -> str | None:
+        raw = await self.redis.hget(self.session_key(token), name)
+        return raw.decode() if raw else None
+
+    async def delete_session(self, token: str) -> int:
+        """Delete the session hash (not its conversations); 1 if it existed."""
+        return int(await self.redis.delete(self.session_key(token)))
 
     async def mark_plain_client(self, token: str) -> None:
         """A Rasa-protocol client (no last_message_id) joined: deliver plain Rasa payloads too."""
-        await self.redis.hset(self._session(token), "plain_clients", "1")
+        await self.redis.hset(self.session_key(token), "plain_clients", "1")
 
     async def has_plain_clients(self, token: str) -> bool:
-        return bool(await self.redis.hget(self._session(token), "plain_clients"))
+        return bool(await self.redis.hget(self.session_key(token), "plain_clients"))
 
     async def session_conversations(self, token: str) -> list[str]:
-        return [c.decode() for c in await self.redis.lrange(self._session_convs(token), 0, -1)]
+        return [c.decode() for c in await self.redis.lrange(self.session_conversations_key(token), 0, -1)]
 
     async def current_conversation(self, token: str) -> Conversation | None:
         remembered = self._current.get(token)
@@ -199,7 +243,7 @@ class ConversationStore:
             conv = await self.get(remembered)
             if conv is not None and conv.state != CLOSED:
                 return conv
-        cid = await self.redis.lindex(self._session_convs(token), -1)
+        cid = await self.redis.lindex(self.session_conversations_key(token), -1)
         if not cid:
             return None
         conv = await self.get(cid.decode())
@@ -214,16 +258,16 @@ class ConversationStore:
         fields = {"id": cid, "session": session, "state": BOT, "channel": channel, "language": language,
                   "created_at": f"{now:.3f}", "updated_at": f"{now:.3f}", **extra}
         pipe = self.redis.pipeline(transaction=True)
-        pipe.hset(self._conv(cid), mapping=fields)
-        pipe.persist(self._session(session))  # a used session lasts as long as its conversations
-        pipe.rpush(self._session_convs(session), cid)
-        pipe.sadd(f"{self.p}convs:open", cid)
+        pipe.hset(self.conversation_key(cid), mapping=fields)
+        pipe.persist(self.session_key(session))  # a used session lasts as long as its conversations
+        pipe.rpush(self.session_conversations_key(session), cid)
+        pipe.sadd(self.open_key, cid)
         await pipe.execute()
         self._current.put(session, cid)
         return Conversation(cid, session, BOT, channel, language, now, fields)
 
     async def get(self, cid: str) -> Conversation | None:
-        raw = await self.redis.hgetall(self._conv(cid))
+        raw = await self.redis.hgetall(self.conversation_key(cid))
         if not raw:
             return None
         f = {k.decode(): v.decode() for k, v in raw.items()}
@@ -232,15 +276,15 @@ class ConversationStore:
 
     async def update(self, cid: str, **fields: str) -> None:
         fields["updated_at"] = f"{time.time():.3f}"
-        await self.redis.hset(self._conv(cid), mapping=fields)
+        await self.redis.hset(self.conversation_key(cid), mapping=fields)
         if fields.get("state") == CLOSED:
-            await self.redis.srem(f"{self.p}convs:open", cid)
+            await self.redis.srem(self.open_key, cid)
 
     async def set_state(self, cid: str, state: str, expected: tuple[str, ...] | None = None, **fields: str) -> bool:
         """Atomic compare-and-set of the state, so two processes cannot both move a conversation."""
         if state not in STATES:
             raise ValueError(f"unknown state {state}")
-        key = self._conv(cid)
+        key = self.conversation_key(cid)
         async with self.redis.pipeline(transaction=True) as pipe:
             while True:
                 try:
@@ -252,7 +296,7 @@ class ConversationStore:
                     pipe.multi()
                     pipe.hset(key, mapping={"state": state, "updated_at": f"{time.time():.3f}", **fields})
                     if state == CLOSED:
-                        pipe.srem(f"{self.p}convs:open", cid)
+                        pipe.srem(self.open_key, cid)
                     await pipe.execute()
                     return True
                 except Exception as exc:  # WatchError: retry
@@ -261,14 +305,14 @@ class ConversationStore:
 
     async def open_ids(self) -> list[str]:
         """Every conversation not closed yet."""
-        return [m.decode() async for m in self.redis.sscan_iter(f"{self.p}convs:open", count=1000)]
+        return [m.decode() async for m in self.redis.sscan_iter(self.open_key, count=1000)]
 
     async def activity(self, cids: list[str]) -> list[tuple[str | None, float]]:
         """(state, time of the last update or message) per conversation; state None if it is gone."""
         pipe = self.redis.pipeline(transaction=False)
         for cid in cids:
-            pipe.hmget(self._conv(cid), "state", "updated_at")
-            pipe.xrevrange(self._msgs(cid), count=1)
+            pipe.hmget(self.conversation_key(cid), "state", "updated_at")
+            pipe.xrevrange(self.messages_key(cid), count=1)
         rows = await pipe.execute()
         out: list[tuple[str | None, float]] = []
         for (state, updated), last in zip(rows[::2], rows[1::2], strict=True):
@@ -289,20 +333,20 @@ class ConversationStore:
         clean_extra = {k: v for k, v in extra.items() if v is not None}
         if clean_extra:
             fields["extra"] = json.dumps(clean_extra, ensure_ascii=False)
-        msg_id = await self.redis.xadd(self._msgs(conv.id), fields, id=await self._next_id(conv))
+        msg_id = await self.redis.xadd(self.messages_key(conv.id), fields, id=await self._next_id(conv))
         self._known_streams.put(conv.id, "")
         return Message(msg_id.decode() if isinstance(msg_id, bytes) else msg_id, sender, text, lang,
                        conv.channel, ts, clean_extra)
 
     async def _next_id(self, conv: Conversation) -> str:
         """'*' normally; above the previous conversation's last id for a new conversation's first message."""
-        if self._known_streams.get(conv.id) is not None or await self.redis.exists(self._msgs(conv.id)):
+        if self._known_streams.get(conv.id) is not None or await self.redis.exists(self.messages_key(conv.id)):
             return "*"
         convs = await self.session_conversations(conv.session)
         idx = convs.index(conv.id) if conv.id in convs else -1
         if idx <= 0:
             return "*"
-        last = await self.redis.xrevrange(self._msgs(convs[idx - 1]), count=1)
+        last = await self.redis.xrevrange(self.messages_key(convs[idx - 1]), count=1)
         if not last:
             return "*"
         prev_ms, prev_seq = _parse_id(last[0][0].decode())
@@ -311,7 +355,7 @@ class ConversationStore:
 
     async def messages(self, cid: str, after: str = "0", count: int | None = None) -> list[Message]:
         start = "-" if after in ("0", "0-0") else f"({after}"
-        rows = await self.redis.xrange(self._msgs(cid), min=start, max="+", count=count)
+        rows = await self.redis.xrange(self.messages_key(cid), min=start, max="+", count=count)
         return [self._decode(mid, raw) for mid, raw in rows]
 
     async def session_messages_after(self, token: str, after: str) -> list[Message]:
@@ -319,7 +363,7 @@ class ConversationStore:
         out: list[Message] = []
         after_key = _parse_id(after) if after not in ("0", "0-0") else (0, 0)
         for cid in await self.session_conversations(token):
-            last = await self.redis.xrevrange(self._msgs(cid), count=1)
+            last = await self.redis.xrevrange(self.messages_key(cid), count=1)
             if last and _parse_id(last[0][0].decode()) <= after_key:
                 continue
             out.extend(m for m in await self.messages(cid, after) if m.extra.get("visibility") != "internal")
@@ -334,7 +378,7 @@ class ConversationStore:
         )
 
     def _cmid(self, cid: str, client_msg_id: str) -> str:
-        return f"{self.p}conv:{cid}:cmid:{client_msg_id}"
+        return self.conversation_subkey(cid, f"cmid:{client_msg_id}")
 
     async def reserve_client_id(self, cid: str, client_msg_id: str) -> str | None:
         """Idempotency for resent messages: None if new, else the earlier message id (or "pending")."""
@@ -349,5 +393,5 @@ class ConversationStore:
         await self.redis.set(self._cmid(cid, client_msg_id), message_id, ex=self.CLIENT_ID_TTL_S)
 
     async def message(self, cid: str, message_id: str) -> Message | None:
-        rows = await self.redis.xrange(self._msgs(cid), min=message_id, max=message_id)
+        rows = await self.redis.xrange(self.messages_key(cid), min=message_id, max=message_id)
         return self._decode(*rows[0]) if rows else None
