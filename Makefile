@@ -84,6 +84,7 @@ bench: setup
 
 lint: venv
 	$(VENV)/bin/ruff check chat_server tests bench bot/actions
+	$(VENV)/bin/mypy  # strict on the packages listed in pyproject.toml [tool.mypy]
 
 # Regenerate requirements.lock from pyproject.toml (maintainers only).
 lock:

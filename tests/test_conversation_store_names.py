@@ -83,3 +83,15 @@ async def test_keys_made_for_a_conversation_are_found_again_for_purging(redis_cl
     assert await store.delete_session(session) == 0
     assert not await redis_client.exists(store.session_key(session))
     assert await store.session_meta(session) == {}
+
+
+def test_redis_values_read_replies_as_text() -> None:
+    from chat_server import redis_values as rv
+
+    assert rv.text(b"caf\xc3\xa9") == "café" and rv.text("as-is") == "as-is"
+    assert rv.text_map({b"state": b"bot", "lang": b"es"}) == {"state": "bot", "lang": "es"}
+    assert rv.fields({"a": "1"}) == {"a": "1"}
+    rows: list[tuple[bytes | str | None, dict[bytes | str, bytes | str] | None]] = [
+        (b"1-0", {b"sender": b"bot"}), (b"2-0", None), (None, {b"x": b"y"})]
+    assert rv.stream_entries(rows) == [(b"1-0", {b"sender": b"bot"})]
+    assert rv.stream_entries(None) == []

@@ -13,6 +13,8 @@ import re
 
 from redis.asyncio import Redis
 
+from chat_server import redis_values as rv
+
 NAME_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}\.(jpg|png|webp)$")
 OWNER_TTL_S = 24 * 3600
 
@@ -38,4 +40,4 @@ class MediaOwners:
 
     async def uploaded_by(self, name: str, session: str) -> bool:
         owner = await self.redis.get(self._key(name))
-        return owner is not None and owner.decode() == session
+        return owner is not None and rv.text(owner) == session

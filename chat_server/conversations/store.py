@@ -14,12 +14,14 @@ import secrets
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from redis.asyncio import Redis
+
+from chat_server import redis_values as rv
 
 
 class State(StrEnum):
@@ -203,7 +205,8 @@ class ConversationStore:
         (`create` makes it permanent), so sessions opened and never used do not pile up."""
         token = secrets.token_urlsafe(24)
         pipe = self.redis.pipeline(transaction=True)
-        pipe.hset(self.session_key(token), mapping={"created_at": f"{time.time():.3f}", "channel": channel, **meta})
+        session = {"created_at": f"{time.time():.3f}", "channel": channel, **meta}
+        pipe.hset(self.session_key(token), mapping=rv.fields(session))
         if ttl_s:
             pipe.expire(self.session_key(token), ttl_s)
         await pipe.execute()
@@ -216,12 +219,11 @@ class ConversationStore:
 
     async def session_meta(self, token: str) -> dict[str, str]:
         """The session hash (channel, created_at, a channel resident's address, ...)."""
-        raw = await self.redis.hgetall(self.session_key(token))
-        return {k.decode(): v.decode() for k, v in raw.items()}
+        return rv.text_map(await self.redis.hgetall(self.session_key(token)))
 
     async def session_field(self, token: str, name: str) -> str | None:
         raw = await self.redis.hget(self.session_key(token), name)
-        return raw.decode() if raw else None
+        return rv.text(raw) if raw else None
 
     async def delete_session(self, token: str) -> int:
         """Delete the session hash (not its conversations); 1 if it existed."""
@@ -235,7 +237,7 @@ class ConversationStore:
         return bool(await self.redis.hget(self.session_key(token), "plain_clients"))
 
     async def session_conversations(self, token: str) -> list[str]:
-        return [c.decode() for c in await self.redis.lrange(self.session_conversations_key(token), 0, -1)]
+        return [rv.text(c) for c in await self.redis.lrange(self.session_conversations_key(token), 0, -1)]
 
     async def current_conversation(self, token: str) -> Conversation | None:
         remembered = self._current.get(token)
@@ -246,7 +248,7 @@ class ConversationStore:
         cid = await self.redis.lindex(self.session_conversations_key(token), -1)
         if not cid:
             return None
-        conv = await self.get(cid.decode())
+        conv = await self.get(rv.text(cid))
         if conv is not None:
             self._current.put(token, conv.id)
         return conv
@@ -258,7 +260,7 @@ class ConversationStore:
         fields = {"id": cid, "session": session, "state": BOT, "channel": channel, "language": language,
                   "created_at": f"{now:.3f}", "updated_at": f"{now:.3f}", **extra}
         pipe = self.redis.pipeline(transaction=True)
-        pipe.hset(self.conversation_key(cid), mapping=fields)
+        pipe.hset(self.conversation_key(cid), mapping=rv.fields(fields))
         pipe.persist(self.session_key(session))  # a used session lasts as long as its conversations
         pipe.rpush(self.session_conversations_key(session), cid)
         pipe.sadd(self.open_key, cid)
@@ -270,13 +272,13 @@ class ConversationStore:
         raw = await self.redis.hgetall(self.conversation_key(cid))
         if not raw:
             return None
-        f = {k.decode(): v.decode() for k, v in raw.items()}
+        f = rv.text_map(raw)
         return Conversation(f["id"], f["session"], f["state"], f["channel"], f["language"],
                             float(f["created_at"]), f)
 
     async def update(self, cid: str, **fields: str) -> None:
         fields["updated_at"] = f"{time.time():.3f}"
-        await self.redis.hset(self.conversation_key(cid), mapping=fields)
+        await self.redis.hset(self.conversation_key(cid), mapping=rv.fields(fields))
         if fields.get("state") == CLOSED:
             await self.redis.srem(self.open_key, cid)
 
@@ -290,11 +292,11 @@ class ConversationStore:
                 try:
                     await pipe.watch(key)
                     current = await pipe.hget(key, "state")
-                    if current is None or (expected and current.decode() not in expected):
+                    if current is None or (expected and rv.text(current) not in expected):
                         await pipe.unwatch()
                         return False
                     pipe.multi()
-                    pipe.hset(key, mapping={"state": state, "updated_at": f"{time.time():.3f}", **fields})
+                    pipe.hset(key, mapping=rv.fields({"state": state, "updated_at": f"{time.time():.3f}", **fields}))
                     if state == CLOSED:
                         pipe.srem(self.open_key, cid)
                     await pipe.execute()
@@ -333,7 +335,7 @@ class ConversationStore:
         clean_extra = {k: v for k, v in extra.items() if v is not None}
         if clean_extra:
             fields["extra"] = json.dumps(clean_extra, ensure_ascii=False)
-        msg_id = await self.redis.xadd(self.messages_key(conv.id), fields, id=await self._next_id(conv))
+        msg_id = await self.redis.xadd(self.messages_key(conv.id), rv.fields(fields), id=await self._next_id(conv))
         self._known_streams.put(conv.id, "")
         return Message(msg_id.decode() if isinstance(msg_id, bytes) else msg_id, sender, text, lang,
                        conv.channel, ts, clean_extra)
@@ -346,16 +348,16 @@ class ConversationStore:
         idx = convs.index(conv.id) if conv.id in convs else -1
         if idx <= 0:
             return "*"
-        last = await self.redis.xrevrange(self.messages_key(convs[idx - 1]), count=1)
+        last = rv.stream_entries(await self.redis.xrevrange(self.messages_key(convs[idx - 1]), count=1))
         if not last:
             return "*"
-        prev_ms, prev_seq = _parse_id(last[0][0].decode())
+        prev_ms, prev_seq = _parse_id(rv.text(last[0][0]))
         now_ms = int(time.time() * 1000)
         return "*" if now_ms > prev_ms else f"{prev_ms}-{prev_seq + 1}"
 
     async def messages(self, cid: str, after: str = "0", count: int | None = None) -> list[Message]:
         start = "-" if after in ("0", "0-0") else f"({after}"
-        rows = await self.redis.xrange(self.messages_key(cid), min=start, max="+", count=count)
+        rows = rv.stream_entries(await self.redis.xrange(self.messages_key(cid), min=start, max="+", count=count))
         return [self._decode(mid, raw) for mid, raw in rows]
 
     async def session_messages_after(self, token: str, after: str) -> list[Message]:
@@ -363,17 +365,17 @@ class ConversationStore:
         out: list[Message] = []
         after_key = _parse_id(after) if after not in ("0", "0-0") else (0, 0)
         for cid in await self.session_conversations(token):
-            last = await self.redis.xrevrange(self.messages_key(cid), count=1)
-            if last and _parse_id(last[0][0].decode()) <= after_key:
+            last = rv.stream_entries(await self.redis.xrevrange(self.messages_key(cid), count=1))
+            if last and _parse_id(rv.text(last[0][0])) <= after_key:
                 continue
             out.extend(m for m in await self.messages(cid, after) if m.extra.get("visibility") != "internal")
         return out
 
     @staticmethod
-    def _decode(mid: bytes | str, raw: dict[bytes, bytes]) -> Message:
-        f = {k.decode(): v.decode() for k, v in raw.items()}
+    def _decode(mid: bytes | str, raw: Mapping[bytes | str, bytes | str]) -> Message:
+        f = rv.text_map(raw)
         return Message(
-            mid.decode() if isinstance(mid, bytes) else mid, f["sender"], f.get("text", ""), f.get("lang", ""),
+            rv.text(mid), f["sender"], f.get("text", ""), f.get("lang", ""),
             f.get("channel", ""), int(f.get("ts", "0")), json.loads(f["extra"]) if "extra" in f else {},
         )
 
@@ -387,11 +389,11 @@ class ConversationStore:
         if await self.redis.set(key, "pending", nx=True, ex=30):
             return None
         previous = await self.redis.get(key)
-        return previous.decode() if previous else "pending"
+        return rv.text(previous) if previous else "pending"
 
     async def confirm_client_id(self, cid: str, client_msg_id: str, message_id: str) -> None:
         await self.redis.set(self._cmid(cid, client_msg_id), message_id, ex=self.CLIENT_ID_TTL_S)
 
     async def message(self, cid: str, message_id: str) -> Message | None:
-        rows = await self.redis.xrange(self.messages_key(cid), min=message_id, max=message_id)
+        rows = rv.stream_entries(await self.redis.xrange(self.messages_key(cid), min=message_id, max=message_id))
         return self._decode(*rows[0]) if rows else None

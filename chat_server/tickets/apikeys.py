@@ -8,6 +8,7 @@ and are stored hashed (chat_server/hashed_tokens.py).
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -52,7 +53,7 @@ class ApiKeyStore:
         """The key id if `plain` is a valid, unrevoked key."""
         return await self._tokens.check(plain)
 
-    async def scopes(self, key_id: str) -> list[str]:
+    async def scopes(self, key_id: str) -> builtins.list[str]:
         """The scopes of an active key (a revoked or unknown key has none)."""
         record = await self._tokens.get(key_id)
         if record is None or record.get("revoked_at"):

@@ -27,7 +27,7 @@ def zip_code(address: str | None, zipcode: str | None) -> str | None:
     found = _ZIP.findall(address)
     if not found or (len(found) == 1 and re.match(rf"\s*{found[0]}\b", address)):
         return None  # none, or only a house number ("12345 Main St")
-    return found[-1]
+    return str(found[-1])
 
 
 def outside_zip(address: str | None, zipcode: str | None, prefixes: Sequence[str]) -> str | None:

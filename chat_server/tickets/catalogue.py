@@ -155,7 +155,7 @@ class Service:
                         400, f"attribute[{attr.code}] is required for service_code {self.service_code}",
                         f"attribute[{attr.code}]")
                 continue
-            out[attr.code] = value  # type: ignore[assignment]
+            out[attr.code] = value
         return out
 
 

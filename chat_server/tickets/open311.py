@@ -82,7 +82,8 @@ def to_xml(root: str, item: str | None, data: Any) -> bytes:
     else:
         for entry in data:
             _xml_value(el, item, entry)
-    return b'<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(el, encoding="utf-8")
+    body: bytes = ET.tostring(el, encoding="utf-8")
+    return b'<?xml version="1.0" encoding="utf-8"?>\n' + body
 
 
 def render(fmt: str, data: Any, root: str, item: str | None, status: int = 200,

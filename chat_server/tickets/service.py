@@ -52,24 +52,24 @@ MONTHS_ES = ("enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "ag
 def _short(value: Any, name: str, limit: int = MAX_SHORT) -> str | None:
     if value is None:
         return None
-    value = str(value).strip()
-    if not value:
+    cleaned = str(value).strip()
+    if not cleaned:
         return None
-    if len(value) > limit:
+    if len(cleaned) > limit:
         raise TicketValidationError(400, f"{name} is longer than {limit} characters", name)
-    if control_chars(value):
+    if control_chars(cleaned):
         raise TicketValidationError(400, f"{name} contains control characters", name)
-    return value
+    return cleaned
 
 
 def _long(value: Any, name: str) -> str:
     """Multi-line free text (descriptions, notes): newlines and tabs are fine, other controls are not."""
-    value = "" if value is None else str(value).strip()
-    if len(value) > MAX_DESCRIPTION:
+    cleaned = "" if value is None else str(value).strip()
+    if len(cleaned) > MAX_DESCRIPTION:
         raise TicketValidationError(400, f"{name} is longer than {MAX_DESCRIPTION} characters", name)
-    if control_chars(value, multiline=True):
+    if control_chars(cleaned, multiline=True):
         raise TicketValidationError(400, f"{name} contains control characters", name)
-    return value
+    return cleaned
 
 
 def _coordinate(value: Any, name: str, bound: float) -> float | None:

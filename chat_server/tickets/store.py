@@ -14,7 +14,7 @@ import hashlib
 import json
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
@@ -23,6 +23,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import WatchError
 
+from chat_server import redis_values as rv
 from chat_server.redaction import redact
 
 OPEN, CLOSED = "open", "closed"
@@ -109,8 +110,8 @@ class Ticket:
         return out
 
     @classmethod
-    def from_hash(cls, raw: dict[bytes, bytes]) -> Ticket:
-        f = {k.decode(): v.decode() for k, v in raw.items()}
+    def from_hash(cls, raw: Mapping[bytes | str, bytes | str]) -> Ticket:
+        f = rv.text_map(raw)
         kwargs: dict[str, Any] = {}
         names = set(cls.__dataclass_fields__) - set(cls._TRANSIENT)
         for key, value in f.items():
@@ -188,7 +189,7 @@ class TicketStore:
         idem = self._idem(ticket.idempotency_key) if ticket.idempotency_key else None
         if idem:  # the common replay: answer without spending a ticket number
             earlier_id = await self.redis.get(idem)
-            existing = await self.get(earlier_id.decode()) if earlier_id else None
+            existing = await self.get(rv.text(earlier_id)) if earlier_id else None
             if existing is not None:
                 existing.replayed = True
                 return existing, False
@@ -208,7 +209,7 @@ class TicketStore:
                         earlier = await pipe.get(idem)
                         if earlier is not None:
                             await pipe.unwatch()
-                            existing = await self.get(earlier.decode())
+                            existing = await self.get(rv.text(earlier))
                             if existing is not None:
                                 existing.replayed = True
                                 return existing, False
@@ -216,7 +217,7 @@ class TicketStore:
                     pipe.multi()
                     if idem:
                         pipe.set(idem, ticket.id, ex=IDEMPOTENCY_TTL_S)
-                    pipe.hset(self.key(ticket.id), mapping=ticket.to_hash())
+                    pipe.hset(self.key(ticket.id), mapping=rv.fields(ticket.to_hash()))
                     pipe.rpush(self._history(ticket.id), *[json.dumps(e.__dict__) for e in ticket.history])
                     pipe.zadd(self.by_date, {ticket.id: ticket.requested_at})
                     pipe.zadd(self.by_service(ticket.service_code), {ticket.id: ticket.requested_at})
@@ -255,11 +256,11 @@ class TicketStore:
         if lat is not None and long is not None:
             found = await self.redis.geosearch(self._geo(code), longitude=long, latitude=lat, radius=radius_m,
                                                unit="m", sort="ASC", count=limit)
-            ids.extend(m.decode() for m in found)
+            ids.extend(rv.text(m) for m in found if isinstance(m, bytes | str))  # members only: no WITH* options
         if address_key:
             same = await self.redis.get(self._address(code, address_key))
-            if same is not None and same.decode() not in ids:
-                ids.append(same.decode())
+            if same is not None and rv.text(same) not in ids:
+                ids.append(rv.text(same))
         return await self.get_many(ids)
 
     # read --------------------------------------------------------------
@@ -287,7 +288,7 @@ class TicketStore:
         if not token or len(token) > 64:
             return None
         value = await self.redis.get(self._token(token))
-        return value.decode() if value else None
+        return rv.text(value) if value else None
 
     async def query(self, start: float, end: float, service_codes: list[str] | None = None,
                     statuses: list[str] | None = None) -> list[str]:
@@ -314,11 +315,11 @@ class TicketStore:
         clean = {k: (json.dumps(v) if isinstance(v, dict | list) else str(v)) for k, v in fields.items()
                  if v is not None}
         if clean:
-            await self.redis.hset(self.key(ticket_id), mapping=clean)
+            await self.redis.hset(self.key(ticket_id), mapping=rv.fields(clean))
 
     async def private_due(self, closed_before: float, batch_size: int = 500) -> list[str]:
         """Closed tickets last updated before `closed_before` that still hold private parts."""
-        ids = sorted(m.decode() for m in await self.redis.smembers(self.by_status(CLOSED)))
+        ids = sorted(rv.text(m) for m in await self.redis.smembers(self.by_status(CLOSED)))
         due: list[str] = []
         for i in range(0, len(ids), batch_size):
             chunk = ids[i:i + batch_size]
@@ -368,7 +369,7 @@ class TicketStore:
                     pipe.multi()
                     if guard:
                         pipe.set(guard, f"{ticket.id} {entry.change_id}", ex=IDEMPOTENCY_TTL_S)
-                    pipe.hset(self.key(ticket.id), mapping=fields)
+                    pipe.hset(self.key(ticket.id), mapping=rv.fields(fields))
                     pipe.rpush(self._history(ticket.id), json.dumps(entry.__dict__))
                     if previous != entry.status:
                         pipe.srem(self.by_status(previous), ticket.id)
