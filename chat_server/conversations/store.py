@@ -17,6 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import NoScriptError
+
+from chat_server.redis_batch import PipelineBatcher
 
 # States (DESIGN.md): bot → queued → assigned → closed; bot → ticketed → closed.
 BOT, QUEUED, ASSIGNED, TICKETED, CLOSED = "bot", "queued", "assigned", "ticketed", "closed"
@@ -145,6 +148,8 @@ class ConversationStore:
         self._known_streams: _Lru = _Lru(self.MEMO_MAX)
         self._current: _Lru = _Lru(self.MEMO_MAX)
         self._record_script = redis.register_script(_RECORD)
+        # Per-message reads and writes ride the round trips other turns' commands make (redis_batch.py).
+        self._batch = PipelineBatcher.shared(redis)
 
     # keys
     def _conv(self, cid: str) -> str:
@@ -216,7 +221,8 @@ class ConversationStore:
         return Conversation(cid, session, BOT, channel, language, now, fields)
 
     async def get(self, cid: str) -> Conversation | None:
-        raw = await self.redis.hgetall(self._conv(cid))
+        key = self._conv(cid)
+        raw = (await self._batch.execute(lambda pipe: pipe.hgetall(key)))[0]
         if not raw:
             return None
         f = {k.decode(): v.decode() for k, v in raw.items()}
@@ -315,7 +321,11 @@ class ConversationStore:
             for key, value in pairs.items():
                 args += [key, value]
         keys = [self._msgs(conv.id), self._conv(conv.id), self._cmid(conv.id, client_msg_id) if client_msg_id else ""]
-        stored, value = await self._record_script(keys=keys, args=args)
+        sha = self._record_script.sha
+        try:
+            stored, value = (await self._batch.execute(lambda pipe: pipe.evalsha(sha, len(keys), *keys, *args)))[0]
+        except NoScriptError:  # Redis restarted or flushed its scripts; NOSCRIPT ran nothing, so run it again
+            stored, value = await self._record_script(keys=keys, args=args)
         value = value.decode() if isinstance(value, bytes) else str(value)
         if not stored:
             return value
