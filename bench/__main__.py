@@ -43,7 +43,9 @@ uses its own Redis key prefix, so agents' loads and queues of one run cannot lea
 `--quick` (`make bench QUICK=1`) runs every part shorter (see SIZES below) in a few minutes; its
 figures are noisier, and the table says which mode produced it.
 Options: --idle N, --rate R (1000), --duration S, --runs K (3, relay and scale), --agents A (20 per load generator),
---agent-chats C (5; residents per generator = A × C), --scale-rate R (500), --skip a,b (parts to skip).
+--agent-chats C (5; residents per generator = A × C), --scale-rate R (500), --skip a,b (parts to skip),
+--only a,b (just these parts), --relay-gc default|tuned|both (both), --profile DIR (each chat_server
+under `py-spy record`, a flame graph per server in DIR; its CPU figures then include py-spy's own).
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ import json
 import math
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -87,6 +90,7 @@ ALWAYS_OPEN = json.dumps({day: ["00:00-24:00"] for day in WEEKDAYS})
 # Part sizes: (full, quick). The relay rate stays 1,000 msg/s in both: it is the rate the goal names.
 SIZES: dict[str, tuple[float, float]] = {"idle": (10_000, 1_000), "duration": (10.0, 3.0), "bot_rounds": (8, 3),
                                          "flood_turns": (40, 10), "kb_articles": (2000, 300)}
+PARTS = ("idle", "relay", "scale", "bot", "flood", "kb")
 FLOOD_MAX_S = 600  # a flood phase's bound; the quiet resident's turns normally end it much sooner
 # Goals named by issue 21 (performance) and issue 14 (honest benchmarks).
 GOAL_CPU_MS, GOAL_P99_MS, GOAL_IDLE_KB, GOAL_BOT_RATIO, GOAL_MANAGER = 0.4, 20.0, 30.0, 1.15, 1.25
@@ -109,15 +113,28 @@ async def reaped(proc: asyncio.subprocess.Process) -> AsyncIterator[asyncio.subp
 
 
 class Server:
-    def __init__(self, name: str, port: int, env: dict[str, str]) -> None:
+    def __init__(self, name: str, port: int, env: dict[str, str], profile: Path | None = None) -> None:
         self.name, self.port, self.env = name, port, env
         self.url = f"http://127.0.0.1:{port}"
         self.proc: subprocess.Popen[bytes] | None = None
+        self.profile = profile
+
+    def command(self) -> list[str]:
+        serve = [sys.executable, "-m", "chat_server.cli", "serve", "--reuse-port"]
+        if self.profile is None:
+            return serve
+        spy = os.environ.get("PY_SPY") or shutil.which("py-spy")
+        if not spy:
+            raise SystemExit("bench: --profile needs py-spy (pip install py-spy; or set PY_SPY=/path/to/py-spy)")
+        self.profile.mkdir(parents=True, exist_ok=True)
+        # --nonblocking: sampling must not pause the server it measures; idle frames are left out
+        return [spy, "record", "--nonblocking", "--rate", "200", "--format", "raw",
+                "-o", str(self.profile / f"{self.name}.txt"), "--", *serve]
 
     async def start(self) -> None:
         LOG_DIR.mkdir(parents=True, exist_ok=True)
         with open(LOG_DIR / f"{self.name}.log", "wb") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "chat_server.cli", "serve", "--reuse-port"],
+            self.proc = subprocess.Popen(self.command(),
                                          cwd=PROJECT_ROOT, env=self.env, stdout=log, stderr=log,
                                          start_new_session=True)
         deadline = time.monotonic() + 60
@@ -159,7 +176,11 @@ class Server:
 
     async def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+            if self.profile is not None:  # the server is py-spy's child: py-spy writes its file when it exits
+                for child in psutil.Process(self.pid).children():
+                    child.send_signal(signal.SIGTERM)
+            else:
+                self.proc.send_signal(signal.SIGTERM)
             try:
                 await asyncio.to_thread(self.proc.wait, 20)
             except subprocess.TimeoutExpired:
@@ -339,6 +360,8 @@ class Bench:
     async def relay(self) -> None:
         rate, duration, runs = self.args.rate, self.args.duration, self.args.runs
         for label, gc in (("default", DEFAULT_GC), ("tuned", None)):
+            if self.args.relay_gc not in ("both", label):
+                continue
             gc_label = gc or "config default [50000, 50, 100]"
             self.row("relay", f"GC {label} {gc_label}, {runs} runs × {duration:g} s @ {rate:g} msg/s", "")
             outs = []
@@ -346,7 +369,7 @@ class Bench:
                 port = free_port()
                 extra = {"CHAT311_SERVER__GC_THRESHOLDS": json.dumps(gc)} if gc else {}
                 prefix = f"bench-relay-{label}-{i}:"
-                server = Server(f"relay-{label}-{i}", port, self.relay_env(port, prefix, **extra))
+                server = Server(f"relay-{label}-{i}", port, self.relay_env(port, prefix, **extra), self.args.profile)
                 await server.start()
                 try:
                     await server.wait_knowledge(RASA_TOKEN)
@@ -630,7 +653,7 @@ class Bench:
         self.results.update(mode=mode, date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
         await self.start_redis()
         try:
-            for part in ("idle", "relay", "scale", "bot", "flood", "kb"):
+            for part in PARTS:
                 if part not in skip:
                     await self.run_part(part)
         finally:
@@ -672,7 +695,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--flood-turns", type=int, help="flood: quiet turns per phase (full 40, quick 10)")
     parser.add_argument("--kb-articles", type=int, help="kb: synthetic articles (full 2000, quick 300)")
     parser.add_argument("--skip", default="", help="comma-separated parts to skip: idle,relay,scale,bot,flood,kb")
+    parser.add_argument("--only", default="", help="comma-separated parts to run (the others are skipped)")
+    parser.add_argument("--relay-gc", choices=["both", "default", "tuned"], default="both",
+                        help="relay: which GC setting(s) to run (default both)")
+    parser.add_argument("--profile", type=Path, help="relay: run each server under py-spy, flame graphs into this dir")
     args = parser.parse_args(argv)
+    if args.only:
+        only = set(filter(None, args.only.split(",")))
+        args.skip = ",".join(sorted(set(PARTS) - only | set(filter(None, args.skip.split(",")))))
     for name, (full, quick) in SIZES.items():
         if getattr(args, name) is None:
             setattr(args, name, type(full)(quick if args.quick else full))

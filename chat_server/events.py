@@ -62,7 +62,7 @@ class EventBus:
     def __init__(self, redis: Redis, prefix: str) -> None:
         self.stream = f"{prefix}events"
         self._handlers: dict[str, list[Handler]] = defaultdict(list)
-        self._writes = PipelineBatcher(redis)  # every resident message publishes: share round trips
+        self._writes = PipelineBatcher.shared(redis)  # every resident message publishes: share round trips
 
     def subscribe(self, kind: str, handler: Handler) -> None:
         self._handlers[kind].append(handler)

@@ -11,6 +11,7 @@ ordinary pipeline round trip.
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -20,17 +21,29 @@ from redis.asyncio.client import Pipeline
 Build = Callable[[Pipeline], None]
 
 
+_SHARED: weakref.WeakKeyDictionary[Redis, PipelineBatcher] = weakref.WeakKeyDictionary()
+
+
 class PipelineBatcher:
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
         self._pending: list[tuple[Build, asyncio.Future[list[Any]]]] = []
         self._writer: asyncio.Task[None] | None = None
 
+    @classmethod
+    def shared(cls, redis: Redis) -> PipelineBatcher:
+        """The one batcher of this client: the event log, rate limits and the conversation store share
+        it, so concurrent turns' commands of every kind ride the same round trips."""
+        batcher = _SHARED.get(redis)
+        if batcher is None:
+            batcher = _SHARED[redis] = cls(redis)
+        return batcher
+
     async def execute(self, build: Build) -> list[Any]:
         """Run the commands `build` queues on a (shared) pipeline; returns their replies."""
         done: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
         self._pending.append((build, done))
-        if self._writer is None or self._writer.done():
+        if self._writer is None or self._writer.done() or self._writer.get_loop() is not done.get_loop():
             self._writer = asyncio.create_task(self._write())
         return await done
 

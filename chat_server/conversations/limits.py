@@ -28,7 +28,7 @@ _PRUNE_AT = 10_000  # refused windows remembered before expired ones are forgott
 class RateLimiter:
     def __init__(self, redis: Redis, prefix: str) -> None:
         self.p = prefix
-        self._writes = PipelineBatcher(redis)
+        self._writes = PipelineBatcher.shared(redis)
         # Window keys already over their limit → the window's end. A count only grows within its
         # window, so a key refused once stays refused until then: a flood's further messages are
         # refused from memory, with no Redis round trip (and no write storm).

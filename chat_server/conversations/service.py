@@ -257,23 +257,28 @@ class ConversationService:
         return False
 
     async def _record(self, conv: Conversation, incoming: Incoming) -> Outcome:
-        """Store the resident's message once (client_msg_id) and show it on every tab and listener."""
-        if incoming.client_msg_id:
-            earlier = await self.store.reserve_client_id(conv.id, incoming.client_msg_id)
-            if earlier is not None:
-                existing = await self.store.message(conv.id, earlier) if earlier != "pending" else None
-                if existing is not None:
-                    return self._recorded(incoming, Outcome(existing, duplicate=True))
-                raise DuplicateInFlight(incoming.client_msg_id)
-        await self._update_language(conv, incoming)
+        """Store the resident's message once (client_msg_id) and show it on every tab and listener.
+
+        The duplicate check, the language and media_url changes and the message itself are one
+        Redis round trip (`store.record`): this runs for every message a resident sends.
+        """
+        fields = self._language_fields(conv, incoming)
         if incoming.attachment and incoming.attachment.get("url"):
-            await self.store.update(conv.id, media_url=str(incoming.attachment["url"]))
-        message = await self.store.append(
-            conv, "resident", incoming.text, client_msg_id=incoming.client_msg_id,
-            attachment=incoming.attachment,
-        )
-        if incoming.client_msg_id:
-            await self.store.confirm_client_id(conv.id, incoming.client_msg_id, message.id)
+            fields["media_url"] = str(incoming.attachment["url"])
+        stored = await self.store.record(conv, "resident", incoming.text, fields.get("language"),
+                                         client_msg_id=incoming.client_msg_id, conv_fields=fields,
+                                         attachment=incoming.attachment)
+        if isinstance(stored, str):  # this client_msg_id was stored before
+            existing = await self.store.message(conv.id, stored) if stored != "pending" else None
+            if existing is not None:
+                return self._recorded(incoming, Outcome(existing, duplicate=True))
+            raise DuplicateInFlight(incoming.client_msg_id)
+        message = stored
+        conv.fields.update(fields)
+        new = fields.get("language", conv.language)
+        if new != conv.language:
+            conv.language = new
+            await self.notify(conv, "language", {"language": new})
         await self.deliver(conv, message)
         await self.bus.publish("resident_message", conv.id, message_id=message.id, state=conv.state,
                                language=conv.language, channel=conv.channel)
@@ -285,21 +290,15 @@ class ConversationService:
             incoming.recorded.set_result(outcome)
         return outcome
 
-    async def _update_language(self, conv: Conversation, incoming: Incoming) -> None:
+    def _language_fields(self, conv: Conversation, incoming: Incoming) -> dict[str, str]:
+        """The conversation fields this message changes: its sticky language (and the widget's UI language)."""
         ui = incoming.ui_language
         if ui and ui != conv.get("ui_language"):
             # An explicit language choice in the widget (or the first message's UI language) wins.
             new = ui if conv.get("ui_language") else self.language.update(None, incoming.text, ui)
-            fields = {"ui_language": ui, "language": new}
-        else:
-            new = self.language.update(conv.language, incoming.text)
-            fields = {"language": new} if new != conv.language else {}
-        if fields:
-            await self.store.update(conv.id, **fields)
-            conv.fields.update(fields)
-            if new != conv.language:
-                conv.language = new
-                await self.notify(conv, "language", {"language": new})
+            return {"ui_language": ui, "language": new}
+        new = self.language.update(conv.language, incoming.text)
+        return {"language": new} if new != conv.language else {}
 
     async def answer_emergency(self, conv: Conversation, body: str) -> Message | None:
         """The guard: "call 911" in the resident's language if `body` describes an emergency."""

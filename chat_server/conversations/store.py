@@ -20,8 +20,10 @@ from enum import StrEnum
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import NoScriptError
 
 from chat_server import redis_values as rv
+from chat_server.redis_batch import PipelineBatcher
 
 
 class State(StrEnum):
@@ -105,6 +107,22 @@ class Conversation:
         return self.fields.get(key, default)
 
 
+# ConversationStore.record: KEYS = stream, conversation hash, client-id key ("" = none);
+# ARGV = stream id, client-id TTL, n, n hash field/value pairs, then the stream entry's field/value pairs.
+_RECORD = """
+local cmid = KEYS[3]
+if cmid ~= '' then
+  local earlier = redis.call('GET', cmid)
+  if earlier then return {0, earlier} end
+end
+local n = tonumber(ARGV[3])
+if n > 0 then redis.call('HSET', KEYS[2], unpack(ARGV, 4, 3 + 2 * n)) end
+local id = redis.call('XADD', KEYS[1], ARGV[1], unpack(ARGV, 4 + 2 * n))
+if cmid ~= '' then redis.call('SET', cmid, id, 'EX', ARGV[2]) end
+return {1, id}
+"""
+
+
 def _parse_id(message_id: str) -> tuple[int, int]:
     ms, _, seq = message_id.partition("-")
     return int(ms), int(seq or 0)
@@ -156,6 +174,9 @@ class ConversationStore:
         #   so a remembered conversation that is still open is still the current one.
         self._known_streams: _Lru = _Lru(self.MEMO_MAX)
         self._current: _Lru = _Lru(self.MEMO_MAX)
+        self._record_script = redis.register_script(_RECORD)
+        # Per-message reads and writes ride the round trips other turns' commands make (redis_batch.py).
+        self._batch = PipelineBatcher.shared(redis)
 
     # keys: the layout is known here only; retention and channels ask for keys by these names.
     def conversation_key(self, cid: str) -> str:
@@ -269,7 +290,8 @@ class ConversationStore:
         return Conversation(cid, session, BOT, channel, language, now, fields)
 
     async def get(self, cid: str) -> Conversation | None:
-        raw = await self.redis.hgetall(self.conversation_key(cid))
+        key = self.conversation_key(cid)
+        raw = (await self._batch.execute(lambda pipe: pipe.hgetall(key)))[0]
         if not raw:
             return None
         f = rv.text_map(raw)
@@ -323,9 +345,10 @@ class ConversationStore:
         return out
 
     # messages
-    async def append(
-        self, conv: Conversation, sender: str, text: str, language: str | None = None, **extra: Any
-    ) -> Message:
+    @staticmethod
+    def _entry(conv: Conversation, sender: str, text: str, language: str | None,
+               extra: dict[str, Any]) -> tuple[dict[str, str], Message]:
+        """A message's stream fields, and the Message it becomes once the stream gives it an id."""
         if sender not in SENDERS:
             raise ValueError(f"unknown sender {sender}")
         ts = int(time.time() * 1000)
@@ -335,10 +358,50 @@ class ConversationStore:
         clean_extra = {k: v for k, v in extra.items() if v is not None}
         if clean_extra:
             fields["extra"] = json.dumps(clean_extra, ensure_ascii=False)
+        return fields, Message("", sender, text, lang, conv.channel, ts, clean_extra)
+
+    async def append(
+        self, conv: Conversation, sender: str, text: str, language: str | None = None, **extra: Any
+    ) -> Message:
+        fields, message = self._entry(conv, sender, text, language, extra)
         msg_id = await self.redis.xadd(self.messages_key(conv.id), rv.fields(fields), id=await self._next_id(conv))
         self._known_streams.put(conv.id, "")
-        return Message(msg_id.decode() if isinstance(msg_id, bytes) else msg_id, sender, text, lang,
-                       conv.channel, ts, clean_extra)
+        message.id = msg_id.decode() if isinstance(msg_id, bytes) else msg_id
+        return message
+
+    async def record(self, conv: Conversation, sender: str, text: str, language: str | None = None,
+                     client_msg_id: str | None = None, conv_fields: dict[str, str] | None = None,
+                     **extra: Any) -> Message | str:
+        """`append` for a resident's message, in one atomic round trip (a Lua script): the client id
+        check, the conversation's field changes (`conv_fields`: language, media_url) and the stream
+        entry. Returns the stored Message, or — the client id was seen before — the earlier message's
+        id ("pending" while an older process still has it in flight); then nothing is written.
+
+        Why one script: this is the relay's hot path, and each Redis round trip costs the event loop
+        more CPU than the rest of storing the message. The reply comes after Redis has applied the
+        XADD (and logged it to the AOF like any write), so acknowledging after it keeps durability.
+        """
+        fields, message = self._entry(conv, sender, text, language, {"client_msg_id": client_msg_id, **extra})
+        changes = dict(conv_fields or {})
+        if changes:
+            changes["updated_at"] = f"{time.time():.3f}"
+        args: list[str] = [await self._next_id(conv), str(self.CLIENT_ID_TTL_S), str(len(changes))]
+        for pairs in (changes, fields):
+            for key, value in pairs.items():
+                args += [key, value]
+        keys = [self.messages_key(conv.id), self.conversation_key(conv.id),
+                self._cmid(conv.id, client_msg_id) if client_msg_id else ""]
+        sha = self._record_script.sha
+        try:
+            stored, value = (await self._batch.execute(lambda pipe: pipe.evalsha(sha, len(keys), *keys, *args)))[0]
+        except NoScriptError:  # Redis restarted or flushed its scripts; NOSCRIPT ran nothing, so run it again
+            stored, value = await self._record_script(keys=keys, args=args)
+        value = value.decode() if isinstance(value, bytes) else str(value)
+        if not stored:
+            return value
+        self._known_streams.put(conv.id, "")
+        message.id = value
+        return message
 
     async def _next_id(self, conv: Conversation) -> str:
         """'*' normally; above the previous conversation's last id for a new conversation's first message."""
@@ -381,18 +444,6 @@ class ConversationStore:
 
     def _cmid(self, cid: str, client_msg_id: str) -> str:
         return self.conversation_subkey(cid, f"cmid:{client_msg_id}")
-
-    async def reserve_client_id(self, cid: str, client_msg_id: str) -> str | None:
-        """Idempotency for resent messages: None if new, else the earlier message id (or "pending")."""
-        key = self._cmid(cid, client_msg_id)
-        # "pending" expires quickly so a process dying mid-turn cannot block the resend for long.
-        if await self.redis.set(key, "pending", nx=True, ex=30):
-            return None
-        previous = await self.redis.get(key)
-        return rv.text(previous) if previous else "pending"
-
-    async def confirm_client_id(self, cid: str, client_msg_id: str, message_id: str) -> None:
-        await self.redis.set(self._cmid(cid, client_msg_id), message_id, ex=self.CLIENT_ID_TTL_S)
 
     async def message(self, cid: str, message_id: str) -> Message | None:
         rows = rv.stream_entries(await self.redis.xrange(self.messages_key(cid), min=message_id, max=message_id))
