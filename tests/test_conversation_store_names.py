@@ -62,8 +62,9 @@ async def test_keys_made_for_a_conversation_are_found_again_for_purging(redis_cl
     session = await store.new_session("sms", address="+17045550100")
     conv = await store.create(session, "sms", "en")
     other = await store.create(await store.new_session(), "web", "en")
-    await store.append(conv, Sender.RESIDENT, "pothole on Elm")
-    assert await store.reserve_client_id(conv.id, "c-1") is None
+    stored = await store.record(conv, Sender.RESIDENT, "pothole on Elm", client_msg_id="c-1")
+    assert not isinstance(stored, str)
+    assert await store.record(conv, Sender.RESIDENT, "pothole on Elm", client_msg_id="c-1") == stored.id
     await redis_client.hset(store.conversation_subkey(conv.id, "delivery"), "1-0|SM1", "sent")
 
     keys = await store.conversation_keys()
