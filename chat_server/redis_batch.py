@@ -18,7 +18,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
-Build = Callable[[Pipeline], None]
+Build = Callable[[Pipeline], object]  # queues commands on the pipeline; what it returns is ignored
 
 
 _SHARED: weakref.WeakKeyDictionary[Redis, PipelineBatcher] = weakref.WeakKeyDictionary()
