@@ -60,6 +60,23 @@ async def chromium() -> AsyncIterator[Any]:
             await browser.close()
 
 
+class Dialogs:
+    """Answers every confirm() a page shows (accepts unless `accept` is set False) and keeps their texts."""
+
+    def __init__(self, page: Any, accept: bool = True) -> None:
+        self.accept = accept
+        self.seen: list[str] = []
+        self.page = page
+        page.on("dialog", self._answer)
+
+    def stop(self) -> None:
+        self.page.remove_listener("dialog", self._answer)
+
+    async def _answer(self, dialog: Any) -> None:
+        self.seen.append(dialog.message)
+        await (dialog.accept() if self.accept else dialog.dismiss())
+
+
 async def new_page(browser: Any, **context_kwargs: Any) -> Any:
     """A page in a fresh context that records console errors and uncaught exceptions."""
     context_kwargs.setdefault("viewport", {"width": 1280, "height": 900})

@@ -8,6 +8,7 @@ import pytest
 
 from tests.browser import (
     INPUT,
+    Dialogs,
     ask,
     axe_scan,
     chromium,
@@ -56,18 +57,6 @@ async def _kb_say(page: Any, text: str) -> None:
         timeout=60_000,
     )
     await wait_quiet(page)
-
-
-def _accept_dialogs(page: Any) -> list[str]:
-    """Accept every confirmation the page asks for; the list fills with their texts."""
-    seen: list[str] = []
-
-    async def accept(dialog: Any) -> None:
-        seen.append(dialog.message)
-        await dialog.accept()
-
-    page.on("dialog", accept)
-    return seen
 
 
 async def test_keyboard_only_walkthrough(chat_server_url: str, redis_client) -> None:  # type: ignore[no-untyped-def]
@@ -135,10 +124,10 @@ async def test_keyboard_only_walkthrough(chat_server_url: str, redis_client) -> 
         session_id = await page.evaluate("() => localStorage.getItem('chat311:session')")
         assert session_id
         await _tab_to(page, "c311-end", shift=True)
-        asked = _accept_dialogs(page)  # the pothole report is unfinished: "End chat" asks first
+        asked = Dialogs(page)  # the pothole report is unfinished: "End chat" asks first
         await page.keyboard.press("Enter")
         await page.locator(".c311-csat").wait_for(state="visible")
-        assert asked == ["Your report is not finished. End the chat and discard it?"]
+        assert asked.seen == ["Your report is not finished. End the chat and discard it?"]
         f = await _focused(page)
         assert f["tag"] == "INPUT", f
         for _ in range(3):
@@ -290,10 +279,10 @@ async def test_quick_replies_keep_the_question_in_view_and_csat_leaves_the_chat_
             }""",
             timeout=5_000,
         )
-        asked = _accept_dialogs(page)
+        asked = Dialogs(page)
         await page.locator(".c311-end").click()
         await page.locator(".c311-csat").wait_for(state="visible")
-        assert len(asked) == 1  # the report was unfinished
+        assert len(asked.seen) == 1  # the report was unfinished
         await page.wait_for_function(
             """() => {
                 const log = document.querySelector('.c311-log');

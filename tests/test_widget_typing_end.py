@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser import INPUT, ask, chromium, new_page, open_widget
+from tests.browser import INPUT, Dialogs, ask, chromium, new_page, open_widget
 from tests.test_agents_support import fresh_prefix, make_agent, server_env
 from tests.test_console_offers import _agent
 
@@ -41,18 +41,12 @@ async def test_resident_typing_in_the_widget_reaches_the_agent(server_factory, r
         await ann.close()
 
 
-async def _end_chat(page: Any, answer: bool | None) -> list[str]:
-    """Click End chat; answer the confirmation if one comes; return the dialog texts seen."""
-    seen: list[str] = []
-
-    async def on_dialog(dialog: Any) -> None:
-        seen.append(dialog.message)
-        await (dialog.accept() if answer else dialog.dismiss())
-
-    page.on("dialog", on_dialog)
+async def _end_chat(page: Any, answer: bool) -> list[str]:
+    """Click End chat, answering a confirmation (if one comes) with `answer`; the texts asked."""
+    dialogs = Dialogs(page, accept=answer)
     await page.locator(".c311-end").click()
-    page.remove_listener("dialog", on_dialog)
-    return seen
+    dialogs.stop()
+    return dialogs.seen
 
 
 async def test_end_chat_asks_before_discarding_a_half_filled_report(chat_server_url: str) -> None:
