@@ -80,9 +80,12 @@ async def test_parallel_guesses_are_counted_before_any_is_verified(console: tupl
     verified = [s for s in statuses if s in (303, 401)]
     assert len(verified) <= MAX_PAIR, statuses
     assert statuses.count(429) == 26 - len(verified)
-    # The guesses that did reach the password check stay counted: the right password is refused now.
+    # The guesses that did reach the password check stay counted; a right password among them only gives
+    # back its own slot. So the right password is refused now unless it was itself one of those checked
+    # (the order the race ran in decides), and then exactly one slot is free for it.
+    failures = statuses.count(401)
     (late,) = await forms(base, 1)
-    assert await late.post("ann", PASSWORD) == 429
+    assert await late.post("ann", PASSWORD) == (429 if failures >= MAX_PAIR else 303), statuses
 
 
 async def test_success_does_not_wipe_failures(console: tuple[str, str], redis_server: Any) -> None:
