@@ -6,6 +6,7 @@ conversation core feeds it. Training itself is exercised end to end in test_trai
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import uuid
 from collections.abc import AsyncIterator
@@ -52,7 +53,9 @@ async def training_app(redis_server: Any, tmp_path: Path) -> AsyncIterator[App]:
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     yield App(f"http://127.0.0.1:{port}", app[CTX], data_dir)
-    await runner.cleanup()
+    # Bounded: an app shutdown that never finishes (seen intermittently, cause not found yet) must fail
+    # this test by name instead of hanging the whole suite.
+    await asyncio.wait_for(runner.cleanup(), timeout=60)
 
 
 async def test_inbox_label_and_guards(training_app: App) -> None:
