@@ -9,21 +9,9 @@ from typing import Any
 
 import pytest
 
-from tests.test_agents_support import AgentClient, agent_client, escalate, fresh_prefix, make_agent, server_env
+from tests.test_agents_support import agent_client, escalate, fresh_prefix, make_agent, server_env
 
 pytestmark = [pytest.mark.rasa]
-
-
-class Agent(AgentClient):
-    EVENTS = (*AgentClient.EVENTS, "resident_typing")
-
-
-async def _agent(url: str, username: str) -> Agent:
-    base = await agent_client(url, username)
-    await base.close()
-    client = Agent(url, base.token, username)
-    await client.connect()
-    return client
 
 
 async def test_missed_offer_warns_then_away_and_stay_keeps_online(  # type: ignore[no-untyped-def]
@@ -32,7 +20,7 @@ async def test_missed_offer_warns_then_away_and_stay_keeps_online(  # type: igno
     server = await server_factory(**server_env(prefix, CHAT311_ROUTING__ACCEPT_TIMEOUT_S="1.5",
                                                CHAT311_ROUTING__MISSED_OFFER_WARNING_S="2"))
     await make_agent(redis_server.url, prefix, "ann", name="Ann")
-    ann = await _agent(server.url, "ann")
+    ann = await agent_client(server.url, "ann")
     try:
         res = await resident(server.url)
         await res.start_session()
@@ -84,7 +72,7 @@ async def test_queue_wait_is_retold_when_it_changes(server_factory, redis_server
     server = await server_factory(**server_env(prefix, CHAT311_ROUTING__QUEUE_REFRESH_S="1",
                                                CHAT311_ROUTING__DEFAULT_HANDLE_S="300"))
     await make_agent(redis_server.url, prefix, "ann", name="Ann")
-    ann = await _agent(server.url, "ann")
+    ann = await agent_client(server.url, "ann")
     try:
         res = await resident(server.url)
         await res.start_session()

@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 
 from tests.browser import INPUT, Dialogs, ask, chromium, new_page, open_widget
-from tests.test_agents_support import fresh_prefix, make_agent, server_env
-from tests.test_console_offers import _agent
+from tests.test_agents_support import agent_client, fresh_prefix, make_agent, server_env
 
 pytestmark = [pytest.mark.browser, pytest.mark.rasa]
 
@@ -20,7 +19,7 @@ async def test_resident_typing_in_the_widget_reaches_the_agent(server_factory, r
     prefix = fresh_prefix()
     server = await server_factory(**server_env(prefix))
     await make_agent(redis_server.url, prefix, "ann", name="Ann")
-    ann = await _agent(server.url, "ann")
+    ann = await agent_client(server.url, "ann")
     try:
         async with chromium() as browser:
             page = await new_page(browser)
