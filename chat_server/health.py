@@ -19,7 +19,8 @@ from chat_server.context import CTX, AppContext
 async def _timed(check: Any) -> dict[str, Any]:
     start = time.perf_counter()
     try:
-        detail = await asyncio.wait_for(check(), timeout=2.0)
+        async with asyncio.timeout(2.0):
+            detail = await check()
         out: dict[str, Any] = {"ok": True}
         if isinstance(detail, dict):
             out.update(detail)

@@ -17,6 +17,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from chat_server.stopping import cancel_and_wait
+
 log = logging.getLogger("chat311.supervisor")
 
 ReadyCheck = Callable[[], Awaitable[bool]]
@@ -60,7 +62,8 @@ class Supervisor:
     async def wait_ready(self, name: str, timeout: float | None = None) -> bool:
         state = self.children[name]
         try:
-            await asyncio.wait_for(state.ready_event.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await state.ready_event.wait()
         except TimeoutError:
             return False
         return True
@@ -151,8 +154,4 @@ class Supervisor:
                         os.killpg(proc.pid, signal.SIGKILL)
             if pending:
                 await asyncio.wait(pending, timeout=2)
-        for state in self.children.values():
-            if state.task:
-                state.task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await state.task
+        await cancel_and_wait(state.task for state in self.children.values())

@@ -25,7 +25,8 @@ class KnowledgeBase:
         if self.knowledge is None or not query.strip():
             return []
         try:
-            await asyncio.wait_for(self.knowledge.ready(), self.wait_s)
+            async with asyncio.timeout(self.wait_s):
+                await self.knowledge.ready()
             lang = language or detect_language(query)[0]
             hits = self.knowledge.find(query, lang, limit)
         except (TimeoutError, NotReady) as exc:

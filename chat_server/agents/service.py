@@ -44,6 +44,7 @@ from chat_server.agents.ticket_form import collected, form_services
 from chat_server.context import AppContext
 from chat_server.conversations.store import ASSIGNED, BOT, CLOSED, QUEUED, TICKETED, Conversation, Message
 from chat_server.events import Event
+from chat_server.stopping import cancel_and_wait
 from chat_server.texts import text
 from chat_server.tickets.catalogue import Catalogue
 from chat_server.training.label_names import load_label_names, readable
@@ -128,10 +129,7 @@ class EscalationService:
         self._task = asyncio.create_task(self._loop(), name="routing-loop")
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait([self._task])
 
     def socket_cut(self, now: float) -> float:
         return now - 3 * self.cfg.heartbeat_s
@@ -139,7 +137,8 @@ class EscalationService:
     async def _loop(self) -> None:
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._dirty.wait(), self.cfg.tick_s)
+                async with asyncio.timeout(self.cfg.tick_s):
+                    await self._dirty.wait()
             self._dirty.clear()
             try:
                 await self.tick()

@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 from chat_server.channels.textforms import event_text, pick_option
 from chat_server.conversations.store import CLOSED, Conversation, ConversationStore, Message
 from chat_server.events import EventBus
+from chat_server.stopping import cancel_and_wait
 
 # Delivery statuses in the order they can only move forward (Twilio's names; e-mail and
 # webhooks use queued/sent/failed). A late "sent" callback must not undo "delivered".
@@ -57,10 +58,7 @@ async def drain(tasks: set[asyncio.Task[None]], timeout: float) -> None:
     if not tasks:
         return
     _, pending = await asyncio.wait(set(tasks), timeout=timeout)
-    for task in pending:
-        task.cancel()
-    if pending:
-        await asyncio.wait(pending, timeout=1.0)
+    await cancel_and_wait(pending)
 
 
 def identity_key(prefix: str, channel: str, identity: str) -> str:

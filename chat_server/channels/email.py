@@ -111,7 +111,8 @@ class EmailChannel(ChannelBase):
         if self._server is not None:
             self._server.close()
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._server.wait_closed(), 2)
+                async with asyncio.timeout(2):
+                    await self._server.wait_closed()
         await drain(self._tasks, 5.0)
 
     async def _stop(self, app: web.Application) -> None:

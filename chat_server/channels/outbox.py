@@ -26,6 +26,8 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
+from chat_server.stopping import cancel_and_wait
+
 log = logging.getLogger("chat311.channels.outbox")
 
 
@@ -87,14 +89,7 @@ class Outbox:
         self._task = asyncio.create_task(self._run(), name=f"outbox:{self.stream}")
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
-        for task in list(self._inflight):
-            task.cancel()
-        if self._inflight:
-            await asyncio.gather(*self._inflight, return_exceptions=True)
+        await cancel_and_wait([self._task, *self._inflight])
         # Every process start is a new consumer name: forget this one unless it still owns jobs
         # (those stay pending until another worker claims them).
         with contextlib.suppress(Exception):

@@ -40,6 +40,8 @@ from redis import asyncio as aioredis
 from socketio.async_manager import AsyncManager
 from socketio.redis_manager import parse_redis_sentinel_url
 
+from chat_server.stopping import cancel_and_wait
+
 log = logging.getLogger("chat311.delivery")
 
 MESSAGE_EVENTS = ("bot_uttered", "resident_uttered")
@@ -93,11 +95,7 @@ class ReliableRedisManager(socketio.AsyncRedisManager):
         return self._outbox
 
     async def close(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(self._tasks)
         if self._pub is not None:
             with contextlib.suppress(Exception):
                 await self._pub.aclose()
@@ -316,10 +314,7 @@ class SlowConsumerWatchdog:
         self._task = asyncio.ensure_future(self._run())
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait([self._task])
 
     async def _run(self) -> None:
         while True:

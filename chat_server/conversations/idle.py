@@ -11,12 +11,12 @@ process runs the sweep; the state compare-and-set lets exactly one of them close
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 
 from chat_server.conversations.service import ConversationService
 from chat_server.conversations.store import BOT, TICKETED
+from chat_server.stopping import cancel_and_wait
 
 log = logging.getLogger("chat311.idle")
 
@@ -68,8 +68,5 @@ class IdleSweeper:
             self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait([self._task])
+        self._task = None

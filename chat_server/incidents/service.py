@@ -11,7 +11,6 @@ so nobody gets it twice.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -20,6 +19,7 @@ from typing import Any, Protocol
 
 from chat_server.incidents.model import Incident, IncidentError, current, next_change, valid_id, validate
 from chat_server.incidents.store import IncidentStore
+from chat_server.stopping import cancel_and_wait
 
 log = logging.getLogger("chat311.incidents")
 
@@ -156,10 +156,7 @@ class IncidentService:
         self._task = asyncio.create_task(self._poll())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait([self._task])
 
     async def _poll(self) -> None:
         while True:

@@ -83,7 +83,8 @@ async def answer(request: web.Request) -> web.Response:
     except ValueError as exc:  # also a body that is not JSON
         return _error(400, "bad_request", str(exc))
     try:
-        search = await asyncio.wait_for(request.app[KNOWLEDGE].ready(), KB_READY_TIMEOUT_S)
+        async with asyncio.timeout(KB_READY_TIMEOUT_S):
+            search = await request.app[KNOWLEDGE].ready()
     except (TimeoutError, NotReady):
         return _error(503, "kb_loading", "the knowledge base is still loading; try again shortly")
     if article_id is not None:

@@ -42,6 +42,7 @@ from chat_server.knowledge.ranking import load_calibration
 from chat_server.knowledge.search import Hit, IndexUpdateError, KnowledgeSearch
 from chat_server.knowledge.semantic import Embedder
 from chat_server.knowledge.store import ArticleStore, Origin, Version, VersionConflict, content_sha
+from chat_server.stopping import cancel_and_wait
 
 log = logging.getLogger("chat311.knowledge")
 
@@ -120,10 +121,7 @@ class LiveKnowledge:
         self._task = asyncio.create_task(self._run(), name="knowledge")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait([self._task])
 
     async def ready(self) -> KnowledgeSearch:
         """The search, once loaded; NotReady if loading failed."""

@@ -29,6 +29,7 @@ from redis.asyncio import Redis
 from chat_server.status.changes import Source, TicketStatusService
 from chat_server.status.settings import StatusConfig
 from chat_server.status.upstream_read import MalformedReply, UpstreamState, parse_requests, parse_updates
+from chat_server.stopping import cancel_and_wait
 from chat_server.tickets.catalogue import TicketValidationError
 from chat_server.tickets.outbox import tracked_key
 from chat_server.tickets.settings import TicketsConfig
@@ -81,10 +82,7 @@ class UpstreamPoller:
         self._task = asyncio.create_task(self._run(), name="upstream-poller")
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+        await cancel_and_wait([self._task])
         if self._session:
             await self._session.close()
 

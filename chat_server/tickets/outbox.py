@@ -35,6 +35,7 @@ import aiohttp
 from aiohttp import web
 from redis.exceptions import ResponseError
 
+from chat_server.stopping import cancel_and_wait
 from chat_server.tickets.store import Ticket
 
 if TYPE_CHECKING:
@@ -90,11 +91,7 @@ class Outbox:
         log.info("outbox worker started", extra={"consumer": self.consumer, "upstream": self.base})
 
     async def stop(self, app: web.Application) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(self._tasks)
         with contextlib.suppress(Exception):
             await self.redis.delete(self.alive_prefix + self.consumer)
         if self._session is not None:

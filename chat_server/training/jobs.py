@@ -166,7 +166,8 @@ class TrainingJobs:
             while True:
                 remaining = deadline - time.monotonic()
                 try:
-                    chunk = await asyncio.wait_for(proc.stdout.read(4096), timeout=max(remaining, 0.1))
+                    async with asyncio.timeout(max(remaining, 0.1)):
+                        chunk = await proc.stdout.read(4096)
                 except TimeoutError:
                     proc.kill()
                     await proc.wait()

@@ -1,0 +1,62 @@
+"""Shutdown never hangs.
+
+On Python 3.11 `asyncio.wait_for` swallows a cancel that arrives as the awaited thing finishes, and
+redis-py writes every command through it. The routing loop, cancelled while a Redis command was in
+flight, carried on, and `stop()` (cancel, then await) waited for ever: the app's cleanup hung, an
+intermittent CI stall. Every background task is now stopped with `cancel_and_wait`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+from aiohttp import web
+
+from chat_server.app import create_app
+from chat_server.config import load_config
+from chat_server.context import CTX
+from chat_server.stopping import cancel_and_wait
+
+
+async def test_a_task_that_swallows_a_cancel_is_still_stopped() -> None:
+    swallowed = asyncio.Event()
+
+    async def stubborn() -> None:
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            swallowed.set()  # what wait_for does on 3.11 when the cancel races a completion
+        await asyncio.sleep(60)
+
+    task = asyncio.create_task(stubborn())
+    await asyncio.sleep(0)
+    stopping = asyncio.create_task(cancel_and_wait([task, None]))
+    done, _ = await asyncio.wait({stopping}, timeout=10)
+    assert stopping in done and swallowed.is_set() and task.cancelled()
+
+
+async def test_routing_loop_stops_when_cancelled_mid_redis_command(redis_server: Any) -> None:
+    config = load_config(environ={}, overrides={
+        "redis": {"url": redis_server.url, "key_prefix": f"sd{uuid.uuid4().hex[:8]}:"},
+        "rasa": {"manage": False, "url": "http://127.0.0.1:9", "actions_url": ""},
+        "logging": {"json": True, "level": "WARNING"},
+    })
+    app = create_app(config, redis_server.url)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    try:
+        routing = app[CTX].services["routing"]
+        await routing.stop()  # the loop the app started; each round below starts its own
+        for _ in range(8):  # the race is hit in about half the rounds
+            await routing.start()
+            await asyncio.sleep(0)  # the loop starts a dispatch round: Redis commands in flight
+            routing.poke()
+            # asyncio.wait neither cancels nor swallows: a stop that hangs stays pending and fails here.
+            stopping = asyncio.create_task(routing.stop())
+            done, _ = await asyncio.wait({stopping}, timeout=10)
+            assert stopping in done, "the routing loop outlived stop()"
+            stopping.result()
+    finally:
+        await asyncio.wait_for(runner.cleanup(), 60)
