@@ -291,7 +291,7 @@ class EmailChannel(ChannelBase):
         original = fresh.get("email_subject")
         subject = subject or (f"Re: {original}" if original else text("email_subject", fresh.language))
         refs = json.loads(fresh.get("email_refs") or "[]")
-        job = {
+        job: dict[str, Any] = {
             "key": conv.id, "conv": conv.id, "msg": message_id or "turn", "to": to, "subject": subject,
             "body": body, "message_id": f"<conv-{conv.id}.{secrets.token_hex(8)}@{self.domain}>",
             "in_reply_to": fresh.get("email_last_id") or self.conv_ref(conv.id),

@@ -30,6 +30,7 @@ import aiohttp
 from aiohttp import web
 from twilio.request_validator import RequestValidator
 
+from chat_server import redis_values
 from chat_server.channels.common import ChannelBase, drain
 from chat_server.channels.media import fetch_twilio_media
 from chat_server.channels.outbox import GiveUp, Outbox, Retry, RetryPolicy
@@ -309,10 +310,10 @@ class SmsChannel(ChannelBase):
             raise Retry(f"twilio unreachable: {type(exc).__name__}: {exc}") from exc
         if status in (200, 201) and isinstance(payload, dict) and payload.get("sid"):
             message_sid = str(payload["sid"])
-            ref = {"conv": job["conv"], "msg": job["msg"]}
+            ref: dict[str, str] = {"conv": str(job["conv"]), "msg": str(job["msg"])}
             if job.get("notice"):  # a later "undelivered" callback must reach the notice's counter too
                 ref["notice"] = json.dumps(job["notice"])
-            await self.redis.hset(self._sid_key(message_sid), mapping=ref)
+            await self.redis.hset(self._sid_key(message_sid), mapping=redis_values.fields(ref))
             await self.redis.expire(self._sid_key(message_sid), 30 * 86400)
             await self.record_delivery(job["conv"], job["msg"], str(payload.get("status") or "queued"), message_sid,
                                        replaces=f"part{job.get('part', 0)}", segments=job.get("segments"),
