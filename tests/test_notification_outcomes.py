@@ -128,6 +128,37 @@ async def test_smtp_refusals_for_good_fail_at_once_and_temporary_ones_are_retrie
         await relay.stop()
 
 
+async def test_an_unreachable_relay_is_retried_and_the_notice_counts_once_it_is_taken(redis_server: Any,
+                                                                                      redis_client: Any) -> None:
+    """No SMTP relay listening (connection refused): the notice waits in the outbox, retried with backoff
+    and counted neither sent nor failed; when the relay comes up it is delivered and counted sent."""
+    relay = SmtpCapture()  # its port is chosen, nothing listens there yet
+    server = await bare_server(redis_server.url, "notice-smtp-down", **{
+        "CHAT311_CHANNELS__EMAIL_ENABLED": "true", "CHAT311_CHANNELS__EMAIL_ADDRESS": "311chat@city.test",
+        "CHAT311_CHANNELS__SMTP_HOST": "127.0.0.1", "CHAT311_CHANNELS__SMTP_PORT": str(relay.port),
+        "CHAT311_CHANNELS__OUTBOX_MAX_ATTEMPTS": "60", "CHAT311_CHANNELS__OUTBOX_RETRY_BASE_S": "0.1",
+        "CHAT311_CHANNELS__OUTBOX_RETRY_MAX_S": "0.3"})
+    try:
+        ticket_id = await new_ticket(redis_server, server)
+        await FollowerStore(redis_client, server.prefix).follow(ticket_id, FollowerKind.EMAIL, BUSY, "es")
+        await change_status(redis_server, server.prefix, ticket_id, "in_progress")
+        queued = await events_until(redis_client, f"{server.prefix}events", notices_of(ticket_id), 1)
+        assert (queued[0]["outcome"], queued[0]["via"]) == ("queued", "email")
+        supervisor = await Supervisor.login(redis_client, server)
+        pending = await supervisor.notifications()
+        assert (pending["email"]["sent"], pending["email"]["failed"]) == (0, 0), pending
+
+        await relay.start()
+        mail = await relay.messages.wait_for(lambda items: [m for m in items if BUSY in m["rcpt"]])
+        assert ticket_id in mail[0]["msg"]["Subject"]
+        sent = await events_until(redis_client, f"{server.prefix}events", notices_of(ticket_id, "sent", "failed"), 1)
+        assert sent[0]["outcome"] == "sent"
+        assert await supervisor.notifications() == {"email": row("email", 1, 0), "ALL": row("ALL", 1, 0)}
+    finally:
+        await server.stop()
+        await relay.stop()
+
+
 # --------------------------------------------------------------------------------------- SMS
 TEXTER, FOLLOWER = "+17045550141", "+17045550142"
 
