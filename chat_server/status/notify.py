@@ -99,7 +99,7 @@ class StatusNotifier:
         return f"{self.public_url}/status/unfollow/{follower.token}"
 
     def _done_key(self, ticket_id: str, change_id: str) -> str:
-        """Hash follower key → outcome: who was already told about this change."""
+        """Hash follower mark → outcome: who was already told about this change."""
         return f"{self.p}status:notified:{ticket_id}:{change_id}"
 
     async def handle(self, job: dict[str, Any]) -> None:
@@ -115,20 +115,20 @@ class StatusNotifier:
             await self.followers.ensure(ticket.id, *filer, ticket.language, since=ticket.requested_at)
         done_key = self._done_key(ticket.id, change_id)
         for follower in await self.followers.followers(ticket.id):
-            if follower.since > entry.ts or await self.redis.hexists(done_key, follower.key):
+            if follower.since > entry.ts or await self.redis.hexists(done_key, follower.mark):
                 continue
             outcome, via = await self._send(ticket, entry, follower)
             await self._record(ticket.id, change_id, follower, outcome, via)
 
     async def _record(self, ticket_id: str, change_id: str, follower: Follower, outcome: str, via: str,
                       **extra: Any) -> None:
-        await self._settle(ticket_id, change_id, follower.key, str(follower.kind), via, outcome, **extra)
+        await self._settle(ticket_id, change_id, follower.mark, str(follower.kind), via, outcome, **extra)
 
-    async def _settle(self, ticket_id: str, change_id: str, follower_key: str, channel: str, via: str,
+    async def _settle(self, ticket_id: str, change_id: str, follower_mark: str, channel: str, via: str,
                       outcome: str, **extra: Any) -> None:
         """Mark the follower's outcome if it moves forward, and publish it then. `queued` is published
         even when the channel already settled the notice (its outbox may be faster than this mark)."""
-        moved = await self.redis.eval(_SETTLE_LUA, 1, self._done_key(ticket_id, change_id), follower_key, outcome,
+        moved = await self.redis.eval(_SETTLE_LUA, 1, self._done_key(ticket_id, change_id), follower_mark, outcome,
                                       NOTIFIED_TTL_S, *_MAY_REPLACE.get(outcome, ("", "queued")))
         if moved or outcome == "queued":
             await self.bus.publish("status_notification", "", ticket_id=ticket_id, change_id=change_id,
@@ -138,12 +138,12 @@ class StatusNotifier:
         """A channel's word on a notice it was handed (ChannelBase.notice_hooks): sent, failed,
         skipped or undelivered, counted once per follower and change."""
         ticket_id, change_id = str(notice.get("ticket_id") or ""), str(notice.get("change_id") or "")
-        follower_key = str(notice.get("follower") or "")
-        if not (ticket_id and change_id and follower_key):
+        follower_mark = str(notice.get("follower") or "")
+        if not (ticket_id and change_id and follower_mark):
             log.warning("notice outcome without its tag dropped", extra={"outcome": outcome})
             return
         extra = {"error": error[:200]} if error else {}
-        await self._settle(ticket_id, change_id, follower_key, str(notice.get("channel") or "unknown"),
+        await self._settle(ticket_id, change_id, follower_mark, str(notice.get("channel") or "unknown"),
                            str(notice.get("via") or "unknown"), outcome, **extra)
 
     async def _via(self, follower: Follower) -> str:
@@ -169,7 +169,7 @@ class StatusNotifier:
             log.exception("reading the followers of a failed notification job failed")
             entry, done, followers = None, [], []
         reached = {k.decode() if isinstance(k, bytes) else str(k) for k in done}
-        missed = [f for f in followers if entry is not None and f.since <= entry.ts and f.key not in reached]
+        missed = [f for f in followers if entry is not None and f.since <= entry.ts and f.mark not in reached]
         for follower in missed:
             await self._record(ticket_id, change_id, follower, "failed", await self._via(follower),
                                error=reason[:200])
@@ -185,7 +185,7 @@ class StatusNotifier:
         stop = text("status_notice_stop", language, stop_url=self.stop_url(follower))
 
         def tag(via: str) -> dict[str, str]:
-            return {"ticket_id": ticket.id, "change_id": entry.change_id, "follower": follower.key,
+            return {"ticket_id": ticket.id, "change_id": entry.change_id, "follower": follower.mark,
                     "channel": str(follower.kind), "via": via}
 
         if follower.kind == FollowerKind.CONVERSATION:
