@@ -215,17 +215,35 @@ class TwilioStandin:
 # ---------------------------------------------------------------------------------------- SMTP
 
 class SmtpCapture:
-    """A real SMTP server (aiosmtpd) in this event loop that keeps every message it receives."""
+    """A real SMTP server (aiosmtpd) in this event loop that keeps every message it receives.
 
-    def __init__(self) -> None:
+    `refusals` maps a recipient to the replies its RCPT TO gets, one per attempt (e.g. ["451 ...",
+    "451 ...", "250 OK"]); the last reply repeats. Every RCPT attempt is recorded in `rcpt_attempts`.
+    """
+
+    def __init__(self, refusals: dict[str, list[str]] | None = None) -> None:
         self.messages = Waitable()
+        self.rcpt_attempts = Waitable()
+        self.refusals = {address: list(replies) for address, replies in (refusals or {}).items()}
         self.port = free_port()
         self._server: asyncio.AbstractServer | None = None
+
+    def attempts(self, address: str) -> int:
+        return sum(1 for a in self.rcpt_attempts.items if a == address)
 
     async def start(self) -> SmtpCapture:
         capture = self
 
         class Handler:
+            async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
+                                  rcpt_options: list[str]) -> str:
+                replies = capture.refusals.get(address) or ["250 OK"]
+                reply = replies.pop(0) if len(replies) > 1 else replies[0]
+                if reply.startswith("250"):
+                    envelope.rcpt_tos.append(address)
+                capture.rcpt_attempts.add(address)
+                return reply
+
             async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
                 parsed = BytesParser(policy=email.policy.default).parsebytes(envelope.original_content
                                                                              or envelope.content)
@@ -260,6 +278,7 @@ class WebhookReceiver:
     def __init__(self) -> None:
         self.calls = Waitable()
         self.fail_next = 0
+        self.refuse_with = 0  # answer every call with this 4xx status (a backend that refuses for good)
         self.secret = ""
         self.url = ""
         self.runner: web.AppRunner | None = None
@@ -281,6 +300,9 @@ class WebhookReceiver:
         mac = hmac.new(self.secret.encode(), ts.encode() + b"." + raw, hashlib.sha256).hexdigest()
         valid = hmac.compare_digest(request.headers.get("X-Chat311-Signature", ""), f"sha256={mac}")
         fresh = ts.isdigit() and abs(time.time() - int(ts)) < 300
+        if self.refuse_with:
+            self.calls.add({"failed": True, "refused": True, "valid": valid})
+            return web.Response(status=self.refuse_with)
         if self.fail_next > 0:
             self.fail_next -= 1
             self.calls.add({"failed": True, "valid": valid})

@@ -98,7 +98,7 @@ class ApiChannel(ChannelBase):
         self.user_limit = Limit("api_user", config.limits.session_messages, config.limits.session_window_s)
         policy = RetryPolicy(self.cfg.outbox_max_attempts, self.cfg.outbox_retry_base_s, self.cfg.outbox_retry_max_s)
         self.outbox = Outbox(redis, f"{self.p}outbox:webhooks", self._post_webhook, policy,
-                             self.cfg.outbox_claim_idle_s)
+                             self.cfg.outbox_claim_idle_s, on_failure=self._webhook_failed)
         self.http: aiohttp.ClientSession | None = None
         self._openapi = document(config.server.public_url, config.limits.max_message_chars, email is not None)
 
@@ -311,25 +311,31 @@ class ApiChannel(ChannelBase):
     async def deliver(self, conv: Conversation, message: Message) -> None:
         if message.sender == "resident":
             return
-        await self._queue_webhook(conv, "message", {"message": message_json(message)})
+        await self._queue_webhook(conv, "message", {"message": message_json(message)}, message.extra.get("notice"))
 
     async def notify(self, conv: Conversation, event: str, data: dict[str, Any]) -> None:
         if event in ("agent_joined", "queue_update", "ticket_created", "conversation_closed"):
             await self._queue_webhook(conv, event, {"data": data})
 
-    async def _queue_webhook(self, conv: Conversation, event: str, payload: dict[str, Any]) -> None:
+    async def _queue_webhook(self, conv: Conversation, event: str, payload: dict[str, Any],
+                             notice: dict[str, Any] | None = None) -> None:
         meta = await self.session_meta(conv.session)
         app_id = meta.get("app_id", "")
         app = await self.tokens.get(app_id) if app_id else None
         if app is None or not app.active or not app.webhook_url:
+            await self.notice_outcome(notice, "skipped", "the app has no webhook")
             return
         body = {"event": event, "conversation_id": conv.id, "user_id": meta.get("user_id", ""),
                 "delivery_id": secrets.token_hex(12), **payload}
-        await self.outbox.put({"key": conv.id, "app_id": app_id, "body": body})
+        job: dict[str, Any] = {"key": conv.id, "app_id": app_id, "body": body}
+        if notice:
+            job["notice"] = notice
+        await self.outbox.put(job)
 
     async def _post_webhook(self, job: dict[str, Any]) -> None:
         app = await self.tokens.get(job["app_id"])
         if app is None or not app.active or not app.webhook_url:
+            await self.notice_outcome(job.get("notice"), "skipped", "the app was revoked")
             return  # revoked meanwhile: nothing to send
         assert self.http is not None
         raw = json.dumps(job["body"], ensure_ascii=False, separators=(",", ":")).encode()
@@ -346,7 +352,11 @@ class ApiChannel(ChannelBase):
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise Retry(f"webhook unreachable: {type(exc).__name__}") from exc
         if 200 <= status < 300:
+            await self.notice_outcome(job.get("notice"), "sent")
             return
         if status in (408, 429) or status >= 500:
             raise Retry(f"webhook answered {status}", float(retry_after) if retry_after.isdigit() else None)
         raise GiveUp(f"webhook answered {status}")
+
+    async def _webhook_failed(self, job: dict[str, Any], reason: str) -> None:
+        await self.notice_outcome(job.get("notice"), "failed", reason)

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from redis.asyncio import Redis
@@ -19,6 +21,12 @@ from chat_server.channels.textforms import event_text, pick_option
 from chat_server.conversations.store import CLOSED, Conversation, ConversationStore, Message
 from chat_server.events import EventBus
 from chat_server.stopping import cancel_and_wait
+
+log = logging.getLogger("chat311.channels")
+
+# How a tagged outbound message ended, told to whoever tagged it (the status notifier):
+# (the tag, outcome: sent | failed | skipped | undelivered, error)
+NoticeHook = Callable[[dict[str, Any], str, str], Awaitable[None]]
 
 # Delivery statuses in the order they can only move forward (Twilio's names; e-mail and
 # webhooks use queued/sent/failed). A late "sent" callback must not undo "delivered".
@@ -77,6 +85,7 @@ class ChannelBase:
         self.p = prefix
         self.store = store
         self.bus = bus
+        self.notice_hooks: list[NoticeHook] = []
 
     # identities ------------------------------------------------------------------------------
     def _identity_key(self, identity: str) -> str:
@@ -131,6 +140,23 @@ class ChannelBase:
         """{channel, status, parts: {ref: {status, updated_at, error?}}}: the message's status is its
         least advanced part, except that any failed part makes it failed."""
         return await delivery_record(self.redis, self._delivery_key(conversation_id), message_id, self.name)
+
+    # outcomes of tagged messages ------------------------------------------------------------
+    async def notice_outcome(self, notice: dict[str, Any] | None, outcome: str, error: str = "") -> None:
+        """Tell the hooks how a tagged message (a `notice`: a ticket status notification) ended.
+
+        Only the channel knows when its outbox really handed a message over (`sent`), gave up on it
+        (`failed`), had nobody to send it to (`skipped`), or heard from the provider that a message
+        it took was lost (`undelivered`); the tagger counts these, not the moment it queued one.
+        Called after the send itself succeeded: a hook's trouble is logged, never a reason to resend.
+        """
+        if not notice:
+            return
+        for hook in self.notice_hooks:
+            try:
+                await hook(notice, outcome, error)
+            except Exception:
+                log.exception("notice outcome hook failed", extra={"channel": self.name, "outcome": outcome})
 
     # numbered options (text-only channels) ----------------------------------------------------
     options_ttl_s = 3600

@@ -259,16 +259,20 @@ class EmailChannel(ChannelBase):
     async def deliver(self, conv: Conversation, message: Message) -> None:
         if message.sender == "resident":
             return
+        notice = message.extra.get("notice")
         quick = await self.remember_options(conv, message)
         body = self._message_text(message, quick, message.language or conv.language)
         if not body.strip():
+            await self.notice_outcome(notice, "skipped", "empty message")
             return
-        if conv.id in self._turns:
+        if conv.id in self._turns and not notice:  # a notice is its own mail, counted on its own
             self._turns[conv.id].append(body)
             return
         address = await self.address_of(conv.session)
         if address:
-            await self._queue_mail(conv, address, body, message.id)
+            await self._queue_mail(conv, address, body, message.id, notice=notice)
+        else:
+            await self.notice_outcome(notice, "skipped", "no e-mail address")
 
     async def notify(self, conv: Conversation, event: str, data: dict[str, Any]) -> None:
         body = await self.event_as_text(conv, event, data)
@@ -282,26 +286,33 @@ class EmailChannel(ChannelBase):
             await self._queue_mail(conv, address, body, f"event:{event}")
 
     async def _queue_mail(self, conv: Conversation, to: str, body: str, message_id: str = "",
-                          subject: str = "") -> None:
+                          subject: str = "", notice: dict[str, Any] | None = None) -> None:
         fresh = await self.store.get(conv.id) or conv
         original = fresh.get("email_subject")
         subject = subject or (f"Re: {original}" if original else text("email_subject", fresh.language))
         refs = json.loads(fresh.get("email_refs") or "[]")
-        job = {
+        job: dict[str, Any] = {
             "key": conv.id, "conv": conv.id, "msg": message_id or "turn", "to": to, "subject": subject,
             "body": body, "message_id": f"<conv-{conv.id}.{secrets.token_hex(8)}@{self.domain}>",
             "in_reply_to": fresh.get("email_last_id") or self.conv_ref(conv.id),
             "references": " ".join([self.conv_ref(conv.id), *refs])[:1900],
         }
+        if notice:
+            job["notice"] = notice
         await self.outbox.put(job)
         await self.record_delivery(conv.id, job["msg"], "queued", job["message_id"])
 
-    async def queue_notice(self, to: str, subject: str, body: str, ref: str, unsubscribe: str = "") -> None:
+    async def queue_notice(self, to: str, subject: str, body: str, ref: str, unsubscribe: str = "",
+                           notice: dict[str, Any] | None = None) -> None:
         """A message outside any conversation (ticket status updates, follow confirmations): durable and
-        retried like every e-mail; `unsubscribe` becomes the List-Unsubscribe link."""
-        job = {"key": to, "conv": "", "msg": "", "to": to, "subject": subject, "body": body,
-               "message_id": f"<{ref}.{secrets.token_hex(8)}@{self.domain}>", "unsubscribe": unsubscribe,
-               "auto": "auto-generated"}
+        retried like every e-mail; `unsubscribe` becomes the List-Unsubscribe link; the outcome of a
+        `notice` tag goes to the notice hooks when the relay took the mail or the outbox gave up."""
+        job: dict[str, Any] = {
+            "key": to, "conv": "", "msg": "", "to": to, "subject": subject, "body": body,
+            "message_id": f"<{ref}.{secrets.token_hex(8)}@{self.domain}>", "unsubscribe": unsubscribe,
+            "auto": "auto-generated"}
+        if notice:
+            job["notice"] = notice
         await self.outbox.put(job)
 
     def build(self, job: dict[str, Any]) -> EmailMessage:
@@ -333,19 +344,27 @@ class EmailChannel(ChannelBase):
                 start_tls=self.cfg.smtp_starttls, use_tls=self.cfg.smtp_tls, timeout=self.cfg.smtp_timeout_s,
             )
         except aiosmtplib.SMTPRecipientsRefused as exc:
-            raise GiveUp(f"recipient refused: {exc}") from exc
+            # RCPT TO refused. A 5xx reply (550 mailbox unavailable) is final; a 4xx (451 try later,
+            # greylisting) asks us to come back, so only a refusal that is 5xx for every recipient gives up.
+            detail = redact("; ".join(f"{r.code} {r.message}" for r in exc.recipients))[:300]
+            if exc.recipients and all(500 <= r.code < 600 for r in exc.recipients):
+                raise GiveUp(f"recipient refused: SMTP {detail}") from exc
+            raise Retry(f"recipient deferred: SMTP {detail}") from exc
         except aiosmtplib.SMTPResponseException as exc:
+            detail = redact(f"SMTP {exc.code}: {exc.message}")[:300]
             if 500 <= exc.code < 600:
-                raise GiveUp(f"SMTP {exc.code}: {exc.message}") from exc
-            raise Retry(f"SMTP {exc.code}: {exc.message}") from exc
+                raise GiveUp(detail) from exc
+            raise Retry(detail) from exc
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-            raise Retry(f"SMTP unavailable: {type(exc).__name__}: {exc}") from exc
+            raise Retry(f"SMTP unavailable: {type(exc).__name__}: {redact(str(exc))[:200]}") from exc
         if job.get("conv") and job.get("msg"):
             await self.record_delivery(job["conv"], job["msg"], "sent", job["message_id"])
+        await self.notice_outcome(job.get("notice"), "sent")
 
     async def _send_failed(self, job: dict[str, Any], reason: str) -> None:
         if job.get("conv") and job.get("msg"):
             await self.record_delivery(job["conv"], job["msg"], "failed", job["message_id"], reason)
+        await self.notice_outcome(job.get("notice"), "failed", reason)
 
     # transcripts -----------------------------------------------------------------------------
     async def transcript_text(self, conv: Conversation) -> str:

@@ -20,6 +20,7 @@ and Twilio treat them.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 import time
@@ -29,6 +30,7 @@ import aiohttp
 from aiohttp import web
 from twilio.request_validator import RequestValidator
 
+from chat_server import redis_values
 from chat_server.channels.common import ChannelBase, drain
 from chat_server.channels.media import fetch_twilio_media
 from chat_server.channels.outbox import GiveUp, Outbox, Retry, RetryPolicy
@@ -236,8 +238,10 @@ class SmsChannel(ChannelBase):
     async def deliver(self, conv: Conversation, message: Message) -> None:
         if message.sender == "resident":
             return
+        notice = message.extra.get("notice")
         phone = await self.address_of(conv.session)
         if not phone:
+            await self.notice_outcome(notice, "skipped", "no phone number")
             return
         quick = await self.remember_options(conv, message)
         body = render_options(message.text or "", quick, message.language or conv.language)
@@ -247,7 +251,7 @@ class SmsChannel(ChannelBase):
             media = f"{self.public_url}{attachment['url']}"
         elif isinstance(attachment, dict) and str(attachment.get("url", "")).startswith(("https://", "http://")):
             media = str(attachment["url"])
-        await self.queue_text(conv.id, message.id, phone, body, media)
+        await self.queue_text(conv.id, message.id, phone, body, media, notice)
 
     async def notify(self, conv: Conversation, event: str, data: dict[str, Any]) -> None:
         body = await self.event_as_text(conv, event, data)
@@ -258,11 +262,15 @@ class SmsChannel(ChannelBase):
             await self.queue_text(conv.id, f"event:{event}", phone, body)
 
     async def queue_text(self, conversation_id: str, message_id: str, phone: str, body: str,
-                         media_url: str | None = None) -> None:
+                         media_url: str | None = None, notice: dict[str, Any] | None = None) -> None:
+        """Put a message's texts on the outbox. A `notice` tag rides on every part; its outcome is
+        reported once: sent when Twilio took the last part, failed when the outbox gave up on any."""
         if not body.strip() and not media_url:
+            await self.notice_outcome(notice, "skipped", "empty message")
             return
         if await self.opted_out(phone):
             await self.record_delivery(conversation_id, message_id, "canceled", error="opted out")
+            await self.notice_outcome(notice, "skipped", "opted out")
             return
         parts = split_message(body, self.cfg.sms_max_chars) or [""]
         for index, part in enumerate(parts):
@@ -271,6 +279,8 @@ class SmsChannel(ChannelBase):
                    "part": index, "parts": len(parts), "segments": info.segments, "encoding": info.encoding}
             if media_url and index == 0:
                 job["media_url"] = media_url
+            if notice:
+                job["notice"] = notice
             await self.record_delivery(conversation_id, message_id, "accepted", f"part{index}",
                                        segments=info.segments, encoding=info.encoding)
             await self.outbox.put(job)
@@ -279,6 +289,7 @@ class SmsChannel(ChannelBase):
         """One POST to Twilio's Messages API; raises Retry/GiveUp for the outbox."""
         if await self.opted_out(job["to"]):
             await self.record_delivery(job["conv"], job["msg"], "canceled", error="opted out")
+            await self.notice_outcome(job.get("notice"), "skipped", "opted out")
             return
         assert self.http is not None
         sid = self.cfg.twilio_account_sid
@@ -299,11 +310,16 @@ class SmsChannel(ChannelBase):
             raise Retry(f"twilio unreachable: {type(exc).__name__}: {exc}") from exc
         if status in (200, 201) and isinstance(payload, dict) and payload.get("sid"):
             message_sid = str(payload["sid"])
-            await self.redis.hset(self._sid_key(message_sid), mapping={"conv": job["conv"], "msg": job["msg"]})
+            ref: dict[str, str] = {"conv": str(job["conv"]), "msg": str(job["msg"])}
+            if job.get("notice"):  # a later "undelivered" callback must reach the notice's counter too
+                ref["notice"] = json.dumps(job["notice"])
+            await self.redis.hset(self._sid_key(message_sid), mapping=redis_values.fields(ref))
             await self.redis.expire(self._sid_key(message_sid), 30 * 86400)
             await self.record_delivery(job["conv"], job["msg"], str(payload.get("status") or "queued"), message_sid,
                                        replaces=f"part{job.get('part', 0)}", segments=job.get("segments"),
                                        encoding=job.get("encoding"))
+            if int(job.get("part", 0)) >= int(job.get("parts", 1)) - 1:
+                await self.notice_outcome(job.get("notice"), "sent")
             return
         code = payload.get("code") if isinstance(payload, dict) else None
         detail = f"HTTP {status} code {code}: {(payload or {}).get('message', '') if isinstance(payload, dict) else ''}"
@@ -316,6 +332,7 @@ class SmsChannel(ChannelBase):
 
     async def _send_failed(self, job: dict[str, Any], reason: str) -> None:
         await self.record_delivery(job["conv"], job["msg"], "failed", f"part{job.get('part', 0)}", reason)
+        await self.notice_outcome(job.get("notice"), "failed", reason)
 
     # status callbacks ------------------------------------------------------------------------
     async def status_callback(self, request: web.Request) -> web.Response:
@@ -329,6 +346,9 @@ class SmsChannel(ChannelBase):
         conv_id, msg_id = ref[b"conv"].decode(), ref[b"msg"].decode()
         error = params.get("ErrorCode") or ""
         await self.record_delivery(conv_id, msg_id, status, message_sid, f"Twilio error {error}" if error else "")
+        if status in ("undelivered", "failed") and ref.get(b"notice"):
+            await self.notice_outcome(json.loads(ref[b"notice"]), "undelivered",
+                                      f"Twilio {status}" + (f", error {error}" if error else ""))
         if error == str(UNSUBSCRIBED):
             to = params.get("To", "")
             if _E164.match(to):

@@ -20,9 +20,10 @@ Definitions (the dashboard, the CSV export and /metrics all use these):
 - tickets: `ticketed` (conversation tickets) + `ticket_created` without a conversation id.
 - tickets closed: `ticket_status` moving a ticket from open to closed (the ids of the hour's closed
   tickets are kept so service-delivery reports can read those tickets; chat_server/metrics/delivery.py).
-- status notifications: `status_notification` outcomes per channel (`via`, else `channel`), plus
-  `channel_delivery` failures of status texts (conversation `ticket:<id>`, message `status:<change>`)
-  counted once each as `undelivered`.
+- status notifications: `status_notification` outcomes per channel (`via`, else `channel`). The
+  publisher (chat_server/status/notify.py) settles each follower's notice once: queued when handed
+  to a channel, then sent / failed / skipped as that channel's outbox ends it, undelivered when Twilio
+  later loses a text it took.
 """
 
 from __future__ import annotations
@@ -218,7 +219,6 @@ class Aggregator:
         self.queue: dict[str, float] = {}  # conversation → waiting since
         self.events_seen = 0
         self.last_ts = 0.0
-        self.undelivered: dict[str, float] = {}  # "<conv>|<message>" of failed status texts already counted
 
     # time ---------------------------------------------------------------------
     def hour_key(self, ts: float) -> str:
@@ -289,8 +289,6 @@ class Aggregator:
             self.queue.pop(ev.conv, None)
             if kind == "conversation_closed":
                 st.closed = True
-        elif kind == "channel_delivery" and (key := _status_text(ev)) is not None:
-            self.undelivered.setdefault(key, ev.ts)
         elif kind == "ticketed":
             # A queued resident who took a ticket instead has left the queue.
             if st.queued_since is not None and not st.answered:
@@ -421,11 +419,6 @@ class Aggregator:
         channel = str(ev.data.get("via") or ev.data.get("channel") or "?")
         b.notices[f"{channel}/{ev.data.get('outcome') or '?'}"] += 1
 
-    def _on_channel_delivery(self, b: Bucket, ev: LogEvent, st: ConvState | None) -> None:
-        key = _status_text(ev)
-        if key is not None and key not in self.undelivered:
-            b.notices[f"{ev.data.get('channel') or '?'}/undelivered"] += 1
-
     def _on_csat(self, b: Bucket, ev: LogEvent, st: ConvState | None) -> None:
         try:
             rating = int(ev.data.get("rating"))  # type: ignore[arg-type]
@@ -450,8 +443,6 @@ class Aggregator:
         for key in [k for k in self.hours if k[:10] < oldest]:
             del self.hours[key]
         cut = now - STATE_TTL_S
-        for key in [k for k, ts in self.undelivered.items() if ts < cut]:
-            del self.undelivered[key]
         for cid in [c for c, st in self.convs.items() if st.last_ts < cut and st.queued_since is None]:
             del self.convs[cid]
 
@@ -480,14 +471,6 @@ class Aggregator:
     def live(self, now: float) -> dict[str, Any]:
         waits = [now - since for since in self.queue.values()]
         return {"queue_length": len(waits), "longest_wait_s": round(max(waits), 1) if waits else 0.0}
-
-
-def _status_text(ev: LogEvent) -> str | None:
-    """The dedupe key of a failed status notification text (SMS channel's delivery record), else None."""
-    if not ev.conv.startswith("ticket:") or ev.data.get("status") not in ("failed", "undelivered"):
-        return None
-    message = str(ev.data.get("message_id") or "")
-    return f"{ev.conv}|{message}" if message.startswith("status:") else None
 
 
 def aggregate(events: Iterable[LogEvent], **kwargs: Any) -> Aggregator:

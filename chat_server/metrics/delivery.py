@@ -11,7 +11,8 @@ the notification counts of the event log into report rows (docs/supervision.md, 
 - closed_on_time: per service and overall, the share of closings with an expected date
   (Open311 expected_datetime) that happened at or before it. Tickets without an expected date are
   counted (`closed`) but left out of the share.
-- notifications: per channel, status notifications sent, failed and skipped.
+- notifications: per channel, status notifications sent (delivered to the web chat or taken by the
+  provider), failed (given up on) and skipped.
 
 A ticket closed, re-opened and closed again within the range counts once, at its last closing in
 the range; its time to close is still measured from when it was requested.
@@ -29,11 +30,14 @@ from typing import Any
 from chat_server.tickets.store import CLOSED, StatusEntry
 
 ALL = "ALL"  # service_code / channel of the overall row
-# Outcomes of status notifications as counted in the event log (Bucket.notices keys "<channel>/<outcome>"):
-# sent: handed to the resident's channel; failed: the status outbox gave up before handing it on;
-# skipped: nobody to tell (conversation deleted, channel off, number opted out); undelivered: handed
-# on, then the provider refused it or could not deliver it.
-OUTCOMES = ("sent", "failed", "skipped", "undelivered")
+# Outcomes of status notifications as counted in the event log (Bucket.notices keys "<channel>/<outcome>"),
+# each settled once per follower and change by chat_server/status/notify.py:
+# queued: handed to a channel's outbox (not in the report: its fate is not known yet);
+# sent: shown in the web chat, or taken by the provider (Twilio, the SMTP relay, the app's webhook);
+# failed: the status outbox or the channel's outbox gave up on it (a refusal for good, or retries spent);
+# skipped: nobody to tell (conversation deleted, channel off, number opted out);
+# undelivered: sent, then Twilio reported it lost (counted in the report as failed instead of sent).
+OUTCOMES = ("queued", "sent", "failed", "skipped", "undelivered")
 
 
 @dataclass(frozen=True)
@@ -116,8 +120,9 @@ def closed_on_time(closings: Sequence[Closing], names: dict[str, str] | None = N
 
 
 def notifications(notices: Counter[str]) -> list[dict[str, Any]]:
-    """One row per channel (then the overall row). A notification the provider refused after it was
-    handed on counts as failed, not sent, so sent + failed + skipped is every notification once."""
+    """One row per channel (then the overall row). A notification the provider lost after it took it
+    counts as failed, not sent, so sent + failed + skipped is every settled notification once; one
+    still waiting in a channel's outbox (queued) is in none of them."""
     channels = sorted({key.split("/", 1)[0] for key in notices})
     rows = []
     for channel in [*channels, ALL] if channels else []:

@@ -78,8 +78,9 @@ class EventLogCollector(Collector):
         yield labels
         notices = CounterMetricFamily(
             "chat311_status_notifications", "Ticket status notifications by the resident's channel and outcome "
-            "(sent: handed to the channel; failed: the status outbox gave up; skipped: nobody to tell; "
-            "undelivered: the provider refused or could not deliver it after it was sent)",
+            "(queued: handed to a channel's outbox; sent: shown in web chat or taken by the provider; "
+            "failed: an outbox gave up on it; skipped: nobody to tell; "
+            "undelivered: the provider lost it after it was sent)",
             labels=["channel", "outcome"])
         for key, count in sorted(totals.notices.items()):
             channel, _, outcome = key.partition("/")

@@ -40,6 +40,8 @@ def setup(app: web.Application, ctx: AppContext) -> None:
     outbox = Outbox(ctx.redis, notify_stream(prefix), notifier.handle,
                     RetryPolicy(cfg.outbox_max_attempts, cfg.outbox_retry_base_s, cfg.outbox_retry_max_s),
                     cfg.outbox_claim_idle_s, on_failure=notifier.failed)
+    for channel in channels.values():  # relayed notices are counted when their channel knows their fate
+        channel.notice_hooks.append(notifier.relayed)
 
     async def start_outbox(app: web.Application) -> None:
         await outbox.start()

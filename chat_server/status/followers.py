@@ -12,6 +12,7 @@ Redis: `<prefix>ticket:<id>:followers` (hash follower key → JSON), `<prefix>ti
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 import time
@@ -38,6 +39,12 @@ class Follower:
     @property
     def key(self) -> str:
         return f"{self.kind}:{self.address}"
+
+    @property
+    def mark(self) -> str:
+        """Names the follower in delivery records (who was told about a change, the tag on a
+        relayed notice) without holding their phone number or e-mail address there."""
+        return hashlib.sha256(self.key.encode()).hexdigest()[:24]
 
     def to_json(self) -> str:
         return json.dumps({**asdict(self), "kind": str(self.kind)})
