@@ -77,7 +77,11 @@ class RasaConfig:
     slow_notice_s: float = 4.0
     # Bot turns sent to Rasa at once per process, and at most this many from one source (a web
     # resident's IP); waiting turns go least-served source first (conversations/turns.py).
-    max_concurrent_turns: int = 4
+    # One: Rasa works a turn's CPU one at a time anyway, so a second turn in flight mostly slows the
+    # first. When the bot is saturated (many sources at once) a resident then waits for one turn,
+    # not for a share of several (bench "flood", 40 IPs: quiet p99 112 ms at 1, 557 ms at 2, 5.6 s
+    # at 4 before backlog ranking). Raise it with several Rasa replicas behind rasa.url.
+    max_concurrent_turns: int = 1
     turns_per_source: int = 2
 
     def __post_init__(self) -> None:

@@ -346,3 +346,34 @@ async def test_fair_turns_bound_concurrency_and_per_source() -> None:
     gate.set()
     await asyncio.gather(*tasks, return_exceptions=True)
     assert peak == {"total": 3, "a": 2} and turns.pending("a") == 0 and turns.pending("b") == 0
+
+
+async def test_fair_turns_rank_a_flooded_conversation_by_its_whole_backlog() -> None:
+    """Forty flooded conversations each show one turn at the gate (the rest wait for the conversation's
+    previous turn); a resident who has used the bot more than each of them still goes first."""
+    turns = FairTurns(concurrency=1, per_source=1, memory_s=60)
+    order: list[str] = []
+    release = asyncio.Event()
+    locks = {f"ip:{i}": asyncio.Lock() for i in range(40)}
+
+    async def message(source: str, lock: asyncio.Lock) -> None:
+        with turns.handling(source):  # as ConversationService does: counted before the conversation's lock
+            async with lock, turns.turn(source):
+                order.append(source)
+                await release.wait()
+
+    resident = asyncio.Lock()
+    for _ in range(3):  # the resident has had more turns than any flooder (highest recent usage)
+        async with turns.turn("ip:resident"):
+            pass
+    first = asyncio.create_task(message("ip:0", locks["ip:0"]))
+    await asyncio.sleep(0)
+    flood = [asyncio.create_task(message(src, lock)) for src, lock in locks.items() for _ in range(3)]
+    await asyncio.sleep(0)
+    asked = asyncio.create_task(message("ip:resident", resident))
+    await asyncio.sleep(0)
+    assert turns.pending("ip:1") == 3 and turns.pending("ip:resident") == 1
+    release.set()
+    await asyncio.gather(first, *flood, asked)
+    assert order[:2] == ["ip:0", "ip:resident"], order[:5]
+    assert turns.pending("ip:1") == 0 and turns.pending("ip:resident") == 0

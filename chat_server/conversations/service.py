@@ -225,27 +225,29 @@ class ConversationService:
             if not outcome.duplicate:
                 await self.answer_emergency(conv, incoming.text)
             return outcome
+        source = incoming.source or session
         waited = lock.locked()
-        async with lock:
-            if waited:  # an earlier turn of this conversation ran meanwhile and may have moved it on
-                conv = await self.store.get(conv.id) or conv
-            outcome = await self._record(conv, incoming)
-            if outcome.duplicate:
+        with self.turns.handling(source):  # a message queued behind this conversation's turn counts too
+            async with lock:
+                if waited:  # an earlier turn of this conversation ran meanwhile and may have moved it on
+                    conv = await self.store.get(conv.id) or conv
+                outcome = await self._record(conv, incoming)
+                if outcome.duplicate:
+                    return outcome
+                guard_fired = await self.answer_emergency(conv, incoming.text) is not None
+                command = parse_command(incoming.text) if self.commands and not guard_fired else None
+                if command is not None and command[0] in self.commands:
+                    await self.commands[command[0]](conv, command[1])
+                elif conv.state in (BOT, TICKETED) and (
+                        guard_fired or not await self._handled_by_server(conv, outcome.message)):
+                    for hook in list(self.before_bot_turn):
+                        try:
+                            await hook(conv, incoming)
+                        except Exception:
+                            log.exception("before-bot-turn hook failed", extra={"conv": conv.id})
+                    async with self.turns.turn(source):
+                        await self._bot_turn(conv, incoming, guard_fired)
                 return outcome
-            guard_fired = await self.answer_emergency(conv, incoming.text) is not None
-            command = parse_command(incoming.text) if self.commands and not guard_fired else None
-            if command is not None and command[0] in self.commands:
-                await self.commands[command[0]](conv, command[1])
-            elif conv.state in (BOT, TICKETED) and (
-                    guard_fired or not await self._handled_by_server(conv, outcome.message)):
-                for hook in list(self.before_bot_turn):
-                    try:
-                        await hook(conv, incoming)
-                    except Exception:
-                        log.exception("before-bot-turn hook failed", extra={"conv": conv.id})
-                async with self.turns.turn(incoming.source or session):
-                    await self._bot_turn(conv, incoming, guard_fired)
-            return outcome
 
     async def _handled_by_server(self, conv: Conversation, message: Message) -> bool:
         for handler in list(self.turn_handlers):

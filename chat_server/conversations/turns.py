@@ -4,9 +4,16 @@ Rasa answers one CPU-bound turn at a time however many it is sent, so without a 
 accepted messages from one IP queues up inside Rasa and every other resident waits behind it. Here
 each turn names its source (the resident's IP on the web, the session elsewhere); at most
 `concurrency` turns run, at most `per_source` of them from one source, and when a slot frees the
-waiting source with the fewest turns waiting goes next, ties to the one served least recently (an
+waiting source with the smallest backlog goes next, ties to the one served least recently (an
 exponentially decaying count of its turns). A quiet resident therefore waits for one running turn
 at most, not for the flood.
+
+The backlog is every message of the source being handled (`handling`), not only the turns at this
+gate: one conversation's messages wait for its previous turn before they reach the gate, so a
+flooded conversation shows one waiting turn here however many messages are queued behind it. While
+many sources flood at once, each of them thus ranks behind a resident with one message in hand —
+even one who asks more often than each flooder gets through — and callers refuse a source whose
+backlog is full (`pending`) before anything is stored.
 
 Per process: several workers each have their own gate (the bound is per worker).
 """
@@ -17,8 +24,8 @@ import asyncio
 import math
 import time
 from collections import deque
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 
 _PRUNE_AT = 10_000  # sources remembered before idle ones are forgotten
@@ -30,6 +37,10 @@ class _Source:
     stamp: float = 0.0
     running: int = 0
     waiting: deque[asyncio.Future[None]] = field(default_factory=deque)
+    handling: int = 0  # messages being handled: at this gate, or queued behind their conversation's turn
+
+    def backlog(self) -> int:
+        return max(self.handling, self.running + len(self.waiting))
 
     def decayed(self, now: float, tau: float) -> float:
         return self.usage * math.exp(-(now - self.stamp) / tau)
@@ -45,17 +56,31 @@ class FairTurns:
         self._queued: set[str] = set()  # sources with waiting turns: dispatch scans only these
 
     def pending(self, source: str) -> int:
-        """Turns of `source` running or waiting (callers bound this to refuse a flood early)."""
+        """The backlog of `source` (callers bound this to refuse a flood early)."""
         state = self._sources.get(source)
-        return 0 if state is None else state.running + len(state.waiting)
+        return 0 if state is None else state.backlog()
 
-    @asynccontextmanager
-    async def turn(self, source: str) -> AsyncIterator[None]:
+    @contextmanager
+    def handling(self, source: str) -> Iterator[None]:
+        """Counts one message of `source` in its backlog from arrival until its turn is over."""
+        state = self._source(source)
+        state.handling += 1
+        try:
+            yield
+        finally:
+            state.handling -= 1
+
+    def _source(self, source: str) -> _Source:
         state = self._sources.get(source)
         if state is None:
             if len(self._sources) >= _PRUNE_AT:
                 self._prune()
             state = self._sources[source] = _Source()
+        return state
+
+    @asynccontextmanager
+    async def turn(self, source: str) -> AsyncIterator[None]:
+        state = self._source(source)
         granted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         state.waiting.append(granted)
         self._queued.add(source)
@@ -88,7 +113,7 @@ class FairTurns:
                 return
             # Shortest backlog first (a flood keeps a queue, a resident waits for one reply), then
             # the source served least recently.
-            key = min(ready, key=lambda k: (len(self._sources[k].waiting), self._sources[k].decayed(now, self.tau)))
+            key = min(ready, key=lambda k: (self._sources[k].backlog(), self._sources[k].decayed(now, self.tau)))
             state = self._sources[key]
             state.usage = state.decayed(now, self.tau) + 1.0
             state.stamp = now
@@ -101,5 +126,5 @@ class FairTurns:
     def _prune(self) -> None:
         now = time.monotonic()
         for key in [k for k, s in self._sources.items()
-                    if not s.running and not s.waiting and s.decayed(now, self.tau) < 0.05]:
+                    if not s.running and not s.waiting and not s.handling and s.decayed(now, self.tau) < 0.05]:
             del self._sources[key]
