@@ -40,10 +40,21 @@ CONTACT_FIELDS = frozenset({"first_name", "last_name", "contact_name", "email", 
                             "account_id"})
 
 
+# A Redis stream entry id (`<ms>-<seq>`, e.g. a message id) under an id key is a reference, not
+# something a resident typed: left as is, though its 13 digits look like a card number.
+_STREAM_ID = re.compile(r"\d{10,16}-\d{1,6}")
+
+
+def _is_stream_id(key: Any, value: Any) -> bool:
+    return (isinstance(key, str) and (key == "id" or key.endswith("_id")) and isinstance(value, str)
+            and _STREAM_ID.fullmatch(value) is not None)
+
+
 def redact_data(data: Any) -> Any:
     """A copy of JSON-like `data` with contact fields masked and all free text redacted."""
     if isinstance(data, dict):
-        return {k: ("[redacted]" if k in CONTACT_FIELDS and v else redact_data(v)) for k, v in data.items()}
+        return {k: ("[redacted]" if k in CONTACT_FIELDS and v else v if _is_stream_id(k, v) else redact_data(v))
+                for k, v in data.items()}
     if isinstance(data, list | tuple):
         return [redact_data(v) for v in data]
     if isinstance(data, str):

@@ -6,7 +6,7 @@ import json
 import logging
 
 from chat_server.logsetup import JsonFormatter, register_secret
-from chat_server.redaction import redact
+from chat_server.redaction import redact, redact_data
 
 
 def test_redacts_personal_data() -> None:
@@ -30,3 +30,13 @@ def test_json_formatter_redacts_message_extras_and_secrets() -> None:
     line = json.loads(JsonFormatter().format(record))
     assert "704-555-0123" not in line["msg"]
     assert line["detail"] == {"email": "[email]", "token": "[secret]"}
+
+
+def test_stream_ids_under_id_keys_are_references_not_card_numbers() -> None:
+    event = {"message_id": "1764874000123-0", "id": "1764874000123-12", "after": "1764874000123-0",
+             "text": "my card is 4111 1111 1111 1111", "note_id": "4111111111111111"}
+    out = redact_data(event)
+    assert out["message_id"] == "1764874000123-0" and out["id"] == "1764874000123-12"
+    assert "4111" not in out["text"].replace("…1111", "") and out["text"].endswith("[card …1111]")
+    assert out["after"] != "1764874000123-0"  # not an id key: still treated as free text
+    assert out["note_id"] == "[card …1111]"  # a bare card number under an id key is still masked
