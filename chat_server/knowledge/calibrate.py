@@ -7,7 +7,8 @@ and out-of-scope margin: take the lowest `menu_min` that reaches the fallback ta
 answer thresholds that reach the precision target with the best coverage + ANSWER_BONUS × the
 share answered directly. A tighter margin lets `menu_min` drop (more coverage) until it starts
 sending in-scope questions to the fallback: the fit finds that balance on the dev set.
-Targets sit a little above the issue's goals so the test set has headroom.
+Targets sit above the issue's goals so the test set has headroom (fallback 0.95: out-of-scope questions vary
+more than in-scope ones, and the dev set cannot sample all of them).
 Never run this on the test set.
 """
 
@@ -71,7 +72,7 @@ Best = tuple[tuple[float, ...], Calibration, dict[str, Any]]  # (sort key, calib
 
 
 def fit(rows: Sequence[EvalRow], features: Sequence[Features], topics: dict[str, str],
-        precision_target: float = 0.97, fallback_target: float = 0.93) -> tuple[Calibration, dict[str, Any]]:
+        precision_target: float = 0.97, fallback_target: float = 0.95) -> tuple[Calibration, dict[str, Any]]:
     """The best calibration and its dev metrics (pure)."""
     best: Best | None = None
     for weight in WEIGHTS:
