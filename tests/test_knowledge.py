@@ -22,7 +22,8 @@ from chat_server.knowledge.articles import (
 )
 from chat_server.knowledge.calibrate import fit
 from chat_server.knowledge.evaluate import EvalRow
-from chat_server.knowledge.ranking import Calibration, Kind
+from chat_server.knowledge.ranking import Calibration, CalibrationError, Features, Kind, parse_calibration
+from chat_server.knowledge.scope import OutOfScope, load_out_of_scope, parse_out_of_scope
 from chat_server.knowledge.search import IndexUpdateError, KnowledgeSearch
 from chat_server.knowledge.semantic import UniversalSentenceEncoder
 
@@ -237,13 +238,90 @@ def test_fit_reaches_the_targets_on_separable_scores() -> None:
     topics = {"a": "ta", "b": "tb"}
     rows = [EvalRow("x", "ta", "en"), EvalRow("y", "tb", "en"), EvalRow("z", "nlu_fallback", "en"),
             EvalRow("w", "ta", "en")]
-    features = [({"a": 0.95, "b": 0.3}, {}), ({"a": 0.2, "b": 0.9}, {"b": 0.5}), ({"a": 0.35, "b": 0.3}, {}),
-                ({"a": 0.7, "b": 0.66}, {})]
+    features = [Features({"a": 0.95, "b": 0.3}, {}), Features({"a": 0.2, "b": 0.9}, {"b": 0.5}),
+                Features({"a": 0.35, "b": 0.3}, {}), Features({"a": 0.7, "b": 0.66}, {})]
     calibration, metrics = fit(rows, features, topics)
     assert metrics["answered_precision"] == 1.0 and metrics["fallback_recall"] == 1.0
     assert metrics["coverage"] == 1.0
     assert 0.35 < calibration.menu_min <= 0.66
     assert calibration.answer_min <= 0.9
+
+
+def test_fit_uses_the_out_of_scope_examples_when_scores_cannot_separate() -> None:
+    """Out-of-scope rows scoring like in-scope ones ("water bill in raleigh") are caught by the examples'
+    margin instead of a menu_min that would also drop the weaker in-scope rows."""
+    topics = {"a": "ta", "b": "tb"}
+    rows = [EvalRow("in1", "ta", "en"), EvalRow("in2", "tb", "en"), EvalRow("in3", "ta", "en"),
+            EvalRow("out1", "nlu_fallback", "en"), EvalRow("out2", "nlu_fallback", "en")]
+    features = [Features({"a": 0.9, "b": 0.3}, {}, outside=-0.5), Features({"a": 0.2, "b": 0.6}, {}, outside=-0.3),
+                Features({"a": 0.65, "b": 0.2}, {}, outside=-0.2),
+                Features({"a": 0.85, "b": 0.2}, {}, outside=0.05), Features({"a": 0.7, "b": 0.1}, {}, outside=0.1)]
+    calibration, metrics = fit(rows, features, topics)
+    assert metrics["fallback_recall"] == 1.0 and metrics["coverage"] == 1.0 and metrics["answered_precision"] == 1.0
+    assert -0.2 < calibration.outside_margin <= 0.05
+    assert calibration.menu_min <= 0.6
+
+
+def test_calibration_file_without_the_outside_margin_stays_valid() -> None:
+    old = {"lexical_weight": 0.3, "answer_min": 0.7, "answer_margin": 0.1, "menu_min": 0.6}
+    assert parse_calibration("c.yml", old) == Calibration(0.3, 0.7, 0.1, 0.6)
+    with pytest.raises(CalibrationError, match=r"c\.yml: outside_margin: must be a number between -1 and 2"):
+        parse_calibration("c.yml", {**old, "outside_margin": -3})
+
+
+# ------------------------------------------------------------------------------------------ out of scope
+SCOPE = OutOfScope({"en": ("what's the weather forecast for tomorrow", "tell me a joke"),
+                    "es": ("va a llover mañana",)}, ("raleigh", "home depot"))
+
+
+@pytest.fixture()
+def scoped(rules, model) -> KnowledgeSearch:
+    # menu_min 0: without the out-of-scope list nothing would fall back
+    return KnowledgeSearch(model, replace(CALIBRATION, menu_min=0.0), load_articles(FIXTURE, rules), SCOPE)
+
+
+@pytest.mark.parametrize("text", ["how do i pay my water bill in Raleigh", "what time does Home Depot open",
+                                  "is it going to rain tomorrow", "¿va a llover el sábado?"])
+def test_out_of_scope_messages_fall_back_whatever_they_score(scoped: KnowledgeSearch, text: str) -> None:
+    assert scoped.decide(text, "en").kind is Kind.FALLBACK
+
+
+def test_in_scope_messages_still_get_answers_with_the_list(scoped: KnowledgeSearch) -> None:
+    assert scoped.decide("how do i pay my water bill", "en").to_json()["article"]["id"] == "water-bill-pay"
+    assert scoped.decide("se fue la luz en mi casa", "es").kind is not Kind.FALLBACK
+
+
+def test_a_name_an_article_mentions_is_not_out_of_scope(scoped: KnowledgeSearch) -> None:
+    """Content decides: once an article talks about Raleigh, a question naming it is searched normally."""
+    assert scoped.features("how do i pay my water bill in raleigh").outside == float("inf")
+    water = scoped.get("water-bill-pay")
+    assert water is not None
+    scoped.upsert(replace(water, questions={**water.questions,
+                                            "en": (*water.questions["en"], "i moved from raleigh, how do i pay")}))
+    assert scoped.features("how do i pay my water bill in raleigh").outside < 1
+    assert scoped.decide("how do i pay my water bill in raleigh", "en").kind is Kind.ANSWER
+    # a draft fork keeps the list
+    assert scoped.fork([]).features("what time does home depot open").outside == float("inf")
+
+
+def test_shipped_out_of_scope_list_loads() -> None:
+    scope = load_out_of_scope()
+    assert len(scope.questions["en"]) >= 20 and len(scope.questions["es"]) >= 20
+    assert "raleigh" in scope.names and "walmart" in scope.names
+    assert scope.named("What time does WALMART close?") == ["walmart"]
+    assert scope.named("recycling at the walmartian") == []
+
+
+@pytest.mark.parametrize(("data", "field"), [
+    ({"questions": {"en": ["ok"], "fr": ["non"]}}, "questions"),
+    ({"questions": {"en": ["ok", ""]}}, "questions.en"),
+    ({"names": ["raleigh", 3]}, "names"),
+    ({"nmes": ["raleigh"]}, "(file)"),
+])
+def test_invalid_out_of_scope_file_names_the_field(data: dict, field: str) -> None:
+    with pytest.raises(ArticleError) as caught:
+        parse_out_of_scope("training_data/knowledge/out_of_scope.yml", data)
+    assert caught.value.file == "training_data/knowledge/out_of_scope.yml" and caught.value.field == field
 
 
 def test_kb_eval_prints_the_metrics_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,10 +1,14 @@
 """`chat311 kb-calibrate DEV.csv`: fit the lexical weight and the decision thresholds on the dev set.
 
-Fallback recall depends only on `menu_min` (an out-of-scope message falls back only below it,
-since answer_min ≥ menu_min) and answered precision only on `answer_min`/`answer_margin`. So for
-each lexical weight: take the lowest `menu_min` that reaches the fallback target, then the
+Fallback recall depends only on `outside_margin` and `menu_min` (an out-of-scope message that is
+not closer to the out-of-scope examples falls back only below `menu_min`, since answer_min ≥
+menu_min) and answered precision only on `answer_min`/`answer_margin`. So for each lexical weight
+and out-of-scope margin: take the lowest `menu_min` that reaches the fallback target, then the
 answer thresholds that reach the precision target with the best coverage + ANSWER_BONUS × the
-share answered directly. Targets sit a little above the issue's goals so the test set has headroom.
+share answered directly. A tighter margin lets `menu_min` drop (more coverage) until it starts
+sending in-scope questions to the fallback: the fit finds that balance on the dev set.
+Targets sit above the issue's goals so the test set has headroom (fallback 0.95: out-of-scope questions vary
+more than in-scope ones, and the dev set cannot sample all of them).
 Never run this on the test set.
 """
 
@@ -20,7 +24,9 @@ from typing import Any
 from chat_server.knowledge.evaluate import EvalRow, Judged, judge, read_rows, summarize
 from chat_server.knowledge.ranking import (
     CALIBRATION_FILE,
+    OUTSIDE_OFF,
     Calibration,
+    Features,
     combine,
     decide_kind,
     top_two,
@@ -34,6 +40,7 @@ MARGINS = tuple(round(0.01 * i, 2) for i in range(31))  # 0 … 0.30
 # direct answers is worth it (without this the fit answers ~25 % directly to gain half a point of coverage).
 ANSWER_BONUS = 0.25
 MENU_MINS = tuple(round(0.20 + 0.01 * i, 2) for i in range(81))  # 0.20 … 1.00
+OUTSIDE_MARGINS = (OUTSIDE_OFF, *(round(0.20 - 0.025 * i, 3) for i in range(13)))  # off, 0.20 … -0.10
 
 
 @dataclass(frozen=True)
@@ -44,45 +51,56 @@ class Scored:
     top: float
     second: float
     top3: tuple[tuple[str, str], ...]  # (article id, topic), best first
+    outside: float
 
 
-def score_rows(rows: Sequence[EvalRow], features: Sequence[tuple[dict[str, float], dict[str, float]]],
-               topics: dict[str, str], weight: float) -> list[Scored]:
+def score_rows(rows: Sequence[EvalRow], features: Sequence[Features], topics: dict[str, str],
+               weight: float) -> list[Scored]:
     out = []
-    for row, (semantic, lexical) in zip(rows, features, strict=True):
-        ranked = combine(semantic, lexical, weight)
-        out.append(Scored(row, *top_two(ranked), tuple((r.article_id, topics[r.article_id]) for r in ranked[:3])))
+    for row, f in zip(rows, features, strict=True):
+        ranked = combine(f.semantic, f.lexical, weight)
+        out.append(Scored(row, *top_two(ranked), tuple((r.article_id, topics[r.article_id]) for r in ranked[:3]),
+                          f.outside))
     return out
 
 
 def judged(scored: Sequence[Scored], calibration: Calibration) -> list[Judged]:
-    return [judge(s.row, decide_kind(s.top, s.second, calibration), s.top3) for s in scored]
+    return [judge(s.row, decide_kind(s.top, s.second, calibration, s.outside), s.top3) for s in scored]
 
 
-def fit(rows: Sequence[EvalRow], features: Sequence[tuple[dict[str, float], dict[str, float]]],
-        topics: dict[str, str], precision_target: float = 0.97,
-        fallback_target: float = 0.93) -> tuple[Calibration, dict[str, Any]]:
+Best = tuple[tuple[float, ...], Calibration, dict[str, Any]]  # (sort key, calibration, dev metrics)
+
+
+def fit(rows: Sequence[EvalRow], features: Sequence[Features], topics: dict[str, str],
+        precision_target: float = 0.97, fallback_target: float = 0.95) -> tuple[Calibration, dict[str, Any]]:
     """The best calibration and its dev metrics (pure)."""
-    best: tuple[tuple[float, ...], Calibration, dict[str, Any]] | None = None
+    best: Best | None = None
     for weight in WEIGHTS:
         scored = score_rows(rows, features, topics, weight)
-        oos = sorted(s.top for s in scored if not s.row.in_scope)
-        # lowest menu_min with enough out-of-scope rows strictly below it
-        menu_min = next((m for m in MENU_MINS if sum(t < m for t in oos) >= fallback_target * len(oos)),
-                        MENU_MINS[-1])
-        for answer_min in (a for a in ANSWER_MINS if a >= menu_min):
-            for margin in MARGINS:
-                cal = Calibration(weight, answer_min, margin, menu_min)
-                metrics = summarize(judged(scored, cal))
-                precision = metrics["answered_precision"] or 0.0
-                fallback = metrics["fallback_recall"] if metrics["fallback_recall"] is not None else 1.0
-                feasible = precision >= precision_target and fallback >= fallback_target
-                value = (metrics["coverage"] or 0.0) + ANSWER_BONUS * (metrics["answered_share"] or 0.0)
-                key = (float(feasible), value, precision, -weight)
-                if best is None or key > best[0]:
-                    best = (key, cal, metrics)
+        oos = [s for s in scored if not s.row.in_scope]
+        for outside_margin in OUTSIDE_MARGINS:
+            # rows the examples do not catch fall back only below menu_min: the lowest one that catches enough
+            caught = sum(s.outside >= outside_margin for s in oos)
+            left = [s.top for s in oos if s.outside < outside_margin]
+            menu_min = next((m for m in MENU_MINS if caught + sum(t < m for t in left) >= fallback_target * len(oos)),
+                            MENU_MINS[-1])
+            for answer_min in (a for a in ANSWER_MINS if a >= menu_min):
+                for margin in MARGINS:
+                    cal = Calibration(weight, answer_min, margin, menu_min, outside_margin)
+                    best = _better(best, cal, summarize(judged(scored, cal)), precision_target, fallback_target)
     assert best is not None
     return best[1], best[2]
+
+
+def _better(best: Best | None, cal: Calibration, metrics: dict[str, Any], precision_target: float,
+            fallback_target: float) -> Best:
+    precision = metrics["answered_precision"] or 0.0
+    fallback = metrics["fallback_recall"] if metrics["fallback_recall"] is not None else 1.0
+    feasible = precision >= precision_target and fallback >= fallback_target
+    value = (metrics["coverage"] or 0.0) + ANSWER_BONUS * (metrics["answered_share"] or 0.0)
+    # ties: the higher precision, then the less aggressive out-of-scope margin, then the smaller lexical weight
+    key = (float(feasible), value, precision, cal.outside_margin, -cal.lexical_weight)
+    return (key, cal, metrics) if best is None or key > best[0] else best
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -100,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"kb-calibrate: {exc}", file=sys.stderr)
         return 2
     topics = {a.id: a.topic for a in search.articles()}
-    features = [search.scores(r.text) for r in rows]
+    features = [search.features(r.text) for r in rows]
     calibration, metrics = fit(rows, features, topics)
     metrics.pop("language_accuracy")  # not measured here: calibration searches in the row's own language
     write_calibration(args.out, calibration, {"dev_file": args.file.name, "articles": len(topics), **metrics})

@@ -39,6 +39,7 @@ from chat_server.knowledge.articles import (
 )
 from chat_server.knowledge.lexical import fold
 from chat_server.knowledge.ranking import load_calibration
+from chat_server.knowledge.scope import load_out_of_scope
 from chat_server.knowledge.search import Hit, IndexUpdateError, KnowledgeSearch
 from chat_server.knowledge.semantic import Embedder
 from chat_server.knowledge.store import ArticleStore, Origin, Version, VersionConflict, content_sha
@@ -163,7 +164,8 @@ class LiveKnowledge:
         current = await self.store.all_current()
         articles = [a for a in (self._parse_published(v) for v in current.values()) if a is not None]
         embedder = await asyncio.to_thread(self._embedder_factory)
-        self.search = await asyncio.to_thread(KnowledgeSearch, embedder, calibration, articles)
+        scope = await asyncio.to_thread(load_out_of_scope, self.knowledge_dir)
+        self.search = await asyncio.to_thread(KnowledgeSearch, embedder, calibration, articles, scope)
         self._applied = {a.id: current[a.id].version for a in articles}
         self.state = State.READY
         log.info("knowledge base ready", extra={"articles": len(articles), "invalid_files": len(file_errors)})

@@ -4,11 +4,15 @@ Plain reciprocal-rank fusion did worse than the embedding alone on short informa
 the combination is a calibrated one: the cosine plus a small weight times BM25 normalised to
 0..1 (`lexical_weight`). The decision then uses the top score and its margin over the second:
 answer when both clear their thresholds, offer the top 3 when the top score clears `menu_min`,
-otherwise fall back. All four numbers come from `chat311 kb-calibrate` on the dev set.
+otherwise fall back. Before that, a message that is about as close to the out-of-scope examples
+(`scope.py`) as to the best article falls back whatever its score: a question about another
+city's water bill or a shop's opening hours scores as high as a real one, so no threshold on the
+score alone separates them. All five numbers come from `chat311 kb-calibrate` on the dev set.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from enum import StrEnum
@@ -38,6 +42,30 @@ class Calibration:
     answer_min: float = 0.75
     answer_margin: float = 0.05
     menu_min: float = 0.5
+    # Fall back when (best cosine to an out-of-scope example) − (best cosine to an article) ≥ this.
+    outside_margin: float = 0.0
+
+
+# Allowed range per field: the thresholds are scores (cosine + weight × 0..1), the margin a cosine difference
+# (OUTSIDE_OFF switches the examples off; a message naming an outside place or company still falls back).
+OUTSIDE_OFF = 2.0
+BOUNDS = {"lexical_weight": (0.0, 2.0), "answer_min": (0.0, 2.0), "answer_margin": (0.0, 2.0),
+          "menu_min": (0.0, 2.0), "outside_margin": (-1.0, OUTSIDE_OFF)}
+OPTIONAL_FIELDS = ("outside_margin",)  # calibration files written before it existed stay valid
+
+
+@dataclass(frozen=True)
+class Features:
+    """What the decision acts on for one message (kb-calibrate refits the weights on these).
+
+    `outside`: the best cosine to an out-of-scope example minus the best cosine to an article;
+    +inf when the message names a place or company outside the city's services that no article
+    mentions, -inf when there are no out-of-scope examples.
+    """
+
+    semantic: Mapping[str, float]
+    lexical: Mapping[str, float]
+    outside: float = -math.inf
 
 
 @dataclass(frozen=True)
@@ -55,7 +83,9 @@ def combine(semantic: Mapping[str, float], lexical: Mapping[str, float], weight:
     return sorted(ranked, key=lambda r: (-r.score, r.article_id))
 
 
-def decide_kind(top: float, second: float, calibration: Calibration) -> Kind:
+def decide_kind(top: float, second: float, calibration: Calibration, outside: float = -math.inf) -> Kind:
+    if outside >= calibration.outside_margin:
+        return Kind.FALLBACK
     if top >= calibration.answer_min and top - second >= calibration.answer_margin:
         return Kind.ANSWER
     if top >= calibration.menu_min:
@@ -74,8 +104,11 @@ def parse_calibration(file: str, data: Any) -> Calibration:
     values: dict[str, float] = {}
     for name in asdict(Calibration()):
         value = data.get(name)
-        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 2:
-            raise CalibrationError(f"{file}: {name}: must be a number between 0 and 2, not {value!r}")
+        if value is None and name in OPTIONAL_FIELDS:
+            continue
+        low, high = BOUNDS[name]
+        if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+            raise CalibrationError(f"{file}: {name}: must be a number between {low:g} and {high:g}, not {value!r}")
         values[name] = float(value)
     return Calibration(**values)
 
@@ -94,6 +127,8 @@ def load_calibration(path: Path = CALIBRATION_FILE) -> Calibration:
 def write_calibration(path: Path, calibration: Calibration, note: Mapping[str, Any]) -> None:
     header = ("# Written by `chat311 kb-calibrate` (fit on the dev set only; do not hand-tune on the test set).\n"
               "# lexical_weight: BM25 (0..1) added to the cosine; answer_min/answer_margin: answer directly;\n"
-              "# menu_min: offer the top 3; below it: nlu_fallback.\n")
+              "# menu_min: offer the top 3; below it: nlu_fallback.\n"
+              "# outside_margin: fall back when (cosine to an out-of-scope example) - (cosine to the best article)\n"
+              "# reaches it (training_data/knowledge/out_of_scope.yml).\n")
     body = {"calibration": {k: round(v, 4) for k, v in asdict(calibration).items()}, "fit": dict(note)}
     path.write_text(header + yaml.safe_dump(body, sort_keys=False, allow_unicode=True), encoding="utf-8")

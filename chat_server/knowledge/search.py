@@ -8,6 +8,7 @@ so a worker thread can apply edits while the event loop searches (a search is ~1
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -17,8 +18,9 @@ import numpy as np
 
 from chat_server.knowledge.articles import LANGUAGES, Article, check_unique
 from chat_server.knowledge.lexical import LexicalIndex
-from chat_server.knowledge.ranking import Calibration, Kind, Ranked, combine, decide_kind, top_two
-from chat_server.knowledge.semantic import Embedder, SemanticIndex, article_texts
+from chat_server.knowledge.ranking import Calibration, Features, Kind, Ranked, combine, decide_kind, top_two
+from chat_server.knowledge.scope import OutOfScope, words
+from chat_server.knowledge.semantic import Embedder, SemanticIndex, article_texts, one_blas_thread
 
 FALLBACK_LABEL = "nlu_fallback"
 EMBED_BATCH = 256  # texts per model call when indexing: bigger batches pad more and stream more memory
@@ -75,12 +77,25 @@ class Decision:
 SENTENCE_MARKS = "¿¡?!.,;: "
 
 
+def _article_words(article: Article) -> str:
+    """Every text of the article as padded folded words: an outside name it mentions is not outside."""
+    texts = [article.url, *(t for m in (article.title, article.answer, article.details or {}) for t in m.values()),
+             *(q for qs in article.questions.values() for q in qs)]
+    return words(" ".join(texts))
+
+
 class KnowledgeSearch:
-    def __init__(self, embedder: Embedder, calibration: Calibration, articles: Iterable[Article] = ()) -> None:
+    def __init__(self, embedder: Embedder, calibration: Calibration, articles: Iterable[Article] = (),
+                 scope: OutOfScope | None = None) -> None:
         self._embedder = embedder
         self.calibration = calibration
+        self.scope = scope or OutOfScope()
+        examples = [self._normalise(t) for t in self.scope.examples()]
+        self._outside = (embedder.embed(examples).astype(np.float32) if examples
+                         else np.zeros((0, 0), dtype=np.float32))
         self._lock = threading.Lock()
         self._articles: dict[str, Article] = {}
+        self._words: dict[str, str] = {}  # article id → _article_words
         self._lexical = LexicalIndex()
         self._semantic = SemanticIndex()
         self._dim: int | None = None
@@ -121,6 +136,7 @@ class KnowledgeSearch:
             for article in articles:
                 self._lexical.upsert(article)
                 self._articles[article.id] = article
+                self._words[article.id] = _article_words(article)
             self._semantic.upsert([(a.id, v) for a, v in zip(articles, vectors, strict=True)])
             if vectors:
                 self._dim = vectors[0].shape[-1]
@@ -137,8 +153,10 @@ class KnowledgeSearch:
         `articles`; raises IndexUpdateError like `upsert`.
         """
         copy = KnowledgeSearch(self._embedder, self.calibration)
+        copy.scope, copy._outside = self.scope, self._outside
         with self._lock:
             copy._articles = dict(self._articles)
+            copy._words = dict(self._words)
             copy._lexical = self._lexical.copy()
             copy._semantic = self._semantic.copy()
             copy._dim = self._dim
@@ -149,26 +167,40 @@ class KnowledgeSearch:
         with self._lock:
             if self._articles.pop(article_id, None) is None:
                 return False
+            self._words.pop(article_id, None)
             self._lexical.remove(article_id)
             self._semantic.remove(article_id)
             return True
 
     # ------------------------------------------------------------------ search
-    def scores(self, text: str) -> tuple[dict[str, float], dict[str, float]]:
-        """Raw (semantic, lexical) scores per candidate article: what `kb-calibrate` fits on."""
-        text = " ".join(text.strip(SENTENCE_MARKS).lower().split())[:MAX_QUERY_CHARS]
+    @staticmethod
+    def _normalise(text: str) -> str:
+        return " ".join(text.strip(SENTENCE_MARKS).lower().split())[:MAX_QUERY_CHARS]
+
+    def features(self, text: str) -> Features:
+        """Raw scores per candidate article and the out-of-scope signal: what `kb-calibrate` fits on."""
+        text = self._normalise(text)
         if not text:
-            return {}, {}
+            return Features({}, {})
         query = self._embedder.embed([text])[0]
         with self._lock:
             lexical = self._lexical.scores(text)
             strongest = sorted(lexical, key=lexical.__getitem__, reverse=True)[:16]
             semantic = self._semantic.scores(query, also=strongest)
+            # A name no article mentions ("raleigh", "walmart") marks the message as outside the city's services.
+            outside_name = any(all(f" {n} " not in w for w in self._words.values()) for n in self.scope.named(text))
         # Only the semantic candidates (which include the best lexical ones) can rank: the cosine dominates.
-        return semantic, {a: lexical[a] for a in semantic if a in lexical}
+        lexical = {a: lexical[a] for a in semantic if a in lexical}
+        if outside_name:
+            return Features(semantic, lexical, math.inf)
+        if not len(self._outside) or not semantic:
+            return Features(semantic, lexical)
+        with one_blas_thread():
+            nearest_outside = float((self._outside @ query).max())
+        return Features(semantic, lexical, nearest_outside - max(semantic.values()))
 
-    def _rank(self, text: str) -> list[Ranked]:
-        return combine(*self.scores(text), self.calibration.lexical_weight)
+    def _rank(self, features: Features) -> list[Ranked]:
+        return combine(features.semantic, features.lexical, self.calibration.lexical_weight)
 
     def _hits(self, ranked: list[Ranked], k: int) -> list[Hit]:
         out = []
@@ -182,7 +214,7 @@ class KnowledgeSearch:
 
     def search(self, text: str, lang: str, k: int = 3) -> list[Hit]:
         """The k best articles for `text`; `lang` is the resident's language (en|es)."""
-        return self._hits(self._rank(text), k)
+        return self._hits(self._rank(self.features(text)), k)
 
     def decide(self, text: str, lang: str) -> Decision:
         """Answer, a top-3 menu, or fallback, by the calibrated thresholds."""
@@ -191,8 +223,9 @@ class KnowledgeSearch:
     def explain(self, text: str, lang: str) -> tuple[Decision, list[Hit]]:
         """The decision and the top 3 behind it (the content page's test box, kb-eval)."""
         lang = lang if lang in LANGUAGES else LANGUAGES[0]
-        ranked = self._rank(text)
-        kind = decide_kind(*top_two(ranked), self.calibration)
+        features = self.features(text)
+        ranked = self._rank(features)
+        kind = decide_kind(*top_two(ranked), self.calibration, features.outside)
         hits = self._hits(ranked, 3)
         article = self._articles.get(hits[0].article_id) if hits else None
         if kind is Kind.ANSWER and article is not None:

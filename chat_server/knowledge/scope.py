@@ -1,0 +1,80 @@
+"""What the city does not answer: examples of out-of-scope questions and names of outside places and companies.
+
+Scores alone cannot tell "how do I pay my water bill in Raleigh" or "what time does Walmart open"
+from a real city question: both are worded like one and score as high. So the knowledge base
+also keeps (1) example questions the city does not answer (weather, small talk, sports, shops,
+federal and state services, …), which the search embeds like articles' sample questions: a
+message closer to them than to any article falls back (the margin is calibrated); and
+(2) names of places outside the service area and of private companies: a message naming one
+that no article mentions falls back.
+
+Staff-editable content: `training_data/knowledge/out_of_scope.yml`. Parsing and matching are
+pure; embedding lives in search.py.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from chat_server.knowledge.articles import KNOWLEDGE_DIR, LANGUAGES, ArticleError
+from chat_server.knowledge.lexical import fold
+
+SCOPE_FILE = "out_of_scope.yml"
+_NON_WORD = re.compile(r"[^a-z0-9]+")
+
+
+def words(text: str) -> str:
+    """Folded words separated by single spaces and padded with one, so ' name ' matches whole words only."""
+    return f" {_NON_WORD.sub(' ', fold(text)).strip()} "
+
+
+@dataclass(frozen=True)
+class OutOfScope:
+    questions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # lang → examples
+    names: tuple[str, ...] = ()  # folded words, e.g. "raleigh", "home depot"
+
+    def examples(self) -> list[str]:
+        return [q for lang in LANGUAGES for q in self.questions.get(lang, ())]
+
+    def named(self, text: str) -> list[str]:
+        """The listed names `text` mentions (whole words, case and accents ignored)."""
+        padded = words(text)
+        return [name for name in self.names if f" {name} " in padded]
+
+
+def parse_out_of_scope(file: str, data: Any) -> OutOfScope:
+    if not isinstance(data, dict) or set(data) - {"questions", "names"}:
+        raise ArticleError(file, "(file)", "must be a mapping with `questions` {en, es} and `names`")
+    questions: dict[str, tuple[str, ...]] = {}
+    raw = data.get("questions") or {}
+    if not isinstance(raw, dict) or set(raw) - set(LANGUAGES):
+        raise ArticleError(file, "questions", f"must map {' and '.join(LANGUAGES)} to lists of questions")
+    for lang in LANGUAGES:
+        items = raw.get(lang) or []
+        if not isinstance(items, list) or not all(isinstance(q, str) and q.strip() for q in items):
+            raise ArticleError(file, f"questions.{lang}", "must be a list of non-empty texts")
+        questions[lang] = tuple(" ".join(q.split()) for q in items)
+    names = data.get("names") or []
+    if not isinstance(names, list) or not all(isinstance(n, str) and words(n).strip() for n in names):
+        raise ArticleError(file, "names", "must be a list of non-empty names")
+    return OutOfScope(questions, tuple(dict.fromkeys(words(n).strip() for n in names)))
+
+
+def load_out_of_scope(knowledge_dir: Path = KNOWLEDGE_DIR) -> OutOfScope:
+    """The folder's own list, else the shipped one (a test fixture folder needs none); empty if neither exists."""
+    path = knowledge_dir / SCOPE_FILE
+    if not path.exists():
+        path = KNOWLEDGE_DIR / SCOPE_FILE
+    if not path.exists():
+        return OutOfScope()
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ArticleError(str(path), "(file)", f"cannot read: {exc}") from exc
+    return parse_out_of_scope(str(path), data)
