@@ -227,7 +227,10 @@ class ConversationService:
             return outcome
         source = incoming.source or session
         waited = lock.locked()
-        with self.turns.handling(source):  # a message queued behind this conversation's turn counts too
+        # A message for the bot counts in its source's backlog while it waits behind this conversation's
+        # turn too (turns.py); one for an agent never reaches the bot's gate and counts nowhere.
+        bot_bound = conv.state in (BOT, TICKETED)
+        with self.turns.handling(source) if bot_bound else contextlib.nullcontext():
             async with lock:
                 if waited:  # an earlier turn of this conversation ran meanwhile and may have moved it on
                     conv = await self.store.get(conv.id) or conv
