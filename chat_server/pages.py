@@ -11,7 +11,7 @@ from aiohttp.typedefs import Handler
 
 from chat_server.config import PROJECT_ROOT
 from chat_server.context import AppContext
-from chat_server.staff_texts import LANGUAGES, load_staff_texts
+from chat_server.staff_texts import LANGUAGES, staff_texts
 
 WIDGET_DIST = PROJECT_ROOT / "widget" / "dist"
 DEMO_DIR = PROJECT_ROOT / "widget" / "demo"
@@ -61,7 +61,7 @@ def staff_texts_handler(body: str) -> Handler:
 
 
 def setup(app: web.Application, ctx: AppContext) -> None:
-    body = json.dumps({"languages": list(LANGUAGES), "texts": load_staff_texts()}, ensure_ascii=False)
+    body = json.dumps({"languages": list(LANGUAGES), "texts": staff_texts()}, ensure_ascii=False)
     app.router.add_get("/staff/texts.json", staff_texts_handler(body))
     app.router.add_get("/", index)
     app.router.add_get("/widget.js", widget_js)

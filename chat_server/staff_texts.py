@@ -8,6 +8,7 @@ startup with the file and the key named instead of showing a blank or half-trans
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 from typing import Any
@@ -86,3 +87,9 @@ def load_staff_texts(path: Path = TEXTS_FILE) -> dict[str, dict[str, str]]:
     except (OSError, yaml.YAMLError) as exc:
         raise StaffTextsError(f"{file}: cannot read: {exc}") from exc
     return parse_staff_texts(file, data)
+
+
+@functools.cache
+def staff_texts() -> dict[str, dict[str, str]]:
+    """The shipped file, read once per process (the server reads it at startup, see pages.setup)."""
+    return load_staff_texts()
