@@ -91,12 +91,12 @@
       apply();
       // A page without the staff bar (the sign-in page) marks where its switch goes.
       document.querySelectorAll("[data-staff-lang]").forEach((node) => node.replaceChildren(switcher()));
-      root.dataset.i18n = "ready";
+      root.dataset.i18nState = "ready";
     })
     .catch(() => {  // the markup's English stays, and the page says so
       lang = "en";
       root.lang = "en";
-      root.dataset.i18n = "failed";
+      root.dataset.i18nState = "failed";
     });
 
   window.C311I18n = {
