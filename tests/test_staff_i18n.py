@@ -140,12 +140,13 @@ async def test_spanish_browser_signs_in_works_a_chat_and_switches_to_english(
         await expect(page.locator("#staff-nav a[aria-current=page]")).to_have_text("Consola de agentes")
         await expect(page.locator("#staff-nav")).to_have_attribute("aria-label", "Páginas del personal")
         await expect(page.locator("#empty")).to_have_text("Seleccione o acepte un chat.")
+        await expect(page.locator("#missed")).to_be_hidden()  # no missed offer: no empty warning bar
         await expect(page.locator("#hours")).to_have_text("Línea abierta")
         await expect(page.locator("#search-scope")).to_have_text("Sus propias conversaciones y sus solicitudes.")
         assert await page.title() == "Consola de agentes de chat311"
         assert await page.locator("#status option").all_inner_texts() == ["En línea", "Ausente"]
         await expect(page.locator("#composer")).to_have_attribute("aria-label", "Mensaje para el residente")
-        await expect(page.locator("#kb-q")).to_have_attribute("placeholder", "p. ej., recogida de objetos voluminosos")
+        await expect(page.locator("#kb-q")).to_have_attribute("placeholder", "p. ej., objetos grandes")
         assert await _untranslated(page) == []
 
         # An offer in Spanish; the resident's own words are shown as written.
