@@ -1,11 +1,13 @@
 """Staff pages in Spanish (issue 19, item 6): the copy in chat_server/staff_texts.yml is checked when
 it is loaded (a missing language or an unknown placeholder names the file and the key), every key the
-console, the sign-in page and the staff bar use exists, and in Chromium a Spanish browser signs in,
-works a chat in Spanish, passes axe, and the bar's switch turns it to English for good."""
+console, the sign-in page, the incidents page and the staff bar use exists, and in Chromium a Spanish
+browser signs in, works a chat in Spanish, passes axe, and the bar's switch turns it to English for
+good; the incident notices page works in Spanish too."""
 
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -61,13 +63,15 @@ def test_every_key_the_pages_use_is_in_the_copy() -> None:
     texts = load_staff_texts()
     used: set[str] = set()
     html = (STATIC / "console" / "index.html").read_text(encoding="utf-8")
+    html += (STATIC / "incidents" / "index.html").read_text(encoding="utf-8")
     html += (ROOT / "chat_server" / "agents" / "console.py").read_text(encoding="utf-8")
     used |= set(re.findall(r'data-i18n="([^"]+)"', html))
     used |= {key for attrs in re.findall(r'data-i18n-attr="([^"]+)"', html)
              for key in re.findall(r":\s*([\w.]+)", attrs)}
-    for script in ("console/console.js", "staff/nav.js", "staff/i18n.js"):
+    for script in ("console/console.js", "staff/nav.js", "staff/i18n.js", "incidents/incidents.js"):
         used |= set(re.findall(r'\bt\("([\w.]+)"', (STATIC / script).read_text(encoding="utf-8")))
-    used |= set(re.findall(r'"(console\.[\w.]+)"', (STATIC / "console" / "console.js").read_text(encoding="utf-8")))
+    for script in ("console/console.js", "incidents/incidents.js"):
+        used |= set(re.findall(r'"((?:console|incidents)\.[\w.]+)"', (STATIC / script).read_text(encoding="utf-8")))
     used |= set(re.findall(r'_login_page\(request, "([\w.]+)"',
                            (ROOT / "chat_server" / "agents" / "console.py").read_text(encoding="utf-8")))
     # prefixes completed at run time, and the sign-in message key (a Python expression in the markup)
@@ -227,3 +231,45 @@ async def test_english_browser_gets_english_and_the_sign_in_switch_turns_it_span
         assert violations == [], violations
         assert page.errors == [], page.errors  # type: ignore[attr-defined]
 
+
+
+@pytest.mark.browser
+async def test_incidents_page_in_spanish_posts_and_ends_a_notice(server_factory: Any, redis_server: Any) -> None:
+    from playwright.async_api import expect
+
+    prefix = fresh_prefix()
+    server = await server_factory(**server_env(prefix))
+    await make_agent(redis_server.url, prefix, "sid", name="Sid", roles=("supervisor",))
+    async with chromium() as browser:
+        page = await new_page(browser, locale="es-MX", viewport={"width": 1280, "height": 900})
+        await page.goto(f"{server.url}/console/incidents")
+        await page.fill("#username", "sid")
+        await page.fill("#password", PASSWORD)
+        await page.press("#password", "Enter")
+        await page.wait_for_url(f"{server.url}/console/incidents")
+        await page.wait_for_function("() => document.getElementById('staff-nav')?.dataset.ready === '1'")
+        await expect(page.locator("html")).to_have_attribute("lang", "es")
+        await expect(page.locator("h1")).to_have_text("Chat 311 — avisos de incidentes")
+        await expect(page.locator("#staff-nav a[aria-current=page]")).to_have_text("Incidentes")
+        await expect(page.locator("#list-msg")).to_have_text("No hay avisos en los últimos 30 días.")
+        assert await _untranslated(page) == []
+        await page.fill("#title-en", "Winter storm")
+        await page.fill("#title-es", "Tormenta invernal")
+        await page.fill("#message-en", "Report outages to Duke Energy.")
+        await page.fill("#message-es", "Reporte los apagones a Duke Energy.")
+        await page.fill("#phrases", "power outage\nsin luz")
+        await page.fill("#ends", time.strftime("%Y-%m-%dT%H:%M", time.localtime(time.time() + 7200)))
+        await page.click("button[type=submit]")
+        await expect(page.locator("#post-msg")).to_have_text(
+            "Publicado. Todos los canales lo mostrarán en unos segundos.")
+        row = page.locator("#list tbody tr").first
+        await expect(row.locator("td").first).to_contain_text("Tormenta invernal")  # the title in the page's language
+        await expect(row.locator("td").nth(1)).to_have_text("activo")
+        end = row.locator("button")
+        await expect(end).to_have_attribute("aria-label", "Terminar ahora: Tormenta invernal")
+        violations = _serious(await axe_scan(page, "body"))
+        assert violations == [], violations
+        await end.click()
+        await expect(page.locator("#list-msg")).to_have_text("Terminado.")
+        await expect(row.locator("td").nth(1)).to_have_text("terminado")
+        assert page.errors == [], page.errors  # type: ignore[attr-defined]
