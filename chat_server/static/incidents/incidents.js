@@ -20,7 +20,10 @@
     const data = await call("/incidents");
     const body = $("list").tBodies[0];
     body.replaceChildren();
-    say($("list-msg"), data.incidents.length ? "" : t("incidents.none"));
+    // Says when the list is empty; leaves any other message (e.g. "Ended.") to the action that wrote it.
+    const msg = $("list-msg");
+    if (!data.incidents.length) { say(msg, t("incidents.none")); msg.dataset.none = "1"; }
+    else if (msg.dataset.none) { say(msg, ""); delete msg.dataset.none; }
     const other = i18n.lang === "es" ? "en" : "es";  // the title in the page's language, the other one below
     for (const inc of data.incidents) {
       const tr = document.createElement("tr");
@@ -30,7 +33,8 @@
       detail.className = "muted";
       detail.textContent = `${inc.title[other]} · ${inc.phrases.join(", ")}`;
       name.append(detail);
-      tr.append(name, cell(i18n.has("incidents.state." + inc.state) ? t("incidents.state." + inc.state) : inc.state), cell(`${when(inc.starts_at)} – ${when(inc.ended_at || inc.ends_at)}`),
+      const state = i18n.has("incidents.state." + inc.state) ? t("incidents.state." + inc.state) : inc.state;
+      tr.append(name, cell(state), cell(`${when(inc.starts_at)} – ${when(inc.ended_at || inc.ends_at)}`),
         cell(String(inc.chats)), cell(String(inc.escalated)), cell(String(inc.contained)));
       const actions = document.createElement("td");
       if (inc.state !== "ended") {
@@ -40,8 +44,12 @@
         end.textContent = t("incidents.end");
         end.setAttribute("aria-label", t("incidents.end_label", { title: inc.title[i18n.lang] || inc.title.en }));
         end.addEventListener("click", async () => {
-          try { await call(`/incidents/${encodeURIComponent(inc.id)}/end`, "POST"); say($("list-msg"), t("incidents.ended")); await load(); }
-          catch (e) { say($("list-msg"), e.message, true); }
+          try {
+            await call(`/incidents/${encodeURIComponent(inc.id)}/end`, "POST");
+            await load();
+            say($("list-msg"), t("incidents.ended"));
+            delete $("list-msg").dataset.none;
+          } catch (e) { say($("list-msg"), e.message, true); }
         });
         actions.append(end);
       }
