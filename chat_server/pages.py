@@ -55,9 +55,9 @@ async def favicon(request: web.Request) -> web.StreamResponse:
 
 def staff_texts_handler(body: str) -> Handler:
     """UI copy only (no data), so public: the sign-in page needs it before anyone is signed in."""
-    async def staff_texts(request: web.Request) -> web.StreamResponse:
+    async def serve_staff_texts(request: web.Request) -> web.StreamResponse:
         return web.Response(text=body, content_type="application/json", headers={"Cache-Control": "no-cache"})
-    return staff_texts
+    return serve_staff_texts
 
 
 def setup(app: web.Application, ctx: AppContext) -> None:
