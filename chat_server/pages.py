@@ -1,13 +1,17 @@
-"""Static pages: the demo city homepage at `/`, the built widget at `/widget.js`, an empty favicon."""
+"""Static pages: the demo city homepage at `/`, the built widget at `/widget.js`, an empty favicon, and the
+staff pages' interface copy at `/staff/texts.json` (staff_texts.yml, checked when the server starts)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from chat_server.config import PROJECT_ROOT
 from chat_server.context import AppContext
+from chat_server.staff_texts import LANGUAGES, staff_texts
 
 WIDGET_DIST = PROJECT_ROOT / "widget" / "dist"
 DEMO_DIR = PROJECT_ROOT / "widget" / "demo"
@@ -49,7 +53,16 @@ async def favicon(request: web.Request) -> web.StreamResponse:
     return web.Response(status=204, headers={"Cache-Control": "max-age=86400"})
 
 
+def staff_texts_handler(body: str) -> Handler:
+    """UI copy only (no data), so public: the sign-in page needs it before anyone is signed in."""
+    async def serve_staff_texts(request: web.Request) -> web.StreamResponse:
+        return web.Response(text=body, content_type="application/json", headers={"Cache-Control": "no-cache"})
+    return serve_staff_texts
+
+
 def setup(app: web.Application, ctx: AppContext) -> None:
+    body = json.dumps({"languages": list(LANGUAGES), "texts": staff_texts()}, ensure_ascii=False)
+    app.router.add_get("/staff/texts.json", staff_texts_handler(body))
     app.router.add_get("/", index)
     app.router.add_get("/widget.js", widget_js)
     app.router.add_get("/favicon.ico", favicon)

@@ -1,8 +1,9 @@
 """HTTP side of the agent console: login/logout pages, the console page and its static files.
 
 No inline scripts anywhere (CSP `script-src 'self'`); the login page is rendered server-side
-with every value HTML-escaped. Login is throttled per (IP, username); the form carries a
-double-submit CSRF token because there is no session yet, logout carries the session's own.
+with every value HTML-escaped, in English; the staff pages' i18n.js then puts it in the browser's
+or the chosen language (its words are keys of staff_texts.yml). Login is throttled per (IP, username);
+the form carries a double-submit CSRF token because there is no session yet, logout carries the session's own.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from chat_server.agents.search import ConversationSearch, SearchError, parse_que
 from chat_server.config import PROJECT_ROOT
 from chat_server.context import CTX
 from chat_server.sanitize import client_ip
+from chat_server.staff_texts import staff_texts
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static" / "console"
 # The socket.io browser client: our own build (chat_server/static/console/dist) or the widget's copy.
@@ -45,19 +47,21 @@ SEARCH: web.AppKey[ConversationSearch] = web.AppKey("console_search", Conversati
 
 LOGIN_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>chat311 agent console — sign in</title>
-<link rel="stylesheet" href="/console/static/console.css"></head>
+<title data-i18n="login.title">chat311 agent console — sign in</title>
+<link rel="stylesheet" href="/console/static/console.css">
+<script src="/static/staff/i18n.js" defer></script></head>
 <body class="login"><main class="login-box">
-<h1>chat311 agent console</h1>
+<div class="login-lang" data-staff-lang></div>
+<h1 data-i18n="login.heading">chat311 agent console</h1>
 {message}
 <form method="post" action="/console/login" autocomplete="on">
 <input type="hidden" name="csrf" value="{csrf}">
 <input type="hidden" name="next" value="{next}">
-<label for="username">Username</label>
+<label for="username" data-i18n="login.username">Username</label>
 <input id="username" name="username" autocomplete="username" required maxlength="40" value="{username}" autofocus>
-<label for="password">Password</label>
+<label for="password" data-i18n="login.password">Password</label>
 <input id="password" name="password" type="password" autocomplete="current-password" required maxlength="200">
-<button type="submit">Sign in</button>
+<button type="submit" data-i18n="login.submit">Sign in</button>
 </form></main></body></html>
 """
 
@@ -78,10 +82,12 @@ def _no_store(response: web.StreamResponse) -> web.StreamResponse:
 
 def _login_page(request: web.Request, message: str = "", username: str = "", status: int = 200,
                 next_path: str = "") -> web.Response:
+    """`message` is a key of staff_texts.yml (login.*): English here, the page's language in the browser."""
     csrf = secrets.token_urlsafe(24)
     body = LOGIN_PAGE.format(
         csrf=html.escape(csrf), username=html.escape(username), next=html.escape(next_path),
-        message=f'<p class="error" role="alert">{html.escape(message)}</p>' if message else "",
+        message=(f'<p class="error" role="alert" data-i18n="{html.escape(message)}">'
+                 f'{html.escape(staff_texts()[message]["en"])}</p>') if message else "",
     )
     response = web.Response(text=body, content_type="text/html", status=status)
     response.set_cookie(LOGIN_CSRF_COOKIE, csrf, max_age=3600, **_cookie_kwargs(request))  # type: ignore[arg-type]
@@ -126,18 +132,16 @@ async def login_post(request: web.Request) -> web.StreamResponse:
     next_path = safe_next(form.get("next"))
     password = str(form.get("password", ""))[:200]
     if not tokens_equal(str(form.get("csrf", "")), request.cookies.get(LOGIN_CSRF_COOKIE)):
-        return _login_page(request, "Your sign-in form expired. Please try again.", username, 400, next_path)
+        return _login_page(request, "login.expired", username, 400, next_path)
     ip = client_ip({"aiohttp.request": request}, ctx.config.server.trust_forwarded_for)
     throttle, audit = request.app[THROTTLE], request.app[AUDIT]
     if not await throttle.reserve(ip, username):
         await audit.record(username or "?", "login_throttled", ip=ip)
-        return _login_page(request, "Too many failed sign-in attempts. Please wait a few minutes.", username, 429,
-                           next_path)
+        return _login_page(request, "login.throttled", username, 429, next_path)
     account = await request.app[ACCOUNTS].verify(username, password)
     if account is None:
         await audit.record(username or "?", "login_failed", ip=ip)
-        return _login_page(request, "Wrong username or password, or the account is disabled.", username, 401,
-                           next_path)
+        return _login_page(request, "login.failed", username, 401, next_path)
     await throttle.succeeded(ip, username)
     token, _ = await request.app[SESSIONS].create(account.username)
     await audit.record(account.username, "login", ip=ip)

@@ -1,6 +1,15 @@
-/* chat311 agent console. Plain JS, no framework. Every piece of text is set with textContent. */
+/* chat311 agent console. Plain JS, no framework. Every piece of text is set with textContent.
+   Interface words come from chat_server/staff_texts.yml through t() (static/staff/i18n.js picks the
+   language); residents' messages, articles, topics and the server's error messages are shown as sent. */
 (function () {
   "use strict";
+
+  var i18n = window.C311I18n;
+  function t(key, params) { return i18n.t(key, params); }
+  // A code the server sends (state, outcome, override mode) in words: the copy's, else the code itself.
+  function codeWord(kind, code, fallback) {
+    return code && i18n.has(kind + "." + code) ? t(kind + "." + code) : (fallback !== undefined ? fallback : code);
+  }
 
   var $ = function (id) { return document.getElementById(id); };
   var state = {
@@ -28,7 +37,7 @@
   function call(event, data) {
     return new Promise(function (resolve) {
       state.socket.timeout(15000).emit(event, data || {}, function (err, ack) {
-        resolve(err ? { ok: false, error: { code: "timeout", message: "no answer from server" } } : ack);
+        resolve(err ? { ok: false, error: { code: "timeout", message: t("console.no_answer") } } : ack);
       });
     });
   }
@@ -41,17 +50,21 @@
 
   function waited(seconds) {
     var s = Math.max(0, Math.round(seconds));
-    return s < 60 ? s + "s" : Math.floor(s / 60) + "m " + (s % 60) + "s";
+    return s < 60 ? t("console.seconds", { s: s }) : t("console.minutes_seconds", { m: Math.floor(s / 60), s: s % 60 });
   }
 
   // ---------- lists ----------
-  var LANGUAGES = { en: "English", es: "Spanish (español)" };
+  // In English the server's own name for the language (as before); in Spanish the copy's.
+  function languageName(code, serverName) {
+    if (i18n.lang !== "en" && code && i18n.has("language." + code)) return t("language." + code);
+    return serverName || codeWord("language", code, "");
+  }
 
   function words(code) { return code ? String(code).replace(/[_/]/g, " ").replace(/^./, function (c) { return c.toUpperCase(); }) : ""; }
 
   function describe(item) {
-    return (item.topic || words(item.label) || "Topic not known") + " · " +
-      (item.language_name || LANGUAGES[item.language] || item.language || "language not known");
+    return (item.topic || words(item.label) || t("console.topic_unknown")) + " · " +
+      (languageName(item.language, item.language_name) || t("console.language_unknown"));
   }
 
   // An offer: the topic, language, wait so far, the resident's last words (text only) and a countdown.
@@ -63,14 +76,14 @@
     li.appendChild(el("span", "countdown"));
     tickOffer(li, offer, now);
     var preview = el("ul", "preview");
-    preview.setAttribute("aria-label", "The resident's last messages");
+    preview.setAttribute("aria-label", t("console.preview"));
     (offer.preview || []).forEach(function (t) { preview.appendChild(el("li", null, "“" + t + "”")); });
-    if (!preview.firstChild) preview.appendChild(el("li", "none", "No message from the resident yet."));
+    if (!preview.firstChild) preview.appendChild(el("li", "none", t("console.preview_none")));
     li.appendChild(preview);
-    var accept_ = button("Accept", "accept", function () { accept(cid); });
-    accept_.setAttribute("aria-label", "Accept chat: " + describe(offer));
-    var decline_ = button("Decline", "decline", function () { decline(cid); });
-    decline_.setAttribute("aria-label", "Decline chat: " + describe(offer));
+    var accept_ = button(t("console.accept"), "accept", function () { accept(cid); });
+    accept_.setAttribute("aria-label", t("console.accept_label", { chat: describe(offer) }));
+    var decline_ = button(t("console.decline"), "decline", function () { decline(cid); });
+    decline_.setAttribute("aria-label", t("console.decline_label", { chat: describe(offer) }));
     li.appendChild(accept_);
     li.appendChild(decline_);
     return li;
@@ -79,9 +92,10 @@
   // Updates the clocks in place (rebuilding the item every second would move the keyboard focus).
   function tickOffer(li, offer, now) {
     var left = Math.max(0, Math.ceil(offer.expiresAt - now));
-    li.querySelector(".waited").textContent = "Waiting " + waited(offer.waiting_s + (now - offer.receivedAt));
+    li.querySelector(".waited").textContent = t("console.offer_waiting",
+      { time: waited(offer.waiting_s + (now - offer.receivedAt)) });
     var countdown = li.querySelector(".countdown");
-    countdown.textContent = left + " s left to accept";
+    countdown.textContent = t("console.offer_left", { s: left });
     countdown.className = "countdown" + (left <= 10 ? " urgent" : "");
   }
 
@@ -125,7 +139,7 @@
     beep();
     if (window.Notification && Notification.permission === "granted") {
       try {
-        var n = new Notification("New chat offer", { body: describe(d), tag: "offer-" + d.conversation_id });
+        var n = new Notification(t("console.offer_notification"), { body: describe(d), tag: "offer-" + d.conversation_id });
         n.onclick = function () { window.focus(); n.close(); };
         state.notified = (state.notified || 0) + 1;
       } catch (e) { /* some browsers allow notifications only from a service worker */ }
@@ -136,8 +150,8 @@
     var b = $("notify");
     if (!window.Notification) { b.hidden = true; return; }
     b.hidden = Notification.permission !== "default";
-    $("notify-state").textContent = Notification.permission === "granted" ? "Desktop notifications on." :
-      Notification.permission === "denied" ? "Desktop notifications are blocked in this browser." : "";
+    $("notify-state").textContent = Notification.permission === "granted" ? t("console.notify_granted") :
+      Notification.permission === "denied" ? t("console.notify_denied") : "";
   }
 
   // After a missed offer the server warns first; the agent becomes Away unless they stay available.
@@ -146,7 +160,7 @@
     if (!state.awayAt) { box.hidden = true; return; }
     var left = Math.max(0, Math.ceil(state.awayAt - Date.now() / 1000));
     box.hidden = false;
-    $("missed-text").textContent = "Missed offer — you will be set to Away in " + left + " s.";
+    $("missed-text").textContent = t("console.missed", { s: left });
   }
 
   function renderLists() {
@@ -174,8 +188,9 @@
     state.queue.forEach(function (item) {
       var li = el("li", "queued");
       li.dataset.cid = item.conversation_id;
-      li.appendChild(el("span", "desc", describe(item) + " · waiting " + waited(now - item.queued_at)));
-      li.appendChild(button("View", "view", function () { openConversation(item.conversation_id); }));
+      li.appendChild(el("span", "desc", describe(item) + " · " +
+        t("console.queue_waiting", { time: waited(now - item.queued_at) })));
+      li.appendChild(button(t("console.view"), "view", function () { openConversation(item.conversation_id); }));
       queue.appendChild(li);
     });
     $("queue-count").textContent = "(" + state.queue.length + ")";
@@ -192,10 +207,11 @@
     var cls = "msg " + m.sender + (m.visibility === "internal" ? " internal" : "");
     var li = el("li", cls);
     li.dataset.id = m.id;
-    var who = m.sender === "agent" ? (m.agent_name || "agent") : m.sender;
-    if (m.visibility === "internal") who += " (internal note)";
+    var who = m.sender === "agent" ? (m.agent_name || t("console.sender_agent")) :
+      (i18n.has("console.sender_" + m.sender) ? t("console.sender_" + m.sender) : m.sender);
+    if (m.visibility === "internal") who += " " + t("console.internal_note");
     li.appendChild(el("span", "who", who + " · " + new Date(m.ts).toLocaleTimeString()));
-    li.appendChild(el("span", "text", m.text || (m.attachment ? "[attachment]" : "")));
+    li.appendChild(el("span", "text", m.text || (m.attachment ? t("console.attachment") : "")));
     list.appendChild(li);
     list.scrollTop = list.scrollHeight;
   }
@@ -203,7 +219,7 @@
   function showResidentTyping(on) {
     clearTimeout(state.residentTypingTimer);
     $("typing").hidden = !on;
-    $("typing").textContent = on ? "The resident is typing…" : "";
+    $("typing").textContent = on ? t("console.resident_typing") : "";
     if (on) state.residentTypingTimer = setTimeout(function () { showResidentTyping(false); }, 20000);
   }
 
@@ -212,12 +228,15 @@
     state.unread.delete(conv.conversation_id);
     $("empty").hidden = true;
     $("conv").hidden = false;
-    $("conv-title").textContent = (conv.mine ? "My chat" : "Conversation") + " — " + conv.state;
+    $("conv-title").textContent = t("console.conv_title", {
+      who: conv.mine ? t("console.my_chat") : t("console.conversation"), state: codeWord("state", conv.state) });
     var facts = $("conv-facts");
     clear(facts);
     // The bot's label code stays beside the words: routing rules (chat311.yml departments) use it.
-    [["Topic", (conv.topic || words(conv.label)) + (conv.label ? " (" + conv.label + ")" : "")], ["Language", conv.language_name || LANGUAGES[conv.language] || conv.language],
-      ["Channel", words(conv.channel)], ["Department", words(conv.department)], ["Ticket", conv.ticket_id]].forEach(function (f) {
+    [[t("console.fact_topic"), (conv.topic || words(conv.label)) + (conv.label ? " (" + conv.label + ")" : "")],
+      [t("console.fact_language"), languageName(conv.language, conv.language_name)],
+      [t("console.fact_channel"), words(conv.channel)], [t("console.fact_department"), words(conv.department)],
+      [t("console.fact_ticket"), conv.ticket_id]].forEach(function (f) {
       if (!f[1]) return;
       facts.appendChild(el("dt", null, f[0]));
       facts.appendChild(el("dd", null, f[1]));
@@ -238,19 +257,20 @@
   function renderCollected(c) {
     var list = $("collected-list");
     clear(list);
-    var rows = [["Service", c.service_name]];
+    var rows = [[t("console.service"), c.service_name]];
     (c.attributes || []).forEach(function (a) { rows.push([a.question, a.words]); });
-    rows.push(["Location", c.location], ["Description", c.description], ["Name", (c.contact || {}).name],
-      ["Phone", (c.contact || {}).phone], ["E-mail", (c.contact || {}).email]);
+    rows.push([t("console.c_location"), c.location], [t("console.description"), c.description],
+      [t("console.c_name"), (c.contact || {}).name], [t("console.phone"), (c.contact || {}).phone],
+      [t("console.email"), (c.contact || {}).email]);
     rows.forEach(function (r) {
       if (!r[1]) return;
       list.appendChild(el("dt", null, r[0]));
       list.appendChild(el("dd", null, r[1]));
     });
     if (c.photo) {
-      list.appendChild(el("dt", null, "Photo"));
+      list.appendChild(el("dt", null, t("console.c_photo")));
       var dd = el("dd");
-      var link = el("a", null, "open photo");
+      var link = el("a", null, t("console.c_open_photo"));
       link.href = c.photo;
       link.target = "_blank";
       link.rel = "noopener noreferrer";
@@ -281,7 +301,7 @@
     if (f.field === "select") {
       input = el("select");
       if (f.multiple) input.multiple = true;
-      else input.appendChild(el("option", null, f.required ? "Choose…" : "—"));
+      else input.appendChild(el("option", null, f.required ? t("console.choose") : "—"));
       if (!f.multiple) input.options[0].value = "";
       f.values.forEach(function (v) {
         var o = el("option", null, v.name);
@@ -301,7 +321,7 @@
     input.id = id;
     input.dataset.code = f.code;
     if (f.required) { input.required = true; input.setAttribute("aria-required", "true"); }
-    var label = el("label", null, f.label + (f.required ? " (required)" : ""));
+    var label = el("label", null, f.label + (f.required ? " " + t("console.required") : ""));
     label.htmlFor = id;
     return [label, input];
   }
@@ -385,7 +405,7 @@
     if (!state.current) return;
     var ack = await call("close", { conversation_id: state.current.conversation_id, disposition: $("disposition").value });
     if (!ack.ok) return result(ack.error.message, true);
-    result("Chat closed.");
+    result(t("console.chat_closed"));
   }
 
   async function transfer() {
@@ -394,7 +414,7 @@
     var ack = await call("transfer", { conversation_id: cid, to: $("transfer-to").value });
     if (!ack.ok) return result(ack.error.message, true);
     state.chats.delete(cid);
-    result("Transferred.");
+    result(t("console.transferred"));
     renderLists();
   }
 
@@ -407,7 +427,7 @@
       lat: $("ticket-lat").value, long: $("ticket-long").value, attributes: attributeValues()
     });
     if (!ack.ok) return result(ack.error.message, true);
-    result("Ticket " + ack.ticket_id + " created.");
+    result(t("console.ticket_created", { ticket_id: ack.ticket_id }));
     $("ts-id").value = ack.ticket_id;
   }
 
@@ -424,7 +444,7 @@
     if (event) event.preventDefault();
     var id = $("ts-id").value.trim().toUpperCase();
     var select = $("ts-status");
-    if (!/^311-\d+$/.test(id)) return statusError("Enter a ticket number like 311-1000001.", "ticket_id");
+    if (!/^311-\d+$/.test(id)) return statusError(t("console.ts_bad_id"), "ticket_id");
     $("ts-error").textContent = "";
     $("ts-id").setAttribute("aria-invalid", "false");
     $("ts-submit").disabled = true;
@@ -435,19 +455,19 @@
         body: JSON.stringify({ status: select.value, note: $("ts-note").value })
       });
       var body = await r.json().catch(function () { return {}; });
-      if (r.status === 401) return statusError("Your session has ended: log in again.");
+      if (r.status === 401) return statusError(t("console.ts_session_ended"));
       if (!r.ok) {
-        var message = (body.error && body.error.message) || ("The server answered HTTP " + r.status + ".");
-        if (r.status === 404) return statusError("No ticket " + id + ": " + message, "ticket_id");
-        return statusError("The status was not changed: " + message, /note/.test(message) ? "note" : "");
+        var message = (body.error && body.error.message) || t("console.http_status", { status: r.status });
+        if (r.status === 404) return statusError(t("console.ts_no_ticket", { ticket_id: id, message: message }), "ticket_id");
+        return statusError(t("console.ts_not_changed", { message: message }), /note/.test(message) ? "note" : "");
       }
       var words = select.options[select.selectedIndex].textContent;
       $("ts-result").textContent = body.applied
-        ? body.service_request_id + " is now " + words.toLowerCase() + ". Everyone following it will be told."
-        : body.service_request_id + " already had this status; nothing changed.";
+        ? t("console.ts_applied", { ticket_id: body.service_request_id, status: words.toLowerCase() })
+        : t("console.ts_unchanged", { ticket_id: body.service_request_id });
       if (body.applied) $("ts-note").value = "";
     } catch (e) {
-      statusError("The server could not be reached; the status was not changed.");
+      statusError(t("console.ts_unreachable"));
     } finally {
       $("ts-submit").disabled = false;
     }
@@ -458,7 +478,7 @@
     if (!ack.ok) return;
     var select = $("transfer-to");
     clear(select);
-    var q = el("option", null, "Back to queue");
+    var q = el("option", null, t("console.back_to_queue"));
     q.value = "queue";
     select.appendChild(q);
     ack.agents.forEach(function (a) {
@@ -477,7 +497,7 @@
     box.appendChild(el("h3", null, title + " (" + items.length + ")"));
     var list = el("ul", "search-list");
     items.forEach(function (item) { list.appendChild(render(item)); });
-    if (!items.length) list.appendChild(el("li", null, "None found."));
+    if (!items.length) list.appendChild(el("li", null, t("console.none_found")));
     box.appendChild(list);
   }
 
@@ -493,29 +513,32 @@
     $("search-error").textContent = "";
     clear($("search-results"));
     var ticket = params.get("ticket");
-    if (ticket && !/^311-\d+$/i.test(ticket)) { $("search-error").textContent = "A ticket number looks like 311-1000001."; return; }
-    if (!params.toString()) { $("search-error").textContent = "Give a ticket number, phone, e-mail, date or agent."; return; }
+    if (ticket && !/^311-\d+$/i.test(ticket)) { $("search-error").textContent = t("console.search_bad_ticket"); return; }
+    if (!params.toString()) { $("search-error").textContent = t("console.search_empty"); return; }
     var r, body;
     try {
       r = await fetch("/console/api/search?" + params.toString(), { credentials: "same-origin" });
       body = await r.json();
     } catch (e) {
-      $("search-error").textContent = "The server could not be reached.";
+      $("search-error").textContent = t("console.unreachable");
       return;
     }
-    if (!r.ok) { $("search-error").textContent = (body.error && body.error.message) || ("HTTP " + r.status); return; }
-    searchList("Conversations", body.conversations, function (c) {
+    if (!r.ok) {
+      $("search-error").textContent = (body.error && body.error.message) || t("console.http_short", { status: r.status });
+      return;
+    }
+    searchList(t("console.search_conversations"), body.conversations, function (c) {
       var li = el("li");
-      li.appendChild(el("strong", null, words(c.label) || "Conversation"));
+      li.appendChild(el("strong", null, words(c.label) || t("console.conversation")));
       li.appendChild(el("span", "meta", when(c.assigned_at || c.queued_at) + " · " + (c.agent_name || c.agent || "") +
-        " · " + c.state + (c.ticket_id ? " · ticket " + c.ticket_id : "")));
+        " · " + codeWord("state", c.state) + (c.ticket_id ? " · " + t("console.search_ticket", { ticket_id: c.ticket_id }) : "")));
       if (contact(c)) li.appendChild(el("span", "meta", contact(c)));
       if (state.me.roles.indexOf("supervisor") >= 0 || state.me.roles.indexOf("admin") >= 0) {
-        li.appendChild(button("Open", "open", function () { openConversation(c.conversation_id); }));
+        li.appendChild(button(t("console.open"), "open", function () { openConversation(c.conversation_id); }));
       }
       return li;
     });
-    searchList("Tickets", body.tickets, function (t) {
+    searchList(t("console.search_tickets"), body.tickets, function (t) {
       var li = el("li");
       li.appendChild(el("strong", null, t.ticket_id + " · " + t.service_code + " · " + t.status));
       li.appendChild(el("span", "meta", when(t.requested_at) + (t.address ? " · " + t.address : "")));
@@ -539,17 +562,18 @@
         var li = el("li");
         li.appendChild(el("strong", null, r.title + " (" + r.language + ")"));
         li.appendChild(el("p", null, r.body));
-        li.appendChild(button("Insert", "insert", function () { $("composer").value = r.body; $("composer").focus(); }));
+        li.appendChild(button(t("console.insert"), "insert", function () { $("composer").value = r.body; $("composer").focus(); }));
         list.appendChild(li);
       });
-      if (!ack.results.length) list.appendChild(el("li", null, "No matches."));
+      if (!ack.results.length) list.appendChild(el("li", null, t("console.no_matches")));
     }, 200);
   }
 
   function renderHours(h) {
     if (!h) return;
-    var text = h.open ? (h.accepting ? "Line open" : "Closing soon") : "Line closed";
-    if (h.override) text += " (override: " + h.override + ")";
+    state.hours = h;
+    var text = t(h.open ? (h.accepting ? "console.line_open" : "console.line_closing") : "console.line_closed");
+    if (h.override) text += " " + t("console.line_override", { mode: codeWord("override", h.override) });
     $("hours").textContent = text;
   }
 
@@ -561,7 +585,7 @@
   }
 
   async function hello() {
-    $("conn").textContent = "connected";
+    $("conn").textContent = t("console.conn_connected");
     $("conn").className = "conn ok";
     var ack = await call("hello");
     if (!ack.ok) return result(ack.error.message, true);
@@ -576,17 +600,40 @@
     renderHours(ack.hours);
     var disp = $("disposition");
     clear(disp);
-    ack.dispositions.forEach(function (d) { var o = el("option", null, d.replace(/_/g, " ")); o.value = d; disp.appendChild(o); });
+    ack.dispositions.forEach(function (d) {
+      var o = el("option", null, codeWord("disposition", d, d.replace(/_/g, " ")));
+      o.value = d;
+      disp.appendChild(o);
+    });
     var canned = $("canned");
     while (canned.options.length > 1) canned.remove(1);
     ack.canned.forEach(function (c, i) { var o = el("option", null, c.key); o.value = String(i); canned.appendChild(o); });
     var supervisor = ack.me.roles.indexOf("supervisor") >= 0 || ack.me.roles.indexOf("admin") >= 0;
     $("supervisor").hidden = !supervisor;
     $("s-agent").hidden = $("s-agent-label").hidden = !supervisor;
-    $("search-scope").textContent = supervisor ? "Every conversation handled by an agent, and every ticket." :
-      "Your own conversations and their tickets.";
+    state.supervisor = supervisor;
+    renderScope();
     renderLists();
     refreshAgents();
+    if (state.current) openConversation(state.current.conversation_id);
+  }
+
+  function renderScope() {
+    $("search-scope").textContent = t(state.supervisor ? "console.search_scope_all" : "console.search_scope_own");
+  }
+
+  // The switch in the staff bar changed the language: i18n.js relabelled the page's marked elements;
+  // the words this script wrote are written again (the open chat is fetched again; no message is translated).
+  function relabel() {
+    renderLists();
+    renderNotifyButton();
+    renderMissed();
+    renderScope();
+    renderHours(state.hours);
+    if (state.socket) $("conn").textContent = t(state.socket.connected ? "console.conn_connected" : "console.conn_reconnecting");
+    Array.from($("disposition").options).forEach(function (o) { o.textContent = codeWord("disposition", o.value, o.value.replace(/_/g, " ")); });
+    if ($("transfer-to").options.length) $("transfer-to").options[0].textContent = t("console.back_to_queue");
+    if (!$("typing").hidden) $("typing").textContent = t("console.resident_typing");
     if (state.current) openConversation(state.current.conversation_id);
   }
 
@@ -600,9 +647,9 @@
     var socket = io("/agents", { path: "/socket.io", transports: ["websocket"] });
     state.socket = socket;
     socket.on("connect", hello);
-    socket.on("disconnect", function () { $("conn").textContent = "reconnecting…"; $("conn").className = "conn bad"; });
+    socket.on("disconnect", function () { $("conn").textContent = t("console.conn_reconnecting"); $("conn").className = "conn bad"; });
     socket.on("connect_error", function (err) {
-      $("conn").textContent = "not connected: " + err.message;
+      $("conn").textContent = t("console.conn_failed", { error: err.message });
       $("conn").className = "conn bad";
       if (err.message === "unauthorized") window.location.href = "/console/login";
     });
@@ -628,7 +675,7 @@
       state.offers.delete(d.conversation_id);
       if (state.current && state.current.conversation_id === d.conversation_id) {
         state.current.state = "closed";
-        $("conv-title").textContent = "Conversation — closed (" + (d.reason || "") + ")";
+        $("conv-title").textContent = t("console.conv_closed", { reason: d.reason || "" });
         ["composer", "send", "close-chat", "transfer", "ticket", "canned"].forEach(function (id) { $(id).disabled = true; });
       }
       renderLists();
@@ -700,7 +747,7 @@
       e.preventDefault();
       var ack = await call("hours", { mode: $("ov-mode").value, minutes: Number($("ov-minutes").value),
         reason: $("ov-reason").value });
-      $("ov-result").textContent = ack.ok ? "Done." : ack.error.message;
+      $("ov-result").textContent = ack.ok ? t("console.ov_done") : ack.error.message;
       $("ov-result").className = ack.ok ? "result" : "result error";
       if (ack.ok) renderHours(ack.hours);
     });
@@ -722,7 +769,10 @@
     }).then(function (d) {
       state.incident = d.incident;
       $("incident").hidden = !d.incident;
-      $("incident-text").textContent = d.incident ? d.incident.title.en + " — " + d.incident.notice.en : "";
+      // In the agent's language when the incident has it (incident notices are written in en and es).
+      var l = i18n.lang;
+      $("incident-text").textContent = d.incident ? (d.incident.title[l] || d.incident.title.en) + " — " +
+        (d.incident.notice[l] || d.incident.notice.en) : "";
     }).catch(function () { /* keep what we showed */ });
   }
 
@@ -733,7 +783,11 @@
     $("composer").focus();
   }
 
-  fetch("/console/api/me", { credentials: "same-origin" }).then(function (r) {
+  i18n.ready.then(function () {
+    $("conn").textContent = t("console.conn_connecting");
+    window.addEventListener("c311:language", relabel);
+    return fetch("/console/api/me", { credentials: "same-origin" });
+  }).then(function (r) {
     if (r.status === 401) { window.location.href = "/console/login"; throw new Error("not logged in"); }
     return r.json();
   }).then(function (me) {

@@ -1,6 +1,9 @@
 // Incident notices page: post a bilingual notice, see live/scheduled/ended ones with their figures, end one.
+// Its words follow the staff pages' language (static/staff/i18n.js, copy in chat_server/staff_texts.yml).
 "use strict";
 (function () {
+  const i18n = window.C311I18n;
+  const t = (key, params) => i18n.t(key, params);
   const API = "/console/incidents/api";
   const $ = id => document.getElementById(id);
 
@@ -17,27 +20,36 @@
     const data = await call("/incidents");
     const body = $("list").tBodies[0];
     body.replaceChildren();
-    say($("list-msg"), data.incidents.length ? "" : "No notices in the last 30 days.");
+    // Says when the list is empty; leaves any other message (e.g. "Ended.") to the action that wrote it.
+    const msg = $("list-msg");
+    if (!data.incidents.length) { say(msg, t("incidents.none")); msg.dataset.none = "1"; }
+    else if (msg.dataset.none) { say(msg, ""); delete msg.dataset.none; }
+    const other = i18n.lang === "es" ? "en" : "es";  // the title in the page's language, the other one below
     for (const inc of data.incidents) {
       const tr = document.createElement("tr");
       tr.dataset.id = inc.id;
-      const name = cell(inc.title.en);
+      const name = cell(inc.title[i18n.lang] || inc.title.en);
       const detail = document.createElement("div");
       detail.className = "muted";
-      detail.textContent = `${inc.title.es} · ${inc.phrases.join(", ")}`;
+      detail.textContent = `${inc.title[other]} · ${inc.phrases.join(", ")}`;
       name.append(detail);
-      tr.append(name, cell(inc.state), cell(`${when(inc.starts_at)} – ${when(inc.ended_at || inc.ends_at)}`),
+      const state = i18n.has("incidents.state." + inc.state) ? t("incidents.state." + inc.state) : inc.state;
+      tr.append(name, cell(state), cell(`${when(inc.starts_at)} – ${when(inc.ended_at || inc.ends_at)}`),
         cell(String(inc.chats)), cell(String(inc.escalated)), cell(String(inc.contained)));
       const actions = document.createElement("td");
       if (inc.state !== "ended") {
         const end = document.createElement("button");
         end.type = "button";
         end.className = "secondary";
-        end.textContent = "End now";
-        end.setAttribute("aria-label", `End “${inc.title.en}” now`);
+        end.textContent = t("incidents.end");
+        end.setAttribute("aria-label", t("incidents.end_label", { title: inc.title[i18n.lang] || inc.title.en }));
         end.addEventListener("click", async () => {
-          try { await call(`/incidents/${encodeURIComponent(inc.id)}/end`, "POST"); say($("list-msg"), "Ended."); await load(); }
-          catch (e) { say($("list-msg"), e.message, true); }
+          try {
+            await call(`/incidents/${encodeURIComponent(inc.id)}/end`, "POST");
+            await load();
+            say($("list-msg"), t("incidents.ended"));
+            delete $("list-msg").dataset.none;
+          } catch (e) { say($("list-msg"), e.message, true); }
         });
         actions.append(end);
       }
@@ -60,7 +72,7 @@
     };
     try {
       await call("/incidents", "POST", body);
-      say($("post-msg"), "Posted. Every channel shows it within a few seconds.");
+      say($("post-msg"), t("incidents.posted"));
       $("post").reset();
       await load();
     } catch (err) {
@@ -71,6 +83,8 @@
   }
 
   async function init() {
+    await i18n.ready;
+    window.addEventListener("c311:language", () => load().catch(() => {}));
     const me = await call("/me");
     call.csrf = me.csrf;
     $("post").addEventListener("submit", post);

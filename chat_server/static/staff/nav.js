@@ -1,9 +1,17 @@
 // The staff navigation bar, the same on every staff page: who is signed in, their role, and links
 // to the pages that role may open (the list comes from the server: chat_server/metrics/staff.py).
-// A page includes <nav id="staff-nav" aria-label="Staff pages"></nav> and this one script.
+// A page includes <nav id="staff-nav" aria-label="Staff pages"></nav> and this one script. A page that
+// also includes i18n.js (before this script) is translated: the bar's words follow its language and
+// the bar carries the language switch.
 "use strict";
 (function () {
   const ROLE_WORDS = { agent: "agent", supervisor: "supervisor", content: "content editor", admin: "administrator" };
+  const i18n = window.C311I18n || null;
+
+  // The translated word when the page is translated and the copy has it, else the English one.
+  function word(key, english, params) {
+    return i18n && i18n.has(key) ? i18n.t(key, params) : english;
+  }
 
   function addStyles() {
     if (document.querySelector("link[data-staff-nav]")) return;
@@ -32,7 +40,8 @@
       const li = document.createElement("li");
       const a = document.createElement("a");
       a.href = p.href;
-      a.textContent = p.label;
+      a.dataset.key = p.key;
+      a.dataset.label = p.label;
       if (here && here.key === p.key) a.setAttribute("aria-current", "page");
       li.appendChild(a);
       list.appendChild(li);
@@ -40,10 +49,24 @@
     const who = document.createElement("span");
     who.className = "staff-nav-who";
     who.id = "who";  // the id the staff pages and their tests used for their own "who" line
-    const roles = me.roles.map(r => ROLE_WORDS[r] || r).join(", ");
-    who.textContent = `Signed in as ${me.name} (${roles})`;
-    nav.replaceChildren(list, who);
+    const end = document.createElement("div");
+    end.className = "staff-nav-end";
+    end.appendChild(who);
+    if (i18n) end.appendChild(i18n.switcher());
+    nav.replaceChildren(list, end);
+    label(nav, me);
     nav.dataset.ready = "1";
+  }
+
+  // The bar's words; again in place when the language changes (the switch keeps the keyboard focus).
+  function label(nav, me) {
+    for (const a of nav.querySelectorAll(".staff-nav-links a")) {
+      a.textContent = word("nav.page." + a.dataset.key, a.dataset.label);
+    }
+    const roles = me.roles.map(r => word("nav.role." + r, ROLE_WORDS[r] || r)).join(", ");
+    nav.querySelector(".staff-nav-who").textContent =
+      word("nav.signed_in_as", `Signed in as ${me.name} (${roles})`, { name: me.name, roles });
+    nav.setAttribute("aria-label", word("nav.label", "Staff pages"));
   }
 
   async function start() {
@@ -54,7 +77,12 @@
     try {
       const r = await fetch("/console/staff/api/me", { credentials: "same-origin" });
       if (!r.ok) { nav.dataset.ready = "signed-out"; return; }  // the page itself sends people to log in
-      render(nav, await r.json());
+      const me = await r.json();
+      if (i18n) {
+        await i18n.ready;
+        window.addEventListener("c311:language", () => label(nav, me));
+      }
+      render(nav, me);
     } catch (e) { nav.dataset.ready = "error"; }
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
