@@ -377,3 +377,30 @@ async def test_fair_turns_rank_a_flooded_conversation_by_its_whole_backlog() -> 
     await asyncio.gather(first, *flood, asked)
     assert order[:2] == ["ip:0", "ip:resident"], order[:5]
     assert turns.pending("ip:1") == 0 and turns.pending("ip:resident") == 0
+
+
+async def test_fair_turns_rank_a_source_by_its_refused_messages_too() -> None:
+    """A flooder whose backlog is momentarily as short as a resident's still goes after the resident
+    when most of its messages were refused; its few served turns alone would rank it first."""
+    turns = FairTurns(concurrency=1, per_source=1, memory_s=60)
+    order: list[str] = []
+    release = asyncio.Event()
+
+    async def turn(source: str) -> None:
+        with turns.handling(source):
+            async with turns.turn(source):
+                order.append(source)
+                await release.wait()
+
+    for _ in range(3):  # the resident has been served three turns, the flooder none…
+        async with turns.turn("ip:resident"):
+            pass
+    for _ in range(10):  # …but the flooder had ten messages refused
+        turns.refused("ip:flood")
+    first = asyncio.create_task(turn("ip:other"))
+    await asyncio.sleep(0)
+    waiting = [asyncio.create_task(turn("ip:flood")), asyncio.create_task(turn("ip:resident"))]
+    await asyncio.sleep(0)
+    release.set()
+    await asyncio.gather(first, *waiting)
+    assert order == ["ip:other", "ip:resident", "ip:flood"], order

@@ -181,10 +181,12 @@ class ResidentNamespace(socketio.AsyncNamespace):
             if not body and not attachment:
                 raise ClientError("empty", "message is empty")
             ip = sess.get("ip", "unknown")
-            if not await self.limiter.hit_all([(self.session_limit, f"{ip}|{token}"), (self.ip_limit, ip)]):
-                raise ClientError("rate_limited", text("rate_limited", language or "en"))
             source = f"ip:{ip}"
+            if not await self.limiter.hit_all([(self.session_limit, f"{ip}|{token}"), (self.ip_limit, ip)]):
+                self.service.turns.refused(source)
+                raise ClientError("rate_limited", text("rate_limited", language or "en"))
             if self.service.turns.pending(source) >= self.config.limits.ip_turns_pending:
+                self.service.turns.refused(source)
                 raise ClientError("busy", text("busy", language or "en"))
             client_msg_id = metadata.get("client_msg_id")
             if client_msg_id is not None and not (isinstance(client_msg_id, str) and _CLIENT_ID.match(client_msg_id)):

@@ -60,6 +60,15 @@ class FairTurns:
         state = self._sources.get(source)
         return 0 if state is None else state.backlog()
 
+    def refused(self, source: str) -> None:
+        """A message of `source` refused for flooding (rate limit, full backlog) still counts in its
+        recent use: the tie-break below then ranks a flooding source behind a resident who only
+        asks, however briefly the flood's backlog is empty."""
+        state = self._source(source)
+        now = time.monotonic()
+        state.usage = state.decayed(now, self.tau) + 1.0
+        state.stamp = now
+
     @contextmanager
     def handling(self, source: str) -> Iterator[None]:
         """Counts one message of `source` in its backlog from arrival until its turn is over."""
@@ -112,7 +121,7 @@ class FairTurns:
             if not ready:
                 return
             # Shortest backlog first (a flood keeps a queue, a resident waits for one reply), then
-            # the source served least recently.
+            # the source that used the bot least recently (turns served and messages refused).
             key = min(ready, key=lambda k: (self._sources[k].backlog(), self._sources[k].decayed(now, self.tau)))
             state = self._sources[key]
             state.usage = state.decayed(now, self.tau) + 1.0
