@@ -22,6 +22,14 @@ from typing import Any, Union
 import yaml
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def display_path(path: Path) -> str:
+    """A file's path as staff know it (relative to the project), for errors that name the file."""
+    try:
+        return str(path.resolve().relative_to(PROJECT_ROOT))
+    except ValueError:
+        return str(path)
 DEFAULT_CONFIG_FILE = PROJECT_ROOT / "chat311.yml"
 ENV_PREFIX = "CHAT311_"
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from chat_server.config import PROJECT_ROOT
+from chat_server.config import display_path
 
 TEXTS_FILE = Path(__file__).resolve().parent / "staff_texts.yml"
 LANGUAGES = ("en", "es")
@@ -72,16 +72,9 @@ def parse_staff_texts(file: str, data: Any) -> dict[str, dict[str, str]]:
     return out
 
 
-def _display(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(PROJECT_ROOT))
-    except ValueError:
-        return str(path)
-
-
 def load_staff_texts(path: Path = TEXTS_FILE) -> dict[str, dict[str, str]]:
     """Every staff text, or StaffTextsError naming the file (and the key) for the first problem."""
-    file = _display(path)
+    file = display_path(path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:

@@ -134,3 +134,18 @@ async def escalate(resident: Any, text: str = "/request_human") -> None:
     ack = await resident.say(text)
     assert ack.get("ok"), ack
     await resident.wait_for("queue_update", after=mark, timeout=60)
+
+
+async def offered_chat(page: Any, new_resident: Callable[[str], Any], url: str,
+                       text: str = "I need help with my water bill") -> tuple[Any, Any]:
+    """A new resident asks the bot, then for a person; returns the resident and the offer card the agent's
+    console (`page`, signed in and available) shows for it."""
+    from playwright.async_api import expect  # only browser tests call this
+
+    res = await new_resident(url)
+    await res.start_session()
+    await res.turn(text)
+    await escalate(res, "/request_human")
+    offer = page.locator("#offers li.offer")
+    await expect(offer).to_have_count(1, timeout=15_000)
+    return res, offer

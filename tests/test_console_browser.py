@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.test_agents_support import PASSWORD, escalate, fresh_prefix, make_agent, server_env
+from tests.test_agents_support import PASSWORD, escalate, fresh_prefix, make_agent, offered_chat, server_env
 
 pytestmark = [pytest.mark.browser, pytest.mark.rasa]
 
@@ -61,12 +61,7 @@ async def test_agent_logs_in_accepts_chats_and_closes(console_server, resident) 
         await expect(page.locator("#conn")).to_have_text("connected", timeout=10_000)
         await expect(page.locator("#me-name")).to_have_text("Ann")
 
-        res = await resident(server.url)
-        await res.start_session()
-        await res.turn("I need help with my water bill")
-        await escalate(res, "/request_human")
-        offer = page.locator("#offers li.offer")
-        await expect(offer).to_have_count(1, timeout=15_000)
+        res, offer = await offered_chat(page, resident, server.url)
         await offer.locator("button.accept").click()
         await expect(page.locator("#conv")).to_be_visible()
         transcript = page.locator("#transcript")

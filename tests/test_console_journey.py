@@ -14,7 +14,7 @@ import pytest
 
 from chat_server.agents.queue import RoutingStore
 from tests.browser import AXE_JS, chromium, new_page
-from tests.test_agents_support import PASSWORD, escalate, fresh_prefix, make_agent, server_env
+from tests.test_agents_support import PASSWORD, fresh_prefix, make_agent, offered_chat, server_env
 
 pytestmark = [pytest.mark.browser, pytest.mark.rasa]
 
@@ -64,12 +64,7 @@ async def test_offer_preview_accept_typing_note_line_status_and_close(  # type: 
         await expect(page.locator("#notify")).to_be_hidden()
         await expect(page.locator("#notify-state")).to_have_text("Desktop notifications on.")
 
-        res = await resident(server.url)
-        await res.start_session()
-        await res.turn("I need help with my water bill")
-        await escalate(res, "/request_human")
-        offer = page.locator("#offers li.offer")
-        await expect(offer).to_have_count(1, timeout=15_000)
+        res, offer = await offered_chat(page, resident, server.url)
         await expect(offer.locator(".preview")).to_contain_text("I need help with my water bill")
         await expect(offer).to_contain_text("English")
         await expect(offer.locator(".countdown")).to_have_text(

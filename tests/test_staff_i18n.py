@@ -16,7 +16,7 @@ import yaml
 
 from chat_server.staff_texts import TEXTS_FILE, StaffTextsError, load_staff_texts
 from tests.browser import ROOT, axe_scan, chromium, new_page, screenshot
-from tests.test_agents_support import PASSWORD, escalate, fresh_prefix, make_agent, server_env
+from tests.test_agents_support import PASSWORD, fresh_prefix, make_agent, offered_chat, server_env
 
 STATIC = ROOT / "chat_server" / "static"
 
@@ -154,12 +154,7 @@ async def test_spanish_browser_signs_in_works_a_chat_and_switches_to_english(
         assert await _untranslated(page) == []
 
         # An offer in Spanish; the resident's own words are shown as written.
-        res = await resident(server.url)
-        await res.start_session()
-        await res.turn("I need help with my water bill")
-        await escalate(res, "/request_human")
-        offer = page.locator("#offers li.offer")
-        await expect(offer).to_have_count(1, timeout=15_000)
+        res, offer = await offered_chat(page, resident, server.url)
         await expect(offer.locator(".countdown")).to_have_text(re.compile(r"^Quedan \d+ s para aceptar$"))
         await expect(offer.locator(".waited")).to_contain_text("Esperando ")
         await expect(offer.locator("button.accept")).to_have_text("Aceptar")

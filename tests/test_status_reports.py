@@ -121,16 +121,7 @@ GOOD, REFUSED = "+17045550131", "+17045550132"
 
 async def next_event(redis: Any, stream: str, match: Any, timeout: float = 60.0) -> dict[str, Any]:
     """Block on the event stream until an event matches (kind, conv, data) → bool; returns its data."""
-    last, deadline = "0", time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for _, items in await redis.xread({stream: last}, block=1000, count=200) or []:
-            for mid, raw in items:
-                last = mid
-                f = {k.decode(): v.decode() for k, v in raw.items()}
-                data = json.loads(f.get("data") or "{}")
-                if match(f["kind"], f.get("conv", ""), data):
-                    return data
-    raise AssertionError("the expected event was not published")
+    return (await events_until(redis, stream, match, 1, timeout))[0]
 
 
 async def events_until(redis: Any, stream: str, match: Any, count: int, timeout: float = 60.0) -> list[dict]:

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from chat_server.config import PROJECT_ROOT
+from chat_server.config import PROJECT_ROOT, display_path
 
 LANGUAGES = ("en", "es")
 KNOWLEDGE_DIR = PROJECT_ROOT / "training_data" / "knowledge"
@@ -203,13 +203,6 @@ def parse_topics(file: str, data: Any) -> dict[str, dict[str, str]]:
 
 
 # --------------------------------------------------------------------------- loading (I/O)
-def _display(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(PROJECT_ROOT))
-    except ValueError:
-        return str(path)
-
-
 def load_rules(knowledge_dir: Path = KNOWLEDGE_DIR, catalogue_file: Path = CATALOGUE_FILE) -> Rules:
     from chat_server.tickets.catalogue import load_catalogue
 
@@ -217,9 +210,9 @@ def load_rules(knowledge_dir: Path = KNOWLEDGE_DIR, catalogue_file: Path = CATAL
     try:
         data = yaml.safe_load(topics_path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
-        raise ArticleError(_display(topics_path), "(file)", f"cannot read: {exc}") from exc
+        raise ArticleError(display_path(topics_path), "(file)", f"cannot read: {exc}") from exc
     codes = frozenset(s.service_code for s in load_catalogue(catalogue_file))
-    return Rules(parse_topics(_display(topics_path), data), codes)
+    return Rules(parse_topics(display_path(topics_path), data), codes)
 
 
 def article_files(knowledge_dir: Path) -> list[Path]:
@@ -232,7 +225,7 @@ def load_articles(knowledge_dir: Path = KNOWLEDGE_DIR, rules: Rules | None = Non
     rules = rules or load_rules(knowledge_dir)
     parsed = []
     for path in article_files(knowledge_dir):
-        file = _display(path)
+        file = display_path(path)
         try:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
