@@ -646,6 +646,10 @@ class Bench:
             self.row(part, "FAILED", error)
 
     async def run(self) -> None:
+        # SIGTERM (`timeout`, `kill`) unwinds like Ctrl-C, so the servers and Rasa it started are stopped too.
+        main = asyncio.current_task()
+        assert main is not None
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main.cancel)
         skip = set(filter(None, self.args.skip.split(",")))
         mode = "quick" if self.args.quick else "full"
         print(f"chat311 bench ({mode}) — load average {load()}, {os.cpu_count()} CPUs, nofile {raise_nofile()}",
@@ -715,7 +719,10 @@ def main(argv: list[str] | None = None) -> None:
     args.flood_turns = max(5, min(args.flood_turns, 200))
     args.kb_articles = max(10, min(args.kb_articles, 5000))
     raise_nofile()
-    asyncio.run(Bench(args).run())
+    try:
+        asyncio.run(Bench(args).run())
+    except asyncio.CancelledError:
+        raise SystemExit("bench: stopped by SIGTERM (its servers were stopped); no figures") from None
 
 
 if __name__ == "__main__":
