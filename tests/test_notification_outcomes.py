@@ -77,6 +77,15 @@ class Supervisor:
             return (await r.text()).strip().split("\r\n")
 
 
+async def email_server(redis_server: Any, name: str, smtp_port: int, attempts: int, retry_max_s: float) -> Any:
+    """A chat_server with the e-mail channel on, relaying through 127.0.0.1:`smtp_port`, quick retries."""
+    return await bare_server(redis_server.url, name, **{
+        "CHAT311_CHANNELS__EMAIL_ENABLED": "true", "CHAT311_CHANNELS__EMAIL_ADDRESS": "311chat@city.test",
+        "CHAT311_CHANNELS__SMTP_HOST": "127.0.0.1", "CHAT311_CHANNELS__SMTP_PORT": str(smtp_port),
+        "CHAT311_CHANNELS__OUTBOX_MAX_ATTEMPTS": str(attempts), "CHAT311_CHANNELS__OUTBOX_RETRY_BASE_S": "0.1",
+        "CHAT311_CHANNELS__OUTBOX_RETRY_MAX_S": str(retry_max_s)})
+
+
 def row(channel: str, sent: int, failed: int, skipped: int = 0) -> dict[str, Any]:
     rate = round(failed / (sent + failed), 4) if sent + failed else None
     return {"channel": channel, "sent": sent, "failed": failed, "skipped": skipped, "failure_rate": rate}
@@ -95,11 +104,7 @@ async def test_smtp_refusals_for_good_fail_at_once_and_temporary_ones_are_retrie
         BUSY: ["451 4.2.1 mailbox busy, try later", "451 4.2.1 mailbox busy, try later", "250 OK"],
         DOWN: ["451 4.3.0 temporary failure"],
     }).start()
-    server = await bare_server(redis_server.url, "notice-smtp", **{
-        "CHAT311_CHANNELS__EMAIL_ENABLED": "true", "CHAT311_CHANNELS__EMAIL_ADDRESS": "311chat@city.test",
-        "CHAT311_CHANNELS__SMTP_HOST": "127.0.0.1", "CHAT311_CHANNELS__SMTP_PORT": str(relay.port),
-        "CHAT311_CHANNELS__OUTBOX_MAX_ATTEMPTS": "3", "CHAT311_CHANNELS__OUTBOX_RETRY_BASE_S": "0.1",
-        "CHAT311_CHANNELS__OUTBOX_RETRY_MAX_S": "0.5"})
+    server = await email_server(redis_server, "notice-smtp", relay.port, attempts=3, retry_max_s=0.5)
     try:
         ticket_id = await new_ticket(redis_server, server)
         followers = FollowerStore(redis_client, server.prefix)
@@ -133,11 +138,7 @@ async def test_an_unreachable_relay_is_retried_and_the_notice_counts_once_it_is_
     """No SMTP relay listening (connection refused): the notice waits in the outbox, retried with backoff
     and counted neither sent nor failed; when the relay comes up it is delivered and counted sent."""
     relay = SmtpCapture()  # its port is chosen, nothing listens there yet
-    server = await bare_server(redis_server.url, "notice-smtp-down", **{
-        "CHAT311_CHANNELS__EMAIL_ENABLED": "true", "CHAT311_CHANNELS__EMAIL_ADDRESS": "311chat@city.test",
-        "CHAT311_CHANNELS__SMTP_HOST": "127.0.0.1", "CHAT311_CHANNELS__SMTP_PORT": str(relay.port),
-        "CHAT311_CHANNELS__OUTBOX_MAX_ATTEMPTS": "60", "CHAT311_CHANNELS__OUTBOX_RETRY_BASE_S": "0.1",
-        "CHAT311_CHANNELS__OUTBOX_RETRY_MAX_S": "0.3"})
+    server = await email_server(redis_server, "notice-smtp-down", relay.port, attempts=60, retry_max_s=0.3)
     try:
         ticket_id = await new_ticket(redis_server, server)
         await FollowerStore(redis_client, server.prefix).follow(ticket_id, FollowerKind.EMAIL, BUSY, "es")

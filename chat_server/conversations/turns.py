@@ -45,6 +45,11 @@ class _Source:
     def decayed(self, now: float, tau: float) -> float:
         return self.usage * math.exp(-(now - self.stamp) / tau)
 
+    def use(self, now: float, tau: float) -> None:
+        """One more unit of recent use (a turn granted, or a message refused for flooding)."""
+        self.usage = self.decayed(now, tau) + 1.0
+        self.stamp = now
+
 
 class FairTurns:
     def __init__(self, concurrency: int, per_source: int, memory_s: float = 10.0) -> None:
@@ -64,10 +69,7 @@ class FairTurns:
         """A message of `source` refused for flooding (rate limit, full backlog) still counts in its
         recent use: the tie-break below then ranks a flooding source behind a resident who only
         asks, however briefly the flood's backlog is empty."""
-        state = self._source(source)
-        now = time.monotonic()
-        state.usage = state.decayed(now, self.tau) + 1.0
-        state.stamp = now
+        self._source(source).use(time.monotonic(), self.tau)
 
     @contextmanager
     def handling(self, source: str) -> Iterator[None]:
@@ -124,8 +126,7 @@ class FairTurns:
             # the source that used the bot least recently (turns served and messages refused).
             key = min(ready, key=lambda k: (self._sources[k].backlog(), self._sources[k].decayed(now, self.tau)))
             state = self._sources[key]
-            state.usage = state.decayed(now, self.tau) + 1.0
-            state.stamp = now
+            state.use(now, self.tau)
             state.running += 1
             self._running += 1
             state.waiting.popleft().set_result(None)
