@@ -22,6 +22,8 @@ from chat_server.knowledge.articles import (
 )
 from chat_server.knowledge.calibrate import fit
 from chat_server.knowledge.evaluate import EvalRow
+from chat_server.knowledge.lexical import LexicalIndex
+from chat_server.knowledge.places import without_places
 from chat_server.knowledge.ranking import Calibration, CalibrationError, Features, Kind, parse_calibration
 from chat_server.knowledge.scope import OutOfScope, load_out_of_scope, parse_out_of_scope
 from chat_server.knowledge.search import IndexUpdateError, KnowledgeSearch
@@ -169,6 +171,56 @@ def test_question_marks_and_capitals_do_not_change_the_scores(search: KnowledgeS
     """Residents type "¿…?" and capitals or not, at random; the articles' own questions have neither."""
     assert [(h.article_id, round(h.score, 4)) for h in search.search(punctuated, lang)] == \
         [(h.article_id, round(h.score, 4)) for h in search.search(plain, lang)]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("what is my pickup day for 4500 Park Rd", "what is my pickup day for"),
+    ("street flooding on Little Sugar Creek", "street flooding on Creek"),
+    ("hit a huge hole on Brookshire Blvd this morning", "hit a huge hole on this morning"),
+    ("bache en la calle Tryon cerca de la escuela", "bache en la calle cerca de la escuela"),
+    ("can I reserve a shelter at Freedom Park", "can I reserve a shelter at Park"),
+    # no house number and no capitals: nothing tells the street name from ordinary words
+    ("pothole on tryon street", "pothole on tryon street"),
+    # capitalised words that open a question are not a name
+    ("My Street is flooded", "My Street is flooded"),
+    ("Duke Energy outage", "Duke Energy outage"),
+])
+def test_addresses_and_place_names_are_left_out_of_the_query(text: str, expected: str) -> None:
+    assert " ".join(without_places(text).split()) == expected
+
+
+def test_an_address_in_the_question_does_not_pull_the_score_down(search: KnowledgeSearch) -> None:
+    """The name weighs on both scores; without this the question below fell under the menu threshold."""
+    plain = search.search("cuál es mi día de recolección", "es")
+    with_address = search.search("cuál es mi día de recolección para 4500 Park Rd", "es")
+    assert with_address[0].article_id == plain[0].article_id == "collection-day"
+    assert with_address[0].score == pytest.approx(plain[0].score, abs=0.05)  # 0.49 vs 0.73 with the address
+
+
+def test_a_typo_still_matches_the_article_word(rules) -> None:
+    index = LexicalIndex()
+    for article in load_articles(FIXTURE, rules):
+        index.upsert(article)
+    right, typo = index.scores("recycling week"), index.scores("recylcing week")
+    assert typo and max(typo, key=typo.__getitem__) == max(right, key=right.__getitem__)
+    assert typo == pytest.approx(right)
+    # short words are not corrected: "bil" is one edit from too many words
+    assert index.scores("bil") == {}
+
+
+def test_a_removed_article_takes_its_words_out_of_the_typo_index(rules) -> None:
+    index = LexicalIndex()
+    articles = load_articles(FIXTURE, rules)
+    for article in articles:
+        index.upsert(article)
+    owners = [a for a in articles if "floodplain" in " ".join(a.questions["en"]).lower()]
+    assert owners, "the fixture should have an article about floodplains"
+    assert {a.id for a in owners} <= set(index.scores("flodplain"))
+    for article in owners:
+        index.remove(article.id)
+    assert index.scores("flodplain") == {}
+    index.upsert(owners[0])
+    assert owners[0].id in index.scores("flodplain")
 
 
 def test_gibberish_falls_back_and_empty_text_too(search: KnowledgeSearch) -> None:

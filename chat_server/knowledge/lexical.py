@@ -14,7 +14,7 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 
 import Stemmer
@@ -40,6 +40,9 @@ _STOP = {
 }
 K1 = 1.2
 B = 0.75
+# A query word this long that no article uses is read as the article word one typo away ("recylcing").
+# Shorter words have too many neighbours ("bil" is one edit from bill, bid, oil).
+TYPO_MIN_LENGTH = 5
 
 
 def fold(text: str) -> str:
@@ -63,15 +66,26 @@ def document_text(article: Article, lang: str) -> str:
     return " ".join((article.title[lang], *article.questions[lang], article.answer[lang]))
 
 
+def _deletions(term: str) -> set[str]:
+    """The term and every form of it with one letter dropped: two words share one when they are one
+    substitution, insertion, deletion or swap apart (a symmetric-delete index, so no scan of the vocabulary)."""
+    return {term, *(term[:i] + term[i + 1:] for i in range(len(term)))}
+
+
 @dataclass
 class _LanguageIndex:
     postings: dict[str, dict[str, int]]  # term → {article id: term frequency}
     lengths: dict[str, int]
     total_length: int = 0
+    near: dict[str, set[str]] = field(default_factory=dict)  # one-letter deletion → indexed terms
 
     def add(self, article_id: str, terms: list[str]) -> None:
         for term, tf in Counter(terms).items():
-            self.postings.setdefault(term, {})[article_id] = tf
+            if term not in self.postings:
+                self.postings[term] = {}
+                for key in _deletions(term):
+                    self.near.setdefault(key, set()).add(term)
+            self.postings[term][article_id] = tf
         self.lengths[article_id] = len(terms)
         self.total_length += len(terms)
 
@@ -82,7 +96,23 @@ class _LanguageIndex:
                 docs.pop(article_id, None)
                 if not docs:
                     del self.postings[term]
+                    self._forget(term)
         self.total_length -= self.lengths.pop(article_id, 0)
+
+    def _forget(self, term: str) -> None:
+        for key in _deletions(term):
+            near = self.near.get(key)
+            if near is not None:
+                near.discard(term)
+                if not near:
+                    del self.near[key]
+
+    def corrected(self, term: str) -> str:
+        """`term`, or the most widely used indexed term one typo away when no article has it."""
+        if term in self.postings or len(term) < TYPO_MIN_LENGTH:
+            return term
+        candidates = {t for key in _deletions(term) for t in self.near.get(key, ())}
+        return max(candidates, key=lambda t: (len(self.postings[t]), t), default=term)
 
     def idf(self, term: str) -> float:
         n = len(self.lengths)
@@ -101,7 +131,7 @@ class _LanguageIndex:
         avg = self.total_length / n
         scores: dict[str, float] = {}
         ceiling = 0.0
-        for term in query:
+        for term in map(self.corrected, query):
             idf = self.idf(term)
             ceiling += idf * (K1 + 1)
             for article_id, tf in self.postings.get(term, {}).items():
@@ -132,7 +162,7 @@ class LexicalIndex:
         out = LexicalIndex()
         for lang, index in self._langs.items():
             out._langs[lang] = _LanguageIndex({t: dict(d) for t, d in index.postings.items()}, dict(index.lengths),
-                                              index.total_length)
+                                              index.total_length, {k: set(v) for k, v in index.near.items()})
         out._terms = dict(self._terms)
         return out
 

@@ -1,0 +1,44 @@
+"""Take street addresses and place names out of a question before it is searched (pure).
+
+Residents say where a problem is in the same message as what it is: "what day is my pickup at
+4500 Park Rd", "street flooding on Little Sugar Creek". The name carries no topic but weighs on
+both scores: in the embedding it pulled "cuál es mi día de recolección para 4500 Park Rd" from
+1.29 to 0.68, below the menu threshold, and "Park" alone pulls the search towards the parks
+articles. So an address or a named place is dropped, keeping a generic noun that is itself a topic
+(creek, park, lake). A lower-case street name with no house number ("pothole on tryon street") is
+left alone: nothing tells it apart from ordinary words.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Street types that end an address; none of them is a topic on its own.
+_STREET_TYPES = (r"rd|road|st|street|ave|avenue|blvd|boulevard|dr|drive|ln|lane|ct|court|pkwy|parkway|hwy|"
+                 r"highway|cir|circle|pl|place|trl|trail|ter|terrace|way|expy|expressway|fwy|freeway")
+# Generic place nouns after a proper name: the name goes, the noun stays (it can be what the question is about).
+_KEPT_NOUNS = r"creek|park|lake|river|greenway|branch"
+_SPANISH_STREETS = r"calle|avenida|av|bulevar|carretera|camino"
+
+# Capitalised words that start a sentence or a question rather than a name.
+_NOT_NAMES = (r"a|an|the|my|our|your|this|that|there|is|are|can|do|does|how|what|when|where|which|who|why|i|"
+              r"in|on|at|near|by|to|el|la|los|las|mi|mis|nuestra|nuestro|en|por|cerca|hay|donde|dónde|cuándo")
+_NAME = rf"(?!(?i:{_NOT_NAMES})\b)[A-Z][\w'’.-]*"
+_WORD = r"[\w'’.-]+"
+# "4500 Park Rd", "12 e. 4th street": a house number makes any words before a street type an address.
+_NUMBERED = re.compile(rf"\b\d{{1,6}}[a-z]?\s+(?:{_WORD}\s+){{0,3}}?(?:{_STREET_TYPES})\b\.?", re.IGNORECASE)
+# "Brookshire Blvd", "Little Sugar Creek": capitalised words before a street type or a kept noun.
+_NAMED = re.compile(rf"\b(?:{_NAME}\s+){{1,3}}(?i:({_STREET_TYPES})|({_KEPT_NOUNS}))\b\.?")
+# "la calle Tryon", "avenida Central 1200": the Spanish name follows the street word, which stays.
+_SPANISH = re.compile(rf"\b((?i:{_SPANISH_STREETS}))\.?\s+(?:de\s+)?(?:{_NAME}|\d{{1,6}})(?:\s+(?:{_NAME}|\d{{1,6}}))*")
+
+
+def _named(match: re.Match[str]) -> str:
+    return match.group(2) or ""
+
+
+def without_places(text: str) -> str:
+    """`text` with addresses and named places removed (case matters: call it before lower-casing)."""
+    text = _NUMBERED.sub(" ", text)
+    text = _SPANISH.sub(r"\1", text)
+    return _NAMED.sub(_named, text)
