@@ -9,7 +9,9 @@ import pytest
 
 from chat_server import bot_model
 from chat_server.heldout import HeldoutRow, read_heldout
+from chat_server.knowledge.articles import ArticleError, load_rules, parse_within
 from chat_server.labels import FALLBACK, resolve_label
+from chat_server.nlu_eval import Result, at_file_topics, summary
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -73,3 +75,39 @@ def test_read_heldout_refuses_malformed_files(tmp_path: Path, body: str, message
     with pytest.raises(ValueError, match=message) as exc:
         read_heldout(path)
     assert str(path) in str(exc.value)
+
+
+def _result(gold: str, label: str | None) -> Result:
+    return Result(HeldoutRow(text="q", label=gold, lang="en"), label, 1.0, "en", {})
+
+
+def test_a_finer_topic_counts_as_the_coarse_label_only_at_the_files_granularity() -> None:
+    within = {"stormwater": "flooding", "recycling": "trash_schedule"}
+    results = [_result("faq/flooding", "faq/stormwater"),  # finer topic within the label: right at file topics
+               _result("faq/flooding", "faq/recycling"),  # finer topic within another label: still wrong
+               _result("faq/voting", "faq/voting"),
+               _result("nlu_fallback", "faq/stormwater")]  # out of scope answered: wrong either way
+    assert at_file_topics(results, within) == ["faq/flooding", "faq/trash_schedule", "faq/voting", "faq/flooding"]
+    scores = summary(results, within)
+    assert scores["label_accuracy"] == 0.25 and scores["label_accuracy_at_file_topics"] == 0.5
+    # a file that uses the finer label itself is scored on it
+    finer = [*results, _result("faq/stormwater", "faq/stormwater")]
+    assert at_file_topics(finer, within)[0] == "faq/stormwater"
+
+
+def test_the_shipped_within_section_names_known_topics_one_level_deep() -> None:
+    rules = load_rules()
+    assert rules.within, "topics.yml should say which finer topics were part of the ten coarse ones"
+    assert set(rules.within.values()) <= set(rules.topics) and not set(rules.within.values()) & set(rules.within)
+
+
+@pytest.mark.parametrize(("within", "message"), [
+    ({"recycling": "nowhere"}, "unknown topic 'nowhere'"),
+    ({"recycling": "trash_schedule", "trash_schedule": "utility_bill"}, "one level only"),
+    (["recycling"], "must be a mapping"),
+])
+def test_a_bad_within_section_names_the_field(within: object, message: str) -> None:
+    topics = {"recycling": {}, "trash_schedule": {}, "utility_bill": {}}
+    with pytest.raises(ArticleError, match=message) as err:
+        parse_within("topics.yml", {"within": within}, topics)
+    assert str(err.value).startswith("topics.yml: within")

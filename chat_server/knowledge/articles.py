@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,7 @@ class Rules:
 
     topics: Mapping[str, Mapping[str, str]]  # topic → {en, es} display name
     service_codes: frozenset[str]
+    within: Mapping[str, str] = field(default_factory=dict)  # finer topic → the coarse topic it was part of
 
 
 @dataclass(frozen=True)
@@ -202,6 +203,20 @@ def parse_topics(file: str, data: Any) -> dict[str, dict[str, str]]:
     return out
 
 
+def parse_within(file: str, data: Any, topics: Mapping[str, Any]) -> dict[str, str]:
+    """The optional `within` section: finer topic → one coarse topic (one level, both known topics)."""
+    within = data.get("within", {}) if isinstance(data, dict) else {}
+    if not isinstance(within, dict):
+        raise ArticleError(file, "within", "must be a mapping finer topic → coarse topic")
+    for topic, coarse in within.items():
+        for name, value in ((f"within.{topic}", topic), (f"within.{topic}", coarse)):
+            if value not in topics:
+                raise ArticleError(file, name, f"unknown topic {value!r} (add it under topics)")
+        if coarse in within:
+            raise ArticleError(file, f"within.{topic}", f"{coarse!r} is itself within another topic; one level only")
+    return dict(within)
+
+
 # --------------------------------------------------------------------------- loading (I/O)
 def load_rules(knowledge_dir: Path = KNOWLEDGE_DIR, catalogue_file: Path = CATALOGUE_FILE) -> Rules:
     from chat_server.tickets.catalogue import load_catalogue
@@ -212,7 +227,9 @@ def load_rules(knowledge_dir: Path = KNOWLEDGE_DIR, catalogue_file: Path = CATAL
     except (OSError, yaml.YAMLError) as exc:
         raise ArticleError(display_path(topics_path), "(file)", f"cannot read: {exc}") from exc
     codes = frozenset(s.service_code for s in load_catalogue(catalogue_file))
-    return Rules(parse_topics(display_path(topics_path), data), codes)
+    file = display_path(topics_path)
+    topics = parse_topics(file, data)
+    return Rules(topics, codes, parse_within(file, data, topics))
 
 
 def article_files(knowledge_dir: Path) -> list[Path]:
