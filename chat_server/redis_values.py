@@ -7,7 +7,8 @@ them, so stores stay strictly typed without casts or ignores.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from redis.typing import EncodableT, FieldT
 
@@ -33,3 +34,8 @@ def stream_entries(rows: list[tuple[bytes | str | None, dict[bytes | str, bytes 
                    ) -> list[StreamEntry]:
     """XRANGE / XREVRANGE rows; redis-py allows empty parts (a deleted entry), which carry nothing."""
     return [(mid, raw) for mid, raw in rows or [] if mid is not None and raw is not None]
+
+
+def scored_members(rows: Iterable[Any]) -> list[tuple[str, float]]:
+    """ZRANGE-family replies WITH SCORES as (member, score): redis-py declares them as bare members."""
+    return [(text(member), float(score)) for member, score in rows]

@@ -15,6 +15,9 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from redis.asyncio import Redis
 
+from chat_server.redis_values import fields as redis_fields
+from chat_server.redis_values import text, text_map
+
 ROLES = ("agent", "supervisor", "content", "admin")
 LANGUAGES = ("en", "es")
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,39}$")
@@ -106,7 +109,7 @@ class AccountStore:
         # HSETNX on a marker field makes "create" refuse to overwrite an existing account.
         if not await self.redis.hsetnx(self._key(account.username), "username", account.username):
             raise AccountError(f"user {account.username!r} already exists")
-        await self.redis.hset(self._key(account.username), mapping=fields)
+        await self.redis.hset(self._key(account.username), mapping=redis_fields(fields))
         await self.redis.sadd(self._index, account.username)
         return account
 
@@ -114,7 +117,7 @@ class AccountStore:
         validate(account)
         if not await self.redis.exists(self._key(account.username)):
             raise AccountError(f"no user {account.username!r}")
-        await self.redis.hset(self._key(account.username), mapping=self._fields(account))
+        await self.redis.hset(self._key(account.username), mapping=redis_fields(self._fields(account)))
 
     @staticmethod
     def _fields(account: Account) -> dict[str, str]:
@@ -131,7 +134,7 @@ class AccountStore:
         raw = await self.redis.hgetall(self._key(username))
         if not raw or b"pw_hash" not in raw:
             return None
-        f = {k.decode(): v.decode() for k, v in raw.items()}
+        f = text_map(raw)
         return Account(
             username=f["username"], name=f.get("name", username), roles=_split(f.get("roles", "agent")),
             languages=_split(f.get("languages", "en")), departments=_split(f.get("departments", "*")),
@@ -140,7 +143,7 @@ class AccountStore:
         )
 
     async def list(self) -> list[Account]:
-        names = sorted(n.decode() for n in await self.redis.smembers(self._index))
+        names = sorted(text(n) for n in await self.redis.smembers(self._index))
         accounts = [await self.get(n) for n in names]
         return [a for a in accounts if a is not None]
 
@@ -161,7 +164,7 @@ class AccountStore:
         """The account if the password matches and the account is enabled, else None."""
         account = await self.get(username) if isinstance(username, str) else None
         stored = await self.redis.hget(self._key(username), "pw_hash") if account else None
-        digest = stored.decode() if stored else _DUMMY_HASH
+        digest = text(stored) if stored else _DUMMY_HASH
         try:
             await asyncio.to_thread(_hasher.verify, digest, password)
         except (VerifyMismatchError, VerificationError, InvalidHashError):

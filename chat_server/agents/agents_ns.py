@@ -31,7 +31,7 @@ def _origin_ok(environ: dict[str, Any]) -> bool:
     if not origin:
         return True  # non-browser clients (tests, tools) still need the session cookie
     host = environ.get("HTTP_HOST", "")
-    return urlsplit(origin).netloc == host
+    return bool(urlsplit(origin).netloc == host)
 
 
 class AgentsNamespace(socketio.AsyncNamespace):
@@ -45,7 +45,7 @@ class AgentsNamespace(socketio.AsyncNamespace):
         self.max_chars = max_chars
 
     async def trigger_event(self, event: str, *args: Any) -> Any:
-        sid = args[0] if args else None
+        sid = str(args[0]) if args else ""
         if event in ("connect", "disconnect"):
             return await super().trigger_event(event, *args)
         if not hasattr(self, f"on_{event}"):

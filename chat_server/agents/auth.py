@@ -17,6 +17,8 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from chat_server.redis_values import stream_entries, text, text_map
+
 SESSION_COOKIE = "c311_agent"
 LOGIN_CSRF_COOKIE = "c311_login_csrf"
 
@@ -63,7 +65,7 @@ class SessionStore:
         raw = await self.redis.hgetall(self._key(token_hash))
         if not raw:
             return None
-        f = {k.decode(): v.decode() for k, v in raw.items()}
+        f = text_map(raw)
         return AgentSession(token_hash, f["username"], f["csrf"], float(f.get("created_at", "0")))
 
     async def delete(self, session: AgentSession) -> None:
@@ -73,7 +75,7 @@ class SessionStore:
     async def delete_all(self, username: str) -> None:
         """Log a user out everywhere (disabled account, changed password)."""
         key = f"{self.p}agent_sessions:{username}"
-        hashes = [h.decode() for h in await self.redis.smembers(key)]
+        hashes = [text(h) for h in await self.redis.smembers(key)]
         if hashes:
             await self.redis.delete(*(self._key(h) for h in hashes))
         await self.redis.delete(key)
@@ -147,11 +149,11 @@ class AuditLog:
         }, maxlen=self.MAXLEN, approximate=True)
 
     async def recent(self, count: int = 100) -> list[dict[str, Any]]:
-        rows = await self.redis.xrevrange(self.stream, count=count)
+        rows = stream_entries(await self.redis.xrevrange(self.stream, count=count))
         out = []
         for mid, raw in rows:
-            f = {k.decode(): v.decode() for k, v in raw.items()}
-            out.append({"id": mid.decode(), "ts": float(f["ts"]), "actor": f["actor"], "action": f["action"],
+            f = text_map(raw)
+            out.append({"id": text(mid), "ts": float(f["ts"]), "actor": f["actor"], "action": f["action"],
                         "conversation_id": f.get("conv", ""), "detail": json.loads(f.get("detail", "{}"))})
         return out
 

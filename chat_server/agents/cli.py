@@ -97,15 +97,15 @@ async def _users(args: argparse.Namespace) -> int:
             await audit.record("cli", "user_passwd", username=args.username)
             print(f"password changed for {args.username}")
         elif args.action == "update":
-            account = await store.get(args.username)
-            if account is None:
+            existing = await store.get(args.username)
+            if existing is None:
                 raise AccountError(f"no user {args.username!r}")
-            account.name = args.name or account.name
-            account.roles = args.role or account.roles
-            account.languages = _csv(args.languages) if args.languages else account.languages
-            account.departments = _csv(args.departments) if args.departments else account.departments
-            account.max_chats = account.max_chats if args.max_chats is None else args.max_chats
-            await store.update(account)
+            existing.name = args.name or existing.name
+            existing.roles = args.role or existing.roles
+            existing.languages = _csv(args.languages) if args.languages else existing.languages
+            existing.departments = _csv(args.departments) if args.departments else existing.departments
+            existing.max_chats = existing.max_chats if args.max_chats is None else args.max_chats
+            await store.update(existing)
             await audit.record("cli", "user_update", username=args.username)
             print(f"updated {args.username}")
         return 0

@@ -31,6 +31,7 @@ from redis.asyncio import Redis
 
 from chat_server.agents.hours import Override
 from chat_server.agents.routing import AgentState, QueuedConversation
+from chat_server.redis_values import scored_members
 
 _COMMON = """
 local P = ARGV[1]
@@ -302,10 +303,9 @@ class RoutingStore:
         await pipe.execute()
 
     async def queue(self) -> list[QueueEntry]:
-        rows = await self.redis.zrange(f"{self.p}queue", 0, -1, withscores=True)
+        rows = scored_members(await self.redis.zrange(f"{self.p}queue", 0, -1, withscores=True))
         out = []
-        for cid_raw, score in rows:
-            cid = _s(cid_raw)
+        for cid, score in rows:
             pipe = self.redis.pipeline(transaction=False)
             pipe.hgetall(f"{self.p}q:{cid}")
             pipe.smembers(f"{self.p}q:{cid}:declined")

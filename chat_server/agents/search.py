@@ -24,6 +24,7 @@ from redis.asyncio import Redis
 
 from chat_server.agents.accounts import Account
 from chat_server.conversations.store import Conversation, ConversationStore
+from chat_server.redis_values import scored_members
 from chat_server.tickets.store import Ticket, TicketStore
 
 DEFAULT_DAYS = 30  # no day given: the last 30 days
@@ -146,7 +147,7 @@ class ConversationSearch:
             rows = [(cid, 0.0)] if cid and await self.redis.zscore(key, cid) is not None else []
         else:
             raw = await self.redis.zrevrangebyscore(key, end, start, withscores=True)
-            rows = [(c.decode() if isinstance(c, bytes) else str(c), float(s)) for c, s in raw]
+            rows = scored_members(raw)
         out = []
         for cid, _ in rows:
             conv = await self.conversations.get(cid)
@@ -212,7 +213,7 @@ class ConversationSearch:
 
     async def _handled_by(self, ticket: Ticket, username: str) -> bool:
         cid = ticket.conversation_id
-        return bool(cid) and await self.redis.zscore(self._handled(username), cid) is not None
+        return cid is not None and await self.redis.zscore(self._handled(username), cid) is not None
 
     @staticmethod
     def _ticket_view(ticket: Ticket) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from chat_server.knowledge.store import ArticleStore, Version
+from chat_server.redis_values import text as redis_text
 
 
 def article_yaml(data: dict[str, Any]) -> str:
@@ -48,7 +49,7 @@ async def _export(redis_url: str, prefix: str, out_dir: Path) -> tuple[list[Path
         current = await store.all_current()
         retired = []
         for article_id in set(await redis.hkeys(f"{store.p}ver")) - {a.encode() for a in current}:
-            history = await store.history(article_id.decode())
+            history = await store.history(redis_text(article_id))
             if history and history[0].file and (out_dir / history[0].file).exists():
                 (out_dir / history[0].file).unlink()
                 retired.append(out_dir / history[0].file)

@@ -273,10 +273,12 @@ class LiveKnowledge:
         """Append a resident's question as a sample question, on top of whatever is latest."""
         if lang not in LANGUAGES:
             raise ValueError(f"language must be one of {', '.join(LANGUAGES)}")
+        base = 0
         for _ in range(3):
             current = await self.store.current(article_id)
             if current is None or current.data is None:
                 raise NotFound(article_id)
+            base = current.version
             data = copy.deepcopy(current.data)
             questions = data["questions"][lang]
             if fold(" ".join(question.split())) in {fold(q) for q in questions}:
@@ -287,7 +289,7 @@ class LiveKnowledge:
                                        note=f"sample question added ({lang})")
             except VersionConflict:
                 continue  # someone published meanwhile: add it to theirs
-        raise VersionConflict(article_id, current.version, await self.store.latest_version(article_id))
+        raise VersionConflict(article_id, base, await self.store.latest_version(article_id))
 
     # ------------------------------------------------------------------ questions
     def find(self, text: str, lang: str, k: int) -> list[Hit]:

@@ -34,7 +34,8 @@ def _blas() -> ThreadpoolController:
 def one_blas_thread() -> AbstractContextManager[object]:
     """Matrix products in the calling thread only: on a busy 2-core machine, OpenBLAS's default
     threads made one query's scoring ~10× slower (measured 19 ms vs 2 ms for 1,500 rows)."""
-    return _blas().limit(limits=1, user_api="blas")
+    limiter: AbstractContextManager[object] = _blas().limit(limits=1, user_api="blas")
+    return limiter
 
 
 class Embedder(Protocol):

@@ -23,6 +23,8 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from chat_server.redis_values import scored_members
+
 LOG_KEEP = 1000
 
 # KEYS: ver, cur, hist:<id>, gen, log   ARGV: id, base version, record JSON (without version), live (1|0)
@@ -133,12 +135,13 @@ class ArticleStore:
     async def changes_since(self, generation: int) -> tuple[int, set[str] | None]:
         """(latest generation, ids published after `generation`), or None for the ids when the log
         no longer reaches back that far (the caller then reloads everything)."""
-        entries = await self.redis.zrangebyscore(f"{self.p}log", f"({generation}", "+inf", withscores=True)
+        entries = scored_members(await self.redis.zrangebyscore(f"{self.p}log", f"({generation}", "+inf",
+                                                                withscores=True))
         if not entries:
             return generation, set()
         oldest = int(entries[0][1])
         latest = int(entries[-1][1])
         if oldest > generation + 1:
             return latest, None
-        ids = {(m.decode() if isinstance(m, bytes) else m).split(":", 1)[1] for m, _ in entries}
+        ids = {m.split(":", 1)[1] for m, _ in entries}
         return latest, ids
