@@ -16,7 +16,7 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from chat_server import health, pages
+from chat_server import health, pages, texts
 from chat_server.config import Config
 from chat_server.context import CTX, AppContext
 from chat_server.conversations import polling_body
@@ -105,6 +105,7 @@ def _replayer(store: ConversationStore) -> Any:
 
 def create_app(config: Config, redis_url: str) -> web.Application:
     """Build the app; `redis_url` is resolved by the caller (embedded or REDIS_URL)."""
+    texts.use_config(config)
     app = web.Application(middlewares=[security_headers], client_max_size=8 * 1024 * 1024)
     # Blocking pool: a burst beyond max_connections waits for a free connection instead of
     # failing the resident's event with MaxConnectionsError (redis-py's default pool raises at 100).

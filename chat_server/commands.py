@@ -12,6 +12,7 @@ import argparse
 import sys
 from collections.abc import Callable
 
+from chat_server import texts
 from chat_server.config import Config, ConfigError, load_config
 from chat_server.logsetup import setup_logging
 
@@ -37,4 +38,5 @@ def load_for_command(args: argparse.Namespace) -> Config:
         sys.stderr.write(f"chat311: invalid configuration: {exc}\n")
         raise SystemExit(2) from exc
     setup_logging(config.logging.level, config.logging.json)
+    texts.use_config(config)
     return config

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import os
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -185,6 +186,16 @@ from chat_server.training.settings import TrainingConfig  # noqa: E402
 
 
 @dataclass
+class ContactConfig:
+    # The number residents are told to call (resident copy's {phone_311}; "311" itself works only in the city).
+    phone_311: str = "704-336-7600"
+
+    def validate(self) -> None:
+        if not re.fullmatch(r"[0-9+() .-]{3,30}", self.phone_311):
+            raise ValueError(f"phone_311 must be a phone number such as 704-336-7600, got {self.phone_311!r}")
+
+
+@dataclass
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     redis: RedisConfig = field(default_factory=RedisConfig)
@@ -202,6 +213,7 @@ class Config:
     incidents: IncidentsConfig = field(default_factory=IncidentsConfig)
     status: StatusConfig = field(default_factory=StatusConfig)
     knowledge: KnowledgeConfig = field(default_factory=KnowledgeConfig)
+    contact: ContactConfig = field(default_factory=ContactConfig)
 
     def resolve_path(self, value: str) -> Path:
         """Relative paths in config are relative to the project root, not the cwd."""

@@ -10,6 +10,7 @@ import pytest
 from chat_server.agents.hours import Override, Schedule, parse_window
 from chat_server.agents.settings import HoursConfig, HoursOverride
 from chat_server.config import ConfigError, load_config
+from chat_server.texts import day_names
 
 NY = ZoneInfo("America/New_York")
 
@@ -35,8 +36,8 @@ def test_next_open_over_weekend() -> None:
     s = default()
     nxt = s.next_open(at(2024, 6, 7, 19, 30))  # Friday evening
     assert nxt is not None and nxt.astimezone(NY) == at(2024, 6, 10, 7, 0)
-    assert s.describe_next_open(at(2024, 6, 7, 19, 30), "en") == "Monday 7:00 AM"
-    assert s.describe_next_open(at(2024, 6, 7, 19, 30), "es") == "lunes 7:00"
+    assert s.describe_next_open(at(2024, 6, 7, 19, 30), "en", day_names("en")) == "Monday 7:00 AM"
+    assert s.describe_next_open(at(2024, 6, 7, 19, 30), "es", day_names("es")) == "lunes 7:00"
     now = at(2024, 6, 5, 9, 0)
     assert s.next_open(now) == now.astimezone(UTC)  # open now
 

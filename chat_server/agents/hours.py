@@ -10,6 +10,7 @@ depend on `fold`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -157,15 +158,15 @@ class Schedule:
         status = self.status(now, override)
         return _utc(now) if status.open else status.next_open
 
-    def describe_next_open(self, now: datetime, language: str, override: Override | None = None) -> str:
-        """'Monday 7:00 AM' / 'lunes 7:00' in the local zone, for telling residents when to come back."""
+    def describe_next_open(self, now: datetime, language: str, days: Sequence[str],
+                           override: Override | None = None) -> str:
+        """'Monday 7:00 AM' / 'lunes 7:00' in the local zone, for telling residents when to come back
+        (`days`: the language's day names, Monday first, from the resident copy)."""
         moment = self.next_open(now, override)
         if moment is None:
             return ""
         local = moment.astimezone(self.tz)
         if language == "es":
-            days = ("lunes", "martes", "miércoles", "jueves", "viernes", "sábado", "domingo")
             return f"{days[local.weekday()]} {local.hour}:{local.minute:02d}"
-        days = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
         hour = local.hour % 12 or 12
         return f"{days[local.weekday()]} {hour}:{local.minute:02d} {'AM' if local.hour < 12 else 'PM'}"

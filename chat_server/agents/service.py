@@ -45,7 +45,7 @@ from chat_server.context import AppContext
 from chat_server.conversations.store import ASSIGNED, BOT, CLOSED, QUEUED, TICKETED, Conversation, Message
 from chat_server.events import Event
 from chat_server.stopping import cancel_and_wait
-from chat_server.texts import text
+from chat_server.texts import day_names, text
 from chat_server.tickets.catalogue import Catalogue
 from chat_server.training.label_names import load_label_names, readable
 
@@ -208,7 +208,7 @@ class EscalationService:
         if not status.accepting:
             key = "escalation_closing_soon" if status.open else "escalation_closed"
             when = self.schedule.describe_next_open(datetime.fromtimestamp(now, UTC), conv.language,
-                                                    await self.routing.hours_override())
+                                                    day_names(conv.language), await self.routing.hours_override())
             await self.callback.offer(conv, "after_hours", key, next_open=when or "—")
             return
         if not anyone_staffed(agents, language, department):
