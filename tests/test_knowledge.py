@@ -23,11 +23,11 @@ from chat_server.knowledge.articles import (
 from chat_server.knowledge.calibrate import fit
 from chat_server.knowledge.evaluate import EvalRow
 from chat_server.knowledge.lexical import LexicalIndex
-from chat_server.knowledge.places import without_places
 from chat_server.knowledge.ranking import Calibration, CalibrationError, Features, Kind, parse_calibration
 from chat_server.knowledge.scope import OutOfScope, load_out_of_scope, parse_out_of_scope
 from chat_server.knowledge.search import IndexUpdateError, KnowledgeSearch
 from chat_server.knowledge.semantic import UniversalSentenceEncoder
+from chat_server.knowledge.specifics import without_specifics
 
 FIXTURE = Path(__file__).parent / "data" / "knowledge_fixture"
 WATER = FIXTURE / "water" / "water-bill-pay.yml"
@@ -184,9 +184,13 @@ def test_question_marks_and_capitals_do_not_change_the_scores(search: KnowledgeS
     # capitalised words that open a question are not a name
     ("My Street is flooded", "My Street is flooded"),
     ("Duke Energy outage", "Duke Energy outage"),
+    # contact details say nothing about the topic
+    ("how do i pay my water bill, my email is jane.doe@example.com", "how do i pay my water bill,"),
+    ("mi teléfono es 704 555 0142, se fue la luz", ", se fue la luz"),
+    ("call me at (704) 555-0142 about my trash", "call me at about my trash"),
 ])
-def test_addresses_and_place_names_are_left_out_of_the_query(text: str, expected: str) -> None:
-    assert " ".join(without_places(text).split()) == expected
+def test_addresses_places_and_contact_details_are_left_out_of_the_query(text: str, expected: str) -> None:
+    assert " ".join(without_specifics(text).split()) == expected
 
 
 def test_an_address_in_the_question_does_not_pull_the_score_down(search: KnowledgeSearch) -> None:

@@ -18,10 +18,10 @@ import numpy as np
 
 from chat_server.knowledge.articles import LANGUAGES, Article, check_unique
 from chat_server.knowledge.lexical import LexicalIndex
-from chat_server.knowledge.places import without_places
 from chat_server.knowledge.ranking import Calibration, Features, Kind, Ranked, combine, decide_kind, top_two
 from chat_server.knowledge.scope import OutOfScope, words
 from chat_server.knowledge.semantic import Embedder, SemanticIndex, article_texts, one_blas_thread
+from chat_server.knowledge.specifics import without_specifics
 
 FALLBACK_LABEL = "nlu_fallback"
 EMBED_BATCH = 256  # texts per model call when indexing: bigger batches pad more and stream more memory
@@ -176,7 +176,7 @@ class KnowledgeSearch:
     # ------------------------------------------------------------------ search
     @staticmethod
     def _normalise(text: str) -> str:
-        return " ".join(without_places(text[:MAX_QUERY_CHARS]).strip(SENTENCE_MARKS).lower().split())
+        return " ".join(without_specifics(text[:MAX_QUERY_CHARS]).strip(SENTENCE_MARKS).lower().split())
 
     def features(self, text: str) -> Features:
         """Raw scores per candidate article and the out-of-scope signal: what `kb-calibrate` fits on."""

@@ -1,4 +1,5 @@
-"""Take street addresses and place names out of a question before it is searched (pure).
+"""Take the specifics out of a question before it is searched (pure): street addresses, place names,
+e-mail addresses and phone numbers.
 
 Residents say where a problem is in the same message as what it is: "what day is my pickup at
 4500 Park Rd", "street flooding on Little Sugar Creek". The name carries no topic but weighs on
@@ -6,7 +7,8 @@ both scores: in the embedding it pulled "cuál es mi día de recolección para 4
 1.29 to 0.68, below the menu threshold, and "Park" alone pulls the search towards the parks
 articles. So an address or a named place is dropped, keeping a generic noun that is itself a topic
 (creek, park, lake). A lower-case street name with no house number ("pothole on tryon street") is
-left alone: nothing tells it apart from ordinary words.
+left alone: nothing tells it apart from ordinary words. Contact details say nothing about the topic
+either ("how do i pay my water bill, my email is …" fell from an answer to a menu).
 """
 
 from __future__ import annotations
@@ -33,12 +35,22 @@ _NAMED = re.compile(rf"\b(?:{_NAME}\s+){{1,3}}(?i:({_STREET_TYPES})|({_KEPT_NOUN
 _SPANISH = re.compile(rf"\b((?i:{_SPANISH_STREETS}))\.?\s+(?:de\s+)?(?:{_NAME}|\d{{1,6}})(?:\s+(?:{_NAME}|\d{{1,6}}))*")
 
 
+# "my email is …", "mi teléfono es …": the words that hand over a contact go with it ("email" pulls
+# towards the paperless-billing article).
+_LEAD_IN = (r"(?:(?:my|mi)\s+(?:e-?mail(?:\s+address)?|phone(?:\s+number)?|number|cell|correo(?:\s+electr[oó]nico)?|"
+            r"tel[eé]fono|n[uú]mero|celular)\s+(?:is|es)\s+)?")
+_EMAIL = re.compile(_LEAD_IN + r"[^\s@]+@[^\s@]+\.[a-z]{2,}", re.IGNORECASE)
+_PHONE = re.compile(_LEAD_IN + r"(?<!\w)(?:\+?1[\s.-]?)?\(?\d{3}\)?[\s.-]?\d{3}[\s.-]?\d{4}(?!\w)", re.IGNORECASE)
+
+
 def _named(match: re.Match[str]) -> str:
     return match.group(2) or ""
 
 
-def without_places(text: str) -> str:
-    """`text` with addresses and named places removed (case matters: call it before lower-casing)."""
+def without_specifics(text: str) -> str:
+    """`text` without addresses, named places, e-mail addresses and phone numbers (case matters: call
+    it before lower-casing)."""
+    text = _PHONE.sub(" ", _EMAIL.sub(" ", text))
     text = _NUMBERED.sub(" ", text)
     text = _SPANISH.sub(r"\1", text)
     return _NAMED.sub(_named, text)
