@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import sys
 import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ from chat_server.supervisor import ChildSpec, Supervisor
 from chat_server.texts import text
 from chat_server.training.jobs import TrainingJobs
 from tests.clients import ResidentClient
-from tests.conftest import LOG_DIR, RASA_TOKEN, ChatServerProcess, RasaStack, RedisServer, _model, chat_servers
+from tests.conftest import LOG_DIR, RASA_TOKEN, ROOT, ChatServerProcess, RasaStack, RedisServer, _model, chat_servers
 
 # --- configuration and the pool's choice: pure, no processes ---------------------------------------
 
@@ -177,8 +178,36 @@ def training_jobs(redis: aioredis.Redis, urls: list[str], model_dir: str) -> Tra
 
 
 @pytest.mark.rasa
-async def test_killed_rasa_server_conversation_continues_on_the_other_and_publish_names_it(
+async def test_a_turn_that_timed_out_is_not_sent_again_and_the_next_goes_to_the_other_server(
         replicas: Replicas, redis_client: aioredis.Redis, resident: Any) -> None:
+    client: ResidentClient = await resident(replicas.server.url)
+    session = await client.start_session()
+    assert any(r["sender"] == "bot" for r in await client.turn("hello", language="en"))
+    conv = await ConversationStore(redis_client, "c311:").current_conversation(session)
+    assert conv is not None
+    hung = replicas.by_url(RasaPool(replicas.urls).order(conv.id)[0])
+    os.killpg(hung.process.pid, signal.SIGSTOP)  # accepts the connection, never answers
+    try:
+        # The turn reached the hung server and may be applied there later: it is not sent to the other
+        # server (that would run it twice); the resident gets the bot-unavailable path after rasa.timeout_s.
+        replies = await client.turn("thank you", language="en")
+        assert text("bot_unavailable", "en") in [r.get("text") for r in replies], replies
+        assert not any(r["sender"] == "bot" for r in replies), replies
+        # The timeout marked the hung server down: the next turn goes to the other one at once.
+        replies = await client.turn("hello", language="en")
+        assert any(r["sender"] == "bot" for r in replies), replies
+    finally:
+        os.killpg(hung.process.pid, signal.SIGCONT)
+    # Back: the health check (here /readyz's) marks it up again.
+    async with asyncio.timeout(60):
+        while [s["ok"] for s in (await readyz(replicas.server.url))[1]["components"]["rasa"]["servers"]] != [
+                True, True]:
+            await asyncio.sleep(0.5)
+
+
+@pytest.mark.rasa
+async def test_killed_rasa_server_conversation_continues_on_the_other_and_publish_names_it(
+        replicas: Replicas, redis_client: aioredis.Redis, redis_server: RedisServer, resident: Any) -> None:
     status, body = await readyz(replicas.server.url)
     assert status == 200 and [s["ok"] for s in body["components"]["rasa"]["servers"]] == [True, True], body
 
@@ -233,6 +262,16 @@ async def test_killed_rasa_server_conversation_continues_on_the_other_and_publis
                 assert not results[dead.url]["ok"] and "cannot connect" in results[dead.url]["error"], entry
                 assert entry["model_file"] and "previous" in entry  # the old fields stay
             assert {s["url"]: s["ok"] for s in await jobs.servers_status()} == {live.url: True, dead.url: False}
+            # The CLI twin names the dead server and exits 1.
+            cli = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "chat_server.cli", "training", "publish", model, cwd=ROOT,
+                env={**os.environ, "REDIS_URL": redis_server.url, "CHAT311_RASA__URLS": f"[{', '.join(replicas.urls)}]",
+                     "CHAT311_RASA__TOKEN": RASA_TOKEN, "CHAT311_REDIS__KEY_PREFIX": "'t-replicas:'",
+                     "CHAT311_TRAINING__MODEL_DIR": model_dir},
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            out, err = await asyncio.wait_for(cli.communicate(), 300)
+            assert cli.returncode == 1 and b"chat311: serving" in out, (out, err)
+            assert f"{dead.url} did not load it: cannot connect".encode() in err and live.url.encode() not in err, err
         finally:
             await redis_client.delete("t-replicas:training:published")
     # The published model took over on the live server and the conversation still carries on.
