@@ -136,7 +136,7 @@ def create_app(config: Config, redis_url: str) -> web.Application:
     sio.attach(app, socketio_path="socket.io")
     bus = EventBus(redis, prefix)
     store = ConversationStore(redis, prefix)
-    bot = BotClient(config.rasa.url, config.rasa.token, config.rasa.timeout_s)
+    bot = BotClient(config.rasa.servers(), config.rasa.token, config.rasa.timeout_s, config.rasa.health_interval_s)
     limiter = RateLimiter(redis, prefix)
     language = StickyLanguage(config.language.switch_probability, config.language.min_chars_to_switch)
     turns = FairTurns(config.rasa.max_concurrent_turns, config.rasa.turns_per_source, config.limits.ip_window_s)
@@ -175,6 +175,11 @@ def create_app(config: Config, redis_url: str) -> web.Application:
 
     app.on_startup.append(start_idle)
     app.on_cleanup.append(stop_idle)
+
+    async def start_bot_checks(app: web.Application) -> None:
+        bot.start()
+
+    app.on_startup.append(start_bot_checks)
 
     for module in (health, pages, *_feature_modules()):
         module.setup(app, ctx)

@@ -84,10 +84,11 @@ def action_server_spec(port: int, log_dir: Path, chat311_url: str, token: str) -
 
 def rasa_server_spec(
     model: Path, port: int, token: str, actions_port: int, redis_url: str, log_dir: Path,
-    tracker_expiry_s: int | None,
+    tracker_expiry_s: int | None, name: str = "rasa",
 ) -> ChildSpec:
     """The Rasa server; its tracker (what the bot remembers, contact slots included) expires
-    `tracker_expiry_s` after the last turn, per the retention policy (None = never)."""
+    `tracker_expiry_s` after the last turn, per the retention policy (None = never). Several
+    (`rasa.urls`) share the tracker and lock stores in Redis; each has its own `name` and log."""
     base = f"http://127.0.0.1:{port}"
 
     async def ready() -> bool:
@@ -112,8 +113,8 @@ def rasa_server_spec(
         "CHAT311_ACTIONS_URL": f"http://127.0.0.1:{actions_port}/webhook",
         "CHAT311_RASA_RECORD_EXP": str(tracker_expiry_s or ""),
     }
-    return ChildSpec("rasa", argv, ready, cwd=bot_model.BOT_DIR, env=env,
-                     log_file=log_dir / "rasa.log", ready_timeout_s=300, describe=base)
+    return ChildSpec(name, argv, ready, cwd=bot_model.BOT_DIR, env=env,
+                     log_file=log_dir / f"{name}.log", ready_timeout_s=300, describe=base)
 
 
 def free_port() -> int:

@@ -19,6 +19,7 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union
+from urllib.parse import urlparse
 
 import yaml
 
@@ -75,7 +76,11 @@ class RedisConfig:
 
 @dataclass
 class RasaConfig:
+    # One Rasa server. Several: `urls` (it wins over `url` when not empty). Every server serves the
+    # same model and shares the Redis tracker and lock stores, so any of them can take any turn
+    # (conversations/rasa_pool.py picks one; docs/deployment.md "Several Rasa servers").
     url: str = "http://127.0.0.1:5005"
+    urls: list[str] = field(default_factory=list)
     token: str = "chat311-local-token"
     # Start the Rasa server and action server as supervised children.
     manage: bool = True
@@ -89,15 +94,35 @@ class RasaConfig:
     # One: Rasa works a turn's CPU one at a time anyway, so a second turn in flight mostly slows the
     # first. When the bot is saturated (many sources at once) a resident then waits for one turn,
     # not for a share of several (bench "flood", 40 IPs: quiet p99 112 ms at 1, 557 ms at 2, 5.6 s
-    # at 4 before backlog ranking). Raise it with several Rasa replicas behind rasa.url.
+    # at 4 before backlog ranking). Raise it with several Rasa servers (rasa.urls).
     max_concurrent_turns: int = 1
     turns_per_source: int = 2
+    # Seconds between health checks of each Rasa server (GET /status). A server that refused a
+    # connection or timed out on a turn is skipped at once; the check brings it back.
+    health_interval_s: float = 5.0
 
     def __post_init__(self) -> None:
         if self.max_concurrent_turns < 1:
             raise ValueError("max_concurrent_turns: must be >= 1")
         if self.turns_per_source < 1:
             raise ValueError("turns_per_source: must be >= 1")
+        if self.health_interval_s <= 0:
+            raise ValueError("health_interval_s: must be > 0")
+        key = "urls" if self.urls else "url"
+        servers = self.servers()
+        if not servers:
+            raise ValueError(f"{key}: at least one Rasa server URL is needed")
+        for index, server in enumerate(servers):
+            where = f"urls[{index}]" if self.urls else "url"
+            parsed = urlparse(server)
+            if parsed.scheme not in ("http", "https") or not parsed.hostname:
+                raise ValueError(f"{where}: expected an http(s) URL such as http://127.0.0.1:5005, got {server!r}")
+        if len(set(servers)) != len(servers):
+            raise ValueError(f"{key}: a Rasa server is listed twice")
+
+    def servers(self) -> list[str]:
+        """The Rasa servers' base URLs (no trailing slash): `urls`, or `url` as a list of one."""
+        return [u.rstrip("/") for u in (self.urls if self.urls else [self.url])]
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""`/healthz` (the process is alive) and `/readyz` (it can serve: Redis and Rasa reachable).
+"""`/healthz` (the process is alive) and `/readyz` (it can serve: Redis and a Rasa server reachable).
 
 Features may add informational components under `ctx.services["readiness_details"]` (name → async
 check): they appear in /readyz with `"required": false` and never make the service unready.
@@ -36,8 +36,13 @@ async def readiness(ctx: AppContext) -> dict[str, dict[str, Any]]:
         return {}
 
     async def rasa_check() -> dict[str, Any]:
-        status = await ctx.bot.status()
-        return {"model": str(status.get("model_file", "")).rsplit("/", 1)[-1]}
+        # Ready while one Rasa server answers (turns go to it); each server is listed with its state.
+        servers = await ctx.bot.check_all()
+        up = [s for s in servers if s["ok"]]
+        out: dict[str, Any] = {"ok": bool(up), "servers": servers, "model": up[0]["model"] if up else ""}
+        if not up:
+            out["error"] = "no Rasa server answers: " + ", ".join(f"{s['url']} ({s['error']})" for s in servers)
+        return out
 
     async def actions_check() -> dict[str, Any]:
         base = ctx.config.rasa.actions_url.rstrip("/")

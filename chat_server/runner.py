@@ -134,7 +134,6 @@ async def run_all(config: Config, workers: int = 1) -> None:
                 raise SystemExit(f"chat311: embedded Redis did not start; see {log_dir / 'redis.log'}")
         else:
             announce(f"✓ redis — using REDIS_URL {redis_url.split('@')[-1]}")
-        rasa_url = config.rasa.url
         if config.rasa.manage:
             model = bot_model.current_model_path()
             if not model.exists():
@@ -147,8 +146,11 @@ async def run_all(config: Config, workers: int = 1) -> None:
             public = f"http://127.0.0.1:{config.server.port}"
             actions_port = _port_of(config.rasa.actions_url)
             sup.start(action_server_spec(actions_port, log_dir, public, config.rasa.token))
-            sup.start(rasa_server_spec(model, _port_of(rasa_url), config.rasa.token, actions_port, redis_url, log_dir,
-                                      config.retention.tracker_expiry_s()))
+            # One Rasa server by default; with several `rasa.urls`, one per URL (each on its port).
+            for index, rasa_url in enumerate(config.rasa.servers()):
+                sup.start(rasa_server_spec(model, _port_of(rasa_url), config.rasa.token, actions_port, redis_url,
+                                           log_dir, config.retention.tracker_expiry_s(),
+                                           name="rasa" if index == 0 else f"rasa-{index + 1}"))
         if workers <= 1:
             runner = await serve_app(config, redis_url)
         else:

@@ -29,10 +29,18 @@ def _configure(p: argparse.ArgumentParser) -> None:
     dismiss.add_argument("item")
     sub.add_parser("labels", help="list the labels examples can be added to")
     sub.add_parser("train", help="train & test a new model from the training data (does not publish)")
-    publish = sub.add_parser("publish", help="hot-swap the last trained model (or MODEL) into the Rasa server")
+    publish = sub.add_parser("publish", help="hot-swap the last trained model (or MODEL) into every Rasa server")
     publish.add_argument("model", nargs="?")
     sub.add_parser("rollback", help="serve the model the last publish replaced")
     sub.add_parser("status", help="the last training job, the served model and the publish history")
+
+
+def _report_servers(entry: dict[str, Any]) -> int:
+    """Name every Rasa server that did not take the model; exit 1 then (it still serves the old one)."""
+    failed = [s for s in entry.get("servers", []) if not s["ok"]]
+    for server in failed:
+        print(f"chat311: {server['url']} did not load it: {server['error']}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 async def _main(args: argparse.Namespace) -> int:
@@ -93,17 +101,16 @@ async def _main(args: argparse.Namespace) -> int:
         if args.action == "publish":
             entry = await jobs.publish(by, args.model)
             print(f"chat311: serving {entry['model_file']} (previous: {entry['previous']})")
-            return 0
+            return _report_servers(entry)
         if args.action == "rollback":
             entry = await jobs.rollback(by)
             print(f"chat311: serving {entry['model_file']} again")
-            return 0
+            return _report_servers(entry)
         if args.action == "status":
             out: dict[str, Any] = {"job": await jobs.job(), "history": await jobs.history(5)}
-            try:
-                out["served"] = (await jobs.rasa_status()).get("model_file")
-            except Exception as exc:
-                out["served"] = f"unknown ({exc})"
+            out["servers"] = await jobs.servers_status()
+            out["served"] = next((s["model_file"] for s in out["servers"] if s["ok"]),
+                                 "unknown (no Rasa server answers)")
             print(json.dumps(out, indent=2, default=str))
             return 0
     except (DataError, Busy, PublishError) as exc:

@@ -8,9 +8,10 @@ Routes (role `content`; POSTs need the X-CSRF-Token header):
 - POST /console/training/api/inbox/{id}/dismiss
 - POST /console/training/api/train               start "Train & test" in the background
 - GET  /console/training/api/job                 progress and before/after scores
-- POST /console/training/api/publish             hot-swap the trained model into Rasa
-- POST /console/training/api/rollback            back to the model the last publish replaced
-- GET  /console/training/api/models              served model + publish history
+- POST /console/training/api/publish             hot-swap the trained model into every Rasa server
+                                                 (`servers: [{url, ok, error}]` names any that failed)
+- POST /console/training/api/rollback            back to the model the last publish replaced (same `servers`)
+- GET  /console/training/api/models              served model, each server's model, publish history
 """
 
 from __future__ import annotations
@@ -170,12 +171,11 @@ async def rollback(request: web.Request) -> web.Response:
 @require_role("content")
 async def models(request: web.Request) -> web.Response:
     jobs = _svc(request).jobs
-    try:
-        served = (await jobs.rasa_status()).get("model_file")
-    except Exception as exc:
-        served = None
-        log.warning("rasa status failed", extra={"error": str(exc)})
-    return web.json_response({"served": served, "history": await jobs.history()})
+    servers = await jobs.servers_status()
+    served = next((s["model_file"] for s in servers if s["ok"]), None)
+    if served is None:
+        log.warning("rasa status failed", extra={"servers": servers})
+    return web.json_response({"served": served, "servers": servers, "history": await jobs.history()})
 
 
 def setup(app: web.Application, ctx: AppContext) -> None:

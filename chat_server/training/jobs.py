@@ -4,9 +4,11 @@ One training at a time across every chat_server process (Redis lock); its progre
 Redis so any process can show it. Steps: score the published model on the held-out file
 (through the running Rasa server), `rasa train` the current training data into a new model
 file, score that file (in a short-lived Rasa process), done — nothing reaches residents until
-"Publish", which hot-swaps the model in the running Rasa server (`PUT /model`): Rasa loads the
-new model and keeps serving; conversations live in the Redis tracker store and carry on. The
-model it replaced is remembered, so "Rollback" is one more `PUT /model`.
+"Publish", which hot-swaps the model in every running Rasa server (`PUT /model` on each of
+`rasa.urls`): Rasa loads the new model and keeps serving; conversations live in the Redis tracker
+store and carry on. The result names each server and whether it took the model, so a server that
+was down is known to still serve the old one. The model it replaced is remembered, so "Rollback"
+is one more `PUT /model` on each server.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from redis.asyncio import Redis
 
 from chat_server import bot_model
 from chat_server.config import PROJECT_ROOT, Config
+from chat_server.conversations.bot_client import describe
 from chat_server.heldout import HeldoutRow, read_heldout
 from chat_server.nlu_eval import KbResolver, kb_resolver
 from chat_server.training.evaluate import score_model_file, score_running
@@ -40,7 +43,7 @@ class Busy(Exception):
 
 
 class PublishError(Exception):
-    """The Rasa server did not take the model; the message says why."""
+    """No Rasa server took the model; the message says why (per server)."""
 
 
 class TrainingJobs:
@@ -130,13 +133,13 @@ class TrainingJobs:
             await self.redis.delete(self.lock_key)
 
     async def _score_published(self, rows: list[HeldoutRow], kb: KbResolver) -> dict[str, Any] | None:
-        status = await self.rasa_status()
+        url, status = await self._first_status()
         digest = hashlib.sha256(self.heldout.read_bytes()).hexdigest()[:12]
         key = f"{self.score_prefix}{status.get('model_file', '?')}:{digest}"
         cached = await self.redis.get(key)
         if cached:
             return json.loads(cached)
-        result = await score_running(self.config.rasa.url, self.config.rasa.token, rows, kb)
+        result = await score_running(url, self.config.rasa.token, rows, kb)
         result["model_file"] = status.get("model_file")
         await self.redis.set(key, json.dumps(result), ex=30 * 86400)
         return result
@@ -194,37 +197,79 @@ class TrainingJobs:
         return target
 
     # publish / rollback ----------------------------------------------------------
-    async def rasa_status(self) -> dict[str, Any]:
-        timeout = aiohttp.ClientTimeout(total=10)
-        async with aiohttp.ClientSession(timeout=timeout) as session, session.get(
-                f"{self.config.rasa.url}/status", params={"token": self.config.rasa.token}) as r:
-            r.raise_for_status()
+    async def _status_of(self, session: aiohttp.ClientSession, url: str) -> dict[str, Any]:
+        async with session.get(f"{url}/status", params={"token": self.config.rasa.token}) as r:
+            if r.status != 200:  # not raise_for_status: its message carries the URL with the token
+                raise PublishError(f"HTTP {r.status}")
             return dict(await r.json())
 
-    async def _load_model(self, model_file: str) -> None:
+    async def _first_status(self) -> tuple[str, dict[str, Any]]:
+        """The first Rasa server (in `rasa.urls` order) that answers, and its `/status`."""
+        failures = []
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
+            for url in self.config.rasa.servers():
+                try:
+                    return url, await self._status_of(session, url)
+                except (aiohttp.ClientError, TimeoutError, PublishError) as exc:
+                    failures.append(f"{url} ({describe(exc)})")
+        raise PublishError("no Rasa server answers: " + ", ".join(failures))
+
+    async def rasa_status(self) -> dict[str, Any]:
+        return (await self._first_status())[1]
+
+    async def servers_status(self) -> list[dict[str, Any]]:
+        """Each Rasa server and the model it serves: after a partial publish they may differ."""
+        async def one(session: aiohttp.ClientSession, url: str) -> dict[str, Any]:
+            try:
+                return {"url": url, "ok": True, "model_file": (await self._status_of(session, url)).get("model_file")}
+            except (aiohttp.ClientError, TimeoutError, PublishError) as exc:
+                return {"url": url, "ok": False, "error": describe(exc)}
+
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
+            return list(await asyncio.gather(*(one(session, url) for url in self.config.rasa.servers())))
+
+    async def _load_model(self, model_file: str) -> list[dict[str, Any]]:
+        """`PUT /model` on every Rasa server at once: `[{url, ok, error}]`, raising if none took it."""
         path = Path(model_file)
         if not path.is_file():
             raise PublishError(f"model file {model_file} does not exist")
-        timeout = aiohttp.ClientTimeout(total=600)
-        async with aiohttp.ClientSession(timeout=timeout) as session, session.put(
-                f"{self.config.rasa.url}/model", params={"token": self.config.rasa.token},
-                json={"model_file": str(path.resolve())}) as r:
-            if r.status >= 300:
-                raise PublishError(f"Rasa refused the model (HTTP {r.status}): {(await r.text())[:500]}")
+
+        async def load(session: aiohttp.ClientSession, url: str) -> dict[str, Any]:
+            try:
+                async with session.put(f"{url}/model", params={"token": self.config.rasa.token},
+                                       json={"model_file": str(path.resolve())}) as r:
+                    if r.status >= 300:
+                        return {"url": url, "ok": False,
+                                "error": f"Rasa refused the model (HTTP {r.status}): {(await r.text())[:500]}"}
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                return {"url": url, "ok": False, "error": describe(exc)}
+            return {"url": url, "ok": True, "error": None}
+
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=600)) as session:
+            servers = list(await asyncio.gather(*(load(session, url) for url in self.config.rasa.servers())))
+        failed = [s for s in servers if not s["ok"]]
+        if len(failed) == len(servers):
+            raise PublishError("; ".join(f"{s['url']}: {s['error']}" for s in failed))
+        if failed:
+            log.warning("model not loaded on every Rasa server",
+                        extra={"model": path.name, "failed": [s["url"] for s in failed]})
+        return servers
 
     async def history(self, count: int = 20) -> list[dict[str, Any]]:
         return [json.loads(x) for x in await self.redis.lrange(self.history_key, 0, count - 1)]
 
     async def publish(self, by: str, model_file: str | None = None) -> dict[str, Any]:
-        """Serve `model_file` (default: the last successful training) in the running Rasa server."""
+        """Serve `model_file` (default: the last successful training) on every Rasa server; the entry's
+        `servers` says which took it. Fails only when none did."""
         if model_file is None:
             job = await self.job()
             if job.get("status") != "done" or not job.get("model_file"):
                 raise PublishError("nothing to publish: train a model first")
             model_file = str(job["model_file"])
         previous = self._locate_model(str((await self.rasa_status()).get("model_file") or ""))
-        await self._load_model(model_file)
-        entry = {"action": "publish", "model_file": model_file, "previous": previous, "by": by, "ts": time.time()}
+        servers = await self._load_model(model_file)
+        entry = {"action": "publish", "model_file": model_file, "previous": previous, "by": by, "ts": time.time(),
+                 "servers": servers}
         await self.redis.lpush(self.history_key, json.dumps(entry))
         await self.redis.ltrim(self.history_key, 0, 199)
         log.info("model published", extra={"model": Path(model_file).name, "by": by})
@@ -238,9 +283,9 @@ class TrainingJobs:
             raise PublishError("there is no previous model to roll back to")
         last = history[0]
         target = self._locate_model(str(last["previous"]))
-        await self._load_model(target)
+        servers = await self._load_model(target)
         entry = {"action": "rollback", "model_file": target, "previous": last["model_file"], "by": by,
-                 "ts": time.time()}
+                 "ts": time.time(), "servers": servers}
         await self.redis.lpush(self.history_key, json.dumps(entry))
         log.info("model rolled back", extra={"model": Path(target).name, "by": by})
         return entry
