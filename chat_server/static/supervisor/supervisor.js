@@ -180,8 +180,16 @@
     } catch (e) { $("report-msg").textContent = e.message; }
   }
 
+  // The report picker's names (report.name.<value>); the markup keeps the English ones.
+  function nameReports() {
+    for (const option of $("report-name").options) {
+      if (i18n.has("report.name." + option.value)) option.textContent = t("report.name." + option.value);
+    }
+  }
+
   async function start() {
     await i18n.ready;
+    nameReports();
     try {
       const me = await call("/me");
       call.csrf = me.csrf;
@@ -196,6 +204,7 @@
     $("override-clear").addEventListener("click", () => setOverride(null));
     $("report-csv").href = `${API}/export.csv?${reportQuery()}`;
     window.addEventListener("c311:language", () => {  // the marked words are relabelled by i18n.js
+      nameReports();
       if (last) { render(last.d); renderLists(last.lists); }
       $("report-csv").href = `${API}/export.csv?${reportQuery()}`;  // the CSV headings follow the page
       if ($("report-table").tHead) showReport();
