@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 
 from redis.asyncio import Redis
 
+from chat_server import redis_values as rv
 from chat_server.agents.accounts import Account
 from chat_server.conversations.store import Conversation, ConversationStore
 from chat_server.tickets.store import Ticket, TicketStore
@@ -153,11 +154,10 @@ class ConversationSearch:
             rows = await pipe.execute()
             write = self.redis.pipeline(transaction=False)
             for cid, (agent, assigned_at, created_at) in zip(batch, rows, strict=True):
-                username = agent.decode() if isinstance(agent, bytes) else (agent or "")
+                username = rv.text(agent) if agent else ""
                 if not username:
                     continue
-                stamp = assigned_at or created_at or b"0"
-                ts = float(stamp.decode() if isinstance(stamp, bytes) else stamp)
+                ts = float(rv.text(assigned_at or created_at or "0"))
                 write.zadd(self._handled(), {cid: ts})
                 write.zadd(self._handled(username), {cid: ts})
                 indexed += 1
