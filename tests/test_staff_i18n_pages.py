@@ -43,6 +43,9 @@ ENGLISH = {
                  "Nothing to review", "message(s) to review", "Label", "Assign", "Dismiss", "asked",
                  "Nothing has been published"],
 }
+ENGLISH_CONTENT_EDITOR = ["Edit", "Topic", "Owner", "Official page", "Answer", "Details", "Sample questions",
+                          "Publish", "Discard changes", "Test box", "Question", "Test draft", "Version history",
+                          "Top 3 articles", "Article", "Meaning", "Words", "The bot", "Roll back"]
 ENGLISH_ALL = ["Staff pages", "Signed in as", "Language", "Dashboard", "Bot training"]
 
 
@@ -211,8 +214,22 @@ async def test_dashboard_content_and_training_pages_in_spanish(redis_server: Any
             await expect(page.locator("#q-lang")).to_have_value("es")  # article titles in the page's language
             await expect(page.locator("#kb-status")).to_have_text(re.compile(
                 r"^(\d+ artículos publicados\.|La base de conocimiento se está cargando…)$"))
+            # An article in the editor: its words, its history and the test box in Spanish.
+            await page.locator("#results button").first.click()
+            await expect(page.locator("#editor")).to_be_visible()
+            await expect(page.locator("#edit-version")).to_have_text("versión 1")
+            await expect(page.locator("#publish")).to_have_text("Publicar")
+            await expect(page.locator("#history li span").first).to_have_text(re.compile(r"^Versión 1 · "))
+            await page.fill("#test-q", "¿Cómo adopto un perro?")
+            await page.click("#test-run")
+            await expect(page.locator("#test-result caption")).to_have_text("Los 3 artículos con mejor puntuación",
+                                                                          timeout=30_000)
+            await expect(page.locator("#test-result p").first).to_have_text(
+                re.compile(r"^(El bot responde con «.+»:|El bot no está seguro .*|El bot no entiende .*)$"))
+            score = await page.locator("#test-result td").nth(1).inner_text()
+            assert re.fullmatch(r"\d,\d{3}", score), score  # a decimal comma
             assert await _untranslated(page) == []
-            assert await _english_leaks(page, ENGLISH["content"] + ENGLISH_ALL) == []
+            assert await _english_leaks(page, ENGLISH["content"] + ENGLISH_CONTENT_EDITOR + ENGLISH_ALL) == []
             violations = _serious(await axe_scan(page, "body"))
             assert violations == [], violations
             await screenshot(page, "content-es.png")
