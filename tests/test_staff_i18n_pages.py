@@ -15,8 +15,10 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+import redis.asyncio as aioredis
 
 from chat_server.staff_texts import load_staff_texts
+from chat_server.training.inbox import Inbox
 from tests.browser import ROOT, axe_scan, chromium, new_page, screenshot
 from tests.channel_standins import bare_server
 from tests.test_metrics import TZ, _xadd_all, scripted_day
@@ -220,6 +222,9 @@ async def test_dashboard_content_and_training_pages_in_spanish(redis_server: Any
             await expect(page.locator("#edit-version")).to_have_text("versión 1")
             await expect(page.locator("#publish")).to_have_text("Publicar")
             await expect(page.locator("#history li span").first).to_have_text(re.compile(r"^Versión 1 · "))
+            # The test box needs the loaded knowledge base: the status line says when it is.
+            await expect(page.locator("#kb-status")).to_have_text(re.compile(r"^\d+ artículos publicados\.$"),
+                                                                  timeout=180_000)
             await page.fill("#test-q", "¿Cómo adopto un perro?")
             await page.click("#test-run")
             await expect(page.locator("#test-result caption")).to_have_text("Los 3 artículos con mejor puntuación",
@@ -234,10 +239,26 @@ async def test_dashboard_content_and_training_pages_in_spanish(redis_server: Any
             assert violations == [], violations
             await screenshot(page, "content-es.png")
 
-            # ---- the bot-training page
+            # ---- the bot-training page, with one message the bot did not understand
+            client = aioredis.from_url(redis_server.url)
+            try:
+                await Inbox(client, server.prefix).record("the thing on my street", "en", "fallback",
+                                                          "nlu_fallback", 0.2)
+            finally:
+                await client.aclose()
             await page.goto(f"{server.url}/console/training")
             await _ready(page)
-            await expect(page.locator("#inbox-msg")).to_have_text("No hay nada que revisar ahora.", timeout=15_000)
+            await expect(page.locator("#inbox-msg")).to_have_text("1 mensaje(s) por revisar.", timeout=15_000)
+            item = page.locator("#inbox li.item").first
+            await expect(item.locator(".text")).to_have_text("the thing on my street")  # as written
+            await expect(item.locator(".meta")).to_have_text(re.compile(r"^en · no entendido · preguntado 1× · "
+                                                                        r"última vez \d{1,2}/\d{1,2}/\d{4}, "))
+            await expect(item.locator("select")).to_have_attribute("aria-label",
+                                                                   "Etiqueta para “the thing on my street”")
+            await expect(item.locator("select option").first).to_have_text("— elija —")
+            await expect(item.locator(".assign")).to_have_text("Asignar")
+            await item.locator(".assign").click()
+            await expect(item.locator(".item-msg")).to_have_text("Elija primero una etiqueta.")
             await expect(page.locator("html")).to_have_attribute("lang", "es")
             assert await page.title() == "Chat 311 — entrenamiento del bot"
             await expect(page.locator("#train")).to_have_text("Entrenar y probar")
@@ -255,7 +276,8 @@ async def test_dashboard_content_and_training_pages_in_spanish(redis_server: Any
             await expect(page.locator("html")).to_have_attribute("lang", "en")
             await expect(page.locator("#train")).to_have_text("Train & test")
             await expect(page.locator("#job-status")).to_have_text("idle")
-            await expect(page.locator("#inbox-msg")).to_have_text("Nothing to review right now.")
+            await expect(page.locator("#inbox-msg")).to_have_text("1 message(s) to review.")
+            await expect(page.locator("#inbox li.item .assign")).to_have_text("Assign")
             await page.goto(f"{server.url}/console/supervisor")
             await _ready(page)
             await expect(page.locator("#live-h")).to_have_text("Right now")
