@@ -72,7 +72,8 @@ class Supervisor:
 
     async def csv(self) -> list[str]:
         async with aiohttp.ClientSession(cookies=self.cookies) as sup, sup.get(
-                f"{self.server.url}/console/supervisor/api/export.csv", params={"name": "notifications"}) as r:
+                f"{self.server.url}/console/supervisor/api/export.csv",
+                params={"name": "notifications", "headings": "keys"}) as r:
             assert r.status == 200
             return (await r.text()).strip().split("\r\n")
 

@@ -209,7 +209,7 @@ async def test_reports_from_real_closings_and_a_refused_notification(redis_serve
             ttc = {r["service_code"]: r for r in await rows("time_to_close")}
             notices = {r["channel"]: r for r in await rows("notifications")}
             async with sup.get(f"{server.url}/console/supervisor/api/export.csv",
-                               params={"name": "closed_on_time"}) as r:
+                               params={"name": "closed_on_time", "headings": "keys"}) as r:
                 csv_text = await r.text()
 
         slack = closed_by - now + 1

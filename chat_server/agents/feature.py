@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -17,6 +19,8 @@ from chat_server.agents.queue import RoutingStore
 from chat_server.agents.search import ConversationSearch
 from chat_server.agents.service import EscalationService
 from chat_server.context import AppContext
+
+REINDEX: web.AppKey[asyncio.Task[Any]] = web.AppKey("search_reindex", asyncio.Task)
 
 
 def setup(app: web.Application, ctx: AppContext) -> None:
@@ -45,9 +49,13 @@ def setup(app: web.Application, ctx: AppContext) -> None:
 
     async def start(app: web.Application) -> None:
         await service.start()
+        app[REINDEX] = search.start_reindex()  # chats taken before the search index existed
 
     async def stop(app: web.Application) -> None:
         await service.stop()
+        task = app.get(REINDEX)
+        if task is not None and not task.done():
+            task.cancel()
 
     app.on_startup.append(start)
     app.on_cleanup.insert(0, stop)

@@ -6,14 +6,21 @@ nothing is redacted: the agent served this resident and may see their contact de
 
 Conversations are found through a small index written when an agent takes a chat (conversation
 ids and times only, no personal data): `<prefix>search:handled` (all) and
-`<prefix>search:agent:<username>`. Entries whose conversation was purged by retention are dropped
+`<prefix>search:agent:<username>`. Chats taken before the index existed (or while it was lost) are
+added once when the server starts: `reindex()` walks the stored conversations in bounded batches,
+indexes every one an agent holds, and then sets `<prefix>search:indexed` so later starts skip it
+(running it twice changes nothing). Entries whose conversation was purged by retention are dropped
 when a search meets them. Tickets are found by id, or among those requested on the day(s) searched.
-Phone and e-mail match the contact the bot collected in the chat and the contact on the ticket.
+Phone and e-mail match the contact the bot collected in the chat, the number an SMS conversation
+came from (its channel session's address), and the contact on the ticket; a ticket filed from a
+conversation the search found by phone or e-mail is found with it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -22,13 +29,16 @@ from zoneinfo import ZoneInfo
 
 from redis.asyncio import Redis
 
+from chat_server import redis_values as rv
 from chat_server.agents.accounts import Account
 from chat_server.conversations.store import Conversation, ConversationStore
 from chat_server.redis_values import scored_members
 from chat_server.tickets.store import Ticket, TicketStore
 
+log = logging.getLogger("chat311.search")
 DEFAULT_DAYS = 30  # no day given: the last 30 days
 MAX_RESULTS = 50
+REINDEX_BATCH = 500  # conversations read per Redis round trip when the index is rebuilt
 _TICKET_ID = re.compile(r"^311-\d{1,12}$")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
 _USERNAME = re.compile(r"^[a-z0-9_.-]{1,40}$")
@@ -87,8 +97,8 @@ def parse_query(params: dict[str, str]) -> SearchQuery:
     return query
 
 
-def _contact_matches(query: SearchQuery, phone: str | None, email: str | None) -> bool:
-    if query.phone and (not phone or phone_key(phone) != query.phone):
+def _contact_matches(query: SearchQuery, phones: list[str], email: str | None) -> bool:
+    if query.phone and not any(phone_key(p) == query.phone for p in phones):
         return False
     return not (query.email and (not email or email.strip().lower() != query.email))
 
@@ -103,9 +113,59 @@ class ConversationSearch:
         self.conversations = conversations
         self.tickets = tickets
         self.tz = tz
+        self._complete = asyncio.Event()  # set once reindex() has run (or found nothing to do)
+        self._complete.set()
 
     def _handled(self, username: str = "") -> str:
         return f"{self.prefix}search:agent:{username}" if username else f"{self.prefix}search:handled"
+
+    @property
+    def _indexed(self) -> str:
+        return f"{self.prefix}search:indexed"
+
+    def start_reindex(self) -> asyncio.Task[int]:
+        """Rebuild the index in the background; searches meanwhile wait for it rather than miss chats."""
+        self._complete.clear()
+
+        async def run() -> int:
+            try:
+                return await self.reindex()
+            except Exception:  # searches still work on what the index holds
+                log.exception("search index rebuild failed")
+                return 0
+            finally:
+                self._complete.set()
+
+        return asyncio.create_task(run())
+
+    async def reindex(self, force: bool = False) -> int:
+        """Index every stored conversation an agent holds (once: `search:indexed` marks it done).
+
+        Only what the live index holds is written (conversation id, the time it was taken, the agent's
+        username), never contact details. Returns how many conversations were indexed."""
+        if not force and await self.redis.exists(self._indexed):
+            return 0
+        cids = sorted(await self.conversations.conversation_keys())
+        indexed = 0
+        for at in range(0, len(cids), REINDEX_BATCH):
+            batch = cids[at:at + REINDEX_BATCH]
+            pipe = self.redis.pipeline(transaction=False)
+            for cid in batch:
+                pipe.hmget(self.conversations.conversation_key(cid), "agent", "assigned_at", "created_at")
+            rows = await pipe.execute()
+            write = self.redis.pipeline(transaction=False)
+            for cid, (agent, assigned_at, created_at) in zip(batch, rows, strict=True):
+                username = rv.text(agent) if agent else ""
+                if not username:
+                    continue
+                ts = float(rv.text(assigned_at or created_at or "0"))
+                write.zadd(self._handled(), {cid: ts})
+                write.zadd(self._handled(username), {cid: ts})
+                indexed += 1
+            await write.execute()
+        await self.redis.set(self._indexed, "1")
+        log.info("search index rebuilt", extra={"conversations": len(cids), "indexed": indexed})
+        return indexed
 
     async def record_handled(self, cid: str, username: str, ts: float) -> None:
         """An agent took this chat (accept or transfer): it becomes findable by them and supervisors."""
@@ -121,6 +181,7 @@ class ConversationSearch:
         return start.timestamp(), (start + timedelta(days=1)).timestamp()
 
     async def search(self, account: Account, query: SearchQuery, now: float) -> dict[str, Any]:
+        await self._complete.wait()
         supervisor = account.has_role("supervisor")
         if not supervisor and query.agent and query.agent != account.username:
             raise SearchError("forbidden", "agents can search only their own conversations")
@@ -130,7 +191,8 @@ class ConversationSearch:
         mine = set() if supervisor else await self._cids(self._handled(account.username), 0, now)
         start, end = self._window(query, now)
         conversations = await self._conversations(query, scope, start, end, now)
-        tickets = await self._tickets(query, start, end, None if supervisor else mine)
+        by_contact = {c["conversation_id"] for c in conversations} if query.phone or query.email else set()
+        tickets = await self._tickets(query, start, end, None if supervisor else mine, by_contact)
         return {"conversations": conversations, "tickets": tickets,
                 "scope": "all" if supervisor else "own"}
 
@@ -155,29 +217,33 @@ class ConversationSearch:
                 await self.redis.zrem(self._handled(), cid)
                 await self.redis.zrem(key, cid)
                 continue
-            phone, email = self._conv_contact(conv)
-            if not _contact_matches(query, phone, email):
+            phones, email = await self._conv_contact(conv)
+            if not _contact_matches(query, phones, email):
                 continue
             if query.ticket_id and conv.get("ticket_id") != query.ticket_id:
                 ticket = await self.tickets.get(query.ticket_id, with_history=False) if self.tickets else None
                 if ticket is None or ticket.conversation_id != conv.id:
                     continue
-            out.append(self._conv_view(conv, phone, email))
+            out.append(self._conv_view(conv, phones[0] if phones else None, email))
             if len(out) >= MAX_RESULTS:
                 break
         return out
 
-    @staticmethod
-    def _conv_contact(conv: Conversation) -> tuple[str | None, str | None]:
+    async def _conv_contact(self, conv: Conversation) -> tuple[list[str], str | None]:
+        """The phone numbers (collected in the chat; the number an SMS chat came from) and the e-mail."""
         try:
             slots = json.loads(conv.get("slots") or "{}")
         except ValueError:
             slots = {}
         if not isinstance(slots, dict):
             slots = {}
-        phone = slots.get("phone") or conv.get("phone") or None
+        phones = [str(p) for p in (slots.get("phone"), conv.get("phone")) if p]
+        if conv.channel == "sms":  # the channel keeps the number on the resident's session
+            address = await self.conversations.session_field(conv.session, "address")
+            if address:
+                phones.append(address)
         email = slots.get("email") or conv.get("email") or None
-        return (str(phone) if phone else None), (str(email) if email else None)
+        return phones, (str(email) if email else None)
 
     @staticmethod
     def _conv_view(conv: Conversation, phone: str | None, email: str | None) -> dict[str, Any]:
@@ -188,8 +254,10 @@ class ConversationSearch:
                 "queued_at": float(conv.get("queued_at") or 0) or None,
                 "ticket_id": conv.get("ticket_id") or None, "phone": phone, "email": email}
 
-    async def _tickets(self, query: SearchQuery, start: float, end: float,
-                       allowed_convs: set[str] | None) -> list[dict[str, Any]]:
+    async def _tickets(self, query: SearchQuery, start: float, end: float, allowed_convs: set[str] | None,
+                       by_contact: set[str]) -> list[dict[str, Any]]:
+        """Tickets in the window (or by id) the account may see; `by_contact`: conversations already
+        matched by phone or e-mail, whose tickets match even if filed without that contact."""
         if self.tickets is None:
             return []
         if query.ticket_id:
@@ -204,7 +272,9 @@ class ConversationSearch:
                 continue
             if query.agent and not await self._handled_by(ticket, query.agent):
                 continue
-            if not _contact_matches(query, ticket.contact.get("phone"), ticket.contact.get("email")):
+            phone = ticket.contact.get("phone")
+            if (ticket.conversation_id not in by_contact
+                    and not _contact_matches(query, [phone] if phone else [], ticket.contact.get("email"))):
                 continue
             out.append(self._ticket_view(ticket))
             if len(out) >= MAX_RESULTS:

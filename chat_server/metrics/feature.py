@@ -5,7 +5,7 @@ Routes:
 - GET  /console/supervisor/api/me              who is logged in + CSRF token
 - GET  /console/supervisor/api/dashboard       live + today + hourly + 30-day figures (polled)
 - GET  /console/supervisor/api/report?name=&start=&end=      JSON rows of one report
-- GET  /console/supervisor/api/export.csv?name=&start=&end=  the same as CSV
+- GET  /console/supervisor/api/export.csv?name=&start=&end=&lang=en|es&headings=words|keys  the same as CSV
 - GET  /console/supervisor/api/live            live lists: agents (status, chats, time in status), waiting chats
 - GET/POST /console/supervisor/api/override    emergency staffing override (agents/override.py)
 - GET  /console/staff/api/me, /static/staff/*  the shared staff navigation bar (metrics/staff.py)
@@ -32,7 +32,8 @@ from chat_server.metrics.delivery_io import report_rows
 from chat_server.metrics.live import LiveLists
 from chat_server.metrics.prom import EventLogCollector
 from chat_server.metrics.reader import MetricsReader
-from chat_server.metrics.reports import REPORTS, dashboard, to_csv
+from chat_server.metrics.reports import REPORTS, column_heading, dashboard, to_csv
+from chat_server.staff_texts import LANGUAGES, staff_texts
 
 log = logging.getLogger("chat311.metrics")
 STATIC = Path(__file__).resolve().parent.parent / "static" / "supervisor"
@@ -187,9 +188,21 @@ async def report_api(request: web.Request) -> web.Response:
 
 @require_role("supervisor")
 async def export_csv(request: web.Request) -> web.Response:
+    """Headings in words in `?lang=` (en by default; the dashboard passes its own language), or the
+    columns' keys with `?headings=keys` for scripts written against the raw names."""
+    language = request.query.get("lang", "en")
+    if language not in LANGUAGES:
+        return error(400, "bad_language", f"lang must be one of {', '.join(LANGUAGES)}")
+    form = request.query.get("headings", "words")
+    if form not in ("words", "keys"):
+        return error(400, "bad_headings", "headings must be words or keys")
     name, start, end, rows = await _report_rows(request)
+    headings = None
+    if form == "words" and rows:
+        texts = staff_texts()
+        headings = {c: column_heading(c, language, texts) for c in rows[0]}
     filename = f"chat311-{name}-{start.isoformat()}-{end.isoformat()}.csv"
-    return web.Response(text=to_csv(rows), content_type="text/csv", charset="utf-8",
+    return web.Response(text=to_csv(rows, headings), content_type="text/csv", charset="utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 

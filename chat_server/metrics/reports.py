@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Mapping
 from datetime import date, timedelta
 from typing import Any
 
@@ -145,15 +146,29 @@ def csv_cell(value: Any) -> Any:
     return value
 
 
-def to_csv(rows: list[dict[str, Any]]) -> str:
+def column_heading(column: str, language: str, texts: Mapping[str, Mapping[str, str]]) -> str:
+    """A report column in words: `report.col.<column>` of staff_texts.yml, the same words the dashboard's
+    report table shows. A CSV cell holds seconds where the page writes 3 m 05 s, so a `*_s` heading names
+    its unit; a column without words yet shows its name with spaces rather than failing the export."""
+    entry = texts.get(f"report.col.{column}")
+    seconds = column.endswith("_s")
+    words = entry[language] if entry else (column[:-2] if seconds else column).replace("_", " ")
+    if seconds:
+        words = texts["report.in_seconds"][language].replace("{heading}", words)
+    return words
+
+
+def to_csv(rows: list[dict[str, Any]], headings: Mapping[str, str] | None = None) -> str:
+    """The rows as CSV; `headings` maps a column to its heading (default: the column's key)."""
     out = io.StringIO()
     if not rows:
         return ""
-    writer = csv.DictWriter(out, fieldnames=list(rows[0].keys()), extrasaction="ignore", lineterminator="\r\n")
-    writer.writeheader()
+    columns = list(rows[0].keys())
+    writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\r\n")
+    writer.writerow({c: csv_cell((headings or {}).get(c, c)) for c in columns})
     for row in rows:
         writer.writerow({k: csv_cell(v) for k, v in row.items()})
     return out.getvalue()
 
 
-__all__ = ["HANDLE_BOUNDS", "REPORTS", "WAIT_BOUNDS", "csv_cell", "dashboard", "report", "to_csv"]
+__all__ = ["HANDLE_BOUNDS", "REPORTS", "WAIT_BOUNDS", "column_heading", "csv_cell", "dashboard", "report", "to_csv"]

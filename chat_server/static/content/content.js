@@ -1,5 +1,7 @@
 // Content staff page: find an article, edit en/es side by side, test the draft, publish, history
 // with diff and rollback, inbox → sample question. Every text is set with textContent, never as HTML.
+// Interface words come from chat_server/staff_texts.yml in the staff pages' language (static/staff/i18n.js);
+// article text, ids and residents' questions are shown as written.
 "use strict";
 (function () {
   const API = "/console/content/api";
@@ -7,6 +9,9 @@
   const LOCALIZED = ["title", "answer", "details", "questions"];
   let current = null; // {id, version, data} of the article in the editor
   const $ = id => document.getElementById(id);
+  const i18n = window.C311I18n;
+  const t = (key, params) => i18n.t(key, params);
+  const score = v => i18n.number(v, { minimumFractionDigits: 3, maximumFractionDigits: 3 });
 
   const call = C311Api(API);  // /static/staff/api.js
   function el(tag, text, cls) {
@@ -22,13 +27,13 @@
     return b;
   }
   function say(node, text, isError) { node.textContent = text; node.classList.toggle("error", !!isError); }
-  function when(ts) { return new Date(ts * 1000).toLocaleString(); }
+  function when(ts) { return i18n.dateTime(ts); }
 
   // ---------------------------------------------------------------- status and list
   async function loadStatus() {
     const s = await call("/status");
-    say($("kb-status"), s.state === "ready" ? `${s.articles} articles published.` :
-      s.state === "loading" ? "The knowledge base is loading…" : "The knowledge base could not be loaded.", s.state === "failed");
+    say($("kb-status"), s.state === "ready" ? t("content.kb_ready", { count: i18n.number(s.articles) }) :
+      s.state === "loading" ? t("content.kb_loading") : t("content.kb_failed"), s.state === "failed");
     $("kb-errors").replaceChildren(...s.errors.map(e => el("li", `${e.file}: ${e.field}: ${e.message} (${e.source})`)));
     if (s.state === "loading") setTimeout(loadStatus, 2000);
     return s;
@@ -44,7 +49,9 @@
     try { data = await call("/articles?" + params); } catch (e) { say($("list-msg"), e.message, true); return; }
     const select = $("department");
     const chosen = select.value;
-    select.replaceChildren(el("option", "All departments"), ...data.departments.map(d => el("option", d)));
+    const all = el("option", t("content.all_departments"));
+    all.dataset.i18n = "content.all_departments";
+    select.replaceChildren(all, ...data.departments.map(d => el("option", d)));
     select.options[0].value = "";
     select.value = chosen;
     const lang = $("q-lang").value;
@@ -52,11 +59,12 @@
       const tr = el("tr");
       const title = el("td");
       title.appendChild(button(a.title[lang] || a.title.en, () => openArticle(a.id)));
-      tr.append(title, el("td", a.department), el("td", a.review_by + (a.stale ? " (review date passed)" : ""), a.stale ? "stale" : ""),
-        el("td", String(a.version)), el("td", a.score == null ? "" : a.score.toFixed(3)));
+      tr.append(title, el("td", a.department),
+        el("td", i18n.day(a.review_by) + (a.stale ? " " + t("content.stale") : ""), a.stale ? "stale" : ""),
+        el("td", i18n.number(a.version)), el("td", a.score == null ? "" : score(a.score)));
       return tr;
     }));
-    say($("list-msg"), `${data.articles.length} article(s).`);
+    say($("list-msg"), t("content.count", { count: i18n.number(data.articles.length) }));
   }
 
   // ---------------------------------------------------------------- editor
@@ -86,7 +94,7 @@
   }
   function showVersion() {
     $("edit-id").textContent = current.id;
-    $("edit-version").textContent = `version ${current.version}`;
+    $("edit-version").textContent = t("content.version_n", { version: current.version });
   }
   async function openArticle(id) {
     const a = await call(`/articles/${encodeURIComponent(id)}`);
@@ -108,11 +116,12 @@
       current.version = r.version;
       current.data = r.data;
       showVersion();
-      say($("edit-msg"), `Published version ${r.version}: residents get it now.`);
+      say($("edit-msg"), t("content.published", { version: r.version }));
       await loadHistory();
     } catch (e) {
-      const field = e.info && e.info.field ? ` (field ${e.info.field})` : "";
-      say($("edit-msg"), `Not published${field}: ${e.message}`, true);
+      const field = e.info && e.info.field;
+      say($("edit-msg"), field ? t("content.not_published_field", { field, message: e.message })
+        : t("content.not_published", { message: e.message }), true);
     } finally { $("publish").disabled = false; }
   }
 
@@ -120,29 +129,32 @@
   async function runTest(ev) {
     ev.preventDefault();
     const out = $("test-result");
-    out.replaceChildren(el("p", "Testing…"));
+    out.replaceChildren(el("p", t("content.testing")));
     try {
       const r = await call("/test", "POST", { text: $("test-q").value, lang: $("test-lang").value,
         article_id: current.id, data: formData() });
       const d = r.decision;
-      const parts = [el("p", d.kind === "answer" ? `The bot answers with “${d.article.title}”:` :
-        d.kind === "menu" ? "The bot is not sure and offers a menu (Did you mean…):" : "The bot does not understand (fallback).")];
+      const parts = [el("p", d.kind === "answer" ? t("content.test_answer", { title: d.article.title }) :
+        d.kind === "menu" ? t("content.test_menu") : t("content.test_fallback"))];
       if (d.kind === "answer") parts.push(el("p", d.article.answer, "answer"));
       const table = el("table");
-      table.appendChild(el("caption", "Top 3 articles"));
+      table.appendChild(el("caption", t("content.top3")));
       const head = el("tr");
-      ["Article", "Score", "Meaning", "Words"].forEach(h => { const th = el("th", h); th.scope = "col"; head.appendChild(th); });
+      ["content.col_article", "content.score", "content.col_meaning", "content.col_words"].forEach(h => {
+        const th = el("th", t(h)); th.scope = "col"; head.appendChild(th);
+      });
       table.appendChild(head);
       r.top.forEach(h => {
         const tr = el("tr");
-        tr.append(el("td", `${h.title} (${h.id})`), el("td", h.score.toFixed(3)), el("td", h.semantic.toFixed(3)), el("td", h.lexical.toFixed(3)));
+        tr.append(el("td", `${h.title} (${h.id})`), el("td", score(h.score)), el("td", score(h.semantic)), el("td", score(h.lexical)));
         table.appendChild(tr);
       });
       parts.push(table);
       out.replaceChildren(...parts);
     } catch (e) {
-      const field = e.info && e.info.field ? ` (field ${e.info.field})` : "";
-      out.replaceChildren(el("p", `The draft is not valid${field}: ${e.message}`, "msg error"));
+      const field = e.info && e.info.field;
+      out.replaceChildren(el("p", field ? t("content.draft_invalid_field", { field, message: e.message })
+        : t("content.draft_invalid", { message: e.message }), "msg error"));
     }
   }
 
@@ -151,19 +163,22 @@
     const r = await call(`/articles/${encodeURIComponent(current.id)}/history`);
     $("history").replaceChildren(...r.versions.map(v => {
       const li = el("li");
-      li.appendChild(el("span", `Version ${v.version} · ${v.author} · ${when(v.ts)} · ${v.origin}${v.note ? " · " + v.note : ""}`));
-      if (v.version > 1) li.appendChild(button(`Changes in version ${v.version}`, () => showDiff(v.version - 1, v.version)));
-      if (v.version !== current.version) li.appendChild(button(`Roll back to version ${v.version}`, () => rollback(v.version)));
+      const line = t("content.history_line", { version: v.version, author: v.author, when: when(v.ts), origin: v.origin });
+      li.appendChild(el("span", line + (v.note ? " · " + v.note : "")));
+      if (v.version > 1) li.appendChild(button(t("content.changes_in", { version: v.version }), () => showDiff(v.version - 1, v.version)));
+      if (v.version !== current.version) li.appendChild(button(t("content.roll_back_to", { version: v.version }), () => rollback(v.version)));
       return li;
     }));
   }
-  function show(value) { return Array.isArray(value) ? value.join(" | ") : (value == null ? "(none)" : value); }
+  function show(value) { return Array.isArray(value) ? value.join(" | ") : (value == null ? t("content.none") : value); }
   async function showDiff(from, to) {
     const r = await call(`/articles/${encodeURIComponent(current.id)}/diff?from=${from}&to=${to}`);
     const table = el("table", null, "diff");
-    table.appendChild(el("caption", `Changes from version ${from} to version ${to}`));
+    table.appendChild(el("caption", t("content.changes_caption", { from, to })));
     const head = el("tr");
-    ["Field", "Before", "After"].forEach(h => { const th = el("th", h); th.scope = "col"; head.appendChild(th); });
+    ["content.col_field", "content.col_before", "content.col_after"].forEach(h => {
+      const th = el("th", t(h)); th.scope = "col"; head.appendChild(th);
+    });
     table.appendChild(head);
     r.changes.forEach(c => {
       const tr = el("tr");
@@ -172,7 +187,7 @@
       tr.append(el("td", c.field), el("td", before, "before"), el("td", after, "after"));
       table.appendChild(tr);
     });
-    if (!r.changes.length) table.appendChild(el("tr")).appendChild(el("td", "No changes."));
+    if (!r.changes.length) table.appendChild(el("tr")).appendChild(el("td", t("content.no_changes")));
     $("diff").replaceChildren(table);
   }
   async function rollback(to) {
@@ -182,34 +197,35 @@
       current.data = r.data;
       fillForm(r.data);
       showVersion();
-      say($("edit-msg"), `Rolled back: version ${r.version} equals version ${to} and is live.`);
+      say($("edit-msg"), t("content.rolled_back", { version: r.version, to }));
       await loadHistory();
     } catch (e) { say($("edit-msg"), e.message, true); }
   }
 
   // ---------------------------------------------------------------- inbox
-  const KINDS = { fallback: "not understood", low_confidence: "answered unsure", kb_unhelpful: "answer marked not helpful" };
   async function loadInbox() {
     const data = await call("/inbox");
     const ul = $("inbox");
-    say($("inbox-msg"), data.items.length ? `${data.items.length} question(s) to review.` : "Nothing to review right now.");
+    say($("inbox-msg"), data.items.length ? t("content.inbox_count", { count: i18n.number(data.items.length) })
+      : t("content.inbox_empty"));
     ul.replaceChildren(...data.items.map(item => {
       const li = el("li");
       li.lang = item.language;
       li.appendChild(el("div", item.text, "text"));
-      const why = KINDS[item.kind] || item.kind;
-      li.appendChild(el("div", `${item.language} · ${why}${item.predicted ? " · " + item.predicted : ""} · asked ${item.count}×`, "muted"));
+      const why = i18n.has("content.kind." + item.kind) ? t("content.kind." + item.kind) : item.kind;
+      const asked = t("content.asked", { count: i18n.number(item.count) });
+      li.appendChild(el("div", `${item.language} · ${why}${item.predicted ? " · " + item.predicted : ""} · ${asked}`, "muted"));
       const row = el("div", null, "row");
-      const label = el("label", "Article id");
+      const label = el("label", t("content.article_id"));
       const input = el("input");
       input.value = item.kind === "kb_unhelpful" ? item.predicted : (current ? current.id : "");
       label.appendChild(input);
       const msg = el("p", "", "msg");
       msg.setAttribute("role", "status");
-      row.append(label, button("Add as sample question", async () => {
+      row.append(label, button(t("content.add_sample"), async () => {
         try {
           const r = await call(`/inbox/${item.id}/attach`, "POST", { article_id: input.value.trim() });
-          say(msg, `Added to ${r.article_id} (version ${r.version}); live now.`);
+          say(msg, t("content.added", { article: r.article_id, version: r.version }));
           if (current && current.id === r.article_id) await openArticle(r.article_id);
           setTimeout(loadInbox, 800);
         } catch (e) { say(msg, e.message, true); }
@@ -220,17 +236,26 @@
   }
 
   async function start() {
+    await i18n.ready;
+    $("q-lang").value = $("test-lang").value = i18n.lang;  // article titles in the page's language
     try {
       const me = await call("/me");
       call.csrf = me.csrf;
     } catch (e) { return; }
     $("filters").addEventListener("submit", ev => { ev.preventDefault(); loadList(); });
     $("article-form").addEventListener("submit", publish);
-    $("revert").addEventListener("click", () => { fillForm(current.data); say($("edit-msg"), "Changes discarded."); });
+    $("revert").addEventListener("click", () => { fillForm(current.data); say($("edit-msg"), t("content.discarded")); });
     $("test-form").addEventListener("submit", runTest);
     await loadStatus();
     loadList();
     loadInbox().catch(e => say($("inbox-msg"), e.message, true));
+    // The switch in the staff bar: i18n.js relabels the marked words; the lists are drawn again.
+    window.addEventListener("c311:language", () => {
+      loadStatus().catch(() => {});
+      loadList();
+      loadInbox().catch(e => say($("inbox-msg"), e.message, true));
+      if (current) { showVersion(); loadHistory().catch(() => {}); }
+    });
   }
   document.addEventListener("DOMContentLoaded", start);
 })();

@@ -3,7 +3,8 @@
 // server (/staff/texts.json, edited in chat_server/staff_texts.yml). Markup marks what to fill:
 //   data-i18n="key"                          the element's text
 //   data-i18n-attr="aria-label:key; placeholder:key2"   attributes
-// and scripts call C311I18n.t(key, {name: value}). A page that includes this script before nav.js
+// and scripts call C311I18n.t(key, {name: value}) and its Intl formatters (number, percent, duration,
+// dateTime, timeOfDay, day) so figures follow the language too. A page that includes this script before nav.js
 // gets the language switch in its staff bar; pages without it stay English.
 "use strict";
 (function () {
@@ -36,6 +37,30 @@
     const text = entry ? (entry[lang] || entry.en) : key;
     if (!params) return text;
     return text.replace(/\{([a-z][a-z0-9_]*)\}/g, (whole, name) => (name in params ? String(params[name]) : whole));
+  }
+
+  // Numbers, shares, durations, dates and times in the page's language (Intl), "—" for a missing value.
+  function number(v, opts) { return v == null ? "—" : new Intl.NumberFormat(lang, opts).format(v); }
+  function percent(v) { return number(v, { style: "percent", maximumFractionDigits: 1 }); }
+  function unit(v, name, pad) {
+    return number(v, { style: "unit", unit: name, unitDisplay: "narrow", minimumIntegerDigits: pad ? 2 : 1 });
+  }
+  // Seconds as the two largest units: 45 s, 3 m 05 s, 2 h 10 m, 3 d 4 h (letters per language).
+  function duration(seconds) {
+    if (seconds == null) return "—";
+    const v = Math.round(seconds);
+    if (v < 60) return unit(v, "second");
+    const m = Math.floor(v / 60), s = v % 60;
+    if (m < 60) return `${unit(m, "minute")} ${unit(s, "second", true)}`;
+    const h = Math.floor(m / 60);
+    return h < 48 ? `${unit(h, "hour")} ${unit(m % 60, "minute")}` : `${unit(Math.floor(h / 24), "day")} ${unit(h % 24, "hour")}`;
+  }
+  function dateTime(ts) { return ts ? new Date(ts * 1000).toLocaleString(lang) : ""; }
+  function timeOfDay(ts) { return ts ? new Date(ts * 1000).toLocaleTimeString(lang) : ""; }
+  // A calendar day "YYYY-MM-DD" (no time zone shift) written the page's way.
+  function day(iso) {
+    const [y, mo, d] = String(iso).split("-").map(Number);
+    return y && mo && d ? new Date(y, mo - 1, d).toLocaleDateString(lang) : String(iso);
   }
 
   function apply(scope) {
@@ -100,7 +125,7 @@
     });
 
   window.C311I18n = {
-    t, has, apply, setLang, switcher, ready,
+    t, has, apply, setLang, switcher, ready, number, percent, duration, dateTime, timeOfDay, day,
     get lang() { return lang; },
   };
 })();

@@ -1,4 +1,5 @@
 // Tiny inline-SVG charts for the supervisor dashboard (no library; text via textContent only).
+// Numbers follow the staff pages' language (static/staff/i18n.js); opts.x / opts.y are axis titles.
 "use strict";
 (function () {
   const NS = "http://www.w3.org/2000/svg";
@@ -12,6 +13,22 @@
     const svg = el("svg", { viewBox: `0 0 ${width} ${height}`, role: "img" });
     return svg;
   }
+  const i18n = window.C311I18n || null;
+  const num = v => (i18n ? i18n.number(v) : String(v));
+  const share = v => (i18n ? i18n.percent(v) : `${Math.round(v * 100)}%`);
+  const W = 520, H = 214, L = 46, B = 34, T = 8, R = 6;
+  // The axis titles: the y one turned along the axis, the x one under the tick labels.
+  function titles(svg, opts) {
+    if (opts.y) {
+      const y = el("text", { x: 0, y: 0, "text-anchor": "middle", class: "axis axis-title",
+        transform: `translate(11 ${T + (H - T - B) / 2}) rotate(-90)` }, svg);
+      y.textContent = opts.y;
+    }
+    if (opts.x) {
+      const x = el("text", { x: L + (W - L - R) / 2, y: H - 3, "text-anchor": "middle", class: "axis axis-title" }, svg);
+      x.textContent = opts.x;
+    }
+  }
   // Axis for counts: a round step (1, 2 or 5 × 10^k, at least 1) and a top that is a whole number of
   // steps, so every grid line sits exactly on the whole number written next to it.
   function countAxis(v) {
@@ -23,7 +40,6 @@
   // series: [{key, color, label}]; rows: [{label, <key>: number}] → stacked bars.
   function bars(container, rows, series, opts) {
     opts = opts || {};
-    const W = 520, H = 200, L = 34, B = 22, T = 8, R = 6;
     const svg = frame(W, H);
     const total = rows.map(r => series.reduce((s, x) => s + (Number(r[x.key]) || 0), 0));
     const axis = countAxis(Math.max(1, ...total)), max = axis.max;
@@ -33,7 +49,7 @@
       const y = T + plotH - (plotH * v) / max;
       el("line", { x1: L, x2: W - R, y1: y, y2: y, stroke: "#e3e8ee", class: "grid", "data-value": v }, svg);
       const t = el("text", { x: L - 4, y: y + 3, "text-anchor": "end", class: "axis tick" }, svg);
-      t.textContent = String(v);
+      t.textContent = num(v);
     }
     rows.forEach((r, i) => {
       let y = T + plotH;
@@ -44,15 +60,16 @@
         const rect = el("rect", { x: L + i * bw + 1, y, width: Math.max(bw - 2, 1), height: h, fill: s.color,
           "data-value": v }, svg);
         const tip = el("title", {}, rect);
-        tip.textContent = `${r.label}: ${s.label} ${v}`;
+        tip.textContent = `${r.label}: ${s.label} ${num(v)}`;
       }
       const every = opts.labelEvery || 1;
       if (i % every === 0) {
-        const t = el("text", { x: L + i * bw + bw / 2, y: H - 6, "text-anchor": "middle", class: "axis" }, svg);
+        const t = el("text", { x: L + i * bw + bw / 2, y: H - B + 13, "text-anchor": "middle", class: "axis" }, svg);
         t.textContent = r.short || r.label;
       }
     });
     legend(svg, series, L);
+    titles(svg, opts);
     container.replaceChildren(svg);
     svg.setAttribute("aria-label", opts.title || "bar chart");
   }
@@ -68,7 +85,6 @@
   // values are 0..1 shares or null; target draws a dashed line.
   function line(container, rows, key, target, opts) {
     opts = opts || {};
-    const W = 520, H = 200, L = 34, B = 22, T = 8, R = 6;
     const svg = frame(W, H);
     const plotW = W - L - R, plotH = H - T - B;
     const step = plotW / Math.max(rows.length - 1, 1);
@@ -77,7 +93,7 @@
       const y = yOf(i / 4);
       el("line", { x1: L, x2: W - R, y1: y, y2: y, stroke: "#e3e8ee" }, svg);
       const t = el("text", { x: L - 4, y: y + 3, "text-anchor": "end", class: "axis" }, svg);
-      t.textContent = `${i * 25}%`;
+      t.textContent = share(i / 4);
     }
     if (target != null) {
       el("line", { x1: L, x2: W - R, y1: yOf(target), y2: yOf(target), stroke: "#b42318", "stroke-dasharray": "4 3" }, svg);
@@ -90,15 +106,16 @@
       d += (d ? " L" : "M") + `${x.toFixed(1)} ${y.toFixed(1)}`;
       const dot = el("circle", { cx: x, cy: y, r: 2.5, fill: "#0b5cad" }, svg);
       const tip = el("title", {}, dot);
-      tip.textContent = `${r.label}: ${Math.round(v * 100)}%`;
+      tip.textContent = `${r.label}: ${share(v)}`;
     });
     if (d) el("path", { d, fill: "none", stroke: "#0b5cad", "stroke-width": 1.5 }, svg);
     rows.forEach((r, i) => {
       if (i % (opts.labelEvery || 1) === 0) {
-        const t = el("text", { x: L + i * step, y: H - 6, "text-anchor": "middle", class: "axis" }, svg);
+        const t = el("text", { x: L + i * step, y: H - B + 13, "text-anchor": "middle", class: "axis" }, svg);
         t.textContent = r.short || r.label;
       }
     });
+    titles(svg, opts);
     svg.setAttribute("aria-label", opts.title || "line chart");
     container.replaceChildren(svg);
   }

@@ -7,48 +7,29 @@
   let lastOk = 0;
 
   const $ = id => document.getElementById(id);
-  const pct = v => (v == null ? "—" : `${Math.round(v * 1000) / 10}%`);
-  function duration(v) {
-    if (v == null) return "—";
-    v = Math.round(v);
-    if (v < 60) return `${v}s`;
-    const m = Math.floor(v / 60), s = v % 60;
-    if (m < 60) return `${m}m ${String(s).padStart(2, "0")}s`;
-    const h = Math.floor(m / 60);
-    return h < 48 ? `${h}h ${m % 60}m` : `${Math.floor(h / 24)}d ${h % 24}h`;
-  }
-  // Report column headings in words; a column not listed here shows its name with spaces.
-  const HEADINGS = {
-    date: "Date", hour: "Hour", chats: "Chats", contained: "Answered by the bot", queued: "Queued for an agent",
-    answered: "Answered by an agent", answered_in_sl: "Answered within the service level", abandoned: "Left the queue",
-    escalated: "Asked for a person", tickets: "Tickets created", fallbacks: "Not understood", handled: "Chats closed by agents",
-    transfers: "Transfers", bot_answers: "Bot answers", csat_responses: "Ratings", csat_avg: "Average rating (of 5)",
-    csat_satisfied_rate: "Satisfied", containment_rate: "Bot containment", escalation_rate: "Escalation rate",
-    abandonment_rate: "Abandonment", fallback_rate: "Not understood (share)", service_level: "Service level",
-    asa_s: "Average speed of answer", aht_s: "Average handle time", longest_wait_s: "Longest wait",
-    agent: "Agent", transfers_out: "Transferred away", label: "Intent or topic", count: "Count", share: "Share",
-    text: "Message (personal data masked)", article_id: "Article", helpful: "Helpful", not_helpful: "Not helpful",
-    helpful_rate: "Share helpful", language: "Language", disposition: "Outcome", dimension: "Grouped by", value: "Value",
-    service_code: "Service code", service: "Service", closed: "Tickets closed", median_s: "Median time to close",
-    p90_s: "90th percentile time to close", with_expected: "With an expected date", on_time: "Closed on time",
-    late: "Closed late", on_time_rate: "Share closed on time", channel: "Channel", sent: "Sent", failed: "Failed",
-    skipped: "Skipped (nobody to tell)", failure_rate: "Failure rate",
-  };
-  const heading = c => HEADINGS[c] || c.replace(/_s$/, " (seconds)").replace(/_/g, " ");
+  // Words from chat_server/staff_texts.yml and figures through Intl, in the staff pages' language
+  // (static/staff/i18n.js); the report headings are the ones the CSV export uses (report.col.*).
+  const i18n = window.C311I18n;
+  const t = (key, params) => i18n.t(key, params);
+  const pct = v => i18n.percent(v);
+  const duration = v => i18n.duration(v);
+  const heading = c => (i18n.has("report.col." + c) ? t("report.col." + c)
+    : c.replace(/_s$/, " (seconds)").replace(/_/g, " "));
   function cell(c, v) {
     if (v == null) return "";
     if (/_rate$|^service_level$|^share$/.test(c)) return pct(v);
     if (/_s$/.test(c)) return duration(v);
-    return String(v);
+    if (c === "date") return i18n.day(v);
+    return typeof v === "number" ? i18n.number(v) : String(v);
   }
-  const LANGUAGES = { en: "English", es: "Spanish" };
-  const STATUS = { online: "Online", away: "Away", offline: "Signed out" };
-  const language = code => LANGUAGES[code] || code;
+  const language = code => (i18n.has("language." + code) ? t("language." + code) : code);
+  const status = code => (i18n.has("dash.status." + code) ? t("dash.status." + code) : code);
   function format(v, kind) {
     if (kind === "pct") return pct(v);
     if (kind === "duration") return duration(v);
-    return v == null ? "—" : String(v);
+    return i18n.number(v);
   }
+  let last = null;  // the last figures and lists, redrawn at once when the language changes
 
   function render(d) {
     const values = Object.assign({}, d.today, {
@@ -59,28 +40,29 @@
       const key = node.dataset.figure;
       if (key in values) node.textContent = format(values[key], node.dataset.format);
     });
-    $("today-date").textContent = d.date;
-    $("sl-def").textContent = `(≤${d.target.service_level_s}s)`;
-    $("sl-target").textContent = `target ${pct(d.target.service_level)}`;
+    $("today-date").textContent = i18n.day(d.date);
+    $("sl-def").textContent = `(≤${duration(d.target.service_level_s)})`;
+    $("sl-target").textContent = t("dash.sl_target", { value: pct(d.target.service_level) });
     const sl = document.querySelector(".card.sl");
     sl.classList.toggle("ok", d.today.service_level != null && d.today.service_level >= d.target.service_level);
     sl.classList.toggle("bad", d.today.service_level != null && d.today.service_level < d.target.service_level);
     renderOverride(d.override);
     const hourly = d.hourly.map(h => ({ label: `${String(h.hour).padStart(2, "0")}:00`, short: String(h.hour), contained: h.contained, queued: h.queued }));
     C311Charts.bars($("chart-hourly"), hourly, [
-      { key: "contained", color: "#4c9be8", label: "bot" },
-      { key: "queued", color: "#f0a030", label: "queued" },
-    ], { labelEvery: 2, title: "chats per hour today" });
-    const daily = d.daily.map(x => ({ label: x.date, short: x.date.slice(8), contained: x.contained, queued: x.queued, service_level: x.service_level }));
+      { key: "contained", color: "#4c9be8", label: t("dash.series_bot") },
+      { key: "queued", color: "#f0a030", label: t("dash.series_queued") },
+    ], { labelEvery: 2, title: t("dash.chart_hourly_title"), x: t("dash.axis_hour"), y: t("dash.axis_chats") });
+    const daily = d.daily.map(x => ({ label: i18n.day(x.date), short: x.date.slice(8), contained: x.contained, queued: x.queued, service_level: x.service_level }));
     C311Charts.bars($("chart-daily"), daily, [
-      { key: "contained", color: "#4c9be8", label: "bot" },
-      { key: "queued", color: "#f0a030", label: "queued" },
-    ], { labelEvery: 3, title: "chats per day" });
-    C311Charts.line($("chart-sl"), daily, "service_level", d.target.service_level, { labelEvery: 3, title: "service level per day" });
+      { key: "contained", color: "#4c9be8", label: t("dash.series_bot") },
+      { key: "queued", color: "#f0a030", label: t("dash.series_queued") },
+    ], { labelEvery: 3, title: t("dash.chart_daily_title"), x: t("dash.axis_day"), y: t("dash.axis_chats") });
+    C311Charts.line($("chart-sl"), daily, "service_level", d.target.service_level,
+      { labelEvery: 3, title: t("dash.chart_sl_title"), x: t("dash.axis_day"), y: t("dash.axis_share") });
     C311Charts.bars($("chart-wait"), d.wait_histogram.map(h => ({ label: h.label, count: h.count })), [
-      { key: "count", color: "#6a5acd", label: "answered chats" },
-    ], { title: "wait distribution" });
-    $("updated").textContent = "updated " + new Date(d.generated_at * 1000).toLocaleTimeString();
+      { key: "count", color: "#6a5acd", label: t("dash.series_answered") },
+    ], { title: t("dash.chart_wait_title"), x: t("dash.axis_wait"), y: t("dash.axis_chats") });
+    $("updated").textContent = t("dash.updated", { time: i18n.timeOfDay(d.generated_at) });
     document.body.dataset.chats = String(d.today.chats);
   }
 
@@ -93,18 +75,19 @@
       tr.dataset.agent = a.username;
       tr.dataset.status = a.status;
       tr.insertCell().textContent = a.name;
-      tr.insertCell().textContent = STATUS[a.status] || a.status;
+      tr.insertCell().textContent = status(a.status);
       tr.insertCell().textContent = duration(a.in_status_s);
       const chats = tr.insertCell();
       chats.className = "chats";
       chats.dataset.count = String(a.chats.length);
       const summary = document.createElement("div");
-      summary.textContent = `${a.chats.length} of ${a.capacity}`;
+      summary.textContent = t("dash.chats_of", { count: i18n.number(a.chats.length), capacity: i18n.number(a.capacity) });
       chats.appendChild(summary);
       for (const c of a.chats) {
         const line = document.createElement("div");
         line.className = "chat-line";
-        line.textContent = `${c.topic} · ${language(c.language)} · ${c.state === "assigned" ? "" : "offered, "}${duration(c.for_s)}`;
+        const offered = c.state === "assigned" ? "" : t("dash.offered") + ", ";
+        line.textContent = `${c.topic} · ${language(c.language)} · ${offered}${duration(c.for_s)}`;
         chats.appendChild(line);
       }
       return tr;
@@ -117,7 +100,7 @@
       tr.insertCell().textContent = duration(w.wait_s);
       tr.insertCell().textContent = language(w.language);
       tr.insertCell().textContent = w.topic;
-      tr.insertCell().textContent = w.position ? String(w.position) : "—";
+      tr.insertCell().textContent = w.position ? i18n.number(w.position) : "—";
       return tr;
     }));
     $("waiting-empty").hidden = waiting.length > 0;
@@ -128,10 +111,11 @@
     const box = $("override");
     if (o == null) { box.hidden = true; return; }
     box.hidden = false;
-    $("override-state").textContent = o.mode
-      ? `forced ${o.mode} for ${Math.max(0, Math.round((o.until * 1000 - Date.now()) / 60000))} more minutes, until ` +
-        `${new Date(o.until * 1000).toLocaleString()}${o.by ? " (by " + o.by + ")" : ""}${o.reason ? ": " + o.reason : ""}`
-      : "following the schedule";
+    if (!o.mode) { $("override-state").textContent = t("dash.override_schedule"); return; }
+    const mode = i18n.has("override." + o.mode) ? t("override." + o.mode) : o.mode;
+    const minutes = i18n.number(Math.max(0, Math.round((o.until * 1000 - Date.now()) / 60000)));
+    $("override-state").textContent = t("dash.override_forced", { mode, minutes, until: i18n.dateTime(o.until) }) +
+      (o.by ? " " + t("dash.override_by", { name: o.by }) : "") + (o.reason ? ": " + o.reason : "");
   }
 
   async function setOverride(mode) {
@@ -143,13 +127,14 @@
         reason: $("override-reason").value.trim() || "dashboard",
       });
       renderOverride(o);
-      $("override-msg").textContent = "saved";
+      $("override-msg").textContent = t("dash.saved");
     } catch (e) { $("override-msg").textContent = e.message; }
   }
 
   async function poll() {
     try {
       const [d, lists] = await Promise.all([call("/dashboard"), call("/live").catch(e => (e.status === 501 ? null : Promise.reject(e)))]);
+      last = { d, lists };
       render(d);
       renderLists(lists);
       if (d.poll_s > 0) POLL_MS = Math.max(500, d.poll_s * 1000);
@@ -157,13 +142,13 @@
     } catch (e) { if (e.message === "login") return; }
     const conn = $("conn");
     const live = Date.now() - lastOk < 3 * POLL_MS;
-    conn.textContent = live ? "live" : "reconnecting…";
+    conn.textContent = live ? t("dash.conn_live") : t("dash.conn_reconnecting");
     conn.classList.toggle("stale", !live);
     setTimeout(poll, POLL_MS);
   }
 
   function reportQuery() {
-    const q = new URLSearchParams({ name: $("report-name").value });
+    const q = new URLSearchParams({ name: $("report-name").value, lang: i18n.lang });
     if ($("report-start").value) q.set("start", $("report-start").value);
     if ($("report-end").value) q.set("end", $("report-end").value);
     return q.toString();
@@ -176,7 +161,7 @@
     try {
       const data = await call(`/report?${reportQuery()}`);
       table.replaceChildren();
-      if (!data.rows.length) { $("report-msg").textContent = "No data for this range."; return; }
+      if (!data.rows.length) { $("report-msg").textContent = t("dash.no_data"); return; }
       const cols = Object.keys(data.rows[0]);
       const head = table.createTHead().insertRow();
       cols.forEach(c => {
@@ -195,7 +180,16 @@
     } catch (e) { $("report-msg").textContent = e.message; }
   }
 
+  // The report picker's names (report.name.<value>); the markup keeps the English ones.
+  function nameReports() {
+    for (const option of $("report-name").options) {
+      if (i18n.has("report.name." + option.value)) option.textContent = t("report.name." + option.value);
+    }
+  }
+
   async function start() {
+    await i18n.ready;
+    nameReports();
     try {
       const me = await call("/me");
       call.csrf = me.csrf;
@@ -209,6 +203,12 @@
     $("force-closed").addEventListener("click", () => setOverride("closed"));
     $("override-clear").addEventListener("click", () => setOverride(null));
     $("report-csv").href = `${API}/export.csv?${reportQuery()}`;
+    window.addEventListener("c311:language", () => {  // the marked words are relabelled by i18n.js
+      nameReports();
+      if (last) { render(last.d); renderLists(last.lists); }
+      $("report-csv").href = `${API}/export.csv?${reportQuery()}`;  // the CSV headings follow the page
+      if ($("report-table").tHead) showReport();
+    });
     poll();
   }
   document.addEventListener("DOMContentLoaded", start);
