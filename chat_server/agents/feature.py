@@ -19,6 +19,7 @@ from chat_server.agents.queue import RoutingStore
 from chat_server.agents.search import ConversationSearch
 from chat_server.agents.service import EscalationService
 from chat_server.context import AppContext
+from chat_server.stopping import cancel_and_wait
 
 REINDEX: web.AppKey[asyncio.Task[Any]] = web.AppKey("search_reindex", asyncio.Task)
 
@@ -53,9 +54,7 @@ def setup(app: web.Application, ctx: AppContext) -> None:
 
     async def stop(app: web.Application) -> None:
         await service.stop()
-        task = app.get(REINDEX)
-        if task is not None and not task.done():
-            task.cancel()
+        await cancel_and_wait([app.get(REINDEX)])
 
     app.on_startup.append(start)
     app.on_cleanup.insert(0, stop)

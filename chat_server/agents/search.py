@@ -32,7 +32,6 @@ from redis.asyncio import Redis
 from chat_server import redis_values as rv
 from chat_server.agents.accounts import Account
 from chat_server.conversations.store import Conversation, ConversationStore
-from chat_server.redis_values import scored_members
 from chat_server.tickets.store import Ticket, TicketStore
 
 log = logging.getLogger("chat311.search")
@@ -209,7 +208,7 @@ class ConversationSearch:
             rows = [(cid, 0.0)] if cid and await self.redis.zscore(key, cid) is not None else []
         else:
             raw = await self.redis.zrevrangebyscore(key, end, start, withscores=True)
-            rows = scored_members(raw)
+            rows = rv.scored_members(raw)
         out = []
         for cid, _ in rows:
             conv = await self.conversations.get(cid)
