@@ -127,13 +127,17 @@
     $("train").addEventListener("click", async () => {
       try { renderJob(await call("/train", "POST")); pollJob(); } catch (e) { say($("job-msg"), e.message, true); }
     });
+    // With several Rasa servers, one that did not take the model is named (it keeps its old model).
+    const failedServers = r => (r.servers || []).filter(x => !x.ok)
+      .map(x => " " + t("training.server_failed", { url: x.url, error: x.error || "" })).join("");
     $("publish").addEventListener("click", async () => {
       $("publish").disabled = true;
       say($("job-msg"), t("training.publishing"));
       try {
         const r = await call("/publish", "POST");
         await loadModels();  // "served" is current by the time the message says so
-        say($("job-msg"), t("training.published", { file: r.model_file.split("/").pop() }));
+        say($("job-msg"), t("training.published", { file: r.model_file.split("/").pop() }) + failedServers(r),
+            (r.servers || []).some(x => !x.ok));
         $("job").dataset.published = r.model_file;
       } catch (e) { say($("job-msg"), e.message, true); $("publish").disabled = false; }
     });
@@ -143,7 +147,8 @@
       try {
         const r = await call("/rollback", "POST");
         await loadModels();
-        say($("job-msg"), t("training.rolled_back", { file: r.model_file.split("/").pop() }));
+        say($("job-msg"), t("training.rolled_back", { file: r.model_file.split("/").pop() }) + failedServers(r),
+            (r.servers || []).some(x => !x.ok));
       } catch (e) { say($("job-msg"), e.message, true); await loadModels(); }
     });
     loadModels();
