@@ -147,7 +147,6 @@ def create_app(config: Config, redis_url: str) -> web.Application:
     app[CTX] = ctx
     sio.register_namespace(residents)
     watchdog = SlowConsumerWatchdog(sio, config.server.max_outbound_queue)
-    ctx.services["delivery"] = {"manager": manager, "watchdog": watchdog}
     if manager is not None:
         manager.replayer = _replayer(store)
 

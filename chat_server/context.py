@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import socketio
 from aiohttp import web
@@ -17,6 +18,14 @@ from chat_server.conversations.resident_ns import ResidentNamespace
 from chat_server.conversations.service import ConversationService
 from chat_server.conversations.store import ConversationStore
 from chat_server.events import EventBus
+
+if TYPE_CHECKING:
+    from chat_server.channels.common import ChannelBase
+    from chat_server.knowledge.live import LiveKnowledge
+    from chat_server.tickets.service import TicketService
+
+# An informational /readyz component: it is listed with `"required": false` and never makes the process unready.
+ReadinessCheck = Callable[[], Awaitable[dict[str, Any]]]
 
 
 @dataclass
@@ -32,8 +41,13 @@ class AppContext:
     # "Check for an emergency, then reject": every channel refuses a resident's message through it.
     emergency_first: EmergencyFirst
     residents: ResidentNamespace
-    # Feature modules publish their service objects here (e.g. "tickets", "routing").
-    services: dict[str, Any] = field(default_factory=dict)
+    # What a feature offers the others, set by its setup() (FEATURES in app.py runs them in order);
+    # None or empty when that feature is not installed.
+    knowledge: LiveKnowledge | None = None
+    tickets: TicketService | None = None
+    # sms, api, email: status notices go out through them
+    channels: dict[str, ChannelBase] = field(default_factory=dict)
+    readiness_details: dict[str, ReadinessCheck] = field(default_factory=dict)
 
 
 CTX: web.AppKey[AppContext] = web.AppKey("chat311_ctx", AppContext)

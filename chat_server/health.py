@@ -1,7 +1,7 @@
 """`/healthz` (the process is alive) and `/readyz` (it can serve: Redis and a Rasa server reachable).
 
-Features may add informational components under `ctx.services["readiness_details"]` (name → async
-check): they appear in /readyz with `"required": false` and never make the service unready.
+Features may add informational components under `ctx.readiness_details` (name → async check):
+they appear in /readyz with `"required": false` and never make the service unready.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ async def readiness(ctx: AppContext) -> dict[str, dict[str, Any]]:
     results = await asyncio.gather(_timed(redis_check), _timed(rasa_check), _timed(actions_check))
     components = dict(zip(names, results, strict=True))
     # Features add informational components (e.g. the upstream Open311 server): shown, not required.
-    details = ctx.services.get("readiness_details", {})
+    details = ctx.readiness_details
     for name, result in zip(details, await asyncio.gather(*(_timed(c) for c in details.values())), strict=True):
         components[name] = {**result, "required": False}
     return components

@@ -14,9 +14,9 @@ from typing import Any
 
 from aiohttp import web
 
+from chat_server.agents.feature import ESCALATION
 from chat_server.app import create_app
 from chat_server.config import load_config
-from chat_server.context import CTX
 from chat_server.stopping import cancel_and_wait
 
 
@@ -47,7 +47,7 @@ async def test_routing_loop_stops_when_cancelled_mid_redis_command(redis_server:
     runner = web.AppRunner(app)
     await runner.setup()
     try:
-        routing = app[CTX].services["routing"]
+        routing = app[ESCALATION]
         await routing.stop()  # the loop the app started; each round below starts its own
         for _ in range(8):  # the race is hit in about half the rounds
             await routing.start()

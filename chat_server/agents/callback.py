@@ -19,9 +19,10 @@ from typing import Any
 
 from chat_server.agents import callback_replies as replies
 from chat_server.agents.callback_replies import Method
-from chat_server.context import AppContext
+from chat_server.conversations.service import ConversationService
 from chat_server.conversations.store import Conversation, Message
 from chat_server.texts import text
+from chat_server.tickets.service import TicketService
 
 log = logging.getLogger("chat311.routing")
 
@@ -38,33 +39,34 @@ def resident_summary(messages: list[Message], limit: int = 1500) -> str:
 
 
 class CallbackFlow:
-    def __init__(self, ctx: AppContext) -> None:
-        self.ctx = ctx
+    def __init__(self, chats: ConversationService, tickets: TicketService | None) -> None:
+        self.chats = chats
+        self.tickets = tickets
 
     def _buttons(self, conv: Conversation, *pairs: tuple[str, str]) -> dict[str, Any]:
         return {"quick_replies": [{"title": text(key, conv.language), "payload": payload} for key, payload in pairs]}
 
     async def _set(self, conv: Conversation, **fields: str) -> None:
-        await self.ctx.store.update(conv.id, **fields)
+        await self.chats.store.update(conv.id, **fields)
         conv.fields.update(fields)
 
     async def offer(self, conv: Conversation, source: str, intro_key: str, **fmt: Any) -> None:
         """Say why nobody can chat now and ask whether to leave a request (nothing is filed yet)."""
-        if self.ctx.services.get("tickets") is None:
-            await self.ctx.conversations.say_system(conv, "no_escalation")
+        if self.tickets is None:
+            await self.chats.say_system(conv, "no_escalation")
             return
         if conv.get("callback_ticket"):
-            await self.ctx.conversations.say_system(conv, "callback_already", ticket_id=conv.get("callback_ticket"))
+            await self.chats.say_system(conv, "callback_already", ticket_id=conv.get("callback_ticket"))
             return
         await self._set(conv, callback_step=CONSENT, callback_source=source,
                         callback_since=str(int(time.time() * 1000)))
-        await self.ctx.conversations.say_system(conv, intro_key, **fmt, extra=self._buttons(
+        await self.chats.say_system(conv, intro_key, **fmt, extra=self._buttons(
             conv, ("callback_yes_button", replies.CONSENT_YES), ("callback_no_button", replies.CONSENT_NO)))
 
     async def ask_contact(self, conv: Conversation, source: str) -> None:
         """The resident already chose to leave a request: only the way to call back is missing."""
         if conv.get("callback_ticket"):
-            await self.ctx.conversations.say_system(conv, "callback_already", ticket_id=conv.get("callback_ticket"))
+            await self.chats.say_system(conv, "callback_already", ticket_id=conv.get("callback_ticket"))
             return
         await self._set(conv, callback_source=source, callback_since=str(int(time.time() * 1000)))
         await self._ask(conv, CONTACT)
@@ -74,7 +76,7 @@ class CallbackFlow:
         pairs = [("callback_none_button", replies.NO_CALLBACK)]
         if step == CONTACT:
             pairs = [("callback_phone_button", replies.BY_PHONE), ("callback_email_button", replies.BY_EMAIL), *pairs]
-        await self.ctx.conversations.say_system(conv, _ASK[step], extra=self._buttons(conv, *pairs))
+        await self.chats.say_system(conv, _ASK[step], extra=self._buttons(conv, *pairs))
 
     async def handle(self, conv: Conversation, message: Message) -> bool:
         """Turn handler: True when the message answered a callback question."""
@@ -88,7 +90,7 @@ class CallbackFlow:
                 return False
             if not agreed:
                 await self._set(conv, callback_step="")
-                await self.ctx.conversations.say_system(conv, "callback_declined")
+                await self.chats.say_system(conv, "callback_declined")
                 return True
             await self._ask(conv, CONTACT)
             return True
@@ -104,9 +106,10 @@ class CallbackFlow:
         return True
 
     async def _file(self, conv: Conversation, contact: dict[str, str]) -> None:
-        tickets = self.ctx.services["tickets"]
+        tickets = self.tickets
+        assert tickets is not None  # offer() checked
         since = int(conv.get("callback_since") or 0) or None
-        said = [m for m in await self.ctx.store.messages(conv.id) if since is None or m.ts < since]
+        said = [m for m in await self.chats.store.messages(conv.id) if since is None or m.ts < since]
         data = {"transcript": resident_summary(said), "idempotency_key": f"callback:{conv.id}", **contact}
         try:
             # The resident's own words are private: the transcript, never the public description.
@@ -115,6 +118,6 @@ class CallbackFlow:
         except Exception:
             log.exception("callback request failed", extra={"conv": conv.id})
             await self._set(conv, callback_step="")
-            await self.ctx.conversations.say_system(conv, "no_escalation")
+            await self.chats.say_system(conv, "no_escalation")
             return
         await self._set(conv, callback_step="", callback_ticket=ticket.id)

@@ -22,6 +22,7 @@ from chat_server.context import AppContext
 from chat_server.stopping import cancel_and_wait
 
 REINDEX: web.AppKey[asyncio.Task[Any]] = web.AppKey("search_reindex", asyncio.Task)
+ESCALATION: web.AppKey[EscalationService] = web.AppKey("escalation", EscalationService)
 
 
 def setup(app: web.Application, ctx: AppContext) -> None:
@@ -30,16 +31,17 @@ def setup(app: web.Application, ctx: AppContext) -> None:
     accounts = AccountStore(ctx.redis, prefix)
     sessions = SessionStore(ctx.redis, prefix, config.routing.session_ttl_s)
     audit = AuditLog(ctx.redis, prefix)
-    tickets = ctx.services.get("tickets")
+    tickets = ctx.tickets
     search = ConversationSearch(ctx.redis, prefix, ctx.store, tickets.store if tickets is not None else None,
                                 ZoneInfo(config.hours.timezone))
-    service = EscalationService(ctx, Schedule(config.hours), RoutingStore(ctx.redis, prefix), accounts, audit,
-                                CallbackFlow(ctx), search)
+    service = EscalationService(ctx.conversations, ctx.residents, tickets, config.routing, Schedule(config.hours),
+                                RoutingStore(ctx.redis, prefix), accounts, audit,
+                                CallbackFlow(ctx.conversations, tickets), search)
     service.install()
-    knowledge = KnowledgeBase(ctx.services.get("knowledge"))
+    knowledge = KnowledgeBase(ctx.knowledge)
     ctx.sio.register_namespace(AgentsNamespace(service, sessions, accounts, knowledge,
                                                config.limits.max_message_chars))
-    ctx.services["routing"] = service
+    app[ESCALATION] = service
     app[console.SESSIONS] = sessions
     app[console.ACCOUNTS] = accounts
     app[console.AUDIT] = audit

@@ -40,13 +40,16 @@ from chat_server.agents.routing import (
     told_minutes,
 )
 from chat_server.agents.search import ConversationSearch
+from chat_server.agents.settings import RoutingConfig
 from chat_server.agents.ticket_form import collected, form_services
-from chat_server.context import AppContext
+from chat_server.conversations.resident_ns import ResidentNamespace
+from chat_server.conversations.service import ConversationService
 from chat_server.conversations.store import ASSIGNED, BOT, CLOSED, QUEUED, TICKETED, Conversation, Message
 from chat_server.events import Event
 from chat_server.stopping import cancel_and_wait
 from chat_server.texts import day_names, text
 from chat_server.tickets.catalogue import Catalogue
+from chat_server.tickets.service import TicketService
 from chat_server.training.label_names import load_label_names, readable
 
 log = logging.getLogger("chat311.routing")
@@ -95,12 +98,15 @@ def conv_room(cid: str) -> str:
 
 
 class EscalationService:
-    def __init__(self, ctx: AppContext, schedule: Schedule, routing: RoutingStore, accounts: AccountStore,
+    def __init__(self, chats: ConversationService, residents: ResidentNamespace, tickets: TicketService | None,
+                 cfg: RoutingConfig, schedule: Schedule, routing: RoutingStore, accounts: AccountStore,
                  audit: AuditLog, callback: CallbackFlow, search: ConversationSearch) -> None:
-        self.ctx = ctx
+        self.chats = chats
+        self.residents = residents
+        self.tickets = tickets
         self.search = search
         self.callback = callback
-        self.cfg = ctx.config.routing
+        self.cfg = cfg
         self.schedule = schedule
         self.routing = routing
         self.accounts = accounts
@@ -117,13 +123,13 @@ class EscalationService:
 
     # lifecycle -----------------------------------------------------------------
     def install(self) -> None:
-        bus = self.ctx.bus
+        bus = self.chats.bus
         bus.subscribe("escalation_requested", self.on_escalation)
         bus.subscribe("resident_message", self.on_resident_message)
         bus.subscribe("conversation_closed", self.on_conversation_closed)
-        self.ctx.conversations.message_listeners.append(self.on_message)
-        self.ctx.conversations.turn_handlers.append(self.callback.handle)
-        self.ctx.residents.typing_listeners.append(self.on_resident_typing)
+        self.chats.message_listeners.append(self.on_message)
+        self.chats.turn_handlers.append(self.callback.handle)
+        self.residents.typing_listeners.append(self.on_resident_typing)
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="routing-loop")
@@ -164,11 +170,11 @@ class EscalationService:
             if agent and await self.routing.decline(cid, agent, mark_away=True,
                                                          away_at=now + warning if warning > 0 else 0):
                 changed = True
-                await self.ctx.sio.emit("offer_withdrawn", {"conversation_id": cid, "reason": "timeout"},
+                await self.chats.sio.emit("offer_withdrawn", {"conversation_id": cid, "reason": "timeout"},
                                         room=user_room(agent), namespace=NS)
                 status = await self.routing.status(agent)
                 if status in ("missed", "away"):
-                    await self.ctx.sio.emit("status", {"status": status, "reason": "missed_offer",
+                    await self.chats.sio.emit("status", {"status": status, "reason": "missed_offer",
                                                        "away_in_s": warning if status == "missed" else 0},
                                             room=user_room(agent), namespace=NS)
                 await self.audit.record(agent, "offer_missed", cid)
@@ -176,7 +182,7 @@ class EscalationService:
             if await self.routing.away_if_missed(username, now):
                 changed = True
                 await self.audit.record(username, "status_away", reason="missed_offer")
-                await self.ctx.sio.emit("status", {"status": "away", "reason": "missed_offer"},
+                await self.chats.sio.emit("status", {"status": "away", "reason": "missed_offer"},
                                         room=user_room(username), namespace=NS)
             reaped = await self.routing.reap(username, now, self.socket_cut(now), self.cfg.reconnect_grace_s)
             if reaped is not None:
@@ -193,7 +199,7 @@ class EscalationService:
         return self.schedule.status(moment, await self.routing.hours_override())
 
     async def on_escalation(self, event: Event) -> None:
-        conv = await self.ctx.store.get(event.conversation_id)
+        conv = await self.chats.store.get(event.conversation_id)
         if conv is None or conv.state not in (BOT, TICKETED):
             return  # already queued/assigned (a double click), or closed
         language = str(event.data.get("language") or conv.language)
@@ -201,7 +207,7 @@ class EscalationService:
             language = conv.language
         label = str(event.data.get("label") or conv.get("label") or "")
         department = department_for(label, self.cfg.departments)
-        await self.ctx.store.update(conv.id, form_label=label)  # what the resident was reporting (console panel)
+        await self.chats.store.update(conv.id, form_label=label)  # what the resident was reporting (console panel)
         now = time.time()
         status = await self.hours_status(now)
         agents = await self.routing.agents(self.socket_cut(now))
@@ -214,38 +220,38 @@ class EscalationService:
         if not anyone_staffed(agents, language, department):
             await self.callback.offer(conv, "after_hours", "escalation_no_agents")
             return
-        if not await self.ctx.store.set_state(conv.id, QUEUED, expected=(BOT, TICKETED), queued_at=f"{now:.3f}",
+        if not await self.chats.store.set_state(conv.id, QUEUED, expected=(BOT, TICKETED), queued_at=f"{now:.3f}",
                                               department=department, escalation_reason=str(
                                                   event.data.get("reason") or "")):
             return
         conv.state = QUEUED
         await self.routing.enqueue(conv.id, language, department, now)
-        await self.ctx.bus.publish("queued", conv.id, department=department, language=language)
+        await self.chats.bus.publish("queued", conv.id, department=department, language=language)
         announcement = event.data.get("announcement")
         if isinstance(announcement, str) and announcement.strip():  # the bot's "someone will be with you"
-            await self.ctx.conversations.say(conv, "bot", announcement, language)
-        await self.ctx.conversations.say_system(conv, "queued")
+            await self.chats.say(conv, "bot", announcement, language)
+        await self.chats.say_system(conv, "queued")
         await self.broadcast_positions()
         if not await self.routing.is_queued(conv.id) and (await self.routing.queue_info(conv.id)).get("pos") == "0":
             # Another process offered it before positions went out: still tell the resident they are next.
             await self.routing.set_position(conv.id, 1)
-            await self.ctx.conversations.notify(conv, "queue_update", {"position": 1, "estimated_wait_s": 0})
+            await self.chats.notify(conv, "queue_update", {"position": 1, "estimated_wait_s": 0})
         self.poke()
 
     async def on_resident_message(self, event: Event) -> None:
         if event.data.get("state") != QUEUED:
             return
-        message = await self.ctx.store.message(event.conversation_id, str(event.data.get("message_id")))
+        message = await self.chats.store.message(event.conversation_id, str(event.data.get("message_id")))
         if message is None or message.text.strip() != LEAVE_TICKET:
             return
-        conv = await self.ctx.store.get(event.conversation_id)
+        conv = await self.chats.store.get(event.conversation_id)
         if conv is None or conv.state != QUEUED:
             return
         owner = await self.routing.release(conv.id, time.time())
         if owner:
-            await self.ctx.sio.emit("offer_withdrawn", {"conversation_id": conv.id, "reason": "resident_left"},
+            await self.chats.sio.emit("offer_withdrawn", {"conversation_id": conv.id, "reason": "resident_left"},
                                     room=user_room(owner), namespace=NS)
-        if await self.ctx.store.set_state(conv.id, BOT, expected=(QUEUED,)):
+        if await self.chats.store.set_state(conv.id, BOT, expected=(QUEUED,)):
             conv.state = BOT
             await self.callback.ask_contact(conv, "queue_timeout")
         await self.broadcast_queue()
@@ -256,10 +262,10 @@ class EscalationService:
         for entry in await self.routing.queue():
             if now - entry.since < limit or not await self.routing.mark_ticket_offered(entry.conversation_id):
                 continue
-            conv = await self.ctx.store.get(entry.conversation_id)
+            conv = await self.chats.store.get(entry.conversation_id)
             if conv is None or conv.state != QUEUED:
                 continue
-            await self.ctx.conversations.say_system(conv, "queue_long", extra={"quick_replies": [
+            await self.chats.say_system(conv, "queue_long", extra={"quick_replies": [
                 {"title": text("leave_ticket_button", conv.language), "payload": LEAVE_TICKET}]})
 
     # dispatch ------------------------------------------------------------------
@@ -268,11 +274,11 @@ class EscalationService:
             now = time.time()
             pairs = await self.routing.dispatch(now, self.socket_cut(now), now + self.cfg.accept_timeout_s)
             for cid, username in pairs:
-                conv = await self.ctx.store.get(cid)
+                conv = await self.chats.store.get(cid)
                 if conv is None or conv.state != QUEUED:
                     await self.routing.release(cid, now)
                     continue
-                await self.ctx.sio.emit("offer", await self.offer_view(conv, self.cfg.accept_timeout_s),
+                await self.chats.sio.emit("offer", await self.offer_view(conv, self.cfg.accept_timeout_s),
                                         room=user_room(username), namespace=NS)
             if pairs:
                 await self.broadcast_queue()
@@ -307,7 +313,7 @@ class EscalationService:
         """An offer as the agent reads it: the resident's last few messages (text only, shortened:
         attachments are left out), topic and language in words, seconds waited and seconds left."""
         preview: list[str] = []
-        for message in reversed(await self.ctx.store.messages(conv.id)):
+        for message in reversed(await self.chats.store.messages(conv.id)):
             if message.sender == "resident" and message.text.strip() and not message.text.startswith("/"):
                 preview.append(shorten(message.text))
                 if len(preview) == PREVIEW_MESSAGES:
@@ -332,17 +338,17 @@ class EscalationService:
             wait = estimate_wait_s(position, agents, entry.language, entry.department, avg, entry.declined)
             if not await self.routing.set_position(cid, position, told_minutes(wait)):
                 continue
-            conv = await self.ctx.store.get(cid)
+            conv = await self.chats.store.get(cid)
             if conv is None or conv.state != QUEUED:
                 continue
-            await self.ctx.conversations.notify(conv, "queue_update", {"position": position,
+            await self.chats.notify(conv, "queue_update", {"position": position,
                                                                        "estimated_wait_s": wait})
 
     async def queue_snapshot(self) -> list[dict[str, Any]]:
         now = time.time()
         out = []
         for entry in await self.routing.queue():
-            conv = await self.ctx.store.get(entry.conversation_id)
+            conv = await self.chats.store.get(entry.conversation_id)
             if conv is None:
                 continue
             out.append({**self.summary(conv), "waiting_s": round(now - entry.since, 1),
@@ -351,7 +357,7 @@ class EscalationService:
         return out
 
     async def broadcast_queue(self) -> None:
-        await self.ctx.sio.emit("queue", {"items": await self.queue_snapshot()}, room="agents", namespace=NS)
+        await self.chats.sio.emit("queue", {"items": await self.queue_snapshot()}, room="agents", namespace=NS)
 
     # agent presence -------------------------------------------------------------
     async def agent_connected(self, account: Account, sid: str) -> None:
@@ -376,25 +382,25 @@ class EscalationService:
             raise ActionError("bad_status", "status must be online or away")
         await self.routing.set_status(username, status)
         await self.audit.record(username, f"status_{status}")
-        await self.ctx.sio.emit("status", {"status": status}, room=user_room(username), namespace=NS)
+        await self.chats.sio.emit("status", {"status": status}, room=user_room(username), namespace=NS)
         self._last_refresh = 0.0  # seats changed: queued residents' waits are re-estimated next tick
         self.poke()
 
     async def _requeue_after_disconnect(self, username: str, chats: list[tuple[str, str]]) -> None:
         await self.audit.record(username, "offline_after_grace", chats=[c for c, _ in chats])
         for cid, kind in chats:
-            conv = await self.ctx.store.get(cid)
+            conv = await self.chats.store.get(cid)
             if conv is None or conv.state == CLOSED:
                 await self.routing.release(cid, time.time())
                 continue
             if kind == "assigned":
-                if not await self.ctx.store.set_state(cid, QUEUED, expected=(ASSIGNED,), agent="", agent_name=""):
+                if not await self.chats.store.set_state(cid, QUEUED, expected=(ASSIGNED,), agent="", agent_name=""):
                     continue
                 conv.state = QUEUED
-                await self.ctx.conversations.say_system(conv, "agent_disconnected")
-                await self.ctx.bus.publish("requeued", cid, reason="agent_disconnected", agent=username)
+                await self.chats.say_system(conv, "agent_disconnected")
+                await self.chats.bus.publish("requeued", cid, reason="agent_disconnected", agent=username)
             await self.routing.set_position(cid, 0)
-        await self.ctx.sio.emit("chats_requeued", {"conversation_ids": [c for c, _ in chats]},
+        await self.chats.sio.emit("chats_requeued", {"conversation_ids": [c for c, _ in chats]},
                                 room=user_room(username), namespace=NS)
         await self.broadcast_queue()
         await self.broadcast_positions()
@@ -404,7 +410,7 @@ class EscalationService:
     async def on_message(self, conv: Conversation, message: Message) -> None:
         if conv.state not in (QUEUED, ASSIGNED) and message.sender != "agent":
             return
-        await self.ctx.sio.emit("message", {"conversation_id": conv.id, **self.message_view(message)},
+        await self.chats.sio.emit("message", {"conversation_id": conv.id, **self.message_view(message)},
                                 room=conv_room(conv.id), namespace=NS)
 
     @staticmethod
@@ -419,15 +425,15 @@ class EscalationService:
     async def on_conversation_closed(self, event: Event) -> None:
         now = time.time()
         owner = await self.routing.release(event.conversation_id, now)
-        conv = await self.ctx.store.get(event.conversation_id)
+        conv = await self.chats.store.get(event.conversation_id)
         if conv is not None and conv.get("assigned_at"):
             with contextlib.suppress(ValueError):
                 await self.routing.record_handle(now - float(conv.get("assigned_at")))
         if owner:
-            await self.ctx.sio.emit("chat_closed", {"conversation_id": event.conversation_id,
+            await self.chats.sio.emit("chat_closed", {"conversation_id": event.conversation_id,
                                                     "reason": event.data.get("reason")},
                                     room=user_room(owner), namespace=NS)
-        await self.ctx.sio.emit("chat_closed", {"conversation_id": event.conversation_id,
+        await self.chats.sio.emit("chat_closed", {"conversation_id": event.conversation_id,
                                                 "reason": event.data.get("reason")},
                                 room=conv_room(event.conversation_id), namespace=NS)
         await self.broadcast_queue()
@@ -438,7 +444,7 @@ class EscalationService:
     async def _conv(self, cid: Any) -> Conversation:
         if not isinstance(cid, str) or not 8 <= len(cid) <= 64:
             raise ActionError("malformed", "conversation_id is required")
-        conv = await self.ctx.store.get(cid)
+        conv = await self.chats.store.get(cid)
         if conv is None:
             raise ActionError("not_found", "no such conversation")
         return conv
@@ -456,16 +462,16 @@ class EscalationService:
         if not await self.routing.accept(conv.id, account.username):
             raise ActionError("offer_gone", "this offer is no longer yours (it timed out or was withdrawn)")
         now = time.time()
-        if not await self.ctx.store.set_state(conv.id, ASSIGNED, expected=(QUEUED,), agent=account.username,
+        if not await self.chats.store.set_state(conv.id, ASSIGNED, expected=(QUEUED,), agent=account.username,
                                               agent_name=account.name, assigned_at=f"{now:.3f}"):
             await self.routing.release(conv.id, now)
             raise ActionError("conversation_gone", "the resident left before you accepted")
-        conv = await self.ctx.store.get(conv.id) or conv
+        conv = await self.chats.store.get(conv.id) or conv
         await self.search.record_handled(conv.id, account.username, now)
-        await self.ctx.bus.publish("assigned", conv.id, agent=account.username)
+        await self.chats.bus.publish("assigned", conv.id, agent=account.username)
         await self.audit.record(account.username, "accept", conv.id)
-        await self.ctx.conversations.notify(conv, "agent_joined", {"name": account.name})
-        await self.ctx.conversations.say_system(conv, "agent_joined", name=account.name)
+        await self.chats.notify(conv, "agent_joined", {"name": account.name})
+        await self.chats.say_system(conv, "agent_joined", name=account.name)
         await self.broadcast_queue()
         await self.broadcast_positions()
         return conv
@@ -479,8 +485,8 @@ class EscalationService:
 
     async def send(self, account: Account, cid: Any, body: str) -> Message:
         conv = await self._owned(account, cid)
-        message = await self.ctx.conversations.say(conv, "agent", body, agent_name=account.name)
-        await self.ctx.conversations.notify(conv, "typing", {"sender": "agent", "on": False})
+        message = await self.chats.say(conv, "agent", body, agent_name=account.name)
+        await self.chats.notify(conv, "typing", {"sender": "agent", "on": False})
         return message
 
     async def note(self, account: Account, cid: Any, body: str) -> Message:
@@ -489,25 +495,25 @@ class EscalationService:
         else:
             conv = await self._owned(account, cid, allow_supervisor=False)
         await self.audit.record(account.username, "note", conv.id)
-        return await self.ctx.conversations.say(conv, "agent", body, agent_name=account.name,
+        return await self.chats.say(conv, "agent", body, agent_name=account.name,
                                                 visibility="internal")
 
     async def on_resident_typing(self, conv: Conversation, on: bool) -> None:
         """The resident is typing (no text is sent): shown to the agents who have the chat open."""
         if conv.state == ASSIGNED:
-            await self.ctx.sio.emit("resident_typing", {"conversation_id": conv.id, "on": on},
+            await self.chats.sio.emit("resident_typing", {"conversation_id": conv.id, "on": on},
                                     room=conv_room(conv.id), namespace=NS)
 
     async def typing(self, account: Account, cid: Any, on: bool) -> None:
         conv = await self._owned(account, cid, allow_supervisor=False)
-        await self.ctx.conversations.notify(conv, "typing", {"sender": "agent", "on": bool(on)})
+        await self.chats.notify(conv, "typing", {"sender": "agent", "on": bool(on)})
 
     async def close(self, account: Account, cid: Any, disposition: Any) -> None:
         if disposition not in self.cfg.dispositions:
             raise ActionError("bad_disposition", f"disposition must be one of {', '.join(self.cfg.dispositions)}")
         conv = await self._owned(account, cid)
-        await self.ctx.conversations.say_system(conv, "agent_closed", name=account.name)
-        if not await self.ctx.conversations.close(conv, reason="agent_closed", disposition=disposition,
+        await self.chats.say_system(conv, "agent_closed", name=account.name)
+        if not await self.chats.close(conv, reason="agent_closed", disposition=disposition,
                                                   closed_by=account.username):
             raise ActionError("already_closed", "the conversation was already closed")
         await self.audit.record(account.username, "close", conv.id, disposition=disposition)
@@ -518,11 +524,11 @@ class EscalationService:
         if to in (None, "", "queue"):
             if not await self.routing.requeue(conv.id, owner, True, time.time()):
                 raise ActionError("not_yours", "this conversation is not assigned to you")
-            if not await self.ctx.store.set_state(conv.id, QUEUED, expected=(ASSIGNED,), agent="", agent_name=""):
+            if not await self.chats.store.set_state(conv.id, QUEUED, expected=(ASSIGNED,), agent="", agent_name=""):
                 raise ActionError("conversation_gone", "the conversation changed meanwhile")
             conv.state = QUEUED
-            await self.ctx.conversations.say_system(conv, "transferred_queue")
-            await self.ctx.bus.publish("transferred", conv.id, **{"from": owner, "to": "queue"})
+            await self.chats.say_system(conv, "transferred_queue")
+            await self.chats.bus.publish("transferred", conv.id, **{"from": owner, "to": "queue"})
         else:
             target = await self.accounts.get(str(to))
             if target is None or target.disabled or target.username == owner:
@@ -532,16 +538,16 @@ class EscalationService:
                 raise ActionError("not_yours", "this conversation is not assigned to you")
             if result < 0:
                 raise ActionError("target_busy", f"{target.name} is not available or has no free capacity")
-            await self.ctx.store.update(conv.id, agent=target.username, agent_name=target.name,
+            await self.chats.store.update(conv.id, agent=target.username, agent_name=target.name,
                                         assigned_at=f"{time.time():.3f}")
-            conv = await self.ctx.store.get(conv.id) or conv
+            conv = await self.chats.store.get(conv.id) or conv
             await self.search.record_handled(conv.id, target.username, time.time())
-            await self.ctx.conversations.notify(conv, "agent_joined", {"name": target.name})
-            await self.ctx.conversations.say_system(conv, "agent_joined", name=target.name)
-            await self.ctx.sio.emit("chat_assigned", self.summary(conv), room=user_room(target.username),
+            await self.chats.notify(conv, "agent_joined", {"name": target.name})
+            await self.chats.say_system(conv, "agent_joined", name=target.name)
+            await self.chats.sio.emit("chat_assigned", self.summary(conv), room=user_room(target.username),
                                     namespace=NS)
-            await self.ctx.bus.publish("transferred", conv.id, **{"from": owner, "to": target.username})
-        await self.ctx.sio.emit("chat_removed", {"conversation_id": conv.id, "reason": "transferred"},
+            await self.chats.bus.publish("transferred", conv.id, **{"from": owner, "to": target.username})
+        await self.chats.sio.emit("chat_removed", {"conversation_id": conv.id, "reason": "transferred"},
                                 room=user_room(owner), namespace=NS)
         await self.audit.record(account.username, "transfer", conv.id, to=to or "queue")
         await self.broadcast_queue()
@@ -549,7 +555,7 @@ class EscalationService:
         self.poke()
 
     def _catalogue(self) -> Catalogue | None:
-        tickets = self.ctx.services.get("tickets")
+        tickets = self.tickets
         return tickets.catalogue if tickets is not None else None
 
     def ticket_form(self) -> list[dict[str, Any]]:
@@ -562,7 +568,7 @@ class EscalationService:
                             long: Any = None) -> dict[str, Any]:
         """File from the console: validated by the catalogue exactly like an Open311 POST."""
         conv = await self._owned(account, cid)
-        tickets = self.ctx.services.get("tickets")
+        tickets = self.tickets
         if tickets is None:
             raise ActionError("unavailable", "ticketing is not available")
         if not isinstance(service_code, str) or not isinstance(description, str) or not description.strip():
@@ -600,7 +606,7 @@ class EscalationService:
             code = slots.get("service_code") if isinstance(slots, dict) else None
             service = (catalogue.get(str(code)) if code else None) or catalogue.by_label(
                 conv.get("form_label") or conv.get("label"))
-        messages = [self.message_view(m) for m in await self.ctx.store.messages(conv.id)]
+        messages = [self.message_view(m) for m in await self.chats.store.messages(conv.id)]
         return {**self.summary(conv), "collected": collected(slots if isinstance(slots, dict) else {}, service,
                                                             conv.get("media_url")),
                 "topic": self.offer_topic(conv), "language_name": LANGUAGE_NAMES.get(conv.language, conv.language),
@@ -610,7 +616,7 @@ class EscalationService:
     async def my_chats(self, username: str) -> list[dict[str, Any]]:
         out = []
         for cid in await self.routing.chats_of(username):
-            conv = await self.ctx.store.get(cid)
+            conv = await self.chats.store.get(cid)
             if conv is None:
                 continue
             if await self.routing.offered_to(cid) == username:

@@ -34,4 +34,4 @@ def setup(app: web.Application, ctx: AppContext) -> None:
     for channel in channels.values():
         channel.setup(app)
         ctx.conversations.register_channel(channel)
-    ctx.services["channels"] = channels
+    ctx.channels.update(channels)

@@ -1,6 +1,6 @@
 """Wires the live knowledge base into the app: store, startup load + reload loop, content page routes.
 
-`ctx.services["knowledge"]` is the process's LiveKnowledge (`await .ready()` for its KnowledgeSearch):
+`ctx.knowledge` is the process's LiveKnowledge (`await .ready()` for its KnowledgeSearch):
 the agents' panel and the bot's endpoint search through it.
 """
 
@@ -24,7 +24,7 @@ def setup(app: web.Application, ctx: AppContext) -> None:
     knowledge = LiveKnowledge(ArticleStore(ctx.redis, prefix), config.resolve_path(config.knowledge.dir),
                               config.resolve_path(config.knowledge.calibration), UniversalSentenceEncoder,
                               config.knowledge.reload_interval_s)
-    ctx.services["knowledge"] = knowledge
+    ctx.knowledge = knowledge
     app[http.KNOWLEDGE] = knowledge
     app[http.INBOX] = Inbox(ctx.redis, prefix, config.training.inbox_max)
     http.add_routes(app)

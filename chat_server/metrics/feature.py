@@ -163,7 +163,7 @@ async def _report_rows(request: web.Request) -> tuple[str, date, date, list[dict
             content_type="application/json")
     start, end = _parse_range(request, reader.today(), default_days=7 if name == "daily" else 1)
     ctx = request.app[CTX]
-    tickets = ctx.services.get("tickets")
+    tickets = ctx.tickets
     try:
         rows = await report_rows(reader, name, start, end, ctx.config.metrics.top_n,
                                  tickets.store if tickets else None, service_names(tickets))
@@ -259,7 +259,6 @@ async def override_post(request: web.Request) -> web.Response:
 def setup(app: web.Application, ctx: AppContext) -> None:
     reader = make_reader(ctx)
     app[READER] = reader
-    ctx.services["metrics"] = reader
     collector = EventLogCollector(reader, ctx.config.metrics.service_level_target)
     registry = CollectorRegistry(auto_describe=False)
     registry.register(collector)
@@ -294,7 +293,8 @@ def setup(app: web.Application, ctx: AppContext) -> None:
     app.router.add_get("/metrics", guarded_metrics)
     app.router.add_static("/static/supervisor/", STATIC, show_index=False, append_version=False)
     routing = _routing_store(ctx)
-    app[LIVE] = LiveLists(ctx, routing) if routing is not None else None
+    app[LIVE] = (LiveLists(ctx.redis, ctx.config.redis.key_prefix, ctx.store, routing, ctx.config.routing.heartbeat_s)
+                 if routing is not None else None)
     staff.setup_routes(app)
 
     async def warm(app: web.Application) -> None:

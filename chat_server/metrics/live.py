@@ -18,7 +18,9 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from chat_server.context import AppContext
+from redis.asyncio import Redis
+
+from chat_server.conversations.store import ConversationStore
 from chat_server.training.label_names import load_label_names, readable
 
 # A conversation's label when the resident asked for a person: says nothing about the topic.
@@ -74,11 +76,14 @@ def agent_state_key(status: str, connected: bool) -> str:
 class LiveLists:
     """Builds the two lists; one instance per process, shared by every dashboard request."""
 
-    def __init__(self, ctx: AppContext, routing: Any) -> None:
-        self.ctx = ctx
+    def __init__(self, redis: Redis, prefix: str, conversations: ConversationStore, routing: Any,
+                 heartbeat_s: float) -> None:
+        self.redis = redis
+        self.conversations = conversations
+        self.heartbeat_s = heartbeat_s
         self.routing = routing
         self.names = load_label_names()
-        self.since_key = f"{ctx.config.redis.key_prefix}metrics:agent_since"
+        self.since_key = f"{prefix}metrics:agent_since"
 
     def _topic(self, fields: dict[str, str]) -> str:
         label = fields.get("form_label") or fields.get("label") or ""
@@ -86,7 +91,7 @@ class LiveLists:
 
     async def _in_status(self, states: dict[str, str], now: float) -> dict[str, float]:
         """Seconds each agent has been in its current state (remembered in Redis, see the docstring)."""
-        raw = await self.ctx.redis.hgetall(self.since_key)
+        raw = await self.redis.hgetall(self.since_key)
         seen = {k.decode(): v.decode() for k, v in raw.items()}
         out: dict[str, float] = {}
         changed: dict[str, str] = {}
@@ -98,18 +103,18 @@ class LiveLists:
                 changed[username] = f"{state}|{now:.3f}"
                 out[username] = 0.0
         if changed:
-            await self.ctx.redis.hset(self.since_key, mapping=changed)
+            await self.redis.hset(self.since_key, mapping=changed)
         return out
 
     async def agents(self, now: float) -> list[LiveAgent]:
-        routing_agents = await self.routing.agents(now - 3 * self.ctx.config.routing.heartbeat_s)
+        routing_agents = await self.routing.agents(now - 3 * self.heartbeat_s)
         states = {a.username: agent_state_key(a.status, a.connected) for a in routing_agents}
         in_status = await self._in_status(states, now)
         out = []
         for a in routing_agents:
             chats = []
             for cid in await self.routing.chats_of(a.username):
-                conv = await self.ctx.store.get(cid)
+                conv = await self.conversations.get(cid)
                 if conv is None:
                     continue
                 start = float(conv.get("assigned_at") or conv.get("queued_at") or conv.created_at)
@@ -124,7 +129,7 @@ class LiveLists:
     async def waiting(self, now: float) -> list[WaitingChat]:
         out = []
         for entry in await self.routing.queue():
-            conv = await self.ctx.store.get(entry.conversation_id)
+            conv = await self.conversations.get(entry.conversation_id)
             fields = conv.fields if conv is not None else {}
             out.append(WaitingChat(entry.conversation_id, round(max(0.0, now - entry.since), 1), entry.language,
                                    self._topic({"department": entry.department, **fields}), entry.position))

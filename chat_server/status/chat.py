@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from chat_server.context import AppContext
+from chat_server.conversations.service import ConversationService
 from chat_server.conversations.store import Conversation
-from chat_server.events import Event
+from chat_server.events import Event, EventBus
 from chat_server.status.followers import FollowerKind, FollowerStore
 from chat_server.texts import text
 from chat_server.tickets.service import TicketService
@@ -22,50 +22,52 @@ def button(key: str, command: str, ticket_id: str, language: str) -> dict[str, s
 
 
 class FollowCommands:
-    def __init__(self, ctx: AppContext, tickets: TicketService, followers: FollowerStore) -> None:
-        self.ctx = ctx
+    def __init__(self, chats: ConversationService, bus: EventBus, tickets: TicketService,
+                 followers: FollowerStore) -> None:
+        self.chats = chats
+        self.bus = bus
         self.tickets = tickets
         self.followers = followers
 
     def register(self) -> None:
-        self.ctx.conversations.register_command("follow_ticket", self.follow)
-        self.ctx.conversations.register_command("unfollow_ticket", self.unfollow)
-        self.ctx.bus.subscribe("status_lookup", self.offer)
+        self.chats.register_command("follow_ticket", self.follow)
+        self.chats.register_command("unfollow_ticket", self.unfollow)
+        self.bus.subscribe("status_lookup", self.offer)
 
     async def _following(self, ticket_id: str, conv: Conversation) -> bool:
         return any(f.kind == FollowerKind.CONVERSATION and f.address == conv.id
                    for f in await self.followers.followers(ticket_id))
 
     async def offer(self, event: Event) -> None:
-        conv = await self.ctx.store.get(event.conversation_id)
+        conv = await self.chats.store.get(event.conversation_id)
         ticket = await self.tickets.get(str(event.data.get("ticket_id") or "")[:40])
         if conv is None or ticket is None:
             return
         language = str(event.data.get("language") or conv.language)
         if await self._following(ticket.id, conv):
-            await self.ctx.conversations.say(conv, "system", text("follow_on", language, ticket_id=ticket.id),
+            await self.chats.say(conv, "system", text("follow_on", language, ticket_id=ticket.id),
                                              language, quick_replies=[
                                                  button("unfollow_button", "unfollow_ticket", ticket.id, language)])
             return
-        await self.ctx.conversations.say(conv, "system", text("follow_offer", language, ticket_id=ticket.id),
+        await self.chats.say(conv, "system", text("follow_offer", language, ticket_id=ticket.id),
                                          language, quick_replies=[
                                              button("follow_button", "follow_ticket", ticket.id, language)])
 
     async def follow(self, conv: Conversation, args: dict[str, Any]) -> None:
         ticket = await self.tickets.get(str(args.get("ticket_id") or "")[:40])
         if ticket is None:
-            await self.ctx.conversations.say_system(conv, "status_unknown",
+            await self.chats.say_system(conv, "status_unknown",
                                                     ticket_id=str(args.get("ticket_id") or "?")[:40])
             return
         await self.followers.follow(ticket.id, FollowerKind.CONVERSATION, conv.id, conv.language)
-        await self.ctx.conversations.say_system(conv, "followed", ticket_id=ticket.id, extra={"quick_replies": [
+        await self.chats.say_system(conv, "followed", ticket_id=ticket.id, extra={"quick_replies": [
             button("unfollow_button", "unfollow_ticket", ticket.id, conv.language)]})
 
     async def unfollow(self, conv: Conversation, args: dict[str, Any]) -> None:
         ticket = await self.tickets.get(str(args.get("ticket_id") or "")[:40])
         if ticket is None:
-            await self.ctx.conversations.say_system(conv, "status_unknown",
+            await self.chats.say_system(conv, "status_unknown",
                                                     ticket_id=str(args.get("ticket_id") or "?")[:40])
             return
         await self.followers.stop(ticket.id, FollowerKind.CONVERSATION, conv.id)
-        await self.ctx.conversations.say_system(conv, "unfollowed", ticket_id=ticket.id)
+        await self.chats.say_system(conv, "unfollowed", ticket_id=ticket.id)

@@ -1,8 +1,7 @@
 """Status feature module: status page, status changes (staff, upstream poller, webhook), notifications
 and following. Registered after tickets and channels (app.FEATURES), whose services it uses.
 
-Services published: ctx.services["ticket_status"] (TicketStatusService), ctx.services["followers"]
-(FollowerStore). Bus subscriptions: status_lookup → the answer gets "Follow" / "Stop updates" buttons
+Bus subscriptions: status_lookup → the answer gets "Follow" / "Stop updates" buttons
 (chat_server/status/chat.py handles their payloads).
 """
 
@@ -27,12 +26,12 @@ from chat_server.status.webhook import StatusWebhook
 def setup(app: web.Application, ctx: AppContext) -> None:
     config = ctx.config
     prefix = config.redis.key_prefix
-    tickets = ctx.services["tickets"]
-    channels = ctx.services.get("channels", {})
+    tickets = ctx.tickets
+    if tickets is None:
+        raise RuntimeError("the status feature needs the tickets feature (chat_server.tickets.feature) before it")
+    channels = ctx.channels
     status = TicketStatusService(tickets.store, ctx.bus, notify_stream(prefix))
     followers = FollowerStore(ctx.redis, prefix)
-    ctx.services["ticket_status"] = status
-    ctx.services["followers"] = followers
 
     notifier = StatusNotifier(ctx.redis, prefix, tickets, followers, ctx.conversations, ctx.store, channels,
                               ctx.bus, config.server.public_url)
@@ -67,10 +66,10 @@ def setup(app: web.Application, ctx: AppContext) -> None:
         async def upstream_check() -> dict[str, object]:
             return await upstream_health(ctx.redis, prefix)
 
-        ctx.services.setdefault("readiness_details", {})["upstream"] = upstream_check
+        ctx.readiness_details["upstream"] = upstream_check
 
     StatusPage(tickets, followers, channels, ctx.limiter, config.status, config.server.public_url,
                ZoneInfo(config.hours.timezone), config.server.trust_forwarded_for).routes(app)
     StatusWebhook(status, config.status).routes(app)
     StaffStatusAPI(status).routes(app)
-    FollowCommands(ctx, tickets, followers).register()
+    FollowCommands(ctx.conversations, ctx.bus, tickets, followers).register()

@@ -95,12 +95,11 @@ def _configure_tickets(p: argparse.ArgumentParser) -> None:
 
 
 async def _tickets_main(args: argparse.Namespace) -> int:
-    from types import SimpleNamespace
 
     from chat_server.events import EventBus
     from chat_server.status.changes import Source, TicketStatusService, notify_stream
     from chat_server.tickets.catalogue import TicketValidationError, load_catalogue
-    from chat_server.tickets.service import TicketService
+    from chat_server.tickets.service import TicketService, TicketTerms
     from chat_server.tickets.store import TicketStore, iso
 
     config = load_for_command(args)
@@ -114,12 +113,10 @@ async def _tickets_main(args: argparse.Namespace) -> int:
                              "(`make run`), or set REDIS_URL.\n")
             return 1
         prefix = config.redis.key_prefix
-        # The CLI needs only the config and the event bus of an AppContext.
         bus = EventBus(redis, prefix)
-        ctx = SimpleNamespace(config=config, bus=bus)
         store = TicketStore(redis, prefix)
-        service = TicketService(ctx, store,  # type: ignore[arg-type]
-                                load_catalogue(config.resolve_path(config.tickets.catalogue)))
+        service = TicketService(store, load_catalogue(config.resolve_path(config.tickets.catalogue)), bus,
+                                TicketTerms.from_config(config))
         try:
             if args.action == "status":
                 # The same service as the console and the webhook; the running chat_server's outbox

@@ -18,7 +18,6 @@ import logging
 import re
 from typing import Any
 
-from chat_server.context import AppContext
 from chat_server.conversations.store import Conversation, Message
 from chat_server.texts import text
 from chat_server.tickets.catalogue import Service, TicketValidationError
@@ -42,9 +41,9 @@ def choice(said: str) -> str | None:
 
 
 class DuplicateFlow:
-    def __init__(self, ctx: AppContext, tickets: TicketService) -> None:
-        self.ctx = ctx
+    def __init__(self, tickets: TicketService) -> None:
         self.tickets = tickets
+        self.chats = tickets.chats
 
     async def file_or_ask(self, conv: Conversation, service: Service, data: dict[str, Any], language: str) -> None:
         """File a completed chat report, unless it is already reported: then ask first."""
@@ -54,7 +53,7 @@ class DuplicateFlow:
             return
         pending = json.dumps({"service_code": service.service_code, "data": data, "language": language,
                               "duplicate": existing.id}, ensure_ascii=False, default=str)
-        await self.ctx.store.update(conv.id, pending_report=pending)
+        await self.chats.store.update(conv.id, pending_report=pending)
         await self.ask(conv, existing, language)
 
     async def ask(self, conv: Conversation, existing: Ticket, language: str) -> None:
@@ -65,7 +64,7 @@ class DuplicateFlow:
                     date=format_date(existing.requested_at, language, self.tickets.tz), status=status)
         buttons = [{"title": text(key, language), "payload": payload} for key, payload in (
             ("duplicate_follow_button", FOLLOW), ("duplicate_add_button", ADD), ("duplicate_file_button", FILE))]
-        await self.ctx.conversations.say(conv, "bot", body, language, quick_replies=buttons)
+        await self.chats.say(conv, "bot", body, language, quick_replies=buttons)
 
     async def file(self, conv: Conversation, service: Service, data: dict[str, Any], language: str) -> None:
         try:
@@ -73,10 +72,10 @@ class DuplicateFlow:
         except TicketValidationError as exc:
             log.warning("bot form did not validate", extra={"conv": conv.id, "service_code": service.service_code,
                                                             "error": exc.description})
-            await self.ctx.conversations.say(conv, "bot", self.tickets.problem_text(exc, service, language), language)
+            await self.chats.say(conv, "bot", self.tickets.problem_text(exc, service, language), language)
         except Exception:
             log.exception("ticket creation failed", extra={"conv": conv.id, "service_code": service.service_code})
-            await self.ctx.conversations.say(conv, "bot", text("ticket_failed", language), language)
+            await self.chats.say(conv, "bot", text("ticket_failed", language), language)
 
     async def handle(self, conv: Conversation, message: Message) -> bool:
         """Turn handler: True when the message answered the duplicate question."""
@@ -89,28 +88,28 @@ class DuplicateFlow:
         service = self.tickets.catalogue.get(str(pending["service_code"]))
         answer = choice(message.text)
         if service is None:
-            await self.ctx.store.update(conv.id, pending_report="")
+            await self.chats.store.update(conv.id, pending_report="")
             return False
         if answer is None and existing is not None and not pending.get("asked_again"):
-            await self.ctx.store.update(conv.id, pending_report=json.dumps({**pending, "asked_again": True}))
+            await self.chats.store.update(conv.id, pending_report=json.dumps({**pending, "asked_again": True}))
             await self.ask(conv, existing, language)
             return True
-        await self.ctx.store.update(conv.id, pending_report="")
+        await self.chats.store.update(conv.id, pending_report="")
         conv.fields["pending_report"] = ""
         if existing is None or answer == FILE or answer is None:
             await self.file(conv, service, dict(pending["data"]), language)
             return answer is not None  # a message that was no answer still gets the bot's reply
         elif answer == FOLLOW:
             await self.tickets.follow(existing, conv, language)
-            await self.ctx.conversations.say(conv, "bot", text("duplicate_following", language,
+            await self.chats.say(conv, "bot", text("duplicate_following", language,
                                                                ticket_id=existing.id), language)
         else:
             try:
                 await self.tickets.add_details(existing, conv, dict(pending["data"]), language)
             except TicketValidationError as exc:
-                await self.ctx.conversations.say(conv, "bot", self.tickets.problem_text(exc, service, language),
+                await self.chats.say(conv, "bot", self.tickets.problem_text(exc, service, language),
                                                  language)
                 return True
-            await self.ctx.conversations.say(conv, "bot", text("duplicate_added", language, ticket_id=existing.id),
+            await self.chats.say(conv, "bot", text("duplicate_added", language, ticket_id=existing.id),
                                              language)
         return True

@@ -24,7 +24,7 @@ from chat_server.tickets.duplicate_flow import DuplicateFlow
 from chat_server.tickets.media import MediaHandler
 from chat_server.tickets.open311 import Open311API
 from chat_server.tickets.outbox import Outbox
-from chat_server.tickets.service import TicketService
+from chat_server.tickets.service import TicketService, TicketTerms
 from chat_server.tickets.store import TicketStore
 
 log = logging.getLogger("chat311.tickets")
@@ -34,20 +34,19 @@ def setup(app: web.Application, ctx: AppContext) -> None:
     config = ctx.config.tickets
     catalogue = load_catalogue(ctx.config.resolve_path(config.catalogue))  # bad catalogue: startup fails here
     store = TicketStore(ctx.redis, ctx.config.redis.key_prefix)
-    service = TicketService(ctx, store, catalogue)
-    ctx.services["tickets"] = service
+    service = TicketService(store, catalogue, ctx.bus, TicketTerms.from_config(ctx.config), ctx.conversations)
+    ctx.tickets = service
 
     if config.upstream_url:
-        outbox = Outbox(ctx, service)
+        outbox = Outbox(ctx.redis, ctx.config.redis.key_prefix, service)
         service.outbox_stream = outbox.stream
-        ctx.services["tickets_outbox"] = outbox
         app.on_startup.append(outbox.start)
         app.on_cleanup.append(outbox.stop)
 
-    Open311API(ctx, service, ApiKeyStore(ctx.redis, ctx.config.redis.key_prefix), signed_in_staff).routes(app)
-    MediaHandler(ctx, ctx.config.resolve_path(config.media_dir)).routes(app)
+    Open311API(service, ApiKeyStore(ctx.redis, ctx.config.redis.key_prefix), signed_in_staff, ctx.limiter).routes(app)
+    MediaHandler(ctx.config, ctx.redis, ctx.limiter, ctx.store, ctx.config.resolve_path(config.media_dir)).routes(app)
 
-    duplicate_flow = DuplicateFlow(ctx, service)
+    duplicate_flow = DuplicateFlow(service)
     ctx.conversations.turn_handlers.append(duplicate_flow.handle)
 
     async def on_form_completed(event: Event) -> None:

@@ -14,10 +14,12 @@ import secrets
 from pathlib import Path
 
 from aiohttp import BodyPartReader, web
+from redis.asyncio import Redis
 
-from chat_server.context import AppContext
+from chat_server.config import Config
 from chat_server.conversations.attachments import NAME_RE, MediaOwners
-from chat_server.conversations.limits import Limit
+from chat_server.conversations.limits import Limit, RateLimiter
+from chat_server.conversations.store import ConversationStore
 
 TYPES = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
 
@@ -44,26 +46,29 @@ def _error(status: int, code: str, message: str) -> web.Response:
 
 
 class MediaHandler:
-    def __init__(self, ctx: AppContext, media_dir: Path) -> None:
-        self.ctx = ctx
+    def __init__(self, config: Config, redis: Redis, limiter: RateLimiter, conversations: ConversationStore,
+                 media_dir: Path) -> None:
+        self.config = config
+        self.limiter = limiter
+        self.conversations = conversations
         self.dir = media_dir
-        self.max_bytes = ctx.config.tickets.media_max_bytes
-        self.limit = Limit("media", ctx.config.tickets.media_uploads, ctx.config.tickets.media_window_s)
-        self.owners = MediaOwners(ctx.redis, ctx.config.redis.key_prefix)
+        self.max_bytes = config.tickets.media_max_bytes
+        self.limit = Limit("media", config.tickets.media_uploads, config.tickets.media_window_s)
+        self.owners = MediaOwners(redis, config.redis.key_prefix)
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/api/media", self.upload)
         app.router.add_get("/media/{name}", self.serve)
 
     def _client_ip(self, request: web.Request) -> str:
-        if self.ctx.config.server.trust_forwarded_for:
+        if self.config.server.trust_forwarded_for:
             forwarded = request.headers.get("X-Forwarded-For", "")
             if forwarded:
                 return forwarded.split(",")[0].strip()
         return request.remote or "unknown"
 
     async def upload(self, request: web.Request) -> web.Response:
-        if not await self.ctx.limiter.hit(self.limit, self._client_ip(request)):
+        if not await self.limiter.hit(self.limit, self._client_ip(request)):
             return _error(429, "rate_limited", "too many uploads; wait a minute and try again")
         if not request.content_type.startswith("multipart/form-data"):
             return _error(400, "bad_request", "send multipart/form-data with fields session_id and file")
@@ -86,7 +91,7 @@ class MediaHandler:
                 elif part.name == "file":
                     if tmp is not None:
                         return _error(400, "bad_request", "send one file per upload")
-                    if not await self.ctx.store.session_exists(session_id):
+                    if not await self.conversations.session_exists(session_id):
                         return _error(400, "invalid_session", "session_id (sent before file) is not a valid session")
                     result = await self._save(part)
                     if isinstance(result, web.Response):
@@ -96,7 +101,7 @@ class MediaHandler:
                     await part.release()
             if tmp is None or ext is None:
                 return _error(400, "bad_request", "the file field is missing")
-            if not await self.ctx.store.session_exists(session_id):
+            if not await self.conversations.session_exists(session_id):
                 return _error(400, "invalid_session", "session_id is not a valid session")
             name = f"{secrets.token_urlsafe(18)}.{ext}"
             os.replace(tmp, self.dir / name)
@@ -109,7 +114,7 @@ class MediaHandler:
             if tmp is not None:
                 with contextlib.suppress(OSError):
                     tmp.unlink()
-        url = f"{self.ctx.config.server.public_url.rstrip('/')}/media/{name}"
+        url = f"{self.config.server.public_url.rstrip('/')}/media/{name}"
         return web.json_response({"media_url": url}, status=201)
 
     async def _save(self, part: BodyPartReader) -> tuple[Path, str] | web.Response:

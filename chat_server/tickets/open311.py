@@ -31,8 +31,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from multidict import MultiDict, MultiDictProxy
 
-from chat_server.context import AppContext
-from chat_server.conversations.limits import Limit
+from chat_server.conversations.limits import Limit, RateLimiter
 from chat_server.textchars import xml_safe
 from chat_server.tickets.apikeys import ApiKeyStore, Scope
 from chat_server.tickets.catalogue import Catalogue, Service, TicketValidationError
@@ -116,15 +115,16 @@ def public_request(t: Ticket, catalogue: Catalogue, tz: ZoneInfo) -> dict[str, A
 
 # --------------------------------------------------------------------------- the API
 class Open311API:
-    def __init__(self, ctx: AppContext, service: TicketService, apikeys: ApiKeyStore,
-                 is_staff: StaffCheck) -> None:
-        self.ctx = ctx
+    def __init__(self, service: TicketService, apikeys: ApiKeyStore, is_staff: StaffCheck,
+                 limiter: RateLimiter) -> None:
+        self.limiter = limiter
+        self.public_url = service.terms.public_url
         self.is_staff = is_staff
         self.tickets = service
         self.catalogue = service.catalogue
         self.apikeys = apikeys
-        self.config = ctx.config.tickets
-        self.tz = ZoneInfo(ctx.config.hours.timezone)
+        self.config = service.terms.tickets
+        self.tz = service.terms.timezone
 
     def routes(self, app: web.Application) -> None:
         r = app.router
@@ -206,7 +206,7 @@ class Open311API:
                       "service_definition", None)
 
     async def discovery(self, request: web.Request, fmt: str) -> web.Response:
-        base = self.ctx.config.server.public_url.rstrip("/") + BASE
+        base = self.public_url + BASE
         data = {
             "changeset": "2025-01-01T00:00:00+00:00",
             "contact": "CharMeck 311: call 311 (704-336-7600)",
@@ -251,7 +251,7 @@ class Open311API:
         if key_id is None:
             reason = "missing" if not params.get("api_key") else "invalid"
             raise Open311Error(403, f"api_key {reason}: a valid api_key is required to create service requests")
-        if not await self.ctx.limiter.hit(POST_LIMIT, key_id):
+        if not await self.limiter.hit(POST_LIMIT, key_id):
             raise Open311Error(429, "too many requests for this api_key; slow down")
         attributes: dict[str, Any] = {}
         for name, value in params.items():

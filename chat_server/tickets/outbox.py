@@ -39,7 +39,8 @@ from chat_server.stopping import cancel_and_wait
 from chat_server.tickets.store import Ticket
 
 if TYPE_CHECKING:
-    from chat_server.context import AppContext
+    from redis.asyncio import Redis
+
     from chat_server.tickets.service import TicketService
 
 log = logging.getLogger("chat311.outbox")
@@ -63,12 +64,11 @@ class PermanentError(Exception):
 
 
 class Outbox:
-    def __init__(self, ctx: AppContext, service: TicketService) -> None:
-        self.ctx = ctx
-        self.redis = ctx.redis
+    def __init__(self, redis: Redis, prefix: str, service: TicketService) -> None:
+        self.redis = redis
         self.service = service
-        self.config = ctx.config.tickets
-        p = ctx.config.redis.key_prefix
+        self.config = service.terms.tickets
+        p = prefix
         self.stream = f"{p}outbox"
         self.dead = f"{p}outbox:dead"
         self.tracked = tracked_key(p)

@@ -19,6 +19,7 @@ import logging
 import math
 import re
 import time
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -35,7 +36,10 @@ from chat_server.tickets.catalogue import Catalogue, Service, TicketValidationEr
 from chat_server.tickets.store import OPEN, StatusEntry, Ticket, TicketStore
 
 if TYPE_CHECKING:
-    from chat_server.context import AppContext
+    from chat_server.config import Config
+    from chat_server.conversations.service import ConversationService
+    from chat_server.events import EventBus
+    from chat_server.tickets.settings import TicketsConfig
 
 __all__ = ["TicketService", "TicketValidationError"]
 
@@ -101,16 +105,46 @@ def format_date(ts: float, language: str, tz: ZoneInfo) -> str:
     return f"{d.strftime('%B')} {d.day}, {d.year}"
 
 
+@dataclass(frozen=True)
+class TicketTerms:
+    """The configuration filing a ticket depends on: the tickets section, the city's time zone and
+    holidays (due dates count business days), and the public URL status links start with."""
+
+    tickets: TicketsConfig
+    timezone: ZoneInfo
+    holidays: frozenset[date]
+    public_url: str
+
+    @classmethod
+    def from_config(cls, config: Config) -> TicketTerms:
+        return cls(config.tickets, ZoneInfo(config.hours.timezone),
+                   frozenset(date.fromisoformat(d) for d in config.hours.holidays),
+                   config.server.public_url.rstrip("/"))
+
+
 class TicketService:
-    def __init__(self, ctx: AppContext, store: TicketStore, catalogue: Catalogue,
-                 outbox_stream: str | None = None) -> None:
-        self.ctx = ctx
+    """Filing, reading and updating tickets: one service for the bot, the console, Open311 and the CLI.
+
+    `chats` is the conversation core, needed only to file from a chat or follow a ticket from one (the
+    CLI has none)."""
+
+    def __init__(self, store: TicketStore, catalogue: Catalogue, bus: EventBus, terms: TicketTerms,
+                 chats: ConversationService | None = None, outbox_stream: str | None = None) -> None:
         self.store = store
         self.catalogue = catalogue
-        self.config = ctx.config.tickets
-        self.tz = ZoneInfo(ctx.config.hours.timezone)
-        self.holidays = frozenset(date.fromisoformat(d) for d in ctx.config.hours.holidays)
+        self.bus = bus
+        self.terms = terms
+        self._chat_service = chats
+        self.config = terms.tickets
+        self.tz = terms.timezone
+        self.holidays = terms.holidays
         self.outbox_stream = outbox_stream
+
+    @property
+    def chats(self) -> ConversationService:
+        if self._chat_service is None:
+            raise RuntimeError("this TicketService was built without the conversation service")
+        return self._chat_service
 
     # create ------------------------------------------------------------
     async def create_request(
@@ -190,7 +224,7 @@ class TicketService:
                                             self.config.duplicate_window_days * 86400)
             log.info("ticket created", extra={"ticket": ticket.id, "service_code": ticket.service_code,
                                               "source": ticket.source, "channel": ticket.channel})
-            await self.ctx.bus.publish("ticket_created", conversation_id or "", ticket_id=ticket.id,
+            await self.bus.publish("ticket_created", conversation_id or "", ticket_id=ticket.id,
                                        service_code=ticket.service_code, source=ticket.source, channel=ticket.channel)
         return ticket
 
@@ -231,8 +265,8 @@ class TicketService:
         # the one follower store: status changes are sent from it (chat_server/status/notify.py)
         await FollowerStore(self.store.redis, self.store.p).follow(ticket.id, FollowerKind.CONVERSATION, conv.id,
                                                                     language)
-        await self.ctx.store.update(conv.id, ticket_id=ticket.id, followed_ticket=ticket.id)
-        await self.ctx.bus.publish("ticket_followed", conv.id, ticket_id=ticket.id, channel=conv.channel)
+        await self.chats.store.update(conv.id, ticket_id=ticket.id, followed_ticket=ticket.id)
+        await self.bus.publish("ticket_followed", conv.id, ticket_id=ticket.id, channel=conv.channel)
 
     async def add_details(self, ticket: Ticket, conv: Conversation, data: dict[str, Any], language: str) -> None:
         """Another resident's report of the same problem: their description (redacted, it becomes a
@@ -254,7 +288,7 @@ class TicketService:
         return add_business_days(start, expected_days, self.holidays).timestamp()
 
     def status_url(self, ticket_id: str) -> str:
-        return self.config.status_url.format(public_url=self.ctx.config.server.public_url.rstrip("/"),
+        return self.config.status_url.format(public_url=self.terms.public_url,
                                              ticket_id=ticket_id)
 
     async def create_for_conversation(self, conv: Conversation, service_code: str, data: dict[str, Any],
@@ -279,18 +313,18 @@ class TicketService:
         )
         if not ticket.replayed:
             tickets = [t for t in conv.get("ticket_ids").split(",") if t] + [ticket.id]
-            await self.ctx.store.update(conv.id, ticket_id=ticket.id, ticket_ids=",".join(tickets))
+            await self.chats.store.update(conv.id, ticket_id=ticket.id, ticket_ids=",".join(tickets))
             keep = conv.state == ASSIGNED and (source in ("agent", "console") or bool(data.get("keep_assigned")))
-            if not keep and await self.ctx.store.set_state(conv.id, TICKETED, expected=(BOT, QUEUED, ASSIGNED)):
+            if not keep and await self.chats.store.set_state(conv.id, TICKETED, expected=(BOT, QUEUED, ASSIGNED)):
                 conv.state = TICKETED
-            await self.ctx.bus.publish("ticketed", conv.id, ticket_id=ticket.id, service_code=ticket.service_code,
+            await self.bus.publish("ticketed", conv.id, ticket_id=ticket.id, service_code=ticket.service_code,
                                        source=source)
         service = self.catalogue.get(ticket.service_code)
         assert service is not None
-        await self.ctx.conversations.notify(conv, "ticket_created", {"ticket_id": ticket.id,
+        await self.chats.notify(conv, "ticket_created", {"ticket_id": ticket.id,
                                                                      "status_url": self.status_url(ticket.id)})
         notice = service.service_notice(language)
-        await self.ctx.conversations.say(
+        await self.chats.say(
             conv, "bot", text("ticket_created", language, ticket_id=ticket.id, service=service.name(language),
                               notice=f"{notice} " if notice else ""),
             language)

@@ -21,8 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from redis.asyncio import Redis
 
-from chat_server.context import CTX, AppContext
+from chat_server.config import Config
+from chat_server.context import AppContext
+from chat_server.conversations.store import ConversationStore
 from chat_server.events import Event
 from chat_server.metrics.access import USER, error, require_role
 from chat_server.training.data import DataError, TrainingData
@@ -35,14 +38,14 @@ STATIC = Path(__file__).resolve().parent.parent / "static" / "training"
 
 
 class Training:
-    """The service object (ctx.services["training"]): data, inbox and jobs of this installation."""
+    """The service object (app[TRAINING]): data, inbox and jobs of this installation."""
 
-    def __init__(self, ctx: AppContext) -> None:
-        cfg = ctx.config.training
-        self.ctx = ctx
-        self.jobs = TrainingJobs(ctx.redis, ctx.config)
-        self.data = TrainingData(self.jobs.data_dir, ctx.config.resolve_path("var"))
-        self.inbox = Inbox(ctx.redis, ctx.config.redis.key_prefix, cfg.inbox_max)
+    def __init__(self, redis: Redis, config: Config, conversations: ConversationStore) -> None:
+        cfg = config.training
+        self.conversations = conversations
+        self.jobs = TrainingJobs(redis, config)
+        self.data = TrainingData(self.jobs.data_dir, config.resolve_path("var"))
+        self.inbox = Inbox(redis, config.redis.key_prefix, cfg.inbox_max)
         self.low_confidence = cfg.low_confidence
         self.label_names = load_label_names()
 
@@ -65,7 +68,7 @@ class Training:
             return
         text = str(event.data.get("text") or "")
         if not text:
-            for message in reversed(await self.ctx.store.messages(event.conversation_id)):
+            for message in reversed(await self.conversations.messages(event.conversation_id)):
                 if message.sender == "resident":
                     text = message.text
                     break
@@ -73,8 +76,11 @@ class Training:
                                 str(event.data.get("label") or ""), float(confidence), event.ts)
 
 
+
+TRAINING: web.AppKey[Training] = web.AppKey("training", Training)
+
 def _svc(request: web.Request) -> Training:
-    return request.app[CTX].services["training"]  # type: ignore[no-any-return]
+    return request.app[TRAINING]
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
@@ -179,8 +185,8 @@ async def models(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application, ctx: AppContext) -> None:
-    svc = Training(ctx)
-    ctx.services["training"] = svc
+    svc = Training(ctx.redis, ctx.config, ctx.store)
+    app[TRAINING] = svc
     ctx.bus.subscribe("fallback", svc.on_fallback)
     ctx.bus.subscribe("bot_answered", svc.on_bot_answered)
     ctx.bus.subscribe("kb_feedback", svc.on_kb_feedback)
