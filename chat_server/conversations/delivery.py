@@ -33,13 +33,12 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
-from urllib.parse import urlparse
 
 import socketio
 from redis import asyncio as aioredis
 from socketio.async_manager import AsyncManager
-from socketio.redis_manager import parse_redis_sentinel_url
 
+from chat_server import redis_connect
 from chat_server.stopping import cancel_and_wait
 
 log = logging.getLogger("chat311.delivery")
@@ -102,12 +101,9 @@ class ReliableRedisManager(socketio.AsyncRedisManager):
 
     # publishing --------------------------------------------------------------
     def _new_client(self) -> aioredis.Redis:
-        parsed = urlparse(self.redis_url)
-        if parsed.scheme in {"redis+sentinel", "valkey+sentinel"}:
-            sentinels, service, kwargs = parse_redis_sentinel_url(self.redis_url)
-            sentinel = aioredis.sentinel.Sentinel(sentinels, **{**self.redis_options, **kwargs})
-            return sentinel.master_for(service or self.channel)
-        return aioredis.Redis.from_url(self.redis_url, **self.redis_options)
+        """The publishing client; a Sentinel URL follows the master (the listener's client is
+        python-socketio's own, built from the same URL)."""
+        return redis_connect.async_client(self.redis_url, **self.redis_options)
 
     async def _publish(self, data: dict[str, Any]) -> None:
         """Queue for the ordered writer; the sequence number is assigned here, in emit order."""
