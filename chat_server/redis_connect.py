@@ -124,8 +124,10 @@ def async_client(url: str, *, max_connections: int | None = None, blocking_timeo
         return aioredis.Redis.from_url(url, **options)
     sentinel = AsyncSentinel(list(target.sentinels), sentinel_kwargs=_sentinel_options(options))
     pool_class = _BlockingSentinelPool if "timeout" in pool_options else SentinelConnectionPool
+    # python-socketio's manager copies the URL's db/password into its options (which reach us when it
+    # hands them over): the URL's values are the defaults, explicit options win, neither twice.
     return sentinel.master_for(target.master, connection_pool_class=pool_class,
-                               **target.master_options(), **pool_options, **options)
+                               **{**target.master_options(), **pool_options, **options})
 
 
 def sync_client(url: str, **options: Any) -> redis.Redis:
@@ -134,7 +136,7 @@ def sync_client(url: str, **options: Any) -> redis.Redis:
     if target is None:
         return redis.Redis.from_url(url, **options)
     sentinel = redis.sentinel.Sentinel(list(target.sentinels), sentinel_kwargs=_sentinel_options(options))
-    return sentinel.master_for(target.master, **target.master_options(), **options)
+    return sentinel.master_for(target.master, **{**target.master_options(), **options})
 
 
 async def _diagnose(sentinel: AsyncSentinel, master: str) -> str:

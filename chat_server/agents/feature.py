@@ -15,7 +15,7 @@ from chat_server.agents.hours import Schedule
 from chat_server.agents.knowledge import KnowledgeBase
 from chat_server.agents.queue import RoutingStore
 from chat_server.agents.search import ConversationSearch
-from chat_server.agents.service import EscalationService
+from chat_server.agents.service import NS, EscalationService
 from chat_server.context import AppContext
 
 
@@ -34,6 +34,9 @@ def setup(app: web.Application, ctx: AppContext) -> None:
     knowledge = KnowledgeBase(ctx.services.get("knowledge"))
     ctx.sio.register_namespace(AgentsNamespace(service, sessions, accounts, knowledge,
                                                config.limits.max_message_chars))
+    manager = ctx.services.get("delivery", {}).get("manager")
+    if manager is not None:  # a console that missed messages in a pub/sub gap reconnects and re-fetches
+        manager.refetch_namespaces.add(NS)
     ctx.services["routing"] = service
     app[console.SESSIONS] = sessions
     app[console.ACCOUNTS] = accounts
