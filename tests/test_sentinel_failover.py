@@ -429,3 +429,101 @@ async def test_unknown_master_is_a_clear_startup_error() -> None:
         dead = f"redis+sentinel://127.0.0.1:{free_port()}/0/{MASTER}"
         with pytest.raises(redis_connect.RedisUnreachable, match="no Redis Sentinel reachable"):
             await redis_connect.check_url(dead)
+
+
+RASA_STORES_SCRIPT = """
+import asyncio, sys, time
+from rasa.core.lock_store import LockStore
+from rasa.core.tracker_store import TrackerStore
+from rasa.core.utils import AvailableEndpoints
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+
+async def main():
+    endpoints = AvailableEndpoints.read_endpoints("endpoints.yml")
+    store = TrackerStore.create(endpoints.tracker_store, Domain.empty())
+    locks = LockStore.create(endpoints.lock_store)
+    print("pools", type(store.red.connection_pool).__name__, type(locks.red.connection_pool).__name__, flush=True)
+    before = DialogueStateTracker("s22-before", [])
+    before.update(UserUttered("before"))
+    await store.save(before)
+    print("saved", flush=True)
+    sys.stdin.readline()  # the master is killed and the replica promoted meanwhile
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            got = await store.retrieve("s22-before")
+            async with locks.lock("s22-after"):
+                after = DialogueStateTracker("s22-after", [])
+                after.update(UserUttered("after"))
+                await store.save(after)
+            print("after", len(got.events) if got else 0, flush=True)
+            return
+        except Exception as exc:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.2)
+
+asyncio.run(main())
+"""
+
+
+async def test_rasa_tracker_and_lock_stores_follow_the_master() -> None:
+    """Rasa's stores, built from bot/endpoints.yml with the environment chat_server gives the Rasa server,
+    find the master through the Sentinels and keep working after a failover (one long-lived process)."""
+    from chat_server import bot_model
+    from chat_server.components import RASA_TRACKER_DB, RASA_TRACKER_KEY_PREFIX, _redis_env_for_rasa
+
+    async with sentinel_cluster() as cluster:
+        env = {**os.environ, **_redis_env_for_rasa(cluster.url), "CHAT311_ACTIONS_URL": "http://127.0.0.1:1/webhook",
+               "CHAT311_RASA_RECORD_EXP": ""}
+        proc = await asyncio.create_subprocess_exec(
+            str(bot_model.BOT_PYTHON), "-c", RASA_STORES_SCRIPT, cwd=bot_model.BOT_DIR, env=env,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        assert proc.stdin is not None and proc.stdout is not None
+        output: list[str] = []
+
+        async def line_starting(prefix: str) -> str:
+            async with asyncio.timeout(120):
+                while True:
+                    raw = await proc.stdout.readline()
+                    assert raw, f"the Rasa stores script ended: {''.join(output)[-3000:]}"
+                    output.append(raw.decode(errors="replace"))
+                    if output[-1].startswith(prefix):
+                        return output[-1].strip()
+
+        try:
+            assert await line_starting("pools") == "pools SentinelConnectionPool SentinelConnectionPool"
+            await line_starting("saved")
+            os.kill(cluster.master.proc.pid, signal.SIGKILL)
+            await _until(lambda: _promoted(cluster), "Sentinel to promote the replica", 10 + FAILOVER_TIMEOUT_MS / 1000)
+            proc.stdin.write(b"go\n")
+            await proc.stdin.drain()
+            assert int((await line_starting("after")).split()[1]) >= 1  # the tracker saved before the kill
+            new_master = aioredis.Redis(port=cluster.replica.port, db=RASA_TRACKER_DB)
+            try:
+                assert await new_master.exists(f"{RASA_TRACKER_KEY_PREFIX}s22-after")
+            finally:
+                await new_master.aclose()
+            assert await proc.wait() == 0
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+
+
+def test_sentinel_urls_are_parsed_and_bad_ones_refused() -> None:
+    from chat_server.config import ConfigError, load_config
+
+    target = redis_connect.sentinel_target("redis+sentinel://:s3cret@10.0.0.1:26379,10.0.0.2:26380/2/city-main")
+    assert target == redis_connect.SentinelTarget((("10.0.0.1", 26379), ("10.0.0.2", 26380)), "city-main", 2,
+                                                  None, "s3cret")
+    assert "s3cret" not in target.describe() and "city-main" in target.describe()
+    assert redis_connect.with_db("redis+sentinel://h:1,h:2/0/m", 1) == "redis+sentinel://h:1,h:2/1/m"
+    assert redis_connect.with_db("redis://:pw@h:6379/0", 1) == "redis://:pw@h:6379/1"
+    assert redis_connect.sentinel_target("redis://h:6379/0") is None
+    for bad, reason in [("redis+sentinel://h:1/0", "names its master"), ("redis+sentinel://h/0/m", "host:port"),
+                        ("http://h:6379", "unsupported Redis URL scheme")]:
+        with pytest.raises(ConfigError, match=reason):
+            load_config(environ={"REDIS_URL": bad})
