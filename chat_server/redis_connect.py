@@ -12,6 +12,7 @@ password is the master's; the Sentinels are asked without one.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlparse
@@ -20,12 +21,16 @@ import redis
 import redis.sentinel
 from redis import asyncio as aioredis
 from redis.asyncio.connection import BlockingConnectionPool
+from redis.asyncio.retry import Retry as AsyncRetry
 from redis.asyncio.sentinel import Sentinel as AsyncSentinel
 from redis.asyncio.sentinel import SentinelConnectionPool
+from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
+from redis.retry import Retry
 
 SENTINEL_SCHEME = "redis+sentinel"
 PLAIN_SCHEMES = ("redis", "rediss", "unix")
+PING_TIMEOUT_S = 1.0
 
 
 class RedisUnreachable(RuntimeError):
@@ -96,10 +101,12 @@ def describe(url: str) -> str:
     return target.describe() if target else url.rsplit("@", 1)[-1]
 
 
-def _sentinel_options(options: dict[str, Any]) -> dict[str, Any]:
-    """Sentinels get the socket timeouts (so a dead Sentinel costs little), nothing else."""
-    return {k: v for k, v in options.items() if k.startswith("socket_")} or {"socket_connect_timeout": 0.5,
-                                                                              "socket_timeout": 0.5}
+def _sentinel_options(options: dict[str, Any], retry: Any) -> dict[str, Any]:
+    """Sentinels get short socket timeouts and no retries of their own: redis-py's default retries
+    each Sentinel with seconds of backoff, so one dead Sentinel would stall every master lookup
+    (the client's own retries, and the next Sentinel in the list, already cover a failed one)."""
+    timeouts = {k: v for k, v in options.items() if k.startswith("socket_")}
+    return {"socket_connect_timeout": 0.5, "socket_timeout": 0.5, **timeouts, "retry": retry}
 
 
 class _BlockingSentinelPool(SentinelConnectionPool, BlockingConnectionPool):
@@ -122,7 +129,8 @@ def async_client(url: str, *, max_connections: int | None = None, blocking_timeo
         if pool_options:
             return aioredis.Redis.from_pool(BlockingConnectionPool.from_url(url, **pool_options, **options))
         return aioredis.Redis.from_url(url, **options)
-    sentinel = AsyncSentinel(list(target.sentinels), sentinel_kwargs=_sentinel_options(options))
+    sentinel = AsyncSentinel(list(target.sentinels),
+                              sentinel_kwargs=_sentinel_options(options, AsyncRetry(NoBackoff(), 0)))
     pool_class = _BlockingSentinelPool if "timeout" in pool_options else SentinelConnectionPool
     # python-socketio's manager copies the URL's db/password into its options (which reach us when it
     # hands them over): the URL's values are the defaults, explicit options win, neither twice.
@@ -135,27 +143,26 @@ def sync_client(url: str, **options: Any) -> redis.Redis:
     target = sentinel_target(url)
     if target is None:
         return redis.Redis.from_url(url, **options)
-    sentinel = redis.sentinel.Sentinel(list(target.sentinels), sentinel_kwargs=_sentinel_options(options))
+    sentinel = redis.sentinel.Sentinel(list(target.sentinels),
+                                       sentinel_kwargs=_sentinel_options(options, Retry(NoBackoff(), 0)))
     return sentinel.master_for(target.master, **{**target.master_options(), **options})
 
 
 async def _diagnose(sentinel: AsyncSentinel, master: str) -> str:
-    """Why no master could be found: no Sentinel answers, none knows the name, or it is down."""
-    names = [_address(s) for s in sentinel.sentinels]
-    answered = []
-    for node, name in zip(list(sentinel.sentinels), names, strict=True):
-        try:
-            masters = await node.sentinel_masters()
-        except RedisError:
-            continue
-        answered.append(name)
+    """Why no master could be found: no Sentinel answers, none knows the name, or it is down.
+    The Sentinels are asked at once (each has its short socket timeouts)."""
+    nodes = list(sentinel.sentinels)
+    names = [_address(node) for node in nodes]
+    replies = await asyncio.gather(*(node.sentinel_masters() for node in nodes), return_exceptions=True)
+    answered = [(name, reply) for name, reply in zip(names, replies, strict=True) if isinstance(reply, dict)]
+    for name, masters in answered:
         state = masters.get(master)
         if state is not None:
             return (f"Redis master {master!r} is down or failing over (Sentinel {name} reports "
                     f"{state.get('ip')}:{state.get('port')} flags {state.get('flags')!r})")
     if not answered:
         return f"no Redis Sentinel reachable at {', '.join(names)} (looking for master {master!r})"
-    return f"unknown Redis master {master!r}: Sentinels {', '.join(answered)} do not monitor it"
+    return f"unknown Redis master {master!r}: Sentinels {', '.join(n for n, _ in answered)} do not monitor it"
 
 
 def _address(client: aioredis.Redis) -> str:
@@ -168,13 +175,15 @@ async def check(client: aioredis.Redis) -> dict[str, Any]:
 
     A Sentinel client also reports which master it is on (readiness shows it after a failover)."""
     pool = client.connection_pool
-    try:
+    if not isinstance(pool, SentinelConnectionPool):
         await client.ping()
-    except RedisError as exc:
-        if isinstance(pool, SentinelConnectionPool):
-            raise RedisUnreachable(await _diagnose(pool.sentinel_manager, pool.service_name)) from exc
-        raise
-    if isinstance(pool, SentinelConnectionPool) and pool.master_address:
+        return {}
+    try:
+        async with asyncio.timeout(PING_TIMEOUT_S):  # leave time to say why (readiness allows 2 s)
+            await client.ping()
+    except (RedisError, TimeoutError) as exc:
+        raise RedisUnreachable(await _diagnose(pool.sentinel_manager, pool.service_name)) from exc
+    if pool.master_address:
         host, port = pool.master_address
         return {"master": f"{pool.service_name} at {host}:{port}"}
     return {}

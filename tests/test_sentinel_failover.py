@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 import redis.asyncio as aioredis
 
@@ -412,8 +413,9 @@ async def _promoted(cluster: SentinelCluster) -> int | None:
     return port if port == cluster.replica.port else None
 
 
-async def test_unknown_master_is_a_clear_startup_error() -> None:
-    """A Sentinel URL naming a master the Sentinels do not monitor stops the start, naming it."""
+async def test_bad_sentinel_setups_are_named_at_startup_and_in_readiness() -> None:
+    """A Sentinel URL naming a master the Sentinels do not monitor stops the start, naming it; a master
+    or Sentinels lost later make /readyz fail with the reason."""
     async with sentinel_cluster() as cluster:
         url = cluster.url.replace(f"/{MASTER}", "/no-such-master")
         redis = RedisServer(url, 0, Path(tempfile.gettempdir()), Supervisor())
@@ -429,6 +431,29 @@ async def test_unknown_master_is_a_clear_startup_error() -> None:
         dead = f"redis+sentinel://127.0.0.1:{free_port()}/0/{MASTER}"
         with pytest.raises(redis_connect.RedisUnreachable, match="no Redis Sentinel reachable"):
             await redis_connect.check_url(dead)
+
+        # Later trouble shows in /readyz with the reason: first the master (no replica left to promote),
+        # then every Sentinel.
+        async with bare_servers(RedisServer(cluster.url, 0, Path(tempfile.gettempdir()), Supervisor())) as make:
+            server = await make(name="sentinel-readyz")
+            status, body = await _readyz(server.url)
+            # (not ready as a whole: these workers have no Rasa)
+            assert body["components"]["redis"]["ok"] and body["components"]["redis"]["master"] == \
+                f"{MASTER} at 127.0.0.1:{cluster.master.port}", body
+            for node in (cluster.master, cluster.replica):
+                await asyncio.to_thread(_stop, node.proc)
+            status, body = await _readyz(server.url)
+            assert status == 503 and f"Redis master '{MASTER}' is down" in body["components"]["redis"]["error"], body
+            for node in cluster.sentinels:
+                await asyncio.to_thread(_stop, node.proc)
+            status, body = await _readyz(server.url)
+            assert status == 503 and "no Redis Sentinel reachable" in body["components"]["redis"]["error"], body
+            assert f"looking for master '{MASTER}'" in body["components"]["redis"]["error"]
+
+
+async def _readyz(url: str) -> tuple[int, Any]:
+    async with aiohttp.ClientSession() as http, http.get(f"{url}/readyz") as resp:
+        return resp.status, await resp.json()
 
 
 RASA_STORES_SCRIPT = """
