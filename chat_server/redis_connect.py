@@ -134,8 +134,9 @@ def async_client(url: str, *, max_connections: int | None = None, blocking_timeo
     pool_class = _BlockingSentinelPool if "timeout" in pool_options else SentinelConnectionPool
     # python-socketio's manager copies the URL's db/password into its options (which reach us when it
     # hands them over): the URL's values are the defaults, explicit options win, neither twice.
-    return sentinel.master_for(target.master, connection_pool_class=pool_class,
-                               **{**target.master_options(), **pool_options, **options})
+    client: aioredis.Redis = sentinel.master_for(target.master, connection_pool_class=pool_class,
+                                                 **{**target.master_options(), **pool_options, **options})
+    return client
 
 
 def sync_client(url: str, **options: Any) -> redis.Redis:
@@ -145,7 +146,8 @@ def sync_client(url: str, **options: Any) -> redis.Redis:
         return redis.Redis.from_url(url, **options)
     sentinel = redis.sentinel.Sentinel(list(target.sentinels),
                                        sentinel_kwargs=_sentinel_options(options, Retry(NoBackoff(), 0)))
-    return sentinel.master_for(target.master, **{**target.master_options(), **options})
+    client: redis.Redis = sentinel.master_for(target.master, **{**target.master_options(), **options})
+    return client
 
 
 async def _diagnose(sentinel: AsyncSentinel, master: str) -> str:
