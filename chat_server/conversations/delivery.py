@@ -129,6 +129,7 @@ class ReliableRedisManager(socketio.AsyncRedisManager):
     async def _writer(self) -> None:
         assert self._outbox is not None
         batch: list[dict[str, Any]] = []
+        failing_since: float | None = None
         while True:
             if not batch:
                 batch.append(await self._outbox.get())
@@ -143,12 +144,18 @@ class ReliableRedisManager(socketio.AsyncRedisManager):
                 await pipe.execute()
                 self.stats["published"] += len(batch)
                 batch = []
+                if failing_since is not None:
+                    log.warning("socketio publishing resumed",
+                                extra={"after_s": round(time.monotonic() - failing_since, 2)})
+                    failing_since = None
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 self.stats["publish_failures"] += 1
-                log.error("socketio publish failed; retrying (receivers replay any gap from the streams)",
-                          extra={"error": str(exc)[:200], "pending": len(batch) + self._outbox.qsize()})
+                if failing_since is None:  # once per outage (a failover retries for seconds)
+                    failing_since = time.monotonic()
+                    log.error("socketio publish failed; retrying (receivers replay any gap from the streams)",
+                              extra={"error": str(exc)[:200], "pending": len(batch) + self._outbox.qsize()})
                 with contextlib.suppress(Exception):
                     if self._pub is not None:
                         await self._pub.aclose()
