@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -164,6 +165,7 @@ async def sentinel_cluster() -> AsyncIterator[SentinelCluster]:
     finally:
         for node in nodes:
             await asyncio.to_thread(_stop, node.proc)
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @contextlib.asynccontextmanager
