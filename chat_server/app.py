@@ -10,13 +10,12 @@ from typing import Any
 
 import socketio
 from aiohttp import web
-from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from chat_server import health, pages, texts
+from chat_server import health, pages, redis_connect, texts
 from chat_server.config import Config
 from chat_server.context import CTX, AppContext
 from chat_server.conversations import polling_body
@@ -111,10 +110,11 @@ def create_app(config: Config, redis_url: str) -> web.Application:
     # failing the resident's event with MaxConnectionsError (redis-py's default pool raises at 100).
     # Retries: a pooled connection that went stale (Redis restarted or failed over) is replaced on
     # the next attempt instead of failing one resident's event; redis-py's pool default is no retry.
-    redis = Redis.from_pool(BlockingConnectionPool.from_url(
-        redis_url, max_connections=config.redis.max_connections, timeout=20, health_check_interval=30,
+    # A Sentinel URL gives a client that follows the master through failovers (redis_connect.py).
+    redis = redis_connect.async_client(
+        redis_url, max_connections=config.redis.max_connections, blocking_timeout=20, health_check_interval=30,
         retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), 3),
-        retry_on_error=[RedisConnectionError, RedisTimeoutError]))
+        retry_on_error=[RedisConnectionError, RedisTimeoutError])
     prefix = config.redis.key_prefix
     manager = (
         ReliableRedisManager(redis_url, f"{prefix}socketio", config.server.delivery_heartbeat_s)

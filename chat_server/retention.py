@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
 
+from chat_server import redis_connect
 from chat_server.channels.common import identity_key
 from chat_server.commands import command, load_for_command
 from chat_server.components import RASA_TRACKER_KEY_PREFIX, rasa_tracker_url
@@ -171,7 +172,7 @@ async def _purge_main(config: Config, dry_run: bool) -> PurgeReport:
     from chat_server.runner import redis_url_for
 
     url = redis_url_for(config)
-    redis, tracker = Redis.from_url(url), Redis.from_url(rasa_tracker_url(url))
+    redis, tracker = redis_connect.async_client(url), redis_connect.async_client(rasa_tracker_url(url))
     try:
         return await purge(redis, config.redis.key_prefix, config.retention, dry_run=dry_run, tracker=tracker)
     finally:

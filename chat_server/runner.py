@@ -21,7 +21,7 @@ from urllib.parse import urlparse
 import aiohttp
 from aiohttp import web
 
-from chat_server import bot_model
+from chat_server import bot_model, redis_connect
 from chat_server.app import create_app
 from chat_server.components import action_server_spec, embedded_redis_spec, rasa_server_spec
 from chat_server.config import Config
@@ -46,7 +46,19 @@ def redis_url_for(config: Config) -> str:
     return config.redis.url or f"redis://127.0.0.1:{config.redis.embedded_port}/0"
 
 
+async def check_sentinel(redis_url: str) -> None:
+    """A Sentinel URL naming an unknown master, or no reachable Sentinel, stops the start with the
+    reason (a plain URL's Redis may come up after us: /readyz reports it meanwhile)."""
+    if redis_connect.sentinel_target(redis_url) is None:
+        return
+    try:
+        await redis_connect.check_url(redis_url)
+    except redis_connect.RedisUnreachable as exc:
+        raise SystemExit(f"chat311: redis.url: {exc}") from None
+
+
 async def serve_app(config: Config, redis_url: str, reuse_port: bool = False) -> web.AppRunner:
+    await check_sentinel(redis_url)
     app = create_app(config, redis_url)
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=3.0)
     await runner.setup()
@@ -133,7 +145,7 @@ async def run_all(config: Config, workers: int = 1) -> None:
             if not await sup.wait_ready("redis", 20):
                 raise SystemExit(f"chat311: embedded Redis did not start; see {log_dir / 'redis.log'}")
         else:
-            announce(f"✓ redis — using REDIS_URL {redis_url.split('@')[-1]}")
+            announce(f"✓ redis — using REDIS_URL {redis_connect.describe(redis_url)}")
         if config.rasa.manage:
             model = bot_model.current_model_path()
             if not model.exists():

@@ -13,8 +13,7 @@ import sys
 import time
 from datetime import UTC, datetime
 
-from redis.asyncio import Redis
-
+from chat_server import redis_connect
 from chat_server.agents.accounts import ROLES, Account, AccountError, AccountStore
 from chat_server.agents.auth import AuditLog, SessionStore
 from chat_server.agents.hours import Schedule
@@ -70,7 +69,7 @@ def _configure_users(p: argparse.ArgumentParser) -> None:
 
 async def _users(args: argparse.Namespace) -> int:
     config = load_for_command(args)
-    redis = Redis.from_url(_redis_url(config))
+    redis = redis_connect.async_client(_redis_url(config))
     prefix = config.redis.key_prefix
     store, sessions, audit = AccountStore(redis, prefix), SessionStore(redis, prefix, 1), AuditLog(redis, prefix)
     try:
@@ -133,7 +132,7 @@ def _configure_hours(p: argparse.ArgumentParser) -> None:
 
 async def _hours(args: argparse.Namespace) -> int:
     config = load_for_command(args)
-    redis = Redis.from_url(_redis_url(config))
+    redis = redis_connect.async_client(_redis_url(config))
     routing = RoutingStore(redis, config.redis.key_prefix)
     try:
         now = time.time()

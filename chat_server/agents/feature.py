@@ -17,8 +17,9 @@ from chat_server.agents.hours import Schedule
 from chat_server.agents.knowledge import KnowledgeBase
 from chat_server.agents.queue import RoutingStore
 from chat_server.agents.search import ConversationSearch
-from chat_server.agents.service import EscalationService
+from chat_server.agents.service import NS, EscalationService
 from chat_server.context import AppContext
+from chat_server.conversations.delivery import ReliableRedisManager
 from chat_server.stopping import cancel_and_wait
 
 REINDEX: web.AppKey[asyncio.Task[Any]] = web.AppKey("search_reindex", asyncio.Task)
@@ -42,6 +43,9 @@ def setup(app: web.Application, ctx: AppContext) -> None:
     ctx.sio.register_namespace(AgentsNamespace(service, sessions, accounts, knowledge,
                                                config.limits.max_message_chars))
     app[ESCALATION] = service
+    if isinstance(ctx.sio.manager, ReliableRedisManager):
+        # a console that missed messages in a pub/sub gap reconnects and re-fetches
+        ctx.sio.manager.refetch_namespaces.add(NS)
     app[console.SESSIONS] = sessions
     app[console.ACCOUNTS] = accounts
     app[console.AUDIT] = audit

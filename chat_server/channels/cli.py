@@ -11,11 +11,10 @@ from chat_server.commands import command, load_for_command
 
 
 def _redis(config):  # type: ignore[no-untyped-def]
-    from redis.asyncio import Redis
-
+    from chat_server import redis_connect
     from chat_server.runner import redis_url_for
 
-    return Redis.from_url(redis_url_for(config))
+    return redis_connect.async_client(redis_url_for(config))
 
 
 def _when(ts: float | None) -> str:

@@ -33,13 +33,12 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
-from urllib.parse import urlparse
 
 import socketio
 from redis import asyncio as aioredis
 from socketio.async_manager import AsyncManager
-from socketio.redis_manager import parse_redis_sentinel_url
 
+from chat_server import redis_connect
 from chat_server.stopping import cancel_and_wait
 
 log = logging.getLogger("chat311.delivery")
@@ -72,6 +71,10 @@ class ReliableRedisManager(socketio.AsyncRedisManager):
         self.max_pending = max_pending
         self.join_margin_ms = join_margin_ms
         self.replayer: Replayer | None = None
+        # Namespaces whose clients have no stream replay but fetch what they show when they connect
+        # (the agent console: hello + open). After a gap their transports on this process are
+        # closed so they reconnect and fetch again (features add theirs: agents/feature.py).
+        self.refetch_namespaces: set[str] = set()
         self.stats: Counter[str] = Counter()
         self._seq = 0
         self._peers: dict[str, tuple[int, float]] = {}
@@ -80,6 +83,9 @@ class ReliableRedisManager(socketio.AsyncRedisManager):
         self._pub: aioredis.Redis | None = None
         self._resync_task: asyncio.Task[None] | None = None
         self._resync_again = False
+        # Per room, where the next replay starts (`_mark_gap`), fixed when the gap was seen: not at a
+        # later message this process delivered before the replay ran (that would skip the gap).
+        self._gap_from: dict[str, str] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._subscribed_once = False
 
@@ -102,12 +108,9 @@ class ReliableRedisManager(socketio.AsyncRedisManager):
 
     # publishing --------------------------------------------------------------
     def _new_client(self) -> aioredis.Redis:
-        parsed = urlparse(self.redis_url)
-        if parsed.scheme in {"redis+sentinel", "valkey+sentinel"}:
-            sentinels, service, kwargs = parse_redis_sentinel_url(self.redis_url)
-            sentinel = aioredis.sentinel.Sentinel(sentinels, **{**self.redis_options, **kwargs})
-            return sentinel.master_for(service or self.channel)
-        return aioredis.Redis.from_url(self.redis_url, **self.redis_options)
+        """The publishing client; a Sentinel URL follows the master (the listener's client is
+        python-socketio's own, built from the same URL)."""
+        return redis_connect.async_client(self.redis_url, **self.redis_options)
 
     async def _publish(self, data: dict[str, Any]) -> None:
         """Queue for the ordered writer; the sequence number is assigned here, in emit order."""
@@ -126,6 +129,7 @@ class ReliableRedisManager(socketio.AsyncRedisManager):
     async def _writer(self) -> None:
         assert self._outbox is not None
         batch: list[dict[str, Any]] = []
+        failing_since: float | None = None
         while True:
             if not batch:
                 batch.append(await self._outbox.get())
@@ -140,12 +144,18 @@ class ReliableRedisManager(socketio.AsyncRedisManager):
                 await pipe.execute()
                 self.stats["published"] += len(batch)
                 batch = []
+                if failing_since is not None:
+                    log.warning("socketio publishing resumed",
+                                extra={"after_s": round(time.monotonic() - failing_since, 2)})
+                    failing_since = None
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 self.stats["publish_failures"] += 1
-                log.error("socketio publish failed; retrying (receivers replay any gap from the streams)",
-                          extra={"error": str(exc)[:200], "pending": len(batch) + self._outbox.qsize()})
+                if failing_since is None:  # once per outage (a failover retries for seconds)
+                    failing_since = time.monotonic()
+                    log.error("socketio publish failed; retrying (receivers replay any gap from the streams)",
+                              extra={"error": str(exc)[:200], "pending": len(batch) + self._outbox.qsize()})
                 with contextlib.suppress(Exception):
                     if self._pub is not None:
                         await self._pub.aclose()
@@ -181,8 +191,11 @@ class ReliableRedisManager(socketio.AsyncRedisManager):
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.error("socketio pub/sub connection lost; will resubscribe and replay",
-                          extra={"error": str(exc)[:200], "retry_in_s": retry_sleep})
+                if subscribed:
+                    self._mark_gap()  # before local deliveries move past what peers publish meanwhile
+                if subscribed or retry_sleep == 0.5:  # once per outage, not once per retry
+                    log.error("socketio pub/sub connection lost; will resubscribe and replay",
+                              extra={"error": str(exc)[:200], "retry_in_s": retry_sleep})
                 subscribed = False
                 with contextlib.suppress(Exception):
                     await self.pubsub.aclose()
@@ -232,6 +245,7 @@ class ReliableRedisManager(socketio.AsyncRedisManager):
         live = self.rooms.get("/", {})
         for room in [r for r in self._last_delivered if r not in live]:
             del self._last_delivered[room]
+            self._gap_from.pop(room, None)
 
     # what this process delivered ----------------------------------------------
     def _note_delivered(self, room: Any, event: str, payload: Any) -> None:
@@ -257,10 +271,26 @@ class ReliableRedisManager(socketio.AsyncRedisManager):
     # repair --------------------------------------------------------------------
     def request_resync(self, reason: str) -> None:
         """Coalesce: one resync at a time, and one more if a gap is seen while it runs."""
+        self._mark_gap()
         if self._resync_task is not None and not self._resync_task.done():
             self._resync_again = True
             return
         self._resync_task = asyncio.ensure_future(self._resync(reason))
+
+    def _mark_gap(self) -> None:
+        """Remember, per room, where the replay of a gap must start.
+
+        Not simply at the last message delivered: this process's own messages are delivered
+        locally even while its pub/sub is down, so that id can be past a peer's message it never
+        received (seen in the Sentinel failover test). Start a heartbeat plus the join margin
+        earlier; clients drop what they already have by id."""
+        margin_ms = self.join_margin_ms + int(self.heartbeat_s * 1000)
+        for room, last in self._last_delivered.items():
+            ms, _ = _id_key(last)
+            start = f"{max(ms - margin_ms, 0)}-0"
+            earlier = self._gap_from.get(room)
+            if earlier is None or _id_key(start) < _id_key(earlier):
+                self._gap_from[room] = start
 
     async def _resync(self, reason: str) -> None:
         while True:
@@ -281,9 +311,11 @@ class ReliableRedisManager(socketio.AsyncRedisManager):
         self.stats["resyncs"] += 1
         rooms = [r for r in self.rooms.get("/", {}) if isinstance(r, str) and r.startswith(SESSION_ROOM_PREFIX)]
         replayed = 0
+        gap_from = dict(self._gap_from)  # cleared once replayed (a failed replay starts there again)
 
         async def one(room: str) -> int:
-            after = self._last_delivered.get(room) or f"{int(time.time() * 1000) - 60_000}-0"
+            after = min((i for i in (gap_from.get(room), self._last_delivered.get(room)) if i), key=_id_key,
+                        default=f"{int(time.time() * 1000) - 60_000}-0")
             assert self.replayer is not None
             count = 0
             for event, payload in await self.replayer(room[len(SESSION_ROOM_PREFIX):], after):
@@ -294,9 +326,16 @@ class ReliableRedisManager(socketio.AsyncRedisManager):
 
         for i in range(0, len(rooms), 50):
             replayed += sum(await asyncio.gather(*(one(r) for r in rooms[i:i + 50])))
+        for room, start in gap_from.items():
+            if self._gap_from.get(room) == start:
+                del self._gap_from[room]
         self.stats["replayed"] += replayed
+        refetch = [eio_sid for namespace in sorted(self.refetch_namespaces)
+                   for _, eio_sid in self.get_participants(namespace, None)]
+        for eio_sid in dict.fromkeys(refetch):
+            await cut_transport(self.server, eio_sid)
         log.warning("socketio delivery repaired from the conversation streams",
-                    extra={"reason": reason, "rooms": len(rooms), "replayed": replayed})
+                    extra={"reason": reason, "rooms": len(rooms), "replayed": replayed, "refetch": len(refetch)})
         return replayed
 
 
@@ -334,16 +373,25 @@ class SlowConsumerWatchdog:
             self.closed += 1
             log.warning("slow consumer: closing socket; it will reconnect and replay from its last message id",
                         extra={"eio_sid": eio_sid[:8], "queued": queued, "max_queue": self.max_queue})
-            environ = self.sio.environ.get(eio_sid) or {}
-            request = environ.get("aiohttp.request")
-            await sock.close(wait=False, abort=True)
-            # Drop the packets nobody will read, and cut the TCP connection: a writer blocked on
-            # a full socket buffer only wakes up when the transport goes away.
-            while not sock.queue.empty():
-                sock.queue.get_nowait()
-                sock.queue.task_done()
-            sock.queue.put_nowait(None)
-            transport = getattr(request, "transport", None)
-            if transport is not None:
-                transport.abort()
+            await cut_transport(self.sio, eio_sid)
         return closed
+
+
+async def cut_transport(sio: socketio.AsyncServer, eio_sid: str) -> None:
+    """Close a client's connection as a network failure would, so that it reconnects.
+
+    A polite close (an Engine.IO close packet) tells clients not to reconnect. The packets
+    nobody will read are dropped and the TCP connection is cut: a writer blocked on a full
+    socket buffer only wakes up when the transport goes away."""
+    sock = sio.eio.sockets.get(eio_sid)
+    if sock is None or sock.closed:
+        return
+    request = (sio.environ.get(eio_sid) or {}).get("aiohttp.request")
+    await sock.close(wait=False, abort=True)
+    while not sock.queue.empty():
+        sock.queue.get_nowait()
+        sock.queue.task_done()
+    sock.queue.put_nowait(None)
+    transport = getattr(request, "transport", None)
+    if transport is not None:
+        transport.abort()

@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from chat_server import redis_connect
 from chat_server.knowledge.store import ArticleStore, Version
 from chat_server.redis_values import text as redis_text
 
@@ -41,9 +42,7 @@ def write_articles(versions: dict[str, Version], out_dir: Path) -> list[Path]:
 
 
 async def _export(redis_url: str, prefix: str, out_dir: Path) -> tuple[list[Path], list[Path]]:
-    from redis.asyncio import Redis
-
-    redis = Redis.from_url(redis_url)
+    redis = redis_connect.async_client(redis_url)
     try:
         store = ArticleStore(redis, prefix)
         current = await store.all_current()

@@ -26,11 +26,10 @@ def _reader(config, redis):  # type: ignore[no-untyped-def]
 
 
 async def _with_redis(config, fn):  # type: ignore[no-untyped-def]
-    from redis.asyncio import Redis
-
+    from chat_server import redis_connect
     from chat_server.runner import redis_url_for
 
-    redis = Redis.from_url(redis_url_for(config))
+    redis = redis_connect.async_client(redis_url_for(config))
     try:
         return await fn(redis)
     finally:

@@ -12,9 +12,9 @@ import os
 import sys
 from datetime import UTC, datetime
 
-from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from chat_server import redis_connect
 from chat_server.commands import command, load_for_command
 from chat_server.tickets.apikeys import ApiKeyStore, Scope
 
@@ -37,12 +37,12 @@ def _when(ts: float | None) -> str:
 async def _main(args: argparse.Namespace) -> int:
     config = load_for_command(args)
     url = config.redis.url or f"redis://127.0.0.1:{config.redis.embedded_port}/0"
-    redis = Redis.from_url(url, socket_connect_timeout=3)
+    redis = redis_connect.async_client(url, socket_connect_timeout=3)
     try:
         try:
             await redis.ping()
         except (RedisConnectionError, OSError):
-            where = url.split("@")[-1]
+            where = redis_connect.describe(url)
             sys.stderr.write(f"chat311: cannot reach Redis at {where}. Start the service first (`make run`), "
                              "or set REDIS_URL.\n")
             return 1
@@ -104,12 +104,12 @@ async def _tickets_main(args: argparse.Namespace) -> int:
 
     config = load_for_command(args)
     url = config.redis.url or f"redis://127.0.0.1:{config.redis.embedded_port}/0"
-    redis = Redis.from_url(url, socket_connect_timeout=3)
+    redis = redis_connect.async_client(url, socket_connect_timeout=3)
     try:
         try:
             await redis.ping()
         except (RedisConnectionError, OSError):
-            sys.stderr.write(f"chat311: cannot reach Redis at {url.split('@')[-1]}. Start the service first "
+            sys.stderr.write(f"chat311: cannot reach Redis at {redis_connect.describe(url)}. Start the service first "
                              "(`make run`), or set REDIS_URL.\n")
             return 1
         prefix = config.redis.key_prefix
