@@ -81,7 +81,7 @@ async def live_queue(ctx: AppContext, reader: MetricsReader, now: float) -> dict
     store = routing_store(ctx)
     if store is not None:
         try:
-            rows = await ctx.redis.zrange(f"{store.p}queue", 0, -1, withscores=True)
+            rows = await ctx.redis.zrange(f"{store.routing_keys}queue", 0, -1, withscores=True)
             waits = [now - float(score) for _, score in rows]
             return {"queue_length": len(waits), "longest_wait_s": round(max(waits), 1) if waits else 0.0}
         except Exception:
