@@ -90,10 +90,11 @@ ALWAYS_OPEN = json.dumps({day: ["00:00-24:00"] for day in WEEKDAYS})
 # Part sizes: (full, quick). The relay rate stays 1,000 msg/s in both: it is the rate the goal names.
 SIZES: dict[str, tuple[float, float]] = {"idle": (10_000, 1_000), "duration": (10.0, 3.0), "bot_rounds": (8, 3),
                                          "flood_turns": (40, 10), "kb_articles": (2000, 300)}
-PARTS = ("idle", "relay", "scale", "bot", "flood", "kb")
+PARTS = ("idle", "relay", "scale", "bot", "flood", "kb", "startup")
 FLOOD_MAX_S = 600  # a flood phase's bound; the quiet resident's turns normally end it much sooner
 # Goals named by issue 21 (performance) and issue 14 (honest benchmarks).
 GOAL_CPU_MS, GOAL_P99_MS, GOAL_IDLE_KB, GOAL_BOT_RATIO, GOAL_MANAGER = 0.4, 20.0, 30.0, 1.15, 1.25
+GOAL_READY_S = 15.0
 
 
 def load() -> str:
@@ -630,11 +631,85 @@ class Bench:
                                       at_most=3, goal_from="flood target"))
         else:
             missing("flood: quiet resident p50 / p99 ms")
+        startup = r.get("startup")
+        if startup:
+            figures += [
+                Figure("make run → serving the widget (s, cached setup)", startup["setup_s"] + startup["serving_s"]),
+                Figure("make run → ready, Rasa model loaded (s, cached setup)", startup["make_run_ready_s"],
+                       at_most=GOAL_READY_S, goal_from="issue 21"),
+            ]
+        else:
+            missing("make run → ready, Rasa model loaded (s, cached setup)", GOAL_READY_S, "issue 21")
         for key, value in r.items():
             if key.startswith("kb_") and key != "kb_load":
                 figures.append(Figure(f"kb: {key.removeprefix('kb_')}", value if isinstance(value, float | int)
                                       else None, str(value)))
         return figures
+
+    # (7) ---------------------------------------------------------------------------
+    async def startup(self) -> None:
+        """`make run` from a set-up checkout: the cached `make setup` checks, then `chat311 run` (embedded
+        Redis, Rasa with the cached model, the action server, chat_server) on free ports, timed to the
+        first /healthz (the widget is served), to the knowledge base answering, and to /readyz (Rasa
+        loaded: the bot answers)."""
+        t0 = time.monotonic()
+        setup = await asyncio.create_subprocess_exec("make", "-s", "setup", cwd=PROJECT_ROOT,
+                                                     stdout=asyncio.subprocess.DEVNULL,
+                                                     stderr=asyncio.subprocess.DEVNULL)
+        if await setup.wait() != 0:
+            raise SystemExit("bench: `make setup` failed")
+        setup_s = time.monotonic() - t0
+        port, rasa_port, actions_port, redis_port = free_port(), free_port(), free_port(), free_port()
+        data = Path(tempfile.mkdtemp(prefix="chat311-bench-run-"))
+        env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+        env.update(CHAT311_SERVER__PORT=str(port), CHAT311_SERVER__HOST="127.0.0.1",
+                   CHAT311_SERVER__PUBLIC_URL=f"http://127.0.0.1:{port}",
+                   CHAT311_REDIS__EMBEDDED_PORT=str(redis_port), CHAT311_REDIS__EMBEDDED_DIR=str(data),
+                   CHAT311_RASA__URL=f"http://127.0.0.1:{rasa_port}",
+                   CHAT311_RASA__ACTIONS_URL=f"http://127.0.0.1:{actions_port}", CHAT311_LOGGING__LEVEL="WARNING")
+        url = f"http://127.0.0.1:{port}"
+        marks: dict[str, float] = {}
+        t1 = time.monotonic()
+        LOG_DIR.mkdir(parents=True, exist_ok=True)
+        with open(LOG_DIR / "startup.log", "wb") as log:
+            proc = subprocess.Popen([sys.executable, "-m", "chat_server.cli", "run"], cwd=PROJECT_ROOT, env=env,
+                                    stdout=log, stderr=log, start_new_session=True)
+        try:
+            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as http:
+                while "ready" not in marks and time.monotonic() - t1 < 300:
+                    if proc.poll() is not None:
+                        raise SystemExit(f"bench: `chat311 run` exited; see {LOG_DIR / 'startup.log'}")
+                    with contextlib.suppress(aiohttp.ClientError, OSError, TimeoutError):
+                        if "serving" not in marks:
+                            async with http.get(f"{url}/healthz") as resp:
+                                if resp.status == 200:
+                                    marks["serving"] = time.monotonic() - t1
+                        if "serving" in marks and "knowledge" not in marks:
+                            async with http.post(f"{url}/kb/answer", json={"text": "trash", "language": "en"},
+                                                 headers={"Authorization": "Bearer chat311-local-token"}) as resp:
+                                if resp.status in (200, 401, 404):
+                                    marks["knowledge"] = time.monotonic() - t1
+                        if "serving" in marks:
+                            async with http.get(f"{url}/readyz") as resp:
+                                if resp.status == 200:
+                                    marks["ready"] = time.monotonic() - t1
+                    await asyncio.sleep(0.2)
+        finally:
+            proc.send_signal(signal.SIGINT)
+            try:
+                await asyncio.to_thread(proc.wait, 30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+            shutil.rmtree(data, ignore_errors=True)
+        if "ready" not in marks:
+            raise SystemExit("bench: `chat311 run` was not ready within 300 s")
+        self.results["startup"] = {"setup_s": round(setup_s, 1), **{f"{k}_s": round(v, 1) for k, v in marks.items()},
+                                   "make_run_ready_s": round(setup_s + marks["ready"], 1), "load": load()}
+        self.row("startup", "`make setup` with everything cached (s)", f"{setup_s:.1f}")
+        for key, what in (("serving", "serving (/healthz, widget)"), ("knowledge", "knowledge base answering"),
+                          ("ready", "ready (/readyz: Rasa model loaded)")):
+            if key in marks:
+                self.row("startup", f"`chat311 run` → {what} (s)", f"{marks[key]:.1f}")
 
     async def run_part(self, part: str) -> None:
         """One part; a part that fails is reported (and its figures show as not measured), the rest still run."""
@@ -698,7 +773,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--bot-rounds", type=int, help="scripted 4-turn conversations (full 8, quick 3)")
     parser.add_argument("--flood-turns", type=int, help="flood: quiet turns per phase (full 40, quick 10)")
     parser.add_argument("--kb-articles", type=int, help="kb: synthetic articles (full 2000, quick 300)")
-    parser.add_argument("--skip", default="", help="comma-separated parts to skip: idle,relay,scale,bot,flood,kb")
+    parser.add_argument("--skip", default="",
+                        help="comma-separated parts to skip: idle,relay,scale,bot,flood,kb,startup")
     parser.add_argument("--only", default="", help="comma-separated parts to run (the others are skipped)")
     parser.add_argument("--relay-gc", choices=["both", "default", "tuned"], default="both",
                         help="relay: which GC setting(s) to run (default both)")

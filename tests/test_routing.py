@@ -95,7 +95,7 @@ async def routing(redis_client):  # type: ignore[no-untyped-def]
 async def _add_agent(store: RoutingStore, a: AgentState, now: float) -> None:
     await store.agent_connected(a.username, a.username.title(), a.capacity, list(a.languages),
                                 list(a.departments), f"sid-{a.username}", now)
-    await store.redis.hset(f"{store.p}a:{a.username}", mapping={"idle_since": str(a.idle_since),
+    await store.redis.hset(f"{store.routing_keys}a:{a.username}", mapping={"idle_since": str(a.idle_since),
                                                                 "status": a.status})
 
 

@@ -90,14 +90,14 @@ def check_password(password: str) -> None:
 class AccountStore:
     def __init__(self, redis: Redis, prefix: str) -> None:
         self.redis = redis
-        self.p = prefix
+        self.prefix = prefix
 
     def _key(self, username: str) -> str:
-        return f"{self.p}agent:{username}"
+        return f"{self.prefix}agent:{username}"
 
     @property
     def _index(self) -> str:
-        return f"{self.p}agents"
+        return f"{self.prefix}agents"
 
     async def create(self, account: Account, password: str) -> Account:
         validate(account)

@@ -42,11 +42,11 @@ class AgentSession:
 class SessionStore:
     def __init__(self, redis: Redis, prefix: str, ttl_s: int) -> None:
         self.redis = redis
-        self.p = prefix
+        self.prefix = prefix
         self.ttl_s = ttl_s
 
     def _key(self, token_hash: str) -> str:
-        return f"{self.p}agent_session:{token_hash}"
+        return f"{self.prefix}agent_session:{token_hash}"
 
     async def create(self, username: str) -> tuple[str, AgentSession]:
         token = secrets.token_urlsafe(32)
@@ -55,7 +55,7 @@ class SessionStore:
         await self.redis.hset(key, mapping={"username": username, "csrf": session.csrf,
                                             "created_at": f"{session.created_at:.3f}"})
         await self.redis.expire(key, self.ttl_s)
-        await self.redis.sadd(f"{self.p}agent_sessions:{username}", session.token_hash)
+        await self.redis.sadd(f"{self.prefix}agent_sessions:{username}", session.token_hash)
         return token, session
 
     async def get(self, token: str | None) -> AgentSession | None:
@@ -70,11 +70,11 @@ class SessionStore:
 
     async def delete(self, session: AgentSession) -> None:
         await self.redis.delete(self._key(session.token_hash))
-        await self.redis.srem(f"{self.p}agent_sessions:{session.username}", session.token_hash)
+        await self.redis.srem(f"{self.prefix}agent_sessions:{session.username}", session.token_hash)
 
     async def delete_all(self, username: str) -> None:
         """Log a user out everywhere (disabled account, changed password)."""
-        key = f"{self.p}agent_sessions:{username}"
+        key = f"{self.prefix}agent_sessions:{username}"
         hashes = [text(h) for h in await self.redis.smembers(key)]
         if hashes:
             await self.redis.delete(*(self._key(h) for h in hashes))
@@ -113,7 +113,7 @@ class LoginThrottle:
     def __init__(self, redis: Redis, prefix: str, max_failures: int, window_s: int,
                  max_failures_per_ip: int) -> None:
         self.redis = redis
-        self.p = prefix
+        self.prefix = prefix
         self.max_failures = max_failures
         self.max_failures_per_ip = max_failures_per_ip
         self.window_s = window_s
@@ -121,7 +121,7 @@ class LoginThrottle:
         self._release = redis.register_script(_RELEASE)
 
     def _keys(self, ip: str, username: str) -> list[str]:
-        return [f"{self.p}login_fail:{ip}|{username.lower()[:64]}", f"{self.p}login_fail_ip:{ip}"]
+        return [f"{self.prefix}login_fail:{ip}|{username.lower()[:64]}", f"{self.prefix}login_fail_ip:{ip}"]
 
     async def reserve(self, ip: str, username: str) -> bool:
         """True if this attempt may check a password (and is now counted), False if throttled."""

@@ -219,25 +219,25 @@ class RoutingStore:
     def __init__(self, redis: Redis, prefix: str) -> None:
         self.redis = redis
         self.prefix = prefix
-        self.p = f"{prefix}{{rt}}:"
+        self.routing_keys = f"{prefix}{{rt}}:"
         self._scripts = {name: redis.register_script(src) for name, src in (
             ("dispatch", DISPATCH), ("accept", ACCEPT), ("decline", DECLINE), ("expired", EXPIRED),
             ("release", RELEASE), ("requeue", REQUEUE), ("transfer", TRANSFER), ("reap", REAP),
             ("away_if_missed", AWAY_IF_MISSED))}
 
     async def _run(self, name: str, *args: Any) -> Any:
-        return await self._scripts[name](keys=[f"{self.p}queue"], args=[self.p, *args])
+        return await self._scripts[name](keys=[f"{self.routing_keys}queue"], args=[self.routing_keys, *args])
 
     # agents -------------------------------------------------------------------
     async def agent_connected(self, username: str, name: str, capacity: int, languages: list[str],
                               departments: list[str], sid: str, now: float) -> None:
-        key = f"{self.p}a:{username}"
+        key = f"{self.routing_keys}a:{username}"
         pipe = self.redis.pipeline(transaction=True)
         pipe.hset(key, mapping={"name": name, "cap": str(capacity), "langs": "," + ",".join(languages) + ",",
                                 "depts": "," + ",".join(departments) + ",", "gone_at": "0"})
         pipe.hsetnx(key, "idle_since", f"{now:.3f}")
         pipe.zadd(f"{key}:socks", {sid: now})
-        pipe.sadd(f"{self.p}agents", username)
+        pipe.sadd(f"{self.routing_keys}agents", username)
         await pipe.execute()
         status = await self.redis.hget(key, "status")
         if status is None or status == b"offline":
@@ -249,12 +249,12 @@ class RoutingStore:
             return
         pipe = self.redis.pipeline(transaction=False)
         for username, sids in sockets.items():
-            pipe.zadd(f"{self.p}a:{username}:socks", dict.fromkeys(sids, now))
+            pipe.zadd(f"{self.routing_keys}a:{username}:socks", dict.fromkeys(sids, now))
         await pipe.execute()
 
     async def socket_gone(self, username: str, sid: str, now: float) -> int:
         """Forget one socket; the agent's grace period starts when its last socket is gone."""
-        key = f"{self.p}a:{username}"
+        key = f"{self.routing_keys}a:{username}"
         await self.redis.zrem(f"{key}:socks", sid)
         left = int(await self.redis.zcard(f"{key}:socks"))
         if left == 0:
@@ -262,19 +262,19 @@ class RoutingStore:
         return left
 
     async def set_status(self, username: str, status: str) -> None:
-        await self.redis.hset(f"{self.p}a:{username}", "status", status)
+        await self.redis.hset(f"{self.routing_keys}a:{username}", "status", status)
 
     async def status(self, username: str) -> str:
-        value = await self.redis.hget(f"{self.p}a:{username}", "status")
+        value = await self.redis.hget(f"{self.routing_keys}a:{username}", "status")
         return _s(value) if value else "offline"
 
     async def agent_names(self) -> list[str]:
-        return sorted(_s(u) for u in await self.redis.smembers(f"{self.p}agents"))
+        return sorted(_s(u) for u in await self.redis.smembers(f"{self.routing_keys}agents"))
 
     async def agents(self, socket_cut: float) -> list[AgentState]:
         out = []
         for username in await self.agent_names():
-            key = f"{self.p}a:{username}"
+            key = f"{self.routing_keys}a:{username}"
             pipe = self.redis.pipeline(transaction=False)
             pipe.hgetall(key)
             pipe.scard(f"{key}:chats")
@@ -288,27 +288,27 @@ class RoutingStore:
         return out
 
     async def agent_name(self, username: str) -> str:
-        value = await self.redis.hget(f"{self.p}a:{username}", "name")
+        value = await self.redis.hget(f"{self.routing_keys}a:{username}", "name")
         return _s(value) if value else username
 
     async def chats_of(self, username: str) -> list[str]:
-        return sorted(_s(c) for c in await self.redis.smembers(f"{self.p}a:{username}:chats"))
+        return sorted(_s(c) for c in await self.redis.smembers(f"{self.routing_keys}a:{username}:chats"))
 
     # conversations ------------------------------------------------------------
     async def enqueue(self, cid: str, language: str, department: str, since: float) -> None:
         pipe = self.redis.pipeline(transaction=True)
-        pipe.hset(f"{self.p}q:{cid}", mapping={"lang": language, "dept": department, "since": f"{since:.6f}",
+        pipe.hset(f"{self.routing_keys}q:{cid}", mapping={"lang": language, "dept": department, "since": f"{since:.6f}",
                                                 "pos": "0"})
-        pipe.zadd(f"{self.p}queue", {cid: since})
+        pipe.zadd(f"{self.routing_keys}queue", {cid: since})
         await pipe.execute()
 
     async def queue(self) -> list[QueueEntry]:
-        rows = scored_members(await self.redis.zrange(f"{self.p}queue", 0, -1, withscores=True))
+        rows = scored_members(await self.redis.zrange(f"{self.routing_keys}queue", 0, -1, withscores=True))
         out = []
         for cid, score in rows:
             pipe = self.redis.pipeline(transaction=False)
-            pipe.hgetall(f"{self.p}q:{cid}")
-            pipe.smembers(f"{self.p}q:{cid}:declined")
+            pipe.hgetall(f"{self.routing_keys}q:{cid}")
+            pipe.smembers(f"{self.routing_keys}q:{cid}:declined")
             raw, declined = await pipe.execute()
             f = {_s(k): _s(v) for k, v in raw.items()}
             out.append(QueueEntry(cid, f.get("lang", "en"), f.get("dept", ""), float(score),
@@ -316,15 +316,15 @@ class RoutingStore:
         return out
 
     async def is_queued(self, cid: str) -> bool:
-        return await self.redis.zscore(f"{self.p}queue", cid) is not None
+        return await self.redis.zscore(f"{self.routing_keys}queue", cid) is not None
 
     async def queue_info(self, cid: str) -> dict[str, str]:
-        return {_s(k): _s(v) for k, v in (await self.redis.hgetall(f"{self.p}q:{cid}")).items()}
+        return {_s(k): _s(v) for k, v in (await self.redis.hgetall(f"{self.routing_keys}q:{cid}")).items()}
 
     async def set_position(self, cid: str, position: int, eta: int | None = None) -> bool:
         """Remember the position (and wait, in the words' unit) last told to the resident; False if
         both are unchanged (nothing new to say). `eta` None leaves the told wait as it was."""
-        key = f"{self.p}q:{cid}"
+        key = f"{self.routing_keys}q:{cid}"
         old_pos, old_eta = await self.redis.hmget(key, "pos", "eta")
         same_eta = eta is None or (old_eta is not None and int(old_eta) == eta)
         if old_pos is not None and int(old_pos) == position and same_eta:
@@ -334,7 +334,7 @@ class RoutingStore:
 
     async def mark_ticket_offered(self, cid: str) -> bool:
         """True exactly once per conversation (first process to get here tells the resident)."""
-        return bool(await self.redis.hsetnx(f"{self.p}q:{cid}:flags", "ticket_offered", "1"))
+        return bool(await self.redis.hsetnx(f"{self.routing_keys}q:{cid}:flags", "ticket_offered", "1"))
 
     async def dispatch(self, now: float, socket_cut: float, offer_deadline: float,
                        max_assignments: int = 100) -> list[tuple[str, str]]:
@@ -343,11 +343,11 @@ class RoutingStore:
         return list(zip(flat[::2], flat[1::2], strict=True))
 
     async def offered_to(self, cid: str) -> str | None:
-        value = await self.redis.get(f"{self.p}offer:{cid}")
+        value = await self.redis.get(f"{self.routing_keys}offer:{cid}")
         return _s(value) if value else None
 
     async def owner(self, cid: str) -> str | None:
-        value = await self.redis.get(f"{self.p}assigned:{cid}")
+        value = await self.redis.get(f"{self.routing_keys}assigned:{cid}")
         return _s(value) if value else None
 
     async def accept(self, cid: str, username: str) -> bool:
@@ -361,13 +361,13 @@ class RoutingStore:
                                     f"{away_at:.3f}" if away_at else "0"))
 
     async def offer_deadline(self, cid: str) -> float | None:
-        score = await self.redis.zscore(f"{self.p}offers", cid)
+        score = await self.redis.zscore(f"{self.routing_keys}offers", cid)
         return float(score) if score is not None else None
 
 
     async def away_in(self, username: str, now: float) -> float:
         """Seconds until a warned agent ("missed") becomes away; 0 if not warned."""
-        status, away_at = await self.redis.hmget(f"{self.p}a:{username}", "status", "away_at")
+        status, away_at = await self.redis.hmget(f"{self.routing_keys}a:{username}", "status", "away_at")
         if status != b"missed" or away_at is None:
             return 0.0
         return max(0.0, float(away_at) - now)
@@ -380,7 +380,7 @@ class RoutingStore:
 
     async def release(self, cid: str, now: float) -> str | None:
         owner = _s(await self._run("release", cid, f"{now:.3f}"))
-        await self.redis.delete(f"{self.p}q:{cid}:flags")
+        await self.redis.delete(f"{self.routing_keys}q:{cid}:flags")
         return owner or None
 
     async def requeue(self, cid: str, username: str, decline: bool, now: float) -> bool:
@@ -400,12 +400,12 @@ class RoutingStore:
     # handle times and hours override ------------------------------------------
     async def record_handle(self, seconds: float) -> None:
         pipe = self.redis.pipeline(transaction=False)
-        pipe.lpush(f"{self.p}handle", f"{seconds:.1f}")
-        pipe.ltrim(f"{self.p}handle", 0, self.HANDLE_SAMPLES - 1)
+        pipe.lpush(f"{self.routing_keys}handle", f"{seconds:.1f}")
+        pipe.ltrim(f"{self.routing_keys}handle", 0, self.HANDLE_SAMPLES - 1)
         await pipe.execute()
 
     async def recent_handles(self) -> list[float]:
-        return [float(v) for v in await self.redis.lrange(f"{self.p}handle", 0, -1)]
+        return [float(v) for v in await self.redis.lrange(f"{self.routing_keys}handle", 0, -1)]
 
     @property
     def _override_key(self) -> str:

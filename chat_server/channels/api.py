@@ -93,11 +93,11 @@ class ApiChannel(ChannelBase):
         self.emergency_first = emergency_first
         self.max_body_bytes = max(config.limits.max_event_bytes, 4 * config.limits.max_message_chars * 4)
         self.email = email
-        self.tokens = AppTokenStore(redis, self.p)
+        self.tokens = AppTokenStore(redis, self.prefix)
         self.app_limit = Limit("api_app", self.cfg.api_requests, self.cfg.api_window_s)
         self.user_limit = Limit("api_user", config.limits.session_messages, config.limits.session_window_s)
         policy = RetryPolicy(self.cfg.outbox_max_attempts, self.cfg.outbox_retry_base_s, self.cfg.outbox_retry_max_s)
-        self.outbox = Outbox(redis, f"{self.p}outbox:webhooks", self._post_webhook, policy,
+        self.outbox = Outbox(redis, f"{self.prefix}outbox:webhooks", self._post_webhook, policy,
                              self.cfg.outbox_claim_idle_s, on_failure=self._webhook_failed)
         self.http: aiohttp.ClientSession | None = None
         self._openapi = document(config.server.public_url, config.limits.max_message_chars, email is not None)

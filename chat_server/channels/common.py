@@ -82,14 +82,14 @@ class ChannelBase:
 
     def __init__(self, redis: Redis, prefix: str, store: ConversationStore, bus: EventBus) -> None:
         self.redis = redis
-        self.p = prefix
+        self.prefix = prefix
         self.store = store
         self.bus = bus
         self.notice_hooks: list[NoticeHook] = []
 
     # identities ------------------------------------------------------------------------------
     def _identity_key(self, identity: str) -> str:
-        return identity_key(self.p, self.name, identity)
+        return identity_key(self.prefix, self.name, identity)
 
     async def session_for(self, identity: str, **meta: str) -> str:
         """The identity's session token, creating the session the first time (race-safe)."""
@@ -162,7 +162,7 @@ class ChannelBase:
     options_ttl_s = 3600
 
     def _options_key(self, conversation_id: str) -> str:
-        return f"{self.p}chan:options:{conversation_id}"
+        return f"{self.prefix}chan:options:{conversation_id}"
 
     async def remember_options(self, conv: Conversation, message: Message) -> list[dict[str, Any]] | None:
         """Keep the payloads of a message's buttons, so a later "2" means the second one.
@@ -194,6 +194,6 @@ class ChannelBase:
         """The sentence for an extension event; the first queue update per conversation only."""
         state: dict[str, Any] = {}
         if event == "queue_update":
-            first = await self.redis.set(f"{self.p}chan:queue_told:{conv.id}", "1", nx=True, ex=86400)
+            first = await self.redis.set(f"{self.prefix}chan:queue_told:{conv.id}", "1", nx=True, ex=86400)
             state["queue_notified"] = not first
         return event_text(event, data, conv.language, state)

@@ -78,7 +78,7 @@ class EmailChannel(ChannelBase):
         self.domain = self.address.rsplit("@", 1)[1]
         self.limit = Limit("email_from", config.limits.session_messages, config.limits.session_window_s)
         policy = RetryPolicy(self.cfg.outbox_max_attempts, self.cfg.outbox_retry_base_s, self.cfg.outbox_retry_max_s)
-        self.outbox = Outbox(redis, f"{self.p}outbox:email", self._send, policy, self.cfg.outbox_claim_idle_s,
+        self.outbox = Outbox(redis, f"{self.prefix}outbox:email", self._send, policy, self.cfg.outbox_claim_idle_s,
                              on_failure=self._send_failed)
         self.tz = zoneinfo.ZoneInfo(config.hours.timezone)
         self._server: asyncio.AbstractServer | None = None
@@ -135,7 +135,7 @@ class EmailChannel(ChannelBase):
             log.info("dropped automatic e-mail", extra={"sender": redact(sender)})
             return "250 OK (automatic message ignored)"
         message_id = str(msg.get("Message-ID", "")).strip()[:300]
-        if message_id and not await self.redis.set(f"{self.p}email:in:{message_id}", "1", nx=True, ex=7 * 86400):
+        if message_id and not await self.redis.set(f"{self.prefix}email:in:{message_id}", "1", nx=True, ex=7 * 86400):
             return "250 OK (duplicate)"
         body = self._body_text(msg)
         photo = await self._photo(msg)

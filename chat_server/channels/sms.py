@@ -88,7 +88,7 @@ class SmsChannel(ChannelBase):
         self.public_url = config.server.public_url.rstrip("/")
         self.limit = Limit("sms_from", config.limits.session_messages, config.limits.session_window_s)
         policy = RetryPolicy(self.cfg.outbox_max_attempts, self.cfg.outbox_retry_base_s, self.cfg.outbox_retry_max_s)
-        self.outbox = Outbox(redis, f"{self.p}outbox:sms", self._send, policy, self.cfg.outbox_claim_idle_s,
+        self.outbox = Outbox(redis, f"{self.prefix}outbox:sms", self._send, policy, self.cfg.outbox_claim_idle_s,
                              on_failure=self._send_failed)
         self.options_ttl_s = self.cfg.sms_options_ttl_s
         self.http: aiohttp.ClientSession | None = None
@@ -117,10 +117,10 @@ class SmsChannel(ChannelBase):
 
     # keys ------------------------------------------------------------------------------------
     def _optout_key(self) -> str:
-        return f"{self.p}sms:optout"
+        return f"{self.prefix}sms:optout"
 
     def _sid_key(self, sid: str) -> str:
-        return f"{self.p}sms:sid:{sid}"
+        return f"{self.prefix}sms:sid:{sid}"
 
     async def opted_out(self, phone: str) -> bool:
         return bool(await self.redis.hexists(self._optout_key(), phone))
@@ -147,7 +147,7 @@ class SmsChannel(ChannelBase):
         if not _E164.match(phone) or not sid:
             return web.Response(status=400, text="From (E.164) and MessageSid are required")
         # Twilio re-sends on a webhook timeout: the same MessageSid is handled once.
-        if not await self.redis.set(f"{self.p}sms:in:{sid}", "1", nx=True, ex=2 * 86400):
+        if not await self.redis.set(f"{self.prefix}sms:in:{sid}", "1", nx=True, ex=2 * 86400):
             return self._twiml(EMPTY_TWIML)
         full_body = clean_text(params.get("Body", ""))
         body = full_body[: self.config.limits.max_message_chars]

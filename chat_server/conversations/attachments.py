@@ -30,10 +30,10 @@ def media_name(url: str, public_url: str) -> str | None:
 class MediaOwners:
     def __init__(self, redis: Redis, prefix: str) -> None:
         self.redis = redis
-        self.p = prefix
+        self.prefix = prefix
 
     def _key(self, name: str) -> str:
-        return f"{self.p}media:owner:{name}"
+        return f"{self.prefix}media:owner:{name}"
 
     async def record(self, name: str, session: str) -> None:
         await self.redis.set(self._key(name), session, ex=OWNER_TTL_S)

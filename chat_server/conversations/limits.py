@@ -27,7 +27,7 @@ _PRUNE_AT = 10_000  # refused windows remembered before expired ones are forgott
 
 class RateLimiter:
     def __init__(self, redis: Redis, prefix: str) -> None:
-        self.p = prefix
+        self.prefix = prefix
         self._writes = PipelineBatcher.shared(redis)
         # Window keys already over their limit → the window's end. A count only grows within its
         # window, so a key refused once stays refused until then: a flood's further messages are
@@ -48,7 +48,7 @@ class RateLimiter:
         trip (redis_batch.py) and a refusal — the rare case — undoes the later counts.
         """
         now = time.time()
-        keys = [f"{self.p}rl:{limit.name}:{key}:{int(now // limit.window_s)}" for limit, key in checks]
+        keys = [f"{self.prefix}rl:{limit.name}:{key}:{int(now // limit.window_s)}" for limit, key in checks]
         if any(self._refused.get(rkey, 0.0) > now for rkey in keys):
             return False
 

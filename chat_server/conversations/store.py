@@ -166,7 +166,7 @@ class ConversationStore:
 
     def __init__(self, redis: Redis, prefix: str) -> None:
         self.redis = redis
-        self.p = prefix
+        self.prefix = prefix
         # Two in-process memos that save a Redis round trip per resident message (bounded LRUs):
         # - conversations whose message stream exists: their next id is always "*" (a stream never
         #   disappears while its conversation can still receive messages; purges delete closed ones);
@@ -181,12 +181,12 @@ class ConversationStore:
     # keys: the layout is known here only; retention and channels ask for keys by these names.
     def conversation_key(self, cid: str) -> str:
         """The conversation's state hash."""
-        return f"{self.p}conv:{cid}"
+        return f"{self.prefix}conv:{cid}"
 
     def conversation_subkey(self, cid: str, part: str) -> str:
         """A key that belongs to one conversation (its messages, delivery records, ...): it is
         deleted with the conversation by `chat311 purge`, which finds it by this shape."""
-        return f"{self.p}conv:{cid}:{part}"
+        return f"{self.prefix}conv:{cid}:{part}"
 
     def messages_key(self, cid: str) -> str:
         return self.conversation_subkey(cid, "msgs")
@@ -194,19 +194,19 @@ class ConversationStore:
     @property
     def open_key(self) -> str:
         """The set of conversations not closed yet."""
-        return f"{self.p}convs:open"
+        return f"{self.prefix}convs:open"
 
     def session_key(self, token: str) -> str:
-        return f"{self.p}session:{token}"
+        return f"{self.prefix}session:{token}"
 
     def session_conversations_key(self, token: str) -> str:
-        return f"{self.p}session:{token}:convs"
+        return f"{self.prefix}session:{token}:convs"
 
     async def conversation_keys(self) -> dict[str, list[bytes]]:
         """conversation id → all of its keys (hash, stream, sub-keys), from one SCAN; for purging."""
-        pattern = re.compile(re.escape(self.p).encode() + rb"conv:([0-9a-f]{32})(?::.*)?$", re.S)
+        pattern = re.compile(re.escape(self.prefix).encode() + rb"conv:([0-9a-f]{32})(?::.*)?$", re.S)
         found: dict[str, list[bytes]] = {}
-        async for key in self.redis.scan_iter(match=f"{self.p}conv:*", count=1000):
+        async for key in self.redis.scan_iter(match=f"{self.prefix}conv:*", count=1000):
             match = pattern.match(key)
             if match:
                 found.setdefault(match.group(1).decode(), []).append(key)
@@ -214,8 +214,8 @@ class ConversationStore:
 
     async def session_tokens(self) -> AsyncIterator[str]:
         """Every session token (SCAN; a token's `:convs` list is not a session of its own)."""
-        pattern = re.compile(re.escape(self.p).encode() + rb"session:([A-Za-z0-9_-]{16,64})$")
-        async for key in self.redis.scan_iter(match=f"{self.p}session:*", count=1000):
+        pattern = re.compile(re.escape(self.prefix).encode() + rb"session:([A-Za-z0-9_-]{16,64})$")
+        async for key in self.redis.scan_iter(match=f"{self.prefix}session:*", count=1000):
             match = pattern.match(key)
             if match is not None:
                 yield match.group(1).decode()

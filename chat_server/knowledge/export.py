@@ -47,7 +47,7 @@ async def _export(redis_url: str, prefix: str, out_dir: Path) -> tuple[list[Path
         store = ArticleStore(redis, prefix)
         current = await store.all_current()
         retired = []
-        for article_id in set(await redis.hkeys(f"{store.p}ver")) - {a.encode() for a in current}:
+        for article_id in set(await redis.hkeys(f"{store.kb_prefix}ver")) - {a.encode() for a in current}:
             history = await store.history(redis_text(article_id))
             if history and history[0].file and (out_dir / history[0].file).exists():
                 (out_dir / history[0].file).unlink()

@@ -91,7 +91,7 @@ def content_sha(data: Any) -> str:
 class ArticleStore:
     def __init__(self, redis: Redis, prefix: str) -> None:
         self.redis = redis
-        self.p = f"{prefix}kb:"
+        self.kb_prefix = f"{prefix}kb:"
         self._publish = redis.register_script(_PUBLISH)
 
     async def publish(self, article_id: str, data: dict[str, Any] | None, base_version: int, author: str,
@@ -101,41 +101,42 @@ class ArticleStore:
         body = json.dumps({"data": data, "author": author, "ts": ts, "origin": str(origin), "file": file,
                            "file_sha": file_sha, "note": note}, ensure_ascii=False)
         ok, version, _ = await self._publish(
-            keys=[f"{self.p}ver", f"{self.p}cur", f"{self.p}hist:{article_id}", f"{self.p}gen", f"{self.p}log"],
+            keys=[f"{self.kb_prefix}{part}" for part in ("ver", "cur", f"hist:{article_id}", "gen", "log")],
             args=[article_id, base_version, body, "1" if data is not None else "0", LOG_KEEP])
         if not ok:
             raise VersionConflict(article_id, base_version, int(version))
         return Version(int(version), data, author, ts, str(origin), file, file_sha, note)
 
     async def current(self, article_id: str) -> Version | None:
-        raw = await self.redis.hget(f"{self.p}cur", article_id)
+        raw = await self.redis.hget(f"{self.kb_prefix}cur", article_id)
         return Version.from_json(raw) if raw else None
 
     async def latest_version(self, article_id: str) -> int:
         """The latest version number, also for a retired article (what the next publish must be based on)."""
-        return int(await self.redis.hget(f"{self.p}ver", article_id) or 0)
+        return int(await self.redis.hget(f"{self.kb_prefix}ver", article_id) or 0)
 
     async def all_current(self) -> dict[str, Version]:
-        raw = await self.redis.hgetall(f"{self.p}cur")
+        raw = await self.redis.hgetall(f"{self.kb_prefix}cur")
         return {(k.decode() if isinstance(k, bytes) else k): Version.from_json(v) for k, v in raw.items()}
 
     async def history(self, article_id: str) -> list[Version]:
         """Every version, newest first."""
-        return [Version.from_json(r) for r in reversed(await self.redis.lrange(f"{self.p}hist:{article_id}", 0, -1))]
+        rows = await self.redis.lrange(f"{self.kb_prefix}hist:{article_id}", 0, -1)
+        return [Version.from_json(r) for r in reversed(rows)]
 
     async def version(self, article_id: str, number: int) -> Version | None:
         if number < 1:
             return None
-        raw = await self.redis.lindex(f"{self.p}hist:{article_id}", number - 1)
+        raw = await self.redis.lindex(f"{self.kb_prefix}hist:{article_id}", number - 1)
         return Version.from_json(raw) if raw else None
 
     async def generation(self) -> int:
-        return int(await self.redis.get(f"{self.p}gen") or 0)
+        return int(await self.redis.get(f"{self.kb_prefix}gen") or 0)
 
     async def changes_since(self, generation: int) -> tuple[int, set[str] | None]:
         """(latest generation, ids published after `generation`), or None for the ids when the log
         no longer reaches back that far (the caller then reloads everything)."""
-        entries = scored_members(await self.redis.zrangebyscore(f"{self.p}log", f"({generation}", "+inf",
+        entries = scored_members(await self.redis.zrangebyscore(f"{self.kb_prefix}log", f"({generation}", "+inf",
                                                                 withscores=True))
         if not entries:
             return generation, set()

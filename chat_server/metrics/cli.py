@@ -14,15 +14,8 @@ import time
 from datetime import date, timedelta
 
 from chat_server.commands import command, load_for_command
+from chat_server.metrics.reader import MetricsReader
 from chat_server.metrics.reports import REPORTS, dashboard, to_csv
-
-
-def _reader(config, redis):  # type: ignore[no-untyped-def]
-    from chat_server.metrics.reader import MetricsReader
-
-    cfg = config.metrics
-    return MetricsReader(redis, f"{config.redis.key_prefix}events", cfg.timezone or config.hours.timezone, cfg.days,
-                         cfg.service_level_s, cfg.csat_satisfied_min, config.training.low_confidence, 0)
 
 
 async def _with_redis(config, fn):  # type: ignore[no-untyped-def]
@@ -53,7 +46,7 @@ def _metrics(args: argparse.Namespace) -> int:
     config = load_for_command(args)
 
     async def run(redis):  # type: ignore[no-untyped-def]
-        reader = _reader(config, redis)
+        reader = MetricsReader.for_config(redis, config)
         agg = await reader.refresh(force=True)
         now = time.time()
         return dashboard(agg, reader.today(now), now, config.metrics.days, await reader.agents(),
@@ -88,7 +81,7 @@ def _report(args: argparse.Namespace) -> int:
         from chat_server.tickets.catalogue import load_catalogue
         from chat_server.tickets.store import TicketStore
 
-        reader = _reader(config, redis)
+        reader = MetricsReader.for_config(redis, config)
         end = args.end or reader.today()
         start = args.start or (end - timedelta(days=6 if args.name == "daily" else 0))
         if start > end:

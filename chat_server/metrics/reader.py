@@ -16,12 +16,15 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
 from datetime import time as dtime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from redis.asyncio import Redis
 
 from chat_server.metrics.compute import Aggregator, LogEvent, aggregate
+
+if TYPE_CHECKING:
+    from chat_server.config import Config
 
 BATCH = 5000
 AgentCounts = Callable[[], Awaitable[dict[str, int]]]
@@ -42,6 +45,13 @@ class MetricsReader:
         self.refreshed_at = 0.0
         self._lock = asyncio.Lock()
         self.agent_counts: AgentCounts | None = None
+
+    @classmethod
+    def for_config(cls, redis: Redis, config: Config, min_interval_s: float = 0.0) -> MetricsReader:
+        """The reader of this installation's event log, as the dashboard, /metrics and `chat311 report` use it."""
+        cfg = config.metrics
+        return cls(redis, f"{config.redis.key_prefix}events", cfg.timezone or config.hours.timezone, cfg.days,
+                   cfg.service_level_s, cfg.csat_satisfied_min, config.training.low_confidence, min_interval_s)
 
     def window_start(self, now: float) -> float:
         """Epoch seconds of local midnight `days` days ago (+ one day for conversations spanning it)."""

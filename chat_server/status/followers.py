@@ -59,19 +59,19 @@ class Follower:
 class FollowerStore:
     def __init__(self, redis: Redis, prefix: str) -> None:
         self.redis = redis
-        self.p = prefix
+        self.prefix = prefix
 
     def _followers(self, ticket_id: str) -> str:
-        return f"{self.p}ticket:{ticket_id}:followers"
+        return f"{self.prefix}ticket:{ticket_id}:followers"
 
     def _unfollowed(self, ticket_id: str) -> str:
-        return f"{self.p}ticket:{ticket_id}:unfollowed"
+        return f"{self.prefix}ticket:{ticket_id}:unfollowed"
 
     def _token(self, token: str) -> str:
-        return f"{self.p}follow:token:{token}"
+        return f"{self.prefix}follow:token:{token}"
 
     def _pending(self, token: str) -> str:
-        return f"{self.p}follow:pending:{token}"
+        return f"{self.prefix}follow:pending:{token}"
 
     async def follow(self, ticket_id: str, kind: FollowerKind, address: str, language: str = "en",
                      since: float | None = None) -> Follower:

@@ -86,7 +86,7 @@ class StatusNotifier:
                  conversations: ConversationService, store: ConversationStore, channels: dict[str, Any],
                  bus: EventBus, public_url: str) -> None:
         self.redis = redis
-        self.p = prefix
+        self.prefix = prefix
         self.tickets = tickets
         self.followers = followers
         self.conversations = conversations
@@ -100,7 +100,7 @@ class StatusNotifier:
 
     def _done_key(self, ticket_id: str, change_id: str) -> str:
         """Hash follower mark → outcome: who was already told about this change."""
-        return f"{self.p}status:notified:{ticket_id}:{change_id}"
+        return f"{self.prefix}status:notified:{ticket_id}:{change_id}"
 
     async def handle(self, job: dict[str, Any]) -> None:
         """One change → every follower, once each (outbox handler; an exception means retry)."""

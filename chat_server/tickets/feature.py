@@ -1,23 +1,16 @@
-"""Tickets feature module: catalogue, TicketService, Open311 API, media uploads, bot events, outbox.
-
-Bus subscriptions:
-- form_completed [label, language, data] → the label's service → DuplicateFlow (asks first when an
-  open ticket already covers it) → TicketService.create_for_conversation. A report that cannot be
-  filed is answered with the reason (never silence).
-- status_lookup [ticket_id, language] → the ticket's status, last note and expected date.
-"""
+"""Tickets feature module (wiring only): catalogue, TicketService, Open311 API, media uploads, the
+upstream outbox, and the bot's form_completed / status_lookup events (tickets/bot_events.py)."""
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from functools import partial
 
 from aiohttp import web
 
 from chat_server.context import AppContext
-from chat_server.events import Event
 from chat_server.metrics.access import current_user
-from chat_server.texts import text
+from chat_server.tickets import bot_events
 from chat_server.tickets.apikeys import ApiKeyStore
 from chat_server.tickets.catalogue import load_catalogue
 from chat_server.tickets.duplicate_flow import DuplicateFlow
@@ -49,57 +42,11 @@ def setup(app: web.Application, ctx: AppContext) -> None:
     duplicate_flow = DuplicateFlow(service)
     ctx.conversations.turn_handlers.append(duplicate_flow.handle)
 
-    async def on_form_completed(event: Event) -> None:
-        await handle_form_completed(ctx, duplicate_flow, event)
-
-    async def on_status_lookup(event: Event) -> None:
-        await handle_status_lookup(ctx, service, event)
-
-    ctx.bus.subscribe("form_completed", on_form_completed)
-    ctx.bus.subscribe("status_lookup", on_status_lookup)
+    ctx.bus.subscribe("form_completed", partial(bot_events.on_form_completed, duplicate_flow))
+    ctx.bus.subscribe("status_lookup", partial(bot_events.on_status_lookup, service))
 
 
 async def signed_in_staff(request: web.Request) -> bool:
     """Staff who take or supervise chats may see what residents told us (console session cookie)."""
     _, account = await current_user(request)
     return account is not None and bool(account.has_role("agent"))
-
-
-async def handle_form_completed(ctx: AppContext, flow: DuplicateFlow, event: Event) -> None:
-    conv = await ctx.store.get(event.conversation_id)
-    if conv is None:
-        log.error("form_completed for an unknown conversation", extra={"conv": event.conversation_id})
-        return
-    language = str(event.data.get("language") or conv.language)
-    label = str(event.data.get("label") or "")
-    raw = event.data.get("data")
-    data: dict[str, Any] = dict(raw) if isinstance(raw, dict) else {}
-    data.setdefault("language", language)
-    svc = flow.tickets.catalogue.by_label(label)
-    if svc is None:
-        log.error("form_completed with a label no service maps to", extra={"conv": conv.id, "label": label})
-        await ctx.conversations.say(conv, "bot", text("ticket_failed", language), language)
-        return
-    try:
-        await flow.file_or_ask(conv, svc, data, language)
-    except Exception:
-        log.exception("ticket creation failed", extra={"conv": conv.id, "label": label})
-        await ctx.conversations.say(conv, "bot", text("ticket_failed", language), language)
-
-
-async def handle_status_lookup(ctx: AppContext, service: TicketService, event: Event) -> None:
-    conv = await ctx.store.get(event.conversation_id)
-    if conv is None:
-        return
-    language = str(event.data.get("language") or conv.language)
-    ticket_id = str(event.data.get("ticket_id") or "").strip()[:40]
-    try:
-        ticket = await service.get(ticket_id)
-    except Exception:
-        log.exception("status lookup failed", extra={"conv": conv.id})
-        await ctx.conversations.say(conv, "bot", text("ticket_failed", language), language)
-        return
-    if ticket is None:
-        await ctx.conversations.say(conv, "bot", text("status_unknown", language, ticket_id=ticket_id or "?"), language)
-        return
-    await ctx.conversations.say(conv, "bot", service.status_text(ticket, language), language)

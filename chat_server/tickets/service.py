@@ -263,7 +263,7 @@ class TicketService:
     async def follow(self, ticket: Ticket, conv: Conversation, language: str) -> None:
         """The resident wants to hear about an existing ticket instead of filing their own."""
         # the one follower store: status changes are sent from it (chat_server/status/notify.py)
-        await FollowerStore(self.store.redis, self.store.p).follow(ticket.id, FollowerKind.CONVERSATION, conv.id,
+        await FollowerStore(self.store.redis, self.store.prefix).follow(ticket.id, FollowerKind.CONVERSATION, conv.id,
                                                                     language)
         await self.chats.store.update(conv.id, ticket_id=ticket.id, followed_ticket=ticket.id)
         await self.bus.publish("ticket_followed", conv.id, ticket_id=ticket.id, channel=conv.channel)

@@ -143,43 +143,43 @@ class TicketStore:
 
     def __init__(self, redis: Redis, prefix: str) -> None:
         self.redis = redis
-        self.p = prefix
+        self.prefix = prefix
 
     # keys --------------------------------------------------------------
     def key(self, ticket_id: str) -> str:
-        return f"{self.p}ticket:{ticket_id}"
+        return f"{self.prefix}ticket:{ticket_id}"
 
     def _history(self, ticket_id: str) -> str:
-        return f"{self.p}ticket:{ticket_id}:history"
+        return f"{self.prefix}ticket:{ticket_id}:history"
 
     @property
     def by_date(self) -> str:
-        return f"{self.p}tickets:by_date"
+        return f"{self.prefix}tickets:by_date"
 
     def by_service(self, code: str) -> str:
-        return f"{self.p}tickets:by_service:{code}"
+        return f"{self.prefix}tickets:by_service:{code}"
 
     def by_status(self, status: str) -> str:
-        return f"{self.p}tickets:status:{status}"
+        return f"{self.prefix}tickets:status:{status}"
 
     def _geo(self, code: str) -> str:
-        return f"{self.p}tickets:geo:{code}"
+        return f"{self.prefix}tickets:geo:{code}"
 
     def _recent(self, code: str) -> str:
-        return f"{self.p}tickets:recent:{code}"
+        return f"{self.prefix}tickets:recent:{code}"
 
     def _address(self, code: str, address_key: str) -> str:
-        return f"{self.p}tickets:addr:{code}:{hashlib.sha256(address_key.encode()).hexdigest()[:24]}"
+        return f"{self.prefix}tickets:addr:{code}:{hashlib.sha256(address_key.encode()).hexdigest()[:24]}"
 
     def _token(self, token: str) -> str:
-        return f"{self.p}ticket_token:{token}"
+        return f"{self.prefix}ticket_token:{token}"
 
     def _idem(self, key: str) -> str:
-        return f"{self.p}ticket_idem:{key}"
+        return f"{self.prefix}ticket_idem:{key}"
 
     # create ------------------------------------------------------------
     async def next_id(self) -> str:
-        key = f"{self.p}tickets:seq"
+        key = f"{self.prefix}tickets:seq"
         await self.redis.set(key, FIRST_TICKET_NUMBER - 1, nx=True)
         return f"311-{await self.redis.incr(key)}"
 
@@ -343,7 +343,7 @@ class TicketStore:
         await pipe.execute()
 
     def _change(self, key: str) -> str:
-        return f"{self.p}ticket_change:{key}"
+        return f"{self.prefix}ticket_change:{key}"
 
     async def record_status(self, ticket: Ticket, entry: StatusEntry, change_key: str | None = None,
                             also: Callable[[Pipeline], object] | None = None) -> bool:

@@ -52,11 +52,11 @@ def item_id(text: str) -> str:
 class Inbox:
     def __init__(self, redis: Redis, prefix: str, max_items: int = 500) -> None:
         self.redis = redis
-        self.p = f"{prefix}training:inbox"
+        self.inbox_prefix = f"{prefix}training:inbox"
         self.max_items = max_items
 
     def _key(self, iid: str) -> str:
-        return f"{self.p}:{iid}"
+        return f"{self.inbox_prefix}:{iid}"
 
     async def record(self, text: str, language: str, kind: str, predicted: str, confidence: float,
                      ts: float | None = None) -> str | None:
@@ -76,11 +76,11 @@ class Inbox:
         pipe.hget(key, "status")
         results = await pipe.execute()
         if _s(results[-1]) == "open":
-            await self.redis.zadd(f"{self.p}:open", {iid: ts})
-            excess = await self.redis.zcard(f"{self.p}:open") - self.max_items
+            await self.redis.zadd(f"{self.inbox_prefix}:open", {iid: ts})
+            excess = await self.redis.zcard(f"{self.inbox_prefix}:open") - self.max_items
             if excess > 0:
-                for old in await self.redis.zrange(f"{self.p}:open", 0, excess - 1):
-                    await self.redis.zrem(f"{self.p}:open", old)
+                for old in await self.redis.zrange(f"{self.inbox_prefix}:open", 0, excess - 1):
+                    await self.redis.zrem(f"{self.inbox_prefix}:open", old)
                     await self.redis.delete(self._key(_s(old)))
         return iid
 
@@ -97,11 +97,11 @@ class Inbox:
                          f.get("resolved_label", ""), f.get("resolved_by", ""))
 
     async def open_items(self, limit: int = 200) -> list[InboxItem]:
-        ids = await self.redis.zrevrange(f"{self.p}:open", 0, limit - 1)
+        ids = await self.redis.zrevrange(f"{self.inbox_prefix}:open", 0, limit - 1)
         items = [await self.get(_s(i)) for i in ids]
         return [i for i in items if i is not None and i.status == "open"]
 
     async def resolve(self, iid: str, status: str, label: str = "", by: str = "") -> None:
         await self.redis.hset(self._key(iid), mapping={"status": status, "resolved_label": label,
                                                        "resolved_by": by, "resolved_ts": f"{time.time():.3f}"})
-        await self.redis.zrem(f"{self.p}:open", iid)
+        await self.redis.zrem(f"{self.inbox_prefix}:open", iid)

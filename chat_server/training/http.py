@@ -1,0 +1,154 @@
+"""The content staff page `/console/training` and its API: the handlers (training/feature.py wires them;
+see docs/supervision.md).
+
+Routes (role `content`; POSTs need the X-CSRF-Token header):
+- GET  /console/training                         the page
+- GET  /console/training/api/me                  who is logged in + CSRF token
+- GET  /console/training/api/inbox               open inbox items + labels (the plain intents) + their names
+- POST /console/training/api/inbox/{id}/label    {label}: add the message as an example of an intent
+- POST /console/training/api/inbox/{id}/dismiss
+- POST /console/training/api/train               start "Train & test" in the background
+- GET  /console/training/api/job                 progress and before/after scores
+- POST /console/training/api/publish             hot-swap the trained model into every Rasa server
+                                                 (`servers: [{url, ok, error}]` names any that failed)
+- POST /console/training/api/rollback            back to the model the last publish replaced (same `servers`)
+- GET  /console/training/api/models              served model, each server's model, publish history
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from chat_server.metrics.access import USER, error, require_role
+from chat_server.training.data import DataError
+from chat_server.training.jobs import Busy, PublishError
+from chat_server.training.label_names import readable
+from chat_server.training.service import Training
+
+log = logging.getLogger("chat311.training")
+STATIC = Path(__file__).resolve().parent.parent / "static" / "training"
+
+
+TRAINING: web.AppKey[Training] = web.AppKey("training", Training)
+
+def _svc(request: web.Request) -> Training:
+    return request.app[TRAINING]
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise web.HTTPBadRequest(text='{"error": {"code": "bad_json", "message": "body must be a JSON object"}}',
+                                 content_type="application/json")
+    return body
+
+
+@require_role("content", api=False)
+async def page(request: web.Request) -> web.StreamResponse:
+    return web.FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+
+@require_role("content")
+async def me(request: web.Request) -> web.Response:
+    return web.json_response(request[USER].public())
+
+
+@require_role("content")
+async def inbox_list(request: web.Request) -> web.Response:
+    svc = _svc(request)
+    items = await svc.inbox.open_items()
+    labels = svc.data.labels()
+    return web.json_response({"items": [i.public() for i in items], "labels": labels,
+                              "label_names": {label: readable(label, svc.label_names) for label in labels}})
+
+
+async def _item(request: web.Request) -> Any:
+    item = await _svc(request).inbox.get(request.match_info["id"])
+    if item is None:
+        raise web.HTTPNotFound(text='{"error": {"code": "not_found", "message": "no such inbox item"}}',
+                               content_type="application/json")
+    return item
+
+
+@require_role("content")
+async def label_item(request: web.Request) -> web.Response:
+    svc, item, body = _svc(request), await _item(request), await _body(request)
+    label = str(body.get("label") or "")
+    language = str(body.get("language") or item.language)
+    try:
+        path = svc.data.add_example(label, item.text, language)
+    except DataError as exc:
+        return error(400, "bad_label", str(exc))
+    await svc.inbox.resolve(item.id, "labelled", label, request[USER].username)
+    log.info("inbox item labelled", extra={"label": label, "by": request[USER].username})
+    return web.json_response({"ok": True, "label": label, "file": path.name})
+
+
+@require_role("content")
+async def dismiss_item(request: web.Request) -> web.Response:
+    svc, item = _svc(request), await _item(request)
+    await svc.inbox.resolve(item.id, "dismissed", "", request[USER].username)
+    return web.json_response({"ok": True})
+
+
+@require_role("content")
+async def train(request: web.Request) -> web.Response:
+    try:
+        job = await _svc(request).jobs.start(request[USER].username)
+    except Busy as exc:
+        return error(409, "busy", str(exc))
+    return web.json_response(job, status=202)
+
+
+@require_role("content")
+async def job_state(request: web.Request) -> web.Response:
+    return web.json_response(await _svc(request).jobs.job())
+
+
+@require_role("content")
+async def publish(request: web.Request) -> web.Response:
+    try:
+        entry = await _svc(request).jobs.publish(request[USER].username)
+    except PublishError as exc:
+        return error(409, "publish_failed", str(exc))
+    return web.json_response(entry)
+
+
+@require_role("content")
+async def rollback(request: web.Request) -> web.Response:
+    try:
+        entry = await _svc(request).jobs.rollback(request[USER].username)
+    except PublishError as exc:
+        return error(409, "rollback_failed", str(exc))
+    return web.json_response(entry)
+
+
+@require_role("content")
+async def models(request: web.Request) -> web.Response:
+    jobs = _svc(request).jobs
+    servers = await jobs.servers_status()
+    served = next((s["model_file"] for s in servers if s["ok"]), None)
+    if served is None:
+        log.warning("rasa status failed", extra={"servers": servers})
+    return web.json_response({"served": served, "servers": servers, "history": await jobs.history()})
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/console/training", page)
+    app.router.add_get("/console/training/api/me", me)
+    app.router.add_get("/console/training/api/inbox", inbox_list)
+    app.router.add_post("/console/training/api/inbox/{id}/label", label_item)
+    app.router.add_post("/console/training/api/inbox/{id}/dismiss", dismiss_item)
+    app.router.add_post("/console/training/api/train", train)
+    app.router.add_get("/console/training/api/job", job_state)
+    app.router.add_post("/console/training/api/publish", publish)
+    app.router.add_post("/console/training/api/rollback", rollback)
+    app.router.add_get("/console/training/api/models", models)
+    app.router.add_static("/static/training/", STATIC, show_index=False, append_version=False)
