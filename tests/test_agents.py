@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 import socketio
 
-from tests.test_agents_support import (
+from tests.support.agents import (
     PASSWORD,
     AgentClient,
     agent_client,

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from chat_server.agents.accounts import Account, AccountError, AccountStore
-from tests.test_agents_support import fresh_prefix
+from tests.support.agents import fresh_prefix
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -10,16 +10,17 @@ from typing import Any
 
 import pytest
 
-from tests.channel_standins import (
+from tests.support.agents import ALWAYS_OPEN, agent_client, make_agent
+from tests.support.channel_standins import (
+    App,
     SmtpCapture,
     TwilioStandin,
     WebhookReceiver,
     body_of,
     channel_messages,
+    issue,
 )
-from tests.test_agents_support import ALWAYS_OPEN, agent_client, make_agent
-from tests.test_channel_api import App, issue
-from tests.test_channel_email import compose, email_env, mail_to_city, mails_to
+from tests.support.email import compose, email_env, mail_to_city, mails_to
 
 pytestmark = pytest.mark.rasa
 

@@ -8,7 +8,7 @@ import uuid
 from typing import Any
 
 from chat_server.channels.outbox import GiveUp, Outbox, Retry, RetryPolicy
-from tests.channel_standins import Waitable
+from tests.support.channel_standins import Waitable
 
 
 async def test_order_per_key_retries_and_give_up(redis_client) -> None:  # type: ignore[no-untyped-def]

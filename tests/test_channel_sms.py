@@ -15,7 +15,7 @@ import aiohttp
 import pytest
 from twilio.request_validator import RequestValidator
 
-from tests.channel_standins import CITY_NUMBER, JPEG, TwilioStandin, bare_server, channel_messages, delivery_of
+from tests.support.channel_standins import CITY_NUMBER, JPEG, TwilioStandin, bare_server, channel_messages, delivery_of
 
 
 async def until(check: Callable[[], Awaitable[Any]], timeout: float = 20.0) -> Any:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.test_agents_support import PASSWORD, escalate, fresh_prefix, make_agent, offered_chat, server_env
+from tests.support.agents import PASSWORD, escalate, fresh_prefix, make_agent, offered_chat, server_env
 
 pytestmark = [pytest.mark.browser, pytest.mark.rasa]
 

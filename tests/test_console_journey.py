@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from chat_server.agents.queue import RoutingStore
-from tests.browser import AXE_JS, chromium, new_page
-from tests.test_agents_support import PASSWORD, fresh_prefix, make_agent, offered_chat, server_env
+from tests.support.agents import PASSWORD, fresh_prefix, make_agent, offered_chat, server_env
+from tests.support.browser import AXE_JS, chromium, new_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.rasa]
 

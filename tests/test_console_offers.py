@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.test_agents_support import agent_client, escalate, fresh_prefix, make_agent, server_env
+from tests.support.agents import agent_client, escalate, fresh_prefix, make_agent, server_env
 
 pytestmark = [pytest.mark.rasa]
 

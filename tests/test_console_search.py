@@ -14,16 +14,8 @@ import pytest
 import redis.asyncio as aioredis
 
 from chat_server.conversations.store import ConversationStore
-from tests.browser import chromium, new_page
-from tests.test_agents_support import (
-    PASSWORD,
-    agent_client,
-    escalate,
-    fresh_prefix,
-    login,
-    make_agent,
-    server_env,
-)
+from tests.support.agents import PASSWORD, agent_client, escalate, fresh_prefix, login, make_agent, server_env
+from tests.support.browser import chromium, new_page
 
 pytestmark = [pytest.mark.rasa, pytest.mark.browser]
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from tests.browser import chromium, new_page, screenshot
-from tests.test_agents_support import agent_client, escalate, fresh_prefix, make_agent, server_env
-from tests.test_supervisor_live import login, make_account
+from tests.support.agents import agent_client, escalate, fresh_prefix, make_agent, server_env
+from tests.support.browser import chromium, new_page, screenshot
+from tests.support.staff import login, make_account
 
 pytestmark = [pytest.mark.browser, pytest.mark.rasa]
 

@@ -23,15 +23,9 @@ import pytest
 
 from chat_server.components import free_port
 from chat_server.conversations.delivery import HEARTBEAT, ReliableRedisManager
-from tests.clients import ResidentClient
-from tests.conftest import LOG_DIR, ROOT
-from tests.test_fault_helpers import (  # noqa: F401 (fixtures)
-    RawSocketIO,
-    bare_factory_fixture,
-    log_lines,
-    private_bare_factory_fixture,
-    wait_for_log,
-)
+from tests.support.clients import ResidentClient
+from tests.support.faults import RawSocketIO, log_lines, wait_for_log
+from tests.support.servers import LOG_DIR, ROOT
 
 FAST_LIMITS = {"CHAT311_LIMITS__SESSION_MESSAGES": "100000", "CHAT311_LIMITS__IP_MESSAGES": "100000"}
 

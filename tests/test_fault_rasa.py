@@ -17,8 +17,8 @@ import aiohttp
 import pytest
 
 from chat_server.texts import text
-from tests.clients import ResidentClient
-from tests.conftest import LOG_DIR
+from tests.support.clients import ResidentClient
+from tests.support.servers import LOG_DIR
 
 pytestmark = pytest.mark.rasa
 

@@ -21,9 +21,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chat_server.config import LimitsConfig
-from tests.clients import ResidentClient
-from tests.test_fault_helpers import RawSocketIO, bare_factory_fixture  # noqa: F401
-from tests.test_open311_api import new_api_key
+from tests.support.clients import ResidentClient
+from tests.support.faults import RawSocketIO
+from tests.support.open311 import new_api_key
 
 KNOWN_EVENTS = ["session_request", "user_uttered", "end_chat", "csat"]
 RESERVED = {"connect", "disconnect", "connect_error", "message"}

@@ -13,9 +13,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.channel_standins import App, TwilioStandin, bare_server, channel_messages, issue
-from tests.clients import ResidentClient
-from tests.test_agents_support import agent_client, login, make_agent, server_env
+from tests.support.agents import agent_client, login, make_agent, server_env
+from tests.support.channel_standins import App, TwilioStandin, bare_server, channel_messages, issue
+from tests.support.clients import ResidentClient
 
 STORM = {
     "title": {"en": "Winter storm", "es": "Tormenta invernal"},
@@ -199,7 +199,7 @@ async def test_incident_expires_on_time(city: Any, redis_server: Any) -> None:
 
 
 async def test_queue_message_tells_of_longer_waits(redis_server: Any) -> None:
-    from tests.test_agents_support import fresh_prefix
+    from tests.support.agents import fresh_prefix
 
     prefix = fresh_prefix()
     server = await bare_server(redis_server.url, "incidents-queue", **server_env(prefix))
@@ -225,7 +225,7 @@ async def test_queue_message_tells_of_longer_waits(redis_server: Any) -> None:
 @pytest.mark.rasa
 async def test_bot_answers_a_matching_question_with_the_notice_first(server_factory: Any,
                                                                      redis_server: Any) -> None:
-    from tests.test_agents_support import fresh_prefix
+    from tests.support.agents import fresh_prefix
 
     prefix = fresh_prefix()
     server = await server_factory(CHAT311_REDIS__KEY_PREFIX=f"'{prefix}'", CHAT311_INCIDENTS__POLL_S="0.5")
@@ -245,8 +245,8 @@ async def test_bot_answers_a_matching_question_with_the_notice_first(server_fact
 
 @pytest.mark.browser
 async def test_staff_page_posts_and_widget_shows_the_banner_in_both_languages(city: Any, redis_server: Any) -> None:
-    from tests.browser import axe_scan, chromium, new_page, open_widget
-    from tests.test_agents_support import PASSWORD
+    from tests.support.agents import PASSWORD
+    from tests.support.browser import axe_scan, chromium, new_page, open_widget
 
     server, _ = city
     await make_agent(redis_server.url, server.prefix, "sid", roles=("supervisor",))

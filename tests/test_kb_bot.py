@@ -17,9 +17,9 @@ import pytest
 
 from chat_server.metrics.compute import Aggregator, LogEvent
 from chat_server.metrics.reports import kb_feedback
-from tests.channel_standins import TwilioStandin
-from tests.conftest import RASA_TOKEN
-from tests.test_bot_forms import Conversation
+from tests.support.bot import Conversation
+from tests.support.channel_standins import TwilioStandin
+from tests.support.servers import RASA_TOKEN
 
 pytestmark = pytest.mark.rasa
 

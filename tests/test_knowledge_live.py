@@ -28,9 +28,9 @@ from chat_server.components import free_port
 from chat_server.knowledge.diff import diff_articles
 from chat_server.knowledge.store import LOG_KEEP, ArticleStore, Origin, VersionConflict
 from chat_server.training.inbox import Inbox
-from tests.conftest import ChatServerProcess
-from tests.test_agents_support import PASSWORD
-from tests.test_supervisor_api import console_login
+from tests.support.agents import PASSWORD
+from tests.support.servers import ChatServerProcess
+from tests.support.staff import console_login
 
 ROOT = Path(__file__).resolve().parent.parent
 LIVE_S = 5.0  # the goal: a publish is live in every process within 5 s
@@ -302,8 +302,8 @@ async def test_kb_export_writes_published_edits_back_as_valid_files(pair: Pair, 
 async def test_content_page_edit_test_publish_history_rollback_in_chromium(pair: Pair) -> None:
     from playwright.async_api import expect
 
-    from tests.browser import axe_scan, chromium, new_page
-    from tests.test_agents_support import make_agent
+    from tests.support.agents import make_agent
+    from tests.support.browser import axe_scan, chromium, new_page
 
     article = "sw-collection-day"
     await make_agent(pair.redis_url, pair.prefix, "carla", name="Carla", roles=("content",))

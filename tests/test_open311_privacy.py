@@ -18,10 +18,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chat_server.tickets.open311 import to_xml
-from tests.clients import ResidentClient
-from tests.conftest import ChatServerProcess, RedisServer
-from tests.test_agents_support import login, make_agent
-from tests.test_open311_api import Api, cli, new_api_key, start_server
+from tests.support.agents import login, make_agent
+from tests.support.clients import ResidentClient
+from tests.support.open311 import Api, cli, new_api_key, start_server
+from tests.support.servers import ChatServerProcess, RedisServer
 
 PREFIX = "t311priv:"
 SECRETS = ("704-555-0188", "0188", "ann.ruiz@example.org", "123-45-6789", "Ruiz")

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from chat_server.agents.queue import RoutingStore
-from tests.test_agents_support import AgentClient, agent_client, fresh_prefix, make_agent, server_env
+from tests.support.agents import AgentClient, agent_client, fresh_prefix, make_agent, server_env
 
 pytestmark = pytest.mark.rasa
 

@@ -10,8 +10,8 @@ import aiohttp
 import pytest
 import socketio
 
-from tests.clients import ResidentClient
-from tests.test_fault_helpers import bare_factory_fixture, log_path, wait_for_log  # noqa: F401
+from tests.support.clients import ResidentClient
+from tests.support.faults import log_path, wait_for_log
 
 SECRET_TOKEN = "rasa-token-" + uuid.uuid4().hex
 

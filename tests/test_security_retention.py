@@ -21,8 +21,8 @@ from chat_server.events import Event, EventBus
 from chat_server.redaction import redact
 from chat_server.retention import DAY_S, expired
 from chat_server.tickets.store import StatusEntry, Ticket, TicketStore
-from tests.conftest import ROOT
-from tests.test_open311_api import start_server
+from tests.support.open311 import start_server
+from tests.support.servers import ROOT
 
 
 def test_policy_decision() -> None:

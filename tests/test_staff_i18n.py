@@ -15,8 +15,8 @@ import pytest
 import yaml
 
 from chat_server.staff_texts import TEXTS_FILE, StaffTextsError, load_staff_texts
-from tests.browser import ROOT, axe_scan, chromium, new_page, screenshot
-from tests.test_agents_support import PASSWORD, fresh_prefix, make_agent, offered_chat, server_env
+from tests.support.agents import PASSWORD, fresh_prefix, make_agent, offered_chat, server_env
+from tests.support.browser import ROOT, axe_scan, chromium, new_page, screenshot
 
 STATIC = ROOT / "chat_server" / "static"
 

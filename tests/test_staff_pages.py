@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from tests.browser import ROOT, axe_scan, chromium, new_page, screenshot
-from tests.test_agents_support import fresh_prefix, server_env
-from tests.test_supervisor_live import login, make_account
+from tests.support.agents import fresh_prefix, server_env
+from tests.support.browser import ROOT, axe_scan, chromium, new_page, screenshot
+from tests.support.staff import login, make_account
 
 pytestmark = [pytest.mark.browser, pytest.mark.rasa]
 

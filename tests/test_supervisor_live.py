@@ -6,33 +6,11 @@ import uuid
 from typing import Any
 
 import pytest
-import redis.asyncio as aioredis
 
-from tests.browser import chromium, new_page, screenshot
+from tests.support.browser import chromium, new_page, screenshot
+from tests.support.staff import login, make_account
 
 pytestmark = [pytest.mark.browser, pytest.mark.rasa]
-PASSWORD = "correct horse battery staple"
-
-
-async def make_account(redis_url: str, prefix: str, username: str, roles: list[str]) -> None:
-    from chat_server.agents.accounts import Account, AccountStore
-
-    client = aioredis.from_url(redis_url)
-    try:
-        store = AccountStore(client, prefix)
-        if await store.get(username) is None:
-            await store.create(Account(username, username.title(), roles=roles), PASSWORD)
-    finally:
-        await client.aclose()
-
-
-async def login(page: Any, base: str, username: str) -> None:
-    """The agents module's real sign-in form (it lands on the page the role can use)."""
-    await page.goto(f"{base}/console/login")
-    await page.fill("#username", username)
-    await page.fill("#password", PASSWORD)
-    async with page.expect_navigation():
-        await page.click("button[type=submit]")
 
 
 async def figure(page: Any, name: str) -> str:

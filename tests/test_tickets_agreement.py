@@ -19,9 +19,9 @@ import redis.asyncio as aioredis
 
 from chat_server.tickets.apikeys import ApiKeyStore
 from chat_server.tickets.catalogue import Service, load_catalogue
-from tests.clients import ResidentClient
-from tests.conftest import ROOT, RedisServer
-from tests.test_agents_support import AgentClient, agent_client, escalate, fresh_prefix, make_agent, server_env
+from tests.support.agents import AgentClient, agent_client, escalate, fresh_prefix, make_agent, server_env
+from tests.support.clients import ResidentClient
+from tests.support.servers import ROOT, RedisServer
 
 pytestmark = pytest.mark.rasa
 

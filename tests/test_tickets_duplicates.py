@@ -15,9 +15,9 @@ import redis.asyncio as aioredis
 from chat_server.tickets.duplicate_flow import ADD, FILE, FOLLOW, choice
 from chat_server.tickets.duplicates import Report, best_match, haversine_m, matches, normalise_address
 from chat_server.tickets.store import CLOSED, StatusEntry, Ticket, TicketStore
-from tests.clients import ResidentClient
-from tests.conftest import ChatServerProcess, RedisServer
-from tests.test_tickets_chat import ANSWERS, BUTTON_PICK, transcript
+from tests.support.clients import ResidentClient
+from tests.support.servers import ChatServerProcess, RedisServer
+from tests.support.tickets import ANSWERS, BUTTON_PICK, transcript
 
 DAY = 86400.0
 

@@ -22,8 +22,8 @@ import pytest
 import redis.asyncio as aioredis
 
 from chat_server.training.inbox import Inbox
-from tests.browser import chromium, new_page, screenshot
-from tests.test_supervisor_live import login, make_account
+from tests.support.browser import chromium, new_page, screenshot
+from tests.support.staff import login, make_account
 
 pytestmark = [pytest.mark.browser, pytest.mark.rasa]
 ROOT = Path(__file__).resolve().parent.parent

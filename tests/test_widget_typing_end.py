@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.browser import INPUT, Dialogs, ask, chromium, new_page, open_widget
-from tests.test_agents_support import agent_client, fresh_prefix, make_agent, server_env
+from tests.support.agents import agent_client, fresh_prefix, make_agent, server_env
+from tests.support.browser import INPUT, Dialogs, ask, chromium, new_page, open_widget
 
 pytestmark = [pytest.mark.browser, pytest.mark.rasa]
 

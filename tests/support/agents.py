@@ -1,14 +1,10 @@
-"""Helpers for the escalation tests: accounts, console login over HTTP, an `/agents` Socket.IO client.
-
-(No tests here; the module name keeps it among the escalation test files.)
-"""
+"""Helpers for the escalation tests: accounts, console login over HTTP, an `/agents` Socket.IO client."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import re
-import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -18,6 +14,7 @@ import redis.asyncio as aioredis
 import socketio
 
 from chat_server.agents.accounts import Account, AccountStore
+from tests.support.waiting import first_event, until
 
 PASSWORD = "correct horse battery"
 ALWAYS_OPEN = "{" + ", ".join(f'{d}: ["00:00-24:00"]' for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")) + "}"
@@ -107,17 +104,10 @@ class AgentClient:
 
     async def wait_for(self, name: str, predicate: Callable[[Any], bool] = lambda d: True,
                        timeout: float = 30.0, after: int = 0) -> Any:
-        deadline = time.monotonic() + timeout
-        while True:
-            for event, data in self.events[after:]:
-                if event == name and predicate(data):
-                    return data
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise AssertionError(f"{self.username}: no {name} within {timeout}s; got {self.events[-8:]}")
-            self._changed.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), remaining)
+        (index,) = await until(lambda: first_event(self.events, name, predicate, after), timeout,
+                               lambda _: f"{self.username}: no {name} within {timeout}s; got {self.events[-8:]}",
+                               wake=self._changed)
+        return self.events[index][1]
 
 
 async def agent_client(base_url: str, username: str) -> AgentClient:
