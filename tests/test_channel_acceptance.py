@@ -21,6 +21,7 @@ from tests.support.channel_standins import (
     issue,
 )
 from tests.support.email import compose, email_env, mail_to_city, mails_to
+from tests.support.servers import quoted_prefix
 
 pytestmark = pytest.mark.rasa
 
@@ -32,7 +33,7 @@ ASK_PERSON = "I want to talk to a person"
 def staffed_env(open_hours: bool = True, **extra: str) -> tuple[str, dict[str, str]]:
     prefix = f"ch{uuid.uuid4().hex[:8]}:"
     env = {
-        "CHAT311_REDIS__KEY_PREFIX": f"'{prefix}'",
+        "CHAT311_REDIS__KEY_PREFIX": quoted_prefix(prefix),
         "CHAT311_HOURS__WEEKLY": ALWAYS_OPEN if open_hours else "{}",
         "CHAT311_HOURS__CLOSING_SOON_MIN": "0",
         "CHAT311_ROUTING__TICK_S": "0.2",

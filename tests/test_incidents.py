@@ -13,9 +13,10 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.support.agents import agent_client, login, make_agent, server_env
+from tests.support.agents import agent_client, escalation_env, login, make_agent
 from tests.support.channel_standins import App, TwilioStandin, bare_server, channel_messages, issue
 from tests.support.clients import ResidentClient
+from tests.support.servers import quoted_prefix
 
 STORM = {
     "title": {"en": "Winter storm", "es": "Tormenta invernal"},
@@ -71,7 +72,7 @@ async def city(redis_server: Any, twilio: TwilioStandin) -> Any:
     first = await bare_server(redis_server.url, "incidents-1", CHAT311_CHANNELS__API_ENABLED="true",
                               CHAT311_INCIDENTS__POLL_S="0.5", **twilio.env())
     second = await bare_server(redis_server.url, "incidents-2", CHAT311_INCIDENTS__POLL_S="0.5",
-                               CHAT311_REDIS__KEY_PREFIX=f"'{first.prefix}'")
+                               CHAT311_REDIS__KEY_PREFIX=quoted_prefix(first.prefix))
     second.prefix = first.prefix
     yield first, second
     await first.stop()
@@ -202,7 +203,7 @@ async def test_queue_message_tells_of_longer_waits(redis_server: Any) -> None:
     from tests.support.agents import fresh_prefix
 
     prefix = fresh_prefix()
-    server = await bare_server(redis_server.url, "incidents-queue", **server_env(prefix))
+    server = await bare_server(redis_server.url, "incidents-queue", **escalation_env(prefix))
     server.prefix = prefix
     try:
         sup = await Staff.sign_in(server, redis_server.url, "vic", ("supervisor",))
@@ -228,7 +229,7 @@ async def test_bot_answers_a_matching_question_with_the_notice_first(server_fact
     from tests.support.agents import fresh_prefix
 
     prefix = fresh_prefix()
-    server = await server_factory(CHAT311_REDIS__KEY_PREFIX=f"'{prefix}'", CHAT311_INCIDENTS__POLL_S="0.5")
+    server = await server_factory(CHAT311_REDIS__KEY_PREFIX=quoted_prefix(prefix), CHAT311_INCIDENTS__POLL_S="0.5")
     server.prefix = prefix
     sup = await Staff.sign_in(server, redis_server.url, "una", ("content",))
     await sup.post()

@@ -18,7 +18,7 @@ from chat_server.metrics.reports import kb_feedback
 from tests.support import waiting
 from tests.support.bot import Conversation
 from tests.support.channel_standins import TwilioStandin
-from tests.support.servers import RASA_TOKEN
+from tests.support.servers import RASA_TOKEN, quoted_prefix
 
 pytestmark = pytest.mark.rasa
 
@@ -154,7 +154,7 @@ async def test_report_it_starts_the_services_form(convo) -> None:
 async def test_feedback_is_counted_per_article_and_no_goes_to_the_inbox(server_factory, resident,
                                                                         redis_client) -> None:
     prefix = f"kb{uuid.uuid4().hex[:8]}:"
-    server = await server_factory(CHAT311_REDIS__KEY_PREFIX=f"'{prefix}'")
+    server = await server_factory(CHAT311_REDIS__KEY_PREFIX=quoted_prefix(prefix))
     r = await resident(server.url)
     await r.start_session()
 

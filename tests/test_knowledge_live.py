@@ -98,7 +98,7 @@ async def pair(redis_server: Any, tmp_path_factory: pytest.TempPathFactory) -> A
 
     def process(name: str) -> ChatServerProcess:
         port = free_port()
-        # No CHAT311_SERVER__PUBLIC_URL here (unlike server_env): these processes keep the default.
+        # No CHAT311_SERVER__PUBLIC_URL here (unlike escalation_env): these processes keep the default.
         env = chat311_env(redis_server.url, prefix, CHAT311_SERVER__PORT=str(port),
                           CHAT311_SERVER__HOST="127.0.0.1", CHAT311_RASA__URL="http://127.0.0.1:1",
                           CHAT311_RASA__MANAGE="false", CHAT311_RASA__ACTIONS_URL="",

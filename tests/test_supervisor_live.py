@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from tests.support.browser import chromium, new_page, screenshot
+from tests.support.servers import quoted_prefix
 from tests.support.staff import login, make_account
 
 pytestmark = [pytest.mark.browser, pytest.mark.rasa]
@@ -19,7 +20,7 @@ async def figure(page: Any, name: str) -> str:
 
 async def test_supervisor_sees_an_escalation_live(server_factory: Any, redis_server: Any, resident: Any) -> None:
     prefix = f"t8l{uuid.uuid4().hex[:6]}:"
-    server = await server_factory(name="chat_server-supervisor-live", CHAT311_REDIS__KEY_PREFIX=f"'{prefix}'")
+    server = await server_factory(name="chat_server-supervisor-live", CHAT311_REDIS__KEY_PREFIX=quoted_prefix(prefix))
     await make_account(redis_server.url, prefix, "sally", ["supervisor"])
     async with chromium() as browser:
         page = await new_page(browser)

@@ -18,7 +18,7 @@ import redis.asyncio as aioredis
 
 from tests.support.clients import ResidentClient
 from tests.support.open311 import cli
-from tests.support.servers import ChatServerProcess, RedisServer
+from tests.support.servers import ChatServerProcess, RedisServer, quoted_prefix
 from tests.support.tickets import ANSWERS, BUTTON_PICK
 
 PREFIX = "t311chat:"
@@ -27,7 +27,7 @@ PREFIX = "t311chat:"
 @pytest.fixture(scope="module")
 async def server(server_factory: Callable[..., Any]) -> ChatServerProcess:
     return await server_factory(name="tickets-chat", CHAT311_HOURS__WEEKLY="{}",
-                                CHAT311_REDIS__KEY_PREFIX=f"'{PREFIX}'")
+                                CHAT311_REDIS__KEY_PREFIX=quoted_prefix(PREFIX))
 
 
 async def file_report(client: ResidentClient, opening: str, language: str) -> tuple[dict[str, Any], str]:

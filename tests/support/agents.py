@@ -14,6 +14,7 @@ import redis.asyncio as aioredis
 import socketio
 
 from chat_server.agents.accounts import Account, AccountStore
+from tests.support.servers import quoted_prefix
 from tests.support.waiting import first_event, until
 
 PASSWORD = "correct horse battery"
@@ -24,10 +25,11 @@ def fresh_prefix() -> str:
     return f"t{uuid.uuid4().hex[:10]}:"
 
 
-def server_env(prefix: str, **extra: str) -> dict[str, str]:
-    """Env overrides for an isolated, always-open escalation setup (own key prefix)."""
+def escalation_env(prefix: str, **extra: str) -> dict[str, str]:
+    """Env overrides for an isolated, always-open escalation setup (own key prefix); pass them to
+    `server_factory`, which lays them over `servers.server_env`."""
     env = {
-        "CHAT311_REDIS__KEY_PREFIX": f"'{prefix}'",  # quoted: YAML would read "x:" as a mapping
+        "CHAT311_REDIS__KEY_PREFIX": quoted_prefix(prefix),
         "CHAT311_HOURS__WEEKLY": ALWAYS_OPEN,
         "CHAT311_HOURS__CLOSING_SOON_MIN": "0",
         "CHAT311_ROUTING__RECONNECT_GRACE_S": "2",
