@@ -32,6 +32,7 @@ def cli(redis_server: RedisServer, prefix: str, *args: str) -> subprocess.Comple
 
 
 def new_api_key(redis_server: RedisServer, prefix: str, name: str = "tests") -> tuple[str, str]:
+    """(key id, API key) issued by the real `chat311 apikeys add`."""
     out = cli(redis_server, prefix, "apikeys", "add", name)
     assert out.returncode == 0, out.stderr
     key_id = re.search(r"key id: (\S+)", out.stdout).group(1)  # type: ignore[union-attr]
@@ -40,6 +41,8 @@ def new_api_key(redis_server: RedisServer, prefix: str, name: str = "tests") -> 
 
 
 class Api:
+    """A GeoReport v2 client: bodies come back decoded (JSON, or an XML element)."""
+
     def __init__(self, url: str, key: str) -> None:
         self.base = f"{url}/open311/v2"
         self.key = key
@@ -77,6 +80,7 @@ def _decode(resp: aiohttp.ClientResponse, body: bytes) -> Any:
 
 
 async def file_ticket(http: aiohttp.ClientSession, url: str, key: str, code: str, attribute: tuple[str, str]) -> str:
+    """File a request through the API with one attribute; returns its service_request_id."""
     async with http.post(f"{url}/open311/v2/requests.json", data={
             "api_key": key, "service_code": code, "address_string": "600 E 4th St",
             f"attribute[{attribute[0]}]": attribute[1]}) as resp:

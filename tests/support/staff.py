@@ -11,30 +11,32 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from chat_server.agents.accounts import Account, AccountStore
+from chat_server.agents.auth import SessionStore
+
+# The browser sign-in's password; `console_login` accounts keep the agents' PASSWORD (support/agents.py).
+PASSWORD = "correct horse battery staple"
+
+
+async def ensure_account(redis: Any, prefix: str, username: str, roles: list[str], password: str) -> None:
+    """Create the account unless it exists (modules share usernames across their tests)."""
+    store = AccountStore(redis, prefix)
+    if await store.get(username) is None:
+        await store.create(Account(username, username.title(), roles=roles), password)
+
 
 async def console_login(redis: Any, prefix: str, username: str, roles: list[str]) -> tuple[str, str]:
     """Create an account and a console session the way the agents module does; returns (cookie, csrf)."""
-    from chat_server.agents.accounts import Account, AccountStore
-    from chat_server.agents.auth import SessionStore
-
-    store = AccountStore(redis, prefix)
-    if await store.get(username) is None:
-        await store.create(Account(username, username.title(), roles=roles), "correct horse battery")
+    await ensure_account(redis, prefix, username, roles, "correct horse battery")
     token, session = await SessionStore(redis, prefix, 3600).create(username)
     return token, session.csrf
 
 
-PASSWORD = "correct horse battery staple"
-
-
 async def make_account(redis_url: str, prefix: str, username: str, roles: list[str]) -> None:
-    from chat_server.agents.accounts import Account, AccountStore
-
+    """An account for `login` (a browser page signing in with PASSWORD)."""
     client = aioredis.from_url(redis_url)
     try:
-        store = AccountStore(client, prefix)
-        if await store.get(username) is None:
-            await store.create(Account(username, username.title(), roles=roles), PASSWORD)
+        await ensure_account(client, prefix, username, roles, PASSWORD)
     finally:
         await client.aclose()
 

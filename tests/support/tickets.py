@@ -38,4 +38,5 @@ BUTTON_PICK = {
 
 
 def transcript(client: ResidentClient) -> list[str]:
+    """The chat as "sender: text" lines, for assertion messages."""
     return [f"{m.get('sender', 'resident')}: {m.get('text')}" for m in client.messages()]
