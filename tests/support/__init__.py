@@ -2,12 +2,13 @@
 
 What lives where (one subject per module):
 - `servers`: the real components (embedded Redis, Rasa + action server, `chat311 serve` processes)
-  and the one environment builder (`chat311_env`, `server_env`, `run_chat311`); the session and
-  module fixtures in tests/conftest.py are built from it.
+  and the one environment builder (`chat311_env`, `server_env`, `run_chat311`, `quoted_prefix`);
+  the session and module fixtures in tests/conftest.py are built from it.
 - `waiting`: the one waiting helper, `until` (poll or wake until a deadline, then fail saying what
   never happened), and its thin uses `eventually`, `events_until`, `first_event`.
 - `clients`: the resident's Socket.IO client. `agents`: agent accounts, HTTP console login, the
-  `/agents` Socket.IO client, escalation. `staff`: console/supervisor accounts and sign-ins.
+  `/agents` Socket.IO client, escalation and its server settings (`escalation_env`, overrides
+  for `server_factory`). `staff`: console/supervisor accounts and sign-ins.
 - `faults`: bot-less server factories (fixtures `bare_factory`, `private_bare_factory`, registered
   with `pytest_plugins` in tests/conftest.py), log reading, a raw Engine.IO client.
 - `channel_standins`: Twilio, SMTP relay and app-webhook stand-ins, a bot-less channel server, app

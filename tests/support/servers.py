@@ -6,7 +6,8 @@
 - `ChatServerProcess`: one `chat311 serve` subprocess, restartable and killable; `chat_servers()`
   is a factory of them that stops every one it started.
 - `chat311_env()` / `server_env()`: the environment of a `chat311` command / a `chat311 serve`
-  process. Every helper that starts a server or runs the CLI builds its environment here; tests
+  process; `run_chat311()` runs a command, `quoted_prefix()` writes a key prefix as a config
+  value. Every helper that starts a server or runs the CLI builds its environment here; tests
   add their own `CHAT311_<SECTION>__<KEY>` overrides on top.
 The pytest fixtures that start these once per session or module are in tests/conftest.py.
 """
