@@ -12,15 +12,15 @@ import aiohttp
 import pytest
 import socketio
 
-from tests.test_agents_support import (
+from tests.support.agents import (
     PASSWORD,
     AgentClient,
     agent_client,
     escalate,
+    escalation_env,
     fresh_prefix,
     login,
     make_agent,
-    server_env,
 )
 
 pytestmark = pytest.mark.rasa
@@ -33,7 +33,7 @@ async def setup(server_factory, redis_server):  # type: ignore[no-untyped-def]
 
     async def start(**extra: str) -> tuple[Any, str]:
         prefix = fresh_prefix()
-        server = await server_factory(**server_env(prefix, **extra))
+        server = await server_factory(**escalation_env(prefix, **extra))
         return server, prefix
 
     async def agent(server: Any, prefix: str, username: str, **kwargs: Any) -> AgentClient:

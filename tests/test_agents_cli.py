@@ -3,25 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from chat_server.agents.accounts import Account, AccountError, AccountStore
-from tests.test_agents_support import fresh_prefix
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support.agents import fresh_prefix
+from tests.support.servers import chat311_env, run_chat311
 
 
 def run(redis_url: str, prefix: str, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "REDIS_URL": redis_url, "CHAT311_REDIS__KEY_PREFIX": f"'{prefix}'",
-           "CHAT311_LOGGING__JSON": "false"}
-    # `-m` from this checkout: the venv's console script may belong to another checkout.
-    return subprocess.run([sys.executable, "-m", "chat_server.cli", *args], input=stdin, capture_output=True,
-                          text=True, env=env, timeout=60, cwd=ROOT)
+    return run_chat311(chat311_env(redis_url, prefix, CHAT311_LOGGING__JSON="false"), *args, stdin=stdin)
 
 
 async def test_users_cli(redis_server, redis_client) -> None:  # type: ignore[no-untyped-def]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from chat_server.agents.ticket_form import collected, form_services
 from chat_server.tickets.catalogue import load_catalogue
-from tests.conftest import ROOT
+from tests.support.servers import ROOT
 
 CATALOGUE = load_catalogue(ROOT / "chat_server" / "tickets" / "catalogue.yml")
 

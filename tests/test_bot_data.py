@@ -12,21 +12,13 @@ import yaml
 
 from chat_server import bot_model
 from chat_server.knowledge.articles import load_articles
+from tests.support.bot import DESIGN_LABELS, FAQ_TOPICS
 
 ROOT = Path(__file__).resolve().parent.parent
 BOT = ROOT / "bot"
 DATA = ROOT / "training_data"
 BOT_PYTHON = BOT / ".venv" / "bin" / "python"
 
-FAQ_TOPICS = ["utility_bill", "trash_schedule", "animal_adoption", "flooding", "property_tax", "voting",
-              "hours_contact", "power_outage", "financial_help", "speaker_request"]
-DESIGN_LABELS = [
-    "greet", "goodbye", "thank", "affirm", "deny", "bot_challenge", "request_human", "emergency",
-    "check_request_status",
-    *(f"faq/{topic}" for topic in FAQ_TOPICS),
-    "report_pothole", "report_streetlight", "report_missed_pickup", "report_graffiti",
-    "report_abandoned_vehicle", "report_fallen_tree", "report_water_leak", "report_illegal_dumping",
-]
 # The intents the model is trained on: DESIGN's labels, but one `faq` intent for every question (the
 # knowledge base then decides faq/<topic>).
 TRAINED_INTENTS = [label for label in DESIGN_LABELS if not label.startswith("faq/")] + ["faq"]

@@ -8,7 +8,6 @@ NLU, so the assertions don't depend on one model's confidence for one sentence.
 from __future__ import annotations
 
 import asyncio
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -16,51 +15,10 @@ import aiohttp
 import pytest
 
 from chat_server.tickets.catalogue import load_catalogue
+from tests.support.bot import Conversation
 
 pytestmark = pytest.mark.rasa
 CATALOGUE = load_catalogue(Path(__file__).resolve().parent.parent / "chat_server" / "tickets" / "catalogue.yml")
-
-
-class Conversation:
-    def __init__(self, stack: Any, lang: str = "en", channel: str = "web") -> None:
-        self.url = f"{stack.url}/webhooks/chat311/webhook"
-        self.sender = f"test-{uuid.uuid4().hex[:12]}"
-        self.lang = lang
-        self.channel = channel
-        self.last: dict = {}
-
-    async def say(self, text: str, lang: str | None = None) -> dict:
-        payload = {"sender": self.sender, "message": text,
-                   "metadata": {"language": lang or self.lang, "channel": self.channel}}
-        async with aiohttp.ClientSession() as session, session.post(
-                self.url, json=payload, timeout=aiohttp.ClientTimeout(total=60)) as resp:
-            assert resp.status == 200, await resp.text()
-            self.last = await resp.json()
-        return self.last
-
-    @property
-    def texts(self) -> list[str]:
-        return [m["text"] for m in self.last["messages"] if m.get("text")]
-
-    @property
-    def text(self) -> str:
-        return "\n".join(self.texts)
-
-    def customs(self, event: str | None = None) -> list[dict]:
-        found = [m["custom"] for m in self.last["messages"] if m.get("custom")]
-        return [c for c in found if event is None or c.get("event") == event]
-
-    @property
-    def buttons(self) -> list[dict]:
-        return [b for m in self.last["messages"] for b in (m.get("buttons") or [])]
-
-    @property
-    def requested(self) -> str | None:
-        return self.last["slots"].get("requested_slot")
-
-    @property
-    def attributes(self) -> dict:
-        return self.last["slots"].get("attributes") or {}
 
 
 @pytest.fixture

@@ -10,16 +10,18 @@ from typing import Any
 
 import pytest
 
-from tests.channel_standins import (
+from tests.support.agents import ALWAYS_OPEN, agent_client, make_agent
+from tests.support.channel_standins import (
+    App,
     SmtpCapture,
     TwilioStandin,
     WebhookReceiver,
     body_of,
     channel_messages,
+    issue,
 )
-from tests.test_agents_support import ALWAYS_OPEN, agent_client, make_agent
-from tests.test_channel_api import App, issue
-from tests.test_channel_email import compose, email_env, mail_to_city, mails_to
+from tests.support.email import compose, email_env, mail_to_city, mails_to
+from tests.support.servers import quoted_prefix
 
 pytestmark = pytest.mark.rasa
 
@@ -31,7 +33,7 @@ ASK_PERSON = "I want to talk to a person"
 def staffed_env(open_hours: bool = True, **extra: str) -> tuple[str, dict[str, str]]:
     prefix = f"ch{uuid.uuid4().hex[:8]}:"
     env = {
-        "CHAT311_REDIS__KEY_PREFIX": f"'{prefix}'",
+        "CHAT311_REDIS__KEY_PREFIX": quoted_prefix(prefix),
         "CHAT311_HOURS__WEEKLY": ALWAYS_OPEN if open_hours else "{}",
         "CHAT311_HOURS__CLOSING_SOON_MIN": "0",
         "CHAT311_ROUTING__TICK_S": "0.2",

@@ -10,7 +10,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.channel_standins import App, WebhookReceiver, apptokens, bare_server, issue
+from tests.support.channel_standins import App, WebhookReceiver, apptokens, bare_server, issue
 
 
 @pytest.fixture

@@ -3,18 +3,14 @@ local SMTP server (aiosmtpd) that captures them; threading headers, quote stripp
 
 from __future__ import annotations
 
-from email.message import EmailMessage
-from email.utils import make_msgid
 from typing import Any
 
 import aiohttp
 import aiosmtplib
 import pytest
 
-from chat_server.components import free_port
-from tests.channel_standins import JPEG, SmtpCapture, bare_server, body_of, channel_messages
-
-CITY = "311chat@city.test"
+from tests.support.channel_standins import JPEG, SmtpCapture, bare_server, body_of, channel_messages
+from tests.support.email import CITY, compose, email_env, mail_to_city, mails_to
 
 
 @pytest.fixture
@@ -24,47 +20,11 @@ async def relay() -> Any:
     await capture.stop()
 
 
-def email_env(relay: SmtpCapture) -> dict[str, str]:
-    return {
-        "CHAT311_CHANNELS__EMAIL_ENABLED": "true",
-        "CHAT311_CHANNELS__EMAIL_ADDRESS": CITY,
-        "CHAT311_CHANNELS__SMTP_LISTEN_PORT": str(free_port()),
-        "CHAT311_CHANNELS__SMTP_HOST": "127.0.0.1",
-        "CHAT311_CHANNELS__SMTP_PORT": str(relay.port),
-        "CHAT311_CHANNELS__OUTBOX_RETRY_BASE_S": "0.2",
-    }
-
-
 @pytest.fixture
 async def mail_server(redis_server, relay):  # type: ignore[no-untyped-def]
     server = await bare_server(redis_server.url, "channel-email", **email_env(relay))
     yield server
     await server.stop()
-
-
-def compose(sender: str, subject: str, body: str, in_reply_to: EmailMessage | None = None,
-            **headers: str) -> EmailMessage:
-    msg = EmailMessage()
-    msg["From"] = f"Pat Resident <{sender}>"
-    msg["To"] = CITY
-    msg["Subject"] = subject
-    msg["Message-ID"] = make_msgid(domain="resident.test")
-    if in_reply_to is not None:
-        msg["In-Reply-To"] = in_reply_to["Message-ID"]
-        msg["References"] = f"{in_reply_to.get('References', '')} {in_reply_to['Message-ID']}".strip()
-    for name, value in headers.items():
-        msg[name.replace("_", "-")] = value
-    msg.set_content(body)
-    return msg
-
-
-async def mail_to_city(server: Any, msg: EmailMessage) -> None:
-    port = int(server.env["CHAT311_CHANNELS__SMTP_LISTEN_PORT"])
-    await aiosmtplib.send(msg, hostname="127.0.0.1", port=port, timeout=10)
-
-
-def mails_to(relay: SmtpCapture, address: str, needle: str) -> Any:
-    return lambda items: [m["msg"] for m in items if address in m["rcpt"] and needle in body_of(m["msg"])]
 
 
 async def test_threaded_replies_quote_stripping_and_options(mail_server, relay, redis_client) -> None:  # type: ignore[no-untyped-def]
@@ -147,7 +107,7 @@ async def test_refusals_and_automatic_mail(mail_server, relay, redis_client) -> 
 
 
 async def test_api_transcript_by_email(mail_server, relay) -> None:  # type: ignore[no-untyped-def]
-    from tests.test_channel_api import App, issue
+    from tests.support.channel_standins import App, issue
 
     app = App(mail_server.url, issue(mail_server, "app with mail")["token"])
     status, conv = await app.call("POST", "/api/v1/conversations", {"user_id": "mailer"})

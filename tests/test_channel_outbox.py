@@ -3,12 +3,12 @@ worker's jobs."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from typing import Any
 
 from chat_server.channels.outbox import GiveUp, Outbox, Retry, RetryPolicy
-from tests.channel_standins import Waitable
+from tests.support.channel_standins import Waitable
+from tests.support.waiting import until
 
 
 async def test_order_per_key_retries_and_give_up(redis_client) -> None:  # type: ignore[no-untyped-def]
@@ -39,7 +39,7 @@ async def test_order_per_key_retries_and_give_up(redis_client) -> None:  # type:
         assert [v for v in done.items if v.startswith("s")] == ["s0", "s1", "s2", "s3"]  # in order despite retries
         assert [v for v in done.items if v.startswith("f")] == ["f0", "f1", "f2", "f3"]
         assert done.items.index("f3") < done.items.index("s0")  # one key's retries do not hold up another
-        await asyncio.wait_for(_until(lambda: failed), 5)
+        await until(lambda: failed, 5, "the handler never failed", interval=0.02)
         assert failed[0][0]["v"] == "bad" and "gave up" in failed[0][1]
     finally:
         await outbox.stop()
@@ -65,8 +65,3 @@ async def test_dead_workers_jobs_are_taken_over(redis_client) -> None:  # type: 
         await done.wait_for(lambda items: items == ["orphan"], timeout=10)
     finally:
         await alive.stop()
-
-
-async def _until(check: Any) -> None:
-    while not check():
-        await asyncio.sleep(0.02)

@@ -6,8 +6,6 @@ RequestValidator); replies are read from what the stand-in received on its Messa
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -15,18 +13,13 @@ import aiohttp
 import pytest
 from twilio.request_validator import RequestValidator
 
-from tests.channel_standins import CITY_NUMBER, JPEG, TwilioStandin, bare_server, channel_messages, delivery_of
+from tests.support import waiting
+from tests.support.channel_standins import CITY_NUMBER, JPEG, TwilioStandin, bare_server, channel_messages, delivery_of
 
 
 async def until(check: Callable[[], Awaitable[Any]], timeout: float = 20.0) -> Any:
     """Poll server-side state (Redis) that has no event to await."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)
+    return await waiting.until(check, timeout, "condition not met in time", interval=0.05)
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.test_agents_support import PASSWORD, escalate, fresh_prefix, make_agent, offered_chat, server_env
+from tests.support.agents import PASSWORD, escalate, escalation_env, fresh_prefix, make_agent, offered_chat
 
 pytestmark = [pytest.mark.browser, pytest.mark.rasa]
 
@@ -41,7 +41,7 @@ async def new_page(browser: Any) -> Any:
 @pytest.fixture
 async def console_server(server_factory, redis_server) -> tuple[Any, str]:  # type: ignore[no-untyped-def]
     prefix = fresh_prefix()
-    server = await server_factory(**server_env(prefix))
+    server = await server_factory(**escalation_env(prefix))
     await make_agent(redis_server.url, prefix, "ann", name="Ann")
     return server, prefix
 

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from chat_server.agents.queue import RoutingStore
-from tests.browser import AXE_JS, chromium, new_page
-from tests.test_agents_support import PASSWORD, fresh_prefix, make_agent, offered_chat, server_env
+from tests.support.agents import PASSWORD, escalation_env, fresh_prefix, make_agent, offered_chat
+from tests.support.browser import AXE_JS, chromium, new_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.rasa]
 
@@ -47,7 +47,7 @@ async def test_offer_preview_accept_typing_note_line_status_and_close(  # type: 
     from playwright.async_api import expect
 
     prefix = fresh_prefix()
-    server = await server_factory(**server_env(prefix))
+    server = await server_factory(**escalation_env(prefix))
     await make_agent(redis_server.url, prefix, "ann", name="Ann")
     async with chromium() as browser:
         page = await new_page(browser)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.test_agents_support import agent_client, escalate, fresh_prefix, make_agent, server_env
+from tests.support.agents import agent_client, escalate, escalation_env, fresh_prefix, make_agent
 
 pytestmark = [pytest.mark.rasa]
 
@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.rasa]
 async def test_missed_offer_warns_then_away_and_stay_keeps_online(  # type: ignore[no-untyped-def]
         server_factory, redis_server, resident) -> None:
     prefix = fresh_prefix()
-    server = await server_factory(**server_env(prefix, CHAT311_ROUTING__ACCEPT_TIMEOUT_S="1.5",
+    server = await server_factory(**escalation_env(prefix, CHAT311_ROUTING__ACCEPT_TIMEOUT_S="1.5",
                                                CHAT311_ROUTING__MISSED_OFFER_WARNING_S="2"))
     await make_agent(redis_server.url, prefix, "ann", name="Ann")
     ann = await agent_client(server.url, "ann")
@@ -69,7 +69,7 @@ async def test_missed_offer_warns_then_away_and_stay_keeps_online(  # type: igno
 async def test_queue_wait_is_retold_when_it_changes(server_factory, redis_server, resident) -> None:  # type: ignore[no-untyped-def]
     """Ann declines: she is no seat for this resident any more, so "less than a minute" is corrected."""
     prefix = fresh_prefix()
-    server = await server_factory(**server_env(prefix, CHAT311_ROUTING__QUEUE_REFRESH_S="1",
+    server = await server_factory(**escalation_env(prefix, CHAT311_ROUTING__QUEUE_REFRESH_S="1",
                                                CHAT311_ROUTING__DEFAULT_HANDLE_S="300"))
     await make_agent(redis_server.url, prefix, "ann", name="Ann")
     ann = await agent_client(server.url, "ann")

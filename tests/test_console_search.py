@@ -14,16 +14,8 @@ import pytest
 import redis.asyncio as aioredis
 
 from chat_server.conversations.store import ConversationStore
-from tests.browser import chromium, new_page
-from tests.test_agents_support import (
-    PASSWORD,
-    agent_client,
-    escalate,
-    fresh_prefix,
-    login,
-    make_agent,
-    server_env,
-)
+from tests.support.agents import PASSWORD, agent_client, escalate, escalation_env, fresh_prefix, login, make_agent
+from tests.support.browser import chromium, new_page
 
 pytestmark = [pytest.mark.rasa, pytest.mark.browser]
 
@@ -40,7 +32,7 @@ async def test_search_by_ticket_phone_email_date_agent_with_role_scopes(  # type
     from playwright.async_api import expect
 
     prefix = fresh_prefix()
-    server = await server_factory(**server_env(prefix))
+    server = await server_factory(**escalation_env(prefix))
     await make_agent(redis_server.url, prefix, "ann", name="Ann")
     await make_agent(redis_server.url, prefix, "sue", name="Sue", roles=("supervisor",))
     ann = await agent_client(server.url, "ann")

@@ -15,10 +15,10 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.browser import axe_scan, chromium, new_page
-from tests.channel_standins import bare_server
-from tests.test_agents_support import PASSWORD, make_agent
-from tests.test_open311_api import new_api_key
+from tests.support.agents import PASSWORD, make_agent
+from tests.support.browser import axe_scan, chromium, new_page
+from tests.support.channel_standins import bare_server
+from tests.support.open311 import new_api_key
 
 pytestmark = [pytest.mark.browser]
 NOTE = "Our crew filled the hole on Tuesday."

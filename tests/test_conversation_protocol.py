@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import socketio
 
-from tests.clients import ResidentClient
+from tests.support.clients import ResidentClient
 
 pytestmark = pytest.mark.rasa
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from tests.browser import chromium, new_page, screenshot
-from tests.test_agents_support import agent_client, escalate, fresh_prefix, make_agent, server_env
-from tests.test_supervisor_live import login, make_account
+from tests.support.agents import agent_client, escalate, escalation_env, fresh_prefix, make_agent
+from tests.support.browser import chromium, new_page, screenshot
+from tests.support.staff import login, make_account
 
 pytestmark = [pytest.mark.browser, pytest.mark.rasa]
 
@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.rasa]
 async def test_live_lists_follow_an_escalation_and_an_accept(server_factory: Any, redis_server: Any,
                                                               resident: Any) -> None:
     prefix = fresh_prefix()
-    server = await server_factory(name="chat_server-dashboard-live", **server_env(prefix))
+    server = await server_factory(name="chat_server-dashboard-live", **escalation_env(prefix))
     await make_account(redis_server.url, prefix, "sally", ["supervisor"])
     await make_agent(redis_server.url, prefix, "ann", name="Ann Agent", max_chats=1)
     ann = await agent_client(server.url, "ann")

@@ -13,7 +13,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from typing import Any
 
@@ -23,15 +22,10 @@ import pytest
 
 from chat_server.components import free_port
 from chat_server.conversations.delivery import HEARTBEAT, ReliableRedisManager
-from tests.clients import ResidentClient
-from tests.conftest import LOG_DIR, ROOT
-from tests.test_fault_helpers import (  # noqa: F401 (fixtures)
-    RawSocketIO,
-    bare_factory_fixture,
-    log_lines,
-    private_bare_factory_fixture,
-    wait_for_log,
-)
+from tests.support.clients import ResidentClient
+from tests.support.faults import RawSocketIO, log_lines, wait_for_log
+from tests.support.servers import LOG_DIR, ROOT, chat311_env
+from tests.support.waiting import until
 
 FAST_LIMITS = {"CHAT311_LIMITS__SESSION_MESSAGES": "100000", "CHAT311_LIMITS__IP_MESSAGES": "100000"}
 
@@ -51,16 +45,16 @@ async def assign(redis_client: Any, session: str, prefix: str = "c311:") -> None
 
 async def say_until_acked(client: ResidentClient, text: str, cmid: str, timeout: float = 60) -> dict[str, Any]:
     """Resend with the same client_msg_id until the server acknowledges (the widget's behaviour)."""
-    deadline = time.monotonic() + timeout
-    while True:
+    async def acked() -> dict[str, Any] | None:
         try:
             ack = await client.say(text, client_msg_id=cmid)
-            if ack.get("ok") and ack.get("id"):
-                return ack
         except Exception:  # timeout or disconnected: retry
-            pass
-        assert time.monotonic() < deadline, f"message {cmid} never acknowledged"
-        await asyncio.sleep(0.3)
+            return None
+        return ack if ack.get("ok") and ack.get("id") else None
+
+    found = await until(acked, timeout, f"message {cmid} never acknowledged", interval=0.3)
+    assert found is not None
+    return found
 
 
 def ids_seen(client: ResidentClient) -> set[str]:
@@ -68,10 +62,7 @@ def ids_seen(client: ResidentClient) -> set[str]:
 
 
 async def wait_until(predicate: Any, timeout: float = 20.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.05)
+    await until(predicate, timeout, f"timed out waiting for {what}", interval=0.05)
 
 
 # -- sequence-gap detector (pure) -------------------------------------------------------------
@@ -241,10 +232,11 @@ def _my_connection_port(server_port: int, exclude: set[int]) -> int:
 async def test_kill_9_worker_mid_conversation_resident_reconnects_nothing_lost(
         redis_server: Any, redis_client: Any) -> None:
     port = free_port()
-    env = {**os.environ, "REDIS_URL": redis_server.url, "CHAT311_SERVER__PORT": str(port),
-           "CHAT311_SERVER__HOST": "127.0.0.1", "CHAT311_RASA__MANAGE": "false",
-           "CHAT311_RASA__URL": f"http://127.0.0.1:{free_port()}", "CHAT311_RASA__TIMEOUT_S": "2",
-           "CHAT311_SERVER__DELIVERY_HEARTBEAT_S": "0.5", **FAST_LIMITS}
+    # `chat311 run` (a supervisor with workers), so not server_env's `serve` settings.
+    env = chat311_env(redis_server.url, **{
+        "CHAT311_SERVER__PORT": str(port), "CHAT311_SERVER__HOST": "127.0.0.1", "CHAT311_RASA__MANAGE": "false",
+        "CHAT311_RASA__URL": f"http://127.0.0.1:{free_port()}", "CHAT311_RASA__TIMEOUT_S": "2",
+        "CHAT311_SERVER__DELIVERY_HEARTBEAT_S": "0.5", **FAST_LIMITS})
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     with open(LOG_DIR / "fault-workers.log", "wb") as log:
         parent = subprocess.Popen([sys.executable, "-m", "chat_server.cli", "run", "--workers", "2"], cwd=ROOT,
@@ -261,11 +253,13 @@ async def test_kill_9_worker_mid_conversation_resident_reconnects_nothing_lost(
                     return resp.status == 200
             return False
 
-        deadline = time.monotonic() + 60
-        while not (len(workers()) == 2 and await healthy()):
+        async def started() -> bool:
+            if len(workers()) == 2 and await healthy():
+                return True
             assert parent.poll() is None, (LOG_DIR / "fault-workers.log").read_text()[-2000:]
-            assert time.monotonic() < deadline, "workers did not start"
-            await asyncio.sleep(0.3)
+            return False
+
+        await until(started, 60, "workers did not start", interval=0.3)
         await asyncio.sleep(1.0)  # both workers listening
 
         resident = ResidentClient(url)
@@ -304,10 +298,8 @@ async def test_kill_9_worker_mid_conversation_resident_reconnects_nothing_lost(
         stored = await stream_ids(redis_client, session)
         assert sorted(ids_seen(resident) | set(replayed), key=lambda i: tuple(map(int, i.split("-")))) == stored
         # The supervisor brings the killed worker back.
-        deadline = time.monotonic() + 30
-        while not (len(workers()) == 2 and victim.pid not in {w.pid for w in workers()}):
-            assert time.monotonic() < deadline, "killed worker was not restarted"
-            await asyncio.sleep(0.3)
+        await until(lambda: len(workers()) == 2 and victim.pid not in {w.pid for w in workers()}, 30,
+                    "killed worker was not restarted", interval=0.3)
         for client in (resident, other, back):
             await client.close()
     finally:

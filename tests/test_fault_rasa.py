@@ -17,8 +17,9 @@ import aiohttp
 import pytest
 
 from chat_server.texts import text
-from tests.clients import ResidentClient
-from tests.conftest import LOG_DIR
+from tests.support.clients import ResidentClient
+from tests.support.servers import LOG_DIR
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.rasa
 
@@ -68,12 +69,14 @@ async def test_rasa_hung_30s_degrades_honestly_then_recovers(private_server_fact
     finally:
         os.kill(pid, signal.SIGCONT)
     # Recovery: the next turn is answered by the bot again, in the same conversation.
-    deadline = time.monotonic() + 60
-    while True:
+    replies: list[dict[str, Any]] = []
+
+    async def recovered() -> bool:
+        nonlocal replies
         replies = await client.turn("hello", timeout=30)
-        if any(r["sender"] == "bot" for r in replies):
-            break
-        assert time.monotonic() < deadline, f"bot did not recover: {replies}"
+        return any(r["sender"] == "bot" for r in replies)
+
+    await until(recovered, 60, lambda _: f"bot did not recover: {replies}", interval=0)  # each turn waits itself
     await client.close()
 
 

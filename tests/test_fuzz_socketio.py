@@ -21,9 +21,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chat_server.config import LimitsConfig
-from tests.clients import ResidentClient
-from tests.test_fault_helpers import RawSocketIO, bare_factory_fixture  # noqa: F401
-from tests.test_open311_api import new_api_key
+from tests.support.clients import ResidentClient
+from tests.support.faults import RawSocketIO
+from tests.support.open311 import new_api_key
+from tests.support.servers import quoted_prefix
 
 KNOWN_EVENTS = ["session_request", "user_uttered", "end_chat", "csat"]
 RESERVED = {"connect", "disconnect", "connect_error", "message"}
@@ -100,7 +101,8 @@ def packet_chars(event: str, data: Any) -> int:
 @pytest.fixture(scope="module")
 async def fuzz_server(bare_factory: Any) -> Any:
     return await bare_factory(name="fuzz", CHAT311_LIMITS__SESSION_MESSAGES="100000",
-                              CHAT311_LIMITS__IP_MESSAGES="1000000", CHAT311_REDIS__KEY_PREFIX=f"'{FUZZ_PREFIX}'")
+                              CHAT311_LIMITS__IP_MESSAGES="1000000",
+                              CHAT311_REDIS__KEY_PREFIX=quoted_prefix(FUZZ_PREFIX))
 
 
 async def test_fuzz_socketio_events_never_crash(fuzz_server: Any) -> None:

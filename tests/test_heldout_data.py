@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from chat_server.heldout import HeldoutRow, read_heldout
-from tests.test_bot_data import DESIGN_LABELS
+from tests.support.bot import DESIGN_LABELS
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV = ROOT / "tests" / "data" / "heldout_dev.csv"

@@ -1,9 +1,13 @@
-"""No import cycles between chat_server modules.
+"""No import cycles between chat_server modules, and no test module imported by another.
 
 A cycle makes module state depend on which module happens to be imported first, and it is
 usually a sign that something both sides need belongs in a third, smaller module. The check
 reads the source with `ast` (every `import`, including ones inside functions, which is where
 cycles hide), so it needs no running server and cannot be fooled by import order.
+
+Tests share helpers only through `tests/support/` (fixtures through `pytest_plugins` in
+tests/conftest.py): a test module that imports another runs that module's import-time code and
+ties two suites together, so changing one test breaks another.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from pathlib import Path
 
 import chat_server
 
+TESTS_DIR = Path(__file__).resolve().parent
 PACKAGE_DIR = Path(chat_server.__file__).resolve().parent if chat_server.__file__ else Path("chat_server")
 
 
@@ -107,3 +112,45 @@ def test_no_import_cycles_in_chat_server() -> None:
     cycles = find_cycles(import_graph())
     assert cycles == [], "import cycles (move what both sides need into a smaller module): " + "; ".join(
         " <-> ".join(cycle) for cycle in cycles)
+
+
+def _is_test_module(module: str) -> bool:
+    """`tests.test_x` (or `tests.conftest`, which pytest loads as a plugin, not as a library)."""
+    parts = module.split(".")
+    return len(parts) >= 2 and parts[0] == "tests" and (parts[-1].startswith("test_") or parts[-1] == "conftest")
+
+
+def imported_test_modules(path: Path, package: str | None = None) -> list[str]:
+    """The test modules (and conftest) that the file at `path` imports, anywhere in it; `package` is
+    its package (by default from its place under tests/), for relative imports."""
+    anchor_parts = package.split(".") if package else ["tests", *path.relative_to(TESTS_DIR).parent.parts]
+    found: list[str] = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found += [alias.name for alias in node.names if _is_test_module(alias.name)]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = anchor_parts[: len(anchor_parts) - (node.level - 1)]
+                base = ".".join([*anchor, *([base] if base else [])])
+            if _is_test_module(base):
+                found.append(base)
+            found += [f"{base}.{alias.name}" for alias in node.names if _is_test_module(f"{base}.{alias.name}")]
+    return sorted(set(found))
+
+
+def test_the_checker_finds_a_test_module_import(tmp_path: Path) -> None:
+    """Every spelling is caught, inside functions too; support modules are allowed."""
+    source = tmp_path / "probe.py"
+    source.write_text("import tests.test_a\nfrom tests.test_b import x\nfrom tests import test_c, support\n"
+                      "def f():\n    from .. import conftest\n    from ..test_d import y\n"
+                      "from tests.support.clients import ResidentClient\n")
+    assert imported_test_modules(source, "tests.support") == [
+        "tests.conftest", "tests.test_a", "tests.test_b", "tests.test_c", "tests.test_d"]
+
+
+def test_no_test_module_imports_another() -> None:
+    offenders = {str(path.relative_to(TESTS_DIR)): imported for path in sorted(TESTS_DIR.rglob("*.py"))
+                 if (imported := imported_test_modules(path))}
+    assert offenders == {}, "import shared helpers from tests/support/, not from test modules: " + "; ".join(
+        f"{path} imports {', '.join(mods)}" for path, mods in offenders.items())

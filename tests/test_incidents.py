@@ -13,9 +13,10 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.channel_standins import App, TwilioStandin, bare_server, channel_messages, issue
-from tests.clients import ResidentClient
-from tests.test_agents_support import agent_client, login, make_agent, server_env
+from tests.support.agents import agent_client, escalation_env, login, make_agent
+from tests.support.channel_standins import App, TwilioStandin, bare_server, channel_messages, issue
+from tests.support.clients import ResidentClient
+from tests.support.servers import quoted_prefix
 
 STORM = {
     "title": {"en": "Winter storm", "es": "Tormenta invernal"},
@@ -71,7 +72,7 @@ async def city(redis_server: Any, twilio: TwilioStandin) -> Any:
     first = await bare_server(redis_server.url, "incidents-1", CHAT311_CHANNELS__API_ENABLED="true",
                               CHAT311_INCIDENTS__POLL_S="0.5", **twilio.env())
     second = await bare_server(redis_server.url, "incidents-2", CHAT311_INCIDENTS__POLL_S="0.5",
-                               CHAT311_REDIS__KEY_PREFIX=f"'{first.prefix}'")
+                               CHAT311_REDIS__KEY_PREFIX=quoted_prefix(first.prefix))
     second.prefix = first.prefix
     yield first, second
     await first.stop()
@@ -199,10 +200,10 @@ async def test_incident_expires_on_time(city: Any, redis_server: Any) -> None:
 
 
 async def test_queue_message_tells_of_longer_waits(redis_server: Any) -> None:
-    from tests.test_agents_support import fresh_prefix
+    from tests.support.agents import fresh_prefix
 
     prefix = fresh_prefix()
-    server = await bare_server(redis_server.url, "incidents-queue", **server_env(prefix))
+    server = await bare_server(redis_server.url, "incidents-queue", **escalation_env(prefix))
     server.prefix = prefix
     try:
         sup = await Staff.sign_in(server, redis_server.url, "vic", ("supervisor",))
@@ -225,10 +226,10 @@ async def test_queue_message_tells_of_longer_waits(redis_server: Any) -> None:
 @pytest.mark.rasa
 async def test_bot_answers_a_matching_question_with_the_notice_first(server_factory: Any,
                                                                      redis_server: Any) -> None:
-    from tests.test_agents_support import fresh_prefix
+    from tests.support.agents import fresh_prefix
 
     prefix = fresh_prefix()
-    server = await server_factory(CHAT311_REDIS__KEY_PREFIX=f"'{prefix}'", CHAT311_INCIDENTS__POLL_S="0.5")
+    server = await server_factory(CHAT311_REDIS__KEY_PREFIX=quoted_prefix(prefix), CHAT311_INCIDENTS__POLL_S="0.5")
     server.prefix = prefix
     sup = await Staff.sign_in(server, redis_server.url, "una", ("content",))
     await sup.post()
@@ -245,8 +246,8 @@ async def test_bot_answers_a_matching_question_with_the_notice_first(server_fact
 
 @pytest.mark.browser
 async def test_staff_page_posts_and_widget_shows_the_banner_in_both_languages(city: Any, redis_server: Any) -> None:
-    from tests.browser import axe_scan, chromium, new_page, open_widget
-    from tests.test_agents_support import PASSWORD
+    from tests.support.agents import PASSWORD
+    from tests.support.browser import axe_scan, chromium, new_page, open_widget
 
     server, _ = city
     await make_agent(redis_server.url, server.prefix, "sid", roles=("supervisor",))

@@ -7,8 +7,6 @@ few candidates is of that kind, so the test follows the shipped calibration inst
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
 from typing import Any
 
@@ -17,9 +15,10 @@ import pytest
 
 from chat_server.metrics.compute import Aggregator, LogEvent
 from chat_server.metrics.reports import kb_feedback
-from tests.channel_standins import TwilioStandin
-from tests.conftest import RASA_TOKEN
-from tests.test_bot_forms import Conversation
+from tests.support import waiting
+from tests.support.bot import Conversation
+from tests.support.channel_standins import TwilioStandin
+from tests.support.servers import RASA_TOKEN, quoted_prefix
 
 pytestmark = pytest.mark.rasa
 
@@ -49,13 +48,7 @@ async def first_of_kind(chat_server_url: str, kind: str, candidates: list[str]) 
 
 async def until(check: Any, timeout_s: float = 20.0) -> Any:
     """The first truthy result of `check()`: events reach the stream and the inbox just after the reply."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        found = await check()
-        if found:
-            return found
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{check.__name__} did not happen within {timeout_s} s")
+    return await waiting.until(check, timeout_s, f"{check.__name__} did not happen within {timeout_s} s", interval=0.1)
 
 
 def button(c: Conversation, title: str) -> dict:
@@ -161,7 +154,7 @@ async def test_report_it_starts_the_services_form(convo) -> None:
 async def test_feedback_is_counted_per_article_and_no_goes_to_the_inbox(server_factory, resident,
                                                                         redis_client) -> None:
     prefix = f"kb{uuid.uuid4().hex[:8]}:"
-    server = await server_factory(CHAT311_REDIS__KEY_PREFIX=f"'{prefix}'")
+    server = await server_factory(CHAT311_REDIS__KEY_PREFIX=quoted_prefix(prefix))
     r = await resident(server.url)
     await r.start_session()
 

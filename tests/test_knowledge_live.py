@@ -9,7 +9,6 @@ the version A published from the good file. Rasa is not needed (its URL points a
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import sys
 import time
@@ -28,9 +27,10 @@ from chat_server.components import free_port
 from chat_server.knowledge.diff import diff_articles
 from chat_server.knowledge.store import LOG_KEEP, ArticleStore, Origin, VersionConflict
 from chat_server.training.inbox import Inbox
-from tests.conftest import ChatServerProcess
-from tests.test_agents_support import PASSWORD
-from tests.test_supervisor_api import console_login
+from tests.support import waiting
+from tests.support.agents import PASSWORD
+from tests.support.servers import ChatServerProcess, chat311_env
+from tests.support.staff import console_login
 
 ROOT = Path(__file__).resolve().parent.parent
 LIVE_S = 5.0  # the issue's goal: a publish is live in every process within 5 s
@@ -57,26 +57,25 @@ def api(server: ChatServerProcess) -> str:
 
 
 async def wait_ready(server: ChatServerProcess, http: aiohttp.ClientSession) -> dict[str, Any]:
-    deadline = time.monotonic() + 240  # the model and ~3,000 sample vectors, on a busy 2-core machine
-    while time.monotonic() < deadline:
+    async def loaded() -> dict[str, Any] | None:
         async with http.get(f"{api(server)}/status") as r:
-            status = await r.json()
-        if status["state"] != "loading":
-            assert status["state"] == "ready", status
-            return status
-        await asyncio.sleep(0.5)
-    raise AssertionError(f"{server.name}: knowledge base not ready")
+            status: dict[str, Any] = await r.json()
+        if status["state"] == "loading":
+            return None
+        assert status["state"] == "ready", status
+        return status
+
+    # 240 s: the model and ~3,000 sample vectors, on a busy 2-core machine
+    found = await waiting.until(loaded, 240, f"{server.name}: knowledge base not ready", interval=0.5)
+    assert found is not None
+    return found
 
 
 async def until(check: Callable[[], Any], timeout: float) -> float:
     """Seconds until `check()` is truthy (polled); AssertionError after `timeout`."""
     start = time.monotonic()
-    while True:
-        if await check():
-            return time.monotonic() - start
-        if time.monotonic() - start > timeout:
-            raise AssertionError(f"not within {timeout} s")
-        await asyncio.sleep(0.1)
+    await waiting.until(check, timeout, f"not within {timeout} s", interval=0.1)
+    return time.monotonic() - start
 
 
 async def ask(http: aiohttp.ClientSession, server: ChatServerProcess, text: str, lang: str,
@@ -99,11 +98,11 @@ async def pair(redis_server: Any, tmp_path_factory: pytest.TempPathFactory) -> A
 
     def process(name: str) -> ChatServerProcess:
         port = free_port()
-        env = {**os.environ, "REDIS_URL": redis_server.url, "CHAT311_SERVER__PORT": str(port),
-               "CHAT311_SERVER__HOST": "127.0.0.1", "CHAT311_RASA__URL": "http://127.0.0.1:1",
-               "CHAT311_RASA__MANAGE": "false", "CHAT311_RASA__ACTIONS_URL": "",
-               "CHAT311_REDIS__KEY_PREFIX": f"'{prefix}'", "CHAT311_KNOWLEDGE__DIR": str(knowledge),
-               "CHAT311_LOGGING__JSON": "true"}
+        # No CHAT311_SERVER__PUBLIC_URL here (unlike escalation_env): these processes keep the default.
+        env = chat311_env(redis_server.url, prefix, CHAT311_SERVER__PORT=str(port),
+                          CHAT311_SERVER__HOST="127.0.0.1", CHAT311_RASA__URL="http://127.0.0.1:1",
+                          CHAT311_RASA__MANAGE="false", CHAT311_RASA__ACTIONS_URL="",
+                          CHAT311_KNOWLEDGE__DIR=str(knowledge), CHAT311_LOGGING__JSON="true")
         return ChatServerProcess(env, port, name)
 
     redis = redis_server.client()
@@ -280,7 +279,7 @@ async def test_inbox_question_attached_as_sample_question_is_found_at_once(pair:
 async def test_kb_export_writes_published_edits_back_as_valid_files(pair: Pair, tmp_path: Path) -> None:
     from chat_server.knowledge.articles import load_articles, load_rules
 
-    env = {**os.environ, "REDIS_URL": pair.redis_url, "CHAT311_REDIS__KEY_PREFIX": f"'{pair.prefix}'"}
+    env = chat311_env(pair.redis_url, pair.prefix)
     run = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "chat_server.cli", "kb", "export", str(tmp_path), cwd=ROOT, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
@@ -302,8 +301,8 @@ async def test_kb_export_writes_published_edits_back_as_valid_files(pair: Pair, 
 async def test_content_page_edit_test_publish_history_rollback_in_chromium(pair: Pair) -> None:
     from playwright.async_api import expect
 
-    from tests.browser import axe_scan, chromium, new_page
-    from tests.test_agents_support import make_agent
+    from tests.support.agents import make_agent
+    from tests.support.browser import axe_scan, chromium, new_page
 
     article = "sw-collection-day"
     await make_agent(pair.redis_url, pair.prefix, "carla", name="Carla", roles=("content",))

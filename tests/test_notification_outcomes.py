@@ -16,7 +16,7 @@ from typing import Any
 import aiohttp
 
 from chat_server.status.followers import FollowerKind, FollowerStore
-from tests.channel_standins import (
+from tests.support.channel_standins import (
     App,
     SmtpCapture,
     TwilioStandin,
@@ -25,9 +25,9 @@ from tests.channel_standins import (
     channel_messages,
     issue,
 )
-from tests.test_open311_api import cli, new_api_key
-from tests.test_status_reports import events_until, file_ticket
-from tests.test_supervisor_api import console_login
+from tests.support.open311 import cli, file_ticket, new_api_key
+from tests.support.staff import console_login
+from tests.support.waiting import events_until
 
 Match = Callable[[str, str, dict[str, Any]], bool]
 

@@ -10,22 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
-import subprocess
-import sys
-import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import jsonschema
 import pytest
 
-from chat_server.components import free_port
-from tests.conftest import ROOT, ChatServerProcess, RedisServer
+from tests.support.open311 import Api, cli, new_api_key, start_server
+from tests.support.servers import ChatServerProcess, RedisServer
 
 SCHEMA_FILE = Path(__file__).resolve().parent / "schemas" / "georeport-v2.schema.json"
 ISO_WITH_OFFSET = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d([+-]\d\d:\d\d)$")
@@ -70,81 +65,6 @@ def test_schema_rejects_what_the_spec_forbids(definition: str, instance: Any) ->
     validate(GOOD_REQUEST, "request")
     with pytest.raises(jsonschema.ValidationError):
         validate(instance, definition)
-
-
-async def start_server(redis_server: RedisServer, name: str, prefix: str, port: int | None = None,
-                       **env: str) -> ChatServerProcess:
-    """A real `chat311 serve` process for Open311 work (no Rasa needed)."""
-    port = port or free_port()
-    full_env = {
-        **os.environ,
-        "REDIS_URL": redis_server.url,
-        "CHAT311_REDIS__KEY_PREFIX": f"'{prefix}'",  # YAML-quoted: "x:" would be a mapping
-        "CHAT311_SERVER__PORT": str(port),
-        "CHAT311_SERVER__HOST": "127.0.0.1",
-        "CHAT311_SERVER__PUBLIC_URL": f"http://127.0.0.1:{port}",
-        "CHAT311_RASA__URL": "http://127.0.0.1:9",
-        "CHAT311_RASA__ACTIONS_URL": "",
-        "CHAT311_RASA__MANAGE": "false",
-        "CHAT311_LOGGING__JSON": "true",
-        **env,
-    }
-    server = ChatServerProcess(full_env, port, name)
-    await server.start()
-    return server
-
-
-def cli(redis_server: RedisServer, prefix: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "REDIS_URL": redis_server.url, "CHAT311_REDIS__KEY_PREFIX": f"'{prefix}'",
-           "CHAT311_LOGGING__JSON": "false"}
-    # `-m` from this checkout: the venv's console script may belong to another checkout.
-    return subprocess.run([sys.executable, "-m", "chat_server.cli", *args], env=env, capture_output=True, text=True,
-                          timeout=60, cwd=ROOT)
-
-
-def new_api_key(redis_server: RedisServer, prefix: str, name: str = "tests") -> tuple[str, str]:
-    out = cli(redis_server, prefix, "apikeys", "add", name)
-    assert out.returncode == 0, out.stderr
-    key_id = re.search(r"key id: (\S+)", out.stdout).group(1)  # type: ignore[union-attr]
-    key = re.search(r"api_key: (\S+)", out.stdout).group(1)  # type: ignore[union-attr]
-    return key_id, key
-
-
-class Api:
-    def __init__(self, url: str, key: str) -> None:
-        self.base = f"{url}/open311/v2"
-        self.key = key
-        self.http = aiohttp.ClientSession()
-
-    async def get(self, path: str, **params: str) -> tuple[int, Any, aiohttp.ClientResponse]:
-        async with self.http.get(f"{self.base}/{path}", params=params) as resp:
-            body = await resp.read()
-            return resp.status, _decode(resp, body), resp
-
-    async def post(self, data: list[tuple[str, str]] | dict[str, str], fmt: str = "json",
-                   with_key: bool = True) -> tuple[int, Any, aiohttp.ClientResponse]:
-        items = list(data.items()) if isinstance(data, dict) else list(data)
-        if with_key:
-            items.append(("api_key", self.key))
-        async with self.http.post(f"{self.base}/requests.{fmt}", data=items) as resp:
-            body = await resp.read()
-            return resp.status, _decode(resp, body), resp
-
-    async def create(self, **fields: str) -> dict[str, Any]:
-        """A valid request; `fields` replace the pothole defaults (service_code + its attributes)."""
-        data = {"address_string": "600 E 4th St, Charlotte, NC", "description": "deep hole"}
-        data.update(fields or {"service_code": "POTHOLE", "attribute[road_position]": "lane"})
-        status, body, _ = await self.post(data)
-        assert status == 200, body
-        return body[0]
-
-
-def _decode(resp: aiohttp.ClientResponse, body: bytes) -> Any:
-    if resp.content_type == "application/json":
-        return json.loads(body)
-    if "xml" in resp.content_type:
-        return ET.fromstring(body)
-    return body
 
 
 @pytest.fixture(scope="module")

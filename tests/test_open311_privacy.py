@@ -18,10 +18,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chat_server.tickets.open311 import to_xml
-from tests.clients import ResidentClient
-from tests.conftest import ChatServerProcess, RedisServer
-from tests.test_agents_support import login, make_agent
-from tests.test_open311_api import Api, cli, new_api_key, start_server
+from tests.support.agents import login, make_agent
+from tests.support.clients import ResidentClient
+from tests.support.open311 import Api, cli, new_api_key, start_server
+from tests.support.servers import ChatServerProcess, RedisServer, quoted_prefix
 
 PREFIX = "t311priv:"
 SECRETS = ("704-555-0188", "0188", "ann.ruiz@example.org", "123-45-6789", "Ruiz")
@@ -132,7 +132,7 @@ async def test_ticket_from_chat_keeps_the_chat_text_private(
         server_factory: Callable[..., Any], resident: Callable[..., Any], redis_server: RedisServer) -> None:
     prefix = "t311privchat:"
     chat = await server_factory(name="privacy-chat", CHAT311_HOURS__WEEKLY="{}",
-                                CHAT311_REDIS__KEY_PREFIX=f"'{prefix}'")
+                                CHAT311_REDIS__KEY_PREFIX=quoted_prefix(prefix))
     client: ResidentClient = await resident(chat.url)
     await client.start_session()
     await client.say("my number is 704-555-0188 and my email ann.ruiz@example.org, ssn 123-45-6789")

@@ -9,7 +9,6 @@ upstream ids must be stored on our tickets, and status changes made upstream mus
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -20,23 +19,12 @@ import redis.asyncio as aioredis
 import yaml
 
 from chat_server.components import free_port
-from tests.conftest import ROOT, ChatServerProcess, RedisServer
-from tests.test_open311_api import cli, new_api_key, start_server
+from tests.support.open311 import cli, new_api_key, start_server
+from tests.support.servers import ROOT, ChatServerProcess, RedisServer
+from tests.support.waiting import eventually
 
 WORKER, UPSTREAM = "t311ob:", "t311up:"
 UPSTREAM_JURISDICTION = "upstream.example.gov"
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 30.0, what: str = "condition") -> Any:
-    """Poll `check` until it returns something truthy (there is no event to await across processes)."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"{what} not reached within {timeout}s (last: {last!r})")
 
 
 async def post(http: aiohttp.ClientSession, server: ChatServerProcess, key: str, **fields: str) -> str:

@@ -13,8 +13,8 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp import web
 
-from tests.browser import BOT_TIMEOUT_MS, WIDGET_DIR, chromium, new_page
-from tests.clients import ResidentClient
+from tests.support.browser import BOT_TIMEOUT_MS, WIDGET_DIR, chromium, new_page
+from tests.support.clients import ResidentClient
 
 pytestmark = [pytest.mark.browser, pytest.mark.rasa]
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from chat_server.agents.queue import RoutingStore
-from tests.test_agents_support import AgentClient, agent_client, fresh_prefix, make_agent, server_env
+from tests.support.agents import AgentClient, agent_client, escalation_env, fresh_prefix, make_agent
 
 pytestmark = pytest.mark.rasa
 
@@ -58,7 +58,7 @@ class RacingAgent:
 async def test_fifty_conversations_five_agents_three_processes(server_factory, redis_server, resident,
                                                                redis_client) -> None:  # type: ignore[no-untyped-def]
     prefix = fresh_prefix()
-    env = server_env(prefix, CHAT311_ROUTING__ACCEPT_TIMEOUT_S="20", CHAT311_ROUTING__MAX_QUEUE_WAIT_S="600")
+    env = escalation_env(prefix, CHAT311_ROUTING__ACCEPT_TIMEOUT_S="20", CHAT311_ROUTING__MAX_QUEUE_WAIT_S="600")
     servers = [await server_factory(**env) for _ in range(3)]
     rng = random.Random(42)
     racers = []

@@ -4,11 +4,11 @@ restarted while /readyz reports it down, and Ctrl-C stops every child."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ import pytest
 
 from chat_server.components import free_port
 from chat_server.supervisor import ChildSpec, Supervisor
+from tests.support.waiting import until
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.rasa
@@ -29,18 +30,21 @@ async def _readyz(url: str) -> tuple[int, dict[str, Any]]:
 
 
 async def _wait_readyz(url: str, status: int, timeout: float) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
     last: Any = None
-    while time.monotonic() < deadline:
+
+    async def answered() -> dict[str, Any] | None:
+        nonlocal last
         try:
             code, body = await _readyz(url)
-            last = (code, body)
-            if code == status:
-                return body
         except aiohttp.ClientError as exc:
             last = exc
-        await asyncio.sleep(0.5)
-    raise AssertionError(f"/readyz never returned {status}; last: {last}")
+            return None
+        last = (code, body)
+        return body if code == status else None
+
+    found = await until(answered, timeout, lambda _: f"/readyz never returned {status}; last: {last}", interval=0.5)
+    assert found is not None
+    return found
 
 
 def _child_with(parent: psutil.Process, needle: str) -> psutil.Process:
@@ -76,9 +80,8 @@ async def test_run_supervises_all_components(tmp_path: Path) -> None:
         assert body["components"]["rasa"]["model"].startswith("chat311-")
         # /readyz asks Rasa itself; the supervisor's own probe (which prints the line) may be a poll behind.
         lines = ("✓ redis ready", "✓ chat_server ready", "✓ actions ready", "✓ rasa ready", "✓ all components ready")
-        deadline = time.monotonic() + 30
-        while not all(line in log_path.read_text() for line in lines) and time.monotonic() < deadline:
-            await asyncio.sleep(0.2)
+        with contextlib.suppress(AssertionError):  # the asserts below say which line is missing
+            await until(lambda: all(line in log_path.read_text() for line in lines), 30, "")
         output = log_path.read_text()
         for line in lines:
             assert line in output, output[-2000:]

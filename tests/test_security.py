@@ -10,8 +10,9 @@ import aiohttp
 import pytest
 import socketio
 
-from tests.clients import ResidentClient
-from tests.test_fault_helpers import bare_factory_fixture, log_path, wait_for_log  # noqa: F401
+from tests.support.clients import ResidentClient
+from tests.support.faults import log_path, wait_for_log
+from tests.support.servers import quoted_prefix
 
 SECRET_TOKEN = "rasa-token-" + uuid.uuid4().hex
 
@@ -50,7 +51,7 @@ async def test_socketio_refuses_foreign_origin(origin_server: Any) -> None:
 
 async def test_rate_limit_is_per_session_not_per_shared_ip(bare_factory: Any) -> None:
     prefix = f"rl{uuid.uuid4().hex[:6]}:"
-    server = await bare_factory(name="sec-ratelimit", CHAT311_REDIS__KEY_PREFIX=f"'{prefix}'",
+    server = await bare_factory(name="sec-ratelimit", CHAT311_REDIS__KEY_PREFIX=quoted_prefix(prefix),
                                 CHAT311_LIMITS__SESSION_MESSAGES="3", CHAT311_LIMITS__SESSION_WINDOW_S="3600",
                                 CHAT311_LIMITS__IP_MESSAGES="8", CHAT311_LIMITS__IP_WINDOW_S="3600")
     # Two residents in the same library: same IP, different sessions.

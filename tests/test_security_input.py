@@ -19,9 +19,9 @@ import aiohttp
 import pytest
 
 from chat_server.conversations.turns import FairTurns
-from tests.clients import ResidentClient
-from tests.test_channel_api import App, issue
-from tests.test_fault_helpers import RawSocketIO, bare_factory_fixture  # noqa: F401
+from tests.support.channel_standins import App, issue
+from tests.support.clients import ResidentClient
+from tests.support.faults import RawSocketIO
 
 FIRE_EN = "my house is on fire"
 FIRE_ES = "hay un incendio en mi casa"
@@ -97,7 +97,7 @@ async def test_malformed_emergency_without_a_session_still_gets_911(strict: Any)
 
 
 async def test_emergency_before_api_rejections(redis_server: Any) -> None:
-    from tests.channel_standins import bare_server
+    from tests.support.channel_standins import bare_server
 
     server = await bare_server(redis_server.url, "input-api", CHAT311_LIMITS__SESSION_MESSAGES="2",
                                CHAT311_LIMITS__SESSION_WINDOW_S="3600")
@@ -258,7 +258,7 @@ async def test_polling_body_that_is_not_utf8_gets_911_and_invalid_utf8_and_the_c
 
 
 async def test_api_bad_bodies_get_specific_errors(redis_server: Any) -> None:
-    from tests.channel_standins import bare_server
+    from tests.support.channel_standins import bare_server
 
     server = await bare_server(redis_server.url, "input-api-bodies")
     try:

@@ -18,7 +18,7 @@ from aiohttp import web
 
 from chat_server.app import create_app
 from chat_server.config import load_config
-from tests.test_agents_support import PASSWORD, make_agent
+from tests.support.agents import PASSWORD, make_agent
 
 MAX_PAIR, MAX_IP = 5, 12
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sys
 import time
 import uuid
@@ -21,8 +20,8 @@ from chat_server.events import Event, EventBus
 from chat_server.redaction import redact
 from chat_server.retention import DAY_S, expired
 from chat_server.tickets.store import StatusEntry, Ticket, TicketStore
-from tests.conftest import ROOT
-from tests.test_open311_api import start_server
+from tests.support.open311 import start_server
+from tests.support.servers import ROOT, chat311_env
 
 
 def test_policy_decision() -> None:
@@ -37,9 +36,8 @@ def test_policy_decision() -> None:
 
 
 async def _purge(redis_url: str, prefix: str, *extra: str, **env_extra: str) -> dict[str, Any]:
-    env = {**os.environ, "REDIS_URL": redis_url, "CHAT311_REDIS__KEY_PREFIX": f"'{prefix}'",
-           "CHAT311_RETENTION__DAYS": "{web: 30, sms: 7, default: 0}", "CHAT311_LOGGING__JSON": "true",
-           **env_extra}
+    env = chat311_env(redis_url, prefix, **{"CHAT311_RETENTION__DAYS": "{web: 30, sms: 7, default: 0}",
+                                            "CHAT311_LOGGING__JSON": "true", **env_extra})
     proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "chat_server.cli", "purge", "--json", *extra,
                                                 cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE,
                                                 stderr=asyncio.subprocess.PIPE)

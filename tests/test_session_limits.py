@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from tests.clients import ResidentClient
-from tests.conftest import ChatServerProcess, RedisServer
-from tests.test_open311_api import start_server
+from tests.support.clients import ResidentClient
+from tests.support.open311 import start_server
+from tests.support.servers import ChatServerProcess, RedisServer
 
 PREFIX = "tsesslim:"
 LIMIT = 5

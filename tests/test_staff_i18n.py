@@ -15,8 +15,8 @@ import pytest
 import yaml
 
 from chat_server.staff_texts import TEXTS_FILE, StaffTextsError, load_staff_texts
-from tests.browser import ROOT, axe_scan, chromium, new_page, screenshot
-from tests.test_agents_support import PASSWORD, fresh_prefix, make_agent, offered_chat, server_env
+from tests.support.agents import PASSWORD, escalation_env, fresh_prefix, make_agent, offered_chat
+from tests.support.browser import ROOT, axe_scan, chromium, new_page, screenshot
 
 STATIC = ROOT / "chat_server" / "static"
 
@@ -114,7 +114,7 @@ async def test_spanish_browser_signs_in_works_a_chat_and_switches_to_english(
     from playwright.async_api import expect
 
     prefix = fresh_prefix()
-    server = await server_factory(**server_env(prefix))
+    server = await server_factory(**escalation_env(prefix))
     await make_agent(redis_server.url, prefix, "ann", name="Ann")
     async with chromium() as browser:
         page = await new_page(browser, locale="es-ES", viewport={"width": 1400, "height": 900})
@@ -233,7 +233,7 @@ async def test_incidents_page_in_spanish_posts_and_ends_a_notice(server_factory:
     from playwright.async_api import expect
 
     prefix = fresh_prefix()
-    server = await server_factory(**server_env(prefix))
+    server = await server_factory(**escalation_env(prefix))
     await make_agent(redis_server.url, prefix, "sid", name="Sid", roles=("supervisor",))
     async with chromium() as browser:
         page = await new_page(browser, locale="es-MX", viewport={"width": 1280, "height": 900})

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from tests.browser import ROOT, axe_scan, chromium, new_page, screenshot
-from tests.test_agents_support import fresh_prefix, server_env
-from tests.test_supervisor_live import login, make_account
+from tests.support.agents import escalation_env, fresh_prefix
+from tests.support.browser import ROOT, axe_scan, chromium, new_page, screenshot
+from tests.support.staff import login, make_account
 
 pytestmark = [pytest.mark.browser, pytest.mark.rasa]
 
@@ -28,7 +28,7 @@ async def staff(server_factory: Any, redis_server: Any, tmp_path_factory: Any) -
     data_dir = tmp_path_factory.mktemp("training_data")
     shutil.copytree(ROOT / "training_data", data_dir, dirs_exist_ok=True)
     server = await server_factory(name="chat_server-staff-pages", CHAT311_TRAINING__DATA_DIR=str(data_dir),
-                                  **server_env(prefix))
+                                  **escalation_env(prefix))
     for username, roles in (("ada", ["admin"]), ("sam", ["supervisor"]), ("cora", ["content"]),
                             ("aggie", ["agent"]), ("sue", ["supervisor", "content"])):
         await make_account(redis_server.url, prefix, username, roles)

@@ -19,9 +19,8 @@ import aiohttp
 import pytest
 
 from chat_server.components import free_port
-from tests.channel_standins import SmtpCapture, TwilioStandin, WebhookReceiver, bare_server, body_of
-from tests.test_channel_api import issue
-from tests.test_open311_api import cli, new_api_key
+from tests.support.channel_standins import SmtpCapture, TwilioStandin, WebhookReceiver, bare_server, body_of, issue
+from tests.support.open311 import cli, new_api_key
 
 PHONE = "+17045550177"
 FOLLOWER_MAIL = "follower@example.org"

@@ -11,9 +11,9 @@ import aiohttp
 import pytest
 
 from chat_server.channels.api import sign
-from tests.browser import axe_scan, chromium, new_page
-from tests.channel_standins import bare_server
-from tests.test_open311_api import cli, new_api_key
+from tests.support.browser import axe_scan, chromium, new_page
+from tests.support.channel_standins import bare_server
+from tests.support.open311 import cli, new_api_key
 
 SECRET = "whsec_status_tests"
 

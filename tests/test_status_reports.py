@@ -33,10 +33,11 @@ from chat_server.metrics.delivery import (
 from chat_server.metrics.reports import report, to_csv
 from chat_server.status.followers import Follower, FollowerKind, FollowerStore
 from chat_server.tickets.store import StatusEntry
-from tests.browser import chromium, new_page
-from tests.channel_standins import TwilioStandin, bare_server
-from tests.test_open311_api import cli, new_api_key
-from tests.test_supervisor_api import console_login
+from tests.support.browser import chromium, new_page
+from tests.support.channel_standins import TwilioStandin, bare_server
+from tests.support.open311 import cli, file_ticket, new_api_key
+from tests.support.staff import console_login
+from tests.support.waiting import events_until
 
 H = 3600.0
 T0 = 1_741_800_000.0  # 2025-03-12 17:20 UTC
@@ -122,31 +123,6 @@ GOOD, REFUSED = "+17045550131", "+17045550132"
 async def next_event(redis: Any, stream: str, match: Any, timeout: float = 60.0) -> dict[str, Any]:
     """Block on the event stream until an event matches (kind, conv, data) → bool; returns its data."""
     return (await events_until(redis, stream, match, 1, timeout))[0]
-
-
-async def events_until(redis: Any, stream: str, match: Any, count: int, timeout: float = 60.0) -> list[dict]:
-    """Block on the event log until `count` events match (kind, conv, data) → bool; returns their data."""
-    last, found, deadline = "0", [], time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for _, items in await redis.xread({stream: last}, block=1000, count=200) or []:
-            for mid, raw in items:
-                last = mid
-                f = {k.decode(): v.decode() for k, v in raw.items()}
-                data = json.loads(f.get("data") or "{}")
-                if match(f["kind"], f.get("conv", ""), data):
-                    found.append(data)
-                    if len(found) == count:
-                        return found
-    raise AssertionError(f"only {len(found)} of {count} expected events were published: {found}")
-
-
-async def file_ticket(http: aiohttp.ClientSession, url: str, key: str, code: str, attribute: tuple[str, str]) -> str:
-    async with http.post(f"{url}/open311/v2/requests.json", data={
-            "api_key": key, "service_code": code, "address_string": "600 E 4th St",
-            f"attribute[{attribute[0]}]": attribute[1]}) as resp:
-        body = await resp.json()
-        assert resp.status == 200, body
-        return str(body[0]["service_request_id"])
 
 
 @pytest.mark.browser

@@ -1,5 +1,5 @@
 """Status changes read back from the city's upstream Open311 server — a second process speaking
-GeoReport v2 + servicerequestupdates (tests/georeport_upstream.py). A change is applied once (read
+GeoReport v2 + servicerequestupdates (tests/support/georeport_upstream.py). A change is applied once (read
 through both endpoints, and across a chat311 restart), an outage or a malformed reply changes
 nothing, backs off, and shows in /readyz without making chat311 unready."""
 
@@ -16,16 +16,16 @@ import aiohttp
 import pytest
 
 from chat_server.components import free_port
-from tests.channel_standins import bare_server
-from tests.conftest import ROOT
-from tests.test_open311_api import new_api_key
-from tests.test_outbox import eventually
+from tests.support.channel_standins import bare_server
+from tests.support.open311 import new_api_key
+from tests.support.servers import ROOT
+from tests.support.waiting import eventually
 
 
 @pytest.fixture
 async def upstream() -> AsyncIterator[str]:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "tests.georeport_upstream", str(port)], cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, "-m", "tests.support.georeport_upstream", str(port)], cwd=ROOT,
                             start_new_session=True)
     url = f"http://127.0.0.1:{port}"
 

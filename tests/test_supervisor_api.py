@@ -18,21 +18,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from chat_server.app import create_app
 from chat_server.config import load_config
-from tests.test_metrics import TZ, _xadd_all, scripted_day
+from tests.support.metrics import TZ, scripted_day, xadd_all
+from tests.support.staff import console_login
 
 SCRAPE_TOKEN = "scrape-secret-0123456789"
-
-
-async def console_login(redis: Any, prefix: str, username: str, roles: list[str]) -> tuple[str, str]:
-    """Create an account and a console session the way the agents module does; returns (cookie, csrf)."""
-    from chat_server.agents.accounts import Account, AccountStore
-    from chat_server.agents.auth import SessionStore
-
-    store = AccountStore(redis, prefix)
-    if await store.get(username) is None:
-        await store.create(Account(username, username.title(), roles=roles), "correct horse battery")
-    token, session = await SessionStore(redis, prefix, 3600).create(username)
-    return token, session.csrf
 
 
 class App:
@@ -70,7 +59,7 @@ async def app_server(redis_server: Any, redis_client: Any) -> AsyncIterator[App]
 
 async def test_dashboard_report_csv_and_prometheus_agree(app_server: App) -> None:
     today = datetime.now(TZ).date()
-    await _xadd_all(app_server.redis, f"{app_server.prefix}events", scripted_day(today))
+    await xadd_all(app_server.redis, f"{app_server.prefix}events", scripted_day(today))
     http, _ = await app_server.session("sue", ["supervisor"])
     async with http:
         async with http.get(f"{app_server.url}/console/supervisor/api/dashboard") as r:

@@ -6,33 +6,12 @@ import uuid
 from typing import Any
 
 import pytest
-import redis.asyncio as aioredis
 
-from tests.browser import chromium, new_page, screenshot
+from tests.support.browser import chromium, new_page, screenshot
+from tests.support.servers import quoted_prefix
+from tests.support.staff import login, make_account
 
 pytestmark = [pytest.mark.browser, pytest.mark.rasa]
-PASSWORD = "correct horse battery staple"
-
-
-async def make_account(redis_url: str, prefix: str, username: str, roles: list[str]) -> None:
-    from chat_server.agents.accounts import Account, AccountStore
-
-    client = aioredis.from_url(redis_url)
-    try:
-        store = AccountStore(client, prefix)
-        if await store.get(username) is None:
-            await store.create(Account(username, username.title(), roles=roles), PASSWORD)
-    finally:
-        await client.aclose()
-
-
-async def login(page: Any, base: str, username: str) -> None:
-    """The agents module's real sign-in form (it lands on the page the role can use)."""
-    await page.goto(f"{base}/console/login")
-    await page.fill("#username", username)
-    await page.fill("#password", PASSWORD)
-    async with page.expect_navigation():
-        await page.click("button[type=submit]")
 
 
 async def figure(page: Any, name: str) -> str:
@@ -41,7 +20,7 @@ async def figure(page: Any, name: str) -> str:
 
 async def test_supervisor_sees_an_escalation_live(server_factory: Any, redis_server: Any, resident: Any) -> None:
     prefix = f"t8l{uuid.uuid4().hex[:6]}:"
-    server = await server_factory(name="chat_server-supervisor-live", CHAT311_REDIS__KEY_PREFIX=f"'{prefix}'")
+    server = await server_factory(name="chat_server-supervisor-live", CHAT311_REDIS__KEY_PREFIX=quoted_prefix(prefix))
     await make_account(redis_server.url, prefix, "sally", ["supervisor"])
     async with chromium() as browser:
         page = await new_page(browser)

@@ -19,9 +19,9 @@ import redis.asyncio as aioredis
 
 from chat_server.tickets.apikeys import ApiKeyStore
 from chat_server.tickets.catalogue import Service, load_catalogue
-from tests.clients import ResidentClient
-from tests.conftest import ROOT, RedisServer
-from tests.test_agents_support import AgentClient, agent_client, escalate, fresh_prefix, make_agent, server_env
+from tests.support.agents import AgentClient, agent_client, escalate, escalation_env, fresh_prefix, make_agent
+from tests.support.clients import ResidentClient
+from tests.support.servers import ROOT, RedisServer
 
 pytestmark = pytest.mark.rasa
 
@@ -69,7 +69,7 @@ class Setup:
 async def setup(server_factory: Callable[..., Any], redis_server: RedisServer) -> AsyncIterator[Setup]:
     """One server, one agent with one accepted chat (console tickets keep it assigned), one API key."""
     prefix = fresh_prefix()
-    server = await server_factory(name="tickets-agreement", **server_env(prefix))
+    server = await server_factory(name="tickets-agreement", **escalation_env(prefix))
     await make_agent(redis_server.url, prefix, "ann", name="Ann")
     agent = await agent_client(server.url, "ann")
     res = ResidentClient(server.url)

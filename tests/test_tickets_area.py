@@ -7,7 +7,7 @@ import pytest
 from chat_server.config import ConfigError, load_config
 from chat_server.tickets.area import outside_box, outside_zip, zip_code
 from chat_server.tickets.settings import TicketsConfig
-from tests.conftest import ROOT
+from tests.support.servers import ROOT
 
 BOX = TicketsConfig().bounding_box
 

@@ -16,49 +16,18 @@ import aiohttp
 import pytest
 import redis.asyncio as aioredis
 
-from tests.clients import ResidentClient
-from tests.conftest import ChatServerProcess, RedisServer
-from tests.test_open311_api import cli
+from tests.support.clients import ResidentClient
+from tests.support.open311 import cli
+from tests.support.servers import ChatServerProcess, RedisServer, quoted_prefix
+from tests.support.tickets import ANSWERS, BUTTON_PICK
 
 PREFIX = "t311chat:"
-
-# What to answer, by what the bot is asking (first matching pattern wins), per language.
-ANSWERS: dict[str, list[tuple[str, str]]] = {
-    "en": [
-        (r"Shall I submit it\?", "Submit"),  # the summary names every field: it must win over them
-        (r"(?i)photo", "skip"),
-        (r"(?i)in the road\?", "in the travel lane"),
-        (r"(?i)how big", "large, bigger than a tire"),
-        (r"(?i)(address|location|intersection|where)", "600 East 4th Street"),
-        (r"(?i)(describe|description|tell me more|details)", "Deep pothole that blew out my tire"),
-        (r"(?i)name", "skip"),
-        (r"(?i)phone", "skip"),
-        (r"(?i)email", "skip"),
-    ],
-    "es": [
-        (r"¿Lo envío\?", "Enviar"),
-        (r"(?i)foto", "omitir"),
-        (r"(?i)en qu[ée] parte", "en el carril"),
-        (r"(?i)tama[ñn]o", "grande"),
-        (r"(?i)(direcci[óo]n|ubicaci[óo]n|cruce|d[óo]nde)", "1200 Beatties Ford Road"),
-        (r"(?i)(describa|descripci[óo]n|detalles|cu[ée]nteme)", "Un bache muy profundo frente a la escuela"),
-        (r"(?i)nombre", "omitir"),
-        (r"(?i)tel[ée]fono", "omitir"),
-        (r"(?i)correo", "omitir"),
-    ],
-}
-
-
-BUTTON_PICK = {
-    "en": {"in the travel lane": "travel lane", "large, bigger than a tire": "large"},
-    "es": {"en el carril": "carril", "grande": "grande"},
-}
 
 
 @pytest.fixture(scope="module")
 async def server(server_factory: Callable[..., Any]) -> ChatServerProcess:
     return await server_factory(name="tickets-chat", CHAT311_HOURS__WEEKLY="{}",
-                                CHAT311_REDIS__KEY_PREFIX=f"'{PREFIX}'")
+                                CHAT311_REDIS__KEY_PREFIX=quoted_prefix(PREFIX))
 
 
 async def file_report(client: ResidentClient, opening: str, language: str) -> tuple[dict[str, Any], str]:
@@ -80,10 +49,6 @@ async def file_report(client: ResidentClient, opening: str, language: str) -> tu
     created = await client.wait_for("ticket_created", timeout=20)
     confirmation = await client.wait_for("bot_uttered", lambda m: created["ticket_id"] in (m.get("text") or ""))
     return created, confirmation["text"]
-
-
-def transcript(client: ResidentClient) -> list[str]:
-    return [f"{m.get('sender', 'resident')}: {m.get('text')}" for m in client.messages()]
 
 
 async def open311_request(server: ChatServerProcess, ticket_id: str) -> dict[str, Any]:
@@ -165,7 +130,7 @@ async def test_status_lookup_by_chat_for_an_api_ticket(
     server: ChatServerProcess, resident: Callable[..., Any], redis_server: RedisServer, language: str,
     question: str, expected: list[str],
 ) -> None:
-    from tests.test_open311_api import new_api_key
+    from tests.support.open311 import new_api_key
 
     _, key = await asyncio.to_thread(new_api_key, redis_server, PREFIX)
     async with aiohttp.ClientSession() as http, http.post(f"{server.url}/open311/v2/requests.json", data={

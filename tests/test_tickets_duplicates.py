@@ -15,9 +15,9 @@ import redis.asyncio as aioredis
 from chat_server.tickets.duplicate_flow import ADD, FILE, FOLLOW, choice
 from chat_server.tickets.duplicates import Report, best_match, haversine_m, matches, normalise_address
 from chat_server.tickets.store import CLOSED, StatusEntry, Ticket, TicketStore
-from tests.clients import ResidentClient
-from tests.conftest import ChatServerProcess, RedisServer
-from tests.test_tickets_chat import ANSWERS, BUTTON_PICK, transcript
+from tests.support.clients import ResidentClient
+from tests.support.servers import ChatServerProcess, RedisServer, quoted_prefix
+from tests.support.tickets import ANSWERS, BUTTON_PICK, transcript
 
 DAY = 86400.0
 
@@ -101,7 +101,7 @@ PREFIX = "t311dup:"
 async def server(server_factory: Callable[..., Any]) -> ChatServerProcess:
     # Test residents answer a ten-step form in a few seconds, from one address: above the flood limits.
     return await server_factory(name="tickets-dup", CHAT311_HOURS__WEEKLY="{}",
-                                CHAT311_REDIS__KEY_PREFIX=f"'{PREFIX}'", CHAT311_LIMITS__SESSION_MESSAGES="100",
+                                CHAT311_REDIS__KEY_PREFIX=quoted_prefix(PREFIX), CHAT311_LIMITS__SESSION_MESSAGES="100",
                                 CHAT311_LIMITS__IP_MESSAGES="200")
 
 

@@ -10,8 +10,8 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from tests.conftest import ChatServerProcess, RedisServer
-from tests.test_open311_api import new_api_key, start_server
+from tests.support.open311 import new_api_key, start_server
+from tests.support.servers import ChatServerProcess, RedisServer
 
 PREFIX = "t311media:"
 
@@ -38,7 +38,7 @@ async def server(redis_server: RedisServer) -> AsyncIterator[ChatServerProcess]:
 
 
 async def new_session(server: ChatServerProcess) -> str:
-    from tests.clients import ResidentClient
+    from tests.support.clients import ResidentClient
 
     client = ResidentClient(server.url)
     await client.connect()

@@ -20,7 +20,7 @@ from aiohttp import web
 from chat_server.app import create_app
 from chat_server.config import load_config
 from chat_server.context import CTX, AppContext
-from tests.test_supervisor_api import console_login
+from tests.support.staff import console_login
 
 ROOT = Path(__file__).resolve().parent.parent
 

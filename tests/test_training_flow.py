@@ -22,8 +22,9 @@ import pytest
 import redis.asyncio as aioredis
 
 from chat_server.training.inbox import Inbox
-from tests.browser import chromium, new_page, screenshot
-from tests.test_supervisor_live import login, make_account
+from tests.support.browser import chromium, new_page, screenshot
+from tests.support.servers import quoted_prefix
+from tests.support.staff import login, make_account
 
 pytestmark = [pytest.mark.browser, pytest.mark.rasa]
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,7 +66,7 @@ async def test_fallback_to_intent_example_train_publish_rollback(
     heldout = tmp_path / "heldout.csv"
     prefix = f"t8t{uuid.uuid4().hex[:6]}:"
     server = await private_server_factory(
-        name="chat_server-training-flow", CHAT311_REDIS__KEY_PREFIX=f"'{prefix}'",
+        name="chat_server-training-flow", CHAT311_REDIS__KEY_PREFIX=quoted_prefix(prefix),
         CHAT311_TRAINING__DATA_DIR=str(data_dir), CHAT311_TRAINING__MODEL_DIR=str(tmp_path / "models"),
         CHAT311_TRAINING__HELDOUT=str(heldout),
     )

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser import (
+from tests.support.browser import (
     INPUT,
     Dialogs,
     ask,

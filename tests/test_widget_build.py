@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from tests.browser import WIDGET_DIR
+from tests.support.browser import WIDGET_DIR
 
 
 def test_demo_page_has_no_inline_script_or_handlers() -> None:

@@ -12,7 +12,7 @@ import re
 import aiohttp
 import pytest
 
-from tests.browser import (
+from tests.support.browser import (
     BOT_TIMEOUT_MS,
     INPUT,
     ask,

@@ -14,7 +14,7 @@ from typing import Any
 import psutil
 import pytest
 
-from tests.browser import INPUT, LOG, ask, chromium, messages, new_page, open_widget
+from tests.support.browser import INPUT, LOG, ask, chromium, messages, new_page, open_widget
 
 pytestmark = [pytest.mark.browser, pytest.mark.rasa]
 

@@ -9,15 +9,15 @@ from typing import Any
 
 import pytest
 
-from tests.browser import INPUT, Dialogs, ask, chromium, new_page, open_widget
-from tests.test_agents_support import agent_client, fresh_prefix, make_agent, server_env
+from tests.support.agents import agent_client, escalation_env, fresh_prefix, make_agent
+from tests.support.browser import INPUT, Dialogs, ask, chromium, new_page, open_widget
 
 pytestmark = [pytest.mark.browser, pytest.mark.rasa]
 
 
 async def test_resident_typing_in_the_widget_reaches_the_agent(server_factory, redis_server) -> None:  # type: ignore[no-untyped-def]
     prefix = fresh_prefix()
-    server = await server_factory(**server_env(prefix))
+    server = await server_factory(**escalation_env(prefix))
     await make_agent(redis_server.url, prefix, "ann", name="Ann")
     ann = await agent_client(server.url, "ann")
     try:

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import datetime as dt
 import email.policy
 import hashlib
 import hmac
 import json
-import os
 import secrets
 import subprocess
 import sys
@@ -34,6 +32,8 @@ from aiosmtpd.smtp import SMTP
 from twilio.request_validator import RequestValidator
 
 from chat_server.components import free_port
+from tests.support.servers import ChatServerProcess, chat311_env, server_env
+from tests.support.waiting import until
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = "f" * 8 + secrets.token_hex(12)
@@ -54,17 +54,9 @@ class Waitable:
         self._changed.set()
 
     async def wait_for(self, predicate: Callable[[list[Any]], Any], timeout: float = 30.0) -> Any:
-        deadline = time.monotonic() + timeout
-        while True:
-            result = predicate(self.items)
-            if result:
-                return result
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise AssertionError(f"condition not met within {timeout}s; recorded: {self.items[-8:]}")
-            self._changed.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), remaining)
+        return await until(lambda: predicate(self.items), timeout,
+                           lambda _: f"condition not met within {timeout}s; recorded: {self.items[-8:]}",
+                           wake=self._changed)
 
 
 async def _serve(app: web.Application) -> tuple[web.AppRunner, int]:
@@ -323,18 +315,10 @@ async def bare_server(redis_url: str, name: str, **env_overrides: str) -> Any:
     The conversation core answers with its "assistant is not responding" message (which carries a
     "Talk to a person" button), so channel behaviour is testable without waiting for Rasa.
     """
-    from tests.conftest import ChatServerProcess
-
     port = free_port()
     prefix = f"c311t{secrets.token_hex(3)}:"
-    env = {
-        **os.environ, "REDIS_URL": redis_url, "CHAT311_SERVER__PORT": str(port),
-        "CHAT311_SERVER__HOST": "127.0.0.1", "CHAT311_SERVER__PUBLIC_URL": f"http://127.0.0.1:{port}",
-        "CHAT311_RASA__URL": f"http://127.0.0.1:{free_port()}", "CHAT311_RASA__TIMEOUT_S": "1",
-        "CHAT311_RASA__MANAGE": "false", "CHAT311_RASA__ACTIONS_URL": "", "CHAT311_LOGGING__JSON": "true",
-        "CHAT311_REDIS__KEY_PREFIX": f"'{prefix}'",  # quoted: a bare "x:" is YAML for a mapping
-        **env_overrides,
-    }
+    env = server_env(redis_url, port, f"http://127.0.0.1:{free_port()}", prefix=prefix,
+                     **{"CHAT311_RASA__TIMEOUT_S": "1", **env_overrides})
     server = ChatServerProcess(env, port, name)
     server.prefix = prefix  # type: ignore[attr-defined]
     await server.start()
@@ -367,8 +351,7 @@ async def delivery_of(redis: Any, prefix: str, conversation_id: str, message_id:
 
 def apptokens(server: Any, *args: str) -> str:
     """Run `chat311 apptokens ...` against the server's Redis and key prefix; returns stdout."""
-    env = {**os.environ, "REDIS_URL": server.env["REDIS_URL"],
-           "CHAT311_REDIS__KEY_PREFIX": server.env["CHAT311_REDIS__KEY_PREFIX"]}
+    env = chat311_env(server.env["REDIS_URL"], CHAT311_REDIS__KEY_PREFIX=server.env["CHAT311_REDIS__KEY_PREFIX"])
     done = subprocess.run([sys.executable, "-c", "from chat_server.cli import main; raise SystemExit(main())",
                            "apptokens", *args], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr

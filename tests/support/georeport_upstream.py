@@ -1,4 +1,5 @@
-"""A city's upstream Open311 server for tests, run as its own process: `python -m tests.georeport_upstream PORT`.
+"""A city's upstream Open311 server for tests, run as its own process:
+`python -m tests.support.georeport_upstream PORT`.
 
 Speaks GeoReport v2 (POST/GET requests.json) plus FixMyStreet's `servicerequestupdates.xml`.
 Test controls (not GeoReport): POST /admin/change {id, status (open|closed), update_status (FMS

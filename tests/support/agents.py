@@ -1,14 +1,10 @@
-"""Helpers for the escalation tests: accounts, console login over HTTP, an `/agents` Socket.IO client.
-
-(No tests here; the module name keeps it among the escalation test files.)
-"""
+"""Helpers for the escalation tests: accounts, console login over HTTP, an `/agents` Socket.IO client."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import re
-import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -18,6 +14,8 @@ import redis.asyncio as aioredis
 import socketio
 
 from chat_server.agents.accounts import Account, AccountStore
+from tests.support.servers import quoted_prefix
+from tests.support.waiting import first_event, until
 
 PASSWORD = "correct horse battery"
 ALWAYS_OPEN = "{" + ", ".join(f'{d}: ["00:00-24:00"]' for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")) + "}"
@@ -27,10 +25,11 @@ def fresh_prefix() -> str:
     return f"t{uuid.uuid4().hex[:10]}:"
 
 
-def server_env(prefix: str, **extra: str) -> dict[str, str]:
-    """Env overrides for an isolated, always-open escalation setup (own key prefix)."""
+def escalation_env(prefix: str, **extra: str) -> dict[str, str]:
+    """Env overrides for an isolated, always-open escalation setup (own key prefix); pass them to
+    `server_factory`, which lays them over `servers.server_env`."""
     env = {
-        "CHAT311_REDIS__KEY_PREFIX": f"'{prefix}'",  # quoted: YAML would read "x:" as a mapping
+        "CHAT311_REDIS__KEY_PREFIX": quoted_prefix(prefix),
         "CHAT311_HOURS__WEEKLY": ALWAYS_OPEN,
         "CHAT311_HOURS__CLOSING_SOON_MIN": "0",
         "CHAT311_ROUTING__RECONNECT_GRACE_S": "2",
@@ -107,17 +106,10 @@ class AgentClient:
 
     async def wait_for(self, name: str, predicate: Callable[[Any], bool] = lambda d: True,
                        timeout: float = 30.0, after: int = 0) -> Any:
-        deadline = time.monotonic() + timeout
-        while True:
-            for event, data in self.events[after:]:
-                if event == name and predicate(data):
-                    return data
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise AssertionError(f"{self.username}: no {name} within {timeout}s; got {self.events[-8:]}")
-            self._changed.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), remaining)
+        (index,) = await until(lambda: first_event(self.events, name, predicate, after), timeout,
+                               lambda _: f"{self.username}: no {name} within {timeout}s; got {self.events[-8:]}",
+                               wake=self._changed)
+        return self.events[index][1]
 
 
 async def agent_client(base_url: str, username: str) -> AgentClient:

@@ -1,8 +1,9 @@
-"""Shared pieces for the fault, security, fuzz and multi-process tests (no tests in here).
+"""Shared pieces for the fault, security, fuzz and multi-process tests.
 
-- `bare_factory`: real `chat311 serve` processes on the session's real Redis, without starting
-  Rasa (its URL points at a closed port, so the bot is honestly "down"). Tests that are about
-  delivery, headers or input handling do not need the 1 GB Rasa server.
+- `bare_factory` / `private_bare_factory` fixtures (registered in tests/conftest.py): real
+  `chat311 serve` processes on the session's real Redis, without starting Rasa (its URL points
+  at a closed port, so the bot is honestly "down"). Tests that are about delivery, headers or
+  input handling do not need the 1 GB Rasa server.
 - `RawSocketIO`: a minimal Engine.IO v4 / Socket.IO v5 websocket client on a plain socket, so a
   test can do what no well-behaved client library does: stop reading.
 """
@@ -15,7 +16,6 @@ import contextlib
 import json
 import os
 import socket
-import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,8 @@ import pytest
 
 from chat_server.components import free_port
 from chat_server.supervisor import Supervisor
-from tests.conftest import LOG_DIR, ChatServerProcess, RasaStack, RedisServer, chat_servers
+from tests.support.servers import LOG_DIR, ChatServerProcess, RasaStack, RedisServer, chat_servers
+from tests.support.waiting import until
 
 BareFactory = Callable[..., Any]
 
@@ -71,13 +72,12 @@ def log_lines(server: ChatServerProcess) -> list[dict[str, Any]]:
 
 async def wait_for_log(server: ChatServerProcess, predicate: Callable[[dict[str, Any]], bool],
                        timeout: float = 20.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for line in log_lines(server):
-            if predicate(line):
-                return line
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"no matching log line in {log_path(server)} within {timeout}s")
+    def matching() -> dict[str, Any] | None:
+        return next((line for line in log_lines(server) if predicate(line)), None)
+
+    found = await until(matching, timeout, f"no matching log line in {log_path(server)} within {timeout}s")
+    assert found is not None
+    return found
 
 
 class RawSocketIO:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import time
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 import socketio
+
+from tests.support.waiting import first_event, until
 
 
 class ResidentClient:
@@ -79,18 +79,10 @@ class ResidentClient:
     async def wait_for_index(self, name: str, predicate: Callable[[Any], bool] = lambda d: True,
                              timeout: float = 20.0, after: int = 0) -> int:
         """Index in `events` of the first `name` event (at index >= after) matching `predicate`."""
-        deadline = time.monotonic() + timeout
-        while True:
-            for index in range(after, len(self.events)):
-                event, data = self.events[index]
-                if event == name and predicate(data):
-                    return index
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise AssertionError(f"no {name} event within {timeout}s; got {self.events[after:][-10:]}")
-            self._changed.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), remaining)
+        (index,) = await until(lambda: first_event(self.events, name, predicate, after), timeout,
+                               lambda _: f"no {name} event within {timeout}s; got {self.events[after:][-10:]}",
+                               wake=self._changed)
+        return index
 
     async def turn(self, text: str, timeout: float = 30.0, **kwargs: Any) -> list[dict[str, Any]]:
         """Send a message and collect the bot's replies: the server turns the bot's typing indicator

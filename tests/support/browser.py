@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support.servers import ROOT
+
 SCREENSHOTS = ROOT / "var" / "screenshots"
 WIDGET_DIR = ROOT / "widget"
 AXE_JS = WIDGET_DIR / "node_modules" / "axe-core" / "axe.min.js"
