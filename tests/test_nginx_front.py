@@ -19,7 +19,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.conftest import ChatServerProcess, free_port
+from chat_server.components import free_port
+from tests.support.servers import ChatServerProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "deploy" / "nginx" / "chat311.conf"

@@ -32,8 +32,17 @@ from chat_server.conversations.store import ConversationStore
 from chat_server.supervisor import ChildSpec, Supervisor
 from chat_server.texts import text
 from chat_server.training.jobs import TrainingJobs
-from tests.clients import ResidentClient
-from tests.conftest import LOG_DIR, RASA_TOKEN, ROOT, ChatServerProcess, RasaStack, RedisServer, _model, chat_servers
+from tests.support.clients import ResidentClient
+from tests.support.servers import (
+    LOG_DIR,
+    RASA_TOKEN,
+    ROOT,
+    ChatServerProcess,
+    RasaStack,
+    RedisServer,
+    _model,
+    chat_servers,
+)
 
 # --- configuration and the pool's choice: pure, no processes ---------------------------------------
 

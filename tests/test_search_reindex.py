@@ -19,8 +19,8 @@ import redis.asyncio as aioredis
 from chat_server.agents.search import ConversationSearch
 from chat_server.conversations.store import ConversationStore
 from chat_server.tickets.store import Ticket, TicketStore
-from tests.channel_standins import bare_server
-from tests.test_agents_support import fresh_prefix, login, make_agent
+from tests.support.agents import fresh_prefix, login, make_agent
+from tests.support.channel_standins import bare_server
 
 TZ = ZoneInfo("America/New_York")
 SMS_NUMBER = "+17045550199"

@@ -35,10 +35,10 @@ import redis.asyncio as aioredis
 from chat_server import redis_connect
 from chat_server.components import REDIS_SERVER_BIN, free_port
 from chat_server.supervisor import Supervisor
-from tests.clients import ResidentClient
-from tests.conftest import LOG_DIR, ChatServerProcess, RedisServer
-from tests.test_agents_support import AgentClient, fresh_prefix, login, make_agent, server_env
-from tests.test_fault_helpers import bare_servers
+from tests.support.agents import AgentClient, escalation_env, fresh_prefix, login, make_agent
+from tests.support.clients import ResidentClient
+from tests.support.faults import bare_servers
+from tests.support.servers import LOG_DIR, ChatServerProcess, RedisServer
 
 MASTER = "mymaster"
 DOWN_AFTER_MS = 1000
@@ -280,7 +280,7 @@ async def _stream_ids(redis: aioredis.Redis, prefix: str, cid: str) -> list[str]
 async def test_master_killed_mid_conversation_fails_over_without_loss() -> None:
     prefix = fresh_prefix()
     async with sentinel_cluster() as cluster, workers(
-        cluster.url, 2, **server_env(prefix, CHAT311_ROUTING__HEARTBEAT_S="10",
+        cluster.url, 2, **escalation_env(prefix, CHAT311_ROUTING__HEARTBEAT_S="10",
                                      CHAT311_ROUTING__RECONNECT_GRACE_S="60",
                                      CHAT311_LIMITS__SESSION_MESSAGES="10000")) as (one, two):
         await make_agent(cluster.master.url, prefix, "ann", name="Ann", max_chats=RESIDENTS)

@@ -16,7 +16,7 @@ import yaml
 
 from chat_server.staff_texts import TEXTS_FILE, StaffTextsError, load_staff_texts
 from tests.support.agents import PASSWORD, escalation_env, fresh_prefix, make_agent, offered_chat
-from tests.support.browser import ROOT, axe_scan, chromium, new_page, screenshot
+from tests.support.browser import ROOT, axe_scan, chromium, new_page, screenshot, serious_violations, untranslated
 
 STATIC = ROOT / "chat_server" / "static"
 
@@ -83,30 +83,6 @@ def test_every_key_the_pages_use_is_in_the_copy() -> None:
 
 # ---------- the console in Chromium ----------
 
-def _serious(violations: list[dict[str, Any]]) -> list[Any]:
-    return [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
-            for v in violations if v["impact"] in ("serious", "critical")]
-
-
-async def _untranslated(page: Any) -> list[Any]:
-    """Marked elements whose text or attribute is not the copy's Spanish (the page applied everything)."""
-    return await page.evaluate("""async () => {
-        const texts = (await (await fetch('/staff/texts.json')).json()).texts;
-        const bad = [];
-        for (const n of document.querySelectorAll('[data-i18n]')) {
-            const want = texts[n.dataset.i18n];
-            if (!want || n.textContent !== want.es) bad.push([n.dataset.i18n, n.textContent]);
-        }
-        for (const n of document.querySelectorAll('[data-i18n-attr]')) {
-            for (const pair of n.dataset.i18nAttr.split(';')) {
-                const [attr, key] = pair.split(':').map(s => s.trim());
-                if (!texts[key] || n.getAttribute(attr) !== texts[key].es) bad.push([key, n.getAttribute(attr)]);
-            }
-        }
-        return bad;
-    }""")
-
-
 @pytest.mark.browser
 @pytest.mark.rasa
 async def test_spanish_browser_signs_in_works_a_chat_and_switches_to_english(
@@ -151,7 +127,7 @@ async def test_spanish_browser_signs_in_works_a_chat_and_switches_to_english(
         assert await page.locator("#status option").all_inner_texts() == ["En línea", "Ausente"]
         await expect(page.locator("#composer")).to_have_attribute("aria-label", "Mensaje para el residente")
         await expect(page.locator("#kb-q")).to_have_attribute("placeholder", "p. ej., objetos grandes")
-        assert await _untranslated(page) == []
+        assert await untranslated(page) == []
 
         # An offer in Spanish; the resident's own words are shown as written.
         res, offer = await offered_chat(page, resident, server.url)
@@ -179,10 +155,10 @@ async def test_spanish_browser_signs_in_works_a_chat_and_switches_to_english(
         msg = await res.wait_for("bot_uttered", lambda m: m.get("sender") == "agent")
         assert msg["text"] == "Hola, soy Ann. Lo reviso ahora."
         await expect(transcript).to_contain_text("Hola, soy Ann.")
-        assert await _untranslated(page) == []
+        assert await untranslated(page) == []
         await screenshot(page, "console-es.png")
 
-        violations = _serious(await axe_scan(page, "body"))
+        violations = serious_violations(await axe_scan(page, "body"))
         assert violations == [], violations
 
         # The switch in the staff bar: English at once, the open chat included, and after a reload.
@@ -222,7 +198,7 @@ async def test_english_browser_gets_english_and_the_sign_in_switch_turns_it_span
         await page.wait_for_function("() => document.documentElement.dataset.i18nState === 'ready'")
         await expect(page.locator("html")).to_have_attribute("lang", "es")
         await expect(page.locator("label[for=password]")).to_have_text("Contraseña")
-        violations = _serious(await axe_scan(page, "body"))
+        violations = serious_violations(await axe_scan(page, "body"))
         assert violations == [], violations
         assert page.errors == [], page.errors  # type: ignore[attr-defined]
 
@@ -247,7 +223,7 @@ async def test_incidents_page_in_spanish_posts_and_ends_a_notice(server_factory:
         await expect(page.locator("h1")).to_have_text("Chat 311 — avisos de incidentes")
         await expect(page.locator("#staff-nav a[aria-current=page]")).to_have_text("Incidentes")
         await expect(page.locator("#list-msg")).to_have_text("No hay avisos en los últimos 30 días.")
-        assert await _untranslated(page) == []
+        assert await untranslated(page) == []
         await page.fill("#title-en", "Winter storm")
         await page.fill("#title-es", "Tormenta invernal")
         await page.fill("#message-en", "Report outages to Duke Energy.")
@@ -262,7 +238,7 @@ async def test_incidents_page_in_spanish_posts_and_ends_a_notice(server_factory:
         await expect(row.locator("td").nth(1)).to_have_text("activo")
         end = row.locator("button")
         await expect(end).to_have_attribute("aria-label", "Terminar ahora: Tormenta invernal")
-        violations = _serious(await axe_scan(page, "body"))
+        violations = serious_violations(await axe_scan(page, "body"))
         assert violations == [], violations
         await end.click()
         await expect(page.locator("#list-msg")).to_have_text("Terminado.")

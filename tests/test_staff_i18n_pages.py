@@ -19,12 +19,11 @@ import redis.asyncio as aioredis
 
 from chat_server.staff_texts import load_staff_texts
 from chat_server.training.inbox import Inbox
-from tests.browser import ROOT, axe_scan, chromium, new_page, screenshot
-from tests.channel_standins import bare_server
-from tests.test_metrics import TZ, _xadd_all, scripted_day
-from tests.test_staff_i18n import _serious, _untranslated
-from tests.test_supervisor_api import App, app_server  # noqa: F401  (the fixture)
-from tests.test_supervisor_live import login, make_account
+from tests.support.browser import ROOT, axe_scan, chromium, new_page, screenshot, serious_violations, untranslated
+from tests.support.channel_standins import bare_server
+from tests.support.metrics import TZ, scripted_day, xadd_all
+from tests.support.staff import login, make_account
+from tests.support.supervisor_app import App
 
 STATIC = ROOT / "chat_server" / "static"
 PAGES = ("supervisor", "content", "training")
@@ -81,9 +80,9 @@ def _csv(text: str) -> list[list[str]]:
     return list(csv.reader(io.StringIO(text)))
 
 
-async def test_csv_headings_in_english_spanish_and_as_keys(app_server: App) -> None:  # noqa: F811
+async def test_csv_headings_in_english_spanish_and_as_keys(app_server: App) -> None:
     today = datetime.now(TZ).date()
-    await _xadd_all(app_server.redis, f"{app_server.prefix}events", scripted_day(today))
+    await xadd_all(app_server.redis, f"{app_server.prefix}events", scripted_day(today))
     http, _ = await app_server.session("sue", ["supervisor"])
     url = f"{app_server.url}/console/supervisor/api/export.csv"
     day = {"name": "daily", "start": today.isoformat(), "end": today.isoformat()}
@@ -195,10 +194,10 @@ async def test_dashboard_content_and_training_pages_in_spanish(redis_server: Any
             await expect(page.locator("#override-msg")).to_have_text("guardado")
             await expect(page.locator("#override-state")).to_contain_text(re.compile(
                 r"^forzada abierta durante (90|89) minutos más, hasta el .* \(por \w+\): tormenta$"))
-            assert await _untranslated(page) == []
+            assert await untranslated(page) == []
             assert await _english_leaks(page, ENGLISH["supervisor"] + ENGLISH_ALL) == []
             await screenshot(page, "dashboard-es.png")
-            violations = _serious(await axe_scan(page, "body"))
+            violations = serious_violations(await axe_scan(page, "body"))
             assert violations == [], violations
             await page.click("#override-clear")
             await expect(page.locator("#override-state")).to_have_text("según el horario")
@@ -233,9 +232,9 @@ async def test_dashboard_content_and_training_pages_in_spanish(redis_server: Any
                 re.compile(r"^(El bot responde con «.+»:|El bot no está seguro .*|El bot no entiende .*)$"))
             score = await page.locator("#test-result td").nth(1).inner_text()
             assert re.fullmatch(r"\d,\d{3}", score), score  # a decimal comma
-            assert await _untranslated(page) == []
+            assert await untranslated(page) == []
             assert await _english_leaks(page, ENGLISH["content"] + ENGLISH_CONTENT_EDITOR + ENGLISH_ALL) == []
-            violations = _serious(await axe_scan(page, "body"))
+            violations = serious_violations(await axe_scan(page, "body"))
             assert violations == [], violations
             await screenshot(page, "content-es.png")
 
@@ -266,9 +265,9 @@ async def test_dashboard_content_and_training_pages_in_spanish(redis_server: Any
             await expect(page.locator("#rollback")).to_have_attribute("title", "Todavía no se ha publicado nada")
             await expect(page.locator("#train-note")).to_contain_text("varios minutos")
             await expect(page.locator("#kb-note a")).to_have_text("Artículos de conocimiento")
-            assert await _untranslated(page) == []
+            assert await untranslated(page) == []
             assert await _english_leaks(page, ENGLISH["training"] + ENGLISH_ALL) == []
-            violations = _serious(await axe_scan(page, "body"))
+            violations = serious_violations(await axe_scan(page, "body"))
             assert violations == [], violations
 
             # ---- the switch: English at once on this page, and on the next page opened

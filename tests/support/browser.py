@@ -202,3 +202,27 @@ async def screenshot(page: Any, name: str) -> Path:
     path = SCREENSHOTS / name
     await page.screenshot(path=str(path), full_page=False)
     return path
+
+
+def serious_violations(violations: list[dict[str, Any]]) -> list[Any]:
+    return [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
+            for v in violations if v["impact"] in ("serious", "critical")]
+
+
+async def untranslated(page: Any) -> list[Any]:
+    """Marked elements whose text or attribute is not the copy's Spanish (the page applied everything)."""
+    return await page.evaluate("""async () => {
+        const texts = (await (await fetch('/staff/texts.json')).json()).texts;
+        const bad = [];
+        for (const n of document.querySelectorAll('[data-i18n]')) {
+            const want = texts[n.dataset.i18n];
+            if (!want || n.textContent !== want.es) bad.push([n.dataset.i18n, n.textContent]);
+        }
+        for (const n of document.querySelectorAll('[data-i18n-attr]')) {
+            for (const pair of n.dataset.i18nAttr.split(';')) {
+                const [attr, key] = pair.split(':').map(s => s.trim());
+                if (!texts[key] || n.getAttribute(attr) !== texts[key].es) bad.push([key, n.getAttribute(attr)]);
+            }
+        }
+        return bad;
+    }""")
