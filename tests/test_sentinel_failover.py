@@ -235,6 +235,10 @@ class ConsoleClient(AgentClient):
             if not self.closing and (self._reconnect is None or self._reconnect.done()):
                 self._reconnect = asyncio.create_task(self.reconnect())
 
+    def settled(self) -> bool:
+        """Connected, and not in the middle of reconnecting and re-fetching."""
+        return bool(self.sio.connected) and (self._reconnect is None or self._reconnect.done())
+
     @property
     def connects(self) -> int:
         return len(self.connected_at)
@@ -365,6 +369,8 @@ async def test_master_killed_mid_conversation_fails_over_without_loss() -> None:
                 await _until(_async(lambda: ann.connects >= 2), "the console to be made to reconnect", 10)
                 agent_live = {d.get("id") for e, d in ann.events if e == "message"}
                 for cid in conversations:
+                    # a later gap (a slow machine) may drop the console again: ask once it is back
+                    await _until(_async(ann.settled), "the console to be connected again", 20)
                     view = await ann.call("open", {"conversation_id": cid})
                     assert view.get("ok"), view
                     assert set(streams[cid]) <= {m["id"] for m in view["conversation"]["messages"]}

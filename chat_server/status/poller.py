@@ -122,8 +122,11 @@ class UpstreamPoller:
 
     async def _failed(self, exc: Exception) -> float:
         key = health_key(self.prefix)
-        failures = int(await self.redis.hincrby(key, "failures", 1))
-        await self.redis.hset(key, "last_error", f"{type(exc).__name__}: {exc}"[:300])
+        # One transaction: a /readyz between the two writes showed the count with the last success's empty error.
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hincrby(key, "failures", 1)
+        pipe.hset(key, "last_error", f"{type(exc).__name__}: {exc}"[:300])
+        failures = int((await pipe.execute())[0])
         delay = min(self.tickets.upstream_poll_s * 2 ** failures, self.config.upstream_backoff_max_s)
         delay *= random.uniform(0.8, 1.2)
         log.warning("upstream status poll failed; backing off", extra={

@@ -35,6 +35,7 @@ STATIC = Path(__file__).resolve().parent.parent / "static" / "training"
 
 TRAINING: web.AppKey[Training] = web.AppKey("training", Training)
 
+
 def _svc(request: web.Request) -> Training:
     return request.app[TRAINING]
 
