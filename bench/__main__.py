@@ -78,9 +78,9 @@ from bench.stats import Figure, from_json, median, per_message_ms, ratio, rounde
 from chat_server import bot_model
 from chat_server.agents.accounts import Account, AccountStore
 from chat_server.agents.settings import WEEKDAYS
-from chat_server.components import action_server_spec, embedded_redis_spec, free_port, rasa_server_spec
+from chat_server.child_specs import action_server_spec, embedded_redis_spec, free_port, rasa_server_spec
 from chat_server.config import PROJECT_ROOT, RetentionConfig
-from chat_server.supervisor import Supervisor
+from chat_server.process_supervisor import Supervisor
 
 LOG_DIR = PROJECT_ROOT / "var" / "bench-logs"
 RASA_TOKEN = "bench-rasa-token"

@@ -26,8 +26,8 @@ import redis.asyncio as aioredis
 from bench.__main__ import LOG_DIR, Server
 from chat_server.agents.accounts import Account, AccountStore
 from chat_server.agents.auth import SESSION_COOKIE, SessionStore
-from chat_server.components import embedded_redis_spec, free_port
-from chat_server.supervisor import Supervisor
+from chat_server.child_specs import embedded_redis_spec, free_port
+from chat_server.process_supervisor import Supervisor
 
 ROUNDS = 5
 ARTICLE = "water-bill-pay"

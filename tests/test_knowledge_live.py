@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 from chat_server.agents.auth import SESSION_COOKIE
-from chat_server.components import free_port
+from chat_server.child_specs import free_port
 from chat_server.knowledge.diff import diff_articles
 from chat_server.knowledge.store import LOG_KEEP, ArticleStore, Origin, VersionConflict
 from chat_server.training.inbox import Inbox

@@ -19,7 +19,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from chat_server.components import free_port
+from chat_server.child_specs import free_port
 from tests.support.servers import ChatServerProcess
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -18,7 +18,7 @@ import pytest
 import redis.asyncio as aioredis
 import yaml
 
-from chat_server.components import free_port
+from chat_server.child_specs import free_port
 from tests.support.open311 import cli, new_api_key, start_server
 from tests.support.servers import ROOT, ChatServerProcess, RedisServer
 from tests.support.waiting import eventually

@@ -25,11 +25,11 @@ import aiohttp
 import pytest
 import redis.asyncio as aioredis
 
-from chat_server.components import action_server_spec, free_port, rasa_server_spec
+from chat_server.child_specs import action_server_spec, free_port, rasa_server_spec
 from chat_server.config import ConfigError, RetentionConfig, load_config
 from chat_server.conversations.rasa_pool import RasaPool
 from chat_server.conversations.store import ConversationStore
-from chat_server.supervisor import ChildSpec, Supervisor
+from chat_server.process_supervisor import ChildSpec, Supervisor
 from chat_server.texts import text
 from chat_server.training.jobs import TrainingJobs
 from tests.support.clients import ResidentClient

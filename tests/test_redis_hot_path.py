@@ -16,7 +16,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
-from chat_server.components import free_port
+from chat_server.child_specs import free_port
 from chat_server.conversations.limits import Limit, RateLimiter
 from chat_server.conversations.store import CLOSED, ConversationStore
 from chat_server.redis_batch import PipelineBatcher

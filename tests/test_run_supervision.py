@@ -16,8 +16,8 @@ import aiohttp
 import psutil
 import pytest
 
-from chat_server.components import free_port
-from chat_server.supervisor import ChildSpec, Supervisor
+from chat_server.child_specs import free_port
+from chat_server.process_supervisor import ChildSpec, Supervisor
 from tests.support.waiting import until
 
 ROOT = Path(__file__).resolve().parent.parent

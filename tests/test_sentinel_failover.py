@@ -33,8 +33,8 @@ import pytest
 import redis.asyncio as aioredis
 
 from chat_server import redis_connect
-from chat_server.components import REDIS_SERVER_BIN, free_port
-from chat_server.supervisor import Supervisor
+from chat_server.child_specs import REDIS_SERVER_BIN, free_port
+from chat_server.process_supervisor import Supervisor
 from tests.support.agents import AgentClient, escalation_env, fresh_prefix, login, make_agent
 from tests.support.clients import ResidentClient
 from tests.support.faults import bare_servers
@@ -506,7 +506,7 @@ async def test_rasa_tracker_and_lock_stores_follow_the_master() -> None:
     """Rasa's stores, built from bot/endpoints.yml with the environment chat_server gives the Rasa server,
     find the master through the Sentinels and keep working after a failover (one long-lived process)."""
     from chat_server import bot_model
-    from chat_server.components import RASA_TRACKER_DB, RASA_TRACKER_KEY_PREFIX, _redis_env_for_rasa
+    from chat_server.child_specs import RASA_TRACKER_DB, RASA_TRACKER_KEY_PREFIX, _redis_env_for_rasa
 
     async with sentinel_cluster() as cluster:
         env = {**os.environ, **_redis_env_for_rasa(cluster.url), "CHAT311_ACTIONS_URL": "http://127.0.0.1:1/webhook",

@@ -18,7 +18,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from chat_server.components import free_port
+from chat_server.child_specs import free_port
 from tests.support.channel_standins import SmtpCapture, TwilioStandin, WebhookReceiver, bare_server, body_of, issue
 from tests.support.open311 import cli, new_api_key
 

@@ -15,7 +15,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from chat_server.components import free_port
+from chat_server.child_specs import free_port
 from tests.support.channel_standins import bare_server
 from tests.support.open311 import new_api_key
 from tests.support.servers import ROOT

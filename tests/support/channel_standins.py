@@ -31,7 +31,7 @@ from aiohttp import web
 from aiosmtpd.smtp import SMTP
 from twilio.request_validator import RequestValidator
 
-from chat_server.components import free_port
+from chat_server.child_specs import free_port
 from tests.support.servers import ChatServerProcess, chat311_env, server_env
 from tests.support.waiting import until
 

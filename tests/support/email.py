@@ -10,7 +10,7 @@ from typing import Any
 
 import aiosmtplib
 
-from chat_server.components import free_port
+from chat_server.child_specs import free_port
 from tests.support.channel_standins import SmtpCapture, body_of
 
 CITY = "311chat@city.test"

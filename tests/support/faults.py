@@ -22,8 +22,8 @@ from typing import Any
 
 import pytest
 
-from chat_server.components import free_port
-from chat_server.supervisor import Supervisor
+from chat_server.child_specs import free_port
+from chat_server.process_supervisor import Supervisor
 from tests.support.servers import LOG_DIR, ChatServerProcess, RasaStack, RedisServer, chat_servers
 from tests.support.waiting import until
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import aiohttp
 
-from chat_server.components import free_port
+from chat_server.child_specs import free_port
 from tests.support.servers import ChatServerProcess, RedisServer, chat311_env, run_chat311, server_env
 
 

