@@ -11,7 +11,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from tests.support.agents import escalation_env, fresh_prefix
-from tests.support.browser import ROOT, axe_scan, chromium, new_page, screenshot
+from tests.support.browser import ROOT, axe_scan, chromium, new_page, screenshot, serious_violations
 from tests.support.staff import login, make_account
 
 pytestmark = [pytest.mark.browser, pytest.mark.rasa]
@@ -74,11 +74,6 @@ async def test_one_nav_bar_shows_who_and_the_pages_their_role_may_open(
         assert page.errors == [], page.errors  # type: ignore[attr-defined]
 
 
-def _serious(violations: list[dict[str, Any]]) -> list[Any]:
-    return [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
-            for v in violations if v["impact"] in ("serious", "critical")]
-
-
 async def _overflow(page: Any) -> dict[str, int]:
     return await page.evaluate(
         "() => ({scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth})")
@@ -121,7 +116,7 @@ async def _axe_and_overflow(staff: Any, pages: dict[str, str], sizes: list[tuple
                 await screenshot(page, f"page-{name}-{width}x{height}.png")
                 assert size["scroll"] <= size["client"], (name, width, size)
                 if name in STAFF_PAGES:
-                    report[(name, width)] = _serious(await axe_scan(page, "body"))
+                    report[(name, width)] = serious_violations(await axe_scan(page, "body"))
             assert page.errors == [], page.errors  # type: ignore[attr-defined]
     bad = {k: v for k, v in report.items() if v}
     assert not bad, bad
