@@ -6,12 +6,10 @@ installs it): a missing nginx fails this test, it is never skipped."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import shutil
 import subprocess
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -21,6 +19,7 @@ import pytest
 
 from chat_server.child_specs import free_port
 from tests.support.servers import ChatServerProcess
+from tests.support.waiting import until
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "deploy" / "nginx" / "chat311.conf"
@@ -65,27 +64,23 @@ class Nginx:
         assert check.returncode == 0, check.stderr
         self.proc = subprocess.Popen([NGINX, "-p", str(self.workdir), "-c", str(self.workdir / "nginx.conf")],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-        deadline = time.monotonic() + 15
         async with aiohttp.ClientSession() as http:
-            while True:
-                assert self.proc.poll() is None, (self.workdir / "error.log").read_text()
+            async def proxies() -> bool:
+                assert self.proc is not None and self.proc.poll() is None, (self.workdir / "error.log").read_text()
                 try:
                     async with http.get(f"{self.url}/healthz") as resp:
-                        if resp.status == 200:
-                            return
+                        return resp.status == 200
                 except aiohttp.ClientError:
-                    pass
-                assert time.monotonic() < deadline, "nginx did not proxy /healthz within 15 s"
-                await asyncio.sleep(0.1)
+                    return False
+
+            await until(proxies, 15, "nginx did not proxy /healthz within 15 s", interval=0.1)
 
     async def log_line(self, match: Callable[[str], bool], timeout_s: float = 10) -> str:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            found = [line for line in (self.workdir / "access.log").read_text().splitlines() if match(line)]
-            if found:
-                return found[0]
-            assert time.monotonic() < deadline, "no such line in nginx's access log"
-            await asyncio.sleep(0.05)
+        def found() -> str | None:
+            lines = [line for line in (self.workdir / "access.log").read_text().splitlines() if match(line)]
+            return lines[0] if lines else None
+
+        return await until(found, timeout_s, "no such line in nginx's access log", interval=0.05)
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

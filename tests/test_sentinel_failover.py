@@ -39,6 +39,7 @@ from tests.support.agents import AgentClient, escalation_env, fresh_prefix, logi
 from tests.support.clients import ResidentClient
 from tests.support.faults import bare_servers
 from tests.support.servers import LOG_DIR, ChatServerProcess, RedisServer
+from tests.support.waiting import until
 
 MASTER = "mymaster"
 DOWN_AFTER_MS = 1000
@@ -96,15 +97,13 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 async def _until(check: Any, what: str, timeout: float) -> Any:
-    """Poll `check()` (async) until it returns something truthy, with a deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
+    """`until` over an async `check` that may fail while Redis fails over (a failure counts as not yet)."""
+    async def quietly() -> Any:
         with contextlib.suppress(Exception):
-            result = await check()
-            if result:
-                return result
-        assert time.monotonic() < deadline, f"timed out after {timeout:.0f} s waiting for {what}"
-        await asyncio.sleep(0.1)
+            return await check()
+        return None
+
+    return await until(quietly, timeout, f"timed out after {timeout:.0f} s waiting for {what}", interval=0.1)
 
 
 def _data_node(name: str, root: Path, port: int, *extra: str) -> RedisNode:
