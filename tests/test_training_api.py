@@ -88,6 +88,9 @@ async def test_inbox_label_and_guards(training_app: App) -> None:
 
         async with http.post(f"{base}/inbox/{unsure['id']}/label", json={"label": "faq"}) as r:
             assert r.status == 403  # no CSRF header
+        for bad in (["faq"], "faq"):  # a body that is not a JSON object is refused before anything is read
+            async with http.post(f"{base}/inbox/{unsure['id']}/label", json=bad, headers=csrf) as r:
+                assert r.status == 400 and (await r.json())["error"]["code"] == "bad_json"
         async with http.post(f"{base}/inbox/{unsure['id']}/label", json={"label": "no_such_label"},
                              headers=csrf) as r:
             assert r.status == 400 and "unknown label" in (await r.json())["error"]["message"]

@@ -30,7 +30,7 @@ from chat_server.knowledge.lexical import fold
 from chat_server.knowledge.live import LiveKnowledge, NotFound, NotReady
 from chat_server.knowledge.search import IndexUpdateError
 from chat_server.knowledge.store import VersionConflict
-from chat_server.metrics.access import USER, error, require_role
+from chat_server.metrics.access import USER, error, json_object, require_role
 from chat_server.training.inbox import Inbox
 
 STATIC = Path(__file__).resolve().parent.parent / "static" / "content"
@@ -50,16 +50,6 @@ class BadRequest(web.HTTPBadRequest):
 
 def _kb(request: web.Request) -> LiveKnowledge:
     return request.app[KNOWLEDGE]
-
-
-async def _body(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
-        raise BadRequest("bad_json", "body must be a JSON object")
-    return body
 
 
 def _int(value: Any, name: str) -> int:
@@ -147,7 +137,7 @@ async def get_article(request: web.Request) -> web.Response:
 
 @require_role(ROLE)
 async def save_article(request: web.Request) -> web.Response:
-    body = await _body(request)
+    body = await json_object(request)
     try:
         version = await _kb(request).save(request.match_info["id"], body.get("data"),
                                           _int(body.get("base_version"), "base_version"), request[USER].username)
@@ -177,7 +167,7 @@ async def diff(request: web.Request) -> web.Response:
 
 @require_role(ROLE)
 async def rollback(request: web.Request) -> web.Response:
-    body = await _body(request)
+    body = await json_object(request)
     try:
         version = await _kb(request).rollback(request.match_info["id"], _int(body.get("to"), "to"),
                                               _int(body.get("base_version"), "base_version"), request[USER].username)
@@ -188,7 +178,7 @@ async def rollback(request: web.Request) -> web.Response:
 
 @require_role(ROLE)
 async def test_question(request: web.Request) -> web.Response:
-    body = await _body(request)
+    body = await json_object(request)
     text = body.get("text")
     if not isinstance(text, str) or not text.strip():
         raise BadRequest("bad_request", "text must be a non-empty question", "text")
@@ -207,7 +197,7 @@ async def inbox(request: web.Request) -> web.Response:
 
 @require_role(ROLE)
 async def attach(request: web.Request) -> web.Response:
-    box, body = request.app[INBOX], await _body(request)
+    box, body = request.app[INBOX], await json_object(request)
     item = await box.get(request.match_info["id"])
     if item is None or item.status != "open":
         return error(404, "not_found", "no such open inbox item")

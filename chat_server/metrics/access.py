@@ -65,6 +65,18 @@ def error(status: int, code: str, message: str) -> web.Response:
     return web.json_response({"error": {"code": code, "message": message}}, status=status)
 
 
+async def json_object(request: web.Request) -> dict[str, Any]:
+    """A staff API's request body, which must be a JSON object; anything else is refused with 400."""
+    try:
+        body = await request.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise web.HTTPBadRequest(text='{"error": {"code": "bad_json", "message": "body must be a JSON object"}}',
+                                 content_type="application/json")
+    return body
+
+
 async def current_user(request: web.Request) -> tuple[ConsoleUser | None, Any]:
     """(user, account) for the request's console session cookie, or (None, None)."""
     from chat_server.agents.accounts import AccountStore

@@ -23,7 +23,7 @@ from typing import Any
 
 from aiohttp import web
 
-from chat_server.metrics.access import USER, error, require_role
+from chat_server.metrics.access import USER, error, json_object, require_role
 from chat_server.training.data import DataError
 from chat_server.training.jobs import Busy, PublishError
 from chat_server.training.label_names import readable
@@ -38,17 +38,6 @@ TRAINING: web.AppKey[Training] = web.AppKey("training", Training)
 
 def _svc(request: web.Request) -> Training:
     return request.app[TRAINING]
-
-
-async def _body(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
-        raise web.HTTPBadRequest(text='{"error": {"code": "bad_json", "message": "body must be a JSON object"}}',
-                                 content_type="application/json")
-    return body
 
 
 @require_role("content", api=False)
@@ -80,7 +69,7 @@ async def _item(request: web.Request) -> Any:
 
 @require_role("content")
 async def label_item(request: web.Request) -> web.Response:
-    svc, item, body = _svc(request), await _item(request), await _body(request)
+    svc, item, body = _svc(request), await _item(request), await json_object(request)
     label = str(body.get("label") or "")
     language = str(body.get("language") or item.language)
     try:
