@@ -14,11 +14,9 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 
-from chat_server.app import create_app
-from chat_server.config import load_config
 from tests.support.agents import PASSWORD, make_agent
+from tests.support.servers import in_process_app
 
 MAX_PAIR, MAX_IP = 5, 12
 
@@ -26,19 +24,9 @@ MAX_PAIR, MAX_IP = 5, 12
 @pytest.fixture
 async def console(redis_server: Any) -> AsyncIterator[tuple[str, str]]:
     prefix = f"tl{uuid.uuid4().hex[:8]}:"
-    config = load_config(environ={}, overrides={
-        "redis": {"url": redis_server.url, "key_prefix": prefix},
-        "rasa": {"manage": False, "url": "http://127.0.0.1:9", "actions_url": ""},
-        "logging": {"json": True, "level": "WARNING"},
-        "routing": {"login_max_failures": MAX_PAIR, "login_max_failures_per_ip": MAX_IP},
-    })
-    runner = web.AppRunner(create_app(config, redis_server.url))
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield f"http://127.0.0.1:{port}", prefix
-    await runner.cleanup()
+    async with in_process_app(redis_server.url, prefix, routing={
+            "login_max_failures": MAX_PAIR, "login_max_failures_per_ip": MAX_IP}) as (url, _):
+        yield url, prefix
 
 
 class LoginForm:

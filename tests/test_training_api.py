@@ -6,7 +6,6 @@ conversation core feeds it. Training itself is exercised end to end in test_trai
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 import uuid
 from collections.abc import AsyncIterator
@@ -15,11 +14,9 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 
-from chat_server.app import create_app
-from chat_server.config import load_config
 from chat_server.context import CTX, AppContext
+from tests.support.servers import in_process_app
 from tests.support.staff import console_login
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,22 +37,9 @@ class App:
 async def training_app(redis_server: Any, tmp_path: Path) -> AsyncIterator[App]:
     data_dir = tmp_path / "training_data"
     shutil.copytree(ROOT / "training_data", data_dir)
-    config = load_config(environ={}, overrides={
-        "redis": {"url": redis_server.url, "key_prefix": f"t8a{uuid.uuid4().hex[:6]}:"},
-        "rasa": {"manage": False, "url": "http://127.0.0.1:9", "actions_url": ""},
-        "logging": {"json": True, "level": "WARNING"},
-        "training": {"data_dir": str(data_dir), "model_dir": str(tmp_path / "models"), "low_confidence": 0.5},
-    })
-    app = create_app(config, redis_server.url)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield App(f"http://127.0.0.1:{port}", app[CTX], data_dir)
-    # Bounded: an app shutdown that never finishes (seen intermittently, cause not found yet) must fail
-    # this test by name instead of hanging the whole suite.
-    await asyncio.wait_for(runner.cleanup(), timeout=60)
+    async with in_process_app(redis_server.url, f"t8a{uuid.uuid4().hex[:6]}:", training={
+            "data_dir": str(data_dir), "model_dir": str(tmp_path / "models"), "low_confidence": 0.5}) as (url, app):
+        yield App(url, app[CTX], data_dir)
 
 
 async def test_inbox_label_and_guards(training_app: App) -> None:

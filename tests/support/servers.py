@@ -226,3 +226,32 @@ async def chat_servers(redis: RedisServer, rasa: RasaStack) -> AsyncIterator[Ser
                 hung.append(str(exc))
         assert not hung, hung
 
+
+
+@contextlib.asynccontextmanager
+async def in_process_app(redis_url: str, prefix: str, **sections: dict[str, Any]) -> AsyncIterator[tuple[str, Any]]:
+    """The whole chat_server app in this test's event loop on a free port, with no bot (`rasa.url`
+    points at a closed port): (base URL, the aiohttp app). `sections` are config overrides by section.
+    Its shutdown is bounded: one that never finishes fails the test by name instead of hanging the suite."""
+    from aiohttp import web
+
+    from chat_server.app import create_app
+    from chat_server.config import load_config
+
+    config = load_config(environ={}, overrides={
+        "redis": {"url": redis_url, "key_prefix": prefix},
+        "rasa": {"manage": False, "url": "http://127.0.0.1:9", "actions_url": ""},
+        "logging": {"json": True, "level": "WARNING"},
+        **sections,
+    })
+    app = create_app(config, redis_url)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield f"http://127.0.0.1:{port}", app
+    finally:
+        async with asyncio.timeout(60):
+            await runner.cleanup()

@@ -10,10 +10,8 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 
-from chat_server.app import create_app
-from chat_server.config import load_config
+from tests.support.servers import in_process_app
 from tests.support.staff import console_login
 
 SCRAPE_TOKEN = "scrape-secret-0123456789"
@@ -36,17 +34,5 @@ class App:
 @pytest.fixture
 async def app_server(redis_server: Any, redis_client: Any) -> AsyncIterator[App]:
     prefix = f"t8s:{uuid.uuid4().hex[:8]}:"
-    config = load_config(environ={}, overrides={
-        "redis": {"url": redis_server.url, "key_prefix": prefix},
-        "rasa": {"manage": False, "url": "http://127.0.0.1:9", "actions_url": ""},
-        "logging": {"json": True, "level": "WARNING"},
-        "metrics": {"prometheus_token": SCRAPE_TOKEN},
-    })
-    app = create_app(config, redis_server.url)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield App(f"http://127.0.0.1:{port}", prefix, redis_client)
-    await runner.cleanup()
+    async with in_process_app(redis_server.url, prefix, metrics={"prometheus_token": SCRAPE_TOKEN}) as (url, _):
+        yield App(url, prefix, redis_client)
