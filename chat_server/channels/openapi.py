@@ -138,10 +138,14 @@ def _document(public_url: str, max_message_chars: int) -> dict[str, Any]:
             "schemas": {
                 "Error": {
                     "type": "object", "required": ["error"], "additionalProperties": False,
-                    "properties": {"error": {
-                        "type": "object", "required": ["code", "message"],
-                        "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
-                    }},
+                    "properties": {
+                        "error": {
+                            "type": "object", "required": ["code", "message"],
+                            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+                        },
+                        # a refused message that describes an emergency still gets the 911 answer first
+                        "emergency": {"$ref": "#/components/schemas/Message"},
+                    },
                 },
                 "NewConversation": {
                     "type": "object", "required": ["user_id"], "additionalProperties": False,
