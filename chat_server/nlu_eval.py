@@ -14,8 +14,9 @@ threshold sweep, and last a single JSON line:
      "label_accuracy_at_file_topics": w}
 `label_accuracy` is strict. The held-out files were labelled with the ten coarse FAQ topics the bot had
 before the knowledge base; `label_accuracy_at_file_topics` scores at the file's own granularity: an
-answer from a finer topic that was part of a coarse one (`within` in training_data/knowledge/topics.yml)
-counts as that coarse label when the file never uses the finer label itself.
+answer from a finer topic that was part of a coarse one, or a report form for a service the coarse
+answer told residents to report (`within` in training_data/knowledge/topics.yml), counts as that
+coarse label when the file never uses the finer label itself.
 """
 
 from __future__ import annotations
@@ -213,15 +214,15 @@ def simulate(results: list[Result], threshold: float, ambiguity: float) -> tuple
 
 
 def at_file_topics(results: list[Result], within: Mapping[str, str]) -> list[str | None]:
-    """Each result's label at the file's granularity: `faq/<finer>` → `faq/<coarse>` when the file has
-    no `faq/<finer>` row and the finer topic is within the coarse one."""
+    """Each result's label at the file's granularity: `faq/<finer>` (or a report label) → `faq/<coarse>`
+    when the file has no row with that label and it is within the coarse one."""
     used = {r.row.label for r in results}
 
     def coarse(label: str | None) -> str | None:
-        topic = label.removeprefix("faq/") if label and label.startswith("faq/") else None
-        if topic is None or label in used or topic not in within:
+        key = label.removeprefix("faq/") if label else None
+        if key is None or label in used or key not in within:
             return label
-        return f"faq/{within[topic]}"
+        return f"faq/{within[key]}"
 
     return [coarse(r.label) for r in results]
 

@@ -95,19 +95,32 @@ def test_a_finer_topic_counts_as_the_coarse_label_only_at_the_files_granularity(
     assert at_file_topics(finer, within)[0] == "faq/stormwater"
 
 
+def test_a_report_form_the_coarse_answer_pointed_to_counts_at_the_files_granularity() -> None:
+    within = {"report_storm_drain": "flooding"}
+    results = [_result("faq/flooding", "report_storm_drain"), _result("faq/voting", "report_storm_drain"),
+               _result("faq/flooding", "report_pothole")]
+    assert at_file_topics(results, within) == ["faq/flooding", "faq/flooding", "report_pothole"]
+    assert summary(results, within)["label_accuracy_at_file_topics"] == round(1 / 3, 4)
+    # a file that labels the report itself is scored on it
+    assert at_file_topics([*results, _result("report_storm_drain", "report_storm_drain")], within)[0] \
+        == "report_storm_drain"
+
+
 def test_the_shipped_within_section_names_known_topics_one_level_deep() -> None:
     rules = load_rules()
     assert rules.within, "topics.yml should say which finer topics were part of the ten coarse ones"
     assert set(rules.within.values()) <= set(rules.topics) and not set(rules.within.values()) & set(rules.within)
+    assert {key for key in rules.within if key.startswith("report_")}, "report forms the coarse answers pointed to"
 
 
 @pytest.mark.parametrize(("within", "message"), [
     ({"recycling": "nowhere"}, "unknown topic 'nowhere'"),
+    ({"report_nothing": "recycling"}, "unknown topic or report label 'report_nothing'"),
     ({"recycling": "trash_schedule", "trash_schedule": "utility_bill"}, "one level only"),
     (["recycling"], "must be a mapping"),
 ])
 def test_a_bad_within_section_names_the_field(within: object, message: str) -> None:
     topics = {"recycling": {}, "trash_schedule": {}, "utility_bill": {}}
     with pytest.raises(ArticleError, match=message) as err:
-        parse_within("topics.yml", {"within": within}, topics)
+        parse_within("topics.yml", {"within": within}, topics, frozenset({"report_pothole"}))
     assert str(err.value).startswith("topics.yml: within")

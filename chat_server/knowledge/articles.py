@@ -45,7 +45,8 @@ class Rules:
 
     topics: Mapping[str, Mapping[str, str]]  # topic → {en, es} display name
     service_codes: frozenset[str]
-    within: Mapping[str, str] = field(default_factory=dict)  # finer topic → the coarse topic it was part of
+    # finer topic, or a service's report label, → the coarse topic whose answer covered it
+    within: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -203,15 +204,18 @@ def parse_topics(file: str, data: Any) -> dict[str, dict[str, str]]:
     return out
 
 
-def parse_within(file: str, data: Any, topics: Mapping[str, Any]) -> dict[str, str]:
-    """The optional `within` section: finer topic → one coarse topic (one level, both known topics)."""
+def parse_within(file: str, data: Any, topics: Mapping[str, Any],
+                 report_labels: frozenset[str] = frozenset()) -> dict[str, str]:
+    """The optional `within` section: finer topic or report label → one coarse topic (one level)."""
     within = data.get("within", {}) if isinstance(data, dict) else {}
     if not isinstance(within, dict):
         raise ArticleError(file, "within", "must be a mapping finer topic → coarse topic")
     for topic, coarse in within.items():
-        for name, value in ((f"within.{topic}", topic), (f"within.{topic}", coarse)):
-            if value not in topics:
-                raise ArticleError(file, name, f"unknown topic {value!r} (add it under topics)")
+        if topic not in topics and topic not in report_labels:
+            raise ArticleError(file, f"within.{topic}",
+                               f"unknown topic or report label {topic!r} (add it under topics or to the catalogue)")
+        if coarse not in topics:
+            raise ArticleError(file, f"within.{topic}", f"unknown topic {coarse!r} (add it under topics)")
         if coarse in within:
             raise ArticleError(file, f"within.{topic}", f"{coarse!r} is itself within another topic; one level only")
     return dict(within)
@@ -226,10 +230,12 @@ def load_rules(knowledge_dir: Path = KNOWLEDGE_DIR, catalogue_file: Path = CATAL
         data = yaml.safe_load(topics_path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise ArticleError(display_path(topics_path), "(file)", f"cannot read: {exc}") from exc
-    codes = frozenset(s.service_code for s in load_catalogue(catalogue_file))
+    catalogue = load_catalogue(catalogue_file)
+    codes = frozenset(s.service_code for s in catalogue)
+    report_labels = frozenset(s.label for s in catalogue if s.label)
     file = display_path(topics_path)
     topics = parse_topics(file, data)
-    return Rules(topics, codes, parse_within(file, data, topics))
+    return Rules(topics, codes, parse_within(file, data, topics, report_labels))
 
 
 def article_files(knowledge_dir: Path) -> list[Path]:
