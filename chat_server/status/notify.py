@@ -1,7 +1,7 @@
 """Telling residents about status changes, through the durable outbox.
 
 TicketStatusService writes one job per change to `<prefix>outbox:status` in the transaction that
-records the change; the worker here (channels/outbox.py: consumer group, retries with backoff,
+records the change; the worker here (stream_outbox.py: consumer group, retries with backoff,
 take-over of a dead process's jobs) fans it out to the filer and every follower:
 
 - a conversation (web chat, or an SMS / e-mail / API conversation): a system message appended to
