@@ -31,7 +31,7 @@ import aiohttp
 from aiohttp import web
 
 from chat_server.channels.apptokens import AppTokenStore
-from chat_server.channels.common import ChannelBase
+from chat_server.channels.channel_base import ChannelBase
 from chat_server.channels.openapi import CLIENT_ID_PATTERN, ID_PATTERN, MESSAGE_ID_PATTERN, USER_PATTERN, document
 from chat_server.config import Config
 from chat_server.conversations.attachments import media_name

@@ -41,9 +41,9 @@ import aiosmtplib
 from aiohttp import web
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from chat_server.channels.common import ChannelBase, drain
+from chat_server.channels.channel_base import ChannelBase, drain
 from chat_server.channels.media import store_image
-from chat_server.channels.textforms import html_to_text, render_options, strip_quoted
+from chat_server.channels.text_shaping import html_to_text, render_options, strip_quoted
 from chat_server.config import Config
 from chat_server.conversations.emergency_first import EmergencyFirst
 from chat_server.conversations.limits import Limit, RateLimiter

@@ -31,10 +31,10 @@ from aiohttp import web
 from twilio.request_validator import RequestValidator
 
 from chat_server import redis_values
-from chat_server.channels.common import ChannelBase, drain
+from chat_server.channels.channel_base import ChannelBase, drain
 from chat_server.channels.media import fetch_twilio_media
 from chat_server.channels.settings import ChannelsConfig
-from chat_server.channels.textforms import render_options, segment_info, split_message
+from chat_server.channels.text_shaping import render_options, segment_info, split_message
 from chat_server.config import Config
 from chat_server.conversations.emergency_first import EmergencyFirst
 from chat_server.conversations.limits import Limit, RateLimiter
