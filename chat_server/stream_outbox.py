@@ -17,8 +17,8 @@ per-job `Sender`, the `RetryPolicy` and what to do with a job that failed for go
   a time; different keys run concurrently. `key_field=None` puts every job in one line (tickets
   reach the upstream in the order they were filed).
 - A crashed or stopped process leaves its jobs pending. Its heartbeat key
-  (`<stream>:alive:<consumer>`) lapses or is deleted, and another worker takes its jobs over at
-  once; any entry idle longer than `claim_idle_s` is taken over in any case (XAUTOCLAIM). Jobs a
+  (`<stream>:alive:<consumer>`) lapses or is deleted, and another worker takes its jobs over
+  within seconds; any entry idle longer than `claim_idle_s` is taken over in any case (XAUTOCLAIM). Jobs a
   worker holds, waiting or backing off, are touched regularly so that nobody takes them meanwhile.
 """
 
@@ -45,6 +45,9 @@ from chat_server.stopping import cancel_and_wait
 log = logging.getLogger("chat311.outbox")
 
 HEARTBEAT_TTL_S = 30  # a worker's heartbeat key outlives it by at most this long
+# A consumer that read this recently is alive even without a heartbeat: a process of an older
+# version (none) during a rolling restart must not have its jobs taken and sent twice.
+RECENT_READ_MS = 5000
 FORGET_IDLE_MS = 3600_000  # a consumer with nothing pending, unheard of this long, is removed from the group
 READ_COUNT = 50
 MAX_HELD = 2000  # jobs one worker holds at once (waiting their turn or backing off) before it stops reading
@@ -199,7 +202,8 @@ class Outbox:
             await asyncio.sleep(tick)
 
     async def _take_over_dead(self) -> list[tuple[Any, Any]]:
-        """The pending jobs of workers whose heartbeat is gone (stopped, or crashed a while ago)."""
+        """The pending jobs of workers whose heartbeat is gone (stopped, or crashed a while ago) and
+        that have not read for a few seconds."""
         out: list[tuple[Any, Any]] = []
         for info in await self.redis.xinfo_consumers(self.stream, self.group):
             name = text(info["name"])
@@ -209,7 +213,7 @@ class Outbox:
                 if int(info.get("idle", 0)) > FORGET_IDLE_MS:
                     await self.redis.xgroup_delconsumer(self.stream, self.group, name)
                 continue
-            if await self.redis.exists(self.alive_key(name)):
+            if int(info.get("idle", 0)) < RECENT_READ_MS or await self.redis.exists(self.alive_key(name)):
                 continue
             pending = await self.redis.xpending_range(self.stream, self.group, min="-", max="+", count=100,
                                                       consumername=name)
