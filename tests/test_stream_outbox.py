@@ -152,8 +152,8 @@ async def test_jobs_a_live_worker_holds_are_not_taken(redis_client) -> None:  # 
     async def other(job: dict[str, Any]) -> None:
         theirs.add(job["v"])
 
-    holder = Outbox(redis_client, stream, slow, RetryPolicy(), claim_idle_s=0.3)
-    rival = Outbox(redis_client, stream, other, RetryPolicy(), claim_idle_s=0.3)
+    holder = Outbox(redis_client, stream, slow, RetryPolicy(), claim_idle_s=0.6)
+    rival = Outbox(redis_client, stream, other, RetryPolicy(), claim_idle_s=0.6)
     await holder.start()
     try:
         await holder.put({"key": "555", "v": "first"})
@@ -161,9 +161,16 @@ async def test_jobs_a_live_worker_holds_are_not_taken(redis_client) -> None:  # 
         await until(lambda: len(holder._mine) == 2, 10, "the holder never read both jobs", interval=0.02)
         await rival.start()
         try:
-            # Nothing to wait for but time: the rival's claim pass runs every 0.15 s, so 2 s give it a
-            # dozen chances to take the held jobs.
-            await asyncio.sleep(2.0)
+            # Nothing to wait for but time: for 2.5 s (a dozen of the rival's claim passes) the held
+            # jobs never look stale: the holder touches them every 0.2 s, well inside claim_idle_s.
+            # (Without that only the race between the two workers' own claim passes decides.)
+            idle_ms: list[int] = []
+            end = time.monotonic() + 2.5
+            while time.monotonic() < end:
+                pending = await redis_client.xpending_range(stream, holder.group, "-", "+", 10)
+                idle_ms += [p["time_since_delivered"] for p in pending]
+                await asyncio.sleep(0.03)
+            assert idle_ms and max(idle_ms) < 600, max(idle_ms)
             assert theirs.items == []
             release.set()
             await mine.wait_for(lambda items: items == ["first", "second"], timeout=10)
