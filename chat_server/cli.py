@@ -52,7 +52,7 @@ def _train(args: argparse.Namespace) -> int:
     lambda p: p.add_argument("rest", nargs=argparse.REMAINDER, help="FILE.csv [options]")
 )
 def _nlu_eval(args: argparse.Namespace) -> int:
-    from chat_server import nlu_eval
+    from chat_server.training import nlu_eval
 
     return int(nlu_eval.main(args.rest))
 

@@ -20,7 +20,7 @@ from chat_server.conversations.store import ConversationStore
 from chat_server.events import EventBus
 
 if TYPE_CHECKING:
-    from chat_server.channels.common import ChannelBase
+    from chat_server.channels.channel_base import ChannelBase
     from chat_server.knowledge.live import LiveKnowledge
     from chat_server.tickets.service import TicketService
 

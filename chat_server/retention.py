@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from redis.asyncio import Redis
 
 from chat_server import redis_connect
-from chat_server.channels.common import identity_key
+from chat_server.channels.channel_base import identity_key
 from chat_server.child_specs import RASA_TRACKER_KEY_PREFIX, rasa_tracker_url
 from chat_server.commands import command, load_for_command
 from chat_server.config import Config, RetentionConfig

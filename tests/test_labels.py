@@ -11,7 +11,7 @@ from chat_server import bot_model
 from chat_server.heldout import HeldoutRow, read_heldout
 from chat_server.knowledge.articles import ArticleError, load_rules, parse_within
 from chat_server.labels import FALLBACK, resolve_label
-from chat_server.nlu_eval import Result, at_file_topics, summary
+from chat_server.training.nlu_eval import Result, at_file_topics, summary
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from chat_server.channels.common import identity_key
+from chat_server.channels.channel_base import identity_key
 from chat_server.child_specs import RASA_TRACKER_KEY_PREFIX, rasa_tracker_url
 from chat_server.config import RetentionConfig
 from chat_server.conversations.idle import is_idle

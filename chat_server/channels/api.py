@@ -31,9 +31,8 @@ import aiohttp
 from aiohttp import web
 
 from chat_server.channels.apptokens import AppTokenStore
-from chat_server.channels.common import ChannelBase
+from chat_server.channels.channel_base import ChannelBase
 from chat_server.channels.openapi import CLIENT_ID_PATTERN, ID_PATTERN, MESSAGE_ID_PATTERN, USER_PATTERN, document
-from chat_server.channels.outbox import GiveUp, Outbox, Retry, RetryPolicy
 from chat_server.config import Config
 from chat_server.conversations.attachments import media_name
 from chat_server.conversations.emergency_first import EmergencyFirst
@@ -42,6 +41,7 @@ from chat_server.conversations.payloads import PayloadError, decode
 from chat_server.conversations.service import ConversationService, DuplicateInFlight, Incoming
 from chat_server.conversations.store import CLOSED, Conversation, Message
 from chat_server.sanitize import clean_text
+from chat_server.stream_outbox import GiveUp, Outbox, Retry, RetryPolicy
 
 log = logging.getLogger("chat311.channels.api")
 

@@ -41,10 +41,9 @@ import aiosmtplib
 from aiohttp import web
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from chat_server.channels.common import ChannelBase, drain
+from chat_server.channels.channel_base import ChannelBase, drain
 from chat_server.channels.media import store_image
-from chat_server.channels.outbox import GiveUp, Outbox, Retry, RetryPolicy
-from chat_server.channels.textforms import html_to_text, render_options, strip_quoted
+from chat_server.channels.text_shaping import html_to_text, render_options, strip_quoted
 from chat_server.config import Config
 from chat_server.conversations.emergency_first import EmergencyFirst
 from chat_server.conversations.limits import Limit, RateLimiter
@@ -52,6 +51,7 @@ from chat_server.conversations.service import ConversationService, DuplicateInFl
 from chat_server.conversations.store import CLOSED, Conversation, Message
 from chat_server.redaction import redact
 from chat_server.sanitize import clean_text
+from chat_server.stream_outbox import GiveUp, Outbox, Retry, RetryPolicy
 from chat_server.texts import text
 
 log = logging.getLogger("chat311.channels.email")

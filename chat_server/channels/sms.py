@@ -31,11 +31,10 @@ from aiohttp import web
 from twilio.request_validator import RequestValidator
 
 from chat_server import redis_values
-from chat_server.channels.common import ChannelBase, drain
+from chat_server.channels.channel_base import ChannelBase, drain
 from chat_server.channels.media import fetch_twilio_media
-from chat_server.channels.outbox import GiveUp, Outbox, Retry, RetryPolicy
 from chat_server.channels.settings import ChannelsConfig
-from chat_server.channels.textforms import render_options, segment_info, split_message
+from chat_server.channels.text_shaping import render_options, segment_info, split_message
 from chat_server.config import Config
 from chat_server.conversations.emergency_first import EmergencyFirst
 from chat_server.conversations.limits import Limit, RateLimiter
@@ -43,6 +42,7 @@ from chat_server.conversations.service import ConversationService, DuplicateInFl
 from chat_server.conversations.store import CLOSED, Conversation, Message
 from chat_server.redaction import redact
 from chat_server.sanitize import clean_text
+from chat_server.stream_outbox import GiveUp, Outbox, Retry, RetryPolicy
 from chat_server.texts import text
 
 log = logging.getLogger("chat311.channels.sms")

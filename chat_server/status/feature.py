@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from chat_server.channels.outbox import Outbox, RetryPolicy
 from chat_server.context import AppContext
 from chat_server.status.changes import TicketStatusService, notify_stream
 from chat_server.status.chat import FollowCommands
@@ -21,6 +20,7 @@ from chat_server.status.page import StatusPage
 from chat_server.status.poller import UpstreamPoller, upstream_health
 from chat_server.status.staff import StaffStatusAPI
 from chat_server.status.webhook import StatusWebhook
+from chat_server.stream_outbox import Outbox, RetryPolicy
 
 
 def setup(app: web.Application, ctx: AppContext) -> None:

@@ -1,7 +1,7 @@
 """Telling residents about status changes, through the durable outbox.
 
 TicketStatusService writes one job per change to `<prefix>outbox:status` in the transaction that
-records the change; the worker here (channels/outbox.py: consumer group, retries with backoff,
+records the change; the worker here (stream_outbox.py: consumer group, retries with backoff,
 take-over of a dead process's jobs) fans it out to the filer and every follower:
 
 - a conversation (web chat, or an SMS / e-mail / API conversation): a system message appended to
@@ -17,7 +17,7 @@ A notice is counted when its fate is known, not when it is queued. A web chat me
 it is stored (the open chat shows it, the next visit replays it). A notice relayed by a channel (an
 SMS, an e-mail, an app's webhook — for an SMS / e-mail follower or a conversation on those channels)
 is `queued` when handed on, with a tag (`notice`: ticket, change, follower, via) that rides on the
-channel's outbox job; the channel reports the tag's outcome (channels/common.ChannelBase.
+channel's outbox job; the channel reports the tag's outcome (channels/channel_base.ChannelBase.
 notice_outcome → `relayed`): `sent` when the provider took it, `failed` when its outbox gave up,
 `skipped` when there was nobody to send it to, `undelivered` when Twilio later reported a text it
 took as lost. The mark moves only forward (none/queued → sent|failed|skipped, sent → undelivered),

@@ -16,7 +16,7 @@ from chat_server.tickets.catalogue import load_catalogue
 from chat_server.tickets.duplicate_flow import DuplicateFlow
 from chat_server.tickets.media import MediaHandler
 from chat_server.tickets.open311 import Open311API
-from chat_server.tickets.outbox import Outbox
+from chat_server.tickets.outbox import UpstreamOutbox
 from chat_server.tickets.service import TicketService, TicketTerms
 from chat_server.tickets.store import TicketStore
 
@@ -31,7 +31,7 @@ def setup(app: web.Application, ctx: AppContext) -> None:
     ctx.tickets = service
 
     if config.upstream_url:
-        outbox = Outbox(ctx.redis, ctx.config.redis.key_prefix, service)
+        outbox = UpstreamOutbox(ctx.redis, ctx.config.redis.key_prefix, store, config)
         service.outbox_stream = outbox.stream
         app.on_startup.append(outbox.start)
         app.on_cleanup.append(outbox.stop)

@@ -5,7 +5,7 @@ Two ways to get predictions, same scoring:
   "before" score of the published model, with no extra process.
 - `score_model_file` loads a model file that is not served yet in a short-lived Rasa process
   (bot/.venv) — the "after" score of a freshly trained model.
-Labels are resolved exactly as `chat311 nlu-eval` resolves them (chat_server/nlu_eval.py
+Labels are resolved exactly as `chat311 nlu-eval` resolves them (chat_server/training/nlu_eval.py
 `resolve_turn`: the bot's rule in chat_server/labels.py, then `faq`/`nlu_fallback` through the
 knowledge base), so the page's scores and nlu-eval's agree on the same file and model.
 """
@@ -25,7 +25,7 @@ import aiohttp
 from chat_server import bot_model
 from chat_server.heldout import HeldoutRow
 from chat_server.labels import FALLBACK
-from chat_server.nlu_eval import KbResolver, resolve_turn
+from chat_server.training.nlu_eval import KbResolver, resolve_turn
 
 
 def _labels(rows: list[HeldoutRow], parses: list[dict], kb: KbResolver) -> list[str | None]:

@@ -30,8 +30,8 @@ from chat_server import bot_model
 from chat_server.config import PROJECT_ROOT, Config
 from chat_server.conversations.bot_client import describe
 from chat_server.heldout import HeldoutRow, read_heldout
-from chat_server.nlu_eval import KbResolver, kb_resolver
 from chat_server.training.evaluate import score_model_file, score_running
+from chat_server.training.nlu_eval import KbResolver, kb_resolver
 
 log = logging.getLogger("chat311.training")
 EPOCHS = re.compile(r"Epochs:\s+(\d+)%")

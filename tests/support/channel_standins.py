@@ -344,7 +344,7 @@ async def channel_messages(redis: Any, prefix: str, channel: str, identity: str)
 
 async def delivery_of(redis: Any, prefix: str, conversation_id: str, message_id: str) -> dict[str, Any]:
     """The delivery record chat311 keeps for a message ({} when there is none yet)."""
-    from chat_server.channels.common import delivery_record
+    from chat_server.channels.channel_base import delivery_record
 
     return await delivery_record(redis, f"{prefix}conv:{conversation_id}:delivery", message_id) or {}
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chat_server.channels.textforms import (
+from chat_server.channels.text_shaping import (
     SegmentInfo,
     event_text,
     pick_option,

@@ -1,4 +1,5 @@
-"""What every non-web channel shares: identity → session mapping, delivery records, event texts.
+"""`ChannelBase`, the base class of every non-web channel (SMS, API, e-mail): identity → session
+mapping, delivery records, outcomes of tagged notices, numbered options, event texts.
 
 A channel identity (a phone number, an app's user id, an e-mail address) maps to one resident
 session token in Redis, so a resident who texts again tomorrow continues their own history,
@@ -17,7 +18,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from chat_server.channels.textforms import event_text, pick_option
+from chat_server.channels.text_shaping import event_text, pick_option
 from chat_server.conversations.store import CLOSED, Conversation, ConversationStore, Message
 from chat_server.events import EventBus
 from chat_server.stopping import cancel_and_wait

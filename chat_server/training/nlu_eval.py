@@ -1,4 +1,4 @@
-"""Evaluate the trained bot model on labelled CSVs: `python -m chat_server.nlu_eval FILE.csv [FILE.csv ...]`.
+"""Evaluate the trained bot model on labelled CSVs: `python -m chat_server.training.nlu_eval FILE.csv [FILE.csv ...]`.
 
 FILE has the header `text,label,lang` (label = resolved label per DESIGN.md: the intent name, or
 `faq/<topic>` for a knowledge-base answer; `nlu_fallback` for out-of-scope messages; lang = en|es).
@@ -17,6 +17,10 @@ before the knowledge base; `label_accuracy_at_file_topics` scores at the file's 
 answer from a finer topic that was part of a coarse one, or a report form for a service the coarse
 answer told residents to report (`within` in training_data/knowledge/topics.yml), counts as that
 coarse label when the file never uses the finer label itself.
+
+It lives with training because the training page scores with the same label resolution
+(`resolve_turn`, `kb_resolver`): training/evaluate.py gives that page its accuracy and macro-F1 for
+a served or a freshly trained model, this module the full report for the command line.
 """
 
 from __future__ import annotations
