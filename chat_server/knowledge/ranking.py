@@ -7,7 +7,10 @@ answer when both clear their thresholds, offer the top 3 when the top score clea
 otherwise fall back. Before that, a message that is about as close to the out-of-scope examples
 (`scope.py`) as to the best article falls back whatever its score: a question about another
 city's water bill or a shop's opening hours scores as high as a real one, so no threshold on the
-score alone separates them. All five numbers come from `chat311 kb-calibrate` on the dev set.
+score alone separates them. The comparison is with the best article's combined score, not its
+cosine alone: "where can I adopt a rescue dog" is about as close in meaning to "where can I buy a
+puppy" (out of scope) as to the adoption article, and only the article's own words ("adopt")
+tell them apart. All five numbers come from `chat311 kb-calibrate` on the dev set.
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ class Calibration:
     answer_min: float = 0.75
     answer_margin: float = 0.05
     menu_min: float = 0.5
-    # Fall back when (best cosine to an out-of-scope example) − (best cosine to an article) ≥ this.
+    # Fall back when (best cosine to an out-of-scope example) − (best article's combined score) ≥ this.
     outside_margin: float = 0.0
 
 
@@ -58,14 +61,18 @@ OPTIONAL_FIELDS = ("outside_margin",)  # calibration files written before it exi
 class Features:
     """What the decision acts on for one message (kb-calibrate refits the weights on these).
 
-    `outside`: the best cosine to an out-of-scope example minus the best cosine to an article;
-    +inf when the message names a place or company outside the city's services that no article
-    mentions, -inf when there are no out-of-scope examples.
+    `nearest_outside`: the best cosine to an out-of-scope example; +inf when the message names a
+    place or company outside the city's services that no article mentions, -inf when there are no
+    out-of-scope examples.
     """
 
     semantic: Mapping[str, float]
     lexical: Mapping[str, float]
-    outside: float = -math.inf
+    nearest_outside: float = -math.inf
+
+    def outside(self, top: float) -> float:
+        """How much closer the message is to the out-of-scope examples than to the best article (score `top`)."""
+        return self.nearest_outside - top
 
 
 @dataclass(frozen=True)
@@ -128,7 +135,7 @@ def write_calibration(path: Path, calibration: Calibration, note: Mapping[str, A
     header = ("# Written by `chat311 kb-calibrate` (fit on the dev set only; do not hand-tune on the test set).\n"
               "# lexical_weight: BM25 (0..1) added to the cosine; answer_min/answer_margin: answer directly;\n"
               "# menu_min: offer the top 3; below it: nlu_fallback.\n"
-              "# outside_margin: fall back when (cosine to an out-of-scope example) - (cosine to the best article)\n"
+              "# outside_margin: fall back when (cosine to an out-of-scope example) - (best article's combined score)\n"
               "# reaches it (training_data/knowledge/out_of_scope.yml).\n")
     body = {"calibration": {k: round(v, 4) for k, v in asdict(calibration).items()}, "fit": dict(note)}
     path.write_text(header + yaml.safe_dump(body, sort_keys=False, allow_unicode=True), encoding="utf-8")

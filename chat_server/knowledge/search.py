@@ -198,7 +198,7 @@ class KnowledgeSearch:
             return Features(semantic, lexical)
         with one_blas_thread():
             nearest_outside = float((self._outside @ query).max())
-        return Features(semantic, lexical, nearest_outside - max(semantic.values()))
+        return Features(semantic, lexical, nearest_outside)
 
     def _rank(self, features: Features) -> list[Ranked]:
         return combine(features.semantic, features.lexical, self.calibration.lexical_weight)
@@ -226,7 +226,8 @@ class KnowledgeSearch:
         lang = lang if lang in LANGUAGES else LANGUAGES[0]
         features = self.features(text)
         ranked = self._rank(features)
-        kind = decide_kind(*top_two(ranked), self.calibration, features.outside)
+        top, second = top_two(ranked)
+        kind = decide_kind(top, second, self.calibration, features.outside(top))
         hits = self._hits(ranked, 3)
         article = self._articles.get(hits[0].article_id) if hits else None
         if kind is Kind.ANSWER and article is not None:
