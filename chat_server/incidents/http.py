@@ -20,7 +20,7 @@ from aiohttp import web
 
 from chat_server.incidents.model import IncidentError
 from chat_server.incidents.service import IncidentService
-from chat_server.metrics.access import USER, error, require_role
+from chat_server.metrics.access import USER, add_staff_page, error, require_role
 
 STATIC = Path(__file__).resolve().parent.parent / "static" / "incidents"
 SERVICE: web.AppKey[IncidentService] = web.AppKey("chat311_incidents", IncidentService)
@@ -41,16 +41,6 @@ async def _json(request: web.Request) -> Any:
         return json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise IncidentError("incident", "the body must be JSON (UTF-8)") from exc
-
-
-@require_role(*ROLES, api=False)
-async def page(request: web.Request) -> web.StreamResponse:
-    return web.FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
-
-
-@require_role(*ROLES)
-async def me(request: web.Request) -> web.Response:
-    return web.json_response(request[USER].public())
 
 
 @require_role("agent", *ROLES)
@@ -89,10 +79,8 @@ async def end_incident(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_get("/console/incidents", page)
-    app.router.add_get("/console/incidents/api/me", me)
+    add_staff_page(app, "/console/incidents", STATIC, *ROLES)
     app.router.add_get("/console/incidents/api/current", current_incident)
     app.router.add_get("/console/incidents/api/incidents", list_incidents)
     app.router.add_post("/console/incidents/api/incidents", post_incident)
     app.router.add_post("/console/incidents/api/incidents/{id}/end", end_incident)
-    app.router.add_static("/static/incidents/", STATIC, show_index=False, append_version=False)

@@ -30,7 +30,7 @@ from chat_server.knowledge.lexical import fold
 from chat_server.knowledge.live import LiveKnowledge, NotFound, NotReady
 from chat_server.knowledge.search import IndexUpdateError
 from chat_server.knowledge.store import VersionConflict
-from chat_server.metrics.access import USER, error, json_object, require_role
+from chat_server.metrics.access import USER, add_staff_page, error, json_object, require_role
 from chat_server.training.inbox import Inbox
 
 STATIC = Path(__file__).resolve().parent.parent / "static" / "content"
@@ -83,16 +83,6 @@ def _summary(data: dict[str, Any], version: int, today: date) -> dict[str, Any]:
     return {"id": data["id"], "title": data["title"], "department": data["department"], "topic": data["topic"],
             "owner": data["owner"], "review_by": data["review_by"], "stale": data["review_by"] < today.isoformat(),
             "version": version}
-
-
-@require_role(ROLE, api=False)
-async def page(request: web.Request) -> web.StreamResponse:
-    return web.FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
-
-
-@require_role(ROLE)
-async def me(request: web.Request) -> web.Response:
-    return web.json_response(request[USER].public())
 
 
 @require_role(ROLE)
@@ -212,9 +202,8 @@ async def attach(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_get("/console/content", page)
+    add_staff_page(app, "/console/content", STATIC, ROLE)
     api = "/console/content/api"
-    app.router.add_get(f"{api}/me", me)
     app.router.add_get(f"{api}/status", status)
     app.router.add_get(f"{api}/articles", list_articles)
     app.router.add_get(f"{api}/articles/{{id}}", get_article)
@@ -225,4 +214,3 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post(f"{api}/test", test_question)
     app.router.add_get(f"{api}/inbox", inbox)
     app.router.add_post(f"{api}/inbox/{{id}}/attach", attach)
-    app.router.add_static("/static/content/", STATIC, show_index=False, append_version=False)

@@ -15,6 +15,7 @@ import ipaddress
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import wraps
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -122,3 +123,22 @@ def require_role(*roles: str, api: bool = True) -> Callable[[Handler], Handler]:
         return checked
 
     return wrap
+
+
+def add_staff_page(app: web.Application, path: str, static: Path, *roles: str) -> None:
+    """The routes every staff page has, with the same role check: `path` serves the page's
+    index.html (no session: sent to the login), `path/api/me` tells its script who is signed in and
+    the CSRF token its POSTs echo, and /static/<folder>/ serves its other files. The page's own
+    API routes stay with its handlers."""
+
+    @require_role(*roles, api=False)
+    async def page(request: web.Request) -> web.StreamResponse:
+        return web.FileResponse(static / "index.html", headers={"Cache-Control": "no-cache"})
+
+    @require_role(*roles)
+    async def me(request: web.Request) -> web.StreamResponse:
+        return web.json_response(request[USER].public())
+
+    app.router.add_get(path, page)
+    app.router.add_get(f"{path}/api/me", me)
+    app.router.add_static(f"/static/{static.name}/", static, show_index=False, append_version=False)

@@ -29,7 +29,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 from chat_server.context import CTX, AppContext
 from chat_server.metrics import staff
-from chat_server.metrics.access import USER, error, prometheus_allowed, require_role
+from chat_server.metrics.access import USER, add_staff_page, error, prometheus_allowed, require_role
 from chat_server.metrics.delivery_io import report_rows
 from chat_server.metrics.prom import EventLogCollector
 from chat_server.metrics.reader import MetricsReader
@@ -103,16 +103,6 @@ def _parse_range(request: web.Request, today: date, default_days: int = 1) -> tu
             text='{"error": {"code": "bad_range", "message": "start must not be after end (at most 10 years)"}}',
             content_type="application/json")
     return start, end
-
-
-@require_role("supervisor", api=False)
-async def page(request: web.Request) -> web.StreamResponse:
-    return web.FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
-
-
-@require_role("supervisor")
-async def me(request: web.Request) -> web.Response:
-    return web.json_response(request[USER].public())
 
 
 async def dashboard_payload(ctx: AppContext, reader: MetricsReader) -> dict[str, Any]:
@@ -273,8 +263,7 @@ def prometheus_endpoint(reader: MetricsReader, target: float,
 
 
 def add_routes(app: web.Application, metrics: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> None:
-    app.router.add_get("/console/supervisor", page)
-    app.router.add_get("/console/supervisor/api/me", me)
+    add_staff_page(app, "/console/supervisor", STATIC, "supervisor")
     app.router.add_get("/console/supervisor/api/dashboard", dashboard_api)
     app.router.add_get("/console/supervisor/api/live", live_api)
     app.router.add_get("/console/supervisor/api/report", report_api)
@@ -282,5 +271,4 @@ def add_routes(app: web.Application, metrics: Callable[[web.Request], Awaitable[
     app.router.add_get("/console/supervisor/api/override", override_get)
     app.router.add_post("/console/supervisor/api/override", override_post)
     app.router.add_get("/metrics", metrics)
-    app.router.add_static("/static/supervisor/", STATIC, show_index=False, append_version=False)
     staff.setup_routes(app)

@@ -23,7 +23,7 @@ from typing import Any
 
 from aiohttp import web
 
-from chat_server.metrics.access import USER, error, json_object, require_role
+from chat_server.metrics.access import USER, add_staff_page, error, json_object, require_role
 from chat_server.training.data import DataError
 from chat_server.training.jobs import Busy, PublishError
 from chat_server.training.label_names import readable
@@ -38,16 +38,6 @@ TRAINING: web.AppKey[Training] = web.AppKey("training", Training)
 
 def _svc(request: web.Request) -> Training:
     return request.app[TRAINING]
-
-
-@require_role("content", api=False)
-async def page(request: web.Request) -> web.StreamResponse:
-    return web.FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
-
-
-@require_role("content")
-async def me(request: web.Request) -> web.Response:
-    return web.json_response(request[USER].public())
 
 
 @require_role("content")
@@ -131,8 +121,7 @@ async def models(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_get("/console/training", page)
-    app.router.add_get("/console/training/api/me", me)
+    add_staff_page(app, "/console/training", STATIC, "content")
     app.router.add_get("/console/training/api/inbox", inbox_list)
     app.router.add_post("/console/training/api/inbox/{id}/label", label_item)
     app.router.add_post("/console/training/api/inbox/{id}/dismiss", dismiss_item)
@@ -141,4 +130,3 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/console/training/api/publish", publish)
     app.router.add_post("/console/training/api/rollback", rollback)
     app.router.add_get("/console/training/api/models", models)
-    app.router.add_static("/static/training/", STATIC, show_index=False, append_version=False)
