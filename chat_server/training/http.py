@@ -18,14 +18,15 @@ Routes (role `content`; POSTs need the X-CSRF-Token header):
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
-from chat_server.metrics.access import USER, add_staff_page, error, json_object, require_role
+from chat_server.metrics.access import USER, Handler, add_staff_page, error, json_object, require_role
 from chat_server.training.data import DataError
-from chat_server.training.jobs import Busy, PublishError
+from chat_server.training.jobs import Busy, PublishError, TrainingJobs
 from chat_server.training.label_names import readable
 from chat_server.training.service import Training
 
@@ -92,22 +93,22 @@ async def job_state(request: web.Request) -> web.Response:
     return web.json_response(await _svc(request).jobs.job())
 
 
-@require_role("content")
-async def publish(request: web.Request) -> web.Response:
-    try:
-        entry = await _svc(request).jobs.publish(request[USER].username)
-    except PublishError as exc:
-        return error(409, "publish_failed", str(exc))
-    return web.json_response(entry)
+def _switch_model(switch: Callable[[TrainingJobs, str], Awaitable[dict[str, Any]]], failed: str) -> Handler:
+    """Publish and rollback are the same request to a different switch; a refusal is a 409 `failed`."""
+
+    @require_role("content")
+    async def handler(request: web.Request) -> web.StreamResponse:
+        try:
+            entry = await switch(_svc(request).jobs, request[USER].username)
+        except PublishError as exc:
+            return error(409, failed, str(exc))
+        return web.json_response(entry)
+
+    return handler
 
 
-@require_role("content")
-async def rollback(request: web.Request) -> web.Response:
-    try:
-        entry = await _svc(request).jobs.rollback(request[USER].username)
-    except PublishError as exc:
-        return error(409, "rollback_failed", str(exc))
-    return web.json_response(entry)
+publish = _switch_model(TrainingJobs.publish, "publish_failed")
+rollback = _switch_model(TrainingJobs.rollback, "rollback_failed")
 
 
 @require_role("content")
