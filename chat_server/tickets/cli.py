@@ -12,10 +12,12 @@ import os
 import sys
 from datetime import UTC, datetime
 
+from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from chat_server import redis_connect
 from chat_server.commands import command, load_for_command
+from chat_server.config import Config
 from chat_server.tickets.apikeys import ApiKeyStore, Scope
 
 
@@ -34,18 +36,26 @@ def _when(ts: float | None) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M UTC") if ts else "-"
 
 
-async def _main(args: argparse.Namespace) -> int:
-    config = load_for_command(args)
+async def _reach_redis(config: Config) -> Redis | None:
+    """The running service's Redis, or None after saying on stderr that it cannot be reached."""
     url = config.redis.url or f"redis://127.0.0.1:{config.redis.embedded_port}/0"
     redis = redis_connect.async_client(url, socket_connect_timeout=3)
     try:
-        try:
-            await redis.ping()
-        except (RedisConnectionError, OSError):
-            where = redis_connect.describe(url)
-            sys.stderr.write(f"chat311: cannot reach Redis at {where}. Start the service first (`make run`), "
-                             "or set REDIS_URL.\n")
-            return 1
+        await redis.ping()
+    except (RedisConnectionError, OSError):
+        await redis.aclose()
+        sys.stderr.write(f"chat311: cannot reach Redis at {redis_connect.describe(url)}. Start the service first "
+                         "(`make run`), or set REDIS_URL.\n")
+        return None
+    return redis
+
+
+async def _main(args: argparse.Namespace) -> int:
+    config = load_for_command(args)
+    redis = await _reach_redis(config)
+    if redis is None:
+        return 1
+    try:
         store = ApiKeyStore(redis, config.redis.key_prefix)
         if args.action == "add":
             name = args.name.strip()
@@ -103,15 +113,10 @@ async def _tickets_main(args: argparse.Namespace) -> int:
     from chat_server.tickets.store import TicketStore, iso
 
     config = load_for_command(args)
-    url = config.redis.url or f"redis://127.0.0.1:{config.redis.embedded_port}/0"
-    redis = redis_connect.async_client(url, socket_connect_timeout=3)
+    redis = await _reach_redis(config)
+    if redis is None:
+        return 1
     try:
-        try:
-            await redis.ping()
-        except (RedisConnectionError, OSError):
-            sys.stderr.write(f"chat311: cannot reach Redis at {redis_connect.describe(url)}. Start the service first "
-                             "(`make run`), or set REDIS_URL.\n")
-            return 1
         prefix = config.redis.key_prefix
         bus = EventBus(redis, prefix)
         store = TicketStore(redis, prefix)
