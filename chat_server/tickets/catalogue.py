@@ -332,16 +332,24 @@ def _value(at: _At) -> AttributeValue:
     return AttributeValue(raw["key"], _translations(at, "name"), _words(at, "synonyms"))
 
 
-def _attribute(at: _At, position: int) -> ServiceAttribute:
+def _coded(at: _At, code_key: str, keys: set[str]) -> tuple[_At, dict[str, Any], str]:
+    """A service or attribute: a mapping with only `keys`, named by its `code_key` (letters, digits,
+    _ . -). Returns where it is (errors below name the code, e.g. `services[3] (pothole)`), the
+    mapping and the code."""
     data = at.node
     if not isinstance(data, dict):
         raise at.error(f"expected a mapping, got {data!r}")
-    code = data.get("code")
+    code = data.get(code_key)
     if isinstance(code, str):
         at = _At(at.source, f"{at.path} ({code})", data)
-    _check_keys(at, _ATTR_KEYS)
+    _check_keys(at, keys)
     if not isinstance(code, str) or not CODE_RE.match(code):
-        raise at.error(f"must be letters, digits, _ . - (got {code!r})", "code")
+        raise at.error(f"must be letters, digits, _ . - (got {code!r})", code_key)
+    return at, data, code
+
+
+def _attribute(at: _At, position: int) -> ServiceAttribute:
+    at, data, code = _coded(at, "code", _ATTR_KEYS)
     if code in RESERVED_ATTRIBUTE_CODES:
         raise at.error(f"{code!r} is one of the chat form's own steps; choose another code", "code")
     datatype = data.get("datatype")
@@ -379,15 +387,7 @@ def _attribute(at: _At, position: int) -> ServiceAttribute:
 
 
 def _service(at: _At) -> Service:
-    data = at.node
-    if not isinstance(data, dict):
-        raise at.error(f"expected a mapping, got {data!r}")
-    code = data.get("service_code")
-    if isinstance(code, str):
-        at = _At(at.source, f"{at.path} ({code})", data)
-    _check_keys(at, _SERVICE_KEYS)
-    if not isinstance(code, str) or not CODE_RE.match(code):
-        raise at.error(f"must be letters, digits, _ . - (got {code!r})", "service_code")
+    at, data, code = _coded(at, "service_code", _SERVICE_KEYS)
     label = data.get("label")
     if label is not None and (not isinstance(label, str) or not LABEL_RE.match(label)):
         raise at.error(f"must look like report_<service> in lower case (got {label!r})", "label")
