@@ -18,6 +18,7 @@ Routes (POSTs need the X-CSRF-Token header; errors are {"error": {code, message,
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from chat_server.knowledge.diff import diff_articles
 from chat_server.knowledge.lexical import fold
 from chat_server.knowledge.live import LiveKnowledge, NotFound, NotReady
 from chat_server.knowledge.search import IndexUpdateError
-from chat_server.knowledge.store import VersionConflict
+from chat_server.knowledge.store import Version, VersionConflict
 from chat_server.metrics.access import USER, add_staff_page, error, json_object, require_role
 from chat_server.training.inbox import Inbox
 
@@ -62,6 +63,10 @@ def _lang(value: Any) -> str:
     return value if value in LANGUAGES else LANGUAGES[0]
 
 
+# What publishing a version may raise; `_failure` turns each into its HTTP error.
+PUBLISH_FAILURES = (ArticleError, VersionConflict, IndexUpdateError, NotFound, NotReady)
+
+
 def _failure(exc: Exception) -> web.Response:
     """The one place publish-like failures become HTTP errors."""
     if isinstance(exc, ArticleError):
@@ -77,6 +82,15 @@ def _failure(exc: Exception) -> web.Response:
     if isinstance(exc, NotReady):
         return error(503, "kb_not_ready", str(exc))
     raise exc
+
+
+async def _new_version(change: Awaitable[Version]) -> web.Response:
+    """Saving and rolling back both publish a new version: the same failures, the same answer."""
+    try:
+        version = await change
+    except PUBLISH_FAILURES as exc:
+        return _failure(exc)
+    return web.json_response({**version.summary(), "data": version.data})
 
 
 def _summary(data: dict[str, Any], version: int, today: date) -> dict[str, Any]:
@@ -128,12 +142,8 @@ async def get_article(request: web.Request) -> web.Response:
 @require_role(ROLE)
 async def save_article(request: web.Request) -> web.Response:
     body = await json_object(request)
-    try:
-        version = await _kb(request).save(request.match_info["id"], body.get("data"),
-                                          _int(body.get("base_version"), "base_version"), request[USER].username)
-    except (ArticleError, VersionConflict, IndexUpdateError, NotFound, NotReady) as exc:
-        return _failure(exc)
-    return web.json_response({**version.summary(), "data": version.data})
+    return await _new_version(_kb(request).save(request.match_info["id"], body.get("data"),
+                                                _int(body.get("base_version"), "base_version"), request[USER].username))
 
 
 @require_role(ROLE)
@@ -158,12 +168,9 @@ async def diff(request: web.Request) -> web.Response:
 @require_role(ROLE)
 async def rollback(request: web.Request) -> web.Response:
     body = await json_object(request)
-    try:
-        version = await _kb(request).rollback(request.match_info["id"], _int(body.get("to"), "to"),
-                                              _int(body.get("base_version"), "base_version"), request[USER].username)
-    except (ArticleError, VersionConflict, IndexUpdateError, NotFound, NotReady) as exc:
-        return _failure(exc)
-    return web.json_response({**version.summary(), "data": version.data})
+    return await _new_version(_kb(request).rollback(request.match_info["id"], _int(body.get("to"), "to"),
+                                                    _int(body.get("base_version"), "base_version"),
+                                                    request[USER].username))
 
 
 @require_role(ROLE)
@@ -194,7 +201,7 @@ async def attach(request: web.Request) -> web.Response:
     article_id, user = str(body.get("article_id") or ""), request[USER].username
     try:
         version = await _kb(request).add_question(article_id, item.text, _lang(item.language), user)
-    except (ArticleError, VersionConflict, IndexUpdateError, NotFound, NotReady) as exc:
+    except PUBLISH_FAILURES as exc:
         return _failure(exc)
     await box.resolve(item.id, "labelled", f"kb/{article_id}", user)
     return web.json_response({**version.summary(), "article_id": article_id, "question": item.text,
