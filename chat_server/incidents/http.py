@@ -20,11 +20,12 @@ from aiohttp import web
 
 from chat_server.incidents.model import IncidentError
 from chat_server.incidents.service import IncidentService
-from chat_server.metrics.access import USER, add_staff_page, error, require_role
+from chat_server.metrics.access import USER, StaffApi, error
 
 STATIC = Path(__file__).resolve().parent.parent / "static" / "incidents"
 SERVICE: web.AppKey[IncidentService] = web.AppKey("chat311_incidents", IncidentService)
 ROLES = ("supervisor", "content")
+API = StaffApi("/console/incidents", STATIC, *ROLES)
 MAX_BODY = 16 * 1024
 
 
@@ -43,7 +44,7 @@ async def _json(request: web.Request) -> Any:
         raise IncidentError("incident", "the body must be JSON (UTF-8)") from exc
 
 
-@require_role("agent", *ROLES)
+@API.get("/current", "agent", *ROLES)
 async def current_incident(request: web.Request) -> web.Response:
     """The live banner for the agent console: titles and the notice text in both languages."""
     incident = request.app[SERVICE].banner()
@@ -53,12 +54,12 @@ async def current_incident(request: web.Request) -> web.Response:
                                            "notice": {lang: incident.notice_text(lang) for lang in ("en", "es")}}})
 
 
-@require_role(*ROLES)
+@API.get("/incidents")
 async def list_incidents(request: web.Request) -> web.Response:
     return web.json_response({"incidents": await request.app[SERVICE].overview()})
 
 
-@require_role(*ROLES)
+@API.post("/incidents")
 async def post_incident(request: web.Request) -> web.Response:
     try:
         incident = await request.app[SERVICE].post(await _json(request), request[USER].username)
@@ -67,7 +68,7 @@ async def post_incident(request: web.Request) -> web.Response:
     return web.json_response({"incident": incident.to_dict()}, status=201)
 
 
-@require_role(*ROLES)
+@API.post("/incidents/{id}/end")
 async def end_incident(request: web.Request) -> web.Response:
     try:
         incident = await request.app[SERVICE].end(request.match_info["id"], request[USER].username)
@@ -79,8 +80,4 @@ async def end_incident(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    add_staff_page(app, "/console/incidents", STATIC, *ROLES)
-    app.router.add_get("/console/incidents/api/current", current_incident)
-    app.router.add_get("/console/incidents/api/incidents", list_incidents)
-    app.router.add_post("/console/incidents/api/incidents", post_incident)
-    app.router.add_post("/console/incidents/api/incidents/{id}/end", end_incident)
+    API.add_to(app)

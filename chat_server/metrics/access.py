@@ -125,20 +125,51 @@ def require_role(*roles: str, api: bool = True) -> Callable[[Handler], Handler]:
     return wrap
 
 
-def add_staff_page(app: web.Application, path: str, static: Path, *roles: str) -> None:
-    """The routes every staff page has, with the same role check: `path` serves the page's
-    index.html (no session: sent to the login), `path/api/me` tells its script who is signed in and
-    the CSRF token its POSTs echo, and /static/<folder>/ serves its other files. The page's own
-    API routes stay with its handlers."""
+class StaffApi:
+    """One staff page and its JSON API, with the page's role check stated once.
 
-    @require_role(*roles, api=False)
-    async def page(request: web.Request) -> web.StreamResponse:
-        return web.FileResponse(static / "index.html", headers={"Cache-Control": "no-cache"})
+    `@API.get("/inbox")` / `@API.post("/inbox/{id}/label")` put a handler behind `require_role` (the
+    page's roles, or the ones named instead: the incidents page adds agents for the current notice) and
+    remember it at `<path>/api/inbox`; `add_to(app)` adds the page, `<path>/api/me` and the page's
+    static files (the routes every staff page has) and then each API route, in the order the
+    handlers are defined, next to which their URLs are written."""
 
-    @require_role(*roles)
-    async def me(request: web.Request) -> web.StreamResponse:
-        return web.json_response(request[USER].public())
+    def __init__(self, path: str, static: Path, *roles: str) -> None:
+        self.path = path
+        self.static = static
+        self.roles = roles
+        self._routes: list[tuple[str, str, Handler]] = []
 
-    app.router.add_get(path, page)
-    app.router.add_get(f"{path}/api/me", me)
-    app.router.add_static(f"/static/{static.name}/", static, show_index=False, append_version=False)
+    def get(self, sub: str, *roles: str) -> Callable[[Handler], Handler]:
+        return self._route("GET", sub, roles)
+
+    def post(self, sub: str, *roles: str) -> Callable[[Handler], Handler]:
+        return self._route("POST", sub, roles)
+
+    def _route(self, method: str, sub: str, roles: tuple[str, ...]) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            checked = require_role(*(roles or self.roles))(handler)
+            self._routes.append((method, f"{self.path}/api{sub}", checked))
+            return checked
+
+        return register
+
+    def add_to(self, app: web.Application) -> None:
+        roles = self.roles
+
+        @require_role(*roles, api=False)
+        async def page(request: web.Request) -> web.StreamResponse:
+            return web.FileResponse(self.static / "index.html", headers={"Cache-Control": "no-cache"})
+
+        @require_role(*roles)
+        async def me(request: web.Request) -> web.StreamResponse:
+            return web.json_response(request[USER].public())
+
+        app.router.add_get(self.path, page)
+        app.router.add_get(f"{self.path}/api/me", me)
+        app.router.add_static(f"/static/{self.static.name}/", self.static, show_index=False, append_version=False)
+        for method, path, handler in self._routes:
+            if method == "GET":
+                app.router.add_get(path, handler)
+            else:
+                app.router.add_post(path, handler)
