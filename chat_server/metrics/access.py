@@ -22,6 +22,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from chat_server.context import CTX
+from chat_server.metrics.staff_page import page_html
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 LOGIN_PATH = "/console/login"
@@ -130,9 +131,9 @@ class StaffApi:
 
     `@API.get("/inbox")` / `@API.post("/inbox/{id}/label")` put a handler behind `require_role` (the
     page's roles, or the ones named instead: the incidents page adds agents for the current notice) and
-    remember it at `<path>/api/inbox`; `add_to(app)` adds the page, `<path>/api/me` and the page's
-    static files (the routes every staff page has) and then each API route, in the order the
-    handlers are defined, next to which their URLs are written."""
+    remember it at `<path>/api/inbox`, next to the handler. `add_to(app)` adds what every staff page
+    has: the page (its file in the shared frame, metrics/staff_page.py), `<path>/api/me` and the
+    page's static files; then each API route, in the order the handlers are defined."""
 
     def __init__(self, path: str, static: Path, *roles: str) -> None:
         self.path = path
@@ -156,10 +157,11 @@ class StaffApi:
 
     def add_to(self, app: web.Application) -> None:
         roles = self.roles
+        html = page_html(self.static / "index.html")
 
         @require_role(*roles, api=False)
         async def page(request: web.Request) -> web.StreamResponse:
-            return web.FileResponse(self.static / "index.html", headers={"Cache-Control": "no-cache"})
+            return web.Response(text=html, content_type="text/html", headers={"Cache-Control": "no-cache"})
 
         @require_role(*roles)
         async def me(request: web.Request) -> web.StreamResponse:
