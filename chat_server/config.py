@@ -84,6 +84,10 @@ class RedisConfig:
         except ValueError as exc:
             raise ValueError(f"url: {exc}") from None
 
+    def effective_url(self) -> str:
+        """`url`, or when it is empty the embedded server's (`chat311 run` starts it on embedded_port)."""
+        return self.url or f"redis://127.0.0.1:{self.embedded_port}/0"
+
 
 @dataclass
 class RasaConfig:

@@ -7,7 +7,6 @@ redis.embedded_port, which runs while `make run` does).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
 from collections.abc import Awaitable, Callable
@@ -18,7 +17,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from chat_server import redis_connect
-from chat_server.commands import command, load_for_command
+from chat_server.commands import command, run_with_redis
 from chat_server.config import Config
 from chat_server.tickets.apikeys import ApiKeyStore, Scope
 
@@ -39,25 +38,19 @@ def _when(ts: float | None) -> str:
 
 
 def _with_service_redis(args: argparse.Namespace, work: Callable[[Config, Redis], Awaitable[int]]) -> int:
-    """Run `work` with the configuration and the running service's Redis (closed afterwards); exit
-    status 1, after saying why on stderr, when that Redis cannot be reached."""
+    """`work` with the configuration and the running service's Redis; exit status 1, after saying why
+    on stderr, when that Redis cannot be reached."""
 
-    async def run() -> int:
-        config = load_for_command(args)
-        url = config.redis.url or f"redis://127.0.0.1:{config.redis.embedded_port}/0"
-        redis = redis_connect.async_client(url, socket_connect_timeout=3)
+    async def reached(config: Config, redis: Redis) -> int:
         try:
-            try:
-                await redis.ping()
-            except (RedisConnectionError, OSError):
-                sys.stderr.write(f"chat311: cannot reach Redis at {redis_connect.describe(url)}. Start the service "
-                                 "first (`make run`), or set REDIS_URL.\n")
-                return 1
-            return await work(config, redis)
-        finally:
-            await redis.aclose()
+            await redis.ping()
+        except (RedisConnectionError, OSError):
+            sys.stderr.write(f"chat311: cannot reach Redis at {redis_connect.describe(config.redis.effective_url())}. "
+                             "Start the service first (`make run`), or set REDIS_URL.\n")
+            return 1
+        return await work(config, redis)
 
-    return asyncio.run(run())
+    return run_with_redis(args, reached, socket_connect_timeout=3)
 
 
 async def _apikeys_main(args: argparse.Namespace, config: Config, redis: Redis) -> int:
