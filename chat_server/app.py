@@ -16,6 +16,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from chat_server import health, pages, redis_connect, texts
+from chat_server.app_hooks import run_with_app
 from chat_server.config import Config
 from chat_server.context import CTX, AppContext
 from chat_server.conversations import polling_body
@@ -164,16 +165,7 @@ def create_app(config: Config, redis_url: str) -> web.Application:
     app.on_startup.append(start_delivery)
     app.on_cleanup.append(stop_delivery)
 
-    idle = IdleSweeper(conversations, config.retention.idle_close_s)
-
-    async def start_idle(app: web.Application) -> None:
-        idle.start()
-
-    async def stop_idle(app: web.Application) -> None:
-        await idle.stop()
-
-    app.on_startup.append(start_idle)
-    app.on_cleanup.append(stop_idle)
+    run_with_app(app, IdleSweeper(conversations, config.retention.idle_close_s))
 
     async def start_bot_checks(app: web.Application) -> None:
         bot.start()

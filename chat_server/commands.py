@@ -9,16 +9,21 @@ that imports it.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
-from chat_server import texts
+from redis.asyncio import Redis
+
+from chat_server import redis_connect, texts
 from chat_server.config import Config, ConfigError, load_config
 from chat_server.logsetup import setup_logging
 
 Configure = Callable[[argparse.ArgumentParser], None]
 Run = Callable[[argparse.Namespace], int]
 COMMANDS: dict[str, tuple[str, Configure, Run]] = {}
+T = TypeVar("T")
 
 
 def command(name: str, help_text: str) -> Callable[[Configure], Callable[[Run], Run]]:
@@ -40,3 +45,19 @@ def load_for_command(args: argparse.Namespace) -> Config:
     setup_logging(config.logging.level, config.logging.json)
     texts.use_config(config)
     return config
+
+
+def run_with_redis(args: argparse.Namespace, work: Callable[[Config, Redis], Awaitable[T]], **options: Any) -> T:
+    """Load the configuration (exit 2 if invalid) and run `work` with it and a client of the service's
+    Redis (redis.url, or the embedded one `chat311 run` starts), closed afterwards: what every command
+    that reads or changes the running service's state does."""
+    config = load_for_command(args)
+
+    async def run() -> T:
+        redis = redis_connect.async_client(config.redis.effective_url(), **options)
+        try:
+            return await work(config, redis)
+        finally:
+            await redis.aclose()
+
+    return asyncio.run(run())

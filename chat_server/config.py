@@ -24,6 +24,7 @@ from urllib.parse import urlparse
 import yaml
 
 from chat_server import redis_connect
+from chat_server import settings_checks as check
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -83,6 +84,10 @@ class RedisConfig:
         except ValueError as exc:
             raise ValueError(f"url: {exc}") from None
 
+    def effective_url(self) -> str:
+        """`url`, or when it is empty the embedded server's (`chat311 run` starts it on embedded_port)."""
+        return self.url or f"redis://127.0.0.1:{self.embedded_port}/0"
+
 
 @dataclass
 class RasaConfig:
@@ -112,12 +117,8 @@ class RasaConfig:
     health_interval_s: float = 5.0
 
     def __post_init__(self) -> None:
-        if self.max_concurrent_turns < 1:
-            raise ValueError("max_concurrent_turns: must be >= 1")
-        if self.turns_per_source < 1:
-            raise ValueError("turns_per_source: must be >= 1")
-        if self.health_interval_s <= 0:
-            raise ValueError("health_interval_s: must be > 0")
+        check.at_least(self, 1, "max_concurrent_turns", "turns_per_source")
+        check.positive(self, "health_interval_s")
         key = "urls" if self.urls else "url"
         servers = self.servers()
         if not servers:
@@ -186,14 +187,9 @@ class RetentionConfig:
     def validate(self) -> None:
         if any(d < 0 for d in self.days.values()):
             raise ValueError("days: must be >= 0 (0 = keep forever)")
-        if self.idle_close_s < 0:
-            raise ValueError("idle_close_s: must be >= 0 (0 = never)")
-        if self.ticket_private_days < 0:
-            raise ValueError("ticket_private_days: must be >= 0 (0 = keep forever)")
-        if self.events_days < 0:
-            raise ValueError("events_days: must be >= 0 (0 = keep forever)")
-        if self.batch_size < 1:
-            raise ValueError("batch_size: must be >= 1")
+        check.not_negative(self, "idle_close_s", why="0 = never")
+        check.not_negative(self, "ticket_private_days", "events_days", why="0 = keep forever")
+        check.at_least(self, 1, "batch_size")
 
     def days_for(self, channel: str) -> int:
         return self.days.get(channel, self.days.get("default", 0))

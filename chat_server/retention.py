@@ -169,9 +169,7 @@ async def _purge_ticket_private_parts(redis: Redis, prefix: str, policy: Retenti
 
 
 async def _purge_main(config: Config, dry_run: bool) -> PurgeReport:
-    from chat_server.runner import redis_url_for
-
-    url = redis_url_for(config)
+    url = config.redis.effective_url()
     redis, tracker = redis_connect.async_client(url), redis_connect.async_client(rasa_tracker_url(url))
     try:
         return await purge(redis, config.redis.key_prefix, config.retention, dry_run=dry_run, tracker=tracker)

@@ -42,10 +42,6 @@ def tune_gc(config: Config) -> None:
     gc.set_threshold(gen0, gen1, gen2)
 
 
-def redis_url_for(config: Config) -> str:
-    return config.redis.url or f"redis://127.0.0.1:{config.redis.embedded_port}/0"
-
-
 async def check_sentinel(redis_url: str) -> None:
     """A Sentinel URL naming an unknown master, or no reachable Sentinel, stops the start with the
     reason (a plain URL's Redis may come up after us: /readyz reports it meanwhile)."""
@@ -110,7 +106,7 @@ async def serve_forever(config: Config, reuse_port: bool = False) -> None:
     """One chat_server process, no children (tests, workers, external Redis/Rasa)."""
     tune_gc(config)
     register_secret(config.rasa.token)
-    runner = await serve_app(config, redis_url_for(config), reuse_port)
+    runner = await serve_app(config, config.redis.effective_url(), reuse_port)
     announce(f"chat_server listening on http://{config.server.host}:{config.server.port}")
     try:
         await _wait_for_signal()
@@ -136,7 +132,7 @@ async def run_all(config: Config, workers: int = 1) -> None:
     register_secret(config.rasa.token)
     log_dir = config.resolve_path("var/log")
     sup = Supervisor(on_ready=_ready_printer)
-    redis_url = redis_url_for(config)
+    redis_url = config.redis.effective_url()
     runner: web.AppRunner | None = None
     try:
         if not config.redis.url:

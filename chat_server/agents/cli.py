@@ -7,25 +7,21 @@ Passwords are read from the terminal (no echo) or, for scripts, from stdin with
 from __future__ import annotations
 
 import argparse
-import asyncio
 import getpass
 import sys
 import time
 from datetime import UTC, datetime
+from functools import partial
 
-from chat_server import redis_connect
+from redis.asyncio import Redis
+
 from chat_server.agents.accounts import ROLES, Account, AccountError, AccountStore
 from chat_server.agents.auth import AuditLog, SessionStore
 from chat_server.agents.hours import Schedule
 from chat_server.agents.override import HoursOverrides, OverrideError, parse_override
 from chat_server.agents.queue import RoutingStore
-from chat_server.commands import command, load_for_command
-
-
-def _redis_url(config) -> str:  # type: ignore[no-untyped-def]
-    from chat_server.runner import redis_url_for
-
-    return redis_url_for(config)
+from chat_server.commands import command, run_with_redis
+from chat_server.config import Config
 
 
 def _read_password(args: argparse.Namespace) -> str:
@@ -67,9 +63,7 @@ def _configure_users(p: argparse.ArgumentParser) -> None:
     ed.add_argument("--max-chats", type=int)
 
 
-async def _users(args: argparse.Namespace) -> int:
-    config = load_for_command(args)
-    redis = redis_connect.async_client(_redis_url(config))
+async def _users(args: argparse.Namespace, config: Config, redis: Redis) -> int:
     prefix = config.redis.key_prefix
     store, sessions, audit = AccountStore(redis, prefix), SessionStore(redis, prefix, 1), AuditLog(redis, prefix)
     try:
@@ -111,13 +105,11 @@ async def _users(args: argparse.Namespace) -> int:
     except AccountError as exc:
         sys.stderr.write(f"chat311 users: {exc}\n")
         return 2
-    finally:
-        await redis.aclose()
 
 
 @command("users", "manage agent console accounts (add, list, disable, enable, passwd, update)")(_configure_users)
 def _users_cmd(args: argparse.Namespace) -> int:
-    return asyncio.run(_users(args))
+    return run_with_redis(args, partial(_users, args))
 
 
 def _configure_hours(p: argparse.ArgumentParser) -> None:
@@ -130,27 +122,22 @@ def _configure_hours(p: argparse.ArgumentParser) -> None:
     sub.add_parser("clear", help="remove the emergency override")
 
 
-async def _hours(args: argparse.Namespace) -> int:
-    config = load_for_command(args)
-    redis = redis_connect.async_client(_redis_url(config))
+async def _hours(args: argparse.Namespace, config: Config, redis: Redis) -> int:
     routing = RoutingStore(redis, config.redis.key_prefix)
-    try:
-        now = time.time()
-        if args.action != "status":
-            try:
-                request = parse_override(args.action, getattr(args, "minutes", None), getattr(args, "reason", ""))
-            except OverrideError as exc:
-                print(f"chat311 hours: {exc}", file=sys.stderr)
-                return 2
-            now = await HoursOverrides(routing, AuditLog(redis, config.redis.key_prefix)).apply(request, "cli")
-        status = Schedule(config.hours).status(datetime.fromtimestamp(now, UTC), await routing.hours_override())
-        print(f"open={status.open} accepting={status.accepting} override={status.override} "
-              f"closes_at={status.closes_at} next_open={status.next_open}")
-        return 0
-    finally:
-        await redis.aclose()
+    now = time.time()
+    if args.action != "status":
+        try:
+            request = parse_override(args.action, getattr(args, "minutes", None), getattr(args, "reason", ""))
+        except OverrideError as exc:
+            print(f"chat311 hours: {exc}", file=sys.stderr)
+            return 2
+        now = await HoursOverrides(routing, AuditLog(redis, config.redis.key_prefix)).apply(request, "cli")
+    status = Schedule(config.hours).status(datetime.fromtimestamp(now, UTC), await routing.hours_override())
+    print(f"open={status.open} accepting={status.accepting} override={status.override} "
+          f"closes_at={status.closes_at} next_open={status.next_open}")
+    return 0
 
 
 @command("hours", "staffed hours: status, or an emergency override (open/close/clear)")(_configure_hours)
 def _hours_cmd(args: argparse.Namespace) -> int:
-    return asyncio.run(_hours(args))
+    return run_with_redis(args, partial(_hours, args))

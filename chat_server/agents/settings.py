@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from chat_server import settings_checks as check
+
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _WINDOW = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 
@@ -127,14 +129,10 @@ class RoutingConfig:
     login_window_s: int = 900
 
     def validate(self) -> None:
-        for name in ("accept_timeout_s", "max_queue_wait_s", "heartbeat_s", "tick_s", "queue_refresh_s"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be positive")
-        if self.missed_offer_warning_s < 0:
-            raise ValueError("missed_offer_warning_s must not be negative")
-        if self.reconnect_grace_s < 0:
-            raise ValueError("reconnect_grace_s must not be negative")
-        if self.login_max_failures < 1 or self.login_max_failures_per_ip < self.login_max_failures:
-            raise ValueError("login_max_failures must be >= 1 and login_max_failures_per_ip >= login_max_failures")
+        check.positive(self, "accept_timeout_s", "max_queue_wait_s", "heartbeat_s", "tick_s", "queue_refresh_s")
+        check.not_negative(self, "missed_offer_warning_s", "reconnect_grace_s")
+        check.at_least(self, 1, "login_max_failures")
+        if self.login_max_failures_per_ip < self.login_max_failures:
+            raise ValueError("login_max_failures_per_ip must be >= login_max_failures")
         if not self.dispositions:
             raise ValueError("dispositions must list at least one code")

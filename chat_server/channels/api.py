@@ -31,8 +31,8 @@ import aiohttp
 from aiohttp import web
 
 from chat_server.channels.apptokens import AppTokenStore
-from chat_server.channels.channel_base import ChannelBase
 from chat_server.channels.openapi import CLIENT_ID_PATTERN, ID_PATTERN, MESSAGE_ID_PATTERN, USER_PATTERN, document
+from chat_server.channels.resident_channel import ResidentChannel
 from chat_server.config import Config
 from chat_server.conversations.attachments import media_name
 from chat_server.conversations.emergency_first import EmergencyFirst
@@ -79,18 +79,13 @@ def message_json(message: Message) -> dict[str, Any]:
     return out
 
 
-class ApiChannel(ChannelBase):
+class ApiChannel(ResidentChannel):
     name = "api"
     supports_buttons = True
 
     def __init__(self, config: Config, redis: Any, service: ConversationService, limiter: RateLimiter,
                  emergency_first: EmergencyFirst, email: Any = None) -> None:
-        super().__init__(redis, config.redis.key_prefix, service.store, service.bus)
-        self.config = config
-        self.cfg = config.channels
-        self.service = service
-        self.limiter = limiter
-        self.emergency_first = emergency_first
+        super().__init__(config, redis, service, limiter, emergency_first)
         self.max_body_bytes = max(config.limits.max_event_bytes, 4 * config.limits.max_message_chars * 4)
         self.email = email
         self.tokens = AppTokenStore(redis, self.prefix)

@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import datetime as dt
 import sys
 
-from chat_server.commands import command, load_for_command
+from redis.asyncio import Redis
 
-
-def _redis(config):  # type: ignore[no-untyped-def]
-    from chat_server import redis_connect
-    from chat_server.runner import redis_url_for
-
-    return redis_connect.async_client(redis_url_for(config))
+from chat_server.commands import command, run_with_redis
+from chat_server.config import Config
 
 
 def _when(ts: float | None) -> str:
@@ -35,37 +30,31 @@ def _configure_apptokens(p: argparse.ArgumentParser) -> None:
 def _apptokens(args: argparse.Namespace) -> int:
     from chat_server.channels.apptokens import AppTokenStore
 
-    config = load_for_command(args)
-
-    async def run() -> int:
-        redis = _redis(config)
+    async def run(config: Config, redis: Redis) -> int:
         store = AppTokenStore(redis, config.redis.key_prefix)
-        try:
-            if args.action == "add":
-                try:
-                    token, plain = await store.add(args.name, args.webhook_url)
-                except ValueError as exc:
-                    sys.stderr.write(f"chat311: {exc}\n")
-                    return 2
-                print(f"app id:   {token.app_id}")
-                print(f"token:    {plain}")
-                if token.webhook_secret:
-                    print(f"webhook:  {token.webhook_url}")
-                    print(f"secret:   {token.webhook_secret}")
-                print("Store the token (and webhook secret) now: they are not shown again.")
-                return 0
-            if args.action == "list":
-                for t in await store.list():
-                    state = f"revoked {_when(t.revoked_at)}" if t.revoked_at else "active"
-                    print(f"{t.app_id}  {t.name!r:30}  created {_when(t.created_at)}  {state}  "
-                          f"webhook={t.webhook_url or '-'}")
-                return 0
-            if await store.revoke(args.app_id):
-                print(f"revoked {args.app_id}")
-                return 0
-            sys.stderr.write(f"chat311: no app token with id {args.app_id}\n")
-            return 1
-        finally:
-            await redis.aclose()
+        if args.action == "add":
+            try:
+                token, plain = await store.add(args.name, args.webhook_url)
+            except ValueError as exc:
+                sys.stderr.write(f"chat311: {exc}\n")
+                return 2
+            print(f"app id:   {token.app_id}")
+            print(f"token:    {plain}")
+            if token.webhook_secret:
+                print(f"webhook:  {token.webhook_url}")
+                print(f"secret:   {token.webhook_secret}")
+            print("Store the token (and webhook secret) now: they are not shown again.")
+            return 0
+        if args.action == "list":
+            for t in await store.list():
+                state = f"revoked {_when(t.revoked_at)}" if t.revoked_at else "active"
+                print(f"{t.app_id}  {t.name!r:30}  created {_when(t.created_at)}  {state}  "
+                      f"webhook={t.webhook_url or '-'}")
+            return 0
+        if await store.revoke(args.app_id):
+            print(f"revoked {args.app_id}")
+            return 0
+        sys.stderr.write(f"chat311: no app token with id {args.app_id}\n")
+        return 1
 
-    return asyncio.run(run())
+    return run_with_redis(args, run)

@@ -41,8 +41,9 @@ import aiosmtplib
 from aiohttp import web
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from chat_server.channels.channel_base import ChannelBase, drain
+from chat_server.channels.channel_base import drain
 from chat_server.channels.media import store_image
+from chat_server.channels.resident_channel import ResidentChannel
 from chat_server.channels.text_shaping import html_to_text, render_options, strip_quoted
 from chat_server.config import Config
 from chat_server.conversations.emergency_first import EmergencyFirst
@@ -62,18 +63,13 @@ _ADDRESS = re.compile(r"^[^@\s<>\"',;]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$")
 _ROBOT_LOCALPARTS = ("mailer-daemon", "postmaster", "no-reply", "noreply", "do-not-reply", "donotreply")
 
 
-class EmailChannel(ChannelBase):
+class EmailChannel(ResidentChannel):
     name = "email"
     supports_buttons = False
 
     def __init__(self, config: Config, redis: Any, service: ConversationService, limiter: RateLimiter,
                  emergency_first: EmergencyFirst) -> None:
-        super().__init__(redis, config.redis.key_prefix, service.store, service.bus)
-        self.config = config
-        self.cfg = config.channels
-        self.service = service
-        self.limiter = limiter
-        self.emergency_first = emergency_first
+        super().__init__(config, redis, service, limiter, emergency_first)
         self.address = self.cfg.email_address.lower()
         self.domain = self.address.rsplit("@", 1)[1]
         self.limit = Limit("email_from", config.limits.session_messages, config.limits.session_window_s)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from chat_server import settings_checks as check
+
 
 @dataclass
 class ChannelsConfig:
@@ -66,8 +68,7 @@ class ChannelsConfig:
         # YAML (and so CHAT311_* env values) reads +17045550311 as the integer 17045550311.
         if self.twilio_from_number.isdigit():
             self.twilio_from_number = f"+{self.twilio_from_number}"
-        if not 70 <= self.sms_max_chars <= 1600:
-            raise ValueError("sms_max_chars must be between 70 and 1600 (Twilio's limit)")
+        check.between(self, "sms_max_chars", 70, 1600, "Twilio's limit")
         if not self.twilio_api_base.startswith(("http://", "https://")):
             raise ValueError(f"twilio_api_base must be an http(s) URL, got {self.twilio_api_base!r}")
         if self.sms_enabled and not (self.twilio_account_sid and self.twilio_auth_token):
@@ -78,9 +79,6 @@ class ChannelsConfig:
             raise ValueError(f"email_address must be an e-mail address, got {self.email_address!r}")
         if self.smtp_starttls and self.smtp_tls:
             raise ValueError("choose smtp_starttls or smtp_tls, not both")
-        for name in ("outbox_retry_base_s", "outbox_retry_max_s", "outbox_claim_idle_s", "webhook_timeout_s",
-                     "api_window_s", "smtp_timeout_s"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be positive")
-        if self.outbox_max_attempts < 1 or self.api_requests < 1:
-            raise ValueError("outbox_max_attempts and api_requests must be at least 1")
+        check.positive(self, "outbox_retry_base_s", "outbox_retry_max_s", "outbox_claim_idle_s", "webhook_timeout_s",
+                       "api_window_s", "smtp_timeout_s")
+        check.at_least(self, 1, "outbox_max_attempts", "api_requests")

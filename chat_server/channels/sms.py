@@ -31,9 +31,9 @@ from aiohttp import web
 from twilio.request_validator import RequestValidator
 
 from chat_server import redis_values
-from chat_server.channels.channel_base import ChannelBase, drain
+from chat_server.channels.channel_base import drain
 from chat_server.channels.media import fetch_twilio_media
-from chat_server.channels.settings import ChannelsConfig
+from chat_server.channels.resident_channel import ResidentChannel
 from chat_server.channels.text_shaping import render_options, segment_info, split_message
 from chat_server.config import Config
 from chat_server.conversations.emergency_first import EmergencyFirst
@@ -72,18 +72,13 @@ def keyword_of(body: str) -> str:
     return re.sub(r"[\s.!¡]+", "", body).upper()
 
 
-class SmsChannel(ChannelBase):
+class SmsChannel(ResidentChannel):
     name = "sms"
     supports_buttons = False
 
     def __init__(self, config: Config, redis: Any, service: ConversationService, limiter: RateLimiter,
                  emergency_first: EmergencyFirst) -> None:
-        super().__init__(redis, config.redis.key_prefix, service.store, service.bus)
-        self.config = config
-        self.cfg: ChannelsConfig = config.channels
-        self.service = service
-        self.limiter = limiter
-        self.emergency_first = emergency_first
+        super().__init__(config, redis, service, limiter, emergency_first)
         self.validator = RequestValidator(self.cfg.twilio_auth_token)
         self.public_url = config.server.public_url.rstrip("/")
         self.limit = Limit("sms_from", config.limits.session_messages, config.limits.session_window_s)

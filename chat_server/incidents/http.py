@@ -20,11 +20,12 @@ from aiohttp import web
 
 from chat_server.incidents.model import IncidentError
 from chat_server.incidents.service import IncidentService
-from chat_server.metrics.access import USER, error, require_role
+from chat_server.metrics.access import USER, StaffApi, error
 
 STATIC = Path(__file__).resolve().parent.parent / "static" / "incidents"
 SERVICE: web.AppKey[IncidentService] = web.AppKey("chat311_incidents", IncidentService)
 ROLES = ("supervisor", "content")
+API = StaffApi("/console/incidents", STATIC, *ROLES)
 MAX_BODY = 16 * 1024
 
 
@@ -43,17 +44,7 @@ async def _json(request: web.Request) -> Any:
         raise IncidentError("incident", "the body must be JSON (UTF-8)") from exc
 
 
-@require_role(*ROLES, api=False)
-async def page(request: web.Request) -> web.StreamResponse:
-    return web.FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
-
-
-@require_role(*ROLES)
-async def me(request: web.Request) -> web.Response:
-    return web.json_response(request[USER].public())
-
-
-@require_role("agent", *ROLES)
+@API.get("/current", "agent", *ROLES)
 async def current_incident(request: web.Request) -> web.Response:
     """The live banner for the agent console: titles and the notice text in both languages."""
     incident = request.app[SERVICE].banner()
@@ -63,12 +54,12 @@ async def current_incident(request: web.Request) -> web.Response:
                                            "notice": {lang: incident.notice_text(lang) for lang in ("en", "es")}}})
 
 
-@require_role(*ROLES)
+@API.get("/incidents")
 async def list_incidents(request: web.Request) -> web.Response:
     return web.json_response({"incidents": await request.app[SERVICE].overview()})
 
 
-@require_role(*ROLES)
+@API.post("/incidents")
 async def post_incident(request: web.Request) -> web.Response:
     try:
         incident = await request.app[SERVICE].post(await _json(request), request[USER].username)
@@ -77,7 +68,7 @@ async def post_incident(request: web.Request) -> web.Response:
     return web.json_response({"incident": incident.to_dict()}, status=201)
 
 
-@require_role(*ROLES)
+@API.post("/incidents/{id}/end")
 async def end_incident(request: web.Request) -> web.Response:
     try:
         incident = await request.app[SERVICE].end(request.match_info["id"], request[USER].username)
@@ -89,10 +80,4 @@ async def end_incident(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_get("/console/incidents", page)
-    app.router.add_get("/console/incidents/api/me", me)
-    app.router.add_get("/console/incidents/api/current", current_incident)
-    app.router.add_get("/console/incidents/api/incidents", list_incidents)
-    app.router.add_post("/console/incidents/api/incidents", post_incident)
-    app.router.add_post("/console/incidents/api/incidents/{id}/end", end_incident)
-    app.router.add_static("/static/incidents/", STATIC, show_index=False, append_version=False)
+    API.add_to(app)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from chat_server import settings_checks as check
+
 
 @dataclass
 class IncidentsConfig:
@@ -13,7 +15,5 @@ class IncidentsConfig:
     stats_days: int = 90
 
     def validate(self) -> None:
-        if not 0.1 <= self.poll_s <= 5:
-            raise ValueError("poll_s must be between 0.1 and 5 (a posted notice must be live within 5 s)")
-        if self.stats_days < 1:
-            raise ValueError("stats_days must be at least 1")
+        check.between(self, "poll_s", 0.1, 5, "a posted notice must be live within 5 s")
+        check.at_least(self, 1, "stats_days")

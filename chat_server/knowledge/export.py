@@ -61,10 +61,8 @@ def main(argv: list[str], config: Any) -> int:
     ap = argparse.ArgumentParser(prog="chat311 kb export", description=__doc__.split("\n\n")[0])
     ap.add_argument("dir", type=Path, help="where to write <department>/<id>.yml (e.g. training_data/knowledge)")
     args = ap.parse_args(argv)
-    from chat_server.runner import redis_url_for
-
     try:
-        written, removed = asyncio.run(_export(redis_url_for(config), config.redis.key_prefix, args.dir))
+        written, removed = asyncio.run(_export(config.redis.effective_url(), config.redis.key_prefix, args.dir))
     except OSError as exc:
         print(f"kb export: {exc}", file=sys.stderr)
         return 2

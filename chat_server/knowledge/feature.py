@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from chat_server.app_hooks import run_with_app
 from chat_server.context import AppContext
 from chat_server.knowledge import http
 from chat_server.knowledge.live import LiveKnowledge
@@ -28,12 +29,4 @@ def setup(app: web.Application, ctx: AppContext) -> None:
     app[http.KNOWLEDGE] = knowledge
     app[http.INBOX] = Inbox(ctx.redis, prefix, config.training.inbox_max)
     http.add_routes(app)
-
-    async def start(app: web.Application) -> None:
-        knowledge.start()
-
-    async def stop(app: web.Application) -> None:
-        await knowledge.stop()
-
-    app.on_startup.append(start)
-    app.on_cleanup.append(stop)
+    run_with_app(app, knowledge)

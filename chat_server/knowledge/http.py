@@ -18,6 +18,7 @@ Routes (POSTs need the X-CSRF-Token header; errors are {"error": {code, message,
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -29,12 +30,13 @@ from chat_server.knowledge.diff import diff_articles
 from chat_server.knowledge.lexical import fold
 from chat_server.knowledge.live import LiveKnowledge, NotFound, NotReady
 from chat_server.knowledge.search import IndexUpdateError
-from chat_server.knowledge.store import VersionConflict
-from chat_server.metrics.access import USER, error, json_object, require_role
+from chat_server.knowledge.store import Version, VersionConflict
+from chat_server.metrics.access import USER, StaffApi, error, json_object
 from chat_server.training.inbox import Inbox
 
 STATIC = Path(__file__).resolve().parent.parent / "static" / "content"
 ROLE = "content"
+API = StaffApi("/console/content", STATIC, ROLE)
 SEARCH_LIMIT = 20
 INBOX: web.AppKey[Inbox] = web.AppKey("chat311_content_inbox", Inbox)
 KNOWLEDGE: web.AppKey[LiveKnowledge] = web.AppKey("chat311_knowledge", LiveKnowledge)
@@ -62,6 +64,10 @@ def _lang(value: Any) -> str:
     return value if value in LANGUAGES else LANGUAGES[0]
 
 
+# What publishing a version may raise; `_failure` turns each into its HTTP error.
+PUBLISH_FAILURES = (ArticleError, VersionConflict, IndexUpdateError, NotFound, NotReady)
+
+
 def _failure(exc: Exception) -> web.Response:
     """The one place publish-like failures become HTTP errors."""
     if isinstance(exc, ArticleError):
@@ -79,28 +85,27 @@ def _failure(exc: Exception) -> web.Response:
     raise exc
 
 
+async def _new_version(change: Awaitable[Version]) -> web.Response:
+    """Saving and rolling back both publish a new version: the same failures, the same answer."""
+    try:
+        version = await change
+    except PUBLISH_FAILURES as exc:
+        return _failure(exc)
+    return web.json_response({**version.summary(), "data": version.data})
+
+
 def _summary(data: dict[str, Any], version: int, today: date) -> dict[str, Any]:
     return {"id": data["id"], "title": data["title"], "department": data["department"], "topic": data["topic"],
             "owner": data["owner"], "review_by": data["review_by"], "stale": data["review_by"] < today.isoformat(),
             "version": version}
 
 
-@require_role(ROLE, api=False)
-async def page(request: web.Request) -> web.StreamResponse:
-    return web.FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
-
-
-@require_role(ROLE)
-async def me(request: web.Request) -> web.Response:
-    return web.json_response(request[USER].public())
-
-
-@require_role(ROLE)
+@API.get("/status")
 async def status(request: web.Request) -> web.Response:
     return web.json_response(_kb(request).status())
 
 
-@require_role(ROLE)
+@API.get("/articles")
 async def list_articles(request: web.Request) -> web.Response:
     kb, q = _kb(request), request.query
     current = {i: v for i, v in (await kb.store.all_current()).items() if v.data is not None}
@@ -126,7 +131,7 @@ async def list_articles(request: web.Request) -> web.Response:
     return web.json_response({"articles": rows, "departments": departments, "status": kb.status()})
 
 
-@require_role(ROLE)
+@API.get("/articles/{id}")
 async def get_article(request: web.Request) -> web.Response:
     article_id = request.match_info["id"]
     version = await _kb(request).store.current(article_id)
@@ -135,18 +140,14 @@ async def get_article(request: web.Request) -> web.Response:
     return web.json_response({**version.summary(), "data": version.data, "file": version.file})
 
 
-@require_role(ROLE)
+@API.post("/articles/{id}")
 async def save_article(request: web.Request) -> web.Response:
     body = await json_object(request)
-    try:
-        version = await _kb(request).save(request.match_info["id"], body.get("data"),
-                                          _int(body.get("base_version"), "base_version"), request[USER].username)
-    except (ArticleError, VersionConflict, IndexUpdateError, NotFound, NotReady) as exc:
-        return _failure(exc)
-    return web.json_response({**version.summary(), "data": version.data})
+    return await _new_version(_kb(request).save(request.match_info["id"], body.get("data"),
+                                                _int(body.get("base_version"), "base_version"), request[USER].username))
 
 
-@require_role(ROLE)
+@API.get("/articles/{id}/history")
 async def history(request: web.Request) -> web.Response:
     versions = await _kb(request).store.history(request.match_info["id"])
     if not versions:
@@ -154,7 +155,7 @@ async def history(request: web.Request) -> web.Response:
     return web.json_response({"versions": [v.summary() for v in versions]})
 
 
-@require_role(ROLE)
+@API.get("/articles/{id}/diff")
 async def diff(request: web.Request) -> web.Response:
     store, article_id = _kb(request).store, request.match_info["id"]
     old = await store.version(article_id, _int(request.query.get("from"), "from"))
@@ -165,18 +166,15 @@ async def diff(request: web.Request) -> web.Response:
                               "changes": [c.to_json() for c in diff_articles(old.data, new.data)]})
 
 
-@require_role(ROLE)
+@API.post("/articles/{id}/rollback")
 async def rollback(request: web.Request) -> web.Response:
     body = await json_object(request)
-    try:
-        version = await _kb(request).rollback(request.match_info["id"], _int(body.get("to"), "to"),
-                                              _int(body.get("base_version"), "base_version"), request[USER].username)
-    except (ArticleError, VersionConflict, IndexUpdateError, NotFound, NotReady) as exc:
-        return _failure(exc)
-    return web.json_response({**version.summary(), "data": version.data})
+    return await _new_version(_kb(request).rollback(request.match_info["id"], _int(body.get("to"), "to"),
+                                                    _int(body.get("base_version"), "base_version"),
+                                                    request[USER].username))
 
 
-@require_role(ROLE)
+@API.post("/test")
 async def test_question(request: web.Request) -> web.Response:
     body = await json_object(request)
     text = body.get("text")
@@ -190,12 +188,12 @@ async def test_question(request: web.Request) -> web.Response:
         return _failure(exc)
 
 
-@require_role(ROLE)
+@API.get("/inbox")
 async def inbox(request: web.Request) -> web.Response:
     return web.json_response({"items": [i.public() for i in await request.app[INBOX].open_items()]})
 
 
-@require_role(ROLE)
+@API.post("/inbox/{id}/attach")
 async def attach(request: web.Request) -> web.Response:
     box, body = request.app[INBOX], await json_object(request)
     item = await box.get(request.match_info["id"])
@@ -204,7 +202,7 @@ async def attach(request: web.Request) -> web.Response:
     article_id, user = str(body.get("article_id") or ""), request[USER].username
     try:
         version = await _kb(request).add_question(article_id, item.text, _lang(item.language), user)
-    except (ArticleError, VersionConflict, IndexUpdateError, NotFound, NotReady) as exc:
+    except PUBLISH_FAILURES as exc:
         return _failure(exc)
     await box.resolve(item.id, "labelled", f"kb/{article_id}", user)
     return web.json_response({**version.summary(), "article_id": article_id, "question": item.text,
@@ -212,17 +210,4 @@ async def attach(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_get("/console/content", page)
-    api = "/console/content/api"
-    app.router.add_get(f"{api}/me", me)
-    app.router.add_get(f"{api}/status", status)
-    app.router.add_get(f"{api}/articles", list_articles)
-    app.router.add_get(f"{api}/articles/{{id}}", get_article)
-    app.router.add_post(f"{api}/articles/{{id}}", save_article)
-    app.router.add_get(f"{api}/articles/{{id}}/history", history)
-    app.router.add_get(f"{api}/articles/{{id}}/diff", diff)
-    app.router.add_post(f"{api}/articles/{{id}}/rollback", rollback)
-    app.router.add_post(f"{api}/test", test_question)
-    app.router.add_get(f"{api}/inbox", inbox)
-    app.router.add_post(f"{api}/inbox/{{id}}/attach", attach)
-    app.router.add_static("/static/content/", STATIC, show_index=False, append_version=False)
+    API.add_to(app)

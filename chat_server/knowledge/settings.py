@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from chat_server import settings_checks as check
+
 
 @dataclass
 class KnowledgeConfig:
@@ -19,5 +21,4 @@ class KnowledgeConfig:
     enabled: bool = True
 
     def validate(self) -> None:
-        if not 0.05 <= self.reload_interval_s <= 4:
-            raise ValueError("reload_interval_s must be between 0.05 and 4 (publish goal: live within 5 s)")
+        check.between(self, "reload_interval_s", 0.05, 4, "publish goal: live within 5 s")

@@ -15,12 +15,14 @@ import ipaddress
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import wraps
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
 
 from chat_server.context import CTX
+from chat_server.metrics.staff_page import page_html
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 LOGIN_PATH = "/console/login"
@@ -122,3 +124,54 @@ def require_role(*roles: str, api: bool = True) -> Callable[[Handler], Handler]:
         return checked
 
     return wrap
+
+
+class StaffApi:
+    """One staff page and its JSON API, with the page's role check stated once.
+
+    `@API.get("/inbox")` / `@API.post("/inbox/{id}/label")` put a handler behind `require_role` (the
+    page's roles, or the ones named instead: the incidents page adds agents for the current notice) and
+    remember it at `<path>/api/inbox`, next to the handler. `add_to(app)` adds what every staff page
+    has: the page (its file in the shared frame, metrics/staff_page.py), `<path>/api/me` and the
+    page's static files; then each API route, in the order the handlers are defined."""
+
+    def __init__(self, path: str, static: Path, *roles: str) -> None:
+        self.path = path
+        self.static = static
+        self.roles = roles
+        self._routes: list[tuple[str, str, Handler]] = []
+
+    def get(self, sub: str, *roles: str) -> Callable[[Handler], Handler]:
+        return self._route("GET", sub, roles)
+
+    def post(self, sub: str, *roles: str) -> Callable[[Handler], Handler]:
+        return self._route("POST", sub, roles)
+
+    def _route(self, method: str, sub: str, roles: tuple[str, ...]) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            checked = require_role(*(roles or self.roles))(handler)
+            self._routes.append((method, f"{self.path}/api{sub}", checked))
+            return checked
+
+        return register
+
+    def add_to(self, app: web.Application) -> None:
+        roles = self.roles
+        html = page_html(self.static / "index.html")
+
+        @require_role(*roles, api=False)
+        async def page(request: web.Request) -> web.StreamResponse:
+            return web.Response(text=html, content_type="text/html", headers={"Cache-Control": "no-cache"})
+
+        @require_role(*roles)
+        async def me(request: web.Request) -> web.StreamResponse:
+            return web.json_response(request[USER].public())
+
+        app.router.add_get(self.path, page)
+        app.router.add_get(f"{self.path}/api/me", me)
+        app.router.add_static(f"/static/{self.static.name}/", self.static, show_index=False, append_version=False)
+        for method, path, handler in self._routes:
+            if method == "GET":
+                app.router.add_get(path, handler)
+            else:
+                app.router.add_post(path, handler)

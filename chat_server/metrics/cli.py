@@ -7,26 +7,18 @@ Both read the event log in the configured Redis (REDIS_URL, or the embedded serv
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 import time
 from datetime import date, timedelta
+from typing import Any
 
-from chat_server.commands import command, load_for_command
+from redis.asyncio import Redis
+
+from chat_server.commands import command, run_with_redis
+from chat_server.config import Config
 from chat_server.metrics.reader import MetricsReader
 from chat_server.metrics.reports import REPORTS, dashboard, to_csv
-
-
-async def _with_redis(config, fn):  # type: ignore[no-untyped-def]
-    from chat_server import redis_connect
-    from chat_server.runner import redis_url_for
-
-    redis = redis_connect.async_client(redis_url_for(config))
-    try:
-        return await fn(redis)
-    finally:
-        await redis.aclose()
 
 
 def _date(value: str) -> date:
@@ -43,16 +35,14 @@ def _configure_metrics(p: argparse.ArgumentParser) -> None:
 @command("metrics", "print today's service-level figures and the live queue (from the event log)")(
     _configure_metrics)
 def _metrics(args: argparse.Namespace) -> int:
-    config = load_for_command(args)
-
-    async def run(redis):  # type: ignore[no-untyped-def]
+    async def run(config: Config, redis: Redis) -> dict[str, Any]:
         reader = MetricsReader.for_config(redis, config)
         agg = await reader.refresh(force=True)
         now = time.time()
         return dashboard(agg, reader.today(now), now, config.metrics.days, await reader.agents(),
                          config.metrics.service_level_target)
 
-    doc = asyncio.run(_with_redis(config, run))
+    doc = run_with_redis(args, run)
     if args.json:
         print(json.dumps(doc, indent=2))
         return 0
@@ -74,9 +64,7 @@ def _configure_report(p: argparse.ArgumentParser) -> None:
                    "time_to_close, closed_on_time, notifications) as CSV or JSON")(
     _configure_report)
 def _report(args: argparse.Namespace) -> int:
-    config = load_for_command(args)
-
-    async def run(redis):  # type: ignore[no-untyped-def]
+    async def run(config: Config, redis: Redis) -> list[dict[str, Any]]:
         from chat_server.metrics.delivery_io import report_rows
         from chat_server.tickets.catalogue import load_catalogue
         from chat_server.tickets.store import TicketStore
@@ -91,7 +79,7 @@ def _report(args: argparse.Namespace) -> int:
         return await report_rows(reader, args.name, start, end, config.metrics.top_n,
                                  TicketStore(redis, config.redis.key_prefix), names)
 
-    rows = asyncio.run(_with_redis(config, run))
+    rows = run_with_redis(args, run)
     text = to_csv(rows) if args.format == "csv" else json.dumps(rows, indent=2) + "\n"
     if args.output:
         with open(args.output, "w", encoding="utf-8", newline="") as fh:

@@ -64,14 +64,33 @@ class LogEvent:
 
 
 @dataclass
-class AgentStats:
+class Handling:
+    """The sums behind answered chats' wait, handle time and CSAT, kept alike per period (Bucket)
+    and per agent (AgentStats): one event adds to both."""
+
     answered: int = 0
     wait_sum: float = 0.0
     handled: int = 0
     handle_sum: float = 0.0
-    transfers_out: int = 0
     csat_n: int = 0
     csat_sum: int = 0
+
+    def answer(self, wait: float) -> None:
+        self.answered += 1
+        self.wait_sum += wait
+
+    def handle(self, seconds: float) -> None:
+        self.handled += 1
+        self.handle_sum += seconds
+
+    def rate(self, rating: int) -> None:
+        self.csat_n += 1
+        self.csat_sum += rating
+
+
+@dataclass
+class AgentStats(Handling):
+    transfers_out: int = 0
 
     def add(self, other: AgentStats) -> None:
         for f in fields(self):
@@ -91,23 +110,17 @@ def _observe(hist: list[int], bounds: tuple[float, ...], value: float) -> None:
 
 
 @dataclass
-class Bucket:
+class Bucket(Handling):
     """Additive counts for one period (an hour, a day, a range)."""
 
     chats: int = 0
     escalated: int = 0
     queued: int = 0
-    answered: int = 0
     answered_in_sl: int = 0
-    wait_sum: float = 0.0
     abandoned: int = 0
     abandon_wait_sum: float = 0.0
-    handled: int = 0
-    handle_sum: float = 0.0
     transfers: int = 0
     closed: int = 0
-    csat_n: int = 0
-    csat_sum: int = 0
     csat_satisfied: int = 0
     tickets: int = 0
     bot_answers: int = 0
@@ -353,16 +366,13 @@ class Aggregator:
         if st is None or st.answered:
             return
         wait = self._wait(ev, st)
-        b.answered += 1
-        b.wait_sum += wait
+        b.answer(wait)
         if wait <= self.service_level_s:
             b.answered_in_sl += 1
         _observe(b.wait_hist, WAIT_BOUNDS, wait)
         agent = str(ev.data.get("agent") or ev.data.get("username") or "")
         if agent:
-            stats = b.agent(agent)
-            stats.answered += 1
-            stats.wait_sum += wait
+            b.agent(agent).answer(wait)
 
     def _on_transferred(self, b: Bucket, ev: LogEvent, st: ConvState | None) -> None:
         b.transfers += 1
@@ -389,13 +399,10 @@ class Aggregator:
         self._abandon(b, ev, st)
         if st.answered and st.assigned_ts is not None:
             handle = max(ev.ts - st.assigned_ts, 0.0)
-            b.handled += 1
-            b.handle_sum += handle
+            b.handle(handle)
             _observe(b.handle_hist, HANDLE_BOUNDS, handle)
             if st.agent:
-                stats = b.agent(st.agent)
-                stats.handled += 1
-                stats.handle_sum += handle
+                b.agent(st.agent).handle(handle)
 
     def _on_ticketed(self, b: Bucket, ev: LogEvent, st: ConvState | None) -> None:
         b.tickets += 1
@@ -426,15 +433,12 @@ class Aggregator:
             return
         if not 1 <= rating <= 5:
             return
-        b.csat_n += 1
-        b.csat_sum += rating
+        b.rate(rating)
         if rating >= self.csat_satisfied_min:
             b.csat_satisfied += 1
         agent = ev.data.get("agent") or (st.agent if st else "")
         if agent:
-            stats = b.agent(str(agent))
-            stats.csat_n += 1
-            stats.csat_sum += rating
+            b.agent(str(agent)).rate(rating)
 
     # upkeep -------------------------------------------------------------------
     def prune(self, now: float, days: int) -> None:

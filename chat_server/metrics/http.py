@@ -29,7 +29,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 from chat_server.context import CTX, AppContext
 from chat_server.metrics import staff
-from chat_server.metrics.access import USER, error, prometheus_allowed, require_role
+from chat_server.metrics.access import USER, StaffApi, error, prometheus_allowed, require_role
 from chat_server.metrics.delivery_io import report_rows
 from chat_server.metrics.prom import EventLogCollector
 from chat_server.metrics.reader import MetricsReader
@@ -39,6 +39,7 @@ from chat_server.staff_texts import LANGUAGES, staff_texts
 
 log = logging.getLogger("chat311.metrics")
 STATIC = Path(__file__).resolve().parent.parent / "static" / "supervisor"
+API = StaffApi("/console/supervisor", STATIC, "supervisor")
 READER: web.AppKey[MetricsReader] = web.AppKey("chat311_metrics_reader", MetricsReader)
 WARM: web.AppKey[Any] = web.AppKey("chat311_metrics_warm", object)
 LIVE: web.AppKey[Any] = web.AppKey("chat311_metrics_live", object)
@@ -105,16 +106,6 @@ def _parse_range(request: web.Request, today: date, default_days: int = 1) -> tu
     return start, end
 
 
-@require_role("supervisor", api=False)
-async def page(request: web.Request) -> web.StreamResponse:
-    return web.FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
-
-
-@require_role("supervisor")
-async def me(request: web.Request) -> web.Response:
-    return web.json_response(request[USER].public())
-
-
 async def dashboard_payload(ctx: AppContext, reader: MetricsReader) -> dict[str, Any]:
     agg = await reader.refresh()
     now = time.time()
@@ -128,7 +119,7 @@ async def dashboard_payload(ctx: AppContext, reader: MetricsReader) -> dict[str,
     return data
 
 
-@require_role("supervisor")
+@API.get("/live")
 async def live_api(request: web.Request) -> web.Response:
     lists = request.app[LIVE]
     if lists is None:
@@ -136,7 +127,7 @@ async def live_api(request: web.Request) -> web.Response:
     return web.json_response(await lists.snapshot())
 
 
-@require_role("supervisor")
+@API.get("/dashboard")
 async def dashboard_api(request: web.Request) -> web.Response:
     ctx = request.app[CTX]
     return web.json_response(await dashboard_payload(ctx, request.app[READER]))
@@ -168,13 +159,13 @@ def service_names(tickets: Any) -> dict[str, str]:
     return {s.service_code: s.name("en") for s in tickets.catalogue}
 
 
-@require_role("supervisor")
+@API.get("/report")
 async def report_api(request: web.Request) -> web.Response:
     name, start, end, rows = await _report_rows(request)
     return web.json_response({"report": name, "start": start.isoformat(), "end": end.isoformat(), "rows": rows})
 
 
-@require_role("supervisor")
+@API.get("/export.csv")
 async def export_csv(request: web.Request) -> web.Response:
     """Headings in words in `?lang=` (en by default; the dashboard passes its own language), or the
     columns' keys with `?headings=keys` for scripts written against the raw names."""
@@ -208,7 +199,7 @@ async def _get_override(ctx: AppContext) -> dict[str, Any] | None:
     return {"mode": current.mode, "until": current.until.timestamp(), "reason": current.reason, "by": current.by}
 
 
-@require_role("supervisor")
+@API.get("/override")
 async def override_get(request: web.Request) -> web.Response:
     ctx = request.app[CTX]
     state = await _get_override(ctx)
@@ -217,7 +208,7 @@ async def override_get(request: web.Request) -> web.Response:
     return web.json_response(state)
 
 
-@require_role("supervisor")
+@API.post("/override")
 async def override_post(request: web.Request) -> web.Response:
     """Body {mode: "open"|"closed"|"clear"|null, minutes (or hours, older clients), reason?}: the same rule
     as the console and the CLI (chat_server/agents/override.py)."""
@@ -273,14 +264,6 @@ def prometheus_endpoint(reader: MetricsReader, target: float,
 
 
 def add_routes(app: web.Application, metrics: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> None:
-    app.router.add_get("/console/supervisor", page)
-    app.router.add_get("/console/supervisor/api/me", me)
-    app.router.add_get("/console/supervisor/api/dashboard", dashboard_api)
-    app.router.add_get("/console/supervisor/api/live", live_api)
-    app.router.add_get("/console/supervisor/api/report", report_api)
-    app.router.add_get("/console/supervisor/api/export.csv", export_csv)
-    app.router.add_get("/console/supervisor/api/override", override_get)
-    app.router.add_post("/console/supervisor/api/override", override_post)
+    API.add_to(app)
     app.router.add_get("/metrics", metrics)
-    app.router.add_static("/static/supervisor/", STATIC, show_index=False, append_version=False)
     staff.setup_routes(app)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from chat_server import settings_checks as check
+
 
 @dataclass
 class MetricsConfig:
@@ -28,16 +30,11 @@ class MetricsConfig:
     prometheus_token: str = ""
 
     def validate(self) -> None:
-        if self.service_level_s <= 0:
-            raise ValueError("service_level_s must be positive")
+        check.positive(self, "service_level_s", "refresh_s")
         if not 0 < self.service_level_target <= 1:
             raise ValueError("service_level_target must be a share between 0 and 1, e.g. 0.7")
-        if not 1 <= self.csat_satisfied_min <= 5:
-            raise ValueError("csat_satisfied_min must be 1..5")
-        if not 1 <= self.days <= 400:
-            raise ValueError("days must be between 1 and 400")
-        if self.refresh_s <= 0:
-            raise ValueError("refresh_s must be positive")
+        check.between(self, "csat_satisfied_min", 1, 5, "ratings are 1..5")
+        check.between(self, "days", 1, 400)
         if self.timezone:
             import zoneinfo
 

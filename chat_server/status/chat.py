@@ -15,6 +15,7 @@ from chat_server.events import Event, EventBus
 from chat_server.status.followers import FollowerKind, FollowerStore
 from chat_server.texts import text
 from chat_server.tickets.service import TicketService
+from chat_server.tickets.store import Ticket
 
 
 def button(key: str, command: str, ticket_id: str, language: str) -> dict[str, str]:
@@ -53,21 +54,24 @@ class FollowCommands:
                                          language, quick_replies=[
                                              button("follow_button", "follow_ticket", ticket.id, language)])
 
-    async def follow(self, conv: Conversation, args: dict[str, Any]) -> None:
+    async def _ticket(self, conv: Conversation, args: dict[str, Any]) -> Ticket | None:
+        """The ticket a Follow / Stop updates button names, or None after telling the resident it is unknown."""
         ticket = await self.tickets.get(str(args.get("ticket_id") or "")[:40])
         if ticket is None:
-            await self.chats.say_system(conv, "status_unknown",
-                                                    ticket_id=str(args.get("ticket_id") or "?")[:40])
+            await self.chats.say_system(conv, "status_unknown", ticket_id=str(args.get("ticket_id") or "?")[:40])
+        return ticket
+
+    async def follow(self, conv: Conversation, args: dict[str, Any]) -> None:
+        ticket = await self._ticket(conv, args)
+        if ticket is None:
             return
         await self.followers.follow(ticket.id, FollowerKind.CONVERSATION, conv.id, conv.language)
         await self.chats.say_system(conv, "followed", ticket_id=ticket.id, extra={"quick_replies": [
             button("unfollow_button", "unfollow_ticket", ticket.id, conv.language)]})
 
     async def unfollow(self, conv: Conversation, args: dict[str, Any]) -> None:
-        ticket = await self.tickets.get(str(args.get("ticket_id") or "")[:40])
+        ticket = await self._ticket(conv, args)
         if ticket is None:
-            await self.chats.say_system(conv, "status_unknown",
-                                                    ticket_id=str(args.get("ticket_id") or "?")[:40])
             return
         await self.followers.stop(ticket.id, FollowerKind.CONVERSATION, conv.id)
         await self.chats.say_system(conv, "unfollowed", ticket_id=ticket.id)

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from chat_server.app_hooks import run_with_app
 from chat_server.context import AppContext
 from chat_server.status.changes import TicketStatusService, notify_stream
 from chat_server.status.chat import FollowCommands
@@ -41,27 +42,10 @@ def setup(app: web.Application, ctx: AppContext) -> None:
                     cfg.outbox_claim_idle_s, on_failure=notifier.failed)
     for channel in channels.values():  # relayed notices are counted when their channel knows their fate
         channel.notice_hooks.append(notifier.relayed)
-
-    async def start_outbox(app: web.Application) -> None:
-        await outbox.start()
-
-    async def stop_outbox(app: web.Application) -> None:
-        await outbox.stop()
-
-    app.on_startup.append(start_outbox)
-    app.on_cleanup.append(stop_outbox)
+    run_with_app(app, outbox)
 
     if config.tickets.upstream_url:
-        poller = UpstreamPoller(ctx.redis, prefix, tickets.store, status, config.tickets, config.status)
-
-        async def start_poller(app: web.Application) -> None:
-            await poller.start()
-
-        async def stop_poller(app: web.Application) -> None:
-            await poller.stop()
-
-        app.on_startup.append(start_poller)
-        app.on_cleanup.append(stop_poller)
+        run_with_app(app, UpstreamPoller(ctx.redis, prefix, tickets.store, status, config.tickets, config.status))
 
         async def upstream_check() -> dict[str, object]:
             return await upstream_health(ctx.redis, prefix)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from chat_server import settings_checks as check
+
 
 @dataclass
 class StatusConfig:
@@ -27,7 +29,5 @@ class StatusConfig:
     follow_confirm_ttl_s: int = 86400
 
     def validate(self) -> None:
-        if not 1 <= self.upstream_batch_size <= 500:
-            raise ValueError("upstream_batch_size must be between 1 and 500")
-        if self.webhook_max_skew_s <= 0 or self.upstream_backoff_max_s <= 0 or self.follow_confirm_ttl_s <= 0:
-            raise ValueError("webhook_max_skew_s, upstream_backoff_max_s and follow_confirm_ttl_s must be positive")
+        check.between(self, "upstream_batch_size", 1, 500)
+        check.positive(self, "webhook_max_skew_s", "upstream_backoff_max_s", "follow_confirm_ttl_s")

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
@@ -258,6 +259,9 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _Mapping:
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
+_T = TypeVar("_T")
+
+
 @dataclass(frozen=True)
 class _At:
     """Where in the file a value is: the source, the field path and the mapping that holds it."""
@@ -332,16 +336,42 @@ def _value(at: _At) -> AttributeValue:
     return AttributeValue(raw["key"], _translations(at, "name"), _words(at, "synonyms"))
 
 
-def _attribute(at: _At, position: int) -> ServiceAttribute:
+def _coded(at: _At, code_key: str, keys: set[str]) -> tuple[_At, dict[str, Any], str]:
+    """A service or attribute: a mapping with only `keys`, named by its `code_key` (letters, digits,
+    _ . -). Returns where it is (errors below name the code, e.g. `services[3] (pothole)`), the
+    mapping and the code."""
     data = at.node
     if not isinstance(data, dict):
         raise at.error(f"expected a mapping, got {data!r}")
-    code = data.get("code")
+    code = data.get(code_key)
     if isinstance(code, str):
         at = _At(at.source, f"{at.path} ({code})", data)
-    _check_keys(at, _ATTR_KEYS)
+    _check_keys(at, keys)
     if not isinstance(code, str) or not CODE_RE.match(code):
-        raise at.error(f"must be letters, digits, _ . - (got {code!r})", "code")
+        raise at.error(f"must be letters, digits, _ . - (got {code!r})", code_key)
+    return at, data, code
+
+
+def _entries(at: _At, key: str, read: Callable[[_At, int], _T], ident: Callable[[_T], str], what: str,
+             ident_key: str) -> list[_T]:
+    """The list under `key` (an attribute's values, a service's attributes): entry i is read at `key[i]`
+    with its position i + 1, and no two entries may share their `ident` (a value's key, an attribute's code)."""
+    data = at.node
+    raw_entries = data.get(key) or []
+    if not isinstance(raw_entries, list):
+        raise at.error("must be a list", key)
+    entries: list[_T] = []
+    for i, raw in enumerate(raw_entries):
+        entry = read(at.child(f"{key}[{i}]", raw) if isinstance(raw, dict) else
+                     _At(at.source, f"{at.path}.{key}[{i}]", data), i + 1)
+        if any(ident(e) == ident(entry) for e in entries):
+            raise at.child(f"{key}[{i}]", raw).error(f"duplicate {what} {ident(entry)!r}", ident_key)
+        entries.append(entry)
+    return entries
+
+
+def _attribute(at: _At, position: int) -> ServiceAttribute:
+    at, data, code = _coded(at, "code", _ATTR_KEYS)
     if code in RESERVED_ATTRIBUTE_CODES:
         raise at.error(f"{code!r} is one of the chat form's own steps; choose another code", "code")
     datatype = data.get("datatype")
@@ -350,16 +380,7 @@ def _attribute(at: _At, position: int) -> ServiceAttribute:
     order = data.get("order", position)
     if not isinstance(order, int) or isinstance(order, bool) or order < 1:
         raise at.error("must be a positive integer", "order")
-    raw_values = data.get("values") or []
-    if not isinstance(raw_values, list):
-        raise at.error("must be a list", "values")
-    values: list[AttributeValue] = []
-    for i, raw in enumerate(raw_values):
-        value = _value(at.child(f"values[{i}]", raw) if isinstance(raw, dict) else
-                       _At(at.source, f"{at.path}.values[{i}]", data))
-        if any(v.key == value.key for v in values):
-            raise at.child(f"values[{i}]", raw).error(f"duplicate key {value.key!r}", "key")
-        values.append(value)
+    values = _entries(at, "values", lambda entry, _: _value(entry), lambda v: v.key, "key", "key")
     is_list = datatype in ("singlevaluelist", "multivaluelist")
     if is_list and not values:
         raise at.error(f"a {datatype} needs values", "values" if "values" in data else "datatype")
@@ -379,15 +400,7 @@ def _attribute(at: _At, position: int) -> ServiceAttribute:
 
 
 def _service(at: _At) -> Service:
-    data = at.node
-    if not isinstance(data, dict):
-        raise at.error(f"expected a mapping, got {data!r}")
-    code = data.get("service_code")
-    if isinstance(code, str):
-        at = _At(at.source, f"{at.path} ({code})", data)
-    _check_keys(at, _SERVICE_KEYS)
-    if not isinstance(code, str) or not CODE_RE.match(code):
-        raise at.error(f"must be letters, digits, _ . - (got {code!r})", "service_code")
+    at, data, code = _coded(at, "service_code", _SERVICE_KEYS)
     label = data.get("label")
     if label is not None and (not isinstance(label, str) or not LABEL_RE.match(label)):
         raise at.error(f"must look like report_<service> in lower case (got {label!r})", "label")
@@ -403,16 +416,7 @@ def _service(at: _At) -> Service:
     agency = data.get("agency_responsible")
     if agency is not None and not isinstance(agency, str):
         raise at.error("must be a string", "agency_responsible")
-    raw_attrs = data.get("attributes") or []
-    if not isinstance(raw_attrs, list):
-        raise at.error("must be a list", "attributes")
-    attrs: list[ServiceAttribute] = []
-    for i, raw in enumerate(raw_attrs):
-        attr = _attribute(at.child(f"attributes[{i}]", raw) if isinstance(raw, dict) else
-                          _At(at.source, f"{at.path}.attributes[{i}]", data), i + 1)
-        if any(a.code == attr.code for a in attrs):
-            raise at.child(f"attributes[{i}]", raw).error(f"duplicate attribute code {attr.code!r}", "code")
-        attrs.append(attr)
+    attrs = _entries(at, "attributes", _attribute, lambda a: a.code, "attribute code", "code")
     return Service(
         service_code=code, label=label,
         names=_translations(at, "name"), descriptions=_translations(at, "description"),

@@ -7,15 +7,18 @@ redis.embedded_port, which runs while `make run` does).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from functools import partial
 
+from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from chat_server import redis_connect
-from chat_server.commands import command, load_for_command
+from chat_server.commands import command, run_with_redis
+from chat_server.config import Config
 from chat_server.tickets.apikeys import ApiKeyStore, Scope
 
 
@@ -34,49 +37,52 @@ def _when(ts: float | None) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M UTC") if ts else "-"
 
 
-async def _main(args: argparse.Namespace) -> int:
-    config = load_for_command(args)
-    url = config.redis.url or f"redis://127.0.0.1:{config.redis.embedded_port}/0"
-    redis = redis_connect.async_client(url, socket_connect_timeout=3)
-    try:
+def _with_service_redis(args: argparse.Namespace, work: Callable[[Config, Redis], Awaitable[int]]) -> int:
+    """`work` with the configuration and the running service's Redis; exit status 1, after saying why
+    on stderr, when that Redis cannot be reached."""
+
+    async def reached(config: Config, redis: Redis) -> int:
         try:
             await redis.ping()
         except (RedisConnectionError, OSError):
-            where = redis_connect.describe(url)
-            sys.stderr.write(f"chat311: cannot reach Redis at {where}. Start the service first (`make run`), "
-                             "or set REDIS_URL.\n")
+            sys.stderr.write(f"chat311: cannot reach Redis at {redis_connect.describe(config.redis.effective_url())}. "
+                             "Start the service first (`make run`), or set REDIS_URL.\n")
             return 1
-        store = ApiKeyStore(redis, config.redis.key_prefix)
-        if args.action == "add":
-            name = args.name.strip()
-            if not name or len(name) > 100:
-                sys.stderr.write("chat311: the key name must have 1 to 100 characters\n")
-                return 2
-            key, plain = await store.add(name, [Scope(s) for s in args.scope])
-            print(f"key id: {key.key_id}\nname:   {key.name}\nscopes: {', '.join(key.scopes) or '-'}\n"
-                  f"api_key: {plain}")
-            print("Store the api_key now: it is not shown again.", file=sys.stderr)
-        elif args.action == "list":
-            keys = await store.list()
-            if not keys:
-                print("no API keys")
-            for key in keys:
-                state = f"revoked {_when(key.revoked_at)}" if key.revoked_at else "active"
-                scopes = ",".join(key.scopes) or "-"
-                print(f"{key.key_id}  {key.name:<30}  {scopes:<12}  created {_when(key.created_at)}  {state}")
-        else:
-            if not await store.revoke(args.key_id):
-                sys.stderr.write(f"chat311: no API key with id {args.key_id!r}\n")
-                return 1
-            print(f"revoked {args.key_id}")
-        return 0
-    finally:
-        await redis.aclose()
+        return await work(config, redis)
+
+    return run_with_redis(args, reached, socket_connect_timeout=3)
+
+
+async def _apikeys_main(args: argparse.Namespace, config: Config, redis: Redis) -> int:
+    store = ApiKeyStore(redis, config.redis.key_prefix)
+    if args.action == "add":
+        name = args.name.strip()
+        if not name or len(name) > 100:
+            sys.stderr.write("chat311: the key name must have 1 to 100 characters\n")
+            return 2
+        key, plain = await store.add(name, [Scope(s) for s in args.scope])
+        print(f"key id: {key.key_id}\nname:   {key.name}\nscopes: {', '.join(key.scopes) or '-'}\n"
+              f"api_key: {plain}")
+        print("Store the api_key now: it is not shown again.", file=sys.stderr)
+    elif args.action == "list":
+        keys = await store.list()
+        if not keys:
+            print("no API keys")
+        for key in keys:
+            state = f"revoked {_when(key.revoked_at)}" if key.revoked_at else "active"
+            scopes = ",".join(key.scopes) or "-"
+            print(f"{key.key_id}  {key.name:<30}  {scopes:<12}  created {_when(key.created_at)}  {state}")
+    else:
+        if not await store.revoke(args.key_id):
+            sys.stderr.write(f"chat311: no API key with id {args.key_id!r}\n")
+            return 1
+        print(f"revoked {args.key_id}")
+    return 0
 
 
 @command("apikeys", "manage Open311 API keys: add NAME | list | revoke KEY_ID")(_configure)
 def _apikeys(args: argparse.Namespace) -> int:
-    return asyncio.run(_main(args))
+    return _with_service_redis(args, partial(_apikeys_main, args))
 
 
 def _configure_tickets(p: argparse.ArgumentParser) -> None:
@@ -94,7 +100,7 @@ def _configure_tickets(p: argparse.ArgumentParser) -> None:
     note.add_argument("text")
 
 
-async def _tickets_main(args: argparse.Namespace) -> int:
+async def _tickets_main(args: argparse.Namespace, config: Config, redis: Redis) -> int:
 
     from chat_server.events import EventBus
     from chat_server.status.changes import Source, TicketStatusService, notify_stream
@@ -102,49 +108,37 @@ async def _tickets_main(args: argparse.Namespace) -> int:
     from chat_server.tickets.service import TicketService, TicketTerms
     from chat_server.tickets.store import TicketStore, iso
 
-    config = load_for_command(args)
-    url = config.redis.url or f"redis://127.0.0.1:{config.redis.embedded_port}/0"
-    redis = redis_connect.async_client(url, socket_connect_timeout=3)
+    prefix = config.redis.key_prefix
+    bus = EventBus(redis, prefix)
+    store = TicketStore(redis, prefix)
+    service = TicketService(store, load_catalogue(config.resolve_path(config.tickets.catalogue)), bus,
+                            TicketTerms.from_config(config))
     try:
-        try:
-            await redis.ping()
-        except (RedisConnectionError, OSError):
-            sys.stderr.write(f"chat311: cannot reach Redis at {redis_connect.describe(url)}. Start the service first "
-                             "(`make run`), or set REDIS_URL.\n")
-            return 1
-        prefix = config.redis.key_prefix
-        bus = EventBus(redis, prefix)
-        store = TicketStore(redis, prefix)
-        service = TicketService(store, load_catalogue(config.resolve_path(config.tickets.catalogue)), bus,
-                                TicketTerms.from_config(config))
-        try:
-            if args.action == "status":
-                # The same service as the console and the webhook; the running chat_server's outbox
-                # worker sends the notifications (they wait in Redis while it is down).
-                status = TicketStatusService(store, bus, notify_stream(prefix))
-                actor = os.environ.get("USER") or "cli"
-                await status.change(args.ticket_id, args.status, args.note, Source.CLI, actor)
-            elif args.action == "note":
-                await service.add_note(args.ticket_id, args.text, by="cli")
-        except TicketValidationError as exc:
-            sys.stderr.write(f"chat311: {exc.description}\n")
-            return 1
-        ticket = await service.get(args.ticket_id)
-        if ticket is None:
-            sys.stderr.write(f"chat311: no ticket {args.ticket_id!r}\n")
-            return 1
-        print(f"{ticket.id}  {ticket.service_code}  {ticket.status} ({ticket.sub_status})")
-        print(f"requested {iso(ticket.requested_at, service.tz)}  source {ticket.source}  channel {ticket.channel}")
-        if ticket.upstream_id:
-            print(f"upstream {ticket.upstream_id} ({ticket.upstream_state})")
-        for entry in ticket.history:
-            note = f" — {entry.note}" if entry.note else ""
-            print(f"  {iso(entry.ts, service.tz)}  {entry.status}/{entry.sub_status}  by {entry.by}{note}")
-        return 0
-    finally:
-        await redis.aclose()
+        if args.action == "status":
+            # The same service as the console and the webhook; the running chat_server's outbox
+            # worker sends the notifications (they wait in Redis while it is down).
+            status = TicketStatusService(store, bus, notify_stream(prefix))
+            actor = os.environ.get("USER") or "cli"
+            await status.change(args.ticket_id, args.status, args.note, Source.CLI, actor)
+        elif args.action == "note":
+            await service.add_note(args.ticket_id, args.text, by="cli")
+    except TicketValidationError as exc:
+        sys.stderr.write(f"chat311: {exc.description}\n")
+        return 1
+    ticket = await service.get(args.ticket_id)
+    if ticket is None:
+        sys.stderr.write(f"chat311: no ticket {args.ticket_id!r}\n")
+        return 1
+    print(f"{ticket.id}  {ticket.service_code}  {ticket.status} ({ticket.sub_status})")
+    print(f"requested {iso(ticket.requested_at, service.tz)}  source {ticket.source}  channel {ticket.channel}")
+    if ticket.upstream_id:
+        print(f"upstream {ticket.upstream_id} ({ticket.upstream_state})")
+    for entry in ticket.history:
+        note = f" — {entry.note}" if entry.note else ""
+        print(f"  {iso(entry.ts, service.tz)}  {entry.status}/{entry.sub_status}  by {entry.by}{note}")
+    return 0
 
 
 @command("tickets", "show a ticket, change its status or add a note (staff)")(_configure_tickets)
 def _tickets(args: argparse.Namespace) -> int:
-    return asyncio.run(_tickets_main(args))
+    return _with_service_redis(args, partial(_tickets_main, args))

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from chat_server import settings_checks as check
+
 
 @dataclass
 class TicketsConfig:
@@ -51,20 +53,14 @@ class TicketsConfig:
     upstream_claim_idle_s: float = 60.0
 
     def validate(self) -> None:
-        if self.duplicate_radius_m < 0 or self.duplicate_window_days < 0:
-            raise ValueError("duplicate_radius_m and duplicate_window_days must not be negative")
+        check.not_negative(self, "duplicate_radius_m", "duplicate_window_days")
         box = self.bounding_box
         if len(box) != 4 or not (-90 <= box[0] < box[2] <= 90 and -180 <= box[1] < box[3] <= 180):
             raise ValueError(f"bounding_box must be [south, west, north, east] in degrees, got {box!r}")
         if not all(isinstance(p, str) and p.isdigit() and len(p) <= 5 for p in self.zip_prefixes):
             raise ValueError(f"zip_prefixes must be digit strings (e.g. '282'), got {self.zip_prefixes!r}")
-        if self.media_max_bytes <= 0:
-            raise ValueError("media_max_bytes must be positive")
-        if not 1 <= self.max_range_days <= 3660:
-            raise ValueError("max_range_days must be between 1 and 3660")
-        if not 1 <= self.max_records <= 100_000:
-            raise ValueError("max_records must be between 1 and 100000")
+        check.between(self, "max_range_days", 1, 3660)
+        check.between(self, "max_records", 1, 100_000)
         if self.upstream_url and not self.upstream_url.startswith(("http://", "https://")):
             raise ValueError(f"upstream_url must be an http(s) URL, got {self.upstream_url!r}")
-        if self.upstream_poll_s <= 0 or self.upstream_retry_base_s <= 0 or self.upstream_claim_idle_s <= 0:
-            raise ValueError("upstream_poll_s, upstream_retry_base_s and upstream_claim_idle_s must be positive")
+        check.positive(self, "media_max_bytes", "upstream_poll_s", "upstream_retry_base_s", "upstream_claim_idle_s")

@@ -45,13 +45,12 @@ def _report_servers(entry: dict[str, Any]) -> int:
 
 async def _main(args: argparse.Namespace) -> int:
     from chat_server import redis_connect
-    from chat_server.runner import redis_url_for
     from chat_server.training.data import DataError, TrainingData
     from chat_server.training.inbox import Inbox
     from chat_server.training.jobs import Busy, PublishError, TrainingJobs
 
     config = args.loaded_config
-    redis = redis_connect.async_client(redis_url_for(config))
+    redis = redis_connect.async_client(config.redis.effective_url())
     jobs = TrainingJobs(redis, config)
     data = TrainingData(jobs.data_dir, config.resolve_path("var"))
     inbox = Inbox(redis, config.redis.key_prefix, config.training.inbox_max)

@@ -18,19 +18,21 @@ Routes (role `content`; POSTs need the X-CSRF-Token header):
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
-from chat_server.metrics.access import USER, error, json_object, require_role
+from chat_server.metrics.access import USER, Handler, StaffApi, error, json_object
 from chat_server.training.data import DataError
-from chat_server.training.jobs import Busy, PublishError
+from chat_server.training.jobs import Busy, PublishError, TrainingJobs
 from chat_server.training.label_names import readable
 from chat_server.training.service import Training
 
 log = logging.getLogger("chat311.training")
 STATIC = Path(__file__).resolve().parent.parent / "static" / "training"
+API = StaffApi("/console/training", STATIC, "content")
 
 
 TRAINING: web.AppKey[Training] = web.AppKey("training", Training)
@@ -40,17 +42,7 @@ def _svc(request: web.Request) -> Training:
     return request.app[TRAINING]
 
 
-@require_role("content", api=False)
-async def page(request: web.Request) -> web.StreamResponse:
-    return web.FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
-
-
-@require_role("content")
-async def me(request: web.Request) -> web.Response:
-    return web.json_response(request[USER].public())
-
-
-@require_role("content")
+@API.get("/inbox")
 async def inbox_list(request: web.Request) -> web.Response:
     svc = _svc(request)
     items = await svc.inbox.open_items()
@@ -67,7 +59,7 @@ async def _item(request: web.Request) -> Any:
     return item
 
 
-@require_role("content")
+@API.post("/inbox/{id}/label")
 async def label_item(request: web.Request) -> web.Response:
     svc, item, body = _svc(request), await _item(request), await json_object(request)
     label = str(body.get("label") or "")
@@ -81,14 +73,14 @@ async def label_item(request: web.Request) -> web.Response:
     return web.json_response({"ok": True, "label": label, "file": path.name})
 
 
-@require_role("content")
+@API.post("/inbox/{id}/dismiss")
 async def dismiss_item(request: web.Request) -> web.Response:
     svc, item = _svc(request), await _item(request)
     await svc.inbox.resolve(item.id, "dismissed", "", request[USER].username)
     return web.json_response({"ok": True})
 
 
-@require_role("content")
+@API.post("/train")
 async def train(request: web.Request) -> web.Response:
     try:
         job = await _svc(request).jobs.start(request[USER].username)
@@ -97,30 +89,29 @@ async def train(request: web.Request) -> web.Response:
     return web.json_response(job, status=202)
 
 
-@require_role("content")
+@API.get("/job")
 async def job_state(request: web.Request) -> web.Response:
     return web.json_response(await _svc(request).jobs.job())
 
 
-@require_role("content")
-async def publish(request: web.Request) -> web.Response:
-    try:
-        entry = await _svc(request).jobs.publish(request[USER].username)
-    except PublishError as exc:
-        return error(409, "publish_failed", str(exc))
-    return web.json_response(entry)
+def _switch_model(switch: Callable[[TrainingJobs, str], Awaitable[dict[str, Any]]], failed: str) -> Handler:
+    """Publish and rollback are the same request to a different switch; a refusal is a 409 `failed`."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        try:
+            entry = await switch(_svc(request).jobs, request[USER].username)
+        except PublishError as exc:
+            return error(409, failed, str(exc))
+        return web.json_response(entry)
+
+    return handler
 
 
-@require_role("content")
-async def rollback(request: web.Request) -> web.Response:
-    try:
-        entry = await _svc(request).jobs.rollback(request[USER].username)
-    except PublishError as exc:
-        return error(409, "rollback_failed", str(exc))
-    return web.json_response(entry)
+publish = API.post("/publish")(_switch_model(TrainingJobs.publish, "publish_failed"))
+rollback = API.post("/rollback")(_switch_model(TrainingJobs.rollback, "rollback_failed"))
 
 
-@require_role("content")
+@API.get("/models")
 async def models(request: web.Request) -> web.Response:
     jobs = _svc(request).jobs
     servers = await jobs.servers_status()
@@ -131,14 +122,4 @@ async def models(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_get("/console/training", page)
-    app.router.add_get("/console/training/api/me", me)
-    app.router.add_get("/console/training/api/inbox", inbox_list)
-    app.router.add_post("/console/training/api/inbox/{id}/label", label_item)
-    app.router.add_post("/console/training/api/inbox/{id}/dismiss", dismiss_item)
-    app.router.add_post("/console/training/api/train", train)
-    app.router.add_get("/console/training/api/job", job_state)
-    app.router.add_post("/console/training/api/publish", publish)
-    app.router.add_post("/console/training/api/rollback", rollback)
-    app.router.add_get("/console/training/api/models", models)
-    app.router.add_static("/static/training/", STATIC, show_index=False, append_version=False)
+    API.add_to(app)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from chat_server import settings_checks as check
+
 
 @dataclass
 class TrainingConfig:
@@ -24,7 +26,5 @@ class TrainingConfig:
     train_timeout_s: float = 1800.0
 
     def validate(self) -> None:
-        if not 0 <= self.low_confidence <= 1:
-            raise ValueError("low_confidence must be between 0 and 1")
-        if self.inbox_max < 1 or self.keep_models < 1:
-            raise ValueError("inbox_max and keep_models must be at least 1")
+        check.between(self, "low_confidence", 0, 1)
+        check.at_least(self, 1, "inbox_max", "keep_models")

@@ -1,0 +1,28 @@
+"""What every channel residents write in on (SMS, e-mail, the app API) is built with.
+
+Each one turns an inbound message into a turn of the same conversation service, under the same
+rate limits, and answers an emergency with 911 first (`EmergencyFirst`) before anything else; so
+they take the same dependencies, explicitly, and keep them under the same names.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chat_server.channels.channel_base import ChannelBase
+from chat_server.channels.settings import ChannelsConfig
+from chat_server.config import Config
+from chat_server.conversations.emergency_first import EmergencyFirst
+from chat_server.conversations.limits import RateLimiter
+from chat_server.conversations.service import ConversationService
+
+
+class ResidentChannel(ChannelBase):
+    def __init__(self, config: Config, redis: Any, service: ConversationService, limiter: RateLimiter,
+                 emergency_first: EmergencyFirst) -> None:
+        super().__init__(redis, config.redis.key_prefix, service.store, service.bus)
+        self.config = config
+        self.cfg: ChannelsConfig = config.channels
+        self.service = service
+        self.limiter = limiter
+        self.emergency_first = emergency_first
