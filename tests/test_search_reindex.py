@@ -66,7 +66,8 @@ async def test_old_conversations_are_indexed_at_start_and_sms_chats_are_found_by
                 status, token = await login(server.url, user)
                 assert status == 303 and token, user
                 tokens[user] = token
-            today = datetime.now(TZ).date().isoformat()
+            # the chats' own day, not "today": just after midnight (New York) they were yesterday's
+            day = datetime.fromtimestamp(taken, TZ).date().isoformat()
 
             # Ann finds her old SMS chat by the number it came from, in any spelling, and its ticket.
             for phone in ("704-555-0199", "+1 (704) 555-0199", "7045550199"):
@@ -76,14 +77,14 @@ async def test_old_conversations_are_indexed_at_start_and_sms_chats_are_found_by
                 assert found["conversations"][0]["channel"] == "sms"
                 assert [t["ticket_id"] for t in found["tickets"]] == [ticket.id], found
             # ... and by day or by her name; never Bob's chat.
-            assert _ids(await _search(server.url, tokens["ann"], date=today)) == {sms.id}
+            assert _ids(await _search(server.url, tokens["ann"], date=day)) == {sms.id}
             assert _ids(await _search(server.url, tokens["ann"], agent="ann")) == {sms.id}
             # Bob does not find Ann's chat (nor its ticket) by its number; he finds his own.
             found = await _search(server.url, tokens["bob"], phone="704-555-0199")
             assert found["conversations"] == [] and found["tickets"] == [], found
-            assert _ids(await _search(server.url, tokens["bob"], date=today)) == {bob.id}
+            assert _ids(await _search(server.url, tokens["bob"], date=day)) == {bob.id}
             # A supervisor finds both agents' chats, never the bot-only one; a wrong number finds nothing.
-            assert _ids(await _search(server.url, tokens["sue"], date=today)) == {sms.id, bob.id}
+            assert _ids(await _search(server.url, tokens["sue"], date=day)) == {sms.id, bob.id}
             assert _ids(await _search(server.url, tokens["sue"], phone="704-555-0198")) == set()
             assert _ids(await _search(server.url, tokens["sue"], phone="704-555-0199")) == {sms.id}
         finally:
