@@ -187,6 +187,9 @@ async def test_reports_from_real_closings_and_a_refused_notification(redis_serve
             async with sup.get(f"{server.url}/console/supervisor/api/export.csv",
                                params={"name": "closed_on_time", "headings": "keys"}) as r:
                 csv_text = await r.text()
+            async with sup.get(f"{server.url}/console/supervisor/api/export.csv",
+                               params={"name": "closed_on_time", "lang": "es"}) as r:
+                spanish_csv = await r.text()
 
         slack = closed_by - now + 1
         assert set(ttc) == {"POTHOLE", "GRAFFITI", "ALL"}
@@ -207,6 +210,13 @@ async def test_reports_from_real_closings_and_a_refused_notification(redis_serve
         overall = next(r for r in json.loads(out.stdout) if r["service_code"] == "ALL")
         assert (overall["closed"], overall["with_expected"], overall["on_time"], overall["on_time_rate"]) == (
             3, 2, 1, 0.5)
+        # ... and, asked for words, the same Spanish headings and service names as the dashboard's export
+        out = await asyncio.to_thread(cli, redis_server, prefix, "report", "closed_on_time", "--headings", "words",
+                                      "--lang", "es")
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.splitlines()[0] == spanish_csv.splitlines()[0] != lines[0], (out.stdout, spanish_csv)
+        for row in ("POTHOLE,Bache,2,2,1,1,0.5", "ALL,Todos los servicios,3,2,1,1,0.5"):
+            assert row in out.stdout.splitlines() and row in spanish_csv.splitlines(), (row, out.stdout, spanish_csv)
 
         async with aiohttp.ClientSession() as anon, anon.get(f"{server.url}/metrics") as r:
             families = {f.name: f for f in text_string_to_metric_families(await r.text())}

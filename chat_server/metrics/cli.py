@@ -17,8 +17,10 @@ from redis.asyncio import Redis
 
 from chat_server.commands import command, run_with_redis
 from chat_server.config import Config
+from chat_server.metrics.delivery import service_names
 from chat_server.metrics.reader import MetricsReader
-from chat_server.metrics.reports import REPORTS, dashboard, to_csv
+from chat_server.metrics.reports import REPORTS, csv_headings, dashboard, to_csv
+from chat_server.staff_texts import LANGUAGES, staff_texts
 
 
 def _date(value: str) -> date:
@@ -57,6 +59,10 @@ def _configure_report(p: argparse.ArgumentParser) -> None:
     p.add_argument("--start", type=_date, help="first local date (default: 7 days ago for daily, else today)")
     p.add_argument("--end", type=_date, help="last local date (default: today)")
     p.add_argument("--format", choices=("csv", "json"), default="csv")
+    p.add_argument("--headings", choices=("keys", "words"), default="keys",
+                   help="CSV headings: the columns' keys (default, for scripts) or words, as the dashboard's export")
+    p.add_argument("--lang", choices=LANGUAGES, default="en",
+                   help="language of the headings in words and of service names")
     p.add_argument("-o", "--output", help="write to this file instead of stdout")
 
 
@@ -75,12 +81,15 @@ def _report(args: argparse.Namespace) -> int:
         if start > end:
             raise SystemExit("chat311: --start must not be after --end")
         catalogue = load_catalogue(config.resolve_path(config.tickets.catalogue))
-        names = {s.service_code: s.name("en") for s in catalogue}
+        names = service_names(catalogue, args.lang, staff_texts()["report.all_services"][args.lang])
         return await report_rows(reader, args.name, start, end, config.metrics.top_n,
                                  TicketStore(redis, config.redis.key_prefix), names)
 
     rows = run_with_redis(args, run)
-    text = to_csv(rows) if args.format == "csv" else json.dumps(rows, indent=2) + "\n"
+    if args.format == "csv":
+        text = to_csv(rows, csv_headings(rows, args.lang, staff_texts()) if args.headings == "words" else None)
+    else:
+        text = json.dumps(rows, indent=2) + "\n"
     if args.output:
         with open(args.output, "w", encoding="utf-8", newline="") as fh:
             fh.write(text)

@@ -85,10 +85,14 @@ def _by_service(closings: Iterable[Closing]) -> dict[str, list[Closing]]:
     return dict(sorted(groups.items()))
 
 
+def service_names(catalogue: Iterable[Any], language: str, all_services: str) -> dict[str, str]:
+    """service_code → its name in `language` for the reports, with `all_services` for the overall row."""
+    return {ALL: all_services, **{s.service_code: s.name(language) for s in catalogue}}
+
+
 def _name(code: str, names: dict[str, str] | None) -> str:
-    if code == ALL:
-        return "All services"
-    return (names or {}).get(code, code)
+    """The service's name; the overall row's is `names[ALL]` when the caller gives it in the reader's language."""
+    return (names or {}).get(code, "All services" if code == ALL else code)
 
 
 def time_to_close(closings: Sequence[Closing], names: dict[str, str] | None = None) -> list[dict[str, Any]]:

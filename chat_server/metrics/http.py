@@ -30,10 +30,11 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from chat_server.context import CTX, AppContext
 from chat_server.metrics import staff
 from chat_server.metrics.access import USER, StaffApi, error, prometheus_allowed, require_role
+from chat_server.metrics.delivery import service_names
 from chat_server.metrics.delivery_io import report_rows
 from chat_server.metrics.prom import EventLogCollector
 from chat_server.metrics.reader import MetricsReader
-from chat_server.metrics.reports import REPORTS, column_heading, dashboard, to_csv
+from chat_server.metrics.reports import REPORTS, csv_headings, dashboard, to_csv
 from chat_server.metrics.settings import MetricsConfig
 from chat_server.staff_texts import LANGUAGES, staff_texts
 
@@ -144,19 +145,16 @@ async def _report_rows(request: web.Request) -> tuple[str, date, date, list[dict
     ctx = request.app[CTX]
     tickets = ctx.tickets
     try:
-        rows = await report_rows(reader, name, start, end, ctx.config.metrics.top_n,
-                                 tickets.store if tickets else None, service_names(tickets))
+        language = request.query.get("lang", "en")
+        language = language if language in LANGUAGES else "en"
+        names = service_names(tickets.catalogue if tickets else (), language,
+                              staff_texts()["report.all_services"][language])
+        rows = await report_rows(reader, name, start, end, ctx.config.metrics.top_n, tickets.store if tickets else None,
+                                 names)
     except ValueError as exc:
         raise web.HTTPNotImplemented(text=json.dumps({"error": {"code": "not_available", "message": str(exc)}}),
                                      content_type="application/json") from exc
     return name, start, end, rows
-
-
-def service_names(tickets: Any) -> dict[str, str]:
-    """service_code → English name from the tickets module's catalogue (codes stay codes without it)."""
-    if tickets is None:
-        return {}
-    return {s.service_code: s.name("en") for s in tickets.catalogue}
 
 
 @API.get("/report")
@@ -176,10 +174,7 @@ async def export_csv(request: web.Request) -> web.Response:
     if form not in ("words", "keys"):
         return error(400, "bad_headings", "headings must be words or keys")
     name, start, end, rows = await _report_rows(request)
-    headings = None
-    if form == "words" and rows:
-        texts = staff_texts()
-        headings = {c: column_heading(c, language, texts) for c in rows[0]}
+    headings = csv_headings(rows, language, staff_texts()) if form == "words" else None
     filename = f"chat311-{name}-{start.isoformat()}-{end.isoformat()}.csv"
     return web.Response(text=to_csv(rows, headings), content_type="text/csv", charset="utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{filename}"'})

@@ -158,6 +158,12 @@ def column_heading(column: str, language: str, texts: Mapping[str, Mapping[str, 
     return words
 
 
+def csv_headings(rows: list[dict[str, Any]], language: str,
+                 texts: Mapping[str, Mapping[str, str]]) -> dict[str, str] | None:
+    """The columns' headings in words in `language` (the dashboard's export and `chat311 report --headings words`)."""
+    return {c: column_heading(c, language, texts) for c in rows[0]} if rows else None
+
+
 def to_csv(rows: list[dict[str, Any]], headings: Mapping[str, str] | None = None) -> str:
     """The rows as CSV; `headings` maps a column to its heading (default: the column's key)."""
     out = io.StringIO()
@@ -171,4 +177,5 @@ def to_csv(rows: list[dict[str, Any]], headings: Mapping[str, str] | None = None
     return out.getvalue()
 
 
-__all__ = ["HANDLE_BOUNDS", "REPORTS", "WAIT_BOUNDS", "column_heading", "csv_cell", "dashboard", "report", "to_csv"]
+__all__ = ["HANDLE_BOUNDS", "REPORTS", "WAIT_BOUNDS", "column_heading", "csv_cell", "csv_headings", "dashboard",
+           "report", "to_csv"]
