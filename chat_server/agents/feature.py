@@ -15,7 +15,7 @@ from chat_server.agents.auth import AuditLog, LoginThrottle, SessionStore
 from chat_server.agents.callback import CallbackFlow
 from chat_server.agents.hours import Schedule
 from chat_server.agents.knowledge import KnowledgeBase
-from chat_server.agents.queue import RoutingStore
+from chat_server.agents.routing_store import RoutingStore
 from chat_server.agents.search import ConversationSearch
 from chat_server.agents.service import NS, EscalationService
 from chat_server.context import AppContext

@@ -1,6 +1,6 @@
 """Escalation service: takes `escalation_requested`, queues or files a ticket, and runs routing.
 
-Every chat_server process runs one of these. Shared state lives in Redis (`queue.py`); each
+Every chat_server process runs one of these. Shared state lives in Redis (`routing_store.py`); each
 process runs a dispatcher tick (expire offers, reap vanished agents, offer tickets to residents
 waiting too long, assign) and also dispatches immediately after its own changes. Messages to
 agents go through the `/agents` Socket.IO namespace rooms (`user:<name>`, `conv:<id>`, `agents`),
@@ -30,7 +30,6 @@ from chat_server.agents.auth import AuditLog
 from chat_server.agents.callback import CallbackFlow
 from chat_server.agents.hours import HoursStatus, Schedule
 from chat_server.agents.override import HoursOverrides, OverrideError, parse_override
-from chat_server.agents.queue import RoutingStore
 from chat_server.agents.routing import (
     anyone_staffed,
     average_handle_s,
@@ -39,6 +38,7 @@ from chat_server.agents.routing import (
     positions,
     told_minutes,
 )
+from chat_server.agents.routing_store import RoutingStore
 from chat_server.agents.search import ConversationSearch
 from chat_server.agents.settings import ConsoleConfig, RoutingConfig
 from chat_server.agents.ticket_form import collected, form_services

@@ -1,5 +1,7 @@
 """Routing state in Redis: the queue, offers, agents' loads and sockets, with Lua for atomicity.
 
+The Redis side of agent assignment; the pure decisions (who gets what, waits) are `routing.py`.
+
 Every chat_server process runs the same dispatcher; the Lua scripts make each step (assign,
 accept, expire an offer, reap a vanished agent, transfer, release) one atomic operation, so
 two processes can never hand the same conversation out twice or push an agent over capacity.
