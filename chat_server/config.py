@@ -10,6 +10,7 @@ levels, values parsed as YAML scalars), plus the conventional ``REDIS_URL``.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import difflib
 import os
@@ -206,7 +207,7 @@ class LoggingConfig:
     json: bool = True
 
 
-from chat_server.agents.settings import HoursConfig, RoutingConfig  # noqa: E402
+from chat_server.agents.settings import ConsoleConfig, HoursConfig, RoutingConfig  # noqa: E402
 from chat_server.channels.settings import ChannelsConfig  # noqa: E402
 from chat_server.incidents.settings import IncidentsConfig  # noqa: E402
 from chat_server.knowledge.settings import KnowledgeConfig  # noqa: E402
@@ -237,6 +238,7 @@ class Config:
     retention: RetentionConfig = field(default_factory=RetentionConfig)
     hours: HoursConfig = field(default_factory=HoursConfig)
     routing: RoutingConfig = field(default_factory=RoutingConfig)
+    console: ConsoleConfig = field(default_factory=ConsoleConfig)
     tickets: TicketsConfig = field(default_factory=TicketsConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)
@@ -250,6 +252,54 @@ class Config:
         """Relative paths in config are relative to the project root, not the cwd."""
         path = Path(value)
         return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+@dataclass(frozen=True)
+class MovedKeys:
+    """Keys that moved to another section. Their old place still loads (mapped to the new one) so
+    existing files and CHAT311_* variables keep working; the docs name it the old form."""
+
+    old_section: str
+    new_section: str
+    keys: frozenset[str]
+
+
+# `routing` means agent assignment only; the console's sign-in and chat settings moved out of it.
+MOVED_KEYS = (MovedKeys("routing", "console", frozenset(f.name for f in dataclasses.fields(ConsoleConfig))),)
+
+
+def _file_key(section: str, key: str) -> str:
+    return f"{section}.{key}"
+
+
+def _env_key(section: str, key: str) -> str:
+    return f"{ENV_PREFIX}{section.upper()}__{key.upper()}"
+
+
+def move_old_keys(data: dict[str, Any], source: str,
+                  spell: typing.Callable[[str, str], str] = _file_key) -> dict[str, Any]:
+    """Map one source's old-form keys (`MOVED_KEYS`) to their new place, in place.
+
+    Done per source, before sources are merged, so that an old-form environment variable still
+    overrides a new-form file key, while one source that sets both forms is refused: the message
+    names the source (file, environment) and both spellings of the field (`spell`).
+    """
+    for moved in MOVED_KEYS:
+        old = data.get(moved.old_section)
+        if not isinstance(old, dict):
+            continue
+        for key in [k for k in old if k in moved.keys]:
+            new = data.get(moved.new_section)
+            if new is None:
+                new = data[moved.new_section] = {}
+            old_name, new_name = spell(moved.old_section, key), spell(moved.new_section, key)
+            if not isinstance(new, dict):
+                raise ConfigError(f"{source}: {moved.new_section}: expected a mapping (it takes {old_name})")
+            if key in new:
+                raise ConfigError(f"{source}: both {old_name} and {new_name} are set; {old_name} is the old "
+                                  f"form of {new_name}: keep only {new_name}")
+            new[key] = old.pop(key)
+    return data
 
 
 _TYPE_NAMES = {int: "an integer", float: "a number", bool: "true/false", str: "a string"}
@@ -376,10 +426,10 @@ def load_config(
             raise ConfigError(f"{file_path}: not valid YAML: {exc}") from exc
         if loaded is not None and not isinstance(loaded, dict):
             raise ConfigError(f"{file_path}: top level must be a mapping of sections")
-        data = loaded or {}
+        data = move_old_keys(loaded or {}, display_path(file_path))
     elif path is not None:
         raise ConfigError(f"config file {file_path} does not exist")
-    _deep_update(data, env_overrides(environ))
+    _deep_update(data, move_old_keys(env_overrides(environ), "environment", _env_key))
     if overrides:
-        _deep_update(data, overrides)
+        _deep_update(data, move_old_keys(copy.deepcopy(overrides), "overrides"))
     return _build(Config, data, "")

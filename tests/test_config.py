@@ -64,3 +64,48 @@ def test_cli_fails_fast_on_bad_config(tmp_path: Path) -> None:
                             capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert result.returncode == 2
     assert "server.prot: unknown key (did you mean 'port'?)" in result.stderr
+
+
+def test_console_settings_load_from_their_own_section(tmp_path: Path) -> None:
+    path = tmp_path / "new.yml"
+    path.write_text("console:\n  session_ttl_s: 600\n  login_max_failures: 2\n  dispositions: [done]\n"
+                    "  canned_responses: [{key: hi, en: Hello}]\nrouting:\n  accept_timeout_s: 12\n")
+    config = load_config(path, environ={})
+    assert (config.console.session_ttl_s, config.console.login_max_failures) == (600, 2)
+    assert config.console.dispositions == ["done"]
+    assert [c.key for c in config.console.canned_responses] == ["hi"]
+    assert config.routing.accept_timeout_s == 12
+    shipped = load_config(ROOT / "chat311.yml", environ={"CHAT311_CONSOLE__SESSION_TTL_S": "900"})
+    assert shipped.console.session_ttl_s == 900
+    assert [c.key for c in shipped.console.canned_responses][:1] == ["greeting"]
+
+
+def test_console_settings_in_the_old_routing_place_still_load(tmp_path: Path) -> None:
+    path = tmp_path / "old.yml"
+    path.write_text("routing:\n  accept_timeout_s: 12\n  session_ttl_s: 600\n  login_window_s: 60\n"
+                    "  canned_responses: [{key: hi, en: Hello}]\n")
+    config = load_config(path, environ={})
+    assert (config.console.session_ttl_s, config.console.login_window_s) == (600, 60)
+    assert [c.key for c in config.console.canned_responses] == ["hi"]
+    assert config.routing.accept_timeout_s == 12
+    # the old environment form overrides the shipped file's new form, as it did before the move
+    shipped = load_config(ROOT / "chat311.yml", environ={"CHAT311_ROUTING__SESSION_TTL_S": "900",
+                                                           "CHAT311_ROUTING__LOGIN_MAX_FAILURES": "3"})
+    assert (shipped.console.session_ttl_s, shipped.console.login_max_failures) == (900, 3)
+    via_overrides = load_config(path, environ={}, overrides={"routing": {"login_max_failures": 4}})
+    assert via_overrides.console.login_max_failures == 4
+
+
+def test_old_and_new_place_of_one_console_key_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "both.yml"
+    path.write_text("routing:\n  session_ttl_s: 600\nconsole:\n  session_ttl_s: 900\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path, environ={})
+    assert str(path) in str(info.value)
+    assert "both routing.session_ttl_s and console.session_ttl_s are set" in str(info.value)
+    with pytest.raises(ConfigError, match="environment: both CHAT311_ROUTING__LOGIN_WINDOW_S and "
+                                          "CHAT311_CONSOLE__LOGIN_WINDOW_S are set"):
+        load_config(ROOT / "chat311.yml", environ={"CHAT311_ROUTING__LOGIN_WINDOW_S": "60",
+                                                   "CHAT311_CONSOLE__LOGIN_WINDOW_S": "90"})
+    with pytest.raises(ConfigError, match=r"console: login_max_failures_per_ip must be >= login_max_failures"):
+        load_config(ROOT / "chat311.yml", environ={"CHAT311_ROUTING__LOGIN_MAX_FAILURES": "50"})

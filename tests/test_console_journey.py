@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from chat_server.agents.queue import RoutingStore
+from chat_server.agents.routing_store import RoutingStore
 from tests.support.agents import PASSWORD, escalation_env, fresh_prefix, make_agent, offered_chat
 from tests.support.browser import AXE_JS, chromium, new_page
 

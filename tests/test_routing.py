@@ -9,7 +9,6 @@ import uuid
 
 import pytest
 
-from chat_server.agents.queue import RoutingStore
 from chat_server.agents.routing import (
     AgentState,
     QueuedConversation,
@@ -21,6 +20,7 @@ from chat_server.agents.routing import (
     plan_assignments,
     positions,
 )
+from chat_server.agents.routing_store import RoutingStore
 
 DEPTS = {"report_pothole": "streets", "faq/utility_bill": "water", "report_*": "field"}
 

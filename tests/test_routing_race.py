@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from chat_server.agents.queue import RoutingStore
+from chat_server.agents.routing_store import RoutingStore
 from tests.support.agents import AgentClient, agent_client, escalation_env, fresh_prefix, make_agent
 
 pytestmark = pytest.mark.rasa

@@ -24,7 +24,7 @@ MAX_PAIR, MAX_IP = 5, 12
 @pytest.fixture
 async def console(redis_server: Any) -> AsyncIterator[tuple[str, str]]:
     prefix = f"tl{uuid.uuid4().hex[:8]}:"
-    async with in_process_app(redis_server.url, prefix, routing={
+    async with in_process_app(redis_server.url, prefix, console={
             "login_max_failures": MAX_PAIR, "login_max_failures_per_ip": MAX_IP}) as (url, _):
         yield url, prefix
 

@@ -90,17 +90,17 @@ class AgentsNamespace(socketio.AsyncNamespace):
 
     # ---- events (sid, account, data) ----
     async def on_hello(self, sid: str, account: Account, data: dict[str, Any]) -> dict[str, Any]:
-        cfg = self.service.cfg
+        console = self.service.console
         return {
             "me": account.public(),
             "status": await self.service.routing.status(account.username),
             "away_in_s": round(await self.service.routing.away_in(account.username, time.time()), 1),
             "chats": await self.service.my_chats(account.username),
             "queue": await self.service.queue_snapshot(),
-            "canned": [{"key": c.key, "en": c.en, "es": c.es or c.en} for c in cfg.canned_responses],
-            "dispositions": cfg.dispositions,
+            "canned": [{"key": c.key, "en": c.en, "es": c.es or c.en} for c in console.canned_responses],
+            "dispositions": console.dispositions,
             "hours": self.service.hours_view(await self.service.hours_status()),
-            "accept_timeout_s": cfg.accept_timeout_s,
+            "accept_timeout_s": self.service.cfg.accept_timeout_s,
             "services": self.service.ticket_form(),
         }
 

@@ -19,7 +19,7 @@ from chat_server.agents.accounts import ROLES, Account, AccountError, AccountSto
 from chat_server.agents.auth import AuditLog, SessionStore
 from chat_server.agents.hours import Schedule
 from chat_server.agents.override import HoursOverrides, OverrideError, parse_override
-from chat_server.agents.queue import RoutingStore
+from chat_server.agents.routing_store import RoutingStore
 from chat_server.commands import command, run_with_redis
 from chat_server.config import Config
 

@@ -146,7 +146,7 @@ async def login_post(request: web.Request) -> web.StreamResponse:
     token, _ = await request.app[SESSIONS].create(account.username)
     await audit.record(account.username, "login", ip=ip)
     response = web.HTTPSeeOther(next_path or home_for(account))
-    response.set_cookie(SESSION_COOKIE, token, max_age=ctx.config.routing.session_ttl_s,
+    response.set_cookie(SESSION_COOKIE, token, max_age=ctx.config.console.session_ttl_s,
                         **_cookie_kwargs(request))  # type: ignore[arg-type]
     response.del_cookie(LOGIN_CSRF_COOKIE, path="/")
     raise response

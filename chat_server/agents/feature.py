@@ -15,7 +15,7 @@ from chat_server.agents.auth import AuditLog, LoginThrottle, SessionStore
 from chat_server.agents.callback import CallbackFlow
 from chat_server.agents.hours import Schedule
 from chat_server.agents.knowledge import KnowledgeBase
-from chat_server.agents.queue import RoutingStore
+from chat_server.agents.routing_store import RoutingStore
 from chat_server.agents.search import ConversationSearch
 from chat_server.agents.service import NS, EscalationService
 from chat_server.context import AppContext
@@ -30,12 +30,13 @@ def setup(app: web.Application, ctx: AppContext) -> None:
     config = ctx.config
     prefix = config.redis.key_prefix
     accounts = AccountStore(ctx.redis, prefix)
-    sessions = SessionStore(ctx.redis, prefix, config.routing.session_ttl_s)
+    sessions = SessionStore(ctx.redis, prefix, config.console.session_ttl_s)
     audit = AuditLog(ctx.redis, prefix)
     tickets = ctx.tickets
     search = ConversationSearch(ctx.redis, prefix, ctx.store, tickets.store if tickets is not None else None,
                                 ZoneInfo(config.hours.timezone))
-    service = EscalationService(ctx.conversations, ctx.residents, tickets, config.routing, Schedule(config.hours),
+    service = EscalationService(ctx.conversations, ctx.residents, tickets, config.routing, config.console,
+                                Schedule(config.hours),
                                 RoutingStore(ctx.redis, prefix), accounts, audit,
                                 CallbackFlow(ctx.conversations, tickets), search)
     service.install()
@@ -50,8 +51,8 @@ def setup(app: web.Application, ctx: AppContext) -> None:
     app[console.ACCOUNTS] = accounts
     app[console.AUDIT] = audit
     app[console.SEARCH] = search
-    app[console.THROTTLE] = LoginThrottle(ctx.redis, prefix, config.routing.login_max_failures,
-                                          config.routing.login_window_s, config.routing.login_max_failures_per_ip)
+    app[console.THROTTLE] = LoginThrottle(ctx.redis, prefix, config.console.login_max_failures,
+                                          config.console.login_window_s, config.console.login_max_failures_per_ip)
     console.setup_routes(app)
 
     async def start(app: web.Application) -> None:

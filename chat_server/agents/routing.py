@@ -1,7 +1,7 @@
 """Routing decisions: pure functions, no I/O.
 
 The same rules run in two places: here (Python, for "is anybody able to take this?" checks,
-queue positions and wait estimates) and inside the Lua assignment script in `queue.py` (atomic
+queue positions and wait estimates) and inside the Lua assignment script in `routing_store.py` (atomic
 across processes). Keep the two in step; tests exercise both.
 
 Rules:

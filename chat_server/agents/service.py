@@ -1,6 +1,6 @@
 """Escalation service: takes `escalation_requested`, queues or files a ticket, and runs routing.
 
-Every chat_server process runs one of these. Shared state lives in Redis (`queue.py`); each
+Every chat_server process runs one of these. Shared state lives in Redis (`routing_store.py`); each
 process runs a dispatcher tick (expire offers, reap vanished agents, offer tickets to residents
 waiting too long, assign) and also dispatches immediately after its own changes. Messages to
 agents go through the `/agents` Socket.IO namespace rooms (`user:<name>`, `conv:<id>`, `agents`),
@@ -30,7 +30,6 @@ from chat_server.agents.auth import AuditLog
 from chat_server.agents.callback import CallbackFlow
 from chat_server.agents.hours import HoursStatus, Schedule
 from chat_server.agents.override import HoursOverrides, OverrideError, parse_override
-from chat_server.agents.queue import RoutingStore
 from chat_server.agents.routing import (
     anyone_staffed,
     average_handle_s,
@@ -39,8 +38,9 @@ from chat_server.agents.routing import (
     positions,
     told_minutes,
 )
+from chat_server.agents.routing_store import RoutingStore
 from chat_server.agents.search import ConversationSearch
-from chat_server.agents.settings import RoutingConfig
+from chat_server.agents.settings import ConsoleConfig, RoutingConfig
 from chat_server.agents.ticket_form import collected, form_services
 from chat_server.conversations.resident_ns import ResidentNamespace
 from chat_server.conversations.service import ConversationService
@@ -99,14 +99,15 @@ def conv_room(cid: str) -> str:
 
 class EscalationService:
     def __init__(self, chats: ConversationService, residents: ResidentNamespace, tickets: TicketService | None,
-                 cfg: RoutingConfig, schedule: Schedule, routing: RoutingStore, accounts: AccountStore,
-                 audit: AuditLog, callback: CallbackFlow, search: ConversationSearch) -> None:
+                 cfg: RoutingConfig, console: ConsoleConfig, schedule: Schedule, routing: RoutingStore,
+                 accounts: AccountStore, audit: AuditLog, callback: CallbackFlow, search: ConversationSearch) -> None:
         self.chats = chats
         self.residents = residents
         self.tickets = tickets
         self.search = search
         self.callback = callback
         self.cfg = cfg
+        self.console = console
         self.schedule = schedule
         self.routing = routing
         self.accounts = accounts
@@ -509,8 +510,8 @@ class EscalationService:
         await self.chats.notify(conv, "typing", {"sender": "agent", "on": bool(on)})
 
     async def close(self, account: Account, cid: Any, disposition: Any) -> None:
-        if disposition not in self.cfg.dispositions:
-            raise ActionError("bad_disposition", f"disposition must be one of {', '.join(self.cfg.dispositions)}")
+        if disposition not in self.console.dispositions:
+            raise ActionError("bad_disposition", f"disposition must be one of {', '.join(self.console.dispositions)}")
         conv = await self._owned(account, cid)
         await self.chats.say_system(conv, "agent_closed", name=account.name)
         if not await self.chats.close(conv, reason="agent_closed", disposition=disposition,

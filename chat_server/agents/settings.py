@@ -1,7 +1,8 @@
-"""Configuration sections for staffed hours and routing (part of chat311.yml).
+"""Configuration sections for staffed hours, routing and the agent console (part of chat311.yml).
 
 `hours` says when people staff the line; `routing` says how escalated conversations reach them
-(queue limits, offer timeouts, department map, canned responses for the agent console).
+(queue limits, offer timeouts, department map); `console` is what agents work with once signed in
+(sign-in throttling, session lifetime, dispositions, canned responses).
 """
 
 from __future__ import annotations
@@ -93,6 +94,8 @@ class CannedResponse:
 
 @dataclass
 class RoutingConfig:
+    """Agent assignment only: who is offered which escalated chat, when, and for how long."""
+
     # An agent offered a chat must accept within this many seconds, else the next agent gets it.
     accept_timeout_s: float = 30.0
     # An agent who let an offer time out is warned and set away this many seconds later unless they
@@ -118,8 +121,23 @@ class RoutingConfig:
         "faq/trash_schedule": "solid_waste", "report_water_leak": "water", "faq/utility_bill": "water",
         "faq/flooding": "water",
     })
+
+    def validate(self) -> None:
+        check.positive(self, "accept_timeout_s", "max_queue_wait_s", "heartbeat_s", "tick_s", "queue_refresh_s")
+        check.not_negative(self, "missed_offer_warning_s", "reconnect_grace_s")
+
+
+@dataclass
+class ConsoleConfig:
+    """The agent console: sign-in, session lifetime and what agents pick from while chatting.
+
+    These keys used to sit under `routing:`; that old form still loads (config.py `MOVED_KEYS`).
+    """
+
+    # Codes an agent picks from when closing a chat (supervision reports count them).
     dispositions: list[str] = field(default_factory=lambda: [
         "resolved", "info_provided", "ticket_created", "transferred_phone", "no_response", "abusive", "other"])
+    # Replies an agent inserts with one click, en/es by the conversation's language.
     canned_responses: list[CannedResponse] = field(default_factory=list)
     # Session cookie lifetime and failed-login throttling: per IP + username, and per IP across
     # usernames (generous: a library or a call centre shares one address).
@@ -129,8 +147,6 @@ class RoutingConfig:
     login_window_s: int = 900
 
     def validate(self) -> None:
-        check.positive(self, "accept_timeout_s", "max_queue_wait_s", "heartbeat_s", "tick_s", "queue_refresh_s")
-        check.not_negative(self, "missed_offer_warning_s", "reconnect_grace_s")
         check.at_least(self, 1, "login_max_failures")
         if self.login_max_failures_per_ip < self.login_max_failures:
             raise ValueError("login_max_failures_per_ip must be >= login_max_failures")

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from chat_server.agents.auth import AuditLog
-from chat_server.agents.queue import RoutingStore
+from chat_server.agents.routing_store import RoutingStore
 from chat_server.context import AppContext
 from chat_server.incidents import http
 from chat_server.incidents.notices import IncidentNotices

@@ -23,7 +23,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from chat_server.redis_values import scored_members
+from chat_server.redis_values import scored_members, text
 
 LOG_KEEP = 1000
 
@@ -117,7 +117,7 @@ class ArticleStore:
 
     async def all_current(self) -> dict[str, Version]:
         raw = await self.redis.hgetall(f"{self.kb_prefix}cur")
-        return {(k.decode() if isinstance(k, bytes) else k): Version.from_json(v) for k, v in raw.items()}
+        return {text(k): Version.from_json(v) for k, v in raw.items()}
 
     async def history(self, article_id: str) -> list[Version]:
         """Every version, newest first."""

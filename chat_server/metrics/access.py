@@ -86,7 +86,7 @@ async def current_user(request: web.Request) -> tuple[ConsoleUser | None, Any]:
 
     ctx = request.app[CTX]
     prefix = ctx.config.redis.key_prefix
-    sessions = SessionStore(ctx.redis, prefix, ctx.config.routing.session_ttl_s)
+    sessions = SessionStore(ctx.redis, prefix, ctx.config.console.session_ttl_s)
     session = await sessions.get(request.cookies.get(SESSION_COOKIE))
     if session is None:
         return None, None

@@ -36,6 +36,8 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from chat_server.redis_values import text_map
+
 # Histogram bounds (seconds) for /metrics and the dashboard's distribution charts.
 WAIT_BOUNDS = (10.0, 20.0, 30.0, 45.0, 60.0, 120.0, 300.0, 600.0)
 HANDLE_BOUNDS = (60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0)
@@ -53,8 +55,7 @@ class LogEvent:
 
     @classmethod
     def from_stream(cls, raw: dict[bytes | str, bytes | str]) -> LogEvent:
-        f = {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
-             for k, v in raw.items()}
+        f = text_map(raw)
         try:
             data = json.loads(f.get("data") or "{}")
         except ValueError:

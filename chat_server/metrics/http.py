@@ -50,7 +50,7 @@ MAX_RANGE_DAYS = 3660
 def routing_store(ctx: AppContext) -> Any:
     """The agents module's Redis state (queue, presence, hours override), or None if not installed."""
     try:
-        from chat_server.agents.queue import RoutingStore
+        from chat_server.agents.routing_store import RoutingStore
     except ImportError:
         return None
     return RoutingStore(ctx.redis, ctx.config.redis.key_prefix)

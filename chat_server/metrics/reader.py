@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from redis.asyncio import Redis
 
 from chat_server.metrics.compute import Aggregator, LogEvent, aggregate
+from chat_server.redis_values import text
 
 if TYPE_CHECKING:
     from chat_server.config import Config
@@ -74,7 +75,7 @@ class MetricsReader:
                 for _mid, raw in rows:
                     self.agg.add(LogEvent.from_stream(raw))
                 last = rows[-1][0]
-                self.last_id = last.decode() if isinstance(last, bytes) else str(last)
+                self.last_id = text(last)
                 start = f"({self.last_id}"
                 if len(rows) < BATCH:
                     break
@@ -118,7 +119,7 @@ class MetricsReader:
             if len(rows) < BATCH:
                 break
             last = rows[-1][0]
-            cursor = f"({last.decode() if isinstance(last, bytes) else last}"
+            cursor = f"({text(last)}"
         return out
 
     async def for_range(self, start: date, end: date) -> Aggregator:

@@ -36,6 +36,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from chat_server import redis_values
 from chat_server.conversations.service import ConversationService
 from chat_server.conversations.store import ConversationStore
 from chat_server.events import EventBus
@@ -168,7 +169,7 @@ class StatusNotifier:
         except Exception:  # Redis trouble is likely why the job failed: still count one failure
             log.exception("reading the followers of a failed notification job failed")
             entry, done, followers = None, [], []
-        reached = {k.decode() if isinstance(k, bytes) else str(k) for k in done}
+        reached = {redis_values.text(k) for k in done}
         missed = [f for f in followers if entry is not None and f.since <= entry.ts and f.mark not in reached]
         for follower in missed:
             await self._record(ticket_id, change_id, follower, "failed", await self._via(follower),

@@ -129,13 +129,14 @@ async def _tickets_main(args: argparse.Namespace, config: Config, redis: Redis) 
     if ticket is None:
         sys.stderr.write(f"chat311: no ticket {args.ticket_id!r}\n")
         return 1
+    tz = service.terms.timezone
     print(f"{ticket.id}  {ticket.service_code}  {ticket.status} ({ticket.sub_status})")
-    print(f"requested {iso(ticket.requested_at, service.tz)}  source {ticket.source}  channel {ticket.channel}")
+    print(f"requested {iso(ticket.requested_at, tz)}  source {ticket.source}  channel {ticket.channel}")
     if ticket.upstream_id:
         print(f"upstream {ticket.upstream_id} ({ticket.upstream_state})")
     for entry in ticket.history:
         note = f" — {entry.note}" if entry.note else ""
-        print(f"  {iso(entry.ts, service.tz)}  {entry.status}/{entry.sub_status}  by {entry.by}{note}")
+        print(f"  {iso(entry.ts, tz)}  {entry.status}/{entry.sub_status}  by {entry.by}{note}")
     return 0
 
 

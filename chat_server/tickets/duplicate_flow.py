@@ -61,7 +61,7 @@ class DuplicateFlow:
         status = status_words(existing.status, existing.sub_status, language)
         body = text("duplicate_found", language, ticket_id=existing.id,
                     service=service.name(language) if service else existing.service_code,
-                    date=format_date(existing.requested_at, language, self.tickets.tz), status=status)
+                    date=format_date(existing.requested_at, language, self.tickets.terms.timezone), status=status)
         buttons = [{"title": text(key, language), "payload": payload} for key, payload in (
             ("duplicate_follow_button", FOLLOW), ("duplicate_add_button", ADD), ("duplicate_file_button", FILE))]
         await self.chats.say(conv, "bot", body, language, quick_replies=buttons)

@@ -135,9 +135,6 @@ class TicketService:
         self.bus = bus
         self.terms = terms
         self._chat_service = chats
-        self.config = terms.tickets
-        self.tz = terms.timezone
-        self.holidays = terms.holidays
         self.outbox_stream = outbox_stream
 
     @property
@@ -221,7 +218,7 @@ class TicketService:
         ticket, created = await self.store.create(ticket, self.outbox_stream)
         if created:
             await self.store.index_location(ticket, duplicates.normalise_address(ticket.address),
-                                            self.config.duplicate_window_days * 86400)
+                                            self.terms.tickets.duplicate_window_days * 86400)
             log.info("ticket created", extra={"ticket": ticket.id, "service_code": ticket.service_code,
                                               "source": ticket.source, "channel": ticket.channel})
             await self.bus.publish("ticket_created", conversation_id or "", ticket_id=ticket.id,
@@ -229,16 +226,16 @@ class TicketService:
         return ticket
 
     def _check_area(self, lat: float | None, long: float | None, address: str | None, zipcode: str | None) -> None:
-        box = self.config.bounding_box
+        area, box = self.terms.tickets.jurisdiction_id, self.terms.tickets.bounding_box
         if lat is not None and long is not None and outside_box(lat, long, box):
             raise TicketValidationError(
-                400, f"lat/long {lat:g},{long:g} is outside the service area of {self.config.jurisdiction_id} "
+                400, f"lat/long {lat:g},{long:g} is outside the service area of {area} "
                      f"(south,west,north,east = {','.join(f'{v:g}' for v in box)}); report it to the city "
                      "or county where it is", "area")
-        foreign = outside_zip(address, zipcode, self.config.zip_prefixes)
+        foreign = outside_zip(address, zipcode, self.terms.tickets.zip_prefixes)
         if foreign is not None:
             raise TicketValidationError(
-                400, f"ZIP code {foreign} is outside the service area of {self.config.jurisdiction_id}; report it "
+                400, f"ZIP code {foreign} is outside the service area of {area}; report it "
                      "to the city or county where it is", "area")
 
     # duplicates --------------------------------------------------------
@@ -256,9 +253,9 @@ class TicketService:
         if report.lat is None and not key:
             return None
         candidates = await self.store.near(service_code, report.lat, report.long, key,
-                                           self.config.duplicate_radius_m)
-        since = time.time() - self.config.duplicate_window_days * 86400
-        return duplicates.best_match(report, candidates, radius_m=self.config.duplicate_radius_m, since=since)
+                                           self.terms.tickets.duplicate_radius_m)
+        since = time.time() - self.terms.tickets.duplicate_window_days * 86400
+        return duplicates.best_match(report, candidates, radius_m=self.terms.tickets.duplicate_radius_m, since=since)
 
     async def follow(self, ticket: Ticket, conv: Conversation, language: str) -> None:
         """The resident wants to hear about an existing ticket instead of filing their own."""
@@ -284,11 +281,11 @@ class TicketService:
         """The catalogue's expected_days are business days (weekends and `hours.holidays` skipped)."""
         if expected_days is None:
             return None
-        start = datetime.fromtimestamp(requested_at, self.tz)
-        return add_business_days(start, expected_days, self.holidays).timestamp()
+        start = datetime.fromtimestamp(requested_at, self.terms.timezone)
+        return add_business_days(start, expected_days, self.terms.holidays).timestamp()
 
     def status_url(self, ticket_id: str) -> str:
-        return self.config.status_url.format(public_url=self.terms.public_url,
+        return self.terms.tickets.status_url.format(public_url=self.terms.public_url,
                                              ticket_id=ticket_id)
 
     async def create_for_conversation(self, conv: Conversation, service_code: str, data: dict[str, Any],
@@ -354,12 +351,13 @@ class TicketService:
     def status_text(self, ticket: Ticket, language: str) -> str:
         status = status_words(ticket.status, ticket.sub_status, language)
         out = text("status_answer", language, ticket_id=ticket.id, service=self.service_name(ticket, language),
-                   status=status, filed=format_date(ticket.requested_at, language, self.tz))
+                   status=status, filed=format_date(ticket.requested_at, language, self.terms.timezone))
         note = ticket.last_public_note
         if note:
             out += text("status_last_note", language, note=note)
         if ticket.expected_at and ticket.status == OPEN:
-            out += text("status_expected", language, date=format_date(ticket.expected_at, language, self.tz))
+            expected = format_date(ticket.expected_at, language, self.terms.timezone)
+            out += text("status_expected", language, date=expected)
         return out + text("status_link", language, status_url=self.status_url(ticket.id))
 
     def service_name(self, ticket: Ticket, language: str) -> str:

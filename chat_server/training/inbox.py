@@ -19,11 +19,8 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from chat_server import redis_values
 from chat_server.redaction import redact
-
-
-def _s(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 @dataclass
@@ -75,13 +72,13 @@ class Inbox:
         pipe.hincrby(key, "count", 1)
         pipe.hget(key, "status")
         results = await pipe.execute()
-        if _s(results[-1]) == "open":
+        if redis_values.text(results[-1]) == "open":
             await self.redis.zadd(f"{self.inbox_prefix}:open", {iid: ts})
             excess = await self.redis.zcard(f"{self.inbox_prefix}:open") - self.max_items
             if excess > 0:
                 for old in await self.redis.zrange(f"{self.inbox_prefix}:open", 0, excess - 1):
                     await self.redis.zrem(f"{self.inbox_prefix}:open", old)
-                    await self.redis.delete(self._key(_s(old)))
+                    await self.redis.delete(self._key(redis_values.text(old)))
         return iid
 
     async def get(self, iid: str) -> InboxItem | None:
@@ -90,7 +87,7 @@ class Inbox:
         raw = await self.redis.hgetall(self._key(iid))
         if not raw:
             return None
-        f = {_s(k): _s(v) for k, v in raw.items()}
+        f = redis_values.text_map(raw)
         return InboxItem(iid, f.get("text", ""), f.get("language", "en"), f.get("kind", "fallback"),
                          f.get("predicted", ""), float(f.get("confidence") or 0), int(f.get("count") or 0),
                          float(f.get("first_ts") or 0), float(f.get("last_ts") or 0), f.get("status", "open"),
@@ -98,7 +95,7 @@ class Inbox:
 
     async def open_items(self, limit: int = 200) -> list[InboxItem]:
         ids = await self.redis.zrevrange(f"{self.inbox_prefix}:open", 0, limit - 1)
-        items = [await self.get(_s(i)) for i in ids]
+        items = [await self.get(redis_values.text(i)) for i in ids]
         return [i for i in items if i is not None and i.status == "open"]
 
     async def resolve(self, iid: str, status: str, label: str = "", by: str = "") -> None:

@@ -1,5 +1,7 @@
 """Routing state in Redis: the queue, offers, agents' loads and sockets, with Lua for atomicity.
 
+The Redis side of agent assignment; the pure decisions (who gets what, waits) are `routing.py`.
+
 Every chat_server process runs the same dispatcher; the Lua scripts make each step (assign,
 accept, expire an offer, reap a vanished agent, transfer, release) one atomic operation, so
 two processes can never hand the same conversation out twice or push an agent over capacity.
@@ -31,7 +33,7 @@ from redis.asyncio import Redis
 
 from chat_server.agents.hours import Override
 from chat_server.agents.routing import AgentState, QueuedConversation
-from chat_server.redis_values import scored_members
+from chat_server.redis_values import scored_members, text, text_map
 
 _COMMON = """
 local P = ARGV[1]
@@ -209,10 +211,6 @@ class QueueEntry(QueuedConversation):
     position: int = 0
 
 
-def _s(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
 class RoutingStore:
     HANDLE_SAMPLES = 50
 
@@ -266,10 +264,10 @@ class RoutingStore:
 
     async def status(self, username: str) -> str:
         value = await self.redis.hget(f"{self.routing_keys}a:{username}", "status")
-        return _s(value) if value else "offline"
+        return text(value) if value else "offline"
 
     async def agent_names(self) -> list[str]:
-        return sorted(_s(u) for u in await self.redis.smembers(f"{self.routing_keys}agents"))
+        return sorted(text(u) for u in await self.redis.smembers(f"{self.routing_keys}agents"))
 
     async def agents(self, socket_cut: float) -> list[AgentState]:
         out = []
@@ -280,7 +278,7 @@ class RoutingStore:
             pipe.scard(f"{key}:chats")
             pipe.zcount(f"{key}:socks", socket_cut, "+inf")
             raw, load, socks = await pipe.execute()
-            f = {_s(k): _s(v) for k, v in raw.items()}
+            f = text_map(raw)
             out.append(AgentState(
                 username, f.get("status", "offline"), int(socks) > 0 and float(f.get("gone_at", "0") or 0) == 0,
                 int(load), int(f.get("cap", "0") or 0), [x for x in f.get("langs", "").split(",") if x],
@@ -289,10 +287,10 @@ class RoutingStore:
 
     async def agent_name(self, username: str) -> str:
         value = await self.redis.hget(f"{self.routing_keys}a:{username}", "name")
-        return _s(value) if value else username
+        return text(value) if value else username
 
     async def chats_of(self, username: str) -> list[str]:
-        return sorted(_s(c) for c in await self.redis.smembers(f"{self.routing_keys}a:{username}:chats"))
+        return sorted(text(c) for c in await self.redis.smembers(f"{self.routing_keys}a:{username}:chats"))
 
     # conversations ------------------------------------------------------------
     async def enqueue(self, cid: str, language: str, department: str, since: float) -> None:
@@ -310,16 +308,16 @@ class RoutingStore:
             pipe.hgetall(f"{self.routing_keys}q:{cid}")
             pipe.smembers(f"{self.routing_keys}q:{cid}:declined")
             raw, declined = await pipe.execute()
-            f = {_s(k): _s(v) for k, v in raw.items()}
+            f = text_map(raw)
             out.append(QueueEntry(cid, f.get("lang", "en"), f.get("dept", ""), float(score),
-                                  frozenset(_s(d) for d in declined), int(f.get("pos", "0") or 0)))
+                                  frozenset(text(d) for d in declined), int(f.get("pos", "0") or 0)))
         return out
 
     async def is_queued(self, cid: str) -> bool:
         return await self.redis.zscore(f"{self.routing_keys}queue", cid) is not None
 
     async def queue_info(self, cid: str) -> dict[str, str]:
-        return {_s(k): _s(v) for k, v in (await self.redis.hgetall(f"{self.routing_keys}q:{cid}")).items()}
+        return text_map(await self.redis.hgetall(f"{self.routing_keys}q:{cid}"))
 
     async def set_position(self, cid: str, position: int, eta: int | None = None) -> bool:
         """Remember the position (and wait, in the words' unit) last told to the resident; False if
@@ -338,17 +336,17 @@ class RoutingStore:
 
     async def dispatch(self, now: float, socket_cut: float, offer_deadline: float,
                        max_assignments: int = 100) -> list[tuple[str, str]]:
-        flat = [_s(x) for x in await self._run("dispatch", f"{now:.3f}", f"{socket_cut:.3f}",
+        flat = [text(x) for x in await self._run("dispatch", f"{now:.3f}", f"{socket_cut:.3f}",
                                                f"{offer_deadline:.3f}", max_assignments)]
         return list(zip(flat[::2], flat[1::2], strict=True))
 
     async def offered_to(self, cid: str) -> str | None:
         value = await self.redis.get(f"{self.routing_keys}offer:{cid}")
-        return _s(value) if value else None
+        return text(value) if value else None
 
     async def owner(self, cid: str) -> str | None:
         value = await self.redis.get(f"{self.routing_keys}assigned:{cid}")
-        return _s(value) if value else None
+        return text(value) if value else None
 
     async def accept(self, cid: str, username: str) -> bool:
         return bool(await self._run("accept", cid, username))
@@ -376,10 +374,10 @@ class RoutingStore:
         return bool(await self._run("away_if_missed", username, f"{now:.3f}"))
 
     async def expired_offers(self, now: float) -> list[str]:
-        return [_s(c) for c in await self._run("expired", f"{now:.3f}")]
+        return [text(c) for c in await self._run("expired", f"{now:.3f}")]
 
     async def release(self, cid: str, now: float) -> str | None:
-        owner = _s(await self._run("release", cid, f"{now:.3f}"))
+        owner = text(await self._run("release", cid, f"{now:.3f}"))
         await self.redis.delete(f"{self.routing_keys}q:{cid}:flags")
         return owner or None
 
@@ -391,7 +389,7 @@ class RoutingStore:
 
     async def reap(self, username: str, now: float, socket_cut: float, grace_s: float) -> list[tuple[str, str]] | None:
         """None while the agent is here or within grace; else the (cid, offered|assigned) chats requeued."""
-        flat = [_s(x) for x in await self._run("reap", username, f"{now:.3f}", f"{socket_cut:.3f}", f"{grace_s:.3f}")]
+        flat = [text(x) for x in await self._run("reap", username, f"{now:.3f}", f"{socket_cut:.3f}", f"{grace_s:.3f}")]
         if not flat:
             return None
         rest = flat[1:]
