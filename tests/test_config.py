@@ -66,33 +66,24 @@ def test_cli_fails_fast_on_bad_config(tmp_path: Path) -> None:
     assert "server.prot: unknown key (did you mean 'port'?)" in result.stderr
 
 
-def test_console_settings_load_from_their_own_section(tmp_path: Path) -> None:
-    path = tmp_path / "new.yml"
-    path.write_text("console:\n  session_ttl_s: 600\n  login_max_failures: 2\n  dispositions: [done]\n"
-                    "  canned_responses: [{key: hi, en: Hello}]\nrouting:\n  accept_timeout_s: 12\n")
+@pytest.mark.parametrize("section", ["console", "routing"], ids=["new place", "old place (still accepted)"])
+def test_console_settings_load_from_either_place(tmp_path: Path, section: str) -> None:
+    path = tmp_path / f"{section}.yml"
+    path.write_text(f"{section}:\n  session_ttl_s: 600\n  login_max_failures: 2\n  dispositions: [done]\n"
+                    "  canned_responses: [{key: hi, en: Hello}]\n"
+                    + ("routing:\n" if section != "routing" else "") + "  accept_timeout_s: 12\n")
     config = load_config(path, environ={})
     assert (config.console.session_ttl_s, config.console.login_max_failures) == (600, 2)
     assert config.console.dispositions == ["done"]
     assert [c.key for c in config.console.canned_responses] == ["hi"]
     assert config.routing.accept_timeout_s == 12
-    shipped = load_config(ROOT / "chat311.yml", environ={"CHAT311_CONSOLE__SESSION_TTL_S": "900"})
-    assert shipped.console.session_ttl_s == 900
-    assert [c.key for c in shipped.console.canned_responses][:1] == ["greeting"]
-
-
-def test_console_settings_in_the_old_routing_place_still_load(tmp_path: Path) -> None:
-    path = tmp_path / "old.yml"
-    path.write_text("routing:\n  accept_timeout_s: 12\n  session_ttl_s: 600\n  login_window_s: 60\n"
-                    "  canned_responses: [{key: hi, en: Hello}]\n")
-    config = load_config(path, environ={})
-    assert (config.console.session_ttl_s, config.console.login_window_s) == (600, 60)
-    assert [c.key for c in config.console.canned_responses] == ["hi"]
-    assert config.routing.accept_timeout_s == 12
-    # the old environment form overrides the shipped file's new form, as it did before the move
-    shipped = load_config(ROOT / "chat311.yml", environ={"CHAT311_ROUTING__SESSION_TTL_S": "900",
-                                                           "CHAT311_ROUTING__LOGIN_MAX_FAILURES": "3"})
+    # either environment form overrides the shipped file's console section, as the old one did before the move
+    prefix = f"CHAT311_{section.upper()}__"
+    shipped = load_config(ROOT / "chat311.yml", environ={f"{prefix}SESSION_TTL_S": "900",
+                                                           f"{prefix}LOGIN_MAX_FAILURES": "3"})
     assert (shipped.console.session_ttl_s, shipped.console.login_max_failures) == (900, 3)
-    via_overrides = load_config(path, environ={}, overrides={"routing": {"login_max_failures": 4}})
+    assert [c.key for c in shipped.console.canned_responses][:1] == ["greeting"]
+    via_overrides = load_config(path, environ={}, overrides={section: {"login_max_failures": 4}})
     assert via_overrides.console.login_max_failures == 4
 
 
