@@ -39,15 +39,25 @@ async def test_a_timed_out_get_loses_no_packet() -> None:
     assert await asyncio.wait_for(queue.get(), 5) == 1
 
 
-async def test_a_getter_woken_then_cancelled_passes_the_packet_on() -> None:
+async def test_a_timed_out_getter_is_skipped() -> None:
     queue = OutboundQueue()
-    first = asyncio.ensure_future(queue.get())
-    second = asyncio.ensure_future(queue.get())
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(queue.get(), 0.01)
+    waiting = asyncio.ensure_future(asyncio.wait_for(queue.get(), 5))
     await asyncio.sleep(0)
-    queue.put_nowait("only")  # wakes the first getter ...
-    first.cancel()  # ... which is cancelled before it runs
-    assert await asyncio.wait_for(second, 5) == "only"
-    assert first.cancelled()
+    queue.put_nowait("next")
+    assert await waiting == "next"
+    assert queue.empty()
+
+
+async def test_a_writer_cancelled_once_its_packet_arrived_still_gets_it() -> None:
+    """Engine.IO's writer is cancelled when its socket closes; a packet handed over just before is not dropped."""
+    queue = OutboundQueue()
+    writer = asyncio.ensure_future(asyncio.wait_for(queue.get(), 5))
+    await asyncio.sleep(0)
+    queue.put_nowait("handed over")
+    writer.cancel()
+    assert await writer == "handed over"
 
 
 async def test_join_waits_for_every_task_done() -> None:

@@ -4,10 +4,11 @@ Engine.IO gives every socket an `asyncio.Queue` for the packets waiting to be wr
 `asyncio.Queue` holds four `collections.deque`s (items, getters, putters, and its `join` event's
 waiters) of about 760 bytes each: 3 KB of a connection's ~32 KB while it sits idle, which is what
 most widget connections do. Engine.IO uses only an unbounded queue with one reader at a time (the
-websocket writer, or a long-polling GET), so this one keeps its items in a list and creates waiter
-lists only while someone waits. The behaviour Engine.IO and `SlowConsumerWatchdog` rely on is
-asyncio.Queue's: `get` waits and is safe to cancel (a `wait_for` timeout loses no packet),
-`get_nowait` raises `asyncio.QueueEmpty`, `join` waits until every item got `task_done`.
+websocket writer, or a long-polling GET), so this one keeps its items in a list, creates waiter
+lists only while someone waits, and hands an item straight to a waiting getter. The behaviour
+Engine.IO and `SlowConsumerWatchdog` rely on is asyncio.Queue's: `get` waits and a `wait_for`
+timeout on it loses no packet, `get_nowait` raises `asyncio.QueueEmpty`, `join` waits until every
+item got `task_done`.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ class OutboundQueue:
 
     def __init__(self) -> None:
         self._items: list[Any] = []
-        self._getters: list[asyncio.Future[None]] | None = None
+        self._getters: list[asyncio.Future[Any]] | None = None
         self._joiners: list[asyncio.Future[None]] | None = None
         self._unfinished = 0
 
@@ -34,9 +35,16 @@ class OutboundQueue:
         return not self._items
 
     def put_nowait(self, item: Any) -> None:
-        self._items.append(item)
         self._unfinished += 1
-        self._wake_getter()
+        while self._getters:
+            getter = self._getters.pop(0)
+            if not getter.done():  # a getter whose wait timed out or was cancelled is skipped
+                getter.set_result(item)
+                break
+        else:
+            self._items.append(item)
+        if not self._getters:
+            self._getters = None
 
     async def put(self, item: Any) -> None:
         """Never waits (the queue is unbounded); a coroutine because Engine.IO awaits it."""
@@ -47,22 +55,23 @@ class OutboundQueue:
             raise asyncio.QueueEmpty
         return self._items.pop(0)
 
-    async def get(self) -> Any:
-        while not self._items:
-            waiter = asyncio.get_running_loop().create_future()
+    def get(self) -> asyncio.Future[Any]:
+        """A future of the next item, rather than a coroutine.
+
+        Engine.IO's writer waits with `asyncio.wait_for(queue.get(), timeout)`, which wraps a
+        coroutine in a task of its own: one more task per idle socket, and one created for every
+        batch of packets sent. A future needs none. When the wait times out, `wait_for` cancels the
+        future, and `put_nowait` skips it; a future already given an item is returned by `wait_for`
+        even if its caller is cancelled at that moment (Python 3.11's `wait_for`), so no packet is lost.
+        """
+        getter: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        if self._items:
+            getter.set_result(self._items.pop(0))
+        else:
             if self._getters is None:
                 self._getters = []
-            self._getters.append(waiter)
-            try:
-                await waiter
-            except BaseException:
-                waiter.cancel()
-                if self._getters and waiter in self._getters:
-                    self._getters.remove(waiter)
-                if self._items and not waiter.cancelled():
-                    self._wake_getter()  # it was woken for an item it will not take: pass it on
-                raise
-        return self._items.pop(0)
+            self._getters.append(getter)
+        return getter
 
     def task_done(self) -> None:
         if self._unfinished <= 0:
@@ -81,15 +90,6 @@ class OutboundQueue:
                 self._joiners = []
             self._joiners.append(joiner)
             await joiner
-
-    def _wake_getter(self) -> None:
-        while self._getters:
-            waiter = self._getters.pop(0)
-            if not waiter.done():
-                waiter.set_result(None)
-                break
-        if not self._getters:
-            self._getters = None
 
 
 def install(eio: Any) -> None:
