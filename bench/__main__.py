@@ -268,7 +268,8 @@ class Bench:
             before, redis_before = server.rss(), await self.redis_used_memory()
             per_gen = 5000
             gens = [await self.loadgen("idle", "--url", server.url, "--count", str(min(per_gen, n - i)),
-                                       "--hold", "300") for i in range(0, n, per_gen)]
+                                       "--hold", "300", "--compress", str(self.args.idle_compress))
+                    for i in range(0, n, per_gen)]
             ready = [await self.line(g, 600) for g in gens]
             connected = sum(r["ready"] for r in ready)
             await asyncio.sleep(3.0)
@@ -760,6 +761,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true",
                         help="every part, shorter (a few minutes; `make bench QUICK=1`); explicit sizes still win")
     parser.add_argument("--idle", type=int, help="idle widget connections (full 10000, quick 1000)")
+    parser.add_argument("--idle-compress", type=int, default=0, choices=[0, 15],
+                        help="idle: 15 = each connection offers permessage-deflate, as browsers do")
     parser.add_argument("--rate", type=float, default=1000.0, help="relay target msg/s (default 1000)")
     parser.add_argument("--runs", type=int, default=3, help="runs per relay GC setting and scale set-up (default 3)")
     parser.add_argument("--scale-rate", type=float, default=500.0,

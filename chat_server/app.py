@@ -18,7 +18,7 @@ from chat_server import health, pages, redis_connect, texts
 from chat_server.app_hooks import run_with_app
 from chat_server.config import Config
 from chat_server.context import CTX, AppContext
-from chat_server.conversations import outbound_queue, polling_body
+from chat_server.conversations import outbound_queue, polling_body, uncompressed_websocket
 from chat_server.conversations.attachments import MediaOwners
 from chat_server.conversations.bot_client import BotClient
 from chat_server.conversations.delivery import ReliableRedisManager, SlowConsumerWatchdog
@@ -131,6 +131,7 @@ def create_app(config: Config, redis_url: str) -> web.Application:
     )
     polling_body.install(sio.eio)
     outbound_queue.install(sio.eio)
+    uncompressed_websocket.install(sio.eio)
     sio.attach(app, socketio_path="socket.io")
     bus = EventBus(redis, prefix)
     store = ConversationStore(redis, prefix)
