@@ -42,7 +42,8 @@ uses its own Redis key prefix, so agents' loads and queues of one run cannot lea
 
 `--quick` (`make bench QUICK=1`) runs every part shorter (see SIZES below) in a few minutes; its
 figures are noisier, and the table says which mode produced it.
-Options: --idle N, --rate R (1000), --duration S, --runs K (3, relay and scale), --agents A (20 per load generator),
+Options: --idle N, --idle-compress 15 (idle connections offer permessage-deflate, as browsers do),
+--rate R (1000), --duration S, --runs K (3, relay and scale), --agents A (20 per load generator),
 --agent-chats C (5; residents per generator = A × C), --scale-rate R (500), --skip a,b (parts to skip),
 --only a,b (just these parts), --relay-gc default|tuned|both (both), --profile DIR (each chat_server
 under `py-spy record`, a flame graph per server in DIR; its CPU figures then include py-spy's own).
