@@ -42,7 +42,9 @@ uses its own Redis key prefix, so agents' loads and queues of one run cannot lea
 
 `--quick` (`make bench QUICK=1`) runs every part shorter (see SIZES below) in a few minutes; its
 figures are noisier, and the table says which mode produced it.
-Options: --idle N, --rate R (1000), --duration S, --runs K (3, relay and scale), --agents A (20 per load generator),
+Options: --idle N, --idle-compress 15|0 (15, the default: idle connections offer permessage-deflate as
+browsers do; 0: they do not, the figure before 2026-12-05),
+--rate R (1000), --duration S, --runs K (3, relay and scale), --agents A (20 per load generator),
 --agent-chats C (5; residents per generator = A × C), --scale-rate R (500), --skip a,b (parts to skip),
 --only a,b (just these parts), --relay-gc default|tuned|both (both), --profile DIR (each chat_server
 under `py-spy record`, a flame graph per server in DIR; its CPU figures then include py-spy's own).
@@ -268,7 +270,8 @@ class Bench:
             before, redis_before = server.rss(), await self.redis_used_memory()
             per_gen = 5000
             gens = [await self.loadgen("idle", "--url", server.url, "--count", str(min(per_gen, n - i)),
-                                       "--hold", "300") for i in range(0, n, per_gen)]
+                                       "--hold", "300", "--compress", str(self.args.idle_compress))
+                    for i in range(0, n, per_gen)]
             ready = [await self.line(g, 600) for g in gens]
             connected = sum(r["ready"] for r in ready)
             await asyncio.sleep(3.0)
@@ -286,7 +289,8 @@ class Bench:
             await server.stop()
         per_conn = (after - before) / max(connected, 1) / 1024
         redis_per_session = (redis_after - redis_before) / max(connected, 1)
-        self.results.update(idle_connections=connected, idle_failures=sum(r["failures"] for r in ready),
+        self.results.update(idle_connections=connected, idle_compress=self.args.idle_compress,
+                            idle_failures=sum(r["failures"] for r in ready),
                             idle_alive_at_end=alive, idle_rss_before_mb=round(before / 2**20, 1),
                             idle_rss_after_mb=round(after / 2**20, 1), idle_kb_per_connection=round(per_conn, 1),
                             idle_redis_bytes_per_session=round(redis_per_session),
@@ -760,6 +764,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true",
                         help="every part, shorter (a few minutes; `make bench QUICK=1`); explicit sizes still win")
     parser.add_argument("--idle", type=int, help="idle widget connections (full 10000, quick 1000)")
+    parser.add_argument("--idle-compress", type=int, default=15, choices=[0, 15],
+                        help="idle: 15 (default) = each connection offers permessage-deflate, as browsers "
+                             "do; 0 = it does not (the figure before 2026-12-05)")
     parser.add_argument("--rate", type=float, default=1000.0, help="relay target msg/s (default 1000)")
     parser.add_argument("--runs", type=int, default=3, help="runs per relay GC setting and scale set-up (default 3)")
     parser.add_argument("--scale-rate", type=float, default=500.0,

@@ -75,8 +75,9 @@ class Conn:
     """
 
     def __init__(self, http: aiohttp.ClientSession, url: str, namespace: str = "/",
-                 headers: dict[str, str] | None = None) -> None:
+                 headers: dict[str, str] | None = None, compress: int = 0) -> None:
         self.http = http
+        self.compress = compress  # 15: offer permessage-deflate, as browsers do
         self.url = url.rstrip("/")
         self.namespace = namespace
         self.headers = headers or {}
@@ -91,7 +92,8 @@ class Conn:
 
     async def open(self) -> None:
         ws_url = self.url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
-        self.ws = await self.http.ws_connect(ws_url, autoping=True, max_msg_size=0, headers=self.headers)
+        self.ws = await self.http.ws_connect(ws_url, autoping=True, max_msg_size=0, headers=self.headers,
+                                           compress=self.compress)
         first = await self.ws.receive_str()
         assert first.startswith("0"), first
         await self.ws.send_str("40" + self.nsp)
@@ -155,7 +157,7 @@ def _connector() -> aiohttp.TCPConnector:
     return aiohttp.TCPConnector(limit=0, force_close=False)
 
 
-async def idle(url: str, count: int, hold: float, concurrency: int = 100) -> None:
+async def idle(url: str, count: int, hold: float, concurrency: int = 100, compress: int = 0) -> None:
     raise_nofile()
     conns: list[Conn] = []
     failures = 0
@@ -165,7 +167,7 @@ async def idle(url: str, count: int, hold: float, concurrency: int = 100) -> Non
         async def one() -> None:
             nonlocal failures
             async with sem:
-                conn = Conn(http, url)
+                conn = Conn(http, url, compress=compress)
                 try:
                     await conn.open()
                     await conn.session()
@@ -456,6 +458,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--url", required=True, help="comma-separated base URLs")
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--hold", type=float, default=120.0)
+    parser.add_argument("--compress", type=int, default=0, choices=[0, 15],
+                        help="idle: 15 offers permessage-deflate on each websocket, as browsers do")
     parser.add_argument("--sessions", type=int, default=100, help="relay: residents (≤ the agents' capacity)")
     parser.add_argument("--agents", default="", help="relay: comma-separated agent usernames")
     parser.add_argument("--rate", type=float, default=1000.0)
@@ -466,7 +470,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     urls = args.url.split(",")
     if args.mode == "idle":
-        asyncio.run(idle(urls[0], min(args.count, 20_000), min(args.hold, 600)))
+        asyncio.run(idle(urls[0], min(args.count, 20_000), min(args.hold, 600), compress=args.compress))
     elif args.mode == "bot":
         asyncio.run(bot_turns(urls[0], args.rasa, min(args.rounds, 100)))
     else:
