@@ -81,7 +81,7 @@ def _report(args: argparse.Namespace) -> int:
         if start > end:
             raise SystemExit("chat311: --start must not be after --end")
         catalogue = load_catalogue(config.resolve_path(config.tickets.catalogue))
-        names = service_names(catalogue, args.lang, staff_texts()["report.all_services"][args.lang])
+        names = service_names(catalogue, args.lang, staff_texts())
         return await report_rows(reader, args.name, start, end, config.metrics.top_n,
                                  TicketStore(redis, config.redis.key_prefix), names)
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from statistics import median
 from typing import Any
@@ -85,9 +85,10 @@ def _by_service(closings: Iterable[Closing]) -> dict[str, list[Closing]]:
     return dict(sorted(groups.items()))
 
 
-def service_names(catalogue: Iterable[Any], language: str, all_services: str) -> dict[str, str]:
-    """service_code → its name in `language` for the reports, with `all_services` for the overall row."""
-    return {ALL: all_services, **{s.service_code: s.name(language) for s in catalogue}}
+def service_names(catalogue: Iterable[Any], language: str, texts: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
+    """service_code → its name in `language` for the reports; the overall row's is staff copy
+    (`report.all_services` of staff_texts.yml)."""
+    return {ALL: texts["report.all_services"][language], **{s.service_code: s.name(language) for s in catalogue}}
 
 
 def _name(code: str, names: dict[str, str] | None) -> str:

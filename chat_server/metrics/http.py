@@ -147,10 +147,8 @@ async def _report_rows(request: web.Request) -> tuple[str, date, date, list[dict
     try:
         language = request.query.get("lang", "en")
         language = language if language in LANGUAGES else "en"
-        names = service_names(tickets.catalogue if tickets else (), language,
-                              staff_texts()["report.all_services"][language])
         rows = await report_rows(reader, name, start, end, ctx.config.metrics.top_n, tickets.store if tickets else None,
-                                 names)
+                                 service_names(tickets.catalogue if tickets else (), language, staff_texts()))
     except ValueError as exc:
         raise web.HTTPNotImplemented(text=json.dumps({"error": {"code": "not_available", "message": str(exc)}}),
                                      content_type="application/json") from exc
