@@ -8,6 +8,7 @@ from functools import partial
 
 from aiohttp import web
 
+from chat_server.app_hooks import run_with_app
 from chat_server.context import AppContext
 from chat_server.metrics.access import current_user
 from chat_server.tickets import bot_events
@@ -33,8 +34,7 @@ def setup(app: web.Application, ctx: AppContext) -> None:
     if config.upstream_url:
         outbox = UpstreamOutbox(ctx.redis, ctx.config.redis.key_prefix, store, config)
         service.outbox_stream = outbox.stream
-        app.on_startup.append(outbox.start)
-        app.on_cleanup.append(outbox.stop)
+        run_with_app(app, outbox)
 
     Open311API(service, ApiKeyStore(ctx.redis, ctx.config.redis.key_prefix), signed_in_staff, ctx.limiter).routes(app)
     MediaHandler(ctx.config, ctx.redis, ctx.limiter, ctx.store, ctx.config.resolve_path(config.media_dir)).routes(app)

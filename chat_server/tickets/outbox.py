@@ -26,7 +26,6 @@ import time
 from typing import Any
 
 import aiohttp
-from aiohttp import web
 from redis.asyncio import Redis
 
 from chat_server.stream_outbox import GiveUp, Outbox, Retry, RetryPolicy
@@ -61,13 +60,13 @@ class UpstreamOutbox:
         self.stream = self.outbox.stream  # where TicketStore.create writes new tickets' jobs
         self._session: aiohttp.ClientSession | None = None
 
-    # lifecycle (aiohttp on_startup / on_cleanup) -------------------------------------------
-    async def start(self, app: web.Application) -> None:
+    # lifecycle (app_hooks.run_with_app) ---------------------------------------------------
+    async def start(self) -> None:
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.config.upstream_timeout_s))
         await self.outbox.start()
         log.info("outbox worker started", extra={"consumer": self.outbox.consumer, "upstream": self.base})
 
-    async def stop(self, app: web.Application) -> None:
+    async def stop(self) -> None:
         await self.outbox.stop()
         if self._session is not None:
             await self._session.close()
