@@ -56,6 +56,8 @@ class ServerConfig:
     redis_manager: bool = False
     # Raise CPython GC thresholds: avoids 0.5 s stalls with thousands of sockets.
     gc_thresholds: list[int] = field(default_factory=lambda: [50000, 50, 100])
+    # uvloop's event loop instead of asyncio's: about 7 % less CPU per relayed message (docs/deployment.md).
+    uvloop: bool = True
     # Behind a reverse proxy: take the client IP from X-Forwarded-For (rate limits, audit).
     trust_forwarded_for: bool = False
     # Signing key for agent session cookies; empty = generated and kept in Redis.

@@ -23,6 +23,10 @@ _ES_MARKERS = re.compile(r"[ñáéíóúü¿¡]", re.IGNORECASE)
 _WORD = re.compile(r"[a-záéíóúüñ']+", re.IGNORECASE)
 
 
+# The confidence of a language settled by one-sided plain words: the StickyLanguage switch threshold.
+LEXICAL_CONFIDENCE = 0.9
+
+
 def _words(block: str) -> frozenset[str]:
     return frozenset(block.split())
 
@@ -32,7 +36,7 @@ _ES_WORDS = _words(
     hola buenos buenas dias días gracias por favor quiero necesito tengo donde dónde cuando cuándo como
     cómo que qué mi mis su sus la las los el del al en es esta está estan están hay una uno unos unas
     con sin para pero porque calle avenida basura reciclaje bache luz farola agua factura pagar ayuda
-    persona agente hablar si sí no tambien también ya nadie señor señora usted ustedes puedo puede
+    persona agente hablar si sí tambien también ya nadie señor señora usted ustedes puedo puede
     pueden vivo casa carro coche arbol árbol caído caido inundación inundacion impuestos votar adoptar
     perro gato
     """
@@ -41,7 +45,7 @@ _EN_WORDS = _words(
     """
     hello hi hey thanks thank you please want need have where when how what my your the a an is are
     there with without for but because street road avenue trash garbage recycling pothole light water
-    bill pay help person agent talk yes no also nobody sir can could would live house car tree fallen
+    bill pay help person agent talk yes also nobody sir can could would live house car tree fallen
     flood flooding taxes vote adopt dog cat of to and it this that i im i'm
     """
 )
@@ -96,17 +100,17 @@ def detect_language(text: str, prior: str = "en") -> tuple[str, float]:
     words, es_hits, en_hits = _lexical(text)
     if not words:
         return prior, 0.0
+    verdict = _lexical_verdict(es_hits, en_hits)
+    if verdict is not None:
+        # One-sided plain words decide alone (the clamps below would override any n-gram score), so
+        # the n-gram detector, the costliest step of a chat turn, is not run.
+        return verdict, LEXICAL_CONFIDENCE
     probs = _ngram_probs(text)
     p_es = probs.get("es", 0.0)
     # Blend n-gram evidence with lexical evidence; lexical counts dominate on short inputs.
     weight = min(1.0, len(words) / 8)
     lexical = (es_hits + 0.5) / (es_hits + en_hits + 1.0)
     score_es = weight * p_es + (1 - weight) * lexical if probs else lexical
-    verdict = _lexical_verdict(es_hits, en_hits)
-    if verdict == "es":
-        score_es = max(score_es, 0.9)
-    elif verdict == "en":
-        score_es = min(score_es, 0.1)
     if score_es >= 0.5:
         return "es", round(score_es, 3)
     return "en", round(1 - score_es, 3)

@@ -15,10 +15,13 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import aiohttp
+import uvloop
 from aiohttp import web
 
 from chat_server import bot_model, redis_connect
@@ -201,11 +204,16 @@ def _worker_spec(index: int, config: Config, redis_url: str, log_dir: Path) -> C
                      describe=f"chat_server worker {index} on :{port}")
 
 
+def run_loop(config: Config, main: Coroutine[Any, Any, None]) -> None:
+    """Run `main` to its end on the configured event loop (uvloop unless `server.uvloop` is off)."""
+    factory = uvloop.new_event_loop if config.server.uvloop else None
+    with contextlib.suppress(KeyboardInterrupt), asyncio.Runner(loop_factory=factory) as loop:
+        loop.run(main)
+
+
 def main_run(config: Config, workers: int) -> None:
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run_all(config, workers))
+    run_loop(config, run_all(config, workers))
 
 
 def main_serve(config: Config, reuse_port: bool) -> None:
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve_forever(config, reuse_port))
+    run_loop(config, serve_forever(config, reuse_port))

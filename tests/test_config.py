@@ -100,3 +100,19 @@ def test_old_and_new_place_of_one_console_key_are_refused(tmp_path: Path) -> Non
                                                    "CHAT311_CONSOLE__LOGIN_WINDOW_S": "90"})
     with pytest.raises(ConfigError, match=r"console: login_max_failures_per_ip must be >= login_max_failures"):
         load_config(ROOT / "chat311.yml", environ={"CHAT311_ROUTING__LOGIN_MAX_FAILURES": "50"})
+
+
+def test_servers_run_on_the_configured_event_loop() -> None:
+    """`server.uvloop` picks the loop `chat311 run` and `serve` run on (uvloop by default)."""
+    import asyncio
+
+    from chat_server.runner import run_loop
+
+    seen: list[str] = []
+
+    async def main() -> None:
+        seen.append(type(asyncio.get_running_loop()).__module__)
+
+    for environ in ({}, {"CHAT311_SERVER__UVLOOP": "false"}):
+        run_loop(load_config(ROOT / "chat311.yml", environ=environ), main())
+    assert seen[0].startswith("uvloop") and seen[1].startswith("asyncio"), seen
