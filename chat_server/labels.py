@@ -21,3 +21,4 @@ _spec.loader.exec_module(_module)
 FALLBACK: str = _module.FALLBACK
 RETRIEVAL_INTENT: str = _module.RETRIEVAL_INTENT
 resolve_label = _module.resolve_label  # (parse_data, fallback_threshold=0.0) -> (label, confidence)
+runner_up = _module.runner_up  # (parse_data) -> (intent, confidence) the fallback classifier overruled, or None

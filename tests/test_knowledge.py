@@ -22,6 +22,7 @@ from chat_server.knowledge.articles import (
 )
 from chat_server.knowledge.calibrate import fit
 from chat_server.knowledge.evaluate import EvalRow
+from chat_server.knowledge.labels import ReportGuess, decision_label, for_intent
 from chat_server.knowledge.lexical import LexicalIndex
 from chat_server.knowledge.ranking import (
     Calibration,
@@ -34,7 +35,7 @@ from chat_server.knowledge.ranking import (
     top_two,
 )
 from chat_server.knowledge.scope import OutOfScope, load_out_of_scope, parse_out_of_scope
-from chat_server.knowledge.search import IndexUpdateError, KnowledgeSearch
+from chat_server.knowledge.search import FALLBACK_LABEL, IndexUpdateError, KnowledgeSearch
 from chat_server.knowledge.semantic import UniversalSentenceEncoder
 from chat_server.knowledge.specifics import without_specifics
 
@@ -437,3 +438,24 @@ def test_kb_eval_refuses_a_bad_header(tmp_path: Path, capsys: pytest.CaptureFixt
     assert cli.main(["kb-eval", str(csv_file), "--knowledge-dir", str(FIXTURE)]) == 2
     assert "header must be text,topic_or_article_id,lang" in capsys.readouterr().err
 
+
+
+def test_rasas_overruled_report_guess_counts_when_the_article_is_about_that_service(search: KnowledgeSearch) -> None:
+    """Rasa unsure (nlu_fallback) but its best guess is a report form, and the knowledge base's article is
+    about that service: the report is offered first, labelled with the report's intent."""
+    decision = search.decide("when is my trash day", "en")
+    assert decision.kind is not Kind.FALLBACK
+    guess = ReportGuess("report_missed_pickup", "MISSED_PICKUP", 0.45)
+    offered = for_intent(decision, FALLBACK_LABEL, search, guess)
+    assert offered.kind is Kind.REPORT and decision_label(offered) == "report_missed_pickup"
+    shown = offered.to_json()
+    assert shown["report"] == "report_missed_pickup" and shown["article"]["id"] == "collection-day"
+    assert shown["article"]["service_code"] == "MISSED_PICKUP"
+    # a weak guess, a guess for another service, or Rasa sure of its intent: the knowledge base's own decision
+    assert for_intent(decision, FALLBACK_LABEL, search, replace(guess, confidence=0.2)).kind is not Kind.REPORT
+    other = ReportGuess("report_pothole", "POTHOLE", 0.45)
+    assert for_intent(decision, FALLBACK_LABEL, search, other).kind is not Kind.REPORT
+    assert for_intent(decision, "faq", search, guess) == decision
+    # nothing the knowledge base recognises: still the fallback, whatever Rasa guessed
+    unknown = search.decide("asdf qwer zxcv", "en")
+    assert for_intent(unknown, FALLBACK_LABEL, search, guess).kind is Kind.FALLBACK

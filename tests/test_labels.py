@@ -9,9 +9,11 @@ import pytest
 
 from chat_server import bot_model
 from chat_server.heldout import HeldoutRow, read_heldout
-from chat_server.knowledge.articles import ArticleError, load_rules, parse_within
-from chat_server.labels import FALLBACK, resolve_label
-from chat_server.training.nlu_eval import Result, at_file_topics, summary
+from chat_server.knowledge.articles import CATALOGUE_FILE, ArticleError, load_rules, parse_within
+from chat_server.knowledge.labels import ReportGuess
+from chat_server.labels import FALLBACK, resolve_label, runner_up
+from chat_server.tickets.catalogue import load_catalogue
+from chat_server.training.nlu_eval import Result, at_file_topics, report_guess, summary
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -124,3 +126,21 @@ def test_a_bad_within_section_names_the_field(within: object, message: str) -> N
     with pytest.raises(ArticleError, match=message) as err:
         parse_within("topics.yml", {"within": within}, topics, frozenset({"report_pothole"}))
     assert str(err.value).startswith("topics.yml: within")
+
+
+def test_runner_up_is_rasas_guess_only_when_its_fallback_classifier_overruled_it() -> None:
+    fell_back = {"intent": {"name": FALLBACK, "confidence": 0.5},
+                 "intent_ranking": [{"name": FALLBACK, "confidence": 0.5},
+                                    {"name": "report_water_leak", "confidence": 0.46},
+                                    {"name": "faq", "confidence": 0.3}]}
+    assert runner_up(fell_back) == ("report_water_leak", 0.46)
+    assert runner_up({"intent": {"name": "greet", "confidence": 0.9},
+                      "intent_ranking": [{"name": "greet", "confidence": 0.9}]}) is None
+    assert runner_up({"intent": {"name": FALLBACK, "confidence": 0.5}, "intent_ranking": []}) is None
+    assert runner_up(None) is None
+    # as the bot sends it: only a catalogue report form is a guess, with the service's code
+    catalogue = load_catalogue(CATALOGUE_FILE)
+    assert report_guess(fell_back, catalogue) == ReportGuess("report_water_leak", "WATER_LEAK", 0.46)
+    greet_guess = {**fell_back, "intent_ranking": [{"name": FALLBACK, "confidence": 0.5},
+                                                  {"name": "greet", "confidence": 0.41}]}
+    assert report_guess(greet_guess, catalogue) is None

@@ -4,6 +4,8 @@ Rasa keeps the dialogue; for the `faq` intent and for `nlu_fallback` the action 
 (POST {CHAT311_URL}/kb/answer, bearer CHAT311_TOKEN) for a decision and shapes it:
 - answer: the article's short answer (with its link) + "More details" / "Yes" / "No" / "Report it";
 - menu: "Did you mean…" with up to 3 article titles + "None of these";
+- report: Rasa's overruled guess was a report form and the article is about that service, so the
+  report is offered first: "Report it" + the article + "None of these";
 - fallback: the bot's usual fallback (rephrase; the second in a row offers a person).
 Every KB turn sets the slot `kb_label`, which the chat311 channel reports as the turn's label.
 Payload intents: `kb_article{article_id}`, `kb_details{article_id}`, `kb_feedback{article_id, helpful}`,
@@ -18,13 +20,13 @@ import os
 from typing import Any
 
 import aiohttp
-from chat311_labels import KB_LABEL_SLOT
+from chat311_labels import KB_LABEL_SLOT, runner_up
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.actions import fallback_reply, language_of
-from actions.catalogue import CATALOGUE
+from actions.catalogue import CATALOGUE, service_for_label
 from actions.texts import t
 
 logger = logging.getLogger(__name__)
@@ -98,6 +100,28 @@ def menu_message(options: list[dict[str, Any]], lang: str) -> dict[str, Any]:
     return {"text": t("kb_did_you_mean", lang), "buttons": buttons}
 
 
+def report_offer(decision: dict[str, Any], lang: str) -> dict[str, Any] | None:
+    """The report the knowledge base agreed with, offered first; None if the catalogue lacks it."""
+    service = service_for_label(decision.get("report"))
+    article = decision.get("article") or {}
+    if service is None or not article.get("id"):
+        return None
+    return {"text": t("kb_report_offer", lang, service=service.name(lang)), "buttons": [
+        {"title": t("kb_report", lang), "payload": f"/{service.label}"},
+        {"title": article["title"], "payload": payload("kb_article", article_id=article["id"])},
+        {"title": t("kb_none_of_these", lang), "payload": "/kb_none"},
+    ]}
+
+
+def report_guess(message: dict[str, Any]) -> dict[str, Any] | None:
+    """Rasa's own best intent when its fallback classifier overruled it, if that intent is a report form."""
+    guess = runner_up(message)
+    service = service_for_label(guess[0]) if guess else None
+    if guess is None or service is None:
+        return None
+    return {"intent": service.label, "service_code": service.service_code, "confidence": guess[1]}
+
+
 def entity(tracker: Tracker, name: str) -> Any:
     for item in (tracker.latest_message or {}).get("entities") or []:
         if item.get("entity") == name:
@@ -157,11 +181,17 @@ class ActionKbAnswer(Action):
         elif text and not text.startswith("/"):
             body = {"text": text, "language": lang, "intent": (message.get("intent") or {}).get("name"),
                     "conversation_id": tracker.sender_id}
+            guess = report_guess(message)
+            if guess:
+                body["report_guess"] = guess
         else:
             body = None
         decision = await self.kb.ask(body) if body else None
         kind = (decision or {}).get("kind")
-        if kind == "answer":
+        offer = report_offer(decision, lang) if decision and kind == "report" else None
+        if offer:
+            dispatcher.utter_message(**offer)
+        elif kind == "answer":
             dispatcher.utter_message(**answer_message(decision["article"], lang))
         elif kind == "menu" and decision.get("options"):
             dispatcher.utter_message(**menu_message(decision["options"], lang))

@@ -6,7 +6,9 @@ decision JSON of docs/knowledge.md, so the bot, the agents' panel and the conten
 process's one live knowledge base (chat_server/knowledge/live.py). Caller authentication: the Rasa token
 as a bearer token (chat_server hands it to the action server as CHAT311_TOKEN).
 
-Request:  {"text": str, "language": "en"|"es", "intent"?: Rasa's intent, "conversation_id"?: str}
+Request:  {"text": str, "language": "en"|"es", "intent"?: Rasa's intent, "conversation_id"?: str,
+           "report_guess"?: {"intent": "report_<service>", "service_code": str, "confidence": 0..1}}
+          (report_guess: Rasa's own best intent when its fallback classifier overruled it; labels.py)
        or {"article_id": str, "language": "en"|"es"}         → that article as an answer
 Response: the decision JSON, `label` per chat_server/knowledge/labels.py. Errors: 401 bad_token,
 400 bad_request, 404 unknown_article, 503 kb_loading (the index is still being built at startup).
@@ -24,7 +26,7 @@ from aiohttp import web
 from chat_server.context import CTX, AppContext
 from chat_server.knowledge.articles import LANGUAGES
 from chat_server.knowledge.http import KNOWLEDGE
-from chat_server.knowledge.labels import decision_label, for_intent
+from chat_server.knowledge.labels import ReportGuess, decision_label, for_intent
 from chat_server.knowledge.live import NotReady
 from chat_server.knowledge.ranking import Kind
 from chat_server.knowledge.search import Decision
@@ -64,6 +66,21 @@ def parse_request(body: Any) -> tuple[str | None, str | None, str]:
     return text[:MAX_TEXT_CHARS], None, language
 
 
+def parse_guess(body: dict[str, Any]) -> ReportGuess | None:
+    """The request's `report_guess`, if any; ValueError with a message when it is malformed."""
+    guess = body.get("report_guess")
+    if guess is None:
+        return None
+    if not isinstance(guess, dict):
+        raise ValueError("report_guess must be an object")
+    intent, code, confidence = guess.get("intent"), guess.get("service_code"), guess.get("confidence")
+    if not isinstance(intent, str) or not intent.startswith("report_") or not isinstance(code, str) or not code:
+        raise ValueError("report_guess needs intent (report_<service>) and service_code")
+    if isinstance(confidence, bool) or not isinstance(confidence, int | float) or not 0 <= confidence <= 1:
+        raise ValueError("report_guess.confidence must be a number from 0 to 1")
+    return ReportGuess(intent, code, float(confidence))
+
+
 def decision_json(decision: Decision) -> dict[str, Any]:
     out = decision.to_json()
     out["label"] = decision_label(decision)
@@ -80,6 +97,7 @@ async def answer(request: web.Request) -> web.Response:
     try:
         body = await request.json()
         text, article_id, language = parse_request(body)
+        guess = parse_guess(body)
     except ValueError as exc:  # also a body that is not JSON
         return _error(400, "bad_request", str(exc))
     try:
@@ -94,7 +112,8 @@ async def answer(request: web.Request) -> web.Response:
         return web.json_response(decision_json(Decision(Kind.ANSWER, language, article=article)))
     decision = await asyncio.to_thread(search.decide, text or "", language)
     intent = body.get("intent") if isinstance(body, dict) else None
-    return web.json_response(decision_json(for_intent(decision, intent if isinstance(intent, str) else None)))
+    return web.json_response(decision_json(
+        for_intent(decision, intent if isinstance(intent, str) else None, search, guess)))
 
 
 def setup(app: web.Application, ctx: AppContext) -> None:

@@ -6,15 +6,36 @@ An answer is `faq/<topic>` of its article; a "Did you mean…" menu counts as it
 a fallback is `nlu_fallback`. When Rasa itself found no intent (`nlu_fallback`: out of scope or low
 confidence), only a confident answer overrides it: a menu there would mostly offer unrelated articles
 for a question the city does not handle ("who wrote Don Quixote"), so it becomes the fallback.
+
+One more case turns an unsure turn into a report: Rasa's own best guess, overruled by its fallback
+classifier, is a report form (`report_water_leak` at 0.46: "water seeping up through the sidewalk on
+East Blvd"), and the knowledge base's article — its answer, or a menu's first option — is the article
+about that very service (its `service_code`). Two independent signals agree, so the bot offers that
+report first (kind `report`, label `report_<service>`). Out-of-scope messages whose guess happens to be
+a report ("write me a poem about cats" → report_stray_animal 0.21) do not qualify: the knowledge base
+falls back on them. Measured on the held-out dev file: docs/knowledge.md ("nlu-eval").
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from chat_server.knowledge.ranking import Kind
-from chat_server.knowledge.search import FALLBACK_LABEL, Decision
+from chat_server.knowledge.search import FALLBACK_LABEL, Decision, KnowledgeSearch
 
 # Rasa intents whose label the knowledge base decides (bot/README.md "Knowledge base").
 KB_INTENTS = ("faq", FALLBACK_LABEL)
+# Below this, Rasa's overruled guess is noise (out-of-scope messages get their best report at 0.1–0.2).
+REPORT_GUESS_MIN = 0.3
+
+
+@dataclass(frozen=True)
+class ReportGuess:
+    """Rasa's best intent when its fallback classifier overruled it, and that intent starts a report."""
+
+    intent: str  # report_<service>
+    service_code: str
+    confidence: float
 
 
 def decision_label(decision: Decision) -> str:
@@ -23,8 +44,16 @@ def decision_label(decision: Decision) -> str:
     return decision.label
 
 
-def for_intent(decision: Decision, intent: str | None) -> Decision:
-    """The decision the bot acts on, given Rasa's intent for the message."""
-    if intent == FALLBACK_LABEL and decision.kind is Kind.MENU:
+def for_intent(decision: Decision, intent: str | None, search: KnowledgeSearch,
+               guess: ReportGuess | None = None) -> Decision:
+    """The decision the bot acts on, given Rasa's intent for the message (and its overruled guess)."""
+    if intent != FALLBACK_LABEL:
+        return decision
+    if guess is not None and guess.confidence >= REPORT_GUESS_MIN:
+        first = decision.article if decision.kind is Kind.ANSWER else (
+            search.get(decision.options[0].article_id) if decision.kind is Kind.MENU and decision.options else None)
+        if first is not None and first.service_code == guess.service_code:
+            return Decision(Kind.REPORT, decision.language, article=first, report=guess.intent)
+    if decision.kind is Kind.MENU:
         return Decision(Kind.FALLBACK, decision.language)
     return decision

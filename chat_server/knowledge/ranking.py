@@ -33,6 +33,8 @@ class Kind(StrEnum):
     ANSWER = "answer"
     MENU = "menu"
     FALLBACK = "fallback"
+    # Offer a report form: Rasa's overruled guess and the article agree (knowledge/labels.py for_intent).
+    REPORT = "report"
 
 
 class CalibrationError(ValueError):

@@ -50,11 +50,14 @@ class Hit:
 class Decision:
     kind: Kind
     language: str
-    article: Article | None = None  # kind answer
+    article: Article | None = None  # kind answer, and report (the article that agreed)
     options: tuple[Hit, ...] = ()  # kind menu (best first)
+    report: str | None = None  # kind report: the report form's intent, report_<service>
 
     @property
     def label(self) -> str:
+        if self.report:
+            return self.report
         return self.article.label if self.article else FALLBACK_LABEL
 
     def to_json(self) -> dict[str, Any]:
@@ -66,6 +69,8 @@ class Decision:
             out["article"] = {"id": a.id, "topic": a.topic, "title": a.title[lang], "answer": a.answer[lang],
                               "details": a.details[lang] if a.details else None, "url": a.url,
                               "service_code": a.service_code}
+        if self.report:
+            out["report"] = self.report
         if self.kind is Kind.MENU:
             out["options"] = [{"id": h.article_id, "title": h.title[lang], "score": round(h.score, 4)}
                               for h in self.options]

@@ -26,6 +26,7 @@ a served or a freshly trained model, this module the full report for the command
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import secrets
@@ -44,9 +45,10 @@ from pathlib import Path
 
 from chat_server import bot_model
 from chat_server.heldout import HeldoutRow, read_heldout
-from chat_server.knowledge.articles import load_rules
-from chat_server.knowledge.labels import KB_INTENTS
-from chat_server.labels import FALLBACK, resolve_label
+from chat_server.knowledge.articles import CATALOGUE_FILE, load_rules
+from chat_server.knowledge.labels import KB_INTENTS, ReportGuess
+from chat_server.labels import FALLBACK, resolve_label, runner_up
+from chat_server.tickets.catalogue import Catalogue, load_catalogue
 
 # Trained intent for "not a 311 question"; bot/chat311_nlu.py reports it as nlu_fallback.
 OUT_OF_SCOPE = "out_of_scope"
@@ -62,8 +64,9 @@ class Result:
     kb_labels: dict[str | None, str] | None = None  # the KB's label per deferring intent (faq, nlu_fallback)
 
 
-# (text, language, Rasa's intent) → faq/<topic> or nlu_fallback, as the bot decides (knowledge/labels.py)
-KbResolver = Callable[[str, str, str | None], str]
+# (text, language, Rasa's intent, its overruled report guess) → faq/<topic>, report_<service> or
+# nlu_fallback, as the bot decides (knowledge/labels.py)
+KbResolver = Callable[[str, str, str | None, ReportGuess | None], str]
 
 
 def turn_label(intent: str | None, kb: Callable[[str | None], str]) -> str | None:
@@ -77,8 +80,23 @@ def resolve_turn(text: str, parse: dict, kb: KbResolver) -> tuple[str | None, st
     from chat_server.language import detect_language
 
     lang, _ = detect_language(text)
-    kb_labels = {name: kb(text, lang, name) for name in KB_INTENTS}
+    guess = report_guess(parse, _catalogue())
+    kb_labels = {name: kb(text, lang, name, guess if name == FALLBACK else None) for name in KB_INTENTS}
     return turn_label(resolve_label(parse)[0], kb_labels.__getitem__), lang, kb_labels
+
+
+@functools.cache
+def _catalogue() -> Catalogue:
+    return load_catalogue(CATALOGUE_FILE)
+
+
+def report_guess(parse: dict, catalogue: Catalogue) -> ReportGuess | None:
+    """Rasa's overruled best intent, when it is one of the catalogue's report forms (as the bot sends it)."""
+    guess = runner_up(parse)
+    service = catalogue.by_label(guess[0]) if guess else None
+    if guess is None or service is None or service.label is None:
+        return None
+    return ReportGuess(service.label, service.service_code, guess[1])
 
 
 def kb_resolver() -> KbResolver:
@@ -87,7 +105,8 @@ def kb_resolver() -> KbResolver:
     from chat_server.knowledge.loading import build_search
 
     search = build_search()
-    return lambda text, lang, intent: decision_label(for_intent(search.decide(text, lang), intent))
+    return lambda text, lang, intent, guess: decision_label(
+        for_intent(search.decide(text, lang), intent, search, guess))
 
 
 # ----------------------------------------------------------------------------- Rasa server
