@@ -434,6 +434,8 @@ class Bench:
         server = Server("bot", port, self.env(port))
         await server.start()
         try:
+            # the knowledge base loads after start: its first question would wait for it (3.7 s measured)
+            await server.wait_knowledge(RASA_TOKEN)
             gen = await self.loadgen("bot", "--url", server.url, "--rasa", self.rasa_url, "--rounds",
                                      str(self.args.bot_rounds))
             out = await self.line(gen, 900)

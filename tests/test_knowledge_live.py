@@ -169,6 +169,15 @@ async def test_invalid_file_is_skipped_named_and_its_last_good_version_keeps_ser
             assert (await r.json())["articles"][0]["id"] == pair.broken_id  # and B's index has it
 
 
+async def test_readyz_shows_the_loaded_knowledge_base_without_requiring_it(pair: Pair) -> None:
+    """/readyz tells whether questions can be answered yet; it never makes the service unready (forms,
+    greetings and agents work without the knowledge base)."""
+    async with aiohttp.ClientSession() as http, http.get(f"{pair.a.url}/readyz") as r:
+        body = await r.json()
+    knowledge = body["components"]["knowledge"]
+    assert knowledge["ok"] is True and knowledge["required"] is False and knowledge["articles"] >= 200, knowledge
+
+
 # ------------------------------------------------------------------------------------------ publish
 async def test_publish_is_live_in_the_other_process_with_conflicts_refusals_history_and_rollback(pair: Pair) -> None:
     cora, cora_csrf = await pair.session("cora", ["content"])

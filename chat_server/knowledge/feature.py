@@ -6,12 +6,14 @@ the agents' panel and the bot's endpoint search through it.
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 from chat_server.app_hooks import run_with_app
 from chat_server.context import AppContext
 from chat_server.knowledge import http
-from chat_server.knowledge.live import LiveKnowledge
+from chat_server.knowledge.live import LiveKnowledge, NotReady, State
 from chat_server.knowledge.semantic import UniversalSentenceEncoder
 from chat_server.knowledge.store import ArticleStore
 from chat_server.training.inbox import Inbox
@@ -30,3 +32,12 @@ def setup(app: web.Application, ctx: AppContext) -> None:
     app[http.INBOX] = Inbox(ctx.redis, prefix, config.training.inbox_max)
     http.add_routes(app)
     run_with_app(app, knowledge)
+
+    async def knowledge_check() -> dict[str, Any]:
+        # Shown in /readyz, not required: until the index is built (seconds after start) or if it failed,
+        # questions get the fallback, while greetings, forms and agents work.
+        if knowledge.state is not State.READY:
+            raise NotReady(f"knowledge base {knowledge.state}")
+        return {"articles": knowledge.status()["articles"]}
+
+    ctx.readiness_details["knowledge"] = knowledge_check
