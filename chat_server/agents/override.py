@@ -14,18 +14,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from chat_server.field_error import FieldError
+
 MAX_MINUTES = 72 * 60  # a longer change of hours belongs in the schedule (chat311.yml), not an override
 MAX_REASON = 200
 _MODES = {"open": "open", "closed": "closed", "close": "closed", "clear": None, None: None}
 
 
-class OverrideError(ValueError):
+class OverrideError(FieldError):
     """A refused override request; `field` names what to fix."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
 
 
 @dataclass(frozen=True)

@@ -90,7 +90,6 @@ class ApiChannel(ResidentChannel):
         self.email = email
         self.tokens = AppTokenStore(redis, self.prefix)
         self.app_limit = Limit("api_app", self.cfg.api_requests, self.cfg.api_window_s)
-        self.user_limit = Limit("api_user", config.limits.session_messages, config.limits.session_window_s)
         policy = RetryPolicy(self.cfg.outbox_max_attempts, self.cfg.outbox_retry_base_s, self.cfg.outbox_retry_max_s)
         self.outbox = Outbox(redis, f"{self.prefix}outbox:webhooks", self._post_webhook, policy,
                              self.cfg.outbox_claim_idle_s, on_failure=self._webhook_failed)
@@ -259,7 +258,7 @@ class ApiChannel(ResidentChannel):
         current = await self.store.current_conversation(conv.session)
         if current is None or current.id != conv.id:
             raise ApiError(409, "conversation_closed", "this conversation is closed; create a new one")
-        if not await self.limiter.hit(self.user_limit, f"{app_id}|{conv.session}"):
+        if not await self.resident_within_limit(f"{app_id}|{conv.session}"):
             raise ApiError(429, "rate_limited", "too many messages; wait a few seconds",
                            {"Retry-After": str(int(self.config.limits.session_window_s) or 1)})
         incoming = Incoming(text_, conv.get("ui_language") or None, client_msg_id, attachment)

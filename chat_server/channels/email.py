@@ -47,7 +47,7 @@ from chat_server.channels.resident_channel import ResidentChannel
 from chat_server.channels.text_shaping import html_to_text, render_options, strip_quoted
 from chat_server.config import Config
 from chat_server.conversations.emergency_first import EmergencyFirst
-from chat_server.conversations.limits import Limit, RateLimiter
+from chat_server.conversations.limits import RateLimiter
 from chat_server.conversations.service import ConversationService, DuplicateInFlight, Incoming
 from chat_server.conversations.store import CLOSED, Conversation, Message
 from chat_server.redaction import redact
@@ -72,7 +72,6 @@ class EmailChannel(ResidentChannel):
         super().__init__(config, redis, service, limiter, emergency_first)
         self.address = self.cfg.email_address.lower()
         self.domain = self.address.rsplit("@", 1)[1]
-        self.limit = Limit("email_from", config.limits.session_messages, config.limits.session_window_s)
         policy = RetryPolicy(self.cfg.outbox_max_attempts, self.cfg.outbox_retry_base_s, self.cfg.outbox_retry_max_s)
         self.outbox = Outbox(redis, f"{self.prefix}outbox:email", self._send, policy, self.cfg.outbox_claim_idle_s,
                              on_failure=self._send_failed)
@@ -143,7 +142,7 @@ class EmailChannel(ResidentChannel):
             body = "(photo)"
         if not body:
             return "250 OK (empty message ignored)"
-        if not await self.limiter.hit(self.limit, f"email|{sender}"):
+        if not await self.resident_within_limit(sender):
             await self.emergency_first.before_rejection(await self.session_for(sender), self.name, body)
             return "451 4.7.1 too many messages; try again later"
         session = await self.session_for(sender)

@@ -13,7 +13,7 @@ from chat_server.channels.channel_base import ChannelBase
 from chat_server.channels.settings import ChannelsConfig
 from chat_server.config import Config
 from chat_server.conversations.emergency_first import EmergencyFirst
-from chat_server.conversations.limits import RateLimiter
+from chat_server.conversations.limits import Limit, RateLimiter
 from chat_server.conversations.service import ConversationService
 
 
@@ -26,3 +26,10 @@ class ResidentChannel(ChannelBase):
         self.service = service
         self.limiter = limiter
         self.emergency_first = emergency_first
+        # One resident's messages per window, as on the web (limits.session_messages / session_window_s).
+        self.resident_limit = Limit(f"{self.name}_resident", config.limits.session_messages,
+                                    config.limits.session_window_s)
+
+    async def resident_within_limit(self, resident: str) -> bool:
+        """Count one message of `resident` (a phone number, an address, an app's session); False when over."""
+        return await self.limiter.hit(self.resident_limit, f"{self.name}|{resident}")

@@ -37,7 +37,7 @@ from chat_server.channels.resident_channel import ResidentChannel
 from chat_server.channels.text_shaping import render_options, segment_info, split_message
 from chat_server.config import Config
 from chat_server.conversations.emergency_first import EmergencyFirst
-from chat_server.conversations.limits import Limit, RateLimiter
+from chat_server.conversations.limits import RateLimiter
 from chat_server.conversations.service import ConversationService, DuplicateInFlight, Incoming
 from chat_server.conversations.store import CLOSED, Conversation, Message
 from chat_server.redaction import redact
@@ -81,7 +81,6 @@ class SmsChannel(ResidentChannel):
         super().__init__(config, redis, service, limiter, emergency_first)
         self.validator = RequestValidator(self.cfg.twilio_auth_token)
         self.public_url = config.server.public_url.rstrip("/")
-        self.limit = Limit("sms_from", config.limits.session_messages, config.limits.session_window_s)
         policy = RetryPolicy(self.cfg.outbox_max_attempts, self.cfg.outbox_retry_base_s, self.cfg.outbox_retry_max_s)
         self.outbox = Outbox(redis, f"{self.prefix}outbox:sms", self._send, policy, self.cfg.outbox_claim_idle_s,
                              on_failure=self._send_failed)
@@ -163,7 +162,7 @@ class SmsChannel(ResidentChannel):
         attachment = self._attachment(params)
         if not body and not attachment:
             return self._twiml(EMPTY_TWIML)
-        if not await self.limiter.hit(self.limit, f"sms|{phone}"):
+        if not await self.resident_within_limit(phone):
             log.info("sms rate limited", extra={"phone": redact(phone)})
             await self.emergency_first.before_rejection(await self.session_for(phone), self.name, body)
             return self._twiml(EMPTY_TWIML)

@@ -16,6 +16,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from chat_server.field_error import FieldError
+
 LANGUAGES = ("en", "es")
 MAX_TITLE = 120
 MAX_MESSAGE = 600
@@ -26,13 +28,8 @@ _URL = re.compile(r"^https?://[^\s<>\"']{3,300}$")
 _ID = re.compile(r"^inc-[a-z0-9]{8,16}$")
 
 
-class IncidentError(ValueError):
+class IncidentError(FieldError):
     """A refused incident; `field` names what to fix (shown next to that field on the page)."""
-
-    def __init__(self, field_name: str, message: str) -> None:
-        super().__init__(f"{field_name}: {message}")
-        self.field = field_name
-        self.message = message
 
 
 @dataclass(frozen=True)
