@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from redis.asyncio import Redis
 
+from chat_server.redis_store import RedisStore
 from chat_server.redis_values import fields as redis_fields
 from chat_server.redis_values import text, text_map
 
@@ -87,11 +87,7 @@ def check_password(password: str) -> None:
         raise AccountError("password: at most 200 characters")
 
 
-class AccountStore:
-    def __init__(self, redis: Redis, prefix: str) -> None:
-        self.redis = redis
-        self.prefix = prefix
-
+class AccountStore(RedisStore):
     def _key(self, username: str) -> str:
         return f"{self.prefix}agent:{username}"
 

@@ -33,6 +33,7 @@ from redis.asyncio import Redis
 
 from chat_server.agents.hours import Override
 from chat_server.agents.routing import AgentState, QueuedConversation
+from chat_server.redis_store import RedisStore
 from chat_server.redis_values import scored_members, text, text_map
 
 _COMMON = """
@@ -211,12 +212,11 @@ class QueueEntry(QueuedConversation):
     position: int = 0
 
 
-class RoutingStore:
+class RoutingStore(RedisStore):
     HANDLE_SAMPLES = 50
 
     def __init__(self, redis: Redis, prefix: str) -> None:
-        self.redis = redis
-        self.prefix = prefix
+        super().__init__(redis, prefix)
         self.routing_keys = f"{prefix}{{rt}}:"
         self._scripts = {name: redis.register_script(src) for name, src in (
             ("dispatch", DISPATCH), ("accept", ACCEPT), ("decline", DECLINE), ("expired", EXPIRED),

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import re
 
-from redis.asyncio import Redis
-
 from chat_server import redis_values as rv
+from chat_server.redis_store import RedisStore
 
 NAME_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}\.(jpg|png|webp)$")
 OWNER_TTL_S = 24 * 3600
@@ -27,11 +26,7 @@ def media_name(url: str, public_url: str) -> str | None:
     return name if path.startswith("/media/") and NAME_RE.match(name) else None
 
 
-class MediaOwners:
-    def __init__(self, redis: Redis, prefix: str) -> None:
-        self.redis = redis
-        self.prefix = prefix
-
+class MediaOwners(RedisStore):
     def _key(self, name: str) -> str:
         return f"{self.prefix}media:owner:{name}"
 

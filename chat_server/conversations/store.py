@@ -24,6 +24,7 @@ from redis.exceptions import NoScriptError
 
 from chat_server import redis_values as rv
 from chat_server.redis_batch import PipelineBatcher
+from chat_server.redis_store import RedisStore
 
 
 class State(StrEnum):
@@ -158,15 +159,14 @@ class _Lru:
             self._items.popitem(last=False)
 
 
-class ConversationStore:
+class ConversationStore(RedisStore):
     """All Redis I/O of conversations; no policy here (that is the relay's job)."""
 
     CLIENT_ID_TTL_S = 24 * 3600
     MEMO_MAX = 100_000
 
     def __init__(self, redis: Redis, prefix: str) -> None:
-        self.redis = redis
-        self.prefix = prefix
+        super().__init__(redis, prefix)
         # Two in-process memos that save a Redis round trip per resident message (bounded LRUs):
         # - conversations whose message stream exists: their next id is always "*" (a stream never
         #   disappears while its conversation can still receive messages; purges delete closed ones);

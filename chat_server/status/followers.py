@@ -19,7 +19,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 
-from redis.asyncio import Redis
+from chat_server.redis_store import RedisStore
 
 
 class FollowerKind(StrEnum):
@@ -56,11 +56,7 @@ class Follower:
                    float(data.get("since", 0)))
 
 
-class FollowerStore:
-    def __init__(self, redis: Redis, prefix: str) -> None:
-        self.redis = redis
-        self.prefix = prefix
-
+class FollowerStore(RedisStore):
     def _followers(self, ticket_id: str) -> str:
         return f"{self.prefix}ticket:{ticket_id}:followers"
 

@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
 
-from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import WatchError
 
 from chat_server import redis_values as rv
 from chat_server.redaction import redact
+from chat_server.redis_store import RedisStore
 
 OPEN, CLOSED = "open", "closed"
 # Internal sub-statuses (shown to residents and agents; Open311 only sees open/closed).
@@ -138,12 +138,8 @@ class Ticket:
         return self.status_notes
 
 
-class TicketStore:
+class TicketStore(RedisStore):
     """All Redis I/O for tickets; validation and policy live in TicketService."""
-
-    def __init__(self, redis: Redis, prefix: str) -> None:
-        self.redis = redis
-        self.prefix = prefix
 
     # keys --------------------------------------------------------------
     def key(self, ticket_id: str) -> str:
