@@ -41,7 +41,7 @@ from chat_server.conversations.payloads import PayloadError, decode
 from chat_server.conversations.service import ConversationService, DuplicateInFlight, Incoming
 from chat_server.conversations.store import CLOSED, Conversation, Message
 from chat_server.sanitize import clean_text
-from chat_server.stream_outbox import GiveUp, Outbox, Retry, RetryPolicy
+from chat_server.stream_outbox import GiveUp, Retry
 
 log = logging.getLogger("chat311.channels.api")
 
@@ -90,9 +90,7 @@ class ApiChannel(ResidentChannel):
         self.email = email
         self.tokens = AppTokenStore(redis, self.prefix)
         self.app_limit = Limit("api_app", self.cfg.api_requests, self.cfg.api_window_s)
-        policy = RetryPolicy(self.cfg.outbox_max_attempts, self.cfg.outbox_retry_base_s, self.cfg.outbox_retry_max_s)
-        self.outbox = Outbox(redis, f"{self.prefix}outbox:webhooks", self._post_webhook, policy,
-                             self.cfg.outbox_claim_idle_s, on_failure=self._webhook_failed)
+        self.outbox = self.make_outbox("webhooks", self._post_webhook, self._webhook_failed)
         self.http: aiohttp.ClientSession | None = None
         self._openapi = document(config.server.public_url, config.limits.max_message_chars, email is not None)
 

@@ -52,7 +52,7 @@ from chat_server.conversations.service import ConversationService, DuplicateInFl
 from chat_server.conversations.store import CLOSED, Conversation, Message
 from chat_server.redaction import redact
 from chat_server.sanitize import clean_text
-from chat_server.stream_outbox import GiveUp, Outbox, Retry, RetryPolicy
+from chat_server.stream_outbox import GiveUp, Retry
 from chat_server.texts import text
 
 log = logging.getLogger("chat311.channels.email")
@@ -72,9 +72,7 @@ class EmailChannel(ResidentChannel):
         super().__init__(config, redis, service, limiter, emergency_first)
         self.address = self.cfg.email_address.lower()
         self.domain = self.address.rsplit("@", 1)[1]
-        policy = RetryPolicy(self.cfg.outbox_max_attempts, self.cfg.outbox_retry_base_s, self.cfg.outbox_retry_max_s)
-        self.outbox = Outbox(redis, f"{self.prefix}outbox:email", self._send, policy, self.cfg.outbox_claim_idle_s,
-                             on_failure=self._send_failed)
+        self.outbox = self.make_outbox("email", self._send, self._send_failed)
         self.tz = zoneinfo.ZoneInfo(config.hours.timezone)
         self._server: asyncio.AbstractServer | None = None
         self._turns: dict[str, list[str]] = {}  # conversation id -> texts collected during an inbound turn

@@ -15,6 +15,7 @@ from chat_server.config import Config
 from chat_server.conversations.emergency_first import EmergencyFirst
 from chat_server.conversations.limits import Limit, RateLimiter
 from chat_server.conversations.service import ConversationService
+from chat_server.stream_outbox import FailureHook, Outbox, RetryPolicy, Sender
 
 
 class ResidentChannel(ChannelBase):
@@ -29,6 +30,13 @@ class ResidentChannel(ChannelBase):
         # One resident's messages per window, as on the web (limits.session_messages / session_window_s).
         self.resident_limit = Limit(f"{self.name}_resident", config.limits.session_messages,
                                     config.limits.session_window_s)
+
+    def make_outbox(self, name: str, send: Sender, on_failure: FailureHook) -> Outbox:
+        """The channel's durable outbox (stream `outbox:<name>`), retried as `channels.outbox_*` says."""
+        cfg = self.cfg
+        policy = RetryPolicy(cfg.outbox_max_attempts, cfg.outbox_retry_base_s, cfg.outbox_retry_max_s)
+        return Outbox(self.redis, f"{self.prefix}outbox:{name}", send, policy, cfg.outbox_claim_idle_s,
+                      on_failure=on_failure)
 
     async def resident_within_limit(self, resident: str) -> bool:
         """Count one message of `resident` (a phone number, an address, an app's session); False when over."""

@@ -42,7 +42,7 @@ from chat_server.conversations.service import ConversationService, DuplicateInFl
 from chat_server.conversations.store import CLOSED, Conversation, Message
 from chat_server.redaction import redact
 from chat_server.sanitize import clean_text
-from chat_server.stream_outbox import GiveUp, Outbox, Retry, RetryPolicy
+from chat_server.stream_outbox import GiveUp, Retry
 from chat_server.texts import text
 
 log = logging.getLogger("chat311.channels.sms")
@@ -81,9 +81,7 @@ class SmsChannel(ResidentChannel):
         super().__init__(config, redis, service, limiter, emergency_first)
         self.validator = RequestValidator(self.cfg.twilio_auth_token)
         self.public_url = config.server.public_url.rstrip("/")
-        policy = RetryPolicy(self.cfg.outbox_max_attempts, self.cfg.outbox_retry_base_s, self.cfg.outbox_retry_max_s)
-        self.outbox = Outbox(redis, f"{self.prefix}outbox:sms", self._send, policy, self.cfg.outbox_claim_idle_s,
-                             on_failure=self._send_failed)
+        self.outbox = self.make_outbox("sms", self._send, self._send_failed)
         self.options_ttl_s = self.cfg.sms_options_ttl_s
         self.http: aiohttp.ClientSession | None = None
         self._tasks: set[asyncio.Task[None]] = set()
