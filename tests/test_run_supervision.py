@@ -75,8 +75,11 @@ async def test_run_supervises_all_components(tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{port}"
     try:
         body = await _wait_readyz(url, 200, 300)
-        assert set(body["components"]) == {"redis", "rasa", "actions"}
-        assert all(c["ok"] for c in body["components"].values())
+        required = {name for name, c in body["components"].items() if c.get("required", True)}
+        assert required == {"redis", "rasa", "actions"}, body
+        assert all(body["components"][name]["ok"] for name in required)
+        # the knowledge base's state is shown, informational: questions wait for it, the service does not
+        assert body["components"]["knowledge"]["required"] is False
         assert body["components"]["rasa"]["model"].startswith("chat311-")
         # /readyz asks Rasa itself; the supervisor's own probe (which prints the line) may be a poll behind.
         lines = ("✓ redis ready", "✓ chat_server ready", "✓ actions ready", "✓ rasa ready", "✓ all components ready")
