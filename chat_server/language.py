@@ -23,10 +23,6 @@ _ES_MARKERS = re.compile(r"[ñáéíóúü¿¡]", re.IGNORECASE)
 _WORD = re.compile(r"[a-záéíóúüñ']+", re.IGNORECASE)
 
 
-# The confidence of a language settled by one-sided plain words: the StickyLanguage switch threshold.
-LEXICAL_CONFIDENCE = 0.9
-
-
 def _words(block: str) -> frozenset[str]:
     return frozenset(block.split())
 
@@ -100,17 +96,17 @@ def detect_language(text: str, prior: str = "en") -> tuple[str, float]:
     words, es_hits, en_hits = _lexical(text)
     if not words:
         return prior, 0.0
-    verdict = _lexical_verdict(es_hits, en_hits)
-    if verdict is not None:
-        # One-sided plain words decide alone (the clamps below would override any n-gram score), so
-        # the n-gram detector, the costliest step of a chat turn, is not run.
-        return verdict, LEXICAL_CONFIDENCE
     probs = _ngram_probs(text)
     p_es = probs.get("es", 0.0)
     # Blend n-gram evidence with lexical evidence; lexical counts dominate on short inputs.
     weight = min(1.0, len(words) / 8)
     lexical = (es_hits + 0.5) / (es_hits + en_hits + 1.0)
     score_es = weight * p_es + (1 - weight) * lexical if probs else lexical
+    verdict = _lexical_verdict(es_hits, en_hits)
+    if verdict == "es":
+        score_es = max(score_es, 0.9)
+    elif verdict == "en":
+        score_es = min(score_es, 0.1)
     if score_es >= 0.5:
         return "es", round(score_es, 3)
     return "en", round(1 - score_es, 3)
