@@ -52,16 +52,18 @@ def resolve_label(parse_data: Mapping[str, Any] | None, fallback_threshold: floa
 
 
 def runner_up(parse_data: Mapping[str, Any] | None) -> tuple[str, float] | None:
-    """Rasa's own best intent when its fallback classifier overruled it: (name, confidence), else None.
+    """Rasa's best intent other than the two that defer to the knowledge base, when it chose one of those
+    (`faq`, or `nlu_fallback` because its fallback classifier overruled it): (name, confidence), else None.
 
     The knowledge base weighs it against its article (a report the resident may be describing:
     chat_server/knowledge/labels.py `for_intent`); the bot and nlu-eval both read it here.
     """
     parse_data = parse_data or {}
-    if (parse_data.get("intent") or {}).get("name") != FALLBACK:
+    deferring = (FALLBACK, RETRIEVAL_INTENT)
+    if (parse_data.get("intent") or {}).get("name") not in deferring:
         return None
     for entry in parse_data.get("intent_ranking") or []:
         name = entry.get("name")
-        if name and name != FALLBACK:
+        if name and name not in deferring:
             return str(name), float(entry.get("confidence") or 0.0)
     return None

@@ -158,12 +158,13 @@ async def test_report_it_starts_the_services_form(convo) -> None:
 UNSURE_REPORT = "water seeping up through the sidewalk on East Blvd"
 
 
-def fell_back_on(text: str, guess: str, confidence: float) -> dict:
-    """The action server's request for `action_kb_answer` after Rasa's fallback classifier overruled `guess`
-    (rasa_sdk's webhook format). Whether a trained model is unsure of a given message varies from one
-    training run to the next, so the parse Rasa would send is written out here."""
-    ranking = [{"name": "nlu_fallback", "confidence": 0.5}, {"name": guess, "confidence": confidence},
-               {"name": "faq", "confidence": 0.3}]
+def fell_back_on(text: str, guess: str, confidence: float, chose: str = "nlu_fallback") -> dict:
+    """The action server's request for `action_kb_answer` after Rasa chose `chose` (its fallback classifier
+    overruled `guess`, or `faq` came first with `guess` next), in rasa_sdk's webhook format. Whether a trained
+    model is unsure of a given message varies from one training run to the next, so the parse Rasa would
+    send is written out here."""
+    ranking = [{"name": chose, "confidence": 0.5}, {"name": guess, "confidence": confidence},
+               {"name": "faq" if chose != "faq" else "report_pothole", "confidence": 0.03}]
     message = {"text": text, "intent": ranking[0], "intent_ranking": ranking, "entities": [],
                "metadata": {"language": "en", "channel": "web"}}
     sender = f"test-{uuid.uuid4().hex[:12]}"
@@ -207,6 +208,10 @@ async def test_an_unsure_report_the_article_agrees_with_is_offered_first(rasa_st
     buttons = [(b["title"], b["payload"]) for b in offer["buttons"]]
     assert buttons[0] == ("Report it", "/report_water_leak") and buttons[-1] == ("None of these", "/kb_none")
     assert buttons[1][1] == f'/kb_article{{"article_id":"{agreed}"}}', buttons
+    # the same when Rasa chose faq, with the report next
+    reply = await act(fell_back_on(UNSURE_REPORT, "report_water_leak", 0.46, chose="faq"))
+    assert [e["value"] for e in reply["events"] if e.get("name") == "kb_label"] == ["report_water_leak"]
+    assert reply["responses"][0]["buttons"][0]["payload"] == "/report_water_leak"
     # a weak guess is no report: the knowledge base's own decision (here its answer)
     weak = await act(fell_back_on(UNSURE_REPORT, "report_water_leak", 0.2))
     assert [e["value"] for e in weak["events"] if e.get("name") == "kb_label"] != ["report_water_leak"]

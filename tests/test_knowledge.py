@@ -35,7 +35,7 @@ from chat_server.knowledge.ranking import (
     top_two,
 )
 from chat_server.knowledge.scope import OutOfScope, load_out_of_scope, parse_out_of_scope
-from chat_server.knowledge.search import FALLBACK_LABEL, IndexUpdateError, KnowledgeSearch
+from chat_server.knowledge.search import FALLBACK_LABEL, Decision, IndexUpdateError, KnowledgeSearch
 from chat_server.knowledge.semantic import UniversalSentenceEncoder
 from chat_server.knowledge.specifics import without_specifics
 
@@ -440,9 +440,10 @@ def test_kb_eval_refuses_a_bad_header(tmp_path: Path, capsys: pytest.CaptureFixt
 
 
 
-def test_rasas_overruled_report_guess_counts_when_the_article_is_about_that_service(search: KnowledgeSearch) -> None:
-    """Rasa unsure (nlu_fallback) but its best guess is a report form, and the knowledge base's article is
-    about that service: the report is offered first, labelled with the report's intent."""
+def test_rasas_runner_up_report_counts_when_the_article_is_about_that_service(search: KnowledgeSearch) -> None:
+    """Rasa deferred to the knowledge base (nlu_fallback or faq) but its best other intent is a report form,
+    and the knowledge base's article is about that service: the report is offered first, labelled with the
+    report's intent."""
     decision = search.decide("when is my trash day", "en")
     assert decision.kind is not Kind.FALLBACK
     guess = ReportGuess("report_missed_pickup", "MISSED_PICKUP", 0.45)
@@ -451,11 +452,19 @@ def test_rasas_overruled_report_guess_counts_when_the_article_is_about_that_serv
     shown = offered.to_json()
     assert shown["report"] == "report_missed_pickup" and shown["article"]["id"] == "collection-day"
     assert shown["article"]["service_code"] == "MISSED_PICKUP"
-    # a weak guess, a guess for another service, or Rasa sure of its intent: the knowledge base's own decision
-    assert for_intent(decision, FALLBACK_LABEL, search, replace(guess, confidence=0.2)).kind is not Kind.REPORT
-    other = ReportGuess("report_pothole", "POTHOLE", 0.45)
-    assert for_intent(decision, FALLBACK_LABEL, search, other).kind is not Kind.REPORT
-    assert for_intent(decision, "faq", search, guess) == decision
+    # the same when Rasa chose faq with the report as its runner-up
+    assert for_intent(decision, "faq", search, guess) == offered
+    # a weak guess, a guess for another service, or Rasa sure of another intent: the knowledge base's own decision
+    for intent in (FALLBACK_LABEL, "faq"):
+        assert for_intent(decision, intent, search, replace(guess, confidence=0.2)).kind is not Kind.REPORT
+        other = ReportGuess("report_pothole", "POTHOLE", 0.45)
+        assert for_intent(decision, intent, search, other).kind is not Kind.REPORT
+    assert for_intent(decision, "report_missed_pickup", search, guess) == decision
+    # a menu stands when Rasa chose faq; it becomes the fallback only when Rasa itself fell back
+    menu = Decision(Kind.MENU, "en", options=tuple(search.search("when is my trash day", "en")[:3]))
+    assert len(menu.options) == 3
+    assert for_intent(menu, "faq", search) == menu
+    assert for_intent(menu, FALLBACK_LABEL, search).kind is Kind.FALLBACK
     # nothing the knowledge base recognises: still the fallback, whatever Rasa guessed
     unknown = search.decide("asdf qwer zxcv", "en")
     assert for_intent(unknown, FALLBACK_LABEL, search, guess).kind is Kind.FALLBACK

@@ -128,12 +128,21 @@ def test_a_bad_within_section_names_the_field(within: object, message: str) -> N
     assert str(err.value).startswith("topics.yml: within")
 
 
-def test_runner_up_is_rasas_guess_only_when_its_fallback_classifier_overruled_it() -> None:
+def test_runner_up_is_rasas_best_other_guess_only_when_it_deferred_to_the_knowledge_base() -> None:
     fell_back = {"intent": {"name": FALLBACK, "confidence": 0.5},
                  "intent_ranking": [{"name": FALLBACK, "confidence": 0.5},
                                     {"name": "report_water_leak", "confidence": 0.46},
                                     {"name": "faq", "confidence": 0.3}]}
     assert runner_up(fell_back) == ("report_water_leak", 0.46)
+    # behind faq, or behind the fallback with faq next: the best intent that is neither
+    chose_faq = {"intent": {"name": "faq", "confidence": 0.56},
+                 "intent_ranking": [{"name": "faq", "confidence": 0.56},
+                                    {"name": "report_streetlight", "confidence": 0.42}]}
+    assert runner_up(chose_faq) == ("report_streetlight", 0.42)
+    faq_next = {"intent": {"name": FALLBACK, "confidence": 0.5},
+                "intent_ranking": [{"name": FALLBACK, "confidence": 0.5}, {"name": "faq", "confidence": 0.45},
+                                   {"name": "report_sewer", "confidence": 0.31}]}
+    assert runner_up(faq_next) == ("report_sewer", 0.31)
     assert runner_up({"intent": {"name": "greet", "confidence": 0.9},
                       "intent_ranking": [{"name": "greet", "confidence": 0.9}]}) is None
     assert runner_up({"intent": {"name": FALLBACK, "confidence": 0.5}, "intent_ranking": []}) is None

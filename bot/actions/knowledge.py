@@ -4,7 +4,7 @@ Rasa keeps the dialogue; for the `faq` intent and for `nlu_fallback` the action 
 (POST {CHAT311_URL}/kb/answer, bearer CHAT311_TOKEN) for a decision and shapes it:
 - answer: the article's short answer (with its link) + "More details" / "Yes" / "No" / "Report it";
 - menu: "Did you mean…" with up to 3 article titles + "None of these";
-- report: Rasa's overruled guess was a report form and the article is about that service, so the
+- report: Rasa's runner-up guess was a report form and the article is about that service, so the
   report is offered first: "Report it" + the article + "None of these";
 - fallback: the bot's usual fallback (rephrase; the second in a row offers a person).
 Every KB turn sets the slot `kb_label`, which the chat311 channel reports as the turn's label.
@@ -114,7 +114,7 @@ def report_offer(decision: dict[str, Any], lang: str) -> dict[str, Any] | None:
 
 
 def report_guess(message: dict[str, Any]) -> dict[str, Any] | None:
-    """Rasa's own best intent when its fallback classifier overruled it, if that intent is a report form."""
+    """Rasa's runner-up to `faq` or its fallback (`runner_up`), if that intent is a report form."""
     guess = runner_up(message)
     service = service_for_label(guess[0]) if guess else None
     if guess is None or service is None:

@@ -8,7 +8,7 @@ as a bearer token (chat_server hands it to the action server as CHAT311_TOKEN).
 
 Request:  {"text": str, "language": "en"|"es", "intent"?: Rasa's intent, "conversation_id"?: str,
            "report_guess"?: {"intent": "report_<service>", "service_code": str, "confidence": 0..1}}
-          (report_guess: Rasa's own best intent when its fallback classifier overruled it; labels.py)
+          (report_guess: Rasa's best intent besides faq / nlu_fallback when it chose one of them; labels.py)
        or {"article_id": str, "language": "en"|"es"}         → that article as an answer
 Response: the decision JSON, `label` per chat_server/knowledge/labels.py. Errors: 401 bad_token,
 400 bad_request, 404 unknown_article, 503 kb_loading (the index is still being built at startup).

@@ -7,13 +7,15 @@ a fallback is `nlu_fallback`. When Rasa itself found no intent (`nlu_fallback`: 
 confidence), only a confident answer overrides it: a menu there would mostly offer unrelated articles
 for a question the city does not handle ("who wrote Don Quixote"), so it becomes the fallback.
 
-One more case turns an unsure turn into a report: Rasa's own best guess, overruled by its fallback
-classifier, is a report form (`report_water_leak` at 0.46: "water seeping up through the sidewalk on
-East Blvd"), and the knowledge base's article — its answer, or a menu's first option — is the article
-about that very service (its `service_code`). Two independent signals agree, so the bot offers that
-report first (kind `report`, label `report_<service>`). Out-of-scope messages whose guess happens to be
-a report ("write me a poem about cats" → report_stray_animal 0.21) do not qualify: the knowledge base
-falls back on them. Measured on the held-out dev file: docs/knowledge.md ("nlu-eval").
+One more case turns an unsure turn into a report: Rasa deferred to the knowledge base (`faq`, or its
+fallback classifier overruled its best guess) but its best other intent is a report form at ≥ 0.3
+(`report_water_leak` at 0.46: "water seeping up through the sidewalk on East Blvd"; `report_streetlight`
+at 0.42 behind `faq` at 0.56: "streetlight issue near the park"), and the knowledge base's article — its
+answer, or a menu's first option — is the article about that very service (its `service_code`). Two
+independent signals agree, so the bot offers that report first (kind `report`, label `report_<service>`).
+Out-of-scope messages whose guess happens to be a report ("write me a poem about cats" →
+report_stray_animal 0.21) do not qualify: the knowledge base falls back on them. Measured on the
+held-out dev file: docs/knowledge.md ("nlu-eval").
 """
 
 from __future__ import annotations
@@ -25,13 +27,13 @@ from chat_server.knowledge.search import FALLBACK_LABEL, Decision, KnowledgeSear
 
 # Rasa intents whose label the knowledge base decides (bot/README.md "Knowledge base").
 KB_INTENTS = ("faq", FALLBACK_LABEL)
-# Below this, Rasa's overruled guess is noise (out-of-scope messages get their best report at 0.1–0.2).
+# Below this, Rasa's runner-up guess is noise (out-of-scope messages get their best report at 0.1–0.2).
 REPORT_GUESS_MIN = 0.3
 
 
 @dataclass(frozen=True)
 class ReportGuess:
-    """Rasa's best intent when its fallback classifier overruled it, and that intent starts a report."""
+    """Rasa's best intent besides `faq` / `nlu_fallback` when it chose one of those, and it starts a report."""
 
     intent: str  # report_<service>
     service_code: str
@@ -46,14 +48,14 @@ def decision_label(decision: Decision) -> str:
 
 def for_intent(decision: Decision, intent: str | None, search: KnowledgeSearch,
                guess: ReportGuess | None = None) -> Decision:
-    """The decision the bot acts on, given Rasa's intent for the message (and its overruled guess)."""
-    if intent != FALLBACK_LABEL:
+    """The decision the bot acts on, given Rasa's intent for the message (and its runner-up guess)."""
+    if intent not in KB_INTENTS:
         return decision
     if guess is not None and guess.confidence >= REPORT_GUESS_MIN:
         first = decision.article if decision.kind is Kind.ANSWER else (
             search.get(decision.options[0].article_id) if decision.kind is Kind.MENU and decision.options else None)
         if first is not None and first.service_code == guess.service_code:
             return Decision(Kind.REPORT, decision.language, article=first, report=guess.intent)
-    if decision.kind is Kind.MENU:
+    if intent == FALLBACK_LABEL and decision.kind is Kind.MENU:
         return Decision(Kind.FALLBACK, decision.language)
     return decision
