@@ -390,6 +390,26 @@ def test_a_name_an_article_mentions_is_not_out_of_scope(scoped: KnowledgeSearch)
     assert scoped.fork([]).features("what time does home depot open").nearest_outside == float("inf")
 
 
+@pytest.mark.parametrize(("text", "named"), [
+    ("what day does the garbage truck come on Sugar Creek Rd near the Food Lion", []),
+    ("huge pothole on South Blvd by the Harris Teeter", []),
+    ("hay un bache enorme en South Blvd por el Harris Teeter", []),
+    ("que dia pasa la basura en mi calle, vivo cerca del Food Lion", []),
+    ("how do I register to vote, just moved here from Georgia", []),
+    ("me acabo de mudar de Georgia, como me registro para votar", []),
+    ("is the food lion open on sunday", ["food lion"]),
+    ("water bill from raleigh", ["raleigh"]),
+    ("pothole by the walmart, and what time does walmart open", ["walmart"]),  # one mention is the subject
+])
+def test_a_name_that_only_gives_a_landmark_or_an_origin_does_not_count(text: str, named: list[str]) -> None:
+    assert load_out_of_scope().named(text) == named
+
+
+def test_a_landmark_name_leaves_the_question_in_scope(scoped: KnowledgeSearch) -> None:
+    assert scoped.features("how do i pay my water bill, i live near the home depot").nearest_outside < 1
+    assert scoped.features("what time does home depot open").nearest_outside == float("inf")
+
+
 def test_shipped_out_of_scope_list_loads() -> None:
     scope = load_out_of_scope()
     assert len(scope.questions["en"]) >= 20 and len(scope.questions["es"]) >= 20

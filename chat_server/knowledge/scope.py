@@ -6,7 +6,10 @@ also keeps (1) example questions the city does not answer (weather, small talk, 
 federal and state services, …), which the search embeds like articles' sample questions: a
 message closer to them than to any article falls back (the margin is calibrated); and
 (2) names of places outside the service area and of private companies: a message naming one
-that no article mentions falls back.
+that no article mentions falls back — unless the name only gives a landmark or where the resident
+came from ("pothole on South Blvd by the Harris Teeter", "just moved here from Georgia, how do I
+register to vote"): residents describe places by the shops near them, and that is still a city
+question.
 
 Staff-editable content: `training_data/knowledge/out_of_scope.yml`. Parsing and matching are
 pure; embedding lives in search.py.
@@ -27,6 +30,12 @@ from chat_server.knowledge.lexical import fold
 
 SCOPE_FILE = "out_of_scope.yml"
 _NON_WORD = re.compile(r"[^a-z0-9]+")
+# Folded words that, right before a name, make it a landmark or the resident's origin, not the subject.
+_LANDMARK = (r"(?:near|by|behind|beside|outside|across from|next to|in front of|close to|past|"
+             r"cerca|junto|al lado|enfrente|frente|detras|atras|por)(?: (?:of|to|the|a|al|de|del|el|la|los|las))*")
+_ORIGIN = (r"(?:(?:moved|move|moving|relocated|came|coming|transferred)(?: (?:here|over|down|up))? from|"
+           r"(?:mude|mudamos|mudo|mudaron|mudar|mudarme|mudarnos|vengo|venimos|llegue|llegamos) de(?: (?:el|la))?)")
+_CONTEXT = re.compile(rf" (?:{_LANDMARK}|{_ORIGIN}) $")
 
 
 def words(text: str) -> str:
@@ -43,9 +52,15 @@ class OutOfScope:
         return [q for lang in LANGUAGES for q in self.questions.get(lang, ())]
 
     def named(self, text: str) -> list[str]:
-        """The listed names `text` mentions (whole words, case and accents ignored)."""
+        """The listed names `text` mentions as its subject (whole words, case and accents ignored): a
+        name every mention of which is a landmark or the resident's origin does not count."""
         padded = words(text)
-        return [name for name in self.names if f" {name} " in padded]
+        return [name for name in self.names if f" {name} " in padded and not _only_context(padded, name)]
+
+
+def _only_context(padded: str, name: str) -> bool:
+    starts = [m.start() for m in re.finditer(f"(?= {re.escape(name)} )", padded)]
+    return all(_CONTEXT.search(padded[:start + 1]) for start in starts)
 
 
 def parse_out_of_scope(file: str, data: Any) -> OutOfScope:
