@@ -334,6 +334,22 @@ def test_fit_uses_the_out_of_scope_examples_when_scores_cannot_separate() -> Non
     assert calibration.menu_min <= 0.6
 
 
+def test_fit_allows_for_length_when_long_questions_sit_as_close_to_the_examples_as_short_out_of_scope_ones() -> None:
+    """A long message's cosines to the short out-of-scope examples and to the articles both shrink, so its gap
+    looks like an out-of-scope one: no margin alone keeps it and still catches the short out-of-scope row."""
+    topics = {"a": "ta", "b": "tb"}
+    rows = [EvalRow("short in", "ta", "en"), EvalRow("long in", "tb", "en"), EvalRow("short out", "nlu_fallback", "en")]
+    features = [Features({"a": 0.9, "b": 0.3}, {}, nearest_outside=0.4, words=6),  # gap -0.5
+                Features({"a": 0.2, "b": 0.6}, {}, nearest_outside=0.45, words=35),  # gap -0.15, 30 words extra
+                Features({"a": 0.8, "b": 0.3}, {}, nearest_outside=0.6, words=5)]  # gap -0.2
+    calibration, metrics = fit(rows, features, topics)
+    assert metrics["fallback_recall"] == 1.0 and metrics["coverage"] == 1.0
+    assert calibration.outside_per_word > 0
+    assert Features({}, {}, 0.45, 35).outside(0.6, calibration.outside_per_word) < calibration.outside_margin
+    # without the long row there is nothing to pay for: no allowance
+    assert fit([rows[0], rows[2]], [features[0], features[2]], topics)[0].outside_per_word == 0
+
+
 def test_an_articles_own_words_outweigh_a_nearby_out_of_scope_example() -> None:
     """"where can i adopt a rescue dog" is about as close in meaning to "where can i buy a puppy" (out of scope)
     as to the adoption article; the article's own word "adopt" (BM25) is what keeps it answered."""
@@ -353,6 +369,9 @@ def test_calibration_file_without_the_outside_margin_stays_valid() -> None:
     assert parse_calibration("c.yml", old) == Calibration(0.3, 0.7, 0.1, 0.6)
     with pytest.raises(CalibrationError, match=r"c\.yml: outside_margin: must be a number between -1 and 2"):
         parse_calibration("c.yml", {**old, "outside_margin": -3})
+    with pytest.raises(CalibrationError, match=r"c\.yml: outside_per_word: must be a number between 0 and 0\.1"):
+        parse_calibration("c.yml", {**old, "outside_per_word": 0.5})
+    assert parse_calibration("c.yml", {**old, "outside_per_word": 0.01}).outside_per_word == 0.01
 
 
 # ------------------------------------------------------------------------------------------ out of scope
@@ -370,6 +389,16 @@ def scoped(rules, model) -> KnowledgeSearch:
                                   "is it going to rain tomorrow", "¿va a llover el sábado?"])
 def test_out_of_scope_messages_fall_back_whatever_they_score(scoped: KnowledgeSearch, text: str) -> None:
     assert scoped.decide(text, "en").kind is Kind.FALLBACK
+
+
+def test_a_long_question_is_allowed_for_its_length(scoped: KnowledgeSearch) -> None:
+    text = ("hi, my husband and I just moved into a rental off Albemarle Rd last month and the first bill came today, "
+            "how do i pay my water bill")
+    features = scoped.features(text)
+    # counted after the search drops the specifics ("Albemarle Rd")
+    assert features.words == len(text.split()) - 2 and features.extra_words == features.words - 5
+    top = top_two(combine(features.semantic, features.lexical, CALIBRATION.lexical_weight))[0]
+    assert features.outside(top, 0.01) == pytest.approx(features.outside(top) - 0.01 * features.extra_words)
 
 
 def test_in_scope_messages_still_get_answers_with_the_list(scoped: KnowledgeSearch) -> None:

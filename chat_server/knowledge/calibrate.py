@@ -1,12 +1,13 @@
 """`chat311 kb-calibrate DEV.csv`: fit the lexical weight and the decision thresholds on the dev set.
 
-Fallback recall depends only on `outside_margin` and `menu_min` (an out-of-scope message that is
-not closer to the out-of-scope examples falls back only below `menu_min`, since answer_min ≥
-menu_min) and answered precision only on `answer_min`/`answer_margin`. So for each lexical weight
-and out-of-scope margin: take the lowest `menu_min` that reaches the fallback target, then the
-answer thresholds that reach the precision target with the best coverage + ANSWER_BONUS × the
-share answered directly. A tighter margin lets `menu_min` drop (more coverage) until it starts
-sending in-scope questions to the fallback: the fit finds that balance on the dev set.
+Fallback recall depends only on the out-of-scope margin (`outside_margin`, `outside_per_word`) and
+`menu_min` (an out-of-scope message that is not closer to the out-of-scope examples falls back only
+below `menu_min`, since answer_min ≥ menu_min) and answered precision only on
+`answer_min`/`answer_margin`. So for each lexical weight and out-of-scope margin: take the lowest
+`menu_min` that reaches the fallback target, then the answer thresholds that reach the precision
+target with the best coverage + ANSWER_BONUS × the share answered directly. A tighter margin lets
+`menu_min` drop (more coverage) until it starts sending in-scope questions to the fallback: the fit
+finds that balance on the dev set.
 Targets sit above the issue's goals so the test set has headroom (fallback 0.95: out-of-scope questions vary
 more than in-scope ones, and the dev set cannot sample all of them).
 Never run this on the test set.
@@ -45,6 +46,7 @@ ANSWER_BONUS = 0.25
 MENU_MINS = tuple(round(0.20 + 0.01 * i, 2) for i in range(81))  # 0.20 … 1.00
 # the gap is to the combined score (cosine + weight × BM25), so it reaches further below zero than a cosine gap
 OUTSIDE_MARGINS = (OUTSIDE_OFF, *(round(0.20 - 0.025 * i, 3) for i in range(29)))  # off, 0.20 … -0.50
+OUTSIDE_PER_WORDS = (0.0, 0.005, 0.01, 0.015, 0.02)
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,11 @@ class Scored:
     top: float
     second: float
     top3: tuple[tuple[str, str], ...]  # (article id, topic), best first
-    outside: float
+    outside: float  # Features.outside with no allowance for length
+    extra_words: int
+
+    def outside_at(self, per_word: float) -> float:
+        return self.outside - per_word * self.extra_words
 
 
 def score_rows(rows: Sequence[EvalRow], features: Sequence[Features], topics: dict[str, str],
@@ -65,12 +71,13 @@ def score_rows(rows: Sequence[EvalRow], features: Sequence[Features], topics: di
         ranked = combine(f.semantic, f.lexical, weight)
         top, second = top_two(ranked)
         out.append(Scored(row, top, second, tuple((r.article_id, topics[r.article_id]) for r in ranked[:3]),
-                          f.outside(top)))
+                          f.outside(top), f.extra_words))
     return out
 
 
 def judged(scored: Sequence[Scored], calibration: Calibration) -> list[Judged]:
-    return [judge(s.row, decide_kind(s.top, s.second, calibration, s.outside), s.top3) for s in scored]
+    return [judge(s.row, decide_kind(s.top, s.second, calibration, s.outside_at(calibration.outside_per_word)), s.top3)
+            for s in scored]
 
 
 Best = tuple[tuple[float, ...], Calibration, dict[str, Any]]  # (sort key, calibration, dev metrics)
@@ -78,23 +85,35 @@ Best = tuple[tuple[float, ...], Calibration, dict[str, Any]]  # (sort key, calib
 
 def fit(rows: Sequence[EvalRow], features: Sequence[Features], topics: dict[str, str],
         precision_target: float = 0.97, fallback_target: float = 0.95) -> tuple[Calibration, dict[str, Any]]:
-    """The best calibration and its dev metrics (pure)."""
+    """The best calibration and its dev metrics (pure). The full grid with the length allowance would take
+    five times as long (20+ minutes), so the lexical weight is fit without it first, then the allowance
+    for length is fit at that weight."""
     best: Best | None = None
     for weight in WEIGHTS:
-        scored = score_rows(rows, features, topics, weight)
-        oos = [s for s in scored if not s.row.in_scope]
-        for outside_margin in OUTSIDE_MARGINS:
-            # rows the examples do not catch fall back only below menu_min: the lowest one that catches enough
-            caught = sum(s.outside >= outside_margin for s in oos)
-            left = [s.top for s in oos if s.outside < outside_margin]
-            menu_min = next((m for m in MENU_MINS if caught + sum(t < m for t in left) >= fallback_target * len(oos)),
-                            MENU_MINS[-1])
-            for answer_min in (a for a in ANSWER_MINS if a >= menu_min):
-                for margin in MARGINS:
-                    cal = Calibration(weight, answer_min, margin, menu_min, outside_margin)
-                    best = _better(best, cal, summarize(judged(scored, cal)), precision_target, fallback_target)
+        best = _fit_thresholds(best, score_rows(rows, features, topics, weight), weight, (0.0,),
+                               precision_target, fallback_target)
     assert best is not None
+    weight = best[1].lexical_weight
+    best = _fit_thresholds(best, score_rows(rows, features, topics, weight), weight, OUTSIDE_PER_WORDS,
+                           precision_target, fallback_target)
     return best[1], best[2]
+
+
+def _fit_thresholds(best: Best | None, scored: Sequence[Scored], weight: float, per_words: Sequence[float],
+                    precision_target: float, fallback_target: float) -> Best:
+    oos = [s for s in scored if not s.row.in_scope]
+    for outside_margin, per_word in ((m, w) for m in OUTSIDE_MARGINS for w in per_words):
+        # rows the examples do not catch fall back only below menu_min: the lowest one that catches enough
+        caught = sum(s.outside_at(per_word) >= outside_margin for s in oos)
+        left = [s.top for s in oos if s.outside_at(per_word) < outside_margin]
+        menu_min = next((m for m in MENU_MINS if caught + sum(t < m for t in left) >= fallback_target * len(oos)),
+                        MENU_MINS[-1])
+        for answer_min in (a for a in ANSWER_MINS if a >= menu_min):
+            for margin in MARGINS:
+                cal = Calibration(weight, answer_min, margin, menu_min, outside_margin, per_word)
+                best = _better(best, cal, summarize(judged(scored, cal)), precision_target, fallback_target)
+    assert best is not None
+    return best
 
 
 def _better(best: Best | None, cal: Calibration, metrics: dict[str, Any], precision_target: float,
@@ -103,8 +122,9 @@ def _better(best: Best | None, cal: Calibration, metrics: dict[str, Any], precis
     fallback = metrics["fallback_recall"] if metrics["fallback_recall"] is not None else 1.0
     feasible = precision >= precision_target and fallback >= fallback_target
     value = (metrics["coverage"] or 0.0) + ANSWER_BONUS * (metrics["answered_share"] or 0.0)
-    # ties: the higher precision, then the less aggressive out-of-scope margin, then the smaller lexical weight
-    key = (float(feasible), value, precision, cal.outside_margin, -cal.lexical_weight)
+    # ties: the higher precision, then the less aggressive out-of-scope margin, no allowance for length unless it
+    # pays, then the smaller lexical weight
+    key = (float(feasible), value, precision, cal.outside_margin, -cal.outside_per_word, -cal.lexical_weight)
     return (key, cal, metrics) if best is None or key > best[0] else best
 
 

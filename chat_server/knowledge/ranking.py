@@ -10,7 +10,11 @@ city's water bill or a shop's opening hours scores as high as a real one, so no 
 score alone separates them. The comparison is with the best article's combined score, not its
 cosine alone: "where can I adopt a rescue dog" is about as close in meaning to "where can I buy a
 puppy" (out of scope) as to the adoption article, and only the article's own words ("adopt")
-tell them apart. All five numbers come from `chat311 kb-calibrate` on the dev set.
+tell them apart. A long message is further from every short example and from every article alike,
+so the gap it is compared with shrinks with its length: `outside_per_word` widens the margin for each
+word beyond the examples' typical length (a 30-word question about the animal shelter's Saturday hours
+is no more out of scope than a 6-word one). All six numbers come from `chat311 kb-calibrate` on the
+dev set.
 """
 
 from __future__ import annotations
@@ -47,16 +51,20 @@ class Calibration:
     answer_min: float = 0.75
     answer_margin: float = 0.05
     menu_min: float = 0.5
-    # Fall back when (best cosine to an out-of-scope example) − (best article's combined score) ≥ this.
+    # Fall back when (best cosine to an out-of-scope example) − (best article's combined score) ≥ this
+    # + outside_per_word × (words beyond OUTSIDE_BASE_WORDS).
     outside_margin: float = 0.0
+    outside_per_word: float = 0.0
 
 
 # Allowed range per field: the thresholds are scores (cosine + weight × 0..1), the margin a cosine difference
 # (OUTSIDE_OFF switches the examples off; a message naming an outside place or company still falls back).
 OUTSIDE_OFF = 2.0
 BOUNDS = {"lexical_weight": (0.0, 2.0), "answer_min": (0.0, 2.0), "answer_margin": (0.0, 2.0),
-          "menu_min": (0.0, 2.0), "outside_margin": (-1.0, OUTSIDE_OFF)}
-OPTIONAL_FIELDS = ("outside_margin",)  # calibration files written before it existed stay valid
+          "menu_min": (0.0, 2.0), "outside_margin": (-1.0, OUTSIDE_OFF), "outside_per_word": (0.0, 0.1)}
+OPTIONAL_FIELDS = ("outside_margin", "outside_per_word")  # calibration files written before them stay valid
+# The out-of-scope examples' typical length (training_data/knowledge/out_of_scope.yml: median 5 words).
+OUTSIDE_BASE_WORDS = 5
 
 
 @dataclass(frozen=True)
@@ -71,10 +79,16 @@ class Features:
     semantic: Mapping[str, float]
     lexical: Mapping[str, float]
     nearest_outside: float = -math.inf
+    words: int = 0
 
-    def outside(self, top: float) -> float:
-        """How much closer the message is to the out-of-scope examples than to the best article (score `top`)."""
-        return self.nearest_outside - top
+    def outside(self, top: float, per_word: float = 0.0) -> float:
+        """How much closer the message is to the out-of-scope examples than to the best article (score `top`),
+        less `per_word` for each word beyond the examples' typical length."""
+        return self.nearest_outside - top - per_word * self.extra_words
+
+    @property
+    def extra_words(self) -> int:
+        return max(0, self.words - OUTSIDE_BASE_WORDS)
 
 
 @dataclass(frozen=True)
@@ -138,6 +152,6 @@ def write_calibration(path: Path, calibration: Calibration, note: Mapping[str, A
               "# lexical_weight: BM25 (0..1) added to the cosine; answer_min/answer_margin: answer directly;\n"
               "# menu_min: offer the top 3; below it: nlu_fallback.\n"
               "# outside_margin: fall back when (cosine to an out-of-scope example) - (best article's combined score)\n"
-              "# reaches it (training_data/knowledge/out_of_scope.yml).\n")
+              "# reaches it (training_data/knowledge/out_of_scope.yml), + outside_per_word for each word beyond 5.\n")
     body = {"calibration": {k: round(v, 4) for k, v in asdict(calibration).items()}, "fit": dict(note)}
     path.write_text(header + yaml.safe_dump(body, sort_keys=False, allow_unicode=True), encoding="utf-8")

@@ -197,13 +197,14 @@ class KnowledgeSearch:
             outside_name = any(all(f" {n} " not in w for w in self._words.values()) for n in self.scope.named(text))
         # Only the semantic candidates (which include the best lexical ones) can rank: the cosine dominates.
         lexical = {a: lexical[a] for a in semantic if a in lexical}
+        words = len(text.split())
         if outside_name:
-            return Features(semantic, lexical, math.inf)
+            return Features(semantic, lexical, math.inf, words)
         if not len(self._outside) or not semantic:
-            return Features(semantic, lexical)
+            return Features(semantic, lexical, words=words)
         with one_blas_thread():
             nearest_outside = float((self._outside @ query).max())
-        return Features(semantic, lexical, nearest_outside)
+        return Features(semantic, lexical, nearest_outside, words)
 
     def _rank(self, features: Features) -> list[Ranked]:
         return combine(features.semantic, features.lexical, self.calibration.lexical_weight)
@@ -232,7 +233,7 @@ class KnowledgeSearch:
         features = self.features(text)
         ranked = self._rank(features)
         top, second = top_two(ranked)
-        kind = decide_kind(top, second, self.calibration, features.outside(top))
+        kind = decide_kind(top, second, self.calibration, features.outside(top, self.calibration.outside_per_word))
         hits = self._hits(ranked, 3)
         article = self._articles.get(hits[0].article_id) if hits else None
         if kind is Kind.ANSWER and article is not None:
