@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from chat_server.knowledge.ranking import (
     OUTSIDE_OFF,
     Calibration,
     Features,
+    Kind,
     combine,
     decide_kind,
     top_two,
@@ -59,6 +60,9 @@ class Scored:
     top3: tuple[tuple[str, str], ...]  # (article id, topic), best first
     outside: float  # Features.outside with no allowance for length
     extra_words: int
+    # The row judged under each kind the thresholds can give it: the fit tries ~10⁵ thresholds per weight,
+    # and judging anew each time was most of its run time.
+    as_kind: Mapping[Kind, Judged]
 
     def outside_at(self, per_word: float) -> float:
         return self.outside - per_word * self.extra_words
@@ -70,13 +74,14 @@ def score_rows(rows: Sequence[EvalRow], features: Sequence[Features], topics: di
     for row, f in zip(rows, features, strict=True):
         ranked = combine(f.semantic, f.lexical, weight)
         top, second = top_two(ranked)
-        out.append(Scored(row, top, second, tuple((r.article_id, topics[r.article_id]) for r in ranked[:3]),
-                          f.outside(top), f.extra_words))
+        top3 = tuple((r.article_id, topics[r.article_id]) for r in ranked[:3])
+        out.append(Scored(row, top, second, top3, f.outside(top), f.extra_words,
+                          {kind: judge(row, kind, top3) for kind in (Kind.ANSWER, Kind.MENU, Kind.FALLBACK)}))
     return out
 
 
 def judged(scored: Sequence[Scored], calibration: Calibration) -> list[Judged]:
-    return [judge(s.row, decide_kind(s.top, s.second, calibration, s.outside_at(calibration.outside_per_word)), s.top3)
+    return [s.as_kind[decide_kind(s.top, s.second, calibration, s.outside_at(calibration.outside_per_word))]
             for s in scored]
 
 
