@@ -91,7 +91,7 @@ Best = tuple[tuple[float, ...], Calibration, dict[str, Any]]  # (sort key, calib
 def fit(rows: Sequence[EvalRow], features: Sequence[Features], topics: dict[str, str],
         precision_target: float = 0.97, fallback_target: float = 0.95) -> tuple[Calibration, dict[str, Any]]:
     """The best calibration and its dev metrics (pure). The full grid with the length allowance would take
-    five times as long (20+ minutes), so the lexical weight is fit without it first, then the allowance
+    five times as long, so the lexical weight is fit without it first, then the allowance
     for length is fit at that weight."""
     best: Best | None = None
     for weight in WEIGHTS:
