@@ -47,7 +47,8 @@ ANSWER_BONUS = 0.25
 MENU_MINS = tuple(round(0.20 + 0.01 * i, 2) for i in range(81))  # 0.20 … 1.00
 # the gap is to the combined score (cosine + weight × BM25), so it reaches further below zero than a cosine gap
 OUTSIDE_MARGINS = (OUTSIDE_OFF, *(round(0.20 - 0.025 * i, 3) for i in range(29)))  # off, 0.20 … -0.50
-OUTSIDE_PER_WORDS = (0.0, 0.005, 0.01, 0.015, 0.02)
+# Length allowances tried once the fit without one has chosen the lexical weight.
+OUTSIDE_PER_WORDS = (0.005, 0.01, 0.015, 0.02)
 
 
 @dataclass(frozen=True)
@@ -58,14 +59,13 @@ class Scored:
     top: float
     second: float
     top3: tuple[tuple[str, str], ...]  # (article id, topic), best first
-    outside: float  # Features.outside with no allowance for length
-    extra_words: int
+    features: Features
     # The row judged under each kind the thresholds can give it: the fit tries ~10⁵ thresholds per weight,
     # and judging anew each time was most of its run time.
     as_kind: Mapping[Kind, Judged]
 
     def outside_at(self, per_word: float) -> float:
-        return self.outside - per_word * self.extra_words
+        return self.features.outside(self.top, per_word)
 
 
 def score_rows(rows: Sequence[EvalRow], features: Sequence[Features], topics: dict[str, str],
@@ -75,7 +75,7 @@ def score_rows(rows: Sequence[EvalRow], features: Sequence[Features], topics: di
         ranked = combine(f.semantic, f.lexical, weight)
         top, second = top_two(ranked)
         top3 = tuple((r.article_id, topics[r.article_id]) for r in ranked[:3])
-        out.append(Scored(row, top, second, top3, f.outside(top), f.extra_words,
+        out.append(Scored(row, top, second, top3, f,
                           {kind: judge(row, kind, top3) for kind in (Kind.ANSWER, Kind.MENU, Kind.FALLBACK)}))
     return out
 
@@ -91,8 +91,8 @@ Best = tuple[tuple[float, ...], Calibration, dict[str, Any]]  # (sort key, calib
 def fit(rows: Sequence[EvalRow], features: Sequence[Features], topics: dict[str, str],
         precision_target: float = 0.97, fallback_target: float = 0.95) -> tuple[Calibration, dict[str, Any]]:
     """The best calibration and its dev metrics (pure). The full grid with the length allowance would take
-    five times as long, so the lexical weight is fit without it first, then the allowance
-    for length is fit at that weight."""
+    five times as long, so the lexical weight is fit without it first, then the allowances for length are
+    tried at that weight."""
     best: Best | None = None
     for weight in WEIGHTS:
         best = _fit_thresholds(best, score_rows(rows, features, topics, weight), weight, (0.0,),

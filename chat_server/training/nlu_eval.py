@@ -81,7 +81,7 @@ def resolve_turn(text: str, parse: dict, kb: KbResolver) -> tuple[str | None, st
 
     lang, _ = detect_language(text)
     guess = report_guess(parse, _catalogue())
-    kb_labels = {name: kb(text, lang, name, guess) for name in KB_INTENTS}  # for_intent: guesses count on fallback
+    kb_labels = {name: kb(text, lang, name, guess) for name in KB_INTENTS}  # for_intent weighs the guess for both
     return turn_label(resolve_label(parse)[0], kb_labels.__getitem__), lang, kb_labels
 
 
