@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+from collections.abc import AsyncIterator
 from types import ModuleType
 from typing import Any
 
@@ -149,26 +150,26 @@ def create_app(config: Config, redis_url: str) -> web.Application:
     if manager is not None:
         manager.replayer = _replayer(store)
 
-    async def start_delivery(app: web.Application) -> None:
+    async def connections(app: web.Application) -> AsyncIterator[None]:
+        """Registered first, so Redis and the Rasa client close after every worker that uses them."""
+        bot.start()
+        yield
+        await bot.close()
+        await redis.aclose()
+
+    async def delivery(app: web.Application) -> AsyncIterator[None]:
         watchdog.start()
         if manager is not None and not sio.manager_initialized:
             sio.manager_initialized = True  # listen (and detect gaps) before the first client connects
             manager.initialize()
-
-    async def stop_delivery(app: web.Application) -> None:
+        yield
         await watchdog.stop()
         if manager is not None:
             await manager.close()
 
-    app.on_startup.append(start_delivery)
-    app.on_cleanup.append(stop_delivery)
-
+    app.cleanup_ctx.append(connections)
+    app.cleanup_ctx.append(delivery)
     run_with_app(app, IdleSweeper(conversations, config.retention.idle_close_s))
-
-    async def start_bot_checks(app: web.Application) -> None:
-        bot.start()
-
-    app.on_startup.append(start_bot_checks)
 
     for module in (health, pages, *_feature_modules()):
         module.setup(app, ctx)
@@ -180,14 +181,9 @@ def create_app(config: Config, redis_url: str) -> web.Application:
             await sio.eio.disconnect()
         await sio.shutdown()
 
-    async def close(app: web.Application) -> None:
-        await bot.close()
-        await redis.aclose()
-
     async def finish_turns(app: web.Application) -> None:
         await residents.drain(timeout=config.rasa.timeout_s)
 
     app.on_shutdown.append(finish_turns)
     app.on_shutdown.append(disconnect_clients)
-    app.on_cleanup.append(close)
     return app

@@ -1,13 +1,14 @@
 """Running a background worker (sweeper, poller, outbox, reloader) for as long as the app runs.
 
-The hooks go on the app's on_startup / on_cleanup lists at the point of the call, so workers start
-and stop in the order the app factory and the features register them, among their other hooks.
+Every lifecycle is an aiohttp `cleanup_ctx`: workers start in the order the app factory and the
+features register them and stop in the reverse order, so a feature stops before the ones it uses, and
+the Redis and Rasa connections (registered first) close last.
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable
 from typing import Protocol
 
 from aiohttp import web
@@ -22,13 +23,11 @@ class Worker(Protocol):
 
 
 def run_with_app(app: web.Application, worker: Worker) -> None:
-    async def start(app: web.Application) -> None:
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         started = worker.start()
         if inspect.isawaitable(started):
             await started
-
-    async def stop(app: web.Application) -> None:
+        yield
         await worker.stop()
 
-    app.on_startup.append(start)
-    app.on_cleanup.append(stop)
+    app.cleanup_ctx.append(lifecycle)

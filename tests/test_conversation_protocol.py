@@ -52,6 +52,21 @@ async def test_spanish_is_detected_and_passed_to_the_bot(chat_server_url: str, r
     assert stored[0][1]["lang"] == "es"
 
 
+async def test_rasa_webchat_custom_data_sets_the_ui_language(chat_server_url: str, resident: Any,
+                                                           redis_client: Any) -> None:
+    """rasa-webchat puts the page's language in `customData`; an empty `metadata` does not hide it."""
+    languages = []
+    for custom in ({}, {"language": "es"}):  # a fresh session each: the first message sets the language
+        client: ResidentClient = await resident(chat_server_url)
+        session = await client.start_session()
+        ack = await client.sio.call("user_uttered", {"message": "ok", "session_id": session, "metadata": {},
+                                                     "customData": custom}, timeout=30)
+        assert ack["ok"], ack
+        stored = await stream_messages(redis_client, session)
+        languages.append(stored[0][1]["lang"])
+    assert languages == ["en", "es"]
+
+
 async def test_replay_sends_exactly_the_missed_messages_once(chat_server_url: str, resident: Any) -> None:
     first: ResidentClient = await resident(chat_server_url)
     session = await first.start_session()

@@ -16,7 +16,8 @@ from aiohttp import web
 
 from chat_server.agents.feature import ESCALATION
 from chat_server.app import create_app
-from chat_server.config import load_config
+from chat_server.app_hooks import run_with_app
+from chat_server.config import Config, load_config
 from chat_server.stopping import cancel_and_wait
 
 
@@ -37,13 +38,40 @@ async def test_a_task_that_swallows_a_cancel_is_still_stopped() -> None:
     assert stopping in done and swallowed.is_set() and task.cancelled()
 
 
-async def test_routing_loop_stops_when_cancelled_mid_redis_command(redis_server: Any) -> None:
-    config = load_config(environ={}, overrides={
-        "redis": {"url": redis_server.url, "key_prefix": f"sd{uuid.uuid4().hex[:8]}:"},
+def _config(redis_url: str) -> Config:
+    return load_config(environ={}, overrides={
+        "redis": {"url": redis_url, "key_prefix": f"sd{uuid.uuid4().hex[:8]}:"},
         "rasa": {"manage": False, "url": "http://127.0.0.1:9", "actions_url": ""},
         "logging": {"json": True, "level": "WARNING"},
     })
-    app = create_app(config, redis_server.url)
+
+
+async def test_workers_stop_in_reverse_order(redis_server: Any) -> None:
+    """Every lifecycle is a cleanup_ctx: a worker registered later (which may use an earlier one, as
+    status notices go out through the channels' outboxes) stops first."""
+    app = create_app(_config(redis_server.url), redis_server.url)
+    events: list[str] = []
+
+    class Worker:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def start(self) -> None:
+            events.append(f"start {self.name}")
+
+        async def stop(self) -> None:
+            events.append(f"stop {self.name}")
+
+    run_with_app(app, Worker("outbox"))
+    run_with_app(app, Worker("poller"))
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await asyncio.wait_for(runner.cleanup(), 60)
+    assert events == ["start outbox", "start poller", "stop poller", "stop outbox"]
+
+
+async def test_routing_loop_stops_when_cancelled_mid_redis_command(redis_server: Any) -> None:
+    app = create_app(_config(redis_server.url), redis_server.url)
     runner = web.AppRunner(app)
     await runner.setup()
     try:

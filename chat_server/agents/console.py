@@ -12,6 +12,7 @@ import html
 import secrets
 import time
 from pathlib import Path
+from typing import TypeVar
 
 from aiohttp import web
 
@@ -31,6 +32,7 @@ from chat_server.context import CTX
 from chat_server.sanitize import client_ip
 from chat_server.staff_texts import staff_texts
 
+Response = TypeVar("Response", bound=web.StreamResponse)
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static" / "console"
 # The socket.io browser client: our own build (chat_server/static/console/dist) or the widget's copy.
 SOCKET_IO_CANDIDATES = (
@@ -66,16 +68,16 @@ LOGIN_PAGE = """<!doctype html>
 """
 
 
-def _cookie_kwargs(request: web.Request) -> dict[str, object]:
+def _set_cookie(response: web.StreamResponse, request: web.Request, name: str, value: str, max_age: int) -> None:
     secure = request.app[CTX].config.server.public_url.startswith("https://")
-    return {"httponly": True, "samesite": "Strict", "secure": secure, "path": "/"}
+    response.set_cookie(name, value, max_age=max_age, httponly=True, samesite="Strict", secure=secure, path="/")
 
 
 async def current_session(request: web.Request) -> AgentSession | None:
     return await request.app[SESSIONS].get(request.cookies.get(SESSION_COOKIE))
 
 
-def _no_store(response: web.StreamResponse) -> web.StreamResponse:
+def _no_store(response: Response) -> Response:
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -90,8 +92,8 @@ def _login_page(request: web.Request, message: str = "", username: str = "", sta
                  f'{html.escape(staff_texts()[message]["en"])}</p>') if message else "",
     )
     response = web.Response(text=body, content_type="text/html", status=status)
-    response.set_cookie(LOGIN_CSRF_COOKIE, csrf, max_age=3600, **_cookie_kwargs(request))  # type: ignore[arg-type]
-    return _no_store(response)  # type: ignore[return-value]
+    _set_cookie(response, request, LOGIN_CSRF_COOKIE, csrf, 3600)
+    return _no_store(response)
 
 
 def home_for(account: Account) -> str:
@@ -146,8 +148,7 @@ async def login_post(request: web.Request) -> web.StreamResponse:
     token, _ = await request.app[SESSIONS].create(account.username)
     await audit.record(account.username, "login", ip=ip)
     response = web.HTTPSeeOther(next_path or home_for(account))
-    response.set_cookie(SESSION_COOKIE, token, max_age=ctx.config.console.session_ttl_s,
-                        **_cookie_kwargs(request))  # type: ignore[arg-type]
+    _set_cookie(response, request, SESSION_COOKIE, token, ctx.config.console.session_ttl_s)
     response.del_cookie(LOGIN_CSRF_COOKIE, path="/")
     raise response
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -55,13 +56,11 @@ def setup(app: web.Application, ctx: AppContext) -> None:
                                           config.console.login_window_s, config.console.login_max_failures_per_ip)
     console.setup_routes(app)
 
-    async def start(app: web.Application) -> None:
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         await service.start()
         app[REINDEX] = search.start_reindex()  # chats taken before the search index existed
-
-    async def stop(app: web.Application) -> None:
+        yield
         await service.stop()
         await cancel_and_wait([app.get(REINDEX)])
 
-    app.on_startup.append(start)
-    app.on_cleanup.insert(0, stop)
+    app.cleanup_ctx.append(lifecycle)

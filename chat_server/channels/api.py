@@ -30,6 +30,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from chat_server.app_hooks import run_with_app
 from chat_server.channels.apptokens import AppTokenStore
 from chat_server.channels.openapi import CLIENT_ID_PATTERN, ID_PATTERN, MESSAGE_ID_PATTERN, USER_PATTERN, document
 from chat_server.channels.resident_channel import ResidentChannel
@@ -104,14 +105,13 @@ class ApiChannel(ResidentChannel):
         app.router.add_post(f"{API_PREFIX}/conversations/{{cid}}/close", self._guard(self.close_conversation))
         if self.email is not None:
             app.router.add_post(f"{API_PREFIX}/conversations/{{cid}}/transcript", self._guard(self.transcript))
-        app.on_startup.append(self._start)
-        app.on_cleanup.append(self._stop)
+        run_with_app(app, self)
 
-    async def _start(self, app: web.Application) -> None:
+    async def start(self) -> None:
         self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.cfg.webhook_timeout_s))
         await self.outbox.start()
 
-    async def _stop(self, app: web.Application) -> None:
+    async def stop(self) -> None:
         await self.outbox.stop()
         if self.http:
             await self.http.close()

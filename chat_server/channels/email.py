@@ -41,6 +41,7 @@ import aiosmtplib
 from aiohttp import web
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from chat_server.app_hooks import run_with_app
 from chat_server.channels.channel_base import drain
 from chat_server.channels.media import store_image
 from chat_server.channels.resident_channel import ResidentChannel
@@ -82,11 +83,10 @@ class EmailChannel(ResidentChannel):
 
     # lifecycle -------------------------------------------------------------------------------
     def setup(self, app: web.Application) -> None:
-        app.on_startup.append(self._start)
         app.on_shutdown.append(self._drain)
-        app.on_cleanup.append(self._stop)
+        run_with_app(app, self)
 
-    async def _start(self, app: web.Application) -> None:
+    async def start(self) -> None:
         await self.outbox.start()
         if self.cfg.smtp_listen:
             loop = asyncio.get_running_loop()
@@ -108,7 +108,7 @@ class EmailChannel(ResidentChannel):
                     await self._server.wait_closed()
         await drain(self._tasks, 5.0)
 
-    async def _stop(self, app: web.Application) -> None:
+    async def stop(self) -> None:
         await self.outbox.stop()
 
     def conv_ref(self, conversation_id: str) -> str:

@@ -31,6 +31,7 @@ from aiohttp import web
 from twilio.request_validator import RequestValidator
 
 from chat_server import redis_values
+from chat_server.app_hooks import run_with_app
 from chat_server.channels.channel_base import drain
 from chat_server.channels.media import fetch_twilio_media
 from chat_server.channels.resident_channel import ResidentChannel
@@ -90,11 +91,10 @@ class SmsChannel(ResidentChannel):
     def setup(self, app: web.Application) -> None:
         app.router.add_post(WEBHOOK_PATH, self.inbound)
         app.router.add_post(STATUS_PATH, self.status_callback)
-        app.on_startup.append(self._start)
         app.on_shutdown.append(self._drain)
-        app.on_cleanup.append(self._stop)
+        run_with_app(app, self)
 
-    async def _start(self, app: web.Application) -> None:
+    async def start(self) -> None:
         self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15))
         await self.outbox.start()
 
@@ -102,7 +102,7 @@ class SmsChannel(ResidentChannel):
         """On shutdown (before any cleanup closes Redis), let running turns finish, briefly."""
         await drain(self._tasks, 5.0)
 
-    async def _stop(self, app: web.Application) -> None:
+    async def stop(self) -> None:
         await self.outbox.stop()
         if self.http:
             await self.http.close()

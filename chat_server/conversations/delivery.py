@@ -31,7 +31,7 @@ import contextlib
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 import socketio
@@ -171,7 +171,7 @@ class ReliableRedisManager(socketio.AsyncRedisManager):
             self._prune()
 
     # receiving ---------------------------------------------------------------
-    async def _redis_listen_with_retries(self):  # type: ignore[no-untyped-def]
+    async def _redis_listen_with_retries(self) -> AsyncIterator[dict[str, Any]]:
         retry_sleep = 0.5
         subscribed = False
         while True:
@@ -204,7 +204,7 @@ class ReliableRedisManager(socketio.AsyncRedisManager):
                 await asyncio.sleep(retry_sleep)
                 retry_sleep = min(retry_sleep * 2, 10.0)
 
-    async def _listen(self):  # type: ignore[no-untyped-def]
+    async def _listen(self) -> AsyncIterator[dict[str, Any]]:
         channel = self.channel.encode("utf-8")
         async for message in self._redis_listen_with_retries():
             if message["channel"] != channel or message["type"] != "message" or "data" not in message:

@@ -169,8 +169,9 @@ class ResidentNamespace(socketio.AsyncNamespace):
             if not isinstance(data, dict) or not isinstance(data.get("message"), str):
                 raise ClientError("malformed", "user_uttered expects {message: string, session_id}")
             body = clean_text(data["message"])
-            metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else None
-            metadata = metadata or (data.get("customData") if isinstance(data.get("customData"), dict) else {})
+            # rasa-webchat sends `customData`; an empty `metadata` does not hide it
+            metadata: dict[str, Any] = next(
+                (m for m in (data.get("metadata"), data.get("customData")) if isinstance(m, dict) and m), {})
             language = metadata.get("language") if metadata.get("language") in self.config.language.supported else None
             token = await self._bound_session(sid, data)
             sess = await self.get_session(sid)

@@ -17,7 +17,7 @@ from aiohttp.web import WebSocketResponse
 from engineio.async_drivers.aiohttp import WebSocket
 
 
-class UncompressedWebSocket(WebSocket):  # type: ignore[misc]  # engineio is untyped
+class UncompressedWebSocket(WebSocket):
     """Engine.IO's aiohttp websocket wrapper, declining permessage-deflate."""
 
     async def __call__(self, environ: dict[str, Any]) -> WebSocketResponse:

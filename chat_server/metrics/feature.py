@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
 
 from aiohttp import web
 
@@ -12,6 +13,7 @@ from chat_server.context import AppContext
 from chat_server.metrics import http
 from chat_server.metrics.live import LiveLists
 from chat_server.metrics.reader import MetricsReader
+from chat_server.stopping import cancel_and_wait
 
 log = logging.getLogger("chat311.metrics")
 
@@ -26,7 +28,7 @@ def setup(app: web.Application, ctx: AppContext) -> None:
     app[http.LIVE] = (LiveLists(ctx.redis, ctx.config.redis.key_prefix, ctx.store, routing,
                                 ctx.config.routing.heartbeat_s) if routing is not None else None)
 
-    async def warm(app: web.Application) -> None:
+    async def warm(app: web.Application) -> AsyncIterator[None]:
         # The first read of the window happens in the background, not in a supervisor's request.
         async def run() -> None:
             try:
@@ -34,6 +36,8 @@ def setup(app: web.Application, ctx: AppContext) -> None:
             except Exception:
                 log.exception("initial metrics read failed")
 
-        app[http.WARM] = asyncio.create_task(run())
+        task = asyncio.create_task(run())
+        yield
+        await cancel_and_wait([task])
 
-    app.on_startup.append(warm)
+    app.cleanup_ctx.append(warm)

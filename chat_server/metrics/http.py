@@ -42,7 +42,6 @@ log = logging.getLogger("chat311.metrics")
 STATIC = Path(__file__).resolve().parent.parent / "static" / "supervisor"
 API = StaffApi("/console/supervisor", STATIC, "supervisor")
 READER: web.AppKey[MetricsReader] = web.AppKey("chat311_metrics_reader", MetricsReader)
-WARM: web.AppKey[Any] = web.AppKey("chat311_metrics_warm", object)
 LIVE: web.AppKey[Any] = web.AppKey("chat311_metrics_live", object)
 MAX_RANGE_DAYS = 3660
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -232,12 +232,12 @@ class Catalogue:
         """The services the bot can file (those with a report_* label), in catalogue order."""
         return [s for s in self.services.values() if s.label]
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Service]:
         return iter(self.services.values())
 
 
 # --------------------------------------------------------------------------- loading
-class _Mapping(dict):  # type: ignore[type-arg]
+class _Mapping(dict[Any, Any]):
     """A YAML mapping that remembers where it and each of its keys start (1-based lines)."""
 
     line: int | None = None

@@ -65,9 +65,9 @@ def normalise_address(address: str | None) -> str:
 
 
 def distance_m(report: Report, ticket: Ticket) -> float | None:
-    if None in (report.lat, report.long, ticket.lat, ticket.long):
+    if report.lat is None or report.long is None or ticket.lat is None or ticket.long is None:
         return None
-    return haversine_m(report.lat, report.long, ticket.lat, ticket.long)  # type: ignore[arg-type]
+    return haversine_m(report.lat, report.long, ticket.lat, ticket.long)
 
 
 def matches(report: Report, ticket: Ticket, *, radius_m: float, since: float) -> bool:

@@ -275,7 +275,7 @@ class Open311API:
             raise Open311Error(400, "service_code is required")
         ticket = await self.tickets.create_request(
             params.get("service_code", ""), description=params.get("description", ""),
-            lat=params.get("lat") or None, long=params.get("long") or None,  # type: ignore[arg-type]
+            lat=params.get("lat") or None, long=params.get("long") or None,
             address_string=params.get("address_string"), address_id=params.get("address_id"),
             attributes=attributes, email=params.get("email"), device_id=params.get("device_id"),
             account_id=params.get("account_id"), first_name=params.get("first_name"),

@@ -149,8 +149,8 @@ class TicketService:
         service_code: str,
         *,
         description: str = "",
-        lat: float | None = None,
-        long: float | None = None,
+        lat: float | str | None = None,  # Open311 posts them as form text
+        long: float | str | None = None,
         address_string: str | None = None,
         address_id: str | None = None,
         attributes: dict[str, str | list[str]] | None = None,
