@@ -34,6 +34,20 @@ _CONV_PARAM = {"name": "conversation_id", "in": "path", "required": True,
                "schema": {"type": "string", "pattern": ID_PATTERN}}
 
 
+def _operation(operation_id: str, summary: str, responses: dict[str, Any], *, body: str | None = None,
+               parameters: list[dict[str, Any]] | None = None, not_found: bool = True) -> dict[str, Any]:
+    """One operation: its own responses, plus 404 for an unknown conversation and the errors every one has."""
+    operation: dict[str, Any] = {"operationId": operation_id, "summary": summary}
+    if parameters:
+        operation["parameters"] = parameters
+    if body:
+        operation["requestBody"] = {"required": True, "content": {"application/json": {
+            "schema": {"$ref": f"#/components/schemas/{body}"}}}}
+    not_found_response = {"404": _error("No such conversation for this app")} if not_found else {}
+    operation["responses"] = {**responses, **not_found_response, **_COMMON}
+    return operation
+
+
 def document(public_url: str, max_message_chars: int, transcripts: bool = True) -> dict[str, Any]:
     """The API description; the transcript operation only when e-mail is enabled on this server."""
     doc = _document(public_url, max_message_chars)
@@ -61,76 +75,44 @@ def _document(public_url: str, max_message_chars: int) -> dict[str, Any]:
         "security": [{"appToken": []}],
         "paths": {
             "/api/v1/conversations": {
-                "post": {
-                    "operationId": "createConversation",
-                    "summary": "Start (or resume) the conversation of one app user",
-                    "requestBody": {"required": True, "content": {"application/json": {
-                        "schema": {"$ref": "#/components/schemas/NewConversation"}}}},
-                    "responses": {
-                        "200": _json("Conversation", "The user's conversation that is still open"),
-                        "201": _json("Conversation", "A new conversation"),
-                        **_COMMON,
-                    },
-                },
+                "post": _operation("createConversation", "Start (or resume) the conversation of one app user",
+                                   {"200": _json("Conversation", "The user's conversation that is still open"),
+                                    "201": _json("Conversation", "A new conversation")},
+                                   body="NewConversation", not_found=False),
             },
             "/api/v1/conversations/{conversation_id}": {
                 "parameters": [_CONV_PARAM],
-                "get": {
-                    "operationId": "getConversation",
-                    "summary": "State of a conversation (bot, queued, assigned, ticketed, closed)",
-                    "responses": {"200": _json("Conversation", "The conversation"),
-                                  "404": _error("No such conversation for this app"), **_COMMON},
-                },
+                "get": _operation("getConversation",
+                                  "State of a conversation (bot, queued, assigned, ticketed, closed)",
+                                  {"200": _json("Conversation", "The conversation")}),
             },
             "/api/v1/conversations/{conversation_id}/messages": {
                 "parameters": [_CONV_PARAM],
-                "get": {
-                    "operationId": "listMessages",
-                    "summary": "Messages after a message id (all when after is omitted or 0)",
-                    "parameters": [
+                "get": _operation(
+                    "listMessages", "Messages after a message id (all when after is omitted or 0)",
+                    {"200": _json("MessageList", "Messages in order")},
+                    parameters=[
                         {"name": "after", "in": "query", "required": False,
                          "schema": {"type": "string", "pattern": MESSAGE_ID_PATTERN}},
                         {"name": "limit", "in": "query", "required": False,
                          "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 100}},
-                    ],
-                    "responses": {"200": _json("MessageList", "Messages in order"),
-                                  "404": _error("No such conversation for this app"), **_COMMON},
-                },
-                "post": {
-                    "operationId": "sendMessage",
-                    "summary": "The resident's message; the bot's replies of this turn come back in `replies`",
-                    "requestBody": {"required": True, "content": {"application/json": {
-                        "schema": {"$ref": "#/components/schemas/NewMessage"}}}},
-                    "responses": {
-                        "201": _json("SendResult", "Stored (or, for a repeated client_msg_id, the earlier message)"),
-                        "404": _error("No such conversation for this app"),
-                        "409": _error("The conversation is closed, or the same client_msg_id is in flight"),
-                        **_COMMON,
-                    },
-                },
+                    ]),
+                "post": _operation(
+                    "sendMessage", "The resident's message; the bot's replies of this turn come back in `replies`",
+                    {"201": _json("SendResult", "Stored (or, for a repeated client_msg_id, the earlier message)"),
+                     "409": _error("The conversation is closed, or the same client_msg_id is in flight")},
+                    body="NewMessage"),
             },
             "/api/v1/conversations/{conversation_id}/close": {
                 "parameters": [_CONV_PARAM],
-                "post": {
-                    "operationId": "closeConversation",
-                    "summary": "End the conversation (idempotent)",
-                    "responses": {"200": _json("Conversation", "The closed conversation"),
-                                  "404": _error("No such conversation for this app"), **_COMMON},
-                },
+                "post": _operation("closeConversation", "End the conversation (idempotent)",
+                                   {"200": _json("Conversation", "The closed conversation")}),
             },
             "/api/v1/conversations/{conversation_id}/transcript": {
                 "parameters": [_CONV_PARAM],
-                "post": {
-                    "operationId": "emailTranscript",
-                    "summary": "E-mail the conversation's transcript to the resident",
-                    "requestBody": {"required": True, "content": {"application/json": {
-                        "schema": {"$ref": "#/components/schemas/TranscriptRequest"}}}},
-                    "responses": {
-                        "202": _json("TranscriptQueued", "The transcript is queued for sending"),
-                        "404": _error("No such conversation for this app"),
-                        **_COMMON,
-                    },
-                },
+                "post": _operation("emailTranscript", "E-mail the conversation's transcript to the resident",
+                                   {"202": _json("TranscriptQueued", "The transcript is queued for sending")},
+                                   body="TranscriptRequest"),
             },
         },
         "components": {
