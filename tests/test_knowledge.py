@@ -20,11 +20,12 @@ from chat_server.knowledge.articles import (
     load_rules,
     parse_article,
 )
-from chat_server.knowledge.calibrate import fit
+from chat_server.knowledge.calibrate import fit, judged, score_rows
 from chat_server.knowledge.evaluate import EvalRow
 from chat_server.knowledge.labels import ReportGuess, decision_label, for_intent
-from chat_server.knowledge.lexical import LexicalIndex
+from chat_server.knowledge.lexical import LexicalIndex, content_words
 from chat_server.knowledge.ranking import (
+    VAGUE_ANSWER_MARGIN,
     Calibration,
     CalibrationError,
     Features,
@@ -313,6 +314,35 @@ def test_fit_reaches_the_targets_on_separable_scores() -> None:
     assert calibration.answer_min <= 0.9
     # the last row's two articles are 0.04 apart: a menu, not a coin-flip answer, however the dev set scores
     assert calibration.answer_margin >= 0.05
+
+
+@pytest.mark.parametrize(("text", "count"), [("permit", 1), ("what time is it", 1), ("¿Dónde pago el agua?", 2),
+                                             ("how do i pay my water bill", 3), ("hola", 0)])
+def test_content_words_leave_out_both_languages_stop_words(text: str, count: int) -> None:
+    assert content_words(text) == count
+
+
+def test_a_vague_message_needs_a_clear_winner_for_a_direct_answer() -> None:
+    calibration = replace(CALIBRATION, answer_min=0.5, answer_margin=0.05)
+    assert decide_kind(1.0, 0.92, calibration) is Kind.ANSWER
+    assert decide_kind(1.0, 0.92, calibration, vague=True) is Kind.MENU
+    assert decide_kind(1.0, 1.0 - VAGUE_ANSWER_MARGIN - 0.01, calibration, vague=True) is Kind.ANSWER
+    # a calibrated margin larger than the vague one still applies
+    assert decide_kind(1.0, 0.75, replace(calibration, answer_margin=0.3), vague=True) is Kind.MENU
+    # kb-calibrate judges dev rows by the same rule, so the fit and the served bot agree
+    scored = score_rows([EvalRow("permit", "a", "en")], [Features({"a": 1.0, "b": 0.92}, {}, vague=True)],
+                        {"a": "ta", "b": "tb"}, 0.0)
+    assert [j.kind for j in judged(scored, calibration)] == [Kind.MENU]
+
+
+def test_a_one_word_message_gets_the_menu_unless_one_article_clearly_leads(rules, model) -> None:
+    search = KnowledgeSearch(model, replace(CALIBRATION, answer_min=0.6), load_articles(FIXTURE, rules))
+    assert search.features("water").vague and not search.features("how do i pay my water bill").vague
+    hits = search.search("water", "en")
+    assert hits[0].score - hits[1].score < VAGUE_ANSWER_MARGIN  # the bill and flooding articles, nearly alike
+    assert search.decide("water", "en").kind is Kind.MENU
+    assert search.decide("voting", "en").kind is Kind.ANSWER  # the elections article, far ahead
+    assert search.decide("how do i pay my water bill", "en").kind is Kind.ANSWER
 
 
 def test_fit_uses_the_out_of_scope_examples_when_scores_cannot_separate() -> None:

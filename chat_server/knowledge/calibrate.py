@@ -81,7 +81,8 @@ def score_rows(rows: Sequence[EvalRow], features: Sequence[Features], topics: di
 
 
 def judged(scored: Sequence[Scored], calibration: Calibration) -> list[Judged]:
-    return [s.as_kind[decide_kind(s.top, s.second, calibration, s.outside_at(calibration.outside_per_word))]
+    return [s.as_kind[decide_kind(s.top, s.second, calibration, s.outside_at(calibration.outside_per_word),
+                                  s.features.vague)]
             for s in scored]
 
 

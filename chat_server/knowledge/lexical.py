@@ -56,6 +56,11 @@ def _stemmer(lang: str) -> Stemmer.Stemmer:
     return Stemmer.Stemmer(_STEMMER_NAMES[lang])
 
 
+def content_words(text: str) -> int:
+    """How many words of `text` are in neither language's stop list: "permit" and "what time is it" have one."""
+    return sum(1 for w in _WORD.findall(fold(text)) if w not in _STOP["en"] and w not in _STOP["es"])
+
+
 def analyze(text: str, lang: str) -> list[str]:
     """Folded, stop-word-free, stemmed terms of `text` in `lang`."""
     words = [w for w in _WORD.findall(fold(text)) if w not in _STOP[lang]]

@@ -14,7 +14,7 @@ tell them apart. A long message is further from every short example and from eve
 so the gap it is compared with shrinks with its length: `outside_per_word` widens the margin for each
 word beyond the examples' typical length (a 30-word question about the animal shelter's Saturday hours
 is no more out of scope than a 6-word one). All six numbers come from `chat311 kb-calibrate` on the
-dev set.
+dev set; only the margin a vague message needs for a direct answer is set here (VAGUE_ANSWER_MARGIN).
 """
 
 from __future__ import annotations
@@ -65,6 +65,13 @@ BOUNDS = {"lexical_weight": (0.0, 2.0), "answer_min": (0.0, 2.0), "answer_margin
 OPTIONAL_FIELDS = ("outside_margin", "outside_per_word")  # calibration files written before them stay valid
 # The out-of-scope examples' typical length (training_data/knowledge/out_of_scope.yml: median 5 words).
 OUTSIDE_BASE_WORDS = 5
+# A message with at most one content word ("permit", "pets", "what time is it") names a subject, not a
+# question: several articles score nearly alike ("permit": right-of-way 1.07, shed 0.99, demolition 0.98),
+# and whichever is first would be the answer. The dev set has too few such messages to teach a margin for
+# them (7 of 654 rows, and none of them changes under this rule), so it is set here: a vague message gets a
+# direct answer only with a clear winner ("immunizations" leads by 0.40), otherwise the menu.
+VAGUE_MAX_CONTENT_WORDS = 1
+VAGUE_ANSWER_MARGIN = 0.15
 
 
 @dataclass(frozen=True)
@@ -80,6 +87,7 @@ class Features:
     lexical: Mapping[str, float]
     nearest_outside: float = -math.inf
     words: int = 0
+    vague: bool = False  # at most VAGUE_MAX_CONTENT_WORDS content words
 
     def outside(self, top: float, per_word: float = 0.0) -> float:
         """How much closer the message is to the out-of-scope examples than to the best article (score `top`),
@@ -106,10 +114,12 @@ def combine(semantic: Mapping[str, float], lexical: Mapping[str, float], weight:
     return sorted(ranked, key=lambda r: (-r.score, r.article_id))
 
 
-def decide_kind(top: float, second: float, calibration: Calibration, outside: float = -math.inf) -> Kind:
+def decide_kind(top: float, second: float, calibration: Calibration, outside: float = -math.inf,
+                vague: bool = False) -> Kind:
     if outside >= calibration.outside_margin:
         return Kind.FALLBACK
-    if top >= calibration.answer_min and top - second >= calibration.answer_margin:
+    margin = max(calibration.answer_margin, VAGUE_ANSWER_MARGIN) if vague else calibration.answer_margin
+    if top >= calibration.answer_min and top - second >= margin:
         return Kind.ANSWER
     if top >= calibration.menu_min:
         return Kind.MENU

@@ -17,8 +17,17 @@ from typing import Any
 import numpy as np
 
 from chat_server.knowledge.articles import LANGUAGES, Article, check_unique
-from chat_server.knowledge.lexical import LexicalIndex
-from chat_server.knowledge.ranking import Calibration, Features, Kind, Ranked, combine, decide_kind, top_two
+from chat_server.knowledge.lexical import LexicalIndex, content_words
+from chat_server.knowledge.ranking import (
+    VAGUE_MAX_CONTENT_WORDS,
+    Calibration,
+    Features,
+    Kind,
+    Ranked,
+    combine,
+    decide_kind,
+    top_two,
+)
 from chat_server.knowledge.scope import OutOfScope, words
 from chat_server.knowledge.semantic import Embedder, SemanticIndex, article_texts, one_blas_thread
 from chat_server.knowledge.specifics import without_specifics
@@ -197,14 +206,14 @@ class KnowledgeSearch:
             outside_name = any(all(f" {n} " not in w for w in self._words.values()) for n in self.scope.named(text))
         # Only the semantic candidates (which include the best lexical ones) can rank: the cosine dominates.
         lexical = {a: lexical[a] for a in semantic if a in lexical}
-        words = len(text.split())
+        words, vague = len(text.split()), content_words(text) <= VAGUE_MAX_CONTENT_WORDS
         if outside_name:
-            return Features(semantic, lexical, math.inf, words)
+            return Features(semantic, lexical, math.inf, words, vague)
         if not len(self._outside) or not semantic:
-            return Features(semantic, lexical, words=words)
+            return Features(semantic, lexical, words=words, vague=vague)
         with one_blas_thread():
             nearest_outside = float((self._outside @ query).max())
-        return Features(semantic, lexical, nearest_outside, words)
+        return Features(semantic, lexical, nearest_outside, words, vague)
 
     def _rank(self, features: Features) -> list[Ranked]:
         return combine(features.semantic, features.lexical, self.calibration.lexical_weight)
@@ -233,7 +242,8 @@ class KnowledgeSearch:
         features = self.features(text)
         ranked = self._rank(features)
         top, second = top_two(ranked)
-        kind = decide_kind(top, second, self.calibration, features.outside(top, self.calibration.outside_per_word))
+        kind = decide_kind(top, second, self.calibration, features.outside(top, self.calibration.outside_per_word),
+                           features.vague)
         hits = self._hits(ranked, 3)
         article = self._articles.get(hits[0].article_id) if hits else None
         if kind is Kind.ANSWER and article is not None:
