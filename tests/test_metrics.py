@@ -135,7 +135,11 @@ def test_unknown_kinds_and_bad_data_are_ignored() -> None:
     agg.add(LogEvent("something_new", "x", 1.0, {}))
     agg.add(LogEvent("csat", "x", 2.0, {"rating": "not a number"}))
     agg.add(LogEvent("csat", "x", 3.0, {"rating": 9}))
-    assert agg.totals.csat_n == 0 and agg.events_seen == 3
+    for odd in (float("inf"), float("nan"), None, [4], {"stars": 4}):
+        agg.add(LogEvent("csat", "x", 4.0, {"rating": odd}))
+    assert agg.totals.csat_n == 0 and agg.events_seen == 8
+    agg.add(LogEvent("csat", "x", 5.0, {"rating": "4"}))  # the form posts text
+    assert agg.totals.csat_n == 1
     assert LogEvent.from_stream({b"kind": b"x", b"conv": b"c", b"ts": b"5", b"data": b"{bad"}).data == {}
 
 

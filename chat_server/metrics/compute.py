@@ -428,9 +428,10 @@ class Aggregator:
         b.notices[f"{channel}/{ev.data.get('outcome') or '?'}"] += 1
 
     def _on_csat(self, b: Bucket, ev: LogEvent, st: ConvState | None) -> None:
+        raw = ev.data.get("rating")
         try:
-            rating = int(ev.data.get("rating"))  # type: ignore[arg-type]
-        except (TypeError, ValueError):
+            rating = int(raw) if isinstance(raw, int | float | str) else 0  # 0: not a rating, dropped below
+        except (ValueError, OverflowError):  # "4.5", NaN, infinity
             return
         if not 1 <= rating <= 5:
             return
