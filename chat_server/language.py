@@ -2,8 +2,9 @@
 
 langdetect is seeded (deterministic) and loaded with only the supported language profiles,
 so it chooses between English and Spanish instead of guessing Catalan or Tagalog on a short
-message. Accented letters, ¿ ¡ ñ and a small list of very common words add evidence that
-n-gram statistics miss on three-word messages. A conversation's language only switches on
+message. Accented letters, ¿ ¡ ñ and lists of common words and 311 vocabulary add evidence that
+n-gram statistics miss on three-word messages ("gun permit" reads as Spanish to them). A word of both
+languages ("a", "no") is in neither list. A conversation's language only switches on
 confident evidence from a message long enough to carry it.
 """
 
@@ -34,15 +35,26 @@ _ES_WORDS = _words(
     con sin para pero porque calle avenida basura reciclaje bache luz farola agua factura pagar ayuda
     persona agente hablar si sí tambien también ya nadie señor señora usted ustedes puedo puede
     pueden vivo casa carro coche arbol árbol caído caido inundación inundacion impuestos votar adoptar
-    perro gato
+    perro gato perros gatos alguien cuanto cuánto cuesta dinero mandar olor aguas negras permiso licencia
+    vecino vecinos ruido estacionamiento multa banqueta acera señal semáforo semaforo trabajo empleo
+    alcantarilla drenaje apagón apagon tormenta rama bote recolección recoleccion recogen recoger reciclar
+    desechos peligrosos quemar hojas pasto renta desalojo refugio parque biblioteca tarjeta horario abierto
+    cerrado reporte copia policía policia cárcel carcel pistola arma nacimiento matrimonio acta defunción
+    defuncion negocio ciudad condado solicitar tren tarifa tubería tuberia fuga roto rota muerto suelto bueno
     """
 )
 _EN_WORDS = _words(
     """
-    hello hi hey thanks thank you please want need have where when how what my your the a an is are
+    hello hi hey thanks thank you please want need have where when how what my your the an is are
     there with without for but because street road avenue trash garbage recycling pothole light water
     bill pay help person agent talk yes also nobody sir can could would live house car tree fallen
-    flood flooding taxes vote adopt dog cat of to and it this that i im i'm
+    flood flooding taxes vote adopt dog cat of to and it this that i im i'm do does dogs cats permit permits
+    license licence disposal council meeting agenda violence department job jobs tank bulbs dial pickup
+    schedule recycle bulky noise neighbor neighbour parking ticket sidewalk signal speed hump inspection
+    zoning burn leaves yard grass junk landlord heat rent eviction shelter library card hours open closed
+    report copy police jail visit gun carry birth marriage certificate death business city county apply
+    train fare outage storm drain sewer smell leak broken missed cart dumping streetlight abandoned dead
+    stray loose see so long alright goodbye
     """
 )
 

@@ -20,6 +20,12 @@ from chat_server.texts import TEXTS
         ("how do I pay my water bill", "en"),
         ("hay un bache enorme en la calle Tryon", "es"),
         ("pothole on Tryon St", "en"),
+        # short noun phrases: the n-gram statistics alone take these for Spanish (or English)
+        ("gun permit", "en"),
+        ("propane tank disposal", "en"),
+        ("so long", "en"),
+        ("olor a aguas negras", "es"),  # "a" is a Spanish word too: evidence of neither language
+        ("bueno, bye", "es"),
     ],
 )
 def test_detects_supported_language(text: str, lang: str) -> None:
@@ -33,6 +39,8 @@ def test_sticky_language_needs_confident_long_evidence() -> None:
     assert sticky.update("es", "311-1000001") == "es"
     assert sticky.update("es", "I need help with my water bill please") == "en"
     assert sticky.update("en", "necesito ayuda con mi factura del agua") == "es"
+    # a Spanish first message in the Spanish widget stays Spanish ("a" once counted as English, surely so)
+    assert sticky.update(None, "olor a aguas negras", ui_language="es") == "es"
 
 
 @pytest.mark.parametrize(
