@@ -8,8 +8,12 @@ below `menu_min`, since answer_min ≥ menu_min) and answered precision only on
 target with the best coverage + ANSWER_BONUS × the share answered directly. A tighter margin lets
 `menu_min` drop (more coverage) until it starts sending in-scope questions to the fallback: the fit
 finds that balance on the dev set.
-Targets sit above the issue's goals so the test set has headroom (fallback 0.95: out-of-scope questions vary
-more than in-scope ones, and the dev set cannot sample all of them).
+Targets sit above the issue's goals so the test set has headroom (fallback 0.93 against the goal's 0.90:
+out-of-scope questions vary more than in-scope ones, and the dev set cannot sample all of them). It was
+0.95 until 2026-12-05: on the held-out NLU dev file (547 messages through Rasa) that calibration sent every
+out-of-scope message to the fallback but 8 real questions too ("im interested in fostering puppies, how do
+i sign up" sits 0.26 above its nearest out-of-scope example); at 0.93 it still sends every out-of-scope
+one there and 5 real ones, and the knowledge-base dev set's coverage rises from .934 to .962.
 Never run this on the test set.
 """
 
@@ -90,7 +94,7 @@ Best = tuple[tuple[float, ...], Calibration, dict[str, Any]]  # (sort key, calib
 
 
 def fit(rows: Sequence[EvalRow], features: Sequence[Features], topics: dict[str, str],
-        precision_target: float = 0.97, fallback_target: float = 0.95) -> tuple[Calibration, dict[str, Any]]:
+        precision_target: float = 0.97, fallback_target: float = 0.93) -> tuple[Calibration, dict[str, Any]]:
     """The best calibration and its dev metrics (pure). The full grid with the length allowance would take
     five times as long, so the lexical weight is fit without it first, then the allowances for length are
     tried at that weight."""

@@ -66,10 +66,10 @@ OPTIONAL_FIELDS = ("outside_margin", "outside_per_word")  # calibration files wr
 # The out-of-scope examples' typical length (training_data/knowledge/out_of_scope.yml: median 5 words).
 OUTSIDE_BASE_WORDS = 5
 # A message with at most one content word ("permit", "pets", "what time is it") names a subject, not a
-# question: several articles score nearly alike ("permit": right-of-way 1.07, shed 0.99, demolition 0.98),
-# and whichever is first would be the answer. The dev set has too few such messages to teach a margin for
-# them (7 of 654 rows, and none of them changes under this rule), so it is set here: a vague message gets a
-# direct answer only with a clear winner ("immunizations" leads by 0.40), otherwise the menu.
+# question: several articles score nearly alike ("permit": the right-of-way, shed and trade permits within
+# 0.10), and whichever is first would be the answer. The dev set has too few such messages to teach a margin
+# for them (7 of 654 rows, and none of them changes under this rule), so it is set here: a vague message gets
+# a direct answer only with a clear winner ("immunizations" leads by about half a point), otherwise the menu.
 VAGUE_MAX_CONTENT_WORDS = 1
 VAGUE_ANSWER_MARGIN = 0.15
 
