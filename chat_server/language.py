@@ -4,8 +4,8 @@ langdetect is seeded (deterministic) and loaded with only the supported language
 so it chooses between English and Spanish instead of guessing Catalan or Tagalog on a short
 message. Accented letters, ¿ ¡ ñ and lists of common words and 311 vocabulary add evidence that
 n-gram statistics miss on three-word messages ("gun permit" reads as Spanish to them). A word of both
-languages ("a", "no") is in neither list. A conversation's language only switches on
-confident evidence from a message long enough to carry it.
+languages ("a", "no"), or a loanword Spanish speakers use ("ticket", "parking"), is in neither list.
+A conversation's language only switches on confident evidence from a message long enough to carry it.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ _EN_WORDS = _words(
     bill pay help person agent talk yes also nobody sir can could would live house car tree fallen
     flood flooding taxes vote adopt dog cat of to and it this that i im i'm do does dogs cats permit permits
     license licence disposal council meeting agenda violence department job jobs tank bulbs dial pickup
-    schedule recycle bulky noise neighbor neighbour parking ticket sidewalk signal speed hump inspection
+    schedule recycle bulky noise neighbor neighbour sidewalk signal speed hump inspection
     zoning burn leaves yard grass junk landlord heat rent eviction shelter library card hours open closed
     report copy police jail visit gun carry birth marriage certificate death business city county apply
     train fare outage storm drain sewer smell leak broken missed cart dumping streetlight abandoned dead

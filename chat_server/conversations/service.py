@@ -298,11 +298,13 @@ class ConversationService:
     def _language_fields(self, conv: Conversation, incoming: Incoming) -> dict[str, str]:
         """The conversation fields this message changes: its sticky language (and the widget's UI language)."""
         ui = incoming.ui_language
+        # A button's payload (/follow_ticket{"ticket_id": …}) is the widget's words, not the resident's.
+        said = "" if parse_command(incoming.text) else incoming.text
         if ui and ui != conv.get("ui_language"):
             # An explicit language choice in the widget (or the first message's UI language) wins.
-            new = ui if conv.get("ui_language") else self.language.update(None, incoming.text, ui)
+            new = ui if conv.get("ui_language") else self.language.update(None, said, ui)
             return {"ui_language": ui, "language": new}
-        new = self.language.update(conv.language, incoming.text)
+        new = self.language.update(conv.language, said)
         return {"language": new} if new != conv.language else {}
 
     async def answer_emergency(self, conv: Conversation, body: str) -> Message | None:
