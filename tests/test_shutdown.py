@@ -17,8 +17,9 @@ from aiohttp import web
 from chat_server.agents.feature import ESCALATION
 from chat_server.app import create_app
 from chat_server.app_hooks import run_with_app
-from chat_server.config import Config, load_config
+from chat_server.config import Config
 from chat_server.stopping import cancel_and_wait
+from tests.support.servers import in_process_config
 
 
 async def test_a_task_that_swallows_a_cancel_is_still_stopped() -> None:
@@ -39,11 +40,7 @@ async def test_a_task_that_swallows_a_cancel_is_still_stopped() -> None:
 
 
 def _config(redis_url: str) -> Config:
-    return load_config(environ={}, overrides={
-        "redis": {"url": redis_url, "key_prefix": f"sd{uuid.uuid4().hex[:8]}:"},
-        "rasa": {"manage": False, "url": "http://127.0.0.1:9", "actions_url": ""},
-        "logging": {"json": True, "level": "WARNING"},
-    })
+    return in_process_config(redis_url, f"sd{uuid.uuid4().hex[:8]}:")
 
 
 async def test_workers_stop_in_reverse_order(redis_server: Any) -> None:

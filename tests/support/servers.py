@@ -31,7 +31,7 @@ import redis.asyncio as aioredis
 
 from chat_server import bot_model
 from chat_server.child_specs import action_server_spec, embedded_redis_spec, free_port, rasa_server_spec
-from chat_server.config import RetentionConfig
+from chat_server.config import Config, RetentionConfig, load_config
 from chat_server.process_supervisor import Supervisor
 from tests.support.waiting import until
 
@@ -228,6 +228,17 @@ async def chat_servers(redis: RedisServer, rasa: RasaStack) -> AsyncIterator[Ser
 
 
 
+def in_process_config(redis_url: str, prefix: str, **sections: dict[str, Any]) -> Config:
+    """The config of an app built in the test's own process: no bot (`rasa.url` points at a closed port),
+    quiet JSON logs; `sections` are config overrides by section."""
+    return load_config(environ={}, overrides={
+        "redis": {"url": redis_url, "key_prefix": prefix},
+        "rasa": {"manage": False, "url": "http://127.0.0.1:9", "actions_url": ""},
+        "logging": {"json": True, "level": "WARNING"},
+        **sections,
+    })
+
+
 @contextlib.asynccontextmanager
 async def in_process_app(redis_url: str, prefix: str, **sections: dict[str, Any]) -> AsyncIterator[tuple[str, Any]]:
     """The whole chat_server app in this test's event loop on a free port, with no bot (`rasa.url`
@@ -236,15 +247,8 @@ async def in_process_app(redis_url: str, prefix: str, **sections: dict[str, Any]
     from aiohttp import web
 
     from chat_server.app import create_app
-    from chat_server.config import load_config
 
-    config = load_config(environ={}, overrides={
-        "redis": {"url": redis_url, "key_prefix": prefix},
-        "rasa": {"manage": False, "url": "http://127.0.0.1:9", "actions_url": ""},
-        "logging": {"json": True, "level": "WARNING"},
-        **sections,
-    })
-    app = create_app(config, redis_url)
+    app = create_app(in_process_config(redis_url, prefix, **sections), redis_url)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
