@@ -429,8 +429,10 @@ class Aggregator:
 
     def _on_csat(self, b: Bucket, ev: LogEvent, st: ConvState | None) -> None:
         raw = ev.data.get("rating")
+        if not isinstance(raw, int | float | str):
+            return
         try:
-            rating = int(raw) if isinstance(raw, int | float | str) else 0  # 0: not a rating, dropped below
+            rating = int(raw)
         except (ValueError, OverflowError):  # "4.5", NaN, infinity
             return
         if not 1 <= rating <= 5:
