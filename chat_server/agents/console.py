@@ -32,7 +32,7 @@ from chat_server.context import CTX
 from chat_server.sanitize import client_ip
 from chat_server.staff_texts import staff_texts
 
-Response = TypeVar("Response", bound=web.StreamResponse)
+ResponseT = TypeVar("ResponseT", bound=web.StreamResponse)
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static" / "console"
 # The socket.io browser client: our own build (chat_server/static/console/dist) or the widget's copy.
 SOCKET_IO_CANDIDATES = (
@@ -77,7 +77,7 @@ async def current_session(request: web.Request) -> AgentSession | None:
     return await request.app[SESSIONS].get(request.cookies.get(SESSION_COOKIE))
 
 
-def _no_store(response: Response) -> Response:
+def _no_store(response: ResponseT) -> ResponseT:
     response.headers["Cache-Control"] = "no-store"
     return response
 
