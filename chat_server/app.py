@@ -26,7 +26,7 @@ from chat_server.conversations.delivery import ReliableRedisManager, SlowConsume
 from chat_server.conversations.emergency_first import EmergencyFirst, WindowGate
 from chat_server.conversations.idle import IdleSweeper
 from chat_server.conversations.limits import RateLimiter
-from chat_server.conversations.payloads import SocketIOJson
+from chat_server.conversations.payloads import packet_class
 from chat_server.conversations.resident_ns import ResidentNamespace
 from chat_server.conversations.service import ConversationService
 from chat_server.conversations.store import ConversationStore
@@ -126,7 +126,7 @@ def create_app(config: Config, redis_url: str) -> web.Application:
         cors_allowed_origins=_origins(config),
         client_manager=manager,
         max_http_buffer_size=max(2**20, 8 * event_limit),
-        json=SocketIOJson(event_limit),
+        serializer=packet_class(event_limit),
         ping_interval=20,
         ping_timeout=20,
     )

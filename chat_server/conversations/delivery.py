@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections import Counter
@@ -90,6 +91,13 @@ class ReliableRedisManager(socketio.AsyncRedisManager):
         self._subscribed_once = False
 
     # lifecycle --------------------------------------------------------------
+    def set_server(self, server: socketio.AsyncServer) -> None:
+        """python-socketio gives the manager the server's JSON module, which holds residents' packets to
+        the event limit (payloads.py); the peers here are this service's own workers, and an emit to a
+        room on another worker larger than that limit would be dropped there."""
+        super().set_server(server)
+        self.json = json
+
     def initialize(self) -> None:
         super().initialize()
         self._ensure_writer()

@@ -13,6 +13,9 @@ that later fail when stored, and parses whatever size it is given. `decode` chec
 `SocketIOJson` is the same rule as python-socketio's `json` module: a packet that fails becomes
 the event `INVALID_PAYLOAD` with the error as its data, so the packet's ack id survives and the
 namespace answers it like any other bad event (resident_ns.py) while the connection stays open.
+`packet_class` hands it to one server only. python-socketio's `json=` argument would instead set it
+on the library's global Packet classes (socketio's and engineio's), so every Socket.IO client and
+Redis manager in the process would drop packets over the limit too.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ import json
 import re
 import secrets
 from typing import Any
+
+from socketio import packet
 
 MAX_DEPTH = 32
 # Random per process, so a client cannot send this event itself with an error of its choosing.
@@ -111,3 +116,8 @@ class SocketIOJson:
             return decode(raw, self.max_bytes)
         except PayloadError as exc:
             return [INVALID_PAYLOAD, {**exc.as_dict(), "raw": exc.raw}]
+
+
+def packet_class(max_bytes: int) -> type[packet.Packet]:
+    """The server's own Packet class (python-socketio's `serializer=`), decoding with the limit."""
+    return type("LimitedPacket", (packet.Packet,), {"json": SocketIOJson(max_bytes)})
