@@ -110,6 +110,9 @@ async def test_fifty_conversations_five_agents_three_processes(server_factory, r
         joined = client.of("agent_joined")
         assert len(joined) == 1, joined
         assert client.of("queue_update"), "resident never told their place in line"
+        kinds = [name for name, _ in client.events]
+        # ... before an agent joined (the widget would show the place in line under "an agent joined")
+        assert kinds.index("queue_update") < kinds.index("agent_joined"), kinds
         agent_msgs = [m for m in client.of("bot_uttered") if m.get("sender") == "agent"]
         assert len(agent_msgs) == 1 and agent_msgs[0]["text"] == f"Hello from {joined[0]['name'].lower()}"
     # Work was spread over all agents.

@@ -293,10 +293,12 @@ class RoutingStore(RedisStore):
         return sorted(text(c) for c in await self.redis.smembers(f"{self.routing_keys}a:{username}:chats"))
 
     # conversations ------------------------------------------------------------
-    async def enqueue(self, cid: str, language: str, department: str, since: float) -> None:
+    async def enqueue(self, cid: str, language: str, department: str, since: float, told_position: int = 0,
+                      told_eta: int = 0) -> None:
+        """`told_*`: the place in line and wait (set_position's units) the resident was told on joining."""
         pipe = self.redis.pipeline(transaction=True)
         pipe.hset(f"{self.routing_keys}q:{cid}", mapping={"lang": language, "dept": department, "since": f"{since:.6f}",
-                                                "pos": "0"})
+                                                "pos": str(told_position), "eta": str(told_eta)})
         pipe.zadd(f"{self.routing_keys}queue", {cid: since})
         await pipe.execute()
 
@@ -315,9 +317,6 @@ class RoutingStore(RedisStore):
 
     async def is_queued(self, cid: str) -> bool:
         return await self.redis.zscore(f"{self.routing_keys}queue", cid) is not None
-
-    async def queue_info(self, cid: str) -> dict[str, str]:
-        return text_map(await self.redis.hgetall(f"{self.routing_keys}q:{cid}"))
 
     async def set_position(self, cid: str, position: int, eta: int | None = None) -> bool:
         """Remember the position (and wait, in the words' unit) last told to the resident; False if

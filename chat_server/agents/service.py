@@ -31,6 +31,7 @@ from chat_server.agents.callback import CallbackFlow
 from chat_server.agents.hours import HoursStatus, Schedule
 from chat_server.agents.override import HoursOverrides, OverrideError, parse_override
 from chat_server.agents.routing import (
+    QueuedConversation,
     anyone_staffed,
     average_handle_s,
     department_for,
@@ -226,17 +227,21 @@ class EscalationService:
                                                   event.data.get("reason") or "")):
             return
         conv.state = QUEUED
-        await self.routing.enqueue(conv.id, language, department, now)
-        await self.chats.bus.publish("queued", conv.id, department=department, language=language)
         announcement = event.data.get("announcement")
         if isinstance(announcement, str) and announcement.strip():  # the bot's "someone will be with you"
             await self.chats.say(conv, "bot", announcement, language)
         await self.chats.say_system(conv, "queued")
-        await self.broadcast_positions()
-        if not await self.routing.is_queued(conv.id) and (await self.routing.queue_info(conv.id)).get("pos") == "0":
-            # Another process offered it before positions went out: still tell the resident they are next.
-            await self.routing.set_position(conv.id, 1)
-            await self.chats.notify(conv, "queue_update", {"position": 1, "estimated_wait_s": 0})
+        # The resident hears their place in line before the conversation joins the queue: from then on
+        # any process may offer it, and an agent who accepts at once would otherwise come first (the
+        # widget then showed the place in line under "an agent joined"). Later changes come from
+        # broadcast_positions.
+        ahead = await self.routing.queue()
+        position = positions([*ahead, QueuedConversation(conv.id, language, department, now)])[conv.id]
+        wait = estimate_wait_s(position, agents, language, department,
+                               average_handle_s(await self.routing.recent_handles(), self.cfg.default_handle_s))
+        await self.chats.notify(conv, "queue_update", {"position": position, "estimated_wait_s": wait})
+        await self.routing.enqueue(conv.id, language, department, now, position, told_minutes(wait))
+        await self.chats.bus.publish("queued", conv.id, department=department, language=language)
         self.poke()
 
     async def on_resident_message(self, event: Event) -> None:
