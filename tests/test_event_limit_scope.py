@@ -16,6 +16,7 @@ from chat_server.conversations.service import session_room
 from tests.support.agents import fresh_prefix
 from tests.support.clients import ResidentClient
 from tests.support.servers import in_process_app
+from tests.support.waiting import until
 
 LIMIT = 4096  # max(max_event_bytes, 16 × max_message_chars)
 WORKER = {"server": {"redis_manager": True},
@@ -41,3 +42,20 @@ async def test_an_emit_larger_than_the_event_limit_reaches_a_resident_on_another
             assert ack["ok"] is False and ack["error"]["code"] == "too_large", ack
         finally:
             await resident.close()
+
+
+async def test_a_client_that_starts_on_long_polling_upgrades_to_websocket(bare_factory: Any) -> None:
+    """Socket.IO clients by default (and the widget where WebSockets fail first) connect with long-polling and
+    then upgrade. The upgrade's probe ("2probe") is an Engine.IO packet, which the residents' JSON limit
+    given as `json=` turned into an invalid-payload event in the server: the probe failed, and the client
+    stayed on polling. The server is a process of its own here, as in production."""
+    server = await bare_factory(name="upgrade", CHAT311_REDIS__KEY_PREFIX=f"'{fresh_prefix()}'")
+    resident = ResidentClient(server.url, transports=["polling", "websocket"])
+    await resident.connect()
+    try:
+        await until(lambda: resident.sio.transport() == "websocket", 10,
+                    lambda _: f"still on {resident.sio.transport()} after the upgrade's time")
+        await resident.start_session()
+        assert (await resident.say("hello"))["ok"]
+    finally:
+        await resident.close()
