@@ -237,8 +237,7 @@ class EscalationService:
         # broadcast_positions.
         ahead = await self.routing.queue()
         position = positions([*ahead, QueuedConversation(conv.id, language, department, now)])[conv.id]
-        wait = estimate_wait_s(position, agents, language, department,
-                               average_handle_s(await self.routing.recent_handles(), self.cfg.default_handle_s))
+        wait = estimate_wait_s(position, agents, language, department, await self._average_handle_s())
         await self.chats.notify(conv, "queue_update", {"position": position, "estimated_wait_s": wait})
         await self.routing.enqueue(conv.id, language, department, now, position, told_minutes(wait))
         await self.chats.bus.publish("queued", conv.id, department=department, language=language)
@@ -330,6 +329,10 @@ class EscalationService:
                 "waiting_s": round(max(0.0, time.time() - queued_at), 1) if queued_at else 0,
                 "expires_in_s": round(max(0.0, expires_in_s), 1)}
 
+    async def _average_handle_s(self) -> float:
+        """What a wait estimate counts per conversation ahead: recent closes, or the configured default."""
+        return average_handle_s(await self.routing.recent_handles(), self.cfg.default_handle_s)
+
     async def broadcast_positions(self) -> None:
         """Tell each queued resident their place and estimated wait when either has changed since they
         were last told (the wait in the unit they read: "less than a minute" or whole minutes)."""
@@ -338,7 +341,7 @@ class EscalationService:
             return
         now = time.time()
         agents = await self.routing.agents(self.socket_cut(now))
-        avg = average_handle_s(await self.routing.recent_handles(), self.cfg.default_handle_s)
+        avg = await self._average_handle_s()
         for cid, position in positions(entries).items():
             entry = next(e for e in entries if e.conversation_id == cid)
             wait = estimate_wait_s(position, agents, entry.language, entry.department, avg, entry.declined)
