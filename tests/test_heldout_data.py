@@ -1,16 +1,10 @@
 """Held-out NLU data is really held out: a dev file (thresholds are tuned on it) and a test file (never
 tuned on), both well-formed, disjoint, covering every label, and with no row that is a (near-)copy of a
-training example in training_data/nlu_*.yml.
-
-Near-duplicate = equal after case and punctuation folding, or difflib ratio >= 0.85, or token Jaccard
->= 0.8 (on the folded texts). A row like that measures memory, not generalisation.
+training example in training_data/nlu_*.yml (tests/support/near_copies.py says what a near-copy is).
 """
 
 from __future__ import annotations
 
-import difflib
-import re
-import unicodedata
 from collections import Counter
 from pathlib import Path
 
@@ -19,20 +13,11 @@ import yaml
 
 from chat_server.heldout import HeldoutRow, read_heldout
 from tests.support.bot import DESIGN_LABELS
+from tests.support.near_copies import fold, near_duplicate
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV = ROOT / "tests" / "data" / "heldout_dev.csv"
 TEST = ROOT / "tests" / "data" / "heldout_test.csv"
-RATIO = 0.85
-JACCARD = 0.8
-ENTITY = re.compile(r"\[([^\]]*)\]\([^)]*\)|\[([^\]]*)\]\{[^}]*\}")
-
-
-def fold(text: str) -> str:
-    """Casefolded, punctuation removed, whitespace collapsed (accents kept: they are spelling)."""
-    text = ENTITY.sub(lambda m: m.group(1) if m.group(1) is not None else m.group(2), text)
-    kept = "".join(" " if unicodedata.category(ch).startswith("P") else ch for ch in text.casefold())
-    return " ".join(kept.split())
 
 
 def training_examples() -> list[str]:
@@ -43,19 +28,6 @@ def training_examples() -> list[str]:
                 out.extend(line.strip()[2:].strip() for line in str(item.get("examples", "")).splitlines()
                            if line.strip().startswith("- "))
     return out
-
-
-def near_duplicate(a: str, b: str) -> bool:
-    """a, b folded. Cheap upper bounds first: difflib's ratio is the slow part."""
-    if a == b:
-        return True
-    ta, tb = set(a.split()), set(b.split())
-    if ta and tb and len(ta & tb) / len(ta | tb) >= JACCARD:
-        return True
-    if 2 * min(len(a), len(b)) < RATIO * (len(a) + len(b)):  # difflib's length bound (real_quick_ratio)
-        return False
-    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
-    return matcher.quick_ratio() >= RATIO and matcher.ratio() >= RATIO
 
 
 def copies_of_training(rows: list[HeldoutRow]) -> list[tuple[str, str]]:
