@@ -1,6 +1,8 @@
 """Held-out NLU data is really held out: a dev file (thresholds are tuned on it) and a test file (never
 tuned on), both well-formed, disjoint, covering every label, and with no row that is a (near-)copy of a
-training example in training_data/nlu_*.yml (tests/support/near_copies.py says what a near-copy is).
+training example in training_data/nlu_*.yml, nor of a knowledge-base sample question of its own answer
+(an article of the row's topic, or of a finer topic within it), since `faq` rows are answered by that
+search (tests/support/near_copies.py says what a near-copy is).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import pytest
 import yaml
 
 from chat_server.heldout import HeldoutRow, read_heldout
+from chat_server.knowledge.articles import load_articles, load_rules
 from tests.support.bot import DESIGN_LABELS
 from tests.support.near_copies import fold, near_duplicate
 
@@ -39,6 +42,15 @@ def copies_of_training(rows: list[HeldoutRow]) -> list[tuple[str, str]]:
         if match is not None:
             found.append((row.text, match))
     return found
+
+
+def copies_of_knowledge(rows: list[HeldoutRow]) -> list[str]:
+    within = load_rules().within
+    samples: dict[str, list[str]] = {}
+    for article in load_articles():
+        for topic in {article.topic, within.get(article.topic, article.topic)}:
+            samples.setdefault(f"faq/{topic}", []).extend(fold(q) for qs in article.questions.values() for q in qs)
+    return [row.text for row in rows if any(near_duplicate(fold(row.text), q) for q in samples.get(row.label, []))]
 
 
 def test_near_duplicate_rule() -> None:
@@ -70,3 +82,8 @@ def test_dev_and_test_are_disjoint() -> None:
 @pytest.mark.parametrize("path", [DEV, TEST], ids=["dev", "test"])
 def test_no_heldout_row_copies_training_data(path: Path) -> None:
     assert copies_of_training(read_heldout(path)) == []
+
+
+@pytest.mark.parametrize("path", [DEV, TEST], ids=["dev", "test"])
+def test_no_heldout_row_copies_a_knowledge_sample_question(path: Path) -> None:
+    assert copies_of_knowledge(read_heldout(path)) == []
