@@ -99,6 +99,27 @@ async def _add_agent(store: RoutingStore, a: AgentState, now: float) -> None:
                                                                 "status": a.status})
 
 
+async def queued(store: RoutingStore) -> set[str]:
+    return {entry.conversation_id for entry in await store.queue()}
+
+
+async def test_queue_lists_every_entry_oldest_first(routing: RoutingStore) -> None:
+    now = time.time()
+    assert await routing.queue() == []
+    await routing.enqueue("c2", "es", "water", now - 5)
+    await routing.enqueue("c1", "en", "general", now - 10)
+    await routing.enqueue("c3", "en", "streets", now - 1)
+    await _add_agent(routing, agent("ann", cap=1), now)
+    assert await routing.dispatch(now, now - 30, now + 30) == [("c1", "ann")]
+    assert await routing.decline("c1", "ann", mark_away=False)
+    await routing.set_position("c3", 3)
+    entries = await routing.queue()
+    assert [(e.conversation_id, e.language, e.department, e.declined, e.position) for e in entries] == [
+        ("c1", "en", "general", frozenset({"ann"}), 0), ("c2", "es", "water", frozenset(), 0),
+        ("c3", "en", "streets", frozenset(), 3)]
+    assert [e.since for e in entries] == pytest.approx([now - 10, now - 5, now - 1])
+
+
 async def test_lua_dispatch_matches_the_python_rules(routing: RoutingStore) -> None:
     rng = random.Random(7)
     now = time.time()
@@ -137,7 +158,7 @@ async def test_offer_accept_expire_decline_release(routing: RoutingStore) -> Non
     assert await routing.expired_offers(now + 2) == ["c2"]
     assert await routing.decline("c2", "bob", mark_away=True)
     assert await routing.status("bob") == "away"
-    assert await routing.is_queued("c2")
+    assert "c2" in await queued(routing)
     assert await routing.dispatch(now + 2, now - 30, now + 30) == []
     # ann's chat closes: she gets c2.
     assert await routing.release("c1", now + 3) == "ann"
@@ -162,7 +183,7 @@ async def test_transfer_and_requeue(routing: RoutingStore) -> None:
     assert await routing.owner(cid) == other
     assert await routing.chats_of(first) == [] and await routing.chats_of(other) == [cid]
     assert await routing.requeue(cid, other, True, now)
-    assert await routing.is_queued(cid)
+    assert cid in await queued(routing)
     # other declined by transferring to the queue: back to `first`.
     assert await routing.dispatch(now, now - 30, now + 30) == [(cid, first)]
 
@@ -179,7 +200,7 @@ async def test_reap_after_grace(routing: RoutingStore) -> None:
     assert await routing.reap("ann", now + 1, now - 30, 5) is None  # within grace
     reaped = await routing.reap("ann", now + 6, now - 30, 5)
     assert sorted(reaped or []) == [("c1", "assigned"), ("c2", "offered")]
-    assert await routing.is_queued("c1") and await routing.is_queued("c2")
+    assert {"c1", "c2"} <= await queued(routing)
     assert await routing.status("ann") == "offline"
     assert await routing.reap("ann", now + 7, now - 30, 5) is None  # once only
     # Reconnecting brings her back online.

@@ -303,20 +303,22 @@ class RoutingStore(RedisStore):
         await pipe.execute()
 
     async def queue(self) -> list[QueueEntry]:
+        """Every queued conversation, oldest first: two round trips however long the queue (the
+        dispatcher reads it every tick in every process)."""
         rows = scored_members(await self.redis.zrange(f"{self.routing_keys}queue", 0, -1, withscores=True))
-        out = []
-        for cid, score in rows:
-            pipe = self.redis.pipeline(transaction=False)
+        if not rows:
+            return []
+        pipe = self.redis.pipeline(transaction=False)
+        for cid, _ in rows:
             pipe.hgetall(f"{self.routing_keys}q:{cid}")
             pipe.smembers(f"{self.routing_keys}q:{cid}:declined")
-            raw, declined = await pipe.execute()
+        replies = await pipe.execute()
+        out = []
+        for (cid, score), raw, declined in zip(rows, replies[::2], replies[1::2], strict=True):
             f = text_map(raw)
             out.append(QueueEntry(cid, f.get("lang", "en"), f.get("dept", ""), float(score),
                                   frozenset(text(d) for d in declined), int(f.get("pos", "0") or 0)))
         return out
-
-    async def is_queued(self, cid: str) -> bool:
-        return await self.redis.zscore(f"{self.routing_keys}queue", cid) is not None
 
     async def set_position(self, cid: str, position: int, eta: int | None = None) -> bool:
         """Remember the position (and wait, in the words' unit) last told to the resident; False if
