@@ -16,7 +16,7 @@ import yaml
 from chat_server.heldout import HeldoutRow, read_heldout
 from chat_server.knowledge.articles import load_articles, load_rules
 from tests.support.bot import DESIGN_LABELS
-from tests.support.near_copies import fold, near_duplicate
+from tests.support.near_copies import copies_any, fold, near_duplicate
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV = ROOT / "tests" / "data" / "heldout_dev.csv"
@@ -50,7 +50,7 @@ def copies_of_knowledge(rows: list[HeldoutRow]) -> list[str]:
     for article in load_articles():
         for topic in {article.topic, within.get(article.topic, article.topic)}:
             samples.setdefault(f"faq/{topic}", []).extend(fold(q) for qs in article.questions.values() for q in qs)
-    return [row.text for row in rows if any(near_duplicate(fold(row.text), q) for q in samples.get(row.label, []))]
+    return [row.text for row in rows if copies_any(row.text, samples.get(row.label, []))]
 
 
 def test_near_duplicate_rule() -> None:
@@ -75,7 +75,7 @@ def test_heldout_file_covers_every_label(path: Path) -> None:
 
 def test_dev_and_test_are_disjoint() -> None:
     dev = {fold(r.text) for r in read_heldout(DEV)}
-    overlap = [r.text for r in read_heldout(TEST) if any(near_duplicate(fold(r.text), d) for d in dev)]
+    overlap = [r.text for r in read_heldout(TEST) if copies_any(r.text, dev)]
     assert overlap == []
 
 

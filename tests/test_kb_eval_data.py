@@ -15,7 +15,7 @@ from chat_server.knowledge.articles import load_articles
 from chat_server.knowledge.evaluate import EvalRow, read_rows
 from chat_server.knowledge.scope import load_out_of_scope
 from chat_server.knowledge.search import FALLBACK_LABEL
-from tests.support.near_copies import fold, near_duplicate
+from tests.support.near_copies import copies_any, fold
 
 DATA = Path(__file__).resolve().parent / "data"
 DEV = DATA / "kb_dev.csv"
@@ -35,8 +35,7 @@ def sample_questions() -> dict[str, list[str]]:
 
 def copies_of_own_samples(rows: list[EvalRow]) -> list[str]:
     samples = sample_questions()
-    return [row.text for row in rows
-            if any(near_duplicate(fold(row.text), q) for q in samples.get(row.label, []))]
+    return [row.text for row in rows if copies_any(row.text, samples.get(row.label, []))]
 
 
 @pytest.mark.parametrize("path", [DEV, TEST], ids=["dev", "test"])
@@ -58,7 +57,7 @@ def test_test_file_is_large_enough() -> None:
 
 def test_dev_and_test_are_disjoint() -> None:
     dev = [fold(r.text) for r in read_rows(DEV)]
-    overlap = [r.text for r in read_rows(TEST) if any(near_duplicate(fold(r.text), d) for d in dev)]
+    overlap = [r.text for r in read_rows(TEST) if copies_any(r.text, dev)]
     assert overlap == []
 
 

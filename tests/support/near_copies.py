@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import re
 import unicodedata
+from collections.abc import Iterable
 
 RATIO = 0.85
 JACCARD = 0.8
@@ -35,3 +36,9 @@ def near_duplicate(a: str, b: str) -> bool:
         return False
     matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
     return matcher.quick_ratio() >= RATIO and matcher.ratio() >= RATIO
+
+
+def copies_any(text: str, folded: Iterable[str]) -> bool:
+    """Whether raw `text` is a near-copy of any of the already folded texts (`text` is folded once)."""
+    own = fold(text)
+    return any(near_duplicate(own, other) for other in folded)
