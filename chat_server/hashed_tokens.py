@@ -6,36 +6,44 @@ looks like `<kind>_<id>_<secret>`, and the id is what listings show and revocati
 
 Records live in one Redis hash (id -> JSON, digest included) next to a digest -> id index that
 revocation removes, so checking a presented token is a single HGET. The stores built on this one
-(tickets/apikeys.py, channels/apptokens.py) only add their own fields and rules.
+(tickets/apikeys.py, channels/apptokens.py) subclass it with their record type and only add their own
+fields and rules; listing, reading, revoking and checking are this class's.
 """
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import json
 import secrets
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
 
 from redis.asyncio import Redis
 
 MAX_TOKEN_CHARS = 200  # longer than any token we issue: refused before hashing
+
+R = TypeVar("R")
 
 
 def digest(plain: str) -> str:
     return hashlib.sha256(plain.encode()).hexdigest()
 
 
-class HashedTokenStore:
-    def __init__(self, redis: Redis, key: str, kind: str, id_field: str) -> None:
+class HashedTokenStore(Generic[R]):
+    """`record` builds a subclass's record type from a stored record's fields (digest left out)."""
+
+    def __init__(self, redis: Redis, key: str, kind: str, id_field: str, record: Callable[..., R]) -> None:
         self.redis = redis
         self.records_key = key  # hash id -> JSON record (incl. digest)
         self.digests_key = f"{key}:digest"  # hash digest -> id
         self.kind = kind
         self.id_field = id_field
+        self.record = record
 
-    async def issue(self, fields: dict[str, Any]) -> tuple[dict[str, Any], str]:
-        """A new token: (its record without the digest, the plain token — shown once)."""
+    async def issue(self, fields: dict[str, Any]) -> tuple[R, str]:
+        """A new token: (its record, the plain token — shown once)."""
         token_id = secrets.token_hex(4)
         plain = f"{self.kind}_{token_id}_{secrets.token_urlsafe(32)}"
         record = {self.id_field: token_id, "created_at": time.time(), "revoked_at": None, **fields}
@@ -43,25 +51,25 @@ class HashedTokenStore:
         pipe.hset(self.records_key, token_id, json.dumps({**record, "digest": digest(plain)}))
         pipe.hset(self.digests_key, digest(plain), token_id)
         await pipe.execute()
-        return record, plain
+        return self.record(**record), plain
 
     async def _stored(self, token_id: str) -> dict[str, Any] | None:
         raw = await self.redis.hget(self.records_key, token_id)
         return None if raw is None else dict(json.loads(raw))
 
-    async def get(self, token_id: str) -> dict[str, Any] | None:
+    async def get(self, token_id: str) -> R | None:
         record = await self._stored(token_id)
-        if record is not None:
-            record.pop("digest", None)
-        return record
+        if record is None:
+            return None
+        record.pop("digest", None)
+        return self.record(**record)
 
-    async def records(self) -> list[dict[str, Any]]:
-        out = []
-        for raw in (await self.redis.hgetall(self.records_key)).values():
-            record = json.loads(raw)
+    async def list(self) -> builtins.list[R]:
+        """Oldest first, revoked ones included."""
+        stored = [json.loads(raw) for raw in (await self.redis.hgetall(self.records_key)).values()]
+        for record in stored:
             record.pop("digest", None)
-            out.append(record)
-        return sorted(out, key=lambda r: r["created_at"])
+        return [self.record(**record) for record in sorted(stored, key=lambda r: r["created_at"])]
 
     async def revoke(self, token_id: str) -> bool:
         """Revoked tokens stay listed (with revoked_at) but no longer check."""

@@ -13,7 +13,7 @@ from chat_server.tickets.apikeys import ApiKeyStore, Scope
 
 
 async def test_issue_check_list_revoke(redis_client: aioredis.Redis) -> None:
-    store = HashedTokenStore(redis_client, f"ht{uuid.uuid4().hex[:6]}:things", "c311x", "thing_id")
+    store = HashedTokenStore(redis_client, f"ht{uuid.uuid4().hex[:6]}:things", "c311x", "thing_id", dict)
     record, plain = await store.issue({"name": "Back office"})
     assert plain.startswith(f"c311x_{record['thing_id']}_") and len(plain) > 40
     assert await store.check(plain) == record["thing_id"]
@@ -25,7 +25,7 @@ async def test_issue_check_list_revoke(redis_client: aioredis.Redis) -> None:
     assert await store.get(record["thing_id"]) == record  # the digest stays inside the store
     assert await store.revoke(record["thing_id"]) and not await store.revoke("nope")
     assert await store.check(plain) is None
-    [listed] = await store.records()
+    [listed] = await store.list()
     assert listed["revoked_at"] and listed["name"] == "Back office" and "digest" not in listed
 
 

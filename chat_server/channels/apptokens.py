@@ -32,28 +32,12 @@ class AppToken:
         return self.revoked_at is None
 
 
-class AppTokenStore:
+class AppTokenStore(HashedTokenStore[AppToken]):
     def __init__(self, redis: Redis, prefix: str) -> None:
-        self._tokens = HashedTokenStore(redis, f"{prefix}apptokens", "c311app", "app_id")
+        super().__init__(redis, f"{prefix}apptokens", "c311app", "app_id", AppToken)
 
     async def add(self, name: str, webhook_url: str = "") -> tuple[AppToken, str]:
         if webhook_url and not webhook_url.startswith(("https://", "http://")):
             raise ValueError("webhook URL must start with https:// (or http:// for local testing)")
         secret = f"whsec_{secrets.token_urlsafe(24)}" if webhook_url else ""
-        record, plain = await self._tokens.issue({"name": name, "webhook_url": webhook_url,
-                                                  "webhook_secret": secret})
-        return AppToken(**record), plain
-
-    async def get(self, app_id: str) -> AppToken | None:
-        record = await self._tokens.get(app_id)
-        return None if record is None else AppToken(**record)
-
-    async def list(self) -> list[AppToken]:
-        return [AppToken(**record) for record in await self._tokens.records()]
-
-    async def revoke(self, app_id: str) -> bool:
-        return await self._tokens.revoke(app_id)
-
-    async def check(self, plain: str | None) -> str | None:
-        """The app id if `plain` is a valid, unrevoked token."""
-        return await self._tokens.check(plain)
+        return await self.issue({"name": name, "webhook_url": webhook_url, "webhook_secret": secret})

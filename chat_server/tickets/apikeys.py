@@ -35,27 +35,14 @@ class ApiKey:
         return self.revoked_at is None
 
 
-class ApiKeyStore:
+class ApiKeyStore(HashedTokenStore[ApiKey]):
     def __init__(self, redis: Redis, prefix: str) -> None:
-        self._tokens = HashedTokenStore(redis, f"{prefix}apikeys", "c311", "key_id")
+        super().__init__(redis, f"{prefix}apikeys", "c311", "key_id", ApiKey)
 
-    async def add(self, name: str, scopes: list[Scope] | None = None) -> tuple[ApiKey, str]:
-        record, plain = await self._tokens.issue({"name": name, "scopes": [str(s) for s in scopes or []]})
-        return ApiKey(**record), plain
-
-    async def list(self) -> list[ApiKey]:
-        return [ApiKey(**record) for record in await self._tokens.records()]
-
-    async def revoke(self, key_id: str) -> bool:
-        return await self._tokens.revoke(key_id)
-
-    async def check(self, plain: str | None) -> str | None:
-        """The key id if `plain` is a valid, unrevoked key."""
-        return await self._tokens.check(plain)
+    async def add(self, name: str, scopes: builtins.list[Scope] | None = None) -> tuple[ApiKey, str]:
+        return await self.issue({"name": name, "scopes": [str(s) for s in scopes or []]})
 
     async def scopes(self, key_id: str) -> builtins.list[str]:
         """The scopes of an active key (a revoked or unknown key has none)."""
-        record = await self._tokens.get(key_id)
-        if record is None or record.get("revoked_at"):
-            return []
-        return list(record.get("scopes") or [])
+        key = await self.get(key_id)
+        return list(key.scopes) if key is not None and key.active else []
