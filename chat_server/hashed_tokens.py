@@ -18,13 +18,29 @@ import json
 import secrets
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from redis.asyncio import Redis
 
+from chat_server import redis_values as rv
+
 MAX_TOKEN_CHARS = 200  # longer than any token we issue: refused before hashing
 
 R = TypeVar("R")
+
+
+@dataclass(kw_only=True)
+class IssuedToken:
+    """The fields every issued token's record has; subclasses add their id field and their own."""
+
+    name: str
+    created_at: float
+    revoked_at: float | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
 
 
 def digest(plain: str) -> str:
@@ -88,4 +104,4 @@ class HashedTokenStore(Generic[R]):
         if not plain or len(plain) > MAX_TOKEN_CHARS:
             return None
         token_id = await self.redis.hget(self.digests_key, digest(plain))
-        return token_id.decode() if token_id else None
+        return rv.text(token_id) if token_id else None

@@ -56,7 +56,7 @@ class AgentsNamespace(socketio.AsyncNamespace):
             result = await getattr(self, f"on_{event}")(sid, account, data if isinstance(data, dict) else {})
             return {"ok": True, **(result or {})}
         except ActionError as exc:
-            return {"ok": False, "error": {"code": exc.code, "message": exc.message}}
+            return {"ok": False, "error": exc.as_dict()}
         except Exception:
             log.exception("agent event failed", extra={"event": event})
             return {"ok": False, "error": {"code": "internal", "message": "something went wrong; please retry"}}

@@ -192,7 +192,7 @@ async def search(request: web.Request) -> web.StreamResponse:
         query = parse_query({k: v[:200] for k, v in request.query.items()})
         found = await request.app[SEARCH].search(account, query, time.time())
     except SearchError as exc:
-        return web.json_response({"error": {"code": exc.code, "message": exc.message}},
+        return web.json_response({"error": exc.as_dict()},
                                  status=403 if exc.code == "forbidden" else 400)
     await request.app[AUDIT].record(account.username, "search", fields=sorted(
         k for k in ("ticket", "phone", "email", "date", "agent") if request.query.get(k)))

@@ -32,6 +32,7 @@ from redis.asyncio import Redis
 from chat_server import redis_values as rv
 from chat_server.agents.accounts import Account
 from chat_server.conversations.store import Conversation, ConversationStore
+from chat_server.refusal import Refusal
 from chat_server.tickets.store import Ticket, TicketStore
 
 log = logging.getLogger("chat311.search")
@@ -43,13 +44,8 @@ _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
 _USERNAME = re.compile(r"^[a-z0-9_.-]{1,40}$")
 
 
-class SearchError(ValueError):
+class SearchError(Refusal, ValueError):
     """A refused search: `code` is forbidden (role) or malformed (input); `message` says what to fix."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,7 @@ from chat_server.conversations.resident_ns import ResidentNamespace
 from chat_server.conversations.service import ConversationService
 from chat_server.conversations.store import ASSIGNED, BOT, CLOSED, QUEUED, TICKETED, Conversation, Message
 from chat_server.events import Event
+from chat_server.refusal import Refusal
 from chat_server.stopping import cancel_and_wait
 from chat_server.texts import day_names, text
 from chat_server.tickets.catalogue import Catalogue
@@ -81,13 +82,8 @@ def topic_words(label: str, names: dict[str, str]) -> str:
     return readable(label, names)
 
 
-class ActionError(Exception):
+class ActionError(Refusal):
     """A console action that cannot be done; code + message go back in the ack."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 def user_room(username: str) -> str:

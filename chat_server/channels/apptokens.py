@@ -15,21 +15,14 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-from chat_server.hashed_tokens import HashedTokenStore
+from chat_server.hashed_tokens import HashedTokenStore, IssuedToken
 
 
-@dataclass
-class AppToken:
+@dataclass(kw_only=True)
+class AppToken(IssuedToken):
     app_id: str
-    name: str
-    created_at: float
     webhook_url: str = ""
     webhook_secret: str = ""
-    revoked_at: float | None = None
-
-    @property
-    def active(self) -> bool:
-        return self.revoked_at is None
 
 
 class AppTokenStore(HashedTokenStore[AppToken]):

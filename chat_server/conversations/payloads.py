@@ -27,6 +27,8 @@ from typing import Any
 
 from socketio import packet
 
+from chat_server.refusal import Refusal
+
 MAX_DEPTH = 32
 # Random per process, so a client cannot send this event itself with an error of its choosing.
 INVALID_PAYLOAD = f"__invalid_payload_{secrets.token_hex(8)}"
@@ -34,15 +36,10 @@ _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-class PayloadError(ValueError):
+class PayloadError(Refusal, ValueError):
     def __init__(self, code: str, message: str, raw: str = "") -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+        super().__init__(code, message)
         self.raw = raw  # the text as received (for the emergency check before the rejection)
-
-    def as_dict(self) -> dict[str, str]:
-        return {"code": self.code, "message": self.message}
 
 
 def _too_deep(value: Any) -> bool:

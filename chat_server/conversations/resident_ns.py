@@ -29,6 +29,7 @@ from chat_server.conversations.service import (
     session_room,
 )
 from chat_server.conversations.store import CLOSED, Conversation, valid_message_id
+from chat_server.refusal import Refusal
 from chat_server.sanitize import clean_text, client_ip
 from chat_server.texts import text
 
@@ -37,14 +38,8 @@ log = logging.getLogger("chat311.resident")
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 
 
-class ClientError(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-    def as_dict(self) -> dict[str, str]:
-        return {"code": self.code, "message": self.message}
+class ClientError(Refusal):
+    """A resident's event refused before it reaches the conversation service."""
 
 
 class ResidentNamespace(socketio.AsyncNamespace):

@@ -14,25 +14,18 @@ from enum import StrEnum
 
 from redis.asyncio import Redis
 
-from chat_server.hashed_tokens import HashedTokenStore
+from chat_server.hashed_tokens import HashedTokenStore, IssuedToken
 
 
 class Scope(StrEnum):
     READ_PRIVATE = "read_private"  # contact details and transcripts in GET requests
 
 
-@dataclass
-class ApiKey:
+@dataclass(kw_only=True)
+class ApiKey(IssuedToken):
     key_id: str
-    name: str
-    created_at: float
-    revoked_at: float | None = None
     last_used_at: float | None = None
     scopes: list[str] = field(default_factory=list)
-
-    @property
-    def active(self) -> bool:
-        return self.revoked_at is None
 
 
 class ApiKeyStore(HashedTokenStore[ApiKey]):
