@@ -40,6 +40,7 @@ from redis import asyncio as aioredis
 from socketio.async_manager import AsyncManager
 
 from chat_server import redis_connect
+from chat_server.periodic import repeat
 from chat_server.stopping import cancel_and_wait
 
 log = logging.getLogger("chat311.delivery")
@@ -358,18 +359,10 @@ class SlowConsumerWatchdog:
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        self._task = asyncio.ensure_future(self._run())
+        self._task = asyncio.ensure_future(repeat(self.check, self.interval_s, log, "slow consumer check failed"))
 
     async def stop(self) -> None:
         await cancel_and_wait([self._task])
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval_s)
-            try:
-                await self.check()
-            except Exception:
-                log.exception("slow consumer check failed")
 
     async def check(self) -> int:
         closed = 0

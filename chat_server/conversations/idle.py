@@ -16,6 +16,7 @@ import time
 
 from chat_server.conversations.service import ConversationService
 from chat_server.conversations.store import BOT, TICKETED
+from chat_server.periodic import repeat
 from chat_server.stopping import cancel_and_wait
 
 log = logging.getLogger("chat311.idle")
@@ -53,19 +54,14 @@ class IdleSweeper:
                     closed += 1
         return closed
 
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval_s)
-            try:
-                closed = await self.sweep()
-                if closed:
-                    log.info("idle conversations closed", extra={"closed": closed})
-            except Exception:
-                log.exception("idle sweep failed; retrying next interval")
+    async def _sweep_and_log(self) -> None:
+        if closed := await self.sweep():
+            log.info("idle conversations closed", extra={"closed": closed})
 
     def start(self) -> None:
         if self.idle_s > 0 and self._task is None:
-            self._task = asyncio.create_task(self._run())
+            self._task = asyncio.create_task(
+                repeat(self._sweep_and_log, self.interval_s, log, "idle sweep failed; retrying next interval"))
 
     async def stop(self) -> None:
         await cancel_and_wait([self._task])

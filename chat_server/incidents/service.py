@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from chat_server.incidents.model import Incident, IncidentError, current, next_change, valid_id, validate
 from chat_server.incidents.store import IncidentStore
+from chat_server.periodic import repeat
 from chat_server.stopping import cancel_and_wait
 
 log = logging.getLogger("chat311.incidents")
@@ -153,15 +154,9 @@ class IncidentService:
         await self.emitter.emit("incident", incident_payload(banner, "en"), namespace="/", ignore_queue=True)
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._poll())
+        # Redis away for a moment: keep serving what we know, try again.
+        self._task = asyncio.create_task(
+            repeat(self.refresh, self.poll_s, log, "incident refresh failed", at_once=True))
 
     async def stop(self) -> None:
         await cancel_and_wait([self._task])
-
-    async def _poll(self) -> None:
-        while True:
-            try:
-                await self.refresh()
-            except Exception:  # Redis away for a moment: keep serving what we know, try again
-                log.warning("incident refresh failed", exc_info=True)
-            await asyncio.sleep(self.poll_s)

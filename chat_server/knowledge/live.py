@@ -43,6 +43,7 @@ from chat_server.knowledge.scope import load_out_of_scope
 from chat_server.knowledge.search import Hit, IndexUpdateError, KnowledgeSearch
 from chat_server.knowledge.semantic import Embedder
 from chat_server.knowledge.store import ArticleStore, Origin, Version, VersionConflict, content_sha
+from chat_server.periodic import repeat
 from chat_server.stopping import cancel_and_wait
 
 log = logging.getLogger("chat311.knowledge")
@@ -145,12 +146,7 @@ class LiveKnowledge:
             return
         finally:
             self._loaded.set()
-        while True:
-            await asyncio.sleep(self.reload_interval_s)
-            try:
-                await self.sync()
-            except Exception as exc:  # Redis briefly away: try again next tick
-                log.warning("knowledge reload failed", extra={"error": str(exc)})
+        await repeat(self.sync, self.reload_interval_s, log, "knowledge reload failed")
 
     async def _load(self) -> None:
         topics_dir = self.knowledge_dir if (self.knowledge_dir / TOPICS_FILE).exists() else KNOWLEDGE_DIR
