@@ -456,6 +456,11 @@ def test_a_name_an_article_mentions_is_not_out_of_scope(scoped: KnowledgeSearch)
     ("que dia pasa la basura en mi calle, vivo cerca del Food Lion", []),
     ("how do I register to vote, just moved here from Georgia", []),
     ("me acabo de mudar de Georgia, como me registro para votar", []),
+    ("my in laws moved in from Greensboro and we need a bigger trash cart", []),
+    ("moving to Texas next month, how do i stop my water service", []),
+    ("me voy a mudar a Texas, que hago con los botes de basura", []),
+    ("is it cheaper to move to texas", []),  # a destination only: left to the out-of-scope examples
+    ("texas driver license renewal", ["texas"]),
     ("is the food lion open on sunday", ["food lion"]),
     ("water bill from raleigh", ["raleigh"]),
     ("pothole by the walmart, and what time does walmart open", ["walmart"]),  # one mention is the subject

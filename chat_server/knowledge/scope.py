@@ -6,10 +6,10 @@ also keeps (1) example questions the city does not answer (weather, small talk, 
 federal and state services, …), which the search embeds like articles' sample questions: a
 message closer to them than to any article falls back (the margin is calibrated); and
 (2) names of places outside the service area and of private companies: a message naming one
-that no article mentions falls back — unless the name only gives a landmark or where the resident
-came from ("pothole on South Blvd by the Harris Teeter", "just moved here from Georgia, how do I
-register to vote"): residents describe places by the shops near them, and that is still a city
-question.
+that no article mentions falls back — unless the name only gives a landmark, where the resident
+came from or where they are moving ("pothole on South Blvd by the Harris Teeter", "just moved here
+from Georgia, how do I register to vote", "moving to Texas, what do I do with my carts"): residents
+describe places by the shops near them, and that is still a city question.
 
 Staff-editable content: `training_data/knowledge/out_of_scope.yml`. Parsing and matching are
 pure; embedding lives in search.py.
@@ -33,9 +33,12 @@ _NON_WORD = re.compile(r"[^a-z0-9]+")
 # Folded words that, right before a name, make it a landmark or the resident's origin, not the subject.
 _LANDMARK = (r"(?:near|by|behind|beside|outside|across from|next to|in front of|close to|past|"
              r"cerca|junto|al lado|enfrente|frente|detras|atras|por)(?: (?:of|to|the|a|al|de|del|el|la|los|las))*")
-_ORIGIN = (r"(?:(?:moved|move|moving|relocated|came|coming|transferred)(?: (?:here|over|down|up))? from|"
+_ORIGIN = (r"(?:(?:moved|move|moving|relocated|came|coming|transferred)(?: (?:here|over|down|up|in|back))? from|"
            r"(?:mude|mudamos|mudo|mudaron|mudar|mudarme|mudarnos|vengo|venimos|llegue|llegamos) de(?: (?:el|la))?)")
-_CONTEXT = re.compile(rf" (?:{_LANDMARK}|{_ORIGIN}) $")
+# Where a resident is moving to: they are leaving, and what they ask is how to stop or hand over a city service.
+_DESTINATION = (r"(?:(?:moving|move|moved|relocating|relocate|transferring) (?:out )?to|"
+                r"(?:mudar|mudarme|mudarnos|mudo|mudamos|mudan|mudaremos|voy|vamos|van|va) a)")
+_CONTEXT = re.compile(rf" (?:{_LANDMARK}|{_ORIGIN}|{_DESTINATION}) $")
 
 
 def words(text: str) -> str:
@@ -53,7 +56,7 @@ class OutOfScope:
 
     def named(self, text: str) -> list[str]:
         """The listed names `text` mentions as its subject (whole words, case and accents ignored): a
-        name every mention of which is a landmark or the resident's origin does not count."""
+        name every mention of which is a landmark, the resident's origin or where they are moving does not count."""
         padded = words(text)
         return [name for name in self.names if f" {name} " in padded and not _only_context(padded, name)]
 
