@@ -12,9 +12,11 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from chat_server import redis_connect, texts
 from chat_server.config import Config, ConfigError, load_config
@@ -50,14 +52,27 @@ def load_for_command(args: argparse.Namespace) -> Config:
 def run_with_redis(args: argparse.Namespace, work: Callable[[Config, Redis], Awaitable[T]], **options: Any) -> T:
     """Load the configuration (exit 2 if invalid) and run `work` with it and a client of the service's
     Redis (redis.url, or the embedded one `chat311 run` starts), closed afterwards: what every command
-    that reads or changes the running service's state does."""
+    that reads or changes the running service's state does. When that Redis cannot be reached, exit 1
+    after saying so and what to do, rather than with a connection traceback."""
     config = load_for_command(args)
+    url = config.redis.effective_url()
 
     async def run() -> T:
-        redis = redis_connect.async_client(config.redis.effective_url(), **options)
+        redis = redis_connect.async_client(url, **{"socket_connect_timeout": 3, **options})
         try:
+            try:
+                await redis.ping()
+            except (RedisConnectionError, OSError):
+                sys.stderr.write(f"chat311: cannot reach Redis at {redis_connect.describe(url)}. "
+                                 "Start the service first (`make run`), or set REDIS_URL.\n")
+                raise SystemExit(1) from None
             return await work(config, redis)
         finally:
             await redis.aclose()
 
     return asyncio.run(run())
+
+
+def when_utc(ts: float | None) -> str:
+    """A stored timestamp as commands print it (UTC, to the minute); "-" for none."""
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M UTC") if ts else "-"

@@ -1,4 +1,5 @@
-"""`chat311 users ...` and `chat311 hours ...` against the real Redis, and the accounts store rules."""
+"""`chat311 users ...` and `chat311 hours ...` against the real Redis, the accounts store rules, and what every
+command says when the service's Redis is not there."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import subprocess
 import pytest
 
 from chat_server.agents.accounts import Account, AccountError, AccountStore
+from chat_server.child_specs import free_port
 from tests.support.agents import fresh_prefix
 from tests.support.servers import chat311_env, run_chat311
 
@@ -67,3 +69,14 @@ async def test_account_validation(redis_client) -> None:  # type: ignore[no-unty
     sup = Account("sue", "Sue", roles=["supervisor"])
     assert sup.has_role("agent") and sup.has_role("supervisor") and not sup.has_role("content")
     assert Account("cat", "Cat", roles=["content"]).takes_chats is False
+
+
+@pytest.mark.parametrize("command", [("users", "list"), ("hours", "status"), ("apptokens", "list"),
+                                     ("apikeys", "list"), ("tickets", "show", "311-1000001"), ("metrics",)])
+def test_every_command_says_when_the_service_redis_cannot_be_reached(command: tuple[str, ...]) -> None:
+    """Nothing listens on the port: each command exits 1 with what to do, not a connection traceback."""
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    done = run(url, fresh_prefix(), *command)
+    assert done.returncode == 1, done.stderr
+    assert "cannot reach Redis at" in done.stderr and "make run" in done.stderr
+    assert "Traceback" not in done.stderr

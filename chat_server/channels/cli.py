@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import sys
 
 from redis.asyncio import Redis
 
-from chat_server.commands import command, run_with_redis
+from chat_server.commands import command, run_with_redis, when_utc
 from chat_server.config import Config
-
-
-def _when(ts: float | None) -> str:
-    return dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M") if ts else "-"
 
 
 def _configure_apptokens(p: argparse.ArgumentParser) -> None:
@@ -47,8 +42,8 @@ def _apptokens(args: argparse.Namespace) -> int:
             return 0
         if args.action == "list":
             for t in await store.list():
-                state = f"revoked {_when(t.revoked_at)}" if t.revoked_at else "active"
-                print(f"{t.app_id}  {t.name!r:30}  created {_when(t.created_at)}  {state}  "
+                state = f"revoked {when_utc(t.revoked_at)}" if t.revoked_at else "active"
+                print(f"{t.app_id}  {t.name!r:30}  created {when_utc(t.created_at)}  {state}  "
                       f"webhook={t.webhook_url or '-'}")
             return 0
         if await store.revoke(args.app_id):

@@ -9,15 +9,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from functools import partial
 
 from redis.asyncio import Redis
-from redis.exceptions import ConnectionError as RedisConnectionError
 
-from chat_server import redis_connect
-from chat_server.commands import command, run_with_redis
+from chat_server.commands import command, run_with_redis, when_utc
 from chat_server.config import Config
 from chat_server.tickets.apikeys import ApiKeyStore, Scope
 
@@ -31,26 +27,6 @@ def _configure(p: argparse.ArgumentParser) -> None:
     sub.add_parser("list", help="list keys (ids and names, never the keys)")
     revoke = sub.add_parser("revoke", help="revoke a key by its id")
     revoke.add_argument("key_id")
-
-
-def _when(ts: float | None) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M UTC") if ts else "-"
-
-
-def _with_service_redis(args: argparse.Namespace, work: Callable[[Config, Redis], Awaitable[int]]) -> int:
-    """`work` with the configuration and the running service's Redis; exit status 1, after saying why
-    on stderr, when that Redis cannot be reached."""
-
-    async def reached(config: Config, redis: Redis) -> int:
-        try:
-            await redis.ping()
-        except (RedisConnectionError, OSError):
-            sys.stderr.write(f"chat311: cannot reach Redis at {redis_connect.describe(config.redis.effective_url())}. "
-                             "Start the service first (`make run`), or set REDIS_URL.\n")
-            return 1
-        return await work(config, redis)
-
-    return run_with_redis(args, reached, socket_connect_timeout=3)
 
 
 async def _apikeys_main(args: argparse.Namespace, config: Config, redis: Redis) -> int:
@@ -69,9 +45,9 @@ async def _apikeys_main(args: argparse.Namespace, config: Config, redis: Redis) 
         if not keys:
             print("no API keys")
         for key in keys:
-            state = f"revoked {_when(key.revoked_at)}" if key.revoked_at else "active"
+            state = f"revoked {when_utc(key.revoked_at)}" if key.revoked_at else "active"
             scopes = ",".join(key.scopes) or "-"
-            print(f"{key.key_id}  {key.name:<30}  {scopes:<12}  created {_when(key.created_at)}  {state}")
+            print(f"{key.key_id}  {key.name:<30}  {scopes:<12}  created {when_utc(key.created_at)}  {state}")
     else:
         if not await store.revoke(args.key_id):
             sys.stderr.write(f"chat311: no API key with id {args.key_id!r}\n")
@@ -82,7 +58,7 @@ async def _apikeys_main(args: argparse.Namespace, config: Config, redis: Redis) 
 
 @command("apikeys", "manage Open311 API keys: add NAME | list | revoke KEY_ID")(_configure)
 def _apikeys(args: argparse.Namespace) -> int:
-    return _with_service_redis(args, partial(_apikeys_main, args))
+    return run_with_redis(args, partial(_apikeys_main, args))
 
 
 def _configure_tickets(p: argparse.ArgumentParser) -> None:
@@ -142,4 +118,4 @@ async def _tickets_main(args: argparse.Namespace, config: Config, redis: Redis) 
 
 @command("tickets", "show a ticket, change its status or add a note (staff)")(_configure_tickets)
 def _tickets(args: argparse.Namespace) -> int:
-    return _with_service_redis(args, partial(_tickets_main, args))
+    return run_with_redis(args, partial(_tickets_main, args))
