@@ -461,6 +461,7 @@ def test_a_name_an_article_mentions_is_not_out_of_scope(scoped: KnowledgeSearch)
     ("me voy a mudar a Texas, que hago con los botes de basura", []),
     ("is it cheaper to move to texas", []),  # a destination only: left to the out-of-scope examples
     ("texas driver license renewal", ["texas"]),
+    ("voy a walmart, a que hora abre", ["walmart"]),  # going to a shop is not moving away
     ("is the food lion open on sunday", ["food lion"]),
     ("water bill from raleigh", ["raleigh"]),
     ("pothole by the walmart, and what time does walmart open", ["walmart"]),  # one mention is the subject

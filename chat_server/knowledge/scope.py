@@ -37,7 +37,7 @@ _ORIGIN = (r"(?:(?:moved|move|moving|relocated|came|coming|transferred)(?: (?:he
            r"(?:mude|mudamos|mudo|mudaron|mudar|mudarme|mudarnos|vengo|venimos|llegue|llegamos) de(?: (?:el|la))?)")
 # Where a resident is moving to: they are leaving, and what they ask is how to stop or hand over a city service.
 _DESTINATION = (r"(?:(?:moving|move|moved|relocating|relocate|transferring) (?:out )?to|"
-                r"(?:mudar|mudarme|mudarnos|mudo|mudamos|mudan|mudaremos|voy|vamos|van|va) a)")
+                r"(?:mudar|mudarme|mudarnos|mudo|mudamos|mudan|mudaremos) a)")
 _CONTEXT = re.compile(rf" (?:{_LANDMARK}|{_ORIGIN}|{_DESTINATION}) $")
 
 
