@@ -73,19 +73,18 @@ class HashedTokenStore(Generic[R]):
         raw = await self.redis.hget(self.records_key, token_id)
         return None if raw is None else dict(json.loads(raw))
 
+    def _public(self, stored: dict[str, Any]) -> R:
+        """A stored record as callers see it: the digest stays inside the store."""
+        return self.record(**{k: v for k, v in stored.items() if k != "digest"})
+
     async def get(self, token_id: str) -> R | None:
-        record = await self._stored(token_id)
-        if record is None:
-            return None
-        record.pop("digest", None)
-        return self.record(**record)
+        stored = await self._stored(token_id)
+        return None if stored is None else self._public(stored)
 
     async def list(self) -> builtins.list[R]:
         """Oldest first, revoked ones included."""
         stored = [json.loads(raw) for raw in (await self.redis.hgetall(self.records_key)).values()]
-        for record in stored:
-            record.pop("digest", None)
-        return [self.record(**record) for record in sorted(stored, key=lambda r: r["created_at"])]
+        return [self._public(record) for record in sorted(stored, key=lambda r: r["created_at"])]
 
     async def revoke(self, token_id: str) -> bool:
         """Revoked tokens stay listed (with revoked_at) but no longer check."""
