@@ -7,11 +7,14 @@ Format: CSV with the header `text,label,lang`; `label` is a resolved label (chat
 from __future__ import annotations
 
 import csv
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 HEADER = ("text", "label", "lang")
 LANGUAGES = ("en", "es")
+# Evaluation files never tuned on (heldout_test.csv, kb_test.csv) end their name with this.
+BLIND_SUFFIX = "_test"
 
 
 @dataclass(frozen=True)
@@ -43,3 +46,14 @@ def read_heldout(path: Path) -> list[HeldoutRow]:
     if not rows:
         raise ValueError(f"{path}: no rows")
     return rows
+
+
+def errors_to_list(path: Path, asked: int | None, default: int) -> int:
+    """How many wrong rows an evaluation of `path` lists. A test file's rows are listed only when asked
+    for: a run that measures it should not put in front of its reader the rows that would tempt a fix."""
+    if asked is not None:
+        return asked
+    if path.stem.endswith(BLIND_SUFFIX):
+        print(f"{path.name}: a test file's wrong rows are listed only with --show-errors N", file=sys.stderr)
+        return 0
+    return default

@@ -517,6 +517,25 @@ def test_kb_eval_prints_the_metrics_line(tmp_path: Path, capsys: pytest.CaptureF
         "fallback_recall": 0.6667}
 
 
+def test_kb_eval_lists_a_test_files_wrong_rows_only_when_asked(tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """A *_test.csv file is never tuned on: measuring it must not print the rows that would tempt a fix."""
+    csv_file = tmp_path / "kb_test.csv"
+    csv_file.write_text("text,topic_or_article_id,lang\nwhen is my trash day,bulky_waste,en\n", encoding="utf-8")
+    args = ["kb-eval", str(csv_file), "--knowledge-dir", str(FIXTURE)]
+    assert cli.main(args) == 0
+    quiet = capsys.readouterr()
+    assert "errors (" not in quiet.out and "when is my trash day" not in quiet.out
+    assert "listed only with --show-errors N" in quiet.err
+    assert cli.main([*args, "--show-errors", "5"]) == 0
+    asked = capsys.readouterr().out
+    assert "errors (1)" in asked and "when is my trash day" in asked
+    dev_file = tmp_path / "kb_dev.csv"
+    dev_file.write_text(csv_file.read_text(encoding="utf-8"), encoding="utf-8")
+    assert cli.main(["kb-eval", str(dev_file), "--knowledge-dir", str(FIXTURE)]) == 0
+    assert "when is my trash day" in capsys.readouterr().out
+
+
 def test_kb_eval_refuses_a_bad_header(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     csv_file = tmp_path / "bad.csv"
     csv_file.write_text("text,label,lang\nhi,greet,en\n", encoding="utf-8")

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from chat_server.heldout import errors_to_list
 from chat_server.knowledge.ranking import Kind
 from chat_server.knowledge.search import FALLBACK_LABEL, Hit, KnowledgeSearch
 
@@ -145,7 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("file", type=Path, help="CSV with header text,topic_or_article_id,lang")
     ap.add_argument("--knowledge-dir", type=Path, default=None, help="articles (default training_data/knowledge)")
     ap.add_argument("--calibration", type=Path, default=None, help="calibration file (default: the shipped one)")
-    ap.add_argument("--show-errors", type=int, default=30, metavar="N", help="list up to N wrong rows")
+    ap.add_argument("--show-errors", type=int, default=None, metavar="N",
+                    help="list up to N wrong rows (default 30; 0 for a *_test.csv file)")
     args = ap.parse_args(argv)
     from chat_server.knowledge.loading import build_search
 
@@ -155,5 +157,5 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError) as exc:
         print(f"kb-eval: {exc}", file=sys.stderr)
         return 2
-    report(evaluate(search, rows), args.show_errors)
+    report(evaluate(search, rows), errors_to_list(args.file, args.show_errors, 30))
     return 0

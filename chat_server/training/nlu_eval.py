@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chat_server import bot_model
-from chat_server.heldout import HeldoutRow, read_heldout
+from chat_server.heldout import HeldoutRow, errors_to_list, read_heldout
 from chat_server.knowledge.articles import CATALOGUE_FILE, load_rules
 from chat_server.knowledge.labels import KB_INTENTS, ReportGuess
 from chat_server.labels import FALLBACK, resolve_label, runner_up
@@ -308,7 +308,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="running Rasa server with --enable-api (default $CHAT311_RASA_URL); else start one")
     ap.add_argument("--token", default=os.environ.get("CHAT311_RASA_TOKEN"), help="that server's --auth-token")
     ap.add_argument("--model", type=Path, default=None, help="model for a self-started server (default: current)")
-    ap.add_argument("--show-errors", type=int, default=40, metavar="N", help="list up to N misclassified rows")
+    ap.add_argument("--show-errors", type=int, default=None, metavar="N",
+                    help="list up to N misclassified rows (default 40; 0 for a *_test.csv file)")
     ap.add_argument("--sweep", action="store_true", help="also print a FallbackClassifier threshold sweep")
     args = ap.parse_args(argv)
 
@@ -356,7 +357,8 @@ def main(argv: list[str] | None = None) -> int:
     for path, file_rows in files.items():
         if len(files) > 1:
             print(f"== {path}", flush=True)
-        report(results[start:start + len(file_rows)], args.show_errors, args.sweep, within=within)
+        report(results[start:start + len(file_rows)], errors_to_list(path, args.show_errors, 40), args.sweep,
+               within=within)
         start += len(file_rows)
     return 0
 
