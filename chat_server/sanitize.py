@@ -29,3 +29,12 @@ def client_ip(environ: dict[str, Any], trust_forwarded: bool) -> str:
     if request is not None and request.remote:
         return str(request.remote)
     return str(environ.get("REMOTE_ADDR", "unknown"))
+
+
+# Tokens in links we send (status page, stop and follow-confirmation links) are 16–24 characters; a
+# longer or empty one from a URL is not ours and is refused before it reaches Redis.
+MAX_LINK_TOKEN = 64
+
+
+def plausible_token(token: str) -> bool:
+    return 0 < len(token) <= MAX_LINK_TOKEN

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import secrets
 from types import SimpleNamespace
 
-from chat_server.sanitize import clean_text, client_ip
+from chat_server.sanitize import MAX_LINK_TOKEN, clean_text, client_ip, plausible_token
 
 
 def test_clean_text_drops_invisible_and_bidi_characters_but_keeps_lines() -> None:
@@ -18,3 +19,10 @@ def test_client_ip_trusts_forwarded_only_when_configured() -> None:
     assert client_ip(environ, trust_forwarded=False) == "10.0.0.2"
     assert client_ip({"REMOTE_ADDR": "198.51.100.4"}, trust_forwarded=True) == "198.51.100.4"
     assert client_ip({}, trust_forwarded=False) == "unknown"
+
+
+def test_a_link_token_is_plausible_only_when_non_empty_and_short() -> None:
+    assert plausible_token(secrets.token_urlsafe(18))
+    assert plausible_token("a" * MAX_LINK_TOKEN)
+    assert not plausible_token("")
+    assert not plausible_token("a" * (MAX_LINK_TOKEN + 1))

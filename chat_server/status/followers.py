@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 
 from chat_server.redis_store import RedisStore
+from chat_server.sanitize import plausible_token
 
 
 class FollowerKind(StrEnum):
@@ -104,7 +105,7 @@ class FollowerStore(RedisStore):
 
     async def by_token(self, token: str) -> tuple[str, Follower] | None:
         """(ticket id, follower) for a stop-link token."""
-        if not token or len(token) > 64:
+        if not plausible_token(token):
             return None
         ref = await self.redis.get(self._token(token))
         if ref is None:
@@ -136,14 +137,14 @@ class FollowerStore(RedisStore):
         return token
 
     async def pending(self, token: str) -> dict[str, str] | None:
-        if not token or len(token) > 64:
+        if not plausible_token(token):
             return None
         raw = await self.redis.get(self._pending(token))
         return json.loads(raw) if raw else None
 
     async def confirm(self, token: str) -> tuple[str, Follower] | None:
         """Turn a pending request into a follower (once: the request is consumed)."""
-        if not token or len(token) > 64:
+        if not plausible_token(token):
             return None
         raw = await self.redis.getdel(self._pending(token))
         if raw is None:

@@ -25,6 +25,7 @@ from redis.exceptions import WatchError
 from chat_server import redis_values as rv
 from chat_server.redaction import redact
 from chat_server.redis_store import RedisStore
+from chat_server.sanitize import plausible_token
 
 OPEN, CLOSED = "open", "closed"
 # Internal sub-statuses (shown to residents and agents; Open311 only sees open/closed).
@@ -281,7 +282,7 @@ class TicketStore(RedisStore):
         return [Ticket.from_hash(raw) for raw in await pipe.execute() if raw]
 
     async def id_for_token(self, token: str) -> str | None:
-        if not token or len(token) > 64:
+        if not plausible_token(token):
             return None
         value = await self.redis.get(self._token(token))
         return rv.text(value) if value else None
