@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import re
 from pathlib import Path
-from typing import Any
 
 import yaml
 
@@ -39,7 +38,7 @@ def placeholders(file: str, key: str, text: str) -> set[str]:
     return names
 
 
-def parse_staff_texts(file: str, data: Any) -> dict[str, dict[str, str]]:
+def parse_staff_texts(file: str, data: object) -> dict[str, dict[str, str]]:
     """Validates the parsed YAML: key → {en, es}, both non-empty text, the same placeholders."""
     if not isinstance(data, dict) or not data:
         raise StaffTextsError(f"{file}: must map keys to {{en: ..., es: ...}}")

@@ -49,7 +49,7 @@ def _placeholders(file: str, field: str, template: str) -> set[str]:
         raise TextsError(file, field, f"bad {{placeholder}}: {exc} (write {{{{ for a literal brace)") from exc
 
 
-def _parse(file: str, data: Any) -> tuple[dict[str, dict[str, str]], tuple[str, ...]]:
+def _parse(file: str, data: object) -> tuple[dict[str, dict[str, str]], tuple[str, ...]]:
     if not isinstance(data, dict):
         raise TextsError(file, "(file)", f"must be a mapping with {', '.join(('days', *SECTIONS))}")
     days = data.get("days")

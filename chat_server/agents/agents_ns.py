@@ -89,7 +89,7 @@ class AgentsNamespace(socketio.AsyncNamespace):
             await self.service.agent_disconnected(sess["username"], sid)
 
     # ---- events (sid, account, data) ----
-    async def on_hello(self, sid: str, account: Account, data: dict[str, Any]) -> dict[str, Any]:
+    async def on_hello(self, sid: str, account: Account, data: dict[str, object]) -> dict[str, Any]:
         console = self.service.console
         return {
             "me": account.public(),
@@ -104,35 +104,35 @@ class AgentsNamespace(socketio.AsyncNamespace):
             "services": self.service.ticket_form(),
         }
 
-    async def on_heartbeat(self, sid: str, account: Account, data: dict[str, Any]) -> dict[str, Any]:
+    async def on_heartbeat(self, sid: str, account: Account, data: dict[str, object]) -> dict[str, Any]:
         await self.service.routing.touch({account.username: [sid]}, time.time())
         return {}
 
-    async def on_set_status(self, sid: str, account: Account, data: dict[str, Any]) -> dict[str, Any]:
+    async def on_set_status(self, sid: str, account: Account, data: dict[str, object]) -> dict[str, Any]:
         await self.service.set_status(account.username, str(data.get("status")))
         return {"status": data.get("status")}
 
-    async def on_accept(self, sid: str, account: Account, data: dict[str, Any]) -> dict[str, Any]:
+    async def on_accept(self, sid: str, account: Account, data: dict[str, object]) -> dict[str, Any]:
         conv = await self.service.accept(account, data.get("conversation_id"))
         await self.enter_room(sid, conv_room(conv.id))
         return {"conversation": await self.service.view(account, conv.id)}
 
-    async def on_decline(self, sid: str, account: Account, data: dict[str, Any]) -> dict[str, Any]:
+    async def on_decline(self, sid: str, account: Account, data: dict[str, object]) -> dict[str, Any]:
         await self.service.decline(account, data.get("conversation_id"))
         return {}
 
-    async def on_open(self, sid: str, account: Account, data: dict[str, Any]) -> dict[str, Any]:
+    async def on_open(self, sid: str, account: Account, data: dict[str, object]) -> dict[str, Any]:
         view = await self.service.view(account, data.get("conversation_id"))
         await self.enter_room(sid, conv_room(view["conversation_id"]))
         return {"conversation": view}
 
-    async def on_leave(self, sid: str, account: Account, data: dict[str, Any]) -> dict[str, Any]:
+    async def on_leave(self, sid: str, account: Account, data: dict[str, object]) -> dict[str, Any]:
         cid = data.get("conversation_id")
         if isinstance(cid, str):
             await self.leave_room(sid, conv_room(cid))
         return {}
 
-    def _text(self, data: dict[str, Any]) -> str:
+    def _text(self, data: dict[str, object]) -> str:
         body = data.get("text")
         if not isinstance(body, str) or not clean_text(body):
             raise ActionError("empty", "message is empty")
@@ -141,45 +141,45 @@ class AgentsNamespace(socketio.AsyncNamespace):
             raise ActionError("too_long", f"at most {self.max_chars} characters")
         return body
 
-    async def on_send(self, sid: str, account: Account, data: dict[str, Any]) -> dict[str, Any]:
+    async def on_send(self, sid: str, account: Account, data: dict[str, object]) -> dict[str, Any]:
         message = await self.service.send(account, data.get("conversation_id"), self._text(data))
         return {"id": message.id}
 
-    async def on_note(self, sid: str, account: Account, data: dict[str, Any]) -> dict[str, Any]:
+    async def on_note(self, sid: str, account: Account, data: dict[str, object]) -> dict[str, Any]:
         message = await self.service.note(account, data.get("conversation_id"), self._text(data))
         return {"id": message.id}
 
-    async def on_typing(self, sid: str, account: Account, data: dict[str, Any]) -> dict[str, Any]:
+    async def on_typing(self, sid: str, account: Account, data: dict[str, object]) -> dict[str, Any]:
         await self.service.typing(account, data.get("conversation_id"), bool(data.get("on")))
         return {}
 
-    async def on_close(self, sid: str, account: Account, data: dict[str, Any]) -> dict[str, Any]:
+    async def on_close(self, sid: str, account: Account, data: dict[str, object]) -> dict[str, Any]:
         await self.service.close(account, data.get("conversation_id"), data.get("disposition"))
         return {}
 
-    async def on_transfer(self, sid: str, account: Account, data: dict[str, Any]) -> dict[str, Any]:
+    async def on_transfer(self, sid: str, account: Account, data: dict[str, object]) -> dict[str, Any]:
         await self.service.transfer(account, data.get("conversation_id"), data.get("to"))
         cid = data.get("conversation_id")
         if isinstance(cid, str):
             await self.leave_room(sid, conv_room(cid))
         return {}
 
-    async def on_ticket(self, sid: str, account: Account, data: dict[str, Any]) -> dict[str, Any]:
+    async def on_ticket(self, sid: str, account: Account, data: dict[str, object]) -> dict[str, Any]:
         return await self.service.create_ticket(account, data.get("conversation_id"), data.get("service_code"),
                                                 data.get("description"), data.get("address"),
                                                 data.get("attributes"), data.get("lat"), data.get("long"))
 
-    async def on_agents(self, sid: str, account: Account, data: dict[str, Any]) -> dict[str, Any]:
+    async def on_agents(self, sid: str, account: Account, data: dict[str, object]) -> dict[str, Any]:
         return {"agents": await self.service.agents_overview()}
 
-    async def on_kb_search(self, sid: str, account: Account, data: dict[str, Any]) -> dict[str, Any]:
+    async def on_kb_search(self, sid: str, account: Account, data: dict[str, object]) -> dict[str, Any]:
         query = data.get("q")
         if not isinstance(query, str):
             raise ActionError("malformed", "q must be a string")
-        language = data.get("language") if data.get("language") in ("en", "es") else None
-        return {"results": await self.knowledge.search(query[:200], language)}
+        language = data.get("language")
+        return {"results": await self.knowledge.search(query[:200], language if language in ("en", "es") else None)}
 
-    async def on_hours(self, sid: str, account: Account, data: dict[str, Any]) -> dict[str, Any]:
+    async def on_hours(self, sid: str, account: Account, data: dict[str, object]) -> dict[str, Any]:
         if "mode" in data:
             return {"hours": await self.service.set_hours_override(account, data.get("mode"), data.get("minutes"),
                                                                    data.get("reason"))}

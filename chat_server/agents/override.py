@@ -32,7 +32,7 @@ class OverrideRequest:
     reason: str = ""
 
 
-def parse_override(mode: Any, minutes: Any = None, reason: Any = "", hours: Any = None) -> OverrideRequest:
+def parse_override(mode: object, minutes: object = None, reason: object = "", hours: object = None) -> OverrideRequest:
     """Validate and normalise a request from any entry point.
 
     `mode` is open, closed (or close) or clear (or None); the length is given in minutes (1 to

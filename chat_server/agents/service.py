@@ -446,7 +446,7 @@ class EscalationService:
         self.poke()
 
     # console actions ----------------------------------------------------------------
-    async def _conv(self, cid: Any) -> Conversation:
+    async def _conv(self, cid: object) -> Conversation:
         if not isinstance(cid, str) or not 8 <= len(cid) <= 64:
             raise ActionError("malformed", "conversation_id is required")
         conv = await self.chats.store.get(cid)
@@ -454,7 +454,7 @@ class EscalationService:
             raise ActionError("not_found", "no such conversation")
         return conv
 
-    async def _owned(self, account: Account, cid: Any, allow_supervisor: bool = True) -> Conversation:
+    async def _owned(self, account: Account, cid: object, allow_supervisor: bool = True) -> Conversation:
         conv = await self._conv(cid)
         owner = await self.routing.owner(conv.id)
         if conv.state != ASSIGNED or (owner != account.username
@@ -462,7 +462,7 @@ class EscalationService:
             raise ActionError("not_yours", "this conversation is not assigned to you")
         return conv
 
-    async def accept(self, account: Account, cid: Any) -> Conversation:
+    async def accept(self, account: Account, cid: object) -> Conversation:
         conv = await self._conv(cid)
         if not await self.routing.accept(conv.id, account.username):
             raise ActionError("offer_gone", "this offer is no longer yours (it timed out or was withdrawn)")
@@ -481,20 +481,20 @@ class EscalationService:
         await self.broadcast_positions()
         return conv
 
-    async def decline(self, account: Account, cid: Any) -> None:
+    async def decline(self, account: Account, cid: object) -> None:
         conv = await self._conv(cid)
         if not await self.routing.decline(conv.id, account.username, mark_away=False):
             raise ActionError("offer_gone", "this offer is no longer yours")
         await self.audit.record(account.username, "decline", conv.id)
         self.poke()
 
-    async def send(self, account: Account, cid: Any, body: str) -> Message:
+    async def send(self, account: Account, cid: object, body: str) -> Message:
         conv = await self._owned(account, cid)
         message = await self.chats.say(conv, "agent", body, agent_name=account.name)
         await self.chats.notify(conv, "typing", {"sender": "agent", "on": False})
         return message
 
-    async def note(self, account: Account, cid: Any, body: str) -> Message:
+    async def note(self, account: Account, cid: object, body: str) -> Message:
         if account.has_role("supervisor"):  # supervisors annotate any conversation, closed ones in reviews too
             conv = await self._conv(cid)
         else:
@@ -509,11 +509,11 @@ class EscalationService:
             await self.chats.sio.emit("resident_typing", {"conversation_id": conv.id, "on": on},
                                     room=conv_room(conv.id), namespace=NS)
 
-    async def typing(self, account: Account, cid: Any, on: bool) -> None:
+    async def typing(self, account: Account, cid: object, on: bool) -> None:
         conv = await self._owned(account, cid, allow_supervisor=False)
         await self.chats.notify(conv, "typing", {"sender": "agent", "on": bool(on)})
 
-    async def close(self, account: Account, cid: Any, disposition: Any) -> None:
+    async def close(self, account: Account, cid: object, disposition: object) -> None:
         if disposition not in self.console.dispositions:
             raise ActionError("bad_disposition", f"disposition must be one of {', '.join(self.console.dispositions)}")
         conv = await self._owned(account, cid)
@@ -523,7 +523,7 @@ class EscalationService:
             raise ActionError("already_closed", "the conversation was already closed")
         await self.audit.record(account.username, "close", conv.id, disposition=disposition)
 
-    async def transfer(self, account: Account, cid: Any, to: Any) -> None:
+    async def transfer(self, account: Account, cid: object, to: object) -> None:
         conv = await self._owned(account, cid)
         owner = await self.routing.owner(conv.id) or account.username
         if to in (None, "", "queue"):
@@ -568,9 +568,9 @@ class EscalationService:
         catalogue = self._catalogue()
         return form_services(catalogue) if catalogue is not None else []
 
-    async def create_ticket(self, account: Account, cid: Any, service_code: Any, description: Any,
-                            address: Any = None, attributes: Any = None, lat: Any = None,
-                            long: Any = None) -> dict[str, Any]:
+    async def create_ticket(self, account: Account, cid: object, service_code: object, description: object,
+                            address: object = None, attributes: object = None, lat: object = None,
+                            long: object = None) -> dict[str, Any]:
         """File from the console: validated by the catalogue exactly like an Open311 POST."""
         conv = await self._owned(account, cid)
         tickets = self.tickets
@@ -593,7 +593,7 @@ class EscalationService:
         await self.audit.record(account.username, "ticket", conv.id, ticket_id=ticket.id, service_code=service_code)
         return {"ticket_id": ticket.id}
 
-    async def view(self, account: Account, cid: Any) -> dict[str, Any]:
+    async def view(self, account: Account, cid: object) -> dict[str, Any]:
         """Transcript (bot part included) and a panel of what the bot collected, for the console."""
         conv = await self._conv(cid)
         owner = await self.routing.owner(conv.id)
@@ -641,7 +641,8 @@ class EscalationService:
                         "capacity": agent.capacity, "languages": list(agent.languages)})
         return out
 
-    async def set_hours_override(self, account: Account, mode: Any, minutes: Any, reason: Any) -> dict[str, Any]:
+    async def set_hours_override(self, account: Account, mode: object, minutes: object,
+                                 reason: object) -> dict[str, Any]:
         if not account.has_role("supervisor"):
             raise ActionError("forbidden", "only supervisors can open or close the line")
         try:

@@ -25,10 +25,12 @@ import logging
 import re
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
 from aiohttp import web
+from redis.asyncio import Redis
 
 from chat_server.app_hooks import run_with_app
 from chat_server.channels.apptokens import AppTokenStore
@@ -84,7 +86,7 @@ class ApiChannel(ResidentChannel):
     name = "api"
     supports_buttons = True
 
-    def __init__(self, config: Config, redis: Any, service: ConversationService, limiter: RateLimiter,
+    def __init__(self, config: Config, redis: Redis, service: ConversationService, limiter: RateLimiter,
                  emergency_first: EmergencyFirst, email: Any = None) -> None:
         super().__init__(config, redis, service, limiter, emergency_first)
         self.max_body_bytes = max(config.limits.max_event_bytes, 4 * config.limits.max_message_chars * 4)
@@ -120,7 +122,8 @@ class ApiChannel(ResidentChannel):
         return web.json_response(self._openapi)
 
     # plumbing --------------------------------------------------------------------------------
-    def _guard(self, handler: Any, resident_message: bool = False) -> Any:
+    def _guard(self, handler: Callable[[web.Request, str], Awaitable[web.StreamResponse]],
+               resident_message: bool = False) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         """Auth, rate limit, and turning every failure into the JSON error format (never a 500 page).
 
         A refused resident message is first checked for an emergency (emergency_first.py): the 911
@@ -162,7 +165,8 @@ class ApiChannel(ResidentChannel):
             body = decode(raw, self.max_body_bytes)
         except PayloadError:
             body = None
-        said = body.get("text") if isinstance(body, dict) and isinstance(body.get("text"), str) else raw
+        text = body.get("text") if isinstance(body, dict) else None
+        said = text if isinstance(text, str) else raw
         return await self.emergency_first.before_rejection(conv.session, self.name, said)
 
     async def _json_body(self, request: web.Request, allowed: set[str]) -> dict[str, Any]:
@@ -272,7 +276,7 @@ class ApiChannel(ResidentChannel):
             "duplicate": outcome.duplicate, "conversation": self._conversation_json(fresh, await self._user_of(conv)),
         }, status=201)
 
-    def _attachment(self, value: Any) -> dict[str, str] | None:
+    def _attachment(self, value: object) -> dict[str, str] | None:
         if value is None:
             return None
         if not isinstance(value, dict) or value.get("type") != "image" or not isinstance(value.get("url"), str):

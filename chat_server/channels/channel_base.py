@@ -18,6 +18,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from chat_server import redis_values as rv
 from chat_server.channels.text_shaping import event_text, pick_option
 from chat_server.conversations.store import CLOSED, Conversation, ConversationStore, Message
 from chat_server.events import EventBus
@@ -50,7 +51,7 @@ return 1
 async def delivery_record(redis: Redis, key: str, message_id: str, channel: str = "") -> dict[str, Any] | None:
     parts: dict[str, Any] = {}
     for field, raw in (await redis.hgetall(key)).items():
-        name = field.decode()
+        name = rv.text(field)
         mid, _, ref = name.partition("|")
         if mid == message_id:
             parts[ref] = json.loads(raw)
@@ -96,15 +97,15 @@ class ChannelBase:
         """The identity's session token, creating the session the first time (race-safe)."""
         key = self._identity_key(identity)
         existing = await self.redis.get(key)
-        if existing is not None and await self.store.session_exists(existing.decode()):
-            return existing.decode()
-        token = await self.store.new_session(self.name, address=identity, **meta)
+        if existing is not None and await self.store.session_exists(rv.text(existing)):
+            return rv.text(existing)
+        token = await self.store.new_session(self.name, None, **{**meta, "address": identity})
         if existing is None:
             if await self.redis.set(key, token, nx=True):
                 return token
             winner = await self.redis.get(key)  # a concurrent first message won
             await self.store.delete_session(token)
-            return winner.decode() if winner else token
+            return rv.text(winner) if winner else token
         await self.redis.set(key, token)  # the old session was deleted (retention): start afresh
         return token
 

@@ -40,6 +40,7 @@ from typing import Any
 import aiosmtplib
 from aiohttp import web
 from aiosmtpd.smtp import SMTP, Envelope, Session
+from redis.asyncio import Redis
 
 from chat_server.app_hooks import run_with_app
 from chat_server.channels.channel_base import drain
@@ -68,7 +69,7 @@ class EmailChannel(ResidentChannel):
     name = "email"
     supports_buttons = False
 
-    def __init__(self, config: Config, redis: Any, service: ConversationService, limiter: RateLimiter,
+    def __init__(self, config: Config, redis: Redis, service: ConversationService, limiter: RateLimiter,
                  emergency_first: EmergencyFirst) -> None:
         super().__init__(config, redis, service, limiter, emergency_first)
         self.address = self.cfg.email_address.lower()

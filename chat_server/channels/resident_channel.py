@@ -7,7 +7,7 @@ they take the same dependencies, explicitly, and keep them under the same names.
 
 from __future__ import annotations
 
-from typing import Any
+from redis.asyncio import Redis
 
 from chat_server.channels.channel_base import ChannelBase
 from chat_server.channels.settings import ChannelsConfig
@@ -19,7 +19,7 @@ from chat_server.stream_outbox import FailureHook, Outbox, RetryPolicy, Sender
 
 
 class ResidentChannel(ChannelBase):
-    def __init__(self, config: Config, redis: Any, service: ConversationService, limiter: RateLimiter,
+    def __init__(self, config: Config, redis: Redis, service: ConversationService, limiter: RateLimiter,
                  emergency_first: EmergencyFirst) -> None:
         super().__init__(redis, config.redis.key_prefix, service.store, service.bus)
         self.config = config

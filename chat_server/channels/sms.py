@@ -28,6 +28,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from redis.asyncio import Redis
 from twilio.request_validator import RequestValidator
 
 from chat_server import redis_values
@@ -77,7 +78,7 @@ class SmsChannel(ResidentChannel):
     name = "sms"
     supports_buttons = False
 
-    def __init__(self, config: Config, redis: Any, service: ConversationService, limiter: RateLimiter,
+    def __init__(self, config: Config, redis: Redis, service: ConversationService, limiter: RateLimiter,
                  emergency_first: EmergencyFirst) -> None:
         super().__init__(config, redis, service, limiter, emergency_first)
         self.validator = RequestValidator(self.cfg.twilio_auth_token)
@@ -204,7 +205,7 @@ class SmsChannel(ResidentChannel):
         if keyword in SPANISH_KEYWORDS:
             return "es"
         token = await self.redis.get(self._identity_key(phone))
-        conv = await self.store.current_conversation(token.decode()) if token else None
+        conv = await self.store.current_conversation(redis_values.text(token)) if token else None
         return conv.language if conv else "en"
 
     async def _opt_out(self, phone: str, keyword: str) -> web.Response:
@@ -212,7 +213,7 @@ class SmsChannel(ResidentChannel):
         log.info("sms opt-out", extra={"phone": redact(phone)})
         language = await self._keyword_language(phone, keyword)
         token = await self.redis.get(self._identity_key(phone))
-        conv = await self.store.current_conversation(token.decode()) if token else None
+        conv = await self.store.current_conversation(redis_values.text(token)) if token else None
         if conv is not None and conv.state != CLOSED:
             await self.service.close(conv, "opted_out")
         return self._keyword_reply("sms_stopped", language)
@@ -335,7 +336,7 @@ class SmsChannel(ResidentChannel):
         if not ref or status not in {"queued", "sending", "sent", "delivered", "undelivered", "failed", "read",
                                      "accepted", "scheduled", "canceled"}:
             return web.Response(status=204)
-        conv_id, msg_id = ref[b"conv"].decode(), ref[b"msg"].decode()
+        conv_id, msg_id = redis_values.text(ref[b"conv"]), redis_values.text(ref[b"msg"])
         error = params.get("ErrorCode") or ""
         await self.record_delivery(conv_id, msg_id, status, message_sid, f"Twilio error {error}" if error else "")
         if status in ("undelivered", "failed") and ref.get(b"notice"):

@@ -42,7 +42,7 @@ class PayloadError(Refusal, ValueError):
         self.raw = raw  # the text as received (for the emergency check before the rejection)
 
 
-def _too_deep(value: Any) -> bool:
+def _too_deep(value: object) -> bool:
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()
@@ -58,7 +58,7 @@ def _too_deep(value: Any) -> bool:
     return False
 
 
-def _has_lone_surrogate(value: Any) -> bool:
+def _has_lone_surrogate(value: object) -> bool:
     stack = [value]
     while stack:
         item = stack.pop()

@@ -95,7 +95,7 @@ class ResidentNamespace(socketio.AsyncNamespace):
                             to=sid)  # nowhere to store it
         return await self._fail(sid, exc)
 
-    async def _invalid_payload(self, sid: str, error: Any) -> dict[str, Any]:
+    async def _invalid_payload(self, sid: str, error: object) -> dict[str, Any]:
         """A packet payloads.py could not decode: its own error code, and the connection stays."""
         error = error if isinstance(error, dict) else {}
         exc = ClientError(str(error.get("code", "invalid_json")), str(error.get("message", "unreadable message")))
@@ -105,7 +105,7 @@ class ResidentNamespace(socketio.AsyncNamespace):
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         await self.save_session(sid, {"ip": client_ip(environ, self.config.server.trust_forwarded_for)})
 
-    async def on_session_request(self, sid: str, data: Any = None) -> dict[str, Any]:
+    async def on_session_request(self, sid: str, data: object = None) -> dict[str, Any]:
         try:
             if data is not None and not isinstance(data, dict):
                 raise ClientError("malformed", "session_request expects an object {session_id, last_message_id}")
@@ -114,8 +114,9 @@ class ResidentNamespace(socketio.AsyncNamespace):
             if last_id is not None and not valid_message_id(last_id):
                 raise ClientError("malformed", "last_message_id must be a message id like '1700000000000-0'")
             sess = await self.get_session(sid)
-            token = data.get("session_id")
-            if not await self.store.session_exists(token):
+            claimed = data.get("session_id")
+            token = claimed if isinstance(claimed, str) and await self.store.session_exists(claimed) else None
+            if token is None:
                 ip = sess.get("ip", "")
                 if not await self.limiter.hit(self.new_session_limit, ip):
                     raise ClientError("rate_limited", "too many new chat sessions from this network; "
@@ -147,7 +148,7 @@ class ResidentNamespace(socketio.AsyncNamespace):
         except ClientError as exc:
             return await self._fail(sid, exc)
 
-    async def _bound_session(self, sid: str, data: Any) -> str:
+    async def _bound_session(self, sid: str, data: object) -> str:
         sess = await self.get_session(sid)
         token = sess.get("session_id")
         if not token:
@@ -157,7 +158,7 @@ class ResidentNamespace(socketio.AsyncNamespace):
             raise ClientError("wrong_session", "this connection belongs to another session")
         return str(token)
 
-    async def on_user_uttered(self, sid: str, data: Any = None) -> dict[str, Any]:
+    async def on_user_uttered(self, sid: str, data: object = None) -> dict[str, Any]:
         body = ""
         language = None
         try:
@@ -231,7 +232,7 @@ class ResidentNamespace(socketio.AsyncNamespace):
         else:
             recorded.set_result(task.result())
 
-    async def _attachment(self, value: Any, session: str) -> dict[str, str] | None:
+    async def _attachment(self, value: object, session: str) -> dict[str, str] | None:
         if value is None:
             return None
         if not isinstance(value, dict) or value.get("type") != "image" or not isinstance(value.get("url"), str):
@@ -243,7 +244,7 @@ class ResidentNamespace(socketio.AsyncNamespace):
         # Tickets need an absolute media_url (Open311), so the URL is rebuilt absolute from the name.
         return {"type": "image", "url": f"{public}/media/{name}"}
 
-    async def on_typing(self, sid: str, data: Any = None) -> dict[str, Any]:
+    async def on_typing(self, sid: str, data: object = None) -> dict[str, Any]:
         """`typing {session_id, on}`: relayed (on/off only) to whoever serves the chat. Repeats of the
         same state are dropped here, so a widget sending it on every keystroke costs nothing."""
         try:
@@ -265,7 +266,7 @@ class ResidentNamespace(socketio.AsyncNamespace):
         except ClientError as exc:
             return await self._fail(sid, exc)
 
-    async def on_end_chat(self, sid: str, data: Any = None) -> dict[str, Any]:
+    async def on_end_chat(self, sid: str, data: object = None) -> dict[str, Any]:
         try:
             token = await self._bound_session(sid, data or {})
             conv = await self.store.current_conversation(token)
@@ -276,7 +277,7 @@ class ResidentNamespace(socketio.AsyncNamespace):
         except ClientError as exc:
             return await self._fail(sid, exc)
 
-    async def on_csat(self, sid: str, data: Any = None) -> dict[str, Any]:
+    async def on_csat(self, sid: str, data: object = None) -> dict[str, Any]:
         try:
             if not isinstance(data, dict):
                 raise ClientError("malformed", "csat expects {session_id, rating: 1..5, comment?}")

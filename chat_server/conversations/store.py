@@ -17,7 +17,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeGuard
 
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError
@@ -129,7 +129,7 @@ def _parse_id(message_id: str) -> tuple[int, int]:
     return int(ms), int(seq or 0)
 
 
-def valid_message_id(value: Any) -> bool:
+def valid_message_id(value: object) -> TypeGuard[str]:
     if not isinstance(value, str) or len(value) > 42:
         return False
     try:
@@ -233,8 +233,8 @@ class ConversationStore(RedisStore):
         await pipe.execute()
         return token
 
-    async def session_exists(self, token: Any) -> bool:
-        if not isinstance(token, str) or not 16 <= len(token) <= 64:
+    async def session_exists(self, token: str) -> bool:
+        if not 16 <= len(token) <= 64:
             return False
         return bool(await self.redis.exists(self.session_key(token)))
 

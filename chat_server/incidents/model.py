@@ -14,7 +14,7 @@ import secrets
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeGuard
 
 from chat_server.field_error import FieldError
 
@@ -118,7 +118,7 @@ def _bilingual(data: Mapping[str, Any], name: str, limit: int) -> dict[str, str]
     return out
 
 
-def _phrases(value: Any) -> tuple[str, ...]:
+def _phrases(value: object) -> tuple[str, ...]:
     if isinstance(value, str):
         value = re.split(r"[\n,;]", value)
     if not isinstance(value, list) or not all(isinstance(p, str) for p in value):
@@ -143,7 +143,7 @@ def _instant(data: Mapping[str, Any], name: str) -> float:
     return float(value)
 
 
-def validate(data: Any, now: float, existing: Iterable[Incident], by: str) -> Incident:
+def validate(data: object, now: float, existing: Iterable[Incident], by: str) -> Incident:
     """A new incident from staff input, or IncidentError naming the field to fix.
 
     Refused: missing translations, an end not after the start or already past, a window longer
@@ -180,7 +180,7 @@ def validate(data: Any, now: float, existing: Iterable[Incident], by: str) -> In
     return incident
 
 
-def valid_id(value: Any) -> bool:
+def valid_id(value: object) -> TypeGuard[str]:
     return isinstance(value, str) and bool(_ID.match(value))
 
 

@@ -70,7 +70,7 @@ class IncidentService:
         self._task: asyncio.Task[None] | None = None
 
     # staff actions ----------------------------------------------------------
-    async def post(self, data: Any, by: str) -> Incident:
+    async def post(self, data: object, by: str) -> Incident:
         now = self.clock()
         incident = validate(data, now, await self.store.ending_after(now), by)
         if incident.extend_hours and incident.starts_at > now + 60:
@@ -84,7 +84,7 @@ class IncidentService:
         await self.refresh(force=True)
         return incident
 
-    async def end(self, incident_id: Any, by: str) -> Incident:
+    async def end(self, incident_id: object, by: str) -> Incident:
         if not valid_id(incident_id):
             raise IncidentError("id", "no such incident")
         incident = await self.store.get(incident_id)

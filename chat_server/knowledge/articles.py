@@ -83,7 +83,7 @@ class Article:
 
 
 # --------------------------------------------------------------------------- field checks (pure)
-def _text(file: str, field: str, value: Any) -> str:
+def _text(file: str, field: str, value: object) -> str:
     if value is None or (isinstance(value, str) and not value.strip()):
         raise ArticleError(file, field, "missing")
     if not isinstance(value, str):
@@ -91,7 +91,7 @@ def _text(file: str, field: str, value: Any) -> str:
     return " ".join(value.split())
 
 
-def _localized(file: str, field: str, value: Any, max_len: int | None = None, link: bool = False) -> dict[str, str]:
+def _localized(file: str, field: str, value: object, max_len: int | None = None, link: bool = False) -> dict[str, str]:
     if not isinstance(value, dict):
         raise ArticleError(file, field, "must be a mapping with en and es")
     extra = sorted(set(map(str, value)) - set(LANGUAGES))
@@ -108,7 +108,7 @@ def _localized(file: str, field: str, value: Any, max_len: int | None = None, li
     return out
 
 
-def _questions(file: str, value: Any) -> dict[str, tuple[str, ...]]:
+def _questions(file: str, value: object) -> dict[str, tuple[str, ...]]:
     if not isinstance(value, dict):
         raise ArticleError(file, "questions", "must be a mapping with en and es lists")
     out = {}
@@ -124,7 +124,7 @@ def _questions(file: str, value: Any) -> dict[str, tuple[str, ...]]:
     return out
 
 
-def _review_by(file: str, value: Any) -> date:
+def _review_by(file: str, value: object) -> date:
     if isinstance(value, date):
         return value
     if isinstance(value, str):
@@ -135,7 +135,7 @@ def _review_by(file: str, value: Any) -> date:
     raise ArticleError(file, "review_by", f"must be a date like 2027-06-30, not {value!r}")
 
 
-def parse_article_data(file: str, data: Any, rules: Rules, expected_id: str | None = None) -> Article:
+def parse_article_data(file: str, data: object, rules: Rules, expected_id: str | None = None) -> Article:
     """Validate one article's mapping; `expected_id` (the file stem) must equal its id."""
     if not isinstance(data, dict):
         raise ArticleError(file, "(file)", "must be a YAML mapping of article fields")

@@ -54,13 +54,13 @@ def _kb(request: web.Request) -> LiveKnowledge:
     return request.app[KNOWLEDGE]
 
 
-def _int(value: Any, name: str) -> int:
+def _int(value: object, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
         raise BadRequest("bad_request", f"{name} must be a whole number", name)
     return int(value)
 
 
-def _lang(value: Any) -> str:
+def _lang(value: object) -> str:
     return value if value in LANGUAGES else LANGUAGES[0]
 
 

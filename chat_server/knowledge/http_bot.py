@@ -49,7 +49,7 @@ def _authorized(request: web.Request, token: str) -> bool:
     return bool(token) and hmac.compare_digest(given.encode(), expected.encode())
 
 
-def parse_request(body: Any) -> tuple[str | None, str | None, str]:
+def parse_request(body: object) -> tuple[str | None, str | None, str]:
     """(text, article_id, language) of a valid request; ValueError with a message otherwise."""
     if not isinstance(body, dict):
         raise ValueError("body must be a JSON object")

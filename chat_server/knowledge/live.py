@@ -234,13 +234,13 @@ class LiveKnowledge:
             return 1
 
     # ------------------------------------------------------------------ publish
-    def parse(self, article_id: str, data: Any) -> Article:
+    def parse(self, article_id: str, data: object) -> Article:
         """Validate an edit (ArticleError names the field); the id cannot change."""
         if self.rules is None:
             raise NotReady("the knowledge base is still loading")
         return parse_article_data(article_id, data, self.rules, expected_id=article_id)
 
-    async def save(self, article_id: str, data: Any, base_version: int, author: str,
+    async def save(self, article_id: str, data: object, base_version: int, author: str,
                    origin: Origin = Origin.EDIT, note: str = "") -> Version:
         """Validate, check against the index, publish if `base_version` is still the latest, serve it here."""
         article = self.parse(article_id, data)

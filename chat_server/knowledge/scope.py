@@ -21,7 +21,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import yaml
 
@@ -66,7 +65,7 @@ def _only_context(padded: str, name: str) -> bool:
     return all(_CONTEXT.search(padded[:start + 1]) for start in starts)
 
 
-def parse_out_of_scope(file: str, data: Any) -> OutOfScope:
+def parse_out_of_scope(file: str, data: object) -> OutOfScope:
     if not isinstance(data, dict) or set(data) - {"questions", "names"}:
         raise ArticleError(file, "(file)", "must be a mapping with `questions` {en, es} and `names`")
     questions: dict[str, tuple[str, ...]] = {}

@@ -91,7 +91,7 @@ class MediaHandler:
                 elif part.name == "file":
                     if tmp is not None:
                         return _error(400, "bad_request", "send one file per upload")
-                    if not await self.conversations.session_exists(session_id):
+                    if session_id is None or not await self.conversations.session_exists(session_id):
                         return _error(400, "invalid_session", "session_id (sent before file) is not a valid session")
                     result = await self._save(part)
                     if isinstance(result, web.Response):
@@ -101,7 +101,7 @@ class MediaHandler:
                     await part.release()
             if tmp is None or ext is None:
                 return _error(400, "bad_request", "the file field is missing")
-            if not await self.conversations.session_exists(session_id):
+            if session_id is None or not await self.conversations.session_exists(session_id):
                 return _error(400, "invalid_session", "session_id is not a valid session")
             name = f"{secrets.token_urlsafe(18)}.{ext}"
             os.replace(tmp, self.dir / name)
