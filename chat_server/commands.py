@@ -22,7 +22,7 @@ from chat_server import redis_connect, texts
 from chat_server.config import Config, ConfigError, load_config
 from chat_server.logsetup import setup_logging
 
-Configure = Callable[[argparse.ArgumentParser], None]
+Configure = Callable[[argparse.ArgumentParser], object]  # what it returns is ignored (add_argument gives an Action)
 Run = Callable[[argparse.Namespace], int]
 COMMANDS: dict[str, tuple[str, Configure, Run]] = {}
 T = TypeVar("T")

@@ -434,4 +434,5 @@ def load_config(
     _deep_update(data, move_old_keys(env_overrides(environ), "environment", _env_key))
     if overrides:
         _deep_update(data, move_old_keys(copy.deepcopy(overrides), "overrides"))
-    return _build(Config, data, "")
+    config: Config = _build(Config, data, "")
+    return config

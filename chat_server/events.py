@@ -39,6 +39,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from chat_server import redis_values as rv
 from chat_server.redaction import redact_data
 from chat_server.redis_batch import PipelineBatcher
 
@@ -76,7 +77,7 @@ class EventBus:
         fields = {"kind": kind, "conv": conversation_id, "ts": f"{event.ts:.3f}",
                   "data": json.dumps(redact_data(data), default=str)}
         await self._writes.execute(
-            lambda pipe: pipe.xadd(self.stream, fields, maxlen=self.STREAM_MAXLEN, approximate=True))
+            lambda pipe: pipe.xadd(self.stream, rv.fields(fields), maxlen=self.STREAM_MAXLEN, approximate=True))
         for handler in list(self._handlers.get(kind, ())):
             try:
                 await handler(event)

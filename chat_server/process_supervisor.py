@@ -16,6 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from chat_server.stopping import cancel_and_wait
 
@@ -73,7 +74,7 @@ class Supervisor:
         return proc.pid if proc and proc.returncode is None else None
 
     async def _spawn(self, spec: ChildSpec) -> asyncio.subprocess.Process:
-        out: int | object = asyncio.subprocess.DEVNULL
+        out: int | IO[bytes] = asyncio.subprocess.DEVNULL
         handle = None
         if spec.log_file:
             spec.log_file.parent.mkdir(parents=True, exist_ok=True)

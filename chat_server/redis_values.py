@@ -36,6 +36,11 @@ def stream_entries(rows: list[tuple[bytes | str | None, dict[bytes | str, bytes 
     return [(mid, raw) for mid, raw in rows or [] if mid is not None and raw is not None]
 
 
+def members(rows: Iterable[Any]) -> list[str]:
+    """ZRANGE-family replies without scores, and SMEMBERS, as text (redis-py declares a union of shapes)."""
+    return [text(member) for member in rows]
+
+
 def scored_members(rows: Iterable[Any]) -> list[tuple[str, float]]:
     """ZRANGE-family replies WITH SCORES as (member, score): redis-py declares them as bare members."""
     return [(text(member), float(score)) for member, score in rows]

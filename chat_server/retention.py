@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from redis.asyncio import Redis
 
 from chat_server import redis_connect
+from chat_server import redis_values as rv
 from chat_server.channels.channel_base import identity_key
 from chat_server.child_specs import RASA_TRACKER_KEY_PREFIX, rasa_tracker_url
 from chat_server.commands import command, load_for_command
@@ -138,7 +139,7 @@ async def _delete_session(store: ConversationStore, prefix: str, session: str, r
     """The session hash and, for SMS/e-mail residents, their address → session key."""
     channel, address = await store.redis.hmget(store.session_key(session), "channel", "address")
     if channel and address:
-        key = identity_key(prefix, channel.decode(), address.decode())
+        key = identity_key(prefix, rv.text(channel), rv.text(address))
         if await store.redis.get(key) == session.encode():
             await store.redis.delete(key)
     report.sessions_deleted += await store.delete_session(session)

@@ -23,7 +23,7 @@ def client_ip(environ: dict[str, Any], trust_forwarded: bool) -> str:
     """The client's address; X-Forwarded-For only when configured to sit behind a proxy we trust."""
     request = environ.get("aiohttp.request")
     if trust_forwarded and request is not None:
-        forwarded = request.headers.get("X-Forwarded-For", "")
+        forwarded = str(request.headers.get("X-Forwarded-For", ""))
         if forwarded:
             return forwarded.split(",")[0].strip()
     if request is not None and request.remote:

@@ -12,6 +12,7 @@ import json
 
 from redis.asyncio import Redis
 
+from chat_server import redis_values as rv
 from chat_server.incidents.model import Incident, from_dict
 
 KEEP_ENDED_S = 400 * 86400  # a year of reports, plus slack
@@ -43,23 +44,22 @@ class IncidentStore:
 
     async def ending_after(self, since: float) -> list[Incident]:
         """Incidents live or scheduled at or after `since` (the poll loop's working set)."""
-        ids = await self.redis.zrangebyscore(self._by_end, since, "+inf")
-        return await self._load(ids)
+        return await self._load(rv.members(await self.redis.zrangebyscore(self._by_end, since, "+inf")))
 
     async def recent(self, since: float, limit: int = 50) -> list[Incident]:
         ids = await self.redis.zrevrangebyscore(self._by_end, "+inf", since, start=0, num=limit)
-        return await self._load(ids)
+        return await self._load(rv.members(ids))
 
-    async def _load(self, ids: list[bytes]) -> list[Incident]:
+    async def _load(self, ids: list[str]) -> list[Incident]:
         if not ids:
             return []
-        docs = await self.redis.mget([self._doc + i.decode() for i in ids])
+        docs = await self.redis.mget([self._doc + i for i in ids])
         return [from_dict(json.loads(d)) for d in docs if d]
 
     async def purge_ended(self, now: float) -> int:
-        old = await self.redis.zrangebyscore(self._by_end, "-inf", now - KEEP_ENDED_S)
+        old = rv.members(await self.redis.zrangebyscore(self._by_end, "-inf", now - KEEP_ENDED_S))
         if old:
-            await self.redis.delete(*(self._doc + i.decode() for i in old))
+            await self.redis.delete(*(self._doc + i for i in old))
             await self.redis.zrem(self._by_end, *old)
         return len(old)
 
@@ -77,7 +77,7 @@ class IncidentStore:
             await pipe.execute()
 
     async def incidents_of(self, conversation_id: str) -> list[str]:
-        return [i.decode() for i in await self.redis.smembers(f"{self._doc}conv:{conversation_id}")]
+        return rv.members(await self.redis.smembers(f"{self._doc}conv:{conversation_id}"))
 
     async def count_escalated(self, incident_id: str, conversation_id: str) -> None:
         key = self._stat(incident_id, "escalated")

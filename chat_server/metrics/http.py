@@ -36,6 +36,7 @@ from chat_server.metrics.prom import EventLogCollector
 from chat_server.metrics.reader import MetricsReader
 from chat_server.metrics.reports import REPORTS, csv_headings, dashboard, to_csv
 from chat_server.metrics.settings import MetricsConfig
+from chat_server.redis_values import scored_members
 from chat_server.staff_texts import LANGUAGES, staff_texts
 
 log = logging.getLogger("chat311.metrics")
@@ -83,7 +84,7 @@ async def live_queue(ctx: AppContext, reader: MetricsReader, now: float) -> dict
     if store is not None:
         try:
             rows = await ctx.redis.zrange(f"{store.routing_keys}queue", 0, -1, withscores=True)
-            waits = [now - float(score) for _, score in rows]
+            waits = [now - score for _, score in scored_members(rows)]
             return {"queue_length": len(waits), "longest_wait_s": round(max(waits), 1) if waits else 0.0}
         except Exception:
             log.exception("reading the routing queue failed")

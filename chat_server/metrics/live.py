@@ -20,6 +20,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from chat_server import redis_values as rv
 from chat_server.conversations.store import ConversationStore
 from chat_server.training.label_names import load_label_names, readable
 
@@ -92,7 +93,7 @@ class LiveLists:
     async def _in_status(self, states: dict[str, str], now: float) -> dict[str, float]:
         """Seconds each agent has been in its current state (remembered in Redis, see the docstring)."""
         raw = await self.redis.hgetall(self.since_key)
-        seen = {k.decode(): v.decode() for k, v in raw.items()}
+        seen = rv.text_map(raw)
         out: dict[str, float] = {}
         changed: dict[str, str] = {}
         for username, state in states.items():
@@ -103,7 +104,7 @@ class LiveLists:
                 changed[username] = f"{state}|{now:.3f}"
                 out[username] = 0.0
         if changed:
-            await self.redis.hset(self.since_key, mapping=changed)
+            await self.redis.hset(self.since_key, mapping=rv.fields(changed))
         return out
 
     async def agents(self, now: float) -> list[LiveAgent]:

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from redis.asyncio import Redis
 
 from chat_server.metrics.compute import Aggregator, LogEvent, aggregate
-from chat_server.redis_values import text
+from chat_server.redis_values import stream_entries, text
 
 if TYPE_CHECKING:
     from chat_server.config import Config
@@ -69,7 +69,7 @@ class MetricsReader:
                 return self.agg
             start = f"{int(self.window_start(now) * 1000)}-0" if self.last_id is None else f"({self.last_id}"
             while True:
-                rows = await self.redis.xrange(self.stream, min=start, max="+", count=BATCH)
+                rows = stream_entries(await self.redis.xrange(self.stream, min=start, max="+", count=BATCH))
                 if not rows:
                     break
                 for _mid, raw in rows:
@@ -111,7 +111,8 @@ class MetricsReader:
         cursor = f"{int((lo - 86400) * 1000)}-0"
         out: list[LogEvent] = []
         while True:
-            rows = await self.redis.xrange(self.stream, min=cursor, max=f"{int((hi + 86400) * 1000)}-0", count=BATCH)
+            rows = stream_entries(await self.redis.xrange(self.stream, min=cursor, max=f"{int((hi + 86400) * 1000)}-0",
+                                                          count=BATCH))
             for _, raw in rows:
                 ev = LogEvent.from_stream(raw)
                 if lo - 86400 <= ev.ts < hi:

@@ -65,9 +65,9 @@ def top_fallbacks(b: Bucket, n: int) -> list[dict[str, Any]]:
 def kb_feedback(b: Bucket, n: int) -> list[dict[str, Any]]:
     """Answers residents rated, most "No" first: the articles content staff should look at."""
     articles = set(b.kb_helpful) | set(b.kb_not_helpful)
-    rows = [{"article_id": a, "helpful": b.kb_helpful[a], "not_helpful": b.kb_not_helpful[a],
-             "helpful_rate": round(b.kb_helpful[a] / (b.kb_helpful[a] + b.kb_not_helpful[a]), 4)} for a in articles]
-    return sorted(rows, key=lambda r: (-r["not_helpful"], -r["helpful"], r["article_id"]))[:n]
+    ranked = sorted(articles, key=lambda a: (-b.kb_not_helpful[a], -b.kb_helpful[a], a))[:n]
+    return [{"article_id": a, "helpful": b.kb_helpful[a], "not_helpful": b.kb_not_helpful[a],
+             "helpful_rate": round(b.kb_helpful[a] / (b.kb_helpful[a] + b.kb_not_helpful[a]), 4)} for a in ranked]
 
 
 def volumes(b: Bucket) -> dict[str, list[dict[str, Any]]]:
@@ -104,7 +104,7 @@ def report(agg: Aggregator, name: str, start: date, end: date, top_n: int = 20, 
     if name == "daily":
         return [{"date": d.isoformat(), **figures(b, sl_s)} for d, b in agg.day_buckets(start, end)]
     if name == "hourly":
-        rows = []
+        rows: list[dict[str, Any]] = []
         day = start
         while day <= end:
             rows.extend({"date": day.isoformat(), "hour": h, **figures(b, sl_s)} for h, b in agg.hour_buckets(day))

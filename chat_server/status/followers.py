@@ -19,6 +19,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 
+from chat_server import redis_values as rv
 from chat_server.redis_store import RedisStore
 from chat_server.sanitize import plausible_token
 
@@ -110,7 +111,7 @@ class FollowerStore(RedisStore):
         ref = await self.redis.get(self._token(token))
         if ref is None:
             return None
-        ticket_id, key = ref.decode().split(" ", 1)
+        ticket_id, key = rv.text(ref).split(" ", 1)
         raw = await self.redis.hget(self._followers(ticket_id), key)
         return (ticket_id, Follower.from_json(raw)) if raw is not None else None
 

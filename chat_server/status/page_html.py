@@ -7,6 +7,7 @@ app's CSP), and the layout is one column for phones (static/status/status.css).
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -72,9 +73,16 @@ def shell(language: str, title: str, body: str, switch_href: str | None = None) 
     )
 
 
+def _escaped_texts(language: str) -> Callable[..., str]:
+    """The page's copy in `language`, HTML-escaped: the templates' shorthand `t(key, **values)`."""
+    def t(key: str, **values: object) -> str:
+        return e(text(key, language, **values))
+    return t
+
+
 def status_page(view: StatusView, language: str, tz: ZoneInfo, *, stop_token: str | None = None,
                 message: str | None = None, error: str | None = None, contact: str = "") -> str:
-    t = lambda key, **kw: e(text(key, language, **kw))  # noqa: E731 - a local shorthand
+    t = _escaped_texts(language)
     facts = [(t("page_filed"), e(moment(view.requested_at, language, tz)))]
     if view.expected_at and view.status == "open":
         facts.append((t("page_expected"), e(format_date(view.expected_at, language, tz))))
@@ -119,7 +127,7 @@ def status_page(view: StatusView, language: str, tz: ZoneInfo, *, stop_token: st
 
 
 def _follow_form(ticket_id: str, language: str, error: str | None, contact: str) -> str:
-    t = lambda key: e(text(key, language))  # noqa: E731
+    t = _escaped_texts(language)
     err = (f'<p class="error" id="contact-error" role="alert">{e(error)}</p>' if error else "")
     described = "contact-help contact-error" if error else "contact-help"
     invalid = ' aria-invalid="true"' if error else ""

@@ -26,6 +26,7 @@ from typing import Any
 import aiohttp
 from redis.asyncio import Redis
 
+from chat_server import redis_values as rv
 from chat_server.status.changes import Source, TicketStatusService
 from chat_server.status.settings import StatusConfig
 from chat_server.status.upstream_read import MalformedReply, UpstreamState, parse_requests, parse_updates
@@ -52,7 +53,7 @@ def health_key(prefix: str) -> str:
 
 async def upstream_health(redis: Redis, prefix: str) -> dict[str, Any]:
     """The poller's last outcome for /readyz; raises UpstreamDown while polls are failing."""
-    raw = {k.decode(): v.decode() for k, v in (await redis.hgetall(health_key(prefix))).items()}
+    raw = rv.text_map(await redis.hgetall(health_key(prefix)))
     failures = int(raw.get("failures", "0"))
     detail = {"failures": failures, "last_ok": float(raw["last_ok"]) if raw.get("last_ok") else None}
     if failures:
@@ -127,7 +128,7 @@ class UpstreamPoller:
         pipe.hincrby(key, "failures", 1)
         pipe.hset(key, "last_error", f"{type(exc).__name__}: {exc}"[:300])
         failures = int((await pipe.execute())[0])
-        delay = min(self.tickets.upstream_poll_s * 2 ** failures, self.config.upstream_backoff_max_s)
+        delay: float = min(self.tickets.upstream_poll_s * 2 ** failures, self.config.upstream_backoff_max_s)
         delay *= random.uniform(0.8, 1.2)
         log.warning("upstream status poll failed; backing off", extra={
             "error": str(exc)[:200], "failures": failures, "retry_in_s": round(delay, 1)})
@@ -157,7 +158,7 @@ class UpstreamPoller:
     # requests.json by id -----------------------------------------------------------------------
     async def _read_due(self) -> None:
         now = time.time()
-        due = [d.decode() for d in await self.redis.zrangebyscore(self.tracked, "-inf", now, start=0, num=1000)]
+        due = rv.members(await self.redis.zrangebyscore(self.tracked, "-inf", now, start=0, num=1000))
         if not due:
             return
         tickets = await self.store.get_many(due)
@@ -176,9 +177,8 @@ class UpstreamPoller:
             batch = ids[i:i + size]
             rows = parse_requests(await self._get_json("requests.json", {"service_request_id": ",".join(batch)}))
             for state in rows:
-                ticket = by_upstream.get(state.upstream_id)
-                if ticket is not None:
-                    await self._apply(ticket, state)
+                if (match := by_upstream.get(state.upstream_id)) is not None:
+                    await self._apply(match, state)
             next_poll = time.time() + self.tickets.upstream_poll_s
             still_open = {t.id: next_poll for t in (by_upstream[u] for u in batch) if t.status != CLOSED}
             closed = [by_upstream[u].id for u in batch if by_upstream[u].status == CLOSED]
@@ -215,12 +215,12 @@ class UpstreamPoller:
     async def _read_updates(self) -> None:
         raw = await self.redis.get(self.cursor)
         now = datetime.now(UTC).replace(microsecond=0)
-        start = datetime.fromisoformat(raw.decode()) if raw else now - timedelta(seconds=self.tickets.upstream_poll_s)
+        start = datetime.fromisoformat(rv.text(raw)) if raw else now - timedelta(seconds=self.tickets.upstream_poll_s)
         body, _ = await self._get("servicerequestupdates.xml", {"start_date": start.isoformat(),
                                                                 "end_date": now.isoformat()})
         updates = parse_updates(body)  # malformed: nothing applied, the cursor stays
         if updates:
-            tracked = [m.decode() for m in await self.redis.zrange(self.tracked, 0, -1)]
+            tracked = rv.members(await self.redis.zrange(self.tracked, 0, -1))
             by_upstream = {t.upstream_id: t for t in await self.store.get_many(tracked) if t.upstream_id}
             for state in sorted(updates, key=lambda s: s.updated or now):
                 ticket = by_upstream.get(state.upstream_id)

@@ -20,6 +20,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -66,10 +67,11 @@ class TrainingData:
     def files(self) -> list[Path]:
         return sorted(p for p in self.root.glob("*.yml") if p.is_file())
 
-    def _load(self, path: Path) -> dict:
-        return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    def _load(self, path: Path) -> dict[str, Any]:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return data if isinstance(data, dict) else {}
 
-    def nlu_items(self) -> Iterator[tuple[Path, dict]]:
+    def nlu_items(self) -> Iterator[tuple[Path, dict[str, Any]]]:
         for path in self.files():
             for item in self._load(path).get("nlu") or []:
                 if isinstance(item, dict) and "intent" in item:
@@ -80,7 +82,7 @@ class TrainingData:
         return sorted({str(item["intent"]) for _, item in self.nlu_items()} - NOT_TRAINABLE)
 
     def examples(self, label: str) -> list[str]:
-        out = []
+        out: list[str] = []
         for _, item in self.nlu_items():
             if item["intent"] == label:
                 out.extend(line[2:].strip() for line in str(item.get("examples", "")).splitlines()

@@ -28,7 +28,7 @@ from chat_server.labels import FALLBACK
 from chat_server.training.nlu_eval import KbResolver, resolve_turn
 
 
-def _labels(rows: list[HeldoutRow], parses: list[dict], kb: KbResolver) -> list[str | None]:
+def _labels(rows: list[HeldoutRow], parses: list[dict[str, Any]], kb: KbResolver) -> list[str | None]:
     return [resolve_turn(row.text, parse, kb)[0] for row, parse in zip(rows, parses, strict=True)]
 
 
@@ -36,9 +36,9 @@ def score(rows: list[HeldoutRow], predicted: Iterable[str | None]) -> dict[str, 
     """Accuracy, macro-F1 over the gold labels, fallback rate, and the first misclassifications."""
     preds = list(predicted)
     tp: Counter[str] = Counter()
-    fp: Counter[str] = Counter()
+    fp: Counter[str | None] = Counter()
     fn: Counter[str] = Counter()
-    errors = []
+    errors: list[dict[str, Any]] = []
     for row, pred in zip(rows, preds, strict=True):
         if pred == row.label:
             tp[row.label] += 1

@@ -76,9 +76,9 @@ class Inbox:
             await self.redis.zadd(f"{self.inbox_prefix}:open", {iid: ts})
             excess = await self.redis.zcard(f"{self.inbox_prefix}:open") - self.max_items
             if excess > 0:
-                for old in await self.redis.zrange(f"{self.inbox_prefix}:open", 0, excess - 1):
+                for old in redis_values.members(await self.redis.zrange(f"{self.inbox_prefix}:open", 0, excess - 1)):
                     await self.redis.zrem(f"{self.inbox_prefix}:open", old)
-                    await self.redis.delete(self._key(redis_values.text(old)))
+                    await self.redis.delete(self._key(old))
         return iid
 
     async def get(self, iid: str) -> InboxItem | None:
@@ -95,7 +95,7 @@ class Inbox:
 
     async def open_items(self, limit: int = 200) -> list[InboxItem]:
         ids = await self.redis.zrevrange(f"{self.inbox_prefix}:open", 0, limit - 1)
-        items = [await self.get(redis_values.text(i)) for i in ids]
+        items = [await self.get(i) for i in redis_values.members(ids)]
         return [i for i in items if i is not None and i.status == "open"]
 
     async def resolve(self, iid: str, status: str, label: str = "", by: str = "") -> None:

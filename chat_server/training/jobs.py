@@ -138,7 +138,8 @@ class TrainingJobs:
         key = f"{self.score_prefix}{status.get('model_file', '?')}:{digest}"
         cached = await self.redis.get(key)
         if cached:
-            return json.loads(cached)
+            scores: dict[str, Any] = json.loads(cached)
+            return scores
         result = await score_running(url, self.config.rasa.token, rows, kb)
         result["model_file"] = status.get("model_file")
         await self.redis.set(key, json.dumps(result), ex=30 * 86400)

@@ -42,6 +42,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TextIO
 
 from chat_server import bot_model
 from chat_server.heldout import HeldoutRow, errors_to_list, read_heldout
@@ -60,7 +61,7 @@ class Result:
     label: str | None
     confidence: float
     lang: str
-    parse: dict
+    parse: dict[str, Any]
     kb_labels: dict[str | None, str] | None = None  # the KB's label per deferring intent (faq, nlu_fallback)
 
 
@@ -74,14 +75,16 @@ def turn_label(intent: str | None, kb: Callable[[str | None], str]) -> str | Non
     return kb(intent) if intent in KB_INTENTS else intent
 
 
-def resolve_turn(text: str, parse: dict, kb: KbResolver) -> tuple[str | None, str, dict[str | None, str]]:
+def resolve_turn(text: str, parse: dict[str, Any], kb: KbResolver,
+                 ) -> tuple[str | None, str, dict[str | None, str]]:
     """(label, detected language, the KB's label per deferring intent) of one parsed message, as the bot
     labels the turn; nlu-eval and the training page's train & test both score with this."""
     from chat_server.language import detect_language
 
     lang, _ = detect_language(text)
     guess = report_guess(parse, _catalogue())
-    kb_labels = {name: kb(text, lang, name, guess) for name in KB_INTENTS}  # for_intent weighs the guess for both
+    # for_intent weighs the guess for both
+    kb_labels: dict[str | None, str] = {name: kb(text, lang, name, guess) for name in KB_INTENTS}
     return turn_label(resolve_label(parse)[0], kb_labels.__getitem__), lang, kb_labels
 
 
@@ -90,7 +93,7 @@ def _catalogue() -> Catalogue:
     return load_catalogue(CATALOGUE_FILE)
 
 
-def report_guess(parse: dict, catalogue: Catalogue) -> ReportGuess | None:
+def report_guess(parse: dict[str, Any], catalogue: Catalogue) -> ReportGuess | None:
     """Rasa's overruled best intent, when it is one of the catalogue's report forms (as the bot sends it)."""
     guess = runner_up(parse)
     service = catalogue.by_label(guess[0]) if guess else None
@@ -147,7 +150,7 @@ class RasaServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self._workdir = tempfile.TemporaryDirectory(prefix="chat311-nlu-eval-")
         self._log = open(Path(self._workdir.name) / "rasa.log", "wb")  # noqa: SIM115 (closed in stop())
-        self.proc: subprocess.Popen | None = None
+        self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         # cwd is an empty temp dir so the project's endpoints.yml/credentials.yml (Redis, actions) are not used
@@ -191,14 +194,15 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def parse_all(base: str, token: str | None, texts: list[str], workers: int = 4) -> list[dict]:
+def parse_all(base: str, token: str | None, texts: list[str], workers: int = 4) -> list[dict[str, Any]]:
     url = _with_token(f"{base}/model/parse", token)
 
-    def parse(text: str) -> dict:
+    def parse(text: str) -> dict[str, Any]:
         req = urllib.request.Request(url, data=json.dumps({"text": text}).encode(),
                                      headers={"Content-Type": "application/json"}, method="POST")
         with urllib.request.urlopen(req, timeout=60) as resp:
-            return json.loads(resp.read())
+            parsed: dict[str, Any] = json.loads(resp.read())
+            return parsed
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         return list(pool.map(parse, texts))
@@ -223,12 +227,12 @@ def simulate(results: list[Result], threshold: float, ambiguity: float) -> tuple
     """Label accuracy and fallback recall had the fallback classifier used these thresholds."""
     correct = fb_total = fb_hit = 0
     for r in results:
-        ranking = [i for i in (r.parse.get("intent_ranking") or []) if i.get("name") != FALLBACK]
-        top = ranking[0] if ranking else {"name": None, "confidence": 0.0}
-        second = ranking[1]["confidence"] if len(ranking) > 1 else 0.0
-        fell_back = top["confidence"] < threshold or top["confidence"] - second < ambiguity \
-            or top["name"] == OUT_OF_SCOPE
-        label = turn_label(FALLBACK if fell_back else top["name"], (r.kb_labels or {}).__getitem__)
+        ranking = [(i.get("name"), float(i.get("confidence") or 0.0))
+                   for i in (r.parse.get("intent_ranking") or []) if i.get("name") != FALLBACK]
+        top_name, top = ranking[0] if ranking else (None, 0.0)
+        second = ranking[1][1] if len(ranking) > 1 else 0.0
+        fell_back = top < threshold or top - second < ambiguity or top_name == OUT_OF_SCOPE
+        label = turn_label(FALLBACK if fell_back else top_name, (r.kb_labels or {}).__getitem__)
         correct += label == r.row.label
         if r.row.label == FALLBACK:
             fb_total += 1
@@ -250,7 +254,7 @@ def at_file_topics(results: list[Result], within: Mapping[str, str]) -> list[str
     return [coarse(r.label) for r in results]
 
 
-def summary(results: list[Result], within: Mapping[str, str] | None = None) -> dict:
+def summary(results: list[Result], within: Mapping[str, str] | None = None) -> dict[str, Any]:
     n = len(results)
     fb = [r for r in results if r.row.label == FALLBACK]
     out = {
@@ -266,8 +270,8 @@ def summary(results: list[Result], within: Mapping[str, str] | None = None) -> d
     return out
 
 
-def report(results: list[Result], show_errors: int, sweep: bool, out=sys.stdout,
-           within: Mapping[str, str] | None = None) -> dict:
+def report(results: list[Result], show_errors: int, sweep: bool, out: TextIO = sys.stdout,
+           within: Mapping[str, str] | None = None) -> dict[str, Any]:
     errors = [r for r in results if r.label != r.row.label]
     if show_errors and errors:
         print(f"misclassified ({len(errors)}):", file=out)
@@ -291,8 +295,8 @@ def report(results: list[Result], show_errors: int, sweep: bool, out=sys.stdout,
             print(f"  amb {amb:.1f}  " + "  ".join(cells), file=out)
         print(file=out)
     print(f"{'label':<30}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>9}", file=out)
-    for label, p, r, f1, support in per_label_table(results):
-        print(f"{label:<30}{p:>10.3f}{r:>10.3f}{f1:>10.3f}{support:>9d}", file=out)
+    for label, p, rec, f1, support in per_label_table(results):
+        print(f"{label:<30}{p:>10.3f}{rec:>10.3f}{f1:>10.3f}{support:>9d}", file=out)
     result = summary(results, within)
     print(json.dumps(result), file=out, flush=True)
     return result
