@@ -136,12 +136,14 @@ class _LanguageIndex:
         avg = self.total_length / n
         scores: dict[str, float] = {}
         ceiling = 0.0
+        # The loop below runs once per posting (thousands per long message): names bound locally.
+        lengths, current, saturated = self.lengths, scores.get, K1 + 1
         for term in map(self.corrected, query):
             idf = self.idf(term)
-            ceiling += idf * (K1 + 1)
+            ceiling += idf * saturated
             for article_id, tf in self.postings.get(term, {}).items():
-                norm = K1 * (1 - B + B * self.lengths[article_id] / avg)
-                scores[article_id] = scores.get(article_id, 0.0) + idf * tf * (K1 + 1) / (tf + norm)
+                norm = K1 * (1 - B + B * lengths[article_id] / avg)
+                scores[article_id] = current(article_id, 0.0) + idf * tf * saturated / (tf + norm)
         return scores, ceiling
 
 
@@ -183,5 +185,7 @@ class LexicalIndex:
         for lang, index in self._langs.items():
             raw, ceiling = index.score(analyze(text, lang))
             for article_id, score in raw.items():
-                best[article_id] = max(best.get(article_id, 0.0), score / ceiling)
+                normalised = score / ceiling
+                if normalised >= best.get(article_id, 0.0):
+                    best[article_id] = normalised
         return best
