@@ -97,6 +97,41 @@ def _media_url(value: Any) -> str | None:
     return url
 
 
+@dataclass(frozen=True)
+class _Location:
+    lat: float | None
+    long: float | None
+    address: str | None
+    address_id: str | None
+    zipcode: str | None
+
+
+def _location(lat: Any, long: Any, address_string: Any, address_id: Any, zipcode: Any,
+              required: bool) -> _Location:
+    """Where the problem is, as Open311 allows it: a point (both coordinates), an address or an address id."""
+    lat_v, long_v = _coordinate(lat, "lat", 90), _coordinate(long, "long", 180)
+    if (lat_v is None) != (long_v is None):
+        raise TicketValidationError(400, "lat and long must be given together", "lat" if lat_v is None else "long")
+    address, address_id_v = _short(address_string, "address_string", 500), _short(address_id, "address_id", 100)
+    if required and lat_v is None and not address and not address_id_v:
+        raise TicketValidationError(400, "a location is required: lat & long, address_string or address_id",
+                                    "location")
+    return _Location(lat_v, long_v, address, address_id_v, _short(zipcode, "zipcode", 20))
+
+
+def _contact(email: Any, phone: Any, first_name: Any, last_name: Any, device_id: Any) -> dict[str, str]:
+    """The filer's contact fields that were given, checked; they stay private (never in public output)."""
+    email_v = _short(email, "email", 254)
+    if email_v and not EMAIL_RE.match(email_v):
+        raise TicketValidationError(400, "email is not a valid e-mail address", "email")
+    phone_v = _short(phone, "phone", 40)
+    if phone_v and not PHONE_RE.match(phone_v):
+        raise TicketValidationError(400, "phone is not a valid phone number", "phone")
+    fields = {"email": email_v, "phone": phone_v, "first_name": _short(first_name, "first_name", 100),
+              "last_name": _short(last_name, "last_name", 100), "device_id": _short(device_id, "device_id")}
+    return {k: v for k, v in fields.items() if v}
+
+
 def format_date(ts: float, language: str, tz: ZoneInfo) -> str:
     """A date as residents read it: "May 3, 2025" / "3 de mayo de 2025"."""
     d = datetime.fromtimestamp(ts, tz)
@@ -178,28 +213,10 @@ class TicketService:
         if service is None:
             raise TicketValidationError(400, f"service_code {str(service_code)[:64]!r} not found", "service_code")
         description = _long(description, "description")
-        lat_v = _coordinate(lat, "lat", 90)
-        long_v = _coordinate(long, "long", 180)
-        if (lat_v is None) != (long_v is None):
-            raise TicketValidationError(400, "lat and long must be given together", "lat" if lat_v is None else "long")
-        address = _short(address_string, "address_string", 500)
-        address_id_v = _short(address_id, "address_id", 100)
-        if service.location_required and lat_v is None and not address and not address_id_v:
-            raise TicketValidationError(400, "a location is required: lat & long, address_string or address_id",
-                                        "location")
-        zipcode_v = _short(zipcode, "zipcode", 20)
-        self._check_area(lat_v, long_v, address, zipcode_v)
+        place = _location(lat, long, address_string, address_id, zipcode, service.location_required)
+        self._check_area(place.lat, place.long, place.address, place.zipcode)
         attrs = service.validate_attributes(attributes)
-        email_v = _short(email, "email", 254)
-        if email_v and not EMAIL_RE.match(email_v):
-            raise TicketValidationError(400, "email is not a valid e-mail address", "email")
-        phone_v = _short(phone, "phone", 40)
-        if phone_v and not PHONE_RE.match(phone_v):
-            raise TicketValidationError(400, "phone is not a valid phone number", "phone")
-        contact = {k: v for k, v in {
-            "email": email_v, "phone": phone_v, "first_name": _short(first_name, "first_name", 100),
-            "last_name": _short(last_name, "last_name", 100), "device_id": _short(device_id, "device_id"),
-        }.items() if v}
+        contact = _contact(email, phone, first_name, last_name, device_id)
         key = _short(idempotency_key, "idempotency_key", 200)
         now = time.time()
         language = language if language in ("en", "es") else "en"
@@ -209,8 +226,8 @@ class TicketService:
             transcript=without_controls(transcript or "")[:MAX_DESCRIPTION] or None,
             expected_at=self.expected_at(now, service.expected_days),
             agency_responsible=service.agency_responsible, service_notice=service.service_notice("en"),
-            address=address, address_id=address_id_v, zipcode=zipcode_v, lat=lat_v,
-            long=long_v, media_url=_media_url(media_url), attributes=attrs, contact=contact,
+            address=place.address, address_id=place.address_id, zipcode=place.zipcode, lat=place.lat,
+            long=place.long, media_url=_media_url(media_url), attributes=attrs, contact=contact,
             account_id=_short(account_id, "account_id"), conversation_id=conversation_id,
             channel=_short(channel, "channel") or "api", language=language, source=_short(source, "source") or "api",
             idempotency_key=key,
