@@ -123,6 +123,35 @@ async def test_first_message_is_heard_and_only_the_missing_questions_are_asked(c
     assert s.attributes == {"size": "large"} and "Entendido" in s.text and s.requested == "road_position"
 
 
+@pytest.mark.parametrize(("lang", "text", "label", "expected"), [
+    # what the hole did to the car is not how big it is
+    ("en", "a pothole on Tryon St just popped my tire", "report_pothole", {"size": None}),
+    ("es", "un bache en la calle Tryon me ponchó la llanta", "report_pothole", {"size": None}),
+    # a resident who names "my / the landlord" is the tenant
+    ("en", "my landlord won't fix the heat in my apartment", "report_housing_code", {"occupant": "tenant"}),
+    ("es", "mi casero no quiere arreglar la calefacción", "report_housing_code", {"occupant": "tenant"}),
+    ("en", "the ceiling is leaking and the landlord does nothing", "report_housing_code", {"occupant": "tenant"}),
+    # "next week" is when, not how many items
+    ("en", "can the city pick up my old couch and a table next week", "report_bulky_pickup", {"item_count": None}),
+])
+async def test_first_message_words_that_answer_nothing_are_not_taken(convo, lang: str, text: str, label: str,
+                                                                     expected: dict[str, str | None]) -> None:
+    c = convo(lang)
+    await c.say(text)
+    assert c.last["label"] == label, c.last["intent_ranking"]
+    assert {k: c.attributes.get(k) for k in expected} == expected, c.attributes
+
+
+async def test_a_pothole_the_size_of_a_tire_is_medium(convo) -> None:
+    c = convo()
+    await c.say("/report_pothole")
+    await c.say("1234 Sharon Amity Rd")
+    await c.say("travel lane")
+    assert c.requested == "size"
+    await c.say("about the size of a tire")
+    assert c.attributes.get("size") == "medium" and c.requested == "description"
+
+
 async def test_summary_change_something_and_cancel(convo) -> None:
     c = convo("es")
     await c.say("/report_graffiti")

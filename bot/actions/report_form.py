@@ -61,6 +61,12 @@ def steps(service: Any) -> list[str]:
     return [*location, *(a.code for a in service.attributes), "description", "photo", *CONTACT_SLOTS]
 
 
+def _counts_days(attr: Any) -> bool:
+    """A number attribute that is a duration ("how many days"): only those are read from the first
+    message, where "next week" in "pick up my grill next week" is a date, not a count of items."""
+    return bool({"days", "dias", "días"} & set(attr.keywords))
+
+
 def _attribute(service: Any, code: str) -> Any:
     return next((a for a in service.attributes if a.code == code), None)
 
@@ -292,7 +298,7 @@ class ValidateReportForm(FormValidationAction):
                 keys = parsing.match_values(attr, rest)
                 if len(keys) == 1 or (keys and attr.datatype == "multivaluelist"):
                     changes[attr.code] = keys if attr.datatype == "multivaluelist" else keys[0]
-            elif attr.datatype == "number" and re.search(
+            elif attr.datatype == "number" and _counts_days(attr) and re.search(
                     r"\b(days?|weeks?|months?|d[ií]as?|semanas?|mes(es)?)\b", parsing.fold(rest)):
                 value = parsing.validate_number(rest)
                 if value is not None:
