@@ -39,6 +39,8 @@ from chat_server.knowledge.scope import OutOfScope, load_out_of_scope, parse_out
 from chat_server.knowledge.search import FALLBACK_LABEL, Decision, IndexUpdateError, KnowledgeSearch
 from chat_server.knowledge.semantic import UniversalSentenceEncoder
 from chat_server.knowledge.specifics import without_specifics
+from chat_server.tickets.catalogue import load_catalogue
+from tests.support.servers import ROOT
 
 FIXTURE = Path(__file__).parent / "data" / "knowledge_fixture"
 WATER = FIXTURE / "water" / "water-bill-pay.yml"
@@ -122,6 +124,16 @@ def test_shipped_knowledge_base_loads_and_covers_the_faq_topics(rules) -> None:
     articles = load_articles(KNOWLEDGE_DIR, rules)
     missing = set(FAQ_TOPICS) - {a.topic for a in articles}
     assert not missing, f"no shipped article for {sorted(missing)}"
+
+
+def test_every_reportable_service_has_an_article_that_offers_its_form(rules) -> None:
+    """A resident who asks about a problem ("who do I call about bushes over the sidewalk") gets the
+    article's answer with "Report it"; a service no article names could only be reached by Rasa's report
+    intent. GENERAL is the callback request, not a problem to ask about."""
+    catalogue = load_catalogue(ROOT / "chat_server" / "tickets" / "catalogue.yml")
+    offered = {a.service_code for a in load_articles(KNOWLEDGE_DIR, rules)}
+    missing = set(catalogue.services) - offered - {"GENERAL"}
+    assert not missing, f"no article offers the form of {sorted(missing)}"
 
 
 # ------------------------------------------------------------------------------------------ search
