@@ -24,6 +24,9 @@ def attribute(code: str):  # the first service that has it
     ("35.2271, -80.8431", {"location": "35.227100,-80.843100"}),
     ('/share_location{"lat": 35.2, "long": -80.8}', {"location": "35.200000,-80.800000"}),
     ("en la calle Tryon cerca del parque", {"location": "calle Tryon cerca del parque"}),
+    ("5th and Tryon", {"location": "5th and Tryon"}),
+    ("tryon & 36th", {"location": "tryon & 36th"}),
+    ("Tryon y la 5", {"location": "Tryon y la 5"}),
 ])
 def test_valid_locations(text: str, expected: dict) -> None:
     assert parsing.validate_location(text) == (expected, None)
@@ -31,6 +34,8 @@ def test_valid_locations(text: str, expected: dict) -> None:
 
 @pytest.mark.parametrize("text,error", [
     ("banana", "location_implausible"), ("", "location_missing"), ("idk", "location_missing"),
+    ("the light is completely out", "location_implausible"), ("night and day", "location_implausible"),
+    ("it happened on the 5th and again today", "location_implausible"),
     ("135.2, -80.8", "coords_range"), ('/share_location{"lat": 35.2, "long": -280.8}', "coords_range"),
 ])
 def test_invalid_locations(text: str, error: str) -> None:
@@ -123,6 +128,10 @@ def test_every_button_title_parses_back_to_its_value() -> None:
     ("the traffic light at Tryon St and 5th St is stuck on red", "Tryon St and 5th St"),
     ("hay un bache en la calle Tryon cerca del parque", "calle Tryon"),
     ("dead deer on Providence Rd", "Providence Rd"),
+    ("there is a streetlight out on 5th and Tryon", "5th and Tryon"),
+    ("graffiti on the signal box at Tryon and 36th", "Tryon and 36th"),
+    ("the light is out at night and on weekends", None),
+    ("we close on the 15th and move out that week", None),
     ("pothole in the middle of the road", None), ("someone parked in front of my driveway", None),
     ("el semáforo no funciona en la esquina", None),
 ])

@@ -157,7 +157,15 @@ def looks_like_address(text: str) -> bool:
     has_street = any(w.rstrip(".") in STREET_WORDS for w in words)
     has_place = any(_has_phrase(folded, p) for p in PLACE_WORDS)
     has_cross = bool(re.search(r"\b(and|&|at|y|con|esquina)\b", folded)) and has_street
-    return (has_street and (has_number or len(words) >= 2)) or has_cross or (has_place and len(words) >= 2)
+    return (has_street and (has_number or len(words) >= 2)) or has_cross or (has_place and len(words) >= 2) \
+        or bool(_ORDINAL_CROSS_RE.fullmatch(folded.strip(" .")))
+
+
+# Uptown's numbered streets are named without "St": "5th and Tryon", "Tryon & 36th", "Tryon y la 5".
+_ORDINAL = r"(?:\d{1,3}(?:st|nd|rd|th)|(?:la|el) \d{1,3})"
+_WORD = r"[a-z][a-z'.-]*"
+_ORDINAL_CROSS_RE = re.compile(
+    rf"(?:{_ORDINAL} (?:and|&|y|con) {_WORD}(?: {_WORD})?|{_WORD}(?: {_WORD})? (?:and|&|y|con) {_ORDINAL})")
 
 
 ADDRESS_IN_TEXT_RE = re.compile(
@@ -194,8 +202,11 @@ def find_address_in_text(text: str) -> str | None:
     if m:
         return m.group(1).strip().rstrip(".")
     m = INTERSECTION_IN_TEXT_RE.search(text)
-    if m and looks_like_address(m.group(1)) and not _is_filler_phrase(m.group(1)):
-        return m.group(1).strip().rstrip(".")
+    while m:  # each "at/on/near …", also one inside a longer candidate ("on the signal box at Tryon and 36th")
+        a_date = m.group(1)[0].isdigit() and re.search(r"\bthe\s+$", text[m.start(0):m.start(1)], re.IGNORECASE)
+        if looks_like_address(m.group(1)) and not _is_filler_phrase(m.group(1)) and not a_date:  # "on the 15th and…"
+            return m.group(1).strip().rstrip(".")
+        m = INTERSECTION_IN_TEXT_RE.search(text, m.start() + 1)
     for m in STREET_IN_TEXT_RE.finditer(text):
         words = fold(m.group(1)).split()
         if words[-1].rstrip(".") not in _NOT_A_STREET and not _is_filler_phrase(m.group(1)):
