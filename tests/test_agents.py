@@ -358,6 +358,12 @@ async def test_closed_line_files_only_after_consent_and_only_once(  # type: igno
                        after=mark, timeout=60)
     await res.say("yes")
     await res.wait_for("bot_uttered", lambda m: "/callback_email" in str(m.get("quick_replies")))
+    # Offered "I can leave your question", the resident types the question where the contact was asked.
+    mark = len(res.events)
+    await res.say("my property tax bill doubled this year, why?")
+    await res.wait_for("bot_uttered", lambda m: "added that to your request" in m.get("text", ""), after=mark)
+    await res.wait_for("bot_uttered", lambda m: "/callback_email" in str(m.get("quick_replies")), after=mark)
+    assert not res.of("ticket_created")
     await res.say("/callback_phone")
     await res.wait_for("bot_uttered", lambda m: "What phone number" in m.get("text", ""))
     mark = len(res.events)
@@ -372,6 +378,7 @@ async def test_closed_line_files_only_after_consent_and_only_once(  # type: igno
         assert json.loads(raw[b"contact"]) == {"phone": "704-555-0142"}
         assert raw[b"service_code"] == b"GENERAL" and raw[b"source"] == b"after_hours"
         assert b"blorp" in raw[b"transcript"] and b"0142" not in raw[b"transcript"]
+        assert b"property tax bill doubled" in raw[b"transcript"] and b"yes" not in raw[b"transcript"].split(b"\n")
         # Asking for a person again in the same conversation: told the number, no second ticket.
         mark = len(res.events)
         await res.say("/request_human")

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from chat_server.agents.callback_replies import ContactAnswer, Method, consent, contact, phone_number
+from chat_server.agents.callback_replies import (
+    ContactAnswer,
+    Method,
+    answers_the_offer,
+    consent,
+    contact,
+    phone_number,
+)
 
 
 @pytest.mark.parametrize(("said", "expected"), [
@@ -36,3 +43,11 @@ def test_only_north_american_numbers() -> None:
     assert phone_number("17045550142") == "704-555-0142"
     assert phone_number("27045550142") is None
     assert phone_number("no digits") is None
+
+
+@pytest.mark.parametrize(("said", "expected"), [
+    ("yes", True), ("/callback_phone", True), ("704-555-0142", True), ("ann@example.org", True), ("no thanks", True),
+    ("my property tax bill doubled this year", False), ("call me maybe", False),
+])
+def test_answers_to_the_offer_are_told_from_the_residents_question(said: str, expected: bool) -> None:
+    assert answers_the_offer(said) is expected

@@ -8,7 +8,8 @@ bot, so a request is filed only after a clear yes. The ticket's idempotency key 
 conversation, so asking again can never file a second one.
 
 Conversation fields: callback_step (consent | contact | phone | email), callback_source,
-callback_since (ms; the transcript is what the resident said before the offer), callback_ticket.
+callback_since (ms; the transcript is what the resident said, leaving out their answers to the offer's
+questions after that time), callback_ticket.
 """
 
 from __future__ import annotations
@@ -95,7 +96,11 @@ class CallbackFlow:
             await self._ask(conv, CONTACT)
             return True
         answer = replies.contact(message.text)
-        if answer is None or (answer.value is None and answer.method.value == step):
+        if answer is None and step == CONTACT:
+            # Told "I can leave your question", residents often type the question here: it joins the request.
+            await self.chats.say_system(conv, "callback_noted")
+            await self._ask(conv, step)
+        elif answer is None or (answer.value is None and answer.method.value == step):
             await self._ask(conv, step)  # not understood: ask the same question again
         elif answer.method is Method.NONE:
             await self._file(conv, {})
@@ -109,7 +114,8 @@ class CallbackFlow:
         tickets = self.tickets
         assert tickets is not None  # offer() checked
         since = int(conv.get("callback_since") or 0) or None
-        said = [m for m in await self.chats.store.messages(conv.id) if since is None or m.ts < since]
+        said = [m for m in await self.chats.store.messages(conv.id)
+                if since is None or m.ts < since or not replies.answers_the_offer(m.text)]
         data = {"transcript": resident_summary(said), "idempotency_key": f"callback:{conv.id}", **contact}
         try:
             # The resident's own words are private: the transcript, never the public description.

@@ -91,3 +91,8 @@ def contact(text: str) -> ContactAnswer | None:
     if words in _NONE or words in _NO:
         return ContactAnswer(Method.NONE)
     return None
+
+
+def answers_the_offer(text: str) -> bool:
+    """A yes / no or a way to call back: kept out of the request's transcript (the contact has its own field)."""
+    return consent(text) is not None or contact(text) is not None
