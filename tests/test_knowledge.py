@@ -22,7 +22,7 @@ from chat_server.knowledge.articles import (
 )
 from chat_server.knowledge.calibrate import fit, judged, score_rows
 from chat_server.knowledge.evaluate import EvalRow
-from chat_server.knowledge.labels import ReportGuess, decision_label, for_intent
+from chat_server.knowledge.labels import MENU_MIN_AFTER_RASA_FALLBACK, ReportGuess, decision_label, for_intent
 from chat_server.knowledge.lexical import LexicalIndex, content_words
 from chat_server.knowledge.ranking import (
     VAGUE_ANSWER_MARGIN,
@@ -576,11 +576,17 @@ def test_rasas_runner_up_report_counts_when_the_article_is_about_that_service(se
         other = ReportGuess("report_pothole", "POTHOLE", 0.45)
         assert for_intent(decision, intent, search, other).kind is not Kind.REPORT
     assert for_intent(decision, "report_missed_pickup", search, guess) == decision
-    # a menu stands when Rasa chose faq; it becomes the fallback only when Rasa itself fell back
-    menu = Decision(Kind.MENU, "en", options=tuple(search.search("when is my trash day", "en")[:3]))
-    assert len(menu.options) == 3
-    assert for_intent(menu, "faq", search) == menu
-    assert for_intent(menu, FALLBACK_LABEL, search).kind is Kind.FALLBACK
+    # a menu stands when Rasa chose faq; when Rasa itself fell back, only a strong menu stands
+    hits = search.search("when is my trash day", "en")[:3]
+    assert len(hits) == 3
+    weak = Decision(Kind.MENU, "en", options=tuple(replace(h, score=MENU_MIN_AFTER_RASA_FALLBACK - 0.01 - i / 10)
+                                                    for i, h in enumerate(hits)))
+    strong = Decision(Kind.MENU, "en", options=(replace(hits[0], score=MENU_MIN_AFTER_RASA_FALLBACK),
+                                                *weak.options[1:]))
+    for menu in (weak, strong):
+        assert for_intent(menu, "faq", search) == menu
+    assert for_intent(weak, FALLBACK_LABEL, search).kind is Kind.FALLBACK
+    assert for_intent(strong, FALLBACK_LABEL, search) == strong
     # nothing the knowledge base recognises: still the fallback, whatever Rasa guessed
     unknown = search.decide("asdf qwer zxcv", "en")
     assert for_intent(unknown, FALLBACK_LABEL, search, guess).kind is Kind.FALLBACK

@@ -4,8 +4,11 @@ and nlu-eval scores.
 An answer is `faq/<topic>` of its article; a "Did you mean…" menu counts as its top option's topic
 (the resident is shown that article first, and most menus are picked at their first option);
 a fallback is `nlu_fallback`. When Rasa itself found no intent (`nlu_fallback`: out of scope or low
-confidence), only a confident answer overrides it: a menu there would mostly offer unrelated articles
-for a question the city does not handle ("who wrote Don Quixote"), so it becomes the fallback.
+confidence), a confident answer overrides it, and so does a menu whose first option scores at least
+MENU_MIN_AFTER_RASA_FALLBACK: a close call between two right articles ("my water has a weird smell and
+brown color": discoloured water .84, taste and odour .80). A weaker menu there would mostly offer
+unrelated articles for a question the city does not handle ("who wrote Don Quixote"), so it becomes
+the fallback.
 
 One more case turns an unsure turn into a report: Rasa deferred to the knowledge base (`faq`, or its
 fallback classifier overruled its best guess) but its best other intent is a report form at ≥ 0.3
@@ -29,6 +32,11 @@ from chat_server.knowledge.search import FALLBACK_LABEL, Decision, KnowledgeSear
 KB_INTENTS = ("faq", FALLBACK_LABEL)
 # Below this, Rasa's runner-up guess is noise (out-of-scope messages get their best report at 0.1–0.2).
 REPORT_GUESS_MIN = 0.3
+# A menu this strong (combined score of its first option, shipped calibration's scale) stands even when
+# Rasa fell back. Measured through Rasa on the dev files (docs/knowledge.md, 2026-12-06): of the kb_dev
+# messages Rasa sent to nlu_fallback with a menu at ≥ 0.85, all 13 had the right article in the menu and
+# none was out of scope; at 0.80 "how do i get a job at amazon" got the city-jobs menu.
+MENU_MIN_AFTER_RASA_FALLBACK = 0.85
 
 
 @dataclass(frozen=True)
@@ -56,6 +64,7 @@ def for_intent(decision: Decision, intent: str | None, search: KnowledgeSearch,
             search.get(decision.options[0].article_id) if decision.kind is Kind.MENU and decision.options else None)
         if first is not None and first.service_code == guess.service_code:
             return Decision(Kind.REPORT, decision.language, article=first, report=guess.intent)
-    if intent == FALLBACK_LABEL and decision.kind is Kind.MENU:
+    if intent == FALLBACK_LABEL and decision.kind is Kind.MENU and (
+            not decision.options or decision.options[0].score < MENU_MIN_AFTER_RASA_FALLBACK):
         return Decision(Kind.FALLBACK, decision.language)
     return decision
