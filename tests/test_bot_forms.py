@@ -142,6 +142,17 @@ async def test_first_message_words_that_answer_nothing_are_not_taken(convo, lang
     assert {k: c.attributes.get(k) for k in expected} == expected, c.attributes
 
 
+async def test_a_parking_ticket_is_a_question_not_a_status_check(convo) -> None:
+    """Rasa learned "can you check my ticket" as a status check; a citation is a knowledge-base question."""
+    for text in ("how do i contest a parking ticket", "i want to appeal my parking ticket"):
+        c = convo()
+        await c.say(text)
+        assert c.last["label"] == "faq/parking" and c.requested is None, (text, c.last["intent_ranking"])
+    c = convo()
+    await c.say("can you check my ticket")
+    assert c.last["label"] == "check_request_status"
+
+
 async def test_a_pothole_the_size_of_a_tire_is_medium(convo) -> None:
     c = convo()
     await c.say("/report_pothole")
