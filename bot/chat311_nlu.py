@@ -11,6 +11,11 @@ so "how do I contest a parking ticket" or "my ticket from a red light camera" ca
 the bot asked for a request number. A status check that names a citation and no request number is handed to
 the knowledge base the same way (adding such questions to the training data instead moved the model as a
 whole and cost more held-out rows than it fixed: docs/knowledge.md, 2026-12-06).
+
+A third: a `deny` that says something is missing. "no tengo luz" (no power) and "no i don't have water since
+this morning" came out as a plain no, answered "Okay, no problem". A `deny` built as "no tengo / no hay /
+don't have / there's no …" is a statement about a service and goes to the knowledge base too; "no that
+isn't what i meant" stays a no.
 """
 
 from __future__ import annotations
@@ -31,6 +36,20 @@ _CITATION = re.compile(
 _REQUEST_NUMBER = re.compile(r"\b311[\s-]?\d{7}\b")
 
 
+DENY_INTENT = "deny"
+# "no tengo luz", "no hay agua", "i don't have water", "there's no power": something is missing, which is a
+# report or a question, not a no to the bot ("no that isn't what i meant", "no gracias, ese no es").
+_SOMETHING_MISSING = re.compile(
+    r"\bno\s+(?:tengo|tenemos|tiene|tienen|hay|llega|llegan|sale|funciona|funcionan|sirve|sirven|prende)\b"
+    r"|\b(?:don'?t|do not|doesn'?t|does not|haven'?t|have not)\s+(?:have|got)\b"
+    r"|\b(?:there'?s|there is|we have|i have|we've got)\s+no\b"
+    r"|^\s*no\s+(?:water|power|electricity|heat|gas|hot water|lights?)\b", re.IGNORECASE)
+
+
+def says_something_is_missing(text: str) -> bool:
+    return bool(_SOMETHING_MISSING.search(text))
+
+
 def names_a_citation(text: str) -> bool:
     """A parking, speeding or camera ticket ("multa") and no 311 request number."""
     return bool(_CITATION.search(text)) and not _REQUEST_NUMBER.search(text)
@@ -46,6 +65,9 @@ class Chat311FallbackClassifier(FallbackClassifier):
         if super()._should_fallback(message):
             return True
         top_intent = (message.data.get(INTENT) or {}).get(INTENT_NAME_KEY)
-        if top_intent == STATUS_INTENT and names_a_citation(str(message.get(TEXT) or "")):
+        text = str(message.get(TEXT) or "")
+        if top_intent == STATUS_INTENT and names_a_citation(text):
+            return True
+        if top_intent == DENY_INTENT and says_something_is_missing(text):
             return True
         return top_intent == self.component_config.get(OUT_OF_SCOPE_KEY, "out_of_scope")

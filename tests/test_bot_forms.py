@@ -153,6 +153,17 @@ async def test_a_parking_ticket_is_a_question_not_a_status_check(convo) -> None:
     assert c.last["label"] == "check_request_status"
 
 
+async def test_a_no_that_says_something_is_missing_is_not_a_plain_no(convo) -> None:
+    """"no tengo luz" (no power) was a `deny`, answered "Está bien, no hay problema"."""
+    c = convo("es")
+    await c.say("no tengo luz")
+    assert c.last["label"] == "faq/power_outage" and "Duke Energy" in c.text, c.last["intent_ranking"]
+    for text in ("no, that's all", "no gracias"):
+        c = convo()
+        await c.say(text)
+        assert c.last["label"] == "deny", (text, c.last["intent_ranking"])
+
+
 async def test_a_pothole_the_size_of_a_tire_is_medium(convo) -> None:
     c = convo()
     await c.say("/report_pothole")
