@@ -39,10 +39,14 @@ _REQUEST_NUMBER = re.compile(r"\b311[\s-]?\d{7}\b")
 DENY_INTENT = "deny"
 # "no tengo luz", "no hay agua", "i don't have water", "there's no power": something is missing, which is a
 # report or a question, not a no to the bot ("no that isn't what i meant", "no gracias, ese no es").
+# Phrases that only look like one ("no hay problema", "i have no more questions") stay a no.
+_NOT_MISSING = (r"(?!\s+(?:(?:any|more|other|otra|otras|más|mas)\s+){0,2}"
+                r"(?:problemas?|de qu[eé]|nada|preguntas?|dudas?|idea|questions?|need|problem|worries|thing|way))")
 _SOMETHING_MISSING = re.compile(
     r"\bno\s+(?:tengo|tenemos|tiene|tienen|hay|llega|llegan|sale|funciona|funcionan|sirve|sirven|prende)\b"
-    r"|\b(?:don'?t|do not|doesn'?t|does not|haven'?t|have not)\s+(?:have|got)\b"
-    r"|\b(?:there'?s|there is|we have|i have|we've got)\s+no\b"
+    + _NOT_MISSING +
+    r"|\b(?:don'?t|do not|doesn'?t|does not|haven'?t|have not)\s+(?:have|got)\b" + _NOT_MISSING +
+    r"|\b(?:there'?s|there is|we have|i have|we've got)\s+no\b" + _NOT_MISSING +
     r"|^\s*no\s+(?:water|power|electricity|heat|gas|hot water|lights?)\b", re.IGNORECASE)
 
 

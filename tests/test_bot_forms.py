@@ -158,7 +158,7 @@ async def test_a_no_that_says_something_is_missing_is_not_a_plain_no(convo) -> N
     c = convo("es")
     await c.say("no tengo luz")
     assert c.last["label"] == "faq/power_outage" and "Duke Energy" in c.text, c.last["intent_ranking"]
-    for text in ("no, that's all", "no gracias"):
+    for text in ("no, that's all", "no gracias", "no tengo más preguntas", "no, no hay problema"):
         c = convo()
         await c.say(text)
         assert c.last["label"] == "deny", (text, c.last["intent_ranking"])
