@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from actions.parsing import find_ticket_id
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.nlu.classifiers.fallback_classifier import FallbackClassifier
 from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, TEXT
@@ -33,7 +34,6 @@ STATUS_INTENT = "check_request_status"
 _CITATION = re.compile(
     r"\b(?:parking|speeding|traffic|camera|red[ -]?light)\s+(?:ticket|citation)s?\b"
     r"|\bticket\b[^.?!]{0,30}\b(?:parking|speeding|camera)\b|\bcitations?\b|\bmultas?\b", re.IGNORECASE)
-_REQUEST_NUMBER = re.compile(r"\b311[\s-]?\d{7}\b")
 
 
 DENY_INTENT = "deny"
@@ -56,7 +56,7 @@ def says_something_is_missing(text: str) -> bool:
 
 def names_a_citation(text: str) -> bool:
     """A parking, speeding or camera ticket ("multa") and no 311 request number."""
-    return bool(_CITATION.search(text)) and not _REQUEST_NUMBER.search(text)
+    return bool(_CITATION.search(text)) and find_ticket_id(text) is None
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
