@@ -22,3 +22,7 @@ FALLBACK: str = _module.FALLBACK
 RETRIEVAL_INTENT: str = _module.RETRIEVAL_INTENT
 resolve_label = _module.resolve_label  # (parse_data, fallback_threshold=0.0) -> (label, confidence)
 runner_up = _module.runner_up  # (parse_data) -> (intent, confidence) the fallback classifier overruled, or None
+
+# Labels that say nothing about what the resident needs (a conversation with only these has no topic yet).
+SMALL_TALK: frozenset[str] = frozenset({"greet", "goodbye", "thank", "affirm", "deny", "bot_challenge",
+                                        "request_human"})

@@ -293,21 +293,38 @@ async def test_agent_disconnect_requeues_without_losing_messages(setup, resident
     await ann2.close()
 
 
-async def test_no_agent_or_after_hours_offers_a_request(setup, resident) -> None:  # type: ignore[no-untyped-def]
+async def test_no_agent_or_after_hours_offers_a_request(  # type: ignore[no-untyped-def]
+        setup, resident, redis_server) -> None:
     start, agent = setup
     server, prefix = await start()
     # Inside hours but nobody online → told why and asked first; "yes" + a way to call back files it.
     res = await resident(server.url)
     await res.start_session()
+    await res.say("hi")
     await res.say("/request_human")
     offer = await res.wait_for("bot_uttered", lambda m: m.get("sender") == "system"
                                and "unavailable" in m.get("text", ""), timeout=60)
     assert [q["payload"] for q in offer["quick_replies"]] == ["/callback_yes", "/callback_no"]
     assert not any("shortly" in t for t in texts(res))  # nobody could be with them: never promised
+    # Only small talk and "a person" so far: asked what the request is about before how to call back.
+    mark = len(res.events)
     await res.say("/callback_yes")
-    await res.wait_for("bot_uttered", lambda m: "/callback_phone" in str(m.get("quick_replies")))
+    question = await res.wait_for("bot_uttered", lambda m: "/callback_skip" in str(m.get("quick_replies")),
+                                  after=mark)
+    assert "What should the 311 specialist know?" in question["text"]
+    assert "/callback_phone" not in str(question["quick_replies"])
+    mark = len(res.events)
+    await res.say("our recycling cart was stolen last night")
+    await res.wait_for("bot_uttered", lambda m: "added that to your request" in m.get("text", ""), after=mark)
+    await res.wait_for("bot_uttered", lambda m: "/callback_phone" in str(m.get("quick_replies")), after=mark)
     await res.say("ann@example.org")
-    await res.wait_for("ticket_created", timeout=30)
+    created = await res.wait_for("ticket_created", timeout=30)
+    redis = redis_server.client()
+    try:
+        raw = await redis.hgetall(f"{prefix}ticket:{created['ticket_id']}")
+        assert b"recycling cart was stolen" in raw[b"transcript"] and b"ann@" not in raw[b"transcript"]
+    finally:
+        await redis.aclose()
     # A supervisor closes the line (storm): even with an agent online, Spanish resident gets the closed text.
     sup = await agent(server, prefix, "sue", name="Sue", roles=("supervisor",))
     ann = await agent(server, prefix, "ann", name="Ann", roles=("agent",))
@@ -402,7 +419,12 @@ async def test_long_wait_offers_a_ticket(setup, resident) -> None:  # type: igno
                                                             for q in m.get("quick_replies") or []), timeout=15)
     assert offer["sender"] == "system"
     await res.say("/leave_ticket")
-    await res.wait_for("bot_uttered", lambda m: "/callback_none" in str(m.get("quick_replies")))
+    # Nothing said but "a person": asked what it is about; "Skip" goes on to the way to call back.
+    await res.wait_for("bot_uttered", lambda m: "/callback_skip" in str(m.get("quick_replies")))
+    mark = len(res.events)
+    await res.say("/callback_skip")
+    await res.wait_for("bot_uttered", lambda m: "/callback_none" in str(m.get("quick_replies")), after=mark)
+    assert not any("added that to your request" in t for t in texts(res))
     await res.say("/callback_none")
     created = await res.wait_for("ticket_created", timeout=30)
     assert created["ticket_id"].startswith("311-")

@@ -11,6 +11,7 @@ from chat_server.agents.callback_replies import (
     consent,
     contact,
     phone_number,
+    skips_the_question,
 )
 
 
@@ -47,7 +48,16 @@ def test_only_north_american_numbers() -> None:
 
 @pytest.mark.parametrize(("said", "expected"), [
     ("yes", True), ("/callback_phone", True), ("704-555-0142", True), ("ann@example.org", True), ("no thanks", True),
+    ("/callback_skip", True), ("Omitir", True),
     ("my property tax bill doubled this year", False), ("call me maybe", False),
 ])
 def test_answers_to_the_offer_are_told_from_the_residents_question(said: str, expected: bool) -> None:
     assert answers_the_offer(said) is expected
+
+
+@pytest.mark.parametrize(("said", "expected"), [
+    ("/callback_skip", True), ("skip", True), ("Omitir.", True), ("no", True), ("nada", True), ("yes", True),
+    ("my cart was stolen", False), ("no water since this morning", False), ("nada de agua desde ayer", False),
+])
+def test_skipping_the_question_is_told_from_an_answer(said: str, expected: bool) -> None:
+    assert skips_the_question(said) is expected

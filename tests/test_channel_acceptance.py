@@ -131,6 +131,9 @@ async def test_sms_faq_escalation_agent_reply_and_after_hours_ticket(stack, twil
     await twilio.sent.wait_for(sms_with(night, "Would you like to leave a request?"), timeout=60)
     assert not sms_with(night, "311-")(twilio.sent.items)
     await twilio.text_server(closed.url, night, "yes")
+    # Only "a person" was asked for: what the request is about comes first, then how to call back.
+    await twilio.sent.wait_for(sms_with(night, "What should the 311 specialist know?"), timeout=30)
+    await twilio.text_server(closed.url, night, "The streetlight at my corner is out")
     await twilio.sent.wait_for(sms_with(night, "No callback needed"), timeout=30)
     await twilio.text_server(closed.url, night, "call me at 704 555 0151")
     [ticket] = await twilio.sent.wait_for(sms_with(night, "311-"), timeout=60)
@@ -179,6 +182,10 @@ async def test_api_faq_escalation_agent_reply_and_after_hours_ticket(stack) -> N
         yes = next(q["payload"] for q in offer["quick_replies"] if q["title"].startswith("Yes"))
         status, sent = await night.call("POST", night_path, {"text": yes})
         assert status == 201 and not sent["conversation"]["ticket_id"], sent
+        [question] = [r for r in sent["replies"] if "What should the 311 specialist know?" in r["text"]]
+        skip = next(q["payload"] for q in question["quick_replies"] if q["title"] == "Skip")
+        status, sent = await night.call("POST", night_path, {"text": skip})
+        assert status == 201 and any("No callback needed" in str(r.get("quick_replies")) for r in sent["replies"])
         status, sent = await night.call("POST", night_path, {"text": "no callback"})
         assert status == 201
         assert any("311-" in r["text"] for r in sent["replies"]), sent["replies"]
@@ -221,6 +228,10 @@ async def test_email_faq_escalation_agent_reply_and_after_hours_ticket(stack, re
         [offer] = await relay.messages.wait_for(mails_to(relay, night, "leave a request"), timeout=60)
         yes = compose(night, "Re: Help", "Yes", in_reply_to=offer)
         await mail_to_city(closed, yes)
+        [question] = await relay.messages.wait_for(mails_to(relay, night, "What should the 311 specialist know?"),
+                                                   timeout=30)
+        await mail_to_city(closed, compose(night, "Re: Help", "A tree fell on the fence behind my house.",
+                                           in_reply_to=question))
         [how] = await relay.messages.wait_for(mails_to(relay, night, "No callback needed"), timeout=30)
         await mail_to_city(closed, compose(night, "Re: Help", f"by email: {night}", in_reply_to=how))
         [ticket] = await relay.messages.wait_for(mails_to(relay, night, "311-"), timeout=60)

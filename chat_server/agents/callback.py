@@ -7,7 +7,11 @@ conversation; anything that is not an answer to the consent question hands the t
 bot, so a request is filed only after a clear yes. The ticket's idempotency key is the
 conversation, so asking again can never file a second one.
 
-Conversation fields: callback_step (consent | contact | phone | email), callback_source,
+A resident who has only asked for a person ("talk to someone", then "yes") is asked what it is about
+before the way to call back, so the specialist's request says more than "talk to a person"; the
+conversation service marks a conversation `topic_said` once the bot has seen anything but small talk.
+
+Conversation fields: callback_step (consent | question | contact | phone | email), callback_source,
 callback_since (ms; the transcript is what the resident said, leaving out their answers to the offer's
 questions after that time), callback_ticket.
 """
@@ -27,8 +31,9 @@ from chat_server.tickets.service import TicketService
 
 log = logging.getLogger("chat311.routing")
 
-CONSENT, CONTACT, PHONE, EMAIL = "consent", "contact", "phone", "email"
-_ASK = {CONTACT: "callback_how", PHONE: "callback_ask_phone", EMAIL: "callback_ask_email"}
+CONSENT, QUESTION, CONTACT, PHONE, EMAIL = "consent", "question", "contact", "phone", "email"
+_ASK = {QUESTION: "callback_ask_question", CONTACT: "callback_how", PHONE: "callback_ask_phone",
+        EMAIL: "callback_ask_email"}
 
 
 def resident_summary(messages: list[Message], limit: int = 1500) -> str:
@@ -70,12 +75,17 @@ class CallbackFlow:
             await self.chats.say_system(conv, "callback_already", ticket_id=conv.get("callback_ticket"))
             return
         await self._set(conv, callback_source=source, callback_since=str(int(time.time() * 1000)))
-        await self._ask(conv, CONTACT)
+        await self._ask_first(conv)
+
+    async def _ask_first(self, conv: Conversation) -> None:
+        await self._ask(conv, CONTACT if conv.get("topic_said") else QUESTION)
 
     async def _ask(self, conv: Conversation, step: str) -> None:
         await self._set(conv, callback_step=step)
         pairs = [("callback_none_button", replies.NO_CALLBACK)]
-        if step == CONTACT:
+        if step == QUESTION:
+            pairs = [("callback_skip_button", replies.SKIP)]
+        elif step == CONTACT:
             pairs = [("callback_phone_button", replies.BY_PHONE), ("callback_email_button", replies.BY_EMAIL), *pairs]
         await self.chats.say_system(conv, _ASK[step], extra=self._buttons(conv, *pairs))
 
@@ -93,9 +103,17 @@ class CallbackFlow:
                 await self._set(conv, callback_step="")
                 await self.chats.say_system(conv, "callback_declined")
                 return True
-            await self._ask(conv, CONTACT)
+            await self._ask_first(conv)
             return True
         answer = replies.contact(message.text)
+        if step == QUESTION:
+            if answer is not None and answer.value is not None:
+                await self._file(conv, {answer.method.value: answer.value})  # straight to a number or address
+                return True
+            if not replies.skips_the_question(message.text):
+                await self.chats.say_system(conv, "callback_noted")
+            await self._ask(conv, CONTACT)
+            return True
         if answer is None and step == CONTACT:
             # Told "I can leave your question", residents often type the question here: it joins the request.
             await self.chats.say_system(conv, "callback_noted")

@@ -15,10 +15,12 @@ CONSENT_NO = "/callback_no"
 BY_PHONE = "/callback_phone"
 BY_EMAIL = "/callback_email"
 NO_CALLBACK = "/callback_none"
+SKIP = "/callback_skip"
 
 _YES = {"yes", "y", "yeah", "yep", "sure", "ok", "okay", "please", "yes please", "si", "sí", "claro", "vale",
         "de acuerdo", "por favor", "si por favor", "sí por favor"}
 _NO = {"no", "n", "nope", "no thanks", "no thank you", "not now", "no gracias", "ahora no"}
+_SKIP = {"skip", "no", "nothing", "none", "n/a", "omitir", "saltar", "nada", "ninguna", "ninguno"}
 _NONE = {"none", "no callback", "no need", "ninguno", "ninguna", "no hace falta", "no es necesario"}
 _PHONE_WORDS = {"phone", "call", "call me", "by phone", "telefono", "teléfono", "llamar", "llamada", "por teléfono",
                 "por telefono"}
@@ -93,6 +95,13 @@ def contact(text: str) -> ContactAnswer | None:
     return None
 
 
+def skips_the_question(text: str) -> bool:
+    """The "Skip" button, or a yes / no / skip typed where the offer asked what the request is about."""
+    raw = text.strip()
+    return raw == SKIP or consent(raw) is not None or _words(raw) in _SKIP
+
+
 def answers_the_offer(text: str) -> bool:
-    """A yes / no or a way to call back: kept out of the request's transcript (the contact has its own field)."""
-    return consent(text) is not None or contact(text) is not None
+    """A yes / no, a skip or a way to call back: kept out of the request's transcript (the contact has its
+    own field)."""
+    return consent(text) is not None or contact(text) is not None or skips_the_question(text)

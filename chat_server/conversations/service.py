@@ -29,6 +29,7 @@ from chat_server.conversations.store import (
 )
 from chat_server.conversations.turns import FairTurns
 from chat_server.events import EventBus
+from chat_server.labels import SMALL_TALK
 from chat_server.language import StickyLanguage
 from chat_server.redaction import redact
 from chat_server.safety import emergency_language, emergency_reply
@@ -351,6 +352,8 @@ class ConversationService:
         if reply.label:
             fields["label"] = reply.label
             fields["label_confidence"] = f"{reply.confidence or 0:.3f}"
+            if reply.label not in SMALL_TALK and not conv.get("topic_said"):
+                fields["topic_said"] = "1"  # a request left for a specialist need not ask what it is about
         if reply.slots:
             fields["slots"] = json.dumps(reply.slots, ensure_ascii=False, default=str)
         fields["active_loop"] = reply.active_loop or ""
@@ -413,6 +416,9 @@ class ConversationService:
             await self.publish_conversation_event(conv, "escalation_requested", {
                 "reason": "bot_unavailable", "label": conv.get("label") or None, "language": conv.language})
             return
+        if not incoming.text.strip().startswith("/") and not conv.get("topic_said"):
+            await self.store.update(conv.id, topic_said="1")  # not understood, but said: no need to ask
+            conv.fields["topic_said"] = "1"
         await self.say_system(conv, "bot_unavailable", extra={"quick_replies": [
             {"title": text("talk_to_person", conv.language), "payload": "/request_human"},
         ]})
