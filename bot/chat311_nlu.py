@@ -16,6 +16,10 @@ A third: a `deny` that says something is missing. "no tengo luz" (no power) and 
 this morning" came out as a plain no, answered "Okay, no problem". A `deny` built as "no tengo / no hay /
 don't have / there's no …" is a statement about a service and goes to the knowledge base too; "no that
 isn't what i meant" stays a no.
+
+A fourth: a `greet` with no greeting in it. "low water pressure all morning" came out as a greeting (0.52) and
+got "Hi! How can I help?"; a message Rasa calls a greeting but that holds no greeting word goes to the knowledge
+base. "hi, my trash wasn't picked up" keeps its greeting and the intent Rasa gave it.
 """
 
 from __future__ import annotations
@@ -31,9 +35,20 @@ from rasa.shared.nlu.training_data.message import Message
 
 OUT_OF_SCOPE_KEY = "out_of_scope_intent"
 STATUS_INTENT = "check_request_status"
+# Tickets and reports that are not 311 requests: citations, and police or crash reports ("como saco un reporte
+# de policia" came out as a status check at 0.80).
 _CITATION = re.compile(
     r"\b(?:parking|speeding|traffic|camera|red[ -]?light)\s+(?:ticket|citation)s?\b"
-    r"|\bticket\b[^.?!]{0,30}\b(?:parking|speeding|camera)\b|\bcitations?\b|\bmultas?\b", re.IGNORECASE)
+    r"|\bticket\b[^.?!]{0,30}\b(?:parking|speeding|camera)\b|\bcitations?\b|\bmultas?\b"
+    r"|\b(?:police|accident|crash|incident)\s+reports?\b"
+    r"|\b(?:reportes?|informes?)\s+(?:de\s+(?:la\s+)?)?(?:polic[ií]a|policial|accidente|choque)\b", re.IGNORECASE)
+
+GREET_INTENT = "greet"
+# "morning", "tardes" and the like greet only at the start ("morning!"); "all morning" is a time.
+_GREETING = re.compile(
+    r"\b(?:h+i+|hel+o+|hey+|hiya|howdy|sup|wh?at'?s\s*up|wass?up|greetings|good\s+(?:morning|afternoon|evening|day|"
+    r"night)|hola+|ola|buen[oa]?s?|qu[eé]\s+(?:onda|tal|hubo|pasa)|saludos|oye|al[oó])\b"
+    r"|^\W*(?:yo|ey|morning|afternoon|evening|d[ií]as|tardes|noches)\b", re.IGNORECASE)
 
 
 DENY_INTENT = "deny"
@@ -54,8 +69,12 @@ def says_something_is_missing(text: str) -> bool:
     return bool(_SOMETHING_MISSING.search(text))
 
 
+def holds_a_greeting(text: str) -> bool:
+    return bool(_GREETING.search(text))
+
+
 def names_a_citation(text: str) -> bool:
-    """A parking, speeding or camera ticket ("multa") and no 311 request number."""
+    """A parking, speeding or camera ticket ("multa"), or a police or crash report, and no 311 request number."""
     return bool(_CITATION.search(text)) and find_ticket_id(text) is None
 
 
@@ -73,5 +92,7 @@ class Chat311FallbackClassifier(FallbackClassifier):
         if top_intent == STATUS_INTENT and names_a_citation(text):
             return True
         if top_intent == DENY_INTENT and says_something_is_missing(text):
+            return True
+        if top_intent == GREET_INTENT and text and not text.startswith("/") and not holds_a_greeting(text):
             return True
         return top_intent == self.component_config.get(OUT_OF_SCOPE_KEY, "out_of_scope")

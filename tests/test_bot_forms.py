@@ -15,7 +15,7 @@ import aiohttp
 import pytest
 
 from chat_server.tickets.catalogue import load_catalogue
-from tests.support.bot import Conversation
+from tests.support.bot import Conversation, parse
 
 pytestmark = pytest.mark.rasa
 CATALOGUE = load_catalogue(Path(__file__).resolve().parent.parent / "chat_server" / "tickets" / "catalogue.yml")
@@ -148,9 +148,23 @@ async def test_a_parking_ticket_is_a_question_not_a_status_check(convo) -> None:
         c = convo()
         await c.say(text)
         assert c.last["label"] == "faq/parking" and c.requested is None, (text, c.last["intent_ranking"])
+    c = convo("es")
+    await c.say("como saco un reporte de policia")  # a police report is not a 311 request either
+    assert c.last["label"] == "faq/police_reports" and c.requested is None, c.last["intent_ranking"]
     c = convo()
     await c.say("can you check my ticket")
     assert c.last["label"] == "check_request_status"
+
+
+async def test_a_greeting_needs_a_greeting_word(convo) -> None:
+    """"low water pressure all morning" came out as a greeting and got "Hi! How can I help?"."""
+    c = convo()
+    await c.say("low water pressure all morning")
+    assert c.last["label"] == "faq/water_service", c.last["intent_ranking"]
+    for text, lang in (("hey!", "en"), ("good morning to you", "en"), ("hola buenas", "es"), ("buenos días", "es")):
+        c = convo(lang)
+        await c.say(text)
+        assert c.last["label"] == "greet", (text, c.last["intent_ranking"])
 
 
 async def test_a_no_that_says_something_is_missing_is_not_a_plain_no(convo) -> None:
@@ -514,17 +528,10 @@ ROUTING = [
 ]
 
 
-async def _parse(stack: Any, text: str) -> dict:
-    async with aiohttp.ClientSession() as session, session.post(
-            f"{stack.url}/model/parse", params={"token": stack.token}, json={"text": text}) as resp:
-        assert resp.status == 200
-        return await resp.json()
-
-
 @pytest.mark.parametrize("text,lang,label", ROUTING)
 async def test_natural_first_messages_route_to_their_service(rasa_stack: Any, text: str, lang: str,
                                                              label: str) -> None:
-    assert (await _parse(rasa_stack, text))["intent"]["name"] == label
+    assert (await parse(rasa_stack, text))["intent"]["name"] == label
 
 
 async def test_where_is_the_landfill_does_not_start_a_dumping_report(convo) -> None:

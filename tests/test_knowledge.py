@@ -22,8 +22,14 @@ from chat_server.knowledge.articles import (
 )
 from chat_server.knowledge.calibrate import fit, judged, score_rows
 from chat_server.knowledge.evaluate import EvalRow
-from chat_server.knowledge.labels import MENU_MIN_AFTER_RASA_FALLBACK, ReportGuess, decision_label, for_intent
-from chat_server.knowledge.lexical import LexicalIndex, content_words
+from chat_server.knowledge.labels import (
+    MENU_MIN_AFTER_RASA_FALLBACK,
+    REPORT_OVERRULE_BELOW,
+    ReportGuess,
+    decision_label,
+    for_intent,
+)
+from chat_server.knowledge.lexical import LexicalIndex, asks_only_for_help, content_words
 from chat_server.knowledge.ranking import (
     VAGUE_ANSWER_MARGIN,
     Calibration,
@@ -334,6 +340,17 @@ def test_content_words_leave_out_both_languages_stop_words(text: str, count: int
     assert content_words(text) == count
 
 
+@pytest.mark.parametrize(("text", "only_help"), [
+    ("help", True), ("Can you help me?", True), ("necesito ayuda por favor", True), ("tengo una pregunta", True),
+    ("hello", False), ("help with my water bill", False), ("ayuda con la basura", False), ("tengo basura", False),
+])
+def test_a_bare_request_for_help_names_nothing(text: str, only_help: bool, search: KnowledgeSearch) -> None:
+    """"help" matched the articles with "help" in their titles; it gets the fallback, which says what the bot does."""
+    assert asks_only_for_help(text) is only_help
+    if only_help:
+        assert search.decide(text, "en").kind is Kind.FALLBACK
+
+
 def test_a_vague_message_needs_a_clear_winner_for_a_direct_answer() -> None:
     calibration = replace(CALIBRATION, answer_min=0.5, answer_margin=0.05)
     assert decide_kind(1.0, 0.92, calibration) is Kind.ANSWER
@@ -559,7 +576,8 @@ def test_kb_eval_refuses_a_bad_header(tmp_path: Path, capsys: pytest.CaptureFixt
 def test_rasas_runner_up_report_counts_when_the_article_is_about_that_service(search: KnowledgeSearch) -> None:
     """Rasa deferred to the knowledge base (nlu_fallback or faq) but its best other intent is a report form,
     and the knowledge base's article is about that service: the report is offered first, labelled with the
-    report's intent."""
+    report's intent. The other way round, a report Rasa chose itself but unsurely gives way to a confident
+    answer about something else."""
     decision = search.decide("when is my trash day", "en")
     assert decision.kind is not Kind.FALLBACK
     guess = ReportGuess("report_missed_pickup", "MISSED_PICKUP", 0.45)
@@ -575,7 +593,15 @@ def test_rasas_runner_up_report_counts_when_the_article_is_about_that_service(se
         assert for_intent(decision, intent, search, replace(guess, confidence=0.2)).kind is not Kind.REPORT
         other = ReportGuess("report_pothole", "POTHOLE", 0.45)
         assert for_intent(decision, intent, search, other).kind is not Kind.REPORT
-    assert for_intent(decision, "report_missed_pickup", search, guess) == decision
+    # Rasa chose the report itself: the form starts (a report decision with no article to offer) ...
+    chosen = for_intent(decision, "report_missed_pickup", search, guess)
+    assert chosen.kind is Kind.REPORT and chosen.article is None and decision_label(chosen) == "report_missed_pickup"
+    # ... unless Rasa was unsure and the knowledge base answers confidently about another service
+    assert decision.kind is Kind.ANSWER
+    unsure = ReportGuess("report_pothole", "POTHOLE", REPORT_OVERRULE_BELOW - 0.01)
+    assert for_intent(decision, "report_pothole", search, unsure) == decision
+    surer = replace(unsure, confidence=REPORT_OVERRULE_BELOW)
+    assert for_intent(decision, "report_pothole", search, surer).report == "report_pothole"
     # a menu stands when Rasa chose faq; when Rasa itself fell back, only a strong menu stands
     hits = search.search("when is my trash day", "en")[:3]
     assert len(hits) == 3
@@ -587,6 +613,7 @@ def test_rasas_runner_up_report_counts_when_the_article_is_about_that_service(se
         assert for_intent(menu, "faq", search) == menu
     assert for_intent(weak, FALLBACK_LABEL, search).kind is Kind.FALLBACK
     assert for_intent(strong, FALLBACK_LABEL, search) == strong
+    assert for_intent(strong, "report_pothole", search, unsure).report == "report_pothole"  # only an answer overrules
     # nothing the knowledge base recognises: still the fallback, whatever Rasa guessed
     unknown = search.decide("asdf qwer zxcv", "en")
     assert for_intent(unknown, FALLBACK_LABEL, search, guess).kind is Kind.FALLBACK

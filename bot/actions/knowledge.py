@@ -14,112 +14,19 @@ Payload intents: `kb_article{article_id}`, `kb_details{article_id}`, `kb_feedbac
 
 from __future__ import annotations
 
-import json
-import logging
-import os
 from typing import Any
 
-import aiohttp
-from chat311_labels import KB_LABEL_SLOT, runner_up
+from chat311_labels import KB_LABEL_SLOT
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.actions import fallback_reply, language_of
-from actions.catalogue import CATALOGUE, service_for_label
+from actions.kb_client import client_from_env
+from actions.kb_replies import answer_message, details_message, menu_message, report_guess, report_offer
 from actions.texts import t
 
-logger = logging.getLogger(__name__)
-
 FALLBACK_LABEL = "nlu_fallback"
-KB_TIMEOUT_S = 8.0
-REPORT_PAYLOADS = {s.service_code: f"/{s.label}" for s in CATALOGUE.labelled}
-
-
-class KnowledgeClient:
-    """chat_server's /kb/answer; None when it cannot answer (the caller falls back, the turn goes on)."""
-
-    def __init__(self, base_url: str, token: str, timeout_s: float = KB_TIMEOUT_S) -> None:
-        self.url = f"{base_url.rstrip('/')}/kb/answer"
-        self.token = token
-        self.timeout = aiohttp.ClientTimeout(total=timeout_s)
-
-    async def ask(self, body: dict[str, Any]) -> dict[str, Any] | None:
-        headers = {"Authorization": f"Bearer {self.token}"}
-        try:
-            async with aiohttp.ClientSession(timeout=self.timeout) as session, \
-                    session.post(self.url, json=body, headers=headers) as resp:
-                if resp.status != 200:
-                    logger.warning("knowledge base answered %s for %s", resp.status, sorted(body))
-                    return None
-                return await resp.json()
-        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-            logger.warning("knowledge base unreachable: %s", type(exc).__name__)
-            return None
-
-
-def client_from_env() -> KnowledgeClient:
-    return KnowledgeClient(os.environ.get("CHAT311_URL", "http://127.0.0.1:8080"), os.environ.get("CHAT311_TOKEN", ""))
-
-
-# --------------------------------------------------------------------------- shaping (pure)
-
-def payload(intent: str, **entities: Any) -> str:
-    return f"/{intent}{json.dumps(entities, separators=(',', ':'))}"
-
-
-def feedback_buttons(article: dict[str, Any], lang: str) -> list[dict[str, str]]:
-    """Yes / No, and "Report it" when the article can start a service request."""
-    buttons = [
-        {"title": t("kb_yes", lang), "payload": payload("kb_feedback", article_id=article["id"], helpful=True)},
-        {"title": t("kb_no", lang), "payload": payload("kb_feedback", article_id=article["id"], helpful=False)},
-    ]
-    report = REPORT_PAYLOADS.get(article.get("service_code") or "")
-    if report:
-        buttons.append({"title": t("kb_report", lang), "payload": report})
-    return buttons
-
-
-def answer_message(article: dict[str, Any], lang: str) -> dict[str, Any]:
-    buttons = feedback_buttons(article, lang)
-    if article.get("details"):
-        buttons.insert(0, {"title": t("kb_more", lang), "payload": payload("kb_details", article_id=article["id"])})
-    return {"text": f"{article['answer']}\n\n{t('kb_helpful', lang)}", "buttons": buttons}
-
-
-def details_message(article: dict[str, Any], lang: str) -> dict[str, Any]:
-    body = article.get("details") or article["answer"]
-    if article.get("url") and article["url"] not in body:
-        body = f"{body}\n{article['url']}"
-    return {"text": f"{body}\n\n{t('kb_helpful', lang)}", "buttons": feedback_buttons(article, lang)}
-
-
-def menu_message(options: list[dict[str, Any]], lang: str) -> dict[str, Any]:
-    buttons = [{"title": o["title"], "payload": payload("kb_article", article_id=o["id"])} for o in options[:3]]
-    buttons.append({"title": t("kb_none_of_these", lang), "payload": "/kb_none"})
-    return {"text": t("kb_did_you_mean", lang), "buttons": buttons}
-
-
-def report_offer(decision: dict[str, Any], lang: str) -> dict[str, Any] | None:
-    """The report the knowledge base agreed with, offered first; None if the catalogue lacks it."""
-    service = service_for_label(decision.get("report"))
-    article = decision.get("article") or {}
-    if service is None or not article.get("id"):
-        return None
-    return {"text": t("kb_report_offer", lang, service=service.name(lang)), "buttons": [
-        {"title": t("kb_report", lang), "payload": f"/{service.label}"},
-        {"title": article["title"], "payload": payload("kb_article", article_id=article["id"])},
-        {"title": t("kb_none_of_these", lang), "payload": "/kb_none"},
-    ]}
-
-
-def report_guess(message: dict[str, Any]) -> dict[str, Any] | None:
-    """Rasa's runner-up to `faq` or its fallback (`runner_up`), if that intent is a report form."""
-    guess = runner_up(message)
-    service = service_for_label(guess[0]) if guess else None
-    if guess is None or service is None:
-        return None
-    return {"intent": service.label, "service_code": service.service_code, "confidence": guess[1]}
 
 
 def entity(tracker: Tracker, name: str) -> Any:

@@ -17,12 +17,15 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from chat311_labels import KB_LABEL_SLOT
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import parsing
 from actions.catalogue import Service, service_for_label
+from actions.kb_client import client_from_env
+from actions.kb_replies import answer_message, chosen_report
 from actions.language import language_of
 from actions.texts import t
 
@@ -213,6 +216,9 @@ class ValidateReportForm(FormValidationAction):
     """Every turn of `report_form`: take the answer (or a correction, a shared location, Submit/Change/
     Cancel), then ask the next missing question or show the summary."""
 
+    def __init__(self) -> None:
+        self.kb = client_from_env()
+
     def name(self) -> str:
         return f"validate_{FORM}"
 
@@ -224,7 +230,8 @@ class ValidateReportForm(FormValidationAction):
         intent = (message.get("intent") or {}).get("name")
         requested = tracker.get_slot("requested_slot")
         if (tracker.active_loop or {}).get("name") != FORM or requested is None:
-            return self._start(dispatcher, tracker, text, intent, lang)
+            answered = await self._answered_instead(dispatcher, tracker, text, lang)
+            return answered if answered is not None else self._start(dispatcher, tracker, text, intent, lang)
         service = form_service(tracker)
         if service is None:  # cannot happen through the rules; end the loop rather than ask nonsense
             return [SlotSet("requested_slot", None)]
@@ -252,6 +259,22 @@ class ValidateReportForm(FormValidationAction):
                 SlotSet("requested_slot", step)]
 
     # ------------------------------------------------------------ activation
+
+    async def _answered_instead(self, dispatcher: CollectingDispatcher, tracker: Tracker, text: str,
+                                lang: str) -> list[EventType] | None:
+        """Before a typed message starts a form, the knowledge base may answer it instead: Rasa was unsure
+        of the report and the answer is about something else (chat_server/knowledge/labels.py
+        `for_report`). The form then ends at once, having asked nothing; None: start the form."""
+        message = tracker.latest_message or {}
+        guess = chosen_report(message)
+        if not text or text.startswith("/") or guess is None:
+            return None
+        decision = await self.kb.ask({"text": text, "language": lang, "intent": guess["intent"],
+                                      "report_guess": guess, "conversation_id": tracker.sender_id})
+        if not decision or decision.get("kind") != "answer" or not decision.get("article"):
+            return None  # the form goes ahead (also when the knowledge base cannot be reached)
+        dispatcher.utter_message(**answer_message(decision["article"], lang))
+        return [SlotSet(KB_LABEL_SLOT, decision.get("label")), SlotSet("requested_slot", None)]
 
     def _start(self, dispatcher: CollectingDispatcher, tracker: Tracker, text: str, intent: str | None,
                lang: str) -> list[EventType]:

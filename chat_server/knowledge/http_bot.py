@@ -34,7 +34,7 @@ from chat_server.knowledge.search import Decision
 log = logging.getLogger("chat311.knowledge")
 
 # A bot turn waits this long for the index at startup, then gets 503 (and the resident the fallback);
-# below the action server's own timeout (bot/actions/knowledge.py KB_TIMEOUT_S).
+# below the action server's own timeout (bot/actions/kb_client.py KB_TIMEOUT_S).
 KB_READY_TIMEOUT_S = 5.0
 MAX_TEXT_CHARS = 2000
 

@@ -19,6 +19,12 @@ independent signals agree, so the bot offers that report first (kind `report`, l
 Out-of-scope messages whose guess happens to be a report ("write me a poem about cats" →
 report_stray_animal 0.21) do not qualify: the knowledge base falls back on them. Measured on the
 held-out dev file: docs/knowledge.md ("nlu-eval").
+
+The other way round: Rasa chose a report form itself, but without much confidence, and the knowledge
+base answers confidently with an article about something else ("the tap water has a weird metallic
+taste" → report_water_leak 0.71, answered by taste and odour; "cars fly down my street, can we get speed
+bumps" → report_fallen_tree 0.62). The answer wins; the form starts otherwise (`for_report`; the report
+form asks before it starts, bot/actions/report_form.py).
 """
 
 from __future__ import annotations
@@ -37,6 +43,10 @@ REPORT_GUESS_MIN = 0.3
 # messages Rasa sent to nlu_fallback with a menu at ≥ 0.85, all 13 had the right article in the menu and
 # none was out of scope; at 0.80 "how do i get a job at amazon" got the city-jobs menu.
 MENU_MIN_AFTER_RASA_FALLBACK = 0.85
+# Rasa's own report intent below this gives way to a confident answer about something else. Measured
+# through Rasa on the dev files (docs/knowledge.md, 2026-12-06): below 0.82, all 9 such turns were
+# questions the answer was right for; at 0.82–0.85 three of five were fallen limbs the answer missed.
+REPORT_OVERRULE_BELOW = 0.82
 
 
 @dataclass(frozen=True)
@@ -47,6 +57,11 @@ class ReportGuess:
     service_code: str
     confidence: float
 
+    def overruled_by(self, decision: Decision) -> bool:
+        """A weak report against a confident answer from an article about another service (or none)."""
+        return (self.confidence < REPORT_OVERRULE_BELOW and decision.kind is Kind.ANSWER
+                and decision.article is not None and decision.article.service_code != self.service_code)
+
 
 def decision_label(decision: Decision) -> str:
     if decision.kind is Kind.MENU and decision.options:
@@ -56,7 +71,11 @@ def decision_label(decision: Decision) -> str:
 
 def for_intent(decision: Decision, intent: str | None, search: KnowledgeSearch,
                guess: ReportGuess | None = None) -> Decision:
-    """The decision the bot acts on, given Rasa's intent for the message (and its runner-up guess)."""
+    """The decision the bot acts on, given Rasa's intent for the message and its best report intent
+    (the runner-up when it chose `faq` / `nlu_fallback`, else the report form it chose)."""
+    if guess is not None and intent == guess.intent:
+        return decision if guess.overruled_by(decision) else Decision(Kind.REPORT, decision.language,
+                                                                        report=guess.intent)
     if intent not in KB_INTENTS:
         return decision
     if guess is not None and guess.confidence >= REPORT_GUESS_MIN:

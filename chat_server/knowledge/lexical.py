@@ -38,6 +38,12 @@ _STOP = {
         en con por para que como cuando donde quien cual hay este esta ese esa lo le les se si no ya
         puedo puede quiero necesito saber hola favor"""),
 }
+# Words that ask for help without saying with what: "help", "necesito ayuda", "tengo un problema" matched
+# the articles with "help" in their titles (energy help, down-payment help) and got a menu of them. A message
+# with nothing else gets the bot's fallback, which lists what it can do.
+_ASKING_ONLY = _wordset("""help helping question questions info information problem problems issue something thing
+    ayuda ayudar ayudame ayudeme ayudenme pregunta preguntas informacion problema problemas algo cosa duda dudas
+    tengo tenemos""")
 K1 = 1.2
 B = 0.75
 # A query word this long that no article uses is read as the article word one typo away ("recylcing").
@@ -59,6 +65,12 @@ def _stemmer(lang: str) -> Stemmer.Stemmer:
 def content_words(text: str) -> int:
     """How many words of `text` are in neither language's stop list: "permit" and "what time is it" have one."""
     return sum(1 for w in _WORD.findall(fold(text)) if w not in _STOP["en"] and w not in _STOP["es"])
+
+
+def asks_only_for_help(text: str) -> bool:
+    """Some words beyond the stop lists, all of them a request for help with nothing named."""
+    words = [w for w in _WORD.findall(fold(text)) if w not in _STOP["en"] and w not in _STOP["es"]]
+    return bool(words) and all(w in _ASKING_ONLY for w in words)
 
 
 def analyze(text: str, lang: str) -> list[str]:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from chat_server.knowledge.articles import LANGUAGES, Article, check_unique
-from chat_server.knowledge.lexical import LexicalIndex, content_words
+from chat_server.knowledge.lexical import LexicalIndex, asks_only_for_help, content_words
 from chat_server.knowledge.ranking import (
     VAGUE_MAX_CONTENT_WORDS,
     Calibration,
@@ -195,7 +195,7 @@ class KnowledgeSearch:
     def features(self, text: str) -> Features:
         """Raw scores per candidate article and the out-of-scope signal: what `kb-calibrate` fits on."""
         text = self._normalise(text)
-        if not text:
+        if not text or asks_only_for_help(text):
             return Features({}, {})
         query = self._embedder.embed([text])[0]
         with self._lock:

@@ -65,8 +65,8 @@ class Result:
     kb_labels: dict[str | None, str] | None = None  # the KB's label per deferring intent (faq, nlu_fallback)
 
 
-# (text, language, Rasa's intent, its overruled report guess) → faq/<topic>, report_<service> or
-# nlu_fallback, as the bot decides (knowledge/labels.py)
+# (text, language, Rasa's intent, its best report intent: the runner-up, or the report it chose) →
+# faq/<topic>, report_<service> or nlu_fallback, as the bot decides (knowledge/labels.py)
 KbResolver = Callable[[str, str, str | None, ReportGuess | None], str]
 
 
@@ -85,6 +85,9 @@ def resolve_turn(text: str, parse: dict[str, Any], kb: KbResolver,
     guess = report_guess(parse, _catalogue())
     # for_intent weighs the guess for both
     kb_labels: dict[str | None, str] = {name: kb(text, lang, name, guess) for name in KB_INTENTS}
+    chosen = chosen_report(parse, _catalogue())
+    if chosen is not None:  # the report form asks the knowledge base before it starts
+        return kb(text, lang, chosen.intent, chosen), lang, kb_labels
     return turn_label(resolve_label(parse)[0], kb_labels.__getitem__), lang, kb_labels
 
 
@@ -100,6 +103,15 @@ def report_guess(parse: dict[str, Any], catalogue: Catalogue) -> ReportGuess | N
     if guess is None or service is None or service.label is None:
         return None
     return ReportGuess(service.label, service.service_code, guess[1])
+
+
+def chosen_report(parse: dict[str, Any], catalogue: Catalogue) -> ReportGuess | None:
+    """The report form Rasa chose itself, with its confidence (as the report form sends it)."""
+    intent, confidence = resolve_label(parse)[:2]
+    service = catalogue.by_label(intent)
+    if service is None or service.label is None:
+        return None
+    return ReportGuess(service.label, service.service_code, confidence)
 
 
 def kb_resolver() -> KbResolver:
