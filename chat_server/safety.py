@@ -107,6 +107,9 @@ ENGLISH: dict[str, list[str]] = {
         rf"{_PEOPLE} (is |s |are )?(not|isnt|wont|doesnt|will not|cant|aint) (responding|respond|waking|wake|moving|move)",
         r"(wont|will not|cant|cannot) wake (up|him|her|them)",
         r"choking", r"choked", r"drowning", r"drowned", r"bleeding", r"blood everywhere",
+        r"(a lot of|lots of|so much|too much) blood", r"blood (is )?(all over|pouring|gushing|spurting)",
+        r"(cut|sliced|gashed) (his|her|my|their) (\w+ )?(hand|arm|leg|foot|finger|head|face|wrist|neck|throat)"
+        r"( open| off)?( really| very| so| pretty)? (bad|badly|deep|deeply|open)",
         r"allergic reaction", r"(throat|airway) (is )?(closing|swelling)", r"anaphyla\w*", r"ambulance", r"paramedics?",
         r"cpr", r"dead body", rf"{_PEOPLE} (is |s )?(dead|dying|collapsed|hurt bad|badly hurt)",
         rf"{_PEOPLE} (just )?collapsed", rf"{_PEOPLE} (is |s )?(lying|laying) (in|on) (the )?(street|road|ground|floor)", r"fell\b.{0,50}\b(cant|cannot|can not|wont|not) (move|get up|moving)",
@@ -188,6 +191,8 @@ SPANISH: dict[str, list[str]] = {
         r"se cayo\b.{0,40}\bno (se mueve|se puede mover|puede moverse|se puede levantar|se levanta)",
         r"sin respirar", rf"{_GENTE} (esta |estan )?tirad(o|a|os|as)", r"tirad(o|a) (en el suelo|en la calle|en el piso)",
         r"(se esta |esta |se )?ahog(ando|o|a)", r"sangrando", r"mucha sangre", r"perdiendo sangre",
+        r"sangre por (todos lados|todas partes)",
+        r"se corto (la|el|su) (mano|brazo|pierna|pie|dedo|cabeza|cara|muneca|cuello) (muy |bien )?(feo|fuerte|profundo|hondo)",
         r"herid(o|a|os|as)", r"ambulancia", r"paramedicos?", r"(hay un|un|una|hay una) muert(o|a)", r"cadaver",
         r"se (cayo|cayeron) (al|a la|en el|en la) (rio|lago|agua|piscina|alberca)",
         r"veneno", r"envenen\w*", r"se trago", r"reaccion alergica",
@@ -265,6 +270,8 @@ NEGATIVES = [
     r"non emergency", r"not an emergency", r"emergency (rental|rent|assistance|housing|shelters?|alerts?|management|"
     r"preparedness|kits?|plans?|contacts?|repairs?|food|vets?|fund|funds|loans?|notifications?|money|cash)",
     r"911 (calls?|recordings?|records|address\w*|dispatchers?|signs?|fee|fees|center)", r"911 or 311", r"311 or 911",
+    r"(ok|okay|yes|yeah|i|we|ive|weve|they|already|just) (already |just )?(called|dialed|phoned|rang) 911",
+    r"ya (llame|llamamos|llamaron|le llame|le llamamos) al 911",
     # Spanish
     r"(hidrante|boca) de incendios?", r"(inspeccion|seguridad|prevencion|extintor|extintores|riesgo|alarma) "
     r"(de|contra) incendios?", r"(departamento|estacion|estaciones|camion) de bomberos", r"fuegos? artificial\w*",

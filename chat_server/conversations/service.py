@@ -384,8 +384,8 @@ class ConversationService:
                 await self.publish_conversation_event(conv, kind, data)
                 continue
             body = item.get("text") or ""
-            if silenced or (guard_fired and "911" in body):
-                continue  # the guard already said it, first
+            if silenced:
+                continue  # the guard already answered, first; "I didn't understand" would only confuse
             buttons = item.get("buttons") or item.get("quick_replies")
             quick = [{"title": str(b.get("title", "")), "payload": str(b.get("payload", ""))}
                      for b in buttons if isinstance(b, dict)] if isinstance(buttons, list) else None
