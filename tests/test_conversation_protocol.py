@@ -267,3 +267,18 @@ async def test_guard_answer_is_not_followed_by_the_bots_fallback(chat_server_url
     assert [r for r in replies if r["sender"] == "system" and "call 911" in r["text"]], replies
     fallback = [r for r in replies if "didn't understand" in r.get("text", "") or "rephrase" in r.get("text", "")]
     assert not fallback, f"the 911 answer was followed by the bot's fallback: {fallback}"
+
+
+async def test_an_emergency_in_a_report_is_answered_once_and_the_form_goes_on(chat_server_url: str,
+                                                                               resident: Any) -> None:
+    """The guard answers first; the bot's own 911 text is left out, and the form's next question is not (it was
+    once dropped with the bot's "I didn't understand", and the resident's next reply taken as its answer)."""
+    client: ResidentClient = await resident(chat_server_url)
+    await client.start_session()
+    await client.turn("a big tree fell and is blocking the road")
+    replies = await client.turn("the branch hit a man and he is bleeding, its at 2200 Park Rd")
+    said = [r.get("text") or "" for r in replies]
+    assert sum("911" in t for t in said) == 1, said
+    assert replies[0].get("sender") == "system" and "911" in said[0]
+    asked = [r for r in replies[1:] if r.get("sender") == "bot"]
+    assert asked and asked[-1].get("form_active") and "didn't understand" not in said[-1], said

@@ -365,11 +365,17 @@ class ConversationService:
         elif reply.label:
             await self.bus.publish("bot_answered", conv.id, label=reply.label, confidence=reply.confidence,
                                    language=language)
-        silenced = guard_fired and reply.label == "nlu_fallback"
-        held = _handoff_announcements(reply.messages)
+        # After the guard's answer, the bot's "I didn't understand" would only confuse; a form's next question
+        # (the form took the message as its answer, whatever Rasa's label) must still be asked.
+        silenced = guard_fired and reply.label == "nlu_fallback" and not reply.active_loop
+        held = _text_before(reply.messages, "escalate")
+        # The bot's own 911 text (sent just before its `emergency` event): the guard already said it, first.
+        repeated = _text_before(reply.messages, "emergency") if guard_fired else {}
         for index, item in enumerate(reply.messages):
             if index + 1 in held:
                 continue  # said by routing only once an agent is known to be available
+            if index + 1 in repeated:
+                continue
             custom = item.get("custom")
             if isinstance(custom, dict) and custom.get("event") in BOT_EVENTS:
                 kind = BOT_EVENTS[custom["event"]]
@@ -385,7 +391,7 @@ class ConversationService:
                 continue
             body = item.get("text") or ""
             if silenced:
-                continue  # the guard already answered, first; "I didn't understand" would only confuse
+                continue
             buttons = item.get("buttons") or item.get("quick_replies")
             quick = [{"title": str(b.get("title", "")), "payload": str(b.get("payload", ""))}
                      for b in buttons if isinstance(b, dict)] if isinstance(buttons, list) else None
@@ -424,15 +430,16 @@ class ConversationService:
         ]})
 
 
-def _handoff_announcements(messages: list[dict[str, Any]]) -> dict[int, str]:
-    """Bot texts that introduce an `escalate` payload ("someone will be with you shortly"), by the
-    payload's index. The bot cannot know whether the line is open or anyone is free, so routing
-    decides whether that promise is said at all."""
+def _text_before(messages: list[dict[str, Any]], event: str) -> dict[int, str]:
+    """Bot texts said with a custom `event` (Rasa sends a response's text just before its custom payload), by
+    the payload's index. `escalate`: "someone will be with you shortly" — the bot cannot know whether the
+    line is open or anyone is free, so routing decides whether that promise is said at all. `emergency`:
+    the bot's 911 text, left out when the guard has answered."""
     held: dict[int, str] = {}
     for index in range(1, len(messages)):
         custom = messages[index].get("custom")
         before = messages[index - 1]
-        if (isinstance(custom, dict) and custom.get("event") == "escalate" and before.get("text")
+        if (isinstance(custom, dict) and custom.get("event") == event and before.get("text")
                 and not before.get("custom") and not before.get("buttons") and not before.get("quick_replies")):
             held[index] = str(before["text"])
     return held
