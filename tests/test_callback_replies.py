@@ -10,8 +10,12 @@ from chat_server.agents.callback_replies import (
     answers_the_offer,
     consent,
     contact,
+    leading_consent,
+    moves_on,
+    names_a_topic,
     phone_number,
     skips_the_question,
+    withdraws,
 )
 
 
@@ -48,8 +52,9 @@ def test_only_north_american_numbers() -> None:
 
 @pytest.mark.parametrize(("said", "expected"), [
     ("yes", True), ("/callback_phone", True), ("704-555-0142", True), ("ann@example.org", True), ("no thanks", True),
-    ("/callback_skip", True), ("Omitir", True),
+    ("/callback_skip", True), ("Omitir", True), ("sure, 704-555-1212", True), ("ya mejor no, gracias", True),
     ("my property tax bill doubled this year", False), ("call me maybe", False),
+    ("sí porfa, es sobre mi recibo del agua", False),
 ])
 def test_answers_to_the_offer_are_told_from_the_residents_question(said: str, expected: bool) -> None:
     assert answers_the_offer(said) is expected
@@ -61,3 +66,39 @@ def test_answers_to_the_offer_are_told_from_the_residents_question(said: str, ex
 ])
 def test_skipping_the_question_is_told_from_an_answer(said: str, expected: bool) -> None:
     assert skips_the_question(said) is expected
+
+
+@pytest.mark.parametrize(("said", "expected"), [
+    ("yes call me at 704-555-3321", (True, "call me at 704-555-3321")), ("sure, 704-555-1212", (True, "704-555-1212")),
+    ("si porfa llamenme", (True, "llamenme")), ("yes please call me", (True, "call me")),
+    ("yes", None), ("yesterday the truck skipped us", None), ("my cart", None),
+])
+def test_a_yes_with_more_after_it(said: str, expected: tuple[bool, str] | None) -> None:
+    assert leading_consent(said) == expected
+
+
+@pytest.mark.parametrize(("said", "expected"), [
+    ("ya mejor no, gracias", True), ("cancel", True), ("No thanks", True), ("/callback_no", True),
+    ("actually never mind", True),
+    ("704-555-0142", False), ("es el siete cero cuatro", False),
+])
+def test_withdrawing_while_the_contact_is_asked(said: str, expected: bool) -> None:
+    assert withdraws(said) is expected
+
+
+@pytest.mark.parametrize(("said", "expected"), [
+    ("I got charged twice on my water bill, I want to talk to someone", True),
+    ("quiero hablar con alguien de mi recibo del agua", True), ("blorp snarfle wizzo", True),
+    ("talk to a human", False), ("can I talk to a real person please", False),
+    ("hola, quiero hablar con alguien", False), ("hi", False), ("/request_human", False),
+])
+def test_a_message_that_names_more_than_a_person(said: str, expected: bool) -> None:
+    assert names_a_topic(said) is expected
+
+
+@pytest.mark.parametrize(("said", "expected"), [
+    ("a que hora abren mañana?", True), ("when does the landfill open on saturday", True),
+    ("704 555 0142", False), ("ann@example.org", False), ("call me maybe", False), ("ya mejor no, gracias", False),
+])
+def test_a_new_question_where_a_number_was_asked(said: str, expected: bool) -> None:
+    assert moves_on(said) is expected

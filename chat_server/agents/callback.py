@@ -78,7 +78,15 @@ class CallbackFlow:
         await self._ask_first(conv)
 
     async def _ask_first(self, conv: Conversation) -> None:
-        await self._ask(conv, CONTACT if conv.get("topic_said") else QUESTION)
+        await self._ask(conv, CONTACT if await self._has_topic(conv) else QUESTION)
+
+    async def _has_topic(self, conv: Conversation) -> bool:
+        """Whether the resident has said what the request is about: the bot understood more than small talk,
+        they answered the offer's question, or one of their messages names more than a person."""
+        if conv.get("topic_said") or conv.get("callback_question"):
+            return True
+        return any(m.sender == "resident" and not replies.answers_the_offer(m.text) and replies.names_a_topic(m.text)
+                   for m in await self.chats.store.messages(conv.id))
 
     async def _ask(self, conv: Conversation, step: str) -> None:
         await self._set(conv, callback_step=step)
@@ -91,19 +99,21 @@ class CallbackFlow:
 
     async def handle(self, conv: Conversation, message: Message) -> bool:
         """Turn handler: True when the message answered a callback question."""
+        if message.sender != "resident":
+            return False
         step = conv.get("callback_step")
-        if not step or message.sender != "resident":
+        if not step:
+            step = self._stale_button_step(conv, message.text)
+            if step and conv.get("callback_ticket"):
+                await self.chats.say_system(conv, "callback_already", ticket_id=conv.get("callback_ticket"))
+                return True
+        if not step:
             return False
         if step == CONSENT:
-            agreed = replies.consent(message.text)
-            if agreed is None:
-                await self._set(conv, callback_step="")  # they moved on: the bot takes it, nothing is filed
-                return False
-            if not agreed:
-                await self._set(conv, callback_step="")
-                await self.chats.say_system(conv, "callback_declined")
-                return True
-            await self._ask_first(conv)
+            return await self._consent(conv, message.text)
+        if replies.withdraws(message.text):
+            await self._set(conv, callback_step="")
+            await self.chats.say_system(conv, "callback_declined")
             return True
         answer = replies.contact(message.text)
         if step == QUESTION:
@@ -111,15 +121,23 @@ class CallbackFlow:
                 await self._file(conv, {answer.method.value: answer.value})  # straight to a number or address
                 return True
             if not replies.skips_the_question(message.text):
+                await self._set(conv, callback_question="1")
                 await self.chats.say_system(conv, "callback_noted")
             await self._ask(conv, CONTACT)
             return True
+        if answer is None and step in (PHONE, EMAIL) and replies.moves_on(message.text):
+            await self._set(conv, callback_step="")  # a new question, not a number: the bot takes it
+            return False
         if answer is None and step == CONTACT:
             # Told "I can leave your question", residents often type the question here: it joins the request.
             await self.chats.say_system(conv, "callback_noted")
             await self._ask(conv, step)
         elif answer is None or (answer.value is None and answer.method.value == step):
             await self._ask(conv, step)  # not understood: ask the same question again
+        elif answer.method is Method.NONE and not await self._has_topic(conv):
+            # No question and no way to reach them: a specialist could do nothing with it.
+            await self._set(conv, callback_step="")
+            await self.chats.say_system(conv, "callback_nothing")
         elif answer.method is Method.NONE:
             await self._file(conv, {})
         elif answer.value is None:
@@ -127,6 +145,40 @@ class CallbackFlow:
         else:
             await self._file(conv, {answer.method.value: answer.value})
         return True
+
+    async def _consent(self, conv: Conversation, text: str) -> bool:
+        agreed = replies.consent(text)
+        lead = replies.leading_consent(text) if agreed is None else None
+        if agreed is None and lead is None:
+            await self._set(conv, callback_step="")  # they moved on: the bot takes it, nothing is filed
+            return False
+        if agreed is False:
+            await self._set(conv, callback_step="")
+            await self.chats.say_system(conv, "callback_declined")
+            return True
+        rest = lead[1] if lead is not None else ""
+        answer = replies.contact(rest) if rest else None
+        if answer is not None and answer.value is not None:  # "yes call me at 704-555-3321"
+            await self._file(conv, {answer.method.value: answer.value})
+        elif answer is not None and answer.method is not Method.NONE:  # "yes please call me"
+            await self._ask(conv, answer.method.value)
+        elif rest and replies.names_a_topic(rest):  # "sí, es sobre mi recibo del agua"
+            await self._set(conv, callback_question="1")
+            await self.chats.say_system(conv, "callback_noted")
+            await self._ask(conv, CONTACT)
+        else:
+            await self._ask_first(conv)
+        return True
+
+    @staticmethod
+    def _stale_button_step(conv: Conversation, text: str) -> str:
+        """The step an earlier offer's button answers, pressed after that offer lapsed (the resident talked
+        about something else meanwhile): the offer picks up there. "" when it is no such button."""
+        if not conv.get("callback_source"):
+            return ""
+        steps = {replies.CONSENT_YES: CONSENT, replies.CONSENT_NO: CONSENT, replies.SKIP: QUESTION,
+                 replies.BY_PHONE: CONTACT, replies.BY_EMAIL: CONTACT, replies.NO_CALLBACK: CONTACT}
+        return steps.get(text.strip(), "")
 
     async def _file(self, conv: Conversation, contact: dict[str, str]) -> None:
         tickets = self.tickets

@@ -17,9 +17,27 @@ BY_EMAIL = "/callback_email"
 NO_CALLBACK = "/callback_none"
 SKIP = "/callback_skip"
 
-_YES = {"yes", "y", "yeah", "yep", "sure", "ok", "okay", "please", "yes please", "si", "sí", "claro", "vale",
-        "de acuerdo", "por favor", "si por favor", "sí por favor"}
+def _words_of(block: str) -> list[str]:
+    return block.split()
+
+
+_YES = {"yes", "y", "yeah", "yep", "yup", "sure", "ok", "okay", "please", "yes please", "yes pls", "sure thing",
+        "of course", "si", "sí", "sip", "claro", "claro que si", "claro que sí", "vale", "dale", "andale", "ándale",
+        "de acuerdo", "por favor", "porfa", "si por favor", "sí por favor", "si porfa", "sí porfa", "por supuesto"}
 _NO = {"no", "n", "nope", "no thanks", "no thank you", "not now", "no gracias", "ahora no"}
+# A no to the whole offer while its contact is being asked for ("ya mejor no, gracias", "cancel").
+_WITHDRAW = {"cancel", "never mind", "nevermind", "forget it", "cancelar", "olvidalo", "olvídalo", "ya no",
+             "mejor no", "ya mejor no", "ya mejor no gracias", "mejor no gracias", "no mejor no",
+             "i changed my mind", "cambie de opinion", "cambié de opinión"}
+# Words that say nothing about what a request is for: asking for a person, greetings, politeness, glue.
+_NOT_A_TOPIC = frozenset(_words_of("""
+    talk speak chat person human agent someone somebody representative rep operator real live actual staff
+    want wanna need like would could can may please pls plz thanks thank you hi hello hey good morning afternoon
+    evening i im i'm me my we a an the to with of for about and or is are be get have just now someone's
+    hablar platicar persona humano humana agente alguien representante operador operadora real con un una
+    quiero necesito quisiera puedo podria podría por favor porfa gracias hola buenos buenas dias días tardes
+    noches yo me mi de del el la los las a al y o es ser que para sobre ahora ya
+"""))
 _SKIP = {"skip", "no", "nothing", "none", "n/a", "omitir", "saltar", "nada", "ninguna", "ninguno"}
 _NONE = {"none", "no callback", "no need", "ninguno", "ninguna", "no hace falta", "no es necesario"}
 _PHONE_WORDS = {"phone", "call", "call me", "by phone", "telefono", "teléfono", "llamar", "llamada", "por teléfono",
@@ -95,6 +113,39 @@ def contact(text: str) -> ContactAnswer | None:
     return None
 
 
+def leading_consent(text: str) -> tuple[bool, str] | None:
+    """A yes with more after it ("yes call me at 704-555-3321", "sure, 704-555-1212", "sí porfa llámenme"):
+    (True, the rest); None when the message does not start with a yes."""
+    words = _words(text).split()
+    for n in (3, 2, 1):
+        if len(words) > n and " ".join(words[:n]) in _YES:
+            return True, " ".join(words[n:])
+    return None
+
+
+_LEADING_TALK = re.compile(r"^(?:(?:actually|ok|okay|oh|well|sorry|so|bueno|pues|sabes que|oye)\s+)+")
+
+
+def withdraws(text: str) -> bool:
+    """No to the offer after all, said while its contact is asked for ("actually never mind")."""
+    raw = text.strip()
+    return raw == CONSENT_NO or _LEADING_TALK.sub("", _words(raw)) in _WITHDRAW or consent(raw) is False
+
+
+def names_a_topic(text: str) -> bool:
+    """More than a request for a person: "I got charged twice on my water bill, I want to talk to someone"
+    does; "can I talk to a real person please" does not. Payload buttons say nothing."""
+    if text.strip().startswith("/"):
+        return False
+    return sum(1 for w in _words(text).split() if w not in _NOT_A_TOPIC) >= 2
+
+
+def moves_on(text: str) -> bool:
+    """Asked for a number or an address, the resident writes a sentence with neither ("a que hora abren
+    mañana?"): a new question for the bot, not a wrong number."""
+    return not re.search(r"\d|@", text) and len(_words(text).split()) >= 4 and not withdraws(text)
+
+
 def skips_the_question(text: str) -> bool:
     """The "Skip" button, or a yes / no / skip typed where the offer asked what the request is about."""
     raw = text.strip()
@@ -102,6 +153,10 @@ def skips_the_question(text: str) -> bool:
 
 
 def answers_the_offer(text: str) -> bool:
-    """A yes / no, a skip or a way to call back: kept out of the request's transcript (the contact has its
-    own field)."""
-    return consent(text) is not None or contact(text) is not None or skips_the_question(text)
+    """A yes / no, a skip or a way to call back (also after a yes: "sure, 704-555-1212"): kept out of the
+    request's transcript (the contact has its own field)."""
+    lead = leading_consent(text)
+    if lead is not None:
+        text = lead[1]
+    return (consent(text) is not None or contact(text) is not None or skips_the_question(text)
+            or withdraws(text))
