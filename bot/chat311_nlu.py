@@ -14,12 +14,18 @@ whole and cost more held-out rows than it fixed: docs/knowledge.md, 2026-12-06).
 
 A third: a `deny` that says something is missing. "no tengo luz" (no power) and "no i don't have water since
 this morning" came out as a plain no, answered "Okay, no problem". A `deny` built as "no tengo / no hay /
-don't have / there's no …" is a statement about a service and goes to the knowledge base too; "no that
-isn't what i meant" stays a no.
+don't have / there's no …" is a statement about a service and goes to the knowledge base too, and so does a
+no followed by a sentence of its own ("no era eso. es que no sé qué hacer con el agua"); "no that isn't what i
+meant" stays a no.
 
 A fourth: a `greet` with no greeting in it. "low water pressure all morning" came out as a greeting (0.52) and
 got "Hi! How can I help?"; a message Rasa calls a greeting but that holds no greeting word goes to the knowledge
 base. "hi, my trash wasn't picked up" keeps its greeting and the intent Rasa gave it.
+
+And one the other way: a question that also asks to talk to a person ("I got charged twice on my water bill,
+want to talk to someone") came out as `faq` and got a "Did you mean…" menu; a resident who asks for a person
+gets `request_human` (what they need to ask is already in the conversation for the agent, or for the request
+left after hours). Asking whether someone speaks Spanish stays a question about 311.
 """
 
 from __future__ import annotations
@@ -28,9 +34,16 @@ import re
 from typing import Any
 
 from actions.parsing import find_ticket_id
+from chat311_labels import RETRIEVAL_INTENT
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.nlu.classifiers.fallback_classifier import FallbackClassifier
-from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, TEXT
+from rasa.shared.nlu.constants import (
+    INTENT,
+    INTENT_NAME_KEY,
+    INTENT_RANKING_KEY,
+    PREDICTED_CONFIDENCE_KEY,
+    TEXT,
+)
 from rasa.shared.nlu.training_data.message import Message
 
 OUT_OF_SCOPE_KEY = "out_of_scope_intent"
@@ -69,6 +82,25 @@ def says_something_is_missing(text: str) -> bool:
     return bool(_SOMETHING_MISSING.search(text))
 
 
+def goes_on_to_ask(text: str) -> bool:
+    """A no, then a sentence of its own: "no era eso. es que no sé qué hacer con el agua" is a new question."""
+    later = re.split(r"[.?!¿]+", text)[1:]
+    return any(len(part.split()) >= 4 for part in later)
+
+
+HANDOFF_INTENT = "request_human"
+_WANTS_A_PERSON = re.compile(
+    r"\b(?:talk|speak|chat|hablar|platicar|comunicarme|connect me|transfer me|put me through)\s+(?:to|with|con)?\s*"
+    r"(?:a |an |the |some |un |una )?(?:real |live |actual |en vivo )?"
+    r"(?:person|someone|somebody|human|agent|representative|rep|operator|alguien|persona|agente|humano|"
+    r"representante|operador(?:a)?)\b", re.IGNORECASE)
+_ABOUT_LANGUAGE = re.compile(r"\b(?:spanish|espa[nñ]ol|english|ingl[eé]s)\b", re.IGNORECASE)
+
+
+def wants_a_person(text: str) -> bool:
+    return bool(_WANTS_A_PERSON.search(text)) and not _ABOUT_LANGUAGE.search(text)
+
+
 def holds_a_greeting(text: str) -> bool:
     return bool(_GREETING.search(text))
 
@@ -84,14 +116,29 @@ class Chat311FallbackClassifier(FallbackClassifier):
     def get_default_config() -> dict[str, Any]:
         return {**FallbackClassifier.get_default_config(), OUT_OF_SCOPE_KEY: "out_of_scope"}
 
+    def process(self, messages: list[Message]) -> list[Message]:
+        for message in messages:
+            top_intent = (message.data.get(INTENT) or {}).get(INTENT_NAME_KEY)
+            text = str(message.get(TEXT) or "")
+            deferring = (RETRIEVAL_INTENT, self.component_config.get(OUT_OF_SCOPE_KEY, "out_of_scope"))
+            if top_intent in deferring and not text.startswith("/") and wants_a_person(text):
+                # a rule, not a guess: the resident said it in so many words
+                handoff = {INTENT_NAME_KEY: HANDOFF_INTENT, PREDICTED_CONFIDENCE_KEY: 1.0}
+                message.data[INTENT] = handoff
+                message.data.setdefault(INTENT_RANKING_KEY, [])
+                message.data[INTENT_RANKING_KEY].insert(0, dict(handoff))
+        return super().process(messages)
+
     def _should_fallback(self, message: Message) -> bool:
-        if super()._should_fallback(message):
-            return True
         top_intent = (message.data.get(INTENT) or {}).get(INTENT_NAME_KEY)
         text = str(message.get(TEXT) or "")
+        if top_intent == HANDOFF_INTENT and wants_a_person(text):
+            return False  # said in so many words: no threshold or ambiguity applies
+        if super()._should_fallback(message):
+            return True
         if top_intent == STATUS_INTENT and names_a_citation(text):
             return True
-        if top_intent == DENY_INTENT and says_something_is_missing(text):
+        if top_intent == DENY_INTENT and (says_something_is_missing(text) or goes_on_to_ask(text)):
             return True
         if top_intent == GREET_INTENT and text and not text.startswith("/") and not holds_a_greeting(text):
             return True

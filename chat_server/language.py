@@ -142,6 +142,9 @@ class StickyLanguage:
         if len(text.strip()) < self.min_chars_to_switch or _lexical_verdict(*_lexical(text)[1:]) == current:
             return current
         lang, conf = detect_language(text, current)
-        if lang != current and conf >= self.switch_probability:
+        _, es_hits, en_hits = _lexical(text)
+        # Two plain words of the other language, not one: "2200 The Plaza" or "The Arboretum Shopping Center"
+        # typed as a location are names, and switched a Spanish report to English halfway.
+        if lang != current and conf >= self.switch_probability and (es_hits if lang == "es" else en_hits) >= 2:
             return lang
         return current

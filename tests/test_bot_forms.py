@@ -156,6 +156,13 @@ async def test_a_parking_ticket_is_a_question_not_a_status_check(convo) -> None:
     assert c.last["label"] == "check_request_status"
 
 
+async def test_a_question_that_asks_for_a_person_is_a_handoff(convo) -> None:
+    """"I got charged twice on my water bill, want to talk to someone" got a "Did you mean…" menu."""
+    c = convo()
+    await c.say("my water bill doubled this month and i want to talk to someone about it")
+    assert c.last["label"] == "request_human", c.last["intent_ranking"]
+
+
 async def test_a_greeting_needs_a_greeting_word(convo) -> None:
     """"low water pressure all morning" came out as a greeting and got "Hi! How can I help?"."""
     c = convo()
@@ -172,6 +179,9 @@ async def test_a_no_that_says_something_is_missing_is_not_a_plain_no(convo) -> N
     c = convo("es")
     await c.say("no tengo luz")
     assert c.last["label"] == "faq/power_outage" and "Duke Energy" in c.text, c.last["intent_ranking"]
+    c = convo("es")
+    await c.say("no era eso. es que no sé qué hacer con el agua de la lluvia que se mete a mi casa")
+    assert c.last["label"] != "deny", c.last["intent_ranking"]  # a new question after the no
     for text in ("no, that's all", "no gracias", "no tengo más preguntas", "no, no hay problema"):
         c = convo()
         await c.say(text)
@@ -214,7 +224,7 @@ async def test_invalid_values_are_reprompted(convo) -> None:
     await c.say("idk")
     assert c.requested == "location" and "need a location" in c.text
     await c.say("banana")
-    assert c.requested == "location" and "couldn't recognise" in c.text
+    assert c.requested == "location" and "couldn't recognize" in c.text
     await c.say("35.2271, -80.8431")
     assert c.last["slots"]["location"] == "35.227100,-80.843100"
     assert c.requested == "cart_type"
@@ -350,7 +360,7 @@ async def test_spanish_report_flow(convo) -> None:
     await c.say("omitir")
     await c.say("omitir")
     assert "Este es su reporte" in c.text and "Tamaño: Grande" in c.text
-    await c.say("Enviar")
+    await c.say("sí, mándalo")  # typed instead of the button
     [done] = c.customs("form_complete")
     assert done["language"] == "es" and done["data"]["attributes"] == {"road_position": "bike_lane",
                                                                          "size": "large"}

@@ -27,6 +27,10 @@ def attribute(code: str):  # the first service that has it
     ("5th and Tryon", {"location": "5th and Tryon"}),
     ("tryon & 36th", {"location": "tryon & 36th"}),
     ("Tryon y la 5", {"location": "Tryon y la 5"}),
+    ("I said 3310 Monroe Rd", {"location": "3310 Monroe Rd"}),
+    ("ok called 911. its at 2200 Park Rd", {"location": "2200 Park Rd"}),
+    ("ya le dije, 4500 Central Ave junto a la tienda", {"location": "4500 Central Ave junto a la tienda"}),
+    ("across from the school, 500 Main St", {"location": "across from the school, 500 Main St"}),
 ])
 def test_valid_locations(text: str, expected: dict) -> None:
     assert parsing.validate_location(text) == (expected, None)
@@ -89,6 +93,7 @@ def test_plate(text: str, expected: str | None) -> None:
 @pytest.mark.parametrize("text,expected", [
     ("3", 3), ("about 10 days", 10), ("two weeks", 14), ("a month", 30), ("dos semanas", 14),
     ("since yesterday", 1), ("a long time", None), ("99999", None),
+    ("hay una troca abandonada hace semanas", None), ("varias semanas", 28), ("una semana", 7),
 ])
 def test_days(text: str, expected: int | None) -> None:
     assert parsing.validate_number(text) == expected
@@ -134,19 +139,23 @@ def test_every_button_title_parses_back_to_its_value() -> None:
     ("we close on the 15th and move out that week", None),
     ("pothole in the middle of the road", None), ("someone parked in front of my driveway", None),
     ("el semáforo no funciona en la esquina", None),
+    ("hay un arbol caido en la calle en 2200 The Plaza", None),  # not "calle en 2200"
+    ("un carro en la calle enfrente de mi casa", None),
 ])
 def test_location_in_a_first_message(text: str, expected: str | None) -> None:
     assert parsing.find_address_in_text(text) == expected
 
 
 @pytest.mark.parametrize("text", ["cancel", "Cancel.", "stop", "never mind", "cancelar", "cancela el reporte",
-                                  "I want to cancel", "quiero cancelar", "olvídalo", "forget it"])
+                                  "I want to cancel", "quiero cancelar", "olvídalo", "forget it",
+                                  "actually nevermind, forget it", "sabes que mejor ya no, olvidalo",
+                                  "ya no quiero hacer el reporte", "cancela el reporte porfavor", "i changed my mind"])
 def test_cancel_phrases(text: str) -> None:
     assert parsing.is_cancel(text)
 
 
 @pytest.mark.parametrize("text", ["the car won't stop leaking oil", "cancel my water service?", "bus stop",
-                                  "1234 Stop Rd"])
+                                  "1234 Stop Rd", "ya no funciona el semáforo", "para el martes", "no"])
 def test_not_cancel(text: str) -> None:
     assert not parsing.is_cancel(text)
 
@@ -154,6 +163,11 @@ def test_not_cancel(text: str) -> None:
 def test_skip_and_corrections() -> None:
     assert parsing.is_skip("skip") and parsing.is_skip("omitir") and parsing.is_skip("No thanks")
     assert not parsing.is_skip("Noel")
+    for said in ("no photo sorry", "no tengo", "nel", "no tengo correo", "no, thanks"):  # as residents typed them
+        assert parsing.is_skip(said), said
+    assert not parsing.is_skip("no hay luz en la calle")
+    assert not parsing.is_skip("no photo of the pothole yet, it's dark")
+    assert parsing.is_unknown("no se, no lo vi") and parsing.is_unknown("no lo sé")
     assert parsing.parse_correction("actually it's on 5th street") == "it's on 5th street"
     assert parsing.parse_correction("change the address") == "the address"
     assert parsing.parse_correction("wait, i meant it's large") == "it's large"

@@ -38,6 +38,9 @@ def test_sticky_language_needs_confident_long_evidence() -> None:
     assert sticky.update("es", "ok") == "es"  # a short ambiguous word does not switch
     assert sticky.update("es", "311-1000001") == "es"
     assert sticky.update("es", "I need help with my water bill please") == "en"
+    # an address or a place's name is not a sentence in the other language
+    for place in ("2200 The Plaza", "The Arboretum Shopping Center, Providence Rd", "Northlake Mall parking deck"):
+        assert sticky.update("es", place) == "es", place
     assert sticky.update("en", "necesito ayuda con mi factura del agua") == "es"
     # a Spanish first message in the Spanish widget stays Spanish ("a" once counted as English, surely so)
     assert sticky.update(None, "olor a aguas negras", ui_language="es") == "es"

@@ -23,26 +23,35 @@ PLACE_WORDS = (
     "biblioteca", "iglesia", "esquina", "cerca", "frente", "entre", "detras", "detrás", "puente",
 )
 
-_CANCEL_RE = re.compile(
-    r"^\s*(please\s+|por favor\s+)?(i\s+want\s+to\s+|i\s+wanna\s+|let'?s\s+|quiero\s+|mejor\s+)?"
-    r"(cancel+|stop|quit|exit|abort|never\s*mind|nevermind|forget\s+it|start\s+over|"
+_CANCEL_CORE = (
+    r"(?:cancel+|stop|quit|exit|abort|never\s*mind|nevermind|forget\s+(?:it|about\s+it)|start\s+over|"
+    r"i\s+changed\s+my\s+mind|i\s+don'?t\s+want\s+to\s+(?:do|report|continue|finish)(?:\s+(?:this|it))?|"
     r"cancelar|cancela|cancelalo|cancélalo|cancelarlo|detener|detente|parar|para|salir|olvidalo|olvídalo|"
-    r"olvida\s+eso|ya\s+no|dejalo|déjalo)"
-    r"(\s+(it|this|that|the\s+(report|request|form)|my\s+report|el\s+reporte|la\s+solicitud|el\s+formulario|"
-    r"eso|esto|todo|please|por\s+favor))*\s*[.!]*\s*$",
+    r"olvida\s+eso|ya\s+no(?:\s+quiero(?:\s+(?:hacer|seguir|continuar|reportar)(?:lo)?)?)?|"
+    r"no\s+quiero\s+(?:seguir|continuar)|cambi[eé]\s+de\s+opini[oó]n|dejalo|déjalo)")
+# "cancel", "actually nevermind, forget it", "sabes que mejor ya no, olvidalo", "cancela el reporte porfavor":
+# talk around the cancel word is allowed, anything that could be an answer is not.
+_CANCEL_RE = re.compile(
+    r"^\s*(?:(?:actually|ok(?:ay)?|oh|well|sorry|so|bueno|pues|oye|ah|sabes\s+qu[eé]|mejor)[\s,.!]+)*"
+    r"(?:please\s+|por\s*favor\s+|porfa\s+)?(?:i\s+want\s+to\s+|i\s+wanna\s+|let'?s\s+|quiero\s+|mejor\s+)?"
+    + _CANCEL_CORE + r"(?:[\s,.!]+(?:mejor\s+)?" + _CANCEL_CORE + r")*"
+    r"(?:\s+(?:it|this|that|the\s+(?:report|request|form)|my\s+report|el\s+reporte|la\s+solicitud|el\s+formulario|"
+    r"(?:hacer|con)\s+el\s+reporte|eso|esto|todo|anymore|please|pls|plz|por\s*favor|porfa))*\s*[.!]*\s*$",
     re.IGNORECASE,
 )
 _SKIP_RE = re.compile(
-    r"^\s*(skip|skip it|no|nope|no thanks|no thank you|none|n/a|na|pass|rather not|i'?d rather not|"
+    r"^\s*(skip|skip it|no|nope|nah|no thanks|no thank you|none|n/a|na|pass|rather not|i'?d rather not|"
     r"prefer not to( say)?|i prefer not to|don'?t want to|anonymous|stay anonymous|no name|"
+    r"no (photo|pic|picture|email|e-mail|phone)|i don'?t have (one|it|a photo|a picture|an email|a phone)|"
     r"omitir|omite|omitelo|saltar|paso|no gracias|ninguno|ninguna|prefiero no|prefiero no decir|anonimo|"
-    r"anónimo|sin nombre|no quiero)\s*[.!]*\s*$",
+    r"anónimo|sin nombre|no quiero|nel|no tengo|no lo tengo|no tengo (foto|correo|email|tel[eé]fono))"
+    r"([\s,.]+(sorry|thanks|thank you|gracias|lo siento|porfa))*\s*[.!]*\s*$",
     re.IGNORECASE,
 )
 _UNKNOWN_RE = re.compile(
     r"^\s*(unknown|i don'?t know|dont know|don'?t know|idk|not sure|no idea|can'?t see( it)?|no plate|"
-    r"none|n/a|skip|no se|no sé|nose|desconocido|no la veo|no lo veo|no tiene|sin placa|omitir|ni idea)"
-    r"\s*[.!]*\s*$",
+    r"didn'?t see( it)?|none|n/a|skip|no se|no sé|nose|no lo se|no lo sé|no lo vi|desconocido|no la veo|no lo veo|"
+    r"no tiene|sin placa|omitir|ni idea)([\s,.]+(no lo vi|no la vi|sorry|lo siento))*\s*[.!]*\s*$",
     re.IGNORECASE,
 )
 _CORRECTION_RE = re.compile(
@@ -62,7 +71,7 @@ _WORDS = {
     "thirty": 30, "a couple": 2, "couple": 2, "a few": 3, "few": 3, "several": 4, "a week": 7, "week": 7,
     "a month": 30, "month": 30, "two weeks": 14, "uno": 1, "una": 1, "dos": 2, "tres": 3, "cuatro": 4,
     "cinco": 5, "seis": 6, "siete": 7, "ocho": 8, "nueve": 9, "diez": 10, "quince": 15, "veinte": 20,
-    "treinta": 30, "unos dias": 3, "unos días": 3, "varios": 4, "una semana": 7, "semana": 7,
+    "treinta": 30, "unos dias": 3, "unos días": 3, "varios": 4, "varias": 4, "una semana": 7, "semana": 7,
     "un mes": 30, "mes": 30, "dos semanas": 14,
 }
 
@@ -187,9 +196,11 @@ INTERSECTION_IN_TEXT_RE = re.compile(
 STREET_IN_TEXT_RE = re.compile(
     r"\b(?:on|at|along|near|by|off)\s+(?:the\s+)?((?:" + _NAME + r"\s+){1,3}?" + _STREET + r")", re.IGNORECASE)
 # "en la calle Tryon", "sobre la avenida Central"
+# Words after "calle" that start a phrase, not a name ("en la calle en 2200 The Plaza", "la calle enfrente").
+_NOT_A_NAME = r"(?!(?:de|del|que|y|con|cerca|en|a|al|la|el|por|mi|su|frente|enfrente|donde|pero|porque)\b)"
 CALLE_IN_TEXT_RE = re.compile(
-    r"\b((?:calle|avenida|av\.|camino|carretera|bulevar)\s+(?!de\b|que\b|y\b|con\b|cerca\b)" + _NAME
-    + r"(?:\s+(?!de\b|que\b|y\b|con\b|cerca\b|esta\b|está\b|hay\b)" + _NAME + r")?)", re.IGNORECASE)
+    r"\b((?:calle|avenida|av\.|camino|carretera|bulevar)\s+" + _NOT_A_NAME + _NAME
+    + r"(?:\s+(?!esta\b|está\b|hay\b)" + _NOT_A_NAME + _NAME + r")?)", re.IGNORECASE)
 # words that end a "street" in a sentence but mostly name something else ("bike lane", "right of way")
 _NOT_A_STREET = {"lane", "way", "run", "row", "loop", "place", "pl", "court", "ct", "circle", "trail", "sq"}
 
@@ -229,12 +240,27 @@ def validate_location(text: str) -> tuple[dict | None, str | None]:
     if isinstance(coords, tuple):
         lat, lon = coords
         return {"location": f"{lat:.6f},{lon:.6f}"}, None
-    cleaned = strip_filler(text or "")
+    cleaned = from_the_address(strip_filler(text or ""))
     if not cleaned or is_skip(cleaned) or is_unknown(cleaned):
         return None, "location_missing"
     if not looks_like_address(cleaned):
         return None, "location_implausible"
     return {"location": cleaned[:200]}, None
+
+
+# Words that make what comes before an address part of the place ("in front of the school at 500 Main St").
+_LANDMARK_RE = re.compile(r"\b(?:front|near|behind|across|next|by|corner|between|beside|outside|opposite|past|"
+                          r"frente|enfrente|cerca|detr[aá]s|esquina|junto|entre|afuera|lado)\b", re.IGNORECASE)
+
+
+def from_the_address(text: str) -> str:
+    """'I said 3310 Monroe Rd' → '3310 Monroe Rd', 'ok called 911. its at 2200 Park Rd' → '2200 Park Rd': talk
+    before a numbered address is not part of the place (the location is shown on the public status page). What
+    follows it stays ('… Rd near the library'), and so does a landmark before it."""
+    m = ADDRESS_IN_TEXT_RE.search(text)
+    if m is None or m.start(1) == 0 or _LANDMARK_RE.search(text[:m.start(1)]):
+        return text
+    return text[m.start(1):]
 
 
 def location_fields(value: str) -> dict:
@@ -284,10 +310,13 @@ def split_name(name: str) -> tuple[str, str | None]:
 
 # ---------------------------------------------------------------- attributes
 
+UNKNOWN = "unknown"  # a plate the resident cannot see (shown as "Unknown" / "No sé" in the summary)
+
+
 def validate_plate(text: str) -> str | None:
-    """A plate is 2–8 letters/digits with at least one digit ("unknown" when the resident can't see it)."""
+    """A plate is 2–8 letters/digits with at least one digit (UNKNOWN when the resident can't see it)."""
     if is_unknown(text):
-        return "unknown"
+        return UNKNOWN
     cleaned = re.sub(r"\b(nc|n\.c\.|north carolina|sc|south carolina)\b", "", (text or "").strip(),
                      flags=re.IGNORECASE).strip()
     cleaned = re.sub(r"^(?:(?:the|my|its|it's|it is|es|la)\s+)*(?:plate|tag|license plate|license|placa)?"
@@ -315,6 +344,8 @@ def validate_number(text: str) -> int | None:
             if phrase in ("week", "semana", "month", "mes") or "week" in phrase or "semana" in phrase \
                     or "mes" in phrase or "month" in phrase:
                 return value
+            if value == 1 and re.search(r"\b(weeks|semanas|months|meses|days|dias)\b", folded):
+                continue  # "una troca abandonada hace semanas": an article, not a count
             if re.search(r"\b(weeks?|semanas?)\b", folded):
                 value *= 7
             elif re.search(r"\b(months?|meses)\b", folded):

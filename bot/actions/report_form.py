@@ -44,10 +44,12 @@ SLOT_KEYWORDS: dict[str, tuple[str, ...]] = {
     "phone": ("phone", "number", "cell", "telefono", "celular", "numero"),
     "email": ("email", "e-mail", "mail", "correo"),
 }
-_SUBMIT_RE = re.compile(
-    r"^\s*(submit|send|send it|submit it|file it|yes|yes please|yep|yeah|ok|okay|looks good|correct|confirm|"
-    r"that's right|thats right|enviar|envialo|envíalo|enviarlo|si|sí|si por favor|confirmar|correcto|esta bien|"
-    r"está bien|de acuerdo)\s*[.!]*\s*$", re.IGNORECASE)
+_SUBMIT_WORD = (r"(submit|send|send it|submit it|file it|yes|yes please|yep|yeah|ok|okay|looks good|correct|confirm|"
+                r"that's right|thats right|enviar|envialo|envíalo|enviarlo|mandalo|mándalo|si|sí|si por favor|"
+                r"confirmar|correcto|esta bien|está bien|de acuerdo)")
+# "Submit", and "yes submit", "sí, mándalo", "ok send it please"
+_SUBMIT_RE = re.compile(r"^\s*" + _SUBMIT_WORD + r"([\s,.!]+" + _SUBMIT_WORD + r")*"
+                        r"([\s,.!]+(please|por favor|porfa))?\s*[.!]*\s*$", re.IGNORECASE)
 _CHANGE_RE = re.compile(r"^\s*(change|change something|edit|fix|modify|cambiar|cambiar algo|cambia|corregir|"
                         r"editar|modificar)\s*[.!]*\s*$", re.IGNORECASE)
 
@@ -104,6 +106,8 @@ def display(service: Any, step: str, value: Any, lang: str) -> str:
     attr = _attribute(service, step)
     if value == SKIPPED:
         return t("none", lang)
+    if value == parsing.UNKNOWN:
+        return t("unknown", lang)
     if attr is not None and attr.values:
         names = {v.key: v.name(lang) for v in attr.values}
         return ", ".join(names.get(v, str(v)) for v in (value if isinstance(value, list) else [value]))
