@@ -72,11 +72,12 @@ async def test_rasa_webchat_exchanges_messages(chat_server_url: str, webchat_pag
         # server to resume it): after reloading, the next message lands in the same server session.
         session_id = await _session_id(page)
         assert session_id, "rasa-webchat did not store the server-issued session id"
+        # Closed before the reload, so the widget restores a closed state: reopening it after the reload
+        # then cannot race the widget's own restoring of an open one (a click that closed it again).
+        await page.locator(".rw-launcher").click()  # open, the launcher closes the widget
+        await page.locator(".rw-new-message").wait_for(state="detached")
         await page.reload()
-        # Once the widget has rendered (launcher present), it has restored its open/closed state.
-        await page.wait_for_function("() => document.querySelector('.rw-launcher, .rw-new-message')")
-        if not await page.locator(".rw-new-message").is_visible():
-            await page.locator(".rw-launcher").click()
+        await page.locator(".rw-launcher").click()
         await page.locator(".rw-new-message").wait_for()
         answers = await _send(page, "How do I pay my water bill?")
         assert answers and any(answers), "no answer after the reload"
