@@ -24,6 +24,22 @@ def _keep_last(match: re.Match[str], label: str, keep: int) -> str:
     return f"[{label} …{digits[-keep:]}]" if keep else f"[{label}]"
 
 
+def _passes_luhn(digits: str) -> bool:
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        value = int(char) * (2 if index % 2 else 1)
+        total += value - 9 if value > 9 else value
+    return total % 10 == 0
+
+
+def mask_payment_cards(text: str) -> str:
+    """Card numbers (13–19 digits that pass the Luhn check) as "[card …1111]", before a resident's message
+    is stored or shown anywhere: a chat is no place to keep one. Other long numbers stay as typed."""
+    def mask(match: re.Match[str]) -> str:
+        return _keep_last(match, "card", 4) if _passes_luhn(re.sub(r"\D", "", match.group(0))) else match.group(0)
+    return _CARD.sub(mask, text) if text else text
+
+
 def redact(text: str) -> str:
     """Mask e-mails, SSN-like, card-like and phone-like numbers in free text."""
     if not text:

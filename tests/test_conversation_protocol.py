@@ -282,3 +282,16 @@ async def test_an_emergency_in_a_report_is_answered_once_and_the_form_goes_on(ch
     assert replies[0].get("sender") == "system" and "911" in said[0]
     asked = [r for r in replies[1:] if r.get("sender") == "bot"]
     assert asked and asked[-1].get("form_active") and "didn't understand" not in said[-1], said
+
+
+async def test_a_card_number_is_masked_before_it_is_stored_and_the_resident_is_told(
+        chat_server_url: str, resident: Any, redis_client: Any) -> None:
+    client: ResidentClient = await resident(chat_server_url)
+    session = await client.start_session()
+    await client.turn("can i pay my water bill with card 4111 1111 1111 1111 exp 09/27")
+    [echo] = client.of("resident_uttered")
+    assert echo["text"] == "can i pay my water bill with card [card …1111] exp 09/27"
+    warning = [m for m in client.of("bot_uttered") if m.get("sender") == "system"]
+    assert warning and "card numbers" in warning[0]["text"]
+    stored = json.dumps(await stream_messages(redis_client, session))
+    assert "4111 1111 1111 1111" not in stored and "[card" in stored

@@ -6,7 +6,7 @@ import json
 import logging
 
 from chat_server.logsetup import JsonFormatter, register_secret
-from chat_server.redaction import redact, redact_data
+from chat_server.redaction import mask_payment_cards, redact, redact_data
 
 
 def test_redacts_personal_data() -> None:
@@ -40,3 +40,11 @@ def test_stream_ids_under_id_keys_are_references_not_card_numbers() -> None:
     assert "4111" not in out["text"].replace("…1111", "") and out["text"].endswith("[card …1111]")
     assert out["after"] != "1764874000123-0"  # not an id key: still treated as free text
     assert out["note_id"] == "[card …1111]"  # a bare card number under an id key is still masked
+
+
+def test_payment_cards_are_masked_before_anything_stores_them() -> None:
+    """What a resident typed is kept, but a card number (Luhn-valid, 13–19 digits) never is."""
+    assert mask_payment_cards("card 4111 1111 1111 1111 exp 09/27") == "card [card …1111] exp 09/27"
+    assert mask_payment_cards("5500-0000-0000-0004") == "[card …0004]"
+    for kept in ("account 1234 5678 9012 3456", "call 704-555-0142", "request 311-1000001", "1796538164143-0", ""):
+        assert mask_payment_cards(kept) == kept  # not a card: fails the Luhn check, or too short

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import re
@@ -31,7 +32,7 @@ from chat_server.conversations.turns import FairTurns
 from chat_server.events import EventBus
 from chat_server.labels import SMALL_TALK
 from chat_server.language import StickyLanguage
-from chat_server.redaction import redact
+from chat_server.redaction import mask_payment_cards, redact
 from chat_server.safety import emergency_language, emergency_reply
 from chat_server.texts import text
 
@@ -217,6 +218,9 @@ class ConversationService:
     # the resident's turn --------------------------------------------------
     async def handle_resident_message(self, session: str, channel: str, incoming: Incoming) -> Outcome:
         conv = await self.open_conversation(session, channel, incoming.ui_language or "en")
+        card_shared = (masked := mask_payment_cards(incoming.text)) != incoming.text
+        if card_shared:  # stored, shown and sent to the bot masked; the resident is told why
+            incoming = dataclasses.replace(incoming, text=masked)
         lock = self.lock(conv.id)
         if lock.locked() and emergency_language(incoming.text) is not None:
             # Safety first: an emergency must not wait behind a bot turn in flight (up to
@@ -239,6 +243,8 @@ class ConversationService:
                 if outcome.duplicate:
                     return outcome
                 guard_fired = await self.answer_emergency(conv, incoming.text) is not None
+                if card_shared:
+                    await self.say_system(conv, "card_warning")
                 command = parse_command(incoming.text) if self.commands and not guard_fired else None
                 if command is not None and command[0] in self.commands:
                     await self.commands[command[0]](conv, command[1])
