@@ -474,6 +474,10 @@ async def test_status_lookup_asks_for_the_id(convo) -> None:
     assert c.customs("status_lookup") == [{"event": "status_lookup", "ticket_id": "311-7654321",
                                            "language": "es"}]
     assert c.last["active_loop"] is None
+    c = convo()  # the digits alone, as residents copy them from the confirmation
+    await c.say("/check_request_status")
+    await c.say("1000023")
+    assert c.customs("status_lookup") == [{"event": "status_lookup", "ticket_id": "311-1000023", "language": "en"}]
 
 
 async def test_faq_answer_in_the_residents_language(convo) -> None:

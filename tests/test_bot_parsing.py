@@ -180,3 +180,12 @@ def test_ticket_ids() -> None:
     assert parsing.find_ticket_id("status of 311-1234567?") == "311-1234567"
     assert parsing.find_ticket_id("mi número es 311 7654321") == "311-7654321"
     assert parsing.find_ticket_id("call 311 please") is None
+
+
+@pytest.mark.parametrize(("said", "expected"), [
+    ("311-1000023", "311-1000023"), ("es la 311 1000023", "311-1000023"), ("1000023", "311-1000023"),
+    ("es el 1000023 creo", "311-1000023"), ("704-555-0142", None), ("7045550142", None), ("no lo tengo", None),
+    ("1000023 y 1000024", None),
+])
+def test_a_request_number_given_when_asked(said: str, expected: str | None) -> None:
+    assert parsing.answered_ticket_id(said) == expected

@@ -159,7 +159,7 @@ class ValidateStatusForm(FormValidationAction):
             return [SlotSet("ticket_id", None), SlotSet("requested_slot", None)]
         if "ticket_id" not in tracker.slots_to_validate():
             return []  # an interruption (emergency, request_human): let the form reject
-        ticket = parsing.find_ticket_id(text)
+        ticket = parsing.answered_ticket_id(text)
         if not ticket:
             dispatcher.utter_message(text=t("ticket_invalid", lang))
         return [SlotSet("ticket_id", ticket)]

@@ -105,6 +105,16 @@ def find_ticket_id(text: str) -> str | None:
     return f"311-{m.group(1)}" if m else None
 
 
+def answered_ticket_id(text: str) -> str | None:
+    """The request number given when asked for one: with its "311-", or the bare digits ("1000023", "es el
+    1000023") when they are the message's only number (a phone number has more digits or more groups)."""
+    found = find_ticket_id(text)
+    if found:
+        return found
+    groups = re.findall(r"\d+", text or "")
+    return f"311-{groups[0]}" if len(groups) == 1 and 4 <= len(groups[0]) <= 8 else None
+
+
 def asks_for_person(text: str) -> bool:
     """Whether the message names a person to talk to (a real hand-off request, not a correction)."""
     return bool(_PERSON_RE.search(fold(text)))
