@@ -111,6 +111,9 @@ async def test_after_hours_report_ticket_and_status_by_chat(
     assert out.returncode == 0, out.stderr
     answer = await ask_status(client, status_question.format(id=ticket_id), ticket_id, language)
     assert expect["closed"] in answer and expect["expected"] not in answer, answer
+    # Asked without a number in the conversation that filed it: that request, not "what is your number?".
+    answer = await ask_status(client, "/check_request_status", ticket_id, language)
+    assert expect["closed"] in answer, answer
 
     # An unknown number is said to be unknown, never silence.
     answer = await ask_status(client, status_question.format(id="311-9999991"), "311-9999991", language)

@@ -152,7 +152,10 @@ class ValidateStatusForm(FormValidationAction):
         lang = language_of(tracker)
         text = (tracker.latest_message or {}).get("text") or ""
         if (tracker.active_loop or {}).get("name") != "status_form":  # activation: the id may be in the message
-            ticket = parsing.find_ticket_id(text) or tracker.get_slot("ticket_id")
+            # ... or be the request filed in this very conversation (chat_server sends its number along)
+            filed = ((tracker.latest_message or {}).get("metadata") or {}).get("ticket_id")
+            ticket = parsing.find_ticket_id(text) or tracker.get_slot("ticket_id") or parsing.find_ticket_id(
+                str(filed or ""))
             return [SlotSet("ticket_id", ticket)] if ticket else []
         if parsing.is_cancel(text):
             dispatcher.utter_message(text=t("status_cancelled", lang))

@@ -328,6 +328,8 @@ class ConversationService:
         metadata = {"language": conv.language, "channel": conv.channel, **(incoming.extra_metadata or {})}
         if conv.get("media_url"):
             metadata["media_url"] = conv.get("media_url")
+        if conv.get("ticket_id"):  # "what's the status?" right after filing needs no request number
+            metadata["ticket_id"] = conv.get("ticket_id")
         await self.notify(conv, "typing", {"sender": "bot", "on": True})
         slow = asyncio.create_task(self._slow_notice(conv))
         reply: BotReply | BotUnavailable
