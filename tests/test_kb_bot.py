@@ -131,8 +131,8 @@ async def test_low_confidence_question_gets_a_menu_and_picking_answers(convo, ch
     second = decision["options"][1]
     await c.say(button(c, second["title"])["payload"])
     assert c.last["label"] == f"faq/{second['topic']}" and "https://" in c.text and "Was this helpful?" in c.text
-    await c.say("/kb_none")
-    assert "Could you rephrase" in c.text and c.customs("escalate") == []
+    await c.say("/kb_none")  # not "I didn't understand": the resident pressed our own button
+    assert "none of those" in c.text and "didn't understand" not in c.text and c.customs("escalate") == []
 
 
 async def test_a_long_detailed_question_is_not_taken_for_out_of_scope(chat_server_url: str) -> None:
@@ -154,6 +154,7 @@ async def test_out_of_scope_gets_the_fallback_and_the_second_escalates(convo, ch
     assert c.last["label"] == "nlu_fallback" and "Could you rephrase" in c.text
     await c.say(text)
     assert c.customs("escalate")[0]["reason"] == "repeated_fallback"
+    assert c.texts[0] == "Sorry, I still can't help with that one."  # before the offer or the queue
 
 
 async def test_report_it_starts_the_services_form(convo) -> None:

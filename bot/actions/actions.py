@@ -105,15 +105,18 @@ def fallback_reply(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
             break
         streak += 1
     if streak >= 2:
+        # said first, so that the offer or the queue that follows is not a non sequitur
+        dispatcher.utter_message(text=t("fallback_again", lang))
         escalate(dispatcher, tracker, "repeated_fallback")
         return
+    none_of_these = ((tracker.latest_message or {}).get("intent") or {}).get("name") == "kb_none"
     buttons = {
         "en": [("Report a pothole", "/report_pothole"), ("Missed trash pickup", "/report_missed_pickup"),
                ("Talk to a person", "/request_human")],
         "es": [("Reportar un bache", "/report_pothole"), ("Basura no recogida", "/report_missed_pickup"),
                ("Hablar con una persona", "/request_human")],
     }[lang]
-    dispatcher.utter_message(text=t("fallback", lang),
+    dispatcher.utter_message(text=t("kb_none_reply" if none_of_these else "fallback", lang),
                              buttons=[{"title": title, "payload": payload} for title, payload in buttons])
 
 
