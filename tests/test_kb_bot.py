@@ -273,6 +273,11 @@ async def test_an_unsure_report_about_something_else_is_answered_instead(rasa_st
     pothole = "there is a pothole that popped my tire"
     same = await act(rasa_stack, form_starting_on(pothole, "report_pothole", 0.5))
     assert slots_set(same)["service"] == "report_pothole", same["events"]
+    # a question about the service itself, however sure Rasa is: its article, which offers "Report it"
+    about = await act(rasa_stack, form_starting_on("how long does it take the city to fix a pothole?",
+                                                   "report_pothole", 0.99))
+    assert slots_set(about)["requested_slot"] is None and "service" not in slots_set(about), about["events"]
+    assert any(b["payload"] == "/report_pothole" for b in about["responses"][0]["buttons"])
     # in the real bot, a message the shipped model is unsure of is answered and no form is left open
     for text in OFF_REPORTS:
         parsed = (await parse(rasa_stack, text))["intent"]

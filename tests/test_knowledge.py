@@ -602,6 +602,11 @@ def test_rasas_runner_up_report_counts_when_the_article_is_about_that_service(se
     assert for_intent(decision, "report_pothole", search, unsure) == decision
     surer = replace(unsure, confidence=REPORT_OVERRULE_BELOW)
     assert for_intent(decision, "report_pothole", search, surer).report == "report_pothole"
+    # a question about the service itself gets its article (with "Report it"), however sure Rasa is
+    sure = replace(guess, confidence=0.99)
+    asked = for_intent(decision, "report_missed_pickup", search, sure, "when will they come back for my trash?")
+    assert asked.kind is Kind.ANSWER and asked.article == decision.article
+    assert for_intent(decision, "report_missed_pickup", search, sure, "they skipped my trash").kind is Kind.REPORT
     # a menu stands when Rasa chose faq; when Rasa itself fell back, only a strong menu stands
     hits = search.search("when is my trash day", "en")[:3]
     assert len(hits) == 3

@@ -113,7 +113,7 @@ async def answer(request: web.Request) -> web.Response:
     decision = await asyncio.to_thread(search.decide, text or "", language)
     intent = body.get("intent") if isinstance(body, dict) else None
     return web.json_response(decision_json(
-        for_intent(decision, intent if isinstance(intent, str) else None, search, guess)))
+        for_intent(decision, intent if isinstance(intent, str) else None, search, guess, text or "")))
 
 
 def setup(app: web.Application, ctx: AppContext) -> None:

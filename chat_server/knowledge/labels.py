@@ -23,14 +23,18 @@ held-out dev file: docs/knowledge.md ("nlu-eval").
 The other way round: Rasa chose a report form itself, but without much confidence, and the knowledge
 base answers confidently with an article about something else ("the tap water has a weird metallic
 taste" → report_water_leak 0.71, answered by taste and odour; "cars fly down my street, can we get speed
-bumps" → report_fallen_tree 0.62). The answer wins; the form starts otherwise (`for_report`; the report
-form asks before it starts, bot/actions/report_form.py).
+bumps" → report_fallen_tree 0.62). The answer wins; the form starts otherwise (the report form asks before
+it starts, bot/actions/report_form.py). And whatever Rasa's confidence, a question about the service itself
+("how long does it take to fix a pothole?", "¿cuánto tardan en arreglar un bache?") gets that service's article,
+which offers "Report it", rather than a form that asks where the pothole is.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
+from chat_server.knowledge.articles import Article
 from chat_server.knowledge.ranking import Kind
 from chat_server.knowledge.search import FALLBACK_LABEL, Decision, KnowledgeSearch
 
@@ -47,6 +51,18 @@ MENU_MIN_AFTER_RASA_FALLBACK = 0.85
 # through Rasa on the dev files (docs/knowledge.md, 2026-12-06): below 0.82, all 9 such turns were
 # questions the answer was right for; at 0.82–0.85 three of five were fallen limbs the answer missed.
 REPORT_OVERRULE_BELOW = 0.82
+
+
+# Questions about a service rather than a problem to report: how long, when, who, is it allowed.
+_ABOUT_THE_SERVICE = re.compile(
+    r"^\W*(?:how (?:long|soon|often|much)|when (?:will|do|does)|what happens|"
+    r"who (?:fixes|repairs|handles|is responsible)|"
+    r"is it (?:legal|allowed|ok)|do i need|cu[aá]nto (?:tiempo|tarda|tardan|cuesta)|cu[aá]ndo (?:van|vienen|arreglan|"
+    r"reparan)|qui[eé]n (?:arregla|repara|se encarga)|es legal|se permite|necesito permiso)\b", re.IGNORECASE)
+
+
+def asks_about_the_service(text: str) -> bool:
+    return bool(_ABOUT_THE_SERVICE.match(text))
 
 
 @dataclass(frozen=True)
@@ -69,18 +85,28 @@ def decision_label(decision: Decision) -> str:
     return decision.label
 
 
+def _first_article(decision: Decision, search: KnowledgeSearch) -> Article | None:
+    """The article the resident is shown first: the answer, or a menu's first option."""
+    if decision.kind is Kind.ANSWER:
+        return decision.article
+    return search.get(decision.options[0].article_id) if decision.kind is Kind.MENU and decision.options else None
+
+
 def for_intent(decision: Decision, intent: str | None, search: KnowledgeSearch,
-               guess: ReportGuess | None = None) -> Decision:
+               guess: ReportGuess | None = None, text: str = "") -> Decision:
     """The decision the bot acts on, given Rasa's intent for the message and its best report intent
     (the runner-up when it chose `faq` / `nlu_fallback`, else the report form it chose)."""
     if guess is not None and intent == guess.intent:
-        return decision if guess.overruled_by(decision) else Decision(Kind.REPORT, decision.language,
-                                                                        report=guess.intent)
+        if guess.overruled_by(decision):
+            return decision
+        first = _first_article(decision, search)
+        if asks_about_the_service(text) and first is not None and first.service_code == guess.service_code:
+            return Decision(Kind.ANSWER, decision.language, article=first)  # it offers "Report it"
+        return Decision(Kind.REPORT, decision.language, report=guess.intent)
     if intent not in KB_INTENTS:
         return decision
     if guess is not None and guess.confidence >= REPORT_GUESS_MIN:
-        first = decision.article if decision.kind is Kind.ANSWER else (
-            search.get(decision.options[0].article_id) if decision.kind is Kind.MENU and decision.options else None)
+        first = _first_article(decision, search)
         if first is not None and first.service_code == guess.service_code:
             return Decision(Kind.REPORT, decision.language, article=first, report=guess.intent)
     if intent == FALLBACK_LABEL and decision.kind is Kind.MENU and (

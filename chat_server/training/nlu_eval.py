@@ -121,7 +121,7 @@ def kb_resolver() -> KbResolver:
 
     search = build_search()
     return lambda text, lang, intent, guess: decision_label(
-        for_intent(search.decide(text, lang), intent, search, guess))
+        for_intent(search.decide(text, lang), intent, search, guess, text))
 
 
 # ----------------------------------------------------------------------------- Rasa server
