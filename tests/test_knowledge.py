@@ -23,6 +23,7 @@ from chat_server.knowledge.articles import (
 from chat_server.knowledge.calibrate import fit, judged, score_rows
 from chat_server.knowledge.evaluate import EvalRow
 from chat_server.knowledge.labels import (
+    LONG_MESSAGE_WORDS,
     MENU_MIN_AFTER_RASA_FALLBACK,
     REPORT_OVERRULE_BELOW,
     ReportGuess,
@@ -617,6 +618,9 @@ def test_rasas_runner_up_report_counts_when_the_article_is_about_that_service(se
     for menu in (weak, strong):
         assert for_intent(menu, "faq", search) == menu
     assert for_intent(weak, FALLBACK_LABEL, search).kind is Kind.FALLBACK
+    story = " ".join(["word"] * LONG_MESSAGE_WORDS)  # a long story dilutes every score: its menu stands
+    assert for_intent(weak, FALLBACK_LABEL, search, text=story) == weak
+    assert for_intent(weak, FALLBACK_LABEL, search, text=story.rsplit(" ", 1)[0]).kind is Kind.FALLBACK
     assert for_intent(strong, FALLBACK_LABEL, search) == strong
     assert for_intent(strong, "report_pothole", search, unsure).report == "report_pothole"  # only an answer overrules
     # nothing the knowledge base recognises: still the fallback, whatever Rasa guessed
