@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from chat_server.tickets.duplicate_flow import ADD, FILE, FOLLOW, choice
+from chat_server.tickets.duplicate_flow import ADD, DROP, FILE, FOLLOW, choice
 from chat_server.tickets.duplicates import Report, best_match, haversine_m, matches, normalise_address
 from chat_server.tickets.store import CLOSED, StatusEntry, Ticket, TicketStore
 from tests.support.clients import ResidentClient
@@ -87,7 +87,8 @@ async def test_index_finds_near_and_same_address_and_forgets_closed(redis_server
 @pytest.mark.parametrize(("said", "expected"), [
     ("/duplicate_follow", FOLLOW), ("Follow it!", FOLLOW), ("seguir", FOLLOW), ("/duplicate_add", ADD),
     ("add my details", ADD), ("agregar", ADD), ("/duplicate_file", FILE), ("file anyway", FILE),
-    ("registrar otro", FILE), ("what day is trash pickup?", None), ("", None),
+    ("registrar otro", FILE), ("cancelar", DROP), ("No, thanks.", DROP), ("/duplicate_drop", DROP),
+    ("what day is trash pickup?", None), ("", None),
 ])
 def test_duplicate_choice(said: str, expected: str | None) -> None:
     assert choice(said) == expected
@@ -160,7 +161,7 @@ async def test_two_residents_report_the_same_pothole(
     assert tid in question["text"] and "status open (received)" in question["text"], question["text"]
     assert re.search(r"reported on \w+ \d{1,2}, \d{4}", question["text"])
     assert [q["payload"] for q in question["quick_replies"]] == ["/duplicate_follow", "/duplicate_add",
-                                                                 "/duplicate_file"]
+                                                                 "/duplicate_file", "/duplicate_drop"]
     assert not second.of("ticket_created")
     await second.say("/duplicate_add")  # answered by the server, not the bot
     await second.wait_for("bot_uttered", lambda m: f"added to {tid}" in (m.get("text") or ""))
@@ -184,6 +185,14 @@ async def test_two_residents_report_the_same_pothole(
     await fourth.say("/duplicate_file")
     other = await fourth.wait_for("ticket_created")
     assert other["ticket_id"] != tid
+    # A fifth changes their mind: nothing is filed, and the next message is the bot's again.
+    fifth: ResidentClient = await resident(server.url)
+    await fifth.start_session()
+    await report_until(fifth, "I want to report a pothole", duplicate_question)
+    await fifth.say("cancelar")
+    await fifth.wait_for("bot_uttered", lambda m: "nothing was filed" in (m.get("text") or ""))
+    await fifth.turn("thank you")  # were the report still parked, this second non-answer would file it
+    assert not fifth.of("ticket_created")
 
 
 def outside_area(client: ResidentClient) -> dict[str, Any] | None:

@@ -6,8 +6,9 @@ their answer is taken before the bot sees it (a `ConversationService` turn handl
 - follow it: the conversation is recorded as a follower (conversation, channel, language);
 - add my details: the description (redacted) becomes a public note and the photo is attached,
   and they follow it;
-- file anyway: the parked report is filed as usual.
-Anything else is asked once more; a second answer that is none of the three files the report as
+- file anyway: the parked report is filed as usual;
+- don't file (or "cancel", "no", "olvídalo"): the parked report is dropped and nothing is filed.
+Anything else is asked once more; a second answer that is none of the four files the report as
 submitted (the resident completed it) and goes on to the bot — never lost, never a dead end.
 """
 
@@ -26,9 +27,12 @@ from chat_server.tickets.store import Ticket
 
 log = logging.getLogger("chat311.tickets")
 
-FOLLOW, ADD, FILE = "/duplicate_follow", "/duplicate_add", "/duplicate_file"
-_WORDS = {FOLLOW: ("follow", "follow it", "seguir", "seguirla"), ADD: ("add", "add my details", "agregar", "añadir"),
-          FILE: ("file anyway", "file", "new", "file a new one", "nuevo", "registrar", "registrar otro")}
+FOLLOW, ADD, FILE, DROP = "/duplicate_follow", "/duplicate_add", "/duplicate_file", "/duplicate_drop"
+_WORDS = {FOLLOW: ("follow", "follow it", "seguir", "seguirla", "seguirlo"),
+          ADD: ("add", "add my details", "agregar", "añadir"),
+          FILE: ("file anyway", "file", "new", "file a new one", "nuevo", "registrar", "registrar otro"),
+          DROP: ("dont file", "don't file", "do not file", "cancel", "never mind", "nevermind", "no", "no thanks",
+                 "no registrar", "cancelar", "no gracias", "olvidalo", "olvídalo", "ya no", "nada")}
 
 
 def choice(said: str) -> str | None:
@@ -63,7 +67,8 @@ class DuplicateFlow:
                     service=service.name(language) if service else existing.service_code,
                     date=format_date(existing.requested_at, language, self.tickets.terms.timezone), status=status)
         buttons = [{"title": text(key, language), "payload": payload} for key, payload in (
-            ("duplicate_follow_button", FOLLOW), ("duplicate_add_button", ADD), ("duplicate_file_button", FILE))]
+            ("duplicate_follow_button", FOLLOW), ("duplicate_add_button", ADD), ("duplicate_file_button", FILE),
+            ("duplicate_drop_button", DROP))]
         await self.chats.say(conv, "bot", body, language, quick_replies=buttons)
 
     async def file(self, conv: Conversation, service: Service, data: dict[str, Any], language: str) -> None:
@@ -96,6 +101,9 @@ class DuplicateFlow:
             return True
         await self.chats.store.update(conv.id, pending_report="")
         conv.fields["pending_report"] = ""
+        if answer == DROP:
+            await self.chats.say(conv, "bot", text("duplicate_dropped", language), language)
+            return True
         if existing is None or answer == FILE or answer is None:
             await self.file(conv, service, dict(pending["data"]), language)
             return answer is not None  # a message that was no answer still gets the bot's reply
