@@ -295,3 +295,13 @@ async def test_a_card_number_is_masked_before_it_is_stored_and_the_resident_is_t
     assert warning and "card numbers" in warning[0]["text"]
     stored = json.dumps(await stream_messages(redis_client, session))
     assert "4111 1111 1111 1111" not in stored and "[card" in stored
+
+
+async def test_a_report_started_in_spanish_finishes_in_spanish(chat_server_url: str, resident: Any) -> None:
+    """An English-looking answer inside a form (an address, "on the corner of …") does not switch the
+    conversation's language: a Spanglish resident's report went on in English."""
+    client: ResidentClient = await resident(chat_server_url)
+    await client.start_session()
+    await client.turn("hay un bache grande en mi calle", language="es")
+    replies = await client.turn("on the corner of Monroe Rd and Sharon Amity")
+    assert replies and all(r.get("lang") == "es" for r in replies), [(r.get("lang"), r.get("text")) for r in replies]

@@ -311,6 +311,10 @@ class ConversationService:
             # An explicit language choice in the widget (or the first message's UI language) wins.
             new = ui if conv.get("ui_language") else self.language.update(None, said, ui)
             return {"ui_language": ui, "language": new}
+        if conv.get("active_loop"):
+            # Mid-form answers are addresses, names and short values ("on the corner of Monroe Rd and Sharon
+            # Amity" from a Spanglish speaker): a report started in one language finishes in it.
+            return {}
         new = self.language.update(conv.language, said)
         return {"language": new} if new != conv.language else {}
 
