@@ -94,6 +94,7 @@ def test_plate(text: str, expected: str | None) -> None:
     ("3", 3), ("about 10 days", 10), ("two weeks", 14), ("a month", 30), ("dos semanas", 14),
     ("since yesterday", 1), ("a long time", None), ("99999", None),
     ("hay una troca abandonada hace semanas", None), ("varias semanas", 28), ("una semana", 7),
+    ("una ford f150 roja", None), ("3days", None),
 ])
 def test_days(text: str, expected: int | None) -> None:
     assert parsing.validate_number(text) == expected

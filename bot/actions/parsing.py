@@ -340,7 +340,7 @@ def validate_plate(text: str) -> str | None:
 
 def validate_number(text: str) -> int | None:
     folded = fold(text)
-    m = re.search(r"\d{1,4}", folded)
+    m = re.search(r"(?<![a-z0-9])\d{1,4}\b", folded)  # a number of its own: not the 150 of "ford f150"
     if m:
         value = int(m.group(0))
         if re.search(r"\b(weeks?|semanas?)\b", folded):
@@ -354,8 +354,9 @@ def validate_number(text: str) -> int | None:
             if phrase in ("week", "semana", "month", "mes") or "week" in phrase or "semana" in phrase \
                     or "mes" in phrase or "month" in phrase:
                 return value
-            if value == 1 and re.search(r"\b(weeks|semanas|months|meses|days|dias)\b", folded):
-                continue  # "una troca abandonada hace semanas": an article, not a count
+            if value == 1 and folded.strip(" .!") != fold(phrase) and not re.search(
+                    re.escape(fold(phrase)) + r"\s+(week|semana|month|mes|day|dia)\b", folded):
+                continue  # "una troca abandonada hace semanas", "una ford f150": an article, not a count
             if re.search(r"\b(weeks?|semanas?)\b", folded):
                 value *= 7
             elif re.search(r"\b(months?|meses)\b", folded):
