@@ -60,6 +60,11 @@ def test_match_rule() -> None:
     farther = Ticket(**{**ticket.__dict__, "id": "311-2", "lat": 35.2273})
     assert best_match(near, [ticket, farther], radius_m=50, since=now - 30 * DAY) is farther
     assert best_match(Report("POTHOLE", 36.0, -80.0), [ticket], radius_m=50, since=0) is None
+    # a street alone is miles long: two reports "on Tryon St" are not taken for the same problem
+    street = Ticket(**{**ticket.__dict__, "id": "311-3", "lat": None, "long": None, "address": "Tryon St"})
+    assert not matches(Report("POTHOLE", address="tryon street"), street, radius_m=50, since=now - 30 * DAY)
+    crossing = Ticket(**{**street.__dict__, "address": "Tryon St and 5th St"})
+    assert matches(Report("POTHOLE", address="tryon st & 5th st"), crossing, radius_m=50, since=now - 30 * DAY)
 
 
 async def test_index_finds_near_and_same_address_and_forgets_closed(redis_server: RedisServer) -> None:

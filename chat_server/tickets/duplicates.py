@@ -64,6 +64,12 @@ def normalise_address(address: str | None) -> str:
     return " ".join(words)
 
 
+def pinpoints(key: str) -> bool:
+    """A normalised address that names one spot: a house number or a crossing. "tryon st" is miles long, so two
+    reports there ("light out", "light on all day") are not the same problem."""
+    return bool(re.match(r"\d", key)) or bool(re.search(r"\s(&|and|y)\s", f" {key} "))
+
+
 def distance_m(report: Report, ticket: Ticket) -> float | None:
     if report.lat is None or report.long is None or ticket.lat is None or ticket.long is None:
         return None
@@ -77,7 +83,7 @@ def matches(report: Report, ticket: Ticket, *, radius_m: float, since: float) ->
     if distance is not None and distance <= radius_m:
         return True
     key = normalise_address(report.address)
-    return bool(key) and key == normalise_address(ticket.address)
+    return pinpoints(key) and key == normalise_address(ticket.address)
 
 
 def best_match(report: Report, candidates: list[Ticket], *, radius_m: float, since: float) -> Ticket | None:

@@ -267,7 +267,7 @@ class TicketService:
             lat = long = None
         report = duplicates.Report(service_code, lat, long, str(data.get("address_string") or "") or None)
         key = duplicates.normalise_address(report.address)
-        if report.lat is None and not key:
+        if report.lat is None and not duplicates.pinpoints(key):
             return None
         candidates = await self.store.near(service_code, report.lat, report.long, key,
                                            self.terms.tickets.duplicate_radius_m)
