@@ -433,6 +433,14 @@ async def test_leaving_a_request_reads_what_residents_type(  # type: ignore[no-u
     finally:
         await redis.aclose()
     assert not any("What should the 311 specialist know?" in t for t in texts(res))
+    # "yes please call me" with nothing said yet: the question first, then straight to the number.
+    res = await offered("/request_human")
+    await res.say("yes please call me")
+    await res.wait_for("bot_uttered", lambda m: "/callback_skip" in str(m.get("quick_replies")))
+    await res.say("the street light at my corner has been out for a week")
+    await res.wait_for("bot_uttered", lambda m: "What phone number" in m.get("text", ""))
+    await res.say("704 555 0177")
+    await res.wait_for("ticket_created", timeout=30)
     # Nothing but "a person", no question and no way to call back: nothing a specialist could act on.
     res = await offered("/request_human")
     await res.say("/callback_yes")

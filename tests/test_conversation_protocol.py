@@ -305,3 +305,15 @@ async def test_a_report_started_in_spanish_finishes_in_spanish(chat_server_url: 
     await client.turn("hay un bache grande en mi calle", language="es")
     replies = await client.turn("on the corner of Monroe Rd and Sharon Amity")
     assert replies and all(r.get("lang") == "es" for r in replies), [(r.get("lang"), r.get("text")) for r in replies]
+
+
+async def test_after_the_911_answer_a_lost_bot_does_not_hand_off(chat_server_url: str, resident: Any) -> None:
+    """The guard caught what Rasa could not read; the bot's second fallback in a row would have offered a person
+    (after hours: a request for the next business day) right after "call 911"."""
+    client: ResidentClient = await resident(chat_server_url)
+    await client.start_session()
+    await client.turn("qwxz plmokn vbtrew")
+    mark = len(client.events)
+    replies = await client.turn("theres a lot of blood")
+    assert [r.get("sender") for r in replies] == ["system"] and "911" in replies[0]["text"], replies
+    assert not [e for e, _ in client.events[mark:] if e in ("queue_update", "ticket_created")]

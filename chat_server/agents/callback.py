@@ -11,7 +11,9 @@ A resident who has only asked for a person ("talk to someone", then "yes") is as
 before the way to call back, so the specialist's request says more than "talk to a person"; the
 conversation service marks a conversation `topic_said` once the bot has seen anything but small talk.
 
-Conversation fields: callback_step (consent | question | contact | phone | email), callback_source,
+Conversation fields: callback_step (consent | question | contact | phone | email), callback_method (the way
+to call back chosen with the yes: "yes please call me"), callback_question (the question was answered),
+callback_source,
 callback_since (ms; the transcript is what the resident said, leaving out their answers to the offer's
 questions after that time), callback_ticket.
 """
@@ -78,7 +80,12 @@ class CallbackFlow:
         await self._ask_first(conv)
 
     async def _ask_first(self, conv: Conversation) -> None:
-        await self._ask(conv, CONTACT if await self._has_topic(conv) else QUESTION)
+        await self._ask(conv, self._how(conv) if await self._has_topic(conv) else QUESTION)
+
+    @staticmethod
+    def _how(conv: Conversation) -> str:
+        """How to call back: the way already chosen ("yes please call me" → the number), else the question."""
+        return conv.get("callback_method") or CONTACT
 
     async def _has_topic(self, conv: Conversation) -> bool:
         """Whether the resident has said what the request is about: the bot understood more than small talk,
@@ -123,7 +130,7 @@ class CallbackFlow:
             if not replies.skips_the_question(message.text):
                 await self._set(conv, callback_question="1")
                 await self.chats.say_system(conv, "callback_noted")
-            await self._ask(conv, CONTACT)
+            await self._ask(conv, self._how(conv))
             return True
         if answer is None and step in (PHONE, EMAIL) and replies.moves_on(message.text):
             await self._set(conv, callback_step="")  # a new question, not a number: the bot takes it
@@ -161,7 +168,8 @@ class CallbackFlow:
         if answer is not None and answer.value is not None:  # "yes call me at 704-555-3321"
             await self._file(conv, {answer.method.value: answer.value})
         elif answer is not None and answer.method is not Method.NONE:  # "yes please call me"
-            await self._ask(conv, answer.method.value)
+            await self._set(conv, callback_method=answer.method.value)
+            await self._ask_first(conv)
         elif rest and replies.names_a_topic(rest):  # "sí, es sobre mi recibo del agua"
             await self._set(conv, callback_question="1")
             await self.chats.say_system(conv, "callback_noted")

@@ -391,8 +391,8 @@ class ConversationService:
             custom = item.get("custom")
             if isinstance(custom, dict) and custom.get("event") in BOT_EVENTS:
                 kind = BOT_EVENTS[custom["event"]]
-                if kind == "emergency" and guard_fired:
-                    continue
+                if (kind == "emergency" and guard_fired) or (silenced and custom.get("reason") == "repeated_fallback"):
+                    continue  # after the 911 answer, no "leave a request for tomorrow" because Rasa was lost
                 data = {k: v for k, v in custom.items() if k != "event"}
                 data.setdefault("language", language)
                 if isinstance(data.get("question"), str):  # kb_feedback: the resident's words, for the inbox
