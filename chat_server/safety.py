@@ -390,9 +390,23 @@ _BY_LANGUAGE = {"en": _WordStartIndex(_EN), "es": _WordStartIndex(_ES), "shared"
 
 MESSAGES = {
     "en": "If this is an emergency or anyone is in danger, call 911 now. 311 cannot dispatch police, fire or "
-    "ambulance. For a downed power line, stay at least 30 feet away and call 911.",
+    "ambulance.",
     "es": "Si es una emergencia o alguien está en peligro, llame al 911 ahora. El 311 no puede enviar policía, "
-    "bomberos ni ambulancia. Si hay un cable eléctrico caído, aléjese al menos 10 metros y llame al 911.",
+    "bomberos ni ambulancia.",
+}
+# What to do meanwhile, for the two emergencies where the first step is not obvious; said only when the
+# message describes one (a gas smell got the downed-line advice when there was one message for all).
+ADVICE = {
+    "gas": {"en": "Smell gas: leave the building first, then call 911 and Piedmont Natural Gas at 1-800-752-7504, "
+                  "and don't switch anything on or off.",
+            "es": "Si huele a gas: primero salga del lugar, luego llame al 911 y a Piedmont Natural Gas al "
+                  "1-800-752-7504, y no prenda ni apague nada."},
+    "lines": {"en": "A downed power line: stay at least 30 feet away, keep others away, and call 911.",
+              "es": "Un cable eléctrico caído: aléjese al menos 10 metros, mantenga a otros lejos y llame al 911."},
+}
+_ADVICE_RE = {
+    "gas": _plain(_flatten({"gas": ENGLISH["gas"] + SPANISH["gas"]})),
+    "lines": _plain(_flatten({"lines": ENGLISH["power, water, trapped"][:4] + SPANISH["power, water, trapped"][:3]})),
 }
 
 
@@ -421,6 +435,10 @@ def emergency_language(text: str) -> str | None:
     return detect_language(text)[0]
 
 
-def emergency_reply(language: str) -> str:
-    """The 911 guidance in `language` (English for a language we do not serve)."""
-    return MESSAGES.get(language, MESSAGES["en"])
+def emergency_reply(language: str, text: str = "") -> str:
+    """The 911 guidance in `language` (English for a language we do not serve), with what to do meanwhile
+    when `text` describes a gas smell or a downed power line."""
+    lang = language if language in MESSAGES else "en"
+    folded = _NEGATIVE_RE.sub(" | ", normalise(text)) if text else ""
+    advice = [ADVICE[kind][lang] for kind, pattern in _ADVICE_RE.items() if folded and pattern.search(folded)]
+    return " ".join([MESSAGES[lang], *advice])

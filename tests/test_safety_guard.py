@@ -189,3 +189,15 @@ def test_safety_eval_rejects_a_bad_file_clearly(tmp_path: Path, content: str, er
     bad.write_text(content, encoding="utf-8")
     assert safety_eval.main([str(bad)]) == 2
     assert error in capsys.readouterr().err
+
+
+def test_the_911_answer_adds_what_to_do_for_gas_and_downed_lines_only() -> None:
+    """A gas smell got the downed-line advice when one message served every emergency."""
+    gas = emergency_reply("en", "I smell gas near the meter outside my house")
+    assert "911" in gas and "Piedmont Natural Gas" in gas and "30 feet" not in gas
+    assert "Piedmont Natural Gas" in emergency_reply("es", "huele mucho a gas en mi cocina")
+    lines = emergency_reply("es", "cayeron cables de luz en la calle")
+    assert "10 metros" in lines and "gas" not in lines
+    fire = emergency_reply("en", "my house is on fire")
+    assert fire == emergency_reply("en") and "911" in fire
+    assert "Piedmont" not in emergency_reply("en", "the gas station sign fell and my house is on fire")

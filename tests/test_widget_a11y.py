@@ -158,6 +158,11 @@ async def test_axe_scan_of_open_widget_has_no_serious_violations(chat_server_url
         await open_widget(page)
         await ask(page, "hello")
         await ask(page, "¿Cómo pago mi factura del agua?")
+        # The 911 answer stands out (an alert, not a quiet grey status line) and says what to do about gas.
+        await ask(page, "I smell gas in my kitchen")
+        urgent = page.locator(".c311-msg--urgent")
+        assert await urgent.count() == 1 and await urgent.get_attribute("role") == "alert"
+        assert "911" in await urgent.inner_text() and "Piedmont Natural Gas" in await urgent.inner_text()
         # Put the status region and quick replies on screen too.
         await page.evaluate("() => Chat311.widget.onQueue({position: 2, estimated_wait_s: 240})")
         violations = await axe_scan(page, ".c311-root")

@@ -55,7 +55,7 @@ class EmergencyFirst:
         found = emergency_language(body[:SCAN_CHARS])
         if found is None or not self.gate.allow(sender):
             return None
-        return emergency_reply("es" if found == "es" else language or "en")
+        return emergency_reply("es" if found == "es" else language or "en", body)
 
     async def before_rejection(self, session: str, channel: str, body: str,
                                language: str | None = None) -> Message | None:

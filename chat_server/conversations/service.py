@@ -324,7 +324,8 @@ class ConversationService:
         if found is None:
             return None
         language = "es" if found == "es" else conv.language
-        message = await self.say(conv, "system", emergency_reply(language), language, custom={"event": "emergency"})
+        message = await self.say(conv, "system", emergency_reply(language, body), language,
+                                 custom={"event": "emergency"})
         await self.bus.publish("emergency", conv.id, language=language, source="guard")
         return message
 

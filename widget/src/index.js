@@ -542,7 +542,9 @@ class Widget {
       this.updateSubtitle();
     }
     if (m.text || m.attachment) {
-      this.renderMessage({ sender, text: m.text || "", attachment: m.attachment, ts: m.ts, lang: m.lang, id: m.id, agentName: m.agent_name });
+      // the 911 answer is the one message that must not look like a quiet status line
+      const urgent = sender === "system" && !!m.custom && m.custom.event === "emergency";
+      this.renderMessage({ sender, text: m.text || "", attachment: m.attachment, ts: m.ts, lang: m.lang, id: m.id, agentName: m.agent_name, urgent });
     }
     if (this.typingSender === sender) this.setTyping(null, false);
     if (sender === "bot") this.formActive = m.form_active === true;
@@ -665,10 +667,10 @@ class Widget {
     return this.t("bot");
   }
 
-  renderMessage({ sender, text, attachment, ts, lang, id, cmid, agentName, pending }) {
+  renderMessage({ sender, text, attachment, ts, lang, id, cmid, agentName, pending, urgent }) {
     const date = toDate(ts);
     const who = this.senderName(sender, agentName);
-    const el = h("div", { class: `c311-msg c311-msg--${sender}`, "data-id": id, "data-cmid": cmid, lang: LANGS.includes(lang) ? lang : null });
+    const el = h("div", { class: `c311-msg c311-msg--${sender}${urgent ? " c311-msg--urgent" : ""}`, "data-id": id, "data-cmid": cmid, lang: LANGS.includes(lang) ? lang : null, role: urgent ? "alert" : null });
     if (sender === "agent") el.append(h("span", { class: "c311-name", text: `${who} · ${this.t("agent")}` }));
     else el.append(h("span", { class: "c311-sr", text: this.t("said", { who }) }));
     const bubble = h("div", { class: "c311-bubble" });
