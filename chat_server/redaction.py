@@ -14,6 +14,10 @@ _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 _SSN = re.compile(r"\b\d{3}[- ]\d{2}[- ]\d{4}\b")
 # 13-19 digits, optionally grouped by spaces or dashes (payment cards).
 _CARD = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
+# A name a resident gives for themselves ("I'm Maria Lopez", "me llamo Juan", "mi nombre es Ana Ruiz"): the
+# capitalised words after the introduction. Names said any other way cannot be told from street names.
+_SELF_NAME = re.compile(r"\b((?i:my name is|i'?m|i am|me llamo|mi nombre es|soy))\s+"
+                        r"[A-ZÁÉÍÓÚÑ][a-záéíóúñ'-]+(?:\s+[A-ZÁÉÍÓÚÑ][a-záéíóúñ'-]+){0,2}")
 # North American and international phone numbers: 10+ digits with common separators.
 # Separators are all-or-nothing so a ticket id like 311-1000001 is not taken for a phone number.
 _PHONE = re.compile(r"(?<![\w])(?:\+?\d{1,3}[\s.-]?)?\(?\d{3}\)?(?:[\s.-]\d{3}[\s.-]|\d{3})\d{4}\b")
@@ -41,10 +45,11 @@ def mask_payment_cards(text: str) -> str:
 
 
 def redact(text: str) -> str:
-    """Mask e-mails, SSN-like, card-like and phone-like numbers in free text."""
+    """Mask e-mails, self-introduced names, SSN-like, card-like and phone-like numbers in free text."""
     if not text:
         return text
     text = _EMAIL.sub("[email]", text)
+    text = _SELF_NAME.sub(lambda m: f"{m.group(1)} [name]", text)
     text = _SSN.sub("[ssn]", text)
     text = _CARD.sub(lambda m: _keep_last(m, "card", 4), text)
     text = _PHONE.sub(lambda m: _keep_last(m, "phone", 2), text)

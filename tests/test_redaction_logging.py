@@ -48,3 +48,12 @@ def test_payment_cards_are_masked_before_anything_stores_them() -> None:
     assert mask_payment_cards("5500-0000-0000-0004") == "[card …0004]"
     for kept in ("account 1234 5678 9012 3456", "call 704-555-0142", "request 311-1000001", "1796538164143-0", ""):
         assert mask_payment_cards(kept) == kept  # not a card: fails the Luhn check, or too short
+
+
+def test_a_name_the_resident_introduces_is_masked() -> None:
+    """A description is public (status page, Open311 GET): "I'm Maria Lopez, call me at …" was published."""
+    assert redact("I'm Maria Lopez, call me at 704-555-0199") == "I'm [name], call me at [phone …99]"
+    assert redact("me llamo Juan Pérez y vivo aquí") == "me llamo [name] y vivo aquí"
+    assert redact("mi nombre es Ana Ruiz") == "mi nombre es [name]"
+    for kept in ("soy de Charlotte", "the pothole is on Tryon St", "im tired of this pothole"):
+        assert redact(kept) == kept
