@@ -485,3 +485,5 @@ async def test_long_wait_offers_a_ticket(setup, resident) -> None:  # type: igno
     await res.say("/callback_none")
     created = await res.wait_for("ticket_created", timeout=30)
     assert created["ticket_id"].startswith("311-")
+    told = await res.wait_for("bot_uttered", lambda m: "status page" in m.get("text", ""))
+    assert created["ticket_id"] in told["text"]  # no number or address: where the answer will be

@@ -205,3 +205,5 @@ class CallbackFlow:
             await self.chats.say_system(conv, "no_escalation")
             return
         await self._set(conv, callback_step="", callback_ticket=ticket.id)
+        if not contact:  # "a specialist will follow up": with no number or address, only where they can see it
+            await self.chats.say_system(conv, "callback_no_contact", ticket_id=ticket.id)
