@@ -120,7 +120,8 @@ async def test_first_message_is_heard_and_only_the_missing_questions_are_asked(c
     s = convo("es")
     await s.say("hay un bache enorme en la calle Tryon")
     assert s.last["label"] == "report_pothole" and s.last["slots"]["location"] == "calle Tryon"
-    assert s.attributes == {"size": "large"} and "Entendido" in s.text and s.requested == "road_position"
+    assert s.attributes == {"size": "large"} and s.requested == "road_position"
+    assert "De su mensaje anoté: calle Tryon; Grande" in s.text
 
 
 @pytest.mark.parametrize(("lang", "text", "label", "expected"), [
