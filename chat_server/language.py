@@ -139,10 +139,12 @@ class StickyLanguage:
             return lang if (lang == prior or conf >= self.switch_probability) else prior
         # Nothing in a short message, or in one whose plain words already side with the current
         # language, can switch it: skip the n-gram detector (the costliest step of a relay turn).
-        if len(text.strip()) < self.min_chars_to_switch or _lexical_verdict(*_lexical(text)[1:]) == current:
+        if len(text.strip()) < self.min_chars_to_switch:
+            return current
+        _, es_hits, en_hits = _lexical(text)
+        if _lexical_verdict(es_hits, en_hits) == current:
             return current
         lang, conf = detect_language(text, current)
-        _, es_hits, en_hits = _lexical(text)
         # Two plain words of the other language, not one: "2200 The Plaza" or "The Arboretum Shopping Center"
         # typed as a location are names, and switched a Spanish report to English halfway.
         if lang != current and conf >= self.switch_probability and (es_hits if lang == "es" else en_hits) >= 2:

@@ -267,8 +267,9 @@ class ValidateReportForm(FormValidationAction):
     async def _answered_instead(self, dispatcher: CollectingDispatcher, tracker: Tracker, text: str,
                                 lang: str) -> list[EventType] | None:
         """Before a typed message starts a form, the knowledge base may answer it instead: Rasa was unsure
-        of the report and the answer is about something else (chat_server/knowledge/labels.py
-        `for_report`). The form then ends at once, having asked nothing; None: start the form."""
+        of the report and the answer is about something else, or it asks about the service itself
+        (chat_server/knowledge/labels.py `for_intent`). The form then ends at once, having asked nothing;
+        None: start the form."""
         message = tracker.latest_message or {}
         guess = chosen_report(message)
         if not text or text.startswith("/") or guess is None:

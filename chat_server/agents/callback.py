@@ -36,6 +36,9 @@ log = logging.getLogger("chat311.routing")
 CONSENT, QUESTION, CONTACT, PHONE, EMAIL = "consent", "question", "contact", "phone", "email"
 _ASK = {QUESTION: "callback_ask_question", CONTACT: "callback_how", PHONE: "callback_ask_phone",
         EMAIL: "callback_ask_email"}
+# Which step each of the offer's buttons answers (a button pressed after its offer lapsed resumes there).
+_BUTTON_STEPS = {replies.CONSENT_YES: CONSENT, replies.CONSENT_NO: CONSENT, replies.SKIP: QUESTION,
+                 replies.BY_PHONE: CONTACT, replies.BY_EMAIL: CONTACT, replies.NO_CALLBACK: CONTACT}
 
 
 def resident_summary(messages: list[Message], limit: int = 1500) -> str:
@@ -128,8 +131,7 @@ class CallbackFlow:
                 await self._file(conv, {answer.method.value: answer.value})  # straight to a number or address
                 return True
             if not replies.skips_the_question(message.text):
-                await self._set(conv, callback_question="1")
-                await self.chats.say_system(conv, "callback_noted")
+                await self._take_question(conv)
             await self._ask(conv, self._how(conv))
             return True
         if answer is None and step in (PHONE, EMAIL) and replies.moves_on(message.text):
@@ -171,22 +173,22 @@ class CallbackFlow:
             await self._set(conv, callback_method=answer.method.value)
             await self._ask_first(conv)
         elif rest and replies.names_a_topic(rest):  # "sí, es sobre mi recibo del agua"
-            await self._set(conv, callback_question="1")
-            await self.chats.say_system(conv, "callback_noted")
+            await self._take_question(conv)
             await self._ask(conv, CONTACT)
         else:
             await self._ask_first(conv)
         return True
 
+    async def _take_question(self, conv: Conversation) -> None:
+        """What the resident typed answers "what is it about?" (it joins the transcript by itself)."""
+        await self._set(conv, callback_question="1")
+        await self.chats.say_system(conv, "callback_noted")
+
     @staticmethod
     def _stale_button_step(conv: Conversation, text: str) -> str:
         """The step an earlier offer's button answers, pressed after that offer lapsed (the resident talked
         about something else meanwhile): the offer picks up there. "" when it is no such button."""
-        if not conv.get("callback_source"):
-            return ""
-        steps = {replies.CONSENT_YES: CONSENT, replies.CONSENT_NO: CONSENT, replies.SKIP: QUESTION,
-                 replies.BY_PHONE: CONTACT, replies.BY_EMAIL: CONTACT, replies.NO_CALLBACK: CONTACT}
-        return steps.get(text.strip(), "")
+        return _BUTTON_STEPS.get(text.strip(), "") if conv.get("callback_source") else ""
 
     async def _file(self, conv: Conversation, contact: dict[str, str]) -> None:
         tickets = self.tickets

@@ -62,14 +62,18 @@ def _stemmer(lang: str) -> Stemmer.Stemmer:
     return Stemmer.Stemmer(_STEMMER_NAMES[lang])
 
 
+def _content(text: str) -> list[str]:
+    return [w for w in _WORD.findall(fold(text)) if w not in _STOP["en"] and w not in _STOP["es"]]
+
+
 def content_words(text: str) -> int:
     """How many words of `text` are in neither language's stop list: "permit" and "what time is it" have one."""
-    return sum(1 for w in _WORD.findall(fold(text)) if w not in _STOP["en"] and w not in _STOP["es"])
+    return len(_content(text))
 
 
 def asks_only_for_help(text: str) -> bool:
     """Some words beyond the stop lists, all of them a request for help with nothing named."""
-    words = [w for w in _WORD.findall(fold(text)) if w not in _STOP["en"] and w not in _STOP["es"]]
+    words = _content(text)
     return bool(words) and all(w in _ASKING_ONLY for w in words)
 
 
