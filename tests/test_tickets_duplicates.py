@@ -9,11 +9,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import aiohttp
 import pytest
 import redis.asyncio as aioredis
 
 from chat_server.tickets.duplicate_flow import ADD, DROP, FILE, FOLLOW, choice
 from chat_server.tickets.duplicates import Report, best_match, haversine_m, matches, normalise_address
+from chat_server.tickets.open311 import public_history
+from chat_server.tickets.service import others_phrase
 from chat_server.tickets.store import CLOSED, StatusEntry, Ticket, TicketStore
 from tests.support.clients import ResidentClient
 from tests.support.servers import ChatServerProcess, RedisServer, quoted_prefix
@@ -99,6 +102,22 @@ def test_duplicate_choice(said: str, expected: str | None) -> None:
     assert choice(said) == expected
 
 
+def test_public_history_leaves_out_staff_only_notes_that_changed_nothing() -> None:
+    filed = StatusEntry(1.0, "open", "submitted", None, "chat")
+    added = StatusEntry(2.0, "open", "submitted", "Also reported by a resident in chat: deep", "resident", public=False)
+    started = StatusEntry(3.0, "open", "in_progress", "Crew assigned", "staff")
+    private_move = StatusEntry(4.0, "closed", "resolved", "internal: patched", "staff", public=False)
+    assert public_history([filed, added, started, private_move]) == [filed, started, private_move]
+    assert public_history([]) == []
+
+
+@pytest.mark.parametrize(("count", "language", "words"), [
+    (1, "en", "1 other resident"), (3, "en", "3 other residents"),
+    (1, "es", "1 residente más"), (2, "es", "2 residentes más")])
+def test_how_many_others_reported_it(count: int, language: str, words: str) -> None:
+    assert others_phrase(count, language) == words
+
+
 # --------------------------------------------------------------------------- two residents, real stack
 PREFIX = "t311dup:"
 
@@ -171,7 +190,9 @@ async def test_two_residents_report_the_same_pothole(
     await second.say("/duplicate_add")  # answered by the server, not the bot
     await second.wait_for("bot_uttered", lambda m: f"added to {tid}" in (m.get("text") or ""))
     history = [json.loads(e) for e in await redis_client.lrange(f"{PREFIX}ticket:{tid}:history", 0, -1)]
-    assert history[-1]["public"] and "Another resident reported this too" in history[-1]["note"]
+    # Their words are a staff-only note: made public, they read as the city's own update.
+    assert not history[-1]["public"] and "Deep pothole" in history[-1]["note"]
+    assert history[-1]["by"] == "resident"
     followers = await redis_client.hgetall(f"{PREFIX}ticket:{tid}:followers")
     follower = json.loads(next(iter(followers.values())))
     assert follower["kind"] == "conversation" and follower["language"] == "en" and follower["address"]
@@ -184,6 +205,15 @@ async def test_two_residents_report_the_same_pothole(
     await third.say("follow it")
     await third.wait_for("bot_uttered", lambda m: f"following {tid}" in (m.get("text") or ""))
     assert len(await redis_client.hgetall(f"{PREFIX}ticket:{tid}:followers")) == 2
+    assert await redis_client.hget(f"{PREFIX}ticket:{tid}", "also_reported") == b"2"
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{server.url}/open311/v2/requests/{tid}.json") as resp:
+            public = (await resp.json())[0]
+        async with http.get(f"{server.url}/status/{tid}?lang=es") as resp:
+            page = await resp.text()
+    assert public["status_notes"] is None and "also_reported" not in public
+    assert "También reportada por" in page and "2 residentes más" in page
+    assert "Also reported by a resident" not in page and page.count("<li><time") == 1  # no empty history entries
     fourth: ResidentClient = await resident(server.url)
     await fourth.start_session()
     await report_until(fourth, "I want to report a pothole", duplicate_question)

@@ -23,7 +23,7 @@ from chat_server.status.followers import FollowerKind, FollowerStore
 from chat_server.status.page_html import LANGUAGES, StatusView, TimelineItem, message_page, not_found_page, status_page
 from chat_server.status.settings import StatusConfig
 from chat_server.texts import text
-from chat_server.tickets.open311 import public_request
+from chat_server.tickets.open311 import public_history, public_request
 from chat_server.tickets.service import EMAIL_RE, TicketService, status_words
 from chat_server.tickets.store import Ticket
 
@@ -78,11 +78,11 @@ class StatusPage:
         media = public["media_url"]
         photos = [(media, urlparse(media).netloc == self.origin)] if media else []
         timeline = [TimelineItem(entry.ts, status_words(entry.status, entry.sub_status, language),
-                                 entry.note if entry.public else None) for entry in ticket.history]
+                                 entry.note if entry.public else None) for entry in public_history(ticket.history)]
         return StatusView(ticket.id, self.tickets.service_name(ticket, language), public["status"],
                           status_words(ticket.status, ticket.sub_status, language), ticket.requested_at,
                           ticket.expected_at, public["status_notes"], public["description"], public["address"],
-                          photos, timeline)
+                          photos, timeline, ticket.also_reported)
 
     @staticmethod
     def _language(request: web.Request, fallback: str) -> str:

@@ -13,7 +13,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from chat_server.texts import text
-from chat_server.tickets.service import format_date
+from chat_server.tickets.service import format_date, others_phrase
 
 LANGUAGES = ("en", "es")
 
@@ -40,6 +40,7 @@ class StatusView:
     address: str | None
     photos: list[tuple[str, bool]] = field(default_factory=list)  # (url, shown inline: same origin)
     timeline: list[TimelineItem] = field(default_factory=list)
+    also_reported: int = 0
 
 
 def e(value: object) -> str:
@@ -88,6 +89,8 @@ def status_page(view: StatusView, language: str, tz: ZoneInfo, *, stop_token: st
         facts.append((t("page_expected"), e(format_date(view.expected_at, language, tz))))
     if view.address:
         facts.append((t("page_address"), e(view.address)))
+    if view.also_reported:
+        facts.append((t("page_also_reported"), e(others_phrase(view.also_reported, language))))
     parts = [
         f'<h1>{t("page_heading", ticket_id=view.ticket_id)}</h1>',
         f'<p class="service">{e(view.service)}</p>',

@@ -36,7 +36,7 @@ from chat_server.textchars import xml_safe
 from chat_server.tickets.apikeys import ApiKeyStore, Scope
 from chat_server.tickets.catalogue import Catalogue, Service, TicketValidationError
 from chat_server.tickets.service import TicketService
-from chat_server.tickets.store import CLOSED, OPEN, Ticket, iso
+from chat_server.tickets.store import CLOSED, OPEN, StatusEntry, Ticket, iso
 
 log = logging.getLogger("chat311.open311")
 
@@ -46,7 +46,7 @@ PLURALS = {"attributes": "attribute", "values": "value", "endpoints": "endpoint"
 ATTRIBUTE_RE = re.compile(r"^attribute\[([^\[\]]{1,64})\](\[\])?$")
 POST_LIMIT = Limit("open311_post", 600, 60.0)  # per API key
 CONTACT_KEYS = ("email", "phone", "first_name", "last_name", "device_id")
-PRIVATE_KEYS = ("private_description", "transcript", *CONTACT_KEYS, "account_id")
+PRIVATE_KEYS = ("private_description", "transcript", *CONTACT_KEYS, "account_id", "also_reported", "staff_notes")
 StaffCheck = Callable[[web.Request], Awaitable[bool]]
 
 
@@ -111,6 +111,17 @@ def public_request(t: Ticket, catalogue: Catalogue, tz: ZoneInfo) -> dict[str, A
         "address": t.address, "address_id": t.address_id, "zipcode": t.zipcode, "lat": t.lat, "long": t.long,
         "media_url": t.media_url,
     }
+
+
+def public_history(history: list[StatusEntry]) -> list[StatusEntry]:
+    """The history anyone may see: a staff-only note that changed nothing public (an internal note,
+    another resident's added details) is left out rather than shown as an empty repeat of the status."""
+    shown: list[StatusEntry] = []
+    for entry in history:
+        if not entry.public and shown and (entry.status, entry.sub_status) == (shown[-1].status, shown[-1].sub_status):
+            continue
+        shown.append(entry)
+    return shown
 
 
 # --------------------------------------------------------------------------- the API
@@ -223,7 +234,10 @@ class Open311API:
         if not private:
             return public
         return {**public, "private_description": t.description or None, "transcript": t.transcript,
-                **{k: t.contact.get(k) for k in CONTACT_KEYS}, "account_id": t.account_id}
+                **{k: t.contact.get(k) for k in CONTACT_KEYS}, "account_id": t.account_id,
+                "also_reported": t.also_reported,
+                "staff_notes": "\n".join(f"{iso(e.ts, self.tz)} {e.by}: {e.note}" for e in t.history
+                                         if e.note and not e.public) or None}
 
     async def _private_reader(self, request: web.Request) -> bool:
         """May this GET see contact details and transcripts? A given api_key must be valid."""

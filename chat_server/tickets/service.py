@@ -275,23 +275,31 @@ class TicketService:
         return duplicates.best_match(report, candidates, radius_m=self.terms.tickets.duplicate_radius_m, since=since)
 
     async def follow(self, ticket: Ticket, conv: Conversation, language: str) -> None:
-        """The resident wants to hear about an existing ticket instead of filing their own."""
+        """The resident has the same problem and wants to hear about the existing ticket instead of
+        filing their own. They count once towards the ticket's "also reported" figure, which the
+        department uses to prioritise and the status page shows."""
+        if conv.get("followed_ticket") != ticket.id:
+            await self.store.count_also_reported(ticket.id)
         # the one follower store: status changes are sent from it (chat_server/status/notify.py)
         await FollowerStore(self.store.redis, self.store.prefix).follow(ticket.id, FollowerKind.CONVERSATION, conv.id,
                                                                     language)
         await self.chats.store.update(conv.id, ticket_id=ticket.id, followed_ticket=ticket.id)
+        conv.fields["followed_ticket"] = ticket.id
         await self.bus.publish("ticket_followed", conv.id, ticket_id=ticket.id, channel=conv.channel)
 
     async def add_details(self, ticket: Ticket, conv: Conversation, data: dict[str, Any], language: str) -> None:
-        """Another resident's report of the same problem: their description (redacted, it becomes a
-        public note) and photo go onto the existing ticket, and they follow it."""
+        """Another resident's report of the same problem. Their description becomes a staff-only note:
+        as a public note it would read as the city's own update (Open311 status_notes, "Latest update"
+        on the status page). A photo the ticket lacks becomes its photo. They follow the ticket."""
         description = _long(data.get("description"), "description")
         photo = _media_url(data.get("media_url") or conv.get("media_url") or None)
         if photo and not ticket.media_url:
             ticket.media_url = photo
             await self.store.update_fields(ticket.id, media_url=photo)
         lines = [line for line in (redact(description), f"Photo: {photo}" if photo else "") if line]
-        await self.add_note(ticket.id, "Another resident reported this too. " + " ".join(lines), by="resident")
+        if lines:
+            await self.add_note(ticket.id, "Also reported by a resident in chat: " + " ".join(lines),
+                                by="resident", public=False)
         await self.follow(ticket, conv, language)
 
     def expected_at(self, requested_at: float, expected_days: float | None) -> float | None:
@@ -372,6 +380,8 @@ class TicketService:
         note = ticket.last_public_note
         if note:
             out += text("status_last_note", language, note=note)
+        if ticket.also_reported:
+            out += text("status_also_reported", language, others=others_phrase(ticket.also_reported, language))
         if ticket.expected_at and ticket.status == OPEN:
             expected = format_date(ticket.expected_at, language, self.terms.timezone)
             out += text("status_expected", language, date=expected)
@@ -397,6 +407,11 @@ class TicketService:
         else:
             problem = text("ticket_problem_other", language)
         return text("ticket_invalid", language, problem=problem)
+
+
+def others_phrase(count: int, language: str) -> str:
+    """How many other residents reported the same problem: "1 other resident" / "3 residentes más"."""
+    return text("also_reported_one", language) if count == 1 else text("also_reported_many", language, count=count)
 
 
 def status_words(status: str, sub_status: str, language: str) -> str:

@@ -93,6 +93,7 @@ class Ticket:
     upstream_error: str | None = None
     upstream_status: str | None = None  # last status / notes read back from the upstream
     upstream_notes: str | None = None
+    also_reported: int = 0  # other residents who reported the same problem in chat and follow this one
     history: list[StatusEntry] = field(default_factory=list)
     # Not stored: True when create() returned an earlier ticket for a repeated idempotency key.
     replayed: bool = False
@@ -100,6 +101,7 @@ class Ticket:
     _TRANSIENT = ("history", "replayed")
     _JSON = ("attributes", "contact")
     _FLOAT = ("requested_at", "updated_at", "expected_at", "lat", "long")
+    _INT = ("also_reported",)
 
     def to_hash(self) -> dict[str, str]:
         out: dict[str, str] = {}
@@ -122,6 +124,8 @@ class Ticket:
                 kwargs[key] = json.loads(value)
             elif key in cls._FLOAT:
                 kwargs[key] = float(value)
+            elif key in cls._INT:
+                kwargs[key] = int(value)
             else:
                 kwargs[key] = value
         return cls(**kwargs)
@@ -313,6 +317,9 @@ class TicketStore(RedisStore):
                  if v is not None}
         if clean:
             await self.redis.hset(self.key(ticket_id), mapping=rv.fields(clean))
+
+    async def count_also_reported(self, ticket_id: str) -> None:
+        await self.redis.hincrby(self.key(ticket_id), "also_reported", 1)
 
     async def private_due(self, closed_before: float, batch_size: int = 500) -> list[str]:
         """Closed tickets last updated before `closed_before` that still hold private parts."""
