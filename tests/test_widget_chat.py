@@ -184,6 +184,37 @@ async def test_service_request_form_through_the_widget(chat_server_url: str) -> 
         assert page.errors == [], page.errors
 
 
+async def test_photo_shown_when_the_page_names_the_server_differently_and_errors_in_spanish(
+        chat_server_url: str) -> None:
+    """The server's public URL says 127.0.0.1; this resident reached it as localhost. Their photo is
+    still shown (the page's CSP allows images from its own origin only), and the upload and length
+    errors are in the widget's language, the length error with the limit."""
+    async with chromium() as browser:
+        page = await new_page(browser)
+        await page.goto(chat_server_url.replace("127.0.0.1", "localhost") + "/")
+        await open_widget(page)
+        await page.locator(".c311-lang").click()
+        await ask(page, "hola")
+        before = await page.locator(".c311-log .c311-msg--resident").count()
+        await page.locator(".c311-file").set_input_files(
+            files=[{"name": "bache.png", "mimeType": "image/png", "buffer": PNG}])
+        photo = page.locator(".c311-log .c311-msg--resident").nth(before).locator("img.c311-img")
+        await photo.wait_for()
+        assert (await photo.get_attribute("src") or "").startswith("http://localhost:")
+        await page.wait_for_function("img => img.complete", arg=await photo.element_handle())
+        assert await photo.evaluate("img => img.naturalWidth > 0")
+
+        # Not an image, though it says it is: the server refuses it, the resident reads why in Spanish.
+        await page.locator(".c311-file").set_input_files(
+            files=[{"name": "bache.png", "mimeType": "image/png", "buffer": b"this is not a picture at all" * 4}])
+        await page.locator(".c311-notice", has_text="Elija una imagen JPEG, PNG o WebP.").wait_for()
+
+        await page.locator(INPUT).fill("muy largo " * 300)
+        await page.locator(INPUT).press("Enter")
+        await page.locator(".c311-notice", has_text="máximo 2000 caracteres").wait_for()
+        assert not [e for e in page.errors if "Failed to load resource" not in e], page.errors
+
+
 async def test_reload_shows_full_history_exactly_once(chat_server_url: str) -> None:
     async with chromium() as browser:
         page = await new_page(browser)

@@ -3,11 +3,12 @@
 import { io } from "socket.io-client";
 import css from "./styles.css";
 import { format, LANGS, STRINGS } from "./i18n.js";
-import { accessibleColor, appendLinkified, cmpId, h, icon, safeUrl, storage, toDate, uuid } from "./util.js";
+import { accessibleColor, appendLinkified, cmpId, h, icon, ownMedia, safeUrl, storage, toDate, uuid } from "./util.js";
 
 const DEFAULT_COLOR = "#00594f";
 const MAX_PHOTO_BYTES = 5 * 1024 * 1024;
 const PHOTO_TYPES = ["image/jpeg", "image/png", "image/webp"];
+const UPLOAD_ERRORS = { too_large: "photoTooBig", unsupported_media_type: "photoType", rate_limited: "rate_limited" };
 const ACK_TIMEOUT_MS = 15000;
 const TYPING_IDLE_MS = 3000; // no keystroke for this long: the resident stopped typing
 const K = {
@@ -677,7 +678,7 @@ class Widget {
     if (text) appendLinkified(bubble, text);
     let url = null;
     if (attachment && attachment.url) {
-      url = safeUrl(attachment.url, this.cfg.server);
+      url = safeUrl(sender === "resident" ? ownMedia(attachment.url, this.cfg.server) : attachment.url, this.cfg.server);
       if (url && (attachment.type === "image" || !attachment.type)) {
         bubble.append(h("img", { class: "c311-img", src: url, alt: sender === "resident" ? this.t("photoAlt") : this.t("imageAlt"), loading: "lazy" }));
       } else if (url) {
@@ -805,9 +806,8 @@ class Widget {
       const resp = await fetch(`${this.cfg.server}/api/media`, { method: "POST", body: form });
       const data = await resp.json().catch(() => ({}));
       if (!resp.ok || !data.media_url) {
-        const err = data && data.error;
-        this.setLine(this.noticeLine, (err && (STRINGS[this.lang][err.code] ? this.t(err.code) : err.message)) || this.t("uploadFailed"));
-        return;
+        // The upload API answers in English; the resident reads the widget's own words.
+        return this.notice(UPLOAD_ERRORS[data && data.error && data.error.code] || "uploadFailed");
       }
       this.notice(null);
       this.send("📷", { attachment: { type: "image", url: data.media_url } });

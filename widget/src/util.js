@@ -69,6 +69,18 @@ export function safeUrl(url, base) {
   }
 }
 
+// A resident's photo is stored under the server's configured public URL, which may name another host
+// than the one this page reached the server by (localhost vs 127.0.0.1, a proxy): shown from the
+// server the widget talks to, the page's CSP and the browser both accept it.
+export function ownMedia(url, server) {
+  try {
+    const u = new URL(String(url), server);
+    return /^\/media\/[\w-]+\.(?:jpe?g|png|webp)$/.test(u.pathname) ? new URL(u.pathname, server).href : url;
+  } catch {
+    return url;
+  }
+}
+
 export function uuid() {
   if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
   const b = crypto.getRandomValues(new Uint8Array(16));
