@@ -181,6 +181,13 @@ async def test_service_request_form_through_the_widget(chat_server_url: str) -> 
         # The shared browser position is the ticket's location (not an address typed later).
         assert record["lat"] == pytest.approx(CHARLOTTE["latitude"], abs=1e-4), record
         assert record["long"] == pytest.approx(CHARLOTTE["longitude"], abs=1e-4), record
+
+        # Reloaded, the widget replays the chat and shows the request's status link again.
+        await page.reload()
+        await open_widget(page)
+        await page.locator(".c311-ticket a").wait_for()
+        assert ticket in await page.locator(".c311-ticket").inner_text()
+        assert (await page.locator(".c311-ticket a").get_attribute("href") or "").endswith(f"/status/{ticket}")
         assert page.errors == [], page.errors
 
 

@@ -343,13 +343,15 @@ class TicketService:
                                        source=source)
         service = self.catalogue.get(ticket.service_code)
         assert service is not None
-        await self.chats.notify(conv, "ticket_created", {"ticket_id": ticket.id,
-                                                                     "status_url": self.status_url(ticket.id)})
+        created = {"ticket_id": ticket.id, "status_url": self.status_url(ticket.id)}
+        await self.chats.notify(conv, "ticket_created", created)
         notice = service.service_notice(language)
+        # The message carries the event too, so a client replaying the chat (a reloaded widget)
+        # shows the request's status link again.
         await self.chats.say(
             conv, "bot", text("ticket_created", language, ticket_id=ticket.id, service=service.name(language),
                               notice=f"{notice} " if notice else ""),
-            language)
+            language, custom={"event": "ticket_created", **created})
         return ticket
 
     # read / update -----------------------------------------------------

@@ -547,6 +547,8 @@ class Widget {
       const urgent = sender === "system" && !!m.custom && m.custom.event === "emergency";
       this.renderMessage({ sender, text: m.text || "", attachment: m.attachment, ts: m.ts, lang: m.lang, id: m.id, agentName: m.agent_name, urgent });
     }
+    // the request's status link, live or when the chat is replayed after a reload
+    if (m.custom && ["ticket_created", "ticket_status"].includes(m.custom.event) && m.custom.ticket_id) this.onTicket(m.custom);
     if (this.typingSender === sender) this.setTyping(null, false);
     if (sender === "bot") this.formActive = m.form_active === true;
     else if (sender === "agent") this.formActive = false;
