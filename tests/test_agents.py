@@ -22,6 +22,7 @@ from tests.support.agents import (
     login,
     make_agent,
 )
+from tests.support.tickets import ANSWERS, transcript
 
 pytestmark = pytest.mark.rasa
 
@@ -464,6 +465,65 @@ async def test_leaving_a_request_reads_what_residents_type(  # type: ignore[no-u
     await res.say("actually never mind")
     await res.wait_for("bot_uttered", lambda m: "nothing was filed" in m.get("text", ""), after=mark)
     assert not res.of("ticket_created")
+
+
+async def test_a_report_left_for_a_person_after_hours_can_still_be_finished(  # type: ignore[no-untyped-def]
+        setup, resident, redis_server) -> None:
+    """Asking for a person mid-report ends the form (an agent would get its answers). With nobody to take
+    the chat, the resident may go back to it: the answers given so far are kept."""
+    start, _ = setup
+    server, prefix = await start(CHAT311_HOURS__WEEKLY="{}")  # never staffed
+    res = await resident(server.url)
+    await res.start_session()
+    await res.turn("I want to report a pothole")
+    replies = await res.turn("600 East 4th Street")
+    assert "in the road" in replies[-1]["text"], transcript(res)
+    mark = len(res.events)
+    await res.say("/request_human")
+    offer = await res.wait_for("bot_uttered", lambda m: "Would you like to leave a request?" in m.get("text", ""),
+                               after=mark, timeout=60)
+    assert "finish your report" in offer["text"]
+    assert [q["payload"] for q in offer["quick_replies"]] == ["/callback_yes", "/callback_no", "/report_pothole"]
+    # "No" to a request for a specialist: nothing is filed, and the report is still offered.
+    mark = len(res.events)
+    await res.say("no thanks")
+    declined = await res.wait_for("bot_uttered", lambda m: "not filed yet" in m.get("text", ""), after=mark)
+    assert [q["payload"] for q in declined["quick_replies"]] == ["/report_pothole"]
+    replies = await res.turn("/report_pothole")
+    said = " ".join(r["text"] for r in replies)
+    assert "where we left off" in said and "in the road" in replies[-1]["text"], transcript(res)  # not the address
+    answers = ANSWERS["en"]
+    for _ in range(10):
+        if res.of("ticket_created"):
+            break
+        prompt = replies[-1]["text"] if replies else ""
+        answer = next((a for pattern, a in answers if re.search(pattern, prompt)), None)
+        assert answer is not None and "address" not in prompt.lower(), transcript(res)
+        replies = await res.turn(answer)
+    created = await res.wait_for("ticket_created", timeout=30)
+    redis = redis_server.client()
+    try:
+        raw = await redis.hgetall(f"{prefix}ticket:{created['ticket_id']}")
+        assert raw[b"service_code"] == b"POTHOLE" and b"600 East 4th" in raw[b"address"]
+    finally:
+        await redis.aclose()
+
+    # In Spanish, straight from the offer's button.
+    es = await resident(server.url)
+    await es.start_session()
+    await es.turn("quiero reportar un bache", language="es")
+    await es.turn("1200 Beatties Ford Road", language="es")
+    mark = len(es.events)
+    await es.say("quiero hablar con una persona", language="es")
+    offer = await es.wait_for("bot_uttered", lambda m: "/report_pothole" in str(m.get("quick_replies")),
+                              after=mark, timeout=60)
+    assert "terminar con usted su reporte" in offer["text"]
+    assert "Seguir con mi reporte" in [q["title"] for q in offer["quick_replies"]]
+    await es.wait_for("typing", lambda d: d == {"sender": "bot", "on": False}, after=mark)  # that turn's end
+    replies = await es.turn("/report_pothole", language="es")
+    assert "donde lo dejamos" in " ".join(r["text"] for r in replies), transcript(es)
+    assert "bache" in replies[-1]["text"] and "Carril" in str(replies[-1].get("quick_replies")), transcript(es)
+    assert not es.of("ticket_created")
 
 
 async def test_long_wait_offers_a_ticket(setup, resident) -> None:  # type: ignore[no-untyped-def]

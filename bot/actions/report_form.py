@@ -210,6 +210,17 @@ def summary(service: Any, values: dict[str, Any], lang: str) -> str:
     return "\n".join(lines)
 
 
+def _paused(tracker: Tracker, service: Any, text: str) -> bool:
+    """A half-filled report of this service, left when the resident asked for a person, taken up again by
+    its button ("Continue my report", chat_server/agents/callback.py). A submitted or cancelled report
+    leaves no answers behind, and a typed request starts afresh."""
+    paused = form_service(tracker)
+    if not text.startswith("/") or paused is None or paused.service_code != service.service_code:
+        return False
+    values = _values(tracker)
+    return any(values.get(step) is not None for step in steps(service))
+
+
 def next_step(service: Any, values: dict[str, Any]) -> str:
     return next((s for s in steps(service) if values.get(s) is None), "confirm")
 
@@ -285,6 +296,12 @@ class ValidateReportForm(FormValidationAction):
                lang: str) -> list[EventType]:
         """At activation: pick the service and take what the triggering message already says."""
         service = service_for_label(intent) or form_service(tracker)
+        if service is not None and _paused(tracker, service, text):
+            values = _values(tracker)
+            dispatcher.utter_message(text=t("resumed", lang))
+            step = next_step(service, values)
+            ask(dispatcher, service, step, lang, values)
+            return [SlotSet("requested_slot", step)]
         # start clean: values of an earlier or abandoned report must not count as answers
         events: list[EventType] = [SlotSet(name, None) for name in FORM_SLOTS if tracker.get_slot(name) is not None]
         if service is None:

@@ -71,8 +71,20 @@ class CallbackFlow:
             return
         await self._set(conv, callback_step=CONSENT, callback_source=source,
                         callback_since=str(int(time.time() * 1000)))
-        await self.chats.say_system(conv, intro_key, **fmt, extra=self._buttons(
-            conv, ("callback_yes_button", replies.CONSENT_YES), ("callback_no_button", replies.CONSENT_NO)))
+        buttons = [("callback_yes_button", replies.CONSENT_YES), ("callback_no_button", replies.CONSENT_NO)]
+        paused = self._paused_report(conv)
+        if paused:
+            intro = text(intro_key, conv.language, **fmt) + text("callback_or_continue", conv.language)
+            await self.chats.say(conv, "system", intro, **self._buttons(conv, *buttons, paused))
+            return
+        await self.chats.say_system(conv, intro_key, **fmt, extra=self._buttons(conv, *buttons))
+
+    @staticmethod
+    def _paused_report(conv: Conversation) -> tuple[str, str] | None:
+        """The "Continue my report" button when the resident asked for a person in the middle of a report:
+        its payload starts that report again, and the bot picks up the answers it kept."""
+        label = conv.get("paused_report")
+        return ("callback_continue_button", f"/{label}") if label else None
 
     async def ask_contact(self, conv: Conversation, source: str) -> None:
         """The resident already chose to leave a request: only the way to call back is missing."""
@@ -163,7 +175,11 @@ class CallbackFlow:
             return False
         if agreed is False:
             await self._set(conv, callback_step="")
-            await self.chats.say_system(conv, "callback_declined")
+            paused = self._paused_report(conv)
+            if paused:
+                await self.chats.say_system(conv, "callback_declined_report", extra=self._buttons(conv, paused))
+            else:
+                await self.chats.say_system(conv, "callback_declined")
             return True
         rest = lead[1] if lead is not None else ""
         answer = replies.contact(rest) if rest else None

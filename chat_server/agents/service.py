@@ -205,7 +205,12 @@ class EscalationService:
             language = conv.language
         label = str(event.data.get("label") or conv.get("label") or "")
         department = department_for(label, self.cfg.departments)
-        await self.chats.store.update(conv.id, form_label=label)  # what the resident was reporting (console panel)
+        form = event.data.get("form")
+        paused = str(form.get("label") or "") if isinstance(form, dict) else ""
+        # form_label: what the resident was reporting (console panel); paused_report: the report the bot
+        # left half-filled, which the resident may go back to if nobody can take the chat
+        await self.chats.store.update(conv.id, form_label=label, paused_report=paused)
+        conv.fields.update(form_label=label, paused_report=paused)
         now = time.time()
         status = await self.hours_status(now)
         agents = await self.routing.agents(self.socket_cut(now))
