@@ -55,6 +55,27 @@ def test_asks_for_person(text: str, expected: bool) -> None:
     assert parsing.asks_for_person(text) is expected
 
 
+@pytest.mark.parametrize(("location", "bare"), [
+    ("tryon st", True), ("Beatties Ford Rd", True), ("calle Tryon", True),
+    ("1200 Tryon St", False), ("Tryon St and 5th", False), ("Providence Rd near the Harris Teeter", False),
+    ("I-77 northbound", False), ("the park on Central Ave", False), ("Tryon y la 5", False),
+])
+def test_a_street_alone_is_not_a_findable_place(location: str, bare: bool) -> None:
+    assert parsing.names_only_a_street(location) is bare
+
+
+@pytest.mark.parametrize(("answer", "location"), [
+    ("600 block", "600 block of Tryon St"), ("the 600 block", "600 block of Tryon St"),
+    ("cuadra 600", "600 block of Tryon St"), ("1200", "1200 Tryon St"),
+    ("at 5th St", "Tryon St and 5th St"), ("5th st", "Tryon St and 5th st"),
+    ("near the library", "Tryon St near the library"), ("cerca de la escuela", "Tryon St near la escuela"),
+    ("between 3rd and 4th", "Tryon St between 3rd and 4th"), ("Tryon and 36th", "Tryon and 36th"),
+    ("1500 East Blvd", "1500 East Blvd"), ("skip", "Tryon St"), ("I don't know", "Tryon St"), ("no sé", "Tryon St"),
+])
+def test_the_block_or_cross_street_completes_the_street(answer: str, location: str) -> None:
+    assert parsing.refine_location("Tryon St", answer) == location
+
+
 def test_location_fields() -> None:
     assert parsing.location_fields("35.200000,-80.800000") == {"lat": 35.2, "long": -80.8}
     assert parsing.location_fields("1234 Sharon Amity Rd") == {"address_string": "1234 Sharon Amity Rd"}

@@ -273,6 +273,51 @@ def from_the_address(text: str) -> str:
     return text[m.start(1):]
 
 
+_CROSS_RE = re.compile(r"(?<![a-z0-9])(?:and|&|at|y|con|esquina|between|entre|corner|off)(?![a-z0-9])")
+_HIGHWAY_RE = re.compile(r"\bi-\d+|\bhwy\b|\bhighway\b|\bexpressway\b|\bfwy\b|\bcarretera\b")
+
+
+def names_only_a_street(location: str) -> bool:
+    """'tryon st', 'calle Tryon': a street with no house number, cross street or landmark. A crew cannot
+    find a pothole on a street miles long, so the form asks for the block or the nearest cross street."""
+    folded = fold(location)
+    if not folded or any(c.isdigit() for c in folded) or _CROSS_RE.search(folded) or _HIGHWAY_RE.search(folded):
+        return False
+    if any(_has_phrase(folded, p) for p in PLACE_WORDS) or _LANDMARK_RE.search(folded):
+        return False
+    words = re.findall(r"[a-z0-9'.-]+", folded)
+    return any(w.rstrip(".") in STREET_WORDS for w in words) or folded.startswith(("calle ", "avenida "))
+
+
+_BLOCK_RE = re.compile(r"(?:(?:the|la|el)\s+)?(?:(?:block|cuadra)\s+(?:of\s+|de\s+)?)?(\d{1,6})"
+                       r"(?:\s+(block|cuadra))?(?:\s+(?:block|cuadra))?")
+_NEAR_RE = re.compile(r"^(?:near|by|close to|next to|cerca de|junto a)\s+", re.IGNORECASE)
+_AND_RE = re.compile(r"^(?:at|and|&|y|con|en|esquina con|esquina de|corner of)\s+", re.IGNORECASE)
+
+
+def refine_location(street: str, answer: str) -> str:
+    """The street a resident gave, made findable by their answer to "which block or cross street?":
+    '600 block' → '600 block of Tryon St', '1200' → '1200 Tryon St', 'at 5th St' → 'Tryon St and 5th St',
+    'near the library' → 'Tryon St near the library', a whole address → that address; 'skip' or 'I don't
+    know' → the street as it was."""
+    said = (answer or "").strip(" .,")
+    if not said or is_skip(said) or is_unknown(said) or is_skip(strip_filler(said)):
+        return street
+    folded = fold(said)
+    block = _BLOCK_RE.fullmatch(folded)
+    if block:
+        number = block.group(1)
+        return f"{number} block of {street}" if re.search(r"block|cuadra", folded) else f"{number} {street}"
+    name = [w for w in fold(street).split() if w.rstrip(".") not in STREET_WORDS]
+    if (said.split()[0].isdigit() and looks_like_address(said)) or (name and _has_phrase(folded, name[-1])):
+        return said[:200]  # a whole address, or the street again with its cross street
+    if _NEAR_RE.match(folded):
+        return f"{street} near {_NEAR_RE.sub('', said, count=1)}"[:200]
+    if folded.startswith(("between ", "entre ")):
+        return f"{street} {said}"[:200]
+    return f"{street} and {_AND_RE.sub('', said, count=1)}"[:200]
+
+
 def location_fields(value: str) -> dict:
     """Split the stored location slot into Open311 fields."""
     coords = parse_coordinates(value)

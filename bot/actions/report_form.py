@@ -30,6 +30,8 @@ from actions.language import language_of
 from actions.texts import t
 
 FORM = "report_form"
+# the step asked after a bare street name: which block or cross street (not a slot, like "confirm")
+BLOCK = "location_block"
 SKIPPED = "skipped"
 CONTACT_SLOTS = ("contact_name", "phone", "email")
 # every slot the form writes; cleared when a report ends or a new one starts
@@ -173,6 +175,9 @@ def ask(dispatcher: CollectingDispatcher, service: Any, step: str, lang: str, tr
         return
     if step == "location":
         dispatcher.utter_message(text=t("ask_location", lang, service=service.name(lang).lower()))
+    elif step == BLOCK:
+        dispatcher.utter_message(text=t("ask_block", lang, street=tracker_values.get("location") or ""),
+                                 buttons=_buttons([(t("skip", lang), t("skip", lang).lower())]))
     elif step == "confirm":
         dispatcher.utter_message(text=t("summary", lang, lines=summary(service, tracker_values, lang)),
                                  buttons=_buttons([(t(k, lang), t(k, lang)) for k in ("submit", "change", "cancel")]))
@@ -324,6 +329,8 @@ class ValidateReportForm(FormValidationAction):
         if attrs:
             events.append(SlotSet("attributes", attrs))
         step = next_step(service, {**{s: None for s in steps(service)}, **changes})
+        if parsing.names_only_a_street(str(changes.get("location") or "")):
+            step = BLOCK
         ask(dispatcher, service, step, lang, changes)
         return [*events, SlotSet("requested_slot", step)]
 
@@ -363,6 +370,8 @@ class ValidateReportForm(FormValidationAction):
             if requested != "location":
                 dispatcher.utter_message(text=t("correction_done", lang, value=value["location"]))
             return {"location": value["location"]}
+        if requested == BLOCK:  # "which block or cross street?" after a bare street name
+            return {"location": parsing.refine_location(tracker.get_slot("location") or "", text)}
         if requested == "confirm":
             if _SUBMIT_RE.match(text):
                 return None
@@ -399,6 +408,8 @@ class ValidateReportForm(FormValidationAction):
             if value is None:
                 dispatcher.utter_message(text=t(error or "location_missing", lang, value=text[:80]))
                 return {}
+            if parsing.names_only_a_street(value["location"]):
+                return {"location": value["location"], "requested_slot": BLOCK}
             return {"location": value["location"]}
         if step == "description":
             if parsing.is_skip(text):

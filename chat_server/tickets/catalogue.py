@@ -34,7 +34,7 @@ CODE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 LABEL_RE = re.compile(r"^report_[a-z0-9_]{1,60}$")
 # The chat form's own steps; an attribute with one of these codes would be ambiguous in the form.
 RESERVED_ATTRIBUTE_CODES = frozenset({"location", "description", "photo", "contact", "contact_name", "phone",
-                                      "email", "confirm", "change", "service"})
+                                      "email", "confirm", "change", "service", "location_block"})
 # How the bot checks a free-text (string) answer beyond "not empty"; see bot/actions/parsing.py.
 STRING_FORMATS = ("plate", "pole_number", "vehicle")
 MAX_STRING_ATTR = 500
