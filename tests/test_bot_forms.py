@@ -130,6 +130,26 @@ async def test_first_message_is_heard_and_only_the_missing_questions_are_asked(c
     assert s.last["slots"]["location"] == "calle Tryon" and s.requested == "road_position"
 
 
+async def test_a_first_message_that_tells_the_story_is_offered_as_the_description(convo) -> None:
+    story = "there's a huge pothole on Providence Rd by the Harris Teeter, it's been there two weeks"
+    c = convo()
+    await c.say(story)
+    assert c.last["slots"]["location"] == "Providence Rd by the Harris Teeter"  # a landmark: no block question
+    assert c.requested == "road_position"
+    await c.say("travel lane")
+    # The question still warns that the description is public; the resident chooses to use their words.
+    assert c.requested == "description" and "public status page" in c.text and story in c.text
+    assert [b["title"] for b in c.buttons] == ["Use what I wrote"]
+    await c.say("Use what I wrote")
+    assert c.last["slots"]["description"] == story and c.requested == "photo"
+    s = convo("es")
+    await s.say("quiero reportar un bache")  # a request, not a story: nothing is offered
+    await s.say("1200 Beatties Ford Road")
+    await s.say("carril")
+    await s.say("grande")
+    assert s.requested == "description" and not s.buttons
+
+
 @pytest.mark.parametrize(("lang", "text", "label", "expected"), [
     # what the hole did to the car is not how big it is
     ("en", "a pothole on Tryon St just popped my tire", "report_pothole", {"size": None}),

@@ -215,6 +215,21 @@ CALLE_IN_TEXT_RE = re.compile(
 _NOT_A_STREET = {"lane", "way", "run", "row", "loop", "place", "pl", "court", "ct", "circle", "trail", "sq"}
 
 
+# "on Providence Rd by the Harris Teeter, it's been…": the landmark right after a bare street is part of the place
+_STOP = r"(?:and|y|que|it|it's|its|is|was|has|for|since|lleva|desde|hace|but|pero|o|or|with|con)\b"
+_LANDMARK_AFTER_RE = re.compile(
+    r"\s+((?:near|by|behind|beside|outside|across from|in front of|next to|frente al?|enfrente del?|cerca del?|"
+    r"detr[aá]s del?|junto al?|al lado del?)\s+(?!(?:my|our|his|her|their|mi|mis|su|sus|nuestro|nuestra)\b)"
+    r"(?:(?:the|a|la|el|los|las|un|una)\s+)?(?:(?!" + _STOP + r")[\w'-]+(?=[\s,.;!?]|$)\s*){1,4})",
+    re.IGNORECASE)
+
+
+def _with_landmark(text: str, street: re.Match[str]) -> str:
+    found = street.group(1).strip().rstrip(".")
+    tail = _LANDMARK_AFTER_RE.match(text, street.end(1))
+    return f"{found} {tail.group(1).strip()}" if tail else found
+
+
 def find_address_in_text(text: str) -> str | None:
     """A location inside a longer message: "pothole at 1234 Sharon Amity Rd", "on tryon street",
     "light out at Tryon St and 5th St", "bache en la calle Tryon"."""
@@ -225,15 +240,26 @@ def find_address_in_text(text: str) -> str | None:
     m = INTERSECTION_IN_TEXT_RE.search(text)
     while m:  # each "at/on/near …", also one inside a longer candidate ("on the signal box at Tryon and 36th")
         a_date = m.group(1)[0].isdigit() and re.search(r"\bthe\s+$", text[m.start(0):m.start(1)], re.IGNORECASE)
-        if looks_like_address(m.group(1)) and not _is_filler_phrase(m.group(1)) and not a_date:  # "on the 15th and…"
+        if looks_like_address(m.group(1)) and not _is_filler_phrase(m.group(1)) and not a_date \
+                and not _joins_a_clause(m.group(1)):  # "on the 15th and…", "near the park and it's dark"
             return m.group(1).strip().rstrip(".")
         m = INTERSECTION_IN_TEXT_RE.search(text, m.start() + 1)
     for m in STREET_IN_TEXT_RE.finditer(text):
         words = fold(m.group(1)).split()
         if words[-1].rstrip(".") not in _NOT_A_STREET and not _is_filler_phrase(m.group(1)):
-            return m.group(1).strip().rstrip(".")
+            return _with_landmark(text, m)
     m = CALLE_IN_TEXT_RE.search(text)
-    return m.group(1).strip().rstrip(".") if m else None
+    return _with_landmark(text, m) if m else None
+
+
+_CLAUSE_STARTS = {"it", "it's", "its", "is", "was", "i", "i'm", "im", "we", "they", "he", "she", "there", "that",
+                  "this", "es", "esta", "hay", "lleva", "no", "now", "then", "ya"}
+
+
+def _joins_a_clause(candidate: str) -> bool:
+    """'park and it's': the "and" starts the next sentence part, not a cross street."""
+    parts = re.split(r"\s+(?:and|&|y|con)\s+", fold(candidate), maxsplit=1)
+    return len(parts) == 2 and bool(parts[1]) and parts[1].split()[0] in _CLAUSE_STARTS
 
 
 def _is_filler_phrase(candidate: str) -> bool:

@@ -32,6 +32,7 @@ from actions.texts import t
 FORM = "report_form"
 # the step asked after a bare street name: which block or cross street (not a slot, like "confirm")
 BLOCK = "location_block"
+WRITTEN_WORDS = 8  # a first message this long is offered as the description
 SKIPPED = "skipped"
 CONTACT_SLOTS = ("contact_name", "phone", "email")
 # every slot the form writes; cleared when a report ends or a new one starts
@@ -162,8 +163,10 @@ def _buttons(titles: list[tuple[str, str]]) -> list[dict[str, str]]:
     return [{"title": title, "payload": payload} for title, payload in titles]
 
 
-def ask(dispatcher: CollectingDispatcher, service: Any, step: str, lang: str, tracker_values: dict[str, Any]) -> None:
-    """Ask the question for `step`, with quick replies where there is a fixed set of answers."""
+def ask(dispatcher: CollectingDispatcher, service: Any, step: str, lang: str, tracker_values: dict[str, Any],
+        written: str = "") -> None:
+    """Ask the question for `step`, with quick replies where there is a fixed set of answers. `written`: the
+    resident's own account from the message that started the report, offered as the description."""
     attr = _attribute(service, step)
     if attr is not None:
         options = [(v.name(lang), v.name(lang)) for v in attr.values]
@@ -186,9 +189,37 @@ def ask(dispatcher: CollectingDispatcher, service: Any, step: str, lang: str, tr
         fields = [s for s in steps(service) if s not in ("phone", "email")]
         dispatcher.utter_message(text=t("ask_change", lang), buttons=_buttons(
             [(field_name(service, s, lang), f"{prefix} {field_name(service, s, lang).lower()}") for s in fields]))
+    elif step == "description" and written:
+        # asked again, under the "this is public" warning: the resident chooses to publish what they wrote
+        offer = t("description_written", lang, written=written)
+        dispatcher.utter_message(text=f'{t("ask_description", lang)} {offer}',
+                                 buttons=_buttons([(t("use_written", lang), t("use_written", lang))]))
     else:
         skip = [(t("skip", lang), t("skip", lang).lower())] if step in ("photo", *CONTACT_SLOTS) else []
         dispatcher.utter_message(text=t(f"ask_{step}", lang), buttons=_buttons(skip) or None)
+
+
+def written_account(tracker: Tracker) -> str:
+    """The message that started this report, when it tells the story ("there's a huge pothole on Providence
+    Rd by the Harris Teeter, it's been there two weeks") rather than only naming the problem: residents
+    who wrote it expect not to type it again. Buttons and short requests ("report a pothole") are not."""
+    started, last_user = None, ""
+    for event in tracker.events:
+        kind = event.get("event")
+        if kind == "session_started" or (kind == "active_loop" and event.get("name") is None):
+            started, last_user = None, ""
+        elif kind == "user":
+            last_user = str(event.get("text") or "")
+        elif kind == "active_loop" and event.get("name") == FORM and started is None:
+            started = last_user
+    return _account(started or "")
+
+
+def _account(text: str) -> str:
+    text = text.strip()
+    if text.startswith("/") or len(text.split()) < WRITTEN_WORDS:
+        return ""
+    return parsing.validate_description(text) or ""
 
 
 def field_name(service: Any, step: str, lang: str) -> str:
@@ -274,7 +305,7 @@ class ValidateReportForm(FormValidationAction):
         step = changes.pop("requested_slot", None)
         values = {**_values(tracker), **changes}
         step = step or next_step(service, values)
-        ask(dispatcher, service, step, lang, values)
+        ask(dispatcher, service, step, lang, values, written_account(tracker) if step == "description" else "")
         return [*_slot_events(changes, tracker, service), SlotSet("form_answer", None),
                 SlotSet("requested_slot", step)]
 
@@ -331,7 +362,7 @@ class ValidateReportForm(FormValidationAction):
         step = next_step(service, {**{s: None for s in steps(service)}, **changes})
         if parsing.names_only_a_street(str(changes.get("location") or "")):
             step = BLOCK
-        ask(dispatcher, service, step, lang, changes)
+        ask(dispatcher, service, step, lang, changes, _account(text) if step == "description" else "")
         return [*events, SlotSet("requested_slot", step)]
 
     @staticmethod
@@ -398,6 +429,10 @@ class ValidateReportForm(FormValidationAction):
                 return {"photo": SKIPPED}
             dispatcher.utter_message(text=t("photo_invalid", lang))
             return {}
+        if requested == "description" and parsing.fold(text) == parsing.fold(t("use_written", lang)):
+            written = written_account(tracker)
+            if written:
+                return {"description": written}
         return self._validate(service, requested, text, dispatcher, lang)
 
     def _validate(self, service: Any, step: str, text: str, dispatcher: CollectingDispatcher,
