@@ -22,6 +22,10 @@ A fourth: a `greet` with no greeting in it. "low water pressure all morning" cam
 got "Hi! How can I help?"; a message Rasa calls a greeting but that holds no greeting word goes to the knowledge
 base. "hi, my trash wasn't picked up" keeps its greeting and the intent Rasa gave it.
 
+"When will it be fixed?" in a conversation that has a request (the server sends its number as metadata
+`ticket_id`) is a status check of that request, whatever Rasa made of it ("any update?", "¿cuándo lo van a
+arreglar?" too).
+
 And one the other way: a question that also asks to talk to a person ("I got charged twice on my water bill,
 want to talk to someone") came out as `faq` and got a "Did you mean…" menu; a resident who asks for a person
 gets `request_human` (what they need to ask is already in the conversation for the agent, or for the request
@@ -97,6 +101,23 @@ _WANTS_A_PERSON = re.compile(
 _ABOUT_LANGUAGE = re.compile(r"\b(?:spanish|espa[nñ]ol|english|ingl[eé]s)\b", re.IGNORECASE)
 
 
+# "when will it be fixed?", "any update?", "¿cuándo lo van a arreglar?": about the request this conversation filed
+# or follows (the server sends its number as metadata `ticket_id`). Only a pronoun or "the crew" as the subject:
+# "when will my trash be picked up" is a question about the schedule.
+_WHEN_DONE = re.compile(
+    r"\bwhen\s+(?:will|would|are|is|do|does|can|should)\s+(?:it|they|this|that|someone|somebody|anyone|the crew|"
+    r"y(?:ou|a)(?:\s+guys)?|the city)\b[^.?!]{0,25}?\b(?:fix|fixed|fixing|done|repair|repaired|finish|finished|"
+    r"complete|completed|resolve|resolved|come|coming|out|get to it|take care|taken care|pick(?:ed)?\s+(?:it\s+)?up)"
+    r"|\bany\s+(?:updates?|news|progress)\b|\bhow\s+long\s+(?:will|until)\s+(?:it|they|this)\b"
+    r"|\bcu[aá]ndo\s+(?:(?:me\s+)?(?:lo|la|los|las)\s+)?(?:van\s+a\s+|vienen\s+a\s+|piensan\s+)?"
+    r"(?:arregl|repar|resolv|resuelv|termin|recog|atiend|vienen|viene)\w*"
+    r"|\b(?:alguna|hay)\s+(?:novedad|noticia|actualizaci[oó]n)(?:es)?\b", re.IGNORECASE)
+
+
+def asks_when_it_is_done(text: str) -> bool:
+    return bool(_WHEN_DONE.search(text))
+
+
 def wants_a_person(text: str) -> bool:
     return bool(_WANTS_A_PERSON.search(text)) and not _ABOUT_LANGUAGE.search(text)
 
@@ -123,17 +144,31 @@ class Chat311FallbackClassifier(FallbackClassifier):
             deferring = (RETRIEVAL_INTENT, self.component_config.get(OUT_OF_SCOPE_KEY, "out_of_scope"))
             if top_intent in deferring and not text.startswith("/") and wants_a_person(text):
                 # a rule, not a guess: the resident said it in so many words
-                handoff = {INTENT_NAME_KEY: HANDOFF_INTENT, PREDICTED_CONFIDENCE_KEY: 1.0}
-                message.data[INTENT] = handoff
-                message.data.setdefault(INTENT_RANKING_KEY, [])
-                message.data[INTENT_RANKING_KEY].insert(0, dict(handoff))
+                self._override(message, HANDOFF_INTENT)
+            elif self._has_request(message) and not text.startswith("/") and asks_when_it_is_done(text) \
+                    and top_intent != HANDOFF_INTENT:
+                self._override(message, STATUS_INTENT)
         return super().process(messages)
+
+    @staticmethod
+    def _has_request(message: Message) -> bool:
+        metadata = message.data.get("metadata") or {}
+        return isinstance(metadata, dict) and bool(metadata.get("ticket_id"))
+
+    @staticmethod
+    def _override(message: Message, intent: str) -> None:
+        chosen = {INTENT_NAME_KEY: intent, PREDICTED_CONFIDENCE_KEY: 1.0}
+        message.data[INTENT] = chosen
+        message.data.setdefault(INTENT_RANKING_KEY, [])
+        message.data[INTENT_RANKING_KEY].insert(0, dict(chosen))
 
     def _should_fallback(self, message: Message) -> bool:
         top_intent = (message.data.get(INTENT) or {}).get(INTENT_NAME_KEY)
         text = str(message.get(TEXT) or "")
         if top_intent == HANDOFF_INTENT and wants_a_person(text):
             return False  # said in so many words: no threshold or ambiguity applies
+        if top_intent == STATUS_INTENT and self._has_request(message) and asks_when_it_is_done(text):
+            return False  # about the request this conversation has: no threshold or ambiguity applies
         if super()._should_fallback(message):
             return True
         if top_intent == STATUS_INTENT and names_a_citation(text):

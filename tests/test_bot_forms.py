@@ -491,6 +491,22 @@ async def test_status_lookup_with_id_in_message(convo) -> None:
     assert not c.texts and c.last["active_loop"] is None and "ticket_id" not in c.last["slots"]
 
 
+@pytest.mark.parametrize(("lang", "text"), [
+    ("en", "when will it be fixed?"), ("en", "any update?"), ("en", "ok so when are they coming out to fix it"),
+    ("es", "¿cuándo lo van a arreglar?"), ("es", "hay alguna novedad?")])
+async def test_when_will_it_be_done_asks_about_the_conversations_request(convo, lang: str, text: str) -> None:
+    c = convo(lang)
+    await c.say(text, ticket_id="311-1000042")  # the server sends the number of the request this chat filed
+    assert c.last["label"] == "check_request_status", c.last["intent_ranking"]
+    assert c.customs("status_lookup") == [{"event": "status_lookup", "ticket_id": "311-1000042", "language": lang}]
+
+
+async def test_a_schedule_question_in_a_chat_with_a_request_is_not_a_status_check(convo) -> None:
+    c = convo()
+    await c.say("when will my trash be picked up this week?", ticket_id="311-1000042")
+    assert c.last["label"] != "check_request_status" and not c.customs("status_lookup")
+
+
 async def test_status_lookup_asks_for_the_id(convo) -> None:
     c = convo("es")
     await c.say("/check_request_status")

@@ -28,9 +28,10 @@ class Conversation:
         self.channel = channel
         self.last: dict = {}
 
-    async def say(self, text: str, lang: str | None = None) -> dict:
+    async def say(self, text: str, lang: str | None = None, **metadata: str) -> dict:
+        """One turn; `metadata` adds to what chat_server sends with every message (e.g. ticket_id)."""
         payload = {"sender": self.sender, "message": text,
-                   "metadata": {"language": lang or self.lang, "channel": self.channel}}
+                   "metadata": {"language": lang or self.lang, "channel": self.channel, **metadata}}
         async with aiohttp.ClientSession() as session, session.post(
                 self.url, json=payload, timeout=aiohttp.ClientTimeout(total=60)) as resp:
             assert resp.status == 200, await resp.text()
