@@ -189,7 +189,7 @@ SPANISH: dict[str, list[str]] = {
         r"infarto", r"ataque (al|de) corazon", r"derrame", r"convulsi\w*", r"inconsciente", r"desmay\w*",
         rf"{_GENTE}( \w+)? no (despierta|despiertan|se despierta|se despiertan|reacciona|responde|se mueve|se puede mover)",
         r"se cayo\b.{0,40}\bno (se mueve|se puede mover|puede moverse|se puede levantar|se levanta)",
-        r"sin respirar", rf"{_GENTE} (esta |estan )?tirad(o|a|os|as)", r"tirad(o|a) (en el suelo|en la calle|en el piso)",
+        r"sin respirar", rf"{_GENTE} (esta |estan )?tirad(o|a|os|as)", r"(^|\best(a|an) |\bqued(o|aron) |\bse qued(o|aron) )tirad(o|a|os|as) (en el suelo|en la calle|en el piso)",
         r"(se esta |esta |se )?ahog(ando|o|a)", r"sangrando", r"mucha sangre", r"perdiendo sangre",
         r"sangre por (todos lados|todas partes)",
         r"se corto (la|el|su) (mano|brazo|pierna|pie|dedo|cabeza|cara|muneca|cuello) (muy |bien )?(feo|fuerte|profundo|hondo)",

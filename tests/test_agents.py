@@ -484,12 +484,13 @@ async def test_a_report_left_for_a_person_after_hours_can_still_be_finished(  # 
                                after=mark, timeout=60)
     assert "finish your report" in offer["text"]
     assert [q["payload"] for q in offer["quick_replies"]] == ["/callback_yes", "/callback_no", "/report_pothole"]
+    await res.wait_for("typing", lambda d: d == {"sender": "bot", "on": False}, after=mark)  # that turn's end
     # "No" to a request for a specialist: nothing is filed, and the report is still offered.
     mark = len(res.events)
     await res.say("no thanks")
     declined = await res.wait_for("bot_uttered", lambda m: "not filed yet" in m.get("text", ""), after=mark)
     assert [q["payload"] for q in declined["quick_replies"]] == ["/report_pothole"]
-    replies = await res.turn("/report_pothole")
+    replies = await res.turn("yes")  # a yes to "shall we finish it?" is the report, not a new request
     said = " ".join(r["text"] for r in replies)
     assert "where we left off" in said and "in the road" in replies[-1]["text"], transcript(res)  # not the address
     answers = ANSWERS["en"]
@@ -520,7 +521,7 @@ async def test_a_report_left_for_a_person_after_hours_can_still_be_finished(  # 
     assert "terminar con usted su reporte" in offer["text"]
     assert "Seguir con mi reporte" in [q["title"] for q in offer["quick_replies"]]
     await es.wait_for("typing", lambda d: d == {"sender": "bot", "on": False}, after=mark)  # that turn's end
-    replies = await es.turn("/report_pothole", language="es")
+    replies = await es.turn("seguir con mi reporte", language="es")  # typed rather than pressed
     assert "donde lo dejamos" in " ".join(r["text"] for r in replies), transcript(es)
     assert "bache" in replies[-1]["text"] and "Carril" in str(replies[-1].get("quick_replies")), transcript(es)
     assert not es.of("ticket_created")

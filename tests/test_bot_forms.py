@@ -493,12 +493,30 @@ async def test_status_lookup_with_id_in_message(convo) -> None:
 
 @pytest.mark.parametrize(("lang", "text"), [
     ("en", "when will it be fixed?"), ("en", "any update?"), ("en", "ok so when are they coming out to fix it"),
+    ("en", "when will the pothole be fixed"),
     ("es", "¿cuándo lo van a arreglar?"), ("es", "hay alguna novedad?")])
 async def test_when_will_it_be_done_asks_about_the_conversations_request(convo, lang: str, text: str) -> None:
     c = convo(lang)
     await c.say(text, ticket_id="311-1000042")  # the server sends the number of the request this chat filed
     assert c.last["label"] == "check_request_status", c.last["intent_ranking"]
     assert c.customs("status_lookup") == [{"event": "status_lookup", "ticket_id": "311-1000042", "language": lang}]
+
+
+@pytest.mark.parametrize(("lang", "text"), [
+    ("en", "i missed my court date for a speeding ticket"),
+    ("es", "se me pasó la fecha de mi audiencia en el tribunal por exceso de velocidad")])
+async def test_a_court_date_is_a_question_not_a_report(convo, lang: str, text: str) -> None:
+    c = convo(lang)
+    await c.say(text)
+    assert not str(c.last["label"]).startswith("report_") and c.last["active_loop"] is None, c.last["intent_ranking"]
+    assert "court" in c.text.lower() or "tribunal" in c.text.lower() or "juzgado" in c.text.lower(), c.text
+
+
+async def test_a_phone_number_is_not_a_request_number(convo) -> None:
+    c = convo()
+    await c.say("hi this is John Smith, 704-555-1234, theres a big pothole on tryon st right in front of my house")
+    assert c.last["label"] == "report_pothole", c.last["intent_ranking"]
+    assert "request number" not in c.text and "Pothole" in c.text, c.text  # the report, or the offer to start it
 
 
 async def test_a_schedule_question_in_a_chat_with_a_request_is_not_a_status_check(convo) -> None:

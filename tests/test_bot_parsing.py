@@ -56,7 +56,7 @@ def test_asks_for_person(text: str, expected: bool) -> None:
 
 
 @pytest.mark.parametrize(("location", "bare"), [
-    ("tryon st", True), ("Beatties Ford Rd", True), ("calle Tryon", True),
+    ("tryon st", True), ("Beatties Ford Rd", True), ("calle Tryon", True), ("park rd", True), ("Church St", True),
     ("1200 Tryon St", False), ("Tryon St and 5th", False), ("Providence Rd near the Harris Teeter", False),
     ("I-77 northbound", False), ("the park on Central Ave", False), ("Tryon y la 5", False),
 ])
@@ -71,9 +71,19 @@ def test_a_street_alone_is_not_a_findable_place(location: str, bare: bool) -> No
     ("near the library", "Tryon St near the library"), ("cerca de la escuela", "Tryon St near la escuela"),
     ("between 3rd and 4th", "Tryon St between 3rd and 4th"), ("Tryon and 36th", "Tryon and 36th"),
     ("1500 East Blvd", "1500 East Blvd"), ("skip", "Tryon St"), ("I don't know", "Tryon St"), ("no sé", "Tryon St"),
+    ("600 blk", "600 block of Tryon St"), ("in front of 1423", "1423 Tryon St"),
+    ("actually its 1500 Central Ave", "1500 Central Ave"), ("x", "Tryon St"),
 ])
 def test_the_block_or_cross_street_completes_the_street(answer: str, location: str) -> None:
     assert parsing.refine_location("Tryon St", answer) == location
+
+
+@pytest.mark.parametrize(("answer", "location"), [
+    ("bloque 400", "cuadra 400 de calle Oak"), ("y 5th", "calle Oak y 5th"),
+    ("cerca de la biblioteca", "calle Oak cerca de la biblioteca"), ("frente al 1423", "1423 calle Oak"),
+])
+def test_the_block_or_cross_street_in_spanish(answer: str, location: str) -> None:
+    assert parsing.refine_location("calle Oak", answer, "es") == location
 
 
 def test_location_fields() -> None:
@@ -156,6 +166,7 @@ def test_every_button_title_parses_back_to_its_value() -> None:
     ("hay un bache en la calle Tryon cerca del parque", "calle Tryon cerca del parque"),
     ("huge pothole on Providence Rd by the Harris Teeter, it's been there", "Providence Rd by the Harris Teeter"),
     ("cans left on Sharon Rd by my neighbors for a week", "Sharon Rd"),
+    ("la luz de la calle no sirve en la avenida Sharon", "avenida Sharon"),
     ("light out on Elm Street near the park and it's dark", "Elm Street near the park"),
     ("dead deer on Providence Rd", "Providence Rd"),
     ("there is a streetlight out on 5th and Tryon", "5th and Tryon"),

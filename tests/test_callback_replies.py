@@ -10,6 +10,7 @@ from chat_server.agents.callback_replies import (
     answers_the_offer,
     consent,
     contact,
+    continues_report,
     leading_consent,
     moves_on,
     names_a_topic,
@@ -91,6 +92,7 @@ def test_withdrawing_while_the_contact_is_asked(said: str, expected: bool) -> No
     ("quiero hablar con alguien de mi recibo del agua", True), ("blorp snarfle wizzo", True),
     ("talk to a human", False), ("can I talk to a real person please", False),
     ("hola, quiero hablar con alguien", False), ("hi", False), ("/request_human", False),
+    ("Yes, leave a request", False), ("Sí, dejar una solicitud", False),  # the offer's own button, typed
 ])
 def test_a_message_that_names_more_than_a_person(said: str, expected: bool) -> None:
     assert names_a_topic(said) is expected
@@ -102,3 +104,12 @@ def test_a_message_that_names_more_than_a_person(said: str, expected: bool) -> N
 ])
 def test_a_new_question_where_a_number_was_asked(said: str, expected: bool) -> None:
     assert moves_on(said) is expected
+
+
+@pytest.mark.parametrize(("said", "expected"), [
+    ("Continue my report", True), ("Seguir con mi reporte", True), ("ok lets finish the report", True),
+    ("continue", True), ("yes, continue", True), ("sí, terminar el reporte", True),
+    ("I want to continue paying my bill online", False), ("yes", False), ("Yes, leave a request", False),
+])
+def test_going_back_to_the_report(said: str, expected: bool) -> None:
+    assert continues_report(said) is expected

@@ -81,10 +81,18 @@ def test_emergency_wordings_are_caught_in_the_residents_language(text: str, lang
         "ok called 911. its at 2200 Park Rd",  # told once; the form goes on
         "I've already called 911, the tree is on Sharon Rd",
         "ya llamamos al 911, la dirección es 5512 Albemarle Rd",
+        "hay basura tirada en la calle Oak",  # litter "lying" in the street is no person
+        "hay un perro tirado en la calle",  # a dead animal: a 311 report
     ],
 )
 def test_look_alikes_are_not_emergencies(text: str) -> None:
     assert emergency_language(text) is None
+
+
+def test_someone_lying_on_the_ground_is_still_an_emergency() -> None:
+    assert emergency_language("mi papá está tirado en el piso y no contesta") == "es"
+    assert emergency_language("hay un hombre tirado en la calle") == "es"
+    assert emergency_language("tirado en el suelo sin moverse") == "es"
 
 
 def test_a_masked_look_alike_does_not_hide_an_emergency_in_the_same_message() -> None:

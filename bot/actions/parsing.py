@@ -207,8 +207,10 @@ STREET_IN_TEXT_RE = re.compile(
     r"\b(?:on|at|along|near|by|off)\s+(?:the\s+)?((?:" + _NAME + r"\s+){1,3}?" + _STREET + r")", re.IGNORECASE)
 # "en la calle Tryon", "sobre la avenida Central"
 # Words after "calle" that start a phrase, not a name ("en la calle en 2200 The Plaza", "la calle enfrente").
-_NOT_A_NAME = r"(?!(?:de|del|que|y|con|cerca|en|a|al|la|el|por|mi|su|frente|enfrente|donde|pero|porque)\b)"
+_NOT_A_NAME = (r"(?!(?:de|del|que|y|con|cerca|en|a|al|la|el|por|mi|su|frente|enfrente|donde|pero|porque|no|se|sirve|"
+               r"funciona|tiene|hay|esta|está|estan|están|es|son|muy|ya|lleva|otra|vez|sin)\b)")
 CALLE_IN_TEXT_RE = re.compile(
+    r"(?<!luz de la )(?<!poste de la )(?<!lampara de la )(?<!lámpara de la )"  # "la luz de la calle": a streetlight
     r"\b((?:calle|avenida|av\.|camino|carretera|bulevar)\s+" + _NOT_A_NAME + _NAME
     + r"(?:\s+(?!esta\b|está\b|hay\b)" + _NOT_A_NAME + _NAME + r")?)", re.IGNORECASE)
 # words that end a "street" in a sentence but mostly name something else ("bike lane", "right of way")
@@ -309,39 +311,51 @@ def names_only_a_street(location: str) -> bool:
     folded = fold(location)
     if not folded or any(c.isdigit() for c in folded) or _CROSS_RE.search(folded) or _HIGHWAY_RE.search(folded):
         return False
+    words = re.findall(r"[a-z0-9'.-]+", folded)
+    if 2 <= len(words) <= 4 and words[-1].rstrip(".") in STREET_WORDS:
+        return True  # "park rd", "church st": a place word in a street's name is still only a street
     if any(_has_phrase(folded, p) for p in PLACE_WORDS) or _LANDMARK_RE.search(folded):
         return False
-    words = re.findall(r"[a-z0-9'.-]+", folded)
     return any(w.rstrip(".") in STREET_WORDS for w in words) or folded.startswith(("calle ", "avenida "))
 
 
-_BLOCK_RE = re.compile(r"(?:(?:the|la|el)\s+)?(?:(?:block|cuadra)\s+(?:of\s+|de\s+)?)?(\d{1,6})"
-                       r"(?:\s+(block|cuadra))?(?:\s+(?:block|cuadra))?")
-_NEAR_RE = re.compile(r"^(?:near|by|close to|next to|cerca de|junto a)\s+", re.IGNORECASE)
+_BLOCK_WORDS = r"(?:block|blk|cuadra|bloque)"
+_BLOCK_RE = re.compile(rf"(?:(?:the|la|el)\s+)?(?:{_BLOCK_WORDS}\s+(?:of\s+|de\s+)?)?(\d{{1,6}})(?:\s+{_BLOCK_WORDS})?")
+_HOUSE_NUMBER_RE = re.compile(r"(?<![\d-])(\d{1,6})(?![\d-]|st\b|nd\b|rd\b|th\b)")
+_NEAR_RE = re.compile(r"^(?:near|by|close to|next to|in front of|across from|cerca de|junto a|frente a|enfrente de)\s+",
+                      re.IGNORECASE)
 _AND_RE = re.compile(r"^(?:at|and|&|y|con|en|esquina con|esquina de|corner of)\s+", re.IGNORECASE)
+_JOIN = {"en": {"block": "{n} block of {street}", "and": "{street} and {cross}", "near": "{street} near {place}"},
+         "es": {"block": "cuadra {n} de {street}", "and": "{street} y {cross}", "near": "{street} cerca de {place}"}}
 
 
-def refine_location(street: str, answer: str) -> str:
+def refine_location(street: str, answer: str, lang: str = "en") -> str:
     """The street a resident gave, made findable by their answer to "which block or cross street?":
-    '600 block' → '600 block of Tryon St', '1200' → '1200 Tryon St', 'at 5th St' → 'Tryon St and 5th St',
-    'near the library' → 'Tryon St near the library', a whole address → that address; 'skip' or 'I don't
-    know' → the street as it was."""
-    said = (answer or "").strip(" .,")
-    if not said or is_skip(said) or is_unknown(said) or is_skip(strip_filler(said)):
-        return street
+    '600 block' → '600 block of Tryon St', '1200' or 'in front of 1200' → '1200 Tryon St', 'at 5th St' →
+    'Tryon St and 5th St', 'near the library' → 'Tryon St near the library' (in Spanish 'cuadra 600 de calle
+    Tryon', 'calle Tryon y 5th St', '… cerca de …'), a whole address → that address; 'skip', 'I don't know'
+    or a stray character → the street as it was."""
+    join = _JOIN.get(lang, _JOIN["en"])
+    said = from_the_address(strip_filler((answer or "").strip(" .,")))
     folded = fold(said)
-    block = _BLOCK_RE.fullmatch(folded)
-    if block:
+    if not said or is_skip(said) or is_unknown(said) or not re.search(r"\d|[a-z]{2}", folded):
+        return street
+    if block := _BLOCK_RE.fullmatch(folded):
         number = block.group(1)
-        return f"{number} block of {street}" if re.search(r"block|cuadra", folded) else f"{number} {street}"
+        return (join["block"].format(n=number, street=street) if re.search(_BLOCK_WORDS, folded)
+                else f"{number} {street}")
     name = [w for w in fold(street).split() if w.rstrip(".") not in STREET_WORDS]
     if (said.split()[0].isdigit() and looks_like_address(said)) or (name and _has_phrase(folded, name[-1])):
         return said[:200]  # a whole address, or the street again with its cross street
-    if _NEAR_RE.match(folded):
-        return f"{street} near {_NEAR_RE.sub('', said, count=1)}"[:200]
+    has_street = any(w.rstrip(".") in STREET_WORDS for w in folded.split())
+    numbers = _HOUSE_NUMBER_RE.findall(folded)
+    if len(numbers) == 1 and not has_street:  # "in front of 1423", "frente al 1423"
+        return f"{numbers[0]} {street}"
+    if _NEAR_RE.match(said):
+        return join["near"].format(street=street, place=_NEAR_RE.sub("", said, count=1))[:200]
     if folded.startswith(("between ", "entre ")):
         return f"{street} {said}"[:200]
-    return f"{street} and {_AND_RE.sub('', said, count=1)}"[:200]
+    return join["and"].format(street=street, cross=_AND_RE.sub("", said, count=1))[:200]
 
 
 def location_fields(value: str) -> dict:

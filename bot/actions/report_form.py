@@ -33,6 +33,7 @@ FORM = "report_form"
 # the step asked after a bare street name: which block or cross street (not a slot, like "confirm")
 BLOCK = "location_block"
 WRITTEN_WORDS = 8  # a first message this long is offered as the description
+SUBMIT_ACTION = "action_submit_report"  # runs when a report ends, filed or not
 SKIPPED = "skipped"
 CONTACT_SLOTS = ("contact_name", "phone", "email")
 # every slot the form writes; cleared when a report ends or a new one starts
@@ -203,21 +204,25 @@ def written_account(tracker: Tracker) -> str:
     """The message that started this report, when it tells the story ("there's a huge pothole on Providence
     Rd by the Harris Teeter, it's been there two weeks") rather than only naming the problem: residents
     who wrote it expect not to type it again. Buttons and short requests ("report a pothole") are not."""
-    started, last_user = None, ""
+    started, last_user = "", ""
     for event in tracker.events:
         kind = event.get("event")
-        if kind == "session_started" or (kind == "active_loop" and event.get("name") is None):
-            started, last_user = None, ""
+        if kind == "session_started" or (kind == "action" and event.get("name") == SUBMIT_ACTION):
+            started = ""  # a report ended (filed, cancelled or dropped): its story is not the next one's
         elif kind == "user":
             last_user = str(event.get("text") or "")
-        elif kind == "active_loop" and event.get("name") == FORM and started is None:
-            started = last_user
-    return _account(started or "")
+        elif kind == "active_loop" and event.get("name") == FORM and not last_user.startswith("/"):
+            started = last_user  # a report started by a button (its resume too) keeps the story it had
+    return _account(started)
+
+
+# A story that names its teller or how to reach them is not offered: the description is public.
+_PERSONAL = re.compile(r"\d{3}\D{0,2}\d{3}\D{0,2}\d{4}|@|\b(?i:my name is|this is|me llamo|mi nombre es|soy)\s+[A-Z]")
 
 
 def _account(text: str) -> str:
     text = text.strip()
-    if text.startswith("/") or len(text.split()) < WRITTEN_WORDS:
+    if text.startswith("/") or len(text.split()) < WRITTEN_WORDS or _PERSONAL.search(text):
         return ""
     return parsing.validate_description(text) or ""
 
@@ -336,7 +341,9 @@ class ValidateReportForm(FormValidationAction):
             values = _values(tracker)
             dispatcher.utter_message(text=t("resumed", lang))
             step = next_step(service, values)
-            ask(dispatcher, service, step, lang, values)
+            if step != "location" and parsing.names_only_a_street(str(values.get("location") or "")):
+                step = BLOCK  # the question it stopped at may have been "where on …?"
+            ask(dispatcher, service, step, lang, values, written_account(tracker) if step == "description" else "")
             return [SlotSet("requested_slot", step)]
         # start clean: values of an earlier or abandoned report must not count as answers
         events: list[EventType] = [SlotSet(name, None) for name in FORM_SLOTS if tracker.get_slot(name) is not None]
@@ -402,7 +409,7 @@ class ValidateReportForm(FormValidationAction):
                 dispatcher.utter_message(text=t("correction_done", lang, value=value["location"]))
             return {"location": value["location"]}
         if requested == BLOCK:  # "which block or cross street?" after a bare street name
-            return {"location": parsing.refine_location(tracker.get_slot("location") or "", text)}
+            return {"location": parsing.refine_location(tracker.get_slot("location") or "", text, lang)}
         if requested == "confirm":
             if _SUBMIT_RE.match(text):
                 return None
@@ -590,7 +597,7 @@ class ActionSubmitReport(Action):
     only when the resident chose Submit on the summary."""
 
     def name(self) -> str:
-        return "action_submit_report"
+        return SUBMIT_ACTION
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:

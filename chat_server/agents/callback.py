@@ -11,7 +11,11 @@ A resident who has only asked for a person ("talk to someone", then "yes") is as
 before the way to call back, so the specialist's request says more than "talk to a person"; the
 conversation service marks a conversation `topic_said` once the bot has seen anything but small talk.
 
-Conversation fields: callback_step (consent | question | contact | phone | email), callback_method (the way
+A resident who asked for a person in the middle of a report (`paused_report`: the report's intent) is offered
+to finish it instead; a yes to that, or "continue my report" typed, sends the bot that intent
+(`resume_report`, the `resume` hook), and the bot picks up the answers it kept.
+
+Conversation fields: callback_step (consent | question | contact | phone | email | resume), callback_method (the way
 to call back chosen with the yes: "yes please call me"), callback_question (the question was answered),
 callback_source,
 callback_since (ms; the transcript is what the resident said, leaving out their answers to the offer's
@@ -26,14 +30,14 @@ from typing import Any
 
 from chat_server.agents import callback_replies as replies
 from chat_server.agents.callback_replies import Method
-from chat_server.conversations.service import ConversationService
+from chat_server.conversations.service import ConversationService, Incoming
 from chat_server.conversations.store import Conversation, Message
 from chat_server.texts import text
 from chat_server.tickets.service import TicketService
 
 log = logging.getLogger("chat311.routing")
 
-CONSENT, QUESTION, CONTACT, PHONE, EMAIL = "consent", "question", "contact", "phone", "email"
+CONSENT, QUESTION, CONTACT, PHONE, EMAIL, RESUME = "consent", "question", "contact", "phone", "email", "resume"
 _ASK = {QUESTION: "callback_ask_question", CONTACT: "callback_how", PHONE: "callback_ask_phone",
         EMAIL: "callback_ask_email"}
 # Which step each of the offer's buttons answers (a button pressed after its offer lapsed resumes there).
@@ -131,6 +135,8 @@ class CallbackFlow:
                 return True
         if not step:
             return False
+        if step == RESUME:
+            return await self._resume_answer(conv, message.text)
         if step == CONSENT:
             return await self._consent(conv, message.text)
         if replies.withdraws(message.text):
@@ -167,16 +173,45 @@ class CallbackFlow:
             await self._file(conv, {answer.method.value: answer.value})
         return True
 
+    async def _resume_answer(self, conv: Conversation, text: str) -> bool:
+        """The answer to "your report is not filed yet; shall we finish it?"."""
+        await self._set(conv, callback_step="")
+        if replies.consent(text) is True or replies.continues_report(text):
+            await self._set(conv, resume_report="1")
+            return False  # the bot takes the turn; `resume` sends it the report
+        if replies.consent(text) is False or replies.withdraws(text):
+            await self._set(conv, paused_report="")
+            await self.chats.say_system(conv, "report_dropped")
+            return True
+        return False  # something else: the bot answers it, and the report stays where it was
+
+    async def resume(self, conv: Conversation, incoming: Incoming) -> None:
+        """Before the bot's turn: a yes to finishing the paused report, or "continue my report" typed, is sent
+        to the bot as the report's intent (its button already is). The offer is used up either way."""
+        label = conv.get("paused_report")
+        if not label:
+            return
+        wanted = conv.get("resume_report") or replies.continues_report(incoming.text)
+        if wanted or incoming.text.strip() == f"/{label}":
+            await self._set(conv, paused_report="", resume_report="")
+        if wanted:
+            incoming.bot_text = f"/{label}"
+
     async def _consent(self, conv: Conversation, text: str) -> bool:
+        if conv.get("paused_report") and replies.continues_report(text):  # "yes, continue": the report, not a request
+            await self._set(conv, callback_step="")
+            return False
         agreed = replies.consent(text)
         lead = replies.leading_consent(text) if agreed is None else None
         if agreed is None and lead is None:
-            await self._set(conv, callback_step="")  # they moved on: the bot takes it, nothing is filed
+            # they moved on (or chose to finish their report): the bot takes it, nothing is filed
+            await self._set(conv, callback_step="")
             return False
         if agreed is False:
             await self._set(conv, callback_step="")
             paused = self._paused_report(conv)
             if paused:
+                await self._set(conv, callback_step=RESUME)
                 await self.chats.say_system(conv, "callback_declined_report", extra=self._buttons(conv, paused))
             else:
                 await self.chats.say_system(conv, "callback_declined")

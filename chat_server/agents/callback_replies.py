@@ -37,6 +37,7 @@ _NOT_A_TOPIC = frozenset(_words_of("""
     hablar platicar persona humano humana agente alguien representante operador operadora real con un una
     quiero necesito quisiera puedo podria podría por favor porfa gracias hola buenos buenas dias días tardes
     noches yo me mi de del el la los las a al y o es ser que para sobre ahora ya
+    yes leave request si sí dejar solicitud
 """))
 _SKIP = {"skip", "no", "nothing", "none", "n/a", "omitir", "saltar", "nada", "ninguna", "ninguno"}
 _NONE = {"none", "no callback", "no need", "ninguno", "ninguna", "no hace falta", "no es necesario"}
@@ -124,6 +125,18 @@ def leading_consent(text: str) -> tuple[bool, str] | None:
 
 
 _LEADING_TALK = re.compile(r"^(?:(?:actually|ok|okay|oh|well|sorry|so|bueno|pues|sabes que|oye)\s+)+")
+
+
+_CONTINUE_REPORT = re.compile(
+    r"^(?:(?:yes|yeah|ok|okay|sure|si|sí|claro|dale|vale)\W+)?(?:let'?s\s+|vamos\s+a\s+|quiero\s+)?"
+    r"(?:continue|finish|resume|complete|go\s+back\s+to|seguir|continuar|terminar|retomar|acabar|completar)"
+    r"(?:\s+(?:with\s+|con\s+)?(?:(?:my|the|this|mi|el|este)\s+)?(?:report|reporte|request|solicitud|it|lo))?\W*$",
+    re.IGNORECASE)
+
+
+def continues_report(text: str) -> bool:
+    """"Continue my report" / "Seguir con mi reporte" typed (or its button's title), "let's finish it"."""
+    return bool(_CONTINUE_REPORT.match(text.strip()))
 
 
 def withdraws(text: str) -> bool:

@@ -127,6 +127,7 @@ class EscalationService:
         bus.subscribe("conversation_closed", self.on_conversation_closed)
         self.chats.message_listeners.append(self.on_message)
         self.chats.turn_handlers.append(self.callback.handle)
+        self.chats.before_bot_turn.append(self.callback.resume)
         self.residents.typing_listeners.append(self.on_resident_typing)
 
     async def start(self) -> None:

@@ -86,6 +86,9 @@ class Incoming:
     recorded: asyncio.Future[Outcome] | None = None
     # Whose share of the bot this turn uses (turns.py): the web's IP; None = the session.
     source: str | None = None
+    # What the bot is sent instead of `text`, set by a before-bot-turn hook: a typed "continue my report"
+    # goes to the bot as that report's intent (agents/callback.py). The stored message stays as typed.
+    bot_text: str | None = None
 
 
 @dataclass
@@ -339,7 +342,7 @@ class ConversationService:
         slow = asyncio.create_task(self._slow_notice(conv))
         reply: BotReply | BotUnavailable
         try:
-            reply = await self.bot.send(conv.id, incoming.text, metadata)
+            reply = await self.bot.send(conv.id, incoming.bot_text or incoming.text, metadata)
         except BotUnavailable as exc:
             reply = exc
         slow.cancel()
