@@ -56,6 +56,14 @@ def redact(text: str) -> str:
     return text
 
 
+def mask_names(text: str, names: list[str]) -> str:
+    """The filer's own name (their contact fields), wherever it is in text that is made public: a resident
+    asked to describe the problem sometimes types their name there."""
+    for name in sorted({n.strip() for n in names if n and len(n.strip()) >= 2}, key=len, reverse=True):
+        text = re.sub(rf"(?<!\w){re.escape(name)}(?!\w)", "[name]", text, flags=re.IGNORECASE)
+    return text
+
+
 # Form fields that identify a resident; stores that outlive the turn keep none of them.
 CONTACT_FIELDS = frozenset({"first_name", "last_name", "contact_name", "email", "phone", "device_id",
                             "account_id"})

@@ -523,6 +523,18 @@ async def test_a_report_left_for_a_person_after_hours_can_still_be_finished(  # 
     await es.wait_for("typing", lambda d: d == {"sender": "bot", "on": False}, after=mark)  # that turn's end
     replies = await es.turn("seguir con mi reporte", language="es")  # typed rather than pressed
     assert "donde lo dejamos" in " ".join(r["text"] for r in replies), transcript(es)
+
+    # A request for the specialist instead: the resident is told the report went with it.
+    other = await resident(server.url)
+    await other.start_session()
+    await other.turn("I want to report a pothole")
+    mark = len(other.events)
+    await other.say("/request_human")
+    await other.wait_for("bot_uttered", lambda m: "/report_pothole" in str(m.get("quick_replies")), after=mark,
+                         timeout=60)
+    await other.say("yes call me at 704-555-3322")
+    await other.wait_for("ticket_created", timeout=30)
+    await other.wait_for("bot_uttered", lambda m: "unfinished report was not filed on its own" in m.get("text", ""))
     assert "bache" in replies[-1]["text"] and "Carril" in str(replies[-1].get("quick_replies")), transcript(es)
     assert not es.of("ticket_created")
 

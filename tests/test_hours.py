@@ -37,7 +37,7 @@ def test_next_open_over_weekend() -> None:
     nxt = s.next_open(at(2024, 6, 7, 19, 30))  # Friday evening
     assert nxt is not None and nxt.astimezone(NY) == at(2024, 6, 10, 7, 0)
     assert s.describe_next_open(at(2024, 6, 7, 19, 30), "en", day_names("en")) == "Monday 7:00 AM"
-    assert s.describe_next_open(at(2024, 6, 7, 19, 30), "es", day_names("es")) == "lunes 7:00"
+    assert s.describe_next_open(at(2024, 6, 7, 19, 30), "es", day_names("es")) == "lunes a las 7:00"
     now = at(2024, 6, 5, 9, 0)
     assert s.next_open(now) == now.astimezone(UTC)  # open now
 

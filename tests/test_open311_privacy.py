@@ -102,6 +102,15 @@ async def test_public_get_hides_contact_details_and_redacts_the_description(
     assert status == 403 and "api_key" in body and not leaks(body)
 
 
+async def test_the_filers_own_name_is_masked_in_the_public_description(api: Api, server: ChatServerProcess) -> None:
+    """Asked to describe the problem, residents sometimes type their name; their contact fields say it is theirs."""
+    created = await api.create(service_code="GENERAL", description="Pedro Alvarez. alvarez here again, still no answer",
+                               first_name="Pedro", last_name="Alvarez")
+    status, body, _ = await fetch(f"{server.url}/open311/v2/requests/{created['service_request_id']}.json")
+    assert status == 200
+    assert json.loads(body)[0]["description"] == "[name]. [name] here again, still no answer"
+
+
 @pytest.mark.parametrize("bad", ["\x01", "\x08", "\x0b", "\x7f", "\x9f"])
 async def test_control_characters_are_refused_on_post(api: Api, server: ChatServerProcess, bad: str) -> None:
     status, body, _ = await api.post({"service_code": "GENERAL", "description": f"hello{bad}world"})

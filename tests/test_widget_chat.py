@@ -214,11 +214,15 @@ async def test_photo_shown_when_the_page_names_the_server_differently_and_errors
         # Not an image, though it says it is: the server refuses it, the resident reads why in Spanish.
         await page.locator(".c311-file").set_input_files(
             files=[{"name": "bache.png", "mimeType": "image/png", "buffer": b"this is not a picture at all" * 4}])
-        await page.locator(".c311-notice", has_text="Elija una imagen JPEG, PNG o WebP.").wait_for()
+        await page.locator(".c311-notice", has_text="No se pudo leer ese archivo como imagen").wait_for()
 
         await page.locator(INPUT).fill("muy largo " * 300)
         await page.locator(INPUT).press("Enter")
         await page.locator(".c311-notice", has_text="máximo 2000 caracteres").wait_for()
+        # the refused text is back in the box to be shortened, not lost
+        assert (await page.locator(INPUT).input_value()).strip() == ("muy largo " * 300).strip()
+        times = await page.locator(".c311-log time").all_inner_texts()
+        assert times and all("AM" not in t and "PM" not in t for t in times), times  # "9:05 a. m." in Spanish
         assert not [e for e in page.errors if "Failed to load resource" not in e], page.errors
 
 

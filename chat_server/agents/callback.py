@@ -258,5 +258,8 @@ class CallbackFlow:
             await self.chats.say_system(conv, "no_escalation")
             return
         await self._set(conv, callback_step="", callback_ticket=ticket.id)
+        if conv.get("paused_report"):  # the half-filled report is not a second request: say where it went
+            await self._set(conv, paused_report="")
+            await self.chats.say_system(conv, "callback_report_included")
         if not contact:  # "a specialist will follow up": with no number or address, only where they can see it
             await self.chats.say_system(conv, "callback_no_contact", ticket_id=ticket.id)

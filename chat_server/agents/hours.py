@@ -160,13 +160,14 @@ class Schedule:
 
     def describe_next_open(self, now: datetime, language: str, days: Sequence[str],
                            override: Override | None = None) -> str:
-        """'Monday 7:00 AM' / 'lunes 7:00' in the local zone, for telling residents when to come back
+        """'Monday 7:00 AM' / 'lunes a las 7:00' in the local zone, for telling residents when to come back
         (`days`: the language's day names, Monday first, from the resident copy)."""
         moment = self.next_open(now, override)
         if moment is None:
             return ""
         local = moment.astimezone(self.tz)
         if language == "es":
-            return f"{days[local.weekday()]} {local.hour}:{local.minute:02d}"
+            article = "a la" if local.hour == 1 else "a las"
+            return f"{days[local.weekday()]} {article} {local.hour}:{local.minute:02d}"
         hour = local.hour % 12 or 12
         return f"{days[local.weekday()]} {hour}:{local.minute:02d} {'AM' if local.hour < 12 else 'PM'}"

@@ -76,7 +76,10 @@ class StatusPage:
     def view(self, ticket: Ticket, language: str) -> StatusView:
         public = public_request(ticket, self.tickets.catalogue, self.tz)
         media = public["media_url"]
-        photos = [(media, urlparse(media).netloc == self.origin)] if media else []
+        # Our own photo by its path: the page may be reached by another host name than the public URL
+        # (a proxy, localhost vs 127.0.0.1), and its CSP allows images from the page's own origin.
+        own = bool(media) and urlparse(media).netloc == self.origin
+        photos = [(urlparse(media).path if own else media, own)] if media else []
         timeline = [TimelineItem(entry.ts, status_words(entry.status, entry.sub_status, language),
                                  entry.note if entry.public else None) for entry in public_history(ticket.history)]
         return StatusView(ticket.id, self.tickets.service_name(ticket, language), public["status"],

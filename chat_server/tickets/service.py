@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 
 from chat_server.agents.business_days import add_business_days
 from chat_server.conversations.store import ASSIGNED, BOT, QUEUED, TICKETED, Conversation
-from chat_server.redaction import redact
+from chat_server.redaction import mask_names, redact
 from chat_server.status.followers import FollowerKind, FollowerStore
 from chat_server.textchars import control_chars, without_controls
 from chat_server.texts import text
@@ -222,7 +222,7 @@ class TicketService:
         language = language if language in ("en", "es") else "en"
         ticket = Ticket(
             id="", service_code=service.service_code, description=description, requested_at=now,
-            public_description=redact(description),
+            public_description=mask_names(redact(description), _names(contact)),
             transcript=without_controls(transcript or "")[:MAX_DESCRIPTION] or None,
             expected_at=self.expected_at(now, service.expected_days),
             agency_responsible=service.agency_responsible, service_notice=service.service_notice("en"),
@@ -409,6 +409,13 @@ class TicketService:
         else:
             problem = text("ticket_problem_other", language)
         return text("ticket_invalid", language, problem=problem)
+
+
+def _names(contact: dict[str, str]) -> list[str]:
+    """The filer's full name and each part of it ("Pedro Alvarez", "Pedro", "Alvarez")."""
+    parts = [contact.get("first_name") or "", contact.get("last_name") or ""]
+    full = " ".join(p for p in parts if p)
+    return [full, *(w for p in parts for w in p.split() if len(w) >= 3)]
 
 
 def others_phrase(count: int, language: str) -> str:

@@ -8,7 +8,8 @@ import { accessibleColor, appendLinkified, cmpId, h, icon, ownMedia, safeUrl, st
 const DEFAULT_COLOR = "#00594f";
 const MAX_PHOTO_BYTES = 5 * 1024 * 1024;
 const PHOTO_TYPES = ["image/jpeg", "image/png", "image/webp"];
-const UPLOAD_ERRORS = { too_large: "photoTooBig", unsupported_media_type: "photoType", rate_limited: "rate_limited" };
+const LOCALES = { en: "en-US", es: "es-US" };
+const UPLOAD_ERRORS = { too_large: "photoTooBig", rate_limited: "rate_limited" };
 const ACK_TIMEOUT_MS = 15000;
 const TYPING_IDLE_MS = 3000; // no keystroke for this long: the resident stopped typing
 const K = {
@@ -688,7 +689,7 @@ class Widget {
       }
     }
     el.append(bubble);
-    const time = h("time", { datetime: date.toISOString(), text: date.toLocaleTimeString([], { hour: "numeric", minute: "2-digit" }) });
+    const time = h("time", { datetime: date.toISOString(), text: date.toLocaleTimeString(LOCALES[this.lang], { hour: "numeric", minute: "2-digit" }) });
     el.append(h("div", { class: "c311-meta" }, time, pending ? h("span", { class: "c311-state" }) : null));
     el.c311 = { who, text, date, url };
     if (pending) el.classList.add("c311-pending");
@@ -733,6 +734,7 @@ class Widget {
       storage.set(K.labels, JSON.stringify(this.labels));
     }
     this.renderResident({ text: display || message, cmid, attachment, lang: this.lang, pending: true });
+    this.notice(null);  // an earlier problem's notice is history once the resident goes on
     this.setQuickReplies([]);
     this.outbox.push(item);
     this.saveOutbox();
@@ -761,7 +763,7 @@ class Widget {
       if (res && res.ok) {
         this.delivered(item.cmid, res.id);
       } else {
-        this.failed(item.cmid, (res && res.error) || {});
+        this.failed(item, (res && res.error) || {});
       }
       this.flush();
     });
@@ -779,7 +781,7 @@ class Widget {
     this.track(id);
   }
 
-  failed(cmid, error) {
+  failed({ cmid, message }, error) {
     this.outbox = this.outbox.filter((i) => i.cmid !== cmid);
     this.saveOutbox();
     const el = this.bubbleFor(cmid);
@@ -791,6 +793,8 @@ class Widget {
       state.textContent = this.t("failed", { reason });
     }
     this.setLine(this.noticeLine, reason);
+    // a message refused for its length goes back to the box to be shortened, not retyped
+    if (error.code === "too_long" && !this.input.value) this.input.value = message;
   }
 
   async onFile() {
@@ -809,7 +813,9 @@ class Widget {
       const data = await resp.json().catch(() => ({}));
       if (!resp.ok || !data.media_url) {
         // The upload API answers in English; the resident reads the widget's own words.
-        return this.notice(UPLOAD_ERRORS[data && data.error && data.error.code] || "uploadFailed");
+        const code = data && data.error && data.error.code;
+        // the type the file claimed was fine, so what failed is reading it as a picture
+        return this.notice(code === "unsupported_media_type" ? "photoUnreadable" : UPLOAD_ERRORS[code] || "uploadFailed");
       }
       this.notice(null);
       this.send("📷", { attachment: { type: "image", url: data.media_url } });
@@ -890,11 +896,11 @@ class Widget {
   }
 
   downloadTranscript() {
-    const lines = [this.t("transcriptTitle"), new Date().toLocaleString(), ""];
+    const lines = [this.t("transcriptTitle"), new Date().toLocaleString(LOCALES[this.lang]), ""];
     for (const el of this.log.querySelectorAll(".c311-msg")) {
       const m = el.c311;
       if (!m) continue;
-      const stamp = m.date.toLocaleString([], { dateStyle: "short", timeStyle: "short" });
+      const stamp = m.date.toLocaleString(LOCALES[this.lang], { dateStyle: "short", timeStyle: "short" });
       lines.push(`[${stamp}] ${m.who}: ${m.text}${m.url ? ` ${m.url}` : ""}`);
     }
     for (const el of [this.agentLine, this.ticketLine]) if (el.textContent) lines.push("", el.textContent);
