@@ -568,7 +568,7 @@ async def test_location_shared_before_the_report_is_used_and_not_by_the_next_rep
     await c.say('/share_location{"lat": 35.2271, "long": -80.8431}')
     await c.say("/report_pothole")
     assert c.last["active_loop"] == "report_form" and c.last["slots"].get("location") == "35.227100,-80.843100", c.last
-    assert c.requested == "road_position" and "35.227100,-80.843100" in c.text
+    assert c.requested == "road_position" and "the location you shared (📍 35.22710, -80.84310)" in c.text
     await c.say("cancel")
     assert c.last["active_loop"] is None
     await c.say("/report_pothole")

@@ -117,6 +117,8 @@ def display(service: Any, step: str, value: Any, lang: str) -> str:
         return ", ".join(names.get(v, str(v)) for v in (value if isinstance(value, list) else [value]))
     if step == "photo":
         return t("photo_attached", lang)
+    if step == "location" and isinstance(coords := parsing.parse_coordinates(str(value)), tuple):
+        return t("location_shared", lang, lat=f"{coords[0]:.5f}", long=f"{coords[1]:.5f}")
     return str(value)
 
 
@@ -358,7 +360,7 @@ class ValidateReportForm(FormValidationAction):
             changes.setdefault(step, value)
         noted = [display(service, k, v, lang) for k, v in changes.items() if k not in ("location", "photo")]
         if "location" in changes:
-            noted.insert(0, changes["location"])
+            noted.insert(0, display(service, "location", changes["location"], lang))
         if noted:
             dispatcher.utter_message(text=t("prefilled", lang, value="; ".join(noted)))
         attrs = {k: v for k, v in changes.items() if _attribute(service, k) is not None}
@@ -406,7 +408,8 @@ class ValidateReportForm(FormValidationAction):
                 dispatcher.utter_message(text=t(error or "location_missing", lang, value=""))
                 return {}
             if requested != "location":
-                dispatcher.utter_message(text=t("correction_done", lang, value=value["location"]))
+                dispatcher.utter_message(text=t("correction_done", lang,
+                                                value=display(service, "location", value["location"], lang)))
             return {"location": value["location"]}
         if requested == BLOCK:  # "which block or cross street?" after a bare street name
             return {"location": parsing.refine_location(tracker.get_slot("location") or "", text, lang)}
