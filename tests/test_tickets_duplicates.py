@@ -228,6 +228,24 @@ async def test_two_residents_report_the_same_pothole(
     await fifth.wait_for("bot_uttered", lambda m: "nothing was filed" in (m.get("text") or ""))
     await fifth.turn("thank you")  # were the report still parked, this second non-answer would file it
     assert not fifth.of("ticket_created")
+    # A sixth talks about something else twice: the report waits for a button (nothing is filed), and the
+    # bot answers meanwhile; the button's title typed later files it.
+    sixth: ResidentClient = await resident(server.url)
+    await sixth.start_session()
+    await report_until(sixth, "I want to report a pothole", duplicate_question)
+    mark = len(sixth.events)
+    await sixth.say("hmm")
+    await sixth.wait_for("bot_uttered", lambda m: "already reported as" in m.get("text", ""), after=mark)  # again
+    mark = len(sixth.events)
+    replies = await sixth.turn("what day is trash pickup?")
+    assert any("I haven't filed your report" in r.get("text", "") for r in sixth.of("bot_uttered")[-4:]), \
+        transcript(sixth)
+    assert any(r.get("sender") == "bot" and "haven't filed" not in r.get("text", "") for r in replies), transcript(sixth)
+    assert not sixth.of("ticket_created")
+    await sixth.turn("no")  # a plain no now answers the bot, not the parked report
+    assert not sixth.of("ticket_created")
+    await sixth.say("File anyway")
+    assert (await sixth.wait_for("ticket_created", after=mark))["ticket_id"] != tid
 
 
 def outside_area(client: ResidentClient) -> dict[str, Any] | None:

@@ -8,8 +8,10 @@ their answer is taken before the bot sees it (a `ConversationService` turn handl
   and they follow it;
 - file anyway: the parked report is filed as usual;
 - don't file (or "cancel", "no", "olvídalo"): the parked report is dropped and nothing is filed.
-Anything else is asked once more; a second answer that is none of the four files the report as
-submitted (the resident completed it) and goes on to the bot — never lost, never a dead end.
+Anything else is asked once more. A second message that is none of the four puts the report on hold
+(`duplicate_on_hold`, the buttons again) and goes on to the bot, which answers it: nothing is filed
+without a choice (the problem is already reported), and the resident is never stuck in the question.
+While on hold only the buttons, or their titles typed, answer it; everything else is the bot's.
 """
 
 from __future__ import annotations
@@ -33,6 +35,21 @@ _WORDS = {FOLLOW: ("follow", "follow it", "seguir", "seguirla", "seguirlo"),
           FILE: ("file anyway", "file", "new", "file a new one", "nuevo", "registrar", "registrar otro"),
           DROP: ("dont file", "don't file", "do not file", "cancel", "never mind", "nevermind", "no", "no thanks",
                  "no registrar", "cancelar", "no gracias", "olvidalo", "olvídalo", "ya no", "nada")}
+
+
+_BUTTON_KEYS = {FOLLOW: "duplicate_follow_button", ADD: "duplicate_add_button", FILE: "duplicate_file_button",
+                DROP: "duplicate_drop_button"}
+
+
+def button_choice(said: str, language: str) -> str | None:
+    """While the report is on hold, only a button (its payload, or its title typed) answers the question:
+    a plain "no" then most likely answers the bot."""
+    raw = said.strip()
+    if raw in _WORDS:
+        return raw
+    folded = raw.lower().rstrip(".!")
+    return next((payload for payload, key in _BUTTON_KEYS.items()
+                 if folded in {text(key, lang).lower() for lang in (language, "en", "es")}), None)
 
 
 def choice(said: str) -> str | None:
@@ -60,10 +77,10 @@ class DuplicateFlow:
         await self.chats.store.update(conv.id, pending_report=pending)
         await self.ask(conv, existing, language)
 
-    async def ask(self, conv: Conversation, existing: Ticket, language: str) -> None:
+    async def ask(self, conv: Conversation, existing: Ticket, language: str, key: str = "duplicate_found") -> None:
         service = self.tickets.catalogue.get(existing.service_code)
         status = status_words(existing.status, existing.sub_status, language)
-        body = text("duplicate_found", language, ticket_id=existing.id,
+        body = text(key, language, ticket_id=existing.id,
                     service=service.name(language) if service else existing.service_code,
                     date=format_date(existing.requested_at, language, self.tickets.terms.timezone), status=status)
         buttons = [{"title": text(key, language), "payload": payload} for key, payload in (
@@ -91,14 +108,19 @@ class DuplicateFlow:
         language = str(pending.get("language") or conv.language)
         existing = await self.tickets.get(str(pending["duplicate"]))
         service = self.tickets.catalogue.get(str(pending["service_code"]))
-        answer = choice(message.text)
+        on_hold = bool(pending.get("on_hold"))
+        answer = button_choice(message.text, language) if on_hold else choice(message.text)
         if service is None:
             await self.chats.store.update(conv.id, pending_report="")
             return False
-        if answer is None and existing is not None and not pending.get("asked_again"):
-            await self.chats.store.update(conv.id, pending_report=json.dumps({**pending, "asked_again": True}))
-            await self.ask(conv, existing, language)
-            return True
+        if answer is None and on_hold:
+            return False  # the bot answers; the report waits for a button
+        if answer is None and existing is not None:
+            again = not pending.get("asked_again")
+            await self.chats.store.update(conv.id, pending_report=json.dumps(
+                {**pending, "asked_again": True, "on_hold": not again}))
+            await self.ask(conv, existing, language, "duplicate_found" if again else "duplicate_on_hold")
+            return again  # on hold: the bot answers the message too
         await self.chats.store.update(conv.id, pending_report="")
         conv.fields["pending_report"] = ""
         if answer == DROP:
