@@ -115,7 +115,9 @@ _WHEN_DONE = re.compile(
     r"|\bany\s+(?:updates?|news|progress)\b|\bhow\s+long\s+(?:will|until)\s+(?:it|they|this)\b"
     r"|\bcu[aá]ndo\s+(?:(?:me\s+)?(?:lo|la|los|las)\s+)?(?:van\s+a\s+|vienen\s+a\s+|piensan\s+)?"
     r"(?:arregl|repar|resolv|resuelv|termin|recog|atiend|vienen|viene)\w*"
-    r"|\b(?:alguna|hay)\s+(?:novedad|noticia|actualizaci[oó]n)(?:es)?\b", re.IGNORECASE)
+    r"|\b(?:alguna|hay)\s+(?:novedad|noticia|actualizaci[oó]n)(?:es)?\b"
+    r"|\bpara\s+cu[aá]ndo\b|\bcu[aá]nto\s+(?:tiempo\s+)?(?:tardan|se\s+tardan|van\s+a\s+tardar|tarda|demoran)\b"
+    r"|\bestar[aá]\s+listo\b", re.IGNORECASE)
 
 
 _PHONE = re.compile(r"(?<!\d)(?:\(?\d{3}\)?[\s.-]?)\d{3}[\s.-]?\d{4}(?!\d)")

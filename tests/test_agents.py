@@ -523,6 +523,27 @@ async def test_a_report_left_for_a_person_after_hours_can_still_be_finished(  # 
     await es.wait_for("typing", lambda d: d == {"sender": "bot", "on": False}, after=mark)  # that turn's end
     replies = await es.turn("seguir con mi reporte", language="es")  # typed rather than pressed
     assert "donde lo dejamos" in " ".join(r["text"] for r in replies), transcript(es)
+    assert "bache" in replies[-1]["text"] and "Carril" in str(replies[-1].get("quick_replies")), transcript(es)
+    assert not es.of("ticket_created")
+
+    # No to finishing it, then a change of mind: the answers are still there.
+    later = await resident(server.url)
+    await later.start_session()
+    await later.turn("I want to report a pothole")
+    await later.turn("1200 Beatties Ford Road")
+    mark = len(later.events)
+    await later.say("/request_human")
+    await later.wait_for("bot_uttered", lambda m: "/report_pothole" in str(m.get("quick_replies")), after=mark,
+                         timeout=60)
+    await later.wait_for("typing", lambda d: d == {"sender": "bot", "on": False}, after=mark)
+    await later.say("/callback_no")
+    await later.wait_for("bot_uttered", lambda m: "not filed yet" in m.get("text", ""), after=mark)
+    mark = len(later.events)
+    await later.say("no")
+    await later.wait_for("bot_uttered", lambda m: "haven't filed your report" in m.get("text", ""), after=mark)
+    replies = await later.turn("actually let's continue")
+    assert "where we left off" in " ".join(r["text"] for r in replies), transcript(later)
+    assert "in the road" in replies[-1]["text"], transcript(later)
 
     # A request for the specialist instead: the resident is told the report went with it.
     other = await resident(server.url)
@@ -535,8 +556,6 @@ async def test_a_report_left_for_a_person_after_hours_can_still_be_finished(  # 
     await other.say("yes call me at 704-555-3322")
     await other.wait_for("ticket_created", timeout=30)
     await other.wait_for("bot_uttered", lambda m: "unfinished report was not filed on its own" in m.get("text", ""))
-    assert "bache" in replies[-1]["text"] and "Carril" in str(replies[-1].get("quick_replies")), transcript(es)
-    assert not es.of("ticket_created")
 
 
 async def test_long_wait_offers_a_ticket(setup, resident) -> None:  # type: ignore[no-untyped-def]

@@ -148,6 +148,8 @@ async def test_a_first_message_that_tells_the_story_is_offered_as_the_descriptio
     await s.say("carril")
     await s.say("grande")
     assert s.requested == "description" and not s.buttons
+    await s.say("Usar lo que escribí")  # the button's words from an earlier report are no description
+    assert s.requested == "description" and "No tengo un texto anterior" in s.text
 
 
 @pytest.mark.parametrize(("lang", "text", "label", "expected"), [
@@ -494,7 +496,8 @@ async def test_status_lookup_with_id_in_message(convo) -> None:
 @pytest.mark.parametrize(("lang", "text"), [
     ("en", "when will it be fixed?"), ("en", "any update?"), ("en", "ok so when are they coming out to fix it"),
     ("en", "when will the pothole be fixed"),
-    ("es", "¿cuándo lo van a arreglar?"), ("es", "hay alguna novedad?")])
+    ("es", "¿cuándo lo van a arreglar?"), ("es", "hay alguna novedad?"), ("es", "¿para cuándo estará listo?"),
+    ("es", "¿cuánto tardan?")])
 async def test_when_will_it_be_done_asks_about_the_conversations_request(convo, lang: str, text: str) -> None:
     c = convo(lang)
     await c.say(text, ticket_id="311-1000042")  # the server sends the number of the request this chat filed

@@ -108,8 +108,18 @@ def test_a_new_question_where_a_number_was_asked(said: str, expected: bool) -> N
 
 @pytest.mark.parametrize(("said", "expected"), [
     ("Continue my report", True), ("Seguir con mi reporte", True), ("ok lets finish the report", True),
-    ("continue", True), ("yes, continue", True), ("sí, terminar el reporte", True),
+    ("continue", True), ("yes, continue", True), ("sí, terminar el reporte", True), ("actually let's continue", True),
+    ("bueno, mejor seguir con el reporte", True),
     ("I want to continue paying my bill online", False), ("yes", False), ("Yes, leave a request", False),
 ])
 def test_going_back_to_the_report(said: str, expected: bool) -> None:
     assert continues_report(said) is expected
+
+
+@pytest.mark.parametrize(("said", "method"), [
+    ("Llámenme", "phone"), ("No necesito respuesta", "none"), ("No callback needed", "none"),
+    ("Envíenme un correo", "email"), ("E-mail me", "email"),
+])
+def test_a_contact_buttons_title_typed_is_that_button(said: str, method: str) -> None:
+    answer = contact(said)
+    assert answer is not None and answer.method.value == method and answer.value is None

@@ -208,7 +208,8 @@ STREET_IN_TEXT_RE = re.compile(
 # "en la calle Tryon", "sobre la avenida Central"
 # Words after "calle" that start a phrase, not a name ("en la calle en 2200 The Plaza", "la calle enfrente").
 _NOT_A_NAME = (r"(?!(?:de|del|que|y|con|cerca|en|a|al|la|el|por|mi|su|frente|enfrente|donde|pero|porque|no|se|sirve|"
-               r"funciona|tiene|hay|esta|está|estan|están|es|son|muy|ya|lleva|otra|vez|sin)\b)")
+               r"funciona|tiene|hay|esta|está|estan|están|es|son|muy|ya|lleva|otra|vez|sin|desde|hace|durante|todo|"
+               r"toda|todos|todas|ayer|hoy|anoche|cuando|como)\b)")
 CALLE_IN_TEXT_RE = re.compile(
     r"(?<!luz de la )(?<!poste de la )(?<!lampara de la )(?<!lámpara de la )"  # "la luz de la calle": a streetlight
     r"\b((?:calle|avenida|av\.|camino|carretera|bulevar)\s+" + _NOT_A_NAME + _NAME
@@ -218,11 +219,13 @@ _NOT_A_STREET = {"lane", "way", "run", "row", "loop", "place", "pl", "court", "c
 
 
 # "on Providence Rd by the Harris Teeter, it's been…": the landmark right after a bare street is part of the place
-_STOP = r"(?:and|y|que|it|it's|its|is|was|has|for|since|lleva|desde|hace|but|pero|o|or|with|con)\b"
+_STOP = (r"(?:and|y|que|it|it's|its|is|was|has|had|for|since|lleva|desde|hace|but|pero|o|or|with|con|that|which|who|"
+         r"where|when|almost|just|donde|cuando|casi)\b")
 _LANDMARK_AFTER_RE = re.compile(
     r"\s+((?:near|by|behind|beside|outside|across from|in front of|next to|frente al?|enfrente del?|cerca del?|"
     r"detr[aá]s del?|junto al?|al lado del?)\s+(?!(?:my|our|his|her|their|mi|mis|su|sus|nuestro|nuestra)\b)"
-    r"(?:(?:the|a|la|el|los|las|un|una)\s+)?(?:(?!" + _STOP + r")[\w'-]+(?=[\s,.;!?]|$)\s*){1,4})",
+    r"(?:(?:the|a|la|el|los|las|un|una)\s+)?"
+    r"(?:(?!" + _STOP + r")(?:[\w'-]+\.(?=\s+\w)|[\w'-]+(?=[\s,.;!?]|$))\s*){1,4})",
     re.IGNORECASE)
 
 
@@ -259,9 +262,21 @@ _CLAUSE_STARTS = {"it", "it's", "its", "is", "was", "i", "i'm", "im", "we", "the
 
 
 def _joins_a_clause(candidate: str) -> bool:
-    """'park and it's': the "and" starts the next sentence part, not a cross street."""
+    """'park and it's', 'calle Tuckaseegee y el carro': the "and" starts the next sentence part, not a
+    cross street (which is a name, a number or a street: 'y la 5', 'and the 5th', 'y la calle Oak')."""
     parts = re.split(r"\s+(?:and|&|y|con)\s+", fold(candidate), maxsplit=1)
-    return len(parts) == 2 and bool(parts[1]) and parts[1].split()[0] in _CLAUSE_STARTS
+    if len(parts) != 2 or not parts[1]:
+        return False
+    words = parts[1].split()
+    if words[0] in _CLAUSE_STARTS:
+        return True
+    if words[0] in ("el", "la", "los", "las", "mi", "my", "the", "his", "her", "su") and len(words) > 1:
+        named = words[1][0].isdigit() or words[1].rstrip(".") in STREET_WORDS
+        original = candidate.split()
+        capital = any(w[:1].isupper() for w in original[original.index(next(
+            (w for w in original if fold(w) == words[0]), original[0])) + 1:])
+        return not named and not capital
+    return False
 
 
 def _is_filler_phrase(candidate: str) -> bool:

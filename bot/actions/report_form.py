@@ -443,6 +443,9 @@ class ValidateReportForm(FormValidationAction):
             written = written_account(tracker)
             if written:
                 return {"description": written}
+            # an old button, or a story left out because it named someone: the button's words are no description
+            dispatcher.utter_message(text=t("nothing_written", lang))
+            return {}
         return self._validate(service, requested, text, dispatcher, lang)
 
     def _validate(self, service: Any, step: str, text: str, dispatcher: CollectingDispatcher,

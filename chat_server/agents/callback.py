@@ -156,8 +156,10 @@ class CallbackFlow:
             await self._set(conv, callback_step="")  # a new question, not a number: the bot takes it
             return False
         if answer is None and step == CONTACT:
-            # Told "I can leave your question", residents often type the question here: it joins the request.
-            await self.chats.say_system(conv, "callback_noted")
+            # Told "I can leave your question", residents often type the question here: it joins the request
+            # (a stray "x" is no question: only asked again).
+            if replies.names_a_topic(message.text):
+                await self.chats.say_system(conv, "callback_noted")
             await self._ask(conv, step)
         elif answer is None or (answer.value is None and answer.method.value == step):
             await self._ask(conv, step)  # not understood: ask the same question again
@@ -180,7 +182,7 @@ class CallbackFlow:
             await self._set(conv, resume_report="1")
             return False  # the bot takes the turn; `resume` sends it the report
         if replies.consent(text) is False or replies.withdraws(text):
-            await self._set(conv, paused_report="")
+            # the answers stay with the bot: "actually, let's continue" still brings the report back
             await self.chats.say_system(conv, "report_dropped")
             return True
         return False  # something else: the bot answers it, and the report stays where it was

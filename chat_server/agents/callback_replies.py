@@ -10,6 +10,9 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from chat_server.texts import LANGUAGES
+from chat_server.texts import text as copy_text
+
 CONSENT_YES = "/callback_yes"
 CONSENT_NO = "/callback_no"
 BY_PHONE = "/callback_phone"
@@ -65,9 +68,25 @@ def _words(text: str) -> str:
     return re.sub(r"[^\wáéíóúñü@+\-\s]", "", text.strip().lower()).strip()
 
 
-def consent(text: str) -> bool | None:
+_BUTTON_TITLES = {"callback_yes_button": CONSENT_YES, "callback_no_button": CONSENT_NO,
+                  "callback_phone_button": BY_PHONE, "callback_email_button": BY_EMAIL,
+                  "callback_none_button": NO_CALLBACK, "callback_skip_button": SKIP}
+
+
+def _as_payload(said: str) -> str:
+    """A button's title typed (or sent by a client that sends titles) means its payload: "Llámenme",
+    "No callback needed"."""
+    raw = said.strip()
+    folded = raw.lower().rstrip(".!")
+    for key, payload in _BUTTON_TITLES.items():
+        if any(folded == copy_text(key, lang).lower() for lang in LANGUAGES):
+            return payload
+    return raw
+
+
+def consent(said: str) -> bool | None:
     """True / False for a clear yes or no (button or words), None for anything else."""
-    raw = text.strip()
+    raw = _as_payload(said)
     if raw == CONSENT_YES:
         return True
     if raw == CONSENT_NO:
@@ -94,9 +113,9 @@ def email_address(text: str) -> str | None:
     return match.group(0) if match else None
 
 
-def contact(text: str) -> ContactAnswer | None:
+def contact(said: str) -> ContactAnswer | None:
     """How to call back: a button, a typed number/address, or the words for phone/e-mail/none."""
-    raw = text.strip()
+    raw = _as_payload(said)
     buttons = {BY_PHONE: Method.PHONE, BY_EMAIL: Method.EMAIL, NO_CALLBACK: Method.NONE}
     if raw in buttons:
         return ContactAnswer(buttons[raw])
@@ -128,7 +147,8 @@ _LEADING_TALK = re.compile(r"^(?:(?:actually|ok|okay|oh|well|sorry|so|bueno|pues
 
 
 _CONTINUE_REPORT = re.compile(
-    r"^(?:(?:yes|yeah|ok|okay|sure|si|sí|claro|dale|vale)\W+)?(?:let'?s\s+|vamos\s+a\s+|quiero\s+)?"
+    r"^(?:(?:yes|yeah|ok|okay|sure|si|sí|claro|dale|vale|actually|well|oh|bueno|mejor|pues)\W+){0,2}"
+    r"(?:let'?s\s+|vamos\s+a\s+|quiero\s+)?"
     r"(?:continue|finish|resume|complete|go\s+back\s+to|seguir|continuar|terminar|retomar|acabar|completar)"
     r"(?:\s+(?:with\s+|con\s+)?(?:(?:my|the|this|mi|el|este)\s+)?(?:report|reporte|request|solicitud|it|lo))?\W*$",
     re.IGNORECASE)
@@ -159,9 +179,9 @@ def moves_on(text: str) -> bool:
     return not re.search(r"\d|@", text) and len(_words(text).split()) >= 4 and not withdraws(text)
 
 
-def skips_the_question(text: str) -> bool:
+def skips_the_question(said: str) -> bool:
     """The "Skip" button, or a yes / no / skip typed where the offer asked what the request is about."""
-    raw = text.strip()
+    raw = _as_payload(said)
     return raw == SKIP or consent(raw) is not None or _words(raw) in _SKIP
 
 
