@@ -120,9 +120,6 @@ _WHEN_DONE = re.compile(
     r"|\bestar[aá]\s+listo\b", re.IGNORECASE)
 
 
-_PHONE = re.compile(r"(?<!\d)(?:\(?\d{3}\)?[\s.-]?)\d{3}[\s.-]?\d{4}(?!\d)")
-
-
 def asks_when_it_is_done(text: str) -> bool:
     return bool(_WHEN_DONE.search(text))
 
@@ -168,23 +165,12 @@ class Chat311FallbackClassifier(FallbackClassifier):
             elif self._has_request(message) and not text.startswith("/") and asks_when_it_is_done(text) \
                     and top_intent != HANDOFF_INTENT:
                 self._override(message, STATUS_INTENT)
-            elif top_intent == STATUS_INTENT and _PHONE.search(text) and find_ticket_id(text) is None:
-                self._next_best(message)
         return super().process(messages)
 
     @staticmethod
     def _has_request(message: Message) -> bool:
         metadata = message.data.get("metadata") or {}
         return isinstance(metadata, dict) and bool(metadata.get("ticket_id"))
-
-    @staticmethod
-    def _next_best(message: Message) -> None:
-        """A phone number is not a request number: "this is John, 704-555-1234, there's a pothole on Tryon"
-        came out as a status check. The next intent Rasa ranked takes its place."""
-        ranking = [r for r in message.data.get(INTENT_RANKING_KEY) or [] if r.get(INTENT_NAME_KEY) != STATUS_INTENT]
-        if ranking:
-            message.data[INTENT] = dict(ranking[0])
-            message.data[INTENT_RANKING_KEY] = ranking
 
     @staticmethod
     def _override(message: Message, intent: str) -> None:

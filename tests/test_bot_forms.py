@@ -515,13 +515,6 @@ async def test_a_court_date_is_a_question_not_a_report(convo, lang: str, text: s
     assert "court" in c.text.lower() or "tribunal" in c.text.lower() or "juzgado" in c.text.lower(), c.text
 
 
-async def test_a_phone_number_is_not_a_request_number(convo) -> None:
-    c = convo()
-    await c.say("hi this is John Smith, 704-555-1234, theres a big pothole on tryon st right in front of my house")
-    assert c.last["label"] == "report_pothole", c.last["intent_ranking"]
-    assert "request number" not in c.text and "Pothole" in c.text, c.text  # the report, or the offer to start it
-
-
 async def test_a_schedule_question_in_a_chat_with_a_request_is_not_a_status_check(convo) -> None:
     c = convo()
     await c.say("when will my trash be picked up this week?", ticket_id="311-1000042")

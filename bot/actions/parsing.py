@@ -188,7 +188,7 @@ _ORDINAL_CROSS_RE = re.compile(
 
 
 ADDRESS_IN_TEXT_RE = re.compile(
-    r"\b(\d{1,6}\s+(?:[NSEW]\.?\s+)?(?:[A-Za-z0-9'.-]+\s+){0,4}?(?:" + "|".join(
+    r"(?<![\d().-])\b(\d{1,6}\s+(?:[NSEW]\.?\s+)?(?:[A-Za-z0-9'.-]+\s+){0,4}?(?:" + "|".join(
         w for w in STREET_WORDS if w.isalpha()) + r")\b\.?)",
     re.IGNORECASE,
 )
