@@ -19,7 +19,8 @@ Conversation fields: callback_step (consent | question | contact | phone | email
 to call back chosen with the yes: "yes please call me"), callback_question (the question was answered),
 callback_source,
 callback_since (ms; the transcript is what the resident said, leaving out their answers to the offer's
-questions after that time), callback_ticket.
+questions after that time), callback_ticket, paused_report (set by the escalation service: the intent of the
+report the bot left half-filled), resume_report (a yes to finishing it; the `resume` hook acts on it).
 """
 
 from __future__ import annotations
@@ -210,10 +211,9 @@ class CallbackFlow:
             await self._set(conv, callback_step="")
             return False
         if agreed is False:
-            await self._set(conv, callback_step="")
             paused = self._paused_report(conv)
+            await self._set(conv, callback_step=RESUME if paused else "")
             if paused:
-                await self._set(conv, callback_step=RESUME)
                 await self.chats.say_system(conv, "callback_declined_report", extra=self._buttons(conv, paused))
             else:
                 await self.chats.say_system(conv, "callback_declined")
