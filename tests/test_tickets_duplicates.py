@@ -30,6 +30,9 @@ DAY = 86400.0
     ("1200 BEATTIES FORD ROAD", "1200 Beatties Ford Rd."),
     ("Tryon Street and 5th Avenue", "tryon st & fifth ave"),
     ("100 North Tryon St", "100 N Tryon Street, Charlotte"),
+    # the bot's Spanish forms are the English ones
+    ("cuadra 2400 de calle Rozzelles Ferry", "2400 block of Rozzelles Ferry Rd"),
+    ("1423 calle Oak", "1423 Oak St"), ("calle Oak y 5th", "Oak St and 5th St"),
 ])
 def test_same_address_written_differently(a: str, b: str) -> None:
     assert normalise_address(a) == normalise_address(b)

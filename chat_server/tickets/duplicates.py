@@ -28,6 +28,12 @@ _WORDS = {
     "fifth": "5th", "sixth": "6th", "seventh": "7th", "eighth": "8th", "ninth": "9th", "tenth": "10th",
     "and": "&", "at": "&", "y": "&",
 }
+# Street types are left out of the key: a Spanish speaker's "calle Rozzelles Ferry" is the "Rozzelles Ferry Rd"
+# of an English report (highways and parkways keep theirs: "hwy 74" alone is no street name).
+_TYPES = frozenset({"st", "ave", "rd", "blvd", "dr", "ln", "ct", "pl", "cir", "ter", "trl", "sq", "calle", "avenida",
+                    "camino", "bulevar"})
+# "cuadra 2400 de calle Rozzelles Ferry" (the bot's Spanish block) is "2400 block of …"
+_SPANISH_BLOCK = re.compile(r"^cuadra (\d+) (?:de )?(?:la |el )?")
 # Trailing parts that say nothing the street does not: city, state, country.
 _TAIL = re.compile(r"\b(charlotte|mecklenburg( county)?|nc|north carolina|usa|us|united states)\b")
 _ZIP = re.compile(r"\b\d{5}(-\d{4})?\b\s*$")
@@ -60,8 +66,9 @@ def normalise_address(address: str | None) -> str:
     text = _ZIP.sub("", text)
     text = re.sub(r"[^\w&\s]", " ", text)
     text = _TAIL.sub(" ", text)
+    text = _SPANISH_BLOCK.sub(r"\1 block of ", " ".join(text.split()))
     words = [_WORDS.get(w, w) for w in text.split()]
-    return " ".join(words)
+    return " ".join([w for w in words if w not in _TYPES] or words)
 
 
 def pinpoints(key: str) -> bool:
