@@ -12,6 +12,9 @@ the bot asked for a request number. A status check that names a citation and no 
 the knowledge base the same way (adding such questions to the training data instead moved the model as a
 whole and cost more held-out rows than it fixed: docs/knowledge.md, 2026-12-06).
 
+An `emergency` that only names a gas station as a place ("it's right by the gas station") goes on as an
+ordinary message (chat_server's guard still checks every message for a real one).
+
 The same for a report that names a court or a traffic citation: "i missed my court date for a speeding ticket"
 came out as a missed trash pickup at 0.98.
 
@@ -120,6 +123,21 @@ _WHEN_DONE = re.compile(
     r"|\bestar[aá]\s+listo\b", re.IGNORECASE)
 
 
+EMERGENCY_INTENT = "emergency"
+# A gas station is a landmark ("it's right by the gas station", "enfrente de la gasolinera"): Rasa took it for
+# a gas emergency, and in a report that answer was lost to the 911 text. Only the place, with nothing of an
+# emergency said, goes on as an ordinary message; chat_server's own guard still checks every message.
+_GAS_STATION = re.compile(r"\bgas\s+stations?\b|\bgasolineras?\b|\bestaci[oó]n\s+de\s+gasolina\b", re.IGNORECASE)
+_EMERGENCY_CUE = re.compile(
+    r"smell|odor|leak|fire|smoke|explo|burn|hurt|injur|blood|shot|gun|robb|fight|crash|help|911|"
+    r"olor|huele|fuga|fuego|incendio|humo|herid|sangr|disparo|arma|robo|asalto|choque|ayuda|emergenc",
+    re.IGNORECASE)
+
+
+def names_only_a_gas_station(text: str) -> bool:
+    return bool(_GAS_STATION.search(text)) and not _EMERGENCY_CUE.search(_GAS_STATION.sub(" ", text))
+
+
 def asks_when_it_is_done(text: str) -> bool:
     return bool(_WHEN_DONE.search(text))
 
@@ -195,5 +213,7 @@ class Chat311FallbackClassifier(FallbackClassifier):
         if top_intent == DENY_INTENT and (says_something_is_missing(text) or goes_on_to_ask(text)):
             return True
         if top_intent == GREET_INTENT and text and not text.startswith("/") and not holds_a_greeting(text):
+            return True
+        if top_intent == EMERGENCY_INTENT and not text.startswith("/") and names_only_a_gas_station(text):
             return True
         return top_intent == self.component_config.get(OUT_OF_SCOPE_KEY, "out_of_scope")

@@ -505,6 +505,18 @@ async def test_when_will_it_be_done_asks_about_the_conversations_request(convo, 
     assert c.customs("status_lookup") == [{"event": "status_lookup", "ticket_id": "311-1000042", "language": lang}]
 
 
+async def test_a_gas_station_as_a_landmark_is_a_description_not_an_emergency(convo) -> None:
+    c = convo()
+    for said in ("I want to report a pothole", "1200 Beatties Ford Road", "travel lane", "large"):
+        await c.say(said)
+    assert c.requested == "description"
+    await c.say("it's right by the gas station")
+    assert c.requested == "photo" and c.last["slots"]["description"] == "it's right by the gas station", c.text
+    e = convo()
+    await e.say("the gas station is on fire")  # an emergency stays one
+    assert e.last["label"] == "emergency" and "911" in e.text
+
+
 @pytest.mark.parametrize(("lang", "text"), [
     ("en", "i missed my court date for a speeding ticket"),
     ("es", "se me pasó la fecha de mi audiencia en el tribunal por exceso de velocidad")])
