@@ -138,8 +138,15 @@ def names_only_a_gas_station(text: str) -> bool:
     return bool(_GAS_STATION.search(text)) and not _EMERGENCY_CUE.search(_GAS_STATION.sub(" ", text))
 
 
+# Short questions that only make sense about a request the chat already has: "what's the status?", "is it done?"
+_SHORT_STATUS = re.compile(
+    r"^\W*(?:what'?s|what is|whats)\s+(?:the\s+)?status\b|^\W*status\W*$|^\W*is\s+it\s+(?:fixed|done)\b"
+    r"|^\W*(?:ya\s+)?lo\s+arreglaron\b|^\W*cu[aá]l\s+es\s+(?:el|su)\s+estado\b|^\W*(?:y\s+)?(?:el|qu[eé])\s+estado\b",
+    re.IGNORECASE)
+
+
 def asks_when_it_is_done(text: str) -> bool:
-    return bool(_WHEN_DONE.search(text))
+    return bool(_WHEN_DONE.search(text)) or (len(text.split()) <= 6 and bool(_SHORT_STATUS.search(text)))
 
 
 def wants_a_person(text: str) -> bool:

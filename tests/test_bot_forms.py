@@ -497,7 +497,8 @@ async def test_status_lookup_with_id_in_message(convo) -> None:
     ("en", "when will it be fixed?"), ("en", "any update?"), ("en", "ok so when are they coming out to fix it"),
     ("en", "when will the pothole be fixed"),
     ("es", "¿cuándo lo van a arreglar?"), ("es", "hay alguna novedad?"), ("es", "¿para cuándo estará listo?"),
-    ("es", "¿cuánto tardan?")])
+    ("es", "¿cuánto tardan?"), ("en", "what's the status?"), ("es", "¿ya lo arreglaron?"),
+    ("es", "¿cuál es el estado?")])
 async def test_when_will_it_be_done_asks_about_the_conversations_request(convo, lang: str, text: str) -> None:
     c = convo(lang)
     await c.say(text, ticket_id="311-1000042")  # the server sends the number of the request this chat filed

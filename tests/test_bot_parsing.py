@@ -170,6 +170,7 @@ def test_every_button_title_parses_back_to_its_value() -> None:
     ("hay un poste de luz apagado en la calle Graham desde hace una semana", "calle Graham"),
     ("hay un bache en la calle Tuckaseegee y el carro se me dañó", "calle Tuckaseegee"),
     ("John Smith 704-555-1234 pothole on tryon st", "tryon st"),  # not "1234 pothole on tryon st"
+    ("hay un bache en clanton rd", "clanton rd"),
     ("pothole on tryon st near Mr. Johnson's house that almost wrecked my tire", "tryon st near Mr. Johnson's house"),
     ("light out on Elm Street near the park and it's dark", "Elm Street near the park"),
     ("dead deer on Providence Rd", "Providence Rd"),

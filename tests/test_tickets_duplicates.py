@@ -100,6 +100,8 @@ async def test_index_finds_near_and_same_address_and_forgets_closed(redis_server
     ("add my details", ADD), ("agregar", ADD), ("/duplicate_file", FILE), ("file anyway", FILE),
     ("registrar otro", FILE), ("cancelar", DROP), ("No, thanks.", DROP), ("/duplicate_drop", DROP),
     ("what day is trash pickup?", None), ("", None),
+    # the buttons' titles, as a client that sends titles sends them
+    ("Agregar mis detalles", ADD), ("Registrar de todos modos", FILE), ("No registrar", DROP), ("Seguirlo", FOLLOW),
 ])
 def test_duplicate_choice(said: str, expected: str | None) -> None:
     assert choice(said) == expected

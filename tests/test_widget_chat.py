@@ -223,6 +223,17 @@ async def test_photo_shown_when_the_page_names_the_server_differently_and_errors
         assert (await page.locator(INPUT).input_value()).strip() == ("muy largo " * 300).strip()
         times = await page.locator(".c311-log time").all_inner_texts()
         assert times and all("AM" not in t and "PM" not in t for t in times), times  # "9:05 a. m." in Spanish
+
+        # Refused in the middle of a report, the open question's buttons come back with the text.
+        await page.locator(INPUT).fill("")
+        await ask(page, "quiero reportar un bache")
+        await ask(page, "1200 Beatties Ford Road")
+        buttons = await quick_replies(page)
+        assert "Carril de circulación" in buttons, buttons
+        await page.locator(INPUT).fill("muy largo " * 300)
+        await page.locator(INPUT).press("Enter")
+        await page.locator(".c311-log .c311-failed").nth(1).wait_for()
+        assert await quick_replies(page) == buttons
         assert not [e for e in page.errors if "Failed to load resource" not in e], page.errors
 
 

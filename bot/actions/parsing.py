@@ -204,7 +204,8 @@ INTERSECTION_IN_TEXT_RE = re.compile(
     + r"(?:\s+" + _STREET + r")?)", re.IGNORECASE)
 # "on tryon street", "along Providence Rd"
 STREET_IN_TEXT_RE = re.compile(
-    r"\b(?:on|at|along|near|by|off)\s+(?:the\s+)?((?:" + _NAME + r"\s+){1,3}?" + _STREET + r")", re.IGNORECASE)
+    r"\b(?:on|at|along|near|by|off|en|sobre|cerca de)\s+(?:the\s+|la\s+)?((?:" + _NAME + r"\s+){1,3}?" + _STREET + r")",
+    re.IGNORECASE)  # "en clanton rd": Spanish speakers name streets as the signs do
 # "en la calle Tryon", "sobre la avenida Central"
 # Words after "calle" that start a phrase, not a name ("en la calle en 2200 The Plaza", "la calle enfrente").
 _NOT_A_NAME = (r"(?!(?:de|del|que|y|con|cerca|en|a|al|la|el|por|mi|su|frente|enfrente|donde|pero|porque|no|se|sirve|"

@@ -22,10 +22,10 @@ import re
 from typing import Any
 
 from chat_server.conversations.store import Conversation, Message
-from chat_server.texts import text
+from chat_server.texts import LANGUAGES, text
 from chat_server.tickets.catalogue import Service, TicketValidationError
 from chat_server.tickets.service import TicketService, format_date, status_words
-from chat_server.tickets.store import Ticket
+from chat_server.tickets.store import OPEN, Ticket
 
 log = logging.getLogger("chat311.tickets")
 
@@ -41,23 +41,22 @@ _BUTTON_KEYS = {FOLLOW: "duplicate_follow_button", ADD: "duplicate_add_button", 
                 DROP: "duplicate_drop_button"}
 
 
-def button_choice(said: str, language: str) -> str | None:
-    """While the report is on hold, only a button (its payload, or its title typed) answers the question:
-    a plain "no" then most likely answers the bot."""
+def button_choice(said: str) -> str | None:
+    """A button: its payload, or its title typed (or sent by a client that sends titles), in either language.
+    While the report is on hold only these answer the question: a plain "no" then most likely answers the bot."""
     raw = said.strip()
     if raw in _WORDS:
         return raw
     folded = raw.lower().rstrip(".!")
     return next((payload for payload, key in _BUTTON_KEYS.items()
-                 if folded in {text(key, lang).lower() for lang in (language, "en", "es")}), None)
+                 if folded in {text(key, lang).lower() for lang in LANGUAGES}), None)
 
 
 def choice(said: str) -> str | None:
-    """Which of the three answers the resident gave (button payload or words), if any."""
-    raw = said.strip()
-    if raw in _WORDS:
-        return raw
-    words = re.sub(r"[^\wáéíóúñü\s]", "", raw.lower()).strip()
+    """Which of the four answers the resident gave (a button, its title, or words), if any."""
+    if (button := button_choice(said)) is not None:
+        return button
+    words = re.sub(r"[^\wáéíóúñü\s]", "", said.strip().lower()).strip()
     return next((payload for payload, options in _WORDS.items() if words in options), None)
 
 
@@ -80,9 +79,12 @@ class DuplicateFlow:
     async def ask(self, conv: Conversation, existing: Ticket, language: str, key: str = "duplicate_found") -> None:
         service = self.tickets.catalogue.get(existing.service_code)
         status = status_words(existing.status, existing.sub_status, language)
+        tz = self.tickets.terms.timezone
         body = text(key, language, ticket_id=existing.id,
                     service=service.name(language) if service else existing.service_code,
-                    date=format_date(existing.requested_at, language, self.tickets.terms.timezone), status=status)
+                    date=format_date(existing.requested_at, language, tz), status=status)
+        if existing.expected_at and existing.status == OPEN:  # "when will it be fixed?" is the usual next question
+            body += text("status_expected", language, date=format_date(existing.expected_at, language, tz))
         buttons = [{"title": text(key, language), "payload": payload} for key, payload in (
             ("duplicate_follow_button", FOLLOW), ("duplicate_add_button", ADD), ("duplicate_file_button", FILE),
             ("duplicate_drop_button", DROP))]
@@ -109,7 +111,7 @@ class DuplicateFlow:
         existing = await self.tickets.get(str(pending["duplicate"]))
         service = self.tickets.catalogue.get(str(pending["service_code"]))
         on_hold = bool(pending.get("on_hold"))
-        answer = button_choice(message.text, language) if on_hold else choice(message.text)
+        answer = button_choice(message.text) if on_hold else choice(message.text)
         if service is None:
             await self.chats.store.update(conv.id, pending_report="")
             return False

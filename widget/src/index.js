@@ -630,6 +630,7 @@ class Widget {
   }
 
   setQuickReplies(list) {
+    this.quickList = list;
     this.quick.replaceChildren();
     const buttons = list.filter((q) => q && (q.title || q.payload));
     for (const q of buttons) {
@@ -735,6 +736,7 @@ class Widget {
     }
     this.renderResident({ text: display || message, cmid, attachment, lang: this.lang, pending: true });
     this.notice(null);  // an earlier problem's notice is history once the resident goes on
+    item.quick = this.quickList || [];  // given back if the server refuses the message
     this.setQuickReplies([]);
     this.outbox.push(item);
     this.saveOutbox();
@@ -781,7 +783,7 @@ class Widget {
     this.track(id);
   }
 
-  failed({ cmid, message }, error) {
+  failed({ cmid, message, quick }, error) {
     this.outbox = this.outbox.filter((i) => i.cmid !== cmid);
     this.saveOutbox();
     const el = this.bubbleFor(cmid);
@@ -795,6 +797,8 @@ class Widget {
     this.setLine(this.noticeLine, reason);
     // a message refused for its length goes back to the box to be shortened, not retyped
     if (error.code === "too_long" && !this.input.value) this.input.value = message;
+    // the question the refused message answered is still open: its buttons come back
+    if (quick && quick.length && !this.quick.childElementCount) this.setQuickReplies(quick);
   }
 
   async onFile() {
