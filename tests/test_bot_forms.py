@@ -150,6 +150,10 @@ async def test_a_first_message_that_tells_the_story_is_offered_as_the_descriptio
     assert s.requested == "description" and not s.buttons
     await s.say("Usar lo que escribí")  # the button's words from an earlier report are no description
     assert s.requested == "description" and "No tengo un texto anterior" in s.text
+    b = convo("es")  # the request and its street are no story either
+    for said in ("hay un bache en la calle Rozzelles Ferry", "cuadra 2400", "carril", "grande"):
+        await b.say(said)
+    assert b.requested == "description" and not b.buttons, b.text
 
 
 @pytest.mark.parametrize(("lang", "text", "label", "expected"), [

@@ -224,7 +224,9 @@ _PERSONAL = re.compile(r"\d{3}\D{0,2}\d{3}\D{0,2}\d{4}|@|\b(?i:my name is|this i
 
 def _account(text: str) -> str:
     text = text.strip()
-    if text.startswith("/") or len(text.split()) < WRITTEN_WORDS or _PERSONAL.search(text):
+    place = parsing.find_address_in_text(text) or ""
+    story = text.replace(place, " ") if place else text  # "hay un bache en la calle Rozzelles Ferry" tells no story
+    if text.startswith("/") or len(story.split()) < WRITTEN_WORDS or _PERSONAL.search(text):
         return ""
     return parsing.validate_description(text) or ""
 
