@@ -263,6 +263,8 @@ async def test_invalid_values_are_reprompted(convo) -> None:
     assert c.requested == "cart_type"
     await c.say("my cat")
     assert c.requested == "cart_type" and "Garbage, Recycling, Yard waste, Bulky item" in c.text
+    await c.say("skip")  # a required choice: why it cannot be skipped, and the way out
+    assert c.requested == "cart_type" and "needed to file the report" in c.text and "cancel" in c.text
     await c.say("garbage and recycling")
     assert c.attributes["cart_type"] == ["garbage", "recycling"]
     await c.say("maybe")

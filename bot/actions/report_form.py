@@ -491,6 +491,11 @@ class ValidateReportForm(FormValidationAction):
         value, ok = parsing.validate_attribute(attr, text)
         if not ok and not attr.required and (parsing.is_skip(text) or parsing.is_unknown(text)):
             return {step: SKIPPED}  # after the values: "no" answers "is it offensive?", it does not skip it
+        if not ok and attr.values and (parsing.is_skip(text) or parsing.is_unknown(text)):
+            # a required choice: say why it cannot be skipped, and the way out, instead of "didn't catch that"
+            options = ", ".join(v.name(lang) for v in attr.values)
+            dispatcher.utter_message(text=t("choice_required", lang, options=options))
+            return {}
         if not ok:
             self._reprompt_attribute(dispatcher, attr, lang)
             return {}
