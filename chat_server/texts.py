@@ -165,4 +165,12 @@ def text(key: str, language: str, **fmt: Any) -> str:
     return entry[lang].format_map(_KeepMissing(_values[lang], **fmt))
 
 
+def button_for(said: str, buttons: Mapping[str, str]) -> str | None:
+    """The payload of the button (copy key → payload) whose title, in any language, `said` is: a title typed,
+    or sent by a client that sends titles instead of payloads ("Llámenme", "Agregar mis detalles")."""
+    folded = said.strip().lower().rstrip(".!")
+    return next((payload for key, payload in buttons.items()
+                 if any(folded == text(key, lang).lower() for lang in LANGUAGES)), None)
+
+
 use_config(Config())

@@ -10,8 +10,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from chat_server.texts import LANGUAGES
-from chat_server.texts import text as copy_text
+from chat_server.texts import button_for
 
 CONSENT_YES = "/callback_yes"
 CONSENT_NO = "/callback_no"
@@ -76,12 +75,7 @@ _BUTTON_TITLES = {"callback_yes_button": CONSENT_YES, "callback_no_button": CONS
 def _as_payload(said: str) -> str:
     """A button's title typed (or sent by a client that sends titles) means its payload: "Llámenme",
     "No callback needed"."""
-    raw = said.strip()
-    folded = raw.lower().rstrip(".!")
-    for key, payload in _BUTTON_TITLES.items():
-        if any(folded == copy_text(key, lang).lower() for lang in LANGUAGES):
-            return payload
-    return raw
+    return button_for(said, _BUTTON_TITLES) or said.strip()
 
 
 def consent(said: str) -> bool | None:

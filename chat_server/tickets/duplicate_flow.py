@@ -22,7 +22,7 @@ import re
 from typing import Any
 
 from chat_server.conversations.store import Conversation, Message
-from chat_server.texts import LANGUAGES, text
+from chat_server.texts import button_for, text
 from chat_server.tickets.catalogue import Service, TicketValidationError
 from chat_server.tickets.service import TicketService, format_date, status_words
 from chat_server.tickets.store import OPEN, Ticket
@@ -37,19 +37,16 @@ _WORDS = {FOLLOW: ("follow", "follow it", "seguir", "seguirla", "seguirlo"),
                  "no registrar", "cancelar", "no gracias", "olvidalo", "olvídalo", "ya no", "nada")}
 
 
-_BUTTON_KEYS = {FOLLOW: "duplicate_follow_button", ADD: "duplicate_add_button", FILE: "duplicate_file_button",
-                DROP: "duplicate_drop_button"}
+# the question's buttons, in the order they are offered (copy key → payload)
+_BUTTONS = {"duplicate_follow_button": FOLLOW, "duplicate_add_button": ADD, "duplicate_file_button": FILE,
+            "duplicate_drop_button": DROP}
 
 
 def button_choice(said: str) -> str | None:
     """A button: its payload, or its title typed (or sent by a client that sends titles), in either language.
     While the report is on hold only these answer the question: a plain "no" then most likely answers the bot."""
     raw = said.strip()
-    if raw in _WORDS:
-        return raw
-    folded = raw.lower().rstrip(".!")
-    return next((payload for payload, key in _BUTTON_KEYS.items()
-                 if folded in {text(key, lang).lower() for lang in LANGUAGES}), None)
+    return raw if raw in _WORDS else button_for(raw, _BUTTONS)
 
 
 def choice(said: str) -> str | None:
@@ -85,9 +82,7 @@ class DuplicateFlow:
                     date=format_date(existing.requested_at, language, tz), status=status)
         if existing.expected_at and existing.status == OPEN:  # "when will it be fixed?" is the usual next question
             body += text("status_expected", language, date=format_date(existing.expected_at, language, tz))
-        buttons = [{"title": text(key, language), "payload": payload} for key, payload in (
-            ("duplicate_follow_button", FOLLOW), ("duplicate_add_button", ADD), ("duplicate_file_button", FILE),
-            ("duplicate_drop_button", DROP))]
+        buttons = [{"title": text(key, language), "payload": payload} for key, payload in _BUTTONS.items()]
         await self.chats.say(conv, "bot", body, language, quick_replies=buttons)
 
     async def file(self, conv: Conversation, service: Service, data: dict[str, Any], language: str) -> None:
