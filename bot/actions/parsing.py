@@ -265,17 +265,16 @@ _CLAUSE_STARTS = {"it", "it's", "its", "is", "was", "i", "i'm", "im", "we", "the
 def _joins_a_clause(candidate: str) -> bool:
     """'park and it's', 'calle Tuckaseegee y el carro': the "and" starts the next sentence part, not a
     cross street (which is a name, a number or a street: 'y la 5', 'and the 5th', 'y la calle Oak')."""
-    parts = re.split(r"\s+(?:and|&|y|con)\s+", fold(candidate), maxsplit=1)
+    parts = re.split(r"\s+(?:and|&|y|con)\s+", candidate, maxsplit=1, flags=re.IGNORECASE)
     if len(parts) != 2 or not parts[1]:
         return False
-    words = parts[1].split()
+    said = parts[1].split()
+    words = fold(parts[1]).split()
     if words[0] in _CLAUSE_STARTS:
         return True
     if words[0] in ("el", "la", "los", "las", "mi", "my", "the", "his", "her", "su") and len(words) > 1:
         named = words[1][0].isdigit() or words[1].rstrip(".") in STREET_WORDS
-        original = candidate.split()
-        capital = any(w[:1].isupper() for w in original[original.index(next(
-            (w for w in original if fold(w) == words[0]), original[0])) + 1:])
+        capital = any(w[:1].isupper() for w in said[1:])  # "y el Parque Freedom" names a place
         return not named and not capital
     return False
 

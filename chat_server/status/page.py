@@ -78,8 +78,9 @@ class StatusPage:
         media = public["media_url"]
         # Our own photo by its path: the page may be reached by another host name than the public URL
         # (a proxy, localhost vs 127.0.0.1), and its CSP allows images from the page's own origin.
-        own = bool(media) and urlparse(media).netloc == self.origin
-        photos = [(urlparse(media).path if own else media, own)] if media else []
+        url = urlparse(media) if media else None
+        own = url is not None and url.netloc == self.origin
+        photos = [(url.path if own else media, own)] if url is not None else []
         timeline = [TimelineItem(entry.ts, status_words(entry.status, entry.sub_status, language),
                                  entry.note if entry.public else None) for entry in public_history(ticket.history)]
         return StatusView(ticket.id, self.tickets.service_name(ticket, language), public["status"],

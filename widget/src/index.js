@@ -9,7 +9,8 @@ const DEFAULT_COLOR = "#00594f";
 const MAX_PHOTO_BYTES = 5 * 1024 * 1024;
 const PHOTO_TYPES = ["image/jpeg", "image/png", "image/webp"];
 const LOCALES = { en: "en-US", es: "es-US" };
-const UPLOAD_ERRORS = { too_large: "photoTooBig", rate_limited: "rate_limited" };
+// the upload API's error codes; a file that claimed a picture type but is none could not be read as one
+const UPLOAD_ERRORS = { too_large: "photoTooBig", unsupported_media_type: "photoUnreadable", rate_limited: "rate_limited" };
 const ACK_TIMEOUT_MS = 15000;
 const TYPING_IDLE_MS = 3000; // no keystroke for this long: the resident stopped typing
 const K = {
@@ -817,9 +818,7 @@ class Widget {
       const data = await resp.json().catch(() => ({}));
       if (!resp.ok || !data.media_url) {
         // The upload API answers in English; the resident reads the widget's own words.
-        const code = data && data.error && data.error.code;
-        // the type the file claimed was fine, so what failed is reading it as a picture
-        return this.notice(code === "unsupported_media_type" ? "photoUnreadable" : UPLOAD_ERRORS[code] || "uploadFailed");
+        return this.notice(UPLOAD_ERRORS[data && data.error && data.error.code] || "uploadFailed");
       }
       this.notice(null);
       this.send("📷", { attachment: { type: "image", url: data.media_url } });
