@@ -68,7 +68,8 @@ def test_a_street_alone_is_not_a_findable_place(location: str, bare: bool) -> No
     ("600 block", "600 block of Tryon St"), ("the 600 block", "600 block of Tryon St"),
     ("cuadra 600", "600 block of Tryon St"), ("1200", "1200 Tryon St"),
     ("at 5th St", "Tryon St and 5th St"), ("5th st", "Tryon St and 5th st"),
-    ("near the library", "Tryon St near the library"), ("cerca de la escuela", "Tryon St near la escuela"),
+    ("near the library", "Tryon St near the library"), ("cerca de la escuela", "Tryon St cerca de la escuela"),
+    ("behind the library", "Tryon St behind the library"), ("outside the school", "Tryon St outside the school"),
     ("between 3rd and 4th", "Tryon St between 3rd and 4th"), ("Tryon and 36th", "Tryon and 36th"),
     ("1500 East Blvd", "1500 East Blvd"), ("skip", "Tryon St"), ("I don't know", "Tryon St"), ("no sé", "Tryon St"),
     ("600 blk", "600 block of Tryon St"), ("in front of 1423", "1423 Tryon St"),
@@ -81,6 +82,7 @@ def test_the_block_or_cross_street_completes_the_street(answer: str, location: s
 @pytest.mark.parametrize(("answer", "location"), [
     ("bloque 400", "cuadra 400 de calle Oak"), ("y 5th", "calle Oak y 5th"),
     ("cerca de la biblioteca", "calle Oak cerca de la biblioteca"), ("frente al 1423", "1423 calle Oak"),
+    ("detrás de la iglesia", "calle Oak detrás de la iglesia"),
 ])
 def test_the_block_or_cross_street_in_spanish(answer: str, location: str) -> None:
     assert parsing.refine_location("calle Oak", answer, "es") == location

@@ -222,9 +222,12 @@ _NOT_A_STREET = {"lane", "way", "run", "row", "loop", "place", "pl", "court", "c
 # "on Providence Rd by the Harris Teeter, it's been…": the landmark right after a bare street is part of the place
 _STOP = (r"(?:and|y|que|it|it's|its|is|was|has|had|for|since|lleva|desde|hace|but|pero|o|or|with|con|that|which|who|"
          r"where|when|almost|just|donde|cuando|casi)\b")
+# Words that place something by a landmark: after a street ("Tryon St behind the library") or as the whole
+# answer to "which block or cross street?" ("behind the library").
+_NEAR = (r"(?:near|by|close to|behind|beside|outside|opposite|across from|in front of|next to|frente al?|"
+         r"enfrente del?|cerca del?|detr[aá]s del?|junto al?|al lado del?)")
 _LANDMARK_AFTER_RE = re.compile(
-    r"\s+((?:near|by|behind|beside|outside|across from|in front of|next to|frente al?|enfrente del?|cerca del?|"
-    r"detr[aá]s del?|junto al?|al lado del?)\s+(?!(?:my|our|his|her|their|mi|mis|su|sus|nuestro|nuestra)\b)"
+    r"\s+(" + _NEAR + r"\s+(?!(?:my|our|his|her|their|mi|mis|su|sus|nuestro|nuestra)\b)"
     r"(?:(?:the|a|la|el|los|las|un|una)\s+)?"
     r"(?:(?!" + _STOP + r")(?:[\w'-]+\.(?=\s+\w)|[\w'-]+(?=[\s,.;!?]|$))\s*){1,4})",
     re.IGNORECASE)
@@ -337,17 +340,16 @@ def names_only_a_street(location: str) -> bool:
 _BLOCK_WORDS = r"(?:block|blk|cuadra|bloque)"
 _BLOCK_RE = re.compile(rf"(?:(?:the|la|el)\s+)?(?:{_BLOCK_WORDS}\s+(?:of\s+|de\s+)?)?(\d{{1,6}})(?:\s+{_BLOCK_WORDS})?")
 _HOUSE_NUMBER_RE = re.compile(r"(?<![\d-])(\d{1,6})(?![\d-]|st\b|nd\b|rd\b|th\b)")
-_NEAR_RE = re.compile(r"^(?:near|by|close to|next to|in front of|across from|cerca de|junto a|frente a|enfrente de)\s+",
-                      re.IGNORECASE)
+_NEAR_RE = re.compile(r"^" + _NEAR + r"\s+", re.IGNORECASE)
 _AND_RE = re.compile(r"^(?:at|and|&|y|con|en|esquina con|esquina de|corner of)\s+", re.IGNORECASE)
-_JOIN = {"en": {"block": "{n} block of {street}", "and": "{street} and {cross}", "near": "{street} near {place}"},
-         "es": {"block": "cuadra {n} de {street}", "and": "{street} y {cross}", "near": "{street} cerca de {place}"}}
+_JOIN = {"en": {"block": "{n} block of {street}", "and": "{street} and {cross}"},
+         "es": {"block": "cuadra {n} de {street}", "and": "{street} y {cross}"}}
 
 
 def refine_location(street: str, answer: str, lang: str = "en") -> str:
     """The street a resident gave, made findable by their answer to "which block or cross street?":
     '600 block' → '600 block of Tryon St', '1200' or 'in front of 1200' → '1200 Tryon St', 'at 5th St' →
-    'Tryon St and 5th St', 'near the library' → 'Tryon St near the library' (in Spanish 'cuadra 600 de calle
+    'Tryon St and 5th St', 'behind the library' → 'Tryon St behind the library' (in Spanish 'cuadra 600 de calle
     Tryon', 'calle Tryon y 5th St', '… cerca de …'), a whole address → that address; 'skip', 'I don't know'
     or a stray character → the street as it was."""
     join = _JOIN.get(lang, _JOIN["en"])
@@ -366,9 +368,7 @@ def refine_location(street: str, answer: str, lang: str = "en") -> str:
     numbers = _HOUSE_NUMBER_RE.findall(folded)
     if len(numbers) == 1 and not has_street:  # "in front of 1423", "frente al 1423"
         return f"{numbers[0]} {street}"
-    if _NEAR_RE.match(said):
-        return join["near"].format(street=street, place=_NEAR_RE.sub("", said, count=1))[:200]
-    if folded.startswith(("between ", "entre ")):
+    if _NEAR_RE.match(said) or folded.startswith(("between ", "entre ")):  # in the resident's own words
         return f"{street} {said}"[:200]
     return join["and"].format(street=street, cross=_AND_RE.sub("", said, count=1))[:200]
 
