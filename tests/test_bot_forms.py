@@ -130,6 +130,45 @@ async def test_first_message_is_heard_and_only_the_missing_questions_are_asked(c
     assert s.last["slots"]["location"] == "calle Tryon" and s.requested == "road_position"
 
 
+async def test_contact_details_in_the_first_message_are_not_asked_again(convo) -> None:
+    c = convo()
+    await c.say("hi this is John Smith, 704-555-1234, there's a big pothole at 600 N Tryon St")
+    assert c.last["label"] == "report_pothole"
+    assert c.last["slots"]["contact_name"] == "John Smith" and c.last["slots"]["phone"] == "704-555-1234"
+    assert "From your message I noted: 600 N Tryon St; Large (bigger than a tire); John Smith; 704-555-1234" in c.text
+    for answer in ("travel lane", "skip", "skip"):
+        await c.say(answer)
+    assert c.requested == "email"  # the name and the phone were given: only the e-mail is left
+    await c.say("skip")
+    assert c.requested == "confirm" and "Contact: John Smith, 704-555-1234" in c.text
+    await c.say("Submit")
+    [done] = c.customs("form_complete")
+    assert done["data"]["first_name"] == "John" and done["data"]["phone"] == "704-555-1234"
+    assert "704" not in done["data"]["description"]
+    s = convo("es")
+    await s.say("hola, mi número es 704 555 0142, hay un bache en la cuadra 400 de la calle Oak")
+    assert s.last["slots"]["phone"] == "704-555-0142" and s.last["slots"].get("contact_name") is None
+    for answer in ("carril", "omitir", "omitir", "omitir"):
+        await s.say(answer)
+    assert s.requested == "contact_name"
+    await s.say("omitir")  # no name: the phone given first stays for the follow-up, shown before submitting
+    assert s.last["slots"]["phone"] == "704-555-0142" and s.requested == "confirm"
+    assert "Contacto: 704-555-0142" in s.text
+
+
+async def test_yes_to_follow_up_asks_for_the_name_instead_of_taking_yes_as_one(convo) -> None:
+    c = convo()
+    await c.say("/report_pothole")
+    for answer in ("1234 Sharon Amity Rd", "travel lane", "skip", "skip", "skip"):
+        await c.say(answer)
+    assert c.requested == "contact_name"
+    await c.say("yes")
+    assert c.requested == "contact_name" and "What name should we use" in c.text
+    assert c.last["slots"].get("contact_name") is None
+    await c.say("Jane Doe")
+    assert c.last["slots"]["contact_name"] == "Jane Doe" and c.requested == "phone"
+
+
 async def test_a_first_message_that_tells_the_story_is_offered_as_the_description(convo) -> None:
     story = "there's a huge pothole on Providence Rd by the Harris Teeter, it's been there two weeks"
     c = convo()

@@ -88,6 +88,18 @@ def test_the_block_or_cross_street_in_spanish(answer: str, location: str) -> Non
     assert parsing.refine_location("calle Oak", answer, "es") == location
 
 
+@pytest.mark.parametrize(("text", "contact"), [
+    ("hi this is John Smith, 704-555-1234, there's a pothole", {"contact_name": "John Smith", "phone": "704-555-1234"}),
+    ("my name is maria lopez and I want to report a pothole", {"contact_name": "maria lopez"}),
+    ("hola soy Pedro, mi numero es 704 555 1234, hay un bache", {"contact_name": "Pedro", "phone": "704-555-1234"}),
+    ("me llamo Ana, correo ana@example.com", {"contact_name": "Ana", "email": "ana@example.com"}),
+    ("this is a pothole at 5th st", {}), ("I'm calling about a streetlight", {}), ("soy de Charlotte", {}),
+    ("status of 311-7045551234", {}), ("1234 Sharon Amity Rd pothole", {}),
+])
+def test_contact_details_in_a_message(text: str, contact: dict[str, str]) -> None:
+    assert parsing.find_contact_in_text(text) == contact
+
+
 def test_location_fields() -> None:
     assert parsing.location_fields("35.200000,-80.800000") == {"lat": 35.2, "long": -80.8}
     assert parsing.location_fields("1234 Sharon Amity Rd") == {"address_string": "1234 Sharon Amity Rd"}

@@ -413,6 +413,68 @@ def validate_name(text: str) -> str | None:
     return name
 
 
+_YES_RE = re.compile(
+    r"^\s*(?:yes|yeah|yep|yup|sure|ok|okay|please|yes please|of course|si|sí|claro|claro que si|por favor|dale|"
+    r"de acuerdo|esta bien|está bien|ok gracias)\s*[.!]*\s*$", re.IGNORECASE)
+
+
+def is_yes(text: str) -> bool:
+    """'yes', 'sure', 'sí', 'claro': a reply to "would you like follow-up?" that is not yet the name it asks for."""
+    return bool(_YES_RE.match(text or ""))
+
+
+# "my name is Maria Lopez", "me llamo pedro": the words after say the name whatever their case. After "this is",
+# "I'm" or "soy" only capitalised words are a name ("this is John Smith", not "this is a pothole").
+_NAMED_RE = re.compile(r"\b(?:my name is|my name's|me llamo|mi nombre es)\s+", re.IGNORECASE)
+_INTRO_RE = re.compile(r"\b(?:this is|[Ii] am|[Ii]'m|[Ss]oy)\s+(?=[A-ZÀ-Ý])")
+_NAME_WORD_RE = re.compile(r"[A-Za-zÀ-ÿ][A-Za-zÀ-ÿ'-]*")
+_NOT_NAME_WORDS = {
+    "and", "y", "i", "from", "de", "del", "with", "con", "my", "mi", "at", "in", "en", "the", "la", "el", "a", "an",
+    "un", "una", "calling", "writing", "reporting", "here", "not", "so", "just", "still", "also", "again", "sorry",
+    "trying", "looking", "having", "your", "tu", "su", "vecino", "vecina", "residente", "resident", "neighbor",
+    "phone", "number", "numero", "número", "tel", "email", "correo", "que", "who", "live", "vivo"}
+_PHONE_IN_TEXT_RE = re.compile(r"(?<![\d-])(?:\+?1[\s.-]?)?\(?\d{3}\)?[\s.-]?\d{3}[\s.-]?\d{4}(?![\d-])")
+_EMAIL_IN_TEXT_RE = re.compile(r"[^\s<>@,;:()]+@[^\s<>@,;:()]+")
+
+
+def _name_after(text: str, start: int, *, capitalised: bool) -> str | None:
+    """Up to three name words from `start`, ending at punctuation or a word that is no name ("and", "from")."""
+    words: list[str] = []
+    for m in _NAME_WORD_RE.finditer(text, start):
+        word = m.group(0)
+        if text[start:m.start()].strip() or len(words) == 3 or word.lower() in _NOT_NAME_WORDS \
+                or (capitalised and not word[0].isupper()):
+            break
+        words.append(word)
+        start = m.end()
+    return validate_name(" ".join(words)) if words else None
+
+
+def find_contact_in_text(text: str) -> dict[str, str]:
+    """Contact details a resident gives with their first message ("hi this is John Smith, 704-555-1234, there's
+    a pothole…"), so the form does not ask for them again. Only the private contact fields take them."""
+    text = text or ""
+    found: dict[str, str] = {}
+    if m := _NAMED_RE.search(text):
+        name = _name_after(text, m.end(), capitalised=False)
+    else:
+        name = next((n for m in _INTRO_RE.finditer(text) if (n := _name_after(text, m.end(), capitalised=True))),
+                    None)
+    if name:
+        found["contact_name"] = name
+    tickets = [m.span() for m in TICKET_RE.finditer(text)]
+    for m in _PHONE_IN_TEXT_RE.finditer(text):
+        phone = validate_phone(m.group(0))
+        if phone and not any(a <= m.start() < b for a, b in tickets):
+            found["phone"] = phone
+            break
+    for m in _EMAIL_IN_TEXT_RE.finditer(text):
+        if email := validate_email(m.group(0)):
+            found["email"] = email
+            break
+    return found
+
+
 def split_name(name: str) -> tuple[str, str | None]:
     parts = name.split()
     return (parts[0], " ".join(parts[1:]) or None) if parts else (name, None)

@@ -397,6 +397,7 @@ class ValidateReportForm(FormValidationAction):
                 value = parsing.validate_number(rest)
                 if value is not None:
                     changes[attr.code] = value
+        changes.update(parsing.find_contact_in_text(text))
         return changes
 
     # ------------------------------------------------------------ one answer
@@ -448,7 +449,11 @@ class ValidateReportForm(FormValidationAction):
             # an old button, or a story left out because it named someone: the button's words are no description
             dispatcher.utter_message(text=t("nothing_written", lang))
             return {}
-        return self._validate(service, requested, text, dispatcher, lang)
+        changes = self._validate(service, requested, text, dispatcher, lang)
+        if requested == "contact_name":  # "skip" the name keeps a phone or e-mail given with the first message
+            values = _values(tracker)
+            changes = {k: v for k, v in changes.items() if k == "contact_name" or values.get(k) is None}
+        return changes
 
     def _validate(self, service: Any, step: str, text: str, dispatcher: CollectingDispatcher,
                   lang: str) -> dict[str, Any]:
@@ -472,6 +477,9 @@ class ValidateReportForm(FormValidationAction):
         if step == "contact_name":
             if parsing.is_skip(text):
                 return {name: SKIPPED for name in CONTACT_SLOTS}
+            if parsing.is_yes(text):  # "yes" to "would you like follow-up?": the name is still to come
+                dispatcher.utter_message(text=t("name_after_yes", lang))
+                return {}
             value = parsing.validate_name(text)
             if value is None:
                 dispatcher.utter_message(text=t("name_invalid", lang))
