@@ -210,6 +210,26 @@ async def test_escalate_accept_chat_note_close(setup, resident) -> None:  # type
     assert again["error"]["code"] == "not_yours"
 
 
+async def test_the_agent_sees_the_reports_answers_and_not_its_skipped_questions(  # type: ignore[no-untyped-def]
+        setup, resident) -> None:
+    start, agent = setup
+    server, prefix = await start()
+    ann = await agent(server, prefix, "ann", name="Ann")
+    res = await resident(server.url)
+    await res.start_session()
+    for text in ("there's a pothole at 600 E 4th St", "travel lane", "skip"):
+        await res.turn(text)
+    await escalate(res, "I want to talk to a person")
+    cid = (await ann.wait_for("offer"))["conversation_id"]
+    ack = await ann.call("accept", {"conversation_id": cid})
+    assert ack["ok"], ack
+    panel = ack["conversation"]["collected"]
+    assert panel["service_code"] == "POTHOLE" and panel["address"] == "600 E 4th St"
+    assert [(a["code"], a["value"], a["words"]) for a in panel["attributes"]] == [("road_position", "lane",
+                                                                                   "Travel lane")]
+    assert "skipped" not in str(panel) and panel["contact"] == {}
+
+
 async def test_offer_timeout_then_next_agent_and_transfer(setup, resident) -> None:  # type: ignore[no-untyped-def]
     start, agent = setup
     # No missed-offer warning here: Ann is set away at once (the warning has its own test).

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chat_server.agents.ticket_form import collected, form_services
+from chat_server.agents.ticket_form import collected, form_services, report_service
 from chat_server.tickets.catalogue import load_catalogue
 from tests.support.servers import ROOT
 
@@ -12,9 +12,11 @@ CATALOGUE = load_catalogue(ROOT / "chat_server" / "tickets" / "catalogue.yml")
 def test_panel_speaks_catalogue_words_and_hides_debug_metadata() -> None:
     service = CATALOGUE.by_label("report_missed_pickup")
     assert service is not None
+    # the shape the bot's tracker has: the service's answers in one `attributes` slot
     slots = {"session_started_metadata": {"language": "en"}, "requested_slot": "description", "language": "en",
-             "cart_type": ["garbage", "recycling"], "cart_at_curb_by_7am": True, "location": "600 E 4th St",
-             "phone": "704-555-0142", "contact_name": "Ann Ruiz"}
+             "service": "report_missed_pickup",
+             "attributes": {"cart_type": ["garbage", "recycling"], "cart_at_curb_by_7am": True},
+             "location": "600 E 4th St", "phone": "704-555-0142", "contact_name": "Ann Ruiz"}
     panel = collected(slots, service, "http://x/media/a.jpg")
     assert panel["service_code"] == "MISSED_PICKUP" and panel["service_name"] == service.name("en")
     cart, curb = panel["attributes"]
@@ -24,6 +26,20 @@ def test_panel_speaks_catalogue_words_and_hides_debug_metadata() -> None:
     assert panel["address"] == "600 E 4th St" and "lat" not in panel
     assert panel["contact"] == {"name": "Ann Ruiz", "phone": "704-555-0142"} and panel["photo"] == "http://x/media/a.jpg"
     assert "session_started_metadata" not in str(panel) and "requested_slot" not in str(panel)
+
+
+def test_skipped_questions_are_left_out_of_the_panel() -> None:
+    service = report_service({"service": "report_graffiti"}, CATALOGUE, None, "greet")
+    assert service is not None and service.label == "report_graffiti"
+    slots = {"service": "report_graffiti", "location": "500 W Trade St", "description": "skipped", "photo": "skipped",
+             "attributes": {"surface": "bridge", "offensive": "skipped"},
+             "contact_name": "skipped", "phone": "skipped", "email": "skipped"}
+    panel = collected(slots, service, None)
+    assert [a["code"] for a in panel["attributes"]] == ["surface"]
+    assert panel["contact"] == {} and panel["description"] is None and "skipped" not in str(panel)
+    by_label = report_service({}, CATALOGUE, "report_graffiti")
+    assert by_label is not None and by_label.label == "report_graffiti"
+    assert report_service({}, CATALOGUE, None, "greet") is None
 
 
 def test_panel_with_coordinates_and_without_a_service() -> None:

@@ -109,7 +109,7 @@ def _slot_events(changes: dict[str, Any], tracker: Tracker, service: Any) -> lis
 def display(service: Any, step: str, value: Any, lang: str) -> str:
     attr = _attribute(service, step)
     if value == SKIPPED:
-        return t("none", lang)
+        return t("not_given", lang)
     if value == parsing.UNKNOWN:
         return t("unknown", lang)
     if attr is not None and attr.values:
@@ -129,7 +129,7 @@ def report_data(tracker: Tracker, service: Any) -> dict[str, Any]:
     data: dict[str, Any] = {}
     if values.get("location"):
         data.update(parsing.location_fields(values["location"]))
-    if values.get("description"):
+    if values.get("description") and values["description"] != SKIPPED:
         data["description"] = values["description"]
     attributes: dict[str, Any] = {}
     for attr in service.attributes:
@@ -467,8 +467,8 @@ class ValidateReportForm(FormValidationAction):
                 return {"location": value["location"], "requested_slot": BLOCK}
             return {"location": value["location"]}
         if step == "description":
-            if parsing.is_skip(text):
-                return {"description": service.name(lang)}
+            if parsing.is_skip(text):  # Open311's description is optional: no made-up one on the public page
+                return {"description": SKIPPED}
             value = parsing.validate_description(text)
             if value is None:
                 dispatcher.utter_message(text=t("description_invalid", lang))

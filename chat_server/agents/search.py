@@ -19,7 +19,6 @@ conversation the search found by phone or e-mail is found with it.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from redis.asyncio import Redis
 
 from chat_server import redis_values as rv
 from chat_server.agents.accounts import Account
+from chat_server.agents.ticket_form import bot_slots, given
 from chat_server.conversations.store import Conversation, ConversationStore
 from chat_server.refusal import Refusal
 from chat_server.tickets.store import Ticket, TicketStore
@@ -226,18 +226,13 @@ class ConversationSearch:
 
     async def _conv_contact(self, conv: Conversation) -> tuple[list[str], str | None]:
         """The phone numbers (collected in the chat; the number an SMS chat came from) and the e-mail."""
-        try:
-            slots = json.loads(conv.get("slots") or "{}")
-        except ValueError:
-            slots = {}
-        if not isinstance(slots, dict):
-            slots = {}
-        phones = [str(p) for p in (slots.get("phone"), conv.get("phone")) if p]
+        slots = bot_slots(conv.get("slots"))
+        phones = [str(p) for p in (slots.get("phone"), conv.get("phone")) if given(p)]
         if conv.channel == "sms":  # the channel keeps the number on the resident's session
             address = await self.conversations.session_field(conv.session, "address")
             if address:
                 phones.append(address)
-        email = slots.get("email") or conv.get("email") or None
+        email = next((e for e in (slots.get("email"), conv.get("email")) if given(e)), None)
         return phones, (str(email) if email else None)
 
     @staticmethod

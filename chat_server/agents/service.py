@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from datetime import UTC, datetime
@@ -42,7 +41,7 @@ from chat_server.agents.routing import (
 from chat_server.agents.routing_store import RoutingStore
 from chat_server.agents.search import ConversationSearch
 from chat_server.agents.settings import ConsoleConfig, RoutingConfig
-from chat_server.agents.ticket_form import collected, form_services
+from chat_server.agents.ticket_form import bot_slots, collected, form_services, report_service
 from chat_server.conversations.resident_ns import ResidentNamespace
 from chat_server.conversations.service import ConversationService
 from chat_server.conversations.store import ASSIGNED, BOT, CLOSED, QUEUED, TICKETED, Conversation, Message
@@ -304,11 +303,8 @@ class EscalationService:
         label = conv.get("form_label") or conv.get("label") or ""
         words = topic_words(label, self.label_names)
         catalogue = self._catalogue()
-        try:  # halfway through a report form: the service the resident was reporting says more
-            code = json.loads(conv.get("slots") or "{}").get("service_code")
-        except (ValueError, AttributeError):
-            code = None
-        service = catalogue.get(str(code)) if catalogue is not None and code else None
+        # halfway through a report form: the service the resident was reporting says more
+        service = report_service(bot_slots(conv.get("slots")), catalogue, label) if catalogue is not None else None
         if service is not None:
             words = f"Report: {service.name('en')}"
         department = conv.get("department") or ""
@@ -607,19 +603,12 @@ class EscalationService:
         allowed = account.username in (owner, offered) or account.has_role("supervisor") or conv.state == QUEUED
         if not allowed:
             raise ActionError("not_yours", "this conversation is not yours")
-        try:
-            slots = json.loads(conv.get("slots") or "{}")
-        except ValueError:
-            slots = {}
+        slots = bot_slots(conv.get("slots"))
         catalogue = self._catalogue()
-        service = None
-        if catalogue is not None:
-            code = slots.get("service_code") if isinstance(slots, dict) else None
-            service = (catalogue.get(str(code)) if code else None) or catalogue.by_label(
-                conv.get("form_label") or conv.get("label"))
+        service = report_service(slots, catalogue, conv.get("form_label"), conv.get("label")) \
+            if catalogue is not None else None
         messages = [self.message_view(m) for m in await self.chats.store.messages(conv.id)]
-        return {**self.summary(conv), "collected": collected(slots if isinstance(slots, dict) else {}, service,
-                                                            conv.get("media_url")),
+        return {**self.summary(conv), "collected": collected(slots, service, conv.get("media_url")),
                 "topic": self.offer_topic(conv), "language_name": LANGUAGE_NAMES.get(conv.language, conv.language),
                 "active_loop": conv.get("active_loop"), "ticket_id": conv.get("ticket_id"), "messages": messages,
                 "mine": owner == account.username}
