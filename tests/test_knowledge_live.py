@@ -26,7 +26,7 @@ from chat_server.agents.auth import SESSION_COOKIE
 from chat_server.child_specs import free_port
 from chat_server.knowledge.diff import diff_articles
 from chat_server.knowledge.store import LOG_KEEP, ArticleStore, Origin, VersionConflict
-from chat_server.training.inbox import Inbox
+from chat_server.training.inbox import Inbox, InboxKind
 from tests.support import waiting
 from tests.support.agents import PASSWORD
 from tests.support.servers import ChatServerProcess, chat311_env
@@ -257,7 +257,7 @@ async def test_publish_is_live_in_the_other_process_with_conflicts_refusals_hist
 async def test_inbox_question_attached_as_sample_question_is_found_at_once(pair: Pair) -> None:
     question = "who takes my money for the aqua invoice thingy"
     article = "water-autopay"
-    item = await Inbox(pair.redis, pair.prefix).record(question, "en", "kb_unhelpful", article, 0.0)
+    item = await Inbox(pair.redis, pair.prefix).record(question, "en", InboxKind.KB_NOT_HELPFUL, article, 0.0)
     assert item is not None
     cora, csrf = await pair.session("cora", ["content"])
     async with cora:
@@ -377,6 +377,27 @@ async def test_content_page_edit_test_publish_history_rollback_in_chromium(pair:
         await expect(page.locator("#edit-msg")).to_contain_text("version 3 equals version 1")
         assert await page.locator("textarea[name='answer.es']").input_value() == start["data"]["answer"]["es"]
         await until(b_serves(start["data"]["answer"]["es"]), LIVE_S)
+
+        # A "No" on this article's answer (as TrainingService.on_kb_feedback records it) is named as such in the
+        # inbox, with the article filled in; Dismiss takes it out.
+        said = f"is my pickup day different this week {uuid.uuid4().hex[:6]}"
+        assert await Inbox(pair.redis, pair.prefix).record(said, "en", InboxKind.KB_NOT_HELPFUL, article, 0.0)
+
+        async def in_inbox() -> bool:
+            async with reader.get(f"{api(pair.a)}/inbox") as r:
+                return any(i["text"] == said for i in (await r.json())["items"])
+
+        await page.reload()
+        item = page.locator("#inbox li", has_text=said)
+        await expect(item).to_contain_text("answer marked not helpful")
+        await expect(item.locator("input")).to_have_value(article)
+
+        violations = await axe_scan(page, "#inbox")
+        assert not [v for v in violations if v["impact"] in ("serious", "critical")], violations
+        await item.get_by_role("button", name="Dismiss").click()
+        await expect(item).to_have_count(0)
+        assert not await in_inbox()
+
         assert page.errors == [], page.errors
 
 

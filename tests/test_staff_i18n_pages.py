@@ -18,7 +18,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from chat_server.staff_texts import load_staff_texts
-from chat_server.training.inbox import Inbox
+from chat_server.training.inbox import Inbox, InboxKind
 from tests.support.browser import ROOT, axe_scan, chromium, new_page, screenshot, serious_violations, untranslated
 from tests.support.channel_standins import bare_server
 from tests.support.metrics import TZ, scripted_day, xadd_all
@@ -241,7 +241,7 @@ async def test_dashboard_content_and_training_pages_in_spanish(redis_server: Any
             # ---- the bot-training page, with one message the bot did not understand
             client = aioredis.from_url(redis_server.url)
             try:
-                await Inbox(client, server.prefix).record("the thing on my street", "en", "fallback",
+                await Inbox(client, server.prefix).record("the thing on my street", "en", InboxKind.FALLBACK,
                                                           "nlu_fallback", 0.2)
             finally:
                 await client.aclose()

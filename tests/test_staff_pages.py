@@ -125,7 +125,7 @@ async def _axe_and_overflow(staff: Any, pages: dict[str, str], sizes: list[tuple
 
 async def test_training_page_forms_hidden_readable_labels_warning_rollback_and_saved_item(
         staff: Any, redis_server: Any) -> None:
-    from chat_server.training.inbox import Inbox
+    from chat_server.training.inbox import Inbox, InboxKind
 
     server, prefix = staff
     client = aioredis.from_url(redis_server.url)
@@ -133,7 +133,8 @@ async def test_training_page_forms_hidden_readable_labels_warning_rollback_and_s
         inbox = Inbox(client, prefix)
         stamp = str(int(time.time() * 1000))
         for i in range(12):
-            await inbox.record(f"the thing on my street {stamp} number {i}", "en", "fallback", "nlu_fallback", 0.2)
+            await inbox.record(f"the thing on my street {stamp} number {i}", "en", InboxKind.FALLBACK, "nlu_fallback",
+                               0.2)
     finally:
         await client.aclose()
     async with chromium() as browser:

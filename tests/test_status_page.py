@@ -135,3 +135,38 @@ async def test_webhook_refuses_bad_input_and_applies_each_change_once(server: An
 
         async with http.post(f"{server.url}/api/tickets/{ticket_id}/status", json={"status": "open"}) as resp:
             assert resp.status == 401  # the console action needs a signed-in agent
+
+
+async def test_a_note_for_the_resident_is_told_and_masks_personal_data_an_internal_one_stays_inside(
+        server: Any, redis_server: Any, resident: Any) -> None:
+    ticket_id = await new_ticket(server, redis_server, first_name="Rob", last_name="Baker")
+    web = await resident(server.url)
+    await web.start_session()
+    assert (await web.say(f'/follow_ticket{{"ticket_id": "{ticket_id}"}}'))["ok"]
+    await web.wait_for("bot_uttered", lambda d: ticket_id in d.get("text", ""))
+
+    def note(*args: str) -> None:
+        out = cli(redis_server, server.prefix, "tickets", "note", ticket_id, *args)
+        assert out.returncode == 0, out.stderr
+
+    await asyncio.to_thread(note, "Rob Baker prefers calls after 5pm", "--internal")
+    await asyncio.to_thread(note, "Called Rob Baker back at 704-555-0111 / rob@example.com; crew set for Tuesday")
+    # Notices go out in order: were the internal note told, its notice would be the first.
+    told = (await web.wait_for("bot_uttered", lambda d: "Update on 311 request" in d.get("text", "")))["text"]
+    assert "crew set for Tuesday. Details:" in told, told
+    out = await asyncio.to_thread(cli, redis_server, server.prefix, "apikeys", "add", "staff", "--scope",
+                                  "read_private")
+    private_key = out.stdout.split("api_key: ")[1].split()[0]
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{server.url}/open311/v2/requests/{ticket_id}.json") as resp:
+            [public] = await resp.json()
+        async with http.get(f"{server.url}/status/{ticket_id}") as resp:
+            page = await resp.text()
+        async with http.get(f"{server.url}/open311/v2/requests/{ticket_id}.json",
+                            params={"api_key": private_key}) as resp:
+            [private] = await resp.json()
+    for shown in (told, public["status_notes"], page):
+        assert "Baker" not in shown and "555-0111" not in shown and "rob@example.com" not in shown, shown
+        assert "after 5pm" not in shown
+    assert "crew set for Tuesday" in public["status_notes"] and "crew set for Tuesday" in page
+    assert "Rob Baker prefers calls after 5pm" in private["staff_notes"]

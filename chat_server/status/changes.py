@@ -24,7 +24,7 @@ from redis.asyncio.client import Pipeline
 from chat_server.events import EventBus
 from chat_server.tickets.catalogue import TicketValidationError
 from chat_server.tickets.service import _long as free_text
-from chat_server.tickets.store import CLOSED, OPEN, SUB_STATUSES, StatusEntry, Ticket, TicketStore
+from chat_server.tickets.store import CLOSED, OPEN, SUB_STATUSES, StatusEntry, Ticket, TicketStore, made_public
 
 STATUSES = (OPEN, CLOSED, *SUB_STATUSES)
 
@@ -72,17 +72,19 @@ class TicketStatusService:
         self.bus = bus
         self.notify_stream = notify_stream
 
-    async def change(self, ticket_id: str, status: str, note: str | None, source: Source, actor: str, *,
-                     change_key: str | None = None, public: bool = True) -> Change:
-        """Record a status change and queue its notifications. Raises TicketValidationError (404 unknown
-        ticket, 400 bad status or note) before anything is stored."""
+    async def change(self, ticket_id: str, status: str | None, note: str | None, source: Source, actor: str, *,
+                     change_key: str | None = None) -> Change:
+        """Record a status change or a note for the resident (no `status`: the ticket keeps its own) and
+        queue its notifications. The note is public (status page, Open311 status_notes, the notices), so
+        personal data in it is masked as in descriptions. Raises TicketValidationError (404 unknown ticket,
+        400 bad status or note) before anything is stored."""
         ticket = await self.store.get(str(ticket_id or "").strip().upper())
         if ticket is None:
             raise TicketValidationError(404, f"service request {str(ticket_id)[:40]!r} not found", "ticket_id")
-        main, sub = resolve_status(ticket.status, ticket.sub_status, str(status or "").strip().lower())
-        text = free_text(note, "note") or None
-        entry = StatusEntry(time.time(), main, sub, text, f"{source}:{actor}"[:120], public,
-                            change_id=secrets.token_hex(8))
+        main, sub = resolve_status(ticket.status, ticket.sub_status,
+                                   str(status or "").strip().lower() or ticket.sub_status)
+        text = made_public(free_text(note, "note"), ticket.contact) or None
+        entry = StatusEntry(time.time(), main, sub, text, f"{source}:{actor}"[:120], change_id=secrets.token_hex(8))
         if (main, sub) == (ticket.status, ticket.sub_status) and not text:
             return Change(ticket, entry, applied=False)
         job = json.dumps(notification_job(ticket.id, entry.change_id))

@@ -68,7 +68,9 @@ return 0
 
 
 def notice_text(ticket: Ticket, entry: StatusEntry, service: str, status_url: str, language: str) -> str:
-    note = text("status_notice_note", language, note=entry.note) if entry.note and entry.public else ""
+    said = (entry.note or "").rstrip()
+    said += "" if not said or said[-1] in ".!?…" else "."  # the link follows: "Patched today. Details: …"
+    note = text("status_notice_note", language, note=said) if said and entry.public else ""
     return text("status_notice", language, ticket_id=ticket.id, service=service,
                 status=status_words(entry.status, entry.sub_status, language), note=note, status_url=status_url)
 

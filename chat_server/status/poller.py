@@ -34,7 +34,7 @@ from chat_server.stopping import cancel_and_wait
 from chat_server.tickets.catalogue import TicketValidationError
 from chat_server.tickets.outbox import tracked_key
 from chat_server.tickets.settings import TicketsConfig
-from chat_server.tickets.store import CLOSED, Ticket, TicketStore
+from chat_server.tickets.store import CLOSED, Ticket, TicketStore, made_public
 
 log = logging.getLogger("chat311.status.poller")
 
@@ -197,7 +197,8 @@ class UpstreamPoller:
         """One upstream state onto our ticket, once per change key. The same news read through both
         requests.json and servicerequestupdates (same status, same note) is applied once."""
         status_known = state.status in (ticket.status, ticket.sub_status)
-        note_new = bool(state.notes) and state.notes != (ticket.status_notes or "")
+        # our status_notes is the note made public (personal data masked), so compare like with like
+        note_new = bool(state.notes) and made_public(state.notes, ticket.contact) != (ticket.status_notes or "")
         if not status_known or note_new:
             try:
                 change = await self.status.change(ticket.id, state.status, state.notes if note_new else None,

@@ -71,9 +71,12 @@ def _configure_tickets(p: argparse.ArgumentParser) -> None:
     status.add_argument("status")
     status.add_argument("--note", help="note for the resident (becomes the Open311 status_notes); the filer and "
                                        "followers are notified")
-    note = sub.add_parser("note", help="add a public note without changing the status")
+    note = sub.add_parser("note", help="add a note for the resident without changing the status (public: the "
+                                       "filer and followers are told; personal data in it is masked), or with "
+                                       "--internal one only staff read")
     note.add_argument("ticket_id")
     note.add_argument("text")
+    note.add_argument("--internal", action="store_true", help="a staff-only note: not public, nobody is told")
 
 
 async def _tickets_main(args: argparse.Namespace, config: Config, redis: Redis) -> int:
@@ -90,14 +93,16 @@ async def _tickets_main(args: argparse.Namespace, config: Config, redis: Redis) 
     service = TicketService(store, load_catalogue(config.resolve_path(config.tickets.catalogue)), bus,
                             TicketTerms.from_config(config))
     try:
+        # The same service as the console and the webhook; the running chat_server's outbox worker sends
+        # the notifications (they wait in Redis while it is down).
+        status = TicketStatusService(store, bus, notify_stream(prefix))
+        actor = os.environ.get("USER") or "cli"
         if args.action == "status":
-            # The same service as the console and the webhook; the running chat_server's outbox
-            # worker sends the notifications (they wait in Redis while it is down).
-            status = TicketStatusService(store, bus, notify_stream(prefix))
-            actor = os.environ.get("USER") or "cli"
             await status.change(args.ticket_id, args.status, args.note, Source.CLI, actor)
+        elif args.action == "note" and args.internal:
+            await service.add_staff_note(args.ticket_id, args.text, by=f"{Source.CLI}:{actor}")
         elif args.action == "note":
-            await service.add_note(args.ticket_id, args.text, by="cli")
+            await status.change(args.ticket_id, None, args.text, Source.CLI, actor)
     except TicketValidationError as exc:
         sys.stderr.write(f"chat311: {exc.description}\n")
         return 1

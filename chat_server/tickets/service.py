@@ -26,14 +26,14 @@ from zoneinfo import ZoneInfo
 
 from chat_server.agents.business_days import add_business_days
 from chat_server.conversations.store import ASSIGNED, BOT, QUEUED, TICKETED, Conversation
-from chat_server.redaction import mask_names, redact
+from chat_server.redaction import redact
 from chat_server.status.followers import FollowerKind, FollowerStore
 from chat_server.textchars import control_chars, without_controls
 from chat_server.texts import text
 from chat_server.tickets import duplicates
 from chat_server.tickets.area import outside_box, outside_zip
 from chat_server.tickets.catalogue import Catalogue, Service, TicketValidationError
-from chat_server.tickets.store import OPEN, StatusEntry, Ticket, TicketStore
+from chat_server.tickets.store import OPEN, StatusEntry, Ticket, TicketStore, made_public
 
 if TYPE_CHECKING:
     from chat_server.config import Config
@@ -222,7 +222,7 @@ class TicketService:
         language = language if language in ("en", "es") else "en"
         ticket = Ticket(
             id="", service_code=service.service_code, description=description, requested_at=now,
-            public_description=mask_names(redact(description), _names(contact)),
+            public_description=made_public(description, contact),
             transcript=without_controls(transcript or "")[:MAX_DESCRIPTION] or None,
             expected_at=self.expected_at(now, service.expected_days),
             agency_responsible=service.agency_responsible, service_notice=service.service_notice("en"),
@@ -298,8 +298,8 @@ class TicketService:
             await self.store.update_fields(ticket.id, media_url=photo)
         lines = [line for line in (redact(description), f"Photo: {photo}" if photo else "") if line]
         if lines:
-            await self.add_note(ticket.id, "Also reported by a resident in chat: " + " ".join(lines),
-                                by="resident", public=False)
+            await self.add_staff_note(ticket.id, "Also reported by a resident in chat: " + " ".join(lines),
+                                      by="resident")
         await self.follow(ticket, conv, language)
 
     def expected_at(self, requested_at: float, expected_days: float | None) -> float | None:
@@ -358,14 +358,15 @@ class TicketService:
     async def get(self, ticket_id: str) -> Ticket | None:
         return await self.store.get(str(ticket_id or "").strip().upper())
 
-    async def add_note(self, ticket_id: str, note: str, *, by: str = "agent", public: bool = True) -> Ticket:
-        """A note without a status change (public notes become Open311 status_notes)."""
+    async def add_staff_note(self, ticket_id: str, note: str, *, by: str) -> Ticket:
+        """A note only staff read (Open311 GET with read_private: `staff_notes`), without a status change and
+        without telling anyone. A note for the resident goes through TicketStatusService.change."""
         ticket = await self._require(ticket_id)
         note = _long(note, "note")
         if not note:
             raise TicketValidationError(400, "a note must have 1 to 4000 characters", "note")
         await self.store.record_status(ticket, StatusEntry(time.time(), ticket.status, ticket.sub_status, note, by,
-                                                           public))
+                                                           public=False))
         return ticket
 
     async def _require(self, ticket_id: str) -> Ticket:
@@ -409,13 +410,6 @@ class TicketService:
         else:
             problem = text("ticket_problem_other", language)
         return text("ticket_invalid", language, problem=problem)
-
-
-def _names(contact: dict[str, str]) -> list[str]:
-    """The filer's full name and each part of it ("Pedro Alvarez", "Pedro", "Alvarez")."""
-    parts = [contact.get("first_name") or "", contact.get("last_name") or ""]
-    full = " ".join(p for p in parts if p)
-    return [full, *(w for p in parts for w in p.split() if len(w) >= 3)]
 
 
 def others_phrase(count: int, language: str) -> str:

@@ -23,7 +23,7 @@ from redis.asyncio.client import Pipeline
 from redis.exceptions import WatchError
 
 from chat_server import redis_values as rv
-from chat_server.redaction import redact
+from chat_server.redaction import mask_names, redact
 from chat_server.redis_store import RedisStore
 from chat_server.sanitize import plausible_token
 
@@ -141,6 +141,20 @@ class Ticket:
             if entry.public and entry.note:
                 return entry.note
         return self.status_notes
+
+
+def filer_names(contact: dict[str, str]) -> list[str]:
+    """The filer's full name and each part of it ("Pedro Alvarez", "Pedro", "Alvarez")."""
+    parts = [contact.get("first_name") or "", contact.get("last_name") or ""]
+    full = " ".join(p for p in parts if p)
+    return [full, *(w for p in parts for w in p.split() if len(w) >= 3)]
+
+
+def made_public(text: str, contact: dict[str, str]) -> str:
+    """Text about a ticket that anyone may read (its description, a note for the resident): phone
+    numbers, e-mails and the like masked, and the filer's own name, which residents type into
+    descriptions and staff into notes ("called Rob Baker back")."""
+    return mask_names(redact(text), filer_names(contact))
 
 
 class TicketStore(RedisStore):

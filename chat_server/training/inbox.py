@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from redis.asyncio import Redis
@@ -23,12 +24,19 @@ from chat_server import redis_values
 from chat_server.redaction import redact
 
 
+class InboxKind(StrEnum):
+    """Why a message is in the inbox (the pages name each kind: staff_texts.yml `content.kind.*`)."""
+    FALLBACK = "fallback"
+    LOW_CONFIDENCE = "low_confidence"
+    KB_NOT_HELPFUL = "kb_not_helpful"  # a "No" on a knowledge-base answer
+
+
 @dataclass
 class InboxItem:
     id: str
     text: str
     language: str
-    kind: str  # fallback | low_confidence | kb_not_helpful (a "No" on a knowledge-base answer)
+    kind: str  # an InboxKind
     predicted: str
     confidence: float
     count: int
@@ -55,7 +63,7 @@ class Inbox:
     def _key(self, iid: str) -> str:
         return f"{self.inbox_prefix}:{iid}"
 
-    async def record(self, text: str, language: str, kind: str, predicted: str, confidence: float,
+    async def record(self, text: str, language: str, kind: InboxKind, predicted: str, confidence: float,
                      ts: float | None = None) -> str | None:
         text = " ".join(redact(text or "").split())[:500]
         if not text or text.startswith("/"):

@@ -10,7 +10,7 @@ from chat_server.config import Config
 from chat_server.conversations.store import ConversationStore
 from chat_server.events import Event
 from chat_server.training.data import TrainingData
-from chat_server.training.inbox import Inbox
+from chat_server.training.inbox import Inbox, InboxKind
 from chat_server.training.jobs import TrainingJobs
 from chat_server.training.label_names import load_label_names
 
@@ -30,7 +30,7 @@ class Training:
     async def on_fallback(self, event: Event) -> None:
         confidence = event.data.get("confidence")
         await self.inbox.record(str(event.data.get("text") or ""), str(event.data.get("language") or "en"),
-                                "fallback", "nlu_fallback", float(confidence or 0), event.ts)
+                                InboxKind.FALLBACK, "nlu_fallback", float(confidence or 0), event.ts)
 
     async def on_kb_feedback(self, event: Event) -> None:
         """A "No" on a knowledge-base answer: the question goes to the inbox, kind kb_not_helpful,
@@ -38,7 +38,8 @@ class Training:
         if event.data.get("helpful") is not False:
             return
         await self.inbox.record(str(event.data.get("question") or ""), str(event.data.get("language") or "en"),
-                                "kb_not_helpful", str(event.data.get("article_id") or ""), 0.0, event.ts)
+                                InboxKind.KB_NOT_HELPFUL, str(event.data.get("article_id") or ""), 0.0,
+                                event.ts)
 
     async def on_bot_answered(self, event: Event) -> None:
         confidence = event.data.get("confidence")
@@ -50,5 +51,5 @@ class Training:
                 if message.sender == "resident":
                     text = message.text
                     break
-        await self.inbox.record(text, str(event.data.get("language") or "en"), "low_confidence",
+        await self.inbox.record(text, str(event.data.get("language") or "en"), InboxKind.LOW_CONFIDENCE,
                                 str(event.data.get("label") or ""), float(confidence), event.ts)

@@ -14,6 +14,7 @@
   const score = v => i18n.number(v, { minimumFractionDigits: 3, maximumFractionDigits: 3 });
 
   const call = C311Api(API);  // /static/staff/api.js
+  const training = C311Api("/console/training/api");  // the inbox's dismiss (same role)
   function el(tag, text, cls) {
     const node = document.createElement(tag);
     if (text != null) node.textContent = text;
@@ -211,25 +212,37 @@
     ul.replaceChildren(...data.items.map(item => {
       const li = el("li");
       li.lang = item.language;
-      li.appendChild(el("div", item.text, "text"));
+      const question = el("div", item.text, "text");
+      question.id = "inbox-q-" + item.id;  // names what each field and button of the item is about
+      li.appendChild(question);
       const why = i18n.has("content.kind." + item.kind) ? t("content.kind." + item.kind) : item.kind;
       const asked = t("content.asked", { count: i18n.number(item.count) });
       li.appendChild(el("div", `${item.language} · ${why}${item.predicted ? " · " + item.predicted : ""} · ${asked}`, "muted"));
       const row = el("div", null, "row");
       const label = el("label", t("content.article_id"));
       const input = el("input");
-      input.value = item.kind === "kb_unhelpful" ? item.predicted : (current ? current.id : "");
+      input.value = item.kind === "kb_not_helpful" ? item.predicted : (current ? current.id : "");
+      input.setAttribute("aria-describedby", question.id);
       label.appendChild(input);
       const msg = el("p", "", "msg");
       msg.setAttribute("role", "status");
-      row.append(label, button(t("content.add_sample"), async () => {
+      const dismiss = button(t("content.dismiss"), async () => {
+        try {
+          await training(`/inbox/${item.id}/dismiss`, "POST", {});
+          li.remove();
+        } catch (e) { say(msg, e.message, true); }
+      });
+      dismiss.setAttribute("aria-describedby", question.id);
+      const add = button(t("content.add_sample"), async () => {
         try {
           const r = await call(`/inbox/${item.id}/attach`, "POST", { article_id: input.value.trim() });
           say(msg, t("content.added", { article: r.article_id, version: r.version }));
           if (current && current.id === r.article_id) await openArticle(r.article_id);
           setTimeout(loadInbox, 800);
         } catch (e) { say(msg, e.message, true); }
-      }));
+      });
+      add.setAttribute("aria-describedby", question.id);
+      row.append(label, add, dismiss);
       li.append(row, msg);
       return li;
     }));
@@ -240,7 +253,7 @@
     $("q-lang").value = $("test-lang").value = i18n.lang;  // article titles in the page's language
     try {
       const me = await call("/me");
-      call.csrf = me.csrf;
+      call.csrf = training.csrf = me.csrf;
     } catch (e) { return; }
     $("filters").addEventListener("submit", ev => { ev.preventDefault(); loadList(); });
     $("article-form").addEventListener("submit", publish);
