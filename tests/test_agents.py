@@ -230,6 +230,67 @@ async def test_the_agent_sees_the_reports_answers_and_not_its_skipped_questions(
     assert "skipped" not in str(panel) and panel["contact"] == {}
 
 
+async def test_an_emergency_in_the_queue_goes_first_and_alerts_the_console(setup, resident) -> None:  # type: ignore[no-untyped-def]
+    start, agent = setup
+    server, prefix = await start()
+    ann = await agent(server, prefix, "ann", name="Ann", max_chats=1)
+    first = await resident(server.url)
+    await first.start_session()
+    await escalate(first, "I want to talk to a person")
+    first_cid = (await ann.wait_for("offer"))["conversation_id"]
+    assert (await ann.call("accept", {"conversation_id": first_cid}))["ok"]
+    waiting = []
+    for _ in range(2):  # Ann is full: both wait, in the order they asked
+        res = await resident(server.url)
+        await res.start_session()
+        await escalate(res, "I want to talk to a person")
+        waiting.append(res)
+    mark = len(ann.events)
+    await waiting[1].say("my neighbor's house is on fire")
+    await waiting[1].wait_for("bot_uttered", lambda m: "911" in m.get("text", ""))
+    alert = await ann.wait_for("urgent", after=mark)
+    assert alert["urgent"] is True and not alert["agent"] and alert["state"] == "queued"
+    urgent_cid = alert["conversation_id"]
+    queue = await ann.wait_for("queue", lambda d: d["items"] and d["items"][0]["conversation_id"] == urgent_cid,
+                               after=mark)
+    assert [i["urgent"] for i in queue["items"]] == [True, False]
+    # The resident is told they moved up; the one who asked first is not skipped in silence by the count.
+    await waiting[1].wait_for("queue_update", lambda d: d["position"] == 1)
+    # When Ann is free, the urgent chat is offered first, marked as such.
+    mark = len(ann.events)
+    assert (await ann.call("close", {"conversation_id": first_cid, "disposition": "resolved"}))["ok"]
+    offer = await ann.wait_for("offer", after=mark)
+    assert offer["conversation_id"] == urgent_cid and offer["urgent"] is True
+
+
+async def test_a_reloaded_console_hears_every_chat_it_has(setup, resident) -> None:  # type: ignore[no-untyped-def]
+    start, agent = setup
+    server, prefix = await start()
+    ann = await agent(server, prefix, "ann", name="Ann")
+    cids = []
+    residents = []
+    for _ in range(2):
+        res = await resident(server.url)
+        await res.start_session()
+        await escalate(res, "I want to talk to a person")
+        cid = (await ann.wait_for("offer", lambda d, seen=tuple(cids): d["conversation_id"] not in seen))[
+            "conversation_id"]
+        assert (await ann.call("accept", {"conversation_id": cid}))["ok"]
+        cids.append(cid)
+        residents.append(res)
+    again = await agent_client(server.url, "ann")  # the console reloaded: a new socket
+    try:
+        hello = await again.call("hello", {})
+        assert {c["conversation_id"] for c in hello["chats"]} == set(cids)
+        for res, cid in zip(residents, cids, strict=True):
+            assert (await res.say("are you there?"))["ok"]
+            got = await again.wait_for("message",
+                                       lambda d, c=cid: d["conversation_id"] == c and d["sender"] == "resident")
+            assert got["text"] == "are you there?"
+    finally:
+        await again.close()
+
+
 async def test_offer_timeout_then_next_agent_and_transfer(setup, resident) -> None:  # type: ignore[no-untyped-def]
     start, agent = setup
     # No missed-offer warning here: Ann is set away at once (the warning has its own test).

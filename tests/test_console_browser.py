@@ -96,6 +96,41 @@ async def test_agent_logs_in_accepts_chats_and_closes(console_server, resident) 
         assert page.errors == []
 
 
+async def test_two_chats_unread_marks_and_an_emergency_alert(console_server, resident) -> None:  # type: ignore[no-untyped-def]
+    """With two chats, the one not open still reports new messages; an emergency in a chat alerts the agent."""
+    from playwright.async_api import expect
+
+    server, _ = console_server
+    async with chromium() as browser:
+        page = await new_page(browser)
+        await page.goto(f"{server.url}/console")
+        await page.fill("#username", "ann")
+        await page.fill("#password", PASSWORD)
+        await page.click("button[type=submit]")
+        await expect(page.locator("#conn")).to_have_text("connected", timeout=10_000)
+        _, offer = await offered_chat(page, resident, server.url)
+        await offer.locator("button.accept").click()
+        second, offer = await offered_chat(page, resident, server.url, "my trash was not picked up")
+        await offer.locator("button.accept").click()
+        await expect(page.locator("#transcript")).to_contain_text("my trash was not picked up")
+        chats = page.locator("#my-chats li")
+        await expect(chats).to_have_count(2)
+        await chats.first.locator("button").click()  # back to the first chat
+        await expect(page.locator("#transcript")).to_contain_text("I need help with my water bill")
+
+        await second.say("hello? are you still there?")
+        await expect(page.locator("#my-chats li.unread")).to_have_count(1)
+        await second.say("my neighbor's house is on fire")
+        alert = page.locator("#urgent")
+        await expect(alert).to_be_visible()
+        await expect(alert).to_contain_text("reported an emergency")
+        await expect(page.locator("#my-chats li.urgent button")).to_contain_text("EMERGENCY reported")
+        await page.click("#urgent-open")
+        await expect(page.locator("#transcript")).to_contain_text("my neighbor's house is on fire")
+        await expect(page.locator("#conv-urgent")).to_be_visible()
+        assert page.errors == []
+
+
 async def test_unauthenticated_browser_is_kept_out(console_server) -> None:  # type: ignore[no-untyped-def]
     server, _ = console_server
     async with chromium() as browser:

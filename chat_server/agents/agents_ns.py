@@ -91,11 +91,15 @@ class AgentsNamespace(socketio.AsyncNamespace):
     # ---- events (sid, account, data) ----
     async def on_hello(self, sid: str, account: Account, data: dict[str, object]) -> dict[str, Any]:
         console = self.service.console
+        chats = await self.service.my_chats(account.username)
+        for chat in chats:  # a reloaded console hears every chat it has, not only the one it opens
+            if not chat["offered"]:
+                await self.enter_room(sid, conv_room(chat["conversation_id"]))
         return {
             "me": account.public(),
             "status": await self.service.routing.status(account.username),
             "away_in_s": round(await self.service.routing.away_in(account.username, time.time()), 1),
-            "chats": await self.service.my_chats(account.username),
+            "chats": chats,
             "queue": await self.service.queue_snapshot(),
             "canned": [{"key": c.key, "en": c.en, "es": c.es or c.en} for c in console.canned_responses],
             "dispositions": console.dispositions,

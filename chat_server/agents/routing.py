@@ -45,6 +45,7 @@ class QueuedConversation:
     department: str
     since: float
     declined: frozenset[str] = field(default_factory=frozenset)
+    urgent: bool = False  # an emergency was reported: ahead of every chat that is not urgent
 
 
 def department_for(label: str | None, mapping: Mapping[str, str]) -> str:
@@ -102,7 +103,7 @@ def plan_assignments(queue: Sequence[QueuedConversation], agents: Sequence[Agent
     pool = [AgentState(a.username, a.status, a.connected, a.load, a.capacity, a.languages, a.departments,
                        a.idle_since) for a in agents]
     out = []
-    for conv in sorted(queue, key=lambda c: c.since):
+    for conv in sorted(queue, key=lambda c: (not c.urgent, c.since)):
         agent = pick_agent(conv, pool)
         if agent is not None:
             agent.load += 1
@@ -115,7 +116,7 @@ def positions(queue: Sequence[QueuedConversation]) -> dict[str, int]:
     """1-based place in line among conversations waiting for the same skills (language + department)."""
     counts: dict[tuple[str, str], int] = {}
     out = {}
-    for conv in sorted(queue, key=lambda c: c.since):
+    for conv in sorted(queue, key=lambda c: (not c.urgent, c.since)):
         key = (conv.language, conv.department)
         counts[key] = counts.get(key, 0) + 1
         out[conv.conversation_id] = counts[key]

@@ -8,8 +8,10 @@ two processes can never hand the same conversation out twice or push an agent ov
 All keys share the `{rt}` hash tag so the scripts also run on Redis Cluster.
 
 Keys (P = <prefix>{rt}:):
-  P queue                 zset  cid → waiting since (epoch s; kept on requeue, so it keeps its place)
-  P q:<cid>               hash  lang, dept, since, pos, eta (position and wait last told to the resident)
+  P queue                 zset  cid → its turn: waiting since (epoch s; kept on requeue, so it keeps its place),
+                                less URGENT_AHEAD_S for a chat whose resident reported an emergency
+  P q:<cid>               hash  lang, dept, since, pos, eta (position and wait last told to the resident),
+                                urgent ("1": an emergency was reported; goes ahead of every other chat)
                                 (until the conversation leaves routing)
   P q:<cid>:declined      set   agents who declined / let the offer expire
   P offers                zset  cid → offer deadline
@@ -36,8 +38,18 @@ from chat_server.agents.routing import AgentState, QueuedConversation
 from chat_server.redis_store import RedisStore
 from chat_server.redis_values import scored_members, text, text_map
 
+# An urgent chat's turn comes before that of every chat that is not (a year is longer than any wait).
+URGENT_AHEAD_S = 365 * 86400
+
 _COMMON = """
 local P = ARGV[1]
+-- the queue score of a conversation: since, or far earlier when urgent (nil: not in routing)
+local function turn(cid)
+  local q = redis.call('HMGET', P..'q:'..cid, 'since', 'urgent')
+  if not q[1] then return nil end
+  if q[2] == '1' then return tonumber(q[1]) - """ + str(URGENT_AHEAD_S) + """ end
+  return q[1]
+end
 local function fresh(u, cut)
   return redis.call('ZCOUNT', P..'a:'..u..':socks', cut, '+inf') > 0
 end
@@ -118,8 +130,18 @@ if ARGV[4] == '1' then
     redis.call('HSET', P..'a:'..u, 'status', 'missed', 'away_at', ARGV[5])
   end
 else redis.call('SADD', P..'q:'..cid..':declined', u) end
-local since = redis.call('HGET', P..'q:'..cid, 'since')
-if since then redis.call('ZADD', P..'queue', since, cid) end
+local score = turn(cid)
+if score then redis.call('ZADD', P..'queue', score, cid) end
+return 1
+"""
+
+# ARGV: P, cid → 1 if the conversation is in routing (queued, offered or assigned) and now urgent; a queued
+# one moves ahead of every chat that is not urgent, an offered or assigned one keeps that turn if it comes back
+URGENT = _COMMON + """
+local cid = ARGV[2]
+if redis.call('EXISTS', P..'q:'..cid) == 0 then return 0 end
+redis.call('HSET', P..'q:'..cid, 'urgent', '1')
+if redis.call('ZSCORE', P..'queue', cid) then redis.call('ZADD', P..'queue', turn(cid), cid) end
 return 1
 """
 
@@ -158,7 +180,7 @@ redis.call('SREM', P..'a:'..u..':chats', cid)
 if ARGV[4] == '1' then redis.call('SADD', P..'q:'..cid..':declined', u) end
 local since = redis.call('HGET', P..'q:'..cid, 'since') or ARGV[5]
 redis.call('HSET', P..'q:'..cid, 'since', since, 'pos', 0)
-redis.call('ZADD', P..'queue', since, cid)
+redis.call('ZADD', P..'queue', turn(cid), cid)
 return 1
 """
 
@@ -197,8 +219,8 @@ for _, cid in ipairs(redis.call('SMEMBERS', key..':chats')) do
   else
     redis.call('DEL', P..'assigned:'..cid)
   end
-  local since = redis.call('HGET', P..'q:'..cid, 'since')
-  if since then redis.call('ZADD', P..'queue', since, cid) end
+  local score = turn(cid)
+  if score then redis.call('ZADD', P..'queue', score, cid) end
   table.insert(out, cid)
   table.insert(out, kind)
 end
@@ -219,8 +241,8 @@ class RoutingStore(RedisStore):
         super().__init__(redis, prefix)
         self.routing_keys = f"{prefix}{{rt}}:"
         self._scripts = {name: redis.register_script(src) for name, src in (
-            ("dispatch", DISPATCH), ("accept", ACCEPT), ("decline", DECLINE), ("expired", EXPIRED),
-            ("release", RELEASE), ("requeue", REQUEUE), ("transfer", TRANSFER), ("reap", REAP),
+            ("dispatch", DISPATCH), ("urgent", URGENT), ("accept", ACCEPT), ("decline", DECLINE),
+            ("expired", EXPIRED), ("release", RELEASE), ("requeue", REQUEUE), ("transfer", TRANSFER), ("reap", REAP),
             ("away_if_missed", AWAY_IF_MISSED))}
 
     async def _run(self, name: str, *args: Any) -> Any:
@@ -316,9 +338,15 @@ class RoutingStore(RedisStore):
         out = []
         for (cid, score), raw, declined in zip(rows, replies[::2], replies[1::2], strict=True):
             f = text_map(raw)
-            out.append(QueueEntry(cid, f.get("lang", "en"), f.get("dept", ""), float(score),
-                                  frozenset(text(d) for d in declined), int(f.get("pos", "0") or 0)))
+            out.append(QueueEntry(cid, f.get("lang", "en"), f.get("dept", ""), float(f.get("since") or score),
+                                  frozenset(text(d) for d in declined), f.get("urgent") == "1",
+                                  int(f.get("pos", "0") or 0)))
         return out
+
+    async def mark_urgent(self, cid: str) -> bool:
+        """An emergency was reported in this chat: it goes ahead of every chat that is not urgent. False if
+        the conversation is not in routing (with the bot, or closed)."""
+        return bool(await self._run("urgent", cid))
 
     async def set_position(self, cid: str, position: int, eta: int | None = None) -> bool:
         """Remember the position (and wait, in the words' unit) last told to the resident; False if

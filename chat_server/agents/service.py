@@ -124,6 +124,7 @@ class EscalationService:
         bus.subscribe("escalation_requested", self.on_escalation)
         bus.subscribe("resident_message", self.on_resident_message)
         bus.subscribe("conversation_closed", self.on_conversation_closed)
+        bus.subscribe("emergency", self.on_emergency)
         self.chats.message_listeners.append(self.on_message)
         self.chats.turn_handlers.append(self.callback.handle)
         self.chats.before_bot_turn.append(self.callback.resume)
@@ -237,11 +238,34 @@ class EscalationService:
         # widget then showed the place in line under "an agent joined"). Later changes come from
         # broadcast_positions.
         ahead = await self.routing.queue()
-        position = positions([*ahead, QueuedConversation(conv.id, language, department, now)])[conv.id]
+        urgent = bool(conv.get("urgent_at"))  # an emergency reported to the bot earlier in this chat
+        position = positions([*ahead, QueuedConversation(conv.id, language, department, now, urgent=urgent)])[conv.id]
         wait = estimate_wait_s(position, agents, language, department, await self._average_handle_s())
         await self.chats.notify(conv, "queue_update", {"position": position, "estimated_wait_s": wait})
         await self.routing.enqueue(conv.id, language, department, now, position, told_minutes(wait))
+        if urgent:
+            await self.routing.mark_urgent(conv.id)
         await self.chats.bus.publish("queued", conv.id, department=department, language=language)
+        self.poke()
+
+    async def on_emergency(self, event: Event) -> None:
+        """A resident described an emergency (the guard or the bot told them to call 911 at once). Staff must
+        not find out by chance: the chat is marked urgent, goes ahead of every other in the queue, and every
+        console is alerted (the agent who has or is offered it above all). A chat still with the bot is
+        queued urgent if the resident asks for a person later."""
+        conv = await self.chats.store.get(event.conversation_id)
+        if conv is None:
+            return
+        await self.chats.store.update(conv.id, urgent_at=f"{event.ts:.3f}")
+        conv.fields["urgent_at"] = f"{event.ts:.3f}"
+        if not await self.routing.mark_urgent(conv.id):
+            return
+        owner = await self.routing.owner(conv.id) or await self.routing.offered_to(conv.id)
+        await self.chats.sio.emit("urgent", {**self.summary(conv), "topic": self.offer_topic(conv),
+                                             "language_name": LANGUAGE_NAMES.get(conv.language, conv.language),
+                                             "agent": owner}, room="agents", namespace=NS)
+        await self.broadcast_queue()
+        await self.broadcast_positions()
         self.poke()
 
     async def on_resident_message(self, event: Event) -> None:
@@ -295,6 +319,7 @@ class EscalationService:
             "conversation_id": conv.id, "state": conv.state, "language": conv.language, "channel": conv.channel,
             "label": conv.get("label"), "department": conv.get("department"),
             "queued_at": float(conv.get("queued_at") or 0), "agent": conv.get("agent"),
+            "urgent": bool(conv.get("urgent_at")),
         }
 
     def offer_topic(self, conv: Conversation) -> str:

@@ -72,7 +72,7 @@ async def login(base_url: str, username: str, password: str = PASSWORD) -> tuple
 
 class AgentClient:
     EVENTS = ("offer", "offer_withdrawn", "queue", "status", "message", "chat_assigned", "chat_removed",
-              "chats_requeued", "chat_closed", "resident_typing")
+              "chats_requeued", "chat_closed", "resident_typing", "urgent")
 
     def __init__(self, url: str, token: str, username: str) -> None:
         self.url = url

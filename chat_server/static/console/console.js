@@ -62,14 +62,36 @@
 
   function words(code) { return code ? String(code).replace(/[_/]/g, " ").replace(/^./, function (c) { return c.toUpperCase(); }) : ""; }
 
+  // Offers, my chats, the queue and their buttons' names all start with it when the resident reported
+  // an emergency (told to call 911 at once), so nobody reads past it.
   function describe(item) {
-    return (item.topic || words(item.label) || t("console.topic_unknown")) + " · " +
+    return (item.urgent ? t("console.urgent_mark") + " · " : "") +
+      (item.topic || words(item.label) || t("console.topic_unknown")) + " · " +
       (languageName(item.language, item.language_name) || t("console.language_unknown"));
+  }
+
+  // An emergency reported in a chat: the agent who has it (or is offered it) and whoever watches the queue.
+  function alertUrgent(d) {
+    var cid = d.conversation_id;
+    [state.offers, state.chats].forEach(function (m) { if (m.has(cid)) m.get(cid).urgent = true; });
+    state.queue.forEach(function (q) { if (q.conversation_id === cid) q.urgent = true; });
+    if (state.current && state.current.conversation_id === cid) { state.current.urgent = true; renderUrgent(); }
+    var mine = state.me && d.agent === state.me.username;
+    if (d.agent && !mine) { renderLists(); return; }  // another agent has it: their console alerts them
+    $("urgent-text").textContent = t(mine ? "console.urgent_mine" : "console.urgent_queued", { chat: describe(d) });
+    $("urgent").hidden = false;
+    $("urgent").dataset.cid = cid;
+    beep();
+    renderLists();
+  }
+
+  function renderUrgent() {
+    $("conv-urgent").hidden = !(state.current && state.current.urgent);
   }
 
   // An offer: the topic, language, wait so far, the resident's last words (text only) and a countdown.
   function renderOffer(offer, cid, now) {
-    var li = el("li", "offer");
+    var li = el("li", "offer" + (offer.urgent ? " urgent" : ""));
     li.dataset.cid = cid;
     li.appendChild(el("strong", "desc", describe(offer)));
     li.appendChild(el("span", "waited"));
@@ -177,7 +199,7 @@
     clear(mine);
     state.chats.forEach(function (chat, cid) {
       var li = el("li", "chat" + (state.current && state.current.conversation_id === cid ? " active" : "") +
-        (state.unread.has(cid) ? " unread" : ""));
+        (state.unread.has(cid) ? " unread" : "") + (chat.urgent ? " urgent" : ""));
       li.dataset.cid = cid;
       li.appendChild(button(describe(chat), "open", function () { openConversation(cid); }));
       mine.appendChild(li);
@@ -186,7 +208,7 @@
     clear(queue);
     var now = Date.now() / 1000;
     state.queue.forEach(function (item) {
-      var li = el("li", "queued");
+      var li = el("li", "queued" + (item.urgent ? " urgent" : ""));
       li.dataset.cid = item.conversation_id;
       li.appendChild(el("span", "desc", describe(item) + " · " +
         t("console.queue_waiting", { time: waited(now - item.queued_at) })));
@@ -242,6 +264,7 @@
       facts.appendChild(el("dd", null, f[1]));
     });
     if (conv.ticket_id) $("ts-id").value = conv.ticket_id;
+    renderUrgent();
     renderCollected(conv.collected || {});
     fillTicketForm(conv.collected || {});
     clear($("transcript"));
@@ -362,7 +385,9 @@
   }
 
   async function openConversation(cid) {
-    if (state.current && state.current.conversation_id !== cid) call("leave", { conversation_id: state.current.conversation_id });
+    // Leave only a chat that is not one of mine: my other chats' messages must keep coming (unread marks).
+    var previous = state.current && state.current.conversation_id;
+    if (previous && previous !== cid && !state.chats.has(previous)) call("leave", { conversation_id: previous });
     var ack = await call("open", { conversation_id: cid });
     if (!ack.ok) return result(ack.error.message, true);
     renderConversation(ack.conversation);
@@ -654,6 +679,7 @@
       if (err.message === "unauthorized") window.location.href = "/console/login";
     });
     socket.on("offer", function (d) { addOffer(d, true); renderLists(); });
+    socket.on("urgent", alertUrgent);
     socket.on("offer_withdrawn", function (d) { state.offers.delete(d.conversation_id); renderLists(); });
     socket.on("queue", function (d) { state.queue = d.items || []; renderLists(); });
     socket.on("status", function (d) { showStatus(d.status, d.away_in_s); });
@@ -667,7 +693,11 @@
       }
       else if (state.chats.has(d.conversation_id)) { state.unread.add(d.conversation_id); renderLists(); }
     });
-    socket.on("chat_assigned", function (d) { state.chats.set(d.conversation_id, d); renderLists(); });
+    socket.on("chat_assigned", function (d) {  // a transfer to me: its messages must reach me from now on
+      state.chats.set(d.conversation_id, d);
+      call("open", { conversation_id: d.conversation_id });
+      renderLists();
+    });
     socket.on("chat_removed", function (d) { state.chats.delete(d.conversation_id); renderLists(); });
     socket.on("chats_requeued", function (d) { d.conversation_ids.forEach(function (c) { state.chats.delete(c); }); renderLists(); });
     socket.on("chat_closed", function (d) {
@@ -711,6 +741,10 @@
       Notification.requestPermission().then(renderNotifyButton);
     });
     $("stay").addEventListener("click", function () { call("set_status", { status: "online" }); });
+    $("urgent-open").addEventListener("click", function () {
+      $("urgent").hidden = true;
+      openConversation($("urgent").dataset.cid);
+    });
     // Browsers start audio only after a user gesture: unlock it on the first click or key.
     var unlock = function () {
       var Ctx = window.AudioContext || window.webkitAudioContext;
