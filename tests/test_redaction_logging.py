@@ -55,5 +55,10 @@ def test_a_name_the_resident_introduces_is_masked() -> None:
     assert redact("I'm Maria Lopez, call me at 704-555-0199") == "I'm [name], call me at [phone …99]"
     assert redact("me llamo Juan Pérez y vivo aquí") == "me llamo [name] y vivo aquí"
     assert redact("mi nombre es Ana Ruiz") == "mi nombre es [name]"
-    for kept in ("soy de Charlotte", "the pothole is on Tryon St", "im tired of this pothole"):
+    # the inbox and the fallbacks export showed these in full
+    assert redact("hi this is John Smith, 704-555-1234") == "hi this is [name], [phone …34]"
+    assert redact("my name is maria lopez and I want to report") == "my name is [name] and I want to report"
+    assert redact("write me at bob at gmail dot com") == "write me at [email]"
+    for kept in ("soy de Charlotte", "the pothole is on Tryon St", "im tired of this pothole", "this is a pothole",
+                 "my name is on the bill", "is trash picked up at 7 am", "I am calling about my cart"):
         assert redact(kept) == kept
