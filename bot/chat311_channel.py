@@ -3,7 +3,11 @@
 Request:  {"sender": "<conversation id>", "message": "<text or /intent{...}>",
            "metadata": {"language": "en"|"es", "channel": "web"|"sms"|"api"|"email", ...}}
 Response: {"messages": [...], "label": ..., "confidence": ..., "intent_ranking": [[name, conf], ...],
-           "language": ..., "active_loop": ..., "slots": {...}}
+           "language": ..., "active_loop": ..., "slots": {...}, "form_answer": true|false}
+
+`form_answer`: the report form took the message as the answer to its question (valid or not, "skip",
+"Submit", "cancel"), whatever Rasa's label for it; chat_server's reports then do not count the turn as a
+question the bot failed to understand.
 
 The message is processed exactly as Rasa's REST channel does it (CollectingOutputChannel); the
 label, slots and form state are then read from the tracker that the processor has just saved to the
@@ -62,10 +66,22 @@ def _install_save_hook(tracker_store: Any) -> None:
     tracker_store._chat311_hooked = True
 
 
+def answered_the_form(tracker: Any) -> bool:
+    """The report form's action handled this turn's message: it clears `form_answer` each time it does
+    (bot/actions/report_form.py); an interruption (an emergency, a request for a person) it leaves to the
+    rules sets nothing."""
+    for event in reversed(tracker.events):
+        if isinstance(event, UserUttered):
+            return False
+        if isinstance(event, SlotSet) and event.key == "form_answer" and event.value is None:
+            return True
+    return False
+
+
 def summarize(tracker: Any) -> dict[str, Any]:
     if tracker is None:
         return {"label": None, "confidence": 0.0, "intent_ranking": [], "language": None,
-                "active_loop": None, "slots": {}}
+                "active_loop": None, "slots": {}, "form_answer": False}
     parse_data = tracker.latest_message.parse_data if tracker.latest_message else {}
     label, confidence = turn_label(tracker)
     ranking = [[r.get("name"), round(float(r.get("confidence") or 0.0), 4)]
@@ -80,6 +96,7 @@ def summarize(tracker: Any) -> dict[str, Any]:
         "language": tracker.get_slot("language"),
         "active_loop": tracker.active_loop_name,
         "slots": slots,
+        "form_answer": answered_the_form(tracker),
     }
 
 

@@ -8,6 +8,7 @@ Staffed hours are configured as "never" so the conversation happens after hours.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from collections.abc import Callable
 from typing import Any
@@ -99,6 +100,13 @@ async def test_after_hours_report_ticket_and_status_by_chat(
     conv_id = raw[b"conversation_id"].decode()
     conv = await redis_client.hgetall(f"{PREFIX}conv:{conv_id}")
     assert conv[b"state"] == b"ticketed" and conv[b"ticket_id"] == ticket_id.encode()
+    # The answers to the form's questions ("in the travel lane", "skip", "Submit") are answers, not questions
+    # the bot failed to understand: no fallback in the reports, nothing in the content inbox.
+    kinds = [(f[b"kind"].decode(), json.loads(f[b"data"]).get("label")) for _, f in
+             await redis_client.xrange(f"{PREFIX}events") if f[b"conv"] == conv_id.encode()]
+    assert ("bot_answered", "form_answer") in kinds and not [k for k, _ in kinds if k == "fallback"], kinds
+    inbox = await redis_client.zrange(f"{PREFIX}training:inbox:open", 0, -1)
+    assert not inbox, inbox
 
     # Status by chat: open, with the latest note and the expected date, in the resident's language.
     out = await asyncio.to_thread(cli, redis_server, PREFIX, "tickets", "status", ticket_id, "in_progress",

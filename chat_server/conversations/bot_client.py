@@ -44,6 +44,7 @@ class BotReply:
     language: str | None = None
     active_loop: str | None = None
     slots: dict[str, Any] = field(default_factory=dict)
+    form_answer: bool = False  # the report form took the message as its answer (bot/chat311_channel.py)
 
     @property
     def custom_events(self) -> list[dict[str, Any]]:
@@ -150,6 +151,7 @@ class BotClient:
             language=data.get("language"),
             active_loop=data.get("active_loop"),
             slots=data.get("slots") or {},
+            form_answer=data.get("form_answer") is True,
         )
 
     async def status(self, url: str) -> dict[str, Any]:

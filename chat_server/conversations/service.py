@@ -48,6 +48,10 @@ BOT_EVENTS = {
 }
 
 
+# The label a turn gets in the reports when the report form took the message as its answer.
+FORM_ANSWER = "form_answer"
+
+
 class DuplicateInFlight(Exception):
     """The same client message id is being processed right now (a resend raced the original)."""
 
@@ -375,7 +379,12 @@ class ConversationService:
         fields["active_loop"] = reply.active_loop or ""
         await self.store.update(conv.id, **fields)
         conv.fields.update(fields)
-        if reply.label == "nlu_fallback":
+        if reply.form_answer:
+            # "Bike lane", "skip", "Submit": an answer to the report form's question, not a question the bot
+            # failed to understand, whatever Rasa's label (the fallbacks report and the content inbox were
+            # mostly these).
+            await self.bus.publish("bot_answered", conv.id, label=FORM_ANSWER, confidence=None, language=language)
+        elif reply.label == "nlu_fallback":
             await self.bus.publish("fallback", conv.id, confidence=reply.confidence,
                                    text=redact(await self._last_resident_text(conv)), language=language)
         elif reply.label:
