@@ -163,6 +163,24 @@ async def test_unsupported_format_and_unknown_path(api: Api) -> None:
     assert status == 404 and body[0]["code"] == 404
     status, root, _ = await api.get("nothing-here.xml")
     assert status == 404 and root.tag == "errors"
+    async with api.http.put(f"{api.base}/requests.json", data={"api_key": api.key}) as resp:
+        assert resp.status == 405 and "use GET, POST" in (await resp.json())[0]["description"]
+
+
+async def test_a_body_that_is_not_a_form_is_told_so(api: Api) -> None:
+    """A JSON body read as a form loses every field: it was answered "api_key missing"."""
+    fields = {"api_key": api.key, "service_code": "POTHOLE", "address_string": "1 Main St",
+              "attribute[road_position]": "lane"}
+    async with api.http.post(f"{api.base}/requests.json", json=fields) as resp:
+        body = await resp.json()
+        assert resp.status == 415 and "application/x-www-form-urlencoded" in body[0]["description"], body
+    async with api.http.post(f"{api.base}/requests.json", data={**fields, "description": "x" * 70_000}) as resp:
+        body = await resp.json()
+        assert resp.status == 413 and "at most" in body[0]["description"], body
+    status, body, _ = await api.post({**fields, "address_string": "", "lat": "NaN", "long": "-80"})
+    assert status == 400 and "lat must be a number" in body[0]["description"], body
+    status, body, _ = await api.post(fields)  # the same fields as a form are a request
+    assert status == 200, body
 
 
 async def test_jurisdiction_id(api: Api) -> None:

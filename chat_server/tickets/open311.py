@@ -42,6 +42,11 @@ log = logging.getLogger("chat311.open311")
 
 BASE = "/open311/v2"
 FORMATS = ("json", "xml")
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+# A request's fields are short (a description is at most 4,000 characters; photos go by media_url).
+MAX_FORM_BYTES = 64 * 1024
+# The API's resources, for telling a wrong method (405) from a wrong path (404).
+_RESOURCE_RE = re.compile(r"(?:discovery|services|requests)\.\w+|(?:services|requests|tokens)/[^/]+\.\w+")
 PLURALS = {"attributes": "attribute", "values": "value", "endpoints": "endpoint", "formats": "format"}
 ATTRIBUTE_RE = re.compile(r"^attribute\[([^\[\]]{1,64})\](\[\])?$")
 POST_LIMIT = Limit("open311_post", 600, 60.0)  # per API key
@@ -174,7 +179,15 @@ class Open311API:
 
     async def _params(self, request: web.Request) -> MultiDict[str]:
         params: MultiDict[str] = MultiDict(request.query)
-        if request.method == "POST":
+        if request.method == "POST" and request.can_read_body:
+            # GeoReport v2 POSTs are form-encoded; a JSON body read as a form would lose every field and be
+            # answered "api_key missing", which sends integrators looking at the wrong thing.
+            if request.content_type not in FORM_TYPES:
+                raise Open311Error(415, f"the body must be {FORM_TYPES[0]} (GeoReport v2), not "
+                                        f"{request.content_type[:60] or 'untyped'}")
+            if (request.content_length or 0) > MAX_FORM_BYTES:
+                raise Open311Error(413, f"request body of {request.content_length} bytes; at most {MAX_FORM_BYTES} "
+                                        "(photos go by media_url)")
             try:
                 body: MultiDictProxy[Any] = await request.post()
             except (ValueError, web.HTTPException) as exc:
@@ -390,4 +403,8 @@ class Open311API:
         return self._render_requests(fmt, tickets, private, headers)
 
     async def not_found(self, request: web.Request, fmt: str) -> web.Response:
+        tail = request.match_info.get("tail", "")
+        if _RESOURCE_RE.fullmatch(tail):  # a resource that exists, asked with a method it does not take
+            allowed = "GET, POST" if tail.startswith("requests.") else "GET"
+            raise Open311Error(405, f"{request.method[:10]} is not allowed on {tail[:60]}; use {allowed}")
         raise Open311Error(404, f"no such Open311 resource: {request.method} {request.path[:120]}")

@@ -83,7 +83,9 @@ def _coordinate(value: Any, name: str, bound: float) -> float | None:
         number = float(value)
     except (TypeError, ValueError):
         raise TicketValidationError(400, f"{name} must be a number (WGS84 degrees)", name) from None
-    if not math.isfinite(number) or not -bound <= number <= bound:
+    if not math.isfinite(number):
+        raise TicketValidationError(400, f"{name} must be a number (WGS84 degrees), not {str(value)[:12]!r}", name)
+    if not -bound <= number <= bound:
         raise TicketValidationError(400, f"{name} must be between -{bound:g} and {bound:g}", name)
     return number
 
