@@ -263,6 +263,25 @@ async def test_an_emergency_in_the_queue_goes_first_and_alerts_the_console(setup
     assert offer["conversation_id"] == urgent_cid and offer["urgent"] is True
 
 
+async def test_logging_out_hands_the_chats_back_at_once(setup, resident) -> None:  # type: ignore[no-untyped-def]
+    start, agent = setup
+    server, prefix = await start()
+    ann = await agent(server, prefix, "ann", name="Ann")
+    res = await resident(server.url)
+    await res.start_session()
+    await escalate(res, "I want to talk to a person")
+    cid = (await ann.wait_for("offer"))["conversation_id"]
+    assert (await ann.call("accept", {"conversation_id": cid}))["ok"]
+    await res.wait_for("agent_joined")
+    mark = len(res.events)
+    # Ann's socket is still connected (a lost connection would wait out the grace): the logout itself requeues.
+    assert (await ann.call("sign_out"))["ok"]
+    update = await res.wait_for("queue_update", after=mark)
+    assert update["position"] == 1
+    view = await ann.call("open", {"conversation_id": cid})
+    assert view["ok"] and view["conversation"]["state"] == "queued" and not view["conversation"]["mine"]
+
+
 async def test_a_reloaded_console_hears_every_chat_it_has(setup, resident) -> None:  # type: ignore[no-untyped-def]
     start, agent = setup
     server, prefix = await start()

@@ -88,6 +88,9 @@ async def test_agent_logs_in_accepts_chats_and_closes(console_server, resident) 
         await page.fill("#kb-q", "how do I pay my water bill")
         await expect(page.locator("#kb-results")).to_contain_text("Charlotte Water", timeout=90_000)
 
+        await page.click("#close-chat")  # no outcome chosen yet: asked for one, nothing closed
+        await expect(page.locator("#action-result")).to_contain_text("Choose the chat's outcome")
+        assert not res.of("conversation_closed")
         await page.select_option("#disposition", "resolved")
         await page.click("#close-chat")
         closed = await res.wait_for("conversation_closed")

@@ -418,6 +418,18 @@ class EscalationService:
         self._last_refresh = 0.0  # seats changed: queued residents' waits are re-estimated next tick
         self.poke()
 
+    async def sign_out(self, username: str) -> None:
+        """An agent who logs out has left: their chats go back to the queue now, not after the reconnect grace
+        (a resident was told for a minute that an agent was with them, and wrote to nobody)."""
+        now = time.time()
+        cut = now + 1.0  # every socket of theirs counts as gone
+        await self.routing.reap(username, now, cut, 0.0)  # notes when they left
+        chats = await self.routing.reap(username, now, cut, 0.0)
+        if chats is not None:
+            await self._requeue_after_disconnect(username, chats)
+            await self.broadcast_queue()
+            self.poke()
+
     async def _requeue_after_disconnect(self, username: str, chats: list[tuple[str, str]]) -> None:
         await self.audit.record(username, "offline_after_grace", chats=[c for c, _ in chats])
         for cid, kind in chats:

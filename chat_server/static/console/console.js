@@ -264,6 +264,10 @@
       facts.appendChild(el("dd", null, f[1]));
     });
     if (conv.ticket_id) $("ts-id").value = conv.ticket_id;
+    if (state.disposedFor !== conv.conversation_id) {  // the last chat's outcome is not this one's
+      $("disposition").value = "";
+      state.disposedFor = conv.conversation_id;
+    }
     renderUrgent();
     renderCollected(conv.collected || {});
     fillTicketForm(conv.collected || {});
@@ -428,6 +432,10 @@
 
   async function closeChat() {
     if (!state.current) return;
+    if (!$("disposition").value) {  // every chat's outcome is chosen for it (reports count them)
+      result(t("console.choose_outcome"), true);
+      return $("disposition").focus();
+    }
     var ack = await call("close", { conversation_id: state.current.conversation_id, disposition: $("disposition").value });
     if (!ack.ok) return result(ack.error.message, true);
     result(t("console.chat_closed"));
@@ -625,6 +633,9 @@
     renderHours(ack.hours);
     var disp = $("disposition");
     clear(disp);
+    var none = el("option", null, t("console.choose_outcome_option"));
+    none.value = "";
+    disp.appendChild(none);
     ack.dispositions.forEach(function (d) {
       var o = el("option", null, codeWord("disposition", d, d.replace(/_/g, " ")));
       o.value = d;
@@ -656,7 +667,9 @@
     renderScope();
     renderHours(state.hours);
     if (state.socket) $("conn").textContent = t(state.socket.connected ? "console.conn_connected" : "console.conn_reconnecting");
-    Array.from($("disposition").options).forEach(function (o) { o.textContent = codeWord("disposition", o.value, o.value.replace(/_/g, " ")); });
+    Array.from($("disposition").options).forEach(function (o) {
+      o.textContent = o.value ? codeWord("disposition", o.value, o.value.replace(/_/g, " ")) : t("console.choose_outcome_option");
+    });
     if ($("transfer-to").options.length) $("transfer-to").options[0].textContent = t("console.back_to_queue");
     if (!$("typing").hidden) $("typing").textContent = t("console.resident_typing");
     if (state.current) openConversation(state.current.conversation_id);
@@ -828,6 +841,13 @@
     state.me = me;
     $("me-name").textContent = me.name;
     $("logout-csrf").value = me.csrf;
+    // Logging out hands my chats back to the queue at once (else residents wait out the reconnect grace).
+    document.querySelector("form.logout").addEventListener("submit", function (event) {
+      var form = event.target;
+      if (form.dataset.signedOut || !state.socket) return;
+      event.preventDefault();
+      call("sign_out").then(function () { form.dataset.signedOut = "1"; form.submit(); });
+    });
     wire();
     connect();
     refreshIncident();
