@@ -282,6 +282,23 @@ async def test_logging_out_hands_the_chats_back_at_once(setup, resident) -> None
     assert view["ok"] and view["conversation"]["state"] == "queued" and not view["conversation"]["mine"]
 
 
+async def test_a_chat_is_not_transferred_to_an_agent_without_its_language(setup, resident) -> None:  # type: ignore[no-untyped-def]
+    start, agent = setup
+    server, prefix = await start()
+    ana = await agent(server, prefix, "ana", name="Ana", languages=("en", "es"))
+    ben = await agent(server, prefix, "ben", name="Ben", languages=("en",))
+    res = await resident(server.url)
+    await res.start_session()
+    await res.turn("hola", language="es")
+    await escalate(res, "quiero hablar con una persona")
+    cid = (await ana.wait_for("offer"))["conversation_id"]
+    assert (await ana.call("accept", {"conversation_id": cid}))["ok"]
+    refused = await ana.call("transfer", {"conversation_id": cid, "to": "ben"})
+    assert refused["error"]["code"] == "target_language" and "Spanish" in refused["error"]["message"], refused
+    view = await ana.call("open", {"conversation_id": cid})
+    assert view["conversation"]["mine"] and not [e for e, _ in ben.events if e == "chat_assigned"]
+
+
 async def test_a_reloaded_console_hears_every_chat_it_has(setup, resident) -> None:  # type: ignore[no-untyped-def]
     start, agent = setup
     server, prefix = await start()

@@ -112,7 +112,9 @@ async def test_two_chats_unread_marks_and_an_emergency_alert(console_server, res
         await page.click("button[type=submit]")
         await expect(page.locator("#conn")).to_have_text("connected", timeout=10_000)
         _, offer = await offered_chat(page, resident, server.url)
+        await expect(page.locator("#offer-announce")).to_contain_text("New chat offer")  # said once, politely
         await offer.locator("button.accept").click()
+        await expect(page.locator("#composer")).to_be_focused()
         second, offer = await offered_chat(page, resident, server.url, "my trash was not picked up")
         await offer.locator("button.accept").click()
         await expect(page.locator("#transcript")).to_contain_text("my trash was not picked up")

@@ -577,6 +577,9 @@ class EscalationService:
             target = await self.accounts.get(str(to))
             if target is None or target.disabled or target.username == owner:
                 raise ActionError("bad_target", "choose another agent who is online")
+            if conv.language not in target.languages:  # routing never offers it to them; a transfer must not either
+                raise ActionError("target_language", f"{target.name} does not take chats in "
+                                                     f"{LANGUAGE_NAMES.get(conv.language, conv.language)}")
             result = await self.routing.transfer(conv.id, owner, target.username, self.socket_cut(time.time()))
             if result == 0:
                 raise ActionError("not_yours", "this conversation is not assigned to you")

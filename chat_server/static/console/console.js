@@ -159,6 +159,8 @@
 
   function alertOffer(d) {
     beep();
+    // The list is redrawn every second (its clocks): a screen reader hears the new offer here, once.
+    $("offer-announce").textContent = t("console.offer_notification") + ": " + describe(d);
     if (window.Notification && Notification.permission === "granted") {
       try {
         var n = new Notification(t("console.offer_notification"), { body: describe(d), tag: "offer-" + d.conversation_id });
@@ -269,6 +271,7 @@
       state.disposedFor = conv.conversation_id;
     }
     renderUrgent();
+    refreshAgents();  // who can take this chat (its language) for a transfer
     renderCollected(conv.collected || {});
     fillTicketForm(conv.collected || {});
     clear($("transcript"));
@@ -403,6 +406,7 @@
     if (!ack.ok) { renderLists(); return result(ack.error.message, true); }
     state.chats.set(cid, ack.conversation);
     renderConversation(ack.conversation);
+    $("composer").focus();  // the accepted chat is where the agent works next (focus fell to the page)
   }
 
   async function decline(cid) {
@@ -514,8 +518,10 @@
     var q = el("option", null, t("console.back_to_queue"));
     q.value = "queue";
     select.appendChild(q);
+    var language = state.current && state.current.language;
     ack.agents.forEach(function (a) {
       if (a.username === state.me.username || a.status !== "online") return;
+      if (language && a.languages && a.languages.indexOf(language) < 0) return;  // cannot take this chat
       var o = el("option", null, a.name + " (" + a.load + "/" + a.capacity + ")");
       o.value = a.username;
       select.appendChild(o);
@@ -643,7 +649,11 @@
     });
     var canned = $("canned");
     while (canned.options.length > 1) canned.remove(1);
-    ack.canned.forEach(function (c, i) { var o = el("option", null, c.key); o.value = String(i); canned.appendChild(o); });
+    ack.canned.forEach(function (c, i) {  // named by their words, not their key
+      var o = el("option", null, words(c.key) + " — " + (c.en.length > 48 ? c.en.slice(0, 47) + "…" : c.en));
+      o.value = String(i);
+      canned.appendChild(o);
+    });
     var supervisor = ack.me.roles.indexOf("supervisor") >= 0 || ack.me.roles.indexOf("admin") >= 0;
     $("supervisor").hidden = !supervisor;
     $("s-agent").hidden = $("s-agent-label").hidden = !supervisor;
