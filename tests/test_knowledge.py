@@ -95,6 +95,13 @@ def broken(change) -> str:  # type: ignore[no-untyped-def]
     (lambda d: d.update(review_by="next year"), "review_by", "date"),
     (lambda d: d.update(url="http://www.charlottenc.gov/Water"), "url", "https"),
     (lambda d: d.update(anwser="typo"), "anwser", "unknown field"),
+    # a content editor's slips the page let through
+    (lambda d: d.update(url="https://"), "url", "address of a web page"),
+    (lambda d: d.update(url="https://<script>"), "url", "address of a web page"),
+    (lambda d: d["title"].update(en="Pay your bill\u0007"), "title.en", "control character"),
+    (lambda d: d["answer"].update(es=d["answer"]["en"]), "answer.es", "write it in Spanish"),
+    (lambda d: d["questions"].update(en=["how do i pay"] * 4), "questions.en[1]", "repeats question 1"),
+    (lambda d: d.update(review_by="9999-12-31"), "review_by", "years ahead"),
 ])
 def test_invalid_article_names_file_and_field(rules, change, field, words) -> None:  # type: ignore[no-untyped-def]
     path = "training_data/knowledge/water/water-bill-pay.yml"

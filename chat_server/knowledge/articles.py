@@ -13,10 +13,12 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
 from chat_server.config import PROJECT_ROOT, display_path
+from chat_server.textchars import control_chars
 
 LANGUAGES = ("en", "es")
 KNOWLEDGE_DIR = PROJECT_ROOT / "training_data" / "knowledge"
@@ -27,6 +29,7 @@ LINK_RE = re.compile(r"https?://[^\s<>\"')]+")
 MAX_ANSWER = 320
 MAX_DETAILS = 1200
 MIN_QUESTIONS = 4
+MAX_REVIEW_YEARS = 3
 REQUIRED = ("id", "topic", "department", "title", "answer", "url", "questions", "owner", "review_by")
 OPTIONAL = ("details", "service_code")
 
@@ -88,6 +91,8 @@ def _text(file: str, field: str, value: object) -> str:
         raise ArticleError(file, field, "missing")
     if not isinstance(value, str):
         raise ArticleError(file, field, f"must be text, not {type(value).__name__}")
+    if control_chars(value, multiline=True):
+        raise ArticleError(file, field, "contains a control character (pasted from another program?)")
     return " ".join(value.split())
 
 
@@ -118,6 +123,11 @@ def _questions(file: str, value: object) -> dict[str, tuple[str, ...]]:
         if not isinstance(items, list):
             raise ArticleError(file, field, "missing" if items is None else "must be a list")
         texts = tuple(_text(file, f"{field}[{i}]", q) for i, q in enumerate(items))
+        seen: dict[str, int] = {}
+        for i, text in enumerate(texts):  # the same question twice teaches the search nothing new
+            first = seen.setdefault(text.casefold(), i)
+            if first != i:
+                raise ArticleError(file, f"{field}[{i}]", f"repeats question {first + 1}")
         if len(texts) < MIN_QUESTIONS:
             raise ArticleError(file, field, f"{len(texts)} questions; at least {MIN_QUESTIONS}")
         out[lang] = texts
@@ -135,8 +145,28 @@ def _review_by(file: str, value: object) -> date:
     raise ArticleError(file, "review_by", f"must be a date like 2027-06-30, not {value!r}")
 
 
-def parse_article_data(file: str, data: object, rules: Rules, expected_id: str | None = None) -> Article:
-    """Validate one article's mapping; `expected_id` (the file stem) must equal its id."""
+def _review_date(file: str, value: object, today: date) -> date:
+    """An article is reviewed at least every MAX_REVIEW_YEARS years: a date further off (9999-12-31) would
+    keep it out of the stale filter for good."""
+    when = _review_by(file, value)
+    if when > today.replace(year=today.year + MAX_REVIEW_YEARS, day=min(today.day, 28)):
+        raise ArticleError(file, "review_by", f"{when.isoformat()} is more than {MAX_REVIEW_YEARS} years ahead")
+    return when
+
+
+def _https_url(file: str, value: object) -> str:
+    url = _text(file, "url", value)
+    parts = urlsplit(url)
+    if parts.scheme != "https" or " " in url or not re.fullmatch(r"[a-z0-9-]+(?:\.[a-z0-9-]+)+", parts.hostname or "") \
+            or re.search(r"[<>\"'{}|\\^`]", url):
+        raise ArticleError(file, "url", "must be an https:// address of a web page, like https://www.charlottenc.gov/...")
+    return url
+
+
+def parse_article_data(file: str, data: object, rules: Rules, expected_id: str | None = None,
+                       today: date | None = None) -> Article:
+    """Validate one article's mapping; `expected_id` (the file stem) must equal its id; `review_by` is checked
+    against `today` (default: the date now)."""
     if not isinstance(data, dict):
         raise ArticleError(file, "(file)", "must be a YAML mapping of article fields")
     unknown = sorted(set(map(str, data)) - set(REQUIRED) - set(OPTIONAL))
@@ -153,21 +183,22 @@ def parse_article_data(file: str, data: object, rules: Rules, expected_id: str |
     topic = _text(file, "topic", data["topic"])
     if topic not in rules.topics:
         raise ArticleError(file, "topic", f"unknown topic {topic!r} (see {TOPICS_FILE})")
-    url = _text(file, "url", data["url"])
-    if not url.startswith("https://") or " " in url:
-        raise ArticleError(file, "url", "must be an https:// address")
+    url = _https_url(file, data["url"])
     service_code = data.get("service_code")
     if service_code is not None:
         service_code = _text(file, "service_code", service_code)
         if service_code not in rules.service_codes:
             raise ArticleError(file, "service_code", f"unknown service {service_code!r} (see the catalogue)")
     details = data.get("details")
+    answer = _localized(file, "answer", data["answer"], max_len=MAX_ANSWER, link=True)
+    if answer["es"] == answer["en"]:
+        raise ArticleError(file, "answer.es", "is the English answer; write it in Spanish")
     return Article(
         id=article_id, topic=topic, department=_text(file, "department", data["department"]),
         title=_localized(file, "title", data["title"], max_len=120),
-        answer=_localized(file, "answer", data["answer"], max_len=MAX_ANSWER, link=True),
+        answer=answer,
         url=url, questions=_questions(file, data["questions"]), owner=_text(file, "owner", data["owner"]),
-        review_by=_review_by(file, data["review_by"]),
+        review_by=_review_date(file, data["review_by"], today or date.today()),
         details=_localized(file, "details", details, max_len=MAX_DETAILS) if details is not None else None,
         service_code=service_code,
     )
