@@ -299,6 +299,44 @@ async def test_a_chat_is_not_transferred_to_an_agent_without_its_language(setup,
     assert view["conversation"]["mine"] and not [e for e, _ in ben.events if e == "chat_assigned"]
 
 
+async def test_a_resident_who_closed_the_page_is_shown_and_not_left_in_the_queue(  # type: ignore[no-untyped-def]
+        setup, resident, redis_server) -> None:
+    start, agent = setup
+    server, prefix = await start(CHAT311_ROUTING__RESIDENT_GONE_S="1")
+    ann = await agent(server, prefix, "ann", name="Ann", max_chats=1)
+    first = await resident(server.url)
+    session = await first.start_session()
+    await escalate(first, "I want to talk to a person")
+    cid = (await ann.wait_for("offer"))["conversation_id"]
+    assert (await ann.call("accept", {"conversation_id": cid}))["ok"]
+    # With Ann: she sees the resident close the page and come back (a reload).
+    mark = len(ann.events)
+    await first.close()
+    gone = await ann.wait_for("resident_presence", lambda d: d["conversation_id"] == cid, after=mark)
+    assert gone["present"] is False
+    view = await ann.call("open", {"conversation_id": cid})
+    assert view["conversation"]["resident_away"] is True and view["conversation"]["state"] == "assigned"
+    back = await resident(server.url)
+    await back.start_session(session)
+    await ann.wait_for("resident_presence", lambda d: d["conversation_id"] == cid and d["present"], after=mark)
+    # Waiting (Ann is full): a resident who closed the page for good is not left in the queue for an agent.
+    waiting = await resident(server.url)
+    await waiting.start_session()
+    await escalate(waiting, "I want to talk to a person")
+    [queued] = (await ann.call("hello"))["queue"]
+    wcid = queued["conversation_id"]
+    mark = len(ann.events)
+    await waiting.close()
+    await ann.wait_for("queue", lambda d: not d["items"], after=mark)
+    redis = redis_server.client()
+    try:
+        conv = await redis.hgetall(f"{prefix}conv:{wcid}")
+    finally:
+        await redis.aclose()
+    assert conv[b"state"] == b"closed" and conv[b"closed_reason"] == b"resident_left"
+    assert (await ann.call("open", {"conversation_id": cid}))["conversation"]["state"] == "assigned"
+
+
 async def test_a_reloaded_console_hears_every_chat_it_has(setup, resident) -> None:  # type: ignore[no-untyped-def]
     start, agent = setup
     server, prefix = await start()

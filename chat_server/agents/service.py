@@ -129,6 +129,7 @@ class EscalationService:
         self.chats.turn_handlers.append(self.callback.handle)
         self.chats.before_bot_turn.append(self.callback.resume)
         self.residents.typing_listeners.append(self.on_resident_typing)
+        self.residents.presence_listeners.append(self.on_resident_presence)
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="routing-loop")
@@ -186,6 +187,7 @@ class EscalationService:
             reaped = await self.routing.reap(username, now, self.socket_cut(now), self.cfg.reconnect_grace_s)
             if reaped is not None:
                 await self._requeue_after_disconnect(username, reaped)
+        await self._drop_abandoned(now)
         await self._offer_tickets(now)
         await self.dispatch()
         if changed or now - self._last_refresh >= self.cfg.queue_refresh_s:
@@ -268,6 +270,36 @@ class EscalationService:
         await self.broadcast_positions()
         self.poke()
 
+    async def on_resident_presence(self, session: str, present: bool) -> None:
+        """A web resident with a chat in the queue or with an agent closed their last tab, or came back. The
+        agent sees it; a queued chat whose resident stays away is closed (_drop_abandoned)."""
+        conv = await self.chats.store.current_conversation(session)
+        if conv is None or conv.state not in (QUEUED, ASSIGNED) or present != bool(conv.get("resident_gone_at")):
+            return  # nothing to say: no chat with staff, or no change
+        gone_at = "" if present else f"{time.time():.3f}"
+        await self.chats.store.update(conv.id, resident_gone_at=gone_at)
+        conv.fields["resident_gone_at"] = gone_at
+        if present:
+            await self.routing.resident_back(conv.id)
+        elif conv.state == QUEUED:
+            await self.routing.resident_gone(conv.id, time.time())
+        await self.chats.sio.emit("resident_presence", {"conversation_id": conv.id, "present": present},
+                                room=conv_room(conv.id), namespace=NS)
+        await self.broadcast_queue()
+
+    async def _drop_abandoned(self, now: float) -> None:
+        """Close a queued chat whose resident closed every tab over `resident_gone_s` ago: offered to an agent it
+        would be "answered" with nobody there, and its wait would count in everyone's estimate."""
+        for cid in await self.routing.gone_before(now - self.cfg.resident_gone_s):
+            conv = await self.chats.store.get(cid)
+            if conv is None or conv.state != QUEUED or not conv.get("resident_gone_at"):
+                await self.routing.resident_back(cid)  # accepted meanwhile, or back: nothing to drop
+                continue
+            owner = await self.routing.offered_to(cid)
+            if await self.chats.close(conv, "resident_left", expected=(QUEUED,)) and owner:
+                await self.chats.sio.emit("offer_withdrawn", {"conversation_id": cid, "reason": "resident_left"},
+                                        room=user_room(owner), namespace=NS)
+
     async def on_resident_message(self, event: Event) -> None:
         if event.data.get("state") != QUEUED:
             return
@@ -320,6 +352,7 @@ class EscalationService:
             "label": conv.get("label"), "department": conv.get("department"),
             "queued_at": float(conv.get("queued_at") or 0), "agent": conv.get("agent"),
             "urgent": bool(conv.get("urgent_at")),
+            "resident_away": bool(conv.get("resident_gone_at")),  # every tab of theirs is closed
         }
 
     def offer_topic(self, conv: Conversation) -> str:

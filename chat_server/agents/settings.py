@@ -105,6 +105,9 @@ class RoutingConfig:
     queue_refresh_s: float = 15.0
     # A resident queued longer than this is offered a ticket instead.
     max_queue_wait_s: float = 600.0
+    # A waiting web resident whose every tab has been closed this long has left: the chat is closed
+    # ("resident_left") instead of being offered to an agent who would find nobody there.
+    resident_gone_s: float = 180.0
     # A disconnected agent's chats go back to the queue after this grace period.
     reconnect_grace_s: float = 60.0
     # Each process refreshes its agents' sockets this often; a socket unseen for 3x is gone.
@@ -123,7 +126,8 @@ class RoutingConfig:
     })
 
     def validate(self) -> None:
-        check.positive(self, "accept_timeout_s", "max_queue_wait_s", "heartbeat_s", "tick_s", "queue_refresh_s")
+        check.positive(self, "accept_timeout_s", "max_queue_wait_s", "heartbeat_s", "tick_s", "queue_refresh_s",
+                       "resident_gone_s")
         check.not_negative(self, "missed_offer_warning_s", "reconnect_grace_s")
 
 

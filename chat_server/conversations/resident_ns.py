@@ -62,6 +62,8 @@ class ResidentNamespace(socketio.AsyncNamespace):
         self.session_listeners: list[Callable[[str, str], Awaitable[None]]] = []
         # Told when the resident starts/stops typing (the agent console shows it); never any text.
         self.typing_listeners: list[Callable[[Conversation, bool], Awaitable[None]]] = []
+        # Told (session, present) when a session's last socket leaves (the tab was closed) or one comes back.
+        self.presence_listeners: list[Callable[[str, bool], Awaitable[None]]] = []
 
     async def trigger_event(self, event: str, *args: Any) -> Any:
         """Unknown events and handler crashes become an `error` event instead of silence."""
@@ -105,6 +107,16 @@ class ResidentNamespace(socketio.AsyncNamespace):
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         await self.save_session(sid, {"ip": client_ip(environ, self.config.server.trust_forwarded_for)})
 
+    async def on_disconnect(self, sid: str, *args: Any) -> None:
+        token = (await self.get_session(sid)).get("session_id")
+        if token:
+            await self._socket_gone(str(token), sid)
+
+    async def _socket_gone(self, token: str, sid: str) -> None:
+        if await self.store.socket_left(token, sid) == 0:
+            for listener in self.presence_listeners:
+                await listener(token, False)
+
     async def on_session_request(self, sid: str, data: object = None) -> dict[str, Any]:
         try:
             if data is not None and not isinstance(data, dict):
@@ -130,11 +142,17 @@ class ResidentNamespace(socketio.AsyncNamespace):
             old_room = sess.get("room")
             if old_room and old_room != room:
                 await self.leave_room(sid, old_room)
+            old_token = sess.get("session_id")
+            if old_token and old_token != token:
+                await self._socket_gone(str(old_token), sid)
             sess.update(session_id=token, room=room)
             await self.save_session(sid, sess)
             if plain:
                 await self.store.mark_plain_client(token)
             await self.enter_room(sid, room)
+            await self.store.socket_joined(token, sid)
+            for presence in self.presence_listeners:
+                await presence(token, True)
             await self.emit("session_confirm", {"session_id": token}, to=sid)
             if last_id is not None:
                 for message in await self.store.session_messages_after(token, last_id):

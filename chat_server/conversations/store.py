@@ -51,6 +51,8 @@ class Sender(StrEnum):
 
 # The older module-level names, kept as aliases of the members.
 BOT, QUEUED, ASSIGNED, TICKETED, CLOSED = State.BOT, State.QUEUED, State.ASSIGNED, State.TICKETED, State.CLOSED
+# A session's set of connected sockets outlives its last change by a day (see socket_joined).
+SOCKETS_TTL_S = 86400
 STATES: tuple[State, ...] = tuple(State)
 SENDERS: tuple[Sender, ...] = tuple(Sender)
 
@@ -249,6 +251,25 @@ class ConversationStore(RedisStore):
     async def delete_session(self, token: str) -> int:
         """Delete the session hash (not its conversations); 1 if it existed."""
         return int(await self.redis.delete(self.session_key(token)))
+
+    def _sockets_key(self, token: str) -> str:
+        return f"{self.prefix}session:{token}:sockets"
+
+    async def socket_joined(self, token: str, sid: str) -> None:
+        """A resident's socket (browser tab) is on this session; the set lives a day past its last change (a
+        process that died never said its sockets left)."""
+        key = self._sockets_key(token)
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.sadd(key, sid)
+        pipe.expire(key, SOCKETS_TTL_S)
+        await pipe.execute()
+
+    async def socket_left(self, token: str, sid: str) -> int:
+        """How many of the session's sockets are left once this one is gone."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.srem(self._sockets_key(token), sid)
+        pipe.scard(self._sockets_key(token))
+        return int((await pipe.execute())[1])
 
     async def mark_plain_client(self, token: str) -> None:
         """A Rasa-protocol client (no last_message_id) joined: deliver plain Rasa payloads too."""

@@ -72,7 +72,7 @@ async def login(base_url: str, username: str, password: str = PASSWORD) -> tuple
 
 class AgentClient:
     EVENTS = ("offer", "offer_withdrawn", "queue", "status", "message", "chat_assigned", "chat_removed",
-              "chats_requeued", "chat_closed", "resident_typing", "urgent")
+              "chats_requeued", "chat_closed", "resident_typing", "urgent", "resident_presence")
 
     def __init__(self, url: str, token: str, username: str) -> None:
         self.url = url

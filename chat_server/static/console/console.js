@@ -67,7 +67,8 @@
   function describe(item) {
     return (item.urgent ? t("console.urgent_mark") + " · " : "") +
       (item.topic || words(item.label) || t("console.topic_unknown")) + " · " +
-      (languageName(item.language, item.language_name) || t("console.language_unknown"));
+      (languageName(item.language, item.language_name) || t("console.language_unknown")) +
+      (item.resident_away ? " · " + t("console.resident_away_mark") : "");
   }
 
   // An emergency reported in a chat: the agent who has it (or is offered it) and whoever watches the queue.
@@ -87,6 +88,15 @@
 
   function renderUrgent() {
     $("conv-urgent").hidden = !(state.current && state.current.urgent);
+    $("conv-away").hidden = !(state.current && state.current.resident_away);
+  }
+
+  // The resident closed every tab of theirs (or came back): said in the open chat and in the lists.
+  function residentPresence(d) {
+    var away = !d.present;
+    [state.offers, state.chats].forEach(function (m) { if (m.has(d.conversation_id)) m.get(d.conversation_id).resident_away = away; });
+    if (state.current && state.current.conversation_id === d.conversation_id) { state.current.resident_away = away; renderUrgent(); }
+    renderLists();
   }
 
   // An offer: the topic, language, wait so far, the resident's last words (text only) and a countdown.
@@ -703,6 +713,7 @@
     });
     socket.on("offer", function (d) { addOffer(d, true); renderLists(); });
     socket.on("urgent", alertUrgent);
+    socket.on("resident_presence", residentPresence);
     socket.on("offer_withdrawn", function (d) { state.offers.delete(d.conversation_id); renderLists(); });
     socket.on("queue", function (d) { state.queue = d.items || []; renderLists(); });
     socket.on("status", function (d) { showStatus(d.status, d.away_in_s); });
