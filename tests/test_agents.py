@@ -337,6 +337,25 @@ async def test_a_resident_who_closed_the_page_is_shown_and_not_left_in_the_queue
     assert (await ann.call("open", {"conversation_id": cid}))["conversation"]["state"] == "assigned"
 
 
+async def test_accepting_in_one_tab_updates_the_others(setup, resident) -> None:  # type: ignore[no-untyped-def]
+    start, agent = setup
+    server, prefix = await start()
+    ann = await agent(server, prefix, "ann", name="Ann")
+    other_tab = await agent_client(server.url, "ann")
+    try:
+        res = await resident(server.url)
+        await res.start_session()
+        await escalate(res, "I want to talk to a person")
+        cid = (await other_tab.wait_for("offer"))["conversation_id"]
+        assert (await ann.call("accept", {"conversation_id": cid}))["ok"]
+        withdrawn = await other_tab.wait_for("offer_withdrawn", lambda d: d["conversation_id"] == cid)
+        assert withdrawn["reason"] == "accepted"
+        assigned = await other_tab.wait_for("chat_assigned", lambda d: d["conversation_id"] == cid)
+        assert assigned["state"] == "assigned" and assigned["agent"] == "ann"
+    finally:
+        await other_tab.close()
+
+
 async def test_a_reloaded_console_hears_every_chat_it_has(setup, resident) -> None:  # type: ignore[no-untyped-def]
     start, agent = setup
     server, prefix = await start()

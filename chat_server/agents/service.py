@@ -549,6 +549,11 @@ class EscalationService:
         await self.audit.record(account.username, "accept", conv.id)
         await self.chats.notify(conv, "agent_joined", {"name": account.name})
         await self.chats.say_system(conv, "agent_joined", name=account.name)
+        # the agent's other tabs: the offer is gone from them and the chat is in their "My chats"
+        await self.chats.sio.emit("offer_withdrawn", {"conversation_id": conv.id, "reason": "accepted"},
+                                room=user_room(account.username), namespace=NS)
+        await self.chats.sio.emit("chat_assigned", self.summary(conv), room=user_room(account.username),
+                                namespace=NS)
         await self.broadcast_queue()
         await self.broadcast_positions()
         return conv

@@ -86,6 +86,11 @@
     renderLists();
   }
 
+  // The reply box and the chat's actions work only in a chat that is mine and with me.
+  function setControls(active) {
+    ["composer", "send", "close-chat", "transfer", "ticket", "canned"].forEach(function (id) { $(id).disabled = !active; });
+  }
+
   function renderUrgent() {
     $("conv-urgent").hidden = !(state.current && state.current.urgent);
     $("conv-away").hidden = !(state.current && state.current.resident_away);
@@ -287,7 +292,14 @@
     clear($("transcript"));
     (conv.messages || []).forEach(appendMessage);
     var active = conv.mine && conv.state === "assigned";
-    ["composer", "send", "close-chat", "transfer", "ticket", "canned"].forEach(function (id) { $(id).disabled = !active; });
+    setControls(active);
+    // A supervisor adds internal notes to anyone's chat (the resident never sees them): the box writes notes only.
+    var annotate = !active && !!state.supervisor;
+    if (annotate) { $("composer").disabled = false; $("send").disabled = false; }
+    var forced = $("note-toggle").disabled;
+    $("note-toggle").disabled = annotate;
+    if (annotate) $("note-toggle").checked = true;
+    else if (forced) $("note-toggle").checked = false;  // back in a chat of one's own: replies again
     showResidentTyping(false);
     result("");
     renderLists();
@@ -439,7 +451,7 @@
     var ack = await call(note ? "note" : "send", { conversation_id: state.current.conversation_id, text: text });
     if (!ack.ok) return result(ack.error.message, true);
     box.value = "";
-    if (note) $("note-toggle").checked = false;  // the next message goes to the resident again
+    if (note && !$("note-toggle").disabled) $("note-toggle").checked = false;  // the next one goes to the resident
     state.typingOn = false;
     clearTimeout(state.typingTimer);
   }
@@ -727,12 +739,20 @@
       }
       else if (state.chats.has(d.conversation_id)) { state.unread.add(d.conversation_id); renderLists(); }
     });
-    socket.on("chat_assigned", function (d) {  // a transfer to me: its messages must reach me from now on
-      state.chats.set(d.conversation_id, d);
-      call("open", { conversation_id: d.conversation_id });
+    socket.on("chat_assigned", function (d) {  // accepted in another tab, or a transfer to me: hear its messages
+      if (!state.chats.has(d.conversation_id)) call("open", { conversation_id: d.conversation_id });
+      state.chats.set(d.conversation_id, Object.assign(state.chats.get(d.conversation_id) || {}, d));
       renderLists();
     });
-    socket.on("chat_removed", function (d) { state.chats.delete(d.conversation_id); renderLists(); });
+    socket.on("chat_removed", function (d) {
+      state.chats.delete(d.conversation_id);
+      if (state.current && state.current.conversation_id === d.conversation_id) {  // transferred away: read-only now
+        state.current.mine = false;
+        setControls(false);
+        result(t("console.chat_moved"));
+      }
+      renderLists();
+    });
     socket.on("chats_requeued", function (d) { d.conversation_ids.forEach(function (c) { state.chats.delete(c); }); renderLists(); });
     socket.on("chat_closed", function (d) {
       state.chats.delete(d.conversation_id);
