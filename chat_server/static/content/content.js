@@ -120,10 +120,28 @@
       say($("edit-msg"), t("content.published", { version: r.version }));
       await loadHistory();
     } catch (e) {
+      if (e.status === 409 && e.info.current_version) return conflict(e.info.current_version);
       const field = e.info && e.info.field;
       say($("edit-msg"), field ? t("content.not_published_field", { field, message: e.message })
         : t("content.not_published", { message: e.message }), true);
     } finally { $("publish").disabled = false; }
+  }
+  // Someone published since this edit began: see what they changed, then publish this edit over it or start
+  // again from theirs. Nothing is overwritten without that choice.
+  function conflict(latest) {
+    const msg = $("edit-msg");
+    const mine = current.version;
+    say(msg, t("content.conflict", { mine: mine, latest: latest }), true);
+    msg.append(" ",
+      button(t("content.conflict_show"), () => showDiff(mine, latest)),
+      " ",
+      button(t("content.conflict_keep"), () => {
+        current.version = latest;
+        showVersion();
+        say(msg, t("content.conflict_kept", { latest: latest }));
+      }),
+      " ",
+      button(t("content.conflict_reload"), () => openArticle(current.id)));
   }
 
   // ---------------------------------------------------------------- test box
