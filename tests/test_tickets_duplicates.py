@@ -208,7 +208,11 @@ async def test_two_residents_report_the_same_pothole(
     await third.start_session()
     await report_until(third, "I want to report a pothole", duplicate_question)
     await third.say("follow it")
-    await third.wait_for("bot_uttered", lambda m: f"following {tid}" in (m.get("text") or ""))
+    said = await third.wait_for("bot_uttered", lambda m: f"following {tid}" in (m.get("text") or ""))
+    # the widget shows the followed request's status link as for a request of one's own, also on replay
+    followed = await third.wait_for("ticket_followed")
+    assert followed["ticket_id"] == tid and followed["status_url"].endswith(f"/status/{tid}")
+    assert said["custom"] == {"event": "ticket_followed", **followed}
     assert len(await redis_client.hgetall(f"{PREFIX}ticket:{tid}:followers")) == 2
     assert await redis_client.hget(f"{PREFIX}ticket:{tid}", "also_reported") == b"2"
     async with aiohttp.ClientSession() as http:

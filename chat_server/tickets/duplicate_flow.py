@@ -128,8 +128,7 @@ class DuplicateFlow:
             return answer is not None  # a message that was no answer still gets the bot's reply
         elif answer == FOLLOW:
             await self.tickets.follow(existing, conv, language)
-            await self.chats.say(conv, "bot", text("duplicate_following", language,
-                                                               ticket_id=existing.id), language)
+            await self._following(conv, existing, "duplicate_following", language)
         else:
             try:
                 await self.tickets.add_details(existing, conv, dict(pending["data"]), language)
@@ -137,6 +136,13 @@ class DuplicateFlow:
                 await self.chats.say(conv, "bot", self.tickets.problem_text(exc, service, language),
                                                  language)
                 return True
-            await self.chats.say(conv, "bot", text("duplicate_added", language, ticket_id=existing.id),
-                                             language)
+            await self._following(conv, existing, "duplicate_added", language)
         return True
+
+    async def _following(self, conv: Conversation, ticket: Ticket, key: str, language: str) -> None:
+        """Say that the resident now follows `ticket`, with its status link: the widget shows it like that of a
+        request of their own (`ticket_followed`), also when the chat is replayed."""
+        followed = {"ticket_id": ticket.id, "status_url": self.tickets.status_url(ticket.id)}
+        await self.chats.notify(conv, "ticket_followed", followed)
+        await self.chats.say(conv, "bot", text(key, language, ticket_id=ticket.id), language,
+                             custom={"event": "ticket_followed", **followed})

@@ -14,7 +14,7 @@ from tests.support.waiting import first_event, until
 
 class ResidentClient:
     EVENTS = ("session_confirm", "bot_uttered", "resident_uttered", "agent_joined", "queue_update", "typing",
-              "ticket_created", "conversation_closed", "error", "language", "incident")
+              "ticket_created", "ticket_followed", "conversation_closed", "error", "language", "incident")
 
     def __init__(self, url: str, transports: list[str] | None = None, headers: dict[str, str] | None = None) -> None:
         self.url = url

@@ -457,6 +457,7 @@ class Widget {
     s.on("queue_update", (d) => this.onQueue(d || {}));
     s.on("typing", (d) => this.setTyping(d && d.sender, !!(d && d.on)));
     s.on("ticket_created", (d) => this.onTicket(d || {}));
+    s.on("ticket_followed", (d) => this.onTicket(d || {}));  // the same problem, already reported: its link
     s.on("conversation_closed", () => this.onClosed());
     s.on("incident", (d) => this.onIncident(d));
     s.on("error", (d) => this.onServerError(d || {}));
@@ -550,7 +551,7 @@ class Widget {
       this.renderMessage({ sender, text: m.text || "", attachment: m.attachment, ts: m.ts, lang: m.lang, id: m.id, agentName: m.agent_name, urgent });
     }
     // the request's status link, live or when the chat is replayed after a reload
-    if (m.custom && ["ticket_created", "ticket_status"].includes(m.custom.event) && m.custom.ticket_id) this.onTicket(m.custom);
+    if (m.custom && ["ticket_created", "ticket_followed", "ticket_status"].includes(m.custom.event) && m.custom.ticket_id) this.onTicket(m.custom);
     if (this.typingSender === sender) this.setTyping(null, false);
     if (sender === "bot") this.formActive = m.form_active === true;
     else if (sender === "agent") this.formActive = false;
