@@ -28,6 +28,9 @@ A fourth: a `greet` with no greeting in it. "low water pressure all morning" cam
 got "Hi! How can I help?"; a message Rasa calls a greeting but that holds no greeting word goes to the knowledge
 base. "hi, my trash wasn't picked up" keeps its greeting and the intent Rasa gave it.
 
+A status check that names no request number and asks for no status, in a message with a phone number, is the
+report next in Rasa's ranking (the phone number looked like a request number).
+
 "When will it be fixed?" in a conversation that has a request (the server sends its number as metadata
 `ticket_id`) is a status check of that request, whatever Rasa made of it ("any update?", "¿cuándo lo van a
 arreglar?" too).
@@ -173,6 +176,24 @@ def names_a_citation(text: str) -> bool:
     return bool(_CITATION.search(text)) and find_ticket_id(text) is None
 
 
+# A phone number read as a request number: "hay un bache enorme en 1200 Central Ave, soy Lucía, mi cel es
+# 980-555-0177" came out as a status check tied with the fallback (0.50), the pothole next (0.29). A status check
+# that names no request number and asks for no status, in a message with a phone number, is the report next in
+# Rasa's ranking.
+_PHONE = re.compile(r"(?<![\d-])(?:\+?1[\s.-]?)?\(?\d{3}\)?[\s.-]?\d{3}[\s.-]?\d{4}(?![\d-])")
+_ASKS_A_STATUS = re.compile(r"\b(?:status|update|check|track|estado|actualizaci[oó]n|seguimiento|revisar|"
+                            r"consultar|qu[eé] pas[oó])", re.IGNORECASE)
+REPORT_AFTER_A_PHONE_MIN = 0.2
+
+
+def report_behind_a_phone(text: str, ranking: list[dict[str, Any]]) -> str | None:
+    if not _PHONE.search(text) or find_ticket_id(text) is not None or _ASKS_A_STATUS.search(text):
+        return None
+    return next((str(r.get(INTENT_NAME_KEY)) for r in ranking[1:3]
+                 if str(r.get(INTENT_NAME_KEY)).startswith("report_")
+                 and float(r.get(PREDICTED_CONFIDENCE_KEY) or 0) >= REPORT_AFTER_A_PHONE_MIN), None)
+
+
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
 class Chat311FallbackClassifier(FallbackClassifier):
     @staticmethod
@@ -190,6 +211,9 @@ class Chat311FallbackClassifier(FallbackClassifier):
             elif self._has_request(message) and not text.startswith("/") and asks_when_it_is_done(text) \
                     and top_intent != HANDOFF_INTENT:
                 self._override(message, STATUS_INTENT)
+            elif top_intent == STATUS_INTENT and not text.startswith("/") and (
+                    report := report_behind_a_phone(text, message.data.get(INTENT_RANKING_KEY) or [])):
+                self._override(message, report)
         return super().process(messages)
 
     @staticmethod

@@ -157,6 +157,16 @@ async def test_contact_details_in_the_first_message_are_not_asked_again(convo) -
     assert "Contacto: 704-555-0142" in s.text
 
 
+async def test_a_phone_number_is_not_taken_for_a_request_number(convo) -> None:
+    s = convo("es")
+    await s.say("hay un bache enorme en 1200 Central Ave, soy Lucía Ramírez, mi cel es 980-555-0177")
+    assert s.last["label"] == "report_pothole", s.last  # was a status check tied with the fallback
+    assert s.last["slots"]["phone"] == "980-555-0177" and s.last["slots"]["contact_name"] == "Lucía Ramírez"
+    c = convo()
+    await c.say("what's the status of my pothole report? my number is 704-555-0142")
+    assert c.last["label"] == "check_request_status", c.last
+
+
 async def test_yes_to_follow_up_asks_for_the_name_instead_of_taking_yes_as_one(convo) -> None:
     c = convo()
     await c.say("/report_pothole")
