@@ -356,6 +356,30 @@ async def test_accepting_in_one_tab_updates_the_others(setup, resident) -> None:
         await other_tab.close()
 
 
+async def test_a_chat_the_resident_ended_still_gets_its_outcome(setup, resident, redis_server) -> None:  # type: ignore[no-untyped-def]
+    start, agent = setup
+    server, prefix = await start()
+    ann = await agent(server, prefix, "ann", name="Ann")
+    res = await resident(server.url)
+    await res.start_session()
+    await escalate(res, "I want to talk to a person")
+    cid = (await ann.wait_for("offer"))["conversation_id"]
+    assert (await ann.call("accept", {"conversation_id": cid}))["ok"]
+    assert (await res.sio.call("end_chat", {"session_id": res.session_id}))["ok"]
+    await ann.wait_for("chat_closed", lambda d: d["conversation_id"] == cid)
+    assert (await ann.call("close", {"conversation_id": cid, "disposition": "info_provided"}))["ok"]
+    again = await ann.call("close", {"conversation_id": cid, "disposition": "resolved"})
+    assert again["error"]["code"] == "already_closed"
+    redis = redis_server.client()
+    try:
+        kinds = [(f[b"kind"], json.loads(f[b"data"]).get("disposition")) for _, f in
+                 await redis.xrange(f"{prefix}events") if f[b"conv"] == cid.encode()]
+        conv = await redis.hgetall(f"{prefix}conv:{cid}")
+    finally:
+        await redis.aclose()
+    assert (b"wrapped_up", "info_provided") in kinds and conv[b"disposition"] == b"info_provided"
+
+
 async def test_a_reloaded_console_hears_every_chat_it_has(setup, resident) -> None:  # type: ignore[no-untyped-def]
     start, agent = setup
     server, prefix = await start()

@@ -353,6 +353,7 @@ class EscalationService:
             "queued_at": float(conv.get("queued_at") or 0), "agent": conv.get("agent"),
             "urgent": bool(conv.get("urgent_at")),
             "resident_away": bool(conv.get("resident_gone_at")),  # every tab of theirs is closed
+            "disposition": conv.get("disposition") or None,
         }
 
     def offer_topic(self, conv: Conversation) -> str:
@@ -593,12 +594,24 @@ class EscalationService:
     async def close(self, account: Account, cid: object, disposition: object) -> None:
         if disposition not in self.console.dispositions:
             raise ActionError("bad_disposition", f"disposition must be one of {', '.join(self.console.dispositions)}")
+        closed = await self._conv(cid)
+        if closed.state == CLOSED:  # the resident ended it first: the agent still records its outcome
+            return await self._wrap_up(account, closed, str(disposition))
         conv = await self._owned(account, cid)
         await self.chats.say_system(conv, "agent_closed", name=account.name)
         if not await self.chats.close(conv, reason="agent_closed", disposition=disposition,
                                                   closed_by=account.username):
             raise ActionError("already_closed", "the conversation was already closed")
         await self.audit.record(account.username, "close", conv.id, disposition=disposition)
+
+    async def _wrap_up(self, account: Account, conv: Conversation, disposition: str) -> None:
+        if conv.get("agent") != account.username and not account.has_role("supervisor"):
+            raise ActionError("not_yours", "this conversation was not yours")
+        if conv.get("disposition"):
+            raise ActionError("already_closed", "the conversation's outcome is already recorded")
+        await self.chats.store.update(conv.id, disposition=disposition, closed_by=account.username)
+        await self.chats.bus.publish("wrapped_up", conv.id, disposition=disposition, agent=account.username)
+        await self.audit.record(account.username, "wrap_up", conv.id, disposition=disposition)
 
     async def transfer(self, account: Account, cid: object, to: object) -> None:
         conv = await self._owned(account, cid)

@@ -390,6 +390,10 @@ class Aggregator:
     def _on_abandoned(self, b: Bucket, ev: LogEvent, st: ConvState | None) -> None:
         self._abandon(b, ev, st)
 
+    def _on_wrapped_up(self, b: Bucket, ev: LogEvent, st: ConvState | None) -> None:
+        """The outcome of a chat the resident ended, recorded by its agent afterwards."""
+        b.dispositions[str(ev.data.get("disposition") or "?")] += 1
+
     def _on_conversation_closed(self, b: Bucket, ev: LogEvent, st: ConvState | None) -> None:
         b.closed += 1
         disposition = ev.data.get("disposition")

@@ -91,6 +91,16 @@
     ["composer", "send", "close-chat", "transfer", "ticket", "canned"].forEach(function (id) { $(id).disabled = !active; });
   }
 
+  // The resident ended the chat before the agent closed it: its outcome can still be recorded, once.
+  function allowWrapUp(conv) {
+    if (conv.state === "closed" && !conv.disposition && state.me && conv.agent === state.me.username) {
+      $("close-chat").disabled = false;
+      $("close-chat").textContent = t("console.save_outcome");
+    } else {
+      $("close-chat").textContent = t("console.close_chat");
+    }
+  }
+
   function renderUrgent() {
     $("conv-urgent").hidden = !(state.current && state.current.urgent);
     $("conv-away").hidden = !(state.current && state.current.resident_away);
@@ -293,6 +303,7 @@
     (conv.messages || []).forEach(appendMessage);
     var active = conv.mine && conv.state === "assigned";
     setControls(active);
+    allowWrapUp(conv);
     // A supervisor adds internal notes to anyone's chat (the resident never sees them): the box writes notes only.
     var annotate = !active && !!state.supervisor;
     if (annotate) { $("composer").disabled = false; $("send").disabled = false; }
@@ -462,9 +473,15 @@
       result(t("console.choose_outcome"), true);
       return $("disposition").focus();
     }
+    var wrapUp = state.current.state === "closed";
     var ack = await call("close", { conversation_id: state.current.conversation_id, disposition: $("disposition").value });
     if (!ack.ok) return result(ack.error.message, true);
-    result(t("console.chat_closed"));
+    if (wrapUp) {
+      state.current.disposition = $("disposition").value;
+      allowWrapUp(state.current);
+      $("close-chat").disabled = true;
+    }
+    result(t(wrapUp ? "console.outcome_saved" : "console.chat_closed"));
   }
 
   async function transfer() {
@@ -760,7 +777,8 @@
       if (state.current && state.current.conversation_id === d.conversation_id) {
         state.current.state = "closed";
         $("conv-title").textContent = t("console.conv_closed", { reason: d.reason || "" });
-        ["composer", "send", "close-chat", "transfer", "ticket", "canned"].forEach(function (id) { $(id).disabled = true; });
+        setControls(false);
+        allowWrapUp(state.current);
       }
       renderLists();
     });
