@@ -776,7 +776,7 @@
       state.offers.delete(d.conversation_id);
       if (state.current && state.current.conversation_id === d.conversation_id) {
         state.current.state = "closed";
-        $("conv-title").textContent = t("console.conv_closed", { reason: d.reason || "" });
+        $("conv-title").textContent = t("console.conv_closed", { reason: codeWord("close_reason", d.reason, words(d.reason)) });
         setControls(false);
         allowWrapUp(state.current);
       }
