@@ -753,6 +753,10 @@
       if (state.current && d.conversation_id === state.current.conversation_id) {
         if (d.sender === "resident") showResidentTyping(false);
         appendMessage(d);
+        // the resident may have switched language: the chat's facts and canned replies follow it
+        if (d.sender === "resident" && d.language && d.language !== state.current.language) {
+          openConversation(d.conversation_id);
+        }
       }
       else if (state.chats.has(d.conversation_id)) { state.unread.add(d.conversation_id); renderLists(); }
     });
