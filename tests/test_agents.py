@@ -15,6 +15,7 @@ import socketio
 from tests.support.agents import (
     PASSWORD,
     AgentClient,
+    accepted_chat,
     agent_client,
     escalate,
     escalation_env,
@@ -207,7 +208,7 @@ async def test_escalate_accept_chat_note_close(setup, resident) -> None:  # type
     replies = await res.turn("hello")
     assert any(r.get("sender") == "bot" for r in replies)
     again = await ann.call("close", {"conversation_id": cid, "disposition": "resolved"})
-    assert again["error"]["code"] == "not_yours"
+    assert again["error"]["code"] == "already_closed"  # closed, its outcome recorded: nothing to do
 
 
 async def test_the_agent_sees_the_reports_answers_and_not_its_skipped_questions(  # type: ignore[no-untyped-def]
@@ -234,11 +235,7 @@ async def test_an_emergency_in_the_queue_goes_first_and_alerts_the_console(setup
     start, agent = setup
     server, prefix = await start()
     ann = await agent(server, prefix, "ann", name="Ann", max_chats=1)
-    first = await resident(server.url)
-    await first.start_session()
-    await escalate(first, "I want to talk to a person")
-    first_cid = (await ann.wait_for("offer"))["conversation_id"]
-    assert (await ann.call("accept", {"conversation_id": first_cid}))["ok"]
+    _, first_cid = await accepted_chat(ann, resident, server.url)
     waiting = []
     for _ in range(2):  # Ann is full: both wait, in the order they asked
         res = await resident(server.url)
@@ -267,11 +264,7 @@ async def test_logging_out_hands_the_chats_back_at_once(setup, resident) -> None
     start, agent = setup
     server, prefix = await start()
     ann = await agent(server, prefix, "ann", name="Ann")
-    res = await resident(server.url)
-    await res.start_session()
-    await escalate(res, "I want to talk to a person")
-    cid = (await ann.wait_for("offer"))["conversation_id"]
-    assert (await ann.call("accept", {"conversation_id": cid}))["ok"]
+    res, cid = await accepted_chat(ann, resident, server.url)
     await res.wait_for("agent_joined")
     mark = len(res.events)
     # Ann's socket is still connected (a lost connection would wait out the grace): the logout itself requeues.
@@ -300,7 +293,7 @@ async def test_a_chat_is_not_transferred_to_an_agent_without_its_language(setup,
 
 
 async def test_a_resident_who_closed_the_page_is_shown_and_not_left_in_the_queue(  # type: ignore[no-untyped-def]
-        setup, resident, redis_server) -> None:
+        setup, resident, redis_client) -> None:
     start, agent = setup
     server, prefix = await start(CHAT311_ROUTING__RESIDENT_GONE_S="1")
     ann = await agent(server, prefix, "ann", name="Ann", max_chats=1)
@@ -328,11 +321,7 @@ async def test_a_resident_who_closed_the_page_is_shown_and_not_left_in_the_queue
     mark = len(ann.events)
     await waiting.close()
     await ann.wait_for("queue", lambda d: not d["items"], after=mark)
-    redis = redis_server.client()
-    try:
-        conv = await redis.hgetall(f"{prefix}conv:{wcid}")
-    finally:
-        await redis.aclose()
+    conv = await redis_client.hgetall(f"{prefix}conv:{wcid}")
     assert conv[b"state"] == b"closed" and conv[b"closed_reason"] == b"resident_left"
     assert (await ann.call("open", {"conversation_id": cid}))["conversation"]["state"] == "assigned"
 
@@ -356,27 +345,19 @@ async def test_accepting_in_one_tab_updates_the_others(setup, resident) -> None:
         await other_tab.close()
 
 
-async def test_a_chat_the_resident_ended_still_gets_its_outcome(setup, resident, redis_server) -> None:  # type: ignore[no-untyped-def]
+async def test_a_chat_the_resident_ended_still_gets_its_outcome(setup, resident, redis_client) -> None:  # type: ignore[no-untyped-def]
     start, agent = setup
     server, prefix = await start()
     ann = await agent(server, prefix, "ann", name="Ann")
-    res = await resident(server.url)
-    await res.start_session()
-    await escalate(res, "I want to talk to a person")
-    cid = (await ann.wait_for("offer"))["conversation_id"]
-    assert (await ann.call("accept", {"conversation_id": cid}))["ok"]
+    res, cid = await accepted_chat(ann, resident, server.url)
     assert (await res.sio.call("end_chat", {"session_id": res.session_id}))["ok"]
     await ann.wait_for("chat_closed", lambda d: d["conversation_id"] == cid)
     assert (await ann.call("close", {"conversation_id": cid, "disposition": "info_provided"}))["ok"]
     again = await ann.call("close", {"conversation_id": cid, "disposition": "resolved"})
     assert again["error"]["code"] == "already_closed"
-    redis = redis_server.client()
-    try:
-        kinds = [(f[b"kind"], json.loads(f[b"data"]).get("disposition")) for _, f in
-                 await redis.xrange(f"{prefix}events") if f[b"conv"] == cid.encode()]
-        conv = await redis.hgetall(f"{prefix}conv:{cid}")
-    finally:
-        await redis.aclose()
+    kinds = [(f[b"kind"], json.loads(f[b"data"]).get("disposition")) for _, f in
+             await redis_client.xrange(f"{prefix}events") if f[b"conv"] == cid.encode()]
+    conv = await redis_client.hgetall(f"{prefix}conv:{cid}")
     assert (b"wrapped_up", "info_provided") in kinds and conv[b"disposition"] == b"info_provided"
 
 
@@ -387,12 +368,7 @@ async def test_a_reloaded_console_hears_every_chat_it_has(setup, resident) -> No
     cids = []
     residents = []
     for _ in range(2):
-        res = await resident(server.url)
-        await res.start_session()
-        await escalate(res, "I want to talk to a person")
-        cid = (await ann.wait_for("offer", lambda d, seen=tuple(cids): d["conversation_id"] not in seen))[
-            "conversation_id"]
-        assert (await ann.call("accept", {"conversation_id": cid}))["ok"]
+        res, cid = await accepted_chat(ann, resident, server.url)
         cids.append(cid)
         residents.append(res)
     again = await agent_client(server.url, "ann")  # the console reloaded: a new socket

@@ -10,7 +10,15 @@ from typing import Any
 
 import pytest
 
-from tests.support.agents import PASSWORD, escalate, escalation_env, fresh_prefix, make_agent, offered_chat
+from tests.support.agents import (
+    PASSWORD,
+    escalate,
+    escalation_env,
+    fresh_prefix,
+    make_agent,
+    offered_chat,
+    sign_in,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.rasa]
 
@@ -106,11 +114,7 @@ async def test_two_chats_unread_marks_and_an_emergency_alert(console_server, res
     server, _ = console_server
     async with chromium() as browser:
         page = await new_page(browser)
-        await page.goto(f"{server.url}/console")
-        await page.fill("#username", "ann")
-        await page.fill("#password", PASSWORD)
-        await page.click("button[type=submit]")
-        await expect(page.locator("#conn")).to_have_text("connected", timeout=10_000)
+        await sign_in(page, server.url, "ann")
         _, offer = await offered_chat(page, resident, server.url)
         await expect(page.locator("#offer-announce")).to_contain_text("New chat offer")  # said once, politely
         await offer.locator("button.accept").click()
@@ -165,11 +169,7 @@ async def test_agent_sees_the_report_panel_and_files_a_typed_ticket(  # type: ig
     server, prefix = console_server
     async with chromium() as browser:
         page = await new_page(browser)
-        await page.goto(f"{server.url}/console")
-        await page.fill("#username", "ann")
-        await page.fill("#password", PASSWORD)
-        await page.click("button[type=submit]")
-        await expect(page.locator("#conn")).to_have_text("connected", timeout=10_000)
+        await sign_in(page, server.url, "ann")
 
         res = await resident(server.url)
         await res.start_session()

@@ -14,7 +14,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from chat_server.conversations.store import ConversationStore
-from tests.support.agents import PASSWORD, agent_client, escalate, escalation_env, fresh_prefix, login, make_agent
+from tests.support.agents import agent_client, escalate, escalation_env, fresh_prefix, login, make_agent, sign_in
 from tests.support.browser import chromium, new_page
 
 pytestmark = [pytest.mark.rasa, pytest.mark.browser]
@@ -108,11 +108,7 @@ async def test_search_by_ticket_phone_email_date_agent_with_role_scopes(  # type
     # In the console: Ann searches by phone and reads the result.
     async with chromium() as browser:
         page = await new_page(browser)
-        await page.goto(f"{server.url}/console")
-        await page.fill("#username", "ann")
-        await page.fill("#password", PASSWORD)
-        await page.click("button[type=submit]")
-        await expect(page.locator("#conn")).to_have_text("connected", timeout=10_000)
+        await sign_in(page, server.url, "ann")
         await expect(page.locator("#s-agent")).to_be_hidden()
         await page.fill("#s-phone", "704-555-0142")
         await page.click("#s-submit")

@@ -128,6 +128,29 @@ async def escalate(resident: Any, text: str = "/request_human") -> None:
     await resident.wait_for("queue_update", after=mark, timeout=60)
 
 
+async def accepted_chat(agent: Any, new_resident: Callable[[str], Any], url: str) -> tuple[Any, str]:
+    """A new resident asks for a person and `agent` (an AgentClient) accepts the offer: (resident, conversation id)."""
+    res = await new_resident(url)
+    await res.start_session()
+    mark = len(agent.events)
+    await escalate(res, "I want to talk to a person")
+    cid = (await agent.wait_for("offer", after=mark))["conversation_id"]
+    ack = await agent.call("accept", {"conversation_id": cid})
+    assert ack["ok"], ack
+    return res, cid
+
+
+async def sign_in(page: Any, url: str, username: str) -> None:
+    """Sign `username` in to the agent console in `page` and wait until its socket is connected."""
+    from playwright.async_api import expect  # only browser tests call this
+
+    await page.goto(f"{url}/console")
+    await page.fill("#username", username)
+    await page.fill("#password", PASSWORD)
+    await page.click("button[type=submit]")
+    await expect(page.locator("#conn")).to_have_text("connected", timeout=10_000)
+
+
 async def offered_chat(page: Any, new_resident: Callable[[str], Any], url: str,
                        text: str = "I need help with my water bill") -> tuple[Any, Any]:
     """A new resident asks the bot, then for a person; returns the resident and the offer card the agent's
