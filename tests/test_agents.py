@@ -312,12 +312,17 @@ async def test_a_resident_who_closed_the_page_is_shown_and_not_left_in_the_queue
     back = await resident(server.url)
     await back.start_session(session)
     await ann.wait_for("resident_presence", lambda d: d["conversation_id"] == cid and d["present"], after=mark)
+    assert await back.wait_for("agent_joined") == {"name": "Ann"}  # the reloaded page says who has the chat
     # Waiting (Ann is full): a resident who closed the page for good is not left in the queue for an agent.
     waiting = await resident(server.url)
     await waiting.start_session()
     await escalate(waiting, "I want to talk to a person")
     [queued] = (await ann.call("hello"))["queue"]
     wcid = queued["conversation_id"]
+    reloaded = await resident(server.url)  # the same page reloaded: its place in line is said again
+    await reloaded.start_session(waiting.session_id)
+    assert (await reloaded.wait_for("queue_update"))["position"] == 1
+    await reloaded.close()
     mark = len(ann.events)
     await waiting.close()
     await ann.wait_for("queue", lambda d: not d["items"], after=mark)

@@ -30,6 +30,7 @@ from chat_server.agents.callback import CallbackFlow
 from chat_server.agents.hours import HoursStatus, Schedule
 from chat_server.agents.override import HoursOverrides, OverrideError, parse_override
 from chat_server.agents.routing import (
+    AgentState,
     QueuedConversation,
     anyone_staffed,
     average_handle_s,
@@ -38,7 +39,7 @@ from chat_server.agents.routing import (
     positions,
     told_minutes,
 )
-from chat_server.agents.routing_store import RoutingStore
+from chat_server.agents.routing_store import QueueEntry, RoutingStore
 from chat_server.agents.search import ConversationSearch
 from chat_server.agents.settings import ConsoleConfig, RoutingConfig
 from chat_server.agents.ticket_form import bot_slots, collected, form_services, report_service
@@ -274,8 +275,12 @@ class EscalationService:
         """A web resident with a chat in the queue or with an agent closed their last tab, or came back. The
         agent sees it; a queued chat whose resident stays away is closed (_drop_abandoned)."""
         conv = await self.chats.store.current_conversation(session)
-        if conv is None or conv.state not in (QUEUED, ASSIGNED) or present != bool(conv.get("resident_gone_at")):
-            return  # nothing to say: no chat with staff, or no change
+        if conv is None or conv.state not in (QUEUED, ASSIGNED):
+            return  # no chat with staff
+        if present:  # a reloaded page shows where the chat stands again: the place in line, or who has it
+            await self._tell_where_it_stands(conv)
+        if present != bool(conv.get("resident_gone_at")):
+            return  # no change to tell the agent
         gone_at = "" if present else f"{time.time():.3f}"
         await self.chats.store.update(conv.id, resident_gone_at=gone_at)
         conv.fields["resident_gone_at"] = gone_at
@@ -286,6 +291,25 @@ class EscalationService:
         await self.chats.sio.emit("resident_presence", {"conversation_id": conv.id, "present": present},
                                 room=conv_room(conv.id), namespace=NS)
         await self.broadcast_queue()
+
+    async def _tell_where_it_stands(self, conv: Conversation) -> None:
+        if conv.state == ASSIGNED:
+            await self.chats.notify(conv, "agent_joined", {"name": conv.get("agent_name") or ""})
+            return
+        entries = await self.routing.queue()
+        now = time.time()
+        told = await self._places(entries, await self.routing.agents(self.socket_cut(now)))
+        if conv.id in told:
+            position, wait = told[conv.id]
+            await self.chats.notify(conv, "queue_update", {"position": position, "estimated_wait_s": wait})
+
+    async def _places(self, entries: list[QueueEntry], agents: list[AgentState]) -> dict[str, tuple[int, int]]:
+        """Each queued conversation's place in line and estimated wait (s)."""
+        avg = await self._average_handle_s()
+        by_id = {e.conversation_id: e for e in entries}
+        return {cid: (position, estimate_wait_s(position, agents, by_id[cid].language, by_id[cid].department, avg,
+                                                by_id[cid].declined))
+                for cid, position in positions(entries).items()}
 
     async def _drop_abandoned(self, now: float) -> None:
         """Close a queued chat whose resident closed every tab over `resident_gone_s` ago: offered to an agent it
@@ -396,12 +420,8 @@ class EscalationService:
         entries = await self.routing.queue()
         if not entries:
             return
-        now = time.time()
-        agents = await self.routing.agents(self.socket_cut(now))
-        avg = await self._average_handle_s()
-        for cid, position in positions(entries).items():
-            entry = next(e for e in entries if e.conversation_id == cid)
-            wait = estimate_wait_s(position, agents, entry.language, entry.department, avg, entry.declined)
+        agents = await self.routing.agents(self.socket_cut(time.time()))
+        for cid, (position, wait) in (await self._places(entries, agents)).items():
             if not await self.routing.set_position(cid, position, told_minutes(wait)):
                 continue
             conv = await self.chats.store.get(cid)
