@@ -59,6 +59,11 @@ async def test_live_lists_follow_an_escalation_and_an_accept(server_factory: Any
             await page.wait_for_function(  # the wait grows as time passes
                 "t => document.querySelector('#waiting-table tbody tr td').textContent !== t", arg=first,
                 timeout=15_000)
+            # The waiting resident reports an emergency: the row says so (and such rows are listed first).
+            await res2.say("my neighbor's house is on fire")
+            await page.wait_for_selector("#waiting-table tbody tr.urgent", timeout=15_000)
+            cells = await page.locator("#waiting-table tbody tr td").all_inner_texts()
+            assert cells[2] == "EMERGENCY reported · General (asked for a person)", cells
             # Ann closes the first chat and takes the second: the waiting list empties.
             mark = len(ann.events)
             closed = await ann.call("close", {"conversation_id": offer["conversation_id"], "disposition": "resolved"})

@@ -37,6 +37,7 @@ class LiveChat:
     language: str
     topic: str
     for_s: float  # since assigned (or since queued while offered)
+    urgent: bool = False  # the resident reported an emergency (told to call 911)
 
 
 @dataclass
@@ -57,6 +58,7 @@ class WaitingChat:
     language: str
     topic: str
     position: int
+    urgent: bool = False  # the resident reported an emergency: first in line, listed first
 
 
 def topic_words(label: str, department: str, names: dict[str, str]) -> str:
@@ -120,7 +122,7 @@ class LiveLists:
                     continue
                 start = float(conv.get("assigned_at") or conv.get("queued_at") or conv.created_at)
                 chats.append(LiveChat(cid, conv.state, conv.language, self._topic(conv.fields),
-                                      round(max(0.0, now - start), 1)))
+                                      round(max(0.0, now - start), 1), bool(conv.get("urgent_at"))))
             out.append(LiveAgent(a.username, await self.routing.agent_name(a.username), states[a.username],
                                  a.load > 0, a.capacity, round(in_status[a.username], 1), chats))
         order = {"online": 0, "away": 1, "offline": 2}
@@ -133,8 +135,9 @@ class LiveLists:
             conv = await self.conversations.get(entry.conversation_id)
             fields = conv.fields if conv is not None else {}
             out.append(WaitingChat(entry.conversation_id, round(max(0.0, now - entry.since), 1), entry.language,
-                                   self._topic({"department": entry.department, **fields}), entry.position))
-        out.sort(key=lambda w: -w.wait_s)
+                                   self._topic({"department": entry.department, **fields}), entry.position,
+                                   entry.urgent))
+        out.sort(key=lambda w: (not w.urgent, -w.wait_s))
         return out
 
     async def snapshot(self, now: float | None = None) -> dict[str, Any]:

@@ -87,7 +87,8 @@
         const line = document.createElement("div");
         line.className = "chat-line";
         const offered = c.state === "assigned" ? "" : t("dash.offered") + ", ";
-        line.textContent = `${c.topic} · ${language(c.language)} · ${offered}${duration(c.for_s)}`;
+        line.textContent = `${c.urgent ? t("dash.urgent") + " · " : ""}${c.topic} · ${language(c.language)} · ${offered}${duration(c.for_s)}`;
+        if (c.urgent) line.classList.add("urgent");
         chats.appendChild(line);
       }
       return tr;
@@ -97,9 +98,10 @@
     wBody.replaceChildren(...waiting.map(w => {
       const tr = document.createElement("tr");
       tr.dataset.conversation = w.conversation_id;
+      if (w.urgent) tr.classList.add("urgent");
       tr.insertCell().textContent = duration(w.wait_s);
       tr.insertCell().textContent = language(w.language);
-      tr.insertCell().textContent = w.topic;
+      tr.insertCell().textContent = (w.urgent ? t("dash.urgent") + " · " : "") + w.topic;
       tr.insertCell().textContent = w.position ? i18n.number(w.position) : "—";
       return tr;
     }));
