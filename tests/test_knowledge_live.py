@@ -254,6 +254,17 @@ async def test_publish_is_live_in_the_other_process_with_conflicts_refusals_hist
             assert r.status == 409  # based on a version that is no longer the latest
 
 
+async def test_the_test_box_answers_in_the_questions_own_language(pair: Pair) -> None:
+    cora, csrf = await pair.session("cora", ["content"])
+    async with cora:
+        async with cora.get(f"{api(pair.a)}/articles/sw-collection-day") as r:
+            data = (await r.json())["data"]
+        spanish = await ask(cora, pair.a, data["questions"]["es"][0], "auto", csrf)
+        assert spanish["language"] == "es" and answer_of(spanish) == data["answer"]["es"], spanish
+        english = await ask(cora, pair.a, data["questions"]["en"][0], "auto", csrf)
+        assert english["language"] == "en" and answer_of(english) == data["answer"]["en"], english
+
+
 async def test_inbox_question_attached_as_sample_question_is_found_at_once(pair: Pair) -> None:
     question = "who takes my money for the aqua invoice thingy"
     article = "water-autopay"

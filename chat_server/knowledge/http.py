@@ -31,6 +31,7 @@ from chat_server.knowledge.lexical import fold
 from chat_server.knowledge.live import LiveKnowledge, NotFound, NotReady
 from chat_server.knowledge.search import IndexUpdateError
 from chat_server.knowledge.store import Version, VersionConflict
+from chat_server.language import detect_language
 from chat_server.metrics.access import USER, StaffApi, error, json_object
 from chat_server.training.inbox import Inbox
 
@@ -183,7 +184,9 @@ async def test_question(request: web.Request) -> web.Response:
     article_id, data = body.get("article_id"), body.get("data")
     draft = (str(article_id), data) if article_id and data is not None else None
     try:
-        return web.json_response(await _kb(request).explain(text, _lang(body.get("lang")), draft))
+        # "auto": the language the bot would answer a resident in (their words decide, as in a chat)
+        language = detect_language(text)[0] if body.get("lang") == "auto" else _lang(body.get("lang"))
+        return web.json_response({**await _kb(request).explain(text, language, draft), "language": language})
     except (ArticleError, NotReady) as exc:
         return _failure(exc)
 

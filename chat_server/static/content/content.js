@@ -268,7 +268,8 @@
 
   async function start() {
     await i18n.ready;
-    $("q-lang").value = $("test-lang").value = i18n.lang;  // article titles in the page's language
+    $("q-lang").value = i18n.lang;  // article titles in the page's language
+    $("test-lang").value = "auto";  // a question is answered in its own language, as residents are
     try {
       const me = await call("/me");
       call.csrf = training.csrf = me.csrf;
