@@ -366,6 +366,22 @@ async def test_a_chat_the_resident_ended_still_gets_its_outcome(setup, resident,
     assert (b"wrapped_up", "info_provided") in kinds and conv[b"disposition"] == b"info_provided"
 
 
+async def test_the_only_agent_can_take_back_a_chat_sent_to_the_queue(setup, resident) -> None:  # type: ignore[no-untyped-def]
+    start, agent = setup
+    server, prefix = await start()
+    ann = await agent(server, prefix, "ann", name="Ann")
+    _, cid = await accepted_chat(ann, resident, server.url)
+    assert (await ann.call("transfer", {"conversation_id": cid, "to": "queue"}))["ok"]
+    # Sent back by Ann, it is not offered to her again on its own (nobody else is on) ...
+    assert [i["conversation_id"] for i in (await ann.call("hello"))["queue"]] == [cid]
+    mark = len(ann.events)
+    # ... until she asks for it.
+    assert (await ann.call("take", {"conversation_id": cid}))["ok"]
+    assert (await ann.wait_for("offer", after=mark))["conversation_id"] == cid
+    assert (await ann.call("accept", {"conversation_id": cid}))["ok"]
+    assert (await ann.call("take", {"conversation_id": cid}))["error"]["code"] == "not_queued"
+
+
 async def test_a_reloaded_console_hears_every_chat_it_has(setup, resident) -> None:  # type: ignore[no-untyped-def]
     start, agent = setup
     server, prefix = await start()

@@ -112,6 +112,10 @@ class AgentsNamespace(socketio.AsyncNamespace):
         await self.service.routing.touch({account.username: [sid]}, time.time())
         return {}
 
+    async def on_take(self, sid: str, account: Account, data: dict[str, object]) -> dict[str, Any]:
+        await self.service.take(account, data.get("conversation_id"))
+        return {}
+
     async def on_sign_out(self, sid: str, account: Account, data: dict[str, object]) -> dict[str, Any]:
         """Sent by the console just before its logout form: the agent's chats are requeued at once."""
         await self.service.sign_out(account.username)

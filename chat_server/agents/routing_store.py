@@ -345,6 +345,10 @@ class RoutingStore(RedisStore):
                                   int(f.get("pos", "0") or 0)))
         return out
 
+    async def undecline(self, cid: str, username: str) -> None:
+        """The agent wants this chat after all (they sent it back to the queue, or let its offer pass)."""
+        await self.redis.srem(f"{self.routing_keys}q:{cid}:declined", username)
+
     async def resident_gone(self, cid: str, since: float) -> None:
         await self.redis.zadd(f"{self.routing_keys}gone", {cid: since})
 

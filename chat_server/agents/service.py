@@ -624,6 +624,16 @@ class EscalationService:
             raise ActionError("already_closed", "the conversation was already closed")
         await self.audit.record(account.username, "close", conv.id, disposition=disposition)
 
+    async def take(self, account: Account, cid: object) -> None:
+        """"Offer it to me" on a queued chat the agent had declined or sent back (e.g. the only agent on): the
+        dispatcher may offer it to them again, on the usual rules (language, department, capacity, order)."""
+        conv = await self._conv(cid)
+        if conv.state != QUEUED:
+            raise ActionError("not_queued", "this conversation is not waiting in the queue")
+        await self.routing.undecline(conv.id, account.username)
+        await self.audit.record(account.username, "take", conv.id)
+        self.poke()
+
     async def _wrap_up(self, account: Account, conv: Conversation, disposition: str) -> None:
         if conv.get("agent") != account.username and not account.has_role("supervisor"):
             raise ActionError("not_yours", "this conversation was not yours")

@@ -240,6 +240,12 @@
       li.appendChild(el("span", "desc", describe(item) + " · " +
         t("console.queue_waiting", { time: waited(now - item.queued_at) })));
       li.appendChild(button(t("console.view"), "view", function () { openConversation(item.conversation_id); }));
+      var take = button(t("console.take"), "take", async function () {  // offered to me on the usual rules
+        var ack = await call("take", { conversation_id: item.conversation_id });
+        result(ack.ok ? t("console.take_asked") : ack.error.message, !ack.ok);
+      });
+      take.setAttribute("aria-label", t("console.take_label", { chat: describe(item) }));
+      li.appendChild(take);
       queue.appendChild(li);
     });
     $("queue-count").textContent = "(" + state.queue.length + ")";
