@@ -427,7 +427,8 @@ async def test_offer_timeout_then_next_agent_and_transfer(setup, resident) -> No
     assert (await ann.call("set_status", {"status": "online"}))["ok"]
     ack = await bob.call("transfer", {"conversation_id": cid, "to": "ann"})
     assert ack["ok"], ack
-    await ann.wait_for("chat_assigned", lambda d: d["conversation_id"] == cid)
+    handed = await ann.wait_for("chat_assigned", lambda d: d["conversation_id"] == cid)
+    assert handed["reason"] == "transferred" and handed["from_name"] == "Bob"  # the console alerts Ann with it
     await res.wait_for("agent_joined", lambda d: d["name"] == "Ann")
     # Every action on a conversation that is no longer Bob's is refused, internal notes included.
     for event, extra in (("send", {"text": "still me?"}), ("note", {"text": "NOTE from bob"}),

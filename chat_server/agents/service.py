@@ -573,8 +573,8 @@ class EscalationService:
         # the agent's other tabs: the offer is gone from them and the chat is in their "My chats"
         await self.chats.sio.emit("offer_withdrawn", {"conversation_id": conv.id, "reason": "accepted"},
                                 room=user_room(account.username), namespace=NS)
-        await self.chats.sio.emit("chat_assigned", self.summary(conv), room=user_room(account.username),
-                                namespace=NS)
+        await self.chats.sio.emit("chat_assigned", {**self.summary(conv), "reason": "accepted"},
+                                room=user_room(account.username), namespace=NS)
         await self.broadcast_queue()
         await self.broadcast_positions()
         return conv
@@ -672,8 +672,9 @@ class EscalationService:
             await self.search.record_handled(conv.id, target.username, time.time())
             await self.chats.notify(conv, "agent_joined", {"name": target.name})
             await self.chats.say_system(conv, "agent_joined", name=target.name)
-            await self.chats.sio.emit("chat_assigned", self.summary(conv), room=user_room(target.username),
-                                    namespace=NS)
+            await self.chats.sio.emit("chat_assigned", {**self.summary(conv), "topic": self.offer_topic(conv),
+                                                        "reason": "transferred", "from_name": account.name},
+                                    room=user_room(target.username), namespace=NS)
             await self.chats.bus.publish("transferred", conv.id, **{"from": owner, "to": target.username})
         await self.chats.sio.emit("chat_removed", {"conversation_id": conv.id, "reason": "transferred"},
                                 room=user_room(owner), namespace=NS)

@@ -768,6 +768,11 @@
     });
     socket.on("chat_assigned", function (d) {  // accepted in another tab, or a transfer to me: hear its messages
       if (!state.chats.has(d.conversation_id)) call("open", { conversation_id: d.conversation_id });
+      if (d.reason === "transferred") {  // a colleague handed it over: heard and seen like an offer
+        beep();
+        $("offer-announce").textContent = t("console.transferred_to_me", { name: d.from_name || "", chat: describe(d) });
+        result(t("console.transferred_to_me", { name: d.from_name || "", chat: describe(d) }));
+      }
       state.chats.set(d.conversation_id, Object.assign(state.chats.get(d.conversation_id) || {}, d));
       renderLists();
     });
