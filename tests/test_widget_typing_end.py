@@ -40,6 +40,31 @@ async def test_resident_typing_in_the_widget_reaches_the_agent(server_factory, r
         await ann.close()
 
 
+async def test_back_in_line_the_widget_no_longer_says_who_was_chatting(server_factory, redis_server) -> None:  # type: ignore[no-untyped-def]
+    """The agent signs out: the chat goes back in line and the header and status lines say so (they showed both
+    "number 1 in line" and "Ann joined the chat")."""
+    prefix = fresh_prefix()
+    server = await server_factory(**escalation_env(prefix))
+    await make_agent(redis_server.url, prefix, "ann", name="Ann")
+    ann = await agent_client(server.url, "ann")
+    try:
+        async with chromium() as browser:
+            page = await new_page(browser)
+            await page.goto(server.url + "/")
+            await open_widget(page)
+            await ask(page, "I want to talk to a person")
+            offer = await ann.wait_for("offer", timeout=30)
+            assert (await ann.call("accept", {"conversation_id": offer["conversation_id"]}))["ok"]
+            await page.wait_for_function("() => document.querySelector('.c311-subtitle').textContent.includes('Ann')")
+            assert (await ann.call("sign_out"))["ok"]
+            await page.wait_for_function("() => document.querySelector('.c311-status').textContent.includes('line')")
+            assert "Ann" not in await page.locator(".c311-subtitle").inner_text()
+            assert "joined" not in await page.locator(".c311-agentline").inner_text()
+            assert page.errors == [], page.errors
+    finally:
+        await ann.close()
+
+
 async def _end_chat(page: Any, answer: bool) -> list[str]:
     """Click End chat, answering a confirmation (if one comes) with `answer`; the texts asked."""
     dialogs = Dialogs(page, accept=answer)

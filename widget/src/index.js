@@ -589,6 +589,11 @@ class Widget {
     const secs = Number(d.estimated_wait_s);
     const wait = !isFinite(secs) || secs < 60 ? this.t("queueSoon") : this.t("queueMinutes", { n: Math.round(secs / 60) });
     this.setLine(this.queueLine, this.t("queue", { position: d.position ?? "?", wait }));
+    if (this.agentName) {  // back in line (the agent left or sent the chat back): nobody is chatting with them now
+      this.agentName = null;
+      this.updateSubtitle();
+      this.setLine(this.agentLine, "");
+    }
   }
 
   onTicket(d) {
