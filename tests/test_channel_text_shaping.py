@@ -69,6 +69,9 @@ def test_event_texts_for_text_channels() -> None:
                       {"queue_notified": True}) is None
     assert "311-1234" in (event_text("ticket_created", {"ticket_id": "311-1234", "status_url": "http://x/s"}, "es")
                           or "")
+    # a request of the same problem the resident now follows: its link too (on SMS the bot's words have none)
+    assert event_text("ticket_followed", {"ticket_id": "311-77", "status_url": "http://x/s/311-77"}, "en") == \
+        "Track request 311-77 online: http://x/s/311-77"
     assert event_text("typing", {"on": True}, "en") is None
     assert event_text("agent_joined", {"name": "Ann"}, "en") is None  # the system message says it
     assert event_text("conversation_closed", {"reason": "agent_closed"}, "en") is None

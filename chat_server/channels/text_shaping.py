@@ -123,7 +123,7 @@ def event_text(event: str, data: dict[str, Any], language: str, state: dict[str,
         if minutes is None:
             return text("channel_queue", language, position=position)
         return text("channel_queue_wait", language, position=position, minutes=minutes)
-    if event == "ticket_created" and data.get("ticket_id") and data.get("status_url"):
+    if event in ("ticket_created", "ticket_followed") and data.get("ticket_id") and data.get("status_url"):
         return text("channel_ticket", language, ticket_id=data["ticket_id"], status_url=data["status_url"])
     if event == "conversation_closed" and data.get("reason") not in ("agent_closed", "resident_ended", "opted_out"):
         return text("channel_closed", language)
