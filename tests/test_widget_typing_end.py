@@ -5,6 +5,8 @@ Headless Chromium against real chat_server + Rasa processes; the agent is a real
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -15,7 +17,9 @@ from tests.support.browser import INPUT, Dialogs, ask, chromium, new_page, open_
 pytestmark = [pytest.mark.browser, pytest.mark.rasa]
 
 
-async def test_resident_typing_in_the_widget_reaches_the_agent(server_factory, redis_server) -> None:  # type: ignore[no-untyped-def]
+@contextlib.asynccontextmanager
+async def chat_with_ann(server_factory: Any, redis_server: Any) -> AsyncIterator[tuple[Any, Any, str]]:
+    """A resident in the widget (Chromium) asked for a person and agent Ann accepted: (Ann, page, conversation)."""
     prefix = fresh_prefix()
     server = await server_factory(**escalation_env(prefix))
     await make_agent(redis_server.url, prefix, "ann", name="Ann")
@@ -26,43 +30,34 @@ async def test_resident_typing_in_the_widget_reaches_the_agent(server_factory, r
             await page.goto(server.url + "/")
             await open_widget(page)
             await ask(page, "I want to talk to a person")
-            offer = await ann.wait_for("offer", timeout=30)
-            assert (await ann.call("accept", {"conversation_id": offer["conversation_id"]}))["ok"]
-            mark = len(ann.events)
-            await page.locator(INPUT).press_sequentially("my cart was")
-            on = await ann.wait_for("resident_typing", after=mark)
-            assert on == {"conversation_id": offer["conversation_id"], "on": True}
-            # Three seconds without a keystroke: off, and the keystrokes in between sent nothing more.
-            await ann.wait_for("resident_typing", lambda d: d["on"] is False, after=mark, timeout=15)
-            assert [d["on"] for e, d in ann.events[mark:] if e == "resident_typing"] == [True, False]
+            cid = (await ann.wait_for("offer", timeout=30))["conversation_id"]
+            assert (await ann.call("accept", {"conversation_id": cid}))["ok"]
+            yield ann, page, cid
             assert page.errors == [], page.errors
     finally:
         await ann.close()
+
+
+async def test_resident_typing_in_the_widget_reaches_the_agent(server_factory, redis_server) -> None:  # type: ignore[no-untyped-def]
+    async with chat_with_ann(server_factory, redis_server) as (ann, page, cid):
+        mark = len(ann.events)
+        await page.locator(INPUT).press_sequentially("my cart was")
+        on = await ann.wait_for("resident_typing", after=mark)
+        assert on == {"conversation_id": cid, "on": True}
+        # Three seconds without a keystroke: off, and the keystrokes in between sent nothing more.
+        await ann.wait_for("resident_typing", lambda d: d["on"] is False, after=mark, timeout=15)
+        assert [d["on"] for e, d in ann.events[mark:] if e == "resident_typing"] == [True, False]
 
 
 async def test_back_in_line_the_widget_no_longer_says_who_was_chatting(server_factory, redis_server) -> None:  # type: ignore[no-untyped-def]
     """The agent signs out: the chat goes back in line and the header and status lines say so (they showed both
     "number 1 in line" and "Ann joined the chat")."""
-    prefix = fresh_prefix()
-    server = await server_factory(**escalation_env(prefix))
-    await make_agent(redis_server.url, prefix, "ann", name="Ann")
-    ann = await agent_client(server.url, "ann")
-    try:
-        async with chromium() as browser:
-            page = await new_page(browser)
-            await page.goto(server.url + "/")
-            await open_widget(page)
-            await ask(page, "I want to talk to a person")
-            offer = await ann.wait_for("offer", timeout=30)
-            assert (await ann.call("accept", {"conversation_id": offer["conversation_id"]}))["ok"]
-            await page.wait_for_function("() => document.querySelector('.c311-subtitle').textContent.includes('Ann')")
-            assert (await ann.call("sign_out"))["ok"]
-            await page.wait_for_function("() => document.querySelector('.c311-status').textContent.includes('line')")
-            assert "Ann" not in await page.locator(".c311-subtitle").inner_text()
-            assert "joined" not in await page.locator(".c311-agentline").inner_text()
-            assert page.errors == [], page.errors
-    finally:
-        await ann.close()
+    async with chat_with_ann(server_factory, redis_server) as (ann, page, _):
+        await page.wait_for_function("() => document.querySelector('.c311-subtitle').textContent.includes('Ann')")
+        assert (await ann.call("sign_out"))["ok"]
+        await page.wait_for_function("() => document.querySelector('.c311-status').textContent.includes('line')")
+        assert "Ann" not in await page.locator(".c311-subtitle").inner_text()
+        assert "joined" not in await page.locator(".c311-agentline").inner_text()
 
 
 async def _end_chat(page: Any, answer: bool) -> list[str]:
