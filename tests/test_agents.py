@@ -329,6 +329,16 @@ async def test_a_resident_who_closed_the_page_is_shown_and_not_left_in_the_queue
     conv = await redis_client.hgetall(f"{prefix}conv:{wcid}")
     assert conv[b"state"] == b"closed" and conv[b"closed_reason"] == b"resident_left"
     assert (await ann.call("open", {"conversation_id": cid}))["conversation"]["state"] == "assigned"
+    # A resident who left while Ann had the chat, requeued when she signs out, is not left in the queue either.
+    await back.close()
+    await ann.wait_for("resident_presence", lambda d: d["conversation_id"] == cid and not d["present"], after=mark)
+    mark = len(ann.events)
+    assert (await ann.call("sign_out"))["ok"]
+    await ann.wait_for("queue", lambda d: [i["conversation_id"] for i in d["items"]] == [cid], after=mark)
+    requeued = next(i for i, (e, d) in enumerate(ann.events) if i >= mark and e == "queue" and d["items"])
+    await ann.wait_for("queue", lambda d: not d["items"], after=requeued + 1)
+    conv = await redis_client.hgetall(f"{prefix}conv:{cid}")
+    assert conv[b"state"] == b"closed" and conv[b"closed_reason"] == b"resident_left", ann.events[mark:]
 
 
 async def test_accepting_in_one_tab_updates_the_others(setup, resident) -> None:  # type: ignore[no-untyped-def]

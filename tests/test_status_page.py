@@ -149,7 +149,14 @@ async def test_a_note_for_the_resident_is_told_and_masks_personal_data_an_intern
         out = cli(redis_server, server.prefix, "tickets", "note", ticket_id, *args)
         assert out.returncode == 0, out.stderr
 
+    async def updated() -> str:
+        async with aiohttp.ClientSession() as http, \
+                http.get(f"{server.url}/open311/v2/requests/{ticket_id}.json") as resp:
+            return str((await resp.json())[0]["updated_datetime"])
+
+    before = await updated()
     await asyncio.to_thread(note, "Rob Baker prefers calls after 5pm", "--internal")
+    assert await updated() == before  # a staff note is no public update
     await asyncio.to_thread(note, "Called Rob Baker back at 704-555-0111 / rob@example.com; crew set for Tuesday")
     # Notices go out in order: were the internal note told, its notice would be the first.
     told = (await web.wait_for("bot_uttered", lambda d: "Update on 311 request" in d.get("text", "")))["text"]

@@ -15,7 +15,6 @@ Keys (P = <prefix>{rt}:):
                                 (until the conversation leaves routing)
   P q:<cid>:declined      set   agents who declined / let the offer expire
   P offers                zset  cid → offer deadline
-  P gone                  zset  cid → when the waiting resident's last tab closed (removed when one is back)
   P offer:<cid>           str   agent offered the conversation
   P assigned:<cid>        str   agent who has the conversation
   P agents                set   usernames known to routing
@@ -37,7 +36,7 @@ from redis.asyncio import Redis
 from chat_server.agents.hours import Override
 from chat_server.agents.routing import AgentState, QueuedConversation
 from chat_server.redis_store import RedisStore
-from chat_server.redis_values import members, scored_members, text, text_map
+from chat_server.redis_values import scored_members, text, text_map
 
 # An urgent chat's turn comes before that of every chat that is not (a year is longer than any wait).
 URGENT_AHEAD_S = 365 * 86400
@@ -168,7 +167,6 @@ if owner ~= '' then redis.call('SREM', P..'a:'..owner..':chats', cid) end
 redis.call('DEL', P..'assigned:'..cid, P..'offer:'..cid, P..'q:'..cid, P..'q:'..cid..':declined')
 redis.call('ZREM', P..'offers', cid)
 redis.call('ZREM', P..'queue', cid)
-redis.call('ZREM', P..'gone', cid)
 if owner ~= '' then redis.call('HSET', P..'a:'..owner, 'idle_since', ARGV[3]) end
 return owner
 """
@@ -348,16 +346,6 @@ class RoutingStore(RedisStore):
     async def undecline(self, cid: str, username: str) -> None:
         """The agent wants this chat after all (they sent it back to the queue, or let its offer pass)."""
         await self.redis.srem(f"{self.routing_keys}q:{cid}:declined", username)
-
-    async def resident_gone(self, cid: str, since: float) -> None:
-        await self.redis.zadd(f"{self.routing_keys}gone", {cid: since})
-
-    async def resident_back(self, cid: str) -> None:
-        await self.redis.zrem(f"{self.routing_keys}gone", cid)
-
-    async def gone_before(self, cut: float) -> list[str]:
-        """Conversations whose waiting resident left before `cut` (and has not come back)."""
-        return members(await self.redis.zrangebyscore(f"{self.routing_keys}gone", "-inf", cut))
 
     async def mark_urgent(self, cid: str) -> bool:
         """An emergency was reported in this chat: it goes ahead of every chat that is not urgent. False if

@@ -117,6 +117,7 @@ class EscalationService:
         self._last_touch = 0.0
         self._dispatch_lock = asyncio.Lock()
         self._last_refresh = 0.0
+        self._last_abandon_check = 0.0
         self.label_names = load_label_names()
 
     # lifecycle -----------------------------------------------------------------
@@ -284,10 +285,6 @@ class EscalationService:
         gone_at = "" if present else f"{time.time():.3f}"
         await self.chats.store.update(conv.id, resident_gone_at=gone_at)
         conv.fields["resident_gone_at"] = gone_at
-        if present:
-            await self.routing.resident_back(conv.id)
-        elif conv.state == QUEUED:
-            await self.routing.resident_gone(conv.id, time.time())
         await self.chats.sio.emit("resident_presence", {"conversation_id": conv.id, "present": present},
                                 room=conv_room(conv.id), namespace=NS)
         await self.broadcast_queue()
@@ -312,12 +309,21 @@ class EscalationService:
                 for cid, position in positions(entries).items()}
 
     async def _drop_abandoned(self, now: float) -> None:
-        """Close a queued chat whose resident closed every tab over `resident_gone_s` ago: offered to an agent it
-        would be "answered" with nobody there, and its wait would count in everyone's estimate."""
-        for cid in await self.routing.gone_before(now - self.cfg.resident_gone_s):
+        """Close a queued web chat with no page of the resident's open for `resident_gone_s`: offered to an agent
+        it would be "answered" with nobody there, and its wait would count in everyone's estimate. It reads the
+        session's open sockets, so a chat the resident left while an agent had it, and was requeued since, or
+        one queued before sockets were counted, is dropped too. Checked every `heartbeat_s`."""
+        if now - self._last_abandon_check < self.cfg.heartbeat_s:
+            return
+        self._last_abandon_check = now
+        for entry in await self.routing.queue():
+            cid = entry.conversation_id
             conv = await self.chats.store.get(cid)
-            if conv is None or conv.state != QUEUED or not conv.get("resident_gone_at"):
-                await self.routing.resident_back(cid)  # accepted meanwhile, or back: nothing to drop
+            if conv is None or conv.state != QUEUED or conv.channel != "web" \
+                    or await self.chats.store.open_sockets(conv.session) > 0:
+                continue
+            since = float(conv.get("resident_gone_at") or conv.get("queued_at") or now)
+            if now - since < self.cfg.resident_gone_s:
                 continue
             owner = await self.routing.offered_to(cid)
             if await self.chats.close(conv, "resident_left", expected=(QUEUED,)) and owner:

@@ -264,6 +264,10 @@ class ConversationStore(RedisStore):
         pipe.expire(key, SOCKETS_TTL_S)
         await pipe.execute()
 
+    async def open_sockets(self, token: str) -> int:
+        """How many of the session's sockets (browser tabs) are connected."""
+        return int(await self.redis.scard(self._sockets_key(token)))
+
     async def socket_left(self, token: str, sid: str) -> int:
         """How many of the session's sockets are left once this one is gone."""
         pipe = self.redis.pipeline(transaction=True)

@@ -117,6 +117,7 @@ async def _tickets_main(args: argparse.Namespace, config: Config, redis: Redis) 
         print(f"upstream {ticket.upstream_id} ({ticket.upstream_state})")
     for entry in ticket.history:
         note = f" — {entry.note}" if entry.note else ""
+        note += "" if entry.public else "  (staff only)"
         print(f"  {iso(entry.ts, tz)}  {entry.status}/{entry.sub_status}  by {entry.by}{note}")
     return 0
 

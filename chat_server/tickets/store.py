@@ -371,8 +371,9 @@ class TicketStore(RedisStore):
         change read twice). `also` adds commands to the same transaction (the notification job),
         so a recorded change always has its job and a job always has its change."""
         previous = ticket.status
-        fields: dict[str, str] = {"status": entry.status, "sub_status": entry.sub_status,
-                                  "updated_at": repr(entry.ts)}
+        fields: dict[str, str] = {"status": entry.status, "sub_status": entry.sub_status}
+        if entry.public or (entry.status, entry.sub_status) != (ticket.status, ticket.sub_status):
+            fields["updated_at"] = repr(entry.ts)  # a staff-only note is no public update (Open311 updated_datetime)
         if entry.note and entry.public:
             fields["status_notes"] = entry.note
         guard = self._change(change_key) if change_key else None
@@ -401,7 +402,9 @@ class TicketStore(RedisStore):
                     break
                 except WatchError:
                     continue
-        ticket.status, ticket.sub_status, ticket.updated_at = entry.status, entry.sub_status, entry.ts
+        ticket.status, ticket.sub_status = entry.status, entry.sub_status
+        if "updated_at" in fields:
+            ticket.updated_at = entry.ts
         if "status_notes" in fields:
             ticket.status_notes = entry.note
         ticket.history.append(entry)
