@@ -146,7 +146,7 @@ async def test_spanish_browser_signs_in_works_a_chat_and_switches_to_english(
         assert "resuelto" in await page.locator("#disposition option").all_inner_texts()
         transcript = page.locator("#transcript")
         await expect(transcript).to_contain_text("I need help with my water bill")  # not translated
-        await expect(transcript).to_contain_text("residente ·")
+        await expect(transcript).to_contain_text("Residente ·")
         await expect(page.locator("#send")).to_have_text("Enviar")
         await res.wait_for("agent_joined", lambda d: d["name"] == "Ann")
 
