@@ -46,7 +46,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from actions.parsing import find_ticket_id
+from actions.parsing import PHONE_IN_TEXT_RE, find_ticket_id
 from chat311_labels import RETRIEVAL_INTENT
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.nlu.classifiers.fallback_classifier import FallbackClassifier
@@ -180,14 +180,13 @@ def names_a_citation(text: str) -> bool:
 # 980-555-0177" came out as a status check tied with the fallback (0.50), the pothole next (0.29). A status check
 # that names no request number and asks for no status, in a message with a phone number, is the report next in
 # Rasa's ranking.
-_PHONE = re.compile(r"(?<![\d-])(?:\+?1[\s.-]?)?\(?\d{3}\)?[\s.-]?\d{3}[\s.-]?\d{4}(?![\d-])")
 _ASKS_A_STATUS = re.compile(r"\b(?:status|update|check|track|estado|actualizaci[oó]n|seguimiento|revisar|"
                             r"consultar|qu[eé] pas[oó])", re.IGNORECASE)
 REPORT_AFTER_A_PHONE_MIN = 0.2
 
 
 def report_behind_a_phone(text: str, ranking: list[dict[str, Any]]) -> str | None:
-    if not _PHONE.search(text) or find_ticket_id(text) is not None or _ASKS_A_STATUS.search(text):
+    if not PHONE_IN_TEXT_RE.search(text) or find_ticket_id(text) is not None or _ASKS_A_STATUS.search(text):
         return None
     return next((str(r.get(INTENT_NAME_KEY)) for r in ranking[1:3]
                  if str(r.get(INTENT_NAME_KEY)).startswith("report_")

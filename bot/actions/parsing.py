@@ -433,7 +433,8 @@ _NOT_NAME_WORDS = {
     "un", "una", "calling", "writing", "reporting", "here", "not", "so", "just", "still", "also", "again", "sorry",
     "trying", "looking", "having", "your", "tu", "su", "vecino", "vecina", "residente", "resident", "neighbor",
     "phone", "number", "numero", "número", "tel", "email", "correo", "que", "who", "live", "vivo"}
-_PHONE_IN_TEXT_RE = re.compile(r"(?<![\d-])(?:\+?1[\s.-]?)?\(?\d{3}\)?[\s.-]?\d{3}[\s.-]?\d{4}(?![\d-])")
+# A US phone number inside a message (also read by chat311_nlu: a phone number is no request number).
+PHONE_IN_TEXT_RE = re.compile(r"(?<![\d-])(?:\+?1[\s.-]?)?\(?\d{3}\)?[\s.-]?\d{3}[\s.-]?\d{4}(?![\d-])")
 _EMAIL_IN_TEXT_RE = re.compile(r"[^\s<>@,;:()]+@[^\s<>@,;:()]+")
 
 
@@ -463,7 +464,7 @@ def find_contact_in_text(text: str) -> dict[str, str]:
     if name:
         found["contact_name"] = name
     tickets = [m.span() for m in TICKET_RE.finditer(text)]
-    for m in _PHONE_IN_TEXT_RE.finditer(text):
+    for m in PHONE_IN_TEXT_RE.finditer(text):
         phone = validate_phone(m.group(0))
         if phone and not any(a <= m.start() < b for a, b in tickets):
             found["phone"] = phone

@@ -206,7 +206,7 @@ if redis.call('ZCARD', key..':socks') > 0 then return {} end
 local status = redis.call('HGET', key, 'status')
 if status == 'offline' or not status then return {} end
 local gone = tonumber(redis.call('HGET', key, 'gone_at') or '0') or 0
-if gone == 0 then redis.call('HSET', key, 'gone_at', now); return {} end
+if gone == 0 then gone = now; redis.call('HSET', key, 'gone_at', now) end
 if now - gone < grace then return {} end
 redis.call('HSET', key, 'status', 'offline')
 local out = {'gone'}

@@ -265,9 +265,7 @@ class EscalationService:
         if not await self.routing.mark_urgent(conv.id):
             return
         owner = await self.routing.owner(conv.id) or await self.routing.offered_to(conv.id)
-        await self.chats.sio.emit("urgent", {**self.summary(conv), "topic": self.offer_topic(conv),
-                                             "language_name": LANGUAGE_NAMES.get(conv.language, conv.language),
-                                             "agent": owner}, room="agents", namespace=NS)
+        await self.chats.sio.emit("urgent", {**self.summary(conv), "agent": owner}, room="agents", namespace=NS)
         await self.broadcast_queue()
         await self.broadcast_positions()
         self.poke()
@@ -377,8 +375,10 @@ class EscalationService:
                 await self.broadcast_positions()
 
     def summary(self, conv: Conversation) -> dict[str, Any]:
+        """A chat as every console list and view names it (offers, my chats, the queue, alerts)."""
         return {
             "conversation_id": conv.id, "state": conv.state, "language": conv.language, "channel": conv.channel,
+            "topic": self.offer_topic(conv), "language_name": LANGUAGE_NAMES.get(conv.language, conv.language),
             "label": conv.get("label"), "department": conv.get("department"),
             "queued_at": float(conv.get("queued_at") or 0), "agent": conv.get("agent"),
             "urgent": bool(conv.get("urgent_at")),
@@ -411,8 +411,7 @@ class EscalationService:
                 if len(preview) == PREVIEW_MESSAGES:
                     break
         queued_at = float(conv.get("queued_at") or 0)
-        return {**self.summary(conv), "preview": preview[::-1], "topic": self.offer_topic(conv),
-                "language_name": LANGUAGE_NAMES.get(conv.language, conv.language),
+        return {**self.summary(conv), "preview": preview[::-1],
                 "waiting_s": round(max(0.0, time.time() - queued_at), 1) if queued_at else 0,
                 "expires_in_s": round(max(0.0, expires_in_s), 1)}
 
@@ -443,9 +442,7 @@ class EscalationService:
             conv = await self.chats.store.get(entry.conversation_id)
             if conv is None:
                 continue
-            out.append({**self.summary(conv), "waiting_s": round(now - entry.since, 1),
-                        "topic": self.offer_topic(conv),
-                        "language_name": LANGUAGE_NAMES.get(conv.language, conv.language)})
+            out.append({**self.summary(conv), "waiting_s": round(now - entry.since, 1)})
         return out
 
     async def broadcast_queue(self) -> None:
@@ -482,9 +479,7 @@ class EscalationService:
         """An agent who logs out has left: their chats go back to the queue now, not after the reconnect grace
         (a resident was told for a minute that an agent was with them, and wrote to nobody)."""
         now = time.time()
-        cut = now + 1.0  # every socket of theirs counts as gone
-        await self.routing.reap(username, now, cut, 0.0)  # notes when they left
-        chats = await self.routing.reap(username, now, cut, 0.0)
+        chats = await self.routing.reap(username, now, now + 1.0, 0.0)  # every socket of theirs counts as gone
         if chats is not None:
             await self._requeue_after_disconnect(username, chats)
             await self.broadcast_queue()
@@ -555,11 +550,14 @@ class EscalationService:
 
     async def _owned(self, account: Account, cid: object, allow_supervisor: bool = True) -> Conversation:
         conv = await self._conv(cid)
+        await self._require_owner(account, conv, allow_supervisor)
+        return conv
+
+    async def _require_owner(self, account: Account, conv: Conversation, allow_supervisor: bool = True) -> None:
         owner = await self.routing.owner(conv.id)
         if conv.state != ASSIGNED or (owner != account.username
                                       and not (allow_supervisor and account.has_role("supervisor"))):
             raise ActionError("not_yours", "this conversation is not assigned to you")
-        return conv
 
     async def accept(self, account: Account, cid: object) -> Conversation:
         conv = await self._conv(cid)
@@ -620,10 +618,10 @@ class EscalationService:
     async def close(self, account: Account, cid: object, disposition: object) -> None:
         if disposition not in self.console.dispositions:
             raise ActionError("bad_disposition", f"disposition must be one of {', '.join(self.console.dispositions)}")
-        closed = await self._conv(cid)
-        if closed.state == CLOSED:  # the resident ended it first: the agent still records its outcome
-            return await self._wrap_up(account, closed, str(disposition))
-        conv = await self._owned(account, cid)
+        conv = await self._conv(cid)
+        if conv.state == CLOSED:  # the resident ended it first: the agent still records its outcome
+            return await self._wrap_up(account, conv, str(disposition))
+        await self._require_owner(account, conv)
         await self.chats.say_system(conv, "agent_closed", name=account.name)
         if not await self.chats.close(conv, reason="agent_closed", disposition=disposition,
                                                   closed_by=account.username):
@@ -678,8 +676,8 @@ class EscalationService:
             await self.search.record_handled(conv.id, target.username, time.time())
             await self.chats.notify(conv, "agent_joined", {"name": target.name})
             await self.chats.say_system(conv, "agent_joined", name=target.name)
-            await self.chats.sio.emit("chat_assigned", {**self.summary(conv), "topic": self.offer_topic(conv),
-                                                        "reason": "transferred", "from_name": account.name},
+            await self.chats.sio.emit("chat_assigned", {**self.summary(conv), "reason": "transferred",
+                                                        "from_name": account.name},
                                     room=user_room(target.username), namespace=NS)
             await self.chats.bus.publish("transferred", conv.id, **{"from": owner, "to": target.username})
         await self.chats.sio.emit("chat_removed", {"conversation_id": conv.id, "reason": "transferred"},
@@ -737,7 +735,6 @@ class EscalationService:
             if catalogue is not None else None
         messages = [self.message_view(m) for m in await self.chats.store.messages(conv.id)]
         return {**self.summary(conv), "collected": collected(slots, service, conv.get("media_url")),
-                "topic": self.offer_topic(conv), "language_name": LANGUAGE_NAMES.get(conv.language, conv.language),
                 "active_loop": conv.get("active_loop"), "ticket_id": conv.get("ticket_id"), "messages": messages,
                 "mine": owner == account.username}
 
@@ -751,8 +748,7 @@ class EscalationService:
                 deadline = await self.routing.offer_deadline(cid) or time.time()
                 out.append({**await self.offer_view(conv, deadline - time.time()), "offered": True})
             else:
-                out.append({**self.summary(conv), "topic": self.offer_topic(conv),
-                            "language_name": LANGUAGE_NAMES.get(conv.language, conv.language), "offered": False})
+                out.append({**self.summary(conv), "offered": False})
         return out
 
     async def agents_overview(self) -> list[dict[str, Any]]:

@@ -74,9 +74,7 @@
   // An emergency reported in a chat: the agent who has it (or is offered it) and whoever watches the queue.
   function alertUrgent(d) {
     var cid = d.conversation_id;
-    [state.offers, state.chats].forEach(function (m) { if (m.has(cid)) m.get(cid).urgent = true; });
-    state.queue.forEach(function (q) { if (q.conversation_id === cid) q.urgent = true; });
-    if (state.current && state.current.conversation_id === cid) { state.current.urgent = true; renderUrgent(); }
+    markChat(cid, "urgent", true);
     var mine = state.me && d.agent === state.me.username;
     if (d.agent && !mine) { renderLists(); return; }  // another agent has it: their console alerts them
     $("urgent-text").textContent = t(mine ? "console.urgent_mine" : "console.urgent_queued", { chat: describe(d) });
@@ -108,10 +106,16 @@
 
   // The resident closed every tab of theirs (or came back): said in the open chat and in the lists.
   function residentPresence(d) {
-    var away = !d.present;
-    [state.offers, state.chats].forEach(function (m) { if (m.has(d.conversation_id)) m.get(d.conversation_id).resident_away = away; });
-    if (state.current && state.current.conversation_id === d.conversation_id) { state.current.resident_away = away; renderUrgent(); }
+    markChat(d.conversation_id, "resident_away", !d.present);
     renderLists();
+  }
+
+  // A fact about a chat (urgent, resident away) wherever the console keeps it: offers, my chats, the queue,
+  // the open chat (whose banners follow).
+  function markChat(cid, key, value) {
+    [state.offers, state.chats].forEach(function (m) { if (m.has(cid)) m.get(cid)[key] = value; });
+    state.queue.forEach(function (q) { if (q.conversation_id === cid) q[key] = value; });
+    if (state.current && state.current.conversation_id === cid) { state.current[key] = value; renderUrgent(); }
   }
 
   // An offer: the topic, language, wait so far, the resident's last words (text only) and a countdown.
@@ -769,9 +773,10 @@
     socket.on("chat_assigned", function (d) {  // accepted in another tab, or a transfer to me: hear its messages
       if (!state.chats.has(d.conversation_id)) call("open", { conversation_id: d.conversation_id });
       if (d.reason === "transferred") {  // a colleague handed it over: heard and seen like an offer
+        var told = t("console.transferred_to_me", { name: d.from_name || "", chat: describe(d) });
         beep();
-        $("offer-announce").textContent = t("console.transferred_to_me", { name: d.from_name || "", chat: describe(d) });
-        result(t("console.transferred_to_me", { name: d.from_name || "", chat: describe(d) }));
+        $("offer-announce").textContent = told;
+        result(told);
       }
       state.chats.set(d.conversation_id, Object.assign(state.chats.get(d.conversation_id) || {}, d));
       renderLists();
