@@ -5,6 +5,7 @@ after hours the same channel gets a ticket number instead."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -22,6 +23,7 @@ from tests.support.channel_standins import (
 )
 from tests.support.email import compose, email_env, mail_to_city, mails_to
 from tests.support.servers import quoted_prefix
+from tests.support.tickets import ANSWERS, BUTTON_PICK
 
 pytestmark = pytest.mark.rasa
 
@@ -190,6 +192,58 @@ async def test_api_faq_escalation_agent_reply_and_after_hours_ticket(stack) -> N
         assert status == 201
         assert any("311-" in r["text"] for r in sent["replies"]), sent["replies"]
         assert sent["conversation"]["ticket_id"] and sent["conversation"]["ticket_id"].startswith("311-")
+    finally:
+        await hook.stop()
+
+
+async def api_report(app: App, user_id: str, until: str) -> tuple[str, list[dict[str, Any]]]:
+    """One app user reports a pothole, answering the bot's form, until a reply contains `until`:
+    (the conversation id, the bot's replies so far)."""
+    status, conv = await app.call("POST", "/api/v1/conversations", {"user_id": user_id, "language": "en"})
+    assert status == 201
+    path = f"/api/v1/conversations/{conv['id']}/messages"
+    said, seen = "I want to report a pothole", []
+    for _ in range(14):
+        status, sent = await app.call("POST", path, {"text": said})
+        assert status == 201, sent
+        seen += sent["replies"]
+        if any(until in r["text"] for r in sent["replies"]):
+            return conv["id"], seen
+        last = sent["replies"][-1] if sent["replies"] else {"text": "", "quick_replies": []}
+        answer = next((a for pattern, a in ANSWERS["en"] if re.search(pattern, last["text"])), None)
+        assert answer is not None, [r["text"] for r in seen]
+        pick = BUTTON_PICK["en"].get(answer, "\0")
+        said = next((b["payload"] for b in last.get("quick_replies") or [] if b["title"].lower().startswith(pick)),
+                    answer)
+    raise AssertionError([r["text"] for r in seen])
+
+
+async def test_api_app_hears_of_a_request_filed_and_of_one_followed(stack) -> None:  # type: ignore[no-untyped-def]
+    """The app's webhook gets `ticket_created` for a new request and `ticket_followed` when its resident
+    follows one already reported, with its status link either way (SMS and the widget had both)."""
+    start, _ = stack
+    hook = await WebhookReceiver().start()
+    try:
+        server, _ = await start(open_hours=False)
+        issued = issue(server, "CLT+", "--webhook-url", hook.url)
+        hook.secret = issued["secret"]
+        app = App(server.url, issued["token"])
+        await api_report(app, "app-user-first", "311-")
+        [created] = await hook.calls.wait_for(lambda items: [c for c in items if c.get("event") == "ticket_created"])
+        ticket_id = created["body"]["data"]["ticket_id"]
+        assert created["valid"] and created["body"]["data"]["status_url"].endswith(f"/status/{ticket_id}")
+        # A second app user, same pothole: told it is already reported, and follows it.
+        cid, seen = await api_report(app, "app-user-second", "already reported as")
+        question = next(r for r in seen if "already reported as" in r["text"])
+        follow = next(q["payload"] for q in question["quick_replies"] if q["payload"] == "/duplicate_follow")
+        status, sent = await app.call("POST", f"/api/v1/conversations/{cid}/messages",
+                                      {"text": follow})
+        assert status == 201 and any(f"following {ticket_id}" in r["text"] for r in sent["replies"]), sent
+        [followed] = await hook.calls.wait_for(lambda items: [c for c in items if c.get("event") == "ticket_followed"])
+        assert followed["valid"] and followed["body"]["user_id"] == "app-user-second"
+        assert followed["body"]["data"]["ticket_id"] == ticket_id
+        assert followed["body"]["data"]["status_url"].endswith(f"/status/{ticket_id}")
+        assert len([c for c in hook.delivered() if c.get("event") == "ticket_created"]) == 1
     finally:
         await hook.stop()
 

@@ -7,7 +7,8 @@ returns that turn's replies; later messages (an agent's) are fetched with `?afte
 pushed to the app's webhook:
 
     POST <webhook_url>
-    X-Chat311-Event: message | agent_joined | queue_update | ticket_created | conversation_closed
+    X-Chat311-Event: message | agent_joined | queue_update | ticket_created | ticket_followed |
+                     conversation_closed
     X-Chat311-Delivery: <unique id>
     X-Chat311-Timestamp: <unix seconds>
     X-Chat311-Signature: sha256=<hex HMAC-SHA256(webhook_secret, "<timestamp>.<raw body>")>
@@ -310,7 +311,7 @@ class ApiChannel(ResidentChannel):
         await self._queue_webhook(conv, "message", {"message": message_json(message)}, message.extra.get("notice"))
 
     async def notify(self, conv: Conversation, event: str, data: dict[str, Any]) -> None:
-        if event in ("agent_joined", "queue_update", "ticket_created", "conversation_closed"):
+        if event in ("agent_joined", "queue_update", "ticket_created", "ticket_followed", "conversation_closed"):
             await self._queue_webhook(conv, event, {"data": data})
 
     async def _queue_webhook(self, conv: Conversation, event: str, payload: dict[str, Any],
