@@ -188,6 +188,7 @@ async def test_two_residents_report_the_same_pothole(
     await second.start_session()
     question = await report_until(second, "there is a pothole I need to report", duplicate_question)
     assert tid in question["text"] and "status open (received)" in question["text"], question["text"]
+    assert question["text"].startswith("Before I file it:")  # it follows "I'm filing your request now…"
     assert re.search(r"reported on \w+ \d{1,2}, \d{4}", question["text"])
     assert [q["payload"] for q in question["quick_replies"]] == ["/duplicate_follow", "/duplicate_add",
                                                                  "/duplicate_file", "/duplicate_drop"]
