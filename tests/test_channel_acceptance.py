@@ -142,6 +142,23 @@ async def test_sms_faq_escalation_agent_reply_and_after_hours_ticket(stack, twil
     assert "request number" in ticket["body"].lower() or "Track request" in ticket["body"]
 
 
+async def test_sms_first_words_choose_the_language(stack, twilio) -> None:  # type: ignore[no-untyped-def]
+    """SMS has no UI language: a first text "hola" is Spanish, as it is from the widget (it was answered in
+    English, because a short message could not switch the default)."""
+    start, _ = stack
+    server, _ = await start(**twilio.env())
+    await twilio.text_server(server.url, "+17045550160", "hola")
+    await twilio.text_server(server.url, "+17045550161", "hi")
+    [hola] = await twilio.sent.wait_for(sms_with("+17045550160", "Hola"), timeout=60)
+    [hi] = await twilio.sent.wait_for(sms_with("+17045550161", "Hi"), timeout=60)
+    assert "asistente virtual" in hola["body"] and "virtual assistant" in hi["body"]
+    # Settled by the first words: a later short English word does not switch the conversation back.
+    mark = len(twilio.sent.items)
+    await twilio.text_server(server.url, "+17045550160", "ok thanks")
+    [later] = await twilio.sent.wait_for(sms_with("+17045550160", "", mark), timeout=60)
+    assert "¿" in later["body"] or "¡" in later["body"], later["body"]
+
+
 # ------------------------------------------------------------------------------------------ API
 
 async def test_api_faq_escalation_agent_reply_and_after_hours_ticket(stack) -> None:  # type: ignore[no-untyped-def]

@@ -214,7 +214,7 @@ class EmailChannel(ResidentChannel):
                 return
             body = await self.map_option(session, body)
             is_new = conv is None or conv.state == CLOSED
-            conv = await self.service.open_conversation(session, self.name, "en")
+            conv = await self.service.open_conversation(session, self.name, None)
             await self._remember_thread(conv, subject if is_new or not conv.get("email_subject") else "", message_id)
             self._turns[conv.id] = []
             try:

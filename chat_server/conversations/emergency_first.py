@@ -63,7 +63,7 @@ class EmergencyFirst:
         text = body[:SCAN_CHARS]
         if emergency_language(text) is None or not self.gate.allow(f"{channel}|{session}"):
             return None
-        conv = await self.service.open_conversation(session, channel, language or "en")
+        conv = await self.service.open_conversation(session, channel, language)
         return await self.service.answer_emergency(conv, text)
 
     async def before_truncation(self, session: str, channel: str, body: str, limit: int) -> None:

@@ -205,10 +205,15 @@ class ConversationService:
             self._locks[conversation_id] = lock
         return lock
 
-    async def open_conversation(self, session: str, channel: str, language: str, **extra: str) -> Conversation:
-        """The session's current conversation, or a new one if there is none or it is closed."""
+    async def open_conversation(self, session: str, channel: str, language: str | None, **extra: str) -> Conversation:
+        """The session's current conversation, or a new one if there is none or it is closed.
+
+        A new one without a `language` (SMS and e-mail have no UI language) starts in English until its
+        first words settle it (`_language_fields`)."""
         conv = await self.store.current_conversation(session)
         if conv is None or conv.state == CLOSED:
+            if language is None:
+                language, extra = "en", {**extra, "language_unsettled": "1"}
             conv = await self.store.create(session, channel, language, **extra)
             await self.bus.publish("conversation_created", conv.id, channel=channel, language=language)
         return conv
@@ -224,7 +229,7 @@ class ConversationService:
 
     # the resident's turn --------------------------------------------------
     async def handle_resident_message(self, session: str, channel: str, incoming: Incoming) -> Outcome:
-        conv = await self.open_conversation(session, channel, incoming.ui_language or "en")
+        conv = await self.open_conversation(session, channel, incoming.ui_language)
         card_shared = (masked := mask_payment_cards(incoming.text)) != incoming.text
         if card_shared:  # stored, shown and sent to the bot masked; the resident is told why
             incoming = dataclasses.replace(incoming, text=masked)
@@ -318,6 +323,10 @@ class ConversationService:
             # An explicit language choice in the widget (or the first message's UI language) wins.
             new = ui if conv.get("ui_language") else self.language.update(None, said, ui)
             return {"ui_language": ui, "language": new}
+        if conv.get("language_unsettled") and said.strip():
+            # The first words of a conversation no UI language chose: judged as a widget's first message is
+            # (an SMS "hola" was answered in English: a short message cannot switch a settled language).
+            return {"language": self.language.update(None, said, conv.language), "language_unsettled": ""}
         if conv.get("active_loop"):
             # Mid-form answers are addresses, names and short values ("on the corner of Monroe Rd and Sharon
             # Amity" from a Spanglish speaker): a report started in one language finishes in it.
