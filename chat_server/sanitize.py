@@ -7,6 +7,7 @@ transport module to clean text; they belong below all of them.
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Any
 
 # C0/C1 controls (but tab and newline), zero-width and bidi-override characters: invisible, and the
@@ -17,6 +18,14 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u
 def clean_text(value: str) -> str:
     """Strip control and bidi-override characters; keep newlines and tabs as spaces."""
     return _CONTROL.sub("", value.replace("\r\n", "\n").replace("\t", " ")).strip()
+
+
+def fold(text: str) -> str:
+    """Lower case, no accents, words separated by single spaces ("¡Árbol caído!" → "arbol caido"): how
+    residents' words are compared with phrases and button titles, typed with or without accents."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(re.findall(r"[a-z0-9]+", plain))
 
 
 def client_ip(environ: dict[str, Any], trust_forwarded: bool) -> str:

@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from chat_server.config import Config, display_path
+from chat_server.sanitize import fold
 
 TEXTS_DIR = Path(__file__).resolve().parent / "resident_texts"
 LANGUAGES = ("en", "es")
@@ -168,9 +169,9 @@ def text(key: str, language: str, **fmt: Any) -> str:
 def button_for(said: str, buttons: Mapping[str, str]) -> str | None:
     """The payload of the button (copy key → payload) whose title, in any language, `said` is: a title typed,
     or sent by a client that sends titles instead of payloads ("Llámenme", "Agregar mis detalles")."""
-    folded = said.strip().lower().rstrip(".!")
+    folded = fold(said)
     return next((payload for key, payload in buttons.items()
-                 if any(folded == text(key, lang).lower() for lang in LANGUAGES)), None)
+                 if folded and any(folded == fold(text(key, lang)) for lang in LANGUAGES)), None)
 
 
 use_config(Config())

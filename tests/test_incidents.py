@@ -7,6 +7,8 @@ the notice comes first and the usual help follows.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import time
 from typing import Any
 
@@ -120,6 +122,69 @@ async def test_only_supervisors_and_content_staff_post_and_bad_input_is_refused(
     async with sup.http.get(f"{server.url}/console/incidents") as r:
         assert r.status == 200 and "incidents.js" in await r.text()
     await sup.close()
+
+
+async def test_staff_act_one_at_a_time_and_keeping_the_line_open_respects_overrides(city: Any,
+                                                                                     redis_server: Any) -> None:
+    first, second = city
+    sam = await Staff.sign_in(first, redis_server.url, "sam", ("supervisor",))
+    sue = await Staff.sign_in(second, redis_server.url, "sue", ("supervisor",))
+    cora = await Staff.sign_in(first, redis_server.url, "cora", ("content",))
+    try:
+        # Four posts of the same phrase at once, through both processes: one is stored, the others refused.
+        gas = {**STORM, "phrases": ["gas leak"], "ends_at": time.time() + 3600}
+        results = await asyncio.gather(*(who.call("POST", "/incidents", gas) for who in (sam, sue, cora, sam)))
+        assert sorted(status for status, _ in results) == [201, 400, 400, 400], results
+        [posted] = [body["incident"] for status, body in results if status == 201]
+        # Two supervisors ending it at once: one ends it, the other is told it already ended.
+        ends = await asyncio.gather(*(who.call("POST", f"/incidents/{posted['id']}/end") for who in (sam, sue)))
+        assert sorted(status for status, _ in ends) == [200, 400], ends
+        # A scheduled notice ended before it began reads "ended", not "scheduled" (with an End button).
+        later = await sam.post(phrases=["road closed"], starts_at=time.time() + 3600, ends_at=time.time() + 7200)
+        assert (await sam.call("POST", f"/incidents/{later['id']}/end"))[0] == 200
+        _, listing = await sam.call("GET", "/incidents")
+        assert next(i for i in listing["incidents"] if i["id"] == later["id"])["state"] == "ended"
+        # Bad times and invisible text are refused with the field named; nothing is stored.
+        for body, field in [(f'{{"starts_at": NaN, "ends_at": {time.time() + 60}}}', "starts_at"),
+                            ('{"ends_at": Infinity}', "ends_at")]:
+            raw = json.dumps({**STORM, "phrases": ["bad time"]})[:-1] + ", " + body[1:]
+            async with sam.http.post(f"{first.url}/console/incidents/api/incidents", data=raw,
+                                     headers={"X-CSRF-Token": sam.csrf, "Content-Type": "application/json"}) as r:
+                refused = await r.json()
+                assert r.status == 400 and refused["error"]["field"] == field, refused
+        status, refused = await sam.call("POST", "/incidents", {**STORM, "phrases": ["blank"], "ends_at": time.time()
+                                                                + 60, "title": {"en": "\u200b\u202e", "es": "x"}})
+        assert status == 400 and refused["error"]["field"] == "title.en"
+        _, listing = await sam.call("GET", "/incidents")
+        assert all(i["phrases"] != ["bad time"] for i in listing["incidents"])
+
+        # Keeping the line open: a supervisor's decision, not content staff's.
+        storm = {"phrases": ["no power"], "ends_at": time.time() + 1800, "extend_hours": True}
+        status, refused = await cora.call("POST", "/incidents", {**STORM, **storm})
+        assert status == 400 and refused["error"]["field"] == "extend_hours"
+
+        async def override(body: dict[str, Any] | None = None) -> dict[str, Any]:
+            method = "POST" if body is not None else "GET"
+            async with sam.http.request(method, f"{first.url}/console/supervisor/api/override", json=body,
+                                        headers={"X-CSRF-Token": sam.csrf}) as r:
+                assert r.status == 200, await r.text()
+                return dict(await r.json())
+
+        # A supervisor closed the line (an evacuation): an incident neither reopens it nor, ended, clears it.
+        await override({"mode": "closed", "minutes": 120, "reason": "building evacuation"})
+        status, refused = await sam.call("POST", "/incidents", {**STORM, **storm})
+        assert status == 400 and refused["error"]["field"] == "extend_hours" and "closed until" in \
+            refused["error"]["message"]
+        assert (await override())["mode"] == "closed"
+        await override({"mode": "clear"})
+        extended = await sam.post(**storm)
+        now = await override()
+        assert now["mode"] == "open" and abs(now["until"] - extended["ends_at"]) < 1
+        assert (await sam.call("POST", f"/incidents/{extended['id']}/end"))[0] == 200
+        assert (await override())["mode"] is None
+    finally:
+        for who in (sam, sue, cora):
+            await who.close()
 
 
 async def test_notice_reaches_every_process_and_channel_then_ends(city: Any, redis_server: Any,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from chat_server.incidents.model import IncidentError, current, fold, next_change, validate
+from chat_server.incidents.model import IncidentError, current, next_change, validate
+from chat_server.sanitize import fold
 
 NOW = 1_800_000_000.0
 
@@ -43,6 +44,10 @@ def test_valid_notice_defaults_to_now_and_keeps_both_languages() -> None:
     ({"phrases": "x" * 61}, "phrases"),
     ({"url": "javascript:alert(1)"}, "url"),
     ({"title": {"en": "T" * 121, "es": "T"}}, "title.en"),
+    ({"title": {"en": "\u200b\u200b", "es": "T"}}, "title.en"),  # invisible only: "City notice: " and nothing
+    ({"starts_at": float("nan")}, "starts_at"),
+    ({"ends_at": float("inf")}, "ends_at"),
+    ({"starts_at": NOW + 31 * 86400, "ends_at": NOW + 32 * 86400}, "starts_at"),
 ])
 def test_refusals_name_the_field(change, field) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(IncidentError) as exc:
@@ -78,3 +83,14 @@ def test_current_and_next_change_follow_the_clock() -> None:
     assert next_change([early, live], NOW) == NOW + 60
     assert next_change([early, live], NOW + 60) == NOW + 120
     assert current([early, live], NOW + 3600) == []
+
+
+def test_an_end_in_the_past_is_called_that() -> None:
+    with pytest.raises(IncidentError) as exc:
+        validate(notice(ends_at=NOW - 60), NOW, [], "sam")
+    assert exc.value.message == "the end is already in the past"
+
+
+def test_control_and_bidi_characters_are_dropped_from_the_text() -> None:
+    inc = validate(notice(title={"en": "Storm\u202e now\x07", "es": "Tormenta"}), NOW, [], "sam")
+    assert inc.title["en"] == "Storm now"

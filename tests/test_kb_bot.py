@@ -335,6 +335,40 @@ async def test_feedback_is_counted_per_article_and_no_goes_to_the_inbox(server_f
     assert b"jane.doe" not in item[b"text"]  # the question is redacted
 
 
+async def test_titles_typed_instead_of_tapped_are_those_buttons(server_factory, resident, redis_client) -> None:
+    """"more details", "no", "mas detalles" typed (as SMS residents answer a numbered list, and widget residents
+    answer "Was this helpful?") are the buttons: "more details" was not understood and "no" was a general
+    "okay, no problem" that never counted as feedback."""
+    prefix = f"kb{uuid.uuid4().hex[:8]}:"
+    server = await server_factory(CHAT311_REDIS__KEY_PREFIX=quoted_prefix(prefix))
+    r = await resident(server.url)
+    await r.start_session()
+
+    async def reply(text: str, needle: str, language: str = "en") -> dict:
+        mark = len(r.events)
+        assert (await r.say(text, language=language)).get("ok")
+        return await r.wait_for("bot_uttered", lambda d: needle in (d.get("text") or ""), timeout=60, after=mark)
+
+    answer = await reply("how do i pay my water bill", "charlottenc.gov/Water")
+    assert "More details" in [q["title"] for q in answer["quick_replies"]]
+    details = await reply("more details", "Was this helpful?")
+    assert "More details" not in [q["title"] for q in details["quick_replies"]] and details["text"] != answer["text"]
+    await reply("No.", "passed your question on")
+
+    async def feedback() -> list[LogEvent] | None:
+        events = [LogEvent.from_stream(raw) for _, raw in await redis_client.xrange(f"{prefix}events")]
+        return [e for e in events if e.kind == "kb_feedback"] or None
+
+    [event] = await until(feedback)
+    assert event.data["article_id"] == "water-bill-pay" and event.data["helpful"] is False
+    # The stored message stays as typed: the agent and the transcript read the resident's words.
+    said = [m for m in r.messages() if m.get("sender") == "resident" or "sender" not in m]
+    assert not any((m.get("text") or "").startswith("/kb_") for m in said)
+    answer = await reply("cómo pago el recibo del agua", "charlottenc.gov/Water", "es")
+    assert "Más detalles" in [q["title"] for q in answer["quick_replies"]]
+    await reply("mas detalles", "¿Le sirvió esta respuesta?", "es")
+
+
 async def test_sms_gets_the_plain_url_and_numbered_options(server_factory) -> None:
     twilio = await TwilioStandin().start()
     try:
@@ -350,6 +384,11 @@ async def test_sms_gets_the_plain_url_and_numbered_options(server_factory) -> No
         await twilio.text_server(server.url, phone, "1")  # "More details" by number
         await twilio.sent.wait_for(
             lambda items: [m for m in items[mark:] if m["to"] == phone and "Was this helpful?" in m["body"]],
+            timeout=60)
+        mark = len(twilio.sent.items)
+        await twilio.text_server(server.url, phone, "yes")  # an option's words instead of its number
+        await twilio.sent.wait_for(
+            lambda items: [m for m in items[mark:] if m["to"] == phone and "Thanks for the feedback" in m["body"]],
             timeout=60)
     finally:
         await twilio.stop()

@@ -29,6 +29,7 @@ from chat_server.conversations.store import (
     Message,
 )
 from chat_server.conversations.turns import FairTurns
+from chat_server.conversations.typed_buttons import MAX_TITLE_CHARS, typed_button
 from chat_server.events import EventBus
 from chat_server.labels import SMALL_TALK
 from chat_server.language import StickyLanguage
@@ -262,6 +263,8 @@ class ConversationService:
                     await self.commands[command[0]](conv, command[1])
                 elif conv.state in (BOT, TICKETED) and (
                         guard_fired or not await self._handled_by_server(conv, outcome.message)):
+                    if command is None and not guard_fired:
+                        await self._typed_button(conv, incoming, outcome.message)
                     for hook in list(self.before_bot_turn):
                         try:
                             await hook(conv, incoming)
@@ -270,6 +273,14 @@ class ConversationService:
                     async with self.turns.turn(source):
                         await self._bot_turn(conv, incoming, guard_fired)
                 return outcome
+
+    async def _typed_button(self, conv: Conversation, incoming: Incoming, message: Message) -> None:
+        """A title of the buttons the resident is answering, typed, goes to the bot as that button's payload."""
+        if len(incoming.text) > MAX_TITLE_CHARS:
+            return
+        answered = await self.store.message_before(conv.id, message.id)
+        if answered is not None and answered.sender != "resident":
+            incoming.bot_text = typed_button(incoming.text, answered.extra.get("quick_replies") or ()) or None
 
     async def _handled_by_server(self, conv: Conversation, message: Message) -> bool:
         for handler in list(self.turn_handlers):
@@ -452,7 +463,7 @@ class ConversationService:
     async def _bot_unavailable(self, conv: Conversation, incoming: Incoming, exc: BotUnavailable) -> None:
         log.warning("bot unavailable", extra={"conv": conv.id, "reason": exc.reason})
         await self.bus.publish("bot_unavailable", conv.id, error=exc.reason)
-        if incoming.text.strip().startswith("/request_human"):
+        if (incoming.bot_text or incoming.text).strip().startswith("/request_human"):
             await self.publish_conversation_event(conv, "escalation_requested", {
                 "reason": "bot_unavailable", "label": conv.get("label") or None, "language": conv.language})
             return

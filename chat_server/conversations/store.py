@@ -448,6 +448,12 @@ class ConversationStore(RedisStore):
         rows = rv.stream_entries(await self.redis.xrange(self.messages_key(cid), min=start, max="+", count=count))
         return [self._decode(mid, raw) for mid, raw in rows]
 
+    async def message_before(self, cid: str, message_id: str) -> Message | None:
+        """The message the resident saw last before `message_id` (staff-only notes are not seen)."""
+        rows = rv.stream_entries(await self.redis.xrevrange(self.messages_key(cid), max=message_id, min="-", count=4))
+        earlier = (self._decode(mid, raw) for mid, raw in rows if rv.text(mid) != message_id)
+        return next((m for m in earlier if m.extra.get("visibility") != "internal"), None)
+
     async def session_messages_after(self, token: str, after: str) -> list[Message]:
         """Every message of every conversation of this session with id > after, in order."""
         out: list[Message] = []

@@ -62,7 +62,9 @@ async def list_incidents(request: web.Request) -> web.Response:
 @API.post("/incidents")
 async def post_incident(request: web.Request) -> web.Response:
     try:
-        incident = await request.app[SERVICE].post(await _json(request), request[USER].username)
+        user = request[USER]
+        incident = await request.app[SERVICE].post(await _json(request), user.username,
+                                                   may_extend_hours=bool({"supervisor", "admin"} & set(user.roles)))
     except IncidentError as exc:
         return _refused(exc)
     return web.json_response({"incident": incident.to_dict()}, status=201)

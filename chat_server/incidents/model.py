@@ -9,14 +9,15 @@ clocks.
 
 from __future__ import annotations
 
+import math
 import re
 import secrets
-import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeGuard
 
 from chat_server.field_error import FieldError
+from chat_server.sanitize import clean_text, fold
 
 LANGUAGES = ("en", "es")
 MAX_TITLE = 120
@@ -24,6 +25,7 @@ MAX_MESSAGE = 600
 MAX_PHRASES = 40
 MAX_PHRASE = 60
 MAX_DURATION_S = 14 * 86400
+MAX_LEAD_S = 30 * 86400  # how far ahead a notice can be scheduled
 _URL = re.compile(r"^https?://[^\s<>\"']{3,300}$")
 _ID = re.compile(r"^inc-[a-z0-9]{8,16}$")
 
@@ -78,13 +80,6 @@ class Incident:
                 "ended_at": self.ended_at, "ended_by": self.ended_by}
 
 
-def fold(text: str) -> str:
-    """Lower case, no accents, words separated by single spaces ("¡Árbol caído!" → "arbol caido")."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return " ".join(re.findall(r"[a-z0-9]+", plain))
-
-
 def with_index(incident: Incident) -> Incident:
     return replace(incident, _folded=tuple(p for p in (fold(x) for x in incident.phrases) if p))
 
@@ -108,10 +103,12 @@ def _bilingual(data: Mapping[str, Any], name: str, limit: int) -> dict[str, str]
     out = {}
     for lang in LANGUAGES:
         text = value.get(lang)
-        if not isinstance(text, str) or not text.strip():
+        # Invisible (zero-width, bidi-override) and control characters are dropped: a title of only those
+        # showed "City notice: " with nothing after it, and an override can make a notice read backwards.
+        text = " ".join(clean_text(text).split()) if isinstance(text, str) else ""
+        if not text:
             label = "English" if lang == "en" else "Spanish"
             raise IncidentError(f"{name}.{lang}", f"the {label} text is missing (every notice is bilingual)")
-        text = " ".join(text.split())
         if len(text) > limit:
             raise IncidentError(f"{name}.{lang}", f"at most {limit} characters (this has {len(text)})")
         out[lang] = text
@@ -123,7 +120,7 @@ def _phrases(value: object) -> tuple[str, ...]:
         value = re.split(r"[\n,;]", value)
     if not isinstance(value, list) or not all(isinstance(p, str) for p in value):
         raise IncidentError("phrases", "a list of words or phrases residents use, e.g. outage, tree down")
-    phrases = tuple(dict.fromkeys(" ".join(p.split()) for p in value if p.strip()))
+    phrases = tuple(dict.fromkeys(" ".join(clean_text(p).split()) for p in value if clean_text(p)))
     if not phrases:
         raise IncidentError("phrases", "name at least one word or phrase this notice answers")
     if len(phrases) > MAX_PHRASES:
@@ -140,6 +137,8 @@ def _instant(data: Mapping[str, Any], name: str) -> float:
     value = data.get(name)
     if not isinstance(value, int | float) or isinstance(value, bool):
         raise IncidentError(name, "a time is required")
+    if not math.isfinite(value):  # JSON's NaN / Infinity: stored, they broke the staff page's JSON for everyone
+        raise IncidentError(name, "a time is required (epoch seconds, a finite number)")
     return float(value)
 
 
@@ -147,8 +146,8 @@ def validate(data: object, now: float, existing: Iterable[Incident], by: str) ->
     """A new incident from staff input, or IncidentError naming the field to fix.
 
     Refused: missing translations, an end not after the start or already past, a window longer
-    than two weeks, and an overlap in time with another live incident sharing a phrase (a
-    resident's message would then get two competing notices).
+    than two weeks or starting more than 30 days ahead, and an overlap in time with another live
+    incident sharing a phrase (a resident's message would then get two competing notices).
     """
     if not isinstance(data, Mapping):
         raise IncidentError("incident", "expected an object")
@@ -160,10 +159,12 @@ def validate(data: object, now: float, existing: Iterable[Incident], by: str) ->
     phrases = _phrases(data.get("phrases"))
     starts_at = _instant(data, "starts_at") if data.get("starts_at") is not None else now
     ends_at = _instant(data, "ends_at")
-    if ends_at <= starts_at:
-        raise IncidentError("ends_at", "the end must be after the start")
     if ends_at <= now:
         raise IncidentError("ends_at", "the end is already in the past")
+    if ends_at <= starts_at:
+        raise IncidentError("ends_at", "the end must be after the start")
+    if starts_at - now > MAX_LEAD_S:
+        raise IncidentError("starts_at", "a notice can be scheduled at most 30 days ahead")
     if ends_at - starts_at > MAX_DURATION_S:
         raise IncidentError("ends_at", "an incident lasts at most 14 days; post a new one to extend it")
     incident = with_index(Incident(

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, Protocol
 
+from chat_server.agents.override import MAX_MINUTES
 from chat_server.incidents.model import Incident, IncidentError, current, next_change, valid_id, validate
 from chat_server.incidents.store import IncidentStore
 from chat_server.periodic import repeat
@@ -70,34 +71,57 @@ class IncidentService:
         self._task: asyncio.Task[None] | None = None
 
     # staff actions ----------------------------------------------------------
-    async def post(self, data: object, by: str) -> Incident:
-        now = self.clock()
-        incident = validate(data, now, await self.store.ending_after(now), by)
-        if incident.extend_hours and incident.starts_at > now + 60:
-            raise IncidentError("extend_hours", "extended hours start when posted; post this incident when it "
-                                                "begins, or leave the hours unchanged")
-        await self.store.save(incident)
-        if incident.extend_hours:
-            await self.hours.set_hours_override("open", incident.ends_at, self._override_reason(incident), by, now)
+    # One at a time across processes (store.lock): two staff posting the same phrase at once each found no
+    # overlap and both were stored; two pressing End at once both ended it.
+    async def post(self, data: object, by: str, may_extend_hours: bool = True) -> Incident:
+        async with self.store.lock():
+            now = self.clock()
+            incident = validate(data, now, await self.store.ending_after(now), by)
+            if incident.extend_hours:
+                await self._check_extension(incident, now, may_extend_hours)
+            await self.store.save(incident)
+            if incident.extend_hours:
+                await self.hours.set_hours_override("open", incident.ends_at, self._override_reason(incident), by,
+                                                    now)
         await self.audit.record(by, "incident_posted", incident_id=incident.id, title=incident.title["en"],
                                 starts_at=incident.starts_at, ends_at=incident.ends_at)
         await self.refresh(force=True)
         return incident
 
+    async def _check_extension(self, incident: Incident, now: float, allowed: bool) -> None:
+        """Keeping the line open is an hours override: a supervisor's, within an override's limit, and never
+        over one a supervisor set (a "closed" for an evacuation was silently reopened, and ending the
+        incident then cleared an "open" it had shortened)."""
+        if not allowed:
+            raise IncidentError("extend_hours", "only a supervisor can keep the agent line open longer")
+        if incident.starts_at > now + 60:
+            raise IncidentError("extend_hours", "extended hours start when posted; post this incident when it "
+                                                "begins, or leave the hours unchanged")
+        if incident.ends_at - now > MAX_MINUTES * 60:
+            raise IncidentError("extend_hours", f"the line can be kept open at most {MAX_MINUTES // 60} hours "
+                                                "(an hours override's limit); end the incident sooner or leave "
+                                                "the hours unchanged")
+        override = await self.hours.hours_override()
+        if override is not None:
+            raise IncidentError("extend_hours", f"the hours already have an override ({override.mode} until "
+                                                f"{override.until:%Y-%m-%d %H:%M} UTC, by {override.by or 'staff'}): "
+                                                "change it on the dashboard, or post without extending the hours")
+
     async def end(self, incident_id: object, by: str) -> Incident:
         if not valid_id(incident_id):
             raise IncidentError("id", "no such incident")
-        incident = await self.store.get(incident_id)
-        if incident is None:
-            raise IncidentError("id", "no such incident")
-        now = self.clock()
-        if incident.effective_end <= now:
-            raise IncidentError("id", "this incident has already ended")
-        ended = replace(incident, ended_at=now, ended_by=by)
-        await self.store.save(ended)
-        override = await self.hours.hours_override()
-        if incident.extend_hours and override is not None and override.reason == self._override_reason(incident):
-            await self.hours.set_hours_override(None)
+        async with self.store.lock():
+            incident = await self.store.get(incident_id)
+            if incident is None:
+                raise IncidentError("id", "no such incident")
+            now = self.clock()
+            if incident.effective_end <= now:
+                raise IncidentError("id", "this incident has already ended")
+            ended = replace(incident, ended_at=now, ended_by=by)
+            await self.store.save(ended)
+            override = await self.hours.hours_override()
+            if incident.extend_hours and override is not None and override.reason == self._override_reason(incident):
+                await self.hours.set_hours_override(None)
         await self.audit.record(by, "incident_ended", incident_id=incident.id)
         await self.refresh(force=True)
         return ended
@@ -111,7 +135,8 @@ class IncidentService:
         now = self.clock()
         out = []
         for incident in await self.store.recent(now - 30 * 86400):
-            state = "live" if incident.active(now) else "scheduled" if incident.starts_at > now else "ended"
+            ended = incident.ended_at is not None or incident.effective_end <= now  # a scheduled one ended early too
+            state = "ended" if ended else "live" if incident.active(now) else "scheduled"
             out.append({**incident.to_dict(), "state": state, **await self.store.stats(incident.id)})
         return sorted(out, key=lambda i: -i["starts_at"])
 

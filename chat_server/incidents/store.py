@@ -11,11 +11,13 @@ from __future__ import annotations
 import json
 
 from redis.asyncio import Redis
+from redis.asyncio.lock import Lock
 
 from chat_server import redis_values as rv
 from chat_server.incidents.model import Incident, from_dict
 
 KEEP_ENDED_S = 400 * 86400  # a year of reports, plus slack
+LOCK_S = 10.0
 
 
 class IncidentStore:
@@ -24,7 +26,13 @@ class IncidentStore:
         self._doc = f"{prefix}incident:"
         self._by_end = f"{prefix}incidents"
         self._gen = f"{prefix}incidents:gen"
+        self._lock = f"{prefix}incidents:lock"
         self._stats_ttl_s = stats_ttl_s
+
+    def lock(self) -> Lock:
+        """Held while staff post or end an incident: the overlap and "already ended" checks read what the
+        other process may be writing."""
+        return self.redis.lock(self._lock, timeout=LOCK_S, blocking_timeout=LOCK_S)
 
     async def generation(self) -> int:
         return int(await self.redis.get(self._gen) or 0)
