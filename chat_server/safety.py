@@ -79,6 +79,25 @@ _GENTE = (r"(alguien|persona|personas|gente|hombre|mujer|senor|senora|bebe|nin\w
 _HOME = r"(house|home|apartment|apt|building|condo|kitchen|room|hallway|hall|attic|garage|basement|place)"
 
 # Theme → regex fragments. Each theme is one kind of emergency, so a miss points to one list.
+# A downed or live power line: also the advice to keep away (ADVICE["lines"]).
+_LINES_EN = [
+    r"(power|electric|electrical) (line|lines|wire|wires|cable|cables) (is |are )?"
+    r"(down|fell|fallen|sparking|on (my|the|a) (car|house|road|street|ground))",
+    r"(wires?|lines?) (down|sparking|on fire)", r"downed (power )?lines?", r"live wire",
+    # "a tree took down power lines that are sparking" started the fallen-tree form
+    r"(wires?|lines?|cables?)\b.{0,30}\b(sparking|arcing)",
+    r"(took|takes|knocked|brought|pulled|taking|knocking|bringing) down (the |a |some |our |my )?"
+    r"((power|electric|electrical|utility) )?(lines?|wires?|cables?)",
+]
+_LINES_ES = [
+    r"cables? (electricos? |de (la )?luz )?(caidos?|en el suelo|en la calle|echando chispas)",
+    r"cables? (electricos? |de (la )?luz )?(cayo|cayeron) (sobre|encima)",
+    r"(cayo|cayeron) (un |unos )?cables? (electricos?|de (la )?luz)",
+    # "cables de luz que están echando chispas"
+    r"cables?\b.{0,40}\b(echando|sacando|soltando|tirando|haciendo) chispas",
+    r"(tumbo|derribo|tiro|arranco|jalo) (los |unos |el |un )?cables?",
+]
+
 ENGLISH: dict[str, list[str]] = {
     "fire": [
         r"fire", r"on fire", r"caught fire", r"catching fire", r"flames?", r"arson",
@@ -157,9 +176,7 @@ ENGLISH: dict[str, list[str]] = {
         rf"{_PEOPLE} (was|got|just got|has been|been|is|getting) (hit|struck|run over|ran over)", r"crashed into",
     ],
     "power, water, trapped": [
-        r"(power|electric|electrical) (line|lines|wire|wires|cable|cables) (is |are )?"
-        r"(down|fell|fallen|sparking|on (my|the|a) (car|house|road|street|ground))",
-        r"(wires?|lines?) (down|sparking|on fire)", r"downed (power )?lines?", r"live wire",
+        *_LINES_EN,
         r"(water|flood|flooding) (is )?(rising|entering|coming) (in|into) (my|the|our) (house|home|car)",
         r"swept away", r"(car|we|i|someone|people) (stuck|trapped) in (the )?(flood|water)",
         rf"({_PEOPLE}|we|were|im|i am|theyre) (are |is |s |re |am )?trapped",
@@ -222,9 +239,7 @@ SPANISH: dict[str, list[str]] = {
         r"accidente de (carro|coche|auto|transito)", r"(choque|accidente|chocaron).{0,40}(herid\w*|atrapad\w*|sangr\w*)",
     ],
     "power, water, trapped": [
-        r"cables? (electricos? |de (la )?luz )?(caidos?|en el suelo|en la calle|echando chispas)",
-        r"cables? (electricos? |de (la )?luz )?(cayo|cayeron) (sobre|encima)",
-        r"(cayo|cayeron) (un |unos )?cables? (electricos?|de (la )?luz)",
+        *_LINES_ES,
         r"(agua|inundacion) (entrando|subiendo) (a|en) (mi|la) (casa|carro)",
         r"(alguien|persona|personas|nino|nina|ninos|gente|hombre|mujer|bebe|estamos|estoy) (esta |estan )?atrapad\w*",
         r"atrapad\w* (en|dentro de|adentro de) (el |la |un |una |mi )?(carro|coche|casa|edificio|elevador|incendio|agua)",
@@ -406,7 +421,7 @@ ADVICE = {
 }
 _ADVICE_RE = {
     "gas": _plain(_flatten({"gas": ENGLISH["gas"] + SPANISH["gas"]})),
-    "lines": _plain(_flatten({"lines": ENGLISH["power, water, trapped"][:4] + SPANISH["power, water, trapped"][:3]})),
+    "lines": _plain(_flatten({"lines": _LINES_EN + _LINES_ES})),
 }
 
 

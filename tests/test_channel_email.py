@@ -139,3 +139,20 @@ async def test_rate_limited_emergency_mail_still_gets_911(redis_server, relay) -
         assert "call 911" in body_of(answer)
     finally:
         await server.stop()
+
+
+async def test_an_emergency_in_the_subject_and_a_long_mail_are_answered(mail_server, relay) -> None:  # type: ignore[no-untyped-def]
+    """The subject is read for an emergency too ("House on fire" over "please send someone quickly" got
+    "live agents are not available"); a body that is only "Sent from my iPhone" is empty, so its subject is
+    the message; a mail over the message limit says it was read only in part."""
+    await mail_to_city(mail_server, compose("subject@resident.test", "House on fire at 12 Elm St",
+                                            "please send someone quickly"))
+    [answer] = await relay.messages.wait_for(mails_to(relay, "subject@resident.test", "311 cannot dispatch"))
+    assert "call 911" in body_of(answer)
+    await mail_to_city(mail_server, compose("iphone@resident.test", "Fuga de gas - urgente", "\n\nSent from my iPhone"))
+    [answer] = await relay.messages.wait_for(mails_to(relay, "iphone@resident.test", "911"))
+    assert "llame al 911" in body_of(answer).lower()
+    story = "I have lived on this street for many years and want to tell you the whole story. " * 30
+    await mail_to_city(mail_server, compose("long@resident.test", "streetlight", story + "The light is out."))
+    [answer] = await relay.messages.wait_for(mails_to(relay, "long@resident.test", "first 2,000 characters"))
+    assert "shorter message" in body_of(answer)

@@ -93,5 +93,8 @@ def test_quote_stripping_common_clients() -> None:
     assert strip_quoted(signature) == "Where do I pay my water bill?"
     iphone = "ok\n\nSent from my iPhone"
     assert strip_quoted(iphone) == "ok"
+    # Only a signature: no words of theirs, so the subject is used (the signature reached the bot as the message).
+    assert strip_quoted("\n\nSent from my iPhone") == ""
+    assert strip_quoted("Enviado desde mi Galaxy") == ""
     only_quote = "> everything is quoted"
     assert strip_quoted(only_quote) == "> everything is quoted"  # never lose the resident's words

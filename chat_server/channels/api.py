@@ -146,7 +146,7 @@ class ApiChannel(ResidentChannel):
             except ApiError as exc:
                 extra = {}
                 if resident_message and app_id is not None:
-                    answer = await self._emergency_before_rejection(request, app_id)
+                    answer = await self._emergency_answer_unseen(request, app_id)
                     extra = {"emergency": message_json(answer)} if answer is not None else {}
                 return error_response(exc.status, exc.code, exc.message, exc.headers, **extra)
             except web.HTTPException:
@@ -156,7 +156,7 @@ class ApiChannel(ResidentChannel):
                 return error_response(503, "internal", "something went wrong on our side; please retry")
         return wrapped
 
-    async def _emergency_before_rejection(self, request: web.Request, app_id: str) -> Message | None:
+    async def _emergency_answer_unseen(self, request: web.Request, app_id: str) -> Message | None:
         try:
             conv = await self._owned(request, app_id)
         except ApiError:
@@ -168,7 +168,7 @@ class ApiChannel(ResidentChannel):
             body = None
         text = body.get("text") if isinstance(body, dict) else None
         said = text if isinstance(text, str) else raw
-        return await self.emergency_first.before_rejection(conv.session, self.name, said)
+        return await self.emergency_first.answer_unseen(conv.session, self.name, said)
 
     async def _json_body(self, request: web.Request, allowed: set[str]) -> dict[str, Any]:
         try:

@@ -142,13 +142,16 @@ class EmailChannel(ResidentChannel):
         if not body:
             return "250 OK (empty message ignored)"
         if not await self.resident_within_limit(sender):
-            await self.emergency_first.before_rejection(await self.session_for(sender), self.name, body)
+            await self.emergency_first.answer_unseen(await self.session_for(sender), self.name, body)
             return "451 4.7.1 too many messages; try again later"
         session = await self.session_for(sender)
+        if subject and subject != body:  # "House on fire" as the subject, "please send someone" as the body
+            await self.emergency_first.answer_unseen(session, self.name, subject)
         await self.emergency_first.before_truncation(session, self.name, full_body,
                                                      self.config.limits.max_message_chars)
         referenced = self._referenced_conversation(msg)
-        task = asyncio.create_task(self._turn(session, sender, body, subject, message_id, referenced, photo))
+        cut = len(full_body) > len(body)
+        task = asyncio.create_task(self._turn(session, sender, body, subject, message_id, referenced, photo, cut))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return "250 OK"
@@ -193,15 +196,15 @@ class EmailChannel(ResidentChannel):
         return found[-1] if found else None
 
     async def _turn(self, session: str, sender: str, body: str, subject: str, message_id: str,
-                    referenced: str | None, photo: str | None = None) -> None:
+                    referenced: str | None, photo: str | None = None, cut: bool = False) -> None:
         lock = self._sender_locks.get(session)
         if lock is None:
             lock = self._sender_locks[session] = asyncio.Lock()
         async with lock:
-            await self._locked_turn(session, sender, body, subject, message_id, referenced, photo)
+            await self._locked_turn(session, sender, body, subject, message_id, referenced, photo, cut)
 
     async def _locked_turn(self, session: str, sender: str, body: str, subject: str, message_id: str,
-                           referenced: str | None, photo: str | None) -> None:
+                           referenced: str | None, photo: str | None, cut: bool) -> None:
         try:
             conv = await self.store.current_conversation(session)
             if referenced and conv is not None and referenced != conv.id:
@@ -222,8 +225,11 @@ class EmailChannel(ResidentChannel):
                 await self.service.handle_resident_message(session, self.name, Incoming(body, attachment=attachment))
             finally:
                 collected = self._turns.pop(conv.id, [])
+            fresh = await self.store.get(conv.id) or conv
+            if cut:  # the resident is told, or the end of a long story is lost without a word
+                limit = self.config.limits.max_message_chars
+                collected.insert(0, text("email_cut", fresh.language, limit=f"{limit:,}"))
             if collected:
-                fresh = await self.store.get(conv.id) or conv
                 await self._queue_mail(fresh, sender, "\n\n".join(collected))
         except DuplicateInFlight:
             pass

@@ -163,7 +163,7 @@ class SmsChannel(ResidentChannel):
             return self._twiml(EMPTY_TWIML)
         if not await self.resident_within_limit(phone):
             log.info("sms rate limited", extra={"phone": redact(phone)})
-            await self.emergency_first.before_rejection(await self.session_for(phone), self.name, body)
+            await self.emergency_first.answer_unseen(await self.session_for(phone), self.name, body)
             return self._twiml(EMPTY_TWIML)
         session = await self.session_for(phone)
         await self.emergency_first.before_truncation(session, self.name, full_body,

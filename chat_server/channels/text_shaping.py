@@ -154,7 +154,10 @@ def strip_quoted(body: str) -> str:
     lines = body.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     kept: list[str] = []
     for i, line in enumerate(lines):
-        if line.lstrip().startswith(">") or _SIGNATURE.match(line.strip()):
+        if _SIGNATURE.match(line.strip()):
+            # Only a signature ("Sent from my iPhone" under an empty body): no words, so the subject is used.
+            return "\n".join(kept).strip()
+        if line.lstrip().startswith(">"):
             break
         if any(p.match(line) for p in _QUOTE_HEADERS):
             break

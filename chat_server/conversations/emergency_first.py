@@ -1,7 +1,7 @@
 """The one rule every channel follows before refusing a resident's message: look for an emergency first.
 
 A message refused for its length, its rate, its shape or anything else may still say "my house is
-on fire". Before a channel sends its rejection it calls `before_rejection`, which answers "call
+on fire". Before a channel sends its rejection it calls `answer_unseen`, which answers "call
 911" in the resident's language (stored in the conversation and delivered like the guard's
 answer) when the text describes an emergency; the channel's rejection follows.
 
@@ -57,9 +57,10 @@ class EmergencyFirst:
             return None
         return emergency_reply("es" if found == "es" else language or "en", body)
 
-    async def before_rejection(self, session: str, channel: str, body: str,
+    async def answer_unseen(self, session: str, channel: str, body: str,
                                language: str | None = None) -> Message | None:
-        """Answer an emergency in a refused message, in the session's conversation; None if there is none."""
+        """Answer an emergency in text the guard will not see (a refused message, the part cut off a long one, an
+        e-mail's subject), in the session's conversation; None if it describes none."""
         text = body[:SCAN_CHARS]
         if emergency_language(text) is None or not self.gate.allow(f"{channel}|{session}"):
             return None
@@ -70,4 +71,4 @@ class EmergencyFirst:
         """SMS and e-mail keep the first `limit` characters of a long message; the guard then sees only
         those. An emergency described past that point is answered here, before the rest is cut."""
         if len(body) > limit and emergency_language(body[:limit]) is None:
-            await self.before_rejection(session, channel, body)
+            await self.answer_unseen(session, channel, body)

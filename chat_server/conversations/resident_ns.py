@@ -91,7 +91,7 @@ class ResidentNamespace(socketio.AsyncNamespace):
         sess = await self.get_session(sid)
         token = sess.get("session_id")
         if token:
-            await self.emergency_first.before_rejection(str(token), "web", body, language)
+            await self.emergency_first.answer_unseen(str(token), "web", body, language)
         elif (reply := self.emergency_first.reply_for(body, language, f"sid|{sid}")) is not None:
             await self.emit("bot_uttered", {"text": reply, "sender": "system", "custom": {"event": "emergency"}},
                             to=sid)  # nowhere to store it
