@@ -14,15 +14,23 @@ _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 _SSN = re.compile(r"\b\d{3}[- ]\d{2}[- ]\d{4}\b")
 # 13-19 digits, optionally grouped by spaces or dashes (payment cards).
 _CARD = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
-# A name a resident gives for themselves ("I'm Maria Lopez", "this is John Smith", "mi nombre es Ana Ruiz"): the
-# capitalised words after the introduction, or any words after one that can only introduce a name ("my name
-# is maria lopez", "me llamo juan"). Names said any other way cannot be told from street names.
+# A name a resident gives for themselves ("I'm Maria Lopez", "this is John Smith", "mi nombre es Ana Ruiz") or for
+# someone they name by relation ("my neighbor Jennifer Walsh"): the capitalised words after the introduction, or
+# any words after one that can only introduce a name ("my name is maria lopez", "me llamo juan"). Names said any
+# other way cannot be told from street names.
 _NOT_A_NAME = (r"(?!(?i:and|y|i|from|de|del|with|con|at|in|on|en|the|la|el|a|an|un|una|my|mi|calling|here|is|not|"
                r"still|also|wrong|spelled|misspelled)\b)")
+_PERSON_NOUN = (r"neighbou?rs?|landlord|landlady|owner|tenant|roommate|wife|husband|son|daughter|mother|father|mom|"
+                r"dad|brother|sister|friend|manager|boss|vecin[oa]s?|dueñ[oa]|propietari[oa]|caser[oa]|inquilin[oa]|"
+                r"espos[oa]|hij[oa]|amig[oa]|mamá|papá|herman[oa]|jefe|encargad[oa]")
 _SELF_NAME = re.compile(
     r"\b((?i:my name is|my name's|me llamo|mi nombre es))\s+" + _NOT_A_NAME + r"[A-Za-zÁÉÍÓÚÑáéíóúñ'-]+"
     r"(?:\s+" + _NOT_A_NAME + r"[A-Za-zÁÉÍÓÚÑáéíóúñ'-]+){0,2}"
-    r"|\b((?i:i'?m|i am|soy|this is))\s+[A-ZÁÉÍÓÚÑ][a-záéíóúñ'-]+(?:\s+[A-ZÁÉÍÓÚÑ][a-záéíóúñ'-]+){0,2}")
+    r"|\b((?i:i'?m|i am|soy|this is))\s+[A-ZÁÉÍÓÚÑ][a-záéíóúñ'-]+(?:\s+[A-ZÁÉÍÓÚÑ][a-záéíóúñ'-]+){0,2}"
+    # Someone else named by who they are to the resident: "my neighbor Jennifer Walsh", "owner is Robert Brown",
+    # "el dueño se llama Pedro Pérez" went word for word into public descriptions.
+    r"|\b((?i:" + _PERSON_NOUN + r")(?:,|\s+(?i:is|was|named|called|es|se llama|llamad[oa]))?)"
+    r"\s+[A-ZÁÉÍÓÚÑ][a-záéíóúñ'-]+(?:\s+[A-ZÁÉÍÓÚÑ][a-záéíóúñ'-]+){0,2}")
 # An address written out so forms take it ("bob at gmail dot com", "ana (at) example (dot) org").
 _SPELT_EMAIL = re.compile(r"\b[\w.+-]+\s*(?:\(at\)|\[at\]|\bat\b|\barroba\b)\s*[\w-]+"
                           r"(?:\s*(?:\(dot\)|\[dot\]|\bdot\b|\bpunto\b|\.)\s*[\w-]+)*?"
@@ -60,7 +68,7 @@ def redact(text: str) -> str:
         return text
     text = _EMAIL.sub("[email]", text)
     text = _SPELT_EMAIL.sub("[email]", text)
-    text = _SELF_NAME.sub(lambda m: f"{m.group(1) or m.group(2)} [name]", text)
+    text = _SELF_NAME.sub(lambda m: f"{m.group(1) or m.group(2) or m.group(3)} [name]", text)
     text = _SSN.sub("[ssn]", text)
     text = _CARD.sub(lambda m: _keep_last(m, "card", 4), text)
     text = _PHONE.sub(lambda m: _keep_last(m, "phone", 2), text)

@@ -640,6 +640,19 @@ async def test_location_shared_before_the_report_is_used_and_not_by_the_next_rep
     assert c.requested == "location" and c.last["slots"].get("location") is None
 
 
+async def test_a_photo_sent_just_before_the_report_is_its_photo_but_not_one_sent_with_a_question(convo) -> None:
+    """A bare photo, then "a pothole": the form keeps it and says so (it will be public). A photo sent with a
+    question of its own ("how do I pay this parking ticket?") is about that, not the next report."""
+    c = convo()
+    await c.say("(photo)", media_url="http://localhost:8080/media/bare.jpg")
+    await c.say("/report_pothole")
+    assert c.last["slots"].get("photo") == "http://localhost:8080/media/bare.jpg" and "the photo you sent" in c.text
+    q = convo()
+    await q.say("how do i pay this parking ticket? pic attached", media_url="http://localhost:8080/media/ticket.jpg")
+    await q.say("/report_pothole")
+    assert q.last["active_loop"] == "report_form" and q.last["slots"].get("photo") is None, q.last["slots"]
+
+
 async def test_bad_request_is_rejected(rasa_stack: Any) -> None:
     async with aiohttp.ClientSession() as session, session.post(
             f"{rasa_stack.url}/webhooks/chat311/webhook", json={"message": "hi"}) as resp:

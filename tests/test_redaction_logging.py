@@ -59,6 +59,12 @@ def test_a_name_the_resident_introduces_is_masked() -> None:
     assert redact("hi this is John Smith, 704-555-1234") == "hi this is [name], [phone …34]"
     assert redact("my name is maria lopez and I want to report") == "my name is [name] and I want to report"
     assert redact("write me at bob at gmail dot com") == "write me at [email]"
+    # someone else named by who they are to the resident (probe H: published as typed)
+    assert redact("My neighbor Jennifer Walsh says its been out") == "My neighbor [name] says its been out"
+    assert redact("Owner is Robert Brown, he asked me to report it") == "Owner is [name], he asked me to report it"
+    assert redact("el dueño se llama Pedro Pérez") == "el dueño se llama [name]"
+    assert redact("mi vecina Ana Ruiz dice que no sirve") == "mi vecina [name] dice que no sirve"
     for kept in ("soy de Charlotte", "the pothole is on Tryon St", "im tired of this pothole", "this is a pothole",
-                 "my name is on the bill", "is trash picked up at 7 am", "I am calling about my cart"):
+                 "my name is on the bill", "is trash picked up at 7 am", "I am calling about my cart",
+                 "my neighbor says the light is out", "the owner of the Food Lion lot", "mi vecino dice que sí"):
         assert redact(kept) == kept

@@ -17,6 +17,7 @@ import aiohttp
 import pytest
 import redis.asyncio as aioredis
 
+from tests.support.channel_standins import JPEG
 from tests.support.clients import ResidentClient
 from tests.support.open311 import cli
 from tests.support.servers import ChatServerProcess, RedisServer, quoted_prefix
@@ -31,8 +32,10 @@ async def server(server_factory: Callable[..., Any]) -> ChatServerProcess:
                                 CHAT311_REDIS__KEY_PREFIX=quoted_prefix(PREFIX))
 
 
-async def file_report(client: ResidentClient, opening: str, language: str) -> tuple[dict[str, Any], str]:
-    """Answer the bot's form until the ticket is filed; returns (ticket_created payload, confirmation text)."""
+async def file_report(client: ResidentClient, opening: str, language: str,
+                      photo: str | None = None) -> tuple[dict[str, Any], str]:
+    """Answer the bot's form until the ticket is filed (sending `photo`, an uploaded photo's URL, at the photo
+    question); returns (ticket_created payload, confirmation text)."""
     replies = await client.turn(opening, language=language)
     for _ in range(12):
         if client.of("ticket_created"):
@@ -42,6 +45,9 @@ async def file_report(client: ResidentClient, opening: str, language: str) -> tu
         if answer is None:  # "filing your request now…": the ticket event may trail on a busy machine
             await client.wait_for("ticket_created", timeout=20)
             break
+        if photo and re.search(r"(?i)(photo|foto)", prompt) and not re.search(r"(?i)submit|envío", prompt):
+            replies = await client.turn("here it is", language=language, attachment={"type": "image", "url": photo})
+            continue
         buttons = (replies[-1].get("quick_replies") or []) if replies else []
         # A list question comes with buttons: press the one whose title starts like our answer's key word.
         button = next((b for b in buttons if b["title"].lower().startswith(BUTTON_PICK[language].get(answer, "\0"))),
@@ -126,6 +132,35 @@ async def test_after_hours_report_ticket_and_status_by_chat(
     # An unknown number is said to be unknown, never silence.
     answer = await ask_status(client, status_question.format(id="311-9999991"), "311-9999991", language)
     assert expect["unknown"] in answer, answer
+
+
+async def upload_photo(server: ChatServerProcess, session_id: str) -> str:
+    form = aiohttp.FormData()
+    form.add_field("session_id", session_id)
+    form.add_field("file", JPEG, filename="photo.jpg", content_type="image/jpeg")
+    async with aiohttp.ClientSession() as http, http.post(f"{server.url}/api/media", data=form) as resp:
+        assert resp.status == 201
+        return str((await resp.json())["media_url"])
+
+
+@pytest.mark.rasa
+async def test_a_photo_sent_about_something_else_is_not_the_reports_photo(
+        server: ChatServerProcess, resident: Callable[..., Any]) -> None:
+    """A parking-ticket picture sent with a question became a later pothole report's public photo (Open311
+    media_url, the status page): only a photo given to the report counts."""
+    client: ResidentClient = await resident(server.url)
+    session = await client.start_session()
+    parking = await upload_photo(server, session)
+    await client.turn("how do i pay this parking ticket? pic attached", language="en",
+                      attachment={"type": "image", "url": parking})
+    created, _ = await file_report(client, "I want to report a pothole at 600 East 4th Street", "en")
+    assert (await open311_request(server, created["ticket_id"]))["media_url"] is None
+    # A photo sent at the report's photo question is its photo.
+    other: ResidentClient = await resident(server.url)
+    session = await other.start_session()
+    pothole = await upload_photo(server, session)
+    created, _ = await file_report(other, "I want to report a pothole at 1200 Beatties Ford Road", "en", photo=pothole)
+    assert (await open311_request(server, created["ticket_id"]))["media_url"] == pothole
 
 
 @pytest.mark.rasa

@@ -361,6 +361,8 @@ class ValidateReportForm(FormValidationAction):
         for step, value in shared_before(tracker).items():
             changes.setdefault(step, value)
         noted = [display(service, k, v, lang) for k, v in changes.items() if k not in ("location", "photo")]
+        if "photo" in changes:  # it will be public: the resident hears it is in the report
+            noted.append(t("photo_noted", lang))
         if "location" in changes:
             noted.insert(0, display(service, "location", changes["location"], lang))
         if noted:
@@ -597,9 +599,15 @@ def shared_before(tracker: Tracker, turns: int = 4) -> dict[str, str]:
             if value:
                 found["location"] = value["location"]
         media = (event.get("metadata") or {}).get("media_url")
-        if "photo" not in found and media:
+        if "photo" not in found and media and _just_a_photo(text):
             found["photo"] = str(media)
     return found
+
+
+def _just_a_photo(text: str) -> bool:
+    """A photo sent on its own ("(photo)", "look at this") is this report's; one sent with a question of its
+    own ("how do I pay this parking ticket? pic attached") is about that, and a report's photo is public."""
+    return "?" not in text and len(re.findall(r"\w+", text)) <= 4
 
 
 def _answered_since_user(tracker: Tracker) -> bool:

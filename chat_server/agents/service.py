@@ -709,6 +709,8 @@ class EscalationService:
         if attributes is not None and not isinstance(attributes, dict):
             raise ActionError("malformed", "attributes must be an object of code → value")
         data: dict[str, Any] = {"description": description.strip(), "attributes": attributes or {}}
+        if conv.get("media_url"):  # the photo the agent sees in the chat's report panel
+            data["media_url"] = conv.get("media_url")
         if isinstance(address, str) and address.strip():
             data["address_string"] = address.strip()
         if lat not in (None, "") or long not in (None, ""):

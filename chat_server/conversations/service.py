@@ -358,8 +358,10 @@ class ConversationService:
 
     async def _bot_turn(self, conv: Conversation, incoming: Incoming, guard_fired: bool) -> None:
         metadata = {"language": conv.language, "channel": conv.channel, **(incoming.extra_metadata or {})}
-        if conv.get("media_url"):
-            metadata["media_url"] = conv.get("media_url")
+        if incoming.attachment and incoming.attachment.get("url"):
+            # This message's photo only: the conversation's last photo went with every later turn, so a
+            # parking-ticket picture sent with a question became a later pothole report's public photo.
+            metadata["media_url"] = str(incoming.attachment["url"])
         if conv.get("ticket_id"):  # "what's the status?" right after filing needs no request number
             metadata["ticket_id"] = conv.get("ticket_id")
         await self.notify(conv, "typing", {"sender": "bot", "on": True})

@@ -294,7 +294,7 @@ class TicketService:
         as a public note it would read as the city's own update (Open311 status_notes, "Latest update"
         on the status page). A photo the ticket lacks becomes its photo. They follow the ticket."""
         description = _long(data.get("description"), "description")
-        photo = _media_url(data.get("media_url") or conv.get("media_url") or None)
+        photo = _media_url(data.get("media_url") or None)
         if photo and not ticket.media_url:
             ticket.media_url = photo
             await self.store.update_fields(ticket.id, media_url=photo)
@@ -331,7 +331,9 @@ class TicketService:
         key = data.get("idempotency_key") or f"conv:{conv.id}:{hashlib.sha256(basis.encode()).hexdigest()[:24]}"
         ticket = await self.create_request(
             service_code, description=str(data.get("description") or ""),
-            attributes=data.get("attributes") or {}, media_url=data.get("media_url") or conv.get("media_url") or None,
+            # Only the photo given for this request: the conversation's last photo may be of something else
+            # (a parking ticket sent with a question) and a ticket's photo is public.
+            attributes=data.get("attributes") or {}, media_url=data.get("media_url") or None,
             conversation_id=conv.id, channel=conv.channel, language=language, source=source,
             idempotency_key=str(key), transcript=data.get("transcript"), **fields,
         )
