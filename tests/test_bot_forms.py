@@ -69,7 +69,8 @@ async def test_pothole_happy_path_shows_a_summary_and_files_only_on_submit(convo
     assert c.requested == "confirm" and not c.customs("form_complete")
     assert "Here is your report" in c.text and "Position in the road: Bike lane" in c.text
     assert "Size: Large (bigger than a tire)" in c.text and "jane.doe@example.com" in c.text
-    assert [b["title"] for b in c.buttons] == ["Submit", "Change something", "Cancel"]
+    # not "Cancel" alone: an SMS resident typing it would be unsubscribed by the carrier (an opt-out keyword)
+    assert [b["title"] for b in c.buttons] == ["Submit", "Change something", "Cancel report"]
     await c.say("Submit")
 
     [done] = c.customs("form_complete")
@@ -287,7 +288,7 @@ async def test_summary_change_something_and_cancel(convo) -> None:
     for answer in ("500 W Trade St", "Puente", "omitir", "pintas en el puente", "omitir", "omitir"):
         await c.say(answer)
     assert c.requested == "confirm" and "Este es su reporte" in c.text
-    assert [b["title"] for b in c.buttons] == ["Enviar", "Cambiar algo", "Cancelar"]
+    assert [b["title"] for b in c.buttons] == ["Enviar", "Cambiar algo", "Cancelar reporte"]
     await c.say("Cambiar algo")
     assert c.requested == "change" and "Superficie" in [b["title"] for b in c.buttons]
     await c.say(next(b["payload"] for b in c.buttons if b["title"] == "Superficie"))

@@ -35,7 +35,7 @@ _CANCEL_RE = re.compile(
     r"^\s*(?:(?:actually|ok(?:ay)?|oh|well|sorry|so|bueno|pues|oye|ah|sabes\s+qu[eé]|mejor)[\s,.!]+)*"
     r"(?:please\s+|por\s*favor\s+|porfa\s+)?(?:i\s+want\s+to\s+|i\s+wanna\s+|let'?s\s+|quiero\s+|mejor\s+)?"
     + _CANCEL_CORE + r"(?:[\s,.!]+(?:mejor\s+)?" + _CANCEL_CORE + r")*"
-    r"(?:\s+(?:it|this|that|the\s+(?:report|request|form)|my\s+report|el\s+reporte|la\s+solicitud|el\s+formulario|"
+    r"(?:\s+(?:it|this|that|(?:the\s+)?(?:report|request|form)|my\s+report|(?:el\s+)?reporte|la\s+solicitud|el\s+formulario|"
     r"(?:hacer|con)\s+el\s+reporte|eso|esto|todo|anymore|please|pls|plz|por\s*favor|porfa))*\s*[.!]*\s*$",
     re.IGNORECASE,
 )
