@@ -26,7 +26,9 @@ meant" stays a no.
 
 A fourth: a `greet` with no greeting in it. "low water pressure all morning" came out as a greeting (0.52) and
 got "Hi! How can I help?"; a message Rasa calls a greeting but that holds no greeting word goes to the knowledge
-base. "hi, my trash wasn't picked up" keeps its greeting and the intent Rasa gave it.
+base. "hi, my trash wasn't picked up" keeps its greeting and the intent Rasa gave it. A greeting that goes on to
+ask something ("hi what day is trash pickup", "hola, ¿qué día pasa la basura?") goes to the knowledge base too;
+"hello there, how are you?" stays a greeting.
 
 A status check that names no request number and asks for no status, in a message with a phone number, is the
 report next in Rasa's ranking (the phone number looked like a request number).
@@ -160,6 +162,28 @@ def holds_a_greeting(text: str) -> bool:
     return bool(_GREETING.search(text))
 
 
+# What else a greeting says without asking anything: "hello there, how are you?", "hola, ¿cómo está?"
+_PLEASANTRY = re.compile(
+    r"\b(?:how\s+(?:are|r)\s+(?:you|u|ya)(?:\s+doing)?(?:\s+today)?|how'?s\s+it\s+going|hope\s+(?:you'?re|you\s+are)"
+    r"\s+(?:well|good|doing\s+well)|there|everyone|everybody|all|guys|folks|team|friend|311|"
+    r"c[oó]mo\s+(?:est[aá]s?|le\s+va|te\s+va|andas?)|qu[eé]\s+tal|mucho\s+gusto|se[nñ]or(?:a|ita)?|amig[oa]|"
+    r"please|por\s+favor|thanks?|thank\s+you|gracias|d[ií]as|tardes|noches|morning|afternoon|evening|"
+    r"(?:to\s+)?(?:whoever|whomever|anyone|someone)\s+(?:is\s+)?(?:reading|out\s+there|there)(?:\s+this)?|"
+    r"a\s+quien\s+(?:est[eé]\s+leyendo|lea|me\s+lea)(?:\s+esto)?|"
+    # a preface, not the question yet: "hi, I have a question", "hola, necesito ayuda"
+    r"i\s+(?:have|got)\s+a\s+(?:quick\s+)?question|(?:i\s+)?need\s+(?:some\s+)?help|can\s+(?:you|u)\s+help(?:\s+me)?|"
+    r"tengo\s+una\s+(?:pregunta|duda|consulta)|necesito\s+(?:ayuda|informaci[oó]n)|me\s+(?:puede|podr[ií]a)\s+ayudar)\b",
+    re.IGNORECASE)
+GREETING_THEN_WORDS = 3
+
+
+def greets_then_asks(text: str) -> bool:
+    """A greeting and then a question of its own: "hi what day is trash pickup" came out as a greeting (0.54)
+    and the question was never answered."""
+    rest = _PLEASANTRY.sub(" ", _GREETING.sub(" ", text))
+    return len(re.findall(r"[^\W\d_]+", rest)) >= GREETING_THEN_WORDS
+
+
 # Courts and traffic citations: no 311 report covers them, so a report intent that names one ("i missed my court
 # date for a speeding ticket" came out as a missed pickup at 0.98) goes to the knowledge base. Parking tickets
 # are left out: residents reporting a parked car ask for one.
@@ -242,7 +266,8 @@ class Chat311FallbackClassifier(FallbackClassifier):
             return True
         if top_intent == DENY_INTENT and (says_something_is_missing(text) or goes_on_to_ask(text)):
             return True
-        if top_intent == GREET_INTENT and text and not text.startswith("/") and not holds_a_greeting(text):
+        if top_intent == GREET_INTENT and text and not text.startswith("/") and (
+                not holds_a_greeting(text) or greets_then_asks(text)):
             return True
         if top_intent == EMERGENCY_INTENT and not text.startswith("/") and names_only_a_gas_station(text):
             return True

@@ -252,10 +252,19 @@ async def test_a_greeting_needs_a_greeting_word(convo) -> None:
     c = convo()
     await c.say("low water pressure all morning")
     assert c.last["label"] == "faq/water_service", c.last["intent_ranking"]
-    for text, lang in (("hey!", "en"), ("good morning to you", "en"), ("hola buenas", "es"), ("buenos días", "es")):
+    for text, lang in (("hey!", "en"), ("good morning to you", "en"), ("hola buenas", "es"), ("buenos días", "es"),
+                       ("hello there, how are you?", "en"), ("hola, necesito ayuda", "es")):
         c = convo(lang)
         await c.say(text)
         assert c.last["label"] == "greet", (text, c.last["intent_ranking"])
+
+
+async def test_a_greeting_that_goes_on_to_ask_is_answered(convo) -> None:
+    """"hi what day is trash pickup" got only "Hi! I'm the city's 311 assistant…": the question was lost."""
+    for text, lang in (("hi what day is trash pickup", "en"), ("hola, que dia pasa la basura?", "es")):
+        c = convo(lang)
+        await c.say(text)
+        assert c.last["label"] == "faq/trash_schedule", (text, c.last["intent_ranking"], c.text)
 
 
 async def test_a_no_that_says_something_is_missing_is_not_a_plain_no(convo) -> None:
