@@ -41,10 +41,15 @@ async def test_live_lists_follow_an_escalation_and_an_accept(server_factory: Any
             mark = len(ann.events)
             await escalate(res1, "/request_human")
             offer = await ann.wait_for("offer", after=mark, timeout=30)
+            # Until Ann answers the offer the resident is still waiting (the list said nobody was): listed as
+            # offered to her.
+            await page.wait_for_function("() => document.body.dataset.waiting === '1'", timeout=15_000)
+            cells = await page.locator("#waiting-table tbody tr td").all_inner_texts()
+            assert cells[3] == "Offered to Ann Agent", cells
             assert (await ann.call("accept", {"conversation_id": offer["conversation_id"]}))["ok"]
             await page.wait_for_function(
-                "() => document.querySelector('#agents-table tr[data-agent=ann] td.chats')?.dataset.count === '1'",
-                timeout=15_000)
+                """() => document.querySelector('#agents-table tr[data-agent=ann] td.chats')?.dataset.count === '1'
+                      && document.body.dataset.waiting === '0'""", timeout=15_000)
             chat_line = await row.locator(".chat-line").inner_text()
             assert chat_line.startswith("General (asked for a person) · English · "), chat_line
             # A second resident must wait (Ann is full): the waiting list shows it without a reload.

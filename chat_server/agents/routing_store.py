@@ -36,7 +36,7 @@ from redis.asyncio import Redis
 from chat_server.agents.hours import Override
 from chat_server.agents.routing import AgentState, QueuedConversation
 from chat_server.redis_store import RedisStore
-from chat_server.redis_values import scored_members, text, text_map
+from chat_server.redis_values import members, scored_members, text, text_map
 
 # An urgent chat's turn comes before that of every chat that is not (a year is longer than any wait).
 URGENT_AHEAD_S = 365 * 86400
@@ -232,6 +232,7 @@ return out
 @dataclass
 class QueueEntry(QueuedConversation):
     position: int = 0
+    offered_to: str = ""  # waiting on this agent's answer to an offer (out of the queue meanwhile)
 
 
 class RoutingStore(RedisStore):
@@ -341,6 +342,27 @@ class RoutingStore(RedisStore):
             out.append(QueueEntry(cid, f.get("lang", "en"), f.get("dept", ""), float(f.get("since") or score),
                                   frozenset(text(d) for d in declined), f.get("urgent") == "1",
                                   int(f.get("pos", "0") or 0)))
+        return out
+
+    async def waiting(self) -> list[QueueEntry]:
+        """Every conversation waiting for an agent: the queue, and the chats offered to an agent who has not
+        answered yet (out of the queue meanwhile, but the resident is still waiting: the dashboard showed
+        nobody waiting for the whole offer window)."""
+        offered = members(await self.redis.zrange(f"{self.routing_keys}offers", 0, -1))
+        out = await self.queue()
+        if not offered:
+            return out
+        pipe = self.redis.pipeline(transaction=False)
+        for cid in offered:
+            pipe.hgetall(f"{self.routing_keys}q:{cid}")
+            pipe.get(f"{self.routing_keys}offer:{cid}")
+        replies = await pipe.execute()
+        for cid, raw, agent in zip(offered, replies[::2], replies[1::2], strict=True):
+            f = text_map(raw)
+            if not f or not agent:
+                continue  # accepted or withdrawn meanwhile
+            out.append(QueueEntry(cid, f.get("lang", "en"), f.get("dept", ""), float(f.get("since") or 0),
+                                  urgent=f.get("urgent") == "1", offered_to=text(agent)))
         return out
 
     async def undecline(self, cid: str, username: str) -> None:

@@ -36,7 +36,6 @@ from chat_server.metrics.prom import EventLogCollector
 from chat_server.metrics.reader import MetricsReader
 from chat_server.metrics.reports import REPORTS, csv_headings, dashboard, to_csv
 from chat_server.metrics.settings import MetricsConfig
-from chat_server.redis_values import scored_members
 from chat_server.staff_texts import LANGUAGES, staff_texts
 
 log = logging.getLogger("chat311.metrics")
@@ -67,7 +66,7 @@ def agent_counter(ctx: AppContext) -> Any:
         for agent in await store.agents(now - 3 * ctx.config.routing.heartbeat_s):
             if not agent.connected or agent.status == "offline":
                 out["offline"] += 1
-            elif agent.status == "away":
+            elif agent.status in ("away", "missed"):  # missed an offer: no new offers until they answer
                 out["away"] += 1
             else:
                 out["online"] += 1
@@ -82,9 +81,8 @@ async def live_queue(ctx: AppContext, reader: MetricsReader, now: float) -> dict
     """Queue length / longest wait: the routing queue itself when present, else the event log."""
     store = routing_store(ctx)
     if store is not None:
-        try:
-            rows = await ctx.redis.zrange(f"{store.routing_keys}queue", 0, -1, withscores=True)
-            waits = [now - score for _, score in scored_members(rows)]
+        try:  # an offer not yet answered is a resident still waiting
+            waits = [now - entry.since for entry in await store.waiting()]
             return {"queue_length": len(waits), "longest_wait_s": round(max(waits), 1) if waits else 0.0}
         except Exception:
             log.exception("reading the routing queue failed")

@@ -59,6 +59,7 @@ class WaitingChat:
     topic: str
     position: int
     urgent: bool = False  # the resident reported an emergency: first in line, listed first
+    offered_to: str = ""  # the agent name an offer of it waits on (still waiting: not in the queue meanwhile)
 
 
 def topic_words(label: str, department: str, names: dict[str, str]) -> str:
@@ -131,12 +132,13 @@ class LiveLists:
 
     async def waiting(self, now: float) -> list[WaitingChat]:
         out = []
-        for entry in await self.routing.queue():
+        for entry in await self.routing.waiting():
             conv = await self.conversations.get(entry.conversation_id)
             fields = conv.fields if conv is not None else {}
+            offered_to = await self.routing.agent_name(entry.offered_to) if entry.offered_to else ""
             out.append(WaitingChat(entry.conversation_id, round(max(0.0, now - entry.since), 1), entry.language,
                                    self._topic({"department": entry.department, **fields}), entry.position,
-                                   entry.urgent))
+                                   entry.urgent, offered_to))
         out.sort(key=lambda w: (not w.urgent, -w.wait_s))
         return out
 

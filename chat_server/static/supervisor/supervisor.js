@@ -102,7 +102,9 @@
       tr.insertCell().textContent = duration(w.wait_s);
       tr.insertCell().textContent = language(w.language);
       tr.insertCell().textContent = (w.urgent ? t("dash.urgent") + " · " : "") + w.topic;
-      tr.insertCell().textContent = w.position ? i18n.number(w.position) : "—";
+      // an offer the agent has not answered yet: the resident is still waiting, on that agent
+      tr.insertCell().textContent = w.offered_to ? t("dash.offered_to", { name: w.offered_to })
+        : w.position ? i18n.number(w.position) : "—";
       return tr;
     }));
     $("waiting-empty").hidden = waiting.length > 0;
