@@ -381,3 +381,28 @@ async def test_staff_page_posts_and_widget_shows_the_banner_in_both_languages(ci
         await fresh.locator(".c311-incident").wait_for(state="visible", timeout=5000)
         await staff.locator("#list tbody tr", has_text="Winter storm").locator("button", has_text="End now").click()
         await fresh.locator(".c311-incident").wait_for(state="hidden", timeout=5000)
+
+
+async def test_a_long_notice_fits_a_phone_screen(city: Any, redis_server: Any) -> None:
+    """A notice with a long link pushed the dismiss button off a 360 px screen, and one of the longest allowed
+    pushed the reply box below it (probe I, WCAG 1.4.10 reflow)."""
+    from tests.support.browser import INPUT, chromium, new_page, open_widget
+
+    server, _ = city
+    sam = await Staff.sign_in(server, redis_server.url, "sam", ("supervisor",))
+    link = "https://www.charlottenc.gov/Services/Water/Outages/" + "water-main-break-detour-map-" * 4 + "tryon"
+    message = f"Water main break on Tryon St. Detour map: {link} " + "Expect low pressure until 6 pm. " * 14
+    await sam.post(message={"en": message[:600], "es": message[:600]}, phrases=["water main"])
+    await sam.close()
+    async with chromium() as browser:
+        page = await new_page(browser, viewport={"width": 360, "height": 640})
+        await page.goto(server.url + "/")
+        await open_widget(page)
+        banner = page.locator(".c311-incident")
+        await banner.wait_for(state="visible", timeout=5000)
+        dismiss = await page.locator(".c311-incident-dismiss").bounding_box()
+        assert dismiss and dismiss["x"] + dismiss["width"] <= 360, dismiss
+        reply_box = await page.locator(INPUT).bounding_box()
+        assert reply_box and reply_box["y"] + reply_box["height"] <= 640, reply_box
+        # what does not fit scrolls inside the banner, and the keyboard can reach it
+        assert await page.locator(".c311-incident-text").get_attribute("tabindex") == "0"

@@ -159,6 +159,15 @@ class Widget {
       ? [" ", h("a", { href: url, target: "_blank", rel: "noopener noreferrer", text: this.t("incidentMore") })] : [];
     this.incidentText.replaceChildren(title, message, ...more);
     this.incidentEl.hidden = false;
+    this.fitIncident();
+  }
+
+  // A long notice scrolls inside its banner (the reply box stays on a phone's screen): keyboard users reach
+  // the scrolling with Tab only when there is something to scroll (measured when the panel is shown).
+  fitIncident() {
+    if (this.incidentEl.hidden || this.panel.hidden) return;
+    if (this.incidentText.scrollHeight > this.incidentText.clientHeight + 1) this.incidentText.tabIndex = 0;
+    else this.incidentText.removeAttribute("tabindex");
   }
 
   dismissIncident() {
@@ -314,6 +323,7 @@ class Widget {
     if (!this.connected && this.everConnected) this.setOnline(false);
     this.markRead();
     this.scrollDown();
+    this.fitIncident();
     if (focus) (this.closed ? this.endArea.querySelector("input, button") : this.input)?.focus();
   }
 
