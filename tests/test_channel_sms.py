@@ -208,3 +208,22 @@ async def test_emergency_past_the_length_limit_still_gets_911(sms, twilio, redis
 
     senders = await until(both_stored)
     assert senders[:2] == ["system", "resident"]  # the 911 answer came first
+
+
+async def test_a_video_is_answered_not_dropped(sms, twilio, redis_client) -> None:  # type: ignore[no-untyped-def]
+    """A video MMS with no text got no answer at all; with text, it was dropped without a word."""
+    server, prefix = sms
+    code, twiml = await twilio.text_server(server.url, "+17045550188", "", media_url=twilio.media_url(),
+                                           media_type="video/3gpp")
+    assert code == 200 and "I can only receive photos here" in twiml, twiml
+    assert await channel_messages(redis_client, prefix, "sms", "+17045550188") == (None, [])  # nothing to store
+    code, twiml = await twilio.text_server(server.url, "+17045550188", "the pothole on my street",
+                                           media_url=twilio.media_url(), media_type="video/mp4")
+    assert code == 200 and "I can only receive photos here" in twiml, twiml
+    _, messages = await until(lambda: _stored(redis_client, prefix, "+17045550188"))
+    assert messages[0]["text"] == "the pothole on my street" and "attachment" not in messages[0].get("extra", {})
+
+
+async def _stored(redis_client, prefix, phone):  # type: ignore[no-untyped-def]
+    found = await channel_messages(redis_client, prefix, "sms", phone)
+    return found if found[1] else None

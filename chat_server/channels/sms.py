@@ -74,6 +74,13 @@ def keyword_of(body: str) -> str:
     return re.sub(r"[\s.!¡]+", "", body).upper()
 
 
+def _media_count(params: dict[str, str]) -> int:
+    try:
+        return int(params.get("NumMedia") or 0)
+    except ValueError:
+        return 0
+
+
 class SmsChannel(ResidentChannel):
     name = "sms"
     supports_buttons = False
@@ -159,7 +166,12 @@ class SmsChannel(ResidentChannel):
         if keyword in {"START", "UNSTOP"}:
             return self._keyword_reply("sms_started", await self._keyword_language(phone, keyword))
         attachment = self._attachment(params)
+        # A video or other file: kept nowhere, so the resident is told, or a video alone got no answer at all.
+        unsupported = attachment is None and _media_count(params) > 0
         if not body and not attachment:
+            if unsupported and not await self.opted_out(phone):
+                return self._twiml(twiml_message(text("sms_media_unsupported",
+                                                      await self._keyword_language(phone, ""))))
             return self._twiml(EMPTY_TWIML)
         if not await self.resident_within_limit(phone):
             log.info("sms rate limited", extra={"phone": redact(phone)})
@@ -179,6 +191,8 @@ class SmsChannel(ResidentChannel):
         task = asyncio.create_task(self._turn(session, incoming))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        if unsupported:
+            return self._twiml(twiml_message(text("sms_media_unsupported", await self._keyword_language(phone, ""))))
         return self._twiml(EMPTY_TWIML)
 
     async def _turn(self, session: str, incoming: Incoming) -> None:
@@ -190,11 +204,7 @@ class SmsChannel(ResidentChannel):
             log.exception("sms turn failed", extra={"session": session[:6]})
 
     def _attachment(self, params: dict[str, str]) -> dict[str, Any] | None:
-        try:
-            count = int(params.get("NumMedia") or 0)
-        except ValueError:
-            count = 0
-        for i in range(min(count, 10)):
+        for i in range(min(_media_count(params), 10)):
             url = params.get(f"MediaUrl{i}", "")
             kind = params.get(f"MediaContentType{i}", "")
             if url.startswith(("https://", "http://")) and (kind.startswith("image/") or not kind):

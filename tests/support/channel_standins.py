@@ -167,7 +167,8 @@ class TwilioStandin:
         async with aiohttp.ClientSession() as session, session.post(url, data=params, headers=headers) as resp:
             return resp.status
 
-    def inbound_params(self, sender: str, body: str, media_url: str | None = None) -> dict[str, str]:
+    def inbound_params(self, sender: str, body: str, media_url: str | None = None,
+                       media_type: str = "image/jpeg") -> dict[str, str]:
         """Exactly the fields Twilio posts for an incoming SMS/MMS."""
         message_sid = "SM" + secrets.token_hex(16)
         params = {
@@ -178,7 +179,7 @@ class TwilioStandin:
             "AccountSid": self.account_sid, "From": sender, "ApiVersion": "2010-04-01",
         }
         if media_url:
-            params.update({"NumMedia": "1", "MediaUrl0": media_url, "MediaContentType0": "image/jpeg"})
+            params.update({"NumMedia": "1", "MediaUrl0": media_url, "MediaContentType0": media_type})
         return params
 
     async def text_server(self, server_url: str, sender: str, body: str, **kwargs: Any) -> tuple[int, str]:
