@@ -19,6 +19,7 @@ import aiohttp
 import pytest
 
 from chat_server.child_specs import free_port
+from chat_server.status.followers import FollowerKind, FollowerStore
 from tests.support.channel_standins import SmtpCapture, TwilioStandin, WebhookReceiver, bare_server, body_of, issue
 from tests.support.open311 import cli, new_api_key
 
@@ -165,5 +166,31 @@ async def test_every_channel_is_told_once_in_its_language_across_restarts(redis_
             await twilio.sent.wait_for(lambda items: len(notices(items, PHONE)) >= 3)
             await relay.messages.wait_for(lambda _: len(mail_notices(FILER_MAIL)) >= 3)
             assert len(mail_notices(FOLLOWER_MAIL)) == 2
+    finally:
+        await server.stop()
+
+
+async def test_asking_for_no_more_updates_stops_them(redis_server: Any, redis_client: Any, resident: Any) -> None:
+    """"ya no quiero recibir estos avisos" / "unsubscribe" in a conversation that follows requests stops them (an
+    e-mail resident's reply got an article about paperless billing and the updates went on); without a followed
+    request the words go on to the bot."""
+    server = await bare_server(redis_server.url, "status-stop-words")
+    try:
+        _, key = await asyncio.to_thread(new_api_key, redis_server, server.prefix)
+        async with aiohttp.ClientSession() as http, http.post(f"{server.url}/open311/v2/requests.json", data={
+                "api_key": key, "service_code": "POTHOLE", "address_string": "600 E 4th St",
+                "attribute[road_position]": "lane"}) as resp:
+            ticket_id = (await resp.json())[0]["service_request_id"]
+        web = await resident(server.url)
+        await web.start_session()
+        assert (await web.say("unsubscribe", language="en"))["ok"]
+        assert not [m for m in web.of("bot_uttered") if "no more updates" in (m.get("text") or "")]
+        await web.say(f'/follow_ticket{{"ticket_id": "{ticket_id}"}}', language="es")
+        await web.wait_for("bot_uttered", lambda d: d.get("text", "").startswith("Listo: le avisaré"))
+        await web.say("gracias! ya no quiero recibir estos avisos", language="es")
+        stopped = await web.wait_for("bot_uttered", lambda d: "ya no recibirá avisos" in d.get("text", ""))
+        assert ticket_id in stopped["text"]
+        followers = await FollowerStore(redis_client, server.prefix).followers(ticket_id)
+        assert not [f for f in followers if f.kind == FollowerKind.CONVERSATION]
     finally:
         await server.stop()
