@@ -409,8 +409,10 @@ MESSAGES = {
     "es": "Si es una emergencia o alguien está en peligro, llame al 911 ahora. El 311 no puede enviar policía, "
     "bomberos ni ambulancia.",
 }
-# What to do meanwhile, for the two emergencies where the first step is not obvious; said only when the
-# message describes one (a gas smell got the downed-line advice when there was one message for all).
+# What to do meanwhile, for the emergencies where the first step is not obvious; said only when the message
+# describes one (a gas smell got the downed-line advice when there was one message for all). Thoughts of
+# suicide get the 988 Suicide & Crisis Lifeline too (call or text, any time; Spanish by pressing 2): "i want to
+# kill myself" got only the generic 911 text.
 ADVICE = {
     "gas": {"en": "Smell gas: leave the building first, then call 911 and Piedmont Natural Gas at 1-800-752-7504, "
                   "and don't switch anything on or off.",
@@ -418,10 +420,16 @@ ADVICE = {
                   "1-800-752-7504, y no prenda ni apague nada."},
     "lines": {"en": "A downed power line: stay at least 30 feet away, keep others away, and call 911.",
               "es": "Un cable eléctrico caído: aléjese al menos 10 metros, mantenga a otros lejos y llame al 911."},
+    "crisis": {"en": "If you are thinking about suicide or hurting yourself, you can also call or text 988, the "
+                     "Suicide & Crisis Lifeline, any time.",
+               "es": "Si está pensando en el suicidio o en hacerse daño, también puede llamar o enviar un mensaje "
+                     "de texto al 988, la Línea de Prevención del Suicidio y Crisis, a cualquier hora (marque 2 "
+                     "para español)."},
 }
 _ADVICE_RE = {
     "gas": _plain(_flatten({"gas": ENGLISH["gas"] + SPANISH["gas"]})),
     "lines": _plain(_flatten({"lines": _LINES_EN + _LINES_ES})),
+    "crisis": _plain(_flatten({"crisis": ENGLISH["self harm"] + SPANISH["self harm"]})),
 }
 
 

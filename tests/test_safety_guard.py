@@ -209,3 +209,7 @@ def test_the_911_answer_adds_what_to_do_for_gas_and_downed_lines_only() -> None:
     fire = emergency_reply("en", "my house is on fire")
     assert fire == emergency_reply("en") and "911" in fire
     assert "Piedmont" not in emergency_reply("en", "the gas station sign fell and my house is on fire")
+    # thoughts of suicide: 911, and the 988 Suicide & Crisis Lifeline (probe H: only the generic text)
+    crisis = emergency_reply("en", "i want to kill myself")
+    assert "911" in crisis and "988" in crisis and "988" not in fire
+    assert "988" in emergency_reply("es", "me quiero matar") and "marque 2" in emergency_reply("es", "suicidio")
