@@ -24,8 +24,8 @@ CATALOGUE = load_catalogue(Path(__file__).resolve().parent.parent / "chat_server
 @pytest.fixture
 def convo(rasa_stack: Any, chat_server: Any):
     """`chat_server` runs too: the action server asks it for knowledge-base answers."""
-    def make(lang: str = "en") -> Conversation:
-        return Conversation(rasa_stack, lang)
+    def make(lang: str = "en", channel: str = "web") -> Conversation:
+        return Conversation(rasa_stack, lang, channel)
     return make
 
 
@@ -661,6 +661,21 @@ async def test_a_photo_sent_just_before_the_report_is_its_photo_but_not_one_sent
     await q.say("how do i pay this parking ticket? pic attached", media_url="http://localhost:8080/media/ticket.jpg")
     await q.say("/report_pothole")
     assert q.last["active_loop"] == "report_form" and q.last["slots"].get("photo") is None, q.last["slots"]
+
+
+async def test_by_text_no_button_is_mentioned(convo) -> None:
+    """SMS and e-mail have no 📍 or 📷 button: the questions said to use them (and the emoji made every SMS
+    cost more segments)."""
+    for channel in ("sms", "email"):
+        c = convo("en", channel)
+        await c.say("/report_pothole")
+        assert c.requested == "location" and "Type the street address" in c.text and "📍" not in c.text, c.text
+    web = convo()
+    await web.say("/report_pothole")
+    assert "📍 button" in web.text
+    es = convo("es", "sms")
+    await es.say("/report_pothole")
+    assert "Escriba la dirección" in es.text and "📍" not in es.text
 
 
 async def test_bad_request_is_rejected(rasa_stack: Any) -> None:

@@ -1,4 +1,4 @@
-"""The resident's language for a bot turn (en or es)."""
+"""The resident's language for a bot turn (en or es), and whether they are texting (no buttons to press)."""
 
 from __future__ import annotations
 
@@ -15,3 +15,9 @@ def language_of(tracker: Tracker) -> str:
         return lang
     slot = tracker.get_slot("language")
     return slot if slot in LANGUAGES else "en"
+
+
+def texting(tracker: Tracker) -> bool:
+    """SMS and e-mail: buttons are a numbered list, and there is no 📍 or 📷 button to press."""
+    metadata = (tracker.latest_message or {}).get("metadata") or {}
+    return metadata.get("channel") in ("sms", "email")

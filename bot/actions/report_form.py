@@ -26,8 +26,8 @@ from actions import parsing
 from actions.catalogue import Service, service_for_label
 from actions.kb_client import client_from_env
 from actions.kb_replies import answer_message, chosen_report
-from actions.language import language_of
-from actions.texts import t
+from actions.language import language_of, texting
+from actions.texts import TEXTS, t
 
 FORM = "report_form"
 # the step asked after a bare street name: which block or cross street (not a slot, like "confirm")
@@ -167,9 +167,10 @@ def _buttons(titles: list[tuple[str, str]]) -> list[dict[str, str]]:
 
 
 def ask(dispatcher: CollectingDispatcher, service: Any, step: str, lang: str, tracker_values: dict[str, Any],
-        written: str = "") -> None:
+        written: str = "", by_text: bool = False) -> None:
     """Ask the question for `step`, with quick replies where there is a fixed set of answers. `written`: the
-    resident's own account from the message that started the report, offered as the description."""
+    resident's own account from the message that started the report, offered as the description. `by_text`:
+    SMS or e-mail, where the widget's 📍 and 📷 buttons do not exist."""
     attr = _attribute(service, step)
     if attr is not None:
         options = [(v.name(lang), v.name(lang)) for v in attr.values]
@@ -180,7 +181,7 @@ def ask(dispatcher: CollectingDispatcher, service: Any, step: str, lang: str, tr
         dispatcher.utter_message(text=attr.prompt(lang), buttons=_buttons(options) or None)
         return
     if step == "location":
-        dispatcher.utter_message(text=t("ask_location", lang, service=service.name(lang).lower()))
+        dispatcher.utter_message(text=t(_by_text("ask_location", by_text), lang, service=service.name(lang).lower()))
     elif step == BLOCK:
         dispatcher.utter_message(text=t("ask_block", lang, street=tracker_values.get("location") or ""),
                                  buttons=_buttons([(t("skip", lang), t("skip", lang).lower())]))
@@ -199,7 +200,12 @@ def ask(dispatcher: CollectingDispatcher, service: Any, step: str, lang: str, tr
                                  buttons=_buttons([(t("use_written", lang), t("use_written", lang))]))
     else:
         skip = [(t("skip", lang), t("skip", lang).lower())] if step in ("photo", *CONTACT_SLOTS) else []
-        dispatcher.utter_message(text=t(f"ask_{step}", lang), buttons=_buttons(skip) or None)
+        dispatcher.utter_message(text=t(_by_text(f"ask_{step}", by_text), lang), buttons=_buttons(skip) or None)
+
+
+def _by_text(key: str, by_text: bool) -> str:
+    """The wording for SMS and e-mail where there is one (`<key>_by_text`: no button to press there)."""
+    return f"{key}_by_text" if by_text and f"{key}_by_text" in TEXTS else key
 
 
 def written_account(tracker: Tracker) -> str:
@@ -297,7 +303,7 @@ class ValidateReportForm(FormValidationAction):
             return [SlotSet("requested_slot", None)]
         if _answered_since_user(tracker):
             # back from an interruption (the 911 answer): ask the pending question again
-            ask(dispatcher, service, requested, lang, _values(tracker))
+            ask(dispatcher, service, requested, lang, _values(tracker), by_text=texting(tracker))
             return [SlotSet("requested_slot", requested)]
         correction = parsing.parse_correction(text)
         # an interruption: the form rejects and the rules take over — unless NLU took a correction
@@ -314,7 +320,8 @@ class ValidateReportForm(FormValidationAction):
         step = changes.pop("requested_slot", None)
         values = {**_values(tracker), **changes}
         step = step or next_step(service, values)
-        ask(dispatcher, service, step, lang, values, written_account(tracker) if step == "description" else "")
+        ask(dispatcher, service, step, lang, values, written_account(tracker) if step == "description" else "",
+            texting(tracker))
         return [*_slot_events(changes, tracker, service), SlotSet("form_answer", None),
                 SlotSet("requested_slot", step)]
 
@@ -347,7 +354,8 @@ class ValidateReportForm(FormValidationAction):
             step = next_step(service, values)
             if step != "location" and parsing.names_only_a_street(str(values.get("location") or "")):
                 step = BLOCK  # the question it stopped at may have been "where on …?"
-            ask(dispatcher, service, step, lang, values, written_account(tracker) if step == "description" else "")
+            ask(dispatcher, service, step, lang, values, written_account(tracker) if step == "description" else "",
+                texting(tracker))
             return [SlotSet("requested_slot", step)]
         # start clean: values of an earlier or abandoned report must not count as answers
         events: list[EventType] = [SlotSet(name, None) for name in FORM_SLOTS if tracker.get_slot(name) is not None]
@@ -375,7 +383,7 @@ class ValidateReportForm(FormValidationAction):
         step = next_step(service, {**{s: None for s in steps(service)}, **changes})
         if parsing.names_only_a_street(str(changes.get("location") or "")):
             step = BLOCK
-        ask(dispatcher, service, step, lang, changes, _account(text) if step == "description" else "")
+        ask(dispatcher, service, step, lang, changes, _account(text) if step == "description" else "", texting(tracker))
         return [*events, SlotSet("requested_slot", step)]
 
     @staticmethod
@@ -442,7 +450,7 @@ class ValidateReportForm(FormValidationAction):
                 return {"photo": str(media)}
             if parsing.is_skip(text) or parsing.is_unknown(text):
                 return {"photo": SKIPPED}
-            dispatcher.utter_message(text=t("photo_invalid", lang))
+            dispatcher.utter_message(text=t(_by_text("photo_invalid", texting(tracker)), lang))
             return {}
         if requested == "description" and parsing.fold(text) == parsing.fold(t("use_written", lang)):
             written = written_account(tracker)
