@@ -166,6 +166,12 @@ def text(key: str, language: str, **fmt: Any) -> str:
     return entry[lang].format_map(_KeepMissing(_values[lang], **fmt))
 
 
+def sentence(said: str) -> str:
+    """Staff words with a full stop, where more follows them ("Crew scheduled for Tuesday. Expected …")."""
+    said = said.rstrip()
+    return said if not said or said[-1] in ".!?…" else f"{said}."
+
+
 def button_for(said: str, buttons: Mapping[str, str]) -> str | None:
     """The payload of the button (copy key → payload) whose title, in any language, `said` is: a title typed,
     or sent by a client that sends titles instead of payloads ("Llámenme", "Agregar mis detalles")."""

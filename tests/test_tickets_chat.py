@@ -116,7 +116,7 @@ async def test_after_hours_report_ticket_and_status_by_chat(
 
     # Status by chat: open, with the latest note and the expected date, in the resident's language.
     out = await asyncio.to_thread(cli, redis_server, PREFIX, "tickets", "status", ticket_id, "in_progress",
-                                  "--note", "Crew scheduled for Tuesday.")
+                                  "--note", "Crew scheduled for Tuesday")  # the answer adds the full stop
     assert out.returncode == 0, out.stderr
     answer = await ask_status(client, status_question.format(id=ticket_id), ticket_id, language)
     assert expect["status"] in answer and expect["note"] in answer and expect["expected"] in answer, answer

@@ -41,7 +41,7 @@ from chat_server.conversations.service import ConversationService
 from chat_server.conversations.store import ConversationStore
 from chat_server.events import EventBus
 from chat_server.status.followers import Follower, FollowerKind, FollowerStore
-from chat_server.texts import text
+from chat_server.texts import sentence, text
 from chat_server.tickets.service import TicketService, status_words
 from chat_server.tickets.store import StatusEntry, Ticket
 
@@ -68,8 +68,7 @@ return 0
 
 
 def notice_text(ticket: Ticket, entry: StatusEntry, service: str, status_url: str, language: str) -> str:
-    said = (entry.note or "").rstrip()
-    said += "" if not said or said[-1] in ".!?…" else "."  # the link follows: "Patched today. Details: …"
+    said = sentence(entry.note or "")  # the link follows: "Patched today. Details: …"
     note = text("status_notice_note", language, note=said) if said and entry.public else ""
     return text("status_notice", language, ticket_id=ticket.id, service=service,
                 status=status_words(entry.status, entry.sub_status, language), note=note, status_url=status_url)

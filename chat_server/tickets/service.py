@@ -29,7 +29,7 @@ from chat_server.conversations.store import ASSIGNED, BOT, QUEUED, TICKETED, Con
 from chat_server.redaction import redact
 from chat_server.status.followers import FollowerKind, FollowerStore
 from chat_server.textchars import control_chars, without_controls
-from chat_server.texts import text
+from chat_server.texts import sentence, text
 from chat_server.tickets import duplicates
 from chat_server.tickets.area import outside_box, outside_zip
 from chat_server.tickets.catalogue import Catalogue, Service, TicketValidationError
@@ -348,14 +348,15 @@ class TicketService:
         service = self.catalogue.get(ticket.service_code)
         assert service is not None
         created = {"ticket_id": ticket.id, "status_url": self.status_url(ticket.id)}
-        await self.chats.notify(conv, "ticket_created", created)
         notice = service.service_notice(language)
         # The message carries the event too, so a client replaying the chat (a reloaded widget)
-        # shows the request's status link again.
+        # shows the request's status link again. It goes first: on SMS and e-mail the event is a sentence
+        # ("Track request … online"), which came before "Your request has been filed".
         await self.chats.say(
             conv, "bot", text("ticket_created", language, ticket_id=ticket.id, service=service.name(language),
                               notice=f"{notice} " if notice else ""),
             language, custom={"event": "ticket_created", **created})
+        await self.chats.notify(conv, "ticket_created", created)
         return ticket
 
     # read / update -----------------------------------------------------
@@ -386,7 +387,7 @@ class TicketService:
                    status=status, filed=format_date(ticket.requested_at, language, self.terms.timezone))
         note = ticket.last_public_note
         if note:
-            out += text("status_last_note", language, note=note)
+            out += text("status_last_note", language, note=sentence(note))  # more follows it
         if ticket.also_reported:
             out += text("status_also_reported", language, others=others_phrase(ticket.also_reported, language))
         if ticket.expected_at and ticket.status == OPEN:
