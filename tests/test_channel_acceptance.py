@@ -267,6 +267,18 @@ async def test_api_app_hears_of_a_request_filed_and_of_one_followed(stack) -> No
         await hook.stop()
 
 
+async def test_api_without_a_language_is_settled_by_the_first_words(stack) -> None:  # type: ignore[no-untyped-def]
+    """An app that names no language: "buenos días" opened the conversation in English."""
+    start, _ = stack
+    server, _ = await start(open_hours=False)
+    app = App(server.url, issue(server, "CLT+ lang")["token"])
+    status, conv = await app.call("POST", "/api/v1/conversations", {"user_id": "app-user-es"})
+    assert status == 201
+    status, sent = await app.call("POST", f"/api/v1/conversations/{conv['id']}/messages", {"text": "buenos días"})
+    assert status == 201 and sent["conversation"]["language"] == "es", sent
+    assert any("asistente virtual" in r["text"] for r in sent["replies"]), sent["replies"]
+
+
 # ------------------------------------------------------------------------------------------ e-mail
 
 async def test_email_faq_escalation_agent_reply_and_after_hours_ticket(stack, redis_client) -> None:  # type: ignore[no-untyped-def]

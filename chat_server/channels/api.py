@@ -209,15 +209,16 @@ class ApiChannel(ResidentChannel):
         user_id = body.get("user_id")
         if not isinstance(user_id, str) or not _USER.match(user_id):
             raise ApiError(400, "malformed", "user_id must be 1-128 letters, digits or _.:@-")
-        language = body.get("language", self.config.language.default)
-        if language not in self.config.language.supported:
+        language = body.get("language")  # none given: the resident's first words choose it, as on SMS
+        if language is not None and language not in self.config.language.supported:
             raise ApiError(400, "malformed", f"language must be one of {', '.join(self.config.language.supported)}")
         session = await self.session_for(f"{app_id}:{user_id}", app_id=app_id, user_id=user_id)
         current = await self.store.current_conversation(session)
         if current is not None and current.state != CLOSED:
             return web.json_response(self._conversation_json(current, user_id), status=200)
         conv = await self.service.open_conversation(session, self.name, language)
-        await self.store.update(conv.id, ui_language=language)
+        if language is not None:
+            await self.store.update(conv.id, ui_language=language)
         return web.json_response(self._conversation_json(conv, user_id), status=201)
 
     async def get_conversation(self, request: web.Request, app_id: str) -> web.Response:
