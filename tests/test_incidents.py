@@ -325,6 +325,7 @@ async def test_staff_page_posts_and_widget_shows_the_banner_in_both_languages(ci
         await staff.press("#password", "Enter")
         await staff.wait_for_url(f"{server.url}/console/incidents")
         await staff.locator("#who").wait_for(state="visible")
+        assert await staff.locator("nav").count() == 1  # the staff bar only (a second "Staff pages" nav was here)
         violations = [v for v in await axe_scan(staff, "body") if v["impact"] in ("serious", "critical")]
         assert not violations, [(v["id"], v["help"]) for v in violations]
 
