@@ -115,7 +115,8 @@ async def test_every_channel_is_told_once_in_its_language_across_restarts(redis_
 
             texts = await twilio.sent.wait_for(lambda items: notices(items, PHONE))
             assert "cerrada (resuelta)" in texts[0] and "Nota de la ciudad: Patched today" in texts[0]
-            assert f"/status/{ticket_id}" in texts[0]
+            # a Spanish follower of a request filed in English: the page opens in Spanish (it opened in English)
+            assert f"/status/{ticket_id}?lang=es" in texts[0]
 
             def mail_notices(address: str) -> list[Any]:
                 return [m["msg"] for m in relay.messages.items

@@ -182,7 +182,7 @@ class StatusNotifier:
     async def _send(self, ticket: Ticket, entry: StatusEntry, follower: Follower) -> tuple[str, str]:
         """(outcome, via) for one follower: `queued` when a channel relays it and reports its outcome later."""
         language = follower.language
-        url = self.tickets.status_url(ticket.id)
+        url = self.tickets.status_url_for(ticket, language)
         body = notice_text(ticket, entry, self.tickets.service_name(ticket, language), url, language)
         stop = text("status_notice_stop", language, stop_url=self.stop_url(follower))
 

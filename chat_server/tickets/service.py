@@ -315,6 +315,14 @@ class TicketService:
         return self.terms.tickets.status_url.format(public_url=self.terms.public_url,
                                              ticket_id=ticket_id)
 
+    def status_url_for(self, ticket: Ticket, language: str) -> str:
+        """The status page in the reader's language: it opens in the ticket's own by default, so a Spanish
+        follower of a request filed in English got an English page."""
+        url = self.status_url(ticket.id)
+        if language == ticket.language:
+            return url
+        return f"{url}{'&' if '?' in url else '?'}lang={language}"
+
     async def create_for_conversation(self, conv: Conversation, service_code: str, data: dict[str, Any],
                                       source: str = "chat") -> Ticket:
         """File a ticket for a conversation (bot form, after-hours callback, agent) and tell the resident.
@@ -393,7 +401,7 @@ class TicketService:
         if ticket.expected_at and ticket.status == OPEN:
             expected = format_date(ticket.expected_at, language, self.terms.timezone)
             out += text("status_expected", language, date=expected)
-        return out + text("status_link", language, status_url=self.status_url(ticket.id))
+        return out + text("status_link", language, status_url=self.status_url_for(ticket, language))
 
     def service_name(self, ticket: Ticket, language: str) -> str:
         service = self.catalogue.get(ticket.service_code)
