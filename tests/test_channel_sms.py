@@ -187,6 +187,12 @@ async def test_rate_limited_emergency_text_still_gets_911(redis_server, twilio, 
         assert "llame al 911" in answer["body"]
         _, stored = await channel_messages(redis_client, server.prefix, "sms", phone)
         assert not [m for m in stored if m["sender"] == "resident" and "incendio" in m["text"]], "refused, not stored"
+        # An ordinary text over the limit is told to slow down once in the window (it vanished without a word);
+        # the rest of a flood is not answered.
+        code, twiml = await twilio.text_server(server.url, phone, "y la basura?")
+        assert code == 200 and "muy rápido" in twiml, twiml
+        code, twiml = await twilio.text_server(server.url, phone, "y el reciclaje?")
+        assert code == 200 and twiml.endswith("<Response/>"), twiml
     finally:
         await server.stop()
 

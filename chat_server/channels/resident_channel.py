@@ -41,3 +41,9 @@ class ResidentChannel(ChannelBase):
     async def resident_within_limit(self, resident: str) -> bool:
         """Count one message of `resident` (a phone number, an address, an app's session); False when over."""
         return await self.limiter.hit(self.resident_limit, f"{self.name}|{resident}")
+
+    async def first_refusal(self, resident: str) -> bool:
+        """True for the first message of `resident` refused in a window: that one is told to slow down (a
+        dropped text otherwise vanished without a word), the rest of a flood is not answered."""
+        key = f"{self.prefix}chan:slowed:{self.name}|{resident}"
+        return bool(await self.redis.set(key, "1", nx=True, ex=max(1, int(self.resident_limit.window_s))))

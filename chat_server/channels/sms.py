@@ -175,7 +175,9 @@ class SmsChannel(ResidentChannel):
             return self._twiml(EMPTY_TWIML)
         if not await self.resident_within_limit(phone):
             log.info("sms rate limited", extra={"phone": redact(phone)})
-            await self.emergency_first.answer_unseen(await self.session_for(phone), self.name, body)
+            if await self.emergency_first.answer_unseen(await self.session_for(phone), self.name, body) is None \
+                    and await self.first_refusal(phone):
+                return self._twiml(twiml_message(text("rate_limited", await self._keyword_language(phone, ""))))
             return self._twiml(EMPTY_TWIML)
         session = await self.session_for(phone)
         await self.emergency_first.before_truncation(session, self.name, full_body,
