@@ -80,6 +80,10 @@ async def test_live_lists_follow_an_escalation_and_an_accept(server_factory: Any
                       && document.querySelector('#agents-table tr[data-agent=ann] td.chats')?.dataset.count === '1'""",
                 timeout=15_000)
             assert await page.locator("#waiting-empty").is_visible()
+            # the service level's verdict is said in words, not by the card's colour alone (WCAG 1.4.1)
+            await page.wait_for_function(
+                "() => / · (on|below) target$/.test(document.getElementById('sl-target').textContent)",
+                timeout=15_000)
             # Nothing the resident wrote reaches the lists (privacy): only topic, language and times.
             assert "request_human" not in await page.locator(".lists").inner_text()
 

@@ -42,10 +42,13 @@
     });
     $("today-date").textContent = i18n.day(d.date);
     $("sl-def").textContent = `(≤${duration(d.target.service_level_s)})`;
-    $("sl-target").textContent = t("dash.sl_target", { value: pct(d.target.service_level) });
     const sl = document.querySelector(".card.sl");
-    sl.classList.toggle("ok", d.today.service_level != null && d.today.service_level >= d.target.service_level);
-    sl.classList.toggle("bad", d.today.service_level != null && d.today.service_level < d.target.service_level);
+    const known = d.today.service_level != null, met = known && d.today.service_level >= d.target.service_level;
+    sl.classList.toggle("ok", met);
+    sl.classList.toggle("bad", known && !met);
+    // said in words too, not by colour alone (WCAG 1.4.1)
+    $("sl-target").textContent = t("dash.sl_target", { value: pct(d.target.service_level) }) +
+      (known ? " · " + t(met ? "dash.sl_met" : "dash.sl_missed") : "");
     renderOverride(d.override);
     const hourly = d.hourly.map(h => ({ label: `${String(h.hour).padStart(2, "0")}:00`, short: String(h.hour), contained: h.contained, queued: h.queued }));
     C311Charts.bars($("chart-hourly"), hourly, [
