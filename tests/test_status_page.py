@@ -101,6 +101,19 @@ async def history(redis_server: Any, server: Any, ticket_id: str) -> list[bytes]
         await client.aclose()
 
 
+async def test_a_request_filed_at_a_shared_location_shows_where(server: Any, redis_server: Any) -> None:
+    """A request filed with coordinates and no address had no location on its page (probe I)."""
+    _, key = await asyncio.to_thread(new_api_key, redis_server, server.prefix)
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{server.url}/open311/v2/requests.json", data={
+                "api_key": key, "service_code": "POTHOLE", "lat": "35.2271", "long": "-80.8431",
+                "attribute[road_position]": "lane"}) as resp:
+            ticket_id = (await resp.json())[0]["service_request_id"]
+        async with http.get(f"{server.url}/status/{ticket_id}") as resp:
+            page = await resp.text()
+    assert "Location" in page and "35.22710, -80.84310" in page
+
+
 async def test_webhook_refuses_bad_input_and_applies_each_change_once(server: Any, redis_server: Any) -> None:
     ticket_id = await new_ticket(server, redis_server)
     url = f"{server.url}/status/webhook"

@@ -83,9 +83,12 @@ class StatusPage:
         photos = [(url.path if own else media, own)] if url is not None else []
         timeline = [TimelineItem(entry.ts, status_words(entry.status, entry.sub_status, language),
                                  entry.note if entry.public else None) for entry in public_history(ticket.history)]
+        # A request filed with a shared location has no address: its coordinates (public in Open311 too)
+        where = public["address"] or (f"{public['lat']:.5f}, {public['long']:.5f}"
+                                      if public.get("lat") is not None and public.get("long") is not None else None)
         return StatusView(ticket.id, self.tickets.service_name(ticket, language), public["status"],
                           status_words(ticket.status, ticket.sub_status, language), ticket.requested_at,
-                          ticket.expected_at, public["status_notes"], public["description"], public["address"],
+                          ticket.expected_at, public["status_notes"], public["description"], where,
                           photos, timeline, ticket.also_reported)
 
     @staticmethod
