@@ -119,6 +119,7 @@ async def test_only_supervisors_and_content_staff_post_and_bad_input_is_refused(
     await sup.post(phrases=["no power"])  # the first one ended: the phrase is free again
     status, listing = await sup.call("GET", "/incidents")
     assert [i["state"] for i in listing["incidents"]][:2] == ["live", "ended"]
+    assert [i["banner"] for i in listing["incidents"]][:2] == [True, False]  # which one residents see
     async with sup.http.get(f"{server.url}/console/incidents") as r:
         assert r.status == 200 and "incidents.js" in await r.text()
     await sup.close()

@@ -33,7 +33,8 @@
       detail.className = "muted";
       detail.textContent = `${inc.title[other]} · ${inc.phrases.join(", ")}`;
       name.append(detail);
-      const state = i18n.has("incidents.state." + inc.state) ? t("incidents.state." + inc.state) : inc.state;
+      const state = (i18n.has("incidents.state." + inc.state) ? t("incidents.state." + inc.state) : inc.state) +
+        (inc.banner ? " · " + t("incidents.in_banner") : "");  // residents see only one banner: this one
       tr.append(name, cell(state), cell(`${when(inc.starts_at)} – ${when(inc.ended_at || inc.ends_at)}`),
         cell(String(inc.chats)), cell(String(inc.escalated)), cell(String(inc.contained)));
       const actions = document.createElement("td");
