@@ -235,7 +235,7 @@ async def test_incidents_page_in_spanish_posts_and_ends_a_notice(server_factory:
             "Publicado. Todos los canales lo mostrarán en unos segundos.")
         row = page.locator("#list tbody tr").first
         await expect(row.locator("td").first).to_contain_text("Tormenta invernal")  # the title in the page's language
-        await expect(row.locator("td").nth(1)).to_have_text("activo")
+        await expect(row.locator("td").nth(1)).to_have_text("activo · en el aviso del chat web")
         end = row.locator("button")
         await expect(end).to_have_attribute("aria-label", "Terminar ahora: Tormenta invernal")
         violations = serious_violations(await axe_scan(page, "body"))
