@@ -40,7 +40,8 @@ class IncidentNotices:
         conv.fields[TOLD] = ",".join(told)
         await self.conversations.say(conv, "system", incident.notice_text(conv.language), conv.language,
                                      custom={"event": "incident", "incident_id": incident.id})
-        await self.service.noticed(incident, conv.id)
+        if matched is not None:  # the figures are about residents who asked about it: an SMS or app resident's
+            await self.service.noticed(incident, conv.id)  # unrelated first message counted as "contained"
         await self.conversations.bus.publish("incident_noticed", conv.id, incident_id=incident.id,
                                              matched=matched is not None, channel=conv.channel)
 
