@@ -8,13 +8,16 @@ conversation ids behind the statistics expire with the conversations' retention.
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from redis.asyncio import Redis
-from redis.asyncio.lock import Lock
+from redis.exceptions import LockError
 
 from chat_server import redis_values as rv
-from chat_server.incidents.model import Incident, from_dict
+from chat_server.incidents.model import Incident, IncidentError, from_dict
 
 KEEP_ENDED_S = 400 * 86400  # a year of reports, plus slack
 LOCK_S = 10.0
@@ -29,10 +32,18 @@ class IncidentStore:
         self._lock = f"{prefix}incidents:lock"
         self._stats_ttl_s = stats_ttl_s
 
-    def lock(self) -> Lock:
+    @asynccontextmanager
+    async def lock(self) -> AsyncIterator[None]:
         """Held while staff post or end an incident: the overlap and "already ended" checks read what the
         other process may be writing."""
-        return self.redis.lock(self._lock, timeout=LOCK_S, blocking_timeout=LOCK_S)
+        lock = self.redis.lock(self._lock, timeout=LOCK_S, blocking_timeout=LOCK_S)
+        if not await lock.acquire():
+            raise IncidentError("incident", "another change to the notices is being saved; try again in a moment")
+        try:
+            yield
+        finally:
+            with contextlib.suppress(LockError):  # held past LOCK_S: it expired, nothing to release
+                await lock.release()
 
     async def generation(self) -> int:
         return int(await self.redis.get(self._gen) or 0)
