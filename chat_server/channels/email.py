@@ -142,7 +142,7 @@ class EmailChannel(ResidentChannel):
         if not body:
             return "250 OK (empty message ignored)"
         if not await self.resident_within_limit(sender):
-            await self.emergency_first.answer_unseen(await self.session_for(sender), self.name, body)
+            await self.emergency_first.answer_unseen(await self.session_for(sender), self.name, f"{subject}\n{body}")
             return "451 4.7.1 too many messages; try again later"
         session = await self.session_for(sender)
         if subject and subject != body:  # "House on fire" as the subject, "please send someone" as the body
