@@ -169,6 +169,13 @@ _PLEASANTRY = re.compile(
     r"c[oó]mo\s+(?:est[aá]s?|le\s+va|te\s+va|andas?)|qu[eé]\s+tal|mucho\s+gusto|se[nñ]or(?:a|ita)?|amig[oa]|"
     r"please|por\s+favor|thanks?|thank\s+you|gracias|d[ií]as|tardes|noches|morning|afternoon|evening|"
     r"(?:to\s+)?(?:whoever|whomever|anyone|someone)\s+(?:is\s+)?(?:reading|out\s+there|there)(?:\s+this)?|"
+    # well-wishing clauses, to the end of the clause: "hope all is well", "how is everyone today",
+    # "espero que esté bien", "que tenga buen día", "nice to meet you", "happy friday", "is this the city?"
+    r"hope\b[^.?!,]*|espero\s+que\b[^.?!,]*|que\s+(?:tenga|tengas|pase|pases)\b[^.?!,]*|"
+    r"how(?:'s|\s+is|\s+are|\s+was)\s+(?:everyone|everybody|your|you|ya|u|it|things|life)\b[^.?!,]*|"
+    r"c[oó]mo\s+(?:le|te|les)\s+va\b[^.?!,]*|(?:nice|good|great|pleased)\s+to\s+(?:meet|see|talk|hear)\b[^.?!,]*|"
+    r"happy\s+\w+|is\s+this\s+(?:the\s+city|311|a\s+(?:bot|person|real\s+person|human))|con\s+qui[eé]n\s+hablo|"
+    r"to\s+you(?:\s+all)?|"
     r"a\s+quien\s+(?:est[eé]\s+leyendo|lea|me\s+lea)(?:\s+esto)?|"
     # a preface, not the question yet: "hi, I have a question", "hola, necesito ayuda"
     r"i\s+(?:have|got)\s+a\s+(?:quick\s+)?question|(?:i\s+)?need\s+(?:some\s+)?help|can\s+(?:you|u)\s+help(?:\s+me)?|"

@@ -253,7 +253,8 @@ async def test_a_greeting_needs_a_greeting_word(convo) -> None:
     await c.say("low water pressure all morning")
     assert c.last["label"] == "faq/water_service", c.last["intent_ranking"]
     for text, lang in (("hey!", "en"), ("good morning to you", "en"), ("hola buenas", "es"), ("buenos días", "es"),
-                       ("hello there, how are you?", "en"), ("hola, necesito ayuda", "es")):
+                       ("hello there, how are you?", "en"), ("hola, necesito ayuda", "es"),
+                       ("good morning, hope all is well", "en"), ("hola, espero que esté muy bien", "es")):
         c = convo(lang)
         await c.say(text)
         assert c.last["label"] == "greet", (text, c.last["intent_ranking"])
