@@ -131,6 +131,8 @@ ENGLISH: dict[str, list[str]] = {
         r"( open| off)?( really| very| so| pretty)? (bad|badly|deep|deeply|open)",
         r"allergic reaction", r"(throat|airway) (is )?(closing|swelling)", r"anaphyla\w*", r"ambulance", r"paramedics?",
         r"cpr", r"dead body", rf"{_PEOPLE} (is |s )?(dead|dying|collapsed|hurt bad|badly hurt)",
+        # "a tree fell on my house and my son is hurt" started the fallen-tree form
+        rf"(my|our|his|her|their|a|the) {_PEOPLE} (is|was|got|are|were|s|has been) (hurt|injured|bleeding)",
         rf"{_PEOPLE} (just )?collapsed", rf"{_PEOPLE} (is |s )?(lying|laying) (in|on) (the )?(street|road|ground|floor)", r"fell\b.{0,50}\b(cant|cannot|can not|wont|not) (move|get up|moving)",
         r"fell\b.{0,40}\bhit (his|her|my|their) head",
         r"(ceiling|roof|building|house|wall|balcony|deck|porch|bridge) (has |just )?collapsed",
@@ -168,6 +170,10 @@ ENGLISH: dict[str, list[str]] = {
     "self harm": [
         r"suicid\w*", r"kill (myself|me)", r"end (my life|it all)", r"want to die", r"dont want to live",
         r"hurt myself", r"hurting myself",
+        # said another way, or about someone else (probe J: "I'm thinking about ending my life" and "my friend says
+        # he is going to kill himself" got "Sorry, I didn't understand")
+        r"(end|ending|take|taking) (my|his|her|their) (own )?life", r"(kill|killing) (himself|herself|themselves|themself)",
+        r"(dont|do not) want to (live|be alive|go on)", r"better off dead",
     ],
     "traffic": [
         r"car (accident|crash|wreck)",
@@ -234,7 +240,9 @@ SPANISH: dict[str, list[str]] = {
         r"se (perdio|perdieron) (un|una|mi|mis) (nino|nina|ninos|hijo|hija|hijos)", r"(nino|nina|hijo|hija) desaparecid(o|a)",
         r"(necesito|manden|mande|envien|llamen) (a )?los bomberos",
     ],
-    "self harm": [r"suicid\w*", r"matarme", r"me quiero (matar|morir)", r"quitarme la vida", r"no quiero vivir"],
+    "self harm": [r"suicid\w*", r"matarme", r"me quiero (matar|morir)", r"quitarme la vida", r"no quiero vivir",
+                  r"acabar con (mi|su) (propia )?vida", r"quitar(me|se|le) la vida", r"matarse",
+                  r"se (va|quiere) (a )?(matar|morir)", r"no quiero seguir viviendo", r"ya no quiero vivir"],
     "traffic": [
         r"accidente de (carro|coche|auto|transito)", r"(choque|accidente|chocaron).{0,40}(herid\w*|atrapad\w*|sangr\w*)",
     ],
@@ -242,6 +250,9 @@ SPANISH: dict[str, list[str]] = {
         *_LINES_ES,
         r"(agua|inundacion) (entrando|subiendo) (a|en) (mi|la) (casa|carro)",
         r"(alguien|persona|personas|nino|nina|ninos|gente|hombre|mujer|bebe|estamos|estoy) (esta |estan )?atrapad\w*",
+        # "se me cayó un árbol encima del carro y no puedo salir" started the fallen-tree form
+        r"no (puedo|podemos|puede|pueden) salir(?! a\b| de (viaje|vacaciones|la cochera|mi cochera|la entrada|"
+        r"mi entrada|el estacionamiento))",
         r"atrapad\w* (en|dentro de|adentro de) (el |la |un |una |mi )?(carro|coche|casa|edificio|elevador|incendio|agua)",
     ],
     "explosion": [r"explot\w*", r"bomba"],
@@ -420,11 +431,11 @@ ADVICE = {
                   "1-800-752-7504, y no prenda ni apague nada."},
     "lines": {"en": "A downed power line: stay at least 30 feet away, keep others away, and call 911.",
               "es": "Un cable eléctrico caído: aléjese al menos 10 metros, mantenga a otros lejos y llame al 911."},
-    "crisis": {"en": "If you are thinking about suicide or hurting yourself, you can also call or text 988, the "
-                     "Suicide & Crisis Lifeline, any time.",
-               "es": "Si está pensando en el suicidio o en hacerse daño, también puede llamar o enviar un mensaje "
-                     "de texto al 988, la Línea de Prevención del Suicidio y Crisis, a cualquier hora (marque 2 "
-                     "para español)."},
+    "crisis": {"en": "If you or someone you know is thinking about suicide or self-harm, you can also call or "
+                     "text 988, the Suicide & Crisis Lifeline, any time.",
+               "es": "Si usted o alguien que conoce está pensando en el suicidio o en hacerse daño, también puede "
+                     "llamar o enviar un mensaje de texto al 988, la Línea de Prevención del Suicidio y Crisis, a "
+                     "cualquier hora (marque 2 para español)."},
 }
 _ADVICE_RE = {
     "gas": _plain(_flatten({"gas": ENGLISH["gas"] + SPANISH["gas"]})),

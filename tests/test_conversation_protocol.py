@@ -284,6 +284,25 @@ async def test_an_emergency_in_a_report_is_answered_once_and_the_form_goes_on(ch
     assert asked and asked[-1].get("form_active") and "didn't understand" not in said[-1], said
 
 
+async def test_after_the_guard_the_bot_hears_an_emergency_not_an_answer(chat_server_url: str, resident: Any) -> None:
+    """"ya no quiero vivir" got 911 and 988, then the bot's "Está bien, no hay problema"; "i want to kill myself"
+    at the location question got "Sorry, I couldn't recognize 'i want to kill myself' as a location" (probe J)."""
+    client: ResidentClient = await resident(chat_server_url)
+    await client.start_session()
+    replies = await client.turn("ya no quiero vivir", language="es")
+    said = [r.get("text") or "" for r in replies]
+    assert replies[0].get("sender") == "system" and "911" in said[0] and "988" in said[0], said
+    assert not [t for t in said if "no hay problema" in t], said
+    report: ResidentClient = await resident(chat_server_url)
+    await report.start_session()
+    await report.turn("I want to report a pothole", language="en")
+    replies = await report.turn("i want to kill myself", language="en")
+    said = [r.get("text") or "" for r in replies]
+    assert replies[0].get("sender") == "system" and "988" in said[0], said
+    assert not [t for t in said if "as a location" in t], said
+    assert replies[-1].get("form_active") and "Where is the problem" in said[-1], said  # the question, again
+
+
 async def test_a_card_number_is_masked_before_it_is_stored_and_the_resident_is_told(
         chat_server_url: str, resident: Any, redis_client: Any) -> None:
     client: ResidentClient = await resident(chat_server_url)

@@ -112,6 +112,10 @@ CommandHandler = Callable[[Conversation, dict[str, Any]], Awaitable[None]]
 COMMAND_RE = re.compile(r"^/([a-z_]{1,40})(\{.{0,500}\})?$", re.DOTALL)
 
 
+# What the bot is sent for a message the emergency guard answered (the bot's `emergency` intent).
+EMERGENCY_PAYLOAD = "/emergency"
+
+
 def parse_command(body: str) -> tuple[str, dict[str, Any]] | None:
     """A button payload in Rasa's `/name{json}` form → (name, arguments); None for anything else."""
     match = COMMAND_RE.match(body.strip())
@@ -270,6 +274,11 @@ class ConversationService:
                             await hook(conv, incoming)
                         except Exception:
                             log.exception("before-bot-turn hook failed", extra={"conv": conv.id})
+                    if guard_fired:
+                        # The guard has answered: the bot hears an emergency (its own 911 text is dropped; a form
+                        # asks its question again), not the words as an answer or a question: "i want to kill
+                        # myself" was "not recognised as a location", "ya no quiero vivir" got "okay, no problem".
+                        incoming.bot_text = EMERGENCY_PAYLOAD
                     async with self.turns.turn(source):
                         await self._bot_turn(conv, incoming, guard_fired)
                 return outcome
