@@ -26,6 +26,7 @@ from tests.support.servers import ChatServerProcess, RedisServer, quoted_prefix
 PREFIX = "t311priv:"
 SECRETS = ("704-555-0188", "0188", "ann.ruiz@example.org", "123-45-6789", "Ruiz")
 PRIVATE = ("private_description", "transcript", "email", "phone", "first_name", "last_name", "account_id")
+POTHOLE_AT = {"address_string": "600 E 4th St", "attribute[road_position]": "lane"}
 
 
 def scoped_key(redis_server: RedisServer, prefix: str) -> str:
@@ -65,12 +66,12 @@ async def fetch(url: str, cookie: str | None = None, **params: str) -> tuple[int
 async def test_public_get_hides_contact_details_and_redacts_the_description(
         api: Api, server: ChatServerProcess, redis_server: RedisServer) -> None:
     created = await api.create(
-        service_code="GENERAL", description="Call me at 704-555-0188 or ann.ruiz@example.org, SSN 123-45-6789",
-        email="ann.ruiz@example.org", phone="704-555-0188", first_name="Ana", last_name="Ruiz")
+        service_code="POTHOLE", description="Call me at 704-555-0188 or ann.ruiz@example.org, SSN 123-45-6789",
+        email="ann.ruiz@example.org", phone="704-555-0188", first_name="Ana", last_name="Ruiz", **POTHOLE_AT)
     tid = created["service_request_id"]
     base = f"{server.url}/open311/v2"
     for path, params in ((f"requests/{tid}", {}), ("requests", {"service_request_id": tid}),
-                         ("requests", {"service_code": "GENERAL"})):
+                         ("requests", {"service_code": "POTHOLE"})):
         for fmt in ("json", "xml"):
             status, body, resp = await fetch(f"{base}/{path}.{fmt}", **params)
             assert status == 200, body
@@ -104,11 +105,42 @@ async def test_public_get_hides_contact_details_and_redacts_the_description(
 
 async def test_the_filers_own_name_is_masked_in_the_public_description(api: Api, server: ChatServerProcess) -> None:
     """Asked to describe the problem, residents sometimes type their name; their contact fields say it is theirs."""
-    created = await api.create(service_code="GENERAL", description="Pedro Alvarez. alvarez here again, still no answer",
-                               first_name="Pedro", last_name="Alvarez")
+    created = await api.create(service_code="POTHOLE", description="Pedro Alvarez. alvarez here again, still no answer",
+                               first_name="Pedro", last_name="Alvarez", **POTHOLE_AT)
     status, body, _ = await fetch(f"{server.url}/open311/v2/requests/{created['service_request_id']}.json")
     assert status == 200
     assert json.loads(body)[0]["description"] == "[name]. [name] here again, still no answer"
+
+
+async def test_a_private_service_shows_only_its_status_and_only_its_filer_follows_it(
+        api: Api, server: ChatServerProcess, redis_server: RedisServer, redis_client: Any) -> None:
+    """A callback about a resident's own bill, found by its (sequential) number: its description, location and
+    the staff's note ("Called Maria Lopez back about the double water charge; refund of $84.20") were public,
+    and a stranger who followed it was sent the note (probe J)."""
+    tid = (await api.create(service_code="GENERAL", description="double charge on my water bill",
+                            address_string="1200 Elm St"))["service_request_id"]
+    out = cli(redis_server, PREFIX, "tickets", "note", tid, "Called Maria Lopez back about the double water charge; "
+              "refund of $84.20")
+    assert out.returncode == 0, out.stderr
+    status, body, _ = await fetch(f"{server.url}/open311/v2/requests/{tid}.json")
+    public = json.loads(body)[0]
+    assert status == 200 and public["status"] == "open" and public["service_code"] == "GENERAL"
+    assert public["description"] is None and public["status_notes"] is None and public["address"] is None
+    status, page, _ = await fetch(f"{server.url}/status/{tid}")
+    assert status == 200 and "84.20" not in page and "water bill" not in page and "Elm" not in page
+    stranger = ResidentClient(server.url)
+    await stranger.connect()
+    try:
+        await stranger.start_session()
+        await stranger.say(f'/follow_ticket{{"ticket_id": "{tid}"}}', language="en")
+        refused = await stranger.wait_for("bot_uttered", lambda m: tid in (m.get("text") or ""))
+        assert "only to the resident who made it" in refused["text"]
+    finally:
+        await stranger.close()
+    assert not await redis_client.hgetall(f"{PREFIX}ticket:{tid}:followers")
+    async with aiohttp.ClientSession() as http, http.post(f"{server.url}/status/{tid}/follow",
+                                                         data={"contact": "stranger@example.org"}) as resp:
+        assert resp.status == 403 and "only to the resident who made it" in await resp.text()
 
 
 @pytest.mark.parametrize("bad", ["\x01", "\x08", "\x0b", "\x7f", "\x9f"])

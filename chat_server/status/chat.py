@@ -76,7 +76,7 @@ class FollowCommands:
     async def offer(self, event: Event) -> None:
         conv = await self.chats.store.get(event.conversation_id)
         ticket = await self.tickets.get(str(event.data.get("ticket_id") or "")[:40])
-        if conv is None or ticket is None:
+        if conv is None or ticket is None or (self.tickets.is_private(ticket) and ticket.conversation_id != conv.id):
             return
         language = str(event.data.get("language") or conv.language)
         if await self._following(ticket.id, conv):
@@ -98,6 +98,10 @@ class FollowCommands:
     async def follow(self, conv: Conversation, args: dict[str, Any]) -> None:
         ticket = await self._ticket(conv, args)
         if ticket is None:
+            return
+        if self.tickets.is_private(ticket) and ticket.conversation_id != conv.id:
+            # a stranger who typed its number was sent its notes (probe J)
+            await self.chats.say_system(conv, "follow_private", ticket_id=ticket.id)
             return
         await self.followers.follow(ticket.id, FollowerKind.CONVERSATION, conv.id, conv.language)
         followed = [t for t in (conv.get("followed_tickets") or "").split(",") if t and t != ticket.id]

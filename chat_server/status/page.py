@@ -81,8 +81,10 @@ class StatusPage:
         url = urlparse(media) if media else None
         own = url is not None and url.netloc == self.origin
         photos = [(url.path if own else media, own)] if url is not None else []
+        private = self.tickets.is_private(ticket)
         timeline = [TimelineItem(entry.ts, status_words(entry.status, entry.sub_status, language),
-                                 entry.note if entry.public else None) for entry in public_history(ticket.history)]
+                                 entry.note if entry.public and not private else None)
+                    for entry in public_history(ticket.history)]
         # A request filed with a shared location has no address: its coordinates (public in Open311 too)
         where = public["address"] or (f"{public['lat']:.5f}, {public['long']:.5f}"
                                       if public.get("lat") is not None and public.get("long") is not None else None)
@@ -118,6 +120,9 @@ class StatusPage:
         raw = str(form.get("contact", ""))[:300]
         contact = parse_contact(raw)
         view = self.view(ticket, language)
+        if self.tickets.is_private(ticket):  # its updates go to the resident who made it, not to anyone with its number
+            refused = text("follow_private", language, ticket_id=ticket.id)
+            return html_response(status_page(view, language, self.tz, error=refused), 403)
         if contact is None:
             return html_response(status_page(view, language, self.tz, error=text("page_contact_invalid", language),
                                              contact=raw), 400)

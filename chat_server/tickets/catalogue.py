@@ -117,6 +117,9 @@ class Service:
     expected_days: float | None = None
     location_required: bool = True
     attributes: tuple[ServiceAttribute, ...] = ()
+    # A request about the resident's own affairs (a callback about their bill), not a public problem: its
+    # details, notes and updates are theirs alone (chat_server/tickets/open311.py public_request).
+    private: bool = False
 
     def name(self, language: str) -> str:
         return self.names.get(language) or self.names["en"]
@@ -322,7 +325,7 @@ def _check_keys(at: _At, allowed: set[str]) -> None:
 
 
 _SERVICE_KEYS = {"service_code", "label", "name", "description", "group", "keywords", "type", "agency_responsible",
-                 "service_notice", "expected_days", "location_required", "attributes"}
+                 "service_notice", "expected_days", "location_required", "attributes", "private"}
 _ATTR_KEYS = {"code", "datatype", "required", "order", "name", "description", "prompt", "datatype_description",
               "values", "variable", "keywords", "format"}
 _VALUE_KEYS = {"key", "name", "synonyms"}
@@ -425,6 +428,7 @@ def _service(at: _At) -> Service:
         expected_days=float(expected) if expected is not None else None,
         location_required=_flag(at, "location_required", True),
         attributes=tuple(sorted(attrs, key=lambda a: a.order)),
+        private=_flag(at, "private", False),
     )
 
 

@@ -107,7 +107,7 @@ def public_request(t: Ticket, catalogue: Catalogue, tz: ZoneInfo) -> dict[str, A
     """A ticket as anyone may see it (GeoReport v2 fields; never contact details or chat text).
     The Open311 GETs and the resident's status page both show exactly this."""
     service = catalogue.get(t.service_code)
-    return {
+    public = {
         "service_request_id": t.id, "status": t.status, "status_notes": t.status_notes,
         "service_name": service.name("en") if service else None, "service_code": t.service_code,
         "description": t.public_text or None, "agency_responsible": t.agency_responsible,
@@ -116,6 +116,15 @@ def public_request(t: Ticket, catalogue: Catalogue, tz: ZoneInfo) -> dict[str, A
         "address": t.address, "address_id": t.address_id, "zipcode": t.zipcode, "lat": t.lat, "long": t.long,
         "media_url": t.media_url,
     }
+    if service is not None and service.private:
+        # A callback about someone's own bill: request numbers run in order, so anyone could read "Called … back
+        # about the double water charge; refund of $84.20" (probe J). Only its status is public.
+        public.update(dict.fromkeys(PRIVATE_FIELDS))
+    return public
+
+
+# What a private service's request keeps to itself in public output.
+PRIVATE_FIELDS = ("status_notes", "description", "address", "address_id", "zipcode", "lat", "long", "media_url")
 
 
 def public_history(history: list[StatusEntry]) -> list[StatusEntry]:

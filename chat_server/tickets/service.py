@@ -393,7 +393,7 @@ class TicketService:
         status = status_words(ticket.status, ticket.sub_status, language)
         out = text("status_answer", language, ticket_id=ticket.id, service=self.service_name(ticket, language),
                    status=status, filed=format_date(ticket.requested_at, language, self.terms.timezone))
-        note = ticket.last_public_note
+        note = ticket.last_public_note if not self.is_private(ticket) else None  # anyone may ask by number
         if note:
             out += text("status_last_note", language, note=sentence(note))  # more follows it
         if ticket.also_reported:
@@ -402,6 +402,12 @@ class TicketService:
             expected = format_date(ticket.expected_at, language, self.terms.timezone)
             out += text("status_expected", language, date=expected)
         return out + text("status_link", language, status_url=self.status_url_for(ticket, language))
+
+    def is_private(self, ticket: Ticket) -> bool:
+        """A request of a private service (a callback about the resident's own affairs): its notes and updates
+        are the filer's alone."""
+        service = self.catalogue.get(ticket.service_code)
+        return service is not None and service.private
 
     def service_name(self, ticket: Ticket, language: str) -> str:
         service = self.catalogue.get(ticket.service_code)
