@@ -145,8 +145,6 @@ class EmailChannel(ResidentChannel):
             await self.emergency_first.answer_unseen(await self.session_for(sender), self.name, f"{subject}\n{body}")
             return "451 4.7.1 too many messages; try again later"
         session = await self.session_for(sender)
-        if subject and subject != body:  # "House on fire" as the subject, "please send someone" as the body
-            await self.emergency_first.answer_unseen(session, self.name, subject)
         await self.emergency_first.before_truncation(session, self.name, full_body,
                                                      self.config.limits.max_message_chars)
         referenced = self._referenced_conversation(msg)
@@ -221,6 +219,9 @@ class EmailChannel(ResidentChannel):
             await self._remember_thread(conv, subject if is_new or not conv.get("email_subject") else "", message_id)
             self._turns[conv.id] = []
             try:
+                if subject and subject != body:  # "House on fire" as the subject, "please send someone" as the body:
+                    # answered first, in the same reply of the resident's thread
+                    await self.emergency_first.answer_unseen(session, self.name, subject)
                 attachment = {"type": "image", "url": photo} if photo else None
                 await self.service.handle_resident_message(session, self.name, Incoming(body, attachment=attachment))
             finally:
