@@ -679,6 +679,21 @@ async def test_by_text_no_button_is_mentioned(convo) -> None:
     assert "Escriba la dirección" in es.text and "📍" not in es.text
 
 
+async def test_a_photo_sent_with_another_answer_is_the_reports_photo(convo) -> None:
+    """An SMS photo sent with the description was stored, then the form asked "Do you have a photo?" (probe J)."""
+    c = convo("en", "sms")
+    await c.say("I want to report a streetlight out at 600 E 4th St")
+    for _ in range(6):
+        if c.requested == "description":
+            break
+        await c.say("skip" if c.buttons and "Skip" in [b["title"] for b in c.buttons] else c.buttons[0]["payload"]
+                    if c.buttons else "skip")
+    assert c.requested == "description", c.text
+    await c.say("the light has been out a week, photo attached", media_url="http://localhost:8080/media/light.jpg")
+    assert c.last["slots"].get("photo") == "http://localhost:8080/media/light.jpg", c.last["slots"]
+    assert c.requested != "photo", c.text
+
+
 async def test_bad_request_is_rejected(rasa_stack: Any) -> None:
     async with aiohttp.ClientSession() as session, session.post(
             f"{rasa_stack.url}/webhooks/chat311/webhook", json={"message": "hi"}) as resp:

@@ -317,6 +317,11 @@ class ValidateReportForm(FormValidationAction):
         changes = self._answer(dispatcher, tracker, service, requested, text, correction, lang)
         if changes is None:  # Submit
             return [SlotSet("confirmed", True), SlotSet("form_answer", None), SlotSet("requested_slot", None)]
+        media = ((tracker.latest_message or {}).get("metadata") or {}).get("media_url")
+        if media and requested != "photo" and not tracker.get_slot("photo"):
+            # a photo sent with another answer ("the light has been out a week, photo attached") is the report's
+            # photo: it was stored, then "Do you have a photo?" and "I didn't get a photo" (probe J)
+            changes.setdefault("photo", str(media))
         step = changes.pop("requested_slot", None)
         values = {**_values(tracker), **changes}
         step = step or next_step(service, values)
