@@ -98,6 +98,9 @@ async def test_refusals_and_automatic_mail(mail_server, relay, redis_client) -> 
     await mail_to_city(mail_server, robot)
     bounce = compose("MAILER-DAEMON@resident.test", "Undelivered Mail", "delivery failed")
     await mail_to_city(mail_server, bounce)
+    # ... also one with no RFC 3834 header, known by its subject (probe J: it was answered)
+    await mail_to_city(mail_server, compose("away@resident.test", "Respuesta automática: Re: basura",
+                                            "Estoy fuera de la oficina hasta el lunes."))
     # A normal mail from the same robot address afterwards is handled: the robot mails were seen and dropped.
     await mail_to_city(mail_server, compose("away@resident.test", "back", "I am back, is my pothole fixed?"))
     await relay.messages.wait_for(mails_to(relay, "away@resident.test", "Talk to a person"))

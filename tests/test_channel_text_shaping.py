@@ -96,5 +96,12 @@ def test_quote_stripping_common_clients() -> None:
     # Only a signature: no words of theirs, so the subject is used (the signature reached the bot as the message).
     assert strip_quoted("\n\nSent from my iPhone") == ""
     assert strip_quoted("Enviado desde mi Galaxy") == ""
+    # a letter's closing and signature (probe J: not understood with them, and the name reached the inbox)
+    letter = ("Good afternoon,\n\nI would like to know how to pay a parking ticket.\n\nThanks,\nRose Martin\n"
+              "Tel. 704-555-0199")
+    assert strip_quoted(letter) == "Good afternoon,\n\nI would like to know how to pay a parking ticket."
+    carta = "Buenas tardes:\nQuisiera saber cómo pagar una multa.\nSaludos,\nRosa Martínez"
+    assert strip_quoted(carta) == "Buenas tardes:\nQuisiera saber cómo pagar una multa."
+    assert strip_quoted("Thanks!") == "Thanks!"  # a thank-you on its own is the message
     only_quote = "> everything is quoted"
     assert strip_quoted(only_quote) == "> everything is quoted"  # never lose the resident's words

@@ -63,6 +63,10 @@ TRANSCRIPT_WORDS = {"transcript", "transcripcion", "transcripción"}
 _CONV_REF = re.compile(r"<conv-([0-9a-f]{32})[.@]")
 _ADDRESS = re.compile(r"^[^@\s<>\"',;]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$")
 _ROBOT_LOCALPARTS = ("mailer-daemon", "postmaster", "no-reply", "noreply", "do-not-reply", "donotreply")
+# Out-of-office replies that carry no RFC 3834 header, by their subject ("Respuesta automática: Re: basura" was
+# answered "Perdón, no entendí").
+_AUTO_SUBJECT = re.compile(r"^\s*(auto(matic)?[ -]?(reply|response|respuesta)|out of (the )?office|"
+                           r"respuesta autom[aá]tica|fuera de (la )?oficina)\b", re.IGNORECASE)
 
 
 class EmailChannel(ResidentChannel):
@@ -161,7 +165,8 @@ class EmailChannel(ResidentChannel):
         return (auto not in ("", "no") or precedence in ("bulk", "junk", "list", "auto_reply")
                 or local in _ROBOT_LOCALPARTS or sender == self.address
                 or bool(msg.get("X-Autoreply")) or bool(msg.get("X-Autorespond"))
-                or str(msg.get_content_type()) == "multipart/report")
+                or str(msg.get_content_type()) == "multipart/report"
+                or bool(_AUTO_SUBJECT.match(str(msg.get("Subject", "")))))
 
     @staticmethod
     def _body_text(msg: EmailMessage) -> str:

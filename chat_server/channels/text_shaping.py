@@ -143,6 +143,17 @@ _WROTE = ("wrote:", "escribió:", "escribio:")
 _SIGNATURE = re.compile(r"^(-- ?|Sent from my .+|Enviado desde mi .+|Get Outlook for .+)$", re.IGNORECASE)
 
 
+_SIGN_OFF = re.compile(r"^(thanks( so much| again)?|thank you( very much)?|many thanks|(best |kind |warm )?regards|"
+                       r"best|sincerely|cheers|respectfully|(muchas )?gracias|saludos( cordiales)?|un saludo|"
+                       r"atentamente|cordialmente)\W*$", re.IGNORECASE)
+
+
+def _signature_block(rest: list[str]) -> bool:
+    """What follows a sign-off is a signature: a few short lines (name, title, phone)."""
+    lines = [line.strip() for line in rest if line.strip()]
+    return len(lines) <= 5 and all(len(line) <= 60 for line in lines)
+
+
 def strip_quoted(body: str) -> str:
     """The new part of an e-mail reply: drop quoted history, the attribution line and signature.
 
@@ -154,6 +165,8 @@ def strip_quoted(body: str) -> str:
     lines = body.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     kept: list[str] = []
     for i, line in enumerate(lines):
+        if kept and _SIGN_OFF.match(line.strip()) and _signature_block(lines[i + 1:]):
+            break  # "Thanks,\nRose Martin\nTel. 704-…": a letter's closing; the question was not understood with it
         if _SIGNATURE.match(line.strip()):
             # Only a signature ("Sent from my iPhone" under an empty body): no words, so the subject is used.
             return "\n".join(kept).strip()
