@@ -677,6 +677,8 @@ async def test_by_text_no_button_is_mentioned(convo) -> None:
     es = convo("es", "sms")
     await es.say("/report_pothole")
     assert "Escriba la dirección" in es.text and "📍" not in es.text
+    await es.say("no sé")  # asked again: still no location to share by text
+    assert es.requested == "location" and "comparta su ubicación" not in es.text, es.text
 
 
 async def test_a_photo_sent_with_another_answer_is_the_reports_photo(convo) -> None:

@@ -464,19 +464,19 @@ class ValidateReportForm(FormValidationAction):
             # an old button, or a story left out because it named someone: the button's words are no description
             dispatcher.utter_message(text=t("nothing_written", lang))
             return {}
-        changes = self._validate(service, requested, text, dispatcher, lang)
+        changes = self._validate(service, requested, text, dispatcher, lang, texting(tracker))
         if requested == "contact_name":  # "skip" the name keeps a phone or e-mail given with the first message
             values = _values(tracker)
             changes = {k: v for k, v in changes.items() if k == "contact_name" or values.get(k) is None}
         return changes
 
     def _validate(self, service: Any, step: str, text: str, dispatcher: CollectingDispatcher,
-                  lang: str) -> dict[str, Any]:
+                  lang: str, by_text: bool = False) -> dict[str, Any]:
         """Validate an answer for `step`; on failure say why (the question is asked again) and return {}."""
         if step == "location":
             value, error = parsing.validate_location(text)
             if value is None:
-                dispatcher.utter_message(text=t(error or "location_missing", lang, value=text[:80]))
+                dispatcher.utter_message(text=t(_by_text(error or "location_missing", by_text), lang, value=text[:80]))
                 return {}
             if parsing.names_only_a_street(value["location"]):
                 return {"location": value["location"], "requested_slot": BLOCK}
