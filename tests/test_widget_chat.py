@@ -79,6 +79,9 @@ async def test_demo_page_and_faq_in_english_and_spanish(chat_server_url: str) ->
             "When is my trash picked up?",
             "¿Qué día pasa el camión de la basura?",
         ]
+        # who said each message follows the language, the earlier English ones too (the first read "You:")
+        said = await page.locator(".c311-msg--resident .c311-sr").all_inner_texts()
+        assert said == ["Usted:", "Usted:"], said
         assert page.errors == [], page.errors
 
 

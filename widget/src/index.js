@@ -134,6 +134,22 @@ class Widget {
     this.updateSubtitle();
     this.refreshPendingStates();
     this.renderIncident();
+    this.relabelMessages();
+  }
+
+  // Who said each message, in the widget's language now: the first bubbles were labelled "You" when the
+  // language switched to Spanish on the resident's first words, and the later ones "Usted".
+  relabelMessages() {
+    if (!this.log) return;
+    for (const el of this.log.querySelectorAll(".c311-msg")) {
+      const info = el.c311;
+      if (!info || !info.sender) continue;
+      info.who = this.senderName(info.sender, info.agentName);
+      const sr = el.querySelector(":scope > .c311-sr");
+      if (sr) sr.textContent = this.t("said", { who: info.who });
+      const name = el.querySelector(":scope > .c311-name");
+      if (name) name.textContent = `${info.who} · ${this.t("agent")}`;
+    }
   }
 
   // ---------- incident notice ----------
@@ -709,7 +725,7 @@ class Widget {
     el.append(bubble);
     const time = h("time", { datetime: date.toISOString(), text: date.toLocaleTimeString(LOCALES[this.lang], { hour: "numeric", minute: "2-digit" }) });
     el.append(h("div", { class: "c311-meta" }, time, pending ? h("span", { class: "c311-state" }) : null));
-    el.c311 = { who, text, date, url };
+    el.c311 = { who, text, date, url, sender, agentName: agentName || this.agentName };
     if (pending) el.classList.add("c311-pending");
     this.log.append(el);
     this.log.classList.add("c311-has-msgs");
