@@ -35,7 +35,11 @@
       name.append(detail);
       const state = (i18n.has("incidents.state." + inc.state) ? t("incidents.state." + inc.state) : inc.state) +
         (inc.banner ? " · " + t("incidents.in_banner") : "");  // residents see only one banner: this one
-      tr.append(name, cell(state), cell(`${when(inc.starts_at)} – ${when(inc.ended_at || inc.ends_at)}`),
+      // a scheduled notice ended before it began read "12:00 PM – 11:00 AM"
+      const period = inc.ended_at && inc.ended_at < inc.starts_at
+        ? `${when(inc.starts_at)} · ${t("incidents.never_started")}`
+        : `${when(inc.starts_at)} – ${when(inc.ended_at || inc.ends_at)}`;
+      tr.append(name, cell(state), cell(period),
         cell(String(inc.chats)), cell(String(inc.escalated)), cell(String(inc.contained)));
       const actions = document.createElement("td");
       if (inc.state !== "ended") {
