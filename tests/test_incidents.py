@@ -19,6 +19,7 @@ from tests.support.agents import agent_client, escalation_env, login, make_agent
 from tests.support.channel_standins import App, TwilioStandin, bare_server, channel_messages, issue
 from tests.support.clients import ResidentClient
 from tests.support.servers import quoted_prefix
+from tests.support.staff import post_notice
 
 STORM = {
     "title": {"en": "Winter storm", "es": "Tormenta invernal"},
@@ -337,14 +338,9 @@ async def test_staff_page_posts_and_widget_shows_the_banner_in_both_languages(ci
         banner = resident.locator(".c311-incident")
         assert not await banner.is_visible()
 
-        await staff.fill("#title-en", "Winter storm")
-        await staff.fill("#title-es", "Tormenta invernal")
-        await staff.fill("#message-en", "Report outages to Duke Energy. <b>not bold</b>")
-        await staff.fill("#message-es", "Reporte los apagones a Duke Energy.")
-        await staff.fill("#url", "https://www.charlottenc.gov/storm")
-        await staff.fill("#phrases", "power outage, no power\nsin luz")
-        await staff.fill("#ends", time.strftime("%Y-%m-%dT%H:%M", time.localtime(time.time() + 7200)))
-        await staff.click("button[type=submit]")
+        await post_notice(staff, ("Winter storm", "Tormenta invernal"),
+                          ("Report outages to Duke Energy. <b>not bold</b>", "Reporte los apagones a Duke Energy."),
+                          "power outage, no power\nsin luz", 7200, url="https://www.charlottenc.gov/storm")
         await staff.locator("#post-msg", has_text="Posted").wait_for()
         await staff.locator("#list tbody tr", has_text="Winter storm").wait_for()
 

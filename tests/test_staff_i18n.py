@@ -7,7 +7,6 @@ good; the incident notices page works in Spanish too."""
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ import yaml
 from chat_server.staff_texts import TEXTS_FILE, StaffTextsError, load_staff_texts
 from tests.support.agents import PASSWORD, escalation_env, fresh_prefix, make_agent, offered_chat
 from tests.support.browser import ROOT, axe_scan, chromium, new_page, screenshot, serious_violations, untranslated
+from tests.support.staff import post_notice
 
 STATIC = ROOT / "chat_server" / "static"
 
@@ -224,13 +224,9 @@ async def test_incidents_page_in_spanish_posts_and_ends_a_notice(server_factory:
         await expect(page.locator("#staff-nav a[aria-current=page]")).to_have_text("Incidentes")
         await expect(page.locator("#list-msg")).to_have_text("No hay avisos en los últimos 30 días.")
         assert await untranslated(page) == []
-        await page.fill("#title-en", "Winter storm")
-        await page.fill("#title-es", "Tormenta invernal")
-        await page.fill("#message-en", "Report outages to Duke Energy.")
-        await page.fill("#message-es", "Reporte los apagones a Duke Energy.")
-        await page.fill("#phrases", "power outage\nsin luz")
-        await page.fill("#ends", time.strftime("%Y-%m-%dT%H:%M", time.localtime(time.time() + 7200)))
-        await page.click("button[type=submit]")
+        await post_notice(page, ("Winter storm", "Tormenta invernal"),
+                          ("Report outages to Duke Energy.", "Reporte los apagones a Duke Energy."),
+                          "power outage\nsin luz", 7200)
         await expect(page.locator("#post-msg")).to_have_text(
             "Publicado. Todos los canales lo mostrarán en unos segundos.")
         row = page.locator("#list tbody tr").first
@@ -244,14 +240,8 @@ async def test_incidents_page_in_spanish_posts_and_ends_a_notice(server_factory:
         await expect(page.locator("#list-msg")).to_have_text("Terminado.")
         await expect(row.locator("td").nth(1)).to_have_text("terminado")
         # a scheduled notice ended before it began says so (its period read backwards: "12:00 – 11:00")
-        await page.fill("#title-en", "Road work")
-        await page.fill("#title-es", "Obras")
-        await page.fill("#message-en", "Tryon St closed.")
-        await page.fill("#message-es", "Tryon St cerrada.")
-        await page.fill("#phrases", "road work")
-        await page.fill("#starts", time.strftime("%Y-%m-%dT%H:%M", time.localtime(time.time() + 3600)))
-        await page.fill("#ends", time.strftime("%Y-%m-%dT%H:%M", time.localtime(time.time() + 7200)))
-        await page.click("button[type=submit]")
+        await post_notice(page, ("Road work", "Obras"), ("Tryon St closed.", "Tryon St cerrada."), "road work", 7200,
+                          starts_in_s=3600)
         await expect(row.locator("td").first).to_contain_text("Obras")
         await row.locator("button").click()
         await expect(row.locator("td").nth(2)).to_contain_text("terminado antes de empezar")

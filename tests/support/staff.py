@@ -7,6 +7,7 @@ the /agents Socket.IO client) are in tests/support/agents.py.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -48,3 +49,23 @@ async def login(page: Any, base: str, username: str) -> None:
     await page.fill("#password", PASSWORD)
     async with page.expect_navigation():
         await page.click("button[type=submit]")
+
+
+def local_minute(in_s: float) -> str:
+    """A `datetime-local` field's value `in_s` seconds from now."""
+    return time.strftime("%Y-%m-%dT%H:%M", time.localtime(time.time() + in_s))
+
+
+async def post_notice(page: Any, title: tuple[str, str], message: tuple[str, str], phrases: str, ends_in_s: float,
+                      starts_in_s: float | None = None, url: str = "") -> None:
+    """Fill the incidents page's form ((en, es) title and message) and submit it, as staff do."""
+    for field, (en, es) in (("title", title), ("message", message)):
+        await page.fill(f"#{field}-en", en)
+        await page.fill(f"#{field}-es", es)
+    if url:
+        await page.fill("#url", url)
+    await page.fill("#phrases", phrases)
+    if starts_in_s is not None:
+        await page.fill("#starts", local_minute(starts_in_s))
+    await page.fill("#ends", local_minute(ends_in_s))
+    await page.click("button[type=submit]")
