@@ -23,7 +23,7 @@ _NOT_A_NAME = (r"(?!(?i:and|y|i|from|de|del|with|con|at|in|on|en|the|la|el|a|an|
 _PERSON_NOUN = (r"neighbou?rs?|landlord|landlady|owner|tenant|roommate|wife|husband|son|daughter|mother|father|mom|"
                 r"dad|brother|sister|friend|manager|boss|vecin[oa]s?|dueñ[oa]|propietari[oa]|caser[oa]|inquilin[oa]|"
                 r"espos[oa]|hij[oa]|amig[oa]|mamá|papá|herman[oa]|jefe|encargad[oa]")
-_SELF_NAME = re.compile(
+_INTRODUCED_NAME = re.compile(
     r"\b((?i:my name is|my name's|me llamo|mi nombre es))\s+" + _NOT_A_NAME + r"[A-Za-zÁÉÍÓÚÑáéíóúñ'-]+"
     r"(?:\s+" + _NOT_A_NAME + r"[A-Za-zÁÉÍÓÚÑáéíóúñ'-]+){0,2}"
     r"|\b((?i:i'?m|i am|soy|this is))\s+[A-ZÁÉÍÓÚÑ][a-záéíóúñ'-]+(?:\s+[A-ZÁÉÍÓÚÑ][a-záéíóúñ'-]+){0,2}"
@@ -68,7 +68,7 @@ def redact(text: str) -> str:
         return text
     text = _EMAIL.sub("[email]", text)
     text = _SPELT_EMAIL.sub("[email]", text)
-    text = _SELF_NAME.sub(lambda m: f"{m.group(1) or m.group(2) or m.group(3)} [name]", text)
+    text = _INTRODUCED_NAME.sub(lambda m: f"{m.group(1) or m.group(2) or m.group(3)} [name]", text)
     text = _SSN.sub("[ssn]", text)
     text = _CARD.sub(lambda m: _keep_last(m, "card", 4), text)
     text = _PHONE.sub(lambda m: _keep_last(m, "phone", 2), text)

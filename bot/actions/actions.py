@@ -14,7 +14,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import parsing
-from actions.language import LANGUAGES, language_of
+from actions.language import LANGUAGES, language_of, turn_metadata
 from actions.report_form import form_snapshot
 from actions.texts import t
 
@@ -77,7 +77,7 @@ class ActionSetLanguage(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
-        metadata = (tracker.latest_message or {}).get("metadata") or {}
+        metadata = turn_metadata(tracker)
         lang = metadata.get("language")
         if lang in LANGUAGES and lang != tracker.get_slot("language"):
             return [SlotSet("language", lang)]
@@ -156,7 +156,7 @@ class ValidateStatusForm(FormValidationAction):
         text = (tracker.latest_message or {}).get("text") or ""
         if (tracker.active_loop or {}).get("name") != "status_form":  # activation: the id may be in the message
             # ... or be the request filed in this very conversation (chat_server sends its number along)
-            filed = ((tracker.latest_message or {}).get("metadata") or {}).get("ticket_id")
+            filed = turn_metadata(tracker).get("ticket_id")
             ticket = parsing.find_ticket_id(text) or tracker.get_slot("ticket_id") or parsing.find_ticket_id(
                 str(filed or ""))
             return [SlotSet("ticket_id", ticket)] if ticket else []

@@ -26,7 +26,7 @@ from actions import parsing
 from actions.catalogue import Service, service_for_label
 from actions.kb_client import client_from_env
 from actions.kb_replies import answer_message, chosen_report
-from actions.language import language_of, texting
+from actions.language import language_of, texting, turn_metadata
 from actions.texts import TEXTS, t
 
 FORM = "report_form"
@@ -317,7 +317,7 @@ class ValidateReportForm(FormValidationAction):
         changes = self._answer(dispatcher, tracker, service, requested, text, correction, lang)
         if changes is None:  # Submit
             return [SlotSet("confirmed", True), SlotSet("form_answer", None), SlotSet("requested_slot", None)]
-        media = ((tracker.latest_message or {}).get("metadata") or {}).get("media_url")
+        media = turn_metadata(tracker).get("media_url")
         if media and requested != "photo" and not tracker.get_slot("photo"):
             # a photo sent with another answer ("the light has been out a week, photo attached") is the report's
             # photo: it was stored, then "Do you have a photo?" and "I didn't get a photo" (probe J)
@@ -368,7 +368,7 @@ class ValidateReportForm(FormValidationAction):
             return [*events, SlotSet("requested_slot", None)]
         events.append(SlotSet("service", service.label))
         changes = {} if text.startswith("/") else self._prefill(service, text)
-        media = ((tracker.latest_message or {}).get("metadata") or {}).get("media_url")
+        media = turn_metadata(tracker).get("media_url")
         if media:
             changes["photo"] = str(media)
         for step, value in shared_before(tracker).items():
@@ -450,7 +450,7 @@ class ValidateReportForm(FormValidationAction):
             dispatcher.utter_message(text=t("confirm_invalid", lang))
             return {}
         if requested == "photo":
-            media = ((tracker.latest_message or {}).get("metadata") or {}).get("media_url")
+            media = turn_metadata(tracker).get("media_url")
             if media and not parsing.is_skip(text):
                 return {"photo": str(media)}
             if parsing.is_skip(text) or parsing.is_unknown(text):

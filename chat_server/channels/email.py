@@ -231,12 +231,13 @@ class EmailChannel(ResidentChannel):
                 await self.service.handle_resident_message(session, self.name, Incoming(body, attachment=attachment))
             finally:
                 collected = self._turns.pop(conv.id, [])
+            if not (collected or cut):
+                return
             fresh = await self.store.get(conv.id) or conv
             if cut:  # the resident is told, or the end of a long story is lost without a word
                 limit = self.config.limits.max_message_chars
                 collected.insert(0, text("email_cut", fresh.language, limit=f"{limit:,}"))
-            if collected:
-                await self._queue_mail(fresh, sender, "\n\n".join(collected))
+            await self._queue_mail(fresh, sender, "\n\n".join(collected))
         except DuplicateInFlight:
             pass
         except Exception:

@@ -170,14 +170,13 @@ class SmsChannel(ResidentChannel):
         unsupported = attachment is None and _media_count(params) > 0
         if not body and not attachment:
             if unsupported and not await self.opted_out(phone):
-                return self._twiml(twiml_message(text("sms_media_unsupported",
-                                                      await self._keyword_language(phone, ""))))
+                return await self._tell(phone, "sms_media_unsupported")
             return self._twiml(EMPTY_TWIML)
         if not await self.resident_within_limit(phone):
             log.info("sms rate limited", extra={"phone": redact(phone)})
             if await self.emergency_first.answer_unseen(await self.session_for(phone), self.name, body) is None \
                     and await self.first_refusal(phone):
-                return self._twiml(twiml_message(text("rate_limited", await self._keyword_language(phone, ""))))
+                return await self._tell(phone, "rate_limited")
             return self._twiml(EMPTY_TWIML)
         session = await self.session_for(phone)
         await self.emergency_first.before_truncation(session, self.name, full_body,
@@ -194,7 +193,7 @@ class SmsChannel(ResidentChannel):
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         if unsupported:
-            return self._twiml(twiml_message(text("sms_media_unsupported", await self._keyword_language(phone, ""))))
+            return await self._tell(phone, "sms_media_unsupported")
         return self._twiml(EMPTY_TWIML)
 
     async def _turn(self, session: str, incoming: Incoming) -> None:
@@ -229,6 +228,11 @@ class SmsChannel(ResidentChannel):
         if conv is not None and conv.state != CLOSED:
             await self.service.close(conv, "opted_out")
         return self._keyword_reply("sms_stopped", language)
+
+    async def _tell(self, phone: str, key: str) -> web.Response:
+        """A TwiML answer about the text itself (not a keyword's, which `sms_keyword_replies` may leave to Twilio),
+        in the resident's language."""
+        return self._twiml(twiml_message(text(key, await self._keyword_language(phone, ""))))
 
     def _keyword_reply(self, key: str, language: str) -> web.Response:
         if not self.cfg.sms_keyword_replies:

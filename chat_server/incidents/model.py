@@ -120,7 +120,8 @@ def _phrases(value: object) -> tuple[str, ...]:
         value = re.split(r"[\n,;]", value)
     if not isinstance(value, list) or not all(isinstance(p, str) for p in value):
         raise IncidentError("phrases", "a list of words or phrases residents use, e.g. outage, tree down")
-    phrases = tuple(dict.fromkeys(" ".join(clean_text(p).split()) for p in value if clean_text(p)))
+    cleaned = (" ".join(clean_text(p).split()) for p in value)
+    phrases = tuple(dict.fromkeys(p for p in cleaned if p))
     if not phrases:
         raise IncidentError("phrases", "name at least one word or phrase this notice answers")
     if len(phrases) > MAX_PHRASES:

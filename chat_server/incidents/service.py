@@ -133,8 +133,8 @@ class IncidentService:
     async def overview(self) -> list[dict[str, Any]]:
         """Recent incidents (last 30 days) with their figures, newest first, for the staff page."""
         now = self.clock()
-        banner = current(await self.store.ending_after(now), now)
-        shown = banner[0].id if banner else None  # only the newest live notice is the web banner
+        banner = self.banner()
+        shown = banner.id if banner else None  # only the newest live notice is the web banner
         out = []
         for incident in await self.store.recent(now - 30 * 86400):
             ended = incident.ended_at is not None or incident.effective_end <= now  # a scheduled one ended early too

@@ -76,7 +76,7 @@ class FollowCommands:
     async def offer(self, event: Event) -> None:
         conv = await self.chats.store.get(event.conversation_id)
         ticket = await self.tickets.get(str(event.data.get("ticket_id") or "")[:40])
-        if conv is None or ticket is None or (self.tickets.is_private(ticket) and ticket.conversation_id != conv.id):
+        if conv is None or ticket is None or not self.tickets.may_follow(ticket, conv.id):
             return
         language = str(event.data.get("language") or conv.language)
         if await self._following(ticket.id, conv):
@@ -99,7 +99,7 @@ class FollowCommands:
         ticket = await self._ticket(conv, args)
         if ticket is None:
             return
-        if self.tickets.is_private(ticket) and ticket.conversation_id != conv.id:
+        if not self.tickets.may_follow(ticket, conv.id):
             # a stranger who typed its number was sent its notes (probe J)
             await self.chats.say_system(conv, "follow_private", ticket_id=ticket.id)
             return

@@ -120,7 +120,7 @@ class StatusPage:
         raw = str(form.get("contact", ""))[:300]
         contact = parse_contact(raw)
         view = self.view(ticket, language)
-        if self.tickets.is_private(ticket):  # its updates go to the resident who made it, not to anyone with its number
+        if not self.tickets.may_follow(ticket, None):  # a private request's updates go to the resident who made it
             refused = text("follow_private", language, ticket_id=ticket.id)
             return html_response(status_page(view, language, self.tz, error=refused), 403)
         if contact is None:

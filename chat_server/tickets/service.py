@@ -409,6 +409,12 @@ class TicketService:
         service = self.catalogue.get(ticket.service_code)
         return service is not None and service.private
 
+    def may_follow(self, ticket: Ticket, conversation_id: str | None) -> bool:
+        """Whether a conversation (None: someone on the status page) may follow `ticket`: anyone a public
+        request, only the conversation that filed it a private one."""
+        filer = bool(conversation_id) and conversation_id == ticket.conversation_id
+        return filer or not self.is_private(ticket)
+
     def service_name(self, ticket: Ticket, language: str) -> str:
         service = self.catalogue.get(ticket.service_code)
         return service.name(language) if service else ticket.service_code

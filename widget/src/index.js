@@ -141,15 +141,14 @@ class Widget {
   // language switched to Spanish on the resident's first words, and the later ones "Usted".
   relabelMessages() {
     if (!this.log) return;
-    for (const el of this.log.querySelectorAll(".c311-msg")) {
-      const info = el.c311;
-      if (!info || !info.sender) continue;
-      info.who = this.senderName(info.sender, info.agentName);
-      const sr = el.querySelector(":scope > .c311-sr");
-      if (sr) sr.textContent = this.t("said", { who: info.who });
-      const name = el.querySelector(":scope > .c311-name");
-      if (name) name.textContent = `${info.who} · ${this.t("agent")}`;
-    }
+    for (const el of this.log.querySelectorAll(".c311-msg")) if (el.c311) this.labelMessage(el);
+  }
+
+  // The sender line of a message: an agent's name is shown, the others are said to screen readers only.
+  labelMessage(el) {
+    const info = el.c311;
+    info.who = this.senderName(info.sender, info.agentName);
+    el.firstChild.textContent = info.sender === "agent" ? `${info.who} · ${this.t("agent")}` : this.t("said", { who: info.who });
   }
 
   // ---------- incident notice ----------
@@ -707,10 +706,8 @@ class Widget {
 
   renderMessage({ sender, text, attachment, ts, lang, id, cmid, agentName, pending, urgent }) {
     const date = toDate(ts);
-    const who = this.senderName(sender, agentName);
     const el = h("div", { class: `c311-msg c311-msg--${sender}${urgent ? " c311-msg--urgent" : ""}`, "data-id": id, "data-cmid": cmid, lang: LANGS.includes(lang) ? lang : null, role: urgent ? "alert" : null });
-    if (sender === "agent") el.append(h("span", { class: "c311-name", text: `${who} · ${this.t("agent")}` }));
-    else el.append(h("span", { class: "c311-sr", text: this.t("said", { who }) }));
+    el.append(h("span", { class: sender === "agent" ? "c311-name" : "c311-sr" }));
     const bubble = h("div", { class: "c311-bubble" });
     if (text) appendLinkified(bubble, text);
     let url = null;
@@ -725,7 +722,8 @@ class Widget {
     el.append(bubble);
     const time = h("time", { datetime: date.toISOString(), text: date.toLocaleTimeString(LOCALES[this.lang], { hour: "numeric", minute: "2-digit" }) });
     el.append(h("div", { class: "c311-meta" }, time, pending ? h("span", { class: "c311-state" }) : null));
-    el.c311 = { who, text, date, url, sender, agentName: agentName || this.agentName };
+    el.c311 = { text, date, url, sender, agentName: agentName || this.agentName };
+    this.labelMessage(el);
     if (pending) el.classList.add("c311-pending");
     this.log.append(el);
     this.log.classList.add("c311-has-msgs");
