@@ -33,6 +33,10 @@ ask something ("hi what day is trash pickup", "hola, ¿qué día pasa la basura?
 A status check that names no request number and asks for no status, in a message with a phone number, is the
 report next in Rasa's ranking (the phone number looked like a request number).
 
+A report or question about something the resident already reported ("was my graffiti report taken care of",
+"ya quitaron el carro abandonado que reporté?") is a status check: the problem's own words made Rasa start a new
+report of it (8 of 14 such questions a tester wrote), or send it to the knowledge base.
+
 "When will it be fixed?" in a conversation that has a request (the server sends its number as metadata
 `ticket_id`) is a status check of that request, whatever Rasa made of it ("any update?", "¿cuándo lo van a
 arreglar?" too).
@@ -150,6 +154,31 @@ _SHORT_STATUS = re.compile(
     re.IGNORECASE)
 
 
+# Something reported before: "I reported", "the leak we called about", "my streetlight request", "que reporté",
+# "reporté una lámpara", "mi reporte"; and with it, a question about what became of it.
+_REPORTED_BEFORE = re.compile(
+    r"\b(?:i|we|i'?ve|we'?ve)\s+(?:already\s+|just\s+|have\s+)?(?:reported|called\s+(?:about|in)|complained\s+about|"
+    r"filed|submitted|put\s+in|sent\s+in|made\s+a\s+(?:report|request|complaint))\b"
+    r"|\bmy\s+(?:[\w'-]+\s+){0,3}(?:report|request|complaint|ticket|case)\b"
+    r"|\b(?:que|lo\s+que)\s+(?:ya\s+)?report[eé]\b|\breport[eé]\s+(?:un|una|el|la|lo|los|las|hace)\b"
+    r"|\bmis?\s+(?:reportes?|solicitud(?:es)?|quejas?|casos?|peticion(?:es)?|petici[oó]n)\b"
+    r"|\bllam[eé]\s+(?:por|sobre|para\s+reportar)\b", re.IGNORECASE)
+_WHAT_BECAME_OF_IT = re.compile(
+    r"\b(?:fixed|repaired|done|taken\s+care|handled|resolved|closed|towed|removed|picked\s+up|cleaned|looked\s+at|"
+    r"any\s+(?:updates?|news|word|progress)|still\s+(?:waiting|there|not|open|broken|out)|what\s+happened|"
+    r"nothing\s+(?:happened|yet|has)|never\s+(?:came|heard|got|showed)|heard\s+(?:back|anything)|yet|status|"
+    r"progress|going\s+on|getting)\b"
+    r"|\bya\s+(?:(?:lo|la|los|las|me)\s+)?(?:arregl|quit|recog|vin|limpi|repar|atend|resolv|cambi|llev)\w*"
+    r"|\b(?:arreglad|resuelt|atendid|reparad)\w*|\bqu[eé]\s+pas[oó]|\by\s+nada\b|\btodav[ií]a\b|\bsiguen?\b"
+    r"|\bnadie\s+(?:ha|vino|viene)|\b(?:noticias|novedad(?:es)?|estado|avance|seguimiento)\b", re.IGNORECASE)
+
+
+def follows_up_on_a_report(text: str) -> bool:
+    """Not a police or crash report, a citation or a court case: those are the knowledge base's."""
+    return bool(_REPORTED_BEFORE.search(text)) and bool(_WHAT_BECAME_OF_IT.search(text)) \
+        and not names_a_citation(text) and not names_a_court(text)
+
+
 def asks_when_it_is_done(text: str) -> bool:
     return bool(_WHEN_DONE.search(text)) or (len(text.split()) <= 6 and bool(_SHORT_STATUS.search(text)))
 
@@ -241,6 +270,9 @@ class Chat311FallbackClassifier(FallbackClassifier):
             elif self._has_request(message) and not text.startswith("/") and asks_when_it_is_done(text) \
                     and top_intent != HANDOFF_INTENT:
                 self._override(message, STATUS_INTENT)
+            elif (str(top_intent).startswith("report_") or top_intent in deferring) and not text.startswith("/") \
+                    and follows_up_on_a_report(text) and not wants_a_person(text):
+                self._override(message, STATUS_INTENT)
             elif top_intent == STATUS_INTENT and not text.startswith("/") and (
                     report := report_behind_a_phone(text, message.data.get(INTENT_RANKING_KEY) or [])):
                 self._override(message, report)
@@ -263,8 +295,9 @@ class Chat311FallbackClassifier(FallbackClassifier):
         text = str(message.get(TEXT) or "")
         if top_intent == HANDOFF_INTENT and wants_a_person(text):
             return False  # said in so many words: no threshold or ambiguity applies
-        if top_intent == STATUS_INTENT and self._has_request(message) and asks_when_it_is_done(text):
-            return False  # about the request this conversation has: no threshold or ambiguity applies
+        if top_intent == STATUS_INTENT and (
+                (self._has_request(message) and asks_when_it_is_done(text)) or follows_up_on_a_report(text)):
+            return False  # about a request already made: no threshold or ambiguity applies
         if super()._should_fallback(message):
             return True
         if top_intent == STATUS_INTENT and names_a_citation(text):

@@ -573,6 +573,22 @@ async def test_when_will_it_be_done_asks_about_the_conversations_request(convo, 
     assert c.customs("status_lookup") == [{"event": "status_lookup", "ticket_id": "311-1000042", "language": lang}]
 
 
+@pytest.mark.parametrize(("lang", "text"), [
+    ("en", "was my graffiti report ever taken care of"), ("en", "still waiting on the streetlight we reported in may"),
+    ("en", "i called about the abandoned car weeks ago, is it getting towed"),
+    ("es", "ya quitaron el grafiti que reporte?"), ("es", "reporte un bache hace un mes y nada, que paso")])
+async def test_asking_about_something_reported_before_is_a_status_check_not_a_new_report(
+        convo, lang: str, text: str) -> None:
+    """The problem's own words made Rasa start a new report of it (a tester's 8 of 14 such questions)."""
+    c = convo(lang)
+    await c.say(text)
+    assert c.last["label"] == "check_request_status", c.last["intent_ranking"]
+    assert c.last["active_loop"] == "status_form" and "311-" in c.text
+    n = convo()  # a new problem, though the resident has reported before
+    await n.say("I reported a pothole last week and now there is another one on Elm St")
+    assert n.last["label"] != "check_request_status" and n.last["active_loop"] != "status_form", n.text
+
+
 async def test_a_gas_station_as_a_landmark_is_a_description_not_an_emergency(convo) -> None:
     c = convo()
     for said in ("I want to report a pothole", "1200 Beatties Ford Road", "travel lane", "large"):
