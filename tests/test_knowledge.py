@@ -502,6 +502,18 @@ def test_a_name_an_article_mentions_is_not_out_of_scope(scoped: KnowledgeSearch)
     ("is the food lion open on sunday", ["food lion"]),
     ("water bill from raleigh", ["raleigh"]),
     ("pothole by the walmart, and what time does walmart open", ["walmart"]),  # one mention is the subject
+    # part of a road's name, typed in lower case (the search removes only capitalised ones)
+    ("pothole on old statesville rd near the ramp", []),
+    ("trash day for brooklyn village ave apartments", []),
+    ("hay un bache enorme en la calle statesville", []),
+    # a person's name, a shop as the place something happened, where a document is from
+    ("my daughter savannah needs her shots", []),
+    ("mi hijo orlando necesita las vacunas", []),
+    ("me robaron el carro del estacionamiento del walmart", []),
+    ("bought paint at lowes, can i throw the leftovers out", []),
+    ("tengo licencia de texas, puedo votar", []),
+    ("a que hora abre el walmart", ["walmart"]),
+    ("el alcalde de raleigh", ["raleigh"]),
 ])
 def test_a_name_that_only_gives_a_landmark_or_an_origin_does_not_count(text: str, named: list[str]) -> None:
     assert load_out_of_scope().named(text) == named

@@ -16,11 +16,11 @@ from __future__ import annotations
 import re
 
 # Street types that end an address; none of them is a topic on its own.
-_STREET_TYPES = (r"rd|road|st|street|ave|avenue|blvd|boulevard|dr|drive|ln|lane|ct|court|pkwy|parkway|hwy|"
+STREET_TYPES = (r"rd|road|st|street|ave|avenue|blvd|boulevard|dr|drive|ln|lane|ct|court|pkwy|parkway|hwy|"
                  r"highway|cir|circle|pl|place|trl|trail|ter|terrace|way|expy|expressway|fwy|freeway")
 # Generic place nouns after a proper name: the name goes, the noun stays (it can be what the question is about).
 _KEPT_NOUNS = r"creek|park|lake|river|greenway|branch"
-_SPANISH_STREETS = r"calle|avenida|av|bulevar|carretera|camino"
+SPANISH_STREETS = r"calle|avenida|av|bulevar|carretera|camino"
 
 # Capitalised words that start a sentence or a question rather than a name.
 _NOT_NAMES = (r"a|an|the|my|our|your|this|that|there|is|are|can|do|does|how|what|when|where|which|who|why|i|"
@@ -28,11 +28,11 @@ _NOT_NAMES = (r"a|an|the|my|our|your|this|that|there|is|are|can|do|does|how|what
 _NAME = rf"(?!(?i:{_NOT_NAMES})\b)[A-Z][\w'’.-]*"
 _WORD = r"[\w'’.-]+"
 # "4500 Park Rd", "12 e. 4th street": a house number makes any words before a street type an address.
-_NUMBERED = re.compile(rf"\b\d{{1,6}}[a-z]?\s+(?:{_WORD}\s+){{0,3}}?(?:{_STREET_TYPES})\b\.?", re.IGNORECASE)
+_NUMBERED = re.compile(rf"\b\d{{1,6}}[a-z]?\s+(?:{_WORD}\s+){{0,3}}?(?:{STREET_TYPES})\b\.?", re.IGNORECASE)
 # "Brookshire Blvd", "Little Sugar Creek": capitalised words before a street type or a kept noun.
-_NAMED = re.compile(rf"\b(?:{_NAME}\s+){{1,3}}(?i:({_STREET_TYPES})|({_KEPT_NOUNS}))\b\.?")
+_NAMED = re.compile(rf"\b(?:{_NAME}\s+){{1,3}}(?i:({STREET_TYPES})|({_KEPT_NOUNS}))\b\.?")
 # "la calle Tryon", "avenida Central 1200": the Spanish name follows the street word, which stays.
-_SPANISH = re.compile(rf"\b((?i:{_SPANISH_STREETS}))\.?\s+(?:de\s+)?(?:{_NAME}|\d{{1,6}})(?:\s+(?:{_NAME}|\d{{1,6}}))*")
+_SPANISH = re.compile(rf"\b((?i:{SPANISH_STREETS}))\.?\s+(?:de\s+)?(?:{_NAME}|\d{{1,6}})(?:\s+(?:{_NAME}|\d{{1,6}}))*")
 
 
 # "my email is …", "mi teléfono es …": the words that hand over a contact go with it ("email" pulls
