@@ -267,16 +267,19 @@ class Chat311FallbackClassifier(FallbackClassifier):
             if top_intent in deferring and not text.startswith("/") and wants_a_person(text):
                 # a rule, not a guess: the resident said it in so many words
                 self._override(message, HANDOFF_INTENT)
-            elif self._has_request(message) and not text.startswith("/") and asks_when_it_is_done(text) \
-                    and top_intent != HANDOFF_INTENT:
-                self._override(message, STATUS_INTENT)
-            elif (str(top_intent).startswith("report_") or top_intent in deferring) and not text.startswith("/") \
-                    and follows_up_on_a_report(text) and not wants_a_person(text):
+            elif not text.startswith("/") and self._asks_about_a_request(message, str(top_intent), text, deferring):
                 self._override(message, STATUS_INTENT)
             elif top_intent == STATUS_INTENT and not text.startswith("/") and (
                     report := report_behind_a_phone(text, message.data.get(INTENT_RANKING_KEY) or [])):
                 self._override(message, report)
         return super().process(messages)
+
+    def _asks_about_a_request(self, message: Message, top_intent: str, text: str, deferring: tuple[str, ...]) -> bool:
+        """"When will it be fixed?" about this conversation's request, or what became of one reported before."""
+        if self._has_request(message) and asks_when_it_is_done(text) and top_intent != HANDOFF_INTENT:
+            return True
+        return (top_intent.startswith("report_") or top_intent in deferring) and follows_up_on_a_report(text) \
+            and not wants_a_person(text)
 
     @staticmethod
     def _has_request(message: Message) -> bool:
