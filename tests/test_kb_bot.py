@@ -168,6 +168,24 @@ async def test_report_it_starts_the_services_form(convo) -> None:
     assert c.last["slots"]["service"] == "report_pothole"
 
 
+@pytest.mark.parametrize(("lang", "start", "question", "back"), [
+    ("en", "I need to report a pothole", "wait, what day is trash pickup?", "back to your report"),
+    ("es", "quiero reportar un bache", "oye, ¿qué día pasa la basura?", "sigamos con su reporte")])
+async def test_a_question_in_the_middle_of_a_report_is_answered_and_the_form_goes_on(
+        convo, lang: str, start: str, question: str, back: str) -> None:
+    """It was refused as an answer: "Sorry, I didn't catch that. Please choose one of: Travel lane, …"."""
+    c = convo(lang)
+    for said in (start, "1401 Elizabeth Ave"):
+        await c.say(said)
+    asked = c.requested
+    assert asked not in (None, "location", "description"), c.text
+    await c.say(question)
+    assert c.last["label"] == "faq/trash_schedule" and back in c.text, c.text
+    assert c.last["active_loop"] == "report_form" and c.requested == asked
+    await c.say("1401 Elizabeth Ave")  # still no answer to the step: the step's own error, no article
+    assert c.last["label"] != "faq/trash_schedule" and c.requested == asked
+
+
 UNSURE_REPORT = "water seeping up through the sidewalk on East Blvd"
 
 

@@ -88,6 +88,17 @@ def _has_phrase(folded: str, phrase: str) -> bool:
     return re.search(r"(?<![a-z0-9])" + re.escape(phrase) + r"(?![a-z0-9])", folded) is not None
 
 
+# "wait, what day is trash pickup?", "oye, ¿a qué hora abren?": a question, after an aside or not
+_QUESTION_RE = re.compile(
+    r"^(?:(?:wait|oh|btw|also|and|quick question|espera|oye|oiga|y|tambien|otra cosa|una pregunta)\W+)*"
+    r"(?:what|whats|when|where|which|who|why|how|can|could|do|does|is|are|will|should|que|cuando|donde|como|cual|"
+    r"quien|por que|puedo|se puede|hay)\b")
+
+
+def is_question(text: str) -> bool:
+    return "?" in (text or "") or bool(_QUESTION_RE.match(fold(text)))
+
+
 def is_cancel(text: str) -> bool:
     return bool(_CANCEL_RE.match(text or ""))
 

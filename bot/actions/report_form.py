@@ -314,6 +314,12 @@ class ValidateReportForm(FormValidationAction):
         if parsing.is_cancel(text):
             dispatcher.utter_message(text=t("cancelled", lang))
             return [SlotSet(name, None) for name in FORM_SLOTS] + [SlotSet("requested_slot", None)]
+        if (asked := await self._question_in_the_form(tracker, service, requested, text, intent, correction, lang)):
+            # "wait, what day is trash pickup?" was refused as an answer ("Please choose one of: Travel lane, …")
+            dispatcher.utter_message(text=f"{asked['article']['answer']}\n\n{t('form_back', lang)}")
+            ask(dispatcher, service, requested, lang, _values(tracker), by_text=texting(tracker))
+            return [SlotSet(KB_LABEL_SLOT, asked.get("label")), SlotSet("form_answer", None),
+                    SlotSet("requested_slot", requested)]
         changes = self._answer(dispatcher, tracker, service, requested, text, correction, lang)
         if changes is None:  # Submit
             return [SlotSet("confirmed", True), SlotSet("form_answer", None), SlotSet("requested_slot", None)]
@@ -348,6 +354,21 @@ class ValidateReportForm(FormValidationAction):
             return None  # the form goes ahead (also when the knowledge base cannot be reached)
         dispatcher.utter_message(**answer_message(decision["article"], lang))
         return [SlotSet(KB_LABEL_SLOT, decision.get("label")), SlotSet("requested_slot", None)]
+
+    async def _question_in_the_form(self, tracker: Tracker, service: Any, requested: str, text: str,
+                                    intent: str | None, correction: str | None, lang: str) -> dict[str, Any] | None:
+        """A question asked in the middle of the form that is no answer to its step: the knowledge base's
+        decision when it answers it directly, else None (the step goes on as before). A description may well
+        be worded as a question ("is it safe to drive over?"), so that step never counts."""
+        if requested in ("description", "confirm", "change", BLOCK) or correction is not None \
+                or text.startswith("/") or intent not in ("faq", "nlu_fallback") or not parsing.is_question(text) \
+                or self._validate(service, requested, text, CollectingDispatcher(), lang):
+            return None
+        decision = await self.kb.ask({"text": text, "language": lang, "intent": intent,
+                                      "conversation_id": tracker.sender_id})
+        if not decision or decision.get("kind") != "answer" or not decision.get("article"):
+            return None
+        return decision
 
     def _start(self, dispatcher: CollectingDispatcher, tracker: Tracker, text: str, intent: str | None,
                lang: str) -> list[EventType]:
