@@ -385,6 +385,7 @@ async def test_titles_typed_instead_of_tapped_are_those_buttons(server_factory, 
     answer = await reply("cómo pago el recibo del agua", "charlottenc.gov/Water", "es")
     assert "Más detalles" in [q["title"] for q in answer["quick_replies"]]
     await reply("mas detalles", "¿Le sirvió esta respuesta?", "es")
+    await reply("no me sirvió", "Lamento que no le haya servido", "es")  # the No in words (probe N)
 
 
 async def test_sms_gets_the_plain_url_and_numbered_options(server_factory) -> None:

@@ -40,3 +40,18 @@ def test_anything_else_is_the_residents_words(said: str) -> None:
 
 def test_a_button_without_a_payload_is_not_chosen() -> None:
     assert typed_button("Yes", [{"title": "Yes", "payload": ""}]) is None
+
+
+@pytest.mark.parametrize(("said", "payload"), [
+    ("no that didn't help", KB_ANSWER[2]["payload"]), ("Not helpful.", KB_ANSWER[2]["payload"]),
+    ("no me sirvió", KB_ANSWER[2]["payload"]), ("eso no me ayudó para nada", KB_ANSWER[2]["payload"]),
+    ("it did not help at all", KB_ANSWER[2]["payload"]),
+    ("yes it helped", KB_ANSWER[1]["payload"]), ("sí me sirvió, gracias", KB_ANSWER[1]["payload"]),
+])
+def test_was_this_helpful_answered_in_words_is_its_yes_or_no(said: str, payload: str) -> None:
+    assert typed_button(said, KB_ANSWER) == payload
+
+
+def test_helpful_words_choose_nothing_without_a_feedback_button() -> None:
+    assert typed_button("no that didn't help", KB_ANSWER_ES) is None  # /no is no /kb_feedback payload
+    assert typed_button("no that didn't help", [{"title": "Submit", "payload": "Submit"}]) is None
