@@ -24,6 +24,9 @@ don't have / there's no …" is a statement about a service and goes to the know
 no followed by a sentence of its own ("no era eso. es que no sé qué hacer con el agua"); "no that isn't what i
 meant" stays a no.
 
+A `goodbye` worded as a question ("how long will it take?", "do they take mattresses?": "take care" is a
+goodbye) goes to the knowledge base too.
+
 A fourth: a `greet` with no greeting in it. "low water pressure all morning" came out as a greeting (0.52) and
 got "Hi! How can I help?"; a message Rasa calls a greeting but that holds no greeting word goes to the knowledge
 base. "hi, my trash wasn't picked up" keeps its greeting and the intent Rasa gave it. A greeting that goes on to
@@ -52,7 +55,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from actions.parsing import PHONE_IN_TEXT_RE, find_ticket_id
+from actions.parsing import PHONE_IN_TEXT_RE, find_ticket_id, is_question
 from chat311_labels import RETRIEVAL_INTENT
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.nlu.classifiers.fallback_classifier import FallbackClassifier
@@ -84,6 +87,14 @@ _GREETING = re.compile(
 
 
 DENY_INTENT = "deny"
+GOODBYE_INTENT = "goodbye"
+# "how long will it take?", "do they take mattresses?" came out as goodbyes (0.86, 0.63: "take care") and got
+# "Goodbye, and thanks for contacting 311!"; a goodbye of three words or more worded as a question is a question.
+QUESTION_MIN_WORDS = 3
+
+
+def asks_instead_of_leaving(text: str) -> bool:
+    return len(text.split()) >= QUESTION_MIN_WORDS and is_question(text)
 # "no tengo luz", "no hay agua", "i don't have water", "there's no power": something is missing, which is a
 # report or a question, not a no to the bot ("no that isn't what i meant", "no gracias, ese no es").
 # Phrases that only look like one ("no hay problema", "i have no more questions") stay a no.
@@ -311,6 +322,8 @@ class Chat311FallbackClassifier(FallbackClassifier):
             return True
         if top_intent == GREET_INTENT and text and not text.startswith("/") and (
                 not holds_a_greeting(text) or greets_then_asks(text)):
+            return True
+        if top_intent == GOODBYE_INTENT and not text.startswith("/") and asks_instead_of_leaving(text):
             return True
         if top_intent == EMERGENCY_INTENT and not text.startswith("/") and names_only_a_gas_station(text):
             return True

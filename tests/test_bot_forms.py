@@ -589,6 +589,17 @@ async def test_asking_about_something_reported_before_is_a_status_check_not_a_ne
     assert n.last["label"] != "check_request_status" and n.last["active_loop"] != "status_form", n.text
 
 
+@pytest.mark.parametrize("text", ["how long will it take?", "do they take mattresses?"])
+async def test_a_question_is_not_taken_for_a_goodbye(convo, text: str) -> None:
+    """"take care" is a goodbye, so these were: "Goodbye, and thanks for contacting 311!" (probe N)."""
+    c = convo()
+    await c.say(text)
+    assert c.last["label"] != "goodbye" and "Goodbye" not in c.text, (c.last["intent_ranking"], c.text)
+    bye = convo()
+    await bye.say("ok thanks, bye")
+    assert bye.last["label"] == "goodbye" and "Goodbye" in bye.text
+
+
 async def test_a_gas_station_as_a_landmark_is_a_description_not_an_emergency(convo) -> None:
     c = convo()
     for said in ("I want to report a pothole", "1200 Beatties Ford Road", "travel lane", "large"):

@@ -88,15 +88,19 @@ def _has_phrase(folded: str, phrase: str) -> bool:
     return re.search(r"(?<![a-z0-9])" + re.escape(phrase) + r"(?![a-z0-9])", folded) is not None
 
 
-# "wait, what day is trash pickup?", "oye, ¿a qué hora abren?": a question, after an aside or not
-_QUESTION_RE = re.compile(
-    r"^(?:(?:wait|oh|btw|also|and|quick question|espera|oye|oiga|y|tambien|otra cosa|una pregunta)\W+)*"
-    r"(?:what|whats|when|where|which|who|why|how|can|could|do|does|is|are|will|should|que|cuando|donde|como|cual|"
-    r"quien|por que|puedo|se puede|hay)\b")
+# "wait, what day is trash pickup?", "oye, ¿a qué hora abren?": a question, after an aside or not. Without its
+# accent a Spanish question word is also a wish or a statement ("que le vaya bien", "como le dije"): only
+# accented, or with a question mark.
+_ASIDE = r"^(?:(?:wait|oh|btw|also|and|quick question|espera|oye|oiga|y|tambien|otra cosa|una pregunta)\W+)*"
+_QUESTION_RE = re.compile(_ASIDE + r"(?:what|whats|when|where|which|who|why|how|can|could|do|does|is|are|will|"
+                          r"should|puedo|se puede)\b")
+_PREGUNTA_RE = re.compile(r"^\W*(?:[a-záéíóúñ]+\W+){0,2}(?:qué|cuándo|dónde|cómo|cuál|quién|cuánto)\b",
+                          re.IGNORECASE)
 
 
 def is_question(text: str) -> bool:
-    return "?" in (text or "") or bool(_QUESTION_RE.match(fold(text)))
+    text = text or ""
+    return "?" in text or bool(_QUESTION_RE.match(fold(text))) or bool(_PREGUNTA_RE.match(text))
 
 
 def is_cancel(text: str) -> bool:
