@@ -589,6 +589,23 @@ async def test_asking_about_something_reported_before_is_a_status_check_not_a_ne
     assert n.last["label"] != "check_request_status" and n.last["active_loop"] != "status_form", n.text
 
 
+@pytest.mark.parametrize(("lang", "start", "switch", "label"), [
+    ("en", "pothole at 1401 Elizabeth Ave", "actually it's a streetlight that's out, not a pothole",
+     "report_streetlight"),
+    ("es", "hay un bache en 1401 Elizabeth Ave", "perdón, en realidad es una lámpara de la calle apagada, no es un bache",
+     "report_streetlight")])
+async def test_a_report_switched_mid_form_becomes_the_other_service_and_keeps_the_place(
+        convo, lang: str, start: str, switch: str, label: str) -> None:
+    """The pothole form went on and filed "streetlight that's out, not a pothole" as its description (probe N)."""
+    c = convo(lang)
+    await c.say(start)
+    assert c.last["slots"]["service"] == "report_pothole" and c.requested not in (None, "location")
+    await c.say(switch)
+    assert c.last["slots"]["service"] == label and c.last["active_loop"] == "report_form", c.text
+    assert c.last["slots"]["location"] == "1401 Elizabeth Ave" and c.requested != "location", c.text
+    assert "description" not in c.last["slots"] or not c.last["slots"]["description"]
+
+
 @pytest.mark.parametrize("text", ["how long will it take?", "do they take mattresses?"])
 async def test_a_question_is_not_taken_for_a_goodbye(convo, text: str) -> None:
     """"take care" is a goodbye, so these were: "Goodbye, and thanks for contacting 311!" (probe N)."""

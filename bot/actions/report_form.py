@@ -314,6 +314,12 @@ class ValidateReportForm(FormValidationAction):
         if parsing.is_cancel(text):
             dispatcher.utter_message(text=t("cancelled", lang))
             return [SlotSet(name, None) for name in FORM_SLOTS] + [SlotSet("requested_slot", None)]
+        if (other := _other_service(service, text, message.get("intent_ranking") or [], correction)) is not None:
+            # "actually it's a streetlight, not a pothole": the pothole form went on, and filed the words as its
+            # description (probe N). The place stays unless the message gives another.
+            dispatcher.utter_message(text=t("form_switched", lang, service=other.name(lang)))
+            kept = {"location": tracker.get_slot("location")} if tracker.get_slot("location") else {}
+            return self._start(dispatcher, tracker, text, other.label, lang, kept)
         if (asked := await self._question_in_the_form(tracker, service, requested, text, intent, correction, lang)):
             # "wait, what day is trash pickup?" was refused as an answer ("Please choose one of: Travel lane, …")
             dispatcher.utter_message(text=f"{asked['article']['answer']}\n\n{t('form_back', lang)}")
@@ -371,8 +377,9 @@ class ValidateReportForm(FormValidationAction):
         return decision
 
     def _start(self, dispatcher: CollectingDispatcher, tracker: Tracker, text: str, intent: str | None,
-               lang: str) -> list[EventType]:
-        """At activation: pick the service and take what the triggering message already says."""
+               lang: str, kept: dict[str, Any] | None = None) -> list[EventType]:
+        """At activation: pick the service and take what the triggering message already says (and `kept`: what a
+        report the resident switched from already had)."""
         service = service_for_label(intent) or form_service(tracker)
         if service is not None and _paused(tracker, service, text):
             values = _values(tracker)
@@ -388,7 +395,7 @@ class ValidateReportForm(FormValidationAction):
         if service is None:
             return [*events, SlotSet("requested_slot", None)]
         events.append(SlotSet("service", service.label))
-        changes = {} if text.startswith("/") else self._prefill(service, text)
+        changes = {**(kept or {}), **({} if text.startswith("/") else self._prefill(service, text))}
         media = turn_metadata(tracker).get("media_url")
         if media:
             changes["photo"] = str(media)
@@ -606,6 +613,40 @@ class ValidateReportForm(FormValidationAction):
             cleared.update(phone=None, email=None)
         cleared["requested_slot"] = target
         return cleared
+
+
+# "…, not a pothole", "no es un bache", "instead", "en vez de": the resident says the report is about something else
+_NOT_THIS = re.compile(r"\bnot\s+(?:an?|the)\b|\binstead\b|\bno\s+es\s+(?:un|una|el|la)\b|\ben\s+(?:vez|lugar)\s+de\b",
+                       re.IGNORECASE)
+
+
+SWITCH_MIN_CONFIDENCE = 0.2
+SWITCH_SURE = 0.8
+
+
+def _other_service(service: Any, text: str, ranking: list[dict[str, Any]], correction: str | None) -> Service | None:
+    """The service a mid-form message switches the report to, or None.
+
+    It must be worded as a correction ("actually…", "wait no, I meant…") or say what the report is not ("…, not a
+    pothole"), and name another service: Rasa's best guess, or among its first three when the message names both
+    and leaves them tied. A correction of one of this report's own answers ("wait, I meant it's in the crosswalk")
+    stays one, unless the message says what the report is not and Rasa is sure of the other service."""
+    denies = bool(_NOT_THIS.search(text))
+    if text.startswith("/") or (correction is None and not denies):
+        return None
+    guesses = [(service_for_label(str(g.get("name") or "")) if str(g.get("name") or "").startswith("report_")
+                else None, float(g.get("confidence") or 0)) for g in ranking[:3]]
+    others = [(other, confidence) for other, confidence in guesses
+              if other is not None and other.label != service.label and confidence >= SWITCH_MIN_CONFIDENCE]
+    if not others:
+        return None
+    first = guesses[0][0] if guesses else None
+    top, sure = first is not None and first.label == others[0][0].label, others[0][1] >= SWITCH_SURE
+    if denies and top and sure:
+        return others[0][0]
+    if ValidateReportForm._correction_target(service, correction if correction is not None else text)[0]:
+        return None
+    return others[0][0] if denies or (top and sure) else None
 
 
 def shared_before(tracker: Tracker, turns: int = 4) -> dict[str, str]:
