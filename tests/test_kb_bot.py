@@ -186,6 +186,24 @@ async def test_a_question_in_the_middle_of_a_report_is_answered_and_the_form_goe
     assert c.last["label"] != "faq/trash_schedule" and c.requested == asked
 
 
+async def test_a_question_at_the_description_or_the_summary_is_answered_not_filed(convo) -> None:
+    """"espera, ¿cuánto tardan en arreglarla?" was filed as the report's public description (probe N)."""
+    c = convo()
+    for said in ("I need to report a pothole", "1401 Elizabeth Ave", "travel lane", "large"):
+        await c.say(said)
+    assert c.requested == "description"
+    await c.say("wait, what day is trash pickup?")
+    assert c.last["label"] == "faq/trash_schedule" and c.requested == "description", c.text
+    assert not c.last["slots"].get("description")
+    await c.say("it's huge, can you send someone soon?")  # a description, though it asks something
+    assert c.last["slots"]["description"] == "it's huge, can you send someone soon?"
+    for said in ("skip", "skip"):
+        await c.say(said)
+    assert c.requested == "confirm"
+    await c.say("hold on, what day is trash pickup?")
+    assert c.last["label"] == "faq/trash_schedule" and c.requested == "confirm" and "Submit" in str(c.buttons)
+
+
 UNSURE_REPORT = "water seeping up through the sidewalk on East Blvd"
 
 

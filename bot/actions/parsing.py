@@ -98,9 +98,13 @@ _PREGUNTA_RE = re.compile(r"^\W*(?:[a-záéíóúñ]+\W+){0,2}(?:qué|cuándo|d�
                           re.IGNORECASE)
 
 
+def opens_with_question(text: str) -> bool:
+    """Begins as a question, after an aside or not ("wait, how long…"); a question mark alone does not count."""
+    return bool(_QUESTION_RE.match(fold(text or ""))) or bool(_PREGUNTA_RE.match(text or ""))
+
+
 def is_question(text: str) -> bool:
-    text = text or ""
-    return "?" in text or bool(_QUESTION_RE.match(fold(text))) or bool(_PREGUNTA_RE.match(text))
+    return "?" in (text or "") or opens_with_question(text)
 
 
 def is_cancel(text: str) -> bool:

@@ -364,11 +364,16 @@ class ValidateReportForm(FormValidationAction):
     async def _question_in_the_form(self, tracker: Tracker, service: Any, requested: str, text: str,
                                     intent: str | None, correction: str | None, lang: str) -> dict[str, Any] | None:
         """A question asked in the middle of the form that is no answer to its step: the knowledge base's
-        decision when it answers it directly, else None (the step goes on as before). A description may well
-        be worded as a question ("is it safe to drive over?"), so that step never counts."""
-        if requested in ("description", "confirm", "change", BLOCK) or correction is not None \
-                or text.startswith("/") or intent not in ("faq", "nlu_fallback") or not parsing.is_question(text) \
-                or self._validate(service, requested, text, CollectingDispatcher(), lang):
+        decision when it answers it directly, else None (the step goes on as before). At the description only
+        a message that opens as a question counts ("espera, ¿cuánto tardan en arreglarla?" was filed as the
+        public description): "it's huge, can you send someone?" is a description."""
+        if requested in ("change", BLOCK) or correction is not None or text.startswith("/") \
+                or intent not in ("faq", "nlu_fallback") or not parsing.is_question(text):
+            return None
+        if requested == "description":
+            if not parsing.opens_with_question(text):
+                return None
+        elif requested != "confirm" and self._validate(service, requested, text, CollectingDispatcher(), lang):
             return None
         decision = await self.kb.ask({"text": text, "language": lang, "intent": intent,
                                       "conversation_id": tracker.sender_id})
