@@ -341,6 +341,32 @@ async def test_a_resident_who_closed_the_page_is_shown_and_not_left_in_the_queue
     assert conv[b"state"] == b"closed" and conv[b"closed_reason"] == b"resident_left", ann.events[mark:]
 
 
+@pytest.mark.parametrize(("said", "told"), [("never mind, I figured it out", "taken you out of the line"),
+                                           ("ya no, gracias", "lo saqué de la fila")])
+async def test_a_resident_who_no_longer_needs_an_agent_leaves_the_line(  # type: ignore[no-untyped-def]
+        setup, resident, redis_client, said: str, told: str) -> None:
+    """"never mind, I figured it out" got no answer, the chat stayed queued and was offered to the next free agent
+    ahead of a resident still waiting (probe N)."""
+    start, agent = setup
+    server, prefix = await start()
+    ann = await agent(server, prefix, "ann", name="Ann", max_chats=0)  # online, no free seat: the chat waits
+    res = await resident(server.url)
+    await res.start_session()
+    await escalate(res, "quiero hablar con una persona" if told.startswith("lo") else "I want to talk to a person")
+    [queued] = (await ann.call("hello"))["queue"]
+    mark = len(ann.events)
+    await res.say(said)
+    await res.wait_for("bot_uttered", lambda m: told in m.get("text", ""))
+    await ann.wait_for("queue", lambda d: not d["items"], after=mark)
+    conv = await redis_client.hgetall(f"{prefix}conv:{queued['conversation_id']}")
+    assert conv[b"state"] == b"bot"
+    waiting = await resident(server.url)  # "no thanks" to nothing asked keeps a resident in line
+    await waiting.start_session()
+    await escalate(waiting, "I want to talk to a person")
+    await waiting.say("no thanks")
+    assert len((await ann.call("hello"))["queue"]) == 1
+
+
 async def test_accepting_in_one_tab_updates_the_others(setup, resident) -> None:  # type: ignore[no-untyped-def]
     start, agent = setup
     server, prefix = await start()

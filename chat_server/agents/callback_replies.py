@@ -159,6 +159,24 @@ def withdraws(text: str) -> bool:
     return raw == CONSENT_NO or _LEADING_TALK.sub("", _words(raw)) in _WITHDRAW or consent(raw) is False
 
 
+# Help no longer needed, said as a whole message: "I figured it out", "ya lo resolví".
+_SOLVED = re.compile(r"^(?:ok(?:ay)?\s+|oh\s+|actually\s+|bueno\s+|ya\s+)?"
+                     r"(?:i\s+(?:figured|found)\s+it\s+out|i\s+got\s+it|i\s+(?:don'?t|no\s+longer)\s+need\s+(?:help|an?\s+agent|it)(?:\s+anymore)?|"
+                     r"(?:ya\s+)?lo\s+resolv[ií]|ya\s+no\s+necesito(?:\s+ayuda)?|ya\s+lo\s+encontr[eé]|"
+                     r"ya\s+no\s+(?:gracias|quiero\s+esperar|hace\s+falta))\b")
+
+
+def leaves_the_line(text: str) -> bool:
+    """Waiting for an agent, the resident no longer wants one: "never mind, I figured it out", "ya no, gracias"
+    (its first clause withdraws), "I don't need help anymore". Not a bare "no": that may answer the offer to
+    leave the question instead."""
+    raw = text.strip()
+    if raw.startswith("/"):
+        return False
+    first = _LEADING_TALK.sub("", _words(re.split(r"[,.;!?]", raw, maxsplit=1)[0]))
+    return first in _WITHDRAW or bool(_SOLVED.match(_words(raw)))
+
+
 def names_a_topic(text: str) -> bool:
     """More than a request for a person: "I got charged twice on my water bill, I want to talk to someone"
     does; "can I talk to a real person please" does not. Payload buttons say nothing."""

@@ -27,6 +27,7 @@ from typing import Any
 from chat_server.agents.accounts import Account, AccountStore
 from chat_server.agents.auth import AuditLog
 from chat_server.agents.callback import CallbackFlow
+from chat_server.agents.callback_replies import leaves_the_line
 from chat_server.agents.hours import HoursStatus, Schedule
 from chat_server.agents.override import HoursOverrides, OverrideError, parse_override
 from chat_server.agents.routing import (
@@ -329,10 +330,15 @@ class EscalationService:
                                         room=user_room(owner), namespace=NS)
 
     async def on_resident_message(self, event: Event) -> None:
+        """While queued: "Leave my question instead" leaves a request; "never mind, I figured it out" leaves the
+        line (it got no answer and stayed queued, and an agent was offered the abandoned chat first)."""
         if event.data.get("state") != QUEUED:
             return
         message = await self.chats.store.message(event.conversation_id, str(event.data.get("message_id")))
-        if message is None or message.text.strip() != LEAVE_TICKET:
+        if message is None:
+            return
+        leave_ticket = message.text.strip() == LEAVE_TICKET
+        if not leave_ticket and not leaves_the_line(message.text):
             return
         conv = await self.chats.store.get(event.conversation_id)
         if conv is None or conv.state != QUEUED:
@@ -343,7 +349,11 @@ class EscalationService:
                                     room=user_room(owner), namespace=NS)
         if await self.chats.store.set_state(conv.id, BOT, expected=(QUEUED,)):
             conv.state = BOT
-            await self.callback.ask_contact(conv, "queue_timeout")
+            if leave_ticket:
+                await self.callback.ask_contact(conv, "queue_timeout")
+            else:
+                await self.chats.bus.publish("abandoned", conv.id, reason="resident_withdrew")
+                await self.chats.say_system(conv, "queue_left")
         await self.broadcast_queue()
         await self.broadcast_positions()
 
