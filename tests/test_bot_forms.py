@@ -592,8 +592,8 @@ async def test_asking_about_something_reported_before_is_a_status_check_not_a_ne
 @pytest.mark.parametrize(("lang", "start", "switch", "label"), [
     ("en", "pothole at 1401 Elizabeth Ave", "actually it's a streetlight that's out, not a pothole",
      "report_streetlight"),
-    ("es", "hay un bache en 1401 Elizabeth Ave", "perdón, en realidad es una lámpara de la calle apagada, no es un bache",
-     "report_streetlight")])
+    ("es", "hay un bache en 1401 Elizabeth Ave",
+     "perdón, en realidad es una lámpara de la calle apagada, no es un bache", "report_streetlight")])
 async def test_a_report_switched_mid_form_becomes_the_other_service_and_keeps_the_place(
         convo, lang: str, start: str, switch: str, label: str) -> None:
     """The pothole form went on and filed "streetlight that's out, not a pothole" as its description (probe N)."""

@@ -192,3 +192,7 @@ async def test_status_lookup_by_chat_for_an_api_ticket(
     answer = await ask_status(client, question.format(id=ticket_id), ticket_id, language)
     for fragment in expected:
         assert fragment.format(id=ticket_id) in answer, answer
+    # "when will it be fixed?" next is about the same request: it asked for the number again (probe N)
+    again = await ask_status(client, "when will it be fixed?" if language == "en" else "¿y cuándo la van a arreglar?",
+                             ticket_id, language)
+    assert expected[0].format(id=ticket_id) in again, again

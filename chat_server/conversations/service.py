@@ -371,8 +371,10 @@ class ConversationService:
             # This message's photo only: the conversation's last photo went with every later turn, so a
             # parking-ticket picture sent with a question became a later pothole report's public photo.
             metadata["media_url"] = str(incoming.attachment["url"])
-        if conv.get("ticket_id"):  # "what's the status?" right after filing needs no request number
-            metadata["ticket_id"] = conv.get("ticket_id")
+        # "what's the status?" right after filing, or "when will it be fixed?" after a status answer, needs no
+        # request number
+        if (ticket_id := conv.get("ticket_id") or conv.get("asked_ticket")):
+            metadata["ticket_id"] = ticket_id
         await self.notify(conv, "typing", {"sender": "bot", "on": True})
         slow = asyncio.create_task(self._slow_notice(conv))
         reply: BotReply | BotUnavailable

@@ -59,3 +59,6 @@ async def on_status_lookup(service: TicketService, event: Event) -> None:
         await chats.say(conv, "bot", text("status_unknown", language, ticket_id=ticket_id or "?"), language)
         return
     await chats.say(conv, "bot", service.status_text(ticket, language), language)
+    # "when will it be fixed?" next is about this request (the bot gets it as metadata `ticket_id`): it asked
+    # for the number again (probe N)
+    await chats.store.update(conv.id, asked_ticket=ticket.id)
