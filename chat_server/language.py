@@ -124,6 +124,28 @@ def detect_language(text: str, prior: str = "en") -> tuple[str, float]:
     return "en", round(1 - score_es, 3)
 
 
+# "mejor hablo en español", "¿me lo puede explicar en español?", "can you answer in English?", "no hablo inglés":
+# the resident says which language to use, whatever the words around it are in.
+_NAMES = {"es": r"(?:espa[nñ]ol|spanish)", "en": r"(?:ingl[eé]s|english)"}
+_NOT_SPEAK = re.compile(r"\b(?:no|don'?t|do\s+not|can'?t|cannot)\s+(?:hablo|speak|entiendo|understand)\s+"
+                        r"(?:bien\s+|well\s+)?(?:el\s+)?(\w+)", re.IGNORECASE)
+_ASKS = {lang: re.compile(rf"^\W*{name}(?:\W+(?:please|pls|por\s+favor|porfa))?\W*$|\b(?:en|in)\s+{name}\b|"
+                          rf"\b(?:hablo|hablar|speak|write|escrib\w*)\s+(?:en\s+|in\s+)?{name}\b", re.IGNORECASE)
+         for lang, name in _NAMES.items()}
+
+
+def asked_language(text: str) -> str | None:
+    """The language the resident asks to be answered in, if they ask for exactly one ("no hablo inglés" asks
+    for Spanish)."""
+    asked = set()
+    for match in _NOT_SPEAK.finditer(text):
+        asked |= {other for lang, name in _NAMES.items() if re.fullmatch(name, match.group(1), re.IGNORECASE)
+                  for other in _NAMES if other != lang}
+    plain = _NOT_SPEAK.sub(" ", text)
+    asked |= {lang for lang, pattern in _ASKS.items() if pattern.search(plain)}
+    return asked.pop() if len(asked) == 1 else None
+
+
 @dataclass
 class StickyLanguage:
     """Switch a conversation's language only on confident evidence from a real sentence."""

@@ -406,6 +406,21 @@ async def test_titles_typed_instead_of_tapped_are_those_buttons(server_factory, 
     await reply("no me sirvió", "Lamento que no le haya servido", "es")  # the No in words (probe N)
 
 
+async def test_asking_for_spanish_in_the_middle_of_a_report_switches_it(server_factory, resident) -> None:
+    """Mid-form the language never switched, so "mejor hablo en español, mi inglés no es muy bueno" got the English
+    question again, and every later answer too (probe N)."""
+    server = await server_factory(CHAT311_REDIS__KEY_PREFIX=quoted_prefix(f"kb{uuid.uuid4().hex[:8]}:"))
+    r = await resident(server.url)
+    await r.start_session()
+    for said in ("I need to report a pothole", "1401 Elizabeth Ave"):
+        await r.turn(said, language="en")
+    mark = len(r.events)
+    await r.turn("perdón, mejor hablo en español, mi inglés no es muy bueno", language="en")
+    assert await r.wait_for("language", after=mark) == {"language": "es"}
+    replies = [d for e, d in r.events[mark:] if e == "bot_uttered"]
+    assert replies and replies[-1]["lang"] == "es" and "En qué parte de la calle" in replies[-1]["text"], replies
+
+
 async def test_sms_gets_the_plain_url_and_numbered_options(server_factory) -> None:
     twilio = await TwilioStandin().start()
     try:

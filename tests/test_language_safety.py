@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chat_server.language import StickyLanguage, detect_language
+from chat_server.language import StickyLanguage, asked_language, detect_language
 from chat_server.safety import emergency_language, emergency_reply
 from chat_server.texts import TEXTS
 
@@ -72,3 +72,12 @@ def test_every_system_text_is_bilingual() -> None:
     for key, variants in TEXTS.items():
         assert set(variants) >= {"en", "es"}, key
         assert all(v.strip() for v in variants.values()), key
+
+
+@pytest.mark.parametrize(("text", "lang"), [
+    ("perdón, mejor hablo en español, mi inglés no es muy bueno", "es"), ("¿me lo puede explicar en español?", "es"),
+    ("can you answer in English?", "en"), ("no hablo bien el inglés", "es"), ("I don't speak Spanish", "en"),
+    ("english please", "en"), ("the spanish moss tree fell on my car", None), ("mi hijo habla inglés", None),
+    ("I want to report a pothole", None)])
+def test_a_resident_who_asks_for_a_language_is_heard(text: str, lang: str | None) -> None:
+    assert asked_language(text) == lang

@@ -32,7 +32,7 @@ from chat_server.conversations.turns import FairTurns
 from chat_server.conversations.typed_buttons import MAX_TITLE_CHARS, typed_button
 from chat_server.events import EventBus
 from chat_server.labels import SMALL_TALK
-from chat_server.language import StickyLanguage
+from chat_server.language import StickyLanguage, asked_language
 from chat_server.redaction import mask_payment_cards, redact
 from chat_server.safety import emergency_language, emergency_reply
 from chat_server.texts import text
@@ -347,6 +347,9 @@ class ConversationService:
             # The first words of a conversation no UI language chose: judged as a widget's first message is
             # (an SMS "hola" was answered in English: a short message cannot switch a settled language).
             return {"language": self.language.update(None, said, conv.language), "language_unsettled": ""}
+        if (asked := asked_language(said)) is not None:
+            # "mejor hablo en español, mi inglés no es muy bueno" mid-report: the form went on in English (probe N)
+            return {"language": asked} if asked != conv.language else {}
         if conv.get("active_loop"):
             # Mid-form answers are addresses, names and short values ("on the corner of Monroe Rd and Sharon
             # Amity" from a Spanglish speaker): a report started in one language finishes in it.
