@@ -397,6 +397,23 @@ async def test_cancel_in_spanish(convo) -> None:
     assert "cancelé" in c.text and c.last["active_loop"] is None
 
 
+@pytest.mark.parametrize(("lang", "said", "where"), [
+    ("en", "oops the address is wrong, it's 5650 Monroe Rd", "5650 Monroe Rd"),
+    ("es", "perdón, la dirección está mal, es 5650 Monroe Rd", "5650 Monroe Rd")])
+async def test_saying_what_is_wrong_corrects_it(convo, lang: str, said: str, where: str) -> None:
+    """It was refused as an answer to the size question and the report was filed at the old address (probe N)."""
+    c = convo(lang)
+    for answer in ("/report_pothole", "5600 Monroe Rd"):
+        await c.say(answer)
+    asked = c.requested
+    await c.say(said)
+    assert c.last["slots"]["location"] == where and c.requested == asked, c.text
+    w = convo()
+    for answer in ("/report_pothole", "5600 Monroe Rd", "the address was wrong"):
+        await w.say(answer)
+    assert w.requested == "location" and "location" not in w.last["slots"], w.text
+
+
 async def test_correction_with_a_value_and_without(convo) -> None:
     c = convo()
     await c.say("/report_pothole")

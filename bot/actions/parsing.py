@@ -139,8 +139,20 @@ def asks_for_person(text: str) -> bool:
     return bool(_PERSON_RE.search(fold(text)))
 
 
+# "oops the address is wrong, it's 5650 Monroe Rd", "la dirección está mal, es …": names what is wrong, then the
+# new value (it was refused as an answer to the question asked then, and the report was filed at the old address)
+_WRONG_FIELD_RE = re.compile(
+    r"^\s*(?:(?:sorry|oops|wait|oh|ay|perd[oó]n)[,!.]?\s+)*(?:the\s+|my\s+|la\s+|mi\s+|el\s+)?"
+    r"(?P<field>address|location|street|direcci[oó]n|ubicaci[oó]n|calle)\s+(?:is|was|es|est[aá]|estaba)\s+"
+    r"(?:wrong|incorrect|not\s+right|mal|equivocad[ao]|incorrect[ao])\b[\s,.;:!-]*"
+    r"(?:(?:it'?s|it\s+is|it\s+should\s+be|should\s+be|the\s+right\s+one\s+is|es|la\s+correcta\s+es|debe\s+ser)\b"
+    r"[\s:]*)?(?P<rest>.*)$", re.IGNORECASE | re.DOTALL)
+
+
 def parse_correction(text: str) -> str | None:
     """If the message is a correction ("actually it's on 5th street"), return the rest (may be "")."""
+    if (wrong := _WRONG_FIELD_RE.match(text or "")) is not None:
+        return f"{wrong.group('field')} {wrong.group('rest').strip()}".strip()
     m = _CORRECTION_RE.match(text or "")
     if not m:
         return None
