@@ -74,6 +74,8 @@ def test_a_street_alone_is_not_a_findable_place(location: str, bare: bool) -> No
     ("1500 East Blvd", "1500 East Blvd"), ("skip", "Tryon St"), ("I don't know", "Tryon St"), ("no sé", "Tryon St"),
     ("600 blk", "600 block of Tryon St"), ("in front of 1423", "1423 Tryon St"),
     ("actually its 1500 Central Ave", "1500 Central Ave"), ("x", "Tryon St"),
+    ("its out compleetly", "Tryon St"),  # what is wrong, not where: it was filed as "Tryon St and out compleetly"
+    ("it's near the library", "Tryon St near the library"),
 ])
 def test_the_block_or_cross_street_completes_the_street(answer: str, location: str) -> None:
     assert parsing.refine_location("Tryon St", answer) == location
@@ -196,6 +198,9 @@ def test_every_button_title_parses_back_to_its_value() -> None:
     ("el semáforo no funciona en la esquina", None),
     ("hay un arbol caido en la calle en 2200 The Plaza", None),  # not "calle en 2200"
     ("un carro en la calle enfrente de mi casa", None),
+    # probe N: "Monroe Rd and the" and "3500 de la calle" were filed as the places
+    ("there's a big pothole on Monroe Rd and the streetlight next to it is out too", "Monroe Rd"),
+    ("hay un bache enorme en la 3500 de la calle Central Ave, en medio de la calle", "3500 Central Ave"),
 ])
 def test_location_in_a_first_message(text: str, expected: str | None) -> None:
     assert parsing.find_address_in_text(text) == expected

@@ -270,10 +270,18 @@ def _with_landmark(text: str, street: re.Match[str]) -> str:
     return f"{found} {tail.group(1).strip()}" if tail else found
 
 
+# "en la 3500 de la calle Central Ave": the house number before the Spanish street word
+NUMBER_OF_CALLE_RE = re.compile(
+    r"\b(\d{1,6})\s+(?:de\s+(?:la\s+)?)?(?:calle|avenida|av\.?|camino|carretera|bulevar)\s+("
+    + _NOT_A_NAME + _NAME + r"(?:\s+" + _NOT_A_NAME + _NAME + r"){0,2})", re.IGNORECASE)
+
+
 def find_address_in_text(text: str) -> str | None:
     """A location inside a longer message: "pothole at 1234 Sharon Amity Rd", "on tryon street",
-    "light out at Tryon St and 5th St", "bache en la calle Tryon"."""
+    "light out at Tryon St and 5th St", "bache en la calle Tryon", "en la 3500 de la calle Central Ave"."""
     text = text or ""
+    if m := NUMBER_OF_CALLE_RE.search(text):  # before the English form, which stops at "calle"
+        return f"{m.group(1)} {m.group(2).rstrip('.,')}"
     m = ADDRESS_IN_TEXT_RE.search(text)
     if m:
         return m.group(1).strip().rstrip(".")
@@ -292,6 +300,7 @@ def find_address_in_text(text: str) -> str | None:
     return _with_landmark(text, m) if m else None
 
 
+_ARTICLES = ("el", "la", "los", "las", "mi", "my", "the", "his", "her", "su", "a", "an", "un", "una")
 _CLAUSE_STARTS = {"it", "it's", "its", "is", "was", "i", "i'm", "im", "we", "they", "he", "she", "there", "that",
                   "this", "es", "esta", "hay", "lleva", "no", "now", "then", "ya"}
 
@@ -306,7 +315,9 @@ def _joins_a_clause(candidate: str) -> bool:
     words = fold(parts[1]).split()
     if words[0] in _CLAUSE_STARTS:
         return True
-    if words[0] in ("el", "la", "los", "las", "mi", "my", "the", "his", "her", "su") and len(words) > 1:
+    if words[0] in _ARTICLES and len(words) == 1:  # "on Monroe Rd and the streetlight…": no cross street
+        return True
+    if words[0] in _ARTICLES and len(words) > 1:
         named = words[1][0].isdigit() or words[1].rstrip(".") in STREET_WORDS
         capital = any(w[:1].isupper() for w in said[1:])  # "y el Parque Freedom" names a place
         return not named and not capital
@@ -401,6 +412,8 @@ def refine_location(street: str, answer: str, lang: str = "en") -> str:
         return f"{numbers[0]} {street}"
     if _NEAR_RE.match(said) or folded.startswith(("between ", "entre ")):  # in the resident's own words
         return f"{street} {said}"[:200]
+    if fold(answer).split()[0] in _CLAUSE_STARTS and not has_street and not numbers:
+        return street  # "its out compleetly" says what is wrong, not where: it was filed as "tryon st and out …"
     return join["and"].format(street=street, cross=_AND_RE.sub("", said, count=1))[:200]
 
 
