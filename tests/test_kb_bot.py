@@ -204,6 +204,17 @@ async def test_a_question_at_the_description_or_the_summary_is_answered_not_file
     assert c.last["label"] == "faq/trash_schedule" and c.requested == "confirm" and "Submit" in str(c.buttons)
 
 
+@pytest.mark.parametrize(("lang", "first", "then"), [
+    ("en", "what day is trash pickup", "and on holidays?"), ("es", "qué día pasa la basura", "¿y si es feriado?")])
+async def test_a_follow_up_question_is_read_with_the_one_before(convo, lang: str, first: str, then: str) -> None:
+    """Alone, "and on holidays?" got a menu led by "311 hours" (probe N)."""
+    c = convo(lang)
+    await c.say(first)
+    await c.say(then)
+    offered = c.text + str(c.buttons)
+    assert c.last["label"] == "faq/trash_schedule" and "sw-holiday-schedule" in offered, offered
+
+
 UNSURE_REPORT = "water seeping up through the sidewalk on East Blvd"
 
 

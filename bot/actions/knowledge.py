@@ -21,6 +21,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions import parsing
 from actions.actions import fallback_reply, language_of
 from actions.kb_client import client_from_env
 from actions.kb_replies import answer_message, details_message, menu_message, report_guess, report_offer
@@ -43,6 +44,13 @@ def last_question(tracker: Tracker) -> str:
         if text and not text.startswith("/"):
             return text
     return ""
+
+
+def question_before(tracker: Tracker) -> str:
+    """The resident's typed message before the latest one ("" if none)."""
+    typed = (str(e.get("text") or "").strip() for e in reversed(tracker.events) if e.get("event") == "user")
+    said = [text for text in typed if text and not text.startswith("/")][:2]
+    return said[1] if len(said) == 2 else ""
 
 
 def feedback_given(tracker: Tracker, article_id: str, helpful: bool) -> bool:
@@ -94,6 +102,13 @@ class ActionKbAnswer(Action):
         else:
             body = None
         decision = await self.kb.ask(body) if body else None
+        if body and "text" in body and (decision or {}).get("kind") != "answer" and parsing.follows_up(text) \
+                and (before := question_before(tracker)):
+            # "and on holidays?" after "what day is trash pickup": asked alone it got a menu with "311 hours"
+            # (probe N); read with the question it follows, its answer or menu is about that question's subject
+            again = await self.kb.ask({**body, "text": f"{before} {text}"})
+            if (again or {}).get("kind") in ("answer", "menu"):
+                decision = again
         kind = (decision or {}).get("kind")
         offer = report_offer(decision, lang) if decision and kind == "report" else None
         if offer:

@@ -107,6 +107,15 @@ def is_question(text: str) -> bool:
     return "?" in (text or "") or opens_with_question(text)
 
 
+# "and on holidays?", "what about recycling?", "¿y los sábados?": a short question that leans on the one before
+_FOLLOW_UP_RE = re.compile(r"^\W*(?:and|what about|how about|and what about|also|y|y que tal|que tal|y si|and if)\b")
+FOLLOW_UP_MAX_WORDS = 6
+
+
+def follows_up(text: str) -> bool:
+    return len((text or "").split()) <= FOLLOW_UP_MAX_WORDS and bool(_FOLLOW_UP_RE.match(fold(text)))
+
+
 def is_cancel(text: str) -> bool:
     return bool(_CANCEL_RE.match(text or ""))
 
