@@ -414,6 +414,19 @@ async def test_saying_what_is_wrong_corrects_it(convo, lang: str, said: str, whe
     assert w.requested == "location" and "location" not in w.last["slots"], w.text
 
 
+@pytest.mark.parametrize("said", ["my name is John Carter, 704-555-1212", "John Carter 704-555-1212"])
+async def test_a_name_given_with_a_phone_number_is_both(convo, said: str) -> None:
+    """Asked for a name, "my name is John Carter, 704-555-1212" was refused (probe N)."""
+    c = convo()
+    for answer in ("/report_pothole", "1401 Elizabeth Ave", "travel lane", "large", "deep hole", "skip"):
+        await c.say(answer)
+    assert c.requested == "contact_name"
+    await c.say(said)
+    slots = c.last["slots"]
+    assert slots["contact_name"] == "John Carter" and slots["phone"] == "704-555-1212", c.text
+    assert c.requested not in ("contact_name", "phone")
+
+
 async def test_correction_with_a_value_and_without(convo) -> None:
     c = convo()
     await c.say("/report_pothole")

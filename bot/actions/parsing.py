@@ -529,6 +529,21 @@ def find_contact_in_text(text: str) -> dict[str, str]:
     return found
 
 
+def name_with_contact(text: str) -> dict[str, str]:
+    """A name given with a phone number or e-mail address ("John Carter, 704-555-1212", "my name is Ana,
+    ana@example.com"): all of them, or {} when there is no contact or no name beside it."""
+    found = find_contact_in_text(text)
+    if not (found.get("phone") or found.get("email")):
+        return {}
+    if "contact_name" not in found:
+        rest = PHONE_IN_TEXT_RE.sub(" ", _EMAIL_IN_TEXT_RE.sub(" ", text or ""))
+        name = validate_name(" ".join(re.sub(r"[,;:]+", " ", rest).split()))
+        if name is None:
+            return {}
+        found["contact_name"] = name
+    return found
+
+
 def split_name(name: str) -> tuple[str, str | None]:
     parts = name.split()
     return (parts[0], " ".join(parts[1:]) or None) if parts else (name, None)

@@ -530,6 +530,10 @@ class ValidateReportForm(FormValidationAction):
                 return {}
             value = parsing.validate_name(text)
             if value is None:
+                # "my name is John Carter, 704-555-1212": the name and the number at once (it was refused)
+                found = parsing.name_with_contact(text)
+                if found:
+                    return found
                 dispatcher.utter_message(text=t("name_invalid", lang))
                 return {}
             return {"contact_name": value}
