@@ -164,6 +164,32 @@ async def test_a_photo_sent_about_something_else_is_not_the_reports_photo(
 
 
 @pytest.mark.rasa
+async def test_a_photo_sent_after_filing_is_added_when_the_resident_says_so(
+        server: ChatServerProcess, resident: Callable[..., Any]) -> None:
+    """The photo and "can I add a photo?" got "Sorry, I didn't understand" once the report was filed (probe N)."""
+    client: ResidentClient = await resident(server.url)
+    session = await client.start_session()
+    created, _ = await file_report(client, "I want to report a pothole at 700 East 4th Street", "en")
+    ticket_id = created["ticket_id"]
+    photo = await upload_photo(server, session)
+    mark = len(client.events)
+    await client.say("", language="en", attachment={"type": "image", "url": photo})
+    offer = await client.wait_for("bot_uttered", lambda m: ticket_id in (m.get("text") or ""), after=mark)
+    assert "public status page" in offer["text"]
+    assert (await open311_request(server, ticket_id))["media_url"] is None  # nothing until the resident says so
+    add = next(q for q in offer["quick_replies"] if q["title"] == "Add it")
+    mark = len(client.events)
+    await client.say(add["payload"], language="en")
+    await client.wait_for("bot_uttered", lambda m: "now part of request" in (m.get("text") or ""), after=mark)
+    assert (await open311_request(server, ticket_id))["media_url"] == photo
+    # A second photo is not offered: the request has one.
+    second = await upload_photo(server, session)
+    replies = await client.turn("here's another one", language="en", attachment={"type": "image", "url": second})
+    assert not any("Add this photo" in (r.get("text") or "") for r in replies)
+    assert (await open311_request(server, ticket_id))["media_url"] == photo
+
+
+@pytest.mark.rasa
 @pytest.mark.parametrize(("language", "question", "expected"), [
     ("en", "what's the status of {id}?", ["Request {id} (Water leak)", "open (reviewed by the department)",
                                            "Latest update: Crew assigned.", "Expected to be done by"]),

@@ -15,6 +15,7 @@ from chat_server.tickets import bot_events
 from chat_server.tickets.apikeys import ApiKeyStore
 from chat_server.tickets.catalogue import load_catalogue
 from chat_server.tickets.duplicate_flow import DuplicateFlow
+from chat_server.tickets.late_photo import LatePhoto
 from chat_server.tickets.media import MediaHandler
 from chat_server.tickets.open311 import Open311API
 from chat_server.tickets.outbox import UpstreamOutbox
@@ -41,6 +42,7 @@ def setup(app: web.Application, ctx: AppContext) -> None:
 
     duplicate_flow = DuplicateFlow(service)
     ctx.conversations.turn_handlers.append(duplicate_flow.handle)
+    LatePhoto(ctx.conversations, service).register()
 
     ctx.bus.subscribe("form_completed", partial(bot_events.on_form_completed, duplicate_flow))
     ctx.bus.subscribe("status_lookup", partial(bot_events.on_status_lookup, service))

@@ -304,6 +304,16 @@ class TicketService:
                                       by="resident")
         await self.follow(ticket, conv, language)
 
+    async def add_photo(self, ticket: Ticket, photo: str) -> bool:
+        """The filer's photo, sent after filing, for a request that has none (False: it has one already)."""
+        url = _media_url(photo)
+        if url is None or ticket.media_url:
+            return False
+        ticket.media_url = url
+        await self.store.update_fields(ticket.id, media_url=url)
+        await self.add_staff_note(ticket.id, "Photo added by the resident in chat after filing.", by="resident")
+        return True
+
     def expected_at(self, requested_at: float, expected_days: float | None) -> float | None:
         """The catalogue's expected_days are business days (weekends and `hours.holidays` skipped)."""
         if expected_days is None:
