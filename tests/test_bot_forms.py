@@ -403,14 +403,12 @@ async def test_cancel_in_spanish(convo) -> None:
 async def test_saying_what_is_wrong_corrects_it(convo, lang: str, said: str, where: str) -> None:
     """It was refused as an answer to the size question and the report was filed at the old address (probe N)."""
     c = convo(lang)
-    for answer in ("/report_pothole", "5600 Monroe Rd"):
-        await c.say(answer)
+    await c.say_all("/report_pothole", "5600 Monroe Rd")
     asked = c.requested
     await c.say(said)
     assert c.last["slots"]["location"] == where and c.requested == asked, c.text
     w = convo()
-    for answer in ("/report_pothole", "5600 Monroe Rd", "the address was wrong"):
-        await w.say(answer)
+    await w.say_all("/report_pothole", "5600 Monroe Rd", "the address was wrong")
     assert w.requested == "location" and "location" not in w.last["slots"], w.text
 
 
@@ -418,8 +416,7 @@ async def test_saying_what_is_wrong_corrects_it(convo, lang: str, said: str, whe
 async def test_a_name_given_with_a_phone_number_is_both(convo, said: str) -> None:
     """Asked for a name, "my name is John Carter, 704-555-1212" was refused (probe N)."""
     c = convo()
-    for answer in ("/report_pothole", "1401 Elizabeth Ave", "travel lane", "large", "deep hole", "skip"):
-        await c.say(answer)
+    await c.say_all("/report_pothole", "1401 Elizabeth Ave", "travel lane", "large", "deep hole", "skip")
     assert c.requested == "contact_name"
     await c.say(said)
     slots = c.last["slots"]

@@ -175,8 +175,7 @@ async def test_a_question_in_the_middle_of_a_report_is_answered_and_the_form_goe
         convo, lang: str, start: str, question: str, back: str) -> None:
     """It was refused as an answer: "Sorry, I didn't catch that. Please choose one of: Travel lane, …"."""
     c = convo(lang)
-    for said in (start, "1401 Elizabeth Ave"):
-        await c.say(said)
+    await c.say_all(start, "1401 Elizabeth Ave")
     asked = c.requested
     assert asked not in (None, "location", "description"), c.text
     await c.say(question)
@@ -189,16 +188,14 @@ async def test_a_question_in_the_middle_of_a_report_is_answered_and_the_form_goe
 async def test_a_question_at_the_description_or_the_summary_is_answered_not_filed(convo) -> None:
     """"espera, ¿cuánto tardan en arreglarla?" was filed as the report's public description (probe N)."""
     c = convo()
-    for said in ("I need to report a pothole", "1401 Elizabeth Ave", "travel lane", "large"):
-        await c.say(said)
+    await c.say_all("I need to report a pothole", "1401 Elizabeth Ave", "travel lane", "large")
     assert c.requested == "description"
     await c.say("wait, what day is trash pickup?")
     assert c.last["label"] == "faq/trash_schedule" and c.requested == "description", c.text
     assert not c.last["slots"].get("description")
     await c.say("it's huge, can you send someone soon?")  # a description, though it asks something
     assert c.last["slots"]["description"] == "it's huge, can you send someone soon?"
-    for said in ("skip", "skip"):
-        await c.say(said)
+    await c.say_all("skip", "skip")
     assert c.requested == "confirm"
     await c.say("hold on, what day is trash pickup?")
     assert c.last["label"] == "faq/trash_schedule" and c.requested == "confirm" and "Submit" in str(c.buttons)

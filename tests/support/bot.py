@@ -38,6 +38,12 @@ class Conversation:
             self.last = await resp.json()
         return self.last
 
+    async def say_all(self, *texts: str) -> dict:
+        """Several turns in a row (the answers that bring a report to the step a test is about)."""
+        for text in texts:
+            await self.say(text)
+        return self.last
+
     @property
     def texts(self) -> list[str]:
         return [m["text"] for m in self.last["messages"] if m.get("text")]
