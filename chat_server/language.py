@@ -127,6 +127,7 @@ def detect_language(text: str, prior: str = "en") -> tuple[str, float]:
 # "mejor hablo en español", "¿me lo puede explicar en español?", "can you answer in English?", "no hablo inglés":
 # the resident says which language to use, whatever the words around it are in.
 _NAMES = {"es": r"(?:espa[nñ]ol|spanish)", "en": r"(?:ingl[eé]s|english)"}
+_ANY_NAME = re.compile("|".join(_NAMES.values()), re.IGNORECASE)
 _NOT_SPEAK = re.compile(r"\b(?:no|don'?t|do\s+not|can'?t|cannot)\s+(?:hablo|speak|entiendo|understand)\s+"
                         r"(?:bien\s+|well\s+)?(?:el\s+)?(\w+)", re.IGNORECASE)
 _ASKS = {lang: re.compile(rf"^\W*{name}(?:\W+(?:please|pls|por\s+favor|porfa))?\W*$|\b(?:en|in)\s+{name}\b|"
@@ -137,6 +138,8 @@ _ASKS = {lang: re.compile(rf"^\W*{name}(?:\W+(?:please|pls|por\s+favor|porfa))?\
 def asked_language(text: str) -> str | None:
     """The language the resident asks to be answered in, if they ask for exactly one ("no hablo inglés" asks
     for Spanish)."""
+    if not _ANY_NAME.search(text):  # every resident message passes here (the relay's hot path): one search
+        return None
     asked = set()
     for match in _NOT_SPEAK.finditer(text):
         asked |= {other for lang, name in _NAMES.items() if re.fullmatch(name, match.group(1), re.IGNORECASE)
