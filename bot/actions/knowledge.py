@@ -14,6 +14,8 @@ Payload intents: `kb_article{article_id}`, `kb_details{article_id}`, `kb_feedbac
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from itertools import islice
 from typing import Any
 
 from chat311_labels import KB_LABEL_SLOT
@@ -37,20 +39,21 @@ def entity(tracker: Tracker, name: str) -> Any:
     return None
 
 
-def last_question(tracker: Tracker) -> str:
-    """The resident's latest typed message (button payloads start with "/")."""
+def typed_questions(tracker: Tracker) -> Iterator[str]:
+    """The resident's typed messages, latest first (button payloads start with "/")."""
     for event in reversed(tracker.events):
-        text = (event.get("text") or "").strip() if event.get("event") == "user" else ""
+        text = str(event.get("text") or "").strip() if event.get("event") == "user" else ""
         if text and not text.startswith("/"):
-            return text
-    return ""
+            yield text
+
+
+def last_question(tracker: Tracker) -> str:
+    return next(typed_questions(tracker), "")
 
 
 def question_before(tracker: Tracker) -> str:
     """The resident's typed message before the latest one ("" if none)."""
-    typed = (str(e.get("text") or "").strip() for e in reversed(tracker.events) if e.get("event") == "user")
-    said = [text for text in typed if text and not text.startswith("/")][:2]
-    return said[1] if len(said) == 2 else ""
+    return next(islice(typed_questions(tracker), 1, None), "")
 
 
 def feedback_given(tracker: Tracker, article_id: str, helpful: bool) -> bool:

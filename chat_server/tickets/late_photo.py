@@ -14,7 +14,7 @@ from typing import Any
 from chat_server.conversations.service import ConversationService
 from chat_server.conversations.store import Conversation, Message
 from chat_server.texts import text
-from chat_server.tickets.service import TicketService
+from chat_server.tickets.service import TicketService, filed_in
 from chat_server.tickets.store import OPEN
 
 ADD, KEEP = "add_photo", "keep_photo"
@@ -40,7 +40,7 @@ class LatePhoto:
     async def offer(self, conv: Conversation, message: Message) -> bool:
         photo = _photo_url(message)
         filed = conv.get("ticket_id")
-        if photo is None or not filed or conv.get("active_loop") or filed not in (conv.get("ticket_ids") or ""):
+        if photo is None or not filed or conv.get("active_loop") or filed not in filed_in(conv):
             return False
         ticket = await self.tickets.get(filed)
         if ticket is None or ticket.media_url or ticket.status != OPEN:
@@ -56,7 +56,7 @@ class LatePhoto:
         # only a request this conversation filed, and a photo this conversation sent
         message = await self.chats.store.message(conv.id, message_id) if message_id else None
         photo = _photo_url(message) if message is not None and message.sender == "resident" else None
-        ticket = await self.tickets.get(ticket_id) if ticket_id in (conv.get("ticket_ids") or "").split(",") else None
+        ticket = await self.tickets.get(ticket_id) if ticket_id in filed_in(conv) else None
         if ticket is None or photo is None or not await self.tickets.add_photo(ticket, photo):
             await self.chats.say_system(conv, "late_photo_not_added")
             return

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from chat_server.events import EventBus
     from chat_server.tickets.settings import TicketsConfig
 
-__all__ = ["TicketService", "TicketValidationError"]
+__all__ = ["TicketService", "TicketValidationError", "filed_in"]
 
 log = logging.getLogger("chat311.tickets")
 
@@ -88,6 +88,11 @@ def _coordinate(value: Any, name: str, bound: float) -> float | None:
     if not -bound <= number <= bound:
         raise TicketValidationError(400, f"{name} must be between -{bound:g} and {bound:g}", name)
     return number
+
+
+def filed_in(conv: Conversation) -> list[str]:
+    """The requests a conversation filed, oldest first (its `ticket_ids` field)."""
+    return [t for t in (conv.get("ticket_ids") or "").split(",") if t]
 
 
 def _media_url(value: Any) -> str | None:
@@ -295,9 +300,8 @@ class TicketService:
         on the status page). A photo the ticket lacks becomes its photo. They follow the ticket."""
         description = _long(data.get("description"), "description")
         photo = _media_url(data.get("media_url") or None)
-        if photo and not ticket.media_url:
-            ticket.media_url = photo
-            await self.store.update_fields(ticket.id, media_url=photo)
+        if photo:
+            await self._attach_photo(ticket, photo)
         lines = [line for line in (redact(description), f"Photo: {photo}" if photo else "") if line]
         if lines:
             await self.add_staff_note(ticket.id, "Also reported by a resident in chat: " + " ".join(lines),
@@ -307,11 +311,17 @@ class TicketService:
     async def add_photo(self, ticket: Ticket, photo: str) -> bool:
         """The filer's photo, sent after filing, for a request that has none (False: it has one already)."""
         url = _media_url(photo)
-        if url is None or ticket.media_url:
+        if url is None or not await self._attach_photo(ticket, url):
+            return False
+        await self.add_staff_note(ticket.id, "Photo added by the resident in chat after filing.", by="resident")
+        return True
+
+    async def _attach_photo(self, ticket: Ticket, url: str) -> bool:
+        """A photo for a request that has none; False (nothing written) when it has one."""
+        if ticket.media_url:
             return False
         ticket.media_url = url
         await self.store.update_fields(ticket.id, media_url=url)
-        await self.add_staff_note(ticket.id, "Photo added by the resident in chat after filing.", by="resident")
         return True
 
     def expected_at(self, requested_at: float, expected_days: float | None) -> float | None:
@@ -356,7 +366,7 @@ class TicketService:
             idempotency_key=str(key), transcript=data.get("transcript"), **fields,
         )
         if not ticket.replayed:
-            tickets = [t for t in conv.get("ticket_ids").split(",") if t] + [ticket.id]
+            tickets = [*filed_in(conv), ticket.id]
             await self.chats.store.update(conv.id, ticket_id=ticket.id, ticket_ids=",".join(tickets))
             keep = conv.state == ASSIGNED and (source in ("agent", "console") or bool(data.get("keep_assigned")))
             if not keep and await self.chats.store.set_state(conv.id, TICKETED, expected=(BOT, QUEUED, ASSIGNED)):
