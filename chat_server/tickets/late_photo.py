@@ -45,17 +45,20 @@ class LatePhoto:
         ticket = await self.tickets.get(filed)
         if ticket is None or ticket.media_url or ticket.status != OPEN:
             return False
-        args = f'{{"ticket_id": "{ticket.id}", "message_id": "{message.id}"}}'
+        # The photo waits on the conversation, not in the button: a message id in a payload (13 digits and
+        # "-0") can pass for a card number, and the card mask hid it.
+        await self.chats.store.update(conv.id, offered_photo=photo)
+        args = f'{{"ticket_id": "{ticket.id}"}}'
         await self.chats.say_system(conv, "late_photo_offer", ticket_id=ticket.id, extra={"quick_replies": [
             {"title": text("late_photo_add", conv.language), "payload": f"/{ADD}{args}"},
             {"title": text("late_photo_keep", conv.language), "payload": f"/{KEEP}"}]})
         return True
 
     async def add(self, conv: Conversation, args: dict[str, Any]) -> None:
-        ticket_id, message_id = str(args.get("ticket_id") or ""), str(args.get("message_id") or "")
-        # only a request this conversation filed, and a photo this conversation sent
-        message = await self.chats.store.message(conv.id, message_id) if message_id else None
-        photo = _photo_url(message) if message is not None and message.sender == "resident" else None
+        ticket_id = str(args.get("ticket_id") or "")
+        # only a request this conversation filed, and the photo it was offered (a photo this conversation sent)
+        photo = conv.get("offered_photo") or None
+        await self.chats.store.update(conv.id, offered_photo="")
         ticket = await self.tickets.get(ticket_id) if ticket_id in filed_in(conv) else None
         if ticket is None or photo is None or not await self.tickets.add_photo(ticket, photo):
             await self.chats.say_system(conv, "late_photo_not_added")
@@ -63,4 +66,5 @@ class LatePhoto:
         await self.chats.say_system(conv, "late_photo_added", ticket_id=ticket.id)
 
     async def keep(self, conv: Conversation, args: dict[str, Any]) -> None:
+        await self.chats.store.update(conv.id, offered_photo="")
         await self.chats.say_system(conv, "late_photo_kept")
