@@ -37,6 +37,18 @@ def command(name: str, help_text: str) -> Callable[[Configure], Callable[[Run], 
     return wrap_configure
 
 
+def redis_command(name: str, help_text: str, configure: Configure,
+                  ) -> Callable[[Callable[[argparse.Namespace, Config, Redis], Awaitable[int]]], Run]:
+    """Register `main(args, config, redis)` as a sub-command that works on the running service's Redis
+    (`run_with_redis`): most sub-commands that read or change the service's state are of this kind."""
+    def wrap(main: Callable[[argparse.Namespace, Config, Redis], Awaitable[int]]) -> Run:
+        def run(args: argparse.Namespace) -> int:
+            return run_with_redis(args, lambda config, redis: main(args, config, redis))
+        command(name, help_text)(configure)(run)
+        return run
+    return wrap
+
+
 def load_for_command(args: argparse.Namespace) -> Config:
     """The configuration named by --config (or the default), with logging set up; exit 2 if invalid."""
     try:

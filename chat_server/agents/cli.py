@@ -11,7 +11,6 @@ import getpass
 import sys
 import time
 from datetime import UTC, datetime
-from functools import partial
 
 from redis.asyncio import Redis
 
@@ -20,7 +19,7 @@ from chat_server.agents.auth import AuditLog, SessionStore
 from chat_server.agents.hours import Schedule
 from chat_server.agents.override import HoursOverrides, OverrideError, parse_override
 from chat_server.agents.routing_store import RoutingStore
-from chat_server.commands import command, run_with_redis
+from chat_server.commands import redis_command
 from chat_server.config import Config
 
 
@@ -63,6 +62,8 @@ def _configure_users(p: argparse.ArgumentParser) -> None:
     ed.add_argument("--max-chats", type=int)
 
 
+@redis_command("users", "manage agent console accounts (add, list, disable, enable, passwd, update)",
+               _configure_users)
 async def _users(args: argparse.Namespace, config: Config, redis: Redis) -> int:
     prefix = config.redis.key_prefix
     store, sessions, audit = AccountStore(redis, prefix), SessionStore(redis, prefix, 1), AuditLog(redis, prefix)
@@ -107,10 +108,6 @@ async def _users(args: argparse.Namespace, config: Config, redis: Redis) -> int:
         return 2
 
 
-@command("users", "manage agent console accounts (add, list, disable, enable, passwd, update)")(_configure_users)
-def _users_cmd(args: argparse.Namespace) -> int:
-    return run_with_redis(args, partial(_users, args))
-
 
 def _configure_hours(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="action", required=True)
@@ -122,6 +119,7 @@ def _configure_hours(p: argparse.ArgumentParser) -> None:
     sub.add_parser("clear", help="remove the emergency override")
 
 
+@redis_command("hours", "staffed hours: status, or an emergency override (open/close/clear)", _configure_hours)
 async def _hours(args: argparse.Namespace, config: Config, redis: Redis) -> int:
     routing = RoutingStore(redis, config.redis.key_prefix)
     now = time.time()
@@ -137,7 +135,3 @@ async def _hours(args: argparse.Namespace, config: Config, redis: Redis) -> int:
           f"closes_at={status.closes_at} next_open={status.next_open}")
     return 0
 
-
-@command("hours", "staffed hours: status, or an emergency override (open/close/clear)")(_configure_hours)
-def _hours_cmd(args: argparse.Namespace) -> int:
-    return run_with_redis(args, partial(_hours, args))

@@ -43,7 +43,6 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from redis.asyncio import Redis
 
 from chat_server.app_hooks import run_with_app
-from chat_server.channels.channel_base import drain
 from chat_server.channels.media import store_image
 from chat_server.channels.resident_channel import ResidentChannel
 from chat_server.channels.text_shaping import html_to_text, render_options, strip_quoted
@@ -71,7 +70,6 @@ _AUTO_SUBJECT = re.compile(r"^\s*(auto(matic)?[ -]?(reply|response|respuesta)|ou
 
 class EmailChannel(ResidentChannel):
     name = "email"
-    supports_buttons = False
 
     def __init__(self, config: Config, redis: Redis, service: ConversationService, limiter: RateLimiter,
                  emergency_first: EmergencyFirst) -> None:
@@ -84,7 +82,6 @@ class EmailChannel(ResidentChannel):
         self._turns: dict[str, list[str]] = {}  # conversation id -> texts collected during an inbound turn
         # One inbound e-mail at a time per sender, so two mails cannot share one turn's reply buffer.
         self._sender_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
-        self._tasks: set[asyncio.Task[None]] = set()
 
     # lifecycle -------------------------------------------------------------------------------
     def setup(self, app: web.Application) -> None:
@@ -111,7 +108,7 @@ class EmailChannel(ResidentChannel):
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(2):
                     await self._server.wait_closed()
-        await drain(self._tasks, 5.0)
+        await self.finish_turns()
 
     async def stop(self) -> None:
         await self.outbox.stop()
@@ -153,9 +150,7 @@ class EmailChannel(ResidentChannel):
                                                      self.config.limits.max_message_chars)
         referenced = self._referenced_conversation(msg)
         cut = len(full_body) > len(body)
-        task = asyncio.create_task(self._turn(session, sender, body, subject, message_id, referenced, photo, cut))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self.run_turn_later(self._turn(session, sender, body, subject, message_id, referenced, photo, cut))
         return "250 OK"
 
     def _is_robot(self, msg: EmailMessage, sender: str) -> bool:

@@ -7,9 +7,13 @@ they take the same dependencies, explicitly, and keep them under the same names.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Coroutine
+from typing import Any
+
 from redis.asyncio import Redis
 
-from chat_server.channels.channel_base import ChannelBase
+from chat_server.channels.channel_base import ChannelBase, drain
 from chat_server.channels.settings import ChannelsConfig
 from chat_server.config import Config
 from chat_server.conversations.emergency_first import EmergencyFirst
@@ -30,6 +34,7 @@ class ResidentChannel(ChannelBase):
         # One resident's messages per window, as on the web (limits.session_messages / session_window_s).
         self.resident_limit = Limit(f"{self.name}_resident", config.limits.session_messages,
                                     config.limits.session_window_s)
+        self._turns_running: set[asyncio.Task[None]] = set()
 
     def make_outbox(self, name: str, send: Sender, on_failure: FailureHook) -> Outbox:
         """The channel's durable outbox (stream `outbox:<name>`), retried as `channels.outbox_*` says."""
@@ -37,6 +42,17 @@ class ResidentChannel(ChannelBase):
         policy = RetryPolicy(cfg.outbox_max_attempts, cfg.outbox_retry_base_s, cfg.outbox_retry_max_s)
         return Outbox(self.redis, f"{self.prefix}outbox:{name}", send, policy, cfg.outbox_claim_idle_s,
                       on_failure=on_failure)
+
+    def run_turn_later(self, turn: Coroutine[Any, Any, None]) -> None:
+        """Run a resident's turn after the webhook or SMTP reply: the sender wants its answer at once, and
+        the bot's replies go out through the outbox anyway."""
+        task = asyncio.create_task(turn)
+        self._turns_running.add(task)
+        task.add_done_callback(self._turns_running.discard)
+
+    async def finish_turns(self) -> None:
+        """On shutdown (before any cleanup closes Redis): let running turns finish, briefly."""
+        await drain(self._turns_running, 5.0)
 
     async def resident_within_limit(self, resident: str) -> bool:
         """Count one message of `resident` (a phone number, an address, an app's session); False when over."""

@@ -19,7 +19,6 @@ and Twilio treat them.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import re
@@ -33,7 +32,6 @@ from twilio.request_validator import RequestValidator
 
 from chat_server import redis_values
 from chat_server.app_hooks import run_with_app
-from chat_server.channels.channel_base import drain
 from chat_server.channels.media import fetch_twilio_media
 from chat_server.channels.resident_channel import ResidentChannel
 from chat_server.channels.text_shaping import render_options, segment_info, split_message
@@ -83,7 +81,6 @@ def _media_count(params: dict[str, str]) -> int:
 
 class SmsChannel(ResidentChannel):
     name = "sms"
-    supports_buttons = False
 
     def __init__(self, config: Config, redis: Redis, service: ConversationService, limiter: RateLimiter,
                  emergency_first: EmergencyFirst) -> None:
@@ -93,7 +90,6 @@ class SmsChannel(ResidentChannel):
         self.outbox = self.make_outbox("sms", self._send, self._send_failed)
         self.options_ttl_s = self.cfg.sms_options_ttl_s
         self.http: aiohttp.ClientSession | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
 
     # lifecycle -------------------------------------------------------------------------------
     def setup(self, app: web.Application) -> None:
@@ -107,8 +103,7 @@ class SmsChannel(ResidentChannel):
         await self.outbox.start()
 
     async def _drain(self, app: web.Application) -> None:
-        """On shutdown (before any cleanup closes Redis), let running turns finish, briefly."""
-        await drain(self._tasks, 5.0)
+        await self.finish_turns()
 
     async def stop(self) -> None:
         await self.outbox.stop()
@@ -189,9 +184,7 @@ class SmsChannel(ResidentChannel):
                 attachment = {"type": "image", "url": local}
         incoming = Incoming(body or "(photo)", None, client_msg_id=sid, attachment=attachment,
                             extra_metadata={"sms_to": params.get("To", "")})
-        task = asyncio.create_task(self._turn(session, incoming))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self.run_turn_later(self._turn(session, incoming))
         if unsupported:
             return await self._tell(phone, "sms_media_unsupported")
         return self._twiml(EMPTY_TWIML)

@@ -9,11 +9,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from functools import partial
 
 from redis.asyncio import Redis
 
-from chat_server.commands import command, run_with_redis, when_utc
+from chat_server.commands import redis_command, when_utc
 from chat_server.config import Config
 from chat_server.tickets.apikeys import ApiKeyStore, Scope
 
@@ -29,6 +28,7 @@ def _configure(p: argparse.ArgumentParser) -> None:
     revoke.add_argument("key_id")
 
 
+@redis_command("apikeys", "manage Open311 API keys: add NAME | list | revoke KEY_ID", _configure)
 async def _apikeys_main(args: argparse.Namespace, config: Config, redis: Redis) -> int:
     store = ApiKeyStore(redis, config.redis.key_prefix)
     if args.action == "add":
@@ -56,10 +56,6 @@ async def _apikeys_main(args: argparse.Namespace, config: Config, redis: Redis) 
     return 0
 
 
-@command("apikeys", "manage Open311 API keys: add NAME | list | revoke KEY_ID")(_configure)
-def _apikeys(args: argparse.Namespace) -> int:
-    return run_with_redis(args, partial(_apikeys_main, args))
-
 
 def _configure_tickets(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="action", required=True)
@@ -79,6 +75,7 @@ def _configure_tickets(p: argparse.ArgumentParser) -> None:
     note.add_argument("--internal", action="store_true", help="a staff-only note: not public, nobody is told")
 
 
+@redis_command("tickets", "show a ticket, change its status or add a note (staff)", _configure_tickets)
 async def _tickets_main(args: argparse.Namespace, config: Config, redis: Redis) -> int:
 
     from chat_server.events import EventBus
@@ -121,7 +118,3 @@ async def _tickets_main(args: argparse.Namespace, config: Config, redis: Redis) 
         print(f"  {iso(entry.ts, tz)}  {entry.status}/{entry.sub_status}  by {entry.by}{note}")
     return 0
 
-
-@command("tickets", "show a ticket, change its status or add a note (staff)")(_configure_tickets)
-def _tickets(args: argparse.Namespace) -> int:
-    return run_with_redis(args, partial(_tickets_main, args))
