@@ -12,8 +12,9 @@ the bot asked for a request number. A status check that names a citation and no 
 the knowledge base the same way (adding such questions to the training data instead moved the model as a
 whole and cost more held-out rows than it fixed: docs/knowledge.md, 2026-12-06).
 
-An `emergency` that only names a gas station as a place ("it's right by the gas station") goes on as an
-ordinary message (chat_server's guard still checks every message for a real one).
+An `emergency` that only names a gas station as a place ("it's right by the gas station") is ruled out: the
+message is read as Rasa's next intents say, given that it is no emergency ("a huge pothole near the gas
+station" is the pothole). chat_server's guard still checks every message for a real one.
 
 The same for a report that names a court or a traffic citation: "i missed my court date for a speeding ticket"
 came out as a missed trash pickup at 0.98.
@@ -283,6 +284,8 @@ class Chat311FallbackClassifier(FallbackClassifier):
             elif top_intent == STATUS_INTENT and not text.startswith("/") and (
                     report := report_behind_a_phone(text, message.data.get(INTENT_RANKING_KEY) or [])):
                 self._override(message, report)
+            elif top_intent == EMERGENCY_INTENT and not text.startswith("/") and names_only_a_gas_station(text):
+                self._rule_out(message, EMERGENCY_INTENT)
         return super().process(messages)
 
     def _asks_about_a_request(self, message: Message, top_intent: str, text: str, deferring: tuple[str, ...]) -> bool:
@@ -304,6 +307,21 @@ class Chat311FallbackClassifier(FallbackClassifier):
         message.data.setdefault(INTENT_RANKING_KEY, [])
         message.data[INTENT_RANKING_KEY].insert(0, dict(chosen))
 
+    @staticmethod
+    def _rule_out(message: Message, intent: str) -> None:
+        """Drop an intent the text rules out and read the others' confidences given that it is not that one
+        (renormalised), so the usual threshold and ambiguity apply to what is left: "a huge pothole on Sharon
+        Amity near the gas station" was an emergency at 0.51 and the pothole at 0.43, i.e. the pothole at 0.88."""
+        rest = [dict(r) for r in message.data.get(INTENT_RANKING_KEY) or [] if r.get(INTENT_NAME_KEY) != intent]
+        total = sum(float(r.get(PREDICTED_CONFIDENCE_KEY) or 0.0) for r in rest)
+        if not rest or total <= 0.0:
+            return
+        for r in rest:
+            r[PREDICTED_CONFIDENCE_KEY] = float(r.get(PREDICTED_CONFIDENCE_KEY) or 0.0) / total
+        message.data[INTENT_RANKING_KEY] = rest
+        message.data[INTENT] = {INTENT_NAME_KEY: rest[0].get(INTENT_NAME_KEY),
+                                PREDICTED_CONFIDENCE_KEY: rest[0][PREDICTED_CONFIDENCE_KEY]}
+
     def _should_fallback(self, message: Message) -> bool:
         top_intent = (message.data.get(INTENT) or {}).get(INTENT_NAME_KEY)
         text = str(message.get(TEXT) or "")
@@ -324,7 +342,5 @@ class Chat311FallbackClassifier(FallbackClassifier):
                 not holds_a_greeting(text) or greets_then_asks(text)):
             return True
         if top_intent == GOODBYE_INTENT and not text.startswith("/") and asks_instead_of_leaving(text):
-            return True
-        if top_intent == EMERGENCY_INTENT and not text.startswith("/") and names_only_a_gas_station(text):
             return True
         return top_intent == self.component_config.get(OUT_OF_SCOPE_KEY, "out_of_scope")

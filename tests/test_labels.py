@@ -153,3 +153,16 @@ def test_runner_up_is_rasas_best_other_guess_only_when_it_deferred_to_the_knowle
     greet_guess = {**fell_back, "intent_ranking": [{"name": FALLBACK, "confidence": 0.5},
                                                   {"name": "greet", "confidence": 0.41}]}
     assert report_guess(greet_guess, catalogue) is None
+
+
+def test_a_message_the_guard_answers_is_an_emergency_whatever_rasa_made_of_it() -> None:
+    """The guard answers first and the bot is sent `/emergency`, so nlu-eval scores what the bot does."""
+    from chat_server.training.nlu_eval import kb_resolver, resolve_turn
+
+    kb = kb_resolver()
+    unsure = {"intent": {"name": FALLBACK, "confidence": 0.5},
+              "intent_ranking": [{"name": FALLBACK, "confidence": 0.5}, {"name": "affirm", "confidence": 0.3}]}
+    assert resolve_turn("mi esposo se desmayó y no responde", unsure, kb)[:2] == ("emergency", "es")
+    pothole = {"intent": {"name": "report_pothole", "confidence": 0.89},
+               "intent_ranking": [{"name": "report_pothole", "confidence": 0.89}]}
+    assert resolve_turn("a huge pothole on Sharon Amity near the gas station", pothole, kb)[0] == "report_pothole"

@@ -98,9 +98,17 @@ _PREGUNTA_RE = re.compile(r"^\W*(?:[a-záéíóúñ]+\W+){0,2}(?:qué|cuándo|d�
                           re.IGNORECASE)
 
 
+# Unaccented, a few openings are still only questions: "hasta que hora atienden" (not "hasta que llegue"),
+# "como hago para…", "donde queda…", "cuanto cuesta…".
+_PREGUNTA_SIN_ACENTO_RE = re.compile(
+    r"^\W*(?:[a-z]+\W+){0,2}(?:(?:a|hasta|desde)\s+que\s+hora|cuanto\s+(?:cuesta|cobran|tiempo|tarda)"
+    r"|donde\s+(?:queda|quedan|esta|estan|puedo|se\s+puede)|como\s+(?:puedo|hago|le\s+hago|se\s+hace))\b")
+
+
 def opens_with_question(text: str) -> bool:
     """Begins as a question, after an aside or not ("wait, how long…"); a question mark alone does not count."""
-    return bool(_QUESTION_RE.match(fold(text or ""))) or bool(_PREGUNTA_RE.match(text or ""))
+    folded = fold(text or "")
+    return bool(_QUESTION_RE.match(folded) or _PREGUNTA_RE.match(text or "") or _PREGUNTA_SIN_ACENTO_RE.match(folded))
 
 
 def is_question(text: str) -> bool:

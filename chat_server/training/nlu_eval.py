@@ -2,8 +2,10 @@
 
 FILE has the header `text,label,lang` (label = resolved label per DESIGN.md: the intent name, or
 `faq/<topic>` for a knowledge-base answer; `nlu_fallback` for out-of-scope messages; lang = en|es).
-The label is resolved as the bot does it: when the intent is `faq` or `nlu_fallback`, the knowledge
-base decides (an in-process KnowledgeSearch over training_data/knowledge/, the same calibration).
+The label is resolved as the bot does it: a message chat_server's emergency guard answers is `emergency`
+(the bot is sent `/emergency` whatever Rasa makes of the words); when the intent is `faq` or
+`nlu_fallback`, the knowledge base decides (an in-process KnowledgeSearch over training_data/knowledge/,
+the same calibration).
 
 Every text goes through the model via a Rasa server's `POST /model/parse` — the server given by
 --rasa-url / CHAT311_RASA_URL when it is reachable, otherwise a private `rasa run --enable-api` started
@@ -49,10 +51,12 @@ from chat_server.heldout import HeldoutRow, errors_to_list, read_heldout
 from chat_server.knowledge.articles import CATALOGUE_FILE, load_rules
 from chat_server.knowledge.labels import KB_INTENTS, ReportGuess
 from chat_server.labels import FALLBACK, resolve_label, runner_up
+from chat_server.safety import emergency_language
 from chat_server.tickets.catalogue import Catalogue, load_catalogue
 
 # Trained intent for "not a 311 question"; bot/chat311_nlu.py reports it as nlu_fallback.
 OUT_OF_SCOPE = "out_of_scope"
+EMERGENCY_INTENT = "emergency"
 
 
 @dataclass
@@ -85,6 +89,8 @@ def resolve_turn(text: str, parse: dict[str, Any], kb: KbResolver,
     guess = report_guess(parse, _catalogue())
     # for_intent weighs the guess for both
     kb_labels: dict[str | None, str] = {name: kb(text, lang, name, guess) for name in KB_INTENTS}
+    if emergency_language(text) is not None:  # the guard answers first and the bot is sent `/emergency`
+        return EMERGENCY_INTENT, lang, kb_labels
     chosen = chosen_report(parse, _catalogue())
     if chosen is not None:  # the report form asks the knowledge base before it starts
         return kb(text, lang, chosen.intent, chosen), lang, kb_labels
