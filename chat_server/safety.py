@@ -251,8 +251,10 @@ SPANISH: dict[str, list[str]] = {
         r"(agua|inundacion) (entrando|subiendo) (a|en) (mi|la) (casa|carro)",
         r"(alguien|persona|personas|nino|nina|ninos|gente|hombre|mujer|bebe|estamos|estoy) (esta |estan )?atrapad\w*",
         # "se me cayó un árbol encima del carro y no puedo salir" started the fallen-tree form
+        # "no podemos salir del vecindario" is a road blocked by a fallen tree, not people trapped
         r"no (puedo|podemos|puede|pueden) salir(?! a\b| de (viaje|vacaciones|la cochera|mi cochera|la entrada|"
-        r"mi entrada|el estacionamiento))",
+        r"mi entrada|el estacionamiento|la colonia|la calle|mi calle|nuestra calle|la cuadra)| del (vecindario|barrio|"
+        r"fraccionamiento|complejo))",
         r"atrapad\w* (en|dentro de|adentro de) (el |la |un |una |mi )?(carro|coche|casa|edificio|elevador|incendio|agua)",
     ],
     "explosion": [r"explot\w*", r"bomba"],

@@ -83,6 +83,7 @@ def test_emergency_wordings_are_caught_in_the_residents_language(text: str, lang
         "ya llamamos al 911, la dirección es 5512 Albemarle Rd",
         "hay basura tirada en la calle Oak",  # litter "lying" in the street is no person
         "hay un perro tirado en la calle",  # a dead animal: a 311 report
+        "hay un árbol caído tapando la calle y no podemos salir del vecindario",  # a blocked road, nobody trapped
     ],
 )
 def test_look_alikes_are_not_emergencies(text: str) -> None:
