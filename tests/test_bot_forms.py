@@ -682,7 +682,7 @@ async def test_status_lookup_asks_for_the_id(convo) -> None:
     c = convo("es")
     await c.say("/check_request_status")
     assert "311-" in c.text and c.last["active_loop"] == "status_form"
-    await c.say("no lo sé")
+    await c.say("es el de la semana pasada")
     assert "No encontré" in c.text and c.last["active_loop"] == "status_form"
     await c.say("es el 311-7654321")
     assert c.customs("status_lookup") == [{"event": "status_lookup", "ticket_id": "311-7654321",
@@ -692,6 +692,23 @@ async def test_status_lookup_asks_for_the_id(convo) -> None:
     await c.say("/check_request_status")
     await c.say("1000023")
     assert c.customs("status_lookup") == [{"event": "status_lookup", "ticket_id": "311-1000023", "language": "en"}]
+
+
+@pytest.mark.parametrize(("lang", "answers"), [
+    ("en", ["I don't have the number"]),
+    ("es", ["no lo tengo, se me perdió"]),
+    ("en", ["the one from last week", "the pothole one"]),  # a second answer without a number
+])
+async def test_a_resident_without_a_request_number_is_told_where_it_is_not_asked_again(
+        convo, lang: str, answers: list[str]) -> None:
+    """"I don't have the number" was "I couldn't find a request number in that…" again and again (probe N)."""
+    c = convo(lang)
+    await c.say("/check_request_status")
+    for answer in answers:
+        await c.say(answer)
+    assert c.last["active_loop"] is None and not c.customs("status_lookup"), c.text
+    assert "311-" in c.text and [b["payload"] for b in c.buttons] == ["/request_human"], c.text
+    assert ("agent" if lang == "en" else "agente") in c.text
 
 
 async def test_faq_answer_in_the_residents_language(convo) -> None:

@@ -27,6 +27,9 @@ NOT_MEANINGFUL = {
 }
 
 
+TALK_TO_A_PERSON = {"en": "Talk to a person", "es": "Hablar con una persona"}
+
+
 def user_turns(tracker: Tracker) -> list[dict]:
     """One entry per user message: its label (the intent, or the knowledge base's faq/<topic> or
     nlu_fallback), whether a form was active (the message was an answer to a form question), and
@@ -112,9 +115,9 @@ def fallback_reply(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
     none_of_these = ((tracker.latest_message or {}).get("intent") or {}).get("name") == "kb_none"
     buttons = {
         "en": [("Report a pothole", "/report_pothole"), ("Missed trash pickup", "/report_missed_pickup"),
-               ("Talk to a person", "/request_human")],
+               (TALK_TO_A_PERSON["en"], "/request_human")],
         "es": [("Reportar un bache", "/report_pothole"), ("Basura no recogida", "/report_missed_pickup"),
-               ("Hablar con una persona", "/request_human")],
+               (TALK_TO_A_PERSON["es"], "/request_human")],
     }[lang]
     dispatcher.utter_message(text=t("kb_none_reply" if none_of_these else "fallback", lang),
                              buttons=[{"title": title, "payload": payload} for title, payload in buttons])
@@ -166,6 +169,25 @@ class ValidateStatusForm(FormValidationAction):
         if "ticket_id" not in tracker.slots_to_validate():
             return []  # an interruption (emergency, request_human): let the form reject
         ticket = parsing.answered_ticket_id(text)
+        if not ticket and (parsing.has_no_number(text) or t("ticket_invalid", lang) in _said_before(tracker)):
+            # no number to give, or a second answer without one: say where it is and who can look it up
+            dispatcher.utter_message(text=t("status_no_number", lang),
+                                     buttons=[{"title": TALK_TO_A_PERSON[lang], "payload": "/request_human"}])
+            return [SlotSet("ticket_id", None), SlotSet("requested_slot", None)]
         if not ticket:
             dispatcher.utter_message(text=t("ticket_invalid", lang))
         return [SlotSet("ticket_id", ticket)]
+
+
+def _said_before(tracker: Tracker) -> list[str]:
+    """What the bot said between the resident's previous message and their latest one."""
+    said: list[str] = []
+    users = 0
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            users += 1
+            if users == 2:
+                break
+        elif users == 1 and event.get("event") == "bot" and event.get("text"):
+            said.append(str(event["text"]))
+    return said

@@ -128,6 +128,22 @@ def is_cancel(text: str) -> bool:
     return bool(_CANCEL_RE.match(text or ""))
 
 
+# "I don't have it", "lost the number", "no lo tengo", "no me acuerdo": asked for a request number, the resident has
+# none to give; asking again only loops.
+_NO_NUMBER_RE = re.compile(
+    r"\b(?:(?:i\s+)?(?:don'?t|do\s+not)\s+(?:have|know|remember)|(?:i\s+)?(?:can'?t|cannot|couldn'?t)\s+"
+    r"(?:find|remember)|lost\s+(?:it|the|my)|forgot|never\s+got|(?:didn'?t|did\s+not)\s+get|no\s+idea"
+    r"|no\s+(?:lo|la)\s+(?:tengo|se|encuentro|recuerdo)|no\s+se\s+(?:cual|el\s+numero)|no\s+tengo\s+"
+    r"(?:el\s+|ese\s+|ningun\s+)?numero|no\s+me\s+(?:acuerdo|lo\s+dieron|llego)|(?:lo|la)\s+perdi"
+    r"|se\s+me\s+(?:perdio|olvido))\b")
+NO_NUMBER_MAX_WORDS = 12
+
+
+def has_no_number(text: str) -> bool:
+    return (len((text or "").split()) <= NO_NUMBER_MAX_WORDS and answered_ticket_id(text) is None
+            and bool(_NO_NUMBER_RE.search(fold(text))))
+
+
 def is_skip(text: str) -> bool:
     return bool(_SKIP_RE.match(text or ""))
 
