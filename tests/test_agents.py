@@ -367,6 +367,27 @@ async def test_a_resident_who_no_longer_needs_an_agent_leaves_the_line(  # type:
     assert len((await ann.call("hello"))["queue"]) == 1
 
 
+async def test_a_queued_residents_messages_are_acknowledged_once_and_kept_for_the_agent(  # type: ignore[no-untyped-def]
+        setup, resident) -> None:
+    """What a resident typed while waiting got no answer at all, and they wrote again into the silence (probe N)."""
+    start, agent = setup
+    server, prefix = await start()
+    await agent(server, prefix, "ann", name="Ann", max_chats=0)  # online, no free seat: the chat waits
+    res = await resident(server.url)
+    await res.start_session()
+    await escalate(res, "I want to talk to a person")
+    for said in ("it's about my water bill", "it doubled this month", "are you there?"):
+        assert (await res.say(said)).get("ok")
+    bob = await agent(server, prefix, "bob", name="Bob")
+    cid = (await bob.wait_for("offer"))["conversation_id"]
+    assert (await bob.call("accept", {"conversation_id": cid}))["ok"]
+    await res.wait_for("bot_uttered", lambda m: "Bob joined" in m.get("text", ""))
+    kept = [m for m in res.of("bot_uttered") if "your message is kept" in m.get("text", "")]
+    assert len(kept) == 1, res.messages()
+    read = [m["text"] for m in (await bob.call("open", {"conversation_id": cid}))["conversation"]["messages"]]
+    assert {"it's about my water bill", "it doubled this month", "are you there?"} <= set(read), read
+
+
 async def test_accepting_in_one_tab_updates_the_others(setup, resident) -> None:  # type: ignore[no-untyped-def]
     start, agent = setup
     server, prefix = await start()

@@ -338,10 +338,11 @@ class EscalationService:
         if message is None:
             return
         leave_ticket = message.text.strip() == LEAVE_TICKET
-        if not leave_ticket and not leaves_the_line(message.text):
-            return
         conv = await self.chats.store.get(event.conversation_id)
         if conv is None or conv.state != QUEUED:
+            return
+        if not leave_ticket and not leaves_the_line(message.text):
+            await self._acknowledge_while_queued(conv)
             return
         owner = await self.routing.release(conv.id, time.time())
         if owner:
@@ -356,6 +357,15 @@ class EscalationService:
                 await self.chats.say_system(conv, "queue_left")
         await self.broadcast_queue()
         await self.broadcast_positions()
+
+    async def _acknowledge_while_queued(self, conv: Conversation) -> None:
+        """The first message a queued resident types is answered once: nothing did, and residents wrote again and
+        again into the silence. It is kept and the agent reads it on joining."""
+        queued_at = str(conv.get("queued_at") or "")
+        if conv.get("queue_acknowledged") == queued_at:
+            return
+        await self.chats.store.update(conv.id, queue_acknowledged=queued_at)
+        await self.chats.say_system(conv, "queue_message_kept")
 
     async def _offer_tickets(self, now: float) -> None:
         limit = self.cfg.max_queue_wait_s
