@@ -171,6 +171,10 @@ async def test_a_photo_sent_after_filing_is_added_when_the_resident_says_so(
     session = await client.start_session()
     created, _ = await file_report(client, "I want to report a pothole at 700 East 4th Street", "en")
     ticket_id = created["ticket_id"]
+    mark = len(client.events)
+    await client.say("can I add a photo?", language="en")
+    await client.wait_for("bot_uttered", lambda m: f"send the photo here, and I will ask before adding it to request "
+                                                   f"{ticket_id}" in (m.get("text") or ""), after=mark)
     photo = await upload_photo(server, session)
     mark = len(client.events)
     await client.say("", language="en", attachment={"type": "image", "url": photo})

@@ -4,11 +4,13 @@
 Now a photo sent in a conversation that filed a request lacking one, outside a report form, is answered here
 (a `ConversationService` turn handler) instead of by the bot: "Add this photo to request 311-…? It will show
 on the request's public status page." with two buttons. Only "Add it" attaches it (`TicketService.add_photo`):
-a photo about something else must not become a request's public photo.
+a photo about something else must not become a request's public photo. Asking whether a photo can be added is
+answered here too: send it, and you will be asked.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from chat_server.conversations.service import ConversationService
@@ -18,6 +20,17 @@ from chat_server.tickets.service import TicketService, filed_in
 from chat_server.tickets.store import OPEN
 
 ADD, KEEP = "add_photo", "keep_photo"
+
+
+# "can I add a photo?", "how do I send you a picture", "¿puedo mandar una foto?"
+_ASKS_TO_ADD_A_PHOTO = re.compile(
+    r"\b(?:add|send|attach|upload|include|share|mandar|mando|enviar|env[ií]o|adjuntar|subir|agregar|a[nñ]adir|poner)"
+    r"\b.{0,25}\b(?:photos?|pictures?|pics?|images?|fotos?|fotograf[ií]as?|im[aá]gen(?:es)?)\b", re.IGNORECASE)
+ASK_MAX_WORDS = 15
+
+
+def asks_to_add_a_photo(text: str) -> bool:
+    return len(text.split()) <= ASK_MAX_WORDS and bool(_ASKS_TO_ADD_A_PHOTO.search(text))
 
 
 def _photo_url(message: Message) -> str | None:
@@ -40,11 +53,15 @@ class LatePhoto:
     async def offer(self, conv: Conversation, message: Message) -> bool:
         photo = _photo_url(message)
         filed = conv.get("ticket_id")
-        if photo is None or not filed or conv.get("active_loop") or filed not in filed_in(conv):
+        if (photo is None and not asks_to_add_a_photo(message.text)) or not filed or conv.get("active_loop") \
+                or filed not in filed_in(conv):
             return False
         ticket = await self.tickets.get(filed)
         if ticket is None or ticket.media_url or ticket.status != OPEN:
             return False
+        if photo is None:
+            await self.chats.say_system(conv, "late_photo_invite", ticket_id=ticket.id)
+            return True
         # The photo waits on the conversation, not in the button: a message id in a payload (13 digits and
         # "-0") can pass for a card number, and the card mask hid it.
         await self.chats.store.update(conv.id, offered_photo=photo)
