@@ -25,6 +25,9 @@ don't have / there's no …" is a statement about a service and goes to the know
 no followed by a sentence of its own ("no era eso. es que no sé qué hacer con el agua"); "no that isn't what i
 meant" stays a no.
 
+A message that only signs off ("that's all", "i'm all set", "eso es todo") is a goodbye, unless Rasa is sure it is
+a no or a thanks, which are answered as well.
+
 A `goodbye` worded as a question ("how long will it take?", "do they take mattresses?": "take care" is a
 goodbye) goes to the knowledge base too.
 
@@ -59,7 +62,7 @@ from typing import Any
 from actions.parsing import PHONE_IN_TEXT_RE, find_ticket_id, is_question
 from chat311_labels import RETRIEVAL_INTENT
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.nlu.classifiers.fallback_classifier import FallbackClassifier
+from rasa.nlu.classifiers.fallback_classifier import THRESHOLD_KEY, FallbackClassifier
 from rasa.shared.nlu.constants import (
     INTENT,
     INTENT_NAME_KEY,
@@ -89,6 +92,7 @@ _GREETING = re.compile(
 
 DENY_INTENT = "deny"
 GOODBYE_INTENT = "goodbye"
+THANK_INTENT = "thank"
 # "how long will it take?", "do they take mattresses?" came out as goodbyes (0.86, 0.63: "take care") and got
 # "Goodbye, and thanks for contacting 311!"; a goodbye of three words or more worded as a question is a question.
 QUESTION_MIN_WORDS = 3
@@ -96,6 +100,20 @@ QUESTION_MIN_WORDS = 3
 
 def asks_instead_of_leaving(text: str) -> bool:
     return len(text.split()) >= QUESTION_MIN_WORDS and is_question(text)
+
+
+# "that's all", "i'm all set", "eso es todo", "es todo por ahora": the whole message closes the chat. They fell back
+# ("Sorry, I didn't understand…") with goodbye below the threshold (0.40 for "that's all").
+_SIGNS_OFF = re.compile(
+    r"^\W*(?:(?:ok(?:ay)?|well|no|nope|bueno|pues|ya|gracias|thanks|thank\s+you)\W+)*"
+    r"(?:that'?s\s+all|that\s+is\s+all|that(?:'ll|\s+will)\s+be\s+all|(?:i'?m|i\s+am|we'?re)\s+(?:all\s+)?"
+    r"(?:good|set|done)|all\s+set|(?:eso|ya)\s+(?:es|ser[ií]a)\s+todo|(?:es|ser[ií]a)\s+todo)"
+    r"(?:\W+(?:for\s+now|for\s+today|por\s+ahora|por\s+hoy|thanks|thank\s+you|gracias|muchas\s+gracias|bye|adi[oó]s))*"
+    r"\W*$", re.IGNORECASE)
+
+
+def signs_off(text: str) -> bool:
+    return bool(_SIGNS_OFF.match(text))
 # "no tengo luz", "no hay agua", "i don't have water", "there's no power": something is missing, which is a
 # report or a question, not a no to the bot ("no that isn't what i meant", "no gracias, ese no es").
 # Phrases that only look like one ("no hay problema", "i have no more questions") stay a no.
@@ -284,6 +302,8 @@ class Chat311FallbackClassifier(FallbackClassifier):
             elif top_intent == STATUS_INTENT and not text.startswith("/") and (
                     report := report_behind_a_phone(text, message.data.get(INTENT_RANKING_KEY) or [])):
                 self._override(message, report)
+            elif signs_off(text) and not self._sure_of(message, (DENY_INTENT, THANK_INTENT)):
+                self._override(message, GOODBYE_INTENT)
             elif top_intent == EMERGENCY_INTENT and not text.startswith("/") and names_only_a_gas_station(text):
                 self._rule_out(message, EMERGENCY_INTENT)
         return super().process(messages)
@@ -306,6 +326,12 @@ class Chat311FallbackClassifier(FallbackClassifier):
         message.data[INTENT] = chosen
         message.data.setdefault(INTENT_RANKING_KEY, [])
         message.data[INTENT_RANKING_KEY].insert(0, dict(chosen))
+
+    def _sure_of(self, message: Message, intents: tuple[str, ...]) -> bool:
+        """Rasa's top intent is one of `intents`, above the fallback threshold."""
+        top = message.data.get(INTENT) or {}
+        return top.get(INTENT_NAME_KEY) in intents and \
+            float(top.get(PREDICTED_CONFIDENCE_KEY) or 0.0) >= float(self.component_config[THRESHOLD_KEY])
 
     @staticmethod
     def _rule_out(message: Message, intent: str) -> None:

@@ -646,6 +646,15 @@ async def test_a_question_is_not_taken_for_a_goodbye(convo, text: str) -> None:
     assert bye.last["label"] == "goodbye" and "Goodbye" in bye.text
 
 
+@pytest.mark.parametrize(("lang", "text"), [("en", "that's all"), ("en", "i'm all set"),
+                                            ("es", "eso es todo"), ("es", "eso sería todo")])
+async def test_a_message_that_only_signs_off_is_a_goodbye(convo, lang: str, text: str) -> None:
+    """"that's all" and "eso es todo" got "Sorry, I didn't understand…" (goodbye 0.40, under the threshold)."""
+    c = convo(lang)
+    await c.say(text)
+    assert c.last["label"] == "goodbye", (c.last["intent_ranking"], c.text)
+
+
 async def test_a_gas_station_as_a_landmark_is_a_description_not_an_emergency(convo) -> None:
     c = convo()
     for said in ("I want to report a pothole", "1200 Beatties Ford Road", "travel lane", "large"):
