@@ -128,8 +128,9 @@ def detect_language(text: str, prior: str = "en") -> tuple[str, float]:
 # the resident says which language to use, whatever the words around it are in.
 _NAMES = {"es": r"(?:espa[nñ]ol|spanish)", "en": r"(?:ingl[eé]s|english)"}
 _ANY_NAME = re.compile("|".join(_NAMES.values()), re.IGNORECASE)
+# "no hablo mucho inglés", "i don't speak good spanish": a word or two of degree before the language's name
 _NOT_SPEAK = re.compile(r"\b(?:no|don'?t|do\s+not|can'?t|cannot)\s+(?:hablo|speak|entiendo|understand)\s+"
-                        r"(?:bien\s+|well\s+)?(?:el\s+)?(\w+)", re.IGNORECASE)
+                        r"(?:(?:muy|mucho|bien|tanto|very|much|well|good)\s+){0,2}(?:el\s+)?(\w+)", re.IGNORECASE)
 _ASKS = {lang: re.compile(rf"^\W*{name}(?:\W+(?:please|pls|por\s+favor|porfa))?\W*$|\b(?:en|in)\s+{name}\b|"
                           rf"\b(?:hablo|hablar|speak|write|escrib\w*)\s+(?:en\s+|in\s+)?{name}\b", re.IGNORECASE)
          for lang, name in _NAMES.items()}

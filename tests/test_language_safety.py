@@ -77,6 +77,8 @@ def test_every_system_text_is_bilingual() -> None:
 @pytest.mark.parametrize(("text", "lang"), [
     ("perdón, mejor hablo en español, mi inglés no es muy bueno", "es"), ("¿me lo puede explicar en español?", "es"),
     ("can you answer in English?", "en"), ("no hablo bien el inglés", "es"), ("I don't speak Spanish", "en"),
+    ("disculpe, no hablo mucho inglés, el bache está enfrente de mi casa", "es"),  # mid-report: stayed English
+    ("i don't speak very good spanish", "en"),
     ("english please", "en"), ("the spanish moss tree fell on my car", None), ("mi hijo habla inglés", None),
     ("I want to report a pothole", None)])
 def test_a_resident_who_asks_for_a_language_is_heard(text: str, lang: str | None) -> None:
