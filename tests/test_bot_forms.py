@@ -633,6 +633,16 @@ async def test_a_report_switched_mid_form_becomes_the_other_service_and_keeps_th
     assert "description" not in c.last["slots"] or not c.last["slots"]["description"]
 
 
+async def test_an_exact_address_typed_at_a_choice_updates_the_location(convo) -> None:
+    """A vague first location, then "1200 North Tryon Street" at "where in the road?": "Sorry, I didn't catch that"."""
+    c = convo()
+    await c.say_all("/report_pothole", "enfrente de mi casa en la calle Tryon")
+    assert c.requested == "road_position", c.text
+    await c.say("1200 North Tryon Street")
+    assert c.requested == "road_position" and "Updated: 1200 North Tryon Street" in c.text, c.text
+    assert c.last["slots"]["location"] == "1200 North Tryon Street"
+
+
 @pytest.mark.parametrize("text", ["how long will it take?", "do they take mattresses?",
                                   "hasta que hora atienden por telefono"])
 async def test_a_question_is_not_taken_for_a_goodbye(convo, text: str) -> None:

@@ -556,6 +556,13 @@ class ValidateReportForm(FormValidationAction):
             options = ", ".join(v.name(lang) for v in attr.values)
             dispatcher.utter_message(text=t("choice_required", lang, options=options))
             return {}
+        if not ok and attr.values and re.search(r"\d", text) and parsing.looks_like_address(text):
+            # "1200 North Tryon Street" at "where in the road is it?": the exact address the first answer lacked
+            moved, _ = parsing.validate_location(text)
+            if moved is not None:
+                dispatcher.utter_message(text=t("correction_done", lang,
+                                                value=display(service, "location", moved["location"], lang)))
+                return {"location": moved["location"]}
         if not ok:
             self._reprompt_attribute(dispatcher, attr, lang)
             return {}
