@@ -633,6 +633,22 @@ async def test_a_report_switched_mid_form_becomes_the_other_service_and_keeps_th
     assert "description" not in c.last["slots"] or not c.last["slots"]["description"]
 
 
+@pytest.mark.parametrize(("lang", "answer", "said"), [("en", "no", "Crews can pass as early as 7 a.m."),
+                                                     ("es", "no", "pueden pasar desde las 7 a.m.")])
+async def test_a_choice_with_a_note_says_what_it_means_and_the_form_goes_on(
+        convo, lang: str, answer: str, said: str) -> None:
+    """"No, the cart wasn't out by 7 a.m." was taken without a word about why that matters (the catalogue's note)."""
+    c = convo(lang)
+    await c.say_all("/report_missed_pickup", "4521 Sharon Road", "trash" if lang == "en" else "basura")
+    assert c.requested == "cart_at_curb_by_7am", c.text
+    await c.say(answer)
+    assert said in c.text and c.requested not in (None, "cart_at_curb_by_7am"), c.text
+    y = convo(lang)
+    await y.say_all("/report_missed_pickup", "4521 Sharon Road", "trash" if lang == "en" else "basura",
+                    "yes" if lang == "en" else "sí")
+    assert said not in y.text and y.requested != "cart_at_curb_by_7am", y.text
+
+
 async def test_an_exact_address_typed_at_a_choice_updates_the_location(convo) -> None:
     """A vague first location, then "1200 North Tryon Street" at "where in the road?": "Sorry, I didn't catch that"."""
     c = convo()

@@ -48,6 +48,8 @@ def _line_of(path: Path, needle: str) -> int:
      "- code: description"),
     ("label: report_noise", "label: Noise Complaint", "(NOISE).label", "label: Noise Complaint"),
     ("    expected_days: 7\n", "    expected_dayz: 7\n", "(CART_REPAIR).expected_dayz", "expected_dayz"),
+    ("            note:\n              en: >-", "            note:\n              fr: x\n              en: >-",
+     "(MISSED_PICKUP).attributes[1] (cart_at_curb_by_7am).values[1].note", "              fr: x"),
 ])
 def test_an_invalid_catalogue_names_file_line_and_field(tmp_path: Path, old: str, new: str, field: str,
                                                        needle: str) -> None:

@@ -566,6 +566,9 @@ class ValidateReportForm(FormValidationAction):
         if not ok:
             self._reprompt_attribute(dispatcher, attr, lang)
             return {}
+        chosen = value if isinstance(value, list) else [value]
+        for note in (v.notes.get(lang) or v.notes.get("en") for v in attr.values if v.key in chosen and v.notes):
+            dispatcher.utter_message(text=note)
         return {step: value}
 
     @staticmethod

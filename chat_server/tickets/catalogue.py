@@ -67,6 +67,9 @@ class AttributeValue:
     key: str
     names: dict[str, str]
     synonyms: tuple[str, ...] = ()  # extra words residents type for this value (any language)
+    # Said to the resident when they choose this value (en, es): what it means for their request ("no" to "was the
+    # cart out by 7 a.m.?" means the crew may have passed before it was out). The form goes on.
+    notes: dict[str, str] = field(default_factory=dict)
 
     def name(self, language: str) -> str:
         return self.names.get(language) or self.names["en"]
@@ -328,7 +331,7 @@ _SERVICE_KEYS = {"service_code", "label", "name", "description", "group", "keywo
                  "service_notice", "expected_days", "location_required", "attributes", "private"}
 _ATTR_KEYS = {"code", "datatype", "required", "order", "name", "description", "prompt", "datatype_description",
               "values", "variable", "keywords", "format"}
-_VALUE_KEYS = {"key", "name", "synonyms"}
+_VALUE_KEYS = {"key", "name", "synonyms", "note"}
 
 
 def _value(at: _At) -> AttributeValue:
@@ -336,7 +339,8 @@ def _value(at: _At) -> AttributeValue:
     if not isinstance(raw, dict) or not isinstance(raw.get("key"), str) or not raw["key"]:
         raise at.error("expected {key: ..., name: {en, es}} with a string key (quote yes/no)")
     _check_keys(at, _VALUE_KEYS)
-    return AttributeValue(raw["key"], _translations(at, "name"), _words(at, "synonyms"))
+    return AttributeValue(raw["key"], _translations(at, "name"), _words(at, "synonyms"),
+                          _translations(at, "note", required=False))
 
 
 def _coded(at: _At, code_key: str, keys: set[str]) -> tuple[_At, dict[str, Any], str]:
