@@ -72,6 +72,15 @@ async def test_one_nav_bar_shows_who_and_the_pages_their_role_may_open(
             here = await _nav(page)
             assert here["current"] == href and set(here["links"]) == expected, (href, here)
         assert page.errors == [], page.errors  # type: ignore[attr-defined]
+        # One way to sign out on every page: the bar's, or the agent console's own (it hands chats back first).
+        for href in sorted(expected):
+            await page.goto(server.url + href)
+            await _nav(page)
+            assert await page.locator("form[action='/console/logout'] button:visible").count() == 1, href
+        await page.locator("form[action='/console/logout'] button").click()
+        await page.wait_for_url("**/console/login")
+        me = await page.request.get(server.url + "/console/staff/api/me")
+        assert me.status == 401, "still signed in after Log out"
 
 
 async def _overflow(page: Any) -> dict[str, int]:

@@ -68,4 +68,4 @@ async def post_notice(page: Any, title: tuple[str, str], message: tuple[str, str
     if starts_in_s is not None:
         await page.fill("#starts", local_minute(starts_in_s))
     await page.fill("#ends", local_minute(ends_in_s))
-    await page.click("button[type=submit]")
+    await page.click("#post button[type=submit]")

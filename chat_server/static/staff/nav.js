@@ -53,9 +53,27 @@
     end.className = "staff-nav-end";
     end.appendChild(who);
     if (i18n) end.appendChild(i18n.switcher());
+    // Every staff page can sign out (a shared workstation stayed signed in for the session's 12 hours); the agent
+    // console has its own form, which first hands the agent's chats back to the queue.
+    if (!document.querySelector("form.logout")) end.appendChild(logoutForm(me));
     nav.replaceChildren(list, end);
     label(nav, me);
     nav.dataset.ready = "1";
+  }
+
+  function logoutForm(me) {
+    const form = document.createElement("form");
+    form.method = "post";
+    form.action = "/console/logout";
+    form.className = "staff-nav-logout";
+    const csrf = document.createElement("input");
+    csrf.type = "hidden";
+    csrf.name = "csrf";
+    csrf.value = me.csrf;
+    const button = document.createElement("button");
+    button.type = "submit";
+    form.append(csrf, button);
+    return form;
   }
 
   // The bar's words; again in place when the language changes (the switch keeps the keyboard focus).
@@ -67,6 +85,8 @@
     nav.querySelector(".staff-nav-who").textContent =
       word("nav.signed_in_as", `Signed in as ${me.name} (${roles})`, { name: me.name, roles });
     nav.setAttribute("aria-label", word("nav.label", "Staff pages"));
+    const logout = nav.querySelector(".staff-nav-logout button");
+    if (logout) logout.textContent = word("nav.logout", "Log out");
   }
 
   async function start() {
