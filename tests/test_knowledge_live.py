@@ -384,6 +384,7 @@ async def test_content_page_edit_test_publish_history_rollback_in_chromium(pair:
         bad = [v for v in violations if v["impact"] in ("serious", "critical")]
         assert not bad, [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3]) for v in bad]
 
+        page.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))  # "publish version 1 again now?"
         await page.click("text=Roll back to version 1")
         await expect(page.locator("#edit-msg")).to_contain_text("version 3 equals version 1")
         assert await page.locator("textarea[name='answer.es']").input_value() == start["data"]["answer"]["es"]
@@ -400,8 +401,11 @@ async def test_content_page_edit_test_publish_history_rollback_in_chromium(pair:
 
         await page.reload()
         item = page.locator("#inbox li", has_text=said)
-        await expect(item).to_contain_text("answer marked not helpful")
-        await expect(item.locator("input")).to_have_value(article)
+        await expect(item).to_contain_text(f"answer marked not helpful · {article}")
+        # Not the article the resident said did not help: the one the editor opens, or one chosen from the list.
+        await expect(item.locator("input")).to_have_value("")
+        await item.get_by_role("button", name="Add as sample question").click()
+        await expect(item.locator(".msg")).to_contain_text("Type or choose an article id first")
 
         violations = await axe_scan(page, "#inbox")
         assert not [v for v in violations if v["impact"] in ("serious", "critical")], violations
@@ -409,29 +413,59 @@ async def test_content_page_edit_test_publish_history_rollback_in_chromium(pair:
         await expect(item).to_have_count(0)
         assert not await in_inbox()
 
-        # Someone else publishes while this page still has version 3 open: the page says so, shows their
-        # changes, and publishes over them only when asked to.
+        # Someone else publishes while this page still has an older version open: the page says so, shows their
+        # changes, and merges them into this edit when asked to.
+        asked = f"when do they come for the trash on my street {uuid.uuid4().hex[:6]}"
+        assert await Inbox(pair.redis, pair.prefix).record(asked, "en", InboxKind.FALLBACK, None, 0.0)
+        await page.reload()
         await page.select_option("#q-lang", "es")
         await page.fill("#q", question)
         await page.press("#q", "Enter")
         await page.locator("#results button", has_text=start["data"]["title"]["es"]).click()
         await expect(page.locator("#edit-version")).to_contain_text("3")
+        # An inbox question is one click from the open article, and adding it keeps an unpublished edit.
+        await page.fill("input[name='owner']", "draft-owner")
+        attach = page.locator("#inbox li", has_text=asked)
+        await expect(attach.locator("input")).to_have_value(article)
+        await attach.get_by_role("button", name="Add as sample question").click()
+        await expect(attach.locator(".msg")).to_contain_text(f"Added to {article} (version 4)")
+        await expect(page.locator("#edit-version")).to_contain_text("4")
+        assert await page.locator("input[name='owner']").input_value() == "draft-owner"
+        assert asked in await page.locator("textarea[name='questions.en']").input_value()
+        page.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))  # "discard the unpublished…?"
+        await page.click("#revert")
         async with reader.get(f"{api(pair.a)}/articles/{article}") as r:
             latest = await r.json()
         theirs = {**latest["data"], "owner": "someone-else"}
-        async with reader.post(f"{api(pair.a)}/articles/{article}", json={"base_version": 3, "data": theirs},
+        async with reader.post(f"{api(pair.a)}/articles/{article}", json={"base_version": 4, "data": theirs},
                                headers=csrf) as r:
             assert r.status == 200, await r.text()
         await page.fill("textarea[name='answer.en']", latest["data"]["answer"]["en"] + " (reviewed)")
         await page.click("#publish")
-        await expect(page.locator("#edit-msg")).to_contain_text("someone published version 4")
+        await expect(page.locator("#edit-msg")).to_contain_text("someone published version 5")
         await page.get_by_role("button", name="Show their changes").click()
         await expect(page.locator("#diff tr", has_text="owner")).to_contain_text("someone-else")
-        await page.get_by_role("button", name="Publish mine over it").click()
+        # Merged, not overwritten: their owner and this page's answer both go out.
+        await page.get_by_role("button", name="Merge their changes into mine").click()
+        await expect(page.locator("#edit-msg")).to_contain_text("Merged with version 5")
+        assert await page.locator("input[name='owner']").input_value() == "someone-else"
         await page.click("#publish")
-        await expect(page.locator("#edit-msg")).to_contain_text("Published version 5")
+        await expect(page.locator("#edit-msg")).to_contain_text("Published version 6")
+        async with reader.get(f"{api(pair.a)}/articles/{article}") as r:
+            final = (await r.json())["data"]
+        assert final["owner"] == "someone-else" and final["answer"]["en"].endswith(" (reviewed)"), final
 
-        unexpected = [e for e in page.errors if "status of 409 (Conflict)" not in e]  # the browser logs the refusal
+        # A session that ends mid-edit: Publish says so and the page keeps what was typed (it went to the login).
+        await page.fill("textarea[name='answer.en']", "kept when the session ends https://www.charlottenc.gov")
+        await page.context.clear_cookies()
+        await page.click("#publish")
+        await expect(page.locator("#edit-msg")).to_contain_text("Your session ended")
+        assert page.url.endswith("/console/content")
+        assert await page.locator("textarea[name='answer.en']").input_value() == \
+            "kept when the session ends https://www.charlottenc.gov"
+
+        unexpected = [e for e in page.errors  # the browser logs the refusals
+                      if "status of 409 (Conflict)" not in e and "status of 401 (Unauthorized)" not in e]
         assert unexpected == [], page.errors
 
 

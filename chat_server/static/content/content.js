@@ -93,14 +93,47 @@
     }
     return data;
   }
+  // The form as last loaded or published: the edit is unsaved while formData() differs from it.
+  function markClean() { current.clean = JSON.stringify(formData()); }
+  function dirty() { return !!current && JSON.stringify(formData()) !== current.clean; }
+
+  // Their version and this edit, both from `base` (the version the edit started from): a field only one side
+  // changed takes that side's value; sample questions take both sides' additions and removals; a field both
+  // changed keeps this edit's value and is named. (Publishing "mine over it" dropped a translator's changes.)
+  function merge(base, theirs, mine) {
+    const same = (a, b) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+    const out = {}, both = [];
+    const get = (data, field, lang) => lang ? ((data[field] || {})[lang]) : data[field];
+    const fields = [["topic"], ["department"], ["url"], ["owner"], ["review_by"], ["service_code"],
+      ...LOCALIZED.flatMap(f => LANGS.map(l => [f, l]))];
+    for (const [field, lang] of fields) {
+      const b = get(base, field, lang), t1 = get(theirs, field, lang), m = get(mine, field, lang);
+      let v = m;
+      if (same(m, b)) v = t1;
+      else if (!same(t1, b) && !same(t1, m)) {
+        if (field === "questions") {
+          const gone = new Set((b || []).filter(q => !(t1 || []).includes(q)));
+          v = [...(m || []).filter(q => !gone.has(q)), ...(t1 || []).filter(q => !(b || []).includes(q) && !(m || []).includes(q))];
+        } else both.push(lang ? `${field}.${lang}` : field);
+      }
+      if (v === undefined || v === null || v === "") continue;
+      if (lang) (out[field] = out[field] || {})[lang] = v; else out[field] = v;
+    }
+    return { data: out, both };
+  }
+
   function showVersion() {
     $("edit-id").textContent = current.id;
     $("edit-version").textContent = t("content.version_n", { version: current.version });
   }
-  async function openArticle(id) {
+  async function openArticle(id, force) {
+    if (!force && dirty() && !confirm(t("content.unsaved"))) return;
     const a = await call(`/articles/${encodeURIComponent(id)}`);
     current = { id: id, version: a.version, data: a.data };
     fillForm(a.data);
+    markClean();
+    // Inbox items nobody chose an article for are about the open one: one click adds a question to it.
+    for (const input of document.querySelectorAll("#inbox input[data-follows-open]")) input.value = id;
     showVersion();
     say($("edit-msg"), "");
     $("test-result").replaceChildren();
@@ -116,9 +149,11 @@
       const r = await call(`/articles/${encodeURIComponent(current.id)}`, "POST", { base_version: current.version, data: formData() });
       current.version = r.version;
       current.data = r.data;
+      markClean();
       showVersion();
       say($("edit-msg"), t("content.published", { version: r.version }));
       await loadHistory();
+      loadList();
     } catch (e) {
       if (e.status === 409 && e.info.current_version) return conflict(e.info.current_version);
       const field = e.info && e.info.field;
@@ -135,13 +170,23 @@
     msg.append(" ",
       button(t("content.conflict_show"), () => showDiff(mine, latest)),
       " ",
-      button(t("content.conflict_keep"), () => {
-        current.version = latest;
-        showVersion();
-        say(msg, t("content.conflict_kept", { latest: latest }));
-      }),
+      button(t("content.conflict_keep"), () => mergeLatest(msg).catch(e => say(msg, e.message, true))),
       " ",
       button(t("content.conflict_reload"), () => openArticle(current.id)));
+  }
+
+  // Their latest version merged into this edit; the edit is then based on it (Publish sends it).
+  async function mergeLatest(msg) {
+    const a = await call(`/articles/${encodeURIComponent(current.id)}`);
+    const { data, both } = merge(current.data, a.data, formData());
+    current.version = a.version;
+    current.data = a.data;
+    fillForm(a.data);
+    markClean();  // clean = their version: what the merge changed from it shows as unsaved
+    fillForm(data);
+    showVersion();
+    say(msg, t("content.conflict_merged", { latest: a.version }) +
+      (both.length ? " " + t("content.conflict_both", { fields: both.join(", ") }) : ""), both.length > 0);
   }
 
   // ---------------------------------------------------------------- test box
@@ -210,14 +255,17 @@
     $("diff").replaceChildren(table);
   }
   async function rollback(to) {
+    if (!confirm(t("content.confirm_rollback", { to }) + (dirty() ? "\n" + t("content.unsaved") : ""))) return;
     try {
       const r = await call(`/articles/${encodeURIComponent(current.id)}/rollback`, "POST", { to: to, base_version: current.version });
       current.version = r.version;
       current.data = r.data;
       fillForm(r.data);
+      markClean();
       showVersion();
       say($("edit-msg"), t("content.rolled_back", { version: r.version, to }));
       await loadHistory();
+      loadList();
     } catch (e) { say($("edit-msg"), e.message, true); }
   }
 
@@ -239,7 +287,10 @@
       const row = el("div", null, "row");
       const label = el("label", t("content.article_id"));
       const input = el("input");
-      input.value = item.kind === "kb_not_helpful" ? item.predicted : (current ? current.id : "");
+      input.setAttribute("list", "article-ids");
+      input.dataset.followsOpen = "";  // filled with the article opened next (openArticle), until typed in
+      input.addEventListener("input", () => { delete input.dataset.followsOpen; });
+      input.value = current ? current.id : "";
       input.setAttribute("aria-describedby", question.id);
       label.appendChild(input);
       const msg = el("p", "", "msg");
@@ -252,10 +303,11 @@
       });
       dismiss.setAttribute("aria-describedby", question.id);
       const add = button(t("content.add_sample"), async () => {
+        if (!input.value.trim()) { say(msg, t("content.choose_article"), true); input.focus(); return; }
         try {
           const r = await call(`/inbox/${item.id}/attach`, "POST", { article_id: input.value.trim() });
           say(msg, t("content.added", { article: r.article_id, version: r.version }));
-          if (current && current.id === r.article_id) await openArticle(r.article_id);
+          if (current && current.id === r.article_id) await takeAttached();
           setTimeout(loadInbox, 800);
         } catch (e) { say(msg, e.message, true); }
       });
@@ -263,6 +315,24 @@
       row.append(label, add, dismiss);
       li.append(row, msg);
       return li;
+    }));
+  }
+
+  // A question attached to the open article: its new version comes into the form without losing an unpublished
+  // edit (reopening the article wiped it).
+  async function takeAttached() {
+    if (!dirty()) return openArticle(current.id, true);
+    await mergeLatest($("edit-msg"));
+  }
+
+  // Every article's id for the inbox's article fields (a list to choose from, not a slug to remember).
+  async function loadArticleIds() {
+    const data = await call("/articles");
+    $("article-ids").replaceChildren(...data.articles.map(a => {
+      const option = el("option");
+      option.value = a.id;
+      option.label = a.title[i18n.lang] || a.title.en;
+      return option;
     }));
   }
 
@@ -276,10 +346,16 @@
     } catch (e) { return; }
     $("filters").addEventListener("submit", ev => { ev.preventDefault(); loadList(); });
     $("article-form").addEventListener("submit", publish);
-    $("revert").addEventListener("click", () => { fillForm(current.data); say($("edit-msg"), t("content.discarded")); });
+    $("revert").addEventListener("click", () => {
+      if (dirty() && !confirm(t("content.unsaved"))) return;
+      fillForm(current.data);
+      say($("edit-msg"), t("content.discarded"));
+    });
     $("test-form").addEventListener("submit", runTest);
+    window.addEventListener("beforeunload", ev => { if (dirty()) { ev.preventDefault(); ev.returnValue = ""; } });
     await loadStatus();
     loadList();
+    loadArticleIds().catch(() => {});
     loadInbox().catch(e => say($("inbox-msg"), e.message, true));
     // The switch in the staff bar: i18n.js relabels the marked words; the lists are drawn again.
     window.addEventListener("c311:language", () => {

@@ -1,5 +1,6 @@
 // The one fetch helper of the staff pages: JSON in and out, the session's CSRF token on every
-// change, a signed-out user sent to the console login (back to this page afterwards), and the
+// change, a signed-out user sent to the console login (back to this page afterwards) unless a change
+// was refused (then the page stays, with what was typed, and says to sign in again elsewhere), and the
 // server's {"error": {code, message, field}} turned into an Error whose message is readable.
 "use strict";
 window.C311Api = function (base) {
@@ -11,6 +12,15 @@ window.C311Api = function (base) {
       init.body = JSON.stringify(body || {});
     }
     const r = await fetch(base + path, init);
+    if (r.status === 401 && init.method !== "GET") {
+      // A change refused because the session ended: leaving the page now would throw the edit away.
+      const i18n = window.C311I18n;
+      const err = new Error(i18n && i18n.has("nav.session_ended") ? i18n.t("nav.session_ended")
+        : "Your session ended. Sign in again in another tab (/console/login), then try again: your edits are still here.");
+      err.info = {};
+      err.status = 401;
+      throw err;
+    }
     if (r.status === 401) {
       location.href = "/console/login?next=" + encodeURIComponent(location.pathname + location.search);
       throw new Error("login");
