@@ -10,14 +10,21 @@ import re
 import unicodedata
 from typing import Any
 
-# C0/C1 controls (but tab and newline), zero-width and bidi-override characters: invisible, and the
-# bidi ones can make a message read differently from what it says.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+# Zero-width and bidi-override characters: invisible, and the bidi ones can make a text read differently from
+# what it says ("Adopt \u202egod a" shows as "Adopt a dog").
+_INVISIBLE = "\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff"
+_CONTROL = re.compile(rf"[\x00-\x08\x0b-\x1f\x7f-\x9f{_INVISIBLE}]")
+_INVISIBLE_RE = re.compile(f"[{_INVISIBLE}]")
 
 
 def clean_text(value: str) -> str:
     """Strip control and bidi-override characters; keep newlines and tabs as spaces."""
     return _CONTROL.sub("", value.replace("\r\n", "\n").replace("\t", " ")).strip()
+
+
+def has_invisible(value: str) -> bool:
+    """Staff text is refused with these rather than cleaned silently: what they see is what residents get."""
+    return bool(_INVISIBLE_RE.search(value))
 
 
 def fold(text: str) -> str:

@@ -97,10 +97,14 @@ def broken(change) -> str:  # type: ignore[no-untyped-def]
     (lambda d: d.update(anwser="typo"), "anwser", "unknown field"),
     # a content editor's slips the page let through
     (lambda d: d.update(url="https://"), "url", "address of a web page"),
-    (lambda d: d.update(url="https://<script>"), "url", "address of a web page"),
+    (lambda d: d.update(url="https://<script>"), "url", "HTML tag"),
     (lambda d: d["title"].update(en="Pay your bill\u0007"), "title.en", "control character"),
     (lambda d: d["answer"].update(es=d["answer"]["en"]), "answer.es", "write it in Spanish"),
-    (lambda d: d["questions"].update(en=["how do i pay"] * 4), "questions.en[1]", "repeats question 1"),
+    (lambda d: d["questions"].update(en=["how do i pay"] * 4), "questions.en[1]", "repeats questions.en[0]"),
+    (lambda d: d["title"].update(en="Adopt \u202egod a\u202c or cat"), "title.en", "invisible character"),
+    (lambda d: d["answer"].update(es="<b>Pague</b> en https://www.charlottenc.gov/water"), "answer.es", "HTML tag"),
+    (lambda d: d["questions"]["en"].insert(0, "dog " * 100), "questions.en[0]", "at most 300"),
+    (lambda d: d["questions"].update(es=[f"pregunta {i}" for i in range(201)]), "questions.es", "at most 200"),
     (lambda d: d.update(review_by="9999-12-31"), "review_by", "years ahead"),
 ])
 def test_invalid_article_names_file_and_field(rules, change, field, words) -> None:  # type: ignore[no-untyped-def]

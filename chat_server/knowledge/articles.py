@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from chat_server.config import PROJECT_ROOT, display_path
+from chat_server.sanitize import has_invisible
 from chat_server.textchars import control_chars
 
 LANGUAGES = ("en", "es")
@@ -29,6 +30,11 @@ LINK_RE = re.compile(r"https?://[^\s<>\"')]+")
 MAX_ANSWER = 320
 MAX_DETAILS = 1200
 MIN_QUESTIONS = 4
+# A sample question is a resident's message, and the search reads every one: an 11,999-character "question" and
+# 2,000 of them were published.
+MAX_QUESTION_CHARS = 300
+MAX_QUESTIONS = 200
+_HTML_TAG = re.compile(r"<\s*/?\s*[a-zA-Z][^<>]*>")
 MAX_REVIEW_YEARS = 3
 REQUIRED = ("id", "topic", "department", "title", "answer", "url", "questions", "owner", "review_by")
 OPTIONAL = ("details", "service_code")
@@ -93,6 +99,12 @@ def _text(file: str, field: str, value: object) -> str:
         raise ArticleError(file, field, f"must be text, not {type(value).__name__}")
     if control_chars(value, multiline=True):
         raise ArticleError(file, field, "contains a control character (pasted from another program?)")
+    if has_invisible(value):
+        raise ArticleError(file, field, "contains an invisible character (zero-width or right-to-left mark); "
+                                        "type the text again instead of pasting it")
+    if _HTML_TAG.search(value):
+        raise ArticleError(file, field, "contains an HTML tag such as <b> or <a>: residents see it as written; "
+                                        "write plain text (links as https://…)")
     return " ".join(value.split())
 
 
@@ -122,12 +134,17 @@ def _questions(file: str, value: object) -> dict[str, tuple[str, ...]]:
         items = value.get(lang)
         if not isinstance(items, list):
             raise ArticleError(file, field, "missing" if items is None else "must be a list")
+        if len(items) > MAX_QUESTIONS:
+            raise ArticleError(file, field, f"{len(items)} questions; at most {MAX_QUESTIONS}")
         texts = tuple(_text(file, f"{field}[{i}]", q) for i, q in enumerate(items))
+        for i, text in enumerate(texts):
+            if len(text) > MAX_QUESTION_CHARS:
+                raise ArticleError(file, f"{field}[{i}]", f"{len(text)} characters; at most {MAX_QUESTION_CHARS}")
         seen: dict[str, int] = {}
         for i, text in enumerate(texts):  # the same question twice teaches the search nothing new
             first = seen.setdefault(text.casefold(), i)
             if first != i:
-                raise ArticleError(file, f"{field}[{i}]", f"repeats question {first + 1}")
+                raise ArticleError(file, f"{field}[{i}]", f"repeats {field}[{first}]")
         if len(texts) < MIN_QUESTIONS:
             raise ArticleError(file, field, f"{len(texts)} questions; at least {MIN_QUESTIONS}")
         out[lang] = texts
