@@ -265,6 +265,21 @@ async def test_the_test_box_answers_in_the_questions_own_language(pair: Pair) ->
         assert english["language"] == "en" and answer_of(english) == data["answer"]["en"], english
 
 
+async def test_a_search_with_a_department_ranks_that_departments_articles(pair: Pair) -> None:
+    """"hours" in Charlotte Water listed 0 articles: the top 20 of all articles were filtered."""
+    cora, _ = await pair.session("cora", ["content"])
+    async with cora:
+        async with cora.get(f"{api(pair.a)}/articles", params={"q": "what are your office hours", "lang": "en"}) as r:
+            overall = [a["department"] for a in (await r.json())["articles"]]
+        department = "Charlotte Water"
+        assert department not in overall[:3], overall  # the question is not about the water department
+        async with cora.get(f"{api(pair.a)}/articles", params={"q": "what are your office hours", "lang": "en",
+                                                                "department": department}) as r:
+            found = (await r.json())["articles"]
+    assert found and {a["department"] for a in found} == {department}, found
+    assert len(found) <= 20 and [a["score"] for a in found] == sorted((a["score"] for a in found), reverse=True)
+
+
 async def test_inbox_question_attached_as_sample_question_is_found_at_once(pair: Pair) -> None:
     question = "who takes my money for the aqua invoice thingy"
     article = "water-autopay"

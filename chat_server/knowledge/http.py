@@ -113,9 +113,11 @@ async def list_articles(request: web.Request) -> web.Response:
     today = date.today()
     rows = [_summary(v.data, v.version, today) for v in current.values() if v.data is not None]
     text = " ".join(q.get("q", "").split())
+    filtered = bool(q.get("title", "").strip() or q.get("department") or q.get("stale") in ("1", "true"))
     if text:
         try:
-            hits = kb.find(text, _lang(q.get("lang")), SEARCH_LIMIT)
+            # With a filter, rank every article and filter that (the top 20 of all, filtered, was often none)
+            hits = kb.find(text, _lang(q.get("lang")), len(rows) if filtered else SEARCH_LIMIT)
         except NotReady as exc:
             return _failure(exc)
         by_id = {r["id"]: r for r in rows}
@@ -128,6 +130,8 @@ async def list_articles(request: web.Request) -> web.Response:
         rows = [r for r in rows if r["department"] == department]
     if q.get("stale") in ("1", "true"):
         rows = [r for r in rows if r["stale"]]
+    if text:
+        rows = rows[:SEARCH_LIMIT]
     departments = sorted({v.data["department"] for v in current.values() if v.data is not None})
     return web.json_response({"articles": rows, "departments": departments, "status": kb.status()})
 
