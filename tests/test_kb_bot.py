@@ -452,3 +452,35 @@ async def test_sms_gets_the_plain_url_and_numbered_options(server_factory) -> No
             timeout=60)
     finally:
         await twilio.stop()
+
+
+async def test_the_content_test_box_says_what_residents_get_when_the_bots_reading_differs(
+        server_factory, redis_client) -> None:
+    """The test box said "offers a menu" for messages that started the pothole report or got the fallback (probe P):
+    it showed the search alone. With the running Rasa it adds the label the bot acts on."""
+    from chat_server.agents.auth import SESSION_COOKIE
+    from tests.support.staff import console_login
+
+    prefix = f"kb{uuid.uuid4().hex[:8]}:"
+    server = await server_factory(CHAT311_REDIS__KEY_PREFIX=quoted_prefix(prefix))
+    token, csrf = await console_login(redis_client, prefix, "cora", ["content"])
+    async with aiohttp.ClientSession(cookies={SESSION_COOKIE: token}) as http:
+        async def ready() -> bool:
+            async with http.get(f"{server.url}/console/content/api/status") as r:
+                return (await r.json())["state"] == "ready"
+
+        await waiting.until(ready, 120, "the knowledge base did not load")
+
+        async def test_box(text: str) -> dict:
+            async with http.post(f"{server.url}/console/content/api/test", json={"text": text, "lang": "auto"},
+                                 headers={"X-CSRF-Token": csrf}) as r:
+                assert r.status == 200, await r.text()
+                return await r.json()
+
+        pothole = await test_box("I want to report a pothole on my street")
+        assert pothole["bot"]["label"] == "report_pothole" and pothole["bot"]["name"], pothole["bot"]
+        answered = await test_box("how do i pay my water bill")
+        assert answered["decision"]["kind"] == "answer" and answered["bot"] == {
+            "label": answered["decision"]["label"], "kind": "answer", "name": answered["bot"]["name"]}, answered
+        fire = await test_box("my house is on fire")
+        assert fire["bot"]["label"] == "emergency", fire["bot"]

@@ -16,7 +16,9 @@ from chat_server.knowledge import http
 from chat_server.knowledge.live import LiveKnowledge, NotReady, State
 from chat_server.knowledge.semantic import UniversalSentenceEncoder
 from chat_server.knowledge.store import ArticleStore
+from chat_server.rasa_parse import RasaReader
 from chat_server.training.inbox import Inbox
+from chat_server.training.label_names import load_label_names
 
 
 def setup(app: web.Application, ctx: AppContext) -> None:
@@ -30,6 +32,8 @@ def setup(app: web.Application, ctx: AppContext) -> None:
     ctx.knowledge = knowledge
     app[http.KNOWLEDGE] = knowledge
     app[http.INBOX] = Inbox(ctx.redis, prefix, config.training.inbox_max)
+    app[http.BOT_READER] = RasaReader(config.rasa.servers(), config.rasa.token, config.rasa.timeout_s)
+    app[http.LABEL_NAMES] = load_label_names()
     http.add_routes(app)
     run_with_app(app, knowledge)
 

@@ -33,13 +33,17 @@ from chat_server.knowledge.search import IndexUpdateError
 from chat_server.knowledge.store import Version, VersionConflict
 from chat_server.language import detect_language
 from chat_server.metrics.access import USER, StaffApi, error, json_object
+from chat_server.rasa_parse import RasaReader
 from chat_server.training.inbox import Inbox
+from chat_server.training.label_names import readable
 
 STATIC = Path(__file__).resolve().parent.parent / "static" / "content"
 ROLE = "content"
 API = StaffApi("/console/content", STATIC, ROLE)
 SEARCH_LIMIT = 20
 INBOX: web.AppKey[Inbox] = web.AppKey("chat311_content_inbox", Inbox)
+BOT_READER: web.AppKey[RasaReader] = web.AppKey("chat311_content_rasa", RasaReader)
+LABEL_NAMES: web.AppKey[dict[str, str]] = web.AppKey("chat311_content_label_names", dict)
 KNOWLEDGE: web.AppKey[LiveKnowledge] = web.AppKey("chat311_knowledge", LiveKnowledge)
 
 
@@ -190,7 +194,11 @@ async def test_question(request: web.Request) -> web.Response:
     try:
         # "auto": the language the bot would answer a resident in (their words decide, as in a chat)
         language = detect_language(text)[0] if body.get("lang") == "auto" else _lang(body.get("lang"))
-        return web.json_response({**await _kb(request).explain(text, language, draft), "language": language})
+        parse = await request.app[BOT_READER].parse(text)  # None (no bot reading shown) if Rasa is down
+        result = await _kb(request).explain(text, language, draft, parse)
+        if "bot" in result:
+            result["bot"]["name"] = readable(result["bot"]["label"], request.app[LABEL_NAMES])
+        return web.json_response({**result, "language": language})
     except (ArticleError, NotReady) as exc:
         return _failure(exc)
 

@@ -292,8 +292,13 @@ class LiveKnowledge:
         """The k best published articles for `text` (the content page's and the agents' search)."""
         return self._search().search(text, lang, k)
 
-    async def explain(self, text: str, lang: str, draft: tuple[str, Any] | None = None) -> dict[str, Any]:
-        """What the bot would answer (decision + top 3 with scores), against a draft article if given."""
+    async def explain(self, text: str, lang: str, draft: tuple[str, Any] | None = None,
+                      parse: dict[str, Any] | None = None) -> dict[str, Any]:
+        """What the bot would answer (decision + top 3 with scores), against a draft article if given. With
+        Rasa's `parse` of the text, also the label the bot acts on (`bot`): Rasa may start a report or fall back
+        where the search alone would answer or offer a menu."""
+        from chat_server.training.nlu_eval import bot_decision
+
         search = self._search()
         if draft is not None:
             article = self.parse(*draft)
@@ -302,7 +307,11 @@ class LiveKnowledge:
                 self._draft = key, await asyncio.to_thread(search.fork, [article])
             search = self._draft[1]
         decision, hits = await asyncio.to_thread(search.explain, text, lang)
-        return {"decision": decision.to_json(), "top": [hit_json(h, decision.language) for h in hits]}
+        out = {"decision": decision.to_json(), "top": [hit_json(h, decision.language) for h in hits]}
+        if parse is not None:
+            label, kind = await asyncio.to_thread(bot_decision, text, parse, search)
+            out["bot"] = {"label": label, "kind": kind}
+        return out
 
     def status(self) -> dict[str, Any]:
         return {"state": str(self.state), "articles": len(self.search) if self.search else 0,

@@ -25,6 +25,7 @@ import aiohttp
 from chat_server import bot_model
 from chat_server.heldout import HeldoutRow
 from chat_server.labels import FALLBACK
+from chat_server.rasa_parse import RasaReader
 from chat_server.training.nlu_eval import KbResolver, resolve_turn
 
 
@@ -64,13 +65,14 @@ def score(rows: list[HeldoutRow], predicted: Iterable[str | None]) -> dict[str, 
 
 
 async def score_running(rasa_url: str, token: str, rows: list[HeldoutRow], kb: KbResolver) -> dict[str, Any]:
+    reader = RasaReader([rasa_url], token, 30.0)
     parses = []
-    timeout = aiohttp.ClientTimeout(total=30)
-    async with aiohttp.ClientSession(timeout=timeout) as session:
+    async with aiohttp.ClientSession(timeout=reader.timeout) as session:
         for row in rows:
-            async with session.post(f"{rasa_url}/model/parse", params={"token": token}, json={"text": row.text}) as r:
-                r.raise_for_status()
-                parses.append(await r.json())
+            parsed = await reader.parse(row.text, session)
+            if parsed is None:
+                raise RuntimeError(f"{rasa_url} did not parse a held-out text")
+            parses.append(parsed)
     return score(rows, await asyncio.to_thread(_labels, rows, parses, kb))
 
 

@@ -44,7 +44,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from chat_server import bot_model
 from chat_server.heldout import HeldoutRow, errors_to_list, read_heldout
@@ -53,6 +53,9 @@ from chat_server.knowledge.labels import KB_INTENTS, ReportGuess
 from chat_server.labels import FALLBACK, resolve_label, runner_up
 from chat_server.safety import emergency_language
 from chat_server.tickets.catalogue import Catalogue, load_catalogue
+
+if TYPE_CHECKING:
+    from chat_server.knowledge.search import Decision, KnowledgeSearch
 
 # Trained intent for "not a 311 question"; bot/chat311_nlu.py reports it as nlu_fallback.
 OUT_OF_SCOPE = "out_of_scope"
@@ -120,14 +123,33 @@ def chosen_report(parse: dict[str, Any], catalogue: Catalogue) -> ReportGuess | 
     return ReportGuess(service.label, service.service_code, confidence)
 
 
-def kb_resolver() -> KbResolver:
-    """An in-process KnowledgeSearch over the shipped articles (loads the model: a few seconds)."""
+def kb_resolver(search: KnowledgeSearch | None = None,
+                decided: dict[str | None, Decision] | None = None) -> KbResolver:
+    """The knowledge base's label as the bot acts on it, from `search` or an in-process KnowledgeSearch over
+    the shipped articles (loads the model: a few seconds). `decided` collects each intent's decision."""
     from chat_server.knowledge.labels import decision_label, for_intent
     from chat_server.knowledge.loading import build_search
 
-    search = build_search()
-    return lambda text, lang, intent, guess: decision_label(
-        for_intent(search.decide(text, lang), intent, search, guess, text))
+    found = build_search() if search is None else search
+
+    def resolve(text: str, lang: str, intent: str | None, guess: ReportGuess | None) -> str:
+        decision = for_intent(found.decide(text, lang), intent, found, guess, text)
+        if decided is not None:
+            decided[intent] = decision
+        return decision_label(decision)
+    return resolve
+
+
+def bot_decision(text: str, parse: dict[str, Any], search: KnowledgeSearch) -> tuple[str | None, str | None]:
+    """(label, kind) of what a resident gets for `text`: the resolved label, and when the knowledge base decided
+    the turn, its decision's kind (answer, menu, fallback, report). The content page's test box shows it."""
+    decided: dict[str | None, Decision] = {}
+    label = resolve_turn(text, parse, kb_resolver(search, decided))[0]
+    if label == EMERGENCY_INTENT:
+        return label, None
+    chosen = chosen_report(parse, _catalogue())
+    decision = decided.get(chosen.intent if chosen else resolve_label(parse)[0])
+    return label, (str(decision.kind) if decision is not None else None)
 
 
 # ----------------------------------------------------------------------------- Rasa server

@@ -200,6 +200,8 @@
       const d = r.decision;
       const parts = [el("p", d.kind === "answer" ? t("content.test_answer", { title: d.article.title }) :
         d.kind === "menu" ? t("content.test_menu") : t("content.test_fallback"))];
+      const residents = whatResidentsGet(r.bot, d);
+      if (residents) parts.unshift(el("p", residents, "bot-reading"));
       if (d.kind === "answer") parts.push(el("p", d.article.answer, "answer"));
       const table = el("table");
       table.appendChild(el("caption", t("content.top3")));
@@ -220,6 +222,22 @@
       out.replaceChildren(el("p", field ? t("content.draft_invalid_field", { field, message: e.message })
         : t("content.draft_invalid", { message: e.message }), "msg error"));
     }
+  }
+
+  // The search's decision is what an article change moves; residents get it only when the bot's own reading
+  // (Rasa, then the same search) agrees. Where it does not, say so first: the box said "menu" for a message that
+  // started the pothole report.
+  function whatResidentsGet(bot, d) {
+    if (!bot) return t("content.test_bot_unknown");
+    if (bot.label === "emergency") return t("content.test_bot_emergency");
+    if (bot.kind === "report" || bot.label.startsWith("report_")) return t("content.test_bot_report", { name: bot.name });
+    if (!bot.kind && !bot.label.startsWith("faq/") && bot.label !== "nlu_fallback") {
+      return t("content.test_bot_intent", { name: bot.name });
+    }
+    if (bot.kind && bot.kind !== d.kind) {
+      return t({ fallback: "content.test_bot_fallback", menu: "content.test_bot_menu" }[bot.kind] || "content.test_bot_answer");
+    }
+    return null;
   }
 
   // ---------------------------------------------------------------- history
