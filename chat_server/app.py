@@ -102,7 +102,10 @@ def _replayer(store: ConversationStore) -> Any:
 def create_app(config: Config, redis_url: str) -> web.Application:
     """Build the app; `redis_url` is resolved by the caller (embedded or REDIS_URL)."""
     texts.use_config(config)
-    app = web.Application(client_max_size=8 * 1024 * 1024)
+    # "/console/content/" (a bookmark, a typed address) answered 404: an unknown path with a trailing slash is
+    # redirected to the same path without it when that one exists.
+    app = web.Application(client_max_size=8 * 1024 * 1024,
+                          middlewares=[web.normalize_path_middleware(append_slash=False, remove_slash=True)])
     app.on_response_prepare.append(security_headers)
     # Blocking pool: a burst beyond max_connections waits for a free connection instead of
     # failing the resident's event with MaxConnectionsError (redis-py's default pool raises at 100).

@@ -350,6 +350,8 @@ async def test_content_page_edit_test_publish_history_rollback_in_chromium(pair:
         await page.fill("#password", PASSWORD)
         await page.click("button[type=submit]")
         await page.wait_for_url(f"{pair.a.url}/console/content")  # back to the page asked for (login's next)
+        await page.goto(f"{pair.a.url}/console/content/")  # a bookmark with a trailing slash answered 404
+        await page.wait_for_url(f"{pair.a.url}/console/content")
         await expect(page.locator("#who")).to_contain_text("Carla")
         await expect(page.locator("#kb-status")).to_contain_text("articles published")
 
@@ -476,6 +478,13 @@ async def test_content_page_edit_test_publish_history_rollback_in_chromium(pair:
         async with reader.get(f"{api(pair.a)}/articles/{article}") as r:
             final = (await r.json())["data"]
         assert final["owner"] == "someone-else" and final["answer"]["en"].endswith(" (reviewed)"), final
+
+        # A refusal marks the field it names and puts the focus there.
+        await page.fill("textarea[name='answer.en']", "x" * 330 + " https://www.charlottenc.gov")
+        await page.click("#publish")
+        await expect(page.locator("#edit-msg")).to_contain_text("at most 320")
+        await expect(page.locator("textarea[name='answer.en']")).to_be_focused()
+        await expect(page.locator("textarea[name='answer.en']")).to_have_attribute("aria-invalid", "true")
 
         # A session that ends mid-edit: Publish says so and the page keeps what was typed (it went to the login).
         await page.fill("textarea[name='answer.en']", "kept when the session ends https://www.charlottenc.gov")

@@ -150,6 +150,7 @@
       current.version = r.version;
       current.data = r.data;
       markClean();
+      markInvalid(null);
       showVersion();
       say($("edit-msg"), t("content.published", { version: r.version }));
       await loadHistory();
@@ -159,7 +160,11 @@
       const field = e.info && e.info.field;
       say($("edit-msg"), field ? t("content.not_published_field", { field, message: e.message })
         : t("content.not_published", { message: e.message }), true);
-    } finally { $("publish").disabled = false; }
+      markInvalid(field);
+    } finally {
+      $("publish").disabled = false;
+      if (!document.activeElement || document.activeElement === document.body) $("publish").focus();
+    }
   }
   // Someone published since this edit began: see what they changed, then publish this edit over it or start
   // again from theirs. Nothing is overwritten without that choice.
@@ -173,6 +178,17 @@
       button(t("content.conflict_keep"), () => mergeLatest(msg).catch(e => say(msg, e.message, true))),
       " ",
       button(t("content.conflict_reload"), () => openArticle(current.id)));
+  }
+
+  // The field a refusal names ("answer.en", "questions.es[3]") is marked and takes the focus, so the editor
+  // (and a screen reader) lands where the fix goes.
+  function markInvalid(field) {
+    for (const node of document.querySelectorAll("#article-form [aria-invalid]")) node.removeAttribute("aria-invalid");
+    const input = field && $("article-form").elements[field.replace(/\[\d+\]$/, "")];
+    if (!input || !input.focus) return;
+    input.setAttribute("aria-invalid", "true");
+    input.setAttribute("aria-describedby", "edit-msg");
+    input.focus();
   }
 
   // Their latest version merged into this edit; the edit is then based on it (Publish sends it).
@@ -284,6 +300,7 @@
       say($("edit-msg"), t("content.rolled_back", { version: r.version, to }));
       await loadHistory();
       loadList();
+      $("publish").focus();  // the history list was drawn again under the focused button
     } catch (e) { say($("edit-msg"), e.message, true); }
   }
 
