@@ -895,10 +895,10 @@
     }).then(function (d) {
       state.incident = d.incident;
       $("incident").hidden = !d.incident;
-      // In the agent's language when the incident has it (incident notices are written in en and es).
+      // In the agent's language when the incident has it (incident notices are written in en and es). The notice
+      // begins with the title ("Water main break: …"); the card showed it twice.
       var l = i18n.lang;
-      $("incident-text").textContent = d.incident ? (d.incident.title[l] || d.incident.title.en) + " — " +
-        (d.incident.notice[l] || d.incident.notice.en) : "";
+      $("incident-text").textContent = d.incident ? (d.incident.notice[l] || d.incident.notice.en) : "";
     }).catch(function () { /* keep what we showed */ });
   }
 
