@@ -144,8 +144,12 @@ async def test_staff_act_one_at_a_time_and_keeping_the_line_open_respects_overri
         # A scheduled notice ended before it began reads "ended", not "scheduled" (with an End button).
         later = await sam.post(phrases=["road closed"], starts_at=time.time() + 3600, ends_at=time.time() + 7200)
         assert (await sam.call("POST", f"/incidents/{later['id']}/end"))[0] == 200
+        live = await sam.post(phrases=["water main"], ends_at=time.time() + 3600)
         _, listing = await sam.call("GET", "/incidents")
         assert next(i for i in listing["incidents"] if i["id"] == later["id"])["state"] == "ended"
+        # The live notice is listed first, above the one that would have started later (it was listed second).
+        assert listing["incidents"][0]["id"] == live["id"], [(i["id"], i["state"]) for i in listing["incidents"]]
+        assert (await sam.call("POST", f"/incidents/{live['id']}/end"))[0] == 200
         # Bad times and invisible text are refused with the field named; nothing is stored.
         for body, field in [(f'{{"starts_at": NaN, "ends_at": {time.time() + 60}}}', "starts_at"),
                             ('{"ends_at": Infinity}', "ends_at")]:

@@ -26,6 +26,8 @@ from chat_server.stopping import cancel_and_wait
 log = logging.getLogger("chat311.incidents")
 
 
+_STATE_ORDER = {"live": 0, "scheduled": 1, "ended": 2}
+
 class Emitter(Protocol):
     """The Socket.IO server's emit (python-socketio AsyncServer)."""
 
@@ -131,7 +133,8 @@ class IncidentService:
         return f"incident {incident.id}: {incident.title['en']}"[:200]
 
     async def overview(self) -> list[dict[str, Any]]:
-        """Recent incidents (last 30 days) with their figures, newest first, for the staff page."""
+        """Recent incidents (last 30 days) with their figures for the staff page: live ones first, then scheduled,
+        then ended, each newest first (a notice scheduled for 2999 and ended at once sorted above the live one)."""
         now = self.clock()
         banner = self.banner()
         shown = banner.id if banner else None  # only the newest live notice is the web banner
@@ -141,7 +144,7 @@ class IncidentService:
             state = "ended" if ended else "live" if incident.active(now) else "scheduled"
             out.append({**incident.to_dict(), "state": state, "banner": incident.id == shown,
                         **await self.store.stats(incident.id)})
-        return sorted(out, key=lambda i: -i["starts_at"])
+        return sorted(out, key=lambda i: (_STATE_ORDER[i["state"]], -i["starts_at"]))
 
     # what residents and the bot see ---------------------------------------------
     def live(self) -> list[Incident]:
