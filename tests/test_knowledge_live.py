@@ -433,8 +433,11 @@ async def test_content_page_edit_test_publish_history_rollback_in_chromium(pair:
 
         violations = await axe_scan(page, "#inbox")
         assert not [v for v in violations if v["impact"] in ("serious", "critical")], violations
+        shown = await page.locator("#inbox li").count()
         await item.get_by_role("button", name="Dismiss").click()
         await expect(item).to_have_count(0)
+        left = "Nothing to review" if shown == 1 else f"{shown - 1} question(s) to review"
+        await expect(page.locator("#inbox-msg")).to_contain_text(left)
         assert not await in_inbox()
 
         # Someone else publishes while this page still has an older version open: the page says so, shows their

@@ -334,6 +334,8 @@
         try {
           await training(`/inbox/${item.id}/dismiss`, "POST", {});
           li.remove();
+          const left = $("inbox").children.length;  // the count went on saying how many there were
+          say($("inbox-msg"), left ? t("content.inbox_count", { count: i18n.number(left) }) : t("content.inbox_empty"));
         } catch (e) { say(msg, e.message, true); }
       });
       dismiss.setAttribute("aria-describedby", question.id);
