@@ -375,6 +375,8 @@ async def test_staff_page_posts_and_widget_shows_the_banner_in_both_languages(ci
         await console.press("#password", "Enter")
         await console.wait_for_url(f"{server.url}/console")
         await console.locator("#incident-text", has_text="Winter storm").wait_for(timeout=15000)
+        card = await console.locator("#incident-text").inner_text()
+        assert card.count("Winter storm") == 1, card  # the notice begins with the title; it was shown twice
         await console.click("#incident-insert")
         assert (await console.input_value("#composer")).startswith("Winter storm: Report outages")
 
