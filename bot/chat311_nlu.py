@@ -114,6 +114,8 @@ _SIGNS_OFF = re.compile(
 
 def signs_off(text: str) -> bool:
     return bool(_SIGNS_OFF.match(text))
+
+
 # "no tengo luz", "no hay agua", "i don't have water", "there's no power": something is missing, which is a
 # report or a question, not a no to the bot ("no that isn't what i meant", "no gracias, ese no es").
 # Phrases that only look like one ("no hay problema", "i have no more questions") stay a no.

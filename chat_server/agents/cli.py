@@ -108,7 +108,6 @@ async def _users(args: argparse.Namespace, config: Config, redis: Redis) -> int:
         return 2
 
 
-
 def _configure_hours(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="action", required=True)
     sub.add_parser("status", help="is the chat line open now?")
@@ -134,4 +133,3 @@ async def _hours(args: argparse.Namespace, config: Config, redis: Redis) -> int:
     print(f"open={status.open} accepting={status.accepting} override={status.override} "
           f"closes_at={status.closes_at} next_open={status.next_open}")
     return 0
-

@@ -28,6 +28,7 @@ log = logging.getLogger("chat311.incidents")
 
 _STATE_ORDER = {"live": 0, "scheduled": 1, "ended": 2}
 
+
 class Emitter(Protocol):
     """The Socket.IO server's emit (python-socketio AsyncServer)."""
 

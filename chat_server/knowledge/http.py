@@ -117,7 +117,8 @@ async def list_articles(request: web.Request) -> web.Response:
     today = date.today()
     rows = [_summary(v.data, v.version, today) for v in current.values() if v.data is not None]
     text = " ".join(q.get("q", "").split())
-    filtered = bool(q.get("title", "").strip() or q.get("department") or q.get("stale") in ("1", "true"))
+    stale_only = q.get("stale") in ("1", "true")
+    filtered = bool(q.get("title", "").strip() or q.get("department") or stale_only)
     if text:
         try:
             # With a filter, rank every article and filter that (the top 20 of all, filtered, was often none)
@@ -132,7 +133,7 @@ async def list_articles(request: web.Request) -> web.Response:
         rows = [r for r in rows if any(title in fold(t) for t in r["title"].values())]
     if department := q.get("department"):
         rows = [r for r in rows if r["department"] == department]
-    if q.get("stale") in ("1", "true"):
+    if stale_only:
         rows = [r for r in rows if r["stale"]]
     if text:
         rows = rows[:SEARCH_LIMIT]

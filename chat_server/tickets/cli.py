@@ -56,7 +56,6 @@ async def _apikeys_main(args: argparse.Namespace, config: Config, redis: Redis) 
     return 0
 
 
-
 def _configure_tickets(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="action", required=True)
     show = sub.add_parser("show", help="print a ticket with its status history")
@@ -117,4 +116,3 @@ async def _tickets_main(args: argparse.Namespace, config: Config, redis: Redis) 
         note += "" if entry.public else "  (staff only)"
         print(f"  {iso(entry.ts, tz)}  {entry.status}/{entry.sub_status}  by {entry.by}{note}")
     return 0
-

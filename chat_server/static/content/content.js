@@ -7,6 +7,7 @@
   const API = "/console/content/api";
   const LANGS = ["en", "es"];
   const LOCALIZED = ["title", "answer", "details", "questions"];
+  const PLAIN = ["topic", "department", "url", "owner", "review_by", "service_code"];  // one value, not per language
   let current = null; // {id, version, data} of the article in the editor
   const $ = id => document.getElementById(id);
   const i18n = window.C311I18n;
@@ -71,7 +72,7 @@
   // ---------------------------------------------------------------- editor
   function fillForm(data) {
     const f = $("article-form").elements;
-    for (const name of ["topic", "department", "url", "owner", "review_by", "service_code"]) f[name].value = data[name] || "";
+    for (const name of PLAIN) f[name].value = data[name] || "";
     for (const field of LOCALIZED) for (const lang of LANGS) {
       const value = (data[field] || {})[lang];
       f[`${field}.${lang}`].value = field === "questions" ? (value || []).join("\n") : (value || "");
@@ -80,8 +81,10 @@
   function formData() {
     const f = $("article-form").elements;
     const data = { id: current.id };
-    for (const name of ["topic", "department", "url", "owner", "review_by"]) data[name] = f[name].value.trim();
-    if (f.service_code.value.trim()) data.service_code = f.service_code.value.trim();
+    for (const name of PLAIN) {
+      const value = f[name].value.trim();
+      if (value || name !== "service_code") data[name] = value;  // the only optional one
+    }
     for (const field of LOCALIZED) {
       const values = {};
       for (const lang of LANGS) {
@@ -104,8 +107,7 @@
     const same = (a, b) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
     const out = {}, both = [];
     const get = (data, field, lang) => lang ? ((data[field] || {})[lang]) : data[field];
-    const fields = [["topic"], ["department"], ["url"], ["owner"], ["review_by"], ["service_code"],
-      ...LOCALIZED.flatMap(f => LANGS.map(l => [f, l]))];
+    const fields = [...PLAIN.map(f => [f]), ...LOCALIZED.flatMap(f => LANGS.map(l => [f, l]))];
     for (const [field, lang] of fields) {
       const b = get(base, field, lang), t1 = get(theirs, field, lang), m = get(mine, field, lang);
       let v = m;
@@ -166,8 +168,8 @@
       if (!document.activeElement || document.activeElement === document.body) $("publish").focus();
     }
   }
-  // Someone published since this edit began: see what they changed, then publish this edit over it or start
-  // again from theirs. Nothing is overwritten without that choice.
+  // Someone published since this edit began: see what they changed, then merge theirs into this edit (mergeLatest)
+  // or start again from theirs. Nothing of theirs is overwritten without a field both changed being named.
   function conflict(latest) {
     const msg = $("edit-msg");
     const mine = current.version;
