@@ -72,7 +72,8 @@ def normalise(text: str) -> str:
 
 _PEOPLE = (r"(someone|somebody|some one|man|woman|lady|guy|person|people|kid|kids|child|children|baby|toddler|"
            r"neighbor|neighbour|mom|mother|dad|father|husband|wife|son|daughter|brother|sister|friend|friends|"
-           r"grandma|grandmother|grandpa|grandfather|uncle|aunt|cousin|roommate|boyfriend|girlfriend|he|she|they)")
+           r"grandma|grandmother|grandpa|grandfather|uncle|aunt|cousin|roommate|boyfriend|girlfriend|driver|"
+           r"passenger|pedestrian|cyclist|biker|he|she|they)")
 _VICTIM = rf"(me|her|him|us|them|someone|somebody|(his|her|my|their|a|the|this) {_PEOPLE})"
 _GENTE = (r"(alguien|persona|personas|gente|hombre|mujer|senor|senora|bebe|nin\w*|mama|papa|abuel\w*|hij\w*|"
           r"espos\w*|herman\w*|amig\w*|vecin\w*|el|ella|ellos)")
@@ -134,9 +135,13 @@ ENGLISH: dict[str, list[str]] = {
         # "a tree fell on my house and my son is hurt" started the fallen-tree form
         rf"(my|our|his|her|their|a|the) {_PEOPLE} (is|was|got|are|were|s|has been) (hurt|injured|bleeding)",
         rf"{_PEOPLE} (just )?collapsed", rf"{_PEOPLE} (is |s )?(lying|laying) (in|on) (the )?(street|road|ground|floor)", r"fell\b.{0,50}\b(cant|cannot|can not|wont|not) (move|get up|moving)",
+        # "my dad fell in the bathroom and isn't answering me" got the fallback
+        rf"{_PEOPLE} (just )?fell\b.{{0,50}}\b(isnt|is not|wasnt|not|wont|stopped|aint) (answering|responding|talking|saying anything)",
         r"fell\b.{0,40}\bhit (his|her|my|their) head",
         r"(ceiling|roof|building|house|wall|balcony|deck|porch|bridge) (has |just )?collapsed",
         r"(fell|fall) (in|into) (the|a) (pool|lake|river|creek|pond|water)",
+        # "there's a kid in the pond at Freedom Park he went under and hasnt come up" missed the guard
+        r"went under\b.{0,30}\b(hasnt|has not|havent|didnt|did not|not|never) (come|came) (back )?up",
         r"(kid|child|baby|toddler) (is |was )?(locked|left) in (a|the) (hot )?car",
         r"swallowed (bleach|poison|pills|a battery|batteries|chemicals|drain cleaner|something)", r"poisoned",
         r"(drank|drink) (bleach|poison|antifreeze)",
@@ -166,6 +171,7 @@ ENGLISH: dict[str, list[str]] = {
         r"(break|breaking|broke|broken) (in|into)\b.{0,40}\b(now|right now|still|inside|here|happening)",
         r"(breaking|trying to break) (in|into)", r"intruder", r"(someone|somebody|a man|stranger).{0,30}inside (my|the|our)",
         r"fighting with (guns|knives|weapons)", r"grabbing me",
+        r"(im|i am|were|we are|hes|shes|kids are) hiding (in|under|from)",
     ],
     "self harm": [
         r"suicid\w*", r"kill (myself|me)", r"end (my life|it all)", r"want to die", r"dont want to live",
@@ -203,7 +209,7 @@ SPANISH: dict[str, list[str]] = {
         r"(lleno|llena|llenando) de humo", r"(mucho|hay) humo", r"huele a (humo|quemado)",
     ],
     "gas": [
-        r"huele (mucho |muchisimo |fuerte |bien fuerte )?a gas", r"(olor|peste|tufo) (fuerte |muy fuerte )?a gas", r"fuga de gas",
+        r"huele (mucho |muchisimo |fuerte |muy fuerte |bien fuerte |super fuerte )?a gas", r"(olor|peste|tufo) (fuerte |muy fuerte )?a gas", r"fuga de gas",
         r"alarma (de|del) (monoxido|carbono).{0,40}(sonando|suena|sono)",
         r"monoxido.{0,60}(mare\w*|dolor de cabeza|desmay\w*|vomit\w*)",
     ],
@@ -211,7 +217,7 @@ SPANISH: dict[str, list[str]] = {
         r"no (puede|puedo|podemos|pueden) respirar", r"no respira\w*", r"dejo de respirar",
         r"infarto", r"ataque (al|de) corazon", r"derrame", r"convulsi\w*", r"inconsciente", r"desmay\w*",
         rf"{_GENTE}( \w+)? no (despierta|despiertan|se despierta|se despiertan|reacciona|responde|se mueve|se puede mover)",
-        r"se cayo\b.{0,40}\bno (se mueve|se puede mover|puede moverse|se puede levantar|se levanta)",
+        r"se cayo\b.{0,40}\bno (se mueve|se puede mover|puede moverse|se puede levantar|se levanta|(me |nos )?(contesta|responde|habla))",
         r"sin respirar", rf"{_GENTE} (esta |estan )?tirad(o|a|os|as)", r"(^|\best(a|an) |\bqued(o|aron) |\bse qued(o|aron) )tirad(o|a|os|as) (en el suelo|en la calle|en el piso)",
         r"(se esta |esta |se )?ahog(ando|o|a)", r"sangrando", r"mucha sangre", r"perdiendo sangre",
         r"sangre por (todos lados|todas partes)",
@@ -235,6 +241,10 @@ SPANISH: dict[str, list[str]] = {
         r"(estan|esta) (robando|entrando a|asaltando)", r"asalto", r"me (estan|esta) siguiendo",
         r"(se metio|se metieron|entro|entraron).{0,40}(sigue|siguen|esta|estan) (adentro|aqui|dentro)",
         r"atropell\w*", r"(me|nos|la|lo|le|les) (esta |estan )?atac(ando|aron|a|an)",
+        # "hay alguien adentro de mi casa, estoy escondida en el cuarto" missed the guard
+        r"(hay )?(alguien|un hombre|un tipo|una persona|unos tipos|un extrano|extranos) (esta |estan )?(adentro|dentro|metid\w*) "
+        r"(de |en )?(mi|la|nuestra) (casa|apartamento|departamento|cuarto)",
+        r"(estoy|estamos|esta|estan) escondid(o|a|os|as)",
         r"(quiere|quieren|tratando de|intentando|trata de) (meterse|entrar|meter) (a|en) (mi|la|nuestra) casa",
         r"amenaz\w* .{0,30}con (una |un )?(pistola|arma|cuchillo|navaja)", r"tirador",
         r"se (perdio|perdieron) (un|una|mi|mis) (nino|nina|ninos|hijo|hija|hijos)", r"(nino|nina|hijo|hija) desaparecid(o|a)",
@@ -293,7 +303,10 @@ NEGATIVES = [
     r"drowning in (paperwork|debt|bills|work)", r"(accident|crash|police) reports?", r"(poison control|poison ivy|rat poison)",
     r"ambulance (bill|bills|fee|fees)", r"(no one|noone|nobody) (is |was |got )?(hurt|injured)", r"dying to",
     r"(grass|tree|trees|plants?|lawn|light) (is )?dying", r"dying (tree|trees|grass|plants?)",
-    r"burglar alarms?", r"false alarms?", r"transformers? (exploded|blew|blew up|explosion)",
+    r"burglar alarms?", r"false alarms?",
+    r"(pole|lamp post|streetlight|street light|sign|mailbox|fence|hydrant|guardrail|signal)"
+    r"( (at|on|by|near|in front of|outside|across from) [a-z ]{1,40}?)? (got|was|has been) "
+    r"(hit|struck|knocked (down|over)) by a (car|truck|bus|vehicle|driver)", r"transformers? (exploded|blew|blew up|explosion)",
     # 911 and emergency in ordinary questions
     r"non emergency", r"not an emergency", r"emergency (rental|rent|assistance|housing|shelters?|alerts?|management|"
     r"preparedness|kits?|plans?|contacts?|repairs?|food|vets?|fund|funds|loans?|notifications?|money|cash)",

@@ -4,6 +4,7 @@ recall / false-alarm rate on the held-out set (issue 13, item 2). Pure and fast:
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,14 @@ DATA = Path(__file__).parent / "data"
         ("se cortó la mano bien feo", "es"),
         ("hay sangre por todos lados", "es"),
         # a shared word ("911") is answered in the language of the rest of the message
+        # missed by the guard in probe Q's messages (2026-12-07)
+        ("my dad fell in the bathroom and isn't answering me", "en"),
+        ("mi abuela se cayó y no me contesta", "es"),
+        ("there's a kid in the pond at Freedom Park he went under and hasnt come up", "en"),
+        ("hay alguien adentro de mi casa, estoy escondida en el cuarto", "es"),
+        ("huele muy fuerte a gas en mi cocina", "es"),
+        ("the stop sign was hit by a truck and the driver is hurt", "en"),
+        ("the pole is down, a cyclist got hit by a car", "en"),
         ("911 ayuda por favor", "es"),
         ("llamen al 911", "es"),
         ("911 please", "en"),
@@ -84,6 +93,8 @@ def test_emergency_wordings_are_caught_in_the_residents_language(text: str, lang
         "hay basura tirada en la calle Oak",  # litter "lying" in the street is no person
         "hay un perro tirado en la calle",  # a dead animal: a 311 report
         "hay un árbol caído tapando la calle y no podemos salir del vecindario",  # a blocked road, nobody trapped
+        "the light pole at the entrance to our neighborhood got hit by a car a while back",  # a streetlight report
+        "the tree fell and the city is not answering my calls",
     ],
 )
 def test_look_alikes_are_not_emergencies(text: str) -> None:
@@ -124,6 +135,12 @@ def test_patterns_are_folded_like_text() -> None:
     """Doubled letters in a pattern match the folded text ("bleeding" → "bleding")."""
     assert emergency_language("he is bleeding") == "en"
     assert emergency_language("bleeeeding") == "en"
+
+
+def test_no_pattern_lost_a_quantifier_to_string_formatting() -> None:
+    """In an rf-string `.{0,50}` is a tuple, `.(0, 50)`: "my dad fell ... isn't answering me" never matched."""
+    fragments = safety._EN + safety._ES + safety._SHARED + safety.NEGATIVES
+    assert not [f for f in fragments if re.search(r"\(\d+, \d+\)", f)]
 
 
 def test_a_pattern_that_can_start_anywhere_is_refused() -> None:
