@@ -324,10 +324,12 @@ class Chat311FallbackClassifier(FallbackClassifier):
 
     @staticmethod
     def _override(message: Message, intent: str) -> None:
+        """`intent` at 1.0, once: left in its old place too, "that's all for today, bye" was goodbye twice at the
+        top of the ranking, which the ambiguity check read as a tie and sent to the fallback."""
         chosen = {INTENT_NAME_KEY: intent, PREDICTED_CONFIDENCE_KEY: 1.0}
         message.data[INTENT] = chosen
-        message.data.setdefault(INTENT_RANKING_KEY, [])
-        message.data[INTENT_RANKING_KEY].insert(0, dict(chosen))
+        rest = [r for r in message.data.get(INTENT_RANKING_KEY) or [] if r.get(INTENT_NAME_KEY) != intent]
+        message.data[INTENT_RANKING_KEY] = [dict(chosen), *rest]
 
     def _sure_of(self, message: Message, intents: tuple[str, ...]) -> bool:
         """Rasa's top intent is one of `intents`, above the fallback threshold."""

@@ -673,7 +673,9 @@ async def test_a_question_is_not_taken_for_a_goodbye(convo, text: str) -> None:
 
 
 @pytest.mark.parametrize(("lang", "text"), [("en", "that's all"), ("en", "i'm all set"),
-                                            ("es", "eso es todo"), ("es", "eso sería todo")])
+                                            ("en", "that's all for today, bye"),  # goodbye twice: a "tie"
+                                            ("es", "eso es todo"), ("es", "eso sería todo"),
+                                            ("es", "eso es todo por hoy, adiós")])
 async def test_a_message_that_only_signs_off_is_a_goodbye(convo, lang: str, text: str) -> None:
     """"that's all" and "eso es todo" got "Sorry, I didn't understand…" (goodbye 0.40, under the threshold)."""
     c = convo(lang)
