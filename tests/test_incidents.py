@@ -384,7 +384,21 @@ async def test_staff_page_posts_and_widget_shows_the_banner_in_both_languages(ci
         await fresh.goto(server.url + "/")
         await open_widget(fresh)
         await fresh.locator(".c311-incident").wait_for(state="visible", timeout=5000)
-        await staff.locator("#list tbody tr", has_text="Winter storm").locator("button", has_text="End now").click()
+        end = staff.locator("#list tbody tr", has_text="Winter storm").locator("button", has_text="End now")
+        asked: list[str] = []
+        answering: list[asyncio.Future[None]] = []
+
+        def answer(dialog: Any, accept: bool) -> None:
+            asked.append(dialog.message)
+            answering.append(asyncio.ensure_future(dialog.accept() if accept else dialog.dismiss()))
+
+        staff.once("dialog", lambda d: answer(d, False))  # a city-wide notice is not ended by a stray click
+        await end.click()
+        assert asked and "Winter storm" in asked[0], asked
+        await staff.reload()
+        await end.wait_for()  # still live: an ended notice has no End button
+        staff.once("dialog", lambda d: answer(d, True))
+        await end.click()
         await fresh.locator(".c311-incident").wait_for(state="hidden", timeout=5000)
 
 

@@ -8,7 +8,7 @@ indexed. Parsing is pure (`parse_article_data`, `parse_article`); only `load_*` 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from chat_server.config import PROJECT_ROOT, display_path
-from chat_server.sanitize import has_invisible
+from chat_server.sanitize import fold, has_invisible
 from chat_server.textchars import control_chars
 
 LANGUAGES = ("en", "es")
@@ -238,6 +238,21 @@ def check_unique(articles: list[tuple[str, Article]]) -> None:
         if article.id in seen:
             raise ArticleError(file, "id", f"duplicate id {article.id!r} (also in {seen[article.id]})")
         seen[article.id] = file
+
+
+def check_staff_edit(article: Article, others: Iterable[Article], today: date) -> None:
+    """What a version staff write on the content page must also meet (files may lag: a passed review date in a
+    file marks the article stale, it does not stop it loading). A review date already passed made the article
+    stale the moment it was published; two articles titled alike are told apart by nobody in a menu."""
+    if article.review_by < today:
+        raise ArticleError(article.id, "review_by", f"{article.review_by.isoformat()} is in the past: choose the "
+                                                    "date by which the article should next be checked")
+    for lang in LANGUAGES:
+        title = fold(article.title[lang])
+        same = next((o.id for o in others if o.id != article.id and fold(o.title[lang]) == title), None)
+        if same is not None:
+            raise ArticleError(article.id, f"title.{lang}", f"is already the title of {same}: residents choosing "
+                                                           "from a menu could not tell the two apart")
 
 
 def parse_topics(file: str, data: Any) -> dict[str, dict[str, str]]:

@@ -4,7 +4,8 @@ reviewed and committed (`chat311 kb export training_data/knowledge && git diff`)
 Why an export step and not writing the file on every publish: several processes (maybe on several
 hosts, maybe with a read-only install directory) serve the same Redis, and a repository change
 deserves a reviewed commit; Redis stays the live copy, files the reviewed one. Each article goes
-to the file it was loaded from (`<department folder>/<id>.yml`); retired articles' files are removed.
+to the file it was loaded from (`<department folder>/<id>.yml`), an article written on the content page to its
+department's folder (`other/` for a department no file has yet); retired articles' files are removed.
 """
 
 from __future__ import annotations
@@ -29,10 +30,11 @@ def article_yaml(data: dict[str, Any]) -> str:
 def write_articles(versions: dict[str, Version], out_dir: Path) -> list[Path]:
     """Write each published article to its file; only files whose content changed are rewritten."""
     written = []
+    folders = {v.data["department"]: Path(v.file).parent.as_posix() for v in versions.values() if v.data and v.file}
     for article_id, version in sorted(versions.items()):
         if version.data is None:
             continue
-        path = out_dir / (version.file or f"other/{article_id}.yml")
+        path = out_dir / (version.file or f"{folders.get(version.data['department'], 'other')}/{article_id}.yml")
         text = article_yaml(version.data)
         if not path.exists() or path.read_text(encoding="utf-8") != text:
             path.parent.mkdir(parents=True, exist_ok=True)

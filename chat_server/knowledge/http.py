@@ -6,7 +6,10 @@ Routes (POSTs need the X-CSRF-Token header; errors are {"error": {code, message,
 - GET  /console/content/api/status                   loading state, article count, invalid files
 - GET  /console/content/api/articles?q=&title=&department=&stale=1&lang=   list / search / filter
 - GET  /console/content/api/articles/{id}            latest published version (data + version)
-- POST /console/content/api/articles/{id}            {base_version, data}: publish (409 conflict, 400 invalid)
+- GET  /console/content/api/topics                   the topics an article may have, with their en/es names
+- POST /console/content/api/articles                 {id, data, note?}: a new article (409 when the id is taken)
+- POST /console/content/api/articles/{id}            {base_version, data, note?}: publish (409 conflict, 400 invalid
+                                                     or unchanged)
 - GET  /console/content/api/articles/{id}/history    versions, newest first
 - GET  /console/content/api/articles/{id}/diff?from=&to=   field changes between two versions
 - POST /console/content/api/articles/{id}/rollback   {to, base_version}: new version equal to `to`
@@ -28,12 +31,13 @@ from aiohttp import web
 from chat_server.knowledge.articles import LANGUAGES, ArticleError
 from chat_server.knowledge.diff import diff_articles
 from chat_server.knowledge.lexical import fold
-from chat_server.knowledge.live import LiveKnowledge, NotFound, NotReady
+from chat_server.knowledge.live import AlreadyExists, LiveKnowledge, NotFound, NotReady, Unchanged
 from chat_server.knowledge.search import IndexUpdateError
 from chat_server.knowledge.store import Version, VersionConflict
 from chat_server.language import detect_language
 from chat_server.metrics.access import USER, StaffApi, error, json_object
 from chat_server.rasa_parse import RasaReader
+from chat_server.sanitize import clean_text
 from chat_server.training.inbox import Inbox
 from chat_server.training.label_names import readable
 
@@ -41,6 +45,7 @@ STATIC = Path(__file__).resolve().parent.parent / "static" / "content"
 ROLE = "content"
 API = StaffApi("/console/content", STATIC, ROLE)
 SEARCH_LIMIT = 20
+MAX_NOTE = 200  # the change note shown in the version history
 INBOX: web.AppKey[Inbox] = web.AppKey("chat311_content_inbox", Inbox)
 BOT_READER: web.AppKey[RasaReader] = web.AppKey("chat311_content_rasa", RasaReader)
 LABEL_NAMES: web.AppKey[dict[str, str]] = web.AppKey("chat311_content_label_names", dict)
@@ -69,8 +74,20 @@ def _lang(value: object) -> str:
     return value if value in LANGUAGES else LANGUAGES[0]
 
 
+def _note(value: object) -> str:
+    """The editor's change note ("new phone number"), so the history says why and not only "edit"."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise BadRequest("bad_request", "note must be text", "note")
+    note = " ".join(clean_text(value).split())
+    if len(note) > MAX_NOTE:
+        raise BadRequest("bad_request", f"the change note has {len(note)} characters; at most {MAX_NOTE}", "note")
+    return note
+
+
 # What publishing a version may raise; `_failure` turns each into its HTTP error.
-PUBLISH_FAILURES = (ArticleError, VersionConflict, IndexUpdateError, NotFound, NotReady)
+PUBLISH_FAILURES = (ArticleError, VersionConflict, IndexUpdateError, NotFound, NotReady, AlreadyExists, Unchanged)
 
 
 def _failure(exc: Exception) -> web.Response:
@@ -87,6 +104,10 @@ def _failure(exc: Exception) -> web.Response:
         return error(404, "not_found", f"no such article: {exc.args[0]}")
     if isinstance(exc, NotReady):
         return error(503, "kb_not_ready", str(exc))
+    if isinstance(exc, AlreadyExists):
+        return error(409, "exists", str(exc))
+    if isinstance(exc, Unchanged):
+        return error(400, "unchanged", str(exc))
     raise exc
 
 
@@ -121,8 +142,10 @@ async def list_articles(request: web.Request) -> web.Response:
     filtered = bool(q.get("title", "").strip() or q.get("department") or stale_only)
     if text:
         try:
-            # With a filter, rank every article and filter that (the top 20 of all, filtered, was often none)
-            hits = kb.find(text, _lang(q.get("lang")), len(rows) if filtered else SEARCH_LIMIT)
+            # With a filter, rank every article and filter that (the top 20 of all, filtered, was often none); without
+            # one, only articles the bot would offer at all ("xyzzy" listed 20)
+            hits = kb.find(text, _lang(q.get("lang")), len(rows) if filtered else SEARCH_LIMIT,
+                           relevant_only=not filtered)
         except NotReady as exc:
             return _failure(exc)
         by_id = {r["id"]: r for r in rows}
@@ -150,11 +173,33 @@ async def get_article(request: web.Request) -> web.Response:
     return web.json_response({**version.summary(), "data": version.data, "file": version.file})
 
 
+@API.post("/articles")
+async def create_article(request: web.Request) -> web.Response:
+    body = await json_object(request)
+    article_id = body.get("id")
+    if not isinstance(article_id, str) or not article_id.strip():
+        raise BadRequest("bad_request", "id must be a slug like water-bill-pay", "id")
+    response = await _new_version(_kb(request).create(article_id.strip(), body.get("data"), request[USER].username,
+                                                      _note(body.get("note"))))
+    if response.status == 200:
+        response.set_status(201)
+    return response
+
+
 @API.post("/articles/{id}")
 async def save_article(request: web.Request) -> web.Response:
     body = await json_object(request)
     return await _new_version(_kb(request).save(request.match_info["id"], body.get("data"),
-                                                _int(body.get("base_version"), "base_version"), request[USER].username))
+                                                _int(body.get("base_version"), "base_version"), request[USER].username,
+                                                note=_note(body.get("note"))))
+
+
+@API.get("/topics")
+async def topics(request: web.Request) -> web.Response:
+    rules = _kb(request).rules
+    if rules is None:
+        return _failure(NotReady("the knowledge base is still loading"))
+    return web.json_response({"topics": [{"id": t, **names} for t, names in sorted(rules.topics.items())]})
 
 
 @API.get("/articles/{id}/history")
@@ -217,12 +262,12 @@ async def attach(request: web.Request) -> web.Response:
         return error(404, "not_found", "no such open inbox item")
     article_id, user = str(body.get("article_id") or ""), request[USER].username
     try:
-        version = await _kb(request).add_question(article_id, item.text, _lang(item.language), user)
+        version, added = await _kb(request).add_question(article_id, item.text, _lang(item.language), user)
     except PUBLISH_FAILURES as exc:
         return _failure(exc)
     await box.resolve(item.id, "labelled", f"kb/{article_id}", user)
     return web.json_response({**version.summary(), "article_id": article_id, "question": item.text,
-                              "language": _lang(item.language)})
+                              "language": _lang(item.language), "added": added})
 
 
 def add_routes(app: web.Application) -> None:

@@ -21,6 +21,7 @@ import copy
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from chat_server.knowledge.articles import (
     ArticleError,
     Rules,
     article_files,
+    check_staff_edit,
     load_rules,
     parse_article,
     parse_article_data,
@@ -61,6 +63,14 @@ class NotReady(RuntimeError):
 
 class NotFound(KeyError):
     pass
+
+
+class AlreadyExists(ValueError):
+    """A new article's id is taken (ids are global: the bot and the store address articles by id alone)."""
+
+
+class Unchanged(ValueError):
+    """A publish that would change nothing: it only added an empty version to the history."""
 
 
 @dataclass(frozen=True)
@@ -247,14 +257,32 @@ class LiveKnowledge:
         current = await self.store.current(article_id)
         if current is None:
             raise NotFound(article_id)
+        if base_version == current.version and current.data is not None and \
+                content_sha(article.to_data()) == content_sha(current.data):  # (a stale base is a conflict first)
+            raise Unchanged(f"nothing changed since version {current.version}, so nothing was published")
+        if origin is Origin.EDIT:
+            check_staff_edit(article, self._search().articles(), date.today())
+        return await self._publish(article, base_version, author, origin, current.file, current.file_sha, note)
+
+    async def create(self, article_id: str, data: object, author: str, note: str = "") -> Version:
+        """A new article from the content page, live at once. A retired id may be used again: its history goes on."""
+        article = self.parse(article_id, data)
+        if await self.store.current(article_id) is not None:
+            raise AlreadyExists(f"there is already an article {article_id}: choose another id, or open it to edit it")
+        check_staff_edit(article, self._search().articles(), date.today())
+        base = await self.store.latest_version(article_id)
+        return await self._publish(article, base, author, Origin.CREATED, "", "", note)
+
+    async def _publish(self, article: Article, base_version: int, author: str, origin: Origin, file: str,
+                       file_sha: str, note: str) -> Version:
         async with self._apply:
             forked = await asyncio.to_thread(self._search().fork, [article])  # IndexUpdateError: refused
-            version = await self.store.publish(article_id, article.to_data(), base_version, author, origin,
-                                               current.file, current.file_sha, note)
+            version = await self.store.publish(article.id, article.to_data(), base_version, author, origin,
+                                               file, file_sha, note)
             self.search = forked
-            self._applied[article_id] = version.version
+            self._applied[article.id] = version.version
             self._epoch += 1
-        log.info("article published", extra={"article": article_id, "version": version.version, "by": author,
+        log.info("article published", extra={"article": article.id, "version": version.version, "by": author,
                                              "origin": str(origin)})
         return version
 
@@ -265,8 +293,9 @@ class LiveKnowledge:
         return await self.save(article_id, old.data, base_version, author, Origin.ROLLBACK,
                                note=f"rollback to version {to_version}")
 
-    async def add_question(self, article_id: str, question: str, lang: str, author: str) -> Version:
-        """Append a resident's question as a sample question, on top of whatever is latest."""
+    async def add_question(self, article_id: str, question: str, lang: str, author: str) -> tuple[Version, bool]:
+        """Append a resident's question as a sample question, on top of whatever is latest; False when the
+        article already had it (nothing published)."""
         if lang not in LANGUAGES:
             raise ValueError(f"language must be one of {', '.join(LANGUAGES)}")
         base = 0
@@ -278,19 +307,23 @@ class LiveKnowledge:
             data = copy.deepcopy(current.data)
             questions = data["questions"][lang]
             if fold(" ".join(question.split())) in {fold(q) for q in questions}:
-                return current
+                return current, False
             questions.append(question)
             try:
                 return await self.save(article_id, data, current.version, author, Origin.INBOX,
-                                       note=f"sample question added ({lang})")
+                                       note=f"sample question added ({lang})"), True
             except VersionConflict:
                 continue  # someone published meanwhile: add it to theirs
         raise VersionConflict(article_id, base, await self.store.latest_version(article_id))
 
     # ------------------------------------------------------------------ questions
-    def find(self, text: str, lang: str, k: int) -> list[Hit]:
-        """The k best published articles for `text` (the content page's and the agents' search)."""
-        return self._search().search(text, lang, k)
+    def find(self, text: str, lang: str, k: int, relevant_only: bool = False) -> list[Hit]:
+        """The k best published articles for `text` (the content page's and the agents' search); `relevant_only`:
+        only those the bot would offer at all (a score of at least the menu's), so "xyzzy" finds nothing rather than
+        twenty articles."""
+        search = self._search()
+        hits = search.search(text, lang, k)
+        return [h for h in hits if h.score >= search.calibration.menu_min] if relevant_only else hits
 
     async def explain(self, text: str, lang: str, draft: tuple[str, Any] | None = None,
                       parse: dict[str, Any] | None = None) -> dict[str, Any]:

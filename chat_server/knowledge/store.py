@@ -46,6 +46,7 @@ return {1, v, g}
 class Origin(StrEnum):
     FILE = "file"  # loaded from the article's YAML file at startup (first load, or the file changed)
     EDIT = "edit"  # saved on the content page
+    CREATED = "created"  # a new article written on the content page (no file until `chat311 kb export`)
     ROLLBACK = "rollback"  # a new version equal to an older one
     INBOX = "inbox"  # a resident's question attached as a sample question
     RETIRED = "retired"  # its file was deleted: no longer served

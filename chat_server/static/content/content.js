@@ -8,7 +8,7 @@
   const LANGS = ["en", "es"];
   const LOCALIZED = ["title", "answer", "details", "questions"];
   const PLAIN = ["topic", "department", "url", "owner", "review_by", "service_code"];  // one value, not per language
-  let current = null; // {id, version, data} of the article in the editor
+  let current = null; // {id, version, data, isNew} of the article in the editor (isNew: not published yet)
   const $ = id => document.getElementById(id);
   const i18n = window.C311I18n;
   const t = (key, params) => i18n.t(key, params);
@@ -56,6 +56,7 @@
     select.replaceChildren(all, ...data.departments.map(d => el("option", d)));
     select.options[0].value = "";
     select.value = chosen;
+    $("departments").replaceChildren(...data.departments.map(d => { const o = el("option"); o.value = d; return o; }));
     const lang = $("q-lang").value;
     $("results").replaceChildren(...data.articles.map(a => {
       const tr = el("tr");
@@ -66,21 +67,31 @@
         el("td", i18n.number(a.version)), el("td", a.score == null ? "" : score(a.score)));
       return tr;
     }));
-    say($("list-msg"), t("content.count", { count: i18n.number(data.articles.length) }));
+    say($("list-msg"), !data.articles.length && params.has("q") ? t("content.no_match")
+      : t("content.count", { count: i18n.number(data.articles.length) }));
   }
 
   // ---------------------------------------------------------------- editor
   function fillForm(data) {
     const f = $("article-form").elements;
+    if (data.topic && ![...f.topic.options].some(o => o.value === data.topic)) f.topic.appendChild(el("option", data.topic)).value = data.topic;
     for (const name of PLAIN) f[name].value = data[name] || "";
     for (const field of LOCALIZED) for (const lang of LANGS) {
       const value = (data[field] || {})[lang];
       f[`${field}.${lang}`].value = field === "questions" ? (value || []).join("\n") : (value || "");
     }
+    countAll();
+  }
+  // "123 of 320 characters" under each answer, so the limit is seen before Publish refuses it.
+  function countAll() { document.querySelectorAll("[data-count-for]").forEach(count); }
+  function count(node) {
+    const length = $("article-form").elements[node.dataset.countFor].value.trim().length, max = Number(node.dataset.max);
+    say(node, t(length > max ? "content.chars_over" : "content.chars", { count: i18n.number(length), max: i18n.number(max),
+      over: i18n.number(length - max) }), length > max);
   }
   function formData() {
     const f = $("article-form").elements;
-    const data = { id: current.id };
+    const data = { id: current.isNew ? f.id.value.trim() : current.id };
     for (const name of PLAIN) {
       const value = f[name].value.trim();
       if (value || name !== "service_code") data[name] = value;  // the only optional one
@@ -125,14 +136,19 @@
   }
 
   function showVersion() {
-    $("edit-id").textContent = current.id;
-    $("edit-version").textContent = t("content.version_n", { version: current.version });
+    const verb = $("edit-verb");
+    verb.dataset.i18n = current.isNew ? "content.new_article" : "content.edit";
+    verb.textContent = t(verb.dataset.i18n);
+    $("new-id").hidden = !current.isNew;
+    $("edit-id").textContent = current.isNew ? "" : current.id;
+    $("edit-version").textContent = current.isNew ? "" : t("content.version_n", { version: current.version });
   }
   async function openArticle(id, force) {
     if (!force && dirty() && !confirm(t("content.unsaved"))) return;
     const a = await call(`/articles/${encodeURIComponent(id)}`);
     current = { id: id, version: a.version, data: a.data };
     fillForm(a.data);
+    $("article-form").elements.note.value = "";
     markClean();
     // Inbox items nobody chose an article for are about the open one: one click adds a question to it.
     for (const input of document.querySelectorAll("#inbox input[data-follows-open]")) input.value = id;
@@ -144,13 +160,33 @@
     await loadHistory();
     $("article-form").elements.topic.focus();
   }
+  // A blank form for an article residents do not get yet: it is created (live at once) by Publish.
+  function newArticle() {
+    if (dirty() && !confirm(t("content.unsaved"))) return;
+    const nextYear = new Date(Date.now() + 365 * 86400e3).toISOString().slice(0, 10);
+    current = { id: "", version: 0, data: { review_by: nextYear }, isNew: true };
+    const f = $("article-form").elements;
+    fillForm(current.data);
+    f.id.value = "";
+    f.note.value = "";
+    markClean();
+    showVersion();
+    say($("edit-msg"), "");
+    for (const id of ["test-result", "diff", "history"]) $(id).replaceChildren();
+    $("editor").hidden = false;
+    f.id.focus();
+  }
   async function publish(ev) {
     ev.preventDefault();
     $("publish").disabled = true;
+    const f = $("article-form").elements;
     try {
-      const r = await call(`/articles/${encodeURIComponent(current.id)}`, "POST", { base_version: current.version, data: formData() });
-      current.version = r.version;
-      current.data = r.data;
+      const body = { data: formData(), note: f.note.value };
+      const r = current.isNew ? await call("/articles", "POST", { ...body, id: body.data.id })
+        : await call(`/articles/${encodeURIComponent(current.id)}`, "POST", { ...body, base_version: current.version });
+      if (current.isNew) loadArticleIds().catch(() => {});
+      current = { id: r.data.id, version: r.version, data: r.data };
+      f.note.value = "";
       markClean();
       markInvalid(null);
       showVersion();
@@ -158,7 +194,7 @@
       await loadHistory();
       loadList();
     } catch (e) {
-      if (e.status === 409 && e.info.current_version) return conflict(e.info.current_version);
+      if (e.status === 409 && e.info && e.info.current_version) return conflict(e.info.current_version);
       const field = e.info && e.info.field;
       say($("edit-msg"), field ? t("content.not_published_field", { field, message: e.message })
         : t("content.not_published", { message: e.message }), true);
@@ -213,14 +249,21 @@
     const out = $("test-result");
     out.replaceChildren(el("p", t("content.testing")));
     try {
+      const draft = formData();  // a new article's too, once it has an id
       const r = await call("/test", "POST", { text: $("test-q").value, lang: $("test-lang").value,
-        article_id: current.id, data: formData() });
+        article_id: draft.id, data: draft });
       const d = r.decision;
       const parts = [el("p", d.kind === "answer" ? t("content.test_answer", { title: d.article.title }) :
         d.kind === "menu" ? t("content.test_menu") : t("content.test_fallback"))];
       const residents = whatResidentsGet(r.bot, d);
       if (residents) parts.unshift(el("p", residents, "bot-reading"));
       if (d.kind === "answer") parts.push(el("p", d.article.answer, "answer"));
+      if (d.kind === "menu") {  // the buttons residents get, in their order
+        const list = el("ol", null, "menu-options");
+        list.setAttribute("aria-label", t("content.menu_options"));
+        list.append(...d.options.map(o => el("li", o.title)), el("li", t("content.none_of_these")));
+        parts.push(list);
+      }
       const table = el("table");
       table.appendChild(el("caption", t("content.top3")));
       const head = el("tr");
@@ -320,7 +363,8 @@
       li.appendChild(question);
       const why = i18n.has("content.kind." + item.kind) ? t("content.kind." + item.kind) : item.kind;
       const asked = t("content.asked", { count: i18n.number(item.count) });
-      li.appendChild(el("div", `${item.language} · ${why}${item.predicted ? " · " + item.predicted : ""} · ${asked}`, "muted"));
+      li.appendChild(el("div", `${item.language} · ${why}${item.predicted ? " · " + item.predicted : ""} · ${asked} · ` +
+        t("content.last_asked", { when: when(item.last_ts) }), "muted"));
       const row = el("div", null, "row");
       const label = el("label", t("content.article_id"));
       const input = el("input");
@@ -345,7 +389,7 @@
         if (!input.value.trim()) { say(msg, t("content.choose_article"), true); input.focus(); return; }
         try {
           const r = await call(`/inbox/${item.id}/attach`, "POST", { article_id: input.value.trim() });
-          say(msg, t("content.added", { article: r.article_id, version: r.version }));
+          say(msg, t(r.added ? "content.added" : "content.already_there", { article: r.article_id, version: r.version }));
           if (current && current.id === r.article_id) await takeAttached();
           setTimeout(loadInbox, 800);
         } catch (e) { say(msg, e.message, true); }
@@ -375,6 +419,21 @@
     }));
   }
 
+  // The topics of topics.yml, named in the page's language: a list to choose from, not a slug to remember.
+  async function loadTopics() {
+    const data = await call("/topics");
+    const select = $("article-form").elements.topic;
+    const chosen = select.value;
+    const none = el("option", t("content.choose_topic"));
+    none.value = "";
+    select.replaceChildren(none, ...data.topics.map(topic => {
+      const option = el("option", `${topic[i18n.lang] || topic.en} (${topic.id})`);
+      option.value = topic.id;
+      return option;
+    }));
+    select.value = chosen;
+  }
+
   async function start() {
     await i18n.ready;
     $("q-lang").value = i18n.lang;  // article titles in the page's language
@@ -385,6 +444,11 @@
     } catch (e) { return; }
     $("filters").addEventListener("submit", ev => { ev.preventDefault(); loadList(); });
     $("article-form").addEventListener("submit", publish);
+    $("article-form").addEventListener("input", ev => {
+      const counter = document.querySelector(`[data-count-for="${ev.target.name}"]`);
+      if (counter) count(counter);
+    });
+    $("new-article").addEventListener("click", newArticle);
     $("revert").addEventListener("click", () => {
       if (dirty() && !confirm(t("content.unsaved"))) return;
       fillForm(current.data);
@@ -393,6 +457,7 @@
     $("test-form").addEventListener("submit", runTest);
     window.addEventListener("beforeunload", ev => { if (dirty()) { ev.preventDefault(); ev.returnValue = ""; } });
     await loadStatus();
+    await loadTopics().catch(e => say($("kb-status"), e.message, true));
     loadList();
     loadArticleIds().catch(() => {});
     loadInbox().catch(e => say($("inbox-msg"), e.message, true));
@@ -401,7 +466,8 @@
       loadStatus().catch(() => {});
       loadList();
       loadInbox().catch(e => say($("inbox-msg"), e.message, true));
-      if (current) { showVersion(); loadHistory().catch(() => {}); }
+      loadTopics().catch(() => {});
+      if (current) { showVersion(); countAll(); if (!current.isNew) loadHistory().catch(() => {}); }
     });
   }
   document.addEventListener("DOMContentLoaded", start);

@@ -49,6 +49,8 @@
         end.textContent = t("incidents.end");
         end.setAttribute("aria-label", t("incidents.end_label", { title: inc.title[i18n.lang] || inc.title.en }));
         end.addEventListener("click", async () => {
+          // One click took a city-wide notice off every channel at once.
+          if (!confirm(t("incidents.confirm_end", { title: inc.title[i18n.lang] || inc.title.en }))) return;
           try {
             await call(`/incidents/${encodeURIComponent(inc.id)}/end`, "POST");
             await load();
