@@ -6,6 +6,7 @@ RequestValidator); replies are read from what the stand-in received on its Messa
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -14,7 +15,15 @@ import pytest
 from twilio.request_validator import RequestValidator
 
 from tests.support import waiting
-from tests.support.channel_standins import CITY_NUMBER, JPEG, TwilioStandin, bare_server, channel_messages, delivery_of
+from tests.support.channel_standins import (
+    CITY_NUMBER,
+    GONE_MEDIA,
+    JPEG,
+    TwilioStandin,
+    bare_server,
+    channel_messages,
+    delivery_of,
+)
 
 
 async def until(check: Callable[[], Awaitable[Any]], timeout: float = 20.0) -> Any:
@@ -228,6 +237,29 @@ async def test_a_video_is_answered_not_dropped(sms, twilio, redis_client) -> Non
     assert code == 200 and "I can only receive photos here" in twiml, twiml
     _, messages = await until(lambda: _stored(redis_client, prefix, "+17045550188"))
     assert messages[0]["text"] == "the pothole on my street" and "attachment" not in messages[0].get("extra", {})
+
+
+async def test_a_photo_that_cannot_be_fetched_is_not_kept_and_the_resident_is_told(sms, twilio, redis_client) -> None:  # type: ignore[no-untyped-def]
+    """Twilio's own media URL was kept when the download failed: unchecked bytes, the account SID in the link, and
+    it became the ticket's public photo."""
+    server, prefix = sms
+    phone = "+17045550189"
+    gone = twilio.media_url(GONE_MEDIA)
+    code, twiml = await twilio.text_server(server.url, phone, "graffiti on the bridge", media_url=gone)
+    assert code == 200 and "Your photo did not come through" in twiml, twiml
+    _, messages = await until(lambda: _stored(redis_client, prefix, phone))
+    assert messages[0]["text"] == "graffiti on the bridge" and "attachment" not in messages[0].get("extra", {})
+    code, twiml = await twilio.text_server(server.url, phone, "", media_url=twilio.media_url(GONE_MEDIA))
+    assert code == 200 and "Your photo did not come through" in twiml, twiml
+    await twilio.text_server(server.url, phone, "thanks")
+
+    async def resident_texts() -> list[str] | None:
+        said = [m["text"] for m in (await channel_messages(redis_client, prefix, "sms", phone))[1]
+                if m["sender"] == "resident"]
+        return said if "thanks" in said else None
+
+    assert await until(resident_texts) == ["graffiti on the bridge", "thanks"]  # no "(photo)" without a photo
+    assert twilio.account_sid not in json.dumps((await channel_messages(redis_client, prefix, "sms", phone))[1])
 
 
 async def _stored(redis_client, prefix, phone):  # type: ignore[no-untyped-def]

@@ -177,16 +177,19 @@ class SmsChannel(ResidentChannel):
         await self.emergency_first.before_truncation(session, self.name, full_body,
                                                      self.config.limits.max_message_chars)
         body = await self.map_option(session, body)
-        if attachment is not None and self.http is not None:
-            # Twilio's media URL needs our credentials: keep a copy we can show agents and tickets.
-            local = await fetch_twilio_media(self.config, self.http, attachment["url"])
-            if local:
-                attachment = {"type": "image", "url": local}
+        lost = False
+        if attachment is not None:
+            # Only a copy we fetched and checked goes on: Twilio's URL carries the account SID, needs our
+            # credentials, and its bytes were never looked at, yet it became a ticket's public photo link.
+            local = await fetch_twilio_media(self.config, self.http, attachment["url"]) if self.http else None
+            attachment, lost = ({"type": "image", "url": local}, False) if local else (None, True)
+        if lost and not body:
+            return await self._tell(phone, "sms_photo_not_received")
         incoming = Incoming(body or "(photo)", None, client_msg_id=sid, attachment=attachment,
                             extra_metadata={"sms_to": params.get("To", "")})
         self.run_turn_later(self._turn(session, incoming))
-        if unsupported:
-            return await self._tell(phone, "sms_media_unsupported")
+        if unsupported or lost:
+            return await self._tell(phone, "sms_media_unsupported" if unsupported else "sms_photo_not_received")
         return self._twiml(EMPTY_TWIML)
 
     async def _turn(self, session: str, incoming: Incoming) -> None:

@@ -75,6 +75,8 @@ def _twilio_error(status: int, code: int, message: str) -> web.Response:
                              status=status)
 
 
+GONE_MEDIA = "MEgone"  # a media id the stand-in answers with 404, as Twilio does for deleted media
+
 @dataclass
 class TwilioStandin:
     account_sid: str = ACCOUNT_SID
@@ -118,10 +120,12 @@ class TwilioStandin:
         """An MMS photo, behind HTTP basic auth (Twilio's "enforce HTTP auth on media URLs")."""
         if not self._authorized(request):
             return _twilio_error(401, 20003, "Authenticate")
+        if request.match_info["media"] == GONE_MEDIA:  # deleted, or never an image: Twilio's 404
+            return _twilio_error(404, 20404, "The requested resource was not found")
         return web.Response(body=JPEG, content_type="image/jpeg")
 
-    def media_url(self) -> str:
-        return f"{self.url}/2010-04-01/Accounts/{self.account_sid}/Messages/MM{secrets.token_hex(16)}/Media/ME1"
+    def media_url(self, media: str = "ME1") -> str:
+        return f"{self.url}/2010-04-01/Accounts/{self.account_sid}/Messages/MM{secrets.token_hex(16)}/Media/{media}"
 
     async def _create_message(self, request: web.Request) -> web.Response:
         self.requests += 1
