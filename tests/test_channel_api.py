@@ -10,7 +10,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.support.channel_standins import App, WebhookReceiver, apptokens, bare_server, issue
+from tests.support.channel_standins import JPEG, App, WebhookReceiver, apptokens, bare_server, issue
 
 
 @pytest.fixture
@@ -85,6 +85,41 @@ async def test_conversation_lifecycle_idempotency_and_isolation(api) -> None:  #
     apptokens(api, "revoke", app_id)
     status, body = await app.call("GET", f"/api/v1/conversations/{fresh['id']}")
     assert status == 401
+
+
+async def test_an_app_uploads_a_photo_and_attaches_only_its_own(api) -> None:  # type: ignore[no-untyped-def]
+    """The bot asks app users for a photo, yet apps could not upload one, and any `/media/<name>` was taken as the
+    attachment, even a name never stored, which became a ticket's public photo link that answered 404 (probe R)."""
+    app = App(api.url, issue(api, "photo app")["token"])
+    status, conv = await app.call("POST", "/api/v1/conversations", {"user_id": "photo-1"})
+    status, other = await app.call("POST", "/api/v1/conversations", {"user_id": "photo-2"})
+    assert status == 201
+
+    async def upload(cid: str, data: bytes, name: str = "file") -> tuple[int, dict[str, Any]]:
+        form = aiohttp.FormData()
+        form.add_field(name, data, filename="pic.jpg", content_type="image/jpeg")
+        async with aiohttp.ClientSession(headers=app.headers) as http, \
+                http.post(f"{api.url}/api/v1/conversations/{cid}/media", data=form) as resp:
+            return resp.status, await resp.json()
+
+    status, body = await upload(conv["id"], b"<html>not a photo</html>" * 4)
+    assert status == 415 and body["error"]["code"] == "unsupported_media_type", body
+    status, body = await upload(conv["id"], JPEG, name="photo")
+    assert status == 400 and "file" in body["error"]["message"], body
+    status, uploaded = await upload(conv["id"], JPEG)
+    assert status == 201 and uploaded["media_url"].startswith(f"{api.url}/media/"), uploaded
+    async with aiohttp.ClientSession() as http, http.get(uploaded["media_url"]) as resp:
+        assert resp.status == 200 and await resp.read() == JPEG
+
+    never = f"{api.url}/media/doesnotexist000000000000000000.jpg"
+    for cid, url in ((conv["id"], never), (other["id"], uploaded["media_url"])):  # made up; another conversation's
+        status, body = await app.call("POST", f"/api/v1/conversations/{cid}/messages",
+                                      {"text": "streetlight out", "attachment": {"type": "image", "url": url}})
+        assert status == 400 and body["error"]["code"] == "bad_attachment", body
+        assert f"/api/v1/conversations/{cid}/media" in body["error"]["message"]
+    status, sent = await app.call("POST", f"/api/v1/conversations/{conv['id']}/messages",
+                                  {"text": "here it is", "attachment": {"type": "image", "url": uploaded["media_url"]}})
+    assert status == 201 and sent["message"]["attachment"]["url"] == uploaded["media_url"], sent
 
 
 async def test_signed_webhooks_with_retries(api, hook) -> None:  # type: ignore[no-untyped-def]

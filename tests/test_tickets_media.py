@@ -93,6 +93,12 @@ async def test_upload_needs_an_existing_session(server: ChatServerProcess) -> No
     assert status == 400 and body["error"]["code"] == "invalid_session"
     async with aiohttp.ClientSession() as http, http.post(f"{server.url}/api/media", json={"a": 1}) as resp:
         assert resp.status == 400 and (await resp.json())["error"]["code"] == "bad_request"
+    # A part header that is not valid HTTP (control bytes in its name) answered 500.
+    body = (b'--B\r\nContent-Disposition: form-data; name="\xc3\x9a\x02"\r\n\r\nx\r\n--B\r\n'
+            b'Content-Disposition: form-data; name="file"; filename="a.png"\r\n\r\n' + png_bytes() + b"\r\n--B--\r\n")
+    async with aiohttp.ClientSession() as http, http.post(
+            f"{server.url}/api/media", data=body, headers={"Content-Type": "multipart/form-data; boundary=B"}) as resp:
+        assert resp.status == 400 and "malformed multipart" in (await resp.json())["error"]["message"]
 
 
 async def test_media_paths_cannot_escape(server: ChatServerProcess) -> None:

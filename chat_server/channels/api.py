@@ -30,7 +30,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 from redis.asyncio import Redis
 
 from chat_server.app_hooks import run_with_app
@@ -38,14 +38,16 @@ from chat_server.channels.apptokens import AppTokenStore
 from chat_server.channels.openapi import CLIENT_ID_PATTERN, ID_PATTERN, MESSAGE_ID_PATTERN, USER_PATTERN, document
 from chat_server.channels.resident_channel import ResidentChannel
 from chat_server.config import Config
-from chat_server.conversations.attachments import media_name
+from chat_server.conversations.attachments import checked_attachment
 from chat_server.conversations.emergency_first import EmergencyFirst
 from chat_server.conversations.limits import Limit, RateLimiter
 from chat_server.conversations.payloads import PayloadError, decode
 from chat_server.conversations.service import ConversationService, DuplicateInFlight, Incoming
 from chat_server.conversations.store import CLOSED, Conversation, Message
+from chat_server.refusal import Refusal
 from chat_server.sanitize import clean_text
 from chat_server.stream_outbox import GiveUp, Retry
+from chat_server.tickets.media import MALFORMED_MULTIPART, MediaFiles, UploadRefused
 
 log = logging.getLogger("chat311.channels.api")
 
@@ -88,8 +90,9 @@ class ApiChannel(ResidentChannel):
     supports_buttons = True
 
     def __init__(self, config: Config, redis: Redis, service: ConversationService, limiter: RateLimiter,
-                 emergency_first: EmergencyFirst, email: Any = None) -> None:
+                 emergency_first: EmergencyFirst, media: MediaFiles, email: Any = None) -> None:
         super().__init__(config, redis, service, limiter, emergency_first)
+        self.media = media
         self.max_body_bytes = max(config.limits.max_event_bytes, 4 * config.limits.max_message_chars * 4)
         self.email = email
         self.tokens = AppTokenStore(redis, self.prefix)
@@ -105,6 +108,7 @@ class ApiChannel(ResidentChannel):
         app.router.add_get(f"{API_PREFIX}/conversations/{{cid}}/messages", self._guard(self.list_messages))
         app.router.add_post(f"{API_PREFIX}/conversations/{{cid}}/messages",
                             self._guard(self.send_message, resident_message=True))
+        app.router.add_post(f"{API_PREFIX}/conversations/{{cid}}/media", self._guard(self.upload_media))
         app.router.add_post(f"{API_PREFIX}/conversations/{{cid}}/close", self._guard(self.close_conversation))
         if self.email is not None:
             app.router.add_post(f"{API_PREFIX}/conversations/{{cid}}/transcript", self._guard(self.transcript))
@@ -253,7 +257,12 @@ class ApiChannel(ResidentChannel):
         client_msg_id = body.get("client_msg_id")
         if client_msg_id is not None and not (isinstance(client_msg_id, str) and _CLIENT_ID.match(client_msg_id)):
             raise ApiError(400, "malformed", "client_msg_id must be 1-64 letters, digits or -_.:")
-        attachment = self._attachment(body.get("attachment"))
+        try:
+            upload = f"POST {API_PREFIX}/conversations/{conv.id}/media"
+            attachment = await checked_attachment(body.get("attachment"), conv.session, self.media.owners,
+                                                  self.config.server.public_url, upload)
+        except Refusal as refused:
+            raise ApiError(400, refused.code, refused.message) from refused
         text_ = clean_text(raw)
         if not text_ and not attachment:
             raise ApiError(400, "empty", "text is empty")
@@ -278,16 +287,26 @@ class ApiChannel(ResidentChannel):
             "duplicate": outcome.duplicate, "conversation": self._conversation_json(fresh, await self._user_of(conv)),
         }, status=201)
 
-    def _attachment(self, value: object) -> dict[str, str] | None:
-        if value is None:
-            return None
-        if not isinstance(value, dict) or value.get("type") != "image" or not isinstance(value.get("url"), str):
-            raise ApiError(400, "malformed", "attachment must be {type: 'image', url}")
-        public = self.config.server.public_url.rstrip("/")
-        name = media_name(value["url"], public)
-        if name is None:
-            raise ApiError(400, "bad_attachment", "attachment url must point to an uploaded photo (/media/<name>)")
-        return {"type": "image", "url": f"{public}/media/{name}"}
+    async def upload_media(self, request: web.Request, app_id: str) -> web.Response:
+        """A photo for this conversation (multipart, field `file`): its `media_url` goes in a message's attachment.
+        The bot asks app users for a photo, and apps had no way to send one."""
+        conv = await self._owned(request, app_id)
+        if not request.content_type.startswith("multipart/form-data"):
+            raise ApiError(400, "malformed", "send multipart/form-data with a field named file")
+        try:
+            reader = await request.multipart()
+            while (part := await reader.next()) is not None:
+                if not isinstance(part, BodyPartReader):
+                    raise ApiError(400, "malformed", "nested multipart is not supported")
+                if part.name == "file":
+                    url = await self.media.receive(part, conv.session)
+                    return web.json_response({"media_url": url}, status=201)
+                await part.release()
+        except UploadRefused as refused:
+            raise ApiError(refused.status, refused.code, refused.message) from refused
+        except MALFORMED_MULTIPART as exc:
+            raise ApiError(400, "malformed", "malformed multipart body") from exc
+        raise ApiError(400, "malformed", "the file field is missing")
 
     async def close_conversation(self, request: web.Request, app_id: str) -> web.Response:
         conv = await self._owned(request, app_id)

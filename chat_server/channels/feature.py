@@ -29,8 +29,11 @@ def setup(app: web.Application, ctx: AppContext) -> None:
         channels["sms"] = SmsChannel(ctx.config, ctx.redis, ctx.conversations, ctx.limiter, ctx.emergency_first)
     if cfg.api_enabled:
         from chat_server.channels.api import ApiChannel
+        from chat_server.tickets.media import MediaFiles
 
-        channels["api"] = ApiChannel(ctx.config, ctx.redis, ctx.conversations, ctx.limiter, ctx.emergency_first, email)
+        media = MediaFiles(ctx.config, ctx.redis, ctx.config.resolve_path(ctx.config.tickets.media_dir))
+        channels["api"] = ApiChannel(ctx.config, ctx.redis, ctx.conversations, ctx.limiter, ctx.emergency_first,
+                                     media, email)
     for channel in channels.values():
         channel.setup(app)
         ctx.conversations.register_channel(channel)

@@ -103,6 +103,19 @@ def _document(public_url: str, max_message_chars: int) -> dict[str, Any]:
                      "409": _error("The conversation is closed, or the same client_msg_id is in flight")},
                     body="NewMessage"),
             },
+            "/api/v1/conversations/{conversation_id}/media": {
+                "parameters": [_CONV_PARAM],
+                "post": {
+                    **_operation("uploadPhoto", "A photo (JPEG, PNG or WebP) for this conversation; send its "
+                                 "media_url as a message's attachment",
+                                 {"201": _json("Uploaded", "Kept; only this conversation may attach it"),
+                                  "413": _error("The file is larger than the server's limit"),
+                                  "415": _error("Not a JPEG, PNG or WebP image (judged by its bytes)")}),
+                    "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+                        "type": "object", "required": ["file"],
+                        "properties": {"file": {"type": "string", "format": "binary"}}}}}},
+                },
+            },
             "/api/v1/conversations/{conversation_id}/close": {
                 "parameters": [_CONV_PARAM],
                 "post": _operation("closeConversation", "End the conversation (idempotent)",
@@ -157,7 +170,12 @@ def _document(public_url: str, max_message_chars: int) -> dict[str, Any]:
                 },
                 "Attachment": {
                     "type": "object", "required": ["type", "url"],
-                    "properties": {"type": {"type": "string", "enum": ["image"]}, "url": {"type": "string"}},
+                    "properties": {"type": {"type": "string", "enum": ["image"]},
+                                   "url": {"type": "string", "description": "A media_url from uploadPhoto"}},
+                },
+                "Uploaded": {
+                    "type": "object", "required": ["media_url"], "additionalProperties": False,
+                    "properties": {"media_url": {"type": "string"}},
                 },
                 "Message": {
                     "type": "object", "required": ["id", "sender", "text", "language", "ts"],

@@ -13,6 +13,7 @@ import re
 
 from chat_server import redis_values as rv
 from chat_server.redis_store import RedisStore
+from chat_server.refusal import Refusal
 
 NAME_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}\.(jpg|png|webp)$")
 OWNER_TTL_S = 24 * 3600
@@ -36,3 +37,19 @@ class MediaOwners(RedisStore):
     async def uploaded_by(self, name: str, session: str) -> bool:
         owner = await self.redis.get(self._key(name))
         return owner is not None and rv.text(owner) == session
+
+
+async def checked_attachment(value: object, session: str, owners: MediaOwners, public_url: str,
+                             how: str) -> dict[str, str] | None:
+    """A message's attachment as stored: `{type: image, url}` with the URL rebuilt absolute (tickets need an
+    absolute media_url for Open311), or Refusal. `how` tells the sender how to upload one. The widget and the app
+    API both check this way: the API took any `/media/<name>`, even one never uploaded, as a ticket's public photo."""
+    if value is None:
+        return None
+    if not isinstance(value, dict) or value.get("type") != "image" or not isinstance(value.get("url"), str):
+        raise Refusal("malformed", "attachment must be {type: 'image', url}")
+    public = public_url.rstrip("/")
+    name = media_name(value["url"], public)
+    if name is None or not await owners.uploaded_by(name, session):
+        raise Refusal("bad_attachment", f"attach a photo uploaded in this conversation ({how})")
+    return {"type": "image", "url": f"{public}/media/{name}"}

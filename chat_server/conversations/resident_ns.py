@@ -16,7 +16,7 @@ from typing import Any
 import socketio
 
 from chat_server.config import Config
-from chat_server.conversations.attachments import MediaOwners, media_name
+from chat_server.conversations.attachments import MediaOwners, checked_attachment
 from chat_server.conversations.emergency_first import EmergencyFirst
 from chat_server.conversations.limits import Limit, RateLimiter
 from chat_server.conversations.payloads import INVALID_PAYLOAD
@@ -192,7 +192,11 @@ class ResidentNamespace(socketio.AsyncNamespace):
             limit = self.config.limits.max_message_chars
             if len(body) > limit:
                 raise ClientError("too_long", text("too_long", language or "en", limit=limit))
-            attachment = await self._attachment(metadata.get("attachment"), token)
+            try:
+                attachment = await checked_attachment(metadata.get("attachment"), token, self.media,
+                                                      self.config.server.public_url, "POST /api/media")
+            except Refusal as refused:
+                raise ClientError(refused.code, refused.message) from refused
             if not body and not attachment:
                 raise ClientError("empty", "message is empty")
             ip = sess.get("ip", "unknown")
@@ -249,18 +253,6 @@ class ResidentNamespace(socketio.AsyncNamespace):
             recorded.set_exception(error)
         else:
             recorded.set_result(task.result())
-
-    async def _attachment(self, value: object, session: str) -> dict[str, str] | None:
-        if value is None:
-            return None
-        if not isinstance(value, dict) or value.get("type") != "image" or not isinstance(value.get("url"), str):
-            raise ClientError("malformed", "attachment must be {type: 'image', url}")
-        public = self.config.server.public_url.rstrip("/")
-        name = media_name(value["url"], public)
-        if name is None or not await self.media.uploaded_by(name, session):
-            raise ClientError("bad_attachment", "attach a photo uploaded in this chat (POST /api/media)")
-        # Tickets need an absolute media_url (Open311), so the URL is rebuilt absolute from the name.
-        return {"type": "image", "url": f"{public}/media/{name}"}
 
     async def on_typing(self, sid: str, data: object = None) -> dict[str, Any]:
         """`typing {session_id, on}`: relayed (on/off only) to whoever serves the chat. Repeats of the

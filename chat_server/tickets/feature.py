@@ -16,7 +16,7 @@ from chat_server.tickets.apikeys import ApiKeyStore
 from chat_server.tickets.catalogue import load_catalogue
 from chat_server.tickets.duplicate_flow import DuplicateFlow
 from chat_server.tickets.late_photo import LatePhoto
-from chat_server.tickets.media import MediaHandler
+from chat_server.tickets.media import MediaFiles, MediaHandler
 from chat_server.tickets.open311 import Open311API
 from chat_server.tickets.outbox import UpstreamOutbox
 from chat_server.tickets.service import TicketService, TicketTerms
@@ -38,7 +38,8 @@ def setup(app: web.Application, ctx: AppContext) -> None:
         run_with_app(app, outbox)
 
     Open311API(service, ApiKeyStore(ctx.redis, ctx.config.redis.key_prefix), signed_in_staff, ctx.limiter).routes(app)
-    MediaHandler(ctx.config, ctx.redis, ctx.limiter, ctx.store, ctx.config.resolve_path(config.media_dir)).routes(app)
+    media = MediaFiles(ctx.config, ctx.redis, ctx.config.resolve_path(config.media_dir))
+    MediaHandler(ctx.config, ctx.limiter, ctx.store, media).routes(app)
 
     duplicate_flow = DuplicateFlow(service)
     ctx.conversations.turn_handlers.append(duplicate_flow.handle)
