@@ -161,3 +161,12 @@ async def test_an_emergency_in_the_subject_and_a_long_mail_are_answered(mail_ser
     await mail_to_city(mail_server, compose("long@resident.test", "streetlight", story + "The light is out."))
     [answer] = await relay.messages.wait_for(mails_to(relay, "long@resident.test", "first 2,000 characters"))
     assert "shorter message" in body_of(answer)
+    # A fire told past the cut: the 911 answer leads the reply in the resident's own thread (it was a mail of its
+    # own, "Your conversation with City 311", and the threaded reply asked only about the streetlight).
+    fire = compose("past@resident.test", "about my street", story + "Also, right now I see flames coming out of "
+                   "the house next door, there is a fire.")
+    await mail_to_city(mail_server, fire)
+    [answer] = await relay.messages.wait_for(mails_to(relay, "past@resident.test", "311 cannot dispatch"))
+    assert body_of(answer).lstrip().startswith("If this is an emergency"), body_of(answer)
+    assert "first 2,000 characters" in body_of(answer)
+    assert str(answer["Subject"]) == "Re: about my street" and answer["In-Reply-To"] == fire["Message-ID"]

@@ -146,11 +146,8 @@ class EmailChannel(ResidentChannel):
             await self.emergency_first.answer_unseen(await self.session_for(sender), self.name, f"{subject}\n{body}")
             return "451 4.7.1 too many messages; try again later"
         session = await self.session_for(sender)
-        await self.emergency_first.before_truncation(session, self.name, full_body,
-                                                     self.config.limits.max_message_chars)
         referenced = self._referenced_conversation(msg)
-        cut = len(full_body) > len(body)
-        self.run_turn_later(self._turn(session, sender, body, subject, message_id, referenced, photo, cut))
+        self.run_turn_later(self._turn(session, sender, body, subject, message_id, referenced, photo, full_body))
         return "250 OK"
 
     def _is_robot(self, msg: EmailMessage, sender: str) -> bool:
@@ -194,15 +191,15 @@ class EmailChannel(ResidentChannel):
         return found[-1] if found else None
 
     async def _turn(self, session: str, sender: str, body: str, subject: str, message_id: str,
-                    referenced: str | None, photo: str | None = None, cut: bool = False) -> None:
+                    referenced: str | None, photo: str | None, full_body: str) -> None:
         lock = self._sender_locks.get(session)
         if lock is None:
             lock = self._sender_locks[session] = asyncio.Lock()
         async with lock:
-            await self._locked_turn(session, sender, body, subject, message_id, referenced, photo, cut)
+            await self._locked_turn(session, sender, body, subject, message_id, referenced, photo, full_body)
 
     async def _locked_turn(self, session: str, sender: str, body: str, subject: str, message_id: str,
-                           referenced: str | None, photo: str | None, cut: bool) -> None:
+                           referenced: str | None, photo: str | None, full_body: str) -> None:
         try:
             conv = await self.store.current_conversation(session)
             if referenced and conv is not None and referenced != conv.id:
@@ -218,20 +215,31 @@ class EmailChannel(ResidentChannel):
             conv = await self.service.open_conversation(session, self.name, None)
             await self._remember_thread(conv, subject if is_new or not conv.get("email_subject") else "", message_id)
             self._turns[conv.id] = []
+            limit = self.config.limits.max_message_chars
             try:
-                if subject and subject != body:  # "House on fire" as the subject, "please send someone" as the body:
-                    # answered first, in the same reply of the resident's thread
-                    await self.emergency_first.answer_unseen(session, self.name, subject)
+                # What the guard will not see is answered first, in this reply of the resident's thread: "House on
+                # fire" as the subject over "please send someone", or a fire told past the cut of a long mail (that
+                # one was a mail of its own, outside the thread, and the threaded reply asked about streetlights).
+                unseen = [await self.emergency_first.answer_unseen(session, self.name, subject)
+                          if subject and subject != body else None,
+                          await self.emergency_first.before_truncation(session, self.name, full_body, limit)]
                 attachment = {"type": "image", "url": photo} if photo else None
-                await self.service.handle_resident_message(session, self.name, Incoming(body, attachment=attachment))
+                try:
+                    await self.service.handle_resident_message(session, self.name,
+                                                               Incoming(body, attachment=attachment))
+                except DuplicateInFlight:
+                    raise
+                except Exception:  # the 911 answer above still goes out
+                    log.exception("e-mail turn failed", extra={"sender": redact(sender)})
             finally:
                 collected = self._turns.pop(conv.id, [])
+            cut = len(full_body) > len(body)
             if not (collected or cut):
                 return
             fresh = await self.store.get(conv.id) or conv
             if cut:  # the resident is told, or the end of a long story is lost without a word
-                limit = self.config.limits.max_message_chars
-                collected.insert(0, text("email_cut", fresh.language, limit=f"{limit:,}"))
+                answered = sum(m is not None for m in unseen)
+                collected.insert(answered, text("email_cut", fresh.language, limit=f"{limit:,}"))
             await self._queue_mail(fresh, sender, "\n\n".join(collected))
         except DuplicateInFlight:
             pass

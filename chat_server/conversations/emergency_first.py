@@ -67,8 +67,9 @@ class EmergencyFirst:
         conv = await self.service.open_conversation(session, channel, language)
         return await self.service.answer_emergency(conv, text)
 
-    async def before_truncation(self, session: str, channel: str, body: str, limit: int) -> None:
+    async def before_truncation(self, session: str, channel: str, body: str, limit: int) -> Message | None:
         """SMS and e-mail keep the first `limit` characters of a long message; the guard then sees only
         those. An emergency described past that point is answered here, before the rest is cut."""
         if len(body) > limit and emergency_language(body[:limit]) is None:
-            await self.answer_unseen(session, channel, body)
+            return await self.answer_unseen(session, channel, body)
+        return None
