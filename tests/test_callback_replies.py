@@ -12,6 +12,7 @@ from chat_server.agents.callback_replies import (
     contact,
     continues_report,
     leading_consent,
+    means_this_contact,
     moves_on,
     names_a_topic,
     phone_number,
@@ -123,3 +124,14 @@ def test_going_back_to_the_report(said: str, expected: bool) -> None:
 def test_a_contact_buttons_title_typed_is_that_button(said: str, method: str) -> None:
     answer = contact(said)
     assert answer is not None and answer.method.value == method and answer.value is None
+
+
+@pytest.mark.parametrize(("said", "expected"), [
+    ("the number I am texting from", True), ("this number", True), ("same number", True), ("yes", True),
+    ("Yes, this number", True), ("/callback_this_contact", True), ("a este mismo número", True),
+    ("al número desde el que escribo", True), ("this email", True), ("same address", True),
+    ("my number is 704-555-0100", False),  # a number typed: that one, not the channel's
+    ("what time do you open tomorrow", False), ("no", False),
+])
+def test_the_number_or_address_the_resident_writes_from(said: str, expected: bool) -> None:
+    assert means_this_contact(said) is expected

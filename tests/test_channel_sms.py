@@ -7,6 +7,7 @@ RequestValidator); replies are read from what the stand-in received on its Messa
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -119,6 +120,27 @@ async def test_conversation_numbered_options_and_delivery_status(sms, twilio, re
     # A digit with no list on offer is just text.
     await twilio.text_server(server.url, phone, "7")
     await until(lambda: _resident_texts(redis_client, prefix, phone, "7"))
+
+
+async def test_a_callback_to_the_number_texting_is_filed_with_that_number(sms, twilio, redis_client) -> None:  # type: ignore[no-untyped-def]
+    """"What phone number should we call?" answered "the number I am texting from" lapsed the offer, and the
+    number typed next was read as a request number: nothing was filed (probe R)."""
+    server, prefix = sms
+    phone = "+17045550190"
+    for said, expect in (("I was charged twice on my water bill", "1) Talk to a person"),
+                         ("1", "1) Yes, leave a request"), ("1", "1) Call me"),
+                         ("1", "Should we call you at 704-555-0190, the number you are texting from?")):
+        mark = len(twilio.sent.items)
+        await twilio.text_server(server.url, phone, said)
+        await twilio.sent.wait_for(lambda items, e=expect, m=mark: [i for i in items[m:] if i["to"] == phone
+                                                                    and e in i["body"]], timeout=30)
+    mark = len(twilio.sent.items)
+    await twilio.text_server(server.url, phone, "the number I am texting from")
+    [filed] = await twilio.sent.wait_for(lambda items: [i for i in items[mark:] if i["to"] == phone
+                                                        and "311-" in i["body"]], timeout=30)
+    ticket_id = re.search(r"311-\d+", filed["body"]).group(0)  # type: ignore[union-attr]
+    contact = json.loads(await redis_client.hget(f"{prefix}ticket:{ticket_id}", "contact"))
+    assert contact["phone"] == "704-555-0190", contact
 
 
 async def _status_is(delivery: Callable[[], Awaitable[dict[str, Any]]], status: str) -> bool:

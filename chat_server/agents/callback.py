@@ -115,8 +115,22 @@ class CallbackFlow:
         return any(m.sender == "resident" and not replies.answers_the_offer(m.text) and replies.names_a_topic(m.text)
                    for m in await self.chats.store.messages(conv.id))
 
+    async def _known_contact(self, conv: Conversation, step: str) -> str | None:
+        """The number (by SMS) or address (by e-mail) the resident writes from, when `step` asks for that kind.
+        By SMS, "the number I am texting from" lost the request: it was no number, so the offer lapsed."""
+        address = await self.chats.store.session_field(conv.session, "address") or ""
+        if step == PHONE:
+            return replies.phone_number(address)
+        return replies.email_address(address) if step == EMAIL else None
+
     async def _ask(self, conv: Conversation, step: str) -> None:
         await self._set(conv, callback_step=step)
+        known = await self._known_contact(conv, step)
+        if known is not None:
+            await self.chats.say_system(conv, f"{_ASK[step]}_known", contact=known, extra=self._buttons(
+                conv, (f"callback_this_{step}_button", replies.THIS_CONTACT), ("callback_none_button",
+                                                                              replies.NO_CALLBACK)))
+            return
         pairs = [("callback_none_button", replies.NO_CALLBACK)]
         if step == QUESTION:
             pairs = [("callback_skip_button", replies.SKIP)]
@@ -145,6 +159,11 @@ class CallbackFlow:
             await self.chats.say_system(conv, "callback_declined")
             return True
         answer = replies.contact(message.text)
+        if answer is None and step in (PHONE, EMAIL) and replies.means_this_contact(message.text):
+            known = await self._known_contact(conv, step)
+            if known is not None:
+                await self._file(conv, {step: known})
+                return True
         if step == QUESTION:
             if answer is not None and answer.value is not None:
                 await self._file(conv, {answer.method.value: answer.value})  # straight to a number or address

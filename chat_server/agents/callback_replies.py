@@ -18,6 +18,7 @@ BY_PHONE = "/callback_phone"
 BY_EMAIL = "/callback_email"
 NO_CALLBACK = "/callback_none"
 SKIP = "/callback_skip"
+THIS_CONTACT = "/callback_this_contact"  # the number or address this channel already has (SMS, e-mail)
 
 def _words_of(block: str) -> list[str]:
     return block.split()
@@ -69,7 +70,8 @@ def _words(text: str) -> str:
 
 _BUTTON_TITLES = {"callback_yes_button": CONSENT_YES, "callback_no_button": CONSENT_NO,
                   "callback_phone_button": BY_PHONE, "callback_email_button": BY_EMAIL,
-                  "callback_none_button": NO_CALLBACK, "callback_skip_button": SKIP}
+                  "callback_none_button": NO_CALLBACK, "callback_skip_button": SKIP,
+                  "callback_this_phone_button": THIS_CONTACT, "callback_this_email_button": THIS_CONTACT}
 
 
 def _as_payload(said: str) -> str:
@@ -175,6 +177,21 @@ def leaves_the_line(text: str) -> bool:
         return False
     first = _LEADING_TALK.sub("", _words(re.split(r"[,.;!?]", raw, maxsplit=1)[0]))
     return first in _WITHDRAW or bool(_SOLVED.match(_words(raw)))
+
+
+# "the number I am texting from", "a este mismo número", "same email": the contact the channel already knows.
+_THIS_CONTACT = re.compile(
+    r"\b(this|same|my|the)\s+(number|phone|cell|cell phone|one|e-?mail|address)\b(?!\s+is\b)|texting (you )?from|"
+    r"writing (you )?from|\beste (mismo )?(numero|número|telefono|teléfono|celular|correo)\b|"
+    r"\bmismo (numero|número|telefono|teléfono|celular|correo)\b|desde (el )?que (le )?escribo")
+
+
+def means_this_contact(said: str) -> bool:
+    """The "Yes, this number" button, a yes, or words for the number or address the resident is writing from."""
+    raw = _as_payload(said)
+    if raw == THIS_CONTACT or consent(raw) is True:
+        return True
+    return bool(_THIS_CONTACT.search(raw.lower())) and phone_number(raw) is None and email_address(raw) is None
 
 
 def names_a_topic(text: str) -> bool:
