@@ -201,6 +201,8 @@ def test_every_button_title_parses_back_to_its_value() -> None:
     # probe N: "Monroe Rd and the" and "3500 de la calle" were filed as the places
     ("there's a big pothole on Monroe Rd and the streetlight next to it is out too", "Monroe Rd"),
     ("hay un bache enorme en la 3500 de la calle Central Ave, en medio de la calle", "3500 Central Ave"),
+    # probe R: filed as "2400 de Rozzelles Ferry Rd", and not matched with the English report of the same pothole
+    ("Hay un bache muy grande frente al 2400 de Rozzelles Ferry Rd", "2400 Rozzelles Ferry Rd"),
 ])
 def test_location_in_a_first_message(text: str, expected: str | None) -> None:
     assert parsing.find_address_in_text(text) == expected

@@ -33,6 +33,7 @@ DAY = 86400.0
     # the bot's Spanish forms are the English ones
     ("cuadra 2400 de calle Rozzelles Ferry", "2400 block of Rozzelles Ferry Rd"),
     ("1423 calle Oak", "1423 Oak St"), ("calle Oak y 5th", "Oak St and 5th St"),
+    ("2400 de Rozzelles Ferry Rd", "2400 Rozzelles Ferry Rd"),  # "frente al 2400 de …" filed twice (probe R)
 ])
 def test_same_address_written_differently(a: str, b: str) -> None:
     assert normalise_address(a) == normalise_address(b)

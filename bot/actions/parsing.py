@@ -303,6 +303,7 @@ def _with_landmark(text: str, street: re.Match[str]) -> str:
     return f"{found} {tail.group(1).strip()}" if tail else found
 
 
+_SPANISH_OF = re.compile(r"^(\d{1,6})\s+de\s+(?:la\s+|el\s+)?", re.IGNORECASE)
 # "en la 3500 de la calle Central Ave": the house number before the Spanish street word
 NUMBER_OF_CALLE_RE = re.compile(
     r"\b(\d{1,6})\s+(?:de\s+(?:la\s+)?)?(?:calle|avenida|av\.?|camino|carretera|bulevar)\s+("
@@ -316,8 +317,8 @@ def find_address_in_text(text: str) -> str | None:
     if m := NUMBER_OF_CALLE_RE.search(text):  # before the English form, which stops at "calle"
         return f"{m.group(1)} {m.group(2).rstrip('.,')}"
     m = ADDRESS_IN_TEXT_RE.search(text)
-    if m:
-        return m.group(1).strip().rstrip(".")
+    if m:  # "frente al 2400 de Rozzelles Ferry Rd": crews and geocoders get "2400 Rozzelles Ferry Rd"
+        return _SPANISH_OF.sub(r"\1 ", m.group(1).strip().rstrip("."))
     m = INTERSECTION_IN_TEXT_RE.search(text)
     while m:  # each "at/on/near …", also one inside a longer candidate ("on the signal box at Tryon and 36th")
         a_date = m.group(1)[0].isdigit() and re.search(r"\bthe\s+$", text[m.start(0):m.start(1)], re.IGNORECASE)

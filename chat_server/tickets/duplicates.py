@@ -34,6 +34,8 @@ _TYPES = frozenset({"st", "ave", "rd", "blvd", "dr", "ln", "ct", "pl", "cir", "t
                     "camino", "bulevar"})
 # "cuadra 2400 de calle Rozzelles Ferry" (the bot's Spanish block) is "2400 block of …"
 _SPANISH_BLOCK = re.compile(r"^cuadra (\d+) (?:de )?(?:la |el )?")
+# "2400 de Rozzelles Ferry Rd" (a Spanish report, "frente al 2400 de …") is "2400 Rozzelles Ferry Rd"
+_SPANISH_NUMBER = re.compile(r"^(\d+) de (?:la |el )?")
 # Trailing parts that say nothing the street does not: city, state, country.
 _TAIL = re.compile(r"\b(charlotte|mecklenburg( county)?|nc|north carolina|usa|us|united states)\b")
 _ZIP = re.compile(r"\b\d{5}(-\d{4})?\b\s*$")
@@ -66,7 +68,7 @@ def normalise_address(address: str | None) -> str:
     text = _ZIP.sub("", text)
     text = re.sub(r"[^\w&\s]", " ", text)
     text = _TAIL.sub(" ", text)
-    text = _SPANISH_BLOCK.sub(r"\1 block of ", " ".join(text.split()))
+    text = _SPANISH_NUMBER.sub(r"\1 ", _SPANISH_BLOCK.sub(r"\1 block of ", " ".join(text.split())))
     words = [_WORDS.get(w, w) for w in text.split()]
     return " ".join([w for w in words if w not in _TYPES] or words)
 
