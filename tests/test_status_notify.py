@@ -195,3 +195,49 @@ async def test_asking_for_no_more_updates_stops_them(redis_server: Any, redis_cl
         assert not [f for f in followers if f.kind == FollowerKind.CONVERSATION]
     finally:
         await server.stop()
+
+
+async def test_one_person_following_twice_is_told_once_and_one_stop_ends_both(redis_server: Any, redis_client: Any,
+                                                                             outside: Any) -> None:
+    """An SMS resident whose conversation follows a request and who also followed it on the status page with the
+    same number got every update twice, with two stop links; stopping one left the other running (probe R). A
+    second number, following from the page last, is the witness that each change has gone out."""
+    twilio, _, _ = outside
+    phone, witness = "+17045550178", "+17045550179"
+    server = await bare_server(redis_server.url, "status-twice", **twilio.env())
+    try:
+        _, key = await asyncio.to_thread(new_api_key, redis_server, server.prefix)
+        async with aiohttp.ClientSession() as http:
+            async with http.post(f"{server.url}/open311/v2/requests.json", data={
+                    "api_key": key, "service_code": "POTHOLE", "address_string": "600 E 4th St",
+                    "attribute[road_position]": "lane"}) as resp:
+                ticket_id = (await resp.json())[0]["service_request_id"]
+            await twilio.text_server(server.url, phone, f'/follow_ticket{{"ticket_id": "{ticket_id}"}}')
+            await twilio.sent.wait_for(lambda items: [m for m in items if m["to"] == phone and ticket_id in m["body"]])
+            for number, typed in ((phone, "(704) 555-0178"), (witness, "704-555-0179")):
+                await follow_from_page(http, server.url, ticket_id, typed, "en")
+                ask = await twilio.sent.wait_for(lambda items, n=number: [m for m in items if m["to"] == n
+                                                                          and "/status/follow/" in m["body"]])
+                await confirm(http, LINK.search(ask[0]["body"]).group(0))  # type: ignore[union-attr]
+            assert len(await FollowerStore(redis_client, server.prefix).followers(ticket_id)) == 3
+
+            def notices(to: str) -> list[str]:
+                return [m["body"] for m in twilio.sent.items if m["to"] == to and "Update on 311 request" in m["body"]]
+
+            for count, status in enumerate(("in_progress", "resolved"), start=1):
+                out = await asyncio.to_thread(cli, redis_server, server.prefix, "tickets", "status", ticket_id, status)
+                assert out.returncode == 0, out.stderr
+                await twilio.sent.wait_for(lambda _, c=count: len(notices(witness)) >= c)
+            assert len(notices(phone)) == 2, notices(phone)
+
+            # One stop link, and neither the page follow nor the conversation hears of the next change.
+            stop = LINK.search(notices(phone)[-1]).group(0)  # type: ignore[union-attr]
+            assert "no more updates" in await confirm(http, stop)
+            out = await asyncio.to_thread(cli, redis_server, server.prefix, "tickets", "status", ticket_id, "open")
+            assert out.returncode == 0, out.stderr
+            await twilio.sent.wait_for(lambda _: len(notices(witness)) >= 3)
+            assert len(notices(phone)) == 2, notices(phone)
+            left = await FollowerStore(redis_client, server.prefix).followers(ticket_id)
+            assert [f.address for f in left] == [witness]
+    finally:
+        await server.stop()

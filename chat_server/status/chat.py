@@ -15,6 +15,7 @@ from chat_server.conversations.store import Conversation, Message
 from chat_server.events import Event, EventBus
 from chat_server.sanitize import fold
 from chat_server.status.followers import FollowerKind, FollowerStore
+from chat_server.status.reach import FollowerReach
 from chat_server.texts import text
 from chat_server.tickets.service import TicketService
 from chat_server.tickets.store import Ticket
@@ -41,11 +42,12 @@ def button(key: str, command: str, ticket_id: str, language: str) -> dict[str, s
 
 class FollowCommands:
     def __init__(self, chats: ConversationService, bus: EventBus, tickets: TicketService,
-                 followers: FollowerStore) -> None:
+                 followers: FollowerStore, reach: FollowerReach) -> None:
         self.chats = chats
         self.bus = bus
         self.tickets = tickets
         self.followers = followers
+        self.reach = reach
 
     def register(self) -> None:
         self.chats.register_command("follow_ticket", self.follow)
@@ -65,7 +67,7 @@ class FollowCommands:
         if not followed:
             return False
         for ticket_id in followed:
-            await self.followers.stop(ticket_id, FollowerKind.CONVERSATION, conv.id)
+            await self._stop(ticket_id, conv)
         await self.chats.say_system(conv, "unfollowed", ticket_id=", ".join(followed))
         return True
 
@@ -113,5 +115,13 @@ class FollowCommands:
         ticket = await self._ticket(conv, args)
         if ticket is None:
             return
-        await self.followers.stop(ticket.id, FollowerKind.CONVERSATION, conv.id)
+        await self._stop(ticket.id, conv)
         await self.chats.say_system(conv, "unfollowed", ticket_id=ticket.id)
+
+    async def _stop(self, ticket_id: str, conv: Conversation) -> None:
+        """This conversation, and a page follow by its number or address, stop (`FollowerReach.stop`)."""
+        ticket = await self.tickets.get(ticket_id)
+        if ticket is not None:
+            await self.reach.stop(ticket, FollowerKind.CONVERSATION, conv.id)
+        else:
+            await self.followers.stop(ticket_id, FollowerKind.CONVERSATION, conv.id)

@@ -19,6 +19,7 @@ from chat_server.status.followers import FollowerStore
 from chat_server.status.notify import StatusNotifier
 from chat_server.status.page import StatusPage
 from chat_server.status.poller import UpstreamPoller, upstream_health
+from chat_server.status.reach import FollowerReach
 from chat_server.status.staff import StaffStatusAPI
 from chat_server.status.webhook import StatusWebhook
 from chat_server.stream_outbox import Outbox, RetryPolicy
@@ -33,8 +34,9 @@ def setup(app: web.Application, ctx: AppContext) -> None:
     channels = ctx.channels
     status = TicketStatusService(tickets.store, ctx.bus, notify_stream(prefix))
     followers = FollowerStore(ctx.redis, prefix)
+    reach = FollowerReach(ctx.store, followers)
 
-    notifier = StatusNotifier(ctx.redis, prefix, tickets, followers, ctx.conversations, ctx.store, channels,
+    notifier = StatusNotifier(ctx.redis, prefix, tickets, followers, reach, ctx.conversations, ctx.store, channels,
                               ctx.bus, config.server.public_url)
     cfg = config.channels
     outbox = Outbox(ctx.redis, notify_stream(prefix), notifier.handle,
@@ -52,8 +54,8 @@ def setup(app: web.Application, ctx: AppContext) -> None:
 
         ctx.readiness_details["upstream"] = upstream_check
 
-    StatusPage(tickets, followers, channels, ctx.limiter, config.status, config.server.public_url,
+    StatusPage(tickets, followers, reach, channels, ctx.limiter, config.status, config.server.public_url,
                ZoneInfo(config.hours.timezone), config.server.trust_forwarded_for).routes(app)
     StatusWebhook(status, config.status).routes(app)
     StaffStatusAPI(status).routes(app)
-    FollowCommands(ctx.conversations, ctx.bus, tickets, followers).register()
+    FollowCommands(ctx.conversations, ctx.bus, tickets, followers, reach).register()

@@ -41,6 +41,7 @@ from chat_server.conversations.service import ConversationService
 from chat_server.conversations.store import ConversationStore
 from chat_server.events import EventBus
 from chat_server.status.followers import Follower, FollowerKind, FollowerStore
+from chat_server.status.reach import FollowerReach, Place, filer_of
 from chat_server.texts import sentence, text
 from chat_server.tickets.service import TicketService, status_words
 from chat_server.tickets.store import StatusEntry, Ticket
@@ -74,23 +75,15 @@ def notice_text(ticket: Ticket, entry: StatusEntry, service: str, status_url: st
                 status=status_words(entry.status, entry.sub_status, language), note=note, status_url=status_url)
 
 
-def filer_of(ticket: Ticket) -> tuple[FollowerKind, str] | None:
-    """Who filed the ticket and how to reach them: their conversation, else their e-mail (Open311)."""
-    if ticket.conversation_id:
-        return FollowerKind.CONVERSATION, ticket.conversation_id
-    if ticket.contact.get("email"):
-        return FollowerKind.EMAIL, ticket.contact["email"]
-    return None
-
-
 class StatusNotifier:
     def __init__(self, redis: Redis, prefix: str, tickets: TicketService, followers: FollowerStore,
-                 conversations: ConversationService, store: ConversationStore, channels: dict[str, Any],
-                 bus: EventBus, public_url: str) -> None:
+                 reach: FollowerReach, conversations: ConversationService, store: ConversationStore,
+                 channels: dict[str, Any], bus: EventBus, public_url: str) -> None:
         self.redis = redis
         self.prefix = prefix
         self.tickets = tickets
         self.followers = followers
+        self.reach = reach
         self.conversations = conversations
         self.store = store
         self.channels = channels
@@ -116,8 +109,17 @@ class StatusNotifier:
         if filer is not None:
             await self.followers.ensure(ticket.id, *filer, ticket.language, since=ticket.requested_at)
         done_key = self._done_key(ticket.id, change_id)
-        for follower in await self.followers.followers(ticket.id):
-            if follower.since > entry.ts or await self.redis.hexists(done_key, follower.mark):
+        told: set[Place] = set()  # once per place: a conversation by SMS and a page follow by that number are one
+        # a conversation first: it is where the resident talks to us, and its notice can be answered there
+        for follower in sorted(await self.followers.followers(ticket.id),
+                               key=lambda f: f.kind != FollowerKind.CONVERSATION):
+            if follower.since > entry.ts:
+                continue
+            place = await self.reach.place(follower.kind, follower.address)
+            if place in told:
+                continue
+            told.add(place)
+            if await self.redis.hexists(done_key, follower.mark):
                 continue
             outcome, via = await self._send(ticket, entry, follower)
             await self._record(ticket.id, change_id, follower, outcome, via)

@@ -21,6 +21,7 @@ from chat_server.conversations.limits import Limit, RateLimiter
 from chat_server.sanitize import client_ip
 from chat_server.status.followers import FollowerKind, FollowerStore
 from chat_server.status.page_html import LANGUAGES, StatusView, TimelineItem, message_page, not_found_page, status_page
+from chat_server.status.reach import FollowerReach
 from chat_server.status.settings import StatusConfig
 from chat_server.texts import text
 from chat_server.tickets.open311 import public_history, public_request
@@ -51,11 +52,12 @@ def html_response(body: str, status: int = 200) -> web.Response:
 
 
 class StatusPage:
-    def __init__(self, tickets: TicketService, followers: FollowerStore, channels: dict[str, Any],
-                 limiter: RateLimiter, config: StatusConfig, public_url: str, tz: ZoneInfo,
+    def __init__(self, tickets: TicketService, followers: FollowerStore, reach: FollowerReach,
+                 channels: dict[str, Any], limiter: RateLimiter, config: StatusConfig, public_url: str, tz: ZoneInfo,
                  trust_forwarded: bool) -> None:
         self.tickets = tickets
         self.followers = followers
+        self.reach = reach
         self.channels = channels
         self.limiter = limiter
         self.config = config
@@ -178,7 +180,11 @@ class StatusPage:
                                               text("page_link_expired", language)), 404)
         ticket_id, follower = found
         if request.method == "POST":
-            await self.followers.unfollow(ticket_id, follower)
+            ticket = await self.tickets.get(ticket_id)
+            if ticket is not None:  # the same number's conversation stops too: one person, one "stop"
+                await self.reach.stop(ticket, follower.kind, follower.address)
+            else:
+                await self.followers.unfollow(ticket_id, follower)
             return html_response(message_page(language, text("page_stop_heading", language),
                                               text("page_stopped", language, ticket_id=ticket_id), ticket_id))
         return html_response(message_page(language, text("page_stop_heading", language),
