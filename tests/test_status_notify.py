@@ -188,7 +188,7 @@ async def test_asking_for_no_more_updates_stops_them(redis_server: Any, redis_cl
         assert not [m for m in web.of("bot_uttered") if "no more updates" in (m.get("text") or "")]
         await web.say(f'/follow_ticket{{"ticket_id": "{ticket_id}"}}', language="es")
         await web.wait_for("bot_uttered", lambda d: d.get("text", "").startswith("Listo: le avisaré"))
-        await web.say("gracias! ya no quiero recibir estos avisos", language="es")
+        await web.say("Gracias, pero ya no quiero recibir estos avisos.", language="es")  # said in passing (probe R)
         stopped = await web.wait_for("bot_uttered", lambda d: "ya no recibirá avisos" in d.get("text", ""))
         assert ticket_id in stopped["text"]
         followers = await FollowerStore(redis_client, server.prefix).followers(ticket_id)

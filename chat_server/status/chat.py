@@ -7,33 +7,17 @@ answered here, never by the bot (ConversationService.register_command).
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from chat_server.conversations.service import ConversationService
 from chat_server.conversations.store import Conversation, Message
 from chat_server.events import Event, EventBus
-from chat_server.sanitize import fold
 from chat_server.status.followers import FollowerKind, FollowerStore
 from chat_server.status.reach import FollowerReach
+from chat_server.status.stop_words import asks_to_stop_updates
 from chat_server.texts import text
 from chat_server.tickets.service import TicketService
 from chat_server.tickets.store import Ticket
-
-# "unsubscribe", "stop sending me these", "ya no quiero recibir estos correos": said to a conversation that
-# follows requests, it stops their updates (an e-mail resident's reply to an update got a knowledge answer about
-# paperless billing, and the updates went on).
-_STOP_UPDATES = re.compile(
-    r"^(?:(?:thanks?|thank you|gracias|ok|okay|hi|hola|please|por favor)\s+)*"
-    r"(?:unsubscribe(?: me)?|stop(?: sending(?: me)?(?: these| this| emails| messages| updates)?| (?:the )?"
-    r"(?:emails|updates|messages|notifications))?|remove me(?: from (?:this|the) list)?|no more (?:emails|updates)|"
-    r"(?:ya )?no quiero recibir (?:mas |estos |sus )?(?:correos|mensajes|avisos|actualizaciones)|"
-    r"(?:quiero )?dar(?:me)? de baja|cancelar (?:la )?suscripcion|no (?:me )?(?:envien|manden) mas (?:correos|"
-    r"mensajes|avisos))(?:\s+(?:please|thanks?|thank you|por favor|gracias))*$")
-
-
-def asks_to_stop_updates(said: str) -> bool:
-    return bool(_STOP_UPDATES.match(fold(said)))
 
 
 def button(key: str, command: str, ticket_id: str, language: str) -> dict[str, str]:
@@ -58,7 +42,7 @@ class FollowCommands:
     async def stop_all(self, conv: Conversation, message: Message) -> bool:
         """A resident who asks for no more updates stops every request this conversation follows; without
         any, the words go to the bot as usual."""
-        if len(message.text) > 80 or not asks_to_stop_updates(message.text):
+        if not asks_to_stop_updates(message.text):
             return False
         # filed here, followed as a duplicate, or followed with the Follow button
         mine = {t for field in ("ticket_ids", "followed_ticket", "followed_tickets")
