@@ -241,3 +241,41 @@ async def test_one_person_following_twice_is_told_once_and_one_stop_ends_both(re
             assert [f.address for f in left] == [witness]
     finally:
         await server.stop()
+
+
+async def test_an_address_given_for_the_confirmation_gets_it_and_the_updates(redis_server: Any, outside: Any,
+                                                                            resident: Any) -> None:
+    """"And your e-mail address, for the confirmation?": nothing was ever sent to it (probe R). A web resident
+    leaves a request with "E-mail me": the address is told it was received and hears of its changes."""
+    _, relay, _ = outside
+    address = "pat.lee@resident.test"
+    server = await bare_server(
+        redis_server.url, "status-confirm", CHAT311_CHANNELS__EMAIL_ENABLED="true",
+        CHAT311_CHANNELS__SMTP_LISTEN_PORT=str(free_port()), CHAT311_CHANNELS__SMTP_HOST="127.0.0.1",
+        CHAT311_CHANNELS__SMTP_PORT=str(relay.port))
+    try:
+        web = await resident(server.url)
+        await web.start_session()
+        await web.say("My water bill doubled this month and I want to talk to someone", language="en")
+        for said, then in (("/request_human", "leave a request"), ("/callback_yes", "E-mail me"),
+                           ("/callback_email", "What e-mail address")):
+            await web.say(said, language="en")
+            await web.wait_for("bot_uttered", lambda d, t=then: t in d.get("text", "") + str(d.get("quick_replies")))
+        await web.say(address, language="en")
+        filed = await web.wait_for("bot_uttered", lambda d: re.search(r"311-\d+", d.get("text", "")) is not None)
+        ticket_id = re.search(r"311-\d+", filed["text"]).group(0)  # type: ignore[union-attr]
+
+        def to_pat(subject: str) -> list[Any]:
+            return [m["msg"] for m in relay.messages.items
+                    if address in m["rcpt"] and subject in str(m["msg"]["Subject"])]
+
+        await relay.messages.wait_for(lambda _: to_pat(f"Your 311 request {ticket_id} was received"))
+        confirmation = to_pat("was received")[0]
+        assert ticket_id in body_of(confirmation) and f"/status/{ticket_id}" in body_of(confirmation)
+        assert "/status/unfollow/" in str(confirmation["List-Unsubscribe"])
+        out = await asyncio.to_thread(cli, redis_server, server.prefix, "tickets", "status", ticket_id, "in_progress")
+        assert out.returncode == 0, out.stderr
+        await relay.messages.wait_for(lambda _: to_pat(f"Update on 311 request {ticket_id}"))
+        assert len(to_pat("was received")) == 1
+    finally:
+        await server.stop()

@@ -15,6 +15,7 @@ from chat_server.app_hooks import run_with_app
 from chat_server.context import AppContext
 from chat_server.status.changes import TicketStatusService, notify_stream
 from chat_server.status.chat import FollowCommands
+from chat_server.status.confirm import FilingConfirmation
 from chat_server.status.followers import FollowerStore
 from chat_server.status.notify import StatusNotifier
 from chat_server.status.page import StatusPage
@@ -59,3 +60,5 @@ def setup(app: web.Application, ctx: AppContext) -> None:
     StatusWebhook(status, config.status).routes(app)
     StaffStatusAPI(status).routes(app)
     FollowCommands(ctx.conversations, ctx.bus, tickets, followers, reach).register()
+    confirmation = FilingConfirmation(tickets, followers, channels, notifier.stop_url)
+    ctx.bus.subscribe("ticket_created", confirmation.on_ticket_created)
