@@ -154,6 +154,35 @@ def _signature_block(rest: list[str]) -> bool:
     return len(lines) <= 5 and all(len(line) <= 60 for line in lines)
 
 
+# The lines of a signature with no sign-off above it: a name, a phone, an address, an e-mail.
+_SIG_NAME = re.compile(r"^[A-ZÁÉÍÓÚÑ][\w'.-]+(?: [A-ZÁÉÍÓÚÑ][\w'.-]+){1,3}$")
+_SIG_CONTACT = re.compile(
+    r"^(?:(?:cell|mobile|tel|phone|cel|celular|tel[eé]fono|e-?mail|correo)\.?:?\s*)?"
+    r"(?:\+?[\d\s().-]{10,}|[^@\s]+@[^@\s]+\.\w+)$", re.IGNORECASE)  # a phone number or an e-mail address
+_SIG_ADDRESS = re.compile(r"^\d{1,6} [\w .'-]+$|^[\w .'-]+, ?[A-Z]{2}(?: \d{5})?$")  # "512 Oak St", "Charlotte, NC"
+
+
+def _without_trailing_signature(lines: list[str]) -> list[str]:
+    """A name over a phone number or an e-mail address at the end, with no "Thanks," above it: a signature.
+    Kept, the phone number made the bot ask for a request number ("can I put a broken mirror in the trash? /
+    Maria Rivera / Cell 704-555-0199"), and it went into the transcript. A home address in it goes too only under
+    a question: under a report it may be where the problem is ("in front of my house")."""
+    end = len(lines)
+    while end and not lines[end - 1].strip():
+        end -= 1
+    start, contact, address = end, False, False
+    while start and (line := lines[start - 1].strip()) and len(line) <= 60 and (
+            _SIG_NAME.match(line) or _SIG_CONTACT.match(line) or _SIG_ADDRESS.match(line)):
+        contact = contact or bool(_SIG_CONTACT.match(line))
+        address = address or bool(_SIG_ADDRESS.match(line) and not _SIG_NAME.match(line))
+        start -= 1
+    before = "\n".join(lines[:start]).strip()
+    name_first = start < end and bool(_SIG_NAME.match(lines[start].strip()))
+    if end - start < 2 or not contact or not name_first or not before or (address and not before.endswith("?")):
+        return lines
+    return lines[:start]
+
+
 def strip_quoted(body: str) -> str:
     """The new part of an e-mail reply: drop quoted history, the attribution line and signature.
 
@@ -178,7 +207,7 @@ def strip_quoted(body: str) -> str:
         if re.match(r"^\s*(On|El)\s", line) and following.rstrip().endswith(_WROTE):
             break  # an attribution line wrapped over two lines
         kept.append(line)
-    result = "\n".join(kept).strip()
+    result = "\n".join(_without_trailing_signature(kept)).strip()
     return result or body.strip()
 
 
