@@ -243,8 +243,8 @@ async def test_one_person_following_twice_is_told_once_and_one_stop_ends_both(re
         await server.stop()
 
 
-async def test_an_address_given_for_the_confirmation_gets_it_and_the_updates(redis_server: Any, outside: Any,
-                                                                            resident: Any) -> None:
+async def test_an_address_given_for_the_confirmation_gets_it_and_the_updates(redis_server: Any, redis_client: Any,
+                                                                            outside: Any, resident: Any) -> None:
     """"And your e-mail address, for the confirmation?": nothing was ever sent to it (probe R). A web resident
     leaves a request with "E-mail me": the address is told it was received and hears of its changes."""
     _, relay, _ = outside
@@ -277,5 +277,13 @@ async def test_an_address_given_for_the_confirmation_gets_it_and_the_updates(red
         assert out.returncode == 0, out.stderr
         await relay.messages.wait_for(lambda _: to_pat(f"Update on 311 request {ticket_id}"))
         assert len(to_pat("was received")) == 1
+        # RFC 8058 one-click: the mail client POSTs this body to the link, and the updates stop.
+        update = to_pat("Update on 311 request")[0]
+        assert update["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        link = str(update["List-Unsubscribe"]).strip("<> ")
+        async with aiohttp.ClientSession() as http, http.post(link, data={"List-Unsubscribe": "One-Click"}) as resp:
+            assert resp.status == 200
+        followers = await FollowerStore(redis_client, server.prefix).followers(ticket_id)
+        assert address not in [f.address for f in followers]
     finally:
         await server.stop()

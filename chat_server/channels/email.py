@@ -341,6 +341,8 @@ class EmailChannel(ResidentChannel):
             msg["X-Chat311-Conversation"] = job["conv"]
         if job.get("unsubscribe"):
             msg["List-Unsubscribe"] = f"<{job['unsubscribe']}>"
+            # RFC 8058: mail clients stop it with one POST of this body to the link (status page's unfollow takes it)
+            msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         msg["Auto-Submitted"] = job.get("auto", "auto-replied")  # RFC 3834: vacation responders must not answer
         msg.set_content(job["body"])
         return msg

@@ -190,6 +190,8 @@ class SmsChannel(ResidentChannel):
         self.run_turn_later(self._turn(session, incoming))
         if unsupported or lost:
             return await self._tell(phone, "sms_media_unsupported" if unsupported else "sms_photo_not_received")
+        if len(full_body) > len(body):  # the end of a long text was lost without a word (e-mail says so too)
+            return await self._tell(phone, "sms_cut", limit=f"{self.config.limits.max_message_chars:,}")
         return self._twiml(EMPTY_TWIML)
 
     async def _turn(self, session: str, incoming: Incoming) -> None:
@@ -225,10 +227,10 @@ class SmsChannel(ResidentChannel):
             await self.service.close(conv, "opted_out")
         return self._keyword_reply("sms_stopped", language)
 
-    async def _tell(self, phone: str, key: str) -> web.Response:
+    async def _tell(self, phone: str, key: str, **fmt: str) -> web.Response:
         """A TwiML answer about the text itself (not a keyword's, which `sms_keyword_replies` may leave to Twilio),
         in the resident's language."""
-        return self._twiml(twiml_message(text(key, await self._keyword_language(phone, ""))))
+        return self._twiml(twiml_message(text(key, await self._keyword_language(phone, ""), **fmt)))
 
     def _keyword_reply(self, key: str, language: str) -> web.Response:
         if not self.cfg.sms_keyword_replies:
