@@ -114,6 +114,13 @@ async def test_after_hours_report_ticket_and_status_by_chat(
     inbox = await redis_client.zrange(f"{PREFIX}training:inbox:open", 0, -1)
     assert not inbox, inbox
 
+    # Asked before anything changed, the filer is told they get updates, not offered "Follow" for their own request
+    mark = len(client.events)
+    await ask_status(client, status_question.format(id=ticket_id), ticket_id, language)
+    offer = await client.wait_for("bot_uttered", lambda m: m.get("sender") == "system" and ticket_id in (
+        m.get("text") or "") and m.get("quick_replies"), after=mark)
+    assert offer["quick_replies"][0]["payload"].startswith("/unfollow_ticket"), offer
+
     # Status by chat: open, with the latest note and the expected date, in the resident's language.
     out = await asyncio.to_thread(cli, redis_server, PREFIX, "tickets", "status", ticket_id, "in_progress",
                                   "--note", "Crew scheduled for Tuesday")  # the answer adds the full stop

@@ -65,6 +65,9 @@ class FollowCommands:
         if conv is None or ticket is None or not self.tickets.may_follow(ticket, conv.id):
             return
         language = str(event.data.get("language") or conv.language)
+        if ticket.conversation_id == conv.id:  # the filer hears of changes unless they stopped: not "Follow" again
+            await self.followers.ensure(ticket.id, FollowerKind.CONVERSATION, conv.id, ticket.language,
+                                        since=ticket.requested_at)
         if await self._following(ticket.id, conv):
             await self.chats.say(conv, "system", text("follow_on", language, ticket_id=ticket.id),
                                              language, quick_replies=[
