@@ -139,6 +139,13 @@ def goes_on_to_ask(text: str) -> bool:
     return any(len(part.split()) >= 4 for part in later)
 
 
+def thanks_then_asks(text: str) -> bool:
+    """A thank-you, then a question: "Thanks. One more: can I put a broken mirror in the trash?" got "You're
+    welcome!" and the question was lost. "Thank you so much. Have a great day." asks nothing."""
+    parts = re.split(r"(?<=[.!?])\s+|[:;]\s*", text.strip())
+    return any(len(part.split()) > QUESTION_MIN_WORDS and is_question(part) for part in parts[1:])
+
+
 HANDOFF_INTENT = "request_human"
 _WANTS_A_PERSON = re.compile(
     r"\b(?:talk|speak|chat|hablar|platicar|comunicarme|connect me|transfer me|put me through)\s+(?:to|with|con)?\s*"
@@ -368,6 +375,8 @@ class Chat311FallbackClassifier(FallbackClassifier):
             return True
         if top_intent == DENY_INTENT and (says_something_is_missing(text) or goes_on_to_ask(text)):
             return True
+        if top_intent == THANK_INTENT and not text.startswith("/") and thanks_then_asks(text):
+            return True  # the question goes to the knowledge base
         if top_intent == GREET_INTENT and text and not text.startswith("/") and (
                 not holds_a_greeting(text) or greets_then_asks(text)):
             return True

@@ -672,6 +672,18 @@ async def test_a_question_is_not_taken_for_a_goodbye(convo, text: str) -> None:
     assert bye.last["label"] == "goodbye" and "Goodbye" in bye.text
 
 
+async def test_a_question_after_a_thank_you_is_answered(convo) -> None:
+    """"Thanks. One more: can I put a broken mirror in the trash?" got "You're welcome!" and the question was lost
+    (probe R); a thank-you with nothing asked after it is still one."""
+    c = convo()
+    await c.say("Thanks. One more: how do I pay my water bill online?")
+    assert c.last["label"] != "thank" and "welcome" not in c.text.lower(), (c.last["intent_ranking"], c.text)
+    assert c.last["label"] == "faq/utility_bill", (c.last["label"], c.text)
+    thanks = convo()
+    await thanks.say("Thank you so much. Have a great day.")
+    assert thanks.last["label"] == "thank", (thanks.last["intent_ranking"], thanks.text)
+
+
 @pytest.mark.parametrize(("lang", "text"), [("en", "that's all"), ("en", "i'm all set"),
                                             ("en", "that's all for today, bye"),  # goodbye twice: a "tie"
                                             ("es", "eso es todo"), ("es", "eso sería todo"),
