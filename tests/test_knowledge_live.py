@@ -31,7 +31,7 @@ from chat_server.training.inbox import Inbox, InboxKind
 from tests.support import waiting
 from tests.support.agents import PASSWORD
 from tests.support.servers import ChatServerProcess, chat311_env
-from tests.support.staff import console_login
+from tests.support.staff import console_login, login, make_account
 
 ROOT = Path(__file__).resolve().parent.parent
 LIVE_S = 5.0  # the issue's goal: a publish is live in every process within 5 s
@@ -84,6 +84,16 @@ async def ask(http: aiohttp.ClientSession, server: ChatServerProcess, text: str,
     async with http.post(f"{api(server)}/test", json={"text": text, "lang": lang}, headers=csrf) as r:
         assert r.status == 200, await r.text()
         return await r.json()  # type: ignore[no-any-return]
+
+
+async def kb_export(pair: Pair, out_dir: Path) -> str:
+    """`chat311 kb export out_dir` against the pair's Redis; its standard output."""
+    run = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "chat_server.cli", "kb", "export", str(out_dir), cwd=ROOT,
+        env=chat311_env(pair.redis_url, pair.prefix), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await run.communicate()
+    assert run.returncode == 0, err.decode()
+    return out.decode()
 
 
 def answer_of(result: dict[str, Any]) -> str:
@@ -315,12 +325,7 @@ async def test_inbox_question_attached_as_sample_question_is_found_at_once(pair:
 async def test_kb_export_writes_published_edits_back_as_valid_files(pair: Pair, tmp_path: Path) -> None:
     from chat_server.knowledge.articles import load_articles, load_rules
 
-    env = chat311_env(pair.redis_url, pair.prefix)
-    run = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "chat_server.cli", "kb", "export", str(tmp_path), cwd=ROOT, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    out, err = await run.communicate()
-    assert run.returncode == 0, err.decode()
+    out = await kb_export(pair, tmp_path)
     exported = {a.id: a for a in load_articles(tmp_path, load_rules())}
     async with (await pair.session("cora", ["content"]))[0] as http:
         async with http.get(f"{api(pair.a)}/articles") as r:
@@ -329,7 +334,7 @@ async def test_kb_export_writes_published_edits_back_as_valid_files(pair: Pair, 
             async with http.get(f"{api(pair.a)}/articles/{article_id}") as r:
                 assert exported[article_id].to_data() == (await r.json())["data"]
     assert set(exported) == set(published)
-    assert (tmp_path / "water" / "water-autopay.yml").exists() and out.decode().strip().endswith("0 removed")
+    assert (tmp_path / "water" / "water-autopay.yml").exists() and out.strip().endswith("0 removed")
 
 
 def pet_limit_article(article_id: str, model: dict[str, Any]) -> dict[str, Any]:
@@ -404,12 +409,7 @@ async def test_a_new_article_is_checked_live_everywhere_noted_and_exported_to_it
         assert [(v["version"], v["origin"], v["author"], v["note"]) for v in versions] == \
             [(1, "created", "cora", "residents kept asking (inbox)")]
 
-    env = chat311_env(pair.redis_url, pair.prefix)
-    run = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "chat_server.cli", "kb", "export", str(tmp_path), cwd=ROOT, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    _, err = await run.communicate()
-    assert run.returncode == 0, err.decode()
+    await kb_export(pair, tmp_path)
     exported = yaml.safe_load((tmp_path / "animal-care" / f"{new_id}.yml").read_text(encoding="utf-8"))
     assert exported == data  # next to its department's other articles, as a file content staff can commit
 
@@ -613,10 +613,9 @@ async def test_content_page_writes_a_new_article_in_chromium(pair: Pair) -> None
     change note, and a menu's options not shown (probe P): a new article from the page, as content staff write it."""
     from playwright.async_api import expect
 
-    from tests.support.agents import make_agent
     from tests.support.browser import axe_scan, chromium, new_page
 
-    await make_agent(pair.redis_url, pair.prefix, "nadia", name="Nadia", roles=("content",))
+    await make_account(pair.redis_url, pair.prefix, "nadia", ["content"])
     reader, _ = await pair.session("reader2", ["content"])
     async with chromium() as browser, reader:
         async with reader.get(f"{api(pair.a)}/articles/animal-chickens-livestock") as r:
@@ -625,11 +624,8 @@ async def test_content_page_writes_a_new_article_in_chromium(pair: Pair) -> None
         data = {**pet_limit_article(new_id, model),  # another title: the API test's article has the first
                 "title": {"en": "How many pets one home may keep", "es": "Cuántas mascotas puede tener una casa"}}
         page = await new_page(browser)
-        await page.goto(f"{pair.a.url}/console/login?next=/console/content")
-        await page.fill("#username", "nadia")
-        await page.fill("#password", PASSWORD)
-        await page.press("#password", "Enter")
-        await page.wait_for_url(f"{pair.a.url}/console/content")
+        await login(page, pair.a.url, "nadia")
+        await page.goto(f"{pair.a.url}/console/content")
         await expect(page.locator("#kb-status")).to_contain_text("articles published")
 
         await page.click("#new-article")

@@ -74,6 +74,13 @@ def _lang(value: object) -> str:
     return value if value in LANGUAGES else LANGUAGES[0]
 
 
+def _required_text(body: dict[str, Any], name: str, message: str) -> str:
+    value = body.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise BadRequest("bad_request", message, name)
+    return value.strip()
+
+
 def _note(value: object) -> str:
     """The editor's change note ("new phone number"), so the history says why and not only "edit"."""
     if value is None:
@@ -176,10 +183,8 @@ async def get_article(request: web.Request) -> web.Response:
 @API.post("/articles")
 async def create_article(request: web.Request) -> web.Response:
     body = await json_object(request)
-    article_id = body.get("id")
-    if not isinstance(article_id, str) or not article_id.strip():
-        raise BadRequest("bad_request", "id must be a slug like water-bill-pay", "id")
-    response = await _new_version(_kb(request).create(article_id.strip(), body.get("data"), request[USER].username,
+    article_id = _required_text(body, "id", "id must be a slug like water-bill-pay")
+    response = await _new_version(_kb(request).create(article_id, body.get("data"), request[USER].username,
                                                       _note(body.get("note"))))
     if response.status == 200:
         response.set_status(201)
@@ -232,9 +237,7 @@ async def rollback(request: web.Request) -> web.Response:
 @API.post("/test")
 async def test_question(request: web.Request) -> web.Response:
     body = await json_object(request)
-    text = body.get("text")
-    if not isinstance(text, str) or not text.strip():
-        raise BadRequest("bad_request", "text must be a non-empty question", "text")
+    text = _required_text(body, "text", "text must be a non-empty question")
     article_id, data = body.get("article_id"), body.get("data")
     draft = (str(article_id), data) if article_id and data is not None else None
     try:

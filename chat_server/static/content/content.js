@@ -15,6 +15,7 @@
   const score = v => i18n.number(v, { minimumFractionDigits: 3, maximumFractionDigits: 3 });
 
   const call = C311Api(API);  // /static/staff/api.js
+  C311Api.keepPage = () => dirty();  // an ended session never takes an unsaved edit to the login page
   const training = C311Api("/console/training/api");  // the inbox's dismiss (same role)
   function el(tag, text, cls) {
     const node = document.createElement(tag);
@@ -37,7 +38,7 @@
     say($("kb-status"), s.state === "ready" ? t("content.kb_ready", { count: i18n.number(s.articles) }) :
       s.state === "loading" ? t("content.kb_loading") : t("content.kb_failed"), s.state === "failed");
     $("kb-errors").replaceChildren(...s.errors.map(e => el("li", `${e.file}: ${e.field}: ${e.message} (${e.source})`)));
-    if (s.state === "loading") setTimeout(loadStatus, 2000);
+    if (s.state === "loading") setTimeout(() => loadStatus().catch(() => {}), 2000);
     return s;
   }
 
@@ -391,7 +392,7 @@
           const r = await call(`/inbox/${item.id}/attach`, "POST", { article_id: input.value.trim() });
           say(msg, t(r.added ? "content.added" : "content.already_there", { article: r.article_id, version: r.version }));
           if (current && current.id === r.article_id) await takeAttached();
-          setTimeout(loadInbox, 800);
+          setTimeout(() => loadInbox().catch(e => say($("inbox-msg"), e.message, true)), 800);
         } catch (e) { say(msg, e.message, true); }
       });
       add.setAttribute("aria-describedby", question.id);

@@ -1,6 +1,7 @@
 // The one fetch helper of the staff pages: JSON in and out, the session's CSRF token on every
 // change, a signed-out user sent to the console login (back to this page afterwards) unless a change
-// was refused (then the page stays, with what was typed, and says to sign in again elsewhere), and the
+// was refused or the page has unsaved edits (`C311Api.keepPage`; then the page stays, with what was typed,
+// and says to sign in again elsewhere), and the
 // server's {"error": {code, message, field}} turned into an Error whose message is readable.
 "use strict";
 window.C311Api = function (base) {
@@ -12,7 +13,10 @@ window.C311Api = function (base) {
       init.body = JSON.stringify(body || {});
     }
     const r = await fetch(base + path, init);
-    if (r.status === 401 && init.method !== "GET") {
+    // A page refreshed in the background (the article list after a publish) while an edit is unsaved stays too:
+    // that refresh, answered 401 after the session ended, took the content page to the login with the edit.
+    const keep = typeof window.C311Api.keepPage === "function" && window.C311Api.keepPage();
+    if (r.status === 401 && (init.method !== "GET" || keep)) {
       // A change refused because the session ended: leaving the page now would throw the edit away.
       const i18n = window.C311I18n;
       const err = new Error(i18n && i18n.has("nav.session_ended") ? i18n.t("nav.session_ended")
