@@ -6,6 +6,7 @@ good; the incident notices page works in Spanish too."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 from typing import Any
@@ -236,13 +237,23 @@ async def test_incidents_page_in_spanish_posts_and_ends_a_notice(server_factory:
         await expect(end).to_have_attribute("aria-label", "Terminar ahora: Tormenta invernal")
         violations = serious_violations(await axe_scan(page, "body"))
         assert violations == [], violations
+        asked: list[str] = []
+
+        def accept(dialog: Any) -> None:  # the question before a city-wide notice ends, in Spanish too
+            asked.append(dialog.message)
+            answers.append(asyncio.ensure_future(dialog.accept()))
+
+        answers: list[asyncio.Future[None]] = []
+        page.once("dialog", accept)
         await end.click()
         await expect(page.locator("#list-msg")).to_have_text("Terminado.")
+        assert asked and asked[0].startswith("¿Terminar «Tormenta invernal» ahora?"), asked
         await expect(row.locator("td").nth(1)).to_have_text("terminado")
         # a scheduled notice ended before it began says so (its period read backwards: "12:00 – 11:00")
         await post_notice(page, ("Road work", "Obras"), ("Tryon St closed.", "Tryon St cerrada."), "road work", 7200,
                           starts_in_s=3600)
         await expect(row.locator("td").first).to_contain_text("Obras")
+        page.once("dialog", accept)
         await row.locator("button").click()
         await expect(row.locator("td").nth(2)).to_contain_text("terminado antes de empezar")
         assert page.errors == [], page.errors  # type: ignore[attr-defined]
