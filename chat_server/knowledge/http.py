@@ -118,13 +118,13 @@ def _failure(exc: Exception) -> web.Response:
     raise exc
 
 
-async def _new_version(change: Awaitable[Version]) -> web.Response:
-    """Saving and rolling back both publish a new version: the same failures, the same answer."""
+async def _new_version(change: Awaitable[Version], status: int = 200) -> web.Response:
+    """Creating, saving and rolling back all publish a new version: the same failures, the same answer."""
     try:
         version = await change
     except PUBLISH_FAILURES as exc:
         return _failure(exc)
-    return web.json_response({**version.summary(), "data": version.data})
+    return web.json_response({**version.summary(), "data": version.data}, status=status)
 
 
 def _summary(data: dict[str, Any], version: int, today: date) -> dict[str, Any]:
@@ -184,11 +184,8 @@ async def get_article(request: web.Request) -> web.Response:
 async def create_article(request: web.Request) -> web.Response:
     body = await json_object(request)
     article_id = _required_text(body, "id", "id must be a slug like water-bill-pay")
-    response = await _new_version(_kb(request).create(article_id, body.get("data"), request[USER].username,
-                                                      _note(body.get("note"))))
-    if response.status == 200:
-        response.set_status(201)
-    return response
+    return await _new_version(_kb(request).create(article_id, body.get("data"), request[USER].username,
+                                                  _note(body.get("note"))), status=201)
 
 
 @API.post("/articles/{id}")

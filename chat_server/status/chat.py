@@ -51,7 +51,7 @@ class FollowCommands:
         if not followed:
             return False
         for ticket_id in followed:
-            await self._stop(ticket_id, conv)
+            await self.reach.stop(ticket_id, FollowerKind.CONVERSATION, conv.id)
         await self.chats.say_system(conv, "unfollowed", ticket_id=", ".join(followed))
         return True
 
@@ -102,13 +102,5 @@ class FollowCommands:
         ticket = await self._ticket(conv, args)
         if ticket is None:
             return
-        await self._stop(ticket.id, conv)
+        await self.reach.stop(ticket.id, FollowerKind.CONVERSATION, conv.id)
         await self.chats.say_system(conv, "unfollowed", ticket_id=ticket.id)
-
-    async def _stop(self, ticket_id: str, conv: Conversation) -> None:
-        """This conversation, and a page follow by its number or address, stop (`FollowerReach.stop`)."""
-        ticket = await self.tickets.get(ticket_id)
-        if ticket is not None:
-            await self.reach.stop(ticket, FollowerKind.CONVERSATION, conv.id)
-        else:
-            await self.followers.stop(ticket_id, FollowerKind.CONVERSATION, conv.id)

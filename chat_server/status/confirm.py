@@ -38,7 +38,8 @@ class FilingConfirmation:
         service = self.tickets.service_name(ticket, language)
         body = text("ticket_confirm_email", language, ticket_id=ticket.id, service=service,
                     status_url=self.tickets.status_url_for(ticket, language))
-        stop = text("status_notice_stop", language, stop_url=self.stop_url(follower))
+        stop_url = self.stop_url(follower)
+        stop = text("status_notice_stop", language, stop_url=stop_url)
         await email.queue_notice(address, text("ticket_confirm_subject", language, ticket_id=ticket.id),
-                                 f"{body}\n\n{stop}", f"created-{ticket.id}", unsubscribe=self.stop_url(follower))
+                                 f"{body}\n\n{stop}", f"created-{ticket.id}", unsubscribe=stop_url)
         log.info("filing confirmed by e-mail", extra={"ticket": ticket.id})

@@ -35,7 +35,7 @@ def setup(app: web.Application, ctx: AppContext) -> None:
     channels = ctx.channels
     status = TicketStatusService(tickets.store, ctx.bus, notify_stream(prefix))
     followers = FollowerStore(ctx.redis, prefix)
-    reach = FollowerReach(ctx.store, followers)
+    reach = FollowerReach(ctx.store, followers, tickets)
 
     notifier = StatusNotifier(ctx.redis, prefix, tickets, followers, reach, ctx.conversations, ctx.store, channels,
                               ctx.bus, config.server.public_url)

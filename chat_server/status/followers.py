@@ -115,9 +115,6 @@ class FollowerStore(RedisStore):
         raw = await self.redis.hget(self._followers(ticket_id), key)
         return (ticket_id, Follower.from_json(raw)) if raw is not None else None
 
-    async def unfollow(self, ticket_id: str, follower: Follower) -> None:
-        await self.stop(ticket_id, follower.kind, follower.address)
-
     async def stop(self, ticket_id: str, kind: FollowerKind, address: str) -> None:
         """No more updates for this follower, also when they were never recorded (a filer who says
         stop before the first change: `ensure` will not add them later)."""

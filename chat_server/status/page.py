@@ -180,11 +180,7 @@ class StatusPage:
                                               text("page_link_expired", language)), 404)
         ticket_id, follower = found
         if request.method == "POST":
-            ticket = await self.tickets.get(ticket_id)
-            if ticket is not None:  # the same number's conversation stops too: one person, one "stop"
-                await self.reach.stop(ticket, follower.kind, follower.address)
-            else:
-                await self.followers.unfollow(ticket_id, follower)
+            await self.reach.stop(ticket_id, follower.kind, follower.address)  # the same number's chat stops too
             return html_response(message_page(language, text("page_stop_heading", language),
                                               text("page_stopped", language, ticket_id=ticket_id), ticket_id))
         return html_response(message_page(language, text("page_stop_heading", language),

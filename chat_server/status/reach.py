@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from chat_server.conversations.store import ConversationStore
 from chat_server.status.followers import FollowerKind, FollowerStore
+from chat_server.tickets.service import TicketService
 from chat_server.tickets.store import Ticket
 
 Place = tuple[str, str]  # (sms | email | conversation, the number, the address folded, or the conversation id)
@@ -27,9 +28,10 @@ def filer_of(ticket: Ticket) -> tuple[FollowerKind, str] | None:
 
 
 class FollowerReach:
-    def __init__(self, store: ConversationStore, followers: FollowerStore) -> None:
+    def __init__(self, store: ConversationStore, followers: FollowerStore, tickets: TicketService) -> None:
         self.store = store
         self.followers = followers
+        self.tickets = tickets
 
     async def place(self, kind: FollowerKind, address: str) -> Place:
         if kind != FollowerKind.CONVERSATION:
@@ -42,12 +44,14 @@ class FollowerReach:
                 return str(relaying), known.casefold()
         return str(kind), address
 
-    async def stop(self, ticket: Ticket, kind: FollowerKind, address: str) -> None:
-        """No more updates for this follower nor for any other following `ticket` that lands in the same place,
-        the filer included before they were first told (`FollowerStore.ensure` would add them later)."""
+    async def stop(self, ticket_id: str, kind: FollowerKind, address: str) -> None:
+        """No more updates for this follower nor for any other following the ticket that lands in the same place,
+        the filer included before they were first told (`FollowerStore.ensure` would add them later). The status
+        page's stop link and the chat's "Stop updates" both stop this way."""
         here = await self.place(kind, address)
-        others = [(f.kind, f.address) for f in await self.followers.followers(ticket.id)]
-        filer = filer_of(ticket)
+        others = [(f.kind, f.address) for f in await self.followers.followers(ticket_id)]
+        ticket = await self.tickets.get(ticket_id)  # None once retention removed it: its followers still stop
+        filer = filer_of(ticket) if ticket is not None else None
         for other_kind, other_address in {(kind, address), *others, *([filer] if filer else [])}:
             if (other_kind, other_address) == (kind, address) or await self.place(other_kind, other_address) == here:
-                await self.followers.stop(ticket.id, other_kind, other_address)
+                await self.followers.stop(ticket_id, other_kind, other_address)
