@@ -1,22 +1,11 @@
-"""The resolved label for chat_server's evaluations, from the bot's own rule (bot/chat311_labels.py).
-
-The bot runs in its own virtualenv (Rasa) and cannot import chat_server, so the one implementation
-lives beside the bot and is loaded here by path: nlu-eval, the train & test scores and the live bot
-label messages with the same code.
-"""
+"""The resolved label for chat_server's evaluations, from the bot's own rule (bot/chat311_labels.py):
+nlu-eval, the train & test scores and the live bot label messages with the same code."""
 
 from __future__ import annotations
 
-import importlib.util
+from chat_server.bot_rules import load_bot_rule
 
-from chat_server.bot_model import BOT_DIR
-
-_PATH = BOT_DIR / "chat311_labels.py"
-_spec = importlib.util.spec_from_file_location("chat311_labels", _PATH)
-if _spec is None or _spec.loader is None:
-    raise ImportError(f"cannot load {_PATH}")
-_module = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_module)
+_module = load_bot_rule("chat311_labels")
 
 FALLBACK: str = _module.FALLBACK
 RETRIEVAL_INTENT: str = _module.RETRIEVAL_INTENT

@@ -824,6 +824,49 @@ async def test_by_text_no_button_is_mentioned(convo) -> None:
     assert es.requested == "location" and "comparta su ubicación" not in es.text, es.text
 
 
+async def _at_the_phone_step(c: Any, contact: str, name: str = "Ana Ruiz") -> None:
+    """A graffiti report brought to the step after the name, each turn carrying the channel's `contact`."""
+    for said in ("/report_graffiti", "500 W Trade St", "Bridge / overpass", "no", "tags all over the overpass",
+                 "skip", name):
+        await c.say(said, contact=contact)
+
+
+async def test_by_text_the_form_offers_the_contact_the_resident_writes_from(convo) -> None:
+    """By SMS "What phone number can we reach you at?" asked for the number the text came from, and "this
+    number" was refused as not a US phone number; by e-mail the address was asked for the same way (probe R)."""
+    sms = convo("en", "sms")
+    await _at_the_phone_step(sms, "+17045550177")
+    assert sms.requested == "phone" and "Can we reach you at 704-555-0177, the number you are texting from?" in sms.text
+    assert [(b["title"], b["payload"]) for b in sms.buttons] == [("Yes, this number", "704-555-0177"),
+                                                                 ("Skip", "skip")]
+    await sms.say("the same number", contact="+17045550177")
+    assert sms.requested == "email" and "And your email address" in sms.text  # an SMS has no address to offer
+    await sms.say("skip", contact="+17045550177")
+    assert sms.requested == "confirm" and "704-555-0177" in sms.text, sms.text
+
+    other = convo("es", "sms")
+    await _at_the_phone_step(other, "+17045550178", "Luis Pérez")
+    assert "el número desde el que escribe" in other.text, other.text
+    await other.say("704 555 0199", contact="+17045550178")  # another number typed is that number
+    assert other.requested == "email" and other.last["slots"]["phone"] == "704-555-0199"
+    again = convo("es", "sms")
+    await _at_the_phone_step(again, "+17045550178", "Luis Pérez")
+    await again.say("a este mismo número", contact="+17045550178")
+    assert again.last["slots"]["phone"] == "704-555-0178", again.text
+
+    mail = convo("en", "email")
+    await _at_the_phone_step(mail, "ana.ruiz@example.com")
+    assert mail.requested == "phone" and "What phone number can we reach you at?" in mail.text  # none known
+    await mail.say("skip", contact="ana.ruiz@example.com")
+    assert "Can we write to you at ana.ruiz@example.com, the address you are writing from?" in mail.text
+    await mail.say("yes", contact="ana.ruiz@example.com")
+    assert mail.requested == "confirm" and "ana.ruiz@example.com" in mail.text, mail.text
+
+    web = convo()  # the widget sends no contact, and a made-up one is not offered on the web
+    await _at_the_phone_step(web, "+17045550177")
+    assert "What phone number can we reach you at?" in web.text and "texting from" not in web.text
+
+
 async def test_a_photo_sent_with_another_answer_is_the_reports_photo(convo) -> None:
     """An SMS photo sent with the description was stored, then the form asked "Do you have a photo?" (probe J)."""
     c = convo("en", "sms")

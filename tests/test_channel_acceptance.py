@@ -5,6 +5,7 @@ after hours the same channel gets a ticket number instead."""
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from typing import Any
@@ -142,6 +143,46 @@ async def test_sms_faq_escalation_agent_reply_and_after_hours_ticket(stack, twil
                                       else None, timeout=60)
     # "Your request has been filed … number 311-…" first, then "Track request 311-… online: <link>"
     assert "request number" in both[0]["body"].lower() and both[1]["body"].startswith("Track request"), both
+
+
+# What a resident texts back to each question of a report (the first pattern that matches the latest text).
+SMS_REPORT_ANSWERS = [
+    (r"texting from", "1"),  # "1) Yes, this number"
+    (r"Shall I submit it\?", "1"),
+    (r"(?i)photo", "skip"),
+    (r"(?i)follow-up", "Sam Lee"),
+    (r"(?i)email", "skip"),
+    (r"(?i)describe|description", "Tags all over the overpass"),
+    (r"1\) ", "1"),
+]
+
+
+async def test_sms_report_is_filed_with_the_number_texting(stack, twilio, redis_client) -> None:  # type: ignore[no-untyped-def]
+    """By SMS the report form asked "What phone number can we reach you at?" of the number it was texting
+    with (probe R): chat_server hands the bot that number, and one "1" files the request with it."""
+    start, _ = stack
+    server, prefix = await start(**twilio.env())
+    phone = "+17045550157"
+    mark = len(twilio.sent.items)
+    await twilio.text_server(server.url, phone, "I want to report graffiti on the bridge at 500 W Trade St")
+    offered = False
+
+    def asked(items: list[Any], m: int = 0) -> list[Any]:
+        return [i for i in items[m:] if i["to"] == phone
+                and ("311-" in i["body"] or any(re.search(p, i["body"]) for p, _ in SMS_REPORT_ANSWERS))]
+
+    for _ in range(12):
+        latest = (await twilio.sent.wait_for(lambda items, m=mark: asked(items, m), timeout=60))[-1]
+        if "311-" in latest["body"]:
+            break
+        offered = offered or "704-555-0157, the number you are texting from" in latest["body"]
+        answer = next(a for pattern, a in SMS_REPORT_ANSWERS if re.search(pattern, latest["body"]))
+        mark = len(twilio.sent.items)
+        await twilio.text_server(server.url, phone, answer)
+    ticket_id = re.search(r"311-\d+", latest["body"]).group(0)  # type: ignore[union-attr]
+    assert offered
+    contact = json.loads(await redis_client.hget(f"{prefix}ticket:{ticket_id}", "contact"))
+    assert contact["phone"] == "704-555-0157" and contact.get("first_name") == "Sam", contact
 
 
 async def test_sms_first_words_choose_the_language(stack, twilio) -> None:  # type: ignore[no-untyped-def]

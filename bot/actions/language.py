@@ -1,10 +1,13 @@
-"""chat_server's metadata on a bot turn: the resident's language (en or es), and whether they are texting."""
+"""chat_server's metadata on a bot turn: the resident's language (en or es), and how they write to us."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from rasa_sdk import Tracker
+
+from actions import parsing
 
 LANGUAGES = ("en", "es")
 
@@ -24,6 +27,25 @@ def language_of(tracker: Tracker) -> str:
     return slot if slot in LANGUAGES else "en"
 
 
-def texting(tracker: Tracker) -> bool:
-    """SMS and e-mail: buttons are a numbered list, and there is no 📍 or 📷 button to press."""
-    return turn_metadata(tracker).get("channel") in ("sms", "email")
+@dataclass(frozen=True)
+class Writing:
+    """How the resident writes to us on this turn."""
+
+    by_text: bool = False  # SMS and e-mail: buttons are a numbered list, and there is no 📍 or 📷 button to press
+    phone: str | None = None  # the number an SMS comes from: the report form offers it rather than asking
+    email: str | None = None  # the address an e-mail comes from
+
+    def known(self, step: str) -> str | None:
+        """The contact this channel already has for the form's `phone` or `email` step."""
+        return {"phone": self.phone, "email": self.email}.get(step)
+
+
+ON_THE_WEB = Writing()  # the widget and apps: buttons to press, and no contact known
+
+
+def writing_of(tracker: Tracker) -> Writing:
+    metadata = turn_metadata(tracker)
+    channel, contact = metadata.get("channel"), str(metadata.get("contact") or "")
+    return Writing(by_text=channel in ("sms", "email"),
+                   phone=parsing.validate_phone(contact) if channel == "sms" else None,
+                   email=parsing.validate_email(contact) if channel == "email" else None)

@@ -18,6 +18,7 @@ import re
 from typing import Any
 
 from chat311_labels import KB_LABEL_SLOT
+from chat311_this_contact import names_this_contact
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
@@ -26,7 +27,7 @@ from actions import parsing
 from actions.catalogue import Service, service_for_label
 from actions.kb_client import client_from_env
 from actions.kb_replies import answer_message, chosen_report
-from actions.language import language_of, texting, turn_metadata
+from actions.language import ON_THE_WEB, Writing, language_of, turn_metadata, writing_of
 from actions.texts import TEXTS, t
 
 FORM = "report_form"
@@ -167,10 +168,11 @@ def _buttons(titles: list[tuple[str, str]]) -> list[dict[str, str]]:
 
 
 def ask(dispatcher: CollectingDispatcher, service: Any, step: str, lang: str, tracker_values: dict[str, Any],
-        written: str = "", by_text: bool = False) -> None:
+        written: str = "", writing: Writing = ON_THE_WEB) -> None:
     """Ask the question for `step`, with quick replies where there is a fixed set of answers. `written`: the
-    resident's own account from the message that started the report, offered as the description. `by_text`:
-    SMS or e-mail, where the widget's 📍 and 📷 buttons do not exist."""
+    resident's own account from the message that started the report, offered as the description. `writing`:
+    SMS or e-mail, where the widget's 📍 and 📷 buttons do not exist, and the contact they already give."""
+    by_text = writing.by_text
     attr = _attribute(service, step)
     if attr is not None:
         options = [(v.name(lang), v.name(lang)) for v in attr.values]
@@ -193,6 +195,11 @@ def ask(dispatcher: CollectingDispatcher, service: Any, step: str, lang: str, tr
         fields = [s for s in steps(service) if s not in ("phone", "email")]
         dispatcher.utter_message(text=t("ask_change", lang), buttons=_buttons(
             [(field_name(service, s, lang), f"{prefix} {field_name(service, s, lang).lower()}") for s in fields]))
+    elif (known := writing.known(step)) is not None:
+        # By SMS "What phone number can we reach you at?" asked for the number the text came from (probe R)
+        skip = t("skip", lang)
+        dispatcher.utter_message(text=t(f"ask_{step}_known", lang, contact=known),
+                                 buttons=_buttons([(t(f"this_{step}", lang), known), (skip, skip.lower())]))
     elif step == "description" and written:
         # asked again, under the "this is public" warning: the resident chooses to publish what they wrote
         offer = t("description_written", lang, written=written)
@@ -303,7 +310,7 @@ class ValidateReportForm(FormValidationAction):
             return [SlotSet("requested_slot", None)]
         if _answered_since_user(tracker):
             # back from an interruption (the 911 answer): ask the pending question again
-            ask(dispatcher, service, requested, lang, _values(tracker), by_text=texting(tracker))
+            ask(dispatcher, service, requested, lang, _values(tracker), writing=writing_of(tracker))
             return [SlotSet("requested_slot", requested)]
         correction = parsing.parse_correction(text)
         # an interruption: the form rejects and the rules take over — unless NLU took a correction
@@ -323,7 +330,7 @@ class ValidateReportForm(FormValidationAction):
         if (asked := await self._question_in_the_form(tracker, service, requested, text, intent, correction, lang)):
             # "wait, what day is trash pickup?" was refused as an answer ("Please choose one of: Travel lane, …")
             dispatcher.utter_message(text=f"{asked['article']['answer']}\n\n{t('form_back', lang)}")
-            ask(dispatcher, service, requested, lang, _values(tracker), by_text=texting(tracker))
+            ask(dispatcher, service, requested, lang, _values(tracker), writing=writing_of(tracker))
             return [SlotSet(KB_LABEL_SLOT, asked.get("label")), SlotSet("form_answer", None),
                     SlotSet("requested_slot", requested)]
         changes = self._answer(dispatcher, tracker, service, requested, text, correction, lang)
@@ -338,7 +345,7 @@ class ValidateReportForm(FormValidationAction):
         values = {**_values(tracker), **changes}
         step = step or next_step(service, values)
         ask(dispatcher, service, step, lang, values, written_account(tracker) if step == "description" else "",
-            texting(tracker))
+            writing_of(tracker))
         return [*_slot_events(changes, tracker, service), SlotSet("form_answer", None),
                 SlotSet("requested_slot", step)]
 
@@ -393,7 +400,7 @@ class ValidateReportForm(FormValidationAction):
             if step != "location" and parsing.names_only_a_street(str(values.get("location") or "")):
                 step = BLOCK  # the question it stopped at may have been "where on …?"
             ask(dispatcher, service, step, lang, values, written_account(tracker) if step == "description" else "",
-                texting(tracker))
+                writing_of(tracker))
             return [SlotSet("requested_slot", step)]
         # start clean: values of an earlier or abandoned report must not count as answers
         events: list[EventType] = [SlotSet(name, None) for name in FORM_SLOTS if tracker.get_slot(name) is not None]
@@ -421,7 +428,8 @@ class ValidateReportForm(FormValidationAction):
         step = next_step(service, {**{s: None for s in steps(service)}, **changes})
         if parsing.names_only_a_street(str(changes.get("location") or "")):
             step = BLOCK
-        ask(dispatcher, service, step, lang, changes, _account(text) if step == "description" else "", texting(tracker))
+        ask(dispatcher, service, step, lang, changes, _account(text) if step == "description" else "",
+            writing_of(tracker))
         return [*events, SlotSet("requested_slot", step)]
 
     @staticmethod
@@ -488,7 +496,7 @@ class ValidateReportForm(FormValidationAction):
                 return {"photo": str(media)}
             if parsing.is_skip(text) or parsing.is_unknown(text):
                 return {"photo": SKIPPED}
-            dispatcher.utter_message(text=t(_by_text("photo_invalid", texting(tracker)), lang))
+            dispatcher.utter_message(text=t(_by_text("photo_invalid", writing_of(tracker).by_text), lang))
             return {}
         if requested == "description" and parsing.fold(text) == parsing.fold(t("use_written", lang)):
             written = written_account(tracker)
@@ -497,15 +505,16 @@ class ValidateReportForm(FormValidationAction):
             # an old button, or a story left out because it named someone: the button's words are no description
             dispatcher.utter_message(text=t("nothing_written", lang))
             return {}
-        changes = self._validate(service, requested, text, dispatcher, lang, texting(tracker))
+        changes = self._validate(service, requested, text, dispatcher, lang, writing_of(tracker))
         if requested == "contact_name":  # "skip" the name keeps a phone or e-mail given with the first message
             values = _values(tracker)
             changes = {k: v for k, v in changes.items() if k == "contact_name" or values.get(k) is None}
         return changes
 
     def _validate(self, service: Any, step: str, text: str, dispatcher: CollectingDispatcher,
-                  lang: str, by_text: bool = False) -> dict[str, Any]:
+                  lang: str, writing: Writing = ON_THE_WEB) -> dict[str, Any]:
         """Validate an answer for `step`; on failure say why (the question is asked again) and return {}."""
+        by_text = writing.by_text
         if step == "location":
             value, error = parsing.validate_location(text)
             if value is None:
@@ -541,6 +550,9 @@ class ValidateReportForm(FormValidationAction):
             if parsing.is_skip(text):
                 return {step: SKIPPED}
             value = parsing.validate_phone(text) if step == "phone" else parsing.validate_email(text)
+            known = writing.known(step)
+            if value is None and known is not None and (parsing.is_yes(text) or names_this_contact(text)):
+                value = known  # "yes", "same number", "a este mismo número"
             if value is None:
                 dispatcher.utter_message(text=t(f"{step}_invalid", lang))
                 return {}

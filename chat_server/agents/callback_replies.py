@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from chat_server.bot_rules import load_bot_rule
 from chat_server.texts import button_for
 
 CONSENT_YES = "/callback_yes"
@@ -179,11 +180,8 @@ def leaves_the_line(text: str) -> bool:
     return first in _WITHDRAW or bool(_SOLVED.match(_words(raw)))
 
 
-# "the number I am texting from", "a este mismo número", "same email": the contact the channel already knows.
-_THIS_CONTACT = re.compile(
-    r"\b(this|same|my|the)\s+(number|phone|cell|cell phone|one|e-?mail|address)\b(?!\s+is\b)|texting (you )?from|"
-    r"writing (you )?from|\beste (mismo )?(numero|número|telefono|teléfono|celular|correo)\b|"
-    r"\bmismo (numero|número|telefono|teléfono|celular|correo)\b|desde (el )?que (le )?escribo")
+# "the number I am texting from", "a este mismo número", "same email": the bot's report form reads them too.
+_names_this_contact = load_bot_rule("chat311_this_contact").names_this_contact
 
 
 def means_this_contact(said: str) -> bool:
@@ -191,7 +189,7 @@ def means_this_contact(said: str) -> bool:
     raw = _as_payload(said)
     if raw == THIS_CONTACT or consent(raw) is True:
         return True
-    return bool(_THIS_CONTACT.search(raw.lower())) and phone_number(raw) is None and email_address(raw) is None
+    return bool(_names_this_contact(raw)) and phone_number(raw) is None and email_address(raw) is None
 
 
 def names_a_topic(text: str) -> bool:

@@ -225,8 +225,9 @@ class EmailChannel(ResidentChannel):
                           await self.emergency_first.before_truncation(session, self.name, full_body, limit)]
                 attachment = {"type": "image", "url": photo} if photo else None
                 try:
-                    await self.service.handle_resident_message(session, self.name,
-                                                               Incoming(body, attachment=attachment))
+                    # the address this mail came from: the report form offers it instead of asking for one
+                    incoming = Incoming(body, attachment=attachment, extra_metadata={"contact": sender})
+                    await self.service.handle_resident_message(session, self.name, incoming)
                 except DuplicateInFlight:
                     raise
                 except Exception:  # the 911 answer above still goes out

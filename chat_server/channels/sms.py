@@ -186,7 +186,7 @@ class SmsChannel(ResidentChannel):
         if lost and not body:
             return await self._tell(phone, "sms_photo_not_received")
         incoming = Incoming(body or "(photo)", None, client_msg_id=sid, attachment=attachment,
-                            extra_metadata={"sms_to": params.get("To", "")})
+                            extra_metadata={"contact": phone})  # offered by the report form
         self.run_turn_later(self._turn(session, incoming))
         if unsupported or lost:
             return await self._tell(phone, "sms_media_unsupported" if unsupported else "sms_photo_not_received")
