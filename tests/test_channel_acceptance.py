@@ -104,6 +104,9 @@ async def test_sms_faq_escalation_agent_reply_and_after_hours_ticket(stack, twil
     await twilio.sent.wait_for(sms_with(phone, FAQ_ANSWER), timeout=60)
     await twilio.text_server(server.url, phone, ASK_PERSON)
     cid = await take_chat(ann, "sms")
+    # The place in line is one text, without the web's "keep this window open" (probe R: five texts in a burst).
+    await twilio.sent.wait_for(sms_with(phone, "number 1 in line for a 311 agent"))
+    assert not sms_with(phone, "window")(twilio.sent.items) and not sms_with(phone, "You're in line")(twilio.sent.items)
     mark = len(twilio.sent.items)
     assert (await ann.call("send", {"conversation_id": cid, "text": "Hi, this is Ann from 311. How can I help?"}))["ok"]
     [reply] = await twilio.sent.wait_for(sms_with(phone, "Hi, this is Ann from 311", mark))

@@ -66,7 +66,7 @@ def test_numbered_options_and_mapping_back() -> None:
 
 def test_event_texts_for_text_channels() -> None:
     assert event_text("queue_update", {"position": 2, "estimated_wait_s": 240}, "en") == \
-        "You're number 2 in line for a 311 agent (about 4 min)."
+        "You're number 2 in line for a 311 agent (about 4 min). We'll write here as soon as one joins."
     assert event_text("queue_update", {"position": 2, "estimated_wait_s": 240}, "en",
                       {"queue_notified": True}) is None
     assert "311-1234" in (event_text("ticket_created", {"ticket_id": "311-1234", "status_url": "http://x/s"}, "es")

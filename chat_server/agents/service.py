@@ -237,7 +237,8 @@ class EscalationService:
         announcement = event.data.get("announcement")
         if isinstance(announcement, str) and announcement.strip():  # the bot's "someone will be with you"
             await self.chats.say(conv, "bot", announcement, language)
-        await self.chats.say_system(conv, "queued")
+        # tagged: a text channel drops it ("keep this window open"), its place-in-line text says the same
+        await self.chats.say_system(conv, "queued", extra={"custom": {"event": "queued"}})
         # The resident hears their place in line before the conversation joins the queue: from then on
         # any process may offer it, and an agent who accepts at once would otherwise come first (the
         # widget then showed the place in line under "an agent joined"). Later changes come from

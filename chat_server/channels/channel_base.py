@@ -192,6 +192,12 @@ class ChannelBase:
         return payload if payload is not None else body
 
     # events as text --------------------------------------------------------------------------
+    @staticmethod
+    def told_by_event(message: Message) -> bool:
+        """A system message that an event's text already carries on a text channel: "You're in line… keep this
+        window open" came by SMS next to "You're number 1 in line", one of five texts in a burst (probe R)."""
+        return message.sender == "system" and (message.extra.get("custom") or {}).get("event") == "queued"
+
     async def event_as_text(self, conv: Conversation, event: str, data: dict[str, Any]) -> str | None:
         """The sentence for an extension event; the first queue update per conversation only."""
         state: dict[str, Any] = {}

@@ -268,7 +268,7 @@ class EmailChannel(ResidentChannel):
         return body
 
     async def deliver(self, conv: Conversation, message: Message) -> None:
-        if message.sender == "resident":
+        if message.sender == "resident" or self.told_by_event(message):
             return
         notice = message.extra.get("notice")
         quick = await self.remember_options(conv, message)

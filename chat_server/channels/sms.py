@@ -243,7 +243,7 @@ class SmsChannel(ResidentChannel):
 
     # outbound --------------------------------------------------------------------------------
     async def deliver(self, conv: Conversation, message: Message) -> None:
-        if message.sender == "resident":
+        if message.sender == "resident" or self.told_by_event(message):
             return
         notice = message.extra.get("notice")
         phone = await self.address_of(conv.session)
