@@ -42,7 +42,7 @@ async def file_report(client: ResidentClient, opening: str, language: str,
             break
         prompt = " ".join(r.get("text") or "" for r in replies[-1:]) if replies else ""
         answer = next((a for pattern, a in ANSWERS[language] if re.search(pattern, prompt)), None)
-        if answer is None:  # "filing your request now…": the ticket event may trail on a busy machine
+        if answer is None:  # "checking your request before filing it…": the ticket event may trail on a busy machine
             await client.wait_for("ticket_created", timeout=20)
             break
         if photo and re.search(r"(?i)(photo|foto)", prompt) and not re.search(r"(?i)submit|envío", prompt):

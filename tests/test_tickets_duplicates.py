@@ -156,7 +156,7 @@ async def report_until(client: ResidentClient, opening: str, done: Callable[[Res
             return result
         prompt = " ".join(r.get("text") or "" for r in replies[-1:]) if replies else ""
         answer = next((a for pattern, a in answers if re.search(pattern, prompt)), None)
-        if answer is None:  # the form is done ("filing your request now…"): what follows may trail
+        if answer is None:  # the form is done ("checking your request before filing it…"): what follows may trail
             await client.wait_for("bot_uttered", lambda m: bool(done(client)), after=0, timeout=20)
             break
         buttons = (replies[-1].get("quick_replies") or []) if replies else []
@@ -189,7 +189,9 @@ async def test_two_residents_report_the_same_pothole(
     await second.start_session()
     question = await report_until(second, "there is a pothole I need to report", duplicate_question)
     assert tid in question["text"] and "status open (received)" in question["text"], question["text"]
-    assert question["text"].startswith("Before I file it:")  # it follows "I'm filing your request now…"
+    assert question["text"].startswith("Before I file it:")  # it follows "I'm checking your request before filing it…"
+    # not "I'm filing your pothole request now…" and at once "Before I file it" (probe R)
+    assert not [m for m in second.of("bot_uttered") if "I'm filing" in (m.get("text") or "")], transcript(second)
     assert re.search(r"reported on \w+ \d{1,2}, \d{4}", question["text"])
     assert [q["payload"] for q in question["quick_replies"]] == ["/duplicate_follow", "/duplicate_add",
                                                                  "/duplicate_file", "/duplicate_drop"]
