@@ -49,7 +49,8 @@ report of it (8 of 14 such questions a tester wrote), or send it to the knowledg
 arreglar?" too).
 
 And one the other way: a question that also asks to talk to a person ("I got charged twice on my water bill,
-want to talk to someone") came out as `faq` and got a "Did you mean…" menu; a resident who asks for a person
+want to talk to someone") came out as `faq` and got a "Did you mean…" menu, and a report that does ("Hay un árbol
+caído en la banqueta, quiero hablar con una persona") started the report's form; a resident who asks for a person
 gets `request_human` (what they need to ask is already in the conversation for the agent, or for the request
 left after hours). Asking whether someone speaks Spanish stays a question about 311.
 """
@@ -303,7 +304,8 @@ class Chat311FallbackClassifier(FallbackClassifier):
             top_intent = (message.data.get(INTENT) or {}).get(INTENT_NAME_KEY)
             text = str(message.get(TEXT) or "")
             deferring = (RETRIEVAL_INTENT, self.component_config.get(OUT_OF_SCOPE_KEY, "out_of_scope"))
-            if top_intent in deferring and not text.startswith("/") and wants_a_person(text):
+            if (top_intent in deferring or str(top_intent).startswith("report_")) and not text.startswith("/") \
+                    and wants_a_person(text):
                 # a rule, not a guess: the resident said it in so many words
                 self._override(message, HANDOFF_INTENT)
             elif not text.startswith("/") and self._asks_about_a_request(message, str(top_intent), text, deferring):

@@ -245,6 +245,12 @@ async def test_a_question_that_asks_for_a_person_is_a_handoff(convo) -> None:
     c = convo()
     await c.say("my water bill doubled this month and i want to talk to someone about it")
     assert c.last["label"] == "request_human", c.last["intent_ranking"]
+    # a report that asks for a person started the report's form (probe R)
+    for text, lang in (("Hay un árbol caído en la banqueta, quiero hablar con una persona", "es"),
+                       ("there's a huge pothole on my street and I'd like to speak to a real person", "en")):
+        c = convo(lang)
+        await c.say(text)
+        assert c.last["label"] == "request_human" and c.last["active_loop"] is None, (text, c.last["intent_ranking"])
 
 
 async def test_a_greeting_needs_a_greeting_word(convo) -> None:
