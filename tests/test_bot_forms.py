@@ -240,6 +240,17 @@ async def test_a_parking_ticket_is_a_question_not_a_status_check(convo) -> None:
     assert c.last["label"] == "check_request_status"
 
 
+async def test_a_complaint_to_make_is_a_question_not_a_status_check(convo) -> None:
+    """"I want to complain about the trash service on my street" was asked for its request number (probe R)."""
+    c = convo()
+    await c.say("I want to complain about the trash service on my street.")
+    assert c.last["label"] != "check_request_status", c.last["intent_ranking"]
+    assert "311-feedback" in str(c.buttons), c.text  # the article answered, or offered in the menu
+    c = convo()
+    await c.say("I complained about the noise on my street last week, any update?")  # one made before: a status
+    assert c.last["label"] == "check_request_status", c.last["intent_ranking"]
+
+
 async def test_a_question_that_asks_for_a_person_is_a_handoff(convo) -> None:
     """"I got charged twice on my water bill, want to talk to someone" got a "Did you mean…" menu."""
     c = convo()
