@@ -90,6 +90,11 @@ async def test_every_channel_is_told_once_in_its_language_across_restarts(redis_
                                  json={"text": f'/follow_ticket{{"ticket_id": "{ticket_id}"}}'},
                                  headers=headers) as resp:
                 assert resp.status == 201, await resp.text()
+            # the app's webhook hears of it, with the status link (it did only for a duplicate's "Follow it")
+            [told] = await hook.calls.wait_for(lambda items: [c for c in items if c.get("event") == "ticket_followed"])
+            assert told["valid"] and told["body"]["user_id"] == "u-1", told
+            assert told["body"]["data"]["status_url"].endswith(f"/status/{ticket_id}"), told
+            assert (await web.wait_for("ticket_followed"))["ticket_id"] == ticket_id  # the widget's status link
 
             # The status page: SMS (Spanish) and e-mail (English) followers confirm by link.
             await follow_from_page(http, server.url, ticket_id, "(704) 555-0177", "es")

@@ -95,7 +95,9 @@ class FollowCommands:
         await self.followers.follow(ticket.id, FollowerKind.CONVERSATION, conv.id, conv.language)
         followed = [t for t in (conv.get("followed_tickets") or "").split(",") if t and t != ticket.id]
         await self.chats.store.update(conv.id, followed_tickets=",".join([*followed, ticket.id]))
-        await self.chats.say_system(conv, "followed", ticket_id=ticket.id, extra={"quick_replies": [
+        # its status link, and an app's webhook hears of it, as for the duplicate question's "Follow it" (probe R)
+        custom = await self.tickets.tell_followed(conv, ticket, conv.language)
+        await self.chats.say_system(conv, "followed", ticket_id=ticket.id, extra={"custom": custom, "quick_replies": [
             button("unfollow_button", "unfollow_ticket", ticket.id, conv.language)]})
 
     async def unfollow(self, conv: Conversation, args: dict[str, Any]) -> None:

@@ -140,9 +140,6 @@ class DuplicateFlow:
         return True
 
     async def _following(self, conv: Conversation, ticket: Ticket, key: str, language: str) -> None:
-        """Say that the resident now follows `ticket`, with its status link: the widget shows it like that of a
-        request of their own (`ticket_followed`), also when the chat is replayed."""
-        followed = {"ticket_id": ticket.id, "status_url": self.tickets.status_url_for(ticket, language)}
-        await self.chats.notify(conv, "ticket_followed", followed)
-        await self.chats.say(conv, "bot", text(key, language, ticket_id=ticket.id), language,
-                             custom={"event": "ticket_followed", **followed})
+        """Say that the resident now follows `ticket`, with its status link."""
+        custom = await self.tickets.tell_followed(conv, ticket, language)
+        await self.chats.say(conv, "bot", text(key, language, ticket_id=ticket.id), language, custom=custom)

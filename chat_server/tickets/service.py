@@ -335,6 +335,14 @@ class TicketService:
         return self.terms.tickets.status_url.format(public_url=self.terms.public_url,
                                              ticket_id=ticket_id)
 
+    async def tell_followed(self, conv: Conversation, ticket: Ticket, language: str) -> dict[str, str]:
+        """Tell the conversation's client that it now follows `ticket` (`ticket_followed`: the widget shows its
+        status link like that of a request of its own, an app's webhook hears of it). Returns the tag for the
+        message that says so, which shows the link again when the chat is replayed."""
+        followed = {"ticket_id": ticket.id, "status_url": self.status_url_for(ticket, language)}
+        await self.chats.notify(conv, "ticket_followed", followed)
+        return {"event": "ticket_followed", **followed}
+
     def status_url_for(self, ticket: Ticket, language: str) -> str:
         """The status page in the reader's language: it opens in the ticket's own by default, so a Spanish
         follower of a request filed in English got an English page."""
