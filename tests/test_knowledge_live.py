@@ -25,7 +25,7 @@ import yaml
 
 from chat_server.agents.auth import SESSION_COOKIE
 from chat_server.child_specs import free_port
-from chat_server.knowledge.diff import diff_articles
+from chat_server.knowledge.diff import diff_articles, word_changes
 from chat_server.knowledge.store import LOG_KEEP, ArticleStore, Origin, VersionConflict
 from chat_server.training.inbox import Inbox, InboxKind
 from tests.support import waiting
@@ -481,7 +481,8 @@ async def test_content_page_edit_test_publish_history_rollback_in_chromium(pair:
         await expect(page.locator("#test-result")).to_contain_text("answer.es")
         await expect(page.locator("#test-result")).to_contain_text("HTML tag")
         assert await page.locator("#test-result b").count() == 0  # shown as text, never as markup
-        new_es = "Nuevo: consulte su día de recolección en https://www.charlottenc.gov/Solid-Waste-Services"
+        new_es = start["data"]["answer"]["es"].replace("una vez por semana", "cada semana")
+        assert new_es != start["data"]["answer"]["es"]
         await page.fill("textarea[name='answer.es']", new_es)
         await page.click("#test-run")
         await expect(page.locator("#test-result .answer")).to_have_text(new_es)
@@ -504,9 +505,12 @@ async def test_content_page_edit_test_publish_history_rollback_in_chromium(pair:
         # History: 2 versions; the diff shows the Spanish answer before and after.
         await expect(page.locator("#history li")).to_have_count(2)
         await page.click("text=Changes in version 2")
-        row = page.locator("#diff tr", has_text="answer.es")
+        row = page.locator("#diff tr", has_text="Answer (Spanish)")
         await expect(row.locator(".before")).to_have_text(start["data"]["answer"]["es"])
         await expect(row.locator(".after")).to_have_text(new_es)
+        # the words that changed are marked, not only the two whole texts (probe P)
+        await expect(row.locator(".before del")).to_have_text("una vez por")
+        await expect(row.locator(".after ins")).to_have_text("cada")
 
         violations = await axe_scan(page, "body")
         bad = [v for v in violations if v["impact"] in ("serious", "critical")]
@@ -685,7 +689,11 @@ def test_diff_names_changed_fields_and_question_changes() -> None:
     new = {**old, "answer": {"en": "a", "es": "B"}, "questions": {"en": ["q2", "q3"], "es": ["p1"]}}
     changes = {c.field: c.to_json() for c in diff_articles(old, new)}
     assert set(changes) == {"answer.es", "questions.en"}
-    assert changes["answer.es"] == {"field": "answer.es", "before": "b", "after": "B"}
+    assert changes["answer.es"] == {"field": "answer.es", "before": "b", "after": "B",
+                                    "words": [["-", "b"], ["+", "B"]]}
+    assert word_changes("Pickup is on Monday.", "Pickup is on Tuesday.") == (
+        ("=", "Pickup is on "), ("-", "Monday."), ("+", "Tuesday."))
+    assert word_changes("Call 311.", "Call 311 or chat.") == (("=", "Call "), ("-", "311."), ("+", "311 or chat."))
     assert changes["questions.en"]["added"] == ["q3"] and changes["questions.en"]["removed"] == ["q1"]
     assert {c.field for c in diff_articles(None, old)} >= {"id", "topic", "answer.en", "questions.es"}
 

@@ -1,11 +1,14 @@
 """Field-by-field difference between two versions of an article (the content page's history view).
 
 Staff think in fields ("the Spanish answer changed"), not in YAML lines, so the diff is one row
-per changed field; for question lists it also says which questions were added and removed.
+per changed field; for question lists it also says which questions were added and removed, and for
+texts which words: a one-word change in a 300-character answer showed two full texts to compare by eye.
 """
 
 from __future__ import annotations
 
+import difflib
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,12 +24,30 @@ class FieldChange:
     after: str | list[str] | None
     added: tuple[str, ...] = ()  # list fields only
     removed: tuple[str, ...] = ()
+    words: tuple[tuple[str, str], ...] = ()  # text fields: (op, text) runs, op "=" kept, "-" removed, "+" added
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"field": self.field, "before": self.before, "after": self.after}
         if isinstance(self.before, list) or isinstance(self.after, list):
             out["added"], out["removed"] = list(self.added), list(self.removed)
+        if self.words:
+            out["words"] = [list(run) for run in self.words]
         return out
+
+
+def word_changes(before: str, after: str) -> tuple[tuple[str, str], ...]:
+    """The runs of words (with the spaces between them) kept, removed and added from `before` to `after`."""
+    old, new = re.findall(r"\S+|\s+", before), re.findall(r"\S+|\s+", after)
+    runs: list[tuple[str, str]] = []
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes():
+        if tag == "equal":
+            runs.append(("=", "".join(old[i1:i2])))
+            continue
+        if i2 > i1:
+            runs.append(("-", "".join(old[i1:i2])))
+        if j2 > j1:
+            runs.append(("+", "".join(new[j1:j2])))
+    return tuple(runs)
 
 
 def _fields(data: dict[str, Any] | None) -> dict[str, Any]:
@@ -55,6 +76,8 @@ def diff_articles(before: dict[str, Any] | None, after: dict[str, Any] | None) -
             a_list, b_list = a or [], b or []
             changes.append(FieldChange(name, a, b, tuple(q for q in b_list if q not in a_list),
                                        tuple(q for q in a_list if q not in b_list)))
+        elif isinstance(a, str) and isinstance(b, str):
+            changes.append(FieldChange(name, a, b, words=word_changes(a, b)))
         else:
             changes.append(FieldChange(name, a, b))
     return changes

@@ -315,6 +315,29 @@
     }));
   }
   function show(value) { return Array.isArray(value) ? value.join(" | ") : (value == null ? t("content.none") : value); }
+  // "answer.es" → "Answer (Spanish)": staff read field names, not the article file's keys
+  const FIELD_KEYS = {
+    id: "content.field_id", topic: "content.field_topic", department: "content.field_department",
+    title: "content.field_title", answer: "content.field_answer", details: "content.field_details",
+    questions: "content.field_questions", url: "content.field_url", owner: "content.field_owner",
+    review_by: "content.field_review_by", service_code: "content.field_service_code",
+  };
+  const LANGUAGE_KEYS = { en: "content.field_in_en", es: "content.field_in_es" };
+  function fieldLabel(field) {
+    const [name, lang] = field.split(".");
+    const label = FIELD_KEYS[name] ? t(FIELD_KEYS[name]) : name;
+    return LANGUAGE_KEYS[lang] ? t(LANGUAGE_KEYS[lang], { field: label }) : label;
+  }
+  // One side of a text change: the words kept as text, the ones removed (before) or added (after) marked.
+  function wordCell(words, side, cls) {
+    const td = el("td", null, cls);
+    const mark = side === "before" ? "-" : "+";
+    for (const [op, text] of words) {
+      if (op === "=") td.append(text);
+      else if (op === mark) td.appendChild(el(side === "before" ? "del" : "ins", text));
+    }
+    return td;
+  }
   async function showDiff(from, to) {
     const r = await call(`/articles/${encodeURIComponent(current.id)}/diff?from=${from}&to=${to}`);
     const table = el("table", null, "diff");
@@ -326,9 +349,14 @@
     table.appendChild(head);
     r.changes.forEach(c => {
       const tr = el("tr");
-      let before = show(c.before), after = show(c.after);
-      if (c.added || c.removed) { before = (c.removed || []).join(" | ") || "—"; after = (c.added || []).join(" | ") || "—"; }
-      tr.append(el("td", c.field), el("td", before, "before"), el("td", after, "after"));
+      const name = el("th", fieldLabel(c.field)); name.scope = "row";
+      if (c.words) {
+        tr.append(name, wordCell(c.words, "before", "before"), wordCell(c.words, "after", "after"));
+      } else {
+        let before = show(c.before), after = show(c.after);
+        if (c.added || c.removed) { before = (c.removed || []).join(" | ") || "—"; after = (c.added || []).join(" | ") || "—"; }
+        tr.append(name, el("td", before, "before"), el("td", after, "after"));
+      }
       table.appendChild(tr);
     });
     if (!r.changes.length) table.appendChild(el("tr")).appendChild(el("td", t("content.no_changes")));
