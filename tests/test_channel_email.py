@@ -72,6 +72,14 @@ async def test_threaded_replies_quote_stripping_and_options(mail_server, relay, 
     text = body_of(transcript)
     assert "You: Hello, my water bill looks too high." in text and "311-" in text
     assert transcript["Subject"] == "Transcript of your conversation with City 311"
+    # A new mail (not a reply) with a subject of its own is answered under it: it came back as "Re: Question about
+    # my water bill", in the old thread (probe R).
+    told = len(relay.to(resident))
+    barking = compose(resident, "Dog barking all night", "The dog next door barks all night, who do I tell?")
+    await mail_to_city(mail_server, barking)
+    await relay.messages.wait_for(lambda _: relay.to(resident)[told:], timeout=30)
+    [answer_mail] = relay.to(resident)[told:]
+    assert answer_mail["Subject"] == "Re: Dog barking all night" and answer_mail["In-Reply-To"] == barking["Message-ID"]
 
 
 async def test_refusals_and_automatic_mail(mail_server, relay, redis_client) -> None:  # type: ignore[no-untyped-def]

@@ -213,7 +213,10 @@ class EmailChannel(ResidentChannel):
             body = await self.map_option(session, body)
             is_new = conv is None or conv.state == CLOSED
             conv = await self.service.open_conversation(session, self.name, None)
-            await self._remember_thread(conv, subject if is_new or not conv.get("email_subject") else "", message_id)
+            # A reply keeps the thread's subject; a new mail (no reference to the conversation) has a subject of its
+            # own, and the answer goes under it ("Dog barking all night" was answered as "Re: quick question").
+            own_subject = is_new or referenced is None or not conv.get("email_subject")
+            await self._remember_thread(conv, subject if own_subject else "", message_id)
             self._turns[conv.id] = []
             limit = self.config.limits.max_message_chars
             try:
