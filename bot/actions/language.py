@@ -31,7 +31,8 @@ def language_of(tracker: Tracker) -> str:
 class Writing:
     """How the resident writes to us on this turn."""
 
-    by_text: bool = False  # SMS and e-mail: buttons are a numbered list, and there is no 📍 or 📷 button to press
+    # SMS, e-mail and apps: no widget, so no 📍 or 📷 button to name (an app's own screens are not ours to describe)
+    by_text: bool = False
     phone: str | None = None  # the number an SMS comes from: the report form offers it rather than asking
     email: str | None = None  # the address an e-mail comes from
 
@@ -40,12 +41,12 @@ class Writing:
         return {"phone": self.phone, "email": self.email}.get(step)
 
 
-ON_THE_WEB = Writing()  # the widget and apps: buttons to press, and no contact known
+ON_THE_WEB = Writing()  # the widget: its 📍 and 📷 buttons, and no contact known
 
 
 def writing_of(tracker: Tracker) -> Writing:
     metadata = turn_metadata(tracker)
     channel, contact = metadata.get("channel"), str(metadata.get("contact") or "")
-    return Writing(by_text=channel in ("sms", "email"),
+    return Writing(by_text=channel in ("sms", "email", "api"),
                    phone=parsing.validate_phone(contact) if channel == "sms" else None,
                    email=parsing.validate_email(contact) if channel == "email" else None)
