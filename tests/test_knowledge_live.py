@@ -414,7 +414,7 @@ async def test_a_new_article_is_checked_live_everywhere_noted_and_exported_to_it
     assert exported == data  # next to its department's other articles, as a file content staff can commit
 
 
-async def test_the_list_finds_nothing_for_nonsense_and_an_attached_question_already_there_changes_nothing(
+async def test_the_list_finds_nothing_for_nonsense_and_the_inbox_adds_no_repeat_and_no_gibberish(
         pair: Pair) -> None:
     cora, csrf = await pair.session("cora", ["content"])
     async with cora:
@@ -433,6 +433,21 @@ async def test_the_list_finds_nothing_for_nonsense_and_an_attached_question_alre
         assert r.status == 200 and attached["added"] is False, attached
         async with cora.get(f"{api(pair.a)}/articles/sw-collection-day") as r:
             assert (await r.json())["version"] == article["version"]  # no empty version
+
+        # Gibberish is refused with the field named, and stays in the inbox: attached, the bot answered
+        # "asdfgh qwerty zxcv" with the article (probe P).
+        for said, lang in (("asdfgh qwerty zxcv", "en"), ("¿¿??", "es")):
+            junk = await Inbox(pair.redis, pair.prefix).record(said, lang, InboxKind.FALLBACK, None, 0.0)
+            assert junk is not None
+            async with cora.post(f"{api(pair.a)}/inbox/{junk}/attach", json={"article_id": "sw-collection-day"},
+                                 headers=csrf) as r:
+                refused = await r.json()
+            assert r.status == 400 and refused["error"]["field"] == f"questions.{lang}", refused
+            assert "gibberish" in refused["error"]["message"]
+            async with cora.get(f"{api(pair.a)}/inbox") as r:
+                assert junk in [i["id"] for i in (await r.json())["items"]]
+        async with cora.get(f"{api(pair.a)}/articles/sw-collection-day") as r:
+            assert (await r.json())["version"] == article["version"]
 
 
 # ------------------------------------------------------------------------------------------ browser

@@ -195,6 +195,11 @@ class LexicalIndex:
             for lang, index in self._langs.items():
                 index.remove(article_id, old[lang])
 
+    def knows(self, text: str, lang: str) -> bool:
+        """Whether some word of `text` (or a word one typo away) is in an article in `lang`."""
+        index = self._langs[lang]
+        return any(index.corrected(term) in index.postings for term in analyze(text, lang))
+
     def scores(self, text: str) -> dict[str, float]:
         """Article id → BM25 score normalised to 0..1 by the query's ceiling, best language wins."""
         best: dict[str, float] = {}

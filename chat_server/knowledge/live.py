@@ -298,6 +298,11 @@ class LiveKnowledge:
         article already had it (nothing published)."""
         if lang not in LANGUAGES:
             raise ValueError(f"language must be one of {', '.join(LANGUAGES)}")
+        if not self._search().knows_words(question, lang):
+            # "asdfgh qwerty zxcv" attached from the inbox made the bot answer gibberish with an article (probe P)
+            raise ArticleError(article_id, f"questions.{lang}",
+                               f"no word of {question[:60]!r} is in any {lang} article: is it gibberish, a typo or "
+                               f"another language? If it is a real question, add it by editing the article")
         base = 0
         for _ in range(3):
             current = await self.store.current(article_id)

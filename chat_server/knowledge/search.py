@@ -192,6 +192,11 @@ class KnowledgeSearch:
     def _normalise(text: str) -> str:
         return " ".join(without_specifics(text[:MAX_QUERY_CHARS]).strip(SENTENCE_MARKS).lower().split())
 
+    def knows_words(self, text: str, lang: str) -> bool:
+        """Whether any article in `lang` has a word of `text`: "asdfgh qwerty zxcv" has none."""
+        with self._lock:
+            return self._lexical.knows(text, lang)
+
     def features(self, text: str) -> Features:
         """Raw scores per candidate article and the out-of-scope signal: what `kb-calibrate` fits on."""
         text = self._normalise(text)
