@@ -388,6 +388,28 @@ async def test_a_queued_residents_messages_are_acknowledged_once_and_kept_for_th
     assert {"it's about my water bill", "it doubled this month", "are you there?"} <= set(read), read
 
 
+async def test_a_queued_residents_emergency_gets_only_the_911_answer(setup, resident) -> None:  # type: ignore[no-untyped-def]
+    """A resident waiting in line who wrote an emergency was first told "your message is kept, the agent will read
+    it when they join", and only then "call 911" (probe S)."""
+    start, agent = setup
+    server, prefix = await start()
+    await agent(server, prefix, "ann", name="Ann", max_chats=0)  # online, no free seat: the chat waits
+    for said, later, kept in (("someone is breaking into my neighbor's house right now with a gun", "are you there?",
+                                "kept"),
+                               ("mi vecino está inconsciente en el suelo y no respira", "¿hay alguien?", "guardado")):
+        res = await resident(server.url)
+        await res.start_session()
+        await escalate(res)
+        mark = len(res.events)
+        assert (await res.say(said)).get("ok")
+        first = await res.wait_for("bot_uttered", after=mark)
+        assert "911" in first["text"], first
+        assert (await res.say(later)).get("ok")
+        await res.wait_for("bot_uttered", lambda m, k=kept: k in m["text"], after=mark)
+        told = [d["text"] for e, d in res.events[mark:] if e == "bot_uttered"]
+        assert "911" in told[0] and len([t for t in told if kept in t]) == 1, told
+
+
 async def test_accepting_in_one_tab_updates_the_others(setup, resident) -> None:  # type: ignore[no-untyped-def]
     start, agent = setup
     server, prefix = await start()

@@ -49,6 +49,7 @@ from chat_server.conversations.service import ConversationService
 from chat_server.conversations.store import ASSIGNED, BOT, CLOSED, QUEUED, TICKETED, Conversation, Message
 from chat_server.events import Event
 from chat_server.refusal import Refusal
+from chat_server.safety import emergency_language
 from chat_server.stopping import cancel_and_wait
 from chat_server.texts import day_names, text
 from chat_server.tickets.catalogue import Catalogue
@@ -343,7 +344,10 @@ class EscalationService:
         if conv is None or conv.state != QUEUED:
             return
         if not leave_ticket and not leaves_the_line(message.text):
-            await self._acknowledge_while_queued(conv)
+            # An emergency is answered by the guard alone: "your message is kept, the agent will read it when they
+            # join" came before "call 911" (probe S), and no emergency should wait for an agent.
+            if emergency_language(message.text) is None:
+                await self._acknowledge_while_queued(conv)
             return
         owner = await self.routing.release(conv.id, time.time())
         if owner:
