@@ -81,8 +81,10 @@ async def test_queue_wait_is_retold_when_it_changes(server_factory, redis_server
         first = await res.wait_for("queue_update", after=mark)
         assert first["estimated_wait_s"] < 60  # Ann is free
         cid = (await ann.wait_for("offer"))["conversation_id"]
-        mark = len(res.events)
+        mark, seen = len(res.events), len(ann.events)
         assert (await ann.call("decline", {"conversation_id": cid}))["ok"]
+        # back in line, and on every console's queue list: it stayed "Queue (0)" with no offer made (probe S)
+        await ann.wait_for("queue", lambda d: [i["conversation_id"] for i in d["items"]] == [cid], after=seen)
         update: dict[str, Any] = await res.wait_for("queue_update", lambda d: d["estimated_wait_s"] >= 60,
                                                     after=mark, timeout=15)
         assert update["position"] == 1 and update["estimated_wait_s"] == 300

@@ -120,6 +120,7 @@ class EscalationService:
         self._dispatch_lock = asyncio.Lock()
         self._last_refresh = 0.0
         self._last_abandon_check = 0.0
+        self._queue_told: tuple[str, ...] = ()  # the queue's conversations as last broadcast to the consoles
         self.label_names = load_label_names()
 
     # lifecycle -----------------------------------------------------------------
@@ -194,6 +195,7 @@ class EscalationService:
         await self._drop_abandoned(now)
         await self._offer_tickets(now)
         await self.dispatch()
+        await self._broadcast_queue_if_changed()
         if changed or now - self._last_refresh >= self.cfg.queue_refresh_s:
             self._last_refresh = now
             await self.broadcast_positions()
@@ -460,10 +462,10 @@ class EscalationService:
             await self.chats.notify(conv, "queue_update", {"position": position,
                                                                        "estimated_wait_s": wait})
 
-    async def queue_snapshot(self) -> list[dict[str, Any]]:
+    async def queue_snapshot(self, entries: list[QueueEntry] | None = None) -> list[dict[str, Any]]:
         now = time.time()
         out = []
-        for entry in await self.routing.queue():
+        for entry in await self.routing.queue() if entries is None else entries:
             conv = await self.chats.store.get(entry.conversation_id)
             if conv is None:
                 continue
@@ -471,7 +473,15 @@ class EscalationService:
         return out
 
     async def broadcast_queue(self) -> None:
-        await self.chats.sio.emit("queue", {"items": await self.queue_snapshot()}, room="agents", namespace=NS)
+        entries = await self.routing.queue()
+        self._queue_told = tuple(e.conversation_id for e in entries)
+        await self.chats.sio.emit("queue", {"items": await self.queue_snapshot(entries)}, room="agents", namespace=NS)
+
+    async def _broadcast_queue_if_changed(self) -> None:
+        """The consoles' queue list follows every change, also one no offer came with: a declined or missed offer put
+        the chat back in line (an emergency once), yet every console still showed "Queue (0)" (probe S)."""
+        if tuple(e.conversation_id for e in await self.routing.queue()) != self._queue_told:
+            await self.broadcast_queue()
 
     # agent presence -------------------------------------------------------------
     async def agent_connected(self, account: Account, sid: str) -> None:
