@@ -194,7 +194,11 @@ async def test_escalate_accept_chat_note_close(setup, resident) -> None:  # type
     assert kb["results"][0]["language"] == "en" and "https://" in kb["results"][0]["body"]
     kb = await ann.call("kb_search", {"q": "¿cómo pago la factura del agua?"})
     assert kb["results"][0]["topic"] == "utility_bill" and kb["results"][0]["language"] == "es"
-    assert (await ann.call("close", {"conversation_id": cid, "disposition": "resolved"}))["ok"]
+    # Two closes at once (a double-click): one goodbye, one close (both were said and counted, probe S).
+    both = await asyncio.gather(*(ann.call("close", {"conversation_id": cid, "disposition": "resolved"})
+                                  for _ in range(2)))
+    assert sorted(bool(a.get("ok")) for a in both) == [False, True], both
+    assert next(a for a in both if not a.get("ok"))["error"]["code"] == "already_closed"
     closed = await res.wait_for("conversation_closed")
     assert closed["reason"] == "agent_closed"
     await ann.wait_for("chat_closed", lambda d: d["conversation_id"] == cid)
@@ -207,6 +211,7 @@ async def test_escalate_accept_chat_note_close(setup, resident) -> None:  # type
     # After close the resident starts again with the bot.
     replies = await res.turn("hello")
     assert any(r.get("sender") == "bot" for r in replies)
+    assert len(res.of("conversation_closed")) == 1 and len([t for t in texts(res) if "ended the chat" in t]) == 1
     again = await ann.call("close", {"conversation_id": cid, "disposition": "resolved"})
     assert again["error"]["code"] == "already_closed"  # closed, its outcome recorded: nothing to do
 

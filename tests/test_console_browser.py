@@ -86,7 +86,7 @@ async def test_agent_logs_in_accepts_chats_and_closes(console_server, resident) 
         await page.fill("#composer", "Hi, this is Ann. Let me look.")
         await page.locator("#composer").press("Space")
         await res.wait_for("typing", lambda d: d == {"sender": "agent", "on": True})
-        await page.click("#send")
+        await page.dblclick("#send")  # sent once (a double-click sent it twice, probe S)
         msg = await res.wait_for("bot_uttered", lambda m: m.get("sender") == "agent")
         assert msg["text"].startswith("Hi, this is Ann.")
         await expect(transcript).to_contain_text("Hi, this is Ann.")
@@ -100,10 +100,13 @@ async def test_agent_logs_in_accepts_chats_and_closes(console_server, resident) 
         await expect(page.locator("#action-result")).to_contain_text("Choose the chat's outcome")
         assert not res.of("conversation_closed")
         await page.select_option("#disposition", "resolved")
-        await page.click("#close-chat")
+        await page.dblclick("#close-chat")
         closed = await res.wait_for("conversation_closed")
         assert closed["reason"] == "agent_closed"
         await expect(page.locator("#conv-title")).to_contain_text("closed")
+        await expect(page.locator("#action-result")).to_contain_text("closed")
+        assert len([m for m in res.of("bot_uttered") if m.get("sender") == "agent"]) == 1
+        assert len(res.of("conversation_closed")) == 1
         assert page.errors == []
 
 

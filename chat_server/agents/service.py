@@ -657,10 +657,14 @@ class EscalationService:
         if conv.state == CLOSED:  # the resident ended it first: the agent still records its outcome
             return await self._wrap_up(account, conv, str(disposition))
         await self._require_owner(account, conv)
-        await self.chats.say_system(conv, "agent_closed", name=account.name)
-        if not await self.chats.close(conv, reason="agent_closed", disposition=disposition,
-                                                  closed_by=account.username):
-            raise ActionError("already_closed", "the conversation was already closed")
+        # One close: two at once (a double-click, two tabs) both said goodbye and both counted in the reports
+        async with self.chats.lock(conv.id):
+            if (await self.chats.store.get(conv.id) or conv).state == CLOSED:
+                raise ActionError("already_closed", "the conversation was already closed")
+            await self.chats.say_system(conv, "agent_closed", name=account.name)
+            if not await self.chats.close(conv, reason="agent_closed", expected=(ASSIGNED,), disposition=disposition,
+                                          closed_by=account.username):
+                raise ActionError("already_closed", "the conversation was already closed")
         await self.audit.record(account.username, "close", conv.id, disposition=disposition)
 
     async def take(self, account: Account, cid: object) -> None:

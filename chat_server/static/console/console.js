@@ -464,20 +464,30 @@
     call("typing", { conversation_id: state.current.conversation_id, on: on });
   }
 
-  async function send() {
+  // One call at a time per button: a double-click sent the message twice and closed the chat twice (probe S).
+  var inFlight = new Set();
+  async function once(name, action) {
+    if (inFlight.has(name)) return;
+    inFlight.add(name);
+    try { await action(); } finally { inFlight.delete(name); }
+  }
+
+  function send() { return once("send", sendNow); }
+  async function sendNow() {
     var box = $("composer");
     var text = box.value.trim();
     if (!text || !state.current) return;
     var note = $("note-toggle").checked;
     var ack = await call(note ? "note" : "send", { conversation_id: state.current.conversation_id, text: text });
     if (!ack.ok) return result(ack.error.message, true);
-    box.value = "";
+    if (box.value.trim() === text) box.value = "";  // not what was typed meanwhile
     if (note && !$("note-toggle").disabled) $("note-toggle").checked = false;  // the next one goes to the resident
     state.typingOn = false;
     clearTimeout(state.typingTimer);
   }
 
-  async function closeChat() {
+  function closeChat() { return once("close", closeNow); }
+  async function closeNow() {
     if (!state.current) return;
     if (!$("disposition").value) {  // every chat's outcome is chosen for it (reports count them)
       result(t("console.choose_outcome"), true);
