@@ -143,6 +143,35 @@ async def test_two_chats_unread_marks_and_an_emergency_alert(console_server, res
         assert page.errors == []
 
 
+async def test_a_console_whose_session_ended_signs_in_again_and_keeps_the_draft(  # type: ignore[no-untyped-def]
+        console_server, resident, redis_client) -> None:
+    """The session ended (expiry, a password change): the console said "reconnecting…" for ever, Send stayed on and
+    replies went nowhere (probe S). Now it goes to the sign-in and back, with the reply being typed."""
+    from playwright.async_api import expect
+
+    server, prefix = console_server
+    async with chromium() as browser:
+        page = await new_page(browser)
+        await sign_in(page, server.url, "ann")
+        res, offer = await offered_chat(page, resident, server.url)
+        await offer.locator("button.accept").click()
+        await expect(page.locator("#conv")).to_be_visible()
+        # what `chat311 users passwd` and an expiry do: the agent's sessions are gone
+        for token_hash in await redis_client.smembers(f"{prefix}agent_sessions:ann"):
+            await redis_client.delete(f"{prefix}agent_session:{token_hash.decode()}")
+        # typing already asks the server (the typing indicator), which tells the console its session is over
+        await page.fill("#composer", "Your bill was charged twice, I am refunding")
+        await page.wait_for_url("**/console/login?next=%2Fconsole")
+        await page.fill("#username", "ann")
+        await page.fill("#password", PASSWORD)
+        await page.click("button[type=submit]")
+        await page.wait_for_url(f"{server.url}/console")
+        await page.locator("#my-chats li button").first.click()
+        await expect(page.locator("#composer")).to_have_value("Your bill was charged twice, I am refunding")
+        assert not [m for m in res.of("bot_uttered") if m.get("sender") == "agent"]  # nothing went out meanwhile
+        assert page.errors == [], page.errors
+
+
 async def test_unauthenticated_browser_is_kept_out(console_server) -> None:  # type: ignore[no-untyped-def]
     server, _ = console_server
     async with chromium() as browser:

@@ -66,6 +66,9 @@ class AgentsNamespace(socketio.AsyncNamespace):
         session = await self.sessions.get(sess.get("token"))
         account = await self.accounts.get(session.username) if session else None
         if account is None or account.disabled:
+            # Said before the socket closes (the ack below never arrives): the console signs in again instead of
+            # "reconnecting…" for ever while replies went nowhere (probe S).
+            await self.emit("session_ended", {}, to=sid)
             await self.disconnect(sid)
             raise ActionError("unauthorized", "your session has ended; please log in again")
         return account

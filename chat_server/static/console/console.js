@@ -282,6 +282,34 @@
     if (on) state.residentTypingTimer = setTimeout(function () { showResidentTyping(false); }, 20000);
   }
 
+  // A reply being typed when the session ended waits here for the same chat after signing in again.
+  var DRAFT_KEY = "c311.console.draft";
+  function keepDraft() {
+    var text = $("composer").value;
+    if (state.current && text.trim()) {
+      sessionStorage.setItem(DRAFT_KEY, JSON.stringify({ cid: state.current.conversation_id, text: text }));
+    }
+  }
+  function restoreDraft(cid) {
+    var saved = null;
+    try { saved = JSON.parse(sessionStorage.getItem(DRAFT_KEY) || "null"); } catch (e) { saved = null; }
+    if (!saved || saved.cid !== cid) return;
+    if (!$("composer").value) $("composer").value = saved.text;
+    sessionStorage.removeItem(DRAFT_KEY);
+  }
+  // The session ended (expired, password changed, account disabled): to the sign-in, and back here after it.
+  // The console stayed on "reconnecting…" with Send enabled, and replies went nowhere (probe S).
+  function sessionEnded() {
+    keepDraft();
+    $("conn").textContent = t("console.ts_session_ended");
+    $("conn").className = "conn bad";
+    window.location.href = "/console/login?next=" + encodeURIComponent("/console");
+  }
+  async function checkSession() {
+    var r = await fetch("/console/staff/api/me", { credentials: "same-origin" }).catch(function () { return null; });
+    if (r && r.status === 401) sessionEnded();
+  }
+
   function renderConversation(conv) {
     state.current = conv;
     state.unread.delete(conv.conversation_id);
@@ -314,6 +342,7 @@
     var active = conv.mine && conv.state === "assigned";
     setControls(active);
     allowWrapUp(conv);
+    if (active) restoreDraft(conv.conversation_id);
     // A supervisor adds internal notes to anyone's chat (the resident never sees them): the box writes notes only.
     var annotate = !active && !!state.supervisor;
     if (annotate) { $("composer").disabled = false; $("send").disabled = false; }
@@ -754,11 +783,16 @@
     var socket = io("/agents", { path: "/socket.io", transports: ["websocket"] });
     state.socket = socket;
     socket.on("connect", hello);
-    socket.on("disconnect", function () { $("conn").textContent = t("console.conn_reconnecting"); $("conn").className = "conn bad"; });
+    socket.on("disconnect", function (reason) {
+      $("conn").textContent = t("console.conn_reconnecting");
+      $("conn").className = "conn bad";
+      if (reason === "io server disconnect") checkSession();  // the server let go: is the session over?
+    });
+    socket.on("session_ended", sessionEnded);
     socket.on("connect_error", function (err) {
       $("conn").textContent = t("console.conn_failed", { error: err.message });
       $("conn").className = "conn bad";
-      if (err.message === "unauthorized") window.location.href = "/console/login";
+      if (err.message === "unauthorized") sessionEnded();
     });
     socket.on("offer", function (d) { addOffer(d, true); renderLists(); });
     socket.on("urgent", alertUrgent);
