@@ -95,6 +95,12 @@ async def test_agent_logs_in_accepts_chats_and_closes(console_server, resident) 
         # background (the model and every article's vectors): the search waits for it.
         await page.fill("#kb-q", "how do I pay my water bill")
         await expect(page.locator("#kb-results")).to_contain_text("Charlotte Water", timeout=90_000)
+        # Insert adds the article where the cursor is: it replaced what the agent had typed (probe S).
+        await page.fill("#composer", "Thanks for waiting.")
+        await page.locator("#kb-results button.insert").first.click()
+        drafted = await page.locator("#composer").input_value()
+        assert drafted.startswith("Thanks for waiting. ") and "Charlotte Water" in drafted, drafted
+        await page.fill("#composer", "")
 
         await page.click("#close-chat")  # no outcome chosen yet: asked for one, nothing closed
         await expect(page.locator("#action-result")).to_contain_text("Choose the chat's outcome")

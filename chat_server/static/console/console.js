@@ -310,8 +310,22 @@
     if (r && r.status === 401) sessionEnded();
   }
 
+  // Canned replies named by their words in the chat's language: what will be inserted (they read English in a
+  // Spanish chat, probe S).
+  function renderCanned(lang) {
+    var canned = $("canned");
+    while (canned.options.length > 1) canned.remove(1);
+    state.canned.forEach(function (c, i) {
+      var said = c[lang] || c.en;
+      var o = el("option", null, words(c.key) + " — " + (said.length > 48 ? said.slice(0, 47) + "…" : said));
+      o.value = String(i);
+      canned.appendChild(o);
+    });
+  }
+
   function renderConversation(conv) {
     state.current = conv;
+    renderCanned(conv.language === "es" ? "es" : "en");
     state.unread.delete(conv.conversation_id);
     $("empty").hidden = true;
     $("conv").hidden = false;
@@ -682,14 +696,15 @@
       var q = $("kb-q").value.trim();
       var list = $("kb-results");
       if (!q) { clear(list); return; }
-      var ack = await call("kb_search", { q: q });
+      // in the open chat's language, what the resident reads (a Spanish chat got English articles, probe S)
+      var ack = await call("kb_search", { q: q, language: state.current ? state.current.language : undefined });
       clear(list);
       if (!ack.ok) return;
       ack.results.forEach(function (r) {
         var li = el("li");
         li.appendChild(el("strong", null, r.title + " (" + r.language + ")"));
         li.appendChild(el("p", null, r.body));
-        li.appendChild(button(t("console.insert"), "insert", function () { $("composer").value = r.body; $("composer").focus(); }));
+        li.appendChild(button(t("console.insert"), "insert", function () { insertText(r.body); }));
         list.appendChild(li);
       });
       if (!ack.results.length) list.appendChild(el("li", null, t("console.no_matches")));
@@ -735,13 +750,7 @@
       o.value = d;
       disp.appendChild(o);
     });
-    var canned = $("canned");
-    while (canned.options.length > 1) canned.remove(1);
-    ack.canned.forEach(function (c, i) {  // named by their words, not their key
-      var o = el("option", null, words(c.key) + " — " + (c.en.length > 48 ? c.en.slice(0, 47) + "…" : c.en));
-      o.value = String(i);
-      canned.appendChild(o);
-    });
+    renderCanned(state.current && state.current.language === "es" ? "es" : "en");
     var supervisor = ack.me.roles.indexOf("supervisor") >= 0 || ack.me.roles.indexOf("admin") >= 0;
     $("supervisor").hidden = !supervisor;
     $("s-agent").hidden = $("s-agent-label").hidden = !supervisor;
@@ -899,8 +908,7 @@
       var c = state.canned[Number($("canned").value)];
       if (c) {
         var lang = state.current && state.current.language === "es" ? "es" : "en";
-        $("composer").value = c[lang] || c.en;
-        $("composer").focus();
+        insertText(c[lang] || c.en);
       }
       $("canned").value = "";
     });
@@ -949,8 +957,19 @@
   function insertIncident() {
     if (!state.incident) return;
     var lang = state.current && state.current.language === "es" ? "es" : "en";
-    $("composer").value = state.incident.notice[lang];
-    $("composer").focus();
+    insertText(state.incident.notice[lang]);
+  }
+
+  // Inserted where the cursor is, after what the agent typed: Insert threw their draft away (probe S).
+  function insertText(text) {
+    var box = $("composer");
+    var start = box.selectionStart == null ? box.value.length : box.selectionStart;
+    var end = box.selectionEnd == null ? box.value.length : box.selectionEnd;
+    var before = box.value.slice(0, start);
+    var spaced = before && !/\s$/.test(before) ? before + " " + text : before + text;
+    box.value = spaced + box.value.slice(end);
+    box.setSelectionRange(spaced.length, spaced.length);
+    box.focus();
   }
 
   i18n.ready.then(function () {
