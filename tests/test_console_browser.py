@@ -3,6 +3,7 @@ close it; an unauthenticated browser reaches neither the console nor the `/agent
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
@@ -176,6 +177,38 @@ async def test_a_console_whose_session_ended_signs_in_again_and_keeps_the_draft(
         await expect(page.locator("#composer")).to_have_value("Your bill was charged twice, I am refunding")
         assert not [m for m in res.of("bot_uttered") if m.get("sender") == "agent"]  # nothing went out meanwhile
         assert page.errors == [], page.errors
+
+
+async def test_logging_out_with_open_chats_asks_first_and_hands_them_over(  # type: ignore[no-untyped-def]
+        console_server, resident) -> None:
+    """Logging out with chats open went without a word, and their residents read "Your agent lost their
+    connection" (probe S)."""
+    from playwright.async_api import expect
+
+    server, _ = console_server
+    async with chromium() as browser:
+        page = await new_page(browser)
+        await sign_in(page, server.url, "ann")
+        res, offer = await offered_chat(page, resident, server.url)
+        await offer.locator("button.accept").click()
+        await expect(page.locator("#my-chats li")).to_have_count(1)  # the console has it (the accept's answer)
+        asked: list[str] = []
+
+        async def answer(dialog: Any, accept: bool) -> None:
+            asked.append(dialog.message)
+            await (dialog.accept() if accept else dialog.dismiss())
+
+        pending: list[Any] = []
+        page.once("dialog", lambda dialog: pending.append(asyncio.ensure_future(answer(dialog, False))))
+        await page.locator("form.logout button").click()
+        await expect(page.locator("#conv")).to_be_visible()  # stayed: the chat is still Ann's
+        assert asked == ["You have 1 open chat(s). They go back to the queue for another agent. Log out anyway?"]
+        page.once("dialog", lambda dialog: pending.append(asyncio.ensure_future(answer(dialog, True))))
+        await page.locator("form.logout button").click()
+        await page.wait_for_url("**/console/login")
+        told = await res.wait_for("bot_uttered", lambda m: "transferred to another agent" in m.get("text", ""))
+        assert "lost their connection" not in told["text"]
+        assert not [m for m in res.of("bot_uttered") if "lost their connection" in m.get("text", "")]
 
 
 async def test_unauthenticated_browser_is_kept_out(console_server) -> None:  # type: ignore[no-untyped-def]

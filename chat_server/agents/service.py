@@ -516,11 +516,13 @@ class EscalationService:
         now = time.time()
         chats = await self.routing.reap(username, now, now + 1.0, 0.0)  # every socket of theirs counts as gone
         if chats is not None:
-            await self._requeue_after_disconnect(username, chats)
+            # a hand-over, not "your agent lost their connection" (probe S)
+            await self._requeue_after_disconnect(username, chats, told="transferred_queue")
             await self.broadcast_queue()
             self.poke()
 
-    async def _requeue_after_disconnect(self, username: str, chats: list[tuple[str, str]]) -> None:
+    async def _requeue_after_disconnect(self, username: str, chats: list[tuple[str, str]],
+                                        told: str = "agent_disconnected") -> None:
         await self.audit.record(username, "offline_after_grace", chats=[c for c, _ in chats])
         for cid, kind in chats:
             conv = await self.chats.store.get(cid)
@@ -531,7 +533,7 @@ class EscalationService:
                 if not await self.chats.store.set_state(cid, QUEUED, expected=(ASSIGNED,), agent="", agent_name=""):
                     continue
                 conv.state = QUEUED
-                await self.chats.say_system(conv, "agent_disconnected")
+                await self.chats.say_system(conv, told)
                 await self.chats.bus.publish("requeued", cid, reason="agent_disconnected", agent=username)
             await self.routing.set_position(cid, 0)
         await self.chats.sio.emit("chats_requeued", {"conversation_ids": [c for c, _ in chats]},

@@ -988,6 +988,8 @@
       var form = event.target;
       if (form.dataset.signedOut || !state.socket) return;
       event.preventDefault();
+      var open = Array.from(state.chats.values()).filter(function (c) { return c.state === "assigned"; }).length;
+      if (open && !confirm(t("console.confirm_logout", { n: open }))) return;  // it went without a word (probe S)
       call("sign_out").then(function () { form.dataset.signedOut = "1"; form.submit(); });
     });
     wire();
