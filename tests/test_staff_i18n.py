@@ -59,6 +59,14 @@ def test_an_unknown_placeholder_or_language_is_refused(tmp_path: Path) -> None:
         load_staff_texts(path)
 
 
+def test_every_column_of_the_daily_figures_has_words() -> None:
+    """"service_level_s" was headed "service level (segundos)" in the Spanish report and its CSV (probe S)."""
+    from chat_server.metrics.compute import Bucket, figures
+
+    texts = load_staff_texts()
+    assert [c for c in figures(Bucket()) if f"report.col.{c}" not in texts] == []
+
+
 def test_every_key_the_pages_use_is_in_the_copy() -> None:
     """A key typed in a page but missing from the YAML would show as the raw key in Spanish."""
     texts = load_staff_texts()
