@@ -267,7 +267,12 @@ async def test_agent_sees_the_report_panel_and_files_a_typed_ticket(  # type: ig
 
         # A missing required attribute is refused with the catalogue's message; nothing is filed.
         await page.locator("#ticket").press("Enter")
-        await expect(page.locator("#action-result")).to_contain_text("attribute[road_position] is required")
+        # named as the form names it, and focused (it read "attribute[road_position] is required", probe S)
+        label = await page.locator("#attr-road_position").get_attribute("data-label")
+        await expect(page.locator("#action-result")).to_have_text(
+            f"Check “{label}”: it is required, or its value is not accepted.")
+        await expect(page.locator("#attr-road_position")).to_be_focused()
+        await expect(page.locator("#attr-road_position")).to_have_attribute("aria-invalid", "true")
         # Keyboard only: focus the select, pick a value, submit.
         await page.locator("#attr-road_position").focus()
         await page.select_option("#attr-road_position", "lane")

@@ -745,8 +745,10 @@ class EscalationService:
         tickets = self.tickets
         if tickets is None:
             raise ActionError("unavailable", "ticketing is not available")
-        if not isinstance(service_code, str) or not isinstance(description, str) or not description.strip():
-            raise ActionError("malformed", "service_code and description are required")
+        if not isinstance(service_code, str) or not service_code:
+            raise ActionError("malformed", "choose the service", field="service_code")
+        if not isinstance(description, str) or not description.strip():
+            raise ActionError("malformed", "describe the problem", field="description")
         if attributes is not None and not isinstance(attributes, dict):
             raise ActionError("malformed", "attributes must be an object of code → value")
         data: dict[str, Any] = {"description": description.strip(), "attributes": attributes or {}}
@@ -760,7 +762,7 @@ class EscalationService:
             ticket = await tickets.create_for_conversation(conv, service_code, data, source="agent")
         except Exception as exc:
             message = getattr(exc, "description", None) or str(exc) or "the ticket could not be created"
-            raise ActionError("ticket_invalid", str(message)[:300]) from exc
+            raise ActionError("ticket_invalid", str(message)[:300], field=getattr(exc, "field", None)) from exc
         await self.audit.record(account.username, "ticket", conv.id, ticket_id=ticket.id, service_code=service_code)
         return {"ticket_id": ticket.id}
 

@@ -436,6 +436,7 @@
     }
     input.id = id;
     input.dataset.code = f.code;
+    input.dataset.label = f.label;
     if (f.required) { input.required = true; input.setAttribute("aria-required", "true"); }
     var label = el("label", null, f.label + (f.required ? " " + t("console.required") : ""));
     label.htmlFor = id;
@@ -557,15 +558,32 @@
     renderLists();
   }
 
+  // The form's input a refusal names ("attribute[cart_type]", "description"), to show the problem there: the raw
+  // "attribute[cart_type] is required for service_code MISSED_PICKUP" named no field an agent can see (probe S).
+  var TICKET_INPUTS = { service_code: "ticket-service", description: "ticket-description",
+    address_string: "ticket-address", address: "ticket-address", lat: "ticket-address", long: "ticket-address" };
+  function ticketInput(field) {
+    var attribute = /^attribute\[(.+)\]$/.exec(field || "");
+    return $(attribute ? "attr-" + attribute[1] : TICKET_INPUTS[field] || "");
+  }
+
   async function createTicket(event) {
     if (event) event.preventDefault();
     if (!state.current) return;
+    $("ticket-form").querySelectorAll("[aria-invalid]").forEach(function (n) { n.removeAttribute("aria-invalid"); });
     var ack = await call("ticket", {
       conversation_id: state.current.conversation_id, service_code: $("ticket-service").value,
       description: $("ticket-description").value, address: $("ticket-address").value,
       lat: $("ticket-lat").value, long: $("ticket-long").value, attributes: attributeValues()
     });
-    if (!ack.ok) return result(ack.error.message, true);
+    if (!ack.ok) {
+      var input = ticketInput(ack.error.field);
+      if (!input) return result(ack.error.message, true);
+      var label = document.querySelector('label[for="' + input.id + '"]');
+      input.setAttribute("aria-invalid", "true");
+      input.focus();
+      return result(t("console.ticket_check_field", { field: input.dataset.label || (label ? label.textContent : input.id) }), true);
+    }
     result(t("console.ticket_created", { ticket_id: ack.ticket_id }));
     $("ts-id").value = ack.ticket_id;
   }
