@@ -96,6 +96,12 @@ async def test_agent_logs_in_accepts_chats_and_closes(console_server, resident) 
         # background (the model and every article's vectors): the search waits for it.
         await page.fill("#kb-q", "how do I pay my water bill")
         await expect(page.locator("#kb-results")).to_contain_text("Charlotte Water", timeout=90_000)
+        # A reply over the limit is counted and refused in the box, not cut at 2,000 characters (probe S).
+        await page.fill("#composer", "x" * 2010)
+        await expect(page.locator("#composer-count")).to_contain_text("10 characters too many (at most 2000)")
+        await page.click("#send")
+        await expect(page.locator("#action-result")).to_contain_text("10 characters too many")
+        assert len(await page.locator("#composer").input_value()) == 2010  # kept to shorten
         # Insert adds the article where the cursor is: it replaced what the agent had typed (probe S).
         await page.fill("#composer", "Thanks for waiting.")
         await page.locator("#kb-results button.insert").first.click()

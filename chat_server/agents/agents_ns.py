@@ -108,6 +108,7 @@ class AgentsNamespace(socketio.AsyncNamespace):
             "dispositions": console.dispositions,
             "hours": self.service.hours_view(await self.service.hours_status()),
             "accept_timeout_s": self.service.cfg.accept_timeout_s,
+            "max_chars": self.max_chars,  # the reply box counts against it (a paste was cut there without a word)
             "services": self.service.ticket_form(),
         }
 

@@ -516,15 +516,26 @@
     try { await action(); } finally { inFlight.delete(name); }
   }
 
+  // Near and over the limit the box says so: a pasted 2,504 characters went out as the first 2,000 (probe S).
+  function countComposer() {
+    var n = $("composer").value.length, max = state.maxChars || 2000;
+    var node = $("composer-count");
+    node.textContent = n > max ? t("console.too_many_chars", { n: n - max, max: max })
+      : n >= max * 0.9 ? t("console.chars_of", { n: n, max: max }) : "";
+    node.className = n > max ? "count error" : "count";
+  }
+
   function send() { return once("send", sendNow); }
   async function sendNow() {
     var box = $("composer");
     var text = box.value.trim();
     if (!text || !state.current) return;
+    if (text.length > (state.maxChars || 2000)) return result(t("console.too_many_chars", { n: text.length - state.maxChars, max: state.maxChars }), true);
     var note = $("note-toggle").checked;
     var ack = await call(note ? "note" : "send", { conversation_id: state.current.conversation_id, text: text });
     if (!ack.ok) return result(ack.error.message, true);
     if (box.value.trim() === text) box.value = "";  // not what was typed meanwhile
+    countComposer();
     if (note && !$("note-toggle").disabled) $("note-toggle").checked = false;  // the next one goes to the resident
     state.typingOn = false;
     clearTimeout(state.typingTimer);
@@ -754,6 +765,8 @@
     ack.chats.forEach(function (c) { if (c.offered) addOffer(c, false); else state.chats.set(c.conversation_id, c); });
     state.queue = ack.queue;
     state.canned = ack.canned;
+    state.maxChars = ack.max_chars || 2000;
+    countComposer();
     state.services = ack.services || [];
     renderServices();
     showStatus(ack.status, ack.away_in_s);
@@ -917,6 +930,7 @@
     document.addEventListener("pointerdown", unlock, { once: true });
     document.addEventListener("keydown", unlock, { once: true });
     $("composer").addEventListener("input", function () {
+      countComposer();
       if ($("note-toggle").checked) return;
       setTyping(true);
       clearTimeout(state.typingTimer);
@@ -988,6 +1002,7 @@
     box.value = spaced + box.value.slice(end);
     box.setSelectionRange(spaced.length, spaced.length);
     box.focus();
+    countComposer();
   }
 
   i18n.ready.then(function () {
