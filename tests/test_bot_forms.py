@@ -504,7 +504,7 @@ async def test_spanish_report_flow(convo) -> None:
     [done] = c.customs("form_complete")
     assert done["language"] == "es" and done["data"]["attributes"] == {"road_position": "bike_lane",
                                                                          "size": "large"}
-    assert "enviando" in c.text
+    assert "antes de enviarlo" in c.text
 
 
 async def test_language_follows_metadata_each_turn(convo) -> None:
