@@ -98,8 +98,10 @@ def _login_page(request: web.Request, message: str = "", username: str = "", sta
 
 def home_for(account: Account) -> str:
     """Where a signed-in user lands. The agent console serves only people who take chats: sending a
-    content-only or admin-only user there bounced between it and the login page forever."""
-    if account.takes_chats:
+    content-only or admin-only user there bounced between it and the login page forever. A supervisor who is not
+    also an agent lands on the dashboard: landing on the console set them Online, and chats were offered to
+    someone watching the dashboard (probe S); they can still open the console to take chats."""
+    if "agent" in account.roles:
         return "/console"
     if account.has_role("supervisor"):
         return "/console/supervisor"
@@ -170,7 +172,7 @@ async def console_page(request: web.Request) -> web.StreamResponse:
     account = await _signed_in(request)
     if account is None:
         raise web.HTTPSeeOther("/console/login")
-    if home_for(account) != "/console":
+    if not account.takes_chats:
         raise web.HTTPSeeOther(home_for(account))
     return _no_store(web.FileResponse(STATIC_DIR / "index.html"))
 
