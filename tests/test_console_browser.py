@@ -217,6 +217,31 @@ async def test_logging_out_with_open_chats_asks_first_and_hands_them_over(  # ty
         assert not [m for m in res.of("bot_uttered") if "lost their connection" in m.get("text", "")]
 
 
+async def test_a_declined_chat_stays_on_the_queue_list_and_can_be_asked_for_again(  # type: ignore[no-untyped-def]
+        console_server, resident) -> None:
+    """After Decline the queue list said "(0)" while the chat waited, so "Offer it to me" was out of reach; while
+    Away, "Offer it to me" promised an offer that could not come (probe S)."""
+    from playwright.async_api import expect
+
+    server, _ = console_server
+    async with chromium() as browser:
+        page = await new_page(browser)
+        await sign_in(page, server.url, "ann")
+        _, offer = await offered_chat(page, resident, server.url)
+        await offer.locator("button.decline").click()
+        await expect(page.locator("#queue li")).to_have_count(1)
+        await expect(page.locator("#queue-count")).to_have_text("(1)")
+        # by keyboard: the list is redrawn every few seconds, and a focused button keeps its focus across redraws
+        await page.select_option("#status", "away")
+        await page.locator("#queue li button.take").focus()
+        await page.keyboard.press("Enter")
+        await expect(page.locator("#action-result")).to_contain_text("You are Away: set yourself Online")
+        await expect(page.locator("#offers li.offer")).to_have_count(0)
+        await page.select_option("#status", "online")  # as told: Online, and the chat asked for comes
+        await expect(page.locator("#offers li.offer")).to_have_count(1, timeout=15_000)
+        assert page.errors == [], page.errors
+
+
 async def test_unauthenticated_browser_is_kept_out(console_server) -> None:  # type: ignore[no-untyped-def]
     server, _ = console_server
     async with chromium() as browser:

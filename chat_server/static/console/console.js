@@ -246,7 +246,9 @@
       li.appendChild(button(t("console.view"), "view", function () { openConversation(item.conversation_id); }));
       var take = button(t("console.take"), "take", async function () {  // offered to me on the usual rules
         var ack = await call("take", { conversation_id: item.conversation_id });
-        result(ack.ok ? t("console.take_asked") : ack.error.message, !ack.ok);
+        // while Away nothing is offered: say so rather than promise an offer that will not come (probe S)
+        var away = $("status").value === "away";
+        result(ack.ok ? t(away ? "console.take_asked_away" : "console.take_asked") : ack.error.message, !ack.ok);
       });
       take.setAttribute("aria-label", t("console.take_label", { chat: describe(item) }));
       li.appendChild(take);
