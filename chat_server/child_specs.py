@@ -82,7 +82,9 @@ def action_server_spec(port: int, log_dir: Path, chat311_url: str, token: str) -
             return r.status == 200
 
     argv = [str(bot_model.RASA_BIN), "run", "actions", "--actions", "actions", "-p", str(port)]
-    env = {**bot_model.rasa_env(), "CHAT311_URL": chat311_url, "CHAT311_TOKEN": token}
+    # Loopback only, like the Rasa servers it serves (`--interface 127.0.0.1`): rasa-sdk has no option for it and
+    # listened on 0.0.0.0, where anyone on the network could run the bot's actions (probe S).
+    env = {**bot_model.rasa_env(), "CHAT311_URL": chat311_url, "CHAT311_TOKEN": token, "SANIC_HOST": "127.0.0.1"}
     return ChildSpec("actions", argv, ready, cwd=bot_model.BOT_DIR, env=env,
                      log_file=log_dir / "actions.log", ready_timeout_s=120,
                      describe=f"http://127.0.0.1:{port}")

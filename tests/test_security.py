@@ -109,3 +109,17 @@ async def test_no_pii_or_secrets_in_the_server_log(bare_factory: Any) -> None:
     assert digits not in log.replace(" ", "")
     assert SECRET_TOKEN not in log, "the Rasa token appears in the log"
     assert SECRET_TOKEN not in readyz, "the Rasa token appears in /readyz"
+
+
+@pytest.mark.rasa
+async def test_the_bots_servers_listen_on_loopback_only(rasa_stack: Any) -> None:
+    """The action server listened on 0.0.0.0 (rasa-sdk has no option for it), where anyone on the network could
+    run the bot's actions (probe S); Rasa itself was already loopback only."""
+    import psutil
+    from yarl import URL
+
+    ports = {URL(rasa_stack.url).port, URL(rasa_stack.actions_url).port}
+    listening = [c for c in psutil.net_connections(kind="inet")
+                 if c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port in ports]
+    assert {c.laddr.port for c in listening} == ports, listening
+    assert {c.laddr.ip for c in listening} == {"127.0.0.1"}, listening
