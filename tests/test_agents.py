@@ -186,6 +186,9 @@ async def test_escalate_accept_chat_note_close(setup, resident) -> None:  # type
     note = await ann.call("note", {"conversation_id": cid, "text": "INTERNAL repeat caller"})
     assert note["ok"]
     await ann.wait_for("message", lambda d: d.get("visibility") == "internal")
+    # A packet too big to read is refused as such (it was "unknown event '__invalid_payload_…'", probe S).
+    huge = await ann.call("note", {"conversation_id": cid, "text": "x" * 50_000})
+    assert huge["ok"] is False and huge["error"]["code"] == "too_large", huge
     # Somebody else's actions are refused.
     assert (await ann.call("close", {"conversation_id": cid, "disposition": "made_up"}))["error"]["code"] == \
         "bad_disposition"

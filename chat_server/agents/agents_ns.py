@@ -20,6 +20,7 @@ from chat_server.agents.accounts import Account, AccountStore
 from chat_server.agents.auth import SESSION_COOKIE, SessionStore, parse_cookie_header
 from chat_server.agents.knowledge import KnowledgeBase
 from chat_server.agents.service import NS, ActionError, EscalationService, conv_room, user_room
+from chat_server.conversations.payloads import INVALID_PAYLOAD, refused_payload
 from chat_server.sanitize import clean_text
 
 log = logging.getLogger("chat311.agents")
@@ -48,6 +49,8 @@ class AgentsNamespace(socketio.AsyncNamespace):
         sid = str(args[0]) if args else ""
         if event in ("connect", "disconnect"):
             return await super().trigger_event(event, *args)
+        if event == INVALID_PAYLOAD:  # a 50,000-character note was answered "unknown event '__invalid_payload_…'"
+            return {"ok": False, "error": refused_payload(args[1] if len(args) > 1 else None).as_dict()}
         if not hasattr(self, f"on_{event}"):
             return {"ok": False, "error": {"code": "unknown_event", "message": f"unknown event {event[:40]!r}"}}
         try:

@@ -42,6 +42,14 @@ class PayloadError(Refusal, ValueError):
         self.raw = raw  # the text as received (for the emergency check before the rejection)
 
 
+def refused_payload(data: object) -> PayloadError:
+    """The refusal an INVALID_PAYLOAD event carries (its data as `loads` below made it), for any namespace."""
+    error = data if isinstance(data, dict) else {}
+    raw = error.get("raw")
+    return PayloadError(str(error.get("code", "invalid_json")), str(error.get("message", "unreadable message")),
+                        raw if isinstance(raw, str) else "")
+
+
 def _too_deep(value: object) -> bool:
     stack = [(value, 1)]
     while stack:

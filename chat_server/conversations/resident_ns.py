@@ -19,7 +19,7 @@ from chat_server.config import Config
 from chat_server.conversations.attachments import MediaOwners, checked_attachment
 from chat_server.conversations.emergency_first import EmergencyFirst
 from chat_server.conversations.limits import Limit, RateLimiter
-from chat_server.conversations.payloads import INVALID_PAYLOAD
+from chat_server.conversations.payloads import INVALID_PAYLOAD, refused_payload
 from chat_server.conversations.service import (
     ConversationService,
     DuplicateInFlight,
@@ -99,10 +99,8 @@ class ResidentNamespace(socketio.AsyncNamespace):
 
     async def _invalid_payload(self, sid: str, error: object) -> dict[str, Any]:
         """A packet payloads.py could not decode: its own error code, and the connection stays."""
-        error = error if isinstance(error, dict) else {}
-        exc = ClientError(str(error.get("code", "invalid_json")), str(error.get("message", "unreadable message")))
-        raw = error.get("raw")
-        return await self._reject(sid, exc, raw if isinstance(raw, str) else "", None)
+        refused = refused_payload(error)
+        return await self._reject(sid, ClientError(refused.code, refused.message), refused.raw, None)
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         await self.save_session(sid, {"ip": client_ip(environ, self.config.server.trust_forwarded_for)})
