@@ -184,7 +184,10 @@
           tr.insertCell().textContent = cell(c, r[c]);
         });
       });
-    } catch (e) { $("report-msg").textContent = e.message; }
+    } catch (e) {
+      table.replaceChildren();  // the last report's table stayed under the error, read as this one (probe S)
+      $("report-msg").textContent = e.message;
+    }
   }
 
   // The report picker's names (report.name.<value>); the markup keeps the English ones.
