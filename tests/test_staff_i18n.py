@@ -148,7 +148,7 @@ async def test_spanish_browser_signs_in_works_a_chat_and_switches_to_english(
         await expect(offer.locator(".preview")).to_have_attribute("aria-label", "Últimos mensajes del residente")
         await offer.locator("button.accept").click()
         await expect(page.locator("#conv")).to_be_visible()
-        await expect(page.locator("#conv-title")).to_have_text("Mi chat: asignada")
+        await expect(page.locator("#conv-title")).to_have_text("Mi conversación: asignada")  # "Mi chat: asignada" (probe S)
         facts = page.locator("#conv-facts dt")
         assert "Tema" in await facts.all_inner_texts() and "Idioma" in await facts.all_inner_texts()
         await expect(page.locator("#conv-facts")).to_contain_text("Inglés")
