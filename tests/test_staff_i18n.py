@@ -117,6 +117,7 @@ async def test_spanish_browser_signs_in_works_a_chat_and_switches_to_english(
         await expect(page.locator("p.error")).to_have_text(
             "Usuario o contraseña incorrectos, o la cuenta está desactivada.")
         page.errors.remove("Failed to load resource: the server responded with a status of 401 (Unauthorized)")
+        await expect(page.locator("#password")).to_be_focused()  # the name is kept: the password is typed again
         await page.fill("#password", PASSWORD)
         await page.click("button[type=submit]")
         await page.wait_for_url(f"{server.url}/console")
@@ -148,7 +149,7 @@ async def test_spanish_browser_signs_in_works_a_chat_and_switches_to_english(
         await expect(offer.locator(".preview")).to_have_attribute("aria-label", "Últimos mensajes del residente")
         await offer.locator("button.accept").click()
         await expect(page.locator("#conv")).to_be_visible()
-        await expect(page.locator("#conv-title")).to_have_text("Mi conversación: asignada")  # "Mi chat: asignada" (probe S)
+        await expect(page.locator("#conv-title")).to_have_text("Mi conversación: asignada")  # not "Mi chat: asignada"
         facts = page.locator("#conv-facts dt")
         assert "Tema" in await facts.all_inner_texts() and "Idioma" in await facts.all_inner_texts()
         await expect(page.locator("#conv-facts")).to_contain_text("Inglés")

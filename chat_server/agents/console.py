@@ -60,9 +60,10 @@ LOGIN_PAGE = """<!doctype html>
 <input type="hidden" name="csrf" value="{csrf}">
 <input type="hidden" name="next" value="{next}">
 <label for="username" data-i18n="login.username">Username</label>
-<input id="username" name="username" autocomplete="username" required maxlength="40" value="{username}" autofocus>
+<input id="username" name="username" autocomplete="username" required maxlength="40" value="{username}"{user_focus}>
 <label for="password" data-i18n="login.password">Password</label>
-<input id="password" name="password" type="password" autocomplete="current-password" required maxlength="200">
+<input id="password" name="password" type="password" autocomplete="current-password" required
+ maxlength="200"{pass_focus}>
 <button type="submit" data-i18n="login.submit">Sign in</button>
 </form></main></body></html>
 """
@@ -86,8 +87,10 @@ def _login_page(request: web.Request, message: str = "", username: str = "", sta
                 next_path: str = "") -> web.Response:
     """`message` is a key of staff_texts.yml (login.*): English here, the page's language in the browser."""
     csrf = secrets.token_urlsafe(24)
+    # After a refusal the name is kept: the password is what to type again (focus went to the name, probe S).
     body = LOGIN_PAGE.format(
         csrf=html.escape(csrf), username=html.escape(username), next=html.escape(next_path),
+        user_focus="" if username else " autofocus", pass_focus=" autofocus" if username else "",
         message=(f'<p class="error" role="alert" data-i18n="{html.escape(message)}">'
                  f'{html.escape(staff_texts()[message]["en"])}</p>') if message else "",
     )
