@@ -4,6 +4,7 @@ in minutes."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -139,10 +140,25 @@ async def test_live_lists_follow_an_escalation_and_an_accept(server_factory: Any
                 timeout=15_000)
             state = await page.locator("#override-state").inner_text()
             assert "forced open for 90 more minutes" in state or "forced open for 89 more minutes" in state, state
+            # Ending (or replacing) a forced state asks first (it went without a word, probe S).
+            asked: list[str] = []
+            pending: list[Any] = []
+
+            async def answer(dialog: Any, accept: bool) -> None:
+                asked.append(dialog.message)
+                await (dialog.accept() if accept else dialog.dismiss())
+
+            page.once("dialog", lambda d: pending.append(asyncio.ensure_future(answer(d, False))))
+            await page.click("#override-clear")
+            await page.wait_for_function("() => document.getElementById('override-state').textContent"
+                                         ".includes('storm staffing')")
+            assert asked and asked[0].startswith("The line is forced open for "), asked
+            page.once("dialog", lambda d: pending.append(asyncio.ensure_future(answer(d, True))))
             await page.click("#override-clear")
             await page.wait_for_function(
                 "() => document.getElementById('override-state').textContent === 'following the schedule'",
                 timeout=15_000)
+            assert len(asked) == 2
             assert page.errors == [], page.errors  # type: ignore[attr-defined]
     finally:
         await ann.close()

@@ -8,6 +8,7 @@ these pages); the CSV against the real app and Redis with a scripted event log."
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import re
@@ -199,8 +200,17 @@ async def test_dashboard_content_and_training_pages_in_spanish(redis_server: Any
             await screenshot(page, "dashboard-es.png")
             violations = serious_violations(await axe_scan(page, "body"))
             assert violations == [], violations
+            confirmed: list[str] = []
+            pending: list[Any] = []
+
+            async def accept(dialog: Any) -> None:
+                confirmed.append(dialog.message)
+                await dialog.accept()
+
+            page.once("dialog", lambda dialog: pending.append(asyncio.ensure_future(accept(dialog))))
             await page.click("#override-clear")
             await expect(page.locator("#override-state")).to_have_text("según el horario")
+            assert confirmed and confirmed[0].startswith("La línea está forzada abierta"), confirmed  # asked in Spanish
 
             # ---- the knowledge-articles page
             await page.goto(f"{server.url}/console/content")

@@ -114,7 +114,9 @@
     document.body.dataset.waiting = String(waiting.length);
   }
 
+  let activeOverride = null;  // the forced state on show, so a change to it is confirmed first
   function renderOverride(o) {
+    activeOverride = o && o.mode ? o : null;
     const box = $("override");
     if (o == null) { box.hidden = true; return; }
     box.hidden = false;
@@ -127,6 +129,9 @@
 
   async function setOverride(mode) {
     $("override-msg").textContent = "";
+    // Replacing or ending a forced state went without a word: a 3-hour override became a 1.5-minute one, and
+    // "Back to schedule" closed a line with chats waiting (probe S).
+    if (activeOverride && !confirm(t("dash.confirm_override", { current: $("override-state").textContent }))) return;
     try {
       // Minutes, like the console and the CLI (one rule on the server: chat_server/agents/override.py).
       const o = await call("/override", "POST", {
