@@ -156,6 +156,20 @@ async def test_two_chats_unread_marks_and_an_emergency_alert(console_server, res
         assert page.errors == []
 
 
+@contextlib.asynccontextmanager
+async def accepted_in_console(server: Any, resident: Any) -> AsyncIterator[tuple[Any, Any]]:
+    """Ann signed in to the console in Chromium, with a resident's chat accepted: (page, resident)."""
+    from playwright.async_api import expect
+
+    async with chromium() as browser:
+        page = await new_page(browser)
+        await sign_in(page, server.url, "ann")
+        res, offer = await offered_chat(page, resident, server.url)
+        await offer.locator("button.accept").click()
+        await expect(page.locator("#my-chats li")).to_have_count(1)  # the console has it (the accept's answer)
+        yield page, res
+
+
 async def test_a_console_whose_session_ended_signs_in_again_and_keeps_the_draft(  # type: ignore[no-untyped-def]
         console_server, resident, redis_client) -> None:
     """The session ended (expiry, a password change): the console said "reconnecting…" for ever, Send stayed on and
@@ -163,12 +177,7 @@ async def test_a_console_whose_session_ended_signs_in_again_and_keeps_the_draft(
     from playwright.async_api import expect
 
     server, prefix = console_server
-    async with chromium() as browser:
-        page = await new_page(browser)
-        await sign_in(page, server.url, "ann")
-        res, offer = await offered_chat(page, resident, server.url)
-        await offer.locator("button.accept").click()
-        await expect(page.locator("#conv")).to_be_visible()
+    async with accepted_in_console(server, resident) as (page, res):
         # what `chat311 users passwd` and an expiry do: the agent's sessions are gone
         for token_hash in await redis_client.smembers(f"{prefix}agent_sessions:ann"):
             await redis_client.delete(f"{prefix}agent_session:{token_hash.decode()}")
@@ -192,12 +201,7 @@ async def test_logging_out_with_open_chats_asks_first_and_hands_them_over(  # ty
     from playwright.async_api import expect
 
     server, _ = console_server
-    async with chromium() as browser:
-        page = await new_page(browser)
-        await sign_in(page, server.url, "ann")
-        res, offer = await offered_chat(page, resident, server.url)
-        await offer.locator("button.accept").click()
-        await expect(page.locator("#my-chats li")).to_have_count(1)  # the console has it (the accept's answer)
+    async with accepted_in_console(server, resident) as (page, res):
         asked: list[str] = []
 
         async def answer(dialog: Any, accept: bool) -> None:

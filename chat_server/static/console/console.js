@@ -301,7 +301,10 @@
   }
   // The session ended (expired, password changed, account disabled): to the sign-in, and back here after it.
   // The console stayed on "reconnecting…" with Send enabled, and replies went nowhere (probe S).
+  var leaving = false;
   function sessionEnded() {
+    if (leaving) return;  // told twice (the event, then the dropped socket): one trip to the sign-in
+    leaving = true;
     keepDraft();
     $("conn").textContent = t("console.ts_session_ended");
     $("conn").className = "conn bad";
