@@ -2,7 +2,7 @@
 
 One rule for the two places that ask for a contact: chat_server's callback offer and the bot's report form.
 Pure, like chat311_labels.py, so both virtualenvs load this file (chat_server by path, through
-chat_server/bot_model.py). By SMS, "the number I am texting from" was refused as "not a US phone number".
+chat_server/bot_rules.py). By SMS, "the number I am texting from" was refused as "not a US phone number".
 """
 
 from __future__ import annotations

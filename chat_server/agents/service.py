@@ -472,16 +472,17 @@ class EscalationService:
             out.append({**self.summary(conv), "waiting_s": round(now - entry.since, 1)})
         return out
 
-    async def broadcast_queue(self) -> None:
-        entries = await self.routing.queue()
+    async def broadcast_queue(self, entries: list[QueueEntry] | None = None) -> None:
+        entries = await self.routing.queue() if entries is None else entries
         self._queue_told = tuple(e.conversation_id for e in entries)
         await self.chats.sio.emit("queue", {"items": await self.queue_snapshot(entries)}, room="agents", namespace=NS)
 
     async def _broadcast_queue_if_changed(self) -> None:
         """The consoles' queue list follows every change, also one no offer came with: a declined or missed offer put
         the chat back in line (an emergency once), yet every console still showed "Queue (0)" (probe S)."""
-        if tuple(e.conversation_id for e in await self.routing.queue()) != self._queue_told:
-            await self.broadcast_queue()
+        entries = await self.routing.queue()
+        if tuple(e.conversation_id for e in entries) != self._queue_told:
+            await self.broadcast_queue(entries)
 
     # agent presence -------------------------------------------------------------
     async def agent_connected(self, account: Account, sid: str) -> None:

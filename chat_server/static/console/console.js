@@ -15,7 +15,7 @@
   var state = {
     me: null, socket: null, current: null, chats: new Map(), offers: new Map(), queue: [],
     unread: new Set(), canned: [], dispositions: [], typingTimer: null, typingOn: false, services: [],
-    audio: null, awayAt: 0, residentTypingTimer: null
+    audio: null, awayAt: 0, residentTypingTimer: null, maxChars: 2000  // the server's limit, from hello
   };
 
   function el(tag, cls, text) {
@@ -315,6 +315,9 @@
     if (r && r.status === 401) sessionEnded();
   }
 
+  // The open chat's language for what is inserted in it (en when none is open).
+  function chatLanguage() { return state.current && state.current.language === "es" ? "es" : "en"; }
+
   // Canned replies named by their words in the chat's language: what will be inserted (they read English in a
   // Spanish chat, probe S).
   function renderCanned(lang) {
@@ -330,7 +333,7 @@
 
   function renderConversation(conv) {
     state.current = conv;
-    renderCanned(conv.language === "es" ? "es" : "en");
+    renderCanned(chatLanguage());
     state.unread.delete(conv.conversation_id);
     $("empty").hidden = true;
     $("conv").hidden = false;
@@ -522,12 +525,13 @@
   }
 
   // Near and over the limit the box says so: a pasted 2,504 characters went out as the first 2,000 (probe S).
+  function tooLong(n) {
+    return n > state.maxChars ? t("console.too_many_chars", { n: n - state.maxChars, max: state.maxChars }) : "";
+  }
   function countComposer() {
-    var n = $("composer").value.length, max = state.maxChars || 2000;
-    var node = $("composer-count");
-    node.textContent = n > max ? t("console.too_many_chars", { n: n - max, max: max })
-      : n >= max * 0.9 ? t("console.chars_of", { n: n, max: max }) : "";
-    node.className = n > max ? "count error" : "count";
+    var n = $("composer").value.length, node = $("composer-count");
+    node.textContent = tooLong(n) || (n >= state.maxChars * 0.9 ? t("console.chars_of", { n: n, max: state.maxChars }) : "");
+    node.className = n > state.maxChars ? "count error" : "count";
   }
 
   function send() { return once("send", sendNow); }
@@ -535,7 +539,7 @@
     var box = $("composer");
     var text = box.value.trim();
     if (!text || !state.current) return;
-    if (text.length > (state.maxChars || 2000)) return result(t("console.too_many_chars", { n: text.length - state.maxChars, max: state.maxChars }), true);
+    if (tooLong(text.length)) return result(tooLong(text.length), true);
     var note = $("note-toggle").checked;
     var ack = await call(note ? "note" : "send", { conversation_id: state.current.conversation_id, text: text });
     if (!ack.ok) return result(ack.error.message, true);
@@ -770,7 +774,7 @@
     ack.chats.forEach(function (c) { if (c.offered) addOffer(c, false); else state.chats.set(c.conversation_id, c); });
     state.queue = ack.queue;
     state.canned = ack.canned;
-    state.maxChars = ack.max_chars || 2000;
+    state.maxChars = ack.max_chars || state.maxChars;
     countComposer();
     state.services = ack.services || [];
     renderServices();
@@ -786,7 +790,7 @@
       o.value = d;
       disp.appendChild(o);
     });
-    renderCanned(state.current && state.current.language === "es" ? "es" : "en");
+    renderCanned(chatLanguage());
     var supervisor = ack.me.roles.indexOf("supervisor") >= 0 || ack.me.roles.indexOf("admin") >= 0;
     $("supervisor").hidden = !supervisor;
     $("s-agent").hidden = $("s-agent-label").hidden = !supervisor;
@@ -944,8 +948,7 @@
     $("canned").addEventListener("change", function () {
       var c = state.canned[Number($("canned").value)];
       if (c) {
-        var lang = state.current && state.current.language === "es" ? "es" : "en";
-        insertText(c[lang] || c.en);
+        insertText(c[chatLanguage()] || c.en);
       }
       $("canned").value = "";
     });
@@ -993,8 +996,7 @@
 
   function insertIncident() {
     if (!state.incident) return;
-    var lang = state.current && state.current.language === "es" ? "es" : "en";
-    insertText(state.incident.notice[lang]);
+    insertText(state.incident.notice[chatLanguage()]);
   }
 
   // Inserted where the cursor is, after what the agent typed: Insert threw their draft away (probe S).
