@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import time
 from typing import Any
 
 import aiohttp
@@ -552,6 +553,7 @@ async def test_agent_disconnect_requeues_without_losing_messages(setup, resident
     await res.say("first message to Ann")
     await ann.wait_for("message", lambda d: d["text"] == "first message to Ann")
     await ann.call("send", {"conversation_id": cid, "text": "Ann answering"})
+    lost_at = time.time()
     await ann.close()  # connection lost
     await res.say("hello? are you still there?")  # arrives while nobody is connected
     await res.wait_for("bot_uttered", lambda m: m.get("sender") == "system" and "lost" in m.get("text", ""),
@@ -559,7 +561,8 @@ async def test_agent_disconnect_requeues_without_losing_messages(setup, resident
     await res.wait_for("queue_update", lambda d: d["position"] == 1)
     bob = await agent(server, prefix, "bob", name="Bob")
     offer = await bob.wait_for("offer", lambda d: d["conversation_id"] == cid)
-    assert offer["conversation_id"] == cid
+    # Its wait counts from the requeue, not from its first queueing: the time with Ann was not waiting.
+    assert offer["queued_at"] >= lost_at and offer["waiting_s"] <= time.time() - lost_at + 0.1
     ack = await bob.call("accept", {"conversation_id": cid})
     assert ack["ok"]
     transcript = [m["text"] for m in ack["conversation"]["messages"]]

@@ -72,6 +72,30 @@ def test_closed_while_waiting_counts_as_abandoned_and_live_queue() -> None:
     assert agg.live(t + 60)["queue_length"] == 1
 
 
+def test_time_back_in_the_queue_is_waiting_not_handling() -> None:
+    """Probe S: a chat requeued when its agent left had its whole life counted as handle time."""
+    t = at(DAY, 10)
+    agg = aggregate([
+        LogEvent("conversation_created", "r1", t, {"channel": "web", "language": "en"}),
+        LogEvent("queued", "r1", t + 10),
+        LogEvent("assigned", "r1", t + 20, {"agent": "ann"}),  # 10 s wait
+        LogEvent("requeued", "r1", t + 120, {"agent": "ann"}),  # ann had it 100 s
+    ], tz="America/New_York")
+    assert agg.live(t + 130) == {"queue_length": 1, "longest_wait_s": 10.0}  # waiting since the requeue
+    agg.feed([
+        LogEvent("assigned", "r1", t + 420, {"agent": "bob"}),  # 300 s back in the queue
+        LogEvent("transferred", "r1", t + 470, {"from": "bob", "to": "queue"}),  # bob had it 50 s
+        LogEvent("assigned", "r1", t + 500, {"agent": "cy"}),
+        LogEvent("conversation_closed", "r1", t + 530, {"reason": "agent"}),  # cy had it 30 s
+    ])
+    f = figures(agg.range_bucket(DAY, DAY))
+    assert f["answered"] == 1 and f["asa_s"] == 10.0  # speed of answer: to the first agent only
+    assert f["handled"] == 1 and f["aht_s"] == 180.0
+    agents = {r["agent"]: r for r in report(agg, "agents", DAY, DAY)}
+    assert {name: (r["handled"], r["aht_s"]) for name, r in agents.items() if r["handled"]} == {
+        "ann": (1, 100.0), "bob": (1, 50.0), "cy": (1, 30.0)}
+
+
 def test_reports_and_csv() -> None:
     agg = aggregate(scripted_day(DAY), tz="America/New_York")
     intents = report(agg, "intents", DAY, DAY)
@@ -81,8 +105,11 @@ def test_reports_and_csv() -> None:
     assert all("555-1234" not in row["text"] for row in fallbacks)
     agents = {r["agent"]: r for r in report(agg, "agents", DAY, DAY)}
     assert agents["alice"]["answered"] == 5 and agents["bob"]["answered"] == 4
-    # The transferred chat (c02) was closed by bob.
-    assert agents["alice"]["handled"] == 4 and agents["bob"]["handled"] == 5
+    # The transferred chat (c02) counts for both: alice had it for its first minute, bob until the close.
+    assert agents["alice"]["handled"] == 5 and agents["bob"]["handled"] == 5
+    day = figures(agg.range_bucket(DAY, DAY))
+    shares = sum(r["aht_s"] * r["handled"] for r in agents.values())
+    assert shares == pytest.approx(day["aht_s"] * day["handled"], abs=0.5)
     assert agents["alice"]["transfers_out"] == 1
     assert agents["alice"]["csat_avg"] == 4.5  # c00 5, c01 4 (c02 went to bob)
     volumes = report(agg, "volumes", DAY, DAY)

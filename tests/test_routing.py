@@ -182,8 +182,11 @@ async def test_transfer_and_requeue(routing: RoutingStore) -> None:
     assert await routing.transfer(cid, first, other, now - 30) == 1
     assert await routing.owner(cid) == other
     assert await routing.chats_of(first) == [] and await routing.chats_of(other) == [cid]
-    assert await routing.requeue(cid, other, True, now)
-    assert cid in await queued(routing)
+    assert await routing.requeue(cid, other, True, now + 1)
+    [entry] = await routing.queue()
+    # It keeps its place in line, but its wait restarts: the time with an agent was not waiting.
+    assert entry.conversation_id == cid
+    assert (entry.since, entry.waiting_since) == (pytest.approx(now - 10), pytest.approx(now + 1))
     # other declined by transferring to the queue: back to `first`.
     assert await routing.dispatch(now, now - 30, now + 30) == [(cid, first)]
 
@@ -200,7 +203,9 @@ async def test_reap_after_grace(routing: RoutingStore) -> None:
     assert await routing.reap("ann", now + 1, now - 30, 5) is None  # within grace
     reaped = await routing.reap("ann", now + 6, now - 30, 5)
     assert sorted(reaped or []) == [("c1", "assigned"), ("c2", "offered")]
-    assert {"c1", "c2"} <= await queued(routing)
+    waits = {e.conversation_id: e.waiting_since for e in await routing.queue()}
+    # c1 had an agent until now: it waits from now; c2 was only offered: still waiting since it queued.
+    assert waits == {"c1": pytest.approx(now + 6), "c2": pytest.approx(now - 5)}
     assert await routing.status("ann") == "offline"
     assert await routing.reap("ann", now + 7, now - 30, 5) is None  # once only
     # Reconnecting brings her back online.

@@ -10,7 +10,8 @@ All keys share the `{rt}` hash tag so the scripts also run on Redis Cluster.
 Keys (P = <prefix>{rt}:):
   P queue                 zset  cid → its turn: waiting since (epoch s; kept on requeue, so it keeps its place),
                                 less URGENT_AHEAD_S for a chat whose resident reported an emergency
-  P q:<cid>               hash  lang, dept, since, pos, eta (position and wait last told to the resident),
+  P q:<cid>               hash  lang, dept, since, back (when an agent who had it gave it back: its wait
+                                restarts there, its place does not), pos, eta (position and wait last told),
                                 urgent ("1": an emergency was reported; goes ahead of every other chat)
                                 (until the conversation leaves routing)
   P q:<cid>:declined      set   agents who declined / let the offer expire
@@ -179,7 +180,7 @@ redis.call('DEL', P..'assigned:'..cid)
 redis.call('SREM', P..'a:'..u..':chats', cid)
 if ARGV[4] == '1' then redis.call('SADD', P..'q:'..cid..':declined', u) end
 local since = redis.call('HGET', P..'q:'..cid, 'since') or ARGV[5]
-redis.call('HSET', P..'q:'..cid, 'since', since, 'pos', 0)
+redis.call('HSET', P..'q:'..cid, 'since', since, 'back', ARGV[5], 'pos', 0)
 redis.call('ZADD', P..'queue', turn(cid), cid)
 return 1
 """
@@ -218,6 +219,7 @@ for _, cid in ipairs(redis.call('SMEMBERS', key..':chats')) do
     redis.call('ZREM', P..'offers', cid)
   else
     redis.call('DEL', P..'assigned:'..cid)
+    if redis.call('EXISTS', P..'q:'..cid) == 1 then redis.call('HSET', P..'q:'..cid, 'back', now) end
   end
   local score = turn(cid)
   if score then redis.call('ZADD', P..'queue', score, cid) end
@@ -233,6 +235,13 @@ return out
 class QueueEntry(QueuedConversation):
     position: int = 0
     offered_to: str = ""  # waiting on this agent's answer to an offer (out of the queue meanwhile)
+    back: float = 0.0  # when an agent who had it gave it back (0: never served)
+
+    @property
+    def waiting_since(self) -> float:
+        """Since when the resident has waited without an agent: a requeued chat keeps its place (`since`), but
+        the time it spent with an agent is not waiting (probe S saw "Waiting 9 min" for a chat served for 8)."""
+        return self.back or self.since
 
 
 class RoutingStore(RedisStore):
@@ -341,7 +350,7 @@ class RoutingStore(RedisStore):
             f = text_map(raw)
             out.append(QueueEntry(cid, f.get("lang", "en"), f.get("dept", ""), float(f.get("since") or score),
                                   frozenset(text(d) for d in declined), f.get("urgent") == "1",
-                                  int(f.get("pos", "0") or 0)))
+                                  int(f.get("pos", "0") or 0), back=float(f.get("back") or 0)))
         return out
 
     async def waiting(self) -> list[QueueEntry]:
@@ -362,7 +371,8 @@ class RoutingStore(RedisStore):
             if not f or not agent:
                 continue  # accepted or withdrawn meanwhile
             out.append(QueueEntry(cid, f.get("lang", "en"), f.get("dept", ""), float(f.get("since") or 0),
-                                  urgent=f.get("urgent") == "1", offered_to=text(agent)))
+                                  urgent=f.get("urgent") == "1", offered_to=text(agent),
+                                  back=float(f.get("back") or 0)))
         return out
 
     async def undecline(self, cid: str, username: str) -> None:

@@ -377,7 +377,7 @@ class EscalationService:
     async def _offer_tickets(self, now: float) -> None:
         limit = self.cfg.max_queue_wait_s
         for entry in await self.routing.queue():
-            if now - entry.since < limit or not await self.routing.mark_ticket_offered(entry.conversation_id):
+            if now - entry.waiting_since < limit or not await self.routing.mark_ticket_offered(entry.conversation_id):
                 continue
             conv = await self.chats.store.get(entry.conversation_id)
             if conv is None or conv.state != QUEUED:
@@ -469,7 +469,7 @@ class EscalationService:
             conv = await self.chats.store.get(entry.conversation_id)
             if conv is None:
                 continue
-            out.append({**self.summary(conv), "waiting_s": round(now - entry.since, 1)})
+            out.append({**self.summary(conv), "waiting_s": round(now - entry.waiting_since, 1)})
         return out
 
     async def broadcast_queue(self, entries: list[QueueEntry] | None = None) -> None:
@@ -531,7 +531,8 @@ class EscalationService:
                 await self.routing.release(cid, time.time())
                 continue
             if kind == "assigned":
-                if not await self.chats.store.set_state(cid, QUEUED, expected=(ASSIGNED,), agent="", agent_name=""):
+                if not await self.chats.store.set_state(cid, QUEUED, expected=(ASSIGNED,), agent="", agent_name="",
+                                                        queued_at=f"{time.time():.3f}"):
                     continue
                 conv.state = QUEUED
                 await self.chats.say_system(conv, told)
@@ -693,9 +694,11 @@ class EscalationService:
         conv = await self._owned(account, cid)
         owner = await self.routing.owner(conv.id) or account.username
         if to in (None, "", "queue"):
-            if not await self.routing.requeue(conv.id, owner, True, time.time()):
+            now = time.time()
+            if not await self.routing.requeue(conv.id, owner, True, now):
                 raise ActionError("not_yours", "this conversation is not assigned to you")
-            if not await self.chats.store.set_state(conv.id, QUEUED, expected=(ASSIGNED,), agent="", agent_name=""):
+            if not await self.chats.store.set_state(conv.id, QUEUED, expected=(ASSIGNED,), agent="", agent_name="",
+                                                    queued_at=f"{now:.3f}"):
                 raise ActionError("conversation_gone", "the conversation changed meanwhile")
             conv.state = QUEUED
             await self.chats.say_system(conv, "transferred_queue")

@@ -212,10 +212,23 @@ class ConvState:
     first_queued: float | None = None
     escalated: bool = False
     answered: bool = False
-    assigned_ts: float | None = None
     agent: str = ""
+    with_agent_since: float | None = None  # an agent has it now, since
+    agent_time: dict[str, float] = field(default_factory=dict)  # agent → seconds they had it (segments ended)
     abandoned: bool = False
     closed: bool = False
+
+    def handle_times(self, now: float) -> dict[str, float]:
+        """Seconds each agent had the chat, the current agent's until `now`: time back in the queue after a
+        transfer or a lost connection is waiting, not handling (probe S: it had grown the AHT)."""
+        times = dict(self.agent_time)
+        if self.with_agent_since is not None:
+            times[self.agent] = times.get(self.agent, 0.0) + max(now - self.with_agent_since, 0.0)
+        return times
+
+    def end_segment(self, now: float) -> None:
+        self.agent_time = self.handle_times(now)
+        self.with_agent_since = None
 
 
 class Aggregator:
@@ -257,7 +270,7 @@ class Aggregator:
         self.events_seen += 1
         self.last_ts = max(self.last_ts, ev.ts)
         handler = getattr(self, f"_on_{ev.kind}", None)
-        if handler is None:
+        if handler is None and ev.kind != "requeued":  # requeued changes state only (_after)
             return
         st = None
         if ev.conv:
@@ -265,8 +278,9 @@ class Aggregator:
             if st is None:
                 st = self.convs[ev.conv] = ConvState(ev.ts)
             st.last_ts = max(st.last_ts, ev.ts)
-        for bucket in self._buckets(ev.ts):
-            handler(bucket, ev, st)
+        if handler is not None:
+            for bucket in self._buckets(ev.ts):
+                handler(bucket, ev, st)
         if st is not None:
             self._after(ev, st)
 
@@ -282,10 +296,10 @@ class Aggregator:
                 st.queued_since = ev.ts
                 self.queue[ev.conv] = ev.ts
         elif kind == "assigned":
-            if not st.answered:
-                st.answered = True
-                st.assigned_ts = ev.ts
+            st.answered = True
+            st.end_segment(ev.ts)
             st.agent = str(ev.data.get("agent") or ev.data.get("username") or st.agent)
+            st.with_agent_since = ev.ts
             st.queued_since = None
             self.queue.pop(ev.conv, None)
         elif kind == "transferred":
@@ -293,7 +307,9 @@ class Aggregator:
             if to == "queue":
                 self._requeue(ev, st)
             elif to:
+                st.end_segment(ev.ts)
                 st.agent = str(to)
+                st.with_agent_since = ev.ts
         elif kind == "requeued":
             self._requeue(ev, st)
         elif kind in ("abandoned", "conversation_closed"):
@@ -302,6 +318,7 @@ class Aggregator:
             st.queued_since = None
             self.queue.pop(ev.conv, None)
             if kind == "conversation_closed":
+                st.end_segment(ev.ts)
                 st.closed = True
         elif kind == "ticketed":
             # A queued resident who took a ticket instead has left the queue.
@@ -312,6 +329,7 @@ class Aggregator:
 
     def _requeue(self, ev: LogEvent, st: ConvState) -> None:
         """Back in the queue after an agent had it (transfer to queue, agent gone): live queue only."""
+        st.end_segment(ev.ts)
         if not st.closed and st.queued_since is None:
             st.queued_since = ev.ts
             self.queue[ev.conv] = ev.ts
@@ -402,12 +420,14 @@ class Aggregator:
         if st is None or st.closed:
             return
         self._abandon(b, ev, st)
-        if st.answered and st.assigned_ts is not None:
-            handle = max(ev.ts - st.assigned_ts, 0.0)
+        times = st.handle_times(ev.ts)
+        if st.answered and times:
+            handle = sum(times.values())
             b.handle(handle)
             _observe(b.handle_hist, HANDLE_BOUNDS, handle)
-            if st.agent:
-                b.agent(st.agent).handle(handle)
+            for agent, seconds in times.items():
+                if agent:
+                    b.agent(agent).handle(seconds)
 
     def _on_ticketed(self, b: Bucket, ev: LogEvent, st: ConvState | None) -> None:
         b.tickets += 1

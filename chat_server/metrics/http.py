@@ -82,7 +82,7 @@ async def live_queue(ctx: AppContext, reader: MetricsReader, now: float) -> dict
     store = routing_store(ctx)
     if store is not None:
         try:  # an offer not yet answered is a resident still waiting
-            waits = [now - entry.since for entry in await store.waiting()]
+            waits = [now - entry.waiting_since for entry in await store.waiting()]
             return {"queue_length": len(waits), "longest_wait_s": round(max(waits), 1) if waits else 0.0}
         except Exception:
             log.exception("reading the routing queue failed")

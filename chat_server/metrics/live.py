@@ -136,7 +136,7 @@ class LiveLists:
             conv = await self.conversations.get(entry.conversation_id)
             fields = conv.fields if conv is not None else {}
             offered_to = await self.routing.agent_name(entry.offered_to) if entry.offered_to else ""
-            out.append(WaitingChat(entry.conversation_id, round(max(0.0, now - entry.since), 1), entry.language,
+            out.append(WaitingChat(entry.conversation_id, round(max(0.0, now - entry.waiting_since), 1), entry.language,
                                    self._topic({"department": entry.department, **fields}), entry.position,
                                    entry.urgent, offered_to))
         out.sort(key=lambda w: (not w.urgent, -w.wait_s))
