@@ -120,6 +120,8 @@ async def test_offer_preview_accept_typing_note_line_status_and_close(  # type: 
         assert await _unnamed_controls(page) == []
         await expect(page.locator(".shortcuts")).to_contain_text("Alt")
 
+        # Outcomes read as words, not codes (probe S saw "info provided", "transferred phone").
+        await expect(page.locator("#disposition option[value=info_provided]")).to_have_text("Information given")
         await page.select_option("#disposition", "info_provided")
         await page.locator("#composer").focus()
         await page.keyboard.press("Alt+Shift+KeyC")
