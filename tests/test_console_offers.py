@@ -37,6 +37,13 @@ async def test_missed_offer_warns_then_away_and_stay_keeps_online(  # type: igno
         warned = await ann.wait_for("status", lambda d: d["status"] == "missed")
         assert warned["away_in_s"] == 2
         mark = len(ann.events)
+        # A reloaded console hears the warning too (probe S lost it on reload).
+        reloaded = await agent_client(server.url, "ann")
+        try:
+            hello = await reloaded.call("hello")
+            assert hello["status"] == "missed" and 0 < hello["away_in_s"] <= 2, hello
+        finally:
+            await reloaded.close()
         away = await ann.wait_for("status", lambda d: d["status"] == "away", after=mark, timeout=10)
         assert away["reason"] == "missed_offer"
         # Back online, the chat is offered again; this time she answers the warning with "Stay available".

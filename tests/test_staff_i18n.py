@@ -153,7 +153,7 @@ async def test_spanish_browser_signs_in_works_a_chat_and_switches_to_english(
         facts = page.locator("#conv-facts dt")
         assert "Tema" in await facts.all_inner_texts() and "Idioma" in await facts.all_inner_texts()
         await expect(page.locator("#conv-facts")).to_contain_text("Inglés")
-        assert "resuelto" in await page.locator("#disposition option").all_inner_texts()
+        assert "Resuelto" in await page.locator("#disposition option").all_inner_texts()
         transcript = page.locator("#transcript")
         await expect(transcript).to_contain_text("I need help with my water bill")  # not translated
         await expect(transcript).to_contain_text("Residente ·")
