@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import logging
 from collections.abc import AsyncIterator
@@ -35,6 +36,8 @@ from chat_server.events import EventBus
 from chat_server.language import StickyLanguage
 
 log = logging.getLogger("chat311.app")
+
+CLIENT_GOODBYE_S = 2.0  # how long shutdown waits for clients to take their disconnect packet
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
@@ -179,9 +182,15 @@ def create_app(config: Config, redis_url: str) -> web.Application:
 
     async def disconnect_clients(app: web.Application) -> None:
         """Close every Socket.IO client first: open websockets would otherwise hold shutdown for
-        the runner's whole grace period. Clients reconnect (to a sibling worker) and replay."""
+        the runner's whole grace period. Clients reconnect (to a sibling worker) and replay. Each close
+        waits for its client to take the goodbye packet; one that stopped polling never does (probe S:
+        shutdown hit its limit and Redis was stopped under the running loops), so they get a while."""
         if sio.eio.sockets:  # engineio's disconnect-all fails on an empty set
-            await sio.eio.disconnect()
+            try:
+                await asyncio.wait_for(sio.eio.disconnect(), CLIENT_GOODBYE_S)
+            except TimeoutError:
+                log.warning("clients did not take their goodbye; closing without it",
+                            extra={"clients": len(sio.eio.sockets), "waited_s": CLIENT_GOODBYE_S})
         await sio.shutdown()
 
     async def finish_turns(app: web.Application) -> None:

@@ -9,9 +9,11 @@ intermittent CI stall. Every background task is now stopped with `cancel_and_wai
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 from chat_server.agents.feature import ESCALATION
@@ -19,6 +21,7 @@ from chat_server.app import create_app
 from chat_server.app_hooks import run_with_app
 from chat_server.config import Config
 from chat_server.stopping import cancel_and_wait
+from tests.support.faults import log_lines
 from tests.support.servers import in_process_config
 
 
@@ -85,3 +88,23 @@ async def test_routing_loop_stops_when_cancelled_mid_redis_command(redis_server:
             stopping.result()
     finally:
         await asyncio.wait_for(runner.cleanup(), 60)
+
+
+async def test_a_client_that_stopped_polling_does_not_hold_shutdown(server_factory: Any) -> None:
+    """Probe S: on Ctrl-C the server waited for every client to take its goodbye packet. One that had
+    stopped polling held shutdown until the 10 s limit, and the runner stopped Redis under the still
+    running loops ("routing tick failed"). Goodbyes now get a short while; then the server goes on."""
+    server = await server_factory()
+    async with aiohttp.ClientSession() as session:
+        base = f"{server.url}/socket.io/?EIO=4&transport=polling"
+        async with session.get(base) as resp:
+            opened = json.loads((await resp.text())[1:])
+        poll = f"{base}&sid={opened['sid']}"
+        async with session.post(poll, data="40") as resp:
+            assert resp.status == 200
+        async with session.get(poll) as resp:
+            assert (await resp.text()).startswith("40")  # connected to the namespace; it never polls again
+        await server.stop()
+    assert server.proc is not None and server.proc.returncode == 0
+    lines = log_lines(server)
+    assert not [line for line in lines if line.get("msg") == "shutdown did not finish; exiting anyway"]
