@@ -207,6 +207,8 @@ class RetentionConfig:
 class LoggingConfig:
     level: str = "INFO"
     json: bool = True
+    # Where `chat311 run` writes each child's log: a second stack on one machine gives its own (probe S).
+    dir: str = "var/log"
 
 
 from chat_server.agents.settings import ConsoleConfig, HoursConfig, RoutingConfig  # noqa: E402

@@ -133,7 +133,7 @@ async def run_all(config: Config, workers: int = 1) -> None:
     started = time.monotonic()
     tune_gc(config)
     register_secret(config.rasa.token)
-    log_dir = config.resolve_path("var/log")
+    log_dir = config.resolve_path(config.logging.dir)
     sup = Supervisor(on_ready=_ready_printer)
     redis_url = config.redis.effective_url()
     runner: web.AppRunner | None = None

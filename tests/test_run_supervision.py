@@ -65,7 +65,7 @@ async def test_run_supervises_all_components(tmp_path: Path) -> None:
         f"redis: {{embedded_dir: {tmp_path / 'redis'}, embedded_port: {redis_port}}}\n"
         f"rasa: {{url: 'http://127.0.0.1:{rasa_port}', actions_url: 'http://127.0.0.1:{actions_port}',"
         f" token: run-test-token}}\n"
-        "logging: {json: true}\n"
+        f"logging: {{json: true, dir: {tmp_path / 'logs'}}}\n"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHAT311_") and k != "REDIS_URL"}
     log_path = tmp_path / "run.out"
@@ -89,6 +89,8 @@ async def test_run_supervises_all_components(tmp_path: Path) -> None:
         for line in lines:
             assert line in output, output[-2000:]
         assert (tmp_path / "redis" / "appendonly.aof").exists()  # AOF on in the embedded data dir
+        # each child's log in the configured dir: a second stack does not write into the first one's
+        assert {"redis.log", "rasa.log", "actions.log"} <= {p.name for p in (tmp_path / "logs").iterdir()}
 
         parent = psutil.Process(proc.pid)
         rasa = _child_with(parent, f"--port {rasa_port}")
