@@ -5,6 +5,7 @@ tickets, a supervisor every one; bad input gets a clear error; the console shows
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -116,6 +117,10 @@ async def test_search_by_ticket_phone_email_date_agent_with_role_scopes(  # type
         await expect(results).to_contain_text("Conversations (1)")
         await expect(results).to_contain_text(ticket_id)
         await expect(results).to_contain_text("Tickets (")
+        # every line reads as words: no empty "· ·" for a missing part, a ticket's status in words
+        assert not [line for line in await results.locator("li").all_inner_texts() if "· ·" in line or "·  ·" in line]
+        ticket_line = results.locator("li strong").filter(has_text=ticket_id)
+        await expect(ticket_line).to_have_text(re.compile(r" · (open|closed)$"))
         await page.fill("#s-phone", "")
         await page.fill("#s-ticket", "nonsense")
         await page.click("#s-submit")

@@ -179,6 +179,8 @@ async def test_spanish_browser_signs_in_works_a_chat_and_switches_to_english(
         await expect(page.locator("html")).to_have_attribute("lang", "en")
         await expect(page.locator("#send")).to_have_text("Send")
         await expect(page.locator("#conv-title")).to_have_text("My chat — assigned")
+        # the transcript's times too: the browser is Spanish, the page now English (probe S saw "16:19:43" stay)
+        await expect(transcript.locator(".who").first).to_have_text(re.compile(r"· \d{1,2}:\d{2}:\d{2}\s[AP]M$"))
         await expect(page.locator("#staff-nav .staff-nav-who")).to_have_text("Signed in as Ann (agent)")
         await expect(page.locator("#hours")).to_have_text("Line open")
         await expect(switch).to_be_focused()  # relabelled in place, not rebuilt under the keyboard

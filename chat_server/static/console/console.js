@@ -271,7 +271,7 @@
     var who = m.sender === "agent" ? (m.agent_name || t("console.sender_agent")) :
       (i18n.has("console.sender_" + m.sender) ? t("console.sender_" + m.sender) : m.sender);
     if (m.visibility === "internal") who += " " + t("console.internal_note");
-    li.appendChild(el("span", "who", who + " · " + new Date(m.ts).toLocaleTimeString()));
+    li.appendChild(el("span", "who", who + " · " + i18n.timeOfDay(m.ts / 1000)));  // the page's language
     li.appendChild(el("span", "text", m.text || (m.attachment ? t("console.attachment") : "")));
     list.appendChild(li);
     list.scrollTop = list.scrollHeight;
@@ -669,7 +669,6 @@
   }
 
   // ---------- search of past conversations and tickets (GET /console/api/search) ----------
-  function when(ts) { return ts ? new Date(ts * 1000).toLocaleString() : ""; }
 
   function searchList(title, items, render) {
     var box = $("search-results");
@@ -709,20 +708,22 @@
     searchList(t("console.search_conversations"), body.conversations, function (c) {
       var li = el("li");
       li.appendChild(el("strong", null, words(c.label) || t("console.conversation")));
-      li.appendChild(el("span", "meta", when(c.assigned_at || c.queued_at) + " · " + (c.agent_name || c.agent || "") +
-        " · " + codeWord("state", c.state) + (c.ticket_id ? " · " + t("console.search_ticket", { ticket_id: c.ticket_id }) : "")));
+      li.appendChild(el("span", "meta", [i18n.dateTime(c.assigned_at || c.queued_at), c.agent_name || c.agent,
+        codeWord("state", c.state), c.ticket_id ? t("console.search_ticket", { ticket_id: c.ticket_id }) : ""]
+        .filter(Boolean).join(" · ")));  // a chat no agent had has no empty "· ·"
       if (contact(c)) li.appendChild(el("span", "meta", contact(c)));
       if (state.me.roles.indexOf("supervisor") >= 0 || state.me.roles.indexOf("admin") >= 0) {
         li.appendChild(button(t("console.open"), "open", function () { openConversation(c.conversation_id); }));
       }
       return li;
     });
-    searchList(t("console.search_tickets"), body.tickets, function (t) {
+    searchList(t("console.search_tickets"), body.tickets, function (ticket) {
       var li = el("li");
-      li.appendChild(el("strong", null, t.ticket_id + " · " + t.service_code + " · " + t.status));
-      li.appendChild(el("span", "meta", when(t.requested_at) + (t.address ? " · " + t.address : "")));
-      if (contact(t)) li.appendChild(el("span", "meta", contact(t)));
-      if (t.description) li.appendChild(el("span", "meta", t.description));
+      li.appendChild(el("strong", null, [ticket.ticket_id, ticket.service_code, codeWord("ticket_status", ticket.status)]
+        .join(" · ")));
+      li.appendChild(el("span", "meta", [i18n.dateTime(ticket.requested_at), ticket.address].filter(Boolean).join(" · ")));
+      if (contact(ticket)) li.appendChild(el("span", "meta", contact(ticket)));
+      if (ticket.description) li.appendChild(el("span", "meta", ticket.description));
       return li;
     });
   }
