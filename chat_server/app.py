@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from types import ModuleType
 from typing import Any
 
@@ -45,21 +45,27 @@ CSP = (
 )
 
 
-async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+# Browsers keep to https for a year once they have seen the site over it (sent only when public_url is https).
+HSTS = "max-age=31536000"
+
+
+def security_headers(https: bool) -> Callable[[web.Request, web.StreamResponse], Awaitable[None]]:
     """Added as each response is prepared (`on_response_prepare`), error pages included.
 
     Not a middleware: any middleware makes aiohttp keep two more coroutine frames alive for every
     request in flight, and a widget's websocket is a request that lasts as long as the connection
     (about 0.9 KB of each idle connection's memory)."""
-    _set_security_headers(request, response.headers)
-
-
-def _set_security_headers(request: web.Request, headers: Any) -> None:
-    if not request.path.startswith("/socket.io"):
+    async def add(request: web.Request, response: web.StreamResponse) -> None:
+        if request.path.startswith("/socket.io"):
+            return
+        headers = response.headers
         headers.setdefault("Content-Security-Policy", CSP)
         headers.setdefault("X-Content-Type-Options", "nosniff")
         headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
         headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+        if https:
+            headers.setdefault("Strict-Transport-Security", HSTS)
+    return add
 
 
 # Feature modules with a `setup(app, ctx)`; each registers routes, namespaces and event handlers.
@@ -109,7 +115,7 @@ def create_app(config: Config, redis_url: str) -> web.Application:
     # redirected to the same path without it when that one exists.
     app = web.Application(client_max_size=8 * 1024 * 1024,
                           middlewares=[web.normalize_path_middleware(append_slash=False, remove_slash=True)])
-    app.on_response_prepare.append(security_headers)
+    app.on_response_prepare.append(security_headers(config.server.public_url.startswith("https://")))
     # Blocking pool: a burst beyond max_connections waits for a free connection instead of
     # failing the resident's event with MaxConnectionsError (redis-py's default pool raises at 100).
     # Retries: a pooled connection that went stale (Redis restarted or failed over) is replaced on

@@ -58,8 +58,19 @@ class ServerConfig:
     gc_thresholds: list[int] = field(default_factory=lambda: [50000, 50, 100])
     # uvloop's event loop instead of asyncio's: about 7 % less CPU per relayed message (docs/deployment.md).
     uvloop: bool = True
-    # Behind a reverse proxy: take the client IP from X-Forwarded-For (rate limits, audit).
+    # Behind a reverse proxy: take the client IP from X-Forwarded-For (rate limits, audit) ...
     trust_forwarded_for: bool = False
+    # ... as the address the outermost of this many trusted proxies saw (nginx alone: 1; a CDN before it: 2).
+    proxy_hops: int = 1
+
+    def validate(self) -> None:
+        if self.proxy_hops < 1:
+            raise ValueError(f"proxy_hops must be 1 or more (the proxies in front that append to "
+                             f"X-Forwarded-For), got {self.proxy_hops}")
+
+    def forwarded_hops(self) -> int:
+        """How many X-Forwarded-For entries, from the right, our own proxies wrote (0: none are trusted)."""
+        return self.proxy_hops if self.trust_forwarded_for else 0
     # Signing key for agent session cookies; empty = generated and kept in Redis.
     secret_key: str = ""
     # A socket with more unsent packets than this is a slow consumer: closed, the client

@@ -35,13 +35,17 @@ def fold(text: str) -> str:
     return " ".join(re.findall(r"[a-z0-9]+", plain))
 
 
-def client_ip(environ: dict[str, Any], trust_forwarded: bool) -> str:
-    """The client's address; X-Forwarded-For only when configured to sit behind a proxy we trust."""
+def client_ip(environ: dict[str, Any], proxy_hops: int) -> str:
+    """The client's address. Behind `proxy_hops` proxies we trust (0: none), the address the outermost of them
+    saw: each proxy appends the address it was called from to X-Forwarded-For, so that entry is counted from
+    the right. The entries to its left are whatever the client sent; taking the first one let anyone pick
+    their own address past every per-IP limit and into the audit log (probe U)."""
     request = environ.get("aiohttp.request")
-    if trust_forwarded and request is not None:
-        forwarded = str(request.headers.get("X-Forwarded-For", ""))
-        if forwarded:
-            return forwarded.split(",")[0].strip()
+    if proxy_hops > 0 and request is not None:
+        hops = [hop.strip() for hop in ",".join(request.headers.getall("X-Forwarded-For", [])).split(",")]
+        hops = [hop for hop in hops if hop]
+        if hops:
+            return hops[-min(proxy_hops, len(hops))]
     if request is not None and request.remote:
         return str(request.remote)
     return str(environ.get("REMOTE_ADDR", "unknown"))

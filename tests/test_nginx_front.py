@@ -18,7 +18,8 @@ import aiohttp
 import pytest
 
 from chat_server.child_specs import free_port
-from tests.support.servers import ChatServerProcess
+from tests.support.agents import PASSWORD, fresh_prefix, login, make_agent
+from tests.support.servers import ChatServerProcess, quoted_prefix
 from tests.support.waiting import until
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -88,10 +89,14 @@ class Nginx:
             self.proc.wait(timeout=10)
 
 
+PREFIX = fresh_prefix()
+
+
 @pytest.fixture(scope="module")
 async def workers(server_factory: Callable[..., Awaitable[ChatServerProcess]]) -> list[ChatServerProcess]:
     assert os.access(NGINX, os.X_OK), f"nginx is not installed ({NGINX}); .ci/run installs it"
-    return [await server_factory(CHAT311_SERVER__REDIS_MANAGER="true", CHAT311_SERVER__TRUST_FORWARDED_FOR="true")
+    return [await server_factory(CHAT311_SERVER__REDIS_MANAGER="true", CHAT311_SERVER__TRUST_FORWARDED_FOR="true",
+                                 CHAT311_REDIS__KEY_PREFIX=quoted_prefix(PREFIX))
             for _ in range(2)]
 
 
@@ -148,3 +153,16 @@ async def test_without_the_sticky_line_long_polling_breaks(front: Front, residen
         await _chat(resident, nginx.url, ["polling"])
     log = (nginx.workdir / "access.log").read_text()
     assert re.search(r'transport=polling[^"]*" 400 ', log), log[-2000:]
+
+
+async def test_a_client_cannot_choose_its_own_address(front: Front, redis_server: Any) -> None:
+    """Probe U: nginx appends the address it saw to the client's own X-Forwarded-For, and the server took
+    the client's first entry: a new made-up address per try, and sign-in throttling never held."""
+    nginx = await front(True)
+    await make_agent(redis_server.url, PREFIX, "xff")
+    statuses = []
+    for attempt in range(7):
+        statuses.append((await login(nginx.url, "xff", "wrong password",
+                                     headers={"X-Forwarded-For": f"203.0.113.{attempt + 1}"}))[0])
+    assert statuses[:5] == [401] * 5 and statuses[5:] == [429, 429], statuses
+    assert (await login(nginx.url, "xff", PASSWORD, headers={"X-Forwarded-For": "198.51.100.7"}))[0] == 429

@@ -38,6 +38,16 @@ async def test_security_headers_on_pages(origin_server: Any) -> None:
                     assert " onclick=" not in body.lower() and " onload=" not in body.lower()
 
 
+async def test_hsts_only_when_the_public_address_is_https(origin_server: Any, bare_factory: Any) -> None:
+    """Probe U: no HSTS anywhere. Sent when residents reach us over https; never over plain http."""
+    secure = await bare_factory(name="sec-https", CHAT311_SERVER__PUBLIC_URL="https://chat.city.example.gov")
+    async with aiohttp.ClientSession() as http:
+        async with http.get(secure.url + "/healthz") as resp:
+            assert resp.headers.get("Strict-Transport-Security") == "max-age=31536000"
+        async with http.get(origin_server.url + "/healthz") as resp:
+            assert "Strict-Transport-Security" not in resp.headers
+
+
 async def test_socketio_refuses_foreign_origin(origin_server: Any) -> None:
     bad = socketio.AsyncClient(reconnection=False)
     with pytest.raises(socketio.exceptions.ConnectionError):

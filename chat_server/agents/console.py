@@ -140,7 +140,7 @@ async def login_post(request: web.Request) -> web.StreamResponse:
     password = str(form.get("password", ""))[:200]
     if not tokens_equal(str(form.get("csrf", "")), request.cookies.get(LOGIN_CSRF_COOKIE)):
         return _login_page(request, "login.expired", username, 400, next_path)
-    ip = client_ip({"aiohttp.request": request}, ctx.config.server.trust_forwarded_for)
+    ip = client_ip({"aiohttp.request": request}, ctx.config.server.forwarded_hops())
     throttle, audit = request.app[THROTTLE], request.app[AUDIT]
     if not await throttle.reserve(ip, username):
         await audit.record(username or "?", "login_throttled", ip=ip)

@@ -103,7 +103,7 @@ class ResidentNamespace(socketio.AsyncNamespace):
         return await self._reject(sid, ClientError(refused.code, refused.message), refused.raw, None)
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
-        await self.save_session(sid, {"ip": client_ip(environ, self.config.server.trust_forwarded_for)})
+        await self.save_session(sid, {"ip": client_ip(environ, self.config.server.forwarded_hops())})
 
     async def on_disconnect(self, sid: str, *args: Any) -> None:
         token = (await self.get_session(sid)).get("session_id")

@@ -56,7 +56,7 @@ def setup(app: web.Application, ctx: AppContext) -> None:
         ctx.readiness_details["upstream"] = upstream_check
 
     StatusPage(tickets, followers, reach, channels, ctx.limiter, config.status, config.server.public_url,
-               ZoneInfo(config.hours.timezone), config.server.trust_forwarded_for).routes(app)
+               ZoneInfo(config.hours.timezone), config.server.forwarded_hops()).routes(app)
     StatusWebhook(status, config.status).routes(app)
     StaffStatusAPI(status).routes(app)
     FollowCommands(ctx.conversations, ctx.bus, tickets, followers, reach).register()

@@ -54,7 +54,7 @@ def html_response(body: str, status: int = 200) -> web.Response:
 class StatusPage:
     def __init__(self, tickets: TicketService, followers: FollowerStore, reach: FollowerReach,
                  channels: dict[str, Any], limiter: RateLimiter, config: StatusConfig, public_url: str, tz: ZoneInfo,
-                 trust_forwarded: bool) -> None:
+                 proxy_hops: int) -> None:
         self.tickets = tickets
         self.followers = followers
         self.reach = reach
@@ -64,7 +64,7 @@ class StatusPage:
         self.public_url = public_url.rstrip("/")
         self.origin = urlparse(self.public_url).netloc
         self.tz = tz
-        self.trust_forwarded = trust_forwarded
+        self.proxy_hops = proxy_hops
 
     def routes(self, app: web.Application) -> None:
         r = app.router
@@ -133,7 +133,7 @@ class StatusPage:
         if channel is None:
             problem = text("page_channel_off", language, channel=text(f"page_channel_{kind}", language))
             return html_response(status_page(view, language, self.tz, error=problem, contact=raw), 400)
-        if not await self.limiter.hit(FOLLOW_LIMIT, client_ip({"aiohttp.request": request}, self.trust_forwarded)):
+        if not await self.limiter.hit(FOLLOW_LIMIT, client_ip({"aiohttp.request": request}, self.proxy_hops)):
             return html_response(status_page(view, language, self.tz, error=text("page_too_many", language),
                                              contact=raw), 429)
         token = await self.followers.request(ticket.id, kind, address, language, self.config.follow_confirm_ttl_s)

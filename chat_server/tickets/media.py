@@ -22,6 +22,7 @@ from chat_server.config import Config
 from chat_server.conversations.attachments import NAME_RE, MediaOwners
 from chat_server.conversations.limits import Limit, RateLimiter
 from chat_server.conversations.store import ConversationStore
+from chat_server.sanitize import client_ip
 
 TYPES = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
 # What a hostile or broken multipart body raises while it is read: a part header that is not valid HTTP (a name
@@ -121,15 +122,8 @@ class MediaHandler:
         app.router.add_post("/api/media", self.upload)
         app.router.add_get("/media/{name}", self.serve)
 
-    def _client_ip(self, request: web.Request) -> str:
-        if self.config.server.trust_forwarded_for:
-            forwarded = request.headers.get("X-Forwarded-For", "")
-            if forwarded:
-                return forwarded.split(",")[0].strip()
-        return request.remote or "unknown"
-
     async def upload(self, request: web.Request) -> web.Response:
-        if not await self.limiter.hit(self.limit, self._client_ip(request)):
+        if not await self.limiter.hit(self.limit, client_ip({"aiohttp.request": request}, self.config.server.forwarded_hops())):
             return _error(429, "rate_limited", "too many uploads; wait a minute and try again")
         if not request.content_type.startswith("multipart/form-data"):
             return _error(400, "bad_request", "send multipart/form-data with fields session_id and file")

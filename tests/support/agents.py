@@ -55,10 +55,11 @@ async def make_agent(redis_url: str, prefix: str, username: str, name: str | Non
         await client.aclose()
 
 
-async def login(base_url: str, username: str, password: str = PASSWORD) -> tuple[int, str | None]:
+async def login(base_url: str, username: str, password: str = PASSWORD,
+                headers: dict[str, str] | None = None) -> tuple[int, str | None]:
     """POST the login form like a browser; (status, session token or None)."""
     jar = aiohttp.CookieJar(unsafe=True)
-    async with aiohttp.ClientSession(cookie_jar=jar) as http:
+    async with aiohttp.ClientSession(cookie_jar=jar, headers=headers) as http:
         async with http.get(f"{base_url}/console/login") as resp:
             page = await resp.text()
         match = re.search(r'name="csrf" value="([^"]+)"', page)
