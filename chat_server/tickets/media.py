@@ -123,7 +123,8 @@ class MediaHandler:
         app.router.add_get("/media/{name}", self.serve)
 
     async def upload(self, request: web.Request) -> web.Response:
-        if not await self.limiter.hit(self.limit, client_ip({"aiohttp.request": request}, self.config.server.forwarded_hops())):
+        ip = client_ip({"aiohttp.request": request}, self.config.server.forwarded_hops())
+        if not await self.limiter.hit(self.limit, ip):
             return _error(429, "rate_limited", "too many uploads; wait a minute and try again")
         if not request.content_type.startswith("multipart/form-data"):
             return _error(400, "bad_request", "send multipart/form-data with fields session_id and file")
