@@ -98,6 +98,51 @@ async def test_malformed_emergency_without_a_session_still_gets_911(strict: Any)
     await client.close()
 
 
+@pytest.mark.parametrize(("payload", "needle"), [
+    ({"message": [FIRE_EN]}, "call 911"),
+    ({"message": {"text": FIRE_ES}}, "llame al 911"),
+    ({"text": FIRE_EN}, "call 911"),
+])
+async def test_a_message_of_the_wrong_shape_still_gets_911_first(strict: Any, payload: dict[str, Any],
+                                                                   needle: str) -> None:
+    """Probe U: a message sent as a list, an object or under the wrong key was refused with no 911 answer
+    (the app API answered the same bodies)."""
+    client = await _session(strict.url)
+    mark = len(client.events)
+    ack = await client.sio.call("user_uttered", {**payload, "session_id": client.session_id}, timeout=10)
+    assert ack["error"]["code"] == "malformed"
+    await client.wait_for("error", after=mark)
+    names = [e for e, d in client.events[mark:] if e == "error" or is_911(d)]
+    assert names == ["bot_uttered", "error"], client.events[mark:]
+    assert needle in next(d for e, d in client.events[mark:] if is_911(d))["text"]
+    await client.close()
+
+
+async def test_the_rating_comment_is_read_for_an_emergency(strict: Any) -> None:
+    """Probe U: "help my husband is hitting me" in the comment box under the rating got no 911 answer."""
+    client = await _session(strict.url)
+    assert (await client.say("hello"))["ok"]
+    await client.wait_for("bot_uttered", lambda d: d.get("sender") != "resident")
+    mark = len(client.events)
+    comment = "help my husband is hitting me"
+    ack = await client.sio.call("csat", {"session_id": client.session_id, "rating": 1, "comment": comment},
+                                timeout=10)
+    assert ack == {"ok": True}
+    assert "911" in (await client.wait_for("bot_uttered", is_911, after=mark))["text"]
+    # a refused rating is read first too
+    other = await _session(strict.url)
+    ack = await other.sio.call("csat", {"session_id": other.session_id, "rating": 9, "comment": FIRE_ES}, timeout=10)
+    assert ack["error"]["code"] == "malformed"
+    assert "llame al 911" in (await other.wait_for("bot_uttered", is_911))["text"]
+    # an ordinary comment is only stored
+    mark = len(client.events)
+    assert (await client.sio.call("csat", {"session_id": client.session_id, "rating": 4,
+                                           "comment": "quick and helpful"}, timeout=10)) == {"ok": True}
+    assert not [d for _, d in client.events[mark:] if is_911(d)]
+    await client.close()
+    await other.close()
+
+
 async def test_emergency_before_api_rejections(redis_server: Any) -> None:
     from tests.support.channel_standins import bare_server
 

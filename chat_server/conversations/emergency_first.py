@@ -23,6 +23,24 @@ _PRUNE_AT = 10_000  # senders remembered before past windows are forgotten
 SCAN_CHARS = 20_000
 
 
+def words_in(payload: object, limit: int = SCAN_CHARS) -> str:
+    """Every string in a payload of any shape, joined: a message sent as a list, an object or under the wrong
+    key is refused as malformed, but "my house is on fire" in it still gets its 911 answer (probe U)."""
+    found: list[str] = []
+    size = 0
+    stack = [payload]
+    while stack and size < limit:
+        item = stack.pop()
+        if isinstance(item, str):
+            found.append(item)
+            size += len(item) + 1
+        elif isinstance(item, dict):
+            stack.extend(reversed([v for k, v in item.items() if k != "session_id"]))
+        elif isinstance(item, list | tuple):
+            stack.extend(reversed(item))
+    return " ".join(found)[:limit]
+
+
 class WindowGate:
     """At most `per_window` passes per key per fixed window, in this process's memory."""
 

@@ -17,7 +17,7 @@ import socketio
 
 from chat_server.config import Config
 from chat_server.conversations.attachments import MediaOwners, checked_attachment
-from chat_server.conversations.emergency_first import EmergencyFirst
+from chat_server.conversations.emergency_first import EmergencyFirst, words_in
 from chat_server.conversations.limits import Limit, RateLimiter
 from chat_server.conversations.payloads import INVALID_PAYLOAD, refused_payload
 from chat_server.conversations.service import (
@@ -179,6 +179,7 @@ class ResidentNamespace(socketio.AsyncNamespace):
         language = None
         try:
             if not isinstance(data, dict) or not isinstance(data.get("message"), str):
+                body = clean_text(words_in(data))  # still read for an emergency before the refusal
                 raise ClientError("malformed", "user_uttered expects {message: string, session_id}")
             body = clean_text(data["message"])
             # rasa-webchat sends `customData`; an empty `metadata` does not hide it
@@ -286,21 +287,28 @@ class ResidentNamespace(socketio.AsyncNamespace):
             return await self._fail(sid, exc)
 
     async def on_csat(self, sid: str, data: object = None) -> dict[str, Any]:
+        """A rating, and the comment box under it: one more place a resident may write "help, my husband is
+        hitting me". Its words get the guard's 911 answer like a message's, before any refusal (probe U)."""
+        said = clean_text(words_in(data.get("comment") if isinstance(data, dict) else data))
+        answered = False
         try:
             if not isinstance(data, dict):
                 raise ClientError("malformed", "csat expects {session_id, rating: 1..5, comment?}")
             token = await self._bound_session(sid, data)
+            conv = await self.store.current_conversation(token)
+            if said:
+                answered = await self.emergency_first.answer_unseen(
+                    token, "web", said, conv.language if conv else None) is not None
             rating = data.get("rating")
             if not isinstance(rating, int) or isinstance(rating, bool) or not 1 <= rating <= 5:
                 raise ClientError("malformed", "rating must be an integer from 1 to 5")
-            comment = clean_text(data.get("comment") or "") if isinstance(data.get("comment", ""), str) else ""
+            comment = said if isinstance(data.get("comment", ""), str) else ""
             if len(comment) > self.config.limits.max_message_chars:
                 raise ClientError("too_long", "comment is too long")
-            conv = await self.store.current_conversation(token)
             if conv is None:
                 raise ClientError("no_conversation", "there is no conversation to rate")
             await self.store.update(conv.id, csat=str(rating), csat_comment=comment)
             await self.service.bus.publish("csat", conv.id, rating=rating, comment=comment)
             return {"ok": True}
         except ClientError as exc:
-            return await self._fail(sid, exc)
+            return await (self._fail(sid, exc) if answered else self._reject(sid, exc, said, None))
