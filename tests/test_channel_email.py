@@ -3,6 +3,7 @@ local SMTP server (aiosmtpd) that captures them; threading headers, quote stripp
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import aiohttp
@@ -178,3 +179,24 @@ async def test_an_emergency_in_the_subject_and_a_long_mail_are_answered(mail_ser
     assert body_of(answer).lstrip().startswith("If this is an emergency"), body_of(answer)
     assert "first 2,000 characters" in body_of(answer)
     assert str(answer["Subject"]) == "Re: about my street" and answer["In-Reply-To"] == fire["Message-ID"]
+
+
+def _encoded(text: str) -> str:
+    return "=?utf-8?b?" + base64.b64encode(text.encode()).decode() + "?="
+
+
+async def test_a_line_break_hidden_in_the_subject_or_message_id_does_not_stop_the_911_answer(  # type: ignore[no-untyped-def]
+        mail_server, relay) -> None:
+    """Probe U: an encoded word that decodes to a line break made every reply unbuildable: the 911 answer was
+    retried six times and dropped. The header injection it tried stays impossible."""
+    hidden_subject = compose("subject-crlf@resident.test", _encoded("pothole\r\nBcc: victim@example.com"),
+                             "my house is on fire")
+    hidden_id = compose("id-crlf@resident.test", "help", "my house is on fire")
+    del hidden_id["Message-ID"]
+    hidden_id["Message-ID"] = _encoded("<x@y>\r\nBcc: victim@example.com")
+    for msg, sender in ((hidden_subject, "subject-crlf@resident.test"), (hidden_id, "id-crlf@resident.test")):
+        await mail_to_city(mail_server, msg)
+        [answer] = await relay.messages.wait_for(mails_to(relay, sender, "311 cannot dispatch"))
+        assert "call 911" in body_of(answer)
+        assert "Bcc" not in answer and "victim@example.com" not in str(answer["To"])
+    assert not [m for m in relay.messages.items if any("victim" in rcpt for rcpt in m["rcpt"])]

@@ -64,6 +64,21 @@ _ADDRESS = re.compile(r"^[^@\s<>\"',;]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$")
 _ROBOT_LOCALPARTS = ("mailer-daemon", "postmaster", "no-reply", "noreply", "do-not-reply", "donotreply")
 # Out-of-office replies that carry no RFC 3834 header, by their subject ("Respuesta automática: Re: basura" was
 # answered "Perdón, no entendí").
+# A message id as RFC 5322 writes it. Ids and subjects are the resident's to write, and an encoded word can hide a
+# line break in either: kept whole, it made every reply unbuildable, the 911 answer included (probe U).
+_MSG_ID = re.compile(r"<[!-;=?-~]{1,250}>")
+
+
+def one_line(value: str) -> str:
+    """A header value with every run of white space (line breaks too) as one space."""
+    return " ".join(value.split())
+
+
+def message_ids(value: str) -> list[str]:
+    """The well-formed message ids in a header value; anything else in it is dropped."""
+    return _MSG_ID.findall(value)
+
+
 _AUTO_SUBJECT = re.compile(r"^\s*(auto(matic)?[ -]?(reply|response|respuesta)|out of (the )?office|"
                            r"respuesta autom[aá]tica|fuera de (la )?oficina)\b", re.IGNORECASE)
 
@@ -129,12 +144,12 @@ class EmailChannel(ResidentChannel):
         if self._is_robot(msg, sender):
             log.info("dropped automatic e-mail", extra={"sender": redact(sender)})
             return "250 OK (automatic message ignored)"
-        message_id = str(msg.get("Message-ID", "")).strip()[:300]
+        message_id = next(iter(message_ids(str(msg.get("Message-ID", "")))), "")
         if message_id and not await self.redis.set(f"{self.prefix}email:in:{message_id}", "1", nx=True, ex=7 * 86400):
             return "250 OK (duplicate)"
         body = self._body_text(msg)
         photo = await self._photo(msg)
-        subject = clean_text(str(msg.get("Subject", "")))[:200]
+        subject = one_line(clean_text(str(msg.get("Subject", ""))))[:200]
         if not body and subject and not re.match(r"^(re|aw|rv|fwd?)\s*:", subject, re.IGNORECASE):
             body = subject
         full_body, body = body, body[: self.config.limits.max_message_chars]
@@ -334,13 +349,14 @@ class EmailChannel(ResidentChannel):
         msg["From"] = formataddr((self.cfg.email_display_name, self.address))
         msg["To"] = job["to"]
         msg["Reply-To"] = self.address
-        msg["Subject"] = job["subject"]
+        msg["Subject"] = one_line(job["subject"])
         msg["Date"] = formatdate(localtime=False)
         msg["Message-ID"] = job["message_id"]
-        if job.get("in_reply_to"):
-            msg["In-Reply-To"] = job["in_reply_to"]
-        if job.get("references"):
-            msg["References"] = job["references"]
+        # ids and subjects stored before they were checked on the way in must not stop a reply either
+        if in_reply_to := " ".join(message_ids(job.get("in_reply_to") or "")):
+            msg["In-Reply-To"] = in_reply_to
+        if references := " ".join(message_ids(job.get("references") or "")):
+            msg["References"] = references
         if job["conv"]:
             msg["X-Chat311-Conversation"] = job["conv"]
         if job.get("unsubscribe"):
