@@ -181,6 +181,12 @@ async def test_an_emergency_in_the_subject_and_a_long_mail_are_answered(mail_ser
     assert str(answer["Subject"]) == "Re: about my street" and answer["In-Reply-To"] == fire["Message-ID"]
 
 
+def _raw_mail(sender: str, subject: str, message_id: str, body: str) -> bytes:
+    """Header lines exactly as written (an EmailMessage would re-encode an encoded word given as text)."""
+    return (f"From: <{sender}>\r\nTo: {CITY}\r\nSubject: {subject}\r\nMessage-ID: {message_id}\r\n"
+            f"Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n").encode()
+
+
 def _encoded(text: str) -> str:
     return "=?utf-8?b?" + base64.b64encode(text.encode()).decode() + "?="
 
@@ -189,14 +195,14 @@ async def test_a_line_break_hidden_in_the_subject_or_message_id_does_not_stop_th
         mail_server, relay) -> None:
     """Probe U: an encoded word that decodes to a line break made every reply unbuildable: the 911 answer was
     retried six times and dropped. The header injection it tried stays impossible."""
-    hidden_subject = compose("subject-crlf@resident.test", _encoded("pothole\r\nBcc: victim@example.com"),
-                             "my house is on fire")
-    hidden_id = compose("id-crlf@resident.test", "help", "my house is on fire")
-    del hidden_id["Message-ID"]
-    hidden_id["Message-ID"] = _encoded("<x@y>\r\nBcc: victim@example.com")
-    for msg, sender in ((hidden_subject, "subject-crlf@resident.test"), (hidden_id, "id-crlf@resident.test")):
-        await mail_to_city(mail_server, msg)
+    port = int(mail_server.env["CHAT311_CHANNELS__SMTP_LISTEN_PORT"])
+    injected = "\r\nBcc: victim@example.com"
+    for sender, subject, message_id in (
+            ("subject-crlf@resident.test", _encoded("pothole" + injected), "<a1@resident.test>"),
+            ("id-crlf@resident.test", "help", _encoded("<x@y>" + injected))):
+        await aiosmtplib.send(_raw_mail(sender, subject, message_id, "my house is on fire"), sender=sender,
+                              recipients=[CITY], hostname="127.0.0.1", port=port, timeout=10)
         [answer] = await relay.messages.wait_for(mails_to(relay, sender, "311 cannot dispatch"))
         assert "call 911" in body_of(answer)
-        assert "Bcc" not in answer and "victim@example.com" not in str(answer["To"])
+        assert "Bcc" not in answer and "\n" not in str(answer["Subject"])
     assert not [m for m in relay.messages.items if any("victim" in rcpt for rcpt in m["rcpt"])]
