@@ -10,8 +10,9 @@ import aiohttp
 import aiosmtplib
 import pytest
 
-from tests.support.channel_standins import JPEG, SmtpCapture, bare_server, body_of, channel_messages
+from tests.support.channel_standins import SmtpCapture, bare_server, body_of, channel_messages
 from tests.support.email import CITY, compose, email_env, mail_to_city, mails_to
+from tests.support.images import JPEG
 
 
 @pytest.fixture

@@ -19,12 +19,12 @@ from tests.support import waiting
 from tests.support.channel_standins import (
     CITY_NUMBER,
     GONE_MEDIA,
-    JPEG,
     TwilioStandin,
     bare_server,
     channel_messages,
     delivery_of,
 )
+from tests.support.images import JPEG
 
 
 async def until(check: Callable[[], Awaitable[Any]], timeout: float = 20.0) -> Any:

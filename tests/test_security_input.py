@@ -24,10 +24,10 @@ from chat_server.conversations.turns import FairTurns
 from tests.support.channel_standins import App, issue
 from tests.support.clients import ResidentClient
 from tests.support.faults import RawSocketIO
+from tests.support.images import JPEG
 
 FIRE_EN = "my house is on fire"
 FIRE_ES = "hay un incendio en mi casa"
-JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
 
 
 def is_911(data: Any) -> bool:

@@ -17,8 +17,8 @@ import aiohttp
 import pytest
 import redis.asyncio as aioredis
 
-from tests.support.channel_standins import JPEG
 from tests.support.clients import ResidentClient
+from tests.support.images import JPEG
 from tests.support.open311 import cli
 from tests.support.servers import ChatServerProcess, RedisServer, quoted_prefix
 from tests.support.tickets import ANSWERS, BUTTON_PICK

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
+from tests.support.images import JPEG, WEBP
 from tests.support.open311 import new_api_key, start_server
 from tests.support.servers import ChatServerProcess, RedisServer
 
@@ -25,8 +26,10 @@ def png_bytes(padding: int = 0) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + body + b"\x00" * padding
 
 
-JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + b"\x00" * 64 + b"\xff\xd9"
-WEBP = b"RIFF\x24\x00\x00\x00WEBPVP8 " + b"\x00" * 40
+# A comment segment saying who took it and where, as phones and editors write them (EXIF's GPS is in
+# tests/test_image_metadata.py): published photos must not carry it.
+COMMENT = b"Maria Lopez 35.2271N 80.8431W"
+TAGGED_JPEG = JPEG[:2] + b"\xff\xfe" + struct.pack(">H", len(COMMENT) + 2) + COMMENT + JPEG[2:]
 
 
 @pytest.fixture(scope="module")
@@ -60,9 +63,10 @@ async def upload(server: ChatServerProcess, session_id: str | None, data: bytes,
 
 async def test_upload_png_jpeg_webp_and_serve_back(server: ChatServerProcess) -> None:
     session = await new_session(server)
-    for data, ctype in ((png_bytes(), "image/png"), (JPEG, "image/jpeg"), (WEBP, "image/webp")):
+    for data, sent, ctype in ((png_bytes(), png_bytes(), "image/png"), (JPEG, TAGGED_JPEG, "image/jpeg"),
+                              (WEBP, WEBP, "image/webp")):
         # The client's claimed name and type do not matter: the bytes decide.
-        status, body = await upload(server, session, data, filename="x.txt", content_type="text/plain")
+        status, body = await upload(server, session, sent, filename="x.txt", content_type="text/plain")
         assert status == 201, body
         url = body["media_url"]
         assert url.startswith(f"{server.url}/media/") and "x.txt" not in url
@@ -70,13 +74,14 @@ async def test_upload_png_jpeg_webp_and_serve_back(server: ChatServerProcess) ->
             assert resp.status == 200
             assert resp.headers["Content-Type"] == ctype
             assert resp.headers["X-Content-Type-Options"] == "nosniff"
-            assert await resp.read() == data
+            assert await resp.read() == data  # the picture as sent, without what it said of its owner
 
 
 @pytest.mark.parametrize(("data", "status", "code"), [
     (b"<html><script>alert(1)</script></html>", 415, "unsupported_media_type"),
     (b"GIF89a" + b"\x00" * 40, 415, "unsupported_media_type"),
     (png_bytes(padding=250_000), 413, "too_large"),
+    (JPEG[:200], 400, "bad_image"),  # cut short: nothing could show it
     (b"", 400, "empty_file"),
 ])
 async def test_upload_rejects_bad_files(server: ChatServerProcess, data: bytes, status: int, code: str) -> None:

@@ -16,6 +16,7 @@ from urllib.parse import urlparse
 import aiohttp
 
 from chat_server.config import Config
+from chat_server.tickets.image_metadata import BadImage, strip_metadata
 from chat_server.tickets.media import sniff
 
 log = logging.getLogger("chat311.channels.media")
@@ -31,6 +32,11 @@ async def store_image(config: Config, data: bytes) -> str | None:
     URL), or None if it is not a supported image."""
     ext = sniff(data[:16])
     if ext is None or not data or len(data) > config.tickets.media_max_bytes:
+        return None
+    try:  # an MMS or e-mailed photo is published like a widget upload: without its EXIF GPS position
+        data = await asyncio.to_thread(strip_metadata, data, ext)
+    except BadImage as exc:
+        log.info("damaged image not kept", extra={"error": str(exc)})
         return None
     directory = config.resolve_path(config.tickets.media_dir)
     directory.mkdir(parents=True, exist_ok=True)

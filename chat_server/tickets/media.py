@@ -9,6 +9,7 @@ Files land in `tickets.media_dir` (shared disk for several processes on one mach
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import secrets
@@ -23,6 +24,7 @@ from chat_server.conversations.attachments import NAME_RE, MediaOwners
 from chat_server.conversations.limits import Limit, RateLimiter
 from chat_server.conversations.store import ConversationStore
 from chat_server.sanitize import client_ip
+from chat_server.tickets.image_metadata import BadImage, strip_metadata
 
 TYPES = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
 # What a hostile or broken multipart body raises while it is read: a part header that is not valid HTTP (a name
@@ -39,6 +41,17 @@ def sniff(head: bytes) -> str | None:
     if len(head) >= 12 and head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "webp"
     return None
+
+
+def _keep_without_metadata(tmp: Path, final: Path, ext: str) -> None:
+    """The photo as published: no EXIF GPS position (the resident's home, often), camera or owner name."""
+    try:
+        data = strip_metadata(tmp.read_bytes(), ext)
+    except BadImage as exc:
+        raise UploadRefused(400, "bad_image", f"the image file is damaged ({exc}); send it again or "
+                                               "another photo") from exc
+    tmp.write_bytes(data)
+    os.replace(tmp, final)
 
 
 class UploadRefused(Exception):
@@ -68,7 +81,7 @@ class MediaFiles:
         tmp, ext = await self._save(part)
         try:
             name = f"{secrets.token_urlsafe(18)}.{ext}"
-            os.replace(tmp, self.dir / name)
+            await asyncio.to_thread(_keep_without_metadata, tmp, self.dir / name, ext)
         finally:
             with contextlib.suppress(OSError):
                 tmp.unlink()

@@ -32,14 +32,13 @@ from aiosmtpd.smtp import SMTP
 from twilio.request_validator import RequestValidator
 
 from chat_server.child_specs import free_port
+from tests.support.images import JPEG
 from tests.support.servers import ChatServerProcess, chat311_env, server_env
 from tests.support.waiting import until
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = "f" * 8 + secrets.token_hex(12)
 CITY_NUMBER = "+17045550311"
-# The smallest JPEG worth the name: SOI, an APP0/JFIF header, EOI.
-JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00\xff\xd9"
 
 
 class Waitable:
