@@ -1,49 +1,256 @@
 """PII redaction for logs, exports and the training inbox.
 
 Residents type phone numbers, e-mail addresses, SSNs and card numbers into chats; none of
-those may reach a log line or a CSV export in full. Patterns are deliberately greedy: a
-false positive costs a few masked digits, a false negative leaks personal data.
+those may reach a log line or a CSV export in full. Patterns lean greedy where the shape is
+unambiguous (a false negative leaks personal data), but the same text is published as Open311
+descriptions and read by staff, so numbers and words that only look alike (ticket ids, ZIP codes,
+addresses, dates, money) are left as typed.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
+from collections.abc import Callable
 from typing import Any
 
-_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
-_SSN = re.compile(r"\b\d{3}[- ]\d{2}[- ]\d{4}\b")
-# 13-19 digits, optionally grouped by spaces or dashes (payment cards).
-_CARD = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
-# A name a resident gives for themselves ("I'm Maria Lopez", "this is John Smith", "mi nombre es Ana Ruiz") or for
-# someone they name by relation ("my neighbor Jennifer Walsh"): the capitalised words after the introduction, or
-# any words after one that can only introduce a name ("my name is maria lopez", "me llamo juan"). Names said any
-# other way cannot be told from street names.
-_NOT_A_NAME = (r"(?!(?i:and|y|i|from|de|del|with|con|at|in|on|en|the|la|el|a|an|un|una|my|mi|calling|here|is|not|"
-               r"still|also|wrong|spelled|misspelled)\b)")
+# Dashes phones and pasted text put between digit groups besides "-": hyphen, non-breaking hyphen, figure, en and
+# em dash, minus, small and full-width hyphen-minus ("704–555–0188" copied from a web page was kept whole). For use
+# inside [...]: the "-" is escaped.
+_DASHES = "\\-\u2010\u2011\u2012\u2013\u2014\u2212\ufe63\uff0d"
+# One separator between digit groups: a dash or dot, spaced or not ("704 - 555 - 0188"), or spaces alone.
+_SEP = rf"(?:[ \t]*[{_DASHES}.][ \t]*|[ \t]+)"
+# Not part of a longer number on either side (an order number, a ZIP+4, a ticket id), nor money or a fraction.
+_NUM_START = rf"(?<![\w.$/])(?<!\d[{_DASHES}])"
+_NUM_END = rf"(?!\w)(?![.,/{_DASHES}]\d)"
+
+# "@" as phone and CJK keyboards also type it: full-width and small commercial at.
+_AT = "@\uff20\ufe6b"
+_EMAIL = re.compile(rf"[A-Za-z0-9._%+-]+[{_AT}][A-Za-z0-9.-]+\.[A-Za-z]{{2,}}")
+# An address written out so forms take it ("bob at gmail dot com", "ana (at) example (dot) org"), or typed with
+# spaces around "@" and "." ("maria @ gmail . com"); with spaces the ending must be a known one, or "meet @ park.
+# Then" would go.
+_SPELT_EMAIL = re.compile(rf"\b[\w.+-]+\s*(?:\(at\)|\[at\]|\bat\b|\barroba\b|[{_AT}])\s*[\w-]+"
+                          r"(?:\s*(?:\(dot\)|\[dot\]|\bdot\b|\bpunto\b|[.．])\s*[\w-]+)*?"
+                          r"\s*(?:\(dot\)|\[dot\]|\bdot\b|\bpunto\b|[.．])\s*(?:com|org|net|edu|gov|us|mx)\b",
+                          re.IGNORECASE)
+
+_SSN = re.compile(_NUM_START + rf"\d{{3}}{_SEP}\d{{2}}{_SEP}\d{{4}}" + _NUM_END)
+# Nine bare digits (or 3-3-3) are only an SSN when the resident says so: alone they are an account or case number.
+_SSN_AFTER_WORD = re.compile(
+    r"(?i:\b(?:ssn|ss\s*#|social(?:\s+security)?|seguro\s+social))(?![\w])[^\d\n]{0,30}?"
+    rf"(?P<ssn>\d{{3}}(?:{_SEP})?\d{{2}}(?:{_SEP})?\d{{4}}|\d{{3}}{_SEP}\d{{3}}{_SEP}\d{{3}})(?!\d)(?![.{_DASHES}]\d)")
+# 13-19 digits, optionally grouped by spaces, dashes or dots (payment cards).
+_CARD = re.compile(rf"\b(?:\d[ .{_DASHES}]?){{12,18}}\d\b")
+
+# A North American area code or exchange: never 0/1 first, never N11 (311, 911 are service numbers), so a ticket id
+# like 311-1000001 is not read as 311-100-0001 or 3-7 "area-number".
+_NANP = r"[2-9](?!11)\d\d"
+_PHONE = re.compile(
+    _NUM_START + rf"(?:\+?1{_SEP}?)?"
+    rf"(?:\([ \t]*\d{{3}}[ \t]*\){_SEP}?\d{{3}}{_SEP}?\d{{4}}"  # (704)555-0188, (704) 5550188
+    rf"|\d{{3}}{_SEP}\d{{3}}{_SEP}\d{{4}}"  # 704-555-0188, 704 - 555 - 0188, 704.555.0188
+    r"|\d{10}"
+    # One separator where the groups split is only a phone with a real area code and exchange.
+    rf"|{_NANP}{_SEP}{_NANP}\d{{4}}|{_NANP}{_NANP}{_SEP}\d{{4}})" + _NUM_END)
+# "+44 20 7946 0958", "+52 55 1234 5678": a leading "+" says phone; E.164 allows 8 to 15 digits.
+_INTL_PHONE = re.compile(rf"(?<![\w+])\+[ \t]?\d[\d(). \t{_DASHES}]{{6,22}}\d" + _NUM_END)
+# "555-0188": a 7-digit local number, dash or dot only (spaces would take "lot 250 1200"); a ZIP+4 or a ticket id
+# is cut off by the neighbouring digits and the N11 rule.
+_LOCAL_PHONE = re.compile(_NUM_START + rf"{_NANP}[ \t]*[{_DASHES}.][ \t]*\d{{4}}" + _NUM_END)
+
+# Names. A name a resident gives for themselves ("I'm Maria Lopez", "this is John Smith", "mi nombre es Ana Ruiz"),
+# with a title ("Mr. John Smith", "la señora Ana Pérez"), signed "Maria Lopez here", or for someone they name by
+# relation ("my neighbor Jennifer Walsh"): the capitalised words there, or any words after an introduction that can
+# only introduce a name ("my name is maria lopez", "name: maria lopez"). After "i'm"/"soy" a lower-case name is
+# masked only when it starts with a common first name: "i'm calling", "soy residente", "i'm 78" are what residents
+# usually write there, and no list of ordinary words is long enough to tell every other one from a surname.
+_LOWER = "a-zß-öø-ÿ"
+_UPPER = "A-ZÀ-ÖØ-Þ"
+_WORD = rf"[{_UPPER}{_LOWER}][{_UPPER}{_LOWER}'’-]*"
+# "Maria", "O'Brien", "McDonald", "Jean-Luc"; not "TIRED" (all capitals is shouting, not a name).
+_CAP_WORD = re.compile(rf"[{_UPPER}](?:['’]?[{_UPPER}])?[{_LOWER}]+(?:[-'’]?[{_UPPER}]?[{_LOWER}]+)*")
+# Up to three words after an introduction, read in a lookahead so a rejected candidate ("I'm Not sure") does not
+# swallow an introduction that follows it ("… this is Maria").
+_CANDIDATE = rf"(?=[ \t]*(?P<name>{_WORD}(?:[ \t]+{_WORD}){{0,2}}))"
+
+# What only introduces a name, so the words after it are one in any case.
+_NAME_IS = re.compile(
+    r"(?:\b(?i:my[ \t]+(?:full[ \t]+)?name(?:[ \t]+is|['’]s)[ \t]*:?|my[ \t]+(?:full[ \t]+)?name[ \t]*:"
+    r"|me[ \t]+llamo|mi[ \t]+nombre(?:[ \t]+(?:completo[ \t]+)?es[ \t]*:?|[ \t]*:))"
+    # A bare "name:" label, but not "street name:" or "your name:".
+    r"|(?<![\w'’][ \t])(?<![\w'’])(?i:(?:full[ \t]+)?name|nombre)[ \t]*:)" + _CANDIDATE)
+# What introduces the resident, or anything: "I'm tired", "this is a pothole".
+_SELF_INTRO = re.compile(r"\b(?i:i['’]?m|i[ \t]+am|soy|this[ \t]+is)(?![\w'’])" + _CANDIDATE)
+_TITLE = re.compile(r"(?P<title>\b(?:Mrs|Mr|Ms|Mx|Dr|Srta|Sra|Sr|MRS|MR|DR)\b\.?|\bMiss\b|\b(?:don|do[ñn]a|Do[ñn]a)\b"
+                    r"|\b(?i:se[ñn]or(?:ita|a)?)\b)" + _CANDIDATE)
 _PERSON_NOUN = (r"neighbou?rs?|landlord|landlady|owner|tenant|roommate|wife|husband|son|daughter|mother|father|mom|"
                 r"dad|brother|sister|friend|manager|boss|vecin[oa]s?|dueñ[oa]|propietari[oa]|caser[oa]|inquilin[oa]|"
                 r"espos[oa]|hij[oa]|amig[oa]|mamá|papá|herman[oa]|jefe|encargad[oa]")
-_INTRODUCED_NAME = re.compile(
-    r"\b((?i:my name is|my name's|me llamo|mi nombre es))\s+" + _NOT_A_NAME + r"[A-Za-zÁÉÍÓÚÑáéíóúñ'-]+"
-    r"(?:\s+" + _NOT_A_NAME + r"[A-Za-zÁÉÍÓÚÑáéíóúñ'-]+){0,2}"
-    r"|\b((?i:i'?m|i am|soy|this is))\s+[A-ZÁÉÍÓÚÑ][a-záéíóúñ'-]+(?:\s+[A-ZÁÉÍÓÚÑ][a-záéíóúñ'-]+){0,2}"
-    # Someone else named by who they are to the resident: "my neighbor Jennifer Walsh", "owner is Robert Brown",
-    # "el dueño se llama Pedro Pérez" went word for word into public descriptions.
-    r"|\b((?i:" + _PERSON_NOUN + r")(?:,|\s+(?i:is|was|named|called|es|se llama|llamad[oa]))?)"
-    r"\s+[A-ZÁÉÍÓÚÑ][a-záéíóúñ'-]+(?:\s+[A-ZÁÉÍÓÚÑ][a-záéíóúñ'-]+){0,2}")
-# An address written out so forms take it ("bob at gmail dot com", "ana (at) example (dot) org").
-_SPELT_EMAIL = re.compile(r"\b[\w.+-]+\s*(?:\(at\)|\[at\]|\bat\b|\barroba\b)\s*[\w-]+"
-                          r"(?:\s*(?:\(dot\)|\[dot\]|\bdot\b|\bpunto\b|\.)\s*[\w-]+)*?"
-                          r"\s*(?:\(dot\)|\[dot\]|\bdot\b|\bpunto\b|\.)\s*(?:com|org|net|edu|gov|us|mx)\b",
-                          re.IGNORECASE)
-# North American and international phone numbers: 10+ digits with common separators.
-# Separators are all-or-nothing so a ticket id like 311-1000001 is not taken for a phone number.
-_PHONE = re.compile(r"(?<![\w])(?:\+?\d{1,3}[\s.-]?)?\(?\d{3}\)?(?:[\s.-]\d{3}[\s.-]|\d{3})\d{4}\b")
+# Someone else named by who they are to the resident: "my neighbor Jennifer Walsh", "owner is Robert Brown",
+# "el dueño se llama Pedro Pérez" went word for word into public descriptions.
+_RELATION = re.compile(r"\b(?i:" + _PERSON_NOUN + r")(?:,|[ \t]+(?i:is|was|named|called|es|se llama|llamad[oa]))?"
+                       r"(?![\w'’])" + _CANDIDATE)
+# "Maria Lopez here" signs a message only at its start, after a sentence or after a greeting, and before the end
+# of a clause; "the pothole on Park Road here is deep" is not one.
+_SIGNED = re.compile(
+    r"(?:\b(?i:hi|hello|hey|hola|buenas|good[ \t]+(?:morning|afternoon|evening))\b[,!.]?|^|(?<=[.!?;:,]))"
+    r"[ \t]*(?P<name>" + _WORD + r"(?:[ \t]+" + _WORD + r"){0,2})[ \t]+here\b"
+    r"(?=[ \t]*(?:$|[.,!;:)" + _DASHES + r"]|(?i:again|calling|from|and|with|to|about|at|on|in)\b))",
+    re.MULTILINE)
+
+
+def _words(*groups: str) -> frozenset[str]:
+    return frozenset(word for group in groups for word in group.split())
+
+
+# Words that end a name wherever they come ("my name is on the bill", "me llamo Juan y vivo aquí").
+_ENDS_A_NAME = _words(
+    "and y i from de del with con at in on en the la el los las a an un una my mi calling here is not still also",
+    "wrong spelled misspelled was es but pero or o so to for por para of that que who your su tu it its this me",
+    "llamando aqui again im i'm i’m are were am soy estoy")
+# What residents write after "I'm"/"soy"/"this is" instead of a name, and lower-case words that end one
+# ("i'm maria calling about"). Not "will" or "bill": "I'm Will", "I'm Bill Jones".
+_ORDINARY = _words(
+    "we you he she they him her them our us be been son esta estamos never no just only too very really quite",
+    "pretty super there alli near about sobre over under after before since desde hasta otra vez writing",
+    "escribiendo texting reporting reportando asking trying looking having going getting living wondering waiting",
+    "hoping needing checking following contacting reaching requesting speaking hablando working staying renting",
+    "sorry sure glad happy sad upset angry mad tired sick frustrated worried scared afraid concerned confused",
+    "disabled elderly retired pregnant homeless unable able new old back home out done ready ok okay fine good",
+    "great well available interested what when where why how which quien cuando donde como cual hi hello hey hola",
+    "thanks thank gracias please favor yes yeah yep si anyone someone somebody anybody nobody everyone everybody",
+    "nothing something anything everything nadie alguien todos one resident residente homeowner owner tenant",
+    "renter veteran veterano veterana senior mom dad mother father parent single teacher maestro maestra nurse",
+    "student neighbor neighbour vecino vecina nuevo nueva monday tuesday wednesday thursday friday saturday sunday",
+    "lunes martes miercoles jueves viernes sabado domingo today tomorrow yesterday tonight hoy manana ayer",
+    "american hispanic latino latina latinx black white asian african mexican mexicano mexicana dominican",
+    "dominicano dominicana cuban cubano cubana puertorriqueno puertorriquena salvadoran salvadoreno salvadorena",
+    "honduran hondureno hondurena guatemalan guatemalteco guatemalteca colombian colombiano colombiana venezuelan",
+    "venezolano venezolana catholic christian cristiano cristiana muslim jewish english spanish espanol ingles",
+    "trash garbage recycling cart pothole water street light tree city county police fire help would can could",
+    "should did do does has have had gonna lol says said told lives lived asked wants needs")
+_NOT_A_NAME = _ENDS_A_NAME | _ORDINARY
+# Street and place words: "this is Tryon St", "Dr. Martin Luther King Jr Blvd" are places, not people.
+_STREET_ABBREVIATION = _words("st rd ave av blvd dr ln ct pl pkwy hwy cir ter trl fwy expy")
+_PLACE_WORD = _STREET_ABBREVIATION | _words(
+    "street road avenue boulevard drive lane court place parkway highway way circle terrace trail loop square park",
+    "creek center centre church school elementary middle high academy university college mall plaza station",
+    "library hospital apartments apts bridge lake river village commons crossing point pointe freeway expressway",
+    "calle avenida camino carretera")
+# First names common in Charlotte that are not also ordinary words ("will", "grace", "frank", "rosa", "luz" are
+# left out): the one sign a lower-case word after "i'm"/"soy"/"this is" is a name.
+_FIRST_NAMES = _words(
+    "mary patricia jennifer linda elizabeth barbara susan jessica sarah karen lisa nancy betty sandra margaret",
+    "ashley kimberly emily donna michelle carol amanda melissa deborah stephanie rebecca sharon laura cynthia",
+    "dorothy amy kathleen angela shirley brenda emma anna pamela nicole samantha katherine christine debra rachel",
+    "carolyn janet maria catherine diane olivia julie joyce victoria ruth lauren kelly christina joan evelyn",
+    "judith andrea hannah megan cheryl jacqueline martha teresa gloria sara janice ann anne kathryn abigail sophia",
+    "frances alice judy isabella julia denise beverly danielle marilyn natalie diana brittany theresa kayla alexis",
+    "lori tiffany tamara latoya keisha tasha tanya monica erica erin vanessa wanda yolanda veronica beth kate",
+    "katie jenny becky cathy kathy debbie cindy tina tammy wendy shelly vicki nikki tanisha shanice fatima aisha",
+    "james robert john michael david william richard joseph thomas christopher charles daniel matthew anthony",
+    "donald steven paul andrew joshua kenneth kevin brian george timothy ronald edward jason jeffrey ryan jacob",
+    "gary nicholas eric jonathan stephen larry justin scott brandon benjamin samuel gregory alexander patrick",
+    "raymond dennis jerry tyler aaron jose adam nathan henry zachary douglas peter kyle noah ethan jeremy walter",
+    "keith roger terry sean gerald carl harold dylan arthur lawrence jesse bryan billy bruce gabriel joe logan",
+    "alan juan albert willie elijah wayne randy vincent mason roy ralph bobby russell bradley philip eugene darius",
+    "jamal tyrone dwayne marcus derek travis curtis shawn tony mike chris matt dave steve jim bob tom sam ben dan",
+    "nick jeff greg tim mohammed muhammad ahmed ali omar luis carlos miguel pedro jorge manuel francisco antonio",
+    "javier alejandro fernando ricardo roberto eduardo sergio rafael raul oscar alberto arturo enrique hector mario",
+    "pablo andres diego victor ramon julio rodrigo cesar guillermo gustavo hugo ignacio ivan jaime joaquin leonardo",
+    "martin tomas mateo emilio ernesto felipe gerardo gilberto alfredo ruben adrian marco marcos agustin alfonso",
+    "efrain fidel jesus lorenzo moises nicolas octavio rogelio saul vicente wilfredo cristian brayan ana carmen",
+    "josefina guadalupe juana margarita elena isabel gabriela adriana alejandra claudia leticia silvia sofia lucia",
+    "valentina camila daniela fernanda mariana paola natalia lorena beatriz norma araceli rocio alicia irma susana",
+    "cristina raquel angelica liliana maribel yesenia estela graciela juanita lupe marisol lourdes marta karla",
+    "karina yadira xochitl itzel ximena jimena renata fabiola gisela ines julieta lidia luisa miriam olga ramona",
+    "rebeca selena sonia tania viviana yessica")
+
+
+def _fold(word: str) -> str:
+    """A word as the lists above spell it: lower case, without accents or a trailing full stop."""
+    decomposed = unicodedata.normalize("NFKD", word.lower().rstrip("."))
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
+
+
+def _is_place(word: str) -> bool:
+    folded = _fold(word)
+    return folded in _STREET_ABBREVIATION or (folded in _PLACE_WORD and word[:1].isupper())
+
+
+_NEXT_WORDS = re.compile(r"[ \t]+([\w'’.]+)(?:[ \t]+([\w'’.]+))?")
+
+
+def _name_span(match: re.Match[str], *, any_case: bool = False, titled: bool = False,
+               whole: bool = False) -> tuple[int, int] | None:
+    """Where the name in `match` (its "name" group) is: its leading words that can be a name, or None when none
+    can or they name a street. `any_case`: after "my name is", every word until one that ends a name. `titled`:
+    after "Mr."/"señora", capitalised words ("Mr. White" too). Otherwise a capitalised word that is not an
+    ordinary one ("I'm Tired") or a common first name, then capitalised words, or after a first name in lower
+    case any but ordinary ones ("i'm maria lopez calling"). `whole`: all the words or none."""
+    base = match.start("name")
+    words = [(base + m.start(), base + m.end(), m.group()) for m in re.finditer(r"\S+", match.group("name"))]
+    known_first = bool(words) and _fold(words[0][2]) in _FIRST_NAMES
+    # A name typed all in lower case goes on in lower case; "my neighbor Jennifer says" does not.
+    lower_case = known_first and words[0][2].islower()
+    taken = 0
+    for index, (_, _, word) in enumerate(words):
+        folded = _fold(word)
+        capitalised = _CAP_WORD.fullmatch(word) is not None
+        if any_case or (titled and capitalised):
+            is_name = folded not in _ENDS_A_NAME
+        elif titled:
+            is_name = False
+        elif index == 0:
+            # "I'm Calling", "I'm Reporting": an -ing word there is what they are doing.
+            is_name = known_first or (capitalised and folded not in _NOT_A_NAME and not folded.endswith("ing"))
+        else:
+            is_name = folded not in _ENDS_A_NAME and (capitalised or (lower_case and folded not in _ORDINARY))
+        if not is_name:
+            break
+        if _is_place(word):
+            return None
+        taken += 1
+    if not taken or (whole and taken < len(words)):
+        return None
+    end = words[taken - 1][1]
+    after = _NEXT_WORDS.match(match.string, end)
+    if after and (_is_place(after.group(1)) or (_fold(after.group(1)) == "jr" and after.group(2)
+                                                and _is_place(after.group(2)))):
+        return None
+    return words[0][0], end
+
+
+def _titled_name_span(match: re.Match[str]) -> tuple[int, int] | None:
+    # "Dr"/"Sr" after a capitalised word or a house number is Drive or Senior ("1812 Kilborne Dr", "Smith Sr. Center").
+    if match.group("title").rstrip(".").upper() in {"DR", "SR"}:
+        before = match.string[:match.start()].split()
+        if before and (before[-1][:1].isupper() or before[-1][:1].isdigit()) and before[-1][-1] not in ".!?:":
+            return None
+    return _name_span(match, titled=True)
+
+
+def _mask_names(text: str, pattern: re.Pattern[str], span: Callable[[re.Match[str]], tuple[int, int] | None]) -> str:
+    parts: list[str] = []
+    done = 0
+    for match in pattern.finditer(text):
+        found = span(match)
+        if found is None or found[0] < done:
+            continue
+        parts += [text[done:found[0]], "[name]"]
+        done = found[1]
+    return "".join([*parts, text[done:]])
 
 
 def _keep_last(match: re.Match[str], label: str, keep: int) -> str:
     digits = re.sub(r"\D", "", match.group(0))
     return f"[{label} …{digits[-keep:]}]" if keep else f"[{label}]"
+
+
+def _intl_phone(match: re.Match[str]) -> str:
+    digits = sum(char.isdigit() for char in match.group(0))
+    return _keep_last(match, "phone", 2) if 8 <= digits <= 15 else match.group(0)
 
 
 def _passes_luhn(digits: str) -> bool:
@@ -68,10 +275,17 @@ def redact(text: str) -> str:
         return text
     text = _EMAIL.sub("[email]", text)
     text = _SPELT_EMAIL.sub("[email]", text)
-    text = _INTRODUCED_NAME.sub(lambda m: f"{m.group(1) or m.group(2) or m.group(3)} [name]", text)
+    text = _mask_names(text, _NAME_IS, lambda m: _name_span(m, any_case=True))
+    text = _mask_names(text, _SELF_INTRO, _name_span)
+    text = _mask_names(text, _TITLE, _titled_name_span)
+    text = _mask_names(text, _RELATION, _name_span)
+    text = _mask_names(text, _SIGNED, lambda m: _name_span(m, whole=True))
+    text = _SSN_AFTER_WORD.sub(lambda m: m.group(0)[:m.start("ssn") - m.start()] + "[ssn]", text)
     text = _SSN.sub("[ssn]", text)
     text = _CARD.sub(lambda m: _keep_last(m, "card", 4), text)
+    text = _INTL_PHONE.sub(_intl_phone, text)
     text = _PHONE.sub(lambda m: _keep_last(m, "phone", 2), text)
+    text = _LOCAL_PHONE.sub(lambda m: _keep_last(m, "phone", 2), text)
     return text
 
 

@@ -12,6 +12,10 @@ Policy (`retention` in chat311.yml). Every store that holds resident text or con
 - tickets: `ticket_private_days` after closing, contact details, the filer's own description
   and the transcript go; the public record (redacted description, status) stays.
 - the event stream: events older than `events_days` (it only ever holds redacted data).
+- photos (`tickets.media_dir`): a file is kept while a conversation that is kept has it attached to a
+  message, or a ticket (whose public record it is part of) names it; any other file older than
+  `MEDIA_GRACE_S` goes: the photos of purged conversations, and uploads never attached (probe U: a purged
+  chat's photo of an ID card was still served). Younger files may still be attached.
 Run it daily from cron or a systemd timer; `--dry-run` reports what would go without deleting
 anything (event stream entries are not counted in a dry run).
 """
@@ -25,6 +29,7 @@ import logging
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from redis.asyncio import Redis
 
@@ -34,6 +39,7 @@ from chat_server.channels.channel_base import identity_key
 from chat_server.child_specs import RASA_TRACKER_KEY_PREFIX, rasa_tracker_url
 from chat_server.commands import command, load_for_command
 from chat_server.config import Config, RetentionConfig
+from chat_server.conversations.attachments import OWNER_TTL_S, media_name
 from chat_server.conversations.store import ConversationStore
 from chat_server.tickets.store import TicketStore
 
@@ -41,6 +47,16 @@ log = logging.getLogger("chat311.retention")
 
 DAY_S = 86400.0
 UNUSED_SESSION_GRACE_S = DAY_S  # far beyond limits.unused_session_ttl_s
+# An upload may be attached to a message for OWNER_TTL_S; a file is never swept before that and a day more.
+MEDIA_GRACE_S = OWNER_TTL_S + DAY_S
+
+
+@dataclass
+class MediaFiles:
+    """Where photos are kept, and the public address their URLs start with (to read a file's name from one)."""
+
+    directory: Path
+    public_url: str
 
 
 @dataclass
@@ -55,6 +71,7 @@ class PurgeReport:
     trackers_deleted: int = 0
     tickets_redacted: int = 0
     events_deleted: int = 0
+    photos_deleted: int = 0
     by_channel: Counter[str] = field(default_factory=Counter)
 
     def as_dict(self) -> dict[str, object]:
@@ -62,6 +79,7 @@ class PurgeReport:
                 "kept_open": self.kept_open, "kept_recent": self.kept_recent, "keys_deleted": self.keys_deleted,
                 "sessions_deleted": self.sessions_deleted, "trackers_deleted": self.trackers_deleted,
                 "tickets_redacted": self.tickets_redacted, "events_deleted": self.events_deleted,
+                "photos_deleted": self.photos_deleted,
                 "by_channel": dict(self.by_channel)}
 
 
@@ -74,12 +92,14 @@ def expired(policy: RetentionConfig, state: str, channel: str, closed_at: float,
 
 
 async def purge(redis: Redis, prefix: str, policy: RetentionConfig, now: float | None = None,
-                dry_run: bool = False, tracker: Redis | None = None) -> PurgeReport:
+                dry_run: bool = False, tracker: Redis | None = None, media: MediaFiles | None = None) -> PurgeReport:
     """Apply the policy to every store; `tracker` is Rasa's tracker database (None: not reachable)."""
     now = time.time() if now is None else now
     report = PurgeReport(dry_run)
     store = ConversationStore(redis, prefix)
-    await _purge_conversations(store, prefix, policy, now, report, tracker)
+    with_photos = await _purge_conversations(store, prefix, policy, now, report, tracker)
+    if media is not None:
+        await _purge_photos(store, TicketStore(redis, prefix), media, with_photos, now, report, policy.batch_size)
     await _purge_unused_sessions(store, prefix, now, report)
     await _purge_ticket_private_parts(redis, prefix, policy, now, report)
     if policy.events_days and not dry_run:
@@ -90,8 +110,10 @@ async def purge(redis: Redis, prefix: str, policy: RetentionConfig, now: float |
 
 
 async def _purge_conversations(store: ConversationStore, prefix: str, policy: RetentionConfig, now: float,
-                               report: PurgeReport, tracker: Redis | None) -> None:
+                               report: PurgeReport, tracker: Redis | None) -> list[str]:
+    """Purge what is due; returns the kept conversations that have a photo (a `media_url`)."""
     dry_run = report.dry_run
+    with_photos: list[str] = []
     redis = store.redis
     keys_by_conv = await store.conversation_keys()
     cids = sorted(keys_by_conv)
@@ -99,21 +121,25 @@ async def _purge_conversations(store: ConversationStore, prefix: str, policy: Re
         batch = cids[i:i + policy.batch_size]
         pipe = redis.pipeline(transaction=False)
         for cid in batch:
-            pipe.hmget(store.conversation_key(cid), "state", "channel", "closed_at", "updated_at", "session")
+            pipe.hmget(store.conversation_key(cid), "state", "channel", "closed_at", "updated_at", "session",
+                       "media_url")
         rows = await pipe.execute()
         doomed: list[tuple[str, str, str]] = []
-        for cid, (state, channel, closed_at, updated_at, session) in zip(batch, rows, strict=True):
+        for cid, (state, channel, closed_at, updated_at, session, photo) in zip(batch, rows, strict=True):
             if state is None:
                 continue  # a stray sub-key without its conversation; not ours to judge
             report.examined += 1
             state_s, channel_s = state.decode(), (channel or b"").decode()
             stamp = float((closed_at or updated_at or b"0").decode() or 0)
+            if expired(policy, state_s, channel_s, stamp, now):
+                doomed.append((cid, channel_s, (session or b"").decode()))
+                continue
             if state_s != "closed":
                 report.kept_open += 1
-            elif expired(policy, state_s, channel_s, stamp, now):
-                doomed.append((cid, channel_s, (session or b"").decode()))
             else:
                 report.kept_recent += 1
+            if photo:
+                with_photos.append(cid)
         for cid, channel_s, _ in doomed:
             report.purged += 1
             report.by_channel[channel_s or "unknown"] += 1
@@ -133,7 +159,29 @@ async def _purge_conversations(store: ConversationStore, prefix: str, policy: Re
         for session in {s for _, _, s in doomed if s}:
             if not await redis.exists(store.session_conversations_key(session)):
                 await _delete_session(store, prefix, session, report)
+    return with_photos
 
+
+async def _purge_photos(store: ConversationStore, tickets: TicketStore, media: MediaFiles, with_photos: list[str],
+                        now: float, report: PurgeReport, batch_size: int) -> None:
+    """Delete every photo file no kept conversation or ticket names (see the module doc)."""
+    if not media.directory.is_dir():
+        return
+    kept: set[str] = set()
+    for cid in with_photos:
+        kept.update(n for url in await store.attachment_urls(cid) if (n := media_name(url, media.public_url)))
+    async for url in tickets.media_urls(batch_size):
+        if name := media_name(url, media.public_url):
+            kept.add(name)
+    for path in media.directory.iterdir():
+        try:
+            if path.name in kept or not path.is_file() or now - path.stat().st_mtime <= MEDIA_GRACE_S:
+                continue
+            if not report.dry_run:
+                path.unlink()
+        except FileNotFoundError:  # removed meanwhile (a second purge)
+            continue
+        report.photos_deleted += 1
 
 async def _delete_session(store: ConversationStore, prefix: str, session: str, report: PurgeReport) -> None:
     """The session hash and, for SMS/e-mail residents, their address → session key."""
@@ -172,8 +220,10 @@ async def _purge_ticket_private_parts(redis: Redis, prefix: str, policy: Retenti
 async def _purge_main(config: Config, dry_run: bool) -> PurgeReport:
     url = config.redis.effective_url()
     redis, tracker = redis_connect.async_client(url), redis_connect.async_client(rasa_tracker_url(url))
+    media = MediaFiles(config.resolve_path(config.tickets.media_dir), config.server.public_url)
     try:
-        return await purge(redis, config.redis.key_prefix, config.retention, dry_run=dry_run, tracker=tracker)
+        return await purge(redis, config.redis.key_prefix, config.retention, dry_run=dry_run, tracker=tracker,
+                           media=media)
     finally:
         await redis.aclose()
         await tracker.aclose()
@@ -198,5 +248,5 @@ def _purge(args: argparse.Namespace) -> int:
               f"conversation(s) ({channels}); kept {report.kept_recent} recent closed and "
               f"{report.kept_open} open; examined {report.examined}; {report.tickets_redacted} ticket(s)' private "
               f"parts, {report.trackers_deleted} tracker(s), {report.events_deleted} event(s), "
-              f"{report.sessions_deleted} session(s)")
+              f"{report.sessions_deleted} session(s), {report.photos_deleted} photo(s)")
     return 0

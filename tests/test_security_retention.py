@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import secrets
 import sys
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -20,6 +23,7 @@ from chat_server.events import Event, EventBus
 from chat_server.redaction import redact
 from chat_server.retention import DAY_S, expired
 from chat_server.tickets.store import StatusEntry, Ticket, TicketStore
+from tests.support.images import JPEG
 from tests.support.open311 import start_server
 from tests.support.servers import ROOT, chat311_env
 
@@ -157,6 +161,54 @@ async def test_purge_covers_every_store(redis_server: Any, redis_client: Any) ->
     assert [e[1][b"kind"] for e in await redis_client.xrange(stream)] == [b"csat"]
     assert (await _purge(redis_server.url, prefix, **env))["tickets_redacted"] == 0
     await tracker.aclose()
+
+
+async def test_purge_deletes_the_photos_nothing_kept_names(redis_server: Any, redis_client: Any,
+                                                          tmp_path: Path) -> None:
+    """Probe U: a purged chat's photo (of an ID card) was still served, with nothing to ever delete it."""
+    prefix = f"ret{uuid.uuid4().hex[:6]}:"
+    public = "http://chat.city.test"
+    media = tmp_path / "media"
+    media.mkdir()
+    store, tickets = ConversationStore(redis_client, prefix), TicketStore(redis_client, prefix)
+    now = time.time()
+
+    names: dict[str, str] = {}  # what the test calls a photo → its stored name, random as uploads are
+
+    def photo(label: str, age_days: float) -> str:
+        name = names[label] = f"{secrets.token_urlsafe(18)}.jpg"
+        (media / name).write_bytes(JPEG)
+        os.utime(media / name, (now - age_days * DAY_S, now - age_days * DAY_S))
+        return f"{public}/media/{name}"
+
+    async def conversation(age_days: float, *photos: str) -> str:
+        conv = await store.create(await store.new_session("web"), "web", "en")
+        for url in photos:
+            await store.append(conv, "resident", "", attachment={"type": "image", "url": url})
+        await redis_client.hset(f"{prefix}conv:{conv.id}", mapping={
+            "state": "closed", "updated_at": f"{now - age_days * DAY_S:.3f}",
+            **({"media_url": photos[-1]} if photos else {})})
+        return conv.id
+
+    await conversation(40, photo("id-card", 40))  # purged: its photo goes
+    await conversation(10, photo("earlier", 10), photo("later", 10))  # kept: both its photos stay
+    reported = photo("pothole", 40)
+    await conversation(40, reported)  # purged, but its photo is a ticket's public photo
+    await tickets.create(Ticket(id="", service_code="POTHOLE", description="hole", public_description="hole",
+                                media_url=reported))
+    photo("never-attached", 3)  # an upload nobody attached
+    photo("just-uploaded", 0.1)  # may still be attached
+    (media / ".upload-0123").write_bytes(b"partial")  # a temporary file of an upload cut off long ago
+    os.utime(media / ".upload-0123", (now - 5 * DAY_S, now - 5 * DAY_S))
+
+    env = {"CHAT311_TICKETS__MEDIA_DIR": str(media), "CHAT311_SERVER__PUBLIC_URL": public}
+    dry = await _purge(redis_server.url, prefix, "--dry-run", **env)
+    assert dry["photos_deleted"] == 3 and (media / names["id-card"]).exists()
+    report = await _purge(redis_server.url, prefix, **env)
+    assert report["purged"] == 2 and report["photos_deleted"] == 3
+    left = {label for label, name in names.items() if (media / name).exists()}
+    assert left == {"earlier", "later", "pothole", "just-uploaded"} and not (media / ".upload-0123").exists()
+    assert (await _purge(redis_server.url, prefix, **env))["photos_deleted"] == 0
 
 
 async def test_event_stream_keeps_no_contact_details(redis_client: Any) -> None:

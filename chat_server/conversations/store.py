@@ -214,6 +214,11 @@ class ConversationStore(RedisStore):
                 found.setdefault(match.group(1).decode(), []).append(key)
         return found
 
+    async def attachment_urls(self, cid: str) -> list[str]:
+        """The URL of every photo attached to the conversation's messages (retention keeps those files)."""
+        return [str(m.extra["attachment"].get("url", "")) for m in await self.messages(cid)
+                if isinstance(m.extra.get("attachment"), dict)]
+
     async def session_tokens(self) -> AsyncIterator[str]:
         """Every session token (SCAN; a token's `:convs` list is not a session of its own)."""
         pattern = re.compile(re.escape(self.prefix).encode() + rb"session:([A-Za-z0-9_-]{16,64})$")

@@ -14,7 +14,7 @@ import hashlib
 import json
 import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
@@ -334,6 +334,18 @@ class TicketStore(RedisStore):
 
     async def count_also_reported(self, ticket_id: str) -> None:
         await self.redis.hincrby(self.key(ticket_id), "also_reported", 1)
+
+    async def media_urls(self, batch_size: int = 500) -> AsyncIterator[str]:
+        """The photo URL of every ticket that has one: a ticket's photo is part of its public record, so
+        retention keeps the file as long as the ticket."""
+        ids = rv.members(await self.redis.zrange(self.by_date, 0, -1))
+        for i in range(0, len(ids), batch_size):
+            pipe = self.redis.pipeline(transaction=False)
+            for tid in ids[i:i + batch_size]:
+                pipe.hget(self.key(tid), "media_url")
+            for url in await pipe.execute():
+                if url:
+                    yield rv.text(url)
 
     async def private_due(self, closed_before: float, batch_size: int = 500) -> list[str]:
         """Closed tickets last updated before `closed_before` that still hold private parts."""
