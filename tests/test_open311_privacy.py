@@ -25,7 +25,8 @@ from tests.support.servers import ChatServerProcess, RedisServer, quoted_prefix
 
 PREFIX = "t311priv:"
 SECRETS = ("704-555-0188", "0188", "ann.ruiz@example.org", "123-45-6789", "Ruiz")
-PRIVATE = ("private_description", "transcript", "email", "phone", "first_name", "last_name", "account_id")
+PRIVATE = ("private_description", "private_address", "transcript", "email", "phone", "first_name", "last_name",
+           "account_id")
 POTHOLE_AT = {"address_string": "600 E 4th St", "attribute[road_position]": "lane"}
 
 
@@ -110,6 +111,26 @@ async def test_the_filers_own_name_is_masked_in_the_public_description(api: Api,
     status, body, _ = await fetch(f"{server.url}/open311/v2/requests/{created['service_request_id']}.json")
     assert status == 200
     assert json.loads(body)[0]["description"] == "[name]. [name] here again, still no answer"
+
+
+async def test_the_address_is_public_only_redacted(api: Api, server: ChatServerProcess,
+                                                   redis_server: RedisServer) -> None:
+    """Probe U: the address went out as typed, "12 Elm St (Maria Lopez, apt 4, call 704-555-0188, maria@…)",
+    while the description's name and phone were masked. The street stays: it is where the problem is."""
+    created = await api.create(service_code="POTHOLE", description="Contact Maria Lopez",
+                               address_string="12 Elm St (Maria Lopez, apt 4, call 704-555-0188, maria@example.com)",
+                               first_name="Maria", last_name="Lopez", **{"attribute[road_position]": "lane"})
+    tid = created["service_request_id"]
+    status, body, _ = await fetch(f"{server.url}/open311/v2/requests/{tid}.json")
+    assert status == 200
+    address = json.loads(body)[0]["address"]
+    assert address.startswith("12 Elm St (") and "apt 4" in address, address
+    assert "Lopez" not in address and "0188" not in address and "maria@" not in address, address
+    status, page, _ = await fetch(f"{server.url}/status/{tid}")
+    assert status == 200 and "12 Elm St" in page and "Lopez" not in page and "555-0188" not in page
+    key = scoped_key(redis_server, PREFIX)  # staff's view keeps the address as written
+    status, body, _ = await fetch(f"{server.url}/open311/v2/requests/{tid}.json", api_key=key)
+    assert json.loads(body)[0]["private_address"].endswith("maria@example.com)")
 
 
 async def test_a_private_service_shows_only_its_status_and_only_its_filer_follows_it(

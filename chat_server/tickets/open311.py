@@ -51,7 +51,8 @@ PLURALS = {"attributes": "attribute", "values": "value", "endpoints": "endpoint"
 ATTRIBUTE_RE = re.compile(r"^attribute\[([^\[\]]{1,64})\](\[\])?$")
 POST_LIMIT = Limit("open311_post", 600, 60.0)  # per API key
 CONTACT_KEYS = ("email", "phone", "first_name", "last_name", "device_id")
-PRIVATE_KEYS = ("private_description", "transcript", *CONTACT_KEYS, "account_id", "also_reported", "staff_notes")
+PRIVATE_KEYS = ("private_description", "private_address", "transcript", *CONTACT_KEYS, "account_id",
+                "also_reported", "staff_notes")
 StaffCheck = Callable[[web.Request], Awaitable[bool]]
 
 
@@ -113,7 +114,7 @@ def public_request(t: Ticket, catalogue: Catalogue, tz: ZoneInfo) -> dict[str, A
         "description": t.public_text or None, "agency_responsible": t.agency_responsible,
         "service_notice": t.service_notice, "requested_datetime": iso(t.requested_at, tz),
         "updated_datetime": iso(t.updated_at, tz), "expected_datetime": iso(t.expected_at, tz),
-        "address": t.address, "address_id": t.address_id, "zipcode": t.zipcode, "lat": t.lat, "long": t.long,
+        "address": t.public_place, "address_id": t.address_id, "zipcode": t.zipcode, "lat": t.lat, "long": t.long,
         "media_url": t.media_url,
     }
     if service is not None and service.private:
@@ -255,7 +256,8 @@ class Open311API:
         public = public_request(t, self.catalogue, self.tz)
         if not private:
             return public
-        return {**public, "private_description": t.description or None, "transcript": t.transcript,
+        return {**public, "private_description": t.description or None, "private_address": t.address,
+                "transcript": t.transcript,
                 **{k: t.contact.get(k) for k in CONTACT_KEYS}, "account_id": t.account_id,
                 "also_reported": t.also_reported,
                 "staff_notes": "\n".join(f"{iso(e.ts, self.tz)} {e.by}: {e.note}" for e in t.history

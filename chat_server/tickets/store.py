@@ -71,7 +71,8 @@ class Ticket:
     status_notes: str | None = None
     agency_responsible: str | None = None
     service_notice: str | None = None
-    address: str | None = None
+    address: str | None = None  # as the filer wrote it: private ("outside Maria Lopez's house, text me at …")
+    public_address: str | None = None  # the address redacted like the description: what Open311 GET shows
     address_id: str | None = None
     zipcode: str | None = None
     lat: float | None = None
@@ -134,6 +135,13 @@ class Ticket:
     def public_text(self) -> str:
         """The public description (tickets stored before it existed get their description redacted)."""
         return self.public_description if self.public_description is not None else redact(self.description)
+
+    @property
+    def public_place(self) -> str | None:
+        """The public address (tickets stored before it existed get their address redacted)."""
+        if self.public_address is not None:
+            return self.public_address or None
+        return redact(self.address) if self.address else None
 
     @property
     def last_public_note(self) -> str | None:
@@ -368,6 +376,8 @@ class TicketStore(RedisStore):
             return
         pipe = self.redis.pipeline(transaction=True)
         pipe.hset(self.key(ticket_id), mapping={"public_description": ticket.public_text,
+                                                "public_address": ticket.public_place or "",
+                                                "address": ticket.public_place or "",
                                                 "private_purged_at": repr(time.time())})
         pipe.hdel(self.key(ticket_id), *PRIVATE_FIELDS)
         await pipe.execute()
