@@ -26,11 +26,12 @@ _NUM_END = rf"(?!\w)(?![.,/{_DASHES}]\d)"
 
 # "@" as phone and CJK keyboards also type it: full-width and small commercial at.
 _AT = "@\uff20\ufe6b"
-_EMAIL = re.compile(rf"[A-Za-z0-9._%+-]+[{_AT}][A-Za-z0-9.-]+\.[A-Za-z]{{2,}}")
+# Each starts only where its run of address characters does: retrying inside a long run was quadratic.
+_EMAIL = re.compile(rf"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+[{_AT}][A-Za-z0-9.-]+\.[A-Za-z]{{2,}}")
 # An address written out so forms take it ("bob at gmail dot com", "ana (at) example (dot) org"), or typed with
 # spaces around "@" and "." ("maria @ gmail . com"); with spaces the ending must be a known one, or "meet @ park.
 # Then" would go.
-_SPELT_EMAIL = re.compile(rf"\b[\w.+-]+\s*(?:\(at\)|\[at\]|\bat\b|\barroba\b|[{_AT}])\s*[\w-]+"
+_SPELT_EMAIL = re.compile(rf"(?<![\w.+-])[\w.+-]+\s*(?:\(at\)|\[at\]|\bat\b|\barroba\b|[{_AT}])\s*[\w-]+"
                           r"(?:\s*(?:\(dot\)|\[dot\]|\bdot\b|\bpunto\b|[.．])\s*[\w-]+)*?"
                           r"\s*(?:\(dot\)|\[dot\]|\bdot\b|\bpunto\b|[.．])\s*(?:com|org|net|edu|gov|us|mx)\b",
                           re.IGNORECASE)
@@ -38,7 +39,9 @@ _SPELT_EMAIL = re.compile(rf"\b[\w.+-]+\s*(?:\(at\)|\[at\]|\bat\b|\barroba\b|[{_
 _SSN = re.compile(_NUM_START + rf"\d{{3}}{_SEP}\d{{2}}{_SEP}\d{{4}}" + _NUM_END)
 # Nine bare digits (or 3-3-3) are only an SSN when the resident says so: alone they are an account or case number.
 _SSN_AFTER_WORD = re.compile(
-    r"(?i:\b(?:ssn|ss\s*#|social(?:\s+security)?|seguro\s+social))(?![\w])[^\d\n]{0,30}?"
+    r"(?i:\b(?:ssn|ss\s*#|social\s+security|seguro\s+social)(?!\w)[^\d\n]{0,30}?"
+    # "my social is …", but not "social media 123456789"
+    r"|\bsocial(?:[ \t:#.=-]|\b(?:is|es|was|number|num|no|nbr)\b)*)"
     rf"(?P<ssn>\d{{3}}(?:{_SEP})?\d{{2}}(?:{_SEP})?\d{{4}}|\d{{3}}{_SEP}\d{{3}}{_SEP}\d{{3}})(?!\d)(?![.{_DASHES}]\d)")
 # 13-19 digits, optionally grouped by spaces, dashes or dots (payment cards).
 _CARD = re.compile(rf"\b(?:\d[ .{_DASHES}]?){{12,18}}\d\b")
@@ -57,7 +60,10 @@ _PHONE = re.compile(
 _INTL_PHONE = re.compile(rf"(?<![\w+])\+[ \t]?\d[\d(). \t{_DASHES}]{{6,22}}\d" + _NUM_END)
 # "555-0188": a 7-digit local number, dash or dot only (spaces would take "lot 250 1200"); a ZIP+4 or a ticket id
 # is cut off by the neighbouring digits and the N11 rule.
-_LOCAL_PHONE = re.compile(_NUM_START + rf"{_NANP}[ \t]*[{_DASHES}.][ \t]*\d{{4}}" + _NUM_END)
+_LOCAL_PHONE = re.compile(_NUM_START + rf"{_NANP}[ \t]*[{_DASHES}.][ \t]*\d{{4}}" + _NUM_END
+                          # "250-1500 gallons" is a range
+                          + r"(?![ \t]*(?:%|(?i:percent|dollars|gallons|feet|ft|sq|square|pounds|lbs|miles|people|homes"
+                            r"|houses|units|years|days|hours|minutes|block)\b))")
 
 # Names. A name a resident gives for themselves ("I'm Maria Lopez", "this is John Smith", "mi nombre es Ana Ruiz"),
 # with a title ("Mr. John Smith", "la señora Ana Pérez"), signed "Maria Lopez here", or for someone they name by
@@ -137,7 +143,7 @@ _PLACE_WORD = _STREET_ABBREVIATION | _words(
     "street road avenue boulevard drive lane court place parkway highway way circle terrace trail loop square park",
     "creek center centre church school elementary middle high academy university college mall plaza station",
     "library hospital apartments apts bridge lake river village commons crossing point pointe freeway expressway",
-    "calle avenida camino carretera")
+    "county city department office calle avenida camino carretera")
 # First names common in Charlotte that are not also ordinary words ("will", "grace", "frank", "rosa", "luz" are
 # left out): the one sign a lower-case word after "i'm"/"soy"/"this is" is a name.
 _FIRST_NAMES = _words(
@@ -225,7 +231,7 @@ def _name_span(match: re.Match[str], *, any_case: bool = False, titled: bool = F
 def _titled_name_span(match: re.Match[str]) -> tuple[int, int] | None:
     # "Dr"/"Sr" after a capitalised word or a house number is Drive or Senior ("1812 Kilborne Dr", "Smith Sr. Center").
     if match.group("title").rstrip(".").upper() in {"DR", "SR"}:
-        before = match.string[:match.start()].split()
+        before = match.string[max(0, match.start() - 40):match.start()].split()
         if before and (before[-1][:1].isupper() or before[-1][:1].isdigit()) and before[-1][-1] not in ".!?:":
             return None
     return _name_span(match, titled=True)

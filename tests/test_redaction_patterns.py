@@ -1,0 +1,120 @@
+"""The forms of personal data a security review found unmasked, and the resident text that must stay as typed.
+
+Pure tests of `redact()` / `mask_payment_cards()`: no servers."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from chat_server.redaction import mask_payment_cards, redact
+
+
+def _digits(text: str) -> str:
+    return re.sub(r"\D", "", text)
+
+
+@pytest.mark.parametrize("phone", [
+    "(704)555-0188", "(704) 555-0188", "704-5550188", "704 - 555 - 0188", "704\u2010555\u20100188",
+    "704\u2013555\u20130188", "704.555.0188", "7045550188", "1-704-555-0188", "+1 704 555 0188", "555-0188",
+    "555.0188", "+44 20 7946 0958", "+52 55 1234 5678", "+52 (55) 1234-5678",
+])
+def test_phone_forms_are_masked(phone: str) -> None:
+    out = redact(f"call me at {phone} after 5")
+    assert out == f"call me at [phone …{_digits(phone)[-2:]}] after 5"
+
+
+@pytest.mark.parametrize(("text", "masked"), [
+    ("SSN 123456789", "SSN [ssn]"),
+    ("my ssn: 123456789", "my ssn: [ssn]"),
+    ("social security number is 123456789", "social security number is [ssn]"),
+    ("my social is 123 45 6789", "my social is [ssn]"),
+    ("mi número de seguro social es 123456789", "mi número de seguro social es [ssn]"),
+    ("ssn 123 456 789", "ssn [ssn]"),
+    ("ssn is 123.45.6789", "ssn is [ssn]"),
+    ("it is 123.45.6789", "it is [ssn]"),
+    ("it is 123-45-6789", "it is [ssn]"),
+    ("it is 123\u201345\u20136789", "it is [ssn]"),
+])
+def test_ssn_forms_are_masked(text: str, masked: str) -> None:
+    assert redact(text) == masked
+
+
+@pytest.mark.parametrize("kept", ["account 123456789", "social media 123456789", "case 123 456 789"])
+def test_nine_digits_without_an_ssn_word_are_not_an_ssn(kept: str) -> None:
+    assert redact(kept) == kept
+
+
+@pytest.mark.parametrize("card", ["4111.1111.1111.1111", "4111 1111 1111 1111", "4111-1111-1111-1111",
+                                  "4111\u20131111\u20131111\u20131111", "4111111111111111"])
+def test_card_forms_are_masked(card: str) -> None:
+    assert redact(f"my card {card} exp 09/27") == "my card [card …1111] exp 09/27"
+    assert mask_payment_cards(f"my card {card} exp 09/27") == "my card [card …1111] exp 09/27"
+
+
+def test_mask_payment_cards_keeps_the_luhn_rule_with_dots() -> None:
+    assert mask_payment_cards("5500.0000.0000.0004") == "[card …0004]"
+    for kept in ("4111.1111.1111.1112", "account 1234.5678.9012.3456", "12.07.2026", "$1,250.50"):
+        assert mask_payment_cards(kept) == kept
+
+
+@pytest.mark.parametrize(("text", "masked"), [
+    ("my name is: Maria Lopez", "my name is: [name]"),
+    ("My name is Maria Lopez", "My name is [name]"),
+    ("name: Maria Lopez", "name: [name]"),
+    ("Name: maria lopez, 45 Birch Lane", "Name: [name], 45 Birch Lane"),
+    ("my name is maria lopez", "my name is [name]"),
+    ("me llamo maria lopez", "me llamo [name]"),
+    ("mi nombre es maria lopez", "mi nombre es [name]"),
+    ("mi nombre es: Maria Lopez", "mi nombre es: [name]"),
+    ("i'm Maria Lopez", "i'm [name]"),
+    ("I’m Maria Lopez, call me", "I’m [name], call me"),
+    ("soy Maria Lopez", "soy [name]"),
+    ("Maria Lopez here", "[name] here"),
+    ("Hi, Maria Lopez here again about the cart", "Hi, [name] here again about the cart"),
+    ("Mr. John Smith", "Mr. [name]"),
+    ("Mr John Smith said", "Mr [name] said"),
+    ("Mrs. Ana Ruiz", "Mrs. [name]"),
+    ("Ms. Lopez", "Ms. [name]"),
+    ("Dr. Smith", "Dr. [name]"),
+    ("la señora Ana Pérez", "la señora [name]"),
+    ("el señor Juan Ruiz", "el señor [name]"),
+    ("Sr. Juan Ruiz", "Sr. [name]"),
+    ("Sra. Ana Pérez", "Sra. [name]"),
+    # lower case after "i'm"/"soy"/"this is": only when it starts with a common first name
+    ("i'm maria lopez", "i'm [name]"),
+    ("i'm maria lopez calling about my cart", "i'm [name] calling about my cart"),
+    ("soy maria lopez de charlotte", "soy [name] de charlotte"),
+    ("this is john smith", "this is [name]"),
+    ("I'm Sean O'Brien", "I'm [name]"),
+])
+def test_name_forms_are_masked(text: str, masked: str) -> None:
+    out = redact(text)
+    assert out == masked
+    assert not {"Maria", "maria", "Lopez", "lopez", "John", "john", "Smith", "smith", "Pérez", "Ruiz"} & set(
+        re.findall(r"[\w’']+", out))
+
+
+@pytest.mark.parametrize("email", ["maria @ gmail . com", "maria＠gmail.com", "maria@gmail .com", "maria ＠ gmail.com"])
+def test_email_forms_are_masked(email: str) -> None:
+    assert redact(f"write to {email} please") == "write to [email] please"
+
+
+@pytest.mark.parametrize("kept", [
+    # numbers that are not personal data
+    "ticket 311-1000001", "status of 311-8765432?", "is request 311-2718281 closed yet", "45 Birch Lane",
+    "1200 N Tryon St", "600 East 4th Street", "28202", "28202-1234", "ZIP 28202-1234 please", "12/07/2026",
+    "2026-12-07", "12-07-2026", "7:30", "at 10 am", "$125.50", "$1,250.50", "since 2019", "1990-2005",
+    "5 potholes", "for 3 weeks", "it was $200-1000", "250-1500 gallons", "call 311", "911",
+    "account 1234 5678 9012", "the sign says 25 mph", "+5 more", "open 8-5",
+    # words that are not names
+    "i'm calling about my cart", "i'm not sure", "soy de charlotte", "soy residente", "i'm tired of this",
+    "I'm Not sure", "I'm Calling about", "I'm a disabled veteran", "soy mamá soltera", "im tired of this pothole",
+    "this is a pothole", "this is Tryon St", "this is sharon amity rd", "the pothole on Park Road here is deep",
+    "Anyone here?", "Dr. Martin Luther King Jr Blvd is flooded", "1812 Kilborne Dr. Smith", "Freedom Dr Charlotte",
+    "street name: Tryon", "a mi nombre antes del lunes", "my name is on the bill", "meet @ park. Then",
+    "un señor se desmayo y no respira", "Senior Center", "my neighbor says the light is out",
+])
+def test_resident_text_that_is_not_personal_data_stays(kept: str) -> None:
+    assert redact(kept) == kept
