@@ -62,9 +62,13 @@ async def test_users_cli(redis_server, redis_client) -> None:  # type: ignore[no
 async def test_account_validation(redis_client) -> None:  # type: ignore[no-untyped-def]
     store = AccountStore(redis_client, fresh_prefix())
     for bad in (Account("Bad Name", "x"), Account("ok", "x", roles=["god"]), Account("ok", "x", languages=["fr"]),
-                Account("ok", "", roles=["agent"]), Account("ok", "x", max_chats=99)):
+                Account("ok", "", roles=["agent"]), Account("ok", "x", max_chats=99),
+                Account("ok", "Ana\u202eevil"), Account("ok", "Ana\u200bRuiz"), Account("ok", "Ana\nRuiz")):
         with pytest.raises(AccountError):
             await store.create(bad, "long enough password")
+    with pytest.raises(AccountError, match="text-direction"):  # residents would read the name backwards
+        await store.create(Account("ok", "Ana\u202eevil"), "long enough password")
+    await store.create(Account("ana", "Ana María Ruiz-O'Neil"), "long enough password")  # accents and marks stay
     assert await store.verify("nobody", "whatever password") is None
     sup = Account("sue", "Sue", roles=["supervisor"])
     assert sup.has_role("agent") and sup.has_role("supervisor") and not sup.has_role("content")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+import unicodedata
 from dataclasses import dataclass, field
 
 from argon2 import PasswordHasher
@@ -68,6 +69,9 @@ def validate(account: Account) -> None:
         raise AccountError("username: 2-40 lowercase letters, digits, '.', '_' or '-', starting with a letter/digit")
     if not account.name.strip() or len(account.name) > 60:
         raise AccountError("name: 1-60 characters (residents see it when the agent joins)")
+    if any(unicodedata.category(c).startswith("C") for c in account.name):
+        # a bidi override made "Ana\u202eevil" read backwards to residents (probe U)
+        raise AccountError("name: no control, invisible or text-direction characters (residents see it as written)")
     bad = [r for r in account.roles if r not in ROLES]
     if bad or not account.roles:
         raise AccountError(f"roles: choose from {', '.join(ROLES)}")
