@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import difflib
+import ipaddress
 import os
 import re
 import types
@@ -103,6 +104,18 @@ class RedisConfig:
         return self.url or f"redis://127.0.0.1:{self.embedded_port}/0"
 
 
+DEFAULT_RASA_TOKEN = "chat311-local-token"
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 @dataclass
 class RasaConfig:
     # One Rasa server. Several: `urls` (it wins over `url` when not empty). Every server serves the
@@ -110,7 +123,7 @@ class RasaConfig:
     # (conversations/rasa_pool.py picks one; docs/deployment.md "Several Rasa servers").
     url: str = "http://127.0.0.1:5005"
     urls: list[str] = field(default_factory=list)
-    token: str = "chat311-local-token"
+    token: str = DEFAULT_RASA_TOKEN
     # Start the Rasa server and action server as supervised children.
     manage: bool = True
     # Action server (rasa_sdk); its /health is part of /readyz. Empty = not checked.
@@ -144,6 +157,10 @@ class RasaConfig:
                 raise ValueError(f"{where}: expected an http(s) URL such as http://127.0.0.1:5005, got {server!r}")
         if len(set(servers)) != len(servers):
             raise ValueError(f"{key}: a Rasa server is listed twice")
+        if self.token == DEFAULT_RASA_TOKEN and not all(_loopback(urlparse(s).hostname or "") for s in servers):
+            # probe U: the default is in chat311's source, and Rasa's API hands out every conversation's tracker
+            raise ValueError("token: a Rasa server off this machine needs your own secret token; the default one "
+                             "is public (it is in chat311's source)")
 
     def servers(self) -> list[str]:
         """The Rasa servers' base URLs (no trailing slash): `urls`, or `url` as a list of one."""

@@ -42,6 +42,10 @@ def test_env_overrides_and_redis_url(tmp_path: Path) -> None:
         ("servr:\n  port: 1\n", "servr: unknown key (did you mean 'server'?)"),
         ("- just\n- a list\n", "top level must be a mapping"),
         ("server: [\n", "not valid YAML"),
+        # probe U: the shipped token is public; Rasa's API (every conversation's tracker) must not take it remotely
+        ("rasa:\n  url: http://10.0.0.5:5005\n", "rasa: token: a Rasa server off this machine needs your own"),
+        ("rasa:\n  urls: [http://127.0.0.1:5005, http://rasa-2.city.internal:5005]\n", "rasa: token:"),
+        ("server:\n  proxy_hops: 0\n", "server: proxy_hops must be 1 or more"),
     ],
 )
 def test_bad_config_names_the_key(tmp_path: Path, yaml_text: str, message: str) -> None:
@@ -50,6 +54,14 @@ def test_bad_config_names_the_key(tmp_path: Path, yaml_text: str, message: str) 
     with pytest.raises(ConfigError) as info:
         load_config(path, environ={})
     assert message in str(info.value)
+
+
+def test_a_remote_rasa_with_its_own_token_and_a_local_one_with_the_default_are_fine(tmp_path: Path) -> None:
+    path = tmp_path / "ok.yml"
+    path.write_text("rasa:\n  url: http://10.0.0.5:5005\n  token: a-secret-of-our-own\n")
+    assert load_config(path, environ={}).rasa.url == "http://10.0.0.5:5005"
+    path.write_text("rasa:\n  urls: [http://127.0.0.1:5005, http://localhost:5006, 'http://[::1]:5007']\n")
+    assert len(load_config(path, environ={}).rasa.servers()) == 3
 
 
 def test_bad_env_override_names_the_key() -> None:
