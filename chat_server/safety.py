@@ -42,6 +42,9 @@ _LETTER = re.compile(r"[a-z]")
 _LEET = str.maketrans("013457@$", "oieastas")
 _NON_WORD = re.compile(r"[^a-z0-9]+")
 _REPEAT = re.compile(r"([a-z])\1+")
+# Cyrillic and Greek letters that look like Latin ones: "my house is on fіre" (a Cyrillic і) slipped past the guard
+# (probe U), since the ASCII fold below drops a letter it cannot decompose.
+_LOOK_ALIKES = str.maketrans("аеорсуххіјѕԁԛԝɡαοερτυνικχ", "aeopcyxxijsdqwgaoeptuvikx")
 
 
 def _unleet(match: re.Match[str]) -> str:
@@ -60,7 +63,7 @@ def normalise(text: str) -> str:
     if not folded.isascii():
         # NFKD splits "ñ" into "n" + a combining tilde; the ASCII encode drops the marks, curly
         # apostrophes, ¿ ¡ and emoji (so "can’t" becomes "cant", as "can't" does below).
-        folded = unicodedata.normalize("NFKD", folded).encode("ascii", "ignore").decode("ascii")
+        folded = unicodedata.normalize("NFKD", folded.translate(_LOOK_ALIKES)).encode("ascii", "ignore").decode("ascii")
     folded = _APOSTROPHES.sub("", folded)
     if _LEETISH.search(folded):
         folded = _TOKEN.sub(_unleet, folded)
@@ -99,9 +102,19 @@ _LINES_ES = [
     r"(tumbo|derribo|tiro|arranco|jalo) (los |unos |el |un )?cables?",
 ]
 
+# Poisonings also get the Poison Help line (ADVICE): "my kid just swallowed bleach" got only the generic text.
+_POISON_EN = [
+    r"swallowed (bleach|poison|pills|a battery|batteries|chemicals|drain cleaner|something)", r"poisoned",
+    r"(drank|drink) (bleach|poison|antifreeze)",
+]
+_POISON_ES = [
+    r"veneno", r"envenen\w*", r"se trago",
+    r"(tomo|se tomo|bebio|se bebio|trago) (cloro|veneno|lejia|blanqueador|anticongelante|pastillas)",
+]
+
 ENGLISH: dict[str, list[str]] = {
     "fire": [
-        r"fire", r"on fire", r"caught fire", r"catching fire", r"flames?", r"arson",
+        r"fire", r"on fire", r"caught fire", r"catching fire", r"flames?", r"arson", r"ablaze",
         rf"({_HOME}|car|truck|roof|tree|trees|woods|grass|field|brush|stove|oven|it|its|everything|something)"
         r"( is| are| s)? (burning|burnt down|burned down)",
         r"(burning|burned|burnt) down",
@@ -143,8 +156,7 @@ ENGLISH: dict[str, list[str]] = {
         # "there's a kid in the pond at Freedom Park he went under and hasnt come up" missed the guard
         r"went under\b.{0,30}\b(hasnt|has not|havent|didnt|did not|not|never) (come|came) (back )?up",
         r"(kid|child|baby|toddler) (is |was )?(locked|left) in (a|the) (hot )?car",
-        r"swallowed (bleach|poison|pills|a battery|batteries|chemicals|drain cleaner|something)", r"poisoned",
-        r"(drank|drink) (bleach|poison|antifreeze)",
+        *_POISON_EN,
     ],
     "overdose": [
         r"overdos\w*", r"od", r"oded", r"o d",
@@ -172,6 +184,8 @@ ENGLISH: dict[str, list[str]] = {
         r"(breaking|trying to break) (in|into)", r"intruder", r"(someone|somebody|a man|stranger).{0,30}inside (my|the|our)",
         r"fighting with (guns|knives|weapons)", r"grabbing me",
         r"(im|i am|were|we are|hes|shes|kids are) hiding (in|under|from)",
+        # probe U: "a woman is screaming for help outside"
+        r"(screaming|screams|screamed|yelling|yells|crying|cries|shouting|calling) (out )?for help",
     ],
     "self harm": [
         r"suicid\w*", r"kill (myself|me)", r"end (my life|it all)", r"want to die", r"dont want to live",
@@ -224,7 +238,7 @@ SPANISH: dict[str, list[str]] = {
         r"se corto (la|el|su) (mano|brazo|pierna|pie|dedo|cabeza|cara|muneca|cuello) (muy |bien )?(feo|fuerte|profundo|hondo)",
         r"herid(o|a|os|as)", r"ambulancia", r"paramedicos?", r"(hay un|un|una|hay una) muert(o|a)", r"cadaver",
         r"se (cayo|cayeron) (al|a la|en el|en la) (rio|lago|agua|piscina|alberca)",
-        r"veneno", r"envenen\w*", r"se trago", r"reaccion alergica",
+        *_POISON_ES, r"reaccion alergica",
     ],
     "overdose": [
         r"sobredosis",
@@ -268,7 +282,8 @@ SPANISH: dict[str, list[str]] = {
         r"atrapad\w* (en|dentro de|adentro de) (el |la |un |una |mi )?(carro|coche|casa|edificio|elevador|incendio|agua)",
     ],
     "explosion": [r"explot\w*", r"bomba"],
-    "general": [r"emergencia", r"auxilio"],
+    "general": [r"emergencia", r"auxilio", r"(gritando|grita|gritaba|gritan) (por |pidiendo )?ayuda",
+                r"pide(n)? ayuda a gritos"],
 }
 
 # Wordings that are emergencies in any language; the resident's language is then judged from the
@@ -456,6 +471,10 @@ ADVICE = {
                   "1-800-752-7504, y no prenda ni apague nada."},
     "lines": {"en": "A downed power line: stay at least 30 feet away, keep others away, and call 911.",
               "es": "Un cable eléctrico caído: aléjese al menos 10 metros, mantenga a otros lejos y llame al 911."},
+    "poison": {"en": "Poisoning: if the person is awake and breathing, call Poison Help at 1-800-222-1222 (free, "
+                     "any time, in Spanish too); if not, call 911.",
+               "es": "Envenenamiento: si la persona está despierta y respira, llame a la Línea de Ayuda por "
+                     "Envenenamiento al 1-800-222-1222 (gratis, a toda hora, en español); si no, llame al 911."},
     "crisis": {"en": "If you or someone you know is thinking about suicide or self-harm, you can also call or "
                      "text 988, the Suicide & Crisis Lifeline, any time.",
                "es": "Si usted o alguien que conoce está pensando en el suicidio o en hacerse daño, también puede "
@@ -465,6 +484,7 @@ ADVICE = {
 _ADVICE_RE = {
     "gas": _plain(_flatten({"gas": ENGLISH["gas"] + SPANISH["gas"]})),
     "lines": _plain(_flatten({"lines": _LINES_EN + _LINES_ES})),
+    "poison": _plain(_flatten({"poison": _POISON_EN + _POISON_ES})),
     "crisis": _plain(_flatten({"crisis": ENGLISH["self harm"] + SPANISH["self harm"]})),
 }
 

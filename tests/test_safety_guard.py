@@ -238,3 +238,8 @@ def test_the_911_answer_adds_what_to_do_for_gas_and_downed_lines_only() -> None:
     crisis = emergency_reply("en", "i want to kill myself")
     assert "911" in crisis and "988" in crisis and "988" not in fire
     assert "988" in emergency_reply("es", "me quiero matar") and "marque 2" in emergency_reply("es", "suicidio")
+    # poisoning: 911 first, and the Poison Help line (probe V: "my kid just swallowed bleach" got only the generic)
+    poison = emergency_reply("en", "my kid just swallowed bleach")
+    assert poison.startswith(emergency_reply("en")) and "1-800-222-1222" in poison and "1-800-222-1222" not in fire
+    assert "1-800-222-1222" in emergency_reply("es", "mi hijo se tomó cloro") and "988" not in poison
+    assert "1-800-222-1222" not in emergency_reply("en", "rat poison for my yard, and my house is on fire")
