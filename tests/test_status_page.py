@@ -146,6 +146,16 @@ async def test_webhook_refuses_bad_input_and_applies_each_change_once(server: An
         assert [(e["sub_status"], e["note"]) for e in entries] == [("submitted", None), ("resolved", "Fixed")]
         assert entries[-1]["by"] == "webhook:webhook"
 
+        # Without a change_id: a captured request sent again records nothing (probe U); a new one does.
+        note = json.dumps({"service_request_id": ticket_id, "status": "resolved",
+                           "status_notes": "Crew checked"}).encode()
+        captured = signed(note)
+        assert (await post(note, captured))[1]["applied"] is True
+        assert (await post(note, captured))[1]["applied"] is False
+        assert (await post(note, signed(note, ts=int(time.time()) + 1)))[1]["applied"] is True  # pushed again, anew
+        notes = [json.loads(e)["note"] for e in await history(redis_server, server, ticket_id)]
+        assert notes.count("Crew checked") == 2
+
         async with http.post(f"{server.url}/api/tickets/{ticket_id}/status", json={"status": "open"}) as resp:
             assert resp.status == 401  # the console action needs a signed-in agent
 

@@ -66,11 +66,14 @@ class StatusWebhook:
         if change_id is not None and not 1 <= len(change_id) <= 200:
             return error_response(400, "malformed", "change_id must have 1 to 200 characters")
         ticket_id = data["service_request_id"].strip().upper()
+        # Without a change_id, the signature names this one request: a captured request sent again within the
+        # allowed skew records nothing twice and tells nobody twice (probe U).
+        signature = request.headers["X-Chat311-Signature"]
+        key = f"webhook:{change_id}" if change_id else f"webhook-signed:{signature.removeprefix('sha256=')[:64]}"
         try:
             change = await self.status.change(
                 ticket_id, data["status"], data.get("status_notes"), Source.WEBHOOK,
-                (data.get("actor") or "webhook")[:60],
-                change_key=f"{ticket_id}:webhook:{change_id}" if change_id else None)
+                (data.get("actor") or "webhook")[:60], change_key=f"{ticket_id}:{key}")
         except TicketValidationError as exc:
             code = "not_found" if exc.code == 404 else "invalid"
             return error_response(exc.code, code, exc.description)
