@@ -11,7 +11,8 @@ Policy (`retention` in chat311.yml). Every store that holds resident text or con
 - sessions never used (no conversation, created over a day ago) that predate their expiry.
 - tickets: `ticket_private_days` after closing, contact details, the filer's own description
   and the transcript go; the public record (redacted description, status) stays.
-- the event stream: events older than `events_days` (it only ever holds redacted data).
+- the event stream: events older than `events_days` (it only ever holds redacted data), and the content
+  inbox's items (resident questions, redacted) last seen longer ago than that.
 - photos (`tickets.media_dir`): a file is kept while a conversation that is kept has it attached to a
   message, or a ticket (whose public record it is part of) names it; any other file older than
   `MEDIA_GRACE_S` goes: the photos of purged conversations, and uploads never attached (probe U: a purged
@@ -42,6 +43,7 @@ from chat_server.config import Config, RetentionConfig
 from chat_server.conversations.attachments import OWNER_TTL_S, media_name
 from chat_server.conversations.store import ConversationStore
 from chat_server.tickets.store import TicketStore
+from chat_server.training.inbox import Inbox
 
 log = logging.getLogger("chat311.retention")
 
@@ -71,6 +73,7 @@ class PurgeReport:
     trackers_deleted: int = 0
     tickets_redacted: int = 0
     events_deleted: int = 0
+    inbox_deleted: int = 0
     photos_deleted: int = 0
     by_channel: Counter[str] = field(default_factory=Counter)
 
@@ -79,7 +82,7 @@ class PurgeReport:
                 "kept_open": self.kept_open, "kept_recent": self.kept_recent, "keys_deleted": self.keys_deleted,
                 "sessions_deleted": self.sessions_deleted, "trackers_deleted": self.trackers_deleted,
                 "tickets_redacted": self.tickets_redacted, "events_deleted": self.events_deleted,
-                "photos_deleted": self.photos_deleted,
+                "inbox_deleted": self.inbox_deleted, "photos_deleted": self.photos_deleted,
                 "by_channel": dict(self.by_channel)}
 
 
@@ -102,9 +105,12 @@ async def purge(redis: Redis, prefix: str, policy: RetentionConfig, now: float |
         await _purge_photos(store, TicketStore(redis, prefix), media, with_photos, now, report, policy.batch_size)
     await _purge_unused_sessions(store, prefix, now, report)
     await _purge_ticket_private_parts(redis, prefix, policy, now, report)
-    if policy.events_days and not dry_run:
-        cutoff_ms = int((now - policy.events_days * DAY_S) * 1000)
-        report.events_deleted = int(await redis.xtrim(f"{prefix}events", minid=f"{cutoff_ms}-0", approximate=False))
+    if policy.events_days:
+        cutoff = now - policy.events_days * DAY_S
+        report.inbox_deleted = await Inbox(redis, prefix).forget_before(cutoff, dry_run)
+        if not dry_run:
+            report.events_deleted = int(await redis.xtrim(f"{prefix}events", minid=f"{int(cutoff * 1000)}-0",
+                                                          approximate=False))
     log.info("retention purge finished", extra=report.as_dict())
     return report
 
@@ -248,5 +254,6 @@ def _purge(args: argparse.Namespace) -> int:
               f"conversation(s) ({channels}); kept {report.kept_recent} recent closed and "
               f"{report.kept_open} open; examined {report.examined}; {report.tickets_redacted} ticket(s)' private "
               f"parts, {report.trackers_deleted} tracker(s), {report.events_deleted} event(s), "
-              f"{report.sessions_deleted} session(s), {report.photos_deleted} photo(s)")
+              f"{report.sessions_deleted} session(s), {report.inbox_deleted} inbox item(s), "
+              f"{report.photos_deleted} photo(s)")
     return 0

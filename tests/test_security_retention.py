@@ -23,6 +23,7 @@ from chat_server.events import Event, EventBus
 from chat_server.redaction import redact
 from chat_server.retention import DAY_S, expired
 from chat_server.tickets.store import StatusEntry, Ticket, TicketStore
+from chat_server.training.inbox import Inbox, InboxKind
 from tests.support.images import JPEG
 from tests.support.open311 import start_server
 from tests.support.servers import ROOT, chat311_env
@@ -131,6 +132,9 @@ async def test_purge_covers_every_store(redis_server: Any, redis_client: Any) ->
 
     old_closed, recent_closed, old_open = [await ticket(s, age) for s, age in (("closed", 40), ("closed", 5),
                                                                                 ("open", 40))]
+    inbox = Inbox(redis_client, prefix)  # residents' words the bot missed (redacted), kept like the events
+    await inbox.record("is there a goat rental program", "en", InboxKind.FALLBACK, "", 0.0, ts=now - 40 * DAY_S)
+    await inbox.record("como alquilo una cabra", "es", InboxKind.FALLBACK, "", 0.0, ts=now - 5 * DAY_S)
     stream = f"{prefix}events"
     await redis_client.xadd(stream, {"kind": "csat", "data": "{}"}, id=f"{int((now - 40 * DAY_S) * 1000)}-0")
     await redis_client.xadd(stream, {"kind": "csat", "data": "{}"}, id=f"{int((now - 5 * DAY_S) * 1000)}-0")
@@ -138,11 +142,13 @@ async def test_purge_covers_every_store(redis_server: Any, redis_client: Any) ->
     env = {"CHAT311_RETENTION__TICKET_PRIVATE_DAYS": "30", "CHAT311_RETENTION__EVENTS_DAYS": "30"}
     dry = await _purge(redis_server.url, prefix, "--dry-run", **env)
     assert dry["purged"] == 1 and dry["tickets_redacted"] == 1 and dry["trackers_deleted"] == 0
+    assert dry["inbox_deleted"] == 1 and len(await inbox.open_items()) == 2
     assert await redis_client.hget(f"{prefix}ticket:{old_closed}", "contact"), "dry run changed a ticket"
 
     report = await _purge(redis_server.url, prefix, **env)
     assert report["purged"] == 1 and report["trackers_deleted"] == 1
     assert report["tickets_redacted"] == 1 and report["events_deleted"] == 1 and report["sessions_deleted"] == 2
+    assert report["inbox_deleted"] == 1 and [i.text for i in await inbox.open_items()] == ["como alquilo una cabra"]
     assert not await redis_client.keys(f"{prefix}conv:{old_sms}*")
     assert not await tracker.exists(f"{RASA_TRACKER_KEY_PREFIX}{old_sms}")
     assert not await redis_client.exists(f"{prefix}session:{sms_session}", identity_key(prefix, "sms", "+17045550188"))

@@ -106,6 +106,23 @@ class Inbox:
         items = [await self.get(i) for i in redis_values.members(ids)]
         return [i for i in items if i is not None and i.status == "open"]
 
+    async def forget_before(self, cutoff: float, dry_run: bool = False) -> int:
+        """Delete every item (open or resolved) last seen before `cutoff`: resident words, redacted, kept no longer
+        than the event stream they came from (retention). Returns how many went (or would go)."""
+        gone = 0
+        async for key in self.redis.scan_iter(match=f"{self.inbox_prefix}:*", count=1000):
+            iid = redis_values.text(key).rsplit(":", 1)[-1]
+            if iid == "open":
+                continue
+            last = await self.redis.hget(key, "last_ts")
+            if last is not None and float(last) >= cutoff:
+                continue
+            gone += 1
+            if not dry_run:
+                await self.redis.zrem(f"{self.inbox_prefix}:open", iid)
+                await self.redis.delete(key)
+        return gone
+
     async def resolve(self, iid: str, status: str, label: str = "", by: str = "") -> None:
         await self.redis.hset(self._key(iid), mapping={"status": status, "resolved_label": label,
                                                        "resolved_by": by, "resolved_ts": f"{time.time():.3f}"})
