@@ -10,7 +10,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bot"))
 
 from actions import parsing
-from actions.catalogue import CATALOGUE
+from actions.catalogue import CATALOGUE, service_for_label
 
 
 def attribute(code: str):  # the first service that has it
@@ -251,3 +251,18 @@ def test_ticket_ids() -> None:
 ])
 def test_a_request_number_given_when_asked(said: str, expected: str | None) -> None:
     assert parsing.answered_ticket_id(said) == expected
+
+
+@pytest.mark.parametrize(("text", "keys"), [
+    ("actually it was the recycling not the trash", ["recycling"]),
+    ("the trash, not the recycling", ["garbage"]),
+    ("no fue la basura sino el reciclaje", ["recycling"]),
+    ("recycling and trash", ["recycling", "garbage"]),
+    ("not sure, the trash i think", ["garbage"]),
+])
+def test_a_value_said_with_not_is_not_chosen(text: str, keys: list[str]) -> None:
+    """Probe V: "the recycling not the trash" filed "Missed: Recycling, Garbage"."""
+    service = service_for_label("report_missed_pickup")
+    assert service is not None
+    attr = next(a for a in service.attributes if a.code == "cart_type")
+    assert parsing.match_values(attr, text) == keys

@@ -484,3 +484,48 @@ async def test_the_content_test_box_says_what_residents_get_when_the_bots_readin
             "label": answered["decision"]["label"], "kind": "answer", "name": answered["bot"]["name"]}, answered
         fire = await test_box("my house is on fire")
         assert fire["bot"]["label"] == "emergency", fire["bot"]
+
+
+async def test_a_question_at_which_block_is_answered_not_filed_as_the_place(convo) -> None:
+    """Probe V: "wait, actually how do I pay my water bill?" at "Where on Central Ave?" was filed as the location
+    ("Central Ave and wait, actually how do I pay my water bill?") and never answered."""
+    c = convo()
+    await c.say("there's a pothole on Central Ave")
+    assert c.requested == "location_block", c.text
+    place = c.last["slots"]["location"]
+    await c.say("wait, actually how do I pay my water bill?")
+    assert c.requested == "location_block" and c.last["slots"]["location"] == place, c.text
+    assert "back to your report" in c.text or "can't answer that in the middle" in c.text, c.text
+
+
+async def test_a_detail_at_a_choice_is_no_new_address_and_a_second_problem_is_not_an_answer(convo) -> None:
+    """Probe V: "its about 2 feet wide and deep, near the bus stop" replaced "1200 block Main St" ("Updated: …"),
+    and "also the streetlight on my corner is not working" answered "Is it happening right now?"."""
+    c = convo()
+    await c.say_all("I need to report a pothole", "1200 N Tryon St")
+    assert c.requested == "road_position", c.text
+    await c.say("its about 2 feet wide and deep, near the bus stop")
+    assert c.last["slots"]["location"] == "1200 N Tryon St" and "Updated" not in c.text, c.text
+    assert c.requested == "road_position"
+    n = convo()
+    await n.say_all("my neighbor has loud music every night", "1515 Central Ave")
+    asked = n.requested
+    assert asked not in (None, "location", "location_block", "description"), n.text
+    await n.say("also the streetlight on my corner is not working")
+    assert "separate problem" in n.text and "treetlight" in n.text and n.requested == asked, n.text
+    assert n.last["slots"]["service"] == "report_noise"  # the report goes on; the streetlight is for after
+
+
+@pytest.mark.parametrize(("start", "question"), [
+    (("mi vecino tiene música muy fuerte", "1515 Central Ave"), "¿dónde voto?"),
+    (("mi vecino tiene música muy fuerte", "1515 Central Ave"), "¿cuándo se paga el impuesto predial?")])
+async def test_a_spanish_question_mid_report_is_never_told_it_was_not_understood(
+        convo, start: tuple[str, ...], question: str) -> None:
+    """Probe V: Spanish questions mid-report got "Perdón, no le entendí. Elija una de estas opciones: Sí, No."
+    eleven times in a row, with no word of the way out; English ones were answered."""
+    c = convo("es")
+    await c.say_all(*start)
+    asked = c.requested
+    await c.say(question)
+    assert "no le entendí" not in c.text and c.requested == asked, c.text
+    assert "sigamos con su reporte" in c.text or "cancelar" in c.text, c.text

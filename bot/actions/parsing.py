@@ -646,6 +646,10 @@ def is_yes_no(attr: Any) -> bool:
     return {v.key for v in attr.values} == YES_NO
 
 
+_NEGATED_BEFORE = re.compile(r"\b(?:not|no|nor|ni|isnt|wasnt|never|nunca)\s+(?:(?:es|era|fue|fueron|son)\s+)?"
+                             r"(?:(?:the|a|an|my|our|el|la|los|las|mi|mis|nuestro|nuestra)\s+)?$")
+
+
 def match_values(attr: Any, text: str) -> list[str]:
     """Keys of a catalogue attribute's values named in the text (by key, names in any language or
     synonyms), in order of appearance. A match inside a longer match of another value is ignored
@@ -660,6 +664,9 @@ def match_values(attr: Any, text: str) -> list[str]:
     kept = [s for s in spans
             if not any(o[2] != s[2] and o[0] <= s[0] and s[1] <= o[1] and (o[1] - o[0]) > (s[1] - s[0])
                        for o in spans)]
+    if not is_yes_no(attr):
+        # "the recycling, not the trash" named the trash too: "Missed: Recycling, Garbage" (probe V)
+        kept = [s for s in kept if not _NEGATED_BEFORE.search(folded[:s[0]])]
     first: dict[str, int] = {}
     for start, _, key in sorted(kept):
         first.setdefault(key, start)

@@ -327,12 +327,25 @@ class ValidateReportForm(FormValidationAction):
             dispatcher.utter_message(text=t("form_switched", lang, service=other.name(lang)))
             kept = {"location": tracker.get_slot("location")} if tracker.get_slot("location") else {}
             return self._start(dispatcher, tracker, text, other.label, lang, kept)
-        if (asked := await self._question_in_the_form(tracker, service, requested, text, intent, correction, lang)):
-            # "wait, what day is trash pickup?" was refused as an answer ("Please choose one of: Travel lane, …")
-            dispatcher.utter_message(text=f"{asked['article']['answer']}\n\n{t('form_back', lang)}")
+        if correction is None and (second := _another_problem(service, requested, text, message)) is not None:
+            # "also the streetlight on my corner is not working" answered "is it happening now?" and was lost;
+            # "there's a huge pothole on my street" became the noise report's street (probe V)
+            dispatcher.utter_message(text=t("form_another_problem", lang, service=second.name(lang)))
             ask(dispatcher, service, requested, lang, _values(tracker), writing=writing_of(tracker))
-            return [SlotSet(KB_LABEL_SLOT, asked.get("label")), SlotSet("form_answer", None),
-                    SlotSet("requested_slot", requested)]
+            return [SlotSet("form_answer", None), SlotSet("requested_slot", requested)]
+        if self._question_instead(service, requested, text, intent, correction, lang):
+            # "wait, what day is trash pickup?" was refused as an answer ("Please choose one of: Travel lane, …")
+            decision = await self.kb.ask({"text": text, "language": lang, "intent": intent,
+                                          "conversation_id": tracker.sender_id})
+            answered = bool(decision and decision.get("kind") == "answer" and decision.get("article"))
+            if answered or parsing.opens_with_question(correction or text):
+                # one the knowledge base cannot answer outright is not taken as the answer either ("¿dónde voto?"
+                # got "Perdón, no le entendí" again and again, with no word of the way out; probe V)
+                dispatcher.utter_message(text=f"{decision['article']['answer']}\n\n{t('form_back', lang)}"
+                                         if answered and decision else t("form_question_later", lang))
+                ask(dispatcher, service, requested, lang, _values(tracker), writing=writing_of(tracker))
+                return [SlotSet(KB_LABEL_SLOT, decision.get("label") if answered and decision else None),
+                        SlotSet("form_answer", None), SlotSet("requested_slot", requested)]
         changes = self._answer(dispatcher, tracker, service, requested, text, correction, lang)
         if changes is None:  # Submit
             return [SlotSet("confirmed", True), SlotSet("form_answer", None), SlotSet("requested_slot", None)]
@@ -368,25 +381,23 @@ class ValidateReportForm(FormValidationAction):
         dispatcher.utter_message(**answer_message(decision["article"], lang))
         return [SlotSet(KB_LABEL_SLOT, decision.get("label")), SlotSet("requested_slot", None)]
 
-    async def _question_in_the_form(self, tracker: Tracker, service: Any, requested: str, text: str,
-                                    intent: str | None, correction: str | None, lang: str) -> dict[str, Any] | None:
-        """A question asked in the middle of the form that is no answer to its step: the knowledge base's
-        decision when it answers it directly, else None (the step goes on as before). At the description only
-        a message that opens as a question counts ("espera, ¿cuánto tardan en arreglarla?" was filed as the
-        public description): "it's huge, can you send someone?" is a description."""
-        if requested in ("change", BLOCK) or correction is not None or text.startswith("/") \
-                or intent not in ("faq", "nlu_fallback") or not parsing.is_question(text):
-            return None
+    def _question_instead(self, service: Any, requested: str, text: str, intent: str | None,
+                          correction: str | None, lang: str) -> bool:
+        """Whether a message in the middle of the form is a question of its own rather than an answer to its step.
+        At the description only a message that opens as a question counts ("espera, ¿cuánto tardan en
+        arreglarla?" was filed as the public description): "it's huge, can you send someone?" is a description.
+        "Wait, actually, how do I pay my water bill?" reads as a correction, but its rest is a question."""
+        if requested == "change" or text.startswith("/") or intent not in ("faq", "nlu_fallback") \
+                or not parsing.is_question(text):
+            return False
+        if correction is not None and not parsing.opens_with_question(correction):
+            return False
+        if requested == BLOCK:
+            # "wait, how do I pay my water bill?" at "where on Central Ave?" was filed as the location (probe V)
+            return parsing.find_address_in_text(text) is None
         if requested == "description":
-            if not parsing.opens_with_question(text):
-                return None
-        elif requested != "confirm" and self._validate(service, requested, text, CollectingDispatcher(), lang):
-            return None
-        decision = await self.kb.ask({"text": text, "language": lang, "intent": intent,
-                                      "conversation_id": tracker.sender_id})
-        if not decision or decision.get("kind") != "answer" or not decision.get("article"):
-            return None
-        return decision
+            return parsing.opens_with_question(text)
+        return requested == "confirm" or not self._validate(service, requested, text, CollectingDispatcher(), lang)
 
     def _start(self, dispatcher: CollectingDispatcher, tracker: Tracker, text: str, intent: str | None,
                lang: str, kept: dict[str, Any] | None = None) -> list[EventType]:
@@ -568,9 +579,11 @@ class ValidateReportForm(FormValidationAction):
             options = ", ".join(v.name(lang) for v in attr.values)
             dispatcher.utter_message(text=t("choice_required", lang, options=options))
             return {}
-        if not ok and attr.values and re.search(r"\d", text) and parsing.looks_like_address(text):
-            # "1200 North Tryon Street" at "where in the road is it?": the exact address the first answer lacked
-            moved, _ = parsing.validate_location(text)
+        if not ok and attr.values and (address := parsing.find_address_in_text(text)) is not None:
+            # "1200 North Tryon Street" at "where in the road is it?": the exact address the first answer lacked.
+            # Only a street address: "it's about 2 feet wide, near the bus stop" replaced "1200 block Main St"
+            # (probe V).
+            moved, _ = parsing.validate_location(address)
             if moved is not None:
                 dispatcher.utter_message(text=t("correction_done", lang,
                                                 value=display(service, "location", moved["location"], lang)))
@@ -678,6 +691,24 @@ def _other_service(service: Any, text: str, ranking: list[dict[str, Any]], corre
     if ValidateReportForm._correction_target(service, correction if correction is not None else text)[0]:
         return None
     return others[0][0] if denies or (top and sure) else None
+
+
+def _another_problem(service: Any, requested: str, text: str, message: dict[str, Any]) -> Service | None:
+    """The other service a mid-form message reports, said as a problem of its own (not a correction of this
+    report, which `_other_service` takes): Rasa is sure of it, the message names that problem in the catalogue's
+    words for it (Rasa reads "Beatties Ford Rd and LaSalle St" as a traffic signal report) and gives no street
+    address for this one. The description, which may well mention other things, and the summary are left alone."""
+    if requested in ("description", "confirm", "change", "photo") or text.startswith("/"):
+        return None
+    intent = message.get("intent") or {}
+    other = service_for_label(str(intent.get("name") or ""))
+    if other is None or other.label == service.label or float(intent.get("confidence") or 0) < SWITCH_SURE:
+        return None
+    folded = parsing.fold(text)
+    words = [parsing.fold(w) for w in other.keywords if parsing.fold(w) not in (*parsing.STREET_WORDS, "calle")]
+    if not any(re.search(rf"(?<![a-z0-9]){re.escape(w)}(?![a-z0-9])", folded) for w in words if w):
+        return None
+    return other if parsing.find_address_in_text(text) is None else None
 
 
 def shared_before(tracker: Tracker, turns: int = 4) -> dict[str, str]:
