@@ -159,15 +159,19 @@ class Schedule:
         return _utc(now) if status.open else status.next_open
 
     def describe_next_open(self, now: datetime, language: str, days: Sequence[str],
-                           override: Override | None = None) -> str:
+                           override: Override | None = None, near: Sequence[str] = ()) -> str:
         """'Monday 7:00 AM' / 'lunes a las 7:00' in the local zone, for telling residents when to come back
-        (`days`: the language's day names, Monday first, from the resident copy)."""
+        (`days`: the language's day names, Monday first, from the resident copy). `near`: the words for today
+        and tomorrow, used for those days: "opens again Monday 7:00 AM", read on a Monday at 2 am, sounded a
+        week away (probe V)."""
         moment = self.next_open(now, override)
         if moment is None:
             return ""
         local = moment.astimezone(self.tz)
+        ahead = (local.date() - now.astimezone(self.tz).date()).days
+        day = near[ahead] if 0 <= ahead < len(near) else days[local.weekday()]
         if language == "es":
             article = "a la" if local.hour == 1 else "a las"
-            return f"{days[local.weekday()]} {article} {local.hour}:{local.minute:02d}"
+            return f"{day} {article} {local.hour}:{local.minute:02d}"
         hour = local.hour % 12 or 12
-        return f"{days[local.weekday()]} {hour}:{local.minute:02d} {'AM' if local.hour < 12 else 'PM'}"
+        return f"{day} {hour}:{local.minute:02d} {'AM' if local.hour < 12 else 'PM'}"

@@ -225,8 +225,10 @@ class EscalationService:
         agents = await self.routing.agents(self.socket_cut(now))
         if not status.accepting:
             key = "escalation_closing_soon" if status.open else "escalation_closed"
-            when = self.schedule.describe_next_open(datetime.fromtimestamp(now, UTC), conv.language,
-                                                    day_names(conv.language), await self.routing.hours_override())
+            when = self.schedule.describe_next_open(
+                datetime.fromtimestamp(now, UTC), conv.language, day_names(conv.language),
+                await self.routing.hours_override(), near=(text("day_today", conv.language),
+                                                           text("day_tomorrow", conv.language)))
             await self.callback.offer(conv, "after_hours", key, next_open=when or "—")
             return
         if not anyone_staffed(agents, language, department):
