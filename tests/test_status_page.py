@@ -6,13 +6,18 @@ import asyncio
 import json
 import time
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
 
 from chat_server.channels.api import sign
+from chat_server.status.followers import FollowerKind
+from chat_server.status.page import parse_contact
+from chat_server.status.page_html import StatusView, status_page
 from tests.support.browser import axe_scan, chromium, new_page
-from tests.support.channel_standins import bare_server
+from tests.support.channel_standins import SmtpCapture, bare_server
+from tests.support.email import email_env
 from tests.support.open311 import cli, new_api_key
 
 SECRET = "whsec_status_tests"
@@ -20,9 +25,11 @@ SECRET = "whsec_status_tests"
 
 @pytest.fixture(scope="module")
 async def server(redis_server: Any) -> Any:
-    srv = await bare_server(redis_server.url, "status-page", CHAT311_STATUS__WEBHOOK_SECRET=SECRET)
+    relay = await SmtpCapture().start()  # updates by e-mail only: texting is off
+    srv = await bare_server(redis_server.url, "status-page", CHAT311_STATUS__WEBHOOK_SECRET=SECRET, **email_env(relay))
     yield srv
     await srv.stop()
+    await relay.stop()
 
 
 async def new_ticket(server: Any, redis_server: Any, **extra: str) -> str:
@@ -64,10 +71,15 @@ async def test_status_page_en_es_accessible_and_private(server: Any, redis_serve
             await page.keyboard.press("Tab")
             reached.append(await page.evaluate("document.activeElement.id || document.activeElement.className"))
         assert "switch" in reached and "contact" in reached
+        # Texting is off here: the form offers e-mail only (it promised texts; probe V).
+        assert "e-mail you" in await page.inner_text("#contact-help") and "text" not in await page.inner_text(
+            "#contact-help")
+        assert await page.inner_text("label[for=contact]") == "E-mail address"
         await page.focus("#contact")
         await page.keyboard.type("not a contact")
         await page.keyboard.press("Enter")
         await page.wait_for_selector("#contact-error")
+        assert "e-mail address" in await page.inner_text("#contact-error")
         assert await page.get_attribute("#contact", "aria-invalid") == "true"
         assert not await axe_scan(page, "html")
 
@@ -200,3 +212,17 @@ async def test_a_note_for_the_resident_is_told_and_masks_personal_data_an_intern
         assert "after 5pm" not in shown
     assert "crew set for Tuesday" in public["status_notes"] and "crew set for Tuesday" in page
     assert "Rob Baker prefers calls after 5pm" in private["staff_notes"]
+
+
+def test_the_follow_form_offers_only_what_can_be_sent_and_takes_us_numbers() -> None:
+    """Probe V: the page promised texts with texting off, and "+44 20 7946 0958" was told texts were off."""
+    view = StatusView("311-1000001", "Pothole", "open", "open", 0.0, None, None, None, "600 E 4th St")
+    both = status_page(view, "en", ZoneInfo("America/New_York"))
+    assert "text or e-mail you" in both and 'inputmode="email"' in both
+    texts_only = status_page(view, "es", ZoneInfo("America/New_York"), follow_by=frozenset({"sms"}))
+    assert "mensaje de texto" in texts_only and "correo" not in texts_only and 'inputmode="tel"' in texts_only
+    assert 'class="follow"' not in status_page(view, "en", ZoneInfo("America/New_York"), follow_by=frozenset())
+    assert parse_contact("(704) 555-0177") == (FollowerKind.SMS, "+17045550177")
+    assert parse_contact("+1 704 555 0177") == (FollowerKind.SMS, "+17045550177")
+    assert parse_contact("+44 20 7946 0958") is None and parse_contact("+52 55 1234 5678") is None
+    assert parse_contact("ann@example.org") == (FollowerKind.EMAIL, "ann@example.org")

@@ -34,7 +34,8 @@ STATIC = Path(__file__).resolve().parent.parent / "static" / "status"
 
 
 def parse_contact(raw: str) -> tuple[FollowerKind, str] | None:
-    """A US mobile number (any usual spelling, or E.164) or an e-mail address."""
+    """A US mobile number (any usual spelling, or E.164 with +1) or an e-mail address: the city's text line
+    reaches US numbers only, and "+44 20 7946 0958" was told texts were off rather than to give a US number."""
     value = raw.strip()
     if "@" in value:
         return (FollowerKind.EMAIL, value) if len(value) <= 254 and EMAIL_RE.match(value) else None
@@ -43,7 +44,7 @@ def parse_contact(raw: str) -> tuple[FollowerKind, str] | None:
         digits = "+1" + digits
     elif re.fullmatch(r"1\d{10}", digits):
         digits = "+" + digits
-    return (FollowerKind.SMS, digits) if E164.match(digits) else None
+    return (FollowerKind.SMS, digits) if E164.match(digits) and digits.startswith("+1") else None
 
 
 def html_response(body: str, status: int = 200) -> web.Response:
@@ -59,6 +60,7 @@ class StatusPage:
         self.followers = followers
         self.reach = reach
         self.channels = channels
+        self.follow_by = frozenset(k for k in ("sms", "email") if k in channels)  # what the follow form may offer
         self.limiter = limiter
         self.config = config
         self.public_url = public_url.rstrip("/")
@@ -111,7 +113,10 @@ class StatusPage:
         stop = request.query.get("f", "")
         owned = await self.followers.by_token(stop) if stop else None
         token = stop if owned and owned[0] == ticket.id else None
-        return html_response(status_page(self.view(ticket, language), language, self.tz, stop_token=token))
+        return html_response(self._page(self.view(ticket, language), language, stop_token=token))
+
+    def _page(self, view: StatusView, language: str, **parts: Any) -> str:
+        return status_page(view, language, self.tz, follow_by=self.follow_by, **parts)
 
     async def follow(self, request: web.Request) -> web.Response:
         ticket = await self._ticket(request)
@@ -124,17 +129,18 @@ class StatusPage:
         view = self.view(ticket, language)
         if not self.tickets.may_follow(ticket, None):  # a private request's updates go to the resident who made it
             refused = text("follow_private", language, ticket_id=ticket.id)
-            return html_response(status_page(view, language, self.tz, error=refused), 403)
+            return html_response(self._page(view, language, error=refused), 403)
         if contact is None:
-            return html_response(status_page(view, language, self.tz, error=text("page_contact_invalid", language),
-                                             contact=raw), 400)
+            by = "" if len(self.follow_by) > 1 else f"_{next(iter(self.follow_by), 'email')}"
+            return html_response(self._page(view, language,
+                                             error=text("page_contact_invalid" + by, language), contact=raw), 400)
         kind, address = contact
         channel = self.channels.get(str(kind))
         if channel is None:
             problem = text("page_channel_off", language, channel=text(f"page_channel_{kind}", language))
-            return html_response(status_page(view, language, self.tz, error=problem, contact=raw), 400)
+            return html_response(self._page(view, language, error=problem, contact=raw), 400)
         if not await self.limiter.hit(FOLLOW_LIMIT, client_ip({"aiohttp.request": request}, self.proxy_hops)):
-            return html_response(status_page(view, language, self.tz, error=text("page_too_many", language),
+            return html_response(self._page(view, language, error=text("page_too_many", language),
                                              contact=raw), 429)
         token = await self.followers.request(ticket.id, kind, address, language, self.config.follow_confirm_ttl_s)
         url = f"{self.public_url}/status/follow/{token}"
@@ -145,7 +151,7 @@ class StatusPage:
             await channel.queue_notice(address, text("follow_confirm_subject", language, ticket_id=ticket.id), body,
                                        f"follow-{ticket.id}")
         done = text("page_check_inbox", language, address=address)
-        return html_response(status_page(view, language, self.tz, message=done))
+        return html_response(self._page(view, language, message=done))
 
     # links -------------------------------------------------------------------------------------
     async def confirm(self, request: web.Request) -> web.Response:

@@ -82,7 +82,10 @@ def _escaped_texts(language: str) -> Callable[..., str]:
 
 
 def status_page(view: StatusView, language: str, tz: ZoneInfo, *, stop_token: str | None = None,
-                message: str | None = None, error: str | None = None, contact: str = "") -> str:
+                message: str | None = None, error: str | None = None, contact: str = "",
+                follow_by: frozenset[str] = frozenset({"sms", "email"})) -> str:
+    """`follow_by`: the channels updates can go out by ("sms", "email"); the form offers only those (it promised
+    texts with SMS off; probe V), and none means no form."""
     t = _escaped_texts(language)
     facts = [(t("page_filed"), e(moment(view.requested_at, language, tz)))]
     if view.expected_at and view.status == "open":
@@ -120,7 +123,8 @@ def status_page(view: StatusView, language: str, tz: ZoneInfo, *, stop_token: st
             for url, inline in view.photos)
         parts.append(f'<section aria-labelledby="photo-h"><h2 id="photo-h">{t("page_photos")}</h2>'
                      f'<div class="photos">{photos}</div></section>')
-    parts.append(_follow_form(view.ticket_id, language, error, contact))
+    if follow_by:
+        parts.append(_follow_form(view.ticket_id, language, error, contact, follow_by))
     if stop_token:
         parts.append(f'<form class="stop" method="post" action="/status/unfollow/{e(stop_token)}">'
                      f'<input type="hidden" name="lang" value="{e(language)}">'
@@ -129,17 +133,19 @@ def status_page(view: StatusView, language: str, tz: ZoneInfo, *, stop_token: st
                  f"/status/{view.ticket_id}?lang={'es' if language == 'en' else 'en'}")
 
 
-def _follow_form(ticket_id: str, language: str, error: str | None, contact: str) -> str:
+def _follow_form(ticket_id: str, language: str, error: str | None, contact: str, follow_by: frozenset[str]) -> str:
     t = _escaped_texts(language)
+    by = "" if len(follow_by) > 1 else f"_{next(iter(follow_by))}"  # both: no suffix
     err = (f'<p class="error" id="contact-error" role="alert">{e(error)}</p>' if error else "")
     described = "contact-help contact-error" if error else "contact-help"
     invalid = ' aria-invalid="true"' if error else ""
     return (
         f'<section aria-labelledby="follow-h"><h2 id="follow-h">{t("page_follow")}</h2>'
         f'<form class="follow" method="post" action="/status/{e(ticket_id)}/follow">'
-        f'<p id="contact-help">{t("page_follow_help")}</p>{err}'
-        f'<label for="contact">{t("page_contact")}</label>'
-        f'<input id="contact" name="contact" type="text" inputmode="email" autocomplete="email" required '
+        f'<p id="contact-help">{t("page_follow_help" + by)}</p>{err}'
+        f'<label for="contact">{t("page_contact" + by)}</label>'
+        f'<input id="contact" name="contact" type="text" inputmode="{"tel" if by == "_sms" else "email"}" '
+        f'autocomplete="{"tel" if by == "_sms" else "email"}" required '
         f'maxlength="254" value="{e(contact)}" aria-describedby="{described}"{invalid}>'
         f'<input type="hidden" name="lang" value="{e(language)}">'
         f'<button type="submit">{t("page_follow_submit")}</button></form></section>'
