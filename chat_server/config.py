@@ -25,7 +25,7 @@ from urllib.parse import urlparse
 
 import yaml
 
-from chat_server import redis_connect
+from chat_server import redis_connect, strict_yaml
 from chat_server import settings_checks as check
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -453,7 +453,7 @@ def load_config(
     data: dict[str, Any] = {}
     if file_path.exists():
         try:
-            loaded = yaml.safe_load(file_path.read_text(encoding="utf-8"))
+            loaded = strict_yaml.load(file_path.read_text(encoding="utf-8"))
         except yaml.YAMLError as exc:
             raise ConfigError(f"{file_path}: not valid YAML: {exc}") from exc
         if loaded is not None and not isinstance(loaded, dict):

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import yaml
 
+from chat_server import strict_yaml
 from chat_server.config import display_path
 
 TEXTS_FILE = Path(__file__).resolve().parent / "staff_texts.yml"
@@ -75,7 +76,7 @@ def load_staff_texts(path: Path = TEXTS_FILE) -> dict[str, dict[str, str]]:
     """Every staff text, or StaffTextsError naming the file (and the key) for the first problem."""
     file = display_path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = strict_yaml.load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise StaffTextsError(f"{file}: cannot read: {exc}") from exc
     return parse_staff_texts(file, data)

@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from chat_server import strict_yaml
 from chat_server.config import Config, display_path
 from chat_server.sanitize import fold
 
@@ -73,7 +74,7 @@ def load_texts(directory: Path = TEXTS_DIR) -> ResidentTexts:
     for lang in LANGUAGES:
         path = directory / f"{lang}.yml"
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            data = strict_yaml.load(path.read_text(encoding="utf-8"))
         except (OSError, yaml.YAMLError) as exc:
             raise TextsError(display_path(path), "(file)", f"cannot read: {exc}") from exc
         parsed[lang] = (display_path(path), *_parse(display_path(path), data))

@@ -68,6 +68,13 @@ def test_yaml_syntax_errors_carry_the_line(tmp_path: Path) -> None:
     assert info.value.line is not None and "not valid YAML" in str(info.value)
 
 
+def test_a_key_written_twice_is_refused_with_its_lines(tmp_path: Path) -> None:
+    path = _broken(tmp_path, "    group: Parks\n", "    group: Parks\n    group: Streets\n")
+    with pytest.raises(CatalogueError) as info:
+        load_catalogue(path)
+    assert "'group' is written twice" in str(info.value) and info.value.line is not None, str(info.value)
+
+
 def test_a_missing_design_label_is_refused(tmp_path: Path) -> None:
     path = _broken(tmp_path, "label: report_pothole", "label: report_road_hole")
     with pytest.raises(CatalogueError, match="report_pothole"):

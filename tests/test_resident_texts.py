@@ -61,6 +61,17 @@ def test_invalid_copy_is_refused_naming_the_file_and_key(copy_dir: Path, lang: s
     assert f"{lang}.yml: {field}:" in message and words in message, message
 
 
+def test_a_key_written_twice_is_refused(copy_dir: Path) -> None:
+    """Two `photo_noted` texts in one file: YAML kept the later one without a word, and residents got the wrong
+    text. Now an error that names the file, the key and both lines."""
+    path = copy_dir / "es.yml"
+    path.write_text(path.read_text(encoding="utf-8").replace(
+        "server:\n", "server:\n  busy: Un momento.\n", 1), encoding="utf-8")
+    with pytest.raises(TextsError) as err:
+        load_texts(copy_dir)
+    assert "es.yml" in str(err.value) and "'busy' is written twice" in str(err.value), str(err.value)
+
+
 def test_the_bot_cannot_be_given_a_config_value(copy_dir: Path) -> None:
     """The action server has no chat_server config, so {phone_311} in a bot text would reach residents raw."""
     for lang in ("en", "es"):

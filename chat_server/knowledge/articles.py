@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from chat_server import strict_yaml
 from chat_server.config import PROJECT_ROOT, display_path
 from chat_server.sanitize import fold, has_invisible
 from chat_server.textchars import control_chars
@@ -225,7 +226,7 @@ def parse_article(path: str | Path, text: str, rules: Rules) -> Article:
     """Parse one article file's text; its id must equal the file stem."""
     file = str(path)
     try:
-        data = yaml.safe_load(text)
+        data = strict_yaml.load(text)
     except yaml.YAMLError as exc:
         raise ArticleError(file, "(file)", f"not valid YAML: {exc}") from exc
     return parse_article_data(file, data, rules, expected_id=Path(path).stem)
@@ -290,7 +291,7 @@ def load_rules(knowledge_dir: Path = KNOWLEDGE_DIR, catalogue_file: Path = CATAL
 
     topics_path = knowledge_dir / TOPICS_FILE
     try:
-        data = yaml.safe_load(topics_path.read_text(encoding="utf-8"))
+        data = strict_yaml.load(topics_path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise ArticleError(display_path(topics_path), "(file)", f"cannot read: {exc}") from exc
     catalogue = load_catalogue(catalogue_file)

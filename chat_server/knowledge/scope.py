@@ -27,6 +27,7 @@ from pathlib import Path
 
 import yaml
 
+from chat_server import strict_yaml
 from chat_server.knowledge.articles import KNOWLEDGE_DIR, LANGUAGES, ArticleError
 from chat_server.knowledge.lexical import fold
 from chat_server.knowledge.specifics import SPANISH_STREETS, STREET_TYPES
@@ -109,7 +110,7 @@ def load_out_of_scope(knowledge_dir: Path = KNOWLEDGE_DIR) -> OutOfScope:
     if not path.exists():
         return OutOfScope()
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = strict_yaml.load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise ArticleError(str(path), "(file)", f"cannot read: {exc}") from exc
     return parse_out_of_scope(str(path), data)

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 import yaml
 
+from chat_server.strict_yaml import UniqueKeyLoader
 from chat_server.textchars import control_chars
 
 LANGUAGES = ("en", "es")
@@ -250,13 +251,14 @@ class _Mapping(dict[Any, Any]):
     key_lines: dict[str, int]
 
 
-class _LineLoader(yaml.SafeLoader):
-    """SafeLoader whose mappings carry line numbers, so errors can point at the offending field."""
+class _LineLoader(UniqueKeyLoader):
+    """SafeLoader whose mappings carry line numbers, so errors can point at the offending field (and a key
+    written twice is an error)."""
 
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _Mapping:
     loader.flatten_mapping(node)
-    data = _Mapping(yaml.SafeLoader.construct_mapping(loader, node, deep=True))
+    data = _Mapping(UniqueKeyLoader.construct_mapping(loader, node, deep=True))
     data.line = node.start_mark.line + 1
     data.key_lines = {str(k.value): v.start_mark.line + 1 for k, v in node.value}
     return data

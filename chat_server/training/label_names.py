@@ -10,6 +10,8 @@ from pathlib import Path
 
 import yaml
 
+from chat_server import strict_yaml
+
 NAMES_FILE = Path(__file__).resolve().parent / "label_names.yml"
 MAX_NAME = 80
 
@@ -20,7 +22,7 @@ class LabelNamesError(ValueError):
 
 def load_label_names(path: Path = NAMES_FILE) -> dict[str, str]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = strict_yaml.load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise LabelNamesError(f"{path}: cannot read: {exc}") from exc
     if not isinstance(data, dict):
