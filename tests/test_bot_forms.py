@@ -984,3 +984,24 @@ async def test_every_catalogue_service_can_be_filed_in_english_and_spanish(convo
         assert done["data"]["address_string"] == "600 E 4th St"
 
     await asyncio.gather(*(one(s, lang) for s in CATALOGUE.labelled for lang in ("en", "es")))
+
+
+async def test_a_photo_at_a_choice_an_email_for_the_phone_and_a_greeting_for_the_description(convo) -> None:
+    """Probe V: a photo sent at a button question got "Sorry, I didn't catch that" though it was kept; an e-mail
+    typed at the phone question was refused and dropped; "hola" was filed as the description."""
+    c = convo()
+    await c.say_all("I need to report a pothole", "1234 Sharon Amity Rd")
+    assert c.requested == "road_position"
+    await c.say("(photo)", media_url="http://localhost:8080/media/crater.jpg")
+    assert "Got your photo" in c.text and "didn't catch" not in c.text and c.requested == "road_position", c.text
+    assert c.last["slots"]["photo"] == "http://localhost:8080/media/crater.jpg"
+    await c.say_all(c.buttons[0]["payload"], "skip")
+    assert c.requested == "description", c.text
+    await c.say("hola")
+    assert c.requested == "description" and not c.last["slots"].get("description"), c.text
+    await c.say("deep hole in the travel lane")
+    assert c.requested == "contact_name", c.text  # the photo was given already
+    await c.say("Jane Doe")
+    assert c.requested == "phone"
+    await c.say("jane.doe@example.com")
+    assert c.last["slots"]["email"] == "jane.doe@example.com" and c.requested == "confirm", c.text

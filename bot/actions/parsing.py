@@ -701,8 +701,15 @@ def validate_attribute(attr: Any, text: Any) -> tuple[object | None, bool]:
     return value, value is not None
 
 
+# Words that say nothing about the problem: "hola" was filed as a report's description (probe V).
+_NO_DESCRIPTION_RE = re.compile(r"^(?:hi|hello|hey|hola|buenas|ok|okay|yes|yeah|si|no|thanks|thank you|gracias|"
+                                r"test|testing|prueba|idk|nada|nothing|none|ninguno|ninguna)$")
+
+
 def validate_description(text: str) -> str | None:
     cleaned = (text or "").strip()
     if len(cleaned) < 3 or not re.search(r"[A-Za-zÀ-ÿ]{2,}", cleaned):
+        return None
+    if _NO_DESCRIPTION_RE.match(re.sub(r"[^\w ]+", "", fold(cleaned)).strip()):
         return None
     return cleaned[:1000]

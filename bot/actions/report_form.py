@@ -346,10 +346,20 @@ class ValidateReportForm(FormValidationAction):
                 ask(dispatcher, service, requested, lang, _values(tracker), writing=writing_of(tracker))
                 return [SlotSet(KB_LABEL_SLOT, decision.get("label") if answered and decision else None),
                         SlotSet("form_answer", None), SlotSet("requested_slot", requested)]
+        media = turn_metadata(tracker).get("media_url")
+        if media and requested not in ("photo", "change") and _just_a_photo(text) \
+                and (requested in (BLOCK, "confirm")
+                     or not self._validate(service, requested, text, CollectingDispatcher(), lang)):
+            # a photo sent at a button question was answered "Sorry, I didn't catch that", though it was kept for
+            # the report (probe V): it is the report's photo, said so, and the question is asked again
+            dispatcher.utter_message(text=t("photo_kept", lang))
+            ask(dispatcher, service, requested, lang, {**_values(tracker), "photo": str(media)},
+                writing=writing_of(tracker))
+            return [*_slot_events({"photo": str(media)}, tracker, service), SlotSet("form_answer", None),
+                    SlotSet("requested_slot", requested)]
         changes = self._answer(dispatcher, tracker, service, requested, text, correction, lang)
         if changes is None:  # Submit
             return [SlotSet("confirmed", True), SlotSet("form_answer", None), SlotSet("requested_slot", None)]
-        media = turn_metadata(tracker).get("media_url")
         if media and requested != "photo" and not tracker.get_slot("photo"):
             # a photo sent with another answer ("the light has been out a week, photo attached") is the report's
             # photo: it was stored, then "Do you have a photo?" and "I didn't get a photo" (probe J)
@@ -561,6 +571,9 @@ class ValidateReportForm(FormValidationAction):
             if parsing.is_skip(text):
                 return {step: SKIPPED}
             value = parsing.validate_phone(text) if step == "phone" else parsing.validate_email(text)
+            if value is None and step == "phone" and (email := parsing.validate_email(text)) is not None:
+                # an e-mail given for the phone was refused and dropped, then asked for again (probe V)
+                return {"email": email, "phone": SKIPPED}
             known = writing.known(step)
             if value is None and known is not None and (parsing.is_yes(text) or names_this_contact(text)):
                 value = known  # "yes", "same number", "a este mismo número"
