@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import threading
+import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -176,3 +177,24 @@ class StickyLanguage:
         if lang != current and conf >= self.switch_probability and (es_hits if lang == "es" else en_hits) >= 2:
             return lang
         return current
+
+
+# Letters only Vietnamese writes (with its tone marks); other Latin-script languages share too much with ours.
+_VIETNAMESE = re.compile(r"[ơưđạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹ]", re.IGNORECASE)
+OTHER_LANGUAGE_MIN_WORDS = 4
+
+
+def other_language(text: str) -> bool:
+    """Whether `text` is written in a language this chat does not serve: mostly letters of another script
+    (Chinese, Cyrillic, Arabic…), Vietnamese, or four or more words none of which is English or Spanish. French,
+    Chinese and Vietnamese messages got only English non-answers, with no word of the languages we do speak or of
+    311's interpreters (probe V). Emoji and numbers are no language."""
+    letters = [c for c in text if c.isalpha()]
+    if len(letters) < 2:
+        return False
+    latin = sum(1 for c in letters if "LATIN" in unicodedata.name(c, ""))
+    if latin < len(letters) / 2 or _VIETNAMESE.search(text):
+        return True
+    words, es_hits, en_hits = _lexical(text)
+    return len(words) >= OTHER_LANGUAGE_MIN_WORDS and es_hits == 0 and en_hits == 0
+

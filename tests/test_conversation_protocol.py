@@ -336,3 +336,19 @@ async def test_after_the_911_answer_a_lost_bot_does_not_hand_off(chat_server_url
     replies = await client.turn("theres a lot of blood")
     assert [r.get("sender") for r in replies] == ["system"] and "911" in replies[0]["text"], replies
     assert not [e for e, _ in client.events[mark:] if e in ("queue_update", "ticket_created")]
+
+
+async def test_a_message_in_another_language_is_told_which_we_speak_once(chat_server_url: str, resident: Any) -> None:
+    """Probe V: French, Chinese and Vietnamese messages got only English non-answers, with no word of the languages
+    this chat speaks or of 311's interpreters."""
+    client: ResidentClient = await resident(chat_server_url)
+    await client.start_session()
+    replies = await client.turn("我的垃圾没有被收走")
+    told = [r for r in replies if r.get("sender") == "system" and "English and Spanish" in r.get("text", "")]
+    assert len(told) == 1 and "interpreters" in told[0]["text"] and "311" in told[0]["text"], replies
+    replies = await client.turn("Có ổ gà trước nhà tôi")
+    assert not [r for r in replies if "English and Spanish" in r.get("text", "")], replies  # once is enough
+    english = await resident(chat_server_url)
+    await english.start_session()
+    replies = await english.turn("can i rent a goat from the city")
+    assert not [r for r in replies if "English and Spanish" in r.get("text", "")], replies

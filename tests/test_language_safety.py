@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chat_server.language import StickyLanguage, asked_language, detect_language
+from chat_server.language import StickyLanguage, asked_language, detect_language, other_language
 from chat_server.safety import emergency_language, emergency_reply
 from chat_server.texts import TEXTS
 
@@ -83,3 +83,13 @@ def test_every_system_text_is_bilingual() -> None:
     ("I want to report a pothole", None)])
 def test_a_resident_who_asks_for_a_language_is_heard(text: str, lang: str | None) -> None:
     assert asked_language(text) == lang
+
+
+@pytest.mark.parametrize(("text", "other"), [
+    ("我的垃圾没有被收走", True), ("Привет, у меня нет воды", True), ("Có ổ gà trước nhà tôi", True),
+    ("Bonjour, il y a un nid-de-poule devant chez moi", True),
+    ("my trash was not picked up", False), ("mi basura no fue recogida", False), ("pothole on Tryon St", False),
+    ("😡😡😡🕳️🚗", False), ("👍", False), ("ok", False), ("Beatties Ford Rd and LaSalle St", False),
+])
+def test_a_language_we_do_not_serve_is_recognised(text: str, other: bool) -> None:
+    assert other_language(text) is other

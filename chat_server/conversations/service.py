@@ -32,7 +32,7 @@ from chat_server.conversations.turns import FairTurns
 from chat_server.conversations.typed_buttons import MAX_TITLE_CHARS, typed_button
 from chat_server.events import EventBus
 from chat_server.labels import SMALL_TALK
-from chat_server.language import StickyLanguage, asked_language
+from chat_server.language import StickyLanguage, asked_language, other_language
 from chat_server.redaction import mask_payment_cards, redact
 from chat_server.safety import emergency_language, emergency_reply
 from chat_server.texts import text
@@ -421,8 +421,15 @@ class ConversationService:
             # mostly these).
             await self.bus.publish("bot_answered", conv.id, label=FORM_ANSWER, confidence=None, language=language)
         elif reply.label == "nlu_fallback":
-            await self.bus.publish("fallback", conv.id, confidence=reply.confidence,
-                                   text=redact(await self._last_resident_text(conv)), language=language)
+            said = await self._last_resident_text(conv)
+            await self.bus.publish("fallback", conv.id, confidence=reply.confidence, text=redact(said),
+                                   language=language)
+            if other_language(said) and not conv.get("told_languages"):
+                # once per conversation, before the bot's "didn't understand": which languages we do speak, and
+                # that 311 by phone has interpreters (probe V: French, Chinese, Vietnamese got English only)
+                await self.store.update(conv.id, told_languages="1")
+                conv.fields["told_languages"] = "1"
+                await self.say_system(conv, "other_language")
         elif reply.label:
             await self.bus.publish("bot_answered", conv.id, label=reply.label, confidence=reply.confidence,
                                    language=language)
