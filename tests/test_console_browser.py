@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -140,6 +141,9 @@ async def test_two_chats_unread_marks_and_an_emergency_alert(console_server, res
         await expect(page.locator("#transcript")).to_contain_text("my trash was not picked up")
         chats = page.locator("#my-chats li")
         await expect(chats).to_have_count(2)
+        # each says when it was taken, oldest first: two chats had read alike, in a different order per tab (probe S)
+        for index in range(2):
+            await expect(chats.nth(index).locator("button")).to_contain_text(re.compile(r"taken \d{1,2}:\d{2}"))
         await chats.first.locator("button").click()  # back to the first chat
         await expect(page.locator("#transcript")).to_contain_text("I need help with my water bill")
 

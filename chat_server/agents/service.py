@@ -410,6 +410,7 @@ class EscalationService:
             "topic": self.offer_topic(conv), "language_name": LANGUAGE_NAMES.get(conv.language, conv.language),
             "label": conv.get("label"), "department": conv.get("department"),
             "queued_at": float(conv.get("queued_at") or 0), "agent": conv.get("agent"),
+            "assigned_at": float(conv.get("assigned_at") or 0) or None,  # when its agent took it (My chats)
             "urgent": bool(conv.get("urgent_at")),
             "resident_away": bool(conv.get("resident_gone_at")),  # every tab of theirs is closed
             "disposition": conv.get("disposition") or None,

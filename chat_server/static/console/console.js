@@ -228,11 +228,17 @@
     $("offers-count").textContent = "(" + state.offers.size + ")";
     var mine = $("my-chats");
     clear(mine);
-    state.chats.forEach(function (chat, cid) {
+    // Oldest first, with the time the agent took each: three chats all read "Wants a person · English", and two
+    // tabs listed them in different orders (probe S).
+    Array.from(state.chats.entries()).sort(function (a, b) {
+      return (a[1].assigned_at || 0) - (b[1].assigned_at || 0) || (a[0] < b[0] ? -1 : 1);
+    }).forEach(function (entry) {
+      var cid = entry[0], chat = entry[1];
       var li = el("li", "chat" + (state.current && state.current.conversation_id === cid ? " active" : "") +
         (state.unread.has(cid) ? " unread" : "") + (chat.urgent ? " urgent" : ""));
       li.dataset.cid = cid;
-      li.appendChild(button(describe(chat), "open", function () { openConversation(cid); }));
+      var since = chat.assigned_at ? " · " + t("console.taken_at", { time: i18n.timeOfDay(chat.assigned_at) }) : "";
+      li.appendChild(button(describe(chat) + since, "open", function () { openConversation(cid); }));
       mine.appendChild(li);
     });
     var queue = $("queue");
