@@ -5,37 +5,14 @@ Headless Chromium against real chat_server + Rasa processes; the agent is a real
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
-from tests.support.agents import agent_client, escalation_env, fresh_prefix, make_agent
+from tests.support.agents import chat_with_ann
 from tests.support.browser import INPUT, Dialogs, ask, chromium, new_page, open_widget
 
 pytestmark = [pytest.mark.browser, pytest.mark.rasa]
-
-
-@contextlib.asynccontextmanager
-async def chat_with_ann(server_factory: Any, redis_server: Any) -> AsyncIterator[tuple[Any, Any, str]]:
-    """A resident in the widget (Chromium) asked for a person and agent Ann accepted: (Ann, page, conversation)."""
-    prefix = fresh_prefix()
-    server = await server_factory(**escalation_env(prefix))
-    await make_agent(redis_server.url, prefix, "ann", name="Ann")
-    ann = await agent_client(server.url, "ann")
-    try:
-        async with chromium() as browser:
-            page = await new_page(browser)
-            await page.goto(server.url + "/")
-            await open_widget(page)
-            await ask(page, "I want to talk to a person")
-            cid = (await ann.wait_for("offer", timeout=30))["conversation_id"]
-            assert (await ann.call("accept", {"conversation_id": cid}))["ok"]
-            yield ann, page, cid
-            assert page.errors == [], page.errors
-    finally:
-        await ann.close()
 
 
 async def test_resident_typing_in_the_widget_reaches_the_agent(server_factory, redis_server) -> None:  # type: ignore[no-untyped-def]

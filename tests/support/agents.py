@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiohttp
@@ -165,3 +165,31 @@ async def offered_chat(page: Any, new_resident: Callable[[str], Any], url: str,
     offer = page.locator("#offers li.offer")
     await expect(offer).to_have_count(1, timeout=15_000)
     return res, offer
+
+
+@contextlib.asynccontextmanager
+async def chat_with_ann(server_factory: Any, redis_server: Any,
+                        init_script: str | None = None) -> AsyncIterator[tuple[Any, Any, str]]:
+    """A resident in the widget (Chromium) asked for a person and agent Ann accepted: (Ann, page, conversation).
+    `init_script` runs in the page before the widget (a recorder of what screen readers are told, say)."""
+    from tests.support.browser import ask, chromium, new_page, open_widget  # only browser tests call this
+
+    prefix = fresh_prefix()
+    server = await server_factory(**escalation_env(prefix))
+    await make_agent(redis_server.url, prefix, "ann", name="Ann")
+    ann = await agent_client(server.url, "ann")
+    try:
+        async with chromium() as browser:
+            page = await new_page(browser)
+            if init_script:
+                await page.add_init_script(init_script)
+            await page.goto(server.url + "/")
+            await open_widget(page)
+            await ask(page, "I want to talk to a person")
+            cid = (await ann.wait_for("offer", timeout=30))["conversation_id"]
+            assert (await ann.call("accept", {"conversation_id": cid}))["ok"]
+            yield ann, page, cid
+            assert page.errors == [], page.errors
+    finally:
+        await ann.close()
+

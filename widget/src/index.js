@@ -36,12 +36,14 @@ function readConfig(script) {
   } catch {
     /* keep page origin */
   }
-  const lang = String(d.lang || "en").slice(0, 2).toLowerCase();
+  // The page's data-lang, else the browser's languages (a Spanish browser starts in Spanish), else English.
+  const wanted = d.lang ? [d.lang] : navigator.languages || [navigator.language];
+  const lang = wanted.map((l) => String(l || "").slice(0, 2).toLowerCase()).find((l) => LANGS.includes(l));
   return {
     server: (String(d.server || "").trim() || origin).replace(/\/+$/, ""),
     socketPath: d.socketPath || "/socket.io",
     title: d.title || "311",
-    lang: LANGS.includes(lang) ? lang : "en",
+    lang: lang || "en",
     position: d.position === "left" ? "left" : "right",
     color: accessibleColor(d.color, DEFAULT_COLOR),
   };
@@ -97,6 +99,7 @@ class Widget {
     }
     if (wasOpen) this.open({ focus: false });
     window.addEventListener("storage", (e) => this.onStorage(e));
+    window.addEventListener("resize", () => this.fitIncident());
     document.addEventListener("click", (e) => {
       const t = e.target instanceof Element && e.target.closest("[data-c311-open]");
       if (t) {
@@ -162,6 +165,7 @@ class Widget {
     if (!this.incidentEl) return;
     if (!d || storage.get(K.incidentDismissed) === d.id) {
       this.incidentEl.hidden = true;
+      this.panel.classList.remove("c311-notice-open");
       this.incidentText.replaceChildren();
       return;
     }
@@ -177,12 +181,25 @@ class Widget {
     this.fitIncident();
   }
 
-  // A long notice scrolls inside its banner (the reply box stays on a phone's screen): keyboard users reach
-  // the scrolling with Tab only when there is something to scroll (measured when the panel is shown).
+  // A long notice shows its first lines, scrolls inside its banner and opens in full with "Show all" (the
+  // reply box stays on a phone's or a zoomed screen): keyboard users reach the scrolling with Tab only when
+  // there is something to scroll (measured when the panel is shown, and again when the window changes).
   fitIncident() {
     if (this.incidentEl.hidden || this.panel.hidden) return;
-    if (this.incidentText.scrollHeight > this.incidentText.clientHeight + 1) this.incidentText.tabIndex = 0;
+    const open = this.incidentOpen === this.incident.id;
+    this.panel.classList.toggle("c311-notice-open", open);
+    this.incidentMore.setAttribute("aria-expanded", String(open));
+    const label = this.t(open ? "incidentLess" : "incidentAll");
+    if (this.incidentMore.textContent !== label) this.incidentMore.textContent = label;
+    const over = this.incidentText.scrollHeight > this.incidentText.clientHeight + 1;
+    if (over) this.incidentText.tabIndex = 0;
     else this.incidentText.removeAttribute("tabindex");
+    this.incidentMore.hidden = !open && !over;
+  }
+
+  toggleIncident() {
+    this.incidentOpen = this.incidentOpen === this.incident.id ? null : this.incident.id;
+    this.fitIncident();
   }
 
   dismissIncident() {
@@ -232,18 +249,25 @@ class Widget {
     // Live regions
     this.banner = h("div", { class: "c311-banner", role: "status" });
     // A city incident notice (storm, outage): a polite live region, dismissible, in the chat's language.
-    this.incidentText = h("p", { class: "c311-incident-text" });
+    // Not atomic: "Show less" or a new line is read alone, not with the whole notice again.
+    this.incidentText = h("p", { class: "c311-incident-text", id: id("incident-text") });
+    this.incidentMore = h("button", { type: "button", class: "c311-incident-more", "aria-expanded": "false", "aria-controls": id("incident-text"), hidden: true, onclick: () => this.toggleIncident() });
     this.incidentDismiss = this.bind(h("button", { type: "button", class: "c311-incident-dismiss", onclick: () => this.dismissIncident() }, icon("close")), "aria-label", "incidentDismiss");
-    this.incidentEl = h("div", { class: "c311-incident", role: "status", "aria-live": "polite", hidden: true }, this.incidentText, this.incidentDismiss);
+    this.incidentEl = h("div", { class: "c311-incident", role: "status", "aria-live": "polite", "aria-atomic": "false", hidden: true }, h("div", { class: "c311-incident-body" }, this.incidentText, this.incidentMore), this.incidentDismiss);
     this.queueLine = h("p", { class: "c311-line c311-queue" });
+    // Who joined is said once, in the transcript (the server's message); this line only shows it, unannounced.
     this.agentLine = h("p", { class: "c311-line c311-agentline" });
     this.ticketLine = h("p", { class: "c311-line c311-ticket" });
     this.noticeLine = h("p", { class: "c311-line c311-notice" });
-    this.statusEl = h("div", { class: "c311-status", role: "status" }, this.queueLine, this.agentLine, this.ticketLine, this.noticeLine);
+    this.statusEl = h("div", { class: "c311-status", role: "status", "aria-atomic": "false" }, this.queueLine, this.ticketLine, this.noticeLine);
+    // Each new message is announced once, from here (the 911 answer assertively): the transcript is read, not
+    // announced, since it also read out the resident's own words with "Sending…" as they were sent.
+    this.spokenEl = h("div", { class: "c311-sr", "aria-live": "polite" });
+    this.urgentEl = h("div", { class: "c311-sr", "aria-live": "assertive" });
 
     // Transcript
     this.introEl = this.bind(h("p", { class: "c311-intro" }), "text", "intro");
-    this.log = h("div", { class: "c311-log", role: "log", "aria-live": "polite", tabindex: "0", id: id("log") }, this.introEl);
+    this.log = h("div", { class: "c311-log", role: "log", "aria-live": "off", tabindex: "0", id: id("log") }, this.introEl);
     this.bind(this.log, "aria-label", "logLabel");
     this.typingEl = h("div", { class: "c311-typing", hidden: true }, h("span", { class: "c311-dots", "aria-hidden": "true" }, h("span"), h("span"), h("span")), h("span", { class: "c311-typing-text" }));
     this.quick = h("div", { class: "c311-quick", role: "group", hidden: true });
@@ -251,7 +275,6 @@ class Widget {
 
     // Composer
     this.input = h("textarea", { id: id("input"), class: "c311-input", rows: "2", autocomplete: "off", onkeydown: (e) => this.onInputKey(e), oninput: () => this.onInputTyping() });
-    this.bind(this.input, "placeholder", "placeholder");
     this.fileInput = h("input", { type: "file", accept: PHOTO_TYPES.join(","), class: "c311-file", tabindex: "-1", "aria-hidden": "true", onchange: () => this.onFile() });
     this.attachBtn = this.bind(h("button", { type: "button", class: "c311-iconbtn c311-attach", onclick: () => this.fileInput.click() }, icon("camera")), "aria-label", "attach");
     this.locBtn = this.bind(h("button", { type: "button", class: "c311-iconbtn c311-location", onclick: () => this.shareLocation() }, icon("pin")), "aria-label", "location");
@@ -276,12 +299,15 @@ class Widget {
       header,
       this.banner,
       this.incidentEl,
+      this.agentLine,
       this.statusEl,
       this.log,
       this.typingEl,
       this.quick,
-      this.composer,
       this.endArea,
+      this.composer,
+      this.spokenEl,
+      this.urgentEl,
     );
 
     // Launcher
@@ -306,15 +332,25 @@ class Widget {
       return h(
         "span",
         { class: "c311-star" },
-        h("input", { type: "radio", name, id: inputId, value: String(n), required: true }),
+        h("input", { type: "radio", name, id: inputId, value: String(n), required: true, onchange: () => this.csatMissing(false) }),
         h("label", { for: inputId }, h("span", { "aria-hidden": "true", text: `${n} ★` }), this.bind(h("span", { class: "c311-sr" }), "text", "csatStar", { n })),
       );
     });
     this.csatComment = h("textarea", { id: `${name}-comment`, class: "c311-csat-comment", rows: "2", maxlength: "1000" });
+    // The server takes a rating (1-5) with or without a comment, never a comment alone: the form says so next to
+    // the stars, and asks for the stars itself (novalidate: the browser's "required" bubble hid the reason).
+    this.csatError = this.bind(h("p", { id: `${name}-error`, class: "c311-csat-error", hidden: true }), "text", "csatMissing");
     return h(
       "form",
-      { class: "c311-csat", onsubmit: (e) => this.onCsat(e) },
-      h("fieldset", {}, this.bind(h("legend"), "text", "csatLegend"), h("div", { class: "c311-stars" }, options)),
+      { class: "c311-csat", novalidate: true, onsubmit: (e) => this.onCsat(e) },
+      h(
+        "fieldset",
+        { "aria-describedby": `${name}-hint` },
+        this.bind(h("legend"), "text", "csatLegend"),
+        this.bind(h("p", { id: `${name}-hint`, class: "c311-csat-hint" }), "text", "csatNeeded"),
+        h("div", { class: "c311-stars" }, options),
+        this.csatError,
+      ),
       this.bind(h("label", { for: `${name}-comment` }), "text", "csatComment"),
       this.csatComment,
       this.bind(h("button", { type: "submit", class: "c311-csat-submit" }), "text", "csatSubmit"),
@@ -401,9 +437,10 @@ class Widget {
   }
 
   updateSubtitle() {
-    // After the chat ends nobody is "chatting with" the resident any more.
+    // After the chat ends nobody is "chatting with" the resident any more; what they write starts a new chat.
     this.subtitleEl.textContent = this.closed ? this.t("chatEnded")
       : this.agentName ? this.t("chattingWith", { name: this.agentName }) : this.t("botSubtitle");
+    this.input.placeholder = this.t(this.closed ? "placeholderNewChat" : "placeholder");
   }
 
   setLang(lang, explicit) {
@@ -483,7 +520,7 @@ class Widget {
     s.on("typing", (d) => this.setTyping(d && d.sender, !!(d && d.on)));
     s.on("ticket_created", (d) => this.onTicket(d || {}));
     s.on("ticket_followed", (d) => this.onTicket(d || {}));  // the same problem, already reported: its link
-    s.on("conversation_closed", () => this.onClosed());
+    s.on("conversation_closed", (d) => this.onClosed(d && d.reason));
     s.on("incident", (d) => this.onIncident(d));
     s.on("error", (d) => this.onServerError(d || {}));
     s.on("language", (d) => {
@@ -524,8 +561,8 @@ class Widget {
     else this.connect();
   }
 
-  resetConversation({ keepOutbox }) {
-    for (const el of [...this.log.querySelectorAll(".c311-msg")]) {
+  resetConversation({ keepOutbox, keepLog = false }) {
+    for (const el of keepLog ? [] : [...this.log.querySelectorAll(".c311-msg")]) {
       if (!(keepOutbox && el.classList.contains("c311-pending"))) el.remove();
     }
     if (!keepOutbox) {
@@ -542,11 +579,12 @@ class Widget {
     this.setQuickReplies([]);
     this.setTyping(null, false);
     this.endArea.hidden = true;
-    this.composer.hidden = false;
+    this.attachBtn.hidden = false;
     this.endBtn.hidden = false;
     this.csatForm.hidden = false;
     this.csatThanks.hidden = true;
     this.csatForm.reset();
+    this.csatMissing(false);
     this.updateSubtitle();
     this.updateLauncher();
   }
@@ -570,10 +608,11 @@ class Widget {
       this.agentName = m.agent_name;
       this.updateSubtitle();
     }
+    let el = null;
     if (m.text || m.attachment) {
       // the 911 answer is the one message that must not look like a quiet status line
       const urgent = sender === "system" && !!m.custom && m.custom.event === "emergency";
-      this.renderMessage({ sender, text: m.text || "", attachment: m.attachment, ts: m.ts, lang: m.lang, id: m.id, agentName: m.agent_name, urgent });
+      el = this.renderMessage({ sender, text: m.text || "", attachment: m.attachment, ts: m.ts, lang: m.lang, id: m.id, agentName: m.agent_name, urgent });
     }
     // the request's status link, live or when the chat is replayed after a reload
     if (m.custom && ["ticket_created", "ticket_followed", "ticket_status"].includes(m.custom.event) && m.custom.ticket_id) this.onTicket(m.custom);
@@ -582,12 +621,22 @@ class Widget {
     else if (sender === "agent") this.formActive = false;
     this.setQuickReplies(Array.isArray(m.quick_replies) ? m.quick_replies : []);
     const lastRead = storage.get(K.lastRead);
-    if (!this.isOpen() && isNew && (!m.id || !lastRead || cmpId(m.id, lastRead) > 0)) {
+    const unread = isNew && (!m.id || !lastRead || cmpId(m.id, lastRead) > 0);
+    if (!this.isOpen() && unread) {
       this.unread += 1;
       this.updateLauncher();
     } else if (this.isOpen()) {
+      if (el && unread) this.announce(el);
       this.markRead();
     }
+  }
+
+  // A new message, said once to screen readers (the history replayed on a reload is not read out again).
+  announce(el) {
+    const urgent = el.classList.contains("c311-msg--urgent");
+    const said = h("p", { lang: el.getAttribute("lang"), text: `${this.t("said", { who: el.c311.who })} ${el.c311.text || this.t("imageAlt")}` });
+    (urgent ? this.urgentEl : this.spokenEl).append(said);
+    setTimeout(() => said.remove(), 15000);  // gone once read: the transcript holds it
   }
 
   onResidentUttered(m) {
@@ -607,7 +656,7 @@ class Widget {
     this.agentName = d.name || this.t("agent");
     this.updateSubtitle();
     this.setLine(this.queueLine, "");
-    this.setLine(this.agentLine, this.t("agentJoined", { name: this.agentName }));
+    this.setLine(this.agentLine, this.t("agentJoined", { name: this.agentName }));  // shown; the transcript says it
   }
 
   onQueue(d) {
@@ -627,9 +676,11 @@ class Widget {
     this.setLine(this.ticketLine, this.t("ticket", { id: d.ticket_id || "" }), link);
   }
 
-  onClosed() {
+  onClosed(reason) {
+    if (this.closed) return;  // "End chat" shows it at once; the server's word that follows says nothing new
     this.setLine(this.queueLine, "");
-    this.notice("closed");
+    this.setLine(this.agentLine, "");
+    if (reason !== "agent_closed") this.notice("closed");  // the agent's goodbye is in the transcript
     this.forgetSession();
     this.showEnd(this.csatSent === this.sessionId);
   }
@@ -706,7 +757,7 @@ class Widget {
 
   renderMessage({ sender, text, attachment, ts, lang, id, cmid, agentName, pending, urgent }) {
     const date = toDate(ts);
-    const el = h("div", { class: `c311-msg c311-msg--${sender}${urgent ? " c311-msg--urgent" : ""}`, "data-id": id, "data-cmid": cmid, lang: LANGS.includes(lang) ? lang : null, role: urgent ? "alert" : null });
+    const el = h("div", { class: `c311-msg c311-msg--${sender}${urgent ? " c311-msg--urgent" : ""}`, "data-id": id, "data-cmid": cmid, lang: LANGS.includes(lang) ? lang : null });
     el.append(h("span", { class: sender === "agent" ? "c311-name" : "c311-sr" }));
     const bubble = h("div", { class: "c311-bubble" });
     if (text) appendLinkified(bubble, text);
@@ -755,7 +806,9 @@ class Widget {
 
   // ---------- outgoing ----------
   send(message, { display, attachment } = {}) {
-    if (this.closed) return;
+    // After the end a message starts a new chat; the ended one stays on screen in this tab only (it is not
+    // stored: the next person at a shared computer never sees it).
+    if (this.closed) this.newChat({ keepLog: true });
     const cmid = uuid();
     const item = { message, cmid, lang: this.lang };
     if (attachment) item.attachment = attachment;
@@ -881,10 +934,12 @@ class Widget {
     this.onClosed();
   }
 
+  // The rating form comes above the message box, which stays: "write a message if you need anything else"
+  // (the agent's goodbye) starts a new chat below the ended one (no photo: it would go to the ended chat).
   showEnd(csatDone) {
     const hadFocus = this.composer.contains(document.activeElement) || this.endBtn === document.activeElement;
     this.closed = true;
-    this.composer.hidden = true;
+    this.attachBtn.hidden = true;
     this.endBtn.hidden = true;
     this.setQuickReplies([]);
     this.setTyping(null, false);
@@ -892,15 +947,29 @@ class Widget {
     this.csatForm.hidden = csatDone;
     this.csatThanks.hidden = !csatDone;
     this.updateSubtitle();
-    // The rating form takes the composer's place; the end of the chat stays in view above it.
+    // The end of the chat stays in view above the rating form.
     this.scrollDown();
     if (hadFocus) (csatDone ? this.newChatBtn : this.csatForm.querySelector("input"))?.focus({ preventScroll: true });
+  }
+
+  csatMissing(on) {
+    this.csatError.hidden = !on;
+    for (const radio of this.csatForm.querySelectorAll("input[type=radio]")) {
+      for (const [attr, value] of [["aria-invalid", "true"], ["aria-describedby", this.csatError.id]]) {
+        if (on) radio.setAttribute(attr, value);
+        else radio.removeAttribute(attr);
+      }
+    }
   }
 
   onCsat(e) {
     e.preventDefault();
     const checked = this.csatForm.querySelector("input[type=radio]:checked");
-    if (!checked) return;
+    if (!checked) {
+      this.csatMissing(true);
+      this.csatForm.querySelector("input[type=radio]").focus();
+      return;
+    }
     const payload = { session_id: this.sessionId, rating: Number(checked.value), comment: this.csatComment.value.trim() };
     const done = () => {
       this.csatSent = this.sessionId;
@@ -916,13 +985,13 @@ class Widget {
     });
   }
 
-  newChat() {
+  newChat({ keepLog = false } = {}) {
     this.sessionId = null;
     storage.set(K.session, null);
     storage.set(K.lastId, null);
     storage.set(K.labels, null);
     this.labels = {};
-    this.resetConversation({ keepOutbox: false });
+    this.resetConversation({ keepOutbox: false, keepLog });
     if (this.connected) this.requestSession();
     else this.connect();
     this.input.focus();
@@ -936,7 +1005,7 @@ class Widget {
       const stamp = m.date.toLocaleString(LOCALES[this.lang], { dateStyle: "short", timeStyle: "short" });
       lines.push(`[${stamp}] ${m.who}: ${m.text}${m.url ? ` ${m.url}` : ""}`);
     }
-    for (const el of [this.agentLine, this.ticketLine]) if (el.textContent) lines.push("", el.textContent);
+    if (this.ticketLine.textContent) lines.push("", this.ticketLine.textContent);
     const blob = new Blob([lines.join("\n") + "\n"], { type: "text/plain;charset=utf-8" });
     const href = URL.createObjectURL(blob);
     const a = h("a", { href, download: `chat311-transcript-${new Date().toISOString().slice(0, 10)}.txt`, class: "c311-sr" });
