@@ -20,11 +20,11 @@ station" is the pothole). chat_server's guard still checks every message for a r
 The same for a report that names a court or a traffic citation: "i missed my court date for a speeding ticket"
 came out as a missed trash pickup at 0.98.
 
-A third: a `deny` that says something is missing. "no tengo luz" (no power) and "no i don't have water since
-this morning" came out as a plain no, answered "Okay, no problem". A `deny` built as "no tengo / no hay /
-don't have / there's no …" is a statement about a service and goes to the knowledge base too, and so does a
-no followed by a sentence of its own ("no era eso. es que no sé qué hacer con el agua"); "no that isn't what i
-meant" stays a no.
+A third: a `deny` that says something is missing. "no tengo luz" (no power), "no i don't have water since
+this morning" and "still no water" came out as a plain no, answered "Okay, no problem". A `deny` built as
+"no tengo / no hay / don't have / there's no / still no …" is a statement about a service and goes to the
+knowledge base too, and so does a no followed by a sentence of its own ("no era eso. es que no sé qué hacer con
+el agua"); "no that isn't what i meant" stays a no.
 
 A message that only signs off ("that's all", "i'm all set", "eso es todo") is a goodbye, unless Rasa is sure it is
 a no or a thanks, which are answered as well.
@@ -128,7 +128,11 @@ _SOMETHING_MISSING = re.compile(
     + _NOT_MISSING +
     r"|\b(?:don'?t|do not|doesn'?t|does not|haven'?t|have not)\s+(?:have|got)\b" + _NOT_MISSING +
     r"|\b(?:there'?s|there is|we have|i have|we've got)\s+no\b" + _NOT_MISSING +
-    r"|^\s*no\s+(?:water|power|electricity|heat|gas|hot water|lights?)\b", re.IGNORECASE)
+    r"|^\s*no\s+(?:water|power|electricity|heat|gas|hot water|lights?)\b"
+    # "still no water" was a plain no, answered "Okay, no problem" (probe V); "seguimos sin agua" likewise
+    r"|\b(?:still|yet again)\s+no\s+(?:water|power|electricity|heat|gas|hot water|lights?)\b"
+    r"|(?:^\s*|\b(?:todav[ií]a|a[uú]n|sigo|seguimos|siguen|estamos|estoy)\s+)(?:no\s+hay\s+|sin\s+)"
+    r"(?:agua|luz|electricidad|corriente|gas|calefacci[oó]n)\b", re.IGNORECASE)
 
 
 def says_something_is_missing(text: str) -> bool:

@@ -290,6 +290,11 @@ async def test_a_no_that_says_something_is_missing_is_not_a_plain_no(convo) -> N
     c = convo("es")
     await c.say("no tengo luz")
     assert c.last["label"] == "faq/power_outage" and "Duke Energy" in c.text, c.last["intent_ranking"]
+    for lang, text in (("en", "still no water"), ("es", "todavía no hay agua en la casa")):  # probe V
+        c = convo(lang)
+        await c.say(text)
+        assert c.last["label"] not in ("deny", "nlu_fallback") and "no problem" not in c.text.lower() \
+            and "no hay problema" not in c.text.lower(), (text, c.text, c.last["intent_ranking"])
     c = convo("es")
     await c.say("no era eso. es que no sé qué hacer con el agua de la lluvia que se mete a mi casa")
     assert c.last["label"] != "deny", c.last["intent_ranking"]  # a new question after the no
