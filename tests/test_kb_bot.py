@@ -322,6 +322,9 @@ async def test_an_unsure_report_about_something_else_is_answered_instead(rasa_st
                                                    "report_pothole", 0.99))
     assert slots_set(about)["requested_slot"] is None and "service" not in slots_set(about), about["events"]
     assert any(b["payload"] == "/report_pothole" for b in about["responses"][0]["buttons"])
+    # "when is …", with the usual typo (probe V: "wen is bulk pickup" started the bulky-item form)
+    when = await act(rasa_stack, form_starting_on("wen is bulk pickup", "report_bulky_pickup", 0.67))
+    assert slots_set(when)["requested_slot"] is None and "service" not in slots_set(when), when["events"]
     # in the real bot, a message the shipped model is unsure of is answered and no form is left open
     for text in OFF_REPORTS:
         parsed = (await parse(rasa_stack, text))["intent"]

@@ -59,12 +59,14 @@ LONG_MESSAGE_WORDS = 20
 REPORT_OVERRULE_BELOW = 0.82
 
 
-# Questions about a service rather than a problem to report: how long, when, who, is it allowed.
+# Questions about a service rather than a problem to report: how long, when, who, is it allowed. "wen is bulk
+# pickup" started the bulky-item form (probe V): "when is", "what day" and their usual typos count too.
 _ABOUT_THE_SERVICE = re.compile(
-    r"^\W*(?:how (?:long|soon|often|much)|when (?:will|do|does)|what happens|"
+    r"^\W*(?:how (?:long|soon|often|much)|wh?en (?:is|are|will|do|does|can)|wh?at (?:day|days|time)|what happens|"
     r"who (?:fixes|repairs|handles|is responsible)|"
     r"is it (?:legal|allowed|ok)|do i need|cu[aá]nto (?:tiempo|tarda|tardan|cuesta)|cu[aá]ndo (?:van|vienen|arreglan|"
-    r"reparan)|qui[eé]n (?:arregla|repara|se encarga)|es legal|se permite|necesito permiso)\b", re.IGNORECASE)
+    r"reparan|es|pasa|pasan|recogen)|qu[eé] d[ií]as?|qui[eé]n (?:arregla|repara|se encarga)|es legal|se permite|"
+    r"necesito permiso)\b", re.IGNORECASE)
 
 
 def asks_about_the_service(text: str) -> bool:
