@@ -73,3 +73,23 @@ async def test_server_restart_mid_chat_banner_then_resume(restartable_server) ->
         replayed = await messages(page)
         assert [(m["text"], m["id"]) for m in replayed] == [(m["text"], m["id"]) for m in after]
         assert await page.evaluate("() => localStorage.getItem('chat311:outbox')") is None
+
+
+async def test_messages_sent_too_quickly_go_out_a_moment_later(server_factory) -> None:  # type: ignore[no-untyped-def]
+    """Probe V: 3 of 15 quick messages ended "Not sent: You are sending messages too quickly", to be retyped. The
+    widget now sends them again shortly, in order (the server takes each client_msg_id once)."""
+    server = await server_factory(CHAT311_LIMITS__SESSION_MESSAGES="2", CHAT311_LIMITS__SESSION_WINDOW_S="6")
+    async with chromium() as browser:
+        page = await new_page(browser)
+        await page.goto(server.url + "/")
+        await open_widget(page)
+        texts = [f"quick message number {n}" for n in range(1, 5)]
+        for text in texts:
+            await page.locator(INPUT).fill(text)
+            await page.locator(INPUT).press("Enter")
+        await page.locator(".c311-state", has_text="Sending again").first.wait_for()  # refused, then waiting
+        await wait_delivered(page)
+        assert await page.locator(".c311-failed").count() == 0
+        sent = [m["text"] for m in await messages(page) if m["sender"] == "resident"]
+        assert sent == texts, sent
+        assert page.errors == [], page.errors

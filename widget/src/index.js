@@ -12,6 +12,10 @@ const LOCALES = { en: "en-US", es: "es-US" };
 // the upload API's error codes; a file that claimed a picture type but is none could not be read as one
 const UPLOAD_ERRORS = { too_large: "photoTooBig", unsupported_media_type: "photoUnreadable", rate_limited: "rate_limited" };
 const ACK_TIMEOUT_MS = 15000;
+// Refusals that say "not now" rather than "not this": rate_limited, busy. Tried again after 2, 4, 6, 8 s.
+const SEND_LATER = ["rate_limited", "busy"];
+const SEND_LATER_TRIES = 4;
+const SEND_LATER_MS = 2000;
 const TYPING_IDLE_MS = 3000; // no keystroke for this long: the resident stopped typing
 const K = {
   session: "chat311:session",
@@ -846,8 +850,18 @@ class Widget {
         setTimeout(() => this.flush(), 1000); // no ack: resend (server dedupes by client_msg_id)
         return;
       }
+      const code = res && res.error && res.error.code;
       if (res && res.ok) {
         this.delivered(item.cmid, res.id);
+      } else if (SEND_LATER.includes(code) && (item.tries || 0) < SEND_LATER_TRIES) {
+        // Sent too quickly, or earlier messages still in hand: sent again shortly, in order, instead of "Not sent"
+        // and retyped (probe V). The server takes a client_msg_id once.
+        item.tries = (item.tries || 0) + 1;
+        this.saveOutbox();
+        const state = this.bubbleFor(item.cmid)?.querySelector(".c311-state");
+        if (state) state.textContent = this.t("sendingSoon");
+        setTimeout(() => this.flush(), SEND_LATER_MS * item.tries);
+        return;
       } else {
         this.failed(item, (res && res.error) || {});
       }
