@@ -48,10 +48,11 @@ from tests.support.servers import (
 
 
 def test_rasa_url_is_a_list_of_one_and_urls_wins() -> None:
-    assert load_config(environ={"CHAT311_RASA__URL": "http://10.0.0.5:5005/"}).rasa.servers() == [
+    token = {"CHAT311_RASA__TOKEN": "a-secret-of-the-citys-own"}  # Rasa off this machine: never the shipped one
+    assert load_config(environ={"CHAT311_RASA__URL": "http://10.0.0.5:5005/", **token}).rasa.servers() == [
         "http://10.0.0.5:5005"]
     both = load_config(environ={"CHAT311_RASA__URL": "http://10.0.0.5:5005",
-                                "CHAT311_RASA__URLS": "[http://10.0.0.6:5005, http://10.0.0.7:5005]"})
+                                "CHAT311_RASA__URLS": "[http://10.0.0.6:5005, http://10.0.0.7:5005]", **token})
     assert both.rasa.servers() == ["http://10.0.0.6:5005", "http://10.0.0.7:5005"]
 
 

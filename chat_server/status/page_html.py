@@ -125,6 +125,8 @@ def status_page(view: StatusView, language: str, tz: ZoneInfo, *, stop_token: st
                      f'<div class="photos">{photos}</div></section>')
     if follow_by:
         parts.append(_follow_form(view.ticket_id, language, error, contact, follow_by))
+    elif error:  # a refused follow request (a private request, say) is answered even with no form to show
+        parts.append(f'<p class="error" role="alert">{e(error)}</p>')
     if stop_token:
         parts.append(f'<form class="stop" method="post" action="/status/unfollow/{e(stop_token)}">'
                      f'<input type="hidden" name="lang" value="{e(language)}">'
