@@ -159,6 +159,10 @@ class StickyLanguage:
     min_chars_to_switch: int = 12
 
     def update(self, current: str | None, text: str, ui_language: str | None = None) -> str:
+        if other_language(text):
+            # French or Vietnamese read as Spanish to a detector that knows two languages: a French resident got
+            # "Soy el asistente automático…" and the interpreters notice in Spanish (probe W)
+            return current or (ui_language if ui_language in SUPPORTED else "en")
         if current is None:
             prior = ui_language if ui_language in SUPPORTED else "en"
             lang, conf = detect_language(text, prior)
@@ -184,16 +188,22 @@ _VIETNAMESE = re.compile(r"[ơưđạảấầẩẫậắằẳẵặẹẻẽ�
 OTHER_LANGUAGE_MIN_WORDS = 4
 
 
-def other_language(text: str) -> bool:
-    """Whether `text` is written in a language this chat does not serve: mostly letters of another script
-    (Chinese, Cyrillic, Arabic…), Vietnamese, or four or more words none of which is English or Spanish. French,
-    Chinese and Vietnamese messages got only English non-answers, with no word of the languages we do speak or of
-    311's interpreters (probe V). Emoji and numbers are no language."""
+def other_script(text: str) -> bool:
+    """Surely a language this chat does not serve: mostly letters of another script (Chinese, Cyrillic,
+    Arabic…), or Vietnamese. Emoji and numbers are no language."""
     letters = [c for c in text if c.isalpha()]
     if len(letters) < 2:
         return False
     latin = sum(1 for c in letters if "LATIN" in unicodedata.name(c, ""))
-    if latin < len(letters) / 2 or _VIETNAMESE.search(text):
+    return latin < len(letters) / 2 or bool(_VIETNAMESE.search(text))
+
+
+def other_language(text: str) -> bool:
+    """Likely a language this chat does not serve: another script (`other_script`), or four or more words none of
+    which is English or Spanish (French; but also a run of English street and place names, so alone this only
+    counts with other evidence, such as the bot not understanding it). French, Chinese and Vietnamese messages got
+    only English non-answers, with no word of the languages we do speak or of 311's interpreters (probe V)."""
+    if other_script(text):
         return True
     words, es_hits, en_hits = _lexical(text)
     return len(words) >= OTHER_LANGUAGE_MIN_WORDS and es_hits == 0 and en_hits == 0

@@ -352,3 +352,8 @@ async def test_a_message_in_another_language_is_told_which_we_speak_once(chat_se
     await english.start_session()
     replies = await english.turn("can i rent a goat from the city")
     assert not [r for r in replies if "English and Spanish" in r.get("text", "")], replies
+    # French is no Spanish (probe W: the chat switched to Spanish, "Soy el asistente automático…")
+    french = await resident(chat_server_url)
+    await french.start_session()
+    replies = await french.turn("Bonjour, il y a un nid-de-poule devant chez moi")
+    assert replies and all(r.get("lang") in (None, "en") for r in replies), replies

@@ -93,3 +93,5 @@ def test_a_resident_who_asks_for_a_language_is_heard(text: str, lang: str | None
 ])
 def test_a_language_we_do_not_serve_is_recognised(text: str, other: bool) -> None:
     assert other_language(text) is other
+    if other:  # and it switches no conversation to Spanish (probe W: French and Vietnamese did)
+        assert StickyLanguage().update(None, text, "en") == "en" and StickyLanguage().update("en", text) == "en"

@@ -32,7 +32,7 @@ from chat_server.conversations.turns import FairTurns
 from chat_server.conversations.typed_buttons import MAX_TITLE_CHARS, typed_button
 from chat_server.events import EventBus
 from chat_server.labels import SMALL_TALK
-from chat_server.language import StickyLanguage, asked_language, other_language
+from chat_server.language import StickyLanguage, asked_language, other_language, other_script
 from chat_server.redaction import mask_payment_cards, redact
 from chat_server.safety import emergency_language, emergency_reply
 from chat_server.texts import text
@@ -392,7 +392,7 @@ class ConversationService:
             if isinstance(reply, BotUnavailable):
                 await self._bot_unavailable(conv, incoming, reply)
             else:
-                await self._apply_reply(conv, reply, guard_fired)
+                await self._apply_reply(conv, reply, guard_fired, incoming.text)
         finally:
             # Off only after every reply of the turn is stored and sent (docs/protocol.md: replies come
             # between typing on/off), so a client may take typing-off as the end of the bot's turn.
@@ -402,7 +402,8 @@ class ConversationService:
         await asyncio.sleep(self.slow_notice_s)
         await self.say_system(conv, "bot_slow")
 
-    async def _apply_reply(self, conv: Conversation, reply: BotReply, guard_fired: bool) -> None:
+    async def _apply_reply(self, conv: Conversation, reply: BotReply, guard_fired: bool, said: str = "") -> None:
+        """Store and send the bot's reply to the resident's message `said`."""
         language = reply.language if reply.language in ("en", "es") else conv.language
         fields: dict[str, str] = {}
         if reply.label:
@@ -421,18 +422,14 @@ class ConversationService:
             # mostly these).
             await self.bus.publish("bot_answered", conv.id, label=FORM_ANSWER, confidence=None, language=language)
         elif reply.label == "nlu_fallback":
-            said = await self._last_resident_text(conv)
-            await self.bus.publish("fallback", conv.id, confidence=reply.confidence, text=redact(said),
-                                   language=language)
-            if other_language(said) and not conv.get("told_languages"):
-                # once per conversation, before the bot's "didn't understand": which languages we do speak, and
-                # that 311 by phone has interpreters (probe V: French, Chinese, Vietnamese got English only)
-                await self.store.update(conv.id, told_languages="1")
-                conv.fields["told_languages"] = "1"
-                await self.say_system(conv, "other_language")
+            await self.bus.publish("fallback", conv.id, confidence=reply.confidence,
+                                   text=redact(await self._last_resident_text(conv)), language=language)
+            await self._tell_languages(conv, other_language(said))
         elif reply.label:
             await self.bus.publish("bot_answered", conv.id, label=reply.label, confidence=reply.confidence,
                                    language=language)
+            # another script is no English or Spanish whatever the bot made of it
+            await self._tell_languages(conv, other_script(said))
         # After the guard's answer, the bot's "I didn't understand" would only confuse; a form's next question
         # (the form took the message as its answer, whatever Rasa's label) must still be asked.
         silenced = guard_fired and reply.label == "nlu_fallback" and not reply.active_loop
@@ -470,6 +467,15 @@ class ConversationService:
             await self.say(conv, "bot", body, language, quick_replies=quick or None, attachment=attachment,
                            custom=custom if isinstance(custom, dict) else None,
                            form_active=True if reply.active_loop else None)
+
+    async def _tell_languages(self, conv: Conversation, other: bool) -> None:
+        """Once per conversation, before the bot's reply to a message in a language we do not serve: which ones we
+        do, and that 311 by phone has interpreters (probe V: French, Chinese, Vietnamese got English only)."""
+        if not other or conv.get("told_languages"):
+            return
+        await self.store.update(conv.id, told_languages="1")
+        conv.fields["told_languages"] = "1"
+        await self.say_system(conv, "other_language")
 
     async def publish_conversation_event(self, conv: Conversation, kind: str, data: dict[str, Any]) -> None:
         """Publish a bot-originated event; an escalation nobody can take is answered, never dropped."""
