@@ -78,12 +78,13 @@ async def test_server_restart_mid_chat_banner_then_resume(restartable_server) ->
 async def test_messages_sent_too_quickly_go_out_a_moment_later(server_factory) -> None:  # type: ignore[no-untyped-def]
     """Probe V: 3 of 15 quick messages ended "Not sent: You are sending messages too quickly", to be retyped. The
     widget now sends them again shortly, in order (the server takes each client_msg_id once)."""
-    server = await server_factory(CHAT311_LIMITS__SESSION_MESSAGES="2", CHAT311_LIMITS__SESSION_WINDOW_S="6")
+    # one message per 10 s: the second is surely refused, and a later try (2, 4, 6, 8 s on) surely taken
+    server = await server_factory(CHAT311_LIMITS__SESSION_MESSAGES="1", CHAT311_LIMITS__SESSION_WINDOW_S="10")
     async with chromium() as browser:
         page = await new_page(browser)
         await page.goto(server.url + "/")
         await open_widget(page)
-        texts = [f"quick message number {n}" for n in range(1, 5)]
+        texts = [f"quick message number {n}" for n in range(1, 4)]
         for text in texts:
             await page.locator(INPUT).fill(text)
             await page.locator(INPUT).press("Enter")
@@ -92,4 +93,6 @@ async def test_messages_sent_too_quickly_go_out_a_moment_later(server_factory) -
         assert await page.locator(".c311-failed").count() == 0
         sent = [m["text"] for m in await messages(page) if m["sender"] == "resident"]
         assert sent == texts, sent
+        # said on the message while it waited; no notice left behind once all went out (probe W)
+        assert "too quickly" not in await page.locator(".c311-notice").inner_text()
         assert page.errors == [], page.errors

@@ -85,6 +85,7 @@ class Widget {
     this.connected = false;
     this.everConnected = false;
     this.inflight = null;
+    this.resumeAt = 0;  // no message goes out before this time (ms): the server asked to wait
     this.closed = false;
     this.csatSent = null;
     this.incident = null;
@@ -703,6 +704,9 @@ class Widget {
       if (this.connected) this.requestSession();
       return;
     }
+    // A refusal that is sent again later is said on the message itself ("Sending again in a moment…"): as a
+    // notice it stayed on screen after every message had gone out (probe W).
+    if (SEND_LATER.includes(d.code) && this.inflight) return;
     this.setLine(this.noticeLine, STRINGS[this.lang][d.code] ? this.t(d.code) : d.message || this.t("error"));
   }
 
@@ -838,6 +842,7 @@ class Widget {
 
   flush() {
     if (!this.socket || !this.connected || !this.confirmed || this.inflight || !this.outbox.length) return;
+    if (Date.now() < this.resumeAt) return;  // waiting out a "too quickly": a new message must not resend early
     const item = this.outbox[0];
     const token = {};
     this.inflight = token;
@@ -860,6 +865,7 @@ class Widget {
         this.saveOutbox();
         const state = this.bubbleFor(item.cmid)?.querySelector(".c311-state");
         if (state) state.textContent = this.t("sendingSoon");
+        this.resumeAt = Date.now() + SEND_LATER_MS * item.tries;
         setTimeout(() => this.flush(), SEND_LATER_MS * item.tries);
         return;
       } else {
