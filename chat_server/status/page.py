@@ -20,7 +20,15 @@ from aiohttp import web
 from chat_server.conversations.limits import Limit, RateLimiter
 from chat_server.sanitize import client_ip
 from chat_server.status.followers import FollowerKind, FollowerStore
-from chat_server.status.page_html import LANGUAGES, StatusView, TimelineItem, message_page, not_found_page, status_page
+from chat_server.status.page_html import (
+    LANGUAGES,
+    StatusView,
+    TimelineItem,
+    follow_variant,
+    message_page,
+    not_found_page,
+    status_page,
+)
 from chat_server.status.reach import FollowerReach
 from chat_server.status.settings import StatusConfig
 from chat_server.texts import text
@@ -131,9 +139,8 @@ class StatusPage:
             refused = text("follow_private", language, ticket_id=ticket.id)
             return html_response(self._page(view, language, error=refused), 403)
         if contact is None:
-            by = "" if len(self.follow_by) > 1 else f"_{next(iter(self.follow_by), 'email')}"
-            return html_response(self._page(view, language,
-                                             error=text("page_contact_invalid" + by, language), contact=raw), 400)
+            invalid = text("page_contact_invalid" + follow_variant(self.follow_by), language)
+            return html_response(self._page(view, language, error=invalid, contact=raw), 400)
         kind, address = contact
         channel = self.channels.get(str(kind))
         if channel is None:

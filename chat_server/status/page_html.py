@@ -135,9 +135,15 @@ def status_page(view: StatusView, language: str, tz: ZoneInfo, *, stop_token: st
                  f"/status/{view.ticket_id}?lang={'es' if language == 'en' else 'en'}")
 
 
+def follow_variant(follow_by: frozenset[str]) -> str:
+    """The suffix of the follow form's copy keys for the channels it offers: none for both, `_sms` or `_email` for
+    one (`_email` when there is none, for a refusal shown with no form)."""
+    return "" if len(follow_by) > 1 else f"_{next(iter(follow_by), 'email')}"
+
+
 def _follow_form(ticket_id: str, language: str, error: str | None, contact: str, follow_by: frozenset[str]) -> str:
     t = _escaped_texts(language)
-    by = "" if len(follow_by) > 1 else f"_{next(iter(follow_by))}"  # both: no suffix
+    by = follow_variant(follow_by)
     err = (f'<p class="error" id="contact-error" role="alert">{e(error)}</p>' if error else "")
     described = "contact-help contact-error" if error else "contact-help"
     invalid = ' aria-invalid="true"' if error else ""
