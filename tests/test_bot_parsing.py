@@ -266,3 +266,17 @@ def test_a_value_said_with_not_is_not_chosen(text: str, keys: list[str]) -> None
     assert service is not None
     attr = next(a for a in service.attributes if a.code == "cart_type")
     assert parsing.match_values(attr, text) == keys
+
+
+@pytest.mark.parametrize(("text", "question"), [
+    ("wait, what day is trash pickup", True), ("oye, ¿a qué hora abren?", True),
+    ("quiero saber donde votar", True), ("I want to know where to vote", True),
+    ("oye, quisiera saber cuándo pasa la basura", True), ("me puede decir donde voto", True),
+    ("necesito saber el horario", True),
+    ("quiero reportar un bache", False), ("it is big", False), ("que le vaya bien", False),
+    ("necesito un bache arreglado", False), ("I want to report a pothole", False),
+])
+def test_what_opens_as_a_question(text: str, question: bool) -> None:
+    """Probe W: "quiero saber donde votar" at a choice got the choice's "no le entendí"; it asks as much as
+    "¿dónde voto?"."""
+    assert parsing.opens_with_question(text) is question

@@ -531,4 +531,35 @@ async def test_a_spanish_question_mid_report_is_never_told_it_was_not_understood
     asked = c.requested
     await c.say(question)
     assert "no le entendí" not in c.text and c.requested == asked, c.text
-    assert "sigamos con su reporte" in c.text or "cancelar" in c.text, c.text
+    assert "sigamos con su reporte" in c.text or "cancelar" in c.text or "Volver a mi reporte" in c.text, c.text
+
+
+async def test_a_question_mid_report_the_knowledge_base_is_unsure_of_gets_its_menu_and_the_way_back(
+        convo, chat_server_url: str) -> None:
+    """Probe W: "¿dónde voto?" mid-report was refused ("No puedo responder eso en medio de este reporte"), where
+    English "where do I vote?" was answered: the knowledge base gives Spanish a menu. The menu is offered, with
+    "Volver a mi reporte" as its last button; an option picked is answered and the report's question comes back."""
+    question = None
+    for text in ("¿dónde voto?", "quiero saber donde votar", "¿dónde puedo votar?", "¿dónde pago el predial?"):
+        status, decision = await kb(chat_server_url, {"text": text, "language": "es", "intent": "faq"})
+        assert status == 200, decision
+        if decision["kind"] == "menu":
+            question = text
+            break
+    assert question is not None, "none of the candidates is a menu under the shipped calibration"
+    c = convo("es")
+    await c.say_all("mi vecino tiene música muy fuerte", "1515 Central Ave")
+    asked = c.requested
+    assert asked not in (None, "location", "location_block", "description"), c.text
+    await c.say(question)
+    assert "Quiso decir" in c.text and c.requested == asked, c.text
+    titles = [b["title"] for b in c.buttons]
+    assert titles == [o["title"] for o in decision["options"]] + ["Volver a mi reporte"], titles
+    first = decision["options"][0]
+    await c.say(button(c, first["title"])["payload"])
+    assert c.last["label"] == f"faq/{first['topic']}" and "https://" in c.text, c.text
+    assert "sigamos con su reporte" in c.text and c.requested == asked and c.last["active_loop"] == "report_form"
+    await c.say(question)
+    await c.say(button(c, "Volver a mi reporte")["payload"])
+    assert "sigamos con su reporte" in c.text and "no le entendí" not in c.text and c.requested == asked, c.text
+    assert c.last["slots"]["service"] == "report_noise"

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from chat311_labels import runner_up
+from rasa_sdk import Tracker
 
 from actions.catalogue import CATALOGUE, service_for_label
 from actions.texts import t
@@ -16,6 +17,14 @@ REPORT_PAYLOADS = {s.service_code: f"/{s.label}" for s in CATALOGUE.labelled}
 
 def payload(intent: str, **entities: Any) -> str:
     return f"/{intent}{json.dumps(entities, separators=(',', ':'))}"
+
+
+def entity(tracker: Tracker, name: str) -> Any:
+    """An entity of the latest message: what a payload button carries (`article_id`, `helpful`)."""
+    for item in (tracker.latest_message or {}).get("entities") or []:
+        if item.get("entity") == name:
+            return item.get("value")
+    return None
 
 
 def feedback_buttons(article: dict[str, Any], lang: str) -> list[dict[str, str]]:
@@ -44,10 +53,11 @@ def details_message(article: dict[str, Any], lang: str) -> dict[str, Any]:
     return {"text": f"{body}\n\n{t('kb_helpful', lang)}", "buttons": feedback_buttons(article, lang)}
 
 
-def menu_message(options: list[dict[str, Any]], lang: str) -> dict[str, Any]:
+def menu_message(options: list[dict[str, Any]], lang: str, in_report: bool = False) -> dict[str, Any]:
+    """"Did you mean…"; `in_report`: asked in the middle of a report, whose way back is the last button."""
     buttons = [{"title": o["title"], "payload": payload("kb_article", article_id=o["id"])} for o in options[:3]]
-    buttons.append({"title": t("kb_none_of_these", lang), "payload": "/kb_none"})
-    return {"text": t("kb_did_you_mean", lang), "buttons": buttons}
+    buttons.append({"title": t("form_back_button" if in_report else "kb_none_of_these", lang), "payload": "/kb_none"})
+    return {"text": t("form_question_menu" if in_report else "kb_did_you_mean", lang), "buttons": buttons}
 
 
 def report_offer(decision: dict[str, Any], lang: str) -> dict[str, Any] | None:

@@ -26,17 +26,10 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import parsing
 from actions.actions import fallback_reply, language_of
 from actions.kb_client import client_from_env
-from actions.kb_replies import answer_message, details_message, menu_message, report_guess, report_offer
+from actions.kb_replies import answer_message, details_message, entity, menu_message, report_guess, report_offer
 from actions.texts import t
 
 FALLBACK_LABEL = "nlu_fallback"
-
-
-def entity(tracker: Tracker, name: str) -> Any:
-    for item in (tracker.latest_message or {}).get("entities") or []:
-        if item.get("entity") == name:
-            return item.get("value")
-    return None
 
 
 def typed_questions(tracker: Tracker) -> Iterator[str]:

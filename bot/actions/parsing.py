@@ -92,8 +92,11 @@ def _has_phrase(folded: str, phrase: str) -> bool:
 # accent a Spanish question word is also a wish or a statement ("que le vaya bien", "como le dije"): only
 # accented, or with a question mark.
 _ASIDE = r"^(?:(?:wait|oh|btw|also|and|quick question|espera|oye|oiga|y|tambien|otra cosa|una pregunta)\W+)*"
+# "I want to know where to vote" / "quiero saber dónde votar" ask as much as "where do I vote?" (probe W: at a
+# choice, the Spanish one got the choice's "no le entendí")
 _QUESTION_RE = re.compile(_ASIDE + r"(?:what|whats|when|where|which|who|why|how|can|could|do|does|is|are|will|"
-                          r"should|puedo|se puede)\b")
+                          r"should|puedo|se puede|i\s+(?:want|need|would\s+like)\s+to\s+know|"
+                          r"(?:quiero|quisiera|necesito)\s+saber|(?:me\s+)?(?:puede|podria)s?\s+decir)\b")
 _PREGUNTA_RE = re.compile(r"^\W*(?:[a-záéíóúñ]+\W+){0,2}(?:qué|cuándo|dónde|cómo|cuál|quién|cuánto)\b",
                           re.IGNORECASE)
 

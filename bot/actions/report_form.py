@@ -26,7 +26,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import parsing
 from actions.catalogue import Service, service_for_label
 from actions.kb_client import client_from_env
-from actions.kb_replies import answer_message, chosen_report
+from actions.kb_replies import answer_message, chosen_report, entity, menu_message
 from actions.language import ON_THE_WEB, Writing, language_of, turn_metadata, writing_of
 from actions.texts import TEXTS, t
 
@@ -318,6 +318,8 @@ class ValidateReportForm(FormValidationAction):
         if intent in FORM_INTERRUPTIONS and (intent != "request_human" or not correction
                                              or parsing.asks_for_person(text)):
             return []
+        if intent in ("kb_article", "kb_none"):
+            return await self._menu_picked(dispatcher, tracker, service, requested, intent, lang)
         if parsing.is_cancel(text):
             dispatcher.utter_message(text=t("cancelled", lang))
             return [SlotSet(name, None) for name in FORM_SLOTS] + [SlotSet("requested_slot", None)]
@@ -338,6 +340,12 @@ class ValidateReportForm(FormValidationAction):
             decision = await self.kb.ask({"text": text, "language": lang, "intent": intent,
                                           "conversation_id": tracker.sender_id})
             answered = bool(decision and decision.get("kind") == "answer" and decision.get("article"))
+            if decision and decision.get("kind") == "menu" and decision.get("options"):
+                # unsure, it was refused ("No puedo responder eso en medio de este reporte"), and Spanish questions
+                # get menus where English ones get answers (probe W): the options, and the way back to the report
+                dispatcher.utter_message(**menu_message(decision["options"], lang, in_report=True))
+                return [SlotSet(KB_LABEL_SLOT, decision.get("label")), SlotSet("form_answer", None),
+                        SlotSet("requested_slot", requested)]
             if answered or parsing.opens_with_question(correction or text):
                 # one the knowledge base cannot answer outright is not taken as the answer either ("¿dónde voto?"
                 # got "Perdón, no le entendí" again and again, with no word of the way out; probe V)
@@ -390,6 +398,19 @@ class ValidateReportForm(FormValidationAction):
             return None  # the form goes ahead (also when the knowledge base cannot be reached)
         dispatcher.utter_message(**answer_message(decision["article"], lang))
         return [SlotSet(KB_LABEL_SLOT, decision.get("label")), SlotSet("requested_slot", None)]
+
+    async def _menu_picked(self, dispatcher: CollectingDispatcher, tracker: Tracker, service: Any, requested: str,
+                           intent: str, lang: str) -> list[EventType]:
+        """A button of the menu offered for a question asked in the middle of the report: the article picked, or
+        "Back to my report"; then the report's question again."""
+        article_id = entity(tracker, "article_id") if intent == "kb_article" else None
+        decision = await self.kb.ask({"article_id": str(article_id), "language": lang}) if article_id else None
+        article = (decision or {}).get("article") if (decision or {}).get("kind") == "answer" else None
+        dispatcher.utter_message(text=f"{article['answer']}\n\n{t('form_back', lang)}" if article
+                                 else t("form_back", lang))
+        ask(dispatcher, service, requested, lang, _values(tracker), writing=writing_of(tracker))
+        return [SlotSet(KB_LABEL_SLOT, decision.get("label") if article and decision else None),
+                SlotSet("form_answer", None), SlotSet("requested_slot", requested)]
 
     def _question_instead(self, service: Any, requested: str, text: str, intent: str | None,
                           correction: str | None, lang: str) -> bool:
