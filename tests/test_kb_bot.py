@@ -510,6 +510,11 @@ async def test_a_detail_at_a_choice_is_no_new_address_and_a_second_problem_is_no
     await c.say("its about 2 feet wide and deep, near the bus stop")
     assert c.last["slots"]["location"] == "1200 N Tryon St" and "Updated" not in c.text, c.text
     assert c.requested == "road_position"
+    # probe W: the detail was refused, to be typed again at the description; it is the description now
+    assert c.last["slots"]["description"] == "its about 2 feet wide and deep, near the bus stop", c.last["slots"]
+    assert "description" in c.text and c.buttons, c.text
+    await c.say_all("travel lane", "large")
+    assert c.requested not in ("description", "road_position"), c.text
     n = convo()
     await n.say_all("my neighbor has loud music every night", "1515 Central Ave")
     asked = n.requested

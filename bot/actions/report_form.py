@@ -547,6 +547,15 @@ class ValidateReportForm(FormValidationAction):
             # an old button, or a story left out because it named someone: the button's words are no description
             dispatcher.utter_message(text=t("nothing_written", lang))
             return {}
+        attr = _attribute(service, requested)
+        if attr is not None and attr.values and not tracker.get_slot("description") \
+                and not self._validate(service, requested, text, CollectingDispatcher(), lang, writing_of(tracker)) \
+                and (detail := _account(text)):
+            # "its about 2 feet wide and deep, near the bus stop" at "where in the road is it?" was refused, and
+            # the resident had to type it again at the description (probe W): it is the description, said so, and
+            # the choice is asked again
+            dispatcher.utter_message(text=t("detail_noted", lang, value=detail))
+            return {"description": detail}
         changes = self._validate(service, requested, text, dispatcher, lang, writing_of(tracker))
         if requested == "contact_name":  # "skip" the name keeps a phone or e-mail given with the first message
             values = _values(tracker)
