@@ -49,6 +49,10 @@ report of it (8 of 14 such questions a tester wrote), or send it to the knowledg
 `ticket_id`) is a status check of that request, whatever Rasa made of it ("any update?", "¿cuándo lo van a
 arreglar?" too).
 
+A message of emoji only is read as what the emoji says: 👍 👌 ✅ a yes, 👎 ❌ a no, 🙏 ❤️ 🙂 a thanks. Rasa's
+features have no emoji, so each came out as `nlu_fallback`, and two in a row offered a person (probe V). Any other
+emoji (😡, 🤔) stays a fallback.
+
 And one the other way: a question that also asks to talk to a person ("I got charged twice on my water bill,
 want to talk to someone") came out as `faq` and got a "Did you mean…" menu, and a report that does ("Hay un árbol
 caído en la banqueta, quiero hablar con una persona") started the report's form; a resident who asks for a person
@@ -98,6 +102,27 @@ THANK_INTENT = "thank"
 # "how long will it take?", "do they take mattresses?" came out as goodbyes (0.86, 0.63: "take care") and got
 # "Goodbye, and thanks for contacting 311!"; a goodbye of three words or more worded as a question is a question.
 QUESTION_MIN_WORDS = 3
+
+
+AFFIRM_INTENT = "affirm"
+_EMOJI_INTENTS = {
+    **dict.fromkeys("👍👌✅✔☑🆗🙆", AFFIRM_INTENT),
+    **dict.fromkeys("👎❌✖🙅🚫", DENY_INTENT),
+    **dict.fromkeys("🙏❤💙💚💛🧡💜🤍🖤💕💖😊🙂😀😃😄😁☺🥰😍🤗💯🎉👏", THANK_INTENT),
+}
+# skin tones, variation selectors and the zero-width joiner only modify the emoji before them
+_EMOJI_MODIFIERS = re.compile("[\U0001F3FB-\U0001F3FF\uFE0E\uFE0F\u200D]")
+
+
+def emoji_meaning(text: str) -> str | None:
+    """The intent a message of emoji only says (a yes and a thanks together are a thanks), or None."""
+    chars = [c for c in _EMOJI_MODIFIERS.sub("", text) if not c.isspace() and c not in "!.,"]
+    meant = {_EMOJI_INTENTS.get(c) for c in chars}
+    if not chars or None in meant:
+        return None
+    if meant == {AFFIRM_INTENT, THANK_INTENT}:
+        return THANK_INTENT
+    return meant.pop() if len(meant) == 1 else None
 
 
 def asks_instead_of_leaving(text: str) -> bool:
@@ -332,6 +357,8 @@ class Chat311FallbackClassifier(FallbackClassifier):
             elif top_intent == STATUS_INTENT and not text.startswith("/") and (
                     report := report_behind_a_phone(text, message.data.get(INTENT_RANKING_KEY) or [])):
                 self._override(message, report)
+            elif (meant := emoji_meaning(text)) is not None:
+                self._override(message, meant)
             elif signs_off(text) and not self._sure_of(message, (DENY_INTENT, THANK_INTENT)):
                 self._override(message, GOODBYE_INTENT)
             elif top_intent == EMERGENCY_INTENT and not text.startswith("/") and names_only_a_gas_station(text):

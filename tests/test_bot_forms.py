@@ -1010,3 +1010,15 @@ async def test_a_photo_at_a_choice_an_email_for_the_phone_and_a_greeting_for_the
     assert c.requested == "phone"
     await c.say("jane.doe@example.com")
     assert c.last["slots"]["email"] == "jane.doe@example.com" and c.requested == "confirm", c.text
+
+
+async def test_a_message_of_emoji_only_says_what_the_emoji_say(convo) -> None:
+    """Probe V: each emoji was `nlu_fallback` ("Sorry, I didn't understand"), and two in a row offered a person."""
+    c = convo()
+    for said, label in (("👍", "affirm"), ("👍👍", "affirm"), ("🙏🏽", "thank"), ("❤️", "thank"), ("👍 🙏", "thank"),
+                        ("👎", "deny")):
+        await c.say(said)
+        assert c.last["label"] == label, (said, c.last["intent_ranking"], c.text)
+        assert c.customs("escalate") == [] and "didn't understand" not in c.text, (said, c.text)
+    await c.say("😡")  # says no more than that: still a message the bot did not understand
+    assert c.last["label"] == "nlu_fallback", c.last["intent_ranking"]
