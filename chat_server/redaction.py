@@ -56,8 +56,11 @@ _PHONE = re.compile(
     r"|\d{10}"
     # One separator where the groups split is only a phone with a real area code and exchange.
     rf"|{_NANP}{_SEP}{_NANP}\d{{4}}|{_NANP}{_NANP}{_SEP}\d{{4}})" + _NUM_END)
-# "+44 20 7946 0958", "+52 55 1234 5678": a leading "+" says phone; E.164 allows 8 to 15 digits.
-_INTL_PHONE = re.compile(rf"(?<![\w+])\+[ \t]?\d[\d(). \t{_DASHES}]{{6,22}}\d" + _NUM_END)
+# "+44 20 7946 0958", "+52 55 1234 5678": a leading "+" says phone; E.164 allows 8 to 15 digits. Dialled from here
+# or from abroad it starts 011 or 00 instead ("011 52 55 1234 5678", "0044 20 7946 0958"): then a separator after
+# the country code, so an account number that starts with zeros ("0011223344") stays.
+_INTL_PHONE = re.compile(rf"(?<![\w+])(?:\+[ \t]?\d|(?:011|00)[ \t{_DASHES}]?[1-9]\d{{0,2}}[ \t{_DASHES}(])"
+                         rf"[\d(). \t{_DASHES}]{{5,22}}\d" + _NUM_END)
 # "555-0188": a 7-digit local number, dash or dot only (spaces would take "lot 250 1200"); a ZIP+4 or a ticket id
 # is cut off by the neighbouring digits and the N11 rule.
 _LOCAL_PHONE = re.compile(_NUM_START + rf"{_NANP}[ \t]*[{_DASHES}.][ \t]*\d{{4}}" + _NUM_END
@@ -90,6 +93,9 @@ _NAME_IS = re.compile(
 _SELF_INTRO = re.compile(r"\b(?i:i['’]?m|i[ \t]+am|soy|this[ \t]+is)(?![\w'’])" + _CANDIDATE)
 _TITLE = re.compile(r"(?P<title>\b(?:Mrs|Mr|Ms|Mx|Dr|Srta|Sra|Sr|MRS|MR|DR)\b\.?|\bMiss\b|\b(?:don|do[ñn]a|Do[ñn]a)\b"
                     r"|\b(?i:se[ñn]or(?:ita|a)?)\b)" + _CANDIDATE)
+# "mr smith", "mrs. jones": typed in lower case, the title still says a surname follows (not "dr", "sr": a drive and
+# a senior are written that way too)
+_LOWER_TITLE = re.compile(r"\b(?:mrs|mr|ms)\b\.?" + _CANDIDATE)
 _PERSON_NOUN = (r"neighbou?rs?|landlord|landlady|owner|tenant|roommate|wife|husband|son|daughter|mother|father|mom|"
                 r"dad|brother|sister|friend|manager|boss|vecin[oa]s?|dueñ[oa]|propietari[oa]|caser[oa]|inquilin[oa]|"
                 r"espos[oa]|hij[oa]|amig[oa]|mamá|papá|herman[oa]|jefe|encargad[oa]")
@@ -188,18 +194,19 @@ def _is_place(word: str) -> bool:
 _NEXT_WORDS = re.compile(r"[ \t]+([\w'’.]+)(?:[ \t]+([\w'’.]+))?")
 
 
-def _name_span(match: re.Match[str], *, any_case: bool = False, titled: bool = False,
-               whole: bool = False) -> tuple[int, int] | None:
+def _name_span(match: re.Match[str], *, any_case: bool = False, titled: bool = False, whole: bool = False,
+               surname_any_case: bool = False) -> tuple[int, int] | None:
     """Where the name in `match` (its "name" group) is: its leading words that can be a name, or None when none
     can or they name a street. `any_case`: after "my name is", every word until one that ends a name. `titled`:
     after "Mr."/"señora", capitalised words ("Mr. White" too). Otherwise a capitalised word that is not an
     ordinary one ("I'm Tired") or a common first name, then capitalised words, or after a first name in lower
-    case any but ordinary ones ("i'm maria lopez calling"). `whole`: all the words or none."""
+    case any but ordinary ones ("i'm maria lopez calling"). `whole`: all the words or none. `surname_any_case`:
+    after a first name in either case ("I'm Maria lopez")."""
     base = match.start("name")
     words = [(base + m.start(), base + m.end(), m.group()) for m in re.finditer(r"\S+", match.group("name"))]
     known_first = bool(words) and _fold(words[0][2]) in _FIRST_NAMES
     # A name typed all in lower case goes on in lower case; "my neighbor Jennifer says" does not.
-    lower_case = known_first and words[0][2].islower()
+    lower_case = known_first and (words[0][2].islower() or surname_any_case)
     taken = 0
     for index, (_, _, word) in enumerate(words):
         folded = _fold(word)
@@ -237,6 +244,19 @@ def _titled_name_span(match: re.Match[str]) -> tuple[int, int] | None:
     return _name_span(match, titled=True)
 
 
+def _lower_titled_name_span(match: re.Match[str]) -> tuple[int, int] | None:
+    """A surname, or a first name and a surname, in any case: "mr smith next door" masks "smith" only."""
+    base = match.start("name")
+    words = [(base + m.start(), base + m.end(), _fold(m.group())) for m in re.finditer(r"\S+", match.group("name"))]
+    taken = words[:2] if len(words) > 1 and words[0][2] in _FIRST_NAMES else words[:1]
+    if not taken or any(w in _NOT_A_NAME or _is_place(w) for _, _, w in taken):
+        return None
+    after = _NEXT_WORDS.match(match.string, taken[-1][1])
+    if after and _is_place(after.group(1)):  # "mr. oak st"
+        return None
+    return taken[0][0], taken[-1][1]
+
+
 def _mask_names(text: str, pattern: re.Pattern[str], span: Callable[[re.Match[str]], tuple[int, int] | None]) -> str:
     parts: list[str] = []
     done = 0
@@ -255,7 +275,9 @@ def _keep_last(match: re.Match[str], label: str, keep: int) -> str:
 
 
 def _intl_phone(match: re.Match[str]) -> str:
-    digits = sum(char.isdigit() for char in match.group(0))
+    number = match.group(0).lstrip()
+    prefix = 0 if number.startswith("+") else 3 if number.startswith("011") else 2  # the exit code is no digit of it
+    digits = sum(char.isdigit() for char in number) - prefix
     return _keep_last(match, "phone", 2) if 8 <= digits <= 15 else match.group(0)
 
 
@@ -282,14 +304,15 @@ def redact(text: str) -> str:
     text = _EMAIL.sub("[email]", text)
     text = _SPELT_EMAIL.sub("[email]", text)
     text = _mask_names(text, _NAME_IS, lambda m: _name_span(m, any_case=True))
-    text = _mask_names(text, _SELF_INTRO, _name_span)
+    text = _mask_names(text, _SELF_INTRO, lambda m: _name_span(m, surname_any_case=True))
     text = _mask_names(text, _TITLE, _titled_name_span)
+    text = _mask_names(text, _LOWER_TITLE, _lower_titled_name_span)
     text = _mask_names(text, _RELATION, _name_span)
     text = _mask_names(text, _SIGNED, lambda m: _name_span(m, whole=True))
     text = _SSN_AFTER_WORD.sub(lambda m: m.group(0)[:m.start("ssn") - m.start()] + "[ssn]", text)
     text = _SSN.sub("[ssn]", text)
+    text = _INTL_PHONE.sub(_intl_phone, text)  # first: "011 52 55 1234 5678" has a card's count of digits
     text = _CARD.sub(lambda m: _keep_last(m, "card", 4), text)
-    text = _INTL_PHONE.sub(_intl_phone, text)
     text = _PHONE.sub(lambda m: _keep_last(m, "phone", 2), text)
     text = _LOCAL_PHONE.sub(lambda m: _keep_last(m, "phone", 2), text)
     return text

@@ -19,6 +19,8 @@ def _digits(text: str) -> str:
     "(704)555-0188", "(704) 555-0188", "704-5550188", "704 - 555 - 0188", "704\u2010555\u20100188",
     "704\u2013555\u20130188", "704.555.0188", "7045550188", "1-704-555-0188", "+1 704 555 0188", "555-0188",
     "555.0188", "+44 20 7946 0958", "+52 55 1234 5678", "+52 (55) 1234-5678",
+    # dialled abroad with its exit code (probe U): 011 from here, 00 from most other countries
+    "011 52 55 1234 5678", "011-44-20-7946-0958", "0044 20 7946 0958", "00 52 55 1234 5678",
 ])
 def test_phone_forms_are_masked(phone: str) -> None:
     out = redact(f"call me at {phone} after 5")
@@ -88,6 +90,12 @@ def test_mask_payment_cards_keeps_the_luhn_rule_with_dots() -> None:
     ("soy maria lopez de charlotte", "soy [name] de charlotte"),
     ("this is john smith", "this is [name]"),
     ("I'm Sean O'Brien", "I'm [name]"),
+    # probe U: a surname in lower case after a capitalised first name, and a title in lower case
+    ("I'm Maria lopez", "I'm [name]"),
+    ("this is John smith from Elm St", "this is [name] from Elm St"),
+    ("mr smith next door", "mr [name] next door"),
+    ("ask mrs. lopez", "ask mrs. [name]"),
+    ("mr john smith said so", "mr [name] said so"),
 ])
 def test_name_forms_are_masked(text: str, masked: str) -> None:
     out = redact(text)
@@ -115,6 +123,7 @@ def test_email_forms_are_masked(email: str) -> None:
     "Anyone here?", "Dr. Martin Luther King Jr Blvd is flooded", "1812 Kilborne Dr. Smith", "Freedom Dr Charlotte",
     "street name: Tryon", "a mi nombre antes del lunes", "my name is on the bill", "meet @ park. Then",
     "un señor se desmayo y no respira", "Senior Center", "my neighbor says the light is out",
+    "account 00112233", "case 00 12", "mr. oak st", "the mr so and so",
 ])
 def test_resident_text_that_is_not_personal_data_stays(kept: str) -> None:
     assert redact(kept) == kept
