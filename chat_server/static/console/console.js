@@ -190,6 +190,7 @@
     beep();
     // The list is redrawn every second (its clocks): a screen reader hears the new offer here, once.
     $("offer-announce").textContent = t("console.offer_notification") + ": " + describe(d);
+    state.announced = d.conversation_id;
     if (window.Notification && Notification.permission === "granted") {
       try {
         var n = new Notification(t("console.offer_notification"), { body: describe(d), tag: "offer-" + d.conversation_id });
@@ -501,9 +502,16 @@
     renderConversation(ack.conversation);
   }
 
+  // An offer accepted, declined, withdrawn or closed: its announcement no longer stands (a screen reader that
+  // read the live line again still heard "New chat offer", probe W).
+  function offerGone(cid) {
+    state.offers.delete(cid);
+    if (state.announced === cid) { $("offer-announce").textContent = ""; state.announced = null; }
+  }
+
   async function accept(cid) {
     var ack = await call("accept", { conversation_id: cid });
-    state.offers.delete(cid);
+    offerGone(cid);
     if (!ack.ok) { renderLists(); return result(ack.error.message, true); }
     state.chats.set(cid, ack.conversation);
     renderConversation(ack.conversation);
@@ -511,7 +519,7 @@
   }
 
   async function decline(cid) {
-    state.offers.delete(cid);
+    offerGone(cid);
     renderLists();
     await call("decline", { conversation_id: cid });
   }
@@ -853,7 +861,7 @@
     socket.on("offer", function (d) { addOffer(d, true); renderLists(); });
     socket.on("urgent", alertUrgent);
     socket.on("resident_presence", residentPresence);
-    socket.on("offer_withdrawn", function (d) { state.offers.delete(d.conversation_id); renderLists(); });
+    socket.on("offer_withdrawn", function (d) { offerGone(d.conversation_id); renderLists(); });
     socket.on("queue", function (d) { state.queue = d.items || []; renderLists(); });
     socket.on("status", function (d) { showStatus(d.status, d.away_in_s); });
     socket.on("resident_typing", function (d) {
@@ -893,7 +901,7 @@
     socket.on("chats_requeued", function (d) { d.conversation_ids.forEach(function (c) { state.chats.delete(c); }); renderLists(); });
     socket.on("chat_closed", function (d) {
       state.chats.delete(d.conversation_id);
-      state.offers.delete(d.conversation_id);
+      offerGone(d.conversation_id);
       if (state.current && state.current.conversation_id === d.conversation_id) {
         state.current.state = "closed";
         $("conv-title").textContent = t("console.conv_closed", { reason: codeWord("close_reason", d.reason, words(d.reason)) });
