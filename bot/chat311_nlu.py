@@ -129,13 +129,18 @@ def asks_instead_of_leaving(text: str) -> bool:
     return len(text.split()) >= QUESTION_MIN_WORDS and is_question(text)
 
 
-# "that's all", "i'm all set", "eso es todo", "es todo por ahora": the whole message closes the chat. They fell back
-# ("Sorry, I didn't understand…") with goodbye below the threshold (0.40 for "that's all").
+# "that's all", "i'm all set", "eso es todo", "es todo por ahora", "ya quedé": the whole message closes the chat. They
+# fell back ("Sorry, I didn't understand…") with goodbye below the threshold (0.40 for "that's all").
+# A wish that ends a chat ("que le vaya bien", "have a good one") closes it too, alone or after one of them.
+_WISH = (r"(?:que\s+)?(?:le|te|les)\s+vaya\s+bien|(?:que\s+)?tenga[ns]?\s+(?:un\s+)?(?:buen|lindo|bonito)\s+d[ií]a"
+         r"|have\s+a\s+(?:good|nice|great)\s+(?:one|day|night|evening|weekend)|take\s+care|nos\s+vemos|hasta\s+luego")
 _SIGNS_OFF = re.compile(
     r"^\W*(?:(?:ok(?:ay)?|well|no|nope|bueno|pues|ya|gracias|thanks|thank\s+you)\W+)*"
     r"(?:that'?s\s+all|that\s+is\s+all|that(?:'ll|\s+will)\s+be\s+all|(?:i'?m|i\s+am|we'?re)\s+(?:all\s+)?"
-    r"(?:good|set|done)|all\s+set|(?:eso|ya)\s+(?:es|ser[ií]a)\s+todo|(?:es|ser[ií]a)\s+todo)"
-    r"(?:\W+(?:for\s+now|for\s+today|por\s+ahora|por\s+hoy|thanks|thank\s+you|gracias|muchas\s+gracias|bye|adi[oó]s))*"
+    r"(?:good|set|done)|all\s+set|(?:eso|ya)\s+(?:es|ser[ií]a)\s+todo|(?:es|ser[ií]a)\s+todo|ya\s+qued[eé]|"
+    + _WISH + r")"
+    r"(?:\W+(?:for\s+now|for\s+today|por\s+ahora|por\s+hoy|thanks|thank\s+you|gracias|muchas\s+gracias|bye|adi[oó]s|"
+    + _WISH + r"))*"
     r"\W*$", re.IGNORECASE)
 
 
@@ -410,8 +415,11 @@ class Chat311FallbackClassifier(FallbackClassifier):
     def _should_fallback(self, message: Message) -> bool:
         top_intent = (message.data.get(INTENT) or {}).get(INTENT_NAME_KEY)
         text = str(message.get(TEXT) or "")
-        if top_intent == HANDOFF_INTENT and wants_a_person(text):
-            return False  # said in so many words: no threshold or ambiguity applies
+        if (top_intent == HANDOFF_INTENT and wants_a_person(text)) or \
+                (top_intent == GOODBYE_INTENT and signs_off(text)):
+            # said in so many words: no threshold or ambiguity applies ("bueno ya quedé, que le vaya bien" was a
+            # goodbye made a tie with the yes Rasa had read, and fell back)
+            return False
         if top_intent == STATUS_INTENT and (
                 (self._has_request(message) and asks_when_it_is_done(text)) or follows_up_on_a_report(text)):
             return False  # about a request already made: no threshold or ambiguity applies

@@ -709,7 +709,10 @@ async def test_a_question_after_a_thank_you_is_answered(convo) -> None:
 @pytest.mark.parametrize(("lang", "text"), [("en", "that's all"), ("en", "i'm all set"),
                                             ("en", "that's all for today, bye"),  # goodbye twice: a "tie"
                                             ("es", "eso es todo"), ("es", "eso sería todo"),
-                                            ("es", "eso es todo por hoy, adiós")])
+                                            ("es", "eso es todo por hoy, adiós"),
+                                            # Rasa read a yes: "ok" and "bueno" (probe of the dev file)
+                                            ("es", "ok ya quedé, que le vaya bien"), ("es", "bueno, que le vaya bien"),
+                                            ("es", "ya quedé")])
 async def test_a_message_that_only_signs_off_is_a_goodbye(convo, lang: str, text: str) -> None:
     """"that's all" and "eso es todo" got "Sorry, I didn't understand…" (goodbye 0.40, under the threshold)."""
     c = convo(lang)
