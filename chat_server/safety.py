@@ -90,6 +90,10 @@ _LINES_EN = [
     r"(wires?|lines?) (down|sparking|on fire)", r"downed (power )?lines?", r"live wire",
     # "a tree took down power lines that are sparking" started the fallen-tree form
     r"(wires?|lines?|cables?)\b.{0,30}\b(sparking|arcing)",
+    # "sparks coming from the pole": the pole, the transformer or the meter, as well as the wires
+    r"(poles?|transformers?|meter|power box)\b.{0,20}\b(sparking|arcing|throwing sparks|shooting sparks)",
+    r"sparks?\b.{0,25}\b(from|out of|on|off) (the |a |that |our |my )?(power |utility |electric )?"
+    r"(poles?|transformers?|lines?|wires?|meter|power box)",
     r"(took|takes|knocked|brought|pulled|taking|knocking|bringing) down (the |a |some |our |my )?"
     r"((power|electric|electrical|utility) )?(lines?|wires?|cables?)",
 ]
@@ -99,6 +103,10 @@ _LINES_ES = [
     r"(cayo|cayeron) (un |unos )?cables? (electricos?|de (la )?luz)",
     # "cables de luz que están echando chispas"
     r"cables?\b.{0,40}\b(echando|sacando|soltando|tirando|haciendo) chispas",
+    # "el poste hizo chispas y se fue la luz": the pole or the transformer, as well as the cables
+    r"(postes?|transformador|medidor)\b.{0,30}\b(echando|echa|echo|saca|sacando|suelta|soltando|tira|tirando|"
+    r"hace|hizo|haciendo|saco|solto|tiro) chispas",
+    r"chispas? (del|en el|en los|de los|de la|en la) (poste|postes|transformador|cables?|medidor|linea)",
     r"(tumbo|derribo|tiro|arranco|jalo) (los |unos |el |un )?cables?",
 ]
 
