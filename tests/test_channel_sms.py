@@ -70,6 +70,11 @@ async def test_unsigned_and_forged_requests_are_refused(sms, twilio, redis_clien
     status = {"MessageSid": "SM" + "0" * 32, "MessageStatus": "delivered", "AccountSid": twilio.account_sid}
     assert await twilio.post_signed(f"{url}/status", status, signature="") == 403
     assert await channel_messages(redis_client, prefix, "sms", "+17045550100") == (None, [])
+    # A body that is not UTF-8 is a 400 with its reason (probe X: a 500 anyone could cause, before the signature)
+    async with aiohttp.ClientSession() as http, http.post(
+            url, data=b"From=%2B17045550100&Body=\xff\xfe fire", headers={
+                "Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": "x"}) as resp:
+        assert resp.status == 400 and "UTF-8" in await resp.text()
     # The genuine request is accepted with empty TwiML.
     code, twiml = await twilio.text_server(server.url, "+17045550100", "hello")
     assert code == 200 and twiml.endswith("<Response/>")

@@ -118,6 +118,25 @@ async def test_a_message_of_the_wrong_shape_still_gets_911_first(strict: Any, pa
     await client.close()
 
 
+FIRE_ES_ACCENTED = "mi casa se está quemando"
+
+
+@pytest.mark.parametrize("payload", [
+    {"message": FIRE_ES_ACCENTED + " " + "x" * 40_000},  # too large to decode, its accent escaped by the client
+    {"message": "x" * 60_000 + " " + FIRE_ES_ACCENTED},  # the emergency at the end of a long paste
+])
+async def test_an_oversized_message_is_read_for_an_emergency_as_the_resident_typed_it(
+        strict: Any, payload: dict[str, Any]) -> None:
+    """Probe X: python-socketio (like Python's and PHP's JSON) sends "está" as "est\\u00e1"; read raw, an oversized
+    message's Spanish emergency went unseen, and so did one at the end of 40 KB."""
+    client = await _session(strict.url)
+    mark = len(client.events)
+    ack = await client.sio.call("user_uttered", {**payload, "session_id": client.session_id}, timeout=10)
+    assert ack["error"]["code"] == "too_large", ack
+    assert "llame al 911" in (await client.wait_for("bot_uttered", is_911, after=mark))["text"]
+    await client.close()
+
+
 async def test_the_rating_comment_is_read_for_an_emergency(strict: Any) -> None:
     """Probe U: "help my husband is hitting me" in the comment box under the rating got no 911 answer."""
     client = await _session(strict.url)
@@ -170,6 +189,15 @@ async def test_emergency_before_api_rejections(redis_server: Any) -> None:
         # A non-emergency rejection carries no emergency answer.
         status, body = await app.call("POST", path, {"text": "x" * 2001})
         assert status == 400 and "emergency" not in body
+        # Probe X: a body under another key, or too large to decode, its accents escaped by the client's JSON
+        # ("est\\u00e1"), got no answer: each is read as the resident wrote it (a conversation each: one answer a
+        # window)
+        for refused, code in (({"message": FIRE_ES_ACCENTED}, "malformed"),
+                              ({"text": FIRE_ES_ACCENTED + " " + "x" * 100_000}, "too_large")):
+            status, other = await app.call("POST", "/api/v1/conversations", {"user_id": f"fire-{code}"})
+            assert status == 201
+            status, body = await app.call("POST", f"/api/v1/conversations/{other['id']}/messages", refused)
+            assert body["error"]["code"] == code and "llame al 911" in body["emergency"]["text"], body
     finally:
         await server.stop()
 

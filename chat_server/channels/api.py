@@ -39,7 +39,7 @@ from chat_server.channels.openapi import CLIENT_ID_PATTERN, ID_PATTERN, MESSAGE_
 from chat_server.channels.resident_channel import ResidentChannel
 from chat_server.config import Config
 from chat_server.conversations.attachments import checked_attachment
-from chat_server.conversations.emergency_first import EmergencyFirst
+from chat_server.conversations.emergency_first import EmergencyFirst, readable, words_in
 from chat_server.conversations.limits import Limit, RateLimiter
 from chat_server.conversations.payloads import PayloadError, decode
 from chat_server.conversations.service import ConversationService, DuplicateInFlight, Incoming
@@ -157,7 +157,12 @@ class ApiChannel(ResidentChannel):
                 raise
             except Exception:
                 log.exception("api request failed", extra={"path": request.path})
-                return error_response(503, "internal", "something went wrong on our side; please retry")
+                # storage may be what failed (Redis down or hung): an emergency is still answered, stored nowhere
+                extra = {}
+                if resident_message and app_id is not None and (reply := self.emergency_first.reply_for(
+                        await self._said(request), None, f"{self.name}|{app_id}|{request.path}")) is not None:
+                    extra = {"emergency": {"text": reply, "sender": "system", "stored": False}}
+                return error_response(503, "internal", "something went wrong on our side; please retry", **extra)
         return wrapped
 
     async def _emergency_answer_unseen(self, request: web.Request, app_id: str) -> Message | None:
@@ -165,14 +170,18 @@ class ApiChannel(ResidentChannel):
             conv = await self._owned(request, app_id)
         except ApiError:
             return None  # not this app's conversation: nobody to answer
+        return await self.emergency_first.answer_unseen(conv.session, self.name, await self._said(request))
+
+    async def _said(self, request: web.Request) -> str:
+        """A refused message's words: its `text`, every string of a body of another shape ({"message": …}), or the
+        raw body with its JSON escapes read ("est\\u00e1" was missed, probe X)."""
         raw = (await request.read()).decode("utf-8", "replace")
         try:
             body = decode(raw, self.max_body_bytes)
         except PayloadError:
-            body = None
+            return readable(raw)
         text = body.get("text") if isinstance(body, dict) else None
-        said = text if isinstance(text, str) else raw
-        return await self.emergency_first.answer_unseen(conv.session, self.name, said)
+        return text if isinstance(text, str) else words_in(body)
 
     async def _json_body(self, request: web.Request, allowed: set[str]) -> dict[str, Any]:
         try:

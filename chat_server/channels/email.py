@@ -44,13 +44,14 @@ from redis.asyncio import Redis
 
 from chat_server.app_hooks import run_with_app
 from chat_server.channels.media import store_image
-from chat_server.channels.resident_channel import ResidentChannel
+from chat_server.channels.resident_channel import STORAGE_FAILURES, ResidentChannel
 from chat_server.channels.text_shaping import html_to_text, render_options, strip_quoted
 from chat_server.config import Config
 from chat_server.conversations.emergency_first import EmergencyFirst
 from chat_server.conversations.limits import RateLimiter
 from chat_server.conversations.service import ConversationService, DuplicateInFlight, Incoming
 from chat_server.conversations.store import CLOSED, Conversation, Message
+from chat_server.language import detect_language
 from chat_server.redaction import redact
 from chat_server.sanitize import clean_text
 from chat_server.stream_outbox import GiveUp, Retry
@@ -145,8 +146,19 @@ class EmailChannel(ResidentChannel):
             log.info("dropped automatic e-mail", extra={"sender": redact(sender)})
             return "250 OK (automatic message ignored)"
         message_id = next(iter(message_ids(str(msg.get("Message-ID", "")))), "")
-        if message_id and not await self.redis.set(f"{self.prefix}email:in:{message_id}", "1", nx=True, ex=7 * 86400):
+        seen = f"{self.prefix}email:in:{message_id}"
+        if message_id and not await self.first_arrival(seen, 7 * 86400):
             return "250 OK (duplicate)"
+        try:
+            return await self._receive(msg, sender, message_id)
+        except STORAGE_FAILURES:
+            # answered 451, so the sending server tries again later: that try must not read as a duplicate
+            if message_id:
+                with contextlib.suppress(*STORAGE_FAILURES):
+                    await self.redis.delete(seen)
+            raise
+
+    async def _receive(self, msg: EmailMessage, sender: str, message_id: str) -> str:
         body = self._body_text(msg)
         photo = await self._photo(msg)
         subject = one_line(clean_text(str(msg.get("Subject", ""))))[:200]
@@ -262,8 +274,27 @@ class EmailChannel(ResidentChannel):
             await self._queue_mail(fresh, sender, "\n\n".join(collected))
         except DuplicateInFlight:
             pass
+        except STORAGE_FAILURES:
+            # after "250 OK": the sending server will not try again, so the sender is answered outside the outbox
+            log.exception("e-mail turn failed", extra={"sender": redact(sender)})
+            said = f"{subject}\n{full_body}"
+            reply = self.emergency_first.reply_for(said, None, f"{self.name}|{sender}")
+            language = detect_language(full_body or subject)[0] if (full_body or subject) else "en"
+            await self._send_unstored(sender, subject, reply or text("message_not_taken", language), language)
         except Exception:
             log.exception("e-mail turn failed", extra={"sender": redact(sender)})
+
+    async def _send_unstored(self, to: str, subject: str, body: str, language: str) -> None:
+        """A reply sent at once, outside the outbox (which is in Redis): for when storage has failed."""
+        job = {"to": to, "subject": f"Re: {subject}" if subject else text("email_subject", language), "body": body,
+               "message_id": f"<unstored.{secrets.token_hex(8)}@{self.domain}>", "conv": ""}
+        try:
+            await aiosmtplib.send(
+                self.build(job), hostname=self.cfg.smtp_host, port=self.cfg.smtp_port,
+                username=self.cfg.smtp_username or None, password=self.cfg.smtp_password or None,
+                start_tls=self.cfg.smtp_starttls, use_tls=self.cfg.smtp_tls, timeout=self.cfg.smtp_timeout_s)
+        except (aiosmtplib.SMTPException, OSError, TimeoutError):
+            log.exception("unstored e-mail failed", extra={"to": redact(to)})
 
     async def _remember_thread(self, conv: Conversation, subject: str, message_id: str) -> None:
         fields: dict[str, str] = {}

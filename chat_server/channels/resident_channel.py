@@ -8,11 +8,14 @@ they take the same dependencies, explicitly, and keep them under the same names.
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import Coroutine
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
+from chat_server import redis_values
 from chat_server.channels.channel_base import ChannelBase, drain
 from chat_server.channels.settings import ChannelsConfig
 from chat_server.config import Config
@@ -20,6 +23,9 @@ from chat_server.conversations.emergency_first import EmergencyFirst
 from chat_server.conversations.limits import Limit, RateLimiter
 from chat_server.conversations.service import ConversationService
 from chat_server.stream_outbox import FailureHook, Outbox, RetryPolicy, Sender
+
+# What a channel meets when storage is down or hung: the message cannot be kept, but its sender can still be told.
+STORAGE_FAILURES = (RedisError, OSError, TimeoutError)
 
 
 class ResidentChannel(ChannelBase):
@@ -53,6 +59,16 @@ class ResidentChannel(ChannelBase):
     async def finish_turns(self) -> None:
         """On shutdown (before any cleanup closes Redis): let running turns finish, briefly."""
         await drain(self._turns_running, 5.0)
+
+    async def first_arrival(self, key: str, ttl_s: int) -> bool:
+        """Whether a provider delivers this message (its id is in `key`) for the first time. The mark holds a token
+        of this request: redis-py sends a command again after a timeout, and when the first try landed while Redis
+        stalled, the second read as the provider's duplicate and the message, an emergency too, was dropped after
+        "200 OK" (probe X)."""
+        token = secrets.token_hex(8)
+        if await self.redis.set(key, token, nx=True, ex=ttl_s):
+            return True
+        return redis_values.text(await self.redis.get(key) or b"") == token
 
     async def resident_within_limit(self, resident: str) -> bool:
         """Count one message of `resident` (a phone number, an address, an app's session); False when over."""

@@ -19,6 +19,7 @@ and Twilio treat them.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -33,18 +34,21 @@ from twilio.request_validator import RequestValidator
 from chat_server import redis_values
 from chat_server.app_hooks import run_with_app
 from chat_server.channels.media import fetch_twilio_media
-from chat_server.channels.resident_channel import ResidentChannel
+from chat_server.channels.resident_channel import STORAGE_FAILURES, ResidentChannel
 from chat_server.channels.text_shaping import render_options, segment_info, split_message
 from chat_server.config import Config
 from chat_server.conversations.emergency_first import EmergencyFirst
 from chat_server.conversations.limits import RateLimiter
 from chat_server.conversations.service import ConversationService, DuplicateInFlight, Incoming
 from chat_server.conversations.store import CLOSED, Conversation, Message
+from chat_server.language import detect_language
 from chat_server.redaction import redact
 from chat_server.sanitize import clean_text
 from chat_server.stream_outbox import GiveUp, Retry
 from chat_server.texts import text
 
+# Twilio gives a webhook 15 s. Redis hung past this, the sender is answered from the TwiML instead of never.
+WEBHOOK_BUDGET_S = 8.0
 log = logging.getLogger("chat311.channels.sms")
 
 WEBHOOK_PATH = "/channels/sms/twilio"
@@ -123,7 +127,10 @@ class SmsChannel(ResidentChannel):
     # signature -------------------------------------------------------------------------------
     async def _verified_form(self, request: web.Request) -> dict[str, str]:
         """The form fields, if X-Twilio-Signature matches the public URL Twilio called; else 403."""
-        form = await request.post()
+        try:
+            form = await request.post()
+        except (UnicodeDecodeError, ValueError) as exc:  # Twilio sends UTF-8; anything else is not Twilio
+            raise web.HTTPBadRequest(text="the form body must be UTF-8 (application/x-www-form-urlencoded)") from exc
         params = {k: v for k, v in form.items() if isinstance(v, str)}
         signature = request.headers.get("X-Twilio-Signature", "")
         url = f"{self.public_url}{request.path_qs}"
@@ -141,8 +148,23 @@ class SmsChannel(ResidentChannel):
         sid = params.get("MessageSid") or params.get("SmsSid") or ""
         if not _E164.match(phone) or not sid:
             return web.Response(status=400, text="From (E.164) and MessageSid are required")
+        try:
+            async with asyncio.timeout(WEBHOOK_BUDGET_S):
+                return await self._inbound(params, phone, sid)
+        except STORAGE_FAILURES:
+            # Redis down or hung: Twilio does not send the text again, so its sender is told here, in the TwiML,
+            # which needs no storage: "call 911" for an emergency, else to send it again (probe X)
+            log.exception("sms inbound failed", extra={"phone": redact(phone)})
+            return self._twiml(twiml_message(self._untaken_reply(phone, clean_text(params.get("Body", "")))))
+
+    def _untaken_reply(self, phone: str, body: str) -> str:
+        """What a text that could not be taken is answered, stored nowhere."""
+        emergency = self.emergency_first.reply_for(body, None, f"{self.name}|{phone}")
+        return emergency or text("message_not_taken", detect_language(body)[0] if body else "en")
+
+    async def _inbound(self, params: dict[str, str], phone: str, sid: str) -> web.Response:
         # Twilio re-sends on a webhook timeout: the same MessageSid is handled once.
-        if not await self.redis.set(f"{self.prefix}sms:in:{sid}", "1", nx=True, ex=2 * 86400):
+        if not await self.first_arrival(f"{self.prefix}sms:in:{sid}", 2 * 86400):
             return self._twiml(EMPTY_TWIML)
         full_body = clean_text(params.get("Body", ""))
         body = full_body[: self.config.limits.max_message_chars]
@@ -187,18 +209,22 @@ class SmsChannel(ResidentChannel):
             return await self._tell(phone, "sms_photo_not_received")
         incoming = Incoming(body or "(photo)", None, client_msg_id=sid, attachment=attachment,
                             extra_metadata={"contact": phone})  # offered by the report form
-        self.run_turn_later(self._turn(session, incoming))
+        self.run_turn_later(self._turn(session, incoming, phone))
         if unsupported or lost:
             return await self._tell(phone, "sms_media_unsupported" if unsupported else "sms_photo_not_received")
         if len(full_body) > len(body):  # the end of a long text was lost without a word (e-mail says so too)
             return await self._tell(phone, "sms_cut", limit=f"{self.config.limits.max_message_chars:,}")
         return self._twiml(EMPTY_TWIML)
 
-    async def _turn(self, session: str, incoming: Incoming) -> None:
+    async def _turn(self, session: str, incoming: Incoming, phone: str) -> None:
         try:
             await self.service.handle_resident_message(session, self.name, incoming)
         except DuplicateInFlight:
             pass
+        except STORAGE_FAILURES:
+            # after "200 OK": Twilio will not send it again, so the sender hears of it straight from Twilio's API
+            log.exception("sms turn failed", extra={"session": session[:6]})
+            await self._send_unstored(phone, self._untaken_reply(phone, incoming.text))
         except Exception:
             log.exception("sms turn failed", extra={"session": session[:6]})
 
@@ -298,21 +324,8 @@ class SmsChannel(ResidentChannel):
             await self.record_delivery(job["conv"], job["msg"], "canceled", error="opted out")
             await self.notice_outcome(job.get("notice"), "skipped", "opted out")
             return
-        assert self.http is not None
-        sid = self.cfg.twilio_account_sid
-        url = f"{self.cfg.twilio_api_base.rstrip('/')}/2010-04-01/Accounts/{sid}/Messages.json"
-        form = {"To": job["to"], "Body": job["body"], "StatusCallback": f"{self.public_url}{STATUS_PATH}"}
-        if self.cfg.twilio_messaging_service_sid:
-            form["MessagingServiceSid"] = self.cfg.twilio_messaging_service_sid
-        else:
-            form["From"] = self.cfg.twilio_from_number
-        if job.get("media_url"):
-            form["MediaUrl"] = job["media_url"]
         try:
-            async with self.http.post(url, data=form, auth=aiohttp.BasicAuth(sid, self.cfg.twilio_auth_token)) as resp:
-                payload = await resp.json(content_type=None)
-                status = resp.status
-                retry_after = resp.headers.get("Retry-After")
+            status, payload, retry_after = await self._post_message(job["to"], job["body"], job.get("media_url"))
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             raise Retry(f"twilio unreachable: {type(exc).__name__}: {exc}") from exc
         if status in (200, 201) and isinstance(payload, dict) and payload.get("sid"):
@@ -336,6 +349,31 @@ class SmsChannel(ResidentChannel):
         if code == UNSUBSCRIBED:
             await self.redis.hset(self._optout_key(), job["to"], f"{time.time():.3f}")
         raise GiveUp(detail)
+
+    async def _post_message(self, to: str, body: str, media_url: str | None = None) -> tuple[int, Any, str | None]:
+        """One POST to Twilio's Messages API: (status, JSON reply, Retry-After)."""
+        assert self.http is not None
+        sid = self.cfg.twilio_account_sid
+        url = f"{self.cfg.twilio_api_base.rstrip('/')}/2010-04-01/Accounts/{sid}/Messages.json"
+        form = {"To": to, "Body": body, "StatusCallback": f"{self.public_url}{STATUS_PATH}"}
+        if self.cfg.twilio_messaging_service_sid:
+            form["MessagingServiceSid"] = self.cfg.twilio_messaging_service_sid
+        else:
+            form["From"] = self.cfg.twilio_from_number
+        if media_url:
+            form["MediaUrl"] = media_url
+        async with self.http.post(url, data=form, auth=aiohttp.BasicAuth(sid, self.cfg.twilio_auth_token)) as resp:
+            return resp.status, await resp.json(content_type=None), resp.headers.get("Retry-After")
+
+    async def _send_unstored(self, phone: str, body: str) -> None:
+        """A text sent at once, outside the outbox (which is in Redis): for when storage has failed."""
+        try:
+            status, _, _ = await self._post_message(phone, body)
+        except (aiohttp.ClientError, TimeoutError, ValueError):
+            log.exception("unstored sms failed", extra={"phone": redact(phone)})
+            return
+        if status not in (200, 201):
+            log.warning("unstored sms refused", extra={"phone": redact(phone), "status": status})
 
     async def _send_failed(self, job: dict[str, Any], reason: str) -> None:
         await self.record_delivery(job["conv"], job["msg"], "failed", f"part{job.get('part', 0)}", reason)

@@ -12,6 +12,7 @@ same sender's later ones in that window already have the answer on screen.
 
 from __future__ import annotations
 
+import re
 import time
 
 from chat_server.conversations.service import ConversationService
@@ -21,6 +22,35 @@ from chat_server.safety import emergency_language, emergency_reply
 _PRUNE_AT = 10_000  # senders remembered before past windows are forgotten
 # The guard's wordings are short; scanning a refused megabyte would make refusals expensive.
 SCAN_CHARS = 20_000
+
+
+# A JSON string escape: a surrogate pair, another \\uXXXX, or a one-letter escape.
+_ESCAPE = re.compile(r"\\u(d[89ab][0-9a-f]{2})\\u(d[c-f][0-9a-f]{2})|\\u([0-9a-f]{4})|\\([nrtbf\"\\/])",
+                     re.IGNORECASE)
+_ONE_LETTER = {"n": "\n", "r": "\r", "t": "\t", "b": " ", "f": " "}
+
+
+def _unescape(match: re.Match[str]) -> str:
+    high, low, single, letter = match.groups()
+    if high:
+        return chr(0x10000 + ((int(high, 16) - 0xD800) << 10) + (int(low, 16) - 0xDC00))
+    if single:
+        code = int(single, 16)
+        return " " if 0xD800 <= code <= 0xDFFF else chr(code)
+    return _ONE_LETTER.get(letter, letter)
+
+
+def readable(raw: str) -> str:
+    """Refused raw JSON as the resident typed it. Clients escape what is not ASCII (python-socketio, Python's and
+    PHP's JSON do by default), so "mi casa se est\\u00e1 quemando" in a payload too large to decode went unseen
+    by the guard (probe X)."""
+    return _ESCAPE.sub(_unescape, raw) if "\\" in raw else raw
+
+
+def scanned(body: str) -> str:
+    """What the guard reads of a refused text: its start and its end. All of a refused megabyte would make
+    refusals expensive; the start alone missed "…my house is on fire" at the end of a long paste (probe X)."""
+    return body if len(body) <= 2 * SCAN_CHARS else f"{body[:SCAN_CHARS]}\n{body[-SCAN_CHARS:]}"
 
 
 def words_in(payload: object, limit: int = SCAN_CHARS) -> str:
@@ -70,16 +100,17 @@ class EmergencyFirst:
     def reply_for(self, body: str, language: str | None, sender: str) -> str | None:
         """The 911 answer for a refused `body` that nobody can be answered in a conversation for
         (e.g. no session yet), or None: no emergency, or this sender's answers are used up."""
-        found = emergency_language(body[:SCAN_CHARS])
+        text = scanned(body)
+        found = emergency_language(text)
         if found is None or not self.gate.allow(sender):
             return None
-        return emergency_reply("es" if found == "es" else language or "en", body)
+        return emergency_reply("es" if found == "es" else language or "en", text)
 
     async def answer_unseen(self, session: str, channel: str, body: str,
                                language: str | None = None) -> Message | None:
         """Answer an emergency in text the guard will not see (a refused message, the part cut off a long one, an
         e-mail's subject), in the session's conversation; None if it describes none."""
-        text = body[:SCAN_CHARS]
+        text = scanned(body)
         if emergency_language(text) is None or not self.gate.allow(f"{channel}|{session}"):
             return None
         conv = await self.service.open_conversation(session, channel, language)

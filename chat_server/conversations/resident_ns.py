@@ -17,7 +17,7 @@ import socketio
 
 from chat_server.config import Config
 from chat_server.conversations.attachments import MediaOwners, checked_attachment
-from chat_server.conversations.emergency_first import EmergencyFirst, words_in
+from chat_server.conversations.emergency_first import EmergencyFirst, readable, words_in
 from chat_server.conversations.limits import Limit, RateLimiter
 from chat_server.conversations.payloads import INVALID_PAYLOAD, refused_payload
 from chat_server.conversations.service import (
@@ -30,12 +30,15 @@ from chat_server.conversations.service import (
 )
 from chat_server.conversations.store import CLOSED, Conversation, valid_message_id
 from chat_server.refusal import Refusal
+from chat_server.safety import emergency_language
 from chat_server.sanitize import clean_text, client_ip
 from chat_server.texts import text
 
 log = logging.getLogger("chat311.resident")
 
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+# How long an emergency's message may wait for storage before its 911 answer goes out unstored.
+EMERGENCY_PATIENCE_S = 2.0
 
 
 class ClientError(Refusal):
@@ -80,6 +83,8 @@ class ResidentNamespace(socketio.AsyncNamespace):
             if event in ("connect", "disconnect") or not sid:
                 raise
             log.exception("resident event failed", extra={"event": event})
+            # storage may be what failed (Redis down or hung): an emergency is still answered, stored nowhere
+            await self._emergency_unstored(sid, words_in(args[1:]))
             return await self._fail(sid, ClientError("internal", "something went wrong on our side; please retry"))
 
     async def _fail(self, sid: str, exc: ClientError) -> dict[str, Any]:
@@ -92,15 +97,19 @@ class ResidentNamespace(socketio.AsyncNamespace):
         token = sess.get("session_id")
         if token:
             await self.emergency_first.answer_unseen(str(token), "web", body, language)
-        elif (reply := self.emergency_first.reply_for(body, language, f"sid|{sid}")) is not None:
-            await self.emit("bot_uttered", {"text": reply, "sender": "system", "custom": {"event": "emergency"}},
-                            to=sid)  # nowhere to store it
+        else:
+            await self._emergency_unstored(sid, body, language)  # nowhere to store it
         return await self._fail(sid, exc)
+
+    async def _emergency_unstored(self, sid: str, body: str, language: str | None = None) -> None:
+        if (reply := self.emergency_first.reply_for(body, language, f"sid|{sid}")) is not None:
+            await self.emit("bot_uttered", {"text": reply, "sender": "system", "custom": {"event": "emergency"}},
+                            to=sid)
 
     async def _invalid_payload(self, sid: str, error: object) -> dict[str, Any]:
         """A packet payloads.py could not decode: its own error code, and the connection stays."""
         refused = refused_payload(error)
-        return await self._reject(sid, ClientError(refused.code, refused.message), refused.raw, None)
+        return await self._reject(sid, ClientError(refused.code, refused.message), readable(refused.raw), None)
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         await self.save_session(sid, {"ip": client_ip(environ, self.config.server.forwarded_hops())})
@@ -175,6 +184,22 @@ class ResidentNamespace(socketio.AsyncNamespace):
         return str(token)
 
     async def on_user_uttered(self, sid: str, data: object = None) -> dict[str, Any]:
+        words = clean_text(data["message"] if isinstance(data, dict) and isinstance(data.get("message"), str)
+                           else words_in(data))
+        watchdog = asyncio.create_task(self._emergency_if_stuck(sid, words)) if emergency_language(words) else None
+        try:
+            return await self._user_uttered(sid, data)
+        finally:
+            if watchdog is not None:
+                watchdog.cancel()
+
+    async def _emergency_if_stuck(self, sid: str, words: str) -> None:
+        """Storage hung (Redis paused, swapping): the guard's answer waits for the message to be stored, and came
+        only when Redis did, 40 s later (probe X). After a moment without an answer, it goes out stored nowhere."""
+        await asyncio.sleep(EMERGENCY_PATIENCE_S)
+        await self._emergency_unstored(sid, words)
+
+    async def _user_uttered(self, sid: str, data: object) -> dict[str, Any]:
         body = ""
         language = None
         try:

@@ -13,7 +13,9 @@ const LOCALES = { en: "en-US", es: "es-US" };
 const UPLOAD_ERRORS = { too_large: "photoTooBig", unsupported_media_type: "photoUnreadable", rate_limited: "rate_limited" };
 const ACK_TIMEOUT_MS = 15000;
 // Refusals that say "not now" rather than "not this": rate_limited, busy. Tried again after 2, 4, 6, 8 s.
-const SEND_LATER = ["rate_limited", "busy"];
+// "internal": storage failed for a moment (Redis restarting); the server takes a client_msg_id once, so a resend
+// is safe, and "Not sent" under a message the server could take seconds later was left to the resident (probe X)
+const SEND_LATER = ["rate_limited", "busy", "internal"];
 const SEND_LATER_TRIES = 4;
 const SEND_LATER_MS = 2000;
 const TYPING_IDLE_MS = 3000; // no keystroke for this long: the resident stopped typing
