@@ -153,13 +153,16 @@ async def test_the_rating_comment_is_read_for_an_emergency(strict: Any) -> None:
     ack = await other.sio.call("csat", {"session_id": other.session_id, "rating": 9, "comment": FIRE_ES}, timeout=10)
     assert ack["error"]["code"] == "malformed"
     assert "llame al 911" in (await other.wait_for("bot_uttered", is_911))["text"]
-    # an ordinary comment is only stored
-    mark = len(client.events)
-    assert (await client.sio.call("csat", {"session_id": client.session_id, "rating": 4,
-                                           "comment": "quick and helpful"}, timeout=10)) == {"ok": True}
-    assert not [d for _, d in client.events[mark:] if is_911(d)]
+    # an ordinary comment is only stored (another chat: a chat is rated once)
+    third = await _session(strict.url)
+    assert (await third.say("hello"))["ok"]
+    mark = len(third.events)
+    assert (await third.sio.call("csat", {"session_id": third.session_id, "rating": 4,
+                                          "comment": "quick and helpful"}, timeout=10)) == {"ok": True}
+    assert not [d for _, d in third.events[mark:] if is_911(d)]
     await client.close()
     await other.close()
+    await third.close()
 
 
 async def test_emergency_before_api_rejections(redis_server: Any) -> None:
@@ -482,3 +485,15 @@ async def test_fair_turns_rank_a_source_by_its_refused_messages_too() -> None:
     release.set()
     await asyncio.gather(first, *waiting)
     assert order == ["ip:other", "ip:resident", "ip:flood"], order
+
+
+async def test_a_chat_is_rated_once(strict: Any) -> None:
+    """Probe X: twenty ratings of 1 from one chat were all counted (the day's average went from 3.0 to 1.26)."""
+    client = await _session(strict.url)
+    assert (await client.say("hello"))["ok"]
+    first = await client.sio.call("csat", {"session_id": client.session_id, "rating": 5}, timeout=10)
+    assert first == {"ok": True}
+    for rating in (1, 1):
+        again = await client.sio.call("csat", {"session_id": client.session_id, "rating": rating}, timeout=10)
+        assert again["error"]["code"] == "already_rated", again
+    await client.close()

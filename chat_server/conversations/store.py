@@ -334,6 +334,14 @@ class ConversationStore(RedisStore):
         if fields.get("state") == CLOSED:
             await self.redis.srem(self.open_key, cid)
 
+    async def set_once(self, cid: str, field: str, value: str, **more: str) -> bool:
+        """Set `field` (and `more` with it) only if the conversation has none yet; False when it had one."""
+        key = self.conversation_key(cid)
+        if not await self.redis.hsetnx(key, field, value):
+            return False
+        await self.update(cid, **more)
+        return True
+
     async def set_state(self, cid: str, state: str, expected: tuple[str, ...] | None = None, **fields: str) -> bool:
         """Atomic compare-and-set of the state, so two processes cannot both move a conversation."""
         if state not in STATES:

@@ -1002,7 +1002,9 @@ class Widget {
     };
     if (!this.socket || !this.connected) return this.notice("offline");
     this.socket.timeout(ACK_TIMEOUT_MS).emit("csat", payload, (err, res) => {
-      if (err || !res || res.ok === false) this.setLine(this.noticeLine, (res && res.error && res.error.message) || this.t("error"));
+      // rated already (an ack lost on the way, then sent again): it counts once, and it was counted
+      if (res && res.error && res.error.code === "already_rated") done();
+      else if (err || !res || res.ok === false) this.setLine(this.noticeLine, (res && res.error && res.error.message) || this.t("error"));
       else done();
     });
   }
