@@ -385,6 +385,10 @@ class ConversationService:
             reply = await self.bot.send(conv.id, incoming.bot_text or incoming.text, metadata)
         except BotUnavailable as exc:
             reply = exc
+        if isinstance(reply, BotReply) and not reply.messages and not guard_fired:
+            # A custom action that failed (the action server crashed): Rasa logs it, answers nothing, and the
+            # resident heard nothing at all (probe X). Every turn of a resident has an answer.
+            reply = BotUnavailable("error", "the bot's turn came back empty (a custom action failed)")
         slow.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await slow
