@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import logging
 import os
 import signal
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -23,6 +25,22 @@ from chat_server.stopping import cancel_and_wait
 log = logging.getLogger("chat311.supervisor")
 
 ReadyCheck = Callable[[], Awaitable[bool]]
+
+_PR_SET_PDEATHSIG = 1
+# Looked up here, in the parent: the child, between fork and exec, only calls it.
+_PRCTL = ctypes.CDLL(None, use_errno=True).prctl if sys.platform == "linux" else None
+
+
+def _die_with_parent() -> None:
+    """Run in the child before exec: SIGTERM it when the supervisor dies, SIGKILL included. `chat311 run` killed
+    with -9 left Redis, Rasa and the action server on their ports, and a new run found them "ready" while its own
+    children failed to bind (probe X). Linux only; elsewhere a no-op."""
+    if _PRCTL is None:
+        return
+    parent = os.getppid()
+    _PRCTL(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:  # the supervisor died before the line above
+        os._exit(1)
 
 
 @dataclass
@@ -89,6 +107,7 @@ class Supervisor:
                 stderr=asyncio.subprocess.STDOUT,
                 stdin=asyncio.subprocess.DEVNULL,
                 start_new_session=True,
+                preexec_fn=_die_with_parent,
             )
         finally:
             if handle:

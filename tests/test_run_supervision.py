@@ -128,3 +128,33 @@ async def test_supervisor_restarts_crashed_child_with_backoff(tmp_path: Path) ->
     # backoff 1 s, 2 s, ... : about three starts in 4.5 s, never a tight loop
     assert 2 <= starts <= 4
     assert state.restarts == starts or state.restarts == starts - 1
+
+
+async def test_children_die_with_a_killed_supervisor(tmp_path: Path) -> None:
+    """Probe X: `chat311 run` killed with -9 left its children running on their ports; a new run then found them
+    "ready" while its own children could not bind."""
+    pid_file = tmp_path / "child.pid"
+    script = (
+        "import asyncio, pathlib, sys\n"
+        "from chat_server.process_supervisor import ChildSpec, Supervisor\n"
+        "async def ready():\n    return True\n"
+        "async def main():\n"
+        "    sup = Supervisor()\n"
+        "    sup.start(ChildSpec('sleeper', [sys.executable, '-c', 'import time; time.sleep(300)'], ready))\n"
+        "    assert await sup.wait_ready('sleeper', 30)\n"
+        f"    pathlib.Path({str(pid_file)!r}).write_text(str(sup.pid('sleeper')))\n"
+        "    await asyncio.sleep(300)\n"
+        "asyncio.run(main())\n")
+    parent = subprocess.Popen([sys.executable, "-c", script], cwd=Path(__file__).resolve().parent.parent)
+    try:
+        await until(lambda: pid_file.exists() and pid_file.read_text(), 30, "the supervisor did not start its child",
+                    interval=0.1)
+        child = psutil.Process(int(pid_file.read_text()))
+        assert child.is_running()
+        parent.kill()
+        parent.wait(10)
+        gone, _ = psutil.wait_procs([child], timeout=10)
+        assert gone, "the child outlived its supervisor"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            parent.kill()
