@@ -228,18 +228,37 @@ async def test_notice_reaches_every_process_and_channel_then_ends(city: Any, red
     _, messages = await channel_messages(redis_client, first.prefix, "sms", phone)
     assert [m["sender"] for m in messages[:2]] == ["resident", "system"]
 
+    # ... and later, only when it asks about it: "Library closed today" was texted mid-report (probe Y).
+    second_notice = await sup.post(title={"en": "Library closed", "es": "Biblioteca cerrada"},
+                                   message={"en": "Main library closed for repairs.",
+                                            "es": "La biblioteca central está cerrada."},
+                                   phrases=["library", "biblioteca"])
+    await twilio.text_server(first.url, phone, "600 block of Elm St")
+    await twilio.text_server(first.url, phone, "is the library open?")
+    closed = ("Library closed:", "Biblioteca cerrada:")
+    await twilio.sent.wait_for(lambda items: [m for m in items if m["to"] == phone and m["body"].startswith(closed)])
+    _, messages = await channel_messages(redis_client, first.prefix, "sms", phone)
+    texts = [m["text"] for m in messages]
+    between = texts[texts.index("600 block of Elm St"):texts.index("is the library open?")]
+    assert not [t for t in between if t.startswith(closed)], texts
+
     # API channel: the same on its first message.
     app = App(first.url, issue(first, "city app")["token"])
     status, conv = await app.call("POST", "/api/v1/conversations", {"user_id": "r-9", "language": "en"})
     assert status == 201
     status, sent = await app.call("POST", f"/api/v1/conversations/{conv['id']}/messages", {"text": "hello"})
-    assert status == 201 and sent["replies"][0]["text"].startswith("Winter storm:")
+    assert status == 201 and sent["replies"][0]["text"].startswith("Library closed:")
 
-    # Agents see it in the console (and may insert its text in either language).
+    # Agents see every live notice in the console, newest first (and may insert its text in either language):
+    # with several live, they saw only the newest (probe Y).
     agent = await Staff.sign_in(first, redis_server.url, "alf", ("agent",))
     status, current = await agent.call("GET", "/current")
-    assert status == 200 and current["incident"]["notice"]["es"].startswith("Tormenta invernal: Reporte")
+    assert status == 200 and current["incident"]["id"] == second_notice["id"]
+    assert [i["id"] for i in current["incidents"]] == [second_notice["id"], posted["id"]]
+    assert current["incidents"][1]["notice"]["es"].startswith("Tormenta invernal: Reporte")
     await agent.close()
+    status, _ = await sup.call("POST", f"/incidents/{second_notice['id']}/end")
+    assert status == 200
 
     # Ending it clears the banner everywhere.
     status, _ = await sup.call("POST", f"/incidents/{posted['id']}/end")
@@ -279,17 +298,32 @@ async def test_queue_message_tells_of_longer_waits(redis_server: Any) -> None:
     server.prefix = prefix
     try:
         sup = await Staff.sign_in(server, redis_server.url, "vic", ("supervisor",))
-        await sup.post(phrases=["tree down"])
         await make_agent(redis_server.url, prefix, "amy")
         agent = await agent_client(server.url, "amy")
-        resident = await resident_on(server)
-        await resident.say("/request_human", language="es")
-        await resident.wait_for("queue_update", timeout=20)
-        waits = await resident.wait_for("bot_uttered", lambda m: "Tormenta invernal:" in (m.get("text") or "")
-                                        and "fila" in m.get("text", ""))
-        assert waits["sender"] == "system"
+        # Probe Y: the surge comes first and the notice after it; those already waiting were never told.
+        early = await resident_on(server)
+        await early.say("/request_human", language="es")
+        await early.wait_for("queue_update", timeout=20)
+        await sup.post(phrases=["tree down"])
+        waits = await early.wait_for("bot_uttered", lambda m: "más larga" in (m.get("text") or ""), timeout=10)
+        assert waits["sender"] == "system" and waits["text"].startswith("Muchas personas"), waits
+        # Queued after asking about it: told of the waits under its title.
+        asked = await resident_on(server)
+        await asked.say("there is a tree down on my street", language="en")
+        await asked.wait_for("bot_uttered", lambda m: (m.get("text") or "").startswith("Winter storm: Report"))
+        await asked.say("/request_human", language="en")
+        named = await asked.wait_for("bot_uttered", lambda m: "waits are longer" in (m.get("text") or ""))
+        assert named["text"].startswith("Winter storm:"), named
+        # Queued without asking: no incident's title (a water question was told of a power outage, probe Y).
+        other = await resident_on(server)
+        await other.say("/request_human", language="en")
+        plain = await other.wait_for("bot_uttered", lambda m: "waits are longer" in (m.get("text") or ""))
+        assert plain["text"].startswith("Many residents"), plain
+        for client in (early, asked, other):
+            assert len([m for m in client.of("bot_uttered") if "más larga" in (m.get("text") or "")
+                        or "waits are longer" in (m.get("text") or "")]) == 1, "told once"
+            await client.close()
         await agent.close()
-        await resident.close()
         await sup.close()
     finally:
         await server.stop()
@@ -379,6 +413,20 @@ async def test_staff_page_posts_and_widget_shows_the_banner_in_both_languages(ci
         assert card.count("Winter storm") == 1, card  # the notice begins with the title; it was shown twice
         await console.click("#incident-insert")
         assert (await console.input_value("#composer")).startswith("Winter storm: Report outages")
+        # Every live notice is on the card, each with its Insert (only the newest was, probe Y).
+        sal = await Staff.sign_in(server, redis_server.url, "sal", ("supervisor",))
+        library = await sal.post(title={"en": "Library closed", "es": "Biblioteca cerrada"},
+                                 message={"en": "Main library closed for repairs.",
+                                          "es": "La biblioteca central está cerrada."}, phrases=["library"])
+        await console.locator("#incident-text", has_text="Library closed").wait_for(timeout=15000)
+        older = console.locator("#incident-others li", has_text="Winter storm")
+        await older.wait_for()
+        await console.eval_on_selector("#composer", "box => { box.value = ''; }")
+        await older.locator("button").click()
+        assert (await console.input_value("#composer")).startswith("Winter storm: Report outages")
+        assert (await sal.call("POST", f"/incidents/{library['id']}/end"))[0] == 200
+        await sal.close()
+        await console.locator("#incident-others").wait_for(state="hidden", timeout=15000)
 
         fresh = await new_page(browser)  # another resident still sees it, and it goes when staff end it
         await fresh.goto(server.url + "/")
@@ -425,3 +473,28 @@ async def test_a_long_notice_fits_a_phone_screen(city: Any, redis_server: Any) -
         assert reply_box and reply_box["y"] + reply_box["height"] <= 640, reply_box
         # what does not fit scrolls inside the banner, and the keyboard can reach it
         assert await page.locator(".c311-incident-text").get_attribute("tabindex") == "0"
+
+
+async def test_the_list_reads_on_a_phone(city: Any, redis_server: Any) -> None:
+    """Probe Y: at 320 px the list's columns were 30 px wide, its text broke letter by letter (WCAG 1.4.10)."""
+    from tests.support.agents import PASSWORD
+    from tests.support.browser import chromium, new_page
+
+    server, _ = city
+    sup = await Staff.sign_in(server, redis_server.url, "pia", ("supervisor",))
+    await sup.post(phrases=["ice on the road"])
+    await sup.close()
+    async with chromium() as browser:
+        page = await new_page(browser, viewport={"width": 320, "height": 640})
+        await page.goto(f"{server.url}/console/incidents")
+        await page.fill("#username", "pia")
+        await page.fill("#password", PASSWORD)
+        await page.press("#password", "Enter")
+        await page.wait_for_url(f"{server.url}/console/incidents")
+        row = page.locator("#list tbody tr", has_text="Winter storm")
+        await row.wait_for()
+        widths = await row.locator("td").evaluate_all("cells => cells.map(c => c.getBoundingClientRect().width)")
+        assert min(widths) >= 200, widths
+        # each figure under its heading (the table's head is out of sight there)
+        assert await row.locator('td[data-label="Chats that asked about it"]').count() == 1
+        assert await page.evaluate("document.documentElement.scrollWidth") <= 320

@@ -19,9 +19,10 @@ def setup(app: web.Application, ctx: AppContext) -> None:
     config = ctx.config
     prefix = config.redis.key_prefix
     store = IncidentStore(ctx.redis, prefix, config.incidents.stats_days * 86400)
-    service = IncidentService(store, ctx.sio, RoutingStore(ctx.redis, prefix), AuditLog(ctx.redis, prefix),
-                              config.incidents.poll_s)
-    notices = IncidentNotices(service, ctx.conversations, ctx.sio)
+    routing = RoutingStore(ctx.redis, prefix)
+    service = IncidentService(store, ctx.sio, routing, AuditLog(ctx.redis, prefix), config.incidents.poll_s)
+    notices = IncidentNotices(service, ctx.conversations, ctx.sio, routing)
+    service.went_live.append(notices.on_live)
     ctx.conversations.before_bot_turn.append(notices.before_bot_turn)
     ctx.residents.session_listeners.append(notices.on_session)
     ctx.bus.subscribe("escalation_requested", notices.on_escalation)

@@ -3,7 +3,7 @@
 Routes (POSTs need the X-CSRF-Token header):
 - GET  /console/incidents                  the page
 - GET  /console/incidents/api/me           who is logged in + CSRF token
-- GET  /console/incidents/api/current      the live notice (agents too: the console shows it)
+- GET  /console/incidents/api/current      the live notices (agents too: the console shows them)
 - GET  /console/incidents/api/incidents    recent incidents (live, scheduled, ended) with their figures
 - POST /console/incidents/api/incidents    post one: {title{en,es}, message{en,es}, url?, phrases,
                                            starts_at?, ends_at (epoch s), extend_hours?}
@@ -46,12 +46,12 @@ async def _json(request: web.Request) -> Any:
 
 @API.get("/current", "agent", *ROLES)
 async def current_incident(request: web.Request) -> web.Response:
-    """The live banner for the agent console: titles and the notice text in both languages."""
-    incident = request.app[SERVICE].banner()
-    if incident is None:
-        return web.json_response({"incident": None})
-    return web.json_response({"incident": {"id": incident.id, "title": incident.title,
-                                           "notice": {lang: incident.notice_text(lang) for lang in ("en", "es")}}})
+    """The live notices for the agent console, newest first (`incidents`), and the newest alone (`incident`, the
+    web banner): titles and the notice text in both languages. With three live, an agent saw only the newest
+    while residents asked about another (probe Y)."""
+    live = [{"id": i.id, "title": i.title, "notice": {lang: i.notice_text(lang) for lang in ("en", "es")}}
+            for i in request.app[SERVICE].live()]
+    return web.json_response({"incident": live[0] if live else None, "incidents": live})
 
 
 @API.get("/incidents")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any, Protocol
 
@@ -72,6 +72,10 @@ class IncidentService:
         self._banner_id: str | None = None
         self._wake_at: float | None = None
         self._task: asyncio.Task[None] | None = None
+        self._live_ids: set[str] = set()
+        # Told of each incident this process sees go live (also those live when it starts); the listener
+        # decides, through `store.claim`, what is done once across processes.
+        self.went_live: list[Callable[[Incident], Awaitable[None]]] = []
 
     # staff actions ----------------------------------------------------------
     # One at a time across processes (store.lock): two staff posting the same phrase at once each found no
@@ -179,6 +183,12 @@ class IncidentService:
         if banner_id != self._banner_id:
             self._banner_id = banner_id
             await self._announce(banner)
+        live = self.live()
+        fresh = [i for i in live if i.id not in self._live_ids]
+        self._live_ids = {i.id for i in live}
+        for incident in fresh:
+            for listener in self.went_live:
+                await listener(incident)
 
     async def _announce(self, banner: Incident | None) -> None:
         # Only this process's own sockets: every process announces to its own, so nobody gets it twice.

@@ -103,6 +103,10 @@ class IncidentStore:
         await self.redis.sadd(key, conversation_id)
         await self.redis.expire(key, self._stats_ttl_s)
 
+    async def claim(self, incident_id: str, what: str) -> bool:
+        """True for the one process that does `what` for this incident first (e.g. telling the queue)."""
+        return bool(await self.redis.set(self._stat(incident_id, what), "1", nx=True, ex=self._stats_ttl_s))
+
     async def stats(self, incident_id: str) -> dict[str, int]:
         noticed = int(await self.redis.scard(self._stat(incident_id, "noticed")))
         escalated = int(await self.redis.scard(self._stat(incident_id, "escalated")))

@@ -1006,6 +1006,18 @@
       // begins with the title ("Water main break: …"); the card showed it twice.
       var l = i18n.lang;
       $("incident-text").textContent = d.incident ? (d.incident.notice[l] || d.incident.notice.en) : "";
+      // The other live notices, each insertable: with three live, the agent saw only the newest while residents
+      // asked about another (probe Y).
+      var others = $("incident-others");
+      others.replaceChildren();
+      (d.incidents || []).slice(1).forEach(function (other) {
+        var li = el("li", null, other.notice[l] || other.notice.en);
+        li.appendChild(button(t("console.incident_insert"), "incident-insert-other", function () {
+          insertText(other.notice[chatLanguage()]);
+        }));
+        others.appendChild(li);
+      });
+      others.hidden = !others.childElementCount;
     }).catch(function () { /* keep what we showed */ });
   }
 

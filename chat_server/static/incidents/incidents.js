@@ -14,7 +14,13 @@
   const FIELDS = { "title.en": "title-en", "title.es": "title-es", "message.en": "message-en", "message.es": "message-es",
                    url: "url", phrases: "phrases", starts_at: "starts", ends_at: "ends", extend_hours: "extend" };
 
-  function cell(text) { const td = document.createElement("td"); td.textContent = text; return td; }
+  // `label`: the column's heading, shown before the value where the table is laid out as cards (narrow screens)
+  function cell(text, label) {
+    const td = document.createElement("td");
+    td.textContent = text;
+    if (label) td.dataset.label = t(label);
+    return td;
+  }
 
   async function load() {
     const data = await call("/incidents");
@@ -39,8 +45,9 @@
       const period = inc.ended_at && inc.ended_at < inc.starts_at
         ? `${when(inc.starts_at)} · ${t("incidents.never_started")}`
         : `${when(inc.starts_at)} – ${when(inc.ended_at || inc.ends_at)}`;
-      tr.append(name, cell(state), cell(period),
-        cell(String(inc.chats)), cell(String(inc.escalated)), cell(String(inc.contained)));
+      tr.append(name, cell(state, "incidents.col_state"), cell(period, "incidents.col_when"),
+        cell(String(inc.chats), "incidents.col_chats"), cell(String(inc.escalated), "incidents.col_escalated"),
+        cell(String(inc.contained), "incidents.col_contained"));
       const actions = document.createElement("td");
       if (inc.state !== "ended") {
         const end = document.createElement("button");
