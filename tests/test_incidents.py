@@ -20,6 +20,7 @@ from tests.support.channel_standins import App, TwilioStandin, bare_server, chan
 from tests.support.clients import ResidentClient
 from tests.support.servers import quoted_prefix
 from tests.support.staff import post_notice
+from tests.support.waiting import until
 
 STORM = {
     "title": {"en": "Winter storm", "es": "Tormenta invernal"},
@@ -270,6 +271,17 @@ async def test_notice_reaches_every_process_and_channel_then_ends(city: Any, red
     status, listing = await sup.call("GET", "/incidents")
     mine = next(i for i in listing["incidents"] if i["id"] == posted["id"])
     assert mine["state"] == "ended" and mine["chats"] == 1 and mine["contained"] == 1
+    # ... and in the supervisor's reports, for any range (they could not be reported or exported, probe Y)
+
+    async def reported() -> dict[str, Any] | None:
+        async with sup.http.get(f"{first.url}/console/supervisor/api/report", params={"name": "incidents"}) as r:
+            assert r.status == 200, await r.text()
+            rows = (await r.json())["rows"]
+        row = next((row for row in rows if row["incident_id"] == posted["id"]), None)
+        return row if row and row["reached"] >= 2 else None
+
+    row = await until(reported, 20, "the incident is not in the report", interval=0.3)
+    assert row["asked"] == 1 and row["escalated"] == 0 and row["contained_by_notice"] == 1, row
     await sup.close()
     for client in (web_a, web_b, late, other):
         await client.close()

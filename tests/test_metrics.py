@@ -174,3 +174,25 @@ def test_unknown_kinds_and_bad_data_are_ignored() -> None:
 def test_csat_threshold(rating: int, satisfied: int) -> None:
     agg = aggregate([LogEvent("csat", "x", at(DAY, 9), {"rating": rating})], tz="America/New_York")
     assert agg.range_bucket(DAY, DAY).csat_satisfied == satisfied
+
+
+def test_incident_report_counts_reach_questions_and_who_still_wanted_an_agent() -> None:
+    """Probe Y: the incidents page's figures could not be reported or exported."""
+    events = [
+        LogEvent("incident_noticed", "a", at(DAY, 9), {"incident_id": "inc-1", "matched": True, "channel": "web"}),
+        LogEvent("escalation_requested", "a", at(DAY, 9, 1), {"reason": "request_human"}),
+        LogEvent("escalation_requested", "a", at(DAY, 9, 2), {"reason": "request_human"}),  # once a chat
+        LogEvent("incident_noticed", "b", at(DAY, 9), {"incident_id": "inc-1", "matched": True, "channel": "sms"}),
+        # an SMS chat's opening message, about something else: reached, not asked
+        LogEvent("incident_noticed", "c", at(DAY, 10), {"incident_id": "inc-1", "matched": False, "channel": "sms"}),
+        LogEvent("escalation_requested", "c", at(DAY, 10, 1), {"reason": "request_human"}),
+        LogEvent("incident_noticed", "d", at(DAY, 11), {"incident_id": "inc-2", "matched": True, "channel": "web"}),
+        LogEvent("escalation_requested", "e", at(DAY, 11, 1), {"reason": "request_human"}),  # asked nothing
+    ]
+    rows = report(aggregate(events, tz="America/New_York"), "incidents", DAY, DAY)
+    assert rows == [
+        {"incident_id": "inc-1", "reached": 3, "asked": 2, "escalated": 1, "contained_by_notice": 1},
+        {"incident_id": "inc-2", "reached": 1, "asked": 1, "escalated": 0, "contained_by_notice": 1},
+    ]
+    later = DAY + timedelta(days=1)
+    assert report(aggregate(events, tz="America/New_York"), "incidents", later, later) == []

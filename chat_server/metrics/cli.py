@@ -67,7 +67,7 @@ def _configure_report(p: argparse.ArgumentParser) -> None:
 
 
 @command("report", "export a report (daily, hourly, intents, fallbacks, volumes, agents, kb_feedback, "
-                   "time_to_close, closed_on_time, notifications) as CSV or JSON")(
+                   "time_to_close, closed_on_time, notifications, incidents) as CSV or JSON")(
     _configure_report)
 def _report(args: argparse.Namespace) -> int:
     async def run(config: Config, redis: Redis) -> list[dict[str, Any]]:

@@ -140,6 +140,9 @@ class Bucket(Handling):
     kb_not_helpful: Counter[str] = field(default_factory=Counter)  # article id → "No" answers
     closed_tickets: Counter[str] = field(default_factory=Counter)  # ticket id → closings (hour buckets only)
     notices: Counter[str] = field(default_factory=Counter)  # "<channel>/<outcome>" → status notifications
+    incident_reached: Counter[str] = field(default_factory=Counter)  # incident id → chats given its notice
+    incident_asked: Counter[str] = field(default_factory=Counter)  # ... of them, chats that asked about it
+    incident_escalated: Counter[str] = field(default_factory=Counter)  # ... of those, chats that wanted an agent
     agents: dict[str, AgentStats] = field(default_factory=dict)
     wait_hist: list[int] = field(default_factory=lambda: _hist(WAIT_BOUNDS))
     handle_hist: list[int] = field(default_factory=lambda: _hist(HANDLE_BOUNDS))
@@ -217,6 +220,7 @@ class ConvState:
     agent_time: dict[str, float] = field(default_factory=dict)  # agent → seconds they had it (segments ended)
     abandoned: bool = False
     closed: bool = False
+    incidents: set[str] = field(default_factory=set)  # incidents whose notice this chat asked about
 
     def handle_times(self, now: float) -> dict[str, float]:
         """Seconds each agent had the chat, the current agent's until `now`: time back in the queue after a
@@ -289,6 +293,8 @@ class Aggregator:
         kind = ev.kind
         if kind == "escalation_requested":
             st.escalated = True
+        elif kind == "incident_noticed" and ev.data.get("matched") is True:
+            st.incidents.add(str(ev.data.get("incident_id") or "?"))
         elif kind == "queued":
             if st.first_queued is None:
                 st.first_queued = ev.ts
@@ -367,6 +373,14 @@ class Aggregator:
     def _on_escalation_requested(self, b: Bucket, ev: LogEvent, st: ConvState | None) -> None:
         if st is not None and not st.escalated:
             b.escalated += 1
+            for incident in st.incidents:
+                b.incident_escalated[incident] += 1
+
+    def _on_incident_noticed(self, b: Bucket, ev: LogEvent, st: ConvState | None) -> None:
+        incident = str(ev.data.get("incident_id") or "?")
+        b.incident_reached[incident] += 1
+        if ev.data.get("matched") is True:
+            b.incident_asked[incident] += 1
 
     def _on_queued(self, b: Bucket, ev: LogEvent, st: ConvState | None) -> None:
         if st is not None and st.first_queued is None:
