@@ -254,6 +254,26 @@ async def test_post_validation_errors(api: Api, fields: dict[str, str], fragment
     assert fragment in body[0]["description"]
 
 
+async def test_a_request_describing_an_emergency_is_told_to_call_911_first(api: Api) -> None:
+    """Probe X: "my house is on fire, people trapped" was filed with the pothole notice and nothing else."""
+    fire = {"service_code": "POTHOLE", "address_string": "1 Main St", "attribute[road_position]": "lane",
+            "description": "my house is on fire, people trapped"}
+    status, body, _ = await api.post(fire)
+    assert status == 200, body
+    validate(body, "post_response")
+    notice = body[0]["service_notice"]
+    assert notice.startswith("If this is an emergency") and "call 911" in notice and "pothole" in notice.lower()
+    status, one, _ = await api.get(f"requests/{body[0]['service_request_id']}.json")
+    assert status == 200 and "911" not in (one[0]["service_notice"] or "")  # the public record keeps the service's
+    # before a refusal too, in the request's language
+    status, body, _ = await api.post({**fire, "attribute[road_position]": "sky", "lang": "es",
+                                      "description": "mi casa se está quemando"})
+    assert status == 400 and body[0]["description"].startswith("Si es una emergencia"), body
+    # an ordinary request has only the service's notice
+    status, body, _ = await api.post({**fire, "description": "deep pothole in the left lane"})
+    assert status == 200 and "911" not in body[0]["service_notice"], body
+
+
 async def test_post_validation_error_xml(api: Api) -> None:
     status, root, _ = await api.post({"service_code": "POTHOLE", "attribute[road_position]": "lane"}, fmt="xml")
     assert status == 400 and root.tag == "errors"

@@ -31,7 +31,9 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from multidict import MultiDict, MultiDictProxy
 
+from chat_server.conversations.emergency_first import scanned
 from chat_server.conversations.limits import Limit, RateLimiter
+from chat_server.safety import emergency_language, emergency_reply
 from chat_server.textchars import xml_safe
 from chat_server.tickets.apikeys import ApiKeyStore, Scope
 from chat_server.tickets.catalogue import Catalogue, Service, TicketValidationError
@@ -284,7 +286,27 @@ class Open311API:
                       headers)
 
     async def post_request(self, request: web.Request, fmt: str) -> web.Response:
+        """A request whose words describe an emergency gets "call 911" first: in its `service_notice`, or before
+        the description of its error. An app that filed "my house is on fire, people trapped" got the pothole
+        notice (probe X). Only this response carries it; the ticket's public notice is the service's."""
         params: MultiDict[str] = request["open311_params"]
+        said = " ".join(v for k, v in params.items()
+                        if k in ("description", "address_string") or k.startswith("attribute["))
+        found = emergency_language(scanned(said))
+        urgent = emergency_reply(found if found == "es" else self._language(request), said) if found else None
+        try:
+            return await self._post_request(request, fmt, params, urgent)
+        except Open311Error as exc:
+            if urgent is None:
+                raise
+            raise Open311Error(exc.status, f"{urgent} {exc.description}") from exc
+        except TicketValidationError as exc:
+            if urgent is None:
+                raise
+            raise TicketValidationError(exc.code, f"{urgent} {exc.description}", exc.field) from exc
+
+    async def _post_request(self, request: web.Request, fmt: str, params: MultiDict[str],
+                            urgent: str | None) -> web.Response:
         key_id = await self.apikeys.check(params.get("api_key"))
         if key_id is None:
             reason = "missing" if not params.get("api_key") else "invalid"
@@ -322,7 +344,8 @@ class Open311API:
             idempotency_key=f"{key_id}:{params['idempotency_key']}" if params.get("idempotency_key") else None,
             zipcode=params.get("zipcode"),
         )
-        body = [{"service_request_id": ticket.id, "token": ticket.token, "service_notice": ticket.service_notice,
+        notice = " ".join(n for n in (urgent, ticket.service_notice) if n) or None
+        body = [{"service_request_id": ticket.id, "token": ticket.token, "service_notice": notice,
                  "account_id": ticket.account_id}]
         headers = {"Idempotent-Replayed": "true"} if ticket.replayed else None
         return render(fmt, body, "service_requests", "request", 200, headers)
