@@ -527,6 +527,12 @@ async def test_offer_timeout_then_next_agent_and_transfer(setup, resident) -> No
         assert ack.get("error", {}).get("code") == "not_yours", (event, ack)
     assert (await ann.call("send", {"conversation_id": cid, "text": "Ann here."}))["ok"]
     await res.wait_for("bot_uttered", lambda m: m.get("agent_name") == "Ann")
+    # Probe X: a transfer naming nobody quietly queued the chat; the wrong input is named as such.
+    for event, data, code in (("transfer", {"conversation_id": cid}, "malformed"),
+                              ("send", {"conversation_id": "nope", "text": "hi"}, "not_found"),
+                              ("send", {"conversation_id": cid, "text": ["a"]}, "malformed")):
+        ack = await ann.call(event, data)
+        assert ack.get("error", {}).get("code") == code, (event, data, ack)
     # Ann sends it back to the queue: Bob is offered it (Ann declined it by transferring).
     mark = len(bob.events)
     assert (await ann.call("transfer", {"conversation_id": cid, "to": "queue"}))["ok"]

@@ -234,6 +234,8 @@ async def test_bad_payloads_get_specific_errors_and_the_connection_stays(strict:
     raw = RawSocketIO(strict.url)
     await raw.connect()
     try:
+        # probe X: a session_id of the wrong type silently opened a new session
+        assert (await raw.call("session_request", {"session_id": ["a"]}))["error"]["code"] == "malformed"
         assert (await raw.call("session_request", {"last_message_id": "0"}))["ok"]
         big = await raw.call("user_uttered", {"message": "x" * 100_000})
         assert big["error"]["code"] == "too_large", big

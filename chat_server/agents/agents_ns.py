@@ -154,6 +154,8 @@ class AgentsNamespace(socketio.AsyncNamespace):
 
     def _text(self, data: dict[str, object]) -> str:
         body = data.get("text")
+        if body is not None and not isinstance(body, str):  # ["a"] was told "message is empty" (probe X)
+            raise ActionError("malformed", "text must be a string")
         if not isinstance(body, str) or not clean_text(body):
             raise ActionError("empty", "message is empty")
         body = clean_text(body)

@@ -583,8 +583,10 @@ class EscalationService:
 
     # console actions ----------------------------------------------------------------
     async def _conv(self, cid: object) -> Conversation:
-        if not isinstance(cid, str) or not 8 <= len(cid) <= 64:
+        if not isinstance(cid, str) or not cid:
             raise ActionError("malformed", "conversation_id is required")
+        if not 8 <= len(cid) <= 64:  # "nope" was told it was missing (probe X)
+            raise ActionError("not_found", "no such conversation")
         conv = await self.chats.store.get(cid)
         if conv is None:
             raise ActionError("not_found", "no such conversation")
@@ -694,9 +696,12 @@ class EscalationService:
         await self.audit.record(account.username, "wrap_up", conv.id, disposition=disposition)
 
     async def transfer(self, account: Account, cid: object, to: object) -> None:
+        if not isinstance(to, str) or not to:
+            # a transfer with no target quietly put the chat back in the queue (probe X)
+            raise ActionError("malformed", 'to is required: an agent\'s username, or "queue"')
         conv = await self._owned(account, cid)
         owner = await self.routing.owner(conv.id) or account.username
-        if to in (None, "", "queue"):
+        if to == "queue":
             now = time.time()
             if not await self.routing.requeue(conv.id, owner, True, now):
                 raise ActionError("not_yours", "this conversation is not assigned to you")

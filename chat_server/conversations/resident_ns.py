@@ -134,6 +134,8 @@ class ResidentNamespace(socketio.AsyncNamespace):
                 raise ClientError("malformed", "last_message_id must be a message id like '1700000000000-0'")
             sess = await self.get_session(sid)
             claimed = data.get("session_id")
+            if claimed is not None and not isinstance(claimed, str):  # ["a"] opened a new session (probe X)
+                raise ClientError("malformed", "session_id must be a string")
             token = claimed if isinstance(claimed, str) and await self.store.session_exists(claimed) else None
             if token is None:
                 ip = sess.get("ip", "")
