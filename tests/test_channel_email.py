@@ -117,6 +117,11 @@ async def test_refusals_and_automatic_mail(mail_server, relay, redis_client) -> 
     _, messages = await channel_messages(redis_client, prefix, "email", "away@resident.test")
     assert [m["text"] for m in messages if m["sender"] == "resident"] == ["I am back, is my pothole fixed?"]
     assert await channel_messages(redis_client, prefix, "email", "mailer-daemon@resident.test") == (None, [])
+    # A mail with no subject and no text is answered, in both languages (it vanished without a word, probe X)
+    await mail_to_city(mail_server, compose("blank@resident.test", "", ""))
+    [empty] = await relay.messages.wait_for(mails_to(relay, "blank@resident.test", "arrived empty"))
+    assert "llegó vacío" in empty.get_content()
+    assert await channel_messages(redis_client, prefix, "email", "blank@resident.test") == (None, [])
 
 
 async def test_api_transcript_by_email(mail_server, relay) -> None:  # type: ignore[no-untyped-def]

@@ -287,6 +287,13 @@ async def test_a_photo_that_cannot_be_fetched_is_not_kept_and_the_resident_is_to
 
     assert await until(resident_texts) == ["graffiti on the bridge", "thanks"]  # no "(photo)" without a photo
     assert twilio.account_sid not in json.dumps((await channel_messages(redis_client, prefix, "sms", phone))[1])
+    # MediaUrl0 without NumMedia: still a photo, and its failure is said (it was ignored without a word, probe X)
+    params = twilio.inbound_params(phone, "", media_url=twilio.media_url(GONE_MEDIA))
+    del params["NumMedia"]
+    url = webhook(server)
+    async with aiohttp.ClientSession() as http, http.post(
+            url, data=params, headers={"X-Twilio-Signature": twilio.sign(url, params)}) as resp:
+        assert resp.status == 200 and "Your photo did not come through" in await resp.text()
 
 
 async def _stored(redis_client, prefix, phone):  # type: ignore[no-untyped-def]

@@ -168,7 +168,12 @@ class EmailChannel(ResidentChannel):
         if not body and photo:
             body = "(photo)"
         if not body:
-            return "250 OK (empty message ignored)"
+            # no subject, no text: the sender is told, or it vanished without a word (probe X); once a window,
+            # under the sender's message limit like any answer
+            if await self.resident_within_limit(sender):
+                await self.queue_notice(sender, text("email_subject", "en"), text("email_empty", "en") + "\n\n"
+                                        + text("email_empty", "es"), "empty")
+            return "250 OK (empty message)"
         if not await self.resident_within_limit(sender):
             await self.emergency_first.answer_unseen(await self.session_for(sender), self.name, f"{subject}\n{body}")
             return "451 4.7.1 too many messages; try again later"

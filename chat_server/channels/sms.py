@@ -77,10 +77,14 @@ def keyword_of(body: str) -> str:
 
 
 def _media_count(params: dict[str, str]) -> int:
+    """Media in the text: NumMedia, or the MediaUrlN fields themselves when NumMedia is missing or wrong (a photo
+    with MediaUrl0 and no NumMedia was ignored without a word, probe X)."""
     try:
-        return int(params.get("NumMedia") or 0)
+        count = int(params.get("NumMedia") or 0)
     except ValueError:
-        return 0
+        count = 0
+    listed = next((i for i in range(10) if f"MediaUrl{i}" not in params), 10)
+    return max(count, listed)
 
 
 class SmsChannel(ResidentChannel):
