@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from typing import Any
 
@@ -182,6 +183,8 @@ async def test_staff_act_one_at_a_time_and_keeping_the_line_open_respects_overri
         status, refused = await sam.call("POST", "/incidents", {**STORM, **storm})
         assert status == 400 and refused["error"]["field"] == "extend_hours" and "closed until" in \
             refused["error"]["message"]
+        # in the line's time zone, as the dashboard shows it (it said UTC, probe Y)
+        assert " UTC" not in refused["error"]["message"] and re.search(r"E[SD]T, by", refused["error"]["message"])
         assert (await override())["mode"] == "closed"
         await override({"mode": "clear"})
         extended = await sam.post(**storm)

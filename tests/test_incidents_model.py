@@ -72,6 +72,10 @@ def test_matching_is_whole_words_case_and_accent_blind() -> None:
     assert inc.matches("¿Cuándo vuelve la luz? estamos sin luz")
     assert not inc.matches("how do I pay my water bill")
     assert not inc.matches("no powerful reason")  # whole words only
+    # each word in the plural too: "gas leaks" and "fugas de gas" got no notice (probe Y)
+    leak = validate(notice(phrases=["gas leak", "fuga de gas"]), NOW, [], "sam")
+    assert leak.matches("are there gas leaks near Elm?") and leak.matches("hay fugas de gas en mi calle?")
+    assert not leak.matches("the gas leaked") and not leak.matches("gaslight")
     assert fold("¡Árbol  Caído!") == "arbol caido"
 
 

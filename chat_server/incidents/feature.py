@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
@@ -20,7 +21,8 @@ def setup(app: web.Application, ctx: AppContext) -> None:
     prefix = config.redis.key_prefix
     store = IncidentStore(ctx.redis, prefix, config.incidents.stats_days * 86400)
     routing = RoutingStore(ctx.redis, prefix)
-    service = IncidentService(store, ctx.sio, routing, AuditLog(ctx.redis, prefix), config.incidents.poll_s)
+    service = IncidentService(store, ctx.sio, routing, AuditLog(ctx.redis, prefix), config.incidents.poll_s,
+                              tz=ZoneInfo(config.hours.timezone))
     notices = IncidentNotices(service, ctx.conversations, ctx.sio, routing)
     service.went_live.append(notices.on_live)
     ctx.conversations.before_bot_turn.append(notices.before_bot_turn)

@@ -27,6 +27,11 @@ MAX_PHRASE = 60
 MAX_DURATION_S = 14 * 86400
 MAX_LEAD_S = 30 * 86400  # how far ahead a notice can be scheduled
 _URL = re.compile(r"^https?://[^\s<>\"']{3,300}$")
+
+
+def _plural_pattern(phrase: str) -> str:
+    """A folded phrase as a regex of whole words, each with an optional plural ending (s, es)."""
+    return " " + " ".join(re.escape(word) + "(?:e?s)?" for word in phrase.split()) + " "
 _ID = re.compile(r"^inc-[a-z0-9]{8,16}$")
 
 
@@ -58,9 +63,10 @@ class Incident:
         return min(self.ends_at, self.ended_at) if self.ended_at is not None else self.ends_at
 
     def matches(self, text: str) -> bool:
-        """Whether a resident's message is about this incident (one of its phrases, as whole words)."""
+        """Whether a resident's message is about this incident: one of its phrases, as whole words, each word also
+        in the plural ("gas leaks", "fugas de gas" for "gas leak", "fuga de gas"; probe Y)."""
         folded = f" {fold(text)} "
-        return any(f" {phrase} " in folded for phrase in self._folded)
+        return any(re.search(_plural_pattern(phrase), folded) for phrase in self._folded)
 
     def public(self, language: str) -> dict[str, Any]:
         """The Socket.IO `incident` payload: what a resident may see, in their language."""
@@ -156,7 +162,9 @@ def validate(data: object, now: float, existing: Iterable[Incident], by: str) ->
     message = _bilingual(data, "message", MAX_MESSAGE)
     url = str(data.get("url") or "").strip()
     if url and not _URL.match(url):
-        raise IncidentError("url", "a link must start with https:// or http://")
+        raise IncidentError("url", "a link starts with https:// or http:// and has no spaces, quotes or < >"
+                            if url.lower().startswith(("https://", "http://")) else
+                            "a link must start with https:// or http://")
     phrases = _phrases(data.get("phrases"))
     starts_at = _instant(data, "starts_at") if data.get("starts_at") is not None else now
     ends_at = _instant(data, "ends_at")

@@ -16,6 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 from chat_server.agents.override import MAX_MINUTES
 from chat_server.incidents.model import Incident, IncidentError, current, next_change, valid_id, validate
@@ -58,10 +59,14 @@ def incident_payload(incident: Incident | None, language: str) -> dict[str, Any]
                              for lang in ("en", "es")}}
 
 
+_UTC = ZoneInfo("UTC")
+
+
 class IncidentService:
     def __init__(self, store: IncidentStore, emitter: Emitter, hours: HoursOverride, audit: Audit,
-                 poll_s: float = 1.0, clock: Callable[[], float] = time.time) -> None:
+                 poll_s: float = 1.0, clock: Callable[[], float] = time.time, tz: ZoneInfo = _UTC) -> None:
         self.store = store
+        self.tz = tz  # the line's hours: times staff read are in it (an override's end was said in UTC, probe Y)
         self.emitter = emitter
         self.hours = hours
         self.audit = audit
@@ -110,8 +115,9 @@ class IncidentService:
                                                 "the hours unchanged")
         override = await self.hours.hours_override()
         if override is not None:
+            until = override.until.astimezone(self.tz)
             raise IncidentError("extend_hours", f"the hours already have an override ({override.mode} until "
-                                                f"{override.until:%Y-%m-%d %H:%M} UTC, by {override.by or 'staff'}): "
+                                                f"{until:%Y-%m-%d %H:%M %Z}, by {override.by or 'staff'}): "
                                                 "change it on the dashboard, or post without extending the hours")
 
     async def end(self, incident_id: object, by: str) -> Incident:
