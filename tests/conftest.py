@@ -36,7 +36,7 @@ from tests.support.servers import (
 from tests.support.waiting import until
 
 # Fixture modules: registered once here, so test modules use their fixtures without importing them.
-pytest_plugins = ["tests.support.faults", "tests.support.supervisor_app"]
+pytest_plugins = ["tests.support.faults", "tests.support.supervisor_app", "tests.support.standin_fixtures"]
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,6 @@ from tests.support.agents import ALWAYS_OPEN, agent_client, make_agent
 from tests.support.channel_standins import (
     App,
     SmtpCapture,
-    TwilioStandin,
     WebhookReceiver,
     body_of,
     channel_messages,
@@ -83,13 +82,6 @@ async def take_chat(agent: Any, channel: str) -> str:
 
 
 # ------------------------------------------------------------------------------------------ SMS
-
-@pytest.fixture
-async def twilio() -> Any:
-    standin = await TwilioStandin().start()
-    yield standin
-    await standin.stop()
-
 
 def sms_with(phone: str, needle: str, after: int = 0) -> Any:
     return lambda items: [m for m in items[after:] if m["to"] == phone and needle in m["body"]]

@@ -10,15 +10,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.support.channel_standins import App, WebhookReceiver, apptokens, bare_server, issue
+from tests.support.channel_standins import App, apptokens, bare_server, issue
 from tests.support.images import JPEG
-
-
-@pytest.fixture
-async def hook() -> Any:
-    receiver = await WebhookReceiver().start()
-    yield receiver
-    await receiver.stop()
 
 
 @pytest.fixture

@@ -4,22 +4,14 @@ local SMTP server (aiosmtpd) that captures them; threading headers, quote stripp
 from __future__ import annotations
 
 import base64
-from typing import Any
 
 import aiohttp
 import aiosmtplib
 import pytest
 
-from tests.support.channel_standins import SmtpCapture, bare_server, body_of, channel_messages
+from tests.support.channel_standins import bare_server, body_of, channel_messages
 from tests.support.email import CITY, compose, email_env, mail_to_city, mails_to
 from tests.support.images import JPEG
-
-
-@pytest.fixture
-async def relay() -> Any:
-    capture = await SmtpCapture().start()
-    yield capture
-    await capture.stop()
 
 
 @pytest.fixture

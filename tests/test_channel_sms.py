@@ -33,13 +33,6 @@ async def until(check: Callable[[], Awaitable[Any]], timeout: float = 20.0) -> A
 
 
 @pytest.fixture
-async def twilio() -> Any:
-    standin = await TwilioStandin().start()
-    yield standin
-    await standin.stop()
-
-
-@pytest.fixture
 async def sms(redis_server, twilio):  # type: ignore[no-untyped-def]
     server = await bare_server(redis_server.url, "channel-sms", **twilio.env())
     yield server, server.prefix

@@ -14,19 +14,10 @@ import signal
 from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
-
 from tests.support.channel_standins import TwilioStandin, channel_messages
 from tests.support.clients import ResidentClient
 from tests.support.servers import RedisServer
 from tests.support.waiting import until
-
-
-@pytest.fixture
-async def twilio() -> Any:
-    standin = await TwilioStandin().start()
-    yield standin
-    await standin.stop()
 
 
 @contextlib.asynccontextmanager

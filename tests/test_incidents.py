@@ -65,13 +65,6 @@ class Staff:
 
 
 @pytest.fixture
-async def twilio() -> Any:
-    standin = await TwilioStandin().start()
-    yield standin
-    await standin.stop()
-
-
-@pytest.fixture
 async def city(redis_server: Any, twilio: TwilioStandin) -> Any:
     """Two chat_server processes on one Redis and key prefix (as with WORKERS=2), no bot."""
     first = await bare_server(redis_server.url, "incidents-1", CHAT311_CHANNELS__API_ENABLED="true",

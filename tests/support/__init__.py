@@ -12,7 +12,8 @@ What lives where (one subject per module):
 - `faults`: bot-less server factories (fixtures `bare_factory`, `private_bare_factory`, registered
   with `pytest_plugins` in tests/conftest.py), log reading, a raw Engine.IO client.
 - `channel_standins`: Twilio, SMTP relay and app-webhook stand-ins, a bot-less channel server, app
-  tokens. `email`: the e-mail channel from the resident's side.
+  tokens; `standin_fixtures` starts one of each for a test (fixtures `twilio`, `relay`, `hook`, registered
+  like `faults`). `email`: the e-mail channel from the resident's side.
 - `open311`: a bot-less Open311 server, API keys, the GeoReport client. `georeport_upstream`: a
   city's upstream Open311 server (run as its own process).
 - `browser`: Playwright with the system Chromium, axe scans, widget helpers.
