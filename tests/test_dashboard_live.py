@@ -70,6 +70,15 @@ async def test_live_lists_follow_an_escalation_and_an_accept(server_factory: Any
             await page.wait_for_selector("#waiting-table tbody tr.urgent", timeout=15_000)
             cells = await page.locator("#waiting-table tbody tr td").all_inner_texts()
             assert cells[2] == "EMERGENCY reported · General (asked for a person)", cells
+            # The resident closes the page: the list says so, as the console does (it did not, probe Y); back, not.
+            session = res2.session_id
+            await res2.close()
+            await page.locator("#waiting-table tbody tr td", has_text="resident left the page").wait_for(
+                timeout=15_000)
+            res2 = await resident(server.url)
+            await res2.start_session(session)
+            await page.locator("#waiting-table tbody tr td", has_text="resident left the page").wait_for(
+                state="detached", timeout=15_000)
             # Ann closes the first chat and takes the second: the waiting list empties.
             mark = len(ann.events)
             closed = await ann.call("close", {"conversation_id": offer["conversation_id"], "disposition": "resolved"})

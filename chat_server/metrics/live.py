@@ -60,6 +60,7 @@ class WaitingChat:
     position: int
     urgent: bool = False  # the resident reported an emergency: first in line, listed first
     offered_to: str = ""  # the agent name an offer of it waits on (still waiting: not in the queue meanwhile)
+    resident_away: bool = False  # every tab of the resident's is closed: they may not be there (as the console says)
 
 
 def topic_words(label: str, department: str, names: dict[str, str]) -> str:
@@ -138,7 +139,7 @@ class LiveLists:
             offered_to = await self.routing.agent_name(entry.offered_to) if entry.offered_to else ""
             out.append(WaitingChat(entry.conversation_id, round(max(0.0, now - entry.waiting_since), 1), entry.language,
                                    self._topic({"department": entry.department, **fields}), entry.position,
-                                   entry.urgent, offered_to))
+                                   entry.urgent, offered_to, bool(fields.get("resident_gone_at"))))
         out.sort(key=lambda w: (not w.urgent, -w.wait_s))
         return out
 

@@ -104,7 +104,9 @@
       if (w.urgent) tr.classList.add("urgent");
       tr.insertCell().textContent = duration(w.wait_s);
       tr.insertCell().textContent = language(w.language);
-      tr.insertCell().textContent = (w.urgent ? t("dash.urgent") + " · " : "") + w.topic;
+      // a resident who closed every tab may have left: the console says so, the waiting list did not (probe Y)
+      tr.insertCell().textContent = (w.urgent ? t("dash.urgent") + " · " : "") + w.topic +
+        (w.resident_away ? " · " + t("console.resident_away_mark") : "");
       // an offer the agent has not answered yet: the resident is still waiting, on that agent
       tr.insertCell().textContent = w.offered_to ? t("dash.offered_to", { name: w.offered_to })
         : w.position ? i18n.number(w.position) : "—";
