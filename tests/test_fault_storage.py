@@ -14,9 +14,14 @@ import signal
 from collections.abc import AsyncIterator
 from typing import Any
 
-from tests.support.channel_standins import TwilioStandin, channel_messages
+import aiohttp
+import aiosmtplib
+import pytest
+
+from tests.support.channel_standins import App, SmtpCapture, TwilioStandin, channel_messages, issue
 from tests.support.clients import ResidentClient
-from tests.support.servers import RedisServer
+from tests.support.email import compose, email_env, mails_to
+from tests.support.servers import RedisServer, quoted_prefix
 from tests.support.waiting import until
 
 
@@ -76,7 +81,44 @@ async def test_a_widget_emergency_is_answered_while_redis_hangs(private_bare_fac
             answer = await resident.wait_for("bot_uttered", lambda d: "911" in d.get("text", ""), timeout=15,
                                              after=mark)
             assert "llame al 911" in answer["text"], answer
-        with contextlib.suppress(Exception):  # stored or refused once Redis is back: either way it was answered
-            await said
+            # still hung when the message's event gives up: no second answer stored nowhere (probe Z: three)
+            with contextlib.suppress(Exception):
+                await said
+        unstored = [d for e, d in resident.events[mark:] if e == "bot_uttered" and "911" in d.get("text", "")
+                    and "id" not in d]
+        assert len(unstored) == 1, unstored
     finally:
         await resident.close()
+
+
+async def test_a_mail_refused_while_redis_hangs_is_answered_when_sent_again(
+        private_bare_factory: Any, private_redis: RedisServer, relay: SmtpCapture) -> None:
+    """Refused with 451 while Redis hung, the sending server's retry (the same Message-ID) read as a duplicate and
+    was dropped: the seen mark had landed after the refusal; and the emergency's 911 answer waited for that retry
+    (probe Z)."""
+    server = await private_bare_factory(name="fault-mail-storage", **email_env(relay))
+    port = int(server.env["CHAT311_CHANNELS__SMTP_LISTEN_PORT"])
+    mail = compose("stall@resident.test", "my house is on fire", "please send help")
+    async with paused(private_redis):
+        with pytest.raises(aiosmtplib.SMTPDataError) as refused:
+            await aiosmtplib.send(mail, hostname="127.0.0.1", port=port, timeout=60)
+        assert refused.value.code == 451, refused.value
+        await relay.messages.wait_for(mails_to(relay, "stall@resident.test", "call 911"))  # Redis still hung
+    await aiosmtplib.send(mail, hostname="127.0.0.1", port=port, timeout=30)  # the retry, same Message-ID
+    await relay.messages.wait_for(mails_to(relay, "stall@resident.test", "Talk to a person"))  # taken this time
+
+
+async def test_an_app_emergency_is_answered_while_redis_hangs(private_bare_factory: Any,
+                                                              private_redis: RedisServer) -> None:
+    """The app token is checked in Redis: while it hung, the request failed before the emergency was read, and the
+    503 carried no answer (probe Z)."""
+    server = await private_bare_factory(name="fault-api-storage", CHAT311_CHANNELS__API_ENABLED="true",
+                                        CHAT311_REDIS__KEY_PREFIX=quoted_prefix("c311api:"))
+    app = App(server.url, issue(server, "fault app")["token"])
+    status, conv = await app.call("POST", "/api/v1/conversations", {"user_id": "stall-1", "language": "es"})
+    assert status == 201, conv
+    async with paused(private_redis):
+        status, body = await app.call("POST", f"/api/v1/conversations/{conv['id']}/messages",
+                                      {"text": "mi casa se está quemando"}, timeout=aiohttp.ClientTimeout(total=90))
+    assert status == 503 and body["error"]["code"] == "internal", body
+    assert "llame al 911" in body["emergency"]["text"] and body["emergency"]["stored"] is False, body

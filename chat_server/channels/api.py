@@ -157,10 +157,12 @@ class ApiChannel(ResidentChannel):
                 raise
             except Exception:
                 log.exception("api request failed", extra={"path": request.path})
-                # storage may be what failed (Redis down or hung): an emergency is still answered, stored nowhere
+                # storage may be what failed (Redis down or hung), the app token's check too (probe Z): an
+                # emergency is still answered, stored nowhere
                 extra = {}
-                if resident_message and app_id is not None and (reply := self.emergency_first.reply_for(
-                        await self._said(request), None, f"{self.name}|{app_id}|{request.path}")) is not None:
+                who = app_id or f"ip:{request.remote}"
+                if resident_message and (reply := self.emergency_first.reply_for(
+                        await self._said(request), None, f"{self.name}|{who}|{request.path}")) is not None:
                     extra = {"emergency": {"text": reply, "sender": "system", "stored": False}}
                 return error_response(503, "internal", "something went wrong on our side; please retry", **extra)
         return wrapped

@@ -57,6 +57,7 @@ from chat_server.sanitize import clean_text
 from chat_server.stream_outbox import GiveUp, Retry
 from chat_server.texts import text
 
+REFUSED_KEPT = 10_000  # mails refused for a storage failure whose retry is remembered
 log = logging.getLogger("chat311.channels.email")
 
 TRANSCRIPT_WORDS = {"transcript", "transcripcion", "transcripción"}
@@ -98,6 +99,7 @@ class EmailChannel(ResidentChannel):
         self._turns: dict[str, list[str]] = {}  # conversation id -> texts collected during an inbound turn
         # One inbound e-mail at a time per sender, so two mails cannot share one turn's reply buffer.
         self._sender_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._refused: dict[str, str] = {}  # Message-ID -> seen-mark token of a delivery refused with 451
 
     # lifecycle -------------------------------------------------------------------------------
     def setup(self, app: web.Application) -> None:
@@ -147,15 +149,23 @@ class EmailChannel(ResidentChannel):
             return "250 OK (automatic message ignored)"
         message_id = next(iter(message_ids(str(msg.get("Message-ID", "")))), "")
         seen = f"{self.prefix}email:in:{message_id}"
-        if message_id and not await self.first_arrival(seen, 7 * 86400):
-            return "250 OK (duplicate)"
+        token = self._refused.pop(message_id, None) or secrets.token_hex(8)
         try:
+            if message_id and not await self.first_arrival(seen, 7 * 86400, token):
+                return "250 OK (duplicate)"
             return await self._receive(msg, sender, message_id)
         except STORAGE_FAILURES:
-            # answered 451, so the sending server tries again later: that try must not read as a duplicate
+            # Answered 451, so the sending server tries again later: that try must not read as a duplicate, and
+            # the mark may land after this refusal (probe Z), so the retry carries this delivery's token.
             if message_id:
-                with contextlib.suppress(*STORAGE_FAILURES):
-                    await self.redis.delete(seen)
+                if len(self._refused) >= REFUSED_KEPT:
+                    self._refused.pop(next(iter(self._refused)))
+                self._refused[message_id] = token
+            # An emergency does not wait for that retry: its 911 answer goes by SMTP at once (probe Z).
+            said = f"{msg.get('Subject', '')}\n{self._body_text(msg)}"
+            if (reply := self.emergency_first.reply_for(said, None, f"{self.name}|{sender}")) is not None:
+                await self._send_unstored(sender, one_line(str(msg.get("Subject", "")))[:200], reply,
+                                          detect_language(said)[0])
             raise
 
     async def _receive(self, msg: EmailMessage, sender: str, message_id: str) -> str:

@@ -60,12 +60,12 @@ class ResidentChannel(ChannelBase):
         """On shutdown (before any cleanup closes Redis): let running turns finish, briefly."""
         await drain(self._turns_running, 5.0)
 
-    async def first_arrival(self, key: str, ttl_s: int) -> bool:
+    async def first_arrival(self, key: str, ttl_s: int, token: str | None = None) -> bool:
         """Whether a provider delivers this message (its id is in `key`) for the first time. The mark holds a token
         of this request: redis-py sends a command again after a timeout, and when the first try landed while Redis
         stalled, the second read as the provider's duplicate and the message, an emergency too, was dropped after
-        "200 OK" (probe X)."""
-        token = secrets.token_hex(8)
+        "200 OK" (probe X). `token`: the one an earlier, refused delivery of the same message used."""
+        token = token or secrets.token_hex(8)
         if await self.redis.set(key, token, nx=True, ex=ttl_s):
             return True
         return redis_values.text(await self.redis.get(key) or b"") == token

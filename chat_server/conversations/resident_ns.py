@@ -17,7 +17,7 @@ import socketio
 
 from chat_server.config import Config
 from chat_server.conversations.attachments import MediaOwners, checked_attachment
-from chat_server.conversations.emergency_first import EmergencyFirst, readable, words_in
+from chat_server.conversations.emergency_first import SCAN_CHARS, EmergencyFirst, WindowGate, readable, words_in
 from chat_server.conversations.limits import Limit, RateLimiter
 from chat_server.conversations.payloads import INVALID_PAYLOAD, refused_payload
 from chat_server.conversations.service import (
@@ -60,6 +60,7 @@ class ResidentNamespace(socketio.AsyncNamespace):
         self.ip_limit = Limit("msg_ip", limits.ip_messages, limits.ip_window_s)
         self.new_session_limit = Limit("session_ip", limits.ip_sessions, limits.ip_sessions_window_s)
         self.typing_limit = Limit("typing_session", 60, 60.0)  # on/off changes relayed per session a minute
+        self._unstored_told = WindowGate(1, 60.0)
         self._turns: set[asyncio.Task[Outcome]] = set()  # bot turns running after their ack
         # Told about every confirmed session (sid, language): features send their opening events.
         self.session_listeners: list[Callable[[str, str], Awaitable[None]]] = []
@@ -102,6 +103,10 @@ class ResidentNamespace(socketio.AsyncNamespace):
         return await self._fail(sid, exc)
 
     async def _emergency_unstored(self, sid: str, body: str, language: str | None = None) -> None:
+        """The 911 answer to this socket, stored nowhere; once a minute: a message stuck in a hung Redis was
+        answered by the watchdog, again when its event failed, and again by the guard after (probe Z)."""
+        if emergency_language(body[:SCAN_CHARS]) is None or not self._unstored_told.allow(sid):
+            return
         if (reply := self.emergency_first.reply_for(body, language, f"sid|{sid}")) is not None:
             await self.emit("bot_uttered", {"text": reply, "sender": "system", "custom": {"event": "emergency"}},
                             to=sid)
