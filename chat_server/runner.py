@@ -13,6 +13,7 @@ import gc
 import logging
 import os
 import signal
+import socket
 import sys
 import time
 from collections.abc import Coroutine
@@ -125,12 +126,37 @@ def _port_of(url: str) -> int:
     return port
 
 
+def _ports_to_start(config: Config) -> dict[str, int]:
+    """What `run` will listen on, by component."""
+    ports = {"chat_server": config.server.port}
+    if not config.redis.url:
+        ports["redis"] = config.redis.embedded_port
+    if config.rasa.manage:
+        ports["actions"] = _port_of(config.rasa.actions_url)
+        for index, rasa_url in enumerate(config.rasa.servers()):
+            ports["rasa" if index == 0 else f"rasa-{index + 1}"] = _port_of(rasa_url)
+    return ports
+
+
+def _refuse_taken_ports(config: Config) -> None:
+    """Stop before starting anything when a port is taken: a second `run` (or one left from a crash) answered the
+    readiness checks, so the new run said "all components ready" while its own children could not bind (probe Z)."""
+    for name, port in _ports_to_start(config).items():
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError as exc:
+                raise SystemExit(f"chat311: port {port} ({name}) is already in use ({exc.strerror}): is another "
+                                 "`chat311 run` still running? Stop it, or choose other ports in chat311.yml") from exc
+
+
 def _ready_printer(spec: ChildSpec) -> None:
     announce(f"✓ {spec.name} ready — {spec.describe}")
 
 
 async def run_all(config: Config, workers: int = 1) -> None:
     started = time.monotonic()
+    _refuse_taken_ports(config)
     tune_gc(config)
     register_secret(config.rasa.token)
     log_dir = config.resolve_path(config.logging.dir)

@@ -92,6 +92,14 @@ async def test_run_supervises_all_components(tmp_path: Path) -> None:
         # each child's log in the configured dir: a second stack does not write into the first one's
         assert {"redis.log", "rasa.log", "actions.log"} <= {p.name for p in (tmp_path / "logs").iterdir()}
 
+        # A second run on the same ports refuses to start: it said "all components ready" off the first one's
+        # children while its own could not bind (probe Z).
+        second = await asyncio.to_thread(
+            subprocess.run, [sys.executable, "-m", "chat_server.cli", "--config", str(config), "run"], cwd=ROOT,
+            env=env, capture_output=True, text=True, timeout=60)
+        assert second.returncode != 0 and "already in use" in second.stderr + second.stdout, second
+        assert "ready" not in second.stdout, second.stdout
+
         parent = psutil.Process(proc.pid)
         rasa = _child_with(parent, f"--port {rasa_port}")
         os.killpg(rasa.pid, signal.SIGKILL)
