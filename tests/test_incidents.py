@@ -278,6 +278,7 @@ async def test_notice_reaches_every_process_and_channel_then_ends(city: Any, red
 
     row = await until(reported, 20, "the incident is not in the report", interval=0.3)
     assert row["asked"] == 1 and row["escalated"] == 0 and row["contained_by_notice"] == 1, row
+    assert row["title"] == "Winter storm", row  # ids alone said nothing (probe Z)
     await sup.close()
     for client in (web_a, web_b, late, other):
         await client.close()

@@ -179,7 +179,8 @@ def test_csat_threshold(rating: int, satisfied: int) -> None:
 def test_incident_report_counts_reach_questions_and_who_still_wanted_an_agent() -> None:
     """Probe Y: the incidents page's figures could not be reported or exported."""
     events = [
-        LogEvent("incident_noticed", "a", at(DAY, 9), {"incident_id": "inc-1", "matched": True, "channel": "web"}),
+        LogEvent("incident_noticed", "a", at(DAY, 9), {"incident_id": "inc-1", "matched": True, "channel": "web",
+                                                       "title": "Water main break"}),
         LogEvent("escalation_requested", "a", at(DAY, 9, 1), {"reason": "request_human"}),
         LogEvent("escalation_requested", "a", at(DAY, 9, 2), {"reason": "request_human"}),  # once a chat
         LogEvent("incident_noticed", "b", at(DAY, 9), {"incident_id": "inc-1", "matched": True, "channel": "sms"}),
@@ -191,8 +192,9 @@ def test_incident_report_counts_reach_questions_and_who_still_wanted_an_agent() 
     ]
     rows = report(aggregate(events, tz="America/New_York"), "incidents", DAY, DAY)
     assert rows == [
-        {"incident_id": "inc-1", "reached": 3, "asked": 2, "escalated": 1, "contained_by_notice": 1},
-        {"incident_id": "inc-2", "reached": 1, "asked": 1, "escalated": 0, "contained_by_notice": 1},
+        {"incident_id": "inc-1", "title": "Water main break", "reached": 3, "asked": 2, "escalated": 1,
+         "contained_by_notice": 1},
+        {"incident_id": "inc-2", "title": "", "reached": 1, "asked": 1, "escalated": 0, "contained_by_notice": 1},
     ]
     later = DAY + timedelta(days=1)
     assert report(aggregate(events, tz="America/New_York"), "incidents", later, later) == []

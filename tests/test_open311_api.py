@@ -269,6 +269,9 @@ async def test_a_request_describing_an_emergency_is_told_to_call_911_first(api: 
     status, body, _ = await api.post({**fire, "attribute[road_position]": "sky", "lang": "es",
                                       "description": "mi casa se está quemando"})
     assert status == 400 and body[0]["description"].startswith("Si es una emergencia"), body
+    status, body, _ = await api.post({**fire, "lang": "es", "description": "mi casa se está quemando"})
+    assert status == 200 and body[0]["service_notice"].startswith("Si es una emergencia"), body
+    assert "Street crews" not in body[0]["service_notice"], body  # the service's notice in Spanish too
     # an ordinary request has only the service's notice
     status, body, _ = await api.post({**fire, "description": "deep pothole in the left lane"})
     assert status == 200 and "911" not in body[0]["service_notice"], body

@@ -66,7 +66,8 @@ class IncidentNotices:
         if matched is not None:  # the figures are about residents who asked about it: an SMS or app resident's
             await self.service.noticed(incident, conv.id)  # unrelated first message counted as "contained"
         await self.conversations.bus.publish("incident_noticed", conv.id, incident_id=incident.id,
-                                             matched=matched is not None, channel=conv.channel)
+                                             title=incident.title["en"], matched=matched is not None,
+                                             channel=conv.channel)
 
     async def on_escalation(self, event: Event) -> None:
         await self.service.escalated(event.conversation_id)

@@ -248,6 +248,7 @@ class Aggregator:
         self.totals = Bucket()  # everything ever fed (monotonic: Prometheus counters)
         self.convs: dict[str, ConvState] = {}
         self.queue: dict[str, float] = {}  # conversation → waiting since
+        self.incident_titles: dict[str, str] = {}  # incident id → its (English) title, as its notices said
         self.events_seen = 0
         self.last_ts = 0.0
 
@@ -293,8 +294,12 @@ class Aggregator:
         kind = ev.kind
         if kind == "escalation_requested":
             st.escalated = True
-        elif kind == "incident_noticed" and ev.data.get("matched") is True:
-            st.incidents.add(str(ev.data.get("incident_id") or "?"))
+        elif kind == "incident_noticed":
+            incident = str(ev.data.get("incident_id") or "?")
+            if ev.data.get("title"):
+                self.incident_titles[incident] = str(ev.data["title"])
+            if ev.data.get("matched") is True:
+                st.incidents.add(incident)
         elif kind == "queued":
             if st.first_queued is None:
                 st.first_queued = ev.ts

@@ -79,11 +79,12 @@ def volumes(b: Bucket) -> dict[str, list[dict[str, Any]]]:
     }
 
 
-def incident_rows(b: Bucket) -> list[dict[str, Any]]:
+def incident_rows(b: Bucket, titles: Mapping[str, str]) -> list[dict[str, Any]]:
     """Each incident notice's reach in the range: chats given it, chats that asked about it, how many of those
     still wanted an agent, and the rest (contained by the notice). The incidents page shows the same for 30 days;
     the report reads the whole event stream (probe Y: the figures could not be reported or exported)."""
-    return [{"incident_id": incident, "reached": reached, "asked": b.incident_asked[incident],
+    return [{"incident_id": incident, "title": titles.get(incident, ""), "reached": reached,
+             "asked": b.incident_asked[incident],
              "escalated": b.incident_escalated[incident],
              "contained_by_notice": max(0, b.incident_asked[incident] - b.incident_escalated[incident])}
             for incident, reached in b.incident_reached.most_common()]
@@ -132,7 +133,7 @@ def report(agg: Aggregator, name: str, start: date, end: date, top_n: int = 20, 
     if name == "notifications":
         return delivery.notifications(bucket.notices)
     if name == "incidents":
-        return incident_rows(bucket)
+        return incident_rows(bucket, agg.incident_titles)
     if name == "volumes":
         v = volumes(bucket)
         return ([{"dimension": "channel", "value": r["channel"], "count": r["chats"]} for r in v["channels"]]

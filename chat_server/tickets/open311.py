@@ -344,7 +344,10 @@ class Open311API:
             idempotency_key=f"{key_id}:{params['idempotency_key']}" if params.get("idempotency_key") else None,
             zipcode=params.get("zipcode"),
         )
-        notice = " ".join(n for n in (urgent, ticket.service_notice) if n) or None
+        # in the request's language (a Spanish 911 notice ran on into the English service notice, probe Z)
+        service = self.catalogue.get(ticket.service_code)
+        own = service.service_notice(self._language(request)) if service else ticket.service_notice
+        notice = " ".join(n for n in (urgent, own) if n) or None
         body = [{"service_request_id": ticket.id, "token": ticket.token, "service_notice": notice,
                  "account_id": ticket.account_id}]
         headers = {"Idempotent-Replayed": "true"} if ticket.replayed else None
