@@ -42,6 +42,7 @@ from aiohttp import web
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from redis.asyncio import Redis
 
+from chat_server import redis_values
 from chat_server.app_hooks import run_with_app
 from chat_server.channels.media import store_image
 from chat_server.channels.resident_channel import STORAGE_FAILURES, ResidentChannel
@@ -54,10 +55,12 @@ from chat_server.conversations.store import CLOSED, Conversation, Message
 from chat_server.language import detect_language
 from chat_server.redaction import redact
 from chat_server.sanitize import clean_text
+from chat_server.stopping import cancel_and_wait
 from chat_server.stream_outbox import GiveUp, Retry
 from chat_server.texts import text
 
 REFUSED_KEPT = 10_000  # mails refused for a storage failure whose retry is remembered
+UNMARK_EVERY_S, UNMARK_TRIES = 5.0, 120  # a refused mail's seen mark is taken back within ten minutes
 log = logging.getLogger("chat311.channels.email")
 
 TRANSCRIPT_WORDS = {"transcript", "transcripcion", "transcripción"}
@@ -100,6 +103,7 @@ class EmailChannel(ResidentChannel):
         # One inbound e-mail at a time per sender, so two mails cannot share one turn's reply buffer.
         self._sender_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._refused: dict[str, str] = {}  # Message-ID -> seen-mark token of a delivery refused with 451
+        self._unmarking: set[asyncio.Task[None]] = set()
 
     # lifecycle -------------------------------------------------------------------------------
     def setup(self, app: web.Application) -> None:
@@ -127,6 +131,7 @@ class EmailChannel(ResidentChannel):
                 async with asyncio.timeout(2):
                     await self._server.wait_closed()
         await self.finish_turns()
+        await cancel_and_wait(self._unmarking)
 
     async def stop(self) -> None:
         await self.outbox.stop()
@@ -161,12 +166,26 @@ class EmailChannel(ResidentChannel):
                 if len(self._refused) >= REFUSED_KEPT:
                     self._refused.pop(next(iter(self._refused)))
                 self._refused[message_id] = token
+                # with several workers the resend may reach another one, which does not know the token: the
+                # mark is also taken back once Redis answers again
+                unmark = asyncio.create_task(self._unmark_later(seen, token))
+                self._unmarking.add(unmark)
+                unmark.add_done_callback(self._unmarking.discard)
             # An emergency does not wait for that retry: its 911 answer goes by SMTP at once (probe Z).
             said = f"{msg.get('Subject', '')}\n{self._body_text(msg)}"
             if (reply := self.emergency_first.reply_for(said, None, f"{self.name}|{sender}")) is not None:
                 await self._send_unstored(sender, one_line(str(msg.get("Subject", "")))[:200], reply,
                                           detect_language(said)[0])
             raise
+
+    async def _unmark_later(self, key: str, token: str) -> None:
+        """Remove a refused delivery's seen mark (if it is still that delivery's) when Redis answers again."""
+        for _ in range(UNMARK_TRIES):
+            await asyncio.sleep(UNMARK_EVERY_S)
+            with contextlib.suppress(*STORAGE_FAILURES):
+                if redis_values.text(await self.redis.get(key) or b"") == token:
+                    await self.redis.delete(key)
+                return
 
     async def _receive(self, msg: EmailMessage, sender: str, message_id: str) -> str:
         body = self._body_text(msg)
