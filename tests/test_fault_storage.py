@@ -103,7 +103,7 @@ async def test_a_mail_refused_while_redis_hangs_is_answered_when_sent_again(
 
     async def refused(message: Any) -> int:
         with pytest.raises(aiosmtplib.SMTPDataError) as error:
-            await aiosmtplib.send(message, hostname="127.0.0.1", port=port, timeout=60)
+            await aiosmtplib.send(message, hostname="127.0.0.1", port=port, timeout=180)
         return error.value.code
 
     async with paused(private_redis):
