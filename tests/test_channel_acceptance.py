@@ -224,6 +224,9 @@ async def test_api_faq_escalation_agent_reply_and_after_hours_ticket(stack) -> N
         assert calls[0]["valid"] and calls[0]["body"]["message"]["text"] == "Hello from Ann at 311."
         status, listing = await app.call("GET", path, params={"after": sent["message"]["id"]})
         assert any(m["sender"] == "agent" and m["text"] == "Hello from Ann at 311." for m in listing["messages"])
+        # in line, without the web's "keep this window open": an app has none (probe Z)
+        waiting = [m["text"] for m in listing["messages"] if "in line" in m["text"]]
+        assert waiting and not [t for t in waiting if "window" in t], listing["messages"]
         assert listing["conversation"]["state"] == "assigned"
         assert any(c["event"] == "agent_joined" for c in hook.delivered())
         assert (await ann.call("close", {"conversation_id": cid, "disposition": "resolved"}))["ok"]

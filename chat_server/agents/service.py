@@ -243,7 +243,9 @@ class EscalationService:
         if isinstance(announcement, str) and announcement.strip():  # the bot's "someone will be with you"
             await self.chats.say(conv, "bot", announcement, language)
         # tagged: a text channel drops it ("keep this window open"), its place-in-line text says the same
-        await self.chats.say_system(conv, "queued", extra={"custom": {"event": "queued"}})
+        # an app has no window to keep open (probe Z): its residents get the same words without that
+        await self.chats.say_system(conv, "queued" if conv.channel == "web" else "queued_in_app",
+                                    extra={"custom": {"event": "queued"}})
         # The resident hears their place in line before the conversation joins the queue: from then on
         # any process may offer it, and an agent who accepts at once would otherwise come first (the
         # widget then showed the place in line under "an agent joined"). Later changes come from
