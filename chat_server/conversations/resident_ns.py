@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
@@ -17,7 +18,7 @@ import socketio
 
 from chat_server.config import Config
 from chat_server.conversations.attachments import MediaOwners, checked_attachment
-from chat_server.conversations.emergency_first import SCAN_CHARS, EmergencyFirst, WindowGate, readable, words_in
+from chat_server.conversations.emergency_first import SCAN_CHARS, EmergencyFirst, readable, words_in
 from chat_server.conversations.limits import Limit, RateLimiter
 from chat_server.conversations.payloads import INVALID_PAYLOAD, refused_payload
 from chat_server.conversations.service import (
@@ -39,6 +40,7 @@ log = logging.getLogger("chat311.resident")
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 # How long an emergency's message may wait for storage before its 911 answer goes out unstored.
 EMERGENCY_PATIENCE_S = 2.0
+UNSTORED_EVERY_S = 60.0  # one 911 answer stored nowhere per socket in this long
 
 
 class ClientError(Refusal):
@@ -60,7 +62,7 @@ class ResidentNamespace(socketio.AsyncNamespace):
         self.ip_limit = Limit("msg_ip", limits.ip_messages, limits.ip_window_s)
         self.new_session_limit = Limit("session_ip", limits.ip_sessions, limits.ip_sessions_window_s)
         self.typing_limit = Limit("typing_session", 60, 60.0)  # on/off changes relayed per session a minute
-        self._unstored_told = WindowGate(1, 60.0)
+        self._unstored_at: dict[str, float] = {}  # sid → when it last got a 911 answer stored nowhere
         self._turns: set[asyncio.Task[Outcome]] = set()  # bot turns running after their ack
         # Told about every confirmed session (sid, language): features send their opening events.
         self.session_listeners: list[Callable[[str, str], Awaitable[None]]] = []
@@ -105,11 +107,23 @@ class ResidentNamespace(socketio.AsyncNamespace):
     async def _emergency_unstored(self, sid: str, body: str, language: str | None = None) -> None:
         """The 911 answer to this socket, stored nowhere; once a minute: a message stuck in a hung Redis was
         answered by the watchdog, again when its event failed, and again by the guard after (probe Z)."""
-        if emergency_language(body[:SCAN_CHARS]) is None or not self._unstored_told.allow(sid):
+        if emergency_language(body[:SCAN_CHARS]) is None or not self._may_answer_unstored(sid):
             return
         if (reply := self.emergency_first.reply_for(body, language, f"sid|{sid}")) is not None:
             await self.emit("bot_uttered", {"text": reply, "sender": "system", "custom": {"event": "emergency"}},
                             to=sid)
+
+    def _may_answer_unstored(self, sid: str) -> bool:
+        """At most one unstored answer per socket in any UNSTORED_EVERY_S (a sliding window: a fixed one let the
+        second through when the two fell either side of its edge)."""
+        now = time.monotonic()
+        last = self._unstored_at.get(sid)
+        if last is not None and now - last < UNSTORED_EVERY_S:
+            return False
+        if len(self._unstored_at) >= 10_000:
+            self._unstored_at = {k: t for k, t in self._unstored_at.items() if now - t < UNSTORED_EVERY_S}
+        self._unstored_at[sid] = now
+        return True
 
     async def _invalid_payload(self, sid: str, error: object) -> dict[str, Any]:
         """A packet payloads.py could not decode: its own error code, and the connection stays."""
