@@ -172,10 +172,8 @@ class EmailChannel(ResidentChannel):
                 self._unmarking.add(unmark)
                 unmark.add_done_callback(self._unmarking.discard)
             # An emergency does not wait for that retry: its 911 answer goes by SMTP at once (probe Z).
-            said = f"{msg.get('Subject', '')}\n{self._body_text(msg)}"
-            if (reply := self.emergency_first.reply_for(said, None, f"{self.name}|{sender}")) is not None:
-                await self._send_unstored(sender, one_line(str(msg.get("Subject", "")))[:200], reply,
-                                          detect_language(said)[0])
+            await self._answer_unstored(sender, one_line(str(msg.get("Subject", "")))[:200], self._body_text(msg),
+                                        or_not_taken=False)
             raise
 
     async def _unmark_later(self, key: str, token: str) -> None:
@@ -311,22 +309,23 @@ class EmailChannel(ResidentChannel):
         except STORAGE_FAILURES:
             # after "250 OK": the sending server will not try again, so the sender is answered outside the outbox
             log.exception("e-mail turn failed", extra={"sender": redact(sender)})
-            said = f"{subject}\n{full_body}"
-            reply = self.emergency_first.reply_for(said, None, f"{self.name}|{sender}")
-            language = detect_language(full_body or subject)[0] if (full_body or subject) else "en"
-            await self._send_unstored(sender, subject, reply or text("message_not_taken", language), language)
+            await self._answer_unstored(sender, subject, full_body, or_not_taken=True)
         except Exception:
             log.exception("e-mail turn failed", extra={"sender": redact(sender)})
 
-    async def _send_unstored(self, to: str, subject: str, body: str, language: str) -> None:
-        """A reply sent at once, outside the outbox (which is in Redis): for when storage has failed."""
-        job = {"to": to, "subject": f"Re: {subject}" if subject else text("email_subject", language), "body": body,
+    async def _answer_unstored(self, to: str, subject: str, body: str, or_not_taken: bool) -> None:
+        """When storage has failed: the 911 answer for an emergency, else (`or_not_taken`) word that the mail was
+        not taken, sent at once outside the outbox (which is in Redis)."""
+        said = f"{subject}\n{body}"
+        reply = self.emergency_first.reply_for(said, None, f"{self.name}|{to}")
+        if reply is None and not or_not_taken:
+            return
+        language = detect_language(body or subject)[0] if (body or subject) else "en"
+        job = {"to": to, "subject": f"Re: {subject}" if subject else text("email_subject", language),
+               "body": reply or text("message_not_taken", language),
                "message_id": f"<unstored.{secrets.token_hex(8)}@{self.domain}>", "conv": ""}
         try:
-            await aiosmtplib.send(
-                self.build(job), hostname=self.cfg.smtp_host, port=self.cfg.smtp_port,
-                username=self.cfg.smtp_username or None, password=self.cfg.smtp_password or None,
-                start_tls=self.cfg.smtp_starttls, use_tls=self.cfg.smtp_tls, timeout=self.cfg.smtp_timeout_s)
+            await self._relay(self.build(job))
         except (aiosmtplib.SMTPException, OSError, TimeoutError):
             log.exception("unstored e-mail failed", extra={"to": redact(to)})
 
@@ -432,14 +431,17 @@ class EmailChannel(ResidentChannel):
         msg.set_content(job["body"])
         return msg
 
+    async def _relay(self, msg: EmailMessage) -> None:
+        """Hand one message to the city's SMTP relay (the outbox's sends and the unstored replies)."""
+        await aiosmtplib.send(
+            msg, hostname=self.cfg.smtp_host, port=self.cfg.smtp_port,
+            username=self.cfg.smtp_username or None, password=self.cfg.smtp_password or None,
+            start_tls=self.cfg.smtp_starttls, use_tls=self.cfg.smtp_tls, timeout=self.cfg.smtp_timeout_s,
+        )
+
     async def _send(self, job: dict[str, Any]) -> None:
-        msg = self.build(job)
         try:
-            await aiosmtplib.send(
-                msg, hostname=self.cfg.smtp_host, port=self.cfg.smtp_port,
-                username=self.cfg.smtp_username or None, password=self.cfg.smtp_password or None,
-                start_tls=self.cfg.smtp_starttls, use_tls=self.cfg.smtp_tls, timeout=self.cfg.smtp_timeout_s,
-            )
+            await self._relay(self.build(job))
         except aiosmtplib.SMTPRecipientsRefused as exc:
             # RCPT TO refused. A 5xx reply (550 mailbox unavailable) is final; a 4xx (451 try later,
             # greylisting) asks us to come back, so only a refusal that is 5xx for every recipient gives up.
