@@ -284,6 +284,77 @@ async def test_notice_reaches_every_process_and_channel_then_ends(city: Any, red
         await client.close()
 
 
+async def test_staff_correct_a_live_notice_and_every_process_serves_the_correction(city: Any, redis_server: Any,
+                                                                                   redis_client: Any) -> None:
+    """A notice whose estimate moved was ended and posted again: its figures restarted and residents got two."""
+    first, second = city
+    web = await resident_on(second)
+    sam = await Staff.sign_in(first, redis_server.url, "sam", ("supervisor",))
+    sue = await Staff.sign_in(second, redis_server.url, "sue", ("supervisor",))
+    cora = await Staff.sign_in(first, redis_server.url, "cora", ("content",))
+    try:
+        posted = await sam.post()
+        await web.wait_for("incident", lambda d: d is not None and d["id"] == posted["id"], timeout=5)
+        await web.say("no power since 6am", language="en")
+        await web.wait_for("bot_uttered", lambda m: "Duke Energy" in (m.get("text") or ""))
+        fix = {**STORM, "message": {"en": "Power back by 8 pm.", "es": "La luz vuelve a las 8 pm."},
+               "ends_at": posted["ends_at"], "base_updated_at": 0}
+        status, body = await sue.call("POST", f"/incidents/{posted['id']}", fix)
+        assert status == 200, body
+        fixed = body["incident"]
+        assert fixed["id"] == posted["id"] and fixed["updated_by"] == "sue"
+        assert fixed["starts_at"] == posted["starts_at"]
+        # Residents on the other process get the corrected notice, marked corrected (a dismissed banner shows again).
+        got = await web.wait_for("incident", lambda d: d is not None and d.get("updated_at"), timeout=5)
+        assert got["id"] == posted["id"] and got["translations"]["es"]["message"] == "La luz vuelve a las 8 pm."
+        late = await resident_on(first)  # the process that did not save it, once it has the correction
+        await late.wait_for("incident", lambda d: d is not None and d.get("updated_at"), timeout=5)
+        await late.say("no power on Elm St", language="en")
+        notice = await late.wait_for("bot_uttered", lambda m: m.get("sender") == "system" and "Winter storm" in
+                                     (m.get("text") or ""))
+        assert "Power back by 8 pm." in notice["text"], notice
+        # One notice, its figures kept: both chats that asked about it.
+        _, listing = await sam.call("GET", "/incidents")
+        [mine] = [i for i in listing["incidents"] if i["title"]["en"] == "Winter storm"]
+        assert mine["id"] == posted["id"] and mine["chats"] == 2 and mine["updated_by"] == "sue"
+        audit = await redis_client.xrange(f"{first.prefix}audit")
+        updates = [json.loads(f[b"detail"]) for _, f in audit if f[b"action"] == b"incident_updated"]
+        assert [(u["incident_id"], u["changed"]) for u in updates] == [(posted["id"], "message")]
+
+        # Sam opened it before Sue's correction: his save is refused, not written over hers.
+        status, refused = await sam.call("POST", f"/incidents/{posted['id']}", {**fix, "message": STORM["message"]})
+        assert status == 400 and refused["error"]["field"] == "incident" and "sue" in refused["error"]["message"]
+        status, refused = await sam.call("POST", f"/incidents/{posted['id']}",
+                                         {**fix, "base_updated_at": fixed["updated_at"],
+                                          "starts_at": posted["starts_at"] + 3600})
+        assert status == 400 and refused["error"]["field"] == "starts_at"
+        assert (await sam.call("POST", "/incidents/inc-nonexistent0", fix))[0] == 404
+
+        # A notice that keeps the line open moves the line's hours with its end: a supervisor's change only.
+        async def override() -> dict[str, Any]:
+            async with sam.http.get(f"{first.url}/console/supervisor/api/override") as r:
+                return dict(await r.json())
+
+        extended = await sam.post(phrases=["gas leak"], ends_at=time.time() + 1800, extend_hours=True)
+        moved = {**STORM, "phrases": ["gas leak"], "ends_at": extended["ends_at"] + 1800, "extend_hours": True}
+        status, refused = await cora.call("POST", f"/incidents/{extended['id']}", moved)
+        assert status == 400 and refused["error"]["field"] == "ends_at"
+        assert abs((await override())["until"] - extended["ends_at"]) < 1
+        status, body = await sam.call("POST", f"/incidents/{extended['id']}",
+                                      {**moved, "title": {"en": "Gas leak", "es": "Fuga de gas"}})
+        assert status == 200, body
+        assert abs((await override())["until"] - moved["ends_at"]) < 1
+        # ... and ending it still clears the line's override it set, renamed or not.
+        assert (await sam.call("POST", f"/incidents/{extended['id']}/end"))[0] == 200
+        assert (await override())["mode"] is None
+        status, refused = await sam.call("POST", f"/incidents/{extended['id']}", moved)
+        assert status == 400 and refused["error"]["field"] == "id"
+    finally:
+        for who in (sam, sue, cora):
+            await who.close()
+        await web.close()
+
+
 async def test_incident_expires_on_time(city: Any, redis_server: Any) -> None:
     first, _ = city
     sup = await Staff.sign_in(first, redis_server.url, "ted", ("supervisor",))
@@ -409,6 +480,17 @@ async def test_staff_page_posts_and_widget_shows_the_banner_in_both_languages(ci
         await open_widget(resident)
         await resident.locator(".c311-incident-dismiss").wait_for(state="attached")
         assert not await banner.is_visible()  # dismissed stays dismissed
+        # ... until staff correct it: the estimate moved, and the resident who dismissed it sees it again.
+        await staff.locator("#list tbody tr", has_text="Winter storm").locator("button", has_text="Edit").click()
+        assert await staff.locator("#post-h").inner_text() == "Edit the notice “Winter storm”"
+        assert await staff.locator("#starts").is_disabled()  # it has begun
+        await staff.fill("#message-es", "Reporte los apagones a Duke Energy. La luz vuelve a las 8 pm.")
+        await staff.click("#submit")
+        await staff.locator("#post-msg", has_text="Saved").wait_for()
+        assert await staff.locator("#post-h").inner_text() == "Post a notice"
+        await staff.locator("#list tbody tr", has_text="corrected").wait_for()
+        await banner.locator("text=La luz vuelve a las 8 pm.").wait_for(timeout=5000)
+        assert await staff.locator("#list tbody tr").count() == 1  # corrected, not posted twice
 
         await make_agent(redis_server.url, server.prefix, "ada")
         console = await new_page(browser)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chat_server.incidents.model import IncidentError, current, next_change, validate
+from chat_server.incidents.model import IncidentError, current, next_change, revise, validate
 from chat_server.sanitize import fold
 
 NOW = 1_800_000_000.0
@@ -27,7 +27,8 @@ def test_valid_notice_defaults_to_now_and_keeps_both_languages() -> None:
     assert inc.starts_at == NOW and inc.ends_at == NOW + 3600 and inc.created_by == "sam"
     assert inc.public("es") == {"id": inc.id, "title": "Tormenta invernal",
                                 "message": "Para apagones llame a Duke Energy.",
-                                "url": "https://www.charlottenc.gov/storm", "ends_at": NOW + 3600}
+                                "url": "https://www.charlottenc.gov/storm", "ends_at": NOW + 3600,
+                                "updated_at": None}
     assert inc.notice_text("en").startswith("Winter storm: For power outages")
     assert inc.notice_text("en").endswith("https://www.charlottenc.gov/storm")
 
@@ -98,3 +99,46 @@ def test_an_end_in_the_past_is_called_that() -> None:
 def test_control_and_bidi_characters_are_dropped_from_the_text() -> None:
     inc = validate(notice(title={"en": "Storm\u202e now\x07", "es": "Tormenta"}), NOW, [], "sam")
     assert inc.title["en"] == "Storm now"
+
+
+def test_a_correction_keeps_the_notice_and_its_begun_start() -> None:
+    """Staff correct a live notice (the estimate moved): same id, so its figures and banner dismissals follow it."""
+    posted = validate(notice(), NOW, [], "sam")
+    later = NOW + 600
+    fixed = revise(posted, notice(message={"en": "Power back by 8 pm.", "es": "La luz vuelve a las 8 pm."},
+                                  ends_at=NOW + 7200), later, [posted], "sue")
+    assert fixed.id == posted.id and fixed.starts_at == NOW and fixed.ends_at == NOW + 7200
+    assert fixed.created_by == "sam" and fixed.updated_by == "sue" and fixed.updated_at == later
+    assert fixed.public("es")["message"] == "La luz vuelve a las 8 pm." and fixed.public("es")["updated_at"] == later
+    assert fixed.matches("no power on my street")  # the phrases' index is rebuilt
+    moved = revise(fixed, notice(phrases=["apagón"], ends_at=NOW + 7200, base_updated_at=later), later, [], "sam")
+    assert moved.matches("hay un apagón") and not moved.matches("no power")
+    # A scheduled notice may still move its start.
+    scheduled = validate(notice(starts_at=NOW + 3600, ends_at=NOW + 7200, phrases=["road closed"]), NOW, [], "sam")
+    assert revise(scheduled, notice(starts_at=NOW + 1800, ends_at=NOW + 7200, phrases=["road closed"]), NOW, [],
+                  "sam").starts_at == NOW + 1800
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"starts_at": NOW + 1200}, "starts_at"),  # it has begun: residents have seen it since then
+    ({"extend_hours": True}, "extend_hours"),  # an hours decision: end it and post again
+    ({"base_updated_at": 12345.0}, "incident"),  # someone corrected it since this editor opened it
+    ({"title": {"en": "Storm"}}, "title.es"),  # the rules of a new notice
+    ({"ends_at": NOW + 300}, "ends_at"),  # already past at NOW + 600
+])
+def test_a_correction_is_refused_with_the_field_named(change, field) -> None:  # type: ignore[no-untyped-def]
+    posted = validate(notice(), NOW, [], "sam")
+    with pytest.raises(IncidentError) as exc:
+        revise(posted, notice(**change), NOW + 600, [posted], "sue")
+    assert exc.value.field == field, exc.value
+
+
+def test_an_ended_notice_is_not_corrected_and_a_correction_cannot_overlap_another() -> None:
+    posted = validate(notice(ends_at=NOW + 600), NOW, [], "sam")
+    with pytest.raises(IncidentError) as exc:
+        revise(posted, notice(), NOW + 601, [posted], "sue")
+    assert exc.value.field == "id" and "ended" in exc.value.message
+    other = validate(notice(phrases=["gas leak"]), NOW, [posted], "sam")
+    with pytest.raises(IncidentError) as exc:
+        revise(posted, notice(phrases=["no power", "gas leak"]), NOW + 60, [posted, other], "sue")
+    assert exc.value.field == "phrases" and "gas leak" in exc.value.message

@@ -7,12 +7,15 @@ Routes (POSTs need the X-CSRF-Token header):
 - GET  /console/incidents/api/incidents    recent incidents (live, scheduled, ended) with their figures
 - POST /console/incidents/api/incidents    post one: {title{en,es}, message{en,es}, url?, phrases,
                                            starts_at?, ends_at (epoch s), extend_hours?}
+- POST /console/incidents/api/incidents/{id}       correct a live or scheduled one (the same fields; a begun
+                                           notice keeps its start)
 - POST /console/incidents/api/incidents/{id}/end   end it now
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +33,8 @@ MAX_BODY = 16 * 1024
 
 
 def _refused(exc: IncidentError) -> web.Response:
+    if exc.message == "no such incident":
+        return error(404, "not_found", exc.message)
     return web.json_response({"error": {"code": "invalid", "field": exc.field, "message": exc.message}},
                              status=400)
 
@@ -64,10 +69,21 @@ async def post_incident(request: web.Request) -> web.Response:
     try:
         user = request[USER]
         incident = await request.app[SERVICE].post(await _json(request), user.username,
-                                                   may_extend_hours=bool({"supervisor", "admin"} & set(user.roles)))
+                                                   may_extend_hours=_supervises(user.roles))
     except IncidentError as exc:
         return _refused(exc)
     return web.json_response({"incident": incident.to_dict()}, status=201)
+
+
+@API.post("/incidents/{id}")
+async def revise_incident(request: web.Request) -> web.Response:
+    try:
+        user = request[USER]
+        incident = await request.app[SERVICE].revise(request.match_info["id"], await _json(request), user.username,
+                                                     may_extend_hours=_supervises(user.roles))
+    except IncidentError as exc:
+        return _refused(exc)
+    return web.json_response({"incident": incident.to_dict()})
 
 
 @API.post("/incidents/{id}/end")
@@ -75,10 +91,12 @@ async def end_incident(request: web.Request) -> web.Response:
     try:
         incident = await request.app[SERVICE].end(request.match_info["id"], request[USER].username)
     except IncidentError as exc:
-        if exc.message == "no such incident":
-            return error(404, "not_found", exc.message)
         return _refused(exc)
     return web.json_response({"incident": incident.to_dict()})
+
+
+def _supervises(roles: Iterable[str]) -> bool:
+    return bool({"supervisor", "admin"} & set(roles))
 
 
 def add_routes(app: web.Application) -> None:

@@ -53,6 +53,8 @@ class Incident:
     created_at: float = 0.0
     ended_at: float | None = None  # set when staff end it early
     ended_by: str = ""
+    updated_at: float = 0.0  # staff corrected it after posting (0: never); the web banner shows it again
+    updated_by: str = ""
     _folded: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
     def active(self, now: float) -> bool:
@@ -72,7 +74,7 @@ class Incident:
         """The Socket.IO `incident` payload: what a resident may see, in their language."""
         lang = language if language in LANGUAGES else "en"
         return {"id": self.id, "title": self.title[lang], "message": self.message[lang], "url": self.url or None,
-                "ends_at": self.effective_end}
+                "ends_at": self.effective_end, "updated_at": self.updated_at or None}
 
     def notice_text(self, language: str) -> str:
         lang = language if language in LANGUAGES else "en"
@@ -83,7 +85,8 @@ class Incident:
         return {"id": self.id, "title": self.title, "message": self.message, "phrases": list(self.phrases),
                 "starts_at": self.starts_at, "ends_at": self.ends_at, "url": self.url,
                 "extend_hours": self.extend_hours, "created_by": self.created_by, "created_at": self.created_at,
-                "ended_at": self.ended_at, "ended_by": self.ended_by}
+                "ended_at": self.ended_at, "ended_by": self.ended_by, "updated_at": self.updated_at or None,
+                "updated_by": self.updated_by}
 
 
 def with_index(incident: Incident) -> Incident:
@@ -99,6 +102,7 @@ def from_dict(data: Mapping[str, Any]) -> Incident:
         created_by=str(data.get("created_by") or ""), created_at=float(data.get("created_at") or 0),
         ended_at=float(data["ended_at"]) if data.get("ended_at") is not None else None,
         ended_by=str(data.get("ended_by") or ""),
+        updated_at=float(data.get("updated_at") or 0), updated_by=str(data.get("updated_by") or ""),
     ))
 
 
@@ -156,8 +160,59 @@ def validate(data: object, now: float, existing: Iterable[Incident], by: str) ->
     than two weeks or starting more than 30 days ahead, and an overlap in time with another live
     incident sharing a phrase (a resident's message would then get two competing notices).
     """
+    fields = _mapping(data)
+    wording = _wording(fields)
+    starts_at, ends_at = _window(fields, _instant(fields, "starts_at") if fields.get("starts_at") is not None else now,
+                                 now)
+    incident = with_index(Incident(
+        id=f"inc-{secrets.token_hex(5)}", **wording, starts_at=starts_at, ends_at=ends_at,
+        extend_hours=bool(fields.get("extend_hours")), created_by=by, created_at=now,
+    ))
+    _refuse_overlap(incident, existing, now)
+    return incident
+
+
+def revise(incident: Incident, data: object, now: float, existing: Iterable[Incident], by: str) -> Incident:
+    """A posted incident with staff's corrections ("crews now expect to finish at 8 pm"), or IncidentError.
+
+    The same rules as a new notice. It keeps its id, so its figures and the residents who already
+    got it stay counted. A notice that has begun keeps its start (residents have seen it since then), and
+    whether it keeps the line open is not changed here: that is an hours decision, taken by ending it and
+    posting again. An ended notice is history and is not edited. `base_updated_at`, when given, is the
+    correction the editor started from: two supervisors correcting one notice at once do not overwrite each
+    other silently.
+    """
+    fields = _mapping(data)
+    if incident.effective_end <= now:
+        raise IncidentError("id", "this incident has already ended; post a new notice instead")
+    base = fields.get("base_updated_at")
+    if base is not None and base != (incident.updated_at or 0):
+        raise IncidentError("incident", f"{incident.updated_by or 'someone'} corrected this notice since you opened "
+                                        "it; reload it and make your change again")
+    if bool(fields.get("extend_hours", incident.extend_hours)) != incident.extend_hours:
+        raise IncidentError("extend_hours", "whether the line is kept open cannot be changed on a posted notice; "
+                                            "end it and post it again")
+    wording = _wording(fields)
+    starts_at = incident.starts_at
+    if incident.starts_at > now:
+        starts_at = _instant(fields, "starts_at") if fields.get("starts_at") is not None else now
+    elif fields.get("starts_at") is not None and abs(_instant(fields, "starts_at") - incident.starts_at) > 60:
+        raise IncidentError("starts_at", "this notice has already begun; its start cannot change")
+    starts_at, ends_at = _window(fields, starts_at, now)
+    revised = with_index(replace(incident, **wording, starts_at=starts_at, ends_at=ends_at, updated_by=by,
+                                 updated_at=now))
+    _refuse_overlap(revised, (other for other in existing if other.id != incident.id), now)
+    return revised
+
+
+def _mapping(data: object) -> Mapping[str, Any]:
     if not isinstance(data, Mapping):
         raise IncidentError("incident", "expected an object")
+    return data
+
+
+def _wording(data: Mapping[str, Any]) -> dict[str, Any]:
+    """What residents read and the phrases that bring it up."""
     title = _bilingual(data, "title", MAX_TITLE)
     message = _bilingual(data, "message", MAX_MESSAGE)
     url = str(data.get("url") or "").strip()
@@ -165,8 +220,10 @@ def validate(data: object, now: float, existing: Iterable[Incident], by: str) ->
         raise IncidentError("url", "a link starts with https:// or http:// and has no spaces, quotes or < >"
                             if url.lower().startswith(("https://", "http://")) else
                             "a link must start with https:// or http://")
-    phrases = _phrases(data.get("phrases"))
-    starts_at = _instant(data, "starts_at") if data.get("starts_at") is not None else now
+    return {"title": title, "message": message, "url": url, "phrases": _phrases(data.get("phrases"))}
+
+
+def _window(data: Mapping[str, Any], starts_at: float, now: float) -> tuple[float, float]:
     ends_at = _instant(data, "ends_at")
     if ends_at <= now:
         raise IncidentError("ends_at", "the end is already in the past")
@@ -176,10 +233,10 @@ def validate(data: object, now: float, existing: Iterable[Incident], by: str) ->
         raise IncidentError("starts_at", "a notice can be scheduled at most 30 days ahead")
     if ends_at - starts_at > MAX_DURATION_S:
         raise IncidentError("ends_at", "an incident lasts at most 14 days; post a new one to extend it")
-    incident = with_index(Incident(
-        id=f"inc-{secrets.token_hex(5)}", title=title, message=message, phrases=phrases, starts_at=starts_at,
-        ends_at=ends_at, url=url, extend_hours=bool(data.get("extend_hours")), created_by=by, created_at=now,
-    ))
+    return starts_at, ends_at
+
+
+def _refuse_overlap(incident: Incident, existing: Iterable[Incident], now: float) -> None:
     mine = set(incident._folded)
     for other in existing:
         overlap_in_time = other.starts_at < incident.ends_at and incident.starts_at < other.effective_end
@@ -187,7 +244,6 @@ def validate(data: object, now: float, existing: Iterable[Incident], by: str) ->
         if other.effective_end > now and overlap_in_time and shared:
             raise IncidentError("phrases", f"{sorted(shared)[0]!r} is already covered by “{other.title['en']}” "
                                            "at that time; end that incident or use other phrases")
-    return incident
 
 
 def valid_id(value: object) -> TypeGuard[str]:

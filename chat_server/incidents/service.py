@@ -13,13 +13,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from chat_server.agents.override import MAX_MINUTES
-from chat_server.incidents.model import Incident, IncidentError, current, next_change, valid_id, validate
+from chat_server.incidents.model import (
+    Incident,
+    IncidentError,
+    current,
+    next_change,
+    revise,
+    valid_id,
+    validate,
+)
 from chat_server.incidents.store import IncidentStore
 from chat_server.periodic import repeat
 from chat_server.stopping import cancel_and_wait
@@ -74,7 +83,7 @@ class IncidentService:
         self.clock = clock
         self._known: list[Incident] = []
         self._generation = -1
-        self._banner_id: str | None = None
+        self._banner_id: tuple[str, float] | None = None
         self._wake_at: float | None = None
         self._task: asyncio.Task[None] | None = None
         self._live_ids: set[str] = set()
@@ -120,20 +129,57 @@ class IncidentService:
                                                 f"{until:%Y-%m-%d %H:%M %Z}, by {override.by or 'staff'}): "
                                                 "change it on the dashboard, or post without extending the hours")
 
-    async def end(self, incident_id: object, by: str) -> Incident:
+    @asynccontextmanager
+    async def _stored(self, incident_id: object) -> AsyncIterator[Incident]:
+        """The stored incident, while this process alone may change the notices."""
         if not valid_id(incident_id):
             raise IncidentError("id", "no such incident")
         async with self.store.lock():
             incident = await self.store.get(incident_id)
             if incident is None:
                 raise IncidentError("id", "no such incident")
+            yield incident
+
+    async def revise(self, incident_id: object, data: object, by: str, may_extend_hours: bool = True) -> Incident:
+        """Correct a posted notice in place (its text, phrases, link or end): a notice that was wrong or whose
+        estimate moved had to be ended and posted again, losing its figures and showing residents two."""
+        async with self._stored(incident_id) as incident:
+            now = self.clock()
+            revised = revise(incident, data, now, await self.store.ending_after(now), by)
+            moves_hours = incident.extend_hours and revised.ends_at != incident.ends_at
+            if moves_hours:
+                self._check_moved_hours(revised, now, may_extend_hours)
+            await self.store.save(revised)
+            override = await self.hours.hours_override()
+            if moves_hours and self._owns(override, incident):  # a supervisor's later override is theirs
+                await self.hours.set_hours_override("open", revised.ends_at, self._override_reason(revised), by, now)
+        changed = sorted(name for name in ("title", "message", "url", "phrases", "starts_at", "ends_at")
+                         if getattr(revised, name) != getattr(incident, name))
+        await self.audit.record(by, "incident_updated", incident_id=incident.id, changed=",".join(changed),
+                                ends_at=revised.ends_at)
+        await self.refresh(force=True)
+        return revised
+
+    @staticmethod
+    def _check_moved_hours(revised: Incident, now: float, allowed: bool) -> None:
+        """Moving the end of a notice that keeps the line open moves the line's hours: a supervisor's decision,
+        within an override's limit."""
+        if not allowed:
+            raise IncidentError("ends_at", "this notice keeps the agent line open: only a supervisor can change "
+                                           "when it ends")
+        if revised.ends_at - now > MAX_MINUTES * 60:
+            raise IncidentError("ends_at", f"the line can be kept open at most {MAX_MINUTES // 60} hours "
+                                           "(an hours override's limit)")
+
+    async def end(self, incident_id: object, by: str) -> Incident:
+        async with self._stored(incident_id) as incident:
             now = self.clock()
             if incident.effective_end <= now:
                 raise IncidentError("id", "this incident has already ended")
             ended = replace(incident, ended_at=now, ended_by=by)
             await self.store.save(ended)
             override = await self.hours.hours_override()
-            if incident.extend_hours and override is not None and override.reason == self._override_reason(incident):
+            if incident.extend_hours and self._owns(override, incident):
                 await self.hours.set_hours_override(None)
         await self.audit.record(by, "incident_ended", incident_id=incident.id)
         await self.refresh(force=True)
@@ -142,6 +188,11 @@ class IncidentService:
     @staticmethod
     def _override_reason(incident: Incident) -> str:
         return f"incident {incident.id}: {incident.title['en']}"[:200]
+
+    @staticmethod
+    def _owns(override: Any, incident: Incident) -> bool:
+        """The override is the one this incident set (by id: its title may have been corrected since)."""
+        return override is not None and str(override.reason).startswith(f"incident {incident.id}:")
 
     async def overview(self) -> list[dict[str, Any]]:
         """Recent incidents (last 30 days) with their figures for the staff page: live ones first, then scheduled,
@@ -185,7 +236,7 @@ class IncidentService:
             self._known = await self.store.ending_after(now)
             self._wake_at = next_change(self._known, now)
         banner = self.banner()
-        banner_id = banner.id if banner else None
+        banner_id = (banner.id, banner.updated_at) if banner else None  # a corrected notice is announced again
         if banner_id != self._banner_id:
             self._banner_id = banner_id
             await self._announce(banner)

@@ -170,7 +170,7 @@ class Widget {
   renderIncident() {
     const d = this.incident;
     if (!this.incidentEl) return;
-    if (!d || storage.get(K.incidentDismissed) === d.id) {
+    if (!d || storage.get(K.incidentDismissed) === this.incidentKey(d)) {
       this.incidentEl.hidden = true;
       this.panel.classList.remove("c311-notice-open");
       this.incidentText.replaceChildren();
@@ -209,8 +209,13 @@ class Widget {
     this.fitIncident();
   }
 
+  // A dismissed notice stays hidden until staff correct it ("crews now expect 8 pm"): then it shows again.
+  incidentKey(d) {
+    return d.updated_at ? `${d.id}@${d.updated_at}` : d.id;
+  }
+
   dismissIncident() {
-    if (this.incident) storage.set(K.incidentDismissed, this.incident.id);
+    if (this.incident) storage.set(K.incidentDismissed, this.incidentKey(this.incident));
     this.renderIncident();
     this.input.focus();
   }
