@@ -42,6 +42,7 @@ from chat_server.commands import command, load_for_command
 from chat_server.config import Config, RetentionConfig
 from chat_server.conversations.attachments import OWNER_TTL_S, media_name
 from chat_server.conversations.store import ConversationStore
+from chat_server.status.followers import FollowerStore
 from chat_server.tickets.store import TicketStore
 from chat_server.training.inbox import Inbox
 
@@ -215,12 +216,13 @@ async def _purge_ticket_private_parts(redis: Redis, prefix: str, policy: Retenti
                                       report: PurgeReport) -> None:
     if not policy.ticket_private_days:
         return
-    store = TicketStore(redis, prefix)
+    store, followers = TicketStore(redis, prefix), FollowerStore(redis, prefix)
     due = await store.private_due(now - policy.ticket_private_days * DAY_S, policy.batch_size)
     report.tickets_redacted = len(due)
     if not report.dry_run:
         for ticket_id in due:
             await store.forget_private(ticket_id)
+            await followers.forget(ticket_id)
 
 
 async def _purge_main(config: Config, dry_run: bool) -> PurgeReport:

@@ -22,6 +22,7 @@ from chat_server.conversations.store import ConversationStore
 from chat_server.events import Event, EventBus
 from chat_server.redaction import redact
 from chat_server.retention import DAY_S, expired
+from chat_server.status.followers import FollowerKind, FollowerStore
 from chat_server.tickets.store import StatusEntry, Ticket, TicketStore
 from chat_server.training.inbox import Inbox, InboxKind
 from tests.support.images import JPEG
@@ -132,6 +133,24 @@ async def test_purge_covers_every_store(redis_server: Any, redis_client: Any) ->
 
     old_closed, recent_closed, old_open = [await ticket(s, age) for s, age in (("closed", 40), ("closed", 5),
                                                                                 ("open", 40))]
+    # Staff notes, followers and those who stopped following hold names, numbers and addresses too (probe AB).
+    followers = FollowerStore(redis_client, prefix)
+    for tid in (old_closed, recent_closed):
+        loaded = await tickets.get(tid)
+        assert loaded is not None
+        await tickets.record_status(loaded, StatusEntry(loaded.history[-1].ts, "closed", "resolved",
+                                                        "Caller Ana Torres, cell 980-555-0177", "cli", public=False))
+        await followers.follow(tid, FollowerKind.EMAIL, "victim1@example.org")
+        await followers.stop(tid, FollowerKind.EMAIL, "vecina@example.org")
+    old_token = (await followers.followers(old_closed))[0].token
+    # A ticket purged before staff notes were (its private fields gone, its note not) is purged again.
+    legacy = await ticket("closed", 40)
+    loaded = await tickets.get(legacy)
+    assert loaded is not None
+    await tickets.record_status(loaded, StatusEntry(loaded.history[-1].ts, "closed", "resolved", "Ana at 12 Oak St",
+                                                    "cli", public=False))
+    await tickets.forget_private(legacy)
+    await redis_client.hdel(f"{prefix}ticket:{legacy}", "private_purge_version")
     inbox = Inbox(redis_client, prefix)  # residents' words the bot missed (redacted), kept like the events
     await inbox.record("is there a goat rental program", "en", InboxKind.FALLBACK, "", 0.0, ts=now - 40 * DAY_S)
     await inbox.record("como alquilo una cabra", "es", InboxKind.FALLBACK, "", 0.0, ts=now - 5 * DAY_S)
@@ -141,13 +160,13 @@ async def test_purge_covers_every_store(redis_server: Any, redis_client: Any) ->
 
     env = {"CHAT311_RETENTION__TICKET_PRIVATE_DAYS": "30", "CHAT311_RETENTION__EVENTS_DAYS": "30"}
     dry = await _purge(redis_server.url, prefix, "--dry-run", **env)
-    assert dry["purged"] == 1 and dry["tickets_redacted"] == 1 and dry["trackers_deleted"] == 0
+    assert dry["purged"] == 1 and dry["tickets_redacted"] == 2 and dry["trackers_deleted"] == 0
     assert dry["inbox_deleted"] == 1 and len(await inbox.open_items()) == 2
     assert await redis_client.hget(f"{prefix}ticket:{old_closed}", "contact"), "dry run changed a ticket"
 
     report = await _purge(redis_server.url, prefix, **env)
     assert report["purged"] == 1 and report["trackers_deleted"] == 1
-    assert report["tickets_redacted"] == 1 and report["events_deleted"] == 1 and report["sessions_deleted"] == 2
+    assert report["tickets_redacted"] == 2 and report["events_deleted"] == 1 and report["sessions_deleted"] == 2
     assert report["inbox_deleted"] == 1 and [i.text for i in await inbox.open_items()] == ["como alquilo una cabra"]
     assert not await redis_client.keys(f"{prefix}conv:{old_sms}*")
     assert not await tracker.exists(f"{RASA_TRACKER_KEY_PREFIX}{old_sms}")
@@ -160,10 +179,19 @@ async def test_purge_covers_every_store(redis_server: Any, redis_client: Any) ->
     purged = await tickets.get(old_closed)
     assert purged is not None and purged.contact == {} and purged.transcript is None and purged.account_id is None
     assert purged.description == "" and purged.public_text == "Call me at [phone …88]" and purged.status == "closed"
+    assert [e.note for e in purged.history if not e.public] == [None] and purged.history[-1].status == "closed"
+    assert not await redis_client.keys(f"{prefix}ticket:{old_closed}:*follow*")
+    assert await followers.by_token(old_token) is None
+    legacy_now = await tickets.get(legacy)
+    assert legacy_now is not None and [e.note for e in legacy_now.history if not e.public] == [None]
     for kept in (recent_closed, old_open):
         ticket_now = await tickets.get(kept)
         assert ticket_now is not None and ticket_now.contact["email"] == "ann@example.org"
         assert ticket_now.transcript and "704-555-0188" in ticket_now.description
+    recent = await tickets.get(recent_closed)
+    assert recent is not None and [e.note for e in recent.history if not e.public] == [
+        "Caller Ana Torres, cell 980-555-0177"]
+    assert [f.address for f in await followers.followers(recent_closed)] == ["victim1@example.org"]
     assert [e[1][b"kind"] for e in await redis_client.xrange(stream)] == [b"csat"]
     assert (await _purge(redis_server.url, prefix, **env))["tickets_redacted"] == 0
     await tracker.aclose()

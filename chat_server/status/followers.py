@@ -127,6 +127,16 @@ class FollowerStore(RedisStore):
             pipe.delete(self._token(Follower.from_json(raw).token))
         await pipe.execute()
 
+    async def forget(self, ticket_id: str) -> None:
+        """Retention: a ticket's followers and those who stopped following are phone numbers and e-mail
+        addresses; they went unpurged when its other private parts did (probe AB)."""
+        followers = await self.followers(ticket_id)
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.delete(self._followers(ticket_id), self._unfollowed(ticket_id))
+        for follower in followers:
+            pipe.delete(self._token(follower.token))
+        await pipe.execute()
+
     # follow requests from the status page: confirmed by a link sent to the address ---------------
     async def request(self, ticket_id: str, kind: FollowerKind, address: str, language: str, ttl_s: int) -> str:
         token = secrets.token_urlsafe(18)

@@ -37,6 +37,8 @@ FIRST_TICKET_NUMBER = 1000001
 IDEMPOTENCY_TTL_S = 180 * 24 * 3600  # longer than any upstream outage we would ride out
 # Hash fields only staff and keys with the read_private scope see; retention removes them.
 PRIVATE_FIELDS = ("description", "transcript", "contact", "account_id")
+# What retention removes has grown (staff notes, version 2): tickets purged by an older version are purged again.
+PURGE_VERSION = "2"
 
 
 def iso(ts: float | None, tz: tzinfo) -> str | None:
@@ -356,30 +358,39 @@ class TicketStore(RedisStore):
                     yield rv.text(url)
 
     async def private_due(self, closed_before: float, batch_size: int = 500) -> list[str]:
-        """Closed tickets last updated before `closed_before` that still hold private parts."""
+        """Closed tickets last updated before `closed_before` that still hold private parts (also those purged
+        before staff notes were: PURGE_VERSION)."""
         ids = sorted(rv.text(m) for m in await self.redis.smembers(self.by_status(CLOSED)))
         due: list[str] = []
         for i in range(0, len(ids), batch_size):
             chunk = ids[i:i + batch_size]
             pipe = self.redis.pipeline(transaction=False)
             for tid in chunk:
-                pipe.hmget(self.key(tid), "updated_at", "private_purged_at")
-            for tid, (updated, purged) in zip(chunk, await pipe.execute(), strict=True):
-                if purged is None and updated is not None and float(updated) < closed_before:
+                pipe.hmget(self.key(tid), "updated_at", "private_purged_at", "private_purge_version")
+            for tid, (updated, purged, version) in zip(chunk, await pipe.execute(), strict=True):
+                done = purged is not None and rv.text(version or "1") == PURGE_VERSION
+                if not done and updated is not None and float(updated) < closed_before:
                     due.append(tid)
         return due
 
     async def forget_private(self, ticket_id: str) -> None:
-        """Drop a ticket's private parts for good, keeping its public record (retention)."""
-        ticket = await self.get(ticket_id, with_history=False)
+        """Drop a ticket's private parts for good, keeping its public record (retention): the private fields and
+        the staff-only notes of its history ("caller Ana Torres, cell 980-…" stayed, probe AB). Public notes
+        were redacted when written and stay."""
+        ticket = await self.get(ticket_id)
         if ticket is None:
             return
+        history = [StatusEntry(**{**e.__dict__, "note": e.note if e.public else None}) for e in ticket.history]
         pipe = self.redis.pipeline(transaction=True)
         pipe.hset(self.key(ticket_id), mapping={"public_description": ticket.public_text,
                                                 "public_address": ticket.public_place or "",
                                                 "address": ticket.public_place or "",
-                                                "private_purged_at": repr(time.time())})
+                                                "private_purged_at": repr(time.time()),
+                                                "private_purge_version": PURGE_VERSION})
         pipe.hdel(self.key(ticket_id), *PRIVATE_FIELDS)
+        pipe.delete(self._history(ticket_id))
+        if history:
+            pipe.rpush(self._history(ticket_id), *[json.dumps(e.__dict__) for e in history])
         await pipe.execute()
 
     def _change(self, key: str) -> str:
