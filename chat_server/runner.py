@@ -143,6 +143,9 @@ def _refuse_taken_ports(config: Config) -> None:
     readiness checks, so the new run said "all components ready" while its own children could not bind (probe Z)."""
     for name, port in _ports_to_start(config).items():
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            # as the servers themselves bind: connections of a run just stopped (TIME_WAIT) do not hold the port,
+            # only a listener does (a restart within a minute was refused, probes AA, AB, AC)
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 probe.bind(("127.0.0.1", port))
             except OSError as exc:

@@ -166,3 +166,24 @@ async def test_children_die_with_a_killed_supervisor(tmp_path: Path) -> None:
     finally:
         with contextlib.suppress(ProcessLookupError):
             parent.kill()
+
+
+def test_a_port_a_stopped_run_left_in_time_wait_is_free_but_a_listener_is_not() -> None:
+    """A restart within a minute of stopping was refused "already in use" though nothing listened: the probe bound
+    without SO_REUSEADDR, and the stopped run's closed connections (TIME_WAIT) held the port (probes AA, AB, AC)."""
+    import socket
+
+    from chat_server.config import Config
+    from chat_server.runner import _refuse_taken_ports
+
+    config = Config()
+    config.redis.url, config.rasa.manage = "redis://127.0.0.1:1/0", False  # only chat_server's own port
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        config.server.port = listener.getsockname()[1]
+        with pytest.raises(SystemExit, match="already in use"):
+            _refuse_taken_ports(config)
+        client = socket.create_connection(("127.0.0.1", config.server.port))
+        served, _ = listener.accept()
+        served.close()  # the server closes first, as a stopped server does: its side waits in TIME_WAIT
+        client.close()
+    _refuse_taken_ports(config)
