@@ -76,10 +76,10 @@ def normalise(text: str) -> str:
 _PEOPLE = (r"(someone|somebody|some one|man|woman|lady|guy|person|people|kid|kids|child|children|baby|toddler|"
            r"neighbor|neighbour|mom|mother|dad|father|husband|wife|son|daughter|brother|sister|friend|friends|"
            r"grandma|grandmother|grandpa|grandfather|uncle|aunt|cousin|roommate|boyfriend|girlfriend|driver|"
-           r"passenger|pedestrian|cyclist|biker|he|she|they)")
+           r"passenger|pedestrian|cyclist|biker|he|she|they|hes|shes|theyre|ppl|family)")
 _VICTIM = rf"(me|her|him|us|them|someone|somebody|(his|her|my|their|a|the|this) {_PEOPLE})"
 _GENTE = (r"(alguien|persona|personas|gente|hombre|mujer|senor|senora|bebe|nin\w*|mama|papa|abuel\w*|hij\w*|"
-          r"espos\w*|herman\w*|amig\w*|vecin\w*|el|ella|ellos)")
+          r"espos\w*|herman\w*|amig\w*|vecin\w*|familia|novi\w*|companer\w*|el|ella|ellos)")
 _HOME = r"(house|home|apartment|apt|building|condo|kitchen|room|hallway|hall|attic|garage|basement|place)"
 
 # Theme → regex fragments. Each theme is one kind of emergency, so a miss points to one list.
@@ -96,6 +96,9 @@ _LINES_EN = [
     r"(poles?|transformers?|lines?|wires?|meter|power box)",
     r"(took|takes|knocked|brought|pulled|taking|knocking|bringing) down (the |a |some |our |my )?"
     r"((power|electric|electrical|utility) )?(lines?|wires?|cables?)",
+    # "the electrical box is smoking and sparking inside my apartment"
+    r"(electrical|electric|breaker|fuse|power) (box|panel|outlet|socket)\b.{0,30}\b(smoking|sparking|sparks|smoke|"
+    r"on fire|burning)", r"(outlet|socket) (is )?(smoking|sparking)",
 ]
 _LINES_ES = [
     r"cables? (electricos? |de (la )?luz )?(caidos?|en el suelo|en la calle|echando chispas)",
@@ -108,6 +111,9 @@ _LINES_ES = [
     r"hace|hizo|haciendo|saco|solto|tiro) chispas",
     r"chispas? (del|en el|en los|de los|de la|en la) (poste|postes|transformador|cables?|medidor|linea)",
     r"(tumbo|derribo|tiro|arranco|jalo) (los |unos |el |un )?cables?",
+    # probe AC: "la caja electrica esta echando humo y chispas dentro de mi apartamento"
+    r"(caja|panel|contacto|enchufe|tomacorriente|breaker)( electric[oa])?\b.{0,30}\b(echando|sacando|echa|saca|"
+    r"suelta|soltando|hace|haciendo) (humo|chispas|fuego)",
 ]
 
 # Poisonings also get the Poison Help line (ADVICE): "my kid just swallowed bleach" got only the generic text.
@@ -135,7 +141,7 @@ ENGLISH: dict[str, list[str]] = {
     ],
     "gas": [
         r"smell\w* (of |like )?(natural |propane )?gas", r"gas (smell|odor|odour|leak|leaking|is leaking)",
-        r"leaking gas", r"rotten egg smell",
+        r"leaking gas", r"rotten eggs? (smell|odor)", r"smell\w*\b.{0,30}\b(like|of) rotten eggs?",
         r"(carbon monoxide|monoxide|co) (alarm|detector)s? (is |are |keeps |just )?(going off|went off|sounding|alarming)",
         r"(carbon monoxide|monoxide|co alarm|co detector).{0,60}(dizzy|headache|nause\w*|sick|passed out|throwing up)",
         r"(dizzy|headache|nause\w*|sick|passed out|throwing up).{0,60}(carbon monoxide|monoxide|co alarm|co detector)",
@@ -143,7 +149,7 @@ ENGLISH: dict[str, list[str]] = {
     "breathing and medical": [
         r"(cant|cannot|can not|cnt|not|isnt|is not|stopped|wont|aint|trouble|difficulty|struggling to|hard to) "
         r"breath(e|ing)?",
-        r"heart attack", r"chest pains?", r"stroke", r"seizure", r"seizures", r"convuls\w*", r"unconscious",
+        r"heart attack", r"chest pains?", r"(chest|heart) (hurts|is hurting)", r"stroke", r"seizure", r"seizures", r"convuls\w*", r"unconscious",
         r"unresponsive", r"passed out", r"fainted",
         rf"{_PEOPLE} (is |s |are )?(not|isnt|wont|doesnt|will not|cant|aint) (responding|respond|waking|wake|moving|move)",
         r"(wont|will not|cant|cannot) wake (up|him|her|them)",
@@ -164,6 +170,15 @@ ENGLISH: dict[str, list[str]] = {
         # "there's a kid in the pond at Freedom Park he went under and hasnt come up" missed the guard
         r"went under\b.{0,30}\b(hasnt|has not|havent|didnt|did not|not|never) (come|came) (back )?up",
         r"(kid|child|baby|toddler) (is |was )?(locked|left) in (a|the) (hot )?car",
+        # probe AC: a person down in public, in water or under something, said without "unconscious"
+        r"(lying|laying)\b.{0,40}\b(and )?(not moving|isnt moving|unresponsive|wont wake)",
+        r"(fell|fallen|went) (through|thru) the ice", r"(pulled|dragged|carried|taken) (away )?by the current",
+        r"(water|flood\w*) (is )?(up to|over) (the |our |my )?(windows?|roof|doors?|chest|neck|waist)",
+        r"pinned (under|beneath|by|down)",
+        # a young child alone where cars are: "a little kid alone walking on the highway"
+        r"(kid|child|toddler|baby|little one)\b.{0,25}\b(alone|by (him|her)self|wandering)\b.{0,30}\b"
+        r"(highway|interstate|road|traffic|street|freeway|tracks)",
+        r"(wandering|walking|running) (in|into|on) (the )?(traffic|highway|interstate|freeway)",
         *_POISON_EN,
     ],
     "overdose": [
@@ -171,18 +186,26 @@ ENGLISH: dict[str, list[str]] = {
         r"took (too many|a lot of|a bunch of|a whole bottle( of)?|all (of )?(his|her|my|the|their)|an entire bottle( of)?)"
         r"( of)?( \w+)? (pills|meds|medications?|medicine|tablets|xanax|oxy\w*|perc\w*)",
         r"fentanyl", r"heroin",
+        r"(swallowed|took|taken|ate|downed)\b.{0,25}\b(bunch|handful|bottle|lot|all|whole|entire|too many)\b.{0,25}\b"
+        r"(pills|meds|medications?|medicine|tablets|sleeping pills)",
     ],
     "violence": [
         r"shots fired", r"(shot|shooting) (at|him|her|them|someone|somebody|people|a man|a guy|my)",
         r"(got|been|was|were|is|are|getting|being|just) shot", r"shootings?", r"shooter", r"gunshots?",
         r"gun shots?", r"gunfire", r"gunpoint", r"armed (man|men|person|guy|robbery|robbers?)",
-        r"(with|has|have|got|pulled|pulling|waving|pointing|holding) (a |his |her )?(gun|pistol|rifle|knife|weapon)",
+        r"(with|has|have|got|pulled|pulling|waving|pointing|holding|loading|loaded) (a |his |her )?"
+        r"(gun|pistol|rifle|knife|weapon|machete|shotgun)",
+        r"machete", r"(threatened|threatening|threatens|says he will|said he would|going to|gonna) (to )?"
+        r"(shoot|stab|kill) (me|us|her|him|them|everyone|people|my)",
+        r"(dragging|pulling|forcing|shoving|throwing) (a |the |this |my )?(her|him|woman|girl|lady|kid|child|boy|man|"
+        r"person|someone)\b.{0,20}\b(into|in) (a|the|his|her|their|an) (van|car|truck|suv|vehicle|trunk)",
         r"stab", r"stabs", r"stabbed", r"stabbing",
         rf"(beating|hitting|punching|kicking|choking|strangling|attacking|abusing|hurting) (up )?{_VICTIM}",
         rf"(hit|beat|punched|kicked|attacked|stabbed|choked|raped|pushed) {_VICTIM}",
         rf"beat {_VICTIM} up", r"domestic (violence|dispute|abuse|fight)",
         rf"{_PEOPLE} (is |s |are )?robbing", r"stalking (me|us|her|him)",
-        r"(kid|child|son|daughter|baby|toddler) is missing", r"missing (child|kid|toddler)",
+        r"(kid|child|son|daughter|baby|toddler|year old) (is |s |has gone |went )?(missing|lost)",
+        r"missing (child|kid|toddler)", r"(cant|cannot|can not) find my (kid|child|son|daughter|baby|toddler|\d+ year old)",
         r"being (attacked|assaulted|raped|kidnapped|kidnaped|robbed|followed|abused|beaten|chased|stalked)",
         r"rape", r"raping", r"kidnap\w*", r"(robbing|robbery) (in progress|right now|happening)", r"robbing (me|us)",
         r"threatening (to kill|everyone|people)", rf"threatening {_VICTIM} with",
@@ -190,7 +213,9 @@ ENGLISH: dict[str, list[str]] = {
         rf"(going|gonna|trying|try|will|wants|want) to kill {_VICTIM}", r"(going|gonna|trying|try|will) to kill everyone",
         r"(break|breaking|broke|broken) (in|into)\b.{0,40}\b(now|right now|still|inside|here|happening)",
         r"(breaking|trying to break) (in|into)", r"intruder", r"(someone|somebody|a man|stranger).{0,30}inside (my|the|our)",
-        r"fighting with (guns|knives|weapons)", r"grabbing me",
+        r"(fighting|fight) (with|w) (guns|knives|knifes|weapons|machetes|bats)", r"grabbing me",
+        r"(dog|dogs|pit ?bull)\b.{0,15}\b(is |are |s )?(attacking|mauling|biting) (a |my |the |our |this )?"
+        r"(kid|child|boy|girl|baby|toddler|son|daughter|man|woman|person|someone|lady|neighbor|me|us)",
         r"(im|i am|were|we are|hes|shes|kids are) hiding (in|under|from)",
         # probe U: "a woman is screaming for help outside"
         r"(screaming|screams|screamed|yelling|yells|crying|cries|shouting|calling) (out )?for help",
@@ -202,6 +227,12 @@ ENGLISH: dict[str, list[str]] = {
         # he is going to kill himself" got "Sorry, I didn't understand")
         r"(end|ending|take|taking) (my|his|her|their) (own )?life", r"(kill|killing) (himself|herself|themselves|themself)",
         r"(dont|do not) want to (live|be alive|go on)", r"better off dead",
+        # probe AC: "im going to end it tonight", "thinking of killing myself", jumping
+        r"(killing|kill|hurt|hurting|cut|cutting|harm|harming) (myself|himself|herself|themselves)",
+        r"(going|gonna|want|wanna|plan|planning|about|ready) to end it\b", r"end it (tonight|today|now|soon|all)",
+        r"ending it( all)?\b", r"(threatening|threatens|going|gonna|about|trying|wants?|ready|says? (shes|hes|she is|he is) going) "
+        r"to jump\b", r"(jumped|jumping|jump) (off|from|of) (the|a|that|this) (bridge|building|roof|overpass|ledge|"
+        r"parking deck|garage|balcony|tower)", r"on the (ledge|edge) of (the|a)\b.{0,40}\bjump",
     ],
     "traffic": [
         r"car (accident|crash|wreck)",
@@ -214,6 +245,8 @@ ENGLISH: dict[str, list[str]] = {
         r"(water|flood|flooding) (is )?(rising|entering|coming) (in|into) (my|the|our) (house|home|car)",
         r"swept away", r"(car|we|i|someone|people) (stuck|trapped) in (the )?(flood|water)",
         rf"({_PEOPLE}|we|were|im|i am|theyre) (are |is |s |re |am )?trapped",
+        r"(we|i|they|he|she|were|im|theyre|hes|shes) (cant|cannot|can not|couldnt) get out(?! of (my|the|our|his|her) "
+        r"(driveway|street|neighborhood|subdivision|garage|parking|lot|road|contract|lease))",
         r"trapped (in|inside|under) (the |a |his |her |their |our )?"
         r"(car|building|house|elevator|fire|rubble|wreck|water|apartment)",
     ],
@@ -231,16 +264,23 @@ SPANISH: dict[str, list[str]] = {
         r"(lleno|llena|llenando) de humo", r"(mucho|hay) humo", r"huele a (humo|quemado)",
     ],
     "gas": [
-        r"huele (mucho |muchisimo |fuerte |muy fuerte |bien fuerte |super fuerte )?a gas", r"(olor|peste|tufo) (fuerte |muy fuerte )?a gas", r"fuga de gas",
+        r"huele (mucho |muchisimo |fuerte |muy fuerte |bien fuerte |super fuerte )?a (gas|huevos? podridos?)",
+        r"(olor|peste|tufo) (fuerte |muy fuerte )?a huevos? podridos?", r"(olor|peste|tufo) (fuerte |muy fuerte )?a gas", r"fuga de gas",
         r"alarma (de|del) (monoxido|carbono).{0,40}(sonando|suena|sono)",
         r"monoxido.{0,60}(mare\w*|dolor de cabeza|desmay\w*|vomit\w*)",
     ],
     "breathing and medical": [
         r"no (puede|puedo|podemos|pueden) respirar", r"no respira\w*", r"dejo de respirar",
-        r"infarto", r"ataque (al|de) corazon", r"derrame", r"convulsi\w*", r"inconsciente", r"desmay\w*",
+        r"infarto", r"ataque (al|de) corazon", r"dolor (de|en el|del) pecho", r"(le|me) duele (mucho )?el pecho", r"derrame", r"convulsi\w*", r"inconsciente", r"desmay\w*",
         rf"{_GENTE}( \w+)? no (despierta|despiertan|se despierta|se despiertan|reacciona|responde|se mueve|se puede mover)",
         r"se cayo\b.{0,40}\bno (se mueve|se puede mover|puede moverse|se puede levantar|se levanta|(me |nos )?(contesta|responde|habla))",
-        r"sin respirar", rf"{_GENTE} (esta |estan )?tirad(o|a|os|as)", r"(^|\best(a|an) |\bqued(o|aron) |\bse qued(o|aron) )tirad(o|a|os|as) (en el suelo|en la calle|en el piso)",
+        r"sin respirar", r"no reacciona\w*",
+        r"(hay )?(un|el) cuerpo (en|flotando|tirado)", r"(se cayo|cayo|se cayeron) (al|en el|a un) hielo",
+        r"(arrastrad\w*|llevad\w*|jalad\w*) por la corriente",
+        r"(agua|inundacion)\b.{0,20}\b(hasta|llega a|llego a) (las ventanas|el techo|la cintura|el pecho|el cuello)",
+        r"(nino|nina|ninos|bebe|chiquit\w*|pequen\w*)\b.{0,25}\b(solo|sola|solos|solit\w*)\b.{0,30}\b"
+        r"(carretera|autopista|calle|trafico|freeway|via|vias)",
+        r"(nino|nina|bebe|hij\w*) (esta |estan |quedo |se quedo )?encerrad\w* en (el|un|su|mi|una) (carro|coche|auto|camioneta)", rf"{_GENTE} (esta |estan )?tirad(o|a|os|as)", r"(^|\best(a|an) |\bqued(o|aron) |\bse qued(o|aron) )tirad(o|a|os|as) (en el suelo|en la calle|en el piso)",
         r"(se esta |esta |se )?ahog(ando|o|a)", r"sangrando", r"mucha sangre", r"perdiendo sangre",
         r"sangre por (todos lados|todas partes)",
         r"se corto (la|el|su) (mano|brazo|pierna|pie|dedo|cabeza|cara|muneca|cuello) (muy |bien )?(feo|fuerte|profundo|hondo)",
@@ -250,7 +290,8 @@ SPANISH: dict[str, list[str]] = {
     ],
     "overdose": [
         r"sobredosis",
-        r"(tomo|tomaron|se tomo|se tomaron) (muchas|demasiadas|un monton de|todas las|un bote de|toda la caja de) "
+        r"(tomo|tomaron|se tomo|se tomaron|me tome|tome|trague|me trague|se trago|nos tomamos) (muchas|demasiadas|un monton de|"
+        r"todas las|un bote de|toda la caja de|un frasco de|una caja de|un punado de|un chingo de|bastantes) "
         r"(pastillas|pildoras|medicinas|medicamentos)",
     ],
     "violence": [
@@ -268,11 +309,24 @@ SPANISH: dict[str, list[str]] = {
         r"(de |en )?(mi|la|nuestra) (casa|apartamento|departamento|cuarto)",
         r"(estoy|estamos|esta|estan) escondid(o|a|os|as)",
         r"(quiere|quieren|tratando de|intentando|trata de) (meterse|entrar|meter) (a|en) (mi|la|nuestra) casa",
-        r"amenaz\w* .{0,30}con (una |un )?(pistola|arma|cuchillo|navaja)", r"tirador",
+        r"amenaz\w* .{0,30}con (una |un )?(pistola|arma|cuchillo|navaja|machete)", r"tirador", r"machete",
+        r"(tiene|trae|saco|con) (un |una )?(pistola|arma|gun|cuchillo|navaja|rifle)\b.{0,30}\bamenaz\w*",
+        r"(esta |estan )?atacando a (un|una|mi|su|el|la|los|las|unos) \w+",
+        r"(arrastrando|jalando|metiendo|subiendo) a (una|un|la|el|mi) (mujer|muchacha|chica|nina|nino|senora|persona|"
+        r"joven)\b.{0,20}\b(a|en) (una|un|la|el|su) (camioneta|carro|van|coche|troca|auto)",
         r"se (perdio|perdieron) (un|una|mi|mis) (nino|nina|ninos|hijo|hija|hijos)", r"(nino|nina|hijo|hija) desaparecid(o|a)",
+        r"(nino|nina|hijo|hija|bebe)\b.{0,25}\b(esta|anda|se) (perdid\w*|desaparecid\w*|perdio)",
+        r"no (encuentro|encontramos|aparece) (a )?mi (hij\w*|nin\w*|bebe)",
         r"(necesito|manden|mande|envien|llamen) (a )?los bomberos",
     ],
     "self harm": [r"suicid\w*", r"matarme", r"me quiero (matar|morir)", r"quitarme la vida", r"no quiero vivir",
+                  r"morirme", r"quiero morir", r"no quiero (estar viv[oa]|seguir aqui|despertar)",
+                  r"(terminar|acabar) con todo", r"(hacerme|hacerse|me quiero hacer|se quiere hacer) dano",
+                  r"(me estoy|se esta|se estan|me voy a|se va a) cort(ando|ar)",
+                  r"(se va a|me voy a|va a|quiere|amenaza con|amenazando con|amenazo con) (tirar|aventar|lanzar)(se|me)\b",
+                  r"(se va a|me voy a|se quiere|amenaza con) (tirar|aventar|lanzar) (del|de la|desde|de un|de una|al|a la)",
+                  r"(se|me) (tiro|avento|lanzo) (del|de la|desde el|desde la|de un|de una) (puente|edificio|techo|azotea)",
+                  r"(tirarse|aventarse|lanzarse) (del|de la|desde|de un|de una)",
                   r"acabar con (mi|su) (propia )?vida", r"quitar(me|se|le) la vida", r"matarse",
                   r"se (va|quiere) (a )?(matar|morir)", r"no quiero seguir viviendo", r"ya no quiero vivir"],
     "traffic": [
@@ -281,7 +335,10 @@ SPANISH: dict[str, list[str]] = {
     "power, water, trapped": [
         *_LINES_ES,
         r"(agua|inundacion) (entrando|subiendo) (a|en) (mi|la) (casa|carro)",
-        r"(alguien|persona|personas|nino|nina|ninos|gente|hombre|mujer|bebe|estamos|estoy) (esta |estan )?atrapad\w*",
+        r"(echando|sacando|echa|saca) (mucho )?humo",
+        rf"({_GENTE}|estamos|estoy) (esta |estan )?atrapad\w*", r"atrapad\w* (debajo|abajo|bajo)",
+        r"(se derrumbo|se cayo|colapso|se vino abajo|se desplomo) (un|el|la|una|nuestro|nuestra|mi) (edificio|casa|techo|"
+        r"puente|pared|balcon)\b.{0,40}\b(gente|personas|alguien|adentro|atrapad\w*|debajo)",
         # "se me cayó un árbol encima del carro y no puedo salir" started the fallen-tree form
         # "no podemos salir del vecindario" is a road blocked by a fallen tree, not people trapped
         r"no (puedo|podemos|puede|pueden) salir(?! a\b| de (viaje|vacaciones|la cochera|mi cochera|la entrada|"
@@ -290,8 +347,8 @@ SPANISH: dict[str, list[str]] = {
         r"atrapad\w* (en|dentro de|adentro de) (el |la |un |una |mi )?(carro|coche|casa|edificio|elevador|incendio|agua)",
     ],
     "explosion": [r"explot\w*", r"bomba"],
-    "general": [r"emergencia", r"auxilio", r"(gritando|grita|gritaba|gritan) (por |pidiendo )?ayuda",
-                r"pide(n)? ayuda a gritos"],
+    "screams": [r"(gritando|grita|gritaba|gritan) (por |pidiendo )?(ayuda|auxilio)", r"pide(n)? ayuda a gritos"],
+    "general": [r"emergencia", r"auxilio"],
 }
 
 # Wordings that are emergencies in any language; the resident's language is then judged from the
@@ -338,7 +395,15 @@ NEGATIVES = [
     r"( (at|on|by|near|in front of|outside|across from) [a-z ]{1,40}?)? (got|was|has been) "
     r"(hit|struck|knocked (down|over)) by a (car|truck|bus|vehicle|driver)", r"transformers? (exploded|blew|blew up|explosion)",
     # 911 and emergency in ordinary questions
-    r"non emergency", r"not an emergency", r"emergency (rental|rent|assistance|housing|shelters?|alerts?|management|"
+    # water with sulphur (a water-quality question), not a gas leak; "the house smells like rotten eggs" still counts
+    r"(water|sewer|drain|drains|storm drain|creek|toilet|sink|shower|faucet|tap)\b.{0,20}\b(smells?|smelling|smelled) "
+    r"(like|of) rotten eggs?", r"(agua|drenaje|alcantarilla|coladera|llave|regadera)\b.{0,20}\bhuele a huevos? podridos?",
+    r"non emergenc(y|ies)", r"not an emergency", r"(drowning|suicide|overdose|gun violence|violence|crime|fire|flood) "
+    r"(prevention|hazards?|awareness|training|safety|class|classes|program|programs)",
+    # questions about 911 itself ("when should i call 911 instead of 311"): what follows still counts
+    r"((when|should|can|do|must) (i|we|you|one) |to )?(call|calling|dial|dialing|phone) 911 (instead|for|or|vs|versus|by "
+    r"(accident|mistake)|accidentally)", r"(accidentally|accidently|by accident|by mistake) (call|called|dial|dialed) 911",
+    r"(is|isnt) 911 (the right|the correct|for)", r"instead of (calling )?911", r"emergency (rental|rent|assistance|housing|shelters?|alerts?|management|"
     r"preparedness|kits?|plans?|contacts?|repairs?|food|vets?|fund|funds|loans?|notifications?|money|cash)",
     r"911 (calls?|recordings?|records|address\w*|dispatchers?|signs?|fee|fees|center)", r"911 or 311", r"311 or 911",
     r"(ok|okay|yes|yeah|i|we|ive|weve|they|already|just) (already |just )?(called|dialed|phoned|rang) 911",
@@ -351,7 +416,9 @@ NEGATIVES = [
     r"(quema|queman|quemando|quemar) (basura|hojas|llantas|ramas)", r"donar sangre",
     r"(animal|perro|gato|venado|mapache) muert(o|a)", r"(asistencia|ayuda|dinero|fondos) de emergencia", r"(exploto|explotaron) (un |el )?transformador",
     r"transformador (exploto|exploso)",
-    r"no es (una |de )?emergencia", r"(nadie|ninguno) (esta |salio |resulto )?herid\w*",
+    r"no es (una |de )?emergencia", r"no son (de )?emergencias?",
+    r"((debo|puedo|cuando debo|cuando se debe|se debe|hay que) )?(llamar|marcar|llamo|marco) al 911 (por|en vez|o |para (una|un|el|la) "
+    r"(queja|reporte|ruido|bache))", r"(llame|llamo|marque) al 911 por (accidente|error|equivocacion)", r"(nadie|ninguno) (esta |salio |resulto )?herid\w*",
     r"reporte( policial| policiaco| de (la )?policia)? (de|del|por|sobre) (un |el |la |mi |su )?(accidente|choque)"
     r"( de (carro|auto|coche|trafico|transito))?", r"reporte (del |de )?accidente", r"reporte policial",
     r"(animal|animales|perro|perros|perrito|gato|gatos|gatito|venado|mapache|pajaro|ave|ardilla|zorro|mascota)"
@@ -504,6 +571,37 @@ def emergency_match(text: str) -> set[str]:
         return set()  # the common case: one scan, no masking
     masked = _NEGATIVE_RE.sub(" | ", folded)
     return {name for name, index in _BY_LANGUAGE.items() if index.search(masked)}
+
+
+# Wordings that say a message asks about emergencies, recalls one or imagines one, rather than describing one
+# happening: "what should i do if i ever smell gas", "last year our house burned down and i still need the
+# debris removed". The guard still answers them (an emergency said that way is still answered), but the bot
+# hears the words too, so the question is answered: it heard only `/emergency`, and the resident got nothing
+# but "call 911" (probe AC).
+FRAMES = [
+    r"(last|this past) (year|month|week|night|weekend|summer|winter|spring|fall|friday|saturday|sunday|monday|"
+    r"tuesday|wednesday|thursday)", r"(years?|months?|weeks?|days?) ago", r"yesterday",
+    r"el (ano|mes|fin de semana|verano|invierno|viernes|sabado|domingo|lunes|martes|miercoles|jueves) pasado",
+    r"la semana pasada", r"ayer", r"anteayer", r"antier",
+    r"hace (un|una|dos|tres|unos|unas|varios|varias|[0-9]+) (ano|anos|mes|meses|semana|semanas|dia|dias)",
+    r"(what|how) (should|do|would|can|to) (i |we |you |one )?(do )?(if|when|in case)", r"if (i|we|you) ever",
+    r"in case (of|there)", r"(does|do|will|would|can) (311|the city|you guys|the county) (send|handle|respond|help)",
+    r"que (hago|debo hacer|hacemos|se hace|hay que hacer|pasa) (si|cuando|en caso)", r"si algun dia", r"en caso de",
+    r"(prevention|awareness|training|class|classes|program|programs|hazard|hazards|prevencion|programa|clases?)",
+]
+_FRAME_RE = _plain(_flatten({"frames": FRAMES}))
+# Everything but the bare word "emergency" and 911: "EMERGENCY: my garbage cart was stolen!!!" is answered with 911
+# (it may be one), and its question still reaches the bot.
+_DESCRIBED = _WordStartIndex(_flatten({k: v for k, v in ENGLISH.items() if k != "general"})
+                             + _flatten({k: v for k, v in SPANISH.items() if k != "general"})
+                             + _flatten({"shared": [w for w in SHARED if "9" not in w]}))
+
+
+def asks_about_emergencies(text: str) -> bool:
+    """Whether `text`, which the guard answers, asks about emergencies, recalls or imagines one (FRAMES), or only
+    says "emergency" or 911, rather than describing one happening now: its words then go to the bot as well."""
+    masked = _NEGATIVE_RE.sub(" | ", normalise(text))
+    return bool(_FRAME_RE.search(masked)) or not _DESCRIBED.search(masked)
 
 
 def emergency_language(text: str) -> str | None:

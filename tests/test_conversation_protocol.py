@@ -303,6 +303,20 @@ async def test_after_the_guard_the_bot_hears_an_emergency_not_an_answer(chat_ser
     assert replies[-1].get("form_active") and "Where is the problem" in said[-1], said  # the question, again
 
 
+async def test_a_question_about_emergencies_gets_the_911_answer_and_its_own(chat_server_url: str,
+                                                                           resident: Any) -> None:
+    """"what number do I call for non emergencies" and "last year our house burned down and I still need the debris
+    removed" got only "call 911": the bot heard `/emergency`, not the question (probe AC)."""
+    client: ResidentClient = await resident(chat_server_url)
+    await client.start_session()
+    replies = await client.turn("what should i do if i ever smell gas in my house", language="en")
+    said = [r.get("text") or "" for r in replies]
+    assert replies[0].get("sender") == "system" and "911" in said[0] and "Piedmont" in said[0], said
+    answers = [r for r in replies[1:] if r.get("sender") == "bot" and r.get("text")]
+    assert answers and "gas" in answers[0]["text"].lower(), said  # the question's own answer follows
+    assert sum("911" in t for t in said) <= 2, said  # the bot's own 911 text, if it read one, is left out
+
+
 async def test_a_card_number_is_masked_before_it_is_stored_and_the_resident_is_told(
         chat_server_url: str, resident: Any, redis_client: Any) -> None:
     client: ResidentClient = await resident(chat_server_url)

@@ -34,7 +34,7 @@ from chat_server.events import EventBus
 from chat_server.labels import SMALL_TALK
 from chat_server.language import StickyLanguage, asked_language, other_language, other_script
 from chat_server.redaction import mask_payment_cards, redact
-from chat_server.safety import emergency_language, emergency_reply
+from chat_server.safety import asks_about_emergencies, emergency_language, emergency_reply
 from chat_server.texts import text
 
 log = logging.getLogger("chat311.conversations")
@@ -274,10 +274,11 @@ class ConversationService:
                             await hook(conv, incoming)
                         except Exception:
                             log.exception("before-bot-turn hook failed", extra={"conv": conv.id})
-                    if guard_fired:
+                    if guard_fired and not asks_about_emergencies(incoming.text):
                         # The guard has answered: the bot hears an emergency (its own 911 text is dropped; a form
                         # asks its question again), not the words as an answer or a question: "i want to kill
                         # myself" was "not recognised as a location", "ya no quiero vivir" got "okay, no problem".
+                        # A question about emergencies ("what should i do if i ever smell gas") is answered too.
                         incoming.bot_text = EMERGENCY_PAYLOAD
                     async with self.turns.turn(source):
                         await self._bot_turn(conv, incoming, guard_fired)

@@ -92,7 +92,7 @@ def resolve_turn(text: str, parse: dict[str, Any], kb: KbResolver,
     guess = report_guess(parse, _catalogue())
     # for_intent weighs the guess for both
     kb_labels: dict[str | None, str] = {name: kb(text, lang, name, guess) for name in KB_INTENTS}
-    if emergency_language(text) is not None:  # the guard answers first and the bot is sent `/emergency`
+    if emergency_language(text) is not None:  # the guard answers first (the bot is sent `/emergency`, or the words)
         return EMERGENCY_INTENT, lang, kb_labels
     chosen = chosen_report(parse, _catalogue())
     if chosen is not None:  # the report form asks the knowledge base before it starts
