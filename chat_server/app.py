@@ -34,6 +34,7 @@ from chat_server.conversations.store import ConversationStore
 from chat_server.conversations.turns import FairTurns
 from chat_server.events import EventBus
 from chat_server.language import StickyLanguage
+from chat_server.redaction import keep_public_number
 
 log = logging.getLogger("chat311.app")
 
@@ -111,6 +112,7 @@ def _replayer(store: ConversationStore) -> Any:
 def create_app(config: Config, redis_url: str) -> web.Application:
     """Build the app; `redis_url` is resolved by the caller (embedded or REDIS_URL)."""
     texts.use_config(config)
+    keep_public_number(config.contact.phone_311)  # the city's line is no resident's number
     # "/console/content/" (a bookmark, a typed address) answered 404: an unknown path with a trailing slash is
     # redirected to the same path without it when that one exists.
     app = web.Application(client_max_size=8 * 1024 * 1024,

@@ -21,6 +21,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from chat_server import redis_connect, texts
 from chat_server.config import Config, ConfigError, load_config
 from chat_server.logsetup import setup_logging
+from chat_server.redaction import keep_public_number
 
 Configure = Callable[[argparse.ArgumentParser], object]  # what it returns is ignored (add_argument gives an Action)
 Run = Callable[[argparse.Namespace], int]
@@ -58,6 +59,7 @@ def load_for_command(args: argparse.Namespace) -> Config:
         raise SystemExit(2) from exc
     setup_logging(config.logging.level, config.logging.json)
     texts.use_config(config)
+    keep_public_number(config.contact.phone_311)
     return config
 
 

@@ -31,7 +31,8 @@ _EMAIL = re.compile(rf"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+[{_AT}][A-Za-z0-9.-
 # An address written out so forms take it ("bob at gmail dot com", "ana (at) example (dot) org"), or typed with
 # spaces around "@" and "." ("maria @ gmail . com"); with spaces the ending must be a known one, or "meet @ park.
 # Then" would go.
-_SPELT_EMAIL = re.compile(rf"(?<![\w.+-])[\w.+-]+\s*(?:\(at\)|\[at\]|\bat\b|\barroba\b|[{_AT}])\s*[\w-]+"
+_SPELT_EMAIL = re.compile(rf"(?<![\w.+-])(?:[\w+-]+\s*(?:\bdot\b|\bpunto\b)\s*){{0,3}}"  # "sarah dot jones at …"
+                          rf"[\w.+-]+\s*(?:\(at\)|\[at\]|\bat\b|\barroba\b|[{_AT}])\s*[\w-]+"
                           r"(?:\s*(?:\(dot\)|\[dot\]|\bdot\b|\bpunto\b|[.．])\s*[\w-]+)*?"
                           r"\s*(?:\(dot\)|\[dot\]|\bdot\b|\bpunto\b|[.．])\s*(?:com|org|net|edu|gov|us|mx)\b",
                           re.IGNORECASE)
@@ -61,6 +62,10 @@ _PHONE = re.compile(
 # the country code, so an account number that starts with zeros ("0011223344") stays.
 _INTL_PHONE = re.compile(rf"(?<![\w+])(?:\+[ \t]?\d|(?:011|00)[ \t{_DASHES}]?[1-9]\d{{0,2}}[ \t{_DASHES}(])"
                          rf"[\d(). \t{_DASHES}]{{5,22}}\d" + _NUM_END)
+# Mexican numbers as residents from there write them: a 2-digit area code and 4 + 4 digits ("55 1234 5678",
+# "cel: 33-1234-5678"), maybe after the old long-distance or mobile prefix ("01 55 …", "044 55 …"). (3 + 3 + 4 is
+# _PHONE's.)
+_MX_PHONE = re.compile(_NUM_START + rf"(?:(?:01|044|045){_SEP})?\d{{2}}{_SEP}\d{{4}}{_SEP}\d{{4}}" + _NUM_END)
 # "555-0188": a 7-digit local number, dash or dot only (spaces would take "lot 250 1200"); a ZIP+4 or a ticket id
 # is cut off by the neighbouring digits and the N11 rule.
 _LOCAL_PHONE = re.compile(_NUM_START + rf"{_NANP}[ \t]*[{_DASHES}.][ \t]*\d{{4}}" + _NUM_END
@@ -79,16 +84,38 @@ _UPPER = "A-ZÀ-ÖØ-Þ"
 _WORD = rf"[{_UPPER}{_LOWER}][{_UPPER}{_LOWER}'’-]*"
 # "Maria", "O'Brien", "McDonald", "Jean-Luc"; not "TIRED" (all capitals is shouting, not a name).
 _CAP_WORD = re.compile(rf"[{_UPPER}](?:['’]?[{_UPPER}])?[{_LOWER}]+(?:[-'’]?[{_UPPER}]?[{_LOWER}]+)*")
-# Up to three words after an introduction, read in a lookahead so a rejected candidate ("I'm Not sure") does not
-# swallow an introduction that follows it ("… this is Maria").
-_CANDIDATE = rf"(?=[ \t]*(?P<name>{_WORD}(?:[ \t]+{_WORD}){{0,2}}))"
+# Up to four words after an introduction ("juan carlos perez gutierrez"), read in a lookahead so a rejected
+# candidate ("I'm Not sure") does not swallow an introduction that follows it ("… this is Maria").
+_CANDIDATE = rf"(?=[ \t]*(?P<name>{_WORD}(?:[ \t]+{_WORD}){{0,3}}))"
 
 # What only introduces a name, so the words after it are one in any case.
 _NAME_IS = re.compile(
     r"(?:\b(?i:my[ \t]+(?:full[ \t]+)?name(?:[ \t]+is|['’]s)[ \t]*:?|my[ \t]+(?:full[ \t]+)?name[ \t]*:"
-    r"|me[ \t]+llamo|mi[ \t]+nombre(?:[ \t]+(?:completo[ \t]+)?es[ \t]*:?|[ \t]*:))"
+    r"|me[ \t]+llamo|mi[ \t]+nombre(?:[ \t]+completo)?(?:[ \t]+es[ \t]*:?|[ \t]*:))"
     # A bare "name:" label, but not "street name:" or "your name:".
-    r"|(?<![\w'’][ \t])(?<![\w'’])(?i:(?:full[ \t]+)?name|nombre)[ \t]*:)" + _CANDIDATE)
+    r"|(?<![\w'’][ \t])(?<![\w'’])(?i:(?:full[ \t]+)?name|nombre(?:[ \t]+completo)?)[ \t]*:)" + _CANDIDATE)
+# "contact: Maria Hernandez", "contacto: Ana Méndez": a label a name may follow (or a number: then nothing is masked)
+_CONTACT_LABEL = re.compile(r"\b(?i:contact|contacto|attn|atte?n?\.?|att)[ \t]*:" + _CANDIDATE)
+# Anyone named: "el dueño de la casa se llama Roberto Gómez", "the tenant named Robert Chen"
+_NAMED = re.compile(r"\b(?i:se[ \t]+llama|named|called)(?![\w'’])" + _CANDIDATE)
+# A name signed at the end ("Thanks, Marcus Green", "Saludos, Ernesto Vázquez", "Regards,\nMarcus Green").
+_SIGN_OFF = re.compile(
+    r"\b(?i:thanks|thank[ \t]+you|thx|regards|best|sincerely|cheers|saludos|gracias|atentamente|cordialmente)"
+    r"[ \t]*[,!.]?[ \t]*\n?[ \t]*(?=(?P<name>" + _WORD + r"(?:[ \t]+" + _WORD + r"){0,3})[ \t]*[.!]?[ \t]*$)")
+# A date of birth, after its label (other dates are appointments and when things broke, and stay):
+# "DOB 03/14/1962", "date of birth: March 14, 1962", "fecha de nacimiento 14 de marzo de 1962".
+_DOB = re.compile(
+    r"(?P<label>\b(?i:d\.?o\.?b\.?|date[ \t]+of[ \t]+birth|birth[ \t]*date|birthday|born[ \t]+(?:on[ \t]+)?|"
+    r"fecha[ \t]+de[ \t]+nacimiento|naci[óo]?[ \t]+(?:el[ \t]+)?|nac\.)(?:[ \t]+(?i:is|es|was|fue))?[ \t]*[:#-]?[ \t]*)"
+    r"(?P<date>\d{1,4}[/.\-]\d{1,2}[/.\-]\d{2,4}"
+    r"|(?i:[a-z]{3,9}\.?[ \t]+\d{1,2}(?:st|nd|rd|th)?,?[ \t]+\d{4})"
+    r"|\d{1,2}[ \t]+(?i:de[ \t]+)?[a-zA-Z]{3,10}[ \t]+(?i:de[ \t]+|del[ \t]+)?\d{4})")
+# Identity documents, after their name: a driver's licence, passport, consular ID, Medicaid or Medicare number.
+_ID_NUMBER = re.compile(
+    r"(?P<label>\b(?i:driver['’]?s?[ \t]+licen[cs]e|licencia(?:[ \t]+de[ \t]+(?:conducir|manejo))?|passport|pasaporte|"
+    r"matr[ií]cula(?:[ \t]+consular)?|medicaid|medicare|cvv|cvc|security[ \t]+code|c[óo]digo[ \t]+de[ \t]+seguridad)"
+    r"(?:[ \t]+(?i:number|num|no\.?|n[úu]mero|is|es|was|id))*[ \t]*[:#]?[ \t]*)"
+    r"(?:[A-Z]{2}[ \t]+)?(?P<id>(?=[A-Za-z0-9-]*\d)[A-Za-z0-9][A-Za-z0-9-]{2,19})(?![\w-])")
 # What introduces the resident, or anything: "I'm tired", "this is a pothole".
 _SELF_INTRO = re.compile(r"\b(?i:i['’]?m|i[ \t]+am|soy|this[ \t]+is)(?![\w'’])" + _CANDIDATE)
 _TITLE = re.compile(r"(?P<title>\b(?:Mrs|Mr|Ms|Mx|Dr|Srta|Sra|Sr|MRS|MR|DR)\b\.?|\bMiss\b|\b(?:don|do[ñn]a|Do[ñn]a)\b"
@@ -120,7 +147,7 @@ def _words(*groups: str) -> frozenset[str]:
 _ENDS_A_NAME = _words(
     "and y i from de del with con at in on en the la el los las a an un una my mi calling here is not still also",
     "wrong spelled misspelled was es but pero or o so to for por para of that que who your su tu it its this me",
-    "llamando aqui again im i'm i’m are were am soy estoy")
+    "llamando aqui again im i'm i’m are were am soy estoy thanks thank gracias please call text email")
 # What residents write after "I'm"/"soy"/"this is" instead of a name, and lower-case words that end one
 # ("i'm maria calling about"). Not "will" or "bill": "I'm Will", "I'm Bill Jones".
 _ORDINARY = _words(
@@ -141,7 +168,8 @@ _ORDINARY = _words(
     "honduran hondureno hondurena guatemalan guatemalteco guatemalteca colombian colombiano colombiana venezuelan",
     "venezolano venezolana catholic christian cristiano cristiana muslim jewish english spanish espanol ingles",
     "trash garbage recycling cart pothole water street light tree city county police fire help would can could",
-    "should did do does has have had gonna lol says said told lives lived asked wants needs")
+    "should did do does has have had gonna lol says said told lives lived asked wants needs call text email reach",
+    "phone cell number message")
 _NOT_A_NAME = _ENDS_A_NAME | _ORDINARY
 # Street and place words: "this is Tryon St", "Dr. Martin Luther King Jr Blvd" are places, not people.
 _STREET_ABBREVIATION = _words("st rd ave av blvd dr ln ct pl pkwy hwy cir ter trl fwy expy")
@@ -149,7 +177,9 @@ _PLACE_WORD = _STREET_ABBREVIATION | _words(
     "street road avenue boulevard drive lane court place parkway highway way circle terrace trail loop square park",
     "creek center centre church school elementary middle high academy university college mall plaza station",
     "library hospital apartments apts bridge lake river village commons crossing point pointe freeway expressway",
-    "county city department office calle avenida camino carretera")
+    "county city department office calle avenida camino carretera",
+    # organisations: "This is Charlotte Water's fault" named no one
+    "water energy gas power electric utilities utility services transit hoa association company inc llc corp")
 # First names common in Charlotte that are not also ordinary words ("will", "grace", "frank", "rosa", "luz" are
 # left out): the one sign a lower-case word after "i'm"/"soy"/"this is" is a name.
 _FIRST_NAMES = _words(
@@ -182,7 +212,7 @@ _FIRST_NAMES = _words(
 
 def _fold(word: str) -> str:
     """A word as the lists above spell it: lower case, without accents or a trailing full stop."""
-    decomposed = unicodedata.normalize("NFKD", word.lower().rstrip("."))
+    decomposed = unicodedata.normalize("NFKD", re.sub(r"['’]s$", "", word.lower().rstrip(".")))
     return "".join(char for char in decomposed if not unicodedata.combining(char))
 
 
@@ -269,6 +299,25 @@ def _mask_names(text: str, pattern: re.Pattern[str], span: Callable[[re.Match[st
     return "".join([*parts, text[done:]])
 
 
+# Numbers that are no one's: the city's 311 line and the numbers the city itself gives residents (the emergency
+# advice's Piedmont Natural Gas, Duke Energy and Poison Help). A staff note "call 311 at 704-336-7600" reached the
+# resident as "call 311 at [phone …00]" (probe AB). chat_server adds the configured 311 number at start.
+_PUBLIC_NUMBERS: set[str] = {"7043367600", "8007527504", "8007693766", "8002221222"}
+
+
+def keep_public_number(number: str) -> None:
+    """Leave `number` (an organisation's, never a resident's) unmasked wherever it is written."""
+    digits = re.sub(r"\D", "", number)
+    if len(digits) >= 10:
+        _PUBLIC_NUMBERS.add(digits[-10:])
+
+
+def _phone(match: re.Match[str]) -> str:
+    # with the digits just before it: "(704) 336-7600", kept whole, is a local "336-7600" to the last pattern
+    digits = re.sub(r"\D", "", match.string[max(0, match.start() - 8):match.start()] + match.group(0))
+    return match.group(0) if digits[-10:] in _PUBLIC_NUMBERS else _keep_last(match, "phone", 2)
+
+
 def _keep_last(match: re.Match[str], label: str, keep: int) -> str:
     digits = re.sub(r"\D", "", match.group(0))
     return f"[{label} …{digits[-keep:]}]" if keep else f"[{label}]"
@@ -309,12 +358,18 @@ def redact(text: str) -> str:
     text = _mask_names(text, _LOWER_TITLE, _lower_titled_name_span)
     text = _mask_names(text, _RELATION, _name_span)
     text = _mask_names(text, _SIGNED, lambda m: _name_span(m, whole=True))
+    text = _mask_names(text, _CONTACT_LABEL, _name_span)
+    text = _mask_names(text, _NAMED, _name_span)
+    text = _mask_names(text, _SIGN_OFF, lambda m: _name_span(m, titled=True, whole=True))
+    text = _DOB.sub(lambda m: m.group("label") + "[date of birth]", text)
+    text = _ID_NUMBER.sub(lambda m: m.group(0)[:m.start("id") - m.start()] + "[id]", text)
     text = _SSN_AFTER_WORD.sub(lambda m: m.group(0)[:m.start("ssn") - m.start()] + "[ssn]", text)
-    text = _SSN.sub("[ssn]", text)
     text = _INTL_PHONE.sub(_intl_phone, text)  # first: "011 52 55 1234 5678" has a card's count of digits
+    text = _MX_PHONE.sub(_phone, text)  # before the SSN's 3-2-4: "044 55 1234 5678" was "[ssn] 5678"
+    text = _SSN.sub("[ssn]", text)
     text = _CARD.sub(lambda m: _keep_last(m, "card", 4), text)
-    text = _PHONE.sub(lambda m: _keep_last(m, "phone", 2), text)
-    text = _LOCAL_PHONE.sub(lambda m: _keep_last(m, "phone", 2), text)
+    text = _PHONE.sub(_phone, text)
+    text = _LOCAL_PHONE.sub(_phone, text)
     return text
 
 

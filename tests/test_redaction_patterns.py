@@ -127,3 +127,49 @@ def test_email_forms_are_masked(email: str) -> None:
 ])
 def test_resident_text_that_is_not_personal_data_stays(kept: str) -> None:
     assert redact(kept) == kept
+
+
+@pytest.mark.parametrize(("text", "masked"), [
+    # probe AC: forms that reached the content inbox, the fallbacks export and a public description as typed
+    ("Mi nombre completo: Ana Sofía Méndez Cruz, tel 704 555 0122", "Mi nombre completo: [name], tel [phone …22]"),
+    ("contact: Maria Hernandez", "contact: [name]"),
+    ("el dueño de la casa se llama Roberto Gómez y vive aquí", "el dueño de la casa se llama [name] y vive aquí"),
+    ("the light is out again. Thanks, Marcus Green", "the light is out again. Thanks, [name]"),
+    ("Saludos, Ernesto Vázquez", "Saludos, [name]"),
+    ("Regards,\nMarcus Green", "Regards,\n[name]"),
+    ("my name's juan carlos perez gutierrez", "my name's [name]"),
+    ("Please send the reply to sarah dot jones at yahoo dot com", "Please send the reply to [email]"),
+    ("ana punto ruiz arroba gmail punto com", "[email]"),
+    ("call me on my mexican cell 55 1234 5678", "call me on my mexican cell [phone …78]"),
+    ("My Mexican number is 044 55 1234 5678", "My Mexican number is [phone …78]"),
+    ("DOB 03/14/1962, need senior discount", "DOB [date of birth], need senior discount"),
+    ("my date of birth is March 14, 1962", "my date of birth is [date of birth]"),
+    ("fecha de nacimiento 14 de marzo de 1962", "fecha de nacimiento [date of birth]"),
+    ("mi licencia de conducir es 000987654321", "mi licencia de conducir es [id]"),
+    ("passport number X12345678 for the ID program", "passport number [id] for the ID program"),
+    ("card [card …1111] exp 09/27 cvv 123", "card [card …1111] exp 09/27 cvv [id]"),
+    # probe AB: a name's next word was taken with it
+    ("I'm Maria Lopez call me at 704-555-0142", "I'm [name] call me at [phone …42]"),
+    ("My name is Luis thanks for helping", "My name is [name] thanks for helping"),
+])
+def test_more_personal_data_forms_are_masked(text: str, masked: str) -> None:
+    assert redact(text) == masked
+
+
+@pytest.mark.parametrize("kept", [
+    # the city's own numbers and those it gives residents: a staff note "call 311 at 704-336-7600" reached the
+    # resident as "[phone …00]" (probe AB)
+    "Questions? Call 311 at 704-336-7600", "Piedmont Natural Gas 1-800-752-7504 told me to call", "I called (704) 336-7600",
+    "This is Charlotte Water's fault", "thanks, Duke Energy", "Thanks for the help", "the street is called Tryon St",
+    "it broke on 03/14/2024", "born and raised here",
+])
+def test_public_numbers_organisations_and_ordinary_dates_stay(kept: str) -> None:
+    assert redact(kept) == kept
+
+
+def test_a_configured_311_number_stays_too() -> None:
+    from chat_server.redaction import keep_public_number
+
+    assert redact("call 980-555-3110") == "call [phone …10]"
+    keep_public_number("(980) 555-3110")
+    assert redact("call 980-555-3110") == "call 980-555-3110"
