@@ -159,7 +159,8 @@ def test_more_personal_data_forms_are_masked(text: str, masked: str) -> None:
 @pytest.mark.parametrize("kept", [
     # the city's own numbers and those it gives residents: a staff note "call 311 at 704-336-7600" reached the
     # resident as "[phone …00]" (probe AB)
-    "Questions? Call 311 at 704-336-7600", "Piedmont Natural Gas 1-800-752-7504 told me to call", "I called (704) 336-7600",
+    "Questions? Call 311 at 704-336-7600", "Piedmont Natural Gas 1-800-752-7504 told me to call",
+    "I called (704) 336-7600",
     "This is Charlotte Water's fault", "thanks, Duke Energy", "Thanks for the help", "the street is called Tryon St",
     "it broke on 03/14/2024", "born and raised here",
 ])

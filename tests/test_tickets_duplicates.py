@@ -40,6 +40,11 @@ def test_same_address_written_differently(a: str, b: str) -> None:
 
 
 def test_different_addresses_stay_different() -> None:
+    # another town's Main St (probe AB: Davidson's was offered as Huntersville's)
+    assert normalise_address("100 N Main St, Davidson, NC 28036") != normalise_address(
+        "100 N Main St, Huntersville, NC 28078")
+    assert normalise_address("100 N Main St, Davidson, NC 28036") == normalise_address(
+        "100 North Main Street, Davidson")
     assert normalise_address("600 E 4th St") != normalise_address("600 W 4th St")
     assert normalise_address("600 E 4th St") != normalise_address("601 E 4th St")
     assert normalise_address("") == normalise_address(None) == ""
@@ -193,6 +198,8 @@ async def test_two_residents_report_the_same_pothole(
     # not "I'm filing your pothole request now…" and at once "Before I file it" (probe R)
     assert not [m for m in second.of("bot_uttered") if "I'm filing" in (m.get("text") or "")], transcript(second)
     assert re.search(r"reported on \w+ \d{1,2}, \d{4}", question["text"])
+    # where the other report is, so a resident can tell another town's "1 Main St" apart (probe AB)
+    assert re.search(r"\(Pothole at [^)]*\d", question["text"]), question["text"]
     assert [q["payload"] for q in question["quick_replies"]] == ["/duplicate_follow", "/duplicate_add",
                                                                  "/duplicate_file", "/duplicate_drop"]
     assert not second.of("ticket_created")
@@ -269,8 +276,14 @@ def outside_area(client: ResidentClient) -> dict[str, Any] | None:
 @pytest.mark.rasa
 async def test_report_outside_the_service_area_is_refused_in_chat(
         server: ChatServerProcess, resident: Callable[..., Any]) -> None:
+    # The same street address filed in the city first: the report from Atlanta is no duplicate of it (it was offered
+    # "already reported", and "Add my details" put its photo on the city's ticket; probe AB).
+    local: ResidentClient = await resident(server.url)
+    await local.start_session()
+    await report_until(local, "I want to report a pothole", ticket_created, address="200 Peachtree St, Charlotte")
     client: ResidentClient = await resident(server.url)
     await client.start_session()
     refused = await report_until(client, "I want to report a pothole", outside_area,
                                  address="200 Peachtree St, Atlanta, GA 30303")
     assert "Nothing was filed" in refused["text"] and not client.of("ticket_created")
+    assert duplicate_question(client) is None, transcript(client)

@@ -77,9 +77,11 @@ class DuplicateFlow:
         service = self.tickets.catalogue.get(existing.service_code)
         status = status_words(existing.status, existing.sub_status, language)
         tz = self.tickets.terms.timezone
+        # where the other one is: "1 Main St" in another town read as the same problem (probe AB)
+        place = text("duplicate_place", language, address=existing.public_place) if existing.public_place else ""
         body = text(key, language, ticket_id=existing.id,
                     service=service.name(language) if service else existing.service_code,
-                    date=format_date(existing.requested_at, language, tz), status=status)
+                    date=format_date(existing.requested_at, language, tz), status=status, place=place)
         if existing.expected_at and existing.status == OPEN:  # "when will it be fixed?" is the usual next question
             body += text("status_expected", language, date=format_date(existing.expected_at, language, tz))
         buttons = [{"title": text(key, language), "payload": payload} for key, payload in _BUTTONS.items()]

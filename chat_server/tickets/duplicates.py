@@ -64,13 +64,18 @@ def normalise_address(address: str | None) -> str:
     if not address:
         return ""
     text = unicodedata.normalize("NFKD", address).encode("ascii", "ignore").decode().lower()
-    text = text.split(",")[0] if "," in text and re.match(r"\s*\d", text) else text  # "600 E 4th St, Charlotte"
+    town = ""
+    if "," in text and re.match(r"\s*\d", text):  # "600 E 4th St, Charlotte", "100 N Main St, Davidson, NC 28036"
+        text, rest = text.split(",", 1)
+        # Another town's Main St is another street: the town was dropped, and Davidson's "100 N Main St" was
+        # offered as Huntersville's (probe AB). The city's own name, the state and the ZIP say nothing.
+        town = " ".join(_TAIL.sub(" ", re.sub(r"[^a-z\s]", " ", _ZIP.sub("", rest))).split())
     text = _ZIP.sub("", text)
     text = re.sub(r"[^\w&\s]", " ", text)
     text = _TAIL.sub(" ", text)
     text = _SPANISH_NUMBER.sub(r"\1 ", _SPANISH_BLOCK.sub(r"\1 block of ", " ".join(text.split())))
     words = [_WORDS.get(w, w) for w in text.split()]
-    return " ".join([w for w in words if w not in _TYPES] or words)
+    return " ".join([*([w for w in words if w not in _TYPES] or words), *town.split()])
 
 
 def pinpoints(key: str) -> bool:

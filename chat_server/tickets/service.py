@@ -273,7 +273,14 @@ class TicketService:
             lat = long = None
         if lat is None or long is None:
             lat = long = None
-        report = duplicates.Report(service_code, lat, long, str(data.get("address_string") or "") or None)
+        address = str(data.get("address_string") or "") or None
+        try:
+            self._check_area(lat, long, address, str(data.get("zipcode") or "") or None)
+        except TicketValidationError:
+            # Filing refuses it and says why. Matched first, a Raleigh report was offered a Charlotte ticket at
+            # "1 Main St", and "Add my details" put its photo on that ticket's public page (probe AB).
+            return None
+        report = duplicates.Report(service_code, lat, long, address)
         key = duplicates.normalise_address(report.address)
         if report.lat is None and not duplicates.pinpoints(key):
             return None
