@@ -164,9 +164,28 @@ async def test_webhook_refuses_bad_input_and_applies_each_change_once(server: An
         captured = signed(note)
         assert (await post(note, captured))[1]["applied"] is True
         assert (await post(note, captured))[1]["applied"] is False
-        assert (await post(note, signed(note, ts=int(time.time()) + 1)))[1]["applied"] is True  # pushed again, anew
+        # Signed anew, the same status and note are still a repeat within the hour: the resident was told twice
+        # (probe AB). Another note is news.
+        assert (await post(note, signed(note, ts=int(time.time()) + 1)))[1]["applied"] is False
         notes = [json.loads(e)["note"] for e in await history(redis_server, server, ticket_id)]
-        assert notes.count("Crew checked") == 2
+        assert notes.count("Crew checked") == 1
+
+        # Dated changes delivered out of order: the older one, arriving late, changes nothing (it reopened a
+        # resolved request and told its resident so, probe AB); a date without its UTC offset is refused.
+        def dated(status: str, note_text: str, when: str, change_id: str) -> bytes:
+            return json.dumps({"service_request_id": ticket_id, "status": status, "status_notes": note_text,
+                               "change_id": change_id, "updated_datetime": when}).encode()
+
+        done = dated("resolved", "Pothole patched", "2026-12-07T10:00:00-05:00", "wo-10")
+        assert (await post(done, signed(done)))[1]["applied"] is True
+        late = dated("in_progress", "Crew scheduled for Tuesday", "2026-12-06T09:00:00-05:00", "wo-9")
+        status, answer = await post(late, signed(late))
+        assert status == 200 and answer["applied"] is False and answer["sub_status"] == "resolved", answer
+        naive = dated("in_progress", "Crew scheduled", "2026-12-08T09:00:00", "wo-11")
+        status, answer = await post(naive, signed(naive))
+        assert status == 400 and answer["error"]["code"] == "malformed" and "offset" in answer["error"]["message"]
+        reopened = dated("in_progress", "Patch failed, crew returning", "2026-12-08T09:00:00Z", "wo-12")
+        assert (await post(reopened, signed(reopened)))[1]["applied"] is True  # a newer one still applies
 
         async with http.post(f"{server.url}/api/tickets/{ticket_id}/status", json={"status": "open"}) as resp:
             assert resp.status == 401  # the console action needs a signed-in agent
@@ -196,6 +215,12 @@ async def test_a_note_for_the_resident_is_told_and_masks_personal_data_an_intern
     # Notices go out in order: were the internal note told, its notice would be the first.
     told = (await web.wait_for("bot_uttered", lambda d: "Update on 311 request" in d.get("text", "")))["text"]
     assert "crew set for Tuesday. Details:" in told, told
+    # The same note again (run twice, a retry): not applied, said so, and the resident is not told twice (probe AB).
+    again = await asyncio.to_thread(cli, redis_server, server.prefix, "tickets", "note", ticket_id,
+                                    "Called Rob Baker back at 704-555-0111 / rob@example.com; crew set for Tuesday")
+    assert again.returncode == 0 and "not applied" in again.stdout, again.stdout
+    notes = [json.loads(e).get("note") or "" for e in await history(redis_server, server, ticket_id)]
+    assert sum("crew set for Tuesday" in n for n in notes) == 1, notes
     out = await asyncio.to_thread(cli, redis_server, server.prefix, "apikeys", "add", "staff", "--scope",
                                   "read_private")
     private_key = out.stdout.split("api_key: ")[1].split()[0]

@@ -43,6 +43,10 @@ class Change:
     applied: bool  # False: a repeat of a change already recorded, or nothing to change
 
 
+# The same status and note again within this long is a repeat, not news.
+REPEAT_WINDOW_S = 3600.0
+
+
 def resolve_status(current: str, current_sub: str, requested: str) -> tuple[str, str]:
     """(status, sub_status) for a requested value: a sub-status names its Open311 status; a bare
     open/closed keeps the current sub-status when it already fits."""
@@ -73,19 +77,31 @@ class TicketStatusService:
         self.notify_stream = notify_stream
 
     async def change(self, ticket_id: str, status: str | None, note: str | None, source: Source, actor: str, *,
-                     change_key: str | None = None) -> Change:
+                     change_key: str | None = None, occurred_at: float | None = None) -> Change:
         """Record a status change or a note for the resident (no `status`: the ticket keeps its own) and
         queue its notifications. The note is public (status page, Open311 status_notes, the notices), so
         personal data in it is masked as in descriptions. Raises TicketValidationError (404 unknown ticket,
-        400 bad status or note) before anything is stored."""
+        400 bad status or note) before anything is stored.
+
+        Not applied, and nobody told: nothing to change; the same status and note as the latest change within
+        REPEAT_WINDOW_S (a double click, a retried request: residents were told twice, probe AB); and, with
+        `occurred_at` (when the sender says it happened), a change older than one already applied (a late
+        "in progress" reopened a resolved request and told the resident so)."""
         ticket = await self.store.get(str(ticket_id or "").strip().upper())
         if ticket is None:
             raise TicketValidationError(404, f"service request {str(ticket_id)[:40]!r} not found", "ticket_id")
         main, sub = resolve_status(ticket.status, ticket.sub_status,
                                    str(status or "").strip().lower() or ticket.sub_status)
         text = made_public(free_text(note, "note"), ticket.contact) or None
-        entry = StatusEntry(time.time(), main, sub, text, f"{source}:{actor}"[:120], change_id=secrets.token_hex(8))
-        if (main, sub) == (ticket.status, ticket.sub_status) and not text:
+        now = time.time()
+        entry = StatusEntry(now, main, sub, text, f"{source}:{actor}"[:120], change_id=secrets.token_hex(8))
+        same_status = (main, sub) == (ticket.status, ticket.sub_status)
+        last = ticket.history[-1] if ticket.history else None
+        repeat = (same_status and last is not None and last.note == text and now - last.ts < REPEAT_WINDOW_S
+                  and (last.status, last.sub_status) == (main, sub))
+        if (same_status and not text) or repeat:
+            return Change(ticket, entry, applied=False)
+        if occurred_at is not None and occurred_at < (await self.store.latest_event_at(ticket.id) or 0.0):
             return Change(ticket, entry, applied=False)
         job = json.dumps(notification_job(ticket.id, entry.change_id))
         previous = ticket.status
@@ -93,7 +109,8 @@ class TicketStatusService:
         def enqueue(pipe: Pipeline) -> None:
             pipe.xadd(self.notify_stream, {"job": job}, maxlen=200_000, approximate=True)
 
-        applied = await self.store.record_status(ticket, entry, change_key=change_key, also=enqueue)
+        applied = await self.store.record_status(ticket, entry, change_key=change_key, also=enqueue,
+                                                 event_at=occurred_at)
         if applied:
             await self.bus.publish("ticket_status", ticket.conversation_id or "", ticket_id=ticket.id, status=main,
                                    sub_status=sub, previous_status=previous, by=entry.by, source=str(source),

@@ -12,6 +12,7 @@ import hmac
 import json
 import logging
 import time
+from datetime import datetime
 
 from aiohttp import web
 
@@ -24,7 +25,15 @@ log = logging.getLogger("chat311.status.webhook")
 
 PATH = "/status/webhook"
 MAX_BODY = 16 * 1024
-FIELDS = {"service_request_id", "status", "status_notes", "change_id", "actor"}
+FIELDS = {"service_request_id", "status", "status_notes", "change_id", "actor", "updated_datetime"}
+
+
+def _instant(value: str) -> float:
+    """Open311's date-time (ISO 8601 with its UTC offset) as epoch seconds; ValueError without an offset."""
+    moment = datetime.fromisoformat(value.strip())
+    if moment.tzinfo is None:
+        raise ValueError("no UTC offset")
+    return moment.timestamp()
 
 
 def verified(secret: str, timestamp: str, signature: str, body: bytes, max_skew_s: float, now: float) -> bool:
@@ -65,6 +74,11 @@ class StatusWebhook:
         change_id = data.get("change_id")
         if change_id is not None and not 1 <= len(change_id) <= 200:
             return error_response(400, "malformed", "change_id must have 1 to 200 characters")
+        try:
+            occurred_at = _instant(data["updated_datetime"]) if "updated_datetime" in data else None
+        except ValueError:
+            return error_response(400, "malformed", "updated_datetime must be ISO 8601 with a UTC offset, e.g. "
+                                                    "2026-12-07T14:05:00-05:00")
         ticket_id = data["service_request_id"].strip().upper()
         # Without a change_id, the signature names this one request: a captured request sent again within the
         # allowed skew records nothing twice and tells nobody twice (probe U).
@@ -73,7 +87,7 @@ class StatusWebhook:
         try:
             change = await self.status.change(
                 ticket_id, data["status"], data.get("status_notes"), Source.WEBHOOK,
-                (data.get("actor") or "webhook")[:60], change_key=f"{ticket_id}:{key}")
+                (data.get("actor") or "webhook")[:60], change_key=f"{ticket_id}:{key}", occurred_at=occurred_at)
         except TicketValidationError as exc:
             code = "not_found" if exc.code == 404 else "invalid"
             return error_response(exc.code, code, exc.description)

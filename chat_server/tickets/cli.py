@@ -93,12 +93,15 @@ async def _tickets_main(args: argparse.Namespace, config: Config, redis: Redis) 
         # the notifications (they wait in Redis while it is down).
         status = TicketStatusService(store, bus, notify_stream(prefix))
         actor = os.environ.get("USER") or "cli"
+        change = None
         if args.action == "status":
-            await status.change(args.ticket_id, args.status, args.note, Source.CLI, actor)
+            change = await status.change(args.ticket_id, args.status, args.note, Source.CLI, actor)
         elif args.action == "note" and args.internal:
             await service.add_staff_note(args.ticket_id, args.text, by=f"{Source.CLI}:{actor}")
         elif args.action == "note":
-            await status.change(args.ticket_id, None, args.text, Source.CLI, actor)
+            change = await status.change(args.ticket_id, None, args.text, Source.CLI, actor)
+        if change is not None and not change.applied:
+            print("not applied: nothing new (the status and note are the latest ones); nobody is told again")
     except TicketValidationError as exc:
         sys.stderr.write(f"chat311: {exc.description}\n")
         return 1

@@ -396,15 +396,23 @@ class TicketStore(RedisStore):
     def _change(self, key: str) -> str:
         return f"{self.prefix}ticket_change:{key}"
 
+    async def latest_event_at(self, ticket_id: str) -> float | None:
+        """When the newest change a sender dated happened (its own clock, e.g. a webhook's `updated_datetime`)."""
+        raw = await self.redis.hget(self.key(ticket_id), "event_at")
+        return float(raw) if raw else None
+
     async def record_status(self, ticket: Ticket, entry: StatusEntry, change_key: str | None = None,
-                            also: Callable[[Pipeline], object] | None = None) -> bool:
+                            also: Callable[[Pipeline], object] | None = None, event_at: float | None = None) -> bool:
         """Append a history entry and move the ticket's status (and status index) to it.
 
         With `change_key`, a key seen before records nothing and returns False (the same upstream
         change read twice). `also` adds commands to the same transaction (the notification job),
-        so a recorded change always has its job and a job always has its change."""
+        so a recorded change always has its job and a job always has its change. `event_at`: when
+        the sender says the change happened (later changes older than it are not applied)."""
         previous = ticket.status
         fields: dict[str, str] = {"status": entry.status, "sub_status": entry.sub_status}
+        if event_at is not None:
+            fields["event_at"] = repr(event_at)
         if entry.public or (entry.status, entry.sub_status) != (ticket.status, ticket.sub_status):
             fields["updated_at"] = repr(entry.ts)  # a staff-only note is no public update (Open311 updated_datetime)
         if entry.note and entry.public:
