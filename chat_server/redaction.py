@@ -373,6 +373,16 @@ def redact(text: str) -> str:
     return text
 
 
+# What redact() leaves where personal data was: "[name]", "[phone …88]", "[card …1111]", "[date of birth]".
+_MASK = re.compile(r"\[(?:name|email|ssn|id|date of birth|(?:phone|card) …\d*)\]")
+
+
+def holds_personal_data(text: str) -> bool:
+    """Whether `text` has personal data redact() would mask, or the mask of some: not for an article's questions,
+    which `kb export` writes into the repository."""
+    return bool(_MASK.search(text)) or redact(text) != text
+
+
 def mask_names(text: str, names: list[str]) -> str:
     """The filer's own name (their contact fields), wherever it is in text that is made public: a resident
     asked to describe the problem sometimes types their name there."""

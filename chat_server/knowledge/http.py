@@ -16,7 +16,8 @@ Routes (POSTs need the X-CSRF-Token header; errors are {"error": {code, message,
 - POST /console/content/api/test                     {text, lang, article_id?, data?}: decision + top 3,
                                                      for the draft `data` of `article_id` when given
 - GET  /console/content/api/inbox                    open inbox items (unanswered, unsure, "No" feedback)
-- POST /console/content/api/inbox/{id}/attach        {article_id}: the item becomes a sample question, live
+- POST /console/content/api/inbox/{id}/attach        {article_id, question?}: the item (or the editor's rewording
+                                                      of it) becomes a sample question, live
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from chat_server.knowledge.store import Version, VersionConflict
 from chat_server.language import detect_language
 from chat_server.metrics.access import USER, StaffApi, error, json_object
 from chat_server.rasa_parse import RasaReader
+from chat_server.redaction import holds_personal_data
 from chat_server.sanitize import clean_text
 from chat_server.training.inbox import Inbox
 from chat_server.training.label_names import readable
@@ -261,13 +263,22 @@ async def attach(request: web.Request) -> web.Response:
     if item is None or item.status != "open":
         return error(404, "not_found", "no such open inbox item")
     article_id, user = str(body.get("article_id") or ""), request[USER].username
+    # the editor may reword it first (take out what was masked, fix a typo); the item's own words otherwise
+    given = body.get("question")
+    question, lang = " ".join((given if isinstance(given, str) else item.text).split()), _lang(item.language)
     try:
-        version, added = await _kb(request).add_question(article_id, item.text, _lang(item.language), user)
+        if holds_personal_data(question):
+            # "my name is [name], [phone …88], [email], when is leaf vacuum season" went into the article, and
+            # from there by `kb export` into git (probe AA)
+            raise ArticleError(article_id, f"questions.{lang}",
+                               "this question holds personal data (or what was masked of it, like [name] or "
+                               "[phone …88]): edit it to the question alone before adding it")
+        version, added = await _kb(request).add_question(article_id, question, lang, user)
     except PUBLISH_FAILURES as exc:
         return _failure(exc)
     await box.resolve(item.id, "labelled", f"kb/{article_id}", user)
-    return web.json_response({**version.summary(), "article_id": article_id, "question": item.text,
-                              "language": _lang(item.language), "added": added})
+    return web.json_response({**version.summary(), "article_id": article_id, "question": question,
+                              "language": lang, "added": added})
 
 
 def add_routes(app: web.Application) -> None:

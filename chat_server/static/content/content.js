@@ -394,6 +394,12 @@
       const asked = t("content.asked", { count: i18n.number(item.count) });
       li.appendChild(el("div", `${item.language} · ${why}${item.predicted ? " · " + item.predicted : ""} · ${asked} · ` +
         t("content.last_asked", { when: when(item.last_ts) }), "muted"));
+      // the words to add, editable: take out what was masked ("[name]"), fix a typo (probe AA)
+      const wording = el("label", t("content.question_to_add"));
+      const words = el("input");
+      words.value = item.text;
+      words.lang = item.language;
+      wording.appendChild(words);
       const row = el("div", null, "row");
       const label = el("label", t("content.article_id"));
       const input = el("input");
@@ -417,14 +423,15 @@
       const add = button(t("content.add_sample"), async () => {
         if (!input.value.trim()) { say(msg, t("content.choose_article"), true); input.focus(); return; }
         try {
-          const r = await call(`/inbox/${item.id}/attach`, "POST", { article_id: input.value.trim() });
+          const r = await call(`/inbox/${item.id}/attach`, "POST",
+            { article_id: input.value.trim(), question: words.value });
           say(msg, t(r.added ? "content.added" : "content.already_there", { article: r.article_id, version: r.version }));
           if (current && current.id === r.article_id) await takeAttached();
           setTimeout(() => loadInbox().catch(e => say($("inbox-msg"), e.message, true)), 800);
         } catch (e) { say(msg, e.message, true); }
       });
       add.setAttribute("aria-describedby", question.id);
-      row.append(label, add, dismiss);
+      row.append(wording, label, add, dismiss);
       li.append(row, msg);
       return li;
     }));

@@ -5,7 +5,7 @@
 // server's {"error": {code, message, field}} turned into an Error whose message is readable.
 "use strict";
 window.C311Api = function (base) {
-  async function call(path, method, body) {
+  async function call(path, method, body, retried) {
     const init = { method: method || "GET", credentials: "same-origin", headers: {} };
     if (method && method !== "GET") {
       init.headers["X-CSRF-Token"] = call.csrf;
@@ -13,6 +13,19 @@ window.C311Api = function (base) {
       init.body = JSON.stringify(body || {});
     }
     const r = await fetch(base + path, init);
+    if (r.status === 403 && init.method !== "GET" && !retried) {
+      // Signed in again in another tab (as the "session ended" message says), the page still held the old
+      // session's token: every change was refused until a reload, which threw the edit away (probe AA). Take the
+      // new session's token and try once more.
+      const refusal = await r.clone().json().catch(() => ({}));
+      if (refusal.error && refusal.error.code === "csrf") {
+        const me = await fetch(base + "/me", { credentials: "same-origin" });
+        if (me.ok) {
+          call.csrf = (await me.json()).csrf || call.csrf;
+          return call(path, method, body, true);
+        }
+      }
+    }
     // A page refreshed in the background (the article list after a publish) while an edit is unsaved stays too:
     // that refresh, answered 401 after the session ended, took the content page to the login with the edit.
     const keep = typeof window.C311Api.keepPage === "function" && window.C311Api.keepPage();
