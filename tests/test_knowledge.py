@@ -97,6 +97,13 @@ def broken(change) -> str:  # type: ignore[no-untyped-def]
     (lambda d: d.update(anwser="typo"), "anwser", "unknown field"),
     # a content editor's slips the page let through
     (lambda d: d.update(url="https://"), "url", "address of a web page"),
+    (lambda d: d.update(url="https://10.0.0.5/water"), "url", "address of a web page"),
+    # links residents click in the answer and the details (probe AA: each was published as a link)
+    (lambda d: d["answer"].update(en="Pay at http://www.charlottenc.gov/Water today."), "answer.en", "https://"),
+    (lambda d: d["answer"].update(es="Pague en https://localhost:9010/admin hoy."), "answer.es", "localhost"),
+    (lambda d: d["answer"].update(en="Pay at https://10.0.0.5/x now."), "answer.en", "host name"),
+    (lambda d: d.update(details={"en": "See https://www.charlottenc.gov/Water and http://bad.example/x.",
+                                 "es": "Vea https://www.charlottenc.gov/Water."}), "details.en", "http://bad"),
     (lambda d: d.update(url="https://<script>"), "url", "HTML tag"),
     (lambda d: d["title"].update(en="Pay your bill\u0007"), "title.en", "control character"),
     (lambda d: d["answer"].update(es=d["answer"]["en"]), "answer.es", "write it in Spanish"),

@@ -122,6 +122,13 @@ def _localized(file: str, field: str, value: object, max_len: int | None = None,
             raise ArticleError(file, f"{field}.{lang}", f"{len(text)} characters; at most {max_len}")
         if link and not LINK_RE.search(text):
             raise ArticleError(file, f"{field}.{lang}", "must contain an http(s):// link")
+        for found in LINK_RE.finditer(text):
+            # what residents click: the url field's rule held for it alone, and "http://…", "https://localhost/admin"
+            # and "https://10.0.0.5/x" in an answer were published as links (probe AA)
+            if not _web_address(found.group().rstrip(".,;:!?")):
+                raise ArticleError(file, f"{field}.{lang}", f"the link {found.group()[:80]} must be an https:// "
+                                                            "address of a web page, with a host name like "
+                                                            "www.charlottenc.gov (not http://, localhost or numbers)")
         out[lang] = text
     return out
 
@@ -172,11 +179,17 @@ def _review_date(file: str, value: object, today: date) -> date:
     return when
 
 
+def _web_address(url: str) -> bool:
+    """An https:// address of a web page on a named host (a top-level domain of letters: no IP address)."""
+    parts = urlsplit(url)
+    return (parts.scheme == "https" and " " not in url
+            and re.fullmatch(r"[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}", parts.hostname or "") is not None
+            and not re.search(r"[<>\"'{}|\\^`]", url))
+
+
 def _https_url(file: str, value: object) -> str:
     url = _text(file, "url", value)
-    parts = urlsplit(url)
-    if parts.scheme != "https" or " " in url or not re.fullmatch(r"[a-z0-9-]+(?:\.[a-z0-9-]+)+", parts.hostname or "") \
-            or re.search(r"[<>\"'{}|\\^`]", url):
+    if not _web_address(url):
         raise ArticleError(file, "url", "must be an https:// address of a web page, like https://www.charlottenc.gov/...")
     return url
 
