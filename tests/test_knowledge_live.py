@@ -9,6 +9,7 @@ the version A published from the good file. Rasa is not needed (its URL points a
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import shutil
 import sys
@@ -780,5 +781,62 @@ async def test_store_version_check_and_change_log(redis_server: Any) -> None:
             await store.publish("b", {"id": "b", "i": i}, i + 1, "bob", Origin.EDIT, "x/b.yml", "s2")
         latest, ids = await store.changes_since(gen)
         assert ids is None and latest == await store.generation()  # trimmed past `gen`: reload everything
+    finally:
+        await redis.aclose()
+
+
+async def test_a_file_changed_after_staff_edits_is_merged_into_them(redis_server: Any, tmp_path: Path) -> None:
+    """A file changed in git after staff edited its article replaced their edits at the next start, without a word
+    (probe AA): now the file's changes are merged into the staff version, field by field, and a field both changed
+    keeps the staff text and is listed for the content page."""
+    from chat_server.knowledge.live import LiveKnowledge
+    from chat_server.knowledge.ranking import CALIBRATION_FILE
+
+    knowledge = tmp_path / "knowledge"
+    shutil.copytree(ROOT / "training_data" / "knowledge", knowledge)
+    redis = redis_server.client()
+    store = ArticleStore(redis, f"t{uuid.uuid4().hex[:10]}:")
+    article, file = "water-bill-pay", knowledge / "water" / "water-bill-pay.yml"
+
+    def no_model() -> Any:
+        raise AssertionError("publishing files needs no model")
+
+    async def start() -> LiveKnowledge:  # what a restart does with the files
+        live = LiveKnowledge(store, knowledge, CALIBRATION_FILE, no_model)
+        await live.publish_files()
+        return live
+
+    def edit_file(change: Callable[[dict[str, Any]], None]) -> None:
+        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+        change(data)
+        file.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+
+    async def staff_edit(change: Callable[[dict[str, Any]], None]) -> None:
+        current = await store.current(article)
+        assert current is not None and current.data is not None
+        data = json.loads(json.dumps(current.data))
+        change(data)
+        await store.publish(article, data, current.version, "ed1", Origin.EDIT, current.file, current.file_sha)
+
+    try:
+        await start()
+        await staff_edit(lambda d: d["answer"].update(en=d["answer"]["en"] + " (staff fix)"))
+        edit_file(lambda d: d.update(url="https://www.charlottenc.gov/Water/Pay-My-Bill"))
+        live = await start()
+        merged = await store.current(article)
+        assert merged is not None and merged.data is not None and merged.origin == Origin.FILE
+        assert merged.data["answer"]["en"].endswith(" (staff fix)"), merged.data  # it was reverted
+        assert merged.data["url"] == "https://www.charlottenc.gov/Water/Pay-My-Bill"
+        assert "merged" in merged.note and live.errors == []
+
+        await staff_edit(lambda d: d["answer"].update(es=d["answer"]["es"] + " (arreglo del personal)"))
+        edit_file(lambda d: d["answer"].update(es=d["answer"]["es"] + " (cambio del archivo)"))
+        live = await start()
+        kept = await store.current(article)
+        assert kept is not None and kept.data is not None
+        assert kept.data["answer"]["es"].endswith(" (arreglo del personal)"), kept.data
+        assert [(e["file"], e["field"]) for e in live.errors] == [("water/water-bill-pay.yml", "answer.es")]
+        assert "changed both in the file and on this page" in live.errors[0]["message"]
+        assert (await start()).errors == []  # said once: the next start finds the file as it was merged
     finally:
         await redis.aclose()

@@ -1,4 +1,5 @@
-"""Field-by-field difference between two versions of an article (the content page's history view).
+"""Field-by-field difference between two versions of an article (the content page's history view), and the
+three-way merge of an article file changed after staff edited the article on the page.
 
 Staff think in fields ("the Spanish answer changed"), not in YAML lines, so the diff is one row
 per changed field; for question lists it also says which questions were added and removed, and for
@@ -81,3 +82,34 @@ def diff_articles(before: dict[str, Any] | None, after: dict[str, Any] | None) -
         else:
             changes.append(FieldChange(name, a, b))
     return changes
+
+
+def merge_fields(base: dict[str, Any], ours: dict[str, Any],
+                 theirs: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """`ours` (staff's published version) with what `theirs` (the article's file) changed since `base` (the file as
+    last loaded), field by field; where both changed a field differently, ours stays and the field is listed.
+
+    A file changed in git after staff edited the article replaced their edits at the next start, without a word:
+    a corrected phone option and link went back to the wrong ones (probe AA)."""
+    old, mine, new = _fields(base), _fields(ours), _fields(theirs)
+    merged, conflicts = dict(mine), []
+    for name in mine:
+        if new[name] == old[name] or new[name] == mine[name]:
+            continue  # the file did not change it, or changed it the way staff did
+        if mine[name] == old[name]:
+            merged[name] = new[name]
+        else:
+            conflicts.append(name)
+    return _unflatten(merged), conflicts
+
+
+def _unflatten(fields: dict[str, Any]) -> dict[str, Any]:
+    """The article mapping of `_fields`' flat one (optional fields left out when empty)."""
+    out: dict[str, Any] = {}
+    for name, value in fields.items():
+        field, _, lang = name.partition(".")
+        if lang:
+            out.setdefault(field, {})[lang] = value
+        elif value is not None:
+            out[field] = value
+    return {k: v for k, v in out.items() if not (isinstance(v, dict) and all(x is None for x in v.values()))}

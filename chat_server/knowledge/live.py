@@ -39,6 +39,7 @@ from chat_server.knowledge.articles import (
     parse_article,
     parse_article_data,
 )
+from chat_server.knowledge.diff import diff_articles, merge_fields
 from chat_server.knowledge.lexical import fold
 from chat_server.knowledge.ranking import load_calibration
 from chat_server.knowledge.scope import load_out_of_scope
@@ -159,13 +160,8 @@ class LiveKnowledge:
         await repeat(self.sync, self.reload_interval_s, log, "knowledge reload failed")
 
     async def _load(self) -> None:
-        topics_dir = self.knowledge_dir if (self.knowledge_dir / TOPICS_FILE).exists() else KNOWLEDGE_DIR
-        self.rules = await asyncio.to_thread(load_rules, topics_dir)
         calibration = await asyncio.to_thread(load_calibration, self.calibration_file)
-        files, file_errors = await asyncio.to_thread(read_files, self.knowledge_dir, self.rules)
-        for exc in file_errors:
-            self._error(exc, "file")
-        await self._seed(files, {Path(e.file).stem for e in file_errors})
+        await self.publish_files()
         self._generation = await self.store.generation()
         current = await self.store.all_current()
         articles = [a for a in (self._parse_published(v) for v in current.values()) if a is not None]
@@ -174,25 +170,57 @@ class LiveKnowledge:
         self.search = await asyncio.to_thread(KnowledgeSearch, embedder, calibration, articles, scope)
         self._applied = {a.id: current[a.id].version for a in articles}
         self.state = State.READY
-        log.info("knowledge base ready", extra={"articles": len(articles), "invalid_files": len(file_errors)})
+        log.info("knowledge base ready", extra={"articles": len(articles), "to_review": len(self.errors)})
+
+    async def publish_files(self) -> None:
+        """Validate the article files (the invalid ones are listed in `errors`), publish those Redis has not seen in
+        this form, merged with staff's edits made since, and retire those whose file is gone (at startup)."""
+        topics_dir = self.knowledge_dir if (self.knowledge_dir / TOPICS_FILE).exists() else KNOWLEDGE_DIR
+        self.rules = await asyncio.to_thread(load_rules, topics_dir)
+        files, file_errors = await asyncio.to_thread(read_files, self.knowledge_dir, self.rules)
+        for exc in file_errors:
+            self._error(exc, "file")
+        await self._seed(files, {Path(e.file).stem for e in file_errors})
 
     async def _seed(self, files: list[FileArticle], broken: set[str]) -> None:
-        """Publish file articles Redis has not seen in this form; retire those whose file is gone."""
         current = await self.store.all_current()
         for item in files:
             cur = current.get(item.article.id)
             if cur is not None and (cur.file_sha == item.sha or content_sha(cur.data) == item.sha):
                 continue
             base = cur.version if cur else await self.store.latest_version(item.article.id)
+            data, note = item.article.to_data(), f"loaded from {item.file}"
+            if cur is not None and cur.data is not None and cur.origin != Origin.FILE:
+                data, note = await self._merged_with_staff(item, cur)
             with contextlib.suppress(VersionConflict):  # a sibling process seeded it at the same time
-                await self.store.publish(item.article.id, item.article.to_data(), base, "file", Origin.FILE,
-                                         item.file, item.sha, note=f"loaded from {item.file}")
+                await self.store.publish(item.article.id, data, base, "file", Origin.FILE, item.file, item.sha,
+                                         note=note)
         on_disk = {f.article.id for f in files} | broken
         for article_id, cur in current.items():
             if article_id not in on_disk and cur.file and not (self.knowledge_dir / cur.file).exists():
                 with contextlib.suppress(VersionConflict):
                     await self.store.publish(article_id, None, cur.version, "file", Origin.RETIRED, cur.file,
                                              "", note=f"{cur.file} was deleted")
+
+    async def _merged_with_staff(self, item: FileArticle, staff: Version) -> tuple[dict[str, Any], str]:
+        """A file changed after staff edited its article: staff's version with the file's changes since it was
+        last loaded, field by field. A field both changed stays staff's and is listed on the content page."""
+        assert staff.data is not None and self.rules is not None
+        loaded = next((v.data for v in await self.store.history(item.article.id)  # newest first
+                       if v.origin == Origin.FILE and v.data is not None), None)
+        merged, conflicts = merge_fields(loaded or {}, staff.data, item.article.to_data())
+        try:
+            parse_article_data(item.file, merged, self.rules, expected_id=item.article.id)
+        except ArticleError:  # the two halves do not make a valid article together: keep staff's, say so
+            merged = staff.data
+            conflicts = [change.field for change in diff_articles(loaded or {}, item.article.to_data())]
+        for name in conflicts:
+            self.errors.append({"file": item.file, "field": name, "source": f"version {staff.version}",
+                                "message": f"changed both in the file and on this page (version {staff.version}, "
+                                           f"{staff.author}): the page's text is kept; compare them and fix one"})
+        log.warning("article file changed after staff edits", extra={"file": item.file, "conflicts": conflicts})
+        kept = f"; kept the page's {', '.join(conflicts)}" if conflicts else ""
+        return merged, f"{item.file} changed after staff edits (version {staff.version}): merged{kept}"
 
     def _error(self, exc: ArticleError, source: str) -> None:
         self.errors.append({"file": exc.file, "field": exc.field, "message": exc.message, "source": source})
