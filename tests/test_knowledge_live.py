@@ -684,7 +684,7 @@ async def test_content_page_writes_a_new_article_in_chromium(pair: Pair) -> None
     from tests.support.browser import axe_scan, chromium, new_page
 
     await make_account(pair.redis_url, pair.prefix, "nadia", ["content"])
-    reader, _ = await pair.session("reader2", ["content"])
+    reader, csrf = await pair.session("reader2", ["content"])
     async with chromium() as browser, reader:
         async with reader.get(f"{api(pair.a)}/articles/animal-chickens-livestock") as r:
             model = (await r.json())["data"]
@@ -742,6 +742,39 @@ async def test_content_page_writes_a_new_article_in_chromium(pair: Pair) -> None
         await expect(page.locator("#history li")).to_have_count(1)
         violations = [v for v in await axe_scan(page, "body") if v["impact"] in ("serious", "critical")]
         assert not violations, [(v["id"], [n["target"] for n in v["nodes"]][:3]) for v in violations]
+
+        # Retired on the page (an ended program), it is no longer served, in either process, and listed as
+        # retired; restored, it is served again (probe AA: only deleting its file and restarting could).
+        def served(server: ChatServerProcess) -> Callable[[], Any]:
+            async def check() -> bool:
+                d = (await ask(reader, server, "how many dogs am i allowed to have in the city", "en", csrf))
+                return d["decision"]["kind"] == "answer" and d["decision"]["article"]["id"] == new_id
+            return check
+
+        await until(served(pair.b), LIVE_S)
+        await page.fill("input[name='note']", "program ended")
+        page.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+        await page.click("#retire")
+        await expect(page.locator("#retired-msg")).to_contain_text(f"({new_id}): residents no longer get it")
+        await expect(page.locator("#editor")).to_be_hidden()
+        gone = page.locator("#retired li", has_text=new_id)
+        await expect(gone).to_contain_text("retired")
+        await expect(gone).to_contain_text("nadia · program ended")
+        assert not await served(pair.a)()  # at once where it was retired
+
+        async def not_served() -> bool:
+            return not await served(pair.b)()
+
+        await until(not_served, LIVE_S)
+        async with reader.get(f"{api(pair.a)}/articles/{new_id}") as r:
+            assert r.status == 404
+        await gone.get_by_role("button", name="Restore").click()
+        await expect(page.locator("#retired-msg")).to_contain_text(f"Restored {new_id} as version 3")
+        await expect(page.locator("#retired li", has_text=new_id)).to_have_count(0)
+        await until(served(pair.b), LIVE_S)
+        async with reader.get(f"{api(pair.a)}/articles/{new_id}/history") as r:
+            assert [(v["origin"], v["note"]) for v in (await r.json())["versions"]][:2] == [
+                ("rollback", "restored version 1"), ("retired", "program ended")]
         unexpected = [e for e in page.errors if "status of 400 (Bad Request)" not in e]
         assert unexpected == [], page.errors
 
@@ -838,5 +871,13 @@ async def test_a_file_changed_after_staff_edits_is_merged_into_them(redis_server
         assert [(e["file"], e["field"]) for e in live.errors] == [("water/water-bill-pay.yml", "answer.es")]
         assert "changed both in the file and on this page" in live.errors[0]["message"]
         assert (await start()).errors == []  # said once: the next start finds the file as it was merged
+
+        # Retired by staff, its unchanged file does not bring it back at the next start; a changed file does.
+        latest = await store.current(article)
+        assert latest is not None
+        await store.publish(article, None, latest.version, "ed1", Origin.RETIRED, latest.file, latest.file_sha,
+                            "program ended")
+        await start()
+        assert await store.current(article) is None
     finally:
         await redis.aclose()

@@ -10,6 +10,9 @@ Routes (POSTs need the X-CSRF-Token header; errors are {"error": {code, message,
 - POST /console/content/api/articles                 {id, data, note?}: a new article (409 when the id is taken)
 - POST /console/content/api/articles/{id}            {base_version, data, note?}: publish (409 conflict, 400 invalid
                                                      or unchanged)
+- POST /console/content/api/articles/{id}/retire     {base_version, note?}: no longer served, anywhere (history kept)
+- POST /console/content/api/articles/{id}/restore    served again: its last published text as a new version
+- GET  /console/content/api/retired                  retired articles, newest first, with who retired them and why
 - GET  /console/content/api/articles/{id}/history    versions, newest first
 - GET  /console/content/api/articles/{id}/diff?from=&to=   field changes between two versions
 - POST /console/content/api/articles/{id}/rollback   {to, base_version}: new version equal to `to`
@@ -231,6 +234,31 @@ async def rollback(request: web.Request) -> web.Response:
     return await _new_version(_kb(request).rollback(request.match_info["id"], _int(body.get("to"), "to"),
                                                     _int(body.get("base_version"), "base_version"),
                                                     request[USER].username))
+
+
+@API.post("/articles/{id}/retire")
+async def retire(request: web.Request) -> web.Response:
+    body = await json_object(request)
+    return await _new_version(_kb(request).retire(request.match_info["id"],
+                                                  _int(body.get("base_version"), "base_version"),
+                                                  request[USER].username, _note(body.get("note"))))
+
+
+@API.post("/articles/{id}/restore")
+async def restore(request: web.Request) -> web.Response:
+    return await _new_version(_kb(request).restore(request.match_info["id"], request[USER].username))
+
+
+@API.get("/retired")
+async def retired(request: web.Request) -> web.Response:
+    kb = _kb(request)
+    rows = []
+    for article_id, record in (await kb.store.retired()).items():
+        last = next((v for v in await kb.store.history(article_id) if v.data is not None), None)
+        if last is not None and last.data is not None:
+            rows.append({"id": article_id, "title": last.data["title"], "department": last.data["department"],
+                         "retired": record.summary()})
+    return web.json_response({"articles": sorted(rows, key=lambda r: -r["retired"]["ts"])})
 
 
 @API.post("/test")

@@ -184,10 +184,13 @@ class LiveKnowledge:
 
     async def _seed(self, files: list[FileArticle], broken: set[str]) -> None:
         current = await self.store.all_current()
+        retired = await self.store.retired()
         for item in files:
             cur = current.get(item.article.id)
             if cur is not None and (cur.file_sha == item.sha or content_sha(cur.data) == item.sha):
                 continue
+            if (gone := retired.get(item.article.id)) is not None and gone.file_sha == item.sha:
+                continue  # staff retired it on the page; its file, unchanged since, does not bring it back
             base = cur.version if cur else await self.store.latest_version(item.article.id)
             data, note = item.article.to_data(), f"loaded from {item.file}"
             if cur is not None and cur.data is not None and cur.origin != Origin.FILE:
@@ -320,6 +323,32 @@ class LiveKnowledge:
             raise NotFound(f"{article_id} version {to_version}")
         return await self.save(article_id, old.data, base_version, author, Origin.ROLLBACK,
                                note=f"rollback to version {to_version}")
+
+    async def retire(self, article_id: str, base_version: int, author: str, note: str = "") -> Version:
+        """Stop serving an article at once, everywhere (an ended program, a harmful answer): only deleting its file
+        and restarting could (probe AA). Its history stays, and `restore` brings it back."""
+        current = await self.store.current(article_id)
+        if current is None:
+            raise NotFound(article_id)
+        async with self._apply:
+            version = await self.store.publish(article_id, None, base_version, author, Origin.RETIRED, current.file,
+                                               current.file_sha, note or "retired on the content page")
+            self._search().remove(article_id)
+            self._applied.pop(article_id, None)
+            self._epoch += 1
+        log.info("article retired", extra={"article": article_id, "version": version.version, "by": author})
+        return version
+
+    async def restore(self, article_id: str, author: str) -> Version:
+        """Serve a retired article again: its last published text, as a new version."""
+        if await self.store.current(article_id) is not None:
+            raise AlreadyExists(f"{article_id} is not retired: it is published")
+        last = next((v for v in await self.store.history(article_id) if v.data is not None), None)
+        if last is None or last.data is None:
+            raise NotFound(article_id)
+        return await self._publish(self.parse(article_id, last.data), await self.store.latest_version(article_id),
+                                   author, Origin.ROLLBACK, last.file, last.file_sha,
+                                   f"restored version {last.version}")
 
     async def add_question(self, article_id: str, question: str, lang: str, author: str) -> tuple[Version, bool]:
         """Append a resident's question as a sample question, on top of whatever is latest; False when the

@@ -49,7 +49,7 @@ class Origin(StrEnum):
     CREATED = "created"  # a new article written on the content page (no file until `chat311 kb export`)
     ROLLBACK = "rollback"  # a new version equal to an older one
     INBOX = "inbox"  # a resident's question attached as a sample question
-    RETIRED = "retired"  # its file was deleted: no longer served
+    RETIRED = "retired"  # its file was deleted, or staff retired it on the content page: no longer served
 
 
 class VersionConflict(Exception):
@@ -119,6 +119,13 @@ class ArticleStore:
     async def all_current(self) -> dict[str, Version]:
         raw = await self.redis.hgetall(f"{self.kb_prefix}cur")
         return {text(k): Version.from_json(v) for k, v in raw.items()}
+
+    async def retired(self) -> dict[str, Version]:
+        """Articles that were published once and are retired now, each with its retiring record."""
+        ids = sorted(set(map(text, await self.redis.hkeys(f"{self.kb_prefix}ver")))
+                     - set(map(text, await self.redis.hkeys(f"{self.kb_prefix}cur"))))
+        rows = [await self.redis.lindex(f"{self.kb_prefix}hist:{i}", -1) for i in ids]
+        return {i: Version.from_json(raw) for i, raw in zip(ids, rows, strict=True) if raw}
 
     async def history(self, article_id: str) -> list[Version]:
         """Every version, newest first."""

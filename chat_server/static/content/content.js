@@ -141,6 +141,7 @@
     verb.dataset.i18n = current.isNew ? "content.new_article" : "content.edit";
     verb.textContent = t(verb.dataset.i18n);
     $("new-id").hidden = !current.isNew;
+    $("retire").hidden = !!current.isNew;
     $("edit-id").textContent = current.isNew ? "" : current.id;
     $("edit-version").textContent = current.isNew ? "" : t("content.version_n", { version: current.version });
   }
@@ -378,6 +379,56 @@
     } catch (e) { say($("edit-msg"), e.message, true); }
   }
 
+  // ---------------------------------------------------------------- retire / restore
+  // An ended program or a harmful answer could only be taken down by deleting its file and restarting (probe AA).
+  async function retire() {
+    if (!current || current.isNew) return;
+    const title = current.data.title[i18n.lang] || current.data.title.en;
+    if (!confirm(t("content.confirm_retire", { title }))) return;
+    try {
+      await call(`/articles/${encodeURIComponent(current.id)}/retire`, "POST",
+        { base_version: current.version, note: $("article-form").elements.note.value });
+      const id = current.id;
+      current = null;  // nothing open: nothing unsaved (dirty() is false), and the editor goes
+      $("editor").hidden = true;
+      say($("retired-msg"), t("content.retired_done", { title, id }));
+      loadList();
+      loadArticleIds().catch(() => {});
+      await loadRetired(true);
+      $("retired-h").focus();
+    } catch (e) {
+      if (e.status === 409 && e.info && e.info.current_version) return conflict(e.info.current_version);
+      say($("edit-msg"), e.message, true);
+    }
+  }
+
+  // `said`: what a retire or restore just said stays (it is the news); otherwise the list says if it is empty
+  async function loadRetired(said) {
+    const data = await call("/retired");
+    if (!said) say($("retired-msg"), data.articles.length ? "" : t("content.retired_none"));
+    $("retired").replaceChildren(...data.articles.map(a => {
+      const li = el("li");
+      const title = el("div", `${a.title[i18n.lang] || a.title.en} (${a.id})`, "text");
+      title.id = "retired-" + a.id;
+      const by = t("content.retired_by", { when: when(a.retired.ts), name: a.retired.author });
+      li.append(title, el("div", `${a.department} · ${by}${a.retired.note ? " · " + a.retired.note : ""}`, "muted"));
+      const msg = el("p", "", "msg");
+      msg.setAttribute("role", "status");
+      const restore = button(t("content.restore"), async () => {
+        try {
+          const r = await call(`/articles/${encodeURIComponent(a.id)}/restore`, "POST", {});
+          say($("retired-msg"), t("content.restored", { id: a.id, version: r.version }));
+          loadList();
+          loadArticleIds().catch(() => {});
+          await loadRetired(true);
+        } catch (e) { say(msg, e.message, true); }
+      });
+      restore.setAttribute("aria-describedby", title.id);
+      li.append(restore, msg);
+      return li;
+    }));
+  }
+
   // ---------------------------------------------------------------- inbox
   async function loadInbox() {
     const data = await call("/inbox");
@@ -491,17 +542,21 @@
       say($("edit-msg"), t("content.discarded"));
     });
     $("test-form").addEventListener("submit", runTest);
+    $("retire").addEventListener("click", retire);
+    $("retired-h").tabIndex = -1;  // focus lands here after a retire (the editor it was in is gone)
     window.addEventListener("beforeunload", ev => { if (dirty()) { ev.preventDefault(); ev.returnValue = ""; } });
     await loadStatus();
     await loadTopics().catch(e => say($("kb-status"), e.message, true));
     loadList();
     loadArticleIds().catch(() => {});
     loadInbox().catch(e => say($("inbox-msg"), e.message, true));
+    loadRetired().catch(e => say($("retired-msg"), e.message, true));
     // The switch in the staff bar: i18n.js relabels the marked words; the lists are drawn again.
     window.addEventListener("c311:language", () => {
       loadStatus().catch(() => {});
       loadList();
       loadInbox().catch(e => say($("inbox-msg"), e.message, true));
+      loadRetired().catch(() => {});
       loadTopics().catch(() => {});
       if (current) { showVersion(); countAll(); if (!current.isNew) loadHistory().catch(() => {}); }
     });
