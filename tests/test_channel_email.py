@@ -177,6 +177,12 @@ async def test_an_emergency_in_the_subject_and_a_long_mail_are_answered(mail_ser
     assert body_of(answer).lstrip().startswith("If this is an emergency"), body_of(answer)
     assert "first 2,000 characters" in body_of(answer)
     assert str(answer["Subject"]) == "Re: about my street" and answer["In-Reply-To"] == fire["Message-ID"]
+    # Under the signature line, cut from the question: still the resident's words (it got only the bulk-pickup
+    # answer, probe AC).
+    await mail_to_city(mail_server, compose("sig@resident.test", "bulk pickup", "When is bulk pickup?\n\n-- \n"
+                                            "Maria Lopez\n704-555-0101\nPS my dad is not breathing"))
+    [answer] = await relay.messages.wait_for(mails_to(relay, "sig@resident.test", "311 cannot dispatch"))
+    assert body_of(answer).lstrip().startswith("If this is an emergency"), body_of(answer)
 
 
 def _raw_mail(sender: str, subject: str, message_id: str, body: str) -> bytes:

@@ -11,7 +11,7 @@ from chat_server.channels.text_shaping import (
     render_options,
     segment_info,
     split_message,
-    strip_quoted,
+    split_reply,
 )
 
 
@@ -83,30 +83,33 @@ def test_event_texts_for_text_channels() -> None:
 def test_quote_stripping_common_clients() -> None:
     gmail = ("Yes, it's still there.\n\nOn Tue, Nov 24, 2026 at 3:02 PM City 311 <311chat@city.gov>\nwrote:\n"
              "> Is the pothole still there?\n")
-    assert strip_quoted(gmail) == "Yes, it's still there."
+    assert split_reply(gmail)[0] == "Yes, it's still there."
     one_line = "Thanks!\nOn Tue, Nov 24, 2026 at 3:02 PM City 311 <311chat@city.gov> wrote:\n> old"
-    assert strip_quoted(one_line) == "Thanks!"
+    assert split_reply(one_line)[0] == "Thanks!"
     outlook = ("Please send someone.\n\n________________________________\nFrom: City 311 <311chat@city.gov>\n"
                "Sent: Tuesday\nSubject: Re: pothole\n\nold text")
-    assert strip_quoted(outlook) == "Please send someone."
+    assert split_reply(outlook)[0] == "Please send someone."
     spanish = "Sí, gracias.\n\nEl mar, 24 nov 2026 a las 15:02, City 311 escribió:\n> ¿Algo más?"
-    assert strip_quoted(spanish) == "Sí, gracias."
+    assert split_reply(spanish)[0] == "Sí, gracias."
     signature = "Where do I pay my water bill?\n\n-- \nJane Doe\n555-0100"
-    assert strip_quoted(signature) == "Where do I pay my water bill?"
+    assert split_reply(signature)[0] == "Where do I pay my water bill?"
     iphone = "ok\n\nSent from my iPhone"
-    assert strip_quoted(iphone) == "ok"
+    assert split_reply(iphone)[0] == "ok"
     # Only a signature: no words of theirs, so the subject is used (the signature reached the bot as the message).
-    assert strip_quoted("\n\nSent from my iPhone") == ""
-    assert strip_quoted("Enviado desde mi Galaxy") == ""
+    assert split_reply("\n\nSent from my iPhone")[0] == ""
+    assert split_reply("Enviado desde mi Galaxy")[0] == ""
+    # What was cut as a signature is the resident's own writing, for the emergency guard; quoted history is not.
+    assert split_reply("When is bulk pickup?\n\n-- \nMaria Lopez\nPS my dad is not breathing\n> my house is on "
+                       "fire") == ("When is bulk pickup?", "-- \nMaria Lopez\nPS my dad is not breathing")
     # a letter's closing and signature (probe J: not understood with them, and the name reached the inbox)
     letter = ("Good afternoon,\n\nI would like to know how to pay a parking ticket.\n\nThanks,\nRose Martin\n"
               "Tel. 704-555-0199")
-    assert strip_quoted(letter) == "Good afternoon,\n\nI would like to know how to pay a parking ticket."
+    assert split_reply(letter)[0] == "Good afternoon,\n\nI would like to know how to pay a parking ticket."
     carta = "Buenas tardes:\nQuisiera saber cómo pagar una multa.\nSaludos,\nRosa Martínez"
-    assert strip_quoted(carta) == "Buenas tardes:\nQuisiera saber cómo pagar una multa."
-    assert strip_quoted("Thanks!") == "Thanks!"  # a thank-you on its own is the message
+    assert split_reply(carta)[0] == "Buenas tardes:\nQuisiera saber cómo pagar una multa."
+    assert split_reply("Thanks!")[0] == "Thanks!"  # a thank-you on its own is the message
     only_quote = "> everything is quoted"
-    assert strip_quoted(only_quote) == "> everything is quoted"  # never lose the resident's words
+    assert split_reply(only_quote)[0] == "> everything is quoted"  # never lose the resident's words
 
 
 @pytest.mark.parametrize(("mail", "kept"), [
@@ -121,4 +124,4 @@ def test_quote_stripping_common_clients() -> None:
     ("John Smith\n704-555-0100", None),  # nothing but the block
 ])
 def test_a_signature_without_a_sign_off(mail: str, kept: str | None) -> None:
-    assert strip_quoted(mail) == (mail if kept is None else kept)
+    assert split_reply(mail)[0] == (mail if kept is None else kept)

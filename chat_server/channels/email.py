@@ -2,7 +2,7 @@
 
 Inbound: an aiosmtpd server (normally behind the city's MTA, which does SPF/DKIM/DMARC and
 spam filtering) accepts mail for `email_address`. The sender's address maps to a resident
-session; the reply text is cut from the quoted history (`strip_quoted`) and goes through the
+session; the reply text is cut from the quoted history (`split_reply`) and goes through the
 conversation core like any chat message. Auto-replies and bounces are dropped (RFC 3834), so
 two robots never talk to each other forever.
 
@@ -46,7 +46,7 @@ from chat_server import redis_values
 from chat_server.app_hooks import run_with_app
 from chat_server.channels.media import store_image
 from chat_server.channels.resident_channel import STORAGE_FAILURES, ResidentChannel
-from chat_server.channels.text_shaping import html_to_text, render_options, strip_quoted
+from chat_server.channels.text_shaping import html_to_text, render_options, split_reply
 from chat_server.config import Config
 from chat_server.conversations.emergency_first import EmergencyFirst
 from chat_server.conversations.limits import RateLimiter
@@ -172,8 +172,8 @@ class EmailChannel(ResidentChannel):
                 self._unmarking.add(unmark)
                 unmark.add_done_callback(self._unmarking.discard)
             # An emergency does not wait for that retry: its 911 answer goes by SMTP at once (probe Z).
-            await self._answer_unstored(sender, one_line(str(msg.get("Subject", "")))[:200], self._body_text(msg),
-                                        or_not_taken=False)
+            await self._answer_unstored(sender, one_line(str(msg.get("Subject", "")))[:200],
+                                        "\n".join(self._body_text(msg)), or_not_taken=False)
             raise
 
     async def _unmark_later(self, key: str, token: str) -> None:
@@ -186,7 +186,7 @@ class EmailChannel(ResidentChannel):
                 return
 
     async def _receive(self, msg: EmailMessage, sender: str, message_id: str) -> str:
-        body = self._body_text(msg)
+        body, signed = self._body_text(msg)
         photo = await self._photo(msg)
         subject = one_line(clean_text(str(msg.get("Subject", ""))))[:200]
         if not body and subject and not re.match(r"^(re|aw|rv|fwd?)\s*:", subject, re.IGNORECASE):
@@ -202,11 +202,13 @@ class EmailChannel(ResidentChannel):
                                         + text("email_empty", "es"), "empty")
             return "250 OK (empty message)"
         if not await self.resident_within_limit(sender):
-            await self.emergency_first.answer_unseen(await self.session_for(sender), self.name, f"{subject}\n{body}")
+            await self.emergency_first.answer_unseen(await self.session_for(sender), self.name,
+                                                     f"{subject}\n{body}\n{signed}")
             return "451 4.7.1 too many messages; try again later"
         session = await self.session_for(sender)
         referenced = self._referenced_conversation(msg)
-        self.run_turn_later(self._turn(session, sender, body, subject, message_id, referenced, photo, full_body))
+        self.run_turn_later(self._turn(session, sender, body, subject, message_id, referenced, photo, full_body,
+                                       signed))
         return "250 OK"
 
     def _is_robot(self, msg: EmailMessage, sender: str) -> bool:
@@ -220,10 +222,11 @@ class EmailChannel(ResidentChannel):
                 or bool(_AUTO_SUBJECT.match(str(msg.get("Subject", "")))))
 
     @staticmethod
-    def _body_text(msg: EmailMessage) -> str:
+    def _body_text(msg: EmailMessage) -> tuple[str, str]:
+        """The mail's new words, and what was cut from them as its signature (`split_reply`)."""
         part = msg.get_body(preferencelist=("plain", "html"))
         if part is None:
-            return ""
+            return "", ""
         try:
             content = part.get_content()
         except (LookupError, UnicodeDecodeError, AssertionError):
@@ -231,7 +234,8 @@ class EmailChannel(ResidentChannel):
             content = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else str(payload)
         if part.get_content_type() == "text/html":
             content = html_to_text(str(content))
-        return clean_text(strip_quoted(str(content)))
+        body, signed = split_reply(str(content))
+        return clean_text(body), clean_text(signed)
 
     async def _photo(self, msg: EmailMessage) -> str | None:
         """The first image attachment (JPEG/PNG/WebP by its bytes), stored under /media/."""
@@ -250,15 +254,16 @@ class EmailChannel(ResidentChannel):
         return found[-1] if found else None
 
     async def _turn(self, session: str, sender: str, body: str, subject: str, message_id: str,
-                    referenced: str | None, photo: str | None, full_body: str) -> None:
+                    referenced: str | None, photo: str | None, full_body: str, signed: str) -> None:
         lock = self._sender_locks.get(session)
         if lock is None:
             lock = self._sender_locks[session] = asyncio.Lock()
         async with lock:
-            await self._locked_turn(session, sender, body, subject, message_id, referenced, photo, full_body)
+            await self._locked_turn(session, sender, body, subject, message_id, referenced, photo, full_body,
+                                    signed)
 
     async def _locked_turn(self, session: str, sender: str, body: str, subject: str, message_id: str,
-                           referenced: str | None, photo: str | None, full_body: str) -> None:
+                           referenced: str | None, photo: str | None, full_body: str, signed: str) -> None:
         try:
             conv = await self.store.current_conversation(session)
             if referenced and conv is not None and referenced != conv.id:
@@ -284,7 +289,9 @@ class EmailChannel(ResidentChannel):
                 # one was a mail of its own, outside the thread, and the threaded reply asked about streetlights).
                 unseen = [await self.emergency_first.answer_unseen(session, self.name, subject)
                           if subject and subject != body else None,
-                          await self.emergency_first.before_truncation(session, self.name, full_body, limit)]
+                          await self.emergency_first.before_truncation(session, self.name, full_body, limit),
+                          # "-- / Maria / PS my dad is not breathing": cut as a signature, still hers (probe AC)
+                          await self.emergency_first.answer_unseen(session, self.name, signed) if signed else None]
                 attachment = {"type": "image", "url": photo} if photo else None
                 try:
                     # the address this mail came from: the report form offers it instead of asking for one
@@ -309,7 +316,7 @@ class EmailChannel(ResidentChannel):
         except STORAGE_FAILURES:
             # after "250 OK": the sending server will not try again, so the sender is answered outside the outbox
             log.exception("e-mail turn failed", extra={"sender": redact(sender)})
-            await self._answer_unstored(sender, subject, full_body, or_not_taken=True)
+            await self._answer_unstored(sender, subject, f"{full_body}\n{signed}", or_not_taken=True)
         except Exception:
             log.exception("e-mail turn failed", extra={"sender": redact(sender)})
 

@@ -183,32 +183,40 @@ def _without_trailing_signature(lines: list[str]) -> list[str]:
     return lines[:start]
 
 
-def strip_quoted(body: str) -> str:
-    """The new part of an e-mail reply: drop quoted history, the attribution line and signature.
+def _before_quote(lines: list[str]) -> list[str]:
+    """The lines of a reply above the quoted history (its "> " lines, attribution or "From:" block)."""
+    for i, line in enumerate(lines):
+        following = lines[i + 1] if i + 1 < len(lines) else ""
+        if line.lstrip().startswith(">") or any(p.match(line) for p in _QUOTE_HEADERS) or (
+                re.match(r"^\s*(On|El)\s", line) and following.rstrip().endswith(_WROTE)):  # wrapped attribution
+            return lines[:i]
+    return lines
+
+
+def split_reply(body: str) -> tuple[str, str]:
+    """The new part of an e-mail reply, and what was cut from it as a signature (above the quoted history).
 
     Handles the common clients: "> " quoting, "On <date>, <name> wrote:" (which Gmail may wrap
     over two lines), Outlook's "From:" block and underscore separator, "-- " signatures and
     "Sent from my iPhone". When everything looks quoted we return the original text, because
-    losing a resident's words is worse than showing them a quote.
+    losing a resident's words is worse than showing them a quote. The signature is the resident's
+    own writing, so the emergency guard still reads it ("-- Maria / PS my dad is not breathing" got
+    only the bulk-pickup answer, probe AC); quoted history is not new and is not read.
     """
-    lines = body.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    lines = _before_quote(body.replace("\r\n", "\n").replace("\r", "\n").split("\n"))
     kept: list[str] = []
     for i, line in enumerate(lines):
         if kept and _SIGN_OFF.match(line.strip()) and _signature_block(lines[i + 1:]):
             break  # "Thanks,\nRose Martin\nTel. 704-…": a letter's closing; the question was not understood with it
         if _SIGNATURE.match(line.strip()):
-            # Only a signature ("Sent from my iPhone" under an empty body): no words, so the subject is used.
-            return "\n".join(kept).strip()
-        if line.lstrip().startswith(">"):
-            break
-        if any(p.match(line) for p in _QUOTE_HEADERS):
-            break
-        following = lines[i + 1] if i + 1 < len(lines) else ""
-        if re.match(r"^\s*(On|El)\s", line) and following.rstrip().endswith(_WROTE):
-            break  # an attribution line wrapped over two lines
+            break  # "-- ", "Sent from my iPhone" (under an empty body: no words, so the subject is used)
         kept.append(line)
-    result = "\n".join(_without_trailing_signature(kept)).strip()
-    return result or body.strip()
+    reply = _without_trailing_signature(kept)
+    result = "\n".join(reply).strip()
+    cut = "\n".join(lines[len(reply):]).strip()
+    if not result and not any(_SIGNATURE.match(line.strip()) for line in lines):
+        return body.strip(), ""
+    return result, cut
 
 
 def html_to_text(html: str) -> str:
