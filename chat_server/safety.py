@@ -620,6 +620,11 @@ def emergency_language(text: str) -> str | None:
     return detect_language(text)[0]
 
 
+def crisis_line(language: str) -> str:
+    """The 988 Suicide & Crisis Lifeline sentence, in `language` (English for one we do not serve)."""
+    return ADVICE["crisis"][language if language in MESSAGES else "en"]
+
+
 def emergency_reply(language: str, text: str = "") -> str:
     """The 911 guidance in `language` (English for a language we do not serve), with what to do meanwhile
     when `text` describes a gas smell or a downed power line."""

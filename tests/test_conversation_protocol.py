@@ -317,6 +317,17 @@ async def test_a_question_about_emergencies_gets_the_911_answer_and_its_own(chat
     assert sum("911" in t for t in said) <= 2, said  # the bot's own 911 text, if it read one, is left out
 
 
+async def test_an_emergency_only_the_bot_read_is_answered_as_an_alert(chat_server_url: str, resident: Any) -> None:
+    """The bot's second net ("i need the fire department": a look-alike to the guard) came as a plain bot bubble
+    without the crisis line; it is the 911 answer, so it is said as the guard's is (probe AC)."""
+    client: ResidentClient = await resident(chat_server_url)
+    await client.start_session()
+    replies = await client.turn("i need the fire department", language="en")
+    alerts = [r for r in replies if r.get("sender") == "system" and (r.get("custom") or {}).get("event") == "emergency"]
+    assert len(alerts) == 1 and "911" in alerts[0]["text"] and "988" in alerts[0]["text"], replies
+    assert not [r for r in replies if r.get("sender") == "bot" and "911" in (r.get("text") or "")], replies
+
+
 async def test_a_card_number_is_masked_before_it_is_stored_and_the_resident_is_told(
         chat_server_url: str, resident: Any, redis_client: Any) -> None:
     client: ResidentClient = await resident(chat_server_url)

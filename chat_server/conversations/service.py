@@ -34,7 +34,7 @@ from chat_server.events import EventBus
 from chat_server.labels import SMALL_TALK
 from chat_server.language import StickyLanguage, asked_language, other_language, other_script
 from chat_server.redaction import mask_payment_cards, redact
-from chat_server.safety import asks_about_emergencies, emergency_language, emergency_reply
+from chat_server.safety import asks_about_emergencies, crisis_line, emergency_language, emergency_reply
 from chat_server.texts import text
 
 log = logging.getLogger("chat311.conversations")
@@ -441,10 +441,17 @@ class ConversationService:
         held = _text_before(reply.messages, "escalate")
         # The bot's own 911 text (sent just before its `emergency` event): the guard already said it, first.
         repeated = _text_before(reply.messages, "emergency") if guard_fired else {}
+        # ... and when the bot read an emergency the guard did not, its text is the 911 answer: said as the guard's
+        # is (an alert, not a plain bubble) and with the crisis line, since what kind it is is not known (probe AC).
+        alarm = {} if guard_fired else _text_before(reply.messages, "emergency")
         for index, item in enumerate(reply.messages):
             if index + 1 in held:
                 continue  # said by routing only once an agent is known to be available
             if index + 1 in repeated:
+                continue
+            if index + 1 in alarm:
+                await self.say(conv, "system", f"{alarm[index + 1]} {crisis_line(language)}", language,
+                               custom={"event": "emergency"})
                 continue
             custom = item.get("custom")
             if isinstance(custom, dict) and custom.get("event") in BOT_EVENTS:
