@@ -174,6 +174,12 @@ async def test_control_characters_are_refused_on_post(api: Api, server: ChatServ
     await api.create(service_code="GENERAL", description="line one\nline two\tend")
     status, root, _ = await api.get("requests.xml", service_code="GENERAL")
     assert status == 200 and root.tag == "service_requests"
+    # Zero-width and bidi-override characters are dropped, as in chat: "\u202eRTL" showed reversed on the city's
+    # status page (probe AB).
+    created = await api.create(service_code="POTHOLE", **{"attribute[road_position]": "lane"},
+                               description="big \u202eeloh\u200b by the curb")
+    status, body, _ = await api.get(f"requests/{created['service_request_id']}.json")
+    assert status == 200 and body[0]["description"] == "big eloh by the curb", body
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

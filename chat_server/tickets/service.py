@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 from chat_server.agents.business_days import add_business_days
 from chat_server.conversations.store import ASSIGNED, BOT, QUEUED, TICKETED, Conversation
 from chat_server.redaction import redact
+from chat_server.sanitize import clean_text
 from chat_server.status.followers import FollowerKind, FollowerStore
 from chat_server.textchars import control_chars, without_controls
 from chat_server.texts import sentence, text
@@ -63,7 +64,7 @@ def _short(value: Any, name: str, limit: int = MAX_SHORT) -> str | None:
         raise TicketValidationError(400, f"{name} is longer than {limit} characters", name)
     if control_chars(cleaned):
         raise TicketValidationError(400, f"{name} contains control characters", name)
-    return cleaned
+    return clean_text(cleaned) or None
 
 
 def _long(value: Any, name: str) -> str:
@@ -73,7 +74,9 @@ def _long(value: Any, name: str) -> str:
         raise TicketValidationError(400, f"{name} is longer than {MAX_DESCRIPTION} characters", name)
     if control_chars(cleaned, multiline=True):
         raise TicketValidationError(400, f"{name} contains control characters", name)
-    return cleaned
+    # zero-width and bidi-override characters dropped, as in chat: "‮RTL" showed reversed on the city's status page
+    # (probe AB)
+    return clean_text(cleaned)
 
 
 def _coordinate(value: Any, name: str, bound: float) -> float | None:
