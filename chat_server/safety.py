@@ -68,7 +68,53 @@ def normalise(text: str) -> str:
     if _LEETISH.search(folded):
         folded = _TOKEN.sub(_unleet, folded)
     folded = _NON_WORD.sub(" ", folded)
-    return _REPEAT.sub(r"\1", folded).strip()
+    folded = _REPEAT.sub(r"\1", folded).strip()
+    return " ".join(_TYPOS.get(word, word) for word in folded.split(" ")) if folded else folded
+
+
+# Key words as a frightened resident misspells them on a phone: "ther is a fier", "my nieghbor is unconsious",
+# "someone is drownding", "uele a gas", "se esta aogando un niño" all went unanswered (probe AD) while the same
+# words spelt right were caught. Each is read as the word it was meant to be when it is one edit away: two
+# letters swapped for any of these words; for the long ones (8 letters or more, folded) also one letter missing,
+# added or wrong; and a Spanish word's silent first "h" left out. Short words get no more than the swap: one
+# letter off "fire" is "fir", "fine" or "hire". A variant that is another word residents write ("atrasado" is one
+# letter off "atrapado") is left alone: TYPO_NOT (tests/test_safety_guard.py checks the words of the training data
+# and the resident copy against the variants).
+TYPO_WORDS = (
+    "fire", "flames", "burning", "smoke", "drowning", "drowned", "bleeding", "breathing", "breathe", "unconscious",
+    "unresponsive", "overdose", "seizure", "choking", "stabbed", "stabbing", "shooting", "shooter", "gunshot",
+    "kidnapped", "trapped", "collapsed", "explosion", "suicide", "ambulance", "emergency", "electrocuted",
+    "incendio", "fuego", "humo", "quemando", "ahogando", "ahogo", "sangrando", "respira", "respirar",
+    "inconsciente", "desmayado", "desmayo", "sobredosis", "convulsion", "disparos", "balacera", "apunalado",
+    "secuestro", "atrapado", "huele", "derrumbe", "explosion", "suicidar", "ambulancia", "emergencia", "auxilio",
+    "electrocuto", "desangrando"
+)
+TYPO_NOT = frozenset(("atrasado", "quemado"))
+
+
+def _typo_variants(word: str) -> set[str]:
+    swaps = {word[:i] + word[i + 1] + word[i] + word[i + 2:] for i in range(len(word) - 1)}
+    if len(word) < 8:
+        return swaps | ({word[1:]} if word.startswith("h") and len(word) > 4 else set())
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    edits = {word[:i] + word[i + 1:] for i in range(len(word))}
+    edits |= {word[:i] + c + word[i + 1:] for i in range(len(word)) for c in letters}
+    edits |= {word[:i] + c + word[i:] for i in range(len(word) + 1) for c in letters}
+    return swaps | edits
+
+
+def _typo_table() -> dict[str, str]:
+    canonical = {_REPEAT.sub(r"\1", word) for word in TYPO_WORDS}
+    table: dict[str, str] = {}
+    for word in sorted(canonical):
+        for variant in _typo_variants(word):
+            variant = _REPEAT.sub(r"\1", variant)
+            if variant not in canonical and variant not in TYPO_NOT:
+                table.setdefault(variant, word)
+    return table
+
+
+_TYPOS: dict[str, str] = _typo_table()
 
 
 # ----------------------------------------------------------------------------- wordings
@@ -88,6 +134,7 @@ _LINES_EN = [
     r"(power|electric|electrical) (line|lines|wire|wires|cable|cables) (is |are )?"
     r"(down|fell|fallen|sparking|on (my|the|a) (car|house|road|street|ground))",
     r"(wires?|lines?) (down|sparking|on fire)", r"downed (power )?lines?", r"live wire",
+    r"high (voltage|tension) (line|lines|wire|wires|cable|cables) (is |are )?(down|on the)",
     # "a tree took down power lines that are sparking" started the fallen-tree form
     r"(wires?|lines?|cables?)\b.{0,30}\b(sparking|arcing)",
     # "sparks coming from the pole": the pole, the transformer or the meter, as well as the wires
@@ -101,7 +148,9 @@ _LINES_EN = [
     r"on fire|burning)", r"(outlet|socket) (is )?(smoking|sparking)",
 ]
 _LINES_ES = [
-    r"cables? (electricos? |de (la )?luz )?(caidos?|en el suelo|en la calle|echando chispas)",
+    r"cables? (electricos? |de (la )?luz |de alta tension |de electricidad )?(caidos?|en el suelo|en la calle|echando chispas)",
+    r"(se cayo|cayo) un cable\b.{0,40}\b(carro|casa|gente|persona)",
+    r"(se cayo|cayo|se cayeron|cayeron) (un |el |los |unos )?cables? (de alta tension|electricos?|de (la )?luz|de electricidad)",
     r"cables? (electricos? |de (la )?luz )?(cayo|cayeron) (sobre|encima)",
     r"(cayo|cayeron) (un |unos )?cables? (electricos?|de (la )?luz)",
     # "cables de luz que están echando chispas"
@@ -132,6 +181,8 @@ ENGLISH: dict[str, list[str]] = {
         rf"({_HOME}|car|truck|roof|tree|trees|woods|grass|field|brush|stove|oven|it|its|everything|something)"
         r"( is| are| s)? (burning|burnt down|burned down)",
         r"(burning|burned|burnt) down",
+        # probe AD: "the house across the street is burning"
+        rf"({_HOME}|car|truck|roof|everything)\b.{{0,30}}\b(is|s|are) (burning|smoking)( up| now| right now)?$",
     ],
     "smoke": [
         r"smoke (is )?(coming|pouring|billowing|pours|rising|blowing) (out|from)",
@@ -141,7 +192,7 @@ ENGLISH: dict[str, list[str]] = {
     ],
     "gas": [
         r"smell\w* (of |like )?(natural |propane )?gas", r"gas (smell|odor|odour|leak|leaking|is leaking)",
-        r"leaking gas", r"rotten eggs? (smell|odor)", r"smell\w*\b.{0,30}\b(like|of) rotten eggs?",
+        r"leaking gas", r"rotten eggs? (smell|odor)", r"(hiss|hissing)\b.{0,30}\bgas", r"gas (line|pipe|meter)\b.{0,30}\b(hissing|broken|busted|hit|cut|ruptured)", r"smell\w*\b.{0,30}\b(like|of) rotten eggs?",
         r"(carbon monoxide|monoxide|co) (alarm|detector)s? (is |are |keeps |just )?(going off|went off|sounding|alarming)",
         r"(carbon monoxide|monoxide|co alarm|co detector).{0,60}(dizzy|headache|nause\w*|sick|passed out|throwing up)",
         r"(dizzy|headache|nause\w*|sick|passed out|throwing up).{0,60}(carbon monoxide|monoxide|co alarm|co detector)",
@@ -172,6 +223,13 @@ ENGLISH: dict[str, list[str]] = {
         r"(kid|child|baby|toddler) (is |was )?(locked|left) in (a|the) (hot )?car",
         # probe AC: a person down in public, in water or under something, said without "unconscious"
         r"(lying|laying)\b.{0,40}\b(and )?(not moving|isnt moving|unresponsive|wont wake)",
+        # probe AD: the signs, not the category word
+        r"(turning|turned|going) (blue|purple|gray|grey)", r"foaming at the mouth", r"electrocuted",
+        r"(stuck|pinned|trapped)\b.{0,30}\b(in|inside|under) (the |a |his |her |their )?(crashed |wrecked )?"
+        r"(car|truck|wreck|water|flood)", r"(stuck|stranded) in (the )?(flood|flood water|rising water)",
+        r"holding on to (a |the )?(tree|branch|pole|car|roof)",
+        r"(flood\w*|underpass|water|creek|river)\b.{0,60}\b(on the roof|on top of (the|their|a) (car|truck|van))",
+        r"(flood|flood water|water)\b.{0,30}\b(rising|up to)\b.{0,20}\b(car|we|us|our)",
         r"(fell|fallen|went) (through|thru) the ice", r"(pulled|dragged|carried|taken) (away )?by the current",
         r"(water|flood\w*) (is )?(up to|over) (the |our |my )?(windows?|roof|doors?|chest|neck|waist)",
         r"pinned (under|beneath|by|down)",
@@ -210,9 +268,20 @@ ENGLISH: dict[str, list[str]] = {
         r"rape", r"raping", r"kidnap\w*", r"(robbing|robbery) (in progress|right now|happening)", r"robbing (me|us)",
         r"threatening (to kill|everyone|people)", rf"threatening {_VICTIM} with",
         r"threat\w* .{0,30}with (a |his |her )?(gun|pistol|rifle|knife|weapon)",
-        rf"(going|gonna|trying|try|will|wants|want) to kill {_VICTIM}", r"(going|gonna|trying|try|will) to kill everyone",
+        rf"(going|gonna|trying|try|will|wants|want) to kill {_VICTIM}",
+        r"threatening to (shoot|kill|stab|hurt) (his|her|their|my) (family|wife|husband|kids|children|girlfriend|boyfriend)", r"(going|gonna|trying|try|will) to kill everyone",
         r"(break|breaking|broke|broken) (in|into)\b.{0,40}\b(now|right now|still|inside|here|happening)",
-        r"(breaking|trying to break) (in|into)", r"intruder", r"(someone|somebody|a man|stranger).{0,30}inside (my|the|our)",
+        r"(breaking|trying to break) (in|into)", r"intruder",
+        # probe AD: a break-in told as what is happening
+        r"(trying|tried) to (get|come|force his way|force their way|kick|break) (in|into|open|down)\b.{0,20}\b(my|our|the)? ?"
+        r"(door|window|house|home|apartment|back door|front door)?",
+        r"(kicking|kick|banging|forcing) (in |down |open )?(my|our|the) (front |back |bedroom )?door",
+        # a child taken
+        r"(trying to|tried to|just) (take|grab|pull|drag|force) (a |the |my |this |that )?(child|kid|girl|boy|baby|toddler)",
+        r"(grabbed|took|snatched|abducted|pulled) (a |the |my |this |that )?(little )?(child|kid|girl|boy|baby|toddler)\b.{0,30}"
+        r"\b(van|car|truck|away)",
+        r"(kid|child|baby|toddler)\b.{0,20}\b(alone|left|locked|inside)\b.{0,20}\b(hot )?car",
+        r"car\b.{0,30}\b(with|and) (a |my |the |her |his )?(kid|child|baby|toddler) (still )?(inside|in it)", r"(someone|somebody|a man|stranger).{0,30}inside (my|the|our)",
         r"(fighting|fight) (with|w) (guns|knives|knifes|weapons|machetes|bats)", r"grabbing me",
         r"(dog|dogs|pit ?bull)\b.{0,15}\b(is |are |s )?(attacking|mauling|biting) (a |my |the |our |this )?"
         r"(kid|child|boy|girl|baby|toddler|son|daughter|man|woman|person|someone|lady|neighbor|me|us)",
@@ -239,14 +308,18 @@ ENGLISH: dict[str, list[str]] = {
         r"(wreck|crash|accident|collision|crashed)\b.{0,50}\b(injur\w*|hurt|bleeding|trapped|unconscious)",
         r"(hit|struck|run over|ran over) by a (car|truck|bus|train|vehicle|driver)",
         rf"{_PEOPLE} (was|got|just got|has been|been|is|getting) (hit|struck|run over|ran over)", r"crashed into",
+        r"(plowed|plowing|slammed|smashed|drove|crashed) (into|through) (the |a )?(bus stop|crowd|people|house|store|"
+        r"building|pedestrians)", r"(just|bad) (a )?wreck\b.{0,50}\b(stuck|hurt|bleeding|on the ground|trapped)",
     ],
     "power, water, trapped": [
         *_LINES_EN,
         r"(water|flood|flooding) (is )?(rising|entering|coming) (in|into) (my|the|our) (house|home|car)",
         r"swept away", r"(car|we|i|someone|people) (stuck|trapped) in (the )?(flood|water)",
         rf"({_PEOPLE}|we|were|im|i am|theyre) (are |is |s |re |am )?trapped",
-        r"(we|i|they|he|she|were|im|theyre|hes|shes) (cant|cannot|can not|couldnt) get out(?! of (my|the|our|his|her) "
-        r"(driveway|street|neighborhood|subdivision|garage|parking|lot|road|contract|lease))",
+        # "we can't get out" where water, fire or smoke is (a car across the driveway is no emergency, probe AC's)
+        r"(water|fire|smoke|flood\w*|flames|burning|collapsed|rising)\b.{0,50}\b(we|i|they|he|she|were|im|theyre|hes|shes) "
+        r"(cant|cannot|can not|couldnt) get out",
+        r"(cant|cannot|can not|couldnt) get out\b.{0,40}\b(water|fire|smoke|flood\w*|flames|burning)",
         r"trapped (in|inside|under) (the |a |his |her |their |our )?"
         r"(car|building|house|elevator|fire|rubble|wreck|water|apartment)",
     ],
@@ -258,6 +331,7 @@ SPANISH: dict[str, list[str]] = {
     "fire": [
         r"incendi\w*", r"fuego", r"en llamas", r"hay llamas", r"llamas (en|saliendo|por)", r"salen llamas",
         r"se (esta |estan )?(quema|queman|quemando|quemo)", r"quemandose", r"ardiendo",
+        r"se me (esta |estan )?quem(a|an|ando)",
     ],
     "smoke": [
         r"(sale|salen|saliendo) (mucho )?humo", r"humo (sale|saliendo|por todas partes|adentro|en (el|la|mi|los|las) \w+)",
@@ -275,6 +349,15 @@ SPANISH: dict[str, list[str]] = {
         rf"{_GENTE}( \w+)? no (despierta|despiertan|se despierta|se despiertan|reacciona|responde|se mueve|se puede mover)",
         r"se cayo\b.{0,40}\bno (se mueve|se puede mover|puede moverse|se puede levantar|se levanta|(me |nos )?(contesta|responde|habla))",
         r"sin respirar", r"no reacciona\w*",
+        # probe AD: the signs, not the category word
+        r"(me estoy|se esta|se estan|esta) desangr\w*", r"no (para|deja) de sangrar", r"espuma por la boca",
+        r"se electrocut\w*", r"(se puso|se esta poniendo|esta) (morad[oa]|azul)",
+        r"se (desvanecio|desvanecieron|desplomo|desplomaron)\b.{0,30}\bno (despierta|reacciona|responde)",
+        r"(se cayo|se cayeron|se acaba de caer)\b.{0,30}\bno se mueve",
+        r"(agua|inundacion)\b.{0,30}\b(me|nos|le|les) (llega|llego)\b.{0,10}\b(al|a la|hasta) (pecho|cuello|cintura)",
+        r"(carro|coche|auto|camioneta) se (quedo|quedaron) (atorad\w*|atrapad\w*|atascad\w*) en el agua",
+        r"(se estrello|se estrellaron|choco|chocaron) (en|contra) (la parada|la gente|una casa|gente|la tienda)\b.{0,40}"
+        r"\b(gente|personas|herid\w*|en el piso)",
         r"(hay )?(un|el) cuerpo (en|flotando|tirado)", r"(se cayo|cayo|se cayeron) (al|en el|a un) hielo",
         r"(arrastrad\w*|llevad\w*|jalad\w*) por la corriente",
         r"(agua|inundacion)\b.{0,20}\b(hasta|llega a|llego a) (las ventanas|el techo|la cintura|el pecho|el cuello)",
@@ -308,6 +391,14 @@ SPANISH: dict[str, list[str]] = {
         r"(hay )?(alguien|un hombre|un tipo|una persona|unos tipos|un extrano|extranos) (esta |estan )?(adentro|dentro|metid\w*) "
         r"(de |en )?(mi|la|nuestra) (casa|apartamento|departamento|cuarto)",
         r"(estoy|estamos|esta|estan) escondid(o|a|os|as)",
+        # probe AD: a break-in told as what is happening, and a child taken
+        r"(se esta|se estan|se quiere|se quieren) meti(endo|er) (a|en) (mi|la|nuestra|su) (casa|apartamento|cuarto)",
+        r"(tratando|intentando) de (abrir|forzar|romper|tumbar) (mi|la|nuestra) (puerta|ventana)",
+        r"(pateando|forzando|golpeando) (mi|la|nuestra) puerta",
+        r"(se quiere|se quieren|quiere|quieren|trata de|tratando de) llevar(se)? a (un|una|mi|la|el) (nin\w*|bebe|hij\w*)",
+        r"se (llevaron|llevo|robaron|robo) a (un|una|mi|la|el) (nin\w*|bebe|hij\w*)",
+        r"(nin\w*|bebe)\b.{0,20}\b(solo|sola|encerrad\w*)\b.{0,20}\b(carro|coche|auto|camioneta)",
+        r"(peleando|pelean|peleandose) con (cuchillos|navajas|machetes|pistolas|armas)",
         r"(quiere|quieren|tratando de|intentando|trata de) (meterse|entrar|meter) (a|en) (mi|la|nuestra) casa",
         r"amenaz\w* .{0,30}con (una |un )?(pistola|arma|cuchillo|navaja|machete)", r"tirador", r"machete",
         r"(tiene|trae|saco|con) (un |una )?(pistola|arma|gun|cuchillo|navaja|rifle)\b.{0,30}\bamenaz\w*",
@@ -403,7 +494,14 @@ NEGATIVES = [
     # questions about 911 itself ("when should i call 911 instead of 311"): what follows still counts
     r"((when|should|can|do|must) (i|we|you|one) |to )?(call|calling|dial|dialing|phone) 911 (instead|for|or|vs|versus|by "
     r"(accident|mistake)|accidentally)", r"(accidentally|accidently|by accident|by mistake) (call|called|dial|dialed) 911",
-    r"(is|isnt) 911 (the right|the correct|for)", r"instead of (calling )?911", r"emergency (rental|rent|assistance|housing|shelters?|alerts?|management|"
+    r"(is|isnt) 911 (the right|the correct|for|free)", r"instead of (calling )?911",
+    # probe AD: questions about 911 and ambulances themselves, careers and classes
+    r"(how long|how fast)\b.{0,25}\b(911|ambulances?|the police|paramedics)\b.{0,20}\b(take|come|respond|arrive|get)",
+    r"(an |the )?ambulance (was |is )?(blocking|blocked|parked)", r"(learn|learning|take|taking|teach|teaching) cpr",
+    r"(wants?|want|going|studying|how) to (be|become) (a |an )?(paramedic|firefighter|emt|police officer|nurse)",
+    r"domestic violence (shelter|shelters|hotline|program|resources?|services?|advocate)",
+    r"(shooting|shoot|set|setting) off fireworks", r"(not|isnt|no|nothing) sparking",
+    r"(going|gonna) to (kill|hit|hurt) someone (one day|someday|eventually|soon)", r"emergency (rental|rent|assistance|housing|shelters?|alerts?|management|"
     r"preparedness|kits?|plans?|contacts?|repairs?|food|vets?|fund|funds|loans?|notifications?|money|cash)",
     r"911 (calls?|recordings?|records|address\w*|dispatchers?|signs?|fee|fees|center)", r"911 or 311", r"311 or 911",
     r"(ok|okay|yes|yeah|i|we|ive|weve|they|already|just) (already |just )?(called|dialed|phoned|rang) 911",
@@ -417,6 +515,13 @@ NEGATIVES = [
     r"(animal|perro|gato|venado|mapache) muert(o|a)", r"(asistencia|ayuda|dinero|fondos) de emergencia", r"(exploto|explotaron) (un |el )?transformador",
     r"transformador (exploto|exploso)",
     r"no es (una |de )?emergencia", r"no son (de )?emergencias?",
+    r"(cuando|como) (debo|se debe|hay que|tengo que) (llamar|marcar) al 911 y cuando al 311", r"el 911 es gratis",
+    r"(cuanto tarda|cuanto se tarda|cuanto tardan) (la ambulancia|el 911|la policia|los paramedicos)",
+    r"(la |una )?ambulancia (bloqueo|bloquea|estaba bloqueando|tapaba|tapo)", r"(llame|llamamos) al 911\b.{0,20}\b(nunca|no) "
+    r"(llegaron|vinieron|llego)", r"(ser|estudiar para) (paramedico|bombero|policia|enfermer[oa])",
+    r"(refugio|refugios|programa|ayuda|linea) (para|de|contra) (la )?violencia domestica",
+    r"prevencion del suicidio", r"(van a|va a) (atropellar|matar) a alguien", r"morir de (la )?risa",
+    r"me (muero|quiero morir|voy a morir) de (la )?(risa|hambre|verguenza|calor|frio)",
     r"((debo|puedo|cuando debo|cuando se debe|se debe|hay que) )?(llamar|marcar|llamo|marco) al 911 (por|en vez|o |para (una|un|el|la) "
     r"(queja|reporte|ruido|bache))", r"(llame|llamo|marque) al 911 por (accidente|error|equivocacion)", r"(nadie|ninguno) (esta |salio |resulto )?herid\w*",
     r"reporte( policial| policiaco| de (la )?policia)? (de|del|por|sobre) (un |el |la |mi |su )?(accidente|choque)"
@@ -588,6 +693,10 @@ FRAMES = [
     r"in case (of|there)", r"(does|do|will|would|can) (311|the city|you guys|the county) (send|handle|respond|help)",
     r"que (hago|debo hacer|hacemos|se hace|hay que hacer|pasa) (si|cuando|en caso)", r"si algun dia", r"en caso de",
     r"(prevention|awareness|training|class|classes|program|programs|hazard|hazards|prevencion|programa|clases?)",
+    r"(that|which) (burned|burnt|caught fire|flooded|exploded)", r"que se (quemo|incendio|inundo)",
+    r"(el|del) incendio (del|de la|de hace)", r"(after|since) the (fire|flood|shooting|accident|crash)",
+    r"(despues|desde) (del|de la) (incendio|inundacion|balacera|accidente|choque)", r"(in|en|since|desde) (19|20)[0-9]{2}",
+    r"(what|which) (number|phone number|line)", r"(a )?(que|cual) (numero|telefono)",
 ]
 _FRAME_RE = _plain(_flatten({"frames": FRAMES}))
 # Everything but the bare word "emergency" and 911: "EMERGENCY: my garbage cart was stolen!!!" is answered with 911

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import re
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -153,11 +154,45 @@ def test_a_question_about_emergencies_is_told_apart_from_one_happening(text: str
     assert safety.asks_about_emergencies(text) is asks
 
 
+@pytest.mark.parametrize(("typed", "read"), [
+    ("ther is a fier in my aparment", "ther is a fire in my aparment"),
+    ("my nieghbor is unconsious", "my nieghbor is unconscious"),
+    ("someone is drownding in the lake", "someone is drowning in the lake"),
+    ("uele a gas en mi casa", "huele a gas en mi casa"),
+    ("se esta aogando un niño", "se esta ahogando un nino"),
+    ("my neighbors are shouting", "my neighbors are shouting"),  # a word of its own, one letter from "shooting"
+    ("a fir tree fell", "a fir tre fel"),  # short words: only two letters swapped count
+])
+def test_misspelt_key_words_are_read_as_meant(typed: str, read: str) -> None:
+    """Probe AD: "fier", "unconsious", "drownding", "uele a gas" went unanswered while the words spelt right did not."""
+    assert normalise(typed) == read
+
+
+def test_no_misspelling_the_guard_corrects_is_a_word_residents_write() -> None:
+    """A variant that is an ordinary word ("turning" for "burning", "showing" for "shooting") would turn 311 questions
+    into emergencies; the only ones residents write are forms of the same word ("incendios", "atrapada")."""
+    root = Path(__file__).resolve().parent.parent
+    files = [*root.glob("training_data/**/*.yml"), *root.glob("chat_server/resident_texts/*.yml")]
+    def folded(text: str) -> set[str]:  # as normalise folds a word, before it corrects one
+        ascii_text = unicodedata.normalize("NFKD", text.lower()).encode("ascii", "ignore").decode("ascii")
+        return {re.sub(r"([a-z])\1+", r"\1", w) for w in re.findall(r"[a-z0-9]+", ascii_text.replace("'", ""))}
+
+    texts = [f.read_text(encoding="utf-8") for f in files]
+    texts += [r.text for r in safety_eval.read_rows(DATA / "emergency_dev.csv") if r.label != "emergency"]
+    words = {w for text in texts for w in folded(text)}
+    corrected = {typo: meant for typo, meant in safety._TYPOS.items() if typo in words}
+    assert all(meant[:5] == typo[:5] for typo, meant in corrected.items()), corrected
+
+
 def test_the_dev_set_stays_caught() -> None:
     """Every wording added for a miss keeps working (the dev set holds probe AC's fresh messages too)."""
-    summary = safety_eval.summarise(safety_eval.evaluate(safety_eval.read_rows(DATA / "emergency_dev.csv")))
+    rows = safety_eval.read_rows(DATA / "emergency_dev.csv")
+    summary = safety_eval.summarise(safety_eval.evaluate(rows))
     assert summary.recall == 1.0, summary
-    assert summary.false_alarm_rate <= 0.04, summary  # past events and hypotheticals, answered by the bot too
+    assert summary.false_alarm_rate <= 0.05, summary
+    # the false alarms left are past events, hypotheticals and questions: the bot answers them too
+    alarms = [r.text for r in rows if r.label != "emergency" and emergency_language(r.text)]
+    assert [t for t in alarms if not safety.asks_about_emergencies(t)] == []
 
 
 def test_someone_lying_on_the_ground_is_still_an_emergency() -> None:

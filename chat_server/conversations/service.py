@@ -437,7 +437,10 @@ class ConversationService:
             await self._tell_languages(conv, other_script(said))
         # After the guard's answer, the bot's "I didn't understand" would only confuse; a form's next question
         # (the form took the message as its answer, whatever Rasa's label) must still be asked.
-        silenced = guard_fired and reply.label == "nlu_fallback" and not reply.active_loop
+        # A question about emergencies the bot did not understand is told so, like any other question (the 911 line
+        # alone answered "la casa que se quemó el año pasado sigue llena de basura", probe AD).
+        silenced = (guard_fired and reply.label == "nlu_fallback" and not reply.active_loop
+                    and not asks_about_emergencies(said))
         held = _text_before(reply.messages, "escalate")
         # The bot's own 911 text (sent just before its `emergency` event): the guard already said it, first.
         repeated = _text_before(reply.messages, "emergency") if guard_fired else {}
