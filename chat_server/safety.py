@@ -16,8 +16,8 @@ How a message is checked:
    and what is left is searched with the English, Spanish and language-neutral wordings.
 
 Adding a wording: put a regex fragment under the right theme in `ENGLISH` / `SPANISH` (or a
-look-alike in `NEGATIVES`), add a labelled line to tests/data/emergency_dev.csv, and run
-`chat311 safety-eval tests/data/emergency_dev.csv` (see docs/safety.md). Fragments are wrapped in
+look-alike in `NEGATIVES`), add a labelled line to chat_server/emergency_examples.csv (the dev set), and run
+`chat311 safety-eval chat_server/emergency_examples.csv` (see docs/safety.md). Fragments are wrapped in
 word boundaries; use `.{0,N}` for "within N characters" and plain spaces between words.
 """
 

@@ -20,6 +20,8 @@ from typing import TextIO
 
 from chat_server.safety import emergency_language
 
+# The dev set: the wordings are tuned on it, and the semantic net (safety_semantic.py) learns from it.
+EXAMPLES = Path(__file__).resolve().parent / "emergency_examples.csv"
 EMERGENCY = "emergency"
 NONE = "none"
 LABELS = (EMERGENCY, NONE)
@@ -107,14 +109,30 @@ def report(outcomes: list[Outcome], out: TextIO | None = None) -> Summary:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="chat311 safety-eval", description=__doc__.split("\n\n")[0])
     ap.add_argument("file", type=Path, help="CSV with header text,label,lang")
+    ap.add_argument("--meaning", action="store_true",
+                    help="also the semantic net (what the bot's side adds; loads the sentence model, a few seconds)")
     args = ap.parse_args(argv)
     try:
         rows = read_rows(args.file)
     except (OSError, ValueError) as exc:
         print(f"safety-eval: {exc}", file=sys.stderr)
         return 2
-    report(evaluate(rows))
+    report(evaluate(rows, _with_meaning() if args.meaning else emergency_language))
     return 0
+
+
+def _with_meaning() -> Callable[[str], str | None]:
+    """The wordings, then the semantic net (a match of meaning alone is answered in the message's language)."""
+    from chat_server.knowledge.semantic import UniversalSentenceEncoder
+    from chat_server.language import detect_language
+    from chat_server.safety_semantic import SemanticNet
+
+    net = SemanticNet.from_examples(UniversalSentenceEncoder())
+
+    def guard(text: str) -> str | None:
+        found = emergency_language(text)
+        return found if found is not None else detect_language(text)[0] if net.reads_emergency(text) else None
+    return guard
 
 
 if __name__ == "__main__":

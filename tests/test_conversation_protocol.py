@@ -8,10 +8,13 @@ import time
 import uuid
 from typing import Any
 
+import aiohttp
 import pytest
 import socketio
 
+from chat_server import safety
 from tests.support.clients import ResidentClient
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.rasa
 
@@ -326,6 +329,27 @@ async def test_an_emergency_only_the_bot_read_is_answered_as_an_alert(chat_serve
     alerts = [r for r in replies if r.get("sender") == "system" and (r.get("custom") or {}).get("event") == "emergency"]
     assert len(alerts) == 1 and "911" in alerts[0]["text"] and "988" in alerts[0]["text"], replies
     assert not [r for r in replies if r.get("sender") == "bot" and "911" in (r.get("text") or "")], replies
+
+
+async def test_an_emergency_no_wording_knows_is_read_by_its_meaning(chat_server_url: str, resident: Any) -> None:
+    """Two fresh authors' emergencies got past the wordings one in five times (probes AC, AD): what a message means
+    is a net under them. The words still reach the bot, so a false alarm costs one line."""
+    async with aiohttp.ClientSession() as http:
+        async def net_ready() -> bool:
+            async with http.get(f"{chat_server_url}/readyz") as r:
+                return bool(((await r.json())["components"].get("knowledge") or {}).get("emergency_net"))
+
+        await until(net_ready, 120, "the emergency net did not load")
+    client: ResidentClient = await resident(chat_server_url)
+    await client.start_session()
+    said = "my grandpa is on the floor and his eyes are rolling back"
+    assert safety.emergency_language(said) is None  # no wording knows it
+    replies = await client.turn(said, language="en")
+    alerts = [r for r in replies if r.get("sender") == "system" and (r.get("custom") or {}).get("event") == "emergency"]
+    assert len(alerts) == 1 and "911" in alerts[0]["text"] and "988" in alerts[0]["text"], replies
+    assert replies[0] is alerts[0], replies  # first
+    plain = await client.turn("when is trash pickup on my street", language="en")
+    assert not [r for r in plain if "911" in (r.get("text") or "")], plain
 
 
 async def test_a_card_number_is_masked_before_it_is_stored_and_the_resident_is_told(

@@ -15,6 +15,7 @@ from chat_server.cli import main as cli_main
 from chat_server.safety import emergency_language, emergency_reply, normalise
 
 DATA = Path(__file__).parent / "data"
+EXAMPLES = safety_eval.EXAMPLES  # the dev set: the patterns are tuned on it, the semantic net learns from it
 
 
 @pytest.mark.parametrize(
@@ -178,7 +179,7 @@ def test_no_misspelling_the_guard_corrects_is_a_word_residents_write() -> None:
         return {re.sub(r"([a-z])\1+", r"\1", w) for w in re.findall(r"[a-z0-9]+", ascii_text.replace("'", ""))}
 
     texts = [f.read_text(encoding="utf-8") for f in files]
-    texts += [r.text for r in safety_eval.read_rows(DATA / "emergency_dev.csv") if r.label != "emergency"]
+    texts += [r.text for r in safety_eval.read_rows(EXAMPLES) if r.label != "emergency"]
     words = {w for text in texts for w in folded(text)}
     corrected = {typo: meant for typo, meant in safety._TYPOS.items() if typo in words}
     assert all(meant[:5] == typo[:5] for typo, meant in corrected.items()), corrected
@@ -186,7 +187,7 @@ def test_no_misspelling_the_guard_corrects_is_a_word_residents_write() -> None:
 
 def test_the_dev_set_stays_caught() -> None:
     """Every wording added for a miss keeps working (the dev set holds probe AC's fresh messages too)."""
-    rows = safety_eval.read_rows(DATA / "emergency_dev.csv")
+    rows = safety_eval.read_rows(EXAMPLES)
     summary = safety_eval.summarise(safety_eval.evaluate(rows))
     assert summary.recall == 1.0, summary
     assert summary.false_alarm_rate <= 0.05, summary
@@ -250,8 +251,7 @@ def test_word_start_index_agrees_with_a_plain_scan() -> None:
     fragments = {"en": safety._EN, "es": safety._ES, "shared": safety._SHARED}
     plain = {name: safety._plain(group) for name, group in fragments.items()}
     plain_any = safety._plain(safety._EN + safety._ES + safety._SHARED)
-    texts = [row.text for name in ("emergency_dev.csv", "emergency_test.csv")
-             for row in safety_eval.read_rows(DATA / name)]
+    texts = [row.text for path in (EXAMPLES, DATA / "emergency_test.csv") for row in safety_eval.read_rows(path)]
     for text in texts:
         folded = normalise(text)
         assert safety._ANY.search(folded) == bool(plain_any.search(folded)), text
@@ -260,13 +260,13 @@ def test_word_start_index_agrees_with_a_plain_scan() -> None:
             assert index.search(masked) == bool(plain[name].search(masked)), (name, text)
 
 
-def _rows(name: str) -> list[tuple[str, str, str]]:
-    with open(DATA / name, newline="", encoding="utf-8") as fh:
+def _rows(path: Path) -> list[tuple[str, str, str]]:
+    with open(path, newline="", encoding="utf-8") as fh:
         return [(r["text"], r["label"], r["lang"]) for r in csv.DictReader(fh)]
 
 
 def test_eval_set_is_the_dev_and_test_sets_and_big_enough() -> None:
-    dev, test, full = _rows("emergency_dev.csv"), _rows("emergency_test.csv"), _rows("emergency_eval.csv")
+    dev, test, full = _rows(EXAMPLES), _rows(DATA / "emergency_test.csv"), _rows(DATA / "emergency_eval.csv")
     assert sorted(full) == sorted(dev + test)
     assert not {t for t, _, _ in dev} & {t for t, _, _ in test}, "dev and test overlap"
     labels = [label for _, label, _ in full]

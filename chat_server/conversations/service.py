@@ -23,6 +23,7 @@ from chat_server.conversations.bot_client import BotClient, BotReply, BotUnavail
 from chat_server.conversations.store import (
     BOT,
     CLOSED,
+    QUEUED,
     TICKETED,
     Conversation,
     ConversationStore,
@@ -55,6 +56,12 @@ FORM_ANSWER = "form_answer"
 
 class DuplicateInFlight(Exception):
     """The same client message id is being processed right now (a resend raced the original)."""
+
+
+class MeaningNet(Protocol):
+    """What a message means, where the guard's wordings found nothing (safety_semantic.SemanticNet)."""
+
+    def reads_emergency(self, text: str) -> bool: ...
 
 
 class Channel(Protocol):
@@ -151,6 +158,8 @@ class ConversationService:
         self.before_bot_turn: list[TurnHook] = []
         self.turn_handlers: list[TurnHandler] = []
         self.commands: dict[str, CommandHandler] = {}
+        # set once the knowledge base's sentence model is loaded (knowledge/feature.py); None meanwhile or without it
+        self.emergency_net: MeaningNet | None = None
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     # delivery -------------------------------------------------------------
@@ -260,6 +269,8 @@ class ConversationService:
                 if outcome.duplicate:
                     return outcome
                 guard_fired = await self.answer_emergency(conv, incoming.text) is not None
+                meant = not guard_fired and conv.state in (BOT, TICKETED, QUEUED) and await self._answer_by_meaning(
+                    conv, incoming.text)
                 if card_shared:
                     await self.say_system(conv, "card_warning")
                 command = parse_command(incoming.text) if self.commands and not guard_fired else None
@@ -281,7 +292,7 @@ class ConversationService:
                         # A question about emergencies ("what should i do if i ever smell gas") is answered too.
                         incoming.bot_text = EMERGENCY_PAYLOAD
                     async with self.turns.turn(source):
-                        await self._bot_turn(conv, incoming, guard_fired)
+                        await self._bot_turn(conv, incoming, guard_fired or meant)
                 return outcome
 
     async def _typed_button(self, conv: Conversation, incoming: Incoming, message: Message) -> None:
@@ -368,6 +379,20 @@ class ConversationService:
                                  custom={"event": "emergency"})
         await self.bus.publish("emergency", conv.id, language=language, source="guard")
         return message
+
+    async def _answer_by_meaning(self, conv: Conversation, body: str) -> bool:
+        """The net under the wordings, where no person reads the message yet (the bot, the queue): an emergency said
+        in a way no pattern knows gets the 911 answer, with the crisis line, as nothing says which kind it is. The
+        message still goes on as typed (to the bot, or it waits for the agent), so a false alarm costs one line."""
+        net = self.emergency_net
+        if net is None or not body.strip() or parse_command(body) is not None:
+            return False
+        if not await asyncio.to_thread(net.reads_emergency, body):
+            return False
+        await self.say(conv, "system", f"{emergency_reply(conv.language)} {crisis_line(conv.language)}",
+                       conv.language, custom={"event": "emergency"})
+        await self.bus.publish("emergency", conv.id, language=conv.language, source="meaning")
+        return True
 
     async def _bot_turn(self, conv: Conversation, incoming: Incoming, guard_fired: bool) -> None:
         metadata = {"language": conv.language, "channel": conv.channel, **(incoming.extra_metadata or {})}

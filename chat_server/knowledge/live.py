@@ -119,6 +119,7 @@ class LiveKnowledge:
         self.reload_interval_s = reload_interval_s
         self.state = State.LOADING
         self.search: KnowledgeSearch | None = None
+        self.embedder: Embedder | None = None  # the sentence model, once loaded (the emergency net shares it)
         self.rules: Rules | None = None
         self.errors: list[dict[str, str]] = []  # invalid files / published versions, for the content page
         self._generation = 0
@@ -165,7 +166,7 @@ class LiveKnowledge:
         self._generation = await self.store.generation()
         current = await self.store.all_current()
         articles = [a for a in (self._parse_published(v) for v in current.values()) if a is not None]
-        embedder = await asyncio.to_thread(self._embedder_factory)
+        embedder = self.embedder = await asyncio.to_thread(self._embedder_factory)
         scope = await asyncio.to_thread(load_out_of_scope, self.knowledge_dir)
         self.search = await asyncio.to_thread(KnowledgeSearch, embedder, calibration, articles, scope)
         self._applied = {a.id: current[a.id].version for a in articles}
