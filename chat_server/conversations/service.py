@@ -269,8 +269,9 @@ class ConversationService:
                 if outcome.duplicate:
                     return outcome
                 guard_fired = await self.answer_emergency(conv, incoming.text) is not None
-                meant = not guard_fired and conv.state in (BOT, TICKETED, QUEUED) and await self._answer_by_meaning(
-                    conv, incoming.text)
+                # read alongside the bot's turn (it costs a bot turn nothing), answered before the bot's reply
+                meaning = self._read_meaning(incoming.text) if not guard_fired and conv.state in (
+                    BOT, TICKETED, QUEUED) else None
                 if card_shared:
                     await self.say_system(conv, "card_warning")
                 command = parse_command(incoming.text) if self.commands and not guard_fired else None
@@ -292,7 +293,10 @@ class ConversationService:
                         # A question about emergencies ("what should i do if i ever smell gas") is answered too.
                         incoming.bot_text = EMERGENCY_PAYLOAD
                     async with self.turns.turn(source):
-                        await self._bot_turn(conv, incoming, guard_fired or meant)
+                        await self._bot_turn(conv, incoming, guard_fired, meaning)
+                    meaning = None
+                if meaning is not None:  # no bot turn (the queue, a server-handled answer): answered now
+                    await self._answer_by_meaning(conv, meaning)
                 return outcome
 
     async def _typed_button(self, conv: Conversation, incoming: Incoming, message: Message) -> None:
@@ -380,21 +384,31 @@ class ConversationService:
         await self.bus.publish("emergency", conv.id, language=language, source="guard")
         return message
 
-    async def _answer_by_meaning(self, conv: Conversation, body: str) -> bool:
-        """The net under the wordings, where no person reads the message yet (the bot, the queue): an emergency said
-        in a way no pattern knows gets the 911 answer, with the crisis line, as nothing says which kind it is. The
-        message still goes on as typed (to the bot, or it waits for the agent), so a false alarm costs one line."""
+    def _read_meaning(self, body: str) -> asyncio.Future[bool] | None:
+        """The net under the wordings, where no person reads the message yet (the bot, the queue): whether `body`
+        means an emergency, read in a worker thread; None without the net or for a button's payload."""
         net = self.emergency_net
         if net is None or not body.strip() or parse_command(body) is not None:
-            return False
-        if not await asyncio.to_thread(net.reads_emergency, body):
+            return None
+        return asyncio.ensure_future(asyncio.to_thread(net.reads_emergency, body))
+
+    async def _answer_by_meaning(self, conv: Conversation, meaning: asyncio.Future[bool]) -> bool:
+        """An emergency said in a way no wording knows gets the 911 answer, with the crisis line, as nothing says
+        which kind it is. The message still goes on as typed (to the bot, or it waits for the agent), so a false
+        alarm costs one line."""
+        try:
+            if not await meaning:
+                return False
+        except Exception:  # the model failed on this text: the wordings and the bot's own net remain
+            log.exception("emergency semantic net failed", extra={"conv": conv.id})
             return False
         await self.say(conv, "system", f"{emergency_reply(conv.language)} {crisis_line(conv.language)}",
                        conv.language, custom={"event": "emergency"})
         await self.bus.publish("emergency", conv.id, language=conv.language, source="meaning")
         return True
 
-    async def _bot_turn(self, conv: Conversation, incoming: Incoming, guard_fired: bool) -> None:
+    async def _bot_turn(self, conv: Conversation, incoming: Incoming, guard_fired: bool,
+                        meaning: asyncio.Future[bool] | None = None) -> None:
         metadata = {"language": conv.language, "channel": conv.channel, **(incoming.extra_metadata or {})}
         if incoming.attachment and incoming.attachment.get("url"):
             # This message's photo only: the conversation's last photo went with every later turn, so a
@@ -411,6 +425,8 @@ class ConversationService:
             reply = await self.bot.send(conv.id, incoming.bot_text or incoming.text, metadata)
         except BotUnavailable as exc:
             reply = exc
+        if meaning is not None:
+            guard_fired = await self._answer_by_meaning(conv, meaning)
         if isinstance(reply, BotReply) and not reply.messages and not guard_fired:
             # A custom action that failed (the action server crashed): Rasa logs it, answers nothing, and the
             # resident heard nothing at all (probe X). Every turn of a resident has an answer.
