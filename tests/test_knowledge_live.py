@@ -647,6 +647,7 @@ async def test_content_page_edit_test_publish_history_rollback_in_chromium(pair:
         await page.fill("textarea[name='answer.en']", "x" * 330 + " https://www.charlottenc.gov")
         await page.click("#publish")
         await expect(page.locator("#edit-msg")).to_contain_text("at most 320")
+        await expect(page.locator("#edit-msg")).to_contain_text("(field Answer (English))")  # named as on the page
         await expect(page.locator("textarea[name='answer.en']")).to_be_focused()
         await expect(page.locator("textarea[name='answer.en']")).to_have_attribute("aria-invalid", "true")
 

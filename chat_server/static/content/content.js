@@ -198,7 +198,8 @@
     } catch (e) {
       if (e.status === 409 && e.info && e.info.current_version) return conflict(e.info.current_version);
       const field = e.info && e.info.field;
-      say($("edit-msg"), field ? t("content.not_published_field", { field, message: e.message })
+      // the field as the page names it ("Answer (Spanish)"), not its key ("answer.es"; probe AA)
+      say($("edit-msg"), field ? t("content.not_published_field", { field: fieldLabel(field), message: e.message })
         : t("content.not_published", { message: e.message }), true);
       markInvalid(field);
     } finally {
