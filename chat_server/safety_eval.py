@@ -10,7 +10,6 @@ language_accuracy is over the emergencies that were caught. Exit status 0, or 2 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 from collections.abc import Callable
@@ -18,20 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from chat_server.emergency_examples import EMERGENCY, NONE, Row, read_rows
 from chat_server.safety import emergency_language
-
-# The dev set: the wordings are tuned on it, and the semantic net (safety_semantic.py) learns from it.
-EXAMPLES = Path(__file__).resolve().parent / "emergency_examples.csv"
-EMERGENCY = "emergency"
-NONE = "none"
-LABELS = (EMERGENCY, NONE)
-
-
-@dataclass(frozen=True)
-class Row:
-    text: str
-    label: str
-    lang: str
 
 
 @dataclass(frozen=True)
@@ -51,27 +38,6 @@ class Summary:
         return json.dumps({"n": self.n, "recall": round(self.recall, 4),
                            "false_alarm_rate": round(self.false_alarm_rate, 4),
                            "language_accuracy": round(self.language_accuracy, 4)})
-
-
-def read_rows(path: Path) -> list[Row]:
-    """The labelled rows of `path`; a bad header or label names the file and line."""
-    with open(path, newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        missing = {"text", "label", "lang"} - set(reader.fieldnames or [])
-        if missing:
-            raise ValueError(f"{path}: header must be text,label,lang (missing {', '.join(sorted(missing))})")
-        rows = []
-        for line, record in enumerate(reader, start=2):
-            text = (record.get("text") or "").strip()
-            if not text:
-                continue
-            label = (record.get("label") or "").strip()
-            if label not in LABELS:
-                raise ValueError(f"{path}:{line}: label must be emergency or none, not {label!r}")
-            rows.append(Row(text, label, (record.get("lang") or "").strip().lower()))
-    if not rows:
-        raise ValueError(f"{path}: no rows")
-    return rows
 
 
 def evaluate(rows: list[Row], guard: Callable[[str], str | None] = emergency_language) -> list[Outcome]:

@@ -20,8 +20,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from chat_server.emergency_examples import EMERGENCY, EXAMPLES, Row, read_rows
 from chat_server.knowledge.semantic import Embedder, one_blas_thread
-from chat_server.safety_eval import EMERGENCY, EXAMPLES, Row, read_rows
 
 FLOOR = 0.50
 MARGIN = 0.10

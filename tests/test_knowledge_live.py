@@ -747,9 +747,9 @@ async def test_content_page_writes_a_new_article_in_chromium(pair: Pair) -> None
         # Retired on the page (an ended program), it is no longer served, in either process, and listed as
         # retired; restored, it is served again (probe AA: only deleting its file and restarting could).
         def served(server: ChatServerProcess) -> Callable[[], Any]:
-            async def check() -> bool:
-                d = (await ask(reader, server, "how many dogs am i allowed to have in the city", "en", csrf))
-                return d["decision"]["kind"] == "answer" and d["decision"]["article"]["id"] == new_id
+            async def check() -> bool:  # among the bot's top 3 (the API test's article on pet limits may lead)
+                found = await ask(reader, server, "how many dogs am i allowed to have in the city", "en", csrf)
+                return new_id in [t["id"] for t in found["top"]]
             return check
 
         await until(served(pair.b), LIVE_S)

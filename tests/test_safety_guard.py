@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from chat_server import safety, safety_eval
+from chat_server import emergency_examples, safety, safety_eval
 from chat_server.cli import main as cli_main
 from chat_server.safety import emergency_language, emergency_reply, normalise
 
 DATA = Path(__file__).parent / "data"
-EXAMPLES = safety_eval.EXAMPLES  # the dev set: the patterns are tuned on it, the semantic net learns from it
+EXAMPLES = emergency_examples.EXAMPLES  # the dev set: the patterns are tuned on it, the semantic net learns from it
 
 
 @pytest.mark.parametrize(
@@ -179,7 +179,7 @@ def test_no_misspelling_the_guard_corrects_is_a_word_residents_write() -> None:
         return {re.sub(r"([a-z])\1+", r"\1", w) for w in re.findall(r"[a-z0-9]+", ascii_text.replace("'", ""))}
 
     texts = [f.read_text(encoding="utf-8") for f in files]
-    texts += [r.text for r in safety_eval.read_rows(EXAMPLES) if r.label != "emergency"]
+    texts += [r.text for r in emergency_examples.read_rows(EXAMPLES) if r.label != "emergency"]
     words = {w for text in texts for w in folded(text)}
     corrected = {typo: meant for typo, meant in safety._TYPOS.items() if typo in words}
     assert all(meant[:5] == typo[:5] for typo, meant in corrected.items()), corrected
@@ -187,7 +187,7 @@ def test_no_misspelling_the_guard_corrects_is_a_word_residents_write() -> None:
 
 def test_the_dev_set_stays_caught() -> None:
     """Every wording added for a miss keeps working (the dev set holds probe AC's fresh messages too)."""
-    rows = safety_eval.read_rows(EXAMPLES)
+    rows = emergency_examples.read_rows(EXAMPLES)
     summary = safety_eval.summarise(safety_eval.evaluate(rows))
     assert summary.recall == 1.0, summary
     assert summary.false_alarm_rate <= 0.05, summary
@@ -251,7 +251,7 @@ def test_word_start_index_agrees_with_a_plain_scan() -> None:
     fragments = {"en": safety._EN, "es": safety._ES, "shared": safety._SHARED}
     plain = {name: safety._plain(group) for name, group in fragments.items()}
     plain_any = safety._plain(safety._EN + safety._ES + safety._SHARED)
-    texts = [row.text for path in (EXAMPLES, DATA / "emergency_test.csv") for row in safety_eval.read_rows(path)]
+    texts = [row.text for path in (EXAMPLES, DATA / "emergency_test.csv") for row in emergency_examples.read_rows(path)]
     for text in texts:
         folded = normalise(text)
         assert safety._ANY.search(folded) == bool(plain_any.search(folded)), text
@@ -276,7 +276,7 @@ def test_eval_set_is_the_dev_and_test_sets_and_big_enough() -> None:
 
 def test_held_out_set_meets_the_goals() -> None:
     """Issue 13: recall ≥ 0.98 and false alarms ≤ 1 % on messages the patterns were not tuned on."""
-    summary = safety_eval.summarise(safety_eval.evaluate(safety_eval.read_rows(DATA / "emergency_test.csv")))
+    summary = safety_eval.summarise(safety_eval.evaluate(emergency_examples.read_rows(DATA / "emergency_test.csv")))
     assert summary.recall >= 0.98, summary
     assert summary.false_alarm_rate <= 0.01, summary
     assert summary.language_accuracy >= 0.95, summary

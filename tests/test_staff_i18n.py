@@ -244,7 +244,9 @@ async def test_incidents_page_in_spanish_posts_and_ends_a_notice(server_factory:
         row = page.locator("#list tbody tr").first
         await expect(row.locator("td").first).to_contain_text("Tormenta invernal")  # the title in the page's language
         await expect(row.locator("td").nth(1)).to_have_text("activo · en el aviso del chat web")
-        end = row.locator("button")
+        edit = row.locator("button", has_text="Editar")
+        await expect(edit).to_have_attribute("aria-label", "Editar: Tormenta invernal")
+        end = row.locator("button", has_text="Terminar ahora")
         await expect(end).to_have_attribute("aria-label", "Terminar ahora: Tormenta invernal")
         violations = serious_violations(await axe_scan(page, "body"))
         assert violations == [], violations
@@ -265,6 +267,6 @@ async def test_incidents_page_in_spanish_posts_and_ends_a_notice(server_factory:
                           starts_in_s=3600)
         await expect(row.locator("td").first).to_contain_text("Obras")
         page.once("dialog", accept)
-        await row.locator("button").click()
+        await row.locator("button", has_text="Terminar ahora").click()
         await expect(row.locator("td").nth(2)).to_contain_text("terminado antes de empezar")
         assert page.errors == [], page.errors  # type: ignore[attr-defined]
