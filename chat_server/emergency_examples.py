@@ -6,9 +6,9 @@ learns from it; `chat311 safety-eval` (safety_eval.py) measures either on any su
 
 from __future__ import annotations
 
-import csv
-from dataclasses import dataclass
 from pathlib import Path
+
+from chat_server.heldout import HeldoutRow, read_heldout
 
 EXAMPLES = Path(__file__).resolve().parent / "emergency_examples.csv"
 EMERGENCY = "emergency"
@@ -16,29 +16,13 @@ NONE = "none"
 LABELS = (EMERGENCY, NONE)
 
 
-@dataclass(frozen=True)
-class Row:
-    text: str
-    label: str
-    lang: str
+Row = HeldoutRow
 
 
 def read_rows(path: Path) -> list[Row]:
-    """The labelled rows of `path`; a bad header or label names the file and line."""
-    with open(path, newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        missing = {"text", "label", "lang"} - set(reader.fieldnames or [])
-        if missing:
-            raise ValueError(f"{path}: header must be text,label,lang (missing {', '.join(sorted(missing))})")
-        rows = []
-        for line, record in enumerate(reader, start=2):
-            text = (record.get("text") or "").strip()
-            if not text:
-                continue
-            label = (record.get("label") or "").strip()
-            if label not in LABELS:
-                raise ValueError(f"{path}:{line}: label must be emergency or none, not {label!r}")
-            rows.append(Row(text, label, (record.get("lang") or "").strip().lower()))
-    if not rows:
-        raise ValueError(f"{path}: no rows")
+    """The labelled rows of `path` (read as the held-out NLU files are), each labelled emergency or none."""
+    rows = read_heldout(path)
+    for line, row in enumerate(rows, start=2):
+        if row.label not in LABELS:
+            raise ValueError(f"{path}:{line}: label must be emergency or none, not {row.label!r}")
     return rows
