@@ -97,7 +97,9 @@ def _with_meaning() -> Callable[[str], str | None]:
 
     def guard(text: str) -> str | None:
         found = emergency_language(text)
-        return found if found is not None else detect_language(text)[0] if net.reads_emergency(text) else None
+        if found is None and net.reads_emergency(text):
+            return detect_language(text)[0]
+        return found
     return guard
 
 

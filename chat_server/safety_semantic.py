@@ -21,19 +21,17 @@ from collections.abc import Sequence
 import numpy as np
 
 from chat_server.emergency_examples import EMERGENCY, EXAMPLES, Row, read_rows
-from chat_server.knowledge.semantic import Embedder, one_blas_thread
+from chat_server.knowledge.semantic import Embedder, embed_all, one_blas_thread
 
 FLOOR = 0.50
 MARGIN = 0.10
-_BATCH = 64
 
 
 class SemanticNet:
     def __init__(self, embedder: Embedder, examples: Sequence[Row]) -> None:
         self._embedder = embedder
         with one_blas_thread():
-            vectors = np.vstack([embedder.embed([r.text for r in examples[i:i + _BATCH]])
-                                 for i in range(0, len(examples), _BATCH)])
+            vectors = embed_all(embedder, [r.text for r in examples])
         emergency = np.array([r.label == EMERGENCY for r in examples])
         self._emergencies, self._others = vectors[emergency], vectors[~emergency]
 

@@ -379,9 +379,12 @@ class ConversationService:
         if found is None:
             return None
         language = "es" if found == "es" else conv.language
-        message = await self.say(conv, "system", emergency_reply(language, body), language,
-                                 custom={"event": "emergency"})
-        await self.bus.publish("emergency", conv.id, language=language, source="guard")
+        return await self._say_emergency(conv, emergency_reply(language, body), language, "guard")
+
+    async def _say_emergency(self, conv: Conversation, words: str, language: str, source: str) -> Message:
+        """The 911 answer as the widget shows it (an alert: the `emergency` event), counted as an emergency."""
+        message = await self.say(conv, "system", words, language, custom={"event": "emergency"})
+        await self.bus.publish("emergency", conv.id, language=language, source=source)
         return message
 
     def _read_meaning(self, body: str) -> asyncio.Future[bool] | None:
@@ -402,9 +405,8 @@ class ConversationService:
         except Exception:  # the model failed on this text: the wordings and the bot's own net remain
             log.exception("emergency semantic net failed", extra={"conv": conv.id})
             return False
-        await self.say(conv, "system", f"{emergency_reply(conv.language)} {crisis_line(conv.language)}",
-                       conv.language, custom={"event": "emergency"})
-        await self.bus.publish("emergency", conv.id, language=conv.language, source="meaning")
+        await self._say_emergency(conv, f"{emergency_reply(conv.language)} {crisis_line(conv.language)}",
+                                  conv.language, "meaning")
         return True
 
     async def _bot_turn(self, conv: Conversation, incoming: Incoming, guard_fired: bool,

@@ -259,8 +259,7 @@ class LiveKnowledge:
         async with self._apply:
             search = self._search()
             if version is None:
-                self._applied.pop(article_id, None)
-                return int(search.remove(article_id))
+                return int(self._remove(article_id))
             if self._applied.get(article_id) == version.version:
                 return 0
             article = self._parse_published(version)
@@ -274,6 +273,13 @@ class LiveKnowledge:
             self._applied[article_id] = version.version
             self._epoch += 1
             return 1
+
+    def _remove(self, article_id: str) -> bool:
+        """Take a retired article out of this process's index (under `_apply`); False if it was not there. Like
+        every index change it invalidates the cached draft fork (a removal synced from another process did not)."""
+        self._applied.pop(article_id, None)
+        self._epoch += 1
+        return self._search().remove(article_id)
 
     # ------------------------------------------------------------------ publish
     def parse(self, article_id: str, data: object) -> Article:
@@ -334,9 +340,7 @@ class LiveKnowledge:
         async with self._apply:
             version = await self.store.publish(article_id, None, base_version, author, Origin.RETIRED, current.file,
                                                current.file_sha, note or "retired on the content page")
-            self._search().remove(article_id)
-            self._applied.pop(article_id, None)
-            self._epoch += 1
+            self._remove(article_id)
         log.info("article retired", extra={"article": article_id, "version": version.version, "by": author})
         return version
 

@@ -29,11 +29,10 @@ from chat_server.knowledge.ranking import (
     top_two,
 )
 from chat_server.knowledge.scope import OutOfScope, words
-from chat_server.knowledge.semantic import Embedder, SemanticIndex, article_texts, one_blas_thread
+from chat_server.knowledge.semantic import Embedder, SemanticIndex, article_texts, embed_all, one_blas_thread
 from chat_server.knowledge.specifics import without_specifics
 
 FALLBACK_LABEL = "nlu_fallback"
-EMBED_BATCH = 256  # texts per model call when indexing: bigger batches pad more and stream more memory
 MAX_QUERY_CHARS = 500  # longer messages are cut: the cost of a query grows with its length
 
 
@@ -131,8 +130,7 @@ class KnowledgeSearch:
         """Embed all of them in one batch, then refuse any article whose vectors are unusable."""
         texts = [article_texts(a) for a in articles]
         every = [t for group in texts for t in group]
-        chunks = [self._embedder.embed(every[i:i + EMBED_BATCH]) for i in range(0, len(every), EMBED_BATCH)]
-        flat = np.concatenate(chunks) if chunks else np.zeros((0, 0), dtype=np.float32)
+        flat = embed_all(self._embedder, every)
         out, start = [], 0
         for article, group in zip(articles, texts, strict=True):
             vectors = np.asarray(flat[start:start + len(group)], dtype=np.float32)

@@ -64,6 +64,15 @@ class UniversalSentenceEncoder:
         return out.reshape(len(texts), -1)
 
 
+EMBED_BATCH = 256  # texts per model call when embedding many: bigger batches pad more and stream more memory
+
+
+def embed_all(embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
+    """(len(texts), dim) rows for many texts, EMBED_BATCH at a time."""
+    chunks = [embedder.embed(texts[i:i + EMBED_BATCH]) for i in range(0, len(texts), EMBED_BATCH)]
+    return np.concatenate(chunks) if chunks else np.zeros((0, 0), dtype=np.float32)
+
+
 def article_texts(article: Article) -> list[str]:
     return [text for lang in LANGUAGES for text in (article.title[lang], *article.questions[lang])]
 
