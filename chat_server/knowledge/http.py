@@ -254,7 +254,7 @@ async def retired(request: web.Request) -> web.Response:
     kb = _kb(request)
     rows = []
     for article_id, record in (await kb.store.retired()).items():
-        last = next((v for v in await kb.store.history(article_id) if v.data is not None), None)
+        last = await kb.store.last_published(article_id)
         if last is not None and last.data is not None:
             rows.append({"id": article_id, "title": last.data["title"], "department": last.data["department"],
                          "retired": record.summary()})

@@ -348,7 +348,7 @@ class LiveKnowledge:
         """Serve a retired article again: its last published text, as a new version."""
         if await self.store.current(article_id) is not None:
             raise AlreadyExists(f"{article_id} is not retired: it is published")
-        last = next((v for v in await self.store.history(article_id) if v.data is not None), None)
+        last = await self.store.last_published(article_id)
         if last is None or last.data is None:
             raise NotFound(article_id)
         return await self._publish(self.parse(article_id, last.data), await self.store.latest_version(article_id),

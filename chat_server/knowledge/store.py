@@ -132,6 +132,10 @@ class ArticleStore:
         rows = await self.redis.lrange(f"{self.kb_prefix}hist:{article_id}", 0, -1)
         return [Version.from_json(r) for r in reversed(rows)]
 
+    async def last_published(self, article_id: str) -> Version | None:
+        """The newest version with an article in it (a retired article's text, for listing or restoring it)."""
+        return next((v for v in await self.history(article_id) if v.data is not None), None)
+
     async def version(self, article_id: str, number: int) -> Version | None:
         if number < 1:
             return None
