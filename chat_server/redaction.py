@@ -137,6 +137,34 @@ _SIGNED = re.compile(
     r"[ \t]*(?P<name>" + _WORD + r"(?:[ \t]+" + _WORD + r"){0,2})[ \t]+here\b"
     r"(?=[ \t]*(?:$|[.,!;:)" + _DASHES + r"]|(?i:again|calling|from|and|with|to|about|at|on|in)\b))",
     re.MULTILINE)
+# How a Spanish speaker says who is writing or calling: "Hola, aquí Lupita Morales", "le habla Marta Ruiz", "les
+# escribe Ana", at the start or after a greeting or a sentence ("aquí en la calle hay un bache" names no one), and
+# "de parte de Rosa Díaz" anywhere.
+_SPANISH_INTRO = re.compile(
+    r"(?:(?:\b(?i:hola|buenas|buenos[ \t]+d[ií]as|buenas[ \t]+(?:tardes|noches))\b[,!.]?|^|(?<=[.!?;:,]))[ \t]*"
+    r"(?i:aqu[ií]|(?:les?[ \t]+)?(?:habla|escribe))|\b(?i:de[ \t]+parte[ \t]+de))(?![\w'’])" + _CANDIDATE,
+    re.MULTILINE)
+# Whom to ask for: "pregunten por Rosa", "busquen a Don Pedro"; in English only a common first name ("ask for
+# maria"), since "ask for Bulk Pickup" is a service.
+_ASK_FOR_ES = re.compile(r"\b(?i:pregunt(?:en|e|ar|a)[ \t]+por|busqu(?:en|e)[ \t]+a|habl(?:ar|a|en|e)[ \t]+con)"
+                         r"(?![\w'’])" + _CANDIDATE)
+_ASK_FOR_EN = re.compile(r"\b(?i:ask[ \t]+for|speak[ \t]+(?:to|with)|talk[ \t]+(?:to|with))(?![\w'’])" + _CANDIDATE)
+# A phone number read out in words, as residents type it into SMS ("nine eight zero five five five one two three
+# four", "nueve ocho cero, 555 …"): digit words and digits, at least 7 digits in all with one word among them.
+_DIGIT_WORDS = {"zero": "0", "oh": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
+                "seven": "7", "eight": "8", "nine": "9", "cero": "0", "uno": "1", "una": "1", "dos": "2",
+                "tres": "3", "cuatro": "4", "cinco": "5", "seis": "6", "siete": "7", "ocho": "8", "nueve": "9"}
+_DIGIT_TOKEN = r"(?:" + "|".join(_DIGIT_WORDS) + r"|\d{1,4})"
+_SPELT_DIGITS = re.compile(rf"(?<![\w$.…]){_DIGIT_TOKEN}(?:(?:[ \t]*[,{_DASHES}.][ \t]*|[ \t]+){_DIGIT_TOKEN})+"
+                           r"(?![\w$%])", re.IGNORECASE)
+
+
+def _spelt_digits(match: re.Match[str]) -> str:
+    tokens = re.findall(r"\w+", match.group(0).lower())
+    digits = "".join(_DIGIT_WORDS.get(token, token) for token in tokens)
+    if len(digits) < 7 or all(token.isdigit() for token in tokens):
+        return match.group(0)
+    return f"[phone …{digits[-2:]}]"
 
 
 def _words(*groups: str) -> frozenset[str]:
@@ -177,7 +205,7 @@ _PLACE_WORD = _STREET_ABBREVIATION | _words(
     "street road avenue boulevard drive lane court place parkway highway way circle terrace trail loop square park",
     "creek center centre church school elementary middle high academy university college mall plaza station",
     "library hospital apartments apts bridge lake river village commons crossing point pointe freeway expressway",
-    "county city department office calle avenida camino carretera",
+    "county city department office calle avenida camino carretera departamento oficina servicios sociales",
     # organisations: "This is Charlotte Water's fault" named no one
     "water energy gas power electric utilities utility services transit hoa association company inc llc corp")
 # First names common in Charlotte that are not also ordinary words ("will", "grace", "frank", "rosa", "luz" are
@@ -287,6 +315,12 @@ def _lower_titled_name_span(match: re.Match[str]) -> tuple[int, int] | None:
     return taken[0][0], taken[-1][1]
 
 
+def _first_name_span(match: re.Match[str]) -> tuple[int, int] | None:
+    """Only a name that starts with a common first name, in any case ("ask for maria lopez")."""
+    first = re.match(r"\S+", match.group("name"))
+    return _name_span(match) if first and _fold(first.group()) in _FIRST_NAMES else None
+
+
 def _mask_names(text: str, pattern: re.Pattern[str], span: Callable[[re.Match[str]], tuple[int, int] | None]) -> str:
     parts: list[str] = []
     done = 0
@@ -361,6 +395,9 @@ def redact(text: str) -> str:
     text = _mask_names(text, _CONTACT_LABEL, _name_span)
     text = _mask_names(text, _NAMED, _name_span)
     text = _mask_names(text, _SIGN_OFF, lambda m: _name_span(m, titled=True, whole=True))
+    text = _mask_names(text, _SPANISH_INTRO, _name_span)
+    text = _mask_names(text, _ASK_FOR_ES, _name_span)
+    text = _mask_names(text, _ASK_FOR_EN, _first_name_span)
     text = _DOB.sub(lambda m: m.group("label") + "[date of birth]", text)
     text = _ID_NUMBER.sub(lambda m: m.group(0)[:m.start("id") - m.start()] + "[id]", text)
     text = _SSN_AFTER_WORD.sub(lambda m: m.group(0)[:m.start("ssn") - m.start()] + "[ssn]", text)
@@ -370,6 +407,7 @@ def redact(text: str) -> str:
     text = _CARD.sub(lambda m: _keep_last(m, "card", 4), text)
     text = _PHONE.sub(_phone, text)
     text = _LOCAL_PHONE.sub(_phone, text)
+    text = _SPELT_DIGITS.sub(_spelt_digits, text)
     return text
 
 

@@ -124,6 +124,9 @@ def test_email_forms_are_masked(email: str) -> None:
     "street name: Tryon", "a mi nombre antes del lunes", "my name is on the bill", "meet @ park. Then",
     "un señor se desmayo y no respira", "Senior Center", "my neighbor says the light is out",
     "account 00112233", "case 00 12", "mr. oak st", "the mr so and so",
+    "aquí en la calle Tryon hay un bache", "Aquí Charlotte Water", "llamo de parte de mi mamá", "ask for Bulk Pickup",
+    "quiero hablar con un agente", "hablar con Servicios Sociales", "I have two dogs and one cat", "uno dos tres",
+    "lot 250 1200",
 ])
 def test_resident_text_that_is_not_personal_data_stays(kept: str) -> None:
     assert redact(kept) == kept
@@ -151,6 +154,16 @@ def test_resident_text_that_is_not_personal_data_stays(kept: str) -> None:
     # probe AB: a name's next word was taken with it
     ("I'm Maria Lopez call me at 704-555-0142", "I'm [name] call me at [phone …42]"),
     ("My name is Luis thanks for helping", "My name is [name] thanks for helping"),
+    # how Spanish speakers say who writes, whom to ask for, and numbers read out in words
+    ("Hola, aquí Lupita Morales, tengo un bache", "Hola, aquí [name], tengo un bache"),
+    ("Buenas tardes, le habla Marta Ruiz", "Buenas tardes, le habla [name]"),
+    ("de parte de Rosa Díaz", "de parte de [name]"),
+    ("pregunten por Rosa cuando vengan", "pregunten por [name] cuando vengan"),
+    ("si hay dudas hablen con Pedro Gómez", "si hay dudas hablen con [name]"),
+    ("ask for maria lopez at the desk", "ask for [name] at the desk"),
+    ("my number is nine eight zero five five five one two three four", "my number is [phone …34]"),
+    ("mi número es nueve ocho cero, cinco cinco cinco, uno dos tres cuatro", "mi número es [phone …34]"),
+    ("text 980 five five five 0123", "text [phone …23]"),
 ])
 def test_more_personal_data_forms_are_masked(text: str, masked: str) -> None:
     assert redact(text) == masked
