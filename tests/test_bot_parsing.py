@@ -147,6 +147,12 @@ def test_days(text: str, expected: int | None) -> None:
     assert parsing.validate_number(text) == expected
 
 
+def test_a_number_outside_the_catalogue_bounds_is_asked_again() -> None:
+    items = attribute("item_count")
+    assert parsing.validate_attribute(items, "0") == (None, False)
+    assert parsing.validate_attribute(items, "about 3") == (3, True)
+
+
 def test_enum_and_multi_values_in_both_languages() -> None:
     position, carts, material = attribute("road_position"), attribute("cart_type"), attribute("material")
     assert position and carts and material

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
-from chat_server.tickets.catalogue import REPORT_LABELS, CatalogueError, load_catalogue
+from chat_server.tickets.catalogue import REPORT_LABELS, CatalogueError, TicketValidationError, load_catalogue
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOGUE = ROOT / "chat_server" / "tickets" / "catalogue.yml"
@@ -50,6 +51,10 @@ def _line_of(path: Path, needle: str) -> int:
     ("    expected_days: 7\n", "    expected_dayz: 7\n", "(CART_REPAIR).expected_dayz", "expected_dayz"),
     ("            note:\n              en: >-", "            note:\n              fr: x\n              en: >-",
      "(MISSED_PICKUP).attributes[1] (cart_at_curb_by_7am).values[1].note", "              fr: x"),
+    ("        max: 3650\n", "        max: -1\n", "(ABANDONED_VEHICLE).attributes[1] (days_parked).max", "max: -1"),
+    ("        max: 3650\n", "        max: lots\n", "(ABANDONED_VEHICLE).attributes[1] (days_parked).max", "max: lots"),
+    ("        keywords: [plate", "        min: 7\n        keywords: [plate",
+     "(ABANDONED_VEHICLE).attributes[0] (plate).min", "        min: 7"),
 ])
 def test_an_invalid_catalogue_names_file_line_and_field(tmp_path: Path, old: str, new: str, field: str,
                                                        needle: str) -> None:
@@ -79,3 +84,17 @@ def test_a_missing_design_label_is_refused(tmp_path: Path) -> None:
     path = _broken(tmp_path, "label: report_pothole", "label: report_road_hole")
     with pytest.raises(CatalogueError, match="report_pothole"):
         load_catalogue(path)
+
+
+@pytest.mark.parametrize(("code", "answers", "error"), [
+    ("ABANDONED_VEHICLE", {"plate": "ABC1234", "days_parked": "-3"}, "attribute[days_parked] must be at least 0"),
+    ("ABANDONED_VEHICLE", {"plate": "ABC1234", "days_parked": "99999"}, "attribute[days_parked] must be at most 3650"),
+    ("BULKY_ITEM_PICKUP", {"item_count": "0"}, "attribute[item_count] must be at least 1"),
+])
+def test_numbers_outside_their_bounds_are_refused(code: str, answers: dict[str, str], error: str) -> None:
+    service = load_catalogue(CATALOGUE).get(code)
+    assert service is not None
+    required = {a.code: a.values[0].key for a in service.attributes if a.required and a.values}
+    with pytest.raises(TicketValidationError, match=re.escape(error)):
+        service.validate_attributes({**required, **answers})
+    assert service.validate_attributes({**required, **answers, next(iter(answers.keys() - {"plate"})): "2"})

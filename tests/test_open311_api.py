@@ -378,6 +378,18 @@ async def test_idempotency_key_returns_the_first_request(api: Api) -> None:
     third_status, third, _ = await api.post({"service_code": "GRAFFITI", "address_string": "Bridge on I-77",
                                              "attribute[surface]": "bridge", "idempotency_key": "abc-2"})
     assert third_status == 200 and third[0]["service_request_id"] != first[0]["service_request_id"]
+    # the same request with its parameters in another order is a replay; a different one under the key is refused
+    status, again, resp = await api.post([("idempotency_key", "abc-1"), ("attribute[surface]", "bridge"),
+                                          ("address_string", "Bridge on I-77"), ("service_code", "GRAFFITI")])
+    assert status == 200 and again[0]["service_request_id"] == first[0]["service_request_id"], again
+    assert resp.headers["Idempotent-Replayed"] == "true"
+    status, refused, _ = await api.post({"service_code": "GRAFFITI", "address_string": "Underpass on I-85",
+                                         "attribute[surface]": "sign", "idempotency_key": "abc-1"})
+    assert status == 422 and refused[0]["code"] == 422, refused
+    assert first[0]["service_request_id"] in refused[0]["description"]
+    assert "idempotency_key" in refused[0]["description"]
+    status, stored, _ = await api.get(f"requests/{first[0]['service_request_id']}.json")
+    assert status == 200 and stored[0]["address"] == "Bridge on I-77", stored
 
 
 # ----------------------------------------------------------------------------- GET requests

@@ -154,6 +154,13 @@ async def test_webhook_refuses_bad_input_and_applies_each_change_once(server: An
                                             "sub_status": "resolved", "applied": True}
         status, answer = await post(change, signed(change))  # the system retried its push
         assert status == 200 and answer["applied"] is False
+        # the same change_id for another change would be lost behind "not applied": refused, nothing recorded
+        other = json.dumps({"service_request_id": ticket_id, "status": "in_progress", "status_notes": "Crew sent",
+                            "change_id": "wo-881"}).encode()
+        status, answer = await post(other, signed(other))
+        assert (status, answer["error"]["code"]) == (409, "conflict"), answer
+        assert "change_id" in answer["error"]["message"]
+        assert len(await history(redis_server, server, ticket_id)) == 2
         entries = [json.loads(e) for e in await history(redis_server, server, ticket_id)]
         assert [(e["sub_status"], e["note"]) for e in entries] == [("submitted", None), ("resolved", "Fixed")]
         assert entries[-1]["by"] == "webhook:webhook"

@@ -695,7 +695,9 @@ def validate_attribute(attr: Any, text: Any) -> tuple[object | None, bool]:
         return (keys, True) if keys else (None, False)
     if attr.datatype == "number":
         value = validate_number(text)
-        return (value, value is not None)
+        in_bounds = value is not None and (getattr(attr, "minimum", None) is None or value >= attr.minimum) \
+            and (getattr(attr, "maximum", None) is None or value <= attr.maximum)
+        return (value, True) if in_bounds else (None, False)
     validator = FORMAT_VALIDATORS.get(attr.format or "")
     if validator is None:
         cleaned = text.strip()[:500]

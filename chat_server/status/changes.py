@@ -77,7 +77,8 @@ class TicketStatusService:
         self.notify_stream = notify_stream
 
     async def change(self, ticket_id: str, status: str | None, note: str | None, source: Source, actor: str, *,
-                     change_key: str | None = None, occurred_at: float | None = None) -> Change:
+                     change_key: str | None = None, occurred_at: float | None = None,
+                     change_digest: str = "") -> Change:
         """Record a status change or a note for the resident (no `status`: the ticket keeps its own) and
         queue its notifications. The note is public (status page, Open311 status_notes, the notices), so
         personal data in it is masked as in descriptions. Raises TicketValidationError (404 unknown ticket,
@@ -86,10 +87,17 @@ class TicketStatusService:
         Not applied, and nobody told: nothing to change; the same status and note as the latest change within
         REPEAT_WINDOW_S (a double click, a retried request: residents were told twice, probe AB); and, with
         `occurred_at` (when the sender says it happened), a change older than one already applied (a late
-        "in progress" reopened a resolved request and told the resident so)."""
+        "in progress" reopened a resolved request and told the resident so).
+
+        `change_digest` (what the sender sent under `change_key`): the key reused for a different change is
+        refused (409), since answering "not applied" would lose that change without a word."""
         ticket = await self.store.get(str(ticket_id or "").strip().upper())
         if ticket is None:
             raise TicketValidationError(404, f"service request {str(ticket_id)[:40]!r} not found", "ticket_id")
+        if change_key and change_digest and await self.store.change_digest(change_key) not in (None, "",
+                                                                                               change_digest):
+            raise TicketValidationError(409, "change_id was already used for a different change; send each change "
+                                             "with its own change_id", "change_id")
         main, sub = resolve_status(ticket.status, ticket.sub_status,
                                    str(status or "").strip().lower() or ticket.sub_status)
         text = made_public(free_text(note, "note"), ticket.contact) or None
@@ -110,7 +118,7 @@ class TicketStatusService:
             pipe.xadd(self.notify_stream, {"job": job}, maxlen=200_000, approximate=True)
 
         applied = await self.store.record_status(ticket, entry, change_key=change_key, also=enqueue,
-                                                 event_at=occurred_at)
+                                                 event_at=occurred_at, change_digest=change_digest)
         if applied:
             await self.bus.publish("ticket_status", ticket.conversation_id or "", ticket_id=ticket.id, status=main,
                                    sub_status=sub, previous_status=previous, by=entry.by, source=str(source),

@@ -8,6 +8,7 @@ seconds) and `X-Chat311-Signature: sha256=<hex HMAC-SHA256(status.webhook_secret
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 import logging
@@ -87,9 +88,10 @@ class StatusWebhook:
         try:
             change = await self.status.change(
                 ticket_id, data["status"], data.get("status_notes"), Source.WEBHOOK,
-                (data.get("actor") or "webhook")[:60], change_key=f"{ticket_id}:{key}", occurred_at=occurred_at)
+                (data.get("actor") or "webhook")[:60], change_key=f"{ticket_id}:{key}", occurred_at=occurred_at,
+                change_digest=hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:32])
         except TicketValidationError as exc:
-            code = "not_found" if exc.code == 404 else "invalid"
+            code = {404: "not_found", 409: "conflict"}.get(exc.code, "invalid")
             return error_response(exc.code, code, exc.description)
         return web.json_response({"service_request_id": change.ticket.id, "status": change.ticket.status,
                                   "sub_status": change.ticket.sub_status, "applied": change.applied})

@@ -90,6 +90,9 @@ class ServiceAttribute:
     prompts: dict[str, str] = field(default_factory=dict)  # the question the bot and the console ask
     keywords: tuple[str, ...] = ()  # words that name this field in a correction ("change the size")
     format: str | None = None  # a STRING_FORMATS check for string answers
+    # A number's bounds (catalogue `min`, `max`): a count of items or of days is never negative.
+    minimum: float | None = None
+    maximum: float | None = None
 
     def description(self, language: str) -> str:
         return self.descriptions.get(language) or self.descriptions["en"]
@@ -205,6 +208,10 @@ def _normalise(attr: ServiceAttribute, raw: Any) -> str | list[str] | None:
             raise TicketValidationError(400, f"{where} must be a number, got {value[:40]!r}", where) from None
         if not math.isfinite(number):
             raise TicketValidationError(400, f"{where} must be a finite number", where)
+        if attr.minimum is not None and number < attr.minimum:
+            raise TicketValidationError(400, f"{where} must be at least {attr.minimum:g}, got {value[:40]!r}", where)
+        if attr.maximum is not None and number > attr.maximum:
+            raise TicketValidationError(400, f"{where} must be at most {attr.maximum:g}, got {value[:40]!r}", where)
         return str(int(number)) if number.is_integer() else repr(number)
     if attr.datatype == "datetime":
         try:
@@ -332,7 +339,7 @@ def _check_keys(at: _At, allowed: set[str]) -> None:
 _SERVICE_KEYS = {"service_code", "label", "name", "description", "group", "keywords", "type", "agency_responsible",
                  "service_notice", "expected_days", "location_required", "attributes", "private"}
 _ATTR_KEYS = {"code", "datatype", "required", "order", "name", "description", "prompt", "datatype_description",
-              "values", "variable", "keywords", "format"}
+              "values", "variable", "keywords", "format", "min", "max"}
 _VALUE_KEYS = {"key", "name", "synonyms", "note"}
 
 
@@ -398,14 +405,30 @@ def _attribute(at: _At, position: int) -> ServiceAttribute:
     fmt = data.get("format")
     if fmt is not None and (datatype != "string" or fmt not in STRING_FORMATS):
         raise at.error(f"only for string attributes, one of {', '.join(STRING_FORMATS)} (got {fmt!r})", "format")
+    bounds = [_bound(at, data, name, datatype) for name in ("min", "max")]
+    minimum = 0.0 if datatype == "number" and "min" not in data else bounds[0]
+    if minimum is not None and bounds[1] is not None and bounds[1] < minimum:
+        raise at.error(f"must not be below min ({minimum:g})", "max")
     return ServiceAttribute(
         code=code, datatype=datatype, required=_flag(at, "required", False), order=order,
         descriptions=_translations(at, "description"),
         datatype_descriptions=_translations(at, "datatype_description", required=False),
         values=tuple(values), variable=_flag(at, "variable", True),
         names=_translations(at, "name"), prompts=_translations(at, "prompt"),
-        keywords=_words(at, "keywords"), format=fmt,
+        keywords=_words(at, "keywords"), format=fmt, minimum=minimum, maximum=bounds[1],
     )
+
+
+def _bound(at: _At, data: dict[str, Any], name: str, datatype: str) -> float | None:
+    """A number attribute's `min` or `max` (min defaults to 0: what residents count is never negative)."""
+    if name not in data:
+        return None
+    value = data[name]
+    if datatype != "number":
+        raise at.error("only for number attributes", name)
+    if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
+        raise at.error(f"must be a number (got {value!r})", name)
+    return float(value)
 
 
 def _service(at: _At) -> Service:

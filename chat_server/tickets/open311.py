@@ -19,6 +19,8 @@ the private fields (PRIVATE_KEYS).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import re
 import xml.etree.ElementTree as ET
@@ -57,6 +59,13 @@ PRIVATE_KEYS = ("private_description", "private_address", "transcript", *CONTACT
                 "also_reported", "staff_notes")
 StaffCheck = Callable[[web.Request], Awaitable[bool]]
 
+
+
+def _request_digest(params: MultiDict[str]) -> str:
+    """What a POST asked for, whatever the order of its parameters: a replay under the same idempotency_key
+    must be the same request. The key and language do not change what is filed."""
+    asked = sorted((name, value) for name, value in params.items() if name not in ("api_key", "lang"))
+    return hashlib.sha256(json.dumps(asked).encode()).hexdigest()[:32]
 
 class Open311Error(Exception):
     def __init__(self, status: int, description: str) -> None:
@@ -342,7 +351,7 @@ class Open311API:
             last_name=params.get("last_name"), phone=params.get("phone"), media_url=params.get("media_url"),
             channel="open311", source=f"api:{key_id}", language=self._language(request),
             idempotency_key=f"{key_id}:{params['idempotency_key']}" if params.get("idempotency_key") else None,
-            zipcode=params.get("zipcode"),
+            zipcode=params.get("zipcode"), request_digest=_request_digest(params),
         )
         # in the request's language (a Spanish 911 notice ran on into the English service notice, probe Z)
         service = self.catalogue.get(ticket.service_code)

@@ -34,7 +34,7 @@ from chat_server.texts import sentence, text
 from chat_server.tickets import duplicates
 from chat_server.tickets.area import outside_box, outside_zip
 from chat_server.tickets.catalogue import Catalogue, Service, TicketValidationError
-from chat_server.tickets.store import OPEN, StatusEntry, Ticket, TicketStore, made_public
+from chat_server.tickets.store import OPEN, IdempotencyConflict, StatusEntry, Ticket, TicketStore, made_public
 
 if TYPE_CHECKING:
     from chat_server.config import Config
@@ -213,12 +213,14 @@ class TicketService:
         idempotency_key: str | None = None,
         zipcode: str | None = None,
         transcript: str | None = None,
+        request_digest: str | None = None,
     ) -> Ticket:
         """Validate against the catalogue and store a new ticket (or return the one filed earlier
         with the same idempotency key). Raises TicketValidationError for bad input.
 
         `description` is what the filer wrote; its redacted copy is the public description.
-        `transcript` (what a resident said in chat) and the contact fields stay private."""
+        `transcript` (what a resident said in chat) and the contact fields stay private. `request_digest`
+        identifies the request as sent: the idempotency key then refuses (422) a different one."""
         service = self.catalogue.get(str(service_code or ""))
         if service is None:
             raise TicketValidationError(400, f"service_code {str(service_code)[:64]!r} not found", "service_code")
@@ -243,7 +245,12 @@ class TicketService:
             channel=_short(channel, "channel") or "api", language=language, source=_short(source, "source") or "api",
             idempotency_key=key,
         )
-        ticket, created = await self.store.create(ticket, self.outbox_stream)
+        try:
+            ticket, created = await self.store.create(ticket, self.outbox_stream, request_digest)
+        except IdempotencyConflict as exc:
+            raise TicketValidationError(
+                422, f"idempotency_key was already used for a different request ({exc.ticket_id}); "
+                     "use a new key for a new request, or send the same request again", "idempotency_key") from None
         if created:
             await self.store.index_location(ticket, duplicates.normalise_address(ticket.address),
                                             self.terms.tickets.duplicate_window_days * 86400)

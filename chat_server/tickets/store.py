@@ -167,6 +167,14 @@ def made_public(text: str, contact: dict[str, str]) -> str:
     return mask_names(redact(text), filer_names(contact))
 
 
+class IdempotencyConflict(Exception):
+    """An idempotency key reused for a request that differs from the one it first filed (`ticket_id`)."""
+
+    def __init__(self, ticket_id: str) -> None:
+        super().__init__(ticket_id)
+        self.ticket_id = ticket_id
+
+
 class TicketStore(RedisStore):
     """All Redis I/O for tickets; validation and policy live in TicketService."""
 
@@ -208,15 +216,28 @@ class TicketStore(RedisStore):
         await self.redis.set(key, FIRST_TICKET_NUMBER - 1, nx=True)
         return f"311-{await self.redis.incr(key)}"
 
-    async def create(self, ticket: Ticket, outbox_stream: str | None = None) -> tuple[Ticket, bool]:
+    async def _replay(self, stored: Any, digest: str | None) -> Ticket | None:
+        """The ticket an idempotency key was first used for, or None when it is gone. The key holds "<id>" or
+        "<id> <digest of the request>"; a key reused for a different request is refused rather than answered
+        with a request the client did not send (keys stored without a digest replay as before)."""
+        earlier_id, _, earlier_digest = rv.text(stored).partition(" ")
+        if digest and earlier_digest and digest != earlier_digest:
+            raise IdempotencyConflict(earlier_id)
+        existing = await self.get(earlier_id)
+        if existing is not None:
+            existing.replayed = True
+        return existing
+
+    async def create(self, ticket: Ticket, outbox_stream: str | None = None,
+                     request_digest: str | None = None) -> tuple[Ticket, bool]:
         """Store a new ticket (id/token assigned here). Returns (ticket, created); with an
-        idempotency key already used, returns the earlier ticket and created=False."""
+        idempotency key already used, returns the earlier ticket and created=False, or raises
+        IdempotencyConflict when `request_digest` says the request differs from the first one."""
         idem = self._idem(ticket.idempotency_key) if ticket.idempotency_key else None
         if idem:  # the common replay: answer without spending a ticket number
-            earlier_id = await self.redis.get(idem)
-            existing = await self.get(rv.text(earlier_id)) if earlier_id else None
+            earlier = await self.redis.get(idem)
+            existing = await self._replay(earlier, request_digest) if earlier else None
             if existing is not None:
-                existing.replayed = True
                 return existing, False
         ticket.id = await self.next_id()
         ticket.token = ticket.token or secrets.token_urlsafe(12)
@@ -234,14 +255,14 @@ class TicketStore(RedisStore):
                         earlier = await pipe.get(idem)
                         if earlier is not None:
                             await pipe.unwatch()
-                            existing = await self.get(rv.text(earlier))
+                            existing = await self._replay(earlier, request_digest)
                             if existing is not None:
-                                existing.replayed = True
                                 return existing, False
                             raise RuntimeError(f"idempotency key points at missing ticket {earlier!r}")
                     pipe.multi()
                     if idem:
-                        pipe.set(idem, ticket.id, ex=IDEMPOTENCY_TTL_S)
+                        pipe.set(idem, f"{ticket.id} {request_digest}" if request_digest else ticket.id,
+                                 ex=IDEMPOTENCY_TTL_S)
                     pipe.hset(self.key(ticket.id), mapping=rv.fields(ticket.to_hash()))
                     pipe.rpush(self._history(ticket.id), *[json.dumps(e.__dict__) for e in ticket.history])
                     pipe.zadd(self.by_date, {ticket.id: ticket.requested_at})
@@ -401,14 +422,22 @@ class TicketStore(RedisStore):
         raw = await self.redis.hget(self.key(ticket_id), "event_at")
         return float(raw) if raw else None
 
+    async def change_digest(self, change_key: str) -> str | None:
+        """What the change first recorded under `change_key` was (its sender's digest), "" when it was recorded
+        without one, None when the key is new."""
+        raw = await self.redis.get(self._change(change_key))
+        return None if raw is None else [*rv.text(raw).split(" "), "", ""][2]
+
     async def record_status(self, ticket: Ticket, entry: StatusEntry, change_key: str | None = None,
-                            also: Callable[[Pipeline], object] | None = None, event_at: float | None = None) -> bool:
+                            also: Callable[[Pipeline], object] | None = None, event_at: float | None = None,
+                            change_digest: str = "") -> bool:
         """Append a history entry and move the ticket's status (and status index) to it.
 
         With `change_key`, a key seen before records nothing and returns False (the same upstream
-        change read twice). `also` adds commands to the same transaction (the notification job),
-        so a recorded change always has its job and a job always has its change. `event_at`: when
-        the sender says the change happened (later changes older than it are not applied)."""
+        change read twice); `change_digest` is kept with the key to tell a reused key (change_digest()).
+        `also` adds commands to the same transaction (the notification job), so a recorded change always
+        has its job and a job always has its change. `event_at`: when the sender says the change happened
+        (later changes older than it are not applied)."""
         previous = ticket.status
         fields: dict[str, str] = {"status": entry.status, "sub_status": entry.sub_status}
         if event_at is not None:
@@ -428,7 +457,7 @@ class TicketStore(RedisStore):
                             return False
                     pipe.multi()
                     if guard:
-                        pipe.set(guard, f"{ticket.id} {entry.change_id}", ex=IDEMPOTENCY_TTL_S)
+                        pipe.set(guard, f"{ticket.id} {entry.change_id} {change_digest}".rstrip(), ex=IDEMPOTENCY_TTL_S)
                     pipe.hset(self.key(ticket.id), mapping=rv.fields(fields))
                     pipe.rpush(self._history(ticket.id), json.dumps(entry.__dict__))
                     if previous != entry.status:
