@@ -13,6 +13,7 @@ import aiohttp
 import pytest
 import socketio
 
+from chat_server import safety
 from tests.support.agents import (
     PASSWORD,
     AgentClient,
@@ -24,6 +25,7 @@ from tests.support.agents import (
     login,
     make_agent,
 )
+from tests.support.servers import wait_for_emergency_net
 from tests.support.tickets import ANSWERS, transcript
 
 pytestmark = pytest.mark.rasa
@@ -418,6 +420,30 @@ async def test_a_queued_residents_emergency_gets_only_the_911_answer(setup, resi
         await res.wait_for("bot_uttered", lambda m, k=kept: k in m["text"], after=mark)
         told = [d["text"] for e, d in res.events[mark:] if e == "bot_uttered"]
         assert "911" in told[0] and len([t for t in told if kept in t]) == 1, told
+
+
+async def test_a_queued_emergency_no_wording_knows_is_read_by_its_meaning(setup, resident) -> None:  # type: ignore[no-untyped-def]
+    """The semantic net reads a queued resident's words too: the 911 answer and the console's alert, and not "your
+    message is kept" as if it could wait for an agent."""
+    start, agent = setup
+    server, prefix = await start()
+    ann = await agent(server, prefix, "ann", name="Ann", max_chats=0)  # online, no free seat: the chat waits
+    await wait_for_emergency_net(server.url)
+    res = await resident(server.url)
+    await res.start_session()
+    await escalate(res)
+    mark, console_mark = len(res.events), len(ann.events)
+    said = "my grandpa is on the floor and his eyes are rolling back"
+    assert safety.emergency_language(said) is None  # no wording knows it
+    assert (await res.say(said)).get("ok")
+    first = await res.wait_for("bot_uttered", after=mark)
+    assert "911" in first["text"] and "988" in first["text"], first
+    alert = await ann.wait_for("urgent", after=console_mark)
+    assert alert["urgent"] is True and alert["state"] == "queued"
+    assert (await res.say("are you there?")).get("ok")
+    await res.wait_for("bot_uttered", lambda m: "kept" in m["text"], after=mark)
+    told = [d["text"] for e, d in res.events[mark:] if e == "bot_uttered"]
+    assert "911" in told[0] and len([t for t in told if "kept" in t]) == 1, told
 
 
 async def test_accepting_in_one_tab_updates_the_others(setup, resident) -> None:  # type: ignore[no-untyped-def]

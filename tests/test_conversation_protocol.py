@@ -8,13 +8,12 @@ import time
 import uuid
 from typing import Any
 
-import aiohttp
 import pytest
 import socketio
 
 from chat_server import safety
 from tests.support.clients import ResidentClient
-from tests.support.waiting import until
+from tests.support.servers import wait_for_emergency_net
 
 pytestmark = pytest.mark.rasa
 
@@ -334,12 +333,7 @@ async def test_an_emergency_only_the_bot_read_is_answered_as_an_alert(chat_serve
 async def test_an_emergency_no_wording_knows_is_read_by_its_meaning(chat_server_url: str, resident: Any) -> None:
     """Two fresh authors' emergencies got past the wordings one in five times (probes AC, AD): what a message means
     is a net under them. The words still reach the bot, so a false alarm costs one line."""
-    async with aiohttp.ClientSession() as http:
-        async def net_ready() -> bool:
-            async with http.get(f"{chat_server_url}/readyz") as r:
-                return bool(((await r.json())["components"].get("knowledge") or {}).get("emergency_net"))
-
-        await until(net_ready, 120, "the emergency net did not load")
+    await wait_for_emergency_net(chat_server_url)
     client: ResidentClient = await resident(chat_server_url)
     await client.start_session()
     said = "my grandpa is on the floor and his eyes are rolling back"
@@ -350,6 +344,13 @@ async def test_an_emergency_no_wording_knows_is_read_by_its_meaning(chat_server_
     assert replies[0] is alerts[0], replies  # first
     plain = await client.turn("when is trash pickup on my street", language="en")
     assert not [r for r in plain if "911" in (r.get("text") or "")], plain
+    # in a report the words are no answer: "not recognised as a location" followed the 911 line
+    await client.turn("I want to report a pothole", language="en")
+    replies = await client.turn(said, language="en")
+    texts = [r.get("text") or "" for r in replies]
+    assert replies[0].get("sender") == "system" and "911" in texts[0], texts
+    assert not [t for t in texts if "as a location" in t], texts
+    assert replies[-1].get("form_active") and "Where is the problem" in texts[-1], texts  # the question, again
 
 
 async def test_a_card_number_is_masked_before_it_is_stored_and_the_resident_is_told(

@@ -350,9 +350,9 @@ class EscalationService:
         if conv is None or conv.state != QUEUED:
             return
         if not leave_ticket and not leaves_the_line(message.text):
-            # An emergency is answered by the guard alone: "your message is kept, the agent will read it when they
-            # join" came before "call 911" (probe S), and no emergency should wait for an agent.
-            if emergency_language(message.text) is None:
+            # An emergency is answered by the guard or the semantic net alone: "your message is kept, the agent will
+            # read it when they join" came before "call 911" (probe S), and no emergency should wait for an agent.
+            if emergency_language(message.text) is None and not event.data.get("means_emergency"):
                 await self._acknowledge_while_queued(conv)
             return
         owner = await self.routing.release(conv.id, time.time())

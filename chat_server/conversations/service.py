@@ -265,13 +265,22 @@ class ConversationService:
             async with lock:
                 if waited:  # an earlier turn of this conversation ran meanwhile and may have moved it on
                     conv = await self.store.get(conv.id) or conv
-                outcome = await self._record(conv, incoming)
+                # In the queue nothing waits on it, and what the message means decides the queue's own answer
+                # ("your message is kept" is no answer to an emergency): read while the message is stored.
+                queued_meaning = self._read_meaning(incoming.text) if conv.state == QUEUED else None
+                outcome = await self._record(conv, incoming, queued_meaning)
                 if outcome.duplicate:
                     return outcome
                 guard_fired = await self.answer_emergency(conv, incoming.text) is not None
                 # read alongside the bot's turn (it costs a bot turn nothing), answered before the bot's reply
-                meaning = self._read_meaning(incoming.text) if not guard_fired and conv.state in (
-                    BOT, TICKETED, QUEUED) else None
+                meaning = queued_meaning or (self._read_meaning(incoming.text) if not guard_fired and conv.state in (
+                    BOT, TICKETED) else None)
+                mid_form_hit = False
+                if meaning is not None and conv.state in (BOT, TICKETED) and conv.get("active_loop"):
+                    # Mid-form the words would be taken as the answer ("not recognised as a location" after the 911
+                    # line): read first, a hit is answered as the guard's is and the form asks its question again.
+                    mid_form_hit, meaning = await self._answer_by_meaning(conv, meaning), None
+                    guard_fired = mid_form_hit
                 if card_shared:
                     await self.say_system(conv, "card_warning")
                 command = parse_command(incoming.text) if self.commands and not guard_fired else None
@@ -286,7 +295,7 @@ class ConversationService:
                             await hook(conv, incoming)
                         except Exception:
                             log.exception("before-bot-turn hook failed", extra={"conv": conv.id})
-                    if guard_fired and not asks_about_emergencies(incoming.text):
+                    if mid_form_hit or (guard_fired and not asks_about_emergencies(incoming.text)):
                         # The guard has answered: the bot hears an emergency (its own 911 text is dropped; a form
                         # asks its question again), not the words as an answer or a question: "i want to kill
                         # myself" was "not recognised as a location", "ya no quiero vivir" got "okay, no problem".
@@ -316,11 +325,13 @@ class ConversationService:
                 log.exception("turn handler failed", extra={"conv": conv.id})
         return False
 
-    async def _record(self, conv: Conversation, incoming: Incoming) -> Outcome:
+    async def _record(self, conv: Conversation, incoming: Incoming,
+                      meaning: asyncio.Future[bool] | None = None) -> Outcome:
         """Store the resident's message once (client_msg_id) and show it on every tab and listener.
 
         The duplicate check, the language and media_url changes and the message itself are one
-        Redis round trip (`store.record`): this runs for every message a resident sends.
+        Redis round trip (`store.record`): this runs for every message a resident sends. With `meaning`
+        (the semantic net's reading), its `resident_message` event says whether the message means an emergency.
         """
         fields = self._language_fields(conv, incoming)
         if incoming.attachment and incoming.attachment.get("url"):
@@ -340,8 +351,9 @@ class ConversationService:
             conv.language = new
             await self.notify(conv, "language", {"language": new})
         await self.deliver(conv, message)
+        said = {"means_emergency": True} if meaning is not None and await self._means_emergency(conv, meaning) else {}
         await self.bus.publish("resident_message", conv.id, message_id=message.id, state=conv.state,
-                               language=conv.language, channel=conv.channel)
+                               language=conv.language, channel=conv.channel, **said)
         return self._recorded(incoming, Outcome(message))
 
     @staticmethod
@@ -399,15 +411,19 @@ class ConversationService:
         """An emergency said in a way no wording knows gets the 911 answer, with the crisis line, as nothing says
         which kind it is. The message still goes on as typed (to the bot, or it waits for the agent), so a false
         alarm costs one line."""
-        try:
-            if not await meaning:
-                return False
-        except Exception:  # the model failed on this text: the wordings and the bot's own net remain
-            log.exception("emergency semantic net failed", extra={"conv": conv.id})
+        if not await self._means_emergency(conv, meaning):
             return False
         await self._say_emergency(conv, f"{emergency_reply(conv.language)} {crisis_line(conv.language)}",
                                   conv.language, "meaning")
         return True
+
+    @staticmethod
+    async def _means_emergency(conv: Conversation, meaning: asyncio.Future[bool]) -> bool:
+        try:
+            return await meaning
+        except Exception:  # the model failed on this text: the wordings and the bot's own net remain
+            log.exception("emergency semantic net failed", extra={"conv": conv.id})
+            return False
 
     async def _bot_turn(self, conv: Conversation, incoming: Incoming, guard_fired: bool,
                         meaning: asyncio.Future[bool] | None = None) -> None:

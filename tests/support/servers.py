@@ -201,6 +201,16 @@ class ChatServerProcess:
 ServerFactory = Callable[..., Any]
 
 
+async def wait_for_emergency_net(url: str, timeout_s: float = 120) -> None:
+    """The emergency semantic net loads with the knowledge base, in the background after start (`/readyz`)."""
+    async with aiohttp.ClientSession() as http:
+        async def ready() -> bool:
+            async with http.get(f"{url}/readyz") as resp:
+                return bool(((await resp.json())["components"].get("knowledge") or {}).get("emergency_net"))
+
+        await until(ready, timeout_s, "the emergency net did not load")
+
+
 @contextlib.asynccontextmanager
 async def chat_servers(redis: RedisServer, rasa: RasaStack) -> AsyncIterator[ServerFactory]:
     """A factory of chat_server processes wired to `redis` and `rasa`; all are stopped on the way out."""
