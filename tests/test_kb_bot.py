@@ -15,13 +15,16 @@ import aiohttp
 import pytest
 import yaml
 
+from chat_server.agents.auth import SESSION_COOKIE
 from chat_server.knowledge.labels import REPORT_OVERRULE_BELOW
 from chat_server.metrics.compute import Aggregator, LogEvent
 from chat_server.metrics.reports import kb_feedback
 from tests.support import waiting
 from tests.support.bot import Conversation, parse
+from tests.support.browser import chromium, new_page
 from tests.support.channel_standins import TwilioStandin
 from tests.support.servers import RASA_TOKEN, quoted_prefix
+from tests.support.staff import PASSWORD, console_login, ensure_account, login
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -380,6 +383,26 @@ async def test_feedback_is_counted_per_article_and_no_goes_to_the_inbox(server_f
     [item] = await until(not_helpful)
     assert item[b"predicted"] == b"water-bill-pay" and item[b"text"].startswith(b"how do i pay my water bill")
     assert b"jane.doe" not in item[b"text"]  # the question is redacted
+
+    # Content staff see the ratings beside their articles: the report's one figure is open to their role.
+    ratings_url = f"{server.url}/console/supervisor/api/ratings?days=30"
+    for roles, status in ((["content"], 200), (["agent"], 403)):
+        token, _ = await console_login(redis_client, prefix, f"rater-{roles[0]}", roles)
+        async with aiohttp.ClientSession(cookies={SESSION_COOKIE: token}) as http, http.get(ratings_url) as resp:
+            assert resp.status == status, await resp.text()
+            if status == 200:
+                assert (await resp.json())["articles"] == {"water-bill-pay": {"helpful": 1, "not_helpful": 1}}
+    await ensure_account(redis_client, prefix, "nadia", ["content"], PASSWORD)
+    async with chromium() as browser:
+        page = await new_page(browser)
+        await login(page, server.url, "nadia")
+        await page.goto(f"{server.url}/console/content")
+        await page.check("#most-no")
+        await page.click("#filters button[type=submit]")
+        first = page.locator("#results tr").first
+        await first.locator("td", has_text="1 yes · 1 no").wait_for()
+        await first.locator("button").click()
+        await page.locator("#edit-rated", has_text="helped 1 times and did not 1 times").wait_for()
 
 
 async def test_titles_typed_instead_of_tapped_are_those_buttons(server_factory, resident, redis_client) -> None:

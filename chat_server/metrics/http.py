@@ -34,7 +34,7 @@ from chat_server.metrics.delivery import service_names
 from chat_server.metrics.delivery_io import report_rows
 from chat_server.metrics.prom import EventLogCollector
 from chat_server.metrics.reader import MetricsReader
-from chat_server.metrics.reports import REPORTS, csv_headings, dashboard, to_csv
+from chat_server.metrics.reports import REPORTS, article_ratings, csv_headings, dashboard, to_csv
 from chat_server.metrics.settings import MetricsConfig
 from chat_server.staff_texts import LANGUAGES, staff_texts
 
@@ -157,6 +157,24 @@ async def _report_rows(request: web.Request) -> tuple[str, date, date, list[dict
 async def report_api(request: web.Request) -> web.Response:
     name, start, end, rows = await _report_rows(request)
     return web.json_response({"report": name, "start": start.isoformat(), "end": end.isoformat(), "rows": rows})
+
+
+@API.get("/ratings", "supervisor", "content")
+async def ratings_api(request: web.Request) -> web.Response:
+    """What residents said of each article ("Was this helpful?") over the last `days` (30 by default): content
+    staff see it beside their articles, so the role may read this one figure of the supervisors' reports."""
+    reader = request.app[READER]
+    try:
+        days = int(request.query.get("days", "30"))
+    except ValueError:
+        days = 0
+    if not 1 <= days <= reader.days:
+        return error(400, "bad_days", f"days must be a whole number from 1 to {reader.days}")
+    end = reader.today()
+    start = end - timedelta(days=days - 1)
+    bucket = (await reader.for_range(start, end)).range_bucket(start, end)
+    return web.json_response({"start": start.isoformat(), "end": end.isoformat(), "days": days,
+                              "articles": article_ratings(bucket)})
 
 
 @API.get("/export.csv")

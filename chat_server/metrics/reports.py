@@ -64,10 +64,17 @@ def top_fallbacks(b: Bucket, n: int) -> list[dict[str, Any]]:
 
 def kb_feedback(b: Bucket, n: int) -> list[dict[str, Any]]:
     """Answers residents rated, most "No" first: the articles content staff should look at."""
-    articles = set(b.kb_helpful) | set(b.kb_not_helpful)
-    ranked = sorted(articles, key=lambda a: (-b.kb_not_helpful[a], -b.kb_helpful[a], a))[:n]
-    return [{"article_id": a, "helpful": b.kb_helpful[a], "not_helpful": b.kb_not_helpful[a],
-             "helpful_rate": round(b.kb_helpful[a] / (b.kb_helpful[a] + b.kb_not_helpful[a]), 4)} for a in ranked]
+    rated = article_ratings(b)
+    ranked = sorted(rated, key=lambda a: (-rated[a]["not_helpful"], -rated[a]["helpful"], a))[:n]
+    return [{"article_id": a, **rated[a],
+             "helpful_rate": round(rated[a]["helpful"] / (rated[a]["helpful"] + rated[a]["not_helpful"]), 4)}
+            for a in ranked]
+
+
+def article_ratings(b: Bucket) -> dict[str, dict[str, int]]:
+    """Every rated article's "Yes" and "No" counts, for the content page's list."""
+    return {a: {"helpful": b.kb_helpful[a], "not_helpful": b.kb_not_helpful[a]}
+            for a in sorted(set(b.kb_helpful) | set(b.kb_not_helpful))}
 
 
 def volumes(b: Bucket) -> dict[str, list[dict[str, Any]]]:

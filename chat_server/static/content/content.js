@@ -17,6 +17,9 @@
   const call = C311Api(API);  // /static/staff/api.js
   C311Api.keepPage = () => dirty();  // an ended session never takes an unsaved edit to the login page
   const training = C311Api("/console/training/api");  // the inbox's dismiss (same role)
+  const reports = C311Api("/console/supervisor/api");  // residents' ratings ("Was this helpful?"), open to this role
+  let ratings = {};  // article id → {helpful, not_helpful} over the last RATED_DAYS days
+  const RATED_DAYS = 30;
   function el(tag, text, cls) {
     const node = document.createElement(tag);
     if (text != null) node.textContent = text;
@@ -49,7 +52,14 @@
     if ($("department").value) params.set("department", $("department").value);
     if ($("stale").checked) params.set("stale", "1");
     let data;
-    try { data = await call("/articles?" + params); } catch (e) { say($("list-msg"), e.message, true); return; }
+    try {
+      [data] = await Promise.all([call("/articles?" + params), loadRatings()]);
+    } catch (e) { say($("list-msg"), e.message, true); return; }
+    if ($("most-no").checked) {  // the articles residents found least helpful first; unrated ones keep their order
+      const no = a => (ratings[a.id] || {}).not_helpful || 0;
+      data.articles = data.articles.map((a, i) => [a, i]).sort((x, y) => no(y[0]) - no(x[0]) || x[1] - y[1])
+        .map(pair => pair[0]);
+    }
     const select = $("department");
     const chosen = select.value;
     const all = el("option", t("content.all_departments"));
@@ -65,11 +75,20 @@
       title.appendChild(button(a.title[lang] || a.title.en, () => openArticle(a.id)));
       tr.append(title, el("td", a.department),
         el("td", i18n.day(a.review_by) + (a.stale ? " " + t("content.stale") : ""), a.stale ? "stale" : ""),
-        el("td", i18n.number(a.version)), el("td", a.score == null ? "" : score(a.score)));
+        el("td", i18n.number(a.version)), el("td", rated(a.id)), el("td", a.score == null ? "" : score(a.score)));
       return tr;
     }));
     say($("list-msg"), !data.articles.length && params.has("q") ? t("content.no_match")
       : t("content.count", { count: i18n.number(data.articles.length) }));
+  }
+
+  // The ratings are a report's figures: a failure leaves the column empty rather than the list.
+  async function loadRatings() {
+    try { ratings = (await reports(`/ratings?days=${RATED_DAYS}`)).articles; } catch (e) { ratings = {}; }
+  }
+  function rated(id) {
+    const r = ratings[id];
+    return r ? t("content.rated", { yes: i18n.number(r.helpful), no: i18n.number(r.not_helpful) }) : "";
   }
 
   // ---------------------------------------------------------------- editor
@@ -144,6 +163,9 @@
     $("retire").hidden = !!current.isNew;
     $("edit-id").textContent = current.isNew ? "" : current.id;
     $("edit-version").textContent = current.isNew ? "" : t("content.version_n", { version: current.version });
+    const r = !current.isNew && ratings[current.id];
+    $("edit-rated").textContent = r ? t("content.rated_days", {
+      yes: i18n.number(r.helpful), no: i18n.number(r.not_helpful), days: i18n.number(RATED_DAYS) }) : "";
   }
   async function openArticle(id, force) {
     if (!force && dirty() && !confirm(t("content.unsaved"))) return;
