@@ -226,17 +226,20 @@ async def test_axe_scan_of_open_widget_has_no_serious_violations(chat_server_url
         # ARIA structure the issue asks for.
         log = page.locator(".c311-log")
         assert await log.get_attribute("role") == "log"
-        # read, not announced: new messages are said from the panel's own polite / assertive regions
+        # read, not announced: new messages are said from polite / assertive regions of their own, outside the panel
+        # (so a message that comes while it is collapsed is said too)
         assert await log.get_attribute("aria-live") == "off"
-        assert await page.locator(".c311-panel > .c311-sr[aria-live=polite]").count() == 1
-        assert await page.locator(".c311-panel > .c311-sr[aria-live=assertive]").count() == 1
+        assert await page.locator(".c311-root > .c311-sr[aria-live=polite]").count() == 1
+        assert await page.locator(".c311-root > .c311-sr[aria-live=assertive]").count() == 1
         assert await page.locator(".c311-status").get_attribute("role") == "status"
         assert await page.locator(".c311-banner").get_attribute("role") == "status"
         assert await page.locator(".c311-panel").get_attribute("role") == "dialog"
         assert await page.locator("label[for=c311-input]").count() == 1
-        # Spanish bot messages carry lang="es".
+        # Spanish bot messages carry lang="es", and so does the resident's Spanish question in an English widget.
         spanish = [m for m in await messages(page) if m["sender"] != "resident" and m["lang"] == "es"]
         assert spanish, "no bot message marked lang=es"
+        asked = [m["lang"] for m in await messages(page) if m["sender"] == "resident" and "factura" in m["text"]]
+        assert asked == ["es"], asked
 
 
 async def test_mobile_320px_and_reduced_motion(chat_server_url: str) -> None:
@@ -258,6 +261,12 @@ async def test_mobile_320px_and_reduced_motion(chat_server_url: str) -> None:
             "() => getComputedStyle(document.querySelector('.c311-panel')).animationName"
         )
         assert anim == "none", "animation not disabled under prefers-reduced-motion"
+        # Covering the page, the chat is modal: Tab does not go on to links hidden under it (probe AH).
+        assert await page.locator(".c311-panel").get_attribute("aria-modal") == "true"
+        await page.locator(INPUT).focus()
+        for key in ["Tab"] * 12 + ["Shift+Tab"] * 24:
+            await page.keyboard.press(key)
+            assert (await _focused(page))["inWidget"], (key, await _focused(page))
         await screenshot(page, "widget-mobile-320-es.png")
         await page.locator(".c311-lang").click()
         await screenshot(page, "widget-mobile-320-en.png")
@@ -446,6 +455,15 @@ async def test_with_an_agent_each_event_is_said_once_and_after_the_end_the_box_s
         assert len(await _said(page, "Ann joined the chat.")) == 1, await _said(page, "joined")
         assert len(await _said(page, "Thanks, I will check on it.")) == 1
         assert not await _said(page, "recycling cart") and not await _said(page, "Sending")
+        # Collapsed to read the page, the resident still hears the agent (only a badge showed it, probe AH).
+        await page.locator(INPUT).press("Escape")
+        await ann.call("send", {"conversation_id": cid, "text": "Are you still there?"})
+        await page.locator(".c311-badge", has_text="1").wait_for()
+        said = await _said(page, "Are you still there?")
+        assert [(s["live"], s["nested"]) for s in said] == [("polite", False)], said
+        await page.locator(".c311-launcher").click()
+        await wait_quiet(page)
+        assert len(await _said(page, "Are you still there?")) == 1  # opening reads nothing again
 
         old_session = await page.evaluate("() => localStorage.getItem('chat311:session')")
         await ann.call("close", {"conversation_id": cid, "disposition": "resolved"})

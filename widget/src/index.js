@@ -16,6 +16,8 @@ const ACK_TIMEOUT_MS = 15000;
 // "internal": storage failed for a moment (Redis restarting); the server takes a client_msg_id once, so a resend
 // is safe, and "Not sent" under a message the server could take seconds later was left to the resident (probe X)
 const SEND_LATER = ["rate_limited", "busy", "internal"];
+// Where the panel covers the whole viewport (styles.css): a phone, or a laptop at 200 % zoom.
+const FULL_SCREEN = "(max-width: 480px), (max-height: 500px)";
 const SEND_LATER_TRIES = 4;
 const SEND_LATER_MS = 2000;
 const TYPING_IDLE_MS = 3000; // no keystroke for this long: the resident stopped typing
@@ -271,9 +273,13 @@ class Widget {
     this.agentLine = h("p", { class: "c311-line c311-agentline" });
     this.ticketLine = h("p", { class: "c311-line c311-ticket" });
     this.noticeLine = h("p", { class: "c311-line c311-notice" });
-    this.statusEl = h("div", { class: "c311-status", role: "status", "aria-atomic": "false" }, this.queueLine, this.ticketLine, this.noticeLine);
+    // The request number is said in the bot's message: the line with its link is shown, not announced (it was
+    // read three times for one request, probe AH).
+    this.statusEl = h("div", { class: "c311-lines" }, h("div", { class: "c311-status", role: "status", "aria-atomic": "false" }, this.queueLine, this.noticeLine), this.ticketLine);
     // Each new message is announced once, from here (the 911 answer assertively): the transcript is read, not
-    // announced, since it also read out the resident's own words with "Sending…" as they were sent.
+    // announced, since it also read out the resident's own words with "Sending…" as they were sent. They stand
+    // outside the panel, so a message that comes while it is collapsed is announced too (an agent joining a
+    // resident who went on reading the page was heard by nobody, probe AH).
     this.spokenEl = h("div", { class: "c311-sr", "aria-live": "polite" });
     this.urgentEl = h("div", { class: "c311-sr", "aria-live": "assertive" });
 
@@ -318,8 +324,6 @@ class Widget {
       this.quick,
       this.endArea,
       this.composer,
-      this.spokenEl,
-      this.urgentEl,
     );
 
     // Launcher
@@ -333,7 +337,7 @@ class Widget {
       this.badge,
     );
 
-    this.root.append(this.panel, this.launcher);
+    this.root.append(this.panel, this.launcher, this.spokenEl, this.urgentEl);
     document.body.append(this.root);
   }
 
@@ -375,6 +379,7 @@ class Widget {
 
   open({ focus = true } = {}) {
     this.panel.hidden = false;
+    this.panel.setAttribute("aria-modal", String(window.matchMedia(FULL_SCREEN).matches));
     this.root.classList.add("c311-open");
     this.launcher.setAttribute("aria-expanded", "true");
     try {
@@ -406,7 +411,24 @@ class Widget {
     if (e.key === "Escape") {
       e.preventDefault();
       this.close();
+    } else if (e.key === "Tab" && this.fullScreen()) {
+      // Covering the page, the panel is modal: Tab went on to links hidden under it (probe AH).
+      const stops = [...this.panel.querySelectorAll("button, [href], input, textarea, select, [tabindex]:not([tabindex='-1'])")]
+        .filter((n) => !n.disabled && n.getClientRects().length);
+      const [first, last] = [stops[0], stops[stops.length - 1]];
+      if (first && e.shiftKey && document.activeElement === first) {
+        e.preventDefault();
+        last.focus();
+      } else if (last && !e.shiftKey && document.activeElement === last) {
+        e.preventDefault();
+        first.focus();
+      }
     }
+  }
+
+  // The same sizes as the stylesheet's full-viewport panel.
+  fullScreen() {
+    return this.isOpen() && window.matchMedia(FULL_SCREEN).matches;
   }
 
   onInputKey(e) {
@@ -637,6 +659,7 @@ class Widget {
     if (!this.isOpen() && unread) {
       this.unread += 1;
       this.updateLauncher();
+      if (el) this.announce(el);
     } else if (this.isOpen()) {
       if (el && unread) this.announce(el);
       this.markRead();
@@ -658,6 +681,8 @@ class Widget {
     const mine = cmid && this.bubbleFor(cmid);
     if (mine) {
       this.delivered(cmid, m.id);
+      // the server read the words: the first Spanish message of a widget in English was marked English
+      if (LANGS.includes(m.lang)) mine.setAttribute("lang", m.lang);
       return;
     }
     this.renderResident({ text: this.displayFor(cmid, m.text || ""), attachment: m.attachment, ts: m.ts, id: m.id, cmid, lang: m.lang });
