@@ -446,6 +446,38 @@ async def test_a_queued_emergency_no_wording_knows_is_read_by_its_meaning(setup,
     assert "911" in told[0] and len([t for t in told if "kept" in t]) == 1, told
 
 
+async def test_a_chat_looked_at_in_the_queue_is_not_heard_once_a_colleague_takes_it(setup, resident) -> None:  # type: ignore[no-untyped-def]
+    """Probe AF: an agent who viewed a waiting chat went on receiving it after a colleague accepted it: the resident's
+    phone number, the colleague's replies and internal notes. A supervisor watching it is let back in."""
+    start, agent = setup
+    server, prefix = await start()
+    ann = await agent(server, prefix, "ann", name="Ann", max_chats=1)
+    bob = await agent(server, prefix, "bob", name="Bob", max_chats=1)
+    sue = await agent(server, prefix, "sue", name="Sue", roles=("agent", "supervisor"), max_chats=1)
+    for away in (bob, sue):
+        assert (await away.call("set_status", {"status": "away"}))["ok"]
+    res = await resident(server.url)
+    await res.start_session()
+    mark = len(ann.events)
+    await escalate(res, "I want to talk to a person")
+    cid = (await ann.wait_for("offer", after=mark))["conversation_id"]
+    for looker in (bob, sue):
+        assert (await looker.call("open", {"conversation_id": cid}))["ok"]  # a look at the queue
+    marks = {c: len(c.events) for c in (bob, sue)}
+    assert (await ann.call("accept", {"conversation_id": cid}))["ok"]
+    closed = await bob.wait_for("view_closed", after=marks[bob])
+    assert closed == {"conversation_id": cid, "taken_by": "Ann"}
+    assert (await bob.call("open", {"conversation_id": cid}))["error"]["code"] == "not_yours"
+    assert (await sue.call("open", {"conversation_id": cid}))["ok"]  # the console's answer to view_closed
+    assert (await ann.call("note", {"conversation_id": cid, "text": "called twice last week"}))["ok"]
+    assert (await res.say("my phone is 704 555 0101")).get("ok")
+    await ann.wait_for("message", lambda d: "704" in d.get("text", ""))
+    await sue.wait_for("message", lambda d: "704" in d.get("text", ""))
+    assert (await bob.call("heartbeat"))  # whatever was sent to Bob before this answer has arrived
+    heard = [d for e, d in bob.events[marks[bob]:] if e == "message" and d.get("conversation_id") == cid]
+    assert heard == [], heard
+
+
 async def test_accepting_in_one_tab_updates_the_others(setup, resident) -> None:  # type: ignore[no-untyped-def]
     start, agent = setup
     server, prefix = await start()

@@ -14,6 +14,7 @@ import pytest
 
 from tests.support.agents import (
     PASSWORD,
+    agent_client,
     escalate,
     escalation_env,
     fresh_prefix,
@@ -83,6 +84,10 @@ async def test_agent_logs_in_accepts_chats_and_closes(console_server, resident) 
         await res.say("<b>bold?</b> my bill is wrong")
         await expect(transcript).to_contain_text("<b>bold?</b> my bill is wrong")
         assert await transcript.locator("b").count() == 0
+        # Said once to a screen reader, apart from the transcript, which is no live region (its whole history was
+        # read out on every open, probe AH).
+        await expect(page.locator("#said")).to_contain_text("<b>bold?</b> my bill is wrong")
+        assert await transcript.get_attribute("aria-live") == "off"
 
         # Agent → resident (typing indicator first).
         await page.fill("#composer", "Hi, this is Ann. Let me look.")
@@ -92,6 +97,7 @@ async def test_agent_logs_in_accepts_chats_and_closes(console_server, resident) 
         msg = await res.wait_for("bot_uttered", lambda m: m.get("sender") == "agent")
         assert msg["text"].startswith("Hi, this is Ann.")
         await expect(transcript).to_contain_text("Hi, this is Ann.")
+        assert "Hi, this is Ann." not in await page.locator("#said").inner_text()  # one's own words: not read back
 
         # Knowledge search shows the city's article. A fresh process loads the knowledge base in the
         # background (the model and every article's vectors): the search waits for it.
@@ -119,6 +125,7 @@ async def test_agent_logs_in_accepts_chats_and_closes(console_server, resident) 
         assert closed["reason"] == "agent_closed"
         await expect(page.locator("#conv-title")).to_contain_text("closed")
         await expect(page.locator("#action-result")).to_contain_text("closed")
+        await expect(page.locator("#conv-title")).to_be_focused()  # not the page's top (the button is disabled)
         assert len([m for m in res.of("bot_uttered") if m.get("sender") == "agent"]) == 1
         assert len(res.of("conversation_closed")) == 1
         assert page.errors == []
@@ -253,6 +260,39 @@ async def test_a_declined_chat_stays_on_the_queue_list_and_can_be_asked_for_agai
         await page.select_option("#status", "online")  # as told: Online, and the chat asked for comes
         await expect(page.locator("#offers li.offer")).to_have_count(1, timeout=15_000)
         assert page.errors == [], page.errors
+
+
+async def test_a_chat_viewed_in_the_queue_closes_when_a_colleague_takes_it(  # type: ignore[no-untyped-def]
+        console_server, redis_server, resident) -> None:
+    """Probe AF: an agent who had viewed a waiting chat went on reading it live after a colleague took it, under a
+    stale "Conversation — queued"."""
+    from playwright.async_api import expect
+
+    server, prefix = console_server
+    await make_agent(redis_server.url, prefix, "bob", name="Bob")
+    bob = await agent_client(server.url, "bob")
+    try:
+        async with chromium() as browser:
+            page = await new_page(browser)
+            await sign_in(page, server.url, "ann")
+            await page.select_option("#status", "away")
+            res = await resident(server.url)
+            await res.start_session()
+            mark = len(bob.events)
+            await escalate(res, "I want to talk to a person")
+            cid = (await bob.wait_for("offer", after=mark))["conversation_id"]
+            assert (await bob.call("decline", {"conversation_id": cid}))["ok"]  # it waits on the queue list
+            await page.locator("#queue li button.view").click()
+            await expect(page.locator("#conv")).to_be_visible()
+            mark = len(bob.events)
+            assert (await bob.call("take", {"conversation_id": cid}))["ok"]  # "Offer it to me" after all
+            await bob.wait_for("offer", after=mark)
+            assert (await bob.call("accept", {"conversation_id": cid}))["ok"]
+            await expect(page.locator("#action-result")).to_contain_text("Bob took that chat")
+            await expect(page.locator("#conv")).to_be_hidden()
+            assert page.errors == [], page.errors
+    finally:
+        await bob.close()
 
 
 async def test_unauthenticated_browser_is_kept_out(console_server) -> None:  # type: ignore[no-untyped-def]

@@ -599,6 +599,16 @@ class EscalationService:
         await self._require_owner(account, conv, allow_supervisor)
         return conv
 
+    async def _close_views(self, conv: Conversation, taken_by: str) -> None:
+        """A chat that changes hands is heard only by who may read it now. Any agent may look at a chat waiting in
+        the queue; one who did went on receiving the resident's words and the new owner's replies and internal
+        notes (probe AF). Every console that has it open is told and leaves its room; the owner's and supervisors'
+        open it again (`view` decides)."""
+        room = conv_room(conv.id)
+        await self.chats.sio.emit("view_closed", {"conversation_id": conv.id, "taken_by": taken_by}, room=room,
+                                  namespace=NS)
+        await self.chats.sio.close_room(room, namespace=NS)
+
     async def _require_owner(self, account: Account, conv: Conversation, allow_supervisor: bool = True) -> None:
         owner = await self.routing.owner(conv.id)
         if conv.state != ASSIGNED or (owner != account.username
@@ -615,6 +625,7 @@ class EscalationService:
             await self.routing.release(conv.id, now)
             raise ActionError("conversation_gone", "the resident left before you accepted")
         conv = await self.chats.store.get(conv.id) or conv
+        await self._close_views(conv, account.name)
         await self.search.record_handled(conv.id, account.username, now)
         await self.chats.bus.publish("assigned", conv.id, agent=account.username)
         await self.audit.record(account.username, "accept", conv.id)
@@ -728,6 +739,7 @@ class EscalationService:
             await self.chats.store.update(conv.id, agent=target.username, agent_name=target.name,
                                         assigned_at=f"{time.time():.3f}")
             conv = await self.chats.store.get(conv.id) or conv
+            await self._close_views(conv, target.name)
             await self.search.record_handled(conv.id, target.username, time.time())
             await self.chats.notify(conv, "agent_joined", {"name": target.name})
             await self.chats.say_system(conv, "agent_joined", name=target.name)

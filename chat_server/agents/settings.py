@@ -99,8 +99,9 @@ class RoutingConfig:
     # An agent offered a chat must accept within this many seconds, else the next agent gets it.
     accept_timeout_s: float = 30.0
     # An agent who let an offer time out is warned and set away this many seconds later unless they
-    # answer "Stay available" (no new offers meanwhile). 0: away at once.
-    missed_offer_warning_s: float = 10.0
+    # answer "Stay available" (no new offers meanwhile). 0: away at once. 20 s: WCAG 2.2.1's least time to
+    # extend a limit with a simple action.
+    missed_offer_warning_s: float = 20.0
     # Queued residents' position and estimated wait are recomputed this often (and told when they change).
     queue_refresh_s: float = 15.0
     # A resident queued longer than this is offered a ticket instead.

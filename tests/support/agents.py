@@ -73,7 +73,7 @@ async def login(base_url: str, username: str, password: str = PASSWORD,
 
 class AgentClient:
     EVENTS = ("offer", "offer_withdrawn", "queue", "status", "message", "chat_assigned", "chat_removed",
-              "chats_requeued", "chat_closed", "resident_typing", "urgent", "resident_presence")
+              "chats_requeued", "chat_closed", "resident_typing", "urgent", "resident_presence", "view_closed")
 
     def __init__(self, url: str, token: str, username: str) -> None:
         self.url = url

@@ -189,7 +189,8 @@
   function alertOffer(d) {
     beep();
     // The list is redrawn every second (its clocks): a screen reader hears the new offer here, once.
-    $("offer-announce").textContent = t("console.offer_notification") + ": " + describe(d);
+    $("offer-announce").textContent = t("console.offer_said", { chat: describe(d),
+      s: Math.max(0, Math.round(d.expiresAt - Date.now() / 1000)) });
     state.announced = d.conversation_id;
     if (window.Notification && Notification.permission === "granted") {
       try {
@@ -209,10 +210,12 @@
   }
 
   // After a missed offer the server warns first; the agent becomes Away unless they stay available.
+  // Said once when it appears (it was read out again every second, probe AH); the countdown is only shown.
   function renderMissed() {
     var box = $("missed");
-    if (!state.awayAt) { box.hidden = true; return; }
+    if (!state.awayAt) { box.hidden = true; $("missed-said").textContent = ""; return; }
     var left = Math.max(0, Math.ceil(state.awayAt - Date.now() / 1000));
+    if (box.hidden || !$("missed-said").textContent) $("missed-said").textContent = t("console.missed_said", { s: left });
     box.hidden = false;
     $("missed-text").textContent = t("console.missed", { s: left });
   }
@@ -279,9 +282,23 @@
       (i18n.has("console.sender_" + m.sender) ? t("console.sender_" + m.sender) : m.sender);
     if (m.visibility === "internal") who += " " + t("console.internal_note");
     li.appendChild(el("span", "who", who + " · " + i18n.timeOfDay(m.ts / 1000)));  // the page's language
-    li.appendChild(el("span", "text", m.text || (m.attachment ? t("console.attachment") : "")));
+    li.appendChild(document.createTextNode(" "));  // read apart: "PMmy water bill" (probe AH)
+    var text = el("span", "text", m.text || (m.attachment ? t("console.attachment") : ""));
+    if (m.language) text.lang = m.language;  // a Spanish chat's words were read with English pronunciation
+    li.appendChild(text);
     list.appendChild(li);
     list.scrollTop = list.scrollHeight;
+    return li;
+  }
+
+  // A new message in the open chat, said once: the transcript is not a live region (its whole history was read
+  // out on every open), and the agent's own words are not read back to them.
+  function announceMessage(m) {
+    if (m.sender === "agent" && state.me && m.agent_name === state.me.name) return;
+    var said = el("p", null, $("transcript").lastChild ? $("transcript").lastChild.textContent : m.text);
+    if (m.language) said.lang = m.language;
+    $("said").appendChild(said);
+    setTimeout(function () { said.remove(); }, 15000);
   }
 
   function showResidentTyping(on) {
@@ -580,6 +597,10 @@
       $("close-chat").disabled = true;
     }
     result(t(wrapUp ? "console.outcome_saved" : "console.chat_closed"));
+    // the button that had the focus is disabled now: the keyboard stays with the chat, not the page's top
+    if (document.activeElement === document.body || (document.activeElement && document.activeElement.disabled)) {
+      $("conv-title").focus();
+    }
   }
 
   async function transfer() {
@@ -870,7 +891,9 @@
     socket.on("message", function (d) {
       if (state.current && d.conversation_id === state.current.conversation_id) {
         if (d.sender === "resident") showResidentTyping(false);
+        var fresh = !$("transcript").querySelector('[data-id="' + CSS.escape(d.id) + '"]');
         appendMessage(d);
+        if (fresh) announceMessage(d);
         // the resident may have switched language: the chat's facts and canned replies follow it
         if (d.sender === "resident" && d.language && d.language !== state.current.language) {
           openConversation(d.conversation_id);
@@ -888,6 +911,21 @@
       }
       state.chats.set(d.conversation_id, Object.assign(state.chats.get(d.conversation_id) || {}, d));
       renderLists();
+    });
+    // The chat changed hands: this console stops hearing it unless it may still read it (its new owner, a
+    // supervisor); an agent who had looked at it in the queue is told who took it.
+    socket.on("view_closed", async function (d) {
+      if (!state.current || state.current.conversation_id !== d.conversation_id) return;
+      var ack = await call("open", { conversation_id: d.conversation_id });
+      if (!state.current || state.current.conversation_id !== d.conversation_id) return;
+      if (ack.ok) { renderConversation(ack.conversation); return; }
+      state.current = null;
+      clear($("transcript"));
+      clear($("conv-facts"));
+      $("conv").hidden = true;
+      $("empty").hidden = false;
+      $("empty").focus();
+      result(t("console.view_taken", { name: d.taken_by || "" }));
     });
     socket.on("chat_removed", function (d) {
       state.chats.delete(d.conversation_id);
@@ -924,6 +962,8 @@
       if (!$("close-chat").disabled) closeChat();
     } else if (e.code === "KeyM") {
       if (!$("composer").disabled) $("composer").focus();
+    } else if (e.code === "KeyS") {
+      if (!$("missed").hidden) $("stay").click();
     } else {
       return;
     }
