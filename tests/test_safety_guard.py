@@ -7,6 +7,7 @@ import csv
 import re
 import unicodedata
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -332,3 +333,26 @@ def test_the_911_answer_adds_what_to_do_for_gas_and_downed_lines_only() -> None:
     assert poison.startswith(emergency_reply("en")) and "1-800-222-1222" in poison and "1-800-222-1222" not in fire
     assert "1-800-222-1222" in emergency_reply("es", "mi hijo se tomó cloro") and "988" not in poison
     assert "1-800-222-1222" not in emergency_reply("en", "rat poison for my yard, and my house is on fire")
+
+
+@pytest.fixture(scope="module")
+def meaning_net() -> Any:
+    from chat_server.knowledge.semantic import UniversalSentenceEncoder
+    from chat_server.safety_semantic import SemanticNet
+
+    return SemanticNet.from_examples(UniversalSentenceEncoder())
+
+
+@pytest.mark.parametrize(("text", "emergency"), [
+    # Typed in capitals, ordinary 311 messages read as emergencies to the case-reading model (probe AG: 17.9 % of the
+    # held-out non-emergencies once upper-cased), and got the 911 and 988 lines on every turn of a report.
+    ("POTHOLE ON 5TH STREET", False), ("SUBMIT", False), ("I NEED TO TALK TO A PERSON", False),
+    ("WHEN IS BULK ITEM PICKUP", False), ("ME PUSIERON UNA MULTA DE ESTACIONAMIENTO", False),
+    ("MY GRANDPA IS ON THE FLOOR AND HIS EYES ARE ROLLING BACK", True),
+    # what thousands ask during a water main break (probe AG: told to call 911)
+    ("we have no water", False), ("why is there no water pressure at my house", False),
+    ("no tengo agua en mi casa desde esta mañana", False),
+])
+def test_the_semantic_net_reads_capitals_as_words_and_outages_as_questions(meaning_net: Any, text: str,
+                                                                           emergency: bool) -> None:
+    assert meaning_net.reads_emergency(text) is emergency
