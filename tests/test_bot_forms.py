@@ -70,7 +70,7 @@ async def test_pothole_happy_path_shows_a_summary_and_files_only_on_submit(convo
     assert "Here is your report" in c.text and "Position in the road: Bike lane" in c.text
     assert "Size: Large (bigger than a tire)" in c.text and "jane.doe@example.com" in c.text
     # not "Cancel" alone: an SMS resident typing it would be unsubscribed by the carrier (an opt-out keyword)
-    assert [b["title"] for b in c.buttons] == ["Submit", "Change something", "Cancel report"]
+    assert [b["title"] for b in c.buttons] == ["Submit", "Change something", "Discard report"]
     await c.say("Submit")
 
     [done] = c.customs("form_complete")
@@ -320,7 +320,7 @@ async def test_summary_change_something_and_cancel(convo) -> None:
     for answer in ("500 W Trade St", "Puente", "omitir", "pintas en el puente", "omitir", "omitir"):
         await c.say(answer)
     assert c.requested == "confirm" and "Este es su reporte" in c.text
-    assert [b["title"] for b in c.buttons] == ["Enviar", "Cambiar algo", "Cancelar reporte"]
+    assert [b["title"] for b in c.buttons] == ["Enviar", "Cambiar algo", "Descartar reporte"]
     await c.say("Cambiar algo")
     assert c.requested == "change" and "Superficie" in [b["title"] for b in c.buttons]
     await c.say(next(b["payload"] for b in c.buttons if b["title"] == "Superficie"))
@@ -347,7 +347,7 @@ async def test_invalid_values_are_reprompted(convo) -> None:
     await c.say("my cat")
     assert c.requested == "cart_type" and "Garbage, Recycling, Yard waste, Bulky item" in c.text
     await c.say("skip")  # a required choice: why it cannot be skipped, and the way out
-    assert c.requested == "cart_type" and "needed to file the report" in c.text and "cancel" in c.text
+    assert c.requested == "cart_type" and "needed to file the report" in c.text and "never mind" in c.text
     await c.say("garbage and recycling")
     assert c.attributes["cart_type"] == ["garbage", "recycling"]
     await c.say("maybe")

@@ -217,7 +217,8 @@ def test_location_in_a_first_message(text: str, expected: str | None) -> None:
 @pytest.mark.parametrize("text", ["cancel", "Cancel.", "stop", "never mind", "cancelar", "cancela el reporte",
                                   "I want to cancel", "quiero cancelar", "olvídalo", "forget it",
                                   "actually nevermind, forget it", "sabes que mejor ya no, olvidalo",
-                                  "ya no quiero hacer el reporte", "cancela el reporte porfavor", "i changed my mind"])
+                                  "ya no quiero hacer el reporte", "cancela el reporte porfavor", "i changed my mind",
+                                  "Discard report", "Descartar reporte"])
 def test_cancel_phrases(text: str) -> None:
     assert parsing.is_cancel(text)
 

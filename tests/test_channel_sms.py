@@ -156,7 +156,7 @@ async def test_stop_help_start_keywords(sms, twilio, redis_client) -> None:  # t
     code, twiml = await twilio.text_server(server.url, phone, "HELP")
     assert code == 200 and "<Message>" in twiml and "911" in twiml and "Reply STOP" in twiml
     code, twiml = await twilio.text_server(server.url, phone, " stop ")
-    assert "unsubscribed" in twiml
+    assert "unsubscribed" in twiml and "call 911" in twiml  # the one text allowed says where emergencies go
     assert await redis_client.hexists(f"{prefix}sms:optout", phone)
     # Opted out: the message is not taken in and nothing is sent back.
     code, twiml = await twilio.text_server(server.url, phone, "hello?")
@@ -169,7 +169,7 @@ async def test_stop_help_start_keywords(sms, twilio, redis_client) -> None:  # t
     await twilio.sent.wait_for(sent_with(twilio, phone, "Talk to a person"))
     # Spanish keywords, Spanish answers; a conversation in progress is closed on opt-out.
     code, twiml = await twilio.text_server(server.url, phone, "PARAR")
-    assert "Ya no recibirá" in twiml
+    assert "Ya no recibirá" in twiml and "llame al 911" in twiml
     cid, _ = await channel_messages(redis_client, prefix, "sms", phone)
     assert (await redis_client.hget(f"{prefix}conv:{cid}", "state")) == b"closed"
     code, twiml = await twilio.text_server(server.url, phone, "ayuda")

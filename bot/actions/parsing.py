@@ -24,9 +24,9 @@ PLACE_WORDS = (
 )
 
 _CANCEL_CORE = (
-    r"(?:cancel+|stop|quit|exit|abort|never\s*mind|nevermind|forget\s+(?:it|about\s+it)|start\s+over|"
+    r"(?:cancel+|discard|stop|quit|exit|abort|never\s*mind|nevermind|forget\s+(?:it|about\s+it)|start\s+over|"
     r"i\s+changed\s+my\s+mind|i\s+don'?t\s+want\s+to\s+(?:do|report|continue|finish)(?:\s+(?:this|it))?|"
-    r"cancelar|cancela|cancelalo|cancélalo|cancelarlo|detener|detente|parar|para|salir|olvidalo|olvídalo|"
+    r"cancelar|cancela|cancelalo|descartar|descarta|descartalo|descártalo|cancélalo|cancelarlo|detener|detente|parar|para|salir|olvidalo|olvídalo|"
     r"olvida\s+eso|ya\s+no(?:\s+quiero(?:\s+(?:hacer|seguir|continuar|reportar)(?:lo)?)?)?|"
     r"no\s+quiero\s+(?:seguir|continuar)|cambi[eé]\s+de\s+opini[oó]n|dejalo|déjalo)")
 # "cancel", "actually nevermind, forget it", "sabes que mejor ya no, olvidalo", "cancela el reporte porfavor":

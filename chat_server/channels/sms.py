@@ -43,6 +43,7 @@ from chat_server.conversations.service import ConversationService, DuplicateInFl
 from chat_server.conversations.store import CLOSED, Conversation, Message
 from chat_server.language import detect_language
 from chat_server.redaction import redact
+from chat_server.safety import emergency_language
 from chat_server.sanitize import clean_text
 from chat_server.stream_outbox import GiveUp, Retry
 from chat_server.texts import text
@@ -182,7 +183,13 @@ class SmsChannel(ResidentChannel):
                 await self.redis.hdel(self._optout_key(), phone)
                 log.info("sms opt-in", extra={"phone": redact(phone)})
                 return self._keyword_reply("sms_started", await self._keyword_language(phone, keyword))
-            log.info("ignored message from opted-out number", extra={"phone": redact(phone)})
+            if emergency_language(body) is not None:
+                # Nothing may be texted to a number that opted out (the carrier refuses it): at least the logs say
+                # it was an emergency, not an ignored text (probe AG). The opt-out reply itself says "call 911".
+                log.warning("emergency from an opted-out number: carrier rules allow no reply",
+                            extra={"phone": redact(phone), "text": redact(body)})
+            else:
+                log.info("ignored message from opted-out number", extra={"phone": redact(phone)})
             return self._twiml(EMPTY_TWIML)
         if keyword in {"START", "UNSTOP"}:
             return self._keyword_reply("sms_started", await self._keyword_language(phone, keyword))
