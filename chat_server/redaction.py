@@ -102,6 +102,8 @@ _NAMED = re.compile(r"\b(?i:se[ \t]+llama|named|called)(?![\w'’])" + _CANDIDAT
 _SIGN_OFF = re.compile(
     r"\b(?i:thanks|thank[ \t]+you|thx|regards|best|sincerely|cheers|saludos|gracias|atentamente|cordialmente)"
     r"[ \t]*[,!.]?[ \t]*\n?[ \t]*(?=(?P<name>" + _WORD + r"(?:[ \t]+" + _WORD + r"){0,3})[ \t]*[.!]?[ \t]*$)")
+# A name alone on the last line, under a blank one: how a message is signed ("…dark at night.\n\nRobert Nguyen").
+_SIGNATURE_NAME = re.compile(r"\n[ \t]*\n[ \t]*(?=(?P<name>" + _WORD + r"(?:[ \t]+" + _WORD + r"){1,3})[ \t]*$)")
 # A date of birth, after its label (other dates are appointments and when things broke, and stay):
 # "DOB 03/14/1962", "date of birth: March 14, 1962", "fecha de nacimiento 14 de marzo de 1962".
 _DOB = re.compile(
@@ -395,6 +397,7 @@ def redact(text: str) -> str:
     text = _mask_names(text, _CONTACT_LABEL, _name_span)
     text = _mask_names(text, _NAMED, _name_span)
     text = _mask_names(text, _SIGN_OFF, lambda m: _name_span(m, titled=True, whole=True))
+    text = _mask_names(text, _SIGNATURE_NAME, lambda m: _name_span(m, titled=True, whole=True))
     text = _mask_names(text, _SPANISH_INTRO, _name_span)
     text = _mask_names(text, _ASK_FOR_ES, _name_span)
     text = _mask_names(text, _ASK_FOR_EN, _first_name_span)

@@ -95,6 +95,11 @@ def test_quote_stripping_common_clients() -> None:
     assert split_reply(signature)[0] == "Where do I pay my water bill?"
     iphone = "ok\n\nSent from my iPhone"
     assert split_reply(iphone)[0] == "ok"
+    # the sender's name over it is the signature too: an anonymous report published it (probe AG)
+    signed = "The streetlight in front of 2200 The Plaza is out.\n\nRobert Nguyen\nSent from my iPhone"
+    assert split_reply(signed)[0] == "The streetlight in front of 2200 The Plaza is out."
+    assert split_reply("Hay un bache.\nMaria Lopez\nEnviado desde mi iPhone")[0] == "Hay un bache."
+    assert split_reply("The light on Central Avenue\nSent from my iPhone")[0] == "The light on Central Avenue"
     # Only a signature: no words of theirs, so the subject is used (the signature reached the bot as the message).
     assert split_reply("\n\nSent from my iPhone")[0] == ""
     assert split_reply("Enviado desde mi Galaxy")[0] == ""

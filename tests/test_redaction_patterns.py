@@ -126,7 +126,7 @@ def test_email_forms_are_masked(email: str) -> None:
     "account 00112233", "case 00 12", "mr. oak st", "the mr so and so",
     "aquí en la calle Tryon hay un bache", "Aquí Charlotte Water", "llamo de parte de mi mamá", "ask for Bulk Pickup",
     "quiero hablar con un agente", "hablar con Servicios Sociales", "I have two dogs and one cat", "uno dos tres",
-    "lot 250 1200",
+    "lot 250 1200", "pothole here\n\nCentral Avenue", "help\n\nPlease Help", "Big pothole\n\nSharon Amity Rd",
 ])
 def test_resident_text_that_is_not_personal_data_stays(kept: str) -> None:
     assert redact(kept) == kept
@@ -164,6 +164,8 @@ def test_resident_text_that_is_not_personal_data_stays(kept: str) -> None:
     ("my number is nine eight zero five five five one two three four", "my number is [phone …34]"),
     ("mi número es nueve ocho cero, cinco cinco cinco, uno dos tres cuatro", "mi número es [phone …34]"),
     ("text 980 five five five 0123", "text [phone …23]"),
+    # a message signed with a name alone on its last line (probe AG: an anonymous report's public description)
+    ("The streetlight is out, dark at night.\n\nRobert Nguyen", "The streetlight is out, dark at night.\n\n[name]"),
 ])
 def test_more_personal_data_forms_are_masked(text: str, masked: str) -> None:
     assert redact(text) == masked

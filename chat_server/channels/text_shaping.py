@@ -183,6 +183,17 @@ def _without_trailing_signature(lines: list[str]) -> list[str]:
     return lines[:start]
 
 
+def _without_name_above(lines: list[str]) -> list[str]:
+    """A name on its own just above "Sent from my iPhone" or "-- " is the sender's signature: kept, an anonymous
+    report's description put "Robert Nguyen" on the public status page (probe AG)."""
+    end = len(lines)
+    while end and not lines[end - 1].strip():
+        end -= 1
+    if end and _SIG_NAME.match(lines[end - 1].strip()) and "\n".join(lines[:end - 1]).strip():
+        return lines[:end - 1]
+    return lines
+
+
 def _before_quote(lines: list[str]) -> list[str]:
     """The lines of a reply above the quoted history (its "> " lines, attribution or "From:" block)."""
     for i, line in enumerate(lines):
@@ -209,6 +220,7 @@ def split_reply(body: str) -> tuple[str, str]:
         if kept and _SIGN_OFF.match(line.strip()) and _signature_block(lines[i + 1:]):
             break  # "Thanks,\nRose Martin\nTel. 704-…": a letter's closing; the question was not understood with it
         if _SIGNATURE.match(line.strip()):
+            kept = _without_name_above(kept)
             break  # "-- ", "Sent from my iPhone" (under an empty body: no words, so the subject is used)
         kept.append(line)
     reply = _without_trailing_signature(kept)
