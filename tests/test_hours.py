@@ -37,7 +37,7 @@ def test_next_open_over_weekend() -> None:
     nxt = s.next_open(at(2024, 6, 7, 19, 30))  # Friday evening
     assert nxt is not None and nxt.astimezone(NY) == at(2024, 6, 10, 7, 0)
     assert s.describe_next_open(at(2024, 6, 7, 19, 30), "en", day_names("en")) == "Monday 7:00 AM"
-    assert s.describe_next_open(at(2024, 6, 7, 19, 30), "es", day_names("es")) == "lunes a las 7:00"
+    assert s.describe_next_open(at(2024, 6, 7, 19, 30), "es", day_names("es")) == "el lunes a las 7:00"
     # today and tomorrow by name: "opens again Monday 7:00 AM" read on a Monday at 2 am (probe V)
     near_en, near_es = ("today at", "tomorrow at"), ("hoy", "mañana")
     assert s.describe_next_open(at(2024, 6, 10, 2, 0), "en", day_names("en"), near=near_en) == "today at 7:00 AM"

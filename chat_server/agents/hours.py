@@ -171,6 +171,8 @@ class Schedule:
         ahead = (local.date() - now.astimezone(self.tz).date()).days
         day = near[ahead] if 0 <= ahead < len(near) else days[local.weekday()]
         if language == "es":
+            # "el lunes", but "hoy", "mañana": the copy said "vuelve a abrir el hoy" (probe AF)
+            day = day if 0 <= ahead < len(near) else f"el {day}"
             article = "a la" if local.hour == 1 else "a las"
             return f"{day} {article} {local.hour}:{local.minute:02d}"
         hour = local.hour % 12 or 12
