@@ -185,4 +185,8 @@ async def test_training_page_forms_hidden_readable_labels_warning_rollback_and_s
         await page.wait_for_function("() => document.querySelectorAll('#inbox li.item').length >= 11")
         texts = await page.locator("#inbox .text").all_inner_texts()
         assert text not in texts
+        # 320 px with items listed: a label around a long select took 419 px (probe AH; WCAG 1.4.10)
+        await page.set_viewport_size({"width": 320, "height": 640})
+        size = await _overflow(page)
+        assert size["scroll"] <= size["client"], size
         assert page.errors == [], page.errors  # type: ignore[attr-defined]

@@ -368,7 +368,7 @@
     // The bot's label code stays beside the words: routing rules (chat311.yml departments) use it.
     [[t("console.fact_topic"), (conv.topic || words(conv.label)) + (conv.label ? " (" + conv.label + ")" : "")],
       [t("console.fact_language"), languageName(conv.language, conv.language_name)],
-      [t("console.fact_channel"), words(conv.channel)], [t("console.fact_department"), words(conv.department)],
+      [t("console.fact_channel"), codeWord("channel", conv.channel, words(conv.channel))], [t("console.fact_department"), words(conv.department)],
       [t("console.fact_ticket"), conv.ticket_id]].forEach(function (f) {
       if (!f[1]) return;
       facts.appendChild(el("dt", null, f[0]));

@@ -554,6 +554,8 @@
     } catch (e) { return; }
     $("filters").addEventListener("submit", ev => { ev.preventDefault(); loadList(); });
     $("article-form").addEventListener("submit", publish);
+    // a publish the browser refused (an empty required field) is not the last one: its "Published" line goes
+    $("article-form").addEventListener("invalid", () => say($("edit-msg"), ""), true);
     $("article-form").addEventListener("input", ev => {
       const counter = document.querySelector(`[data-count-for="${ev.target.name}"]`);
       if (counter) count(counter);
