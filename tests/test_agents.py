@@ -285,6 +285,11 @@ async def test_logging_out_hands_the_chats_back_at_once(setup, resident) -> None
     assert update["position"] == 1
     view = await ann.call("open", {"conversation_id": cid})
     assert view["ok"] and view["conversation"]["state"] == "queued" and not view["conversation"]["mine"]
+    # Ann was the only agent: the resident hears what a new one would, not "being transferred" and a short wait
+    # (probe AF), with the way to leave a request instead.
+    told = await res.wait_for("bot_uttered", lambda m: "No agent who can take your chat" in m.get("text", ""),
+                              after=mark)
+    assert "311" in told["text"] and len(told.get("quick_replies") or []) == 1, told
 
 
 async def test_a_chat_is_not_transferred_to_an_agent_without_its_language(setup, resident) -> None:  # type: ignore[no-untyped-def]

@@ -379,14 +379,26 @@ class EscalationService:
         await self.chats.say_system(conv, "queue_message_kept")
 
     async def _offer_tickets(self, now: float) -> None:
+        """A resident waiting long, or for nobody, is offered to leave a request instead (once): when the last agent
+        who could take a chat signed out, declined it or missed it, residents already in line kept "less than a
+        minute" while new ones heard that nobody was there (probe AF)."""
         limit = self.cfg.max_queue_wait_s
+        agents: list[AgentState] | None = None
         for entry in await self.routing.queue():
-            if now - entry.waiting_since < limit or not await self.routing.mark_ticket_offered(entry.conversation_id):
+            long_wait = now - entry.waiting_since >= limit
+            if not long_wait:
+                if entry.offered_to:
+                    continue
+                agents = agents if agents is not None else await self.routing.agents(self.socket_cut(now))
+                if anyone_staffed([a for a in agents if a.username not in entry.declined], entry.language,
+                                  entry.department):
+                    continue
+            if not await self.routing.mark_ticket_offered(entry.conversation_id):
                 continue
             conv = await self.chats.store.get(entry.conversation_id)
             if conv is None or conv.state != QUEUED:
                 continue
-            await self.chats.say_system(conv, "queue_long", extra={"quick_replies": [
+            await self.chats.say_system(conv, "queue_long" if long_wait else "queue_nobody", extra={"quick_replies": [
                 {"title": text("leave_ticket_button", conv.language), "payload": LEAVE_TICKET}]})
 
     # dispatch ------------------------------------------------------------------
