@@ -207,6 +207,9 @@ class RetentionConfig:
     # A conversation with the bot (or ticketed) that nobody wrote in for this long is closed,
     # so that retention can ever purge it. 0 = never.
     idle_close_s: float = 1800.0
+    # The resident is warned this long before that close, with a button to keep the chat (WCAG 2.2.1: a half-filled
+    # report was lost with no warning, probe AH). At most half of idle_close_s; 0 = no warning.
+    idle_warning_s: float = 120.0
     # Days after a ticket closed until its private parts (contact details, the filer's own
     # description, the chat transcript) are deleted; its public record stays. 0 = keep forever.
     ticket_private_days: int = 365
@@ -219,6 +222,7 @@ class RetentionConfig:
         if any(d < 0 for d in self.days.values()):
             raise ValueError("days: must be >= 0 (0 = keep forever)")
         check.not_negative(self, "idle_close_s", why="0 = never")
+        check.not_negative(self, "idle_warning_s", why="0 = no warning")
         check.not_negative(self, "ticket_private_days", "events_days", why="0 = keep forever")
         check.at_least(self, 1, "batch_size")
 

@@ -17,7 +17,7 @@ import redis.asyncio as aioredis
 from chat_server.channels.channel_base import identity_key
 from chat_server.child_specs import RASA_TRACKER_KEY_PREFIX, rasa_tracker_url
 from chat_server.config import RetentionConfig
-from chat_server.conversations.idle import is_idle
+from chat_server.conversations.idle import Step, idle_step
 from chat_server.conversations.store import ConversationStore
 from chat_server.events import Event, EventBus
 from chat_server.redaction import redact
@@ -265,15 +265,30 @@ async def test_event_stream_keeps_no_contact_details(redis_client: Any) -> None:
     assert json.loads(stored)["data"]["description"] == "hole; text me at [phone …88]"
 
 
-async def test_idle_conversations_close(redis_server: Any, redis_client: Any, resident: Any) -> None:
+async def test_idle_conversations_are_warned_then_close(redis_server: Any, redis_client: Any, resident: Any) -> None:
+    """The close came with no warning and lost a half-filled report (probe AH; WCAG 2.2.1): the resident is warned
+    first, with a button that keeps the chat."""
     prefix = f"idle{uuid.uuid4().hex[:6]}:"
-    server = await start_server(redis_server, "idle-close", prefix, CHAT311_RETENTION__IDLE_CLOSE_S="1")
+    server = await start_server(redis_server, "idle-close", prefix, CHAT311_RETENTION__IDLE_CLOSE_S="4",
+                                CHAT311_RETENTION__IDLE_WARNING_S="2")
     try:
         client = await resident(server.url)
         await client.start_session()
         assert (await client.say("hello"))["ok"]
-        closed = await client.wait_for("conversation_closed", timeout=20)
+        warned = await client.wait_for("bot_uttered", lambda m: "Are you still there?" in m.get("text", ""),
+                                       timeout=20)
+        [keep] = warned["quick_replies"]
+        assert keep["title"] == "Keep my chat" and not client.of("conversation_closed")
+        mark = len(client.events)
+        assert (await client.say(keep["payload"]))["ok"]
+        await client.wait_for("bot_uttered", lambda m: "stays open" in m.get("text", ""), after=mark)
+        # kept: warned again after another quiet stretch, and closed only after that
+        again = await client.wait_for("bot_uttered", lambda m: "Are you still there?" in m.get("text", ""),
+                                      timeout=20, after=mark)
+        assert not [e for e, _ in client.events[mark:] if e == "conversation_closed"]
+        closed = await client.wait_for("conversation_closed", timeout=20, after=mark)
         assert closed["reason"] == "idle"
+        assert closed is not again
         [cid] = await ConversationStore(redis_client, prefix).session_conversations(str(client.session_id))
         assert await redis_client.hget(f"{prefix}conv:{cid}", "state") == b"closed"
         assert not await redis_client.sismember(f"{prefix}convs:open", cid)
@@ -282,11 +297,21 @@ async def test_idle_conversations_close(redis_server: Any, redis_client: Any, re
 
 
 def test_idle_decision() -> None:
-    assert is_idle("bot", 0.0, 100.0, 60) and is_idle("ticketed", 0.0, 100.0, 60)
-    assert not is_idle("bot", 50.0, 100.0, 60)
+    # no warning: closed once idle
+    assert idle_step("bot", 0.0, 0.0, 100.0, 60, 0) == Step.CLOSE and idle_step("ticketed", 0.0, 0.0, 100.0, 60, 0)
+    assert idle_step("bot", 50.0, 0.0, 100.0, 60, 0) is None
     for state in ("queued", "assigned", "closed", None):
-        assert not is_idle(state, 0.0, 10_000.0, 60)
-    assert not is_idle("bot", 0.0, 10_000.0, 0)  # 0 = never
+        assert idle_step(state, 0.0, 0.0, 10_000.0, 60, 10) is None
+    assert idle_step("bot", 0.0, 0.0, 10_000.0, 0, 10) is None  # 0 = never
+    # warned `warning_s` before the close, closed `warning_s` after the warning if nothing came since
+    assert idle_step("bot", 0.0, 0.0, 49.0, 60, 10) is None
+    assert idle_step("bot", 0.0, 0.0, 51.0, 60, 10) == Step.WARN
+    assert idle_step("bot", 51.0, 51.0, 55.0, 60, 10) is None  # the warning's own message is no activity
+    assert idle_step("bot", 51.0, 51.0, 62.0, 60, 10) == Step.CLOSE
+    assert idle_step("bot", 51.2, 51.0, 62.0, 60, 10) is None  # a keep a moment after the warning counts
+    assert idle_step("bot", 58.0, 51.0, 62.0, 60, 10) is None  # the resident wrote: a new stretch
+    assert idle_step("bot", 58.0, 51.0, 109.0, 60, 10) == Step.WARN
+    assert idle_step("bot", 0.0, 0.0, 31.0, 60, 1000) == Step.WARN  # at most half of the idle time
 
 
 async def test_rasa_tracker_expiry_follows_the_retention_policy(chat_server_url: str, resident: Any,

@@ -110,6 +110,13 @@ class Conversation:
         return self.fields.get(key, default)
 
 
+# claim_time: KEYS = conversation hash; ARGV = field, now, older_than.
+_CLAIM_TIME = """
+local current = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0') or 0
+if current >= tonumber(ARGV[3]) then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1
+"""
 # ConversationStore.record: KEYS = stream, conversation hash, client-id key ("" = none);
 # ARGV = stream id, client-id TTL, n, n hash field/value pairs, then the stream entry's field/value pairs.
 _RECORD = """
@@ -177,6 +184,7 @@ class ConversationStore(RedisStore):
         self._known_streams: _Lru = _Lru(self.MEMO_MAX)
         self._current: _Lru = _Lru(self.MEMO_MAX)
         self._record_script = redis.register_script(_RECORD)
+        self._claim_script = redis.register_script(_CLAIM_TIME)
         # Per-message reads and writes ride the round trips other turns' commands make (redis_batch.py).
         self._batch = PipelineBatcher.shared(redis)
 
@@ -334,6 +342,16 @@ class ConversationStore(RedisStore):
         if fields.get("state") == CLOSED:
             await self.redis.srem(self.open_key, cid)
 
+    async def claim_time(self, cid: str, field: str, now: float, older_than: float) -> bool:
+        """Set the time `field` to `now` unless it already holds one from `older_than` on: of the processes that
+        reach the same moment (the idle warning), exactly one gets True."""
+        return bool(await self._claim_script(keys=[self.conversation_key(cid)],
+                                             args=[field, f"{now:.3f}", f"{older_than:.3f}"]))
+
+    async def set_time(self, cid: str, field: str, moment: float) -> None:
+        """Set the time `field` without counting as activity (`updated_at` stays)."""
+        await self.redis.hset(self.conversation_key(cid), field, f"{moment:.6f}")
+
     async def set_once(self, cid: str, field: str, value: str, **more: str) -> bool:
         """Set `field` (and `more` with it) only if the conversation has none yet; False when it had one."""
         key = self.conversation_key(cid)
@@ -369,17 +387,19 @@ class ConversationStore(RedisStore):
         """Every conversation not closed yet."""
         return [m.decode() async for m in self.redis.sscan_iter(self.open_key, count=1000)]
 
-    async def activity(self, cids: list[str]) -> list[tuple[str | None, float]]:
-        """(state, time of the last update or message) per conversation; state None if it is gone."""
+    async def activity(self, cids: list[str]) -> list[tuple[str | None, float, float]]:
+        """(state, time of the last update or message, when the resident was last warned it would close: 0 if
+        never) per conversation; state None if it is gone."""
         pipe = self.redis.pipeline(transaction=False)
         for cid in cids:
-            pipe.hmget(self.conversation_key(cid), "state", "updated_at")
+            pipe.hmget(self.conversation_key(cid), "state", "updated_at", "idle_warned_at")
             pipe.xrevrange(self.messages_key(cid), count=1)
         rows = await pipe.execute()
-        out: list[tuple[str | None, float]] = []
-        for (state, updated), last in zip(rows[::2], rows[1::2], strict=True):
+        out: list[tuple[str | None, float, float]] = []
+        for (state, updated, warned), last in zip(rows[::2], rows[1::2], strict=True):
             last_ms = _parse_id(last[0][0].decode())[0] if last else 0
-            out.append((state.decode() if state else None, max(float(updated or 0), last_ms / 1000)))
+            out.append((state.decode() if state else None, max(float(updated or 0), last_ms / 1000),
+                        float(warned or 0)))
         return out
 
     # messages
