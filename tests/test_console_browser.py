@@ -22,6 +22,7 @@ from tests.support.agents import (
     offered_chat,
     sign_in,
 )
+from tests.support.images import upload_photo
 
 pytestmark = [pytest.mark.browser, pytest.mark.rasa]
 
@@ -88,6 +89,12 @@ async def test_agent_logs_in_accepts_chats_and_closes(console_server, resident) 
         # read out on every open, probe AH).
         await expect(page.locator("#said")).to_contain_text("<b>bold?</b> my bill is wrong")
         assert await transcript.get_attribute("aria-live") == "off"
+        # a photo sent with words shows with them (only the words did, probe AG)
+        status, body = await upload_photo(server.url, res.session_id)
+        assert status == 201, body
+        await res.say("here it is", attachment={"type": "image", "url": body["media_url"]})
+        photo = transcript.locator("li", has_text="here it is").locator("a.attachment")
+        await expect(photo).to_have_attribute("href", body["media_url"])
 
         # Agent → resident (typing indicator first).
         await page.fill("#composer", "Hi, this is Ann. Let me look.")

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from tests.support.images import JPEG, WEBP
+from tests.support.images import JPEG, WEBP, upload_photo
 from tests.support.open311 import new_api_key, start_server
 from tests.support.servers import ChatServerProcess, RedisServer
 
@@ -53,12 +53,7 @@ async def new_session(server: ChatServerProcess) -> str:
 
 async def upload(server: ChatServerProcess, session_id: str | None, data: bytes, filename: str = "photo.png",
                  content_type: str = "image/png") -> tuple[int, dict]:
-    form = aiohttp.FormData()
-    if session_id is not None:
-        form.add_field("session_id", session_id)
-    form.add_field("file", data, filename=filename, content_type=content_type)
-    async with aiohttp.ClientSession() as http, http.post(f"{server.url}/api/media", data=form) as resp:
-        return resp.status, await resp.json()
+    return await upload_photo(server.url, session_id, data, filename, content_type)
 
 
 async def test_upload_png_jpeg_webp_and_serve_back(server: ChatServerProcess) -> None:

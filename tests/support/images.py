@@ -4,6 +4,9 @@ metadata at the container level, so a few bytes shaped like a JPEG no longer pas
 from __future__ import annotations
 
 import base64
+from typing import Any
+
+import aiohttp
 
 JPEG = base64.b64decode(
     "/9j/4AAQSkZJRgABAQAAAQABAAD/4gHYSUNDX1BST0ZJTEUAAQEAAAHIAAAAAAQwAABtbnRyUkdCIFhZWiAH4AABAAEAAAAAAABhY3Nw"
@@ -32,3 +35,14 @@ WEBP = base64.b64decode(
     "AGcAbABlACAASQBuAGMALgAgADIAMAAxADZWUDggcgAAANACAJ0BKhAACAABQCYlsAJ0twAJNA5Q00tnseG6vcgA/q397eQn8P3/wWiX"
     "h/CP+r9Q1CvDUnOOd2mfGg7IzON0JVPTieeLqMvy4BtWq+GHZb/7sFGP9mP/3taT+bvj/8XiZ+/mA/c7/3Lf+JC7GgAAAA=="
 )
+
+
+async def upload_photo(base_url: str, session_id: str | None, data: bytes | None = None, filename: str = "photo.jpg",
+                       content_type: str = "image/jpeg") -> tuple[int, Any]:
+    """POST /api/media as the widget does: (status, JSON body); `data` defaults to the JPEG above."""
+    form = aiohttp.FormData()
+    if session_id is not None:
+        form.add_field("session_id", session_id)
+    form.add_field("file", JPEG if data is None else data, filename=filename, content_type=content_type)
+    async with aiohttp.ClientSession() as http, http.post(f"{base_url}/api/media", data=form) as resp:
+        return resp.status, await resp.json()

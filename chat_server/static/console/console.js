@@ -286,6 +286,16 @@
     var text = el("span", "text", m.text || (m.attachment ? t("console.attachment") : ""));
     if (m.language) text.lang = m.language;  // a Spanish chat's words were read with English pronunciation
     li.appendChild(text);
+    // a photo sent with words: only the words showed, and the agent who asked for it thought none came (probe AG)
+    var url = m.attachment && typeof m.attachment.url === "string" ? m.attachment.url : "";
+    if (m.text && /^(https?:\/\/|\/)/.test(url)) {
+      var link = el("a", "attachment", t("console.c_open_photo"));
+      link.href = url;
+      link.target = "_blank";
+      link.rel = "noopener noreferrer";
+      li.appendChild(document.createTextNode(" "));
+      li.appendChild(link);
+    }
     list.appendChild(li);
     list.scrollTop = list.scrollHeight;
     return li;
