@@ -94,6 +94,13 @@ async def test_refusals_and_automatic_mail(mail_server, relay, redis_client) -> 
     assert photo.startswith(f"{mail_server.url}/media/")
     async with aiohttp.ClientSession() as http, http.get(photo) as resp:
         assert resp.status == 200 and await resp.read() == JPEG
+    # An iPhone's HEIC photo cannot be taken: the resident is told so (it was dropped without a word, probe AG).
+    heic_mail = compose("heic@resident.test", "pothole photo", "Pothole at 1400 Central Ave, photo attached")
+    heic_mail.add_attachment(b"\x00\x00\x00\x18ftypheic" + bytes(64), maintype="image", subtype="heic",
+                             filename="IMG_0001.HEIC")
+    await mail_to_city(mail_server, heic_mail)
+    [told] = await relay.messages.wait_for(mails_to(relay, "heic@resident.test", "could not open"))
+    assert "IMG_0001.HEIC" in body_of(told) and "JPEG" in body_of(told)
     # An out-of-office reply is never answered (no robot ping-pong) and starts nothing.
     robot = compose("away@resident.test", "Automatic reply: Re: your request", "I am out of the office.",
                     Auto_Submitted="auto-replied")

@@ -187,12 +187,12 @@ class EmailChannel(ResidentChannel):
 
     async def _receive(self, msg: EmailMessage, sender: str, message_id: str) -> str:
         body, signed = self._body_text(msg)
-        photo = await self._photo(msg)
+        photo, unreadable = await self._photo(msg)
         subject = one_line(clean_text(str(msg.get("Subject", ""))))[:200]
         if not body and subject and not re.match(r"^(re|aw|rv|fwd?)\s*:", subject, re.IGNORECASE):
             body = subject
         full_body, body = body, body[: self.config.limits.max_message_chars]
-        if not body and photo:
+        if not body and (photo or unreadable):
             body = "(photo)"
         if not body:
             # no subject, no text: the sender is told, or it vanished without a word (probe X); once a window,
@@ -208,7 +208,7 @@ class EmailChannel(ResidentChannel):
         session = await self.session_for(sender)
         referenced = self._referenced_conversation(msg)
         self.run_turn_later(self._turn(session, sender, body, subject, message_id, referenced, photo, full_body,
-                                       signed))
+                                       signed, unreadable))
         return "250 OK"
 
     def _is_robot(self, msg: EmailMessage, sender: str) -> bool:
@@ -237,15 +237,17 @@ class EmailChannel(ResidentChannel):
         body, signed = split_reply(str(content))
         return clean_text(body), clean_text(signed)
 
-    async def _photo(self, msg: EmailMessage) -> str | None:
-        """The first image attachment (JPEG/PNG/WebP by its bytes), stored under /media/."""
+    async def _photo(self, msg: EmailMessage) -> tuple[str | None, str]:
+        """The first image attachment (JPEG/PNG/WebP by its bytes), stored under /media/, and the names of the
+        attachments that could not be taken when none could (an iPhone's HEIC photo, a PDF): they were dropped
+        without a word, and the report then asked "Do you have a photo?" (probe AG)."""
+        skipped: list[str] = []
         for part in msg.iter_attachments():
-            if part.get_content_maintype() != "image":
-                continue
-            data = part.get_payload(decode=True)
+            data = part.get_payload(decode=True) if part.get_content_maintype() == "image" else None
             if isinstance(data, bytes) and (url := await store_image(self.config, data)):
-                return url
-        return None
+                return url, ""
+            skipped.append(one_line(clean_text(part.get_filename() or part.get_content_type()))[:80])
+        return None, ", ".join(skipped[:3])
 
     @staticmethod
     def _referenced_conversation(msg: EmailMessage) -> str | None:
@@ -254,16 +256,17 @@ class EmailChannel(ResidentChannel):
         return found[-1] if found else None
 
     async def _turn(self, session: str, sender: str, body: str, subject: str, message_id: str,
-                    referenced: str | None, photo: str | None, full_body: str, signed: str) -> None:
+                    referenced: str | None, photo: str | None, full_body: str, signed: str, unreadable: str) -> None:
         lock = self._sender_locks.get(session)
         if lock is None:
             lock = self._sender_locks[session] = asyncio.Lock()
         async with lock:
             await self._locked_turn(session, sender, body, subject, message_id, referenced, photo, full_body,
-                                    signed)
+                                    signed, unreadable)
 
     async def _locked_turn(self, session: str, sender: str, body: str, subject: str, message_id: str,
-                           referenced: str | None, photo: str | None, full_body: str, signed: str) -> None:
+                           referenced: str | None, photo: str | None, full_body: str, signed: str,
+                           unreadable: str = "") -> None:
         try:
             conv = await self.store.current_conversation(session)
             if referenced and conv is not None and referenced != conv.id:
@@ -304,12 +307,14 @@ class EmailChannel(ResidentChannel):
             finally:
                 collected = self._turns.pop(conv.id, [])
             cut = len(full_body) > len(body)
-            if not (collected or cut):
+            if not (collected or cut or unreadable):
                 return
             fresh = await self.store.get(conv.id) or conv
+            answered = sum(m is not None for m in unseen)
             if cut:  # the resident is told, or the end of a long story is lost without a word
-                answered = sum(m is not None for m in unseen)
                 collected.insert(answered, text("email_cut", fresh.language, limit=f"{limit:,}"))
+            if unreadable:
+                collected.insert(answered, text("email_attachment_unreadable", fresh.language, files=unreadable))
             await self._queue_mail(fresh, sender, "\n\n".join(collected))
         except DuplicateInFlight:
             pass
