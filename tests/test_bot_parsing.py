@@ -162,6 +162,8 @@ def test_enum_and_multi_values_in_both_languages() -> None:
     assert parsing.validate_attribute(position, "purple") == (None, False)
     assert parsing.validate_attribute(carts, "garbage and recycling") == (["garbage", "recycling"], True)
     assert parsing.validate_attribute(carts, "basura y desechos de jardín") == (["garbage", "yard_waste"], True)
+    # what an SMS "1, 2" to the numbered list becomes (channels/text_shaping.pick_option)
+    assert parsing.validate_attribute(carts, "Garbage, Recycling") == (["garbage", "recycling"], True)
     assert parsing.validate_attribute(material, "tires, a couch and paint cans") == (
         ["tires", "furniture", "hazardous"], True)
     offensive = attribute("offensive")

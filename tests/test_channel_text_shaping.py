@@ -60,6 +60,13 @@ def test_numbered_options_and_mapping_back() -> None:
     assert pick_option(" 2. ", payloads) == "/report_pothole"
     assert pick_option("#2", payloads) == "/report_pothole"
     assert pick_option("3", payloads) is None and pick_option("0", payloads) is None
+    # "pick more than one" by number (probe AG); never two commands at once, never an option not offered
+    carts = ["Garbage", "Recycling", "Yard waste", "Bulky item"]
+    for typed in ("1 AND 2", "1, 2", "1 y 2", "1 2", "#1 & #2"):
+        assert pick_option(typed, carts) == "Garbage, Recycling", typed
+    assert pick_option("1, 5", carts) is None and pick_option("1 and 2", payloads) is None
+    assert pick_option("1200 Central Ave", carts) is None
+    assert pick_option("2 3 4", carts) == "Recycling, Yard waste, Bulky item"
     assert pick_option("1 pothole on Main St", payloads) is None
     assert pick_option("1", []) is None
 

@@ -91,15 +91,24 @@ def render_options(body: str, quick_replies: list[dict[str, Any]] | None, langua
 
 
 _DIGIT = re.compile(r"^\s*#?\s*(\d{1,2})\s*[.)]?\s*$")
+_DIGITS = re.compile(r"^\s*#?\d{1,2}(?:\s*(?:,|&|\+|\band\b|\by\b|\s)\s*#?\d{1,2})+\s*[.]?\s*$", re.IGNORECASE)
 
 
 def pick_option(incoming: str, payloads: list[str]) -> str | None:
-    """The payload for an incoming "2" / "2." / "#2" if it names one of the offered options."""
+    """The payload for an incoming "2" / "2." / "#2" if it names one of the offered options; for "1 and 2" /
+    "1, 2" / "1 y 2", the named options' words together ("Garbage, Recycling"), as a "pick more than one" question
+    takes them typed (the numbers were not understood, probe AG). A command payload is never joined."""
     match = _DIGIT.match(incoming)
-    if not match or not payloads:
+    if match and payloads:
+        index = int(match.group(1))
+        return payloads[index - 1] if 1 <= index <= len(payloads) else None
+    if not _DIGITS.match(incoming) or not payloads:
         return None
-    index = int(match.group(1))
-    return payloads[index - 1] if 1 <= index <= len(payloads) else None
+    picked = list(dict.fromkeys(int(d) for d in re.findall(r"\d+", incoming)))
+    if len(picked) < 2 or not all(1 <= i <= len(payloads) for i in picked):
+        return None
+    chosen = [payloads[i - 1] for i in picked]
+    return None if any(p.startswith("/") for p in chosen) else ", ".join(chosen)
 
 
 # ---------------------------------------------------------------------------------- events
