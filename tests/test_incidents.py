@@ -378,7 +378,7 @@ async def test_queue_message_tells_of_longer_waits(redis_server: Any) -> None:
     server.prefix = prefix
     try:
         sup = await Staff.sign_in(server, redis_server.url, "vic", ("supervisor",))
-        await make_agent(redis_server.url, prefix, "amy")
+        await make_agent(redis_server.url, prefix, "amy", max_chats=0)  # online, every seat taken: a wait
         agent = await agent_client(server.url, "amy")
         # Probe Y: the surge comes first and the notice after it; those already waiting were never told.
         early = await resident_on(server)
@@ -589,3 +589,28 @@ async def test_the_list_reads_on_a_phone(city: Any, redis_server: Any) -> None:
         # each figure under its heading (the table's head is out of sight there)
         assert await row.locator('td[data-label="Chats that asked about it"]').count() == 1
         assert await page.evaluate("document.documentElement.scrollWidth") <= 320
+
+
+async def test_a_resident_told_less_than_a_minute_is_not_told_of_longer_waits(redis_server: Any) -> None:
+    """Probe AF: "less than a minute" was followed at once by "waits are longer than usual", and an agent joined."""
+    from tests.support.agents import fresh_prefix
+
+    prefix = fresh_prefix()
+    server = await bare_server(redis_server.url, "incidents-free", **escalation_env(prefix))
+    server.prefix = prefix
+    try:
+        sup = await Staff.sign_in(server, redis_server.url, "val", ("supervisor",))
+        await sup.post(phrases=["tree down"])
+        await make_agent(redis_server.url, prefix, "bob", max_chats=1)
+        free = await agent_client(server.url, "bob")
+        quick = await resident_on(server)
+        await quick.say("/request_human", language="en")
+        update = await quick.wait_for("queue_update", timeout=20)
+        await free.wait_for("offer", timeout=20)  # after the queue's own answers to its joining
+        assert update["estimated_wait_s"] == 0
+        assert not [m for m in quick.of("bot_uttered") if "waits are longer" in (m.get("text") or "")]
+        await quick.close()
+        await free.close()
+        await sup.close()
+    finally:
+        await server.stop()

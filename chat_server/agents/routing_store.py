@@ -236,6 +236,7 @@ class QueueEntry(QueuedConversation):
     position: int = 0
     offered_to: str = ""  # waiting on this agent's answer to an offer (out of the queue meanwhile)
     back: float = 0.0  # when an agent who had it gave it back (0: never served)
+    eta: int = 0  # the wait last told to the resident, in whole minutes (0: "less than a minute")
 
     @property
     def waiting_since(self) -> float:
@@ -350,7 +351,8 @@ class RoutingStore(RedisStore):
             f = text_map(raw)
             out.append(QueueEntry(cid, f.get("lang", "en"), f.get("dept", ""), float(f.get("since") or score),
                                   frozenset(text(d) for d in declined), f.get("urgent") == "1",
-                                  int(f.get("pos", "0") or 0), back=float(f.get("back") or 0)))
+                                  int(f.get("pos", "0") or 0), back=float(f.get("back") or 0),
+                                  eta=int(f.get("eta", "0") or 0)))
         return out
 
     async def waiting(self) -> list[QueueEntry]:
@@ -372,7 +374,7 @@ class RoutingStore(RedisStore):
                 continue  # accepted or withdrawn meanwhile
             out.append(QueueEntry(cid, f.get("lang", "en"), f.get("dept", ""), float(f.get("since") or 0),
                                   urgent=f.get("urgent") == "1", offered_to=text(agent),
-                                  back=float(f.get("back") or 0)))
+                                  back=float(f.get("back") or 0), eta=int(f.get("eta", "0") or 0)))
         return out
 
     async def undecline(self, cid: str, username: str) -> None:

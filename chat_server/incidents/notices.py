@@ -73,15 +73,21 @@ class IncidentNotices:
         await self.service.escalated(event.conversation_id)
 
     async def on_queued(self, event: Event) -> None:
-        if self.service.banner() is not None:
+        if self.service.banner() is None:
+            return
+        entry = next((e for e in await self.queue.waiting() if e.conversation_id == event.conversation_id), None)
+        if entry is not None and not entry.offered_to and entry.eta > 0:
             await self._tell_waits(event.conversation_id)
 
     async def on_live(self, incident: Incident) -> None:
-        """Everyone already waiting for an agent hears of longer waits, once per incident across processes."""
+        """Everyone already waiting for an agent hears of longer waits, once per incident across processes: not
+        who was just told "less than a minute" (the two lines contradicted each other, probe AF) or is being
+        offered to an agent this moment."""
         if not await self.service.store.claim(incident.id, "queue_told"):
             return
         for entry in await self.queue.waiting():
-            await self._tell_waits(entry.conversation_id)
+            if not entry.offered_to and entry.eta > 0:
+                await self._tell_waits(entry.conversation_id)
 
     async def _tell_waits(self, conversation_id: str) -> None:
         conv = await self.conversations.store.get(conversation_id)
