@@ -11,6 +11,8 @@ Definitions (the dashboard, the CSV export and /metrics all use these):
 - escalated: conversations with `escalation_requested`; queued: conversations that entered the
   agent queue (`queued`, counted once per conversation).
 - contained (bot containment): chats that never entered the agent queue = chats - queued.
+- unserved: chats that asked for a person and never reached the queue (nobody online, the line closed) =
+  escalated - queued; they count as contained too, so the dashboard shows them beside it.
 - answered: first `assigned` of a queued conversation; wait = assigned.ts - first queued.ts
   (or data.wait_s when the publisher gives it). Service level = answered within
   `service_level_s` / (answered + abandoned). Average speed of answer = mean wait.
@@ -187,6 +189,7 @@ def figures(b: Bucket, service_level_s: float = 30.0) -> dict[str, Any]:
         "containment_rate": _ratio(contained, b.chats),
         "escalated": b.escalated,
         "escalation_rate": _ratio(b.escalated, b.chats),
+        "unserved": max(b.escalated - b.queued, 0),
         "queued": b.queued,
         "answered": b.answered,
         "answered_in_sl": b.answered_in_sl,
