@@ -28,7 +28,8 @@ async def test_threaded_replies_quote_stripping_and_options(mail_server, relay, 
     await mail_to_city(mail_server, first)
     [reply] = await relay.messages.wait_for(mails_to(relay, resident, "1) Talk to a person"))
     cid, messages = await channel_messages(redis_client, prefix, "email", resident)
-    assert messages[0]["text"] == "Hello, my water bill looks too high."
+    # the subject of the mail that starts a conversation is part of its words
+    assert messages[0]["text"] == "Question about my water bill\nHello, my water bill looks too high."
     # Threading: a reply to the resident's mail, in the conversation's thread.
     assert reply["Subject"] == "Re: Question about my water bill"
     assert reply["In-Reply-To"] == first["Message-ID"]
@@ -54,7 +55,8 @@ async def test_threaded_replies_quote_stripping_and_options(mail_server, relay, 
     same_cid, messages = await channel_messages(redis_client, prefix, "email", resident)
     assert same_cid == cid
     assert [m["text"] for m in messages if m["sender"] == "resident"] == \
-        ["Hello, my water bill looks too high.", "/request_human", "/callback_yes", "/callback_none"]
+        ["Question about my water bill\nHello, my water bill looks too high.", "/request_human", "/callback_yes",
+         "/callback_none"]
     assert ticket_mail["In-Reply-To"] == last["Message-ID"]
     assert ticket_mail["Subject"] == "Re: Question about my water bill"
     # One e-mail per turn, not one per message: four turns, four mails.
@@ -64,7 +66,7 @@ async def test_threaded_replies_quote_stripping_and_options(mail_server, relay, 
                                             in_reply_to=ticket_mail))
     [transcript] = await relay.messages.wait_for(mails_to(relay, resident, "Here is the transcript"))
     text = body_of(transcript)
-    assert "You: Hello, my water bill looks too high." in text and "311-" in text
+    assert "Hello, my water bill looks too high." in text and "311-" in text
     assert transcript["Subject"] == "Transcript of your conversation with City 311"
     # A new mail (not a reply) with a subject of its own is answered under it: it came back as "Re: Question about
     # my water bill", in the old thread (probe R).
@@ -101,6 +103,13 @@ async def test_refusals_and_automatic_mail(mail_server, relay, redis_client) -> 
     await mail_to_city(mail_server, heic_mail)
     [told] = await relay.messages.wait_for(mails_to(relay, "heic@resident.test", "could not open"))
     assert "IMG_0001.HEIC" in body_of(told) and "JPEG" in body_of(told)
+    # A new conversation's subject is part of what the resident said: the agent read only the body (probe AG).
+    await mail_to_city(mail_server, compose("urgent@resident.test", "URGENT: man lying in the street not moving",
+                                            "please send someone to 5th and Tryon"))
+    [answer] = await relay.messages.wait_for(mails_to(relay, "urgent@resident.test", "311 cannot dispatch"))
+    assert body_of(answer).count("311 cannot dispatch") == 1, body_of(answer)  # said once, not for each part
+    _, messages = await channel_messages(redis_client, prefix, "email", "urgent@resident.test")
+    assert messages[0]["text"] == "URGENT: man lying in the street not moving\nplease send someone to 5th and Tryon"
     # An out-of-office reply is never answered (no robot ping-pong) and starts nothing.
     robot = compose("away@resident.test", "Automatic reply: Re: your request", "I am out of the office.",
                     Auto_Submitted="auto-replied")

@@ -88,6 +88,13 @@ _AUTO_SUBJECT = re.compile(r"^\s*(auto(matic)?[ -]?(reply|response|respuesta)|ou
                            r"respuesta autom[aá]tica|fuera de (la )?oficina)\b", re.IGNORECASE)
 
 
+def _adds_to(subject: str, body: str) -> bool:
+    """Whether a mail's subject says something its body does not (not a reply's "Re: …", not the body's start)."""
+    folded = subject.casefold().strip(" .!?:")
+    return bool(folded) and not re.match(r"^(re|aw|rv|fwd?)\s*:", folded) and folded not in body.casefold() \
+        and body != "(photo)"
+
+
 class EmailChannel(ResidentChannel):
     name = "email"
 
@@ -286,19 +293,22 @@ class EmailChannel(ResidentChannel):
             await self._remember_thread(conv, subject if own_subject else "", message_id)
             self._turns[conv.id] = []
             limit = self.config.limits.max_message_chars
+            # A new conversation's subject is part of what the resident said: the agent saw only "please send
+            # someone to 5th and Tryon" under "URGENT: man lying in the street not moving" (probe AG).
+            said = f"{subject}\n{body}" if is_new and _adds_to(subject, body) else body
             try:
                 # What the guard will not see is answered first, in this reply of the resident's thread: "House on
                 # fire" as the subject over "please send someone", or a fire told past the cut of a long mail (that
                 # one was a mail of its own, outside the thread, and the threaded reply asked about streetlights).
                 unseen = [await self.emergency_first.answer_unseen(session, self.name, subject)
-                          if subject and subject != body else None,
+                          if subject and subject != body and said == body else None,
                           await self.emergency_first.before_truncation(session, self.name, full_body, limit),
                           # "-- / Maria / PS my dad is not breathing": cut as a signature, still hers (probe AC)
                           await self.emergency_first.answer_unseen(session, self.name, signed) if signed else None]
                 attachment = {"type": "image", "url": photo} if photo else None
                 try:
                     # the address this mail came from: the report form offers it instead of asking for one
-                    incoming = Incoming(body, attachment=attachment, extra_metadata={"contact": sender})
+                    incoming = Incoming(said, attachment=attachment, extra_metadata={"contact": sender})
                     await self.service.handle_resident_message(session, self.name, incoming)
                 except DuplicateInFlight:
                     raise
