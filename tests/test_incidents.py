@@ -426,6 +426,15 @@ async def test_bot_answers_a_matching_question_with_the_notice_first(server_fact
     replies = [d for e, d in resident.events[mark:] if e == "bot_uttered" and d.get("sender") != "resident"]
     assert replies[0]["sender"] == "system" and replies[0]["text"].startswith("Winter storm:")
     assert any(r["sender"] == "bot" for r in replies[1:]), replies  # the usual help follows
+    # An emergency gets the 911 answer, and no notice under it (probe AG)
+    other = await resident_on(server)
+    mark = len(other.events)
+    await other.say("tree down on my car and my son is trapped inside, he is bleeding", language="en")
+    await other.wait_for("bot_uttered", lambda m: "911" in (m.get("text") or ""), timeout=60, after=mark)
+    await other.wait_for("typing", lambda d: d.get("on") is False, timeout=60, after=mark)  # the turn is over
+    said = [d.get("text") or "" for e, d in other.events[mark:] if e == "bot_uttered"]
+    assert not [t for t in said if t.startswith("Winter storm:")], said
+    await other.close()
     await resident.close()
     await sup.close()
 

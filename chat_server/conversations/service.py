@@ -290,12 +290,15 @@ class ConversationService:
                         guard_fired or not await self._handled_by_server(conv, outcome.message)):
                     if command is None and not guard_fired:
                         await self._typed_button(conv, incoming, outcome.message)
-                    for hook in list(self.before_bot_turn):
+                    emergency = mid_form_hit or (guard_fired and not asks_about_emergencies(incoming.text))
+                    # After the 911 answer, no incident notice or "continue your report" (a water main break's
+                    # notice followed "my neighbor's house is on fire", probe AG).
+                    for hook in [] if emergency else list(self.before_bot_turn):
                         try:
                             await hook(conv, incoming)
                         except Exception:
                             log.exception("before-bot-turn hook failed", extra={"conv": conv.id})
-                    if mid_form_hit or (guard_fired and not asks_about_emergencies(incoming.text)):
+                    if emergency:
                         # The guard has answered: the bot hears an emergency (its own 911 text is dropped; a form
                         # asks its question again), not the words as an answer or a question: "i want to kill
                         # myself" was "not recognised as a location", "ya no quiero vivir" got "okay, no problem".
