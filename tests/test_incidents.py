@@ -8,9 +8,11 @@ the notice comes first and the usual help follows.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -370,13 +372,23 @@ async def test_incident_expires_on_time(city: Any, redis_server: Any) -> None:
     await resident.close()
 
 
-async def test_queue_message_tells_of_longer_waits(redis_server: Any) -> None:
+@contextlib.asynccontextmanager
+async def staffed_city(redis_server: Any, name: str) -> AsyncIterator[Any]:
+    """A server with staffed hours and agents' routing, on keys of its own (`server.prefix`)."""
     from tests.support.agents import fresh_prefix
 
     prefix = fresh_prefix()
-    server = await bare_server(redis_server.url, "incidents-queue", **escalation_env(prefix))
+    server = await bare_server(redis_server.url, name, **escalation_env(prefix))
     server.prefix = prefix
     try:
+        yield server
+    finally:
+        await server.stop()
+
+
+async def test_queue_message_tells_of_longer_waits(redis_server: Any) -> None:
+    async with staffed_city(redis_server, "incidents-queue") as server:
+        prefix = server.prefix
         sup = await Staff.sign_in(server, redis_server.url, "vic", ("supervisor",))
         await make_agent(redis_server.url, prefix, "amy", max_chats=0)  # online, every seat taken: a wait
         agent = await agent_client(server.url, "amy")
@@ -405,8 +417,6 @@ async def test_queue_message_tells_of_longer_waits(redis_server: Any) -> None:
             await client.close()
         await agent.close()
         await sup.close()
-    finally:
-        await server.stop()
 
 
 @pytest.mark.rasa
@@ -602,12 +612,8 @@ async def test_the_list_reads_on_a_phone(city: Any, redis_server: Any) -> None:
 
 async def test_a_resident_told_less_than_a_minute_is_not_told_of_longer_waits(redis_server: Any) -> None:
     """Probe AF: "less than a minute" was followed at once by "waits are longer than usual", and an agent joined."""
-    from tests.support.agents import fresh_prefix
-
-    prefix = fresh_prefix()
-    server = await bare_server(redis_server.url, "incidents-free", **escalation_env(prefix))
-    server.prefix = prefix
-    try:
+    async with staffed_city(redis_server, "incidents-free") as server:
+        prefix = server.prefix
         sup = await Staff.sign_in(server, redis_server.url, "val", ("supervisor",))
         await sup.post(phrases=["tree down"])
         await make_agent(redis_server.url, prefix, "bob", max_chats=1)
@@ -621,5 +627,3 @@ async def test_a_resident_told_less_than_a_minute_is_not_told_of_longer_waits(re
         await quick.close()
         await free.close()
         await sup.close()
-    finally:
-        await server.stop()
