@@ -289,3 +289,14 @@ def test_what_opens_as_a_question(text: str, question: bool) -> None:
     """Probe W: "quiero saber donde votar" at a choice got the choice's "no le entendí"; it asks as much as
     "¿dónde voto?"."""
     assert parsing.opens_with_question(text) is question
+
+
+@pytest.mark.parametrize("typed", ["SUBMIT", "Submit.", "skip", "OK", "Enviar", "Descartar reporte", "listo"])
+def test_a_forms_own_words_are_no_name(typed: str) -> None:
+    """"SUBMIT", typed in capitals at the name question, became a report's contact name (probe AG)."""
+    assert parsing.validate_name(typed) is None
+
+
+@pytest.mark.parametrize("typed", ["Maria Lopez", "sam", "José Ángel Pérez", "Noah", "Oksana"])
+def test_names_are_still_names(typed: str) -> None:
+    assert parsing.validate_name(typed) == typed

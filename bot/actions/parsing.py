@@ -484,10 +484,17 @@ def validate_email(text: str) -> str | None:
     return candidate.lower() if EMAIL_RE.match(candidate) else None
 
 
+# Words of the form's own buttons and answers, typed where the name is asked: "SUBMIT" became a report's contact
+# name (probe AG).
+_FORM_WORDS = {"submit", "send", "send it", "skip", "no", "nope", "ok", "okay", "done", "next", "continue", "agent",
+               "change", "change something", "discard", "discard report", "never mind", "enviar", "envialo",
+               "omitir", "saltar", "listo", "siguiente", "cambiar", "cambiar algo", "descartar", "descartar reporte"}
+
+
 def validate_name(text: str) -> str | None:
     name = re.sub(r"^(?:my name is|i am|i'm|im|this is|it'?s|me llamo|mi nombre es|soy)\s+", "",
                   (text or "").strip(), flags=re.IGNORECASE).strip(" .!")
-    if not name or len(name) > 80 or re.search(r"\d|@|https?:", name):
+    if not name or len(name) > 80 or re.search(r"\d|@|https?:", name) or fold(name) in _FORM_WORDS:
         return None
     if not re.search(r"[A-Za-zÀ-ÿ]", name) or len(name.split()) > 5:
         return None
