@@ -158,11 +158,14 @@ async def test_rate_limited_emergency_mail_still_gets_911(redis_server, relay) -
         resident = "fire@resident.test"
         for i in range(2):
             await mail_to_city(server, compose(resident, f"question {i}", f"hello {i}"))
+        fire = compose(resident, "help", "my house is on fire")
         with pytest.raises(aiosmtplib.SMTPResponseException) as refused:
-            await mail_to_city(server, compose(resident, "help", "my house is on fire"))
+            await mail_to_city(server, fire)
         assert refused.value.code == 451
         [answer] = await relay.messages.wait_for(mails_to(relay, resident, "311 cannot dispatch"))
         assert "call 911" in body_of(answer)
+        # in the thread of the mail that told of it, not in the reply to "question 0" (probe AG)
+        assert answer["In-Reply-To"] == fire["Message-ID"] and str(answer["Subject"]) == "Re: help", answer
     finally:
         await server.stop()
 

@@ -48,12 +48,13 @@ from chat_server.channels.media import store_image
 from chat_server.channels.resident_channel import STORAGE_FAILURES, ResidentChannel
 from chat_server.channels.text_shaping import html_to_text, render_options, split_reply
 from chat_server.config import Config
-from chat_server.conversations.emergency_first import EmergencyFirst
+from chat_server.conversations.emergency_first import EmergencyFirst, scanned
 from chat_server.conversations.limits import RateLimiter
 from chat_server.conversations.service import ConversationService, DuplicateInFlight, Incoming
 from chat_server.conversations.store import CLOSED, Conversation, Message
 from chat_server.language import detect_language
 from chat_server.redaction import redact
+from chat_server.safety import emergency_language
 from chat_server.sanitize import clean_text
 from chat_server.stopping import cancel_and_wait
 from chat_server.stream_outbox import GiveUp, Retry
@@ -209,8 +210,13 @@ class EmailChannel(ResidentChannel):
                                         + text("email_empty", "es"), "empty")
             return "250 OK (empty message)"
         if not await self.resident_within_limit(sender):
-            await self.emergency_first.answer_unseen(await self.session_for(sender), self.name,
-                                                     f"{subject}\n{body}\n{signed}")
+            said, session = f"{subject}\n{body}\n{signed}", await self.session_for(sender)
+            if emergency_language(scanned(said)) is not None:
+                # answered in the thread of this mail: it came inside the reply to an earlier, unrelated one (probe AG)
+                conv = await self.service.open_conversation(session, self.name, None)
+                own = self._referenced_conversation(msg) is None or not conv.get("email_subject")
+                await self._remember_thread(conv, subject if own else "", message_id)
+            await self.emergency_first.answer_unseen(session, self.name, said)
             return "451 4.7.1 too many messages; try again later"
         session = await self.session_for(sender)
         referenced = self._referenced_conversation(msg)
