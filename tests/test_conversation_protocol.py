@@ -13,6 +13,7 @@ import socketio
 
 from chat_server import safety
 from tests.support.clients import ResidentClient
+from tests.support.images import upload_photo
 from tests.support.servers import wait_for_emergency_net
 
 pytestmark = pytest.mark.rasa
@@ -351,6 +352,22 @@ async def test_an_emergency_no_wording_knows_is_read_by_its_meaning(chat_server_
     assert replies[0].get("sender") == "system" and "911" in texts[0], texts
     assert not [t for t in texts if "as a location" in t], texts
     assert replies[-1].get("form_active") and "Where is the problem" in texts[-1], texts  # the question, again
+
+
+async def test_a_photo_with_no_words_is_asked_about_not_misunderstood(chat_server_url: str, resident: Any) -> None:
+    """Many phones send a picture as a message of its own: it got "Sorry, I didn't understand… Could you rephrase?"
+    (probe AG). The resident is asked what it shows; a report started next keeps it."""
+    client: ResidentClient = await resident(chat_server_url)
+    await client.start_session()
+    status, body = await upload_photo(chat_server_url, client.session_id)
+    assert status == 201, body
+    mark = len(client.events)
+    assert (await client.say("📷", attachment={"type": "image", "url": body["media_url"]})).get("ok")
+    asked = await client.wait_for("bot_uttered", after=mark)
+    assert asked.get("sender") == "system" and "What does it show" in asked["text"], asked
+    replies = await client.turn("there is a pothole at 600 E 4th St", language="en")
+    said = " ".join(r.get("text") or "" for r in replies)
+    assert "photo" in said.lower(), said  # the report notes the photo it keeps
 
 
 async def test_a_card_number_is_masked_before_it_is_stored_and_the_resident_is_told(

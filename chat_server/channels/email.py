@@ -50,7 +50,7 @@ from chat_server.channels.text_shaping import html_to_text, render_options, spli
 from chat_server.config import Config
 from chat_server.conversations.emergency_first import EmergencyFirst, scanned
 from chat_server.conversations.limits import RateLimiter
-from chat_server.conversations.service import ConversationService, DuplicateInFlight, Incoming
+from chat_server.conversations.service import PHOTO_ONLY, ConversationService, DuplicateInFlight, Incoming
 from chat_server.conversations.store import CLOSED, Conversation, Message
 from chat_server.language import detect_language
 from chat_server.redaction import redact
@@ -93,7 +93,7 @@ def _adds_to(subject: str, body: str) -> bool:
     """Whether a mail's subject says something its body does not (not a reply's "Re: …", not the body's start)."""
     folded = subject.casefold().strip(" .!?:")
     return bool(folded) and not re.match(r"^(re|aw|rv|fwd?)\s*:", folded) and folded not in body.casefold() \
-        and body != "(photo)"
+        and body != PHOTO_ONLY
 
 
 class EmailChannel(ResidentChannel):
@@ -201,7 +201,7 @@ class EmailChannel(ResidentChannel):
             body = subject
         full_body, body = body, body[: self.config.limits.max_message_chars]
         if not body and (photo or unreadable):
-            body = "(photo)"
+            body = PHOTO_ONLY
         if not body:
             # no subject, no text: the sender is told, or it vanished without a word (probe X); once a window,
             # under the sender's message limit like any answer

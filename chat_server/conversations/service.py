@@ -121,6 +121,10 @@ COMMAND_RE = re.compile(r"^/([a-z_]{1,40})(\{.{0,500}\})?$", re.DOTALL)
 
 # What the bot is sent for a message the emergency guard answered (the bot's `emergency` intent).
 EMERGENCY_PAYLOAD = "/emergency"
+PHOTO_ONLY = "(photo)"  # what a channel writes for a message that is only a photo (e-mail)
+# Conversation field "<url> <turns left>": a photo sent with no words goes to the bot with the next few turns, so a
+# report started then keeps it ("share my location", then "a pothole").
+PHOTO_ALONE, PHOTO_ALONE_TURNS = "photo_alone", 3
 
 
 def parse_command(body: str) -> tuple[str, dict[str, Any]] | None:
@@ -326,7 +330,20 @@ class ConversationService:
                     return True
             except Exception:
                 log.exception("turn handler failed", extra={"conv": conv.id})
-        return False
+        return await self._photo_alone(conv, message)
+
+    async def _photo_alone(self, conv: Conversation, message: Message) -> bool:
+        """A photo with no words, outside a report form, is no question for the bot: "Could you rephrase?" answered
+        it (many phones send a picture as a message of its own, probe AG). The resident is asked what it shows; a
+        report started next keeps the photo."""
+        words = message.text.strip() != PHOTO_ONLY and any(c.isalnum() for c in message.text)  # the widget's "📷"
+        if words or not isinstance(message.extra.get("attachment"), dict) or conv.get("active_loop"):
+            return False
+        kept = f'{message.extra["attachment"].get("url") or ""} {PHOTO_ALONE_TURNS}'
+        await self.store.update(conv.id, **{PHOTO_ALONE: kept})
+        conv.fields[PHOTO_ALONE] = kept
+        await self.say_system(conv, "photo_alone")
+        return True
 
     async def _record(self, conv: Conversation, incoming: Incoming,
                       meaning: asyncio.Future[bool] | None = None) -> Outcome:
@@ -435,6 +452,14 @@ class ConversationService:
             # This message's photo only: the conversation's last photo went with every later turn, so a
             # parking-ticket picture sent with a question became a later pothole report's public photo.
             metadata["media_url"] = str(incoming.attachment["url"])
+        elif conv.get(PHOTO_ALONE):
+            # ... or a photo sent on its own ("what does it show?"), until a report takes it, for a few turns
+            url, _, turns = conv.get(PHOTO_ALONE).partition(" ")
+            metadata["media_url"] = url
+            left = int(turns or 1) - 1
+            kept = f"{url} {left}" if left > 0 else ""
+            await self.store.update(conv.id, **{PHOTO_ALONE: kept})
+            conv.fields[PHOTO_ALONE] = kept
         # "what's the status?" right after filing, or "when will it be fixed?" after a status answer, needs no
         # request number
         if (ticket_id := conv.get("ticket_id") or conv.get("asked_ticket")):
@@ -481,6 +506,8 @@ class ConversationService:
         if reply.slots:
             fields["slots"] = json.dumps(reply.slots, ensure_ascii=False, default=str)
         fields["active_loop"] = reply.active_loop or ""
+        if reply.active_loop and conv.get(PHOTO_ALONE):
+            fields[PHOTO_ALONE] = ""  # the report has it
         await self.store.update(conv.id, **fields)
         conv.fields.update(fields)
         if reply.form_answer:
