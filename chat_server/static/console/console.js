@@ -303,9 +303,9 @@
 
   // A new message in the open chat, said once: the transcript is not a live region (its whole history was read
   // out on every open), and the agent's own words are not read back to them.
-  function announceMessage(m) {
+  function announceMessage(m, li) {
     if (m.sender === "agent" && state.me && m.agent_name === state.me.name) return;
-    var said = el("p", null, $("transcript").lastChild ? $("transcript").lastChild.textContent : m.text);
+    var said = el("p", null, li.textContent);
     if (m.language) said.lang = m.language;
     $("said").appendChild(said);
     setTimeout(function () { said.remove(); }, 15000);
@@ -901,9 +901,8 @@
     socket.on("message", function (d) {
       if (state.current && d.conversation_id === state.current.conversation_id) {
         if (d.sender === "resident") showResidentTyping(false);
-        var fresh = !$("transcript").querySelector('[data-id="' + CSS.escape(d.id) + '"]');
-        appendMessage(d);
-        if (fresh) announceMessage(d);
+        var li = appendMessage(d);  // nothing when the transcript had it already
+        if (li) announceMessage(d, li);
         // the resident may have switched language: the chat's facts and canned replies follow it
         if (d.sender === "resident" && d.language && d.language !== state.current.language) {
           openConversation(d.conversation_id);
