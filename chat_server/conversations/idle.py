@@ -54,7 +54,7 @@ class IdleSweeper:
         self.conversations = conversations
         self.store = conversations.store
         self.idle_s = idle_s
-        self.warning_s = warning_s
+        self.warning_s = min(warning_s, idle_s / 2)  # as idle_step reads it
         # Often enough that a conversation closes within a tenth of the idle time after it is due (and of the
         # warning's time after the warning).
         self.interval_s = min(60.0, max(0.5, min(idle_s, warning_s or idle_s) / 10))
@@ -91,7 +91,7 @@ class IdleSweeper:
         # Only one process warns: the field is set once per stretch of silence.
         if not await self.store.claim_time(conv.id, "idle_warned_at", now, older_than=now - self.idle_s / 4):
             return
-        minutes = max(1, round(min(self.warning_s, self.idle_s / 2) / 60))
+        minutes = max(1, round(self.warning_s / 60))
         await self.conversations.say_system(conv, "idle_warning", minutes=minutes, extra={"quick_replies": [
             {"title": text("idle_keep_button", conv.language), "payload": f"/{KEEP}"}]})
         # The warning is activity too (its message): it is the warning's time from now on, so that what comes
