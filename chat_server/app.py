@@ -146,7 +146,7 @@ def create_app(config: Config, redis_url: str) -> web.Application:
     )
     polling_body.install(sio.eio)
     outbound_queue.install(sio.eio)
-    uncompressed_websocket.install(sio.eio)
+    websockets = uncompressed_websocket.install(sio.eio)
     sio.attach(app, socketio_path="socket.io")
     bus = EventBus(redis, prefix)
     store = ConversationStore(redis, prefix)
@@ -191,14 +191,19 @@ def create_app(config: Config, redis_url: str) -> web.Application:
     async def disconnect_clients(app: web.Application) -> None:
         """Close every Socket.IO client first: open websockets would otherwise hold shutdown for
         the runner's whole grace period. Clients reconnect (to a sibling worker) and replay. Each close
-        waits for its client to take the goodbye packet; one that stopped polling never does (probe S:
-        shutdown hit its limit and Redis was stopped under the running loops), so they get a while."""
+        waits for its client to take the goodbye packet, and a websocket for its closing handshake; one
+        that stopped polling never does (probe S: shutdown hit its limit and Redis was stopped under the
+        running loops), so together they get a while."""
+        deadline = asyncio.get_running_loop().time() + CLIENT_GOODBYE_S
         if sio.eio.sockets:  # engineio's disconnect-all fails on an empty set
             try:
                 await asyncio.wait_for(sio.eio.disconnect(), CLIENT_GOODBYE_S)
             except TimeoutError:
                 log.warning("clients did not take their goodbye; closing without it",
                             extra={"clients": len(sio.eio.sockets), "waited_s": CLIENT_GOODBYE_S})
+        if not await websockets.closed(max(0.0, deadline - asyncio.get_running_loop().time())):
+            log.warning("websockets did not finish closing; stopping without them",
+                        extra={"websockets": len(websockets), "waited_s": CLIENT_GOODBYE_S})
         await sio.shutdown()
 
     async def finish_turns(app: web.Application) -> None:

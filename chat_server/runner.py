@@ -57,10 +57,31 @@ async def check_sentinel(redis_url: str) -> None:
         raise SystemExit(f"chat311: redis.url: {exc}") from None
 
 
+class GoodbyeFirstRunner(web.AppRunner):
+    """aiohttp's cleanup stops reading every connection before the app's `on_shutdown` runs, so the
+    Socket.IO goodbye sent there was taken but the websocket's closing handshake never was: every
+    connected client held shutdown for the whole grace period (5-6 s per worker, measured). Here the
+    sites stop listening first, then `on_shutdown` runs while connections still read, then aiohttp's
+    cleanup goes on (its own call of `shutdown` is then a no-op)."""
+
+    _shut_down = False
+
+    async def shutdown(self) -> None:
+        if not self._shut_down:
+            self._shut_down = True
+            await super().shutdown()
+
+    async def cleanup(self) -> None:
+        for site in list(self.sites):
+            await site.stop()
+        await self.shutdown()
+        await super().cleanup()
+
+
 async def serve_app(config: Config, redis_url: str, reuse_port: bool = False) -> web.AppRunner:
     await check_sentinel(redis_url)
     app = create_app(config, redis_url)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=3.0)
+    runner = GoodbyeFirstRunner(app, access_log=None, handle_signals=False, shutdown_timeout=3.0)
     await runner.setup()
     site = web.TCPSite(runner, config.server.host, config.server.port, reuse_port=reuse_port or None)
     await site.start()

@@ -108,3 +108,28 @@ async def test_a_client_that_stopped_polling_does_not_hold_shutdown(server_facto
     assert server.proc is not None and server.proc.returncode == 0
     lines = log_lines(server)
     assert not [line for line in lines if line.get("msg") == "shutdown did not finish; exiting anyway"]
+
+
+async def test_a_websocket_client_finishes_its_closing_handshake_at_shutdown(server_factory: Any) -> None:
+    """aiohttp stops reading connections before the app's shutdown hooks ran, so the goodbye went out but
+    the client's closing frame was never read: the handshake hung, and each connected client held the
+    worker's shutdown for its whole grace period. The server now reads it and answers it."""
+    server = await server_factory()
+    async with aiohttp.ClientSession() as session:
+        ws = await session.ws_connect(f"{server.url.replace('http', 'ws')}/socket.io/?EIO=4&transport=websocket")
+        assert (await ws.receive_str()).startswith("0")  # engine.io open
+        await ws.send_str("40")
+        assert (await ws.receive_str()).startswith("40")  # in the resident namespace
+        stopping = asyncio.create_task(server.stop())
+        said = []
+        while (msg := await ws.receive()).type == aiohttp.WSMsgType.TEXT:
+            said.append(msg.data)
+            if msg.data == "1":  # engine.io close: the goodbye
+                break
+        assert said[-1:] == ["1"], said
+        await ws.close()
+        assert ws.close_code == aiohttp.WSCloseCode.OK, ws.close_code  # 1006 when the server never answered
+        await stopping
+    assert server.proc is not None and server.proc.returncode == 0
+    lines = log_lines(server)
+    assert not [line for line in lines if "did not" in str(line.get("msg"))], lines[-5:]
