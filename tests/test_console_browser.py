@@ -22,32 +22,12 @@ from tests.support.agents import (
     offered_chat,
     sign_in,
 )
+from tests.support.browser import chromium, new_page
 from tests.support.images import upload_photo
 
 pytestmark = [pytest.mark.browser, pytest.mark.rasa]
 
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-@contextlib.asynccontextmanager
-async def chromium() -> AsyncIterator[Any]:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield browser
-        finally:
-            await browser.close()
-
-
-async def new_page(browser: Any) -> Any:
-    context = await browser.new_context(viewport={"width": 1400, "height": 900})
-    page = await context.new_page()
-    page.errors = []
-    page.on("pageerror", lambda exc: page.errors.append(str(exc)))
-    return page
+CONSOLE_VIEWPORT = {"width": 1400, "height": 900}
 
 
 @pytest.fixture
@@ -63,7 +43,7 @@ async def test_agent_logs_in_accepts_chats_and_closes(console_server, resident) 
 
     server, _ = console_server
     async with chromium() as browser:
-        page = await new_page(browser)
+        page = await new_page(browser, viewport=CONSOLE_VIEWPORT)
         await page.goto(f"{server.url}/console")
         assert page.url.endswith("/console/login")
         await page.fill("#username", "ann")
@@ -144,7 +124,7 @@ async def test_two_chats_unread_marks_and_an_emergency_alert(console_server, res
 
     server, _ = console_server
     async with chromium() as browser:
-        page = await new_page(browser)
+        page = await new_page(browser, viewport=CONSOLE_VIEWPORT)
         await sign_in(page, server.url, "ann")
         _, offer = await offered_chat(page, resident, server.url)
         await expect(page.locator("#offer-announce")).to_contain_text("New chat offer")  # said once, politely
@@ -182,7 +162,7 @@ async def accepted_in_console(server: Any, resident: Any) -> AsyncIterator[tuple
     from playwright.async_api import expect
 
     async with chromium() as browser:
-        page = await new_page(browser)
+        page = await new_page(browser, viewport=CONSOLE_VIEWPORT)
         await sign_in(page, server.url, "ann")
         res, offer = await offered_chat(page, resident, server.url)
         await offer.locator("button.accept").click()
@@ -252,7 +232,7 @@ async def test_a_declined_chat_stays_on_the_queue_list_and_can_be_asked_for_agai
 
     server, _ = console_server
     async with chromium() as browser:
-        page = await new_page(browser)
+        page = await new_page(browser, viewport=CONSOLE_VIEWPORT)
         await sign_in(page, server.url, "ann")
         _, offer = await offered_chat(page, resident, server.url)
         await offer.locator("button.decline").click()
@@ -280,7 +260,7 @@ async def test_a_chat_viewed_in_the_queue_closes_when_a_colleague_takes_it(  # t
     bob = await agent_client(server.url, "bob")
     try:
         async with chromium() as browser:
-            page = await new_page(browser)
+            page = await new_page(browser, viewport=CONSOLE_VIEWPORT)
             await sign_in(page, server.url, "ann")
             await page.select_option("#status", "away")
             res = await resident(server.url)
@@ -305,7 +285,7 @@ async def test_a_chat_viewed_in_the_queue_closes_when_a_colleague_takes_it(  # t
 async def test_unauthenticated_browser_is_kept_out(console_server) -> None:  # type: ignore[no-untyped-def]
     server, _ = console_server
     async with chromium() as browser:
-        page = await new_page(browser)
+        page = await new_page(browser, viewport=CONSOLE_VIEWPORT)
         response = await page.goto(f"{server.url}/console")
         assert page.url.endswith("/console/login") and response is not None and response.ok
         await page.goto(f"{server.url}/console/login")
@@ -330,7 +310,7 @@ async def test_agent_sees_the_report_panel_and_files_a_typed_ticket(  # type: ig
 
     server, prefix = console_server
     async with chromium() as browser:
-        page = await new_page(browser)
+        page = await new_page(browser, viewport=CONSOLE_VIEWPORT)
         await sign_in(page, server.url, "ann")
 
         res = await resident(server.url)
