@@ -109,6 +109,19 @@ async def test_issue_examples_reach_the_right_topic(convo, text: str, lang: str,
     assert "https://" in c.text
 
 
+@pytest.mark.parametrize(("text", "lang", "label"), [
+    ("thanks!! when is yard waste picked up", "en", "faq/trash_schedule"),
+    ("ok thanks, what day is recycling", "en", "faq/trash_schedule"),
+    ("great, and where do I vote", "en", "faq/voting")])
+async def test_a_thank_you_or_hello_before_a_question_still_gets_its_answer(convo, text: str, lang: str,
+                                                                            label: str) -> None:
+    """Probe AG: the lead-in pulled these from an answer to "Did you mean…" or "Sorry, I didn't understand"."""
+    c = convo(lang)
+    await c.say(text)
+    assert c.last["label"] == label and "Was this helpful?" in c.text, (text, c.last["label"], c.text)
+    assert "https://" in c.text and "Did you mean" not in c.text
+
+
 async def test_low_confidence_question_gets_a_menu_and_picking_answers(convo, chat_server_url: str) -> None:
     """A menu when Rasa sees a question (faq) the knowledge base is unsure about; when Rasa found no
     intent (nlu_fallback), an unsure knowledge base means the fallback instead."""

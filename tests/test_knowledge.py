@@ -45,7 +45,7 @@ from chat_server.knowledge.ranking import (
 from chat_server.knowledge.scope import OutOfScope, load_out_of_scope, parse_out_of_scope
 from chat_server.knowledge.search import FALLBACK_LABEL, Decision, IndexUpdateError, KnowledgeSearch
 from chat_server.knowledge.semantic import UniversalSentenceEncoder
-from chat_server.knowledge.specifics import without_specifics
+from chat_server.knowledge.specifics import without_lead_in, without_specifics
 from chat_server.tickets.catalogue import load_catalogue
 from tests.support.servers import ROOT
 
@@ -239,6 +239,21 @@ def test_question_marks_and_capitals_do_not_change_the_scores(search: KnowledgeS
 ])
 def test_addresses_places_and_contact_details_are_left_out_of_the_query(text: str, expected: str) -> None:
     assert " ".join(without_specifics(text).split()) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("thanks!! when is yard waste picked up", "when is yard waste picked up"),
+    ("ok thanks, what day is recycling", "what day is recycling"),
+    ("hi! how do I pay my bill", "how do I pay my bill"),
+    ("Buenas tardes, me llegó el recibo del agua", "me llegó el recibo del agua"),
+    ("gracias, y ¿cuándo pasa la basura?", "cuándo pasa la basura?"),
+    # nothing of its own after it: the words stay
+    ("thanks a lot", "thanks a lot"), ("and on holidays?", "and on holidays?"),
+    # a word that only starts like one
+    ("okra and yams in the compost", "okra and yams in the compost"),
+])
+def test_pleasantries_before_a_question_are_left_out_of_the_query(text: str, expected: str) -> None:
+    assert without_lead_in(text) == expected
 
 
 def test_an_address_in_the_question_does_not_pull_the_score_down(search: KnowledgeSearch) -> None:

@@ -30,7 +30,7 @@ from chat_server.knowledge.ranking import (
 )
 from chat_server.knowledge.scope import OutOfScope, words
 from chat_server.knowledge.semantic import Embedder, SemanticIndex, article_texts, embed_all, one_blas_thread
-from chat_server.knowledge.specifics import without_specifics
+from chat_server.knowledge.specifics import without_lead_in, without_specifics
 
 FALLBACK_LABEL = "nlu_fallback"
 MAX_QUERY_CHARS = 500  # longer messages are cut: the cost of a query grows with its length
@@ -188,7 +188,8 @@ class KnowledgeSearch:
     # ------------------------------------------------------------------ search
     @staticmethod
     def _normalise(text: str) -> str:
-        return " ".join(without_specifics(text[:MAX_QUERY_CHARS]).strip(SENTENCE_MARKS).lower().split())
+        question = without_specifics(without_lead_in(text[:MAX_QUERY_CHARS]))
+        return " ".join(question.strip(SENTENCE_MARKS).lower().split())
 
     def knows_words(self, text: str, lang: str) -> bool:
         """Whether any article in `lang` has a word of `text`: "asdfgh qwerty zxcv" has none."""

@@ -8,7 +8,8 @@ both scores: in the embedding it pulled "cuál es mi día de recolección para 4
 articles. So an address or a named place is dropped, keeping a generic noun that is itself a topic
 (creek, park, lake). A lower-case street name with no house number ("pothole on tryon street") is
 left alone: nothing tells it apart from ordinary words. Contact details say nothing about the topic
-either ("how do i pay my water bill, my email is …" fell from an answer to a menu).
+either ("how do i pay my water bill, my email is …" fell from an answer to a menu). Nor do the
+pleasantries a resident puts before a question ("thanks!! when is …", "ok thanks, what day …").
 """
 
 from __future__ import annotations
@@ -54,3 +55,22 @@ def without_specifics(text: str) -> str:
     text = _NUMBERED.sub(" ", text)
     text = _SPANISH.sub(r"\1", text)
     return _NAMED.sub(_named, text)
+
+
+# "thanks!! when is yard waste picked up", "ok thanks, what day is recycling", "hi! …", "great, and where do I
+# vote", "gracias, y ¿cuándo pasa la basura?": words that only carry the chat along pulled the question from an
+# answer to a menu or the fallback. They go only when a question of its own follows them.
+_LEAD_WORD = (r"(?:thank\s+you(?:\s+(?:so\s+much|again))*|thanks?(?:\s+(?:you|so\s+much|a\s+lot|again))*|thx|ty|"
+              r"ok(?:ay)?|k|great|cool|perfect|awesome|nice|got\s+it|good\s+(?:morning|afternoon|evening)|good|"
+              r"alright|all\s+right|oh|ah|yes|yeah|yep|sure|hi|hello|hey|hiya|also|and|"
+              r"one\s+more(?:\s+(?:thing|question))?|another\s+question|hola|buenos\s+d[ií]as|"
+              r"buenas\s+(?:tardes|noches)|buenas|muchas\s+gracias|gracias|bueno|vale|perfecto|listo|ok[eé]|s[ií]|y|"
+              r"tambi[eé]n|otra\s+(?:cosa|pregunta)|una\s+pregunta\s+m[aá]s)")
+_PLEASANTRIES = re.compile(rf"^[\W_]*(?:{_LEAD_WORD}(?:[\s,.!:;¡¿-]+|$))+", re.IGNORECASE)
+QUESTION_AFTER_LEAD_IN = 3  # words left for the lead-in to go: "thanks, and you?" keeps its words
+
+
+def without_lead_in(text: str) -> str:
+    """`text` without pleasantries before its question."""
+    rest = _PLEASANTRIES.sub("", text, count=1)
+    return rest if len(rest.split()) >= QUESTION_AFTER_LEAD_IN else text
