@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 import uuid
 from typing import Any
 
@@ -22,7 +24,7 @@ from chat_server.app_hooks import run_with_app
 from chat_server.config import Config
 from chat_server.stopping import cancel_and_wait
 from tests.support.faults import log_lines
-from tests.support.servers import in_process_config
+from tests.support.servers import ROOT, in_process_config
 
 
 async def test_a_task_that_swallows_a_cancel_is_still_stopped() -> None:
@@ -133,3 +135,33 @@ async def test_a_websocket_client_finishes_its_closing_handshake_at_shutdown(ser
     assert server.proc is not None and server.proc.returncode == 0
     lines = log_lines(server)
     assert not [line for line in lines if "did not" in str(line.get("msg"))], lines[-5:]
+
+
+ABANDONED = """
+import asyncio, threading
+from chat_server.abandonable import in_abandonable_thread
+
+started, never = threading.Event(), threading.Event()
+
+def build():
+    started.set()
+    never.wait()  # an index build that has not finished when the process stops
+
+async def main():
+    task = asyncio.create_task(in_abandonable_thread("build", build))
+    await asyncio.to_thread(started.wait)
+    task.cancel()
+    await asyncio.wait([task])
+    print("cancelled" if task.cancelled() else "not cancelled", flush=True)
+
+asyncio.run(main())
+"""
+
+
+def test_a_build_left_in_an_abandonable_thread_does_not_hold_the_exit() -> None:
+    """The knowledge index and the emergency net build for seconds after start; a worker stopped meanwhile
+    waited for them at exit (the default executor's threads are joined). Here the build never ends, so an
+    exit that waited for it would never come."""
+    done = subprocess.run([sys.executable, "-c", ABANDONED], capture_output=True, text=True, timeout=60,
+                          cwd=ROOT, check=False)
+    assert done.returncode == 0 and done.stdout.strip() == "cancelled", (done.returncode, done.stdout, done.stderr)

@@ -12,6 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
+from chat_server.abandonable import in_abandonable_thread
 from chat_server.app_hooks import run_with_app
 from chat_server.context import AppContext
 from chat_server.conversations.service import ConversationService
@@ -47,7 +48,8 @@ class EmergencyNetLoader:
             return  # no model: the wordings alone (logged by the knowledge base)
         embedder = self.knowledge.embedder
         if embedder is not None:
-            self.conversations.emergency_net = await asyncio.to_thread(SemanticNet.from_examples, embedder)
+            self.conversations.emergency_net = await in_abandonable_thread(
+                "emergency-net", lambda: SemanticNet.from_examples(embedder))
             log.info("emergency semantic net ready")
 
     async def stop(self) -> None:

@@ -26,6 +26,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from chat_server.abandonable import in_abandonable_thread
 from chat_server.knowledge.articles import (
     KNOWLEDGE_DIR,
     LANGUAGES,
@@ -166,9 +167,10 @@ class LiveKnowledge:
         self._generation = await self.store.generation()
         current = await self.store.all_current()
         articles = [a for a in (self._parse_published(v) for v in current.values()) if a is not None]
-        embedder = self.embedder = await asyncio.to_thread(self._embedder_factory)
+        embedder = self.embedder = await in_abandonable_thread("knowledge-model", self._embedder_factory)
         scope = await asyncio.to_thread(load_out_of_scope, self.knowledge_dir)
-        self.search = await asyncio.to_thread(KnowledgeSearch, embedder, calibration, articles, scope)
+        self.search = await in_abandonable_thread(
+            "knowledge-index", lambda: KnowledgeSearch(embedder, calibration, articles, scope))
         self._applied = {a.id: current[a.id].version for a in articles}
         self.state = State.READY
         log.info("knowledge base ready", extra={"articles": len(articles), "to_review": len(self.errors)})
