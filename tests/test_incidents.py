@@ -86,6 +86,19 @@ async def resident_on(server: Any) -> ResidentClient:
     return client
 
 
+NOT_UNDERSTOOD = "didn't understand"
+
+
+async def said_back(resident: ResidentClient, text: str) -> list[str]:
+    """What the resident is told in answer to `text`, once the bot's turn is over."""
+    mark = len(resident.events)
+    await resident.say(text, language="en")
+    await resident.wait_for("typing", lambda d: d.get("sender") == "bot" and d.get("on") is False, timeout=60,
+                            after=mark)
+    return [d.get("text") or "" for e, d in resident.events[mark:]
+            if e == "bot_uttered" and d.get("sender") != "resident"]
+
+
 async def test_only_supervisors_and_content_staff_post_and_bad_input_is_refused(city: Any, redis_server: Any) -> None:
     server, _ = city
     async with aiohttp.ClientSession() as anon, anon.post(f"{server.url}/console/incidents/api/incidents",
@@ -428,7 +441,16 @@ async def test_bot_answers_a_matching_question_with_the_notice_first(server_fact
     server = await server_factory(CHAT311_REDIS__KEY_PREFIX=quoted_prefix(prefix), CHAT311_INCIDENTS__POLL_S="0.5")
     server.prefix = prefix
     sup = await Staff.sign_in(server, redis_server.url, "una", ("content",))
-    await sup.post()
+    # A question only the notice answers: before it, the bot does not understand it ...
+    question = "is the zorblat thing still going on in my area"
+    before = await resident_on(server)
+    assert NOT_UNDERSTOOD in " ".join(await said_back(before, question)), "the control question was understood"
+    await sup.post(phrases=[*STORM["phrases"], "zorblat"])
+    # ... with it, the notice is the answer and no "Sorry, I didn't understand" follows it (probe AG)
+    asking = await resident_on(server)
+    answers = await said_back(asking, question)
+    assert answers and answers[0].startswith("Winter storm:"), answers
+    assert not [a for a in answers if NOT_UNDERSTOOD in a], answers
     resident = await resident_on(server)
     mark = len(resident.events)
     await resident.say("there is a tree down and we have no power", language="en")
@@ -446,6 +468,8 @@ async def test_bot_answers_a_matching_question_with_the_notice_first(server_fact
     assert not [t for t in said if t.startswith("Winter storm:")], said
     await other.close()
     await resident.close()
+    await asking.close()
+    await before.close()
     await sup.close()
 
 

@@ -101,6 +101,9 @@ class Incoming:
     # What the bot is sent instead of `text`, set by a before-bot-turn hook: a typed "continue my report"
     # goes to the bot as that report's intent (agents/callback.py). The stored message stays as typed.
     bot_text: str | None = None
+    # Set by a before-bot-turn hook that answered the message itself (an incident's notice to a resident
+    # asking about it): the bot's "Sorry, I didn't understand" after that answer only confuses (probe AG).
+    answered: bool = False
 
 
 @dataclass
@@ -484,7 +487,7 @@ class ConversationService:
             if isinstance(reply, BotUnavailable):
                 await self._bot_unavailable(conv, incoming, reply)
             else:
-                await self._apply_reply(conv, reply, guard_fired, incoming.text)
+                await self._apply_reply(conv, reply, guard_fired, incoming.text, incoming.answered)
         finally:
             # Off only after every reply of the turn is stored and sent (docs/protocol.md: replies come
             # between typing on/off), so a client may take typing-off as the end of the bot's turn.
@@ -494,8 +497,9 @@ class ConversationService:
         await asyncio.sleep(self.slow_notice_s)
         await self.say_system(conv, "bot_slow")
 
-    async def _apply_reply(self, conv: Conversation, reply: BotReply, guard_fired: bool, said: str = "") -> None:
-        """Store and send the bot's reply to the resident's message `said`."""
+    async def _apply_reply(self, conv: Conversation, reply: BotReply, guard_fired: bool, said: str = "",
+                           answered: bool = False) -> None:
+        """Store and send the bot's reply to the resident's message `said` (`answered` already by a hook)."""
         language = reply.language if reply.language in ("en", "es") else conv.language
         fields: dict[str, str] = {}
         if reply.label:
@@ -528,8 +532,9 @@ class ConversationService:
         # (the form took the message as its answer, whatever Rasa's label) must still be asked.
         # A question about emergencies the bot did not understand is told so, like any other question (the 911 line
         # alone answered "la casa que se quemó el año pasado sigue llena de basura", probe AD).
-        silenced = (guard_fired and reply.label == "nlu_fallback" and not reply.active_loop
-                    and not asks_about_emergencies(said))
+        # So is it after an incident's notice answered the message.
+        silenced = reply.label == "nlu_fallback" and not reply.active_loop and (
+            (guard_fired and not asks_about_emergencies(said)) or answered)
         held = _text_before(reply.messages, "escalate")
         # The bot's own 911 text (sent just before its `emergency` event): the guard already said it, first.
         repeated = _text_before(reply.messages, "emergency") if guard_fired else {}

@@ -5,7 +5,8 @@ Web residents see the notice as a banner, so in chat they get it only when they 
 SMS, API and e-mail residents have no banner: a conversation's opening message while an incident is
 live gets the notice whatever it says; later messages only when they ask about it (a pothole report's
 address got "Library closed today" by text, mid-form; probe Y). Either way a conversation gets a given
-notice once.
+notice once. A notice given because the message asked about the incident is its answer: the bot's "Sorry, I
+didn't understand" is not sent after it.
 
 Waits: a resident queued while a notice is live, and everyone already waiting when one goes live (the
 surge comes first, the notice after it; probe Y), is told once that waits are longer, naming the
@@ -65,6 +66,7 @@ class IncidentNotices:
                                      custom={"event": "incident", "incident_id": incident.id})
         if matched is not None:  # the figures are about residents who asked about it: an SMS or app resident's
             await self.service.noticed(incident, conv.id)  # unrelated first message counted as "contained"
+            incoming.answered = True
         await self.conversations.bus.publish("incident_noticed", conv.id, incident_id=incident.id,
                                              title=incident.title["en"], matched=matched is not None,
                                              channel=conv.channel)
