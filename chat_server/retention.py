@@ -9,14 +9,16 @@ Policy (`retention` in chat311.yml). Every store that holds resident text or con
   (and the channel address → session key of SMS/e-mail residents), and the conversation's Rasa
   tracker (which also expires by itself, `tracker_expiry_s`).
 - sessions never used (no conversation, created over a day ago) that predate their expiry.
-- tickets: `ticket_private_days` after closing, contact details, the filer's own description
-  and the transcript go; the public record (redacted description, status) stays.
+- tickets: `ticket_private_days` after closing, contact details, the filer's own description,
+  the transcript, staff-only notes, raw upstream notes and followers go; the public record (redacted
+  description, status) stays. A follow or staff-only note added after that goes at the next purge.
 - the event stream: events older than `events_days` (it only ever holds redacted data), and the content
   inbox's items (resident questions, redacted) last seen longer ago than that.
 - photos (`tickets.media_dir`): a file is kept while a conversation that is kept has it attached to a
   message, or a ticket (whose public record it is part of) names it; any other file older than
   `MEDIA_GRACE_S` goes: the photos of purged conversations, and uploads never attached (probe U: a purged
   chat's photo of an ID card was still served). Younger files may still be attached.
+Then Redis is asked to rewrite its append-only file, where deleted keys are otherwise still readable.
 Run it daily from cron or a systemd timer; `--dry-run` reports what would go without deleting
 anything (event stream entries are not counted in a dry run).
 """
@@ -33,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from chat_server import redis_connect
 from chat_server import redis_values as rv
@@ -73,18 +76,25 @@ class PurgeReport:
     sessions_deleted: int = 0
     trackers_deleted: int = 0
     tickets_redacted: int = 0
+    followers_forgotten: int = 0  # of tickets purged before
     events_deleted: int = 0
     inbox_deleted: int = 0
     photos_deleted: int = 0
     by_channel: Counter[str] = field(default_factory=Counter)
+    aof_rewrite: str = ""  # after deleting: whether Redis was asked to rewrite its append-only file
+
+    def deleted_anything(self) -> bool:
+        return any((self.purged, self.sessions_deleted, self.trackers_deleted, self.tickets_redacted,
+                    self.followers_forgotten, self.events_deleted, self.inbox_deleted))
 
     def as_dict(self) -> dict[str, object]:
         return {"dry_run": self.dry_run, "examined": self.examined, "purged": self.purged,
                 "kept_open": self.kept_open, "kept_recent": self.kept_recent, "keys_deleted": self.keys_deleted,
                 "sessions_deleted": self.sessions_deleted, "trackers_deleted": self.trackers_deleted,
-                "tickets_redacted": self.tickets_redacted, "events_deleted": self.events_deleted,
+                "tickets_redacted": self.tickets_redacted, "followers_forgotten": self.followers_forgotten,
+                "events_deleted": self.events_deleted,
                 "inbox_deleted": self.inbox_deleted, "photos_deleted": self.photos_deleted,
-                "by_channel": dict(self.by_channel)}
+                "by_channel": dict(self.by_channel), "aof_rewrite": self.aof_rewrite}
 
 
 def expired(policy: RetentionConfig, state: str, channel: str, closed_at: float, now: float) -> bool:
@@ -112,8 +122,24 @@ async def purge(redis: Redis, prefix: str, policy: RetentionConfig, now: float |
         if not dry_run:
             report.events_deleted = int(await redis.xtrim(f"{prefix}events", minid=f"{int(cutoff * 1000)}-0",
                                                           approximate=False))
+    if not dry_run and report.deleted_anything():
+        report.aof_rewrite = await _rewrite_append_only_file(redis)
     log.info("retention purge finished", extra=report.as_dict())
     return report
+
+
+async def _rewrite_append_only_file(redis: Redis) -> str:
+    """Deleted keys stay readable in Redis's append-only file (the embedded Redis keeps one) until Redis rewrites
+    it, which it does only as the file grows: a purge asks for the rewrite now. A Redis without an append-only
+    file, or one that refuses the command (managed services may), is left to its own persistence."""
+    try:
+        if not (await redis.info("persistence")).get("aof_enabled"):
+            return "no append-only file"
+        await redis.bgrewriteaof()
+    except RedisError as exc:
+        log.warning("the append-only file was not rewritten after the purge", extra={"error": str(exc)})
+        return f"not started: {exc}"
+    return "started"
 
 
 async def _purge_conversations(store: ConversationStore, prefix: str, policy: RetentionConfig, now: float,
@@ -219,9 +245,16 @@ async def _purge_ticket_private_parts(redis: Redis, prefix: str, policy: Retenti
     store, followers = TicketStore(redis, prefix), FollowerStore(redis, prefix)
     due = await store.private_due(now - policy.ticket_private_days * DAY_S, policy.batch_size)
     report.tickets_redacted = len(due)
+    # A ticket purged before may have been followed since (its status page still offers that): those phone numbers
+    # and e-mail addresses go too.
+    followed_since = await store.closed_before(await followers.followed_tickets() - set(due),
+                                               now - policy.ticket_private_days * DAY_S, policy.batch_size)
+    report.followers_forgotten = len(followed_since)
     if not report.dry_run:
         for ticket_id in due:
             await store.forget_private(ticket_id)
+            await followers.forget(ticket_id)
+        for ticket_id in followed_since:
             await followers.forget(ticket_id)
 
 

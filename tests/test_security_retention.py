@@ -28,6 +28,7 @@ from chat_server.training.inbox import Inbox, InboxKind
 from tests.support.images import JPEG
 from tests.support.open311 import start_server
 from tests.support.servers import ROOT, chat311_env
+from tests.support.waiting import until
 
 
 def test_policy_decision() -> None:
@@ -81,10 +82,22 @@ async def test_purge_command_dry_run_then_delete(redis_server: Any, redis_client
     assert dry["kept_open"] == 2 and dry["kept_recent"] == 2
     assert await redis_client.exists(f"{prefix}conv:{old_web[1]}:msgs"), "dry run deleted something"
 
+    aof = redis_server.data_dir / "appendonly.aof"  # the embedded Redis's append-only file
+    await until(lambda: old_web[1].encode() in aof.read_bytes(), 10, "the conversation never reached the AOF")
     report = await _purge(redis_server.url, prefix)
     assert report["purged"] == 3 and not report["dry_run"]
     for _, cid in (old_web, old_sms, (shared_session, old_in_shared)):
         assert not await redis_client.keys(f"{prefix}conv:{cid}*")
+    # Deleted keys stayed readable in the append-only file until Redis happened to rewrite it.
+    assert report["aof_rewrite"] == "started", report
+
+    async def rewritten() -> bool:
+        info = await redis_client.info("persistence")
+        return not info["aof_rewrite_in_progress"] and not info["aof_rewrite_scheduled"]
+
+    await until(rewritten, 30, "the append-only file was not rewritten")
+    kept = aof.read_bytes()
+    assert current_in_shared.encode() in kept and old_web[1].encode() not in kept
     for _, cid in (recent_web, old_open, forever_email, (shared_session, current_in_shared)):
         assert await redis_client.exists(f"{prefix}conv:{cid}", f"{prefix}conv:{cid}:msgs") == 2
     assert not await redis_client.exists(f"{prefix}session:{old_web[0]}")
@@ -94,7 +107,7 @@ async def test_purge_command_dry_run_then_delete(redis_server: Any, redis_client
     assert report["sessions_deleted"] == 2  # old_web's and old_sms's sessions had nothing else
 
     again = await _purge(redis_server.url, prefix)
-    assert again["purged"] == 0
+    assert again["purged"] == 0 and again["aof_rewrite"] == ""  # nothing deleted: no rewrite asked for
 
 
 async def test_purge_covers_every_store(redis_server: Any, redis_client: Any) -> None:
@@ -143,6 +156,9 @@ async def test_purge_covers_every_store(redis_server: Any, redis_client: Any) ->
         await followers.follow(tid, FollowerKind.EMAIL, "victim1@example.org")
         await followers.stop(tid, FollowerKind.EMAIL, "vecina@example.org")
     old_token = (await followers.followers(old_closed))[0].token
+    # What the city's upstream system wrote back is kept raw (only its public copy is redacted).
+    await tickets.update_fields(old_closed, upstream_notes="crew spoke with the owner Ana Torres, 980-555-0177",
+                                upstream_error="refused: caller 980-555-0177 unreachable")
     # A ticket purged before staff notes were (its private fields gone, its note not) is purged again.
     legacy = await ticket("closed", 40)
     loaded = await tickets.get(legacy)
@@ -193,7 +209,22 @@ async def test_purge_covers_every_store(redis_server: Any, redis_client: Any) ->
         "Caller Ana Torres, cell 980-555-0177"]
     assert [f.address for f in await followers.followers(recent_closed)] == ["victim1@example.org"]
     assert [e[1][b"kind"] for e in await redis_client.xrange(stream)] == [b"csat"]
-    assert (await _purge(redis_server.url, prefix, **env))["tickets_redacted"] == 0
+    assert await redis_client.hmget(f"{prefix}ticket:{old_closed}", "upstream_notes", "upstream_error") == [None, None]
+    # Someone follows the long-closed ticket after its purge (its status page still offers it): the next purge
+    # takes that address too, and leaves the recent ticket's follower.
+    await followers.follow(old_closed, FollowerKind.SMS, "+19805550111")
+    again = await _purge(redis_server.url, prefix, **env)
+    assert again["tickets_redacted"] == 0 and again["followers_forgotten"] == 1, again
+    assert not await redis_client.keys(f"{prefix}ticket:{old_closed}:*follow*")
+    assert [f.address for f in await followers.followers(recent_closed)] == ["victim1@example.org"]
+    # ... and so does an internal note staff add to it afterwards.
+    await tickets.record_status(purged, StatusEntry(now, "closed", "resolved", "called back Ana Torres at 980-555-0177",
+                                                    "cli", public=False))
+    assert (await _purge(redis_server.url, prefix, **env))["tickets_redacted"] == 1
+    noted = await tickets.get(old_closed)
+    assert noted is not None and [e.note for e in noted.history if not e.public] == [None, None], noted.history
+    quiet = await _purge(redis_server.url, prefix, **env)
+    assert quiet["followers_forgotten"] == 0 and quiet["tickets_redacted"] == 0, quiet
     await tracker.aclose()
 
 

@@ -127,6 +127,17 @@ class FollowerStore(RedisStore):
             pipe.delete(self._token(Follower.from_json(raw).token))
         await pipe.execute()
 
+    async def followed_tickets(self) -> set[str]:
+        """Every ticket someone follows or stopped following (retention: a follow can come after a purge)."""
+        out: set[str] = set()
+        start = len(f"{self.prefix}ticket:")
+        async for key in self.redis.scan_iter(match=f"{self.prefix}ticket:*:*follow*", count=1000):
+            name = rv.text(key)
+            for end in (":followers", ":unfollowed"):
+                if name.endswith(end):
+                    out.add(name[start:-len(end)])
+        return out
+
     async def forget(self, ticket_id: str) -> None:
         """Retention: a ticket's followers and those who stopped following are phone numbers and e-mail
         addresses; they went unpurged when its other private parts did (probe AB)."""

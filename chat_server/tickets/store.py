@@ -14,7 +14,7 @@ import hashlib
 import json
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
@@ -37,8 +37,12 @@ FIRST_TICKET_NUMBER = 1000001
 IDEMPOTENCY_TTL_S = 180 * 24 * 3600  # longer than any upstream outage we would ride out
 # Hash fields only staff and keys with the read_private scope see; retention removes them.
 PRIVATE_FIELDS = ("description", "transcript", "contact", "account_id")
-# What retention removes has grown (staff notes, version 2): tickets purged by an older version are purged again.
-PURGE_VERSION = "2"
+# Retention removes these too: what the city's upstream system wrote back, unredacted ("crew spoke with the
+# owner, Ana Torres, 980-…"); only its redacted public copy (the history's public notes) is kept.
+UPSTREAM_FIELDS = ("upstream_notes", "upstream_error")
+# What retention removes has grown (staff notes, version 2; upstream notes, version 3): tickets purged by an older
+# version are purged again.
+PURGE_VERSION = "3"
 
 
 def iso(ts: float | None, tz: tzinfo) -> str | None:
@@ -382,7 +386,17 @@ class TicketStore(RedisStore):
         """Closed tickets last updated before `closed_before` that still hold private parts (also those purged
         before staff notes were: PURGE_VERSION)."""
         ids = sorted(rv.text(m) for m in await self.redis.smembers(self.by_status(CLOSED)))
-        due: list[str] = []
+        return [tid for tid, done in await self._closed_before(ids, closed_before, batch_size) if not done]
+
+    async def closed_before(self, ids: Iterable[str], cutoff: float, batch_size: int = 500) -> list[str]:
+        """Those of `ids` that are closed and were last updated before `cutoff`, purged or not."""
+        closed = {rv.text(m) for m in await self.redis.smembers(self.by_status(CLOSED))}
+        among = sorted(set(ids) & closed)
+        return [tid for tid, _ in await self._closed_before(among, cutoff, batch_size)]
+
+    async def _closed_before(self, ids: list[str], cutoff: float, batch_size: int) -> list[tuple[str, bool]]:
+        """(id, whether its private parts were purged by this version) of those last updated before `cutoff`."""
+        out: list[tuple[str, bool]] = []
         for i in range(0, len(ids), batch_size):
             chunk = ids[i:i + batch_size]
             pipe = self.redis.pipeline(transaction=False)
@@ -390,9 +404,9 @@ class TicketStore(RedisStore):
                 pipe.hmget(self.key(tid), "updated_at", "private_purged_at", "private_purge_version")
             for tid, (updated, purged, version) in zip(chunk, await pipe.execute(), strict=True):
                 done = purged is not None and rv.text(version or "1") == PURGE_VERSION
-                if not done and updated is not None and float(updated) < closed_before:
-                    due.append(tid)
-        return due
+                if updated is not None and float(updated) < cutoff:
+                    out.append((tid, done))
+        return out
 
     async def forget_private(self, ticket_id: str) -> None:
         """Drop a ticket's private parts for good, keeping its public record (retention): the private fields and
@@ -408,7 +422,7 @@ class TicketStore(RedisStore):
                                                 "address": ticket.public_place or "",
                                                 "private_purged_at": repr(time.time()),
                                                 "private_purge_version": PURGE_VERSION})
-        pipe.hdel(self.key(ticket_id), *PRIVATE_FIELDS)
+        pipe.hdel(self.key(ticket_id), *PRIVATE_FIELDS, *UPSTREAM_FIELDS)
         pipe.delete(self._history(ticket_id))
         if history:
             pipe.rpush(self._history(ticket_id), *[json.dumps(e.__dict__) for e in history])
@@ -460,6 +474,8 @@ class TicketStore(RedisStore):
                         pipe.set(guard, f"{ticket.id} {entry.change_id} {change_digest}".rstrip(), ex=IDEMPOTENCY_TTL_S)
                     pipe.hset(self.key(ticket.id), mapping=rv.fields(fields))
                     pipe.rpush(self._history(ticket.id), json.dumps(entry.__dict__))
+                    if entry.note and not entry.public:  # private again: a ticket purged before is purged again
+                        pipe.hdel(self.key(ticket.id), "private_purged_at")
                     if previous != entry.status:
                         pipe.srem(self.by_status(previous), ticket.id)
                         pipe.sadd(self.by_status(entry.status), ticket.id)
