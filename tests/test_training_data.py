@@ -30,11 +30,11 @@ def test_labels_are_the_plain_intents(data: TrainingData) -> None:
 
 def test_add_example_goes_to_the_language_file_and_stays_valid(data: TrainingData) -> None:
     before = (data.root / "nlu_faq_es.yml").read_text()
-    path = data.add_example("faq", "¿Pasan   a recoger la basura el [phone …34] feriado?", "es")
+    path = data.add_example("faq", "¿Pasan   a recoger la basura el {lunes} [feriado]?", "es")
     assert path.name == "nlu_faq_es.yml"
     after = path.read_text()
     assert len(after.splitlines()) == len(before.splitlines()) + 1
-    assert "¿Pasan a recoger la basura el phone …34 feriado?" in data.examples("faq")
+    assert "¿Pasan a recoger la basura el lunes feriado?" in data.examples("faq")
     for f in data.files():
         yaml.safe_load(f.read_text())
     # The comment header and every other block are untouched.
@@ -43,11 +43,15 @@ def test_add_example_goes_to_the_language_file_and_stays_valid(data: TrainingDat
     assert data.add_example("faq", "is trash pickup late on the holiday", "en").name == "nlu_faq_en.yml"
     assert data.add_example("report_pothole", "hay un bache enorme en mi calle", "es").name == "nlu_reports_es.yml"
     with pytest.raises(DataError, match="already an example"):
-        data.add_example("greet", "¿PASAN a recoger la basura el phone …34 feriado?", "es")
+        data.add_example("greet", "¿PASAN a recoger la basura el lunes feriado?", "es")
     with pytest.raises(DataError, match="unknown label"):
         data.add_example("made_up", "something", "en")
     with pytest.raises(DataError, match="knowledge-base articles"):
         data.add_example("faq/trash_schedule", "when is trash day", "en")
+    for personal in ("my name is [name], when is leaf season", "call me back at [phone …88] about my bill",
+                     "my number is 704-555-0142 and my trash was missed"):
+        with pytest.raises(DataError, match="personal data"):
+            data.add_example("thank", personal, "en")
     with pytest.raises(DataError, match="not a trainable"):
         data.add_example("nlu_fallback", "who wrote don quixote", "en")
     with pytest.raises(DataError, match="language"):

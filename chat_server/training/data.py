@@ -24,6 +24,8 @@ from typing import Any
 
 import yaml
 
+from chat_server.redaction import holds_personal_data
+
 LANGS = ("en", "es")
 MAX_EXAMPLE = 300
 # Labels that are not trainable intents (FallbackClassifier output) or not content staff's to grow.
@@ -136,10 +138,15 @@ class TrainingData:
             raise DataError(f"language must be one of {', '.join(LANGS)}")
         if label in NOT_TRAINABLE:
             raise DataError(f"{label} is not a trainable label")
-        example = clean_example(text)
         with self._locked():
             if label not in self.labels():
                 raise DataError(_unknown(label))
+            if holds_personal_data(text):
+                # Training files live in the repository and every model trained from them; the inbox's copy ages
+                # out, this one would not (clean_example would also turn "[phone …88]" into plain words).
+                raise DataError("this message holds personal data (or what was masked of it, like [name] or "
+                                "[phone …88]), so it cannot become a training example: dismiss it")
+            example = clean_example(text)
             existing = self.find_example(example)
             if existing is not None:
                 raise DataError(f"this is already an example of {existing}")
