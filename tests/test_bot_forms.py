@@ -465,6 +465,30 @@ async def test_correction_with_a_value_and_without(convo) -> None:
     assert c.attributes["road_position"] == "crosswalk" and c.requested == "size"
 
 
+async def test_an_apology_before_the_address_in_spanish_is_not_taken_for_a_correction(convo) -> None:
+    """Probe AG: "perdón" opened the message, so it was read as a correction; the school in it matched a property
+    value ("Actualizado: Propiedad pública") and the address was lost."""
+    c = convo()
+    await c.say("I want to report graffiti")
+    assert c.requested == "location", c.text
+    await c.say("perdón, no hablo bien inglés. Está en la pared de la escuela en 1500 Central Ave")
+    assert c.last["slots"]["location"] == "1500 Central Ave", (c.last["slots"], c.text)
+    assert c.requested != "location" and "Propiedad pública" not in c.text, c.text
+
+
+@pytest.mark.parametrize(("lang", "start", "asked"), [
+    ("en", "/report_bulky_pickup", "Where should the items be picked up?"),
+    ("es", "/report_bulky_pickup", "¿Dónde hay que recoger los artículos?"),
+    ("en", "/report_noise", "Where is the noise coming from?")])
+async def test_a_service_that_is_not_a_problem_asks_where_in_its_own_words(convo, lang: str, start: str,
+                                                                          asked: str) -> None:
+    """Probe AG: a bulky pickup was asked "Where is the problem (bulky item pickup)?"."""
+    c = convo(lang)
+    await c.say(start)
+    assert c.requested == "location" and asked in c.text, c.text
+    assert "problem" not in c.text and "problema" not in c.text, c.text
+
+
 async def test_emergency_mid_form_answers_911_and_resumes(convo) -> None:
     c = convo()
     await c.say("/report_graffiti")

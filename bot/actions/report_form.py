@@ -183,7 +183,8 @@ def ask(dispatcher: CollectingDispatcher, service: Any, step: str, lang: str, tr
         dispatcher.utter_message(text=attr.prompt(lang), buttons=_buttons(options) or None)
         return
     if step == "location":
-        dispatcher.utter_message(text=t(_by_text("ask_location", by_text), lang, service=service.name(lang).lower()))
+        question = service.location_prompt(lang) or t("location_question", lang, service=service.name(lang).lower())
+        dispatcher.utter_message(text=t(_by_text("ask_location", by_text), lang, question=question))
     elif step == BLOCK:
         dispatcher.utter_message(text=t("ask_block", lang, street=tracker_values.get("location") or ""),
                                  buttons=_buttons([(t("skip", lang), t("skip", lang).lower())]))
@@ -674,11 +675,13 @@ class ValidateReportForm(FormValidationAction):
                 after = re.sub(r"^\s*(?:to|is|should be|a|por|es|:)\s+", "", rest[m.end():].strip(" :,."),
                                flags=re.IGNORECASE).strip()
                 return step, after
+        # An address before a value's synonym: in "perdón, no hablo bien inglés. Está en la pared de la escuela en
+        # 1500 Central Ave" the school is a landmark, and the address was lost to "Updated: Public property" (probe AG).
+        if parsing.looks_like_address(parsing.strip_filler(rest)):
+            return "location", parsing.strip_filler(rest)
         for attr in service.attributes:
             if attr.values and parsing.match_values(attr, rest):
                 return attr.code, rest
-        if parsing.looks_like_address(parsing.strip_filler(rest)):
-            return "location", parsing.strip_filler(rest)
         if parsing.validate_email(rest):
             return "email", rest
         if parsing.validate_phone(rest):

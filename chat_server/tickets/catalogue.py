@@ -127,6 +127,9 @@ class Service:
     # A request about the resident's own affairs (a callback about their bill), not a public problem: its
     # details, notes and updates are theirs alone (chat_server/tickets/open311.py public_request).
     private: bool = False
+    # The chat form's location question for a service that is not a problem somewhere ("Where should the items
+    # be picked up?" for a bulky pickup); none: "Where is the problem (…)?".
+    location_prompts: dict[str, str] = field(default_factory=dict)
 
     def name(self, language: str) -> str:
         return self.names.get(language) or self.names["en"]
@@ -136,6 +139,9 @@ class Service:
 
     def service_notice(self, language: str) -> str | None:
         return self.service_notices.get(language) or self.service_notices.get("en")
+
+    def location_prompt(self, language: str) -> str | None:
+        return self.location_prompts.get(language) or self.location_prompts.get("en")
 
     def attribute(self, code: str) -> ServiceAttribute | None:
         return next((a for a in self.attributes if a.code == code), None)
@@ -337,7 +343,7 @@ def _check_keys(at: _At, allowed: set[str]) -> None:
 
 
 _SERVICE_KEYS = {"service_code", "label", "name", "description", "group", "keywords", "type", "agency_responsible",
-                 "service_notice", "expected_days", "location_required", "attributes", "private"}
+                 "service_notice", "expected_days", "location_required", "attributes", "private", "location_prompt"}
 _ATTR_KEYS = {"code", "datatype", "required", "order", "name", "description", "prompt", "datatype_description",
               "values", "variable", "keywords", "format", "min", "max"}
 _VALUE_KEYS = {"key", "name", "synonyms", "note"}
@@ -458,6 +464,7 @@ def _service(at: _At) -> Service:
         location_required=_flag(at, "location_required", True),
         attributes=tuple(sorted(attrs, key=lambda a: a.order)),
         private=_flag(at, "private", False),
+        location_prompts=_translations(at, "location_prompt", required=False),
     )
 
 
