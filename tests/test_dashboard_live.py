@@ -5,6 +5,7 @@ in minutes."""
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 import pytest
@@ -122,6 +123,12 @@ async def test_live_lists_follow_an_escalation_and_an_accept(server_factory: Any
                 assert abs((bottom["y"] - g["y"]) - g["v"] * per_unit) < 0.01, axis
             for b in axis["bars"]:
                 assert abs(b["h"] - b["v"] * per_unit) < 0.01, axis
+            # A screen reader hears the figures, not only the chart's title (WCAG 1.1.1, probe AH)
+            answered = sum(b["v"] for b in axis["bars"])
+            label = await page.locator("#chart-wait svg").get_attribute("aria-label")
+            assert re.fullmatch(rf"wait distribution: {answered} in all, the most at .+ \(\d+\)", label or ""), label
+            sl = await page.locator("#chart-sl svg").get_attribute("aria-label")
+            assert re.fullmatch(r"service level per day: latest .+, \d+%; lowest .+, \d+%; target \d+%", sl or ""), sl
 
             # Report headings in words everywhere: no raw names such as asa_s or aht_s.
             for name in ("daily", "agents", "hourly"):

@@ -16,6 +16,24 @@
   const i18n = window.C311I18n || null;
   const num = v => (i18n ? i18n.number(v) : String(v));
   const share = v => (i18n ? i18n.percent(v) : `${Math.round(v * 100)}%`);
+  // A chart is an image to a screen reader (role=img): its name says what it shows, not just its title
+  // (WCAG 1.1.1; the bars' tooltips are not read, probe AH).
+  const say = (key, params) => (i18n ? i18n.t(key, params) : params.title);
+  function barsSummary(title, rows, total) {
+    const all = total.reduce((a, b) => a + b, 0);
+    if (!all) return say("dash.chart_no_figures", { title });
+    const peak = total.indexOf(Math.max(...total));
+    return say("dash.chart_bars_summary", { title, total: num(all), peak: rows[peak].label, value: num(total[peak]) });
+  }
+  function lineSummary(title, rows, key, target) {
+    const known = rows.filter(r => r[key] != null);
+    const goal = target != null ? "; " + say("dash.chart_target", { target: share(target) }) : "";
+    if (!known.length) return say("dash.chart_no_figures", { title }) + goal;
+    const last = known[known.length - 1];
+    const low = known.reduce((a, b) => (b[key] < a[key] ? b : a));
+    return say("dash.chart_line_summary", { title, last: last.label, value: share(last[key]), low: low.label,
+      low_value: share(low[key]) }) + goal;
+  }
   const W = 520, H = 214, L = 46, B = 34, T = 8, R = 6;
   // The axis titles: the y one turned along the axis, the x one under the tick labels.
   function titles(svg, opts) {
@@ -71,7 +89,7 @@
     legend(svg, series, L);
     titles(svg, opts);
     container.replaceChildren(svg);
-    svg.setAttribute("aria-label", opts.title || "bar chart");
+    svg.setAttribute("aria-label", barsSummary(opts.title || "bar chart", rows, total));
   }
   function legend(svg, series, x0) {
     let x = x0 + 4;
@@ -116,7 +134,7 @@
       }
     });
     titles(svg, opts);
-    svg.setAttribute("aria-label", opts.title || "line chart");
+    svg.setAttribute("aria-label", lineSummary(opts.title || "line chart", rows, key, target));
     container.replaceChildren(svg);
   }
   window.C311Charts = { bars, line, countAxis };
