@@ -10,8 +10,9 @@ Policy (`retention` in chat311.yml). Every store that holds resident text or con
   tracker (which also expires by itself, `tracker_expiry_s`).
 - sessions never used (no conversation, created over a day ago) that predate their expiry.
 - tickets: `ticket_private_days` after closing, contact details, the filer's own description,
-  the transcript, staff-only notes, raw upstream notes and followers go; the public record (redacted
-  description, status) stays. A follow or staff-only note added after that goes at the next purge.
+  the transcript, staff-only notes, typed attributes (a plate), raw upstream notes and followers go;
+  the public record (redacted description, status) stays. A follow or staff-only note added after
+  that goes at the next purge.
 - the event stream: events older than `events_days` (it only ever holds redacted data), and the content
   inbox's items (resident questions, redacted) last seen longer ago than that.
 - photos (`tickets.media_dir`): a file is kept while a conversation that is kept has it attached to a
@@ -46,6 +47,7 @@ from chat_server.config import Config, RetentionConfig
 from chat_server.conversations.attachments import OWNER_TTL_S, media_name
 from chat_server.conversations.store import ConversationStore
 from chat_server.status.followers import FollowerStore
+from chat_server.tickets.catalogue import Catalogue, load_catalogue
 from chat_server.tickets.store import TicketStore
 from chat_server.training.inbox import Inbox
 
@@ -106,8 +108,10 @@ def expired(policy: RetentionConfig, state: str, channel: str, closed_at: float,
 
 
 async def purge(redis: Redis, prefix: str, policy: RetentionConfig, now: float | None = None,
-                dry_run: bool = False, tracker: Redis | None = None, media: MediaFiles | None = None) -> PurgeReport:
-    """Apply the policy to every store; `tracker` is Rasa's tracker database (None: not reachable)."""
+                dry_run: bool = False, tracker: Redis | None = None, media: MediaFiles | None = None,
+                catalogue: Catalogue | None = None) -> PurgeReport:
+    """Apply the policy to every store; `tracker` is Rasa's tracker database (None: not reachable); `catalogue`
+    tells which ticket attributes residents type (without it, every attribute of a purged ticket goes)."""
     now = time.time() if now is None else now
     report = PurgeReport(dry_run)
     store = ConversationStore(redis, prefix)
@@ -115,7 +119,7 @@ async def purge(redis: Redis, prefix: str, policy: RetentionConfig, now: float |
     if media is not None:
         await _purge_photos(store, TicketStore(redis, prefix), media, with_photos, now, report, policy.batch_size)
     await _purge_unused_sessions(store, prefix, now, report)
-    await _purge_ticket_private_parts(redis, prefix, policy, now, report)
+    await _purge_ticket_private_parts(redis, prefix, policy, now, report, catalogue)
     if policy.events_days:
         cutoff = now - policy.events_days * DAY_S
         report.inbox_deleted = await Inbox(redis, prefix).forget_before(cutoff, dry_run)
@@ -239,7 +243,7 @@ async def _purge_unused_sessions(store: ConversationStore, prefix: str, now: flo
 
 
 async def _purge_ticket_private_parts(redis: Redis, prefix: str, policy: RetentionConfig, now: float,
-                                      report: PurgeReport) -> None:
+                                      report: PurgeReport, catalogue: Catalogue | None) -> None:
     if not policy.ticket_private_days:
         return
     store, followers = TicketStore(redis, prefix), FollowerStore(redis, prefix)
@@ -252,7 +256,8 @@ async def _purge_ticket_private_parts(redis: Redis, prefix: str, policy: Retenti
     report.followers_forgotten = len(followed_since)
     if not report.dry_run:
         for ticket_id in due:
-            await store.forget_private(ticket_id)
+            await store.forget_private(ticket_id, lambda code: (
+                service.free_text_codes() if catalogue and (service := catalogue.get(code)) else None))
             await followers.forget(ticket_id)
         for ticket_id in followed_since:
             await followers.forget(ticket_id)
@@ -264,7 +269,7 @@ async def _purge_main(config: Config, dry_run: bool) -> PurgeReport:
     media = MediaFiles(config.resolve_path(config.tickets.media_dir), config.server.public_url)
     try:
         return await purge(redis, config.redis.key_prefix, config.retention, dry_run=dry_run, tracker=tracker,
-                           media=media)
+                           media=media, catalogue=load_catalogue(config.resolve_path(config.tickets.catalogue)))
     finally:
         await redis.aclose()
         await tracker.aclose()

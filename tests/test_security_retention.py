@@ -156,6 +156,12 @@ async def test_purge_covers_every_store(redis_server: Any, redis_client: Any) ->
         await followers.follow(tid, FollowerKind.EMAIL, "victim1@example.org")
         await followers.stop(tid, FollowerKind.EMAIL, "vecina@example.org")
     old_token = (await followers.followers(old_closed))[0].token
+    # What a resident typed into a report's fields: a plate, a description naming the owner and where she lives.
+    vehicle, _ = await tickets.create(Ticket(
+        id="", service_code="ABANDONED_VEHICLE", description="a van", public_description="a van",
+        attributes={"plate": "ABC1234", "days_parked": "9",
+                    "vehicle_description": "red Honda, the owner Ana Torres lives at 12 Oak St"}))
+    await tickets.record_status(vehicle, StatusEntry(now - 40 * DAY_S, "closed", "resolved"))
     # What the city's upstream system wrote back is kept raw (only its public copy is redacted).
     await tickets.update_fields(old_closed, upstream_notes="crew spoke with the owner Ana Torres, 980-555-0177",
                                 upstream_error="refused: caller 980-555-0177 unreachable")
@@ -176,13 +182,13 @@ async def test_purge_covers_every_store(redis_server: Any, redis_client: Any) ->
 
     env = {"CHAT311_RETENTION__TICKET_PRIVATE_DAYS": "30", "CHAT311_RETENTION__EVENTS_DAYS": "30"}
     dry = await _purge(redis_server.url, prefix, "--dry-run", **env)
-    assert dry["purged"] == 1 and dry["tickets_redacted"] == 2 and dry["trackers_deleted"] == 0
+    assert dry["purged"] == 1 and dry["tickets_redacted"] == 3 and dry["trackers_deleted"] == 0
     assert dry["inbox_deleted"] == 1 and len(await inbox.open_items()) == 2
     assert await redis_client.hget(f"{prefix}ticket:{old_closed}", "contact"), "dry run changed a ticket"
 
     report = await _purge(redis_server.url, prefix, **env)
     assert report["purged"] == 1 and report["trackers_deleted"] == 1
-    assert report["tickets_redacted"] == 2 and report["events_deleted"] == 1 and report["sessions_deleted"] == 2
+    assert report["tickets_redacted"] == 3 and report["events_deleted"] == 1 and report["sessions_deleted"] == 2
     assert report["inbox_deleted"] == 1 and [i.text for i in await inbox.open_items()] == ["como alquilo una cabra"]
     assert not await redis_client.keys(f"{prefix}conv:{old_sms}*")
     assert not await tracker.exists(f"{RASA_TRACKER_KEY_PREFIX}{old_sms}")
@@ -210,6 +216,8 @@ async def test_purge_covers_every_store(redis_server: Any, redis_client: Any) ->
     assert [f.address for f in await followers.followers(recent_closed)] == ["victim1@example.org"]
     assert [e[1][b"kind"] for e in await redis_client.xrange(stream)] == [b"csat"]
     assert await redis_client.hmget(f"{prefix}ticket:{old_closed}", "upstream_notes", "upstream_error") == [None, None]
+    van = await tickets.get(vehicle.id)
+    assert van is not None and van.attributes == {"days_parked": "9"}, van.attributes  # the count is no one's
     # Someone follows the long-closed ticket after its purge (its status page still offers it): the next purge
     # takes that address too, and leaves the recent ticket's follower.
     await followers.follow(old_closed, FollowerKind.SMS, "+19805550111")

@@ -146,6 +146,10 @@ class Service:
     def attribute(self, code: str) -> ServiceAttribute | None:
         return next((a for a in self.attributes if a.code == code), None)
 
+    def free_text_codes(self) -> frozenset[str]:
+        """The attributes a resident types freely (a plate, "red Honda, the owner lives at …"): private data."""
+        return frozenset(a.code for a in self.attributes if a.datatype in ("string", "text"))
+
     @property
     def metadata(self) -> bool:
         return bool(self.attributes)

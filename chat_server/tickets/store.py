@@ -14,7 +14,7 @@ import hashlib
 import json
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
@@ -40,9 +40,9 @@ PRIVATE_FIELDS = ("description", "transcript", "contact", "account_id")
 # Retention removes these too: what the city's upstream system wrote back, unredacted ("crew spoke with the
 # owner, Ana Torres, 980-…"); only its redacted public copy (the history's public notes) is kept.
 UPSTREAM_FIELDS = ("upstream_notes", "upstream_error")
-# What retention removes has grown (staff notes, version 2; upstream notes, version 3): tickets purged by an older
-# version are purged again.
-PURGE_VERSION = "3"
+# What retention removes has grown (staff notes, version 2; upstream notes, version 3; typed attributes, version 4):
+# tickets purged by an older version are purged again.
+PURGE_VERSION = "4"
 
 
 def iso(ts: float | None, tz: tzinfo) -> str | None:
@@ -408,18 +408,23 @@ class TicketStore(RedisStore):
                     out.append((tid, done))
         return out
 
-    async def forget_private(self, ticket_id: str) -> None:
-        """Drop a ticket's private parts for good, keeping its public record (retention): the private fields and
-        the staff-only notes of its history ("caller Ana Torres, cell 980-…" stayed, probe AB). Public notes
-        were redacted when written and stay."""
+    async def forget_private(self, ticket_id: str, typed: Callable[[str], Collection[str] | None] = lambda _: None,
+                             ) -> None:
+        """Drop a ticket's private parts for good, keeping its public record (retention): the private fields, the
+        staff-only notes of its history ("caller Ana Torres, cell 980-…" stayed, probe AB) and the attributes the
+        resident typed (`typed(service_code)`: their codes; None, a service no longer in the catalogue: every
+        attribute). Public notes were redacted when written and stay."""
         ticket = await self.get(ticket_id)
         if ticket is None:
             return
         history = [StatusEntry(**{**e.__dict__, "note": e.note if e.public else None}) for e in ticket.history]
+        dropped = typed(ticket.service_code)
+        attributes = {k: v for k, v in ticket.attributes.items() if dropped is not None and k not in dropped}
         pipe = self.redis.pipeline(transaction=True)
         pipe.hset(self.key(ticket_id), mapping={"public_description": ticket.public_text,
                                                 "public_address": ticket.public_place or "",
                                                 "address": ticket.public_place or "",
+                                                "attributes": json.dumps(attributes),
                                                 "private_purged_at": repr(time.time()),
                                                 "private_purge_version": PURGE_VERSION})
         pipe.hdel(self.key(ticket_id), *PRIVATE_FIELDS, *UPSTREAM_FIELDS)
