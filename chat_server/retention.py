@@ -13,8 +13,8 @@ Policy (`retention` in chat311.yml). Every store that holds resident text or con
   the transcript, staff-only notes, typed attributes (a plate), raw upstream notes and followers go;
   the public record (redacted description, status) stays. A follow or staff-only note added after
   that goes at the next purge.
-- the event stream: events older than `events_days` (it only ever holds redacted data), and the content
-  inbox's items (resident questions, redacted) last seen longer ago than that.
+- the event stream: events older than `events_days` (it only ever holds redacted data), the content
+  inbox's items (resident questions, redacted) last seen longer ago than that, and the upstream dead letters.
 - photos (`tickets.media_dir`): a file is kept while a conversation that is kept has it attached to a
   message, or a ticket (whose public record it is part of) names it; any other file older than
   `MEDIA_GRACE_S` goes: the photos of purged conversations, and uploads never attached (probe U: a purged
@@ -48,6 +48,7 @@ from chat_server.conversations.attachments import OWNER_TTL_S, media_name
 from chat_server.conversations.store import ConversationStore
 from chat_server.status.followers import FollowerStore
 from chat_server.tickets.catalogue import Catalogue, load_catalogue
+from chat_server.tickets.outbox import dead_letters_key
 from chat_server.tickets.store import TicketStore
 from chat_server.training.inbox import Inbox
 
@@ -81,13 +82,14 @@ class PurgeReport:
     followers_forgotten: int = 0  # of tickets purged before
     events_deleted: int = 0
     inbox_deleted: int = 0
+    dead_letters_deleted: int = 0
     photos_deleted: int = 0
     by_channel: Counter[str] = field(default_factory=Counter)
     aof_rewrite: str = ""  # after deleting: whether Redis was asked to rewrite its append-only file
 
     def deleted_anything(self) -> bool:
         return any((self.purged, self.sessions_deleted, self.trackers_deleted, self.tickets_redacted,
-                    self.followers_forgotten, self.events_deleted, self.inbox_deleted))
+                    self.followers_forgotten, self.events_deleted, self.inbox_deleted, self.dead_letters_deleted))
 
     def as_dict(self) -> dict[str, object]:
         return {"dry_run": self.dry_run, "examined": self.examined, "purged": self.purged,
@@ -95,7 +97,8 @@ class PurgeReport:
                 "sessions_deleted": self.sessions_deleted, "trackers_deleted": self.trackers_deleted,
                 "tickets_redacted": self.tickets_redacted, "followers_forgotten": self.followers_forgotten,
                 "events_deleted": self.events_deleted,
-                "inbox_deleted": self.inbox_deleted, "photos_deleted": self.photos_deleted,
+                "inbox_deleted": self.inbox_deleted, "dead_letters_deleted": self.dead_letters_deleted,
+                "photos_deleted": self.photos_deleted,
                 "by_channel": dict(self.by_channel), "aof_rewrite": self.aof_rewrite}
 
 
@@ -126,6 +129,9 @@ async def purge(redis: Redis, prefix: str, policy: RetentionConfig, now: float |
         if not dry_run:
             report.events_deleted = int(await redis.xtrim(f"{prefix}events", minid=f"{int(cutoff * 1000)}-0",
                                                           approximate=False))
+            # the upstream system's reasons for refusing a ticket can quote what the resident wrote
+            report.dead_letters_deleted = int(await redis.xtrim(dead_letters_key(prefix),
+                                                                minid=f"{int(cutoff * 1000)}-0", approximate=False))
     if not dry_run and report.deleted_anything():
         report.aof_rewrite = await _rewrite_append_only_file(redis)
     log.info("retention purge finished", extra=report.as_dict())
@@ -256,8 +262,7 @@ async def _purge_ticket_private_parts(redis: Redis, prefix: str, policy: Retenti
     report.followers_forgotten = len(followed_since)
     if not report.dry_run:
         for ticket_id in due:
-            await store.forget_private(ticket_id, lambda code: (
-                service.free_text_codes() if catalogue and (service := catalogue.get(code)) else None))
+            await store.forget_private(ticket_id, catalogue)
             await followers.forget(ticket_id)
         for ticket_id in followed_since:
             await followers.forget(ticket_id)

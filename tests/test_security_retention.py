@@ -161,10 +161,12 @@ async def test_purge_covers_every_store(redis_server: Any, redis_client: Any) ->
         id="", service_code="ABANDONED_VEHICLE", description="a van", public_description="a van",
         attributes={"plate": "ABC1234", "days_parked": "9",
                     "vehicle_description": "red Honda, the owner Ana Torres lives at 12 Oak St"}))
+    await tickets.update_fields(vehicle.id, media_url="http://127.0.0.1/media/van.jpg")  # public: it stays
     await tickets.record_status(vehicle, StatusEntry(now - 40 * DAY_S, "closed", "resolved"))
     # What the city's upstream system wrote back is kept raw (only its public copy is redacted).
     await tickets.update_fields(old_closed, upstream_notes="crew spoke with the owner Ana Torres, 980-555-0177",
-                                upstream_error="refused: caller 980-555-0177 unreachable")
+                                upstream_error="refused: caller 980-555-0177 unreachable",
+                                media_url="http://127.0.0.1/media/bill.jpg")  # a callback's photo: never public
     # A ticket purged before staff notes were (its private fields gone, its note not) is purged again.
     legacy = await ticket("closed", 40)
     loaded = await tickets.get(legacy)
@@ -179,6 +181,10 @@ async def test_purge_covers_every_store(redis_server: Any, redis_client: Any) ->
     stream = f"{prefix}events"
     await redis_client.xadd(stream, {"kind": "csat", "data": "{}"}, id=f"{int((now - 40 * DAY_S) * 1000)}-0")
     await redis_client.xadd(stream, {"kind": "csat", "data": "{}"}, id=f"{int((now - 5 * DAY_S) * 1000)}-0")
+    dead = f"{prefix}outbox:dead"  # the upstream system's refusals can quote the resident
+    for age in (40, 5):
+        await redis_client.xadd(dead, {"ticket_id": old_closed, "error": "400 caller Ana Torres 980-555-0177",
+                                       "ts": "0"}, id=f"{int((now - age * DAY_S) * 1000)}-0")
 
     env = {"CHAT311_RETENTION__TICKET_PRIVATE_DAYS": "30", "CHAT311_RETENTION__EVENTS_DAYS": "30"}
     dry = await _purge(redis_server.url, prefix, "--dry-run", **env)
@@ -215,9 +221,11 @@ async def test_purge_covers_every_store(redis_server: Any, redis_client: Any) ->
         "Caller Ana Torres, cell 980-555-0177"]
     assert [f.address for f in await followers.followers(recent_closed)] == ["victim1@example.org"]
     assert [e[1][b"kind"] for e in await redis_client.xrange(stream)] == [b"csat"]
+    assert report["dead_letters_deleted"] == 1 and await redis_client.xlen(dead) == 1
     assert await redis_client.hmget(f"{prefix}ticket:{old_closed}", "upstream_notes", "upstream_error") == [None, None]
     van = await tickets.get(vehicle.id)
     assert van is not None and van.attributes == {"days_parked": "9"}, van.attributes  # the count is no one's
+    assert van.media_url == "http://127.0.0.1/media/van.jpg" and purged.media_url is None
     # Someone follows the long-closed ticket after its purge (its status page still offers it): the next purge
     # takes that address too, and leaves the recent ticket's follower.
     await followers.follow(old_closed, FollowerKind.SMS, "+19805550111")

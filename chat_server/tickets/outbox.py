@@ -43,6 +43,11 @@ def tracked_key(prefix: str) -> str:
     return f"{prefix}outbox:tracked"
 
 
+def dead_letters_key(prefix: str) -> str:
+    """Stream of tickets the upstream system refused for good, with its reason, for a person to look at."""
+    return f"{prefix}outbox:dead"
+
+
 class UpstreamOutbox:
     """The upstream forwarding worker: the stream outbox with the Open311 POST as its sender."""
 
@@ -50,7 +55,7 @@ class UpstreamOutbox:
         self.redis = redis
         self.store = store
         self.config = config
-        self.dead = f"{prefix}outbox:dead"
+        self.dead = dead_letters_key(prefix)
         self.tracked = tracked_key(prefix)
         self.base = config.upstream_url.rstrip("/")
         policy = RetryPolicy(max_attempts=None, base_s=config.upstream_retry_base_s,

@@ -14,7 +14,7 @@ import hashlib
 import json
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
@@ -26,6 +26,7 @@ from chat_server import redis_values as rv
 from chat_server.redaction import mask_names, redact
 from chat_server.redis_store import RedisStore
 from chat_server.sanitize import plausible_token
+from chat_server.tickets.catalogue import Catalogue
 
 OPEN, CLOSED = "open", "closed"
 # Internal sub-statuses (shown to residents and agents; Open311 only sees open/closed).
@@ -40,8 +41,8 @@ PRIVATE_FIELDS = ("description", "transcript", "contact", "account_id")
 # Retention removes these too: what the city's upstream system wrote back, unredacted ("crew spoke with the
 # owner, Ana Torres, 980-…"); only its redacted public copy (the history's public notes) is kept.
 UPSTREAM_FIELDS = ("upstream_notes", "upstream_error")
-# What retention removes has grown (staff notes, version 2; upstream notes, version 3; typed attributes, version 4):
-# tickets purged by an older version are purged again.
+# What retention removes has grown (staff notes, version 2; upstream notes, version 3; typed attributes and a private
+# service's photo, version 4): tickets purged by an older version are purged again.
 PURGE_VERSION = "4"
 
 
@@ -408,18 +409,19 @@ class TicketStore(RedisStore):
                     out.append((tid, done))
         return out
 
-    async def forget_private(self, ticket_id: str, typed: Callable[[str], Collection[str] | None] = lambda _: None,
-                             ) -> None:
+    async def forget_private(self, ticket_id: str, catalogue: Catalogue | None = None) -> None:
         """Drop a ticket's private parts for good, keeping its public record (retention): the private fields, the
-        staff-only notes of its history ("caller Ana Torres, cell 980-…" stayed, probe AB) and the attributes the
-        resident typed (`typed(service_code)`: their codes; None, a service no longer in the catalogue: every
-        attribute). Public notes were redacted when written and stay."""
+        staff-only notes of its history ("caller Ana Torres, cell 980-…" stayed, probe AB), the attributes the
+        resident typed (every attribute when its service is not in the `catalogue`) and, for a private service,
+        the photo (never public: its file goes at the next purge). Public notes were redacted when written and
+        stay."""
         ticket = await self.get(ticket_id)
         if ticket is None:
             return
+        service = catalogue.get(ticket.service_code) if catalogue is not None else None
         history = [StatusEntry(**{**e.__dict__, "note": e.note if e.public else None}) for e in ticket.history]
-        dropped = typed(ticket.service_code)
-        attributes = {k: v for k, v in ticket.attributes.items() if dropped is not None and k not in dropped}
+        typed = service.free_text_codes() if service is not None else None
+        attributes = {k: v for k, v in ticket.attributes.items() if typed is not None and k not in typed}
         pipe = self.redis.pipeline(transaction=True)
         pipe.hset(self.key(ticket_id), mapping={"public_description": ticket.public_text,
                                                 "public_address": ticket.public_place or "",
@@ -427,7 +429,8 @@ class TicketStore(RedisStore):
                                                 "attributes": json.dumps(attributes),
                                                 "private_purged_at": repr(time.time()),
                                                 "private_purge_version": PURGE_VERSION})
-        pipe.hdel(self.key(ticket_id), *PRIVATE_FIELDS, *UPSTREAM_FIELDS)
+        pipe.hdel(self.key(ticket_id), *PRIVATE_FIELDS, *UPSTREAM_FIELDS,
+                  *(("media_url",) if service is not None and service.private else ()))
         pipe.delete(self._history(ticket_id))
         if history:
             pipe.rpush(self._history(ticket_id), *[json.dumps(e.__dict__) for e in history])
