@@ -194,7 +194,8 @@ async def test_a_console_whose_session_ended_signs_in_again_and_keeps_the_draft(
         await page.locator("#my-chats li button").first.click()
         await expect(page.locator("#composer")).to_have_value("Your bill was charged twice, I am refunding")
         assert not [m for m in res.of("bot_uttered") if m.get("sender") == "agent"]  # nothing went out meanwhile
-        assert page.errors == [], page.errors
+        # the ended session's requests were refused (401), which the browser logs; nothing else may have failed
+        assert [e for e in page.errors if "status of 401" not in e] == [], page.errors
 
 
 async def test_logging_out_with_open_chats_asks_first_and_hands_them_over(  # type: ignore[no-untyped-def]
