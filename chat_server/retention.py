@@ -127,11 +127,11 @@ async def purge(redis: Redis, prefix: str, policy: RetentionConfig, now: float |
         cutoff = now - policy.events_days * DAY_S
         report.inbox_deleted = await Inbox(redis, prefix).forget_before(cutoff, dry_run)
         if not dry_run:
-            report.events_deleted = int(await redis.xtrim(f"{prefix}events", minid=f"{int(cutoff * 1000)}-0",
-                                                          approximate=False))
+            oldest_kept = f"{int(cutoff * 1000)}-0"  # stream entry ids start with their time in ms
+            report.events_deleted = int(await redis.xtrim(f"{prefix}events", minid=oldest_kept, approximate=False))
             # the upstream system's reasons for refusing a ticket can quote what the resident wrote
-            report.dead_letters_deleted = int(await redis.xtrim(dead_letters_key(prefix),
-                                                                minid=f"{int(cutoff * 1000)}-0", approximate=False))
+            report.dead_letters_deleted = int(await redis.xtrim(dead_letters_key(prefix), minid=oldest_kept,
+                                                                approximate=False))
     if not dry_run and report.deleted_anything():
         report.aof_rewrite = await _rewrite_append_only_file(redis)
     log.info("retention purge finished", extra=report.as_dict())
@@ -253,12 +253,12 @@ async def _purge_ticket_private_parts(redis: Redis, prefix: str, policy: Retenti
     if not policy.ticket_private_days:
         return
     store, followers = TicketStore(redis, prefix), FollowerStore(redis, prefix)
-    due = await store.private_due(now - policy.ticket_private_days * DAY_S, policy.batch_size)
+    closed = await store.closed_before(now - policy.ticket_private_days * DAY_S, policy.batch_size)
+    due = [tid for tid, purged in closed.items() if not purged]
     report.tickets_redacted = len(due)
     # A ticket purged before may have been followed since (its status page still offers that): those phone numbers
     # and e-mail addresses go too.
-    followed_since = await store.closed_before(await followers.followed_tickets() - set(due),
-                                               now - policy.ticket_private_days * DAY_S, policy.batch_size)
+    followed_since = sorted(tid for tid in await followers.followed_tickets() if closed.get(tid))
     report.followers_forgotten = len(followed_since)
     if not report.dry_run:
         for ticket_id in due:

@@ -14,7 +14,7 @@ import hashlib
 import json
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
@@ -383,30 +383,19 @@ class TicketStore(RedisStore):
                 if url:
                     yield rv.text(url)
 
-    async def private_due(self, closed_before: float, batch_size: int = 500) -> list[str]:
-        """Closed tickets last updated before `closed_before` that still hold private parts (also those purged
-        before staff notes were: PURGE_VERSION)."""
+    async def closed_before(self, cutoff: float, batch_size: int = 500) -> dict[str, bool]:
+        """Closed tickets last updated before `cutoff`: whether each one's private parts were purged by this
+        version already (those purged before staff notes were are not: PURGE_VERSION)."""
         ids = sorted(rv.text(m) for m in await self.redis.smembers(self.by_status(CLOSED)))
-        return [tid for tid, done in await self._closed_before(ids, closed_before, batch_size) if not done]
-
-    async def closed_before(self, ids: Iterable[str], cutoff: float, batch_size: int = 500) -> list[str]:
-        """Those of `ids` that are closed and were last updated before `cutoff`, purged or not."""
-        closed = {rv.text(m) for m in await self.redis.smembers(self.by_status(CLOSED))}
-        among = sorted(set(ids) & closed)
-        return [tid for tid, _ in await self._closed_before(among, cutoff, batch_size)]
-
-    async def _closed_before(self, ids: list[str], cutoff: float, batch_size: int) -> list[tuple[str, bool]]:
-        """(id, whether its private parts were purged by this version) of those last updated before `cutoff`."""
-        out: list[tuple[str, bool]] = []
+        out: dict[str, bool] = {}
         for i in range(0, len(ids), batch_size):
             chunk = ids[i:i + batch_size]
             pipe = self.redis.pipeline(transaction=False)
             for tid in chunk:
                 pipe.hmget(self.key(tid), "updated_at", "private_purged_at", "private_purge_version")
             for tid, (updated, purged, version) in zip(chunk, await pipe.execute(), strict=True):
-                done = purged is not None and rv.text(version or "1") == PURGE_VERSION
                 if updated is not None and float(updated) < cutoff:
-                    out.append((tid, done))
+                    out[tid] = purged is not None and rv.text(version or "1") == PURGE_VERSION
         return out
 
     async def forget_private(self, ticket_id: str, catalogue: Catalogue | None = None) -> None:
