@@ -183,7 +183,9 @@ def create_app(config: Config, redis_url: str) -> web.Application:
 
     app.cleanup_ctx.append(connections)
     app.cleanup_ctx.append(delivery)
-    run_with_app(app, IdleSweeper(conversations, config.retention.idle_close_s, config.retention.idle_warning_s))
+    retention = config.retention
+    run_with_app(app, IdleSweeper(conversations, retention.idle_close_s, retention.idle_warning_s,
+                                  retention.staff_idle_close_s))
 
     for module in (health, pages, *_feature_modules()):
         module.setup(app, ctx)

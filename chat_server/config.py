@@ -201,8 +201,8 @@ class RetentionConfig:
     """How long residents' words and contact details are kept; `chat311 purge` enforces it."""
 
     # Days after closing, per channel (web, sms, api, email, ...); "default" covers the rest.
-    # 0 = keep forever. Open, queued and assigned conversations are never purged. The Rasa
-    # tracker (what the bot remembers of a conversation) expires after the longest of these.
+    # 0 = keep forever. Only closed conversations are purged; the two settings below close the
+    # rest. The Rasa tracker (what the bot remembers of a conversation) expires after the longest of these.
     days: dict[str, int] = field(default_factory=lambda: {"default": 365})
     # A conversation with the bot (or ticketed) that nobody wrote in for this long is closed,
     # so that retention can ever purge it. 0 = never.
@@ -210,6 +210,10 @@ class RetentionConfig:
     # The resident is warned this long before that close, with a button to keep the chat (WCAG 2.2.1: a half-filled
     # report was lost with no warning, probe AH). At most half of idle_close_s; 0 = no warning.
     idle_warning_s: float = 120.0
+    # A conversation queued for an agent or with one that nobody wrote in for this long (a week) is closed
+    # too, unwarned: a text left in line overnight is answered in the morning, but one never picked up, or
+    # a chat an agent never closed, was kept for ever. 0 = never.
+    staff_idle_close_s: float = 7 * 86400.0
     # Days after a ticket closed until its private parts (contact details, the filer's own
     # description, the chat transcript) are deleted; its public record stays. 0 = keep forever.
     ticket_private_days: int = 365
@@ -223,6 +227,7 @@ class RetentionConfig:
             raise ValueError("days: must be >= 0 (0 = keep forever)")
         check.not_negative(self, "idle_close_s", why="0 = never")
         check.not_negative(self, "idle_warning_s", why="0 = no warning")
+        check.not_negative(self, "staff_idle_close_s", why="0 = never")
         check.not_negative(self, "ticket_private_days", "events_days", why="0 = keep forever")
         check.at_least(self, 1, "batch_size")
 

@@ -3,8 +3,9 @@
 Policy (`retention` in chat311.yml). Every store that holds resident text or contact data:
 - conversations (hash, message stream, every other `<prefix>conv:<id>:*` key): `days` after
   closing, per channel, "default" for the rest, 0 = keep forever. Only *closed* conversations
-  are ever purged; idle ones are closed by the sweep in conversations/idle.py. The close time is
-  `closed_at` if a feature recorded it, else the conversation's last update.
+  are ever purged; idle ones (queued and agent-held ones too, after longer) are closed by the sweep in
+  conversations/idle.py. The close time is `closed_at`, which every close writes (a conversation closed
+  before it was: its last update).
 - with them: their entry in the session's list, the session once it has no conversations left
   (and the channel address → session key of SMS/e-mail residents), and the conversation's Rasa
   tracker (which also expires by itself, `tracker_expiry_s`).

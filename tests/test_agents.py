@@ -14,6 +14,7 @@ import pytest
 import socketio
 
 from chat_server import safety
+from chat_server.conversations.store import ConversationStore
 from tests.support.agents import (
     PASSWORD,
     AgentClient,
@@ -356,6 +357,30 @@ async def test_a_resident_who_closed_the_page_is_shown_and_not_left_in_the_queue
     await ann.wait_for("queue", lambda d: not d["items"], after=requeued + 1)
     conv = await redis_client.hgetall(f"{prefix}conv:{cid}")
     assert conv[b"state"] == b"closed" and conv[b"closed_reason"] == b"resident_left", ann.events[mark:]
+
+
+async def test_a_chat_nobody_writes_in_for_long_is_closed_even_with_staff(  # type: ignore[no-untyped-def]
+        setup, resident, redis_client) -> None:
+    """A chat left in the queue, or one an agent never closed, stayed open for ever, and retention purges closed
+    conversations only: after `staff_idle_close_s` of silence both close, so that they can be purged."""
+    start, agent = setup
+    server, prefix = await start(CHAT311_RETENTION__STAFF_IDLE_CLOSE_S="4")
+    ann = await agent(server, prefix, "ann", name="Ann", max_chats=1)
+    with_ann, cid = await accepted_chat(ann, resident, server.url)
+    waiting = await resident(server.url)
+    await waiting.start_session()
+    await escalate(waiting, "I want to talk to a person")
+    for res in (with_ann, waiting):
+        assert (await res.wait_for("conversation_closed", timeout=30))["reason"] == "idle"
+    assert (await ann.wait_for("chat_closed", lambda d: d["conversation_id"] == cid))["reason"] == "idle"
+    await ann.wait_for("queue", lambda d: not d["items"])
+    store_ids = [await ConversationStore(redis_client, prefix).session_conversations(str(r.session_id))
+                 for r in (with_ann, waiting)]
+    for [conv_id] in store_ids:
+        conv = await redis_client.hgetall(f"{prefix}conv:{conv_id}")
+        assert conv[b"state"] == b"closed" and conv[b"closed_reason"] == b"idle"
+        assert float(conv[b"closed_at"]) >= float(conv[b"created_at"])  # retention counts from here
+        assert not await redis_client.sismember(f"{prefix}convs:open", conv_id)
 
 
 @pytest.mark.parametrize(("said", "told"), [("never mind, I figured it out", "taken you out of the line"),

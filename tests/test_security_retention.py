@@ -359,6 +359,12 @@ def test_idle_decision() -> None:
     assert idle_step("bot", 58.0, 51.0, 62.0, 60, 10) is None  # the resident wrote: a new stretch
     assert idle_step("bot", 58.0, 51.0, 109.0, 60, 10) == Step.WARN
     assert idle_step("bot", 0.0, 0.0, 31.0, 60, 1000) == Step.WARN  # at most half of the idle time
+    # with staff: closed, unwarned, `staff_idle_s` after the last activity; never by the bot's idle time
+    for state in ("queued", "assigned"):
+        assert idle_step(state, 0.0, 0.0, 601.0, 60, 10, staff_idle_s=600) == Step.CLOSE
+        assert idle_step(state, 2.0, 0.0, 601.0, 60, 10, staff_idle_s=600) is None
+        assert idle_step(state, 0.0, 0.0, 10**9, 60, 10, staff_idle_s=0) is None  # 0 = never
+    assert idle_step("bot", 0.0, 0.0, 40.0, 60, 0, staff_idle_s=10) is None
 
 
 async def test_rasa_tracker_expiry_follows_the_retention_policy(chat_server_url: str, resident: Any,

@@ -6,7 +6,9 @@ purged. Conversations with the bot (or ticketed) whose last message or update is
 idle time are closed with reason "idle"; the resident's next message opens a new conversation.
 `idle_warning_s` before that, the resident is told the chat will close and given a button to keep it (a
 half-filled report was lost with no warning, probe AH; WCAG 2.2.1): the button, or any message, keeps it open.
-Queued and assigned conversations belong to routing and agents and are left alone. Every
+Queued and assigned conversations belong to routing and agents: a text left in line overnight is answered in the
+morning. Only one nobody wrote in for `retention.staff_idle_close_s` (a week) is closed, with no warning: an SMS
+chat still queued after a week, or a chat an agent never closed, was kept for ever and never purged. Every
 process runs the sweep; the state compare-and-set lets exactly one of them close each conversation.
 """
 
@@ -18,7 +20,7 @@ import time
 from enum import StrEnum
 
 from chat_server.conversations.service import ConversationService
-from chat_server.conversations.store import BOT, TICKETED, Conversation
+from chat_server.conversations.store import ASSIGNED, BOT, QUEUED, TICKETED, Conversation
 from chat_server.periodic import repeat
 from chat_server.stopping import cancel_and_wait
 from chat_server.texts import text
@@ -26,6 +28,7 @@ from chat_server.texts import text
 log = logging.getLogger("chat311.idle")
 
 IDLE_STATES = (BOT, TICKETED)
+STAFF_STATES = (QUEUED, ASSIGNED)
 BATCH = 500
 KEEP = "keep_chat"  # the warning's button: `/keep_chat`
 
@@ -36,9 +39,12 @@ class Step(StrEnum):
 
 
 def idle_step(state: str | None, last_activity: float, warned_at: float, now: float, idle_s: float,
-              warning_s: float) -> Step | None:
+              warning_s: float, staff_idle_s: float = 0.0) -> Step | None:
     """Pure decision: warn the resident, close the conversation, or nothing yet. The close comes `idle_s` after
-    the last activity either way; with a warning, `warning_s` (at most half of `idle_s`) of it come after it."""
+    the last activity either way; with a warning, `warning_s` (at most half of `idle_s`) of it come after it.
+    A conversation with staff closes `staff_idle_s` after its last activity, unwarned (0 = never)."""
+    if state in STAFF_STATES:
+        return Step.CLOSE if 0 < staff_idle_s < now - last_activity else None
     if idle_s <= 0 or state not in IDLE_STATES:
         return None
     warning_s = min(warning_s, idle_s / 2)
@@ -50,14 +56,16 @@ def idle_step(state: str | None, last_activity: float, warned_at: float, now: fl
 
 
 class IdleSweeper:
-    def __init__(self, conversations: ConversationService, idle_s: float, warning_s: float = 0.0) -> None:
+    def __init__(self, conversations: ConversationService, idle_s: float, warning_s: float = 0.0,
+                 staff_idle_s: float = 0.0) -> None:
         self.conversations = conversations
         self.store = conversations.store
         self.idle_s = idle_s
         self.warning_s = min(warning_s, idle_s / 2)  # as idle_step reads it
+        self.staff_idle_s = staff_idle_s
         # Often enough that a conversation closes within a tenth of the idle time after it is due (and of the
         # warning's time after the warning).
-        self.interval_s = min(60.0, max(0.5, min(idle_s, warning_s or idle_s) / 10))
+        self.interval_s = min(60.0, max(0.5, min(x for x in (idle_s, warning_s, staff_idle_s, 600.0) if x > 0) / 10))
         self._task: asyncio.Task[None] | None = None
         conversations.register_command(KEEP, self.keep)
 
@@ -69,7 +77,7 @@ class IdleSweeper:
         for i in range(0, len(cids), BATCH):
             batch = cids[i:i + BATCH]
             for cid, (state, last, warned) in zip(batch, await self.store.activity(batch), strict=True):
-                step = idle_step(state, last, warned, now, self.idle_s, self.warning_s)
+                step = idle_step(state, last, warned, now, self.idle_s, self.warning_s, self.staff_idle_s)
                 conv = await self.store.get(cid) if step else None
                 if conv is None:
                     continue
@@ -77,7 +85,8 @@ class IdleSweeper:
                     step = Step.CLOSE if now - last > self.idle_s else None
                 if step == Step.WARN:
                     await self._warn(conv, now)
-                elif step == Step.CLOSE and await self.conversations.close(conv, "idle", expected=IDLE_STATES):
+                elif step == Step.CLOSE and await self.conversations.close(
+                        conv, "idle", expected=(state,) if state in STAFF_STATES else IDLE_STATES):
                     closed += 1
         return closed
 
@@ -108,7 +117,7 @@ class IdleSweeper:
             log.info("idle conversations closed", extra={"closed": closed})
 
     def start(self) -> None:
-        if self.idle_s > 0 and self._task is None:
+        if (self.idle_s > 0 or self.staff_idle_s > 0) and self._task is None:
             self._task = asyncio.create_task(
                 repeat(self._sweep_and_log, self.interval_s, log, "idle sweep failed; retrying next interval"))
 

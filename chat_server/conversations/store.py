@@ -374,7 +374,9 @@ class ConversationStore(RedisStore):
                         await pipe.unwatch()
                         return False
                     pipe.multi()
-                    pipe.hset(key, mapping=rv.fields({"state": state, "updated_at": f"{time.time():.3f}", **fields}))
+                    now = f"{time.time():.3f}"
+                    stamps = {"updated_at": now, "closed_at": now} if state == CLOSED else {"updated_at": now}
+                    pipe.hset(key, mapping=rv.fields({"state": state, **stamps, **fields}))
                     if state == CLOSED:
                         pipe.srem(self.open_key, cid)
                     await pipe.execute()
