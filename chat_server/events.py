@@ -16,7 +16,7 @@ Event kinds (data keys in brackets):
 - escalation_requested [reason, label, language]
 - form_completed [label, language, data]
 - status_lookup [ticket_id, language]
-- emergency [language, source: bot|guard]
+- emergency [language, source: bot|guard|meaning|unreachable (an SMS number that opted out: no reply can be sent)]
 - bot_unavailable [error]
 - conversation_closed [reason, disposition?]
 - csat [rating, comment]

@@ -16,6 +16,7 @@ import pytest
 from twilio.request_validator import RequestValidator
 
 from tests.support import waiting
+from tests.support.agents import agent_client, make_agent
 from tests.support.channel_standins import (
     CITY_NUMBER,
     GONE_MEDIA,
@@ -201,6 +202,36 @@ async def test_retries_duplicates_and_twilio_unsubscribed(sms, twilio, redis_cli
         return (await delivery_of(redis_client, prefix, cid, system["id"])).get("status") == "failed"
 
     await until(failed)
+
+
+async def test_an_emergency_texted_after_stop_alerts_staff_with_the_number_to_call(  # type: ignore[no-untyped-def]
+        sms, twilio, redis_server, redis_client) -> None:
+    """Nothing may be texted to a number that replied STOP, so its emergency was only logged (probe AG): every
+    console is alerted, with the number to call back, and any agent can read what was texted."""
+    server, prefix = sms
+    await make_agent(redis_server.url, prefix, "ann", name="Ann")
+    ann = await agent_client(server.url, "ann")
+    try:
+        phone = "+17045550192"
+        await twilio.text_server(server.url, phone, "hello")
+        await twilio.sent.wait_for(sent_with(twilio, phone, "Talk to a person"))
+        await twilio.text_server(server.url, phone, "STOP")
+        texted = len(twilio.to(phone))
+        code, twiml = await twilio.text_server(server.url, phone, "hay un incendio en mi casa, 1500 Central Ave")
+        assert code == 200 and twiml.endswith("<Response/>")  # no reply: the carrier would refuse it
+        alert = await ann.wait_for("urgent")
+        assert alert["unreachable"] == "opted_out" and alert["callback"] == phone and alert["urgent"]
+        assert alert["language"] == "es" and alert["state"] == "bot"
+        view = (await ann.call("open", {"conversation_id": alert["conversation_id"]}))["conversation"]
+        assert [m["text"] for m in view["messages"]] == ["hay un incendio en mi casa, 1500 Central Ave"]
+        # anything else from the number is still ignored, and nothing was texted to it
+        await twilio.text_server(server.url, phone, "hola?")
+        assert [m["text"] for m in (await channel_messages(redis_client, prefix, "sms", phone))[1]] == [
+            "hay un incendio en mi casa, 1500 Central Ave"]
+        assert len(twilio.to(phone)) == texted
+        assert [e for e, _ in ann.events].count("urgent") == 1
+    finally:
+        await ann.close()
 
 
 async def test_rate_limited_emergency_text_still_gets_911(redis_server, twilio, redis_client) -> None:  # type: ignore[no-untyped-def]

@@ -23,6 +23,7 @@ from tests.support.agents import (
     sign_in,
 )
 from tests.support.browser import chromium, new_page
+from tests.support.channel_standins import bare_server
 from tests.support.images import upload_photo
 
 pytestmark = [pytest.mark.browser, pytest.mark.rasa]
@@ -154,6 +155,29 @@ async def test_two_chats_unread_marks_and_an_emergency_alert(console_server, res
         await expect(page.locator("#transcript")).to_contain_text("my neighbor's house is on fire")
         await expect(page.locator("#conv-urgent")).to_be_visible()
         assert page.errors == []
+
+
+async def test_an_emergency_texted_after_stop_shows_the_number_to_call(redis_server, twilio) -> None:  # type: ignore[no-untyped-def]
+    """No text can reach a number that replied STOP: the alert and the chat say so, with the number to call."""
+    from playwright.async_api import expect
+
+    server = await bare_server(redis_server.url, "console-sms-stop", **twilio.env())
+    try:
+        await make_agent(redis_server.url, server.prefix, "ann", name="Ann")
+        async with chromium() as browser:
+            page = await new_page(browser, viewport=CONSOLE_VIEWPORT)
+            await sign_in(page, server.url, "ann")
+            phone = "+17045550193"
+            await twilio.text_server(server.url, phone, "STOP")
+            await twilio.text_server(server.url, phone, "my house is on fire")
+            alert = page.locator("#urgent")
+            await expect(alert).to_contain_text(f"No text can reach them: call them at {phone}")
+            await page.click("#urgent-open")
+            await expect(page.locator("#transcript")).to_contain_text("my house is on fire")
+            await expect(page.locator("#conv-urgent")).to_contain_text(f"Call them at {phone}.")
+            assert page.errors == []
+    finally:
+        await server.stop()
 
 
 @contextlib.asynccontextmanager

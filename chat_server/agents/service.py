@@ -265,13 +265,14 @@ class EscalationService:
         """A resident described an emergency (the guard or the bot told them to call 911 at once). Staff must
         not find out by chance: the chat is marked urgent, goes ahead of every other in the queue, and every
         console is alerted (the agent who has or is offered it above all). A chat still with the bot is
-        queued urgent if the resident asks for a person later."""
+        queued urgent if the resident asks for a person later; unless no reply can reach the resident
+        (`unreachable`): then every console is alerted, with the number to call them back on."""
         conv = await self.chats.store.get(event.conversation_id)
         if conv is None:
             return
         await self.chats.store.update(conv.id, urgent_at=f"{event.ts:.3f}")
         conv.fields["urgent_at"] = f"{event.ts:.3f}"
-        if not await self.routing.mark_urgent(conv.id):
+        if not await self.routing.mark_urgent(conv.id) and not conv.get("unreachable"):
             return
         owner = await self.routing.owner(conv.id) or await self.routing.offered_to(conv.id)
         await self.chats.sio.emit("urgent", {**self.summary(conv), "agent": owner}, room="agents", namespace=NS)
@@ -428,6 +429,8 @@ class EscalationService:
             "urgent": bool(conv.get("urgent_at")),
             "resident_away": bool(conv.get("resident_gone_at")),  # every tab of theirs is closed
             "disposition": conv.get("disposition") or None,
+            # why no reply can reach the resident (an SMS number that opted out), and the number to call instead
+            "unreachable": conv.get("unreachable") or None, "callback": conv.get("callback") or None,
         }
 
     def offer_topic(self, conv: Conversation) -> str:
@@ -809,7 +812,8 @@ class EscalationService:
         conv = await self._conv(cid)
         owner = await self.routing.owner(conv.id)
         offered = await self.routing.offered_to(conv.id)
-        allowed = account.username in (owner, offered) or account.has_role("supervisor") or conv.state == QUEUED
+        allowed = account.username in (owner, offered) or account.has_role("supervisor") or conv.state == QUEUED \
+            or bool(conv.get("unreachable"))  # an emergency nobody can text back: whoever calls needs to read it
         if not allowed:
             raise ActionError("not_yours", "this conversation is not yours")
         slots = bot_slots(conv.get("slots"))

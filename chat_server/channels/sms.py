@@ -183,11 +183,15 @@ class SmsChannel(ResidentChannel):
                 await self.redis.hdel(self._optout_key(), phone)
                 log.info("sms opt-in", extra={"phone": redact(phone)})
                 return self._keyword_reply("sms_started", await self._keyword_language(phone, keyword))
-            if emergency_language(body) is not None:
-                # Nothing may be texted to a number that opted out (the carrier refuses it): at least the logs say
-                # it was an emergency, not an ignored text (probe AG). The opt-out reply itself says "call 911".
-                log.warning("emergency from an opted-out number: carrier rules allow no reply",
+            if (language := emergency_language(body)) is not None:
+                # Nothing may be texted to a number that opted out (the carrier refuses it; the opt-out reply said
+                # "call 911"): staff are alerted, with the number to call back (probe AG), within its rate limit.
+                log.warning("emergency from an opted-out number: carrier rules allow no reply; staff alerted",
                             extra={"phone": redact(phone), "text": redact(body)})
+                if await self.resident_within_limit(phone):
+                        await self.service.unreachable_emergency(await self.session_for(phone), self.name, body,
+                                                             language if language in ("en", "es") else "en",
+                                                             "opted_out", phone)
             else:
                 log.info("ignored message from opted-out number", extra={"phone": redact(phone)})
             return self._twiml(EMPTY_TWIML)

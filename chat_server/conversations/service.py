@@ -422,6 +422,18 @@ class ConversationService:
         await self.bus.publish("emergency", conv.id, language=language, source=source)
         return message
 
+    async def unreachable_emergency(self, session: str, channel: str, body: str, language: str, reason: str,
+                                    callback: str) -> Conversation:
+        """An emergency from a resident nothing may be sent to (an SMS number that replied STOP: the carrier refuses
+        every text): kept in their conversation, which staff are alerted to (`unreachable`), with `callback`, the
+        number to call them on. No bot turn, no reply: both would be texts."""
+        conv = await self.open_conversation(session, channel, language)
+        await self.store.update(conv.id, unreachable=reason, callback=callback)
+        conv.fields.update(unreachable=reason, callback=callback)
+        await self.store.append(conv, "resident", body, language)
+        await self.bus.publish("emergency", conv.id, language=language, source="unreachable")
+        return conv
+
     def _read_meaning(self, body: str) -> asyncio.Future[bool] | None:
         """The net under the wordings, where no person reads the message yet (the bot, the queue): whether `body`
         means an emergency, read in a worker thread; None without the net or for a button's payload."""

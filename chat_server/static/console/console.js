@@ -77,7 +77,8 @@
     markChat(cid, "urgent", true);
     var mine = state.me && d.agent === state.me.username;
     if (d.agent && !mine) { renderLists(); return; }  // another agent has it: their console alerts them
-    $("urgent-text").textContent = t(mine ? "console.urgent_mine" : "console.urgent_queued", { chat: describe(d) });
+    $("urgent-text").textContent = d.unreachable ? t("console.urgent_unreachable", { chat: describe(d), phone: d.callback || "" })
+      : t(mine ? "console.urgent_mine" : "console.urgent_queued", { chat: describe(d) });
     $("urgent").hidden = false;
     $("urgent").dataset.cid = cid;
     beep();
@@ -100,7 +101,15 @@
   }
 
   function renderUrgent() {
-    $("conv-urgent").hidden = !(state.current && state.current.urgent);
+    var banner = $("conv-urgent");
+    banner.hidden = !(state.current && state.current.urgent);
+    if (state.current && state.current.unreachable) {  // its own words, kept when the page's language changes
+      banner.removeAttribute("data-i18n");
+      banner.textContent = t("console.unreachable_banner", { phone: state.current.callback || "" });
+    } else {
+      banner.dataset.i18n = "console.urgent_banner";
+      banner.textContent = t("console.urgent_banner");
+    }
     $("conv-away").hidden = !(state.current && state.current.resident_away);
   }
 
