@@ -205,6 +205,17 @@ async def test_a_first_message_that_tells_the_story_is_offered_as_the_descriptio
     for said in ("hay un bache en la calle Rozzelles Ferry", "cuadra 2400", "carril", "grande"):
         await b.say(said)
     assert b.requested == "description" and not b.buttons, b.text
+    # A story told in answer to one of the service's questions, which it also answers (probe AG): offered too.
+    told = "about 2 feet wide in the right lane, cars swerving around it"
+    a = convo()
+    for said in ("/report_pothole", "1234 Sharon Amity Rd", told):
+        await a.say(said)
+    assert a.last["slots"]["attributes"]["road_position"] == "lane", a.last["slots"]
+    while a.requested not in ("description", None):  # the size, if the story did not answer it
+        await a.say("medium")
+    assert a.requested == "description" and told in a.text and [b["title"] for b in a.buttons] == ["Use what I wrote"]
+    await a.say("Use what I wrote")
+    assert a.last["slots"]["description"] == told and a.requested == "photo"
 
 
 @pytest.mark.parametrize(("lang", "text", "label", "expected"), [

@@ -219,17 +219,29 @@ def _by_text(key: str, by_text: bool) -> str:
 def written_account(tracker: Tracker) -> str:
     """The message that started this report, when it tells the story ("there's a huge pothole on Providence
     Rd by the Harris Teeter, it's been there two weeks") rather than only naming the problem: residents
-    who wrote it expect not to type it again. Buttons and short requests ("report a pothole") are not."""
-    started, last_user = "", ""
+    who wrote it expect not to type it again. Buttons and short requests ("report a pothole") are not.
+    Else the last story told in answer to one of the service's own questions: "about 2 feet wide in the right
+    lane, cars swerving" answered "where in the road?" (travel lane), and the description was asked for with
+    no word of it (probe AG). Questions asked in the middle of the report are no story."""
+    started, told, last_user, requested = "", "", "", None
     for event in tracker.events:
         kind = event.get("event")
         if kind == "session_started" or (kind == "action" and event.get("name") == SUBMIT_ACTION):
-            started = ""  # a report ended (filed, cancelled or dropped): its story is not the next one's
+            started = told = ""  # a report ended (filed, cancelled or dropped): its story is not the next one's
+        elif kind == "slot" and event.get("name") == "requested_slot":
+            requested = event.get("value")
         elif kind == "user":
             last_user = str(event.get("text") or "")
+            if requested not in _NOT_THE_SERVICES_QUESTIONS and not parsing.is_question(last_user) \
+                    and (story := _account(last_user)):
+                told = story
         elif kind == "active_loop" and event.get("name") == FORM and not last_user.startswith("/"):
-            started = last_user  # a report started by a button (its resume too) keeps the story it had
-    return _account(started)
+            started, told = last_user, ""  # a report started by a button (its resume too) keeps the story it had
+    return _account(started) or told
+
+
+# The steps whose answers are no story: the form's own (where, what, photo, contact, summary) and none.
+_NOT_THE_SERVICES_QUESTIONS = {None, "location", BLOCK, "description", "photo", *CONTACT_SLOTS, "confirm", "change"}
 
 
 # A story that names its teller or how to reach them is not offered: the description is public.
