@@ -6,6 +6,7 @@ RequestValidator); replies are read from what the stand-in received on its Messa
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import Awaitable, Callable
@@ -232,6 +233,36 @@ async def test_an_emergency_texted_after_stop_alerts_staff_with_the_number_to_ca
         assert [e for e, _ in ann.events].count("urgent") == 1
     finally:
         await ann.close()
+
+
+async def test_a_text_sent_in_two_parts_is_one_message(sms, twilio, redis_client) -> None:  # type: ignore[no-untyped-def]
+    """"… on Queens Rd near the" and "corner with Providence Rd, …" gave the report half a location (probe AG): a text
+    that reads unfinished waits for the rest, and the two are one message. One that gets no rest goes on alone, and
+    an unfinished emergency is not held at all."""
+    server, prefix = sms
+    phone = "+17045550194"
+    first = "There is a big tree branch down blocking the sidewalk on Queens Rd near the"
+    second = "corner with Providence Rd, people have to walk in the street"
+    held = asyncio.create_task(twilio.text_server(server.url, phone, first))
+    await until(lambda: redis_client.exists(f"{prefix}sms:held:{phone}"))
+    assert (await twilio.text_server(server.url, phone, second))[0] == 200
+    assert (await held)[0] == 200
+
+    async def said(number: str) -> list[str]:
+        _, messages = await channel_messages(redis_client, prefix, "sms", number)
+        return [m["text"] for m in messages if m["sender"] == "resident"]
+
+    assert await until(lambda: said(phone)) == [f"{first} {second}"]
+    # no rest: after the wait, as it was
+    alone = "+17045550195"
+    assert (await twilio.text_server(server.url, alone, "the pothole is between Oak and"))[0] == 200
+    assert await redis_client.exists(f"{prefix}sms:held:{alone}")  # it was held
+    assert await until(lambda: said(alone)) == ["the pothole is between Oak and"]
+    # an emergency is answered at once, unheld
+    urgent = "+17045550196"
+    assert (await twilio.text_server(server.url, urgent, "my neighbor's house is on fire and the"))[0] == 200
+    assert not await redis_client.exists(f"{prefix}sms:held:{urgent}")
+    await twilio.sent.wait_for(sent_with(twilio, urgent, "911"))
 
 
 async def test_rate_limited_emergency_text_still_gets_911(redis_server, twilio, redis_client) -> None:  # type: ignore[no-untyped-def]

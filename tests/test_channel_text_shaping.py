@@ -7,6 +7,7 @@ import pytest
 from chat_server.channels.text_shaping import (
     SegmentInfo,
     event_text,
+    looks_unfinished,
     pick_option,
     render_options,
     segment_info,
@@ -137,3 +138,26 @@ def test_quote_stripping_common_clients() -> None:
 ])
 def test_a_signature_without_a_sign_off(mail: str, kept: str | None) -> None:
     assert split_reply(mail)[0] == (mail if kept is None else kept)
+
+
+@pytest.mark.parametrize(("text", "unfinished"), [
+    ("There is a big tree branch down blocking the sidewalk on Queens Rd near the ", True),
+    ("hay un bache en la calle Central cerca de la", True),
+    ("the pothole is on 5th street between Oak and", True),
+    ("pothole on 5th street,", True),
+    ("x" * 153, True),  # a carrier's part of a long text
+    ("x" * 67, True),
+    ("my trash was not picked up", False),
+    ("my trash was not picked up ", False),  # phones add a space after a suggested word
+    ("the streetlight stays on", False),
+    ("who do I talk to", False),
+    ("está cerca", False),
+    ("where do i vote?", False),
+    ("there's a pothole on Queens Rd near the.", False),
+    ("ok 👍", False),
+    ("1500 Central Ave", False),
+    ("STOP", False),
+    ("", False),
+])
+def test_a_text_that_reads_unfinished(text: str, unfinished: bool) -> None:
+    assert looks_unfinished(text) is unfinished

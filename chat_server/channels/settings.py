@@ -27,6 +27,9 @@ class ChannelsConfig:
     sms_max_chars: int = 1600
     # Answer STOP/START/HELP ourselves (TwiML). Turn off when Twilio Advanced Opt-Out replies.
     sms_keyword_replies: bool = True
+    # A text that reads unfinished ("… near the") waits this long for the rest, sent as a second text, and
+    # the two are one message; the webhook answers Twilio after it. 0 = every text on its own.
+    sms_join_wait_s: float = 2.5
     # How long numbered options ("Reply 1 for ...") stay valid for an incoming digit.
     sms_options_ttl_s: int = 3600
 
@@ -69,6 +72,7 @@ class ChannelsConfig:
         if self.twilio_from_number.isdigit():
             self.twilio_from_number = f"+{self.twilio_from_number}"
         check.between(self, "sms_max_chars", 70, 1600, "Twilio's limit")
+        check.between(self, "sms_join_wait_s", 0, 5, "Twilio waits 15 s for the webhook's answer")
         if not self.twilio_api_base.startswith(("http://", "https://")):
             raise ValueError(f"twilio_api_base must be an http(s) URL, got {self.twilio_api_base!r}")
         if self.sms_enabled and not (self.twilio_account_sid and self.twilio_auth_token):

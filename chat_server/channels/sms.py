@@ -35,7 +35,7 @@ from chat_server import redis_values
 from chat_server.app_hooks import run_with_app
 from chat_server.channels.media import fetch_twilio_media
 from chat_server.channels.resident_channel import STORAGE_FAILURES, ResidentChannel
-from chat_server.channels.text_shaping import render_options, segment_info, split_message
+from chat_server.channels.text_shaping import looks_unfinished, render_options, segment_info, split_message
 from chat_server.config import Config
 from chat_server.conversations.emergency_first import EmergencyFirst
 from chat_server.conversations.limits import RateLimiter
@@ -210,6 +210,12 @@ class SmsChannel(ResidentChannel):
                     and await self.first_refusal(phone):
                 return await self._tell(phone, "rate_limited")
             return self._twiml(EMPTY_TWIML)
+        if attachment is None and not unsupported:
+            joined = await self._joined_with_the_rest(phone, sid, full_body)
+            if joined is None:
+                return self._twiml(EMPTY_TWIML)  # taken by the text that completed it
+            full_body = joined
+            body = full_body[: self.config.limits.max_message_chars]
         session = await self.session_for(phone)
         await self.emergency_first.before_truncation(session, self.name, full_body,
                                                      self.config.limits.max_message_chars)
@@ -230,6 +236,38 @@ class SmsChannel(ResidentChannel):
         if len(full_body) > len(body):  # the end of a long text was lost without a word (e-mail says so too)
             return await self._tell(phone, "sms_cut", limit=f"{self.config.limits.max_message_chars:,}")
         return self._twiml(EMPTY_TWIML)
+
+    async def _joined_with_the_rest(self, phone: str, sid: str, body: str) -> str | None:
+        """A text sent in two parts, by the phone or the carrier, or before it was finished ("… on Queens Rd near
+        the" and "corner with Providence Rd, …"), is one message: the first half was taken as the report's
+        location and the second as its description (probe AG). A text that reads unfinished waits
+        `sms_join_wait_s` (while Twilio waits for the webhook's answer) for the next one from the number, in any
+        process, which then carries both; None when that happened. Not an emergency: it is answered at once."""
+        held = await self.redis.getdel(self._held_key(phone))
+        start = await self.redis.getdel(self._held_body_key(redis_values.text(held))) if held else None
+        if start is not None:
+            body = f"{redis_values.text(start)} {body}"
+        wait_s = self.cfg.sms_join_wait_s
+        if wait_s <= 0 or not looks_unfinished(body) or await self._reads_emergency(body):
+            return body
+        ttl_ms = int((wait_s + WEBHOOK_BUDGET_S) * 1000)
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.set(self._held_body_key(sid), body, px=ttl_ms)
+        pipe.set(self._held_key(phone), sid, px=ttl_ms)
+        await pipe.execute()
+        await asyncio.sleep(wait_s)
+        return body if await self.redis.delete(self._held_body_key(sid)) else None
+
+    async def _reads_emergency(self, body: str) -> bool:
+        net = self.service.emergency_net
+        return emergency_language(body) is not None or (
+            net is not None and await asyncio.to_thread(net.reads_emergency, body))
+
+    def _held_key(self, phone: str) -> str:
+        return f"{self.prefix}sms:held:{phone}"
+
+    def _held_body_key(self, sid: str) -> str:
+        return f"{self.prefix}sms:held_body:{sid}"
 
     async def _turn(self, session: str, incoming: Incoming, phone: str) -> None:
         try:

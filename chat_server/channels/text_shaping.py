@@ -90,6 +90,30 @@ def render_options(body: str, quick_replies: list[dict[str, Any]] | None, langua
     return "\n".join(filter(None, [body.strip(), prompt, *lines]))
 
 
+# Words a sentence does not end on ("… on Queens Rd near the"): a text that stops on one was cut, by the phone or
+# the carrier, or sent before it was finished. Not "on", "in", "to", "cerca": "the light stays on", "sign in",
+# "who do I talk to", "está cerca" end sentences.
+_DANGLING = frozenset({
+    "the", "a", "an", "and", "or", "of", "at", "near", "with", "from", "between", "but", "if", "my", "our", "your",
+    "el", "la", "los", "las", "un", "una", "de", "del", "en", "y", "o", "con", "entre", "por", "al"})
+_FOLD_ACCENTS = str.maketrans("áéíóúñü", "aeiounu")
+# A carrier that does not reassemble a long text sends it in parts of 153 or 160 characters (67 or 70 for Unicode).
+_SEGMENT_SIZES = frozenset({153, 160, 67, 70})
+
+
+def looks_unfinished(body: str) -> bool:
+    """Whether a text reads as the first part of one the resident sent in two: it stops on a word no sentence ends
+    on or a comma, or it is exactly as long as a carrier's part, and no other punctuation ends it. (Not a trailing
+    space: phones add one after a word picked from their suggestions.)"""
+    stripped = body.rstrip()
+    if not stripped or not (stripped[-1].isalnum() or stripped[-1] == ","):
+        return False
+    if stripped[-1] == "," or len(body) in _SEGMENT_SIZES:
+        return True
+    last = stripped.rsplit(None, 1)[-1].casefold()
+    return last.translate(_FOLD_ACCENTS) in _DANGLING
+
+
 _DIGIT = re.compile(r"^\s*#?\s*(\d{1,2})\s*[.)]?\s*$")
 _DIGITS = re.compile(r"^\s*#?\d{1,2}(?:\s*(?:,|&|\+|\band\b|\by\b|\s)\s*#?\d{1,2})+\s*[.]?\s*$", re.IGNORECASE)
 
