@@ -118,6 +118,18 @@ _ID_NUMBER = re.compile(
     r"matr[ií]cula(?:[ \t]+consular)?|medicaid|medicare|cvv|cvc|security[ \t]+code|c[óo]digo[ \t]+de[ \t]+seguridad)"
     r"(?:[ \t]+(?i:number|num|no\.?|n[úu]mero|is|es|was|id))*[ \t]*[:#]?[ \t]*)"
     r"(?:[A-Z]{2}[ \t]+)?(?P<id>(?=[A-Za-z0-9-]*\d)[A-Za-z0-9][A-Za-z0-9-]{2,19})(?![\w-])")
+# An access code after what it opens: "gate code 4471", "the code to the gate is #4471", "código de la puerta: 4471",
+# "lockbox combo 1234". A bulky pickup's description published it next to the address it opens (probe AJ).
+_OPENS = (r"gate|door|front[ \t]+door|back[ \t]+door|lock[ \t]?box|key[ \t]?box|garage|alarm|entry|access|building|"
+          r"key[ \t]?pad|complex|community|apartment|apt|unit|house")
+_CODE_WORD = r"code|combo|combination|pin|passcode|password"
+_ACCESS_CODE = re.compile(
+    r"(?P<label>\b(?i:(?:" + _OPENS + r")[ \t]+(?:" + _CODE_WORD + r")"
+    r"|(?:" + _CODE_WORD + r")[ \t]+(?:to|for|of|on)[ \t]+(?:the[ \t]+|my[ \t]+)?(?:" + _OPENS + r")"
+    r"|(?:c[óo]digo|clave|combinaci[óo]n|contrase[ñn]a|pin)(?:[ \t]+(?:de|del|para))?(?:[ \t]+(?:la|el|mi))?[ \t]+"
+    r"(?:puerta|port[óo]n|reja|entrada|acceso|alarma|garaje|cochera|edificio|candado|caja|complejo|casa))"
+    r"(?:[ \t]+(?i:is|es|was|number|no\.?|n[úu]mero))*[ \t]*[:#=-]?[ \t]*)"
+    r"(?P<code>[#*]?\d{3,10}[#*]?)(?![\w#*])")
 # What introduces the resident, or anything: "I'm tired", "this is a pothole".
 _SELF_INTRO = re.compile(r"\b(?i:i['’]?m|i[ \t]+am|soy|this[ \t]+is)(?![\w'’])" + _CANDIDATE)
 _TITLE = re.compile(r"(?P<title>\b(?:Mrs|Mr|Ms|Mx|Dr|Srta|Sra|Sr|MRS|MR|DR)\b\.?|\bMiss\b|\b(?:don|do[ñn]a|Do[ñn]a)\b"
@@ -383,7 +395,8 @@ def mask_payment_cards(text: str) -> str:
 
 
 def redact(text: str) -> str:
-    """Mask e-mails, self-introduced names, SSN-like, card-like and phone-like numbers in free text."""
+    """Mask e-mails, self-introduced names, SSN-like, card-like and phone-like numbers, identity document numbers
+    and access codes (a gate's, a door's) in free text."""
     if not text:
         return text
     text = _EMAIL.sub("[email]", text)
@@ -403,6 +416,7 @@ def redact(text: str) -> str:
     text = _mask_names(text, _ASK_FOR_EN, _first_name_span)
     text = _DOB.sub(lambda m: m.group("label") + "[date of birth]", text)
     text = _ID_NUMBER.sub(lambda m: m.group(0)[:m.start("id") - m.start()] + "[id]", text)
+    text = _ACCESS_CODE.sub(lambda m: m.group(0)[:m.start("code") - m.start()] + "[code]", text)
     text = _SSN_AFTER_WORD.sub(lambda m: m.group(0)[:m.start("ssn") - m.start()] + "[ssn]", text)
     text = _INTL_PHONE.sub(_intl_phone, text)  # first: "011 52 55 1234 5678" has a card's count of digits
     text = _MX_PHONE.sub(_phone, text)  # before the SSN's 3-2-4: "044 55 1234 5678" was "[ssn] 5678"
@@ -415,7 +429,7 @@ def redact(text: str) -> str:
 
 
 # What redact() leaves where personal data was: "[name]", "[phone …88]", "[card …1111]", "[date of birth]".
-_MASK = re.compile(r"\[(?:name|email|ssn|id|date of birth|(?:phone|card) …\d*)\]")
+_MASK = re.compile(r"\[(?:name|email|ssn|id|code|date of birth|(?:phone|card) …\d*)\]")
 
 
 def holds_personal_data(text: str) -> bool:

@@ -166,6 +166,14 @@ def test_resident_text_that_is_not_personal_data_stays(kept: str) -> None:
     ("text 980 five five five 0123", "text [phone …23]"),
     # a message signed with a name alone on its last line (probe AG: an anonymous report's public description)
     ("The streetlight is out, dark at night.\n\nRobert Nguyen", "The streetlight is out, dark at night.\n\n[name]"),
+    # access codes, published next to the address they open (probe AJ)
+    ("call me when you come, gate code 4471", "call me when you come, gate code [code]"),
+    ("gate code is 4471, trash is behind the gate", "gate code is [code], trash is behind the gate"),
+    ("the code to the gate is #4471#", "the code to the gate is #[code]"),
+    ("lockbox combo: 1234 for the meter", "lockbox combo: [code] for the meter"),
+    ("Door code 90210* then 2nd floor", "Door code [code] then 2nd floor"),
+    ("el código de la puerta es 4471", "el código de la puerta es [code]"),
+    ("clave del portón: 2580", "clave del portón: [code]"),
 ])
 def test_more_personal_data_forms_are_masked(text: str, masked: str) -> None:
     assert redact(text) == masked
@@ -178,6 +186,8 @@ def test_more_personal_data_forms_are_masked(text: str, masked: str) -> None:
     "I called (704) 336-7600",
     "This is Charlotte Water's fault", "thanks, Duke Energy", "Thanks for the help", "the street is called Tryon St",
     "it broke on 03/14/2024", "born and raised here",
+    "zip code 28202", "code enforcement case 2024-1234", "the gate is broken at 4471 Oak St", "código postal 28205",
+    "the access road at 1500 Central Ave",
 ])
 def test_public_numbers_organisations_and_ordinary_dates_stay(kept: str) -> None:
     assert redact(kept) == kept
