@@ -296,6 +296,8 @@ ENGLISH: dict[str, list[str]] = {
         # he is going to kill himself" got "Sorry, I didn't understand")
         r"(end|ending|take|taking) (my|his|her|their) (own )?life", r"(kill|killing) (himself|herself|themselves|themself)",
         r"(dont|do not) want to (live|be alive|go on)", r"better off dead",
+        # "I can't sleep and I don't want to be here anymore" reached neither the wordings nor the net
+        r"(dont|do not) want to (be here|exist) (anymore|any more)", r"no reason to (live|go on)",
         # probe AC: "im going to end it tonight", "thinking of killing myself", jumping
         r"(killing|kill|hurt|hurting|cut|cutting|harm|harming) (myself|himself|herself|themselves)",
         r"(going|gonna|want|wanna|plan|planning|about|ready) to end it\b", r"end it (tonight|today|now|soon|all)",
@@ -419,7 +421,8 @@ SPANISH: dict[str, list[str]] = {
                   r"(se|me) (tiro|avento|lanzo) (del|de la|desde el|desde la|de un|de una) (puente|edificio|techo|azotea)",
                   r"(tirarse|aventarse|lanzarse) (del|de la|desde|de un|de una)",
                   r"acabar con (mi|su) (propia )?vida", r"quitar(me|se|le) la vida", r"matarse",
-                  r"se (va|quiere) (a )?(matar|morir)", r"no quiero seguir viviendo", r"ya no quiero vivir"],
+                  r"se (va|quiere) (a )?(matar|morir)", r"no quiero seguir viviendo", r"ya no quiero vivir",
+                  r"quiero desaparecer( para siempre| de este mundo)?\b", r"no quiero (existir|estar aqui) (ya|mas)"],
     "traffic": [
         r"accidente de (carro|coche|auto|transito)", r"(choque|accidente|chocaron).{0,40}(herid\w*|atrapad\w*|sangr\w*)",
     ],

@@ -343,6 +343,15 @@ def meaning_net() -> Any:
     return SemanticNet.from_examples(UniversalSentenceEncoder())
 
 
+@pytest.mark.parametrize("text", [
+    # crisis said without the usual words: the net's noise look-alikes must not hide it, so the wordings have it
+    "I can't sleep and I don't want to be here anymore", "no puedo dormir y ya no quiero vivir",
+    "ya no aguanto más, no duermo y quiero desaparecer",
+])
+def test_a_crisis_about_sleep_is_still_answered(meaning_net: Any, text: str) -> None:
+    assert emergency_language(text) is not None or meaning_net.reads_emergency(text)
+
+
 @pytest.mark.parametrize(("text", "emergency"), [
     # Typed in capitals, ordinary 311 messages read as emergencies to the case-reading model (probe AG: 17.9 % of the
     # held-out non-emergencies once upper-cased), and got the 911 and 988 lines on every turn of a report.
@@ -352,6 +361,10 @@ def meaning_net() -> Any:
     # what thousands ask during a water main break (probe AG: told to call 911)
     ("we have no water", False), ("why is there no water pressure at my house", False),
     ("no tengo agua en mi casa desde esta mañana", False),
+    # a noise report's "is it happening now?" answered in Spanish got the 911 and 988 lines, and the answer was lost
+    # (probe AJ); these are not the examples' own words
+    ("si, ahorita mismo, no me deja dormir", False), ("la musica no me deja dormir", False),
+    ("sí, está pasando ahorita, no puedo dormir", False),
 ])
 def test_the_semantic_net_reads_capitals_as_words_and_outages_as_questions(meaning_net: Any, text: str,
                                                                            emergency: bool) -> None:
