@@ -174,6 +174,11 @@ def test_resident_text_that_is_not_personal_data_stays(kept: str) -> None:
     ("Door code 90210* then 2nd floor", "Door code [code] then 2nd floor"),
     ("el código de la puerta es 4471", "el código de la puerta es [code]"),
     ("clave del portón: 2580", "clave del portón: [code]"),
+    # the resident's own home (probe AI: kept in the content inbox and exported into the repository)
+    ("i live at 5512 albemarle rd apt 3 what day is trash pickup", "i live at [address] what day is trash pickup"),
+    ("My address is 12 Oak St. When is bulk pickup?", "My address is [address]. When is bulk pickup?"),
+    ("soy [name], vivo en 5512 Albemarle Rd apto 3, mi cel", "soy [name], vivo en [address], mi cel"),
+    ("mi dirección es 1500 Central Ave #12", "mi dirección es [address]"),
 ])
 def test_more_personal_data_forms_are_masked(text: str, masked: str) -> None:
     assert redact(text) == masked
@@ -187,7 +192,8 @@ def test_more_personal_data_forms_are_masked(text: str, masked: str) -> None:
     "This is Charlotte Water's fault", "thanks, Duke Energy", "Thanks for the help", "the street is called Tryon St",
     "it broke on 03/14/2024", "born and raised here",
     "zip code 28202", "code enforcement case 2024-1234", "the gate is broken at 4471 Oak St", "código postal 28205",
-    "the access road at 1500 Central Ave",
+    "the access road at 1500 Central Ave", "there is a pothole at 5512 Albemarle Rd", "i live on a busy street",
+    "I live at the end of the road",
 ])
 def test_public_numbers_organisations_and_ordinary_dates_stay(kept: str) -> None:
     assert redact(kept) == kept
