@@ -113,6 +113,13 @@ def broken(change) -> str:  # type: ignore[no-untyped-def]
     (lambda d: d["questions"]["en"].insert(0, "dog " * 100), "questions.en[0]", "at most 300"),
     (lambda d: d["questions"].update(es=[f"pregunta {i}" for i in range(201)]), "questions.es", "at most 200"),
     (lambda d: d.update(review_by="9999-12-31"), "review_by", "years ahead"),
+    # beside an https link, other schemes were published (probe AI)
+    (lambda d: d["answer"].update(en="Schedule [here](javascript:alert(1)) or at https://www.charlottenc.gov/x"),
+     "answer.en", "not a web address"),
+    (lambda d: d["answer"].update(es="Formulario: data:text/html;base64,PHNj o https://www.charlottenc.gov/x"),
+     "answer.es", "not a web address"),
+    (lambda d: d["answer"].update(en="Schedule [online](https://www.charlottenc.gov/x) today."), "answer.en",
+     "[text](link)"),
 ])
 def test_invalid_article_names_file_and_field(rules, change, field, words) -> None:  # type: ignore[no-untyped-def]
     path = "training_data/knowledge/water/water-bill-pay.yml"

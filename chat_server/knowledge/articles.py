@@ -36,6 +36,9 @@ MIN_QUESTIONS = 4
 MAX_QUESTION_CHARS = 300
 MAX_QUESTIONS = 200
 _HTML_TAG = re.compile(r"<\s*/?\s*[a-zA-Z][^<>]*>")
+# Schemes a link must not have (only https:// ones are published), followed by what they would run or show.
+_OTHER_SCHEME = re.compile(r"\b(?:javascript|vbscript|data|file|blob)[ \t]*:(?=\S)", re.IGNORECASE)
+_MARKDOWN_LINK = re.compile(r"\[[^\]\n]+\]\([^)\n]*\)")
 MAX_REVIEW_YEARS = 3
 REQUIRED = ("id", "topic", "department", "title", "answer", "url", "questions", "owner", "review_by")
 OPTIONAL = ("details", "service_code")
@@ -120,6 +123,13 @@ def _localized(file: str, field: str, value: object, max_len: int | None = None,
         text = _text(file, f"{field}.{lang}", value.get(lang))
         if max_len is not None and len(text) > max_len:
             raise ArticleError(file, f"{field}.{lang}", f"{len(text)} characters; at most {max_len}")
+        if (other := _OTHER_SCHEME.search(text)) is not None:
+            # "javascript:alert(1)" or "data:text/html,…" beside an https link was published to every channel (probe AI)
+            raise ArticleError(file, f"{field}.{lang}", f"{other.group()!r} is not a web address: links must be "
+                                                        "https:// addresses of web pages")
+        if _MARKDOWN_LINK.search(text):
+            raise ArticleError(file, f"{field}.{lang}", "residents see [text](link) as written: write the https:// "
+                                                        "address itself")
         if link and not LINK_RE.search(text):
             raise ArticleError(file, f"{field}.{lang}", "must contain an http(s):// link")
         for found in LINK_RE.finditer(text):
