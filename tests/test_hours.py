@@ -45,6 +45,9 @@ def test_next_open_over_weekend() -> None:
     assert s.describe_next_open(at(2024, 6, 7, 19, 30), "en", day_names("en"), near=near_en) == "Monday 7:00 AM"
     now = at(2024, 6, 5, 9, 0)
     assert s.next_open(now) == now.astimezone(UTC)  # open now
+    # closing soon (no new chat now): the next opening after this one, not now (probe AI: "today at 6:51 PM")
+    assert s.describe_next_open(at(2024, 6, 10, 18, 51), "en", day_names("en"), near=near_en) == "tomorrow at 7:00 AM"
+    assert s.describe_next_open(at(2024, 6, 7, 18, 55), "es", day_names("es"), near=near_es) == "el lunes a las 7:00"
 
 
 def test_spring_forward_day_window_lengths() -> None:

@@ -154,9 +154,15 @@ class Schedule:
         return self.status(now, override).accepting
 
     def next_open(self, now: datetime, override: Override | None = None) -> datetime | None:
-        """`now` if open, else the start of the next open interval (None if none within the horizon)."""
+        """When a new chat can next start: `now` while accepting, else the start of the next open interval (None if
+        none within the horizon), the one after this when it closes soon: a resident told at 6:51 PM that the line
+        was closing heard it "opens again today at 6:51 PM" (probe AI)."""
         status = self.status(now, override)
-        return _utc(now) if status.open else status.next_open
+        if status.accepting:
+            return _utc(now)
+        if status.open and status.closes_at is not None:
+            return self.status(status.closes_at, override).next_open
+        return status.next_open
 
     def describe_next_open(self, now: datetime, language: str, days: Sequence[str],
                            override: Override | None = None, near: Sequence[str] = ()) -> str:
