@@ -126,6 +126,28 @@ async def test_a_request_filed_at_a_shared_location_shows_where(server: Any, red
     assert "Location" in page and "35.22710, -80.84310" in page
 
 
+async def test_a_private_requests_page_says_who_gets_its_updates_and_offers_no_form(server: Any,
+                                                                                  redis_server: Any) -> None:
+    """A private (GENERAL) request's page offered "Get updates", then answered 403 (probe AJ)."""
+    _, key = await asyncio.to_thread(new_api_key, redis_server, server.prefix)
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{server.url}/open311/v2/requests.json", data={
+                "api_key": key, "service_code": "GENERAL", "description": "please call me about my bill",
+                "email": "filer@example.org"}) as resp:
+            ticket_id = (await resp.json())[0]["service_request_id"]
+        async with http.get(f"{server.url}/status/{ticket_id}") as resp:
+            page = await resp.text()
+        async with http.post(f"{server.url}/status/{ticket_id}/follow",
+                             data={"contact": "x@example.org", "lang": "en"}) as resp:
+            refused, refused_page = resp.status, await resp.text()
+    for shown in (page, refused_page):
+        assert 'class="follow"' not in shown and "go only to the resident who made it" in shown
+    assert refused == 403
+    async with aiohttp.ClientSession() as http, http.get(f"{server.url}/status/{await new_ticket(server, redis_server)}"
+                                                          ) as resp:
+        assert 'class="follow"' in await resp.text()  # a public request's page offers it
+
+
 async def test_webhook_refuses_bad_input_and_applies_each_change_once(server: Any, redis_server: Any) -> None:
     ticket_id = await new_ticket(server, redis_server)
     url = f"{server.url}/status/webhook"

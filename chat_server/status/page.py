@@ -121,10 +121,15 @@ class StatusPage:
         stop = request.query.get("f", "")
         owned = await self.followers.by_token(stop) if stop else None
         token = stop if owned and owned[0] == ticket.id else None
-        return html_response(self._page(self.view(ticket, language), language, stop_token=token))
+        private = not self.tickets.may_follow(ticket, None)
+        notice = text("follow_private", language, ticket_id=ticket.id) if private else None
+        return html_response(self._page(self.view(ticket, language), language, private=private, stop_token=token,
+                                         message=notice))
 
-    def _page(self, view: StatusView, language: str, **parts: Any) -> str:
-        return status_page(view, language, self.tz, follow_by=self.follow_by, **parts)
+    def _page(self, view: StatusView, language: str, private: bool = False, **parts: Any) -> str:
+        """A private request's page offers no follow form: its updates go to the resident who made it, and the form
+        was offered, then refused (probe AJ)."""
+        return status_page(view, language, self.tz, follow_by=frozenset() if private else self.follow_by, **parts)
 
     async def follow(self, request: web.Request) -> web.Response:
         ticket = await self._ticket(request)
@@ -137,7 +142,7 @@ class StatusPage:
         view = self.view(ticket, language)
         if not self.tickets.may_follow(ticket, None):  # a private request's updates go to the resident who made it
             refused = text("follow_private", language, ticket_id=ticket.id)
-            return html_response(self._page(view, language, error=refused), 403)
+            return html_response(self._page(view, language, private=True, error=refused), 403)
         if contact is None:
             invalid = text("page_contact_invalid" + follow_variant(self.follow_by), language)
             return html_response(self._page(view, language, error=invalid, contact=raw), 400)
