@@ -165,6 +165,7 @@ async def test_unsupported_format_and_unknown_path(api: Api) -> None:
     assert status == 404 and root.tag == "errors"
     async with api.http.put(f"{api.base}/requests.json", data={"api_key": api.key}) as resp:
         assert resp.status == 405 and "use GET, POST" in (await resp.json())[0]["description"]
+        assert resp.headers["Allow"] == "GET, POST"  # RFC 9110: a 405 names the methods (probe AJ)
 
 
 async def test_a_body_that_is_not_a_form_is_told_so(api: Api) -> None:
@@ -409,6 +410,7 @@ async def test_get_requests_filters(api: Api, redis_server: RedisServer) -> None
     out = await asyncio.to_thread(cli, redis_server, PREFIX, "tickets", "status", closed_id, "resolved",
                                   "--note", "Valve replaced.")
     assert out.returncode == 0, out.stderr
+    assert "leak_location: hydrant" in out.stdout and "severity: steady" in out.stdout  # staff see the answers
 
     status, body, resp = await api.get("requests.json", service_code="WATER_LEAK")
     assert status == 200
@@ -440,6 +442,13 @@ async def test_get_requests_filters(api: Api, redis_server: RedisServer) -> None
                                     start_date=(now - timedelta(days=30)).isoformat(),
                                     end_date=(now - timedelta(days=2)).isoformat())
     assert status == 200 and body == []
+    # a start still to come, alone: nothing after it, not "start_date must not be after end_date" (probe AJ)
+    status, body, _ = await api.get("requests.json", start_date=(now + timedelta(days=30)).isoformat())
+    assert status == 200 and body == []
+    # in Spanish: the service's name and notice (probe AJ: only services.json was)
+    status, body, _ = await api.get("requests.json", service_code="WATER_LEAK", lang="es")
+    assert {r["service_name"] for r in body} == {"Fuga de agua"}, body[0]
+    assert all("atiende las fugas" in (r["service_notice"] or "") for r in body), body[0]
 
     status, root, _ = await api.get("requests.xml", service_code="WATER_LEAK")
     assert root.tag == "service_requests" and len(root.findall("request")) == 3
@@ -483,8 +492,9 @@ async def test_get_requests_pagination(api: Api) -> None:
         assert "page=" + str(page + 1) in resp.headers["Link"]
         page += 1
     assert page == 3 and seen == expected
-    status, body, _ = await api.get("requests.json", service_code="STREETLIGHT", page_size="2", page="9")
+    status, body, resp = await api.get("requests.json", service_code="STREETLIGHT", page_size="2", page="9")
     assert status == 200 and body == []
+    assert 'page=3>; rel="prev"' in resp.headers["Link"]  # the last page that has any, not page 8 (probe AJ)
 
 
 async def test_default_window_is_90_days(api: Api) -> None:

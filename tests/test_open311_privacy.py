@@ -26,7 +26,7 @@ from tests.support.servers import ChatServerProcess, RedisServer, quoted_prefix
 PREFIX = "t311priv:"
 SECRETS = ("704-555-0188", "0188", "ann.ruiz@example.org", "123-45-6789", "Ruiz")
 PRIVATE = ("private_description", "private_address", "transcript", "email", "phone", "first_name", "last_name",
-           "account_id")
+           "account_id", "attributes")
 POTHOLE_AT = {"address_string": "600 E 4th St", "attribute[road_position]": "lane"}
 
 
@@ -87,9 +87,11 @@ async def test_public_get_hides_contact_details_and_redacts_the_description(
     private = json.loads(body)[0]
     assert status == 200 and private["email"] == "ann.ruiz@example.org" and private["phone"] == "704-555-0188"
     assert "123-45-6789" in private["private_description"] and "[ssn]" in private["description"]
+    assert private["attributes"] == {"road_position": "lane"}  # what a back office acts on (probe AJ)
     assert "no-store" in resp.headers["Cache-Control"]
     status, body, _ = await fetch(f"{base}/requests.xml", api_key=key, service_request_id=tid)
     assert status == 200 and ET.fromstring(body).findtext("request/last_name") == "Ruiz"
+    assert ET.fromstring(body).findtext("request/attributes/road_position") == "lane"
 
     await make_agent(redis_server.url, PREFIX, "olga")
     status, cookie = await login(server.url, "olga")

@@ -114,6 +114,8 @@ async def _tickets_main(args: argparse.Namespace, config: Config, redis: Redis) 
     print(f"requested {iso(ticket.requested_at, tz)}  source {ticket.source}  channel {ticket.channel}")
     if ticket.upstream_id:
         print(f"upstream {ticket.upstream_id} ({ticket.upstream_state})")
+    for code, value in ticket.attributes.items():  # what the resident answered (a plate, which cart; probe AJ)
+        print(f"  {code}: {', '.join(value) if isinstance(value, list) else value}")
     for entry in ticket.history:
         note = f" — {entry.note}" if entry.note else ""
         note += "" if entry.public else "  (staff only)"

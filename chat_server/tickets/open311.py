@@ -24,7 +24,7 @@ import json
 import logging
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -68,10 +68,11 @@ def _request_digest(params: MultiDict[str]) -> str:
     return hashlib.sha256(json.dumps(asked).encode()).hexdigest()[:32]
 
 class Open311Error(Exception):
-    def __init__(self, status: int, description: str) -> None:
+    def __init__(self, status: int, description: str, headers: Mapping[str, str] | None = None) -> None:
         super().__init__(description)
         self.status = status
         self.description = description
+        self.headers = dict(headers or {})
 
 
 # --------------------------------------------------------------------------- rendering
@@ -115,15 +116,18 @@ def error_response(fmt: str, status: int, description: str) -> web.Response:
                   "errors", "error", status)
 
 
-def public_request(t: Ticket, catalogue: Catalogue, tz: ZoneInfo) -> dict[str, Any]:
+def public_request(t: Ticket, catalogue: Catalogue, tz: ZoneInfo, language: str = "en") -> dict[str, Any]:
     """A ticket as anyone may see it (GeoReport v2 fields; never contact details or chat text).
-    The Open311 GETs and the resident's status page both show exactly this."""
+    The Open311 GETs and the resident's status page both show exactly this. In `language`: the service's name and
+    notice (`lang=es` gave Spanish service names in services.json only, probe AJ); English keeps the notice the
+    request was filed with."""
     service = catalogue.get(t.service_code)
+    notice = service.service_notice(language) if service is not None and language != "en" else None
     public = {
         "service_request_id": t.id, "status": t.status, "status_notes": t.status_notes,
-        "service_name": service.name("en") if service else None, "service_code": t.service_code,
+        "service_name": service.name(language) if service else None, "service_code": t.service_code,
         "description": t.public_text or None, "agency_responsible": t.agency_responsible,
-        "service_notice": t.service_notice, "requested_datetime": iso(t.requested_at, tz),
+        "service_notice": notice or t.service_notice, "requested_datetime": iso(t.requested_at, tz),
         "updated_datetime": iso(t.updated_at, tz), "expected_datetime": iso(t.expected_at, tz),
         "address": t.public_place, "address_id": t.address_id, "zipcode": t.zipcode, "lat": t.lat, "long": t.long,
         "media_url": t.media_url,
@@ -191,7 +195,9 @@ class Open311API:
                 request["open311_params"] = params
                 response = await handler(request, fmt)
             except Open311Error as exc:
-                return error_response(fmt, exc.status, exc.description)
+                response = error_response(fmt, exc.status, exc.description)
+                response.headers.update(exc.headers)
+                return response
             except TicketValidationError as exc:
                 return error_response(fmt, exc.code, exc.description)
             response.headers.setdefault("Access-Control-Allow-Origin", "*")
@@ -263,12 +269,13 @@ class Open311API:
         return render(fmt, data, "discovery", None)
 
     # requests ------------------------------------------------------------
-    def request_json(self, t: Ticket, private: bool = False) -> dict[str, Any]:
-        public = public_request(t, self.catalogue, self.tz)
+    def request_json(self, t: Ticket, private: bool = False, language: str = "en") -> dict[str, Any]:
+        public = public_request(t, self.catalogue, self.tz, language)
         if not private:
             return public
+        # the answers to the service's questions (a plate, which cart) are what a back office acts on (probe AJ)
         return {**public, "private_description": t.description or None, "private_address": t.address,
-                "transcript": t.transcript,
+                "attributes": dict(t.attributes), "transcript": t.transcript,
                 **{k: t.contact.get(k) for k in CONTACT_KEYS}, "account_id": t.account_id,
                 "also_reported": t.also_reported,
                 "staff_notes": "\n".join(f"{iso(e.ts, self.tz)} {e.by}: {e.note}" for e in t.history
@@ -285,14 +292,14 @@ class Open311API:
                 return True
         return await self.is_staff(request)
 
-    def _render_requests(self, fmt: str, tickets: list[Ticket], private: bool,
+    def _render_requests(self, fmt: str, tickets: list[Ticket], private: bool, language: str,
                          headers: dict[str, str] | None = None) -> web.Response:
         headers = dict(headers or {})
-        headers["Vary"] = "Cookie"
+        headers["Vary"] = "Cookie, Accept-Language"
         if private:
             headers["Cache-Control"] = "private, no-store"
-        return render(fmt, [self.request_json(t, private) for t in tickets], "service_requests", "request", 200,
-                      headers)
+        return render(fmt, [self.request_json(t, private, language) for t in tickets], "service_requests", "request",
+                      200, headers)
 
     async def post_request(self, request: web.Request, fmt: str) -> web.Response:
         """A request whose words describe an emergency gets "call 911" first: in its `service_notice`, or before
@@ -367,7 +374,7 @@ class Open311API:
         ticket = await self.tickets.get(ticket_id)
         if ticket is None:
             raise Open311Error(404, f"service_request_id {ticket_id[:40]!r} not found")
-        return self._render_requests(fmt, [ticket], await self._private_reader(request))
+        return self._render_requests(fmt, [ticket], await self._private_reader(request), self._language(request))
 
     async def get_token(self, request: web.Request, fmt: str) -> web.Response:
         token = request.match_info["token"]
@@ -414,8 +421,8 @@ class Open311API:
             start_raw, end_raw = params.get("start_date"), params.get("end_date")
             end = self._date(end_raw, "end_date") if end_raw else None
             start = self._date(start_raw, "start_date") if start_raw else None
-            if start and not end:
-                end = min(start + timedelta(days=max_days), datetime.now(self.tz))
+            if start and not end:  # a start still to come has nothing after it: not "after end_date" (probe AJ)
+                end = max(start, min(start + timedelta(days=max_days), datetime.now(self.tz)))
             if end is None:
                 end = datetime.now(self.tz)
             if start is None:
@@ -442,15 +449,18 @@ class Open311API:
         query = [(k, v) for k, v in params.items() if k not in ("page", "api_key")]
         if page * page_size < total:
             links.append(f'<{request.path}?{urlencode([*query, ("page", str(page + 1))])}>; rel="next"')
-        if page > 1:
-            links.append(f'<{request.path}?{urlencode([*query, ("page", str(page - 1))])}>; rel="prev"')
+        if page > 1:  # past the end, the last page that has any (page 998 of an empty 999 was "prev", probe AJ)
+            previous = min(page - 1, max(1, -(-total // page_size)))
+            links.append(f'<{request.path}?{urlencode([*query, ("page", str(previous))])}>; rel="prev"')
         if links:
             headers["Link"] = ", ".join(links)
-        return self._render_requests(fmt, tickets, private, headers)
+        return self._render_requests(fmt, tickets, private, self._language(request), headers)
 
     async def not_found(self, request: web.Request, fmt: str) -> web.Response:
         tail = request.match_info.get("tail", "")
         if _RESOURCE_RE.fullmatch(tail):  # a resource that exists, asked with a method it does not take
             allowed = "GET, POST" if tail.startswith("requests.") else "GET"
-            raise Open311Error(405, f"{request.method[:10]} is not allowed on {tail[:60]}; use {allowed}")
+            # RFC 9110 §15.5.6: a 405 names the methods the resource takes (probe AJ)
+            raise Open311Error(405, f"{request.method[:10]} is not allowed on {tail[:60]}; use {allowed}",
+                               {"Allow": allowed})
         raise Open311Error(404, f"no such Open311 resource: {request.method} {request.path[:120]}")
