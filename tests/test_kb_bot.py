@@ -453,6 +453,23 @@ async def test_titles_typed_instead_of_tapped_are_those_buttons(server_factory, 
     await reply("no me sirvió", "Lamento que no le haya servido", "es")  # the No in words (probe N)
 
 
+async def test_a_retired_articles_button_says_it_is_gone(server_factory, resident) -> None:
+    """Menus stay on screen: a button of an article retired since gave "this chat understands English and Spanish",
+    "I didn't understand", then a hand-off as a second fallback (probe AI)."""
+    server = await server_factory(CHAT311_REDIS__KEY_PREFIX=quoted_prefix(f"kb{uuid.uuid4().hex[:8]}:"))
+    r = await resident(server.url)
+    await r.start_session()
+    for payload in ('/kb_article{"article_id":"sheriff-contact-retired"}',
+                    '/kb_details{"article_id":"sheriff-contact-retired"}'):
+        mark = len(r.events)
+        assert (await r.say(payload)).get("ok")
+        gone = await r.wait_for("bot_uttered", lambda d: "no longer available" in (d.get("text") or ""), timeout=60,
+                                after=mark)
+        assert [q["title"] for q in gone["quick_replies"]] == ["Talk to a person"]
+    said = [(m.get("text") or "") for m in r.messages()]
+    assert not [s for s in said if "understands English and Spanish" in s or "didn't understand" in s], said
+
+
 async def test_asking_for_spanish_in_the_middle_of_a_report_switches_it(server_factory, resident) -> None:
     """Mid-form the language never switched, so "mejor hablo en español, mi inglés no es muy bueno" got the English
     question again, and every later answer too (probe N)."""

@@ -24,7 +24,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import parsing
-from actions.actions import fallback_reply, language_of
+from actions.actions import TALK_TO_A_PERSON, fallback_reply, language_of
 from actions.kb_client import client_from_env
 from actions.kb_replies import answer_message, details_message, entity, menu_message, report_guess, report_offer
 from actions.texts import t
@@ -98,6 +98,8 @@ class ActionKbAnswer(Action):
         else:
             body = None
         decision = await self.kb.ask(body) if body else None
+        if article_id and (decision or {}).get("kind") != "answer":
+            return article_gone(dispatcher, lang)
         if body and "text" in body and (decision or {}).get("kind") != "answer" and parsing.follows_up(text) \
                 and (before := question_before(tracker)):
             # "and on holidays?" after "what day is trash pickup": asked alone it got a menu with "311 hours"
@@ -119,6 +121,14 @@ class ActionKbAnswer(Action):
         return [SlotSet(KB_LABEL_SLOT, decision.get("label") or FALLBACK_LABEL)]
 
 
+def article_gone(dispatcher: CollectingDispatcher, lang: str) -> list[EventType]:
+    """A button of an article retired since it was shown (menus stay on screen, and a reload replays them): it
+    was "I didn't understand", then a hand-off as a second fallback (probe AI). Said so; no fallback counted."""
+    dispatcher.utter_message(text=t("kb_article_gone", lang),
+                             buttons=[{"title": TALK_TO_A_PERSON[lang], "payload": "/request_human"}])
+    return [SlotSet(KB_LABEL_SLOT, None)]
+
+
 class ActionKbDetails(Action):
     def __init__(self) -> None:
         self.kb = client_from_env()
@@ -131,6 +141,8 @@ class ActionKbDetails(Action):
         lang = language_of(tracker)
         article_id = entity(tracker, "article_id")
         decision = await self.kb.ask({"article_id": str(article_id), "language": lang}) if article_id else None
+        if article_id and (decision or {}).get("kind") != "answer":
+            return article_gone(dispatcher, lang)
         if not decision or decision.get("kind") != "answer":
             fallback_reply(dispatcher, tracker)
             return [SlotSet(KB_LABEL_SLOT, FALLBACK_LABEL)]

@@ -499,7 +499,10 @@ class ConversationService:
             if isinstance(reply, BotUnavailable):
                 await self._bot_unavailable(conv, incoming, reply)
             else:
-                await self._apply_reply(conv, reply, guard_fired, incoming.text, incoming.answered)
+                # a button's payload is the widget's words: read for a language, a retired article's button got
+                # "this chat understands English and Spanish" (probe AI)
+                said = "" if parse_command(incoming.text) else incoming.text
+                await self._apply_reply(conv, reply, guard_fired, said, incoming.answered)
         finally:
             # Off only after every reply of the turn is stored and sent (docs/protocol.md: replies come
             # between typing on/off), so a client may take typing-off as the end of the bot's turn.
