@@ -21,6 +21,7 @@ Event kinds (data keys in brackets):
 - conversation_closed [reason, disposition?]
 - csat [rating, comment]
 - kb_feedback [article_id, helpful (bool), question (redacted), language] — "Was this helpful?"
+- kb_menu_rejected [question (redacted), language] — "None of these" on a menu of articles
 Feature modules add their own kinds (queued, assigned, ticketed, ...) and document them.
 Metrics (docs/supervision.md) count these kinds and the agents/tickets kinds queued, requeued,
 assigned [agent], transferred [from, to], abandoned, ticketed, ticket_created; the training inbox

@@ -453,6 +453,29 @@ async def test_titles_typed_instead_of_tapped_are_those_buttons(server_factory, 
     await reply("no me sirvió", "Lamento que no le haya servido", "es")  # the No in words (probe N)
 
 
+async def test_none_of_these_puts_the_question_in_the_content_inbox(server_factory, resident, redis_client) -> None:
+    """A resident who turned down every article offered is the clearest miss; it never reached the inbox (probe AI)."""
+    prefix = f"kb{uuid.uuid4().hex[:8]}:"
+    server = await server_factory(CHAT311_REDIS__KEY_PREFIX=quoted_prefix(prefix))
+    r = await resident(server.url)
+    await r.start_session()
+    question = "where can i take old paint and batteries, call me at 704-555-0147"
+    assert (await r.say(question)).get("ok")
+    menu = await r.wait_for("bot_uttered", lambda d: "Did you mean" in (d.get("text") or ""), timeout=60)
+    [none] = [q for q in menu["quick_replies"] if q["title"] == "None of these"]
+    mark = len(r.events)
+    assert (await r.say(none["payload"])).get("ok")
+    await r.wait_for("bot_uttered", lambda d: "none of those" in (d.get("text") or ""), timeout=60, after=mark)
+
+    async def rejected() -> list[dict] | None:
+        items = [await redis_client.hgetall(f"{prefix}training:inbox:{i.decode()}")
+                 for i in await redis_client.zrange(f"{prefix}training:inbox:open", 0, -1)]
+        return [i for i in items if i.get(b"kind") == b"menu_rejected"] or None
+
+    [item] = await until(rejected)
+    assert item[b"text"] == b"where can i take old paint and batteries, call me at [phone \xe2\x80\xa647]"
+
+
 async def test_a_retired_articles_button_says_it_is_gone(server_factory, resident) -> None:
     """Menus stay on screen: a button of an article retired since gave "this chat understands English and Spanish",
     "I didn't understand", then a hand-off as a second fallback (probe AI)."""

@@ -14,6 +14,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import parsing
+from actions.kb_replies import last_question
 from actions.language import LANGUAGES, language_of, turn_metadata
 from actions.report_form import form_snapshot
 from actions.texts import t
@@ -121,6 +122,10 @@ def fallback_reply(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
     }[lang]
     dispatcher.utter_message(text=t("kb_none_reply" if none_of_these else "fallback", lang),
                              buttons=[{"title": title, "payload": payload} for title, payload in buttons])
+    if none_of_these:
+        # a resident who turned down every article offered: the clearest miss content staff can get (probe AI)
+        dispatcher.utter_message(json_message={"event": "kb_menu_rejected", "question": last_question(tracker),
+                                               "language": lang})
 
 
 class ActionFallback(Action):

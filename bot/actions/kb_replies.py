@@ -4,6 +4,7 @@ the report intents Rasa found that the knowledge base weighs (chat_server/knowle
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from chat311_labels import runner_up
@@ -91,3 +92,15 @@ def chosen_report(message: dict[str, Any]) -> dict[str, Any] | None:
         return None
     return {"intent": service.label, "service_code": service.service_code,
             "confidence": float(chosen.get("confidence") or 0.0)}
+
+
+def typed_questions(tracker: Tracker) -> Iterator[str]:
+    """The resident's typed messages, latest first (button payloads start with "/")."""
+    for event in reversed(tracker.events):
+        text = str(event.get("text") or "").strip() if event.get("event") == "user" else ""
+        if text and not text.startswith("/"):
+            yield text
+
+
+def last_question(tracker: Tracker) -> str:
+    return next(typed_questions(tracker), "")

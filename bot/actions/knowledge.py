@@ -14,7 +14,6 @@ Payload intents: `kb_article{article_id}`, `kb_details{article_id}`, `kb_feedbac
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from itertools import islice
 from typing import Any
 
@@ -26,22 +25,19 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import parsing
 from actions.actions import TALK_TO_A_PERSON, fallback_reply, language_of
 from actions.kb_client import client_from_env
-from actions.kb_replies import answer_message, details_message, entity, menu_message, report_guess, report_offer
+from actions.kb_replies import (
+    answer_message,
+    details_message,
+    entity,
+    last_question,
+    menu_message,
+    report_guess,
+    report_offer,
+    typed_questions,
+)
 from actions.texts import t
 
 FALLBACK_LABEL = "nlu_fallback"
-
-
-def typed_questions(tracker: Tracker) -> Iterator[str]:
-    """The resident's typed messages, latest first (button payloads start with "/")."""
-    for event in reversed(tracker.events):
-        text = str(event.get("text") or "").strip() if event.get("event") == "user" else ""
-        if text and not text.startswith("/"):
-            yield text
-
-
-def last_question(tracker: Tracker) -> str:
-    return next(typed_questions(tracker), "")
 
 
 def question_before(tracker: Tracker) -> str:

@@ -47,6 +47,7 @@ BOT_EVENTS = {
     "status_lookup": "status_lookup",
     "emergency": "emergency",
     "kb_feedback": "kb_feedback",
+    "kb_menu_rejected": "kb_menu_rejected",
 }
 
 
@@ -572,7 +573,7 @@ class ConversationService:
                     continue  # after the 911 answer, no "leave a request for tomorrow" because Rasa was lost
                 data = {k: v for k, v in custom.items() if k != "event"}
                 data.setdefault("language", language)
-                if isinstance(data.get("question"), str):  # kb_feedback: the resident's words, for the inbox
+                if isinstance(data.get("question"), str):  # kb_feedback / kb_menu_rejected: the resident's words
                     data["question"] = redact(data["question"])
                 if index in held:
                     data["announcement"] = held[index]

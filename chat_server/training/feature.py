@@ -16,4 +16,5 @@ def setup(app: web.Application, ctx: AppContext) -> None:
     ctx.bus.subscribe("fallback", svc.on_fallback)
     ctx.bus.subscribe("bot_answered", svc.on_bot_answered)
     ctx.bus.subscribe("kb_feedback", svc.on_kb_feedback)
+    ctx.bus.subscribe("kb_menu_rejected", svc.on_menu_rejected)
     http.add_routes(app)

@@ -1,9 +1,10 @@
 """The content inbox: resident messages the bot did not understand or answered unsure, in Redis.
 
-Fed by three events (chat_server/events.py): `fallback` (the redacted text is in the event),
+Fed by four events (chat_server/events.py): `fallback` (the redacted text is in the event),
 `bot_answered` with a confidence below `training.low_confidence` (the text is the
 conversation's last resident message, redacted here), and `kb_feedback` with helpful=false
-(kind `kb_not_helpful`, `predicted` = the article id, the text = the resident's question).
+(kind `kb_not_helpful`, `predicted` = the article id, the text = the resident's question), and
+`kb_menu_rejected` ("None of these" on a menu; kind `menu_rejected`, the text = the question).
 Identical messages (case and spacing ignored) are one item with a count, so the inbox shows what
 residents ask most, not a log.
 
@@ -29,6 +30,7 @@ class InboxKind(StrEnum):
     FALLBACK = "fallback"
     LOW_CONFIDENCE = "low_confidence"
     KB_NOT_HELPFUL = "kb_not_helpful"  # a "No" on a knowledge-base answer
+    MENU_REJECTED = "menu_rejected"  # "None of these" on a menu of articles
 
 
 @dataclass

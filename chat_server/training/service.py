@@ -41,6 +41,11 @@ class Training:
                                 InboxKind.KB_NOT_HELPFUL, str(event.data.get("article_id") or ""), 0.0,
                                 event.ts)
 
+    async def on_menu_rejected(self, event: Event) -> None:
+        """"None of these" on a menu of articles: the question none of them answers (probe AI: it was lost)."""
+        await self.inbox.record(str(event.data.get("question") or ""), str(event.data.get("language") or "en"),
+                                InboxKind.MENU_REJECTED, "", 0.0, event.ts)
+
     async def on_bot_answered(self, event: Event) -> None:
         confidence = event.data.get("confidence")
         if not isinstance(confidence, int | float) or confidence >= self.low_confidence:

@@ -21,12 +21,13 @@
   // The label an inbox item most likely needs: its predicted intent; a knowledge-base topic is the faq intent.
   function suggested(item, labels) {
     if (item.kind === "fallback") return "";
-    if (item.kind === "kb_not_helpful" || item.predicted.startsWith("faq/")) return "faq";
+    if (item.kind === "kb_not_helpful" || item.kind === "menu_rejected" || item.predicted.startsWith("faq/")) return "faq";
     return labels.includes(item.predicted) ? item.predicted : "";
   }
   function why(item, names) {
     if (item.kind === "fallback") return t("training.why_fallback");
     if (item.kind === "kb_not_helpful") return t("training.why_unhelpful", { article: item.predicted });
+    if (item.kind === "menu_rejected") return t("training.why_menu_rejected");
     const name = names[item.predicted] || item.predicted;
     return t("training.why_unsure", { name, confidence: i18n.number(item.confidence, { style: "percent" }) });
   }
