@@ -7,6 +7,7 @@ few candidates is of that kind, so the test follows the shipped calibration inst
 
 from __future__ import annotations
 
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from chat_server.agents.auth import SESSION_COOKIE
 from chat_server.knowledge.labels import REPORT_OVERRULE_BELOW
 from chat_server.metrics.compute import Aggregator, LogEvent
 from chat_server.metrics.reports import kb_feedback
+from chat_server.training.inbox import Inbox, InboxKind, item_id
 from tests.support import waiting
 from tests.support.bot import Conversation, parse
 from tests.support.browser import chromium, new_page
@@ -563,6 +565,24 @@ async def test_the_content_test_box_says_what_residents_get_when_the_bots_readin
             "label": answered["decision"]["label"], "kind": "answer", "name": answered["bot"]["name"]}, answered
         fire = await test_box("my house is on fire")
         assert fire["bot"]["label"] == "emergency", fire["bot"]
+
+        # An inbox item attached to an article the bot still will not give for it stays open, and says why
+        # (probe AI: "are you guys hiring?" stayed "I'm the automated assistant" and the item was closed as fixed).
+        inbox = Inbox(redis_client, prefix)
+
+        async def attach(text: str, article_id: str) -> tuple[dict, bytes | None]:
+            await inbox.record(text, "en", InboxKind.LOW_CONFIDENCE, "faq/utility_bill", 0.4, time.time())
+            async with http.post(f"{server.url}/console/content/api/inbox/{item_id(text)}/attach",
+                                 json={"article_id": article_id}, headers={"X-CSRF-Token": csrf}) as r:
+                assert r.status == 200, await r.text()
+                body = await r.json()
+            return body, await redis_client.hget(f"{prefix}training:inbox:{item_id(text)}", "status")
+
+        elsewhere, status = await attach("I want to report a pothole on my street please", "water-bill-pay")
+        assert elsewhere["added"] and not elsewhere["resolved"] and elsewhere["bot"]["label"] == "report_pothole"
+        assert status == b"open"
+        reached, status = await attach("how can i pay the water bill on the internet", "water-bill-pay")
+        assert reached["resolved"] and reached["bot"] is None and status == b"labelled", reached
 
 
 async def test_a_question_at_which_block_is_answered_not_filed_as_the_place(convo) -> None:

@@ -499,7 +499,9 @@
         try {
           const r = await call(`/inbox/${item.id}/attach`, "POST",
             { article_id: input.value.trim(), question: words.value });
-          say(msg, t(r.added ? "content.added" : "content.already_there", { article: r.article_id, version: r.version }));
+          // the bot's own reading may still not lead there (Rasa's intent comes first): said, and the item stays
+          say(msg, r.bot ? t("content.added_unreached", { article: r.article_id, version: r.version, name: r.bot.name })
+            : t(r.added ? "content.added" : "content.already_there", { article: r.article_id, version: r.version }), !!r.bot);
           if (current && current.id === r.article_id) await takeAttached();
           setTimeout(() => loadInbox().catch(e => say($("inbox-msg"), e.message, true)), 800);
         } catch (e) { say(msg, e.message, true); }
