@@ -120,6 +120,9 @@ def broken(change) -> str:  # type: ignore[no-untyped-def]
      "answer.es", "not a web address"),
     (lambda d: d["answer"].update(en="Schedule [online](https://www.charlottenc.gov/x) today."), "answer.en",
      "[text](link)"),
+    # English pasted into the Spanish box, to translate later (probe AI)
+    (lambda d: d["answer"].update(es="Pay online with your account number at https://www.charlottenc.gov/Water."),
+     "answer.es", "reads as English"),
 ])
 def test_invalid_article_names_file_and_field(rules, change, field, words) -> None:  # type: ignore[no-untyped-def]
     path = "training_data/knowledge/water/water-bill-pay.yml"

@@ -19,6 +19,7 @@ import yaml
 
 from chat_server import strict_yaml
 from chat_server.config import PROJECT_ROOT, display_path
+from chat_server.language import detect_language
 from chat_server.sanitize import fold, has_invisible
 from chat_server.textchars import control_chars
 
@@ -234,15 +235,25 @@ def parse_article_data(file: str, data: object, rules: Rules, expected_id: str |
     answer = _localized(file, "answer", data["answer"], max_len=MAX_ANSWER, link=True)
     if answer["es"] == answer["en"]:
         raise ArticleError(file, "answer.es", "is the English answer; write it in Spanish")
+    details_text = _localized(file, "details", details, max_len=MAX_DETAILS) if details is not None else None
+    for field_name, texts in (("answer", answer), ("details", details_text or {})):
+        _spanish(file, f"{field_name}.es", texts.get("es", ""))
     return Article(
         id=article_id, topic=topic, department=_text(file, "department", data["department"]),
         title=_localized(file, "title", data["title"], max_len=120),
         answer=answer,
         url=url, questions=_questions(file, data["questions"]), owner=_text(file, "owner", data["owner"]),
         review_by=_review_date(file, data["review_by"], today or date.today()),
-        details=_localized(file, "details", details, max_len=MAX_DETAILS) if details is not None else None,
+        details=details_text,
         service_code=service_code,
     )
+
+
+def _spanish(file: str, field: str, text: str) -> None:
+    """English pasted into the Spanish box (to translate later) reached Spanish residents; only an exact copy of
+    the English was refused (probe AI). Titles are too short to tell ("Greenways y senderos")."""
+    if text and detect_language(text) == ("en", 1.0):
+        raise ArticleError(file, field, "reads as English; write it in Spanish")
 
 
 def parse_article(path: str | Path, text: str, rules: Rules) -> Article:
