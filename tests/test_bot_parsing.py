@@ -132,9 +132,20 @@ def test_email(text: str, expected: str | None) -> None:
 @pytest.mark.parametrize("text,expected", [
     ("ABC-1234", "ABC1234"), ("NC plate ABC 1234", "ABC1234"), ("the tag is 7XK3", "7XK3"),
     ("unknown", "unknown"), ("no sé", "unknown"), ("it's a car", None), ("white honda civic parked", None),
+    # no plate to give, said so (probe AJ: "That doesn't look like a license plate")
+    ("it has no plates", "unknown"), ("no tiene placas", "unknown"), ("the tags are missing", "unknown"),
+    ("i dont know its covered", "unknown"), ("no plates on it at all", "unknown"), ("I don't know", "unknown"),
 ])
 def test_plate(text: str, expected: str | None) -> None:
     assert parsing.validate_plate(text) == expected
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("4471", "4471"), ("pole number A-12", "A-12"), ("I don't know", "skipped"),
+    ("no idea, it's too high up to see", "skipped"), ("no se, esta muy alto", "skipped"), ("it's tall", None),
+])
+def test_pole_number(text: str, expected: str | None) -> None:
+    assert parsing.validate_pole_number(text) == expected
 
 
 @pytest.mark.parametrize("text,expected", [

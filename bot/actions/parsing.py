@@ -588,10 +588,26 @@ def split_name(name: str) -> tuple[str, str | None]:
 
 UNKNOWN = "unknown"  # a plate the resident cannot see (shown as "Unknown" / "No sé" in the summary)
 
+# "I don't know" with the reason after it ("no idea, it's too high up to see", "no se, esta muy alto"), for a
+# number the resident reads off a thing: refused as "doesn't look like a license plate" (probe AJ).
+_UNKNOWN_WITH_REASON_RE = re.compile(
+    r"^\s*(i don'?t know|dont know|idk|not sure|no idea|can'?t (see|read|tell)( it)?|no se|no sé|nose|no lo se|"
+    r"no lo sé|ni idea|no lo veo|no la veo|no alcanzo a ver|no se ve)\b[\s,.;:!-]+\S", re.IGNORECASE)
+# A car without plates, said so: a classic sign of an abandoned one ("it has no plates", "no tiene placas").
+_NO_PLATE_RE = re.compile(
+    r"\b(no|without|missing)( license| licence)? (plates?|tags?)\b|\b(plates?|tags?) (are |is )?(missing|gone|removed|"
+    r"taken off)\b|\b(no tiene|sin|le quitaron( las)?)( las)? placas?\b", re.IGNORECASE)
+
+
+def says_unknown(text: str) -> bool:
+    """The resident cannot give it, in a word or with the reason why."""
+    return is_unknown(text) or bool(_UNKNOWN_WITH_REASON_RE.match(text or ""))
+
 
 def validate_plate(text: str) -> str | None:
-    """A plate is 2–8 letters/digits with at least one digit (UNKNOWN when the resident can't see it)."""
-    if is_unknown(text):
+    """A plate is 2–8 letters/digits with at least one digit (UNKNOWN when the resident can't see it, or says it
+    has none)."""
+    if says_unknown(text) or _NO_PLATE_RE.search(text or ""):
         return UNKNOWN
     cleaned = re.sub(r"\b(nc|n\.c\.|north carolina|sc|south carolina)\b", "", (text or "").strip(),
                      flags=re.IGNORECASE).strip()
@@ -634,7 +650,7 @@ def validate_number(text: str) -> int | None:
 
 
 def validate_pole_number(text: str) -> str | None:
-    if is_unknown(text) or is_skip(text):
+    if says_unknown(text) or is_skip(text):
         return "skipped"
     cleaned = strip_filler(re.sub(r"^(?:pole|poste)\s*(?:number|numero|número|#)?\s*(?:is|es)?[:#]?\s*", "",
                                   (text or "").strip(), flags=re.IGNORECASE))
