@@ -218,6 +218,18 @@ async def test_a_first_message_that_tells_the_story_is_offered_as_the_descriptio
     assert a.last["slots"]["description"] == told and a.requested == "photo"
 
 
+@pytest.mark.parametrize(("lang", "text"), [
+    # "poste" is where a streetlight is, not a damaged pole: the flickering was asked for again (probe AJ)
+    ("es", "el poste de luz esta parpadeando en 900 Tuckaseegee Rd"),
+    ("en", "the light on the pole at 900 Tuckaseegee Rd keeps flickering"),
+])
+async def test_a_flickering_light_on_its_pole_is_flickering(convo, lang: str, text: str) -> None:
+    c = convo(lang)
+    await c.say(text)
+    assert c.last["label"] == "report_streetlight", c.last["intent_ranking"]
+    assert c.attributes.get("light_problem") == "flickering", c.attributes
+
+
 @pytest.mark.parametrize(("lang", "text", "label", "expected"), [
     # what the hole did to the car is not how big it is
     ("en", "a pothole on Tryon St just popped my tire", "report_pothole", {"size": None}),
