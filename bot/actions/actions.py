@@ -14,7 +14,8 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import parsing
-from actions.kb_replies import last_question
+from actions.kb_client import client_from_env
+from actions.kb_replies import answer_message, last_question
 from actions.language import LANGUAGES, language_of, turn_metadata
 from actions.report_form import form_snapshot
 from actions.texts import t
@@ -90,14 +91,44 @@ class ActionSetLanguage(Action):
 
 # --------------------------------------------------------------------------- conversation actions
 
+# Below this, Rasa's hand-off for a message that names no person is a guess worth checking with the knowledge base.
+UNSURE_HANDOFF = 0.8
+
+
 class ActionEscalate(Action):
+    def __init__(self) -> None:
+        self.kb = client_from_env()
+
     def name(self) -> str:
         return "action_escalate"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
+        answered = await self._answered_instead(dispatcher, tracker)
+        if answered is not None:
+            return answered
         escalate(dispatcher, tracker, "request_human")
         return []  # a half-filled report stays in the slots (and in the escalate payload) for the agent
+
+    async def _answered_instead(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType] | None:
+        """A question Rasa was unsure was a hand-off, and that names no person, is answered when the knowledge base
+        is sure of the answer, with "Talk to a person" beside it: "i need help with rent please" got "Live agents
+        are not available right now" instead of the rental-help article it gets without "please" (probe AI)."""
+        message = tracker.latest_message or {}
+        text = str(message.get("text") or "").strip()
+        confidence = float((message.get("intent") or {}).get("confidence") or 0.0)
+        if not text or text.startswith("/") or confidence >= UNSURE_HANDOFF or parsing.asks_for_person(text) \
+                or (tracker.active_loop or {}).get("name"):
+            return None
+        lang = language_of(tracker)
+        decision = await self.kb.ask({"text": text, "language": lang, "intent": "faq",
+                                      "conversation_id": tracker.sender_id})
+        if not decision or decision.get("kind") != "answer" or not decision.get("article"):
+            return None
+        reply = answer_message(decision["article"], lang)
+        reply["buttons"].append({"title": TALK_TO_A_PERSON[lang], "payload": "/request_human"})
+        dispatcher.utter_message(**reply)
+        return [SlotSet(KB_LABEL_SLOT, decision.get("label"))]
 
 
 def fallback_reply(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
