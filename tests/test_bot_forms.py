@@ -179,6 +179,10 @@ async def test_yes_to_follow_up_asks_for_the_name_instead_of_taking_yes_as_one(c
     assert c.last["slots"].get("contact_name") is None
     await c.say("Jane Doe")
     assert c.last["slots"]["contact_name"] == "Jane Doe" and c.requested == "phone"
+    # a name with neither a phone nor an e-mail: the summary says nobody can reach her (probe AJ)
+    for answer in ("skip", "skip"):
+        await c.say(answer)
+    assert c.requested == "confirm" and "Contact: Jane Doe (no phone or e-mail, so the city cannot reach you" in c.text
 
 
 async def test_a_first_message_that_tells_the_story_is_offered_as_the_description(convo) -> None:

@@ -271,6 +271,9 @@ def summary(service: Any, values: dict[str, Any], lang: str) -> str:
         if step == "contact_name":
             contact = [values.get(k) for k in CONTACT_SLOTS if values.get(k) not in (None, SKIPPED)]
             shown = ", ".join(contact) if contact else t("anonymous", lang)
+            if contact and not any(values.get(k) not in (None, SKIPPED) for k in ("phone", "email")):
+                # a name alone reads as "we'll follow up", but nobody can (probe AJ)
+                shown = f"{shown} ({t('name_only', lang)})"
         elif value is None:
             continue
         elif step == "photo" and value == SKIPPED:
