@@ -223,6 +223,7 @@ async def test_one_person_following_twice_is_told_once_and_one_stop_ends_both(re
                 await follow_from_page(http, server.url, ticket_id, typed, "en")
                 ask = await twilio.sent.wait_for(lambda items, n=number: [m for m in items if m["to"] == n
                                                                           and "/status/follow/" in m["body"]])
+                assert "if you did not ask for them, ignore this message" in ask[0]["body"]  # (probe AJ)
                 await confirm(http, LINK.search(ask[0]["body"]).group(0))  # type: ignore[union-attr]
             assert len(await FollowerStore(redis_client, server.prefix).followers(ticket_id)) == 3
 
