@@ -185,6 +185,17 @@ async def test_yes_to_follow_up_asks_for_the_name_instead_of_taking_yes_as_one(c
     assert c.requested == "confirm" and "Contact: Jane Doe (no phone or e-mail, so the city cannot reach you" in c.text
 
 
+async def test_report_it_under_an_answer_keeps_what_the_question_said(convo) -> None:
+    """"Reportarlo" under the noise answer asked where the noise was and what kind, both in the question (probe AJ)."""
+    s = convo("es")
+    await s.say("mis vecinos tienen musica a todo volumen cada noche en 2200 Remount Rd")
+    [report] = [b for b in s.buttons if b["payload"].startswith("/report_")]
+    await s.say(report["payload"])
+    assert s.last["slots"]["location"] == "2200 Remount Rd", s.last["slots"]
+    assert s.attributes.get("noise_type") == "music_party", s.attributes
+    assert s.requested not in ("location", "noise_type"), s.requested
+
+
 async def test_a_first_message_that_tells_the_story_is_offered_as_the_description(convo) -> None:
     story = "there's a huge pothole on Providence Rd by the Harris Teeter, it's been there two weeks"
     c = convo()

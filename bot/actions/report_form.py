@@ -465,7 +465,8 @@ class ValidateReportForm(FormValidationAction):
         if service is None:
             return [*events, SlotSet("requested_slot", None)]
         events.append(SlotSet("service", service.label))
-        changes = {**(kept or {}), **({} if text.startswith("/") else self._prefill(service, text))}
+        told = answered_question_before(tracker) if text.startswith("/") else text
+        changes = {**(kept or {}), **(self._prefill(service, told) if told else {})}
         media = turn_metadata(tracker).get("media_url")
         if media:
             changes["photo"] = str(media)
@@ -770,6 +771,25 @@ def _another_problem(service: Any, requested: str, text: str, message: dict[str,
     if not any(re.search(rf"(?<![a-z0-9]){re.escape(w)}(?![a-z0-9])", folded) for w in words if w):
         return None
     return other if parsing.find_address_in_text(text) is None else None
+
+
+def answered_question_before(tracker: Tracker) -> str:
+    """The resident's typed message just before a button, when the knowledge base answered it: "Report it" under
+    the noise answer to "mis vecinos tienen musica a todo volumen cada noche en 2200 Remount Rd" asked where and
+    what kind of noise again (probe AJ). "" otherwise."""
+    users, answered = 0, False
+    for event in reversed(tracker.events):
+        kind = event.get("event")
+        if kind == "slot" and event.get("name") == KB_LABEL_SLOT and str(event.get("value") or "").startswith("faq/"):
+            answered = users == 1  # set in the turn of the message before the button
+        elif kind in ("session_started", "active_loop") and users:
+            return ""
+        elif kind == "user":
+            users += 1
+            if users == 2:
+                text = str(event.get("text") or "").strip()
+                return text if answered and not text.startswith("/") else ""
+    return ""
 
 
 def shared_before(tracker: Tracker, turns: int = 4) -> dict[str, str]:
