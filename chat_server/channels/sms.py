@@ -189,7 +189,7 @@ class SmsChannel(ResidentChannel):
                 log.warning("emergency from an opted-out number: carrier rules allow no reply; staff alerted",
                             extra={"phone": redact(phone), "text": redact(body)})
                 if await self.resident_within_limit(phone):
-                        await self.service.unreachable_emergency(await self.session_for(phone), self.name, body,
+                    await self.service.unreachable_emergency(await self.session_for(phone), self.name, body,
                                                              language if language in ("en", "es") else "en",
                                                              "opted_out", phone)
             else:
