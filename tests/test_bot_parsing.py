@@ -222,6 +222,9 @@ def test_every_button_title_parses_back_to_its_value() -> None:
     ("hay un bache enorme en la 3500 de la calle Central Ave, en medio de la calle", "3500 Central Ave"),
     # probe R: filed as "2400 de Rozzelles Ferry Rd", and not matched with the English report of the same pothole
     ("Hay un bache muy grande frente al 2400 de Rozzelles Ferry Rd", "2400 Rozzelles Ferry Rd"),
+    # probe AJ: a landmark before the street was dropped, and the form asked "where on Beatties Ford rd?"
+    ("someone dumped a couch behind the Food Lion on Beatties Ford rd", "Beatties Ford rd behind the Food Lion"),
+    ("a car parked outside my house on Oak St", "Oak St"),  # one's own house is no landmark for a crew
 ])
 def test_location_in_a_first_message(text: str, expected: str | None) -> None:
     assert parsing.find_address_in_text(text) == expected

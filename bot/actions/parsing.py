@@ -300,10 +300,20 @@ _LANDMARK_AFTER_RE = re.compile(
     re.IGNORECASE)
 
 
+# ... and the landmark right before it ("behind the Food Lion on Beatties Ford rd"), said the same way after it
+_LANDMARK_BEFORE_RE = re.compile(
+    r"(" + _NEAR + r"\s+(?!(?:my|our|his|her|their|mi|mis|su|sus|nuestro|nuestra)\b)"
+    r"(?:(?:the|a|la|el|los|las|un|una)\s+)?(?:(?!" + _STOP + r")[\w'-]+\s+){1,4})$", re.IGNORECASE)
+
+
 def _with_landmark(text: str, street: re.Match[str]) -> str:
     found = street.group(1).strip().rstrip(".")
     tail = _LANDMARK_AFTER_RE.match(text, street.end(1))
-    return f"{found} {tail.group(1).strip()}" if tail else found
+    if tail:
+        return f"{found} {tail.group(1).strip()}"
+    # the landmark before was dropped, and the form asked "where on Beatties Ford rd?" (probe AJ)
+    head = _LANDMARK_BEFORE_RE.search(text[:street.start(0)])
+    return f"{found} {head.group(1).strip()}" if head else found
 
 
 _SPANISH_OF = re.compile(r"^(\d{1,6})\s+de\s+(?:la\s+|el\s+)?", re.IGNORECASE)
