@@ -248,7 +248,7 @@ class SmsChannel(ResidentChannel):
         if start is not None:
             body = f"{redis_values.text(start)} {body}"
         wait_s = self.cfg.sms_join_wait_s
-        if wait_s <= 0 or not looks_unfinished(body) or await self._reads_emergency(body):
+        if wait_s <= 0 or not looks_unfinished(body) or await self.service.describes_emergency(body):
             return body
         ttl_ms = int((wait_s + WEBHOOK_BUDGET_S) * 1000)
         pipe = self.redis.pipeline(transaction=True)
@@ -257,11 +257,6 @@ class SmsChannel(ResidentChannel):
         await pipe.execute()
         await asyncio.sleep(wait_s)
         return body if await self.redis.delete(self._held_body_key(sid)) else None
-
-    async def _reads_emergency(self, body: str) -> bool:
-        net = self.service.emergency_net
-        return emergency_language(body) is not None or (
-            net is not None and await asyncio.to_thread(net.reads_emergency, body))
 
     def _held_key(self, phone: str) -> str:
         return f"{self.prefix}sms:held:{phone}"

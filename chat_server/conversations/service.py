@@ -55,6 +55,12 @@ BOT_EVENTS = {
 FORM_ANSWER = "form_answer"
 
 
+def residents_words(text: str) -> str:
+    """What the resident wrote, "" for a button's payload (/follow_ticket{"ticket_id": …}): the widget's words are
+    read for no language (probe AI: a retired article's button got "this chat understands English and Spanish")."""
+    return "" if parse_command(text) else text
+
+
 class DuplicateInFlight(Exception):
     """The same client message id is being processed right now (a resend raced the original)."""
 
@@ -389,8 +395,7 @@ class ConversationService:
     def _language_fields(self, conv: Conversation, incoming: Incoming) -> dict[str, str]:
         """The conversation fields this message changes: its sticky language (and the widget's UI language)."""
         ui = incoming.ui_language
-        # A button's payload (/follow_ticket{"ticket_id": …}) is the widget's words, not the resident's.
-        said = "" if parse_command(incoming.text) else incoming.text
+        said = residents_words(incoming.text)
         if ui and ui != conv.get("ui_language"):
             # An explicit language choice in the widget (or the first message's UI language) wins.
             new = ui if conv.get("ui_language") else self.language.update(None, said, ui)
@@ -454,12 +459,20 @@ class ConversationService:
         return True
 
     @staticmethod
-    async def _means_emergency(conv: Conversation, meaning: asyncio.Future[bool]) -> bool:
+    async def _means_emergency(conv: Conversation | None, meaning: asyncio.Future[bool]) -> bool:
         try:
             return await meaning
         except Exception:  # the model failed on this text: the wordings and the bot's own net remain
-            log.exception("emergency semantic net failed", extra={"conv": conv.id})
+            log.exception("emergency semantic net failed", extra={"conv": conv.id if conv else None})
             return False
+
+    async def describes_emergency(self, body: str) -> bool:
+        """The wordings, then the net: whether `body` describes an emergency, for a channel deciding whether a text
+        may wait (the SMS join). A net that fails on the text leaves the wordings' verdict."""
+        if emergency_language(body) is not None:
+            return True
+        meaning = self._read_meaning(body)
+        return meaning is not None and await self._means_emergency(None, meaning)
 
     async def _bot_turn(self, conv: Conversation, incoming: Incoming, guard_fired: bool,
                         meaning: asyncio.Future[bool] | None = None) -> None:
@@ -500,10 +513,8 @@ class ConversationService:
             if isinstance(reply, BotUnavailable):
                 await self._bot_unavailable(conv, incoming, reply)
             else:
-                # a button's payload is the widget's words: read for a language, a retired article's button got
-                # "this chat understands English and Spanish" (probe AI)
-                said = "" if parse_command(incoming.text) else incoming.text
-                await self._apply_reply(conv, reply, guard_fired, said, incoming.answered)
+                # read for a language, a retired article's button got "this chat understands English and Spanish"
+                await self._apply_reply(conv, reply, guard_fired, residents_words(incoming.text), incoming.answered)
         finally:
             # Off only after every reply of the turn is stored and sent (docs/protocol.md: replies come
             # between typing on/off), so a client may take typing-off as the end of the bot's turn.

@@ -270,13 +270,20 @@ async def test_question(request: web.Request) -> web.Response:
     try:
         # "auto": the language the bot would answer a resident in (their words decide, as in a chat)
         language = detect_language(text)[0] if body.get("lang") == "auto" else _lang(body.get("lang"))
-        parse = await request.app[BOT_READER].parse(text)  # None (no bot reading shown) if Rasa is down
-        result = await _kb(request).explain(text, language, draft, parse)
-        if "bot" in result:
-            result["bot"]["name"] = readable(result["bot"]["label"], request.app[LABEL_NAMES])
-        return web.json_response({**result, "language": language})
+        return web.json_response({**await _explained(request, text, language, draft), "language": language})
     except (ArticleError, NotReady) as exc:
         return _failure(exc)
+
+
+async def _explained(request: web.Request, text: str, language: str,
+                     draft: tuple[str, Any] | None = None) -> dict[str, Any]:
+    """What the bot would answer `text` (the search's decision and top 3), with the bot's own reading (`bot`,
+    its label named) unless Rasa does not answer."""
+    parse = await request.app[BOT_READER].parse(text)
+    result = await _kb(request).explain(text, language, draft, parse)
+    if "bot" in result:
+        result["bot"]["name"] = readable(result["bot"]["label"], request.app[LABEL_NAMES])
+    return result
 
 
 @API.get("/inbox")
@@ -316,16 +323,11 @@ async def _reading_elsewhere(request: web.Request, article_id: str, question: st
     there: Rasa's intent comes first ("are you guys hiring?" stayed "I'm the automated assistant", "help with rent
     please" a hand-off), so the item stays open for the training page (probe AI: it was closed as fixed). None when
     the bot answers with the article or offers it, or Rasa cannot say."""
-    parse = await request.app[BOT_READER].parse(question)
-    if parse is None:
-        return None
-    result = await _kb(request).explain(question, lang, None, parse)
+    result = await _explained(request, question, lang)
     decision, bot = result["decision"], result.get("bot")
     offered = {decision.get("article", {}).get("id"), *(o["id"] for o in decision.get("options", []))}
     leads_there = bot is not None and bot["label"] == decision["label"] and bot["kind"] in ("answer", "menu")
-    if bot is None or (leads_there and article_id in offered):
-        return None
-    return {**bot, "name": readable(bot["label"], request.app[LABEL_NAMES])}
+    return None if bot is None or (leads_there and article_id in offered) else bot
 
 
 def add_routes(app: web.Application) -> None:
